@@ -1,0 +1,127 @@
+# Postern - one Makefile for every library, service, tool and test.
+#
+#   make            install missing Debian packages, build everything into build/
+#   make test       build, start real servers, run every suite; last line "N passed, N failed"
+#   make test SANITIZE=1   the same with AddressSanitizer + UBSan (into build/asan/)
+#   make run        run Postern on this machine (see README)
+#   make deps       only install the Debian packages
+#
+# Public targets first make sure the packages are there, then build in a
+# sub-make, so pkg-config is asked only once the packages exist.
+
+SANITIZE ?= 0
+ifeq ($(SANITIZE),1)
+B := build/asan
+SANFLAGS := -fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=undefined
+else
+B := build
+SANFLAGS :=
+endif
+
+SERVICES := broker mailstore keylookup provision webui reaper
+PKGS := libczmq libzmq libprotobuf-c hiredis libpq gpgme gmime-3.0 libcurl libsodium
+MAKEFLAGS += --no-builtin-rules
+SUB = $(MAKE) --no-print-directory -f Makefile SANITIZE=$(SANITIZE)
+
+.PHONY: all build test run stop bench deps clean _build _test-bins fmt
+all build: deps
+	@$(SUB) -j$$(nproc) _build
+
+test: deps
+	@$(SUB) -j$$(nproc) _build _test-bins
+	@POSTERN_BUILD=$(B) tests/run
+
+run: deps
+	@$(SUB) -j$$(nproc) _build
+	@POSTERN_BUILD=$(B) tools/run-local
+
+stop:
+	@tools/run-local --stop
+
+deps:
+	@tools/deps
+
+clean:
+	rm -rf build
+
+# ---------------------------------------------------------------------------
+# Everything below runs in the sub-make, with the packages installed.
+
+CC := gcc
+CPPFLAGS := -Ilib/include -I$(B)/gen -D_GNU_SOURCE $(shell pkg-config --cflags $(PKGS) cmocka 2>/dev/null)
+CFLAGS := -std=gnu11 -O2 -g -Wall -Wextra -Werror -Wshadow -Wformat=2 -Wno-unused-parameter \
+	-fstack-protector-strong -fPIE $(SANFLAGS)
+LDFLAGS := -pie -Wl,-z,relro,-z,now $(SANFLAGS)
+LDLIBS := $(shell pkg-config --libs $(PKGS) 2>/dev/null) -lcivetweb -lpthread -lm
+TEST_LDLIBS := $(shell pkg-config --libs cmocka 2>/dev/null)
+
+PROTOS := $(wildcard proto/postern/v1/*.proto)
+GEN_C := $(patsubst proto/%.proto,$(B)/gen/%.pb-c.c,$(PROTOS))
+GEN_H := $(GEN_C:.c=.h)
+.SECONDARY: $(GEN_C) $(GEN_H)
+
+$(B)/gen/%.pb-c.c $(B)/gen/%.pb-c.h: proto/%.proto $(PROTOS)
+	@mkdir -p $(B)/gen
+	protoc-c --proto_path=proto --c_out=$(B)/gen $<
+
+LIB_SRC := $(wildcard lib/src/*.c)
+LIB_OBJ := $(patsubst %.c,$(B)/obj/%.o,$(LIB_SRC)) $(patsubst %.c,%.o,$(subst $(B)/gen/,$(B)/obj/gen/,$(GEN_C)))
+LIB := $(B)/lib/libpostern.a
+
+$(B)/obj/gen/%.o: $(B)/gen/%.c
+	@mkdir -p $(dir $@)
+	$(CC) $(CPPFLAGS) $(CFLAGS) -Wno-unused-parameter -MMD -MP -c -o $@ $<
+
+$(B)/obj/%.o: %.c | $(GEN_H)
+	@mkdir -p $(dir $@)
+	$(CC) $(CPPFLAGS) $(CFLAGS) -MMD -MP -c -o $@ $<
+
+$(LIB): $(LIB_OBJ)
+	@mkdir -p $(dir $@)
+	rm -f $@ && ar rcs $@ $^
+
+# services/<name>/*.c -> build/bin/postern-<name>; main.c only wires, the
+# rest links into that service's unit tests too.
+define service_rules
+$(1)_SRC := $$(filter-out %_test.c,$$(wildcard services/$(1)/*.c))
+$(1)_OBJ := $$(patsubst %.c,$(B)/obj/%.o,$$($(1)_SRC))
+$(1)_LOGIC := $$(filter-out %/main.o,$$($(1)_OBJ))
+$(B)/bin/postern-$(1): $$($(1)_OBJ) $(LIB)
+	@mkdir -p $$(dir $$@)
+	$$(CC) $$(LDFLAGS) -o $$@ $$^ $$(LDLIBS)
+$(1)_TESTS := $$(patsubst services/$(1)/tests/%.c,$(B)/tests/unit/$(1)_%,$$(wildcard services/$(1)/tests/*_test.c))
+$(B)/tests/unit/$(1)_%: $(B)/obj/services/$(1)/tests/%.o $$($(1)_LOGIC) $(LIB)
+	@mkdir -p $$(dir $$@)
+	$$(CC) $$(LDFLAGS) -o $$@ $$^ $$(LDLIBS) $$(TEST_LDLIBS)
+endef
+$(foreach s,$(SERVICES),$(eval $(call service_rules,$(s))))
+
+CTL_OBJ := $(patsubst %.c,$(B)/obj/%.o,$(wildcard tools/posternctl/*.c))
+$(B)/bin/posternctl: $(CTL_OBJ) $(LIB)
+	@mkdir -p $(dir $@)
+	$(CC) $(LDFLAGS) -o $@ $^ $(LDLIBS)
+
+SINK_OBJ := $(patsubst %.c,$(B)/obj/%.o,$(wildcard tests/smtpsink/*.c))
+$(B)/bin/postern-smtpsink: $(SINK_OBJ) $(LIB)
+	@mkdir -p $(dir $@)
+	$(CC) $(LDFLAGS) -o $@ $^ $(LDLIBS)
+
+BINS := $(foreach s,$(SERVICES),$(B)/bin/postern-$(s)) $(B)/bin/posternctl $(B)/bin/postern-smtpsink
+_build: $(BINS)
+
+# Unit tests: lib/tests/<x>_test.c -> build/tests/unit/lib_<x>_test
+LIB_TESTS := $(patsubst lib/tests/%.c,$(B)/tests/unit/lib_%,$(wildcard lib/tests/*_test.c))
+$(B)/tests/unit/lib_%: $(B)/obj/lib/tests/%.o $(LIB)
+	@mkdir -p $(dir $@)
+	$(CC) $(LDFLAGS) -o $@ $^ $(LDLIBS) $(TEST_LDLIBS)
+
+# Integration tests: tests/it/<x>_test.c + tests/harness/*.c -> build/tests/it/<x>_test
+HARNESS_OBJ := $(patsubst %.c,$(B)/obj/%.o,$(wildcard tests/harness/*.c))
+IT_TESTS := $(patsubst tests/it/%.c,$(B)/tests/it/%,$(wildcard tests/it/*_test.c))
+$(B)/tests/it/%: $(B)/obj/tests/it/%.o $(HARNESS_OBJ) $(LIB)
+	@mkdir -p $(dir $@)
+	$(CC) $(LDFLAGS) -o $@ $^ $(LDLIBS) $(TEST_LDLIBS)
+
+_test-bins: $(LIB_TESTS) $(foreach s,$(SERVICES),$($(s)_TESTS)) $(IT_TESTS)
+
+-include $(shell find $(B)/obj -name '*.d' 2>/dev/null)

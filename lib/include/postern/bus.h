@@ -1,0 +1,86 @@
+/*
+ * bus.h - the queue from a service's side: CURVE certificates, the MDP
+ * client with Lazy Pirate retry, and the MDP worker with heartbeats.
+ *
+ * Every socket is a CURVE client of the broker: it loads its own
+ * certificate (public + secret, czmq zcert format) and the broker's public
+ * certificate from files. There is no plain-text mode.
+ *
+ * Sockets are not thread-safe: one pn_client per thread.
+ */
+#ifndef POSTERN_BUS_H
+#define POSTERN_BUS_H
+
+#include <stddef.h>
+#include <stdint.h>
+#include <protobuf-c/protobuf-c.h>
+
+#include "postern/err.h"
+#include "postern/mem.h"
+
+typedef struct pn_bus_cfg {
+	const char *broker;          /* e.g. tcp://127.0.0.1:5555 */
+	const char *cert;            /* our certificate file (zcert; "<file>_secret" beside it) */
+	const char *broker_cert;     /* broker's public certificate file */
+	long timeout_ms;             /* client: wait for a reply this long per try */
+	long retries;                /* client: tries before giving up (>= 1) */
+	long heartbeat_ms;           /* worker: heartbeat interval */
+	long liveness;               /* worker: missed heartbeats before reconnect */
+	long max_message;            /* bytes; larger messages are dropped */
+} pn_bus_cfg;
+
+/* Defaults: timeout 5000 ms, 3 tries, heartbeat 1000 ms, liveness 3, 64 MiB */
+void pn_bus_cfg_defaults(pn_bus_cfg *cfg);
+
+/* ---- client ---- */
+typedef struct pn_client pn_client;
+
+/* pn_client_new - connect (lazily); NULL with a log line if certs can't load */
+pn_client *pn_client_new(const pn_bus_cfg *cfg);
+void pn_client_destroy(pn_client **client);
+
+/*
+ * pn_client_call_raw - send body to service, wait for the reply with
+ * Lazy Pirate: after timeout_ms without a reply, close the socket,
+ * reconnect, resend; after cfg->retries tries give up with PN_ERR_TEMP.
+ * On PN_OK *reply_r is pn_malloc'd (caller frees) and *len_r its size.
+ */
+pn_err pn_client_call_raw(pn_client *client, const char *service,
+    const void *body, size_t len, uint8_t **reply_r, size_t *len_r);
+
+/*
+ * pn_client_call - pack request, call, unpack the reply (type reply_desc)
+ * into pool. Returns PN_ERR_TEMP if no answer came, PN_ERR_INTERNAL if
+ * the reply was malformed, else the reply's own status (*reply_r is set
+ * whenever a well-formed reply arrived, also for error statuses).
+ */
+pn_err pn_client_call(pn_client *client, const char *service,
+    const ProtobufCMessage *request,
+    const ProtobufCMessageDescriptor *reply_desc, pn_pool *pool,
+    ProtobufCMessage **reply_r);
+
+/* ---- worker ---- */
+typedef struct pn_worker pn_worker;
+
+pn_worker *pn_worker_new(const pn_bus_cfg *cfg, const char *service);
+/*
+ * pn_worker_destroy - tell the broker we leave (DISCONNECT), close, free.
+ */
+void pn_worker_destroy(pn_worker **worker);
+
+/*
+ * pn_worker_recv - wait up to timeout_ms for a request, sending heartbeats
+ * and reconnecting (re-registering) when the broker goes silent for
+ * liveness * heartbeat_ms. Returns 1 with *body_r (caller frees) and
+ * *len_r set, 0 on timeout or interrupted wait (check your stop flag),
+ * never an error: the worker keeps trying to reach the broker.
+ * After a 1, call pn_worker_reply exactly once before the next recv.
+ */
+int pn_worker_recv(pn_worker *worker, long timeout_ms, uint8_t **body_r,
+    size_t *len_r);
+void pn_worker_reply(pn_worker *worker, const void *body, size_t len);
+
+/* pn_worker_connected - heard from the broker within the liveness window */
+int pn_worker_connected(const pn_worker *worker);
+
+#endif

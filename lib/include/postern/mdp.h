@@ -1,0 +1,60 @@
+/*
+ * mdp.h - Majordomo Protocol 0.1 (ZeroMQ RFC 7) frames.
+ *
+ * Client <-> broker, over DEALER (the empty frame stands in for REQ):
+ *   request  [""] ["MDPC01"] [service] [body...]
+ *   reply    [""] ["MDPC01"] [service] [body...]
+ * Worker <-> broker, over DEALER:
+ *   READY      [""] ["MDPW01"] [0x01] [service]
+ *   REQUEST    [""] ["MDPW01"] [0x02] [client] [""] [body...]
+ *   REPLY      [""] ["MDPW01"] [0x03] [client] [""] [body...]
+ *   HEARTBEAT  [""] ["MDPW01"] [0x04]
+ *   DISCONNECT [""] ["MDPW01"] [0x05]
+ * On the broker's ROUTER every message is preceded by the peer identity.
+ *
+ * These functions only build and check frames: no sockets, so the unit
+ * tests can feed them garbage.
+ */
+#ifndef POSTERN_MDP_H
+#define POSTERN_MDP_H
+
+#include <czmq.h>
+
+#define PN_MDPC "MDPC01"
+#define PN_MDPW "MDPW01"
+
+enum {
+	PN_MDPW_READY = 1,
+	PN_MDPW_REQUEST = 2,
+	PN_MDPW_REPLY = 3,
+	PN_MDPW_HEARTBEAT = 4,
+	PN_MDPW_DISCONNECT = 5,
+};
+
+#define PN_MDP_SERVICE_MAX 64    /* service names: [a-z0-9._-]{1,64} */
+
+/* pn_mdp_service_valid - name is 1..64 chars of [a-z0-9._-] */
+int pn_mdp_service_valid(const char *name, size_t len);
+
+/* pn_mdp_client_request - new [""][MDPC01][service][body] */
+zmsg_t *pn_mdp_client_request(const char *service, const void *body, size_t len);
+/*
+ * pn_mdp_client_parse - check a message as a client request or reply
+ * (without routing identity) and return service (caller frees) and the
+ * body frame (still owned by msg). -1 if malformed.
+ */
+int pn_mdp_client_parse(zmsg_t *msg, char **service_r, zframe_t **body_r);
+
+/* pn_mdp_worker_msg - new [""][MDPW01][command][...] with optional parts */
+zmsg_t *pn_mdp_worker_msg(int command, const char *service,
+    zframe_t *client, const void *body, size_t len);
+/*
+ * pn_mdp_worker_parse - check a worker-protocol message (without routing
+ * identity): sets command; for READY service_r (caller frees); for
+ * REQUEST/REPLY client_r (a duplicate, caller destroys) and body_r
+ * (borrowed from msg). -1 if malformed.
+ */
+int pn_mdp_worker_parse(zmsg_t *msg, int *command_r, char **service_r,
+    zframe_t **client_r, zframe_t **body_r);
+
+#endif

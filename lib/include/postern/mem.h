@@ -1,0 +1,48 @@
+/*
+ * mem.h - allocation that succeeds or does not return, and request pools.
+ *
+ * As in Postfix's mymalloc: a call either succeeds or the process logs and
+ * aborts. Callers never test for NULL.
+ *
+ * A pn_pool is an arena: many small allocations, one free. Each bus request
+ * gets one; the request is unpacked into it and the reply is built in it,
+ * so a handler never frees anything it put into a reply.
+ */
+#ifndef POSTERN_MEM_H
+#define POSTERN_MEM_H
+
+#include <stddef.h>
+#include <protobuf-c/protobuf-c.h>
+
+void *pn_malloc(size_t size);
+void *pn_calloc(size_t n, size_t size);
+void *pn_realloc(void *ptr, size_t size);
+char *pn_strdup(const char *s);
+char *pn_strndup(const char *s, size_t n);
+void *pn_memdup(const void *p, size_t n);
+/* pn_free - free(3) that takes a pointer to the pointer and clears it */
+void pn_free_ptr(void **pp);
+#define pn_free(pp) pn_free_ptr((void **)(pp))
+/* pn_wipe - zero memory in a way the compiler cannot drop */
+void pn_wipe(void *p, size_t n);
+/* pn_wipe_free - wipe strlen(*s) bytes of a secret string and free it */
+void pn_wipe_free(char **s);
+
+typedef struct pn_pool pn_pool;
+
+pn_pool *pn_pool_new(void);
+void pn_pool_destroy(pn_pool **pool);          /* NULL-tolerant */
+void *pn_pool_alloc(pn_pool *pool, size_t size);  /* zeroed, 16-aligned */
+char *pn_pool_strdup(pn_pool *pool, const char *s);
+char *pn_pool_strndup(pn_pool *pool, const char *s, size_t n);
+void *pn_pool_memdup(pn_pool *pool, const void *p, size_t n);
+char *pn_pool_printf(pn_pool *pool, const char *fmt, ...)
+	__attribute__((format(printf, 2, 3)));
+/* pn_pool_on_destroy - run fn(arg) when the pool is destroyed (LIFO) */
+void pn_pool_on_destroy(pn_pool *pool, void (*fn)(void *), void *arg);
+/* bytes handed out so far: the bound a caller checks against */
+size_t pn_pool_used(const pn_pool *pool);
+/* pn_pool_allocator - a protobuf-c allocator backed by the pool (free is a no-op) */
+ProtobufCAllocator *pn_pool_allocator(pn_pool *pool);
+
+#endif

@@ -1,0 +1,91 @@
+/*
+ * harness.h - what integration tests need to drive real processes.
+ *
+ * tests/run starts one Redis and one PostgreSQL for the whole run and
+ * exports where they are; each test makes its own database, its own
+ * temporary directory and its own ports, so tests do not see each other.
+ *
+ * Environment set by tests/run (th_env() aborts the test if one is missing):
+ *   POSTERN_TEST_BIN     directory with postern-* binaries and posternctl
+ *   POSTERN_TEST_TMP     scratch directory for this run (logs under logs/)
+ *   POSTERN_TEST_CERTS   certificates made by "posternctl certs":
+ *                          broker.cert(+_secret), <name>.cert(+_secret) for
+ *                          every service and "posternctl", and allow/ (the
+ *                          broker's allow-list: public certs only)
+ *   POSTERN_TEST_PG      libpq conninfo of the server as superuser, no dbname
+ *   POSTERN_TEST_REDIS   host:port of Redis
+ *
+ * Every child started here is killed when the test process exits.
+ */
+#ifndef POSTERN_TEST_HARNESS_H
+#define POSTERN_TEST_HARNESS_H
+
+#include <stddef.h>
+#include <sys/types.h>
+
+#include "postern/bus.h"
+
+const char *th_env(const char *name);
+/* th_port - a TCP port on 127.0.0.1 free right now */
+int th_port(void);
+/* th_tmpdir - a new directory under POSTERN_TEST_TMP; caller frees */
+char *th_tmpdir(const char *tag);
+/* th_createdb - a new empty database; returns its conninfo, caller frees */
+char *th_createdb(const char *tag);
+/* th_sql - run one SQL statement on dsn; returns first column of first row (caller frees) or NULL */
+char *th_sql(const char *dsn, const char *sql);
+
+/*
+ * th_spawn - start a child: argv[0] is a name under POSTERN_TEST_BIN or a
+ * path; env is NULL or a NULL-terminated list of "NAME=value" added to the
+ * test's environment. stdout and stderr go to POSTERN_TEST_TMP/logs/<name>.<pid>.log.
+ */
+pid_t th_spawn(const char *const argv[], const char *const env[]);
+/* th_kill - send sig; for SIGKILL also reap. Returns 0 or -1 */
+int th_kill(pid_t pid, int sig);
+/* th_stop - SIGTERM, wait up to timeout_ms, then SIGKILL; returns the exit status (-1 if killed) */
+int th_stop(pid_t pid, long timeout_ms);
+/* th_alive - process still running (not reaped) */
+int th_alive(pid_t pid);
+
+/* th_http_get - GET http://127.0.0.1:port/path; returns status (-1 if no connection); body_r optional, caller frees */
+int th_http_get(int port, const char *path, char **body_r);
+/* th_wait_http - poll until GET returns status, up to timeout_ms; 0 or -1 */
+int th_wait_http(int port, const char *path, int status, long timeout_ms);
+/* th_wait_file_count - poll until dir holds >= n regular files; returns the count seen */
+int th_wait_file_count(const char *dir, int n, long timeout_ms);
+/* th_file_count - regular files in dir now */
+int th_file_count(const char *dir);
+/* th_read_file - whole file, NUL-terminated; caller frees; NULL if missing */
+char *th_read_file(const char *path, size_t *len_r);
+
+/* The broker, on its own port, CURVE on with the test certificates. */
+typedef struct th_broker {
+	pid_t pid;
+	int port;
+	int health;
+	char endpoint[64];           /* tcp://127.0.0.1:<port> */
+} th_broker;
+/* th_broker_start - start (or, with b->port already set, restart on the same port) and wait for /readyz */
+int th_broker_start(th_broker *b, const char *const env[]);
+
+/*
+ * th_service_start - start build/bin/postern-<name> against endpoint with
+ * its own test certificate, health port returned in *health_r, extra env
+ * appended; waits until /readyz answers 200 (up to 10 s). Returns pid or -1.
+ */
+pid_t th_service_start(const char *name, const char *endpoint,
+    const char *const env[], int *health_r);
+
+/* th_smtpsink_start - real SMTP server on port storing one file per mail in dir */
+pid_t th_smtpsink_start(int port, const char *dir);
+
+/*
+ * th_client - a bus client for endpoint using certificate <certname>.cert
+ * from POSTERN_TEST_CERTS (certname NULL = "posternctl"), short timeout
+ * (timeout_ms) and the given number of tries.
+ */
+pn_client *th_client(const char *endpoint, const char *certname,
+    long timeout_ms, long retries);
+
+#endif

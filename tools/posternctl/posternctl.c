@@ -1,0 +1,55 @@
+/*
+ * NAME
+ *	posternctl - Postern's command-line tool and reference publisher
+ * SYNOPSIS
+ *	posternctl certs DIR [NAME...]
+ *	posternctl ping SERVICE
+ * DESCRIPTION
+ *	certs	generate the broker's and every client's CURVE certificates
+ *		into DIR (kept if they exist), with DIR/allow/ holding the
+ *		public certificates the broker admits.
+ *	ping	ask a service for a pong through the broker.
+ * ENVIRONMENT
+ *	POSTERN_BROKER, POSTERN_CERT, POSTERN_BROKER_CERT,
+ *	POSTERN_BUS_TIMEOUT_MS, POSTERN_BUS_RETRIES: as for every service
+ *	(see lib/include/postern/service.h); POSTERN_CERT defaults to
+ *	certs/posternctl.cert.
+ * DIAGNOSTICS
+ *	Exit 0 on success, 1 on failure (broker unreachable after the
+ *	retries, refused request), 2 on bad arguments.
+ */
+#include <stdio.h>
+#include <string.h>
+
+#include "ctl.h"
+
+static const struct {
+	const char *name;
+	int (*run)(int argc, char **argv);
+	const char *usage;
+} commands[] = {
+	{ "certs", ctl_certs, "certs DIR [NAME...]   generate CURVE certificates" },
+	{ "ping", ctl_ping, "ping SERVICE          ping a service through the broker" },
+};
+
+/* usage - list the subcommands */
+static int usage(FILE *out)
+{
+	fprintf(out, "usage: posternctl COMMAND [ARGS]\n");
+	for (size_t i = 0; i < sizeof(commands) / sizeof(commands[0]); i++)
+		fprintf(out, "  posternctl %s\n", commands[i].usage);
+	return out == stdout ? 0 : 2;
+}
+
+int main(int argc, char **argv)
+{
+	if (argc < 2)
+		return usage(stderr);
+	if (!strcmp(argv[1], "-h") || !strcmp(argv[1], "--help") || !strcmp(argv[1], "help"))
+		return usage(stdout);
+	for (size_t i = 0; i < sizeof(commands) / sizeof(commands[0]); i++)
+		if (!strcmp(argv[1], commands[i].name))
+			return commands[i].run(argc - 1, argv + 1);
+	fprintf(stderr, "posternctl: unknown command \"%s\"\n", argv[1]);
+	return usage(stderr);
+}
