@@ -1,0 +1,198 @@
+/*
+ * mdp.c - build and check Majordomo Protocol 0.1 frames (ZeroMQ RFC 7).
+ *
+ * Nothing here touches a socket: the broker, the client and the worker
+ * hand every message they receive to these parsers first, and the parsers
+ * assume the bytes are hostile. A message is accepted only when it has
+ * exactly the frames the protocol names, the exact protocol string, a
+ * known one-byte command and a service name of [a-z0-9._-]{1,64}. The one
+ * body frame may be empty (a protobuf message of defaults encodes to zero
+ * bytes). Anything else returns -1 and leaves the caller's outputs NULL.
+ */
+#include <string.h>
+
+#include "postern/mdp.h"
+#include "postern/mem.h"
+
+/* frame_is - frame holds exactly the NUL-free string s */
+static int frame_is(zframe_t *frame, const char *s)
+{
+	size_t n = strlen(s);
+
+	return frame && zframe_size(frame) == n &&
+	    memcmp(zframe_data(frame), s, n) == 0;
+}
+
+/* frame_empty - frame exists and has no bytes */
+static int frame_empty(zframe_t *frame)
+{
+	return frame && zframe_size(frame) == 0;
+}
+
+/* pn_mdp_service_valid - name is 1..64 chars of [a-z0-9._-] */
+int pn_mdp_service_valid(const char *name, size_t len)
+{
+	if (!name || len == 0 || len > PN_MDP_SERVICE_MAX)
+		return 0;
+	for (size_t i = 0; i < len; i++) {
+		unsigned char c = (unsigned char)name[i];
+
+		if (!((c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') ||
+		    c == '.' || c == '_' || c == '-'))
+			return 0;
+	}
+	return 1;
+}
+
+/* service_frame - the frame's bytes as a service name, or NULL */
+static char *service_frame(zframe_t *frame)
+{
+	if (!frame || !pn_mdp_service_valid((const char *)zframe_data(frame),
+	    zframe_size(frame)))
+		return NULL;
+	return pn_strndup((const char *)zframe_data(frame), zframe_size(frame));
+}
+
+/* pn_mdp_client_request - new [""][MDPC01][service][body] */
+zmsg_t *pn_mdp_client_request(const char *service, const void *body, size_t len)
+{
+	zmsg_t *msg;
+
+	if (!service || !pn_mdp_service_valid(service, strlen(service)))
+		return NULL;
+	if (!body && len)
+		return NULL;
+	msg = zmsg_new();
+	zmsg_addmem(msg, "", 0);
+	zmsg_addstr(msg, PN_MDPC);
+	zmsg_addstr(msg, service);
+	zmsg_addmem(msg, body, len);
+	return msg;
+}
+
+/* pn_mdp_client_parse - check [""][MDPC01][service][body] */
+int pn_mdp_client_parse(zmsg_t *msg, char **service_r, zframe_t **body_r)
+{
+	zframe_t *empty, *proto, *service, *body;
+
+	if (service_r)
+		*service_r = NULL;
+	if (body_r)
+		*body_r = NULL;
+	if (!msg || zmsg_size(msg) != 4)
+		return -1;
+	empty = zmsg_first(msg);
+	proto = zmsg_next(msg);
+	service = zmsg_next(msg);
+	body = zmsg_next(msg);
+	if (!frame_empty(empty) || !frame_is(proto, PN_MDPC) || !body)
+		return -1;
+	if (!pn_mdp_service_valid((const char *)zframe_data(service),
+	    zframe_size(service)))
+		return -1;
+	if (service_r)
+		*service_r = service_frame(service);
+	if (body_r)
+		*body_r = body;
+	return 0;
+}
+
+/* pn_mdp_worker_msg - new [""][MDPW01][command][...] */
+zmsg_t *pn_mdp_worker_msg(int command, const char *service,
+    zframe_t *client, const void *body, size_t len)
+{
+	zmsg_t *msg;
+	unsigned char cmd = (unsigned char)command;
+
+	switch (command) {
+	case PN_MDPW_READY:
+		if (!service || !pn_mdp_service_valid(service, strlen(service)))
+			return NULL;
+		break;
+	case PN_MDPW_REQUEST:
+	case PN_MDPW_REPLY:
+		if (!client || zframe_size(client) == 0 || (!body && len))
+			return NULL;
+		break;
+	case PN_MDPW_HEARTBEAT:
+	case PN_MDPW_DISCONNECT:
+		break;
+	default:
+		return NULL;
+	}
+	msg = zmsg_new();
+	zmsg_addmem(msg, "", 0);
+	zmsg_addstr(msg, PN_MDPW);
+	zmsg_addmem(msg, &cmd, 1);
+	if (command == PN_MDPW_READY) {
+		zmsg_addstr(msg, service);
+	} else if (command == PN_MDPW_REQUEST || command == PN_MDPW_REPLY) {
+		zmsg_addmem(msg, zframe_data(client), zframe_size(client));
+		zmsg_addmem(msg, "", 0);
+		zmsg_addmem(msg, body, len);
+	}
+	return msg;
+}
+
+/* pn_mdp_worker_parse - check a worker-protocol message */
+int pn_mdp_worker_parse(zmsg_t *msg, int *command_r, char **service_r,
+    zframe_t **client_r, zframe_t **body_r)
+{
+	zframe_t *empty, *proto, *cmdf, *f4, *f5, *f6;
+	int cmd;
+
+	if (command_r)
+		*command_r = 0;
+	if (service_r)
+		*service_r = NULL;
+	if (client_r)
+		*client_r = NULL;
+	if (body_r)
+		*body_r = NULL;
+	if (!msg || zmsg_size(msg) < 3)
+		return -1;
+	empty = zmsg_first(msg);
+	proto = zmsg_next(msg);
+	cmdf = zmsg_next(msg);
+	if (!frame_empty(empty) || !frame_is(proto, PN_MDPW) ||
+	    !cmdf || zframe_size(cmdf) != 1)
+		return -1;
+	cmd = *(unsigned char *)zframe_data(cmdf);
+	switch (cmd) {
+	case PN_MDPW_READY:
+		if (zmsg_size(msg) != 4)
+			return -1;
+		f4 = zmsg_next(msg);
+		if (!pn_mdp_service_valid((const char *)zframe_data(f4),
+		    zframe_size(f4)))
+			return -1;
+		if (service_r)
+			*service_r = service_frame(f4);
+		break;
+	case PN_MDPW_REQUEST:
+	case PN_MDPW_REPLY:
+		if (zmsg_size(msg) != 6)
+			return -1;
+		f4 = zmsg_next(msg);
+		f5 = zmsg_next(msg);
+		f6 = zmsg_next(msg);
+		if (zframe_size(f4) == 0 || zframe_size(f4) > 255 ||
+		    !frame_empty(f5) || !f6)
+			return -1;
+		if (client_r)
+			*client_r = zframe_dup(f4);
+		if (body_r)
+			*body_r = f6;
+		break;
+	case PN_MDPW_HEARTBEAT:
+	case PN_MDPW_DISCONNECT:
+		if (zmsg_size(msg) != 3)
+			return -1;
+		break;
+	default:
+		return -1;
+	}
+	if (command_r)
+		*command_r = cmd;
+	return 0;
+}

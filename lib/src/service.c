@@ -1,0 +1,382 @@
+/*
+ * service.c - the skeleton every Postern service runs on.
+ *
+ * Like Postfix's multi_server_main: main() hands over a table, and this
+ * file owns the lifecycle. It reads the configuration (common part here,
+ * the service's own table from the service), sets up logging, metrics
+ * and the health port, turns SIGTERM/SIGINT into a flag, runs the MDP
+ * worker loop and dispatches each request through the operation table.
+ *
+ * Request handling is the one place where untrusted bytes meet a service:
+ * the body is decoded into a fresh pool with a size bound, a malformed
+ * message or an operation the table does not know gets an error reply,
+ * and the pool (which held the decoded request, possibly a plaintext
+ * mail) is wiped and freed after the reply is sent.
+ *
+ * Shutdown: the flag stops the loop between requests; the request in
+ * flight is answered first, then the worker says DISCONNECT to the
+ * broker, the background thread is joined, fini runs, exit 0.
+ */
+#include <errno.h>
+#include <pthread.h>
+#include <signal.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <czmq.h>
+#include <sodium.h>
+
+#include "postern/v1/common.pb-c.h"
+#include "postern/health.h"
+#include "postern/log.h"
+#include "postern/metrics.h"
+#include "postern/pb.h"
+#include "postern/service.h"
+
+#define PN_VERSION "0.1.0"
+
+struct pn_ctx {
+	const pn_service *service;
+	pn_bus_cfg bus;
+	pn_worker *worker;
+	void *state;
+	pn_pool *pool;               /* the current request's */
+	char *error;                 /* the current reply's error text */
+	int init_done;
+};
+
+static volatile sig_atomic_t stop_flag;
+
+/* Common configuration: every service has these. */
+static char *cf_broker, *cf_cert, *cf_broker_cert, *cf_health, *cf_log_level;
+static long cf_timeout, cf_retries, cf_heartbeat, cf_liveness, cf_max_message;
+
+static void on_signal(int sig)
+{
+	(void)sig;
+	stop_flag = 1;
+}
+
+/* install_signals - SIGTERM/SIGINT set the flag; no SA_RESTART so waits return */
+static void install_signals(void)
+{
+	struct sigaction sa;
+	memset(&sa, 0, sizeof(sa));
+	sa.sa_handler = on_signal;
+	sigemptyset(&sa.sa_mask);
+	sigaction(SIGTERM, &sa, NULL);
+	sigaction(SIGINT, &sa, NULL);
+	signal(SIGPIPE, SIG_IGN);
+}
+
+const pn_service *pn_ctx_service(pn_ctx *ctx) { return ctx->service; }
+const pn_bus_cfg *pn_ctx_bus(pn_ctx *ctx) { return &ctx->bus; }
+void *pn_ctx_state(pn_ctx *ctx) { return ctx->state; }
+void pn_ctx_set_state(pn_ctx *ctx, void *state) { ctx->state = state; }
+int pn_ctx_stopping(pn_ctx *ctx) { (void)ctx; return stop_flag != 0; }
+
+int pn_ctx_sleep(pn_ctx *ctx, long ms)
+{
+	while (ms > 0 && !stop_flag) {
+		long step = ms < 50 ? ms : 50;
+		struct timespec ts = { 0, step * 1000000L };
+		nanosleep(&ts, NULL);
+		ms -= step;
+	}
+	return pn_ctx_stopping(ctx);
+}
+
+void pn_ctx_error(pn_ctx *ctx, const char *fmt, ...)
+{
+	va_list ap;
+	char buf[512];
+
+	va_start(ap, fmt);
+	vsnprintf(buf, sizeof(buf), fmt, ap);
+	va_end(ap);
+	if (ctx->pool)
+		ctx->error = pn_pool_strdup(ctx->pool, buf);
+}
+
+pn_err pn_op_ping(pn_ctx *ctx, const ProtobufCMessage *request,
+    ProtobufCMessage *reply, pn_pool *pool)
+{
+	const ProtobufCFieldDescriptor *f =
+	    protobuf_c_message_descriptor_get_field_by_name(reply->descriptor, "pong");
+	char host[128] = "";
+
+	(void)request;
+	if (!f || f->descriptor != &postern__v1__pong__descriptor)
+		return PN_OK;
+	Postern__V1__Pong *pong = (Postern__V1__Pong *)pn_pb_new(
+	    &postern__v1__pong__descriptor, pool);
+	gethostname(host, sizeof(host) - 1);
+	pong->service = pn_pool_strdup(pool, ctx->service->name);
+	pong->version = pn_pool_strdup(pool, PN_VERSION);
+	pong->instance = pn_pool_printf(pool, "%s:%ld", host, (long)getpid());
+	*(void **)((char *)reply + f->offset) = pong;
+	if (f->flags & PROTOBUF_C_FIELD_FLAG_ONEOF)
+		*(uint32_t *)((char *)reply + f->quantifier_offset) = f->id;
+	return PN_OK;
+}
+
+/* find_op - the table entry for the request's operation, or NULL */
+static const pn_op *find_op(const pn_service *svc, uint32_t number)
+{
+	for (const pn_op *op = svc->ops; op && op->handler; op++)
+		if (op->number == number)
+			return op;
+	return NULL;
+}
+
+/* now_seconds - monotonic clock for latency */
+static double now_seconds(void)
+{
+	struct timespec ts;
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
+}
+
+/*
+ * handle_request - decode, dispatch, encode. Returns a pn_malloc'd reply
+ * body in *out_r. Never fails: every problem becomes an error reply.
+ */
+static void handle_request(pn_ctx *ctx, const uint8_t *body, size_t len,
+    uint8_t **out_r, size_t *out_len_r)
+{
+	const pn_service *svc = ctx->service;
+	double t0 = now_seconds();
+	const char *opname = "invalid";
+	pn_err status;
+
+	ctx->pool = pn_pool_new();
+	ctx->error = NULL;
+	ProtobufCMessage *req = pn_pb_unpack(svc->request, body, len,
+	    (size_t)cf_max_message, ctx->pool);
+	if (!req) {
+		pn_warn("msg=\"malformed request\" size=%zu", len);
+		status = PN_ERR_PARAMS;
+		*out_r = pn_pb_error_reply(status, "malformed request", out_len_r);
+		goto done;
+	}
+	uint32_t number = pn_pb_oneof_case(req);
+	const pn_op *op = find_op(svc, number);
+	if (!op) {
+		pn_warn("msg=\"unknown operation\" op=%u", number);
+		status = PN_ERR_PARAMS;
+		*out_r = pn_pb_error_reply(status, "unknown operation", out_len_r);
+		goto done;
+	}
+	opname = op->name;
+	ProtobufCMessage *reply = pn_pb_new(svc->reply, ctx->pool);
+	status = op->handler(ctx, req, reply, ctx->pool);
+	if (status < PN_OK || status > PN_ERR_BUSY)
+		status = PN_ERR_INTERNAL;
+	pn_pb_set_status(reply, status, ctx->error, ctx->pool);
+	*out_r = pn_pb_pack(reply, out_len_r);
+done:
+	{
+		double dt = now_seconds() - t0;
+		pn_metrics_observe(opname, dt, status);
+		if (status == PN_OK)
+			pn_debug("msg=handled op=%s status=ok ms=%.1f", opname, dt * 1e3);
+		else
+			pn_info("msg=handled op=%s status=%s ms=%.1f error=\"%s\"", opname,
+			    pn_err_str(status), dt * 1e3, ctx->error ? ctx->error : "");
+	}
+	pn_pool_destroy(&ctx->pool);
+	ctx->error = NULL;
+}
+
+/* worker_loop - serve requests until the stop flag is seen */
+static void worker_loop(pn_ctx *ctx)
+{
+	while (!stop_flag) {
+		uint8_t *body = NULL, *out = NULL;
+		size_t len = 0, out_len = 0;
+
+		if (pn_worker_recv(ctx->worker, 500, &body, &len) != 1)
+			continue;
+		handle_request(ctx, body, len, &out, &out_len);
+		pn_wipe(body, len);
+		free(body);
+		pn_worker_reply(ctx->worker, out, out_len);
+		free(out);
+	}
+}
+
+static int ready(void *arg)
+{
+	pn_ctx *ctx = arg;
+	if (!ctx->init_done)
+		return 0;
+	if (!ctx->service->no_worker && (!ctx->worker || !pn_worker_connected(ctx->worker)))
+		return 0;
+	return ctx->service->ready ? ctx->service->ready(ctx) : 1;
+}
+
+static void *background_main(void *arg)
+{
+	pn_ctx *ctx = arg;
+	ctx->service->background(ctx);
+	return NULL;
+}
+
+/* usage - what --help prints */
+static void usage(const pn_service *svc, const pn_cfg_entry *common, FILE *out)
+{
+	fprintf(out, "usage: postern-%s [--help] [--print-config]\n%s\n\n"
+	    "Environment (common):\n", svc->name, svc->summary ? svc->summary : "");
+	pn_cfg_help(common, out);
+	if (svc->config) {
+		fprintf(out, "Environment (%s):\n", svc->name);
+		pn_cfg_help(svc->config, out);
+	}
+}
+
+int pn_service_main(int argc, char **argv, const pn_service *svc)
+{
+	char def_cert[256], def_health[64], err[512];
+	int print_config = 0;
+	pn_ctx ctx;
+	pn_health *health = NULL;
+	pthread_t bg;
+	int have_bg = 0;
+
+	snprintf(def_cert, sizeof(def_cert), "certs/%s.cert", svc->name);
+	snprintf(def_health, sizeof(def_health), "127.0.0.1:%d", svc->health_port);
+	const pn_cfg_entry common[] = {
+		PN_CFG_STR("POSTERN_BROKER", "tcp://127.0.0.1:5555", &cf_broker, PN_CFG_REQUIRED,
+		    "broker endpoint"),
+		PN_CFG_STR("POSTERN_CERT", def_cert, &cf_cert, PN_CFG_REQUIRED,
+		    "this service's CURVE certificate (secret in <file>_secret)"),
+		PN_CFG_STR("POSTERN_BROKER_CERT", "certs/broker.cert", &cf_broker_cert, PN_CFG_REQUIRED,
+		    "the broker's public CURVE certificate"),
+		PN_CFG_INT("POSTERN_BUS_TIMEOUT_MS", 5000, 100, 600000, &cf_timeout,
+		    "client: reply timeout per try"),
+		PN_CFG_INT("POSTERN_BUS_RETRIES", 3, 1, 100, &cf_retries,
+		    "client: tries before giving up"),
+		PN_CFG_INT("POSTERN_HEARTBEAT_MS", 1000, 100, 60000, &cf_heartbeat,
+		    "heartbeat interval"),
+		PN_CFG_INT("POSTERN_HEARTBEAT_LIVENESS", 3, 1, 100, &cf_liveness,
+		    "missed heartbeats before a peer counts as dead"),
+		PN_CFG_INT("POSTERN_MAX_MESSAGE", 67108864, 1024, 1073741824, &cf_max_message,
+		    "largest bus message in bytes"),
+		PN_CFG_STR("POSTERN_HEALTH_LISTEN", def_health, &cf_health, 0,
+		    "ADDR:PORT for /healthz /readyz /metrics (port 0 = off)"),
+		PN_CFG_STR("POSTERN_LOG_LEVEL", "info", &cf_log_level, 0,
+		    "debug, info, warn or error"),
+		PN_CFG_END
+	};
+
+	for (int i = 1; i < argc; i++) {
+		if (!strcmp(argv[i], "--help") || !strcmp(argv[i], "-h")) {
+			usage(svc, common, stdout);
+			return 0;
+		} else if (!strcmp(argv[i], "--print-config")) {
+			print_config = 1;
+		} else if (!strcmp(argv[i], "--version")) {
+			printf("postern-%s %s\n", svc->name, PN_VERSION);
+			return 0;
+		} else {
+			fprintf(stderr, "postern-%s: unknown argument \"%s\"\n", svc->name, argv[i]);
+			usage(svc, common, stderr);
+			return 2;
+		}
+	}
+
+	pn_log_init(svc->name, PN_LOG_INFO);
+	if (pn_cfg_load(common, err, sizeof(err)) < 0 ||
+	    (svc->config && pn_cfg_load(svc->config, err, sizeof(err)) < 0)) {
+		fprintf(stderr, "postern-%s: configuration: %s\n", svc->name, err);
+		return 2;
+	}
+	int level = pn_log_level_parse(cf_log_level);
+	if (level < 0) {
+		fprintf(stderr, "postern-%s: configuration: POSTERN_LOG_LEVEL: \"%s\" is not debug, info, warn or error\n",
+		    svc->name, cf_log_level);
+		return 2;
+	}
+	if (print_config) {
+		pn_cfg_print(common, stdout);
+		if (svc->config)
+			pn_cfg_print(svc->config, stdout);
+		return 0;
+	}
+	pn_log_init(svc->name, (pn_log_level)level);
+
+	/* czmq must not install its own signal handlers: we own SIGTERM */
+	zsys_handler_set(NULL);
+	install_signals();
+	if (sodium_init() < 0)
+		pn_fatalx("msg=\"libsodium failed to initialise\"");
+
+	memset(&ctx, 0, sizeof(ctx));
+	ctx.service = svc;
+	pn_bus_cfg_defaults(&ctx.bus);
+	ctx.bus.broker = cf_broker;
+	ctx.bus.cert = cf_cert;
+	ctx.bus.broker_cert = cf_broker_cert;
+	ctx.bus.timeout_ms = cf_timeout;
+	ctx.bus.retries = cf_retries;
+	ctx.bus.heartbeat_ms = cf_heartbeat;
+	ctx.bus.liveness = cf_liveness;
+	ctx.bus.max_message = cf_max_message;
+
+	pn_metrics_init(svc->name);
+	if (strcmp(strrchr(cf_health, ':') ? strrchr(cf_health, ':') + 1 : "", "0")) {
+		if (!(health = pn_health_start(cf_health, ready, &ctx))) {
+			pn_error("msg=\"cannot open health port\" listen=%s", cf_health);
+			return 1;
+		}
+	}
+	pn_info("msg=starting version=%s broker=%s", PN_VERSION, cf_broker);
+	if (svc->init && svc->init(&ctx) < 0) {
+		pn_error("msg=\"initialisation failed\"");
+		pn_health_stop(&health);
+		return 1;
+	}
+	if (!svc->no_worker) {
+		ctx.worker = pn_worker_new(&ctx.bus, svc->name);
+		if (!ctx.worker) {
+			pn_error("msg=\"cannot create bus worker\" cert=%s", cf_cert);
+			if (svc->fini)
+				svc->fini(&ctx);
+			pn_health_stop(&health);
+			return 1;
+		}
+	}
+	ctx.init_done = 1;
+
+	if (svc->no_worker) {
+		if (svc->background)
+			svc->background(&ctx);
+	} else {
+		if (svc->background) {
+			if (pthread_create(&bg, NULL, background_main, &ctx) != 0)
+				pn_fatal("msg=\"cannot start background thread\"");
+			have_bg = 1;
+		}
+		pn_info("msg=ready service=%s", svc->name);
+		worker_loop(&ctx);
+	}
+
+	pn_info("msg=stopping");
+	stop_flag = 1;
+	pn_worker_destroy(&ctx.worker);
+	if (have_bg)
+		pthread_join(bg, NULL);
+	if (svc->fini)
+		svc->fini(&ctx);
+	pn_health_stop(&health);
+	pn_cfg_free(common);
+	if (svc->config)
+		pn_cfg_free(svc->config);
+	zsys_shutdown();
+	pn_info("msg=stopped");
+	return 0;
+}

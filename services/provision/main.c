@@ -1,0 +1,40 @@
+/*
+ * NAME
+ *	postern-provision - turns send events into temporary mailboxes
+ * SUMMARY
+ *	A skeleton for now: it starts, registers with the broker as service
+ *	"provision" and answers a ping, so that deployment, health checks and
+ *	the bus can be tested before its own work lands.
+ * PROTOCOL
+ *	MDP/0.1 worker for "provision"; request postern.v1.ProvisionRequest, reply
+ *	postern.v1.ProvisionReply (proto/postern/v1/provision.proto).
+ * ENVIRONMENT
+ *	Only the common variables (lib/include/postern/service.h); health
+ *	port default 9102.
+ * SECURITY
+ *	CURVE client of the broker with its own certificate.
+ * DIAGNOSTICS
+ *	logfmt lines on stderr; exit 0 after SIGTERM, 1 if it cannot start,
+ *	2 on bad configuration.
+ */
+#include "postern/v1/provision.pb-c.h"
+#include "postern/service.h"
+
+static const pn_op ops[] = {
+	{ POSTERN__V1__PROVISION_REQUEST__OP_PING, "ping", pn_op_ping },
+	PN_OP_END
+};
+
+static const pn_service service = {
+	.name = "provision",
+	.summary = "turns send events into temporary mailboxes",
+	.health_port = 9102,
+	.request = &postern__v1__provision_request__descriptor,
+	.reply = &postern__v1__provision_reply__descriptor,
+	.ops = ops,
+};
+
+int main(int argc, char **argv)
+{
+	return pn_service_main(argc, argv, &service);
+}
