@@ -22,6 +22,7 @@
  * the wait, so the skeleton can check its stop flag.
  */
 #include <errno.h>
+#include <poll.h>
 #include <string.h>
 
 #include <czmq.h>
@@ -373,6 +374,8 @@ struct pn_worker {
 	int64_t heartbeat_at;   /* next HEARTBEAT we send */
 	int64_t expires;        /* broker presumed gone after this */
 	int64_t heard;          /* last message from the broker, 0 = never */
+	int64_t connected_at;   /* when the current socket was opened */
+	int64_t reconnect_at;   /* no socket: open one at this time */
 	zframe_t *reply_to;     /* client of the request in hand */
 	unsigned long warned;   /* rate limit for malformed-input warnings */
 	int64_t warn_window;
@@ -399,6 +402,8 @@ static void worker_connect(pn_worker *w)
 	zsock_destroy(&w->sock);
 	zframe_destroy(&w->reply_to);
 	w->sock = keys_socket(&w->keys);
+	w->connected_at = now;
+	w->reconnect_at = now + w->heartbeat_ms;   /* if this one failed */
 	w->heard = 0;
 	w->heartbeat_at = now + w->heartbeat_ms;
 	w->expires = now + w->heartbeat_ms * w->liveness;
@@ -494,6 +499,14 @@ static int worker_input(pn_worker *w, zmsg_t *msg, size_t total,
 	case PN_MDPW_HEARTBEAT:
 		break;
 	case PN_MDPW_DISCONNECT:
+		if (w->heard - w->connected_at < w->heartbeat_ms) {
+			/* refused right after READY: do not hammer the broker */
+			pn_warn("msg=\"broker refused registration, retrying later\" service=%s retry_ms=%ld",
+			    w->service, w->heartbeat_ms);
+			zsock_destroy(&w->sock);
+			w->reconnect_at = w->heard + w->heartbeat_ms;
+			break;
+		}
 		pn_info("msg=\"broker sent disconnect, reconnecting\" service=%s", w->service);
 		worker_connect(w);
 		break;
@@ -523,11 +536,18 @@ int pn_worker_recv(pn_worker *worker, long timeout_ms, uint8_t **body_r,
 		int rc;
 
 		if (!w->sock) {
-			worker_connect(w);
-			if (!w->sock) {     /* cannot even create a socket: back off */
-				zclock_sleep((int)(timeout_ms < 1000 ? timeout_ms : 1000));
-				return 0;
+			if (now < w->reconnect_at) {     /* backing off */
+				int64_t until = w->reconnect_at < deadline ? w->reconnect_at : deadline;
+
+				if (until > now && poll(NULL, 0, (int)(until - now)) < 0)
+					return 0;               /* a signal */
+				if (now_ms() >= deadline || zsys_interrupted)
+					return 0;
+				continue;
 			}
+			worker_connect(w);
+			if (!w->sock)
+				continue;               /* reconnect_at is set: back off */
 		}
 		if (w->heartbeat_at < wake)
 			wake = w->heartbeat_at;

@@ -21,6 +21,7 @@
 
 #include "postern/log.h"
 #include "postern/mem.h"
+#include "postern/metrics.h"
 #include "postern/pg.h"
 
 struct pn_pg {
@@ -63,6 +64,9 @@ static void set_error(pn_pg *pg, const char *sqlstate, const char *msg,
 	/* libpq messages end in a newline; keep log lines on one line */
 	n = strcspn(pg->errmsg, "\r\n");
 	pg->errmsg[n] = '\0';
+	for (char *p = pg->errmsg; *p; p++)   /* logged inside error="..." */
+		if (*p == '"')
+			*p = '\'';
 	snprintf(pg->constraint, sizeof(pg->constraint), "%s",
 	    constraint ? constraint : "");
 }
@@ -116,6 +120,8 @@ pn_err pn_pg_classify(const char *st)
 		return PN_ERR_TEMP;
 	if (!strcmp(st, "23505"))
 		return PN_ERR_EXISTS;
+	if (!strcmp(st, "08P01"))          /* protocol violation: our bug, not the network */
+		return PN_ERR_INTERNAL;
 	if (!strcmp(st, "40001") || !strcmp(st, "40P01") ||   /* serialization, deadlock */
 	    !strcmp(st, "55P03") || !strcmp(st, "57014") ||   /* lock not available, statement timeout */
 	    !strncmp(st, "08", 2) ||                          /* connection exception */
@@ -150,6 +156,12 @@ static int session_setup(pn_pg *pg)
 	    strcmp(PQgetvalue(res, 0, 0), "on") != 0)
 		goto fail;
 	ok = 1;
+	{
+		char name[128];
+
+		snprintf(name, sizeof(name), "postern_pg_synchronous_commit{conn=\"%s\"}", pg->tag);
+		pn_metrics_set(name, "1 when the session reads back synchronous_commit = on", 1);
+	}
 fail:
 	if (!ok)
 		set_error(pg, res ? PQresultErrorField(res, PG_DIAG_SQLSTATE) : NULL,

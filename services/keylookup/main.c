@@ -2,26 +2,179 @@
  * NAME
  *	postern-keylookup - answers whether an OpenPGP key is known for an address
  * SUMMARY
- *	A skeleton for now: it starts, registers with the broker as service
- *	"keylookup" and answers a ping, so that deployment, health checks and
- *	the bus can be tested before its own work lands.
+ *	For each address of a KeyLookup it answers KEY_FOUND (fingerprint,
+ *	armored public key, source), GUEST (a temporary mailbox exists), NONE,
+ *	or INVALID (the address does not parse; the reason is in error).
+ *	Addresses are normalised first (lib/include/postern/addr.h: white
+ *	space, "Name <addr>" forms, domain case). Sources, in order:
+ *	  1. the Redis cache, keys "kl:<normalised address>" holding the packed
+ *	     KeyResult, with one TTL per kind (found / guest / none);
+ *	  2. the local keyring (POSTERN_KEYRING_DIR): the organisation's users'
+ *	     keys, added with "posternctl key import FILE" or
+ *	     "gpg --homedir DIR --import FILE"; only keys that are valid,
+ *	     unexpired, unrevoked and have such an encryption subkey count;
+ *	  3. the mailstore service (GetMailbox by address) for GUEST.
+ *	Cache and freshness: a NONE that was cached just before provision
+ *	creates a mailbox would be wrong for up to its TTL. Two things keep
+ *	that harmless: KeyLookup.fresh = true skips the cache read (provision
+ *	sets it whenever it is about to act on the answer, and the fresh
+ *	answer overwrites the cache entry), and the NONE and GUEST TTLs are
+ *	short (300 s) so a sender's client sees a new mailbox or a new key
+ *	within minutes. A KEY_FOUND is stable and cached for an hour. No other
+ *	service writes kl:* keys.
  * PROTOCOL
- *	MDP/0.1 worker for "keylookup"; request postern.v1.KeylookupRequest, reply
- *	postern.v1.KeylookupReply (proto/postern/v1/keylookup.proto).
+ *	MDP/0.1 worker for "keylookup"; request postern.v1.KeylookupRequest
+ *	(ping | lookup), reply postern.v1.KeylookupReply
+ *	(proto/postern/v1/keylookup.proto). More than POSTERN_KL_MAX_ADDRESSES
+ *	addresses: STATUS_TOO_LARGE. Keyring or mailstore unreachable:
+ *	STATUS_TEMP for the whole batch (NONE could be a lie); Redis
+ *	unreachable only makes lookups slower.
  * ENVIRONMENT
- *	Only the common variables (lib/include/postern/service.h); health
- *	port default 9101.
+ *	The common variables (lib/include/postern/service.h); health port
+ *	default 9101. Then:
+ *	POSTERN_REDIS             127.0.0.1:6379 (host:port or unix:/path)
+ *	POSTERN_REDIS_PASSWORD    empty (secret; or POSTERN_REDIS_PASSWORD_FILE)
+ *	POSTERN_REDIS_TIMEOUT_MS  1000 (10..60000)
+ *	POSTERN_KEYRING_DIR       var/keyring (GnuPG home, path <= 80 chars)
+ *	POSTERN_KL_TTL_FOUND      3600 (0..604800) seconds; 0 = do not cache
+ *	POSTERN_KL_TTL_GUEST      300 (0..604800)
+ *	POSTERN_KL_TTL_NONE       300 (0..604800)
+ *	POSTERN_KL_MAX_ADDRESSES  1000 (1..100000)
  * SECURITY
- *	CURVE client of the broker with its own certificate.
+ *	CURVE client of the broker with its own certificate, also for its
+ *	calls to mailstore. Reads only public keys; never logs addresses'
+ *	keys. The keyring directory is created mode 0700.
  * DIAGNOSTICS
- *	logfmt lines on stderr; exit 0 after SIGTERM, 1 if it cannot start,
- *	2 on bad configuration.
+ *	logfmt lines on stderr, one per batch with counts (never the keys);
+ *	metrics postern_keylookup_results_total{kind}; exit 0 after SIGTERM,
+ *	1 if it cannot start, 2 on bad configuration.
  */
+#include <stdlib.h>
+
 #include "postern/v1/keylookup.pb-c.h"
+#include "postern/log.h"
+#include "postern/metrics.h"
+#include "postern/pb.h"
 #include "postern/service.h"
+#include "kl.h"
+
+static char *cf_redis, *cf_redis_password, *cf_keyring;
+static long cf_redis_timeout, cf_ttl_found, cf_ttl_guest, cf_ttl_none, cf_max;
+
+static const pn_cfg_entry config[] = {
+	PN_CFG_STR("POSTERN_REDIS", "127.0.0.1:6379", &cf_redis, PN_CFG_REQUIRED,
+	    "Redis for the lookup cache, host:port or unix:/path"),
+	PN_CFG_STR("POSTERN_REDIS_PASSWORD", "", &cf_redis_password, PN_CFG_SECRET,
+	    "Redis AUTH password"),
+	PN_CFG_INT("POSTERN_REDIS_TIMEOUT_MS", 1000, 10, 60000, &cf_redis_timeout,
+	    "Redis connect and command timeout"),
+	PN_CFG_STR("POSTERN_KEYRING_DIR", "var/keyring", &cf_keyring, PN_CFG_REQUIRED,
+	    "GnuPG home with the organisation's public keys"),
+	PN_CFG_INT("POSTERN_KL_TTL_FOUND", 3600, 0, 604800, &cf_ttl_found,
+	    "seconds a KEY_FOUND stays cached (0 = not cached)"),
+	PN_CFG_INT("POSTERN_KL_TTL_GUEST", 300, 0, 604800, &cf_ttl_guest,
+	    "seconds a GUEST stays cached (0 = not cached)"),
+	PN_CFG_INT("POSTERN_KL_TTL_NONE", 300, 0, 604800, &cf_ttl_none,
+	    "seconds a NONE stays cached (0 = not cached)"),
+	PN_CFG_INT("POSTERN_KL_MAX_ADDRESSES", 1000, 1, 100000, &cf_max,
+	    "addresses per request"),
+	PN_CFG_END
+};
+
+typedef struct kl_state {
+	kl_backends b;
+	kl_sources src;
+	kl_limits lim;
+} kl_state;
+
+static void kl_fini(pn_ctx *ctx);
+
+/* kl_init - open the cache, the keyring and the mailstore client */
+static int kl_init(pn_ctx *ctx)
+{
+	kl_state *st = pn_calloc(1, sizeof(*st));
+
+	pn_ctx_set_state(ctx, st);
+	st->lim.max_addresses = cf_max;
+	st->lim.ttl_found = cf_ttl_found;
+	st->lim.ttl_guest = cf_ttl_guest;
+	st->lim.ttl_none = cf_ttl_none;
+	if (!(st->b.redis = pn_redis_open(cf_redis, cf_redis_password, cf_redis_timeout)))
+		goto fail;
+	if (!(st->b.keyring = pn_gpg_open(cf_keyring, 0)))
+		goto fail;
+	if (!(st->b.mailstore = pn_client_new(pn_ctx_bus(ctx))))
+		goto fail;
+	kl_sources_real(&st->src, &st->b);
+	pn_info("msg=\"keylookup ready\" keyring=%s redis=%s ttl_found=%ld ttl_guest=%ld ttl_none=%ld max=%ld",
+	    cf_keyring, cf_redis, cf_ttl_found, cf_ttl_guest, cf_ttl_none, cf_max);
+	return 0;
+fail:
+	kl_fini(ctx);
+	return -1;
+}
+
+/* kl_fini - close what kl_init opened */
+static void kl_fini(pn_ctx *ctx)
+{
+	kl_state *st = pn_ctx_state(ctx);
+
+	if (!st)
+		return;
+	pn_client_destroy(&st->b.mailstore);
+	pn_gpg_close(&st->b.keyring);
+	pn_redis_close(&st->b.redis);
+	free(st);
+	pn_ctx_set_state(ctx, NULL);
+}
+
+/* count - add n to the results counter of one kind */
+static void count(const char *name, size_t n)
+{
+	if (n)
+		pn_metrics_add(name, "key lookup results by kind", (double)n);
+}
+
+/* op_lookup - KeyLookup -> KeyLookupResult */
+static pn_err op_lookup(pn_ctx *ctx, const ProtobufCMessage *request,
+    ProtobufCMessage *reply, pn_pool *pool)
+{
+	const Postern__V1__KeylookupRequest *req = (const Postern__V1__KeylookupRequest *)request;
+	Postern__V1__KeylookupReply *rep = (Postern__V1__KeylookupReply *)reply;
+	const Postern__V1__KeyLookup *kl = req->lookup;
+	kl_state *st = pn_ctx_state(ctx);
+	Postern__V1__KeyLookupResult *out = (Postern__V1__KeyLookupResult *)pn_pb_new(
+	    &postern__v1__key_lookup_result__descriptor, pool);
+	const char *why = NULL;
+	kl_stats stats;
+	pn_err rc;
+
+	if (!kl) {
+		pn_ctx_error(ctx, "lookup without body");
+		return PN_ERR_PARAMS;
+	}
+	rc = kl_lookup(&st->src, &st->lim, kl->addresses, kl->n_addresses, kl->fresh,
+	    out, &stats, pool, &why);
+	if (rc != PN_OK) {
+		pn_ctx_error(ctx, "%s", why ? why : pn_err_str(rc));
+		return rc;
+	}
+	rep->result_case = POSTERN__V1__KEYLOOKUP_REPLY__RESULT_LOOKUP;
+	rep->lookup = out;
+	count("postern_keylookup_results_total{kind=\"invalid\"}", stats.invalid);
+	count("postern_keylookup_results_total{kind=\"cached\"}", stats.cached);
+	count("postern_keylookup_results_total{kind=\"key_found\"}", stats.found);
+	count("postern_keylookup_results_total{kind=\"guest\"}", stats.guest);
+	count("postern_keylookup_results_total{kind=\"none\"}", stats.none);
+	pn_info("msg=lookup addresses=%zu fresh=%d invalid=%zu cached=%zu found=%zu guest=%zu none=%zu",
+	    kl->n_addresses, kl->fresh ? 1 : 0, stats.invalid, stats.cached,
+	    stats.found, stats.guest, stats.none);
+	return PN_OK;
+}
 
 static const pn_op ops[] = {
 	{ POSTERN__V1__KEYLOOKUP_REQUEST__OP_PING, "ping", pn_op_ping },
+	{ POSTERN__V1__KEYLOOKUP_REQUEST__OP_LOOKUP, "lookup", op_lookup },
 	PN_OP_END
 };
 
@@ -29,9 +182,12 @@ static const pn_service service = {
 	.name = "keylookup",
 	.summary = "answers whether an OpenPGP key is known for an address",
 	.health_port = 9101,
+	.config = config,
 	.request = &postern__v1__keylookup_request__descriptor,
 	.reply = &postern__v1__keylookup_reply__descriptor,
 	.ops = ops,
+	.init = kl_init,
+	.fini = kl_fini,
 };
 
 int main(int argc, char **argv)

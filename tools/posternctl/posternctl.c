@@ -4,11 +4,18 @@
  * SYNOPSIS
  *	posternctl certs DIR [NAME...]
  *	posternctl ping SERVICE
+ *	posternctl lookup [--fresh] ADDR...
+ *	posternctl key import FILE...
  * DESCRIPTION
  *	certs	generate the broker's and every client's CURVE certificates
  *		into DIR (kept if they exist), with DIR/allow/ holding the
  *		public certificates the broker admits.
  *	ping	ask a service for a pong through the broker.
+ *	lookup	ask keylookup about addresses; one tab-separated line each:
+ *		address, kind, fingerprint (or "-"), source - or for INVALID
+ *		the reason (tools/posternctl/ctl_lookup.c).
+ *	key	import public keys into POSTERN_KEYRING_DIR (var/keyring),
+ *		the keyring keylookup reads (tools/posternctl/ctl_key.c).
  * ENVIRONMENT
  *	POSTERN_BROKER, POSTERN_CERT, POSTERN_BROKER_CERT,
  *	POSTERN_BUS_TIMEOUT_MS, POSTERN_BUS_RETRIES: as for every service
@@ -30,6 +37,8 @@ static const struct {
 } commands[] = {
 	{ "certs", ctl_certs, "certs DIR [NAME...]   generate CURVE certificates" },
 	{ "ping", ctl_ping, "ping SERVICE          ping a service through the broker" },
+	{ "lookup", ctl_lookup, "lookup [--fresh] ADDR...  key lookup: KEY_FOUND, GUEST, NONE or INVALID" },
+	{ "key", ctl_key, "key import FILE...    add public keys to the keylookup keyring" },
 };
 
 /* usage - list the subcommands */

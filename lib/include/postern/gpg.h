@@ -1,0 +1,112 @@
+/*
+ * gpg.h - OpenPGP through GPGME, wrapped once.
+ *
+ * A pn_gpg is one GnuPG home directory (its path must stay short: the agent
+ * socket lives in it) used by one thread at a time. pn_gpg_open prepares
+ * the directory: mode 0700, gpg.conf with "pinentry-mode loopback",
+ * gpg-agent.conf with "s2k-count <n>" when asked for a fast profile (keys
+ * protected by high-entropy secrets only — never a human password).
+ * Passphrases are passed per call and never stored; GPGME's passphrase
+ * callback writes them to the agent and they are wiped after. The agent
+ * of a Postern homedir never caches passphrases (default-cache-ttl 0):
+ * every private-key operation must be given the right one. Passphrases
+ * are one line of text (no CR or LF, at most 4096 bytes).
+ *
+ * Keys live in mailstore, not in these keyrings: a generated key is
+ * exported and deleted from the keyring; public keys used for encryption
+ * are imported on first use (cached by fingerprint).
+ */
+#ifndef POSTERN_GPG_H
+#define POSTERN_GPG_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "postern/err.h"
+
+typedef struct pn_gpg pn_gpg;
+
+typedef struct pn_buf {
+	uint8_t *data;      /* pn_malloc'd, NUL-terminated for convenience */
+	size_t len;
+} pn_buf;
+void pn_buf_free(pn_buf *buf);          /* wipes and frees; NULL-tolerant */
+
+/*
+ * pn_gpg_open - create homedir if needed (a relative path is taken from
+ * the current directory; the absolute path must fit 80 characters) and
+ * write its configuration. s2k_count 0 = GnuPG's calibrated default
+ * (strong, slow). NULL with a log line if it cannot be used.
+ */
+pn_gpg *pn_gpg_open(const char *homedir, unsigned long s2k_count);
+/* pn_gpg_close - close and stop the agent of this homedir */
+void pn_gpg_close(pn_gpg **gpg);
+
+/*
+ * pn_gpg_keygen - ed25519 primary + cv25519 encryption subkey for uid
+ * ("Name <addr>" or "<addr>"), protected by passphrase, no expiry.
+ * Returns armored public and (protected) secret key and the fingerprint;
+ * the key is removed from the keyring afterwards.
+ */
+pn_err pn_gpg_keygen(pn_gpg *gpg, const char *uid, const char *passphrase,
+    char **fpr_r, pn_buf *pub_r, pn_buf *sec_r);
+
+/* pn_gpg_import - import key material; fingerprint of the first key (fpr_r optional, caller frees) */
+pn_err pn_gpg_import(pn_gpg *gpg, const void *key, size_t len, char **fpr_r);
+/*
+ * pn_gpg_import_public - the same for public keys only: input holding
+ * secret key material is refused with PN_ERR_PERM (and nothing of it kept).
+ */
+pn_err pn_gpg_import_public(pn_gpg *gpg, const void *key, size_t len,
+    char **fpr_r);
+
+/*
+ * pn_gpg_encrypt - encrypt plain to the public key (armored, imported on
+ * first use), armored output, no compression, always-trust (the key comes
+ * from our own store or a verified source). PN_ERR_PARAMS if the key has
+ * no usable encryption subkey.
+ */
+pn_err pn_gpg_encrypt(pn_gpg *gpg, const void *pubkey, size_t pubkey_len,
+    const void *plain, size_t plain_len, pn_buf *cipher_r);
+
+/*
+ * pn_gpg_decrypt - decrypt with the secret key (armored, protected by
+ * passphrase; imported for the call and kept in the keyring, cached).
+ * PN_ERR_PERM if the passphrase is wrong, PN_ERR_PARAMS if cipher is not
+ * OpenPGP or not for that key.
+ */
+pn_err pn_gpg_decrypt(pn_gpg *gpg, const void *seckey, size_t seckey_len,
+    const char *passphrase, const void *cipher, size_t cipher_len,
+    pn_buf *plain_r);
+
+/*
+ * pn_gpg_passwd - re-protect a secret key (armored) from old to new
+ * passphrase; returns the newly protected armored secret key. The key is
+ * removed from the keyring afterwards. PN_ERR_PERM if old is wrong.
+ */
+pn_err pn_gpg_passwd(pn_gpg *gpg, const void *seckey, size_t seckey_len,
+    const char *old_passphrase, const char *new_passphrase, pn_buf *sec_r);
+
+/*
+ * pn_gpg_key_usable - is the keyring key with fpr valid, unexpired,
+ * unrevoked, and does it have such an encryption subkey?
+ */
+int pn_gpg_key_usable(pn_gpg *gpg, const char *fpr);
+
+/*
+ * pn_gpg_find_key - keyring lookup by address (a normalised addr-spec,
+ * matched exactly against user ids): fingerprint (caller frees) and
+ * armored public key (minimal export) of the usable key with the newest
+ * encryption subkey. PN_ERR_NOTFOUND if there is none.
+ */
+pn_err pn_gpg_find_key(pn_gpg *gpg, const char *address, char **fpr_r,
+    pn_buf *pub_r);
+/*
+ * pn_gpg_find_keys - the same for n addresses (<= 10000) with one keyring
+ * scan: fpr_r[i] and pub_r[i] set where a usable key exists, NULL/empty
+ * elsewhere. On an error nothing is returned.
+ */
+pn_err pn_gpg_find_keys(pn_gpg *gpg, const char *const *addresses, size_t n,
+    char **fpr_r, pn_buf *pub_r);
+
+#endif

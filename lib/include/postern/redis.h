@@ -1,0 +1,41 @@
+/*
+ * redis.h - hiredis 0.14 glue, wrapped once.
+ *
+ * One pn_redis per thread. Commands are argv-style (binary-safe, never a
+ * format string with user data). A lost connection is re-established on
+ * the next call; failures map to PN_ERR_TEMP. freeReplyObject is called in
+ * one place only.
+ */
+#ifndef POSTERN_REDIS_H
+#define POSTERN_REDIS_H
+
+#include <stddef.h>
+
+#include <hiredis/hiredis.h>
+
+#include "postern/err.h"
+
+typedef struct pn_redis pn_redis;
+
+/*
+ * pn_redis_open - "host:port" or "unix:/path"; optional password (AUTH,
+ * copied, wiped on close). Connects lazily: NULL only for a bad address.
+ */
+pn_redis *pn_redis_open(const char *where, const char *password, long timeout_ms);
+void pn_redis_close(pn_redis **redis);
+
+/*
+ * pn_redis_cmd - run one command given as argv/argvlen; *reply_r (optional)
+ * is the reply, to be released with pn_redis_free. Returns PN_ERR_TEMP on
+ * connection errors, PN_ERR_INTERNAL on a Redis error reply (logged).
+ */
+pn_err pn_redis_cmd(pn_redis *redis, redisReply **reply_r, int argc,
+    const char **argv, const size_t *argvlen);
+/* pn_redis_cmdv - the same with NUL-terminated strings, NULL-terminated list (max 64) */
+pn_err pn_redis_cmdv(pn_redis *redis, redisReply **reply_r, ...)
+	__attribute__((sentinel));
+void pn_redis_free(redisReply **reply);
+/* pn_redis_ping - 1 if the server answers */
+int pn_redis_ping(pn_redis *redis);
+
+#endif

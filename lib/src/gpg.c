@@ -1,0 +1,1102 @@
+/*
+ * gpg.c - OpenPGP through GPGME, wrapped once (see gpg.h).
+ *
+ * One pn_gpg is one GnuPG home directory and one GPGME context, used by one
+ * thread. Every operation runs gpg in pinentry loopback mode: passphrases
+ * are handed to the agent by our passphrase callback, one call at a time,
+ * and are never written anywhere. The agent of a Postern homedir is told
+ * not to cache passphrases at all (default-cache-ttl 0): with caching on,
+ * a decrypt after a successful one would ignore a wrong passphrase for ten
+ * minutes, and one homedir holds the keys of many mailboxes.
+ *
+ * Decrypt hands the passphrase out only when gpg names the secret key it
+ * wants; a symmetric (password-encrypted) message asks without a key and
+ * is refused, so a passphrase never serves as a message password.
+ *
+ * Secret keys given to decrypt and passwd are imported into the keyring and
+ * remembered by a hash of the exact armored blob. The keyring must hold
+ * exactly the protection the caller passed: if gpg reports the secret key
+ * as already present but this handle did not import that very blob (an
+ * older protection, a previous process), the key is deleted and imported
+ * again - otherwise an old passphrase could keep unlocking a key after it
+ * was re-protected. passwd removes the key afterwards for the same reason.
+ *
+ * Output of every operation goes into our own growable buffer (a GPGME
+ * callback data object) that wipes every block it gives up and refuses to
+ * grow beyond PN_GPG_MAX_OUTPUT, so plaintext never lingers in freed heap
+ * memory and a compression bomb ends as PN_ERR_TOOLARGE.
+ *
+ * Errors: a wrong passphrase is PN_ERR_PERM, input that is not OpenPGP or
+ * not for the given key PN_ERR_PARAMS, an unusable public key
+ * PN_ERR_PARAMS, anything else PN_ERR_INTERNAL (logged with GPGME's text,
+ * never with key material or passphrases).
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <pthread.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+#include <sys/stat.h>
+#include <sys/types.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <gpgme.h>
+#include <sodium.h>
+
+#include "postern/gpg.h"
+#include "postern/log.h"
+#include "postern/mem.h"
+
+#define PN_GPG_MAX_OUTPUT (256UL * 1024 * 1024)   /* bytes per operation */
+#define PN_GPG_MAX_INPUT (256UL * 1024 * 1024)
+#define PN_GPG_MEMO 256             /* imported blobs remembered */
+#define PN_GPG_MAX_SUBKEYS 8
+#define PN_GPG_FPR_MAX 64
+#define PN_GPG_MAX_FIND 10000       /* addresses per pn_gpg_find_keys */
+
+/* What the passphrase callback hands out, and what it saw. */
+typedef struct pass_state {
+	const char *pass;            /* normal operations; old one for passwd */
+	const char *new_pass;        /* passwd only: NULL otherwise */
+	int calls;
+	int bad;                     /* the agent said the previous one was wrong */
+	int refused;                 /* we had nothing to give */
+	int need_hint;               /* only for a secret key gpg names (not symmetric) */
+} pass_state;
+
+/* One imported key blob: which fingerprint and subkeys it brought. */
+typedef struct memo {
+	int used;
+	int secret;
+	unsigned long tick;
+	uint8_t hash[32];
+	char fpr[PN_GPG_FPR_MAX];
+	int nkeyids;
+	char keyids[PN_GPG_MAX_SUBKEYS][17];
+} memo;
+
+struct pn_gpg {
+	gpgme_ctx_t ctx;
+	char *homedir;
+	pass_state ps;
+	unsigned long tick;
+	memo memo[PN_GPG_MEMO];
+};
+
+/* A growable output buffer that wipes what it frees. */
+typedef struct sink {
+	uint8_t *data;
+	size_t len, cap;
+	size_t max;
+	int overflow;
+} sink;
+
+static pthread_once_t init_once = PTHREAD_ONCE_INIT;
+static int init_ok;
+
+/* gpg_global_init - gpgme_check_version once per process */
+static void gpg_global_init(void)
+{
+	if (sodium_init() < 0)
+		return;
+	if (!gpgme_check_version(NULL))
+		return;
+	if (gpgme_engine_check_version(GPGME_PROTOCOL_OpenPGP) != 0)
+		return;
+	init_ok = 1;
+}
+
+/* pn_buf_free - wipe and free a buffer's data; NULL-tolerant */
+void pn_buf_free(pn_buf *buf)
+{
+	if (!buf)
+		return;
+	if (buf->data) {
+		pn_wipe(buf->data, buf->len);
+		free(buf->data);
+	}
+	buf->data = NULL;
+	buf->len = 0;
+}
+
+/* ---- output sink ---- */
+
+/* sink_write - GPGME write callback: append, wiping the old block on growth */
+static ssize_t sink_write(void *handle, const void *buf, size_t size)
+{
+	sink *s = handle;
+
+	if (size > s->max || s->len > s->max - size) {
+		s->overflow = 1;
+		errno = EFBIG;
+		return -1;
+	}
+	if (s->len + size + 1 > s->cap) {
+		size_t cap = s->cap ? s->cap : 4096;
+		while (cap < s->len + size + 1)
+			cap *= 2;
+		uint8_t *n = pn_malloc(cap);
+		if (s->data) {
+			memcpy(n, s->data, s->len);
+			pn_wipe(s->data, s->cap);
+			free(s->data);
+		}
+		s->data = n;
+		s->cap = cap;
+	}
+	memcpy(s->data + s->len, buf, size);
+	s->len += size;
+	return (ssize_t)size;
+}
+
+static struct gpgme_data_cbs sink_cbs = { NULL, sink_write, NULL, NULL };
+
+/* sink_open - a GPGME data object writing into s */
+static gpgme_error_t sink_open(sink *s, gpgme_data_t *dh_r)
+{
+	memset(s, 0, sizeof(*s));
+	s->max = PN_GPG_MAX_OUTPUT;
+	return gpgme_data_new_from_cbs(dh_r, &sink_cbs, s);
+}
+
+/* sink_take - hand the sink's content to out (NUL-terminated) */
+static void sink_take(sink *s, pn_buf *out)
+{
+	if (!s->data) {
+		s->data = pn_malloc(1);
+		s->cap = 1;
+	}
+	s->data[s->len] = '\0';
+	out->data = s->data;
+	out->len = s->len;
+	s->data = NULL;
+	s->len = s->cap = 0;
+}
+
+/* sink_wipe - wipe and free whatever the sink still holds */
+static void sink_wipe(sink *s)
+{
+	if (s->data) {
+		pn_wipe(s->data, s->cap);
+		free(s->data);
+	}
+	s->data = NULL;
+	s->len = s->cap = 0;
+}
+
+/* data_release - gpgme_data_release that takes a pointer and clears it */
+static void data_release(gpgme_data_t *dh)
+{
+	if (*dh)
+		gpgme_data_release(*dh);
+	*dh = NULL;
+}
+
+/* key_release - gpgme_key_unref that takes a pointer and clears it */
+static void key_release(gpgme_key_t *key)
+{
+	if (*key)
+		gpgme_key_unref(*key);
+	*key = NULL;
+}
+
+/* ---- passphrases ---- */
+
+/* pass_cb - loopback pinentry: write the passphrase due now, then a newline */
+static gpgme_error_t pass_cb(void *hook, const char *uid_hint,
+    const char *info, int prev_was_bad, int fd)
+{
+	pass_state *ps = hook;
+	const char *p;
+
+	(void)uid_hint;
+	(void)info;
+	ps->calls++;
+	pn_debug("msg=\"gpg passphrase asked\" call=%d prev_was_bad=%d hint=%d", ps->calls,
+	    prev_was_bad, uid_hint != NULL);
+	if (prev_was_bad) {
+		/* the agent asks again: the one we gave was wrong; stop here */
+		ps->bad = 1;
+		gpgme_io_writen(fd, "\n", 1);
+		return gpg_error(GPG_ERR_BAD_PASSPHRASE);
+	}
+	if (ps->need_hint && !uid_hint) {
+		/* a symmetric (SKESK) message asks without naming a key: our
+		 * passphrase is for a key, never a message password */
+		ps->refused = 1;
+		gpgme_io_writen(fd, "\n", 1);
+		return gpg_error(GPG_ERR_CANCELED);
+	}
+	/* passwd asks for the old passphrase, then the new one: order is the hint */
+	if (ps->new_pass)
+		p = (ps->calls % 2 == 1) ? ps->pass : ps->new_pass;
+	else
+		p = ps->pass;
+	if (!p) {
+		ps->refused = 1;
+		gpgme_io_writen(fd, "\n", 1);
+		return gpg_error(GPG_ERR_CANCELED);
+	}
+	if (gpgme_io_writen(fd, p, strlen(p)) < 0 || gpgme_io_writen(fd, "\n", 1) < 0)
+		return gpgme_error_from_syserror();
+	return 0;
+}
+
+/* pass_set - arm the callback for one operation */
+static void pass_set(pn_gpg *gpg, const char *pass, const char *new_pass)
+{
+	memset(&gpg->ps, 0, sizeof(gpg->ps));
+	gpg->ps.pass = pass;
+	gpg->ps.new_pass = new_pass;
+}
+
+/* pass_clear - forget the borrowed passphrase pointers */
+static void pass_clear(pn_gpg *gpg)
+{
+	gpg->ps.pass = NULL;
+	gpg->ps.new_pass = NULL;
+}
+
+/* pass_valid - one line of text: a passphrase must not hold CR or LF */
+static int pass_valid(const char *p)
+{
+	return p && !strpbrk(p, "\r\n") && strlen(p) <= 4096;
+}
+
+/* ---- errors ---- */
+
+/* map_err - a GPGME error as pn_err; a refused passphrase is PERM */
+static pn_err map_err(pn_gpg *gpg, gpgme_error_t err, const char *what)
+{
+	gpg_err_code_t code = gpg_err_code(err);
+
+	if (gpg->ps.bad || code == GPG_ERR_BAD_PASSPHRASE)
+		return PN_ERR_PERM;
+	switch (code) {
+	case GPG_ERR_CANCELED:
+		return PN_ERR_PERM;
+	case GPG_ERR_NO_DATA:
+	case GPG_ERR_BAD_DATA:
+	case GPG_ERR_INV_DATA:
+	case GPG_ERR_INV_PACKET:
+	case GPG_ERR_UNUSABLE_PUBKEY:
+	case GPG_ERR_INV_VALUE:
+		return PN_ERR_PARAMS;
+	case GPG_ERR_ENOMEM:
+		return PN_ERR_TEMP;
+	default:
+		break;
+	}
+	pn_warn("msg=\"gpg operation failed\" op=%s error=\"%s\" source=\"%s\"",
+	    what, gpgme_strerror(err), gpgme_strsource(err));
+	return PN_ERR_INTERNAL;
+}
+
+/* ---- homedir ---- */
+
+/* write_conf - make dir/name hold exactly text (atomic, mode 0600) */
+static int write_conf(const char *dir, const char *name, const char *text)
+{
+	char path[512], tmp[560], old[1024];
+	size_t len = strlen(text);
+	int fd = -1;
+	ssize_t n;
+
+	snprintf(path, sizeof(path), "%s/%s", dir, name);
+	if ((fd = open(path, O_RDONLY | O_CLOEXEC)) >= 0) {
+		n = read(fd, old, sizeof(old));
+		close(fd);
+		fd = -1;
+		if (n == (ssize_t)len && !memcmp(old, text, len))
+			return 0;
+	}
+	snprintf(tmp, sizeof(tmp), "%s.%ld.tmp", path, (long)getpid());
+	if ((fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600)) < 0)
+		goto fail;
+	if (write(fd, text, len) != (ssize_t)len)
+		goto fail;
+	if (close(fd) < 0) {
+		fd = -1;
+		goto fail;
+	}
+	fd = -1;
+	if (rename(tmp, path) < 0)
+		goto fail;
+	return 0;
+fail:
+	pn_error("msg=\"cannot write gpg configuration\" path=%s error=\"%s\"",
+	    path, strerror(errno));
+	if (fd >= 0)
+		close(fd);
+	unlink(tmp);
+	return -1;
+}
+
+/* mkdir_p - create dir and missing parents; the last one mode 0700 */
+static int mkdir_p(const char *dir)
+{
+	char buf[512];
+	size_t len = strlen(dir);
+
+	if (len == 0 || len >= sizeof(buf))
+		return -1;
+	memcpy(buf, dir, len + 1);
+	for (char *p = buf + 1; *p; p++) {
+		if (*p != '/')
+			continue;
+		*p = '\0';
+		if (mkdir(buf, 0755) < 0 && errno != EEXIST)
+			return -1;
+		*p = '/';
+	}
+	if (mkdir(buf, 0700) < 0 && errno != EEXIST)
+		return -1;
+	return chmod(buf, 0700);
+}
+
+/* pn_gpg_open - prepare the homedir and a GPGME context for it */
+pn_gpg *pn_gpg_open(const char *homedir, unsigned long s2k_count)
+{
+	pn_gpg *gpg = NULL;
+	gpgme_error_t err = 0;
+	char agent_conf[256], abs[512], cwd[400];
+	int n;
+
+	pthread_once(&init_once, gpg_global_init);
+	if (!init_ok) {
+		pn_error("msg=\"GPGME or gpg not usable\"");
+		return NULL;
+	}
+	if (homedir && *homedir && homedir[0] != '/') {
+		/* gpg and its agent want an absolute home */
+		if (!getcwd(cwd, sizeof(cwd)) ||
+		    snprintf(abs, sizeof(abs), "%s/%s", cwd, homedir) >= (int)sizeof(abs)) {
+			pn_error("msg=\"gpg homedir path too long\" homedir=\"%s\"", homedir);
+			return NULL;
+		}
+		homedir = abs;
+	}
+	if (!homedir || !*homedir || strlen(homedir) > 80) {
+		pn_error("msg=\"gpg homedir missing or too long (max 80)\" homedir=\"%s\"",
+		    homedir ? homedir : "");
+		return NULL;
+	}
+	if (mkdir_p(homedir) < 0) {
+		pn_error("msg=\"cannot create gpg homedir\" homedir=%s error=\"%s\"",
+		    homedir, strerror(errno));
+		return NULL;
+	}
+	if (write_conf(homedir, "gpg.conf",
+	    "# managed by postern (lib/src/gpg.c)\n"
+	    "pinentry-mode loopback\n"
+	    "trust-model always\n"
+	    "no-auto-key-retrieve\n") < 0)
+		return NULL;
+	n = snprintf(agent_conf, sizeof(agent_conf),
+	    "# managed by postern (lib/src/gpg.c)\n"
+	    "allow-loopback-pinentry\n"
+	    "default-cache-ttl 0\n"
+	    "max-cache-ttl 0\n");
+	if (s2k_count)
+		snprintf(agent_conf + n, sizeof(agent_conf) - (size_t)n,
+		    "s2k-count %lu\n", s2k_count);
+	if (write_conf(homedir, "gpg-agent.conf", agent_conf) < 0)
+		return NULL;
+
+	gpg = pn_calloc(1, sizeof(*gpg));
+	gpg->homedir = pn_strdup(homedir);
+	if ((err = gpgme_new(&gpg->ctx)) != 0)
+		goto fail;
+	if ((err = gpgme_set_protocol(gpg->ctx, GPGME_PROTOCOL_OpenPGP)) != 0)
+		goto fail;
+	if ((err = gpgme_ctx_set_engine_info(gpg->ctx, GPGME_PROTOCOL_OpenPGP,
+	    NULL, homedir)) != 0)
+		goto fail;
+	gpgme_set_armor(gpg->ctx, 1);
+	gpgme_set_offline(gpg->ctx, 1);
+	if ((err = gpgme_set_pinentry_mode(gpg->ctx, GPGME_PINENTRY_MODE_LOOPBACK)) != 0)
+		goto fail;
+	gpgme_set_passphrase_cb(gpg->ctx, pass_cb, &gpg->ps);
+	if ((err = gpgme_set_keylist_mode(gpg->ctx, GPGME_KEYLIST_MODE_LOCAL)) != 0)
+		goto fail;
+	return gpg;
+fail:
+	pn_error("msg=\"cannot set up GPGME\" homedir=%s error=\"%s\"", homedir,
+	    gpgme_strerror(err));
+	pn_gpg_close(&gpg);
+	return NULL;
+}
+
+/* kill_agent - gpgconf --homedir D --kill all, without a shell */
+static void kill_agent(const char *homedir)
+{
+	pid_t pid = fork();
+	int status;
+
+	if (pid < 0) {
+		pn_warn("msg=\"cannot fork gpgconf\" error=\"%s\"", strerror(errno));
+		return;
+	}
+	if (pid == 0) {
+		int fd = open("/dev/null", O_RDWR);
+		if (fd >= 0) {
+			dup2(fd, 0);
+			dup2(fd, 1);
+			dup2(fd, 2);
+		}
+		execlp("gpgconf", "gpgconf", "--homedir", homedir, "--kill", "all",
+		    (char *)NULL);
+		_exit(127);
+	}
+	while (waitpid(pid, &status, 0) < 0 && errno == EINTR)
+		;
+}
+
+/* pn_gpg_close - release the context and stop the homedir's agent */
+void pn_gpg_close(pn_gpg **gpgp)
+{
+	pn_gpg *gpg = gpgp ? *gpgp : NULL;
+
+	if (!gpg)
+		return;
+	*gpgp = NULL;
+	if (gpg->ctx)
+		gpgme_release(gpg->ctx);
+	kill_agent(gpg->homedir);
+	pn_free(&gpg->homedir);
+	pn_wipe(gpg, sizeof(*gpg));
+	free(gpg);
+}
+
+/* ---- keys in the keyring ---- */
+
+/* get_key - the keyring key with this fingerprint (secret: its secret part) */
+static gpgme_error_t get_key(pn_gpg *gpg, const char *fpr, int secret,
+    gpgme_key_t *key_r)
+{
+	return gpgme_get_key(gpg->ctx, fpr, key_r, secret);
+}
+
+/* delete_key - remove public and secret key with fpr; absent is fine */
+static pn_err delete_key(pn_gpg *gpg, const char *fpr)
+{
+	gpgme_key_t key = NULL;
+	gpgme_error_t err;
+
+	err = get_key(gpg, fpr, 0, &key);
+	if (gpg_err_code(err) == GPG_ERR_EOF || gpg_err_code(err) == GPG_ERR_NO_PUBKEY)
+		return PN_OK;
+	if (err)
+		return map_err(gpg, err, "delete");
+	err = gpgme_op_delete_ext(gpg->ctx, key,
+	    GPGME_DELETE_ALLOW_SECRET | GPGME_DELETE_FORCE);
+	key_release(&key);
+	if (err && gpg_err_code(err) != GPG_ERR_NO_PUBKEY) {
+		pn_warn("msg=\"gpg delete failed\" fpr=%s error=\"%s\"", fpr, gpgme_strerror(err));
+		return map_err(gpg, err, "delete");
+	}
+	return PN_OK;
+}
+
+/* memo_find - the remembered import of exactly this blob, or NULL */
+static memo *memo_find(pn_gpg *gpg, const uint8_t hash[32])
+{
+	for (int i = 0; i < PN_GPG_MEMO; i++)
+		if (gpg->memo[i].used && !memcmp(gpg->memo[i].hash, hash, 32)) {
+			gpg->memo[i].tick = ++gpg->tick;
+			return &gpg->memo[i];
+		}
+	return NULL;
+}
+
+/* memo_forget - drop every memo of fingerprint fpr */
+static void memo_forget(pn_gpg *gpg, const char *fpr)
+{
+	for (int i = 0; i < PN_GPG_MEMO; i++)
+		if (gpg->memo[i].used && !strcmp(gpg->memo[i].fpr, fpr))
+			memset(&gpg->memo[i], 0, sizeof(gpg->memo[i]));
+}
+
+/* memo_slot - a free slot, or the least recently used one */
+static memo *memo_slot(pn_gpg *gpg)
+{
+	memo *best = &gpg->memo[0];
+
+	for (int i = 0; i < PN_GPG_MEMO; i++) {
+		if (!gpg->memo[i].used)
+			return &gpg->memo[i];
+		if (gpg->memo[i].tick < best->tick)
+			best = &gpg->memo[i];
+	}
+	memset(best, 0, sizeof(*best));
+	return best;
+}
+
+/* import_raw - gpgme import of key; the first key's fingerprint and counts */
+static pn_err import_raw(pn_gpg *gpg, const void *key, size_t len,
+    char fpr_r[PN_GPG_FPR_MAX], int *secret_read_r, int *secret_unchanged_r,
+    int *secret_imported_r)
+{
+	gpgme_data_t in = NULL;
+	gpgme_error_t err;
+	gpgme_import_result_t res;
+	pn_err rc = PN_ERR_INTERNAL;
+
+	fpr_r[0] = '\0';
+	if ((err = gpgme_data_new_from_mem(&in, key, len, 0)) != 0)
+		goto fail;
+	pass_set(gpg, NULL, NULL);
+	if ((err = gpgme_op_import(gpg->ctx, in)) != 0)
+		goto fail;
+	res = gpgme_op_import_result(gpg->ctx);
+	if (!res || res->considered == 0 || !res->imports) {
+		rc = PN_ERR_PARAMS;
+		goto done;
+	}
+	for (gpgme_import_status_t st = res->imports; st; st = st->next)
+		if (st->fpr && st->result == 0) {
+			snprintf(fpr_r, PN_GPG_FPR_MAX, "%s", st->fpr);
+			break;
+		}
+	if (!fpr_r[0]) {
+		rc = PN_ERR_PARAMS;
+		goto done;
+	}
+	*secret_read_r = res->secret_read;
+	*secret_unchanged_r = res->secret_unchanged;
+	*secret_imported_r = res->secret_imported;
+	rc = PN_OK;
+	goto done;
+fail:
+	rc = map_err(gpg, err, "import");
+done:
+	data_release(&in);
+	return rc;
+}
+
+/*
+ * ensure_key - make the keyring hold exactly this key blob (public, or
+ * with secret the protection it carries); returns its memo entry.
+ */
+static pn_err ensure_key(pn_gpg *gpg, const void *key, size_t len, int secret,
+    memo **memo_r)
+{
+	uint8_t hash[32];
+	char fpr[PN_GPG_FPR_MAX];
+	int sread = 0, sunchanged = 0, simported = 0;
+	gpgme_key_t k = NULL;
+	gpgme_error_t err;
+	pn_err rc;
+	memo *m;
+
+	if (!key || len == 0 || len > PN_GPG_MAX_INPUT)
+		return PN_ERR_PARAMS;
+	crypto_generichash(hash, sizeof(hash), key, len, NULL, 0);
+	if ((m = memo_find(gpg, hash)) && m->secret == secret) {
+		*memo_r = m;
+		return PN_OK;
+	}
+	if ((rc = import_raw(gpg, key, len, fpr, &sread, &sunchanged, &simported)) != PN_OK)
+		return rc;
+	if (secret) {
+		if (sread == 0)
+			return PN_ERR_PARAMS;
+		if (sunchanged > 0 && simported == 0) {
+			/* the agent holds this key under some other protection */
+			memo_forget(gpg, fpr);
+			if ((rc = delete_key(gpg, fpr)) != PN_OK)
+				return rc;
+			if ((rc = import_raw(gpg, key, len, fpr, &sread, &sunchanged,
+			    &simported)) != PN_OK)
+				return rc;
+			if (simported == 0)
+				return PN_ERR_INTERNAL;
+		}
+	}
+	if ((err = get_key(gpg, fpr, 0, &k)) != 0)
+		return map_err(gpg, err, "import");
+	m = memo_slot(gpg);
+	m->used = 1;
+	m->secret = secret;
+	m->tick = ++gpg->tick;
+	memcpy(m->hash, hash, sizeof(hash));
+	snprintf(m->fpr, sizeof(m->fpr), "%s", fpr);
+	for (gpgme_subkey_t sk = k->subkeys; sk && m->nkeyids < PN_GPG_MAX_SUBKEYS;
+	    sk = sk->next)
+		if (sk->keyid)
+			snprintf(m->keyids[m->nkeyids++], 17, "%s", sk->keyid);
+	key_release(&k);
+	*memo_r = m;
+	return PN_OK;
+}
+
+/* export_key - armored export of fpr (mode: 0, MINIMAL or SECRET) */
+static pn_err export_key(pn_gpg *gpg, const char *fpr, gpgme_export_mode_t mode,
+    pn_buf *out)
+{
+	gpgme_data_t dh = NULL;
+	gpgme_error_t err;
+	sink s;
+	pn_err rc;
+
+	if ((err = sink_open(&s, &dh)) != 0)
+		goto fail;
+	if ((err = gpgme_op_export(gpg->ctx, fpr, mode, dh)) != 0)
+		goto fail;
+	if (s.len == 0) {
+		rc = PN_ERR_NOTFOUND;
+		goto done;
+	}
+	data_release(&dh);
+	sink_take(&s, out);
+	return PN_OK;
+fail:
+	rc = s.overflow ? PN_ERR_TOOLARGE : map_err(gpg, err, "export");
+done:
+	data_release(&dh);
+	sink_wipe(&s);
+	return rc;
+}
+
+/* pn_gpg_keygen - ed25519 + cv25519 for uid, exported and removed */
+pn_err pn_gpg_keygen(pn_gpg *gpg, const char *uid, const char *passphrase,
+    char **fpr_r, pn_buf *pub_r, pn_buf *sec_r)
+{
+	gpgme_error_t err;
+	gpgme_genkey_result_t res;
+	char fpr[PN_GPG_FPR_MAX] = "";
+	pn_buf pub = { 0 }, sec = { 0 };
+	pn_err rc;
+	unsigned int flags = GPGME_CREATE_NOEXPIRE | GPGME_CREATE_FORCE;
+
+	if (!uid || !*uid || strlen(uid) > 512 || strpbrk(uid, "\r\n"))
+		return PN_ERR_PARAMS;
+	if (passphrase && !pass_valid(passphrase))
+		return PN_ERR_PARAMS;
+	if (!passphrase || !*passphrase)
+		flags |= GPGME_CREATE_NOPASSWD;
+	pass_set(gpg, passphrase, NULL);
+	err = gpgme_op_createkey(gpg->ctx, uid, "future-default", 0, 0, NULL, flags);
+	if (err) {
+		rc = map_err(gpg, err, "keygen");
+		goto done;
+	}
+	res = gpgme_op_genkey_result(gpg->ctx);
+	if (!res || !res->fpr) {
+		rc = PN_ERR_INTERNAL;
+		goto done;
+	}
+	snprintf(fpr, sizeof(fpr), "%s", res->fpr);
+	if ((rc = export_key(gpg, fpr, 0, &pub)) != PN_OK)
+		goto done;
+	pass_set(gpg, passphrase, NULL);
+	if ((rc = export_key(gpg, fpr, GPGME_EXPORT_MODE_SECRET, &sec)) != PN_OK)
+		goto done;
+	*fpr_r = pn_strdup(fpr);
+	*pub_r = pub;
+	*sec_r = sec;
+	pub.data = sec.data = NULL;
+	rc = PN_OK;
+done:
+	pass_clear(gpg);
+	if (fpr[0] && delete_key(gpg, fpr) != PN_OK)
+		pn_warn("msg=\"generated key left in keyring\" fpr=%s", fpr);
+	pn_buf_free(&pub);
+	pn_buf_free(&sec);
+	return rc;
+}
+
+/* pn_gpg_import - import key material; fingerprint of the first key */
+pn_err pn_gpg_import(pn_gpg *gpg, const void *key, size_t len, char **fpr_r)
+{
+	char fpr[PN_GPG_FPR_MAX];
+	int sread = 0, sunchanged = 0, simported = 0;
+	pn_err rc;
+
+	if (!key || len == 0 || len > PN_GPG_MAX_INPUT)
+		return PN_ERR_PARAMS;
+	rc = import_raw(gpg, key, len, fpr, &sread, &sunchanged, &simported);
+	pass_clear(gpg);
+	if (rc != PN_OK)
+		return rc;
+	if (fpr_r)
+		*fpr_r = pn_strdup(fpr);
+	return PN_OK;
+}
+
+/* pn_gpg_import_public - import public keys only; secret material is refused and removed */
+pn_err pn_gpg_import_public(pn_gpg *gpg, const void *key, size_t len, char **fpr_r)
+{
+	char fpr[PN_GPG_FPR_MAX];
+	int sread = 0, sunchanged = 0, simported = 0;
+	pn_err rc;
+
+	if (!key || len == 0 || len > PN_GPG_MAX_INPUT)
+		return PN_ERR_PARAMS;
+	if (memmem(key, len, "PRIVATE KEY BLOCK", 17))
+		return PN_ERR_PERM;
+	rc = import_raw(gpg, key, len, fpr, &sread, &sunchanged, &simported);
+	pass_clear(gpg);
+	if (rc != PN_OK)
+		return rc;
+	if (sread > 0) {
+		memo_forget(gpg, fpr);
+		if (delete_key(gpg, fpr) != PN_OK)
+			pn_warn("msg=\"refused secret key left in keyring\" fpr=%s", fpr);
+		return PN_ERR_PERM;
+	}
+	if (fpr_r)
+		*fpr_r = pn_strdup(fpr);
+	return PN_OK;
+}
+
+/* encrypt_once - ensure the key is in the keyring and encrypt to it */
+static pn_err encrypt_once(pn_gpg *gpg, const void *pubkey, size_t pubkey_len,
+    const void *plain, size_t plain_len, pn_buf *cipher_r, char *fpr_r)
+{
+	gpgme_data_t in = NULL, out = NULL;
+	gpgme_error_t err;
+	gpgme_encrypt_result_t res;
+	memo *m = NULL;
+	sink s = { 0 };
+	pn_err rc;
+	char recp[PN_GPG_FPR_MAX + 2];
+
+	if (!plain || plain_len > PN_GPG_MAX_INPUT)
+		return PN_ERR_PARAMS;
+	if ((rc = ensure_key(gpg, pubkey, pubkey_len, 0, &m)) != PN_OK)
+		return rc;
+	snprintf(recp, sizeof(recp), "%s", m->fpr);
+	snprintf(fpr_r, PN_GPG_FPR_MAX, "%s", m->fpr);
+	if ((err = gpgme_data_new_from_mem(&in, plain, plain_len, 0)) != 0)
+		goto fail;
+	if ((err = sink_open(&s, &out)) != 0)
+		goto fail;
+	pass_set(gpg, NULL, NULL);
+	err = gpgme_op_encrypt_ext(gpg->ctx, NULL, recp,
+	    GPGME_ENCRYPT_ALWAYS_TRUST | GPGME_ENCRYPT_NO_COMPRESS, in, out);
+	res = gpgme_op_encrypt_result(gpg->ctx);
+	if (res && res->invalid_recipients) {
+		rc = PN_ERR_PARAMS;
+		goto done;
+	}
+	if (err)
+		goto fail;
+	data_release(&out);
+	sink_take(&s, cipher_r);
+	rc = PN_OK;
+	goto done;
+fail:
+	rc = s.overflow ? PN_ERR_TOOLARGE : map_err(gpg, err, "encrypt");
+done:
+	data_release(&in);
+	data_release(&out);
+	sink_wipe(&s);
+	return rc;
+}
+
+/*
+ * pn_gpg_encrypt - encrypt to one public key, armored, uncompressed. If
+ * the key this handle imported earlier has gone from the keyring (removed
+ * by another user of the homedir), it is imported again and tried once more.
+ */
+pn_err pn_gpg_encrypt(pn_gpg *gpg, const void *pubkey, size_t pubkey_len,
+    const void *plain, size_t plain_len, pn_buf *cipher_r)
+{
+	char fpr[PN_GPG_FPR_MAX] = "";
+	pn_err rc = encrypt_once(gpg, pubkey, pubkey_len, plain, plain_len, cipher_r, fpr);
+
+	if (rc == PN_ERR_PARAMS && fpr[0] && !pn_gpg_key_usable(gpg, fpr)) {
+		memo_forget(gpg, fpr);
+		rc = encrypt_once(gpg, pubkey, pubkey_len, plain, plain_len, cipher_r, fpr);
+	}
+	return rc;
+}
+
+/* for_key - was the message (per the decrypt result) encrypted to memo m? */
+static int for_key(const memo *m, gpgme_decrypt_result_t res)
+{
+	if (!res)
+		return 0;
+	for (gpgme_recipient_t r = res->recipients; r; r = r->next)
+		for (int i = 0; i < m->nkeyids; i++)
+			if (r->keyid && !strcasecmp(r->keyid, m->keyids[i]))
+				return 1;
+	return 0;
+}
+
+/* decrypt_once - one decrypt; stale_fpr_r set when our key was missing */
+static pn_err decrypt_once(pn_gpg *gpg, const void *seckey, size_t seckey_len,
+    const char *passphrase, const void *cipher, size_t cipher_len,
+    pn_buf *plain_r, char *stale_fpr_r)
+{
+	gpgme_data_t in = NULL, out = NULL;
+	gpgme_error_t err;
+	gpgme_decrypt_result_t res;
+	memo *m = NULL;
+	sink s = { 0 };
+	pn_err rc;
+
+	if (!cipher || cipher_len == 0 || cipher_len > PN_GPG_MAX_INPUT)
+		return PN_ERR_PARAMS;
+	if (passphrase && !pass_valid(passphrase))
+		return PN_ERR_PARAMS;
+	if ((rc = ensure_key(gpg, seckey, seckey_len, 1, &m)) != PN_OK)
+		return rc;
+	if ((err = gpgme_data_new_from_mem(&in, cipher, cipher_len, 0)) != 0)
+		goto fail;
+	if ((err = sink_open(&s, &out)) != 0)
+		goto fail;
+	pass_set(gpg, passphrase, NULL);
+	gpg->ps.need_hint = 1;
+	err = gpgme_op_decrypt(gpg->ctx, in, out);
+	res = gpgme_op_decrypt_result(gpg->ctx);
+	if (err) {
+		if (s.overflow) {
+			rc = PN_ERR_TOOLARGE;
+			goto done;
+		}
+		if (!for_key(m, res)) {
+			rc = PN_ERR_PARAMS;     /* not OpenPGP, or not for this key */
+			goto done;
+		}
+		if (gpg->ps.calls > 0 && gpg_err_code(err) != GPG_ERR_BAD_DATA &&
+		    gpg_err_code(err) != GPG_ERR_INV_PACKET) {
+			rc = PN_ERR_PERM;       /* asked for the passphrase and failed */
+			goto done;
+		}
+		if (gpg->ps.calls == 0 && gpg_err_code(err) == GPG_ERR_NO_SECKEY) {
+			/* for our key, yet no secret key: gone from the keyring */
+			snprintf(stale_fpr_r, PN_GPG_FPR_MAX, "%s", m->fpr);
+		}
+		goto fail;
+	}
+	if (!for_key(m, res)) {
+		rc = PN_ERR_PARAMS;
+		goto done;
+	}
+	data_release(&out);
+	sink_take(&s, plain_r);
+	rc = PN_OK;
+	goto done;
+fail:
+	rc = map_err(gpg, err, "decrypt");
+	if (rc == PN_ERR_INTERNAL && gpg_err_code(err) == GPG_ERR_DECRYPT_FAILED)
+		rc = PN_ERR_PARAMS;
+done:
+	pass_clear(gpg);
+	data_release(&in);
+	data_release(&out);
+	sink_wipe(&s);
+	return rc;
+}
+
+/*
+ * pn_gpg_decrypt - decrypt with the given protected secret key; if the key
+ * this handle imported has gone from the keyring, import it and try again.
+ */
+pn_err pn_gpg_decrypt(pn_gpg *gpg, const void *seckey, size_t seckey_len,
+    const char *passphrase, const void *cipher, size_t cipher_len,
+    pn_buf *plain_r)
+{
+	char stale[PN_GPG_FPR_MAX] = "";
+	pn_err rc = decrypt_once(gpg, seckey, seckey_len, passphrase, cipher,
+	    cipher_len, plain_r, stale);
+
+	if (rc != PN_OK && stale[0]) {
+		memo_forget(gpg, stale);
+		stale[0] = '\0';
+		rc = decrypt_once(gpg, seckey, seckey_len, passphrase, cipher,
+		    cipher_len, plain_r, stale);
+	}
+	return rc;
+}
+
+/* pn_gpg_passwd - re-protect a secret key; the result is exported and the key removed */
+pn_err pn_gpg_passwd(pn_gpg *gpg, const void *seckey, size_t seckey_len,
+    const char *old_passphrase, const char *new_passphrase, pn_buf *sec_r)
+{
+	gpgme_key_t key = NULL;
+	gpgme_error_t err;
+	memo *m = NULL;
+	char fpr[PN_GPG_FPR_MAX] = "";
+	pn_err rc;
+
+	if (!pass_valid(old_passphrase) || !pass_valid(new_passphrase) ||
+	    !*new_passphrase)
+		return PN_ERR_PARAMS;
+	if ((rc = ensure_key(gpg, seckey, seckey_len, 1, &m)) != PN_OK)
+		return rc;
+	snprintf(fpr, sizeof(fpr), "%s", m->fpr);
+	memo_forget(gpg, fpr);          /* whatever happens, the keyring changes */
+	if ((err = get_key(gpg, fpr, 1, &key)) != 0)
+		goto fail;
+	pass_set(gpg, old_passphrase, new_passphrase);
+	if ((err = gpgme_op_passwd(gpg->ctx, key, 0)) != 0)
+		goto fail;
+	if (gpg->ps.bad || gpg->ps.calls < 2) {
+		rc = gpg->ps.bad ? PN_ERR_PERM : PN_ERR_INTERNAL;
+		goto done;
+	}
+	pass_set(gpg, new_passphrase, NULL);
+	rc = export_key(gpg, fpr, GPGME_EXPORT_MODE_SECRET, sec_r);
+	goto done;
+fail:
+	rc = map_err(gpg, err, "passwd");
+done:
+	pass_clear(gpg);
+	key_release(&key);
+	if (fpr[0] && delete_key(gpg, fpr) != PN_OK)
+		pn_warn("msg=\"re-protected key left in keyring\" fpr=%s", fpr);
+	return rc;
+}
+
+/* key_usable - valid, unexpired, unrevoked, with such an encryption subkey */
+static int key_usable(gpgme_key_t key)
+{
+	if (!key || key->revoked || key->expired || key->disabled || key->invalid)
+		return 0;
+	for (gpgme_subkey_t sk = key->subkeys; sk; sk = sk->next)
+		if (sk->can_encrypt && !sk->revoked && !sk->expired &&
+		    !sk->disabled && !sk->invalid)
+			return 1;
+	return 0;
+}
+
+/* newest_enc - creation time of the newest usable encryption subkey */
+static long newest_enc(gpgme_key_t key)
+{
+	long t = 0;
+	for (gpgme_subkey_t sk = key->subkeys; sk; sk = sk->next)
+		if (sk->can_encrypt && !sk->revoked && !sk->expired &&
+		    !sk->disabled && !sk->invalid && sk->timestamp > t)
+			t = sk->timestamp;
+	return t;
+}
+
+/* pn_gpg_key_usable - does the keyring key fpr have a usable encryption subkey? */
+int pn_gpg_key_usable(pn_gpg *gpg, const char *fpr)
+{
+	gpgme_key_t key = NULL;
+	int ok;
+
+	if (!fpr || !*fpr || get_key(gpg, fpr, 0, &key) != 0)
+		return 0;
+	ok = key_usable(key);
+	key_release(&key);
+	return ok;
+}
+
+/* uid_matches - a valid, unrevoked user id of key with exactly this address */
+static int uid_matches(gpgme_key_t key, const char *address)
+{
+	for (gpgme_user_id_t u = key->uids; u; u = u->next)
+		if (!u->revoked && !u->invalid && u->address &&
+		    !strcasecmp(u->address, address))
+			return 1;
+	return 0;
+}
+
+/*
+ * pn_gpg_find_keys - one keyring scan for n addresses: fpr_r[i] (caller
+ * frees) and pub_r[i] for each address with a usable key, NULL otherwise.
+ */
+pn_err pn_gpg_find_keys(pn_gpg *gpg, const char *const *addresses, size_t n,
+    char **fpr_r, pn_buf *pub_r)
+{
+	const char **patterns = NULL;
+	gpgme_key_t *best = NULL;
+	gpgme_key_t key = NULL;
+	gpgme_error_t err;
+	pn_err rc = PN_OK;
+	size_t i;
+
+	if (n == 0)
+		return PN_OK;
+	if (n > PN_GPG_MAX_FIND)
+		return PN_ERR_TOOLARGE;
+	patterns = pn_calloc(n + 1, sizeof(*patterns));
+	best = pn_calloc(n, sizeof(*best));
+	for (i = 0; i < n; i++) {
+		fpr_r[i] = NULL;
+		memset(&pub_r[i], 0, sizeof(pub_r[i]));
+		if (!addresses[i] || !*addresses[i] || strpbrk(addresses[i], "<>\r\n")) {
+			rc = PN_ERR_PARAMS;
+			goto done;
+		}
+	}
+	for (i = 0; i < n; i++) {
+		size_t len = strlen(addresses[i]) + 3;
+		char *p = pn_malloc(len);
+		snprintf(p, len, "<%s>", addresses[i]);
+		patterns[i] = p;
+	}
+	pass_set(gpg, NULL, NULL);
+	if ((err = gpgme_op_keylist_ext_start(gpg->ctx, patterns, 0, 0)) != 0)
+		goto fail;
+	while ((err = gpgme_op_keylist_next(gpg->ctx, &key)) == 0) {
+		if (key_usable(key)) {
+			for (i = 0; i < n; i++) {
+				if (!uid_matches(key, addresses[i]))
+					continue;
+				if (!best[i] || newest_enc(key) > newest_enc(best[i])) {
+					key_release(&best[i]);
+					gpgme_key_ref(key);
+					best[i] = key;
+				}
+			}
+		}
+		key_release(&key);
+	}
+	if (gpg_err_code(err) != GPG_ERR_EOF) {
+		gpgme_op_keylist_end(gpg->ctx);
+		goto fail;
+	}
+	for (i = 0; i < n; i++) {
+		if (!best[i] || !best[i]->fpr)
+			continue;
+		if ((rc = export_key(gpg, best[i]->fpr, GPGME_EXPORT_MODE_MINIMAL,
+		    &pub_r[i])) != PN_OK)
+			goto done;
+		fpr_r[i] = pn_strdup(best[i]->fpr);
+	}
+	goto done;
+fail:
+	rc = map_err(gpg, err, "keylist");
+done:
+	if (rc != PN_OK)
+		for (i = 0; i < n; i++) {
+			pn_free(&fpr_r[i]);
+			pn_buf_free(&pub_r[i]);
+		}
+	for (i = 0; i < n; i++) {
+		if (patterns && patterns[i])
+			free((void *)patterns[i]);
+		if (best)
+			key_release(&best[i]);
+	}
+	free(patterns);
+	free(best);
+	return rc;
+}
+
+/* pn_gpg_find_key - keyring lookup of one address */
+pn_err pn_gpg_find_key(pn_gpg *gpg, const char *address, char **fpr_r,
+    pn_buf *pub_r)
+{
+	const char *a[1] = { address };
+	char *fpr = NULL;
+	pn_buf pub = { 0 };
+	pn_err rc = pn_gpg_find_keys(gpg, a, 1, &fpr, &pub);
+
+	if (rc != PN_OK)
+		return rc;
+	if (!fpr)
+		return PN_ERR_NOTFOUND;
+	*fpr_r = fpr;
+	*pub_r = pub;
+	return PN_OK;
+}

@@ -1,0 +1,244 @@
+/*
+ * redis.c - hiredis 0.14 glue (see redis.h).
+ *
+ * A pn_redis remembers where to connect and holds at most one live
+ * redisContext. Any I/O or protocol error closes the context; the next
+ * command connects again (and re-sends AUTH), so a restarted Redis costs
+ * one failed call, never a stuck service. Connecting is lazy: opening a
+ * pn_redis never fails because the server is down, only because the
+ * address cannot be parsed.
+ *
+ * Commands go argv-style only (redisCommandArgv): values are binary-safe
+ * and user data never meets a format string. The password is kept in
+ * memory (it is needed for every reconnect) and wiped on close; it is
+ * never logged.
+ */
+#include <errno.h>
+#include <stdarg.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/time.h>
+
+#include "postern/log.h"
+#include "postern/mem.h"
+#include "postern/redis.h"
+
+#define PN_REDIS_MAX_ARGS 4096
+
+struct pn_redis {
+	char *host;                  /* NULL for a Unix socket */
+	int port;
+	char *path;                  /* Unix socket path */
+	char *password;              /* NULL or "" = no AUTH */
+	long timeout_ms;
+	redisContext *c;
+	int down_logged;             /* "unreachable" logged once per outage */
+};
+
+/* tv_of - milliseconds as a timeval */
+static struct timeval tv_of(long ms)
+{
+	struct timeval tv = { ms / 1000, (ms % 1000) * 1000 };
+	return tv;
+}
+
+/* pn_redis_free - freeReplyObject that takes a pointer and clears it */
+void pn_redis_free(redisReply **reply)
+{
+	if (reply && *reply) {
+		freeReplyObject(*reply);
+		*reply = NULL;
+	}
+}
+
+/* drop - forget the current connection */
+static void drop(pn_redis *r)
+{
+	if (r->c)
+		redisFree(r->c);
+	r->c = NULL;
+}
+
+/* where_str - host:port or the socket path, for logs */
+static const char *where_str(const pn_redis *r, char *buf, size_t len)
+{
+	if (r->path)
+		snprintf(buf, len, "unix:%s", r->path);
+	else
+		snprintf(buf, len, "%s:%d", r->host, r->port);
+	return buf;
+}
+
+/* connect_now - open a connection, set timeouts, authenticate */
+static pn_err connect_now(pn_redis *r)
+{
+	struct timeval tv = tv_of(r->timeout_ms);
+	redisReply *reply = NULL;
+	char where[300];
+
+	if (r->path)
+		r->c = redisConnectUnixWithTimeout(r->path, tv);
+	else
+		r->c = redisConnectWithTimeout(r->host, r->port, tv);
+	if (!r->c || r->c->err)
+		goto fail;
+	if (redisSetTimeout(r->c, tv) != REDIS_OK)
+		goto fail;
+	redisEnableKeepAlive(r->c);
+	if (r->password && *r->password) {
+		const char *argv[2] = { "AUTH", r->password };
+		size_t argvlen[2] = { 4, strlen(r->password) };
+		reply = redisCommandArgv(r->c, 2, argv, argvlen);
+		if (!reply)
+			goto fail;
+		if (reply->type == REDIS_REPLY_ERROR) {
+			pn_error("msg=\"redis refused authentication\" redis=%s",
+			    where_str(r, where, sizeof(where)));
+			pn_redis_free(&reply);
+			drop(r);
+			return PN_ERR_TEMP;
+		}
+		pn_redis_free(&reply);
+	}
+	if (r->down_logged)
+		pn_info("msg=\"redis reachable again\" redis=%s",
+		    where_str(r, where, sizeof(where)));
+	r->down_logged = 0;
+	return PN_OK;
+fail:
+	if (!r->down_logged)
+		pn_warn("msg=\"redis unreachable\" redis=%s error=\"%s\"",
+		    where_str(r, where, sizeof(where)),
+		    r->c ? r->c->errstr : "cannot allocate context");
+	r->down_logged = 1;
+	drop(r);
+	return PN_ERR_TEMP;
+}
+
+/* pn_redis_open - parse where; the connection opens on first use */
+pn_redis *pn_redis_open(const char *where, const char *password, long timeout_ms)
+{
+	pn_redis *r;
+	const char *colon;
+	char *end;
+	long port;
+
+	if (!where || !*where)
+		return NULL;
+	r = pn_calloc(1, sizeof(*r));
+	r->timeout_ms = timeout_ms > 0 ? timeout_ms : 2000;
+	if (password && *password)
+		r->password = pn_strdup(password);
+	if (!strncmp(where, "unix:", 5)) {
+		if (!where[5])
+			goto fail;
+		r->path = pn_strdup(where + 5);
+		return r;
+	}
+	colon = strrchr(where, ':');
+	if (!colon || colon == where)
+		goto fail;
+	errno = 0;
+	port = strtol(colon + 1, &end, 10);
+	if (errno || *end || end == colon + 1 || port < 1 || port > 65535)
+		goto fail;
+	r->host = pn_strndup(where, (size_t)(colon - where));
+	r->port = (int)port;
+	return r;
+fail:
+	pn_error("msg=\"bad redis address (want host:port or unix:/path)\" redis=\"%s\"",
+	    where);
+	pn_redis_close(&r);
+	return NULL;
+}
+
+/* pn_redis_close - close the connection, wipe the password, free */
+void pn_redis_close(pn_redis **rp)
+{
+	pn_redis *r = rp ? *rp : NULL;
+
+	if (!r)
+		return;
+	*rp = NULL;
+	drop(r);
+	pn_free(&r->host);
+	pn_free(&r->path);
+	if (r->password)
+		pn_wipe_free(&r->password);
+	free(r);
+}
+
+/* pn_redis_cmd - one command; reconnects first if the last call broke */
+pn_err pn_redis_cmd(pn_redis *r, redisReply **reply_r, int argc,
+    const char **argv, const size_t *argvlen)
+{
+	redisReply *reply;
+	char where[300];
+	pn_err rc;
+
+	if (reply_r)
+		*reply_r = NULL;
+	if (!r || argc < 1 || argc > PN_REDIS_MAX_ARGS)
+		return PN_ERR_PARAMS;
+	if (!r->c && (rc = connect_now(r)) != PN_OK)
+		return rc;
+	reply = redisCommandArgv(r->c, argc, argv, argvlen);
+	if (!reply) {
+		pn_warn("msg=\"redis command failed\" redis=%s cmd=%.16s error=\"%s\"",
+		    where_str(r, where, sizeof(where)), argv[0], r->c->errstr);
+		drop(r);
+		return PN_ERR_TEMP;
+	}
+	if (reply->type == REDIS_REPLY_ERROR) {
+		/* LOADING, BUSY and MASTERDOWN clear up by themselves */
+		int temp = reply->str && (!strncmp(reply->str, "LOADING", 7) ||
+		    !strncmp(reply->str, "BUSY", 4) ||
+		    !strncmp(reply->str, "MASTERDOWN", 10) ||
+		    !strncmp(reply->str, "TRYAGAIN", 8));
+		pn_warn("msg=\"redis error reply\" cmd=%.16s error=\"%.200s\"", argv[0],
+		    reply->str ? reply->str : "");
+		pn_redis_free(&reply);
+		return temp ? PN_ERR_TEMP : PN_ERR_INTERNAL;
+	}
+	if (reply_r)
+		*reply_r = reply;
+	else
+		pn_redis_free(&reply);
+	return PN_OK;
+}
+
+/* pn_redis_cmdv - pn_redis_cmd with a NULL-terminated list of strings */
+pn_err pn_redis_cmdv(pn_redis *r, redisReply **reply_r, ...)
+{
+	const char *argv[64];
+	size_t argvlen[64];
+	int argc = 0;
+	va_list ap;
+	const char *s;
+
+	va_start(ap, reply_r);
+	while ((s = va_arg(ap, const char *)) != NULL) {
+		if (argc == 64) {
+			va_end(ap);
+			return PN_ERR_PARAMS;
+		}
+		argv[argc] = s;
+		argvlen[argc] = strlen(s);
+		argc++;
+	}
+	va_end(ap);
+	return pn_redis_cmd(r, reply_r, argc, argv, argvlen);
+}
+
+/* pn_redis_ping - 1 if the server answers PONG */
+int pn_redis_ping(pn_redis *r)
+{
+	redisReply *reply = NULL;
+	int ok;
+
+	if (pn_redis_cmdv(r, &reply, "PING", (char *)NULL) != PN_OK)
+		return 0;
+	ok = reply->type == REDIS_REPLY_STATUS && reply->str && !strcmp(reply->str, "PONG");
+	pn_redis_free(&reply);
+	return ok;
+}

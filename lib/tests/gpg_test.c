@@ -1,0 +1,403 @@
+/*
+ * gpg_test.c - gpg.c against a real gpg 2.2 in a temporary GNUPGHOME.
+ *
+ * The homedir lives under /tmp with a short name (the agent's socket is
+ * inside it) and uses s2k-count 65536 so every private-key operation costs
+ * milliseconds, not a third of a second. The round trips cover what
+ * provision and the web UI rely on: keygen -> encrypt -> decrypt, a wrong
+ * passphrase refused as PN_ERR_PERM (no passphrase caching in the agent),
+ * passwd from old to new with the old one refused afterwards, garbage
+ * ciphertext and a message for another key refused as PN_ERR_PARAMS, and
+ * the keyring lookup used by keylookup. The agent is killed at the end.
+ *
+ * With POSTERN_GPG_BENCH=1 it also prints timings for keygen, encrypt and
+ * decrypt of 10 KB, with s2k-count 65536 and with GnuPG's default.
+ */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <cmocka.h>
+
+#include "postern/gpg.h"
+#include "postern/log.h"
+#include "postern/mem.h"
+
+#define PASS1 "correct horse battery staple 1"
+#define PASS2 "another long random passphrase 2"
+
+typedef struct fixture {
+	char dir[64];
+	pn_gpg *gpg;
+	char *fpr;
+	pn_buf pub, sec;
+} fixture;
+
+/* rm_rf - remove the temporary homedir (no shell) */
+static void rm_rf(const char *dir)
+{
+	char cmd[128];
+	/* the path is ours and made by mkdtemp: no quoting issues */
+	snprintf(cmd, sizeof(cmd), "rm -rf -- '%s'", dir);
+	if (system(cmd) != 0)
+		fprintf(stderr, "cannot remove %s\n", dir);
+}
+
+/* setup - a fresh homedir and one generated key */
+static int setup(void **state)
+{
+	fixture *f = pn_calloc(1, sizeof(*f));
+	snprintf(f->dir, sizeof(f->dir), "/tmp/pgt.XXXXXX");
+	if (!mkdtemp(f->dir))
+		return -1;
+	f->gpg = pn_gpg_open(f->dir, 65536);
+	if (!f->gpg)
+		return -1;
+	if (pn_gpg_keygen(f->gpg, "Guest <guest@example.org>", PASS1, &f->fpr,
+	    &f->pub, &f->sec) != PN_OK)
+		return -1;
+	*state = f;
+	return 0;
+}
+
+/* teardown - close (kills the agent) and remove the homedir */
+static int teardown(void **state)
+{
+	fixture *f = *state;
+	pn_gpg_close(&f->gpg);
+	rm_rf(f->dir);
+	pn_free(&f->fpr);
+	pn_buf_free(&f->pub);
+	pn_buf_free(&f->sec);
+	free(f);
+	return 0;
+}
+
+static void test_keygen_shape(void **state)
+{
+	fixture *f = *state;
+	assert_int_equal(strlen(f->fpr), 40);
+	assert_non_null(strstr((char *)f->pub.data, "BEGIN PGP PUBLIC KEY BLOCK"));
+	assert_non_null(strstr((char *)f->sec.data, "BEGIN PGP PRIVATE KEY BLOCK"));
+	/* removed from the keyring after export */
+	assert_int_equal(pn_gpg_key_usable(f->gpg, f->fpr), 0);
+}
+
+static void test_round_trip(void **state)
+{
+	fixture *f = *state;
+	char plain[10240];
+	pn_buf c = { 0 }, p = { 0 };
+
+	for (size_t i = 0; i < sizeof(plain); i++)
+		plain[i] = (char)('a' + i % 26);
+	assert_int_equal(pn_gpg_encrypt(f->gpg, f->pub.data, f->pub.len, plain,
+	    sizeof(plain), &c), PN_OK);
+	assert_non_null(strstr((char *)c.data, "BEGIN PGP MESSAGE"));
+	assert_int_equal(pn_gpg_decrypt(f->gpg, f->sec.data, f->sec.len, PASS1,
+	    c.data, c.len, &p), PN_OK);
+	assert_int_equal(p.len, sizeof(plain));
+	assert_memory_equal(p.data, plain, sizeof(plain));
+	pn_buf_free(&p);
+	/* again: the key is in the keyring now, the passphrase still required */
+	assert_int_equal(pn_gpg_decrypt(f->gpg, f->sec.data, f->sec.len, "wrong",
+	    c.data, c.len, &p), PN_ERR_PERM);
+	assert_null(p.data);
+	assert_int_equal(pn_gpg_decrypt(f->gpg, f->sec.data, f->sec.len, PASS1,
+	    c.data, c.len, &p), PN_OK);
+	pn_buf_free(&p);
+	/* an empty message works too */
+	pn_buf_free(&c);
+	assert_int_equal(pn_gpg_encrypt(f->gpg, f->pub.data, f->pub.len, "", 0, &c), PN_OK);
+	assert_int_equal(pn_gpg_decrypt(f->gpg, f->sec.data, f->sec.len, PASS1,
+	    c.data, c.len, &p), PN_OK);
+	assert_int_equal(p.len, 0);
+	pn_buf_free(&p);
+	pn_buf_free(&c);
+}
+
+static void test_wrong_passphrase(void **state)
+{
+	fixture *f = *state;
+	pn_buf c = { 0 }, p = { 0 };
+
+	assert_int_equal(pn_gpg_encrypt(f->gpg, f->pub.data, f->pub.len, "hi", 2, &c), PN_OK);
+	assert_int_equal(pn_gpg_decrypt(f->gpg, f->sec.data, f->sec.len, "nope",
+	    c.data, c.len, &p), PN_ERR_PERM);
+	assert_int_equal(pn_gpg_decrypt(f->gpg, f->sec.data, f->sec.len, "",
+	    c.data, c.len, &p), PN_ERR_PERM);
+	assert_int_equal(pn_gpg_decrypt(f->gpg, f->sec.data, f->sec.len, NULL,
+	    c.data, c.len, &p), PN_ERR_PERM);
+	assert_int_equal(pn_gpg_decrypt(f->gpg, f->sec.data, f->sec.len, "a\nb",
+	    c.data, c.len, &p), PN_ERR_PARAMS);
+	pn_buf_free(&c);
+}
+
+static void test_passwd(void **state)
+{
+	fixture *f = *state;
+	pn_buf c = { 0 }, p = { 0 }, sec2 = { 0 }, sec3 = { 0 };
+
+	assert_int_equal(pn_gpg_encrypt(f->gpg, f->pub.data, f->pub.len, "secret mail", 11, &c), PN_OK);
+	/* wrong old passphrase: refused, nothing returned */
+	assert_int_equal(pn_gpg_passwd(f->gpg, f->sec.data, f->sec.len, "wrong",
+	    PASS2, &sec2), PN_ERR_PERM);
+	assert_null(sec2.data);
+	assert_int_equal(pn_gpg_passwd(f->gpg, f->sec.data, f->sec.len, PASS1,
+	    PASS2, &sec2), PN_OK);
+	assert_non_null(strstr((char *)sec2.data, "BEGIN PGP PRIVATE KEY BLOCK"));
+	/* the new blob opens with the new passphrase only */
+	assert_int_equal(pn_gpg_decrypt(f->gpg, sec2.data, sec2.len, PASS1,
+	    c.data, c.len, &p), PN_ERR_PERM);
+	assert_int_equal(pn_gpg_decrypt(f->gpg, sec2.data, sec2.len, PASS2,
+	    c.data, c.len, &p), PN_OK);
+	assert_int_equal(p.len, 11);
+	assert_memory_equal(p.data, "secret mail", 11);
+	pn_buf_free(&p);
+	assert_int_equal(pn_gpg_decrypt(f->gpg, sec2.data, sec2.len, PASS1,
+	    c.data, c.len, &p), PN_ERR_PERM);
+	/* and again from the new one, back to a third */
+	assert_int_equal(pn_gpg_passwd(f->gpg, sec2.data, sec2.len, PASS2,
+	    "third one", &sec3), PN_OK);
+	assert_int_equal(pn_gpg_decrypt(f->gpg, sec3.data, sec3.len, PASS2,
+	    c.data, c.len, &p), PN_ERR_PERM);
+	assert_int_equal(pn_gpg_decrypt(f->gpg, sec3.data, sec3.len, "third one",
+	    c.data, c.len, &p), PN_OK);
+	pn_buf_free(&p);
+	pn_buf_free(&c);
+	pn_buf_free(&sec2);
+	pn_buf_free(&sec3);
+}
+
+static void test_garbage(void **state)
+{
+	fixture *f = *state;
+	pn_buf p = { 0 }, c = { 0 };
+	static const char *const garbage[] = {
+		"not openpgp at all",
+		"-----BEGIN PGP MESSAGE-----\n\nhQIMA1234567890=\n-----END PGP MESSAGE-----\n",
+		"\x85\x01\x0c\x03\xff\xff",
+		"-----BEGIN PGP MESSAGE-----\n",
+	};
+
+	for (size_t i = 0; i < sizeof(garbage) / sizeof(garbage[0]); i++) {
+		pn_err rc = pn_gpg_decrypt(f->gpg, f->sec.data, f->sec.len, PASS1,
+		    garbage[i], strlen(garbage[i]), &p);
+		assert_int_equal(rc, PN_ERR_PARAMS);
+		assert_null(p.data);
+	}
+	/* a symmetric message for the passphrase "pw" is not opened with it */
+	static const char sym[] = "-----BEGIN PGP MESSAGE-----\n\n"
+	    "jA0ECQMCxc1Ur8CKK3v/0jsBUlVODFUxrYVjVaYV/Vkb82jR/ecOGLW2VGLtqUtt\n"
+	    "BG5X+WybstEnG1a6vD6r+1or+rDKlPI4j3CwxQ==\n=n9BN\n-----END PGP MESSAGE-----\n";
+	assert_int_equal(pn_gpg_decrypt(f->gpg, f->sec.data, f->sec.len, "pw",
+	    sym, sizeof(sym) - 1, &p), PN_ERR_PARAMS);
+	assert_null(p.data);
+	/* truncated real ciphertext */
+	assert_int_equal(pn_gpg_encrypt(f->gpg, f->pub.data, f->pub.len, "x", 1, &c), PN_OK);
+	assert_int_not_equal(pn_gpg_decrypt(f->gpg, f->sec.data, f->sec.len, PASS1,
+	    c.data, c.len / 2, &p), PN_OK);
+	assert_null(p.data);
+	pn_buf_free(&c);
+	/* garbage keys */
+	assert_int_equal(pn_gpg_encrypt(f->gpg, "junk", 4, "x", 1, &c), PN_ERR_PARAMS);
+	assert_int_equal(pn_gpg_decrypt(f->gpg, "junk", 4, PASS1, "x", 1, &p), PN_ERR_PARAMS);
+	assert_int_equal(pn_gpg_decrypt(f->gpg, f->pub.data, f->pub.len, PASS1, "x", 1, &p),
+	    PN_ERR_PARAMS);
+	assert_int_equal(pn_gpg_import(f->gpg, "", 0, NULL), PN_ERR_PARAMS);
+}
+
+static void test_other_key(void **state)
+{
+	fixture *f = *state;
+	char *fpr2 = NULL;
+	pn_buf pub2 = { 0 }, sec2 = { 0 }, c = { 0 }, p = { 0 };
+
+	assert_int_equal(pn_gpg_keygen(f->gpg, "<other@example.org>", PASS2, &fpr2,
+	    &pub2, &sec2), PN_OK);
+	assert_string_not_equal(fpr2, f->fpr);
+	assert_int_equal(pn_gpg_encrypt(f->gpg, pub2.data, pub2.len, "for two", 7, &c), PN_OK);
+	/* our key cannot open a message for the other one */
+	assert_int_equal(pn_gpg_decrypt(f->gpg, f->sec.data, f->sec.len, PASS1,
+	    c.data, c.len, &p), PN_ERR_PARAMS);
+	/* even when the other key is in the keyring and its passphrase is given */
+	assert_int_equal(pn_gpg_decrypt(f->gpg, sec2.data, sec2.len, PASS2,
+	    c.data, c.len, &p), PN_OK);
+	pn_buf_free(&p);
+	assert_int_equal(pn_gpg_decrypt(f->gpg, f->sec.data, f->sec.len, PASS2,
+	    c.data, c.len, &p), PN_ERR_PARAMS);
+	pn_free(&fpr2);
+	pn_buf_free(&pub2);
+	pn_buf_free(&sec2);
+	pn_buf_free(&c);
+}
+
+/* test_key_removed_elsewhere - a key deleted by another handle is imported again */
+static void test_key_removed_elsewhere(void **state)
+{
+	fixture *f = *state;
+	pn_buf c = { 0 };
+
+	assert_int_equal(pn_gpg_encrypt(f->gpg, f->pub.data, f->pub.len, "1", 1, &c), PN_OK);
+	pn_buf_free(&c);
+	/* delete it with gpg itself (dir and fingerprint are ours: no quoting issues) */
+	char cmd[256];
+	snprintf(cmd, sizeof(cmd), "gpg --homedir '%s' --batch --yes --quiet "
+	    "--delete-secret-and-public-key %s 2>/dev/null", f->dir, f->fpr);
+	assert_int_equal(system(cmd), 0);
+	assert_int_equal(pn_gpg_key_usable(f->gpg, f->fpr), 0);
+	assert_int_equal(pn_gpg_encrypt(f->gpg, f->pub.data, f->pub.len, "2", 1, &c), PN_OK);
+	/* the same for the secret key decrypt had imported */
+	assert_int_equal(system(cmd), 0);
+	pn_buf p = { 0 };
+	assert_int_equal(pn_gpg_decrypt(f->gpg, f->sec.data, f->sec.len, PASS1, c.data,
+	    c.len, &p), PN_OK);
+	assert_int_equal(p.len, 1);
+	pn_buf_free(&p);
+	pn_buf_free(&c);
+}
+
+static void test_find_key(void **state)
+{
+	fixture *f = *state;
+	char *fpr = NULL;
+	pn_buf pub = { 0 }, sec = { 0 }, found = { 0 };
+
+	assert_int_equal(pn_gpg_find_key(f->gpg, "user@example.com", &fpr, &found),
+	    PN_ERR_NOTFOUND);
+	assert_int_equal(pn_gpg_keygen(f->gpg, "User <user@example.com>", NULL, &fpr,
+	    &pub, &sec), PN_OK);
+	/* secret material is refused by the public import */
+	char *ifpr = NULL;
+	assert_int_equal(pn_gpg_import_public(f->gpg, sec.data, sec.len, &ifpr), PN_ERR_PERM);
+	assert_null(ifpr);
+	assert_int_equal(pn_gpg_key_usable(f->gpg, fpr), 0);
+	assert_int_equal(pn_gpg_import_public(f->gpg, pub.data, pub.len, &ifpr), PN_OK);
+	assert_string_equal(ifpr, fpr);
+	assert_int_equal(pn_gpg_key_usable(f->gpg, fpr), 1);
+	char *ffpr = NULL;
+	assert_int_equal(pn_gpg_find_key(f->gpg, "user@example.com", &ffpr, &found), PN_OK);
+	assert_string_equal(ffpr, fpr);
+	assert_non_null(strstr((char *)found.data, "BEGIN PGP PUBLIC KEY BLOCK"));
+	pn_buf_free(&found);
+	pn_free(&ffpr);
+	/* exact address only */
+	assert_int_equal(pn_gpg_find_key(f->gpg, "ser@example.com", &ffpr, &found),
+	    PN_ERR_NOTFOUND);
+	/* batch */
+	const char *addrs[] = { "nobody@example.com", "user@example.com", "user@example.co" };
+	char *fprs[3];
+	pn_buf pubs[3];
+	assert_int_equal(pn_gpg_find_keys(f->gpg, addrs, 3, fprs, pubs), PN_OK);
+	assert_null(fprs[0]);
+	assert_string_equal(fprs[1], fpr);
+	assert_null(fprs[2]);
+	assert_non_null(pubs[1].data);
+	for (int i = 0; i < 3; i++) {
+		pn_free(&fprs[i]);
+		pn_buf_free(&pubs[i]);
+	}
+	pn_free(&ifpr);
+	pn_free(&fpr);
+	pn_buf_free(&pub);
+	pn_buf_free(&sec);
+}
+
+/* ms_since - milliseconds since t0 */
+static double ms_since(const struct timespec *t0)
+{
+	struct timespec t1;
+	clock_gettime(CLOCK_MONOTONIC, &t1);
+	return (double)(t1.tv_sec - t0->tv_sec) * 1e3 + (double)(t1.tv_nsec - t0->tv_nsec) / 1e6;
+}
+
+/* cmp_double - qsort order */
+static int cmp_double(const void *a, const void *b)
+{
+	double x = *(const double *)a, y = *(const double *)b;
+	return x < y ? -1 : x > y;
+}
+
+/* bench_one - median timings for one s2k policy */
+static void bench_one(unsigned long s2k)
+{
+	char dir[64] = "/tmp/pgb.XXXXXX";
+	enum { N = 5 };
+	double tk[N], te[N], tw[N], td[N];
+	char plain[10240];
+	struct timespec t0;
+
+	memset(plain, 'x', sizeof(plain));
+	assert_non_null(mkdtemp(dir));
+	pn_gpg *g = pn_gpg_open(dir, s2k);
+	assert_non_null(g);
+	for (int i = 0; i < N; i++) {
+		char *fpr = NULL;
+		pn_buf pub = { 0 }, sec = { 0 }, c = { 0 }, p = { 0 };
+		clock_gettime(CLOCK_MONOTONIC, &t0);
+		assert_int_equal(pn_gpg_keygen(g, "<bench@example.org>", PASS1, &fpr, &pub, &sec), PN_OK);
+		tk[i] = ms_since(&t0);
+		clock_gettime(CLOCK_MONOTONIC, &t0);
+		assert_int_equal(pn_gpg_encrypt(g, pub.data, pub.len, plain, sizeof(plain), &c), PN_OK);
+		te[i] = ms_since(&t0);
+		pn_buf_free(&c);
+		clock_gettime(CLOCK_MONOTONIC, &t0);
+		assert_int_equal(pn_gpg_encrypt(g, pub.data, pub.len, plain, sizeof(plain), &c), PN_OK);
+		tw[i] = ms_since(&t0);
+		/* first decrypt imports the key: measure the second */
+		assert_int_equal(pn_gpg_decrypt(g, sec.data, sec.len, PASS1, c.data, c.len, &p), PN_OK);
+		pn_buf_free(&p);
+		clock_gettime(CLOCK_MONOTONIC, &t0);
+		assert_int_equal(pn_gpg_decrypt(g, sec.data, sec.len, PASS1, c.data, c.len, &p), PN_OK);
+		td[i] = ms_since(&t0);
+		pn_buf_free(&p);
+		pn_buf_free(&c);
+		pn_buf_free(&pub);
+		pn_buf_free(&sec);
+		pn_free(&fpr);
+	}
+	qsort(tk, N, sizeof(double), cmp_double);
+	qsort(te, N, sizeof(double), cmp_double);
+	qsort(tw, N, sizeof(double), cmp_double);
+	qsort(td, N, sizeof(double), cmp_double);
+	printf("bench s2k-count=%s: keygen %.1f ms, encrypt 10 KB %.1f ms (first, with import) "
+	    "%.1f ms (key known), decrypt 10 KB %.1f ms (medians of %d)\n",
+	    s2k ? "65536" : "default", tk[N / 2], te[N / 2], tw[N / 2], td[N / 2], N);
+	pn_gpg_close(&g);
+	rm_rf(dir);
+}
+
+static void test_bench(void **state)
+{
+	(void)state;
+	if (!getenv("POSTERN_GPG_BENCH")) {
+		skip();
+		return;
+	}
+	bench_one(65536);
+	bench_one(0);
+}
+
+int main(void)
+{
+	const char *lvl = getenv("POSTERN_LOG_LEVEL");
+	pn_log_init("gpg_test", lvl && pn_log_level_parse(lvl) >= 0 ?
+	    (pn_log_level)pn_log_level_parse(lvl) : PN_LOG_WARN);
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(test_keygen_shape),
+		cmocka_unit_test(test_round_trip),
+		cmocka_unit_test(test_wrong_passphrase),
+		cmocka_unit_test(test_passwd),
+		cmocka_unit_test(test_garbage),
+		cmocka_unit_test(test_other_key),
+		cmocka_unit_test(test_key_removed_elsewhere),
+		cmocka_unit_test(test_find_key),
+		cmocka_unit_test(test_bench),
+	};
+	return cmocka_run_group_tests(tests, setup, teardown);
+}

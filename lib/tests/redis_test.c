@@ -1,0 +1,117 @@
+/*
+ * redis_test.c - redis.c against the real Redis of the test run
+ * (POSTERN_TEST_REDIS; the cases skip when it is not set): binary-safe
+ * values, error replies, address parsing, an unreachable server, and the
+ * reconnect after the server dropped our connection.
+ */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include <cmocka.h>
+
+#include "postern/log.h"
+#include "postern/redis.h"
+
+/* where - the test Redis, or NULL (then the case is skipped) */
+static const char *where(void)
+{
+	const char *w = getenv("POSTERN_TEST_REDIS");
+	return w && *w ? w : NULL;
+}
+
+static void test_parse(void **state)
+{
+	(void)state;
+	static const char *const bad[] = { "", "localhost", ":6379", "host:", "host:0",
+		"host:65536", "host:12x", "unix:" };
+	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+		pn_redis *r = pn_redis_open(bad[i], NULL, 100);
+		if (r)
+			fail_msg("accepted \"%s\"", bad[i]);
+	}
+	pn_redis *r = pn_redis_open("127.0.0.1:6379", "secret", 100);
+	assert_non_null(r);
+	pn_redis_close(&r);
+	assert_null(r);
+	pn_redis_close(&r);             /* NULL-tolerant */
+	r = pn_redis_open("unix:/nonexistent/redis.sock", NULL, 100);
+	assert_non_null(r);
+	assert_int_equal(pn_redis_cmdv(r, NULL, "PING", (char *)NULL), PN_ERR_TEMP);
+	pn_redis_close(&r);
+}
+
+static void test_unreachable(void **state)
+{
+	(void)state;
+	/* port 1 on loopback: refused at once */
+	pn_redis *r = pn_redis_open("127.0.0.1:1", NULL, 200);
+	assert_non_null(r);
+	assert_int_equal(pn_redis_ping(r), 0);
+	assert_int_equal(pn_redis_cmdv(r, NULL, "GET", "x", (char *)NULL), PN_ERR_TEMP);
+	pn_redis_close(&r);
+}
+
+static void test_commands(void **state)
+{
+	(void)state;
+	if (!where()) {
+		skip();
+		return;
+	}
+	pn_redis *r = pn_redis_open(where(), NULL, 2000);
+	redisReply *reply = NULL;
+	char key[64];
+	static const char val[] = "bin\0ary\r\nvalue";
+
+	assert_non_null(r);
+	assert_int_equal(pn_redis_ping(r), 1);
+	snprintf(key, sizeof(key), "redis_test:%ld", (long)getpid());
+	const char *argv[] = { "SET", key, val, "EX", "30" };
+	size_t argvlen[] = { 3, strlen(key), sizeof(val) - 1, 2, 2 };
+	assert_int_equal(pn_redis_cmd(r, NULL, 5, argv, argvlen), PN_OK);
+	assert_int_equal(pn_redis_cmdv(r, &reply, "GET", key, (char *)NULL), PN_OK);
+	assert_int_equal(reply->type, REDIS_REPLY_STRING);
+	assert_int_equal(reply->len, sizeof(val) - 1);
+	assert_memory_equal(reply->str, val, sizeof(val) - 1);
+	pn_redis_free(&reply);
+	assert_null(reply);
+	/* an error reply is INTERNAL and the connection stays usable */
+	assert_int_equal(pn_redis_cmdv(r, &reply, "NOSUCHCOMMAND", (char *)NULL), PN_ERR_INTERNAL);
+	assert_null(reply);
+	assert_int_equal(pn_redis_cmdv(r, &reply, "INCR", key, (char *)NULL), PN_ERR_INTERNAL);
+	assert_int_equal(pn_redis_ping(r), 1);
+	/* the server drops us: one call fails (or reconnects), the next works */
+	assert_int_equal(pn_redis_cmdv(r, &reply, "CLIENT", "ID", (char *)NULL), PN_OK);
+	char id[32];
+	snprintf(id, sizeof(id), "%lld", reply->integer);
+	pn_redis_free(&reply);
+	assert_int_equal(pn_redis_cmdv(r, NULL, "CLIENT", "KILL", "ID", id,
+	    "SKIPME", "no", (char *)NULL), PN_OK);
+	pn_err rc = pn_redis_cmdv(r, NULL, "PING", (char *)NULL);
+	assert_true(rc == PN_OK || rc == PN_ERR_TEMP);
+	assert_int_equal(pn_redis_ping(r), 1);
+	assert_int_equal(pn_redis_cmdv(r, NULL, "DEL", key, (char *)NULL), PN_OK);
+	/* a wrong password: refused, TEMP (the operator must fix the config) */
+	pn_redis *bad = pn_redis_open(where(), "wrong-password", 2000);
+	rc = pn_redis_cmdv(bad, NULL, "PING", (char *)NULL);
+	/* a server without requirepass answers AUTH with an error too */
+	assert_int_equal(rc, PN_ERR_TEMP);
+	pn_redis_close(&bad);
+	pn_redis_close(&r);
+}
+
+int main(void)
+{
+	pn_log_init("redis_test", PN_LOG_ERROR);
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(test_parse),
+		cmocka_unit_test(test_unreachable),
+		cmocka_unit_test(test_commands),
+	};
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}

@@ -1,0 +1,365 @@
+/*
+ * kl_lookup_test.c - keylookup's batch logic with fake sources: order of
+ * sources, per-address INVALID, duplicates, cache hits and TTLs per kind,
+ * the fresh flag, a bounded batch, failing sources, corrupt cache values,
+ * and the printable echo of garbage input.
+ */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <cmocka.h>
+
+#include "postern/pb.h"
+#include "../kl.h"
+
+#define MAXC 64
+
+/* The fake world: a cache, a keyring and a mailstore in memory. */
+typedef struct fake {
+	struct { char key[300]; uint8_t val[4096]; size_t len; long ttl; } cache[MAXC];
+	int ncache;
+	pn_err cache_rc;
+	int cache_gets, keyring_calls, keyring_addrs, mailbox_calls;
+	pn_err keyring_rc, mailbox_rc;
+	const char *keyring_addr[4];     /* addresses with a key */
+	const char *guest_addr[4];       /* addresses with a mailbox */
+} fake;
+
+static pn_err f_cache_get(void *arg, const char *const *keys, size_t n,
+    uint8_t **vals_r, size_t *lens_r, pn_pool *pool)
+{
+	fake *f = arg;
+	f->cache_gets++;
+	for (size_t i = 0; i < n; i++) {
+		vals_r[i] = NULL;
+		lens_r[i] = 0;
+	}
+	if (f->cache_rc != PN_OK)
+		return f->cache_rc;
+	for (size_t i = 0; i < n; i++)
+		for (int j = 0; j < f->ncache; j++)
+			if (!strcmp(f->cache[j].key, keys[i])) {
+				vals_r[i] = pn_pool_memdup(pool, f->cache[j].val, f->cache[j].len);
+				lens_r[i] = f->cache[j].len;
+			}
+	return PN_OK;
+}
+
+static pn_err f_cache_put(void *arg, const char *key, const void *val,
+    size_t len, long ttl)
+{
+	fake *f = arg;
+	int j;
+	for (j = 0; j < f->ncache; j++)
+		if (!strcmp(f->cache[j].key, key))
+			break;
+	if (j == f->ncache) {
+		assert_true(f->ncache < MAXC);
+		f->ncache++;
+	}
+	assert_true(len <= sizeof(f->cache[j].val));
+	snprintf(f->cache[j].key, sizeof(f->cache[j].key), "%s", key);
+	memcpy(f->cache[j].val, val, len);
+	f->cache[j].len = len;
+	f->cache[j].ttl = ttl;
+	return PN_OK;
+}
+
+static pn_err f_keyring(void *arg, const char *const *addrs, size_t n,
+    char **fpr_r, uint8_t **pub_r, size_t *publen_r, pn_pool *pool)
+{
+	fake *f = arg;
+	f->keyring_calls++;
+	f->keyring_addrs += (int)n;
+	if (f->keyring_rc != PN_OK)
+		return f->keyring_rc;
+	for (size_t i = 0; i < n; i++) {
+		fpr_r[i] = NULL;
+		pub_r[i] = NULL;
+		publen_r[i] = 0;
+		for (int j = 0; j < 4 && f->keyring_addr[j]; j++)
+			if (!strcmp(addrs[i], f->keyring_addr[j])) {
+				fpr_r[i] = pn_pool_printf(pool, "FPR-%s", addrs[i]);
+				pub_r[i] = (uint8_t *)pn_pool_strdup(pool, "-----BEGIN PGP PUBLIC KEY BLOCK-----");
+				publen_r[i] = strlen((char *)pub_r[i]);
+			}
+	}
+	return PN_OK;
+}
+
+static pn_err f_mailbox(void *arg, const char *addr)
+{
+	fake *f = arg;
+	f->mailbox_calls++;
+	if (f->mailbox_rc != PN_OK)
+		return f->mailbox_rc;
+	for (int j = 0; j < 4 && f->guest_addr[j]; j++)
+		if (!strcmp(addr, f->guest_addr[j]))
+			return PN_OK;
+	return PN_ERR_NOTFOUND;
+}
+
+static const kl_limits lim = { 10, 3600, 120, 300 };
+
+/* setup - a fresh fake world */
+static int setup(void **state)
+{
+	fake *f = calloc(1, sizeof(*f));
+	f->cache_rc = f->keyring_rc = f->mailbox_rc = PN_OK;
+	f->keyring_addr[0] = "alice@example.org";
+	f->guest_addr[0] = "guest@example.net";
+	f->guest_addr[1] = "alice@example.org";      /* key wins over mailbox */
+	*state = f;
+	return 0;
+}
+
+static int teardown(void **state)
+{
+	free(*state);
+	return 0;
+}
+
+/* sources - the fake as kl_sources */
+static kl_sources sources(fake *f)
+{
+	kl_sources s = { f, f_cache_get, f_cache_put, f_keyring, f_mailbox };
+	return s;
+}
+
+/* run - one batch */
+static pn_err run(fake *f, const char *const *in, size_t n, int fresh,
+    Postern__V1__KeyLookupResult **out_r, kl_stats *stats, pn_pool *pool,
+    const char **why)
+{
+	kl_sources s = sources(f);
+	Postern__V1__KeyLookupResult *out = (Postern__V1__KeyLookupResult *)pn_pb_new(
+	    &postern__v1__key_lookup_result__descriptor, pool);
+	*out_r = out;
+	return kl_lookup(&s, &lim, (char *const *)in, n, fresh, out, stats, pool, why);
+}
+
+static void test_mixed_batch(void **state)
+{
+	fake *f = *state;
+	pn_pool *pool = pn_pool_new();
+	Postern__V1__KeyLookupResult *out;
+	kl_stats st;
+	const char *why;
+	const char *in[] = {
+		"Alice <alice@EXAMPLE.org>",
+		"guest@example.net",
+		"  nobody@example.com ",
+		"not an address",
+		"a@b@c.example",
+	};
+
+	assert_int_equal(run(f, in, 5, 0, &out, &st, pool, &why), PN_OK);
+	assert_int_equal(out->n_results, 5);
+	assert_int_equal(out->results[0]->kind, POSTERN__V1__KEY_RESULT__KIND__KEY_FOUND);
+	assert_string_equal(out->results[0]->address, "alice@example.org");
+	assert_string_equal(out->results[0]->fingerprint, "FPR-alice@example.org");
+	assert_string_equal(out->results[0]->source, "keyring");
+	assert_true(out->results[0]->public_key.len > 0);
+	assert_int_equal(out->results[1]->kind, POSTERN__V1__KEY_RESULT__KIND__GUEST);
+	assert_string_equal(out->results[1]->source, "mailbox");
+	assert_int_equal(out->results[2]->kind, POSTERN__V1__KEY_RESULT__KIND__NONE);
+	assert_string_equal(out->results[2]->address, "nobody@example.com");
+	assert_int_equal(out->results[3]->kind, POSTERN__V1__KEY_RESULT__KIND__INVALID);
+	assert_string_equal(out->results[3]->address, "not an address");
+	assert_non_null(strstr(out->results[3]->error, "spaces"));
+	assert_int_equal(out->results[4]->kind, POSTERN__V1__KEY_RESULT__KIND__INVALID);
+	assert_non_null(strstr(out->results[4]->error, "more than one @"));
+	assert_int_equal(st.invalid, 2);
+	assert_int_equal(st.found, 1);
+	assert_int_equal(st.guest, 1);
+	assert_int_equal(st.none, 1);
+	/* one keyring scan for the three valid addresses; mailstore for two */
+	assert_int_equal(f->keyring_calls, 1);
+	assert_int_equal(f->keyring_addrs, 3);
+	assert_int_equal(f->mailbox_calls, 2);
+	/* cached with the TTL of each kind */
+	assert_int_equal(f->ncache, 3);
+	for (int j = 0; j < f->ncache; j++) {
+		if (!strcmp(f->cache[j].key, "kl:alice@example.org"))
+			assert_int_equal(f->cache[j].ttl, 3600);
+		else if (!strcmp(f->cache[j].key, "kl:guest@example.net"))
+			assert_int_equal(f->cache[j].ttl, 120);
+		else if (!strcmp(f->cache[j].key, "kl:nobody@example.com"))
+			assert_int_equal(f->cache[j].ttl, 300);
+		else
+			fail_msg("unexpected cache key %s", f->cache[j].key);
+	}
+	pn_pool_destroy(&pool);
+
+	/* the second time everything comes from the cache */
+	pool = pn_pool_new();
+	f->keyring_calls = f->mailbox_calls = 0;
+	assert_int_equal(run(f, in, 5, 0, &out, &st, pool, &why), PN_OK);
+	assert_int_equal(st.cached, 3);
+	assert_int_equal(f->keyring_calls, 0);
+	assert_int_equal(f->mailbox_calls, 0);
+	assert_string_equal(out->results[0]->source, "cache:keyring");
+	assert_string_equal(out->results[0]->fingerprint, "FPR-alice@example.org");
+	assert_int_equal(out->results[1]->kind, POSTERN__V1__KEY_RESULT__KIND__GUEST);
+	assert_string_equal(out->results[1]->source, "cache:mailbox");
+	assert_string_equal(out->results[2]->source, "cache:none");
+	assert_int_equal(out->results[3]->kind, POSTERN__V1__KEY_RESULT__KIND__INVALID);
+	pn_pool_destroy(&pool);
+
+	/* fresh: the cache is not read, the sources are asked again */
+	pool = pn_pool_new();
+	int gets = f->cache_gets;
+	f->guest_addr[2] = "nobody@example.com";     /* a mailbox appeared */
+	assert_int_equal(run(f, in, 5, 1, &out, &st, pool, &why), PN_OK);
+	assert_int_equal(f->cache_gets, gets);
+	assert_int_equal(out->results[2]->kind, POSTERN__V1__KEY_RESULT__KIND__GUEST);
+	assert_string_equal(out->results[2]->source, "mailbox");
+	pn_pool_destroy(&pool);
+	/* and the fresh answer replaced the cached NONE */
+	pool = pn_pool_new();
+	assert_int_equal(run(f, in + 2, 1, 0, &out, &st, pool, &why), PN_OK);
+	assert_int_equal(out->results[0]->kind, POSTERN__V1__KEY_RESULT__KIND__GUEST);
+	assert_string_equal(out->results[0]->source, "cache:mailbox");
+	pn_pool_destroy(&pool);
+}
+
+static void test_duplicates(void **state)
+{
+	fake *f = *state;
+	pn_pool *pool = pn_pool_new();
+	Postern__V1__KeyLookupResult *out;
+	kl_stats st;
+	const char *why;
+	const char *in[] = { "x@Example.org", "X <x@example.ORG>", "x@example.org", "y@example.org" };
+
+	assert_int_equal(run(f, in, 4, 0, &out, &st, pool, &why), PN_OK);
+	assert_int_equal(f->keyring_addrs, 2);
+	assert_int_equal(f->mailbox_calls, 2);
+	for (int i = 0; i < 3; i++) {
+		assert_string_equal(out->results[i]->address, "x@example.org");
+		assert_int_equal(out->results[i]->kind, POSTERN__V1__KEY_RESULT__KIND__NONE);
+	}
+	assert_string_equal(out->results[3]->address, "y@example.org");
+	pn_pool_destroy(&pool);
+}
+
+static void test_limits(void **state)
+{
+	fake *f = *state;
+	pn_pool *pool = pn_pool_new();
+	Postern__V1__KeyLookupResult *out;
+	kl_stats st;
+	const char *why = NULL;
+	const char *in[11];
+
+	for (int i = 0; i < 11; i++)
+		in[i] = "a@example.org";
+	assert_int_equal(run(f, in, 11, 0, &out, &st, pool, &why), PN_ERR_TOOLARGE);
+	assert_non_null(strstr(why, "too many addresses"));
+	assert_int_equal(f->keyring_calls, 0);
+	assert_int_equal(run(f, in, 10, 0, &out, &st, pool, &why), PN_OK);
+	assert_int_equal(out->n_results, 10);
+	/* empty batch: empty answer */
+	assert_int_equal(run(f, in, 0, 0, &out, &st, pool, &why), PN_OK);
+	assert_int_equal(out->n_results, 0);
+	pn_pool_destroy(&pool);
+}
+
+static void test_failing_sources(void **state)
+{
+	fake *f = *state;
+	pn_pool *pool = pn_pool_new();
+	Postern__V1__KeyLookupResult *out;
+	kl_stats st;
+	const char *why = NULL;
+	const char *in[] = { "alice@example.org", "nobody@example.com" };
+
+	/* a broken cache is only slower */
+	f->cache_rc = PN_ERR_TEMP;
+	assert_int_equal(run(f, in, 2, 0, &out, &st, pool, &why), PN_OK);
+	assert_int_equal(out->results[0]->kind, POSTERN__V1__KEY_RESULT__KIND__KEY_FOUND);
+	f->cache_rc = PN_OK;
+	/* keyring or mailstore down: the batch fails, no lie */
+	f->keyring_rc = PN_ERR_INTERNAL;
+	assert_int_equal(run(f, in, 2, 1, &out, &st, pool, &why), PN_ERR_INTERNAL);
+	assert_string_equal(why, "keyring unavailable");
+	f->keyring_rc = PN_ERR_TEMP;
+	assert_int_equal(run(f, in, 2, 1, &out, &st, pool, &why), PN_ERR_TEMP);
+	f->keyring_rc = PN_OK;
+	f->mailbox_rc = PN_ERR_TEMP;
+	assert_int_equal(run(f, in, 2, 1, &out, &st, pool, &why), PN_ERR_TEMP);
+	assert_string_equal(why, "mailstore unavailable");
+	/* only invalid addresses need no source at all */
+	const char *bad[] = { "nope" };
+	assert_int_equal(run(f, bad, 1, 1, &out, &st, pool, &why), PN_OK);
+	pn_pool_destroy(&pool);
+}
+
+static void test_corrupt_cache(void **state)
+{
+	fake *f = *state;
+	pn_pool *pool = pn_pool_new();
+	Postern__V1__KeyLookupResult *out;
+	kl_stats st;
+	const char *why;
+	const char *in[] = { "alice@example.org", "bob@example.org" };
+
+	/* garbage, and a valid entry for another address */
+	snprintf(f->cache[0].key, sizeof(f->cache[0].key), "kl:alice@example.org");
+	memcpy(f->cache[0].val, "\xff\xff\xff", 3);
+	f->cache[0].len = 3;
+	Postern__V1__KeyResult r = POSTERN__V1__KEY_RESULT__INIT;
+	r.address = "mallory@example.org";
+	r.kind = POSTERN__V1__KEY_RESULT__KIND__NONE;
+	size_t len;
+	uint8_t *val = kl_cache_encode(&r, &len, pool);
+	snprintf(f->cache[1].key, sizeof(f->cache[1].key), "kl:bob@example.org");
+	memcpy(f->cache[1].val, val, len);
+	f->cache[1].len = len;
+	f->ncache = 2;
+	assert_int_equal(run(f, in, 2, 0, &out, &st, pool, &why), PN_OK);
+	assert_int_equal(st.cached, 0);
+	assert_string_equal(out->results[0]->source, "keyring");
+	assert_string_equal(out->results[1]->source, "none");
+	assert_null(kl_cache_decode(NULL, 0, "x@example.org", pool));
+	pn_pool_destroy(&pool);
+}
+
+static void test_printable(void **state)
+{
+	pn_pool *pool = pn_pool_new();
+	static const struct { const char *in; size_t max; const char *out; } rows[] = {
+		{ "plain", 100, "plain" },
+		{ "ctl\x01\x7f", 100, "ctl??" },
+		{ "bad\xff\xfe utf8", 100, "bad?? utf8" },
+		{ "J\xc3\xbcrgen", 100, "J\xc3\xbcrgen" },
+		{ "J\xc3\xbcrgen", 2, "J" },             /* never cut inside a character */
+		{ "\xe2\x82", 100, "??" },                /* truncated sequence */
+		{ "\xed\xa0\x80", 100, "???" },           /* surrogate */
+		{ "abcdef", 3, "abc" },
+	};
+	(void)state;
+	for (size_t i = 0; i < sizeof(rows) / sizeof(rows[0]); i++) {
+		char *o = kl_printable(rows[i].in, rows[i].max, pool);
+		if (strcmp(o, rows[i].out))
+			fail_msg("row %zu: got \"%s\"", i, o);
+	}
+	pn_pool_destroy(&pool);
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test_setup_teardown(test_mixed_batch, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_duplicates, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_limits, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_failing_sources, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_corrupt_cache, setup, teardown),
+		cmocka_unit_test(test_printable),
+	};
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}

@@ -1,0 +1,161 @@
+/*
+ * ms.h - mailstore's internal interfaces, shared by its ms_*.c files.
+ *
+ * ms_valid.c   input checks and small pure policies (unit-tested alone)
+ * ms_db.c      every SQL statement and transaction of the operations
+ * ms_ops.c     the bus handlers: validate, call ms_db, shape the reply
+ * ms_outbox.c  the SMTP delivery loop (background thread, own connection)
+ * ms_migrate.c schema migrations embedded at build time
+ *
+ * Configuration lives in ms_cfg (filled by the skeleton from main.c's
+ * table before init runs, read-only afterwards).
+ */
+#ifndef POSTERN_MS_H
+#define POSTERN_MS_H
+
+#include <stdatomic.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "postern/v1/mailstore.pb-c.h"
+#include "postern/err.h"
+#include "postern/mem.h"
+#include "postern/pg.h"
+#include "postern/service.h"
+
+/* ---- configuration ---- */
+struct ms_config {
+	char *pg_dsn;
+	long pg_connect_ms;         /* how long init waits for PostgreSQL */
+	char *smtp_url;
+	char *smtp_user;
+	char *smtp_password;
+	char *smtp_starttls;        /* off | optional | required */
+	long smtp_timeout_ms;
+	long outbox_interval_ms;
+	long outbox_batch;
+	long outbox_max_attempts;
+	long outbox_backoff_ms;
+	long outbox_backoff_max_ms;
+	long outbox_keep_days;
+	long max_mail_bytes;
+};
+extern struct ms_config ms_cfg;
+
+/* ---- state (one per process) ---- */
+struct ms_state {
+	pn_pg *pg;                  /* the worker thread's connection */
+	atomic_int migrated;
+	atomic_int outbox_db_ok;    /* the delivery loop reached PostgreSQL */
+};
+
+/* ---- limits ---- */
+#define MS_ADDRESS_MAX 254
+#define MS_LOCAL_MAX 64
+#define MS_ID_MAX 200               /* event_id, idem_key */
+#define MS_RCPT_MAX 100
+#define MS_KEY_MAX 65536            /* armored keys */
+#define MS_HASH_MIN 16
+#define MS_HASH_MAX 128             /* link_hash, bytes */
+#define MS_VERIFIER_MAX 1024
+#define MS_FPR_MAX 128
+#define MS_LIST_DEFAULT 50
+#define MS_LIST_MAX 200
+#define MS_OFFSET_MAX 1000000
+#define MS_INACTIVE_DEFAULT 100
+#define MS_INACTIVE_MAX 1000
+
+/* ---- ms_valid.c ---- */
+/*
+ * ms_address_norm - check an address and return it normalised (domain in
+ * lower case) in pool memory; NULL with *why_r set if it is not sane.
+ */
+char *ms_address_norm(const char *in, pn_pool *pool, const char **why_r);
+/* ms_id_ok - an event id / idempotency key: 1..MS_ID_MAX printable ASCII */
+int ms_id_ok(const char *id);
+/* ms_check_message - a NewMessage; PN_OK, PN_ERR_PARAMS or PN_ERR_TOOLARGE */
+pn_err ms_check_message(const Postern__V1__NewMessage *m, long max_bytes,
+    const char **why_r);
+/* ms_check_outmail - an OutMail; PN_OK, PN_ERR_PARAMS or PN_ERR_TOOLARGE */
+pn_err ms_check_outmail(const Postern__V1__OutMail *m, long max_bytes,
+    pn_pool *pool, const char **why_r);
+/* ms_check_new_mailbox - key material and hashes of a mailbox to create */
+pn_err ms_check_new_mailbox(const Postern__V1__Mailbox *mb, pn_pool *pool,
+    const char **why_r);
+/* ms_list_limit - 0 -> def, 1..max ok, else -1 */
+int ms_list_limit(int32_t limit, int def, int max);
+/* ms_folder_name - "inbox"/"sent" or NULL */
+const char *ms_folder_name(int folder);
+int ms_folder_parse(const char *name);
+/* ms_state_name - "pending"/"active"/"locked" or NULL */
+const char *ms_state_name(int state);
+int ms_state_parse(const char *name);
+/* ms_backoff_ms - delay after the attempts-th failed try: initial * 2^(attempts-1), capped */
+long ms_backoff_ms(long attempts, long initial, long cap);
+/* ms_rcpt_join - the recipients joined with '\n' (none may contain one), in pool */
+char *ms_rcpt_join(char *const *rcpt, size_t n, pn_pool *pool);
+
+/* ---- ms_db.c ---- */
+/* Why an operation failed, for the reply's error text (static strings). */
+typedef struct ms_why {
+	const char *text;
+} ms_why;
+
+/* ms_db_get_mailbox - by id if > 0, else by address if set, else by link hash */
+pn_err ms_db_get_mailbox(pn_pg *pg, int64_t id, const char *address,
+    const ProtobufCBinaryData *link_hash, int with_secret, pn_pool *pool,
+    Postern__V1__Mailbox **mb_r, ms_why *why);
+pn_err ms_db_accept(pn_pg *pg, const char *address,
+    const Postern__V1__Accept *a, pn_pool *pool, Postern__V1__Accepted *out,
+    ms_why *why);
+pn_err ms_db_store(pn_pg *pg, const Postern__V1__StoreMessage *s,
+    pn_pool *pool, Postern__V1__Stored *out, ms_why *why);
+pn_err ms_db_list(pn_pg *pg, int64_t mailbox_id, int folder, int offset,
+    int limit, pn_pool *pool, Postern__V1__FolderPage *out, ms_why *why);
+pn_err ms_db_get_message(pn_pg *pg, int64_t mailbox_id, int64_t message_id,
+    pn_pool *pool, Postern__V1__Message **msg_r, ms_why *why);
+pn_err ms_db_mark_seen(pn_pg *pg, int64_t mailbox_id, int64_t message_id,
+    int seen, ms_why *why);
+pn_err ms_db_delete_message(pn_pg *pg, int64_t mailbox_id,
+    int64_t message_id, ms_why *why);
+pn_err ms_db_update_mailbox(pn_pg *pg, const Postern__V1__UpdateMailbox *u,
+    pn_pool *pool, Postern__V1__Mailbox **mb_r, ms_why *why);
+pn_err ms_db_touch(pn_pg *pg, int64_t mailbox_id, ms_why *why);
+pn_err ms_db_delete_mailbox(pn_pg *pg, int64_t mailbox_id,
+    int64_t inactive_before, ms_why *why);
+pn_err ms_db_queue_mail(pn_pg *pg, int64_t mailbox_id,
+    const Postern__V1__OutMail *m, pn_pool *pool, ms_why *why);
+pn_err ms_db_list_inactive(pn_pg *pg, int64_t inactive_before, int limit,
+    pn_pool *pool, Postern__V1__MailboxList *out, ms_why *why);
+
+/* ---- ms_ops.c: the handlers (pn_op_fn) ---- */
+pn_err ms_op_get_mailbox(pn_ctx *, const ProtobufCMessage *, ProtobufCMessage *, pn_pool *);
+pn_err ms_op_accept(pn_ctx *, const ProtobufCMessage *, ProtobufCMessage *, pn_pool *);
+pn_err ms_op_store_message(pn_ctx *, const ProtobufCMessage *, ProtobufCMessage *, pn_pool *);
+pn_err ms_op_list_folder(pn_ctx *, const ProtobufCMessage *, ProtobufCMessage *, pn_pool *);
+pn_err ms_op_get_message(pn_ctx *, const ProtobufCMessage *, ProtobufCMessage *, pn_pool *);
+pn_err ms_op_mark_seen(pn_ctx *, const ProtobufCMessage *, ProtobufCMessage *, pn_pool *);
+pn_err ms_op_delete_message(pn_ctx *, const ProtobufCMessage *, ProtobufCMessage *, pn_pool *);
+pn_err ms_op_update_mailbox(pn_ctx *, const ProtobufCMessage *, ProtobufCMessage *, pn_pool *);
+pn_err ms_op_touch(pn_ctx *, const ProtobufCMessage *, ProtobufCMessage *, pn_pool *);
+pn_err ms_op_delete_mailbox(pn_ctx *, const ProtobufCMessage *, ProtobufCMessage *, pn_pool *);
+pn_err ms_op_queue_mail(pn_ctx *, const ProtobufCMessage *, ProtobufCMessage *, pn_pool *);
+pn_err ms_op_list_inactive(pn_ctx *, const ProtobufCMessage *, ProtobufCMessage *, pn_pool *);
+
+/* ms_init / ms_fini / ms_ready - the skeleton's hooks */
+int ms_init(pn_ctx *ctx);
+void ms_fini(pn_ctx *ctx);
+int ms_ready(pn_ctx *ctx);
+
+/* ---- ms_outbox.c ---- */
+/* ms_outbox_loop - the background thread: deliver due outbox rows until stop */
+void ms_outbox_loop(pn_ctx *ctx);
+
+/* ---- ms_migrate.c ---- */
+/* ms_migrate - apply every embedded migration not yet applied; PN_OK or an error */
+pn_err ms_migrate(pn_pg *pg);
+/* generated into $(B)/gen/ms_migrations.c by the Makefile */
+extern const char *const ms_migration_names[];
+extern const char *const ms_migration_sql[];
+
+#endif

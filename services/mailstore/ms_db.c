@@ -1,0 +1,755 @@
+/*
+ * ms_db.c - every statement mailstore runs for its bus operations.
+ *
+ * Inputs arrive validated (ms_ops.c); this file owns transactions and the
+ * idempotency rules of mailstore.proto:
+ *
+ *   - a message is unique by (mailbox, event_id). A second store of the
+ *     same event writes nothing and answers with the first message id,
+ *     duplicate = true. Detection is "look first, then INSERT ... ON
+ *     CONFLICT DO NOTHING": the look answers a plain retry without taking
+ *     a lock, and ON CONFLICT settles a race between two concurrent
+ *     retries (the loser rolls back and looks again). An event id already
+ *     used for the other folder of the same mailbox is not a retry but a
+ *     caller bug: STATUS_EXISTS, nothing written;
+ *   - a mailbox is unique by address. Accept creates it with ON CONFLICT
+ *     (address) DO NOTHING, so two Accepts racing for a new address never
+ *     see a unique violation: one inserts, the other waits for it to
+ *     commit and then finds the mailbox (and answers EXISTS, or duplicate
+ *     if it was the same event);
+ *   - an outbox row is unique by idem_key (ON CONFLICT DO NOTHING).
+ *
+ * Everything one Accept or StoreMessage writes is in one transaction under
+ * synchronous_commit = on: the reply is sent only after COMMIT returned.
+ *
+ * Times go over the wire as Unix seconds: floor(extract(epoch ...)).
+ */
+#include <stdlib.h>
+#include <string.h>
+
+#include "postern/log.h"
+#include "ms.h"
+
+#define EPOCH(col) "floor(extract(epoch FROM " col "))::bigint"
+
+/* mailbox columns; the public variant never reads the secret key */
+#define MB_COLS(secret) "id, address, state, public_key, " secret ", fingerprint, " \
+	"link_hash, pin_verifier, created_by, " EPOCH("created_at") ", " \
+	EPOCH("last_activity") ", coalesce(" EPOCH("warned_at") ", 0), created_event"
+#define MB_SECRET MB_COLS("secret_key")
+#define MB_PUBLIC MB_COLS("''::bytea")
+
+#define MSG_COLS "id, folder, event_id, " EPOCH("received_at") ", size, seen, " \
+	"has_attachments, envelope"
+
+/* set_why - the reply's error text (a static string) */
+static pn_err set_why(ms_why *why, pn_err err, const char *text)
+{
+	if (why != NULL)
+		why->text = text;
+	return err;
+}
+
+/* db_fail - an unexpected database error: log it, classify it */
+static pn_err db_fail(pn_pg *pg, ms_why *why, const char *what, pn_err err)
+{
+	pn_pg_rollback(pg);
+	if (err == PN_ERR_TEMP) {
+		pn_warn("msg=\"database unavailable\" step=\"%s\" sqlstate=%s error=\"%s\"",
+		    what, pn_pg_sqlstate(pg), pn_pg_errmsg(pg));
+		return set_why(why, PN_ERR_TEMP, "database unavailable, try again");
+	}
+	if (!strcmp(pn_pg_sqlstate(pg), "23503"))
+		return set_why(why, PN_ERR_NOTFOUND, "no such mailbox");
+	if (err == PN_ERR_EXISTS) {
+		pn_info("msg=\"unique violation\" step=\"%s\" constraint=%s", what,
+		    pn_pg_constraint(pg));
+		return set_why(why, PN_ERR_EXISTS, "a unique value is already in use");
+	}
+	pn_error("msg=\"database error\" step=\"%s\" sqlstate=%s error=\"%s\"", what,
+	    pn_pg_sqlstate(pg), pn_pg_errmsg(pg));
+	return set_why(why, PN_ERR_INTERNAL, "database error");
+}
+
+/* bytes - a bytea column as ProtobufCBinaryData in pool */
+static ProtobufCBinaryData bytes(const PGresult *res, int row, int col,
+    pn_pool *pool)
+{
+	ProtobufCBinaryData b;
+
+	b.data = pn_pg_bytea(res, row, col, pool, &b.len);
+	return b;
+}
+
+/* mb_from_row - a Mailbox from MB_COLS; *created_event_r optional */
+static Postern__V1__Mailbox *mb_from_row(const PGresult *res, int row,
+    pn_pool *pool, const char **created_event_r)
+{
+	Postern__V1__Mailbox *mb = pn_pool_alloc(pool, sizeof(*mb));
+
+	postern__v1__mailbox__init(mb);
+
+	mb->id = pn_pg_int(res, row, 0);
+	mb->address = pn_pg_text(res, row, 1, pool);
+	mb->state = ms_state_parse(PQgetvalue(res, row, 2));
+	mb->public_key = bytes(res, row, 3, pool);
+	mb->secret_key = bytes(res, row, 4, pool);
+	mb->fingerprint = pn_pg_text(res, row, 5, pool);
+	mb->link_hash = bytes(res, row, 6, pool);
+	mb->pin_verifier = bytes(res, row, 7, pool);
+	mb->created_by = pn_pg_text(res, row, 8, pool);
+	mb->created_at = pn_pg_int(res, row, 9);
+	mb->last_activity = pn_pg_int(res, row, 10);
+	mb->warned_at = pn_pg_int(res, row, 11);
+	if (created_event_r != NULL)
+		*created_event_r = pn_pg_text(res, row, 12, pool);
+	return mb;
+}
+
+/* summary_from_row - a MessageSummary from MSG_COLS starting at col */
+static Postern__V1__MessageSummary *summary_from_row(const PGresult *res,
+    int row, pn_pool *pool)
+{
+	Postern__V1__MessageSummary *s = pn_pool_alloc(pool, sizeof(*s));
+
+	postern__v1__message_summary__init(s);
+	s->id = pn_pg_int(res, row, 0);
+	s->folder = ms_folder_parse(PQgetvalue(res, row, 1));
+	s->event_id = pn_pg_text(res, row, 2, pool);
+	s->received_at = pn_pg_int(res, row, 3);
+	s->size = pn_pg_int(res, row, 4);
+	s->seen = pn_pg_bool(res, row, 5);
+	s->has_attachments = pn_pg_bool(res, row, 6);
+	s->envelope = bytes(res, row, 7, pool);
+	return s;
+}
+
+/* ms_db_get_mailbox - by id, else address, else link hash */
+pn_err ms_db_get_mailbox(pn_pg *pg, int64_t id, const char *address,
+    const ProtobufCBinaryData *link_hash, int with_secret, pn_pool *pool,
+    Postern__V1__Mailbox **mb_r, ms_why *why)
+{
+	static const char *const sql[2][3] = {
+		{ "SELECT " MB_PUBLIC " FROM mailboxes WHERE id = $1",
+		  "SELECT " MB_PUBLIC " FROM mailboxes WHERE address = $1",
+		  "SELECT " MB_PUBLIC " FROM mailboxes WHERE link_hash = $1" },
+		{ "SELECT " MB_SECRET " FROM mailboxes WHERE id = $1",
+		  "SELECT " MB_SECRET " FROM mailboxes WHERE address = $1",
+		  "SELECT " MB_SECRET " FROM mailboxes WHERE link_hash = $1" },
+	};
+	pn_pg_params p;
+	PGresult *res = NULL;
+	pn_err err;
+	int which;
+
+	*mb_r = NULL;
+	pn_pg_params_init(&p);
+	if (id > 0) {
+		which = 0;
+		pn_pg_param_int(&p, id);
+	} else if (address != NULL && address[0] != '\0') {
+		which = 1;
+		pn_pg_param_text(&p, address);
+	} else {
+		which = 2;
+		pn_pg_param_bytea(&p, link_hash->data, link_hash->len);
+	}
+	if ((err = pn_pg_exec(pg, sql[with_secret ? 1 : 0][which], &p, &res)) != PN_OK)
+		return db_fail(pg, why, "get mailbox", err);
+	if (PQntuples(res) == 0) {
+		err = set_why(why, PN_ERR_NOTFOUND, "no such mailbox");
+		goto done;
+	}
+	*mb_r = mb_from_row(res, 0, pool, NULL);
+	err = PN_OK;
+done:
+	pn_pg_clear(&res);
+	return err;
+}
+
+/* find_event - the message of (mailbox, event): id and folder; 0 if none, -1 on error */
+static int find_event(pn_pg *pg, int64_t mailbox_id, const char *event_id,
+    int64_t *id_r, int *folder_r, pn_err *err_r)
+{
+	pn_pg_params p;
+	PGresult *res = NULL;
+	int found;
+
+	pn_pg_params_init(&p);
+	pn_pg_param_int(&p, mailbox_id);
+	pn_pg_param_text(&p, event_id);
+	*err_r = pn_pg_exec(pg, "SELECT id, folder FROM messages "
+	    "WHERE mailbox_id = $1 AND event_id = $2", &p, &res);
+	if (*err_r != PN_OK)
+		return -1;
+	found = PQntuples(res) > 0;
+	if (found) {
+		*id_r = pn_pg_int(res, 0, 0);
+		*folder_r = ms_folder_parse(PQgetvalue(res, 0, 1));
+	}
+	pn_pg_clear(&res);
+	return found;
+}
+
+/* insert_message - INSERT ... ON CONFLICT DO NOTHING; *id_r 0 if it existed */
+static pn_err insert_message(pn_pg *pg, int64_t mailbox_id,
+    const Postern__V1__NewMessage *m, int folder, int64_t *id_r)
+{
+	pn_pg_params p;
+	PGresult *res = NULL;
+	pn_err err;
+
+	*id_r = 0;
+	pn_pg_params_init(&p);
+	pn_pg_param_int(&p, mailbox_id);
+	pn_pg_param_text(&p, ms_folder_name(folder));
+	pn_pg_param_text(&p, m->event_id);
+	pn_pg_param_int(&p, m->size);
+	pn_pg_param_bool(&p, m->has_attachments);
+	pn_pg_param_bytea(&p, m->envelope.data ? m->envelope.data : (const uint8_t *)"",
+	    m->envelope.len);
+	pn_pg_param_bytea(&p, m->body.data, m->body.len);
+	err = pn_pg_exec(pg, "INSERT INTO messages (mailbox_id, folder, event_id, "
+	    "size, has_attachments, envelope, body) VALUES ($1, $2, $3, $4, $5, $6, $7) "
+	    "ON CONFLICT (mailbox_id, event_id) DO NOTHING RETURNING id", &p, &res);
+	if (err != PN_OK)
+		return err;
+	if (PQntuples(res) > 0)
+		*id_r = pn_pg_int(res, 0, 0);
+	pn_pg_clear(&res);
+	return PN_OK;
+}
+
+/* insert_outmail - queue one mail (idempotent by idem_key); mailbox_id 0 = none */
+static pn_err insert_outmail(pn_pg *pg, int64_t mailbox_id,
+    const Postern__V1__OutMail *m, pn_pool *pool)
+{
+	pn_pg_params p;
+
+	pn_pg_params_init(&p);
+	if (mailbox_id > 0)
+		pn_pg_param_int(&p, mailbox_id);
+	else
+		pn_pg_param_text(&p, NULL);
+	pn_pg_param_text(&p, m->idem_key);
+	pn_pg_param_text(&p, m->mail_from ? m->mail_from : "");
+	pn_pg_param_text(&p, ms_rcpt_join(m->rcpt_to, m->n_rcpt_to, pool));
+	pn_pg_param_bytea(&p, m->data.data, m->data.len);
+	return pn_pg_exec(pg, "INSERT INTO outbox (mailbox_id, idem_key, mail_from, "
+	    "rcpt_to, data) VALUES ($1, $2, $3, string_to_array($4, E'\\n'), $5) "
+	    "ON CONFLICT (idem_key) DO NOTHING", &p, NULL);
+}
+
+/* insert_outmails - all of them */
+static pn_err insert_outmails(pn_pg *pg, int64_t mailbox_id,
+    Postern__V1__OutMail *const *mail, size_t n, pn_pool *pool)
+{
+	pn_err err;
+
+	for (size_t i = 0; i < n; i++)
+		if ((err = insert_outmail(pg, mailbox_id, mail[i], pool)) != PN_OK)
+			return err;
+	return PN_OK;
+}
+
+/* touch - last_activity = now() */
+static pn_err touch(pn_pg *pg, int64_t mailbox_id, int *found_r)
+{
+	pn_pg_params p;
+	PGresult *res = NULL;
+	pn_err err;
+
+	pn_pg_params_init(&p);
+	pn_pg_param_int(&p, mailbox_id);
+	err = pn_pg_exec(pg, "UPDATE mailboxes SET last_activity = now() WHERE id = $1",
+	    &p, &res);
+	if (err == PN_OK && found_r != NULL)
+		*found_r = atoi(PQcmdTuples(res)) > 0;
+	pn_pg_clear(&res);
+	return err;
+}
+
+/* select_mailbox_by_address - the public columns, or NULL */
+static pn_err select_mailbox_by_address(pn_pg *pg, const char *address,
+    pn_pool *pool, Postern__V1__Mailbox **mb_r, const char **created_event_r)
+{
+	pn_pg_params p;
+	PGresult *res = NULL;
+	pn_err err;
+
+	*mb_r = NULL;
+	pn_pg_params_init(&p);
+	pn_pg_param_text(&p, address);
+	err = pn_pg_exec(pg, "SELECT " MB_PUBLIC " FROM mailboxes WHERE address = $1",
+	    &p, &res);
+	if (err != PN_OK)
+		return err;
+	if (PQntuples(res) > 0)
+		*mb_r = mb_from_row(res, 0, pool, created_event_r);
+	pn_pg_clear(&res);
+	return PN_OK;
+}
+
+/* insert_mailbox - create; *mb_r NULL if the address was taken meanwhile */
+static pn_err insert_mailbox(pn_pg *pg, const char *address,
+    const Postern__V1__Mailbox *nm, const char *event_id, pn_pool *pool,
+    Postern__V1__Mailbox **mb_r)
+{
+	pn_pg_params p;
+	PGresult *res = NULL;
+	pn_err err;
+
+	*mb_r = NULL;
+	pn_pg_params_init(&p);
+	pn_pg_param_text(&p, address);
+	pn_pg_param_text(&p, "pending");     /* the proto: state is ignored */
+	pn_pg_param_bytea(&p, nm->public_key.data, nm->public_key.len);
+	pn_pg_param_bytea(&p, nm->secret_key.data, nm->secret_key.len);
+	pn_pg_param_text(&p, nm->fingerprint);
+	pn_pg_param_bytea(&p, nm->link_hash.data, nm->link_hash.len);
+	if (nm->pin_verifier.len > 0)
+		pn_pg_param_bytea(&p, nm->pin_verifier.data, nm->pin_verifier.len);
+	else
+		pn_pg_param_bytea(&p, NULL, 0);
+	pn_pg_param_text(&p, nm->created_by ? nm->created_by : "");
+	pn_pg_param_text(&p, event_id);
+	err = pn_pg_exec(pg, "INSERT INTO mailboxes (address, state, public_key, "
+	    "secret_key, fingerprint, link_hash, pin_verifier, created_by, created_event) "
+	    "VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9) "
+	    "ON CONFLICT (address) DO NOTHING RETURNING " MB_PUBLIC, &p, &res);
+	if (err != PN_OK)
+		return err;
+	if (PQntuples(res) > 0)
+		*mb_r = mb_from_row(res, 0, pool, NULL);
+	pn_pg_clear(&res);
+	return PN_OK;
+}
+
+/*
+ * accept_once - one attempt of Accept in one transaction. Returns PN_OK
+ * (stored or duplicate), a final error, or PN_ERR_BUSY meaning "lost a
+ * race, the other side committed: look again" (never sent on the wire).
+ */
+static pn_err accept_once(pn_pg *pg, const char *address,
+    const Postern__V1__Accept *a, int folder, pn_pool *pool,
+    Postern__V1__Accepted *out, ms_why *why)
+{
+	const Postern__V1__NewMessage *m = a->message;
+	Postern__V1__Mailbox *mb = NULL;
+	const char *created_event = "";
+	int64_t msg_id = 0;
+	int prev_folder = 0, found, created = 0;
+	pn_err err;
+
+	if ((err = pn_pg_begin(pg)) != PN_OK)
+		return db_fail(pg, why, "accept begin", err);
+	if ((err = select_mailbox_by_address(pg, address, pool, &mb, &created_event)) != PN_OK)
+		return db_fail(pg, why, "accept find mailbox", err);
+	if (mb == NULL && a->new_mailbox != NULL) {
+		if ((err = insert_mailbox(pg, address, a->new_mailbox, m->event_id, pool,
+		    &mb)) != PN_OK)
+			return db_fail(pg, why, "accept create mailbox", err);
+		if (mb == NULL) {
+			/* another Accept created it and committed: start over */
+			pn_pg_rollback(pg);
+			return PN_ERR_BUSY;
+		}
+		created = 1;
+	}
+	if (mb == NULL) {
+		pn_pg_rollback(pg);
+		return set_why(why, PN_ERR_NOTFOUND, "no mailbox for this address");
+	}
+	out->mailbox = mb;
+	if (!created) {
+		found = find_event(pg, mb->id, m->event_id, &msg_id, &prev_folder, &err);
+		if (found < 0)
+			return db_fail(pg, why, "accept find event", err);
+		if (found) {
+			pn_pg_rollback(pg);
+			if (prev_folder != folder)
+				return set_why(why, PN_ERR_EXISTS,
+				    "event_id already used for the other folder");
+			out->message_id = msg_id;
+			out->created = !strcmp(created_event, m->event_id);
+			out->duplicate = 1;
+			return PN_OK;
+		}
+		if (a->new_mailbox != NULL) {
+			pn_pg_rollback(pg);
+			return set_why(why, PN_ERR_EXISTS,
+			    "a mailbox for this address exists already");
+		}
+	}
+	if ((err = insert_message(pg, mb->id, m, folder, &msg_id)) != PN_OK)
+		return db_fail(pg, why, "accept insert message", err);
+	if (msg_id == 0) {
+		/* a concurrent retry of the same event committed first */
+		pn_pg_rollback(pg);
+		return PN_ERR_BUSY;
+	}
+	if ((err = insert_outmails(pg, mb->id, a->mail, a->n_mail, pool)) != PN_OK)
+		return db_fail(pg, why, "accept queue mail", err);
+	if (!created && (err = touch(pg, mb->id, NULL)) != PN_OK)
+		return db_fail(pg, why, "accept touch", err);
+	if ((err = pn_pg_commit(pg)) != PN_OK)
+		return db_fail(pg, why, "accept commit", err);
+	out->message_id = msg_id;
+	out->created = created;
+	out->duplicate = 0;
+	return PN_OK;
+}
+
+/* ms_db_accept - mailbox (maybe new) + message + outbox rows, one transaction */
+pn_err ms_db_accept(pn_pg *pg, const char *address,
+    const Postern__V1__Accept *a, pn_pool *pool, Postern__V1__Accepted *out,
+    ms_why *why)
+{
+	int folder = a->message->folder ? a->message->folder
+	    : POSTERN__V1__FOLDER__FOLDER_INBOX;
+	pn_err err = PN_ERR_BUSY;
+
+	for (int tries = 0; tries < 3 && err == PN_ERR_BUSY; tries++) {
+		out->mailbox = NULL;
+		err = accept_once(pg, address, a, folder, pool, out, why);
+	}
+	if (err == PN_ERR_BUSY)
+		return set_why(why, PN_ERR_TEMP, "concurrent update, try again");
+	return err;
+}
+
+/* store_once - one attempt of StoreMessage; PN_ERR_BUSY = look again */
+static pn_err store_once(pn_pg *pg, const Postern__V1__StoreMessage *s,
+    pn_pool *pool, Postern__V1__Stored *out, ms_why *why)
+{
+	const Postern__V1__NewMessage *m = s->message;
+	int64_t msg_id = 0;
+	int prev_folder = 0, found;
+	pn_err err;
+
+	if ((err = pn_pg_begin(pg)) != PN_OK)
+		return db_fail(pg, why, "store begin", err);
+	/* FOR KEY SHARE: a concurrent DeleteMailbox waits for us, or we for it */
+	{
+		pn_pg_params p;
+		PGresult *res = NULL;
+
+		pn_pg_params_init(&p);
+		pn_pg_param_int(&p, s->mailbox_id);
+		if ((err = pn_pg_exec(pg, "SELECT 1 FROM mailboxes WHERE id = $1 "
+		    "FOR KEY SHARE", &p, &res)) != PN_OK)
+			return db_fail(pg, why, "store find mailbox", err);
+		found = PQntuples(res) > 0;
+		pn_pg_clear(&res);
+		if (!found) {
+			pn_pg_rollback(pg);
+			return set_why(why, PN_ERR_NOTFOUND, "no such mailbox");
+		}
+	}
+	found = find_event(pg, s->mailbox_id, m->event_id, &msg_id, &prev_folder, &err);
+	if (found < 0)
+		return db_fail(pg, why, "store find event", err);
+	if (found) {
+		pn_pg_rollback(pg);
+		if (prev_folder != (int)m->folder)
+			return set_why(why, PN_ERR_EXISTS,
+			    "event_id already used for the other folder");
+		out->message_id = msg_id;
+		out->duplicate = 1;
+		return PN_OK;
+	}
+	if ((err = insert_message(pg, s->mailbox_id, m, m->folder, &msg_id)) != PN_OK)
+		return db_fail(pg, why, "store insert message", err);
+	if (msg_id == 0) {
+		pn_pg_rollback(pg);
+		return PN_ERR_BUSY;
+	}
+	if ((err = insert_outmails(pg, s->mailbox_id, s->mail, s->n_mail, pool)) != PN_OK)
+		return db_fail(pg, why, "store queue mail", err);
+	if ((err = touch(pg, s->mailbox_id, NULL)) != PN_OK)
+		return db_fail(pg, why, "store touch", err);
+	if ((err = pn_pg_commit(pg)) != PN_OK)
+		return db_fail(pg, why, "store commit", err);
+	out->message_id = msg_id;
+	out->duplicate = 0;
+	return PN_OK;
+}
+
+/* ms_db_store - message + its outbox rows, one transaction, idempotent */
+pn_err ms_db_store(pn_pg *pg, const Postern__V1__StoreMessage *s,
+    pn_pool *pool, Postern__V1__Stored *out, ms_why *why)
+{
+	pn_err err = PN_ERR_BUSY;
+
+	for (int tries = 0; tries < 3 && err == PN_ERR_BUSY; tries++)
+		err = store_once(pg, s, pool, out, why);
+	if (err == PN_ERR_BUSY)
+		return set_why(why, PN_ERR_TEMP, "concurrent update, try again");
+	return err;
+}
+
+/* mailbox_exists - 1, 0, or -1 with *err_r */
+static int mailbox_exists(pn_pg *pg, int64_t id, pn_err *err_r)
+{
+	pn_pg_params p;
+	PGresult *res = NULL;
+	int found;
+
+	pn_pg_params_init(&p);
+	pn_pg_param_int(&p, id);
+	if ((*err_r = pn_pg_exec(pg, "SELECT 1 FROM mailboxes WHERE id = $1", &p,
+	    &res)) != PN_OK)
+		return -1;
+	found = PQntuples(res) > 0;
+	pn_pg_clear(&res);
+	return found;
+}
+
+/* ms_db_list - one page of a folder, newest first, with total and unseen */
+pn_err ms_db_list(pn_pg *pg, int64_t mailbox_id, int folder, int offset,
+    int limit, pn_pool *pool, Postern__V1__FolderPage *out, ms_why *why)
+{
+	pn_pg_params p;
+	PGresult *res = NULL;
+	pn_err err;
+	int n, found;
+
+	/* one snapshot for the counts and the page */
+	if ((err = pn_pg_begin_mode(pg, "ISOLATION LEVEL REPEATABLE READ, READ ONLY")) != PN_OK)
+		return db_fail(pg, why, "list begin", err);
+	if ((found = mailbox_exists(pg, mailbox_id, &err)) < 0)
+		return db_fail(pg, why, "list find mailbox", err);
+	if (!found) {
+		pn_pg_rollback(pg);
+		return set_why(why, PN_ERR_NOTFOUND, "no such mailbox");
+	}
+	pn_pg_params_init(&p);
+	pn_pg_param_int(&p, mailbox_id);
+	pn_pg_param_text(&p, ms_folder_name(folder));
+	if ((err = pn_pg_exec(pg, "SELECT count(*), count(*) FILTER (WHERE NOT seen) "
+	    "FROM messages WHERE mailbox_id = $1 AND folder = $2", &p, &res)) != PN_OK)
+		return db_fail(pg, why, "list count", err);
+	out->total = (int32_t)pn_pg_int(res, 0, 0);
+	out->unseen = (int32_t)pn_pg_int(res, 0, 1);
+	pn_pg_clear(&res);
+	pn_pg_param_int(&p, limit);
+	pn_pg_param_int(&p, offset);
+	if ((err = pn_pg_exec(pg, "SELECT " MSG_COLS " FROM messages "
+	    "WHERE mailbox_id = $1 AND folder = $2 "
+	    "ORDER BY received_at DESC, id DESC LIMIT $3 OFFSET $4", &p, &res)) != PN_OK)
+		return db_fail(pg, why, "list page", err);
+	n = PQntuples(res);
+	out->n_messages = (size_t)n;
+	out->messages = pn_pool_alloc(pool, sizeof(*out->messages) * (size_t)(n ? n : 1));
+	for (int i = 0; i < n; i++)
+		out->messages[i] = summary_from_row(res, i, pool);
+	pn_pg_clear(&res);
+	pn_pg_rollback(pg);   /* read only: nothing to commit */
+	return PN_OK;
+}
+
+/* ms_db_get_message - summary + body */
+pn_err ms_db_get_message(pn_pg *pg, int64_t mailbox_id, int64_t message_id,
+    pn_pool *pool, Postern__V1__Message **msg_r, ms_why *why)
+{
+	pn_pg_params p;
+	PGresult *res = NULL;
+	Postern__V1__Message *msg;
+	pn_err err;
+
+	*msg_r = NULL;
+	pn_pg_params_init(&p);
+	pn_pg_param_int(&p, mailbox_id);
+	pn_pg_param_int(&p, message_id);
+	if ((err = pn_pg_exec(pg, "SELECT " MSG_COLS ", body FROM messages "
+	    "WHERE mailbox_id = $1 AND id = $2", &p, &res)) != PN_OK)
+		return db_fail(pg, why, "get message", err);
+	if (PQntuples(res) == 0) {
+		pn_pg_clear(&res);
+		return set_why(why, PN_ERR_NOTFOUND, "no such message");
+	}
+	msg = pn_pool_alloc(pool, sizeof(*msg));
+	postern__v1__message__init(msg);
+	msg->summary = summary_from_row(res, 0, pool);
+	msg->body = bytes(res, 0, 8, pool);
+	pn_pg_clear(&res);
+	*msg_r = msg;
+	return PN_OK;
+}
+
+/* exec_count - run a statement with params, return affected rows or -1 */
+static long exec_count(pn_pg *pg, const char *sql, const pn_pg_params *p,
+    pn_err *err_r)
+{
+	PGresult *res = NULL;
+	long n;
+
+	if ((*err_r = pn_pg_exec(pg, sql, p, &res)) != PN_OK)
+		return -1;
+	n = atol(PQcmdTuples(res));
+	pn_pg_clear(&res);
+	return n;
+}
+
+/* ms_db_mark_seen - set or clear seen */
+pn_err ms_db_mark_seen(pn_pg *pg, int64_t mailbox_id, int64_t message_id,
+    int seen, ms_why *why)
+{
+	pn_pg_params p;
+	pn_err err;
+	long n;
+
+	pn_pg_params_init(&p);
+	pn_pg_param_int(&p, mailbox_id);
+	pn_pg_param_int(&p, message_id);
+	pn_pg_param_bool(&p, seen);
+	n = exec_count(pg, "UPDATE messages SET seen = $3 "
+	    "WHERE mailbox_id = $1 AND id = $2", &p, &err);
+	if (n < 0)
+		return db_fail(pg, why, "mark seen", err);
+	return n > 0 ? PN_OK : set_why(why, PN_ERR_NOTFOUND, "no such message");
+}
+
+/* ms_db_delete_message - remove one message */
+pn_err ms_db_delete_message(pn_pg *pg, int64_t mailbox_id,
+    int64_t message_id, ms_why *why)
+{
+	pn_pg_params p;
+	pn_err err;
+	long n;
+
+	pn_pg_params_init(&p);
+	pn_pg_param_int(&p, mailbox_id);
+	pn_pg_param_int(&p, message_id);
+	n = exec_count(pg, "DELETE FROM messages WHERE mailbox_id = $1 AND id = $2",
+	    &p, &err);
+	if (n < 0)
+		return db_fail(pg, why, "delete message", err);
+	return n > 0 ? PN_OK : set_why(why, PN_ERR_NOTFOUND, "no such message");
+}
+
+/* ms_db_update_mailbox - compare-and-set on state */
+pn_err ms_db_update_mailbox(pn_pg *pg, const Postern__V1__UpdateMailbox *u,
+    pn_pool *pool, Postern__V1__Mailbox **mb_r, ms_why *why)
+{
+	pn_pg_params p;
+	PGresult *res = NULL;
+	pn_err err;
+
+	*mb_r = NULL;
+	pn_pg_params_init(&p);
+	pn_pg_param_int(&p, u->mailbox_id);
+	pn_pg_param_text(&p, ms_state_name(u->expected_state));
+	pn_pg_param_text(&p, ms_state_name(u->new_state));     /* NULL = keep */
+	if (u->secret_key.len > 0)
+		pn_pg_param_bytea(&p, u->secret_key.data, u->secret_key.len);
+	else
+		pn_pg_param_bytea(&p, NULL, 0);                 /* NULL = keep */
+	pn_pg_param_bool(&p, u->clear_link);
+	if ((err = pn_pg_exec(pg, "UPDATE mailboxes SET "
+	    "state = coalesce($3, state), "
+	    "secret_key = coalesce($4, secret_key), "
+	    "link_hash = CASE WHEN $5 THEN NULL ELSE link_hash END, "
+	    "pin_verifier = CASE WHEN $5 THEN NULL ELSE pin_verifier END "
+	    "WHERE id = $1 AND state = $2 RETURNING " MB_PUBLIC, &p, &res)) != PN_OK)
+		return db_fail(pg, why, "update mailbox", err);
+	if (PQntuples(res) > 0) {
+		*mb_r = mb_from_row(res, 0, pool, NULL);
+		pn_pg_clear(&res);
+		return PN_OK;
+	}
+	pn_pg_clear(&res);
+	/* tell "gone" from "state differs"; answer EXISTS with the current mailbox */
+	err = ms_db_get_mailbox(pg, u->mailbox_id, NULL, NULL, 0, pool, mb_r, why);
+	if (err != PN_OK)
+		return err;
+	return set_why(why, PN_ERR_EXISTS, "mailbox state differs from expected_state");
+}
+
+/* ms_db_touch - record activity */
+pn_err ms_db_touch(pn_pg *pg, int64_t mailbox_id, ms_why *why)
+{
+	pn_err err;
+	int found = 0;
+
+	if ((err = touch(pg, mailbox_id, &found)) != PN_OK)
+		return db_fail(pg, why, "touch", err);
+	return found ? PN_OK : set_why(why, PN_ERR_NOTFOUND, "no such mailbox");
+}
+
+/* ms_db_delete_mailbox - the mailbox with its messages and outbox rows */
+pn_err ms_db_delete_mailbox(pn_pg *pg, int64_t mailbox_id,
+    int64_t inactive_before, ms_why *why)
+{
+	pn_pg_params p;
+	PGresult *res = NULL;
+	pn_err err;
+	int still_inactive;
+
+	if ((err = pn_pg_begin(pg)) != PN_OK)
+		return db_fail(pg, why, "delete mailbox begin", err);
+	/* lock the row: no Accept/Touch can slip in between check and delete */
+	pn_pg_params_init(&p);
+	pn_pg_param_int(&p, mailbox_id);
+	pn_pg_param_int(&p, inactive_before);
+	if ((err = pn_pg_exec(pg, "SELECT last_activity < to_timestamp($2) "
+	    "FROM mailboxes WHERE id = $1 FOR UPDATE", &p, &res)) != PN_OK)
+		return db_fail(pg, why, "delete mailbox lock", err);
+	if (PQntuples(res) == 0) {
+		pn_pg_clear(&res);
+		pn_pg_rollback(pg);
+		return set_why(why, PN_ERR_NOTFOUND, "no such mailbox");
+	}
+	still_inactive = pn_pg_bool(res, 0, 0);
+	pn_pg_clear(&res);
+	if (inactive_before > 0 && !still_inactive) {
+		pn_pg_rollback(pg);
+		return set_why(why, PN_ERR_EXISTS, "mailbox was active since inactive_before");
+	}
+	pn_pg_params_init(&p);
+	pn_pg_param_int(&p, mailbox_id);
+	/* messages and outbox rows go by ON DELETE CASCADE */
+	if ((err = pn_pg_exec(pg, "DELETE FROM mailboxes WHERE id = $1", &p, NULL)) != PN_OK)
+		return db_fail(pg, why, "delete mailbox", err);
+	if ((err = pn_pg_commit(pg)) != PN_OK)
+		return db_fail(pg, why, "delete mailbox commit", err);
+	pn_info("msg=\"mailbox deleted\" mailbox=%lld inactive_before=%lld",
+	    (long long)mailbox_id, (long long)inactive_before);
+	return PN_OK;
+}
+
+/* ms_db_queue_mail - one outbox row, idempotent by idem_key */
+pn_err ms_db_queue_mail(pn_pg *pg, int64_t mailbox_id,
+    const Postern__V1__OutMail *m, pn_pool *pool, ms_why *why)
+{
+	pn_err err;
+
+	if ((err = insert_outmail(pg, mailbox_id, m, pool)) != PN_OK)
+		return db_fail(pg, why, "queue mail", err);
+	return PN_OK;
+}
+
+/* ms_db_list_inactive - mailboxes idle since before inactive_before, oldest first */
+pn_err ms_db_list_inactive(pn_pg *pg, int64_t inactive_before, int limit,
+    pn_pool *pool, Postern__V1__MailboxList *out, ms_why *why)
+{
+	pn_pg_params p;
+	PGresult *res = NULL;
+	pn_err err;
+	int n;
+
+	pn_pg_params_init(&p);
+	pn_pg_param_int(&p, inactive_before);
+	pn_pg_param_int(&p, limit);
+	if ((err = pn_pg_exec(pg, "SELECT " MB_PUBLIC " FROM mailboxes "
+	    "WHERE last_activity < to_timestamp($1) "
+	    "ORDER BY last_activity, id LIMIT $2", &p, &res)) != PN_OK)
+		return db_fail(pg, why, "list inactive", err);
+	n = PQntuples(res);
+	out->n_mailboxes = (size_t)n;
+	out->mailboxes = pn_pool_alloc(pool, sizeof(*out->mailboxes) * (size_t)(n ? n : 1));
+	for (int i = 0; i < n; i++)
+		out->mailboxes[i] = mb_from_row(res, i, pool, NULL);
+	pn_pg_clear(&res);
+	return PN_OK;
+}

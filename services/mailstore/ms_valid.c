@@ -1,0 +1,288 @@
+/*
+ * ms_valid.c - what mailstore accepts, decided before any SQL runs.
+ *
+ * Everything that arrives over the bus is untrusted even though only our
+ * own services can reach it: a bug in a caller must end in a clear
+ * STATUS_BAD_REQUEST, not in a stored row nobody can read or an SMTP
+ * command line with an injected CRLF. The checks are deliberately plain
+ * checks: addresses are bare and normalised by lib's one definition
+ * (pn_addr_normalise), so a mailbox is found under the same string that
+ * provision and keylookup use; ids are short printable ASCII; sizes are
+ * bounded by configuration.
+ *
+ * Also here: the small pure policies the unit tests pin down (back-off,
+ * list limits, enum names).
+ */
+#include <string.h>
+
+#include "postern/addr.h"
+#include "ms.h"
+
+/*
+ * ms_address_norm - a bare address, normalised as every service does it
+ * (lib/src/addr.c: local part as given, domain lower case), or NULL.
+ * Display names and angle brackets, which pn_addr_normalise would strip,
+ * are refused here: mailstore stores and sends exactly what it checked.
+ */
+char *ms_address_norm(const char *in, pn_pool *pool, const char **why_r)
+{
+	char out[PN_ADDR_MAX + 1];
+	size_t len;
+
+	*why_r = NULL;
+	if (in == NULL || in[0] == '\0') {
+		*why_r = "address is empty";
+		return NULL;
+	}
+	len = strlen(in);
+	if (len > MS_ADDRESS_MAX) {
+		*why_r = "address is longer than 254 bytes";
+		return NULL;
+	}
+	for (size_t i = 0; i < len; i++) {
+		unsigned char c = (unsigned char)in[i];
+
+		if (c <= ' ' || c >= 0x7f || c == '<' || c == '>' || c == '"' ||
+		    c == '(' || c == ')' || c == ',' || c == ';' || c == '\\') {
+			*why_r = "address is not a bare address (space, control, non-ASCII or special character)";
+			return NULL;
+		}
+	}
+	if (pn_addr_normalise(in, out, sizeof(out), why_r) < 0) {
+		if (*why_r == NULL)
+			*why_r = "address is not valid";
+		return NULL;
+	}
+	return pn_pool_strdup(pool, out);
+}
+
+/* ms_id_ok - 1..MS_ID_MAX bytes of printable ASCII */
+int ms_id_ok(const char *id)
+{
+	size_t n;
+
+	if (id == NULL || (n = strlen(id)) == 0 || n > MS_ID_MAX)
+		return 0;
+	for (size_t i = 0; i < n; i++)
+		if (id[i] < 0x21 || id[i] > 0x7e)
+			return 0;
+	return 1;
+}
+
+/* ms_check_message - a NewMessage to store */
+pn_err ms_check_message(const Postern__V1__NewMessage *m, long max_bytes,
+    const char **why_r)
+{
+	*why_r = NULL;
+	if (m == NULL) {
+		*why_r = "message is missing";
+		return PN_ERR_PARAMS;
+	}
+	if (ms_folder_name(m->folder) == NULL) {
+		*why_r = "message folder must be INBOX or SENT";
+		return PN_ERR_PARAMS;
+	}
+	if (!ms_id_ok(m->event_id)) {
+		*why_r = "message event_id must be 1..200 printable ASCII characters";
+		return PN_ERR_PARAMS;
+	}
+	if (m->size < 0) {
+		*why_r = "message size is negative";
+		return PN_ERR_PARAMS;
+	}
+	if (m->body.len == 0) {
+		*why_r = "message body is empty";
+		return PN_ERR_PARAMS;
+	}
+	if (m->body.len > (size_t)max_bytes || m->envelope.len > (size_t)max_bytes ||
+	    m->body.len + m->envelope.len > (size_t)max_bytes) {
+		*why_r = "message is larger than POSTERN_MAX_MAIL_BYTES";
+		return PN_ERR_TOOLARGE;
+	}
+	return PN_OK;
+}
+
+/* ms_check_outmail - a mail for the outbox */
+pn_err ms_check_outmail(const Postern__V1__OutMail *m, long max_bytes,
+    pn_pool *pool, const char **why_r)
+{
+	const char *why;
+
+	*why_r = NULL;
+	if (m == NULL) {
+		*why_r = "outgoing mail is missing";
+		return PN_ERR_PARAMS;
+	}
+	if (!ms_id_ok(m->idem_key)) {
+		*why_r = "outgoing mail idem_key must be 1..200 printable ASCII characters";
+		return PN_ERR_PARAMS;
+	}
+	if (m->mail_from != NULL && m->mail_from[0] != '\0' &&
+	    ms_address_norm(m->mail_from, pool, &why) == NULL) {
+		*why_r = "outgoing mail sender is not a sane address";
+		return PN_ERR_PARAMS;
+	}
+	if (m->n_rcpt_to == 0 || m->n_rcpt_to > MS_RCPT_MAX) {
+		*why_r = "outgoing mail needs 1..100 recipients";
+		return PN_ERR_PARAMS;
+	}
+	for (size_t i = 0; i < m->n_rcpt_to; i++)
+		if (ms_address_norm(m->rcpt_to[i], pool, &why) == NULL) {
+			*why_r = "outgoing mail recipient is not a sane address";
+			return PN_ERR_PARAMS;
+		}
+	if (m->data.len == 0) {
+		*why_r = "outgoing mail data is empty";
+		return PN_ERR_PARAMS;
+	}
+	if (m->data.len > (size_t)max_bytes) {
+		*why_r = "outgoing mail is larger than POSTERN_MAX_MAIL_BYTES";
+		return PN_ERR_TOOLARGE;
+	}
+	return PN_OK;
+}
+
+/* printable - a short string without control characters */
+static int printable(const char *s, size_t max)
+{
+	size_t n;
+
+	if (s == NULL || (n = strlen(s)) > max)
+		return 0;
+	for (size_t i = 0; i < n; i++)
+		if ((unsigned char)s[i] < 0x20 || s[i] == 0x7f)
+			return 0;
+	return 1;
+}
+
+/* ms_check_new_mailbox - what a mailbox to create must carry */
+pn_err ms_check_new_mailbox(const Postern__V1__Mailbox *mb, pn_pool *pool,
+    const char **why_r)
+{
+	const char *why;
+
+	*why_r = NULL;
+	if (mb->public_key.len == 0 || mb->public_key.len > MS_KEY_MAX) {
+		*why_r = "new mailbox public_key must be 1..65536 bytes";
+		return PN_ERR_PARAMS;
+	}
+	if (mb->secret_key.len == 0 || mb->secret_key.len > MS_KEY_MAX) {
+		*why_r = "new mailbox secret_key must be 1..65536 bytes";
+		return PN_ERR_PARAMS;
+	}
+	if (mb->fingerprint == NULL || mb->fingerprint[0] == '\0' ||
+	    !printable(mb->fingerprint, MS_FPR_MAX)) {
+		*why_r = "new mailbox fingerprint must be 1..128 printable characters";
+		return PN_ERR_PARAMS;
+	}
+	if (mb->link_hash.len < MS_HASH_MIN || mb->link_hash.len > MS_HASH_MAX) {
+		*why_r = "new mailbox link_hash must be 16..128 bytes";
+		return PN_ERR_PARAMS;
+	}
+	if (mb->pin_verifier.len > MS_VERIFIER_MAX) {
+		*why_r = "new mailbox pin_verifier is longer than 1024 bytes";
+		return PN_ERR_PARAMS;
+	}
+	if (mb->created_by != NULL && mb->created_by[0] != '\0' &&
+	    ms_address_norm(mb->created_by, pool, &why) == NULL) {
+		*why_r = "new mailbox created_by is not a sane address";
+		return PN_ERR_PARAMS;
+	}
+	return PN_OK;
+}
+
+/* ms_list_limit - page size: 0 means the default */
+int ms_list_limit(int32_t limit, int def, int max)
+{
+	if (limit == 0)
+		return def;
+	if (limit < 1 || limit > max)
+		return -1;
+	return limit;
+}
+
+/* ms_folder_name - enum to the column value */
+const char *ms_folder_name(int folder)
+{
+	switch (folder) {
+	case POSTERN__V1__FOLDER__FOLDER_INBOX:
+		return "inbox";
+	case POSTERN__V1__FOLDER__FOLDER_SENT:
+		return "sent";
+	default:
+		return NULL;
+	}
+}
+
+/* ms_folder_parse - column value to enum (UNSPECIFIED if unknown) */
+int ms_folder_parse(const char *name)
+{
+	if (name && !strcmp(name, "inbox"))
+		return POSTERN__V1__FOLDER__FOLDER_INBOX;
+	if (name && !strcmp(name, "sent"))
+		return POSTERN__V1__FOLDER__FOLDER_SENT;
+	return POSTERN__V1__FOLDER__FOLDER_UNSPECIFIED;
+}
+
+/* ms_state_name - enum to the column value */
+const char *ms_state_name(int state)
+{
+	switch (state) {
+	case POSTERN__V1__MAILBOX_STATE__MAILBOX_PENDING:
+		return "pending";
+	case POSTERN__V1__MAILBOX_STATE__MAILBOX_ACTIVE:
+		return "active";
+	case POSTERN__V1__MAILBOX_STATE__MAILBOX_LOCKED:
+		return "locked";
+	default:
+		return NULL;
+	}
+}
+
+/* ms_state_parse - column value to enum (UNSPECIFIED if unknown) */
+int ms_state_parse(const char *name)
+{
+	if (name && !strcmp(name, "pending"))
+		return POSTERN__V1__MAILBOX_STATE__MAILBOX_PENDING;
+	if (name && !strcmp(name, "active"))
+		return POSTERN__V1__MAILBOX_STATE__MAILBOX_ACTIVE;
+	if (name && !strcmp(name, "locked"))
+		return POSTERN__V1__MAILBOX_STATE__MAILBOX_LOCKED;
+	return POSTERN__V1__MAILBOX_STATE__MAILBOX_STATE_UNSPECIFIED;
+}
+
+/* ms_backoff_ms - initial * 2^(attempts-1), capped; attempts < 1 counts as 1 */
+long ms_backoff_ms(long attempts, long initial, long cap)
+{
+	long d = initial > 0 ? initial : 1;
+
+	if (cap < d)
+		return cap > 0 ? cap : d;
+	for (long i = 1; i < attempts; i++) {
+		if (d >= cap / 2)
+			return cap;
+		d *= 2;
+	}
+	return d;
+}
+
+/* ms_rcpt_join - recipients joined with '\n' for string_to_array($n, E'\n') */
+char *ms_rcpt_join(char *const *rcpt, size_t n, pn_pool *pool)
+{
+	size_t len = 1;
+	char *out, *p;
+
+	for (size_t i = 0; i < n; i++)
+		len += strlen(rcpt[i]) + 1;
+	p = out = pn_pool_alloc(pool, len);
+	for (size_t i = 0; i < n; i++) {
+		size_t l = strlen(rcpt[i]);
+
+		if (i > 0)
+			*p++ = '\n';
+		memcpy(p, rcpt[i], l);
+		p += l;
+	}
+	*p = '\0';
+	return out;
+}

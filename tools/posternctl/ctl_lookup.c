@@ -1,0 +1,165 @@
+/*
+ * ctl_lookup.c - "posternctl lookup [--fresh] ADDR...": ask keylookup
+ * through the broker and print one line per address, tab-separated:
+ *
+ *	alice@example.org	KEY_FOUND	<fingerprint>	keyring
+ *	guest@example.net	GUEST	-	mailbox
+ *	nobody@example.com	NONE	-	none
+ *	not an address	INVALID	address contains spaces
+ *
+ * The source of a cached answer reads "cache:<source>". --fresh asks the
+ * sources instead of the cache. Exit 0 when keylookup answered (whatever
+ * the kinds), 1 when the broker or keylookup could not be reached after
+ * the retries or refused the request, 2 on bad arguments.
+ */
+#include <stdio.h>
+#include <string.h>
+
+#include <czmq.h>
+
+#include "postern/v1/keylookup.pb-c.h"
+#include "ctl.h"
+#include "postern/bus.h"
+#include "postern/cfg.h"
+#include "postern/err.h"
+#include "postern/log.h"
+#include "postern/mem.h"
+#include "postern/pb.h"
+
+#define CTL_LOOKUP_MAX 100000
+
+static char *cf_broker, *cf_cert, *cf_broker_cert;
+static long cf_timeout, cf_retries;
+
+static const pn_cfg_entry config[] = {
+	PN_CFG_STR("POSTERN_BROKER", "tcp://127.0.0.1:5555", &cf_broker,
+	    PN_CFG_REQUIRED, "broker endpoint"),
+	PN_CFG_STR("POSTERN_CERT", "certs/posternctl.cert", &cf_cert,
+	    PN_CFG_REQUIRED, "our CURVE certificate (secret in <file>_secret)"),
+	PN_CFG_STR("POSTERN_BROKER_CERT", "certs/broker.cert", &cf_broker_cert,
+	    PN_CFG_REQUIRED, "the broker's public CURVE certificate"),
+	PN_CFG_INT("POSTERN_BUS_TIMEOUT_MS", 5000, 100, 600000, &cf_timeout,
+	    "reply timeout per try"),
+	PN_CFG_INT("POSTERN_BUS_RETRIES", 3, 1, 100, &cf_retries,
+	    "tries before giving up"),
+	PN_CFG_END
+};
+
+/* kind_name - the wire name of a result kind */
+static const char *kind_name(Postern__V1__KeyResult__Kind kind)
+{
+	switch (kind) {
+	case POSTERN__V1__KEY_RESULT__KIND__KEY_FOUND: return "KEY_FOUND";
+	case POSTERN__V1__KEY_RESULT__KIND__GUEST: return "GUEST";
+	case POSTERN__V1__KEY_RESULT__KIND__NONE: return "NONE";
+	case POSTERN__V1__KEY_RESULT__KIND__INVALID: return "INVALID";
+	default: return "UNSPECIFIED";
+	}
+}
+
+/* put_clean - a reply string without tabs or control characters */
+static void put_clean(const char *s)
+{
+	for (size_t i = 0; s && s[i] && i < 512; i++) {
+		unsigned char c = (unsigned char)s[i];
+		putchar(c < 0x20 || c == 0x7f ? '?' : c);
+	}
+}
+
+/* lookup_usage - the synopsis */
+static int lookup_usage(FILE *out)
+{
+	fprintf(out, "usage: posternctl lookup [--fresh] ADDR...\n");
+	return out == stdout ? 0 : 2;
+}
+
+/* ctl_lookup - posternctl lookup [--fresh] ADDR... */
+int ctl_lookup(int argc, char **argv)
+{
+	Postern__V1__KeylookupRequest req = POSTERN__V1__KEYLOOKUP_REQUEST__INIT;
+	Postern__V1__KeyLookup kl = POSTERN__V1__KEY_LOOKUP__INIT;
+	ProtobufCMessage *reply = NULL;
+	pn_client *client = NULL;
+	pn_pool *pool = NULL;
+	pn_bus_cfg cfg;
+	char err[512];
+	int i = 1, status = 1;
+	pn_err rc;
+
+	if (argc >= 2 && (!strcmp(argv[1], "-h") || !strcmp(argv[1], "--help")))
+		return lookup_usage(stdout);
+	if (i < argc && !strcmp(argv[i], "--fresh")) {
+		kl.fresh = 1;
+		i++;
+	}
+	if (i < argc && !strcmp(argv[i], "--"))
+		i++;
+	else if (i < argc && !strncmp(argv[i], "--", 2)) {
+		fprintf(stderr, "posternctl lookup: unknown option \"%s\"\n", argv[i]);
+		return lookup_usage(stderr);
+	}
+	if (i >= argc || argc - i > CTL_LOOKUP_MAX)
+		return lookup_usage(stderr);
+	pn_log_init("posternctl", PN_LOG_ERROR);
+	if (pn_cfg_load(config, err, sizeof(err)) < 0) {
+		fprintf(stderr, "posternctl lookup: configuration: %s\n", err);
+		return 2;
+	}
+	zsys_handler_set(NULL);
+	pn_bus_cfg_defaults(&cfg);
+	cfg.broker = cf_broker;
+	cfg.cert = cf_cert;
+	cfg.broker_cert = cf_broker_cert;
+	cfg.timeout_ms = cf_timeout;
+	cfg.retries = cf_retries;
+	if (!(client = pn_client_new(&cfg))) {
+		fprintf(stderr, "posternctl lookup: cannot load certificates %s and %s\n",
+		    cf_cert, cf_broker_cert);
+		goto done;
+	}
+	kl.n_addresses = (size_t)(argc - i);
+	kl.addresses = argv + i;
+	req.op_case = POSTERN__V1__KEYLOOKUP_REQUEST__OP_LOOKUP;
+	req.lookup = &kl;
+	pool = pn_pool_new();
+	rc = pn_client_call(client, "keylookup", &req.base,
+	    &postern__v1__keylookup_reply__descriptor, pool, &reply);
+	if (rc == PN_ERR_TEMP && !reply) {
+		fprintf(stderr, "posternctl lookup: broker unreachable at %s after %ld tries "
+		    "(no reply from keylookup within %ld ms each)\n",
+		    cf_broker, cf_retries, cf_timeout);
+		goto done;
+	}
+	if (rc != PN_OK) {
+		const char *why = NULL;
+		if (reply)
+			pn_pb_get_status(reply, &why);
+		fprintf(stderr, "posternctl lookup: refused: %s%s%s\n", pn_err_str(rc),
+		    why && *why ? ": " : "", why ? why : "");
+		goto done;
+	}
+	Postern__V1__KeylookupReply *rep = (Postern__V1__KeylookupReply *)reply;
+	if (rep->result_case != POSTERN__V1__KEYLOOKUP_REPLY__RESULT_LOOKUP || !rep->lookup) {
+		fprintf(stderr, "posternctl lookup: reply without results\n");
+		goto done;
+	}
+	for (size_t k = 0; k < rep->lookup->n_results; k++) {
+		const Postern__V1__KeyResult *r = rep->lookup->results[k];
+		put_clean(r->address);
+		printf("\t%s\t", kind_name(r->kind));
+		if (r->kind == POSTERN__V1__KEY_RESULT__KIND__INVALID) {
+			put_clean(r->error);
+		} else {
+			put_clean(r->fingerprint && *r->fingerprint ? r->fingerprint : "-");
+			putchar('\t');
+			put_clean(r->source);
+		}
+		putchar('\n');
+	}
+	status = 0;
+done:
+	pn_pool_destroy(&pool);
+	pn_client_destroy(&client);
+	pn_cfg_free(config);
+	return status;
+}
