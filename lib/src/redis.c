@@ -242,3 +242,41 @@ int pn_redis_ping(pn_redis *r)
 	pn_redis_free(&reply);
 	return ok;
 }
+
+/* mailbox_set - the name of a mailbox's key set */
+static void mailbox_set(char *buf, size_t len, int64_t mailbox_id)
+{
+	snprintf(buf, len, "mbx:%lld:keys", (long long)mailbox_id);
+}
+
+pn_err pn_redis_track(pn_redis *r, int64_t mailbox_id, const char *key)
+{
+	char set[64];
+	mailbox_set(set, sizeof(set), mailbox_id);
+	return pn_redis_cmdv(r, NULL, "SADD", set, key, (char *)NULL);
+}
+
+/*
+ * pn_redis_forget_mailbox - one Lua script, so the members and the set go
+ * in one atomic step: a key tracked concurrently is either deleted now or
+ * left listed in a set that the next call deletes.
+ */
+pn_err pn_redis_forget_mailbox(pn_redis *r, int64_t mailbox_id, long *deleted_r)
+{
+	static const char script[] =
+	    "local keys = redis.call('SMEMBERS', KEYS[1]) "
+	    "local n = 0 "
+	    "for i = 1, #keys do n = n + redis.call('DEL', keys[i]) end "
+	    "redis.call('DEL', KEYS[1]) "
+	    "return n";
+	char set[64];
+	redisReply *reply = NULL;
+	pn_err err;
+
+	mailbox_set(set, sizeof(set), mailbox_id);
+	err = pn_redis_cmdv(r, &reply, "EVAL", script, "1", set, (char *)NULL);
+	if (err == PN_OK && deleted_r)
+		*deleted_r = reply->type == REDIS_REPLY_INTEGER ? (long)reply->integer : 0;
+	pn_redis_free(&reply);
+	return err;
+}

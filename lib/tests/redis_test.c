@@ -105,6 +105,38 @@ static void test_commands(void **state)
 	pn_redis_close(&r);
 }
 
+/* test_forget_mailbox - every tracked key goes, others stay, a re-run is harmless */
+static void test_forget_mailbox(void **state)
+{
+	const char *w = where();
+	redisReply *reply = NULL;
+	long deleted = -1;
+	(void)state;
+	if (!w)
+		skip();
+	pn_redis *r = pn_redis_open(w, NULL, 2000);
+	assert_non_null(r);
+	assert_int_equal(pn_redis_cmdv(r, NULL, "SET", "t:fm:a", "1", (char *)NULL), PN_OK);
+	assert_int_equal(pn_redis_cmdv(r, NULL, "SET", "t:fm:b", "2", (char *)NULL), PN_OK);
+	assert_int_equal(pn_redis_cmdv(r, NULL, "SET", "t:fm:other", "3", (char *)NULL), PN_OK);
+	assert_int_equal(pn_redis_track(r, 987654321, "t:fm:a"), PN_OK);
+	assert_int_equal(pn_redis_track(r, 987654321, "t:fm:b"), PN_OK);
+	assert_int_equal(pn_redis_track(r, 987654321, "t:fm:gone"), PN_OK);  /* never created */
+	assert_int_equal(pn_redis_forget_mailbox(r, 987654321, &deleted), PN_OK);
+	assert_int_equal(deleted, 2);
+	assert_int_equal(pn_redis_cmdv(r, &reply, "EXISTS", "t:fm:a", "t:fm:b",
+	    "mbx:987654321:keys", (char *)NULL), PN_OK);
+	assert_int_equal(reply->integer, 0);
+	pn_redis_free(&reply);
+	assert_int_equal(pn_redis_cmdv(r, &reply, "GET", "t:fm:other", (char *)NULL), PN_OK);
+	assert_string_equal(reply->str, "3");
+	pn_redis_free(&reply);
+	assert_int_equal(pn_redis_forget_mailbox(r, 987654321, &deleted), PN_OK);
+	assert_int_equal(deleted, 0);
+	pn_redis_cmdv(r, NULL, "DEL", "t:fm:other", (char *)NULL);
+	pn_redis_close(&r);
+}
+
 int main(void)
 {
 	pn_log_init("redis_test", PN_LOG_ERROR);
@@ -112,6 +144,7 @@ int main(void)
 		cmocka_unit_test(test_parse),
 		cmocka_unit_test(test_unreachable),
 		cmocka_unit_test(test_commands),
+		cmocka_unit_test(test_forget_mailbox),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

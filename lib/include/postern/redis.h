@@ -10,6 +10,7 @@
 #define POSTERN_REDIS_H
 
 #include <stddef.h>
+#include <stdint.h>
 
 #include <hiredis/hiredis.h>
 
@@ -37,5 +38,20 @@ pn_err pn_redis_cmdv(pn_redis *redis, redisReply **reply_r, ...)
 void pn_redis_free(redisReply **reply);
 /* pn_redis_ping - 1 if the server answers */
 int pn_redis_ping(pn_redis *redis);
+
+/*
+ * Per-mailbox state. Every Redis key that belongs to one mailbox (PIN
+ * records and counters, web sessions, ...) is listed in the set
+ * "mbx:<mailbox id>:keys", whichever service made it. Deleting a mailbox
+ * everywhere is then one call that needs no knowledge of other services'
+ * key names, and a crash in the middle is finished by calling it again.
+ *
+ * pn_redis_track - add key to the mailbox's set (call when creating it)
+ * pn_redis_forget_mailbox - delete every listed key and the set itself;
+ *	*deleted_r (optional) counts the keys that existed
+ */
+pn_err pn_redis_track(pn_redis *redis, int64_t mailbox_id, const char *key);
+pn_err pn_redis_forget_mailbox(pn_redis *redis, int64_t mailbox_id,
+    long *deleted_r);
 
 #endif
