@@ -23,7 +23,7 @@ PKGS := libczmq libzmq libprotobuf-c hiredis libpq gpgme gmime-3.0 libcurl libso
 MAKEFLAGS += --no-builtin-rules
 SUB = $(MAKE) --no-print-directory -f Makefile SANITIZE=$(SANITIZE)
 
-.PHONY: all build test run stop bench deps clean _build _test-bins fmt
+.PHONY: all build test run stop bench deps clean docs _build _test-bins fmt
 all build: deps
 	@$(SUB) -j$$(nproc) _build
 
@@ -40,6 +40,9 @@ stop:
 
 deps:
 	@tools/deps
+
+docs: build
+	@tools/gen-config-doc $(B)
 
 clean:
 	rm -rf build
