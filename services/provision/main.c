@@ -2,26 +2,126 @@
  * NAME
  *	postern-provision - turns send events into temporary mailboxes
  * SUMMARY
- *	A skeleton for now: it starts, registers with the broker as service
- *	"provision" and answers a ping, so that deployment, health checks and
- *	the bus can be tested before its own work lands.
+ *	For each recipient of a send event without an OpenPGP key it creates
+ *	(or finds) the temporary mailbox - a guest key (Curve25519), a 256-bit
+ *	link secret, an optional PIN - encrypts the mail to the guest key and
+ *	hands mailbox, message and invitation (or notification) mail to
+ *	mailstore in one request; it answers the event only once mailstore has
+ *	committed. It also answers "check assigned PIN" (PinQuery) for senders
+ *	and verifies PINs for the web UI (PinVerify) with lock-outs. The logic
+ *	is in prov_send.c, prov_pin.c, prov_crypto.c and prov_render.c; the
+ *	security model as built in docs/security.md.
  * PROTOCOL
- *	MDP/0.1 worker for "provision"; request postern.v1.ProvisionRequest, reply
- *	postern.v1.ProvisionReply (proto/postern/v1/provision.proto).
+ *	MDP/0.1 worker for "provision"; request postern.v1.ProvisionRequest
+ *	(ping | send | pin_query | pin_verify), reply postern.v1.ProvisionReply
+ *	(proto/postern/v1/provision.proto). A send event answers STATUS_OK with
+ *	one Outcome per recipient in order (KEY_FOUND, MAILBOX_CREATED with the
+ *	PIN, MAILBOX_EXISTS, or REJECTED with a reason), or for the whole
+ *	event: STATUS_BAD_REQUEST (bad event id or sender, no recipients, a
+ *	0-byte or malformed mail), STATUS_TOO_LARGE (more than
+ *	POSTERN_MAX_RECIPIENTS recipients or a mail over POSTERN_MAX_MAIL_BYTES;
+ *	nothing stored), STATUS_TEMP (keylookup, mailstore, Redis or GnuPG
+ *	unavailable: retry the same event id, which is idempotent and returns
+ *	the same outcomes and PINs). Calls keylookup (lookup, fresh) and
+ *	mailstore (get_mailbox, accept, update_mailbox, queue_mail).
  * ENVIRONMENT
- *	Only the common variables (lib/include/postern/service.h); health
- *	port default 9102.
+ *	The common variables (lib/include/postern/service.h); health port
+ *	default 9102. Any variable may instead be given as NAME_FILE.
+ *	POSTERN_PROVISION_KEY  required, secret: 32 bytes as 64 hex digits or
+ *		base64; seals the event records in Redis. Every replica must
+ *		have the same key (e.g. "head -c32 /dev/urandom | base64").
+ *	POSTERN_REDIS  127.0.0.1:6379 (host:port or unix:/path)
+ *	POSTERN_REDIS_PASSWORD  "" (secret)
+ *	POSTERN_REDIS_TIMEOUT_MS  1000 (10..60000)
+ *	POSTERN_GNUPGHOME  var/gnupg-provision (absolute path <= 80 chars);
+ *		used with s2k-count 65536: it only ever protects keys with
+ *		256-bit derived passphrases.
+ *	POSTERN_PUBLIC_URL  http://127.0.0.1:8080 - the web UI as recipients
+ *		reach it; invitations link to <url>/m/<link secret>.
+ *	POSTERN_INVITE_FROM  "Postern <postern@localhost>" - From of every
+ *		mail provision writes; its address is the SMTP sender when it
+ *		has a dotted domain, else the null sender <>.
+ *	POSTERN_PIN_LENGTH  6 (4..12) digits
+ *	POSTERN_INACTIVITY_DAYS  90 (1..3650) - told in invitations; also the
+ *		lifetime of the sender's PIN copy and of PIN failure counts.
+ *	POSTERN_MAX_MAIL_BYTES  18874368 (1..1073741824) largest mail accepted
+ *		(plaintext). mailstore's own POSTERN_MAX_MAIL_BYTES (default
+ *		26214400) bounds what it stores: the armored ciphertext of body
+ *		plus envelope, about 1.37 times the plaintext. The default here
+ *		(18 MiB) keeps an accepted mail within mailstore's default;
+ *		raise both together.
+ *	POSTERN_MAX_RECIPIENTS  100 (1..999) per event (one KeyLookup holds
+ *		them and the sender: keep it below POSTERN_KL_MAX_ADDRESSES)
+ *	POSTERN_PROVISION_RECORD_TTL  86400 (60..2592000) seconds an event
+ *		record (sealed link secret + PIN) is kept for publisher retries.
+ *	POSTERN_PIN_LOCKOUT_AFTER  5 (1..100) failures before lock-outs begin
+ *	POSTERN_PIN_LOCKOUT_SECONDS  60 (1..86400) first lock-out, doubling
+ *	POSTERN_PIN_MAX_FAILURES  10 (1..1000) then LOCKED until re-issued
+ *	POSTERN_PIN_CLIENT_MAX  20 (1..100000) failures per client address
+ *	POSTERN_PIN_CLIENT_WINDOW  900 (1..86400) seconds
  * SECURITY
- *	CURVE client of the broker with its own certificate.
+ *	CURVE client of the broker with its own certificate, also for its
+ *	calls to keylookup and mailstore. Never stores a link secret or PIN
+ *	in the clear: mailstore gets BLAKE2b(link) and a PIN verifier keyed
+ *	with the link; Redis gets event records sealed with the server key
+ *	(for at most POSTERN_PROVISION_RECORD_TTL) and the PIN encrypted to
+ *	the sender's own key. Secrets are wiped after use; the request pool
+ *	holding the plaintext mail is wiped by the skeleton. Logs carry event
+ *	ids and counts, never addresses' keys, PINs, links or bodies.
  * DIAGNOSTICS
- *	logfmt lines on stderr; exit 0 after SIGTERM, 1 if it cannot start,
- *	2 on bad configuration.
+ *	logfmt lines on stderr, one per event (counts per outcome and time)
+ *	and per PIN verification; metrics
+ *	postern_provision_mailboxes_created_total,
+ *	postern_provision_messages_stored_total,
+ *	postern_provision_mailboxes_locked_total. Exit 0 after SIGTERM, 1 if
+ *	it cannot start (GNUPGHOME unusable, bad POSTERN_PROVISION_KEY or
+ *	POSTERN_INVITE_FROM), 2 on a variable out of range.
  */
-#include "postern/v1/provision.pb-c.h"
-#include "postern/service.h"
+#include "prov.h"
+
+static const pn_cfg_entry config[] = {
+	PN_CFG_STR("POSTERN_PROVISION_KEY", "", &prov_cfg.server_key,
+	    PN_CFG_SECRET | PN_CFG_REQUIRED, "32-byte server key, hex or base64 (secret)"),
+	PN_CFG_STR("POSTERN_REDIS", "127.0.0.1:6379", &prov_cfg.redis, PN_CFG_REQUIRED,
+	    "Redis for event records, PIN store and counters"),
+	PN_CFG_STR("POSTERN_REDIS_PASSWORD", "", &prov_cfg.redis_password, PN_CFG_SECRET,
+	    "Redis AUTH password"),
+	PN_CFG_INT("POSTERN_REDIS_TIMEOUT_MS", 1000, 10, 60000, &prov_cfg.redis_timeout_ms,
+	    "Redis connect and command timeout"),
+	PN_CFG_STR("POSTERN_GNUPGHOME", "var/gnupg-provision", &prov_cfg.gnupghome,
+	    PN_CFG_REQUIRED, "GnuPG home for key generation and encryption (short path)"),
+	PN_CFG_STR("POSTERN_PUBLIC_URL", "http://127.0.0.1:8080", &prov_cfg.public_url,
+	    PN_CFG_REQUIRED, "the web UI's URL as recipients reach it"),
+	PN_CFG_STR("POSTERN_INVITE_FROM", "Postern <postern@localhost>", &prov_cfg.invite_from,
+	    PN_CFG_REQUIRED, "From of invitations and notices"),
+	PN_CFG_INT("POSTERN_PIN_LENGTH", 6, PROV_PIN_MIN, PROV_PIN_MAX, &prov_cfg.pin_length,
+	    "digits of a PIN"),
+	PN_CFG_INT("POSTERN_INACTIVITY_DAYS", 90, 1, 3650, &prov_cfg.inactivity_days,
+	    "days without activity before a mailbox is deleted"),
+	PN_CFG_INT("POSTERN_MAX_MAIL_BYTES", 18874368, 1, 1073741824, &prov_cfg.max_mail_bytes,
+	    "largest mail of a send event"),
+	PN_CFG_INT("POSTERN_MAX_RECIPIENTS", 100, 1, 999, &prov_cfg.max_recipients,
+	    "recipients per send event"),
+	PN_CFG_INT("POSTERN_PROVISION_RECORD_TTL", 86400, 60, 2592000, &prov_cfg.record_ttl,
+	    "seconds an event record is kept for retries"),
+	PN_CFG_INT("POSTERN_PIN_LOCKOUT_AFTER", 5, 1, 100, &prov_cfg.pin_lockout_after,
+	    "consecutive PIN failures before lock-outs"),
+	PN_CFG_INT("POSTERN_PIN_LOCKOUT_SECONDS", 60, 1, 86400, &prov_cfg.pin_lockout_seconds,
+	    "first lock-out, doubling per failure"),
+	PN_CFG_INT("POSTERN_PIN_MAX_FAILURES", 10, 1, 1000, &prov_cfg.pin_max_failures,
+	    "consecutive PIN failures that lock a mailbox"),
+	PN_CFG_INT("POSTERN_PIN_CLIENT_MAX", 20, 1, 100000, &prov_cfg.pin_client_max,
+	    "PIN failures per client address per window"),
+	PN_CFG_INT("POSTERN_PIN_CLIENT_WINDOW", 900, 1, 86400, &prov_cfg.pin_client_window,
+	    "seconds of the per-client window"),
+	PN_CFG_END
+};
 
 static const pn_op ops[] = {
 	{ POSTERN__V1__PROVISION_REQUEST__OP_PING, "ping", pn_op_ping },
+	{ POSTERN__V1__PROVISION_REQUEST__OP_SEND, "send", prov_op_send },
+	{ POSTERN__V1__PROVISION_REQUEST__OP_PIN_QUERY, "pin_query", prov_op_pin_query },
+	{ POSTERN__V1__PROVISION_REQUEST__OP_PIN_VERIFY, "pin_verify", prov_op_pin_verify },
 	PN_OP_END
 };
 
@@ -29,9 +129,12 @@ static const pn_service service = {
 	.name = "provision",
 	.summary = "turns send events into temporary mailboxes",
 	.health_port = 9102,
+	.config = config,
 	.request = &postern__v1__provision_request__descriptor,
 	.reply = &postern__v1__provision_reply__descriptor,
 	.ops = ops,
+	.init = prov_init,
+	.fini = prov_fini,
 };
 
 int main(int argc, char **argv)

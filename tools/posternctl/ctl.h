@@ -10,5 +10,7 @@ int ctl_certs(int argc, char **argv);
 int ctl_ping(int argc, char **argv);
 int ctl_lookup(int argc, char **argv);
 int ctl_key(int argc, char **argv);
+int ctl_send(int argc, char **argv);
+int ctl_pin(int argc, char **argv);
 
 #endif

@@ -6,6 +6,10 @@
  *	posternctl ping SERVICE
  *	posternctl lookup [--fresh] ADDR...
  *	posternctl key import FILE...
+ *	posternctl send --from A --to B [--to C] [--pin] [--subject S]
+ *	    (--body TEXT | --mime FILE) [--sent-copy FILE] [--event-id ID]
+ *	    [--pin-header NAME]
+ *	posternctl pin --sender A --recipient B
  * DESCRIPTION
  *	certs	generate the broker's and every client's CURVE certificates
  *		into DIR (kept if they exist), with DIR/allow/ holding the
@@ -16,6 +20,11 @@
  *		the reason (tools/posternctl/ctl_lookup.c).
  *	key	import public keys into POSTERN_KEYRING_DIR (var/keyring),
  *		the keyring keylookup reads (tools/posternctl/ctl_key.c).
+ *	send	publish a send event to provision and print one line per
+ *		recipient; --sent-copy writes the sent copy with the PIN header
+ *		(tools/posternctl/ctl_send.c).
+ *	pin	print the PIN a sender assigned, encrypted to the sender's key,
+ *		and decrypt it with the local keyring (tools/posternctl/ctl_pin.c).
  * ENVIRONMENT
  *	POSTERN_BROKER, POSTERN_CERT, POSTERN_BROKER_CERT,
  *	POSTERN_BUS_TIMEOUT_MS, POSTERN_BUS_RETRIES: as for every service
@@ -38,6 +47,8 @@ static const struct {
 	{ "certs", ctl_certs, "certs DIR [NAME...]   generate CURVE certificates" },
 	{ "ping", ctl_ping, "ping SERVICE          ping a service through the broker" },
 	{ "lookup", ctl_lookup, "lookup [--fresh] ADDR...  key lookup: KEY_FOUND, GUEST, NONE or INVALID" },
+	{ "send", ctl_send, "send --from A --to B [--pin] (--body T | --mime F) [--sent-copy F]  publish a send event" },
+	{ "pin", ctl_pin, "pin --sender A --recipient B  check the PIN a sender assigned" },
 	{ "key", ctl_key, "key import FILE...    add public keys to the keylookup keyring" },
 };
 

@@ -1,0 +1,80 @@
+/*
+ * mime.h - GMime glue, wrapped once: look into a mail, compose a mail.
+ *
+ * pn_mime_inspect parses an RFC 5322 message as composed by a sender and
+ * returns what a list view needs (From, To, Subject, Date, whether there
+ * are attachments), decoded to UTF-8. It is stricter than GMime, which
+ * parses anything: a message must be non-empty, free of NUL bytes, start
+ * with a header field, carry a From header with an address, and every
+ * multipart must name its boundary. Anything else is refused with a
+ * short reason that is safe to show a sender.
+ *
+ * pn_mime_compose renders a new mail: From, To, Subject (RFC 2047 encoded
+ * when needed), Date, Message-ID, MIME-Version, and either one text/plain
+ * part or, with html set, multipart/alternative of text/plain and
+ * text/html, UTF-8, quoted-printable where needed, CRLF line ends (ready
+ * for SMTP DATA). Header values are stripped of CR, LF and other control
+ * characters before GMime sees them: nothing given here can inject a
+ * header.
+ *
+ * GMime keeps its own copies of a parsed message in GLib memory that is
+ * not wiped; callers that handle plaintext mail should know that.
+ * Thread-safe after the first call (g_mime_init runs once).
+ */
+#ifndef POSTERN_MIME_H
+#define POSTERN_MIME_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "postern/err.h"
+
+typedef struct pn_mime_info {
+	char *from;              /* decoded From header, e.g. "Jane Doe <jane@example.org>" */
+	char *from_name;         /* display name of the first From mailbox ("" if none) */
+	char *from_addr;         /* addr-spec of the first From mailbox */
+	char *to;                /* decoded To header ("" if none) */
+	char *cc;                /* decoded Cc header ("" if none) */
+	char *subject;           /* decoded Subject ("" if none) */
+	char *date;              /* RFC 5322 date as given ("" if none) */
+	long long date_unix;     /* parsed Date, 0 if none or unparsable */
+	char *message_id;        /* without <> ("" if none) */
+	int has_attachments;     /* a part with disposition attachment or a file name */
+	size_t parts;            /* leaf parts seen */
+} pn_mime_info;
+
+/*
+ * pn_mime_inspect - parse data; fills *info_r (pn_malloc'd strings, free
+ * with pn_mime_info_free). PN_ERR_PARAMS with *why_r (static text) if the
+ * data is not a usable message.
+ */
+pn_err pn_mime_inspect(const void *data, size_t len, pn_mime_info *info_r,
+    const char **why_r);
+void pn_mime_info_free(pn_mime_info *info);
+
+typedef struct pn_mime_mail {
+	const char *from;            /* header value: "Name <addr>" or "addr" */
+	const char *const *to;       /* header values, n_to of them */
+	size_t n_to;
+	const char *subject;         /* UTF-8 */
+	const char *text;            /* UTF-8, LF or CRLF line ends */
+	const char *html;            /* optional: adds a text/html alternative */
+	const char *const *headers;  /* optional: name, value, name, value, ..., NULL */
+	const char *message_id_domain; /* optional: right side of Message-ID (else from's domain) */
+} pn_mime_mail;
+
+/*
+ * pn_mime_compose - render mail; returns a pn_malloc'd NUL-terminated
+ * buffer (caller frees) with its length in *len_r, or NULL with *why_r
+ * if from or a To value does not parse as an address.
+ */
+uint8_t *pn_mime_compose(const pn_mime_mail *mail, size_t *len_r,
+    const char **why_r);
+
+/* pn_mime_html_escape - s with & < > " ' escaped; pn_malloc'd */
+char *pn_mime_html_escape(const char *s);
+
+/* pn_mime_clean_line - copy of s without control characters, at most max bytes (UTF-8 safe); pn_malloc'd */
+char *pn_mime_clean_line(const char *s, size_t max);
+
+#endif

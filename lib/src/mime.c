@@ -1,0 +1,374 @@
+/*
+ * mime.c - GMime glue (see mime.h): inspect a sender's mail, compose
+ * Postern's own mails.
+ *
+ * GMime is deliberately forgiving: it turns any byte string into some
+ * message. Postern must refuse what is not a mail before it stores it
+ * for someone, so pn_mime_inspect adds a few plain checks of its own in
+ * front of and after GMime's parser (see mime.h). Everything taken out of
+ * the parsed message is copied into pn_malloc'd strings so callers never
+ * touch GLib memory or g_free.
+ */
+#include <ctype.h>
+#include <pthread.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <gmime/gmime.h>
+#include <sodium.h>
+
+#include "postern/mem.h"
+#include "postern/mime.h"
+
+#define PN_MIME_HEADER_MAX 998
+
+static pthread_once_t mime_once = PTHREAD_ONCE_INIT;
+
+/* mime_init - g_mime_init once per process */
+static void mime_init(void)
+{
+	g_mime_init();
+}
+
+/* dup_or_empty - pn_strdup of s, "" for NULL */
+static char *dup_or_empty(const char *s)
+{
+	return pn_strdup(s ? s : "");
+}
+
+/* take_g - copy a g_malloc'd string into pn memory and g_free it */
+static char *take_g(char *s)
+{
+	char *out = dup_or_empty(s);
+	g_free(s);
+	return out;
+}
+
+/* pn_mime_clean_line - s without control characters, cut at max bytes on a UTF-8 boundary */
+char *pn_mime_clean_line(const char *s, size_t max)
+{
+	size_t n = 0, len = s ? strlen(s) : 0;
+	char *out = pn_malloc(len + 1);
+
+	for (size_t i = 0; i < len; i++) {
+		unsigned char c = (unsigned char)s[i];
+		if (c < 0x20 || c == 0x7f)
+			c = ' ';
+		out[n++] = (char)c;
+	}
+	out[n] = '\0';
+	if (n > max) {
+		n = max;
+		while (n > 0 && ((unsigned char)out[n] & 0xc0) == 0x80)
+			n--;
+		out[n] = '\0';
+	}
+	return out;
+}
+
+/* pn_mime_html_escape - s with the five HTML specials escaped */
+char *pn_mime_html_escape(const char *s)
+{
+	size_t len = 0, n = 0;
+	char *out;
+
+	for (const char *p = s ? s : ""; *p; p++)
+		len += (*p == '&') ? 5 : (*p == '<' || *p == '>') ? 4 :
+		    (*p == '"' || *p == '\'') ? 6 : 1;
+	out = pn_malloc(len + 1);
+	for (const char *p = s ? s : ""; *p; p++) {
+		const char *rep = NULL;
+		switch (*p) {
+		case '&': rep = "&amp;"; break;
+		case '<': rep = "&lt;"; break;
+		case '>': rep = "&gt;"; break;
+		case '"': rep = "&quot;"; break;
+		case '\'': rep = "&#39;"; break;
+		default: out[n++] = *p; continue;
+		}
+		memcpy(out + n, rep, strlen(rep));
+		n += strlen(rep);
+	}
+	out[n] = '\0';
+	return out;
+}
+
+/* starts_with_header - the first line is "field-name:" (RFC 5322 ftext) */
+static int starts_with_header(const uint8_t *d, size_t len)
+{
+	size_t i = 0;
+
+	while (i < len && d[i] >= 33 && d[i] <= 126 && d[i] != ':')
+		i++;
+	return i > 0 && i < len && d[i] == ':';
+}
+
+/* Walk state for the part tree. */
+typedef struct walk {
+	pn_mime_info *info;
+	const char *why;
+} walk;
+
+/* walk_part - count leaves, spot attachments and multiparts without boundary */
+static void walk_part(GMimeObject *parent, GMimeObject *part, gpointer data)
+{
+	walk *w = data;
+	GMimeContentType *ct = g_mime_object_get_content_type(part);
+
+	(void)parent;
+	if (ct && g_mime_content_type_is_type(ct, "multipart", "*") &&
+	    !g_mime_content_type_get_parameter(ct, "boundary"))
+		w->why = "a multipart part has no boundary";
+	if (GMIME_IS_MULTIPART(part))
+		return;
+	if (GMIME_IS_MESSAGE_PART(part)) {
+		w->info->has_attachments = 1;   /* a forwarded message */
+		w->info->parts++;
+		return;
+	}
+	w->info->parts++;
+	if (GMIME_IS_PART(part)) {
+		GMimePart *p = GMIME_PART(part);
+		if (g_mime_part_is_attachment(p) || g_mime_part_get_filename(p))
+			w->info->has_attachments = 1;
+	}
+}
+
+/* address_list - decoded header text of an address list, "" if none */
+static char *address_list(InternetAddressList *list)
+{
+	if (!list || internet_address_list_length(list) == 0)
+		return pn_strdup("");
+	return take_g(internet_address_list_to_string(list, NULL, FALSE));
+}
+
+/* pn_mime_inspect - parse and check a sender's message */
+pn_err pn_mime_inspect(const void *data, size_t len, pn_mime_info *info,
+    const char **why_r)
+{
+	GMimeStream *stream = NULL;
+	GMimeParser *parser = NULL;
+	GMimeMessage *msg = NULL;
+	InternetAddressList *from;
+	InternetAddress *ia = NULL;
+	const char *s, *why = NULL;
+	walk w;
+	pn_err err = PN_ERR_PARAMS;
+
+	pthread_once(&mime_once, mime_init);
+	memset(info, 0, sizeof(*info));
+	*why_r = NULL;
+	if (len == 0) {
+		*why_r = "the mail is empty (0 bytes)";
+		return PN_ERR_PARAMS;
+	}
+	if (memchr(data, '\0', len)) {
+		*why_r = "the mail contains NUL bytes";
+		return PN_ERR_PARAMS;
+	}
+	if (!starts_with_header(data, len)) {
+		*why_r = "the mail does not start with a header field";
+		return PN_ERR_PARAMS;
+	}
+	stream = g_mime_stream_mem_new_with_buffer(data, len);
+	parser = g_mime_parser_new_with_stream(stream);
+	msg = g_mime_parser_construct_message(parser, NULL);
+	if (!msg) {
+		why = "the mail cannot be parsed as MIME";
+		goto done;
+	}
+	from = g_mime_message_get_from(msg);
+	if (from && internet_address_list_length(from) > 0)
+		ia = internet_address_list_get_address(from, 0);
+	if (!ia || !INTERNET_ADDRESS_IS_MAILBOX(ia) ||
+	    !internet_address_mailbox_get_addr(INTERNET_ADDRESS_MAILBOX(ia)) ||
+	    !strchr(internet_address_mailbox_get_addr(INTERNET_ADDRESS_MAILBOX(ia)), '@')) {
+		why = "the mail has no From header with an address";
+		goto done;
+	}
+	if (!g_mime_message_get_mime_part(msg)) {
+		why = "the mail has no body";
+		goto done;
+	}
+	w.info = info;
+	w.why = NULL;
+	g_mime_message_foreach(msg, walk_part, &w);
+	if (w.why) {
+		why = w.why;
+		goto done;
+	}
+	info->from = address_list(from);
+	info->from_name = dup_or_empty(internet_address_get_name(ia));
+	info->from_addr = dup_or_empty(internet_address_mailbox_get_addr(
+	    INTERNET_ADDRESS_MAILBOX(ia)));
+	info->to = address_list(g_mime_message_get_to(msg));
+	info->cc = address_list(g_mime_message_get_cc(msg));
+	info->subject = dup_or_empty(g_mime_message_get_subject(msg));
+	s = g_mime_object_get_header(GMIME_OBJECT(msg), "Date");
+	info->date = dup_or_empty(s);
+	if (g_mime_message_get_date(msg))
+		info->date_unix = (long long)g_date_time_to_unix(g_mime_message_get_date(msg));
+	info->message_id = dup_or_empty(g_mime_message_get_message_id(msg));
+	err = PN_OK;
+done:
+	if (err != PN_OK) {
+		pn_mime_info_free(info);
+		*why_r = why;
+	}
+	if (msg)
+		g_object_unref(msg);
+	if (parser)
+		g_object_unref(parser);
+	if (stream)
+		g_object_unref(stream);
+	return err;
+}
+
+/* pn_mime_info_free - free the strings of info; NULL-tolerant */
+void pn_mime_info_free(pn_mime_info *info)
+{
+	if (!info)
+		return;
+	pn_free(&info->from);
+	pn_free(&info->from_name);
+	pn_free(&info->from_addr);
+	pn_free(&info->to);
+	pn_free(&info->cc);
+	pn_free(&info->subject);
+	pn_free(&info->date);
+	pn_free(&info->message_id);
+	memset(info, 0, sizeof(*info));
+}
+
+/* add_list - parse value into the message's address list of type; 0 or -1 */
+static int add_list(GMimeMessage *msg, GMimeAddressType type, const char *value)
+{
+	char *clean = pn_mime_clean_line(value, PN_MIME_HEADER_MAX);
+	InternetAddressList *list = internet_address_list_parse(NULL, clean);
+	int ok = list && internet_address_list_length(list) > 0;
+
+	if (ok) {
+		for (int i = 0; i < internet_address_list_length(list); i++) {
+			InternetAddress *ia = internet_address_list_get_address(list, i);
+			if (!INTERNET_ADDRESS_IS_MAILBOX(ia) ||
+			    !strchr(internet_address_mailbox_get_addr(INTERNET_ADDRESS_MAILBOX(ia)) ?
+			    internet_address_mailbox_get_addr(INTERNET_ADDRESS_MAILBOX(ia)) : "", '@'))
+				ok = 0;
+		}
+	}
+	if (ok)
+		internet_address_list_append(g_mime_message_get_addresses(msg, type), list);
+	if (list)
+		g_object_unref(list);
+	pn_free(&clean);
+	return ok ? 0 : -1;
+}
+
+/* text_part - a text/<subtype> part holding UTF-8 text, 7-bit safe encoding */
+static GMimeObject *text_part(const char *subtype, const char *text)
+{
+	GMimeTextPart *p = g_mime_text_part_new_with_subtype(subtype);
+	GMimeStream *s = g_mime_stream_mem_new_with_buffer(text ? text : "",
+	    text ? strlen(text) : 0);
+	GMimeDataWrapper *dw = g_mime_data_wrapper_new_with_stream(s,
+	    GMIME_CONTENT_ENCODING_DEFAULT);
+
+	g_mime_part_set_content(GMIME_PART(p), dw);
+	g_object_unref(dw);
+	g_object_unref(s);
+	g_mime_text_part_set_charset(p, "utf-8");
+	/* readable in any mail client's source view: 7bit or quoted-printable */
+	g_mime_part_set_content_encoding(GMIME_PART(p),
+	    g_mime_part_get_best_content_encoding(GMIME_PART(p),
+	    GMIME_ENCODING_CONSTRAINT_7BIT) == GMIME_CONTENT_ENCODING_7BIT ?
+	    GMIME_CONTENT_ENCODING_7BIT : GMIME_CONTENT_ENCODING_QUOTEDPRINTABLE);
+	return GMIME_OBJECT(p);
+}
+
+/* pn_mime_compose - render a new mail, CRLF line ends */
+uint8_t *pn_mime_compose(const pn_mime_mail *m, size_t *len_r,
+    const char **why_r)
+{
+	GMimeMessage *msg;
+	GMimeFormatOptions *fo;
+	GMimeObject *body;
+	GDateTime *now;
+	char *subject, *id, *text;
+	const char *domain = m->message_id_domain;
+	uint8_t *out = NULL;
+	size_t len;
+
+	pthread_once(&mime_once, mime_init);
+	*why_r = NULL;
+	msg = g_mime_message_new(TRUE);
+	if (add_list(msg, GMIME_ADDRESS_TYPE_FROM, m->from) < 0) {
+		*why_r = "the From address does not parse";
+		goto done;
+	}
+	for (size_t i = 0; i < m->n_to; i++)
+		if (add_list(msg, GMIME_ADDRESS_TYPE_TO, m->to[i]) < 0) {
+			*why_r = "a To address does not parse";
+			goto done;
+		}
+	subject = pn_mime_clean_line(m->subject, PN_MIME_HEADER_MAX);
+	g_mime_message_set_subject(msg, subject, "utf-8");
+	pn_free(&subject);
+	now = g_date_time_new_now_local();
+	g_mime_message_set_date(msg, now);
+	g_date_time_unref(now);
+	if (!domain) {
+		InternetAddressList *fl = g_mime_message_get_from(msg);
+		InternetAddress *ia = internet_address_list_get_address(fl, 0);
+		const char *a = internet_address_mailbox_get_addr(INTERNET_ADDRESS_MAILBOX(ia));
+		domain = strrchr(a, '@') ? strrchr(a, '@') + 1 : "localhost";
+	}
+	{
+		/* random left side: a Message-ID reveals nothing about the host */
+		unsigned char rnd[16];
+		char hex[33];
+		randombytes_buf(rnd, sizeof(rnd));
+		sodium_bin2hex(hex, sizeof(hex), rnd, sizeof(rnd));
+		id = pn_malloc(strlen(hex) + strlen(domain) + 2);
+		sprintf(id, "%s@%s", hex, domain);
+		g_mime_message_set_message_id(msg, id);
+		pn_free(&id);
+	}
+	for (size_t i = 0; m->headers && m->headers[i] && m->headers[i + 1]; i += 2) {
+		/* pairs: a trailing name without a value is ignored */
+		char *name = pn_mime_clean_line(m->headers[i], 76);
+		char *value = pn_mime_clean_line(m->headers[i + 1], PN_MIME_HEADER_MAX);
+		for (char *p = name; *p; p++)
+			if (*p == ':' || *p == ' ')
+				*p = '-';
+		g_mime_object_set_header(GMIME_OBJECT(msg), name, value, "utf-8");
+		pn_free(&name);
+		pn_free(&value);
+	}
+	if (m->html) {
+		GMimeMultipart *alt = g_mime_multipart_new_with_subtype("alternative");
+		GMimeObject *t = text_part("plain", m->text);
+		GMimeObject *h = text_part("html", m->html);
+		g_mime_multipart_add(alt, t);
+		g_mime_multipart_add(alt, h);
+		g_object_unref(t);
+		g_object_unref(h);
+		body = GMIME_OBJECT(alt);
+	} else {
+		body = text_part("plain", m->text);
+	}
+	g_mime_message_set_mime_part(msg, body);
+	g_object_unref(body);
+	fo = g_mime_format_options_new();
+	g_mime_format_options_set_newline_format(fo, GMIME_NEWLINE_FORMAT_DOS);
+	text = g_mime_object_to_string(GMIME_OBJECT(msg), fo);
+	g_mime_format_options_free(fo);
+	len = strlen(text);
+	out = pn_malloc(len + 1);
+	memcpy(out, text, len + 1);
+	g_free(text);
+	*len_r = len;
+done:
+	g_object_unref(msg);
+	return out;
+}

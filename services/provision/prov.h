@@ -1,0 +1,166 @@
+/*
+ * prov.h - provision's internal interfaces, shared by its prov_*.c files.
+ *
+ * prov_crypto.c  secrets and what is derived from them (pure, unit-tested)
+ * prov_render.c  the mails provision writes and the message envelope (pure)
+ * prov_send.c    SendEvent: key lookup, mailboxes, encryption, Accept
+ * prov_pin.c     PinQuery, PinVerify and the lock-out policy
+ * prov_init.c    init and fini for the skeleton
+ *
+ * Configuration lives in prov_cfg (filled by the skeleton from main.c's
+ * table before init runs, read-only afterwards); the connections of the
+ * one worker thread in prov_state.
+ */
+#ifndef POSTERN_PROV_H
+#define POSTERN_PROV_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "postern/v1/keylookup.pb-c.h"
+#include "postern/v1/mailstore.pb-c.h"
+#include "postern/v1/provision.pb-c.h"
+#include "postern/bus.h"
+#include "postern/err.h"
+#include "postern/gpg.h"
+#include "postern/mem.h"
+#include "postern/redis.h"
+#include "postern/service.h"
+
+/* ---- configuration ---- */
+struct prov_config {
+	char *redis;
+	char *redis_password;
+	long redis_timeout_ms;
+	char *gnupghome;
+	char *public_url;
+	char *invite_from;
+	char *server_key;           /* POSTERN_PROVISION_KEY: hex or base64 of 32 bytes */
+	long pin_length;
+	long inactivity_days;
+	long max_mail_bytes;
+	long max_recipients;
+	long record_ttl;            /* seconds an event record is kept */
+	long pin_lockout_after;     /* failures before the first lock-out */
+	long pin_lockout_seconds;   /* first lock-out, doubling */
+	long pin_max_failures;      /* then locked until re-issued */
+	long pin_client_max;        /* failures per client address per window */
+	long pin_client_window;     /* seconds */
+};
+extern struct prov_config prov_cfg;
+
+/* ---- state (one per process: the skeleton runs one worker thread) ---- */
+typedef struct prov_state {
+	uint8_t key[32];            /* the server key for event records */
+	pn_redis *redis;
+	pn_gpg *gpg;
+	pn_client *bus;             /* calls to keylookup and mailstore */
+	char *invite_addr;          /* addr-spec of POSTERN_INVITE_FROM */
+} prov_state;
+
+/* ---- prov_init.c ---- */
+/* prov_init - key, Redis, GnuPG home, bus client; -1 = cannot run */
+int prov_init(pn_ctx *ctx);
+/* prov_fini - close what prov_init opened, wipe the key */
+void prov_fini(pn_ctx *ctx);
+
+/* ---- prov_crypto.c ---- */
+#define PROV_LINK_BYTES 32
+#define PROV_LINK_TEXT 44           /* base64url, no padding, 43 + NUL */
+#define PROV_HASH_BYTES 32
+#define PROV_PASS_TEXT 44           /* base64url of 32 bytes + NUL */
+#define PROV_PIN_MAX 12
+#define PROV_PIN_MIN 4
+
+/* prov_key_parse - 32 bytes from 64 hex digits or base64 (either alphabet) */
+int prov_key_parse(const char *text, uint8_t key[32]);
+/* prov_b64url - base64url without padding of n bytes; out holds 4*ceil(n/3)+1 */
+void prov_b64url(char *out, size_t outlen, const uint8_t *in, size_t n);
+/* prov_b64url_decode - the inverse; returns the decoded length or -1 */
+long prov_b64url_decode(uint8_t *out, size_t outlen, const char *in, size_t inlen);
+/* prov_link_new - 32 random bytes */
+void prov_link_new(uint8_t link[PROV_LINK_BYTES]);
+/* prov_link_hash - BLAKE2b-256(link): what mailstore finds the mailbox by */
+void prov_link_hash(const uint8_t link[PROV_LINK_BYTES], uint8_t hash[PROV_HASH_BYTES]);
+/* prov_pin_new - len uniformly random decimal digits, NUL-terminated */
+void prov_pin_new(char *pin, size_t len);
+/* prov_passphrase - base64url(BLAKE2b-256_{link}("postern/guest-key/v1\0" || pin)) */
+void prov_passphrase(const uint8_t link[PROV_LINK_BYTES], const char *pin,
+    char out[PROV_PASS_TEXT]);
+/* prov_pin_verifier - BLAKE2b-256_{link}("postern/pin-verifier/v1\0" || pin) */
+void prov_pin_verifier(const uint8_t link[PROV_LINK_BYTES], const char *pin,
+    uint8_t out[PROV_HASH_BYTES]);
+/* prov_record_id - hex BLAKE2b-256(event_id || 0 || address): 64 chars + NUL */
+void prov_record_id(const char *event_id, const char *address, char out[65]);
+
+/* What an event record holds: the secrets chosen for one (event, recipient). */
+typedef struct prov_secret {
+	uint8_t link[PROV_LINK_BYTES];
+	char pin[PROV_PIN_MAX + 1];   /* "" = no PIN */
+} prov_secret;
+
+#define PROV_RECORD_MAX 128
+/*
+ * prov_record_seal - secretbox(key, version || record id || link || pin):
+ * writes nonce || box into out (PROV_RECORD_MAX), returns its length.
+ * The record id inside binds the record to its Redis key.
+ */
+size_t prov_record_seal(const uint8_t key[32], const char *record_id,
+    const prov_secret *sec, uint8_t *out);
+/* prov_record_open - the inverse; -1 if forged, foreign or damaged */
+int prov_record_open(const uint8_t key[32], const char *record_id,
+    const uint8_t *in, size_t len, prov_secret *sec_r);
+
+/* ---- prov_render.c ---- */
+typedef struct prov_invite {
+	const char *from;           /* POSTERN_INVITE_FROM header value */
+	const char *recipient;      /* normalised address */
+	const char *sender_name;    /* display name ("" if none) */
+	const char *sender_addr;
+	const char *public_url;     /* without trailing slash */
+	const char *link_text;      /* base64url link secret; NULL for a notification */
+	int with_pin;
+	long inactivity_days;
+} prov_invite;
+
+/* prov_render_invitation - text + HTML invitation with the link, never the PIN */
+uint8_t *prov_render_invitation(const prov_invite *inv, size_t *len_r);
+/* prov_render_notification - short text mail: new message, link to the login page */
+uint8_t *prov_render_notification(const prov_invite *inv, size_t *len_r);
+/* prov_render_locked - notice to the sender: a mailbox got locked */
+uint8_t *prov_render_locked(const char *from, const char *sender,
+    const char *recipient, long failures, size_t *len_r);
+/* prov_sender_display - "Name <addr>" or "addr" (pn_malloc'd) */
+char *prov_sender_display(const char *name, const char *addr);
+/*
+ * prov_envelope - the list-view record stored encrypted beside a message:
+ * "From: ...\nTo: ...\nCc: ...\nSubject: ...\nDate: ...\nAttachments: yes|no\n"
+ * (UTF-8, one line each, control characters replaced). pn_malloc'd.
+ */
+char *prov_envelope(const char *from, const char *to, const char *cc,
+    const char *subject, const char *date, int attachments);
+/* prov_idem_key - "<event>/<address>/<kind>" or, if longer than 200, with the address hashed */
+char *prov_idem_key(const char *event_id, const char *address, const char *kind,
+    pn_pool *pool);
+
+/* ---- prov_send.c ---- */
+pn_err prov_op_send(pn_ctx *ctx, const ProtobufCMessage *request,
+    ProtobufCMessage *reply, pn_pool *pool);
+/* prov_event_id_ok - 1..128 printable ASCII without space */
+int prov_event_id_ok(const char *id);
+
+/* ---- prov_pin.c ---- */
+pn_err prov_op_pin_query(pn_ctx *ctx, const ProtobufCMessage *request,
+    ProtobufCMessage *reply, pn_pool *pool);
+pn_err prov_op_pin_verify(pn_ctx *ctx, const ProtobufCMessage *request,
+    ProtobufCMessage *reply, pn_pool *pool);
+/*
+ * prov_lockout - seconds a mailbox stays locked after its n-th consecutive
+ * failure: 0 below after, then first * 2^(n - after), capped at a day;
+ * -1 from max on (locked until re-issued).
+ */
+long prov_lockout(long n, long after, long first, long max);
+/* prov_pin_key - Redis key of the PIN encrypted to the sender (pool) */
+char *prov_pin_key(const char *sender, const char *recipient, pn_pool *pool);
+
+#endif

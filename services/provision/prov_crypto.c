@@ -1,0 +1,203 @@
+/*
+ * prov_crypto.c - the secrets of a temporary mailbox and what is derived
+ * from them. Pure functions over libsodium; docs/security.md explains the
+ * model, this file is its one implementation.
+ *
+ *   link secret   32 random bytes; exists only in the invitation URL
+ *                 (base64url, no padding: 43 characters)
+ *   link_hash     BLAKE2b-256(link)                    -> mailstore, lookup
+ *   PIN           POSTERN_PIN_LENGTH uniform digits     -> only the reply
+ *   passphrase    base64url(BLAKE2b-256 keyed with link over
+ *                 "postern/guest-key/v1\0" || PIN)     -> protects the guest key
+ *   pin_verifier  BLAKE2b-256 keyed with link over
+ *                 "postern/pin-verifier/v1\0" || PIN   -> mailstore
+ *
+ * The keyed hashes make every stored value useless without the link
+ * secret: 10^6 PINs are nothing to brute-force, 2^256 links are.
+ *
+ * Event records (Redis, for idempotent retries across replicas) hold the
+ * link and the PIN sealed with crypto_secretbox under the server key; the
+ * record id (a hash of event id and address) is sealed inside, so a record
+ * copied to another key does not open.
+ */
+#include <ctype.h>
+#include <string.h>
+
+#include <sodium.h>
+
+#include "prov.h"
+
+#define GUEST_KEY_CONTEXT "postern/guest-key/v1"
+#define VERIFIER_CONTEXT "postern/pin-verifier/v1"
+#define RECORD_VERSION 1
+
+/* prov_key_parse - 64 hex digits, or base64 / base64url of exactly 32 bytes */
+int prov_key_parse(const char *text, uint8_t key[32])
+{
+	size_t n = 0, len;
+	const char *end = NULL;
+
+	if (!text)
+		return -1;
+	len = strlen(text);
+	while (len > 0 && isspace((unsigned char)text[len - 1]))
+		len--;
+	if (len == 64 && sodium_hex2bin(key, 32, text, len, NULL, &n, &end) == 0 &&
+	    n == 32 && end == text + len)
+		return 0;
+	static const int variants[] = {
+		sodium_base64_VARIANT_ORIGINAL, sodium_base64_VARIANT_ORIGINAL_NO_PADDING,
+		sodium_base64_VARIANT_URLSAFE, sodium_base64_VARIANT_URLSAFE_NO_PADDING,
+	};
+	for (size_t i = 0; i < sizeof(variants) / sizeof(variants[0]); i++)
+		if (sodium_base642bin(key, 32, text, len, NULL, &n, &end, variants[i]) == 0 &&
+		    n == 32 && end == text + len)
+			return 0;
+	sodium_memzero(key, 32);
+	return -1;
+}
+
+/* prov_b64url - base64url, no padding */
+void prov_b64url(char *out, size_t outlen, const uint8_t *in, size_t n)
+{
+	sodium_bin2base64(out, outlen, in, n, sodium_base64_VARIANT_URLSAFE_NO_PADDING);
+}
+
+/* prov_b64url_decode - base64url without padding; decoded length or -1 */
+long prov_b64url_decode(uint8_t *out, size_t outlen, const char *in, size_t inlen)
+{
+	size_t n = 0;
+	const char *end = NULL;
+
+	if (sodium_base642bin(out, outlen, in, inlen, NULL, &n, &end,
+	    sodium_base64_VARIANT_URLSAFE_NO_PADDING) != 0 || end != in + inlen)
+		return -1;
+	return (long)n;
+}
+
+/* prov_link_new - a fresh link secret */
+void prov_link_new(uint8_t link[PROV_LINK_BYTES])
+{
+	randombytes_buf(link, PROV_LINK_BYTES);
+}
+
+/* prov_link_hash - unkeyed BLAKE2b-256 of the link */
+void prov_link_hash(const uint8_t link[PROV_LINK_BYTES], uint8_t hash[PROV_HASH_BYTES])
+{
+	crypto_generichash(hash, PROV_HASH_BYTES, link, PROV_LINK_BYTES, NULL, 0);
+}
+
+/* prov_pin_new - uniform digits (randombytes_uniform has no modulo bias) */
+void prov_pin_new(char *pin, size_t len)
+{
+	for (size_t i = 0; i < len; i++)
+		pin[i] = (char)('0' + randombytes_uniform(10));
+	pin[len] = '\0';
+}
+
+/* keyed - BLAKE2b-256 keyed with link over context || NUL || pin */
+static void keyed(const uint8_t link[PROV_LINK_BYTES], const char *context,
+    const char *pin, uint8_t out[PROV_HASH_BYTES])
+{
+	crypto_generichash_state st;
+
+	crypto_generichash_init(&st, link, PROV_LINK_BYTES, PROV_HASH_BYTES);
+	crypto_generichash_update(&st, (const uint8_t *)context, strlen(context) + 1);
+	if (pin)
+		crypto_generichash_update(&st, (const uint8_t *)pin, strlen(pin));
+	crypto_generichash_final(&st, out, PROV_HASH_BYTES);
+	sodium_memzero(&st, sizeof(st));
+}
+
+/* prov_passphrase - the guest key's passphrase before activation */
+void prov_passphrase(const uint8_t link[PROV_LINK_BYTES], const char *pin,
+    char out[PROV_PASS_TEXT])
+{
+	uint8_t h[PROV_HASH_BYTES];
+
+	keyed(link, GUEST_KEY_CONTEXT, pin, h);
+	prov_b64url(out, PROV_PASS_TEXT, h, sizeof(h));
+	sodium_memzero(h, sizeof(h));
+}
+
+/* prov_pin_verifier - what mailstore keeps to check a PIN */
+void prov_pin_verifier(const uint8_t link[PROV_LINK_BYTES], const char *pin,
+    uint8_t out[PROV_HASH_BYTES])
+{
+	keyed(link, VERIFIER_CONTEXT, pin, out);
+}
+
+/* prov_record_id - hex BLAKE2b-256(event_id || NUL || address) */
+void prov_record_id(const char *event_id, const char *address, char out[65])
+{
+	crypto_generichash_state st;
+	uint8_t h[32];
+
+	crypto_generichash_init(&st, NULL, 0, sizeof(h));
+	crypto_generichash_update(&st, (const uint8_t *)event_id, strlen(event_id) + 1);
+	crypto_generichash_update(&st, (const uint8_t *)address, strlen(address));
+	crypto_generichash_final(&st, h, sizeof(h));
+	sodium_bin2hex(out, 65, h, sizeof(h));
+}
+
+/* record plaintext: version(1) id(32) link(32) pinlen(1) pin(<=12) */
+#define RECORD_PLAIN_MAX (1 + 32 + PROV_LINK_BYTES + 1 + PROV_PIN_MAX)
+
+/* prov_record_seal - nonce || secretbox of the record */
+size_t prov_record_seal(const uint8_t key[32], const char *record_id,
+    const prov_secret *sec, uint8_t *out)
+{
+	uint8_t plain[RECORD_PLAIN_MAX];
+	size_t n = 0, pinlen = strlen(sec->pin);
+
+	plain[n++] = RECORD_VERSION;
+	sodium_hex2bin(plain + n, 32, record_id, 64, NULL, NULL, NULL);
+	n += 32;
+	memcpy(plain + n, sec->link, PROV_LINK_BYTES);
+	n += PROV_LINK_BYTES;
+	plain[n++] = (uint8_t)pinlen;
+	memcpy(plain + n, sec->pin, pinlen);
+	n += pinlen;
+	randombytes_buf(out, crypto_secretbox_NONCEBYTES);
+	crypto_secretbox_easy(out + crypto_secretbox_NONCEBYTES, plain, n, out, key);
+	sodium_memzero(plain, sizeof(plain));
+	return crypto_secretbox_NONCEBYTES + crypto_secretbox_MACBYTES + n;
+}
+
+/* prov_record_open - check, decrypt and parse a record */
+int prov_record_open(const uint8_t key[32], const char *record_id,
+    const uint8_t *in, size_t len, prov_secret *sec)
+{
+	uint8_t plain[RECORD_PLAIN_MAX], id[32];
+	size_t n, pinlen;
+	int rc = -1;
+
+	memset(sec, 0, sizeof(*sec));
+	if (len < crypto_secretbox_NONCEBYTES + crypto_secretbox_MACBYTES + 1 + 32 +
+	    PROV_LINK_BYTES + 1 || len > PROV_RECORD_MAX)
+		return -1;
+	n = len - crypto_secretbox_NONCEBYTES - crypto_secretbox_MACBYTES;
+	if (crypto_secretbox_open_easy(plain, in + crypto_secretbox_NONCEBYTES,
+	    len - crypto_secretbox_NONCEBYTES, in, key) != 0)
+		goto done;
+	if (plain[0] != RECORD_VERSION)
+		goto done;
+	if (sodium_hex2bin(id, sizeof(id), record_id, 64, NULL, NULL, NULL) != 0 ||
+	    sodium_memcmp(id, plain + 1, 32) != 0)
+		goto done;
+	pinlen = plain[1 + 32 + PROV_LINK_BYTES];
+	if (pinlen > PROV_PIN_MAX || n != 1 + 32 + PROV_LINK_BYTES + 1 + pinlen)
+		goto done;
+	memcpy(sec->link, plain + 1 + 32, PROV_LINK_BYTES);
+	memcpy(sec->pin, plain + 1 + 32 + PROV_LINK_BYTES + 1, pinlen);
+	sec->pin[pinlen] = '\0';
+	for (size_t i = 0; i < pinlen; i++)
+		if (sec->pin[i] < '0' || sec->pin[i] > '9')
+			goto done;
+	rc = 0;
+done:
+	sodium_memzero(plain, sizeof(plain));
+	if (rc != 0)
+		sodium_memzero(sec, sizeof(*sec));
+	return rc;
+}

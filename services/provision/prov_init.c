@@ -1,0 +1,99 @@
+/*
+ * prov_init.c - provision's start and stop: the server key, the SMTP
+ * sender of its mails, Redis, the GnuPG home (fast S2K profile) and the
+ * bus client for keylookup and mailstore. The skeleton calls prov_init
+ * once before the worker loop and prov_fini once after it.
+ */
+#include <stdlib.h>
+#include <string.h>
+
+#include <sodium.h>
+
+#include "postern/addr.h"
+#include "postern/log.h"
+#include "postern/mime.h"
+#include "prov.h"
+
+/* prov_init - server key, Redis, GnuPG home, bus client */
+int prov_init(pn_ctx *ctx)
+{
+	prov_state *st = pn_calloc(1, sizeof(*st));
+	char addr[PN_ADDR_MAX + 1];
+	const char *why = NULL;
+
+	pn_ctx_set_state(ctx, st);
+	if (prov_key_parse(prov_cfg.server_key, st->key) < 0) {
+		pn_error("msg=\"POSTERN_PROVISION_KEY must be 32 bytes as 64 hex digits or base64\"");
+		goto fail;
+	}
+	{
+		/* the SMTP sender of our mails: the address inside POSTERN_INVITE_FROM */
+		const char *lt = strrchr(prov_cfg.invite_from, '<');
+		const char *in = lt ? lt + 1 : prov_cfg.invite_from;
+		size_t n = strcspn(in, ">");
+		if (n == 0 || n > PN_ADDR_MAX || !memchr(in, '@', n)) {
+			pn_error("msg=\"POSTERN_INVITE_FROM has no address\"");
+			goto fail;
+		}
+		memcpy(addr, in, n);
+		addr[n] = '\0';
+		/*
+		 * The SMTP envelope sender: that address when it is a full one,
+		 * else the null reverse-path "<>" (right for automatic mail, and
+		 * what a one-label default like postern@localhost must become).
+		 */
+		char norm[PN_ADDR_MAX + 1];
+		if (pn_addr_normalise(addr, norm, sizeof(norm), NULL) == 0) {
+			st->invite_addr = pn_strdup(norm);
+		} else {
+			st->invite_addr = pn_strdup("");
+			pn_info("msg=\"POSTERN_INVITE_FROM is not a routable address: SMTP sender <> \"");
+		}
+		/* the header must also parse as a mailbox */
+		size_t len;
+		const char *to[] = { addr };
+		pn_mime_mail m = { .from = prov_cfg.invite_from, .to = to, .n_to = 1,
+			.subject = "check", .text = "check" };
+		uint8_t *probe = pn_mime_compose(&m, &len, &why);
+		if (!probe) {
+			pn_error("msg=\"POSTERN_INVITE_FROM does not parse\" why=\"%s\"", why);
+			goto fail;
+		}
+		free(probe);
+	}
+	while (strlen(prov_cfg.public_url) > 1 &&
+	    prov_cfg.public_url[strlen(prov_cfg.public_url) - 1] == '/')
+		prov_cfg.public_url[strlen(prov_cfg.public_url) - 1] = '\0';
+	if (!(st->redis = pn_redis_open(prov_cfg.redis, prov_cfg.redis_password,
+	    prov_cfg.redis_timeout_ms)))
+		goto fail;
+	/* fast S2K: this home only protects keys with 256-bit derived passphrases */
+	if (!(st->gpg = pn_gpg_open(prov_cfg.gnupghome, 65536)))
+		goto fail;
+	if (!(st->bus = pn_client_new(pn_ctx_bus(ctx))))
+		goto fail;
+	pn_info("msg=\"provision ready\" gnupghome=%s redis=%s public_url=%s pin_length=%ld "
+	    "max_recipients=%ld max_mail_bytes=%ld", prov_cfg.gnupghome, prov_cfg.redis,
+	    prov_cfg.public_url, prov_cfg.pin_length, prov_cfg.max_recipients,
+	    prov_cfg.max_mail_bytes);
+	return 0;
+fail:
+	prov_fini(ctx);
+	return -1;
+}
+
+/* prov_fini - close what prov_init opened, wipe the key */
+void prov_fini(pn_ctx *ctx)
+{
+	prov_state *st = pn_ctx_state(ctx);
+
+	if (!st)
+		return;
+	pn_client_destroy(&st->bus);
+	pn_gpg_close(&st->gpg);
+	pn_redis_close(&st->redis);
+	pn_free(&st->invite_addr);
+	sodium_memzero(st->key, sizeof(st->key));
+	free(st);
+	pn_ctx_set_state(ctx, NULL);
+}

@@ -1,0 +1,756 @@
+/*
+ * prov_send.c - SendEvent: for each recipient without a key, a temporary
+ * mailbox, the mail encrypted into it, and an invitation or notification,
+ * handed to mailstore in one Accept per recipient.
+ *
+ * Order of work for one event:
+ *   1. Whole-event checks, nothing stored yet: event id, sender, recipient
+ *      count (STATUS_TOO_LARGE), mail size (STATUS_TOO_LARGE), the mail
+ *      itself (STATUS_BAD_REQUEST for a 0-byte or malformed mail: the mail
+ *      is the same for every recipient, so one clear answer beats N
+ *      identical REJECTEDs).
+ *   2. Recipients normalised (invalid: REJECTED with the reason; the rest
+ *      continue; a repeated address is handled once and reported twice).
+ *   3. One KeyLookup (fresh) for every recipient, plus the sender when a
+ *      PIN is asked for (the PIN store needs the sender's key).
+ *   4. Per recipient: KEY_FOUND is only reported. GUEST: GetMailbox,
+ *      encrypt to its key, Accept with a notification. NONE: the event
+ *      record (below), a guest key, encrypt, Accept with new_mailbox and
+ *      the invitation; if mailstore says EXISTS (someone else won a race)
+ *      the mail is encrypted again to the winner's key and accepted
+ *      without new_mailbox.
+ *   5. The reply goes out only after every Accept has been answered OK
+ *      (mailstore commits synchronously). Anything transient (mailstore,
+ *      keylookup, Redis, GnuPG) makes the whole event STATUS_TEMP; the
+ *      publisher retries and every step above is idempotent.
+ *
+ * Idempotency across retries and replicas: before anything is generated
+ * for (event, recipient), a record holding the link secret and PIN is put
+ * into Redis with SET NX, sealed under the server key (prov_crypto.c). A
+ * retry - on this replica or another, concurrent or after a crash - finds
+ * the record and reuses the same link and PIN, so whatever mailstore
+ * committed first matches what the reply says. mailstore's Accept is
+ * itself idempotent by (event_id, mailbox) and says whether this event
+ * created the mailbox (Accepted.created), which decides between
+ * MAILBOX_CREATED (with the record's PIN) and MAILBOX_EXISTS.
+ */
+#include <stdio.h>
+#include <string.h>
+#include <time.h>
+
+#include <sodium.h>
+
+#include "postern/addr.h"
+#include "postern/log.h"
+#include "postern/metrics.h"
+#include "postern/mime.h"
+#include "postern/pb.h"
+#include "prov.h"
+
+#define EVENT_ID_MAX 128
+
+struct prov_config prov_cfg;     /* filled by main.c's table */
+
+typedef Postern__V1__Outcome Outcome;
+typedef Postern__V1__Mailbox Mailbox;
+
+/* Everything one event's recipients share. */
+typedef struct event {
+	pn_ctx *ctx;
+	prov_state *st;
+	pn_pool *pool;
+	const Postern__V1__SendEvent *ev;
+	const char *sender;                 /* normalised */
+	const char *sender_name;            /* from the mail's From, if it is the sender */
+	const Postern__V1__KeyResult *sender_key;   /* KEY_FOUND or NULL */
+	char *envelope;                     /* plaintext list-view record */
+	int has_attachments;
+	const char *why;                    /* reason of a whole-event failure */
+	int created, exists, found, rejected;
+} event;
+
+/* prov_event_id_ok - what mailstore accepts, shorter (idem keys append to it) */
+int prov_event_id_ok(const char *id)
+{
+	size_t n;
+
+	if (!id || (n = strlen(id)) == 0 || n > EVENT_ID_MAX)
+		return 0;
+	for (size_t i = 0; i < n; i++)
+		if (id[i] < 0x21 || id[i] > 0x7e)
+			return 0;
+	return 1;
+}
+
+/* reject - fill an outcome as REJECTED */
+static void reject(event *e, Outcome *o, const char *why)
+{
+	o->kind = POSTERN__V1__OUTCOME__KIND__REJECTED;
+	o->error = pn_pool_strdup(e->pool, why);
+	e->rejected++;
+}
+
+/* ms_call - one mailstore request; *rep_r set whenever a reply came */
+static pn_err ms_call(event *e, Postern__V1__MailstoreRequest *req,
+    Postern__V1__MailstoreReply **rep_r, const char **why_r)
+{
+	ProtobufCMessage *out = NULL;
+	pn_err rc = pn_client_call(e->st->bus, "mailstore", &req->base,
+	    &postern__v1__mailstore_reply__descriptor, e->pool, &out);
+
+	*rep_r = (Postern__V1__MailstoreReply *)out;
+	*why_r = NULL;
+	if (out)
+		pn_pb_get_status(out, why_r);
+	if (rc == PN_ERR_BUSY)
+		rc = PN_ERR_TEMP;
+	if (rc != PN_OK && rc != PN_ERR_NOTFOUND && rc != PN_ERR_EXISTS)
+		pn_warn("msg=\"mailstore refused\" status=%s error=\"%s\"", pn_err_str(rc),
+		    *why_r ? *why_r : "");
+	return rc;
+}
+
+/* ---- event records ---- */
+
+/* record_key - "prov:ev:<hash of event and address>" */
+static char *record_key(event *e, const char *address)
+{
+	char id[65];
+
+	prov_record_id(e->ev->event_id, address, id);
+	return pn_pool_printf(e->pool, "prov:ev:%s", id);
+}
+
+/* record_get - 1 found (sec_r set), 0 none, or -1 with the error in *err_r */
+static int record_get(event *e, const char *address, prov_secret *sec_r, pn_err *err_r)
+{
+	char *key = record_key(e, address), id[65];
+	redisReply *r = NULL;
+	int found = 0;
+
+	prov_record_id(e->ev->event_id, address, id);
+	if ((*err_r = pn_redis_cmdv(e->st->redis, &r, "GET", key, (char *)NULL)) != PN_OK) {
+		e->why = "Redis is unavailable";
+		*err_r = PN_ERR_TEMP;
+		return -1;
+	}
+	if (r->type == REDIS_REPLY_STRING) {
+		if (prov_record_open(e->st->key, id, (const uint8_t *)r->str, r->len, sec_r) < 0) {
+			pn_error("msg=\"event record does not open (other POSTERN_PROVISION_KEY?)\" "
+			    "event=%s", e->ev->event_id);
+			e->why = "an event record cannot be opened";
+			*err_r = PN_ERR_INTERNAL;
+			found = -1;
+		} else {
+			found = 1;
+		}
+	}
+	pn_redis_free(&r);
+	return found;
+}
+
+/* record_claim - the secrets of (event, address): the stored ones, or new ones stored now */
+static pn_err record_claim(event *e, const char *address, prov_secret *sec)
+{
+	char *key = record_key(e, address), id[65], ttl[32];
+	uint8_t sealed[PROV_RECORD_MAX];
+	redisReply *r = NULL;
+	pn_err err;
+
+	prov_record_id(e->ev->event_id, address, id);
+	snprintf(ttl, sizeof(ttl), "%ld", prov_cfg.record_ttl);
+	for (int tries = 0; tries < 3; tries++) {
+		prov_secret fresh;
+		size_t n;
+		int found;
+
+		prov_link_new(fresh.link);
+		if (e->ev->with_pin)
+			prov_pin_new(fresh.pin, (size_t)prov_cfg.pin_length);
+		else
+			fresh.pin[0] = '\0';
+		n = prov_record_seal(e->st->key, id, &fresh, sealed);
+		const char *argv[] = { "SET", key, (const char *)sealed, "NX", "EX", ttl };
+		const size_t argvlen[] = { 3, strlen(key), n, 2, 2, strlen(ttl) };
+		err = pn_redis_cmd(e->st->redis, &r, 6, argv, argvlen);
+		sodium_memzero(sealed, sizeof(sealed));
+		if (err != PN_OK) {
+			sodium_memzero(&fresh, sizeof(fresh));
+			e->why = "Redis is unavailable";
+			return PN_ERR_TEMP;
+		}
+		if (r->type == REDIS_REPLY_STATUS) {
+			pn_redis_free(&r);
+			*sec = fresh;
+			sodium_memzero(&fresh, sizeof(fresh));
+			return PN_OK;
+		}
+		pn_redis_free(&r);
+		sodium_memzero(&fresh, sizeof(fresh));
+		/* taken: a retry of this event came first */
+		found = record_get(e, address, sec, &err);
+		if (found < 0)
+			return err;
+		if (found)
+			return PN_OK;
+		/* expired in between: claim again */
+	}
+	e->why = "the event record keeps vanishing";
+	return PN_ERR_TEMP;
+}
+
+/* ---- the PIN for "check assigned PIN" ---- */
+
+/* pin_store - the PIN encrypted to the sender's own key, for PinQuery */
+static void pin_store(event *e, const char *address, const char *pin)
+{
+	const Postern__V1__KeyResult *k = e->sender_key;
+	pn_buf cipher = { NULL, 0 };
+	char *key, ttl[32];
+	pn_err err;
+
+	if (!pin || !*pin)
+		return;
+	if (!k) {
+		pn_info("msg=\"sender has no key: PIN not kept for checking\" event=%s",
+		    e->ev->event_id);
+		return;
+	}
+	err = pn_gpg_encrypt(e->st->gpg, k->public_key.data, k->public_key.len, pin,
+	    strlen(pin), &cipher);
+	if (err != PN_OK) {
+		pn_warn("msg=\"cannot encrypt the PIN to the sender's key\" event=%s status=%s",
+		    e->ev->event_id, pn_err_str(err));
+		return;
+	}
+	key = prov_pin_key(e->sender, address, e->pool);
+	snprintf(ttl, sizeof(ttl), "%ld", prov_cfg.inactivity_days * 86400L);
+	const char *argv[] = { "SET", key, (const char *)cipher.data, "EX", ttl };
+	const size_t argvlen[] = { 3, strlen(key), cipher.len, 2, strlen(ttl) };
+	if (pn_redis_cmd(e->st->redis, NULL, 5, argv, argvlen) != PN_OK)
+		pn_warn("msg=\"cannot keep the PIN for checking\" event=%s", e->ev->event_id);
+	pn_buf_free(&cipher);
+}
+
+/* ---- encryption ---- */
+
+/* encrypt_into - plaintext encrypted to pub, copied into pool */
+static pn_err encrypt_into(event *e, const ProtobufCBinaryData *pub,
+    const void *plain, size_t len, ProtobufCBinaryData *out)
+{
+	pn_buf c = { NULL, 0 };
+	pn_err err = pn_gpg_encrypt(e->st->gpg, pub->data, pub->len, plain, len, &c);
+
+	if (err != PN_OK)
+		return err;
+	out->data = pn_pool_memdup(e->pool, c.data, c.len);
+	out->len = c.len;
+	pn_buf_free(&c);
+	return PN_OK;
+}
+
+/* encrypt_message - body and envelope to the guest key */
+static pn_err encrypt_message(event *e, const ProtobufCBinaryData *pub,
+    Postern__V1__NewMessage *m)
+{
+	pn_err err;
+
+	postern__v1__new_message__init(m);
+	m->folder = POSTERN__V1__FOLDER__FOLDER_INBOX;
+	m->event_id = e->ev->event_id;
+	m->size = (int64_t)e->ev->mime.len;
+	m->has_attachments = e->has_attachments;
+	if ((err = encrypt_into(e, pub, e->ev->mime.data, e->ev->mime.len, &m->body)) != PN_OK ||
+	    (err = encrypt_into(e, pub, e->envelope, strlen(e->envelope), &m->envelope)) != PN_OK)
+		return err;
+	return PN_OK;
+}
+
+/* gpg_fail - map a GnuPG failure: an unusable key rejects, the rest is transient */
+static pn_err gpg_fail(event *e, Outcome *o, pn_err err, const char *what)
+{
+	pn_warn("msg=\"gnupg failed\" what=\"%s\" event=%s status=%s", what,
+	    e->ev->event_id, pn_err_str(err));
+	if (err == PN_ERR_PARAMS) {
+		reject(e, o, "the mailbox key of this recipient is not usable");
+		return PN_OK;
+	}
+	if (err == PN_ERR_TOOLARGE) {
+		reject(e, o, "the mail is too large to encrypt");
+		return PN_OK;
+	}
+	e->why = "GnuPG failed; try again";
+	return PN_ERR_TEMP;
+}
+
+/* outmail - one outbox mail to the recipient */
+static Postern__V1__OutMail *outmail(event *e, const char *address,
+    const char *kind, uint8_t *data, size_t len)
+{
+	Postern__V1__OutMail *m = pn_pool_alloc(e->pool, sizeof(*m));
+	char **rcpt = pn_pool_alloc(e->pool, sizeof(*rcpt));
+
+	postern__v1__out_mail__init(m);
+	m->idem_key = prov_idem_key(e->ev->event_id, address, kind, e->pool);
+	m->mail_from = e->st->invite_addr;
+	rcpt[0] = pn_pool_strdup(e->pool, address);
+	m->rcpt_to = rcpt;
+	m->n_rcpt_to = 1;
+	m->data.data = pn_pool_memdup(e->pool, data, len);
+	m->data.len = len;
+	pn_wipe(data, len);
+	free(data);
+	return m;
+}
+
+/* accepted_outcome - a stored message: CREATED (with the PIN) or EXISTS */
+static pn_err accepted_outcome(event *e, const char *address,
+    const Postern__V1__Accepted *acc, const prov_secret *sec, Outcome *o)
+{
+	prov_secret rec;
+	pn_err err;
+
+	o->fingerprint = acc->mailbox && acc->mailbox->fingerprint ?
+	    pn_pool_strdup(e->pool, acc->mailbox->fingerprint) : "";
+	if (!acc->created) {
+		o->kind = POSTERN__V1__OUTCOME__KIND__MAILBOX_EXISTS;
+		e->exists++;
+		return PN_OK;
+	}
+	o->kind = POSTERN__V1__OUTCOME__KIND__MAILBOX_CREATED;
+	e->created++;
+	if (!sec) {
+		/* a retry that found the mailbox this event made: the record has the PIN */
+		int found = record_get(e, address, &rec, &err);
+		if (found < 0)
+			return err;
+		if (!found) {
+			pn_warn("msg=\"event record gone: PIN of a created mailbox cannot be repeated\" "
+			    "event=%s", e->ev->event_id);
+			return PN_OK;
+		}
+		sec = &rec;
+	}
+	if (sec->pin[0]) {
+		o->pin = pn_pool_strdup(e->pool, sec->pin);
+		pin_store(e, address, sec->pin);
+	}
+	sodium_memzero(&rec, sizeof(rec));
+	return PN_OK;
+}
+
+/*
+ * to_existing - encrypt to mailbox mb (fetched by address when NULL) and
+ * Accept without new_mailbox. PN_ERR_NOTFOUND: there is no mailbox (any
+ * more); otherwise the outcome is set, or a whole-event error returned.
+ */
+static pn_err to_existing(event *e, const char *address, const Mailbox *mb, Outcome *o)
+{
+	Postern__V1__MailstoreRequest req = POSTERN__V1__MAILSTORE_REQUEST__INIT;
+	Postern__V1__MailstoreReply *rep = NULL;
+	Postern__V1__Accept a = POSTERN__V1__ACCEPT__INIT;
+	Postern__V1__NewMessage m;
+	Postern__V1__OutMail *mail[1];
+	const char *why = NULL;
+	uint8_t *data;
+	size_t len;
+	pn_err err;
+
+	if (!mb) {
+		Postern__V1__GetMailbox g = POSTERN__V1__GET_MAILBOX__INIT;
+		g.address = (char *)address;
+		req.op_case = POSTERN__V1__MAILSTORE_REQUEST__OP_GET_MAILBOX;
+		req.get_mailbox = &g;
+		err = ms_call(e, &req, &rep, &why);
+		if (err == PN_ERR_NOTFOUND)
+			return err;
+		if (err == PN_ERR_TEMP) {
+			e->why = "mailstore is unavailable";
+			return err;
+		}
+		if (err != PN_OK || rep->result_case != POSTERN__V1__MAILSTORE_REPLY__RESULT_MAILBOX) {
+			reject(e, o, why ? why : "mailstore refused the mailbox lookup");
+			return PN_OK;
+		}
+		mb = rep->mailbox;
+	}
+	if ((err = encrypt_message(e, &mb->public_key, &m)) != PN_OK)
+		return gpg_fail(e, o, err, "encrypt to mailbox");
+	{
+		prov_invite inv = {
+			.from = prov_cfg.invite_from, .recipient = address,
+			.sender_name = e->sender_name, .sender_addr = e->sender,
+			.public_url = prov_cfg.public_url, .link_text = NULL,
+			.inactivity_days = prov_cfg.inactivity_days,
+		};
+		if (!(data = prov_render_notification(&inv, &len))) {
+			e->why = "cannot render the notification";
+			return PN_ERR_INTERNAL;
+		}
+	}
+	mail[0] = outmail(e, address, "notify", data, len);
+	a.address = (char *)address;
+	a.message = &m;
+	a.mail = mail;
+	a.n_mail = 1;
+	req = (Postern__V1__MailstoreRequest)POSTERN__V1__MAILSTORE_REQUEST__INIT;
+	req.op_case = POSTERN__V1__MAILSTORE_REQUEST__OP_ACCEPT;
+	req.accept = &a;
+	err = ms_call(e, &req, &rep, &why);
+	if (err == PN_ERR_NOTFOUND)
+		return err;
+	if (err == PN_ERR_TEMP) {
+		e->why = "mailstore is unavailable";
+		return err;
+	}
+	if (err != PN_OK || rep->result_case != POSTERN__V1__MAILSTORE_REPLY__RESULT_ACCEPTED) {
+		reject(e, o, why ? why : "mailstore refused the message");
+		return PN_OK;
+	}
+	return accepted_outcome(e, address, rep->accepted, NULL, o);
+}
+
+/*
+ * to_new - create the mailbox with this event's secrets. PN_ERR_EXISTS
+ * with *mb_r: another event created the mailbox first.
+ */
+static pn_err to_new(event *e, const char *address, Outcome *o, const Mailbox **mb_r)
+{
+	Postern__V1__MailstoreRequest req = POSTERN__V1__MAILSTORE_REQUEST__INIT;
+	Postern__V1__MailstoreReply *rep = NULL;
+	Postern__V1__Accept a = POSTERN__V1__ACCEPT__INIT;
+	Postern__V1__Mailbox nm = POSTERN__V1__MAILBOX__INIT;
+	Postern__V1__NewMessage m;
+	Postern__V1__OutMail *mail[1];
+	prov_secret sec;
+	char pass[PROV_PASS_TEXT], link_text[PROV_LINK_TEXT], *uid, *fpr = NULL;
+	uint8_t hash[PROV_HASH_BYTES], verifier[PROV_HASH_BYTES], *data;
+	pn_buf pub = { NULL, 0 }, seckey = { NULL, 0 };
+	const char *why = NULL;
+	size_t len;
+	pn_err err;
+
+	*mb_r = NULL;
+	if ((err = record_claim(e, address, &sec)) != PN_OK)
+		return err;
+	prov_passphrase(sec.link, sec.pin, pass);
+	uid = pn_pool_printf(e->pool, "<%s>", address);
+	err = pn_gpg_keygen(e->st->gpg, uid, pass, &fpr, &pub, &seckey);
+	sodium_memzero(pass, sizeof(pass));
+	if (err != PN_OK) {
+		err = gpg_fail(e, o, err == PN_ERR_PARAMS ? PN_ERR_INTERNAL : err, "keygen");
+		goto done;
+	}
+	nm.address = (char *)address;
+	nm.state = POSTERN__V1__MAILBOX_STATE__MAILBOX_PENDING;
+	nm.public_key.data = pn_pool_memdup(e->pool, pub.data, pub.len);
+	nm.public_key.len = pub.len;
+	nm.secret_key.data = pn_pool_memdup(e->pool, seckey.data, seckey.len);
+	nm.secret_key.len = seckey.len;
+	nm.fingerprint = pn_pool_strdup(e->pool, fpr);
+	prov_link_hash(sec.link, hash);
+	nm.link_hash.data = pn_pool_memdup(e->pool, hash, sizeof(hash));
+	nm.link_hash.len = sizeof(hash);
+	if (sec.pin[0]) {
+		prov_pin_verifier(sec.link, sec.pin, verifier);
+		nm.pin_verifier.data = pn_pool_memdup(e->pool, verifier, sizeof(verifier));
+		nm.pin_verifier.len = sizeof(verifier);
+	}
+	nm.created_by = (char *)e->sender;
+	if ((err = encrypt_message(e, &nm.public_key, &m)) != PN_OK) {
+		err = gpg_fail(e, o, err, "encrypt to new key");
+		goto done;
+	}
+	prov_b64url(link_text, sizeof(link_text), sec.link, PROV_LINK_BYTES);
+	{
+		prov_invite inv = {
+			.from = prov_cfg.invite_from, .recipient = address,
+			.sender_name = e->sender_name, .sender_addr = e->sender,
+			.public_url = prov_cfg.public_url, .link_text = link_text,
+			.with_pin = sec.pin[0] != '\0',
+			.inactivity_days = prov_cfg.inactivity_days,
+		};
+		data = prov_render_invitation(&inv, &len);
+	}
+	sodium_memzero(link_text, sizeof(link_text));
+	if (!data) {
+		e->why = "cannot render the invitation";
+		err = PN_ERR_INTERNAL;
+		goto done;
+	}
+	mail[0] = outmail(e, address, "invite", data, len);
+	a.address = (char *)address;
+	a.new_mailbox = &nm;
+	a.message = &m;
+	a.mail = mail;
+	a.n_mail = 1;
+	req.op_case = POSTERN__V1__MAILSTORE_REQUEST__OP_ACCEPT;
+	req.accept = &a;
+	err = ms_call(e, &req, &rep, &why);
+	if (err == PN_ERR_EXISTS && rep &&
+	    rep->result_case == POSTERN__V1__MAILSTORE_REPLY__RESULT_ACCEPTED &&
+	    rep->accepted->mailbox) {
+		*mb_r = rep->accepted->mailbox;
+		goto done;
+	}
+	if (err == PN_ERR_TEMP) {
+		e->why = "mailstore is unavailable";
+		goto done;
+	}
+	if (err != PN_OK || rep->result_case != POSTERN__V1__MAILSTORE_REPLY__RESULT_ACCEPTED) {
+		reject(e, o, why ? why : "mailstore refused the mailbox");
+		err = PN_OK;
+		goto done;
+	}
+	err = accepted_outcome(e, address, rep->accepted, &sec, o);
+done:
+	sodium_memzero(&sec, sizeof(sec));
+	pn_buf_free(&pub);
+	pn_buf_free(&seckey);
+	pn_free(&fpr);
+	return err;
+}
+
+/* deliver - one recipient without a key; kind is GUEST or NONE */
+static pn_err deliver(event *e, const char *address, int guest, Outcome *o)
+{
+	for (int tries = 0; tries < 4; tries++) {
+		const Mailbox *mb = NULL;
+		pn_err err;
+
+		if (guest) {
+			err = to_existing(e, address, NULL, o);
+			if (err == PN_ERR_NOTFOUND) {
+				guest = 0;          /* deleted meanwhile (reaper) */
+				continue;
+			}
+			return err;
+		}
+		err = to_new(e, address, o, &mb);
+		if (err == PN_ERR_EXISTS)
+			err = to_existing(e, address, mb, o);
+		if (err == PN_ERR_NOTFOUND)
+			continue;
+		return err;
+	}
+	e->why = "the mailbox kept changing; try again";
+	return PN_ERR_TEMP;
+}
+
+/* key_lookup - one fresh KeyLookup for n addresses */
+static pn_err key_lookup(event *e, char **addrs, size_t n,
+    Postern__V1__KeyLookupResult **res_r)
+{
+	Postern__V1__KeylookupRequest req = POSTERN__V1__KEYLOOKUP_REQUEST__INIT;
+	Postern__V1__KeyLookup kl = POSTERN__V1__KEY_LOOKUP__INIT;
+	ProtobufCMessage *out = NULL;
+	const char *why = NULL;
+	pn_err err;
+
+	kl.addresses = addrs;
+	kl.n_addresses = n;
+	kl.fresh = 1;
+	req.op_case = POSTERN__V1__KEYLOOKUP_REQUEST__OP_LOOKUP;
+	req.lookup = &kl;
+	err = pn_client_call(e->st->bus, "keylookup", &req.base,
+	    &postern__v1__keylookup_reply__descriptor, e->pool, &out);
+	if (out)
+		pn_pb_get_status(out, &why);
+	if (err != PN_OK) {
+		pn_warn("msg=\"key lookup failed\" event=%s status=%s error=\"%s\"",
+		    e->ev->event_id, pn_err_str(err), why ? why : "");
+		e->why = "key lookup is unavailable";
+		return err == PN_ERR_TEMP || err == PN_ERR_BUSY ? PN_ERR_TEMP : PN_ERR_INTERNAL;
+	}
+	Postern__V1__KeylookupReply *rep = (Postern__V1__KeylookupReply *)out;
+	if (rep->result_case != POSTERN__V1__KEYLOOKUP_REPLY__RESULT_LOOKUP ||
+	    rep->lookup->n_results != n) {
+		e->why = "key lookup answered badly";
+		return PN_ERR_INTERNAL;
+	}
+	*res_r = rep->lookup;
+	return PN_OK;
+}
+
+/* check_event - whole-event checks before anything is stored */
+static pn_err check_event(pn_ctx *ctx, const Postern__V1__SendEvent *ev,
+    pn_mime_info *info, char *sender, const char **why_r)
+{
+	const char *why = NULL;
+
+	if (!prov_event_id_ok(ev->event_id)) {
+		pn_ctx_error(ctx, "event_id must be 1..%d printable ASCII characters without spaces",
+		    EVENT_ID_MAX);
+		return PN_ERR_PARAMS;
+	}
+	if (pn_addr_normalise(ev->sender ? ev->sender : "", sender, PN_ADDR_MAX + 1, &why) < 0) {
+		pn_ctx_error(ctx, "sender: %s", why);
+		return PN_ERR_PARAMS;
+	}
+	if (ev->n_recipients == 0) {
+		pn_ctx_error(ctx, "the event has no recipients");
+		return PN_ERR_PARAMS;
+	}
+	if (ev->n_recipients > (size_t)prov_cfg.max_recipients) {
+		pn_ctx_error(ctx, "%zu recipients; at most %ld per event (POSTERN_MAX_RECIPIENTS)",
+		    ev->n_recipients, prov_cfg.max_recipients);
+		return PN_ERR_TOOLARGE;
+	}
+	if (ev->mime.len > (size_t)prov_cfg.max_mail_bytes) {
+		pn_ctx_error(ctx, "the mail has %zu bytes; at most %ld (POSTERN_MAX_MAIL_BYTES)",
+		    ev->mime.len, prov_cfg.max_mail_bytes);
+		return PN_ERR_TOOLARGE;
+	}
+	if (pn_mime_inspect(ev->mime.data, ev->mime.len, info, &why) != PN_OK) {
+		pn_ctx_error(ctx, "the mail is not a valid RFC 5322 message: %s", why);
+		return PN_ERR_PARAMS;
+	}
+	*why_r = NULL;
+	return PN_OK;
+}
+
+/* prov_op_send - SendEvent -> SendResult */
+pn_err prov_op_send(pn_ctx *ctx, const ProtobufCMessage *request,
+    ProtobufCMessage *reply, pn_pool *pool)
+{
+	const Postern__V1__SendEvent *ev = ((const Postern__V1__ProvisionRequest *)request)->send;
+	Postern__V1__ProvisionReply *rep = (Postern__V1__ProvisionReply *)reply;
+	Postern__V1__SendResult *res;
+	Postern__V1__KeyLookupResult *kl = NULL;
+	pn_mime_info info;
+	char sender[PN_ADDR_MAX + 1], buf[PN_ADDR_MAX + 1];
+	const char *why = NULL;
+	char **addrs, **norm;
+	size_t n, nq = 0;
+	ssize_t *slot, *first;
+	struct timespec t0, t1;
+	event e;
+	pn_err err;
+
+	clock_gettime(CLOCK_MONOTONIC, &t0);
+	memset(&info, 0, sizeof(info));
+	if ((err = check_event(ctx, ev, &info, sender, &why)) != PN_OK)
+		return err;
+	memset(&e, 0, sizeof(e));
+	e.ctx = ctx;
+	e.st = pn_ctx_state(ctx);
+	e.pool = pool;
+	e.ev = ev;
+	e.sender = pn_pool_strdup(pool, sender);
+	e.sender_name = "";
+	if (pn_addr_normalise(info.from_addr, buf, sizeof(buf), NULL) == 0 &&
+	    !strcmp(buf, sender))
+		e.sender_name = pn_pool_strdup(pool, info.from_name);
+	{
+		char *from = prov_sender_display(info.from_name, info.from_addr);
+		e.envelope = prov_envelope(from, info.to, info.cc, info.subject, info.date,
+		    info.has_attachments);
+		pn_free(&from);
+	}
+	e.has_attachments = info.has_attachments;
+	pn_mime_info_free(&info);
+
+	n = ev->n_recipients;
+	res = pn_pool_alloc(pool, sizeof(*res));
+	postern__v1__send_result__init(res);
+	res->event_id = ev->event_id;
+	res->n_outcomes = n;
+	res->outcomes = pn_pool_alloc(pool, n * sizeof(*res->outcomes));
+	addrs = pn_pool_alloc(pool, (n + 1) * sizeof(*addrs));
+	norm = pn_pool_alloc(pool, n * sizeof(*norm));
+	slot = pn_pool_alloc(pool, n * sizeof(*slot));
+	first = pn_pool_alloc(pool, n * sizeof(*first));
+
+	/* 2. normalise; each distinct valid address asked for once */
+	for (size_t i = 0; i < n; i++) {
+		Outcome *o = pn_pool_alloc(pool, sizeof(*o));
+		const char *raw = ev->recipients[i] ? ev->recipients[i] : "";
+
+		postern__v1__outcome__init(o);
+		res->outcomes[i] = o;
+		slot[i] = -1;
+		first[i] = -1;
+		if (pn_addr_normalise(raw, buf, sizeof(buf), &why) < 0) {
+			char *shown = pn_mime_clean_line(raw, PN_ADDR_MAX);
+			o->recipient = pn_pool_strdup(pool, shown);
+			pn_free(&shown);
+			reject(&e, o, why);
+			continue;
+		}
+		norm[i] = pn_pool_strdup(pool, buf);
+		o->recipient = norm[i];
+		for (size_t j = 0; j < i; j++)
+			if (norm[j] && !strcmp(norm[j], norm[i])) {
+				first[i] = (ssize_t)j;
+				break;
+			}
+		if (first[i] < 0) {
+			slot[i] = (ssize_t)nq;
+			addrs[nq++] = norm[i];
+		}
+	}
+	if (nq == 0)
+		goto answer;
+
+	/* 3. one fresh lookup, the sender last when a PIN may be stored */
+	if (ev->with_pin)
+		addrs[nq] = (char *)e.sender;
+	if ((err = key_lookup(&e, addrs, nq + (ev->with_pin ? 1 : 0), &kl)) != PN_OK)
+		goto fail;
+	if (ev->with_pin && kl->results[nq]->kind == POSTERN__V1__KEY_RESULT__KIND__KEY_FOUND &&
+	    kl->results[nq]->public_key.len > 0)
+		e.sender_key = kl->results[nq];
+
+	/* 4. per recipient */
+	for (size_t i = 0; i < n; i++) {
+		Outcome *o = res->outcomes[i];
+		const Postern__V1__KeyResult *r;
+
+		if (slot[i] < 0)
+			continue;
+		r = kl->results[slot[i]];
+		switch (r->kind) {
+		case POSTERN__V1__KEY_RESULT__KIND__KEY_FOUND:
+			o->kind = POSTERN__V1__OUTCOME__KIND__KEY_FOUND;
+			o->fingerprint = r->fingerprint;
+			e.found++;
+			break;
+		case POSTERN__V1__KEY_RESULT__KIND__GUEST:
+		case POSTERN__V1__KEY_RESULT__KIND__NONE:
+			err = deliver(&e, norm[i], r->kind == POSTERN__V1__KEY_RESULT__KIND__GUEST, o);
+			if (err != PN_OK)
+				goto fail;
+			break;
+		default:
+			reject(&e, o, r->error && *r->error ? r->error : "the address is not valid");
+			break;
+		}
+	}
+
+answer:
+	/* repeated addresses report what their first occurrence got */
+	for (size_t i = 0; i < n; i++) {
+		if (first[i] < 0)
+			continue;
+		Outcome *o = res->outcomes[i], *f = res->outcomes[first[i]];
+		o->kind = f->kind;
+		o->fingerprint = f->fingerprint;
+		o->pin = f->pin;
+		o->error = f->error;
+	}
+	rep->result_case = POSTERN__V1__PROVISION_REPLY__RESULT_SEND;
+	rep->send = res;
+	clock_gettime(CLOCK_MONOTONIC, &t1);
+	pn_info("msg=event event=%s recipients=%zu key_found=%d created=%d exists=%d rejected=%d ms=%.1f",
+	    ev->event_id, n, e.found, e.created, e.exists, e.rejected,
+	    (double)(t1.tv_sec - t0.tv_sec) * 1e3 + (double)(t1.tv_nsec - t0.tv_nsec) / 1e6);
+	pn_metrics_add("postern_provision_mailboxes_created_total", "mailboxes created", e.created);
+	pn_metrics_add("postern_provision_messages_stored_total", "messages stored into mailboxes",
+	    e.created + e.exists);
+	pn_wipe_free(&e.envelope);
+	return PN_OK;
+fail:
+	pn_wipe_free(&e.envelope);
+	pn_ctx_error(ctx, "%s", e.why ? e.why : pn_err_str(err));
+	return err;
+}

@@ -1,0 +1,981 @@
+/*
+ * provision_test.c - the send path end to end: the real broker (CURVE on),
+ * mailstore on its own PostgreSQL database, keylookup with a real GnuPG
+ * keyring and Redis, provision, and the SMTP sink catching what the
+ * outbox delivers. Publishes send events as a mail backend would (and
+ * through "posternctl send" / "posternctl pin"), then looks at what was
+ * really stored and really mailed:
+ *
+ *   - KEY_FOUND for a keyring user, MAILBOX_CREATED with a PIN for a new
+ *     address, exactly one invitation with a link whose hash is the
+ *     mailbox's link_hash, and no PIN in it;
+ *   - the stored body and envelope are OpenPGP ciphertext that the guest
+ *     key opens with the passphrase derived from link + PIN (derived here
+ *     independently, from docs/security.md) - and a wrong PIN does not;
+ *   - the same event three times: same outcomes and PIN, one message, one
+ *     invitation;
+ *   - another sender to the same address: MAILBOX_EXISTS, a notification
+ *     with no secret in it, two messages in the mailbox;
+ *   - posternctl pin: ciphertext the sender's key opens to the PIN;
+ *     another sender gets nothing;
+ *   - posternctl send --sent-copy: the PIN header only in the sent copy;
+ *   - PinVerify: OK, wrong with tries left, lock-out, LOCKED with the
+ *     mailbox locked in mailstore and the sender told;
+ *   - bad input: malformed MIME, 0 bytes, over the size limit, 10,000
+ *     recipients, invalid addresses, a malformed protobuf - clear errors,
+ *     and every process still up.
+ *
+ * Addresses carry a per-run domain so the shared Redis never mixes runs.
+ */
+#include <ctype.h>
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <cmocka.h>
+#include <sodium.h>
+
+#include "../harness/harness.h"
+#include "postern/bus.h"
+#include "postern/err.h"
+#include "postern/gpg.h"
+#include "postern/mem.h"
+#include "postern/pb.h"
+#include "postern/v1/common.pb-c.h"
+#include "postern/v1/provision.pb-c.h"
+
+#define PUBLIC_URL "http://postern.test"
+#define MAX_MAIL 1048576
+#define PIN_LEN 6
+
+typedef Postern__V1__Outcome Outcome;
+
+typedef struct fx {
+	th_broker broker;
+	char *dsn;
+	char *senderhome;            /* alice's and kim's secret keys */
+	char *keyring;               /* what keylookup reads */
+	char *gnupg;                 /* provision's home */
+	char *testgpg;               /* where the test decrypts guest keys */
+	char *maildir;
+	pid_t ms, kl, pv, sink;
+	pn_client *client;
+	char domain[64];
+	char kim_fpr[64];
+	char env[16][512];
+	char tag[32];
+	int seq;
+} fx;
+
+static fx *F;
+
+/* addr - an address of this run's domain (rotating static buffers) */
+static const char *addr(const char *local)
+{
+	static char buf[16][128];
+	static int i;
+	char *b = buf[i++ % 16];
+
+	snprintf(b, sizeof(buf[0]), "%s@%s", local, F->domain);
+	return b;
+}
+
+/* event_id - a fresh event id of this run */
+static const char *event_id(void)
+{
+	static char buf[8][64];
+	static int i;
+	char *b = buf[i++ % 8];
+
+	snprintf(b, sizeof(buf[0]), "pt-%s-%d", F->tag, ++F->seq);
+	return b;
+}
+
+/* run_cmd - run argv with extra env; stdout to out_path; exit status */
+static int run_cmd(const char *const argv[], const char *const env[], const char *out_path)
+{
+	pid_t pid = fork();
+	int status;
+
+	assert_true(pid >= 0);
+	if (pid == 0) {
+		for (int i = 0; env && env[i]; i++)
+			putenv((char *)env[i]);
+		if (out_path) {
+			int fd = open(out_path, O_WRONLY | O_CREAT | O_TRUNC, 0600);
+			if (fd < 0 || dup2(fd, 1) < 0)
+				_exit(126);
+		}
+		execvp(argv[0], (char *const *)argv);
+		_exit(127);
+	}
+	while (waitpid(pid, &status, 0) < 0)
+		if (errno != EINTR)
+			return -1;
+	return WIFEXITED(status) ? WEXITSTATUS(status) : -1;
+}
+
+/* gpg_cmd - gpg in the senders' homedir, batch, no passphrase */
+static int gpg_cmd(const char *out_path, ...)
+{
+	const char *argv[32];
+	int n = 0;
+	va_list ap;
+	const char *a;
+
+	argv[n++] = "gpg";
+	argv[n++] = "--homedir";
+	argv[n++] = F->senderhome;
+	argv[n++] = "--batch";
+	argv[n++] = "--quiet";
+	argv[n++] = "--pinentry-mode";
+	argv[n++] = "loopback";
+	argv[n++] = "--passphrase";
+	argv[n++] = "";
+	va_start(ap, out_path);
+	while ((a = va_arg(ap, const char *)) != NULL && n < 31)
+		argv[n++] = a;
+	va_end(ap);
+	argv[n] = NULL;
+	return run_cmd(argv, NULL, out_path);
+}
+
+/* ctl_env - posternctl's environment (GNUPGHOME = the senders' home) */
+static const char *const *ctl_env(void)
+{
+	static char b[5][512];
+	static const char *env[6];
+	const char *certs = th_env("POSTERN_TEST_CERTS");
+
+	snprintf(b[0], sizeof(b[0]), "POSTERN_BROKER=%s", F->broker.endpoint);
+	snprintf(b[1], sizeof(b[1]), "POSTERN_CERT=%s/posternctl.cert", certs);
+	snprintf(b[2], sizeof(b[2]), "POSTERN_BROKER_CERT=%s/broker.cert", certs);
+	snprintf(b[3], sizeof(b[3]), "POSTERN_KEYRING_DIR=%s", F->keyring);
+	snprintf(b[4], sizeof(b[4]), "GNUPGHOME=%s", F->senderhome);
+	for (int i = 0; i < 5; i++)
+		env[i] = b[i];
+	env[5] = NULL;
+	return env;
+}
+
+/* ctl - run posternctl with args (NULL-terminated); stdout to out_path */
+static int ctl(const char *out_path, ...)
+{
+	char bin[512];
+	const char *argv[40];
+	int n = 0;
+	va_list ap;
+	const char *a;
+
+	snprintf(bin, sizeof(bin), "%s/posternctl", th_env("POSTERN_TEST_BIN"));
+	argv[n++] = bin;
+	va_start(ap, out_path);
+	while ((a = va_arg(ap, const char *)) != NULL && n < 39)
+		argv[n++] = a;
+	va_end(ap);
+	argv[n] = NULL;
+	return run_cmd(argv, ctl_env(), out_path);
+}
+
+/* sql - first column of first row (caller frees); asserts a value */
+static char *sql(const char *fmt, ...)
+{
+	char q[2048];
+	va_list ap;
+	char *v;
+
+	va_start(ap, fmt);
+	vsnprintf(q, sizeof(q), fmt, ap);
+	va_end(ap);
+	v = th_sql(F->dsn, q);
+	assert_non_null(v);
+	return v;
+}
+
+/* sql_int - a count */
+static long sql_int(const char *fmt, ...)
+{
+	char q[2048];
+	va_list ap;
+	char *v;
+	long n;
+
+	va_start(ap, fmt);
+	vsnprintf(q, sizeof(q), fmt, ap);
+	va_end(ap);
+	v = th_sql(F->dsn, q);
+	assert_non_null(v);
+	n = atol(v);
+	free(v);
+	return n;
+}
+
+/* the_mail - a plain test mail from sender */
+static char *the_mail(const char *from_name, const char *from, const char *subject,
+    const char *body)
+{
+	char *m = NULL;
+
+	assert_true(asprintf(&m, "From: %s <%s>\r\nTo: someone@%s\r\nSubject: %s\r\n"
+	    "Date: Tue, 01 Jul 2025 10:00:00 +0000\r\nMessage-ID: <%d.%s@%s>\r\n"
+	    "MIME-Version: 1.0\r\nContent-Type: text/plain; charset=utf-8\r\n\r\n%s\r\n",
+	    from_name, from, F->domain, subject, F->seq, F->tag, F->domain, body) > 0);
+	return m;
+}
+
+/* send_event - one SendEvent; returns the status, reply in *rep_r (pool) */
+static pn_err send_event(pn_pool *pool, const char *id, const char *sender,
+    const char *const *rcpts, size_t n, const void *mime, size_t len, int with_pin,
+    Postern__V1__ProvisionReply **rep_r)
+{
+	Postern__V1__ProvisionRequest req = POSTERN__V1__PROVISION_REQUEST__INIT;
+	Postern__V1__SendEvent ev = POSTERN__V1__SEND_EVENT__INIT;
+	ProtobufCMessage *out = NULL;
+	pn_err rc;
+
+	ev.event_id = (char *)id;
+	ev.sender = (char *)sender;
+	ev.recipients = (char **)rcpts;
+	ev.n_recipients = n;
+	ev.mime.data = (uint8_t *)mime;
+	ev.mime.len = len;
+	ev.with_pin = with_pin;
+	req.op_case = POSTERN__V1__PROVISION_REQUEST__OP_SEND;
+	req.send = &ev;
+	rc = pn_client_call(F->client, "provision", &req.base,
+	    &postern__v1__provision_reply__descriptor, pool, &out);
+	*rep_r = (Postern__V1__ProvisionReply *)out;
+	if (rc == PN_OK) {
+		assert_int_equal((*rep_r)->result_case, POSTERN__V1__PROVISION_REPLY__RESULT_SEND);
+		assert_int_equal((*rep_r)->send->n_outcomes, n);
+	}
+	return rc;
+}
+
+/* ---- the SMTP sink ---- */
+
+/* mails_to - mails in the sink for rcpt; the newest one's text in *last_r (caller frees) */
+static int mails_to(const char *rcpt, char **last_r)
+{
+	DIR *d = opendir(F->maildir);
+	struct dirent *de;
+	char want[300], path[1024], best[256] = "";
+	int n = 0;
+
+	assert_non_null(d);
+	snprintf(want, sizeof(want), "X-Sink-Rcpt-To: <%s>", rcpt);
+	while ((de = readdir(d)) != NULL) {
+		char *text;
+		if (!strstr(de->d_name, ".eml"))
+			continue;
+		snprintf(path, sizeof(path), "%s/%s", F->maildir, de->d_name);
+		if (!(text = th_read_file(path, NULL)))
+			continue;
+		if (strstr(text, want)) {
+			n++;
+			if (strcmp(de->d_name, best) > 0)
+				snprintf(best, sizeof(best), "%s", de->d_name);
+		}
+		free(text);
+	}
+	closedir(d);
+	if (last_r) {
+		*last_r = NULL;
+		if (*best) {
+			snprintf(path, sizeof(path), "%s/%s", F->maildir, best);
+			*last_r = th_read_file(path, NULL);
+		}
+	}
+	return n;
+}
+
+/* wait_mails - until rcpt has >= n mails (10 s); returns the count */
+static int wait_mails(const char *rcpt, int n)
+{
+	int got = 0;
+
+	for (int i = 0; i < 200; i++) {
+		if ((got = mails_to(rcpt, NULL)) >= n)
+			break;
+		usleep(50000);
+	}
+	return got;
+}
+
+/* link_in - the link secret (base64url text) from an invitation; static */
+static const char *link_in(const char *mail)
+{
+	static char link[64];
+	const char *p = strstr(mail, PUBLIC_URL "/m/");
+	size_t n = 0;
+
+	assert_non_null(p);
+	p += strlen(PUBLIC_URL "/m/");
+	while (n < 60 && (isalnum((unsigned char)p[n]) || p[n] == '-' || p[n] == '_'))
+		n++;
+	assert_int_equal(n, 43);
+	memcpy(link, p, n);
+	link[n] = '\0';
+	return link;
+}
+
+/* link_bytes - decode base64url */
+static void link_bytes(const char *text, uint8_t link[32])
+{
+	size_t n = 0;
+	assert_int_equal(sodium_base642bin(link, 32, text, strlen(text), NULL, &n, NULL,
+	    sodium_base64_VARIANT_URLSAFE_NO_PADDING), 0);
+	assert_int_equal(n, 32);
+}
+
+/* passphrase - docs/security.md: base64url(BLAKE2b-256_{link}("postern/guest-key/v1\0" || PIN)) */
+static void passphrase(const uint8_t link[32], const char *pin, char out[44])
+{
+	static const char ctx[] = "postern/guest-key/v1";
+	crypto_generichash_state st;
+	uint8_t h[32];
+
+	crypto_generichash_init(&st, link, 32, 32);
+	crypto_generichash_update(&st, (const uint8_t *)ctx, sizeof(ctx));  /* with the NUL */
+	crypto_generichash_update(&st, (const uint8_t *)pin, strlen(pin));
+	crypto_generichash_final(&st, h, 32);
+	sodium_bin2base64(out, 44, h, 32, sodium_base64_VARIANT_URLSAFE_NO_PADDING);
+}
+
+/* decrypt_stored - decrypt a column of bob's stored message with link + pin */
+static pn_err decrypt_stored(const char *address, const char *event, const char *column,
+    const char *link_text, const char *pin, pn_buf *plain)
+{
+	uint8_t link[32];
+	char pass[44];
+	char *seckey = sql("SELECT convert_from(secret_key, 'UTF8') FROM mailboxes WHERE address = '%s'",
+	    address);
+	char *cipher = sql("SELECT convert_from(m.%s, 'UTF8') FROM messages m JOIN mailboxes b "
+	    "ON b.id = m.mailbox_id WHERE b.address = '%s' AND m.event_id = '%s'",
+	    column, address, event);
+	pn_gpg *gpg = pn_gpg_open(F->testgpg, 65536);
+	pn_err err;
+
+	assert_non_null(gpg);
+	assert_non_null(strstr(cipher, "-----BEGIN PGP MESSAGE-----"));
+	link_bytes(link_text, link);
+	passphrase(link, pin, pass);
+	err = pn_gpg_decrypt(gpg, seckey, strlen(seckey), pass, cipher, strlen(cipher), plain);
+	pn_gpg_close(&gpg);
+	free(seckey);
+	free(cipher);
+	return err;
+}
+
+/* outcome_kind - assert one outcome */
+static void want(const Outcome *o, const char *recipient, Postern__V1__Outcome__Kind kind)
+{
+	if (o->kind != kind)
+		fail_msg("%s: kind %d, want %d (error \"%s\")", o->recipient, o->kind, kind,
+		    o->error ? o->error : "");
+	assert_string_equal(o->recipient, recipient);
+}
+
+/* pin_ok - six digits */
+static void pin_ok(const char *pin)
+{
+	assert_non_null(pin);
+	assert_int_equal(strlen(pin), PIN_LEN);
+	for (const char *p = pin; *p; p++)
+		assert_true(*p >= '0' && *p <= '9');
+}
+
+/* ---- setup ---- */
+
+static int setup(void **state)
+{
+	const char *redis = th_env("POSTERN_TEST_REDIS");
+	char uid[256], path[512], key[65];
+	uint8_t k[32];
+	fx *f = calloc(1, sizeof(*f));
+
+	assert_non_null(f);
+	F = f;
+	assert_true(sodium_init() >= 0);
+	snprintf(f->tag, sizeof(f->tag), "%ld-%ld", (long)getpid(), (long)time(NULL));
+	snprintf(f->domain, sizeof(f->domain), "pv%s.example", f->tag);
+	f->senderhome = th_tmpdir("pvs");
+	f->keyring = th_tmpdir("pvk");
+	f->gnupg = th_tmpdir("pvg");
+	f->testgpg = th_tmpdir("pvt");
+	f->maildir = th_tmpdir("pvm");
+
+	/* the organisation's users: alice (a sender) and kim (a recipient) */
+	snprintf(uid, sizeof(uid), "Alice Sender <%s>", addr("alice"));
+	assert_int_equal(gpg_cmd(NULL, "--quick-gen-key", uid, "future-default", "default",
+	    "never", (char *)NULL), 0);
+	snprintf(uid, sizeof(uid), "Kim <%s>", addr("kim"));
+	assert_int_equal(gpg_cmd(NULL, "--quick-gen-key", uid, "future-default", "default",
+	    "never", (char *)NULL), 0);
+	snprintf(path, sizeof(path), "%s/users.asc", f->senderhome);
+	assert_int_equal(gpg_cmd(path, "--armor", "--export", (char *)NULL), 0);
+	assert_int_equal(ctl(NULL, "key", "import", path, (char *)NULL), 0);
+	snprintf(path, sizeof(path), "%s/kim.txt", f->senderhome);
+	assert_int_equal(gpg_cmd(path, "--with-colons", "--list-keys", addr("kim"), (char *)NULL), 0);
+	{
+		char *text = th_read_file(path, NULL), *p;
+		assert_non_null(text);
+		assert_non_null(p = strstr(text, "\nfpr:"));
+		p += 5;
+		while (*p == ':')
+			p++;
+		snprintf(f->kim_fpr, sizeof(f->kim_fpr), "%.40s", p);
+		free(text);
+	}
+
+	assert_int_equal(th_broker_start(&f->broker, NULL), 0);
+	f->dsn = th_createdb("provision");
+	int smtp = th_port();
+	f->sink = th_smtpsink_start(smtp, f->maildir);
+	assert_true(f->sink > 0);
+	snprintf(f->env[0], sizeof(f->env[0]), "POSTERN_PG_DSN=%s", f->dsn);
+	snprintf(f->env[1], sizeof(f->env[1]), "POSTERN_SMTP_URL=smtp://127.0.0.1:%d", smtp);
+	const char *ms_env[] = { f->env[0], f->env[1], "POSTERN_OUTBOX_INTERVAL_MS=100",
+		"POSTERN_SMTP_STARTTLS=off", NULL };
+	f->ms = th_service_start("mailstore", f->broker.endpoint, ms_env, NULL);
+	assert_true(f->ms > 0);
+	snprintf(f->env[2], sizeof(f->env[2]), "POSTERN_REDIS=%s", redis);
+	snprintf(f->env[3], sizeof(f->env[3]), "POSTERN_KEYRING_DIR=%s", f->keyring);
+	const char *kl_env[] = { f->env[2], f->env[3], NULL };
+	f->kl = th_service_start("keylookup", f->broker.endpoint, kl_env, NULL);
+	assert_true(f->kl > 0);
+	randombytes_buf(k, sizeof(k));
+	sodium_bin2hex(key, sizeof(key), k, sizeof(k));
+	snprintf(f->env[4], sizeof(f->env[4]), "POSTERN_PROVISION_KEY=%s", key);
+	snprintf(f->env[5], sizeof(f->env[5]), "POSTERN_GNUPGHOME=%s", f->gnupg);
+	snprintf(f->env[6], sizeof(f->env[6]), "POSTERN_MAX_MAIL_BYTES=%d", MAX_MAIL);
+	const char *pv_env[] = { f->env[2], f->env[4], f->env[5], f->env[6],
+		"POSTERN_PUBLIC_URL=" PUBLIC_URL "/", "POSTERN_BUS_TIMEOUT_MS=20000",
+		"POSTERN_PIN_LOCKOUT_AFTER=3", "POSTERN_PIN_LOCKOUT_SECONDS=1",
+		"POSTERN_PIN_MAX_FAILURES=5", NULL };
+	f->pv = th_service_start("provision", f->broker.endpoint, pv_env, NULL);
+	assert_true(f->pv > 0);
+	f->client = th_client(f->broker.endpoint, NULL, 30000, 2);
+	assert_non_null(f->client);
+	*state = f;
+	return 0;
+}
+
+static int teardown(void **state)
+{
+	fx *f = *state;
+	const char *homes[] = { f->senderhome, f->keyring, f->gnupg, f->testgpg };
+
+	pn_client_destroy(&f->client);
+	if (f->pv > 0)
+		assert_int_equal(th_stop(f->pv, 15000), 0);
+	if (f->kl > 0)
+		assert_int_equal(th_stop(f->kl, 15000), 0);
+	if (f->ms > 0)
+		assert_int_equal(th_stop(f->ms, 15000), 0);
+	th_stop(f->sink, 5000);
+	th_stop(f->broker.pid, 5000);
+	for (size_t i = 0; i < 4; i++) {
+		const char *kill[] = { "gpgconf", "--homedir", homes[i], "--kill", "all", NULL };
+		run_cmd(kill, NULL, NULL);
+	}
+	free(f->dsn);
+	free(f->senderhome);
+	free(f->keyring);
+	free(f->gnupg);
+	free(f->testgpg);
+	free(f->maildir);
+	free(f);
+	return 0;
+}
+
+/* ---- tests ---- */
+
+static char bob_pin[16], bob_link[64], bob_event[64];
+static char *bob_mail;
+
+/* One event, two recipients: KEY_FOUND and MAILBOX_CREATED with one invitation. */
+static void test_created_and_key_found(void **state)
+{
+	pn_pool *pool = pn_pool_new();
+	Postern__V1__ProvisionReply *rep;
+	const char *rcpts[] = { addr("kim"), addr("bob") };
+	const char *id = event_id();
+	char *mail = the_mail("Alice Sender", addr("alice"), "Quarterly report",
+	    "The secret body 4711."), *inv = NULL;
+	(void)state;
+
+	assert_int_equal(send_event(pool, id, addr("alice"), rcpts, 2, mail, strlen(mail), 1,
+	    &rep), PN_OK);
+	want(rep->send->outcomes[0], addr("kim"), POSTERN__V1__OUTCOME__KIND__KEY_FOUND);
+	assert_string_equal(rep->send->outcomes[0]->fingerprint, F->kim_fpr);
+	assert_string_equal(rep->send->outcomes[0]->pin, "");
+	want(rep->send->outcomes[1], addr("bob"), POSTERN__V1__OUTCOME__KIND__MAILBOX_CREATED);
+	pin_ok(rep->send->outcomes[1]->pin);
+	snprintf(bob_pin, sizeof(bob_pin), "%s", rep->send->outcomes[1]->pin);
+	snprintf(bob_event, sizeof(bob_event), "%s", id);
+	bob_mail = mail;
+
+	/* nothing stored for kim; one message for bob */
+	assert_int_equal(sql_int("SELECT count(*) FROM mailboxes WHERE address = '%s'", addr("kim")), 0);
+	assert_int_equal(sql_int("SELECT count(*) FROM messages WHERE event_id = '%s'", id), 1);
+	assert_int_equal(wait_mails(addr("bob"), 1), 1);
+	usleep(500000);
+	assert_int_equal(mails_to(addr("bob"), &inv), 1);
+	assert_int_equal(mails_to(addr("kim"), NULL), 0);
+	assert_non_null(inv);
+	/* the sender is named, the link works, the PIN is not there */
+	assert_non_null(strstr(inv, "Alice Sender"));
+	assert_non_null(strstr(inv, addr("alice")));
+	assert_non_null(strstr(inv, "multipart/alternative"));
+	assert_non_null(strstr(inv, "text/html"));
+	assert_non_null(strstr(inv, "90 days"));
+	assert_null(strstr(inv, bob_pin));
+	snprintf(bob_link, sizeof(bob_link), "%s", link_in(inv));
+	{
+		uint8_t link[32], h[32];
+		char hex[65], *stored;
+		link_bytes(bob_link, link);
+		crypto_generichash(h, 32, link, 32, NULL, 0);
+		sodium_bin2hex(hex, sizeof(hex), h, 32);
+		stored = sql("SELECT encode(link_hash, 'hex') FROM mailboxes WHERE address = '%s'",
+		    addr("bob"));
+		assert_string_equal(stored, hex);
+		free(stored);
+		/* nothing in the database holds the link or the PIN in the clear */
+		assert_int_equal(sql_int("SELECT count(*) FROM mailboxes WHERE position('%s' in "
+		    "encode(secret_key || public_key || coalesce(pin_verifier, ''::bytea), 'escape')) > 0",
+		    bob_link), 0);
+	}
+	free(inv);
+	pn_pool_destroy(&pool);
+}
+
+/* The stored message decrypts with link + PIN, and not with a wrong PIN. */
+static void test_stored_ciphertext(void **state)
+{
+	pn_buf plain = { NULL, 0 };
+	char wrong[16];
+	(void)state;
+
+	assert_true(bob_link[0]);
+	assert_int_equal(decrypt_stored(addr("bob"), bob_event, "body", bob_link, bob_pin, &plain),
+	    PN_OK);
+	assert_int_equal(plain.len, strlen(bob_mail));
+	assert_memory_equal(plain.data, bob_mail, plain.len);
+	pn_buf_free(&plain);
+	assert_int_equal(decrypt_stored(addr("bob"), bob_event, "envelope", bob_link, bob_pin,
+	    &plain), PN_OK);
+	assert_non_null(strstr((char *)plain.data, "Subject: Quarterly report\n"));
+	assert_non_null(strstr((char *)plain.data, "Attachments: no\n"));
+	pn_buf_free(&plain);
+	snprintf(wrong, sizeof(wrong), "%06d", (atoi(bob_pin) + 1) % 1000000);
+	assert_int_equal(decrypt_stored(addr("bob"), bob_event, "body", bob_link, wrong, &plain),
+	    PN_ERR_PERM);
+	assert_int_equal(decrypt_stored(addr("bob"), bob_event, "body", bob_link, "", &plain),
+	    PN_ERR_PERM);
+	assert_int_equal(sql_int("SELECT size FROM messages WHERE event_id = '%s'", bob_event),
+	    (long)strlen(bob_mail));
+}
+
+/* The same event id three times: same outcomes, one message, one invitation. */
+static void test_same_event_thrice(void **state)
+{
+	pn_pool *pool = pn_pool_new();
+	Postern__V1__ProvisionReply *rep;
+	char erin2[160];
+	const char *rcpts[] = { addr("erin"), addr("kim"), erin2 };
+	const char *id = event_id();
+	char *mail = the_mail("Alice", addr("alice"), "thrice", "once only");
+	char pin[16] = "";
+	(void)state;
+
+	/* the same address once more, as people paste it */
+	snprintf(erin2, sizeof(erin2), "  Erin <erin@%s> ", F->domain);
+	for (char *p = strchr(erin2, '@'); *p; p++)
+		*p = (char)toupper((unsigned char)*p);
+	for (int i = 0; i < 3; i++) {
+		assert_int_equal(send_event(pool, id, addr("alice"), rcpts, 3, mail, strlen(mail), 1,
+		    &rep), PN_OK);
+		want(rep->send->outcomes[0], addr("erin"), POSTERN__V1__OUTCOME__KIND__MAILBOX_CREATED);
+		want(rep->send->outcomes[1], addr("kim"), POSTERN__V1__OUTCOME__KIND__KEY_FOUND);
+		/* the repeated address reports the same */
+		want(rep->send->outcomes[2], addr("erin"), POSTERN__V1__OUTCOME__KIND__MAILBOX_CREATED);
+		pin_ok(rep->send->outcomes[0]->pin);
+		if (i == 0)
+			snprintf(pin, sizeof(pin), "%s", rep->send->outcomes[0]->pin);
+		assert_string_equal(rep->send->outcomes[0]->pin, pin);
+		assert_string_equal(rep->send->outcomes[2]->pin, pin);
+	}
+	assert_int_equal(sql_int("SELECT count(*) FROM messages WHERE event_id = '%s'", id), 1);
+	assert_int_equal(sql_int("SELECT count(*) FROM outbox WHERE idem_key LIKE '%s/%%'", id), 1);
+	assert_int_equal(wait_mails(addr("erin"), 1), 1);
+	usleep(500000);
+	assert_int_equal(mails_to(addr("erin"), NULL), 1);
+	free(mail);
+	pn_pool_destroy(&pool);
+}
+
+/* Another sender to bob: MAILBOX_EXISTS, a notification without secrets. */
+static void test_second_sender(void **state)
+{
+	pn_pool *pool = pn_pool_new();
+	Postern__V1__ProvisionReply *rep;
+	const char *rcpts[] = { addr("bob") };
+	const char *id = event_id();
+	char *mail = the_mail("Carol", addr("carol"), "hello again", "second message"), *note = NULL;
+	(void)state;
+
+	assert_int_equal(send_event(pool, id, addr("carol"), rcpts, 1, mail, strlen(mail), 1,
+	    &rep), PN_OK);
+	want(rep->send->outcomes[0], addr("bob"), POSTERN__V1__OUTCOME__KIND__MAILBOX_EXISTS);
+	assert_string_equal(rep->send->outcomes[0]->pin, "");
+	assert_int_equal(wait_mails(addr("bob"), 2), 2);
+	assert_int_equal(mails_to(addr("bob"), &note), 2);
+	assert_non_null(note);
+	assert_non_null(strstr(note, PUBLIC_URL "/login"));
+	assert_non_null(strstr(note, "Carol"));
+	assert_null(strstr(note, "/m/"));
+	assert_null(strstr(note, bob_link));
+	assert_null(strstr(note, bob_pin));
+	assert_int_equal(sql_int("SELECT count(*) FROM messages m JOIN mailboxes b ON "
+	    "b.id = m.mailbox_id WHERE b.address = '%s'", addr("bob")), 2);
+	/* the new message opens with the same key and secrets */
+	{
+		pn_buf plain = { NULL, 0 };
+		assert_int_equal(decrypt_stored(addr("bob"), id, "body", bob_link, bob_pin, &plain),
+		    PN_OK);
+		assert_memory_equal(plain.data, mail, strlen(mail));
+		pn_buf_free(&plain);
+	}
+	free(note);
+	free(mail);
+	pn_pool_destroy(&pool);
+}
+
+/* posternctl pin: alice's key opens it; carol gets nothing. */
+static void test_posternctl_pin(void **state)
+{
+	char out[512], *text;
+	char want_line[32];
+	(void)state;
+
+	snprintf(out, sizeof(out), "%s/pin.out", F->senderhome);
+	assert_int_equal(ctl(out, "pin", "--sender", addr("alice"), "--recipient", addr("bob"),
+	    (char *)NULL), 0);
+	text = th_read_file(out, NULL);
+	assert_non_null(text);
+	assert_non_null(strstr(text, "-----BEGIN PGP MESSAGE-----"));
+	snprintf(want_line, sizeof(want_line), "PIN: %s\n", bob_pin);
+	assert_non_null(strstr(text, want_line));
+	free(text);
+	assert_int_equal(ctl(out, "pin", "--sender", addr("carol"), "--recipient", addr("bob"),
+	    (char *)NULL), 1);
+	text = th_read_file(out, NULL);
+	assert_non_null(text);
+	assert_string_equal(text, "");
+	free(text);
+}
+
+/* posternctl send --sent-copy: the PIN header goes into the sent copy only. */
+static void test_sent_copy(void **state)
+{
+	char out[512], copy[512], want_line[64], *text, *sent, *inv = NULL, pin[16] = "";
+	const char *id = event_id();
+	pn_buf plain = { NULL, 0 };
+	(void)state;
+
+	snprintf(out, sizeof(out), "%s/send.out", F->senderhome);
+	snprintf(copy, sizeof(copy), "%s/sent.eml", F->senderhome);
+	assert_int_equal(ctl(out, "send", "--from", addr("alice"), "--to", addr("frank"),
+	    "--to", addr("kim"), "--pin", "--subject", "Contract", "--body", "Sign here.",
+	    "--sent-copy", copy, "--event-id", id, (char *)NULL), 0);
+	text = th_read_file(out, NULL);
+	assert_non_null(text);
+	{
+		const char *p = strstr(text, "\tMAILBOX_CREATED\tpin=");
+		assert_non_null(p);
+		snprintf(pin, sizeof(pin), "%.6s", p + strlen("\tMAILBOX_CREATED\tpin="));
+		pin_ok(pin);
+		assert_non_null(strstr(text, "\tKEY_FOUND\tfingerprint="));
+	}
+	free(text);
+	sent = th_read_file(copy, NULL);
+	assert_non_null(sent);
+	snprintf(want_line, sizeof(want_line), "X-OxGuard-PIN: %s\r\n", pin);
+	assert_true(strncmp(sent, want_line, strlen(want_line)) == 0);
+	assert_non_null(strstr(sent, "Subject: Contract"));
+	/* what was stored (the published mail) has no such header */
+	assert_int_equal(wait_mails(addr("frank"), 1), 1);
+	assert_int_equal(mails_to(addr("frank"), &inv), 1);
+	assert_null(strstr(inv, "X-OxGuard-PIN"));
+	assert_null(strstr(inv, pin));
+	assert_int_equal(decrypt_stored(addr("frank"), id, "body", link_in(inv), pin, &plain),
+	    PN_OK);
+	assert_null(strstr((char *)plain.data, "X-OxGuard-PIN"));
+	assert_non_null(strstr((char *)plain.data, "Sign here."));
+	/* the sent copy is the published mail plus the header line */
+	assert_int_equal(strlen(sent), plain.len + strlen(want_line));
+	assert_memory_equal(sent + strlen(want_line), plain.data, plain.len);
+	pn_buf_free(&plain);
+	free(inv);
+	free(sent);
+	/* without a PIN no header */
+	assert_int_equal(ctl(out, "send", "--from", addr("alice"), "--to", addr("frank"),
+	    "--body", "again", "--sent-copy", copy, (char *)NULL), 0);
+	sent = th_read_file(copy, NULL);
+	assert_null(strstr(sent, "X-OxGuard-PIN"));
+	free(sent);
+}
+
+/* pin_verify - one PinVerify call */
+static Postern__V1__PinVerdict *pin_verify(pn_pool *pool, int64_t id, const char *link,
+    const char *pin, const char *client, pn_err *rc_r)
+{
+	Postern__V1__ProvisionRequest req = POSTERN__V1__PROVISION_REQUEST__INIT;
+	Postern__V1__PinVerify v = POSTERN__V1__PIN_VERIFY__INIT;
+	ProtobufCMessage *out = NULL;
+
+	v.mailbox_id = id;
+	v.link_secret.data = (uint8_t *)link;
+	v.link_secret.len = strlen(link);
+	v.pin = (char *)pin;
+	v.client = (char *)client;
+	req.op_case = POSTERN__V1__PROVISION_REQUEST__OP_PIN_VERIFY;
+	req.pin_verify = &v;
+	*rc_r = pn_client_call(F->client, "provision", &req.base,
+	    &postern__v1__provision_reply__descriptor, pool, &out);
+	if (*rc_r != PN_OK)
+		return NULL;
+	assert_int_equal(((Postern__V1__ProvisionReply *)out)->result_case,
+	    POSTERN__V1__PROVISION_REPLY__RESULT_VERDICT);
+	return ((Postern__V1__ProvisionReply *)out)->verdict;
+}
+
+/* PinVerify: ok, wrong, lock-out, locked; the sender is told. */
+static void test_pin_verify(void **state)
+{
+	pn_pool *pool = pn_pool_new();
+	Postern__V1__ProvisionReply *rep;
+	Postern__V1__PinVerdict *v;
+	const char *rcpts[] = { addr("gina") };
+	char *mail = the_mail("Alice", addr("alice"), "pin", "pin test"), *inv = NULL, *s;
+	char pin[16], wrong[16], link[64], bad_link[64], client[64], client2[64];
+	int64_t id;
+	pn_err rc;
+	(void)state;
+
+	assert_int_equal(send_event(pool, event_id(), addr("alice"), rcpts, 1, mail, strlen(mail),
+	    1, &rep), PN_OK);
+	want(rep->send->outcomes[0], addr("gina"), POSTERN__V1__OUTCOME__KIND__MAILBOX_CREATED);
+	snprintf(pin, sizeof(pin), "%s", rep->send->outcomes[0]->pin);
+	snprintf(wrong, sizeof(wrong), "%06d", (atoi(pin) + 7) % 1000000);
+	assert_int_equal(wait_mails(addr("gina"), 1), 1);
+	mails_to(addr("gina"), &inv);
+	snprintf(link, sizeof(link), "%s", link_in(inv));
+	free(inv);
+	s = sql("SELECT id FROM mailboxes WHERE address = '%s'", addr("gina"));
+	id = atoll(s);
+	free(s);
+	/* client addresses of this run only (Redis is shared by the suites) */
+	snprintf(client, sizeof(client), "192.0.2.1-%s", F->tag);
+	snprintf(client2, sizeof(client2), "192.0.2.9-%s", F->tag);
+
+	v = pin_verify(pool, id, link, pin, client, &rc);
+	assert_int_equal(rc, PN_OK);
+	assert_int_equal(v->verdict, POSTERN__V1__PIN_VERDICT__VERDICT__PIN_OK);
+	/* a wrong link is refused and does not count against the mailbox */
+	snprintf(bad_link, sizeof(bad_link), "%s", link);
+	bad_link[0] = bad_link[0] == 'A' ? 'B' : 'A';
+	assert_null(pin_verify(pool, id, bad_link, pin, client2, &rc));
+	assert_int_equal(rc, PN_ERR_PERM);
+	/* 1, 2 wrong; 3 starts a 1 s lock-out (POSTERN_PIN_LOCKOUT_AFTER=3) */
+	for (int i = 1; i <= 2; i++) {
+		v = pin_verify(pool, id, link, wrong, client, &rc);
+		assert_int_equal(v->verdict, POSTERN__V1__PIN_VERDICT__VERDICT__PIN_WRONG);
+		assert_int_equal(v->tries_left, 5 - i);
+		assert_int_equal(v->locked_until, 0);
+	}
+	v = pin_verify(pool, id, link, wrong, client, &rc);
+	assert_int_equal(v->verdict, POSTERN__V1__PIN_VERDICT__VERDICT__PIN_WRONG);
+	assert_true(v->locked_until > 0);
+	/* during the lock-out even the right PIN is refused */
+	v = pin_verify(pool, id, link, pin, client, &rc);
+	assert_int_equal(v->verdict, POSTERN__V1__PIN_VERDICT__VERDICT__PIN_LOCKED);
+	usleep(1100000);
+	v = pin_verify(pool, id, link, wrong, client, &rc);
+	assert_int_equal(v->verdict, POSTERN__V1__PIN_VERDICT__VERDICT__PIN_WRONG);
+	assert_int_equal(v->tries_left, 1);
+	usleep(2100000);
+	v = pin_verify(pool, id, link, wrong, client, &rc);
+	assert_int_equal(v->verdict, POSTERN__V1__PIN_VERDICT__VERDICT__PIN_LOCKED);
+	assert_int_equal(v->locked_until, 0);
+	s = sql("SELECT state FROM mailboxes WHERE id = %lld", (long long)id);
+	assert_string_equal(s, "locked");
+	free(s);
+	v = pin_verify(pool, id, link, pin, client, &rc);
+	assert_int_equal(v->verdict, POSTERN__V1__PIN_VERDICT__VERDICT__PIN_LOCKED);
+	/* alice is told, once */
+	assert_true(wait_mails(addr("alice"), 1) >= 1);
+	mails_to(addr("alice"), &inv);
+	assert_non_null(strstr(inv, "locked"));
+	assert_non_null(strstr(inv, addr("gina")));
+	assert_null(strstr(inv, pin));
+	free(inv);
+	usleep(300000);
+	assert_int_equal(mails_to(addr("alice"), NULL), 1);
+	free(mail);
+	pn_pool_destroy(&pool);
+}
+
+/* Bad input: clear errors, nothing stored, every process stays up. */
+static void test_bad_input(void **state)
+{
+	pn_pool *pool = pn_pool_new();
+	Postern__V1__ProvisionReply *rep;
+	const char *one[] = { addr("hank") };
+	const char *why = NULL;
+	const char *id;
+	pn_err rc;
+	(void)state;
+
+	/* malformed MIME */
+	static const char *const bad[] = {
+		"this is not a mail at all\n",
+		"From: a@example.org\r\nContent-Type: multipart/mixed\r\n\r\n--x\r\nhello\r\n",
+		"Subject: no sender\r\n\r\nbody\r\n",
+	};
+	for (size_t i = 0; i < 3; i++) {
+		id = event_id();
+		rc = send_event(pool, id, addr("alice"), one, 1, bad[i], strlen(bad[i]), 0, &rep);
+		assert_int_equal(rc, PN_ERR_PARAMS);
+		pn_pb_get_status(&rep->base, &why);
+		assert_non_null(strstr(why, "not a valid RFC 5322 message"));
+	}
+	{
+		static const char nul[] = "From: a@example.org\r\n\r\nbin\0ary";
+		rc = send_event(pool, event_id(), addr("alice"), one, 1, nul, sizeof(nul) - 1, 0, &rep);
+		assert_int_equal(rc, PN_ERR_PARAMS);
+	}
+	/* 0 bytes */
+	rc = send_event(pool, event_id(), addr("alice"), one, 1, "", 0, 0, &rep);
+	assert_int_equal(rc, PN_ERR_PARAMS);
+	pn_pb_get_status(&rep->base, &why);
+	assert_non_null(strstr(why, "empty"));
+	/* over the limit */
+	{
+		size_t len = MAX_MAIL + 1;
+		char *big = malloc(len);
+		const char *hdr = "From: a@example.org\r\nSubject: big\r\n\r\n";
+		assert_non_null(big);
+		memset(big, 'x', len);
+		memcpy(big, hdr, strlen(hdr));
+		id = event_id();
+		rc = send_event(pool, id, addr("alice"), one, 1, big, len, 0, &rep);
+		assert_int_equal(rc, PN_ERR_TOOLARGE);
+		pn_pb_get_status(&rep->base, &why);
+		assert_non_null(strstr(why, "POSTERN_MAX_MAIL_BYTES"));
+		assert_int_equal(sql_int("SELECT count(*) FROM messages WHERE event_id = '%s'", id), 0);
+		free(big);
+	}
+	/* 10,000 recipients */
+	{
+		char *mail = the_mail("Alice", addr("alice"), "many", "many");
+		const char **many = malloc(10000 * sizeof(*many));
+		char (*bufs)[96] = malloc(10000 * 96);
+		assert_non_null(many);
+		assert_non_null(bufs);
+		for (int i = 0; i < 10000; i++) {
+			snprintf(bufs[i], 96, "r%d@%s", i, F->domain);
+			many[i] = bufs[i];
+		}
+		id = event_id();
+		rc = send_event(pool, id, addr("alice"), many, 10000, mail, strlen(mail), 1, &rep);
+		assert_int_equal(rc, PN_ERR_TOOLARGE);
+		pn_pb_get_status(&rep->base, &why);
+		assert_non_null(strstr(why, "POSTERN_MAX_RECIPIENTS"));
+		assert_int_equal(sql_int("SELECT count(*) FROM messages WHERE event_id = '%s'", id), 0);
+		assert_int_equal(sql_int("SELECT count(*) FROM mailboxes WHERE address LIKE 'r%%@%s'",
+		    F->domain), 0);
+		free(many);
+		free(bufs);
+		free(mail);
+	}
+	/* invalid addresses: rejected each, the valid one still served */
+	{
+		char *mail = the_mail("Alice", addr("alice"), "mixed", "mixed");
+		const char *rcpts[] = { "not an address", "nobody@", addr("ivan"), "a@b@c.example" };
+		assert_int_equal(send_event(pool, event_id(), addr("alice"), rcpts, 4, mail,
+		    strlen(mail), 0, &rep), PN_OK);
+		for (int i = 0; i < 4; i++) {
+			const Outcome *o = rep->send->outcomes[i];
+			if (i == 2) {
+				want(o, addr("ivan"), POSTERN__V1__OUTCOME__KIND__MAILBOX_CREATED);
+				assert_string_equal(o->pin, "");
+			} else {
+				assert_int_equal(o->kind, POSTERN__V1__OUTCOME__KIND__REJECTED);
+				assert_true(o->error && strlen(o->error) > 3);
+			}
+		}
+		/* a bad sender rejects the event */
+		rc = send_event(pool, event_id(), "not a sender", one, 1, mail, strlen(mail), 0, &rep);
+		assert_int_equal(rc, PN_ERR_PARAMS);
+		/* a bad event id too */
+		rc = send_event(pool, "with space", addr("alice"), one, 1, mail, strlen(mail), 0, &rep);
+		assert_int_equal(rc, PN_ERR_PARAMS);
+		free(mail);
+	}
+	/* a malformed protobuf */
+	{
+		static const uint8_t junk[] = { 0x12, 0xff, 0xff, 0xff, 0xff, 0x0f, 0x01, 0x02 };
+		uint8_t *out = NULL;
+		size_t len = 0;
+		assert_int_equal(pn_client_call_raw(F->client, "provision", junk, sizeof(junk),
+		    &out, &len), PN_OK);
+		ProtobufCMessage *m = pn_pb_unpack(&postern__v1__provision_reply__descriptor, out, len,
+		    len + 1, pool);
+		assert_non_null(m);
+		assert_int_equal(pn_pb_get_status(m, &why), PN_ERR_PARAMS);
+		free(out);
+	}
+	/* everything still up and answering */
+	assert_true(th_alive(F->pv));
+	assert_true(th_alive(F->ms));
+	assert_true(th_alive(F->kl));
+	{
+		Postern__V1__ProvisionRequest req = POSTERN__V1__PROVISION_REQUEST__INIT;
+		Postern__V1__Ping ping = POSTERN__V1__PING__INIT;
+		ProtobufCMessage *out = NULL;
+		req.op_case = POSTERN__V1__PROVISION_REQUEST__OP_PING;
+		req.ping = &ping;
+		assert_int_equal(pn_client_call(F->client, "provision", &req.base,
+		    &postern__v1__provision_reply__descriptor, pool, &out), PN_OK);
+	}
+	pn_pool_destroy(&pool);
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(test_created_and_key_found),
+		cmocka_unit_test(test_stored_ciphertext),
+		cmocka_unit_test(test_same_event_thrice),
+		cmocka_unit_test(test_second_sender),
+		cmocka_unit_test(test_posternctl_pin),
+		cmocka_unit_test(test_sent_copy),
+		cmocka_unit_test(test_pin_verify),
+		cmocka_unit_test(test_bad_input),
+	};
+	return cmocka_run_group_tests(tests, setup, teardown);
+}

@@ -1,0 +1,362 @@
+/*
+ * sendpath_fault_test.c - "ack means durable" and "nothing twice" under a
+ * crash: two provision replicas serve a stream of send events from four
+ * publishers; one replica is killed with SIGKILL while events are in
+ * flight; the publishers retry (same event id) until every event is
+ * answered. Then the test counts what really exists:
+ *
+ *   - every event has exactly one message per recipient (PostgreSQL);
+ *   - every (event, recipient) has exactly one outbox row: an invitation
+ *     where the event created the mailbox, a notification elsewhere;
+ *   - every mailbox was created exactly once, and exactly one event's
+ *     final answer says MAILBOX_CREATED for it;
+ *   - the SMTP sink received exactly one mail per (event, recipient);
+ *   - a retried event that created a mailbox with a PIN answered the same
+ *     PIN every time it was answered.
+ *
+ * Load: EVENTS events of 3 recipients each - one address of its own (a
+ * new mailbox) and two from a small shared pool (created by whichever
+ * event comes first, concurrently on both replicas: mailstore's EXISTS
+ * race is exercised too); every fourth event asks for a PIN. The counts
+ * and the rate are printed.
+ */
+#include <errno.h>
+#include <pthread.h>
+#include <setjmp.h>
+#include <signal.h>
+#include <stdarg.h>
+#include <stdatomic.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <cmocka.h>
+#include <sodium.h>
+
+#include "../harness/harness.h"
+#include "postern/bus.h"
+#include "postern/err.h"
+#include "postern/mem.h"
+#include "postern/pb.h"
+#include "postern/v1/provision.pb-c.h"
+
+#define EVENTS 200
+#define RCPTS 3
+#define POOL 8
+#define CLIENTS 4
+#define KILL_AFTER 50
+#define MAX_TRIES 40
+
+typedef struct result {
+	int kind[RCPTS];
+	char pin[RCPTS][16];
+	int answers;                 /* how many times it was answered OK */
+	int pin_mismatch;
+} result;
+
+typedef struct fx {
+	th_broker broker;
+	char *dsn, *maildir, *home[2], *keyring;
+	pid_t ms, kl, pv[2], sink;
+	char domain[64], tag[32];
+	char env[12][512];
+	pn_client *client[CLIENTS];
+	result res[EVENTS];
+	atomic_int done;
+	atomic_int retries;
+	atomic_int failures;
+} fx;
+
+static fx *F;
+
+/* rcpt - recipient j of event i */
+static void rcpt(int i, int j, char *buf, size_t len)
+{
+	if (j == 0)
+		snprintf(buf, len, "u%d@%s", i, F->domain);
+	else
+		snprintf(buf, len, "p%d@%s", (i * 2 + j) % POOL, F->domain);
+}
+
+/* publish - one event until it is answered; 0 or -1 */
+static int publish(pn_client *client, int i)
+{
+	char id[64], r[RCPTS][128], *rp[RCPTS], *mail = NULL;
+	Postern__V1__ProvisionRequest req = POSTERN__V1__PROVISION_REQUEST__INIT;
+	Postern__V1__SendEvent ev = POSTERN__V1__SEND_EVENT__INIT;
+	result *res = &F->res[i];
+	int rc = -1;
+
+	snprintf(id, sizeof(id), "fx-%s-%d", F->tag, i);
+	for (int j = 0; j < RCPTS; j++) {
+		rcpt(i, j, r[j], sizeof(r[j]));
+		rp[j] = r[j];
+	}
+	if (asprintf(&mail, "From: Sender <s@%s>\r\nTo: u%d@%s\r\nSubject: event %d\r\n"
+	    "Date: Tue, 01 Jul 2025 10:00:00 +0000\r\n\r\nBody of event %d.\r\n",
+	    F->domain, i, F->domain, i, i) < 0)
+		return -1;
+	char sender[128];
+	snprintf(sender, sizeof(sender), "s@%s", F->domain);
+	ev.event_id = id;
+	ev.sender = sender;
+	ev.recipients = rp;
+	ev.n_recipients = RCPTS;
+	ev.mime.data = (uint8_t *)mail;
+	ev.mime.len = strlen(mail);
+	ev.with_pin = i % 4 == 0;
+	req.op_case = POSTERN__V1__PROVISION_REQUEST__OP_SEND;
+	req.send = &ev;
+	for (int t = 0; t < MAX_TRIES; t++) {
+		pn_pool *pool = pn_pool_new();
+		ProtobufCMessage *out = NULL;
+		pn_err err = pn_client_call(client, "provision", &req.base,
+		    &postern__v1__provision_reply__descriptor, pool, &out);
+
+		if (err == PN_OK) {
+			Postern__V1__ProvisionReply *rep = (Postern__V1__ProvisionReply *)out;
+			if (rep->result_case == POSTERN__V1__PROVISION_REPLY__RESULT_SEND &&
+			    rep->send->n_outcomes == RCPTS) {
+				for (int j = 0; j < RCPTS; j++) {
+					const Postern__V1__Outcome *o = rep->send->outcomes[j];
+					if (res->answers && strcmp(res->pin[j], o->pin ? o->pin : ""))
+						res->pin_mismatch = 1;
+					res->kind[j] = o->kind;
+					snprintf(res->pin[j], sizeof(res->pin[j]), "%s", o->pin ? o->pin : "");
+				}
+				res->answers++;
+				/* a publisher may well retry an answered event: do it for some */
+				if (i % 10 == 0 && res->answers < 2) {
+					pn_pool_destroy(&pool);
+					continue;
+				}
+				rc = 0;
+			}
+			pn_pool_destroy(&pool);
+			break;
+		}
+		atomic_fetch_add(&F->retries, 1);
+		pn_pool_destroy(&pool);
+		if (err != PN_ERR_TEMP) {
+			fprintf(stderr, "event %d: status %s\n", i, pn_err_str(err));
+			break;
+		}
+	}
+	free(mail);
+	return rc;
+}
+
+/* worker - one publisher: events i with i % CLIENTS == n */
+static void *worker(void *arg)
+{
+	int n = (int)(intptr_t)arg;
+
+	for (int i = n; i < EVENTS; i += CLIENTS) {
+		if (publish(F->client[n], i) < 0)
+			atomic_fetch_add(&F->failures, 1);
+		atomic_fetch_add(&F->done, 1);
+	}
+	return NULL;
+}
+
+static int setup(void **state)
+{
+	const char *redis = th_env("POSTERN_TEST_REDIS");
+	char key[65];
+	uint8_t k[32];
+	fx *f = calloc(1, sizeof(*f));
+
+	assert_non_null(f);
+	F = f;
+	assert_true(sodium_init() >= 0);
+	snprintf(f->tag, sizeof(f->tag), "%ld-%ld", (long)getpid(), (long)time(NULL));
+	snprintf(f->domain, sizeof(f->domain), "fx%s.example", f->tag);
+	f->maildir = th_tmpdir("fxm");
+	f->home[0] = th_tmpdir("fxa");
+	f->home[1] = th_tmpdir("fxb");
+	f->keyring = th_tmpdir("fxk");
+	assert_int_equal(th_broker_start(&f->broker, NULL), 0);
+	f->dsn = th_createdb("sendfault");
+	int smtp = th_port();
+	f->sink = th_smtpsink_start(smtp, f->maildir);
+	assert_true(f->sink > 0);
+	snprintf(f->env[0], sizeof(f->env[0]), "POSTERN_PG_DSN=%s", f->dsn);
+	snprintf(f->env[1], sizeof(f->env[1]), "POSTERN_SMTP_URL=smtp://127.0.0.1:%d", smtp);
+	const char *ms_env[] = { f->env[0], f->env[1], "POSTERN_OUTBOX_INTERVAL_MS=100",
+		"POSTERN_OUTBOX_BATCH=200", "POSTERN_SMTP_STARTTLS=off", NULL };
+	f->ms = th_service_start("mailstore", f->broker.endpoint, ms_env, NULL);
+	assert_true(f->ms > 0);
+	snprintf(f->env[2], sizeof(f->env[2]), "POSTERN_REDIS=%s", redis);
+	snprintf(f->env[3], sizeof(f->env[3]), "POSTERN_KEYRING_DIR=%s", f->keyring);
+	const char *kl_env[] = { f->env[2], f->env[3], NULL };
+	f->kl = th_service_start("keylookup", f->broker.endpoint, kl_env, NULL);
+	assert_true(f->kl > 0);
+	randombytes_buf(k, sizeof(k));
+	sodium_bin2hex(key, sizeof(key), k, sizeof(k));
+	snprintf(f->env[4], sizeof(f->env[4]), "POSTERN_PROVISION_KEY=%s", key);
+	for (int r = 0; r < 2; r++) {
+		snprintf(f->env[5 + r], sizeof(f->env[5]), "POSTERN_GNUPGHOME=%s", f->home[r]);
+		const char *pv_env[] = { f->env[2], f->env[4], f->env[5 + r],
+			"POSTERN_PUBLIC_URL=http://postern.test", "POSTERN_LOG_LEVEL=info", NULL };
+		f->pv[r] = th_service_start("provision", f->broker.endpoint, pv_env, NULL);
+		assert_true(f->pv[r] > 0);
+	}
+	for (int c = 0; c < CLIENTS; c++) {
+		f->client[c] = th_client(f->broker.endpoint, NULL, 4000, 1);
+		assert_non_null(f->client[c]);
+	}
+	*state = f;
+	return 0;
+}
+
+static int teardown(void **state)
+{
+	fx *f = *state;
+
+	for (int c = 0; c < CLIENTS; c++)
+		pn_client_destroy(&f->client[c]);
+	for (int r = 0; r < 2; r++)
+		if (th_alive(f->pv[r]))
+			th_stop(f->pv[r], 15000);
+	th_stop(f->kl, 15000);
+	th_stop(f->ms, 15000);
+	th_stop(f->sink, 5000);
+	th_stop(f->broker.pid, 5000);
+	for (int r = 0; r < 2; r++) {
+		char cmd[600];
+		snprintf(cmd, sizeof(cmd), "gpgconf --homedir '%s' --kill all >/dev/null 2>&1",
+		    f->home[r]);
+		if (system(cmd) != 0)
+			fprintf(stderr, "gpgconf failed for %s\n", f->home[r]);
+	}
+	free(f->dsn);
+	free(f->maildir);
+	free(f->home[0]);
+	free(f->home[1]);
+	free(f->keyring);
+	free(f);
+	return 0;
+}
+
+/* count - one SQL count */
+static long count(const char *fmt, ...)
+{
+	char q[1024];
+	va_list ap;
+	char *v;
+	long n;
+
+	va_start(ap, fmt);
+	vsnprintf(q, sizeof(q), fmt, ap);
+	va_end(ap);
+	v = th_sql(F->dsn, q);
+	assert_non_null(v);
+	n = atol(v);
+	free(v);
+	return n;
+}
+
+static void test_kill_a_replica(void **state)
+{
+	pthread_t th[CLIENTS];
+	struct timespec t0, t1;
+	double secs;
+	long created = 0, exists = 0, other = 0, msgs, rows, invites, notes, boxes, bad, mails;
+	int killed = 0, mismatches = 0, answered_twice = 0;
+	(void)state;
+
+	clock_gettime(CLOCK_MONOTONIC, &t0);
+	for (int c = 0; c < CLIENTS; c++)
+		assert_int_equal(pthread_create(&th[c], NULL, worker, (void *)(intptr_t)c), 0);
+	/* mid-load: kill replica 0 hard */
+	for (int w = 0; w < 120000 / 20; w++) {
+		if (atomic_load(&F->done) >= KILL_AFTER) {
+			assert_int_equal(th_kill(F->pv[0], SIGKILL), 0);
+			killed = atomic_load(&F->done);
+			break;
+		}
+		usleep(20000);
+	}
+	for (int c = 0; c < CLIENTS; c++)
+		pthread_join(th[c], NULL);
+	clock_gettime(CLOCK_MONOTONIC, &t1);
+	secs = (double)(t1.tv_sec - t0.tv_sec) + (double)(t1.tv_nsec - t0.tv_nsec) / 1e9;
+	assert_true(killed > 0);
+	assert_false(th_alive(F->pv[0]));
+	assert_true(th_alive(F->pv[1]));
+	assert_int_equal(atomic_load(&F->failures), 0);
+
+	for (int i = 0; i < EVENTS; i++) {
+		for (int j = 0; j < RCPTS; j++) {
+			if (F->res[i].kind[j] == POSTERN__V1__OUTCOME__KIND__MAILBOX_CREATED)
+				created++;
+			else if (F->res[i].kind[j] == POSTERN__V1__OUTCOME__KIND__MAILBOX_EXISTS)
+				exists++;
+			else
+				other++;
+			/* a PIN exactly when the event asked for one and created the mailbox */
+			int want_pin = i % 4 == 0 &&
+			    F->res[i].kind[j] == POSTERN__V1__OUTCOME__KIND__MAILBOX_CREATED;
+			if (want_pin != (F->res[i].pin[j][0] != '\0'))
+				fail_msg("event %d recipient %d: pin \"%s\" with kind %d", i, j,
+				    F->res[i].pin[j], F->res[i].kind[j]);
+		}
+		/* the own address is always new */
+		assert_int_equal(F->res[i].kind[0], POSTERN__V1__OUTCOME__KIND__MAILBOX_CREATED);
+		mismatches += F->res[i].pin_mismatch;
+		answered_twice += F->res[i].answers > 1;
+	}
+	msgs = count("SELECT count(*) FROM messages WHERE event_id LIKE 'fx-%s-%%'", F->tag);
+	bad = count("SELECT count(*) FROM (SELECT event_id FROM messages WHERE event_id LIKE "
+	    "'fx-%s-%%' GROUP BY event_id HAVING count(*) <> %d) x", F->tag, RCPTS);
+	rows = count("SELECT count(*) FROM outbox WHERE idem_key LIKE 'fx-%s-%%'", F->tag);
+	invites = count("SELECT count(*) FROM outbox WHERE idem_key LIKE 'fx-%s-%%/invite'", F->tag);
+	notes = count("SELECT count(*) FROM outbox WHERE idem_key LIKE 'fx-%s-%%/notify'", F->tag);
+	boxes = count("SELECT count(*) FROM mailboxes WHERE address LIKE '%%@%s'", F->domain);
+
+	/* every outbox row delivered, once */
+	mails = th_wait_file_count(F->maildir, EVENTS * RCPTS, 60000);
+	usleep(500000);
+	mails = th_file_count(F->maildir);
+
+	printf("sendpath fault: %d events x %d recipients in %.1f s (%.1f events/s, %.1f "
+	    "recipients/s); replica killed after %d events; %d publisher retries; %d events "
+	    "answered twice, %d PIN mismatches\n", EVENTS, RCPTS, secs, EVENTS / secs,
+	    EVENTS * RCPTS / secs, killed, atomic_load(&F->retries), answered_twice, mismatches);
+	printf("sendpath fault: outcomes created=%ld exists=%ld other=%ld; stored messages=%ld "
+	    "(events with a wrong count: %ld); outbox rows=%ld (invitations=%ld, "
+	    "notifications=%ld); mailboxes=%ld; mails at the sink=%ld\n", created, exists, other,
+	    msgs, bad, rows, invites, notes, boxes, mails);
+	fflush(stdout);
+
+	assert_int_equal(other, 0);
+	assert_int_equal(mismatches, 0);
+	assert_int_equal(msgs, EVENTS * RCPTS);
+	assert_int_equal(bad, 0);
+	assert_int_equal(count("SELECT count(DISTINCT event_id) FROM messages WHERE event_id "
+	    "LIKE 'fx-%s-%%'", F->tag), EVENTS);
+	assert_int_equal(rows, EVENTS * RCPTS);
+	assert_int_equal(boxes, EVENTS + POOL);
+	assert_int_equal(invites, boxes);
+	assert_int_equal(notes, EVENTS * RCPTS - boxes);
+	assert_int_equal(created, boxes);
+	assert_int_equal(exists, EVENTS * RCPTS - boxes);
+	assert_int_equal(mails, EVENTS * RCPTS);
+	/* each (event, recipient) mailed once: one invitation per mailbox address */
+	assert_int_equal(count("SELECT count(*) FROM (SELECT 1 FROM outbox WHERE idem_key "
+	    "LIKE 'fx-%s-%%' GROUP BY split_part(idem_key, '/', 1), split_part(idem_key, '/', 2) "
+	    "HAVING count(*) <> 1) x", F->tag), 0);
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(test_kill_a_replica),
+	};
+	return cmocka_run_group_tests(tests, setup, teardown);
+}

@@ -1,0 +1,183 @@
+/*
+ * ctl_pin.c - "posternctl pin --sender A --recipient B": check the PIN a
+ * sender assigned to a recipient's temporary mailbox.
+ *
+ * Asks provision (PinQuery) for the PIN encrypted to the sender's own
+ * OpenPGP key and prints the armored ciphertext. If the sender's secret
+ * key is in the local keyring (GNUPGHOME, or ~/.gnupg), it decrypts it
+ * there and prints one more line "PIN: nnnnnn" (gpg asks for the key's
+ * passphrase in its usual way if it has one). The server never sees the
+ * PIN in the clear again.
+ *
+ * Exit 0 when the ciphertext was printed (decrypted or not), 1 when there
+ * is none for this sender and recipient or the broker did not answer, 2
+ * on bad arguments.
+ */
+#include <stdio.h>
+#include <string.h>
+
+#include <czmq.h>
+#include <gpgme.h>
+
+#include "postern/v1/provision.pb-c.h"
+#include "ctl.h"
+#include "postern/bus.h"
+#include "postern/cfg.h"
+#include "postern/err.h"
+#include "postern/log.h"
+#include "postern/mem.h"
+#include "postern/pb.h"
+
+static char *cf_broker, *cf_cert, *cf_broker_cert;
+static long cf_timeout, cf_retries;
+
+static const pn_cfg_entry config[] = {
+	PN_CFG_STR("POSTERN_BROKER", "tcp://127.0.0.1:5555", &cf_broker,
+	    PN_CFG_REQUIRED, "broker endpoint"),
+	PN_CFG_STR("POSTERN_CERT", "certs/posternctl.cert", &cf_cert,
+	    PN_CFG_REQUIRED, "our CURVE certificate (secret in <file>_secret)"),
+	PN_CFG_STR("POSTERN_BROKER_CERT", "certs/broker.cert", &cf_broker_cert,
+	    PN_CFG_REQUIRED, "the broker's public CURVE certificate"),
+	PN_CFG_INT("POSTERN_BUS_TIMEOUT_MS", 5000, 100, 600000, &cf_timeout,
+	    "reply timeout per try"),
+	PN_CFG_INT("POSTERN_BUS_RETRIES", 3, 1, 100, &cf_retries,
+	    "tries before giving up"),
+	PN_CFG_END
+};
+
+/* pin_usage - the synopsis */
+static int pin_usage(FILE *out)
+{
+	fprintf(out, "usage: posternctl pin --sender A --recipient B\n");
+	return out == stdout ? 0 : 2;
+}
+
+/* decrypt_pin - with the local keyring; prints "PIN: ..." on success, 0 or -1 */
+static int decrypt_pin(const void *cipher, size_t len)
+{
+	gpgme_ctx_t ctx = NULL;
+	gpgme_data_t in = NULL, out = NULL;
+	gpgme_error_t e;
+	char *plain = NULL;
+	size_t n = 0;
+	int rc = -1;
+
+	if (!gpgme_check_version(NULL))
+		return -1;
+	if ((e = gpgme_new(&ctx)) != 0)
+		goto done;
+	gpgme_set_protocol(ctx, GPGME_PROTOCOL_OpenPGP);
+	if ((e = gpgme_data_new_from_mem(&in, cipher, len, 0)) != 0 ||
+	    (e = gpgme_data_new(&out)) != 0)
+		goto done;
+	if ((e = gpgme_op_decrypt(ctx, in, out)) != 0) {
+		fprintf(stderr, "posternctl pin: cannot decrypt here (%s): the sender's "
+		    "secret key is not in this keyring\n", gpgme_strerror(e));
+		goto done;
+	}
+	plain = gpgme_data_release_and_get_mem(out, &n);
+	out = NULL;
+	if (!plain || n == 0 || n > 64)
+		goto done;
+	for (size_t i = 0; i < n; i++)
+		if (plain[i] < '0' || plain[i] > '9')
+			goto done;
+	printf("PIN: %.*s\n", (int)n, plain);
+	rc = 0;
+done:
+	if (plain) {
+		pn_wipe(plain, n);
+		gpgme_free(plain);
+	}
+	gpgme_data_release(in);
+	gpgme_data_release(out);
+	gpgme_release(ctx);
+	return rc;
+}
+
+/* ctl_pin - posternctl pin --sender A --recipient B */
+int ctl_pin(int argc, char **argv)
+{
+	Postern__V1__ProvisionRequest req = POSTERN__V1__PROVISION_REQUEST__INIT;
+	Postern__V1__PinQuery q = POSTERN__V1__PIN_QUERY__INIT;
+	const char *sender = NULL, *recipient = NULL;
+	ProtobufCMessage *reply = NULL;
+	pn_client *client = NULL;
+	pn_pool *pool = NULL;
+	pn_bus_cfg cfg;
+	char err[512];
+	int status = 1;
+	pn_err rc;
+
+	for (int i = 1; i < argc; i++) {
+		if (!strcmp(argv[i], "-h") || !strcmp(argv[i], "--help"))
+			return pin_usage(stdout);
+		if (!strcmp(argv[i], "--sender") && i + 1 < argc)
+			sender = argv[++i];
+		else if (!strcmp(argv[i], "--recipient") && i + 1 < argc)
+			recipient = argv[++i];
+		else {
+			fprintf(stderr, "posternctl pin: unexpected argument \"%s\"\n", argv[i]);
+			return pin_usage(stderr);
+		}
+	}
+	if (!sender || !recipient)
+		return pin_usage(stderr);
+	pn_log_init("posternctl", PN_LOG_ERROR);
+	if (pn_cfg_load(config, err, sizeof(err)) < 0) {
+		fprintf(stderr, "posternctl pin: configuration: %s\n", err);
+		return 2;
+	}
+	zsys_handler_set(NULL);
+	pn_bus_cfg_defaults(&cfg);
+	cfg.broker = cf_broker;
+	cfg.cert = cf_cert;
+	cfg.broker_cert = cf_broker_cert;
+	cfg.timeout_ms = cf_timeout;
+	cfg.retries = cf_retries;
+	if (!(client = pn_client_new(&cfg))) {
+		fprintf(stderr, "posternctl pin: cannot load certificates %s and %s\n",
+		    cf_cert, cf_broker_cert);
+		goto done;
+	}
+	q.sender = (char *)sender;
+	q.recipient = (char *)recipient;
+	req.op_case = POSTERN__V1__PROVISION_REQUEST__OP_PIN_QUERY;
+	req.pin_query = &q;
+	pool = pn_pool_new();
+	rc = pn_client_call(client, "provision", &req.base,
+	    &postern__v1__provision_reply__descriptor, pool, &reply);
+	if (rc == PN_ERR_TEMP && !reply) {
+		fprintf(stderr, "posternctl pin: broker unreachable at %s after %ld tries\n",
+		    cf_broker, cf_retries);
+		goto done;
+	}
+	if (rc == PN_ERR_NOTFOUND) {
+		fprintf(stderr, "posternctl pin: no PIN assigned by %s for %s\n", sender, recipient);
+		goto done;
+	}
+	if (rc != PN_OK) {
+		const char *why = NULL;
+		if (reply)
+			pn_pb_get_status(reply, &why);
+		fprintf(stderr, "posternctl pin: refused: %s%s%s\n", pn_err_str(rc),
+		    why && *why ? ": " : "", why ? why : "");
+		goto done;
+	}
+	Postern__V1__ProvisionReply *rep = (Postern__V1__ProvisionReply *)reply;
+	if (rep->result_case != POSTERN__V1__PROVISION_REPLY__RESULT_PIN || !rep->pin) {
+		fprintf(stderr, "posternctl pin: reply without ciphertext\n");
+		goto done;
+	}
+	fwrite(rep->pin->armored.data, 1, rep->pin->armored.len, stdout);
+	if (rep->pin->armored.len && rep->pin->armored.data[rep->pin->armored.len - 1] != '\n')
+		putchar('\n');
+	fflush(stdout);
+	decrypt_pin(rep->pin->armored.data, rep->pin->armored.len);
+	status = 0;
+done:
+	pn_pool_destroy(&pool);
+	pn_client_destroy(&client);
+	pn_cfg_free(config);
+	return status;
+}
