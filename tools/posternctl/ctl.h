@@ -13,4 +13,19 @@ int ctl_key(int argc, char **argv);
 int ctl_send(int argc, char **argv);
 int ctl_pin(int argc, char **argv);
 
+/*
+ * The bus, shared by the commands that talk to a service (ctl_bus.c).
+ * ctl_client - a client with the common settings; NULL with a message
+ *	and *status_r (2 bad configuration, 1 certificates) on failure
+ * ctl_client_done - destroy it (NULL-tolerant)
+ * ctl_unreachable, ctl_refused - the shared wording of those failures
+ */
+#include <protobuf-c/protobuf-c.h>
+#include "postern/bus.h"
+
+pn_client *ctl_client(const char *cmd, long default_timeout_ms, int *status_r);
+void ctl_client_done(pn_client **client);
+void ctl_unreachable(const char *cmd, const char *service);
+void ctl_refused(const char *cmd, pn_err rc, const ProtobufCMessage *reply);
+
 #endif

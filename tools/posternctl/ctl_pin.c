@@ -28,23 +28,6 @@
 #include "postern/mem.h"
 #include "postern/pb.h"
 
-static char *cf_broker, *cf_cert, *cf_broker_cert;
-static long cf_timeout, cf_retries;
-
-static const pn_cfg_entry config[] = {
-	PN_CFG_STR("POSTERN_BROKER", "tcp://127.0.0.1:5555", &cf_broker,
-	    PN_CFG_REQUIRED, "broker endpoint"),
-	PN_CFG_STR("POSTERN_CERT", "certs/posternctl.cert", &cf_cert,
-	    PN_CFG_REQUIRED, "our CURVE certificate (secret in <file>_secret)"),
-	PN_CFG_STR("POSTERN_BROKER_CERT", "certs/broker.cert", &cf_broker_cert,
-	    PN_CFG_REQUIRED, "the broker's public CURVE certificate"),
-	PN_CFG_INT("POSTERN_BUS_TIMEOUT_MS", 5000, 100, 600000, &cf_timeout,
-	    "reply timeout per try"),
-	PN_CFG_INT("POSTERN_BUS_RETRIES", 3, 1, 100, &cf_retries,
-	    "tries before giving up"),
-	PN_CFG_END
-};
-
 /* pin_usage - the synopsis */
 static int pin_usage(FILE *out)
 {
@@ -104,8 +87,6 @@ int ctl_pin(int argc, char **argv)
 	ProtobufCMessage *reply = NULL;
 	pn_client *client = NULL;
 	pn_pool *pool = NULL;
-	pn_bus_cfg cfg;
-	char err[512];
 	int status = 1;
 	pn_err rc;
 
@@ -123,23 +104,8 @@ int ctl_pin(int argc, char **argv)
 	}
 	if (!sender || !recipient)
 		return pin_usage(stderr);
-	pn_log_init("posternctl", PN_LOG_ERROR);
-	if (pn_cfg_load(config, err, sizeof(err)) < 0) {
-		fprintf(stderr, "posternctl pin: configuration: %s\n", err);
-		return 2;
-	}
-	zsys_handler_set(NULL);
-	pn_bus_cfg_defaults(&cfg);
-	cfg.broker = cf_broker;
-	cfg.cert = cf_cert;
-	cfg.broker_cert = cf_broker_cert;
-	cfg.timeout_ms = cf_timeout;
-	cfg.retries = cf_retries;
-	if (!(client = pn_client_new(&cfg))) {
-		fprintf(stderr, "posternctl pin: cannot load certificates %s and %s\n",
-		    cf_cert, cf_broker_cert);
-		goto done;
-	}
+	if (!(client = ctl_client("pin", 5000, &status)))
+		return status;
 	q.sender = (char *)sender;
 	q.recipient = (char *)recipient;
 	req.op_case = POSTERN__V1__PROVISION_REQUEST__OP_PIN_QUERY;
@@ -148,8 +114,7 @@ int ctl_pin(int argc, char **argv)
 	rc = pn_client_call(client, "provision", &req.base,
 	    &postern__v1__provision_reply__descriptor, pool, &reply);
 	if (rc == PN_ERR_TEMP && !reply) {
-		fprintf(stderr, "posternctl pin: broker unreachable at %s after %ld tries\n",
-		    cf_broker, cf_retries);
+		ctl_unreachable("pin", "provision");
 		goto done;
 	}
 	if (rc == PN_ERR_NOTFOUND) {
@@ -157,11 +122,7 @@ int ctl_pin(int argc, char **argv)
 		goto done;
 	}
 	if (rc != PN_OK) {
-		const char *why = NULL;
-		if (reply)
-			pn_pb_get_status(reply, &why);
-		fprintf(stderr, "posternctl pin: refused: %s%s%s\n", pn_err_str(rc),
-		    why && *why ? ": " : "", why ? why : "");
+		ctl_refused("pin", rc, reply);
 		goto done;
 	}
 	Postern__V1__ProvisionReply *rep = (Postern__V1__ProvisionReply *)reply;
@@ -177,7 +138,6 @@ int ctl_pin(int argc, char **argv)
 	status = 0;
 done:
 	pn_pool_destroy(&pool);
-	pn_client_destroy(&client);
-	pn_cfg_free(config);
+	ctl_client_done(&client);
 	return status;
 }

@@ -143,30 +143,11 @@ static void print_span(const char *key, span s)
 	putchar('"');
 }
 
-static char *cf_broker, *cf_cert, *cf_broker_cert;
-static long cf_timeout, cf_retries;
-
-static const pn_cfg_entry config[] = {
-	PN_CFG_STR("POSTERN_BROKER", "tcp://127.0.0.1:5555", &cf_broker,
-	    PN_CFG_REQUIRED, "broker endpoint"),
-	PN_CFG_STR("POSTERN_CERT", "certs/posternctl.cert", &cf_cert,
-	    PN_CFG_REQUIRED, "our CURVE certificate (secret in <file>_secret)"),
-	PN_CFG_STR("POSTERN_BROKER_CERT", "certs/broker.cert", &cf_broker_cert,
-	    PN_CFG_REQUIRED, "the broker's public CURVE certificate"),
-	PN_CFG_INT("POSTERN_BUS_TIMEOUT_MS", 5000, 100, 600000, &cf_timeout,
-	    "reply timeout per try"),
-	PN_CFG_INT("POSTERN_BUS_RETRIES", 3, 1, 100, &cf_retries,
-	    "tries before giving up"),
-	PN_CFG_END
-};
-
 /* ctl_ping - posternctl ping SERVICE */
 int ctl_ping(int argc, char **argv)
 {
 	static const uint8_t request[] = { 0x0a, 0x00 };   /* ping = 1, empty */
 	const char *service;
-	char err[512];
-	pn_bus_cfg cfg;
 	pn_client *client;
 	uint8_t *reply = NULL;
 	size_t len = 0;
@@ -183,29 +164,11 @@ int ctl_ping(int argc, char **argv)
 		fprintf(stderr, "posternctl ping: bad service name \"%s\"\n", service);
 		return 2;
 	}
-	pn_log_init("posternctl", PN_LOG_ERROR);
-	if (pn_cfg_load(config, err, sizeof(err)) < 0) {
-		fprintf(stderr, "posternctl ping: configuration: %s\n", err);
-		return 2;
-	}
-	/* a CLI: let ^C end the process instead of czmq swallowing it */
-	zsys_handler_set(NULL);
-	pn_bus_cfg_defaults(&cfg);
-	cfg.broker = cf_broker;
-	cfg.cert = cf_cert;
-	cfg.broker_cert = cf_broker_cert;
-	cfg.timeout_ms = cf_timeout;
-	cfg.retries = cf_retries;
-	if (!(client = pn_client_new(&cfg))) {
-		fprintf(stderr, "posternctl ping: cannot load certificates %s and %s\n",
-		    cf_cert, cf_broker_cert);
-		goto done;
-	}
+	if (!(client = ctl_client("ping", 5000, &status)))
+		return status;
 	rc = pn_client_call_raw(client, service, request, sizeof(request), &reply, &len);
 	if (rc == PN_ERR_TEMP) {
-		fprintf(stderr, "posternctl ping: broker unreachable at %s after %ld tries "
-		    "(no reply from service %s within %ld ms each)\n",
-		    cf_broker, cf_retries, service, cf_timeout);
+		ctl_unreachable("ping", service);
 		goto done;
 	}
 	if (rc != PN_OK) {
@@ -229,7 +192,6 @@ int ctl_ping(int argc, char **argv)
 	status = pg.status == PN_OK ? 0 : 1;
 done:
 	pn_free(&reply);
-	pn_client_destroy(&client);
-	pn_cfg_free(config);
+	ctl_client_done(&client);
 	return status;
 }

@@ -49,23 +49,6 @@
 #define SEND_MAX_TO 10000
 #define SEND_MAX_FILE (1024L * 1024 * 1024)
 
-static char *cf_broker, *cf_cert, *cf_broker_cert;
-static long cf_timeout, cf_retries;
-
-static const pn_cfg_entry config[] = {
-	PN_CFG_STR("POSTERN_BROKER", "tcp://127.0.0.1:5555", &cf_broker,
-	    PN_CFG_REQUIRED, "broker endpoint"),
-	PN_CFG_STR("POSTERN_CERT", "certs/posternctl.cert", &cf_cert,
-	    PN_CFG_REQUIRED, "our CURVE certificate (secret in <file>_secret)"),
-	PN_CFG_STR("POSTERN_BROKER_CERT", "certs/broker.cert", &cf_broker_cert,
-	    PN_CFG_REQUIRED, "the broker's public CURVE certificate"),
-	PN_CFG_INT("POSTERN_BUS_TIMEOUT_MS", 60000, 100, 600000, &cf_timeout,
-	    "reply timeout per try"),
-	PN_CFG_INT("POSTERN_BUS_RETRIES", 3, 1, 100, &cf_retries,
-	    "tries before giving up"),
-	PN_CFG_END
-};
-
 /* send_usage - the synopsis */
 static int send_usage(FILE *out)
 {
@@ -197,8 +180,7 @@ int ctl_send(int argc, char **argv)
 	pn_client *client = NULL;
 	pn_pool *pool = NULL;
 	uint8_t *mail = NULL;
-	char err[512], idbuf[64];
-	pn_bus_cfg cfg;
+	char idbuf[64];
 	pn_err rc;
 
 	to = pn_calloc((size_t)argc + 1, sizeof(*to));
@@ -260,11 +242,6 @@ missing:
 	}
 
 	pn_log_init("posternctl", PN_LOG_ERROR);
-	if (pn_cfg_load(config, err, sizeof(err)) < 0) {
-		fprintf(stderr, "posternctl send: configuration: %s\n", err);
-		pn_free(&to);
-		return 2;
-	}
 	if (sodium_init() < 0) {
 		fprintf(stderr, "posternctl send: libsodium failed\n");
 		goto done;
@@ -280,7 +257,6 @@ missing:
 			.text = body };
 		if (!(mail = pn_mime_compose(&m, &len, &why))) {
 			fprintf(stderr, "posternctl send: cannot build the mail: %s\n", why);
-			pn_cfg_free(config);
 			pn_free(&to);
 			return 2;
 		}
@@ -295,18 +271,8 @@ missing:
 	}
 	fprintf(stderr, "posternctl send: event %s\n", event_id);
 
-	zsys_handler_set(NULL);
-	pn_bus_cfg_defaults(&cfg);
-	cfg.broker = cf_broker;
-	cfg.cert = cf_cert;
-	cfg.broker_cert = cf_broker_cert;
-	cfg.timeout_ms = cf_timeout;
-	cfg.retries = cf_retries;
-	if (!(client = pn_client_new(&cfg))) {
-		fprintf(stderr, "posternctl send: cannot load certificates %s and %s\n",
-		    cf_cert, cf_broker_cert);
+	if (!(client = ctl_client("send", 60000, &status)))
 		goto done;
-	}
 	ev.event_id = (char *)event_id;
 	ev.sender = (char *)from;
 	ev.recipients = (char **)to;
@@ -320,17 +286,12 @@ missing:
 	rc = pn_client_call(client, "provision", &req.base,
 	    &postern__v1__provision_reply__descriptor, pool, &reply);
 	if (rc == PN_ERR_TEMP && !reply) {
-		fprintf(stderr, "posternctl send: broker unreachable at %s after %ld tries "
-		    "(no reply from provision within %ld ms each); retry with --event-id %s\n",
-		    cf_broker, cf_retries, cf_timeout, event_id);
+		ctl_unreachable("send", "provision");
+		fprintf(stderr, "posternctl send: retry with --event-id %s\n", event_id);
 		goto done;
 	}
 	if (rc != PN_OK) {
-		const char *why = NULL;
-		if (reply)
-			pn_pb_get_status(reply, &why);
-		fprintf(stderr, "posternctl send: refused: %s%s%s\n", pn_err_str(rc),
-		    why && *why ? ": " : "", why ? clean(why) : "");
+		ctl_refused("send", rc, reply);
 		if (rc == PN_ERR_TEMP)
 			fprintf(stderr, "posternctl send: retry with --event-id %s\n", event_id);
 		goto done;
@@ -365,8 +326,7 @@ done:
 		pn_free(&mail);
 	}
 	pn_pool_destroy(&pool);
-	pn_client_destroy(&client);
-	pn_cfg_free(config);
+	ctl_client_done(&client);
 	pn_free(&to);
 	return status;
 usage:
