@@ -47,6 +47,7 @@ struct pn_ctx {
 	pn_pool *pool;               /* the current request's */
 	char *error;                 /* the current reply's error text */
 	int init_done;
+	int no_worker;               /* the service's, or set by a flag */
 };
 
 static volatile sig_atomic_t stop_flag;
@@ -214,7 +215,7 @@ static int ready(void *arg)
 	pn_ctx *ctx = arg;
 	if (!ctx->init_done)
 		return 0;
-	if (!ctx->service->no_worker && (!ctx->worker || !pn_worker_connected(ctx->worker)))
+	if (!ctx->no_worker && (!ctx->worker || !pn_worker_connected(ctx->worker)))
 		return 0;
 	return ctx->service->ready ? ctx->service->ready(ctx) : 1;
 }
@@ -226,11 +227,29 @@ static void *background_main(void *arg)
 	return NULL;
 }
 
+/* find_flag - the service's flag called name, or NULL */
+static const pn_flag *find_flag(const pn_service *svc, const char *name)
+{
+	for (const pn_flag *f = svc->flags; f && f->name; f++)
+		if (!strcmp(f->name, name) && f->target)
+			return f;
+	return NULL;
+}
+
 /* usage - what --help prints */
 static void usage(const pn_service *svc, const pn_cfg_entry *common, FILE *out)
 {
-	fprintf(out, "usage: postern-%s [--help] [--print-config]\n%s\n\n"
-	    "Environment (common):\n", svc->name, svc->summary ? svc->summary : "");
+	fprintf(out, "usage: postern-%s [--help] [--print-config]", svc->name);
+	for (const pn_flag *f = svc->flags; f && f->name; f++)
+		fprintf(out, " [%s]", f->name);
+	fprintf(out, "\n%s\n\n", svc->summary ? svc->summary : "");
+	if (svc->flags && svc->flags->name) {
+		fprintf(out, "Options:\n");
+		for (const pn_flag *f = svc->flags; f && f->name; f++)
+			fprintf(out, "  %-22s %s\n", f->name, f->help ? f->help : "");
+		fprintf(out, "\n");
+	}
+	fprintf(out, "Environment (common):\n");
 	pn_cfg_help(common, out);
 	if (svc->config) {
 		fprintf(out, "Environment (%s):\n", svc->name);
@@ -241,7 +260,8 @@ static void usage(const pn_service *svc, const pn_cfg_entry *common, FILE *out)
 int pn_service_main(int argc, char **argv, const pn_service *svc)
 {
 	char def_cert[256], def_health[64], err[512];
-	int print_config = 0;
+	int print_config = 0, no_worker = svc->no_worker;
+	const pn_flag *flag;
 	pn_ctx ctx;
 	pn_health *health = NULL;
 	pthread_t bg;
@@ -282,6 +302,10 @@ int pn_service_main(int argc, char **argv, const pn_service *svc)
 		} else if (!strcmp(argv[i], "--version")) {
 			printf("postern-%s %s\n", svc->name, PN_VERSION);
 			return 0;
+		} else if ((flag = find_flag(svc, argv[i])) != NULL) {
+			*flag->target = 1;
+			if (flag->no_worker)
+				no_worker = 1;
 		} else {
 			fprintf(stderr, "postern-%s: unknown argument \"%s\"\n", svc->name, argv[i]);
 			usage(svc, common, stderr);
@@ -317,6 +341,7 @@ int pn_service_main(int argc, char **argv, const pn_service *svc)
 
 	memset(&ctx, 0, sizeof(ctx));
 	ctx.service = svc;
+	ctx.no_worker = no_worker;
 	pn_bus_cfg_defaults(&ctx.bus);
 	ctx.bus.broker = cf_broker;
 	ctx.bus.cert = cf_cert;
@@ -340,7 +365,7 @@ int pn_service_main(int argc, char **argv, const pn_service *svc)
 		pn_health_stop(&health);
 		return 1;
 	}
-	if (!svc->no_worker) {
+	if (!ctx.no_worker) {
 		ctx.worker = pn_worker_new(&ctx.bus, svc->name);
 		if (!ctx.worker) {
 			pn_error("msg=\"cannot create bus worker\" cert=%s", cf_cert);
@@ -352,7 +377,7 @@ int pn_service_main(int argc, char **argv, const pn_service *svc)
 	}
 	ctx.init_done = 1;
 
-	if (svc->no_worker) {
+	if (ctx.no_worker) {
 		if (svc->background)
 			svc->background(&ctx);
 	} else {

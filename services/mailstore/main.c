@@ -14,7 +14,10 @@
  *	postern.v1.MailstoreRequest, reply postern.v1.MailstoreReply
  *	(proto/postern/v1/mailstore.proto): ping, get_mailbox, accept,
  *	store_message, list_folder, get_message, mark_seen, delete_message,
- *	update_mailbox, touch, delete_mailbox, queue_mail, list_inactive.
+ *	update_mailbox, touch, delete_mailbox, queue_mail, list_inactive,
+ *	list_tombstones, forget_tombstones (the last two and the claim and
+ *	warning fields of list_inactive / queue_mail serve the reaper; a
+ *	deleted mailbox leaves a tombstone until its Redis state is gone).
  *	Every write is idempotent (messages by mailbox + event_id, outbox
  *	rows by idem_key) and answered only after COMMIT with
  *	synchronous_commit = on.
@@ -108,6 +111,10 @@ static const pn_op ops[] = {
 	{ POSTERN__V1__MAILSTORE_REQUEST__OP_DELETE_MAILBOX, "delete_mailbox", ms_op_delete_mailbox },
 	{ POSTERN__V1__MAILSTORE_REQUEST__OP_QUEUE_MAIL, "queue_mail", ms_op_queue_mail },
 	{ POSTERN__V1__MAILSTORE_REQUEST__OP_LIST_INACTIVE, "list_inactive", ms_op_list_inactive },
+	{ POSTERN__V1__MAILSTORE_REQUEST__OP_LIST_TOMBSTONES, "list_tombstones",
+	  ms_op_list_tombstones },
+	{ POSTERN__V1__MAILSTORE_REQUEST__OP_FORGET_TOMBSTONES, "forget_tombstones",
+	  ms_op_forget_tombstones },
 	PN_OP_END
 };
 

@@ -64,6 +64,7 @@ struct ms_state {
 #define MS_OFFSET_MAX 1000000
 #define MS_INACTIVE_DEFAULT 100
 #define MS_INACTIVE_MAX 1000
+#define MS_CLAIM_MAX 86400          /* seconds a reaper claim may last */
 
 /* ---- ms_valid.c ---- */
 /*
@@ -122,11 +123,19 @@ pn_err ms_db_update_mailbox(pn_pg *pg, const Postern__V1__UpdateMailbox *u,
     pn_pool *pool, Postern__V1__Mailbox **mb_r, ms_why *why);
 pn_err ms_db_touch(pn_pg *pg, int64_t mailbox_id, ms_why *why);
 pn_err ms_db_delete_mailbox(pn_pg *pg, int64_t mailbox_id,
-    int64_t inactive_before, ms_why *why);
+    int64_t inactive_before, const char *request_id, ms_why *why);
+/* ms_db_queue_mail - warn_before > 0: the reaper's warning (re-check, sets warned_at) */
 pn_err ms_db_queue_mail(pn_pg *pg, int64_t mailbox_id,
-    const Postern__V1__OutMail *m, pn_pool *pool, ms_why *why);
+    const Postern__V1__OutMail *m, int64_t warn_before, pn_pool *pool,
+    ms_why *why);
+/* ms_db_list_inactive - claim > 0: claim for the reaper; after_id >= 0: walk by id */
 pn_err ms_db_list_inactive(pn_pg *pg, int64_t inactive_before, int limit,
-    pn_pool *pool, Postern__V1__MailboxList *out, ms_why *why);
+    int64_t claim, int unwarned_only, int64_t after_id, pn_pool *pool,
+    Postern__V1__MailboxList *out, ms_why *why);
+pn_err ms_db_list_tombstones(pn_pg *pg, int limit, int64_t claim,
+    pn_pool *pool, Postern__V1__TombstoneList *out, ms_why *why);
+pn_err ms_db_forget_tombstones(pn_pg *pg, const int64_t *ids, size_t n,
+    pn_pool *pool, long *forgotten_r, ms_why *why);
 
 /* ---- ms_ops.c: the handlers (pn_op_fn) ---- */
 pn_err ms_op_get_mailbox(pn_ctx *, const ProtobufCMessage *, ProtobufCMessage *, pn_pool *);
@@ -141,6 +150,8 @@ pn_err ms_op_touch(pn_ctx *, const ProtobufCMessage *, ProtobufCMessage *, pn_po
 pn_err ms_op_delete_mailbox(pn_ctx *, const ProtobufCMessage *, ProtobufCMessage *, pn_pool *);
 pn_err ms_op_queue_mail(pn_ctx *, const ProtobufCMessage *, ProtobufCMessage *, pn_pool *);
 pn_err ms_op_list_inactive(pn_ctx *, const ProtobufCMessage *, ProtobufCMessage *, pn_pool *);
+pn_err ms_op_list_tombstones(pn_ctx *, const ProtobufCMessage *, ProtobufCMessage *, pn_pool *);
+pn_err ms_op_forget_tombstones(pn_ctx *, const ProtobufCMessage *, ProtobufCMessage *, pn_pool *);
 
 /* ms_init / ms_fini / ms_ready - the skeleton's hooks */
 int ms_init(pn_ctx *ctx);

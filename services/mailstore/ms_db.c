@@ -17,7 +17,9 @@
  *     see a unique violation: one inserts, the other waits for it to
  *     commit and then finds the mailbox (and answers EXISTS, or duplicate
  *     if it was the same event);
- *   - an outbox row is unique by idem_key (ON CONFLICT DO NOTHING).
+ *   - an outbox row is unique by idem_key (ON CONFLICT DO NOTHING);
+ *   - a deleted mailbox leaves a tombstone in the deleting transaction,
+ *     until the caller reports its Redis state gone (ForgetTombstones).
  *
  * Everything one Accept or StoreMessage writes is in one transaction under
  * synchronous_commit = on: the reply is sent only after COMMIT returned.
@@ -252,7 +254,12 @@ static pn_err insert_outmails(pn_pg *pg, int64_t mailbox_id,
 	return PN_OK;
 }
 
-/* touch - last_activity = now() */
+/*
+ * touch - last_activity = now(). Never earlier than warned_at: an activity
+ * whose transaction started before a concurrent expiry warning committed
+ * still comes after that warning (it waited for the row), and must start
+ * a new inactivity period ("warned_at < last_activity" = not warned yet).
+ */
 static pn_err touch(pn_pg *pg, int64_t mailbox_id, int *found_r)
 {
 	pn_pg_params p;
@@ -261,7 +268,8 @@ static pn_err touch(pn_pg *pg, int64_t mailbox_id, int *found_r)
 
 	pn_pg_params_init(&p);
 	pn_pg_param_int(&p, mailbox_id);
-	err = pn_pg_exec(pg, "UPDATE mailboxes SET last_activity = now() WHERE id = $1",
+	err = pn_pg_exec(pg, "UPDATE mailboxes SET last_activity = "
+	    "greatest(now(), warned_at + interval '1 microsecond') WHERE id = $1",
 	    &p, &res);
 	if (err == PN_OK && found_r != NULL)
 		*found_r = atoi(PQcmdTuples(res)) > 0;
@@ -677,9 +685,33 @@ pn_err ms_db_touch(pn_pg *pg, int64_t mailbox_id, ms_why *why)
 	return found ? PN_OK : set_why(why, PN_ERR_NOTFOUND, "no such mailbox");
 }
 
-/* ms_db_delete_mailbox - the mailbox with its messages and outbox rows */
+/* deleted_by_us - a tombstone of this mailbox says request_id deleted it */
+static int deleted_by_us(pn_pg *pg, int64_t mailbox_id, const char *request_id)
+{
+	pn_pg_params p;
+	PGresult *res = NULL;
+	int found;
+
+	if (request_id == NULL || request_id[0] == '\0')
+		return 0;
+	pn_pg_params_init(&p);
+	pn_pg_param_int(&p, mailbox_id);
+	pn_pg_param_text(&p, request_id);
+	if (pn_pg_exec(pg, "SELECT 1 FROM mailbox_tombstones "
+	    "WHERE mailbox_id = $1 AND deleted_by = $2", &p, &res) != PN_OK)
+		return 0;
+	found = PQntuples(res) > 0;
+	pn_pg_clear(&res);
+	return found;
+}
+
+/*
+ * ms_db_delete_mailbox - the mailbox with its messages and outbox rows,
+ * and a tombstone for the Redis state, in one transaction. A retry of a
+ * request_id that committed already answers OK again.
+ */
 pn_err ms_db_delete_mailbox(pn_pg *pg, int64_t mailbox_id,
-    int64_t inactive_before, ms_why *why)
+    int64_t inactive_before, const char *request_id, ms_why *why)
 {
 	pn_pg_params p;
 	PGresult *res = NULL;
@@ -698,6 +730,8 @@ pn_err ms_db_delete_mailbox(pn_pg *pg, int64_t mailbox_id,
 	if (PQntuples(res) == 0) {
 		pn_pg_clear(&res);
 		pn_pg_rollback(pg);
+		if (deleted_by_us(pg, mailbox_id, request_id))
+			return PN_OK;
 		return set_why(why, PN_ERR_NOTFOUND, "no such mailbox");
 	}
 	still_inactive = pn_pg_bool(res, 0, 0);
@@ -706,6 +740,13 @@ pn_err ms_db_delete_mailbox(pn_pg *pg, int64_t mailbox_id,
 		pn_pg_rollback(pg);
 		return set_why(why, PN_ERR_EXISTS, "mailbox was active since inactive_before");
 	}
+	pn_pg_params_init(&p);
+	pn_pg_param_int(&p, mailbox_id);
+	pn_pg_param_text(&p, request_id != NULL ? request_id : "");
+	if ((err = pn_pg_exec(pg, "INSERT INTO mailbox_tombstones (mailbox_id, address, "
+	    "deleted_by) SELECT id, address, $2 FROM mailboxes WHERE id = $1 "
+	    "ON CONFLICT (mailbox_id) DO NOTHING", &p, NULL)) != PN_OK)
+		return db_fail(pg, why, "delete mailbox tombstone", err);
 	pn_pg_params_init(&p);
 	pn_pg_param_int(&p, mailbox_id);
 	/* messages and outbox rows go by ON DELETE CASCADE */
@@ -718,21 +759,93 @@ pn_err ms_db_delete_mailbox(pn_pg *pg, int64_t mailbox_id,
 	return PN_OK;
 }
 
-/* ms_db_queue_mail - one outbox row, idempotent by idem_key */
+/*
+ * ms_db_queue_mail - one outbox row, idempotent by idem_key. With
+ * warn_before > 0 it is the reaper's expiry warning: queued only if the
+ * mailbox is still idle since before warn_before and not warned in this
+ * period, and warned_at is set in the same transaction (row locked, so a
+ * concurrent activity or a second reaper either comes first and is seen,
+ * or waits for us).
+ */
 pn_err ms_db_queue_mail(pn_pg *pg, int64_t mailbox_id,
-    const Postern__V1__OutMail *m, pn_pool *pool, ms_why *why)
+    const Postern__V1__OutMail *m, int64_t warn_before, pn_pool *pool,
+    ms_why *why)
 {
+	pn_pg_params p;
+	PGresult *res = NULL;
 	pn_err err;
+	int due;
 
+	if (warn_before <= 0) {
+		if ((err = insert_outmail(pg, mailbox_id, m, pool)) != PN_OK)
+			return db_fail(pg, why, "queue mail", err);
+		return PN_OK;
+	}
+	if ((err = pn_pg_begin(pg)) != PN_OK)
+		return db_fail(pg, why, "warn begin", err);
+	pn_pg_params_init(&p);
+	pn_pg_param_int(&p, mailbox_id);
+	pn_pg_param_int(&p, warn_before);
+	if ((err = pn_pg_exec(pg, "SELECT last_activity < to_timestamp($2) AND "
+	    "(warned_at IS NULL OR warned_at < last_activity) "
+	    "FROM mailboxes WHERE id = $1 FOR UPDATE", &p, &res)) != PN_OK)
+		return db_fail(pg, why, "warn lock", err);
+	if (PQntuples(res) == 0) {
+		pn_pg_clear(&res);
+		pn_pg_rollback(pg);
+		return set_why(why, PN_ERR_NOTFOUND, "no such mailbox");
+	}
+	due = pn_pg_bool(res, 0, 0);
+	pn_pg_clear(&res);
+	if (!due) {
+		pn_pg_rollback(pg);
+		return set_why(why, PN_ERR_EXISTS,
+		    "mailbox was active since, or warned in this period already");
+	}
 	if ((err = insert_outmail(pg, mailbox_id, m, pool)) != PN_OK)
-		return db_fail(pg, why, "queue mail", err);
+		return db_fail(pg, why, "warn queue mail", err);
+	pn_pg_params_init(&p);
+	pn_pg_param_int(&p, mailbox_id);
+	/* warned: the reaper's claim on the row is done with too */
+	if ((err = pn_pg_exec(pg, "UPDATE mailboxes SET warned_at = now(), "
+	    "reap_claimed_until = NULL WHERE id = $1", &p, NULL)) != PN_OK)
+		return db_fail(pg, why, "warn mark", err);
+	if ((err = pn_pg_commit(pg)) != PN_OK)
+		return db_fail(pg, why, "warn commit", err);
 	return PN_OK;
 }
 
-/* ms_db_list_inactive - mailboxes idle since before inactive_before, oldest first */
+/*
+ * ms_db_list_inactive - mailboxes idle since before inactive_before,
+ * oldest first. With claim > 0 the rows are claimed for claim seconds in
+ * one short statement; rows claimed by others or locked right now (an
+ * Accept or Touch in flight) are skipped. With after_id >= 0 (no claim) a
+ * read-only walk in id order over ids > after_id; -1 = oldest first.
+ */
 pn_err ms_db_list_inactive(pn_pg *pg, int64_t inactive_before, int limit,
-    pn_pool *pool, Postern__V1__MailboxList *out, ms_why *why)
+    int64_t claim, int unwarned_only, int64_t after_id, pn_pool *pool,
+    Postern__V1__MailboxList *out, ms_why *why)
 {
+#define LI_WHERE(unwarned) "last_activity < to_timestamp($1) " \
+	unwarned
+#define LI_UNWARNED "AND (warned_at IS NULL OR warned_at < last_activity) "
+#define LI_CLAIM(unwarned) "UPDATE mailboxes SET " \
+	"reap_claimed_until = now() + make_interval(secs => $3) " \
+	"WHERE id IN (SELECT id FROM mailboxes WHERE " LI_WHERE(unwarned) \
+	"AND (reap_claimed_until IS NULL OR reap_claimed_until < now()) " \
+	"ORDER BY last_activity, id LIMIT $2 FOR UPDATE SKIP LOCKED) " \
+	"RETURNING " MB_PUBLIC
+#define LI_WALK(unwarned) "SELECT " MB_PUBLIC " FROM mailboxes WHERE " \
+	LI_WHERE(unwarned) "AND id > $3 ORDER BY id LIMIT $2"
+#define LI_OLDEST(unwarned) "SELECT " MB_PUBLIC " FROM mailboxes WHERE " \
+	LI_WHERE(unwarned) "ORDER BY last_activity, id LIMIT $2"
+	/* [claim | walk | oldest][unwarned_only] */
+	static const char *const sql[3][2] = {
+		{ LI_CLAIM(""), LI_CLAIM(LI_UNWARNED) },
+		{ LI_WALK(""), LI_WALK(LI_UNWARNED) },
+		{ LI_OLDEST(""), LI_OLDEST(LI_UNWARNED) },
+	};
+	const char *q;
 	pn_pg_params p;
 	PGresult *res = NULL;
 	pn_err err;
@@ -741,9 +854,16 @@ pn_err ms_db_list_inactive(pn_pg *pg, int64_t inactive_before, int limit,
 	pn_pg_params_init(&p);
 	pn_pg_param_int(&p, inactive_before);
 	pn_pg_param_int(&p, limit);
-	if ((err = pn_pg_exec(pg, "SELECT " MB_PUBLIC " FROM mailboxes "
-	    "WHERE last_activity < to_timestamp($1) "
-	    "ORDER BY last_activity, id LIMIT $2", &p, &res)) != PN_OK)
+	if (claim > 0) {
+		pn_pg_param_int(&p, claim);
+		q = sql[0][unwarned_only ? 1 : 0];
+	} else if (after_id >= 0) {
+		pn_pg_param_int(&p, after_id);
+		q = sql[1][unwarned_only ? 1 : 0];
+	} else {
+		q = sql[2][unwarned_only ? 1 : 0];
+	}
+	if ((err = pn_pg_exec(pg, q, &p, &res)) != PN_OK)
 		return db_fail(pg, why, "list inactive", err);
 	n = PQntuples(res);
 	out->n_mailboxes = (size_t)n;
@@ -751,5 +871,76 @@ pn_err ms_db_list_inactive(pn_pg *pg, int64_t inactive_before, int limit,
 	for (int i = 0; i < n; i++)
 		out->mailboxes[i] = mb_from_row(res, i, pool, NULL);
 	pn_pg_clear(&res);
+	return PN_OK;
+}
+
+/* ms_db_list_tombstones - oldest first; with claim > 0 claimed (SKIP LOCKED) */
+pn_err ms_db_list_tombstones(pn_pg *pg, int limit, int64_t claim,
+    pn_pool *pool, Postern__V1__TombstoneList *out, ms_why *why)
+{
+	pn_pg_params p;
+	PGresult *res = NULL;
+	pn_err err;
+	int n;
+
+	pn_pg_params_init(&p);
+	pn_pg_param_int(&p, limit);
+	if (claim > 0) {
+		pn_pg_param_int(&p, claim);
+		err = pn_pg_exec(pg, "UPDATE mailbox_tombstones "
+		    "SET claimed_until = now() + make_interval(secs => $2) "
+		    "WHERE mailbox_id IN (SELECT mailbox_id FROM mailbox_tombstones "
+		    "WHERE claimed_until IS NULL OR claimed_until < now() "
+		    "ORDER BY deleted_at, mailbox_id LIMIT $1 FOR UPDATE SKIP LOCKED) "
+		    "RETURNING mailbox_id, address, " EPOCH("deleted_at"), &p, &res);
+	} else {
+		err = pn_pg_exec(pg, "SELECT mailbox_id, address, " EPOCH("deleted_at")
+		    " FROM mailbox_tombstones ORDER BY deleted_at, mailbox_id LIMIT $1",
+		    &p, &res);
+	}
+	if (err != PN_OK)
+		return db_fail(pg, why, "list tombstones", err);
+	n = PQntuples(res);
+	out->n_tombstones = (size_t)n;
+	out->tombstones = pn_pool_alloc(pool, sizeof(*out->tombstones) * (size_t)(n ? n : 1));
+	for (int i = 0; i < n; i++) {
+		Postern__V1__Tombstone *t = pn_pool_alloc(pool, sizeof(*t));
+
+		postern__v1__tombstone__init(t);
+		t->mailbox_id = pn_pg_int(res, i, 0);
+		t->address = pn_pg_text(res, i, 1, pool);
+		t->deleted_at = pn_pg_int(res, i, 2);
+		out->tombstones[i] = t;
+	}
+	pn_pg_clear(&res);
+	return PN_OK;
+}
+
+/* ms_db_forget_tombstones - the Redis state of these mailboxes is gone */
+pn_err ms_db_forget_tombstones(pn_pg *pg, const int64_t *ids, size_t n,
+    pn_pool *pool, long *forgotten_r, ms_why *why)
+{
+	pn_pg_params p;
+	pn_err err;
+	char *list;
+	size_t off = 0;
+	long count;
+
+	/* one statement: '{1,2,3}'::bigint[] built from numbers only */
+	list = pn_pool_alloc(pool, n * 21 + 3);
+	list[off++] = '{';
+	for (size_t i = 0; i < n; i++)
+		off += (size_t)sprintf(list + off, "%s%lld", i ? "," : "",
+		    (long long)ids[i]);
+	list[off++] = '}';
+	list[off] = '\0';
+	pn_pg_params_init(&p);
+	pn_pg_param_text(&p, list);
+	count = exec_count(pg, "DELETE FROM mailbox_tombstones "
+	    "WHERE mailbox_id = ANY ($1::bigint[])", &p, &err);
+	if (count < 0)
+		return db_fail(pg, why, "forget tombstones", err);
+	if (forgotten_r != NULL)
+		*forgotten_r = count;
 	return PN_OK;
 }

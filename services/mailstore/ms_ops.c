@@ -329,7 +329,10 @@ pn_err ms_op_delete_mailbox(pn_ctx *ctx, const ProtobufCMessage *request,
 		return fail(ctx, PN_ERR_PARAMS, "mailbox_id must be positive");
 	if (d->inactive_before < 0)
 		return fail(ctx, PN_ERR_PARAMS, "inactive_before must not be negative");
-	RETRY(err, ms_db_delete_mailbox(pg(), d->mailbox_id, d->inactive_before, &w));
+	if (d->request_id != NULL && d->request_id[0] != '\0' && !ms_id_ok(d->request_id))
+		return fail(ctx, PN_ERR_PARAMS, "request_id must be 1..200 printable characters");
+	RETRY(err, ms_db_delete_mailbox(pg(), d->mailbox_id, d->inactive_before,
+	    d->request_id, &w));
 	return db_result(ctx, err, &w);
 }
 
@@ -345,12 +348,18 @@ pn_err ms_op_queue_mail(pn_ctx *ctx, const ProtobufCMessage *request,
 	(void)reply;
 	if (q->mailbox_id < 0)
 		return fail(ctx, PN_ERR_PARAMS, "mailbox_id must not be negative");
+	if (q->warn_inactive_before < 0)
+		return fail(ctx, PN_ERR_PARAMS, "warn_inactive_before must not be negative");
+	if (q->warn_inactive_before > 0 && q->mailbox_id == 0)
+		return fail(ctx, PN_ERR_PARAMS, "a warning needs a mailbox_id");
 	if ((err = ms_check_outmail(q->mail, ms_cfg.max_mail_bytes, pool, &why)) != PN_OK)
 		return fail(ctx, err, why);
-	RETRY(err, ms_db_queue_mail(pg(), q->mailbox_id, q->mail, pool, &w));
+	RETRY(err, ms_db_queue_mail(pg(), q->mailbox_id, q->mail, q->warn_inactive_before,
+	    pool, &w));
 	if (err == PN_OK)
-		pn_info("msg=\"mail queued\" mailbox=%lld rcpts=%zu size=%zu",
-		    (long long)q->mailbox_id, q->mail->n_rcpt_to, q->mail->data.len);
+		pn_info("msg=\"mail queued\" mailbox=%lld rcpts=%zu size=%zu warning=%d",
+		    (long long)q->mailbox_id, q->mail->n_rcpt_to, q->mail->data.len,
+		    q->warn_inactive_before > 0);
 	return db_result(ctx, err, &w);
 }
 
@@ -368,14 +377,71 @@ pn_err ms_op_list_inactive(pn_ctx *ctx, const ProtobufCMessage *request,
 		return fail(ctx, PN_ERR_PARAMS, "inactive_before must be positive");
 	if ((limit = ms_list_limit(l->limit, MS_INACTIVE_DEFAULT, MS_INACTIVE_MAX)) < 0)
 		return fail(ctx, PN_ERR_PARAMS, "limit must be 1..1000 (0 = 100)");
+	if (l->claim_seconds < 0 || l->claim_seconds > MS_CLAIM_MAX)
+		return fail(ctx, PN_ERR_PARAMS, "claim_seconds must be 0..86400");
+	if (l->after_id < 0)
+		return fail(ctx, PN_ERR_PARAMS, "after_id must not be negative");
+	if (l->walk && l->claim_seconds > 0)
+		return fail(ctx, PN_ERR_PARAMS, "a walk does not claim");
 	out = pn_pool_alloc(pool, sizeof(*out));
 	postern__v1__mailbox_list__init(out);
-	RETRY(err, ms_db_list_inactive(pg(), l->inactive_before, limit, pool, out, &w));
+	RETRY(err, ms_db_list_inactive(pg(), l->inactive_before, limit, l->claim_seconds,
+	    l->unwarned_only, l->walk ? l->after_id : -1, pool, out, &w));
 	if (err != PN_OK)
 		return db_result(ctx, err, &w);
+	if (l->claim_seconds > 0)
+		pn_info("msg=\"inactive mailboxes claimed\" count=%zu claim_s=%lld unwarned_only=%d",
+		    out->n_mailboxes, (long long)l->claim_seconds, l->unwarned_only);
 	REP(reply)->result_case = POSTERN__V1__MAILSTORE_REPLY__RESULT_MAILBOXES;
 	REP(reply)->mailboxes = out;
 	return PN_OK;
+}
+
+/* ms_op_list_tombstones - deleted mailboxes whose Redis state may remain */
+pn_err ms_op_list_tombstones(pn_ctx *ctx, const ProtobufCMessage *request,
+    ProtobufCMessage *reply, pn_pool *pool)
+{
+	const Postern__V1__ListTombstones *l = REQ(request)->list_tombstones;
+	Postern__V1__TombstoneList *out;
+	ms_why w = { NULL };
+	pn_err err;
+	int limit;
+
+	if ((limit = ms_list_limit(l->limit, MS_INACTIVE_DEFAULT, MS_INACTIVE_MAX)) < 0)
+		return fail(ctx, PN_ERR_PARAMS, "limit must be 1..1000 (0 = 100)");
+	if (l->claim_seconds < 0 || l->claim_seconds > MS_CLAIM_MAX)
+		return fail(ctx, PN_ERR_PARAMS, "claim_seconds must be 0..86400");
+	out = pn_pool_alloc(pool, sizeof(*out));
+	postern__v1__tombstone_list__init(out);
+	RETRY(err, ms_db_list_tombstones(pg(), limit, l->claim_seconds, pool, out, &w));
+	if (err != PN_OK)
+		return db_result(ctx, err, &w);
+	REP(reply)->result_case = POSTERN__V1__MAILSTORE_REPLY__RESULT_TOMBSTONES;
+	REP(reply)->tombstones = out;
+	return PN_OK;
+}
+
+/* ms_op_forget_tombstones - Redis state gone: drop the tombstones (idempotent) */
+pn_err ms_op_forget_tombstones(pn_ctx *ctx, const ProtobufCMessage *request,
+    ProtobufCMessage *reply, pn_pool *pool)
+{
+	const Postern__V1__ForgetTombstones *f = REQ(request)->forget_tombstones;
+	ms_why w = { NULL };
+	long forgotten = 0;
+	pn_err err;
+
+	(void)reply;
+	if (f->n_mailbox_ids == 0 || f->n_mailbox_ids > MS_INACTIVE_MAX)
+		return fail(ctx, PN_ERR_PARAMS, "mailbox_ids must hold 1..1000 ids");
+	for (size_t i = 0; i < f->n_mailbox_ids; i++)
+		if (f->mailbox_ids[i] <= 0)
+			return fail(ctx, PN_ERR_PARAMS, "mailbox_ids must be positive");
+	RETRY(err, ms_db_forget_tombstones(pg(), f->mailbox_ids, f->n_mailbox_ids, pool,
+	    &forgotten, &w));
+	if (err == PN_OK)
+		pn_info("msg=\"tombstones forgotten\" asked=%zu removed=%ld",
+		    f->n_mailbox_ids, forgotten);
+	return db_result(ctx, err, &w);
 }
 
 /* stopping - adapter for pn_pg_connect */

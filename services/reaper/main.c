@@ -2,23 +2,117 @@
  * NAME
  *	postern-reaper - deletes temporary mailboxes after their inactivity limit
  * SUMMARY
- *	A skeleton for now: it starts, registers with the broker as service
- *	"reaper" and answers a ping, so that deployment, health checks and
- *	the bus can be tested before its own work lands.
+ *	postern-reaper [--once] [--dry-run] [--print-config] [--help]
+ *
+ *	A temporary mailbox with no activity for POSTERN_INACTIVITY_DAYS is
+ *	deleted everywhere: its messages, key material and outbox rows in
+ *	PostgreSQL (through mailstore), its Redis state (PIN records,
+ *	sessions: every key listed in mbx:<id>:keys) and its keylookup cache
+ *	entry kl:<address>. Afterwards the address behaves as never seen.
+ *	POSTERN_REAPER_WARN_DAYS before that, the recipient gets one plain
+ *	warning mail per inactivity period, queued through mailstore's
+ *	outbox, saying when the mailbox will be deleted and that logging in
+ *	keeps it.
+ *
+ *	Activity is a login, reading a message, sending a reply, or a new
+ *	mail arriving: each updates the mailbox's last_activity in mailstore.
+ *
+ *	Long-lived (default): registers with the broker as "reaper" and
+ *	answers ping; a background thread runs a pass at start and then every
+ *	POSTERN_REAPER_INTERVAL_S.
+ *	--once: one pass without a bus worker, then exit (Kubernetes CronJob).
+ *	--dry-run: one pass that changes nothing; it logs each mailbox it
+ *	would delete or warn (by id) and prints the counts. Implies --once.
+ *	Both print one summary line on stdout.
+ *
+ *	Order of a deletion, chosen so that a crash anywhere is finished by
+ *	the next pass: (1) mailstore DeleteMailbox re-checks the inactivity
+ *	under a row lock and, in the same transaction, deletes the rows and
+ *	writes a tombstone (id, address); (2) the Redis keys go; (3) the
+ *	tombstone goes. A pass starts by finishing every tombstone it finds.
+ *	Redis is never touched for a mailbox the re-check keeps.
+ *
+ *	Several replicas may run at once: listings claim their rows for
+ *	POSTERN_REAPER_CLAIM_S (SKIP LOCKED), so replicas share the work, and
+ *	each mailbox is deleted by exactly one DeleteMailbox; each deletion
+ *	is counted once, by the replica that made it.
  * PROTOCOL
- *	MDP/0.1 worker for "reaper"; request postern.v1.ReaperRequest, reply
- *	postern.v1.ReaperReply (proto/postern/v1/reaper.proto).
+ *	MDP/0.1 worker for "reaper" (long-lived mode only); request
+ *	postern.v1.ReaperRequest (ping), reply postern.v1.ReaperReply
+ *	(proto/postern/v1/reaper.proto). MDP client of "mailstore":
+ *	ListInactive (claim_seconds, unwarned_only, walk), DeleteMailbox
+ *	(inactive_before, request_id), QueueMail (warn_inactive_before),
+ *	ListTombstones, ForgetTombstones.
  * ENVIRONMENT
- *	Only the common variables (lib/include/postern/service.h); health
- *	port default 9105.
+ *	The common variables (lib/include/postern/service.h); health port
+ *	default 9105. Any variable may instead be given as NAME_FILE.
+ *	POSTERN_REAPER_INTERVAL_S  3600 (10..604800) between passes.
+ *	POSTERN_INACTIVITY_DAYS  90 (1..3650) idle days before deletion.
+ *	POSTERN_REAPER_WARN_DAYS  14 (0..3649) warn this many days before
+ *		deletion (at inactivity >= INACTIVITY - WARN days); 0 = off;
+ *		must be less than POSTERN_INACTIVITY_DAYS.
+ *	POSTERN_REAPER_BATCH  100 (1..1000) mailboxes per batch.
+ *	POSTERN_REAPER_CLAIM_S  300 (1..86400) how long a listed batch is
+ *		reserved for this replica; after a crash, others take it over
+ *		once it expires.
+ *	POSTERN_REDIS  127.0.0.1:6379 (host:port or unix:/path)
+ *	POSTERN_REDIS_PASSWORD  "" (secret)
+ *	POSTERN_REDIS_TIMEOUT_MS  1000 (10..60000)
+ *	POSTERN_PUBLIC_URL  http://127.0.0.1:8080 - the web UI, the login
+ *		link in the warning.
+ *	POSTERN_MAIL_FROM  "Postern <postern@localhost>" - From: of the
+ *		warning; its address is the SMTP envelope sender.
  * SECURITY
- *	CURVE client of the broker with its own certificate.
+ *	CURVE client (and worker) of the broker with its own certificate.
+ *	Reads no key material and no message; logs mailbox ids and counts,
+ *	never addresses. The warning carries only the public web UI address.
+ *	The Redis password is never printed.
  * DIAGNOSTICS
- *	logfmt lines on stderr; exit 0 after SIGTERM, 1 if it cannot start,
- *	2 on bad configuration.
+ *	logfmt lines on stderr: one per batch (phase, listed, deleted, kept,
+ *	gone, warned, errors) and one per pass. /metrics adds
+ *	postern_reaper_scanned_total, postern_reaper_deleted_total,
+ *	postern_reaper_kept_total, postern_reaper_warned_total,
+ *	postern_reaper_finished_total, postern_reaper_errors_total,
+ *	postern_reaper_last_run_seconds and
+ *	postern_reaper_last_success_timestamp_seconds.
+ *	Exit 0 after SIGTERM or a --once pass without errors; 1 if it cannot
+ *	start or a --once pass had errors (a re-run finishes the job); 2 on
+ *	bad configuration or arguments.
  */
 #include "postern/v1/reaper.pb-c.h"
 #include "postern/service.h"
+#include "reap.h"
+
+static const pn_cfg_entry config[] = {
+	PN_CFG_INT("POSTERN_REAPER_INTERVAL_S", 3600, 10, 604800, &reap_cfg.interval_s,
+	    "seconds between passes (long-lived mode)"),
+	PN_CFG_INT("POSTERN_INACTIVITY_DAYS", 90, 1, 3650, &reap_cfg.inactivity_days,
+	    "idle days before a mailbox is deleted"),
+	PN_CFG_INT("POSTERN_REAPER_WARN_DAYS", 14, 0, 3649, &reap_cfg.warn_days,
+	    "warn this many days before deletion (0 = off)"),
+	PN_CFG_INT("POSTERN_REAPER_BATCH", 100, 1, REAP_MAX_BATCH, &reap_cfg.batch,
+	    "mailboxes per batch"),
+	PN_CFG_INT("POSTERN_REAPER_CLAIM_S", 300, 1, 86400, &reap_cfg.claim_s,
+	    "seconds a listed batch stays reserved for this replica"),
+	PN_CFG_STR("POSTERN_REDIS", "127.0.0.1:6379", &reap_cfg.redis, PN_CFG_REQUIRED,
+	    "Redis: host:port or unix:/path"),
+	PN_CFG_STR("POSTERN_REDIS_PASSWORD", "", &reap_cfg.redis_password, PN_CFG_SECRET,
+	    "Redis AUTH password (secret)"),
+	PN_CFG_INT("POSTERN_REDIS_TIMEOUT_MS", 1000, 10, 60000, &reap_cfg.redis_timeout_ms,
+	    "Redis connect and command timeout"),
+	PN_CFG_STR("POSTERN_PUBLIC_URL", "http://127.0.0.1:8080", &reap_cfg.public_url,
+	    PN_CFG_REQUIRED, "the web UI as recipients reach it (login link in the warning)"),
+	PN_CFG_STR("POSTERN_MAIL_FROM", "Postern <postern@localhost>", &reap_cfg.mail_from,
+	    PN_CFG_REQUIRED, "From: of the warning mail"),
+	PN_CFG_END
+};
+
+static const pn_flag flags[] = {
+	{ "--once", &reap_cfg.once, 1, "one pass, no bus worker, then exit (CronJob)" },
+	{ "--dry-run", &reap_cfg.dry_run, 1,
+	  "change nothing: report what would be deleted and warned (implies --once)" },
+	PN_FLAG_END
+};
 
 static const pn_op ops[] = {
 	{ POSTERN__V1__REAPER_REQUEST__OP_PING, "ping", pn_op_ping },
@@ -29,12 +123,16 @@ static const pn_service service = {
 	.name = "reaper",
 	.summary = "deletes temporary mailboxes after their inactivity limit",
 	.health_port = 9105,
+	.config = config,
 	.request = &postern__v1__reaper_request__descriptor,
 	.reply = &postern__v1__reaper_reply__descriptor,
 	.ops = ops,
+	.init = reap_init,
+	.background = reap_background,
+	.flags = flags,
 };
 
 int main(int argc, char **argv)
 {
-	return pn_service_main(argc, argv, &service);
+	return reap_exit_status(pn_service_main(argc, argv, &service));
 }

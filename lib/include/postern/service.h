@@ -55,6 +55,20 @@ typedef struct pn_op {
 
 #define PN_OP_END { 0, NULL, NULL }
 
+/*
+ * A service-specific command-line flag ("--once"): when given, *target
+ * becomes 1. A flag with no_worker set also makes this run skip the bus
+ * worker (a one-shot mode: init, background in the main thread, fini).
+ */
+typedef struct pn_flag {
+	const char *name;       /* e.g. "--once" */
+	int *target;
+	int no_worker;
+	const char *help;       /* one line for --help */
+} pn_flag;
+
+#define PN_FLAG_END { NULL, NULL, 0, NULL }
+
 typedef struct pn_service {
 	const char *name;                   /* bus service name, log tag */
 	const char *summary;                /* one line for --help */
@@ -73,6 +87,8 @@ typedef struct pn_service {
 	void (*background)(pn_ctx *ctx);
 	/* no_worker: run only init/background/health, no bus worker */
 	int no_worker;
+	/* flags: the service's own command-line flags, or NULL */
+	const pn_flag *flags;
 } pn_service;
 
 /* pn_service_main - run the service; returns the process exit status */

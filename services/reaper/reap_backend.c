@@ -1,0 +1,247 @@
+/*
+ * reap_backend.c - the reaper's real backend: mailstore over the bus and
+ * Redis, one connection each, owned by the thread that runs the passes.
+ *
+ * Redis state of a mailbox is found without knowing other services' key
+ * names: every key belonging to mailbox <id> is listed in the set
+ * mbx:<id>:keys by whoever made it (lib/include/postern/redis.h), and
+ * pn_redis_forget_mailbox deletes the members and the set atomically. The
+ * keylookup cache entry is keyed by address instead ("kl:<address>", see
+ * services/keylookup) and is deleted by name.
+ */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "postern/v1/mailstore.pb-c.h"
+#include "postern/addr.h"
+#include "postern/bus.h"
+#include "postern/log.h"
+#include "postern/redis.h"
+#include "reap.h"
+
+typedef Postern__V1__MailstoreRequest Req;
+typedef Postern__V1__MailstoreReply Rep;
+
+struct reap_real {
+	pn_client *bus;
+	pn_redis *redis;
+};
+
+reap_real *reap_real_new(const pn_bus_cfg *bus)
+{
+	reap_real *r = pn_calloc(1, sizeof(*r));
+
+	if ((r->bus = pn_client_new(bus)) == NULL) {
+		free(r);
+		return NULL;
+	}
+	r->redis = pn_redis_open(reap_cfg.redis, reap_cfg.redis_password,
+	    reap_cfg.redis_timeout_ms);
+	if (r->redis == NULL) {
+		pn_error("msg=\"bad POSTERN_REDIS address\"");
+		pn_client_destroy(&r->bus);
+		free(r);
+		return NULL;
+	}
+	return r;
+}
+
+void reap_real_destroy(reap_real **rp)
+{
+	reap_real *r = *rp;
+
+	*rp = NULL;
+	if (r == NULL)
+		return;
+	pn_client_destroy(&r->bus);
+	pn_redis_close(&r->redis);
+	free(r);
+}
+
+/* call - one mailstore request; the reply (also for error statuses) in *rep_r */
+static pn_err call(reap_real *r, Req *req, pn_pool *pool, Rep **rep_r)
+{
+	ProtobufCMessage *out = NULL;
+	pn_err err = pn_client_call(r->bus, "mailstore", &req->base,
+	    &postern__v1__mailstore_reply__descriptor, pool, &out);
+
+	if (rep_r != NULL)
+		*rep_r = (Rep *)out;
+	return err;
+}
+
+/* boxes_from - reap_box copies of a mailbox list */
+static void boxes_from(Postern__V1__Mailbox *const *mb, size_t n,
+    reap_box **boxes_r, size_t *n_r, pn_pool *pool)
+{
+	reap_box *boxes = pn_pool_alloc(pool, sizeof(*boxes) * (n ? n : 1));
+
+	for (size_t i = 0; i < n; i++) {
+		boxes[i].id = mb[i]->id;
+		boxes[i].address = mb[i]->address;
+		boxes[i].last_activity = mb[i]->last_activity;
+	}
+	*boxes_r = boxes;
+	*n_r = n;
+}
+
+static pn_err be_list(void *arg, int64_t inactive_before, int limit,
+    long claim_s, int unwarned_only, int64_t after_id, reap_box **boxes_r,
+    size_t *n_r, pn_pool *pool)
+{
+	Req req = POSTERN__V1__MAILSTORE_REQUEST__INIT;
+	Postern__V1__ListInactive l = POSTERN__V1__LIST_INACTIVE__INIT;
+	Rep *rep = NULL;
+	pn_err err;
+
+	*n_r = 0;
+	l.inactive_before = inactive_before;
+	l.limit = limit;
+	l.claim_seconds = claim_s;
+	l.unwarned_only = unwarned_only;
+	l.walk = claim_s <= 0;
+	l.after_id = claim_s <= 0 ? after_id : 0;
+	req.op_case = POSTERN__V1__MAILSTORE_REQUEST__OP_LIST_INACTIVE;
+	req.list_inactive = &l;
+	if ((err = call(arg, &req, pool, &rep)) != PN_OK)
+		return err;
+	if (rep->result_case != POSTERN__V1__MAILSTORE_REPLY__RESULT_MAILBOXES)
+		return PN_ERR_INTERNAL;
+	boxes_from(rep->mailboxes->mailboxes, rep->mailboxes->n_mailboxes, boxes_r, n_r,
+	    pool);
+	return PN_OK;
+}
+
+static pn_err be_remove(void *arg, int64_t id, int64_t inactive_before,
+    const char *request_id)
+{
+	Req req = POSTERN__V1__MAILSTORE_REQUEST__INIT;
+	Postern__V1__DeleteMailbox d = POSTERN__V1__DELETE_MAILBOX__INIT;
+	pn_pool *pool = pn_pool_new();
+	pn_err err;
+
+	d.mailbox_id = id;
+	d.inactive_before = inactive_before;
+	d.request_id = (char *)request_id;
+	req.op_case = POSTERN__V1__MAILSTORE_REQUEST__OP_DELETE_MAILBOX;
+	req.delete_mailbox = &d;
+	err = call(arg, &req, pool, NULL);
+	pn_pool_destroy(&pool);
+	return err;
+}
+
+static pn_err be_warn(void *arg, int64_t id, int64_t warn_before,
+    const char *idem_key, const char *envelope_from, const char *rcpt,
+    const char *data, size_t len)
+{
+	Req req = POSTERN__V1__MAILSTORE_REQUEST__INIT;
+	Postern__V1__QueueMail q = POSTERN__V1__QUEUE_MAIL__INIT;
+	Postern__V1__OutMail m = POSTERN__V1__OUT_MAIL__INIT;
+	char *rcpts[1] = { (char *)rcpt };
+	pn_pool *pool = pn_pool_new();
+	pn_err err;
+
+	m.idem_key = (char *)idem_key;
+	m.mail_from = (char *)envelope_from;
+	m.n_rcpt_to = 1;
+	m.rcpt_to = rcpts;
+	m.data.data = (uint8_t *)data;
+	m.data.len = len;
+	q.mailbox_id = id;
+	q.mail = &m;
+	q.warn_inactive_before = warn_before;
+	req.op_case = POSTERN__V1__MAILSTORE_REQUEST__OP_QUEUE_MAIL;
+	req.queue_mail = &q;
+	err = call(arg, &req, pool, NULL);
+	pn_pool_destroy(&pool);
+	return err;
+}
+
+static pn_err be_tombstones(void *arg, int limit, long claim_s,
+    reap_box **boxes_r, size_t *n_r, pn_pool *pool)
+{
+	Req req = POSTERN__V1__MAILSTORE_REQUEST__INIT;
+	Postern__V1__ListTombstones l = POSTERN__V1__LIST_TOMBSTONES__INIT;
+	Rep *rep = NULL;
+	reap_box *boxes;
+	size_t n;
+	pn_err err;
+
+	*n_r = 0;
+	l.limit = limit;
+	l.claim_seconds = claim_s;
+	req.op_case = POSTERN__V1__MAILSTORE_REQUEST__OP_LIST_TOMBSTONES;
+	req.list_tombstones = &l;
+	if ((err = call(arg, &req, pool, &rep)) != PN_OK)
+		return err;
+	if (rep->result_case != POSTERN__V1__MAILSTORE_REPLY__RESULT_TOMBSTONES)
+		return PN_ERR_INTERNAL;
+	n = rep->tombstones->n_tombstones;
+	boxes = pn_pool_alloc(pool, sizeof(*boxes) * (n ? n : 1));
+	for (size_t i = 0; i < n; i++) {
+		boxes[i].id = rep->tombstones->tombstones[i]->mailbox_id;
+		boxes[i].address = rep->tombstones->tombstones[i]->address;
+		boxes[i].last_activity = 0;
+	}
+	*boxes_r = boxes;
+	*n_r = n;
+	return PN_OK;
+}
+
+static pn_err be_forget_tombstones(void *arg, const int64_t *ids, size_t n)
+{
+	Req req = POSTERN__V1__MAILSTORE_REQUEST__INIT;
+	Postern__V1__ForgetTombstones f = POSTERN__V1__FORGET_TOMBSTONES__INIT;
+	pn_pool *pool = pn_pool_new();
+	pn_err err;
+
+	f.mailbox_ids = (int64_t *)ids;
+	f.n_mailbox_ids = n;
+	req.op_case = POSTERN__V1__MAILSTORE_REQUEST__OP_FORGET_TOMBSTONES;
+	req.forget_tombstones = &f;
+	err = call(arg, &req, pool, NULL);
+	pn_pool_destroy(&pool);
+	return err;
+}
+
+/* del_key - DEL one key */
+static pn_err del_key(pn_redis *redis, const char *key)
+{
+	return pn_redis_cmdv(redis, NULL, "DEL", key, (char *)NULL);
+}
+
+static pn_err be_forget_redis(void *arg, int64_t id, const char *address)
+{
+	reap_real *r = arg;
+	char key[PN_ADDR_MAX + 8], norm[PN_ADDR_MAX + 1];
+	long n = 0;
+	pn_err err;
+
+	if ((err = pn_redis_forget_mailbox(r->redis, id, &n)) != PN_OK)
+		return err;
+	if (address == NULL || address[0] == '\0')
+		return PN_OK;
+	/* mailstore stores addresses normalised like keylookup does; be sure */
+	snprintf(key, sizeof(key), "kl:%s", address);
+	if ((err = del_key(r->redis, key)) != PN_OK)
+		return err;
+	if (pn_addr_normalise(address, norm, sizeof(norm), NULL) == 0 &&
+	    strcmp(norm, address) != 0) {
+		snprintf(key, sizeof(key), "kl:%s", norm);
+		err = del_key(r->redis, key);
+	}
+	return err;
+}
+
+void reap_real_backend(reap_real *r, reap_backend *b)
+{
+	memset(b, 0, sizeof(*b));
+	b->arg = r;
+	b->list = be_list;
+	b->remove = be_remove;
+	b->warn = be_warn;
+	b->tombstones = be_tombstones;
+	b->forget_redis = be_forget_redis;
+	b->forget_tombstones = be_forget_tombstones;
+}
