@@ -23,6 +23,7 @@
  */
 #include <errno.h>
 #include <poll.h>
+#include <pthread.h>
 #include <string.h>
 
 #include <czmq.h>
@@ -109,8 +110,23 @@ static void keys_free(bus_keys *k)
 }
 
 /* keys_socket - a new DEALER, CURVE client of the broker, connected */
+/*
+ * bus_init - czmq's global set-up, once per process. zsys_init runs
+ * lazily inside the first socket creation and is not thread-safe: two
+ * threads making their first sockets at once (web UI workers, test
+ * publishers) trip its "sockets already open" assertion. pthread_once
+ * makes the first call happen exactly once, before any socket.
+ */
+static pthread_once_t bus_once = PTHREAD_ONCE_INIT;
+
+static void bus_init(void)
+{
+	zsys_init();
+}
+
 static zsock_t *keys_socket(const bus_keys *k)
 {
+	pthread_once(&bus_once, bus_init);
 	zsock_t *sock = zsock_new(ZMQ_DEALER);
 
 	if (!sock) {
