@@ -5,6 +5,8 @@
 #   make test SANITIZE=1   the same with AddressSanitizer + UBSan (into build/asan/)
 #   make run        run Postern on this machine (see README)
 #   make deps       only install the Debian packages
+#   make bench      start the real stack, measure it against baselines (bench/README.md);
+#                   QUICK=1 for a smoke run under 2 minutes
 #
 # Public targets first make sure the packages are there, then build in a
 # sub-make, so pkg-config is asked only once the packages exist.
@@ -19,11 +21,11 @@ SANFLAGS :=
 endif
 
 SERVICES := broker mailstore keylookup provision webui reaper
-PKGS := libczmq libzmq libprotobuf-c hiredis libpq gpgme gmime-3.0 libcurl libsodium
+PKGS := libczmq libzmq libprotobuf-c hiredis libpq gpgme libassuan gmime-3.0 libcurl libsodium
 MAKEFLAGS += --no-builtin-rules
 SUB = $(MAKE) --no-print-directory -f Makefile SANITIZE=$(SANITIZE)
 
-.PHONY: all build test run stop bench deps clean docs _build _test-bins fmt
+.PHONY: all build test run stop bench deps clean docs _build _test-bins _bench-bins fmt
 all build: deps
 	@$(SUB) -j$$(nproc) _build
 
@@ -34,6 +36,10 @@ test: deps
 run: deps
 	@$(SUB) -j$$(nproc) _build
 	@POSTERN_BUILD=$(B) tools/run-local
+
+bench: deps
+	@$(SUB) -j$$(nproc) _build _bench-bins
+	@POSTERN_BUILD=$(B) QUICK=$(QUICK) bench/run
 
 stop:
 	@tools/run-local --stop
@@ -155,6 +161,13 @@ IT_TESTS := $(patsubst tests/it/%.c,$(B)/tests/it/%,$(wildcard tests/it/*_test.c
 $(B)/tests/it/%: $(B)/obj/tests/it/%.o $(HARNESS_OBJ) $(LIB)
 	@mkdir -p $(dir $@)
 	$(CC) $(LDFLAGS) -o $@ $^ $(LDLIBS) $(TEST_LDLIBS)
+
+# Benchmark load generators: bench/<x>.c -> $(B)/bench/<x> (make bench)
+BENCH_BINS := $(patsubst bench/%.c,$(B)/bench/%,$(wildcard bench/*.c))
+$(B)/bench/%: $(B)/obj/bench/%.o $(LIB)
+	@mkdir -p $(dir $@)
+	$(CC) $(LDFLAGS) -o $@ $^ $(LDLIBS)
+_bench-bins: $(BENCH_BINS)
 
 _test-bins: $(LIB_TESTS) $(foreach s,$(SERVICES),$($(s)_TESTS)) $(IT_TESTS)
 

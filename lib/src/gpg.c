@@ -26,6 +26,19 @@
  * grow beyond PN_GPG_MAX_OUTPUT, so plaintext never lingers in freed heap
  * memory and a compression bomb ends as PN_ERR_TOOLARGE.
  *
+ * Encryption, the hot path (every stored message is two of them), does not
+ * fork a gpg per call: each handle keeps one "gpg --server" process (the
+ * Assuan server mode of gpg; RECIPIENT and ENCRYPT are what it supports)
+ * started on first use, and hands it the plaintext and an empty output
+ * as two memfd descriptors (memory only, passed over the socketpair).
+ * That saves the ~5-13 ms process start per operation (docs/performance.md).
+ * The server reads the keyring per RECIPIENT, so keys imported later by
+ * the GPGME path are found. Whatever goes wrong there (no server, a
+ * recipient it refuses, a dead process) falls back to the GPGME path for
+ * that call, which is the reference behaviour and maps the errors; the
+ * server is restarted on the next call, and given up for the handle after
+ * PN_GPG_SRV_TRIES failed starts. POSTERN_GPG_NO_SERVER=1 turns it off.
+ *
  * Errors: a wrong passphrase is PN_ERR_PERM, input that is not OpenPGP or
  * not for the given key PN_ERR_PARAMS, an unusable public key
  * PN_ERR_PARAMS, anything else PN_ERR_INTERNAL (logged with GPGME's text,
@@ -38,11 +51,14 @@
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
+#include <sys/mman.h>
 #include <sys/stat.h>
 #include <sys/types.h>
 #include <sys/wait.h>
+#include <time.h>
 #include <unistd.h>
 
+#include <assuan.h>
 #include <gpgme.h>
 #include <sodium.h>
 
@@ -56,6 +72,9 @@
 #define PN_GPG_MAX_SUBKEYS 8
 #define PN_GPG_FPR_MAX 64
 #define PN_GPG_MAX_FIND 10000       /* addresses per pn_gpg_find_keys */
+#define PN_GPG_FIND_SLOTS 1024      /* addresses pn_gpg_find_keys remembers */
+#define PN_GPG_FIND_TTL 30          /* seconds a remembered answer is used */
+#define PN_GPG_SRV_TRIES 3          /* failed "gpg --server" starts before giving up */
 
 /* What the passphrase callback hands out, and what it saw. */
 typedef struct pass_state {
@@ -78,9 +97,21 @@ typedef struct memo {
 	char keyids[PN_GPG_MAX_SUBKEYS][17];
 } memo;
 
+/* A remembered pn_gpg_find_keys answer for one address. */
+typedef struct found {
+	char *address;               /* NULL: empty slot */
+	char *fpr;                   /* NULL: no usable key */
+	pn_buf pub;
+	time_t at;
+} found;
+
 struct pn_gpg {
 	gpgme_ctx_t ctx;
+	found *found;                /* PN_GPG_FIND_SLOTS, allocated on first use */
+	unsigned long found_stamp[5];   /* the keyring file they were read from */
 	char *homedir;
+	assuan_context_t srv;        /* "gpg --server" for encryption, or NULL */
+	int srv_fails;               /* failed starts; PN_GPG_SRV_TRIES = off */
 	pass_state ps;
 	unsigned long tick;
 	memo memo[PN_GPG_MEMO];
@@ -455,6 +486,198 @@ static void kill_agent(const char *homedir)
 		;
 }
 
+/* ---- remembered keyring answers (pn_gpg_find_keys) ---- */
+
+/* found_clear - empty one slot */
+static void found_clear(found *f)
+{
+	pn_free(&f->address);
+	pn_free(&f->fpr);
+	pn_buf_free(&f->pub);
+	f->at = 0;
+}
+
+/* found_flush - forget every remembered answer */
+static void found_flush(pn_gpg *gpg)
+{
+	if (!gpg->found)
+		return;
+	for (int i = 0; i < PN_GPG_FIND_SLOTS; i++)
+		found_clear(&gpg->found[i]);
+}
+
+/* keyring_stamp - identity and version of the keyring file (zeros if none) */
+static void keyring_stamp(const pn_gpg *gpg, unsigned long st_r[5])
+{
+	static const char *const names[] = { "pubring.kbx", "pubring.gpg" };
+	char path[600];
+	struct stat st;
+
+	memset(st_r, 0, 5 * sizeof(st_r[0]));
+	for (size_t i = 0; i < sizeof(names) / sizeof(names[0]); i++) {
+		snprintf(path, sizeof(path), "%s/%s", gpg->homedir, names[i]);
+		if (stat(path, &st) == 0) {
+			st_r[0] = (unsigned long)st.st_dev;
+			st_r[1] = (unsigned long)st.st_ino;
+			st_r[2] = (unsigned long)st.st_size;
+			st_r[3] = (unsigned long)st.st_mtim.tv_sec;
+			st_r[4] = (unsigned long)st.st_mtim.tv_nsec;
+			return;
+		}
+	}
+}
+
+/* found_slot - the slot for address (FNV-1a) */
+static found *found_slot(pn_gpg *gpg, const char *address)
+{
+	uint32_t h = 2166136261u;
+
+	for (const char *p = address; *p; p++)
+		h = (h ^ (uint8_t)*p) * 16777619u;
+	return &gpg->found[h % PN_GPG_FIND_SLOTS];
+}
+
+/* ---- the encryption server ("gpg --server") ---- */
+
+/* srv_stop - end the server process (BYE, then wait for it) */
+static void srv_stop(pn_gpg *gpg)
+{
+	if (gpg->srv)
+		assuan_release(gpg->srv);
+	gpg->srv = NULL;
+}
+
+/* srv_start - a running server for this homedir, or -1 (use GPGME) */
+static int srv_start(pn_gpg *gpg)
+{
+	static const char *const off = "POSTERN_GPG_NO_SERVER";
+	gpgme_engine_info_t info;
+	const char *file = NULL, *env = getenv(off);
+	assuan_fd_t keep[] = { ASSUAN_INVALID_FD };
+	gpg_error_t err;
+
+	if (gpg->srv)
+		return 0;
+	if (gpg->srv_fails >= PN_GPG_SRV_TRIES || (env && *env && strcmp(env, "0")))
+		return -1;
+	for (info = gpgme_ctx_get_engine_info(gpg->ctx); info; info = info->next)
+		if (info->protocol == GPGME_PROTOCOL_OpenPGP)
+			file = info->file_name;
+	if (!file)
+		file = "gpg";
+	const char *argv[] = { "gpg", "--homedir", gpg->homedir, "--server", "--batch",
+		"--no-tty", "--no-greeting", "--armor", "--trust-model", "always",
+		"--compress-algo", "none", "--no-auto-key-retrieve", "--no-auto-key-locate",
+		NULL };
+	if ((err = assuan_new(&gpg->srv)) != 0)
+		goto fail;
+	if ((err = assuan_pipe_connect(gpg->srv, file, argv, keep, NULL, NULL,
+	    ASSUAN_PIPE_CONNECT_FDPASSING)) != 0)
+		goto fail;
+	gpg->srv_fails = 0;
+	return 0;
+fail:
+	pn_warn("msg=\"gpg --server did not start; forking gpg per operation\" error=\"%s\"",
+	    gpgme_strerror(err));
+	srv_stop(gpg);
+	gpg->srv_fails++;
+	return -1;
+}
+
+/* write_all - the whole buffer to fd */
+static int write_all(int fd, const void *buf, size_t len)
+{
+	const uint8_t *p = buf;
+
+	while (len > 0) {
+		ssize_t n = write(fd, p, len);
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n <= 0)
+			return -1;
+		p += n;
+		len -= (size_t)n;
+	}
+	return 0;
+}
+
+/*
+ * srv_encrypt - encrypt plain to the keyring key fpr through the server:
+ * PN_OK with *s filled, PN_ERR_TOOLARGE, or PN_ERR_TEMP meaning "use the
+ * GPGME path for this one" (the server is then stopped or reset).
+ */
+static pn_err srv_encrypt(pn_gpg *gpg, const char *fpr, const void *plain,
+    size_t plain_len, sink *s)
+{
+	char cmd[PN_GPG_FPR_MAX + 16];
+	int in = -1, out = -1, reset = 0;
+	gpg_error_t err = 0;
+	struct stat st;
+	pn_err rc = PN_ERR_TEMP;
+	uint8_t *buf = NULL;
+
+	if (srv_start(gpg) < 0)
+		return PN_ERR_TEMP;
+	if ((in = memfd_create("pn-gpg-in", MFD_CLOEXEC)) < 0 ||
+	    (out = memfd_create("pn-gpg-out", MFD_CLOEXEC)) < 0)
+		goto done;
+	if (write_all(in, plain, plain_len) < 0 || lseek(in, 0, SEEK_SET) != 0)
+		goto done;
+	snprintf(cmd, sizeof(cmd), "RECIPIENT %s", fpr);
+	reset = 1;
+	if ((err = assuan_transact(gpg->srv, cmd, NULL, NULL, NULL, NULL, NULL, NULL)) != 0 ||
+	    (err = assuan_sendfd(gpg->srv, in)) != 0 ||
+	    (err = assuan_transact(gpg->srv, "INPUT FD", NULL, NULL, NULL, NULL, NULL, NULL)) != 0 ||
+	    (err = assuan_sendfd(gpg->srv, out)) != 0 ||
+	    (err = assuan_transact(gpg->srv, "OUTPUT FD", NULL, NULL, NULL, NULL, NULL, NULL)) != 0 ||
+	    (err = assuan_transact(gpg->srv, "ENCRYPT", NULL, NULL, NULL, NULL, NULL, NULL)) != 0)
+		goto done;
+	reset = 0;
+	if (fstat(out, &st) < 0 || st.st_size <= 0)
+		goto done;
+	if ((size_t)st.st_size > s->max) {
+		s->overflow = 1;
+		rc = PN_ERR_TOOLARGE;
+		goto done;
+	}
+	buf = pn_malloc((size_t)st.st_size + 1);
+	for (size_t got = 0; got < (size_t)st.st_size;) {
+		ssize_t n = pread(out, buf + got, (size_t)st.st_size - got, (off_t)got);
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n <= 0)
+			goto done;
+		got += (size_t)n;
+	}
+	s->data = buf;
+	s->len = (size_t)st.st_size;
+	s->cap = s->len + 1;
+	buf = NULL;
+	rc = PN_OK;
+done:
+	if (err)
+		pn_debug("msg=\"gpg --server refused; using the GPGME path\" error=\"%s\"",
+		    gpgme_strerror(err));
+	if (reset && assuan_transact(gpg->srv, "RESET", NULL, NULL, NULL, NULL, NULL,
+	    NULL) != 0)
+		srv_stop(gpg);
+	if (rc == PN_ERR_TEMP && gpg_err_source(err) != GPG_ERR_SOURCE_GPG)
+		srv_stop(gpg);          /* not an answer of gpg's: the link is broken */
+	/* the plaintext copy: emptied (its pages go back to the kernel) */
+	if (in >= 0) {
+		if (ftruncate(in, 0) < 0)
+			pn_debug("msg=\"cannot truncate memfd\"");
+		close(in);
+	}
+	if (out >= 0)
+		close(out);
+	if (buf) {
+		pn_wipe(buf, (size_t)st.st_size);
+		free(buf);
+	}
+	return rc;
+}
+
 /* pn_gpg_close - release the context and stop the homedir's agent */
 void pn_gpg_close(pn_gpg **gpgp)
 {
@@ -463,6 +686,9 @@ void pn_gpg_close(pn_gpg **gpgp)
 	if (!gpg)
 		return;
 	*gpgp = NULL;
+	srv_stop(gpg);
+	found_flush(gpg);
+	free(gpg->found);
 	if (gpg->ctx)
 		gpgme_release(gpg->ctx);
 	kill_agent(gpg->homedir);
@@ -633,6 +859,25 @@ static pn_err ensure_key(pn_gpg *gpg, const void *key, size_t len, int secret,
 	return PN_OK;
 }
 
+/* pn_gpg_note_public - remember a public key another handle imported */
+void pn_gpg_note_public(pn_gpg *gpg, const void *key, size_t len, const char *fpr)
+{
+	uint8_t hash[32];
+	memo *m;
+
+	if (!key || len == 0 || !fpr || !*fpr || strlen(fpr) >= PN_GPG_FPR_MAX)
+		return;
+	crypto_generichash(hash, sizeof(hash), key, len, NULL, 0);
+	if (memo_find(gpg, hash))
+		return;
+	m = memo_slot(gpg);
+	m->used = 1;
+	m->secret = 0;
+	m->tick = ++gpg->tick;
+	memcpy(m->hash, hash, sizeof(hash));
+	snprintf(m->fpr, sizeof(m->fpr), "%s", fpr);
+}
+
 /* export_key - armored export of fpr (mode: 0, MINIMAL or SECRET) */
 static pn_err export_key(pn_gpg *gpg, const char *fpr, gpgme_export_mode_t mode,
     pn_buf *out)
@@ -771,6 +1016,14 @@ static pn_err encrypt_once(pn_gpg *gpg, const void *pubkey, size_t pubkey_len,
 		return rc;
 	snprintf(recp, sizeof(recp), "%s", m->fpr);
 	snprintf(fpr_r, PN_GPG_FPR_MAX, "%s", m->fpr);
+	memset(&s, 0, sizeof(s));
+	s.max = PN_GPG_MAX_OUTPUT;
+	if ((rc = srv_encrypt(gpg, recp, plain, plain_len, &s)) != PN_ERR_TEMP) {
+		if (rc == PN_OK)
+			sink_take(&s, cipher_r);
+		goto done;
+	}
+	sink_wipe(&s);
 	if ((err = gpgme_data_new_from_mem(&in, plain, plain_len, 0)) != 0)
 		goto fail;
 	if ((err = sink_open(&s, &out)) != 0)
@@ -1001,10 +1254,10 @@ static int uid_matches(gpgme_key_t key, const char *address)
 }
 
 /*
- * pn_gpg_find_keys - one keyring scan for n addresses: fpr_r[i] (caller
+ * find_keys_scan - one keyring scan for n addresses: fpr_r[i] (caller
  * frees) and pub_r[i] for each address with a usable key, NULL otherwise.
  */
-pn_err pn_gpg_find_keys(pn_gpg *gpg, const char *const *addresses, size_t n,
+static pn_err find_keys_scan(pn_gpg *gpg, const char *const *addresses, size_t n,
     char **fpr_r, pn_buf *pub_r)
 {
 	const char **patterns = NULL;
@@ -1080,6 +1333,92 @@ done:
 	}
 	free(patterns);
 	free(best);
+	return rc;
+}
+
+/*
+ * pn_gpg_find_keys - find_keys_scan, remembering its answers: a keyring
+ * scan forks gpg twice (list, export), and keylookup asks for every send
+ * event. An answer is reused while the keyring file is the same file,
+ * unchanged (inode, size, mtime) and for at most PN_GPG_FIND_TTL seconds,
+ * which bounds how late a key's expiry is noticed; any import or deletion
+ * changes the file and forgets everything.
+ */
+pn_err pn_gpg_find_keys(pn_gpg *gpg, const char *const *addresses, size_t n,
+    char **fpr_r, pn_buf *pub_r)
+{
+	unsigned long stamp[5];
+	const char **miss = NULL;
+	size_t *where = NULL, nmiss = 0, i;
+	char **mfpr = NULL;
+	pn_buf *mpub = NULL;
+	time_t now = time(NULL);
+	pn_err rc = PN_OK;
+
+	if (n == 0)
+		return PN_OK;
+	if (n > PN_GPG_MAX_FIND)
+		return PN_ERR_TOOLARGE;
+	for (i = 0; i < n; i++) {
+		fpr_r[i] = NULL;
+		memset(&pub_r[i], 0, sizeof(pub_r[i]));
+		if (!addresses[i] || !*addresses[i] || strpbrk(addresses[i], "<>\r\n"))
+			return PN_ERR_PARAMS;
+	}
+	if (!gpg->found)
+		gpg->found = pn_calloc(PN_GPG_FIND_SLOTS, sizeof(*gpg->found));
+	keyring_stamp(gpg, stamp);
+	if (memcmp(stamp, gpg->found_stamp, sizeof(stamp))) {
+		found_flush(gpg);
+		memcpy(gpg->found_stamp, stamp, sizeof(stamp));
+	}
+	miss = pn_calloc(n, sizeof(*miss));
+	where = pn_calloc(n, sizeof(*where));
+	for (i = 0; i < n; i++) {
+		found *f = found_slot(gpg, addresses[i]);
+		if (f->address && !strcmp(f->address, addresses[i]) &&
+		    now >= f->at && now - f->at < PN_GPG_FIND_TTL) {
+			if (f->fpr) {
+				fpr_r[i] = pn_strdup(f->fpr);
+				pub_r[i].data = pn_memdup(f->pub.data, f->pub.len + 1);
+				pub_r[i].len = f->pub.len;
+			}
+			continue;
+		}
+		where[nmiss] = i;
+		miss[nmiss++] = addresses[i];
+	}
+	if (nmiss > 0) {
+		mfpr = pn_calloc(nmiss, sizeof(*mfpr));
+		mpub = pn_calloc(nmiss, sizeof(*mpub));
+		if ((rc = find_keys_scan(gpg, miss, nmiss, mfpr, mpub)) != PN_OK) {
+			for (i = 0; i < n; i++) {
+				pn_free(&fpr_r[i]);
+				pn_buf_free(&pub_r[i]);
+			}
+			goto done;
+		}
+		for (size_t k = 0; k < nmiss; k++) {
+			found *f = found_slot(gpg, miss[k]);
+			found_clear(f);
+			f->address = pn_strdup(miss[k]);
+			f->at = now;
+			if (mfpr[k]) {
+				f->fpr = pn_strdup(mfpr[k]);
+				f->pub.data = pn_memdup(mpub[k].data, mpub[k].len + 1);
+				f->pub.len = mpub[k].len;
+			}
+			fpr_r[where[k]] = mfpr[k];
+			pub_r[where[k]] = mpub[k];
+			mfpr[k] = NULL;
+			memset(&mpub[k], 0, sizeof(mpub[k]));
+		}
+	}
+done:
+	free(mfpr);
+	free(mpub);
+	free(miss);
+	free(where);
 	return rc;
 }
 

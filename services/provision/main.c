@@ -59,6 +59,11 @@
  *	POSTERN_PIN_MAX_FAILURES  10 (1..1000) then LOCKED until re-issued
  *	POSTERN_PIN_CLIENT_MAX  20 (1..100000) failures per client address
  *	POSTERN_PIN_CLIENT_WINDOW  900 (1..86400) seconds
+ *	POSTERN_PROVISION_KEY_POOL  16 (0..1024) guest keys of each kind (with
+ *		and without PIN) made ahead of time by a background thread in
+ *		POSTERN_GNUPGHOME/pool, so that a new mailbox needs no key
+ *		generation on the send path (prov_pool.c); 0 = make each key
+ *		during its event.
  * SECURITY
  *	CURVE client of the broker with its own certificate, also for its
  *	calls to keylookup and mailstore. Never stores a link secret or PIN
@@ -114,6 +119,8 @@ static const pn_cfg_entry config[] = {
 	    "PIN failures per client address per window"),
 	PN_CFG_INT("POSTERN_PIN_CLIENT_WINDOW", 900, 1, 86400, &prov_cfg.pin_client_window,
 	    "seconds of the per-client window"),
+	PN_CFG_INT("POSTERN_PROVISION_KEY_POOL", 16, 0, 1024, &prov_cfg.key_pool,
+	    "guest keys per kind made ahead of time (0 = none)"),
 	PN_CFG_END
 };
 

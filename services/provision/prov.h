@@ -5,6 +5,7 @@
  * prov_render.c  the mails provision writes and the message envelope (pure)
  * prov_send.c    SendEvent: key lookup, mailboxes, encryption, Accept
  * prov_pin.c     PinQuery, PinVerify and the lock-out policy
+ * prov_pool.c    guest keys made ahead of time by a background thread
  * prov_init.c    init and fini for the skeleton
  *
  * Configuration lives in prov_cfg (filled by the skeleton from main.c's
@@ -46,11 +47,15 @@ struct prov_config {
 	long pin_max_failures;      /* then locked until re-issued */
 	long pin_client_max;        /* failures per client address per window */
 	long pin_client_window;     /* seconds */
+	long key_pool;              /* pooled keys per kind; 0 = none */
 };
 extern struct prov_config prov_cfg;
 
+typedef struct prov_pool prov_pool;
+
 /* ---- state (one per process: the skeleton runs one worker thread) ---- */
 typedef struct prov_state {
+	prov_pool *pool;            /* pre-made guest keys, or NULL */
 	uint8_t key[32];            /* the server key for event records */
 	pn_redis *redis;
 	pn_gpg *gpg;
@@ -110,6 +115,30 @@ size_t prov_record_seal(const uint8_t key[32], const char *record_id,
 /* prov_record_open - the inverse; -1 if forged, foreign or damaged */
 int prov_record_open(const uint8_t key[32], const char *record_id,
     const uint8_t *in, size_t len, prov_secret *sec_r);
+
+/* ---- prov_pool.c ---- */
+/* A guest key made ahead of time, with the secrets its protection is derived from. */
+typedef struct prov_pooled {
+	prov_secret sec;            /* L, and P ("" for the kind without PIN) */
+	char *fpr;
+	pn_buf pub;                 /* armored */
+	pn_buf seckey;              /* armored, protected by prov_passphrase(L, P) */
+	int imported;               /* pub is in POSTERN_GNUPGHOME's keyring already */
+} prov_pooled;
+
+/* prov_pool_start - the refill thread with its own GnuPG home; NULL when size is 0 or it cannot run */
+prov_pool *prov_pool_start(long size);
+/* prov_pool_stop - stop the thread, wipe every entry (NULL-tolerant) */
+void prov_pool_stop(prov_pool **pool);
+/* prov_pool_take - a ready entry of the kind (caller owns it), or NULL */
+prov_pooled *prov_pool_take(prov_pool *pool, int with_pin);
+/* prov_pool_put_back - an entry that was not used goes back (or is wiped) */
+void prov_pool_put_back(prov_pool *pool, prov_pooled **p);
+/* prov_pool_home_lock, _unlock - keep the pool's imports out of the worker's gpg calls */
+void prov_pool_home_lock(prov_pool *pool);
+void prov_pool_home_unlock(prov_pool *pool);
+/* prov_pooled_free - wipe and free (NULL-tolerant) */
+void prov_pooled_free(prov_pooled **p);
 
 /* ---- prov_render.c ---- */
 typedef struct prov_invite {

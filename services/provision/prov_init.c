@@ -72,10 +72,11 @@ int prov_init(pn_ctx *ctx)
 		goto fail;
 	if (!(st->bus = pn_client_new(pn_ctx_bus(ctx))))
 		goto fail;
+	st->pool = prov_pool_start(prov_cfg.key_pool);
 	pn_info("msg=\"provision ready\" gnupghome=%s redis=%s public_url=%s pin_length=%ld "
-	    "max_recipients=%ld max_mail_bytes=%ld", prov_cfg.gnupghome, prov_cfg.redis,
-	    prov_cfg.public_url, prov_cfg.pin_length, prov_cfg.max_recipients,
-	    prov_cfg.max_mail_bytes);
+	    "max_recipients=%ld max_mail_bytes=%ld key_pool=%ld", prov_cfg.gnupghome,
+	    prov_cfg.redis, prov_cfg.public_url, prov_cfg.pin_length, prov_cfg.max_recipients,
+	    prov_cfg.max_mail_bytes, st->pool ? prov_cfg.key_pool : 0L);
 	return 0;
 fail:
 	prov_fini(ctx);
@@ -89,6 +90,7 @@ void prov_fini(pn_ctx *ctx)
 
 	if (!st)
 		return;
+	prov_pool_stop(&st->pool);
 	pn_client_destroy(&st->bus);
 	pn_gpg_close(&st->gpg);
 	pn_redis_close(&st->redis);

@@ -149,8 +149,13 @@ static int record_get(event *e, const char *address, prov_secret *sec_r, pn_err 
 	return found;
 }
 
-/* record_claim - the secrets of (event, address): the stored ones, or new ones stored now */
-static pn_err record_claim(event *e, const char *address, prov_secret *sec)
+/*
+ * record_claim - the secrets of (event, address): the stored ones, or new
+ * ones stored now - offer's (a pooled key's secrets) when given, for the
+ * first try.
+ */
+static pn_err record_claim(event *e, const char *address, const prov_secret *offer,
+    prov_secret *sec)
 {
 	char *key = record_key(e, address), id[65], ttl[32];
 	uint8_t sealed[PROV_RECORD_MAX];
@@ -164,11 +169,15 @@ static pn_err record_claim(event *e, const char *address, prov_secret *sec)
 		size_t n;
 		int found;
 
-		prov_link_new(fresh.link);
-		if (e->ev->with_pin)
-			prov_pin_new(fresh.pin, (size_t)prov_cfg.pin_length);
-		else
-			fresh.pin[0] = '\0';
+		if (offer && tries == 0) {
+			fresh = *offer;
+		} else {
+			prov_link_new(fresh.link);
+			if (e->ev->with_pin)
+				prov_pin_new(fresh.pin, (size_t)prov_cfg.pin_length);
+			else
+				fresh.pin[0] = '\0';
+		}
 		n = prov_record_seal(e->st->key, id, &fresh, sealed);
 		const char *argv[] = { "SET", key, (const char *)sealed, "NX", "EX", ttl };
 		const size_t argvlen[] = { 3, strlen(key), n, 2, 2, strlen(ttl) };
@@ -423,6 +432,7 @@ static pn_err to_new(event *e, const char *address, Outcome *o, const Mailbox **
 	Postern__V1__NewMessage m;
 	Postern__V1__OutMail *mail[1];
 	prov_secret sec;
+	prov_pooled *pooled = NULL;
 	char pass[PROV_PASS_TEXT], link_text[PROV_LINK_TEXT], *uid, *fpr = NULL;
 	uint8_t hash[PROV_HASH_BYTES], verifier[PROV_HASH_BYTES], *data;
 	pn_buf pub = { NULL, 0 }, seckey = { NULL, 0 };
@@ -431,15 +441,32 @@ static pn_err to_new(event *e, const char *address, Outcome *o, const Mailbox **
 	pn_err err;
 
 	*mb_r = NULL;
-	if ((err = record_claim(e, address, &sec)) != PN_OK)
+	pooled = prov_pool_take(e->st->pool, e->ev->with_pin);
+	if ((err = record_claim(e, address, pooled ? &pooled->sec : NULL, &sec)) != PN_OK) {
+		prov_pool_put_back(e->st->pool, &pooled);
 		return err;
-	prov_passphrase(sec.link, sec.pin, pass);
-	uid = pn_pool_printf(e->pool, "<%s>", address);
-	err = pn_gpg_keygen(e->st->gpg, uid, pass, &fpr, &pub, &seckey);
-	sodium_memzero(pass, sizeof(pass));
-	if (err != PN_OK) {
-		err = gpg_fail(e, o, err == PN_ERR_PARAMS ? PN_ERR_INTERNAL : err, "keygen");
-		goto done;
+	}
+	if (pooled && !sodium_memcmp(&pooled->sec, &sec, sizeof(sec))) {
+		/* our record holds the pooled key's secrets: its key is this mailbox's */
+		if (pooled->imported)
+			pn_gpg_note_public(e->st->gpg, pooled->pub.data, pooled->pub.len,
+			    pooled->fpr);
+		fpr = pooled->fpr;
+		pub = pooled->pub;
+		seckey = pooled->seckey;
+		pooled->fpr = NULL;
+		pooled->pub = pooled->seckey = (pn_buf){ NULL, 0 };
+	} else {
+		/* no pooled key, or a retry: the record's secrets need their own key */
+		prov_pool_put_back(e->st->pool, &pooled);
+		prov_passphrase(sec.link, sec.pin, pass);
+		uid = pn_pool_printf(e->pool, "<%s>", address);
+		err = pn_gpg_keygen(e->st->gpg, uid, pass, &fpr, &pub, &seckey);
+		sodium_memzero(pass, sizeof(pass));
+		if (err != PN_OK) {
+			err = gpg_fail(e, o, err == PN_ERR_PARAMS ? PN_ERR_INTERNAL : err, "keygen");
+			goto done;
+		}
 	}
 	nm.address = (char *)address;
 	nm.state = POSTERN__V1__MAILBOX_STATE__MAILBOX_PENDING;
@@ -505,6 +532,7 @@ static pn_err to_new(event *e, const char *address, Outcome *o, const Mailbox **
 	err = accepted_outcome(e, address, rep->accepted, &sec, o);
 done:
 	sodium_memzero(&sec, sizeof(sec));
+	prov_pooled_free(&pooled);
 	pn_buf_free(&pub);
 	pn_buf_free(&seckey);
 	pn_free(&fpr);
@@ -717,7 +745,9 @@ pn_err prov_op_send(pn_ctx *ctx, const ProtobufCMessage *request,
 			break;
 		case POSTERN__V1__KEY_RESULT__KIND__GUEST:
 		case POSTERN__V1__KEY_RESULT__KIND__NONE:
+			prov_pool_home_lock(e.st->pool);
 			err = deliver(&e, norm[i], r->kind == POSTERN__V1__KEY_RESULT__KIND__GUEST, o);
+			prov_pool_home_unlock(e.st->pool);
 			if (err != PN_OK)
 				goto fail;
 			break;

@@ -61,6 +61,14 @@ pn_err pn_gpg_import_public(pn_gpg *gpg, const void *key, size_t len,
     char **fpr_r);
 
 /*
+ * pn_gpg_note_public - the public key (armored, fingerprint fpr) is in
+ * this handle's keyring already, put there by another handle on the same
+ * home: encrypting to it will not import it again. Should it be missing
+ * after all, encryption imports it as usual.
+ */
+void pn_gpg_note_public(pn_gpg *gpg, const void *key, size_t len, const char *fpr);
+
+/*
  * pn_gpg_encrypt - encrypt plain to the public key (armored, imported on
  * first use), armored output, no compression, always-trust (the key comes
  * from our own store or a verified source). PN_ERR_PARAMS if the key has

@@ -1,0 +1,374 @@
+/*
+ * NAME
+ *	pn-bench - load generator for "make bench": send events and key
+ *	lookups over the real bus (MDP over CURVE), with latency percentiles
+ * SUMMARY
+ *	pn-bench send [--clients N] [--count M] [--size BYTES] [--pin]
+ *	    [--rcpt FMT] [--mod K] [--tag TAG]
+ *	pn-bench lookup [--clients N] [--count M] [--fresh] --addr ADDR
+ *	pn-bench mail [--size BYTES]
+ *
+ *	send publishes M SendEvents to provision from N client threads (each
+ *	its own CURVE connection), one recipient each: FMT with "%d" replaced
+ *	by the event's number modulo K (K = 0: the number itself, i.e. a new
+ *	address every time). The mail is an RFC 5322 text message of about
+ *	BYTES bytes (printable lines, so that nothing compresses it away).
+ *	An event counts as done when provision answered STATUS_OK with the
+ *	recipient MAILBOX_CREATED or MAILBOX_EXISTS; anything else counts as
+ *	an error (and the first error is printed on stderr).
+ *
+ *	lookup sends M KeyLookups for ADDR (with --fresh: skipping the cache).
+ *	mail writes the mail send would publish to stdout (for the baselines).
+ *
+ *	Output: one JSON object on stdout:
+ *	  {"ops":M,"errors":E,"secs":T,"rate":R,"p50_ms":..,"p95_ms":..,
+ *	   "p99_ms":..,"max_ms":..,"created":C,"exists":X}
+ *	rate counts only successful operations.
+ * ENVIRONMENT
+ *	POSTERN_BROKER, POSTERN_CERT (our certificate, "<file>_secret"
+ *	beside it), POSTERN_BROKER_CERT; POSTERN_BUS_TIMEOUT_MS (120000).
+ * DIAGNOSTICS
+ *	Exit 0 when every operation succeeded, 1 otherwise, 2 on bad usage.
+ */
+#include <pthread.h>
+#include <stdatomic.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include <czmq.h>
+
+#include "postern/v1/keylookup.pb-c.h"
+#include "postern/v1/provision.pb-c.h"
+#include "postern/bus.h"
+#include "postern/err.h"
+#include "postern/log.h"
+#include "postern/mem.h"
+#include "postern/pb.h"
+
+typedef struct bench {
+	int lookup;                 /* 0 send, 1 lookup */
+	long clients, count, size, mod;
+	int pin, fresh;
+	const char *rcpt, *tag, *addr;
+	pn_bus_cfg bus;
+	uint8_t *mail;
+	size_t mail_len;
+	atomic_long next;
+	atomic_long errors, created, exists;
+	double *lat_ms;
+	pthread_mutex_t lock;
+	int first_error_shown;
+} bench;
+
+/* now_s - monotonic seconds */
+static double now_s(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
+}
+
+/* fail_once - print the first error only */
+static void fail_once(bench *b, const char *what, pn_err rc, const char *why)
+{
+	atomic_fetch_add(&b->errors, 1);
+	pthread_mutex_lock(&b->lock);
+	if (!b->first_error_shown) {
+		b->first_error_shown = 1;
+		fprintf(stderr, "pn-bench: %s: %s%s%s\n", what, pn_err_str(rc),
+		    why ? ": " : "", why ? why : "");
+	}
+	pthread_mutex_unlock(&b->lock);
+}
+
+/* make_mail - an RFC 5322 text mail of about size bytes */
+static void make_mail(bench *b)
+{
+	static const char alpha[] =
+	    "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789+/";
+	size_t cap = (size_t)b->size + 1024, len;
+	char *m = pn_malloc(cap);
+	unsigned long x = 88172645463325252UL;
+
+	len = (size_t)snprintf(m, cap,
+	    "From: Bench Sender <sender@bench.test>\r\n"
+	    "To: Bench Recipient <rcpt@bench.test>\r\n"
+	    "Subject: benchmark mail\r\n"
+	    "Date: Tue, 01 Jul 2025 10:00:00 +0000\r\n"
+	    "Message-ID: <bench@bench.test>\r\n"
+	    "MIME-Version: 1.0\r\n"
+	    "Content-Type: text/plain; charset=us-ascii\r\n\r\n");
+	while (len + 80 < (size_t)b->size + 80 && len + 80 < cap) {
+		for (int i = 0; i < 76; i++) {
+			x ^= x << 13; x ^= x >> 7; x ^= x << 17;
+			m[len++] = alpha[x & 63];
+		}
+		m[len++] = '\r';
+		m[len++] = '\n';
+	}
+	b->mail = (uint8_t *)m;
+	b->mail_len = len;
+}
+
+/* one_send - one SendEvent; 0 ok */
+static int one_send(bench *b, pn_client *c, long i)
+{
+	Postern__V1__ProvisionRequest req = POSTERN__V1__PROVISION_REQUEST__INIT;
+	Postern__V1__SendEvent ev = POSTERN__V1__SEND_EVENT__INIT;
+	ProtobufCMessage *out = NULL;
+	char evid[128], rcpt[256], *rcpts[1] = { rcpt };
+	const char *why = NULL;
+	pn_pool *pool = pn_pool_new();
+	pn_err rc;
+	int ok = -1;
+
+	snprintf(evid, sizeof(evid), "bench-%s-%ld", b->tag, i);
+	{
+		/* FMT with its one "%d" replaced by the number */
+		const char *d = strstr(b->rcpt, "%d");
+		snprintf(rcpt, sizeof(rcpt), "%.*s%ld%s", (int)(d - b->rcpt), b->rcpt,
+		    b->mod > 0 ? i % b->mod : i, d + 2);
+	}
+	ev.event_id = evid;
+	ev.sender = "sender@bench.test";
+	ev.recipients = rcpts;
+	ev.n_recipients = 1;
+	ev.mime.data = b->mail;
+	ev.mime.len = b->mail_len;
+	ev.with_pin = b->pin;
+	ev.locale = "en";
+	req.op_case = POSTERN__V1__PROVISION_REQUEST__OP_SEND;
+	req.send = &ev;
+	rc = pn_client_call(c, "provision", &req.base,
+	    &postern__v1__provision_reply__descriptor, pool, &out);
+	if (out)
+		pn_pb_get_status(out, &why);
+	if (rc != PN_OK) {
+		fail_once(b, "send", rc, why);
+		goto done;
+	}
+	Postern__V1__ProvisionReply *rep = (Postern__V1__ProvisionReply *)out;
+	if (rep->result_case != POSTERN__V1__PROVISION_REPLY__RESULT_SEND ||
+	    rep->send->n_outcomes != 1) {
+		fail_once(b, "send", PN_ERR_INTERNAL, "reply without one outcome");
+		goto done;
+	}
+	switch (rep->send->outcomes[0]->kind) {
+	case POSTERN__V1__OUTCOME__KIND__MAILBOX_CREATED:
+		atomic_fetch_add(&b->created, 1);
+		ok = 0;
+		break;
+	case POSTERN__V1__OUTCOME__KIND__MAILBOX_EXISTS:
+		atomic_fetch_add(&b->exists, 1);
+		ok = 0;
+		break;
+	default:
+		fail_once(b, "send", PN_ERR_PARAMS, rep->send->outcomes[0]->error ?
+		    rep->send->outcomes[0]->error : "unexpected outcome");
+		break;
+	}
+done:
+	pn_pool_destroy(&pool);
+	return ok;
+}
+
+/* one_lookup - one KeyLookup of b->addr; 0 ok */
+static int one_lookup(bench *b, pn_client *c)
+{
+	Postern__V1__KeylookupRequest req = POSTERN__V1__KEYLOOKUP_REQUEST__INIT;
+	Postern__V1__KeyLookup kl = POSTERN__V1__KEY_LOOKUP__INIT;
+	ProtobufCMessage *out = NULL;
+	char *addrs[1] = { (char *)b->addr };
+	const char *why = NULL;
+	pn_pool *pool = pn_pool_new();
+	pn_err rc;
+	int ok = -1;
+
+	kl.addresses = addrs;
+	kl.n_addresses = 1;
+	kl.fresh = b->fresh;
+	req.op_case = POSTERN__V1__KEYLOOKUP_REQUEST__OP_LOOKUP;
+	req.lookup = &kl;
+	rc = pn_client_call(c, "keylookup", &req.base,
+	    &postern__v1__keylookup_reply__descriptor, pool, &out);
+	if (out)
+		pn_pb_get_status(out, &why);
+	if (rc != PN_OK) {
+		fail_once(b, "lookup", rc, why);
+		goto done;
+	}
+	Postern__V1__KeylookupReply *rep = (Postern__V1__KeylookupReply *)out;
+	if (rep->result_case != POSTERN__V1__KEYLOOKUP_REPLY__RESULT_LOOKUP ||
+	    rep->lookup->n_results != 1 ||
+	    rep->lookup->results[0]->kind != POSTERN__V1__KEY_RESULT__KIND__KEY_FOUND) {
+		fail_once(b, "lookup", PN_ERR_NOTFOUND, "no KEY_FOUND for the address");
+		goto done;
+	}
+	ok = 0;
+done:
+	pn_pool_destroy(&pool);
+	return ok;
+}
+
+/* worker - one client thread: take the next number until count */
+static void *worker(void *arg)
+{
+	bench *b = arg;
+	pn_client *c = pn_client_new(&b->bus);
+
+	if (!c) {
+		fail_once(b, "client", PN_ERR_INTERNAL, "certificates do not load");
+		return NULL;
+	}
+	for (;;) {
+		long i = atomic_fetch_add(&b->next, 1);
+		double t0, t1;
+		int rc;
+
+		if (i >= b->count)
+			break;
+		t0 = now_s();
+		rc = b->lookup ? one_lookup(b, c) : one_send(b, c, i);
+		t1 = now_s();
+		b->lat_ms[i] = rc == 0 ? (t1 - t0) * 1e3 : -1;
+	}
+	pn_client_destroy(&c);
+	return NULL;
+}
+
+/* cmp_double - qsort order */
+static int cmp_double(const void *a, const void *b)
+{
+	double x = *(const double *)a, y = *(const double *)b;
+
+	return x < y ? -1 : x > y;
+}
+
+/* pct - the p-th percentile of n sorted values (nearest rank) */
+static double pct(const double *v, size_t n, double p)
+{
+	size_t k;
+
+	if (n == 0)
+		return 0;
+	k = (size_t)(p / 100.0 * (double)n + 0.999999);
+	if (k < 1)
+		k = 1;
+	if (k > n)
+		k = n;
+	return v[k - 1];
+}
+
+/* usage - the synopsis */
+static int usage(void)
+{
+	fprintf(stderr, "usage: pn-bench send [--clients N] [--count M] [--size BYTES] [--pin]\n"
+	    "                     [--rcpt FMT] [--mod K] [--tag TAG]\n"
+	    "       pn-bench lookup [--clients N] [--count M] [--fresh] --addr ADDR\n"
+	    "       pn-bench mail [--size BYTES]\n");
+	return 2;
+}
+
+int main(int argc, char **argv)
+{
+	static bench b;
+	pthread_t *th;
+	double t0, secs, *ok;
+	size_t nok = 0;
+	const char *env;
+
+	if (argc < 2)
+		return usage();
+	b.lookup = !strcmp(argv[1], "lookup");
+	int mail_only = !strcmp(argv[1], "mail");
+	if (!b.lookup && !mail_only && strcmp(argv[1], "send"))
+		return usage();
+	b.clients = 1;
+	b.count = 100;
+	b.size = 10240;
+	b.rcpt = "rcpt%d@bench.test";
+	b.tag = "t";
+	for (int i = 2; i < argc; i++) {
+		const char *a = argv[i], *v = i + 1 < argc ? argv[i + 1] : NULL;
+		if (!strcmp(a, "--pin")) {
+			b.pin = 1;
+			continue;
+		}
+		if (!strcmp(a, "--fresh")) {
+			b.fresh = 1;
+			continue;
+		}
+		if (!v)
+			return usage();
+		i++;
+		if (!strcmp(a, "--clients"))
+			b.clients = atol(v);
+		else if (!strcmp(a, "--count"))
+			b.count = atol(v);
+		else if (!strcmp(a, "--size"))
+			b.size = atol(v);
+		else if (!strcmp(a, "--mod"))
+			b.mod = atol(v);
+		else if (!strcmp(a, "--rcpt"))
+			b.rcpt = v;
+		else if (!strcmp(a, "--tag"))
+			b.tag = v;
+		else if (!strcmp(a, "--addr"))
+			b.addr = v;
+		else
+			return usage();
+	}
+	if (b.clients < 1 || b.clients > 256 || b.count < 1 || b.size < 512 ||
+	    (b.lookup && !b.addr) || !strstr(b.rcpt, "%d"))
+		return usage();
+	if (mail_only) {
+		make_mail(&b);
+		fwrite(b.mail, 1, b.mail_len, stdout);
+		free(b.mail);
+		return ferror(stdout) ? 1 : 0;
+	}
+	pn_log_init("pn-bench", PN_LOG_WARN);
+	pn_bus_cfg_defaults(&b.bus);
+	b.bus.broker = getenv("POSTERN_BROKER");
+	b.bus.cert = getenv("POSTERN_CERT");
+	b.bus.broker_cert = getenv("POSTERN_BROKER_CERT");
+	b.bus.timeout_ms = (env = getenv("POSTERN_BUS_TIMEOUT_MS")) ? atol(env) : 120000;
+	b.bus.retries = 1;
+	if (!b.bus.broker || !b.bus.cert || !b.bus.broker_cert) {
+		fprintf(stderr, "pn-bench: set POSTERN_BROKER, POSTERN_CERT, POSTERN_BROKER_CERT\n");
+		return 2;
+	}
+	if (!b.lookup)
+		make_mail(&b);
+	/* czmq's global set-up once, before the threads race to their first socket */
+	zsys_handler_set(NULL);
+	zsys_init();
+	pthread_mutex_init(&b.lock, NULL);
+	b.lat_ms = pn_calloc((size_t)b.count, sizeof(double));
+	th = pn_calloc((size_t)b.clients, sizeof(*th));
+	t0 = now_s();
+	for (long i = 0; i < b.clients; i++)
+		if (pthread_create(&th[i], NULL, worker, &b) != 0)
+			pn_fatal("pthread_create");
+	for (long i = 0; i < b.clients; i++)
+		pthread_join(th[i], NULL);
+	secs = now_s() - t0;
+	ok = pn_calloc((size_t)b.count, sizeof(double));
+	for (long i = 0; i < b.count; i++)
+		if (b.lat_ms[i] >= 0)
+			ok[nok++] = b.lat_ms[i];
+	qsort(ok, nok, sizeof(double), cmp_double);
+	printf("{\"ops\":%ld,\"errors\":%ld,\"secs\":%.3f,\"rate\":%.2f,\"p50_ms\":%.1f,"
+	    "\"p95_ms\":%.1f,\"p99_ms\":%.1f,\"max_ms\":%.1f,\"created\":%ld,\"exists\":%ld}\n",
+	    b.count, atomic_load(&b.errors), secs, secs > 0 ? (double)nok / secs : 0,
+	    pct(ok, nok, 50), pct(ok, nok, 95), pct(ok, nok, 99), nok ? ok[nok - 1] : 0,
+	    atomic_load(&b.created), atomic_load(&b.exists));
+	free(ok);
+	free(th);
+	free(b.lat_ms);
+	free(b.mail);
+	return atomic_load(&b.errors) == 0 ? 0 : 1;
+}
