@@ -386,6 +386,8 @@ pn_err prov_op_pin_verify(pn_ctx *ctx, const ProtobufCMessage *request,
 	/* wrong */
 	if ((n = redis_int(&v, "INCR", fail_key(&v), NULL, NULL)) < 0)
 		goto temp;
+	if (n == 1 && pn_redis_track(v.st->redis, v.id, fail_key(&v)) != PN_OK)
+		goto temp;
 	snprintf(secs, sizeof(secs), "%ld", prov_cfg.inactivity_days * 86400L);
 	redis_int(&v, "EXPIRE", fail_key(&v), secs, NULL);
 	if (client_fail(&v) < 0)
@@ -400,7 +402,8 @@ pn_err prov_op_pin_verify(pn_ctx *ctx, const ProtobufCMessage *request,
 	if (lock > 0) {
 		snprintf(secs, sizeof(secs), "%ld", lock);
 		if (redis_int(&v, "SET", lock_key(&v), "1", NULL) < 0 ||
-		    redis_int(&v, "EXPIRE", lock_key(&v), secs, NULL) < 0)
+		    redis_int(&v, "EXPIRE", lock_key(&v), secs, NULL) < 0 ||
+		    pn_redis_track(v.st->redis, v.id, lock_key(&v)) != PN_OK)
 			goto temp;
 	}
 	err = set_verdict(&v, reply, POSTERN__V1__PIN_VERDICT__VERDICT__PIN_WRONG,

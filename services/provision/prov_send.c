@@ -210,8 +210,12 @@ static pn_err record_claim(event *e, const char *address, const prov_secret *off
 
 /* ---- the PIN for "check assigned PIN" ---- */
 
-/* pin_store - the PIN encrypted to the sender's own key, for PinQuery */
-static void pin_store(event *e, const char *address, const char *pin)
+/*
+ * pin_store - the PIN encrypted to the sender's own key, for PinQuery.
+ * Listed with the mailbox's keys, so it goes when the mailbox is deleted.
+ */
+static void pin_store(event *e, int64_t mailbox_id, const char *address,
+    const char *pin)
 {
 	const Postern__V1__KeyResult *k = e->sender_key;
 	pn_buf cipher = { NULL, 0 };
@@ -236,7 +240,8 @@ static void pin_store(event *e, const char *address, const char *pin)
 	snprintf(ttl, sizeof(ttl), "%ld", prov_cfg.inactivity_days * 86400L);
 	const char *argv[] = { "SET", key, (const char *)cipher.data, "EX", ttl };
 	const size_t argvlen[] = { 3, strlen(key), cipher.len, 2, strlen(ttl) };
-	if (pn_redis_cmd(e->st->redis, NULL, 5, argv, argvlen) != PN_OK)
+	if (pn_redis_cmd(e->st->redis, NULL, 5, argv, argvlen) != PN_OK ||
+	    pn_redis_track(e->st->redis, mailbox_id, key) != PN_OK)
 		pn_warn("msg=\"cannot keep the PIN for checking\" event=%s", e->ev->event_id);
 	pn_buf_free(&cipher);
 }
@@ -328,6 +333,11 @@ static pn_err accepted_outcome(event *e, const char *address,
 	}
 	o->kind = POSTERN__V1__OUTCOME__KIND__MAILBOX_CREATED;
 	e->created++;
+	/* the sealed record goes with the mailbox too (it also expires by itself) */
+	if (acc->mailbox && pn_redis_track(e->st->redis, acc->mailbox->id,
+	    record_key(e, address)) != PN_OK)
+		pn_warn("msg=\"cannot list the event record with the mailbox\" event=%s",
+		    e->ev->event_id);
 	if (!sec) {
 		/* a retry that found the mailbox this event made: the record has the PIN */
 		int found = record_get(e, address, &rec, &err);
@@ -342,7 +352,7 @@ static pn_err accepted_outcome(event *e, const char *address,
 	}
 	if (sec->pin[0]) {
 		o->pin = pn_pool_strdup(e->pool, sec->pin);
-		pin_store(e, address, sec->pin);
+		pin_store(e, acc->mailbox ? acc->mailbox->id : 0, address, sec->pin);
 	}
 	sodium_memzero(&rec, sizeof(rec));
 	return PN_OK;

@@ -142,6 +142,23 @@ static long redis_exists(fx *f, const char *key)
 	return n;
 }
 
+/* tracked_prov_key - a "prov:" key provision itself listed for mailbox id, or NULL */
+static char *tracked_prov_key(fx *f, long long id)
+{
+	char set[64];
+	redisReply *r = NULL;
+	char *key = NULL;
+
+	snprintf(set, sizeof(set), "mbx:%lld:keys", id);
+	if (pn_redis_cmdv(f->redis, &r, "SMEMBERS", set, (char *)NULL) == PN_OK &&
+	    r->type == REDIS_REPLY_ARRAY)
+		for (size_t i = 0; i < r->elements && !key; i++)
+			if (!strncmp(r->element[i]->str, "prov:", 5))
+				key = strdup(r->element[i]->str);
+	pn_redis_free(&r);
+	return key;
+}
+
 /* redis_state - a mailbox's Redis state as provision/webui make it */
 static void redis_state(fx *f, long long id, const char *address)
 {
@@ -645,6 +662,10 @@ static void test_send_path(void **state)
 	assert_true(id > 0);
 	assert_int_equal(lookup(f, addr), POSTERN__V1__KEY_RESULT__KIND__GUEST);
 	assert_int_equal(redis_exists(f, kl_key), 1);
+	/* provision listed its own state (the sealed event record) with the mailbox */
+	char *prov_key = tracked_prov_key(f, id);
+	assert_non_null(prov_key);
+	assert_int_equal(redis_exists(f, prov_key), 1);
 	redis_state(f, id, addr);                 /* a PIN counter and a session */
 	idle(f, id, 91);
 
@@ -656,6 +677,8 @@ static void test_send_path(void **state)
 	assert_int_equal(sql_long(f->dsn, "SELECT count(*) FROM mailboxes"), 0);
 	assert_int_equal(sql_long(f->dsn, "SELECT count(*) FROM messages"), 0);
 	assert_true(redis_gone(f, id, addr));
+	assert_int_equal(redis_exists(f, prov_key), 0);
+	free(prov_key);
 
 	/* as never seen: keylookup says NONE, a new send creates a new mailbox */
 	assert_int_equal(lookup(f, addr), POSTERN__V1__KEY_RESULT__KIND__NONE);
