@@ -136,6 +136,13 @@ $(B)/gen/ms_migrations.c: $(MS_MIGRATIONS) Makefile
 $(B)/bin/postern-mailstore $(mailstore_TESTS): $(B)/obj/gen/ms_migrations.o
 # ---------------------------------------------------------------------------
 
+# --- webui: the style sheet compiled in ---------------------------------------
+$(B)/gen/web_static.c: services/webui/postern.css services/webui/gen-static
+	@mkdir -p $(dir $@)
+	services/webui/gen-static $@
+$(B)/bin/postern-webui $(webui_TESTS): $(B)/obj/gen/web_static.o
+# ---------------------------------------------------------------------------
+
 CTL_OBJ := $(patsubst %.c,$(B)/obj/%.o,$(wildcard tools/posternctl/*.c))
 $(B)/bin/posternctl: $(CTL_OBJ) $(LIB)
 	@mkdir -p $(dir $@)

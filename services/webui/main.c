@@ -2,23 +2,153 @@
  * NAME
  *	postern-webui - the recipients' web mail reader
  * SUMMARY
- *	A skeleton for now: it starts, registers with the broker as service
- *	"webui" and answers a ping, so that deployment, health checks and
- *	the bus can be tested before its own work lands.
+ *	Serves recipients of temporary mailboxes over HTTP (civetweb, plain
+ *	HTTP behind a TLS-terminating ingress): the invitation link, the PIN,
+ *	choosing the password (once, never changeable), login, Inbox and
+ *	Sent, reading (text; HTML only sandboxed; attachments as downloads)
+ *	and logout. Server-rendered HTML with one style sheet; no script.
+ *	It also registers with the broker as "webui" and answers ping, so
+ *	operators see it on the bus. Logic: web_pages.c (handlers),
+ *	web_http.c (civetweb), web_sess.c (sessions), web_crypto.c,
+ *	web_pw.c, web_form.c, web_mail.c, web_html.c, web_text.c.
  * PROTOCOL
- *	MDP/0.1 worker for "webui"; request postern.v1.WebuiRequest, reply
- *	postern.v1.WebuiReply (proto/postern/v1/webui.proto).
+ *	HTTP/1.1 on POSTERN_WEBUI_LISTEN. Bus client of mailstore
+ *	(get_mailbox, list_folder, get_message, mark_seen, touch,
+ *	update_mailbox) and provision (pin_verify). MDP/0.1 worker for
+ *	"webui" (ping only; proto/postern/v1/webui.proto).
  * ENVIRONMENT
- *	Only the common variables (lib/include/postern/service.h); health
- *	port default 9104.
+ *	The common variables (lib/include/postern/service.h); health port
+ *	default 9104. Any variable may instead be given as NAME_FILE.
+ *	POSTERN_WEBUI_LISTEN  127.0.0.1:8080 (ADDR:PORT)
+ *	POSTERN_WEBUI_THREADS  8 (1..64) request threads; each has its own
+ *		bus client, Redis connection and GnuPG homes
+ *	POSTERN_REDIS  127.0.0.1:6379; POSTERN_REDIS_PASSWORD "" (secret);
+ *	POSTERN_REDIS_TIMEOUT_MS  1000 (10..60000)
+ *	POSTERN_GNUPGHOME  var/gnupg-webui (absolute path <= 70
+ *		chars): per thread a fast home f<N> (keys under 256-bit
+ *		secrets) and a strong home s<N> (the password-protected copy)
+ *	POSTERN_WEBUI_S2K_FAST  65536 (1024..65011712) S2K count of the
+ *		fast homes
+ *	POSTERN_WEBUI_S2K_STRONG  0 (0..65011712) S2K count for keys under
+ *		the recipient's password; 0 = GnuPG's calibrated default.
+ *		Lower it only in tests.
+ *	POSTERN_PASSWORD_MIN  10 (8..64) characters
+ *	POSTERN_PASSWORD_MAX  128 (64..1024) characters
+ *	POSTERN_PASSWORD_BLOCKLIST  share/postern/common-passwords.txt -
+ *		one common password per line (services/webui/gen-blocklist)
+ *	POSTERN_SESSION_IDLE  900 (2..86400) seconds without a request
+ *	POSTERN_SESSION_MAX  28800 (2..604800) seconds after login
+ *	POSTERN_WEBUI_FLOW_TTL  1800 (10..86400) seconds a link visit lasts
+ *	POSTERN_INSECURE_COOKIES  0 - 1 drops Secure and the __Host- prefix
+ *		(cookie "postern"): only for plain-HTTP runs on a non-loopback
+ *		host; browsers treat http://127.0.0.1 as secure already.
+ *	POSTERN_WEBUI_TRUST_PROXY  0 - 1 takes the client address from the
+ *		last X-Forwarded-For hop (behind the ingress)
+ *	POSTERN_INACTIVITY_DAYS  90 (1..3650) shown as the expiry
+ *	POSTERN_WEBUI_MAX_BODY  65536 (1024..67108864) bytes of a POST body
+ *	POSTERN_WEBUI_PAGE_SIZE  25 (5..200) messages per folder page
+ *	POSTERN_LOGIN_LOCKOUT_AFTER  5 (1..100) failures per address before
+ *		lock-outs; POSTERN_LOGIN_LOCKOUT_SECONDS 60 (1..3600), doubling,
+ *		capped at an hour
+ *	POSTERN_LOGIN_CLIENT_MAX  30 (1..100000) failures per client address
+ *		in POSTERN_LOGIN_CLIENT_WINDOW 900 (1..86400) seconds
  * SECURITY
- *	CURVE client of the broker with its own certificate.
+ *	DESIGN.md §3. Redis holds only ciphertext: a session record is
+ *	sealed under a key derived from the 256-bit cookie secret, and the
+ *	session's copy of the guest key is protected by a passphrase derived
+ *	from it too (web_crypto.c); the Redis key is a hash of the cookie.
+ *	Cookie __Host-postern: Secure, HttpOnly, SameSite=Strict, a new one
+ *	at every login and activation. Idle and absolute timeouts; logout
+ *	deletes the record. Every POST needs the CSRF token derived from the
+ *	cookie and a same-origin Origin/Sec-Fetch-Site. Every response carries
+ *	CSP, HSTS, nosniff, Referrer-Policy no-referrer and X-Frame-Options.
+ *	The password is never stored or logged; the key is re-protected with
+ *	it under strong S2K. Unknown addresses cost the same strong unlock
+ *	(a stand-in key) and get the same page. Logs never carry a link,
+ *	PIN, password, cookie, subject or body.
  * DIAGNOSTICS
- *	logfmt lines on stderr; exit 0 after SIGTERM, 1 if it cannot start,
- *	2 on bad configuration.
+ *	logfmt lines on stderr: one per request (method, path with the link
+ *	redacted, status, ms), logins, activations. Metric
+ *	postern_webui_responses_total{code}. Exit 0 after SIGTERM, 1 if it
+ *	cannot start (port taken, blocklist missing, GnuPG unusable), 2 on a
+ *	variable out of range.
  */
 #include "postern/v1/webui.pb-c.h"
+#include "postern/log.h"
 #include "postern/service.h"
+#include "web.h"
+
+
+
+static const pn_cfg_entry config[] = {
+	PN_CFG_STR("POSTERN_WEBUI_LISTEN", "127.0.0.1:8080", &web_cfg.listen, PN_CFG_REQUIRED,
+	    "ADDR:PORT of the web UI (plain HTTP; TLS at the ingress)"),
+	PN_CFG_INT("POSTERN_WEBUI_THREADS", 8, 1, 64, &web_cfg.threads,
+	    "request threads"),
+	PN_CFG_STR("POSTERN_REDIS", "127.0.0.1:6379", &web_cfg.redis, PN_CFG_REQUIRED,
+	    "Redis for sessions and login throttles"),
+	PN_CFG_STR("POSTERN_REDIS_PASSWORD", "", &web_cfg.redis_password, PN_CFG_SECRET,
+	    "Redis AUTH password"),
+	PN_CFG_INT("POSTERN_REDIS_TIMEOUT_MS", 1000, 10, 60000, &web_cfg.redis_timeout_ms,
+	    "Redis connect and command timeout"),
+	PN_CFG_STR("POSTERN_GNUPGHOME", "var/gnupg-webui", &web_cfg.gnupghome,
+	    PN_CFG_REQUIRED, "base of the GnuPG homes (short path)"),
+	PN_CFG_INT("POSTERN_WEBUI_S2K_FAST", 65536, 1024, 65011712, &web_cfg.s2k_fast,
+	    "S2K count for keys under 256-bit secrets"),
+	PN_CFG_INT("POSTERN_WEBUI_S2K_STRONG", 0, 0, 65011712, &web_cfg.s2k_strong,
+	    "S2K count for keys under the password (0 = calibrated)"),
+	PN_CFG_INT("POSTERN_PASSWORD_MIN", 10, 8, 64, &web_cfg.password_min,
+	    "shortest password in characters"),
+	PN_CFG_INT("POSTERN_PASSWORD_MAX", 128, 64, 1024, &web_cfg.password_max,
+	    "longest password in characters"),
+	PN_CFG_STR("POSTERN_PASSWORD_BLOCKLIST", "share/postern/common-passwords.txt",
+	    &web_cfg.blocklist, PN_CFG_REQUIRED, "common passwords, one per line"),
+	PN_CFG_INT("POSTERN_SESSION_IDLE", 900, 2, 86400, &web_cfg.session_idle,
+	    "idle timeout of a session in seconds"),
+	PN_CFG_INT("POSTERN_SESSION_MAX", 28800, 2, 604800, &web_cfg.session_max,
+	    "absolute timeout of a session in seconds"),
+	PN_CFG_INT("POSTERN_WEBUI_FLOW_TTL", 1800, 10, 86400, &web_cfg.flow_ttl,
+	    "seconds a link visit stays usable"),
+	PN_CFG_BOOL("POSTERN_INSECURE_COOKIES", 0, &web_cfg.insecure_cookies,
+	    "1 = cookie without Secure/__Host- (plain-HTTP local runs only)"),
+	PN_CFG_BOOL("POSTERN_WEBUI_TRUST_PROXY", 0, &web_cfg.trust_proxy,
+	    "1 = client address from X-Forwarded-For"),
+	PN_CFG_INT("POSTERN_INACTIVITY_DAYS", 90, 1, 3650, &web_cfg.inactivity_days,
+	    "days without use before a mailbox is deleted"),
+	PN_CFG_INT("POSTERN_WEBUI_MAX_BODY", 65536, 1024, 67108864, &web_cfg.max_body,
+	    "largest POST body in bytes"),
+	PN_CFG_INT("POSTERN_WEBUI_PAGE_SIZE", 25, 5, 200, &web_cfg.page_size,
+	    "messages per folder page"),
+	PN_CFG_INT("POSTERN_LOGIN_LOCKOUT_AFTER", 5, 1, 100, &web_cfg.login_lockout_after,
+	    "failed logins per address before lock-outs"),
+	PN_CFG_INT("POSTERN_LOGIN_LOCKOUT_SECONDS", 60, 1, 3600, &web_cfg.login_lockout_seconds,
+	    "first login lock-out, doubling"),
+	PN_CFG_INT("POSTERN_LOGIN_CLIENT_MAX", 30, 1, 100000, &web_cfg.login_client_max,
+	    "failed logins per client address per window"),
+	PN_CFG_INT("POSTERN_LOGIN_CLIENT_WINDOW", 900, 1, 86400, &web_cfg.login_client_window,
+	    "seconds of the per-client window"),
+	PN_CFG_END
+};
+
+/* init - pages (blocklist, stand-in key), then the HTTP server */
+static int init(pn_ctx *ctx)
+{
+	if (web_pages_init() < 0)
+		return -1;
+	if (web_http_start(ctx) < 0) {
+		web_pages_fini();
+		return -1;
+	}
+	return 0;
+}
+
+/* fini - stop serving (joins civetweb's threads), then free */
+static void fini(pn_ctx *ctx)
+{
+	(void)ctx;
+	web_http_stop();
+	web_pages_fini();
+}
 
 static const pn_op ops[] = {
 	{ POSTERN__V1__WEBUI_REQUEST__OP_PING, "ping", pn_op_ping },
@@ -29,9 +159,12 @@ static const pn_service service = {
 	.name = "webui",
 	.summary = "the recipients' web mail reader",
 	.health_port = 9104,
+	.config = config,
 	.request = &postern__v1__webui_request__descriptor,
 	.reply = &postern__v1__webui_reply__descriptor,
 	.ops = ops,
+	.init = init,
+	.fini = fini,
 };
 
 int main(int argc, char **argv)

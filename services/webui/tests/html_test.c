@@ -1,0 +1,201 @@
+/*
+ * html_test.c - escaping (web_util.c), the page frame (web_html.c: no
+ * inline script or style, the mailbox shown, escaped), text templates,
+ * and taking a mail apart (web_mail.c) including hostile content.
+ */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <cmocka.h>
+
+#include "../web.h"
+#include "postern/mem.h"
+
+static void test_escape(void **state)
+{
+	static const struct {
+		const char *in, *out;
+	} cases[] = {
+		{ "plain", "plain" },
+		{ "<script>alert('x')</script>", "&lt;script&gt;alert(&#39;x&#39;)&lt;/script&gt;" },
+		{ "a & b \"q\"", "a &amp; b &quot;q&quot;" },
+		{ "\" onmouseover=\"x", "&quot; onmouseover=&quot;x" },
+		{ "caf\xc3\xa9", "caf\xc3\xa9" },
+		{ "bad\xff" "byte", "bad\xef\xbf\xbd" "byte" },
+		{ "ctl\x01\x1b[31m", "ctl[31m" },
+		{ "tab\tnl\n", "tab\tnl\n" },
+		{ "\xed\xa0\x80", "\xef\xbf\xbd\xef\xbf\xbd\xef\xbf\xbd" },
+	};
+	(void)state;
+
+	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		char *got = web_html_escape(cases[i].in);
+		assert_string_equal(got, cases[i].out);
+		free(got);
+	}
+}
+
+static void test_defang(void **state)
+{
+	char html[] = "<META http-equiv=refresh><meta/><Meta>x<meta<metadata><p>meta</p>"
+	    "<svg><meta\tcontent=0><meta";
+	(void)state;
+
+	web_html_defang(html, strlen(html));
+	assert_string_equal(html, "<MxTA http-equiv=refresh><mxta/><Mxta>x<meta<metadata><p>meta</p>"
+	    "<svg><mxta\tcontent=0><mxta");
+}
+
+static void test_tfmt(void **state)
+{
+	char out[64];
+	(void)state;
+
+	web_tfmt(out, sizeof(out), "{2} then {1}, {3}{9}", "a", "b", NULL);
+	assert_string_equal(out, "b then a, {9}");
+	web_tfmtl(out, sizeof(out), "{1} tries left", 4, 0, 0);
+	assert_string_equal(out, "4 tries left");
+	web_tfmt(out, 6, "{1}", "0123456789", NULL, NULL);
+	assert_string_equal(out, "01234");
+}
+
+static void test_frame(void **state)
+{
+	web_page p = { .title = "T<i>", .address = "x\"<b>@example.org", .csrf = "tok",
+		.nav = "inbox", .expires_days = 12 };
+	web_buf b;
+	char s[32];
+	(void)state;
+
+	web_cfg.inactivity_days = 90;
+	web_buf_init(&b);
+	web_html_begin(&b, &p);
+	web_buf_puts(&b, "<p>body</p>");
+	web_html_end(&b, &p);
+	assert_non_null(strstr(b.data, "<html lang=\"en\">"));
+	assert_non_null(strstr(b.data, "T&lt;i&gt;"));
+	assert_non_null(strstr(b.data, "x&quot;&lt;b&gt;@example.org"));
+	assert_null(strstr(b.data, "<b>"));
+	assert_null(strstr(b.data, "<script"));
+	assert_null(strstr(b.data, "style="));
+	assert_null(strstr(b.data, "<style"));
+	assert_non_null(strstr(b.data, "action=\"/logout\""));
+	assert_non_null(strstr(b.data, "name=\"csrf\" value=\"tok\""));
+	assert_non_null(strstr(b.data, "aria-current=\"page\""));
+	assert_non_null(strstr(b.data, "after 90 days"));
+	assert_non_null(strstr(b.data, "Deleted in 12 days"));
+	web_buf_free(&b);
+
+	for (int st = 400; st <= 503; st++) {
+		web_buf_init(&b);
+		web_html_error(&b, st);
+		assert_non_null(strstr(b.data, "</html>"));
+		web_buf_free(&b);
+	}
+	web_html_size(s, sizeof(s), 512);
+	assert_string_equal(s, "512 B");
+	web_html_size(s, sizeof(s), 2048);
+	assert_string_equal(s, "2 KB");
+	web_html_size(s, sizeof(s), 3 * 1024 * 1024);
+	assert_string_equal(s, "3.0 MB");
+	web_html_date(s, sizeof(s), 1751364000);
+	assert_string_equal(s, "1 Jul 2025, 10:00 UTC");
+	web_html_date(s, sizeof(s), 0);
+	assert_string_equal(s, "-");
+}
+
+static const char MAIL[] =
+	"From: \"Alice <Sender>\" <alice@example.org>\r\n"
+	"To: bob@example.net\r\n"
+	"Subject: =?UTF-8?Q?Gr=C3=BC=C3=9Fe_<script>?=\r\n"
+	"Date: Tue, 01 Jul 2025 10:00:00 +0000\r\n"
+	"Message-ID: <m1@example.org>\r\n"
+	"MIME-Version: 1.0\r\n"
+	"Content-Type: multipart/mixed; boundary=\"b1\"\r\n"
+	"\r\n"
+	"--b1\r\n"
+	"Content-Type: multipart/alternative; boundary=\"b2\"\r\n"
+	"\r\n"
+	"--b2\r\n"
+	"Content-Type: text/plain; charset=iso-8859-1\r\n"
+	"Content-Transfer-Encoding: quoted-printable\r\n"
+	"\r\n"
+	"Hallo Bob, sch=F6ne Gr=FC=DFe.\r\n"
+	"--b2\r\n"
+	"Content-Type: text/html; charset=utf-8\r\n"
+	"\r\n"
+	"<p onclick=\"x()\">Hi<script>alert(1)</script></p>\r\n"
+	"--b2--\r\n"
+	"--b1\r\n"
+	"Content-Type: application/pdf\r\n"
+	"Content-Disposition: attachment; filename=\"../../etc/re\\\"port.pdf\"\r\n"
+	"Content-Transfer-Encoding: base64\r\n"
+	"\r\n"
+	"JVBERi0xLjQK\r\n"
+	"--b1\r\n"
+	"Content-Type: text/plain\r\n"
+	"Content-Disposition: attachment\r\n"
+	"\r\n"
+	"notes\r\n"
+	"--b1--\r\n";
+
+static void test_mail(void **state)
+{
+	web_mail m;
+	(void)state;
+
+	assert_int_equal(web_mail_parse(MAIL, sizeof(MAIL) - 1, &m), 0);
+	assert_non_null(strstr(m.from, "alice@example.org"));
+	assert_string_equal(m.from_addr, "alice@example.org");
+	assert_string_equal(m.subject, "Gr\xc3\xbc\xc3\x9f" "e <script>");
+	assert_non_null(strstr(m.text, "sch\xc3\xb6ne Gr\xc3\xbc\xc3\x9f" "e"));
+	assert_non_null(m.html);
+	assert_non_null(strstr(m.html, "<script>"));      /* kept: served sandboxed only */
+	assert_int_equal(m.n_att, 2);
+	assert_string_equal(m.att[0].filename, "report.pdf");
+	assert_string_equal(m.att[0].type, "application/pdf");
+	assert_int_equal(m.att[0].len, 9);
+	assert_memory_equal(m.att[0].data, "%PDF-1.4\n", 9);
+	assert_string_equal(m.att[1].filename, "attachment-2");
+	web_mail_free(&m);
+
+	/* garbage still parses as something, never crashes */
+	assert_true(web_mail_parse("\x00\x01garbage", 9, &m) <= 0);
+	web_mail_free(&m);
+}
+
+static void test_envelope(void **state)
+{
+	static const char env[] = "From: Jane <jane@example.org>\nTo: bob@example.net\nCc:\n"
+	    "Subject: Quarterly report\nDate: Tue, 01 Jul 2025 10:00:00 +0000\nAttachments: yes\n";
+	web_env e;
+	(void)state;
+
+	web_env_parse(env, sizeof(env) - 1, &e);
+	assert_string_equal(e.from, "Jane <jane@example.org>");
+	assert_string_equal(e.to, "bob@example.net");
+	assert_string_equal(e.subject, "Quarterly report");
+	assert_string_equal(e.date, "Tue, 01 Jul 2025 10:00:00 +0000");
+	assert_true(e.attachments);
+	web_env_parse("Attachments: no\n", 16, &e);
+	assert_false(e.attachments);
+	assert_string_equal(e.from, "");
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(test_escape),
+		cmocka_unit_test(test_defang),
+		cmocka_unit_test(test_tfmt),
+		cmocka_unit_test(test_frame),
+		cmocka_unit_test(test_mail),
+		cmocka_unit_test(test_envelope),
+	};
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}

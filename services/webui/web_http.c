@@ -1,0 +1,503 @@
+/*
+ * web_http.c - civetweb, held at arm's length.
+ *
+ * civetweb runs in the skeleton's background thread (plain HTTP: TLS ends
+ * at the ingress, DEPENDENCIES.md). Each of its worker threads gets a
+ * web_thread in init_thread: its own bus client (ZeroMQ sockets are not
+ * thread-safe), its own Redis connection and, opened on first use, its
+ * own two GnuPG homes (fast S2K for keys under 256-bit secrets, strong
+ * S2K for the password-protected copy). exit_thread closes them.
+ *
+ * Every response - pages, redirects, errors, including the ones civetweb
+ * itself raises for malformed requests (http_error callback) - is built
+ * here in one buffer with the security headers and written with one
+ * mg_write (tcp_nodelay is on; two writes cost 40 ms per request).
+ *
+ * Bounds: civetweb refuses request heads over max_request_size; bodies
+ * are read here only for POST, only with a Content-Length no larger than
+ * POSTERN_WEBUI_MAX_BODY (else 413), only form-urlencoded (else 415).
+ * civetweb's form parser is never used.
+ */
+#include <errno.h>
+#include <ftw.h>
+#include <pthread.h>
+#include <stdatomic.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+#include <time.h>
+
+#include <civetweb.h>
+#include <sodium.h>
+
+#include "postern/log.h"
+#include "postern/mem.h"
+#include "postern/metrics.h"
+#include "web.h"
+
+#define CSP_PAGE "default-src 'self'; object-src 'none'; base-uri 'none'; " \
+	"frame-ancestors 'none'; form-action 'self'"
+#define COMMON_HEADERS \
+	"Strict-Transport-Security: max-age=31536000; includeSubDomains\r\n" \
+	"X-Content-Type-Options: nosniff\r\n" \
+	"Referrer-Policy: no-referrer\r\n" \
+	"Cross-Origin-Opener-Policy: same-origin\r\n" \
+	"Cross-Origin-Resource-Policy: same-origin\r\n" \
+	"Permissions-Policy: camera=(), microphone=(), geolocation=(), payment=()\r\n"
+
+/*
+ * Request heads: up to WEB_HEAD_MAX is served, up to WEB_HEAD_HARD gets
+ * 413 from us, beyond that civetweb answers 400 ("malformed") before we
+ * see the request - still through http_error, with our headers.
+ */
+#define WEB_HEAD_MAX 16384
+#define WEB_HEAD_HARD 65536
+
+struct web_config web_cfg;        /* filled by main.c's table */
+
+static struct mg_context *mg;
+static const pn_bus_cfg *bus_cfg;
+static atomic_int thread_seq;
+
+/* ---- threads ---- */
+
+static void *init_thread(const struct mg_context *ctx, int type)
+{
+	web_thread *t;
+	(void)ctx;
+
+	if (type != 1)                  /* only request workers */
+		return NULL;
+	t = pn_calloc(1, sizeof(*t));
+	t->index = atomic_fetch_add(&thread_seq, 1);
+	t->bus = pn_client_new(bus_cfg);
+	t->redis = pn_redis_open(web_cfg.redis, web_cfg.redis_password, web_cfg.redis_timeout_ms);
+	if (!t->bus || !t->redis)
+		pn_error("msg=\"worker thread without bus or Redis\" thread=%d", t->index);
+	return t;
+}
+
+static void exit_thread(const struct mg_context *ctx, int type, void *p)
+{
+	web_thread *t = p;
+	(void)ctx;
+	(void)type;
+
+	if (!t)
+		return;
+	pn_client_destroy(&t->bus);
+	pn_redis_close(&t->redis);
+	pn_gpg_close(&t->fast);
+	pn_gpg_close(&t->strong);
+	free(t);
+}
+
+/* home_dir - <gnupghome>/<tag><index>.<generation> */
+static void home_dir(char *dir, size_t len, web_thread *t, const char *tag)
+{
+	snprintf(dir, len, "%s/%s%d.%d", web_cfg.gnupghome, tag, t->index, t->gen);
+}
+
+static pn_gpg *open_home(web_thread *t, const char *tag, unsigned long s2k)
+{
+	char dir[512];
+
+	home_dir(dir, sizeof(dir), t, tag);
+	return pn_gpg_open(dir, s2k);
+}
+
+static int rm_one(const char *path, const struct stat *st, int flag, struct FTW *ftw)
+{
+	(void)st;
+	(void)flag;
+	(void)ftw;
+	return remove(path) < 0 && errno != ENOENT ? -1 : 0;
+}
+
+/* web_gpg_recycle - drop this thread's homes (agents stopped, files removed), fresh ones next */
+void web_gpg_recycle(web_thread *t)
+{
+	char dir[512];
+
+	pn_gpg_close(&t->fast);
+	pn_gpg_close(&t->strong);
+	home_dir(dir, sizeof(dir), t, "f");
+	nftw(dir, rm_one, 8, FTW_DEPTH | FTW_PHYS);
+	home_dir(dir, sizeof(dir), t, "s");
+	nftw(dir, rm_one, 8, FTW_DEPTH | FTW_PHYS);
+	t->gen++;
+	pn_info("msg=\"gnupg homes recycled\" thread=%d generation=%d", t->index, t->gen);
+}
+
+pn_gpg *web_gpg_fast(web_thread *t)
+{
+	if (!t->fast)
+		t->fast = open_home(t, "f", (unsigned long)web_cfg.s2k_fast);
+	return t->fast;
+}
+
+pn_gpg *web_gpg_strong(web_thread *t)
+{
+	if (!t->strong)
+		t->strong = open_home(t, "s", (unsigned long)web_cfg.s2k_strong);
+	return t->strong;
+}
+
+/* ---- responses ---- */
+
+static const char *reason(int status)
+{
+	switch (status) {
+	case 200: return "OK";
+	case 303: return "See Other";
+	case 400: return "Bad Request";
+	case 403: return "Forbidden";
+	case 404: return "Not Found";
+	case 405: return "Method Not Allowed";
+	case 411: return "Length Required";
+	case 413: return "Content Too Large";
+	case 415: return "Unsupported Media Type";
+	case 429: return "Too Many Requests";
+	case 431: return "Request Header Fields Too Large";
+	case 503: return "Service Unavailable";
+	default: return status >= 500 ? "Internal Server Error" : "Error";
+	}
+}
+
+/* cookie_name - __Host- needs Secure: plain-HTTP local runs use a bare name */
+static const char *cookie_name(void)
+{
+	return web_cfg.insecure_cookies ? "postern" : "__Host-postern";
+}
+
+/* web_respond - status line, headers, body: one buffer, one write */
+int web_respond(web_req *rq, int status, const char *type, const char *extra,
+    const void *body, size_t len)
+{
+	web_buf b;
+
+	web_buf_init(&b);
+	web_buf_printf(&b, "HTTP/1.1 %d %s\r\n", status, reason(status));
+	if (extra && !strncmp(extra, "Content-Security-Policy:", 24))
+		web_buf_puts(&b, extra);     /* the HTML part brings its own policy */
+	else {
+		web_buf_puts(&b, "Content-Security-Policy: " CSP_PAGE "\r\nX-Frame-Options: DENY\r\n");
+		if (extra)
+			web_buf_puts(&b, extra);
+	}
+	web_buf_puts(&b, COMMON_HEADERS);
+	if (!extra || !strstr(extra, "Cache-Control:"))
+		web_buf_puts(&b, "Cache-Control: no-store\r\n");
+	if (type)
+		web_buf_printf(&b, "Content-Type: %s\r\n", type);
+	if (rq && rq->set_cookie && rq->sess.have_cookie) {
+		char text[WEB_COOKIE_TEXT];
+		web_sess_cookie_text(&rq->sess, text);
+		web_buf_printf(&b, "Set-Cookie: %s=%s; Path=/; HttpOnly; SameSite=Strict%s\r\n",
+		    cookie_name(), text, web_cfg.insecure_cookies ? "" : "; Secure");
+		sodium_memzero(text, sizeof(text));
+	} else if (rq && rq->clear_cookie) {
+		web_buf_printf(&b, "Set-Cookie: %s=; Path=/; Max-Age=0; HttpOnly; SameSite=Strict%s\r\n",
+		    cookie_name(), web_cfg.insecure_cookies ? "" : "; Secure");
+	}
+	web_buf_printf(&b, "Content-Length: %zu\r\n", len);
+	if (!rq || rq->close)
+		web_buf_puts(&b, "Connection: close\r\n");
+	web_buf_puts(&b, "\r\n");
+	if (body && len && !(rq && rq->head))
+		web_buf_add(&b, body, len);
+	mg_write(rq ? rq->conn : NULL, b.data, b.len);
+	web_buf_free(&b);
+	if (rq)
+		rq->status = status;
+	return status;
+}
+
+int web_respond_page(web_req *rq, int status, web_buf *body)
+{
+	return web_respond(rq, status, "text/html; charset=utf-8", NULL, body->data, body->len);
+}
+
+/* web_redirect - 303 to a local path (never a URL from input) */
+int web_redirect(web_req *rq, const char *path)
+{
+	char extra[600];
+
+	snprintf(extra, sizeof(extra), "Location: %s\r\n", path);
+	return web_respond(rq, 303, "text/plain; charset=utf-8", extra, "", 0);
+}
+
+/* web_error - an error page */
+int web_error(web_req *rq, int status)
+{
+	web_buf b;
+	int rc;
+
+	web_buf_init(&b);
+	web_html_error(&b, status);
+	rc = web_respond(rq, status, "text/html; charset=utf-8",
+	    status == 405 ? "Allow: GET, HEAD, POST\r\n" : NULL, b.data, b.len);
+	web_buf_free(&b);
+	return rc;
+}
+
+/* web_ensure_cookie - an anonymous cookie for CSRF when none came */
+void web_ensure_cookie(web_req *rq)
+{
+	if (!rq->sess.have_cookie) {
+		web_sess_new_cookie(&rq->sess);
+		rq->set_cookie = 1;
+	}
+	web_sess_csrf(rq->sess.c, rq->csrf);
+}
+
+/*
+ * same_origin - Sec-Fetch-Site (if sent) says same-origin, and Origin (if
+ * sent and not withheld as "null") names the host we were asked as. The
+ * CSRF token is the real check; this only refuses earlier and louder.
+ */
+static int same_origin(web_req *rq)
+{
+	const char *origin = mg_get_header(rq->conn, "Origin");
+	const char *host = mg_get_header(rq->conn, "Host");
+	const char *site = mg_get_header(rq->conn, "Sec-Fetch-Site");
+	const char *p;
+
+	if (site && strcmp(site, "same-origin") && strcmp(site, "none"))
+		return 0;
+	/* "null": the browser withholds it (our Referrer-Policy is no-referrer) */
+	if (!origin || !strcmp(origin, "null"))
+		return 1;
+	if (!host)
+		return 0;
+	p = strstr(origin, "://");
+	return p && !strcasecmp(p + 3, host);
+}
+
+/* web_csrf_ok - token derived from the cookie, same origin */
+int web_csrf_ok(web_req *rq)
+{
+	char want[WEB_PASS_TEXT];
+	const char *got = web_form_get(&rq->form, "csrf");
+	int ok;
+
+	if (!rq->sess.have_cookie || !got || !same_origin(rq))
+		return 0;
+	web_sess_csrf(rq->sess.c, want);
+	ok = web_ct_equal(want, got);
+	sodium_memzero(want, sizeof(want));
+	return ok;
+}
+
+/* ---- requests ---- */
+
+/* client_of - the peer, or the last X-Forwarded-For hop behind a trusted proxy */
+static void client_of(struct mg_connection *conn, const struct mg_request_info *ri,
+    char *out, size_t outlen)
+{
+	const char *xff = web_cfg.trust_proxy ? mg_get_header(conn, "X-Forwarded-For") : NULL;
+	const char *p;
+	size_t o = 0;
+
+	if (xff && *xff) {
+		p = strrchr(xff, ',');
+		p = p ? p + 1 : xff;
+		while (*p == ' ')
+			p++;
+		for (; *p && o + 1 < outlen; p++)
+			if ((*p >= '0' && *p <= '9') || (*p >= 'a' && *p <= 'f') ||
+			    (*p >= 'A' && *p <= 'F') || *p == '.' || *p == ':')
+				out[o++] = *p;
+		out[o] = '\0';
+		if (o > 0)
+			return;
+	}
+	snprintf(out, outlen, "%s", ri->remote_addr);
+}
+
+/* read_body - the form, bounded; returns 0 or the status to answer */
+static int read_body(web_req *rq, const struct mg_request_info *ri)
+{
+	const char *type = mg_get_header(rq->conn, "Content-Type");
+	long long len = ri->content_length;
+	char *body;
+	long long got = 0;
+	int rc = 0;
+
+	if (len < 0) {
+		rq->close = 1;
+		return mg_get_header(rq->conn, "Transfer-Encoding") ? 411 : (len = 0, 0);
+	}
+	if (len > web_cfg.max_body) {
+		rq->close = 1;
+		return 413;
+	}
+	if (len > 0 && (!type || strncasecmp(type, "application/x-www-form-urlencoded", 33))) {
+		rq->close = 1;
+		return 415;
+	}
+	body = pn_malloc((size_t)len + 1);
+	while (got < len) {
+		int n = mg_read(rq->conn, body + got, (size_t)(len - got));
+		if (n <= 0)
+			break;
+		got += n;
+	}
+	if (got != len) {
+		rq->close = 1;
+		rc = 400;
+	} else if (web_form_parse(&rq->form, body, (size_t)len) < 0) {
+		rc = 400;
+	}
+	pn_wipe(body, (size_t)len + 1);
+	free(body);
+	return rc;
+}
+
+/* head_size - bytes of the request line and headers, roughly as sent */
+static size_t head_size(const struct mg_request_info *ri)
+{
+	size_t n = strlen(ri->request_method) + strlen(ri->request_uri ? ri->request_uri : "") +
+	    (ri->query_string ? strlen(ri->query_string) + 1 : 0) + 12;
+
+	for (int i = 0; i < ri->num_headers; i++)
+		n += strlen(ri->http_headers[i].name) + strlen(ri->http_headers[i].value) + 4;
+	return n;
+}
+
+/* log_path - the path for logs: never the link secret */
+static const char *log_path(const char *path)
+{
+	return !strncmp(path, "/m/", 3) ? "/m/<redacted>" : path;
+}
+
+/* handle - every request comes through here */
+static int handle(struct mg_connection *conn, void *data)
+{
+	const struct mg_request_info *ri = mg_get_request_info(conn);
+	web_thread *t = mg_get_thread_pointer(conn);
+	struct timespec t0, t1;
+	web_req rq;
+	char cookie[128];
+	const char *hdr;
+	int rc;
+	(void)data;
+
+	clock_gettime(CLOCK_MONOTONIC, &t0);
+	memset(&rq, 0, sizeof(rq));
+	rq.conn = conn;
+	rq.t = t;
+	rq.method = ri->request_method;
+	rq.path = ri->local_uri ? ri->local_uri : "/";
+	rq.query = ri->query_string ? ri->query_string : "";
+	rq.now = (long)time(NULL);
+	rq.head = !strcmp(rq.method, "HEAD");
+	client_of(conn, ri, rq.client, sizeof(rq.client));
+
+	if (head_size(ri) > WEB_HEAD_MAX) {
+		rq.close = 1;
+		rc = web_error(&rq, 413);
+		goto done;
+	}
+	if (strcmp(rq.method, "GET") && strcmp(rq.method, "HEAD") && strcmp(rq.method, "POST")) {
+		rq.close = 1;
+		rc = web_error(&rq, 405);
+		goto done;
+	}
+	if (!t || !t->bus || !t->redis) {
+		rc = web_error(&rq, 503);
+		goto done;
+	}
+	if (!strcmp(rq.method, "POST") && (rc = read_body(&rq, ri)) != 0) {
+		rc = web_error(&rq, rc);
+		goto done;
+	}
+	if ((hdr = mg_get_header(conn, "Cookie")) &&
+	    web_cookie_get(hdr, cookie_name(), cookie, sizeof(cookie)) == 0)
+		web_sess_cookie_parse(&rq.sess, cookie);
+	sodium_memzero(cookie, sizeof(cookie));
+	if (web_sess_load(t->redis, &rq.sess, rq.now) < 0) {
+		rc = web_error(&rq, 503);
+		goto done;
+	}
+	rc = web_route(&rq);
+done:
+	clock_gettime(CLOCK_MONOTONIC, &t1);
+	pn_info("msg=request method=%s path=\"%.80s\" status=%d ms=%.1f", rq.method,
+	    log_path(rq.path), rq.status ? rq.status : rc,
+	    (double)(t1.tv_sec - t0.tv_sec) * 1e3 + (double)(t1.tv_nsec - t0.tv_nsec) / 1e6);
+	{
+		char name[96];
+		snprintf(name, sizeof(name), "postern_webui_responses_total{code=\"%d\"}",
+		    rq.status ? rq.status : rc);
+		pn_metrics_add(name, "HTTP responses by status", 1);
+	}
+	web_form_free(&rq.form);
+	web_sess_clear(&rq.sess);
+	sodium_memzero(rq.csrf, sizeof(rq.csrf));
+	return rc > 0 ? rc : 500;
+}
+
+/* http_error - civetweb's own errors (bad request line, head too large) */
+static int http_error(struct mg_connection *conn, int status, const char *msg)
+{
+	web_req rq;
+
+	memset(&rq, 0, sizeof(rq));
+	rq.conn = conn;
+	rq.close = 1;
+	pn_info("msg=\"http error\" status=%d detail=\"%.80s\"", status, msg ? msg : "");
+	web_error(&rq, status >= 400 && status <= 599 ? status : 400);
+	return 0;
+}
+
+static int log_message(const struct mg_connection *conn, const char *message)
+{
+	(void)conn;
+	pn_warn("msg=\"http\" detail=\"%.200s\"", message);
+	return 1;
+}
+
+/* web_http_start - listen; -1 if the port cannot be had */
+int web_http_start(pn_ctx *ctx)
+{
+	char threads[16], max_req[16];
+	struct mg_callbacks cb;
+
+	bus_cfg = pn_ctx_bus(ctx);
+	snprintf(threads, sizeof(threads), "%ld", web_cfg.threads);
+	snprintf(max_req, sizeof(max_req), "%d", WEB_HEAD_HARD);
+	const char *options[] = {
+		"listening_ports", web_cfg.listen,
+		"num_threads", threads,
+		"tcp_nodelay", "1",
+		"request_timeout_ms", "30000",
+		"keep_alive_timeout_ms", "5000",
+		"enable_keep_alive", "yes",
+		"max_request_size", max_req,
+		"enable_directory_listing", "no",
+		NULL
+	};
+	memset(&cb, 0, sizeof(cb));
+	cb.init_thread = init_thread;
+	cb.exit_thread = exit_thread;
+	cb.http_error = http_error;
+	cb.log_message = log_message;
+	mg_init_library(0);
+	mg = mg_start(&cb, NULL, options);
+	if (!mg) {
+		pn_error("msg=\"cannot listen\" listen=%s", web_cfg.listen);
+		return -1;
+	}
+	mg_set_request_handler(mg, "/", handle, NULL);
+	pn_info("msg=\"web UI listening\" listen=%s threads=%ld", web_cfg.listen, web_cfg.threads);
+	return 0;
+}
+
+void web_http_stop(void)
+{
+	if (mg)
+		mg_stop(mg);
+	mg = NULL;
+}

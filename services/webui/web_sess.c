@@ -1,0 +1,379 @@
+/*
+ * web_sess.c - sessions and login throttles in Redis.
+ *
+ * A session record lives at web:s:<id> where id is derived from the
+ * cookie secret (web_crypto.c). Its value is nonce || secretbox under the
+ * box key, also derived from the cookie, of:
+ *   version(1) kind(1) flags(1) mailbox_id(8) created(8) link(32)
+ *   pinlen(1) pin addrlen(2) address keylen(4) key
+ * so Redis holds ciphertext only: without the cookie, a dump shows
+ * neither the address nor the session's copy of the guest key (which is
+ * itself protected by a passphrase derived from the cookie). The record's
+ * TTL is the idle timeout, extended on every request but never beyond
+ * created + the absolute timeout; a link visit (FLOW) lives
+ * POSTERN_WEBUI_FLOW_TTL seconds. Every record is tracked in its
+ * mailbox's key set (pn_redis_track), so the reaper deletes it with the
+ * mailbox.
+ */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <sodium.h>
+
+#include "postern/log.h"
+#include "postern/mem.h"
+#include "web.h"
+
+#define RECORD_VERSION 1
+#define FLAG_HAS_PIN 1
+#define FLAG_PIN_OK 2
+#define ADDR_MAX 320
+#define KEY_MAX (64 * 1024)
+
+/* web_sess_clear - wipe secrets, free the parts */
+void web_sess_clear(web_sess *s)
+{
+	pn_free(&s->address);
+	pn_buf_free(&s->key);
+	sodium_memzero(s, sizeof(*s));
+}
+
+static void put_u64(uint8_t *p, uint64_t v)
+{
+	for (int i = 7; i >= 0; i--, v >>= 8)
+		p[i] = (uint8_t)v;
+}
+
+static uint64_t get_u64(const uint8_t *p)
+{
+	uint64_t v = 0;
+
+	for (int i = 0; i < 8; i++)
+		v = (v << 8) | p[i];
+	return v;
+}
+
+/* web_sess_seal - the record, boxed */
+uint8_t *web_sess_seal(const web_sess *s, size_t *len_r)
+{
+	size_t alen = s->address ? strlen(s->address) : 0, plen = strlen(s->pin);
+	size_t klen = s->key.len, n = 0;
+	size_t plain_len = 3 + 8 + 8 + WEB_LINK_BYTES + 1 + plen + 2 + alen + 4 + klen;
+	uint8_t *plain = pn_malloc(plain_len), *out, box[32];
+
+	plain[n++] = RECORD_VERSION;
+	plain[n++] = (uint8_t)s->kind;
+	plain[n++] = (uint8_t)((s->has_pin ? FLAG_HAS_PIN : 0) | (s->pin_ok ? FLAG_PIN_OK : 0));
+	put_u64(plain + n, (uint64_t)s->mailbox_id);
+	n += 8;
+	put_u64(plain + n, (uint64_t)s->created);
+	n += 8;
+	memcpy(plain + n, s->link, WEB_LINK_BYTES);
+	n += WEB_LINK_BYTES;
+	plain[n++] = (uint8_t)plen;
+	memcpy(plain + n, s->pin, plen);
+	n += plen;
+	plain[n++] = (uint8_t)(alen >> 8);
+	plain[n++] = (uint8_t)alen;
+	memcpy(plain + n, s->address ? s->address : "", alen);
+	n += alen;
+	for (int i = 3; i >= 0; i--)
+		plain[n++] = (uint8_t)(klen >> (8 * i));
+	if (klen)
+		memcpy(plain + n, s->key.data, klen);
+	n += klen;
+
+	out = pn_malloc(crypto_secretbox_NONCEBYTES + crypto_secretbox_MACBYTES + n);
+	randombytes_buf(out, crypto_secretbox_NONCEBYTES);
+	web_sess_box(s->c, box);
+	crypto_secretbox_easy(out + crypto_secretbox_NONCEBYTES, plain, n, out, box);
+	sodium_memzero(box, sizeof(box));
+	pn_wipe(plain, plain_len);
+	free(plain);
+	*len_r = crypto_secretbox_NONCEBYTES + crypto_secretbox_MACBYTES + n;
+	return out;
+}
+
+/* web_sess_open - unbox and parse into s (s->c must be set) */
+int web_sess_open(web_sess *s, const uint8_t *in, size_t len)
+{
+	size_t n, o = 0, plen, alen, klen;
+	uint8_t *plain = NULL, box[32];
+	int rc = -1;
+
+	if (len < crypto_secretbox_NONCEBYTES + crypto_secretbox_MACBYTES + 3 + 16 +
+	    WEB_LINK_BYTES + 1 + 2 + 4 || len > KEY_MAX + 1024)
+		return -1;
+	n = len - crypto_secretbox_NONCEBYTES - crypto_secretbox_MACBYTES;
+	plain = pn_malloc(n);
+	web_sess_box(s->c, box);
+	if (crypto_secretbox_open_easy(plain, in + crypto_secretbox_NONCEBYTES,
+	    len - crypto_secretbox_NONCEBYTES, in, box) != 0)
+		goto done;
+	if (plain[o++] != RECORD_VERSION)
+		goto done;
+	s->kind = (web_sess_kind)plain[o++];
+	if (s->kind != WEB_SESS_FLOW && s->kind != WEB_SESS_AUTH)
+		goto done;
+	s->has_pin = (plain[o] & FLAG_HAS_PIN) != 0;
+	s->pin_ok = (plain[o] & FLAG_PIN_OK) != 0;
+	o++;
+	s->mailbox_id = (int64_t)get_u64(plain + o);
+	o += 8;
+	s->created = (int64_t)get_u64(plain + o);
+	o += 8;
+	memcpy(s->link, plain + o, WEB_LINK_BYTES);
+	o += WEB_LINK_BYTES;
+	plen = plain[o++];
+	if (plen > WEB_PIN_MAX || o + plen + 2 > n)
+		goto done;
+	memcpy(s->pin, plain + o, plen);
+	s->pin[plen] = '\0';
+	o += plen;
+	alen = ((size_t)plain[o] << 8) | plain[o + 1];
+	o += 2;
+	if (alen > ADDR_MAX || o + alen + 4 > n)
+		goto done;
+	s->address = pn_strndup((const char *)plain + o, alen);
+	o += alen;
+	klen = ((size_t)plain[o] << 24) | ((size_t)plain[o + 1] << 16) |
+	    ((size_t)plain[o + 2] << 8) | plain[o + 3];
+	o += 4;
+	if (klen > KEY_MAX || o + klen != n)
+		goto done;
+	if (klen) {
+		s->key.data = pn_malloc(klen + 1);
+		memcpy(s->key.data, plain + o, klen);
+		s->key.data[klen] = '\0';
+		s->key.len = klen;
+	}
+	rc = 0;
+done:
+	sodium_memzero(box, sizeof(box));
+	pn_wipe(plain, n);
+	free(plain);
+	if (rc < 0) {
+		pn_free(&s->address);
+		pn_buf_free(&s->key);
+		s->kind = WEB_SESS_NONE;
+	}
+	return rc;
+}
+
+void web_sess_new_cookie(web_sess *s)
+{
+	randombytes_buf(s->c, sizeof(s->c));
+	s->have_cookie = 1;
+}
+
+void web_sess_cookie_text(const web_sess *s, char out[WEB_COOKIE_TEXT])
+{
+	web_b64url(out, WEB_COOKIE_TEXT, s->c, sizeof(s->c));
+}
+
+int web_sess_cookie_parse(web_sess *s, const char *text)
+{
+	if (strlen(text) != WEB_COOKIE_TEXT - 1 ||
+	    web_b64url_decode(s->c, sizeof(s->c), text, strlen(text)) != WEB_COOKIE_BYTES) {
+		sodium_memzero(s->c, sizeof(s->c));
+		return -1;
+	}
+	s->have_cookie = 1;
+	return 0;
+}
+
+/* key_of - "web:s:<id>" */
+static void key_of(const web_sess *s, char out[80])
+{
+	char id[65];
+
+	web_sess_id(s->c, id);
+	snprintf(out, 80, "web:s:%s", id);
+}
+
+/* web_sess_ttl - what is left of the session's life */
+long web_sess_ttl(const web_sess *s, long now)
+{
+	long abs_left, ttl;
+
+	if (s->kind == WEB_SESS_FLOW) {
+		ttl = (long)(s->created + web_cfg.flow_ttl - now);
+		return ttl;
+	}
+	abs_left = (long)(s->created + web_cfg.session_max - now);
+	ttl = web_cfg.session_idle < abs_left ? web_cfg.session_idle : abs_left;
+	return ttl;
+}
+
+/* web_sess_load - GET and open; a record that does not open counts as none */
+int web_sess_load(pn_redis *r, web_sess *s, long now)
+{
+	char key[80];
+	redisReply *rep = NULL;
+
+	s->kind = WEB_SESS_NONE;
+	if (!s->have_cookie)
+		return 0;
+	key_of(s, key);
+	if (pn_redis_cmdv(r, &rep, "GET", key, (char *)NULL) != PN_OK)
+		return -1;
+	if (rep->type == REDIS_REPLY_STRING) {
+		if (web_sess_open(s, (const uint8_t *)rep->str, rep->len) < 0)
+			pn_warn("msg=\"session record does not open\"");
+		else if (web_sess_ttl(s, now) <= 0) {
+			pn_free(&s->address);
+			pn_buf_free(&s->key);
+			s->kind = WEB_SESS_NONE;
+		}
+	}
+	if (rep->type == REDIS_REPLY_STRING)
+		pn_wipe(rep->str, rep->len);
+	pn_redis_free(&rep);
+	return 0;
+}
+
+/* web_sess_save - SET with TTL, track for the mailbox */
+int web_sess_save(pn_redis *r, const web_sess *s, long now)
+{
+	char key[80], ttl[32];
+	size_t len;
+	uint8_t *rec;
+	long t = web_sess_ttl(s, now);
+	pn_err err;
+
+	if (t <= 0)
+		return -1;
+	key_of(s, key);
+	snprintf(ttl, sizeof(ttl), "%ld", t);
+	rec = web_sess_seal(s, &len);
+	const char *argv[] = { "SET", key, (const char *)rec, "EX", ttl };
+	const size_t argvlen[] = { 3, strlen(key), len, 2, strlen(ttl) };
+	err = pn_redis_cmd(r, NULL, 5, argv, argvlen);
+	pn_wipe(rec, len);
+	free(rec);
+	if (err != PN_OK)
+		return -1;
+	if (s->mailbox_id > 0 && pn_redis_track(r, s->mailbox_id, key) != PN_OK)
+		return -1;
+	return 0;
+}
+
+/* web_sess_touch - the idle timeout starts again */
+int web_sess_touch(pn_redis *r, const web_sess *s, long now)
+{
+	char key[80], ttl[32];
+	long t = web_sess_ttl(s, now);
+
+	if (s->kind != WEB_SESS_AUTH || t <= 0)
+		return 0;
+	key_of(s, key);
+	snprintf(ttl, sizeof(ttl), "%ld", t);
+	return pn_redis_cmdv(r, NULL, "EXPIRE", key, ttl, (char *)NULL) == PN_OK ? 0 : -1;
+}
+
+/* web_sess_delete - DEL (and untrack) */
+int web_sess_delete(pn_redis *r, const web_sess *s)
+{
+	char key[80], set[64];
+
+	if (!s->have_cookie)
+		return 0;
+	key_of(s, key);
+	if (pn_redis_cmdv(r, NULL, "DEL", key, (char *)NULL) != PN_OK)
+		return -1;
+	if (s->mailbox_id > 0) {
+		snprintf(set, sizeof(set), "mbx:%lld:keys", (long long)s->mailbox_id);
+		pn_redis_cmdv(r, NULL, "SREM", set, key, (char *)NULL);
+	}
+	return 0;
+}
+
+/* ---- login throttles ---- */
+
+/* web_lockout - doubling lock-outs from the after-th failure, capped at an hour */
+long web_lockout(long n, long after, long first)
+{
+	long secs = first;
+
+	if (n < after)
+		return 0;
+	for (long i = after; i < n && secs < 3600; i++)
+		secs *= 2;
+	return secs < 3600 ? secs : 3600;
+}
+
+/* int_of - integer value of a reply into *v (0 for nil); -1 if Redis failed */
+static int int_of(pn_redis *r, const char *cmd, const char *key, long long *v)
+{
+	redisReply *rep = NULL;
+
+	*v = 0;
+	if (pn_redis_cmdv(r, &rep, cmd, key, (char *)NULL) != PN_OK)
+		return -1;
+	if (rep->type == REDIS_REPLY_INTEGER)
+		*v = rep->integer;
+	else if (rep->type == REDIS_REPLY_STRING)
+		*v = strtoll(rep->str, NULL, 10);
+	pn_redis_free(&rep);
+	return 0;
+}
+
+/* web_throttle_check - locked address or client? seconds left */
+long web_throttle_check(pn_redis *r, const char *tag, const char *client)
+{
+	char key[128];
+	long long v;
+
+	snprintf(key, sizeof(key), "web:lc:%s", client);
+	if (int_of(r, "GET", key, &v) < 0)
+		return -1;
+	if (v >= web_cfg.login_client_max) {
+		if (int_of(r, "TTL", key, &v) < 0)
+			return -1;
+		return v > 0 ? (long)v : 1;
+	}
+	snprintf(key, sizeof(key), "web:ll:%s", tag);
+	if (int_of(r, "TTL", key, &v) < 0)
+		return -1;
+	return v > 0 ? (long)v : 0;
+}
+
+/* web_throttle_fail - one more failure for the address and the client */
+void web_throttle_fail(pn_redis *r, const char *tag, const char *client,
+    int64_t mailbox_id)
+{
+	char key[128], lock[128], secs[32];
+	long long n;
+	long l;
+
+	snprintf(key, sizeof(key), "web:lc:%s", client);
+	snprintf(secs, sizeof(secs), "%ld", web_cfg.login_client_window);
+	pn_redis_cmdv(r, NULL, "INCR", key, (char *)NULL);
+	pn_redis_cmdv(r, NULL, "EXPIRE", key, secs, "NX", (char *)NULL);
+
+	snprintf(key, sizeof(key), "web:lf:%s", tag);
+	if (int_of(r, "INCR", key, &n) < 0)
+		return;
+	pn_redis_cmdv(r, NULL, "EXPIRE", key, "86400", (char *)NULL);
+	snprintf(lock, sizeof(lock), "web:ll:%s", tag);
+	l = web_lockout((long)n, web_cfg.login_lockout_after, web_cfg.login_lockout_seconds);
+	if (l > 0) {
+		snprintf(secs, sizeof(secs), "%ld", l);
+		pn_redis_cmdv(r, NULL, "SET", lock, "1", "EX", secs, (char *)NULL);
+	}
+	if (mailbox_id > 0) {
+		pn_redis_track(r, mailbox_id, key);
+		if (l > 0)
+			pn_redis_track(r, mailbox_id, lock);
+	}
+}
+
+/* web_throttle_ok - a success resets the address's count */
+void web_throttle_ok(pn_redis *r, const char *tag)
+{
+	char key[128];
+
+	snprintf(key, sizeof(key), "web:lf:%s", tag);
+	pn_redis_cmdv(r, NULL, "DEL", key, (char *)NULL);
+}

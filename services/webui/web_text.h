@@ -1,0 +1,65 @@
+/*
+ * web_text.h - every text the recipient reads, in one table. web_text.c
+ * holds the English one; a translation is another instance of the same
+ * struct (chosen per request once there is more than one). Texts are
+ * plain text, escaped when rendered; "{1}", "{2}", "{3}" mark the arguments
+ * where the field's comment names them (web_tfmt), so a translation may
+ * put them in any order.
+ */
+#ifndef POSTERN_WEB_TEXT_H
+#define POSTERN_WEB_TEXT_H
+
+typedef struct web_text {
+	const char *lang;                 /* BCP 47, for <html lang> */
+	const char *product;              /* "Postern" */
+	const char *tagline;              /* under the product name */
+	const char *temp_note;            /* %ld days: what a temporary mailbox is */
+	const char *expires_in;           /* %ld days until deletion if unused */
+	const char *mailbox_of;           /* "Mailbox of" before the address */
+	const char *nav_inbox, *nav_sent, *nav_logout;
+	const char *skip;                 /* skip link */
+
+	/* link and PIN */
+	const char *link_invalid_title, *link_invalid_text, *link_invalid_login;
+	const char *pin_title, *pin_intro, *pin_label, *pin_hint, *pin_submit;
+	const char *pin_wrong;            /* %ld tries left */
+	const char *pin_wrong_wait;       /* %ld tries left, %s time */
+	const char *pin_locked_title, *pin_locked_text;
+	const char *pin_locked_wait;      /* %s time */
+	const char *flow_expired_title, *flow_expired_text;
+
+	/* password */
+	const char *pw_title, *pw_intro, *pw_warning, *pw_label, *pw_hint;  /* pw_hint: %ld min, %ld max */
+	const char *pw_confirm_label, *pw_submit;
+	const char *pw_too_short;         /* %ld */
+	const char *pw_too_long;          /* %ld */
+	const char *pw_control, *pw_common, *pw_pattern, *pw_context, *pw_mismatch;
+	const char *pw_already;
+
+	/* login */
+	const char *login_title, *login_intro, *addr_label, *password_label, *login_submit;
+	const char *login_failed, *login_wait;   /* login_wait: %s time */
+	const char *logged_out;
+
+	/* folders */
+	const char *inbox_title, *sent_title;
+	const char *empty_inbox, *empty_sent;
+	const char *col_from, *col_to, *col_subject, *col_date, *col_size;
+	const char *no_subject, *unread, *has_attachment;
+	const char *newer, *older;
+	const char *page_of;              /* %d first, %d last, %d total */
+
+	/* read */
+	const char *back, *from, *to, *cc, *date, *attachments, *download;
+	const char *html_note, *html_frame_title, *no_text;
+
+	/* errors */
+	const char *err_title, *err_400, *err_403, *err_404, *err_405, *err_413, *err_500,
+	    *err_503, *err_session;
+	const char *home;
+} web_text;
+
+extern const web_text web_text_en;
+#define TXT (&web_text_en)
+
+#endif

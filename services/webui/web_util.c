@@ -1,0 +1,286 @@
+/*
+ * web_util.c - small building blocks for rendering: a growable text
+ * buffer that wipes what it frees (pages carry decrypted mail), HTML
+ * escaping that also repairs invalid UTF-8, base64url and hex, and a
+ * constant-time string comparison for tokens.
+ */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+
+#include <sodium.h>
+
+#include "postern/mem.h"
+#include "web.h"
+
+/* web_buf_init - an empty buffer */
+void web_buf_init(web_buf *b)
+{
+	b->cap = 256;
+	b->data = pn_malloc(b->cap);
+	b->data[0] = '\0';
+	b->len = 0;
+}
+
+/* web_buf_free - wipe and free */
+void web_buf_free(web_buf *b)
+{
+	if (b->data) {
+		pn_wipe(b->data, b->cap);
+		free(b->data);
+	}
+	b->data = NULL;
+	b->len = b->cap = 0;
+}
+
+/* grow - room for n more bytes and the NUL; the old block is wiped */
+static void grow(web_buf *b, size_t n)
+{
+	size_t cap;
+	char *nd;
+
+	if (!b->data)
+		web_buf_init(b);
+	if (b->len + n + 1 <= b->cap)
+		return;
+	cap = b->cap;
+	while (cap < b->len + n + 1)
+		cap *= 2;
+	nd = pn_malloc(cap);
+	memcpy(nd, b->data, b->len + 1);
+	pn_wipe(b->data, b->cap);
+	free(b->data);
+	b->data = nd;
+	b->cap = cap;
+}
+
+/* web_buf_add - append n bytes */
+void web_buf_add(web_buf *b, const void *p, size_t n)
+{
+	grow(b, n);
+	memcpy(b->data + b->len, p, n);
+	b->len += n;
+	b->data[b->len] = '\0';
+}
+
+void web_buf_puts(web_buf *b, const char *s)
+{
+	web_buf_add(b, s, strlen(s));
+}
+
+/* vfmt - vasprintf into pn_malloc'd memory */
+static char *vfmt(const char *fmt, va_list ap)
+{
+	va_list aq;
+	int n;
+	char *s;
+
+	va_copy(aq, ap);
+	n = vsnprintf(NULL, 0, fmt, aq);
+	va_end(aq);
+	if (n < 0)
+		n = 0;
+	s = pn_malloc((size_t)n + 1);
+	vsnprintf(s, (size_t)n + 1, fmt, ap);
+	return s;
+}
+
+void web_buf_printf(web_buf *b, const char *fmt, ...)
+{
+	va_list ap;
+	char *s;
+
+	va_start(ap, fmt);
+	s = vfmt(fmt, ap);
+	va_end(ap);
+	web_buf_puts(b, s);
+	pn_wipe_free(&s);
+}
+
+/* utf8_len - length of a valid UTF-8 sequence at s (n bytes left), 0 if invalid */
+static size_t utf8_len(const unsigned char *s, size_t n)
+{
+	unsigned c = s[0];
+	size_t len;
+	unsigned cp;
+
+	if (c < 0x80)
+		return 1;
+	if (c >= 0xc2 && c <= 0xdf)
+		len = 2, cp = c & 0x1f;
+	else if (c >= 0xe0 && c <= 0xef)
+		len = 3, cp = c & 0x0f;
+	else if (c >= 0xf0 && c <= 0xf4)
+		len = 4, cp = c & 0x07;
+	else
+		return 0;
+	if (len > n)
+		return 0;
+	for (size_t i = 1; i < len; i++) {
+		if ((s[i] & 0xc0) != 0x80)
+			return 0;
+		cp = (cp << 6) | (s[i] & 0x3f);
+	}
+	if ((len == 3 && cp < 0x800) || (len == 4 && (cp < 0x10000 || cp > 0x10ffff)) ||
+	    (cp >= 0xd800 && cp <= 0xdfff))
+		return 0;
+	return len;
+}
+
+/* web_buf_escn - escaped text; C0 controls other than TAB/LF/CR dropped */
+void web_buf_escn(web_buf *b, const char *s, size_t n)
+{
+	const unsigned char *p = (const unsigned char *)s;
+	size_t i = 0, len;
+
+	grow(b, n + 16);
+	while (i < n) {
+		unsigned char c = p[i];
+		switch (c) {
+		case '&': web_buf_add(b, "&amp;", 5); i++; continue;
+		case '<': web_buf_add(b, "&lt;", 4); i++; continue;
+		case '>': web_buf_add(b, "&gt;", 4); i++; continue;
+		case '"': web_buf_add(b, "&quot;", 6); i++; continue;
+		case '\'': web_buf_add(b, "&#39;", 5); i++; continue;
+		default: break;
+		}
+		if (c < 0x20 && c != '\t' && c != '\n' && c != '\r') {
+			i++;
+			continue;
+		}
+		if (c == 0x7f) {
+			i++;
+			continue;
+		}
+		if ((len = utf8_len(p + i, n - i)) == 0) {
+			web_buf_add(b, "\xef\xbf\xbd", 3);
+			i++;
+			continue;
+		}
+		web_buf_add(b, p + i, len);
+		i += len;
+	}
+}
+
+void web_buf_esc(web_buf *b, const char *s)
+{
+	if (s)
+		web_buf_escn(b, s, strlen(s));
+}
+
+void web_buf_escf(web_buf *b, const char *fmt, ...)
+{
+	va_list ap;
+	char *s;
+
+	va_start(ap, fmt);
+	s = vfmt(fmt, ap);
+	va_end(ap);
+	web_buf_esc(b, s);
+	pn_wipe_free(&s);
+}
+
+/* web_tfmt - substitute {1}..{3} */
+void web_tfmt(char *out, size_t outlen, const char *tmpl, const char *a1,
+    const char *a2, const char *a3)
+{
+	const char *args[3] = { a1, a2, a3 };
+	size_t o = 0;
+
+	if (!outlen)
+		return;
+	for (const char *p = tmpl; *p && o + 1 < outlen; p++) {
+		if (p[0] == '{' && p[1] >= '1' && p[1] <= '3' && p[2] == '}') {
+			const char *a = args[p[1] - '1'];
+			for (; a && *a && o + 1 < outlen; a++)
+				out[o++] = *a;
+			p += 2;
+			continue;
+		}
+		out[o++] = *p;
+	}
+	out[o] = '\0';
+}
+
+void web_tfmtl(char *out, size_t outlen, const char *tmpl, long a1, long a2, long a3)
+{
+	char b1[24], b2[24], b3[24];
+
+	snprintf(b1, sizeof(b1), "%ld", a1);
+	snprintf(b2, sizeof(b2), "%ld", a2);
+	snprintf(b3, sizeof(b3), "%ld", a3);
+	web_tfmt(out, outlen, tmpl, b1, b2, b3);
+}
+
+/*
+ * web_html_defang - turn every <meta ...> start tag into an unknown
+ * element, in place (same length). The sandbox and the CSP stop scripts
+ * and loads, but nothing in either stops <meta http-equiv="refresh">
+ * from navigating the frame to any URL. An HTML parser makes a meta
+ * element only from the literal "<meta" (any case) followed by white
+ * space, "/" or ">" - also when it breaks out of SVG or MathML - so
+ * renaming those is enough.
+ */
+void web_html_defang(char *html, size_t len)
+{
+	for (size_t i = 0; i + 5 <= len; i++) {
+		if (html[i] != '<' || strncasecmp(html + i + 1, "meta", 4) != 0)
+			continue;
+		if (i + 5 == len || html[i + 5] == ' ' || html[i + 5] == '\t' ||
+		    html[i + 5] == '\n' || html[i + 5] == '\r' || html[i + 5] == '\f' ||
+		    html[i + 5] == '/' || html[i + 5] == '>')
+			html[i + 2] = 'x';      /* <mxta */
+	}
+}
+
+/* web_html_escape - an escaped copy */
+char *web_html_escape(const char *s)
+{
+	web_buf b;
+	char *out;
+
+	web_buf_init(&b);
+	web_buf_esc(&b, s ? s : "");
+	out = pn_strdup(b.data);
+	web_buf_free(&b);
+	return out;
+}
+
+/* web_b64url - base64url, no padding */
+void web_b64url(char *out, size_t outlen, const uint8_t *in, size_t n)
+{
+	sodium_bin2base64(out, outlen, in, n, sodium_base64_VARIANT_URLSAFE_NO_PADDING);
+}
+
+/* web_b64url_decode - exact base64url without padding */
+long web_b64url_decode(uint8_t *out, size_t outlen, const char *in, size_t inlen)
+{
+	size_t n = 0;
+	const char *end = NULL;
+
+	if (sodium_base642bin(out, outlen, in, inlen, NULL, &n, &end,
+	    sodium_base64_VARIANT_URLSAFE_NO_PADDING) != 0 || end != in + inlen)
+		return -1;
+	return (long)n;
+}
+
+/* web_hex - lower-case hex */
+void web_hex(char *out, const uint8_t *in, size_t n)
+{
+	sodium_bin2hex(out, 2 * n + 1, in, n);
+}
+
+/* web_ct_equal - compare in time independent of where they differ */
+int web_ct_equal(const char *a, const char *b)
+{
+	size_t la, lb;
+
+	if (!a || !b)
+		return 0;
+	la = strlen(a);
+	lb = strlen(b);
+	if (la != lb || la == 0)
+		return 0;
+	return sodium_memcmp(a, b, la) == 0;
+}

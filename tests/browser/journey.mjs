@@ -1,0 +1,219 @@
+// journey.mjs - the recipient's whole journey in headless Chromium.
+//
+// BASE, LINK, PIN, ADDRESS, ATTACHMENT, SHOTS come from run.sh. Each step
+// is one check; the last line is "N passed, N failed". Screenshots of
+// each step (desktop and phone) go to SHOTS. Throughout, the test watches
+// every request the browser makes: nothing may leave BASE (no tracking
+// pixel, no remote CSS, no form post), and the marker the hostile HTML
+// part tries to set (window.__pwned) must stay unset.
+import { chromium } from 'playwright-core';
+import fs from 'node:fs';
+import path from 'node:path';
+
+const { BASE, LINK, PIN, ADDRESS, ATTACHMENT, SHOTS } = process.env;
+const PASSWORD = 'lantern quietly orbit 7';
+const ARGS = ['--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run',
+  '--disable-background-networking', '--disable-component-update', '--disable-sync'];
+
+let passed = 0, failed = 0, current = null;
+const outside = [];       // requests that really went for the network outside BASE
+const blocked = [];       // attempts the browser refused before the network (CSP)
+
+async function step(name, fn) {
+  try {
+    await fn();
+    passed++;
+    console.log(`ok - ${name}`);
+  } catch (e) {
+    failed++;
+    const lines = e && e.message ? e.message.split('\n').filter((l) => l.trim()).slice(0, 4) : [String(e)];
+    console.log(`not ok - ${name}: ${lines.join(' | ')}`);
+    if (current) {
+      try { await current.screenshot({ path: path.join(SHOTS, `fail-${passed + failed}.png`), fullPage: true }); } catch { /* closed */ }
+    }
+  }
+}
+function expect(cond, what) { if (!cond) throw new Error(what); }
+
+async function shot(page, name) {
+  await page.screenshot({ path: path.join(SHOTS, `${name}.png`), fullPage: true });
+}
+
+// watch - every request of the context that gets past the browser's own
+// checks reaches the route handler; one for another origin is recorded
+// (and aborted, so nothing leaves this machine). Attempts that CSP or the
+// sandbox stopped never get here; they are listed for the log only.
+async function watch(ctx) {
+  await ctx.route((url) => !url.href.startsWith(BASE) && url.protocol !== 'data:', (route) => {
+    outside.push(route.request().url());
+    return route.abort();
+  });
+  ctx.on('requestfailed', (req) => {
+    if (!req.url().startsWith(BASE)) blocked.push(`${req.url()} (${req.failure()?.errorText})`);
+  });
+}
+
+async function pwned(page) {
+  const values = [];
+  const late = new Promise((resolve) => setTimeout(() => resolve(undefined), 2000));
+  for (const f of page.frames()) {
+    try {
+      values.push(await Promise.race([f.evaluate(() => window.__pwned), late]));
+    } catch { /* a frame without script (the sandbox): nothing can be set there */ }
+  }
+  return values.filter((v) => v !== undefined);
+}
+
+const browser = await chromium.launch({ executablePath: '/usr/bin/chromium', args: ARGS, headless: true });
+try {
+  const desk = await browser.newContext({ viewport: { width: 1280, height: 800 }, acceptDownloads: true });
+  desk.setDefaultTimeout(10000);
+  await watch(desk);
+  const page = await desk.newPage();
+  current = page;
+  let msgUrl = '';
+
+  await step('the invitation link leads to the PIN form, without the secret in the URL', async () => {
+    await page.goto(LINK);
+    expect(page.url() === `${BASE}/activate`, `at ${page.url()}`);
+    await page.getByRole('heading', { name: 'Enter your PIN' }).waitFor();
+    expect((await page.content()).includes(ADDRESS), 'the mailbox address is shown');
+    await shot(page, '01-pin-desktop');
+  });
+
+  await step('a wrong PIN shows the tries left', async () => {
+    const wrong = String((Number(PIN) + 1) % 1000000).padStart(6, '0');
+    await page.getByLabel('PIN').fill(wrong);
+    await page.getByRole('button', { name: 'Continue' }).click();
+    await page.getByText(/tries left/).waitFor();
+    await shot(page, '02-pin-wrong');
+  });
+
+  await step('the right PIN leads to choosing the password', async () => {
+    await page.getByLabel('PIN').fill(PIN);
+    await page.getByRole('button', { name: 'Continue' }).click();
+    await page.getByRole('heading', { name: 'Choose your password' }).waitFor();
+    await shot(page, '03-password');
+  });
+
+  await step('a common password is refused', async () => {
+    await page.getByLabel('Password', { exact: true }).fill('iloveyou2024');
+    await page.getByLabel('Repeat the password').fill('iloveyou2024');
+    await page.getByRole('button', { name: /Set password/ }).click();
+    await page.getByText('This password is too common').waitFor();
+    await shot(page, '04-password-common');
+  });
+
+  await step('setting the password opens the inbox with the mail', async () => {
+    await page.getByLabel('Password', { exact: true }).fill(PASSWORD);
+    await page.getByLabel('Repeat the password').fill(PASSWORD);
+    await page.getByRole('button', { name: /Set password/ }).click();
+    await page.waitForURL(`${BASE}/inbox`);
+    await page.getByText('Quarterly report & <plans>').waitFor();
+    expect(await page.locator('.msg.unread').count() === 1, 'one unread message');
+    await shot(page, '05-inbox-desktop');
+  });
+
+  await step('the cookie is __Host-, Secure, HttpOnly, SameSite=Strict', async () => {
+    const c = (await desk.cookies()).find((k) => k.name === '__Host-postern');
+    expect(c && c.secure && c.httpOnly && c.sameSite === 'Strict' && c.path === '/', JSON.stringify(c));
+    expect(!(await page.evaluate(() => document.cookie)).includes('postern'), 'not visible to script');
+  });
+
+  await step('reading shows the text body and the sandboxed HTML part', async () => {
+    await page.getByText('Quarterly report & <plans>').click();
+    await page.getByRole('heading', { name: 'Quarterly report & <plans>' }).waitFor();
+    msgUrl = page.url();
+    await page.getByText('The secret word is marmalade.').waitFor();
+    const frame = page.locator('iframe.html-frame');
+    expect(await frame.getAttribute('sandbox') === '', 'iframe sandbox without allowances');
+    await page.frameLocator('iframe.html-frame').getByRole('heading', { name: 'Quarterly figures' }).waitFor();
+    await page.waitForTimeout(1500);        // give hostile handlers their chance
+    await shot(page, '06-read-desktop');
+  });
+
+  await step('the hostile HTML ran no script and loaded nothing from outside', async () => {
+    const p = await pwned(page);
+    expect(p.length === 0, `marker set: ${p}`);
+    expect(await page.title() !== 'pwned', 'title changed');
+    expect(outside.length === 0, `requests outside the web UI: ${outside.join(', ')}`);
+  });
+
+  await step('the attachment downloads byte-identical', async () => {
+    const [dl] = await Promise.all([
+      page.waitForEvent('download'),
+      page.getByRole('link', { name: /figures-q3\.bin/ }).click(),
+    ]);
+    expect(dl.suggestedFilename() === 'figures-q3.bin', dl.suggestedFilename());
+    const got = fs.readFileSync(await dl.path());
+    expect(got.equals(fs.readFileSync(ATTACHMENT)), `got ${got.length} bytes`);
+  });
+
+  await step('the inbox shows the mail as read; Sent is empty with a note', async () => {
+    await page.getByRole('link', { name: 'Inbox' }).click();
+    expect(await page.locator('.msg.unread').count() === 0, 'still unread');
+    await page.getByRole('link', { name: 'Sent' }).click();
+    await page.getByText('Nothing sent yet').waitFor();
+    await shot(page, '07-sent-empty');
+  });
+
+  await step('logout ends the session; the old page needs a login', async () => {
+    await page.getByRole('button', { name: 'Log out' }).click();
+    await page.getByText('You have been logged out.').waitFor();
+    await shot(page, '08-logged-out');
+    await page.goto(msgUrl);
+    expect(page.url() === `${BASE}/login`, `at ${page.url()}`);
+  });
+
+  await step('a wrong password fails', async () => {
+    await page.getByLabel('E-mail address').fill(ADDRESS);
+    await page.getByLabel('Password').fill('not my password');
+    await page.getByRole('button', { name: 'Log in' }).click();
+    await page.getByText('The address or the password is not right.').waitFor();
+    await shot(page, '09-login-failed');
+  });
+
+  await step('logging in again with the password opens the inbox', async () => {
+    await page.getByLabel('Password').fill(PASSWORD);
+    await page.getByRole('button', { name: 'Log in' }).click();
+    await page.waitForURL(`${BASE}/inbox`);
+    await page.getByText('Quarterly report & <plans>').waitFor();
+  });
+
+  await step('on a phone (390x844) the inbox and the message fit the screen', async () => {
+    const phone = await browser.newContext({
+      viewport: { width: 390, height: 844 }, deviceScaleFactor: 2, isMobile: true, hasTouch: true,
+      storageState: await desk.storageState(),
+    });
+    await watch(phone);
+    const p = await phone.newPage();
+    await p.goto(`${BASE}/inbox`);
+    await p.getByText('Quarterly report & <plans>').waitFor();
+    await shot(p, '10-inbox-phone');
+    const wide = await p.evaluate(() => document.documentElement.scrollWidth);
+    expect(wide <= 390, `page is ${wide}px wide`);
+    await p.goto(msgUrl);
+    await p.getByText('The secret word is marmalade.').waitFor();
+    await p.waitForTimeout(500);
+    await shot(p, '11-read-phone');
+    const wide2 = await p.evaluate(() => document.documentElement.scrollWidth);
+    expect(wide2 <= 390, `message page is ${wide2}px wide`);
+    const fresh = await browser.newContext({ viewport: { width: 390, height: 844 }, deviceScaleFactor: 2, isMobile: true });
+    const q = await fresh.newPage();
+    await q.goto(`${BASE}/login`);
+    await shot(q, '12-login-phone');
+    await fresh.close();
+    await phone.close();
+  });
+
+  await step('still nothing requested outside the web UI', async () => {
+    expect(outside.length === 0, outside.join(', '));
+  });
+  console.log(`# stopped by the browser before the network: ${blocked.length}`);
+  for (const b of blocked) console.log(`#   ${b}`);
+  await desk.close();
+} finally {
+  await browser.close();
+}
+console.log(`${passed} passed, ${failed} failed`);
+process.exit(failed ? 1 : 0);

@@ -1,0 +1,128 @@
+#!/usr/bin/env bash
+# tests/browser/run.sh - the recipient's journey in Debian's headless
+# Chromium (playwright-core, /usr/bin/chromium), against the real stack
+# started here: broker, mailstore (its own database), keylookup,
+# provision, the SMTP sink and the web UI, with CURVE on.
+#
+# Runs under tests/run, which provides Redis, PostgreSQL, the
+# certificates and POSTERN_TEST_{BIN,TMP,CERTS,PG,REDIS}. Screenshots of
+# every step (desktop 1280x800 and phone 390x844) go to build/browser/
+# and to the run's scratch directory. Last line: "N passed, N failed".
+set -uo pipefail
+here=$(cd "$(dirname "$0")" && pwd)
+root=$(cd "$here/../.." && pwd)
+# shellcheck source=tools/servers
+source "$root/tools/servers"
+
+fail() { echo "not ok - $*"; echo "0 passed, 1 failed"; exit 1; }
+for v in POSTERN_TEST_BIN POSTERN_TEST_TMP POSTERN_TEST_CERTS POSTERN_TEST_PG POSTERN_TEST_REDIS; do
+	[[ -n ${!v:-} ]] || fail "$v is not set: run this through tests/run (make test)"
+done
+[[ -x /usr/bin/chromium ]] || fail "no /usr/bin/chromium (apt-get install chromium)"
+command -v node >/dev/null || fail "node is not installed"
+if [[ ! -d $here/node_modules/playwright-core ]]; then
+	(cd "$here" && npm ci --silent --no-audit --no-fund >/dev/null) ||
+		fail "npm ci in tests/browser failed (is the npm registry reachable?)"
+fi
+
+bin=$POSTERN_TEST_BIN
+certs=$POSTERN_TEST_CERTS
+work=$(mktemp -d "$POSTERN_TEST_TMP/br.XXXX")
+shots=$root/build/browser
+rm -rf "$shots" && mkdir -p "$shots" "$work/shots" "$work/mail" "$work/kr"
+pids=()
+
+cleanup() {
+	local p
+	for p in "${pids[@]}"; do kill -TERM "$p" 2>/dev/null; done
+	for p in "${pids[@]}"; do timeout 20 tail --pid="$p" -f /dev/null 2>/dev/null; done
+	for d in "$work"/g "$work"/w/*; do
+		[[ -d $d ]] && timeout 10 gpgconf --homedir "$d" --kill all >/dev/null 2>&1
+	done
+	cp -r "$work/shots/." "$shots/" 2>/dev/null
+}
+trap cleanup EXIT
+
+port() { servers_free_port; }
+# start NAME ENV... - a service in the background, its log in the run's logs
+start() {
+	local name=$1 health
+	shift
+	health=$(port)
+	env "$@" POSTERN_CERT="$certs/$name.cert" POSTERN_BROKER_CERT="$certs/broker.cert" \
+		POSTERN_BROKER="$broker" POSTERN_HEALTH_LISTEN="127.0.0.1:$health" \
+		"$bin/postern-$name" >"$POSTERN_TEST_TMP/logs/browser-$name.log" 2>&1 &
+	pids+=($!)
+	for ((i = 0; i < 300; i++)); do
+		curl -fs "http://127.0.0.1:$health/readyz" >/dev/null 2>&1 && return 0
+		kill -0 "${pids[-1]}" 2>/dev/null || break
+		sleep 0.1
+	done
+	tail -n 20 "$POSTERN_TEST_TMP/logs/browser-$name.log"
+	fail "postern-$name did not get ready"
+}
+
+bport=$(port)
+broker=tcp://127.0.0.1:$bport
+hb=$(port)
+env POSTERN_BROKER_LISTEN="$broker" POSTERN_CERT="$certs/broker.cert" \
+	POSTERN_ALLOW_DIR="$certs/allow" POSTERN_HEALTH_LISTEN="127.0.0.1:$hb" \
+	"$bin/postern-broker" >"$POSTERN_TEST_TMP/logs/browser-broker.log" 2>&1 &
+pids+=($!)
+for ((i = 0; i < 100; i++)); do curl -fs "http://127.0.0.1:$hb/readyz" >/dev/null 2>&1 && break; sleep 0.1; done
+
+db=br_$$_$RANDOM
+psql "$POSTERN_TEST_PG dbname=postgres" -qc "CREATE DATABASE $db" >/dev/null || fail "createdb"
+smtp=$(port)
+"$bin/postern-smtpsink" --listen "127.0.0.1:$smtp" --dir "$work/mail" \
+	>"$POSTERN_TEST_TMP/logs/browser-smtpsink.log" 2>&1 &
+pids+=($!)
+web=$(port)
+url=http://127.0.0.1:$web
+domain=br$$.example
+
+start mailstore POSTERN_PG_DSN="$POSTERN_TEST_PG dbname=$db" POSTERN_SMTP_URL="smtp://127.0.0.1:$smtp" \
+	POSTERN_OUTBOX_INTERVAL_MS=100 POSTERN_SMTP_STARTTLS=off
+start keylookup POSTERN_REDIS="$POSTERN_TEST_REDIS" POSTERN_KEYRING_DIR="$work/kr"
+start provision POSTERN_REDIS="$POSTERN_TEST_REDIS" POSTERN_GNUPGHOME="$work/g" \
+	POSTERN_PROVISION_KEY="$(head -c32 /dev/urandom | od -An -tx1 | tr -d ' \n')" \
+	POSTERN_PUBLIC_URL="$url"
+mkdir -p "$work/w"
+start webui POSTERN_REDIS="$POSTERN_TEST_REDIS" POSTERN_WEBUI_LISTEN="127.0.0.1:$web" \
+	POSTERN_GNUPGHOME="$work/w" POSTERN_WEBUI_THREADS=4 \
+	POSTERN_PASSWORD_BLOCKLIST="$root/share/postern/common-passwords.txt"
+
+# the mail: text, an HTML part with hostile content, an attachment
+printf 'attachment bytes \x00\x01\x02\xff end\n' >"$work/attachment.bin"
+{
+	printf 'From: Alice Sender <alice@%s>\r\nTo: bob@%s\r\nSubject: Quarterly report & <plans>\r\n' "$domain" "$domain"
+	printf 'Date: Tue, 01 Jul 2025 10:00:00 +0000\r\nMIME-Version: 1.0\r\n'
+	printf 'Content-Type: multipart/mixed; boundary="XX"\r\n\r\n--XX\r\n'
+	printf 'Content-Type: multipart/alternative; boundary="YY"\r\n\r\n--YY\r\n'
+	printf 'Content-Type: text/plain; charset=utf-8\r\n\r\nHello Bob,\r\n\r\nthe figures for Q3 are attached. The secret word is marmalade.\r\n\r\nBest,\r\nAlice\r\n'
+	printf -- '--YY\r\nContent-Type: text/html; charset=utf-8\r\n\r\n'
+	cat "$here/xss.html"
+	printf '\r\n--YY--\r\n--XX\r\nContent-Type: application/octet-stream\r\n'
+	printf 'Content-Disposition: attachment; filename="figures-q3.bin"\r\nContent-Transfer-Encoding: base64\r\n\r\n'
+	base64 "$work/attachment.bin"
+	printf '\r\n--XX--\r\n'
+} >"$work/mail.eml"
+
+ctl() {
+	env POSTERN_BROKER="$broker" POSTERN_CERT="$certs/posternctl.cert" \
+		POSTERN_BROKER_CERT="$certs/broker.cert" "$bin/posternctl" "$@"
+}
+out=$(ctl send --from "alice@$domain" --to "bob@$domain" --pin --mime "$work/mail.eml" 2>&1) ||
+	fail "posternctl send: $out"
+pin=$(grep -oE "pin=[0-9]+" <<<"$out" | head -n 1 | cut -d= -f2)
+[[ -n $pin ]] || fail "no PIN in: $out"
+link=""
+for ((i = 0; i < 200; i++)); do
+	link=$(grep -rhoE "$url/m/[A-Za-z0-9_-]{43}" "$work/mail" 2>/dev/null | head -n 1)
+	[[ -n $link ]] && break
+	sleep 0.05
+done
+[[ -n $link ]] || fail "no invitation arrived"
+
+cd "$here" && BASE="$url" LINK="$link" PIN="$pin" ADDRESS="bob@$domain" \
+	ATTACHMENT="$work/attachment.bin" SHOTS="$work/shots" node journey.mjs

@@ -1,0 +1,975 @@
+/*
+ * webui_test.c - postern-webui over HTTP against the real stack: broker
+ * (CURVE), mailstore on its own PostgreSQL database, keylookup, provision
+ * (send events, PinVerify), Redis, the SMTP sink, and the web UI itself.
+ * A raw HTTP/1.1 client (no libcurl niceties in the way) checks:
+ *
+ *   - security headers on every response, errors (404, 405, 403, 413,
+ *     400 from civetweb itself) included; cookie flags;
+ *   - the neutral page for unknown or malformed links: same status, same
+ *     body;
+ *   - the journey: link -> 303 without the secret -> wrong PIN (tries
+ *     left) -> right PIN -> a common password refused -> password set ->
+ *     new cookie -> inbox -> read (text, sandboxed HTML URL, attachment
+ *     download byte-identical) -> mailbox active and link forgotten in
+ *     PostgreSQL -> Redis holds no plaintext;
+ *   - CSRF: a POST without or with a wrong token is 403 and changes
+ *     nothing; GET /logout changes nothing; logout ends the session
+ *     server-side (the old cookie is dead);
+ *   - login: wrong password and unknown address get the same page after
+ *     a similar time; a new session id at login; lock-out after repeated
+ *     failures, for known and unknown addresses alike;
+ *   - idle and absolute timeouts (a web UI restarted with small values);
+ *   - fuzz-ish random request lines, headers and bodies leave it serving.
+ */
+#include <arpa/inet.h>
+#include <ctype.h>
+#include <dirent.h>
+#include <errno.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <sys/time.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <cmocka.h>
+#include <hiredis/hiredis.h>
+#include <sodium.h>
+
+#include "../harness/harness.h"
+#include "postern/bus.h"
+#include "postern/mem.h"
+#include "postern/v1/provision.pb-c.h"
+
+#define PUBLIC_URL "http://postern.test"
+#define COOKIE "__Host-postern"
+
+typedef struct fx {
+	th_broker broker;
+	char *dsn, *keyring, *gnupg, *webgpg, *maildir;
+	pid_t ms, kl, pv, sink, web;
+	int port;                        /* the web UI's */
+	pn_client *client;
+	char domain[64], tag[32];
+	char env[12][512];
+	int seq;
+} fx;
+
+static fx *F;
+
+/* ---- a small HTTP client ---- */
+
+typedef struct resp {
+	int status;
+	char *head;                      /* status line and headers */
+	char *body;
+	size_t blen;
+	double ms;
+} resp;
+
+static void resp_free(resp *r)
+{
+	free(r->head);
+	free(r->body);
+	memset(r, 0, sizeof(*r));
+}
+
+static double now_ms(void)
+{
+	struct timespec ts;
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (double)ts.tv_sec * 1e3 + (double)ts.tv_nsec / 1e6;
+}
+
+/* raw - send bytes, read until the server closes; the whole answer (caller frees) */
+static char *raw(const void *req, size_t len, size_t *out_len)
+{
+	struct sockaddr_in a = { .sin_family = AF_INET, .sin_port = htons((uint16_t)F->port) };
+	struct timeval tv = { 20, 0 };
+	int fd = socket(AF_INET, SOCK_STREAM, 0);
+	size_t cap = 65536, n = 0, off = 0;
+	char *buf = malloc(cap);
+
+	assert_true(fd >= 0);
+	a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+	setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv));
+	if (connect(fd, (struct sockaddr *)&a, sizeof(a)) < 0) {
+		close(fd);
+		free(buf);
+		*out_len = 0;
+		return NULL;
+	}
+	while (off < len) {
+		ssize_t w = send(fd, (const char *)req + off, len - off, MSG_NOSIGNAL);
+		if (w <= 0)
+			break;
+		off += (size_t)w;
+	}
+	shutdown(fd, SHUT_WR);
+	for (;;) {
+		ssize_t r;
+		if (n + 4096 > cap)
+			buf = realloc(buf, cap *= 2);
+		r = recv(fd, buf + n, cap - n - 1, 0);
+		if (r <= 0)
+			break;
+		n += (size_t)r;
+	}
+	close(fd);
+	buf[n] = '\0';
+	*out_len = n;
+	return buf;
+}
+
+/* parse - status, head, body of an answer */
+static void parse(char *all, size_t n, resp *r)
+{
+	char *sep = all ? strstr(all, "\r\n\r\n") : NULL;
+
+	memset(r, 0, sizeof(*r));
+	if (!sep) {
+		r->status = -1;
+		r->head = all ? all : strdup("");
+		r->body = strdup("");
+		return;
+	}
+	r->status = atoi(all + 9);
+	r->head = strndup(all, (size_t)(sep - all) + 2);
+	r->blen = n - (size_t)(sep + 4 - all);
+	r->body = malloc(r->blen + 1);
+	memcpy(r->body, sep + 4, r->blen);
+	r->body[r->blen] = '\0';
+	free(all);
+}
+
+/* http - one request; cookie is the cookie value (or NULL), body form-encoded */
+static int http(resp *r, const char *method, const char *path, const char *cookie,
+    const char *body, const char *extra)
+{
+	char *req = NULL, *all;
+	size_t n;
+	double t0 = now_ms();
+	int len;
+
+	len = asprintf(&req, "%s %s HTTP/1.1\r\nHost: 127.0.0.1:%d\r\nConnection: close\r\n"
+	    "%s%s%s%s%s%s"
+	    "\r\n%s", method, path, F->port,
+	    cookie ? "Cookie: " COOKIE "=" : "", cookie ? cookie : "", cookie ? "\r\n" : "",
+	    body ? "Content-Type: application/x-www-form-urlencoded\r\n" : "",
+	    extra ? extra : "", "",
+	    body ? body : "");
+	assert_true(len > 0);
+	if (body) {
+		/* Content-Length goes before the blank line */
+		char *with = NULL;
+		char *blank = strstr(req, "\r\n\r\n");
+		*blank = '\0';
+		assert_true(asprintf(&with, "%s\r\nContent-Length: %zu\r\n\r\n%s", req, strlen(body),
+		    body) > 0);
+		free(req);
+		req = with;
+	}
+	all = raw(req, strlen(req), &n);
+	free(req);
+	parse(all, n, r);
+	r->ms = now_ms() - t0;
+	return r->status;
+}
+
+/* header - value of a header in r (static copy), NULL if absent */
+static const char *header(const resp *r, const char *name)
+{
+	static char val[1024];
+	size_t nl = strlen(name);
+
+	for (const char *p = r->head; p && *p; p = strstr(p, "\r\n") ? strstr(p, "\r\n") + 2 : NULL) {
+		if (!strncasecmp(p, name, nl) && p[nl] == ':') {
+			const char *v = p + nl + 1, *e = strstr(v, "\r\n");
+			while (*v == ' ')
+				v++;
+			snprintf(val, sizeof(val), "%.*s", (int)(e ? e - v : (long)strlen(v)), v);
+			return val;
+		}
+	}
+	return NULL;
+}
+
+/* cookie_in - the session cookie value a response sets (static), or NULL */
+static const char *cookie_in(const resp *r)
+{
+	static char val[128];
+	const char *h = header(r, "Set-Cookie");
+
+	if (!h || strncmp(h, COOKIE "=", strlen(COOKIE) + 1))
+		return NULL;
+	h += strlen(COOKIE) + 1;
+	snprintf(val, sizeof(val), "%.*s", (int)strcspn(h, ";"), h);
+	return val;
+}
+
+/* csrf_in - the token in a page (static) */
+static const char *csrf_in(const resp *r)
+{
+	static char val[128];
+	const char *p = strstr(r->body, "name=\"csrf\" value=\"");
+
+	assert_non_null(p);
+	p += strlen("name=\"csrf\" value=\"");
+	snprintf(val, sizeof(val), "%.*s", (int)strcspn(p, "\""), p);
+	return val;
+}
+
+/* enc - form-encode s (static rotating) */
+static const char *enc(const char *s)
+{
+	static char buf[4][1024];
+	static int i;
+	char *b = buf[i++ % 4];
+	size_t o = 0;
+
+	for (const unsigned char *p = (const unsigned char *)s; *p && o + 4 < sizeof(buf[0]); p++) {
+		if (isalnum(*p) || *p == '.' || *p == '-' || *p == '_')
+			b[o++] = (char)*p;
+		else
+			o += (size_t)sprintf(b + o, "%%%02X", *p);
+	}
+	b[o] = '\0';
+	return b;
+}
+
+/* security_headers - what every response must carry */
+static void security_headers(const resp *r)
+{
+	const char *csp = header(r, "Content-Security-Policy");
+
+	if (!csp)
+		fail_msg("no CSP in:\n%s", r->head);
+	assert_non_null(strstr(csp, "default-src"));
+	assert_non_null(header(r, "Strict-Transport-Security"));
+	assert_string_equal(header(r, "X-Content-Type-Options"), "nosniff");
+	assert_string_equal(header(r, "Referrer-Policy"), "no-referrer");
+}
+
+/* ---- the stack ---- */
+
+static const char *addr(const char *local)
+{
+	static char buf[8][128];
+	static int i;
+	char *b = buf[i++ % 8];
+	snprintf(b, sizeof(buf[0]), "%s@%s", local, F->domain);
+	return b;
+}
+
+static const char *const *web_env(const char *const *extra)
+{
+	static const char *env[24];
+	const char *redis = th_env("POSTERN_TEST_REDIS");
+	char cwd[400];
+	int n = 0;
+
+	assert_non_null(getcwd(cwd, sizeof(cwd)));
+	snprintf(F->env[7], sizeof(F->env[7]), "POSTERN_REDIS=%s", redis);
+	snprintf(F->env[8], sizeof(F->env[8]), "POSTERN_WEBUI_LISTEN=127.0.0.1:%d", F->port);
+	snprintf(F->env[9], sizeof(F->env[9]), "POSTERN_GNUPGHOME=%s", F->webgpg);
+	snprintf(F->env[10], sizeof(F->env[10]),
+	    "POSTERN_PASSWORD_BLOCKLIST=%s/share/postern/common-passwords.txt", cwd);
+	for (int i = 7; i <= 10; i++)
+		env[n++] = F->env[i];
+	env[n++] = "POSTERN_WEBUI_THREADS=4";
+	env[n++] = "POSTERN_LOGIN_LOCKOUT_AFTER=4";
+	env[n++] = "POSTERN_LOGIN_LOCKOUT_SECONDS=60";
+	for (int i = 0; extra && extra[i] && n < 23; i++)
+		env[n++] = extra[i];
+	env[n] = NULL;
+	return env;
+}
+
+static void start_web(const char *const *extra)
+{
+	F->web = th_service_start("webui", F->broker.endpoint, web_env(extra), NULL);
+	assert_true(F->web > 0);
+	assert_int_equal(th_wait_http(F->port, "/static/postern.css", 200, 10000), 0);
+}
+
+static int setup(void **state)
+{
+	const char *redis = th_env("POSTERN_TEST_REDIS");
+	char key[65];
+	uint8_t k[32];
+	fx *f = calloc(1, sizeof(*f));
+
+	assert_non_null(f);
+	F = f;
+	assert_true(sodium_init() >= 0);
+	snprintf(f->tag, sizeof(f->tag), "%ld", (long)getpid());
+	snprintf(f->domain, sizeof(f->domain), "wu%s.example", f->tag);
+	f->keyring = th_tmpdir("wuk");
+	f->gnupg = th_tmpdir("wug");
+	f->webgpg = th_tmpdir("wuw");
+	f->maildir = th_tmpdir("wum");
+	assert_int_equal(th_broker_start(&f->broker, NULL), 0);
+	f->dsn = th_createdb("webui");
+	int smtp = th_port();
+	f->sink = th_smtpsink_start(smtp, f->maildir);
+	assert_true(f->sink > 0);
+	snprintf(f->env[0], sizeof(f->env[0]), "POSTERN_PG_DSN=%s", f->dsn);
+	snprintf(f->env[1], sizeof(f->env[1]), "POSTERN_SMTP_URL=smtp://127.0.0.1:%d", smtp);
+	const char *ms_env[] = { f->env[0], f->env[1], "POSTERN_OUTBOX_INTERVAL_MS=100",
+		"POSTERN_SMTP_STARTTLS=off", NULL };
+	f->ms = th_service_start("mailstore", f->broker.endpoint, ms_env, NULL);
+	assert_true(f->ms > 0);
+	snprintf(f->env[2], sizeof(f->env[2]), "POSTERN_REDIS=%s", redis);
+	snprintf(f->env[3], sizeof(f->env[3]), "POSTERN_KEYRING_DIR=%s", f->keyring);
+	const char *kl_env[] = { f->env[2], f->env[3], NULL };
+	f->kl = th_service_start("keylookup", f->broker.endpoint, kl_env, NULL);
+	assert_true(f->kl > 0);
+	randombytes_buf(k, sizeof(k));
+	sodium_bin2hex(key, sizeof(key), k, sizeof(k));
+	snprintf(f->env[4], sizeof(f->env[4]), "POSTERN_PROVISION_KEY=%s", key);
+	snprintf(f->env[5], sizeof(f->env[5]), "POSTERN_GNUPGHOME=%s", f->gnupg);
+	const char *pv_env[] = { f->env[2], f->env[4], f->env[5],
+		"POSTERN_PUBLIC_URL=" PUBLIC_URL, "POSTERN_BUS_TIMEOUT_MS=20000", NULL };
+	f->pv = th_service_start("provision", f->broker.endpoint, pv_env, NULL);
+	assert_true(f->pv > 0);
+	f->client = th_client(f->broker.endpoint, NULL, 30000, 2);
+	assert_non_null(f->client);
+	f->port = th_port();
+	start_web(NULL);
+	*state = f;
+	return 0;
+}
+
+static void kill_agents(const char *dir)
+{
+	DIR *d = opendir(dir);
+	struct dirent *de;
+	char path[1024], cmd[1200];
+
+	if (!d)
+		return;
+	while ((de = readdir(d)) != NULL) {
+		if (de->d_name[0] == '.')
+			continue;
+		snprintf(path, sizeof(path), "%s/%s", dir, de->d_name);
+		snprintf(cmd, sizeof(cmd), "gpgconf --homedir '%s' --kill all >/dev/null 2>&1", path);
+		if (system(cmd) != 0)
+			continue;
+	}
+	closedir(d);
+}
+
+static int teardown(void **state)
+{
+	fx *f = *state;
+	char cmd[600];
+
+	pn_client_destroy(&f->client);
+	if (f->web > 0)
+		assert_int_equal(th_stop(f->web, 20000), 0);
+	th_stop(f->pv, 15000);
+	th_stop(f->kl, 15000);
+	th_stop(f->ms, 15000);
+	th_stop(f->sink, 5000);
+	th_stop(f->broker.pid, 5000);
+	kill_agents(f->webgpg);
+	snprintf(cmd, sizeof(cmd), "gpgconf --homedir '%s' --kill all >/dev/null 2>&1", f->gnupg);
+	if (system(cmd) != 0)
+		fprintf(stderr, "gpgconf failed\n");
+	free(f->dsn);
+	free(f->keyring);
+	free(f->gnupg);
+	free(f->webgpg);
+	free(f->maildir);
+	free(f);
+	return 0;
+}
+
+/* ---- sending mail in ---- */
+
+/* send_mail - a send event to rcpt; returns the PIN ("" if none) in pin_r */
+static void send_mail(const char *rcpt, int with_pin, const char *mime, char pin_r[16])
+{
+	Postern__V1__ProvisionRequest req = POSTERN__V1__PROVISION_REQUEST__INIT;
+	Postern__V1__SendEvent ev = POSTERN__V1__SEND_EVENT__INIT;
+	Postern__V1__ProvisionReply *rep;
+	ProtobufCMessage *out = NULL;
+	pn_pool *pool = pn_pool_new();
+	char id[64];
+	char *rcpts[1] = { (char *)rcpt };
+
+	snprintf(id, sizeof(id), "wu-%s-%d", F->tag, ++F->seq);
+	ev.event_id = id;
+	ev.sender = (char *)addr("alice");
+	ev.recipients = rcpts;
+	ev.n_recipients = 1;
+	ev.mime.data = (uint8_t *)mime;
+	ev.mime.len = strlen(mime);
+	ev.with_pin = with_pin;
+	req.op_case = POSTERN__V1__PROVISION_REQUEST__OP_SEND;
+	req.send = &ev;
+	assert_int_equal(pn_client_call(F->client, "provision", &req.base,
+	    &postern__v1__provision_reply__descriptor, pool, &out), 1);
+	rep = (Postern__V1__ProvisionReply *)out;
+	assert_int_equal(rep->send->n_outcomes, 1);
+	assert_int_equal(rep->send->outcomes[0]->kind, POSTERN__V1__OUTCOME__KIND__MAILBOX_CREATED);
+	snprintf(pin_r, 16, "%s", rep->send->outcomes[0]->pin ? rep->send->outcomes[0]->pin : "");
+	pn_pool_destroy(&pool);
+}
+
+/* link_for - wait for the invitation to rcpt; the link path "/m/..." (static) */
+static const char *link_for(const char *rcpt)
+{
+	static char link[128];
+	char want[300], path[1024];
+
+	snprintf(want, sizeof(want), "X-Sink-Rcpt-To: <%s>", rcpt);
+	for (int i = 0; i < 200; i++) {
+		DIR *d = opendir(F->maildir);
+		struct dirent *de;
+		while (d && (de = readdir(d)) != NULL) {
+			char *text, *p;
+			snprintf(path, sizeof(path), "%s/%s", F->maildir, de->d_name);
+			if (de->d_name[0] == '.' || !(text = th_read_file(path, NULL)))
+				continue;
+			if (strstr(text, want) && (p = strstr(text, PUBLIC_URL "/m/"))) {
+				p += strlen(PUBLIC_URL);
+				snprintf(link, sizeof(link), "%.46s", p);
+				free(text);
+				closedir(d);
+				return link;
+			}
+			free(text);
+		}
+		if (d)
+			closedir(d);
+		usleep(50000);
+	}
+	fail_msg("no invitation for %s", rcpt);
+	return NULL;
+}
+
+static char *mail_text(const char *subject)
+{
+	char *m = NULL;
+
+	assert_true(asprintf(&m,
+	    "From: Alice Sender <%s>\r\nTo: bob@%s\r\nSubject: %s\r\n"
+	    "Date: Tue, 01 Jul 2025 10:00:00 +0000\r\nMessage-ID: <%d.%s@%s>\r\n"
+	    "MIME-Version: 1.0\r\nContent-Type: multipart/mixed; boundary=\"XX\"\r\n\r\n"
+	    "--XX\r\nContent-Type: multipart/alternative; boundary=\"YY\"\r\n\r\n"
+	    "--YY\r\nContent-Type: text/plain; charset=utf-8\r\n\r\n"
+	    "The secret body 4711 <b>not bold</b>.\r\n"
+	    "--YY\r\nContent-Type: text/html; charset=utf-8\r\n\r\n"
+	    "<p>Hello<script>document.title='pwned'</script><img src=\"http://evil.test/x.png\"></p>\r\n"
+	    "--YY--\r\n"
+	    "--XX\r\nContent-Type: application/octet-stream\r\n"
+	    "Content-Disposition: attachment; filename=\"data.bin\"\r\n"
+	    "Content-Transfer-Encoding: base64\r\n\r\nAAEC/wBBQkM=\r\n--XX--\r\n",
+	    addr("alice"), F->domain, subject, F->seq, F->tag, F->domain) > 0);
+	return m;
+}
+
+/* ---- the journey, shared by the cases after it ---- */
+
+static char bob_cookie[128], bob_pw[] = "violet kettle moss orbit";
+static int64_t bob_msg;
+
+static void test_headers_everywhere(void **state)
+{
+	static const struct {
+		const char *method, *path, *body;
+		int status;
+	} cases[] = {
+		{ "GET", "/login", NULL, 200 },
+		{ "HEAD", "/login", NULL, 200 },
+		{ "GET", "/", NULL, 303 },
+		{ "GET", "/static/postern.css", NULL, 200 },
+		{ "GET", "/nope", NULL, 404 },
+		{ "GET", "/msg/1", NULL, 303 },
+		{ "GET", "/msg/1/html", NULL, 404 },
+		{ "PUT", "/login", NULL, 405 },
+		{ "DELETE", "/inbox", NULL, 405 },
+		{ "POST", "/login", "address=a%40b.example&password=x", 403 },
+		{ "POST", "/logout", "", 403 },
+		{ "POST", "/activate/pin", "pin=1&csrf=nope", 403 },
+		{ "POST", "/login", "a=%zz", 400 },
+	};
+	resp r;
+	char *big;
+	size_t n;
+	(void)state;
+
+	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		http(&r, cases[i].method, cases[i].path, NULL, cases[i].body, NULL);
+		if (r.status != cases[i].status)
+			fail_msg("%s %s: %d, want %d", cases[i].method, cases[i].path, r.status,
+			    cases[i].status);
+		security_headers(&r);
+		if (r.status != 200 || strcmp(cases[i].path, "/static/postern.css"))
+			assert_string_equal(header(&r, "Cache-Control"), "no-store");
+		resp_free(&r);
+	}
+	/* the cookie's flags */
+	http(&r, "GET", "/login", NULL, NULL, NULL);
+	{
+		const char *sc = header(&r, "Set-Cookie");
+		assert_non_null(sc);
+		assert_true(!strncmp(sc, COOKIE "=", strlen(COOKIE) + 1));
+		assert_non_null(strstr(sc, "; Secure"));
+		assert_non_null(strstr(sc, "; HttpOnly"));
+		assert_non_null(strstr(sc, "; SameSite=Strict"));
+		assert_non_null(strstr(sc, "; Path=/"));
+		assert_null(strstr(sc, "Domain"));
+		assert_int_equal(strlen(cookie_in(&r)), 43);          /* 256 bits */
+		assert_non_null(strstr(header(&r, "Content-Security-Policy"),
+		    "default-src 'self'; object-src 'none'; base-uri 'none'; frame-ancestors 'none'"));
+	}
+	resp_free(&r);
+	/* a body over the limit: 413 */
+	n = 70000;
+	big = malloc(n + 1);
+	memset(big, 'a', n);
+	big[n] = '\0';
+	memcpy(big, "x=", 2);
+	http(&r, "POST", "/login", NULL, big, NULL);
+	assert_int_equal(r.status, 413);
+	security_headers(&r);
+	resp_free(&r);
+	/* a head over the limit: 413; far over: civetweb's 400, our headers */
+	{
+		char *hdr = NULL;
+		big[20000] = '\0';
+		assert_true(asprintf(&hdr, "X-Big: %s\r\n", big) > 0);
+		http(&r, "GET", "/login", NULL, NULL, hdr);
+		assert_int_equal(r.status, 413);
+		security_headers(&r);
+		resp_free(&r);
+		free(hdr);
+	}
+	free(big);
+	{
+		char *all = raw("GARBAGE\r\n\r\n", 11, &n);
+		parse(all, n, &r);
+		assert_int_equal(r.status, 400);
+		security_headers(&r);
+		resp_free(&r);
+	}
+}
+
+static void test_neutral_links(void **state)
+{
+	const char *paths[] = {
+		"/m/AAECAwQFBgcICQoLDA0ODxAREhMUFRYXGBkaGxwdHh8",   /* well-formed, unknown */
+		"/m/short",
+		"/m/!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!",
+		"/m/",
+	};
+	resp r, first;
+	(void)state;
+
+	http(&first, "GET", paths[0], NULL, NULL, NULL);
+	assert_int_equal(first.status, 404);
+	security_headers(&first);
+	assert_null(header(&first, "Set-Cookie"));
+	for (size_t i = 1; i < sizeof(paths) / sizeof(paths[0]); i++) {
+		http(&r, "GET", paths[i], NULL, NULL, NULL);
+		assert_int_equal(r.status, first.status);
+		assert_string_equal(r.body, first.body);
+		resp_free(&r);
+	}
+	resp_free(&first);
+}
+
+static void test_journey(void **state)
+{
+	const char *bob = addr("bob");
+	char pin[16], wrong[16], body[512], flow[128], *mail = mail_text("Quarterly <report>");
+	const char *link, *c;
+	resp r;
+	(void)state;
+
+	send_mail(bob, 1, mail, pin);
+	free(mail);
+	assert_int_equal(strlen(pin), 6);
+	link = link_for(bob);
+
+	/* the link: a FLOW cookie and away from the secret */
+	http(&r, "GET", link, NULL, NULL, NULL);
+	assert_int_equal(r.status, 303);
+	assert_string_equal(header(&r, "Location"), "/activate");
+	assert_non_null(c = cookie_in(&r));
+	snprintf(flow, sizeof(flow), "%s", c);
+	resp_free(&r);
+
+	http(&r, "GET", "/activate", flow, NULL, NULL);
+	assert_int_equal(r.status, 200);
+	assert_non_null(strstr(r.body, "Enter your PIN"));
+	assert_non_null(strstr(r.body, bob));            /* whose mailbox */
+	/* a wrong PIN says how many tries are left */
+	snprintf(wrong, sizeof(wrong), "%06d", (atoi(pin) + 1) % 1000000);
+	snprintf(body, sizeof(body), "csrf=%s&pin=%s", enc(csrf_in(&r)), wrong);
+	resp_free(&r);
+	http(&r, "POST", "/activate/pin", flow, body, NULL);
+	assert_int_equal(r.status, 200);
+	assert_non_null(strstr(r.body, "tries left"));
+	/* a GET does not change anything: still the PIN form */
+	resp_free(&r);
+	http(&r, "GET", "/activate/pin", flow, NULL, NULL);
+	assert_int_equal(r.status, 404);
+	resp_free(&r);
+	http(&r, "GET", "/activate", flow, NULL, NULL);
+	snprintf(body, sizeof(body), "csrf=%s&pin=%s", enc(csrf_in(&r)), pin);
+	resp_free(&r);
+	http(&r, "POST", "/activate/pin", flow, body, NULL);
+	assert_int_equal(r.status, 303);
+	resp_free(&r);
+
+	/* the password: a common one is refused, a mismatch too */
+	http(&r, "GET", "/activate", flow, NULL, NULL);
+	assert_non_null(strstr(r.body, "can never be changed"));
+	snprintf(body, sizeof(body), "csrf=%s&password=Password123&confirm=Password123",
+	    enc(csrf_in(&r)));
+	resp_free(&r);
+	http(&r, "POST", "/activate/password", flow, body, NULL);
+	assert_int_equal(r.status, 200);
+	assert_non_null(strstr(r.body, "too common"));
+	snprintf(body, sizeof(body), "csrf=%s&password=%s&confirm=%sX", enc(csrf_in(&r)),
+	    enc(bob_pw), enc(bob_pw));
+	resp_free(&r);
+	http(&r, "POST", "/activate/password", flow, body, NULL);
+	assert_non_null(strstr(r.body, "not the same"));
+	snprintf(body, sizeof(body), "csrf=%s&password=%s&confirm=%s", enc(csrf_in(&r)),
+	    enc(bob_pw), enc(bob_pw));
+	resp_free(&r);
+	http(&r, "POST", "/activate/password", flow, body, NULL);
+	assert_int_equal(r.status, 303);
+	assert_string_equal(header(&r, "Location"), "/inbox");
+	assert_non_null(c = cookie_in(&r));
+	assert_string_not_equal(c, flow);                 /* a new session id */
+	snprintf(bob_cookie, sizeof(bob_cookie), "%s", c);
+	resp_free(&r);
+
+	/* active in PostgreSQL, the link forgotten; the link is now neutral */
+	{
+		char q[512], *v;
+		snprintf(q, sizeof(q), "SELECT state || ':' || (link_hash IS NULL)::text FROM mailboxes "
+		    "WHERE address = '%s'", bob);
+		v = th_sql(F->dsn, q);
+		assert_non_null(v);
+		assert_string_equal(v, "active:true");
+		free(v);
+	}
+	http(&r, "GET", link, NULL, NULL, NULL);
+	assert_int_equal(r.status, 404);
+	resp_free(&r);
+	/* the old FLOW cookie is dead */
+	http(&r, "GET", "/activate", flow, NULL, NULL);
+	assert_non_null(strstr(r.body, "open your link again"));
+	resp_free(&r);
+
+	/* the inbox: the subject (escaped), unread */
+	http(&r, "GET", "/inbox", bob_cookie, NULL, NULL);
+	assert_int_equal(r.status, 200);
+	security_headers(&r);
+	assert_non_null(strstr(r.body, "Quarterly &lt;report&gt;"));
+	assert_non_null(strstr(r.body, "msg unread"));
+	assert_non_null(strstr(r.body, "Deleted in 90 days"));
+	{
+		const char *p = strstr(r.body, "href=\"/msg/");
+		assert_non_null(p);
+		bob_msg = strtoll(p + strlen("href=\"/msg/"), NULL, 10);
+		assert_true(bob_msg > 0);
+	}
+	resp_free(&r);
+
+	/* read: the body escaped, the HTML only from its own sandboxed URL */
+	http(&r, "GET", "/msg/0", bob_cookie, NULL, NULL);
+	assert_int_equal(r.status, 404);
+	resp_free(&r);
+	snprintf(body, sizeof(body), "/msg/%lld", (long long)bob_msg);
+	http(&r, "GET", body, bob_cookie, NULL, NULL);
+	assert_int_equal(r.status, 200);
+	assert_non_null(strstr(r.body, "The secret body 4711 &lt;b&gt;not bold&lt;/b&gt;."));
+	assert_null(strstr(r.body, "<script"));
+	assert_non_null(strstr(r.body, "<iframe class=\"html-frame\" sandbox"));
+	assert_non_null(strstr(r.body, "data.bin"));
+	resp_free(&r);
+	snprintf(body, sizeof(body), "/msg/%lld/html", (long long)bob_msg);
+	http(&r, "GET", body, bob_cookie, NULL, NULL);
+	assert_int_equal(r.status, 200);
+	assert_string_equal(header(&r, "Content-Security-Policy"),
+	    "sandbox; default-src 'none'; img-src data:; style-src 'unsafe-inline'; "
+	    "base-uri 'none'; form-action 'none'; frame-ancestors 'self'");
+	assert_non_null(strstr(r.body, "<script>"));
+	resp_free(&r);
+	snprintf(body, sizeof(body), "/msg/%lld/att/0", (long long)bob_msg);
+	http(&r, "GET", body, bob_cookie, NULL, NULL);
+	assert_int_equal(r.status, 200);
+	assert_non_null(strstr(header(&r, "Content-Disposition"), "attachment; filename=\"data.bin\""));
+	assert_string_equal(header(&r, "X-Content-Type-Options"), "nosniff");
+	assert_int_equal(r.blen, 8);
+	assert_memory_equal(r.body, "\x00\x01\x02\xff\x00" "ABC", 8);
+	resp_free(&r);
+	snprintf(body, sizeof(body), "/msg/%lld/att/7", (long long)bob_msg);
+	http(&r, "GET", body, bob_cookie, NULL, NULL);
+	assert_int_equal(r.status, 404);
+	resp_free(&r);
+	/* seen now */
+	http(&r, "GET", "/inbox", bob_cookie, NULL, NULL);
+	assert_null(strstr(r.body, "msg unread"));
+	resp_free(&r);
+
+	/* Redis: only ciphertext - no address, no armored key, no subject */
+	{
+		const char *where = th_env("POSTERN_TEST_REDIS");
+		char host[64];
+		redisContext *rc;
+		redisReply *keys;
+		snprintf(host, sizeof(host), "%.*s", (int)strcspn(where, ":"), where);
+		rc = redisConnect(host, atoi(strchr(where, ':') + 1));
+		assert_non_null(rc);
+		keys = redisCommand(rc, "KEYS web:s:*");
+		assert_true(keys->elements >= 1);
+		for (size_t i = 0; i < keys->elements; i++) {
+			redisReply *v = redisCommand(rc, "GET %s", keys->element[i]->str);
+			if (v->type == REDIS_REPLY_STRING) {
+				assert_null(memmem(v->str, v->len, "@", 1) ? memmem(v->str, v->len, F->domain,
+				    strlen(F->domain)) : NULL);
+				assert_null(memmem(v->str, v->len, "PGP", 3));
+				assert_null(memmem(v->str, v->len, "Quarterly", 9));
+			}
+			freeReplyObject(v);
+		}
+		freeReplyObject(keys);
+		redisFree(rc);
+	}
+}
+
+static void test_csrf_and_logout(void **state)
+{
+	resp r;
+	char body[256], cookie[128];
+	(void)state;
+
+	snprintf(cookie, sizeof(cookie), "%s", bob_cookie);
+	/* no token, a wrong token, a cross-site POST: 403, the session lives */
+	http(&r, "POST", "/logout", cookie, "", NULL);
+	assert_int_equal(r.status, 403);
+	security_headers(&r);
+	resp_free(&r);
+	http(&r, "POST", "/logout", cookie, "csrf=JaSCXDgxGO0_jD9wHhxK3V5sd6Q-IiXIeMgGo9DfqHg", NULL);
+	assert_int_equal(r.status, 403);
+	resp_free(&r);
+	http(&r, "GET", "/inbox", cookie, NULL, NULL);
+	assert_int_equal(r.status, 200);
+	snprintf(body, sizeof(body), "csrf=%s", enc(csrf_in(&r)));
+	resp_free(&r);
+	http(&r, "POST", "/logout", cookie, body, "Origin: https://evil.test\r\n");
+	assert_int_equal(r.status, 403);
+	resp_free(&r);
+	http(&r, "POST", "/logout", cookie, body, "Sec-Fetch-Site: cross-site\r\n");
+	assert_int_equal(r.status, 403);
+	resp_free(&r);
+	/* GET /logout is nothing */
+	http(&r, "GET", "/logout", cookie, NULL, NULL);
+	assert_int_equal(r.status, 404);
+	resp_free(&r);
+	http(&r, "GET", "/inbox", cookie, NULL, NULL);
+	assert_int_equal(r.status, 200);
+	resp_free(&r);
+
+	/* logout ends it server-side: the old cookie no longer opens the inbox */
+	http(&r, "POST", "/logout", cookie, body, NULL);
+	assert_int_equal(r.status, 303);
+	assert_non_null(strstr(header(&r, "Set-Cookie"), "Max-Age=0"));
+	resp_free(&r);
+	http(&r, "GET", "/inbox", cookie, NULL, NULL);
+	assert_int_equal(r.status, 303);
+	assert_string_equal(header(&r, "Location"), "/login");
+	resp_free(&r);
+}
+
+/* login - POST /login with a fresh anonymous cookie; the response in r */
+static void login(resp *r, const char *address, const char *password)
+{
+	char body[512], anon[128];
+	resp g;
+
+	http(&g, "GET", "/login", NULL, NULL, NULL);
+	snprintf(anon, sizeof(anon), "%s", cookie_in(&g));
+	snprintf(body, sizeof(body), "csrf=%s&address=%s&password=%s", enc(csrf_in(&g)),
+	    enc(address), enc(password));
+	resp_free(&g);
+	http(r, "POST", "/login", anon, body, NULL);
+	if (r->status == 303)
+		assert_string_not_equal(cookie_in(r), anon);   /* a new session id */
+}
+
+static void test_login(void **state)
+{
+	resp wrong, unknown, ok;
+	const char *c;
+	(void)state;
+
+	login(&wrong, addr("bob"), "not the password at all");
+	assert_int_equal(wrong.status, 200);
+	assert_non_null(strstr(wrong.body, "The address or the password is not right."));
+	login(&unknown, addr("nobody"), "not the password at all");
+	assert_int_equal(unknown.status, 200);
+	assert_non_null(strstr(unknown.body, "The address or the password is not right."));
+	/* no enumeration by time: both paid a strong unlock */
+	fprintf(stderr, "login times: wrong %.0f ms, unknown %.0f ms\n", wrong.ms, unknown.ms);
+	assert_true(unknown.ms > wrong.ms * 0.4 && unknown.ms < wrong.ms * 2.5 + 50);
+	resp_free(&wrong);
+	resp_free(&unknown);
+
+	login(&ok, addr("bob"), bob_pw);
+	assert_int_equal(ok.status, 303);
+	assert_string_equal(header(&ok, "Location"), "/inbox");
+	assert_non_null(c = cookie_in(&ok));
+	snprintf(bob_cookie, sizeof(bob_cookie), "%s", c);
+	resp_free(&ok);
+	http(&ok, "GET", "/inbox", bob_cookie, NULL, NULL);
+	assert_int_equal(ok.status, 200);
+	assert_non_null(strstr(ok.body, "Quarterly &lt;report&gt;"));
+	resp_free(&ok);
+}
+
+static void test_lockout(void **state)
+{
+	const char *who[] = { addr("bob"), addr("ghost") };
+	resp r;
+	(void)state;
+
+	/* POSTERN_LOGIN_LOCKOUT_AFTER=4: the 4th failure locks, known or not */
+	for (int w = 0; w < 2; w++) {
+		for (int i = 0; i < 4; i++) {
+			login(&r, who[w], "wrong wrong wrong");
+			assert_int_equal(r.status, 200);
+			resp_free(&r);
+		}
+		login(&r, who[w], w == 0 ? bob_pw : "wrong wrong wrong");
+		assert_int_equal(r.status, 429);
+		assert_non_null(strstr(r.body, "Too many failed attempts"));
+		security_headers(&r);
+		resp_free(&r);
+	}
+}
+
+static void test_timeouts(void **state)
+{
+	const char *idle[] = { "POSTERN_SESSION_IDLE=2", "POSTERN_SESSION_MAX=4", NULL };
+	resp r;
+	char cookie[128];
+	const char *bob = addr("carol");
+	char pin[16], body[512], *mail = mail_text("For Carol");
+	(void)state;
+
+	/* a web UI with small timeouts, and a fresh mailbox without PIN */
+	assert_int_equal(th_stop(F->web, 20000), 0);
+	F->web = -1;
+	kill_agents(F->webgpg);
+	start_web(idle);
+	send_mail(bob, 0, mail, pin);
+	free(mail);
+	assert_string_equal(pin, "");
+	http(&r, "GET", link_for(bob), NULL, NULL, NULL);
+	assert_int_equal(r.status, 303);
+	snprintf(cookie, sizeof(cookie), "%s", cookie_in(&r));
+	resp_free(&r);
+	http(&r, "GET", "/activate", cookie, NULL, NULL);       /* no PIN: the password form */
+	assert_non_null(strstr(r.body, "Choose your password"));
+	snprintf(body, sizeof(body), "csrf=%s&password=%s&confirm=%s", enc(csrf_in(&r)),
+	    enc(bob_pw), enc(bob_pw));
+	resp_free(&r);
+	http(&r, "POST", "/activate/password", cookie, body, NULL);
+	assert_int_equal(r.status, 303);
+	snprintf(cookie, sizeof(cookie), "%s", cookie_in(&r));
+	resp_free(&r);
+
+	/* idle: 3 s without a request ends it */
+	sleep(3);
+	http(&r, "GET", "/inbox", cookie, NULL, NULL);
+	assert_int_equal(r.status, 303);
+	resp_free(&r);
+
+	/* absolute: requests every second keep it idle-alive, but not past 4 s */
+	login(&r, bob, bob_pw);
+	assert_int_equal(r.status, 303);
+	snprintf(cookie, sizeof(cookie), "%s", cookie_in(&r));
+	resp_free(&r);
+	for (int i = 0; i < 3; i++) {
+		http(&r, "GET", "/inbox", cookie, NULL, NULL);
+		assert_int_equal(r.status, 200);
+		resp_free(&r);
+		sleep(1);
+	}
+	sleep(2);
+	http(&r, "GET", "/inbox", cookie, NULL, NULL);
+	assert_int_equal(r.status, 303);
+	resp_free(&r);
+}
+
+static void test_fuzz(void **state)
+{
+	static const char *const pieces[] = {
+		"GET ", "POST ", "HEAD ", "/", "/m/", "/msg/1/att/", "%00", "%zz", "?", "&", "=",
+		" HTTP/1.1\r\n", " HTTP/9.9\r\n", "\r\n", "Host: x\r\n", "Content-Length: 5\r\n",
+		"Content-Length: -1\r\n", "Content-Length: 99999999999999999999\r\n",
+		"Transfer-Encoding: chunked\r\n", "Cookie: " COOKIE "=", "\xff\xfe", "\x00",
+		"Content-Type: application/x-www-form-urlencoded\r\n", "csrf=", "a=b", ":", " ",
+	};
+	uint8_t buf[4096];
+	size_t n, got;
+	resp r;
+	(void)state;
+
+	for (int round = 0; round < 400; round++) {
+		n = 0;
+		if (round % 3 == 0) {
+			n = randombytes_uniform(sizeof(buf));
+			randombytes_buf(buf, n);
+		} else {
+			int k = 1 + (int)randombytes_uniform(30);
+			for (int i = 0; i < k; i++) {
+				const char *p = pieces[randombytes_uniform(sizeof(pieces) / sizeof(pieces[0]))];
+				size_t l = strlen(p) ? strlen(p) : 1;
+				if (n + l >= sizeof(buf))
+					break;
+				memcpy(buf + n, p, l);
+				n += l;
+			}
+			if (round % 2)
+				memcpy(buf + (n < 4 ? 0 : n - 4), "\r\n\r\n", 4), n = n < 4 ? 4 : n;
+		}
+		free(raw(buf, n, &got));
+	}
+	assert_true(th_alive(F->web));
+	http(&r, "GET", "/login", NULL, NULL, NULL);
+	assert_int_equal(r.status, 200);
+	resp_free(&r);
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(test_headers_everywhere),
+		cmocka_unit_test(test_neutral_links),
+		cmocka_unit_test(test_journey),
+		cmocka_unit_test(test_csrf_and_logout),
+		cmocka_unit_test(test_login),
+		cmocka_unit_test(test_lockout),
+		cmocka_unit_test(test_fuzz),
+		cmocka_unit_test(test_timeouts),
+	};
+	return cmocka_run_group_tests(tests, setup, teardown);
+}
