@@ -1,0 +1,97 @@
+#!/usr/bin/env bash
+# tests/runlocal/run.sh - "make run" as a user meets it: start tools/run-local
+# (the script behind make run) in the background on free ports with its own
+# data directory, send a first mail with posternctl as the demo sender, find
+# the invitation in var/mail/, open its link over HTTP, check the assigned PIN
+# with the demo sender's key, then stop it as Ctrl-C would and check that
+# nothing is left running. Last line: "N passed, N failed".
+set -uo pipefail
+root=$(cd "$(dirname "$0")/../.." && pwd)
+build=${POSTERN_BUILD:-$root/build}
+[[ $build = /* ]] || build=$root/$build
+bin=$build/bin
+# shellcheck source=tools/servers
+source "$root/tools/servers"
+
+passed=0 failed=0
+ok() { echo "ok - $*"; passed=$((passed + 1)); }
+notok() { echo "not ok - $*"; failed=$((failed + 1)); }
+check() { local what=$1; shift; if "$@"; then ok "$what"; else notok "$what"; fi; }
+
+work=$(mktemp -d /tmp/pnr.XXXXXX)
+chmod 711 "$work"
+var=$work/var
+ports=()
+for _ in 1 2 3 4 5; do ports+=("$(servers_free_port)"); done
+hb=$(( $(servers_free_port) / 10 * 10 ))
+export POSTERN_BUILD=$build POSTERN_LOCAL_VAR=$var
+export POSTERN_LOCAL_PG_PORT=${ports[0]} POSTERN_LOCAL_REDIS_PORT=${ports[1]}
+export POSTERN_LOCAL_SMTP_PORT=${ports[2]} POSTERN_LOCAL_BROKER_PORT=${ports[3]}
+export POSTERN_LOCAL_WEB_PORT=${ports[4]} POSTERN_LOCAL_HEALTH_BASE=$hb
+
+"$root/tools/run-local" > "$work/run.out" 2>&1 &
+runner=$!
+cleanup() {
+	kill -TERM "$runner" 2>/dev/null
+	wait "$runner" 2>/dev/null
+	[[ $failed -eq 0 ]] && rm -rf "$work" || echo "# kept $work"
+}
+trap cleanup EXIT
+
+for _ in $(seq 1 600); do
+	grep -q 'Postern is running' "$work/run.out" && break
+	kill -0 "$runner" 2>/dev/null || break
+	sleep 0.2
+done
+if ! grep -q 'Postern is running' "$work/run.out"; then
+	notok "run-local starts everything"
+	sed 's/^/# /' "$work/run.out" | tail -20
+	echo "$passed passed, $failed failed"
+	exit 1
+fi
+ok "run-local starts everything and says what to do next"
+check "it names the web UI URL" grep -q "http://127.0.0.1:${ports[4]}/" "$work/run.out"
+
+export POSTERN_BROKER=tcp://127.0.0.1:${ports[3]}
+export POSTERN_CERT=$var/certs/posternctl.cert POSTERN_BROKER_CERT=$var/certs/broker.cert
+out=$("$bin/posternctl" send --from demo@example.com --to visitor@example.org --pin \
+	--subject "First mail" --body "Hello from the demo" --sent-copy "$work/sent.eml" 2>&1)
+rc=$?
+echo "$out" | sed 's/^/# /'
+check "posternctl send as the demo sender succeeds" test "$rc" -eq 0
+pin=$(sed -n 's/.*MAILBOX_CREATED.*pin=\([0-9]*\).*/\1/p' <<<"$out")
+check "a new mailbox with a PIN" test -n "$pin"
+check "the sent copy carries X-OxGuard-PIN" grep -q "^X-OxGuard-PIN: $pin" "$work/sent.eml"
+
+mail=""
+for _ in $(seq 1 100); do
+	mail=$(grep -l 'visitor@example.org' "$var"/mail/*.eml 2>/dev/null | head -n 1)
+	[[ -n $mail ]] && break
+	sleep 0.1
+done
+check "the invitation arrives under var/mail/" test -n "$mail"
+link=$(grep -o "http://127.0.0.1:${ports[4]}/m/[A-Za-z0-9_-]*" "$mail" 2>/dev/null | head -n 1)
+check "the invitation holds the link" test -n "$link"
+check "the invitation does not hold the PIN" bash -c "! grep -q '$pin' '$mail'"
+code=$(curl -s -o "$work/page.html" -w '%{http_code}' "$link")
+check "the link page answers over HTTP ($code)" bash -c "[[ $code == 200 || $code == 303 ]]"
+
+pinout=$(GNUPGHOME=$var/demo/gnupg "$bin/posternctl" pin --sender demo@example.com \
+	--recipient visitor@example.org 2>&1)
+check "check assigned PIN: the demo sender's key decrypts it" grep -q "$pin" <<<"$pinout"
+
+# "make stop" from another terminal (a background job here ignores SIGINT,
+# so Ctrl-C itself is the same trap reached through SIGTERM)
+"$root/tools/run-local" --stop > "$work/stop.out" 2>&1
+check "make stop (tools/run-local --stop) succeeds" grep -q 'Postern stopped' "$work/stop.out"
+kill -TERM "$runner" 2>/dev/null
+for _ in $(seq 1 150); do kill -0 "$runner" 2>/dev/null || break; sleep 0.2; done
+check "run-local has ended" bash -c "! kill -0 $runner 2>/dev/null"
+for _ in $(seq 1 50); do pgrep -f "$var" >/dev/null || break; sleep 0.1; done
+left=$(pgrep -af "$var")
+[[ -n $left ]] && sed 's/^/# left: /' <<<"$left"
+check "no Postern process is left" test -z "$left"
+check "the ports are free again" bash -c "! servers_port_busy ${ports[3]} 2>/dev/null && ! (exec 3<>/dev/tcp/127.0.0.1/${ports[4]}) 2>/dev/null"
+
+echo "$passed passed, $failed failed"
+[[ $failed -eq 0 ]]
