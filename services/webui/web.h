@@ -12,8 +12,10 @@
  * web_html.c   the pages, rendered to HTML (pure)
  * web_static.c the one CSS file (generated into build/ from postern.css)
  * web_http.c   civetweb: threads, limits, routing, one write per response
+ * web_reply.c  a reply: its recipients, its plaintext, and the PGP/MIME
+ *              (RFC 3156) mail signed and encrypted in the thread's home
  * web_pages.c  the request handlers: link, PIN, password, login, folders,
- *              read, HTML part, attachments, logout
+ *              read, HTML part, attachments, reply, logout
  *
  * Configuration lives in web_cfg (filled from main.c's table before init,
  * read-only afterwards). Each civetweb worker thread owns a web_thread
@@ -101,7 +103,7 @@ int web_ct_equal(const char *a, const char *b);
 /* ---- web_form.c ---- */
 #define WEB_FORM_MAX_FIELDS 32
 #define WEB_FORM_MAX_NAME 64
-#define WEB_FORM_MAX_VALUE 8192
+#define WEB_FORM_MAX_VALUE 32768      /* a reply's text */
 
 typedef struct web_field {
 	char *name;
@@ -267,8 +269,13 @@ typedef struct web_mail {
 	char *html;                 /* the text/html body (NULL if none) */
 	web_att *att;
 	size_t n_att;
+	/* addr-specs (normalised) of the From, Reply-To and Cc mailboxes */
+	char **from_list, **reply_to_list, **cc_list;
+	size_t n_from, n_reply_to, n_cc;
 } web_mail;
 
+/* web_mime_init - GMime initialised (once, thread-safe) */
+void web_mime_init(void);
 /* web_mail_parse - take a message apart; -1 if it does not parse */
 int web_mail_parse(const void *data, size_t len, web_mail *m);
 void web_mail_free(web_mail *m);     /* wipes */
@@ -280,6 +287,35 @@ typedef struct web_env {
 } web_env;
 /* web_env_parse - "Name: value\n" lines (docs/security.md) */
 void web_env_parse(const char *text, size_t len, web_env *e);
+
+/* ---- web_reply.c ---- */
+#define WEB_REPLY_MAX_RCPT 20
+
+/*
+ * web_reply_recipients - who a reply to m goes to: its Reply-To, else its
+ * From; with all, also the From and Cc mailboxes. Never self, no
+ * duplicates, at most WEB_REPLY_MAX_RCPT. Nothing else can be a
+ * recipient: a guest only answers people whose mail is in the inbox.
+ * Returns the count; *rcpt_r (pn_malloc'd array of pn_malloc'd strings,
+ * web_reply_free_list) is NULL when 0.
+ */
+size_t web_reply_recipients(const web_mail *m, const char *self, int all, char ***rcpt_r);
+void web_reply_free_list(char ***list, size_t n);
+/* web_reply_subject - "Re: " + subject unless it starts so already; pn_malloc'd */
+char *web_reply_subject(const char *subject);
+/* web_reply_body - text, then the original quoted ("> "); pn_malloc'd */
+char *web_reply_body(const char *text, const web_mail *orig);
+/*
+ * web_reply_pgp - the outgoing mail: plain (an RFC 5322 message as
+ * pn_mime_compose renders it) with its body signed by the secret key
+ * (armored, protected by passphrase) and encrypted to every public key
+ * (armored), as RFC 3156 multipart/encrypted; the headers stay. Runs in
+ * the GnuPG home homedir (the thread's fast one). PN_ERR_PERM if the
+ * passphrase is wrong, PN_ERR_PARAMS if a key is unusable.
+ */
+pn_err web_reply_pgp(const char *homedir, const void *plain, size_t plain_len,
+    const void *seckey, size_t seckey_len, const char *passphrase,
+    const pn_buf *pubkeys, size_t n_pub, pn_buf *out_r);
 
 /* ---- web_text.c ---- */
 #include "web_text.h"
@@ -323,6 +359,8 @@ typedef struct web_thread {
 /* web_gpg_fast / web_gpg_strong - this thread's GnuPG homes (lazily opened) */
 pn_gpg *web_gpg_fast(web_thread *t);
 pn_gpg *web_gpg_strong(web_thread *t);
+/* web_gpg_fast_dir - the path of this thread's fast home */
+void web_gpg_fast_dir(web_thread *t, char *out, size_t len);
 /* web_gpg_recycle - close both homes, remove them, start fresh ones */
 void web_gpg_recycle(web_thread *t);
 

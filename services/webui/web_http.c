@@ -130,6 +130,12 @@ void web_gpg_recycle(web_thread *t)
 	pn_info("msg=\"gnupg homes recycled\" thread=%d generation=%d", t->index, t->gen);
 }
 
+/* web_gpg_fast_dir - where web_gpg_fast's home lives */
+void web_gpg_fast_dir(web_thread *t, char *out, size_t len)
+{
+	home_dir(out, len, t, "f");
+}
+
 pn_gpg *web_gpg_fast(web_thread *t)
 {
 	if (!t->fast)

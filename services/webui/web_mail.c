@@ -17,6 +17,7 @@
 
 #include <gmime/gmime.h>
 
+#include "postern/addr.h"
 #include "postern/mem.h"
 #include "web.h"
 
@@ -28,6 +29,12 @@ static pthread_once_t once = PTHREAD_ONCE_INIT;
 static void init_gmime(void)
 {
 	g_mime_init();
+}
+
+/* web_mime_init - GMime ready, once per process */
+void web_mime_init(void)
+{
+	pthread_once(&once, init_gmime);
 }
 
 /* dup_or_empty - pn_strdup of s, "" for NULL */
@@ -60,6 +67,27 @@ static char *first_addr(InternetAddressList *l)
 	if (INTERNET_ADDRESS_IS_MAILBOX(a))
 		return dup_or_empty(internet_address_mailbox_get_addr(INTERNET_ADDRESS_MAILBOX(a)));
 	return pn_strdup("");
+}
+
+/* add_addrs - the normalised addr-specs of l's mailboxes (and group members) */
+static void add_addrs(InternetAddressList *l, char ***list, size_t *n, int depth)
+{
+	char norm[PN_ADDR_INPUT_MAX + 1];
+
+	for (int i = 0; l && i < internet_address_list_length(l) && *n < 100; i++) {
+		InternetAddress *a = internet_address_list_get_address(l, i);
+		if (INTERNET_ADDRESS_IS_GROUP(a) && depth == 0) {
+			add_addrs(internet_address_group_get_members(INTERNET_ADDRESS_GROUP(a)),
+			    list, n, 1);
+			continue;
+		}
+		if (!INTERNET_ADDRESS_IS_MAILBOX(a) ||
+		    pn_addr_normalise(internet_address_mailbox_get_addr(INTERNET_ADDRESS_MAILBOX(a)),
+		    norm, sizeof(norm), NULL) < 0)
+			continue;
+		*list = pn_realloc(*list, (*n + 1) * sizeof(**list));
+		(*list)[(*n)++] = pn_strdup(norm);
+	}
 }
 
 /* take - copy out a memory stream's bytes (NUL-terminated), wipe the stream's */
@@ -233,6 +261,9 @@ int web_mail_parse(const void *data, size_t len, web_mail *m)
 	m->to = addr_list(g_mime_message_get_to(msg));
 	m->cc = addr_list(g_mime_message_get_cc(msg));
 	m->reply_to = addr_list(g_mime_message_get_reply_to(msg));
+	add_addrs(g_mime_message_get_from(msg), &m->from_list, &m->n_from, 0);
+	add_addrs(g_mime_message_get_reply_to(msg), &m->reply_to_list, &m->n_reply_to, 0);
+	add_addrs(g_mime_message_get_cc(msg), &m->cc_list, &m->n_cc, 0);
 	m->subject = dup_or_empty(g_mime_message_get_subject(msg));
 	h = g_mime_object_get_header(GMIME_OBJECT(msg), "Date");
 	m->date = dup_or_empty(h);
@@ -271,6 +302,9 @@ void web_mail_free(web_mail *m)
 		}
 	}
 	free(m->att);
+	web_reply_free_list(&m->from_list, m->n_from);
+	web_reply_free_list(&m->reply_to_list, m->n_reply_to);
+	web_reply_free_list(&m->cc_list, m->n_cc);
 	memset(m, 0, sizeof(*m));
 }
 

@@ -18,6 +18,11 @@
  *   GET  /msg/<id>          read view; marks seen, touches the mailbox
  *   GET  /msg/<id>/html     the HTML part, sandboxed, for an <iframe>
  *   GET  /msg/<id>/att/<n>  an attachment, always as a download
+ *   POST /msg/<id>/reply    reply (mode=all: reply to all) to an inbox
+ *                           message: recipients from that message only,
+ *                           keys from keylookup (fresh), PGP/MIME signed
+ *                           and encrypted; the mail and its Sent copy in
+ *                           one StoreMessage, idempotent per form (nonce)
  *   GET  /static/postern.css
  *
  * Every state change is a POST with a CSRF token derived from the cookie
@@ -36,10 +41,12 @@
 
 #include <sodium.h>
 
+#include "postern/v1/keylookup.pb-c.h"
 #include "postern/v1/mailstore.pb-c.h"
 #include "postern/v1/provision.pb-c.h"
 #include "postern/addr.h"
 #include "postern/log.h"
+#include "postern/mime.h"
 #include "postern/pb.h"
 #include "web.h"
 
@@ -950,6 +957,58 @@ static void hdr_row(web_buf *b, const char *name, const char *value)
 	web_buf_puts(b, "</dd>\n");
 }
 
+/* addr_line - the addresses, escaped, comma-separated */
+static void addr_line(web_buf *b, char **list, size_t n)
+{
+	for (size_t i = 0; i < n; i++) {
+		if (i)
+			web_buf_puts(b, ", ");
+		web_buf_esc(b, list[i]);
+	}
+}
+
+/* reply_form - below an inbox message; a fresh nonce makes a double submit one mail */
+static void reply_form(web_req *rq, web_buf *b, int64_t id, const web_mail *m)
+{
+	char **one = NULL, **all = NULL, nonce[WEB_PASS_TEXT];
+	size_t n_one = web_reply_recipients(m, rq->sess.address, 0, &one);
+	size_t n_all = web_reply_recipients(m, rq->sess.address, 1, &all);
+	uint8_t r[16];
+
+	if (n_one == 0 && n_all == 0)
+		goto done;
+	randombytes_buf(r, sizeof(r));
+	web_b64url(nonce, sizeof(nonce), r, sizeof(r));
+	web_buf_printf(b, "<section class=\"card reply\" aria-labelledby=\"reply-h\">\n"
+	    "<h2 id=\"reply-h\">%s</h2>\n<form method=\"post\" action=\"/msg/%lld/reply\">",
+	    TXT->reply_title, (long long)id);
+	web_html_hidden_csrf(b, rq->csrf);
+	web_buf_printf(b, "<input type=\"hidden\" name=\"nonce\" value=\"%s\">\n", nonce);
+	web_buf_printf(b, "<p class=\"hint\">%s: <strong>", TXT->reply_to_label);
+	addr_line(b, n_one ? one : all, n_one ? n_one : n_all);
+	web_buf_puts(b, "</strong>");
+	if (n_all > n_one) {
+		web_buf_printf(b, "<br>%s: ", TXT->reply_all_note);
+		addr_line(b, all, n_all);
+	}
+	web_buf_printf(b, "</p>\n<label for=\"reply-text\">%s</label>\n"
+	    "<textarea id=\"reply-text\" name=\"text\" rows=\"8\" maxlength=\"%d\" required "
+	    "aria-describedby=\"reply-hint\"></textarea>\n<p class=\"hint\" id=\"reply-hint\">",
+	    TXT->reply_label, WEB_FORM_MAX_VALUE / 4);
+	web_buf_esc(b, TXT->reply_hint);
+	web_buf_puts(b, "</p>\n");
+	if (n_one)
+		web_buf_printf(b, "<button type=\"submit\" class=\"btn\" name=\"mode\" value=\"one\">%s</button>\n",
+		    TXT->reply_submit);
+	if (n_all > n_one)
+		web_buf_printf(b, "<button type=\"submit\" class=\"btn-quiet\" name=\"mode\" value=\"all\">%s</button>\n",
+		    TXT->reply_all_submit);
+	web_buf_puts(b, "</form>\n</section>\n");
+done:
+	web_reply_free_list(&one, n_one);
+	web_reply_free_list(&all, n_all);
+}
+
 /* read_get - GET /msg/<id> */
 static int read_get(web_req *rq, int64_t id)
 {
@@ -1013,9 +1072,289 @@ static int read_get(web_req *rq, int64_t id)
 		    TXT->html_note, TXT->html_frame_title, (long long)id);
 	}
 	web_buf_puts(&b, "</article>\n");
+	if (!sent)
+		reply_form(rq, &b, id, &m);
 	web_html_end(&b, &p);
 	rc = web_respond_page(rq, 200, &b);
 	web_buf_free(&b);
+	web_mail_free(&m);
+	return rc;
+}
+
+/* ---- replying ---- */
+
+/* reply_notice - a refusal or failure page; nothing was sent */
+static int reply_notice(web_req *rq, int status, int64_t id, const char *heading,
+    const char *text)
+{
+	web_page p = page_for(rq, heading, "inbox");
+	char back[64];
+	web_buf b;
+	int rc;
+
+	snprintf(back, sizeof(back), "/msg/%lld", (long long)id);
+	web_buf_init(&b);
+	web_html_notice(&b, &p, heading, text, back, TXT->back);
+	rc = web_respond_page(rq, status, &b);
+	web_buf_free(&b);
+	return rc;
+}
+
+/*
+ * lookup_keys - keylookup (fresh) for every recipient; 0 with keys[i]
+ * copied into the request's pool, else 1 with the addresses that have
+ * none in *missing_r, or -1 if keylookup did not answer.
+ */
+static int lookup_keys(web_req *rq, char **rcpt, size_t n, pn_buf *keys, web_buf *missing_r)
+{
+	Postern__V1__KeylookupRequest req = POSTERN__V1__KEYLOOKUP_REQUEST__INIT;
+	Postern__V1__KeyLookup kl = POSTERN__V1__KEY_LOOKUP__INIT;
+	Postern__V1__KeylookupReply *rep;
+	ProtobufCMessage *out = NULL;
+	int missing = 0;
+	pn_err err;
+
+	kl.addresses = rcpt;
+	kl.n_addresses = n;
+	kl.fresh = 1;
+	req.op_case = POSTERN__V1__KEYLOOKUP_REQUEST__OP_LOOKUP;
+	req.lookup = &kl;
+	err = pn_client_call(rq->t->bus, "keylookup", &req.base,
+	    &postern__v1__keylookup_reply__descriptor, pool_of(rq), &out);
+	rep = (Postern__V1__KeylookupReply *)out;
+	if (err != PN_OK || rep->result_case != POSTERN__V1__KEYLOOKUP_REPLY__RESULT_LOOKUP ||
+	    rep->lookup->n_results != n) {
+		pn_warn("msg=\"keylookup failed\" status=%s", pn_err_str(err));
+		return -1;
+	}
+	for (size_t i = 0; i < n; i++) {
+		const Postern__V1__KeyResult *k = rep->lookup->results[i];
+		if (k->kind == POSTERN__V1__KEY_RESULT__KIND__KEY_FOUND && k->public_key.len > 0) {
+			keys[i].data = k->public_key.data;      /* the pool's */
+			keys[i].len = k->public_key.len;
+			continue;
+		}
+		if (missing++)
+			web_buf_puts(missing_r, ", ");
+		web_buf_puts(missing_r, rcpt[i]);
+	}
+	return missing ? 1 : 0;
+}
+
+/* idem_of - the idempotency key of one reply form: mailbox and nonce, hashed */
+static void idem_of(int64_t mailbox_id, const char *nonce, char out[48])
+{
+	uint8_t h[16];
+	char hex[33];
+	crypto_generichash_state st;
+	char id[32];
+
+	snprintf(id, sizeof(id), "%lld", (long long)mailbox_id);
+	crypto_generichash_init(&st, NULL, 0, sizeof(h));
+	crypto_generichash_update(&st, (const uint8_t *)"postern/reply/v1", 17);
+	crypto_generichash_update(&st, (const uint8_t *)id, strlen(id) + 1);
+	crypto_generichash_update(&st, (const uint8_t *)nonce, strlen(nonce));
+	crypto_generichash_final(&st, h, sizeof(h));
+	web_hex(hex, h, sizeof(h));
+	snprintf(out, 48, "reply-%s", hex);
+}
+
+/* seal_for_guest - encrypt to the guest's own key (the Sent copy) */
+static pn_err seal_for_guest(web_req *rq, const Mailbox *mb, const void *data, size_t len,
+    ProtobufCBinaryData *out)
+{
+	pn_buf c = { NULL, 0 };
+	pn_gpg *g = web_gpg_fast(rq->t);
+	pn_err err;
+
+	if (!g)
+		return PN_ERR_TEMP;
+	if ((err = pn_gpg_encrypt(g, mb->public_key.data, mb->public_key.len, data, len, &c)) != PN_OK)
+		return err;
+	out->data = pn_pool_alloc(pool_of(rq), c.len + 1);
+	memcpy(out->data, c.data, c.len);
+	out->len = c.len;
+	pn_buf_free(&c);
+	return PN_OK;
+}
+
+/* reply_post - POST /msg/<id>/reply */
+static int reply_post(web_req *rq, int64_t id)
+{
+	const Postern__V1__MessageSummary *sum = NULL;
+	const char *text = web_form_get(&rq->form, "text");
+	const char *nonce = web_form_get(&rq->form, "nonce");
+	const char *mode = web_form_get(&rq->form, "mode");
+	MsReq req = POSTERN__V1__MAILSTORE_REQUEST__INIT;
+	Postern__V1__StoreMessage sm = POSTERN__V1__STORE_MESSAGE__INIT;
+	Postern__V1__NewMessage nm = POSTERN__V1__NEW_MESSAGE__INIT;
+	Postern__V1__OutMail om = POSTERN__V1__OUT_MAIL__INIT;
+	Postern__V1__OutMail *oms[1] = { &om };
+	MsRep *rep = NULL;
+	const Mailbox *mb;
+	web_mail m;
+	web_buf missing;
+	char **rcpt = NULL, *subject = NULL, *body = NULL, *env = NULL, idem[48];
+	char spass[WEB_PASS_TEXT], dir[512], ref[1024];
+	uint8_t *plain = NULL;
+	size_t n = 0, plain_len = 0;
+	pn_buf *keys = NULL, sealed = { NULL, 0 };
+	const char *why = NULL;
+	pn_err err;
+	int rc, k;
+
+	if ((rc = need_auth(rq)) != 0)
+		return rc;
+	if (!text || !nonce || strlen(nonce) < 16 || strlen(nonce) > 43 ||
+	    strspn(nonce, "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_") !=
+	    strlen(nonce))
+		return web_error(rq, 400);
+	if (web_utf8_chars(text) < 0) {
+		/* tabs and line breaks are fine in a message; other controls are not */
+		for (const char *p = text; *p; p++)
+			if ((unsigned char)*p < 0x20 && *p != '\n' && *p != '\r' && *p != '\t')
+				return web_error(rq, 400);
+	}
+	if ((rc = load_message(rq, id, &m, &sum)) != 0)
+		return rc;
+	web_buf_init(&missing);
+	if (!sum || sum->folder != POSTERN__V1__FOLDER__FOLDER_INBOX ||
+	    (n = web_reply_recipients(&m, rq->sess.address, mode && !strcmp(mode, "all"), &rcpt)) == 0) {
+		pn_info("msg=\"reply refused: no allowed recipient\" mailbox=%lld message=%lld",
+		    (long long)rq->sess.mailbox_id, (long long)id);
+		rc = reply_notice(rq, 403, id, TXT->reply_not_allowed_title, TXT->reply_not_allowed);
+		goto done;
+	}
+	if (strspn(text, " \t\r\n") == strlen(text)) {
+		rc = reply_notice(rq, 400, id, TXT->reply_failed_title, TXT->reply_empty);
+		goto done;
+	}
+	keys = pn_calloc(n, sizeof(*keys));
+	if ((k = lookup_keys(rq, rcpt, n, keys, &missing)) != 0) {
+		char msg[1024];
+		if (k < 0) {
+			rc = reply_notice(rq, 503, id, TXT->reply_failed_title, TXT->reply_failed);
+			goto done;
+		}
+		pn_info("msg=\"reply refused: a recipient has no key\" mailbox=%lld recipients=%zu",
+		    (long long)rq->sess.mailbox_id, n);
+		web_tfmt(msg, sizeof(msg), TXT->reply_no_key, missing.data, NULL, NULL);
+		rc = reply_notice(rq, 422, id, TXT->reply_no_key_title, msg);
+		goto done;
+	}
+	mb = get_mailbox(rq, rq->sess.mailbox_id, NULL, NULL, &err);
+	if (!mb) {
+		rc = web_error(rq, err == PN_ERR_TEMP ? 503 : 500);
+		goto done;
+	}
+
+	/* the plaintext: what Sent shows, and whose body goes out sealed */
+	subject = web_reply_subject(m.subject);
+	body = web_reply_body(text, &m);
+	{
+		const char *hdrs[5] = { NULL };
+		pn_mime_mail mail = { .from = rq->sess.address, .to = (const char *const *)rcpt,
+			.n_to = n, .subject = subject, .text = body, .headers = hdrs };
+		if (*m.message_id && strlen(m.message_id) < sizeof(ref) - 2) {
+			snprintf(ref, sizeof(ref), "<%s>", m.message_id);
+			hdrs[0] = "In-Reply-To";
+			hdrs[1] = ref;
+			hdrs[2] = "References";
+			hdrs[3] = ref;
+		}
+		plain = pn_mime_compose(&mail, &plain_len, &why);
+	}
+	if (!plain) {
+		pn_warn("msg=\"reply does not compose\" why=\"%s\"", why ? why : "");
+		rc = reply_notice(rq, 500, id, TXT->reply_failed_title, TXT->reply_failed);
+		goto done;
+	}
+	if (!web_gpg_fast(rq->t)) {
+		rc = reply_notice(rq, 503, id, TXT->reply_failed_title, TXT->reply_failed);
+		goto done;
+	}
+	web_gpg_fast_dir(rq->t, dir, sizeof(dir));
+	web_sess_pass(rq->sess.c, spass);
+	err = web_reply_pgp(dir, plain, plain_len, rq->sess.key.data, rq->sess.key.len, spass,
+	    keys, n, &sealed);
+	sodium_memzero(spass, sizeof(spass));
+	if (err != PN_OK) {
+		rc = reply_notice(rq, err == PN_ERR_TEMP ? 503 : 500, id, TXT->reply_failed_title,
+		    TXT->reply_failed);
+		goto done;
+	}
+
+	/* one request: the Sent copy and the mail to send, idempotent per form */
+	{
+		web_buf tl;
+		web_buf_init(&tl);
+		for (size_t i = 0; i < n; i++)
+			web_buf_printf(&tl, "%s%s", i ? ", " : "", rcpt[i]);
+		web_buf eb;
+		web_buf_init(&eb);
+		web_buf_printf(&eb, "From: %s\nTo: %s\nSubject: ", rq->sess.address, tl.data);
+		{
+			char *cs = pn_mime_clean_line(subject, 500);
+			web_buf_puts(&eb, cs);
+			pn_free(&cs);
+		}
+		{
+			char date[64];
+			web_html_date(date, sizeof(date), rq->now);
+			web_buf_printf(&eb, "\nDate: %s\nAttachments: no\n", date);
+		}
+		env = pn_strdup(eb.data);
+		web_buf_free(&eb);
+		web_buf_free(&tl);
+	}
+	if ((err = seal_for_guest(rq, mb, plain, plain_len, &nm.body)) != PN_OK ||
+	    (err = seal_for_guest(rq, mb, env, strlen(env), &nm.envelope)) != PN_OK) {
+		pn_warn("msg=\"reply: cannot seal the Sent copy\" status=%s", pn_err_str(err));
+		rc = reply_notice(rq, 503, id, TXT->reply_failed_title, TXT->reply_failed);
+		goto done;
+	}
+	idem_of(rq->sess.mailbox_id, nonce, idem);
+	nm.folder = POSTERN__V1__FOLDER__FOLDER_SENT;
+	nm.event_id = idem;
+	nm.size = (int64_t)plain_len;
+	nm.has_attachments = 0;
+	om.idem_key = idem;
+	om.mail_from = rq->sess.address;
+	om.rcpt_to = rcpt;
+	om.n_rcpt_to = n;
+	om.data.data = sealed.data;
+	om.data.len = sealed.len;
+	sm.mailbox_id = rq->sess.mailbox_id;
+	sm.message = &nm;
+	sm.mail = oms;
+	sm.n_mail = 1;
+	req.op_case = POSTERN__V1__MAILSTORE_REQUEST__OP_STORE_MESSAGE;
+	req.store_message = &sm;
+	if ((err = ms_call(rq, &req, &rep)) != PN_OK ||
+	    rep->result_case != POSTERN__V1__MAILSTORE_REPLY__RESULT_STORED) {
+		rc = reply_notice(rq, err == PN_ERR_TEMP ? 503 : 500, id, TXT->reply_failed_title,
+		    TXT->reply_failed);
+		goto done;
+	}
+	pn_info("msg=\"reply queued\" mailbox=%lld message=%lld recipients=%zu duplicate=%d",
+	    (long long)rq->sess.mailbox_id, (long long)rep->stored->message_id, n,
+	    (int)rep->stored->duplicate);
+	touch(rq, rq->sess.mailbox_id);
+	rc = web_redirect(rq, "/sent");
+done:
+	web_buf_free(&missing);
+	web_reply_free_list(&rcpt, n);
+	free(keys);                 /* the keys themselves are the pool's */
+	pn_buf_free(&sealed);
+	if (plain) {
+		pn_wipe(plain, plain_len);
+		free(plain);
+	}
+	if (body)
+		pn_wipe_free(&body);
+	if (env)
+		pn_wipe_free(&env);
+	pn_free(&subject);
 	web_mail_free(&m);
 	return rc;
 }
@@ -1133,6 +1472,9 @@ int web_route(web_req *rq)
 			rc = pin_post(rq);
 		else if (!strcmp(path, "/activate/password"))
 			rc = password_post(rq);
+		else if (!strncmp(path, "/msg/", 5) && id_of(path + 5, &rest) > 0 &&
+		    !strcmp(rest, "/reply"))
+			rc = reply_post(rq, id_of(path + 5, &rest));
 		else
 			rc = web_error(rq, 404);
 		goto done;

@@ -53,6 +53,15 @@ typedef struct web_text {
 	const char *back, *from, *to, *cc, *date, *attachments, *download;
 	const char *html_note, *html_frame_title, *no_text;
 
+	/* reply */
+	const char *reply_title, *reply_to_label, *reply_all_note, *reply_label, *reply_hint;
+	const char *reply_submit, *reply_all_submit;
+	const char *reply_empty;          /* no text written */
+	const char *reply_not_allowed_title, *reply_not_allowed;
+	const char *reply_no_key_title;
+	const char *reply_no_key;         /* {1} the address(es) without a key */
+	const char *reply_failed_title, *reply_failed;
+
 	/* errors */
 	const char *err_title, *err_400, *err_403, *err_404, *err_405, *err_413, *err_500,
 	    *err_503, *err_session;

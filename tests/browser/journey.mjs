@@ -7,10 +7,12 @@
 // pixel, no remote CSS, no form post), and the marker the hostile HTML
 // part tries to set (window.__pwned) must stay unset.
 import { chromium } from 'playwright-core';
+import { spawnSync } from 'node:child_process';
 import fs from 'node:fs';
 import path from 'node:path';
 
-const { BASE, LINK, PIN, ADDRESS, ATTACHMENT, SHOTS } = process.env;
+const { BASE, LINK, PIN, ADDRESS, ATTACHMENT, SHOTS, SINK, SENDER, SENDER_HOME, SENDER_PASS } = process.env;
+const REPLY = 'Thank you, Alice. The figures look right. (reply 5150)';
 const PASSWORD = 'lantern quietly orbit 7';
 const ARGS = ['--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run',
   '--disable-background-networking', '--disable-component-update', '--disable-sync'];
@@ -155,6 +157,44 @@ try {
     await page.getByRole('link', { name: 'Sent' }).click();
     await page.getByText('Nothing sent yet').waitFor();
     await shot(page, '07-sent-empty');
+  });
+
+  await step('reply with text: Sent shows the reply', async () => {
+    await page.goto(msgUrl);
+    await page.getByLabel('Your message').fill(REPLY);
+    await shot(page, '07b-reply-form');
+    await page.getByRole('button', { name: 'Send reply' }).click();
+    await page.waitForURL(`${BASE}/sent`);
+    await page.getByText('Re: Quarterly report & <plans>').waitFor();
+    await shot(page, '07c-sent-reply');
+    await page.getByText('Re: Quarterly report & <plans>').click();
+    await page.getByText('(reply 5150)').waitFor();
+  });
+
+  await step("the sender's copy at the SMTP sink is PGP/MIME her key decrypts to the reply", async () => {
+    let mail = '';
+    for (let i = 0; i < 100 && !mail; i++) {
+      for (const f of fs.readdirSync(SINK, { withFileTypes: true })) {
+        if (!f.isFile()) continue;
+        const t = fs.readFileSync(path.join(SINK, f.name), 'utf8');
+        if (t.includes(`X-Sink-Rcpt-To: <${SENDER}>`) && t.includes('multipart/encrypted')) mail = t;
+      }
+      if (!mail) await new Promise((r) => setTimeout(r, 100));
+    }
+    expect(mail, 'no PGP/MIME mail to the sender');
+    expect(mail.includes('protocol="application/pgp-encrypted"'), 'not RFC 3156');
+    expect(!mail.includes('5150'), 'the reply is readable in transit');
+    const armored = mail.slice(mail.indexOf('-----BEGIN PGP MESSAGE-----'),
+      mail.indexOf('-----END PGP MESSAGE-----') + '-----END PGP MESSAGE-----'.length);
+    // gpg exits 2 here: the signature is there but the guest's public key is
+    // not in alice's keyring; the status lines tell decryption and signing apart
+    const r = spawnSync('gpg', ['--homedir', SENDER_HOME, '--batch', '--quiet', '--status-fd', '2',
+      '--pinentry-mode', 'loopback', '--passphrase', SENDER_PASS, '--decrypt'], { input: armored });
+    const status = r.stderr.toString(), plain = r.stdout.toString();
+    expect(status.includes('[GNUPG:] DECRYPTION_OKAY'), `not decrypted: ${status.slice(0, 300)}`);
+    expect(/\[GNUPG:\] (ERRSIG|NO_PUBKEY|GOODSIG)/.test(status), 'not signed');
+    expect(plain.includes('(reply 5150)'), 'the reply text is not in the decrypted mail');
+    expect(plain.includes('> the figures for Q3'), 'the original is not quoted');
   });
 
   await step('logout ends the session; the old page needs a login', async () => {

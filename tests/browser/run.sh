@@ -36,7 +36,7 @@ cleanup() {
 	local p
 	for p in "${pids[@]}"; do kill -TERM "$p" 2>/dev/null; done
 	for p in "${pids[@]}"; do timeout 20 tail --pid="$p" -f /dev/null 2>/dev/null; done
-	for d in "$work"/g "$work"/w/*; do
+	for d in "$work"/g "$work"/a "$work"/kr "$work"/w/*; do
 		[[ -d $d ]] && timeout 10 gpgconf --homedir "$d" --kill all >/dev/null 2>&1
 	done
 	cp -r "$work/shots/." "$shots/" 2>/dev/null
@@ -80,6 +80,16 @@ pids+=($!)
 web=$(port)
 url=http://127.0.0.1:$web
 domain=br$$.example
+
+# the sender alice has an OpenPGP key, known to keylookup's keyring: the
+# reply is encrypted to it, and her secret key (in $work/a) decrypts it
+mkdir -p -m 700 "$work/a" && chmod 700 "$work/kr"
+printf 'pinentry-mode loopback\n' >"$work/a/gpg.conf"
+gpg --homedir "$work/a" --batch --quiet --passphrase alice-pass --quick-gen-key \
+	"Alice Sender <alice@$domain>" future-default default never 2>/dev/null || fail "alice's key"
+gpg --homedir "$work/a" --batch --export --armor "alice@$domain" >"$work/alice.asc"
+gpg --homedir "$work/kr" --batch --quiet --import "$work/alice.asc" 2>/dev/null || fail "keyring import"
+timeout 10 gpgconf --homedir "$work/kr" --kill all >/dev/null 2>&1
 
 start mailstore POSTERN_PG_DSN="$POSTERN_TEST_PG dbname=$db" POSTERN_SMTP_URL="smtp://127.0.0.1:$smtp" \
 	POSTERN_OUTBOX_INTERVAL_MS=100 POSTERN_SMTP_STARTTLS=off
@@ -125,4 +135,5 @@ done
 [[ -n $link ]] || fail "no invitation arrived"
 
 cd "$here" && BASE="$url" LINK="$link" PIN="$pin" ADDRESS="bob@$domain" \
-	ATTACHMENT="$work/attachment.bin" SHOTS="$work/shots" node journey.mjs
+	ATTACHMENT="$work/attachment.bin" SHOTS="$work/shots" SINK="$work/mail" \
+	SENDER="alice@$domain" SENDER_HOME="$work/a" SENDER_PASS=alice-pass node journey.mjs
