@@ -85,16 +85,8 @@ void prov_b64url(char *out, size_t outlen, const uint8_t *in, size_t n);
 long prov_b64url_decode(uint8_t *out, size_t outlen, const char *in, size_t inlen);
 /* prov_link_new - 32 random bytes */
 void prov_link_new(uint8_t link[PROV_LINK_BYTES]);
-/* prov_link_hash - BLAKE2b-256(link): what mailstore finds the mailbox by */
-void prov_link_hash(const uint8_t link[PROV_LINK_BYTES], uint8_t hash[PROV_HASH_BYTES]);
 /* prov_pin_new - len uniformly random decimal digits, NUL-terminated */
 void prov_pin_new(char *pin, size_t len);
-/* prov_passphrase - base64url(BLAKE2b-256_{link}("postern/guest-key/v1\0" || pin)) */
-void prov_passphrase(const uint8_t link[PROV_LINK_BYTES], const char *pin,
-    char out[PROV_PASS_TEXT]);
-/* prov_pin_verifier - BLAKE2b-256_{link}("postern/pin-verifier/v1\0" || pin) */
-void prov_pin_verifier(const uint8_t link[PROV_LINK_BYTES], const char *pin,
-    uint8_t out[PROV_HASH_BYTES]);
 /* prov_record_id - hex BLAKE2b-256(event_id || 0 || address): 64 chars + NUL */
 void prov_record_id(const char *event_id, const char *address, char out[65]);
 
@@ -122,7 +114,7 @@ typedef struct prov_pooled {
 	prov_secret sec;            /* L, and P ("" for the kind without PIN) */
 	char *fpr;
 	pn_buf pub;                 /* armored */
-	pn_buf seckey;              /* armored, protected by prov_passphrase(L, P) */
+	pn_buf seckey;              /* armored, protected by pn_guest_passphrase(L, P) */
 	int imported;               /* pub is in POSTERN_GNUPGHOME's keyring already */
 } prov_pooled;
 

@@ -1,7 +1,9 @@
 /*
  * prov_crypto.c - the secrets of a temporary mailbox and what is derived
  * from them. Pure functions over libsodium; docs/security.md explains the
- * model, this file is its one implementation.
+ * model. The derivations the web UI checks too (link hash, passphrase, PIN
+ * verifier) live in lib (postern/guest.h); this file makes the secrets and
+ * seals the event records.
  *
  *   link secret   32 random bytes; exists only in the invitation URL
  *                 (base64url, no padding: 43 characters)
@@ -27,8 +29,6 @@
 
 #include "prov.h"
 
-#define GUEST_KEY_CONTEXT "postern/guest-key/v1"
-#define VERIFIER_CONTEXT "postern/pin-verifier/v1"
 #define RECORD_VERSION 1
 
 /* prov_key_parse - 64 hex digits, or base64 / base64url of exactly 32 bytes */
@@ -81,50 +81,12 @@ void prov_link_new(uint8_t link[PROV_LINK_BYTES])
 	randombytes_buf(link, PROV_LINK_BYTES);
 }
 
-/* prov_link_hash - unkeyed BLAKE2b-256 of the link */
-void prov_link_hash(const uint8_t link[PROV_LINK_BYTES], uint8_t hash[PROV_HASH_BYTES])
-{
-	crypto_generichash(hash, PROV_HASH_BYTES, link, PROV_LINK_BYTES, NULL, 0);
-}
-
 /* prov_pin_new - uniform digits (randombytes_uniform has no modulo bias) */
 void prov_pin_new(char *pin, size_t len)
 {
 	for (size_t i = 0; i < len; i++)
 		pin[i] = (char)('0' + randombytes_uniform(10));
 	pin[len] = '\0';
-}
-
-/* keyed - BLAKE2b-256 keyed with link over context || NUL || pin */
-static void keyed(const uint8_t link[PROV_LINK_BYTES], const char *context,
-    const char *pin, uint8_t out[PROV_HASH_BYTES])
-{
-	crypto_generichash_state st;
-
-	crypto_generichash_init(&st, link, PROV_LINK_BYTES, PROV_HASH_BYTES);
-	crypto_generichash_update(&st, (const uint8_t *)context, strlen(context) + 1);
-	if (pin)
-		crypto_generichash_update(&st, (const uint8_t *)pin, strlen(pin));
-	crypto_generichash_final(&st, out, PROV_HASH_BYTES);
-	sodium_memzero(&st, sizeof(st));
-}
-
-/* prov_passphrase - the guest key's passphrase before activation */
-void prov_passphrase(const uint8_t link[PROV_LINK_BYTES], const char *pin,
-    char out[PROV_PASS_TEXT])
-{
-	uint8_t h[PROV_HASH_BYTES];
-
-	keyed(link, GUEST_KEY_CONTEXT, pin, h);
-	prov_b64url(out, PROV_PASS_TEXT, h, sizeof(h));
-	sodium_memzero(h, sizeof(h));
-}
-
-/* prov_pin_verifier - what mailstore keeps to check a PIN */
-void prov_pin_verifier(const uint8_t link[PROV_LINK_BYTES], const char *pin,
-    uint8_t out[PROV_HASH_BYTES])
-{
-	keyed(link, VERIFIER_CONTEXT, pin, out);
 }
 
 /* prov_record_id - hex BLAKE2b-256(event_id || NUL || address) */

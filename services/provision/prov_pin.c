@@ -31,6 +31,7 @@
 
 #include <sodium.h>
 
+#include "postern/guest.h"
 #include "postern/addr.h"
 #include "postern/log.h"
 #include "postern/metrics.h"
@@ -338,7 +339,7 @@ pn_err prov_op_pin_verify(pn_ctx *ctx, const ProtobufCMessage *request,
 	mb = rep->mailbox;
 
 	/* 3. the link: proves the caller holds the invitation */
-	prov_link_hash(link, h);
+	pn_guest_link_hash(link, h);
 	if (mb->link_hash.len != sizeof(h) || sodium_memcmp(h, mb->link_hash.data, sizeof(h)) != 0) {
 		if (client_fail(&v) < 0)
 			goto temp;
@@ -375,7 +376,7 @@ pn_err prov_op_pin_verify(pn_ctx *ctx, const ProtobufCMessage *request,
 
 	/* 5. the PIN (a mailbox without one: the link was all there is to prove) */
 	if (mb->pin_verifier.len > 0) {
-		prov_pin_verifier(link, pin, h);
+		pn_guest_pin_verifier(link, pin, h);
 		if (mb->pin_verifier.len == sizeof(h) &&
 		    sodium_memcmp(h, mb->pin_verifier.data, sizeof(h)) == 0)
 			goto ok;

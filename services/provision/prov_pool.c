@@ -44,6 +44,7 @@
 
 #include <sodium.h>
 
+#include "postern/guest.h"
 #include "postern/log.h"
 #include "prov.h"
 
@@ -88,7 +89,7 @@ static prov_pooled *make_one(prov_pool *pool, int with_pin)
 	prov_link_new(p->sec.link);
 	if (with_pin)
 		prov_pin_new(p->sec.pin, (size_t)prov_cfg.pin_length);
-	prov_passphrase(p->sec.link, p->sec.pin, pass);
+	pn_guest_passphrase(p->sec.link, p->sec.pin, pass);
 	err = pn_gpg_keygen(pool->gpg, POOL_UID, pass, &p->fpr, &p->pub, &p->seckey);
 	sodium_memzero(pass, sizeof(pass));
 	if (err != PN_OK) {

@@ -40,6 +40,7 @@
 
 #include <sodium.h>
 
+#include "postern/guest.h"
 #include "postern/addr.h"
 #include "postern/log.h"
 #include "postern/metrics.h"
@@ -469,7 +470,7 @@ static pn_err to_new(event *e, const char *address, Outcome *o, const Mailbox **
 	} else {
 		/* no pooled key, or a retry: the record's secrets need their own key */
 		prov_pool_put_back(e->st->pool, &pooled);
-		prov_passphrase(sec.link, sec.pin, pass);
+		pn_guest_passphrase(sec.link, sec.pin, pass);
 		uid = pn_pool_printf(e->pool, "<%s>", address);
 		err = pn_gpg_keygen(e->st->gpg, uid, pass, &fpr, &pub, &seckey);
 		sodium_memzero(pass, sizeof(pass));
@@ -485,11 +486,11 @@ static pn_err to_new(event *e, const char *address, Outcome *o, const Mailbox **
 	nm.secret_key.data = pn_pool_memdup(e->pool, seckey.data, seckey.len);
 	nm.secret_key.len = seckey.len;
 	nm.fingerprint = pn_pool_strdup(e->pool, fpr);
-	prov_link_hash(sec.link, hash);
+	pn_guest_link_hash(sec.link, hash);
 	nm.link_hash.data = pn_pool_memdup(e->pool, hash, sizeof(hash));
 	nm.link_hash.len = sizeof(hash);
 	if (sec.pin[0]) {
-		prov_pin_verifier(sec.link, sec.pin, verifier);
+		pn_guest_pin_verifier(sec.link, sec.pin, verifier);
 		nm.pin_verifier.data = pn_pool_memdup(e->pool, verifier, sizeof(verifier));
 		nm.pin_verifier.len = sizeof(verifier);
 	}

@@ -173,11 +173,6 @@ web_pw_verdict web_pw_check(const web_blocklist *bl, const char *pw,
 #define WEB_COOKIE_TEXT 44
 #define WEB_PIN_MAX 16
 
-/* web_link_hash - BLAKE2b-256(link), what mailstore finds the mailbox by */
-void web_link_hash(const uint8_t link[WEB_LINK_BYTES], uint8_t hash[32]);
-/* web_link_passphrase - base64url(BLAKE2b-256_{link}("postern/guest-key/v1\0" || pin)) */
-void web_link_passphrase(const uint8_t link[WEB_LINK_BYTES], const char *pin,
-    char out[WEB_PASS_TEXT]);
 /*
  * Everything a session needs is derived from the 256-bit cookie secret C,
  * each with its own context (BLAKE2b-256 keyed with C):

@@ -48,6 +48,7 @@
 #include "postern/log.h"
 #include "postern/mime.h"
 #include "postern/pb.h"
+#include "postern/guest.h"
 #include "web.h"
 
 typedef Postern__V1__MailstoreRequest MsReq;
@@ -199,7 +200,7 @@ static int link_get(web_req *rq, const char *text)
 	if (!valid)
 		memset(link, 0, sizeof(link));
 	/* the same work for every input: hash and ask */
-	web_link_hash(link, hash);
+	pn_guest_link_hash(link, hash);
 	mb = get_mailbox(rq, 0, NULL, hash, &err);
 	if (err == PN_ERR_TEMP) {
 		sodium_memzero(link, sizeof(link));
@@ -536,10 +537,10 @@ static int password_post(web_req *rq)
 		return neutral(rq);
 	if (mb->state != POSTERN__V1__MAILBOX_STATE__MAILBOX_PENDING)
 		return already_active(rq);
-	web_link_hash(rq->sess.link, hash);
+	pn_guest_link_hash(rq->sess.link, hash);
 	if (mb->link_hash.len != 32 || sodium_memcmp(mb->link_hash.data, hash, 32) != 0)
 		return neutral(rq);
-	web_link_passphrase(rq->sess.link, rq->sess.pin, pass0);
+	pn_guest_passphrase(rq->sess.link, rq->sess.pin, pass0);
 	memcpy(link, rq->sess.link, sizeof(link));
 
 	/* the stored copy: the password, strong S2K */

@@ -17,6 +17,7 @@
 #include <sodium.h>
 
 #include "../prov.h"
+#include "postern/guest.h"
 #include "postern/mime.h"
 
 static const uint8_t LINK[32] = {
@@ -41,22 +42,22 @@ static void test_derivations(void **state)
 	char pass[PROV_PASS_TEXT], text[PROV_PASS_TEXT], pass2[PROV_PASS_TEXT];
 	(void)state;
 
-	prov_link_hash(LINK, h);
+	pn_guest_link_hash(LINK, h);
 	crypto_generichash(want, 32, LINK, 32, NULL, 0);
 	assert_memory_equal(h, want, 32);
 
-	prov_passphrase(LINK, "123456", pass);
+	pn_guest_passphrase(LINK, "123456", pass);
 	keyed("postern/guest-key/v1", "123456", want);
 	prov_b64url(text, sizeof(text), want, 32);
 	assert_string_equal(pass, text);
 	assert_int_equal(strlen(pass), 43);
 	/* PIN and no PIN, and different PINs, give different passphrases */
-	prov_passphrase(LINK, "", pass2);
+	pn_guest_passphrase(LINK, "", pass2);
 	assert_string_not_equal(pass, pass2);
-	prov_passphrase(LINK, "123457", pass2);
+	pn_guest_passphrase(LINK, "123457", pass2);
 	assert_string_not_equal(pass, pass2);
 
-	prov_pin_verifier(LINK, "123456", h);
+	pn_guest_pin_verifier(LINK, "123456", h);
 	keyed("postern/pin-verifier/v1", "123456", want);
 	assert_memory_equal(h, want, 32);
 	/* verifier and passphrase are separated by their contexts */

@@ -17,6 +17,7 @@
 #include <sodium.h>
 
 #include "../web.h"
+#include "postern/guest.h"
 #include "postern/mem.h"
 
 static const uint8_t LINK[32] = {
@@ -37,14 +38,14 @@ static void test_link_vectors(void **state)
 	assert_int_equal(web_b64url_decode(back, sizeof(back), "AAEC+wQF", 8), -1);
 	assert_int_equal(web_b64url_decode(back, sizeof(back), "AAECAw==", 8), -1);
 
-	web_link_hash(LINK, h);
+	pn_guest_link_hash(LINK, h);
 	web_hex(hex, h, 32);
 	assert_string_equal(hex, "cb2f5160fc1f7e05a55ef49d340b48da2e5a78099d53393351cd579dd42503d6");
-	web_link_passphrase(LINK, "123456", pass);
+	pn_guest_passphrase(LINK, "123456", pass);
 	assert_string_equal(pass, "AuP3xzakapLWSWIylSg6qEheenNiDm3G_JINfJPqNXY");
-	web_link_passphrase(LINK, "", pass);
+	pn_guest_passphrase(LINK, "", pass);
 	assert_string_equal(pass, "IXHHYBE4f7EvDNDF6PJBThdShekX7yPJ0lRFvp0ekmQ");
-	web_link_passphrase(LINK, NULL, pass);
+	pn_guest_passphrase(LINK, NULL, pass);
 	assert_string_equal(pass, "IXHHYBE4f7EvDNDF6PJBThdShekX7yPJ0lRFvp0ekmQ");
 }
 
