@@ -19,7 +19,17 @@
  * as already present but this handle did not import that very blob (an
  * older protection, a previous process), the key is deleted and imported
  * again - otherwise an old passphrase could keep unlocking a key after it
- * was re-protected. passwd removes the key afterwards for the same reason.
+ * was re-protected. That holds per subkey: gpg counts a blob as "secret
+ * unchanged" when any of its keys was there already. Deleting a key means
+ * the keyring and the agent's material of every key grip (delete_key).
+ * passwd removes the key afterwards for the same reason.
+ *
+ * passwd talks to the agent itself (PASSWD per key grip, over Assuan)
+ * rather than through gpg --passwd, whose two passphrase prompts cannot be
+ * told apart and come in a timing-dependent order (see agent_passwd); it
+ * hands back the exported key only once a re-import shows secret material
+ * for every key it re-protected (gpg's export skips what it cannot unlock,
+ * silently).
  *
  * Output of every operation goes into our own growable buffer (a GPGME
  * callback data object) that wipes every block it gives up and refuses to
@@ -75,11 +85,11 @@
 #define PN_GPG_FIND_SLOTS 1024      /* addresses pn_gpg_find_keys remembers */
 #define PN_GPG_FIND_TTL 30          /* seconds a remembered answer is used */
 #define PN_GPG_SRV_TRIES 3          /* failed "gpg --server" starts before giving up */
+#define PN_GPG_GRIP_LEN 40          /* a keygrip in hex */
 
 /* What the passphrase callback hands out, and what it saw. */
 typedef struct pass_state {
-	const char *pass;            /* normal operations; old one for passwd */
-	const char *new_pass;        /* passwd only: NULL otherwise */
+	const char *pass;            /* the one passphrase this operation may use */
 	int calls;
 	int bad;                     /* the agent said the previous one was wrong */
 	int refused;                 /* we had nothing to give */
@@ -111,6 +121,7 @@ struct pn_gpg {
 	unsigned long found_stamp[5];   /* the keyring file they were read from */
 	char *homedir;
 	assuan_context_t srv;        /* "gpg --server" for encryption, or NULL */
+	char *agent_sock;            /* the agent's socket, asked once (gpgconf) */
 	int srv_fails;               /* failed starts; PN_GPG_SRV_TRIES = off */
 	pass_state ps;
 	unsigned long tick;
@@ -261,11 +272,7 @@ static gpgme_error_t pass_cb(void *hook, const char *uid_hint,
 		gpgme_io_writen(fd, "\n", 1);
 		return gpg_error(GPG_ERR_CANCELED);
 	}
-	/* passwd asks for the old passphrase, then the new one: order is the hint */
-	if (ps->new_pass)
-		p = (ps->calls % 2 == 1) ? ps->pass : ps->new_pass;
-	else
-		p = ps->pass;
+	p = ps->pass;
 	if (!p) {
 		ps->refused = 1;
 		gpgme_io_writen(fd, "\n", 1);
@@ -276,19 +283,22 @@ static gpgme_error_t pass_cb(void *hook, const char *uid_hint,
 	return 0;
 }
 
-/* pass_set - arm the callback for one operation */
-static void pass_set(pn_gpg *gpg, const char *pass, const char *new_pass)
+/*
+ * pass_set - arm the callback for one operation with one passphrase.
+ * There is deliberately no way to hand out two: gpg --passwd asks for the
+ * old and the new passphrase with the same prompt and no hint, and how
+ * often it asks depends on the agent's nonce cache (see agent_passwd).
+ */
+static void pass_set(pn_gpg *gpg, const char *pass)
 {
 	memset(&gpg->ps, 0, sizeof(gpg->ps));
 	gpg->ps.pass = pass;
-	gpg->ps.new_pass = new_pass;
 }
 
-/* pass_clear - forget the borrowed passphrase pointers */
+/* pass_clear - forget the borrowed passphrase pointer */
 static void pass_clear(pn_gpg *gpg)
 {
 	gpg->ps.pass = NULL;
-	gpg->ps.new_pass = NULL;
 }
 
 /* pass_valid - one line of text: a passphrase must not hold CR or LF */
@@ -461,15 +471,15 @@ fail:
 	return NULL;
 }
 
-/* kill_agent - gpgconf --homedir D --kill all, without a shell */
-static void kill_agent(const char *homedir)
+/* gpgconf_run - gpgconf --homedir D <what> <which>, without a shell; 0 if it exited 0 */
+static int gpgconf_run(const char *homedir, const char *what, const char *which)
 {
 	pid_t pid = fork();
-	int status;
+	int status = 0;
 
 	if (pid < 0) {
 		pn_warn("msg=\"cannot fork gpgconf\" error=\"%s\"", strerror(errno));
-		return;
+		return -1;
 	}
 	if (pid == 0) {
 		int fd = open("/dev/null", O_RDWR);
@@ -478,12 +488,210 @@ static void kill_agent(const char *homedir)
 			dup2(fd, 1);
 			dup2(fd, 2);
 		}
-		execlp("gpgconf", "gpgconf", "--homedir", homedir, "--kill", "all",
+		execlp("gpgconf", "gpgconf", "--homedir", homedir, what, which,
 		    (char *)NULL);
 		_exit(127);
 	}
-	while (waitpid(pid, &status, 0) < 0 && errno == EINTR)
-		;
+	while (waitpid(pid, &status, 0) < 0)
+		if (errno != EINTR)
+			return -1;
+	return WIFEXITED(status) && WEXITSTATUS(status) == 0 ? 0 : -1;
+}
+
+/* kill_agent - gpgconf --homedir D --kill all */
+static void kill_agent(const char *homedir)
+{
+	(void)gpgconf_run(homedir, "--kill", "all");
+}
+
+/* ---- the agent, spoken to directly (passwd, complete key removal) ---- */
+
+/*
+ * Why passwd does not go through gpg: "gpg --passwd" changes the
+ * protection one key (primary, then each subkey) at a time, and the agent
+ * asks for the old passphrase (INQUIRE PASSPHRASE) and the new one
+ * (INQUIRE NEW_PASSPHRASE) of each. gpg hands the agent a cache nonce and
+ * a passwd nonce so that it need not ask again for the next key; with our
+ * "max-cache-ttl 0" those nonce entries expire as soon as the clock
+ * reaches the next second, and the agent looks the old one up before
+ * unprotecting the key and the new one after (unprotecting costs the full S2K count, ~350 ms
+ * under a calibrated count). So the prompts for a two-key blob are
+ * "old new", "old new old new" or - when the second turns in between -
+ * "old new new". gpg turns both inquiries into the same prompt
+ * (GET_HIDDEN passphrase.enter, no hint, no NEED_PASSPHRASE), so a
+ * passphrase callback cannot tell them apart; one that assumes the order
+ * protects the encryption subkey with the OLD passphrase in the third
+ * case, the export that follows skips that subkey silently (wrong
+ * passphrase in loopback: one try, an error only in gpg's log) and the
+ * caller gets a blob without its encryption subkey: "No secret key".
+ *
+ * Here we send PASSWD <keygrip> for each key ourselves, with no nonces,
+ * and answer each inquiry by its name: the agent says which one it wants.
+ */
+
+/* agent_socket - the agent's socket for this homedir (asked gpgconf once) */
+static const char *agent_socket(pn_gpg *gpg)
+{
+	gpgme_ctx_t c = NULL;
+	char *dir = NULL;
+	gpgme_error_t err;
+
+	if (gpg->agent_sock)
+		return gpg->agent_sock;
+	if ((err = gpgme_new(&c)) != 0 ||
+	    (err = gpgme_set_protocol(c, GPGME_PROTOCOL_GPGCONF)) != 0 ||
+	    (err = gpgme_ctx_set_engine_info(c, GPGME_PROTOCOL_GPGCONF, NULL,
+	    gpg->homedir)) != 0 ||
+	    (err = gpgme_op_conf_dir(c, "agent-socket", &dir)) != 0 || !dir) {
+		pn_warn("msg=\"cannot find the gpg-agent socket\" homedir=%s error=\"%s\"",
+		    gpg->homedir, gpgme_strerror(err));
+	} else {
+		gpg->agent_sock = pn_strdup(dir);
+	}
+	gpgme_free(dir);
+	if (c)
+		gpgme_release(c);
+	return gpg->agent_sock;
+}
+
+/* agent_open - an Assuan connection to the homedir's agent (started if need be), loopback pinentry */
+static gpg_error_t agent_open(pn_gpg *gpg, assuan_context_t *ctx_r)
+{
+	assuan_context_t ctx = NULL;
+	const char *sock = agent_socket(gpg);
+	gpg_error_t err;
+
+	*ctx_r = NULL;
+	if (!sock)
+		return gpg_error(GPG_ERR_NO_AGENT);
+	if ((err = assuan_new(&ctx)) != 0)
+		return err;
+	err = assuan_socket_connect(ctx, sock, ASSUAN_INVALID_PID, 0);
+	if (err && gpgconf_run(gpg->homedir, "--launch", "gpg-agent") == 0)
+		err = assuan_socket_connect(ctx, sock, ASSUAN_INVALID_PID, 0);
+	if (!err)
+		err = assuan_transact(ctx, "OPTION pinentry-mode=loopback", NULL, NULL,
+		    NULL, NULL, NULL, NULL);
+	if (err) {
+		pn_warn("msg=\"cannot talk to gpg-agent\" homedir=%s error=\"%s\"",
+		    gpg->homedir, gpgme_strerror(err));
+		assuan_release(ctx);
+		return err;
+	}
+	*ctx_r = ctx;
+	return 0;
+}
+
+/* What agent_passwd answers, and what the agent asked for. */
+typedef struct agent_inq {
+	assuan_context_t ctx;
+	const char *old_pass, *new_pass;
+	int asked_old, asked_new;
+} agent_inq;
+
+/* is_keyword - line is exactly kw, or kw followed by a space */
+static int is_keyword(const char *line, const char *kw)
+{
+	size_t n = strlen(kw);
+	return !strncmp(line, kw, n) && (line[n] == '\0' || line[n] == ' ');
+}
+
+/* agent_inq_cb - answer INQUIRE PASSPHRASE with the old, NEW_PASSPHRASE with the new one, once each */
+static gpg_error_t agent_inq_cb(void *opaque, const char *line)
+{
+	agent_inq *q = opaque;
+	const char *p;
+	gpg_error_t err;
+
+	if (is_keyword(line, "PASSPHRASE") && !q->asked_old) {
+		q->asked_old = 1;
+		p = q->old_pass;
+	} else if (is_keyword(line, "NEW_PASSPHRASE") && !q->asked_new) {
+		q->asked_new = 1;
+		p = q->new_pass;
+	} else {
+		/* asked twice (a wrong answer; loopback never retries) or
+		 * something we do not answer */
+		pn_debug("msg=\"gpg-agent inquiry refused\" keyword=\"%.20s\"", line);
+		return gpg_error(GPG_ERR_CANCELED);
+	}
+	assuan_begin_confidential(q->ctx);
+	err = assuan_send_data(q->ctx, p, strlen(p));
+	assuan_end_confidential(q->ctx);
+	return err;
+}
+
+/*
+ * agent_passwd - re-protect the agent's key grip from old to new
+ * passphrase. The agent must ask for the new passphrase (it always does
+ * without a passwd nonce); PN_ERR_PERM if it refused the old one.
+ */
+static pn_err agent_passwd(assuan_context_t ctx, const char *grip,
+    const char *old_pass, const char *new_pass)
+{
+	char cmd[16 + PN_GPG_GRIP_LEN];
+	agent_inq q = { ctx, old_pass, new_pass, 0, 0 };
+	gpg_error_t err;
+
+	snprintf(cmd, sizeof(cmd), "PASSWD %.40s", grip);
+	err = assuan_transact(ctx, cmd, NULL, NULL, agent_inq_cb, &q, NULL, NULL);
+	pn_debug("msg=\"gpg-agent passwd\" asked_old=%d asked_new=%d error=\"%s\"",
+	    q.asked_old, q.asked_new, gpgme_strerror(err));
+	switch (gpg_err_code(err)) {
+	case GPG_ERR_NO_ERROR:
+		break;
+	case GPG_ERR_BAD_PASSPHRASE:
+	case GPG_ERR_NO_PASSPHRASE:
+	case GPG_ERR_CANCELED:
+		return PN_ERR_PERM;
+	default:
+		pn_warn("msg=\"gpg operation failed\" op=passwd error=\"%s\" source=\"%s\"",
+		    gpgme_strerror(err), gpgme_strsource(err));
+		return PN_ERR_INTERNAL;
+	}
+	if (!q.asked_new) {
+		pn_warn("msg=\"gpg-agent changed no passphrase\" op=passwd");
+		return PN_ERR_INTERNAL;
+	}
+	return PN_OK;
+}
+
+/* agent_has_key - does the agent hold secret material for grip? */
+static int agent_has_key(assuan_context_t ctx, const char *grip)
+{
+	char cmd[16 + PN_GPG_GRIP_LEN];
+
+	snprintf(cmd, sizeof(cmd), "HAVEKEY %.40s", grip);
+	return assuan_transact(ctx, cmd, NULL, NULL, NULL, NULL, NULL, NULL) == 0;
+}
+
+/*
+ * agent_delete_grips - remove the agent's secret material for each grip;
+ * material that is not there is fine. 0, or -1 if some is left.
+ */
+static int agent_delete_grips(pn_gpg *gpg, char (*grips)[PN_GPG_GRIP_LEN + 1], int n)
+{
+	assuan_context_t ctx = NULL;
+	char cmd[32 + PN_GPG_GRIP_LEN];
+	int rc = 0;
+
+	if (n <= 0)
+		return 0;
+	if (agent_open(gpg, &ctx) != 0)
+		return -1;
+	for (int i = 0; i < n; i++) {
+		if (!grips[i][0] || !agent_has_key(ctx, grips[i]))
+			continue;
+		snprintf(cmd, sizeof(cmd), "DELETE_KEY --force %.40s", grips[i]);
+		gpg_error_t err = assuan_transact(ctx, cmd, NULL, NULL, NULL, NULL, NULL, NULL);
+		if ((err && gpg_err_code(err) != GPG_ERR_NO_SECKEY) || agent_has_key(ctx, grips[i])) {
+			pn_warn("msg=\"gpg-agent kept a secret key\" grip=%s error=\"%s\"", grips[i],
+			    gpgme_strerror(err));
+			rc = -1;
+		}
+	}
+	assuan_release(ctx);
+	return rc;
 }
 
 /* ---- remembered keyring answers (pn_gpg_find_keys) ---- */
@@ -693,6 +901,7 @@ void pn_gpg_close(pn_gpg **gpgp)
 		gpgme_release(gpg->ctx);
 	kill_agent(gpg->homedir);
 	pn_free(&gpg->homedir);
+	pn_free(&gpg->agent_sock);
 	pn_wipe(gpg, sizeof(*gpg));
 	free(gpg);
 }
@@ -706,25 +915,52 @@ static gpgme_error_t get_key(pn_gpg *gpg, const char *fpr, int secret,
 	return gpgme_get_key(gpg->ctx, fpr, key_r, secret);
 }
 
-/* delete_key - remove public and secret key with fpr; absent is fine */
-static pn_err delete_key(pn_gpg *gpg, const char *fpr)
+/*
+ * delete_key - remove the key fpr completely: the public key and every
+ * secret key of it from the keyring, and then, in the agent, the secret
+ * material of every key grip it had plus the n extra grips the caller
+ * knows from before. gpg's own deletion stops at the first subkey the
+ * agent does not delete and does nothing without the public key; secret
+ * material left behind would make a later import of the same key report
+ * "unchanged" and keep the old protection. Absent is fine.
+ */
+static pn_err delete_key(pn_gpg *gpg, const char *fpr,
+    char (*extra)[PN_GPG_GRIP_LEN + 1], int nextra)
 {
+	char (*grips)[PN_GPG_GRIP_LEN + 1] = NULL;
 	gpgme_key_t key = NULL;
 	gpgme_error_t err;
+	pn_err rc = PN_OK;
+	int n = 0, cap = nextra;
 
 	err = get_key(gpg, fpr, 0, &key);
-	if (gpg_err_code(err) == GPG_ERR_EOF || gpg_err_code(err) == GPG_ERR_NO_PUBKEY)
-		return PN_OK;
-	if (err)
+	if (err && gpg_err_code(err) != GPG_ERR_EOF && gpg_err_code(err) != GPG_ERR_NO_PUBKEY)
 		return map_err(gpg, err, "delete");
-	err = gpgme_op_delete_ext(gpg->ctx, key,
-	    GPGME_DELETE_ALLOW_SECRET | GPGME_DELETE_FORCE);
-	key_release(&key);
-	if (err && gpg_err_code(err) != GPG_ERR_NO_PUBKEY) {
-		pn_warn("msg=\"gpg delete failed\" fpr=%s error=\"%s\"", fpr, gpgme_strerror(err));
-		return map_err(gpg, err, "delete");
+	if (key)
+		for (gpgme_subkey_t sk = key->subkeys; sk; sk = sk->next)
+			cap++;
+	if (cap > 0)
+		grips = pn_calloc((size_t)cap, sizeof(*grips));
+	if (key) {
+		for (gpgme_subkey_t sk = key->subkeys; sk; sk = sk->next)
+			if (sk->keygrip && strlen(sk->keygrip) == PN_GPG_GRIP_LEN)
+				memcpy(grips[n++], sk->keygrip, PN_GPG_GRIP_LEN + 1);
+		err = gpgme_op_delete_ext(gpg->ctx, key,
+		    GPGME_DELETE_ALLOW_SECRET | GPGME_DELETE_FORCE);
+		key_release(&key);
+		if (err && gpg_err_code(err) != GPG_ERR_NO_PUBKEY) {
+			pn_warn("msg=\"gpg delete failed\" fpr=%s error=\"%s\"", fpr,
+			    gpgme_strerror(err));
+			rc = map_err(gpg, err, "delete");
+		}
 	}
-	return PN_OK;
+	for (int i = 0; i < nextra; i++)
+		if (extra[i][0])
+			memcpy(grips[n++], extra[i], PN_GPG_GRIP_LEN + 1);
+	if (agent_delete_grips(gpg, grips, n) < 0 && rc == PN_OK)
+		rc = PN_ERR_INTERNAL;
+	free(grips);
+	return rc;
 }
 
 /* memo_find - the remembered import of exactly this blob, or NULL */
@@ -774,7 +1010,7 @@ static pn_err import_raw(pn_gpg *gpg, const void *key, size_t len,
 	fpr_r[0] = '\0';
 	if ((err = gpgme_data_new_from_mem(&in, key, len, 0)) != 0)
 		goto fail;
-	pass_set(gpg, NULL, NULL);
+	pass_set(gpg, NULL);
 	if ((err = gpgme_op_import(gpg->ctx, in)) != 0)
 		goto fail;
 	res = gpgme_op_import_result(gpg->ctx);
@@ -830,16 +1066,20 @@ static pn_err ensure_key(pn_gpg *gpg, const void *key, size_t len, int secret,
 	if (secret) {
 		if (sread == 0)
 			return PN_ERR_PARAMS;
-		if (sunchanged > 0 && simported == 0) {
-			/* the agent holds this key under some other protection */
+		if (sunchanged > 0) {
+			/* the agent holds this key, or some of its subkeys,
+			 * under whatever protection it had then: counted per
+			 * key, so "some imported, some unchanged" is stale too */
 			memo_forget(gpg, fpr);
-			if ((rc = delete_key(gpg, fpr)) != PN_OK)
+			if ((rc = delete_key(gpg, fpr, NULL, 0)) != PN_OK)
 				return rc;
 			if ((rc = import_raw(gpg, key, len, fpr, &sread, &sunchanged,
 			    &simported)) != PN_OK)
 				return rc;
-			if (simported == 0)
+			if (simported == 0 || sunchanged > 0) {
+				pn_warn("msg=\"stale secret key stays in gpg-agent\" fpr=%s", fpr);
 				return PN_ERR_INTERNAL;
+			}
 		}
 	}
 	if ((err = get_key(gpg, fpr, 0, &k)) != 0)
@@ -923,7 +1163,7 @@ pn_err pn_gpg_keygen(pn_gpg *gpg, const char *uid, const char *passphrase,
 		return PN_ERR_PARAMS;
 	if (!passphrase || !*passphrase)
 		flags |= GPGME_CREATE_NOPASSWD;
-	pass_set(gpg, passphrase, NULL);
+	pass_set(gpg, passphrase);
 	err = gpgme_op_createkey(gpg->ctx, uid, "future-default", 0, 0, NULL, flags);
 	if (err) {
 		rc = map_err(gpg, err, "keygen");
@@ -937,7 +1177,7 @@ pn_err pn_gpg_keygen(pn_gpg *gpg, const char *uid, const char *passphrase,
 	snprintf(fpr, sizeof(fpr), "%s", res->fpr);
 	if ((rc = export_key(gpg, fpr, 0, &pub)) != PN_OK)
 		goto done;
-	pass_set(gpg, passphrase, NULL);
+	pass_set(gpg, passphrase);
 	if ((rc = export_key(gpg, fpr, GPGME_EXPORT_MODE_SECRET, &sec)) != PN_OK)
 		goto done;
 	*fpr_r = pn_strdup(fpr);
@@ -947,7 +1187,7 @@ pn_err pn_gpg_keygen(pn_gpg *gpg, const char *uid, const char *passphrase,
 	rc = PN_OK;
 done:
 	pass_clear(gpg);
-	if (fpr[0] && delete_key(gpg, fpr) != PN_OK)
+	if (fpr[0] && delete_key(gpg, fpr, NULL, 0) != PN_OK)
 		pn_warn("msg=\"generated key left in keyring\" fpr=%s", fpr);
 	pn_buf_free(&pub);
 	pn_buf_free(&sec);
@@ -989,7 +1229,7 @@ pn_err pn_gpg_import_public(pn_gpg *gpg, const void *key, size_t len, char **fpr
 		return rc;
 	if (sread > 0) {
 		memo_forget(gpg, fpr);
-		if (delete_key(gpg, fpr) != PN_OK)
+		if (delete_key(gpg, fpr, NULL, 0) != PN_OK)
 			pn_warn("msg=\"refused secret key left in keyring\" fpr=%s", fpr);
 		return PN_ERR_PERM;
 	}
@@ -1028,7 +1268,7 @@ static pn_err encrypt_once(pn_gpg *gpg, const void *pubkey, size_t pubkey_len,
 		goto fail;
 	if ((err = sink_open(&s, &out)) != 0)
 		goto fail;
-	pass_set(gpg, NULL, NULL);
+	pass_set(gpg, NULL);
 	err = gpgme_op_encrypt_ext(gpg->ctx, NULL, recp,
 	    GPGME_ENCRYPT_ALWAYS_TRUST | GPGME_ENCRYPT_NO_COMPRESS, in, out);
 	res = gpgme_op_encrypt_result(gpg->ctx);
@@ -1103,7 +1343,7 @@ static pn_err decrypt_once(pn_gpg *gpg, const void *seckey, size_t seckey_len,
 		goto fail;
 	if ((err = sink_open(&s, &out)) != 0)
 		goto fail;
-	pass_set(gpg, passphrase, NULL);
+	pass_set(gpg, passphrase);
 	gpg->ps.need_hint = 1;
 	err = gpgme_op_decrypt(gpg->ctx, in, out);
 	res = gpgme_op_decrypt_result(gpg->ctx);
@@ -1168,16 +1408,97 @@ pn_err pn_gpg_decrypt(pn_gpg *gpg, const void *seckey, size_t seckey_len,
 	return rc;
 }
 
-/* pn_gpg_passwd - re-protect a secret key; the result is exported and the key removed */
-pn_err pn_gpg_passwd(pn_gpg *gpg, const void *seckey, size_t seckey_len,
-    const char *old_passphrase, const char *new_passphrase, pn_buf *sec_r)
+/*
+ * secret_grips - the key grips of fpr's keys that have secret material
+ * (the primary key first); *n_r of them, at most max. PN_ERR_PARAMS if
+ * there is none.
+ */
+static pn_err secret_grips(pn_gpg *gpg, const char *fpr,
+    char (*grips)[PN_GPG_GRIP_LEN + 1], int max, int *n_r)
 {
 	gpgme_key_t key = NULL;
 	gpgme_error_t err;
-	memo *m = NULL;
-	char fpr[PN_GPG_FPR_MAX] = "";
+	pn_err rc = PN_OK;
+	int n = 0;
+
+	*n_r = 0;
+	if ((err = get_key(gpg, fpr, 1, &key)) != 0)
+		return map_err(gpg, err, "passwd");
+	for (gpgme_subkey_t sk = key->subkeys; sk; sk = sk->next) {
+		if (!sk->secret)
+			continue;
+		if (!sk->keygrip || strlen(sk->keygrip) != PN_GPG_GRIP_LEN || n == max) {
+			rc = PN_ERR_PARAMS;
+			break;
+		}
+		memcpy(grips[n++], sk->keygrip, PN_GPG_GRIP_LEN + 1);
+	}
+	key_release(&key);
+	if (rc == PN_OK && n == 0)
+		rc = PN_ERR_PARAMS;
+	if (rc == PN_OK)
+		*n_r = n;
+	return rc;
+}
+
+/*
+ * passwd_check - does the armored secret key blob carry secret material
+ * for each of the n grips? The keyring and agent are emptied of fpr, the
+ * blob imported and the agent asked for every grip; gpg's export skips a
+ * subkey it cannot unlock with the passphrase given, silently, so this is
+ * what tells a complete copy from a broken one. The export unlocked each
+ * key it wrote with the new passphrase: a complete copy opens with it.
+ */
+static pn_err passwd_check(pn_gpg *gpg, const char *fpr, const pn_buf *blob,
+    char (*grips)[PN_GPG_GRIP_LEN + 1], int n)
+{
+	char ifpr[PN_GPG_FPR_MAX];
+	int sread = 0, sunchanged = 0, simported = 0, missing = 0;
+	assuan_context_t ctx = NULL;
 	pn_err rc;
 
+	if ((rc = delete_key(gpg, fpr, grips, n)) != PN_OK)
+		return rc;
+	if ((rc = import_raw(gpg, blob->data, blob->len, ifpr, &sread, &sunchanged,
+	    &simported)) != PN_OK)
+		return rc;
+	if (strcmp(ifpr, fpr) || sunchanged > 0 || simported == 0) {
+		pn_warn("msg=\"re-protected key is incomplete\" fpr=%s keys=%d imported=%d "
+		    "unchanged=%d", fpr, n, simported, sunchanged);
+		return PN_ERR_INTERNAL;
+	}
+	if (agent_open(gpg, &ctx) != 0)
+		return PN_ERR_INTERNAL;
+	for (int i = 0; i < n; i++)
+		if (!agent_has_key(ctx, grips[i]))
+			missing++;
+	assuan_release(ctx);
+	if (missing) {
+		pn_warn("msg=\"re-protected key is incomplete\" fpr=%s keys=%d missing=%d",
+		    fpr, n, missing);
+		return PN_ERR_INTERNAL;
+	}
+	return PN_OK;
+}
+
+/*
+ * pn_gpg_passwd - re-protect a secret key: each of its keys in turn,
+ * straight with the agent (see agent_passwd for why not through gpg),
+ * then exported under the new passphrase, checked complete (passwd_check)
+ * and removed from keyring and agent.
+ */
+pn_err pn_gpg_passwd(pn_gpg *gpg, const void *seckey, size_t seckey_len,
+    const char *old_passphrase, const char *new_passphrase, pn_buf *sec_r)
+{
+	char grips[PN_GPG_MAX_SUBKEYS][PN_GPG_GRIP_LEN + 1];
+	assuan_context_t ctx = NULL;
+	memo *m = NULL;
+	char fpr[PN_GPG_FPR_MAX] = "";
+	pn_buf out = { 0 };
+	int n = 0;
+	pn_err rc;
+
+	memset(grips, 0, sizeof(grips));
 	if (!pass_valid(old_passphrase) || !pass_valid(new_passphrase) ||
 	    !*new_passphrase)
 		return PN_ERR_PARAMS;
@@ -1185,24 +1506,30 @@ pn_err pn_gpg_passwd(pn_gpg *gpg, const void *seckey, size_t seckey_len,
 		return rc;
 	snprintf(fpr, sizeof(fpr), "%s", m->fpr);
 	memo_forget(gpg, fpr);          /* whatever happens, the keyring changes */
-	if ((err = get_key(gpg, fpr, 1, &key)) != 0)
-		goto fail;
-	pass_set(gpg, old_passphrase, new_passphrase);
-	if ((err = gpgme_op_passwd(gpg->ctx, key, 0)) != 0)
-		goto fail;
-	if (gpg->ps.bad || gpg->ps.calls < 2) {
-		rc = gpg->ps.bad ? PN_ERR_PERM : PN_ERR_INTERNAL;
+	if ((rc = secret_grips(gpg, fpr, grips, PN_GPG_MAX_SUBKEYS, &n)) != PN_OK)
+		goto done;
+	if (agent_open(gpg, &ctx) != 0) {
+		rc = PN_ERR_INTERNAL;
 		goto done;
 	}
-	pass_set(gpg, new_passphrase, NULL);
-	rc = export_key(gpg, fpr, GPGME_EXPORT_MODE_SECRET, sec_r);
-	goto done;
-fail:
-	rc = map_err(gpg, err, "passwd");
+	for (int i = 0; i < n && rc == PN_OK; i++)
+		rc = agent_passwd(ctx, grips[i], old_passphrase, new_passphrase);
+	assuan_release(ctx);
+	if (rc != PN_OK)
+		goto done;
+	pass_set(gpg, new_passphrase);
+	if ((rc = export_key(gpg, fpr, GPGME_EXPORT_MODE_SECRET, &out)) != PN_OK)
+		goto done;
+	pass_clear(gpg);
+	if ((rc = passwd_check(gpg, fpr, &out, grips, n)) != PN_OK)
+		goto done;
+	*sec_r = out;
+	out.data = NULL;
+	out.len = 0;
 done:
 	pass_clear(gpg);
-	key_release(&key);
-	if (fpr[0] && delete_key(gpg, fpr) != PN_OK)
+	pn_buf_free(&out);
+	if (fpr[0] && delete_key(gpg, fpr, grips, n) != PN_OK)
 		pn_warn("msg=\"re-protected key left in keyring\" fpr=%s", fpr);
 	return rc;
 }
@@ -1287,7 +1614,7 @@ static pn_err find_keys_scan(pn_gpg *gpg, const char *const *addresses, size_t n
 		snprintf(p, len, "<%s>", addresses[i]);
 		patterns[i] = p;
 	}
-	pass_set(gpg, NULL, NULL);
+	pass_set(gpg, NULL);
 	if ((err = gpgme_op_keylist_ext_start(gpg->ctx, patterns, 0, 0)) != 0)
 		goto fail;
 	while ((err = gpgme_op_keylist_next(gpg->ctx, &key)) == 0) {

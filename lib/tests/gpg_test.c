@@ -10,6 +10,12 @@
  * ciphertext and a message for another key refused as PN_ERR_PARAMS, and
  * the keyring lookup used by keylookup. The agent is killed at the end.
  *
+ * test_passwd_strong_loop is the reproducer of a passwd that said PN_OK and
+ * handed back a copy without its encryption subkey (gpg.c, agent_passwd):
+ * ten rounds of the web UI's re-protection into a home with GnuPG's
+ * calibrated S2K count and back (about 30 s; POSTERN_GPG_PASSWD_LOOP=n or
+ * "n,s2k-count" to change it - moderate counts do not reproduce it).
+ *
  * With POSTERN_GPG_BENCH=1 it also prints timings for keygen, encrypt and
  * decrypt of 10 KB, with s2k-count 65536 and with GnuPG's default.
  */
@@ -46,6 +52,55 @@ static void rm_rf(const char *dir)
 	snprintf(cmd, sizeof(cmd), "rm -rf -- '%s'", dir);
 	if (system(cmd) != 0)
 		fprintf(stderr, "cannot remove %s\n", dir);
+}
+
+/* ms_since - milliseconds since t0 */
+static double ms_since(const struct timespec *t0)
+{
+	struct timespec t1;
+	clock_gettime(CLOCK_MONOTONIC, &t1);
+	return (double)(t1.tv_sec - t0->tv_sec) * 1e3 + (double)(t1.tv_nsec - t0->tv_nsec) / 1e6;
+}
+
+/*
+ * key_grips - the key grips of the keyring key fpr in dir (gpg itself,
+ * no shell quoting issues: dir and fpr are ours); returns how many (<= 4)
+ */
+static int key_grips(const char *dir, const char *fpr, char grips[4][41])
+{
+	char cmd[256], line[512];
+	int n = 0;
+
+	snprintf(cmd, sizeof(cmd), "gpg --homedir '%s' --batch --with-colons --with-keygrip "
+	    "--list-keys %s 2>/dev/null", dir, fpr);
+	FILE *fp = popen(cmd, "r");
+	assert_non_null(fp);
+	while (fgets(line, sizeof(line), fp))
+		if (!strncmp(line, "grp:::::::::", 12) && n < 4 && strlen(line) >= 52) {
+			memcpy(grips[n], line + 12, 40);
+			grips[n++][40] = '\0';
+		}
+	pclose(fp);
+	return n;
+}
+
+/* agent_run - one command to dir's gpg-agent; 1 if it answered OK */
+static int agent_run(const char *dir, const char *command)
+{
+	char cmd[768];
+
+	snprintf(cmd, sizeof(cmd), "gpg-connect-agent --homedir '%s' --no-autostart '%s' /bye "
+	    "2>/dev/null | grep -q '^OK'", dir, command);
+	return system(cmd) == 0;
+}
+
+/* agent_holds - does dir's gpg-agent have secret material for grip? */
+static int agent_holds(const char *dir, const char *grip)
+{
+	char cmd[128];
+
+	snprintf(cmd, sizeof(cmd), "HAVEKEY %.40s", grip);
+	return agent_run(dir, cmd);
 }
 
 /* setup - a fresh homedir and one generated key */
@@ -148,9 +203,20 @@ static void test_passwd(void **state)
 	assert_int_equal(pn_gpg_passwd(f->gpg, f->sec.data, f->sec.len, "wrong",
 	    PASS2, &sec2), PN_ERR_PERM);
 	assert_null(sec2.data);
+	/* the key is in the keyring (decrypt keeps it): note its key grips */
+	assert_int_equal(pn_gpg_decrypt(f->gpg, f->sec.data, f->sec.len, PASS1,
+	    c.data, c.len, &p), PN_OK);
+	pn_buf_free(&p);
+	char grips[4][41];
+	int ngrips = key_grips(f->dir, f->fpr, grips);
+	assert_int_equal(ngrips, 2);
 	assert_int_equal(pn_gpg_passwd(f->gpg, f->sec.data, f->sec.len, PASS1,
 	    PASS2, &sec2), PN_OK);
 	assert_non_null(strstr((char *)sec2.data, "BEGIN PGP PRIVATE KEY BLOCK"));
+	/* and gone afterwards: keyring and agent */
+	assert_int_equal(pn_gpg_key_usable(f->gpg, f->fpr), 0);
+	for (int i = 0; i < ngrips; i++)
+		assert_false(agent_holds(f->dir, grips[i]));
 	/* the new blob opens with the new passphrase only */
 	assert_int_equal(pn_gpg_decrypt(f->gpg, sec2.data, sec2.len, PASS1,
 	    c.data, c.len, &p), PN_ERR_PERM);
@@ -172,6 +238,68 @@ static void test_passwd(void **state)
 	pn_buf_free(&c);
 	pn_buf_free(&sec2);
 	pn_buf_free(&sec3);
+}
+
+/* test_passwd_unprotected - a key without passphrase gets one (the agent asks for the new one only) */
+static void test_passwd_unprotected(void **state)
+{
+	fixture *f = *state;
+	char *fpr = NULL;
+	pn_buf pub = { 0 }, sec = { 0 }, sec2 = { 0 }, c = { 0 }, p = { 0 };
+
+	assert_int_equal(pn_gpg_keygen(f->gpg, "<open@example.org>", NULL, &fpr, &pub, &sec),
+	    PN_OK);
+	assert_int_equal(pn_gpg_encrypt(f->gpg, pub.data, pub.len, "open", 4, &c), PN_OK);
+	assert_int_equal(pn_gpg_passwd(f->gpg, sec.data, sec.len, "", PASS2, &sec2), PN_OK);
+	assert_int_equal(pn_gpg_decrypt(f->gpg, sec2.data, sec2.len, "", c.data, c.len, &p),
+	    PN_ERR_PERM);
+	assert_null(p.data);
+	assert_int_equal(pn_gpg_decrypt(f->gpg, sec2.data, sec2.len, PASS2, c.data, c.len, &p),
+	    PN_OK);
+	assert_int_equal(p.len, 4);
+	pn_buf_free(&p);
+	pn_free(&fpr);
+	pn_buf_free(&pub);
+	pn_buf_free(&sec);
+	pn_buf_free(&sec2);
+	pn_buf_free(&c);
+}
+
+/*
+ * test_stale_subkey - the agent still holds the encryption subkey under
+ * the old passphrase while the primary key is gone (a deletion stopped
+ * half-way): importing the re-protected copy brings the primary key and
+ * reports the subkey "unchanged". The copy must open with its own
+ * passphrase only, never with the old one.
+ */
+static void test_stale_subkey(void **state)
+{
+	fixture *f = *state;
+	pn_buf c = { 0 }, p = { 0 }, sec2 = { 0 };
+	char grips[4][41], cmd[128];
+
+	assert_int_equal(pn_gpg_encrypt(f->gpg, f->pub.data, f->pub.len, "stale", 5, &c), PN_OK);
+	assert_int_equal(pn_gpg_passwd(f->gpg, f->sec.data, f->sec.len, PASS1, PASS2, &sec2),
+	    PN_OK);
+	/* the old copy in keyring and agent, then its primary key removed from the agent */
+	assert_int_equal(pn_gpg_decrypt(f->gpg, f->sec.data, f->sec.len, PASS1, c.data, c.len,
+	    &p), PN_OK);
+	pn_buf_free(&p);
+	assert_int_equal(key_grips(f->dir, f->fpr, grips), 2);
+	snprintf(cmd, sizeof(cmd), "DELETE_KEY --force %.40s", grips[0]);
+	assert_true(agent_run(f->dir, cmd));
+	assert_false(agent_holds(f->dir, grips[0]));
+	assert_true(agent_holds(f->dir, grips[1]));
+	/* the new copy: the old passphrase must not open it */
+	assert_int_equal(pn_gpg_decrypt(f->gpg, sec2.data, sec2.len, PASS1, c.data, c.len, &p),
+	    PN_ERR_PERM);
+	assert_null(p.data);
+	assert_int_equal(pn_gpg_decrypt(f->gpg, sec2.data, sec2.len, PASS2, c.data, c.len, &p),
+	    PN_OK);
+	assert_int_equal(p.len, 5);
+	pn_buf_free(&p);
+	pn_buf_free(&sec2);
+	pn_buf_free(&c);
 }
 
 static void test_garbage(void **state)
@@ -308,12 +436,128 @@ static void test_find_key(void **state)
 	pn_buf_free(&sec);
 }
 
-/* ms_since - milliseconds since t0 */
-static double ms_since(const struct timespec *t0)
+/*
+ * second_phase - sleep until the wall clock is at tenth (0..9) / 10 of a
+ * second. gpg-agent's passphrase cache counts whole seconds: where within
+ * a second an operation starts decides which cache entries it still
+ * finds. Stepping through the ten phases makes a timing-dependent failure
+ * show up in a short loop rather than now and then.
+ */
+static void second_phase(int tenth)
 {
-	struct timespec t1;
-	clock_gettime(CLOCK_MONOTONIC, &t1);
-	return (double)(t1.tv_sec - t0->tv_sec) * 1e3 + (double)(t1.tv_nsec - t0->tv_nsec) / 1e6;
+	struct timespec now, d;
+	long target = (long)(tenth % 10) * 100000000L;
+
+	clock_gettime(CLOCK_REALTIME, &now);
+	long wait = target - now.tv_nsec;
+	if (wait < 0)
+		wait += 1000000000L;
+	d.tv_sec = 0;
+	d.tv_nsec = wait;
+	while (nanosleep(&d, &d) < 0)
+		;
+}
+
+/*
+ * passwd_loop - the web UI's re-protection, n times over: a key made in a
+ * fast home under passphrase A is re-protected to B in a home with the
+ * strong S2K count (activation), the strong copy back to a per-session
+ * passphrase C in the fast home (login), and each copy must decrypt a
+ * message to the public key with its new passphrase. Each iteration starts
+ * its passwd calls at another tenth of a second (second_phase). Returns the
+ * number of iterations where passwd said PN_OK but the copy did not open.
+ */
+static int passwd_loop(unsigned long strong_s2k, int n)
+{
+	char fdir[64] = "/tmp/pgf.XXXXXX", sdir[64] = "/tmp/pgs.XXXXXX";
+	static const char msg[] = "probe for the re-protected key";
+	int bad = 0, bad_fwd = 0, bad_back = 0, nfwd = 0, nback = 0;
+	double tfwd = 0, tback = 0;
+	struct timespec t0, t1;
+
+	assert_non_null(mkdtemp(fdir));
+	assert_non_null(mkdtemp(sdir));
+	pn_gpg *fast = pn_gpg_open(fdir, 65536), *strong = pn_gpg_open(sdir, strong_s2k);
+	assert_non_null(fast);
+	assert_non_null(strong);
+	clock_gettime(CLOCK_MONOTONIC, &t0);
+	for (int i = 0; i < n; i++) {
+		char *fpr = NULL;
+		pn_buf pub = { 0 }, secA = { 0 }, secB = { 0 }, secC = { 0 }, c = { 0 }, p = { 0 };
+		int fail = 0;
+		pn_err rc;
+
+		assert_int_equal(pn_gpg_keygen(fast, "Guest <guest@example.org>", PASS1, &fpr,
+		    &pub, &secA), PN_OK);
+		assert_int_equal(pn_gpg_encrypt(fast, pub.data, pub.len, msg, sizeof(msg) - 1,
+		    &c), PN_OK);
+		/* activation: fast copy -> strong copy */
+		second_phase(i);
+		clock_gettime(CLOCK_MONOTONIC, &t1);
+		assert_int_equal(pn_gpg_passwd(strong, secA.data, secA.len, PASS1, PASS2,
+		    &secB), PN_OK);
+		tfwd += ms_since(&t1);
+		nfwd++;
+		rc = pn_gpg_decrypt(fast, secB.data, secB.len, PASS2, c.data, c.len, &p);
+		if (rc != PN_OK || p.len != sizeof(msg) - 1 || memcmp(p.data, msg, p.len)) {
+			print_message("iteration %d: strong copy does not open (%s)\n", i,
+			    pn_err_str(rc));
+			bad_fwd++;
+			fail = 1;
+		}
+		pn_buf_free(&p);
+		/* login: strong copy -> fast per-session copy */
+		if (!fail) {
+			second_phase(i);
+			clock_gettime(CLOCK_MONOTONIC, &t1);
+			assert_int_equal(pn_gpg_passwd(fast, secB.data, secB.len, PASS2,
+			    "per-session key 3", &secC), PN_OK);
+			tback += ms_since(&t1);
+			nback++;
+			rc = pn_gpg_decrypt(fast, secC.data, secC.len, "per-session key 3",
+			    c.data, c.len, &p);
+			if (rc != PN_OK || p.len != sizeof(msg) - 1 || memcmp(p.data, msg, p.len)) {
+				print_message("iteration %d: session copy does not open (%s)\n",
+				    i, pn_err_str(rc));
+				bad_back++;
+				fail = 1;
+			}
+			pn_buf_free(&p);
+		}
+		bad += fail;
+		pn_free(&fpr);
+		pn_buf_free(&pub);
+		pn_buf_free(&secA);
+		pn_buf_free(&secB);
+		pn_buf_free(&secC);
+		pn_buf_free(&c);
+	}
+	print_message("passwd loop s2k-count=%lu: %d of %d bad (%d activation, %d login), "
+	    "%.1f s; passwd to strong %.0f ms, back to fast %.0f ms (means)\n", strong_s2k,
+	    bad, n, bad_fwd, bad_back, ms_since(&t0) / 1e3, nfwd ? tfwd / nfwd : 0,
+	    nback ? tback / nback : 0);
+	pn_gpg_close(&fast);
+	pn_gpg_close(&strong);
+	rm_rf(fdir);
+	rm_rf(sdir);
+	return bad;
+}
+
+/* test_passwd_strong_loop - every re-protected copy opens (see passwd_loop) */
+static void test_passwd_strong_loop(void **state)
+{
+	const char *e = getenv("POSTERN_GPG_PASSWD_LOOP");     /* "n" or "n,s2k" */
+	int n = 10;
+	unsigned long s2k = 0;
+
+	(void)state;
+	if (e && *e) {
+		n = atoi(e);
+		const char *comma = strchr(e, ',');
+		if (comma)
+			s2k = strtoul(comma + 1, NULL, 10);
+	}
+	assert_int_equal(passwd_loop(s2k, n), 0);
 }
 
 /* cmp_double - qsort order */
@@ -393,10 +637,13 @@ int main(void)
 		cmocka_unit_test(test_round_trip),
 		cmocka_unit_test(test_wrong_passphrase),
 		cmocka_unit_test(test_passwd),
+		cmocka_unit_test(test_passwd_unprotected),
+		cmocka_unit_test(test_stale_subkey),
 		cmocka_unit_test(test_garbage),
 		cmocka_unit_test(test_other_key),
 		cmocka_unit_test(test_key_removed_elsewhere),
 		cmocka_unit_test(test_find_key),
+		cmocka_unit_test(test_passwd_strong_loop),
 		cmocka_unit_test(test_bench),
 	};
 	return cmocka_run_group_tests(tests, setup, teardown);

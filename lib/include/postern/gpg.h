@@ -89,8 +89,11 @@ pn_err pn_gpg_decrypt(pn_gpg *gpg, const void *seckey, size_t seckey_len,
 
 /*
  * pn_gpg_passwd - re-protect a secret key (armored) from old to new
- * passphrase; returns the newly protected armored secret key. The key is
- * removed from the keyring afterwards. PN_ERR_PERM if old is wrong.
+ * passphrase (old may be "" for an unprotected key); returns the newly
+ * protected armored secret key, checked to carry secret material for every
+ * key it had (primary and subkeys), each unlocked with new by the export.
+ * The key is removed from the keyring and the agent afterwards.
+ * PN_ERR_PERM if old is wrong, PN_ERR_INTERNAL if no complete copy came out.
  */
 pn_err pn_gpg_passwd(pn_gpg *gpg, const void *seckey, size_t seckey_len,
     const char *old_passphrase, const char *new_passphrase, pn_buf *sec_r);
