@@ -280,3 +280,53 @@ pn_err pn_redis_forget_mailbox(pn_redis *r, int64_t mailbox_id, long *deleted_r)
 	pn_redis_free(&reply);
 	return err;
 }
+
+/*
+ * pn_redis_forget_mailboxes - pn_redis_forget_mailbox for n mailboxes and
+ * DEL of the extra keys, in one Lua script (one round trip, one atomic
+ * step). KEYS: the n sets, then the extra keys; ARGV[1] = n.
+ */
+pn_err pn_redis_forget_mailboxes(pn_redis *r, const int64_t *ids, size_t n,
+    const char *const *extra, size_t nextra, long *deleted_r)
+{
+	static const char script[] =
+	    "local nsets = tonumber(ARGV[1]) "
+	    "local n = 0 "
+	    "for s = 1, nsets do "
+	    "local keys = redis.call('SMEMBERS', KEYS[s]) "
+	    "for i = 1, #keys do n = n + redis.call('DEL', keys[i]) end "
+	    "redis.call('DEL', KEYS[s]) "
+	    "end "
+	    "for k = nsets + 1, #KEYS do n = n + redis.call('DEL', KEYS[k]) end "
+	    "return n";
+	size_t argc = 4 + n + nextra, k = 0;
+	const char **argv = pn_calloc(argc, sizeof(*argv));
+	size_t *argvlen = pn_calloc(argc, sizeof(*argvlen));
+	char *sets = pn_calloc(n ? n : 1, 32);
+	char nkeys[32], nsets[32];
+	redisReply *reply = NULL;
+	pn_err err;
+
+	snprintf(nkeys, sizeof(nkeys), "%zu", n + nextra);
+	snprintf(nsets, sizeof(nsets), "%zu", n);
+	argv[k++] = "EVAL";
+	argv[k++] = script;
+	argv[k++] = nkeys;
+	for (size_t i = 0; i < n; i++) {
+		mailbox_set(sets + i * 32, 32, ids[i]);
+		argv[k++] = sets + i * 32;
+	}
+	for (size_t i = 0; i < nextra; i++)
+		argv[k++] = extra[i];
+	argv[k++] = nsets;
+	for (size_t i = 0; i < argc; i++)
+		argvlen[i] = strlen(argv[i]);
+	err = pn_redis_cmd(r, &reply, (int)argc, argv, argvlen);
+	if (err == PN_OK && deleted_r)
+		*deleted_r = reply->type == REDIS_REPLY_INTEGER ? (long)reply->integer : 0;
+	pn_redis_free(&reply);
+	free(sets);
+	free(argvlen);
+	free(argv);
+	return err;
+}

@@ -15,9 +15,10 @@
  *	(proto/postern/v1/mailstore.proto): ping, get_mailbox, accept,
  *	store_message, list_folder, get_message, mark_seen, delete_message,
  *	update_mailbox, touch, delete_mailbox, queue_mail, list_inactive,
- *	list_tombstones, forget_tombstones (the last two and the claim and
- *	warning fields of list_inactive / queue_mail serve the reaper; a
- *	deleted mailbox leaves a tombstone until its Redis state is gone).
+ *	list_tombstones, forget_tombstones, delete_mailboxes (the last three
+ *	and the claim and warning fields of list_inactive / queue_mail serve
+ *	the reaper; a deleted mailbox leaves a tombstone until its Redis
+ *	state is gone).
  *	Every write is idempotent (messages by mailbox + event_id, outbox
  *	rows by idem_key) and answered only after COMMIT with
  *	synchronous_commit = on.
@@ -115,6 +116,8 @@ static const pn_op ops[] = {
 	  ms_op_list_tombstones },
 	{ POSTERN__V1__MAILSTORE_REQUEST__OP_FORGET_TOMBSTONES, "forget_tombstones",
 	  ms_op_forget_tombstones },
+	{ POSTERN__V1__MAILSTORE_REQUEST__OP_DELETE_MAILBOXES, "delete_mailboxes",
+	  ms_op_delete_mailboxes },
 	PN_OP_END
 };
 

@@ -14,6 +14,7 @@
  *
  * Also here: init (connect, migrate), fini and ready.
  */
+#include <stdlib.h>
 #include <string.h>
 
 #include "postern/log.h"
@@ -334,6 +335,49 @@ pn_err ms_op_delete_mailbox(pn_ctx *ctx, const ProtobufCMessage *request,
 	RETRY(err, ms_db_delete_mailbox(pg(), d->mailbox_id, d->inactive_before,
 	    d->request_id, &w));
 	return db_result(ctx, err, &w);
+}
+
+/* cmp_id - qsort order of int64_t */
+static int cmp_id(const void *a, const void *b)
+{
+	int64_t x = *(const int64_t *)a, y = *(const int64_t *)b;
+
+	return (x > y) - (x < y);
+}
+
+/* ms_op_delete_mailboxes - the reaper's batch delete, one transaction */
+pn_err ms_op_delete_mailboxes(pn_ctx *ctx, const ProtobufCMessage *request,
+    ProtobufCMessage *reply, pn_pool *pool)
+{
+	const Postern__V1__DeleteMailboxes *d = REQ(request)->delete_mailboxes;
+	Postern__V1__DeleteResults *out;
+	int64_t *sorted;
+	ms_why w = { NULL };
+	pn_err err;
+
+	if (d->n_mailbox_ids == 0 || d->n_mailbox_ids > MS_INACTIVE_MAX)
+		return fail(ctx, PN_ERR_PARAMS, "mailbox_ids must hold 1..1000 ids");
+	if (d->inactive_before <= 0)
+		return fail(ctx, PN_ERR_PARAMS, "inactive_before must be positive");
+	if (d->request_id != NULL && d->request_id[0] != '\0' && !ms_id_ok(d->request_id))
+		return fail(ctx, PN_ERR_PARAMS, "request_id must be 1..200 printable characters");
+	sorted = pn_pool_memdup(pool, d->mailbox_ids, sizeof(*sorted) * d->n_mailbox_ids);
+	qsort(sorted, d->n_mailbox_ids, sizeof(*sorted), cmp_id);
+	for (size_t i = 0; i < d->n_mailbox_ids; i++) {
+		if (sorted[i] <= 0)
+			return fail(ctx, PN_ERR_PARAMS, "mailbox_ids must be positive");
+		if (i > 0 && sorted[i] == sorted[i - 1])
+			return fail(ctx, PN_ERR_PARAMS, "mailbox_ids must be distinct");
+	}
+	out = pn_pool_alloc(pool, sizeof(*out));
+	postern__v1__delete_results__init(out);
+	RETRY(err, ms_db_delete_mailboxes(pg(), d->mailbox_ids, d->n_mailbox_ids,
+	    d->inactive_before, d->request_id, pool, out, &w));
+	if (err != PN_OK)
+		return db_result(ctx, err, &w);
+	REP(reply)->result_case = POSTERN__V1__MAILSTORE_REPLY__RESULT_DELETED;
+	REP(reply)->deleted = out;
+	return PN_OK;
 }
 
 /* ms_op_queue_mail - one mail into the outbox */

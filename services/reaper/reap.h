@@ -73,6 +73,17 @@ typedef struct reap_backend {
 	 */
 	pn_err (*remove)(void *arg, int64_t id, int64_t inactive_before,
 	    const char *request_id);
+	/*
+	 * remove_batch - remove for n distinct ids in ONE mailstore
+	 * transaction (rows locked with SKIP LOCKED, the same re-check and
+	 * tombstones). PN_OK: res[i] is what remove would have answered for
+	 * ids[i], or PN_ERR_BUSY (row held by another transaction right now:
+	 * nothing decided, ask remove). Another return: the call failed as a
+	 * whole; PN_ERR_PARAMS = mailstore does not know the operation.
+	 * NULL: the pass calls remove per mailbox.
+	 */
+	pn_err (*remove_batch)(void *arg, const int64_t *ids, size_t n,
+	    int64_t inactive_before, const char *request_id, pn_err *res);
 	/* warn - queue the warning with the re-check; PN_OK, EXISTS, NOTFOUND */
 	pn_err (*warn)(void *arg, int64_t id, int64_t warn_before,
 	    const char *idem_key, const char *envelope_from, const char *rcpt,
@@ -82,6 +93,11 @@ typedef struct reap_backend {
 	    reap_box **boxes_r, size_t *n_r, pn_pool *pool);
 	/* forget_redis - delete the mailbox's Redis keys and kl:<address> */
 	pn_err (*forget_redis)(void *arg, int64_t id, const char *address);
+	/*
+	 * forget_redis_batch - forget_redis for n mailboxes in one round trip
+	 * and one atomic step (all or nothing); NULL: per mailbox
+	 */
+	pn_err (*forget_redis_batch)(void *arg, const reap_box *boxes, size_t n);
 	/* forget_tombstones - their Redis state is gone */
 	pn_err (*forget_tombstones)(void *arg, const int64_t *ids, size_t n);
 } reap_backend;

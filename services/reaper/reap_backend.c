@@ -131,6 +131,50 @@ static pn_err be_remove(void *arg, int64_t id, int64_t inactive_before,
 	return err;
 }
 
+static pn_err be_remove_batch(void *arg, const int64_t *ids, size_t n,
+    int64_t inactive_before, const char *request_id, pn_err *res)
+{
+	Req req = POSTERN__V1__MAILSTORE_REQUEST__INIT;
+	Postern__V1__DeleteMailboxes d = POSTERN__V1__DELETE_MAILBOXES__INIT;
+	pn_pool *pool = pn_pool_new();
+	Rep *rep = NULL;
+	pn_err err;
+
+	d.mailbox_ids = (int64_t *)ids;
+	d.n_mailbox_ids = n;
+	d.inactive_before = inactive_before;
+	d.request_id = (char *)request_id;
+	req.op_case = POSTERN__V1__MAILSTORE_REQUEST__OP_DELETE_MAILBOXES;
+	req.delete_mailboxes = &d;
+	err = call(arg, &req, pool, &rep);
+	if (err == PN_OK && (rep->result_case != POSTERN__V1__MAILSTORE_REPLY__RESULT_DELETED ||
+	    rep->deleted->n_results != n))
+		err = PN_ERR_INTERNAL;
+	for (size_t i = 0; err == PN_OK && i < n; i++) {
+		const Postern__V1__MailboxDeleted *r = rep->deleted->results[i];
+
+		/* results come in request order; trust nothing else */
+		if (r->mailbox_id != ids[i]) {
+			err = PN_ERR_INTERNAL;
+			break;
+		}
+		switch (r->status) {
+		case POSTERN__V1__STATUS__STATUS_OK:
+		case POSTERN__V1__STATUS__STATUS_EXISTS:
+		case POSTERN__V1__STATUS__STATUS_NOT_FOUND:
+		case POSTERN__V1__STATUS__STATUS_BUSY:
+			res[i] = (pn_err)r->status;
+			break;
+		default:
+			res[i] = PN_ERR_INTERNAL;
+		}
+	}
+	if (err == PN_ERR_INTERNAL)
+		pn_warn("msg=\"malformed delete_mailboxes reply\" count=%zu", n);
+	pn_pool_destroy(&pool);
+	return err;
+}
+
 static pn_err be_warn(void *arg, int64_t id, int64_t warn_before,
     const char *idem_key, const char *envelope_from, const char *rcpt,
     const char *data, size_t len)
@@ -234,14 +278,46 @@ static pn_err be_forget_redis(void *arg, int64_t id, const char *address)
 	return err;
 }
 
+/*
+ * be_forget_redis_batch - every mailbox's key set and its kl: entries (as
+ * stored and normalised), one script for the batch
+ */
+static pn_err be_forget_redis_batch(void *arg, const reap_box *boxes, size_t n)
+{
+	reap_real *r = arg;
+	pn_pool *pool = pn_pool_new();
+	int64_t *ids = pn_pool_alloc(pool, sizeof(*ids) * (n ? n : 1));
+	const char **kl = pn_pool_alloc(pool, sizeof(*kl) * (2 * n + 1));
+	char norm[PN_ADDR_MAX + 1];
+	size_t nkl = 0;
+	pn_err err;
+
+	for (size_t i = 0; i < n; i++) {
+		const char *a = boxes[i].address;
+
+		ids[i] = boxes[i].id;
+		if (a == NULL || a[0] == '\0')
+			continue;
+		kl[nkl++] = pn_pool_printf(pool, "kl:%s", a);
+		/* mailstore stores addresses normalised like keylookup does; be sure */
+		if (pn_addr_normalise(a, norm, sizeof(norm), NULL) == 0 && strcmp(norm, a) != 0)
+			kl[nkl++] = pn_pool_printf(pool, "kl:%s", norm);
+	}
+	err = pn_redis_forget_mailboxes(r->redis, ids, n, kl, nkl, NULL);
+	pn_pool_destroy(&pool);
+	return err;
+}
+
 void reap_real_backend(reap_real *r, reap_backend *b)
 {
 	memset(b, 0, sizeof(*b));
 	b->arg = r;
 	b->list = be_list;
 	b->remove = be_remove;
+	b->remove_batch = be_remove_batch;
 	b->warn = be_warn;
 	b->tombstones = be_tombstones;
 	b->forget_redis = be_forget_redis;
+	b->forget_redis_batch = be_forget_redis_batch;
 	b->forget_tombstones = be_forget_tombstones;
 }

@@ -7,10 +7,13 @@
  *      happen (a reaper killed between the two, Redis down, or another
  *      caller of DeleteMailbox). For each: delete the mailbox's Redis
  *      keys and its keylookup cache entry, then forget the tombstone.
- *   2. delete: claim mailboxes idle for inactivity_days, delete each in
- *      mailstore (its own transaction, with the re-check under a row
- *      lock: one that became active since the listing is kept), then its
- *      Redis state, then the tombstone.
+ *   2. delete: claim mailboxes idle for inactivity_days, delete the batch
+ *      in mailstore (DeleteMailboxes: one transaction for the batch, the
+ *      re-check under row locks taken with SKIP LOCKED, so one that
+ *      became active since the listing is kept and no replica waits; a
+ *      row someone else held at that moment goes through DeleteMailbox,
+ *      which waits for it and decides), then the batch's Redis state in
+ *      one round trip, then the tombstones.
  *   3. warn: claim mailboxes idle for inactivity_days - warn_days that
  *      were not warned in this inactivity period and queue the warning
  *      (the re-check and warned_at are in mailstore's transaction).
@@ -25,9 +28,11 @@
  * Several replicas: each listing claims its rows for claim_s (UPDATE ...
  * FOR UPDATE SKIP LOCKED in mailstore), so replicas get disjoint batches;
  * correctness does not depend on claims: a mailbox is deleted by exactly
- * one DeleteMailbox (the row lock decides), the others get NOT_FOUND and
- * count it as "gone", never as "deleted". DeleteMailbox carries a request
- * id, so a bus retry of our own committed delete still counts once.
+ * one transaction (the row lock decides), the others get NOT_FOUND (or
+ * BUSY, then NOT_FOUND from DeleteMailbox) and count it as "gone", never
+ * as "deleted". Every delete request of a batch carries the batch's
+ * request id (run id + batch number), so a bus retry of our own committed
+ * delete still counts once.
  *
  * A batch in which nothing succeeded ends its phase: the failed rows stay
  * claimed until their claim expires and are tried by a later pass, so an
@@ -68,6 +73,18 @@ static long finish_redis(const reap_backend *b, const reap_box *boxes, size_t n,
 	size_t ndone = 0;
 	pn_err err;
 
+	if (n > 0 && b->forget_redis_batch != NULL) {
+		/* one round trip for the batch; all or nothing */
+		if ((err = b->forget_redis_batch(b->arg, boxes, n)) != PN_OK) {
+			pn_warn("msg=\"redis clean-up failed, tombstones kept\" count=%zu "
+			    "error=%s", n, pn_err_str(err));
+			st->errors += (long)n;
+			return 0;
+		}
+		for (size_t i = 0; i < n; i++)
+			done[ndone++] = boxes[i].id;
+		n = 0;       /* skip the loop below */
+	}
 	for (size_t i = 0; i < n; i++) {
 		if ((err = b->forget_redis(b->arg, boxes[i].id, boxes[i].address)) != PN_OK) {
 			pn_warn("msg=\"redis clean-up failed, tombstone kept\" mailbox=%" PRId64
@@ -128,17 +145,69 @@ static pn_err phase_finish(const reap_backend *b, const reap_policy *pol,
 	return err;
 }
 
+/* NOT_TRIED - remove_all's mark for a mailbox it did not get to (stopping) */
+#define NOT_TRIED ((pn_err)0)
+
+/*
+ * remove_all - delete boxes[0..n-1] with the re-check; one result per box
+ * as remove answers it. With remove_batch: one request (one mailstore
+ * transaction) for the batch, and remove only for rows another
+ * transaction held at that moment (it waits for the row and decides).
+ * Without it, or when mailstore does not know the batch operation: remove
+ * per box. Every request of a batch carries the same request id, so a bus
+ * retry of a committed delete still answers "deleted" (the tombstone).
+ */
+static pn_err *remove_all(const reap_backend *b, const reap_policy *pol,
+    const reap_box *boxes, size_t n, int64_t delete_before, long seq,
+    pn_pool *pool)
+{
+	pn_err *res = pn_pool_alloc(pool, sizeof(*res) * (n ? n : 1));
+	char *rid = pn_pool_printf(pool, "%s:b%ld", pol->run_id, seq);
+	int batched = 0;
+
+	for (size_t i = 0; i < n; i++)
+		res[i] = NOT_TRIED;
+	if (n > 0 && b->remove_batch != NULL) {
+		int64_t *ids = pn_pool_alloc(pool, sizeof(*ids) * n);
+		pn_err err;
+
+		for (size_t i = 0; i < n; i++)
+			ids[i] = boxes[i].id;
+		err = b->remove_batch(b->arg, ids, n, delete_before, rid, res);
+		if (err == PN_OK) {
+			batched = 1;
+		} else if (err == PN_ERR_PARAMS) {
+			pn_warn("msg=\"batch delete refused, deleting one by one\" count=%zu", n);
+			for (size_t i = 0; i < n; i++)
+				res[i] = NOT_TRIED;
+		} else {
+			/* nothing known: the claims expire, a later pass retries */
+			for (size_t i = 0; i < n; i++)
+				res[i] = err;
+			return res;
+		}
+	}
+	for (size_t i = 0; i < n && !stopping(pol); i++) {
+		if (batched && res[i] != PN_ERR_BUSY)
+			continue;
+		res[i] = b->remove(b->arg, boxes[i].id, delete_before, rid);
+	}
+	return res;
+}
+
 /* phase_delete - claim, delete with re-check, clean Redis, forget tombstones */
 static pn_err phase_delete(const reap_backend *b, const reap_policy *pol,
     int64_t delete_before, reap_stats *st)
 {
 	pn_err err = PN_OK;
+	long seq = 0;                /* batch number: the request id's tail */
 
 	while (!stopping(pol)) {
 		pn_pool *pool = pn_pool_new();
 		reap_box *boxes = NULL, *deleted;
 		size_t n = 0, ndel = 0;
 		long kept = 0, gone = 0, errors = 0, finished;
+		pn_err *res;
 
 		err = b->list(b->arg, delete_before, (int)pol->batch, pol->claim_s, 0, 0,
 		    &boxes, &n, pool);
@@ -148,11 +217,13 @@ static pn_err phase_delete(const reap_backend *b, const reap_policy *pol,
 		}
 		st->scanned += (long)n;
 		deleted = pn_pool_alloc(pool, sizeof(*deleted) * n);
-		for (size_t i = 0; i < n && !stopping(pol); i++) {
-			char *rid = pn_pool_printf(pool, "%s:%" PRId64, pol->run_id, boxes[i].id);
-			pn_err e = b->remove(b->arg, boxes[i].id, delete_before, rid);
+		res = remove_all(b, pol, boxes, n, delete_before, ++seq, pool);
+		for (size_t i = 0; i < n; i++) {
+			pn_err e = res[i];
 
-			if (e == PN_OK) {
+			if (e == NOT_TRIED) {
+				continue;
+			} else if (e == PN_OK) {
 				deleted[ndel++] = boxes[i];
 			} else if (e == PN_ERR_EXISTS) {
 				kept++;

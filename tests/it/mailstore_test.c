@@ -24,6 +24,7 @@
 #include <unistd.h>
 
 #include <cmocka.h>
+#include <libpq-fe.h>
 
 #include "../harness/harness.h"
 #include "postern/bus.h"
@@ -441,9 +442,9 @@ static void test_migrations_concurrent(void **state)
 	assert_int_equal(th_wait_http(h1, "/readyz", 200, ready_timeout()), 0);
 	assert_true(th_alive(f->ms[0]) && th_alive(f->ms[1]));
 
-	assert_int_equal(sql_long(f->dsn, "SELECT count(*) FROM schema_migrations"), 2);
+	assert_int_equal(sql_long(f->dsn, "SELECT count(*) FROM schema_migrations"), 3);
 	assert_int_equal(sql_long(f->dsn, "SELECT count(*) FROM schema_migrations "
-	    "WHERE version IN ('001_init', '002_reaper')"), 2);
+	    "WHERE version IN ('001_init', '002_reaper', '003_reap_order')"), 3);
 	assert_int_equal(sql_long(f->dsn, "SELECT count(*) FROM information_schema.tables "
 	    "WHERE table_schema = 'public' AND table_name IN ('mailboxes', 'messages', 'outbox')"), 3);
 	/* and they work: each answers */
@@ -452,7 +453,7 @@ static void test_migrations_concurrent(void **state)
 
 	/* a third start on the migrated database applies nothing */
 	start_ms(f, NULL);
-	assert_int_equal(sql_long(f->dsn, "SELECT count(*) FROM schema_migrations"), 2);
+	assert_int_equal(sql_long(f->dsn, "SELECT count(*) FROM schema_migrations"), 3);
 }
 
 /* ---- operations ---- */
@@ -927,6 +928,128 @@ static void test_delete_mailbox(void **state)
 	assert_int_equal(sql_long(f->dsn, "SELECT count(*) FROM messages"), 0);
 }
 
+/* del_batch - DeleteMailboxes over ids; the reply in *rep_r */
+static pn_err del_batch(fx *f, int64_t *ids, size_t n, int64_t before,
+    const char *rid, Rep **rep_r)
+{
+	Req req = POSTERN__V1__MAILSTORE_REQUEST__INIT;
+	Postern__V1__DeleteMailboxes d = POSTERN__V1__DELETE_MAILBOXES__INIT;
+
+	d.mailbox_ids = ids;
+	d.n_mailbox_ids = n;
+	d.inactive_before = before;
+	d.request_id = (char *)rid;
+	req.op_case = POSTERN__V1__MAILSTORE_REQUEST__OP_DELETE_MAILBOXES;
+	req.delete_mailboxes = &d;
+	return call(f, &req, rep_r);
+}
+
+/* status_of - the result status of id in a DeleteResults reply, in request order */
+static int status_of(const Rep *rep, size_t i, int64_t id)
+{
+	assert_int_equal(rep->result_case, POSTERN__V1__MAILSTORE_REPLY__RESULT_DELETED);
+	assert_true(i < rep->deleted->n_results);
+	assert_int_equal(rep->deleted->results[i]->mailbox_id, id);
+	return (int)rep->deleted->results[i]->status;
+}
+
+/*
+ * DeleteMailboxes: one transaction for the batch; per id deleted (with
+ * tombstone, messages and outbox rows gone), kept (active: re-checked),
+ * gone, or busy (row held by another transaction: not waited for); a
+ * retry of the same request answers "deleted" again; bad input refused
+ */
+static void test_delete_mailboxes(void **state)
+{
+	fx *f = *state;
+	Rep *rep = NULL;
+	int64_t idle1, idle2, live, held, ids[5];
+	int64_t before = (int64_t)time(NULL) - 90 * 86400;
+	PGconn *lock;
+	PGresult *res;
+	char sql[256];
+
+	start_ms(f, NULL);
+	assert_int_equal(do_accept(f, "batch1@example.org", 1, "b-1", "b-inv-1", &rep), PN_OK);
+	idle1 = rep->accepted->mailbox->id;
+	assert_int_equal(store(f, idle1, POSTERN__V1__FOLDER__FOLDER_SENT, "b-2",
+	    "-----BEGIN PGP MESSAGE-----r", "b-reply", &rep), PN_OK);
+	idle2 = make_mailbox(f, "batch2@example.org");
+	live = make_mailbox(f, "batch3@example.org");
+	held = make_mailbox(f, "batch4@example.org");
+	assert_int_equal(sql_longf(f->dsn, "WITH u AS (UPDATE mailboxes SET last_activity = "
+	    "now() - interval '100 days' WHERE id IN (%lld, %lld, %lld) RETURNING 1) "
+	    "SELECT count(*) FROM u", (long long)idle1, (long long)idle2, (long long)held), 3);
+
+	/* another transaction holds one row (an activity in flight) */
+	lock = PQconnectdb(f->dsn);
+	assert_int_equal(PQstatus(lock), CONNECTION_OK);
+	res = PQexec(lock, "BEGIN");
+	PQclear(res);
+	snprintf(sql, sizeof(sql), "SELECT 1 FROM mailboxes WHERE id = %lld FOR UPDATE",
+	    (long long)held);
+	res = PQexec(lock, sql);
+	assert_int_equal(PQntuples(res), 1);
+	PQclear(res);
+
+	ids[0] = idle1;
+	ids[1] = live;
+	ids[2] = held;
+	ids[3] = idle2;
+	ids[4] = held + 1000;
+	assert_int_equal(del_batch(f, ids, 5, before, "batch-run:1", &rep), PN_OK);
+	assert_int_equal(status_of(rep, 0, idle1), POSTERN__V1__STATUS__STATUS_OK);
+	assert_string_equal(rep->deleted->results[0]->address, "batch1@example.org");
+	assert_int_equal(status_of(rep, 1, live), POSTERN__V1__STATUS__STATUS_EXISTS);
+	assert_int_equal(status_of(rep, 2, held), POSTERN__V1__STATUS__STATUS_BUSY);
+	assert_int_equal(status_of(rep, 3, idle2), POSTERN__V1__STATUS__STATUS_OK);
+	assert_int_equal(status_of(rep, 4, held + 1000), POSTERN__V1__STATUS__STATUS_NOT_FOUND);
+	/* gone everywhere, tombstones left by the same transaction */
+	assert_int_equal(sql_longf(f->dsn, "SELECT count(*) FROM mailboxes WHERE id IN "
+	    "(%lld, %lld)", (long long)idle1, (long long)idle2), 0);
+	assert_int_equal(sql_longf(f->dsn, "SELECT count(*) FROM messages WHERE mailbox_id = %lld",
+	    (long long)idle1), 0);
+	assert_int_equal(sql_longf(f->dsn, "SELECT count(*) FROM outbox WHERE mailbox_id = %lld",
+	    (long long)idle1), 0);
+	assert_int_equal(sql_longf(f->dsn, "SELECT count(*) FROM mailbox_tombstones WHERE "
+	    "mailbox_id IN (%lld, %lld) AND deleted_by = 'batch-run:1'", (long long)idle1,
+	    (long long)idle2), 2);
+	/* kept and held ones untouched */
+	assert_int_equal(sql_longf(f->dsn, "SELECT count(*) FROM mailboxes WHERE id IN "
+	    "(%lld, %lld)", (long long)live, (long long)held), 2);
+	assert_int_equal(sql_longf(f->dsn, "SELECT count(*) FROM mailbox_tombstones WHERE "
+	    "mailbox_id IN (%lld, %lld)", (long long)live, (long long)held), 0);
+
+	/* a retry of the same request: still "deleted"; another request: gone */
+	assert_int_equal(del_batch(f, ids, 1, before, "batch-run:1", &rep), PN_OK);
+	assert_int_equal(status_of(rep, 0, idle1), POSTERN__V1__STATUS__STATUS_OK);
+	assert_string_equal(rep->deleted->results[0]->address, "batch1@example.org");
+	assert_int_equal(del_batch(f, ids, 1, before, "batch-run:2", &rep), PN_OK);
+	assert_int_equal(status_of(rep, 0, idle1), POSTERN__V1__STATUS__STATUS_NOT_FOUND);
+
+	/* the holder becomes active and commits: the next batch keeps it */
+	snprintf(sql, sizeof(sql), "UPDATE mailboxes SET last_activity = now() WHERE id = %lld",
+	    (long long)held);
+	res = PQexec(lock, sql);
+	PQclear(res);
+	res = PQexec(lock, "COMMIT");
+	PQclear(res);
+	PQfinish(lock);
+	ids[0] = held;
+	assert_int_equal(del_batch(f, ids, 1, before, "batch-run:3", &rep), PN_OK);
+	assert_int_equal(status_of(rep, 0, held), POSTERN__V1__STATUS__STATUS_EXISTS);
+
+	/* refused: empty, duplicate, non-positive ids, no cut-off, bad request id */
+	assert_int_equal(del_batch(f, ids, 0, before, NULL, &rep), PN_ERR_PARAMS);
+	ids[1] = held;
+	assert_int_equal(del_batch(f, ids, 2, before, NULL, &rep), PN_ERR_PARAMS);
+	ids[1] = -1;
+	assert_int_equal(del_batch(f, ids, 2, before, NULL, &rep), PN_ERR_PARAMS);
+	assert_int_equal(del_batch(f, ids, 1, 0, NULL, &rep), PN_ERR_PARAMS);
+	assert_int_equal(del_batch(f, ids, 1, before, "bad\nid", &rep), PN_ERR_PARAMS);
+	assert_int_equal(sql_long(f->dsn, "SELECT count(*) FROM mailboxes"), 2);
+}
+
 /* ---- outbox ---- */
 
 /* sink down: the mail waits and is retried; sink up: delivered exactly once */
@@ -1156,6 +1279,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_list_paging, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_update_cas, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_delete_mailbox, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_delete_mailboxes, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_outbox_retry, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_outbox_two_replicas, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_malformed, setup, teardown),

@@ -53,5 +53,12 @@ int pn_redis_ping(pn_redis *redis);
 pn_err pn_redis_track(pn_redis *redis, int64_t mailbox_id, const char *key);
 pn_err pn_redis_forget_mailbox(pn_redis *redis, int64_t mailbox_id,
     long *deleted_r);
+/*
+ * pn_redis_forget_mailboxes - the same for n mailboxes at once, and DEL of
+ * nextra other keys (e.g. their keylookup cache entries), in one round
+ * trip and one atomic step
+ */
+pn_err pn_redis_forget_mailboxes(pn_redis *redis, const int64_t *ids, size_t n,
+    const char *const *extra, size_t nextra, long *deleted_r);
 
 #endif

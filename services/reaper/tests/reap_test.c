@@ -49,6 +49,13 @@ typedef struct fake {
 	char last_rcpt[80];
 	char last_from[80];
 	int list_calls;
+	/* the batch operations (backend_batch) */
+	pn_err batch_fails;          /* != 0: remove_batch fails with this as a whole */
+	int64_t busy_id;             /* remove_batch answers BUSY for this id */
+	int batch_calls;
+	int remove_calls;
+	int redis_batch_calls;
+	char last_rid[64];
 } fake;
 
 static fbox *find(fake *f, int64_t id)
@@ -137,6 +144,54 @@ static pn_err f_remove(void *arg, int64_t id, int64_t before, const char *rid)
 	return PN_OK;
 }
 
+static pn_err f_remove_counted(void *arg, int64_t id, int64_t before, const char *rid)
+{
+	fake *f = arg;
+
+	f->remove_calls++;
+	/* the fallback carries the batch's request id */
+	if (f->batch_calls > 0 && f->batch_fails == 0)
+		assert_string_equal(rid, f->last_rid);
+	return f_remove(arg, id, before, rid);
+}
+
+static pn_err f_remove_batch(void *arg, const int64_t *ids, size_t n, int64_t before,
+    const char *rid, pn_err *res)
+{
+	fake *f = arg;
+
+	f->batch_calls++;
+	assert_non_null(strstr(rid, "run-1:"));
+	snprintf(f->last_rid, sizeof(f->last_rid), "%s", rid);
+	if (f->batch_fails != 0)
+		return f->batch_fails;
+	for (size_t i = 0; i < n; i++) {
+		fbox *x = find(f, ids[i]);
+
+		if (ids[i] == f->busy_id && x != NULL && x->exists) {
+			res[i] = PN_ERR_BUSY;
+			continue;
+		}
+		/* the same rules as one by one, in one "transaction" */
+		res[i] = f_remove(arg, ids[i], before, rid);
+	}
+	return PN_OK;
+}
+
+static pn_err f_forget_redis(void *arg, int64_t id, const char *address);
+
+static pn_err f_forget_redis_batch(void *arg, const reap_box *boxes, size_t n)
+{
+	fake *f = arg;
+
+	f->redis_batch_calls++;
+	if (f->redis_down)
+		return PN_ERR_TEMP;
+	for (size_t i = 0; i < n; i++)
+		assert_int_equal(f_forget_redis(arg, boxes[i].id, boxes[i].address), PN_OK);
+	return PN_OK;
+}
+
 static pn_err f_warn(void *arg, int64_t id, int64_t before, const char *idem,
     const char *env_from, const char *rcpt, const char *data, size_t len)
 {
@@ -215,6 +270,15 @@ static void backend(fake *f, reap_backend *b)
 	b->tombstones = f_tombstones;
 	b->forget_redis = f_forget_redis;
 	b->forget_tombstones = f_forget_tombstones;
+}
+
+/* backend_batch - the same fake, with the batch operations */
+static void backend_batch(fake *f, reap_backend *b)
+{
+	backend(f, b);
+	b->remove = f_remove_counted;
+	b->remove_batch = f_remove_batch;
+	b->forget_redis_batch = f_forget_redis_batch;
 }
 
 static reap_policy policy(long batch, int dry)
@@ -360,6 +424,114 @@ static void test_redis_down_then_finish(void **state)
 		assert_true(!f.b[i].tomb && f.redis_forgotten[i] == 1);
 }
 
+/*
+ * the batch path: one request per batch; kept, gone and deleted as one by
+ * one; a row held elsewhere (BUSY) goes through remove; Redis in one call
+ */
+static void test_batch(void **state)
+{
+	fake f;
+	reap_backend b;
+	reap_policy p = policy(4, 0);
+	reap_stats st;
+	fbox *held;
+
+	(void)state;
+	memset(&f, 0, sizeof(f));
+	memset(&st, 0, sizeof(st));
+	for (int i = 0; i < 9; i++)
+		add(&f, "old@example.org", DAYS(100 + i), 0);
+	add(&f, "young@example.org", DAYS(10), 0);
+	held = &f.b[2];
+	f.busy_id = held->id;
+	f.touch_on_delete = f.b[5].id;          /* active since the listing */
+	f.gone_on_delete = f.b[6].id;           /* another replica was first */
+	backend_batch(&f, &b);
+	assert_int_equal(reap_run(&b, &p, NOW, &st), PN_OK);
+	assert_int_equal(st.deleted, 7);
+	assert_int_equal(st.kept, 1);
+	assert_int_equal(st.gone, 1);
+	assert_int_equal(st.errors, 0);
+	assert_int_equal(f.batch_calls, 3);      /* 4 + 4 + 1 listed */
+	assert_int_equal(f.remove_calls, 1);     /* only the held row */
+	assert_false(held->exists);
+	assert_true(f.b[5].exists);
+	assert_int_equal(f.redis_forgotten[5], 0);
+	assert_int_equal(f.redis_batch_calls, 3);
+	for (int i = 0; i < 9; i++)
+		assert_int_equal(f.b[i].tomb, i == 6);   /* 6: the other replica's to finish */
+	assert_true(f.b[9].exists);
+}
+
+/* a mailstore without the batch operation: one by one, same result */
+static void test_batch_refused(void **state)
+{
+	fake f;
+	reap_backend b;
+	reap_policy p = policy(100, 0);
+	reap_stats st;
+
+	(void)state;
+	memset(&f, 0, sizeof(f));
+	memset(&st, 0, sizeof(st));
+	for (int i = 0; i < 5; i++)
+		add(&f, "old@example.org", DAYS(100 + i), 0);
+	f.batch_fails = PN_ERR_PARAMS;
+	backend_batch(&f, &b);
+	assert_int_equal(reap_run(&b, &p, NOW, &st), PN_OK);
+	assert_int_equal(st.deleted, 5);
+	assert_int_equal(st.errors, 0);
+	assert_int_equal(f.remove_calls, 5);
+}
+
+/*
+ * the batch request fails as a whole (mailstore gone): nothing counted as
+ * deleted, no Redis step, no hot loop; Redis down after a batch delete:
+ * tombstones stay and the next pass finishes them
+ */
+static void test_batch_failures(void **state)
+{
+	fake f;
+	reap_backend b;
+	reap_policy p = policy(3, 0);
+	reap_stats st;
+
+	(void)state;
+	memset(&f, 0, sizeof(f));
+	memset(&st, 0, sizeof(st));
+	for (int i = 0; i < 5; i++)
+		add(&f, "old@example.org", DAYS(100 + i), 0);
+	f.batch_fails = PN_ERR_TEMP;
+	backend_batch(&f, &b);
+	assert_int_equal(reap_run(&b, &p, NOW, &st), PN_OK);
+	assert_int_equal(st.deleted, 0);
+	assert_int_equal(st.errors, 3);
+	assert_int_equal(f.batch_calls, 1);
+	assert_int_equal(f.remove_calls, 0);
+	assert_int_equal(f.redis_batch_calls, 0);
+	for (int i = 0; i < 5; i++)
+		assert_true(f.b[i].exists);
+
+	f.batch_fails = 0;
+	f.redis_down = 1;
+	for (int i = 0; i < f.n; i++)
+		f.b[i].claimed = 0;
+	memset(&st, 0, sizeof(st));
+	assert_int_equal(reap_run(&b, &p, NOW, &st), PN_OK);
+	assert_int_equal(st.deleted, 5);
+	assert_int_equal(st.errors, 5);
+	for (int i = 0; i < 5; i++)
+		assert_true(!f.b[i].exists && f.b[i].tomb);
+
+	f.redis_down = 0;
+	memset(&st, 0, sizeof(st));
+	assert_int_equal(reap_run(&b, &p, NOW, &st), PN_OK);
+	assert_int_equal(st.finished, 5);
+	assert_int_equal(st.errors, 0);
+	for (int i = 0; i < 5; i++)
+		assert_true(!f.b[i].tomb && f.redis_forgotten[i] == 1);
+}
+
 /* --dry-run: nothing changes, counts right across several pages */
 static void test_dry_run(void **state)
 {
@@ -461,6 +633,9 @@ int main(void)
 		cmocka_unit_test(test_pass),
 		cmocka_unit_test(test_recheck_kept),
 		cmocka_unit_test(test_redis_down_then_finish),
+		cmocka_unit_test(test_batch),
+		cmocka_unit_test(test_batch_refused),
+		cmocka_unit_test(test_batch_failures),
 		cmocka_unit_test(test_dry_run),
 		cmocka_unit_test(test_list_down),
 		cmocka_unit_test(test_mail),
