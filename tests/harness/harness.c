@@ -808,3 +808,55 @@ pn_client *th_client(const char *endpoint, const char *certname,
 	cfg.retries = retries;
 	return pn_client_new(&cfg);
 }
+
+long th_sql_long(const char *dsn, const char *sql)
+{
+	char *v = th_sql(dsn, sql);
+	long n = v ? strtol(v, NULL, 10) : -1;
+
+	free(v);
+	return n;
+}
+
+long th_sql_longf(const char *dsn, const char *fmt, ...)
+{
+	char sql[4096];
+	va_list ap;
+
+	va_start(ap, fmt);
+	vsnprintf(sql, sizeof(sql), fmt, ap);
+	va_end(ap);
+	return th_sql_long(dsn, sql);
+}
+
+long long th_now_ms(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (long long)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+int th_run(const char *const argv[], const char *const env[], const char *out_path)
+{
+	pid_t pid = fork();
+	int status;
+
+	if (pid < 0)
+		return -1;
+	if (pid == 0) {
+		for (int i = 0; env && env[i]; i++)
+			putenv((char *)env[i]);
+		if (out_path) {
+			int fd = open(out_path, O_WRONLY | O_CREAT | O_TRUNC, 0600);
+			if (fd < 0 || dup2(fd, 1) < 0)
+				_exit(126);
+		}
+		execvp(argv[0], (char *const *)argv);
+		_exit(127);
+	}
+	while (waitpid(pid, &status, 0) < 0)
+		if (errno != EINTR)
+			return -1;
+	return WIFEXITED(status) ? WEXITSTATUS(status) : -1;
+}

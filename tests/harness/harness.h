@@ -34,6 +34,19 @@ char *th_tmpdir(const char *tag);
 char *th_createdb(const char *tag);
 /* th_sql - run one SQL statement on dsn; returns first column of first row (caller frees) or NULL */
 char *th_sql(const char *dsn, const char *sql);
+/* th_sql_long - that first value as a number, -1 if none */
+long th_sql_long(const char *dsn, const char *sql);
+/* th_sql_longf - the same with a formatted statement (test-made values only) */
+long th_sql_longf(const char *dsn, const char *fmt, ...)
+	__attribute__((format(printf, 2, 3)));
+/* th_now_ms - monotonic milliseconds */
+long long th_now_ms(void);
+/*
+ * th_run - run argv (argv[0] on PATH or a path) to completion with extra
+ * env ("NAME=value", NULL-terminated, may be NULL), stdout to out_path
+ * (NULL = inherited); returns the exit status, -1 if it did not exit.
+ */
+int th_run(const char *const argv[], const char *const env[], const char *out_path);
 
 /*
  * th_spawn - start a child: argv[0] is a name under POSTERN_TEST_BIN or a

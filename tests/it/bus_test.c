@@ -34,15 +34,6 @@
 
 /* ---- helpers ---- */
 
-/* mono_ms - monotonic milliseconds */
-static long long mono_ms(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (long long)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
-
 /* kl_env - what keylookup needs besides the bus (its cache) */
 static const char *const *kl_env(void)
 {
@@ -116,13 +107,13 @@ static double metric(int port, const char *name)
 /* wait_metric - poll until metric == value, up to timeout_ms; 0 or -1 */
 static int wait_metric(int port, const char *name, double value, long timeout_ms)
 {
-	long long deadline = mono_ms() + timeout_ms;
+	long long deadline = th_now_ms() + timeout_ms;
 
 	do {
 		if (metric(port, name) == value)
 			return 0;
 		usleep(50000);
-	} while (mono_ms() < deadline);
+	} while (th_now_ms() < deadline);
 	return -1;
 }
 
@@ -240,11 +231,11 @@ static void test_request_reply(void **state)
 	pn_client_destroy(&c);
 	/* SIGTERM interrupts the worker's wait: it leaves at once, exit 0 */
 	{
-		long long t0 = mono_ms();
+		long long t0 = th_now_ms();
 
 		assert_int_equal(th_stop(w, 10000), 0);
-		print_message("worker stopped %lld ms after SIGTERM\n", mono_ms() - t0);
-		assert_true(mono_ms() - t0 < 3000);
+		print_message("worker stopped %lld ms after SIGTERM\n", th_now_ms() - t0);
+		assert_true(th_now_ms() - t0 < 3000);
 	}
 	/* a worker that leaves says DISCONNECT: the broker forgets it at once */
 	assert_int_equal(wait_metric(b.health, WORKERS_KL, 0, 1000), 0);
@@ -304,7 +295,7 @@ static void test_killed_worker(void **state)
 	assert_int_equal(ping(c, "keylookup", &pid), PN_OK);
 
 	assert_int_equal(th_kill(w1, SIGKILL), 0);
-	killed = mono_ms();
+	killed = th_now_ms();
 	/* right away: every call is answered, by the survivor, within retries */
 	for (int i = 0; i < 5; i++) {
 		assert_int_equal(ping(c, "keylookup", &pid), PN_OK);
@@ -312,8 +303,8 @@ static void test_killed_worker(void **state)
 	}
 	/* within 3.5 s the broker has dropped the dead worker */
 	assert_int_equal(wait_metric(b.health, WORKERS_KL, 1,
-	    3500 - (long)(mono_ms() - killed)), 0);
-	print_message("dead worker dropped %lld ms after SIGKILL\n", mono_ms() - killed);
+	    3500 - (long)(th_now_ms() - killed)), 0);
+	print_message("dead worker dropped %lld ms after SIGKILL\n", th_now_ms() - killed);
 	/* and no request goes to it any more: one try each must do */
 	strict = th_client(b.endpoint, NULL, 1500, 1);
 	for (int i = 0; i < 10; i++) {
@@ -342,9 +333,9 @@ static void test_stuck_worker(void **state)
 	assert_int_equal(wait_metric(b.health, WORKERS_KL, 2, 3000), 0);
 
 	assert_int_equal(th_kill(w1, SIGSTOP), 0);
-	stopped = mono_ms();
+	stopped = th_now_ms();
 	assert_int_equal(wait_metric(b.health, WORKERS_KL, 1, 3500), 0);
-	print_message("stuck worker dropped %lld ms after SIGSTOP\n", mono_ms() - stopped);
+	print_message("stuck worker dropped %lld ms after SIGSTOP\n", th_now_ms() - stopped);
 	strict = th_client(b.endpoint, NULL, 1500, 1);
 	for (int i = 0; i < 10; i++) {
 		assert_int_equal(ping(strict, "keylookup", &pid), PN_OK);
@@ -382,9 +373,9 @@ static void test_broker_restart(void **state)
 	assert_int_equal(th_wait_http(kl_health, "/readyz", 503, 5000), 0);
 	assert_int_equal(th_broker_start(&b, NULL), 0);     /* same port */
 
-	t0 = mono_ms();
+	t0 = th_now_ms();
 	assert_int_equal(ping(c, "keylookup", &pid), PN_OK);
-	print_message("first call after restart answered in %lld ms\n", mono_ms() - t0);
+	print_message("first call after restart answered in %lld ms\n", th_now_ms() - t0);
 	assert_int_equal(pid, (long)w);           /* the same worker, re-registered */
 	assert_true(th_alive(w));
 	assert_int_equal(wait_metric(b.health, WORKERS_KL, 1, 5000), 0);
@@ -395,9 +386,9 @@ static void test_broker_restart(void **state)
 	/* and once more after a crash: nobody is told, heartbeats notice */
 	assert_int_equal(th_kill(b.pid, SIGKILL), 0);
 	assert_int_equal(th_broker_start(&b, NULL), 0);
-	t0 = mono_ms();
+	t0 = th_now_ms();
 	assert_int_equal(ping(c, "keylookup", &pid), PN_OK);
-	print_message("first call after a crash answered in %lld ms\n", mono_ms() - t0);
+	print_message("first call after a crash answered in %lld ms\n", th_now_ms() - t0);
 	assert_int_equal(pid, (long)w);
 	assert_true(th_alive(w));
 	pn_client_destroy(&c);
@@ -551,10 +542,10 @@ static void test_queue_full(void **state)
 	assert_int_equal(ping(c, "nobody", NULL), PN_ERR_TEMP);     /* queued */
 	assert_int_equal(ping(c, "nobody", NULL), PN_ERR_TEMP);     /* queued */
 	assert_true(metric(b.health, "postern_broker_queued{service=\"nobody\"}") == 2);
-	t0 = mono_ms();
+	t0 = th_now_ms();
 	assert_int_equal(pn_client_call(c, "nobody", &req.base,
 	    &postern__v1__keylookup_reply__descriptor, pool, &out), PN_ERR_BUSY);
-	assert_true(mono_ms() - t0 < 300);       /* at once, not after a timeout */
+	assert_true(th_now_ms() - t0 < 300);       /* at once, not after a timeout */
 	assert_non_null(out);
 	assert_int_equal(pn_pb_get_status(out, &error), PN_ERR_BUSY);
 	assert_string_equal(error, "service nobody: queue full");

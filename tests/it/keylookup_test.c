@@ -77,31 +77,6 @@ static const char *addr(const char *local)
 	return b;
 }
 
-/* run_cmd - run argv (argv[0] on PATH or a path) with extra env; stdout to out_path; exit status */
-static int run_cmd(const char *const argv[], const char *const env[],
-    const char *out_path)
-{
-	pid_t pid = fork();
-	int status;
-
-	assert_true(pid >= 0);
-	if (pid == 0) {
-		for (int i = 0; env && env[i]; i++)
-			putenv((char *)env[i]);
-		if (out_path) {
-			int fd = open(out_path, O_WRONLY | O_CREAT | O_TRUNC, 0600);
-			if (fd < 0 || dup2(fd, 1) < 0)
-				_exit(126);
-		}
-		execvp(argv[0], (char *const *)argv);
-		_exit(127);
-	}
-	while (waitpid(pid, &status, 0) < 0)
-		if (errno != EINTR)
-			return -1;
-	return WIFEXITED(status) ? WEXITSTATUS(status) : -1;
-}
-
 /* gpg_cmd - gpg in the key-making homedir, batch, no passphrase */
 static int gpg_cmd(const char *out_path, ...)
 {
@@ -124,7 +99,7 @@ static int gpg_cmd(const char *out_path, ...)
 		argv[n++] = a;
 	va_end(ap);
 	argv[n] = NULL;
-	return run_cmd(argv, NULL, out_path);
+	return th_run(argv, NULL, out_path);
 }
 
 /* fpr_of - the fingerprint of the key for uid in the key-making homedir */
@@ -188,7 +163,7 @@ static int ctl(const char *out_path, const char *const *env, ...)
 		argv[n++] = a;
 	va_end(ap);
 	argv[n] = NULL;
-	return run_cmd(argv, env, out_path);
+	return th_run(argv, env, out_path);
 }
 
 /* import - posternctl key import FILE into the keyring; must succeed */
@@ -373,8 +348,8 @@ static int teardown(void **state)
 	if (f->ms > 0)
 		assert_int_equal(th_stop(f->ms, 15000), 0);
 	th_stop(f->broker.pid, 5000);
-	run_cmd(kill1, NULL, NULL);
-	run_cmd(kill2, NULL, NULL);
+	th_run(kill1, NULL, NULL);
+	th_run(kill2, NULL, NULL);
 	free(f->dsn);
 	free(f->gnupg);
 	free(f->keyring);

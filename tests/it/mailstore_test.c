@@ -57,39 +57,6 @@ typedef struct fx {
 
 /* ---- helpers ---- */
 
-/* mono_ms - monotonic milliseconds */
-static long long mono_ms(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (long long)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
-
-/* sql_long - a number from SQL (-1 if none) */
-static long sql_long(const char *dsn, const char *sql)
-{
-	char *v = th_sql(dsn, sql);
-	long n = v ? strtol(v, NULL, 10) : -1;
-
-	free(v);
-	return n;
-}
-
-/* sql_fmt - format a statement (test-made values only) and return one number */
-static long sql_longf(const char *dsn, const char *fmt, ...)
-	__attribute__((format(printf, 2, 3)));
-static long sql_longf(const char *dsn, const char *fmt, ...)
-{
-	char sql[1024];
-	va_list ap;
-
-	va_start(ap, fmt);
-	vsnprintf(sql, sizeof(sql), fmt, ap);
-	va_end(ap);
-	return sql_long(dsn, sql);
-}
-
 /* metric - a value from /metrics, -1 if absent */
 static double metric(int port, const char *name)
 {
@@ -442,10 +409,10 @@ static void test_migrations_concurrent(void **state)
 	assert_int_equal(th_wait_http(h1, "/readyz", 200, ready_timeout()), 0);
 	assert_true(th_alive(f->ms[0]) && th_alive(f->ms[1]));
 
-	assert_int_equal(sql_long(f->dsn, "SELECT count(*) FROM schema_migrations"), 3);
-	assert_int_equal(sql_long(f->dsn, "SELECT count(*) FROM schema_migrations "
+	assert_int_equal(th_sql_long(f->dsn, "SELECT count(*) FROM schema_migrations"), 3);
+	assert_int_equal(th_sql_long(f->dsn, "SELECT count(*) FROM schema_migrations "
 	    "WHERE version IN ('001_init', '002_reaper', '003_reap_order')"), 3);
-	assert_int_equal(sql_long(f->dsn, "SELECT count(*) FROM information_schema.tables "
+	assert_int_equal(th_sql_long(f->dsn, "SELECT count(*) FROM information_schema.tables "
 	    "WHERE table_schema = 'public' AND table_name IN ('mailboxes', 'messages', 'outbox')"), 3);
 	/* and they work: each answers */
 	for (int i = 0; i < 4; i++)
@@ -453,7 +420,7 @@ static void test_migrations_concurrent(void **state)
 
 	/* a third start on the migrated database applies nothing */
 	start_ms(f, NULL);
-	assert_int_equal(sql_long(f->dsn, "SELECT count(*) FROM schema_migrations"), 3);
+	assert_int_equal(th_sql_long(f->dsn, "SELECT count(*) FROM schema_migrations"), 3);
 }
 
 /* ---- operations ---- */
@@ -562,13 +529,13 @@ static void test_roundtrip(void **state)
 		Req req = POSTERN__V1__MAILSTORE_REQUEST__INIT;
 		Postern__V1__Touch t = POSTERN__V1__TOUCH__INIT;
 
-		assert_int_equal(sql_longf(f->dsn, "UPDATE mailboxes SET last_activity = "
+		assert_int_equal(th_sql_longf(f->dsn, "UPDATE mailboxes SET last_activity = "
 		    "now() - interval '10 days' WHERE id = %lld RETURNING 1", (long long)mb), 1);
 		t.mailbox_id = mb;
 		req.op_case = POSTERN__V1__MAILSTORE_REQUEST__OP_TOUCH;
 		req.touch = &t;
 		assert_int_equal(call(f, &req, &rep), PN_OK);
-		assert_int_equal(sql_longf(f->dsn, "SELECT count(*) FROM mailboxes WHERE id = %lld "
+		assert_int_equal(th_sql_longf(f->dsn, "SELECT count(*) FROM mailboxes WHERE id = %lld "
 		    "AND last_activity > now() - interval '1 minute'", (long long)mb), 1);
 		t.mailbox_id = mb + 1000;
 		assert_int_equal(call(f, &req, &rep), PN_ERR_NOTFOUND);
@@ -596,9 +563,9 @@ static void test_roundtrip(void **state)
 	assert_int_equal(queue(f, mb, "q-1", "carol@example.net"), PN_OK);
 	assert_int_equal(queue(f, 0, "q-2", "dave@example.net"), PN_OK);
 	assert_int_equal(queue(f, 424242, "q-3", "dave@example.net"), PN_ERR_NOTFOUND);
-	assert_int_equal(sql_long(f->dsn, "SELECT count(*) FROM outbox WHERE idem_key IN ('q-1', 'q-2')"), 2);
-	assert_int_equal(sql_long(f->dsn, "SELECT count(*) FROM outbox"), 4);
-	assert_int_equal(sql_long(f->dsn, "SELECT count(*) FROM outbox WHERE idem_key = 'q-2' "
+	assert_int_equal(th_sql_long(f->dsn, "SELECT count(*) FROM outbox WHERE idem_key IN ('q-1', 'q-2')"), 2);
+	assert_int_equal(th_sql_long(f->dsn, "SELECT count(*) FROM outbox"), 4);
+	assert_int_equal(th_sql_long(f->dsn, "SELECT count(*) FROM outbox WHERE idem_key = 'q-2' "
 	    "AND mailbox_id IS NULL AND rcpt_to = ARRAY['dave@example.net']"), 1);
 
 	/* DeleteMessage, then it is gone */
@@ -637,14 +604,14 @@ static void test_store_idempotent(void **state)
 		assert_int_equal(rep->stored->message_id, first);
 		assert_int_equal(rep->stored->duplicate, i > 0);
 	}
-	assert_int_equal(sql_longf(f->dsn, "SELECT count(*) FROM messages WHERE mailbox_id = %lld "
+	assert_int_equal(th_sql_longf(f->dsn, "SELECT count(*) FROM messages WHERE mailbox_id = %lld "
 	    "AND event_id = 'evt-store'", (long long)mb), 1);
-	assert_int_equal(sql_long(f->dsn, "SELECT count(*) FROM outbox "
+	assert_int_equal(th_sql_long(f->dsn, "SELECT count(*) FROM outbox "
 	    "WHERE idem_key = 'notify-evt-store'"), 1);
 	/* the same event id for the other folder is a caller bug, not a retry */
 	assert_int_equal(store(f, mb, POSTERN__V1__FOLDER__FOLDER_SENT, "evt-store",
 	    "-----BEGIN PGP MESSAGE-----same", NULL, &rep), PN_ERR_EXISTS);
-	assert_int_equal(sql_longf(f->dsn, "SELECT count(*) FROM messages WHERE mailbox_id = %lld",
+	assert_int_equal(th_sql_longf(f->dsn, "SELECT count(*) FROM messages WHERE mailbox_id = %lld",
 	    (long long)mb), 2);
 	/* bad input never reaches the database */
 	assert_int_equal(store(f, mb, POSTERN__V1__FOLDER__FOLDER_UNSPECIFIED, "evt-x",
@@ -669,10 +636,10 @@ static void test_accept_rules(void **state)
 	assert_true(rep->accepted->created);
 	mb = rep->accepted->mailbox->id;
 	msg = rep->accepted->message_id;
-	assert_int_equal(sql_long(f->dsn, "SELECT count(*) FROM mailboxes"), 1);
-	assert_int_equal(sql_long(f->dsn, "SELECT count(*) FROM messages"), 1);
-	assert_int_equal(sql_long(f->dsn, "SELECT count(*) FROM outbox"), 1);
-	assert_int_equal(sql_longf(f->dsn, "SELECT count(*) FROM outbox WHERE mailbox_id = %lld "
+	assert_int_equal(th_sql_long(f->dsn, "SELECT count(*) FROM mailboxes"), 1);
+	assert_int_equal(th_sql_long(f->dsn, "SELECT count(*) FROM messages"), 1);
+	assert_int_equal(th_sql_long(f->dsn, "SELECT count(*) FROM outbox"), 1);
+	assert_int_equal(th_sql_longf(f->dsn, "SELECT count(*) FROM outbox WHERE mailbox_id = %lld "
 	    "AND idem_key = 'inv-a' AND state = 'queued'", (long long)mb), 1);
 
 	/* the retry: first result again, nothing written */
@@ -681,9 +648,9 @@ static void test_accept_rules(void **state)
 	assert_true(rep->accepted->created);
 	assert_int_equal(rep->accepted->message_id, msg);
 	assert_int_equal(rep->accepted->mailbox->id, mb);
-	assert_int_equal(sql_long(f->dsn, "SELECT count(*) FROM mailboxes"), 1);
-	assert_int_equal(sql_long(f->dsn, "SELECT count(*) FROM messages"), 1);
-	assert_int_equal(sql_long(f->dsn, "SELECT count(*) FROM outbox"), 1);
+	assert_int_equal(th_sql_long(f->dsn, "SELECT count(*) FROM mailboxes"), 1);
+	assert_int_equal(th_sql_long(f->dsn, "SELECT count(*) FROM messages"), 1);
+	assert_int_equal(th_sql_long(f->dsn, "SELECT count(*) FROM outbox"), 1);
 
 	/* another event wanting to create the same mailbox: EXISTS, with it */
 	assert_int_equal(do_accept(f, "frank@example.org", 1, "evt-b", "inv-b", &rep),
@@ -692,19 +659,19 @@ static void test_accept_rules(void **state)
 	assert_int_equal(rep->result_case, POSTERN__V1__MAILSTORE_REPLY__RESULT_ACCEPTED);
 	assert_int_equal(rep->accepted->mailbox->id, mb);
 	assert_int_equal(rep->accepted->mailbox->secret_key.len, 0);
-	assert_int_equal(sql_long(f->dsn, "SELECT count(*) FROM messages"), 1);
-	assert_int_equal(sql_long(f->dsn, "SELECT count(*) FROM outbox"), 1);
+	assert_int_equal(th_sql_long(f->dsn, "SELECT count(*) FROM messages"), 1);
+	assert_int_equal(th_sql_long(f->dsn, "SELECT count(*) FROM outbox"), 1);
 
 	/* the caller re-encrypts and retries without new_mailbox */
-	assert_int_equal(sql_longf(f->dsn, "UPDATE mailboxes SET last_activity = "
+	assert_int_equal(th_sql_longf(f->dsn, "UPDATE mailboxes SET last_activity = "
 	    "now() - interval '5 days' WHERE id = %lld RETURNING 1", (long long)mb), 1);
 	assert_int_equal(do_accept(f, "frank@example.org", 0, "evt-b", "inv-b", &rep), PN_OK);
 	assert_false(rep->accepted->created);
 	assert_false(rep->accepted->duplicate);
-	assert_int_equal(sql_long(f->dsn, "SELECT count(*) FROM messages"), 2);
-	assert_int_equal(sql_long(f->dsn, "SELECT count(*) FROM outbox"), 2);
+	assert_int_equal(th_sql_long(f->dsn, "SELECT count(*) FROM messages"), 2);
+	assert_int_equal(th_sql_long(f->dsn, "SELECT count(*) FROM outbox"), 2);
 	/* new mail counts as activity */
-	assert_int_equal(sql_longf(f->dsn, "SELECT count(*) FROM mailboxes WHERE id = %lld "
+	assert_int_equal(th_sql_longf(f->dsn, "SELECT count(*) FROM mailboxes WHERE id = %lld "
 	    "AND last_activity > now() - interval '1 minute'", (long long)mb), 1);
 	/* its retry is a duplicate that did not create */
 	assert_int_equal(do_accept(f, "frank@example.org", 0, "evt-b", "inv-b", &rep), PN_OK);
@@ -717,7 +684,7 @@ static void test_accept_rules(void **state)
 	/* invalid address */
 	assert_int_equal(do_accept(f, "frank@exa mple.org", 1, "evt-d", NULL, &rep),
 	    PN_ERR_PARAMS);
-	assert_int_equal(sql_long(f->dsn, "SELECT count(*) FROM mailboxes"), 1);
+	assert_int_equal(th_sql_long(f->dsn, "SELECT count(*) FROM mailboxes"), 1);
 }
 
 /* racing creators: per address exactly one creates, the other gets EXISTS */
@@ -780,8 +747,8 @@ static void test_accept_race(void **state)
 	assert_int_equal(r[0].other + r[1].other, 0);
 	assert_int_equal(r[0].created + r[1].created, RACE_ADDRESSES);
 	assert_int_equal(r[0].exists + r[1].exists, RACE_ADDRESSES);
-	assert_int_equal(sql_long(f->dsn, "SELECT count(*) FROM mailboxes"), RACE_ADDRESSES);
-	assert_int_equal(sql_long(f->dsn, "SELECT count(*) FROM messages"), RACE_ADDRESSES);
+	assert_int_equal(th_sql_long(f->dsn, "SELECT count(*) FROM mailboxes"), RACE_ADDRESSES);
+	assert_int_equal(th_sql_long(f->dsn, "SELECT count(*) FROM messages"), RACE_ADDRESSES);
 	assert_true(th_alive(f->ms[0]) && th_alive(f->ms[1]));
 }
 
@@ -867,7 +834,7 @@ static void test_update_cas(void **state)
 	u.expected_state = POSTERN__V1__MAILBOX_STATE__MAILBOX_ACTIVE;
 	u.new_state = POSTERN__V1__MAILBOX_STATE__MAILBOX_LOCKED;
 	assert_int_equal(call(f, &req, &rep), PN_OK);
-	assert_int_equal(sql_longf(f->dsn, "SELECT count(*) FROM mailboxes WHERE id = %lld AND "
+	assert_int_equal(th_sql_longf(f->dsn, "SELECT count(*) FROM mailboxes WHERE id = %lld AND "
 	    "state = 'locked' AND secret_key = convert_to('-----BEGIN PGP PRIVATE KEY BLOCK-----password', 'UTF8')",
 	    (long long)mb), 1);
 
@@ -900,32 +867,32 @@ static void test_delete_mailbox(void **state)
 	d.mailbox_id = mb;
 	d.inactive_before = (int64_t)time(NULL) - 3600;
 	assert_int_equal(call(f, &req, &rep), PN_ERR_EXISTS);
-	assert_int_equal(sql_longf(f->dsn, "SELECT count(*) FROM messages WHERE mailbox_id = %lld",
+	assert_int_equal(th_sql_longf(f->dsn, "SELECT count(*) FROM messages WHERE mailbox_id = %lld",
 	    (long long)mb), 2);
 
 	/* 100 days idle: it goes, with its messages and outbox rows */
-	assert_int_equal(sql_longf(f->dsn, "UPDATE mailboxes SET last_activity = "
+	assert_int_equal(th_sql_longf(f->dsn, "UPDATE mailboxes SET last_activity = "
 	    "now() - interval '100 days' WHERE id = %lld RETURNING 1", (long long)mb), 1);
 	d.inactive_before = (int64_t)time(NULL) - 90 * 86400;
 	assert_int_equal(call(f, &req, &rep), PN_OK);
-	assert_int_equal(sql_longf(f->dsn, "SELECT count(*) FROM mailboxes WHERE id = %lld",
+	assert_int_equal(th_sql_longf(f->dsn, "SELECT count(*) FROM mailboxes WHERE id = %lld",
 	    (long long)mb), 0);
-	assert_int_equal(sql_longf(f->dsn, "SELECT count(*) FROM messages WHERE mailbox_id = %lld",
+	assert_int_equal(th_sql_longf(f->dsn, "SELECT count(*) FROM messages WHERE mailbox_id = %lld",
 	    (long long)mb), 0);
-	assert_int_equal(sql_longf(f->dsn, "SELECT count(*) FROM outbox WHERE mailbox_id = %lld",
+	assert_int_equal(th_sql_longf(f->dsn, "SELECT count(*) FROM outbox WHERE mailbox_id = %lld",
 	    (long long)mb), 0);
-	assert_int_equal(sql_long(f->dsn, "SELECT count(*) FROM outbox"), 0);
+	assert_int_equal(th_sql_long(f->dsn, "SELECT count(*) FROM outbox"), 0);
 	assert_int_equal(get_mailbox(f, mb, NULL, NULL, &rep), PN_ERR_NOTFOUND);
 	assert_int_equal(call(f, &req, &rep), PN_ERR_NOTFOUND);
 
 	/* the other mailbox is untouched; without inactive_before it goes at once */
-	assert_int_equal(sql_longf(f->dsn, "SELECT count(*) FROM messages WHERE mailbox_id = %lld",
+	assert_int_equal(th_sql_longf(f->dsn, "SELECT count(*) FROM messages WHERE mailbox_id = %lld",
 	    (long long)other), 1);
 	d.mailbox_id = other;
 	d.inactive_before = 0;
 	assert_int_equal(call(f, &req, &rep), PN_OK);
-	assert_int_equal(sql_long(f->dsn, "SELECT count(*) FROM mailboxes"), 0);
-	assert_int_equal(sql_long(f->dsn, "SELECT count(*) FROM messages"), 0);
+	assert_int_equal(th_sql_long(f->dsn, "SELECT count(*) FROM mailboxes"), 0);
+	assert_int_equal(th_sql_long(f->dsn, "SELECT count(*) FROM messages"), 0);
 }
 
 /* del_batch - DeleteMailboxes over ids; the reply in *rep_r */
@@ -977,7 +944,7 @@ static void test_delete_mailboxes(void **state)
 	idle2 = make_mailbox(f, "batch2@example.org");
 	live = make_mailbox(f, "batch3@example.org");
 	held = make_mailbox(f, "batch4@example.org");
-	assert_int_equal(sql_longf(f->dsn, "WITH u AS (UPDATE mailboxes SET last_activity = "
+	assert_int_equal(th_sql_longf(f->dsn, "WITH u AS (UPDATE mailboxes SET last_activity = "
 	    "now() - interval '100 days' WHERE id IN (%lld, %lld, %lld) RETURNING 1) "
 	    "SELECT count(*) FROM u", (long long)idle1, (long long)idle2, (long long)held), 3);
 
@@ -1005,19 +972,19 @@ static void test_delete_mailboxes(void **state)
 	assert_int_equal(status_of(rep, 3, idle2), POSTERN__V1__STATUS__STATUS_OK);
 	assert_int_equal(status_of(rep, 4, held + 1000), POSTERN__V1__STATUS__STATUS_NOT_FOUND);
 	/* gone everywhere, tombstones left by the same transaction */
-	assert_int_equal(sql_longf(f->dsn, "SELECT count(*) FROM mailboxes WHERE id IN "
+	assert_int_equal(th_sql_longf(f->dsn, "SELECT count(*) FROM mailboxes WHERE id IN "
 	    "(%lld, %lld)", (long long)idle1, (long long)idle2), 0);
-	assert_int_equal(sql_longf(f->dsn, "SELECT count(*) FROM messages WHERE mailbox_id = %lld",
+	assert_int_equal(th_sql_longf(f->dsn, "SELECT count(*) FROM messages WHERE mailbox_id = %lld",
 	    (long long)idle1), 0);
-	assert_int_equal(sql_longf(f->dsn, "SELECT count(*) FROM outbox WHERE mailbox_id = %lld",
+	assert_int_equal(th_sql_longf(f->dsn, "SELECT count(*) FROM outbox WHERE mailbox_id = %lld",
 	    (long long)idle1), 0);
-	assert_int_equal(sql_longf(f->dsn, "SELECT count(*) FROM mailbox_tombstones WHERE "
+	assert_int_equal(th_sql_longf(f->dsn, "SELECT count(*) FROM mailbox_tombstones WHERE "
 	    "mailbox_id IN (%lld, %lld) AND deleted_by = 'batch-run:1'", (long long)idle1,
 	    (long long)idle2), 2);
 	/* kept and held ones untouched */
-	assert_int_equal(sql_longf(f->dsn, "SELECT count(*) FROM mailboxes WHERE id IN "
+	assert_int_equal(th_sql_longf(f->dsn, "SELECT count(*) FROM mailboxes WHERE id IN "
 	    "(%lld, %lld)", (long long)live, (long long)held), 2);
-	assert_int_equal(sql_longf(f->dsn, "SELECT count(*) FROM mailbox_tombstones WHERE "
+	assert_int_equal(th_sql_longf(f->dsn, "SELECT count(*) FROM mailbox_tombstones WHERE "
 	    "mailbox_id IN (%lld, %lld)", (long long)live, (long long)held), 0);
 
 	/* a retry of the same request: still "deleted"; another request: gone */
@@ -1047,7 +1014,7 @@ static void test_delete_mailboxes(void **state)
 	assert_int_equal(del_batch(f, ids, 2, before, NULL, &rep), PN_ERR_PARAMS);
 	assert_int_equal(del_batch(f, ids, 1, 0, NULL, &rep), PN_ERR_PARAMS);
 	assert_int_equal(del_batch(f, ids, 1, before, "bad\nid", &rep), PN_ERR_PARAMS);
-	assert_int_equal(sql_long(f->dsn, "SELECT count(*) FROM mailboxes"), 2);
+	assert_int_equal(th_sql_long(f->dsn, "SELECT count(*) FROM mailboxes"), 2);
 }
 
 /* ---- outbox ---- */
@@ -1067,12 +1034,12 @@ static void test_outbox_retry(void **state)
 	assert_int_equal(queue(f, 0, "retry-1", "kim@example.org"), PN_OK);
 
 	/* nobody listens on the SMTP port: attempts grow, the row stays queued */
-	deadline = mono_ms() + 15000;
-	while (mono_ms() < deadline &&
-	    (attempts = sql_long(f->dsn, "SELECT attempts FROM outbox WHERE idem_key = 'retry-1'")) < 3)
+	deadline = th_now_ms() + 15000;
+	while (th_now_ms() < deadline &&
+	    (attempts = th_sql_long(f->dsn, "SELECT attempts FROM outbox WHERE idem_key = 'retry-1'")) < 3)
 		usleep(100000);
 	assert_true(attempts >= 3);
-	assert_int_equal(sql_long(f->dsn, "SELECT count(*) FROM outbox WHERE idem_key = 'retry-1' "
+	assert_int_equal(th_sql_long(f->dsn, "SELECT count(*) FROM outbox WHERE idem_key = 'retry-1' "
 	    "AND state = 'queued' AND last_error IS NOT NULL AND length(data) > 0"), 1);
 	assert_true(metric(f->health[0], "postern_outbox_retried_total") >= 2);
 	assert_int_equal(th_file_count(f->sinkdir), 0);
@@ -1081,11 +1048,11 @@ static void test_outbox_retry(void **state)
 	f->sink = th_smtpsink_start(f->smtp_port, f->sinkdir);
 	assert_true(f->sink > 0);
 	assert_int_equal(th_wait_file_count(f->sinkdir, 1, 15000), 1);
-	deadline = mono_ms() + 10000;
-	while (mono_ms() < deadline &&
-	    sql_long(f->dsn, "SELECT count(*) FROM outbox WHERE state = 'sent'") != 1)
+	deadline = th_now_ms() + 10000;
+	while (th_now_ms() < deadline &&
+	    th_sql_long(f->dsn, "SELECT count(*) FROM outbox WHERE state = 'sent'") != 1)
 		usleep(100000);
-	assert_int_equal(sql_long(f->dsn, "SELECT count(*) FROM outbox WHERE idem_key = 'retry-1' "
+	assert_int_equal(th_sql_long(f->dsn, "SELECT count(*) FROM outbox WHERE idem_key = 'retry-1' "
 	    "AND state = 'sent' AND sent_at IS NOT NULL AND length(data) = 0"), 1);
 	/* and not again: wait several poll rounds */
 	usleep(1500000);
@@ -1120,19 +1087,19 @@ static void test_outbox_two_replicas(void **state)
 	start_ms(f, env);
 	start_ms(f, env);
 	/* all 50 appear at once, so both replicas compete for them */
-	assert_int_equal(sql_long(f->dsn, "WITH i AS (INSERT INTO outbox (idem_key, mail_from, "
+	assert_int_equal(th_sql_long(f->dsn, "WITH i AS (INSERT INTO outbox (idem_key, mail_from, "
 	    "rcpt_to, data) SELECT 'bulk-' || g, 'postern@example.com', ARRAY['r' || g || '@example.org'], "
 	    "convert_to('Subject: bulk ' || g || E'\\r\\n\\r\\nbody\\r\\n', 'UTF8') "
 	    "FROM generate_series(1, 50) g RETURNING 1) SELECT count(*) FROM i"), 50);
 	assert_int_equal(th_wait_file_count(f->sinkdir, 50, 30000), 50);
-	deadline = mono_ms() + 10000;
-	while (mono_ms() < deadline &&
-	    sql_long(f->dsn, "SELECT count(*) FROM outbox WHERE state = 'sent'") != 50)
+	deadline = th_now_ms() + 10000;
+	while (th_now_ms() < deadline &&
+	    th_sql_long(f->dsn, "SELECT count(*) FROM outbox WHERE state = 'sent'") != 50)
 		usleep(100000);
 	usleep(1500000);
 	assert_int_equal(th_file_count(f->sinkdir), 50);
-	assert_int_equal(sql_long(f->dsn, "SELECT count(*) FROM outbox WHERE state = 'sent'"), 50);
-	assert_int_equal(sql_long(f->dsn, "SELECT max(attempts) FROM outbox"), 1);
+	assert_int_equal(th_sql_long(f->dsn, "SELECT count(*) FROM outbox WHERE state = 'sent'"), 50);
+	assert_int_equal(th_sql_long(f->dsn, "SELECT max(attempts) FROM outbox"), 1);
 	s0 = metric(f->health[0], "postern_outbox_sent_total");
 	s1 = metric(f->health[1], "postern_outbox_sent_total");
 	assert_int_equal((s0 < 0 ? 0 : s0) + (s1 < 0 ? 0 : s1), 50);
@@ -1207,9 +1174,9 @@ static void test_too_large(void **state)
 		req.queue_mail = &q;
 		assert_int_equal(call(f, &req, &rep), PN_ERR_TOOLARGE);
 	}
-	assert_int_equal(sql_long(f->dsn, "SELECT count(*) FROM messages"), 1);
-	assert_int_equal(sql_long(f->dsn, "SELECT count(*) FROM mailboxes"), 1);
-	assert_int_equal(sql_long(f->dsn, "SELECT count(*) FROM outbox"), 0);
+	assert_int_equal(th_sql_long(f->dsn, "SELECT count(*) FROM messages"), 1);
+	assert_int_equal(th_sql_long(f->dsn, "SELECT count(*) FROM mailboxes"), 1);
+	assert_int_equal(th_sql_long(f->dsn, "SELECT count(*) FROM outbox"), 0);
 	/* just under the limit is fine */
 	big[4000] = '\0';
 	assert_int_equal(store(f, mb, POSTERN__V1__FOLDER__FOLDER_INBOX, "big-4", big, NULL, &rep),
@@ -1237,7 +1204,7 @@ static void test_synchronous_commit(void **state)
 	assert_int_equal(metric(f->health[0], "postern_pg_synchronous_commit{conn=\"mailstore\"}"), 1);
 	assert_int_equal(metric(f->health[0], "postern_pg_synchronous_commit{conn=\"outbox\"}"), 1);
 	/* both sessions are there under their application names */
-	assert_int_equal(sql_long(f->dsn, "SELECT count(*) FROM pg_stat_activity WHERE "
+	assert_int_equal(th_sql_long(f->dsn, "SELECT count(*) FROM pg_stat_activity WHERE "
 	    "datname = current_database() AND application_name IN "
 	    "('postern-mailstore', 'postern-outbox')"), 2);
 	assert_int_equal(ping(f), PN_OK);
@@ -1254,7 +1221,7 @@ static void test_reconnect(void **state)
 	f->sink = th_smtpsink_start(f->smtp_port, f->sinkdir);
 	start_ms(f, NULL);
 	mb = make_mailbox(f, "olga@example.org");
-	assert_int_equal(sql_long(f->dsn, "SELECT count(pg_terminate_backend(pid)) FROM pg_stat_activity "
+	assert_int_equal(th_sql_long(f->dsn, "SELECT count(pg_terminate_backend(pid)) FROM pg_stat_activity "
 	    "WHERE datname = current_database() AND application_name IN "
 	    "('postern-mailstore', 'postern-outbox')"), 2);
 	/* no error reaches the caller: the handler retries on a new session */

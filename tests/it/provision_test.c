@@ -102,30 +102,6 @@ static const char *event_id(void)
 	return b;
 }
 
-/* run_cmd - run argv with extra env; stdout to out_path; exit status */
-static int run_cmd(const char *const argv[], const char *const env[], const char *out_path)
-{
-	pid_t pid = fork();
-	int status;
-
-	assert_true(pid >= 0);
-	if (pid == 0) {
-		for (int i = 0; env && env[i]; i++)
-			putenv((char *)env[i]);
-		if (out_path) {
-			int fd = open(out_path, O_WRONLY | O_CREAT | O_TRUNC, 0600);
-			if (fd < 0 || dup2(fd, 1) < 0)
-				_exit(126);
-		}
-		execvp(argv[0], (char *const *)argv);
-		_exit(127);
-	}
-	while (waitpid(pid, &status, 0) < 0)
-		if (errno != EINTR)
-			return -1;
-	return WIFEXITED(status) ? WEXITSTATUS(status) : -1;
-}
-
 /* gpg_cmd - gpg in the senders' homedir, batch, no passphrase */
 static int gpg_cmd(const char *out_path, ...)
 {
@@ -148,7 +124,7 @@ static int gpg_cmd(const char *out_path, ...)
 		argv[n++] = a;
 	va_end(ap);
 	argv[n] = NULL;
-	return run_cmd(argv, NULL, out_path);
+	return th_run(argv, NULL, out_path);
 }
 
 /* ctl_env - posternctl's environment (GNUPGHOME = the senders' home) */
@@ -185,7 +161,7 @@ static int ctl(const char *out_path, ...)
 		argv[n++] = a;
 	va_end(ap);
 	argv[n] = NULL;
-	return run_cmd(argv, ctl_env(), out_path);
+	return th_run(argv, ctl_env(), out_path);
 }
 
 /* sql - first column of first row (caller frees); asserts a value */
@@ -488,7 +464,7 @@ static int teardown(void **state)
 	th_stop(f->broker.pid, 5000);
 	for (size_t i = 0; i < 4; i++) {
 		const char *kill[] = { "gpgconf", "--homedir", homes[i], "--kill", "all", NULL };
-		run_cmd(kill, NULL, NULL);
+		th_run(kill, NULL, NULL);
 	}
 	free(f->dsn);
 	free(f->senderhome);

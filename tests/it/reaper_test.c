@@ -69,40 +69,10 @@ static int case_seq;
 
 /* ---- helpers ---- */
 
-static long long mono_ms(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (long long)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
-
-static long sql_long(const char *dsn, const char *sql)
-{
-	char *v = th_sql(dsn, sql);
-	long n = v ? strtol(v, NULL, 10) : -1;
-
-	free(v);
-	return n;
-}
-
-static long sql_longf(const char *dsn, const char *fmt, ...)
-	__attribute__((format(printf, 2, 3)));
-static long sql_longf(const char *dsn, const char *fmt, ...)
-{
-	char sql[2048];
-	va_list ap;
-
-	va_start(ap, fmt);
-	vsnprintf(sql, sizeof(sql), fmt, ap);
-	va_end(ap);
-	return sql_long(dsn, sql);
-}
-
 /* rows_anywhere - rows that mention mailbox id in any mailstore table */
 static long rows_anywhere(fx *f, long long id)
 {
-	return sql_longf(f->dsn, "SELECT (SELECT count(*) FROM mailboxes WHERE id = %lld) + "
+	return th_sql_longf(f->dsn, "SELECT (SELECT count(*) FROM mailboxes WHERE id = %lld) + "
 	    "(SELECT count(*) FROM messages WHERE mailbox_id = %lld) + "
 	    "(SELECT count(*) FROM outbox WHERE mailbox_id = %lld) + "
 	    "(SELECT count(*) FROM mailbox_tombstones WHERE mailbox_id = %lld)",
@@ -289,7 +259,7 @@ static long long mailbox(fx *f, const char *address)
 /* idle - last_activity days ago (and warned_at cleared) */
 static void idle(fx *f, long long id, double days)
 {
-	assert_int_equal(sql_longf(f->dsn, "UPDATE mailboxes SET last_activity = "
+	assert_int_equal(th_sql_longf(f->dsn, "UPDATE mailboxes SET last_activity = "
 	    "now() - interval '1 day' * %f, warned_at = NULL WHERE id = %lld RETURNING 1",
 	    days, id), 1);
 }
@@ -334,10 +304,10 @@ static int warnings(const char *dir)
 /* wait_warnings - until the sink holds n warnings (or time is up); the count */
 static int wait_warnings(const char *dir, int n, long timeout_ms)
 {
-	long long deadline = mono_ms() + timeout_ms;
+	long long deadline = th_now_ms() + timeout_ms;
 	int have;
 
-	while ((have = warnings(dir)) < n && mono_ms() < deadline)
+	while ((have = warnings(dir)) < n && th_now_ms() < deadline)
 		usleep(50000);
 	return have;
 }
@@ -399,9 +369,9 @@ static pid_t reaper_spawn(fx *f, const char *arg1, const char *arg2,
 /* reaper_wait - wait for a one-shot reaper to exit; its exit status */
 static int reaper_wait(pid_t pid, long timeout_ms)
 {
-	long long deadline = mono_ms() + timeout_ms;
+	long long deadline = th_now_ms() + timeout_ms;
 
-	while (th_alive(pid) && mono_ms() < deadline)
+	while (th_alive(pid) && th_now_ms() < deadline)
 		usleep(20000);
 	return th_stop(pid, 1000);
 }
@@ -492,7 +462,7 @@ static int setup(void **state)
 	assert_non_null(f->redis);
 	/* ids of this case start at their own base: no Redis key collides */
 	f->idbase = 900000000LL + (long long)getpid() % 10000 * 100000 + ++case_seq * 10000;
-	assert_int_equal(sql_longf(f->dsn, "SELECT setval('mailboxes_id_seq', %lld)",
+	assert_int_equal(th_sql_longf(f->dsn, "SELECT setval('mailboxes_id_seq', %lld)",
 	    f->idbase), f->idbase);
 	*state = f;
 	return 0;
@@ -551,10 +521,10 @@ static void test_lifetime(void **state)
 	assert_int_equal(rows_anywhere(f, old), 0);
 	assert_true(redis_gone(f, old, "Old.One@example.org"));
 	/* the others are untouched, their Redis state too */
-	assert_int_equal(sql_longf(f->dsn, "SELECT count(*) FROM mailboxes WHERE id IN "
+	assert_int_equal(th_sql_longf(f->dsn, "SELECT count(*) FROM mailboxes WHERE id IN "
 	    "(%lld, %lld, %lld)", young, touched, mailed), 3);
 	assert_true(redis_intact(f, young, "young@example.org"));
-	assert_int_equal(sql_longf(f->dsn, "SELECT count(*) FROM messages WHERE mailbox_id = %lld",
+	assert_int_equal(th_sql_longf(f->dsn, "SELECT count(*) FROM messages WHERE mailbox_id = %lld",
 	    mailed), 2);
 
 	/* the address behaves as never seen: a new send creates a new mailbox */
@@ -658,7 +628,7 @@ static void test_send_path(void **state)
 
 	assert_int_equal(send(f, pn_pool_printf(f->pool, "ev-1-%d", (int)getpid()), addr),
 	    POSTERN__V1__OUTCOME__KIND__MAILBOX_CREATED);
-	id = sql_longf(f->dsn, "SELECT id FROM mailboxes WHERE address = '%s'", addr);
+	id = th_sql_longf(f->dsn, "SELECT id FROM mailboxes WHERE address = '%s'", addr);
 	assert_true(id > 0);
 	assert_int_equal(lookup(f, addr), POSTERN__V1__KEY_RESULT__KIND__GUEST);
 	assert_int_equal(redis_exists(f, kl_key), 1);
@@ -674,8 +644,8 @@ static void test_send_path(void **state)
 	assert_int_equal(field(out, "errors"), 0);
 	free(out);
 	assert_int_equal(rows_anywhere(f, id), 0);
-	assert_int_equal(sql_long(f->dsn, "SELECT count(*) FROM mailboxes"), 0);
-	assert_int_equal(sql_long(f->dsn, "SELECT count(*) FROM messages"), 0);
+	assert_int_equal(th_sql_long(f->dsn, "SELECT count(*) FROM mailboxes"), 0);
+	assert_int_equal(th_sql_long(f->dsn, "SELECT count(*) FROM messages"), 0);
 	assert_true(redis_gone(f, id, addr));
 	assert_int_equal(redis_exists(f, prov_key), 0);
 	free(prov_key);
@@ -685,7 +655,7 @@ static void test_send_path(void **state)
 	assert_int_equal(pn_redis_cmdv(f->redis, NULL, "DEL", kl_key, (char *)NULL), PN_OK);
 	assert_int_equal(send(f, pn_pool_printf(f->pool, "ev-2-%d", (int)getpid()), addr),
 	    POSTERN__V1__OUTCOME__KIND__MAILBOX_CREATED);
-	id2 = sql_longf(f->dsn, "SELECT id FROM mailboxes WHERE address = '%s'", addr);
+	id2 = th_sql_longf(f->dsn, "SELECT id FROM mailboxes WHERE address = '%s'", addr);
 	assert_true(id2 > id);
 	assert_int_equal(th_stop(pv, 15000), 0);
 	assert_int_equal(th_stop(kl, 15000), 0);
@@ -709,9 +679,9 @@ static void test_warning(void **state)
 	assert_int_equal(field(out, "errors"), 0);
 	free(out);
 	assert_int_equal(wait_warnings(f->sinkdir, 1, 15000), 1);
-	assert_int_equal(sql_longf(f->dsn, "SELECT count(*) FROM mailboxes WHERE id = %lld "
+	assert_int_equal(th_sql_longf(f->dsn, "SELECT count(*) FROM mailboxes WHERE id = %lld "
 	    "AND warned_at > last_activity", w), 1);
-	assert_int_equal(sql_longf(f->dsn, "SELECT count(*) FROM mailboxes WHERE id = %lld "
+	assert_int_equal(th_sql_longf(f->dsn, "SELECT count(*) FROM mailboxes WHERE id = %lld "
 	    "AND warned_at IS NULL", x), 1);
 	mail = warning_text(f->sinkdir);
 	assert_non_null(mail);
@@ -729,14 +699,14 @@ static void test_warning(void **state)
 	free(out);
 	usleep(800000);      /* several outbox rounds */
 	assert_int_equal(warnings(f->sinkdir), 1);
-	assert_int_equal(sql_long(f->dsn, "SELECT count(*) FROM outbox "
+	assert_int_equal(th_sql_long(f->dsn, "SELECT count(*) FROM outbox "
 	    "WHERE idem_key LIKE 'reaper-warn:%'"), 1);
 
 	/* activity resets the period: 76 idle days later it warns again */
 	assert_int_equal(touch(f, w), PN_OK);
-	assert_int_equal(sql_longf(f->dsn, "SELECT count(*) FROM mailboxes WHERE id = %lld "
+	assert_int_equal(th_sql_longf(f->dsn, "SELECT count(*) FROM mailboxes WHERE id = %lld "
 	    "AND warned_at < last_activity", w), 1);
-	assert_int_equal(sql_longf(f->dsn, "UPDATE mailboxes SET "
+	assert_int_equal(th_sql_longf(f->dsn, "UPDATE mailboxes SET "
 	    "warned_at = warned_at - interval '100 days', "
 	    "last_activity = now() - interval '77 days' WHERE id = %lld RETURNING 1", w), 1);
 	out = reap_once(f, "--once", NULL);
@@ -752,7 +722,7 @@ static void insert_idle(fx *f, int n, int days, int with_redis)
 {
 	pn_pool *pool = pn_pool_new();
 
-	assert_int_equal(sql_longf(f->dsn, "WITH i AS (INSERT INTO mailboxes (address, "
+	assert_int_equal(th_sql_longf(f->dsn, "WITH i AS (INSERT INTO mailboxes (address, "
 	    "public_key, secret_key, fingerprint, last_activity) "
 	    "SELECT 'bulk' || g || '@example.net', '\\x00', '\\x00', 'F', "
 	    "now() - interval '%d days' - g * interval '1 second' "
@@ -801,7 +771,7 @@ static void test_two_reapers(void **state)
 	long long first;
 
 	insert_idle(f, 2000, 100, 1);
-	first = sql_long(f->dsn, "SELECT min(id) FROM mailboxes");
+	first = th_sql_long(f->dsn, "SELECT min(id) FROM mailboxes");
 	a = reaper_spawn(f, "--once", NULL, env, 0);
 	b = reaper_spawn(f, "--once", NULL, env, 0);
 	assert_int_equal(reaper_wait(a, 90000), 0);
@@ -816,8 +786,8 @@ static void test_two_reapers(void **state)
 	assert_int_equal(field(ob, "errors"), 0);
 	free(oa);
 	free(ob);
-	assert_int_equal(sql_long(f->dsn, "SELECT count(*) FROM mailboxes"), 0);
-	assert_int_equal(sql_long(f->dsn, "SELECT count(*) FROM mailbox_tombstones"), 0);
+	assert_int_equal(th_sql_long(f->dsn, "SELECT count(*) FROM mailboxes"), 0);
+	assert_int_equal(th_sql_long(f->dsn, "SELECT count(*) FROM mailbox_tombstones"), 0);
 	all_redis_gone(f, first, 2000);
 }
 
@@ -833,27 +803,27 @@ static void test_killed(void **state)
 	char *out;
 
 	insert_idle(f, 1000, 100, 1);
-	first = sql_long(f->dsn, "SELECT min(id) FROM mailboxes");
+	first = th_sql_long(f->dsn, "SELECT min(id) FROM mailboxes");
 	pid = reaper_spawn(f, "--once", NULL, env, 0);
-	deadline = mono_ms() + 30000;
-	while ((left = sql_long(f->dsn, "SELECT count(*) FROM mailboxes")) > 700 &&
-	    mono_ms() < deadline && th_alive(pid))
+	deadline = th_now_ms() + 30000;
+	while ((left = th_sql_long(f->dsn, "SELECT count(*) FROM mailboxes")) > 700 &&
+	    th_now_ms() < deadline && th_alive(pid))
 		usleep(2000);
 	assert_true(th_alive(pid));
 	assert_int_equal(th_kill(pid, SIGKILL), 0);
-	left = sql_long(f->dsn, "SELECT count(*) FROM mailboxes");
+	left = th_sql_long(f->dsn, "SELECT count(*) FROM mailboxes");
 	print_message("killed with %ld mailboxes left, %ld tombstones\n", left,
-	    sql_long(f->dsn, "SELECT count(*) FROM mailbox_tombstones"));
+	    th_sql_long(f->dsn, "SELECT count(*) FROM mailbox_tombstones"));
 	assert_true(left > 0 && left < 1000);
 
 	/* a crash between the PostgreSQL commit and Redis, made certain: a
 	 * mailbox deleted in mailstore whose Redis keys still exist */
-	orphan = sql_long(f->dsn, "SELECT min(id) FROM mailboxes");
-	assert_int_equal(sql_longf(f->dsn, "WITH d AS (DELETE FROM mailboxes WHERE id = %lld "
+	orphan = th_sql_long(f->dsn, "SELECT min(id) FROM mailboxes");
+	assert_int_equal(th_sql_longf(f->dsn, "WITH d AS (DELETE FROM mailboxes WHERE id = %lld "
 	    "RETURNING id, address) INSERT INTO mailbox_tombstones (mailbox_id, address) "
 	    "SELECT id, address FROM d RETURNING 1", orphan), 1);
 	assert_false(redis_gone(f, orphan, NULL));
-	before = sql_long(f->dsn, "SELECT count(*) FROM mailboxes");
+	before = th_sql_long(f->dsn, "SELECT count(*) FROM mailboxes");
 
 	usleep(1100000);     /* the dead reaper's claims (1 s) run out */
 	out = reap_once(f, "--once", env);
@@ -861,8 +831,8 @@ static void test_killed(void **state)
 	assert_true(field(out, "finished") >= 1);
 	assert_int_equal(field(out, "errors"), 0);
 	free(out);
-	assert_int_equal(sql_long(f->dsn, "SELECT count(*) FROM mailboxes"), 0);
-	assert_int_equal(sql_long(f->dsn, "SELECT count(*) FROM mailbox_tombstones"), 0);
+	assert_int_equal(th_sql_long(f->dsn, "SELECT count(*) FROM mailboxes"), 0);
+	assert_int_equal(th_sql_long(f->dsn, "SELECT count(*) FROM mailbox_tombstones"), 0);
 	all_redis_gone(f, first, 1000);
 }
 
@@ -878,7 +848,7 @@ static void test_dry_run(void **state)
 	a = mailbox(f, "soon@example.org");
 	for (int i = 0; i < 9; i++)
 		mailbox(f, pn_pool_printf(f->pool, "soon%d@example.org", i));
-	assert_int_equal(sql_longf(f->dsn, "WITH u AS (UPDATE mailboxes SET last_activity = "
+	assert_int_equal(th_sql_longf(f->dsn, "WITH u AS (UPDATE mailboxes SET last_activity = "
 	    "now() - interval '80 days' WHERE id >= %lld RETURNING 1) SELECT count(*) FROM u",
 	    a), 10);
 	mailbox(f, "fresh@example.org");
@@ -889,10 +859,10 @@ static void test_dry_run(void **state)
 	assert_int_equal(field(out, "would_warn"), 10);
 	assert_int_equal(field(out, "errors"), 0);
 	free(out);
-	assert_int_equal(sql_long(f->dsn, "SELECT count(*) FROM mailboxes"), 41);
-	assert_int_equal(sql_long(f->dsn, "SELECT count(*) FROM mailboxes WHERE "
+	assert_int_equal(th_sql_long(f->dsn, "SELECT count(*) FROM mailboxes"), 41);
+	assert_int_equal(th_sql_long(f->dsn, "SELECT count(*) FROM mailboxes WHERE "
 	    "warned_at IS NOT NULL OR reap_claimed_until IS NOT NULL"), 0);
-	assert_int_equal(sql_long(f->dsn, "SELECT count(*) FROM outbox "
+	assert_int_equal(th_sql_long(f->dsn, "SELECT count(*) FROM outbox "
 	    "WHERE idem_key LIKE 'reaper-%'"), 0);
 	assert_true(redis_intact(f, a, "soon@example.org"));
 }
@@ -927,12 +897,12 @@ static void test_service(void **state)
 	    &postern__v1__reaper_reply__descriptor, f->pool, &out), PN_OK);
 	assert_string_equal(((Postern__V1__ReaperReply *)out)->pong->service, "reaper");
 
-	deadline = mono_ms() + 15000;
-	while (rows_anywhere(f, old) != 0 && mono_ms() < deadline)
+	deadline = th_now_ms() + 15000;
+	while (rows_anywhere(f, old) != 0 && th_now_ms() < deadline)
 		usleep(50000);
 	assert_int_equal(rows_anywhere(f, old), 0);
-	deadline = mono_ms() + 5000;
-	while (metric(health, "postern_reaper_deleted_total") != 1 && mono_ms() < deadline)
+	deadline = th_now_ms() + 5000;
+	while (metric(health, "postern_reaper_deleted_total") != 1 && th_now_ms() < deadline)
 		usleep(50000);
 	assert_int_equal(metric(health, "postern_reaper_deleted_total"), 1);
 	assert_int_equal(metric(health, "postern_reaper_errors_total"), 0);
@@ -996,7 +966,7 @@ static void test_mailstore_ops(void **state)
 	req.op_case = POSTERN__V1__MAILSTORE_REQUEST__OP_DELETE_MAILBOX;
 	req.delete_mailbox = &d;
 	assert_int_equal(call(f, &req, NULL), PN_OK);
-	assert_int_equal(sql_longf(f->dsn, "SELECT count(*) FROM mailbox_tombstones WHERE "
+	assert_int_equal(th_sql_longf(f->dsn, "SELECT count(*) FROM mailbox_tombstones WHERE "
 	    "mailbox_id = %lld AND address LIKE 'bulk%%' AND deleted_by = 'test-run:1'", a), 1);
 	assert_int_equal(call(f, &req, NULL), PN_OK);
 	d.request_id = "someone-else";
@@ -1017,7 +987,7 @@ static void test_mailstore_ops(void **state)
 	req.forget_tombstones = &ft;
 	assert_int_equal(call(f, &req, NULL), PN_OK);
 	assert_int_equal(call(f, &req, NULL), PN_OK);           /* idempotent */
-	assert_int_equal(sql_long(f->dsn, "SELECT count(*) FROM mailbox_tombstones"), 0);
+	assert_int_equal(th_sql_long(f->dsn, "SELECT count(*) FROM mailbox_tombstones"), 0);
 
 	/* the warning: queued once per period, re-checked, warned_at set */
 	w = mailbox(f, "w@example.org");
@@ -1034,11 +1004,11 @@ static void test_mailstore_ops(void **state)
 	req.queue_mail = &q;
 	assert_int_equal(call(f, &req, NULL), PN_OK);
 	assert_int_equal(call(f, &req, NULL), PN_ERR_EXISTS);
-	assert_int_equal(sql_longf(f->dsn, "SELECT count(*) FROM outbox WHERE mailbox_id = %lld "
+	assert_int_equal(th_sql_longf(f->dsn, "SELECT count(*) FROM outbox WHERE mailbox_id = %lld "
 	    "AND idem_key LIKE 'reaper-warn:%%'", w), 1);
 	/* activity after the warning starts a new period (last_activity > warned_at) */
 	assert_int_equal(touch(f, w), PN_OK);
-	assert_int_equal(sql_longf(f->dsn, "SELECT count(*) FROM mailboxes WHERE id = %lld "
+	assert_int_equal(th_sql_longf(f->dsn, "SELECT count(*) FROM mailboxes WHERE id = %lld "
 	    "AND last_activity > warned_at", w), 1);
 	/* an active mailbox is not warned */
 	m.idem_key = pn_pool_printf(f->pool, "reaper-warn:%lld:2", w);
