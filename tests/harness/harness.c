@@ -860,3 +860,19 @@ int th_run(const char *const argv[], const char *const env[], const char *out_pa
 			return -1;
 	return WIFEXITED(status) ? WEXITSTATUS(status) : -1;
 }
+
+int th_gpg(const char *home, const char *out_path, ...)
+{
+	const char *argv[32] = { "gpg", "--homedir", home, "--batch", "--quiet",
+		"--pinentry-mode", "loopback", "--passphrase", "" };
+	int n = 9;
+	va_list ap;
+	const char *a;
+
+	va_start(ap, out_path);
+	while ((a = va_arg(ap, const char *)) != NULL && n < 31)
+		argv[n++] = a;
+	va_end(ap);
+	argv[n] = NULL;
+	return th_run(argv, NULL, out_path);
+}

@@ -47,6 +47,12 @@ long long th_now_ms(void);
  * (NULL = inherited); returns the exit status, -1 if it did not exit.
  */
 int th_run(const char *const argv[], const char *const env[], const char *out_path);
+/*
+ * th_gpg - gpg --homedir home --batch --quiet, loopback pinentry with an
+ * empty passphrase, then the given arguments (NULL-terminated, at most
+ * 20); stdout to out_path (NULL = inherited); the exit status.
+ */
+int th_gpg(const char *home, const char *out_path, ...) __attribute__((sentinel));
 
 /*
  * th_spawn - start a child: argv[0] is a name under POSTERN_TEST_BIN or a

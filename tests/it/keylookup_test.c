@@ -77,38 +77,13 @@ static const char *addr(const char *local)
 	return b;
 }
 
-/* gpg_cmd - gpg in the key-making homedir, batch, no passphrase */
-static int gpg_cmd(const char *out_path, ...)
-{
-	const char *argv[32];
-	int n = 0;
-	va_list ap;
-	const char *a;
-
-	argv[n++] = "gpg";
-	argv[n++] = "--homedir";
-	argv[n++] = F->gnupg;
-	argv[n++] = "--batch";
-	argv[n++] = "--quiet";
-	argv[n++] = "--pinentry-mode";
-	argv[n++] = "loopback";
-	argv[n++] = "--passphrase";
-	argv[n++] = "";
-	va_start(ap, out_path);
-	while ((a = va_arg(ap, const char *)) != NULL && n < 31)
-		argv[n++] = a;
-	va_end(ap);
-	argv[n] = NULL;
-	return th_run(argv, NULL, out_path);
-}
-
 /* fpr_of - the fingerprint of the key for uid in the key-making homedir */
 static void fpr_of(const char *address, char *fpr, size_t len)
 {
 	char path[512], *text, *p;
 
 	snprintf(path, sizeof(path), "%s/fpr.txt", F->gnupg);
-	assert_int_equal(gpg_cmd(path, "--with-colons", "--list-keys", address, (char *)NULL), 0);
+	assert_int_equal(th_gpg(F->gnupg, path, "--with-colons", "--list-keys", address, (char *)NULL), 0);
 	text = th_read_file(path, NULL);
 	assert_non_null(text);
 	p = strstr(text, "\nfpr:");
@@ -126,7 +101,7 @@ static const char *export_to(const char *address, const char *name)
 	static char path[512];
 
 	snprintf(path, sizeof(path), "%s/%s.asc", F->gnupg, name);
-	assert_int_equal(gpg_cmd(path, "--armor", "--export", address, (char *)NULL), 0);
+	assert_int_equal(th_gpg(F->gnupg, path, "--armor", "--export", address, (char *)NULL), 0);
 	return path;
 }
 
@@ -274,17 +249,17 @@ static int setup(void **state)
 	/* test keys: good, expired, signing-only, revoked */
 	char uid[256];
 	snprintf(uid, sizeof(uid), "Alice <%s>", addr("alice"));
-	assert_int_equal(gpg_cmd(NULL, "--quick-gen-key", uid, "future-default", "default",
+	assert_int_equal(th_gpg(F->gnupg, NULL, "--quick-gen-key", uid, "future-default", "default",
 	    "never", (char *)NULL), 0);
 	fpr_of(addr("alice"), f->good_fpr, sizeof(f->good_fpr));
 	snprintf(uid, sizeof(uid), "<%s>", addr("expired"));
-	assert_int_equal(gpg_cmd(NULL, "--faked-system-time", "20000101T000000",
+	assert_int_equal(th_gpg(F->gnupg, NULL, "--faked-system-time", "20000101T000000",
 	    "--quick-gen-key", uid, "future-default", "default", "1y", (char *)NULL), 0);
 	snprintf(uid, sizeof(uid), "<%s>", addr("signonly"));
-	assert_int_equal(gpg_cmd(NULL, "--quick-gen-key", uid, "ed25519", "sign", "never",
+	assert_int_equal(th_gpg(F->gnupg, NULL, "--quick-gen-key", uid, "ed25519", "sign", "never",
 	    (char *)NULL), 0);
 	snprintf(uid, sizeof(uid), "<%s>", addr("revoked"));
-	assert_int_equal(gpg_cmd(NULL, "--quick-gen-key", uid, "future-default", "default",
+	assert_int_equal(th_gpg(F->gnupg, NULL, "--quick-gen-key", uid, "future-default", "default",
 	    "never", (char *)NULL), 0);
 	char rfpr[64];
 	fpr_of(addr("revoked"), rfpr, sizeof(rfpr));
@@ -301,7 +276,7 @@ static int setup(void **state)
 	assert_non_null(fp);
 	fputs(buf, fp);
 	fclose(fp);
-	assert_int_equal(gpg_cmd(NULL, "--import", path, (char *)NULL), 0);
+	assert_int_equal(th_gpg(F->gnupg, NULL, "--import", path, (char *)NULL), 0);
 
 	import(export_to(addr("alice"), "alice"));
 	import(export_to(addr("expired"), "expired"));
@@ -491,7 +466,7 @@ static void test_key_added_later(void **state)
 	Res *r = one(pool, late, 0);
 	assert_int_equal(r->kind, POSTERN__V1__KEY_RESULT__KIND__NONE);
 	snprintf(uid, sizeof(uid), "<%s>", late);
-	assert_int_equal(gpg_cmd(NULL, "--quick-gen-key", uid, "future-default", "default",
+	assert_int_equal(th_gpg(F->gnupg, NULL, "--quick-gen-key", uid, "future-default", "default",
 	    "never", (char *)NULL), 0);
 	import(export_to(late, "late"));
 	/* found once the NONE TTL (1 s here) has run out: poll, bounded */
@@ -544,7 +519,7 @@ static void test_posternctl_lookup(void **state)
 	/* a secret key is refused by key import */
 	char sec[512];
 	snprintf(sec, sizeof(sec), "%s/secret.asc", F->gnupg);
-	assert_int_equal(gpg_cmd(sec, "--armor", "--export-secret-keys", addr("alice"),
+	assert_int_equal(th_gpg(F->gnupg, sec, "--armor", "--export-secret-keys", addr("alice"),
 	    (char *)NULL), 0);
 	assert_int_equal(ctl(NULL, ctl_env(), "key", "import", sec, (char *)NULL), 1);
 }

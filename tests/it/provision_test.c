@@ -102,31 +102,6 @@ static const char *event_id(void)
 	return b;
 }
 
-/* gpg_cmd - gpg in the senders' homedir, batch, no passphrase */
-static int gpg_cmd(const char *out_path, ...)
-{
-	const char *argv[32];
-	int n = 0;
-	va_list ap;
-	const char *a;
-
-	argv[n++] = "gpg";
-	argv[n++] = "--homedir";
-	argv[n++] = F->senderhome;
-	argv[n++] = "--batch";
-	argv[n++] = "--quiet";
-	argv[n++] = "--pinentry-mode";
-	argv[n++] = "loopback";
-	argv[n++] = "--passphrase";
-	argv[n++] = "";
-	va_start(ap, out_path);
-	while ((a = va_arg(ap, const char *)) != NULL && n < 31)
-		argv[n++] = a;
-	va_end(ap);
-	argv[n] = NULL;
-	return th_run(argv, NULL, out_path);
-}
-
 /* ctl_env - posternctl's environment (GNUPGHOME = the senders' home) */
 static const char *const *ctl_env(void)
 {
@@ -394,16 +369,16 @@ static int setup(void **state)
 
 	/* the organisation's users: alice (a sender) and kim (a recipient) */
 	snprintf(uid, sizeof(uid), "Alice Sender <%s>", addr("alice"));
-	assert_int_equal(gpg_cmd(NULL, "--quick-gen-key", uid, "future-default", "default",
+	assert_int_equal(th_gpg(F->senderhome, NULL, "--quick-gen-key", uid, "future-default", "default",
 	    "never", (char *)NULL), 0);
 	snprintf(uid, sizeof(uid), "Kim <%s>", addr("kim"));
-	assert_int_equal(gpg_cmd(NULL, "--quick-gen-key", uid, "future-default", "default",
+	assert_int_equal(th_gpg(F->senderhome, NULL, "--quick-gen-key", uid, "future-default", "default",
 	    "never", (char *)NULL), 0);
 	snprintf(path, sizeof(path), "%s/users.asc", f->senderhome);
-	assert_int_equal(gpg_cmd(path, "--armor", "--export", (char *)NULL), 0);
+	assert_int_equal(th_gpg(F->senderhome, path, "--armor", "--export", (char *)NULL), 0);
 	assert_int_equal(ctl(NULL, "key", "import", path, (char *)NULL), 0);
 	snprintf(path, sizeof(path), "%s/kim.txt", f->senderhome);
-	assert_int_equal(gpg_cmd(path, "--with-colons", "--list-keys", addr("kim"), (char *)NULL), 0);
+	assert_int_equal(th_gpg(F->senderhome, path, "--with-colons", "--list-keys", addr("kim"), (char *)NULL), 0);
 	{
 		char *text = th_read_file(path, NULL), *p;
 		assert_non_null(text);
