@@ -7,7 +7,10 @@
 # Runs under tests/run, which provides Redis, PostgreSQL, the
 # certificates and POSTERN_TEST_{BIN,TMP,CERTS,PG,REDIS}. Screenshots of
 # every step (desktop 1280x800 and phone 390x844) go to build/browser/
-# and to the run's scratch directory. Last line: "N passed, N failed".
+# and to the run's scratch directory. Two scripts: journey.mjs (the whole
+# journey of one recipient) and lockout.mjs (a second recipient's PIN
+# lock-out, one phase per web UI process: run.sh restarts postern-webui
+# between the phases). Last line: "N passed, N failed" over both.
 set -uo pipefail
 here=$(cd "$(dirname "$0")" && pwd)
 root=$(cd "$here/../.." && pwd)
@@ -98,9 +101,19 @@ start provision POSTERN_REDIS="$POSTERN_TEST_REDIS" POSTERN_GNUPGHOME="$work/g" 
 	POSTERN_PROVISION_KEY="$(head -c32 /dev/urandom | od -An -tx1 | tr -d ' \n')" \
 	POSTERN_PUBLIC_URL="$url"
 mkdir -p "$work/w"
-start webui POSTERN_REDIS="$POSTERN_TEST_REDIS" POSTERN_WEBUI_LISTEN="127.0.0.1:$web" \
-	POSTERN_GNUPGHOME="$work/w" POSTERN_WEBUI_THREADS=4 \
-	POSTERN_PASSWORD_BLOCKLIST="$root/share/postern/common-passwords.txt"
+start_webui() {
+	start webui POSTERN_REDIS="$POSTERN_TEST_REDIS" POSTERN_WEBUI_LISTEN="127.0.0.1:$web" \
+		POSTERN_GNUPGHOME="$work/w" POSTERN_WEBUI_THREADS=4 \
+		POSTERN_PASSWORD_BLOCKLIST="$root/share/postern/common-passwords.txt"
+	webui_pid=${pids[-1]}
+}
+# restart_webui - SIGTERM, wait for the exit, start again on the same port
+restart_webui() {
+	kill -TERM "$webui_pid" 2>/dev/null
+	timeout 20 tail --pid="$webui_pid" -f /dev/null 2>/dev/null || fail "postern-webui did not stop"
+	start_webui
+}
+start_webui
 
 # the mail: text, an HTML part with hostile content, an attachment
 printf 'attachment bytes \x00\x01\x02\xff end\n' >"$work/attachment.bin"
@@ -122,18 +135,52 @@ ctl() {
 	env POSTERN_BROKER="$broker" POSTERN_CERT="$certs/posternctl.cert" \
 		POSTERN_BROKER_CERT="$certs/broker.cert" "$bin/posternctl" "$@"
 }
-out=$(ctl send --from "alice@$domain" --to "bob@$domain" --pin --mime "$work/mail.eml" 2>&1) ||
-	fail "posternctl send: $out"
-pin=$(grep -oE "pin=[0-9]+" <<<"$out" | head -n 1 | cut -d= -f2)
-[[ -n $pin ]] || fail "no PIN in: $out"
-link=""
-for ((i = 0; i < 200; i++)); do
-	link=$(grep -rhoE "$url/m/[A-Za-z0-9_-]{43}" "$work/mail" 2>/dev/null | head -n 1)
-	[[ -n $link ]] && break
-	sleep 0.05
-done
-[[ -n $link ]] || fail "no invitation arrived"
+# tally OUTPUT - add a node script's "N passed, N failed" to the totals
+total_pass=0 total_fail=0
+tally() {
+	local last
+	last=$(tail -n 1 <<<"$1")
+	if [[ $last =~ ^([0-9]+)\ passed,\ ([0-9]+)\ failed$ ]]; then
+		total_pass=$((total_pass + BASH_REMATCH[1]))
+		total_fail=$((total_fail + BASH_REMATCH[2]))
+	else
+		echo "not ok - a browser script ended without its count"
+		total_fail=$((total_fail + 1))
+	fi
+}
+# invitation TO - send a mail with a PIN to TO; sets pin and link
+invitation() {
+	local out i
+	out=$(ctl send --from "alice@$domain" --to "$1" --pin --mime "$work/mail.eml" 2>&1) ||
+		fail "posternctl send: $out"
+	pin=$(grep -oE "pin=[0-9]+" <<<"$out" | head -n 1 | cut -d= -f2)
+	[[ -n $pin ]] || fail "no PIN in: $out"
+	link=""
+	for ((i = 0; i < 200; i++)); do
+		link=$(grep -rlZ "X-Sink-Rcpt-To: <$1>" "$work/mail" 2>/dev/null |
+			xargs -0r grep -hoE "$url/m/[A-Za-z0-9_-]{43}" | head -n 1)
+		[[ -n $link ]] && break
+		sleep 0.05
+	done
+	[[ -n $link ]] || fail "no invitation arrived for $1"
+}
 
-cd "$here" && BASE="$url" LINK="$link" PIN="$pin" ADDRESS="bob@$domain" \
+cd "$here" || fail "cd $here"
+invitation "bob@$domain"
+out=$(BASE="$url" LINK="$link" PIN="$pin" ADDRESS="bob@$domain" \
 	ATTACHMENT="$work/attachment.bin" SHOTS="$work/shots" SINK="$work/mail" \
-	SENDER="alice@$domain" SENDER_HOME="$work/a" SENDER_PASS=alice-pass node journey.mjs
+	SENDER="alice@$domain" SENDER_HOME="$work/a" SENDER_PASS=alice-pass node journey.mjs 2>&1)
+printf '%s\n' "$out" | sed '$d'
+tally "$out"
+
+# PIN lock-out across web UI restarts: one phase per process lifetime
+invitation "carol@$domain"
+for phase in wrong3 wrong2 right; do
+	[[ $phase != wrong3 ]] && restart_webui
+	out=$(BASE="$url" LINK="$link" PIN="$pin" SHOTS="$work/shots" STATE="$work/lockout.json" \
+		PHASE=$phase node lockout.mjs 2>&1)
+	printf '%s\n' "$out" | sed '$d'
+	tally "$out"
+done
+echo "$total_pass passed, $total_fail failed"
+[[ $total_fail -eq 0 ]]
