@@ -132,6 +132,15 @@ pn_err ms_db_delete_mailbox(pn_pg *pg, int64_t mailbox_id,
 pn_err ms_db_delete_mailboxes(pn_pg *pg, const int64_t *ids, size_t n,
     int64_t inactive_before, const char *request_id, pn_pool *pool,
     Postern__V1__DeleteResults *out, ms_why *why);
+/*
+ * ms_db_take_idle - DeleteMailboxes{take}: delete up to take of the
+ * longest-idle mailboxes that can be locked now, tombstones in the same
+ * statement; one OK result per deleted mailbox (a retry of request_id
+ * answers its remaining tombstones instead)
+ */
+pn_err ms_db_take_idle(pn_pg *pg, int take, int64_t inactive_before,
+    const char *request_id, pn_pool *pool, Postern__V1__DeleteResults *out,
+    ms_why *why);
 /* ms_db_queue_mail - warn_before > 0: the reaper's warning (re-check, sets warned_at) */
 pn_err ms_db_queue_mail(pn_pg *pg, int64_t mailbox_id,
     const Postern__V1__OutMail *m, int64_t warn_before, pn_pool *pool,

@@ -932,6 +932,69 @@ pn_err ms_db_delete_mailboxes(pn_pg *pg, const int64_t *ids, size_t n,
 }
 
 /*
+ * ms_db_take_idle - the reaper's batch without a listing, one statement:
+ *
+ *   prev  tombstones this request_id left (a retry after a lost reply:
+ *         answer them again, delete nothing more);
+ *   v     otherwise the next take idle mailboxes in the reaper's order
+ *         (the mailboxes_reap_order index), locked with SKIP LOCKED; the
+ *         row lock re-evaluates the idle test on the row's latest
+ *         version, so a mailbox that became active meanwhile is not taken;
+ *   d, t  their DELETE (messages and outbox rows by ON DELETE CASCADE)
+ *         and their tombstones.
+ *
+ * A mailbox another transaction holds right now is skipped, not waited
+ * for: a replica deleting it, or an activity in flight that keeps it.
+ */
+pn_err ms_db_take_idle(pn_pg *pg, int take, int64_t inactive_before,
+    const char *request_id, pn_pool *pool, Postern__V1__DeleteResults *out,
+    ms_why *why)
+{
+	const char *rid = request_id != NULL ? request_id : "";
+	pn_pg_params p;
+	PGresult *res = NULL;
+	pn_err err;
+	int n;
+
+	if ((err = pn_pg_begin(pg)) != PN_OK)
+		return db_fail(pg, why, "take idle begin", err);
+	pn_pg_params_init(&p);
+	pn_pg_param_int(&p, inactive_before);
+	pn_pg_param_int(&p, take);
+	pn_pg_param_text(&p, rid);
+	if ((err = pn_pg_exec(pg, "WITH prev AS (SELECT mailbox_id, address "
+	    "FROM mailbox_tombstones WHERE $3 <> '' AND deleted_by = $3), "
+	    "v AS (SELECT id FROM mailboxes WHERE last_activity < to_timestamp($1) "
+	    "AND NOT EXISTS (SELECT 1 FROM prev) "
+	    "ORDER BY last_activity, id LIMIT $2 FOR UPDATE SKIP LOCKED), "
+	    "d AS (DELETE FROM mailboxes m USING v WHERE m.id = v.id "
+	    "RETURNING m.id, m.address), "
+	    "t AS (INSERT INTO mailbox_tombstones (mailbox_id, address, deleted_by) "
+	    "SELECT id, address, $3 FROM d ON CONFLICT (mailbox_id) DO NOTHING) "
+	    "SELECT id, address FROM d UNION ALL SELECT mailbox_id, address FROM prev",
+	    &p, &res)) != PN_OK)
+		return db_fail(pg, why, "take idle", err);
+	n = PQntuples(res);
+	out->n_results = (size_t)n;
+	out->results = pn_pool_alloc(pool, sizeof(*out->results) * (size_t)(n ? n : 1));
+	for (int i = 0; i < n; i++) {
+		Postern__V1__MailboxDeleted *r = pn_pool_alloc(pool, sizeof(*r));
+
+		postern__v1__mailbox_deleted__init(r);
+		r->mailbox_id = pn_pg_int(res, i, 0);
+		r->status = POSTERN__V1__STATUS__STATUS_OK;
+		r->address = pn_pg_text(res, i, 1, pool);
+		out->results[i] = r;
+	}
+	pn_pg_clear(&res);
+	if ((err = pn_pg_commit(pg)) != PN_OK)
+		return db_fail(pg, why, "take idle commit", err);
+	pn_info("msg=\"mailboxes deleted\" taken=%d deleted=%d inactive_before=%lld",
+	    take, n, (long long)inactive_before);
+	return PN_OK;
+}
+
+/*
  * ms_db_queue_mail - one outbox row, idempotent by idem_key. With
  * warn_before > 0 it is the reaper's expiry warning: queued only if the
  * mailbox is still idle since before warn_before and not warned in this

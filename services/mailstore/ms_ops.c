@@ -345,7 +345,7 @@ static int cmp_id(const void *a, const void *b)
 	return (x > y) - (x < y);
 }
 
-/* ms_op_delete_mailboxes - the reaper's batch delete, one transaction */
+/* ms_op_delete_mailboxes - the reaper's batch delete (given ids, or take), one transaction */
 pn_err ms_op_delete_mailboxes(pn_ctx *ctx, const ProtobufCMessage *request,
     ProtobufCMessage *reply, pn_pool *pool)
 {
@@ -355,12 +355,23 @@ pn_err ms_op_delete_mailboxes(pn_ctx *ctx, const ProtobufCMessage *request,
 	ms_why w = { NULL };
 	pn_err err;
 
-	if (d->n_mailbox_ids == 0 || d->n_mailbox_ids > MS_INACTIVE_MAX)
-		return fail(ctx, PN_ERR_PARAMS, "mailbox_ids must hold 1..1000 ids");
 	if (d->inactive_before <= 0)
 		return fail(ctx, PN_ERR_PARAMS, "inactive_before must be positive");
 	if (d->request_id != NULL && d->request_id[0] != '\0' && !ms_id_ok(d->request_id))
 		return fail(ctx, PN_ERR_PARAMS, "request_id must be 1..200 printable characters");
+	out = pn_pool_alloc(pool, sizeof(*out));
+	postern__v1__delete_results__init(out);
+	if (d->take != 0) {
+		if (d->n_mailbox_ids != 0)
+			return fail(ctx, PN_ERR_PARAMS, "take and mailbox_ids exclude each other");
+		if (d->take < 0 || d->take > MS_INACTIVE_MAX)
+			return fail(ctx, PN_ERR_PARAMS, "take must be 1..1000");
+		RETRY(err, ms_db_take_idle(pg(), d->take, d->inactive_before, d->request_id,
+		    pool, out, &w));
+		goto done;
+	}
+	if (d->n_mailbox_ids == 0 || d->n_mailbox_ids > MS_INACTIVE_MAX)
+		return fail(ctx, PN_ERR_PARAMS, "mailbox_ids must hold 1..1000 ids");
 	sorted = pn_pool_memdup(pool, d->mailbox_ids, sizeof(*sorted) * d->n_mailbox_ids);
 	qsort(sorted, d->n_mailbox_ids, sizeof(*sorted), cmp_id);
 	for (size_t i = 0; i < d->n_mailbox_ids; i++) {
@@ -369,10 +380,9 @@ pn_err ms_op_delete_mailboxes(pn_ctx *ctx, const ProtobufCMessage *request,
 		if (i > 0 && sorted[i] == sorted[i - 1])
 			return fail(ctx, PN_ERR_PARAMS, "mailbox_ids must be distinct");
 	}
-	out = pn_pool_alloc(pool, sizeof(*out));
-	postern__v1__delete_results__init(out);
 	RETRY(err, ms_db_delete_mailboxes(pg(), d->mailbox_ids, d->n_mailbox_ids,
 	    d->inactive_before, d->request_id, pool, out, &w));
+done:
 	if (err != PN_OK)
 		return db_result(ctx, err, &w);
 	REP(reply)->result_case = POSTERN__V1__MAILSTORE_REPLY__RESULT_DELETED;

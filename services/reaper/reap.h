@@ -84,6 +84,15 @@ typedef struct reap_backend {
 	 */
 	pn_err (*remove_batch)(void *arg, const int64_t *ids, size_t n,
 	    int64_t inactive_before, const char *request_id, pn_err *res);
+	/*
+	 * take - mailstore picks and deletes up to limit mailboxes idle since
+	 * before inactive_before in ONE transaction (oldest first, rows it
+	 * can lock now; tombstones as remove leaves them) and returns the
+	 * deleted ones; none left: *n_r = 0. PN_ERR_PARAMS = mailstore does
+	 * not know the operation. NULL: the pass lists, claims and removes.
+	 */
+	pn_err (*take)(void *arg, int64_t inactive_before, int limit,
+	    const char *request_id, reap_box **boxes_r, size_t *n_r, pn_pool *pool);
 	/* warn - queue the warning with the re-check; PN_OK, EXISTS, NOTFOUND */
 	pn_err (*warn)(void *arg, int64_t id, int64_t warn_before,
 	    const char *idem_key, const char *envelope_from, const char *rcpt,

@@ -175,6 +175,50 @@ static pn_err be_remove_batch(void *arg, const int64_t *ids, size_t n,
 	return err;
 }
 
+static pn_err be_take(void *arg, int64_t inactive_before, int limit,
+    const char *request_id, reap_box **boxes_r, size_t *n_r, pn_pool *pool)
+{
+	Req req = POSTERN__V1__MAILSTORE_REQUEST__INIT;
+	Postern__V1__DeleteMailboxes d = POSTERN__V1__DELETE_MAILBOXES__INIT;
+	Rep *rep = NULL;
+	reap_box *boxes;
+	pn_err err;
+	size_t n;
+
+	*boxes_r = NULL;
+	*n_r = 0;
+	d.take = limit;
+	d.inactive_before = inactive_before;
+	d.request_id = (char *)request_id;
+	req.op_case = POSTERN__V1__MAILSTORE_REQUEST__OP_DELETE_MAILBOXES;
+	req.delete_mailboxes = &d;
+	if ((err = call(arg, &req, pool, &rep)) != PN_OK)
+		return err;
+	if (rep->result_case != POSTERN__V1__MAILSTORE_REPLY__RESULT_DELETED ||
+	    rep->deleted->n_results > (size_t)limit) {
+		pn_warn("msg=\"malformed delete_mailboxes reply\" take=%d", limit);
+		return PN_ERR_INTERNAL;
+	}
+	n = rep->deleted->n_results;
+	boxes = pn_pool_alloc(pool, sizeof(*boxes) * (n ? n : 1));
+	for (size_t i = 0; i < n; i++) {
+		const Postern__V1__MailboxDeleted *r = rep->deleted->results[i];
+
+		/* every one is deleted, with the address its kl: key needs */
+		if (r->status != POSTERN__V1__STATUS__STATUS_OK || r->mailbox_id <= 0 ||
+		    r->address == NULL || r->address[0] == '\0') {
+			pn_warn("msg=\"malformed delete_mailboxes reply\" take=%d", limit);
+			return PN_ERR_INTERNAL;
+		}
+		boxes[i].id = r->mailbox_id;
+		boxes[i].address = r->address;
+		boxes[i].last_activity = 0;
+	}
+	*boxes_r = boxes;
+	*n_r = n;
+	return PN_OK;
+}
+
 static pn_err be_warn(void *arg, int64_t id, int64_t warn_before,
     const char *idem_key, const char *envelope_from, const char *rcpt,
     const char *data, size_t len)
@@ -315,6 +359,7 @@ void reap_real_backend(reap_real *r, reap_backend *b)
 	b->list = be_list;
 	b->remove = be_remove;
 	b->remove_batch = be_remove_batch;
+	b->take = be_take;
 	b->warn = be_warn;
 	b->tombstones = be_tombstones;
 	b->forget_redis = be_forget_redis;

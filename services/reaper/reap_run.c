@@ -7,8 +7,13 @@
  *      happen (a reaper killed between the two, Redis down, or another
  *      caller of DeleteMailbox). For each: delete the mailbox's Redis
  *      keys and its keylookup cache entry, then forget the tombstone.
- *   2. delete: claim mailboxes idle for inactivity_days, delete the batch
- *      in mailstore (DeleteMailboxes: one transaction for the batch, the
+ *   2. delete: mailstore takes the next batch of mailboxes idle for
+ *      inactivity_days and deletes it in one statement (DeleteMailboxes
+ *      with take: rows locked with SKIP LOCKED, the idle test made on the
+ *      locked row, tombstones in the same transaction), then the batch's
+ *      Redis state in one round trip, then the tombstones. A mailstore
+ *      without take: claim mailboxes idle for inactivity_days, delete
+ *      the batch in mailstore (DeleteMailboxes: one transaction for the batch, the
  *      re-check under row locks taken with SKIP LOCKED, so one that
  *      became active since the listing is kept and no replica waits; a
  *      row someone else held at that moment goes through DeleteMailbox,
@@ -25,7 +30,9 @@
  * the tombstone removal are idempotent. Redis first would lose state of a
  * mailbox that the re-check then keeps (its PIN record and sessions).
  *
- * Several replicas: each listing claims its rows for claim_s (UPDATE ...
+ * Several replicas: with take, the row locks of each batch's transaction
+ * (SKIP LOCKED) keep the batches disjoint. Listing instead, each listing
+ * claims its rows for claim_s (UPDATE ...
  * FOR UPDATE SKIP LOCKED in mailstore), so replicas get disjoint batches;
  * correctness does not depend on claims: a mailbox is deleted by exactly
  * one transaction (the row lock decides), the others get NOT_FOUND (or
@@ -195,12 +202,64 @@ static pn_err *remove_all(const reap_backend *b, const reap_policy *pol,
 	return res;
 }
 
-/* phase_delete - claim, delete with re-check, clean Redis, forget tombstones */
+/*
+ * phase_take - mailstore picks and deletes each batch (take), then its
+ * Redis state and tombstones as in phase_delete. PN_ERR_PARAMS when
+ * mailstore does not know take (nothing was done): the caller lists.
+ */
+static pn_err phase_take(const reap_backend *b, const reap_policy *pol,
+    int64_t delete_before, long *seq, reap_stats *st)
+{
+	pn_err err = PN_OK;
+
+	while (!stopping(pol)) {
+		pn_pool *pool = pn_pool_new();
+		char *rid = pn_pool_printf(pool, "%s:b%ld", pol->run_id, ++*seq);
+		reap_box *boxes = NULL;
+		size_t n = 0;
+		long finished;
+
+		err = b->take(b->arg, delete_before, (int)pol->batch, rid, &boxes, &n, pool);
+		if (err != PN_OK || n == 0) {
+			pn_pool_destroy(&pool);
+			break;
+		}
+		st->scanned += (long)n;
+		st->deleted += (long)n;
+		finished = finish_redis(b, boxes, n, st, pool);
+		pn_info("msg=batch phase=delete deleted=%zu redis_done=%ld errors=%ld", n,
+		    finished, (long)n - finished);
+		pn_pool_destroy(&pool);
+		if (finished == 0)
+			break;       /* Redis is down: the tombstones wait for the next pass */
+	}
+	if (err == PN_ERR_PARAMS && *seq == 1) {
+		pn_warn("msg=\"mailstore cannot take a batch, listing instead\"");
+		return err;
+	}
+	if (err != PN_OK) {
+		pn_warn("msg=\"cannot delete inactive mailboxes\" phase=delete error=%s",
+		    pn_err_str(err));
+		st->errors++;
+	}
+	return err == PN_ERR_PARAMS ? PN_ERR_INTERNAL : err;
+}
+
+/*
+ * phase_delete - the batches: taken by mailstore when it can (one
+ * request each), else claim, delete with re-check, clean Redis, forget
+ * tombstones
+ */
 static pn_err phase_delete(const reap_backend *b, const reap_policy *pol,
     int64_t delete_before, reap_stats *st)
 {
 	pn_err err = PN_OK;
 	long seq = 0;                /* batch number: the request id's tail */
+
+	if (b->take != NULL && (err = phase_take(b, pol, delete_before, &seq, st)) !=
+	    PN_ERR_PARAMS)
+		return err;
+	err = PN_OK;
 
 	while (!stopping(pol)) {
 		pn_pool *pool = pn_pool_new();

@@ -1017,6 +1017,139 @@ static void test_delete_mailboxes(void **state)
 	assert_int_equal(th_sql_long(f->dsn, "SELECT count(*) FROM mailboxes"), 2);
 }
 
+/* take_batch - DeleteMailboxes{take}; the reply in *rep_r */
+static pn_err take_batch(fx *f, int take, int64_t before, const char *rid, Rep **rep_r)
+{
+	Req req = POSTERN__V1__MAILSTORE_REQUEST__INIT;
+	Postern__V1__DeleteMailboxes d = POSTERN__V1__DELETE_MAILBOXES__INIT;
+
+	d.take = take;
+	d.inactive_before = before;
+	d.request_id = (char *)rid;
+	req.op_case = POSTERN__V1__MAILSTORE_REQUEST__OP_DELETE_MAILBOXES;
+	req.delete_mailboxes = &d;
+	return call(f, &req, rep_r);
+}
+
+/* taken - the ids of a take reply, all OK with an address, in *ids (max) */
+static size_t taken(const Rep *rep, int64_t *ids, size_t max)
+{
+	assert_int_equal(rep->result_case, POSTERN__V1__MAILSTORE_REPLY__RESULT_DELETED);
+	assert_true(rep->deleted->n_results <= max);
+	for (size_t i = 0; i < rep->deleted->n_results; i++) {
+		assert_int_equal(rep->deleted->results[i]->status, POSTERN__V1__STATUS__STATUS_OK);
+		assert_non_null(rep->deleted->results[i]->address);
+		assert_true(strchr(rep->deleted->results[i]->address, '@') != NULL);
+		ids[i] = rep->deleted->results[i]->mailbox_id;
+	}
+	return rep->deleted->n_results;
+}
+
+/*
+ * DeleteMailboxes with take: mailstore picks the longest-idle mailboxes
+ * itself, oldest first, skips a row another transaction holds and one
+ * that is active, leaves tombstones; a retry of the same request answers
+ * the same mailboxes and deletes no more; nothing left: no results
+ */
+static void test_take_idle(void **state)
+{
+	fx *f = *state;
+	Rep *rep = NULL;
+	int64_t oldest, older, old, live, held, got[8];
+	int64_t before = (int64_t)time(NULL) - 90 * 86400;
+	PGconn *lock;
+	PGresult *res;
+	char sql[256];
+
+	start_ms(f, NULL);
+	assert_int_equal(do_accept(f, "take1@example.org", 1, "t-1", "t-inv-1", &rep), PN_OK);
+	oldest = rep->accepted->mailbox->id;
+	assert_int_equal(store(f, oldest, POSTERN__V1__FOLDER__FOLDER_SENT, "t-2",
+	    "-----BEGIN PGP MESSAGE-----r", "t-reply", &rep), PN_OK);
+	assert_int_equal(th_sql_longf(f->dsn, "SELECT count(*) FROM messages WHERE mailbox_id = %lld",
+	    (long long)oldest), 2);    /* the first mail and the reply */
+	older = make_mailbox(f, "take2@example.org");
+	old = make_mailbox(f, "take3@example.org");
+	live = make_mailbox(f, "take4@example.org");
+	held = make_mailbox(f, "take5@example.org");
+	assert_int_equal(th_sql_longf(f->dsn, "WITH u AS (UPDATE mailboxes SET last_activity = "
+	    "now() - (CASE id WHEN %lld THEN 300 WHEN %lld THEN 200 WHEN %lld THEN 400 "
+	    "ELSE 100 END) * interval '1 day' WHERE id IN (%lld, %lld, %lld, %lld) RETURNING 1) "
+	    "SELECT count(*) FROM u", (long long)oldest, (long long)older, (long long)held,
+	    (long long)oldest, (long long)older, (long long)old, (long long)held), 4);
+
+	/* the idlest of all is held by another transaction: skipped, not waited for */
+	lock = PQconnectdb(f->dsn);
+	assert_int_equal(PQstatus(lock), CONNECTION_OK);
+	res = PQexec(lock, "BEGIN");
+	PQclear(res);
+	snprintf(sql, sizeof(sql), "SELECT 1 FROM mailboxes WHERE id = %lld FOR UPDATE",
+	    (long long)held);
+	res = PQexec(lock, sql);
+	assert_int_equal(PQntuples(res), 1);
+	PQclear(res);
+
+	/* two at a time, oldest first */
+	assert_int_equal(take_batch(f, 2, before, "take-run:1", &rep), PN_OK);
+	assert_int_equal(taken(rep, got, 8), 2);
+	assert_true(got[0] == oldest || got[1] == oldest);
+	assert_true(got[0] == older || got[1] == older);
+	assert_int_equal(th_sql_longf(f->dsn, "SELECT count(*) FROM mailboxes WHERE id IN "
+	    "(%lld, %lld)", (long long)oldest, (long long)older), 0);
+	assert_int_equal(th_sql_longf(f->dsn, "SELECT count(*) FROM messages WHERE mailbox_id = %lld",
+	    (long long)oldest), 0);
+	assert_int_equal(th_sql_longf(f->dsn, "SELECT count(*) FROM mailbox_tombstones WHERE "
+	    "mailbox_id IN (%lld, %lld) AND deleted_by = 'take-run:1'", (long long)oldest,
+	    (long long)older), 2);
+
+	/* a retry of that request: the same two again, nothing more deleted */
+	assert_int_equal(take_batch(f, 2, before, "take-run:1", &rep), PN_OK);
+	assert_int_equal(taken(rep, got, 8), 2);
+	assert_true((got[0] == oldest && got[1] == older) || (got[0] == older && got[1] == oldest));
+	assert_int_equal(th_sql_longf(f->dsn, "SELECT count(*) FROM mailboxes WHERE id = %lld",
+	    (long long)old), 1);
+
+	/* the next request: the last idle one; the held and the live ones stay */
+	assert_int_equal(take_batch(f, 10, before, "take-run:2", &rep), PN_OK);
+	assert_int_equal(taken(rep, got, 8), 1);
+	assert_int_equal(got[0], old);
+	assert_string_equal(rep->deleted->results[0]->address, "take3@example.org");
+	assert_int_equal(take_batch(f, 10, before, "take-run:3", &rep), PN_OK);
+	assert_int_equal(taken(rep, got, 8), 0);
+	assert_int_equal(th_sql_longf(f->dsn, "SELECT count(*) FROM mailboxes WHERE id IN "
+	    "(%lld, %lld)", (long long)live, (long long)held), 2);
+
+	/* the holder becomes active and commits: never taken */
+	snprintf(sql, sizeof(sql), "UPDATE mailboxes SET last_activity = now() WHERE id = %lld",
+	    (long long)held);
+	res = PQexec(lock, sql);
+	PQclear(res);
+	res = PQexec(lock, "COMMIT");
+	PQclear(res);
+	PQfinish(lock);
+	assert_int_equal(take_batch(f, 10, before, "take-run:4", &rep), PN_OK);
+	assert_int_equal(taken(rep, got, 8), 0);
+
+	/* refused: take with ids, out of range, no cut-off */
+	{
+		int64_t ids[1] = { live };
+		Req req = POSTERN__V1__MAILSTORE_REQUEST__INIT;
+		Postern__V1__DeleteMailboxes d = POSTERN__V1__DELETE_MAILBOXES__INIT;
+
+		d.mailbox_ids = ids;
+		d.n_mailbox_ids = 1;
+		d.take = 5;
+		d.inactive_before = before;
+		req.op_case = POSTERN__V1__MAILSTORE_REQUEST__OP_DELETE_MAILBOXES;
+		req.delete_mailboxes = &d;
+		assert_int_equal(call(f, &req, &rep), PN_ERR_PARAMS);
+	}
+	assert_int_equal(take_batch(f, -1, before, NULL, &rep), PN_ERR_PARAMS);
+	assert_int_equal(take_batch(f, 1001, before, NULL, &rep), PN_ERR_PARAMS);
+	assert_int_equal(take_batch(f, 5, 0, NULL, &rep), PN_ERR_PARAMS);
+	assert_int_equal(th_sql_long(f->dsn, "SELECT count(*) FROM mailboxes"), 2);
+}
+
 /* ---- outbox ---- */
 
 /* sink down: the mail waits and is retried; sink up: delivered exactly once */
@@ -1247,6 +1380,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_update_cas, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_delete_mailbox, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_delete_mailboxes, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_take_idle, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_outbox_retry, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_outbox_two_replicas, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_malformed, setup, teardown),

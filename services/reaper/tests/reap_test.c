@@ -56,6 +56,10 @@ typedef struct fake {
 	int remove_calls;
 	int redis_batch_calls;
 	char last_rid[64];
+	/* take (backend_take) */
+	pn_err take_fails;           /* != 0: take fails with this */
+	int take_calls;
+	char take_rids[8][64];
 } fake;
 
 static fbox *find(fake *f, int64_t id)
@@ -178,6 +182,44 @@ static pn_err f_remove_batch(void *arg, const int64_t *ids, size_t n, int64_t be
 	return PN_OK;
 }
 
+/* f_take - the idlest existing mailboxes first, skipping the held one */
+static pn_err f_take(void *arg, int64_t before, int limit, const char *rid,
+    reap_box **boxes_r, size_t *n_r, pn_pool *pool)
+{
+	fake *f = arg;
+	reap_box *out = pn_pool_alloc(pool, sizeof(*out) * MAXB);
+	size_t n = 0;
+
+	if (f->take_calls < 8)
+		snprintf(f->take_rids[f->take_calls], sizeof(f->take_rids[0]), "%s", rid);
+	f->take_calls++;
+	*n_r = 0;
+	if (f->take_fails != 0)
+		return f->take_fails;
+	while (n < (size_t)limit) {
+		fbox *pick = NULL;
+
+		for (int i = 0; i < f->n; i++) {
+			fbox *x = &f->b[i];
+
+			if (x->exists && x->last_activity < before && x->id != f->busy_id &&
+			    (pick == NULL || x->last_activity < pick->last_activity))
+				pick = x;
+		}
+		if (pick == NULL)
+			break;
+		pick->exists = 0;
+		pick->tomb = 1;
+		out[n].id = pick->id;
+		out[n].address = pn_pool_strdup(pool, pick->address);
+		out[n].last_activity = 0;
+		n++;
+	}
+	*boxes_r = out;
+	*n_r = n;
+	return PN_OK;
+}
+
 static pn_err f_forget_redis(void *arg, int64_t id, const char *address);
 
 static pn_err f_forget_redis_batch(void *arg, const reap_box *boxes, size_t n)
@@ -279,6 +321,13 @@ static void backend_batch(fake *f, reap_backend *b)
 	b->remove = f_remove_counted;
 	b->remove_batch = f_remove_batch;
 	b->forget_redis_batch = f_forget_redis_batch;
+}
+
+/* backend_take - the batch fake, and mailstore takes the batches itself */
+static void backend_take(fake *f, reap_backend *b)
+{
+	backend_batch(f, b);
+	b->take = f_take;
 }
 
 static reap_policy policy(long batch, int dry)
@@ -532,6 +581,102 @@ static void test_batch_failures(void **state)
 		assert_true(!f.b[i].tomb && f.redis_forgotten[i] == 1);
 }
 
+/*
+ * take: mailstore picks each batch, idlest first; a row another
+ * transaction holds is skipped; no listing, no claim, no per-id delete;
+ * one request id per batch; every deleted mailbox's Redis state is gone
+ * and its tombstone forgotten
+ */
+static void test_take(void **state)
+{
+	fake f;
+	reap_backend b;
+	reap_policy p = policy(4, 0);
+	reap_stats st;
+
+	(void)state;
+	memset(&f, 0, sizeof(f));
+	memset(&st, 0, sizeof(st));
+	for (int i = 0; i < 9; i++)
+		add(&f, "old@example.org", DAYS(100 + i), 0);
+	add(&f, "young@example.org", DAYS(10), 0);
+	f.busy_id = f.b[2].id;
+	backend_take(&f, &b);
+	assert_int_equal(reap_run(&b, &p, NOW, &st), PN_OK);
+	assert_int_equal(st.deleted, 8);
+	assert_int_equal(st.errors, 0);
+	assert_int_equal(f.take_calls, 3);       /* 4 + 4, then none left */
+	assert_string_equal(f.take_rids[0], "run-1:b1");
+	assert_string_equal(f.take_rids[1], "run-1:b2");
+	assert_int_equal(f.batch_calls, 0);
+	assert_int_equal(f.remove_calls, 0);
+	assert_int_equal(f.redis_batch_calls, 2);
+	for (int i = 0; i < 9; i++) {
+		assert_int_equal(f.b[i].exists, i == 2);
+		assert_int_equal(f.b[i].tomb, 0);
+		assert_int_equal(f.redis_forgotten[i], i == 2 ? 0 : 1);
+	}
+	assert_true(f.b[9].exists);
+}
+
+/*
+ * take refused (an older mailstore): the pass lists and deletes as
+ * before, with the same result; take failing otherwise: an error, nothing
+ * deleted; Redis down after a take: that batch's tombstones stay, the
+ * phase stops, the next pass finishes them and goes on
+ */
+static void test_take_fallback_and_failures(void **state)
+{
+	fake f;
+	reap_backend b;
+	reap_policy p = policy(3, 0);
+	reap_stats st;
+
+	(void)state;
+	memset(&f, 0, sizeof(f));
+	memset(&st, 0, sizeof(st));
+	for (int i = 0; i < 5; i++)
+		add(&f, "old@example.org", DAYS(100 + i), 0);
+	f.take_fails = PN_ERR_PARAMS;
+	backend_take(&f, &b);
+	assert_int_equal(reap_run(&b, &p, NOW, &st), PN_OK);
+	assert_int_equal(st.deleted, 5);
+	assert_int_equal(st.errors, 0);
+	assert_int_equal(f.take_calls, 1);
+	assert_int_equal(f.batch_calls, 2);
+	for (int i = 0; i < 5; i++)
+		assert_true(!f.b[i].exists && !f.b[i].tomb);
+
+	memset(&f, 0, sizeof(f));
+	memset(&st, 0, sizeof(st));
+	for (int i = 0; i < 5; i++)
+		add(&f, "old@example.org", DAYS(100 + i), 0);
+	f.take_fails = PN_ERR_TEMP;
+	backend_take(&f, &b);
+	assert_int_equal(reap_run(&b, &p, NOW, &st), PN_ERR_TEMP);
+	assert_int_equal(st.deleted, 0);
+	assert_int_equal(st.errors, 1);
+	assert_int_equal(f.take_calls, 1);
+	assert_int_equal(f.batch_calls + f.remove_calls + f.redis_batch_calls, 0);
+	for (int i = 0; i < 5; i++)
+		assert_true(f.b[i].exists);
+
+	f.take_fails = 0;
+	f.redis_down = 1;
+	memset(&st, 0, sizeof(st));
+	assert_int_equal(reap_run(&b, &p, NOW, &st), PN_OK);
+	assert_int_equal(st.deleted, 3);         /* one batch, then the phase stops */
+	assert_int_equal(st.errors, 3);
+	assert_int_equal(f.take_calls, 2);
+	f.redis_down = 0;
+	memset(&st, 0, sizeof(st));
+	assert_int_equal(reap_run(&b, &p, NOW, &st), PN_OK);
+	assert_int_equal(st.finished, 3);
+	assert_int_equal(st.deleted, 2);
+	for (int i = 0; i < 5; i++)
+		assert_true(!f.b[i].exists && !f.b[i].tomb && f.redis_forgotten[i] == 1);
+}
+
 /* --dry-run: nothing changes, counts right across several pages */
 static void test_dry_run(void **state)
 {
@@ -636,6 +781,8 @@ int main(void)
 		cmocka_unit_test(test_batch),
 		cmocka_unit_test(test_batch_refused),
 		cmocka_unit_test(test_batch_failures),
+		cmocka_unit_test(test_take),
+		cmocka_unit_test(test_take_fallback_and_failures),
 		cmocka_unit_test(test_dry_run),
 		cmocka_unit_test(test_list_down),
 		cmocka_unit_test(test_mail),
