@@ -26,26 +26,30 @@
  *	Both print one summary line on stdout.
  *
  *	Order of a deletion, chosen so that a crash anywhere is finished by
- *	the next pass: (1) mailstore DeleteMailboxes re-checks the
- *	inactivity of a whole batch under row locks (SKIP LOCKED) and, in
- *	the same transaction, deletes the rows and writes a tombstone (id,
- *	address) for each; a row another transaction held at that moment
- *	goes through DeleteMailbox, which waits for it; (2) the batch's Redis
+ *	the next pass: (1) mailstore DeleteMailboxes{take} picks the next
+ *	batch of idle mailboxes under row locks (SKIP LOCKED, the idle test
+ *	made on the locked row) and, in the same statement, deletes the rows
+ *	and writes a tombstone (id, address) for each (with an older
+ *	mailstore: a claimed listing, DeleteMailboxes over its ids, and
+ *	DeleteMailbox, which waits, for a row another transaction held at
+ *	that moment); (2) the batch's Redis
  *	keys go, in one script; (3) the tombstones go. A pass starts by
  *	finishing every tombstone it finds. Redis is never touched for a
  *	mailbox the re-check keeps.
  *
- *	Several replicas may run at once: listings claim their rows for
- *	POSTERN_REAPER_CLAIM_S (SKIP LOCKED), so replicas share the work, and
+ *	Several replicas may run at once: each batch's row locks (and, when
+ *	listing, claims for POSTERN_REAPER_CLAIM_S) keep the batches
+ *	disjoint, so replicas share the work, and
  *	each mailbox is deleted by exactly one transaction; each deletion
  *	is counted once, by the replica that made it.
  * PROTOCOL
  *	MDP/0.1 worker for "reaper" (long-lived mode only); request
  *	postern.v1.ReaperRequest (ping), reply postern.v1.ReaperReply
  *	(proto/postern/v1/reaper.proto). MDP client of "mailstore":
- *	ListInactive (claim_seconds, unwarned_only, walk), DeleteMailboxes
- *	and DeleteMailbox (inactive_before, request_id; one by one when
- *	mailstore does not know DeleteMailboxes yet), QueueMail
+ *	DeleteMailboxes (take; else over listed ids), ListInactive
+ *	(claim_seconds, unwarned_only, walk), DeleteMailbox
+ *	(inactive_before, request_id; one by one when mailstore does not
+ *	know DeleteMailboxes yet), QueueMail
  *	(warn_inactive_before), ListTombstones, ForgetTombstones.
  * ENVIRONMENT
  *	The common variables (lib/include/postern/service.h); health port
