@@ -895,6 +895,35 @@ static void test_delete_mailbox(void **state)
 	assert_int_equal(th_sql_long(f->dsn, "SELECT count(*) FROM messages"), 0);
 }
 
+/* hold_row - another session locks mailbox id (FOR UPDATE) in an open transaction */
+static PGconn *hold_row(fx *f, int64_t id)
+{
+	PGconn *c = PQconnectdb(f->dsn);
+	PGresult *res;
+	char sql[128];
+
+	assert_int_equal(PQstatus(c), CONNECTION_OK);
+	PQclear(PQexec(c, "BEGIN"));
+	snprintf(sql, sizeof(sql), "SELECT 1 FROM mailboxes WHERE id = %lld FOR UPDATE",
+	    (long long)id);
+	res = PQexec(c, sql);
+	assert_int_equal(PQntuples(res), 1);
+	PQclear(res);
+	return c;
+}
+
+/* activity_commit - the holder makes mailbox id active and commits */
+static void activity_commit(PGconn *c, int64_t id)
+{
+	char sql[128];
+
+	snprintf(sql, sizeof(sql), "UPDATE mailboxes SET last_activity = now() WHERE id = %lld",
+	    (long long)id);
+	PQclear(PQexec(c, sql));
+	PQclear(PQexec(c, "COMMIT"));
+	PQfinish(c);
+}
+
 /* del_batch - DeleteMailboxes over ids; the reply in *rep_r */
 static pn_err del_batch(fx *f, int64_t *ids, size_t n, int64_t before,
     const char *rid, Rep **rep_r)
@@ -933,8 +962,6 @@ static void test_delete_mailboxes(void **state)
 	int64_t idle1, idle2, live, held, ids[5];
 	int64_t before = (int64_t)time(NULL) - 90 * 86400;
 	PGconn *lock;
-	PGresult *res;
-	char sql[256];
 
 	start_ms(f, NULL);
 	assert_int_equal(do_accept(f, "batch1@example.org", 1, "b-1", "b-inv-1", &rep), PN_OK);
@@ -949,15 +976,7 @@ static void test_delete_mailboxes(void **state)
 	    "SELECT count(*) FROM u", (long long)idle1, (long long)idle2, (long long)held), 3);
 
 	/* another transaction holds one row (an activity in flight) */
-	lock = PQconnectdb(f->dsn);
-	assert_int_equal(PQstatus(lock), CONNECTION_OK);
-	res = PQexec(lock, "BEGIN");
-	PQclear(res);
-	snprintf(sql, sizeof(sql), "SELECT 1 FROM mailboxes WHERE id = %lld FOR UPDATE",
-	    (long long)held);
-	res = PQexec(lock, sql);
-	assert_int_equal(PQntuples(res), 1);
-	PQclear(res);
+	lock = hold_row(f, held);
 
 	ids[0] = idle1;
 	ids[1] = live;
@@ -995,13 +1014,7 @@ static void test_delete_mailboxes(void **state)
 	assert_int_equal(status_of(rep, 0, idle1), POSTERN__V1__STATUS__STATUS_NOT_FOUND);
 
 	/* the holder becomes active and commits: the next batch keeps it */
-	snprintf(sql, sizeof(sql), "UPDATE mailboxes SET last_activity = now() WHERE id = %lld",
-	    (long long)held);
-	res = PQexec(lock, sql);
-	PQclear(res);
-	res = PQexec(lock, "COMMIT");
-	PQclear(res);
-	PQfinish(lock);
+	activity_commit(lock, held);
 	ids[0] = held;
 	assert_int_equal(del_batch(f, ids, 1, before, "batch-run:3", &rep), PN_OK);
 	assert_int_equal(status_of(rep, 0, held), POSTERN__V1__STATUS__STATUS_EXISTS);
@@ -1058,8 +1071,6 @@ static void test_take_idle(void **state)
 	int64_t oldest, older, old, live, held, got[8];
 	int64_t before = (int64_t)time(NULL) - 90 * 86400;
 	PGconn *lock;
-	PGresult *res;
-	char sql[256];
 
 	start_ms(f, NULL);
 	assert_int_equal(do_accept(f, "take1@example.org", 1, "t-1", "t-inv-1", &rep), PN_OK);
@@ -1079,15 +1090,7 @@ static void test_take_idle(void **state)
 	    (long long)oldest, (long long)older, (long long)old, (long long)held), 4);
 
 	/* the idlest of all is held by another transaction: skipped, not waited for */
-	lock = PQconnectdb(f->dsn);
-	assert_int_equal(PQstatus(lock), CONNECTION_OK);
-	res = PQexec(lock, "BEGIN");
-	PQclear(res);
-	snprintf(sql, sizeof(sql), "SELECT 1 FROM mailboxes WHERE id = %lld FOR UPDATE",
-	    (long long)held);
-	res = PQexec(lock, sql);
-	assert_int_equal(PQntuples(res), 1);
-	PQclear(res);
+	lock = hold_row(f, held);
 
 	/* two at a time, oldest first */
 	assert_int_equal(take_batch(f, 2, before, "take-run:1", &rep), PN_OK);
@@ -1120,13 +1123,7 @@ static void test_take_idle(void **state)
 	    "(%lld, %lld)", (long long)live, (long long)held), 2);
 
 	/* the holder becomes active and commits: never taken */
-	snprintf(sql, sizeof(sql), "UPDATE mailboxes SET last_activity = now() WHERE id = %lld",
-	    (long long)held);
-	res = PQexec(lock, sql);
-	PQclear(res);
-	res = PQexec(lock, "COMMIT");
-	PQclear(res);
-	PQfinish(lock);
+	activity_commit(lock, held);
 	assert_int_equal(take_batch(f, 10, before, "take-run:4", &rep), PN_OK);
 	assert_int_equal(taken(rep, got, 8), 0);
 
