@@ -286,6 +286,49 @@ static GMimeObject *text_part(const char *subtype, const char *text)
 	return GMIME_OBJECT(p);
 }
 
+/* wipe_stream - zero what a memory stream holds (it may hold plaintext) */
+static void wipe_stream(GMimeStream *s)
+{
+	GByteArray *ba = g_mime_stream_mem_get_byte_array(GMIME_STREAM_MEM(s));
+
+	if (ba && ba->len)
+		sodium_memzero(ba->data, ba->len);
+}
+
+/* att_part - one attachment: its type, disposition attachment, base64; *stream_r to wipe later */
+static GMimeObject *att_part(const pn_mime_att *a, GMimeStream **stream_r)
+{
+	GMimeContentType *ct = a->type ? g_mime_content_type_parse(NULL, a->type) : NULL;
+	GMimePart *part;
+	GMimeStream *s;
+	GMimeDataWrapper *dw;
+	char *name;
+
+	if (!ct || !g_mime_content_type_get_media_type(ct) ||
+	    !g_mime_content_type_get_media_subtype(ct) ||
+	    g_mime_content_type_is_type(ct, "multipart", "*") ||
+	    g_mime_content_type_is_type(ct, "message", "*")) {
+		if (ct)
+			g_object_unref(ct);
+		ct = g_mime_content_type_new("application", "octet-stream");
+	}
+	part = g_mime_part_new_with_type(g_mime_content_type_get_media_type(ct),
+	    g_mime_content_type_get_media_subtype(ct));
+	g_object_unref(ct);
+	s = g_mime_stream_mem_new_with_buffer(a->data ? a->data : "", a->data ? a->len : 0);
+	dw = g_mime_data_wrapper_new_with_stream(s, GMIME_CONTENT_ENCODING_DEFAULT);
+	g_mime_part_set_content(part, dw);
+	g_object_unref(dw);
+	g_mime_part_set_content_encoding(part, GMIME_CONTENT_ENCODING_BASE64);
+	g_mime_object_set_disposition(GMIME_OBJECT(part), "attachment");
+	name = pn_mime_clean_line(a->filename && *a->filename ? a->filename : "attachment",
+	    PN_MIME_HEADER_MAX / 4);
+	g_mime_part_set_filename(part, name);
+	pn_free(&name);
+	*stream_r = s;
+	return GMIME_OBJECT(part);
+}
+
 /* pn_mime_compose - render a new mail, CRLF line ends */
 uint8_t *pn_mime_compose(const pn_mime_mail *m, size_t *len_r,
     const char **why_r)
@@ -293,6 +336,7 @@ uint8_t *pn_mime_compose(const pn_mime_mail *m, size_t *len_r,
 	GMimeMessage *msg;
 	GMimeFormatOptions *fo;
 	GMimeObject *body;
+	GMimeStream **streams = NULL;
 	GDateTime *now;
 	char *subject, *id, *text;
 	const char *domain = m->message_id_domain;
@@ -357,6 +401,18 @@ uint8_t *pn_mime_compose(const pn_mime_mail *m, size_t *len_r,
 	} else {
 		body = text_part("plain", m->text);
 	}
+	if (m->n_att > 0) {
+		GMimeMultipart *mixed = g_mime_multipart_new_with_subtype("mixed");
+		streams = pn_calloc(m->n_att, sizeof(*streams));
+		g_mime_multipart_add(mixed, body);
+		g_object_unref(body);
+		for (size_t i = 0; i < m->n_att; i++) {
+			GMimeObject *a = att_part(&m->att[i], &streams[i]);
+			g_mime_multipart_add(mixed, a);
+			g_object_unref(a);
+		}
+		body = GMIME_OBJECT(mixed);
+	}
 	g_mime_message_set_mime_part(msg, body);
 	g_object_unref(body);
 	fo = g_mime_format_options_new();
@@ -366,9 +422,15 @@ uint8_t *pn_mime_compose(const pn_mime_mail *m, size_t *len_r,
 	len = strlen(text);
 	out = pn_malloc(len + 1);
 	memcpy(out, text, len + 1);
+	sodium_memzero(text, len);
 	g_free(text);
 	*len_r = len;
 done:
+	for (size_t i = 0; streams && i < m->n_att; i++) {
+		wipe_stream(streams[i]);
+		g_object_unref(streams[i]);
+	}
+	free(streams);
 	g_object_unref(msg);
 	return out;
 }

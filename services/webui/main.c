@@ -5,12 +5,13 @@
  *	Serves recipients of temporary mailboxes over HTTP (civetweb, plain
  *	HTTP behind a TLS-terminating ingress): the invitation link, the PIN,
  *	choosing the password (once, never changeable), login, Inbox and
- *	Sent, reading (text; HTML only sandboxed; attachments as downloads)
- *	and logout. Server-rendered HTML with one style sheet; no script.
+ *	Sent, reading (text; HTML only sandboxed; attachments as downloads),
+ *	replying (PGP/MIME, with attachments) and logout. Server-rendered HTML with one style sheet; no script.
  *	It also registers with the broker as "webui" and answers ping, so
  *	operators see it on the bus. Logic: web_pages.c (handlers),
  *	web_http.c (civetweb), web_sess.c (sessions), web_crypto.c,
- *	web_pw.c, web_form.c, web_mail.c, web_html.c, web_text.c.
+ *	web_pw.c, web_form.c, web_multipart.c, web_mail.c, web_reply.c,
+ *	web_html.c, web_text.c.
  * PROTOCOL
  *	HTTP/1.1 on POSTERN_WEBUI_LISTEN. Bus client of mailstore
  *	(get_mailbox, list_folder, get_message, mark_seen, touch,
@@ -45,7 +46,17 @@
  *	POSTERN_WEBUI_TRUST_PROXY  0 - 1 takes the client address from the
  *		last X-Forwarded-For hop (behind the ingress)
  *	POSTERN_INACTIVITY_DAYS  90 (1..3650) shown as the expiry
- *	POSTERN_WEBUI_MAX_BODY  65536 (1024..67108864) bytes of a POST body
+ *	POSTERN_WEBUI_MAX_BODY  65536 (1024..67108864) bytes of a POST body;
+ *		a reply (multipart/form-data, logged in) may add its attachments
+ *		and their framing on top
+ *	POSTERN_WEBUI_REPLY_MAX_ATTACH  10485760 (0..16777216) bytes of a
+ *		reply's attachments together (at most 10 files); 0 = none.
+ *		The reply and its Sent copy are each about 1.9 times this once
+ *		encoded and encrypted: mailstore's POSTERN_MAX_MAIL_BYTES
+ *		(default 25 MiB) must hold that, and the bus
+ *		(POSTERN_MAX_MESSAGE) both together.
+ *	POSTERN_WEBUI_REPLY_MAX  20 (1..10000) replies a mailbox may send in
+ *		POSTERN_WEBUI_REPLY_WINDOW 3600 (60..604800) seconds; more get 429
  *	POSTERN_WEBUI_PAGE_SIZE  25 (5..200) messages per folder page
  *	POSTERN_LOGIN_LOCKOUT_AFTER  5 (1..100) failures per address before
  *		lock-outs; POSTERN_LOGIN_LOCKOUT_SECONDS 60 (1..3600), doubling,
@@ -63,7 +74,11 @@
  *	cookie and a same-origin Origin/Sec-Fetch-Site. Every response carries
  *	CSP, HSTS, nosniff, Referrer-Policy no-referrer and X-Frame-Options.
  *	The password is never stored or logged; the key is re-protected with
- *	it under strong S2K. Unknown addresses cost the same strong unlock
+ *	it under strong S2K. Bodies are bounded before they are read
+ *	(Content-Length only; the large reply body only for a logged-in
+ *	session) and parsed here, never by civetweb; uploads are held in
+ *	memory that is wiped. Replies count against a per-mailbox quota in
+ *	Redis (tracked for the reaper). Unknown addresses cost the same strong unlock
  *	(a stand-in key) and get the same page. Logs never carry a link,
  *	PIN, password, cookie, subject or body.
  * DIAGNOSTICS
@@ -116,7 +131,13 @@ static const pn_cfg_entry config[] = {
 	PN_CFG_INT("POSTERN_INACTIVITY_DAYS", 90, 1, 3650, &web_cfg.inactivity_days,
 	    "days without use before a mailbox is deleted"),
 	PN_CFG_INT("POSTERN_WEBUI_MAX_BODY", 65536, 1024, 67108864, &web_cfg.max_body,
-	    "largest POST body in bytes"),
+	    "largest POST body in bytes (a reply's attachments come on top)"),
+	PN_CFG_INT("POSTERN_WEBUI_REPLY_MAX_ATTACH", 10485760, 0, 16777216,
+	    &web_cfg.reply_max_attach, "bytes of a reply's attachments together (0 = none)"),
+	PN_CFG_INT("POSTERN_WEBUI_REPLY_MAX", 20, 1, 10000, &web_cfg.reply_max,
+	    "replies a mailbox may send per window"),
+	PN_CFG_INT("POSTERN_WEBUI_REPLY_WINDOW", 3600, 60, 604800, &web_cfg.reply_window,
+	    "seconds of the reply window"),
 	PN_CFG_INT("POSTERN_WEBUI_PAGE_SIZE", 25, 5, 200, &web_cfg.page_size,
 	    "messages per folder page"),
 	PN_CFG_INT("POSTERN_LOGIN_LOCKOUT_AFTER", 5, 1, 100, &web_cfg.login_lockout_after,

@@ -3,6 +3,8 @@
  *
  * web_util.c   growable text buffer, HTML escaping, base64url, hex
  * web_form.c   application/x-www-form-urlencoded and Cookie parsing (pure)
+ * web_multipart.c  multipart/form-data (RFC 7578) bodies: the reply's text
+ *              fields and attachments (pure, bounded)
  * web_pw.c     password rules and the common-password blocklist (pure)
  * web_crypto.c link-secret derivations (same outputs as provision's) and
  *              the session secrets derived from the cookie (pure)
@@ -60,6 +62,9 @@ struct web_config {
 	long login_lockout_seconds;
 	long login_client_max;
 	long login_client_window;
+	long reply_max_attach;      /* bytes of a reply's attachments together */
+	long reply_max;             /* replies per mailbox ... */
+	long reply_window;          /* ... in this many seconds */
 };
 extern struct web_config web_cfg;
 
@@ -99,6 +104,15 @@ long web_b64url_decode(uint8_t *out, size_t outlen, const char *in, size_t inlen
 void web_hex(char *out, const uint8_t *in, size_t n);
 /* web_ct_equal - constant-time equality of two strings (length leaks) */
 int web_ct_equal(const char *a, const char *b);
+/*
+ * web_filename_clean - a file name safe for Content-Disposition and for
+ * display, from a received attachment or an upload: the last path
+ * component, no control or bidi control characters, no '"', ';', '%',
+ * no leading dots, at most WEB_FILENAME_MAX bytes (UTF-8 kept whole);
+ * "attachment-<index+1>" if nothing usable is left. pn_malloc'd.
+ */
+#define WEB_FILENAME_MAX 120
+char *web_filename_clean(const char *in, size_t index);
 
 /* ---- web_form.c ---- */
 #define WEB_FORM_MAX_FIELDS 32
@@ -133,6 +147,56 @@ const char *web_form_get(const web_form *form, const char *name);
  * one wins), copied into out (outlen); -1 if absent, empty or too long.
  */
 int web_cookie_get(const char *header, const char *name, char *out, size_t outlen);
+
+/* ---- web_multipart.c ---- */
+#define WEB_MP_BOUNDARY_MAX 70        /* RFC 2046 */
+#define WEB_MP_MAX_PARTS 64           /* every part, files and fields */
+#define WEB_MP_MAX_HEADER 2048        /* bytes of one part's header block */
+#define WEB_MP_MAX_FILES 10           /* the hard cap; web_mp_limits may lower it */
+#define WEB_MP_MAX_TYPE 127           /* bytes of a file's "type/subtype" */
+
+typedef struct web_file {
+	char *field;                /* the form field's name */
+	char *filename;             /* web_filename_clean'd, never empty */
+	char *type;                 /* lower-case "type/subtype", application/octet-stream if none or odd */
+	uint8_t *data;              /* pn_malloc'd, len bytes (+ a NUL) */
+	size_t len;
+} web_file;
+
+typedef struct web_files {
+	web_file f[WEB_MP_MAX_FILES];
+	int n;
+	size_t total;               /* bytes of all files */
+} web_files;
+
+typedef struct web_mp_limits {
+	size_t max_files;           /* at most WEB_MP_MAX_FILES */
+	size_t max_bytes;           /* all files together */
+} web_mp_limits;
+
+/*
+ * web_mp_boundary - the boundary parameter of a multipart/form-data
+ * Content-Type (token or quoted-string, RFC 2046 characters, 1..70, not
+ * ending in a space) into out; -1 if the type is another or the boundary
+ * missing, repeated or invalid.
+ */
+int web_mp_boundary(const char *content_type, char out[WEB_MP_BOUNDARY_MAX + 1]);
+/*
+ * web_mp_parse - a multipart/form-data body (RFC 7578, CRLF line ends,
+ * as browsers send it). Parts without a filename are text fields and go
+ * into form under web_form's rules (first value wins, no NUL, at most
+ * WEB_FORM_MAX_FIELDS fields, names up to WEB_FORM_MAX_NAME, values up
+ * to WEB_FORM_MAX_VALUE); parts with one are files (an empty part with
+ * an empty filename is a file input left empty, and skipped). Returns 0;
+ * 400 if malformed (bad boundary, no closing delimiter, a part without
+ * Content-Disposition: form-data and a name, a header block over
+ * WEB_MP_MAX_HEADER, a Content-Transfer-Encoding other than 7bit, 8bit
+ * or binary); 413 if over a bound (parts, fields, a value, files, file
+ * bytes). On error nothing is kept (form and files are empty).
+ */
+int web_mp_parse(const char *content_type, const void *body, size_t len,
+    const web_mp_limits *lim, web_form *form, web_files *files);
+void web_files_free(web_files *files);     /* wipes */
 
 /* ---- web_pw.c ---- */
 typedef enum web_pw_verdict {
@@ -244,6 +308,17 @@ long web_throttle_check(pn_redis *r, const char *tag, const char *client);
 void web_throttle_fail(pn_redis *r, const char *tag, const char *client,
     int64_t mailbox_id);
 void web_throttle_ok(pn_redis *r, const char *tag);
+
+/*
+ * Reply quota, in Redis: web:rq:<mailbox id> counts the replies of a
+ * mailbox in a fixed window of POSTERN_WEBUI_REPLY_WINDOW seconds
+ * (tracked for the mailbox, so the reaper deletes it).
+ * web_reply_take - reserve one: 0 taken, >0 seconds until the window
+ *	ends (over POSTERN_WEBUI_REPLY_MAX; nothing taken), -1 Redis down
+ * web_reply_give_back - undo a take whose reply was not sent
+ */
+long web_reply_take(pn_redis *r, int64_t mailbox_id);
+void web_reply_give_back(pn_redis *r, int64_t mailbox_id);
 /* web_lockout - lock-out after the n-th failure: 0 below after, then doubling, capped at 1 h */
 long web_lockout(long n, long after, long first);
 
@@ -329,7 +404,7 @@ void web_html_end(web_buf *b, const web_page *p);
 /* web_html_notice - a whole page with a heading and one paragraph (escaped) */
 void web_html_notice(web_buf *b, const web_page *p, const char *heading,
     const char *text, const char *link, const char *link_text);
-/* web_html_error - status page for 400, 403, 404, 405, 413, 500, 503 */
+/* web_html_error - status page for 400, 403, 404, 405, 413, 415, 429, 500, 503 */
 void web_html_error(web_buf *b, int status);
 /* web_html_hidden_csrf - the hidden CSRF input */
 void web_html_hidden_csrf(web_buf *b, const char *csrf);
@@ -376,7 +451,8 @@ typedef struct web_req {
 	int clear_cookie;
 	int close;                  /* Connection: close (body not read) */
 	int status;                 /* what was answered */
-	web_form form;              /* POST body */
+	web_form form;              /* POST body: the fields */
+	web_files files;            /* POST body: uploaded files (multipart) */
 	pn_pool *pool;              /* bus replies of this request */
 } web_req;
 
@@ -404,6 +480,12 @@ void web_http_stop(void);
 /* ---- web_pages.c ---- */
 /* web_route - dispatch one request; returns the status sent */
 int web_route(web_req *rq);
+/* web_route_multipart - does POST path take multipart/form-data (the reply)? */
+int web_route_multipart(const char *path);
+/* web_route_too_large - answer a POST body over its limit (the reply's page says the limit) */
+int web_route_too_large(web_req *rq);
+/* web_reply_body_max - the largest body the reply route reads */
+long web_reply_body_max(void);
 /* web_pages_init - what every handler shares (blocklist, timing key); -1 = cannot run */
 int web_pages_init(void);
 void web_pages_fini(void);

@@ -109,6 +109,8 @@ void web_html_error(web_buf *b, int status)
 	case 404: text = TXT->err_404; break;
 	case 405: text = TXT->err_405; break;
 	case 413: text = TXT->err_413; break;
+	case 415: text = TXT->err_415; break;
+	case 429: text = TXT->err_429; break;
 	case 503: text = TXT->err_503; break;
 	default: text = TXT->err_500; break;
 	}

@@ -14,9 +14,17 @@
  * mg_write (tcp_nodelay is on; two writes cost 40 ms per request).
  *
  * Bounds: civetweb refuses request heads over max_request_size; bodies
- * are read here only for POST, only with a Content-Length no larger than
- * POSTERN_WEBUI_MAX_BODY (else 413), only form-urlencoded (else 415).
- * civetweb's form parser is never used.
+ * are read here only for POST, only with a Content-Length (else 411),
+ * only form-urlencoded or - on the one route that takes files, the
+ * reply - multipart/form-data (else 415), and only up to
+ * POSTERN_WEBUI_MAX_BODY (else 413). The reply route reads more, up to
+ * web_reply_body_max (its attachments on top), and only for a logged-in
+ * session: an anonymous client never makes us hold more than
+ * POSTERN_WEBUI_MAX_BODY. The session is therefore loaded before the
+ * body is read. A reply that large passes through memory several times
+ * (the upload, the plaintext mail, its ciphertext, the Sent copy): at
+ * most WEB_BIG_BODIES of them are handled at once, others get 503.
+ * civetweb's form parser is never used (web_form.c, web_multipart.c).
  */
 #include <errno.h>
 #include <ftw.h>
@@ -53,12 +61,15 @@
  */
 #define WEB_HEAD_MAX 16384
 #define WEB_HEAD_HARD 65536
+/* requests with a body over POSTERN_WEBUI_MAX_BODY (replies with files) at once */
+#define WEB_BIG_BODIES 2
 
 struct web_config web_cfg;        /* filled by main.c's table */
 
 static struct mg_context *mg;
 static const pn_bus_cfg *bus_cfg;
 static atomic_int thread_seq;
+static atomic_int big_bodies;
 
 /* ---- threads ---- */
 
@@ -322,11 +333,41 @@ static void client_of(struct mg_connection *conn, const struct mg_request_info *
 	snprintf(out, outlen, "%s", ri->remote_addr);
 }
 
-/* read_body - the form, bounded; returns 0 or the status to answer */
-static int read_body(web_req *rq, const struct mg_request_info *ri)
+/* is_type - the media type of a Content-Type header is t (parameters may follow) */
+static int is_type(const char *type, const char *t)
+{
+	size_t n = strlen(t);
+
+	return type && !strncasecmp(type, t, n) &&
+	    (type[n] == '\0' || type[n] == ';' || type[n] == ' ' || type[n] == '\t');
+}
+
+/* drain - read and drop up to len bytes so the browser sees our answer, not a reset */
+static void drain(struct mg_connection *conn, long long len)
+{
+	char junk[16384];
+	long long got = 0;
+
+	while (got < len) {
+		int n = mg_read(conn, junk, (size_t)(len - got < (long long)sizeof(junk) ?
+		    len - got : (long long)sizeof(junk)));
+		if (n <= 0)
+			break;
+		got += n;
+	}
+	sodium_memzero(junk, sizeof(junk));     /* it was someone's upload */
+}
+
+/*
+ * read_body - the form (and files), bounded; returns 0 or the status to
+ * answer. *big_r is set when the body took one of the WEB_BIG_BODIES
+ * slots; the caller gives it back when the request is done.
+ */
+static int read_body(web_req *rq, const struct mg_request_info *ri, int *big_r)
 {
 	const char *type = mg_get_header(rq->conn, "Content-Type");
-	long long len = ri->content_length;
+	long long len = ri->content_length, limit = web_cfg.max_body;
+	int multipart = is_type(type, "multipart/form-data");
 	char *body;
 	long long got = 0;
 	int rc = 0;
@@ -335,17 +376,34 @@ static int read_body(web_req *rq, const struct mg_request_info *ri)
 		rq->close = 1;
 		return mg_get_header(rq->conn, "Transfer-Encoding") ? 411 : (len = 0, 0);
 	}
-	if (len > web_cfg.max_body) {
-		rq->close = 1;
-		return 413;
-	}
-	if (len > 0 && (!type || strncasecmp(type, "application/x-www-form-urlencoded", 33))) {
+	if (len > 0 && !is_type(type, "application/x-www-form-urlencoded") &&
+	    !(multipart && web_route_multipart(rq->path))) {
 		rq->close = 1;
 		return 415;
 	}
+	if (multipart && rq->sess.kind == WEB_SESS_AUTH)
+		limit = web_reply_body_max();
+	if (len > limit) {
+		/* a logged-in reply over its limit gets its page: read it off first (bounded) */
+		if (multipart && rq->sess.kind == WEB_SESS_AUTH && len <= 4 * limit)
+			drain(rq->conn, len);
+		rq->close = 1;
+		return 413;
+	}
+	if (len > web_cfg.max_body) {
+		if (atomic_fetch_add(&big_bodies, 1) >= WEB_BIG_BODIES) {
+			atomic_fetch_sub(&big_bodies, 1);
+			pn_warn("msg=\"large reply refused: busy\" at_once=%d", WEB_BIG_BODIES);
+			rq->close = 1;
+			return 503;
+		}
+		*big_r = 1;
+	}
 	body = pn_malloc((size_t)len + 1);
 	while (got < len) {
-		int n = mg_read(rq->conn, body + got, (size_t)(len - got));
+		/* at most 1 MiB per read: civetweb's timeout is per call */
+		long long want = len - got < (1 << 20) ? len - got : (1 << 20);
+		int n = mg_read(rq->conn, body + got, (size_t)want);
 		if (n <= 0)
 			break;
 		got += n;
@@ -353,6 +411,10 @@ static int read_body(web_req *rq, const struct mg_request_info *ri)
 	if (got != len) {
 		rq->close = 1;
 		rc = 400;
+	} else if (multipart) {
+		web_mp_limits lim = { .max_files = WEB_MP_MAX_FILES,
+			.max_bytes = (size_t)web_cfg.reply_max_attach };
+		rc = web_mp_parse(type, body, (size_t)len, &lim, &rq->form, &rq->files);
 	} else if (web_form_parse(&rq->form, body, (size_t)len) < 0) {
 		rc = 400;
 	}
@@ -387,7 +449,7 @@ static int handle(struct mg_connection *conn, void *data)
 	web_req rq;
 	char cookie[128];
 	const char *hdr;
-	int rc;
+	int rc, big = 0;
 	(void)data;
 
 	clock_gettime(CLOCK_MONOTONIC, &t0);
@@ -412,19 +474,22 @@ static int handle(struct mg_connection *conn, void *data)
 		goto done;
 	}
 	if (!t || !t->bus || !t->redis) {
+		rq.close = 1;
 		rc = web_error(&rq, 503);
 		goto done;
 	}
-	if (!strcmp(rq.method, "POST") && (rc = read_body(&rq, ri)) != 0) {
-		rc = web_error(&rq, rc);
-		goto done;
-	}
+	/* the session first: how much body we read depends on it */
 	if ((hdr = mg_get_header(conn, "Cookie")) &&
 	    web_cookie_get(hdr, cookie_name(), cookie, sizeof(cookie)) == 0)
 		web_sess_cookie_parse(&rq.sess, cookie);
 	sodium_memzero(cookie, sizeof(cookie));
 	if (web_sess_load(t->redis, &rq.sess, rq.now) < 0) {
+		rq.close = 1;               /* a POST body stays unread */
 		rc = web_error(&rq, 503);
+		goto done;
+	}
+	if (!strcmp(rq.method, "POST") && (rc = read_body(&rq, ri, &big)) != 0) {
+		rc = rc == 413 ? web_route_too_large(&rq) : web_error(&rq, rc);
 		goto done;
 	}
 	rc = web_route(&rq);
@@ -440,6 +505,9 @@ done:
 		pn_metrics_add(name, "HTTP responses by status", 1);
 	}
 	web_form_free(&rq.form);
+	web_files_free(&rq.files);
+	if (big)
+		atomic_fetch_sub(&big_bodies, 1);
 	web_sess_clear(&rq.sess);
 	sodium_memzero(rq.csrf, sizeof(rq.csrf));
 	return rc > 0 ? rc : 500;

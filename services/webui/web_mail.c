@@ -21,7 +21,6 @@
 #include "postern/mem.h"
 #include "web.h"
 
-#define FILENAME_MAX_BYTES 120
 #define MAX_ATTACHMENTS 64
 
 static pthread_once_t once = PTHREAD_ONCE_INIT;
@@ -134,36 +133,6 @@ static uint8_t *part_bytes(GMimePart *part, int text, size_t *len_r)
 	return out;
 }
 
-/* clean_name - a file name safe for Content-Disposition and display */
-static char *clean_name(const char *in, size_t index)
-{
-	char buf[FILENAME_MAX_BYTES + 1];
-	size_t o = 0;
-
-	if (in) {
-		const char *base = in;
-		for (const char *p = in; *p; p++)
-			if (*p == '/' || *p == '\\')
-				base = p + 1;
-		for (const unsigned char *p = (const unsigned char *)base; *p && o < FILENAME_MAX_BYTES; p++) {
-			if (*p < 0x20 || *p == 0x7f || *p == '"' || *p == ';' || *p == '%')
-				continue;
-			buf[o++] = (char)*p;
-		}
-		/* do not cut a UTF-8 sequence */
-		while (o > 0 && ((unsigned char)buf[o - 1] & 0xc0) == 0x80)
-			o--;
-		if (o > 0 && ((unsigned char)buf[o - 1] & 0xc0) == 0xc0)
-			o--;
-		while (o > 0 && buf[0] == '.')
-			memmove(buf, buf + 1, --o);
-	}
-	buf[o] = '\0';
-	if (web_utf8_chars(buf) < 0 || o == 0)
-		snprintf(buf, sizeof(buf), "attachment-%zu", index + 1);
-	return pn_strdup(buf);
-}
-
 typedef struct walk {
 	web_mail *m;
 	int have_text;
@@ -182,7 +151,7 @@ static void add_att(web_mail *m, const char *name, const char *type, uint8_t *da
 	}
 	m->att = pn_realloc(m->att, (m->n_att + 1) * sizeof(*m->att));
 	a = &m->att[m->n_att];
-	a->filename = clean_name(name, m->n_att);
+	a->filename = web_filename_clean(name, m->n_att);
 	a->type = pn_strdup(type);
 	a->data = data;
 	a->len = len;

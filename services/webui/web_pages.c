@@ -22,7 +22,11 @@
  *                           message: recipients from that message only,
  *                           keys from keylookup (fresh), PGP/MIME signed
  *                           and encrypted; the mail and its Sent copy in
- *                           one StoreMessage, idempotent per form (nonce)
+ *                           one StoreMessage, idempotent per form (nonce).
+ *                           multipart/form-data with attachments (the only
+ *                           route that takes it, and the larger body);
+ *                           at most POSTERN_WEBUI_REPLY_MAX replies per
+ *                           mailbox in POSTERN_WEBUI_REPLY_WINDOW (429)
  *   GET  /static/postern.css
  *
  * Every state change is a POST with a CSRF token derived from the cookie
@@ -981,8 +985,8 @@ static void reply_form(web_req *rq, web_buf *b, int64_t id, const web_mail *m)
 	randombytes_buf(r, sizeof(r));
 	web_b64url(nonce, sizeof(nonce), r, sizeof(r));
 	web_buf_printf(b, "<section class=\"card reply\" aria-labelledby=\"reply-h\">\n"
-	    "<h2 id=\"reply-h\">%s</h2>\n<form method=\"post\" action=\"/msg/%lld/reply\">",
-	    TXT->reply_title, (long long)id);
+	    "<h2 id=\"reply-h\">%s</h2>\n<form method=\"post\" action=\"/msg/%lld/reply\" "
+	    "enctype=\"multipart/form-data\">", TXT->reply_title, (long long)id);
 	web_html_hidden_csrf(b, rq->csrf);
 	web_buf_printf(b, "<input type=\"hidden\" name=\"nonce\" value=\"%s\">\n", nonce);
 	web_buf_printf(b, "<p class=\"hint\">%s: <strong>", TXT->reply_to_label);
@@ -998,6 +1002,18 @@ static void reply_form(web_req *rq, web_buf *b, int64_t id, const web_mail *m)
 	    TXT->reply_label, WEB_FORM_MAX_VALUE / 4);
 	web_buf_esc(b, TXT->reply_hint);
 	web_buf_puts(b, "</p>\n");
+	if (web_cfg.reply_max_attach > 0) {
+		char size[32], files[16], hint[512];
+		web_html_size(size, sizeof(size), web_cfg.reply_max_attach);
+		snprintf(files, sizeof(files), "%d", WEB_MP_MAX_FILES);
+		web_tfmt(hint, sizeof(hint), TXT->reply_attach_hint, size, files, NULL);
+		web_buf_printf(b, "<label for=\"reply-files\">%s</label>\n"
+		    "<input type=\"file\" id=\"reply-files\" name=\"attachment\" multiple "
+		    "aria-describedby=\"reply-files-hint\">\n<p class=\"hint\" id=\"reply-files-hint\">",
+		    TXT->reply_attach_label);
+		web_buf_esc(b, hint);
+		web_buf_puts(b, "</p>\n");
+	}
 	if (n_one)
 		web_buf_printf(b, "<button type=\"submit\" class=\"btn\" name=\"mode\" value=\"one\">%s</button>\n",
 		    TXT->reply_submit);
@@ -1101,6 +1117,30 @@ static int reply_notice(web_req *rq, int status, int64_t id, const char *heading
 	return rc;
 }
 
+/* reply_too_large - 413: the attachments are over the limit; nothing was sent */
+static int reply_too_large(web_req *rq, int64_t id)
+{
+	char size[32], files[16], msg[512];
+
+	web_html_size(size, sizeof(size), web_cfg.reply_max_attach);
+	snprintf(files, sizeof(files), "%d", WEB_MP_MAX_FILES);
+	web_tfmt(msg, sizeof(msg), web_cfg.reply_max_attach > 0 ? TXT->reply_too_large :
+	    TXT->reply_no_attach, size, files, NULL);
+	return reply_notice(rq, 413, id, TXT->reply_failed_title, msg);
+}
+
+/* reply_limited - 429: the mailbox has sent its replies for this window */
+static int reply_limited(web_req *rq, int64_t id, long wait)
+{
+	char count[32], window[64], left[64], msg[512];
+
+	snprintf(count, sizeof(count), "%ld", web_cfg.reply_max);
+	human_wait(window, sizeof(window), web_cfg.reply_window);
+	human_wait(left, sizeof(left), wait);
+	web_tfmt(msg, sizeof(msg), TXT->reply_limit, count, window, left);
+	return reply_notice(rq, 429, id, TXT->reply_limit_title, msg);
+}
+
 /*
  * lookup_keys - keylookup (fresh) for every recipient; 0 with keys[i]
  * copied into the request's pool, else 1 with the addresses that have
@@ -1200,10 +1240,13 @@ static int reply_post(web_req *rq, int64_t id)
 	uint8_t *plain = NULL;
 	size_t n = 0, plain_len = 0;
 	pn_buf *keys = NULL, sealed = { NULL, 0 };
+	pn_mime_att *att = NULL;
 	const char *why = NULL;
 	pn_err err;
-	int rc, k;
+	int rc, k, taken = 0, sent = 0;
+	long wait;
 
+	memset(&m, 0, sizeof(m));
 	if ((rc = need_auth(rq)) != 0)
 		return rc;
 	if (!text || !nonce || strlen(nonce) < 16 || strlen(nonce) > 43 ||
@@ -1216,9 +1259,21 @@ static int reply_post(web_req *rq, int64_t id)
 			if ((unsigned char)*p < 0x20 && *p != '\n' && *p != '\r' && *p != '\t')
 				return web_error(rq, 400);
 	}
-	if ((rc = load_message(rq, id, &m, &sum)) != 0)
-		return rc;
+	for (int i = 0; i < rq->files.n; i++)       /* files come only from the form's input */
+		if (strcmp(rq->files.f[i].field, "attachment"))
+			return web_error(rq, 400);
+	/* the quota before any work: a mailbox that used it up costs nothing more */
+	if ((wait = web_reply_take(rq->t->redis, rq->sess.mailbox_id)) != 0) {
+		if (wait < 0)
+			return web_error(rq, 503);
+		pn_info("msg=\"reply refused: over the reply limit\" mailbox=%lld",
+		    (long long)rq->sess.mailbox_id);
+		return reply_limited(rq, id, wait);
+	}
+	taken = 1;
 	web_buf_init(&missing);
+	if ((rc = load_message(rq, id, &m, &sum)) != 0)
+		goto done;
 	if (!sum || sum->folder != POSTERN__V1__FOLDER__FOLDER_INBOX ||
 	    (n = web_reply_recipients(&m, rq->sess.address, mode && !strcmp(mode, "all"), &rcpt)) == 0) {
 		pn_info("msg=\"reply refused: no allowed recipient\" mailbox=%lld message=%lld",
@@ -1252,10 +1307,20 @@ static int reply_post(web_req *rq, int64_t id)
 	/* the plaintext: what Sent shows, and whose body goes out sealed */
 	subject = web_reply_subject(m.subject);
 	body = web_reply_body(text, &m);
+	if (rq->files.n > 0) {
+		att = pn_calloc((size_t)rq->files.n, sizeof(*att));
+		for (int i = 0; i < rq->files.n; i++) {
+			att[i].filename = rq->files.f[i].filename;
+			att[i].type = rq->files.f[i].type;
+			att[i].data = rq->files.f[i].data;
+			att[i].len = rq->files.f[i].len;
+		}
+	}
 	{
 		const char *hdrs[5] = { NULL };
 		pn_mime_mail mail = { .from = rq->sess.address, .to = (const char *const *)rcpt,
-			.n_to = n, .subject = subject, .text = body, .headers = hdrs };
+			.n_to = n, .subject = subject, .text = body, .headers = hdrs,
+			.att = att, .n_att = (size_t)rq->files.n };
 		if (*m.message_id && strlen(m.message_id) < sizeof(ref) - 2) {
 			snprintf(ref, sizeof(ref), "<%s>", m.message_id);
 			hdrs[0] = "In-Reply-To";
@@ -1302,7 +1367,8 @@ static int reply_post(web_req *rq, int64_t id)
 		{
 			char date[64];
 			web_html_date(date, sizeof(date), rq->now);
-			web_buf_printf(&eb, "\nDate: %s\nAttachments: no\n", date);
+			web_buf_printf(&eb, "\nDate: %s\nAttachments: %s\n", date,
+			    rq->files.n > 0 ? "yes" : "no");
 		}
 		env = pn_strdup(eb.data);
 		web_buf_free(&eb);
@@ -1318,7 +1384,7 @@ static int reply_post(web_req *rq, int64_t id)
 	nm.folder = POSTERN__V1__FOLDER__FOLDER_SENT;
 	nm.event_id = idem;
 	nm.size = (int64_t)plain_len;
-	nm.has_attachments = 0;
+	nm.has_attachments = rq->files.n > 0;
 	om.idem_key = idem;
 	om.mail_from = rq->sess.address;
 	om.rcpt_to = rcpt;
@@ -1333,16 +1399,23 @@ static int reply_post(web_req *rq, int64_t id)
 	req.store_message = &sm;
 	if ((err = ms_call(rq, &req, &rep)) != PN_OK ||
 	    rep->result_case != POSTERN__V1__MAILSTORE_REPLY__RESULT_STORED) {
-		rc = reply_notice(rq, err == PN_ERR_TEMP ? 503 : 500, id, TXT->reply_failed_title,
-		    TXT->reply_failed);
+		if (err == PN_ERR_TOOLARGE)     /* over mailstore's (or the bus's) size limit */
+			rc = reply_too_large(rq, id);
+		else
+			rc = reply_notice(rq, err == PN_ERR_TEMP ? 503 : 500, id,
+			    TXT->reply_failed_title, TXT->reply_failed);
 		goto done;
 	}
-	pn_info("msg=\"reply queued\" mailbox=%lld message=%lld recipients=%zu duplicate=%d",
-	    (long long)rq->sess.mailbox_id, (long long)rep->stored->message_id, n,
-	    (int)rep->stored->duplicate);
+	pn_info("msg=\"reply queued\" mailbox=%lld message=%lld recipients=%zu attachments=%d "
+	    "duplicate=%d", (long long)rq->sess.mailbox_id, (long long)rep->stored->message_id, n,
+	    rq->files.n, (int)rep->stored->duplicate);
+	sent = !rep->stored->duplicate;     /* a double submit does not count twice */
 	touch(rq, rq->sess.mailbox_id);
 	rc = web_redirect(rq, "/sent");
 done:
+	if (taken && !sent)
+		web_reply_give_back(rq->t->redis, rq->sess.mailbox_id);
+	free(att);                  /* the files themselves are rq's */
 	web_buf_free(&missing);
 	web_reply_free_list(&rcpt, n);
 	free(keys);                 /* the keys themselves are the pool's */
@@ -1451,6 +1524,47 @@ static int64_t id_of(const char *s, const char **rest)
 	return v;
 }
 
+/* is_reply - POST /msg/<id>/reply; the id or -1 */
+static int64_t is_reply(const char *path)
+{
+	const char *rest = NULL;
+	int64_t id;
+
+	if (strncmp(path, "/msg/", 5) || (id = id_of(path + 5, &rest)) <= 0 || strcmp(rest, "/reply"))
+		return -1;
+	return id;
+}
+
+/* web_route_multipart - only the reply takes files */
+int web_route_multipart(const char *path)
+{
+	return is_reply(path) > 0;
+}
+
+/*
+ * web_reply_body_max - the reply's attachments, the text fields
+ * (POSTERN_WEBUI_MAX_BODY) and the framing of every part
+ */
+long web_reply_body_max(void)
+{
+	return web_cfg.reply_max_attach + web_cfg.max_body +
+	    (long)WEB_MP_MAX_PARTS * (WEB_MP_MAX_HEADER + WEB_MP_BOUNDARY_MAX + 8);
+}
+
+/* web_route_too_large - a body over its limit: the reply explains the limit */
+int web_route_too_large(web_req *rq)
+{
+	int64_t id = is_reply(rq->path);
+
+	if (id > 0 && rq->sess.kind == WEB_SESS_AUTH) {
+		pn_info("msg=\"reply refused: too large\" mailbox=%lld",
+		    (long long)rq->sess.mailbox_id);
+		web_sess_csrf(rq->sess.c, rq->csrf);
+		return reply_too_large(rq, id);
+	}
+	return web_error(rq, 413);
+}
+
 int web_route(web_req *rq)
 {
 	const char *path = rq->path, *rest = NULL;
@@ -1473,9 +1587,8 @@ int web_route(web_req *rq)
 			rc = pin_post(rq);
 		else if (!strcmp(path, "/activate/password"))
 			rc = password_post(rq);
-		else if (!strncmp(path, "/msg/", 5) && id_of(path + 5, &rest) > 0 &&
-		    !strcmp(rest, "/reply"))
-			rc = reply_post(rq, id_of(path + 5, &rest));
+		else if (is_reply(path) > 0)
+			rc = reply_post(rq, is_reply(path));
 		else
 			rc = web_error(rq, 404);
 		goto done;

@@ -7,9 +7,11 @@
  * can only write to people whose mail is in the inbox, whatever the
  * browser sends.
  *
- * The outgoing mail is PGP/MIME (RFC 3156): the plaintext body entity,
- * rendered with CRLF line ends, is signed with the guest key and encrypted
- * to the recipients' keys in one GnuPG operation, then wrapped as
+ * The outgoing mail is PGP/MIME (RFC 3156): the plaintext body entity
+ * (the text, or with attachments a multipart/mixed of the text and one
+ * base64 part per file, as pn_mime_compose renders it), with CRLF line
+ * ends, is signed with the guest key and encrypted to the recipients'
+ * keys in one GnuPG operation, then wrapped as
  *
  *   multipart/encrypted; protocol="application/pgp-encrypted"
  *     application/pgp-encrypted    "Version: 1"

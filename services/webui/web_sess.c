@@ -377,3 +377,48 @@ void web_throttle_ok(pn_redis *r, const char *tag)
 	snprintf(key, sizeof(key), "web:lf:%s", tag);
 	pn_redis_cmdv(r, NULL, "DEL", key, (char *)NULL);
 }
+
+/* ---- reply quota ---- */
+
+/* quota_key - web:rq:<mailbox id> */
+static void quota_key(int64_t mailbox_id, char out[64])
+{
+	snprintf(out, 64, "web:rq:%lld", (long long)mailbox_id);
+}
+
+/* web_reply_take - one more reply in the window, unless it is used up */
+long web_reply_take(pn_redis *r, int64_t mailbox_id)
+{
+	char key[64], secs[32];
+	long long n, ttl;
+
+	quota_key(mailbox_id, key);
+	if (int_of(r, "INCR", key, &n) < 0)
+		return -1;
+	/* NX: the window starts with its first reply and is never extended */
+	snprintf(secs, sizeof(secs), "%ld", web_cfg.reply_window);
+	if (pn_redis_cmdv(r, NULL, "EXPIRE", key, secs, "NX", (char *)NULL) != PN_OK) {
+		pn_redis_cmdv(r, NULL, "DECR", key, (char *)NULL);      /* best effort */
+		return -1;
+	}
+	if (n == 1)
+		pn_redis_track(r, mailbox_id, key);
+	if (n <= web_cfg.reply_max)
+		return 0;
+	pn_redis_cmdv(r, NULL, "DECR", key, (char *)NULL);
+	if (int_of(r, "TTL", key, &ttl) < 0)
+		return -1;
+	return ttl > 0 ? (long)ttl : 1;
+}
+
+/* web_reply_give_back - the reply was not sent after all */
+void web_reply_give_back(pn_redis *r, int64_t mailbox_id)
+{
+	char key[64];
+	long long n;
+
+	quota_key(mailbox_id, key);
+	/* never below zero, whatever expired in between */
+	if (int_of(r, "DECR", key, &n) == 0 && n < 0)
+		pn_redis_cmdv(r, NULL, "DEL", key, (char *)NULL);
+}

@@ -61,10 +61,16 @@ typedef struct web_text {
 	const char *reply_no_key_title;
 	const char *reply_no_key;         /* {1} the address(es) without a key */
 	const char *reply_failed_title, *reply_failed;
+	const char *reply_attach_label;
+	const char *reply_attach_hint;    /* {1} total size, {2} number of files */
+	const char *reply_too_large;      /* {1} total size, {2} number of files */
+	const char *reply_no_attach;      /* attachments are switched off */
+	const char *reply_limit_title;
+	const char *reply_limit;          /* {1} replies per {2} window, {3} time to wait */
 
 	/* errors */
-	const char *err_title, *err_400, *err_403, *err_404, *err_405, *err_413, *err_500,
-	    *err_503, *err_session;
+	const char *err_title, *err_400, *err_403, *err_404, *err_405, *err_413, *err_415,
+	    *err_429, *err_500, *err_503, *err_session;
 	const char *home;
 } web_text;
 

@@ -284,3 +284,66 @@ int web_ct_equal(const char *a, const char *b)
 		return 0;
 	return sodium_memcmp(a, b, la) == 0;
 }
+
+/* bidi_control - length of a bidirectional control character at p (it can
+ * make "cod.exe" read as "exe.doc"), 0 if there is none */
+static size_t bidi_control(const unsigned char *p)
+{
+	/* U+200E U+200F: E2 80 8E/8F; U+202A..U+202E: E2 80 AA..AE; U+2066..U+2069: E2 81 A6..A9 */
+	if (p[0] != 0xe2 || !p[1] || !p[2])
+		return 0;
+	if (p[1] == 0x80 && (p[2] == 0x8e || p[2] == 0x8f || (p[2] >= 0xaa && p[2] <= 0xae)))
+		return 3;
+	if (p[1] == 0x81 && p[2] >= 0xa6 && p[2] <= 0xa9)
+		return 3;
+	return 0;
+}
+
+/*
+ * web_filename_clean - the last path component of in, without control
+ * and bidi control characters, '"', ';' and '%', without leading dots,
+ * at most WEB_FILENAME_MAX bytes cut on a character boundary; if nothing
+ * usable is left (or it is not UTF-8), "attachment-<index+1>".
+ */
+char *web_filename_clean(const char *in, size_t index)
+{
+	char buf[WEB_FILENAME_MAX + 1];
+	size_t o = 0;
+
+	if (in) {
+		const char *base = in;
+		for (const char *p = in; *p; p++)
+			if (*p == '/' || *p == '\\')
+				base = p + 1;
+		for (const unsigned char *p = (const unsigned char *)base; *p && o < WEB_FILENAME_MAX; p++) {
+			size_t skip = bidi_control(p);
+			if (skip) {
+				p += skip - 1;
+				continue;
+			}
+			if (*p < 0x20 || *p == 0x7f || *p == '"' || *p == ';' || *p == '%')
+				continue;
+			buf[o++] = (char)*p;
+		}
+		/* a sequence cut at the limit goes; a whole one stays */
+		if (o > 0) {
+			size_t lead = o, want = 1;
+			while (lead > 0 && o - lead < 4 && ((unsigned char)buf[lead - 1] & 0xc0) == 0x80)
+				lead--;
+			if (lead > 0) {
+				unsigned char c = (unsigned char)buf[lead - 1];
+				want = c >= 0xf0 ? 4 : c >= 0xe0 ? 3 : c >= 0xc0 ? 2 : 1;
+				if (o - (lead - 1) < want)
+					o = lead - 1;
+			}
+		}
+		while (o > 0 && buf[0] == '.')
+			memmove(buf, buf + 1, --o);
+		while (o > 0 && (buf[o - 1] == ' ' || buf[o - 1] == '.'))
+			o--;
+	}
+	buf[o] = '\0';
+	if (o == 0 || web_utf8_chars(buf) < 0)
+		snprintf(buf, sizeof(buf), "attachment-%zu", index + 1);
+	return pn_strdup(buf);
+}

@@ -13,6 +13,11 @@ import path from 'node:path';
 
 const { BASE, LINK, PIN, ADDRESS, ATTACHMENT, SHOTS, SINK, SENDER, SENDER_HOME, SENDER_PASS } = process.env;
 const REPLY = 'Thank you, Alice. The figures look right. (reply 5150)';
+// a small file the reply carries: bytes a text mangling would change
+const REPLY_FILE = {
+  name: 'reply-notes.bin', mimeType: 'application/octet-stream',
+  buffer: Buffer.from([0, 1, 2, 255, 13, 10, 45, 45, 65, 66, 67, 13, 0, 10, 200]),
+};
 const PASSWORD = 'lantern quietly orbit 7';
 const ARGS = ['--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run',
   '--disable-background-networking', '--disable-component-update', '--disable-sync'];
@@ -36,6 +41,17 @@ async function step(name, fn) {
   }
 }
 function expect(cond, what) { if (!cond) throw new Error(what); }
+
+// attachmentOf - the decoded bytes of the base64 part named name in a MIME text, or null
+function attachmentOf(mime, name) {
+  const at = mime.search(new RegExp(`filename="?${name.replace(/[.]/g, '\\.')}"?`));
+  if (at < 0) return null;
+  const head = /\r?\n\r?\n/.exec(mime.slice(at));
+  if (!head) return null;
+  const start = at + head.index + head[0].length;
+  const end = mime.indexOf('\n--', start);
+  return Buffer.from(mime.slice(start, end < 0 ? undefined : end), 'base64');
+}
 
 async function shot(page, name) {
   await page.screenshot({ path: path.join(SHOTS, `${name}.png`), fullPage: true });
@@ -159,9 +175,10 @@ try {
     await shot(page, '07-sent-empty');
   });
 
-  await step('reply with text: Sent shows the reply', async () => {
+  await step('reply with text and a file: Sent shows the reply and the file', async () => {
     await page.goto(msgUrl);
     await page.getByLabel('Your message').fill(REPLY);
+    await page.getByLabel('Attach files (optional)').setInputFiles(REPLY_FILE);
     await shot(page, '07b-reply-form');
     await page.getByRole('button', { name: 'Send reply' }).click();
     await page.waitForURL(`${BASE}/sent`);
@@ -169,6 +186,7 @@ try {
     await shot(page, '07c-sent-reply');
     await page.getByText('Re: Quarterly report & <plans>').click();
     await page.getByText('(reply 5150)').waitFor();
+    await page.getByRole('link', { name: /reply-notes\.bin/ }).waitFor();
   });
 
   await step("the sender's copy at the SMTP sink is PGP/MIME her key decrypts to the reply", async () => {
@@ -195,6 +213,9 @@ try {
     expect(/\[GNUPG:\] (ERRSIG|NO_PUBKEY|GOODSIG)/.test(status), 'not signed');
     expect(plain.includes('(reply 5150)'), 'the reply text is not in the decrypted mail');
     expect(plain.includes('> the figures for Q3'), 'the original is not quoted');
+    const att = attachmentOf(plain, REPLY_FILE.name);
+    expect(att, 'the attachment is not in the decrypted mail');
+    expect(att.equals(REPLY_FILE.buffer), `the attachment differs: ${att.toString('hex')}`);
   });
 
   await step('logout ends the session; the old page needs a login', async () => {

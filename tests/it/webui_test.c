@@ -26,6 +26,13 @@
  *     same form sends one mail; a reply to a Sent message (nobody there
  *     wrote to the guest) is refused; a sender without a key gets a clear
  *     refusal and nothing is queued;
+ *   - reply with attachments (multipart/form-data): two files reach the
+ *     sender inside the PGP/MIME mail byte-identical, Sent lists them and
+ *     they download byte-identical; attachments over the limit (in the
+ *     body or by Content-Length) get 413 and nothing is queued; no CSRF
+ *     token is 403, a malformed body 400, multipart elsewhere 415, and it
+ *     keeps serving; the per-mailbox reply limit answers 429, nothing
+ *     sent;
  *   - fuzz-ish random request lines, headers and bodies leave it serving.
  */
 #include <arpa/inet.h>
@@ -47,6 +54,7 @@
 #include <unistd.h>
 
 #include <cmocka.h>
+#include <gmime/gmime.h>
 #include <hiredis/hiredis.h>
 #include <sodium.h>
 
@@ -74,6 +82,8 @@ typedef struct fx {
 static fx *F;
 
 #define ALICE_PASS "alice's long test passphrase"
+#define REPLY_MAX "3"                   /* replies per hour: test_reply_limit reaches it */
+#define REPLY_MAX_ATTACH "100000"       /* bytes of a reply's attachments */
 
 /* ---- a small HTTP client ---- */
 
@@ -297,6 +307,8 @@ static const char *const *web_env(const char *const *extra)
 	env[n++] = "POSTERN_WEBUI_THREADS=4";
 	env[n++] = "POSTERN_LOGIN_LOCKOUT_AFTER=4";
 	env[n++] = "POSTERN_LOGIN_LOCKOUT_SECONDS=60";
+	env[n++] = "POSTERN_WEBUI_REPLY_MAX=" REPLY_MAX;
+	env[n++] = "POSTERN_WEBUI_REPLY_MAX_ATTACH=" REPLY_MAX_ATTACH;
 	for (int i = 0; extra && extra[i] && n < 23; i++)
 		env[n++] = extra[i];
 	env[n] = NULL;
@@ -1005,6 +1017,438 @@ static void test_reply(void **state)
 	free(sent_mail);
 }
 
+/* ---- replies with attachments ---- */
+
+#define MP_BOUNDARY "----postern-test-7MA4YWxkTrZu0gW"
+
+typedef struct mp {
+	char *p;
+	size_t n;
+} mp;
+
+static void mp_add(mp *m, const void *p, size_t n)
+{
+	m->p = realloc(m->p, m->n + n + 1);
+	assert_non_null(m->p);
+	memcpy(m->p + m->n, p, n);
+	m->n += n;
+	m->p[m->n] = '\0';
+}
+
+static void mp_adds(mp *m, const char *s)
+{
+	mp_add(m, s, strlen(s));
+}
+
+/* mp_field - a text part, as a browser sends it */
+static void mp_field(mp *m, const char *name, const char *value)
+{
+	mp_adds(m, "--" MP_BOUNDARY "\r\nContent-Disposition: form-data; name=\"");
+	mp_adds(m, name);
+	mp_adds(m, "\"\r\n\r\n");
+	mp_adds(m, value);
+	mp_adds(m, "\r\n");
+}
+
+/* mp_file - a file part */
+static void mp_file(mp *m, const char *filename, const char *type, const void *data, size_t n)
+{
+	mp_adds(m, "--" MP_BOUNDARY "\r\nContent-Disposition: form-data; name=\"attachment\"; "
+	    "filename=\"");
+	mp_adds(m, filename);
+	mp_adds(m, "\"\r\nContent-Type: ");
+	mp_adds(m, type);
+	mp_adds(m, "\r\n\r\n");
+	mp_add(m, data, n);
+	mp_adds(m, "\r\n");
+}
+
+static void mp_end(mp *m)
+{
+	mp_adds(m, "--" MP_BOUNDARY "--\r\n");
+}
+
+/* http_mp - POST body with the given Content-Type (NULL: ours) */
+static int http_mp(resp *r, const char *path, const char *cookie, const mp *m, const char *type)
+{
+	char *head = NULL, *all, *req;
+	size_t n, hl;
+	int len;
+	double t0 = now_ms();
+
+	len = asprintf(&head, "POST %s HTTP/1.1\r\nHost: 127.0.0.1:%d\r\nConnection: close\r\n"
+	    "Cookie: " COOKIE "=%s\r\nContent-Type: %s\r\nContent-Length: %zu\r\n\r\n", path,
+	    F->port, cookie, type ? type : "multipart/form-data; boundary=" MP_BOUNDARY, m->n);
+	assert_true(len > 0);
+	hl = (size_t)len;
+	req = malloc(hl + m->n);
+	assert_non_null(req);
+	memcpy(req, head, hl);
+	memcpy(req + hl, m->p, m->n);
+	all = raw(req, hl + m->n, &n);
+	free(req);
+	free(head);
+	parse(all, n, r);
+	r->ms = now_ms() - t0;
+	return r->status;
+}
+
+/* newest_in - the id of the newest message of a folder page */
+static int64_t newest_in(const char *folder)
+{
+	resp r;
+	const char *p;
+	int64_t id;
+
+	http(&r, "GET", folder, bob_cookie, NULL, NULL);
+	assert_int_equal(r.status, 200);
+	p = strstr(r.body, "href=\"/msg/");
+	assert_non_null(p);
+	id = strtoll(p + strlen("href=\"/msg/"), NULL, 10);
+	resp_free(&r);
+	assert_true(id > 0);
+	return id;
+}
+
+/* reply_form_of - the csrf token and a fresh nonce of a message's reply form */
+static void reply_form_of(int64_t id, char csrf[128], char nonce[64])
+{
+	char path[64];
+	resp r;
+
+	snprintf(path, sizeof(path), "/msg/%lld", (long long)id);
+	http(&r, "GET", path, bob_cookie, NULL, NULL);
+	assert_int_equal(r.status, 200);
+	assert_non_null(strstr(r.body, "enctype=\"multipart/form-data\""));
+	snprintf(csrf, 128, "%s", csrf_in(&r));
+	assert_non_null(attr_in(&r, "nonce"));
+	snprintf(nonce, 64, "%s", attr_in(&r, "nonce"));
+	resp_free(&r);
+}
+
+/* outbox_replies - replies queued so far */
+static long outbox_replies(void)
+{
+	return th_sql_long(F->dsn, "SELECT count(*) FROM outbox WHERE idem_key LIKE 'reply-%'");
+}
+
+/* find_att - the decoded bytes of the part named filename in a MIME entity (caller frees) */
+static uint8_t *find_att(GMimeObject *entity, const char *filename, size_t *len_r)
+{
+	GMimePartIter *it = g_mime_part_iter_new(entity);
+	uint8_t *out = NULL;
+
+	do {
+		GMimeObject *o = g_mime_part_iter_get_current(it);
+		if (o && GMIME_IS_PART(o) && g_mime_part_get_filename(GMIME_PART(o)) &&
+		    !strcmp(g_mime_part_get_filename(GMIME_PART(o)), filename)) {
+			GMimeStream *mem = g_mime_stream_mem_new();
+			GByteArray *ba;
+			GMimeContentDisposition *cd = g_mime_object_get_content_disposition(o);
+			assert_true(cd && g_mime_content_disposition_is_attachment(cd));
+			g_mime_data_wrapper_write_to_stream(g_mime_part_get_content(GMIME_PART(o)), mem);
+			ba = g_mime_stream_mem_get_byte_array(GMIME_STREAM_MEM(mem));
+			out = malloc(ba->len + 1);
+			memcpy(out, ba->data, ba->len);
+			*len_r = ba->len;
+			g_object_unref(mem);
+			break;
+		}
+	} while (g_mime_part_iter_next(it));
+	g_mime_part_iter_free(it);
+	return out;
+}
+
+static void test_reply_attachments(void **state)
+{
+	const char *alice = addr("alice");
+	uint8_t bin[3000];
+	static const char note[] = "first line\r\nsecond line\nno newline at the end";
+	char csrf[128], nonce[64], path[128], *mail = NULL;
+	int64_t msg, sent_id;
+	long before = outbox_replies();
+	mp m = { 0 };
+	resp r;
+	(void)state;
+
+	for (size_t i = 0; i < sizeof(bin); i++)
+		bin[i] = (uint8_t)(i * 7 + (i >> 8));
+	randombytes_buf(bin + 1000, 500);
+	/* a fresh message from alice, so her reply is easy to find at the sink */
+	assert_true(asprintf(&mail, "From: Alice Sender <%s>\r\nTo: %s\r\nSubject: Files please\r\n"
+	    "Date: Tue, 01 Jul 2025 12:00:00 +0000\r\nMessage-ID: <f%d.%s@%s>\r\n\r\n"
+	    "Could you send the files?\r\n", alice, addr("bob"), F->seq, F->tag, F->domain) > 0);
+	deliver(addr("bob"), mail);
+	free(mail);
+	mail = NULL;
+	msg = newest_in("/inbox");
+	reply_form_of(msg, csrf, nonce);
+	snprintf(path, sizeof(path), "/msg/%lld", (long long)msg);
+	http(&r, "GET", path, bob_cookie, NULL, NULL);
+	assert_non_null(strstr(r.body, "type=\"file\" id=\"reply-files\" name=\"attachment\" multiple"));
+	assert_non_null(strstr(r.body, "Up to 10 files, 98 KB in total."));
+	resp_free(&r);
+
+	mp_field(&m, "csrf", csrf);
+	mp_field(&m, "nonce", nonce);
+	mp_field(&m, "mode", "one");
+	mp_field(&m, "text", "Here they are (files 9431).");
+	mp_file(&m, "C:\\fakepath\\figures.bin", "application/octet-stream", bin, sizeof(bin));
+	mp_file(&m, "notes \xc3\xa9t\xc3\xa9.txt", "text/plain", note, sizeof(note) - 1);
+	mp_end(&m);
+	snprintf(path, sizeof(path), "/msg/%lld/reply", (long long)msg);
+	http_mp(&r, path, bob_cookie, &m, NULL);
+	assert_int_equal(r.status, 303);
+	assert_string_equal(header(&r, "Location"), "/sent");
+	resp_free(&r);
+	free(m.p);
+	assert_int_equal(outbox_replies(), before + 1);
+
+	/* at the sink: PGP/MIME; alice's key opens it; both files byte-identical */
+	for (int i = 0; i < 200 && sink_files(alice, "Subject: Re: Files please", NULL) < 1; i++)
+		usleep(50000);
+	assert_int_equal(sink_files(alice, "Subject: Re: Files please", &mail), 1);
+	assert_non_null(strstr(mail, "multipart/encrypted"));
+	assert_null(strstr(mail, "figures.bin"));         /* not even the names in transit */
+	assert_null(strstr(mail, "9431"));
+	{
+		const char *b = strstr(mail, "-----BEGIN PGP MESSAGE-----");
+		const char *e = b ? strstr(b, "-----END PGP MESSAGE-----") : NULL;
+		pn_gpg *g = pn_gpg_open(F->alicegpg, 65536);
+		pn_buf plain = { NULL, 0 };
+		GMimeStream *s;
+		GMimeParser *ps;
+		GMimeObject *entity;
+		uint8_t *got;
+		size_t len = 0;
+
+		assert_non_null(e);
+		assert_non_null(g);
+		assert_int_equal(pn_gpg_decrypt(g, F->alice_sec.data, F->alice_sec.len, ALICE_PASS,
+		    b, (size_t)(e - b) + strlen("-----END PGP MESSAGE-----"), &plain), PN_OK);
+		pn_gpg_close(&g);
+		assert_non_null(strstr((char *)plain.data, "multipart/mixed"));
+		assert_non_null(strstr((char *)plain.data, "files 9431"));
+		g_mime_init();
+		s = g_mime_stream_mem_new_with_buffer((const char *)plain.data, plain.len);
+		ps = g_mime_parser_new_with_stream(s);
+		entity = g_mime_parser_construct_part(ps, NULL);
+		assert_non_null(entity);
+		got = find_att(entity, "figures.bin", &len);
+		assert_non_null(got);
+		assert_int_equal(len, sizeof(bin));
+		assert_memory_equal(got, bin, sizeof(bin));
+		free(got);
+		got = find_att(entity, "notes \xc3\xa9t\xc3\xa9.txt", &len);
+		assert_non_null(got);
+		assert_int_equal(len, sizeof(note) - 1);
+		assert_memory_equal(got, note, sizeof(note) - 1);
+		free(got);
+		g_object_unref(entity);
+		g_object_unref(ps);
+		g_object_unref(s);
+		pn_buf_free(&plain);
+	}
+	free(mail);
+
+	/* Sent lists them and they download byte-identical */
+	sent_id = newest_in("/sent");
+	http(&r, "GET", "/sent", bob_cookie, NULL, NULL);
+	assert_non_null(strstr(r.body, "Re: Files please"));
+	assert_non_null(strstr(r.body, "class=\"clip\""));
+	resp_free(&r);
+	snprintf(path, sizeof(path), "/msg/%lld", (long long)sent_id);
+	http(&r, "GET", path, bob_cookie, NULL, NULL);
+	assert_int_equal(r.status, 200);
+	assert_non_null(strstr(r.body, "files 9431"));
+	assert_non_null(strstr(r.body, "figures.bin"));
+	assert_non_null(strstr(r.body, "notes \xc3\xa9t\xc3\xa9.txt"));
+	resp_free(&r);
+	snprintf(path, sizeof(path), "/msg/%lld/att/0", (long long)sent_id);
+	http(&r, "GET", path, bob_cookie, NULL, NULL);
+	assert_int_equal(r.status, 200);
+	assert_non_null(strstr(header(&r, "Content-Disposition"), "attachment; filename=\"figures.bin\""));
+	assert_int_equal(r.blen, sizeof(bin));
+	assert_memory_equal(r.body, bin, sizeof(bin));
+	resp_free(&r);
+	snprintf(path, sizeof(path), "/msg/%lld/att/1", (long long)sent_id);
+	http(&r, "GET", path, bob_cookie, NULL, NULL);
+	assert_int_equal(r.status, 200);
+	assert_non_null(strstr(header(&r, "Content-Disposition"), "filename*=UTF-8''notes%20%C3%A9t%C3%A9.txt"));
+	assert_int_equal(r.blen, sizeof(note) - 1);
+	assert_memory_equal(r.body, note, sizeof(note) - 1);
+	resp_free(&r);
+}
+
+static void test_reply_refusals(void **state)
+{
+	const char *alice = addr("alice");
+	char csrf[128], nonce[64], path[128];
+	long before = outbox_replies();
+	int at_sink = sink_files(alice, NULL, NULL);
+	size_t big = 150000;
+	uint8_t *junk = calloc(1, 400000);
+	int64_t msg = newest_in("/inbox");
+	mp m = { 0 };
+	resp r;
+	(void)state;
+
+	assert_non_null(junk);
+	reply_form_of(msg, csrf, nonce);
+	snprintf(path, sizeof(path), "/msg/%lld/reply", (long long)msg);
+
+	/* over the attachment limit, found while parsing: the page says the limit */
+	mp_field(&m, "csrf", csrf);
+	mp_field(&m, "nonce", nonce);
+	mp_field(&m, "text", "too much");
+	mp_file(&m, "a.bin", "application/octet-stream", junk, 60000);
+	mp_file(&m, "b.bin", "application/octet-stream", junk, big - 60000);
+	mp_end(&m);
+	http_mp(&r, path, bob_cookie, &m, NULL);
+	assert_int_equal(r.status, 413);
+	security_headers(&r);
+	assert_non_null(strstr(r.body, "attachments may be at most 98 KB in total"));
+	assert_non_null(strstr(r.body, "Nothing was sent"));
+	resp_free(&r);
+	free(m.p);
+	memset(&m, 0, sizeof(m));
+	/* over it by Content-Length: answered before the body is kept, same page */
+	mp_field(&m, "csrf", csrf);
+	mp_field(&m, "nonce", nonce);
+	mp_field(&m, "text", "far too much");
+	mp_file(&m, "c.bin", "application/octet-stream", junk, 400000);
+	mp_end(&m);
+	http_mp(&r, path, bob_cookie, &m, NULL);
+	assert_int_equal(r.status, 413);
+	security_headers(&r);
+	assert_non_null(strstr(r.body, "attachments may be at most 98 KB in total"));
+	resp_free(&r);
+	/* the same without a session: the plain 413, nothing read into memory */
+	http_mp(&r, path, "AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA", &m, NULL);
+	assert_int_equal(r.status, 413);
+	assert_null(strstr(r.body, "attachments may be"));
+	resp_free(&r);
+	free(m.p);
+	memset(&m, 0, sizeof(m));
+
+	/* no CSRF token: 403 */
+	mp_field(&m, "nonce", nonce);
+	mp_field(&m, "text", "no token");
+	mp_file(&m, "a.txt", "text/plain", "abc", 3);
+	mp_end(&m);
+	http_mp(&r, path, bob_cookie, &m, NULL);
+	assert_int_equal(r.status, 403);
+	security_headers(&r);
+	resp_free(&r);
+	free(m.p);
+	memset(&m, 0, sizeof(m));
+
+	/* malformed: no closing delimiter, a bad boundary, LF line ends: 400 */
+	mp_field(&m, "csrf", csrf);
+	mp_field(&m, "nonce", nonce);
+	mp_field(&m, "text", "cut short");
+	http_mp(&r, path, bob_cookie, &m, NULL);
+	assert_int_equal(r.status, 400);
+	security_headers(&r);
+	resp_free(&r);
+	mp_end(&m);
+	http_mp(&r, path, bob_cookie, &m, "multipart/form-data; boundary=\"bad@boundary\"");
+	assert_int_equal(r.status, 400);
+	resp_free(&r);
+	http_mp(&r, path, bob_cookie, &m, "multipart/form-data");
+	assert_int_equal(r.status, 400);
+	resp_free(&r);
+	for (size_t i = 0; i < m.n; i++)
+		if (m.p[i] == '\r')
+			m.p[i] = '\n';
+	http_mp(&r, path, bob_cookie, &m, NULL);
+	assert_int_equal(r.status, 400);
+	resp_free(&r);
+	/* multipart anywhere else: 415; another type on the reply: 415 */
+	http_mp(&r, "/logout", bob_cookie, &m, NULL);
+	assert_int_equal(r.status, 415);
+	resp_free(&r);
+	http_mp(&r, path, bob_cookie, &m, "text/plain");
+	assert_int_equal(r.status, 415);
+	resp_free(&r);
+	free(m.p);
+
+	/* still serving, still logged in, nothing queued or sent */
+	http(&r, "GET", "/inbox", bob_cookie, NULL, NULL);
+	assert_int_equal(r.status, 200);
+	resp_free(&r);
+	assert_int_equal(outbox_replies(), before);
+	usleep(300000);
+	assert_int_equal(sink_files(alice, NULL, NULL), at_sink);
+	free(junk);
+}
+
+static void test_reply_limit(void **state)
+{
+	const char *alice = addr("alice");
+	char csrf[128], nonce[64], path[128], body[1024];
+	long before = outbox_replies();
+	int64_t msg = newest_in("/inbox");
+	int sent = 0, at_sink;
+	resp r;
+	(void)state;
+
+	/* POSTERN_WEBUI_REPLY_MAX=3 per hour; the earlier tests sent 2 (refusals did not count) */
+	assert_int_equal(before, 2);
+	snprintf(path, sizeof(path), "/msg/%lld/reply", (long long)msg);
+	for (int i = 0; i < 3; i++) {
+		reply_form_of(msg, csrf, nonce);
+		snprintf(body, sizeof(body), "csrf=%s&nonce=%s&mode=one&text=limit+%d", enc(csrf), nonce, i);
+		http(&r, "POST", path, bob_cookie, body, NULL);
+		if (r.status == 303) {
+			sent++;
+		} else {
+			assert_int_equal(r.status, 429);
+			security_headers(&r);
+			assert_non_null(strstr(r.body, "at most " REPLY_MAX " replies in 60 minutes"));
+			assert_non_null(strstr(r.body, "Nothing was sent"));
+			assert_non_null(strstr(r.body, "You can reply again in"));
+		}
+		resp_free(&r);
+	}
+	assert_int_equal(sent, 1);
+	assert_int_equal(outbox_replies(), 3);
+	/* the count lives in Redis under the mailbox's key set (the reaper deletes it) */
+	{
+		const char *where = th_env("POSTERN_TEST_REDIS");
+		char host[64], *id;
+		redisContext *rc;
+		redisReply *v;
+		snprintf(host, sizeof(host), "%.*s", (int)strcspn(where, ":"), where);
+		rc = redisConnect(host, atoi(strchr(where, ':') + 1));
+		assert_non_null(rc);
+		assert_true(asprintf(&id, "SELECT id FROM mailboxes WHERE address = '%s'", addr("bob")) > 0);
+		{
+			char *mid = th_sql(F->dsn, id);
+			assert_non_null(mid);
+			v = redisCommand(rc, "GET web:rq:%s", mid);
+			assert_int_equal(v->type, REDIS_REPLY_STRING);
+			assert_string_equal(v->str, REPLY_MAX);
+			freeReplyObject(v);
+			v = redisCommand(rc, "TTL web:rq:%s", mid);
+			assert_true(v->integer > 3000 && v->integer <= 3600);
+			freeReplyObject(v);
+			v = redisCommand(rc, "SISMEMBER mbx:%s:keys web:rq:%s", mid, mid);
+			assert_int_equal(v->integer, 1);
+			freeReplyObject(v);
+			free(mid);
+		}
+		free(id);
+		redisFree(rc);
+	}
+	/* the one that went reached the sink; the refused ones did not */
+	for (int i = 0; i < 200 && sink_files(alice, "Subject: Re: Files please", NULL) < 2; i++)
+		usleep(50000);
+	usleep(500000);
+	at_sink = sink_files(alice, "Subject: Re: Files please", NULL);
+	assert_int_equal(at_sink, 2);
+}
+
 static void test_csrf_and_logout(void **state)
 {
 	resp r;
@@ -1230,6 +1674,9 @@ int main(void)
 		cmocka_unit_test(test_neutral_links),
 		cmocka_unit_test(test_journey),
 		cmocka_unit_test(test_reply),
+		cmocka_unit_test(test_reply_attachments),
+		cmocka_unit_test(test_reply_refusals),
+		cmocka_unit_test(test_reply_limit),
 		cmocka_unit_test(test_csrf_and_logout),
 		cmocka_unit_test(test_login),
 		cmocka_unit_test(test_lockout),

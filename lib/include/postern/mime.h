@@ -13,12 +13,16 @@
  * when needed), Date, Message-ID, MIME-Version, and either one text/plain
  * part or, with html set, multipart/alternative of text/plain and
  * text/html, UTF-8, quoted-printable where needed, CRLF line ends (ready
- * for SMTP DATA). Header values are stripped of CR, LF and other control
+ * for SMTP DATA). With attachments, that body and one base64 part per
+ * attachment (Content-Disposition: attachment; filename, RFC 2231 encoded
+ * when needed) go into a multipart/mixed. Header values are stripped of CR, LF and other control
  * characters before GMime sees them: nothing given here can inject a
  * header.
  *
  * GMime keeps its own copies of a parsed message in GLib memory that is
  * not wiped; callers that handle plaintext mail should know that.
+ * pn_mime_compose wipes the copies it makes of attachments and of the
+ * rendered mail before it frees them.
  * Thread-safe after the first call (g_mime_init runs once).
  */
 #ifndef POSTERN_MIME_H
@@ -52,6 +56,13 @@ pn_err pn_mime_inspect(const void *data, size_t len, pn_mime_info *info_r,
     const char **why_r);
 void pn_mime_info_free(pn_mime_info *info);
 
+typedef struct pn_mime_att {
+	const char *filename;        /* UTF-8; control characters are dropped */
+	const char *type;            /* "type/subtype"; NULL or unparsable: application/octet-stream */
+	const void *data;
+	size_t len;
+} pn_mime_att;
+
 typedef struct pn_mime_mail {
 	const char *from;            /* header value: "Name <addr>" or "addr" */
 	const char *const *to;       /* header values, n_to of them */
@@ -61,6 +72,8 @@ typedef struct pn_mime_mail {
 	const char *html;            /* optional: adds a text/html alternative */
 	const char *const *headers;  /* optional: name, value, name, value, ..., NULL */
 	const char *message_id_domain; /* optional: right side of Message-ID (else from's domain) */
+	const pn_mime_att *att;      /* optional: n_att attachments after the body */
+	size_t n_att;
 } pn_mime_mail;
 
 /*

@@ -1,0 +1,654 @@
+/*
+ * multipart_test.c - multipart/form-data (web_multipart.c): what browsers
+ * send parses into the form and the files; boundaries by RFC 2046's
+ * rules, quoted or not; file names sanitised; every bound answers its
+ * status (413 for sizes, 400 for shape) and keeps nothing; every
+ * truncation of a good body is refused; and a loop of random mutations
+ * that must never crash, overrun or accept something out of bounds.
+ */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <cmocka.h>
+#include <sodium.h>
+
+#include "../web.h"
+
+#define CT "multipart/form-data; boundary=----WebKitFormBoundaryX3abcDEF"
+#define B "------WebKitFormBoundaryX3abcDEF"
+
+static const web_mp_limits lim10 = { .max_files = WEB_MP_MAX_FILES, .max_bytes = 1 << 20 };
+
+/* a growable body */
+typedef struct body {
+	char *p;
+	size_t n;
+} body;
+
+static void add(body *b, const void *p, size_t n)
+{
+	b->p = realloc(b->p, b->n + n + 1);
+	memcpy(b->p + b->n, p, n);
+	b->n += n;
+	b->p[b->n] = '\0';
+}
+
+static void adds(body *b, const char *s)
+{
+	add(b, s, strlen(s));
+}
+
+/* field - one text part */
+static void field(body *b, const char *name, const char *value)
+{
+	adds(b, B "\r\nContent-Disposition: form-data; name=\"");
+	adds(b, name);
+	adds(b, "\"\r\n\r\n");
+	adds(b, value);
+	adds(b, "\r\n");
+}
+
+/* file - one file part */
+static void file(body *b, const char *name, const char *filename, const char *type,
+    const void *data, size_t n)
+{
+	adds(b, B "\r\nContent-Disposition: form-data; name=\"");
+	adds(b, name);
+	adds(b, "\"; filename=\"");
+	adds(b, filename);
+	adds(b, "\"\r\n");
+	if (type) {
+		adds(b, "Content-Type: ");
+		adds(b, type);
+		adds(b, "\r\n");
+	}
+	adds(b, "\r\n");
+	add(b, data, n);
+	adds(b, "\r\n");
+}
+
+static void close_body(body *b)
+{
+	adds(b, B "--\r\n");
+}
+
+static int parse(const char *ct, const body *b, const web_mp_limits *lim, web_form *f,
+    web_files *fs)
+{
+	return web_mp_parse(ct, b->p, b->n, lim, f, fs);
+}
+
+/* the binary a file carries: NULs, CRLFs and boundary look-alikes */
+static const uint8_t bin[] = "\x00\x01\x02\xff\r\n--\r\n-" "-----WebKitFormBoundaryX3abcDE\r\n\r\n\x00";
+
+static void test_good_form(void **state)
+{
+	body b = { 0 };
+	web_form f;
+	web_files fs;
+	(void)state;
+
+	field(&b, "csrf", "tok-123");
+	field(&b, "nonce", "abcdefghijklmnop");
+	field(&b, "text", "Hello \xc3\xa9t\xc3\xa9,\r\n\r\nline two\r\n-- \r\nsig");
+	file(&b, "attachment", "report.pdf", "application/pdf", bin, sizeof(bin));
+	file(&b, "attachment", "notes.txt", "Text/Plain; charset=utf-8", "plain", 5);
+	file(&b, "attachment", "", "application/octet-stream", "", 0);   /* left empty */
+	field(&b, "mode", "one");
+	field(&b, "mode", "all");                                         /* first wins */
+	close_body(&b);
+	assert_int_equal(parse(CT, &b, &lim10, &f, &fs), 0);
+	assert_int_equal(f.n, 4);
+	assert_string_equal(web_form_get(&f, "csrf"), "tok-123");
+	assert_string_equal(web_form_get(&f, "nonce"), "abcdefghijklmnop");
+	assert_string_equal(web_form_get(&f, "text"),
+	    "Hello \xc3\xa9t\xc3\xa9,\r\n\r\nline two\r\n-- \r\nsig");
+	assert_string_equal(web_form_get(&f, "mode"), "one");
+	assert_int_equal(fs.n, 2);
+	assert_int_equal(fs.total, sizeof(bin) + 5);
+	assert_string_equal(fs.f[0].field, "attachment");
+	assert_string_equal(fs.f[0].filename, "report.pdf");
+	assert_string_equal(fs.f[0].type, "application/pdf");
+	assert_int_equal(fs.f[0].len, sizeof(bin));
+	assert_memory_equal(fs.f[0].data, bin, sizeof(bin));
+	assert_string_equal(fs.f[1].filename, "notes.txt");
+	assert_string_equal(fs.f[1].type, "text/plain");
+	assert_memory_equal(fs.f[1].data, "plain", 5);
+	web_form_free(&f);
+	web_files_free(&fs);
+	assert_int_equal(fs.n, 0);
+
+	/* an empty body with only the closing delimiter: nothing, but fine */
+	free(b.p);
+	memset(&b, 0, sizeof(b));
+	close_body(&b);
+	assert_int_equal(parse(CT, &b, &lim10, &f, &fs), 0);
+	assert_int_equal(f.n + fs.n, 0);
+	/* a zero-byte file with a name is a file */
+	free(b.p);
+	memset(&b, 0, sizeof(b));
+	file(&b, "attachment", "empty.txt", NULL, "", 0);
+	close_body(&b);
+	assert_int_equal(parse(CT, &b, &lim10, &f, &fs), 0);
+	assert_int_equal(fs.n, 1);
+	assert_int_equal(fs.f[0].len, 0);
+	assert_string_equal(fs.f[0].type, "application/octet-stream");
+	web_files_free(&fs);
+	free(b.p);
+}
+
+static void test_boundary(void **state)
+{
+	static const char *const bad[] = {
+		"multipart/form-data",
+		"multipart/form-data; boundary=",
+		"multipart/form-data; boundary=\"\"",
+		"multipart/form-data; boundary=\"ends in a space \"",
+		"multipart/form-data; boundary=a@b",
+		"multipart/form-data; boundary=\"a@b\"",
+		"multipart/form-data; boundary=a; boundary=b",
+		"multipart/form-data; boundary=\"unterminated",
+		"multipart/form-data; boundary=\"x\"junk",
+		"multipart/form-datax; boundary=abc",
+		"multipart/mixed; boundary=abc",
+		"application/x-www-form-urlencoded",
+		"multipart/form-data boundary=abc",
+		"multipart/form-data; =abc",
+		"",
+		/* 71 characters */
+		"multipart/form-data; boundary=12345678901234567890123456789012345678901234567890123456789012345678901",
+	};
+	char out[WEB_MP_BOUNDARY_MAX + 1];
+	body b = { 0 };
+	web_form f;
+	web_files fs;
+	(void)state;
+
+	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++)
+		if (web_mp_boundary(bad[i], out) != -1)
+			fail_msg("accepted: %s", bad[i]);
+	assert_int_equal(web_mp_boundary(NULL, out), -1);
+
+	assert_int_equal(web_mp_boundary("Multipart/Form-Data ; charset=utf-8;BOUNDARY=abc ;", out), 0);
+	assert_string_equal(out, "abc");
+	assert_int_equal(web_mp_boundary("multipart/form-data; boundary="
+	    "1234567890123456789012345678901234567890123456789012345678901234567890", out), 0);
+	assert_int_equal(strlen(out), 70);
+	/* quoted: every RFC 2046 character, a space inside */
+	assert_int_equal(web_mp_boundary("multipart/form-data; boundary=\"a'()+_,-./:=? b\"", out), 0);
+	assert_string_equal(out, "a'()+_,-./:=? b");
+
+	/* a body under that quoted boundary, with a preamble, padding and an epilogue */
+	adds(&b, "This is the preamble.\r\n--a'()+_,-./:=? b \t\r\n"
+	    "Content-Disposition: form-data; name=\"text\"\r\n\r\nhi\r\n"
+	    "--a'()+_,-./:=? b\r\ncontent-disposition: FORM-DATA; name=x; filename=a.bin\r\n"
+	    "content-transfer-encoding: binary\r\nX-Other: ignored\r\n\r\nAB\r\n"
+	    "--a'()+_,-./:=? b--\r\nThe epilogue.\r\n");
+	assert_int_equal(parse("multipart/form-data; boundary=\"a'()+_,-./:=? b\"", &b, &lim10,
+	    &f, &fs), 0);
+	assert_string_equal(web_form_get(&f, "text"), "hi");
+	assert_int_equal(fs.n, 1);
+	assert_string_equal(fs.f[0].field, "x");
+	assert_string_equal(fs.f[0].filename, "a.bin");
+	assert_memory_equal(fs.f[0].data, "AB", 2);
+	web_form_free(&f);
+	web_files_free(&fs);
+	/* the same body under a wrong boundary or content type */
+	assert_int_equal(parse("multipart/form-data; boundary=other", &b, &lim10, &f, &fs), 400);
+	assert_int_equal(parse("text/plain", &b, &lim10, &f, &fs), 400);
+	free(b.p);
+}
+
+/* one_file - the filename a single file part with this raw filename parameter gets */
+static void one_file(const char *param, const char *want)
+{
+	body b = { 0 };
+	web_form f;
+	web_files fs;
+
+	adds(&b, B "\r\nContent-Disposition: form-data; name=\"attachment\"; ");
+	adds(&b, param);
+	adds(&b, "\r\n\r\nx\r\n");
+	close_body(&b);
+	if (parse(CT, &b, &lim10, &f, &fs) != 0)
+		fail_msg("refused: %s", param);
+	assert_int_equal(fs.n, 1);
+	if (strcmp(fs.f[0].filename, want))
+		fail_msg("%s: got \"%s\", want \"%s\"", param, fs.f[0].filename, want);
+	web_files_free(&fs);
+	web_form_free(&f);
+	free(b.p);
+}
+
+static void test_filenames(void **state)
+{
+	char longname[400], want[WEB_FILENAME_MAX + 1], *s;
+	(void)state;
+
+	one_file("filename=\"../../etc/passwd\"", "passwd");
+	one_file("filename=\"C:\\Users\\me\\Report 2025.pdf\"", "Report 2025.pdf");
+	one_file("filename=\"%22quoted%22.txt\"", "quoted.txt");
+	one_file("filename=\"a%0D%0Ab.txt\"", "ab.txt");
+	one_file("filename=\"...hidden\"", "hidden");
+	one_file("filename=\"semi;colon%.txt\"", "semicolon.txt");
+	one_file("filename=\"tab\there.txt\"", "tabhere.txt");
+	one_file("filename=\"trailing. . \"", "trailing");
+	one_file("filename=\"dir/\"", "attachment-1");
+	one_file("filename=\"\"", "attachment-1");
+	one_file("filename=\"..\"", "attachment-1");
+	one_file("filename=\"caf\xc3\xa9.txt\"", "caf\xc3\xa9.txt");
+	one_file("filename=\"bad\xff\xfe.txt\"", "attachment-1");       /* not UTF-8 */
+	/* a right-to-left override would show "cod.exe" as "exe.doc" */
+	one_file("filename=\"invoice\xe2\x80\xae" "cod.exe\"", "invoicecod.exe");
+	one_file("filename=\"a\xe2\x81\xa6" "b\xe2\x80\x8f.txt\"", "ab.txt");
+	/* RFC 8187 where it can be read; the plain one otherwise */
+	one_file("filename*=UTF-8''na%C3%AFve%20file.txt", "na\xc3\xafve file.txt");
+	one_file("filename=\"plain.txt\"; filename*=UTF-8''better.txt", "better.txt");
+	one_file("filename=\"plain.txt\"; filename*=ISO-8859-1''x%E9.txt", "plain.txt");
+	one_file("filename*=UTF-8''nul%00.txt", "attachment-1");
+	one_file("filename=plain-token.txt", "plain-token.txt");
+
+	/* long: cut to WEB_FILENAME_MAX bytes, never inside a character */
+	s = longname;
+	for (int i = 0; i < 150; i++) {
+		memcpy(s, "\xc3\xa9", 2);
+		s += 2;
+	}
+	*s = '\0';
+	{
+		char param[512];
+		snprintf(param, sizeof(param), "filename=\"%s\"", longname);
+		memcpy(want, longname, WEB_FILENAME_MAX);
+		want[WEB_FILENAME_MAX] = '\0';
+		one_file(param, want);
+		/* one ASCII byte first: the limit falls inside a character */
+		snprintf(param, sizeof(param), "filename=\"x%s\"", longname);
+		want[0] = 'x';
+		memcpy(want + 1, longname, WEB_FILENAME_MAX - 2);
+		want[WEB_FILENAME_MAX - 1] = '\0';
+		one_file(param, want);
+	}
+	/* the cleaner on its own: received attachments use it too */
+	s = web_filename_clean(NULL, 4);
+	assert_string_equal(s, "attachment-5");
+	free(s);
+	s = web_filename_clean("/a/b\\c/ok.bin", 0);
+	assert_string_equal(s, "ok.bin");
+	free(s);
+}
+
+/* expect - rc of a whole body from its parts; nothing kept on error */
+static void expect(const char *raw, size_t n, const web_mp_limits *lim, int want)
+{
+	web_form f;
+	web_files fs;
+	int rc = web_mp_parse(CT, raw, n, lim, &f, &fs);
+
+	if (rc != want)
+		fail_msg("got %d, want %d for:\n%.300s", rc, want, raw);
+	if (rc != 0) {
+		assert_int_equal(f.n, 0);
+		assert_int_equal(fs.n, 0);
+	}
+	web_form_free(&f);
+	web_files_free(&fs);
+}
+
+static void test_malformed(void **state)
+{
+	static const char *const bad[] = {
+		/* no delimiter at all; no closing delimiter */
+		"nothing here",
+		B "\r\nContent-Disposition: form-data; name=\"a\"\r\n\r\nx\r\n",
+		B "\r\nContent-Disposition: form-data; name=\"a\"\r\n\r\nx",
+		/* junk after a delimiter */
+		B "x\r\nContent-Disposition: form-data; name=\"a\"\r\n\r\nx\r\n" B "--",
+		B "\r\nContent-Disposition: form-data; name=\"a\"\r\n\r\nx\r\n" B "X--",
+		/* no headers, headers without the blank line */
+		B "\r\n\r\nx\r\n" B "--",
+		B "\r\nContent-Disposition: form-data; name=\"a\"\r\n" B "--",
+		/* Content-Disposition missing, wrong, twice, without a name, empty name */
+		B "\r\nContent-Type: text/plain\r\n\r\nx\r\n" B "--",
+		B "\r\nContent-Disposition: attachment; name=\"a\"\r\n\r\nx\r\n" B "--",
+		B "\r\nContent-Disposition: form-data; name=\"a\"\r\nContent-Disposition: form-data; "
+		    "name=\"b\"\r\n\r\nx\r\n" B "--",
+		B "\r\nContent-Disposition: form-data\r\n\r\nx\r\n" B "--",
+		B "\r\nContent-Disposition: form-data; filename=\"a\"\r\n\r\nx\r\n" B "--",
+		B "\r\nContent-Disposition: form-data; name=\"\"\r\n\r\nx\r\n" B "--",
+		B "\r\nContent-Disposition: form-data; name=\"a\"; name=\"b\"\r\n\r\nx\r\n" B "--",
+		B "\r\nContent-Disposition: form-data; name=\"a\"; filename=\"x\"; filename=\"y\"\r\n"
+		    "\r\nx\r\n" B "--",
+		/* quoting */
+		B "\r\nContent-Disposition: form-data; name=\"a\r\n\r\nx\r\n" B "--",
+		B "\r\nContent-Disposition: form-data; name=\"a\"junk\r\n\r\nx\r\n" B "--",
+		B "\r\nContent-Disposition: form-data; name=\r\n\r\nx\r\n" B "--",
+		/* header shape: folded, no colon, empty name, bad name, control, bare LF / CR */
+		B "\r\nContent-Disposition: form-data;\r\n name=\"a\"\r\n\r\nx\r\n" B "--",
+		B "\r\nContent-Disposition form-data; name=\"a\"\r\n\r\nx\r\n" B "--",
+		B "\r\n: x\r\nContent-Disposition: form-data; name=\"a\"\r\n\r\nx\r\n" B "--",
+		B "\r\nBad Name: x\r\nContent-Disposition: form-data; name=\"a\"\r\n\r\nx\r\n" B "--",
+		B "\r\nContent-Disposition: form-data; name=\"a\x01\"\r\n\r\nx\r\n" B "--",
+		B "\r\nContent-Disposition: form-data; name=\"a\"\nX: y\r\n\r\nx\r\n" B "--",
+		B "\r\nContent-Disposition: form-data; name=\"a\"\rX: y\r\n\r\nx\r\n" B "--",
+		/* LF-only line ends throughout */
+		B "\nContent-Disposition: form-data; name=\"a\"\n\nx\n" B "--\n",
+		/* transfer encodings browsers never use; two of them */
+		B "\r\nContent-Disposition: form-data; name=\"a\"\r\nContent-Transfer-Encoding: base64"
+		    "\r\n\r\neA==\r\n" B "--",
+		B "\r\nContent-Disposition: form-data; name=\"a\"\r\nContent-Transfer-Encoding: 8bit\r\n"
+		    "Content-Transfer-Encoding: 8bit\r\n\r\nx\r\n" B "--",
+		B "\r\nContent-Disposition: form-data; name=\"a\"\r\nContent-Type: a/b\r\n"
+		    "Content-Type: a/b\r\n\r\nx\r\n" B "--",
+	};
+	web_form f;
+	web_files fs;
+	body b = { 0 };
+	(void)state;
+
+	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++)
+		expect(bad[i], strlen(bad[i]), &lim10, 400);
+	/* a NUL in a text field (a file may hold any byte) */
+	{
+		static const char nul_text[] = B "\r\nContent-Disposition: form-data; name=\"a\"\r\n"
+		    "\r\nx\0y\r\n" B "--";
+		static const char nul_file[] = B "\r\nContent-Disposition: form-data; name=\"a\"; "
+		    "filename=\"f\"\r\n\r\nx\0y\r\n" B "--";
+		expect(nul_text, sizeof(nul_text) - 1, &lim10, 400);
+		expect(nul_file, sizeof(nul_file) - 1, &lim10, 0);
+	}
+	assert_int_equal(web_mp_parse(CT, NULL, 0, &lim10, &f, &fs), 400);
+	assert_int_equal(web_mp_parse(CT, "", 0, &lim10, &f, &fs), 400);
+
+	/* every truncation of a good body is refused, none is taken as complete */
+	field(&b, "csrf", "tok");
+	file(&b, "attachment", "a.bin", "application/octet-stream", bin, sizeof(bin));
+	field(&b, "text", "hello");
+	close_body(&b);
+	for (size_t n = 0; n + 2 < b.n; n++) {     /* the last CRLF is epilogue */
+		int rc = web_mp_parse(CT, b.p, n, &lim10, &f, &fs);
+		if (rc != 400)
+			fail_msg("a body cut at %zu of %zu: %d", n, b.n, rc);
+		assert_int_equal(f.n + fs.n, 0);
+	}
+	assert_int_equal(web_mp_parse(CT, b.p, b.n - 2, &lim10, &f, &fs), 0);
+	web_form_free(&f);
+	web_files_free(&fs);
+	free(b.p);
+}
+
+static void test_bounds(void **state)
+{
+	web_mp_limits lim = lim10;
+	body b = { 0 };
+	char name[WEB_FORM_MAX_NAME + 2], *big;
+	(void)state;
+
+	/* fields: WEB_FORM_MAX_FIELDS pass, one more is 413 */
+	for (int i = 0; i < WEB_FORM_MAX_FIELDS; i++) {
+		snprintf(name, sizeof(name), "f%d", i);
+		field(&b, name, "v");
+	}
+	adds(&b, B "--");
+	expect(b.p, b.n, &lim, 0);
+	b.n -= strlen(B "--");
+	field(&b, "one-more", "v");
+	close_body(&b);
+	expect(b.p, b.n, &lim, 413);
+	free(b.p);
+	memset(&b, 0, sizeof(b));
+
+	/* parts: WEB_MP_MAX_PARTS pass (repeats are parts too), one more is 413 */
+	for (int i = 0; i < WEB_MP_MAX_PARTS; i++)
+		field(&b, "same", "v");
+	adds(&b, B "--");
+	expect(b.p, b.n, &lim, 0);
+	b.n -= strlen(B "--");
+	field(&b, "same", "v");
+	close_body(&b);
+	expect(b.p, b.n, &lim, 413);
+	free(b.p);
+	memset(&b, 0, sizeof(b));
+
+	/* a value of exactly WEB_FORM_MAX_VALUE passes, one byte more is 413 */
+	big = malloc(WEB_FORM_MAX_VALUE + 2);
+	memset(big, 'x', WEB_FORM_MAX_VALUE + 1);
+	big[WEB_FORM_MAX_VALUE] = '\0';
+	field(&b, "text", big);
+	close_body(&b);
+	expect(b.p, b.n, &lim, 0);
+	free(b.p);
+	memset(&b, 0, sizeof(b));
+	big[WEB_FORM_MAX_VALUE] = 'x';
+	big[WEB_FORM_MAX_VALUE + 1] = '\0';
+	field(&b, "text", big);
+	close_body(&b);
+	expect(b.p, b.n, &lim, 413);
+	free(b.p);
+	memset(&b, 0, sizeof(b));
+
+	/* a name of WEB_FORM_MAX_NAME passes, one more is 400 */
+	memset(name, 'n', WEB_FORM_MAX_NAME);
+	name[WEB_FORM_MAX_NAME] = '\0';
+	field(&b, name, "v");
+	close_body(&b);
+	expect(b.p, b.n, &lim, 0);
+	free(b.p);
+	memset(&b, 0, sizeof(b));
+	name[WEB_FORM_MAX_NAME] = 'n';
+	name[WEB_FORM_MAX_NAME + 1] = '\0';
+	field(&b, name, "v");
+	close_body(&b);
+	expect(b.p, b.n, &lim, 400);
+	free(b.p);
+	memset(&b, 0, sizeof(b));
+
+	/* a header block of WEB_MP_MAX_HEADER passes, one byte more is 400 */
+	{
+		const char *cd = "Content-Disposition: form-data; name=\"a\"\r\nX-Pad: ";
+		size_t pad = WEB_MP_MAX_HEADER - strlen(cd);
+		char *h = malloc(WEB_MP_MAX_HEADER + 2);
+		snprintf(h, WEB_MP_MAX_HEADER + 2, "%s", cd);
+		memset(h + strlen(cd), 'p', pad);
+		h[WEB_MP_MAX_HEADER] = '\0';
+		adds(&b, B "\r\n");
+		adds(&b, h);
+		adds(&b, "\r\n\r\nv\r\n");
+		close_body(&b);
+		expect(b.p, b.n, &lim, 0);
+		free(b.p);
+		memset(&b, 0, sizeof(b));
+		h[WEB_MP_MAX_HEADER] = 'p';
+		h[WEB_MP_MAX_HEADER + 1] = '\0';
+		adds(&b, B "\r\n");
+		adds(&b, h);
+		adds(&b, "\r\n\r\nv\r\n");
+		close_body(&b);
+		expect(b.p, b.n, &lim, 400);
+		free(b.p);
+		memset(&b, 0, sizeof(b));
+		free(h);
+	}
+
+	/* files: the limit's count passes, one more is 413; the hard cap holds */
+	lim.max_files = 2;
+	file(&b, "attachment", "1", NULL, "a", 1);
+	file(&b, "attachment", "2", NULL, "b", 1);
+	file(&b, "attachment", "", NULL, "", 0);          /* empty inputs do not count */
+	adds(&b, B "--");
+	expect(b.p, b.n, &lim, 0);
+	b.n -= strlen(B "--");
+	file(&b, "attachment", "3", NULL, "c", 1);
+	close_body(&b);
+	expect(b.p, b.n, &lim, 413);
+	free(b.p);
+	memset(&b, 0, sizeof(b));
+	lim.max_files = 1000;
+	for (int i = 0; i < WEB_MP_MAX_FILES; i++)
+		file(&b, "attachment", "f", NULL, "x", 1);
+	adds(&b, B "--");
+	expect(b.p, b.n, &lim, 0);
+	b.n -= strlen(B "--");
+	file(&b, "attachment", "f", NULL, "x", 1);
+	close_body(&b);
+	expect(b.p, b.n, &lim, 413);
+	free(b.p);
+	memset(&b, 0, sizeof(b));
+
+	/* bytes: exactly max_bytes together pass, one more is 413 */
+	lim.max_files = WEB_MP_MAX_FILES;
+	lim.max_bytes = 10;
+	file(&b, "attachment", "a", NULL, "12345", 5);
+	file(&b, "attachment", "b", NULL, "67890", 5);
+	adds(&b, B "--");
+	expect(b.p, b.n, &lim, 0);
+	lim.max_bytes = 9;
+	expect(b.p, b.n, &lim, 413);
+	/* none allowed: a file is 413, an empty input is fine */
+	lim.max_bytes = 0;
+	expect(b.p, b.n, &lim, 413);
+	free(b.p);
+	memset(&b, 0, sizeof(b));
+	file(&b, "attachment", "", NULL, "", 0);
+	field(&b, "text", "t");
+	close_body(&b);
+	expect(b.p, b.n, &lim, 0);
+	free(b.p);
+	free(big);
+}
+
+/* check - what a successful parse may hold */
+static void check(const web_form *f, const web_files *fs, const web_mp_limits *lim)
+{
+	size_t total = 0;
+
+	assert_true(f->n <= WEB_FORM_MAX_FIELDS);
+	for (int i = 0; i < f->n; i++) {
+		assert_true(strlen(f->f[i].name) > 0 && strlen(f->f[i].name) <= WEB_FORM_MAX_NAME);
+		assert_int_equal(strlen(f->f[i].value), f->f[i].len);
+		assert_true(f->f[i].len <= WEB_FORM_MAX_VALUE);
+	}
+	assert_true(fs->n >= 0 && (size_t)fs->n <= lim->max_files && fs->n <= WEB_MP_MAX_FILES);
+	for (int i = 0; i < fs->n; i++) {
+		const web_file *x = &fs->f[i];
+		assert_true(*x->filename && strlen(x->filename) <= WEB_FILENAME_MAX);
+		assert_true(web_utf8_chars(x->filename) > 0);
+		assert_null(strpbrk(x->filename, "/\\\";%"));
+		assert_true(x->filename[0] != '.');
+		assert_non_null(strchr(x->type, '/'));
+		total += x->len;
+	}
+	assert_int_equal(total, fs->total);
+	assert_true(total <= lim->max_bytes);
+}
+
+static void test_fuzz(void **state)
+{
+	static const char *const pieces[] = {
+		"\r\n", "\r", "\n", "--", B, "\r\n" B, "\r\n\r\n", "\"", ";", "=", "name=", "filename=",
+		"Content-Disposition: form-data", "Content-Type: ", "\x00", "\xff", "\xe2\x80\xae", " ",
+		"%22", "filename*=UTF-8''%C3", "..\\", "Content-Transfer-Encoding: binary\r\n",
+	};
+	web_mp_limits lim = { .max_files = 3, .max_bytes = 64 };
+	body good = { 0 };
+	uint8_t *buf = malloc(8192);
+	web_form f;
+	web_files fs;
+	int ok = 0;
+	(void)state;
+
+	field(&good, "csrf", "tok");
+	file(&good, "attachment", "a.bin", "application/octet-stream", bin, sizeof(bin));
+	file(&good, "attachment", "b\xc3\xa9.txt", "text/plain", "bee", 3);
+	field(&good, "text", "hello\r\nworld");
+	close_body(&good);
+
+	for (int round = 0; round < 30000; round++) {
+		size_t n = good.n;
+		int rc;
+
+		memcpy(buf, good.p, n);
+		if (round % 10 == 0) {
+			n = randombytes_uniform(4096);
+			randombytes_buf(buf, n);
+		} else {
+			int k = 1 + (int)randombytes_uniform(6);
+			for (int j = 0; j < k; j++) {
+				size_t at = n ? randombytes_uniform((uint32_t)n) : 0;
+				switch (randombytes_uniform(5)) {
+				case 0:         /* flip a byte */
+					if (n)
+						buf[at] = (uint8_t)randombytes_uniform(256);
+					break;
+				case 1:         /* cut */
+					n = at;
+					break;
+				case 2: {       /* delete a range */
+					size_t l = randombytes_uniform(40);
+					if (at + l > n)
+						l = n - at;
+					memmove(buf + at, buf + at + l, n - at - l);
+					n -= l;
+					break;
+				}
+				default: {      /* insert a piece */
+					const char *p = pieces[randombytes_uniform(sizeof(pieces) / sizeof(pieces[0]))];
+					size_t l = strlen(p) ? strlen(p) : 1;
+					if (n + l >= 8192)
+						break;
+					memmove(buf + at + l, buf + at, n - at);
+					memcpy(buf + at, p, l);
+					n += l;
+					break;
+				}
+				}
+			}
+		}
+		rc = web_mp_parse(round % 7 == 0 ? "multipart/form-data; boundary=\"" B "\"" : CT,
+		    buf, n, &lim, &f, &fs);
+		assert_true(rc == 0 || rc == 400 || rc == 413);
+		if (rc == 0) {
+			check(&f, &fs, &lim);
+			ok++;
+		} else {
+			assert_int_equal(f.n, 0);
+			assert_int_equal(fs.n, 0);
+		}
+		web_form_free(&f);
+		web_files_free(&fs);
+	}
+	assert_true(ok > 0);        /* some mutations keep a valid body */
+	/* random content types never crash either */
+	for (int round = 0; round < 5000; round++) {
+		char ct[128], out[WEB_MP_BOUNDARY_MAX + 1];
+		size_t n = randombytes_uniform(sizeof(ct) - 1);
+		memcpy(ct, "multipart/form-data; boundary=", 30);
+		for (size_t i = 30; i < n; i++)
+			ct[i] = "ab\"; =\t'()+_,-./:=?\x01\xff"[randombytes_uniform(22)];
+		ct[n < 30 ? 30 : n] = '\0';
+		if (web_mp_boundary(ct, out) == 0)
+			assert_true(strlen(out) >= 1 && strlen(out) <= WEB_MP_BOUNDARY_MAX);
+	}
+	free(buf);
+	free(good.p);
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(test_good_form),
+		cmocka_unit_test(test_boundary),
+		cmocka_unit_test(test_filenames),
+		cmocka_unit_test(test_malformed),
+		cmocka_unit_test(test_bounds),
+		cmocka_unit_test(test_fuzz),
+	};
+
+	if (sodium_init() < 0)
+		return 1;
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}
