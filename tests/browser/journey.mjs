@@ -6,7 +6,7 @@
 // every request the browser makes: nothing may leave BASE (no tracking
 // pixel, no remote CSS, no form post), and the marker the hostile HTML
 // part tries to set (window.__pwned) must stay unset.
-import { chromium } from 'playwright-core';
+import { Steps, expect, launch } from './steps.mjs';
 import { spawnSync } from 'node:child_process';
 import fs from 'node:fs';
 import path from 'node:path';
@@ -19,28 +19,11 @@ const REPLY_FILE = {
   buffer: Buffer.from([0, 1, 2, 255, 13, 10, 45, 45, 65, 66, 67, 13, 0, 10, 200]),
 };
 const PASSWORD = 'lantern quietly orbit 7';
-const ARGS = ['--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run',
-  '--disable-background-networking', '--disable-component-update', '--disable-sync'];
 
-let passed = 0, failed = 0, current = null;
+const run = new Steps(SHOTS);
 const outside = [];       // requests that really went for the network outside BASE
 const blocked = [];       // attempts the browser refused before the network (CSP)
-
-async function step(name, fn) {
-  try {
-    await fn();
-    passed++;
-    console.log(`ok - ${name}`);
-  } catch (e) {
-    failed++;
-    const lines = e && e.message ? e.message.split('\n').filter((l) => l.trim()).slice(0, 4) : [String(e)];
-    console.log(`not ok - ${name}: ${lines.join(' | ')}`);
-    if (current) {
-      try { await current.screenshot({ path: path.join(SHOTS, `fail-${passed + failed}.png`), fullPage: true }); } catch { /* closed */ }
-    }
-  }
-}
-function expect(cond, what) { if (!cond) throw new Error(what); }
+const step = run.step.bind(run);
 
 // attachmentOf - the decoded bytes of the base64 part named name in a MIME text, or null
 function attachmentOf(mime, name) {
@@ -82,13 +65,13 @@ async function pwned(page) {
   return values.filter((v) => v !== undefined);
 }
 
-const browser = await chromium.launch({ executablePath: '/usr/bin/chromium', args: ARGS, headless: true });
+const browser = await launch();
 try {
   const desk = await browser.newContext({ viewport: { width: 1280, height: 800 }, acceptDownloads: true });
   desk.setDefaultTimeout(10000);
   await watch(desk);
   const page = await desk.newPage();
-  current = page;
+  run.current = page;
   let msgUrl = '';
 
   await step('the invitation link leads to the PIN form, without the secret in the URL', async () => {
@@ -276,5 +259,4 @@ try {
 } finally {
   await browser.close();
 }
-console.log(`${passed} passed, ${failed} failed`);
-process.exit(failed ? 1 : 0);
+run.end();

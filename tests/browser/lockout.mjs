@@ -11,32 +11,15 @@
 //           right PIN is refused as well
 // LINK, PIN, BASE, SHOTS, STATE (a file that carries the cookies from one
 // phase to the next) come from run.sh. Last line: "N passed, N failed".
-import { chromium } from 'playwright-core';
+import { Steps, expect, launch } from './steps.mjs';
 import fs from 'node:fs';
 import path from 'node:path';
 
 const { BASE, LINK, PIN, SHOTS, STATE, PHASE } = process.env;
-const ARGS = ['--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run',
-  '--disable-background-networking', '--disable-component-update', '--disable-sync'];
 const WRONG = String((Number(PIN) + 1) % 1000000).padStart(PIN.length, '0');
 
-let passed = 0, failed = 0, current = null;
-
-async function step(name, fn) {
-  try {
-    await fn();
-    passed++;
-    console.log(`ok - ${name}`);
-  } catch (e) {
-    failed++;
-    const lines = e && e.message ? e.message.split('\n').filter((l) => l.trim()).slice(0, 4) : [String(e)];
-    console.log(`not ok - ${name}: ${lines.join(' | ')}`);
-    if (current) {
-      try { await current.screenshot({ path: path.join(SHOTS, `lockout-fail-${PHASE}-${passed + failed}.png`), fullPage: true }); } catch { /* closed */ }
-    }
-  }
-}
-function expect(cond, what) { if (!cond) throw new Error(what); }
+const run = new Steps(SHOTS, `lockout-${PHASE}-`);
+const step = run.step.bind(run);
 
 // enterPin - submit one PIN; the answer's status and the page's text
 async function enterPin(page, pin) {
@@ -49,7 +32,7 @@ async function enterPin(page, pin) {
   return { status: resp.status(), text: await page.locator('main').innerText() };
 }
 
-const browser = await chromium.launch({ executablePath: '/usr/bin/chromium', args: ARGS, headless: true });
+const browser = await launch();
 try {
   const ctx = await browser.newContext({
     viewport: { width: 1280, height: 800 },
@@ -57,7 +40,7 @@ try {
   });
   ctx.setDefaultTimeout(10000);
   const page = await ctx.newPage();
-  current = page;
+  run.current = page;
 
   if (PHASE === 'wrong3') {
     await step('the invitation opens the PIN form', async () => {
@@ -102,14 +85,14 @@ try {
     await step('a fresh browser with the link and the right PIN is refused too', async () => {
       const fresh = await browser.newContext({ viewport: { width: 390, height: 844 }, isMobile: true });
       const p = await fresh.newPage();
-      current = p;
+      run.current = p;
       await p.goto(LINK);
       await p.getByRole('heading', { name: 'Enter your PIN' }).waitFor();
       const r = await enterPin(p, PIN);
       expect(r.status === 429 && r.text.includes('Too many wrong tries'), `status ${r.status}: ${r.text.slice(0, 200)}`);
       await p.screenshot({ path: path.join(SHOTS, 'lockout-4-fresh-refused.png'), fullPage: true });
       await fresh.close();
-      current = page;
+      run.current = page;
     });
   } else {
     throw new Error(`unknown PHASE ${PHASE}`);
@@ -119,5 +102,4 @@ try {
 } finally {
   await browser.close();
 }
-console.log(`${passed} passed, ${failed} failed`);
-process.exit(failed ? 1 : 0);
+run.end();
