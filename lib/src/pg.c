@@ -9,6 +9,11 @@
  * a call starts outside a transaction, and inside one it keeps answering
  * PN_ERR_TEMP until the caller rolls back.
  *
+ * Hot statements can run prepared (pn_pg_exec_prepared): parsed and
+ * planned once per connection, which halves what PostgreSQL spends on a
+ * short query. The handle remembers which names this connection has
+ * prepared and forgets them with the connection.
+ *
  * The DSN may hold a password: it is kept only in this struct, wiped on
  * destroy, and never logged - the log line names host, port, database and
  * user as libpq reports them after connecting.
@@ -33,6 +38,8 @@ struct pn_pg {
 	char sqlstate[6];
 	char errmsg[256];
 	char constraint[64];
+	char prepared[PN_PG_PREPARED_MAX][32];  /* names prepared on this connection */
+	int nprepared;
 };
 
 /* now_ms - monotonic milliseconds */
@@ -139,6 +146,7 @@ static void drop(pn_pg *pg)
 		PQfinish(pg->conn);
 	pg->conn = NULL;
 	pg->broken = 1;
+	pg->nprepared = 0;
 }
 
 /* session_setup - per-session settings; synchronous_commit must read back "on" */
@@ -378,6 +386,69 @@ pn_err pn_pg_exec(pn_pg *pg, const char *sql, const pn_pg_params *params,
 		pn_pg_clear(&res);
 		return err;
 	}
+	clear_error(pg);
+	if (res_r != NULL)
+		*res_r = res;
+	else
+		pn_pg_clear(&res);
+	return PN_OK;
+}
+
+/* is_prepared - this connection has prepared name */
+static int is_prepared(const pn_pg *pg, const char *name)
+{
+	for (int i = 0; i < pg->nprepared; i++)
+		if (!strcmp(pg->prepared[i], name))
+			return 1;
+	return 0;
+}
+
+/*
+ * pn_pg_exec_prepared - PQprepare on first use per connection, then
+ * PQexecPrepared. A statement the server no longer knows (26000, e.g.
+ * after DISCARD ALL) is prepared again once; a name that does not fit
+ * the table runs as a plain pn_pg_exec.
+ */
+pn_err pn_pg_exec_prepared(pn_pg *pg, const char *name, const char *sql,
+    const pn_pg_params *params, PGresult **res_r)
+{
+	PGresult *res = NULL;
+	pn_err err;
+	ExecStatusType st;
+
+	if (res_r != NULL)
+		*res_r = NULL;
+	if (strlen(name) >= sizeof(pg->prepared[0]))
+		return pn_pg_exec(pg, sql, params, res_r);
+	for (int attempt = 0; attempt < 2; attempt++) {
+		if ((err = ready(pg)) != PN_OK)
+			return err;
+		if (!is_prepared(pg, name)) {
+			if (pg->nprepared == PN_PG_PREPARED_MAX)
+				return pn_pg_exec(pg, sql, params, res_r);
+			res = PQprepare(pg->conn, name, sql, params ? params->n : 0, NULL);
+			if (res == NULL || PQresultStatus(res) != PGRES_COMMAND_OK) {
+				err = result_error(pg, res);
+				pn_pg_clear(&res);
+				return err;
+			}
+			pn_pg_clear(&res);
+			snprintf(pg->prepared[pg->nprepared++], sizeof(pg->prepared[0]), "%s", name);
+		}
+		res = PQexecPrepared(pg->conn, name, params ? params->n : 0,
+		    params ? params->values : NULL, params ? params->lengths : NULL,
+		    params ? params->formats : NULL, 0);
+		st = PQresultStatus(res);
+		if (res != NULL && (st == PGRES_COMMAND_OK || st == PGRES_TUPLES_OK))
+			break;
+		err = result_error(pg, res);
+		pn_pg_clear(&res);
+		if (err == PN_ERR_TEMP || strcmp(pg->sqlstate, "26000") != 0 || pg->in_tx)
+			return err;
+		pg->nprepared = 0;      /* the server forgot them all: prepare again */
+	}
+	if (res == NULL)
+		return err;     /* 26000 twice */
 	clear_error(pg);
 	if (res_r != NULL)
 		*res_r = res;

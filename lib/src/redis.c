@@ -8,10 +8,10 @@
  * pn_redis never fails because the server is down, only because the
  * address cannot be parsed.
  *
- * Commands go argv-style only (redisCommandArgv): values are binary-safe
- * and user data never meets a format string. The password is kept in
- * memory (it is needed for every reconnect) and wiped on close; it is
- * never logged.
+ * Commands go argv-style only (redisCommandArgv, redisAppendCommandArgv
+ * for a pipeline): values are binary-safe and user data never meets a
+ * format string. The password is kept in memory (it is needed for every
+ * reconnect) and wiped on close; it is never logged.
  */
 #include <errno.h>
 #include <stdarg.h>
@@ -67,6 +67,15 @@ static const char *where_str(const pn_redis *r, char *buf, size_t len)
 	else
 		snprintf(buf, len, "%s:%d", r->host, r->port);
 	return buf;
+}
+
+/* temp_error - error replies that clear up by themselves */
+static int temp_error(const redisReply *reply)
+{
+	return reply->str && (!strncmp(reply->str, "LOADING", 7) ||
+	    !strncmp(reply->str, "BUSY", 4) ||
+	    !strncmp(reply->str, "MASTERDOWN", 10) ||
+	    !strncmp(reply->str, "TRYAGAIN", 8));
 }
 
 /* connect_now - open a connection, set timeouts, authenticate */
@@ -191,10 +200,7 @@ pn_err pn_redis_cmd(pn_redis *r, redisReply **reply_r, int argc,
 	}
 	if (reply->type == REDIS_REPLY_ERROR) {
 		/* LOADING, BUSY and MASTERDOWN clear up by themselves */
-		int temp = reply->str && (!strncmp(reply->str, "LOADING", 7) ||
-		    !strncmp(reply->str, "BUSY", 4) ||
-		    !strncmp(reply->str, "MASTERDOWN", 10) ||
-		    !strncmp(reply->str, "TRYAGAIN", 8));
+		int temp = temp_error(reply);
 		pn_warn("msg=\"redis error reply\" cmd=%.16s error=\"%.200s\"", argv[0],
 		    reply->str ? reply->str : "");
 		pn_redis_free(&reply);
@@ -205,6 +211,60 @@ pn_err pn_redis_cmd(pn_redis *r, redisReply **reply_r, int argc,
 	else
 		pn_redis_free(&reply);
 	return PN_OK;
+}
+
+/*
+ * pn_redis_pipe - append every command to hiredis's output buffer, then
+ * read the replies in order (the first redisGetReply flushes the buffer).
+ * All n replies are read even after an error reply, so the connection
+ * never holds an unread answer; an I/O error drops the connection.
+ */
+pn_err pn_redis_pipe(pn_redis *r, size_t n, const pn_redis_argv *cmds,
+    redisReply **replies_r)
+{
+	redisReply *replies[64] = { NULL };
+	char where[300];
+	pn_err rc = PN_OK;
+	size_t i;
+
+	if (replies_r && n <= 64)
+		memset(replies_r, 0, n * sizeof(*replies_r));
+	if (!r || n < 1 || n > 64)
+		return PN_ERR_PARAMS;
+	for (i = 0; i < n; i++)
+		if (cmds[i].argc < 1 || cmds[i].argc > PN_REDIS_MAX_ARGS)
+			return PN_ERR_PARAMS;
+	if (!r->c && (rc = connect_now(r)) != PN_OK)
+		return rc;
+	for (i = 0; i < n; i++)
+		if (redisAppendCommandArgv(r->c, cmds[i].argc, cmds[i].argv,
+		    cmds[i].argvlen) != REDIS_OK)
+			goto io;
+	for (i = 0; i < n; i++) {
+		void *reply = NULL;
+		if (redisGetReply(r->c, &reply) != REDIS_OK || !reply)
+			goto io;
+		replies[i] = reply;
+		if (replies[i]->type == REDIS_REPLY_ERROR && rc == PN_OK) {
+			pn_warn("msg=\"redis error reply\" cmd=%.16s error=\"%.200s\"",
+			    cmds[i].argv[0], replies[i]->str ? replies[i]->str : "");
+			rc = temp_error(replies[i]) ? PN_ERR_TEMP : PN_ERR_INTERNAL;
+		}
+	}
+	for (i = 0; i < n; i++) {
+		if (rc == PN_OK && replies_r)
+			replies_r[i] = replies[i];
+		else
+			pn_redis_free(&replies[i]);
+	}
+	return rc;
+io:
+	pn_warn("msg=\"redis pipeline failed\" redis=%s cmd=%.16s error=\"%s\"",
+	    where_str(r, where, sizeof(where)), cmds[i].argv[0], r->c->errstr);
+	for (i = 0; i < n; i++)
+		pn_redis_free(&replies[i]);
+	drop(r);
+	return PN_ERR_TEMP;
 }
 
 /* pn_redis_cmdv - pn_redis_cmd with a NULL-terminated list of strings */

@@ -137,6 +137,58 @@ static void test_forget_mailbox(void **state)
 	pn_redis_close(&r);
 }
 
+/* test_pipe - n commands, n replies in order; an error reply keeps nothing, the connection stays in step */
+static void test_pipe(void **state)
+{
+	const char *w = where();
+	redisReply *rep[3] = { NULL };
+	char key[64];
+	(void)state;
+	if (!w)
+		skip();
+	pn_redis *r = pn_redis_open(w, NULL, 2000);
+	assert_non_null(r);
+	snprintf(key, sizeof(key), "redis_test:pipe:%ld", (long)getpid());
+	const char *set[] = { "SET", key, "a\0b", "EX", "30" };
+	const size_t setlen[] = { 3, strlen(key), 3, 2, 2 };
+	const char *get[] = { "GET", key };
+	const size_t getlen[] = { 3, strlen(key) };
+	const char *ttl[] = { "TTL", key };
+	const size_t ttllen[] = { 3, strlen(key) };
+	const char *bad[] = { "INCR", key };
+	const size_t badlen[] = { 4, strlen(key) };
+	pn_redis_argv cmds[3] = { { 5, set, setlen }, { 2, get, getlen }, { 2, ttl, ttllen } };
+
+	assert_int_equal(pn_redis_pipe(r, 3, cmds, rep), PN_OK);
+	assert_int_equal(rep[0]->type, REDIS_REPLY_STATUS);
+	assert_int_equal(rep[1]->type, REDIS_REPLY_STRING);
+	assert_int_equal(rep[1]->len, 3);
+	assert_memory_equal(rep[1]->str, "a\0b", 3);
+	assert_int_equal(rep[2]->type, REDIS_REPLY_INTEGER);
+	assert_true(rep[2]->integer > 0 && rep[2]->integer <= 30);
+	for (int i = 0; i < 3; i++)
+		pn_redis_free(&rep[i]);
+	/* an error in the middle: INTERNAL, nothing kept, the next call in step */
+	cmds[1] = (pn_redis_argv){ 2, bad, badlen };
+	assert_int_equal(pn_redis_pipe(r, 3, cmds, rep), PN_ERR_INTERNAL);
+	for (int i = 0; i < 3; i++)
+		assert_null(rep[i]);
+	assert_int_equal(pn_redis_cmdv(r, &rep[0], "GET", key, (char *)NULL), PN_OK);
+	assert_int_equal(rep[0]->len, 3);
+	pn_redis_free(&rep[0]);
+	assert_int_equal(pn_redis_pipe(r, 1, cmds + 2, NULL), PN_OK);
+	assert_int_equal(pn_redis_pipe(r, 0, cmds, NULL), PN_ERR_PARAMS);
+	assert_int_equal(pn_redis_pipe(r, 65, cmds, NULL), PN_ERR_PARAMS);
+	assert_int_equal(pn_redis_ping(r), 1);
+	pn_redis_cmdv(r, NULL, "DEL", key, (char *)NULL);
+	pn_redis_close(&r);
+	/* unreachable: TEMP */
+	r = pn_redis_open("127.0.0.1:1", NULL, 200);
+	assert_int_equal(pn_redis_pipe(r, 1, cmds + 2, rep), PN_ERR_TEMP);
+	assert_null(rep[0]);
+	pn_redis_close(&r);
+}
+
 int main(void)
 {
 	pn_log_init("redis_test", PN_LOG_ERROR);
@@ -145,6 +197,7 @@ int main(void)
 		cmocka_unit_test(test_unreachable),
 		cmocka_unit_test(test_commands),
 		cmocka_unit_test(test_forget_mailbox),
+		cmocka_unit_test(test_pipe),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

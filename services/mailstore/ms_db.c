@@ -127,22 +127,29 @@ static Postern__V1__Mailbox *mb_from_row(const PGresult *res, int row,
 	return mb;
 }
 
-/* summary_from_row - a MessageSummary from MSG_COLS starting at col */
-static Postern__V1__MessageSummary *summary_from_row(const PGresult *res,
-    int row, pn_pool *pool)
+/* summary_at - a MessageSummary from MSG_COLS starting at column c */
+static Postern__V1__MessageSummary *summary_at(const PGresult *res,
+    int row, int c, pn_pool *pool)
 {
 	Postern__V1__MessageSummary *s = pn_pool_alloc(pool, sizeof(*s));
 
 	postern__v1__message_summary__init(s);
-	s->id = pn_pg_int(res, row, 0);
-	s->folder = ms_folder_parse(PQgetvalue(res, row, 1));
-	s->event_id = pn_pg_text(res, row, 2, pool);
-	s->received_at = pn_pg_int(res, row, 3);
-	s->size = pn_pg_int(res, row, 4);
-	s->seen = pn_pg_bool(res, row, 5);
-	s->has_attachments = pn_pg_bool(res, row, 6);
-	s->envelope = bytes(res, row, 7, pool);
+	s->id = pn_pg_int(res, row, c);
+	s->folder = ms_folder_parse(PQgetvalue(res, row, c + 1));
+	s->event_id = pn_pg_text(res, row, c + 2, pool);
+	s->received_at = pn_pg_int(res, row, c + 3);
+	s->size = pn_pg_int(res, row, c + 4);
+	s->seen = pn_pg_bool(res, row, c + 5);
+	s->has_attachments = pn_pg_bool(res, row, c + 6);
+	s->envelope = bytes(res, row, c + 7, pool);
 	return s;
+}
+
+/* summary_from_row - a MessageSummary from MSG_COLS */
+static Postern__V1__MessageSummary *summary_from_row(const PGresult *res,
+    int row, pn_pool *pool)
+{
+	return summary_at(res, row, 0, pool);
 }
 
 /* ms_db_get_mailbox - by id, else address, else link hash */
@@ -515,63 +522,50 @@ pn_err ms_db_store(pn_pg *pg, const Postern__V1__StoreMessage *s,
 	return err;
 }
 
-/* mailbox_exists - 1, 0, or -1 with *err_r */
-static int mailbox_exists(pn_pg *pg, int64_t id, pn_err *err_r)
-{
-	pn_pg_params p;
-	PGresult *res = NULL;
-	int found;
-
-	pn_pg_params_init(&p);
-	pn_pg_param_int(&p, id);
-	if ((*err_r = pn_pg_exec(pg, "SELECT 1 FROM mailboxes WHERE id = $1", &p,
-	    &res)) != PN_OK)
-		return -1;
-	found = PQntuples(res) > 0;
-	pn_pg_clear(&res);
-	return found;
-}
-
-/* ms_db_list - one page of a folder, newest first, with total and unseen */
+/*
+ * ms_db_list - one page of a folder, newest first, with total, unseen and
+ * the mailbox's last_activity. One statement, so one snapshot and one
+ * round trip: no row = no such mailbox; one row with NULL message columns
+ * = an empty page; else a row per message, each repeating the mailbox's
+ * columns. Prepared: the folder page is what every inbox view waits for.
+ */
 pn_err ms_db_list(pn_pg *pg, int64_t mailbox_id, int folder, int offset,
     int limit, pn_pool *pool, Postern__V1__FolderPage *out, ms_why *why)
 {
 	pn_pg_params p;
 	PGresult *res = NULL;
 	pn_err err;
-	int n, found;
+	int n;
 
-	/* one snapshot for the counts and the page */
-	if ((err = pn_pg_begin_mode(pg, "ISOLATION LEVEL REPEATABLE READ, READ ONLY")) != PN_OK)
-		return db_fail(pg, why, "list begin", err);
-	if ((found = mailbox_exists(pg, mailbox_id, &err)) < 0)
-		return db_fail(pg, why, "list find mailbox", err);
-	if (!found) {
-		pn_pg_rollback(pg);
-		return set_why(why, PN_ERR_NOTFOUND, "no such mailbox");
-	}
 	pn_pg_params_init(&p);
 	pn_pg_param_int(&p, mailbox_id);
 	pn_pg_param_text(&p, ms_folder_name(folder));
-	if ((err = pn_pg_exec(pg, "SELECT count(*), count(*) FILTER (WHERE NOT seen) "
-	    "FROM messages WHERE mailbox_id = $1 AND folder = $2", &p, &res)) != PN_OK)
-		return db_fail(pg, why, "list count", err);
-	out->total = (int32_t)pn_pg_int(res, 0, 0);
-	out->unseen = (int32_t)pn_pg_int(res, 0, 1);
-	pn_pg_clear(&res);
 	pn_pg_param_int(&p, limit);
 	pn_pg_param_int(&p, offset);
-	if ((err = pn_pg_exec(pg, "SELECT " MSG_COLS " FROM messages "
-	    "WHERE mailbox_id = $1 AND folder = $2 "
-	    "ORDER BY received_at DESC, id DESC LIMIT $3 OFFSET $4", &p, &res)) != PN_OK)
+	if ((err = pn_pg_exec_prepared(pg, "ms_list",
+	    "SELECT " EPOCH("mb.last_activity") ", c.total, c.unseen, m.* "
+	    "FROM mailboxes mb "
+	    "CROSS JOIN LATERAL (SELECT count(*) AS total, count(*) FILTER (WHERE NOT seen) "
+	    "AS unseen FROM messages WHERE mailbox_id = mb.id AND folder = $2) c "
+	    "LEFT JOIN LATERAL (SELECT " MSG_COLS " FROM messages "
+	    "WHERE mailbox_id = mb.id AND folder = $2 "
+	    "ORDER BY received_at DESC, id DESC LIMIT $3 OFFSET $4) m ON true "
+	    "WHERE mb.id = $1", &p, &res)) != PN_OK)
 		return db_fail(pg, why, "list page", err);
-	n = PQntuples(res);
+	if ((n = PQntuples(res)) == 0) {
+		pn_pg_clear(&res);
+		return set_why(why, PN_ERR_NOTFOUND, "no such mailbox");
+	}
+	out->last_activity = pn_pg_int(res, 0, 0);
+	out->total = (int32_t)pn_pg_int(res, 0, 1);
+	out->unseen = (int32_t)pn_pg_int(res, 0, 2);
+	if (PQgetisnull(res, 0, 3))
+		n = 0;
 	out->n_messages = (size_t)n;
 	out->messages = pn_pool_alloc(pool, sizeof(*out->messages) * (size_t)(n ? n : 1));
 	for (int i = 0; i < n; i++)
-		out->messages[i] = summary_from_row(res, i, pool);
+		out->messages[i] = summary_at(res, i, 3, pool);
 	pn_pg_clear(&res);
-	pn_pg_rollback(pg);   /* read only: nothing to commit */
 	return PN_OK;
 }
 

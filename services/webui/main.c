@@ -9,7 +9,8 @@
  *	replying (PGP/MIME, with attachments) and logout. Server-rendered HTML with one style sheet; no script.
  *	It also registers with the broker as "webui" and answers ping, so
  *	operators see it on the bus. Logic: web_pages.c (handlers),
- *	web_http.c (civetweb), web_sess.c (sessions), web_crypto.c,
+ *	web_http.c (civetweb), web_sess.c (sessions), web_cache.c (the
+ *	session's cache of decrypted list-view envelopes), web_crypto.c,
  *	web_pw.c, web_form.c, web_multipart.c, web_mail.c, web_reply.c,
  *	web_html.c, web_text.c.
  * PROTOCOL
@@ -68,6 +69,9 @@
  *	sealed under a key derived from the 256-bit cookie secret, and the
  *	session's copy of the guest key is protected by a passphrase derived
  *	from it too (web_crypto.c); the Redis key is a hash of the cookie.
+ *	The envelopes a session has decrypted for the folder pages are kept
+ *	beside its record, sealed under another key derived from the
+ *	cookie, never longer than the record (web_cache.c); bodies are not.
  *	Cookie __Host-postern: Secure, HttpOnly, SameSite=Strict, a new one
  *	at every login and activation. Idle and absolute timeouts; logout
  *	deletes the record. Every POST needs the CSRF token derived from the

@@ -9,6 +9,8 @@
  * web_crypto.c link-secret derivations (same outputs as provision's) and
  *              the session secrets derived from the cookie (pure)
  * web_sess.c   sessions in Redis: sealed records, timeouts, throttles
+ * web_cache.c  the session's cache of decrypted list-view envelopes,
+ *              sealed in Redis (the inbox without a gpg run per row)
  * web_mail.c   a decrypted RFC 5322 message taken apart with GMime
  * web_text.c   every English text the pages show (one place to translate)
  * web_html.c   the pages, rendered to HTML (pure)
@@ -246,11 +248,14 @@ web_pw_verdict web_pw_check(const web_blocklist *bl, const char *pw,
  *   pass    "postern/session-key/v1"  base64url: passphrase of the
  *                                     session's working copy of the key
  *   csrf    "postern/csrf/v1"         base64url: the form token
+ *   env     "postern/envelope-box/v1" secretbox key of the session's
+ *                                     envelope cache (web_cache.c)
  */
 void web_sess_id(const uint8_t c[WEB_COOKIE_BYTES], char out[65]);
 void web_sess_box(const uint8_t c[WEB_COOKIE_BYTES], uint8_t out[32]);
 void web_sess_pass(const uint8_t c[WEB_COOKIE_BYTES], char out[WEB_PASS_TEXT]);
 void web_sess_csrf(const uint8_t c[WEB_COOKIE_BYTES], char out[WEB_PASS_TEXT]);
+void web_env_box(const uint8_t c[WEB_COOKIE_BYTES], uint8_t out[32]);
 /* web_addr_tag - hex BLAKE2b-256("postern/login/v1\0" || address): throttle keys */
 void web_addr_tag(const char *address, char out[65]);
 
@@ -272,6 +277,7 @@ typedef struct web_sess {
 	char pin[WEB_PIN_MAX + 1];       /* FLOW, after PIN_OK */
 	char *address;                   /* pn_malloc'd */
 	pn_buf key;                      /* AUTH: guest key protected by the session passphrase */
+	long long ttl_ms;                /* the record's Redis TTL when loaded or touched; -1 unknown */
 } web_sess;
 
 /* web_sess_clear - wipe and free what s holds (the struct stays) */
@@ -285,16 +291,31 @@ void web_sess_new_cookie(web_sess *s);
 /* web_sess_cookie_text / parse - base64url of C */
 void web_sess_cookie_text(const web_sess *s, char out[WEB_COOKIE_TEXT]);
 int web_sess_cookie_parse(web_sess *s, const char *text);
-/* web_sess_load - read the record of s->c; kind NONE if none/expired; -1 Redis down */
+/*
+ * web_sess_load - read the record of s->c and its TTL (one round trip);
+ * kind NONE if none/expired; -1 Redis down
+ */
 int web_sess_load(pn_redis *r, web_sess *s, long now);
 /* web_sess_save - store (and track) the record with the right TTL; -1 on error */
 int web_sess_save(pn_redis *r, const web_sess *s, long now);
-/* web_sess_touch - extend the idle timeout; -1 on error */
-int web_sess_touch(pn_redis *r, const web_sess *s, long now);
-/* web_sess_delete - end it server-side; -1 on error */
+/*
+ * web_sess_touch - the idle timeout starts again: the record (and the
+ * envelope cache) get web_sess_ttl, but only once the record's TTL has
+ * fallen web_sess_slack_ms below it, so most requests write nothing;
+ * -1 on error
+ */
+int web_sess_touch(pn_redis *r, web_sess *s, long now);
+/* web_sess_touch_due - whether web_sess_touch would write (pure) */
+int web_sess_touch_due(const web_sess *s, long now);
+/* web_sess_slack_ms - a tenth of the idle timeout, at most a minute */
+long web_sess_slack_ms(void);
+/* web_sess_delete - end it server-side, envelope cache included; -1 on error */
 int web_sess_delete(pn_redis *r, const web_sess *s);
 /* web_sess_ttl - seconds the record may still live (<= 0: expired) */
 long web_sess_ttl(const web_sess *s, long now);
+/* web_sess_key / web_env_key - "web:s:<id>" / "web:e:<id>" of the cookie */
+void web_sess_key(const web_sess *s, char out[80]);
+void web_env_key(const web_sess *s, char out[80]);
 
 /*
  * Login throttling (per address tag and per client), in Redis:
@@ -357,6 +378,34 @@ typedef struct web_env {
 } web_env;
 /* web_env_parse - "Name: value\n" lines (docs/security.md) */
 void web_env_parse(const char *text, size_t len, web_env *e);
+
+/* ---- web_cache.c ---- */
+#define WEB_ENV_CACHE_MAX 1000      /* entries in one session's cache before it starts over */
+
+/*
+ * web_env_seal - e for message message_id of mailbox mailbox_id, sealed
+ * (secretbox) under key; both ids are inside the box, so an entry moved
+ * to another field or another session's cache does not open. pn_malloc'd.
+ */
+uint8_t *web_env_seal(const uint8_t key[32], int64_t mailbox_id, int64_t message_id,
+    const web_env *e, size_t *len_r);
+/* web_env_open - the inverse; -1 if forged, damaged, foreign or for other ids */
+int web_env_open(const uint8_t key[32], int64_t mailbox_id, int64_t message_id,
+    const uint8_t *in, size_t len, web_env *e);
+/*
+ * web_env_cache_get - the cached envelopes of ids[0..n) in one HMGET:
+ * hit[i] = 1 and env[i] filled for each entry that opens, else hit[i] = 0.
+ * Returns the number of hits, -1 if Redis failed (then all are misses).
+ */
+long web_env_cache_get(pn_redis *r, const web_sess *s, const int64_t *ids, size_t n,
+    web_env *env, int *hit);
+/*
+ * web_env_cache_put - store env[i] for each i < n with want[i] set, in one
+ * round trip, only while the session record exists, with the record's
+ * remaining TTL, tracked in the mailbox's key set; -1 on error
+ */
+int web_env_cache_put(pn_redis *r, const web_sess *s, const int64_t *ids,
+    const web_env *env, const int *want, size_t n);
 
 /* ---- web_reply.c ---- */
 #define WEB_REPLY_MAX_RCPT 20

@@ -12,6 +12,8 @@
  *   pass = base64url(..."postern/session-key/v1")  passphrase of the
  *                                            session's copy of the guest key
  *   csrf = base64url(..."postern/csrf/v1")   the form token
+ *   env  = ..."postern/envelope-box/v1"      secretbox key of the session's
+ *                                            envelope cache (web_cache.c)
  * So Redis holds only ciphertext, any replica can serve any request, and
  * logging out (deleting the record) makes the cookie worthless.
  */
@@ -51,6 +53,11 @@ void web_sess_csrf(const uint8_t c[WEB_COOKIE_BYTES], char out[WEB_PASS_TEXT])
 	pn_kdf(c, WEB_COOKIE_BYTES, "postern/csrf/v1", NULL, h);
 	web_b64url(out, WEB_PASS_TEXT, h, sizeof(h));
 	sodium_memzero(h, sizeof(h));
+}
+
+void web_env_box(const uint8_t c[WEB_COOKIE_BYTES], uint8_t out[32])
+{
+	pn_kdf(c, WEB_COOKIE_BYTES, "postern/envelope-box/v1", NULL, out);
 }
 
 /* web_addr_tag - a fixed-size Redis key part for an address */

@@ -14,7 +14,9 @@
  *                           pending -> active with clear_link
  *   GET  /login, POST /login  address + password; throttled; no enumeration
  *   POST /logout            deletes the session server-side
- *   GET  /inbox, /sent      folder pages (envelopes decrypted per row)
+ *   GET  /inbox, /sent      folder pages: the current page from mailstore,
+ *                           each envelope from the session's cache
+ *                           (web_cache.c) or decrypted and then cached
  *   GET  /msg/<id>          read view; marks seen, touches the mailbox
  *   GET  /msg/<id>/html     the HTML part, sandboxed, for an <iframe>
  *   GET  /msg/<id>/att/<n>  an attachment, always as a download
@@ -779,26 +781,75 @@ static pn_err decrypt(web_req *rq, const ProtobufCBinaryData *cipher, pn_buf *pl
 	return err;
 }
 
-/* expires_days - days until the reaper deletes an unused mailbox */
-static long expires_days(web_req *rq, const Mailbox *mb)
+/* expires_days - days until the reaper deletes a mailbox last used then */
+static long expires_days(web_req *rq, int64_t last_activity)
 {
 	long long left;
 
-	if (!mb || mb->last_activity <= 0)
+	if (last_activity <= 0)
 		return -1;
-	left = mb->last_activity + web_cfg.inactivity_days * 86400LL - rq->now;
+	left = last_activity + web_cfg.inactivity_days * 86400LL - rq->now;
 	return left <= 0 ? 0 : (long)((left + 86399) / 86400);
 }
 
-/* folder_get - GET /inbox or /sent, ?page=N (0-based) */
+/*
+ * page_envelopes - the envelopes of a folder page: from the session's
+ * cache, the rest decrypted (one gpg run each) and written back in one
+ * round trip. A Redis failure only costs the cache: every row is then
+ * decrypted. An envelope that cannot be decrypted stays empty and is not
+ * cached.
+ */
+static void page_envelopes(web_req *rq, const Postern__V1__FolderPage *pg, web_env *env)
+{
+	size_t n = pg->n_messages, n_new = 0;
+	int64_t *ids = pn_calloc(n ? n : 1, sizeof(*ids));
+	int *hit = pn_calloc(n ? n : 1, sizeof(*hit));
+	int *fresh = pn_calloc(n ? n : 1, sizeof(*fresh));
+
+	for (size_t i = 0; i < n; i++)
+		ids[i] = pg->messages[i]->id;
+	if (web_env_cache_get(rq->t->redis, &rq->sess, ids, n, env, hit) < 0)
+		memset(hit, 0, (n ? n : 1) * sizeof(*hit));
+	for (size_t i = 0; i < n; i++) {
+		const Postern__V1__MessageSummary *s = pg->messages[i];
+		pn_buf plain = { NULL, 0 };
+		pn_err err;
+
+		if (hit[i])
+			continue;
+		memset(&env[i], 0, sizeof(env[i]));
+		if ((err = decrypt(rq, &s->envelope, &plain)) != PN_OK) {
+			pn_warn("msg=\"cannot decrypt an envelope\" message=%lld status=%s",
+			    (long long)s->id, pn_err_str(err));
+			pn_buf_free(&plain);
+			continue;
+		}
+		web_env_parse((const char *)plain.data, plain.len, &env[i]);
+		pn_buf_free(&plain);
+		fresh[i] = 1;
+		n_new++;
+	}
+	if (n_new && web_env_cache_put(rq->t->redis, &rq->sess, ids, env, fresh, n) < 0)
+		pn_warn("msg=\"cannot cache envelopes\" count=%zu", n_new);
+	free(fresh);
+	free(hit);
+	free(ids);
+}
+
+/*
+ * folder_get - GET /inbox or /sent, ?page=N (0-based). One mailstore
+ * call: the page carries the mailbox's last_activity (for the expiry
+ * note); a mailstore too old to fill it costs a GetMailbox as before.
+ */
 static int folder_get(web_req *rq, int sent)
 {
 	MsReq req = POSTERN__V1__MAILSTORE_REQUEST__INIT;
 	Postern__V1__ListFolder lf = POSTERN__V1__LIST_FOLDER__INIT;
 	MsRep *rep = NULL;
 	const Postern__V1__FolderPage *pg;
-	const Mailbox *mb;
+	int64_t last_activity;
 	const char *title = sent ? TXT->sent_title : TXT->inbox_title;
+	web_env *env;
 	web_page p;
 	web_buf b;
 	long page = 0;
@@ -813,27 +864,29 @@ static int folder_get(web_req *rq, int sent)
 		if (*end || page < 0 || page > 100000)
 			page = 0;
 	}
-	mb = get_mailbox(rq, rq->sess.mailbox_id, NULL, NULL, &err);
-	if (err == PN_ERR_NOTFOUND) {          /* deleted meanwhile */
-		web_sess_delete(rq->t->redis, &rq->sess);
-		rq->clear_cookie = 1;
-		return web_redirect(rq, "/login");
-	}
-	if (!mb)
-		return web_error(rq, 503);
 	lf.mailbox_id = rq->sess.mailbox_id;
 	lf.folder = sent ? POSTERN__V1__FOLDER__FOLDER_SENT : POSTERN__V1__FOLDER__FOLDER_INBOX;
 	lf.offset = (int32_t)(page * web_cfg.page_size);
 	lf.limit = (int32_t)web_cfg.page_size;
 	req.op_case = POSTERN__V1__MAILSTORE_REQUEST__OP_LIST_FOLDER;
 	req.list_folder = &lf;
-	if ((err = ms_call(rq, &req, &rep)) != PN_OK ||
-	    rep->result_case != POSTERN__V1__MAILSTORE_REPLY__RESULT_PAGE)
+	if ((err = ms_call(rq, &req, &rep)) == PN_ERR_NOTFOUND) {     /* deleted meanwhile */
+		web_sess_delete(rq->t->redis, &rq->sess);
+		rq->clear_cookie = 1;
+		return web_redirect(rq, "/login");
+	}
+	if (err != PN_OK || rep->result_case != POSTERN__V1__MAILSTORE_REPLY__RESULT_PAGE)
 		return web_error(rq, err == PN_ERR_TEMP ? 503 : 500);
 	pg = rep->page;
+	if ((last_activity = pg->last_activity) <= 0) {
+		const Mailbox *mb = get_mailbox(rq, rq->sess.mailbox_id, NULL, NULL, &err);
+		last_activity = mb ? mb->last_activity : 0;
+	}
+	env = pn_calloc(pg->n_messages ? pg->n_messages : 1, sizeof(*env));
+	page_envelopes(rq, pg, env);
 
 	p = page_for(rq, title, sent ? "sent" : "inbox");
-	p.expires_days = expires_days(rq, mb);
+	p.expires_days = expires_days(rq, last_activity);
 	web_buf_init(&b);
 	web_html_begin(&b, &p);
 	web_buf_printf(&b, "<div class=\"folder-head\"><h1>%s</h1>", title);
@@ -853,19 +906,10 @@ static int folder_get(web_req *rq, int sent)
 	}
 	for (size_t i = 0; i < pg->n_messages; i++) {
 		const Postern__V1__MessageSummary *s = pg->messages[i];
-		pn_buf env = { NULL, 0 };
-		web_env e;
+		const web_env *e = &env[i];
 		char date[64], size[32];
 		int unread = !s->seen && !sent;
 
-		memset(&e, 0, sizeof(e));
-		pn_err derr = decrypt(rq, &s->envelope, &env);
-		if (derr == PN_OK)
-			web_env_parse((const char *)env.data, env.len, &e);
-		else
-			pn_warn("msg=\"cannot decrypt an envelope\" message=%lld status=%s",
-			    (long long)s->id, pn_err_str(derr));
-		pn_buf_free(&env);
 		web_html_date(date, sizeof(date), s->received_at);
 		web_html_size(size, sizeof(size), s->size);
 		web_buf_printf(&b, "<li><a class=\"msg%s\" href=\"/msg/%lld\">"
@@ -876,24 +920,24 @@ static int folder_get(web_req *rq, int sent)
 		web_buf_puts(&b, "<span class=\"from\">");
 		if (sent) {
 			web_buf_printf(&b, "<span class=\"sr\">%s: </span>", TXT->col_to);
-			web_buf_esc(&b, e.to);
+			web_buf_esc(&b, e->to);
 		} else {
 			/* the display name when there is one; the address is on the message */
-			const char *lt = strstr(e.from, " <");
-			if (lt && lt > e.from && e.from[strlen(e.from) - 1] == '>') {
-				size_t n = (size_t)(lt - e.from);
-				if (n >= 2 && e.from[0] == '"' && e.from[n - 1] == '"')
-					web_buf_escn(&b, e.from + 1, n - 2);
+			const char *lt = strstr(e->from, " <");
+			if (lt && lt > e->from && e->from[strlen(e->from) - 1] == '>') {
+				size_t n = (size_t)(lt - e->from);
+				if (n >= 2 && e->from[0] == '"' && e->from[n - 1] == '"')
+					web_buf_escn(&b, e->from + 1, n - 2);
 				else
-					web_buf_escn(&b, e.from, n);
+					web_buf_escn(&b, e->from, n);
 			} else {
-				web_buf_esc(&b, e.from);
+				web_buf_esc(&b, e->from);
 			}
 		}
 		web_buf_puts(&b, "</span><span class=\"subject\">");
-		web_buf_esc(&b, *e.subject ? e.subject : TXT->no_subject);
+		web_buf_esc(&b, *e->subject ? e->subject : TXT->no_subject);
 		web_buf_printf(&b, "</span><span class=\"meta\">%s \xc2\xb7 %s", date, size);
-		if (s->has_attachments || e.attachments)
+		if (s->has_attachments || e->attachments)
 			web_buf_printf(&b, "<span class=\"clip\" title=\"%s\">%s</span>",
 			    TXT->has_attachment, TXT->attachments);
 		web_buf_puts(&b, "</span></a></li>\n");
@@ -913,6 +957,8 @@ static int folder_get(web_req *rq, int sent)
 		web_buf_puts(&b, "</nav>\n");
 	}
 	web_html_end(&b, &p);
+	sodium_memzero(env, (pg->n_messages ? pg->n_messages : 1) * sizeof(*env));
+	free(env);
 	rc = web_respond_page(rq, 200, &b);
 	web_buf_free(&b);
 	return rc;

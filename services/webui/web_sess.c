@@ -9,11 +9,18 @@
  * so Redis holds ciphertext only: without the cookie, a dump shows
  * neither the address nor the session's copy of the guest key (which is
  * itself protected by a passphrase derived from the cookie). The record's
- * TTL is the idle timeout, extended on every request but never beyond
- * created + the absolute timeout; a link visit (FLOW) lives
- * POSTERN_WEBUI_FLOW_TTL seconds. Every record is tracked in its
- * mailbox's key set (pn_redis_track), so the reaper deletes it with the
- * mailbox.
+ * TTL is the idle timeout, extended by the requests of a logged-in
+ * session but never beyond created + the absolute timeout; a link visit
+ * (FLOW) lives POSTERN_WEBUI_FLOW_TTL seconds. Every record is tracked in
+ * its mailbox's key set (pn_redis_track), so the reaper deletes it with
+ * the mailbox.
+ *
+ * Loading reads the record and its PTTL in one pipelined round trip. The
+ * idle timeout is extended (EXPIRE) only when the TTL has fallen a slack
+ * below its full value - a tenth of the idle timeout, at most a minute -
+ * so most requests cost one Redis round trip, not two. A session then
+ * ends between idle - slack and idle seconds after its last request,
+ * never later.
  */
 #include <stdio.h>
 #include <stdlib.h>
@@ -183,13 +190,22 @@ int web_sess_cookie_parse(web_sess *s, const char *text)
 	return 0;
 }
 
-/* key_of - "web:s:<id>" */
-static void key_of(const web_sess *s, char out[80])
+/* web_sess_key - "web:s:<id>" */
+void web_sess_key(const web_sess *s, char out[80])
 {
 	char id[65];
 
 	web_sess_id(s->c, id);
 	snprintf(out, 80, "web:s:%s", id);
+}
+
+/* web_env_key - "web:e:<id>": the session's envelope cache (web_cache.c) */
+void web_env_key(const web_sess *s, char out[80])
+{
+	char id[65];
+
+	web_sess_id(s->c, id);
+	snprintf(out, 80, "web:e:%s", id);
 }
 
 /* web_sess_ttl - what is left of the session's life */
@@ -206,18 +222,26 @@ long web_sess_ttl(const web_sess *s, long now)
 	return ttl;
 }
 
-/* web_sess_load - GET and open; a record that does not open counts as none */
+/* web_sess_load - GET and PTTL, then open; a record that does not open counts as none */
 int web_sess_load(pn_redis *r, web_sess *s, long now)
 {
 	char key[80];
-	redisReply *rep = NULL;
+	redisReply *reps[2] = { NULL, NULL }, *rep;
 
 	s->kind = WEB_SESS_NONE;
+	s->ttl_ms = -1;
 	if (!s->have_cookie)
 		return 0;
-	key_of(s, key);
-	if (pn_redis_cmdv(r, &rep, "GET", key, (char *)NULL) != PN_OK)
+	web_sess_key(s, key);
+	const char *get[] = { "GET", key }, *pttl[] = { "PTTL", key };
+	const size_t getlen[] = { 3, strlen(key) }, pttllen[] = { 4, strlen(key) };
+	const pn_redis_argv cmds[2] = { { 2, get, getlen }, { 2, pttl, pttllen } };
+	if (pn_redis_pipe(r, 2, cmds, reps) != PN_OK)
 		return -1;
+	rep = reps[0];
+	if (reps[1]->type == REDIS_REPLY_INTEGER)
+		s->ttl_ms = reps[1]->integer;
+	pn_redis_free(&reps[1]);
 	if (rep->type == REDIS_REPLY_STRING) {
 		if (web_sess_open(s, (const uint8_t *)rep->str, rep->len) < 0)
 			pn_warn("msg=\"session record does not open\"");
@@ -244,7 +268,7 @@ int web_sess_save(pn_redis *r, const web_sess *s, long now)
 
 	if (t <= 0)
 		return -1;
-	key_of(s, key);
+	web_sess_key(s, key);
 	snprintf(ttl, sizeof(ttl), "%ld", t);
 	rec = web_sess_seal(s, &len);
 	const char *argv[] = { "SET", key, (const char *)rec, "EX", ttl };
@@ -259,32 +283,59 @@ int web_sess_save(pn_redis *r, const web_sess *s, long now)
 	return 0;
 }
 
-/* web_sess_touch - the idle timeout starts again */
-int web_sess_touch(pn_redis *r, const web_sess *s, long now)
+/* web_sess_slack_ms - how far the TTL may fall before a touch writes */
+long web_sess_slack_ms(void)
 {
-	char key[80], ttl[32];
+	long slack = web_cfg.session_idle * 100;
+
+	return slack < 60000 ? slack : 60000;
+}
+
+/* web_sess_touch_due - the record's TTL is a slack below what it should be (or unknown) */
+int web_sess_touch_due(const web_sess *s, long now)
+{
 	long t = web_sess_ttl(s, now);
 
 	if (s->kind != WEB_SESS_AUTH || t <= 0)
 		return 0;
-	key_of(s, key);
-	snprintf(ttl, sizeof(ttl), "%ld", t);
-	return pn_redis_cmdv(r, NULL, "EXPIRE", key, ttl, (char *)NULL) == PN_OK ? 0 : -1;
+	return s->ttl_ms < 0 || (long long)t * 1000 - s->ttl_ms >= web_sess_slack_ms();
 }
 
-/* web_sess_delete - DEL (and untrack) */
+/* web_sess_touch - the idle timeout starts again, for the record and its envelope cache */
+int web_sess_touch(pn_redis *r, web_sess *s, long now)
+{
+	char key[80], env[80], ttl[32];
+	long t = web_sess_ttl(s, now);
+
+	if (!web_sess_touch_due(s, now))
+		return 0;
+	web_sess_key(s, key);
+	web_env_key(s, env);
+	snprintf(ttl, sizeof(ttl), "%ld", t);
+	const char *a[] = { "EXPIRE", key, ttl }, *b[] = { "EXPIRE", env, ttl };
+	const size_t alen[] = { 6, strlen(key), strlen(ttl) };
+	const size_t blen[] = { 6, strlen(env), strlen(ttl) };
+	const pn_redis_argv cmds[2] = { { 3, a, alen }, { 3, b, blen } };
+	if (pn_redis_pipe(r, 2, cmds, NULL) != PN_OK)
+		return -1;
+	s->ttl_ms = (long long)t * 1000;
+	return 0;
+}
+
+/* web_sess_delete - DEL the record and the envelope cache (and untrack both) */
 int web_sess_delete(pn_redis *r, const web_sess *s)
 {
-	char key[80], set[64];
+	char key[80], env[80], set[64];
 
 	if (!s->have_cookie)
 		return 0;
-	key_of(s, key);
-	if (pn_redis_cmdv(r, NULL, "DEL", key, (char *)NULL) != PN_OK)
+	web_sess_key(s, key);
+	web_env_key(s, env);
+	if (pn_redis_cmdv(r, NULL, "DEL", key, env, (char *)NULL) != PN_OK)
 		return -1;
 	if (s->mailbox_id > 0) {
 		snprintf(set, sizeof(set), "mbx:%lld:keys", (long long)s->mailbox_id);
-		pn_redis_cmdv(r, NULL, "SREM", set, key, (char *)NULL);
+		pn_redis_cmdv(r, NULL, "SREM", set, key, env, (char *)NULL);
 	}
 	return 0;
 }

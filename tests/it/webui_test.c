@@ -8,6 +8,10 @@
  *     400 from civetweb itself) included; cookie flags;
  *   - the neutral page for unknown or malformed links: same status, same
  *     body;
+ *   - the envelope cache: the inbox after a cached view still shows new
+ *     mail at once and read mail as read; the cache in Redis holds
+ *     ciphertext only, opens for nothing else, never outlives the
+ *     session record, is tracked in mbx:<id>:keys and goes at logout;
  *   - the journey: link -> 303 without the secret -> wrong PIN (tries
  *     left) -> right PIN -> a common password refused -> password set ->
  *     new cookie -> inbox -> read (text, sandboxed HTML URL, attachment
@@ -61,6 +65,7 @@
 #include "../harness/harness.h"
 #include "postern/bus.h"
 #include "postern/gpg.h"
+#include "postern/guest.h"
 #include "postern/mem.h"
 #include "postern/v1/provision.pb-c.h"
 
@@ -799,6 +804,162 @@ static void test_journey(void **state)
 	}
 }
 
+/* ---- the envelope cache ---- */
+
+static void deliver(const char *rcpt, const char *mime);
+
+/* redis_conn - a raw connection to the test Redis */
+static redisContext *redis_conn(void)
+{
+	const char *where = th_env("POSTERN_TEST_REDIS");
+	char host[64];
+	redisContext *rc;
+
+	snprintf(host, sizeof(host), "%.*s", (int)strcspn(where, ":"), where);
+	rc = redisConnect(host, atoi(strchr(where, ':') + 1));
+	assert_non_null(rc);
+	assert_int_equal(rc->err, 0);
+	return rc;
+}
+
+/* sess_keys - "web:s:<id>" and "web:e:<id>" of a cookie value, as web_crypto.c derives them */
+static void sess_keys(const char *cookie, char rec[80], char env[80])
+{
+	uint8_t c[32], h[32];
+	char hex[65];
+	size_t n = 0;
+
+	assert_int_equal(sodium_base642bin(c, sizeof(c), cookie, strlen(cookie), NULL, &n, NULL,
+	    sodium_base64_VARIANT_URLSAFE_NO_PADDING), 0);
+	assert_int_equal(n, 32);
+	pn_kdf(c, sizeof(c), "postern/session-id/v1", NULL, h);
+	sodium_bin2hex(hex, sizeof(hex), h, sizeof(h));
+	snprintf(rec, 80, "web:s:%s", hex);
+	snprintf(env, 80, "web:e:%s", hex);
+	sodium_memzero(c, sizeof(c));
+}
+
+/* mbx_set - "mbx:<id>:keys" of bob's mailbox */
+static void mbx_set(char out[64])
+{
+	long id = th_sql_longf(F->dsn, "SELECT id FROM mailboxes WHERE address = '%s'", addr("bob"));
+
+	assert_true(id > 0);
+	snprintf(out, 64, "mbx:%ld:keys", id);
+}
+
+/* rcmd_int - an integer reply */
+static long long rcmd_int(redisContext *rc, const char *fmt, const char *a, const char *b)
+{
+	redisReply *v = b ? redisCommand(rc, fmt, a, b) : redisCommand(rc, fmt, a);
+	long long n;
+
+	assert_non_null(v);
+	assert_int_equal(v->type, REDIS_REPLY_INTEGER);
+	n = v->integer;
+	freeReplyObject(v);
+	return n;
+}
+
+static void test_envelope_cache(void **state)
+{
+	char rec[80], env[80], set[64], path[64], *mail;
+	redisContext *rc = redis_conn();
+	redisReply *v;
+	int64_t news;
+	resp r;
+	(void)state;
+
+	/* the journey's views filled bob's cache: an entry per listed message */
+	sess_keys(bob_cookie, rec, env);
+	mbx_set(set);
+	http(&r, "GET", "/inbox", bob_cookie, NULL, NULL);
+	assert_int_equal(r.status, 200);
+	assert_non_null(strstr(r.body, "Quarterly &lt;report&gt;"));
+	resp_free(&r);
+	v = redisCommand(rc, "HGETALL %s", env);
+	assert_int_equal(v->type, REDIS_REPLY_ARRAY);
+	assert_true(v->elements >= 2);
+	{
+		char want[32];
+		int found = 0;
+		snprintf(want, sizeof(want), "%lld", (long long)bob_msg);
+		for (size_t i = 0; i + 1 < v->elements; i += 2) {
+			const redisReply *val = v->element[i + 1];
+			found |= !strcmp(v->element[i]->str, want);
+			/* ciphertext only: no subject, no address, no date */
+			assert_null(memmem(val->str, val->len, "Quarterly", 9));
+			assert_null(memmem(val->str, val->len, "report", 6));
+			assert_null(memmem(val->str, val->len, "alice", 5));
+			assert_null(memmem(val->str, val->len, F->domain, strlen(F->domain)));
+			assert_null(memmem(val->str, val->len, "2025", 4));
+		}
+		assert_true(found);
+	}
+	freeReplyObject(v);
+	/* tracked for the reaper; never outlives the session record */
+	assert_int_equal(rcmd_int(rc, "SISMEMBER %s %s", set, env), 1);
+	assert_int_equal(rcmd_int(rc, "SISMEMBER %s %s", set, rec), 1);
+	{
+		long long te = rcmd_int(rc, "PTTL %s", env, NULL);
+		long long ts = rcmd_int(rc, "PTTL %s", rec, NULL);
+		assert_true(te > 0 && ts > 0 && te <= ts);
+	}
+
+	/* new mail shows on the very next view, unread, beside the cached rows */
+	mail = mail_text("Second <news>");
+	deliver(addr("bob"), mail);
+	free(mail);
+	http(&r, "GET", "/inbox", bob_cookie, NULL, NULL);
+	assert_int_equal(r.status, 200);
+	assert_non_null(strstr(r.body, "Second &lt;news&gt;"));
+	assert_non_null(strstr(r.body, "Quarterly &lt;report&gt;"));
+	{
+		const char *p = strstr(r.body, "href=\"/msg/");      /* newest first */
+		assert_non_null(p);
+		news = strtoll(p + strlen("href=\"/msg/"), NULL, 10);
+		assert_true(news > bob_msg);
+		assert_non_null(strstr(r.body, "msg unread"));
+	}
+	resp_free(&r);
+	snprintf(path, sizeof(path), "%lld", (long long)news);
+	assert_int_equal(rcmd_int(rc, "HEXISTS %s %s", env, path), 1);
+
+	/* read it: the next (cached) view shows nothing unread */
+	snprintf(path, sizeof(path), "/msg/%lld", (long long)news);
+	http(&r, "GET", path, bob_cookie, NULL, NULL);
+	assert_int_equal(r.status, 200);
+	resp_free(&r);
+	http(&r, "GET", "/inbox", bob_cookie, NULL, NULL);
+	assert_int_equal(r.status, 200);
+	assert_null(strstr(r.body, "msg unread"));
+	assert_non_null(strstr(r.body, "Second &lt;news&gt;"));
+	resp_free(&r);
+
+	/* an entry moved to another message's field, or damaged, does not open: decrypted again */
+	{
+		char a[32], b[32];
+		snprintf(a, sizeof(a), "%lld", (long long)bob_msg);
+		snprintf(b, sizeof(b), "%lld", (long long)news);
+		v = redisCommand(rc, "HGET %s %s", env, a);
+		assert_int_equal(v->type, REDIS_REPLY_STRING);
+		freeReplyObject(redisCommand(rc, "HSET %s %s %b", env, b, v->str, v->len));
+		freeReplyObject(v);
+		freeReplyObject(redisCommand(rc, "HSET %s %s %s", env, a, "garbage"));
+	}
+	http(&r, "GET", "/inbox", bob_cookie, NULL, NULL);
+	assert_int_equal(r.status, 200);
+	assert_non_null(strstr(r.body, "Second &lt;news&gt;"));
+	assert_non_null(strstr(r.body, "Quarterly &lt;report&gt;"));
+	{
+		/* twice "Quarterly" would mean the moved entry was shown */
+		const char *q = strstr(r.body, "Quarterly &lt;report&gt;");
+		assert_null(strstr(q + 1, "Quarterly &lt;report&gt;"));
+	}
+	resp_free(&r);
+	redisFree(rc);
+}
+
 /* deliver - another mail into an existing mailbox */
 static void deliver(const char *rcpt, const char *mime)
 {
@@ -1483,10 +1644,23 @@ static void test_csrf_and_logout(void **state)
 	resp_free(&r);
 
 	/* logout ends it server-side: the old cookie no longer opens the inbox */
-	http(&r, "POST", "/logout", cookie, body, NULL);
-	assert_int_equal(r.status, 303);
-	assert_non_null(strstr(header(&r, "Set-Cookie"), "Max-Age=0"));
-	resp_free(&r);
+	{
+		char rec[80], env[80], set[64];
+		redisContext *rc = redis_conn();
+		sess_keys(cookie, rec, env);
+		mbx_set(set);
+		assert_int_equal(rcmd_int(rc, "EXISTS %s", env, NULL), 1);
+		http(&r, "POST", "/logout", cookie, body, NULL);
+		assert_int_equal(r.status, 303);
+		assert_non_null(strstr(header(&r, "Set-Cookie"), "Max-Age=0"));
+		resp_free(&r);
+		/* the record and its envelope cache are gone, and untracked */
+		assert_int_equal(rcmd_int(rc, "EXISTS %s", rec, NULL), 0);
+		assert_int_equal(rcmd_int(rc, "EXISTS %s", env, NULL), 0);
+		assert_int_equal(rcmd_int(rc, "SISMEMBER %s %s", set, env), 0);
+		assert_int_equal(rcmd_int(rc, "SISMEMBER %s %s", set, rec), 0);
+		redisFree(rc);
+	}
 	http(&r, "GET", "/inbox", cookie, NULL, NULL);
 	assert_int_equal(r.status, 303);
 	assert_string_equal(header(&r, "Location"), "/login");
@@ -1673,6 +1847,7 @@ int main(void)
 		cmocka_unit_test(test_headers_everywhere),
 		cmocka_unit_test(test_neutral_links),
 		cmocka_unit_test(test_journey),
+		cmocka_unit_test(test_envelope_cache),
 		cmocka_unit_test(test_reply),
 		cmocka_unit_test(test_reply_attachments),
 		cmocka_unit_test(test_reply_refusals),

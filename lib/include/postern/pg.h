@@ -82,6 +82,16 @@ void pn_pg_param_bytea(pn_pg_params *p, const void *data, size_t len);
  */
 pn_err pn_pg_exec(pn_pg *pg, const char *sql, const pn_pg_params *params,
     PGresult **res_r);
+/*
+ * pn_pg_exec_prepared - pn_pg_exec for a statement run often: prepared
+ * under name (a short constant, one per sql text) the first time this
+ * connection runs it, executed from then on without parsing or planning.
+ * Same results and errors as pn_pg_exec. At most PN_PG_PREPARED_MAX names
+ * per connection; more run unprepared.
+ */
+#define PN_PG_PREPARED_MAX 16
+pn_err pn_pg_exec_prepared(pn_pg *pg, const char *name, const char *sql,
+    const pn_pg_params *params, PGresult **res_r);
 /* pn_pg_exec_script - run SQL text that may hold several statements, no parameters */
 pn_err pn_pg_exec_script(pn_pg *pg, const char *sql);
 /* pn_pg_clear - PQclear that takes a pointer to the result and clears it */

@@ -36,6 +36,22 @@ pn_err pn_redis_cmd(pn_redis *redis, redisReply **reply_r, int argc,
 pn_err pn_redis_cmdv(pn_redis *redis, redisReply **reply_r, ...)
 	__attribute__((sentinel));
 void pn_redis_free(redisReply **reply);
+
+/*
+ * pn_redis_pipe - n commands (1..64) written at once and their n replies
+ * read back: one round trip instead of n. replies_r (optional, n slots)
+ * gets every reply, each to be released with pn_redis_free. Errors as
+ * pn_redis_cmd: a lost connection is PN_ERR_TEMP, an error reply to any
+ * of the commands is PN_ERR_INTERNAL (or TEMP for LOADING and the like);
+ * either way no reply is kept, and the connection stays in step.
+ */
+typedef struct pn_redis_argv {
+	int argc;
+	const char **argv;
+	const size_t *argvlen;
+} pn_redis_argv;
+pn_err pn_redis_pipe(pn_redis *redis, size_t n, const pn_redis_argv *cmds,
+    redisReply **replies_r);
 /* pn_redis_ping - 1 if the server answers */
 int pn_redis_ping(pn_redis *redis);
 
