@@ -934,8 +934,14 @@ pn_err ms_db_delete_mailboxes(pn_pg *pg, const int64_t *ids, size_t n,
  *         (the mailboxes_reap_order index), locked with SKIP LOCKED; the
  *         row lock re-evaluates the idle test on the row's latest
  *         version, so a mailbox that became active meanwhile is not taken;
- *   d, t  their DELETE (messages and outbox rows by ON DELETE CASCADE)
- *         and their tombstones.
+ *   mm    their messages, in one set-based DELETE over the index on
+ *         (mailbox_id, ...), instead of one cascade query per mailbox
+ *         (which then finds nothing): 12-13 ms -> 8-11 ms per 100
+ *         mailboxes of 10 messages in EXPLAIN ANALYZE;
+ *   d, t  their DELETE (outbox rows by ON DELETE CASCADE) and their
+ *         tombstones. The ids go in as one array so that both DELETEs
+ *         find them by index; joined with v, the planner hashes v and
+ *         scans the whole table for every batch.
  *
  * A mailbox another transaction holds right now is skipped, not waited
  * for: a replica deleting it, or an activity in flight that keeps it.
@@ -961,8 +967,10 @@ pn_err ms_db_take_idle(pn_pg *pg, int take, int64_t inactive_before,
 	    "v AS (SELECT id FROM mailboxes WHERE last_activity < to_timestamp($1) "
 	    "AND NOT EXISTS (SELECT 1 FROM prev) "
 	    "ORDER BY last_activity, id LIMIT $2 FOR UPDATE SKIP LOCKED), "
-	    "d AS (DELETE FROM mailboxes m USING v WHERE m.id = v.id "
-	    "RETURNING m.id, m.address), "
+	    "ids AS MATERIALIZED (SELECT ARRAY(SELECT id FROM v) AS a), "
+	    "mm AS (DELETE FROM messages WHERE mailbox_id = ANY ((SELECT a FROM ids)::bigint[])), "
+	    "d AS (DELETE FROM mailboxes WHERE id = ANY ((SELECT a FROM ids)::bigint[]) "
+	    "RETURNING id, address), "
 	    "t AS (INSERT INTO mailbox_tombstones (mailbox_id, address, deleted_by) "
 	    "SELECT id, address, $3 FROM d ON CONFLICT (mailbox_id) DO NOTHING) "
 	    "SELECT id, address FROM d UNION ALL SELECT mailbox_id, address FROM prev",
