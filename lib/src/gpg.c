@@ -49,6 +49,12 @@
  * server is restarted on the next call, and given up for the handle after
  * PN_GPG_SRV_TRIES failed starts. POSTERN_GPG_NO_SERVER=1 turns it off.
  *
+ * provision's key pool makes keys in batches (pn_gpg_keygen_batch: one
+ * generation run and two export runs for up to 64 keys, each with its own
+ * passphrase) in a homedir that pn_gpg_remove then deletes whole; how the
+ * passphrases travel and how the exports are checked is told at that
+ * section.
+ *
  * Errors: a wrong passphrase is PN_ERR_PERM, input that is not OpenPGP or
  * not for the given key PN_ERR_PARAMS, an unusable public key
  * PN_ERR_PARAMS, anything else PN_ERR_INTERNAL (logged with GPGME's text,
@@ -56,12 +62,17 @@
  */
 #include <errno.h>
 #include <fcntl.h>
+#include <ftw.h>
+#include <poll.h>
 #include <pthread.h>
+#include <signal.h>
+#include <spawn.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
 #include <sys/mman.h>
+#include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/types.h>
 #include <sys/wait.h>
@@ -69,6 +80,7 @@
 #include <unistd.h>
 
 #include <assuan.h>
+#include <glib.h>
 #include <gpgme.h>
 #include <sodium.h>
 
@@ -90,6 +102,10 @@
 /* What the passphrase callback hands out, and what it saw. */
 typedef struct pass_state {
 	const char *pass;            /* the one passphrase this operation may use */
+	/* or one per key, picked by the main key id gpg names (keygen_batch) */
+	const char (*keyids)[17];
+	const char *const *passes;
+	size_t nkeys;
 	int calls;
 	int bad;                     /* the agent said the previous one was wrong */
 	int refused;                 /* we had nothing to give */
@@ -247,6 +263,25 @@ static void key_release(gpgme_key_t *key)
 
 /* ---- passphrases ---- */
 
+/*
+ * pass_pick - the passphrase of the key gpg asks for: info is gpg's
+ * NEED_PASSPHRASE "KEYID MAINKEYID ALGO ...", and a subkey is unlocked
+ * with its primary key's passphrase. NULL for a key not in the table.
+ */
+static const char *pass_pick(const pass_state *ps, const char *info)
+{
+	const char *mainid = info ? strchr(info, ' ') : NULL;
+
+	if (!mainid)
+		return NULL;
+	mainid++;
+	for (size_t i = 0; i < ps->nkeys; i++)
+		if (!strncasecmp(mainid, ps->keyids[i], 16) &&
+		    (mainid[16] == ' ' || mainid[16] == '\0'))
+			return ps->passes[i];
+	return NULL;
+}
+
 /* pass_cb - loopback pinentry: write the passphrase due now, then a newline */
 static gpgme_error_t pass_cb(void *hook, const char *uid_hint,
     const char *info, int prev_was_bad, int fd)
@@ -272,7 +307,7 @@ static gpgme_error_t pass_cb(void *hook, const char *uid_hint,
 		gpgme_io_writen(fd, "\n", 1);
 		return gpg_error(GPG_ERR_CANCELED);
 	}
-	p = ps->pass;
+	p = ps->nkeys ? pass_pick(ps, info) : ps->pass;
 	if (!p) {
 		ps->refused = 1;
 		gpgme_io_writen(fd, "\n", 1);
@@ -295,10 +330,13 @@ static void pass_set(pn_gpg *gpg, const char *pass)
 	gpg->ps.pass = pass;
 }
 
-/* pass_clear - forget the borrowed passphrase pointer */
+/* pass_clear - forget the borrowed passphrase pointers */
 static void pass_clear(pn_gpg *gpg)
 {
 	gpg->ps.pass = NULL;
+	gpg->ps.keyids = NULL;
+	gpg->ps.passes = NULL;
+	gpg->ps.nkeys = 0;
 }
 
 /* pass_valid - one line of text: a passphrase must not hold CR or LF */
@@ -580,6 +618,81 @@ static gpg_error_t agent_open(pn_gpg *gpg, assuan_context_t *ctx_r)
 	}
 	*ctx_r = ctx;
 	return 0;
+}
+
+/* pid_cb - the data line of GETINFO pid */
+static gpg_error_t pid_cb(void *opaque, const void *buf, size_t len)
+{
+	long *pid = opaque;
+	const char *p = buf;
+
+	*pid = 0;
+	for (size_t i = 0; i < len && i < 12 && p[i] >= '0' && p[i] <= '9'; i++)
+		*pid = *pid * 10 + (p[i] - '0');
+	return 0;
+}
+
+/* process_gone - has pid exited (a zombie counts: nobody may reap an agent here)? */
+static int process_gone(long pid)
+{
+	char path[64], buf[256], *rp;
+	ssize_t n;
+	int fd;
+
+	snprintf(path, sizeof(path), "/proc/%ld/stat", pid);
+	if ((fd = open(path, O_RDONLY | O_CLOEXEC)) < 0)
+		return errno == ENOENT ? 1 : kill((pid_t)pid, 0) < 0 && errno == ESRCH;
+	n = read(fd, buf, sizeof(buf) - 1);
+	close(fd);
+	if (n <= 0)
+		return 1;
+	buf[n] = '\0';
+	rp = strrchr(buf, ')');
+	return rp && rp[1] == ' ' && (rp[2] == 'Z' || rp[2] == 'X');
+}
+
+/*
+ * agent_kill - stop the homedir's agent if one runs (KILLAGENT; never
+ * starts one) and wait until it has exited (at most 2 s). What "gpgconf
+ * --kill gpg-agent" does, without its two processes, and with the wait:
+ * an agent on its way out removes its socket files by name, and the
+ * socket a new agent of a new homedir at the same path has just made
+ * would be the one to go (gpg then finds "no agent running").
+ */
+static void agent_kill(pn_gpg *gpg)
+{
+	assuan_context_t ctx = NULL;
+	char local[600];
+	const char *sock = NULL;
+	struct stat st;
+	gpg_error_t err = gpg_error(GPG_ERR_NO_AGENT);
+	long pid = 0;
+
+	if (assuan_new(&ctx) != 0) {
+		kill_agent(gpg->homedir);
+		return;
+	}
+	/* the socket in the homedir, where gpg puts it without /run/user
+	 * (no gpgconf run to ask); else where gpgconf says */
+	snprintf(local, sizeof(local), "%s/S.gpg-agent", gpg->homedir);
+	if (stat(local, &st) == 0 && S_ISSOCK(st.st_mode))
+		err = assuan_socket_connect(ctx, local, ASSUAN_INVALID_PID, 0);
+	if (err && (sock = agent_socket(gpg)) && strcmp(sock, local))
+		err = assuan_socket_connect(ctx, sock, ASSUAN_INVALID_PID, 0);
+	if (!err) {
+		if (assuan_transact(ctx, "GETINFO pid", pid_cb, &pid, NULL, NULL, NULL,
+		    NULL) != 0)
+			pid = 0;
+		(void)assuan_transact(ctx, "KILLAGENT", NULL, NULL, NULL, NULL, NULL, NULL);
+	}
+	assuan_release(ctx);
+	for (int i = 0; pid > 1 && i < 2000 && !process_gone(pid); i++) {
+		struct timespec ms = { 0, 1000000 };
+		nanosleep(&ms, NULL);
+	}
+	if (pid > 1 && !process_gone(pid))
+		pn_warn("msg=\"gpg-agent still running after KILLAGENT\" homedir=%s pid=%ld",
+		    gpg->homedir, pid);
 }
 
 /* What agent_passwd answers, and what the agent asked for. */
@@ -886,6 +999,20 @@ done:
 	return rc;
 }
 
+/* handle_free - release the context and free the handle (the agent is the caller's) */
+static void handle_free(pn_gpg *gpg)
+{
+	srv_stop(gpg);
+	found_flush(gpg);
+	free(gpg->found);
+	if (gpg->ctx)
+		gpgme_release(gpg->ctx);
+	pn_free(&gpg->homedir);
+	pn_free(&gpg->agent_sock);
+	pn_wipe(gpg, sizeof(*gpg));
+	free(gpg);
+}
+
 /* pn_gpg_close - release the context and stop the homedir's agent */
 void pn_gpg_close(pn_gpg **gpgp)
 {
@@ -895,15 +1022,42 @@ void pn_gpg_close(pn_gpg **gpgp)
 		return;
 	*gpgp = NULL;
 	srv_stop(gpg);
-	found_flush(gpg);
-	free(gpg->found);
-	if (gpg->ctx)
-		gpgme_release(gpg->ctx);
 	kill_agent(gpg->homedir);
-	pn_free(&gpg->homedir);
-	pn_free(&gpg->agent_sock);
-	pn_wipe(gpg, sizeof(*gpg));
-	free(gpg);
+	handle_free(gpg);
+}
+
+/* rm_entry - nftw callback: remove one file or (emptied) directory */
+static int rm_entry(const char *path, const struct stat *st, int type, struct FTW *ftw)
+{
+	(void)st;
+	(void)ftw;
+	if ((type == FTW_DP ? rmdir(path) : unlink(path)) < 0 && errno != ENOENT) {
+		pn_warn("msg=\"cannot remove\" path=%s error=\"%s\"", path, strerror(errno));
+		return -1;
+	}
+	return 0;
+}
+
+/* pn_gpg_remove - stop the agent, delete the homedir with everything in it */
+int pn_gpg_remove(pn_gpg **gpgp)
+{
+	pn_gpg *gpg = gpgp ? *gpgp : NULL;
+	int rc;
+
+	if (!gpg)
+		return 0;
+	*gpgp = NULL;
+	srv_stop(gpg);
+	agent_kill(gpg);
+	/* no symlinks followed, no other file system entered; the agent may
+	 * be removing its own sockets meanwhile (ENOENT is fine) */
+	rc = nftw(gpg->homedir, rm_entry, 16, FTW_DEPTH | FTW_PHYS | FTW_MOUNT);
+	if (rc != 0 && errno != ENOENT)
+		pn_warn("msg=\"gpg homedir not removed\" homedir=%s", gpg->homedir);
+	else
+		rc = 0;
+	handle_free(gpg);
+	return rc == 0 ? 0 : -1;
 }
 
 /* ---- keys in the keyring ---- */
@@ -1118,9 +1272,9 @@ void pn_gpg_note_public(pn_gpg *gpg, const void *key, size_t len, const char *fp
 	snprintf(m->fpr, sizeof(m->fpr), "%s", fpr);
 }
 
-/* export_key - armored export of fpr (mode: 0, MINIMAL or SECRET) */
-static pn_err export_key(pn_gpg *gpg, const char *fpr, gpgme_export_mode_t mode,
-    pn_buf *out)
+/* export_keys - export of the keys patterns names (mode: 0, MINIMAL or SECRET), armored or binary */
+static pn_err export_keys(pn_gpg *gpg, const char **patterns, gpgme_export_mode_t mode,
+    int armored, pn_buf *out)
 {
 	gpgme_data_t dh = NULL;
 	gpgme_error_t err;
@@ -1129,7 +1283,10 @@ static pn_err export_key(pn_gpg *gpg, const char *fpr, gpgme_export_mode_t mode,
 
 	if ((err = sink_open(&s, &dh)) != 0)
 		goto fail;
-	if ((err = gpgme_op_export(gpg->ctx, fpr, mode, dh)) != 0)
+	gpgme_set_armor(gpg->ctx, armored);
+	err = gpgme_op_export_ext(gpg->ctx, patterns, mode, dh);
+	gpgme_set_armor(gpg->ctx, 1);
+	if (err)
 		goto fail;
 	if (s.len == 0) {
 		rc = PN_ERR_NOTFOUND;
@@ -1144,6 +1301,30 @@ done:
 	data_release(&dh);
 	sink_wipe(&s);
 	return rc;
+}
+
+/* export_key - armored export of fpr (mode: 0, MINIMAL or SECRET) */
+static pn_err export_key(pn_gpg *gpg, const char *fpr, gpgme_export_mode_t mode,
+    pn_buf *out)
+{
+	const char *patterns[2] = { fpr, NULL };
+
+	return export_keys(gpg, patterns, mode, 1, out);
+}
+
+/*
+ * revocation_remove - gpg stores a revocation certificate for every key it
+ * generates (openpgp-revocs.d/<fpr>.rev); of a key that was removed it is
+ * only litter, one file per key ever made.
+ */
+static void revocation_remove(pn_gpg *gpg, const char *fpr)
+{
+	char path[600];
+
+	snprintf(path, sizeof(path), "%s/openpgp-revocs.d/%s.rev", gpg->homedir, fpr);
+	if (unlink(path) < 0 && errno != ENOENT)
+		pn_debug("msg=\"cannot remove revocation certificate\" error=\"%s\"",
+		    strerror(errno));
 }
 
 /* pn_gpg_keygen - ed25519 + cv25519 for uid, exported and removed */
@@ -1189,8 +1370,649 @@ done:
 	pass_clear(gpg);
 	if (fpr[0] && delete_key(gpg, fpr, NULL, 0) != PN_OK)
 		pn_warn("msg=\"generated key left in keyring\" fpr=%s", fpr);
+	if (fpr[0])
+		revocation_remove(gpg, fpr);
 	pn_buf_free(&pub);
 	pn_buf_free(&sec);
+	return rc;
+}
+
+/* ---- many keys in one run (pn_gpg_keygen_batch) ---- */
+
+/*
+ * pn_gpg_keygen costs five gpg runs per key (generate, export public,
+ * export secret, find, delete). A batch makes n keys with one
+ * "gpg --batch --gen-key" run whose parameter file has a block per key,
+ * each with its own Passphrase and a Handle that gpg's KEY_CREATED line
+ * names; it exports the public keys with one run and the secret keys with
+ * one more, and leaves the keys where they are: the homedir is meant to
+ * be thrown away whole (pn_gpg_remove), which also takes gpg's revocation
+ * certificates and trust entries with it.
+ *
+ * The parameter file holds the passphrases, so we write it to gpg's stdin
+ * (a socket: nothing on disk) from a buffer we wipe; GPGME's
+ * gpgme_op_genkey would keep an unwiped copy. The secret export asks for
+ * each key's passphrase with that key named (NEED_PASSPHRASE carries the
+ * main key id), and pass_cb answers from a table by that id. gpg skips a
+ * key it cannot unlock, silently, so nothing is taken on trust: both
+ * exports are cut at their primary key packets; each public block's v4
+ * fingerprint (SHA-1 over its key packet) must be one the generation
+ * reported; each secret block's key packets must be that public block's
+ * key packets followed by protected secret material (S2K usage 254 or
+ * 255 and a real S2K - not GnuPG's "no secret here" stub), for the
+ * primary key and every subkey. Each block is then armored the way gpg
+ * armors the export of one key, byte for byte.
+ */
+
+#define PN_GPG_MAX_BATCH 64
+#define PN_GPG_BATCH_PASS_MAX 100   /* gpg-agent's loopback limit (INQUIRE_MAXLEN) */
+
+/* One OpenPGP packet inside a buffer. */
+typedef struct pkt {
+	int tag;
+	const uint8_t *body;
+	size_t len;                 /* of the body */
+	size_t total;               /* header and body */
+} pkt;
+
+/* One transferable key of an export: its primary key packet up to the next one. */
+typedef struct kblock {
+	const uint8_t *data;
+	size_t len;
+	int used;
+} kblock;
+
+/* param_ok - a parameter file value: 1..max printable ASCII, no space at either end */
+static int param_ok(const char *s, size_t max, const char *forbid)
+{
+	size_t n = s ? strlen(s) : 0;
+
+	if (n == 0 || n > max || s[0] == ' ' || s[n - 1] == ' ')
+		return 0;
+	for (size_t i = 0; i < n; i++)
+		if (s[i] < 0x20 || s[i] > 0x7e || (forbid && strchr(forbid, s[i])))
+			return 0;
+	return 1;
+}
+
+/* genkey_params - the parameter file: one block per key (pn_malloc'd, the caller wipes it) */
+static char *genkey_params(const char *name, const pn_gpg_newkey *keys, size_t n,
+    size_t *len_r)
+{
+	size_t cap = 1, len = 0;
+	char *p;
+
+	for (size_t i = 0; i < n; i++)
+		cap += 256 + strlen(name) + strlen(keys[i].passphrase);
+	p = pn_malloc(cap);
+	for (size_t i = 0; i < n; i++)
+		len += (size_t)snprintf(p + len, cap - len,
+		    "Key-Type: eddsa\nKey-Curve: ed25519\nKey-Usage: sign\n"
+		    "Subkey-Type: ecdh\nSubkey-Curve: cv25519\nSubkey-Usage: encrypt\n"
+		    "Name-Real: %s\nExpire-Date: 0\nPassphrase: %s\nHandle: k%zu\n%%commit\n",
+		    name, keys[i].passphrase, i);
+	*len_r = len;
+	return p;
+}
+
+/* close_fd - close *fd if open and mark it closed */
+static void close_fd(int *fd)
+{
+	if (*fd >= 0)
+		close(*fd);
+	*fd = -1;
+}
+
+/* child_fd - fd moved to 10 or above (close-on-exec), so that dup2 in the child always copies */
+static int child_fd(int fd)
+{
+	int high = fcntl(fd, F_DUPFD_CLOEXEC, 10);
+
+	close(fd);
+	return high;
+}
+
+/* What a batch generation run has seen so far. */
+typedef struct genkey_io {
+	const pn_gpg_newkey *keys;
+	size_t n;
+	char (*fpr)[PN_GPG_FPR_MAX]; /* by handle */
+	size_t made;                /* KEY_CREATED */
+	size_t done;                /* KEY_CREATED and KEY_NOT_CREATED: the block now is keys[done] */
+	int cmd;                    /* gpg's --command-fd, -1 once closed */
+	int bad;                    /* the agent refused an answer */
+	char errors[256];
+} genkey_io;
+
+/* genkey_note - keep a status line that says why for the log (gpg's words and codes only) */
+static void genkey_note(genkey_io *io, const char *what)
+{
+	size_t len = strlen(io->errors);
+
+	if (len + 3 < sizeof(io->errors))
+		snprintf(io->errors + len, sizeof(io->errors) - len, "%s%.*s", len ? "; " : "",
+		    (int)(sizeof(io->errors) - len - 3), what);
+}
+
+/* genkey_created - "KEY_CREATED <type> <fpr> k<i>": fpr is block i's key */
+static void genkey_created(genkey_io *io, const char *args)
+{
+	const char *p = strchr(args, ' ');
+	char *end;
+	size_t idx;
+
+	io->done++;
+	if (!p || strspn(p + 1, "0123456789ABCDEF") != 40 || p[41] != ' ' || p[42] != 'k')
+		return;
+	errno = 0;
+	idx = strtoul(p + 43, &end, 10);
+	if (errno || *end || end == p + 43 || idx >= io->n || io->fpr[idx][0])
+		return;
+	memcpy(io->fpr[idx], p + 1, 40);
+	io->fpr[idx][40] = '\0';
+	io->made++;
+}
+
+/*
+ * genkey_answer - gpg asks for a passphrase while it makes a key: the
+ * agent lost the new key's passphrase between making the key and signing
+ * its user id and subkey (its cache nonce ends with the clock's second
+ * under our max-cache-ttl 0). gpg makes the blocks one after the other,
+ * so the key is the current block's: answer with its passphrase. A wrong
+ * answer could only make that key fail, never protect it differently
+ * (protection comes from the Passphrase line). Anything else we do not
+ * answer: the command fd closes and gpg gives up.
+ */
+static void genkey_answer(genkey_io *io, const char *args)
+{
+	const char *p;
+
+	if (io->cmd < 0)
+		return;
+	if (strcmp(args, "passphrase.enter") || io->bad || io->done >= io->n) {
+		close_fd(&io->cmd);
+		return;
+	}
+	pn_debug("msg=\"gpg asks again for the passphrase of the key it makes\" block=%zu",
+	    io->done);
+	p = io->keys[io->done].passphrase;
+	if (send(io->cmd, p, strlen(p), MSG_NOSIGNAL) < 0 ||
+	    send(io->cmd, "\n", 1, MSG_NOSIGNAL) < 0)
+		close_fd(&io->cmd);
+}
+
+/* genkey_status - one status line of the generation */
+static void genkey_status(genkey_io *io, const char *line)
+{
+	const char *w;
+
+	if (strncmp(line, "[GNUPG:] ", 9))
+		return;
+	w = line + 9;
+	if (!strncmp(w, "KEY_CREATED ", 12)) {
+		genkey_created(io, w + 12);
+	} else if (!strncmp(w, "KEY_NOT_CREATED", 15)) {
+		io->done++;
+		genkey_note(io, w);
+	} else if (!strncmp(w, "GET_HIDDEN ", 11)) {
+		genkey_answer(io, w + 11);
+	} else if (!strncmp(w, "GET_", 4)) {
+		genkey_answer(io, "");
+	} else if (!strncmp(w, "BAD_PASSPHRASE", 14)) {
+		io->bad = 1;
+		genkey_note(io, "BAD_PASSPHRASE");
+	} else if (!strncmp(w, "ERROR ", 6) || !strncmp(w, "FAILURE ", 8)) {
+		genkey_note(io, w);
+	}
+}
+
+/*
+ * genkey_run - "gpg --batch --gen-key" with params on its stdin (keys[i]
+ * is the block with "Handle: k<i>") and its prompts answered on a command
+ * fd; fpr_r[i] is key i's fingerprint. PN_OK only if all n were made.
+ */
+static pn_err genkey_run(pn_gpg *gpg, const char *params, size_t len,
+    const pn_gpg_newkey *keys, char (*fpr_r)[PN_GPG_FPR_MAX], size_t n)
+{
+	extern char **environ;
+	gpgme_engine_info_t info;
+	const char *file = NULL;
+	posix_spawn_file_actions_t fa;
+	int sv[2] = { -1, -1 }, cv[2] = { -1, -1 }, st[2] = { -1, -1 }, status = 0, rc_spawn;
+	int in = -1, rd = -1;
+	pid_t pid = -1;
+	char line[512];
+	size_t ll = 0, off = 0;
+	genkey_io io = { .keys = keys, .n = n, .fpr = fpr_r, .cmd = -1 };
+
+	for (info = gpgme_ctx_get_engine_info(gpg->ctx); info; info = info->next)
+		if (info->protocol == GPGME_PROTOCOL_OpenPGP)
+			file = info->file_name;
+	if (!file)
+		file = "gpg";
+	char *const argv[] = { "gpg", "--homedir", gpg->homedir, "--batch", "--no-tty", "--yes",
+		"--pinentry-mode", "loopback", "--status-fd", "3", "--command-fd", "4",
+		"--gen-key", NULL };
+	if (socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sv) < 0 ||
+	    socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, cv) < 0 ||
+	    pipe2(st, O_CLOEXEC) < 0) {
+		pn_warn("msg=\"cannot make pipes for gpg\" error=\"%s\"", strerror(errno));
+		goto done;
+	}
+	in = sv[0];
+	io.cmd = cv[0];
+	rd = st[0];
+	if ((sv[1] = child_fd(sv[1])) < 0 || (st[1] = child_fd(st[1])) < 0 ||
+	    (cv[1] = child_fd(cv[1])) < 0)
+		goto done;
+	if (posix_spawn_file_actions_init(&fa) != 0)
+		goto done;
+	posix_spawn_file_actions_adddup2(&fa, sv[1], 0);
+	posix_spawn_file_actions_addopen(&fa, 1, "/dev/null", O_WRONLY, 0);
+	posix_spawn_file_actions_addopen(&fa, 2, "/dev/null", O_WRONLY, 0);
+	posix_spawn_file_actions_adddup2(&fa, st[1], 3);
+	posix_spawn_file_actions_adddup2(&fa, cv[1], 4);
+	posix_spawn_file_actions_addclosefrom_np(&fa, 5);
+	rc_spawn = (file[0] == '/' ? posix_spawn : posix_spawnp)(&pid, file, &fa, NULL,
+	    argv, environ);
+	posix_spawn_file_actions_destroy(&fa);
+	if (rc_spawn != 0) {
+		pn_warn("msg=\"cannot start gpg\" error=\"%s\"", strerror(rc_spawn));
+		pid = -1;
+		goto done;
+	}
+	close_fd(&sv[1]);
+	close_fd(&st[1]);
+	close_fd(&cv[1]);
+	/* write the parameters while reading the status lines (no deadlock
+	 * whatever the buffer sizes) */
+	while (rd >= 0) {
+		struct pollfd pf[2] = { { rd, POLLIN, 0 }, { in, POLLOUT, 0 } };
+		if (poll(pf, in >= 0 ? 2 : 1, -1) < 0) {
+			if (errno == EINTR)
+				continue;
+			break;
+		}
+		if (in >= 0 && pf[1].revents) {
+			ssize_t w = send(in, params + off, len - off, MSG_NOSIGNAL | MSG_DONTWAIT);
+			if (w > 0)
+				off += (size_t)w;
+			/* all written, or gpg is gone: its status tells */
+			if ((w < 0 && errno != EAGAIN && errno != EINTR) || off == len)
+				close_fd(&in);
+		}
+		if (pf[0].revents) {
+			char buf[1024];
+			ssize_t r = read(rd, buf, sizeof(buf));
+			if (r < 0 && errno == EINTR)
+				continue;
+			if (r <= 0)
+				break;
+			for (ssize_t i = 0; i < r; i++) {
+				if (buf[i] != '\n') {
+					if (ll < sizeof(line) - 1)
+						line[ll++] = buf[i];
+					continue;
+				}
+				line[ll] = '\0';
+				genkey_status(&io, line);
+				ll = 0;
+			}
+		}
+	}
+done:
+	close_fd(&in);
+	close_fd(&rd);
+	close_fd(&io.cmd);
+	close_fd(&sv[1]);
+	close_fd(&st[1]);
+	close_fd(&cv[1]);
+	if (pid > 0)
+		while (waitpid(pid, &status, 0) < 0 && errno == EINTR)
+			;
+	if (pid > 0 && WIFEXITED(status) && WEXITSTATUS(status) == 0 && io.made == n)
+		return PN_OK;
+	if (pid > 0)
+		pn_warn("msg=\"gpg key generation failed\" exit=%d made=%zu of=%zu status=\"%s\"",
+		    WIFEXITED(status) ? WEXITSTATUS(status) : -1, io.made, n, io.errors);
+	return PN_ERR_INTERNAL;
+}
+
+/* pkt_read - the packet at p (n bytes left); -1 if malformed or of a length a key export never has */
+static int pkt_read(const uint8_t *p, size_t n, pkt *k)
+{
+	size_t hl, bl;
+
+	if (n < 2 || !(p[0] & 0x80))
+		return -1;
+	if (p[0] & 0x40) {                  /* new format */
+		k->tag = p[0] & 0x3f;
+		if (p[1] < 192) {
+			hl = 2;
+			bl = p[1];
+		} else if (p[1] < 224) {
+			if (n < 3)
+				return -1;
+			hl = 3;
+			bl = ((size_t)(p[1] - 192) << 8) + p[2] + 192;
+		} else if (p[1] == 255) {
+			if (n < 6)
+				return -1;
+			hl = 6;
+			bl = (size_t)p[2] << 24 | (size_t)p[3] << 16 | (size_t)p[4] << 8 | p[5];
+		} else {
+			return -1;              /* partial body length */
+		}
+	} else {                            /* old format */
+		k->tag = (p[0] >> 2) & 0x0f;
+		switch (p[0] & 3) {
+		case 0:
+			hl = 2;
+			bl = p[1];
+			break;
+		case 1:
+			if (n < 3)
+				return -1;
+			hl = 3;
+			bl = (size_t)p[1] << 8 | p[2];
+			break;
+		case 2:
+			if (n < 5)
+				return -1;
+			hl = 5;
+			bl = (size_t)p[1] << 24 | (size_t)p[2] << 16 | (size_t)p[3] << 8 | p[4];
+			break;
+		default:
+			return -1;              /* indeterminate length */
+		}
+	}
+	if (bl > n - hl)
+		return -1;
+	k->body = p + hl;
+	k->len = bl;
+	k->total = hl + bl;
+	return 0;
+}
+
+/* split_keys - cut a binary export into exactly want keys, each opening with a packet of tag primary */
+static int split_keys(const pn_buf *bin, int primary, kblock *out, size_t want)
+{
+	size_t off = 0, k = 0;
+	pkt pk;
+
+	while (off < bin->len) {
+		if (pkt_read(bin->data + off, bin->len - off, &pk) < 0)
+			return -1;
+		if (pk.tag == primary) {
+			if (k == want)
+				return -1;
+			out[k].data = bin->data + off;
+			out[k].len = 0;
+			out[k].used = 0;
+			k++;
+		} else if (k == 0) {
+			return -1;
+		}
+		out[k - 1].len += pk.total;
+		off += pk.total;
+	}
+	return k == want ? 0 : -1;
+}
+
+/* next_key_packet - the next key packet (of tag a or b) in block b from *off on */
+static int next_key_packet(const kblock *blk, size_t *off, int ta, int tb, pkt *pk)
+{
+	while (*off < blk->len) {
+		if (pkt_read(blk->data + *off, blk->len - *off, pk) < 0)
+			return -1;
+		*off += pk->total;
+		if (pk->tag == ta || pk->tag == tb)
+			return 1;
+	}
+	return 0;
+}
+
+/* block_fpr - v4 fingerprint (upper-case hex) of a public block's primary key */
+static int block_fpr(const kblock *blk, char out[41])
+{
+	uint8_t head[3], digest[20];
+	gsize dlen = sizeof(digest);
+	GChecksum *c;
+	pkt pk;
+
+	if (pkt_read(blk->data, blk->len, &pk) < 0 || pk.tag != 6 || pk.len < 1 ||
+	    pk.len > 0xffff || pk.body[0] != 4)
+		return -1;
+	head[0] = 0x99;
+	head[1] = (uint8_t)(pk.len >> 8);
+	head[2] = (uint8_t)pk.len;
+	c = g_checksum_new(G_CHECKSUM_SHA1);
+	g_checksum_update(c, head, sizeof(head));
+	g_checksum_update(c, pk.body, pk.len);
+	g_checksum_get_digest(c, digest, &dlen);
+	g_checksum_free(c);
+	for (int i = 0; i < 20; i++)
+		snprintf(out + 2 * i, 3, "%02X", digest[i]);
+	return 0;
+}
+
+/*
+ * secret_matches - is sec the key of pub with protected secret material
+ * for its primary key and each subkey? A secret key packet is its public
+ * key packet's body, then the S2K usage octet (254 or 255: protected),
+ * the cipher and the S2K specifier (0, 1 or 3; GnuPG's 101 marks a key
+ * whose secret is not there).
+ */
+static int secret_matches(const kblock *pub, const kblock *sec)
+{
+	size_t po = 0, so = 0;
+	int keys = 0, a, b;
+	pkt pp, sp;
+
+	for (;;) {
+		a = next_key_packet(pub, &po, 6, 14, &pp);
+		b = next_key_packet(sec, &so, 5, 7, &sp);
+		if (a < 0 || b < 0 || a != b)
+			return 0;
+		if (a == 0)
+			return keys >= 2;
+		if (sp.tag != (pp.tag == 6 ? 5 : 7) || sp.len < pp.len + 3 ||
+		    memcmp(sp.body, pp.body, pp.len) != 0)
+			return 0;
+		if ((sp.body[pp.len] != 254 && sp.body[pp.len] != 255) ||
+		    (sp.body[pp.len + 2] != 0 && sp.body[pp.len + 2] != 1 &&
+		    sp.body[pp.len + 2] != 3))
+			return 0;
+		keys++;
+	}
+}
+
+/* crc24 - the armor checksum (RFC 4880, 6.1) */
+static uint32_t crc24(const uint8_t *p, size_t n)
+{
+	uint32_t crc = 0xB704CEu;
+
+	while (n--) {
+		crc ^= (uint32_t)*p++ << 16;
+		for (int i = 0; i < 8; i++) {
+			crc <<= 1;
+			if (crc & 0x1000000u)
+				crc ^= 0x1864CFBu;
+		}
+	}
+	return crc & 0xFFFFFFu;
+}
+
+/* armor - what as gpg armors an export: header, blank line, base64 in 64 columns, "=crc", footer */
+static void armor(const kblock *blk, const char *what, pn_buf *out)
+{
+	size_t cap = 2 * strlen(what) + 64 + (blk->len / 48 + 1) * 65 + 1, len;
+	uint32_t crc = crc24(blk->data, blk->len);
+	uint8_t c[3] = { (uint8_t)(crc >> 16), (uint8_t)(crc >> 8), (uint8_t)crc };
+	char *o = pn_malloc(cap);
+
+	len = (size_t)snprintf(o, cap, "-----BEGIN PGP %s-----\n\n", what);
+	for (size_t i = 0; i < blk->len; i += 48) {
+		size_t k = blk->len - i < 48 ? blk->len - i : 48;
+		sodium_bin2base64(o + len, cap - len, blk->data + i, k,
+		    sodium_base64_VARIANT_ORIGINAL);
+		len += strlen(o + len);
+		o[len++] = '\n';
+	}
+	o[len++] = '=';
+	sodium_bin2base64(o + len, cap - len, c, sizeof(c), sodium_base64_VARIANT_ORIGINAL);
+	len += strlen(o + len);
+	len += (size_t)snprintf(o + len, cap - len, "\n-----END PGP %s-----\n", what);
+	out->data = (uint8_t *)o;
+	out->len = len;
+}
+
+/* batch_free - what a failed batch had handed out so far */
+static void batch_free(pn_gpg_newkey *keys, size_t n)
+{
+	for (size_t i = 0; i < n; i++) {
+		pn_free(&keys[i].fpr);
+		pn_buf_free(&keys[i].pub);
+		pn_buf_free(&keys[i].sec);
+	}
+}
+
+/* pn_gpg_keygen_batch - n protected keys with one generation and two export runs */
+pn_err pn_gpg_keygen_batch(pn_gpg *gpg, const char *name, pn_gpg_newkey *keys, size_t n)
+{
+	char (*fprs)[PN_GPG_FPR_MAX] = NULL, (*keyids)[17] = NULL, fpr[41];
+	const char **patterns = NULL, **passes = NULL;
+	kblock *pb = NULL, *sb = NULL;
+	pn_buf pubbin = { 0 }, secbin = { 0 };
+	char *params;
+	size_t plen = 0;
+	pn_err rc;
+
+	if (!keys || n == 0 || n > PN_GPG_MAX_BATCH || !param_ok(name, 256, "<>()"))
+		return PN_ERR_PARAMS;
+	for (size_t i = 0; i < n; i++) {
+		keys[i].fpr = NULL;
+		keys[i].pub = keys[i].sec = (pn_buf){ NULL, 0 };
+	}
+	for (size_t i = 0; i < n; i++)
+		if (!param_ok(keys[i].passphrase, PN_GPG_BATCH_PASS_MAX, NULL))
+			return PN_ERR_PARAMS;
+	fprs = pn_calloc(n, sizeof(*fprs));
+	keyids = pn_calloc(n, sizeof(*keyids));
+	patterns = pn_calloc(n + 1, sizeof(*patterns));
+	passes = pn_calloc(n, sizeof(*passes));
+	pb = pn_calloc(n, sizeof(*pb));
+	sb = pn_calloc(n, sizeof(*sb));
+
+	params = genkey_params(name, keys, n, &plen);
+	rc = genkey_run(gpg, params, plen, keys, fprs, n);
+	pn_wipe(params, plen);
+	free(params);
+	if (rc != PN_OK)
+		goto done;
+	for (size_t i = 0; i < n; i++) {
+		patterns[i] = fprs[i];
+		memcpy(keyids[i], fprs[i] + 24, 17);
+		passes[i] = keys[i].passphrase;
+	}
+	if ((rc = export_keys(gpg, patterns, 0, 0, &pubbin)) != PN_OK)
+		goto done;
+	pass_set(gpg, NULL);
+	gpg->ps.keyids = (const char (*)[17])keyids;
+	gpg->ps.passes = passes;
+	gpg->ps.nkeys = n;
+	rc = export_keys(gpg, patterns, GPGME_EXPORT_MODE_SECRET, 0, &secbin);
+	pass_clear(gpg);
+	if (rc != PN_OK)
+		goto done;
+	rc = PN_ERR_INTERNAL;
+	if (split_keys(&pubbin, 6, pb, n) < 0 || split_keys(&secbin, 5, sb, n) < 0) {
+		pn_warn("msg=\"batch export does not hold every key\" keys=%zu", n);
+		goto done;
+	}
+	for (size_t j = 0; j < n; j++) {
+		size_t i = n, m = n;
+		if (block_fpr(&pb[j], fpr) == 0)
+			for (i = 0; i < n && (keys[i].fpr || strcmp(fprs[i], fpr)); i++)
+				;
+		if (i < n)
+			for (m = 0; m < n && (sb[m].used || !secret_matches(&pb[j], &sb[m])); m++)
+				;
+		if (i == n || m == n) {
+			pn_warn("msg=\"batch export does not match the keys made\" keys=%zu", n);
+			goto done;
+		}
+		sb[m].used = 1;
+		keys[i].fpr = pn_strdup(fprs[i]);
+		armor(&pb[j], "PUBLIC KEY BLOCK", &keys[i].pub);
+		armor(&sb[m], "PRIVATE KEY BLOCK", &keys[i].sec);
+	}
+	rc = PN_OK;
+done:
+	pass_clear(gpg);
+	if (rc != PN_OK)
+		batch_free(keys, n);
+	pn_buf_free(&pubbin);
+	pn_buf_free(&secbin);
+	free(fprs);
+	free(keyids);
+	free(patterns);
+	free(passes);
+	free(pb);
+	free(sb);
+	return rc;
+}
+
+/* pn_gpg_import_public_all - n public keys in one run */
+pn_err pn_gpg_import_public_all(pn_gpg *gpg, const void *keys, size_t len, size_t n)
+{
+	gpgme_data_t in = NULL;
+	gpgme_error_t err;
+	gpgme_import_result_t res;
+	size_t ok = 0;
+	pn_err rc;
+
+	if (!keys || len == 0 || len > PN_GPG_MAX_INPUT || n == 0)
+		return PN_ERR_PARAMS;
+	if (memmem(keys, len, "PRIVATE KEY BLOCK", 17))
+		return PN_ERR_PERM;
+	if ((err = gpgme_data_new_from_mem(&in, keys, len, 0)) != 0)
+		goto fail;
+	pass_set(gpg, NULL);
+	if ((err = gpgme_op_import(gpg->ctx, in)) != 0)
+		goto fail;
+	res = gpgme_op_import_result(gpg->ctx);
+	if (!res || res->considered == 0) {
+		rc = res ? PN_ERR_PARAMS : PN_ERR_INTERNAL;
+		goto done;
+	}
+	if (res->secret_read > 0) {
+		for (gpgme_import_status_t st = res->imports; st; st = st->next)
+			if (st->fpr) {
+				memo_forget(gpg, st->fpr);
+				if (delete_key(gpg, st->fpr, NULL, 0) != PN_OK)
+					pn_warn("msg=\"refused secret key left in keyring\" fpr=%s",
+					    st->fpr);
+			}
+		rc = PN_ERR_PERM;
+		goto done;
+	}
+	for (gpgme_import_status_t st = res->imports; st; st = st->next)
+		if (st->fpr && st->result == 0)
+			ok++;
+	if (res->considered < 0 || (size_t)res->considered != n || ok != n) {
+		pn_warn("msg=\"import incomplete\" keys=%zu considered=%d imported=%zu", n,
+		    res->considered, ok);
+		rc = PN_ERR_INTERNAL;
+		goto done;
+	}
+	rc = PN_OK;
+	goto done;
+fail:
+	rc = map_err(gpg, err, "import");
+done:
+	pass_clear(gpg);
+	data_release(&in);
 	return rc;
 }
 

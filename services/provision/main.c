@@ -60,8 +60,9 @@
  *	POSTERN_PIN_CLIENT_MAX  20 (1..100000) failures per client address
  *	POSTERN_PIN_CLIENT_WINDOW  900 (1..86400) seconds
  *	POSTERN_PROVISION_KEY_POOL  16 (0..1024) guest keys of each kind (with
- *		and without PIN) made ahead of time by a background thread in
- *		POSTERN_GNUPGHOME/pool, so that a new mailbox needs no key
+ *		and without PIN) made ahead of time by a background thread, in
+ *		batches of up to eight in POSTERN_GNUPGHOME/pool (a GnuPG home
+ *		made and removed per batch), so that a new mailbox needs no key
  *		generation on the send path (prov_pool.c); 0 = make each key
  *		during its event.
  * SECURITY

@@ -118,7 +118,13 @@ typedef struct prov_pooled {
 	int imported;               /* pub is in POSTERN_GNUPGHOME's keyring already */
 } prov_pooled;
 
-/* prov_pool_start - the refill thread with its own GnuPG home; NULL when size is 0 or it cannot run */
+/*
+ * prov_pool_keygen - what makes a batch of keys (pn_gpg_keygen_batch); a
+ * test may put a wrapper here to make batches fail.
+ */
+extern pn_err (*prov_pool_keygen)(pn_gpg *gpg, const char *name, pn_gpg_newkey *keys,
+    size_t n);
+/* prov_pool_start - the refill thread, batches in POSTERN_GNUPGHOME/pool; NULL when size is 0 or it cannot run */
 prov_pool *prov_pool_start(long size);
 /* prov_pool_stop - stop the thread, wipe every entry (NULL-tolerant) */
 void prov_pool_stop(prov_pool **pool);

@@ -2,11 +2,23 @@
  * prov_pool.c - guest keys made ahead of time, so that key generation is
  * off the send path.
  *
- * Making a guest key costs five gpg runs (generate, export public, export
- * secret, find, delete) and most of a new-mailbox event's time. A
- * background thread makes them before they are needed, at a lower CPU
+ * A background thread makes them before they are needed, at a lower CPU
  * priority than the worker, and keeps up to POSTERN_PROVISION_KEY_POOL
  * of each kind ready: with a PIN and without one.
+ *
+ * It makes them in batches (pn_gpg_keygen_batch): up to POOL_BATCH keys
+ * with one gpg run for the generation and one each for the public and
+ * the secret export, in a GnuPG home of their own (POSTERN_GNUPGHOME/pool)
+ * that is created for the batch and removed with everything in it
+ * afterwards (pn_gpg_remove) - no per-key find and delete, and nothing
+ * piles up there (gpg's revocation certificates, trust entries). The
+ * public keys of a batch go into the worker's keyring with one import, so
+ * that encrypting the first message to a new mailbox costs no import
+ * either. A batch starts once POOL_BATCH entries are missing, or a kind is
+ * down to half its size (small pools): one key at a time would pay a
+ * gpg-agent start per key. Making one key the old way took six gpg runs (generate, two
+ * exports, find, delete, import); a batch of eight takes about half of
+ * the time per key (docs/performance.md).
  *
  * What a pooled entry holds is exactly what a new mailbox needs: the
  * secrets (link secret L, and the PIN P for the PIN kind, drawn as
@@ -19,13 +31,15 @@
  * drawing them earlier changes nothing about their secrecy; they live in
  * this process's memory only (as during an event), are wiped when the
  * entry is used or dropped, and are never written anywhere before the
- * event stores its sealed record. The user id of a pooled key cannot name
- * the recipient (unknown until the event): it is POOL_UID. Nothing reads
- * the user id - mailboxes are found by address and keys by fingerprint -
- * and docs/security.md says so.
- *
- * The thread also imports each public key into the worker's own home, so
- * that encrypting the first message to it costs no import either.
+ * event stores its sealed record. The passphrases of a batch exist only
+ * while it is made (wiped after; gpg gets them on a socket, not a file).
+ * Inside the batch home every secret key is protected with its own
+ * passphrase, as in any of our homes; a batch that fails is removed with
+ * its home and hands out nothing (the thread tries again a second later;
+ * events meanwhile make their own keys). The user id of a pooled key
+ * cannot name the recipient (unknown until the event): it is POOL_UID.
+ * Nothing reads the user id - mailboxes are found by address and keys by
+ * fingerprint - and docs/security.md says so.
  *
  * An event takes an entry and offers its secrets to record_claim (SET NX
  * of the event record). When a record exists already (a retried event),
@@ -49,6 +63,10 @@
 #include "prov.h"
 
 #define POOL_UID "Postern temporary mailbox"
+#define POOL_BATCH 8                /* keys per batch (16 saves little more per key) */
+
+pn_err (*prov_pool_keygen)(pn_gpg *gpg, const char *name, pn_gpg_newkey *keys,
+    size_t n) = pn_gpg_keygen_batch;
 
 struct prov_pool {
 	pthread_mutex_t home;       /* writes to POSTERN_GNUPGHOME's keyring (see below) */
@@ -57,11 +75,11 @@ struct prov_pool {
 	pthread_t thread;
 	int running, stop;
 	long size;                  /* target per kind */
-	pn_gpg *gpg;                /* the thread's own GnuPG home */
+	char *dir;                  /* the batches' GnuPG home, made and removed per batch */
 	pn_gpg *main;               /* the thread's handle on POSTERN_GNUPGHOME */
 	prov_pooled **ready[2];     /* [0] without PIN, [1] with PIN */
 	long n[2];
-	long made, taken, missed;
+	long made, taken, missed, batches, failed;
 };
 
 /* prov_pooled_free - wipe and free an entry (NULL-tolerant) */
@@ -79,67 +97,145 @@ void prov_pooled_free(prov_pooled **pp)
 	free(p);
 }
 
-/* make_one - one protected key with fresh secrets of the given kind */
-static prov_pooled *make_one(prov_pool *pool, int with_pin)
+/* entry_new - an entry of the kind with fresh secrets (no key yet) */
+static prov_pooled *entry_new(int with_pin)
 {
 	prov_pooled *p = pn_calloc(1, sizeof(*p));
-	char pass[PROV_PASS_TEXT];
-	pn_err err;
 
 	prov_link_new(p->sec.link);
 	if (with_pin)
 		prov_pin_new(p->sec.pin, (size_t)prov_cfg.pin_length);
-	pn_guest_passphrase(p->sec.link, p->sec.pin, pass);
-	err = pn_gpg_keygen(pool->gpg, POOL_UID, pass, &p->fpr, &p->pub, &p->seckey);
-	sodium_memzero(pass, sizeof(pass));
-	if (err != PN_OK) {
-		pn_warn("msg=\"key pool: key generation failed\" status=%s", pn_err_str(err));
-		prov_pooled_free(&p);
-		return NULL;
+	return p;
+}
+
+/* import_ahead - the batch's public keys into the worker's keyring, one run */
+static void import_ahead(prov_pool *pool, prov_pooled **p, size_t n)
+{
+	size_t len = 0, off = 0;
+	uint8_t *all;
+	pn_err err;
+
+	for (size_t i = 0; i < n; i++)
+		len += p[i]->pub.len;
+	all = pn_malloc(len);
+	for (size_t i = 0; i < n; i++) {
+		memcpy(all + off, p[i]->pub.data, p[i]->pub.len);
+		off += p[i]->pub.len;
 	}
 	/*
-	 * the public key into the worker's keyring now: encrypting to it then
-	 * needs no import. Two gpg processes writing one keyring at once can
-	 * make the other's key generation fail, so the worker holds "home"
-	 * while it delivers (prov_pool_home_lock) and we hold it here.
+	 * Two gpg processes writing one keyring at once can make the other's
+	 * key generation fail, so the worker holds "home" while it delivers
+	 * (prov_pool_home_lock) and we hold it here.
 	 */
 	pthread_mutex_lock(&pool->home);
-	err = pn_gpg_import_public(pool->main, p->pub.data, p->pub.len, NULL);
+	err = pn_gpg_import_public_all(pool->main, all, len, n);
 	pthread_mutex_unlock(&pool->home);
-	if (err != PN_OK)
-		pn_warn("msg=\"key pool: cannot import the public key ahead\"");
-	else
-		p->imported = 1;
-	return p;
+	free(all);
+	if (err != PN_OK) {
+		/* the events import them themselves, as for a key made at the event */
+		pn_warn("msg=\"key pool: cannot import the public keys ahead\" status=%s",
+		    pn_err_str(err));
+		return;
+	}
+	for (size_t i = 0; i < n; i++)
+		p[i]->imported = 1;
+}
+
+/*
+ * make_batch - n entries (kinds[i]: with PIN or not) whose keys come from
+ * one batch in a fresh home, removed afterwards; PN_OK with out[] filled,
+ * or nothing at all.
+ */
+static pn_err make_batch(prov_pool *pool, const int *kinds, size_t n, prov_pooled **out)
+{
+	pn_gpg_newkey keys[POOL_BATCH];
+	char pass[POOL_BATCH][PROV_PASS_TEXT];
+	pn_gpg *gpg;
+	pn_err err;
+
+	memset(keys, 0, sizeof(keys));
+	if (!(gpg = pn_gpg_open(pool->dir, 65536))) {
+		pn_warn("msg=\"key pool: its GnuPG home is not usable\" home=%s", pool->dir);
+		return PN_ERR_INTERNAL;
+	}
+	for (size_t i = 0; i < n; i++) {
+		out[i] = entry_new(kinds[i]);
+		pn_guest_passphrase(out[i]->sec.link, out[i]->sec.pin, pass[i]);
+		keys[i].passphrase = pass[i];
+	}
+	err = prov_pool_keygen(gpg, POOL_UID, keys, n);
+	sodium_memzero(pass, sizeof(pass));
+	if (pn_gpg_remove(&gpg) < 0)
+		pn_warn("msg=\"key pool: batch home not removed; the next batch tries\" "
+		    "home=%s", pool->dir);
+	if (err != PN_OK) {
+		pn_warn("msg=\"key pool: key generation failed\" keys=%zu status=%s", n,
+		    pn_err_str(err));
+		for (size_t i = 0; i < n; i++)
+			prov_pooled_free(&out[i]);
+		return err;
+	}
+	for (size_t i = 0; i < n; i++) {
+		out[i]->fpr = keys[i].fpr;
+		out[i]->pub = keys[i].pub;
+		out[i]->seckey = keys[i].sec;
+	}
+	import_ahead(pool, out, n);
+	return PN_OK;
 }
 
 /* pool_main - the refill thread */
 static void *pool_main(void *arg)
 {
 	prov_pool *pool = arg;
+	prov_pooled *made[POOL_BATCH];
+	int kinds[POOL_BATCH];
 
 	/* below the worker: a new-mailbox event must not wait for a refill */
 	if (setpriority(PRIO_PROCESS, (id_t)syscall(SYS_gettid), 10) < 0)
 		pn_debug("msg=\"key pool: cannot lower priority\" error=\"%s\"", strerror(errno));
 	pthread_mutex_lock(&pool->lock);
 	while (!pool->stop) {
-		int kind = pool->n[1] <= pool->n[0] ? 1 : 0;
-		if (pool->n[kind] >= pool->size) {
+		long miss[2] = { pool->size - pool->n[0], pool->size - pool->n[1] };
+		int low = pool->n[0] <= pool->size / 2 || pool->n[1] <= pool->size / 2;
+		size_t n = 0;
+
+		/* a full batch's worth missing, or a kind down to half (small pools) */
+		if (miss[0] + miss[1] < POOL_BATCH && !low) {
 			pthread_cond_wait(&pool->wake, &pool->lock);
 			continue;
 		}
+		/* the kind that misses more first; the PIN kind on a tie */
+		while (n < POOL_BATCH && miss[0] + miss[1] > 0) {
+			int k = miss[1] >= miss[0] ? 1 : 0;
+			kinds[n++] = k;
+			miss[k]--;
+		}
 		pthread_mutex_unlock(&pool->lock);
-		prov_pooled *p = make_one(pool, kind);
+		pn_err err = make_batch(pool, kinds, n, made);
 		pthread_mutex_lock(&pool->lock);
-		if (!p) {
+		pool->batches++;
+		if (err != PN_OK) {
+			/* a second before the next try, whatever events take meanwhile */
 			struct timespec until;
+			pool->failed++;
 			clock_gettime(CLOCK_REALTIME, &until);
 			until.tv_sec += 1;
-			pthread_cond_timedwait(&pool->wake, &pool->lock, &until);
+			while (!pool->stop &&
+			    pthread_cond_timedwait(&pool->wake, &pool->lock, &until) == 0)
+				;
 			continue;
 		}
-		pool->ready[kind][pool->n[kind]++] = p;
-		pool->made++;
+		for (size_t i = 0; i < n; i++) {
+			int k = kinds[i];
+			/* put_back may have filled the kind meanwhile */
+			if (pool->n[k] < pool->size) {
+				pool->ready[k][pool->n[k]++] = made[i];
+				pool->made++;
+			} else {
+				prov_pooled_free(&made[i]);
+			}
+		}
 	}
 	pthread_mutex_unlock(&pool->lock);
 	return NULL;
@@ -149,6 +245,7 @@ static void *pool_main(void *arg)
 prov_pool *prov_pool_start(long size)
 {
 	prov_pool *pool;
+	pn_gpg *gpg;
 	char home[512];
 
 	if (size <= 0)
@@ -156,15 +253,22 @@ prov_pool *prov_pool_start(long size)
 	snprintf(home, sizeof(home), "%s/pool", prov_cfg.gnupghome);
 	pool = pn_calloc(1, sizeof(*pool));
 	pool->size = size;
+	pool->dir = pn_strdup(home);
 	pthread_mutex_init(&pool->home, NULL);
 	pthread_mutex_init(&pool->lock, NULL);
 	pthread_cond_init(&pool->wake, NULL);
 	pool->ready[0] = pn_calloc((size_t)size, sizeof(prov_pooled *));
 	pool->ready[1] = pn_calloc((size_t)size, sizeof(prov_pooled *));
-	/* fast S2K as the main home: these keys get 256-bit derived passphrases */
-	if (!(pool->gpg = pn_gpg_open(home, 65536)) ||
+	/*
+	 * A batch home left by a process that died mid-batch goes first (its
+	 * agent stopped); opening it also proves the path usable. Fast S2K as
+	 * the main home: these keys get 256-bit derived passphrases.
+	 */
+	gpg = pn_gpg_open(home, 65536);
+	if (!gpg || pn_gpg_remove(&gpg) < 0 ||
 	    !(pool->main = pn_gpg_open(prov_cfg.gnupghome, 65536))) {
 		pn_warn("msg=\"key pool off: its GnuPG home is not usable\" home=%s", home);
+		pn_gpg_close(&gpg);
 		prov_pool_stop(&pool);
 		return NULL;
 	}
@@ -197,11 +301,12 @@ void prov_pool_stop(prov_pool **pp)
 			prov_pooled_free(&pool->ready[k][i]);
 		free(pool->ready[k]);
 	}
-	if (pool->made)
-		pn_info("msg=\"key pool stopped\" made=%ld taken=%ld missed=%ld",
-		    pool->made, pool->taken, pool->missed);
-	pn_gpg_close(&pool->gpg);
+	if (pool->batches)
+		pn_info("msg=\"key pool stopped\" made=%ld taken=%ld missed=%ld batches=%ld "
+		    "failed=%ld", pool->made, pool->taken, pool->missed, pool->batches,
+		    pool->failed);
 	pn_gpg_close(&pool->main);
+	pn_free(&pool->dir);
 	pthread_cond_destroy(&pool->wake);
 	pthread_mutex_destroy(&pool->lock);
 	pthread_mutex_destroy(&pool->home);

@@ -13,8 +13,9 @@
  * are one line of text (no CR or LF, at most 4096 bytes).
  *
  * Keys live in mailstore, not in these keyrings: a generated key is
- * exported and deleted from the keyring; public keys used for encryption
- * are imported on first use (cached by fingerprint).
+ * exported and deleted from the keyring (a batch of them stays in a
+ * homedir of its own, which is then removed whole); public keys used for
+ * encryption are imported on first use (cached by fingerprint).
  */
 #ifndef POSTERN_GPG_H
 #define POSTERN_GPG_H
@@ -51,6 +52,29 @@ void pn_gpg_close(pn_gpg **gpg);
 pn_err pn_gpg_keygen(pn_gpg *gpg, const char *uid, const char *passphrase,
     char **fpr_r, pn_buf *pub_r, pn_buf *sec_r);
 
+/* One key of pn_gpg_keygen_batch: the passphrase in, the key out. */
+typedef struct pn_gpg_newkey {
+	const char *passphrase;     /* in: 1..100 printable ASCII, no space at either end */
+	char *fpr;                  /* out: caller frees */
+	pn_buf pub;                 /* out: armored public key */
+	pn_buf sec;                 /* out: armored secret key, protected by passphrase */
+} pn_gpg_newkey;
+
+/*
+ * pn_gpg_keygen_batch - n (1..64) keys like pn_gpg_keygen's, all with the
+ * user id name (a plain name: printable ASCII without <>(), no email),
+ * key i protected by keys[i].passphrase; one gpg run generates them all
+ * and one run each exports the public and the secret keys. The export is
+ * checked against what was generated (each key, every subkey with
+ * protected secret material) and armored per key as gpg would. The keys
+ * STAY in the keyring: use a homedir of its own and pn_gpg_remove it
+ * afterwards. All or nothing: on an error no key is handed out.
+ */
+pn_err pn_gpg_keygen_batch(pn_gpg *gpg, const char *name, pn_gpg_newkey *keys, size_t n);
+
+/* pn_gpg_remove - pn_gpg_close that also deletes the homedir and everything in it; -1 if some is left */
+int pn_gpg_remove(pn_gpg **gpg);
+
 /* pn_gpg_import - import key material; fingerprint of the first key (fpr_r optional, caller frees) */
 pn_err pn_gpg_import(pn_gpg *gpg, const void *key, size_t len, char **fpr_r);
 /*
@@ -59,6 +83,14 @@ pn_err pn_gpg_import(pn_gpg *gpg, const void *key, size_t len, char **fpr_r);
  */
 pn_err pn_gpg_import_public(pn_gpg *gpg, const void *key, size_t len,
     char **fpr_r);
+
+/*
+ * pn_gpg_import_public_all - import n public keys (armored blocks or
+ * binary, concatenated) with one gpg run: PN_OK only if it held exactly n
+ * keys and each is in the keyring now; secret key material is refused
+ * with PN_ERR_PERM (and nothing of it kept).
+ */
+pn_err pn_gpg_import_public_all(pn_gpg *gpg, const void *keys, size_t len, size_t n);
 
 /*
  * pn_gpg_note_public - the public key (armored, fingerprint fpr) is in

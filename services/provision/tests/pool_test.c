@@ -1,0 +1,286 @@
+/*
+ * pool_test.c - prov_pool.c with a real gpg 2.2 in a temporary
+ * POSTERN_GNUPGHOME.
+ *
+ * test_pool_fills: the thread's batches fill both kinds; every entry is a
+ * distinct key whose secret opens with the passphrase of its own secrets
+ * (link and PIN) and with no other entry's, whose public key is in the
+ * worker's keyring already, and whose PIN has the configured length (none
+ * for the other kind); stopping the pool leaves no batch home and no agent.
+ *
+ * test_pool_batch_fails: batches fail after gpg has really made their
+ * keys (a wrapper around pn_gpg_keygen_batch in prov_pool_keygen). An
+ * event asking meanwhile gets no entry at once - it makes its own key, as
+ * with an empty pool - and nothing of a failed batch is handed out; each
+ * batch starts in a fresh home (no keyring, no agent of the one before,
+ * nor of a home a crashed process left behind); once batches succeed the
+ * pool fills with good keys.
+ *
+ * The test reads the worker's keyring under prov_pool_home_lock, as the
+ * worker does.
+ */
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <cmocka.h>
+#include <sodium.h>
+
+#include "../prov.h"
+#include "postern/guest.h"
+#include "postern/log.h"
+
+#define WAIT_MS 60000
+
+typedef struct fixture {
+	char dir[64];               /* POSTERN_GNUPGHOME */
+	char pool[80];              /* its batch home */
+	pn_gpg *chk;                /* the test's handle on the worker's home */
+} fixture;
+
+/* what the failing wrapper saw (written by the pool thread, read after stop) */
+static int calls, fail_first, stale;
+static char pool_dir[80];
+
+/* ms_now - a monotonic clock in milliseconds */
+static long ms_now(void)
+{
+	struct timespec t;
+	clock_gettime(CLOCK_MONOTONIC, &t);
+	return t.tv_sec * 1000L + t.tv_nsec / 1000000L;
+}
+
+/* agent_running - is a gpg-agent for homedir dir alive (not a zombie)? */
+static int agent_running(const char *dir)
+{
+	char path[64], buf[1024];
+	struct dirent *de;
+	DIR *d = opendir("/proc");
+	int found = 0;
+
+	if (!d)
+		return 0;
+	while (!found && (de = readdir(d))) {
+		if (de->d_name[0] < '1' || de->d_name[0] > '9')
+			continue;
+		snprintf(path, sizeof(path), "/proc/%.20s/cmdline", de->d_name);
+		FILE *fp = fopen(path, "r");
+		if (!fp)
+			continue;
+		size_t n = fread(buf, 1, sizeof(buf) - 1, fp);
+		fclose(fp);
+		buf[n] = '\0';
+		size_t a0 = strlen(buf);
+		if (a0 >= 9 && !strcmp(buf + a0 - 9, "gpg-agent"))
+			for (size_t i = a0 + 1; i < n; i += strlen(buf + i) + 1)
+				if (!strcmp(buf + i, dir))
+					found = 1;
+	}
+	closedir(d);
+	return found;
+}
+
+/* exists - does dir/name exist? */
+static int exists(const char *dir, const char *name)
+{
+	char path[160];
+	struct stat st;
+
+	snprintf(path, sizeof(path), "%s/%s", dir, name);
+	return stat(path, &st) == 0;
+}
+
+/* take_wait - an entry of the kind as soon as the pool has one (NULL after WAIT_MS) */
+static prov_pooled *take_wait(prov_pool *pool, int with_pin)
+{
+	long until = ms_now() + WAIT_MS;
+	prov_pooled *p;
+
+	while (!(p = prov_pool_take(pool, with_pin)) && ms_now() < until) {
+		struct timespec ms = { 0, 20 * 1000000L };
+		nanosleep(&ms, NULL);
+	}
+	return p;
+}
+
+/*
+ * failing_keygen - the real batch, then (for the first fail_first calls)
+ * the keys thrown away and an error: the batch home then holds real keys
+ * and a running agent for prov_pool.c to clean up. Every call first checks
+ * that its home is fresh.
+ */
+static pn_err failing_keygen(pn_gpg *gpg, const char *name, pn_gpg_newkey *keys, size_t n)
+{
+	pn_err err;
+
+	if (exists(pool_dir, "pubring.kbx") || exists(pool_dir, "private-keys-v1.d") ||
+	    exists(pool_dir, "leftover") || agent_running(pool_dir))
+		stale++;
+	err = pn_gpg_keygen_batch(gpg, name, keys, n);
+	if (++calls > fail_first || err != PN_OK)
+		return err;
+	for (size_t i = 0; i < n; i++) {
+		pn_free(&keys[i].fpr);
+		pn_buf_free(&keys[i].pub);
+		pn_buf_free(&keys[i].sec);
+	}
+	return PN_ERR_INTERNAL;
+}
+
+/*
+ * check_entry - the entry's key: in the worker's keyring, opening with its
+ * own passphrase only (the worker's home under the pool's lock while the
+ * pool runs)
+ */
+static void check_entry(fixture *f, prov_pool *pool, const prov_pooled *p,
+    const prov_pooled *other, int with_pin)
+{
+	char pass[PROV_PASS_TEXT], wrong[PROV_PASS_TEXT];
+	pn_buf c = { 0 }, plain = { 0 };
+
+	assert_non_null(p->fpr);
+	assert_int_equal(strlen(p->fpr), 40);
+	assert_non_null(strstr((char *)p->pub.data, "BEGIN PGP PUBLIC KEY BLOCK"));
+	assert_non_null(strstr((char *)p->seckey.data, "BEGIN PGP PRIVATE KEY BLOCK"));
+	assert_int_equal(strlen(p->sec.pin), with_pin ? (size_t)prov_cfg.pin_length : 0);
+	assert_int_equal(p->imported, 1);
+	pn_guest_passphrase(p->sec.link, p->sec.pin, pass);
+	pn_guest_passphrase(other->sec.link, other->sec.pin, wrong);
+	prov_pool_home_lock(pool);
+	assert_int_equal(pn_gpg_key_usable(f->chk, p->fpr), 1);
+	assert_int_equal(pn_gpg_encrypt(f->chk, p->pub.data, p->pub.len, "pooled", 6, &c), PN_OK);
+	assert_int_equal(pn_gpg_decrypt(f->chk, p->seckey.data, p->seckey.len, wrong, c.data,
+	    c.len, &plain), PN_ERR_PERM);
+	assert_int_equal(pn_gpg_decrypt(f->chk, p->seckey.data, p->seckey.len, pass, c.data,
+	    c.len, &plain), PN_OK);
+	assert_int_equal(plain.len, 6);
+	assert_memory_equal(plain.data, "pooled", 6);
+	prov_pool_home_unlock(pool);
+	pn_buf_free(&plain);
+	pn_buf_free(&c);
+	sodium_memzero(pass, sizeof(pass));
+	sodium_memzero(wrong, sizeof(wrong));
+}
+
+static int setup(void **state)
+{
+	fixture *f = pn_calloc(1, sizeof(*f));
+
+	snprintf(f->dir, sizeof(f->dir), "/tmp/ppt.XXXXXX");
+	if (!mkdtemp(f->dir))
+		return -1;
+	snprintf(f->pool, sizeof(f->pool), "%s/pool", f->dir);
+	snprintf(pool_dir, sizeof(pool_dir), "%s", f->pool);
+	prov_cfg.gnupghome = f->dir;
+	prov_cfg.pin_length = 6;
+	if (!(f->chk = pn_gpg_open(f->dir, 65536)))
+		return -1;
+	*state = f;
+	return 0;
+}
+
+static int teardown(void **state)
+{
+	fixture *f = *state;
+	char cmd[128];
+
+	pn_gpg_close(&f->chk);
+	snprintf(cmd, sizeof(cmd), "rm -rf -- '%s'", f->dir);
+	if (system(cmd) != 0)
+		fprintf(stderr, "cannot remove %s\n", f->dir);
+	free(f);
+	return 0;
+}
+
+static void test_pool_fills(void **state)
+{
+	fixture *f = *state;
+	prov_pooled *p[8];
+	prov_pool *pool = prov_pool_start(4);
+
+	assert_non_null(pool);
+	for (int i = 0; i < 8; i++) {
+		p[i] = take_wait(pool, i % 2);
+		assert_non_null(p[i]);
+		for (int j = 0; j < i; j++) {
+			assert_string_not_equal(p[i]->fpr, p[j]->fpr);
+			assert_int_not_equal(sodium_memcmp(p[i]->sec.link, p[j]->sec.link,
+			    PROV_LINK_BYTES), 0);
+		}
+	}
+	for (int i = 0; i < 8; i++)
+		check_entry(f, pool, p[i], p[(i + 1) % 8], i % 2);
+	prov_pool_stop(&pool);
+	assert_null(pool);
+	assert_int_equal(exists(f->dir, "pool"), 0);
+	assert_int_equal(agent_running(f->pool), 0);
+	for (int i = 0; i < 8; i++)
+		prov_pooled_free(&p[i]);
+}
+
+static void test_pool_batch_fails(void **state)
+{
+	fixture *f = *state;
+	prov_pooled *p, *q;
+	prov_pool *pool;
+	char cmd[160];
+	long t0;
+	int fd;
+
+	/* what a process killed mid-batch leaves: a home with a file and a running agent */
+	assert_int_equal(mkdir(f->pool, 0700), 0);
+	snprintf(cmd, sizeof(cmd), "%s/leftover", f->pool);
+	assert_true((fd = open(cmd, O_WRONLY | O_CREAT, 0600)) >= 0);
+	close(fd);
+	snprintf(cmd, sizeof(cmd), "gpg-connect-agent --homedir '%s' /bye >/dev/null 2>&1",
+	    f->pool);
+	assert_int_equal(system(cmd), 0);
+	assert_int_equal(agent_running(f->pool), 1);
+
+	calls = stale = 0;
+	fail_first = 2;
+	prov_pool_keygen = failing_keygen;
+	assert_non_null(pool = prov_pool_start(2));
+	/* nothing ready yet: an event gets NULL at once and makes its own key */
+	t0 = ms_now();
+	assert_null(prov_pool_take(pool, 1));
+	assert_true(ms_now() - t0 < 100);
+	p = take_wait(pool, 1);
+	q = take_wait(pool, 0);
+	prov_pool_stop(&pool);
+	prov_pool_keygen = pn_gpg_keygen_batch;
+	assert_non_null(p);
+	assert_non_null(q);
+	assert_true(calls > fail_first);
+	assert_int_equal(stale, 0);
+	check_entry(f, NULL, p, q, 1);
+	check_entry(f, NULL, q, p, 0);
+	assert_int_equal(exists(f->dir, "pool"), 0);
+	assert_int_equal(agent_running(f->pool), 0);
+	prov_pooled_free(&p);
+	prov_pooled_free(&q);
+}
+
+int main(void)
+{
+	const char *lvl = getenv("POSTERN_LOG_LEVEL");
+	pn_log_init("pool_test", lvl && pn_log_level_parse(lvl) >= 0 ?
+	    (pn_log_level)pn_log_level_parse(lvl) : PN_LOG_ERROR);
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(test_pool_fills),
+		cmocka_unit_test(test_pool_batch_fails),
+	};
+	if (sodium_init() < 0)
+		return 1;
+	return cmocka_run_group_tests(tests, setup, teardown);
+}
