@@ -901,9 +901,10 @@ static void test_envelope_cache(void **state)
 	assert_int_equal(rcmd_int(rc, "SISMEMBER %s %s", set, env), 1);
 	assert_int_equal(rcmd_int(rc, "SISMEMBER %s %s", set, rec), 1);
 	{
+		/* read one after the other: the same expiry reads up to a few ms apart */
 		long long te = rcmd_int(rc, "PTTL %s", env, NULL);
 		long long ts = rcmd_int(rc, "PTTL %s", rec, NULL);
-		assert_true(te > 0 && ts > 0 && te <= ts);
+		assert_true(te > 0 && ts > 0 && te <= ts + 100);
 	}
 
 	/* new mail shows on the very next view, unread, beside the cached rows */
