@@ -104,6 +104,11 @@ void web_b64url(char *out, size_t outlen, const uint8_t *in, size_t n);
 long web_b64url_decode(uint8_t *out, size_t outlen, const char *in, size_t inlen);
 /* web_hex - lower-case hex of n bytes into out (2n+1) */
 void web_hex(char *out, const uint8_t *in, size_t n);
+/* web_hexval - value of a hex digit or -1 */
+int web_hexval(char c);
+/* web_put_u64 / web_get_u64 - big-endian, 8 bytes */
+void web_put_u64(uint8_t *p, uint64_t v);
+uint64_t web_get_u64(const uint8_t *p);
 /* web_ct_equal - constant-time equality of two strings (length leaks) */
 int web_ct_equal(const char *a, const char *b);
 /*

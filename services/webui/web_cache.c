@@ -48,21 +48,6 @@
 #define ENV_BOX_MAX (crypto_secretbox_NONCEBYTES + crypto_secretbox_MACBYTES + ENV_PLAIN_MAX)
 #define ENV_PAGE_MAX 200            /* POSTERN_WEBUI_PAGE_SIZE's maximum */
 
-static void put_u64(uint8_t *p, uint64_t v)
-{
-	for (int i = 7; i >= 0; i--, v >>= 8)
-		p[i] = (uint8_t)v;
-}
-
-static uint64_t get_u64(const uint8_t *p)
-{
-	uint64_t v = 0;
-
-	for (int i = 0; i < 8; i++)
-		v = (v << 8) | p[i];
-	return v;
-}
-
 /* put_str - length(2) || bytes, at most cap - 1 bytes of s */
 static size_t put_str(uint8_t *p, const char *s, size_t cap)
 {
@@ -99,9 +84,9 @@ uint8_t *web_env_seal(const uint8_t key[32], int64_t mailbox_id, int64_t message
 	size_t n = 0;
 
 	plain[n++] = ENV_VERSION;
-	put_u64(plain + n, (uint64_t)mailbox_id);
+	web_put_u64(plain + n, (uint64_t)mailbox_id);
 	n += 8;
-	put_u64(plain + n, (uint64_t)message_id);
+	web_put_u64(plain + n, (uint64_t)message_id);
 	n += 8;
 	plain[n++] = e->attachments ? 1 : 0;
 	n += put_str(plain + n, e->from, sizeof(e->from));
@@ -134,8 +119,8 @@ int web_env_open(const uint8_t key[32], int64_t mailbox_id, int64_t message_id,
 		goto done;
 	if (plain[o++] != ENV_VERSION)
 		goto done;
-	if ((int64_t)get_u64(plain + o) != mailbox_id ||
-	    (int64_t)get_u64(plain + o + 8) != message_id)
+	if ((int64_t)web_get_u64(plain + o) != mailbox_id ||
+	    (int64_t)web_get_u64(plain + o + 8) != message_id)
 		goto done;
 	o += 16;
 	if (plain[o] > 1)

@@ -12,18 +12,6 @@
 #include "postern/mem.h"
 #include "web.h"
 
-/* hexval - value of a hex digit or -1 */
-static int hexval(char c)
-{
-	if (c >= '0' && c <= '9')
-		return c - '0';
-	if (c >= 'a' && c <= 'f')
-		return c - 'a' + 10;
-	if (c >= 'A' && c <= 'F')
-		return c - 'A' + 10;
-	return -1;
-}
-
 /* decode - url-decode in[0..n) into a new string; -1 on bad escapes, NUL or > max */
 static int decode(const char *in, size_t n, size_t max, char **out_r, size_t *len_r)
 {
@@ -39,7 +27,8 @@ static int decode(const char *in, size_t n, size_t max, char **out_r, size_t *le
 			c = ' ';
 		} else if (c == '%') {
 			int h, l;
-			if (n - i < 3 || (h = hexval(in[i + 1])) < 0 || (l = hexval(in[i + 2])) < 0)
+			if (n - i < 3 || (h = web_hexval(in[i + 1])) < 0 ||
+			    (l = web_hexval(in[i + 2])) < 0)
 				goto bad;
 			c = (char)(h * 16 + l);
 			i += 2;

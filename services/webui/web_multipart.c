@@ -166,18 +166,6 @@ static void html_unquote(char *s)
 	*o = '\0';
 }
 
-/* hexval - value of a hex digit or -1 */
-static int hexval(char c)
-{
-	if (c >= '0' && c <= '9')
-		return c - '0';
-	if (c >= 'a' && c <= 'f')
-		return c - 'a' + 10;
-	if (c >= 'A' && c <= 'F')
-		return c - 'A' + 10;
-	return -1;
-}
-
 /* ext_value - RFC 8187 "utf-8''percent%20encoded" into out; "" if another charset or bad */
 static void ext_value(const char *in, char *out, size_t outlen)
 {
@@ -190,7 +178,7 @@ static void ext_value(const char *in, char *out, size_t outlen)
 	for (const char *p = v + 1; *p; p++) {
 		char c = *p;
 		if (c == '%') {
-			int h = hexval(p[1]), l = h < 0 ? -1 : hexval(p[2]);
+			int h = web_hexval(p[1]), l = h < 0 ? -1 : web_hexval(p[2]);
 			if (h < 0 || l < 0 || (h == 0 && l == 0)) {
 				out[0] = '\0';
 				return;

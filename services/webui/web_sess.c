@@ -46,21 +46,6 @@ void web_sess_clear(web_sess *s)
 	sodium_memzero(s, sizeof(*s));
 }
 
-static void put_u64(uint8_t *p, uint64_t v)
-{
-	for (int i = 7; i >= 0; i--, v >>= 8)
-		p[i] = (uint8_t)v;
-}
-
-static uint64_t get_u64(const uint8_t *p)
-{
-	uint64_t v = 0;
-
-	for (int i = 0; i < 8; i++)
-		v = (v << 8) | p[i];
-	return v;
-}
-
 /* web_sess_seal - the record, boxed */
 uint8_t *web_sess_seal(const web_sess *s, size_t *len_r)
 {
@@ -72,9 +57,9 @@ uint8_t *web_sess_seal(const web_sess *s, size_t *len_r)
 	plain[n++] = RECORD_VERSION;
 	plain[n++] = (uint8_t)s->kind;
 	plain[n++] = (uint8_t)((s->has_pin ? FLAG_HAS_PIN : 0) | (s->pin_ok ? FLAG_PIN_OK : 0));
-	put_u64(plain + n, (uint64_t)s->mailbox_id);
+	web_put_u64(plain + n, (uint64_t)s->mailbox_id);
 	n += 8;
-	put_u64(plain + n, (uint64_t)s->created);
+	web_put_u64(plain + n, (uint64_t)s->created);
 	n += 8;
 	memcpy(plain + n, s->link, WEB_LINK_BYTES);
 	n += WEB_LINK_BYTES;
@@ -126,9 +111,9 @@ int web_sess_open(web_sess *s, const uint8_t *in, size_t len)
 	s->has_pin = (plain[o] & FLAG_HAS_PIN) != 0;
 	s->pin_ok = (plain[o] & FLAG_PIN_OK) != 0;
 	o++;
-	s->mailbox_id = (int64_t)get_u64(plain + o);
+	s->mailbox_id = (int64_t)web_get_u64(plain + o);
 	o += 8;
-	s->created = (int64_t)get_u64(plain + o);
+	s->created = (int64_t)web_get_u64(plain + o);
 	o += 8;
 	memcpy(s->link, plain + o, WEB_LINK_BYTES);
 	o += WEB_LINK_BYTES;

@@ -265,6 +265,34 @@ long web_b64url_decode(uint8_t *out, size_t outlen, const char *in, size_t inlen
 	return (long)n;
 }
 
+/* web_hexval - value of a hex digit or -1 */
+int web_hexval(char c)
+{
+	if (c >= '0' && c <= '9')
+		return c - '0';
+	if (c >= 'a' && c <= 'f')
+		return c - 'a' + 10;
+	if (c >= 'A' && c <= 'F')
+		return c - 'A' + 10;
+	return -1;
+}
+
+/* web_put_u64 / web_get_u64 - big-endian, 8 bytes */
+void web_put_u64(uint8_t *p, uint64_t v)
+{
+	for (int i = 7; i >= 0; i--, v >>= 8)
+		p[i] = (uint8_t)v;
+}
+
+uint64_t web_get_u64(const uint8_t *p)
+{
+	uint64_t v = 0;
+
+	for (int i = 0; i < 8; i++)
+		v = (v << 8) | p[i];
+	return v;
+}
+
 /* web_hex - lower-case hex */
 void web_hex(char *out, const uint8_t *in, size_t n)
 {
