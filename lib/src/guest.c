@@ -26,6 +26,17 @@ void pn_b64url(char *out, size_t outlen, const uint8_t *in, size_t n)
 	sodium_bin2base64(out, outlen, in, n, sodium_base64_VARIANT_URLSAFE_NO_PADDING);
 }
 
+long pn_b64url_decode(uint8_t *out, size_t outlen, const char *in, size_t inlen)
+{
+	size_t n = 0;
+	const char *end = NULL;
+
+	if (sodium_base642bin(out, outlen, in, inlen, NULL, &n, &end,
+	    sodium_base64_VARIANT_URLSAFE_NO_PADDING) != 0 || end != in + inlen)
+		return -1;
+	return (long)n;
+}
+
 void pn_guest_link_hash(const uint8_t link[PN_GUEST_LINK_BYTES],
     uint8_t hash[PN_GUEST_HASH_BYTES])
 {

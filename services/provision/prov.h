@@ -79,10 +79,6 @@ void prov_fini(pn_ctx *ctx);
 
 /* prov_key_parse - 32 bytes from 64 hex digits or base64 (either alphabet) */
 int prov_key_parse(const char *text, uint8_t key[32]);
-/* prov_b64url - base64url without padding of n bytes; out holds 4*ceil(n/3)+1 */
-void prov_b64url(char *out, size_t outlen, const uint8_t *in, size_t n);
-/* prov_b64url_decode - the inverse; returns the decoded length or -1 */
-long prov_b64url_decode(uint8_t *out, size_t outlen, const char *in, size_t inlen);
 /* prov_link_new - 32 random bytes */
 void prov_link_new(uint8_t link[PROV_LINK_BYTES]);
 /* prov_pin_new - len uniformly random decimal digits, NUL-terminated */

@@ -57,24 +57,6 @@ int prov_key_parse(const char *text, uint8_t key[32])
 	return -1;
 }
 
-/* prov_b64url - base64url, no padding */
-void prov_b64url(char *out, size_t outlen, const uint8_t *in, size_t n)
-{
-	sodium_bin2base64(out, outlen, in, n, sodium_base64_VARIANT_URLSAFE_NO_PADDING);
-}
-
-/* prov_b64url_decode - base64url without padding; decoded length or -1 */
-long prov_b64url_decode(uint8_t *out, size_t outlen, const char *in, size_t inlen)
-{
-	size_t n = 0;
-	const char *end = NULL;
-
-	if (sodium_base642bin(out, outlen, in, inlen, NULL, &n, &end,
-	    sodium_base64_VARIANT_URLSAFE_NO_PADDING) != 0 || end != in + inlen)
-		return -1;
-	return (long)n;
-}
-
 /* prov_link_new - a fresh link secret */
 void prov_link_new(uint8_t link[PROV_LINK_BYTES])
 {

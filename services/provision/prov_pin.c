@@ -256,7 +256,7 @@ static int link_of(const ProtobufCBinaryData *in, uint8_t link[PROV_LINK_BYTES])
 		return 0;
 	}
 	if (in->len == PROV_LINK_TEXT - 1 &&
-	    prov_b64url_decode(link, PROV_LINK_BYTES, (const char *)in->data, in->len) ==
+	    pn_b64url_decode(link, PROV_LINK_BYTES, (const char *)in->data, in->len) ==
 	    PROV_LINK_BYTES)
 		return 0;
 	return -1;

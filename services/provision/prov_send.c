@@ -499,7 +499,7 @@ static pn_err to_new(event *e, const char *address, Outcome *o, const Mailbox **
 		err = gpg_fail(e, o, err, "encrypt to new key");
 		goto done;
 	}
-	prov_b64url(link_text, sizeof(link_text), sec.link, PROV_LINK_BYTES);
+	pn_b64url(link_text, sizeof(link_text), sec.link, PROV_LINK_BYTES);
 	{
 		prov_invite inv = {
 			.from = prov_cfg.invite_from, .recipient = address,

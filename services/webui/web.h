@@ -1,7 +1,7 @@
 /*
  * web.h - the web UI's internal interfaces, shared by its web_*.c files.
  *
- * web_util.c   growable text buffer, HTML escaping, base64url, hex
+ * web_util.c   growable text buffer, HTML escaping, hex
  * web_form.c   application/x-www-form-urlencoded and Cookie parsing (pure)
  * web_multipart.c  multipart/form-data (RFC 7578) bodies: the reply's text
  *              fields and attachments (pure, bounded)
@@ -98,10 +98,6 @@ void web_html_defang(char *html, size_t len);
 /* web_html_escape - escaped copy (pn_malloc'd) */
 char *web_html_escape(const char *s);
 
-/* web_b64url - base64url without padding; out holds 4*ceil(n/3)+1 */
-void web_b64url(char *out, size_t outlen, const uint8_t *in, size_t n);
-/* web_b64url_decode - the inverse, exact; decoded length or -1 */
-long web_b64url_decode(uint8_t *out, size_t outlen, const char *in, size_t inlen);
 /* web_hex - lower-case hex of n bytes into out (2n+1) */
 void web_hex(char *out, const uint8_t *in, size_t n);
 /* web_hexval - value of a hex digit or -1 */

@@ -42,7 +42,7 @@ void web_sess_pass(const uint8_t c[WEB_COOKIE_BYTES], char out[WEB_PASS_TEXT])
 	uint8_t h[32];
 
 	pn_kdf(c, WEB_COOKIE_BYTES, "postern/session-key/v1", NULL, h);
-	web_b64url(out, WEB_PASS_TEXT, h, sizeof(h));
+	pn_b64url(out, WEB_PASS_TEXT, h, sizeof(h));
 	sodium_memzero(h, sizeof(h));
 }
 
@@ -51,7 +51,7 @@ void web_sess_csrf(const uint8_t c[WEB_COOKIE_BYTES], char out[WEB_PASS_TEXT])
 	uint8_t h[32];
 
 	pn_kdf(c, WEB_COOKIE_BYTES, "postern/csrf/v1", NULL, h);
-	web_b64url(out, WEB_PASS_TEXT, h, sizeof(h));
+	pn_b64url(out, WEB_PASS_TEXT, h, sizeof(h));
 	sodium_memzero(h, sizeof(h));
 }
 

@@ -202,7 +202,7 @@ static int link_get(web_req *rq, const char *text)
 	pn_err err;
 
 	valid = strlen(text) == WEB_LINK_TEXT - 1 &&
-	    web_b64url_decode(link, sizeof(link), text, strlen(text)) == WEB_LINK_BYTES;
+	    pn_b64url_decode(link, sizeof(link), text, strlen(text)) == WEB_LINK_BYTES;
 	if (!valid)
 		memset(link, 0, sizeof(link));
 	/* the same work for every input: hash and ask */
@@ -1029,7 +1029,7 @@ static void reply_form(web_req *rq, web_buf *b, int64_t id, const web_mail *m)
 	if (n_one == 0 && n_all == 0)
 		goto done;
 	randombytes_buf(r, sizeof(r));
-	web_b64url(nonce, sizeof(nonce), r, sizeof(r));
+	pn_b64url(nonce, sizeof(nonce), r, sizeof(r));
 	web_buf_printf(b, "<section class=\"card reply\" aria-labelledby=\"reply-h\">\n"
 	    "<h2 id=\"reply-h\">%s</h2>\n<form method=\"post\" action=\"/msg/%lld/reply\" "
 	    "enctype=\"multipart/form-data\">", TXT->reply_title, (long long)id);
@@ -1695,7 +1695,7 @@ int web_pages_init(void)
 	if (!(g = pn_gpg_open(dir, (unsigned long)web_cfg.s2k_strong)))
 		return -1;
 	randombytes_buf(r, sizeof(r));
-	web_b64url(pass, sizeof(pass), r, sizeof(r));
+	pn_b64url(pass, sizeof(pass), r, sizeof(r));
 	sodium_memzero(r, sizeof(r));
 	err = pn_gpg_keygen(g, "<nobody@postern.invalid>", pass, &fpr, &pub, &dummy_key);
 	sodium_memzero(pass, sizeof(pass));

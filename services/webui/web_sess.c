@@ -28,6 +28,7 @@
 
 #include <sodium.h>
 
+#include "postern/guest.h"
 #include "postern/log.h"
 #include "postern/mem.h"
 #include "web.h"
@@ -161,13 +162,13 @@ void web_sess_new_cookie(web_sess *s)
 
 void web_sess_cookie_text(const web_sess *s, char out[WEB_COOKIE_TEXT])
 {
-	web_b64url(out, WEB_COOKIE_TEXT, s->c, sizeof(s->c));
+	pn_b64url(out, WEB_COOKIE_TEXT, s->c, sizeof(s->c));
 }
 
 int web_sess_cookie_parse(web_sess *s, const char *text)
 {
 	if (strlen(text) != WEB_COOKIE_TEXT - 1 ||
-	    web_b64url_decode(s->c, sizeof(s->c), text, strlen(text)) != WEB_COOKIE_BYTES) {
+	    pn_b64url_decode(s->c, sizeof(s->c), text, strlen(text)) != WEB_COOKIE_BYTES) {
 		sodium_memzero(s->c, sizeof(s->c));
 		return -1;
 	}

@@ -247,24 +247,6 @@ char *web_html_escape(const char *s)
 	return out;
 }
 
-/* web_b64url - base64url, no padding */
-void web_b64url(char *out, size_t outlen, const uint8_t *in, size_t n)
-{
-	sodium_bin2base64(out, outlen, in, n, sodium_base64_VARIANT_URLSAFE_NO_PADDING);
-}
-
-/* web_b64url_decode - exact base64url without padding */
-long web_b64url_decode(uint8_t *out, size_t outlen, const char *in, size_t inlen)
-{
-	size_t n = 0;
-	const char *end = NULL;
-
-	if (sodium_base642bin(out, outlen, in, inlen, NULL, &n, &end,
-	    sodium_base64_VARIANT_URLSAFE_NO_PADDING) != 0 || end != in + inlen)
-		return -1;
-	return (long)n;
-}
-
 /* web_hexval - value of a hex digit or -1 */
 int web_hexval(char c)
 {

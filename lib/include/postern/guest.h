@@ -26,8 +26,10 @@
 /* pn_kdf - BLAKE2b-256 keyed with key over context || NUL || data (data may be NULL) */
 void pn_kdf(const uint8_t *key, size_t keylen, const char *context,
     const char *data, uint8_t out[32]);
-/* pn_b64url - base64url without padding, NUL-terminated into out */
+/* pn_b64url - base64url without padding, NUL-terminated into out (4*ceil(n/3)+1) */
 void pn_b64url(char *out, size_t outlen, const uint8_t *in, size_t n);
+/* pn_b64url_decode - the inverse, exact (all of in); decoded length or -1 */
+long pn_b64url_decode(uint8_t *out, size_t outlen, const char *in, size_t inlen);
 
 void pn_guest_link_hash(const uint8_t link[PN_GUEST_LINK_BYTES],
     uint8_t hash[PN_GUEST_HASH_BYTES]);

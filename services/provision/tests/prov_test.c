@@ -48,7 +48,7 @@ static void test_derivations(void **state)
 
 	pn_guest_passphrase(LINK, "123456", pass);
 	keyed("postern/guest-key/v1", "123456", want);
-	prov_b64url(text, sizeof(text), want, 32);
+	pn_b64url(text, sizeof(text), want, 32);
 	assert_string_equal(pass, text);
 	assert_int_equal(strlen(pass), 43);
 	/* PIN and no PIN, and different PINs, give different passphrases */
@@ -71,12 +71,12 @@ static void test_b64url(void **state)
 	uint8_t back[32];
 	(void)state;
 
-	prov_b64url(text, sizeof(text), LINK, 32);
+	pn_b64url(text, sizeof(text), LINK, 32);
 	assert_int_equal(strlen(text), 43);
 	assert_null(strpbrk(text, "+/="));
-	assert_int_equal(prov_b64url_decode(back, sizeof(back), text, strlen(text)), 32);
+	assert_int_equal(pn_b64url_decode(back, sizeof(back), text, strlen(text)), 32);
 	assert_memory_equal(back, LINK, 32);
-	assert_int_equal(prov_b64url_decode(back, sizeof(back), "a+b/", 4), -1);
+	assert_int_equal(pn_b64url_decode(back, sizeof(back), "a+b/", 4), -1);
 }
 
 static void test_pin_new(void **state)

@@ -31,12 +31,12 @@ static void test_link_vectors(void **state)
 	char hex[65], pass[WEB_PASS_TEXT], text[WEB_LINK_TEXT];
 	(void)state;
 
-	web_b64url(text, sizeof(text), LINK, 32);
+	pn_b64url(text, sizeof(text), LINK, 32);
 	assert_string_equal(text, "AAECAwQFBgcICQoLDA0ODxAREhMUFRYXGBkaGxwdHh8");
-	assert_int_equal(web_b64url_decode(back, sizeof(back), text, strlen(text)), 32);
+	assert_int_equal(pn_b64url_decode(back, sizeof(back), text, strlen(text)), 32);
 	assert_memory_equal(back, LINK, 32);
-	assert_int_equal(web_b64url_decode(back, sizeof(back), "AAEC+wQF", 8), -1);
-	assert_int_equal(web_b64url_decode(back, sizeof(back), "AAECAw==", 8), -1);
+	assert_int_equal(pn_b64url_decode(back, sizeof(back), "AAEC+wQF", 8), -1);
+	assert_int_equal(pn_b64url_decode(back, sizeof(back), "AAECAw==", 8), -1);
 
 	pn_guest_link_hash(LINK, h);
 	web_hex(hex, h, 32);
