@@ -145,35 +145,17 @@ int web_blocklist_has(const web_blocklist *bl, const char *pw)
 long web_utf8_chars(const char *s)
 {
 	const unsigned char *p = (const unsigned char *)s;
+	size_t left = strlen(s);
 	long n = 0;
 
-	while (*p) {
-		unsigned c = *p, cp;
-		size_t len;
-		if (c < 0x20 || c == 0x7f)
-			return -1;
-		if (c < 0x80) {
-			p++;
-			n++;
-			continue;
-		}
-		if (c >= 0xc2 && c <= 0xdf)
-			len = 2, cp = c & 0x1f;
-		else if (c >= 0xe0 && c <= 0xef)
-			len = 3, cp = c & 0x0f;
-		else if (c >= 0xf0 && c <= 0xf4)
-			len = 4, cp = c & 0x07;
-		else
-			return -1;
-		for (size_t i = 1; i < len; i++) {
-			if ((p[i] & 0xc0) != 0x80)
-				return -1;
-			cp = (cp << 6) | (p[i] & 0x3f);
-		}
-		if ((len == 3 && cp < 0x800) || (len == 4 && (cp < 0x10000 || cp > 0x10ffff)) ||
-		    (cp >= 0xd800 && cp <= 0xdfff) || (cp >= 0x80 && cp < 0xa0))
+	while (left > 0) {
+		unsigned cp;
+		size_t len = web_utf8_next(p, left, &cp);
+
+		if (len == 0 || cp < 0x20 || (cp >= 0x7f && cp < 0xa0))
 			return -1;
 		p += len;
+		left -= len;
 		n++;
 	}
 	return n;

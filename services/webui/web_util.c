@@ -1,7 +1,7 @@
 /*
  * web_util.c - small building blocks for rendering: a growable text
  * buffer that wipes what it frees (pages carry decrypted mail), HTML
- * escaping that also repairs invalid UTF-8, base64url and hex, and a
+ * escaping that also repairs invalid UTF-8, hex, and a
  * constant-time string comparison for tokens.
  */
 #include <stdio.h>
@@ -98,15 +98,17 @@ void web_buf_printf(web_buf *b, const char *fmt, ...)
 	pn_wipe_free(&s);
 }
 
-/* utf8_len - length of a valid UTF-8 sequence at s (n bytes left), 0 if invalid */
-static size_t utf8_len(const unsigned char *s, size_t n)
+/* web_utf8_next - length of the valid UTF-8 sequence at s (n left), its code point; 0 if invalid */
+size_t web_utf8_next(const unsigned char *s, size_t n, unsigned *cp_r)
 {
 	unsigned c = s[0];
 	size_t len;
 	unsigned cp;
 
-	if (c < 0x80)
+	if (c < 0x80) {
+		*cp_r = c;
 		return 1;
+	}
 	if (c >= 0xc2 && c <= 0xdf)
 		len = 2, cp = c & 0x1f;
 	else if (c >= 0xe0 && c <= 0xef)
@@ -125,6 +127,7 @@ static size_t utf8_len(const unsigned char *s, size_t n)
 	if ((len == 3 && cp < 0x800) || (len == 4 && (cp < 0x10000 || cp > 0x10ffff)) ||
 	    (cp >= 0xd800 && cp <= 0xdfff))
 		return 0;
+	*cp_r = cp;
 	return len;
 }
 
@@ -133,6 +136,7 @@ void web_buf_escn(web_buf *b, const char *s, size_t n)
 {
 	const unsigned char *p = (const unsigned char *)s;
 	size_t i = 0, len;
+	unsigned cp;
 
 	grow(b, n + 16);
 	while (i < n) {
@@ -153,7 +157,7 @@ void web_buf_escn(web_buf *b, const char *s, size_t n)
 			i++;
 			continue;
 		}
-		if ((len = utf8_len(p + i, n - i)) == 0) {
+		if ((len = web_utf8_next(p + i, n - i, &cp)) == 0) {
 			web_buf_add(b, "\xef\xbf\xbd", 3);
 			i++;
 			continue;
