@@ -23,6 +23,7 @@
 #include "postern/addr.h"
 #include "postern/log.h"
 #include "postern/pb.h"
+#include "postern/text.h"
 #include "kl.h"
 
 #define KL_MAX_CACHED 1048576       /* bytes of one cached value */
@@ -43,37 +44,6 @@ static int cmp_slot(const void *a, const void *b)
 	return x->index < y->index ? -1 : x->index > y->index;
 }
 
-/* utf8_len - length of the valid UTF-8 sequence at s (n bytes left), 0 if invalid */
-static size_t utf8_len(const unsigned char *s, size_t n)
-{
-	unsigned char c = s[0];
-	size_t len;
-	unsigned char lo = 0x80, hi = 0xbf;
-
-	if (c >= 0xc2 && c <= 0xdf)
-		len = 2;
-	else if (c >= 0xe0 && c <= 0xef) {
-		len = 3;
-		if (c == 0xe0)
-			lo = 0xa0;
-		if (c == 0xed)
-			hi = 0x9f;
-	} else if (c >= 0xf0 && c <= 0xf4) {
-		len = 4;
-		if (c == 0xf0)
-			lo = 0x90;
-		if (c == 0xf4)
-			hi = 0x8f;
-	} else
-		return 0;
-	if (n < len || s[1] < lo || s[1] > hi)
-		return 0;
-	for (size_t i = 2; i < len; i++)
-		if (s[i] < 0x80 || s[i] > 0xbf)
-			return 0;
-	return len;
-}
-
 /* kl_printable - s as valid UTF-8 without controls, at most max bytes */
 char *kl_printable(const char *s, size_t max, pn_pool *pool)
 {
@@ -82,7 +52,8 @@ char *kl_printable(const char *s, size_t max, pn_pool *pool)
 
 	for (size_t i = 0; i < n;) {
 		const unsigned char *p = (const unsigned char *)s + i;
-		size_t len = *p < 0x80 ? 1 : utf8_len(p, n - i);
+		unsigned cp;
+		size_t len = pn_utf8_next(p, n - i, &cp);
 		if (len == 0 || (len == 1 && (*p < 0x20 || *p == 0x7f))) {
 			if (o + 1 > max)
 				break;

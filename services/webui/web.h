@@ -100,8 +100,6 @@ char *web_html_escape(const char *s);
 
 /* web_hex - lower-case hex of n bytes into out (2n+1) */
 void web_hex(char *out, const uint8_t *in, size_t n);
-/* web_utf8_next - length of the valid UTF-8 sequence at s (n left), its code point; 0 if invalid */
-size_t web_utf8_next(const unsigned char *s, size_t n, unsigned *cp_r);
 /* web_hexval - value of a hex digit or -1 */
 int web_hexval(char c);
 /* web_put_u64 / web_get_u64 - big-endian, 8 bytes */

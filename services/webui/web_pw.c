@@ -25,6 +25,7 @@
 
 #include "postern/log.h"
 #include "postern/mem.h"
+#include "postern/text.h"
 #include "web.h"
 
 #define BLOCKLIST_MAX_BYTES (16L * 1024 * 1024)
@@ -150,7 +151,7 @@ long web_utf8_chars(const char *s)
 
 	while (left > 0) {
 		unsigned cp;
-		size_t len = web_utf8_next(p, left, &cp);
+		size_t len = pn_utf8_next(p, left, &cp);
 
 		if (len == 0 || cp < 0x20 || (cp >= 0x7f && cp < 0xa0))
 			return -1;

@@ -12,6 +12,7 @@
 #include <sodium.h>
 
 #include "postern/mem.h"
+#include "postern/text.h"
 #include "web.h"
 
 /* web_buf_init - an empty buffer */
@@ -98,39 +99,6 @@ void web_buf_printf(web_buf *b, const char *fmt, ...)
 	pn_wipe_free(&s);
 }
 
-/* web_utf8_next - length of the valid UTF-8 sequence at s (n left), its code point; 0 if invalid */
-size_t web_utf8_next(const unsigned char *s, size_t n, unsigned *cp_r)
-{
-	unsigned c = s[0];
-	size_t len;
-	unsigned cp;
-
-	if (c < 0x80) {
-		*cp_r = c;
-		return 1;
-	}
-	if (c >= 0xc2 && c <= 0xdf)
-		len = 2, cp = c & 0x1f;
-	else if (c >= 0xe0 && c <= 0xef)
-		len = 3, cp = c & 0x0f;
-	else if (c >= 0xf0 && c <= 0xf4)
-		len = 4, cp = c & 0x07;
-	else
-		return 0;
-	if (len > n)
-		return 0;
-	for (size_t i = 1; i < len; i++) {
-		if ((s[i] & 0xc0) != 0x80)
-			return 0;
-		cp = (cp << 6) | (s[i] & 0x3f);
-	}
-	if ((len == 3 && cp < 0x800) || (len == 4 && (cp < 0x10000 || cp > 0x10ffff)) ||
-	    (cp >= 0xd800 && cp <= 0xdfff))
-		return 0;
-	*cp_r = cp;
-	return len;
-}
-
 /* web_buf_escn - escaped text; C0 controls other than TAB/LF/CR dropped */
 void web_buf_escn(web_buf *b, const char *s, size_t n)
 {
@@ -157,7 +125,7 @@ void web_buf_escn(web_buf *b, const char *s, size_t n)
 			i++;
 			continue;
 		}
-		if ((len = web_utf8_next(p + i, n - i, &cp)) == 0) {
+		if ((len = pn_utf8_next(p + i, n - i, &cp)) == 0) {
 			web_buf_add(b, "\xef\xbf\xbd", 3);
 			i++;
 			continue;
