@@ -569,6 +569,25 @@ fail:
 	return status;
 }
 
+double th_metric(int port, const char *name)
+{
+	char *body = NULL, *p;
+	double v = -1;
+	size_t n = strlen(name);
+
+	if (th_http_get(port, "/metrics", &body) != 200) {
+		free(body);
+		return -1;
+	}
+	for (p = body; p && *p; p = strchr(p, '\n') ? strchr(p, '\n') + 1 : NULL)
+		if (!strncmp(p, name, n) && p[n] == ' ') {
+			v = strtod(p + n + 1, NULL);
+			break;
+		}
+	free(body);
+	return v;
+}
+
 /* th_wait_http - poll a URL until it answers status or the time is up */
 int th_wait_http(int port, const char *path, int status, long timeout_ms)
 {

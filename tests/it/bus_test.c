@@ -84,33 +84,13 @@ static pn_err ping(pn_client *client, const char *service, long *pid_r)
 	return err;
 }
 
-/* metric - a value from GET /metrics on port; -1 if absent */
-static double metric(int port, const char *name)
-{
-	char *body = NULL, *p;
-	double v = -1;
-	size_t n = strlen(name);
-
-	if (th_http_get(port, "/metrics", &body) != 200) {
-		free(body);
-		return -1;
-	}
-	for (p = body; p && *p; p = strchr(p, '\n') ? strchr(p, '\n') + 1 : NULL)
-		if (!strncmp(p, name, n) && p[n] == ' ') {
-			v = strtod(p + n + 1, NULL);
-			break;
-		}
-	free(body);
-	return v;
-}
-
 /* wait_for - poll until metric == value (or >= it, at_least), up to timeout_ms; 0 or -1 */
 static int wait_for(int port, const char *name, double value, int at_least, long timeout_ms)
 {
 	long long deadline = th_now_ms() + timeout_ms;
 
 	do {
-		double v = metric(port, name);
+		double v = th_metric(port, name);
 
 		if (v == value || (at_least && v > value))
 			return 0;
@@ -238,8 +218,8 @@ static void test_request_reply(void **state)
 	assert_memory_equal(rep, "404", 3);
 	pn_free(&rep);
 
-	assert_true(metric(b.health, WORKERS_KL) == 1);
-	assert_true(metric(b.health, "postern_broker_requests_total{service=\"keylookup\"}") >= 2);
+	assert_true(th_metric(b.health, WORKERS_KL) == 1);
+	assert_true(th_metric(b.health, "postern_broker_requests_total{service=\"keylookup\"}") >= 2);
 
 	pn_client_destroy(&c);
 	/* SIGTERM interrupts the worker's wait: it leaves at once, exit 0 */
@@ -444,7 +424,7 @@ static void test_unadmitted_clients(void **state)
 	assert_null(reply);
 	reply = recv_within(stranger, 100);
 	assert_null(reply);
-	assert_true(metric(b.health, "postern_broker_requests_total{service=\"keylookup\"}") == 1);
+	assert_true(th_metric(b.health, "postern_broker_requests_total{service=\"keylookup\"}") == 1);
 
 	zsock_destroy(&plain);
 	zsock_destroy(&stranger);
@@ -560,7 +540,7 @@ static void test_queue_full(void **state)
 	c = th_client(b.endpoint, NULL, 300, 1);
 	assert_int_equal(ping(c, "nobody", NULL), PN_ERR_TEMP);     /* queued */
 	assert_int_equal(ping(c, "nobody", NULL), PN_ERR_TEMP);     /* queued */
-	assert_true(metric(b.health, "postern_broker_queued{service=\"nobody\"}") == 2);
+	assert_true(th_metric(b.health, "postern_broker_queued{service=\"nobody\"}") == 2);
 	t0 = th_now_ms();
 	assert_int_equal(pn_client_call(c, "nobody", &req.base,
 	    &postern__v1__keylookup_reply__descriptor, pool, &out), PN_ERR_BUSY);
@@ -568,7 +548,7 @@ static void test_queue_full(void **state)
 	assert_non_null(out);
 	assert_int_equal(pn_pb_get_status(out, &error), PN_ERR_BUSY);
 	assert_string_equal(error, "service nobody: queue full");
-	assert_true(metric(b.health, "postern_broker_busy_total{service=\"nobody\"}") == 1);
+	assert_true(th_metric(b.health, "postern_broker_busy_total{service=\"nobody\"}") == 1);
 	pn_pool_destroy(&pool);
 	pn_client_destroy(&c);
 	th_stop(b.pid, 10000);
@@ -587,7 +567,7 @@ static void test_queue_ttl(void **state)
 	assert_int_equal(ping(c, "nobody", NULL), PN_ERR_TEMP);
 	assert_int_equal(wait_metric(b.health,
 	    "postern_broker_dropped_total{reason=\"expired\"}", 1, 2000), 0);
-	assert_true(metric(b.health, "postern_broker_queued{service=\"nobody\"}") <= 0);
+	assert_true(th_metric(b.health, "postern_broker_queued{service=\"nobody\"}") <= 0);
 	pn_client_destroy(&c);
 	th_stop(b.pid, 10000);
 }

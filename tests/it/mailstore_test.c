@@ -57,26 +57,6 @@ typedef struct fx {
 
 /* ---- helpers ---- */
 
-/* metric - a value from /metrics, -1 if absent */
-static double metric(int port, const char *name)
-{
-	char *body = NULL, *p;
-	double v = -1;
-	size_t n = strlen(name);
-
-	if (th_http_get(port, "/metrics", &body) != 200) {
-		free(body);
-		return -1;
-	}
-	for (p = body; p && *p; p = strchr(p, '\n') ? strchr(p, '\n') + 1 : NULL)
-		if (!strncmp(p, name, n) && p[n] == ' ') {
-			v = strtod(p + n + 1, NULL);
-			break;
-		}
-	free(body);
-	return v;
-}
-
 /* fx_env - mailstore's environment for this case plus extra entries */
 static const char *const *fx_env(fx *f, const char *const *extra)
 {
@@ -1171,7 +1151,7 @@ static void test_outbox_retry(void **state)
 	assert_true(attempts >= 3);
 	assert_int_equal(th_sql_long(f->dsn, "SELECT count(*) FROM outbox WHERE idem_key = 'retry-1' "
 	    "AND state = 'queued' AND last_error IS NOT NULL AND length(data) > 0"), 1);
-	assert_true(metric(f->health[0], "postern_outbox_retried_total") >= 2);
+	assert_true(th_metric(f->health[0], "postern_outbox_retried_total") >= 2);
 	assert_int_equal(th_file_count(f->sinkdir), 0);
 
 	/* the relay comes up on that port */
@@ -1187,8 +1167,8 @@ static void test_outbox_retry(void **state)
 	/* and not again: wait several poll rounds */
 	usleep(1500000);
 	assert_int_equal(th_file_count(f->sinkdir), 1);
-	assert_int_equal(metric(f->health[0], "postern_outbox_sent_total"), 1);
-	assert_int_equal(metric(f->health[0], "postern_outbox_queued"), 0);
+	assert_int_equal(th_metric(f->health[0], "postern_outbox_sent_total"), 1);
+	assert_int_equal(th_metric(f->health[0], "postern_outbox_queued"), 0);
 
 	/* the same key queued again is not sent again */
 	assert_int_equal(queue(f, 0, "retry-1", "kim@example.org"), PN_OK);
@@ -1230,8 +1210,8 @@ static void test_outbox_two_replicas(void **state)
 	assert_int_equal(th_file_count(f->sinkdir), 50);
 	assert_int_equal(th_sql_long(f->dsn, "SELECT count(*) FROM outbox WHERE state = 'sent'"), 50);
 	assert_int_equal(th_sql_long(f->dsn, "SELECT max(attempts) FROM outbox"), 1);
-	s0 = metric(f->health[0], "postern_outbox_sent_total");
-	s1 = metric(f->health[1], "postern_outbox_sent_total");
+	s0 = th_metric(f->health[0], "postern_outbox_sent_total");
+	s1 = th_metric(f->health[1], "postern_outbox_sent_total");
 	assert_int_equal((s0 < 0 ? 0 : s0) + (s1 < 0 ? 0 : s1), 50);
 }
 
@@ -1331,8 +1311,8 @@ static void test_synchronous_commit(void **state)
 	free(v);
 
 	start_ms(f, NULL);
-	assert_int_equal(metric(f->health[0], "postern_pg_synchronous_commit{conn=\"mailstore\"}"), 1);
-	assert_int_equal(metric(f->health[0], "postern_pg_synchronous_commit{conn=\"outbox\"}"), 1);
+	assert_int_equal(th_metric(f->health[0], "postern_pg_synchronous_commit{conn=\"mailstore\"}"), 1);
+	assert_int_equal(th_metric(f->health[0], "postern_pg_synchronous_commit{conn=\"outbox\"}"), 1);
 	/* both sessions are there under their application names */
 	assert_int_equal(th_sql_long(f->dsn, "SELECT count(*) FROM pg_stat_activity WHERE "
 	    "datname = current_database() AND application_name IN "

@@ -79,26 +79,6 @@ static long rows_anywhere(fx *f, long long id)
 	    id, id, id, id);
 }
 
-/* metric - a value from /metrics, -1 if absent */
-static double metric(int port, const char *name)
-{
-	char *body = NULL, *p;
-	double v = -1;
-	size_t n = strlen(name);
-
-	if (th_http_get(port, "/metrics", &body) != 200) {
-		free(body);
-		return -1;
-	}
-	for (p = body; p && *p; p = strchr(p, '\n') ? strchr(p, '\n') + 1 : NULL)
-		if (!strncmp(p, name, n) && p[n] == ' ') {
-			v = strtod(p + n + 1, NULL);
-			break;
-		}
-	free(body);
-	return v;
-}
-
 /* redis_exists - 1 if key exists */
 static long redis_exists(fx *f, const char *key)
 {
@@ -902,11 +882,11 @@ static void test_service(void **state)
 		usleep(50000);
 	assert_int_equal(rows_anywhere(f, old), 0);
 	deadline = th_now_ms() + 5000;
-	while (metric(health, "postern_reaper_deleted_total") != 1 && th_now_ms() < deadline)
+	while (th_metric(health, "postern_reaper_deleted_total") != 1 && th_now_ms() < deadline)
 		usleep(50000);
-	assert_int_equal(metric(health, "postern_reaper_deleted_total"), 1);
-	assert_int_equal(metric(health, "postern_reaper_errors_total"), 0);
-	assert_true(metric(health, "postern_reaper_last_run_seconds") >= 0);
+	assert_int_equal(th_metric(health, "postern_reaper_deleted_total"), 1);
+	assert_int_equal(th_metric(health, "postern_reaper_errors_total"), 0);
+	assert_true(th_metric(health, "postern_reaper_last_run_seconds") >= 0);
 	assert_int_equal(th_stop(pid, 15000), 0);
 }
 
