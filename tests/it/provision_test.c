@@ -155,22 +155,7 @@ static char *sql(const char *fmt, ...)
 }
 
 /* sql_int - a count */
-static long sql_int(const char *fmt, ...)
-{
-	char q[2048];
-	va_list ap;
-	char *v;
-	long n;
-
-	va_start(ap, fmt);
-	vsnprintf(q, sizeof(q), fmt, ap);
-	va_end(ap);
-	v = th_sql(F->dsn, q);
-	assert_non_null(v);
-	n = atol(v);
-	free(v);
-	return n;
-}
+#define sql_int(...) th_sql_longf(F->dsn, __VA_ARGS__)
 
 /* the_mail - a plain test mail from sender */
 static char *the_mail(const char *from_name, const char *from, const char *subject,

@@ -244,22 +244,7 @@ static int teardown(void **state)
 }
 
 /* count - one SQL count */
-static long count(const char *fmt, ...)
-{
-	char q[1024];
-	va_list ap;
-	char *v;
-	long n;
-
-	va_start(ap, fmt);
-	vsnprintf(q, sizeof(q), fmt, ap);
-	va_end(ap);
-	v = th_sql(F->dsn, q);
-	assert_non_null(v);
-	n = atol(v);
-	free(v);
-	return n;
-}
+#define count(...) th_sql_longf(F->dsn, __VA_ARGS__)
 
 static void test_kill_a_replica(void **state)
 {
