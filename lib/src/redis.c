@@ -14,10 +14,13 @@
  * reconnect) and wiped on close; it is never logged.
  */
 #include <errno.h>
+#include <stdio.h>
 #include <stdarg.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/time.h>
+
+#include <sodium.h>
 
 #include "postern/log.h"
 #include "postern/mem.h"
@@ -389,4 +392,28 @@ pn_err pn_redis_forget_mailboxes(pn_redis *r, const int64_t *ids, size_t n,
 	free(argvlen);
 	free(argv);
 	return err;
+}
+
+void pn_redis_ver_key(char *buf, size_t len, int64_t mailbox_id)
+{
+	snprintf(buf, len, "mbx:%lld:ver", (long long)mailbox_id);
+}
+
+void pn_redis_ver_new(char out[PN_REDIS_VER_TEXT])
+{
+	uint8_t r[16];
+
+	randombytes_buf(r, sizeof(r));
+	sodium_bin2hex(out, PN_REDIS_VER_TEXT, r, sizeof(r));
+}
+
+/* pn_redis_folders_changed - every earlier token stops matching */
+pn_err pn_redis_folders_changed(pn_redis *r, int64_t mailbox_id)
+{
+	char key[64], ver[PN_REDIS_VER_TEXT], ttl[16];
+
+	pn_redis_ver_key(key, sizeof(key), mailbox_id);
+	pn_redis_ver_new(ver);
+	snprintf(ttl, sizeof(ttl), "%d", PN_REDIS_VER_TTL);
+	return pn_redis_cmdv(r, NULL, "SET", key, ver, "EX", ttl, (char *)NULL);
 }

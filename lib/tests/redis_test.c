@@ -137,6 +137,41 @@ static void test_forget_mailbox(void **state)
 	pn_redis_close(&r);
 }
 
+/* test_folders_changed - each change a new token, with an expiry; tokens never repeat */
+static void test_folders_changed(void **state)
+{
+	const char *w = where();
+	redisReply *reply = NULL;
+	char key[64], first[PN_REDIS_VER_TEXT], a[PN_REDIS_VER_TEXT], b[PN_REDIS_VER_TEXT];
+	(void)state;
+	if (!w)
+		skip();
+	pn_redis *r = pn_redis_open(w, NULL, 2000);
+	assert_non_null(r);
+	pn_redis_ver_key(key, sizeof(key), 987654322);
+	assert_string_equal(key, "mbx:987654322:ver");
+	pn_redis_cmdv(r, NULL, "DEL", key, (char *)NULL);
+	assert_int_equal(pn_redis_folders_changed(r, 987654322), PN_OK);
+	assert_int_equal(pn_redis_cmdv(r, &reply, "GET", key, (char *)NULL), PN_OK);
+	assert_int_equal(reply->type, REDIS_REPLY_STRING);
+	assert_int_equal(reply->len, PN_REDIS_VER_TEXT - 1);
+	snprintf(first, sizeof(first), "%s", reply->str);
+	pn_redis_free(&reply);
+	assert_int_equal(pn_redis_folders_changed(r, 987654322), PN_OK);
+	assert_int_equal(pn_redis_cmdv(r, &reply, "GET", key, (char *)NULL), PN_OK);
+	assert_string_not_equal(reply->str, first);
+	pn_redis_free(&reply);
+	assert_int_equal(pn_redis_cmdv(r, &reply, "TTL", key, (char *)NULL), PN_OK);
+	assert_true(reply->integer > PN_REDIS_VER_TTL - 10 && reply->integer <= PN_REDIS_VER_TTL);
+	pn_redis_free(&reply);
+	pn_redis_ver_new(a);
+	pn_redis_ver_new(b);
+	assert_int_equal(strlen(a), PN_REDIS_VER_TEXT - 1);
+	assert_string_not_equal(a, b);
+	pn_redis_cmdv(r, NULL, "DEL", key, (char *)NULL);
+	pn_redis_close(&r);
+}
+
 /* test_pipe - n commands, n replies in order; an error reply keeps nothing, the connection stays in step */
 static void test_pipe(void **state)
 {
@@ -198,6 +233,7 @@ int main(void)
 		cmocka_unit_test(test_commands),
 		cmocka_unit_test(test_forget_mailbox),
 		cmocka_unit_test(test_pipe),
+		cmocka_unit_test(test_folders_changed),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

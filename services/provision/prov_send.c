@@ -330,6 +330,18 @@ static pn_err accepted_outcome(event *e, const char *address,
 	if (!acc->created) {
 		o->kind = POSTERN__V1__OUTCOME__KIND__MAILBOX_EXISTS;
 		e->exists++;
+		/*
+		 * New mail in a mailbox someone may be reading: the web UI's
+		 * cached folder pages of it stop matching. The mail is stored
+		 * either way; a lost change costs at most the page cache's
+		 * maximum age (docs/security.md).
+		 */
+		if (acc->mailbox && pn_redis_folders_changed(e->st->redis, acc->mailbox->id) != PN_OK) {
+			pn_warn("msg=\"cannot mark the mailbox's folders changed\" mailbox=%lld",
+			    (long long)acc->mailbox->id);
+			pn_metrics_add("postern_provision_folder_version_errors_total",
+			    "folder versions that could not be replaced after a stored mail", 1);
+		}
 		return PN_OK;
 	}
 	o->kind = POSTERN__V1__OUTCOME__KIND__MAILBOX_CREATED;

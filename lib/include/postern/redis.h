@@ -77,4 +77,26 @@ pn_err pn_redis_forget_mailbox(pn_redis *redis, int64_t mailbox_id,
 pn_err pn_redis_forget_mailboxes(pn_redis *redis, const int64_t *ids, size_t n,
     const char *const *extra, size_t nextra, long *deleted_r);
 
+/*
+ * Folder versions. "mbx:<mailbox id>:ver" holds a random token that is
+ * replaced after every committed change to the mailbox's folders (a mail
+ * stored, a message marked seen, a reply kept in Sent): whoever asked
+ * mailstore for the change replaces it once mailstore has answered. A
+ * reader that keeps a rendered folder page beside the token it read
+ * *before* asking mailstore may show that page again for as long as the
+ * token is unchanged. Tokens never repeat, and a missing token matches
+ * nothing, so the key may expire (PN_REDIS_VER_TTL) or be lost freely:
+ * that only costs a cache miss.
+ *
+ * pn_redis_ver_key - the key's name
+ * pn_redis_folders_changed - a fresh token (SET ... EX PN_REDIS_VER_TTL)
+ * pn_redis_ver_new - a fresh token into out, for a reader that found
+ *	none and sets one with SET NX
+ */
+#define PN_REDIS_VER_TEXT 33          /* 32 hex digits + NUL */
+#define PN_REDIS_VER_TTL 86400
+void pn_redis_ver_key(char *buf, size_t len, int64_t mailbox_id);
+void pn_redis_ver_new(char out[PN_REDIS_VER_TEXT]);
+pn_err pn_redis_folders_changed(pn_redis *redis, int64_t mailbox_id);
+
 #endif
