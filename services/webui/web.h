@@ -11,6 +11,8 @@
  * web_sess.c   sessions in Redis: sealed records, timeouts, throttles
  * web_cache.c  the session's cache of decrypted list-view envelopes,
  *              sealed in Redis (the inbox without a gpg run per row)
+ * web_pcache.c rendered folder pages kept in process memory, sealed, valid
+ *              while the mailbox's folder version in Redis is unchanged
  * web_mail.c   a decrypted RFC 5322 message taken apart with GMime
  * web_text.c   every English text the pages show (one place to translate)
  * web_html.c   the pages, rendered to HTML (pure)
@@ -67,6 +69,8 @@ struct web_config {
 	long reply_max_attach;      /* bytes of a reply's attachments together */
 	long reply_max;             /* replies per mailbox ... */
 	long reply_window;          /* ... in this many seconds */
+	long page_cache;            /* slots of the folder page cache (0 = off) */
+	long page_cache_age;        /* seconds a kept page may be shown */
 };
 extern struct web_config web_cfg;
 
@@ -251,12 +255,15 @@ web_pw_verdict web_pw_check(const web_blocklist *bl, const char *pw,
  *   csrf    "postern/csrf/v1"         base64url: the form token
  *   env     "postern/envelope-box/v1" secretbox key of the session's
  *                                     envelope cache (web_cache.c)
+ *   page    "postern/page-box/v1"     secretbox key of the session's
+ *                                     kept folder pages (web_pcache.c)
  */
 void web_sess_id(const uint8_t c[WEB_COOKIE_BYTES], char out[65]);
 void web_sess_box(const uint8_t c[WEB_COOKIE_BYTES], uint8_t out[32]);
 void web_sess_pass(const uint8_t c[WEB_COOKIE_BYTES], char out[WEB_PASS_TEXT]);
 void web_sess_csrf(const uint8_t c[WEB_COOKIE_BYTES], char out[WEB_PASS_TEXT]);
 void web_env_box(const uint8_t c[WEB_COOKIE_BYTES], uint8_t out[32]);
+void web_page_box(const uint8_t c[WEB_COOKIE_BYTES], uint8_t out[32]);
 /* web_addr_tag - hex BLAKE2b-256("postern/login/v1\0" || address): throttle keys */
 void web_addr_tag(const char *address, char out[65]);
 
@@ -279,6 +286,8 @@ typedef struct web_sess {
 	char *address;                   /* pn_malloc'd */
 	pn_buf key;                      /* AUTH: guest key protected by the session passphrase */
 	long long ttl_ms;                /* the record's Redis TTL when loaded or touched; -1 unknown */
+	int64_t ver_of;                  /* the mailbox whose folder version was read with the record */
+	char ver[PN_REDIS_VER_TEXT];     /* that version, "" if none */
 } web_sess;
 
 /* web_sess_clear - wipe and free what s holds (the struct stays) */
@@ -294,9 +303,11 @@ void web_sess_cookie_text(const web_sess *s, char out[WEB_COOKIE_TEXT]);
 int web_sess_cookie_parse(web_sess *s, const char *text);
 /*
  * web_sess_load - read the record of s->c and its TTL (one round trip);
- * kind NONE if none/expired; -1 Redis down
+ * kind NONE if none/expired; -1 Redis down. With ver_of > 0 the folder
+ * version of that mailbox is read in the same round trip (s->ver_of,
+ * s->ver); it is kept only if the record is that mailbox's.
  */
-int web_sess_load(pn_redis *r, web_sess *s, long now);
+int web_sess_load(pn_redis *r, web_sess *s, long now, int64_t ver_of);
 /* web_sess_save - store (and track) the record with the right TTL; -1 on error */
 int web_sess_save(pn_redis *r, const web_sess *s, long now);
 /*
@@ -407,6 +418,30 @@ long web_env_cache_get(pn_redis *r, const web_sess *s, const int64_t *ids, size_
  */
 int web_env_cache_put(pn_redis *r, const web_sess *s, const int64_t *ids,
     const web_env *env, const int *want, size_t n);
+
+/* ---- web_pcache.c ---- */
+#define WEB_PCACHE_ENTRY_MAX (256 * 1024)   /* bytes of one kept page */
+
+/* web_pcache_init - slots (0 = off) and the age bound in seconds; frees an earlier table */
+int web_pcache_init(long slots, long max_age);
+void web_pcache_fini(void);
+/*
+ * web_pcache_mailbox - the mailbox of the page (folder, page) kept for
+ * cookie c, 0 if none: whose folder version to read with the session
+ */
+int64_t web_pcache_mailbox(const uint8_t c[WEB_COOKIE_BYTES], int folder, long page);
+/*
+ * web_pcache_get - the page's body kept for session s under folder version
+ * ver, at most max_age old: appended to body, *last_activity_r set, 0;
+ * -1 when there is none (or it does not open: then nothing is appended)
+ */
+int web_pcache_get(const web_sess *s, int folder, long page, const char *ver, long now,
+    web_buf *body, int64_t *last_activity_r);
+/* web_pcache_put - keep a page body rendered after reading version ver */
+void web_pcache_put(const web_sess *s, int folder, long page, const char *ver, long now,
+    const char *body, size_t len, int64_t last_activity);
+/* web_pcache_drop - forget every page of cookie c (logout) */
+void web_pcache_drop(const uint8_t c[WEB_COOKIE_BYTES]);
 
 /* ---- web_reply.c ---- */
 #define WEB_REPLY_MAX_RCPT 20
@@ -528,6 +563,8 @@ int web_http_start(pn_ctx *ctx);
 void web_http_stop(void);
 
 /* ---- web_pages.c ---- */
+/* web_folder_of - 0 for GET /inbox or /sent: *sent_r and the page (?page=N) */
+int web_folder_of(const char *path, const char *query, int *sent_r, long *page_r);
 /* web_route - dispatch one request; returns the status sent */
 int web_route(web_req *rq);
 /* web_route_multipart - does POST path take multipart/form-data (the reply)? */

@@ -17,10 +17,10 @@
  * beside it. Both ids are inside the box, so an entry copied to another
  * field, another session's hash or another mailbox does not open.
  *
- * Only the envelope is cached, never the message body, the folder, the
- * seen flag or the list itself: every page view still asks mailstore for
- * the current page (new mail shows at once, read mail is no longer
- * unread), and takes from here only what cannot change.
+ * Only the envelope is cached here, never the message body, the folder or
+ * the seen flag: a page asked from mailstore takes from here only what
+ * cannot change. (Whole rendered pages are kept, for as long as the
+ * mailbox's folders do not change, by web_pcache.c.)
  *
  * Lifetime: an entry is written only while the session record exists
  * (one Lua script checks it), with the record's remaining TTL; a touch

@@ -14,6 +14,8 @@
  *   csrf = base64url(..."postern/csrf/v1")   the form token
  *   env  = ..."postern/envelope-box/v1"      secretbox key of the session's
  *                                            envelope cache (web_cache.c)
+ *   page = ..."postern/page-box/v1"          secretbox key of the session's
+ *                                            kept folder pages (web_pcache.c)
  * So Redis holds only ciphertext, any replica can serve any request, and
  * logging out (deleting the record) makes the cookie worthless.
  */
@@ -58,6 +60,11 @@ void web_sess_csrf(const uint8_t c[WEB_COOKIE_BYTES], char out[WEB_PASS_TEXT])
 void web_env_box(const uint8_t c[WEB_COOKIE_BYTES], uint8_t out[32])
 {
 	pn_kdf(c, WEB_COOKIE_BYTES, "postern/envelope-box/v1", NULL, out);
+}
+
+void web_page_box(const uint8_t c[WEB_COOKIE_BYTES], uint8_t out[32])
+{
+	pn_kdf(c, WEB_COOKIE_BYTES, "postern/page-box/v1", NULL, out);
 }
 
 /* web_addr_tag - a fixed-size Redis key part for an address */

@@ -449,6 +449,7 @@ static int handle(struct mg_connection *conn, void *data)
 	web_req rq;
 	char cookie[128];
 	const char *hdr;
+	int64_t ver_of = 0;
 	int rc, big = 0;
 	(void)data;
 
@@ -483,7 +484,15 @@ static int handle(struct mg_connection *conn, void *data)
 	    web_cookie_get(hdr, cookie_name(), cookie, sizeof(cookie)) == 0)
 		web_sess_cookie_parse(&rq.sess, cookie);
 	sodium_memzero(cookie, sizeof(cookie));
-	if (web_sess_load(t->redis, &rq.sess, rq.now) < 0) {
+	{
+		/* a folder page kept for this cookie: its version comes with the record */
+		int sent;
+		long page;
+		if (rq.sess.have_cookie && !strcmp(rq.method, "GET") &&
+		    web_folder_of(rq.path, rq.query, &sent, &page) == 0)
+			ver_of = web_pcache_mailbox(rq.sess.c, sent, page);
+	}
+	if (web_sess_load(t->redis, &rq.sess, rq.now, ver_of) < 0) {
 		rq.close = 1;               /* a POST body stays unread */
 		rc = web_error(&rq, 503);
 		goto done;

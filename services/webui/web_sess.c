@@ -208,21 +208,29 @@ long web_sess_ttl(const web_sess *s, long now)
 	return ttl;
 }
 
-/* web_sess_load - GET and PTTL, then open; a record that does not open counts as none */
-int web_sess_load(pn_redis *r, web_sess *s, long now)
+/*
+ * web_sess_load - GET and PTTL (and the folder version of ver_of), then
+ * open; a record that does not open counts as none
+ */
+int web_sess_load(pn_redis *r, web_sess *s, long now, int64_t ver_of)
 {
-	char key[80];
-	redisReply *reps[2] = { NULL, NULL }, *rep;
+	char key[80], vkey[64];
+	redisReply *reps[3] = { NULL, NULL, NULL }, *rep;
+	size_t n = ver_of > 0 ? 3 : 2;
 
 	s->kind = WEB_SESS_NONE;
 	s->ttl_ms = -1;
+	s->ver_of = 0;
+	s->ver[0] = '\0';
 	if (!s->have_cookie)
 		return 0;
 	web_sess_key(s, key);
-	const char *get[] = { "GET", key }, *pttl[] = { "PTTL", key };
-	const size_t getlen[] = { 3, strlen(key) }, pttllen[] = { 4, strlen(key) };
-	const pn_redis_argv cmds[2] = { { 2, get, getlen }, { 2, pttl, pttllen } };
-	if (pn_redis_pipe(r, 2, cmds, reps) != PN_OK)
+	pn_redis_ver_key(vkey, sizeof(vkey), ver_of);
+	const char *get[] = { "GET", key }, *pttl[] = { "PTTL", key }, *ver[] = { "GET", vkey };
+	const size_t getlen[] = { 3, strlen(key) }, pttllen[] = { 4, strlen(key) },
+	    verlen[] = { 3, strlen(vkey) };
+	const pn_redis_argv cmds[3] = { { 2, get, getlen }, { 2, pttl, pttllen }, { 2, ver, verlen } };
+	if (pn_redis_pipe(r, n, cmds, reps) != PN_OK)
 		return -1;
 	rep = reps[0];
 	if (reps[1]->type == REDIS_REPLY_INTEGER)
@@ -240,6 +248,15 @@ int web_sess_load(pn_redis *r, web_sess *s, long now)
 	if (rep->type == REDIS_REPLY_STRING)
 		pn_wipe(rep->str, rep->len);
 	pn_redis_free(&rep);
+	if (n == 3) {
+		if (s->kind == WEB_SESS_AUTH && s->mailbox_id == ver_of &&
+		    reps[2]->type == REDIS_REPLY_STRING && reps[2]->len < sizeof(s->ver)) {
+			memcpy(s->ver, reps[2]->str, reps[2]->len);
+			s->ver[reps[2]->len] = '\0';
+			s->ver_of = ver_of;
+		}
+		pn_redis_free(&reps[2]);
+	}
 	return 0;
 }
 

@@ -12,6 +12,10 @@
  *     mail at once and read mail as read; the cache in Redis holds
  *     ciphertext only, opens for nothing else, never outlives the
  *     session record, is tracked in mbx:<id>:keys and goes at logout;
+ *   - the page cache: a repeated view is the kept page; new mail, a read
+ *     message and a reply replace the folder version, so they show on
+ *     the next view; another session never gets the page; a change
+ *     nobody announced shows once the page is PAGE_CACHE_AGE old;
  *   - the journey: link -> 303 without the secret -> wrong PIN (tries
  *     left) -> right PIN -> a common password refused -> password set ->
  *     new cookie -> inbox -> read (text, sandboxed HTML URL, attachment
@@ -78,6 +82,7 @@ typedef struct fx {
 	pn_buf alice_sec;                /* the sender's secret key (for decrypting replies) */
 	pid_t ms, kl, pv, sink, web;
 	int port;                        /* the web UI's */
+	int web_health;                  /* its /metrics */
 	pn_client *client;
 	char domain[64], tag[32];
 	char env[12][512];
@@ -89,6 +94,7 @@ static fx *F;
 #define ALICE_PASS "alice's long test passphrase"
 #define REPLY_MAX "3"                   /* replies per hour: test_reply_limit reaches it */
 #define REPLY_MAX_ATTACH "100000"       /* bytes of a reply's attachments */
+#define PAGE_CACHE_AGE "3"              /* seconds: test_page_cache waits it out */
 
 /* ---- a small HTTP client ---- */
 
@@ -314,6 +320,7 @@ static const char *const *web_env(const char *const *extra)
 	env[n++] = "POSTERN_LOGIN_LOCKOUT_SECONDS=60";
 	env[n++] = "POSTERN_WEBUI_REPLY_MAX=" REPLY_MAX;
 	env[n++] = "POSTERN_WEBUI_REPLY_MAX_ATTACH=" REPLY_MAX_ATTACH;
+	env[n++] = "POSTERN_WEBUI_PAGE_CACHE_AGE=" PAGE_CACHE_AGE;
 	for (int i = 0; extra && extra[i] && n < 23; i++)
 		env[n++] = extra[i];
 	env[n] = NULL;
@@ -322,7 +329,7 @@ static const char *const *web_env(const char *const *extra)
 
 static void start_web(const char *const *extra)
 {
-	F->web = th_service_start("webui", F->broker.endpoint, web_env(extra), NULL);
+	F->web = th_service_start("webui", F->broker.endpoint, web_env(extra), &F->web_health);
 	assert_true(F->web > 0);
 	assert_int_equal(th_wait_http(F->port, "/static/postern.css", 200, 10000), 0);
 }
@@ -839,13 +846,21 @@ static void sess_keys(const char *cookie, char rec[80], char env[80])
 	sodium_memzero(c, sizeof(c));
 }
 
-/* mbx_set - "mbx:<id>:keys" of bob's mailbox */
-static void mbx_set(char out[64])
+/* mbx_key - "mbx:<id>:<what>" of bob's mailbox */
+static const char *mbx_key(const char *what)
 {
+	static char out[64];
 	long id = th_sql_longf(F->dsn, "SELECT id FROM mailboxes WHERE address = '%s'", addr("bob"));
 
 	assert_true(id > 0);
-	snprintf(out, 64, "mbx:%ld:keys", id);
+	snprintf(out, sizeof(out), "mbx:%ld:%s", id, what);
+	return out;
+}
+
+/* mbx_set - "mbx:<id>:keys" of bob's mailbox */
+static void mbx_set(char out[64])
+{
+	snprintf(out, 64, "%s", mbx_key("keys"));
 }
 
 /* rcmd_int - an integer reply */
@@ -947,6 +962,8 @@ static void test_envelope_cache(void **state)
 		freeReplyObject(redisCommand(rc, "HSET %s %s %b", env, b, v->str, v->len));
 		freeReplyObject(v);
 		freeReplyObject(redisCommand(rc, "HSET %s %s %s", env, a, "garbage"));
+		/* and the kept page must not answer for them: its version goes */
+		freeReplyObject(redisCommand(rc, "DEL %s", mbx_key("ver")));
 	}
 	http(&r, "GET", "/inbox", bob_cookie, NULL, NULL);
 	assert_int_equal(r.status, 200);
@@ -956,6 +973,128 @@ static void test_envelope_cache(void **state)
 		/* twice "Quarterly" would mean the moved entry was shown */
 		const char *q = strstr(r.body, "Quarterly &lt;report&gt;");
 		assert_null(strstr(q + 1, "Quarterly &lt;report&gt;"));
+	}
+	resp_free(&r);
+	redisFree(rc);
+}
+
+static void login(resp *r, const char *address, const char *password);
+
+/* page_cache - the web UI's count of kept-page hits or misses */
+static double page_cache(const char *result)
+{
+	char name[96];
+	double v;
+
+	snprintf(name, sizeof(name), "postern_webui_page_cache_total{result=\"%s\"}", result);
+	v = th_metric(F->web_health, name);
+	return v < 0 ? 0 : v;
+}
+
+/* inbox_of - GET /inbox as cookie: 200, the body kept in r */
+static void inbox_of(resp *r, const char *cookie)
+{
+	http(r, "GET", "/inbox", cookie, NULL, NULL);
+	assert_int_equal(r->status, 200);
+}
+
+static void test_page_cache(void **state)
+{
+	redisContext *rc = redis_conn();
+	redisReply *v;
+	char ver[64], *mail, cookie2[128];
+	double hits, misses;
+	resp r, r2;
+	(void)state;
+
+	/* two views in a row: the second is the kept page, byte for byte, under a version */
+	inbox_of(&r, bob_cookie);
+	hits = page_cache("hit");
+	inbox_of(&r2, bob_cookie);
+	assert_true(page_cache("hit") == hits + 1);
+	assert_int_equal(r.blen, r2.blen);
+	assert_memory_equal(r.body, r2.body, r.blen);
+	resp_free(&r2);
+	v = redisCommand(rc, "GET %s", mbx_key("ver"));
+	assert_int_equal(v->type, REDIS_REPLY_STRING);
+	assert_int_equal(v->len, 32);
+	snprintf(ver, sizeof(ver), "%s", v->str);
+	freeReplyObject(v);
+	assert_true(rcmd_int(rc, "TTL %s", mbx_key("ver"), NULL) > 0);
+
+	/* new mail: provision replaced the version, so it shows on the very next view */
+	mail = mail_text("Third <item>");
+	deliver(addr("bob"), mail);
+	free(mail);
+	v = redisCommand(rc, "GET %s", mbx_key("ver"));
+	assert_int_equal(v->type, REDIS_REPLY_STRING);
+	assert_string_not_equal(v->str, ver);
+	freeReplyObject(v);
+	misses = page_cache("miss");
+	inbox_of(&r2, bob_cookie);
+	assert_non_null(strstr(r2.body, "Third &lt;item&gt;"));
+	assert_non_null(strstr(r2.body, "msg unread"));
+	assert_true(page_cache("miss") == misses + 1);
+	resp_free(&r2);
+
+	/* reading it replaces the version too: the next view shows nothing unread */
+	{
+		char path[64];
+		long long id = th_sql_longf(F->dsn, "SELECT max(m.id) FROM messages m JOIN mailboxes b "
+		    "ON b.id = m.mailbox_id WHERE b.address = '%s' AND m.folder = 'inbox'", addr("bob"));
+		snprintf(path, sizeof(path), "/msg/%lld", id);
+		http(&r2, "GET", path, bob_cookie, NULL, NULL);
+		assert_int_equal(r2.status, 200);
+		resp_free(&r2);
+	}
+	inbox_of(&r2, bob_cookie);
+	assert_null(strstr(r2.body, "msg unread"));
+	resp_free(&r2);
+
+	/* another session of the same mailbox never gets this session's page */
+	login(&r2, addr("bob"), bob_pw);
+	assert_int_equal(r2.status, 303);
+	snprintf(cookie2, sizeof(cookie2), "%s", cookie_in(&r2));
+	resp_free(&r2);
+	hits = page_cache("hit");
+	inbox_of(&r2, cookie2);
+	assert_true(page_cache("hit") == hits);
+	resp_free(&r2);
+
+	/*
+	 * A change nobody announced (made behind mailstore's back, as if the
+	 * version could not be replaced): the kept page is shown until it is
+	 * PAGE_CACHE_AGE old, never longer.
+	 */
+	inbox_of(&r2, bob_cookie);                  /* kept now */
+	resp_free(&r2);
+	th_sql_longf(F->dsn, "WITH u AS (UPDATE messages SET seen = false WHERE mailbox_id = "
+	    "(SELECT id FROM mailboxes WHERE address = '%s') AND folder = 'inbox' RETURNING 1) "
+	    "SELECT count(*) FROM u", addr("bob"));
+	inbox_of(&r2, bob_cookie);
+	assert_null(strstr(r2.body, "msg unread"));  /* the kept page */
+	resp_free(&r2);
+	sleep(atoi(PAGE_CACHE_AGE) + 1);
+	inbox_of(&r2, bob_cookie);
+	assert_non_null(strstr(r2.body, "msg unread"));
+	resp_free(&r2);
+	th_sql_longf(F->dsn, "WITH u AS (UPDATE messages SET seen = true WHERE mailbox_id = "
+	    "(SELECT id FROM mailboxes WHERE address = '%s') RETURNING 1) SELECT count(*) FROM u",
+	    addr("bob"));
+	freeReplyObject(redisCommand(rc, "DEL %s", mbx_key("ver")));
+
+	/* logged out: what was kept for the cookie is gone with it */
+	{
+		char body[256];
+		inbox_of(&r2, cookie2);
+		snprintf(body, sizeof(body), "csrf=%s", enc(csrf_in(&r2)));
+		resp_free(&r2);
+		http(&r2, "POST", "/logout", cookie2, body, NULL);
+		assert_int_equal(r2.status, 303);
+		resp_free(&r2);
+		http(&r2, "GET", "/inbox", cookie2, NULL, NULL);
+		assert_int_equal(r2.status, 303);
+		resp_free(&r2);
 	}
 	resp_free(&r);
 	redisFree(rc);
@@ -1849,6 +1988,7 @@ int main(void)
 		cmocka_unit_test(test_neutral_links),
 		cmocka_unit_test(test_journey),
 		cmocka_unit_test(test_envelope_cache),
+		cmocka_unit_test(test_page_cache),
 		cmocka_unit_test(test_reply),
 		cmocka_unit_test(test_reply_attachments),
 		cmocka_unit_test(test_reply_refusals),
