@@ -139,6 +139,7 @@ struct pn_gpg {
 	assuan_context_t srv;        /* "gpg --server" for encryption, or NULL */
 	char *agent_sock;            /* the agent's socket, asked once (gpgconf) */
 	int srv_fails;               /* failed starts; PN_GPG_SRV_TRIES = off */
+	unsigned long added;         /* keys imported new into the keyring (pn_gpg_keys_added) */
 	pass_state ps;
 	unsigned long tick;
 	memo memo[PN_GPG_MEMO];
@@ -1181,6 +1182,8 @@ static pn_err import_raw(pn_gpg *gpg, const void *key, size_t len,
 		rc = PN_ERR_PARAMS;
 		goto done;
 	}
+	if (res->imported > 0)
+		gpg->added += (unsigned long)res->imported;
 	*secret_read_r = res->secret_read;
 	*secret_unchanged_r = res->secret_unchanged;
 	*secret_imported_r = res->secret_imported;
@@ -1986,6 +1989,8 @@ pn_err pn_gpg_import_public_all(pn_gpg *gpg, const void *keys, size_t len, size_
 		rc = res ? PN_ERR_PARAMS : PN_ERR_INTERNAL;
 		goto done;
 	}
+	if (res->imported > 0)
+		gpg->added += (unsigned long)res->imported;
 	if (res->secret_read > 0) {
 		for (gpgme_import_status_t st = res->imports; st; st = st->next)
 			if (st->fpr) {
@@ -2014,6 +2019,12 @@ done:
 	pass_clear(gpg);
 	data_release(&in);
 	return rc;
+}
+
+/* pn_gpg_keys_added - keys this handle's imports added to its keyring */
+unsigned long pn_gpg_keys_added(const pn_gpg *gpg)
+{
+	return gpg ? gpg->added : 0;
 }
 
 /* pn_gpg_import - import key material; fingerprint of the first key */

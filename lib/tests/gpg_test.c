@@ -23,6 +23,11 @@
  * calibrated S2K count and back (about 30 s; POSTERN_GPG_PASSWD_LOOP=n or
  * "n,s2k-count" to change it - moderate counts do not reproduce it).
  *
+ * pn_gpg_keys_added counts what imports add to the keyring - a new key
+ * once, whether imported by encryption on first use or explicitly, never a
+ * key already there nor a generated one - which provision's keyring
+ * renewal relies on (services/provision/prov_keyring.c).
+ *
  * With POSTERN_GPG_BENCH=1 it also prints timings for keygen, encrypt and
  * decrypt of 10 KB, with s2k-count 65536 and with GnuPG's default.
  */
@@ -451,6 +456,47 @@ static int agent_running(const char *dir)
 	return found;
 }
 
+/* test_keys_added - the count of keys imports added to this handle's keyring */
+static void test_keys_added(void **state)
+{
+	fixture *f = *state;
+	char *fpr[3] = { NULL, NULL, NULL };
+	pn_buf pub[3] = { { 0 } }, sec = { 0 }, c = { 0 };
+	unsigned long n0 = pn_gpg_keys_added(f->gpg);
+
+	assert_int_equal(pn_gpg_keys_added(NULL), 0);
+	/* generated keys leave the keyring: nothing added */
+	for (int i = 0; i < 3; i++) {
+		assert_int_equal(pn_gpg_keygen(f->gpg, "<count@example.org>", PASS1, &fpr[i],
+		    &pub[i], &sec), PN_OK);
+		pn_buf_free(&sec);
+	}
+	assert_int_equal(pn_gpg_keys_added(f->gpg), n0);
+	/* encryption imports on first use: one, then none */
+	assert_int_equal(pn_gpg_encrypt(f->gpg, pub[0].data, pub[0].len, "1", 1, &c), PN_OK);
+	pn_buf_free(&c);
+	assert_int_equal(pn_gpg_keys_added(f->gpg), n0 + 1);
+	assert_int_equal(pn_gpg_encrypt(f->gpg, pub[0].data, pub[0].len, "2", 1, &c), PN_OK);
+	pn_buf_free(&c);
+	assert_int_equal(pn_gpg_import_public(f->gpg, pub[0].data, pub[0].len, NULL), PN_OK);
+	assert_int_equal(pn_gpg_keys_added(f->gpg), n0 + 1);
+	/* one import of two new keys and one already there: two */
+	{
+		size_t len = pub[0].len + pub[1].len + pub[2].len;
+		uint8_t *all = pn_malloc(len);
+		memcpy(all, pub[0].data, pub[0].len);
+		memcpy(all + pub[0].len, pub[1].data, pub[1].len);
+		memcpy(all + pub[0].len + pub[1].len, pub[2].data, pub[2].len);
+		assert_int_equal(pn_gpg_import_public_all(f->gpg, all, len, 3), PN_OK);
+		free(all);
+	}
+	assert_int_equal(pn_gpg_keys_added(f->gpg), n0 + 3);
+	for (int i = 0; i < 3; i++) {
+		pn_free(&fpr[i]);
+		pn_buf_free(&pub[i]);
+	}
+}
+
 #define BATCH 5
 
 /*
@@ -831,6 +877,7 @@ int main(void)
 		cmocka_unit_test(test_other_key),
 		cmocka_unit_test(test_key_removed_elsewhere),
 		cmocka_unit_test(test_find_key),
+		cmocka_unit_test(test_keys_added),
 		cmocka_unit_test(test_keygen_batch),
 		cmocka_unit_test(test_keygen_batch_params),
 		cmocka_unit_test(test_passwd_strong_loop),

@@ -33,7 +33,9 @@
  *	POSTERN_REDIS  127.0.0.1:6379 (host:port or unix:/path)
  *	POSTERN_REDIS_PASSWORD  "" (secret)
  *	POSTERN_REDIS_TIMEOUT_MS  1000 (10..60000)
- *	POSTERN_GNUPGHOME  var/gnupg-provision (absolute path <= 80 chars);
+ *	POSTERN_GNUPGHOME  var/gnupg-provision (absolute path <= 64 chars);
+ *		provision's own directory: its keyring lives in a GnuPG home
+ *		kr.<n> inside, the key pool's batches in pool/ (prov_keyring.c);
  *		used with s2k-count 65536: it only ever protects keys with
  *		256-bit derived passphrases.
  *	POSTERN_PUBLIC_URL  http://127.0.0.1:8080 - the web UI as recipients
@@ -65,6 +67,15 @@
  *		made and removed per batch), so that a new mailbox needs no key
  *		generation on the send path (prov_pool.c); 0 = make each key
  *		during its event.
+ *	POSTERN_PROVISION_KEYRING_MAX  2000 (1..100000) the keyring is a cache
+ *		of the public keys provision encrypts to (imported on first use,
+ *		pooled keys ahead): once imports have added this many, it is
+ *		replaced by an empty one (keys are imported again as needed).
+ *		Bounds its size, and with it the cost of every import (GnuPG
+ *		rewrites the whole keybox per new key).
+ *	POSTERN_PROVISION_KEYRING_MAX_AGE  86400 (1..2592000) seconds after
+ *		which the keyring is replaced all the same: the key and address
+ *		of a deleted mailbox stay in it at most that long.
  * SECURITY
  *	CURVE client of the broker with its own certificate, also for its
  *	calls to keylookup and mailstore. Never stores a link secret or PIN
@@ -72,14 +83,20 @@
  *	with the link; Redis gets event records sealed with the server key
  *	(for at most POSTERN_PROVISION_RECORD_TTL) and the PIN encrypted to
  *	the sender's own key. Secrets are wiped after use; the request pool
- *	holding the plaintext mail is wiped by the skeleton. Logs carry event
- *	ids and counts, never addresses' keys, PINs, links or bodies.
+ *	holding the plaintext mail is wiped by the skeleton. Its keyring
+ *	keeps a public key (and the address in it) at most
+ *	POSTERN_PROVISION_KEYRING_MAX_AGE seconds after its last import, and
+ *	is removed at stop. Logs carry event ids and counts, never addresses'
+ *	keys, PINs, links or bodies.
  * DIAGNOSTICS
  *	logfmt lines on stderr, one per event (counts per outcome and time)
  *	and per PIN verification; metrics
  *	postern_provision_mailboxes_created_total,
  *	postern_provision_messages_stored_total,
- *	postern_provision_mailboxes_locked_total. Exit 0 after SIGTERM, 1 if
+ *	postern_provision_mailboxes_locked_total,
+ *	postern_provision_keyring_renewals_total (and one log line per
+ *	renewal with its reason, key count and age), the gauge
+ *	postern_provision_keyring_keys. Exit 0 after SIGTERM, 1 if
  *	it cannot start (GNUPGHOME unusable, bad POSTERN_PROVISION_KEY or
  *	POSTERN_INVITE_FROM), 2 on a variable out of range.
  */
@@ -95,7 +112,7 @@ static const pn_cfg_entry config[] = {
 	PN_CFG_INT("POSTERN_REDIS_TIMEOUT_MS", 1000, 10, 60000, &prov_cfg.redis_timeout_ms,
 	    "Redis connect and command timeout"),
 	PN_CFG_STR("POSTERN_GNUPGHOME", "var/gnupg-provision", &prov_cfg.gnupghome,
-	    PN_CFG_REQUIRED, "GnuPG home for key generation and encryption (short path)"),
+	    PN_CFG_REQUIRED, "directory of the GnuPG homes for keys and encryption (path <= 64)"),
 	PN_CFG_STR("POSTERN_PUBLIC_URL", "http://127.0.0.1:8080", &prov_cfg.public_url,
 	    PN_CFG_REQUIRED, "the web UI's URL as recipients reach it"),
 	PN_CFG_STR("POSTERN_INVITE_FROM", "Postern <postern@localhost>", &prov_cfg.invite_from,
@@ -122,6 +139,10 @@ static const pn_cfg_entry config[] = {
 	    "seconds of the per-client window"),
 	PN_CFG_INT("POSTERN_PROVISION_KEY_POOL", 16, 0, 1024, &prov_cfg.key_pool,
 	    "guest keys per kind made ahead of time (0 = none)"),
+	PN_CFG_INT("POSTERN_PROVISION_KEYRING_MAX", 2000, 1, 100000, &prov_cfg.keyring_max,
+	    "keys imported before the keyring (a cache) is replaced by an empty one"),
+	PN_CFG_INT("POSTERN_PROVISION_KEYRING_MAX_AGE", 86400, 1, 2592000,
+	    &prov_cfg.keyring_max_age, "seconds before the keyring is replaced all the same"),
 	PN_CFG_END
 };
 
@@ -143,6 +164,7 @@ static const pn_service service = {
 	.ops = ops,
 	.init = prov_init,
 	.fini = prov_fini,
+	.background = prov_background,
 };
 
 int main(int argc, char **argv)

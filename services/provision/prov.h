@@ -6,7 +6,8 @@
  * prov_send.c    SendEvent: key lookup, mailboxes, encryption, Accept
  * prov_pin.c     PinQuery, PinVerify and the lock-out policy
  * prov_pool.c    guest keys made ahead of time by a background thread
- * prov_init.c    init and fini for the skeleton
+ * prov_keyring.c the GnuPG home of encryption: a cache, renewed when full or old
+ * prov_init.c    init, fini and the background thread for the skeleton
  *
  * Configuration lives in prov_cfg (filled by the skeleton from main.c's
  * table before init runs, read-only afterwards); the connections of the
@@ -48,17 +49,20 @@ struct prov_config {
 	long pin_client_max;        /* failures per client address per window */
 	long pin_client_window;     /* seconds */
 	long key_pool;              /* pooled keys per kind; 0 = none */
+	long keyring_max;           /* keys imported before the keyring is renewed */
+	long keyring_max_age;       /* seconds before the keyring is renewed */
 };
 extern struct prov_config prov_cfg;
 
 typedef struct prov_pool prov_pool;
+typedef struct prov_keyring prov_keyring;
 
 /* ---- state (one per process: the skeleton runs one worker thread) ---- */
 typedef struct prov_state {
 	prov_pool *pool;            /* pre-made guest keys, or NULL */
 	uint8_t key[32];            /* the server key for event records */
 	pn_redis *redis;
-	pn_gpg *gpg;
+	prov_keyring *keyring;      /* POSTERN_GNUPGHOME's current keyring */
 	pn_client *bus;             /* calls to keylookup and mailstore */
 	char *invite_addr;          /* addr-spec of POSTERN_INVITE_FROM */
 } prov_state;
@@ -68,6 +72,36 @@ typedef struct prov_state {
 int prov_init(pn_ctx *ctx);
 /* prov_fini - close what prov_init opened, wipe the key */
 void prov_fini(pn_ctx *ctx);
+/* prov_background - the skeleton's background thread: renews an idle keyring in time */
+void prov_background(pn_ctx *ctx);
+
+/* ---- prov_keyring.c ---- */
+/*
+ * prov_keyring_clock - monotonic seconds, for the age bound; a test may
+ * put another clock here
+ */
+extern long (*prov_keyring_clock)(void);
+/*
+ * prov_keyring_open - remove what earlier processes left under base
+ * (POSTERN_GNUPGHOME) and open the first generation, base/kr.<n>; it is
+ * renewed once imports added max_keys keys or it is max_age seconds old.
+ * NULL = cannot run.
+ */
+prov_keyring *prov_keyring_open(const char *base, long max_keys, long max_age);
+/* prov_keyring_close - remove the current generation and free (NULL-tolerant) */
+void prov_keyring_close(prov_keyring **kr);
+/*
+ * prov_keyring_lock - exclusive use of the current generation (renewed
+ * first if due), its number in *gen_r (optional). NULL if no home is
+ * usable: logged, and the lock is not held.
+ */
+pn_gpg *prov_keyring_lock(prov_keyring *kr, unsigned long *gen_r);
+/* prov_keyring_unlock - done with what prov_keyring_lock gave */
+void prov_keyring_unlock(prov_keyring *kr);
+/* prov_keyring_tick - renew the keyring if due, used or not (NULL-tolerant) */
+void prov_keyring_tick(prov_keyring *kr);
+/* prov_keyring_home - the directory of generation gen */
+void prov_keyring_home(const prov_keyring *kr, unsigned long gen, char *out, size_t len);
 
 /* ---- prov_crypto.c ---- */
 #define PROV_LINK_BYTES 32
@@ -111,7 +145,7 @@ typedef struct prov_pooled {
 	char *fpr;
 	pn_buf pub;                 /* armored */
 	pn_buf seckey;              /* armored, protected by pn_guest_passphrase(L, P) */
-	int imported;               /* pub is in POSTERN_GNUPGHOME's keyring already */
+	unsigned long imported;     /* keyring generation that holds pub already; 0 = none */
 } prov_pooled;
 
 /*
@@ -120,17 +154,18 @@ typedef struct prov_pooled {
  */
 extern pn_err (*prov_pool_keygen)(pn_gpg *gpg, const char *name, pn_gpg_newkey *keys,
     size_t n);
-/* prov_pool_start - the refill thread, batches in POSTERN_GNUPGHOME/pool; NULL when size is 0 or it cannot run */
-prov_pool *prov_pool_start(long size);
+/*
+ * prov_pool_start - the refill thread, batches in POSTERN_GNUPGHOME/pool,
+ * public keys imported ahead into keyring (which must outlive the pool);
+ * NULL when size is 0 or it cannot run
+ */
+prov_pool *prov_pool_start(long size, prov_keyring *keyring);
 /* prov_pool_stop - stop the thread, wipe every entry (NULL-tolerant) */
 void prov_pool_stop(prov_pool **pool);
 /* prov_pool_take - a ready entry of the kind (caller owns it), or NULL */
 prov_pooled *prov_pool_take(prov_pool *pool, int with_pin);
 /* prov_pool_put_back - an entry that was not used goes back (or is wiped) */
 void prov_pool_put_back(prov_pool *pool, prov_pooled **p);
-/* prov_pool_home_lock, _unlock - keep the pool's imports out of the worker's gpg calls */
-void prov_pool_home_lock(prov_pool *pool);
-void prov_pool_home_unlock(prov_pool *pool);
 /* prov_pooled_free - wipe and free (NULL-tolerant) */
 void prov_pooled_free(prov_pooled **p);
 

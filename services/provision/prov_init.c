@@ -1,8 +1,10 @@
 /*
  * prov_init.c - provision's start and stop: the server key, the SMTP
- * sender of its mails, Redis, the GnuPG home (fast S2K profile) and the
- * bus client for keylookup and mailstore. The skeleton calls prov_init
- * once before the worker loop and prov_fini once after it.
+ * sender of its mails, Redis, the keyring (a GnuPG home with the fast S2K
+ * profile, prov_keyring.c), the key pool and the bus client for keylookup
+ * and mailstore. The skeleton calls prov_init once before the worker loop
+ * and prov_fini once after it; prov_background runs beside the worker
+ * and renews the keyring when it is due and no event comes to do it.
  */
 #include <stdlib.h>
 #include <string.h>
@@ -67,16 +69,17 @@ int prov_init(pn_ctx *ctx)
 	if (!(st->redis = pn_redis_open(prov_cfg.redis, prov_cfg.redis_password,
 	    prov_cfg.redis_timeout_ms)))
 		goto fail;
-	/* fast S2K: this home only protects keys with 256-bit derived passphrases */
-	if (!(st->gpg = pn_gpg_open(prov_cfg.gnupghome, 65536)))
+	if (!(st->keyring = prov_keyring_open(prov_cfg.gnupghome, prov_cfg.keyring_max,
+	    prov_cfg.keyring_max_age)))
 		goto fail;
 	if (!(st->bus = pn_client_new(pn_ctx_bus(ctx))))
 		goto fail;
-	st->pool = prov_pool_start(prov_cfg.key_pool);
+	st->pool = prov_pool_start(prov_cfg.key_pool, st->keyring);
 	pn_info("msg=\"provision ready\" gnupghome=%s redis=%s public_url=%s pin_length=%ld "
-	    "max_recipients=%ld max_mail_bytes=%ld key_pool=%ld", prov_cfg.gnupghome,
-	    prov_cfg.redis, prov_cfg.public_url, prov_cfg.pin_length, prov_cfg.max_recipients,
-	    prov_cfg.max_mail_bytes, st->pool ? prov_cfg.key_pool : 0L);
+	    "max_recipients=%ld max_mail_bytes=%ld key_pool=%ld keyring_max=%ld "
+	    "keyring_max_age=%ld", prov_cfg.gnupghome, prov_cfg.redis, prov_cfg.public_url,
+	    prov_cfg.pin_length, prov_cfg.max_recipients, prov_cfg.max_mail_bytes,
+	    st->pool ? prov_cfg.key_pool : 0L, prov_cfg.keyring_max, prov_cfg.keyring_max_age);
 	return 0;
 fail:
 	prov_fini(ctx);
@@ -92,10 +95,19 @@ void prov_fini(pn_ctx *ctx)
 		return;
 	prov_pool_stop(&st->pool);
 	pn_client_destroy(&st->bus);
-	pn_gpg_close(&st->gpg);
+	prov_keyring_close(&st->keyring);
 	pn_redis_close(&st->redis);
 	pn_free(&st->invite_addr);
 	sodium_memzero(st->key, sizeof(st->key));
 	free(st);
 	pn_ctx_set_state(ctx, NULL);
+}
+
+/* prov_background - once a second: renew the keyring if due, even without events */
+void prov_background(pn_ctx *ctx)
+{
+	prov_state *st = pn_ctx_state(ctx);
+
+	while (!pn_ctx_sleep(ctx, 1000))
+		prov_keyring_tick(st ? st->keyring : NULL);
 }

@@ -14,7 +14,10 @@
  * piles up there (gpg's revocation certificates, trust entries). The
  * public keys of a batch go into the worker's keyring with one import, so
  * that encrypting the first message to a new mailbox costs no import
- * either. A batch starts once POOL_BATCH entries are missing, or a kind is
+ * either; each entry notes the keyring generation it went into
+ * (prov_keyring.c renews the keyring), and an entry used after a renewal
+ * has its key imported again by the encryption, like any other key. A
+ * batch starts once POOL_BATCH entries are missing, or a kind is
  * down to half its size (small pools): one key at a time would pay a
  * gpg-agent start per key. Making one key the old way took six gpg runs (generate, two
  * exports, find, delete, import); a batch of eight takes about half of
@@ -69,14 +72,13 @@ pn_err (*prov_pool_keygen)(pn_gpg *gpg, const char *name, pn_gpg_newkey *keys,
     size_t n) = pn_gpg_keygen_batch;
 
 struct prov_pool {
-	pthread_mutex_t home;       /* writes to POSTERN_GNUPGHOME's keyring (see below) */
 	pthread_mutex_t lock;
 	pthread_cond_t wake;
 	pthread_t thread;
 	int running, stop;
 	long size;                  /* target per kind */
 	char *dir;                  /* the batches' GnuPG home, made and removed per batch */
-	pn_gpg *main;               /* the thread's handle on POSTERN_GNUPGHOME */
+	prov_keyring *keyring;      /* the worker's keyring, where public keys go ahead */
 	prov_pooled **ready[2];     /* [0] without PIN, [1] with PIN */
 	long n[2];
 	long made, taken, missed, batches, failed;
@@ -112,8 +114,10 @@ static prov_pooled *entry_new(int with_pin)
 static void import_ahead(prov_pool *pool, prov_pooled **p, size_t n)
 {
 	size_t len = 0, off = 0;
+	unsigned long gen = 0;
 	uint8_t *all;
-	pn_err err;
+	pn_gpg *gpg;
+	pn_err err = PN_ERR_INTERNAL;
 
 	for (size_t i = 0; i < n; i++)
 		len += p[i]->pub.len;
@@ -124,12 +128,13 @@ static void import_ahead(prov_pool *pool, prov_pooled **p, size_t n)
 	}
 	/*
 	 * Two gpg processes writing one keyring at once can make the other's
-	 * key generation fail, so the worker holds "home" while it delivers
-	 * (prov_pool_home_lock) and we hold it here.
+	 * key generation fail: the worker holds the keyring while it
+	 * delivers, and we hold it here (prov_keyring_lock).
 	 */
-	pthread_mutex_lock(&pool->home);
-	err = pn_gpg_import_public_all(pool->main, all, len, n);
-	pthread_mutex_unlock(&pool->home);
+	if ((gpg = prov_keyring_lock(pool->keyring, &gen))) {
+		err = pn_gpg_import_public_all(gpg, all, len, n);
+		prov_keyring_unlock(pool->keyring);
+	}
 	free(all);
 	if (err != PN_OK) {
 		/* the events import them themselves, as for a key made at the event */
@@ -138,7 +143,7 @@ static void import_ahead(prov_pool *pool, prov_pooled **p, size_t n)
 		return;
 	}
 	for (size_t i = 0; i < n; i++)
-		p[i]->imported = 1;
+		p[i]->imported = gen;
 }
 
 /*
@@ -242,7 +247,7 @@ static void *pool_main(void *arg)
 }
 
 /* prov_pool_start - open the pool's home and start the thread; NULL = no pool */
-prov_pool *prov_pool_start(long size)
+prov_pool *prov_pool_start(long size, prov_keyring *keyring)
 {
 	prov_pool *pool;
 	pn_gpg *gpg;
@@ -254,7 +259,7 @@ prov_pool *prov_pool_start(long size)
 	pool = pn_calloc(1, sizeof(*pool));
 	pool->size = size;
 	pool->dir = pn_strdup(home);
-	pthread_mutex_init(&pool->home, NULL);
+	pool->keyring = keyring;
 	pthread_mutex_init(&pool->lock, NULL);
 	pthread_cond_init(&pool->wake, NULL);
 	pool->ready[0] = pn_calloc((size_t)size, sizeof(prov_pooled *));
@@ -265,8 +270,7 @@ prov_pool *prov_pool_start(long size)
 	 * the main home: these keys get 256-bit derived passphrases.
 	 */
 	gpg = pn_gpg_open(home, 65536);
-	if (!gpg || pn_gpg_remove(&gpg) < 0 ||
-	    !(pool->main = pn_gpg_open(prov_cfg.gnupghome, 65536))) {
+	if (!gpg || pn_gpg_remove(&gpg) < 0 || !keyring) {
 		pn_warn("msg=\"key pool off: its GnuPG home is not usable\" home=%s", home);
 		pn_gpg_close(&gpg);
 		prov_pool_stop(&pool);
@@ -305,11 +309,9 @@ void prov_pool_stop(prov_pool **pp)
 		pn_info("msg=\"key pool stopped\" made=%ld taken=%ld missed=%ld batches=%ld "
 		    "failed=%ld", pool->made, pool->taken, pool->missed, pool->batches,
 		    pool->failed);
-	pn_gpg_close(&pool->main);
 	pn_free(&pool->dir);
 	pthread_cond_destroy(&pool->wake);
 	pthread_mutex_destroy(&pool->lock);
-	pthread_mutex_destroy(&pool->home);
 	free(pool);
 }
 
@@ -356,18 +358,4 @@ void prov_pool_put_back(prov_pool *pool, prov_pooled **pp)
 	}
 	pthread_mutex_unlock(&pool->lock);
 	prov_pooled_free(&p);
-}
-
-/* prov_pool_home_lock - the worker is about to use POSTERN_GNUPGHOME (NULL-tolerant) */
-void prov_pool_home_lock(prov_pool *pool)
-{
-	if (pool)
-		pthread_mutex_lock(&pool->home);
-}
-
-/* prov_pool_home_unlock - done with it */
-void prov_pool_home_unlock(prov_pool *pool)
-{
-	if (pool)
-		pthread_mutex_unlock(&pool->home);
 }

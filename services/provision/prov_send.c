@@ -67,6 +67,8 @@ typedef struct event {
 	char *envelope;                     /* plaintext list-view record */
 	int has_attachments;
 	const char *why;                    /* reason of a whole-event failure */
+	pn_gpg *gpg;                        /* the keyring, held while delivering */
+	unsigned long gen;                  /* its generation (prov_keyring_lock) */
 	int created, exists, found, rejected;
 } event;
 
@@ -230,7 +232,7 @@ static void pin_store(event *e, int64_t mailbox_id, const char *address,
 		    e->ev->event_id);
 		return;
 	}
-	err = pn_gpg_encrypt(e->st->gpg, k->public_key.data, k->public_key.len, pin,
+	err = pn_gpg_encrypt(e->gpg, k->public_key.data, k->public_key.len, pin,
 	    strlen(pin), &cipher);
 	if (err != PN_OK) {
 		pn_warn("msg=\"cannot encrypt the PIN to the sender's key\" event=%s status=%s",
@@ -254,7 +256,7 @@ static pn_err encrypt_into(event *e, const ProtobufCBinaryData *pub,
     const void *plain, size_t len, ProtobufCBinaryData *out)
 {
 	pn_buf c = { NULL, 0 };
-	pn_err err = pn_gpg_encrypt(e->st->gpg, pub->data, pub->len, plain, len, &c);
+	pn_err err = pn_gpg_encrypt(e->gpg, pub->data, pub->len, plain, len, &c);
 
 	if (err != PN_OK)
 		return err;
@@ -470,9 +472,13 @@ static pn_err to_new(event *e, const char *address, Outcome *o, const Mailbox **
 		return err;
 	}
 	if (pooled && !sodium_memcmp(&pooled->sec, &sec, sizeof(sec))) {
-		/* our record holds the pooled key's secrets: its key is this mailbox's */
-		if (pooled->imported)
-			pn_gpg_note_public(e->st->gpg, pooled->pub.data, pooled->pub.len,
+		/*
+		 * our record holds the pooled key's secrets: its key is this
+		 * mailbox's; noted as present only if imported ahead into this
+		 * very keyring, not into one renewed since
+		 */
+		if (pooled->imported == e->gen)
+			pn_gpg_note_public(e->gpg, pooled->pub.data, pooled->pub.len,
 			    pooled->fpr);
 		fpr = pooled->fpr;
 		pub = pooled->pub;
@@ -484,7 +490,7 @@ static pn_err to_new(event *e, const char *address, Outcome *o, const Mailbox **
 		prov_pool_put_back(e->st->pool, &pooled);
 		pn_guest_passphrase(sec.link, sec.pin, pass);
 		uid = pn_pool_printf(e->pool, "<%s>", address);
-		err = pn_gpg_keygen(e->st->gpg, uid, pass, &fpr, &pub, &seckey);
+		err = pn_gpg_keygen(e->gpg, uid, pass, &fpr, &pub, &seckey);
 		sodium_memzero(pass, sizeof(pass));
 		if (err != PN_OK) {
 			err = gpg_fail(e, o, err == PN_ERR_PARAMS ? PN_ERR_INTERNAL : err, "keygen");
@@ -768,9 +774,14 @@ pn_err prov_op_send(pn_ctx *ctx, const ProtobufCMessage *request,
 			break;
 		case POSTERN__V1__KEY_RESULT__KIND__GUEST:
 		case POSTERN__V1__KEY_RESULT__KIND__NONE:
-			prov_pool_home_lock(e.st->pool);
+			if (!(e.gpg = prov_keyring_lock(e.st->keyring, &e.gen))) {
+				e.why = "GnuPG is not usable; try again";
+				err = PN_ERR_TEMP;
+				goto fail;
+			}
 			err = deliver(&e, norm[i], r->kind == POSTERN__V1__KEY_RESULT__KIND__GUEST, o);
-			prov_pool_home_unlock(e.st->pool);
+			prov_keyring_unlock(e.st->keyring);
+			e.gpg = NULL;
 			if (err != PN_OK)
 				goto fail;
 			break;

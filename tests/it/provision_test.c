@@ -23,7 +23,13 @@
  *     mailbox locked in mailstore and the sender told;
  *   - bad input: malformed MIME, 0 bytes, over the size limit, 10,000
  *     recipients, invalid addresses, a malformed protobuf - clear errors,
- *     and every process still up.
+ *     and every process still up;
+ *   - the keyring: provision runs with POSTERN_PROVISION_KEYRING_MAX=1, so
+ *     it renews its keyring after every key it imports (everything above
+ *     runs across renewals); renewals are counted, there is only ever one
+ *     keyring home, and after a renewal mail to an existing mailbox (its
+ *     key imported into a home that is gone) and to a new one still
+ *     delivers and decrypts.
  *
  * Addresses carry a per-run domain so the shared Redis never mixes runs.
  */
@@ -70,6 +76,7 @@ typedef struct fx {
 	char *testgpg;               /* where the test decrypts guest keys */
 	char *maildir;
 	pid_t ms, kl, pv, sink;
+	int pv_health;               /* provision's /metrics port */
 	pn_client *client;
 	char domain[64];
 	char kim_fpr[64];
@@ -399,8 +406,8 @@ static int setup(void **state)
 	const char *pv_env[] = { f->env[2], f->env[4], f->env[5], f->env[6],
 		"POSTERN_PUBLIC_URL=" PUBLIC_URL "/", "POSTERN_BUS_TIMEOUT_MS=20000",
 		"POSTERN_PIN_LOCKOUT_AFTER=3", "POSTERN_PIN_LOCKOUT_SECONDS=1",
-		"POSTERN_PIN_MAX_FAILURES=5", NULL };
-	f->pv = th_service_start("provision", f->broker.endpoint, pv_env, NULL);
+		"POSTERN_PIN_MAX_FAILURES=5", "POSTERN_PROVISION_KEYRING_MAX=1", NULL };
+	f->pv = th_service_start("provision", f->broker.endpoint, pv_env, &f->pv_health);
 	assert_true(f->pv > 0);
 	f->client = th_client(f->broker.endpoint, NULL, 30000, 2);
 	assert_non_null(f->client);
@@ -901,6 +908,115 @@ static void test_bad_input(void **state)
 	pn_pool_destroy(&pool);
 }
 
+/* keyring_homes - the kr.* homes in provision's POSTERN_GNUPGHOME */
+static int keyring_homes(void)
+{
+	DIR *d = opendir(F->gnupg);
+	struct dirent *de;
+	int n = 0;
+
+	assert_non_null(d);
+	while ((de = readdir(d)))
+		if (!strncmp(de->d_name, "kr.", 3))
+			n++;
+	closedir(d);
+	return n;
+}
+
+/* renewals - postern_provision_keyring_renewals_total, 0 before the first */
+static double renewals(void)
+{
+	double v = th_metric(F->pv_health, "postern_provision_keyring_renewals_total");
+	return v < 0 ? 0 : v;
+}
+
+/* wait_renewal - until the renewal count passes before (10 s); the count */
+static double wait_renewal(double before)
+{
+	double v = renewals();
+
+	for (int i = 0; i < 100 && v <= before; i++) {
+		usleep(100000);
+		v = renewals();
+	}
+	return v;
+}
+
+/* After a keyring renewal: mail to an existing mailbox and to a new one still arrives. */
+static void test_keyring_renewed(void **state)
+{
+	pn_pool *pool = pn_pool_new();
+	Postern__V1__ProvisionReply *rep;
+	const char *bob[] = { addr("bob") }, *lena[] = { addr("lena") };
+	const char *id = event_id(), *id2;
+	char *mail = the_mail("Carol", addr("carol"), "after renewal", "still here 815"), *inv;
+	char pin[16], link[64];
+	int bob_before = mails_to(addr("bob"), NULL);
+	double before;
+	(void)state;
+
+	/* the tests above imported keys: renewed, and one home at a time */
+	assert_true(renewals() >= 1);
+	assert_true(keyring_homes() <= 1);
+	/* bob's key: imported again into the current home, then that home renewed */
+	before = renewals();
+	assert_int_equal(send_event(pool, id, addr("carol"), bob, 1, mail, strlen(mail), 0, &rep),
+	    PN_OK);
+	want(rep->send->outcomes[0], addr("bob"), POSTERN__V1__OUTCOME__KIND__MAILBOX_EXISTS);
+	assert_true(wait_renewal(before) > before);
+	/* bounded: the limit, plus what one lock may add (a pool batch of 8) */
+	assert_true(th_metric(F->pv_health, "postern_provision_keyring_keys") <= 1 + 8);
+	assert_int_equal(keyring_homes(), 1);
+	assert_int_equal(wait_mails(addr("bob"), bob_before + 1), bob_before + 1);
+	{
+		pn_buf plain = { NULL, 0 };
+		assert_int_equal(decrypt_stored(addr("bob"), id, "body", bob_link, bob_pin, &plain),
+		    PN_OK);
+		assert_memory_equal(plain.data, mail, strlen(mail));
+		pn_buf_free(&plain);
+	}
+	/* and once more into the renewed keyring: bob again, and a new mailbox with a PIN */
+	before = renewals();
+	id = event_id();
+	assert_int_equal(send_event(pool, id, addr("carol"), bob, 1, mail, strlen(mail), 0, &rep),
+	    PN_OK);
+	want(rep->send->outcomes[0], addr("bob"), POSTERN__V1__OUTCOME__KIND__MAILBOX_EXISTS);
+	assert_int_equal(wait_mails(addr("bob"), bob_before + 2), bob_before + 2);
+	assert_true(wait_renewal(before) > before);
+	id2 = event_id();
+	assert_int_equal(send_event(pool, id2, addr("alice"), lena, 1, mail, strlen(mail), 1, &rep),
+	    PN_OK);
+	want(rep->send->outcomes[0], addr("lena"), POSTERN__V1__OUTCOME__KIND__MAILBOX_CREATED);
+	pin_ok(rep->send->outcomes[0]->pin);
+	snprintf(pin, sizeof(pin), "%s", rep->send->outcomes[0]->pin);
+	assert_int_equal(wait_mails(addr("lena"), 1), 1);
+	assert_int_equal(mails_to(addr("lena"), &inv), 1);
+	assert_non_null(inv);
+	snprintf(link, sizeof(link), "%s", link_in(inv));
+	free(inv);
+	{
+		pn_buf plain = { NULL, 0 };
+		assert_int_equal(decrypt_stored(addr("lena"), id2, "body", link, pin, &plain), PN_OK);
+		assert_memory_equal(plain.data, mail, strlen(mail));
+		pn_buf_free(&plain);
+	}
+	/* the PIN copy for the sender: sealed to alice's key, imported again too */
+	{
+		char out[512], want_line[32], *text;
+		snprintf(out, sizeof(out), "%s/pin-lena.out", F->senderhome);
+		assert_int_equal(ctl(out, "pin", "--sender", addr("alice"), "--recipient",
+		    addr("lena"), (char *)NULL), 0);
+		assert_non_null(text = th_read_file(out, NULL));
+		snprintf(want_line, sizeof(want_line), "PIN: %s\n", pin);
+		assert_non_null(strstr(text, want_line));
+		free(text);
+	}
+	assert_true(th_alive(F->pv));
+	assert_true(keyring_homes() <= 1);
+	free(mail);
+	pn_pool_destroy(&pool);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -912,6 +1028,7 @@ int main(void)
 		cmocka_unit_test(test_sent_copy),
 		cmocka_unit_test(test_pin_verify),
 		cmocka_unit_test(test_bad_input),
+		cmocka_unit_test(test_keyring_renewed),
 	};
 	return cmocka_run_group_tests(tests, setup, teardown);
 }

@@ -15,7 +15,12 @@
  * Keys live in mailstore, not in these keyrings: a generated key is
  * exported and deleted from the keyring (a batch of them stays in a
  * homedir of its own, which is then removed whole); public keys used for
- * encryption are imported on first use (cached by fingerprint).
+ * encryption are imported on first use (cached by fingerprint). Nothing
+ * here removes them again, so such a keyring only grows (and GnuPG 2.2
+ * rewrites the whole keybox file for every key it adds): a service that
+ * uses its keyring as a cache renews the home now and then, counting with
+ * pn_gpg_keys_added (provision: prov_keyring.c). A keyring that is the
+ * source of keys (keylookup's) is never renewed.
  */
 #ifndef POSTERN_GPG_H
 #define POSTERN_GPG_H
@@ -91,6 +96,14 @@ pn_err pn_gpg_import_public(pn_gpg *gpg, const void *key, size_t len,
  * with PN_ERR_PERM (and nothing of it kept).
  */
 pn_err pn_gpg_import_public_all(pn_gpg *gpg, const void *keys, size_t len, size_t n);
+
+/*
+ * pn_gpg_keys_added - how many keys imports through this handle have
+ * added to its keyring since pn_gpg_open (explicit imports, and the ones
+ * encrypt and decrypt make on first use; a key already there does not
+ * count, nor does a generated key, which is removed again). 0 for NULL.
+ */
+unsigned long pn_gpg_keys_added(const pn_gpg *gpg);
 
 /*
  * pn_gpg_note_public - the public key (armored, fingerprint fpr) is in

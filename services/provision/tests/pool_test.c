@@ -16,8 +16,14 @@
  * nor of a home a crashed process left behind); once batches succeed the
  * pool fills with good keys.
  *
- * The test reads the worker's keyring under prov_pool_home_lock, as the
- * worker does.
+ * test_pool_keyring_renewed: with a keyring renewed after every batch
+ * (POSTERN_PROVISION_KEYRING_MAX below one batch), entries name the
+ * generation they were imported into, older generations are gone, and
+ * the key of every entry - imported ahead into a renewed keyring or not -
+ * still encrypts through the current one.
+ *
+ * The test reads the worker's keyring under prov_keyring_lock, as the
+ * worker does; the pool's entries name that keyring's generation.
  */
 #include <dirent.h>
 #include <errno.h>
@@ -45,7 +51,7 @@
 typedef struct fixture {
 	char dir[64];               /* POSTERN_GNUPGHOME */
 	char pool[80];              /* its batch home */
-	pn_gpg *chk;                /* the test's handle on the worker's home */
+	prov_keyring *kr;           /* the worker's keyring */
 } fixture;
 
 /* what the failing wrapper saw (written by the pool thread, read after stop) */
@@ -142,30 +148,32 @@ static pn_err failing_keygen(pn_gpg *gpg, const char *name, pn_gpg_newkey *keys,
  * own passphrase only (the worker's home under the pool's lock while the
  * pool runs)
  */
-static void check_entry(fixture *f, prov_pool *pool, const prov_pooled *p,
-    const prov_pooled *other, int with_pin)
+static void check_entry(fixture *f, const prov_pooled *p, const prov_pooled *other,
+    int with_pin)
 {
 	char pass[PROV_PASS_TEXT], wrong[PROV_PASS_TEXT];
 	pn_buf c = { 0 }, plain = { 0 };
+	unsigned long gen;
+	pn_gpg *chk;
 
 	assert_non_null(p->fpr);
 	assert_int_equal(strlen(p->fpr), 40);
 	assert_non_null(strstr((char *)p->pub.data, "BEGIN PGP PUBLIC KEY BLOCK"));
 	assert_non_null(strstr((char *)p->seckey.data, "BEGIN PGP PRIVATE KEY BLOCK"));
 	assert_int_equal(strlen(p->sec.pin), with_pin ? (size_t)prov_cfg.pin_length : 0);
-	assert_int_equal(p->imported, 1);
 	pn_guest_passphrase(p->sec.link, p->sec.pin, pass);
 	pn_guest_passphrase(other->sec.link, other->sec.pin, wrong);
-	prov_pool_home_lock(pool);
-	assert_int_equal(pn_gpg_key_usable(f->chk, p->fpr), 1);
-	assert_int_equal(pn_gpg_encrypt(f->chk, p->pub.data, p->pub.len, "pooled", 6, &c), PN_OK);
-	assert_int_equal(pn_gpg_decrypt(f->chk, p->seckey.data, p->seckey.len, wrong, c.data,
+	assert_non_null(chk = prov_keyring_lock(f->kr, &gen));
+	assert_int_equal(p->imported, gen);
+	assert_int_equal(pn_gpg_key_usable(chk, p->fpr), 1);
+	assert_int_equal(pn_gpg_encrypt(chk, p->pub.data, p->pub.len, "pooled", 6, &c), PN_OK);
+	assert_int_equal(pn_gpg_decrypt(chk, p->seckey.data, p->seckey.len, wrong, c.data,
 	    c.len, &plain), PN_ERR_PERM);
-	assert_int_equal(pn_gpg_decrypt(f->chk, p->seckey.data, p->seckey.len, pass, c.data,
+	assert_int_equal(pn_gpg_decrypt(chk, p->seckey.data, p->seckey.len, pass, c.data,
 	    c.len, &plain), PN_OK);
 	assert_int_equal(plain.len, 6);
 	assert_memory_equal(plain.data, "pooled", 6);
-	prov_pool_home_unlock(pool);
+	prov_keyring_unlock(f->kr);
 	pn_buf_free(&plain);
 	pn_buf_free(&c);
 	sodium_memzero(pass, sizeof(pass));
@@ -183,7 +191,7 @@ static int setup(void **state)
 	snprintf(pool_dir, sizeof(pool_dir), "%s", f->pool);
 	prov_cfg.gnupghome = f->dir;
 	prov_cfg.pin_length = 6;
-	if (!(f->chk = pn_gpg_open(f->dir, 65536)))
+	if (!(f->kr = prov_keyring_open(f->dir, 100000, 86400)))
 		return -1;
 	*state = f;
 	return 0;
@@ -194,7 +202,7 @@ static int teardown(void **state)
 	fixture *f = *state;
 	char cmd[128];
 
-	pn_gpg_close(&f->chk);
+	prov_keyring_close(&f->kr);
 	snprintf(cmd, sizeof(cmd), "rm -rf -- '%s'", f->dir);
 	if (system(cmd) != 0)
 		fprintf(stderr, "cannot remove %s\n", f->dir);
@@ -206,7 +214,7 @@ static void test_pool_fills(void **state)
 {
 	fixture *f = *state;
 	prov_pooled *p[8];
-	prov_pool *pool = prov_pool_start(4);
+	prov_pool *pool = prov_pool_start(4, f->kr);
 
 	assert_non_null(pool);
 	for (int i = 0; i < 8; i++) {
@@ -219,7 +227,7 @@ static void test_pool_fills(void **state)
 		}
 	}
 	for (int i = 0; i < 8; i++)
-		check_entry(f, pool, p[i], p[(i + 1) % 8], i % 2);
+		check_entry(f, p[i], p[(i + 1) % 8], i % 2);
 	prov_pool_stop(&pool);
 	assert_null(pool);
 	assert_int_equal(exists(f->dir, "pool"), 0);
@@ -250,7 +258,7 @@ static void test_pool_batch_fails(void **state)
 	calls = stale = 0;
 	fail_first = 2;
 	prov_pool_keygen = failing_keygen;
-	assert_non_null(pool = prov_pool_start(2));
+	assert_non_null(pool = prov_pool_start(2, f->kr));
 	/* nothing ready yet: an event gets NULL at once and makes its own key */
 	t0 = ms_now();
 	assert_null(prov_pool_take(pool, 1));
@@ -263,12 +271,52 @@ static void test_pool_batch_fails(void **state)
 	assert_non_null(q);
 	assert_true(calls > fail_first);
 	assert_int_equal(stale, 0);
-	check_entry(f, NULL, p, q, 1);
-	check_entry(f, NULL, q, p, 0);
+	check_entry(f, p, q, 1);
+	check_entry(f, q, p, 0);
 	assert_int_equal(exists(f->dir, "pool"), 0);
 	assert_int_equal(agent_running(f->pool), 0);
 	prov_pooled_free(&p);
 	prov_pooled_free(&q);
+}
+
+static void test_pool_keyring_renewed(void **state)
+{
+	fixture *f = *state;
+	prov_pooled *p[8];
+	prov_keyring *kr;
+	prov_pool *pool;
+	unsigned long gen;
+	char home[160];
+	struct stat st;
+	pn_gpg *g;
+
+	/* this test's own keyring, renewed once three keys were added */
+	prov_keyring_close(&f->kr);
+	assert_non_null(f->kr = kr = prov_keyring_open(f->dir, 3, 86400));
+	assert_non_null(pool = prov_pool_start(4, kr));
+	for (int i = 0; i < 8; i++)
+		assert_non_null(p[i] = take_wait(pool, i % 2));
+	/* the refills of what was taken: more batches, more renewals */
+	prov_pooled *more = take_wait(pool, 0);
+	assert_non_null(more);
+	prov_pool_stop(&pool);
+	assert_non_null(g = prov_keyring_lock(kr, &gen));
+	assert_true(gen > 1);
+	for (int i = 0; i < 8; i++) {
+		pn_buf c = { 0 };
+		assert_true(p[i]->imported >= 1 && p[i]->imported <= gen);
+		if (p[i]->imported < gen) {
+			prov_keyring_home(kr, p[i]->imported, home, sizeof(home));
+			assert_int_equal(stat(home, &st), -1);
+			assert_int_equal(agent_running(home), 0);
+		}
+		assert_int_equal(pn_gpg_encrypt(g, p[i]->pub.data, p[i]->pub.len, "x", 1, &c), PN_OK);
+		pn_buf_free(&c);
+	}
+	prov_keyring_unlock(kr);
+	for (int i = 0; i < 8; i++)
+		prov_pooled_free(&p[i]);
+	prov_pooled_free(&more);
 }
 
 int main(void)
@@ -279,6 +327,7 @@ int main(void)
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_pool_fills),
 		cmocka_unit_test(test_pool_batch_fails),
+		cmocka_unit_test(test_pool_keyring_renewed),
 	};
 	if (sodium_init() < 0)
 		return 1;
