@@ -78,6 +78,8 @@ $(B)/gen/%.pb-c.c $(B)/gen/%.pb-c.h: proto/%.proto $(PROTOS)
 LIB_SRC := $(wildcard lib/src/*.c)
 LIB_OBJ := $(patsubst %.c,$(B)/obj/%.o,$(LIB_SRC)) $(patsubst %.c,%.o,$(subst $(B)/gen/,$(B)/obj/gen/,$(GEN_C)))
 LIB := $(B)/lib/libpostern.a
+# helpers shared by the unit tests (tests/support/support.h)
+SUPPORT_OBJ := $(patsubst %.c,$(B)/obj/%.o,$(wildcard tests/support/*.c))
 
 # Quiet by default (one short line per step); V=1 shows the commands.
 ifeq ($(V),1)
@@ -110,7 +112,7 @@ $(B)/bin/postern-$(1): $$($(1)_OBJ) $(LIB)
 	@mkdir -p $$(dir $$@)
 	$$(CC) $$(LDFLAGS) -o $$@ $$^ $$(LDLIBS)
 $(1)_TESTS := $$(patsubst services/$(1)/tests/%.c,$(B)/tests/unit/$(1)_%,$$(wildcard services/$(1)/tests/*_test.c))
-$(B)/tests/unit/$(1)_%: $(B)/obj/services/$(1)/tests/%.o $$($(1)_LOGIC) $(LIB)
+$(B)/tests/unit/$(1)_%: $(B)/obj/services/$(1)/tests/%.o $$($(1)_LOGIC) $(SUPPORT_OBJ) $(LIB)
 	@mkdir -p $$(dir $$@)
 	$$(CC) $$(LDFLAGS) -o $$@ $$^ $$(LDLIBS) $$(TEST_LDLIBS)
 endef
@@ -156,16 +158,16 @@ $(B)/bin/postern-smtpsink: $(SINK_OBJ) $(LIB)
 BINS := $(foreach s,$(SERVICES),$(B)/bin/postern-$(s)) $(B)/bin/posternctl $(B)/bin/postern-smtpsink
 _build: $(BINS)
 
-# Unit tests: lib/tests/<x>_test.c -> build/tests/unit/lib_<x>_test
+# Unit tests: lib/tests/<x>_test.c -> build/tests/unit/lib_<x>_test, with tests/support
 LIB_TESTS := $(patsubst lib/tests/%.c,$(B)/tests/unit/lib_%,$(wildcard lib/tests/*_test.c))
-$(B)/tests/unit/lib_%: $(B)/obj/lib/tests/%.o $(LIB)
+$(B)/tests/unit/lib_%: $(B)/obj/lib/tests/%.o $(SUPPORT_OBJ) $(LIB)
 	@mkdir -p $(dir $@)
 	$(CC) $(LDFLAGS) -o $@ $^ $(LDLIBS) $(TEST_LDLIBS)
 
 # Integration tests: tests/it/<x>_test.c + tests/harness/*.c -> build/tests/it/<x>_test
 HARNESS_OBJ := $(patsubst %.c,$(B)/obj/%.o,$(wildcard tests/harness/*.c))
 IT_TESTS := $(patsubst tests/it/%.c,$(B)/tests/it/%,$(wildcard tests/it/*_test.c))
-$(B)/tests/it/%: $(B)/obj/tests/it/%.o $(HARNESS_OBJ) $(LIB)
+$(B)/tests/it/%: $(B)/obj/tests/it/%.o $(HARNESS_OBJ) $(SUPPORT_OBJ) $(LIB)
 	@mkdir -p $(dir $@)
 	$(CC) $(LDFLAGS) -o $@ $^ $(LDLIBS) $(TEST_LDLIBS)
 

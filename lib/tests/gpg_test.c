@@ -48,6 +48,7 @@
 #include "postern/gpg.h"
 #include "postern/log.h"
 #include "postern/mem.h"
+#include "../../tests/support/support.h"
 
 #define PASS1 "correct horse battery staple 1"
 #define PASS2 "another long random passphrase 2"
@@ -426,36 +427,6 @@ static char *read_cmd(const char *cmd, size_t *len_r)
 	return buf;
 }
 
-/* agent_running - is a gpg-agent for homedir dir alive (not a zombie)? */
-static int agent_running(const char *dir)
-{
-	char path[64], buf[1024];
-	struct dirent *de;
-	DIR *d = opendir("/proc");
-	int found = 0;
-
-	assert_non_null(d);
-	while (!found && (de = readdir(d))) {
-		if (de->d_name[0] < '1' || de->d_name[0] > '9')
-			continue;
-		snprintf(path, sizeof(path), "/proc/%.20s/cmdline", de->d_name);
-		FILE *fp = fopen(path, "r");
-		if (!fp)
-			continue;
-		size_t n = fread(buf, 1, sizeof(buf) - 1, fp);
-		fclose(fp);
-		buf[n] = '\0';
-		/* argv is NUL-separated: "gpg-agent" "--homedir" dir ... */
-		size_t a0 = strlen(buf);
-		if (a0 >= 9 && !strcmp(buf + a0 - 9, "gpg-agent"))
-			for (size_t i = a0 + 1; i < n; i += strlen(buf + i) + 1)
-				if (!strcmp(buf + i, dir))
-					found = 1;
-	}
-	closedir(d);
-	return found;
-}
-
 /* test_keys_added - the count of keys imports added to this handle's keyring */
 static void test_keys_added(void **state)
 {
@@ -541,12 +512,12 @@ static void test_keygen_batch(void **state)
 	/* the batch home goes whole, and its agent with it */
 	snprintf(sock, sizeof(sock), "%s/S.gpg-agent", dir);
 	assert_int_equal(stat(sock, &st), 0);
-	assert_int_equal(agent_running(dir), 1);
+	assert_int_equal(ts_agent_running(dir), 1);
 	assert_int_equal(pn_gpg_remove(&b), 0);
 	assert_null(b);
 	assert_int_equal(stat(dir, &st), -1);
 	assert_int_equal(errno, ENOENT);
-	assert_int_equal(agent_running(dir), 0);
+	assert_int_equal(ts_agent_running(dir), 0);
 	assert_int_equal(pn_gpg_remove(&b), 0);          /* NULL-tolerant */
 
 	/* one import for all of them; exactly n, public only */

@@ -39,6 +39,7 @@
 #include "../prov.h"
 #include "postern/log.h"
 #include "postern/metrics.h"
+#include "../../../tests/support/support.h"
 
 #define NKEYS 5
 
@@ -55,36 +56,6 @@ static long fake_now;
 static long test_clock(void)
 {
 	return fake_now;
-}
-
-/* agent_running - is a gpg-agent for homedir dir alive (not a zombie)? */
-static int agent_running(const char *dir)
-{
-	char path[64], buf[1024];
-	struct dirent *de;
-	DIR *d = opendir("/proc");
-	int found = 0;
-
-	if (!d)
-		return 0;
-	while (!found && (de = readdir(d))) {
-		if (de->d_name[0] < '1' || de->d_name[0] > '9')
-			continue;
-		snprintf(path, sizeof(path), "/proc/%.20s/cmdline", de->d_name);
-		FILE *fp = fopen(path, "r");
-		if (!fp)
-			continue;
-		size_t n = fread(buf, 1, sizeof(buf) - 1, fp);
-		fclose(fp);
-		buf[n] = '\0';
-		size_t a0 = strlen(buf);
-		if (a0 >= 9 && !strcmp(buf + a0 - 9, "gpg-agent"))
-			for (size_t i = a0 + 1; i < n; i += strlen(buf + i) + 1)
-				if (!strcmp(buf + i, dir))
-					found = 1;
-	}
-	closedir(d);
-	return found;
 }
 
 /* exists - does path exist? */
@@ -115,15 +86,9 @@ static int keys_in(const char *home)
 /* generations - kr.* entries under dir */
 static int generations(const char *dir)
 {
-	DIR *d = opendir(dir);
-	struct dirent *de;
-	int n = 0;
+	int n = ts_entries(dir, "kr.");
 
-	assert_non_null(d);
-	while ((de = readdir(d)))
-		if (!strncmp(de->d_name, "kr.", 3))
-			n++;
-	closedir(d);
+	assert_true(n >= 0);
 	return n;
 }
 
@@ -198,12 +163,12 @@ static void test_renew_by_keys(void **state)
 	assert_int_equal(gen, gen1);
 	prov_keyring_home(kr, gen1, home1, sizeof(home1));
 	assert_int_equal(keys_in(home1), 2);
-	assert_int_equal(agent_running(home1), 1);
+	assert_int_equal(ts_agent_running(home1), 1);
 	/* two keys added: the next lock renews before it hands the keyring out */
 	encrypt_ok(f, kr, 2, &gen);
 	assert_int_equal(gen, gen1 + 1);
 	assert_int_equal(exists(home1), 0);
-	assert_int_equal(agent_running(home1), 0);
+	assert_int_equal(ts_agent_running(home1), 0);
 	assert_int_equal(generations(f->dir), 1);
 	prov_keyring_home(kr, gen, home2, sizeof(home2));
 	assert_int_equal(keys_in(home2), 1);
@@ -224,7 +189,7 @@ static void test_renew_by_keys(void **state)
 	prov_keyring_close(&kr);
 	assert_null(kr);
 	assert_int_equal(exists(home), 0);
-	assert_int_equal(agent_running(home), 0);
+	assert_int_equal(ts_agent_running(home), 0);
 	assert_int_equal(generations(f->dir), 0);
 }
 
@@ -248,7 +213,7 @@ static void test_renew_by_age(void **state)
 	encrypt_ok(f, kr, 2, &gen);
 	assert_int_equal(gen, gen1 + 1);
 	assert_int_equal(exists(home1), 0);
-	assert_int_equal(agent_running(home1), 0);
+	assert_int_equal(ts_agent_running(home1), 0);
 	prov_keyring_home(kr, gen, home2, sizeof(home2));
 	assert_int_equal(keys_in(home2), 1);
 	/* idle: the tick alone renews, and not before the age is reached */
@@ -258,7 +223,7 @@ static void test_renew_by_age(void **state)
 	fake_now += 30;
 	prov_keyring_tick(kr);
 	assert_int_equal(exists(home2), 0);
-	assert_int_equal(agent_running(home2), 0);
+	assert_int_equal(ts_agent_running(home2), 0);
 	assert_int_equal(generations(f->dir), 1);
 	encrypt_ok(f, kr, 2, &gen);
 	assert_int_equal(gen, gen1 + 2);
@@ -283,7 +248,7 @@ static void test_leftovers(void **state)
 	assert_int_equal(mkdir(path, 0700), 0);
 	snprintf(cmd, sizeof(cmd), "gpg-connect-agent --homedir '%s' /bye >/dev/null 2>&1", path);
 	assert_int_equal(system(cmd), 0);
-	assert_int_equal(agent_running(path), 1);
+	assert_int_equal(ts_agent_running(path), 1);
 	snprintf(path, sizeof(path), "%s/kr.x", f->dir);
 	assert_int_equal(mkdir(path, 0700), 0);
 	snprintf(path, sizeof(path), "%s/krx.3", f->dir);
@@ -303,7 +268,7 @@ static void test_leftovers(void **state)
 	assert_int_equal(exists(path), 0);
 	snprintf(path, sizeof(path), "%s/kr.12", f->dir);
 	assert_int_equal(exists(path), 0);
-	assert_int_equal(agent_running(path), 0);
+	assert_int_equal(ts_agent_running(path), 0);
 	snprintf(path, sizeof(path), "%s/kr.x", f->dir);
 	assert_int_equal(exists(path), 1);
 	snprintf(path, sizeof(path), "%s/krx.3", f->dir);

@@ -45,6 +45,7 @@
 #include "../prov.h"
 #include "postern/guest.h"
 #include "postern/log.h"
+#include "../../../tests/support/support.h"
 
 #define WAIT_MS 60000
 
@@ -64,36 +65,6 @@ static long ms_now(void)
 	struct timespec t;
 	clock_gettime(CLOCK_MONOTONIC, &t);
 	return t.tv_sec * 1000L + t.tv_nsec / 1000000L;
-}
-
-/* agent_running - is a gpg-agent for homedir dir alive (not a zombie)? */
-static int agent_running(const char *dir)
-{
-	char path[64], buf[1024];
-	struct dirent *de;
-	DIR *d = opendir("/proc");
-	int found = 0;
-
-	if (!d)
-		return 0;
-	while (!found && (de = readdir(d))) {
-		if (de->d_name[0] < '1' || de->d_name[0] > '9')
-			continue;
-		snprintf(path, sizeof(path), "/proc/%.20s/cmdline", de->d_name);
-		FILE *fp = fopen(path, "r");
-		if (!fp)
-			continue;
-		size_t n = fread(buf, 1, sizeof(buf) - 1, fp);
-		fclose(fp);
-		buf[n] = '\0';
-		size_t a0 = strlen(buf);
-		if (a0 >= 9 && !strcmp(buf + a0 - 9, "gpg-agent"))
-			for (size_t i = a0 + 1; i < n; i += strlen(buf + i) + 1)
-				if (!strcmp(buf + i, dir))
-					found = 1;
-	}
-	closedir(d);
-	return found;
 }
 
 /* exists - does dir/name exist? */
@@ -130,7 +101,7 @@ static pn_err failing_keygen(pn_gpg *gpg, const char *name, pn_gpg_newkey *keys,
 	pn_err err;
 
 	if (exists(pool_dir, "pubring.kbx") || exists(pool_dir, "private-keys-v1.d") ||
-	    exists(pool_dir, "leftover") || agent_running(pool_dir))
+	    exists(pool_dir, "leftover") || ts_agent_running(pool_dir))
 		stale++;
 	err = pn_gpg_keygen_batch(gpg, name, keys, n);
 	if (++calls > fail_first || err != PN_OK)
@@ -231,7 +202,7 @@ static void test_pool_fills(void **state)
 	prov_pool_stop(&pool);
 	assert_null(pool);
 	assert_int_equal(exists(f->dir, "pool"), 0);
-	assert_int_equal(agent_running(f->pool), 0);
+	assert_int_equal(ts_agent_running(f->pool), 0);
 	for (int i = 0; i < 8; i++)
 		prov_pooled_free(&p[i]);
 }
@@ -253,7 +224,7 @@ static void test_pool_batch_fails(void **state)
 	snprintf(cmd, sizeof(cmd), "gpg-connect-agent --homedir '%s' /bye >/dev/null 2>&1",
 	    f->pool);
 	assert_int_equal(system(cmd), 0);
-	assert_int_equal(agent_running(f->pool), 1);
+	assert_int_equal(ts_agent_running(f->pool), 1);
 
 	calls = stale = 0;
 	fail_first = 2;
@@ -274,7 +245,7 @@ static void test_pool_batch_fails(void **state)
 	check_entry(f, p, q, 1);
 	check_entry(f, q, p, 0);
 	assert_int_equal(exists(f->dir, "pool"), 0);
-	assert_int_equal(agent_running(f->pool), 0);
+	assert_int_equal(ts_agent_running(f->pool), 0);
 	prov_pooled_free(&p);
 	prov_pooled_free(&q);
 }
@@ -308,7 +279,7 @@ static void test_pool_keyring_renewed(void **state)
 		if (p[i]->imported < gen) {
 			prov_keyring_home(kr, p[i]->imported, home, sizeof(home));
 			assert_int_equal(stat(home, &st), -1);
-			assert_int_equal(agent_running(home), 0);
+			assert_int_equal(ts_agent_running(home), 0);
 		}
 		assert_int_equal(pn_gpg_encrypt(g, p[i]->pub.data, p[i]->pub.len, "x", 1, &c), PN_OK);
 		pn_buf_free(&c);
