@@ -144,7 +144,7 @@ static const pn_cfg_entry config[] = {
 	    "seconds of the reply window"),
 	PN_CFG_INT("POSTERN_WEBUI_PAGE_SIZE", 25, 5, 200, &web_cfg.page_size,
 	    "messages per folder page"),
-	PN_CFG_INT("POSTERN_WEBUI_PAGE_CACHE", 1024, 0, 1000000, &web_cfg.page_cache,
+	PN_CFG_INT("POSTERN_WEBUI_PAGE_CACHE", 512, 0, 100000, &web_cfg.page_cache,
 	    "folder pages kept in memory, sealed per session (0 = off)"),
 	PN_CFG_INT("POSTERN_WEBUI_PAGE_CACHE_AGE", 60, 1, 3600, &web_cfg.page_cache_age,
 	    "seconds a kept folder page may be shown (bounds a missed change)"),
