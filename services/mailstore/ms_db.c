@@ -165,6 +165,10 @@ pn_err ms_db_get_mailbox(pn_pg *pg, int64_t id, const char *address,
 		  "SELECT " MB_SECRET " FROM mailboxes WHERE address = $1",
 		  "SELECT " MB_SECRET " FROM mailboxes WHERE link_hash = $1" },
 	};
+	static const char *const names[2][3] = {
+		{ "ms_get_mailbox_id", "ms_get_mailbox_addr", "ms_get_mailbox_link" },
+		{ "ms_get_secret_id", "ms_get_secret_addr", "ms_get_secret_link" },
+	};
 	pn_pg_params p;
 	PGresult *res = NULL;
 	pn_err err;
@@ -182,7 +186,8 @@ pn_err ms_db_get_mailbox(pn_pg *pg, int64_t id, const char *address,
 		which = 2;
 		pn_pg_param_bytea(&p, link_hash->data, link_hash->len);
 	}
-	if ((err = pn_pg_exec(pg, sql[with_secret ? 1 : 0][which], &p, &res)) != PN_OK)
+	if ((err = pn_pg_exec_prepared(pg, names[with_secret ? 1 : 0][which],
+	    sql[with_secret ? 1 : 0][which], &p, &res)) != PN_OK)
 		return db_fail(pg, why, "get mailbox", err);
 	if (PQntuples(res) == 0) {
 		err = set_why(why, PN_ERR_NOTFOUND, "no such mailbox");
@@ -206,7 +211,7 @@ static int find_event(pn_pg *pg, int64_t mailbox_id, const char *event_id,
 	pn_pg_params_init(&p);
 	pn_pg_param_int(&p, mailbox_id);
 	pn_pg_param_text(&p, event_id);
-	*err_r = pn_pg_exec(pg, "SELECT id, folder FROM messages "
+	*err_r = pn_pg_exec_prepared(pg, "ms_find_event", "SELECT id, folder FROM messages "
 	    "WHERE mailbox_id = $1 AND event_id = $2", &p, &res);
 	if (*err_r != PN_OK)
 		return -1;
@@ -237,8 +242,9 @@ static pn_err insert_message(pn_pg *pg, int64_t mailbox_id,
 	pn_pg_param_bytea(&p, m->envelope.data ? m->envelope.data : (const uint8_t *)"",
 	    m->envelope.len);
 	pn_pg_param_bytea(&p, m->body.data, m->body.len);
-	err = pn_pg_exec(pg, "INSERT INTO messages (mailbox_id, folder, event_id, "
-	    "size, has_attachments, envelope, body) VALUES ($1, $2, $3, $4, $5, $6, $7) "
+	err = pn_pg_exec_prepared(pg, "ms_insert_message",
+	    "INSERT INTO messages (mailbox_id, folder, event_id, size, has_attachments, "
+	    "envelope, body) VALUES ($1, $2, $3, $4, $5, $6, $7) "
 	    "ON CONFLICT (mailbox_id, event_id) DO NOTHING RETURNING id", &p, &res);
 	if (err != PN_OK)
 		return err;
@@ -263,8 +269,9 @@ static pn_err insert_outmail(pn_pg *pg, int64_t mailbox_id,
 	pn_pg_param_text(&p, m->mail_from ? m->mail_from : "");
 	pn_pg_param_text(&p, ms_rcpt_join(m->rcpt_to, m->n_rcpt_to, pool));
 	pn_pg_param_bytea(&p, m->data.data, m->data.len);
-	return pn_pg_exec(pg, "INSERT INTO outbox (mailbox_id, idem_key, mail_from, "
-	    "rcpt_to, data) VALUES ($1, $2, $3, string_to_array($4, E'\\n'), $5) "
+	return pn_pg_exec_prepared(pg, "ms_insert_outmail",
+	    "INSERT INTO outbox (mailbox_id, idem_key, mail_from, rcpt_to, data) "
+	    "VALUES ($1, $2, $3, string_to_array($4, E'\\n'), $5) "
 	    "ON CONFLICT (idem_key) DO NOTHING", &p, NULL);
 }
 
@@ -294,7 +301,7 @@ static pn_err touch(pn_pg *pg, int64_t mailbox_id, int *found_r)
 
 	pn_pg_params_init(&p);
 	pn_pg_param_int(&p, mailbox_id);
-	err = pn_pg_exec(pg, "UPDATE mailboxes SET last_activity = "
+	err = pn_pg_exec_prepared(pg, "ms_touch", "UPDATE mailboxes SET last_activity = "
 	    "greatest(now(), warned_at + interval '1 microsecond') WHERE id = $1",
 	    &p, &res);
 	if (err == PN_OK && found_r != NULL)
@@ -314,8 +321,8 @@ static pn_err select_mailbox_by_address(pn_pg *pg, const char *address,
 	*mb_r = NULL;
 	pn_pg_params_init(&p);
 	pn_pg_param_text(&p, address);
-	err = pn_pg_exec(pg, "SELECT " MB_PUBLIC " FROM mailboxes WHERE address = $1",
-	    &p, &res);
+	err = pn_pg_exec_prepared(pg, "ms_mailbox_by_address",
+	    "SELECT " MB_PUBLIC " FROM mailboxes WHERE address = $1", &p, &res);
 	if (err != PN_OK)
 		return err;
 	if (PQntuples(res) > 0)

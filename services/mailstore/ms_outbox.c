@@ -96,7 +96,8 @@ static int claim(pn_pg *pg, long batch, pn_pool *pool, struct outrow **rows_r)
 	pn_pg_params_init(&p);
 	pn_pg_param_int(&p, batch);
 	pn_pg_param_int(&p, lease_s());
-	if (pn_pg_exec(pg, "UPDATE outbox o SET attempts = o.attempts + 1, "
+	if (pn_pg_exec_prepared(pg, "ms_outbox_claim",
+	    "UPDATE outbox o SET attempts = o.attempts + 1, "
 	    "next_attempt_at = now() + make_interval(secs => $2) "
 	    "FROM (SELECT id FROM outbox WHERE state = 'queued' AND next_attempt_at <= now() "
 	    "ORDER BY next_attempt_at, id LIMIT $1 FOR UPDATE SKIP LOCKED) due "
