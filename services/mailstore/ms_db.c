@@ -354,8 +354,9 @@ static pn_err insert_mailbox(pn_pg *pg, const char *address,
 		pn_pg_param_bytea(&p, NULL, 0);
 	pn_pg_param_text(&p, nm->created_by ? nm->created_by : "");
 	pn_pg_param_text(&p, event_id);
-	err = pn_pg_exec(pg, "INSERT INTO mailboxes (address, state, public_key, "
-	    "secret_key, fingerprint, link_hash, pin_verifier, created_by, created_event) "
+	err = pn_pg_exec_prepared(pg, "ms_insert_mailbox",
+	    "INSERT INTO mailboxes (address, state, public_key, secret_key, fingerprint, "
+	    "link_hash, pin_verifier, created_by, created_event) "
 	    "VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9) "
 	    "ON CONFLICT (address) DO NOTHING RETURNING " MB_PUBLIC, &p, &res);
 	if (err != PN_OK)
