@@ -28,6 +28,7 @@
 #include "postern/mem.h"
 #include "postern/metrics.h"
 #include "postern/pg.h"
+#include "postern/text.h"
 
 struct pn_pg {
 	char *dsn;
@@ -565,18 +566,6 @@ char *pn_pg_text(const PGresult *res, int row, int col, pn_pool *pool)
 	    (size_t)PQgetlength(res, row, col));
 }
 
-/* hexval - one hex digit, -1 if none */
-static int hexval(char c)
-{
-	if (c >= '0' && c <= '9')
-		return c - '0';
-	if (c >= 'a' && c <= 'f')
-		return c - 'a' + 10;
-	if (c >= 'A' && c <= 'F')
-		return c - 'A' + 10;
-	return -1;
-}
-
 /* pn_pg_bytea_decode - "\x0a1b..." to bytes; returns the count or -1 */
 long pn_pg_bytea_decode(const char *text, size_t len, uint8_t *out)
 {
@@ -585,7 +574,7 @@ long pn_pg_bytea_decode(const char *text, size_t len, uint8_t *out)
 	if (len < 2 || text[0] != '\\' || text[1] != 'x' || (len - 2) % 2 != 0)
 		return -1;
 	for (size_t i = 2; i < len; i += 2) {
-		int hi = hexval(text[i]), lo = hexval(text[i + 1]);
+		int hi = pn_hexval(text[i]), lo = pn_hexval(text[i + 1]);
 
 		if (hi < 0 || lo < 0)
 			return -1;

@@ -34,3 +34,14 @@ size_t pn_utf8_next(const unsigned char *s, size_t n, unsigned *cp_r)
 	*cp_r = cp;
 	return len;
 }
+
+int pn_hexval(char c)
+{
+	if (c >= '0' && c <= '9')
+		return c - '0';
+	if (c >= 'a' && c <= 'f')
+		return c - 'a' + 10;
+	if (c >= 'A' && c <= 'F')
+		return c - 'A' + 10;
+	return -1;
+}

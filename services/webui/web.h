@@ -40,6 +40,7 @@
 #include "postern/mem.h"
 #include "postern/redis.h"
 #include "postern/service.h"
+#include "postern/text.h"
 
 /* ---- configuration (main.c's table fills it) ---- */
 struct web_config {
@@ -104,8 +105,6 @@ char *web_html_escape(const char *s);
 
 /* web_hex - lower-case hex of n bytes into out (2n+1) */
 void web_hex(char *out, const uint8_t *in, size_t n);
-/* web_hexval - value of a hex digit or -1 */
-int web_hexval(char c);
 /* web_put_u64 / web_get_u64 - big-endian, 8 bytes */
 void web_put_u64(uint8_t *p, uint64_t v);
 uint64_t web_get_u64(const uint8_t *p);

@@ -27,8 +27,8 @@ static int decode(const char *in, size_t n, size_t max, char **out_r, size_t *le
 			c = ' ';
 		} else if (c == '%') {
 			int h, l;
-			if (n - i < 3 || (h = web_hexval(in[i + 1])) < 0 ||
-			    (l = web_hexval(in[i + 2])) < 0)
+			if (n - i < 3 || (h = pn_hexval(in[i + 1])) < 0 ||
+			    (l = pn_hexval(in[i + 2])) < 0)
 				goto bad;
 			c = (char)(h * 16 + l);
 			i += 2;

@@ -178,7 +178,7 @@ static void ext_value(const char *in, char *out, size_t outlen)
 	for (const char *p = v + 1; *p; p++) {
 		char c = *p;
 		if (c == '%') {
-			int h = web_hexval(p[1]), l = h < 0 ? -1 : web_hexval(p[2]);
+			int h = pn_hexval(p[1]), l = h < 0 ? -1 : pn_hexval(p[2]);
 			if (h < 0 || l < 0 || (h == 0 && l == 0)) {
 				out[0] = '\0';
 				return;

@@ -74,7 +74,7 @@ static size_t slot_of(const char sid[65], int folder, long page)
 	uint64_t h = 0;
 
 	for (int i = 0; i < 16; i++)
-		h = (h << 4) | (uint64_t)web_hexval(sid[i]);
+		h = (h << 4) | (uint64_t)pn_hexval(sid[i]);
 	h ^= (uint64_t)folder * 0x9e3779b97f4a7c15ULL;
 	h ^= (uint64_t)page * 0xc2b2ae3d27d4eb4fULL;
 	h ^= h >> 29;

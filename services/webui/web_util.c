@@ -219,18 +219,6 @@ char *web_html_escape(const char *s)
 	return out;
 }
 
-/* web_hexval - value of a hex digit or -1 */
-int web_hexval(char c)
-{
-	if (c >= '0' && c <= '9')
-		return c - '0';
-	if (c >= 'a' && c <= 'f')
-		return c - 'a' + 10;
-	if (c >= 'A' && c <= 'F')
-		return c - 'A' + 10;
-	return -1;
-}
-
 /* web_put_u64 / web_get_u64 - big-endian, 8 bytes */
 void web_put_u64(uint8_t *p, uint64_t v)
 {

@@ -16,4 +16,7 @@
  */
 size_t pn_utf8_next(const unsigned char *s, size_t n, unsigned *cp_r);
 
+/* pn_hexval - the value of a hex digit (either case), -1 if c is none */
+int pn_hexval(char c);
+
 #endif
