@@ -44,8 +44,8 @@
 #define ENV_PLAIN_MAX (ENV_HEAD + 4 * 2 + sizeof(((web_env *)0)->from) + \
 	sizeof(((web_env *)0)->to) + sizeof(((web_env *)0)->subject) + \
 	sizeof(((web_env *)0)->date))
-#define ENV_BOX_MIN (crypto_secretbox_NONCEBYTES + crypto_secretbox_MACBYTES + ENV_HEAD + 8)
-#define ENV_BOX_MAX (crypto_secretbox_NONCEBYTES + crypto_secretbox_MACBYTES + ENV_PLAIN_MAX)
+#define ENV_BOX_MIN (WEB_SEAL_EXTRA + ENV_HEAD + 8)
+#define ENV_BOX_MAX (WEB_SEAL_EXTRA + ENV_PLAIN_MAX)
 #define ENV_PAGE_MAX 200            /* POSTERN_WEBUI_PAGE_SIZE's maximum */
 
 /* put_str - length(2) || bytes, at most cap - 1 bytes of s */
@@ -94,11 +94,8 @@ uint8_t *web_env_seal(const uint8_t key[32], int64_t mailbox_id, int64_t message
 	n += put_str(plain + n, e->subject, sizeof(e->subject));
 	n += put_str(plain + n, e->date, sizeof(e->date));
 
-	out = pn_malloc(crypto_secretbox_NONCEBYTES + crypto_secretbox_MACBYTES + n);
-	randombytes_buf(out, crypto_secretbox_NONCEBYTES);
-	crypto_secretbox_easy(out + crypto_secretbox_NONCEBYTES, plain, n, out, key);
+	out = web_seal(key, plain, n, len_r);
 	sodium_memzero(plain, sizeof(plain));
-	*len_r = crypto_secretbox_NONCEBYTES + crypto_secretbox_MACBYTES + n;
 	return out;
 }
 
@@ -113,9 +110,8 @@ int web_env_open(const uint8_t key[32], int64_t mailbox_id, int64_t message_id,
 	memset(e, 0, sizeof(*e));
 	if (len < ENV_BOX_MIN || len > ENV_BOX_MAX)
 		return -1;
-	n = len - crypto_secretbox_NONCEBYTES - crypto_secretbox_MACBYTES;
-	if (crypto_secretbox_open_easy(plain, in + crypto_secretbox_NONCEBYTES,
-	    len - crypto_secretbox_NONCEBYTES, in, key) != 0)
+	n = len - WEB_SEAL_EXTRA;
+	if (web_unseal(key, in, len, plain) < 0)
 		goto done;
 	if (plain[o++] != ENV_VERSION)
 		goto done;

@@ -48,7 +48,6 @@
 
 #define PC_VERSION 1
 #define PC_HEAD (1 + 64 + 8 + 1 + 4 + 32 + 8)   /* version sid mailbox folder page token activity */
-#define PC_BOX_EXTRA (crypto_secretbox_NONCEBYTES + crypto_secretbox_MACBYTES)
 
 typedef struct pc_slot {
 	char sid[65];
@@ -195,11 +194,10 @@ int web_pcache_get(const web_sess *s, int folder, long page, const char *ver, lo
 	}
 	{
 		uint8_t key[32];
-		n = len - PC_BOX_EXTRA;
+		n = len - WEB_SEAL_EXTRA;
 		plain = pn_malloc(n + 1);
 		web_page_box(s->c, key);
-		if (crypto_secretbox_open_easy(plain, box + crypto_secretbox_NONCEBYTES,
-		    len - crypto_secretbox_NONCEBYTES, box, key) != 0) {
+		if (web_unseal(key, box, len, plain) < 0) {
 			sodium_memzero(key, sizeof(key));
 			pn_warn("msg=\"cached folder page does not open\"");
 			goto done;
@@ -229,7 +227,7 @@ void web_pcache_put(const web_sess *s, int folder, long page, const char *ver, l
     const char *body, size_t len, int64_t last_activity)
 {
 	uint8_t *plain, *box, key[32];
-	size_t n = PC_HEAD + len;
+	size_t n = PC_HEAD + len, boxlen;
 	char sid[65];
 	pc_slot *sl;
 
@@ -239,10 +237,8 @@ void web_pcache_put(const web_sess *s, int folder, long page, const char *ver, l
 	plain = pn_malloc(n);
 	head(plain, sid, s->mailbox_id, folder, page, ver, last_activity);
 	memcpy(plain + PC_HEAD, body, len);
-	box = pn_malloc(PC_BOX_EXTRA + n);
-	randombytes_buf(box, crypto_secretbox_NONCEBYTES);
 	web_page_box(s->c, key);
-	crypto_secretbox_easy(box + crypto_secretbox_NONCEBYTES, plain, n, box, key);
+	box = web_seal(key, plain, n, &boxlen);
 	sodium_memzero(key, sizeof(key));
 	sodium_memzero(plain, n);
 	free(plain);
@@ -257,7 +253,7 @@ void web_pcache_put(const web_sess *s, int folder, long page, const char *ver, l
 	sl->mailbox_id = s->mailbox_id;
 	sl->stored = now;
 	sl->box = box;
-	sl->len = PC_BOX_EXTRA + n;
+	sl->len = boxlen;
 	pthread_mutex_unlock(&pc.mu);
 }
 

@@ -77,14 +77,11 @@ uint8_t *web_sess_seal(const web_sess *s, size_t *len_r)
 		memcpy(plain + n, s->key.data, klen);
 	n += klen;
 
-	out = pn_malloc(crypto_secretbox_NONCEBYTES + crypto_secretbox_MACBYTES + n);
-	randombytes_buf(out, crypto_secretbox_NONCEBYTES);
 	web_sess_box(s->c, box);
-	crypto_secretbox_easy(out + crypto_secretbox_NONCEBYTES, plain, n, out, box);
+	out = web_seal(box, plain, n, len_r);
 	sodium_memzero(box, sizeof(box));
 	pn_wipe(plain, plain_len);
 	free(plain);
-	*len_r = crypto_secretbox_NONCEBYTES + crypto_secretbox_MACBYTES + n;
 	return out;
 }
 
@@ -95,14 +92,12 @@ int web_sess_open(web_sess *s, const uint8_t *in, size_t len)
 	uint8_t *plain = NULL, box[32];
 	int rc = -1;
 
-	if (len < crypto_secretbox_NONCEBYTES + crypto_secretbox_MACBYTES + 3 + 16 +
-	    WEB_LINK_BYTES + 1 + 2 + 4 || len > KEY_MAX + 1024)
+	if (len < WEB_SEAL_EXTRA + 3 + 16 + WEB_LINK_BYTES + 1 + 2 + 4 || len > KEY_MAX + 1024)
 		return -1;
-	n = len - crypto_secretbox_NONCEBYTES - crypto_secretbox_MACBYTES;
+	n = len - WEB_SEAL_EXTRA;
 	plain = pn_malloc(n);
 	web_sess_box(s->c, box);
-	if (crypto_secretbox_open_easy(plain, in + crypto_secretbox_NONCEBYTES,
-	    len - crypto_secretbox_NONCEBYTES, in, box) != 0)
+	if (web_unseal(box, in, len, plain) < 0)
 		goto done;
 	if (plain[o++] != RECORD_VERSION)
 		goto done;
