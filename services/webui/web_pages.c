@@ -1028,18 +1028,18 @@ static int folder_list(web_req *rq, int sent, long page, web_buf *rows,
  * carries the mailbox's last_activity (for the expiry note), a mailstore
  * too old to fill it costs a GetMailbox as before.
  */
-static int folder_get(web_req *rq, int sent)
+static int folder_get(web_req *rq)
 {
 	char ver[PN_REDIS_VER_TEXT];
 	int64_t last_activity = 0;
 	web_page p;
 	web_buf b, rows;
 	long page;
-	int rc, keep = 1;
+	int rc, sent, keep = 1;
 
 	if ((rc = need_auth(rq)) != 0)
 		return rc;
-	web_folder_of(sent ? "/sent" : "/inbox", rq->query, &sent, &page);
+	web_folder_of(rq->path, rq->query, &sent, &page);
 	folder_version(rq, ver);
 	web_buf_init(&rows);
 	if (web_pcache_get(&rq->sess, sent, page, ver, rq->now, &rows, &last_activity) < 0) {
@@ -1751,10 +1751,8 @@ int web_route(web_req *rq)
 		rc = activate_get(rq);
 	} else if (!strcmp(path, "/login")) {
 		rc = login_get(rq);
-	} else if (!strcmp(path, "/inbox")) {
-		rc = folder_get(rq, 0);
-	} else if (!strcmp(path, "/sent")) {
-		rc = folder_get(rq, 1);
+	} else if (!strcmp(path, "/inbox") || !strcmp(path, "/sent")) {
+		rc = folder_get(rq);
 	} else if (!strncmp(path, "/msg/", 5)) {
 		int64_t id = id_of(path + 5, &rest);
 		if (id < 0)
