@@ -20,7 +20,7 @@ B := build
 SANFLAGS :=
 endif
 
-SERVICES := broker mailstore keylookup provision webui reaper
+SERVICES := broker mailstore keylookup provision webui reaper gateway
 PKGS := libczmq libzmq libprotobuf-c hiredis libpq gpgme libassuan gmime-3.0 libcurl libsodium
 MAKEFLAGS += --no-builtin-rules
 SUB = $(MAKE) --no-print-directory -f Makefile SANITIZE=$(SANITIZE)
@@ -143,6 +143,10 @@ $(B)/gen/web_static.c: services/webui/postern.css services/webui/gen-static
 	@mkdir -p $(dir $@)
 	services/webui/gen-static $@
 $(B)/bin/postern-webui $(webui_TESTS): $(B)/obj/gen/web_static.o
+# ---------------------------------------------------------------------------
+
+# --- gateway: libmilter speaks the milter protocol, jansson the API's JSON ---
+$(B)/bin/postern-gateway $(gateway_TESTS): LDLIBS += -lmilter -ljansson
 # ---------------------------------------------------------------------------
 
 CTL_OBJ := $(patsubst %.c,$(B)/obj/%.o,$(wildcard tools/posternctl/*.c))
