@@ -356,90 +356,54 @@ static int remove_marks(SMFICTX *ctx, const conn *c)
 	return rc;
 }
 
-/* decided - log and count one decision */
-static sfsistat decided(SMFICTX *ctx, const conn *c, sfsistat rc, const char *decision,
-    size_t externals, const int kinds[5], const struct timespec *t0)
-{
-	struct timespec t1;
-	char metric[96];
+/* What the milter answers at the end of one message. */
+typedef struct verdict {
+	sfsistat rc;
+	const char *decision;       /* handed_over, internal, rejected, tempfail */
+	const char *code, *dsn;     /* SMTP reply, NULL = the MTA's own */
+	char text[256];
+	int kinds[5];               /* outcomes by Outcome.Kind */
+	size_t externals;
+} verdict;
 
-	clock_gettime(CLOCK_MONOTONIC, &t1);
-	pn_info("msg=decision queue=%s decision=%s recipients=%zu external=%zu key_found=%d "
-	    "created=%d exists=%d rejected=%d pin=%s ms=%.1f", queue_id(ctx), decision,
-	    c->n_rcpt, externals, kinds[1], kinds[2], kinds[3], kinds[4],
-	    c->with_pin ? "yes" : "no",
-	    (double)(t1.tv_sec - t0->tv_sec) * 1e3 + (double)(t1.tv_nsec - t0->tv_nsec) / 1e6);
-	snprintf(metric, sizeof(metric), "postern_gateway_%s_total", decision);
-	pn_metrics_add(metric, "triggered messages by decision", 1);
-	return rc;
-}
-
-/* refuse - an answer with a reply code (the text is for the sender's MTA) */
-static sfsistat refuse(SMFICTX *ctx, sfsistat rc, const char *code, const char *dsn,
-    const char *text)
+/* answer - set the verdict; text from provision is made printable and short */
+static void answer(verdict *v, sfsistat rc, const char *decision, const char *code,
+    const char *dsn, const char *text)
 {
-	char clean[256];
 	size_t n = 0;
 
-	/* a reason from provision is plain text: keep it printable and short */
-	for (const char *p = text; *p && n + 1 < sizeof(clean); p++)
-		clean[n++] = (*p >= 0x20 && *p < 0x7f && *p != '%') ? *p : ' ';
-	clean[n] = '\0';
-	smfi_setreply(ctx, (char *)code, (char *)dsn, clean);
-	return rc;
+	v->rc = rc;
+	v->decision = decision;
+	v->code = code;
+	v->dsn = dsn;
+	for (const char *p = text ? text : ""; *p && n + 1 < sizeof(v->text); p++)
+		v->text[n++] = (*p >= 0x20 && *p < 0x7f && *p != '%') ? *p : ' ';
+	v->text[n] = '\0';
 }
 
-static sfsistat on_eom(SMFICTX *ctx)
+/* unavailable - Postern cannot take the message now: the MTA keeps it */
+static void unavailable(verdict *v, const char *text)
 {
-	conn *c = smfi_getpriv(ctx);
+	answer(v, SMFIS_TEMPFAIL, "tempfail", "451", "4.3.0", text);
+}
+
+/*
+ * hand_over - one SendEvent with the external recipients ext; once it is
+ * answered, they leave the envelope
+ */
+static void hand_over(SMFICTX *ctx, conn *c, char **ext, size_t n_ext,
+    size_t internals, verdict *v)
+{
 	Postern__V1__SendEvent ev = POSTERN__V1__SEND_EVENT__INIT;
 	Postern__V1__SendResult *res = NULL;
 	unsigned char body_hash[32];
 	char event_id[GW_EVENT_ID_LEN + 1];
 	const char *why = NULL, *first_why = NULL;
-	char **ext;
-	size_t n_ext = 0, internals = 0;
-	int kinds[5] = { 0 };
-	struct timespec t0;
-	pn_pool *pool;
+	pn_pool *pool = pn_pool_new();
 	pn_buf mime = { NULL, 0 };
-	sfsistat rc;
 	pn_err err;
 
-	clock_gettime(CLOCK_MONOTONIC, &t0);
-	if (!c)
-		return SMFIS_TEMPFAIL;
-	if (c->oversize) {
-		char text[96];
-		snprintf(text, sizeof(text), "message too large for encrypted delivery (at most %ld bytes)",
-		    gw_cfg.max_mail_bytes);
-		rc = refuse(ctx, SMFIS_REJECT, "552", "5.3.4", text);
-		return decided(ctx, c, rc, "rejected", 0, kinds, &t0);
-	}
 	crypto_generichash_final(&c->body_hash, body_hash, sizeof(body_hash));
-	ext = pn_calloc(c->n_rcpt + 1, sizeof(*ext));
-	for (size_t i = 0; i < c->n_rcpt; i++) {
-		if (c->rcpt[i].internal)
-			internals++;
-		else if (!c->rcpt[i].duplicate)
-			ext[n_ext++] = c->rcpt[i].addr;
-	}
-	if (n_ext == 0) {
-		rc = remove_marks(ctx, c) == 0 ? SMFIS_CONTINUE :
-		    refuse(ctx, SMFIS_TEMPFAIL, "451", "4.3.0", "cannot edit the message; try again");
-		free(ext);
-		return decided(ctx, c, rc, rc == SMFIS_CONTINUE ? "internal" : "tempfail",
-		    0, kinds, &t0);
-	}
-	if (n_ext > (size_t)gw_cfg.max_recipients) {
-		char text[96];
-		snprintf(text, sizeof(text), "too many external recipients for encrypted delivery "
-		    "(at most %ld)", gw_cfg.max_recipients);
-		free(ext);
-		rc = refuse(ctx, SMFIS_REJECT, "552", "5.5.3", text);
-		return decided(ctx, c, rc, "rejected", n_ext, kinds, &t0);
-	}
-
 	{
 		gw_facts f = {
 			.message_id = header_value(c, "Message-ID"),
@@ -461,70 +425,108 @@ static sfsistat on_eom(SMFICTX *ctx)
 	ev.sender_notice = !strcmp(gw_cfg.pin_notice, "encrypt-only") ?
 	    POSTERN__V1__SENDER_NOTICE__SENDER_NOTICE_ENCRYPTED :
 	    POSTERN__V1__SENDER_NOTICE__SENDER_NOTICE_PLAIN;
-
-	pool = pn_pool_new();
 	err = gw_send(&ev, pool, &res, &why);
-	pn_wipe(mime.data, mime.len);
 	pn_buf_free(&mime);
-	switch (err) {
-	case PN_OK:
-		break;
-	case PN_ERR_TOOLARGE:
-		rc = refuse(ctx, SMFIS_REJECT, "552", "5.3.4", why);
-		goto done_rejected;
-	case PN_ERR_PARAMS:
-		rc = refuse(ctx, SMFIS_REJECT, "554", "5.6.0", why);
-		goto done_rejected;
-	default:
+	if (err == PN_ERR_TOOLARGE) {
+		answer(v, SMFIS_REJECT, "rejected", "552", "5.3.4", why);
+		goto done;
+	}
+	if (err == PN_ERR_PARAMS) {
+		answer(v, SMFIS_REJECT, "rejected", "554", "5.6.0", why);
+		goto done;
+	}
+	if (err != PN_OK) {
 		pn_warn("msg=\"Postern unavailable: tempfail\" queue=%s status=%s error=\"%s\"",
 		    queue_id(ctx), pn_err_str(err), why);
-		rc = refuse(ctx, SMFIS_TEMPFAIL, "451", "4.3.0",
-		    "encrypted delivery is unavailable; try again later");
-		free(ext);
-		pn_pool_destroy(&pool);
-		return decided(ctx, c, rc, "tempfail", n_ext, kinds, &t0);
+		unavailable(v, "encrypted delivery is unavailable; try again later");
+		goto done;
 	}
 
 	/* stored for every external recipient: none of them gets the plaintext */
 	for (size_t i = 0; i < res->n_outcomes; i++) {
 		Postern__V1__Outcome *o = res->outcomes[i];
 		if (o->kind >= 1 && o->kind <= 4)
-			kinds[o->kind]++;
+			v->kinds[o->kind]++;
 		if (o->kind == POSTERN__V1__OUTCOME__KIND__REJECTED && !first_why)
 			first_why = o->error;
 		if (o->pin)
 			pn_wipe(o->pin, strlen(o->pin));
 	}
-	rc = SMFIS_CONTINUE;
 	for (size_t i = 0; i < c->n_rcpt; i++)
-		if (!c->rcpt[i].internal && smfi_delrcpt(ctx, c->rcpt[i].raw) != MI_SUCCESS)
-			rc = SMFIS_TEMPFAIL;
-	if (rc == SMFIS_TEMPFAIL) {
-		/* the retry is the same event: stored once, and nothing left in plaintext */
-		rc = refuse(ctx, SMFIS_TEMPFAIL, "451", "4.3.0", "cannot edit the envelope; try again");
-		free(ext);
-		pn_pool_destroy(&pool);
-		return decided(ctx, c, rc, "tempfail", n_ext, kinds, &t0);
-	}
-	free(ext);
-	pn_pool_destroy(&pool);
-	if (internals == 0) {
-		if ((size_t)kinds[4] == n_ext) {
-			rc = refuse(ctx, SMFIS_REJECT, "550", "5.1.3",
-			    first_why && *first_why ? first_why : "no valid recipient");
-			return decided(ctx, c, rc, "rejected", n_ext, kinds, &t0);
+		if (!c->rcpt[i].internal && smfi_delrcpt(ctx, c->rcpt[i].raw) != MI_SUCCESS) {
+			/* the retry is the same event: stored once, nothing in plaintext */
+			unavailable(v, "cannot edit the envelope; try again");
+			goto done;
 		}
-		return decided(ctx, c, SMFIS_DISCARD, "handed_over", n_ext, kinds, &t0);
+	if (internals > 0) {
+		if (remove_marks(ctx, c) != 0)
+			unavailable(v, "cannot edit the message; try again");
+		else
+			answer(v, SMFIS_CONTINUE, "handed_over", NULL, NULL, NULL);
+	} else if ((size_t)v->kinds[POSTERN__V1__OUTCOME__KIND__REJECTED] == n_ext) {
+		answer(v, SMFIS_REJECT, "rejected", "550", "5.1.3",
+		    first_why && *first_why ? first_why : "no valid recipient");
+	} else {
+		answer(v, SMFIS_DISCARD, "handed_over", NULL, NULL, NULL);
 	}
-	if (remove_marks(ctx, c) != 0)
-		return decided(ctx, c, refuse(ctx, SMFIS_TEMPFAIL, "451", "4.3.0",
-		    "cannot edit the message; try again"), "tempfail", n_ext, kinds, &t0);
-	return decided(ctx, c, SMFIS_CONTINUE, "handed_over", n_ext, kinds, &t0);
-
-done_rejected:
-	free(ext);
+done:
 	pn_pool_destroy(&pool);
-	return decided(ctx, c, rc, "rejected", n_ext, kinds, &t0);
+}
+
+/* decide - the verdict on a triggered message */
+static void decide(SMFICTX *ctx, conn *c, verdict *v)
+{
+	char **ext = pn_calloc(c->n_rcpt + 1, sizeof(*ext)), text[128];
+	size_t internals = 0;
+
+	for (size_t i = 0; i < c->n_rcpt; i++) {
+		if (c->rcpt[i].internal)
+			internals++;
+		else if (!c->rcpt[i].duplicate)
+			ext[v->externals++] = c->rcpt[i].addr;
+	}
+	if (c->oversize) {
+		snprintf(text, sizeof(text), "message too large for encrypted delivery "
+		    "(at most %ld bytes)", gw_cfg.max_mail_bytes);
+		answer(v, SMFIS_REJECT, "rejected", "552", "5.3.4", text);
+	} else if (v->externals == 0) {
+		if (remove_marks(ctx, c) != 0)
+			unavailable(v, "cannot edit the message; try again");
+		else
+			answer(v, SMFIS_CONTINUE, "internal", NULL, NULL, NULL);
+	} else if (v->externals > (size_t)gw_cfg.max_recipients) {
+		snprintf(text, sizeof(text), "too many external recipients for encrypted "
+		    "delivery (at most %ld)", gw_cfg.max_recipients);
+		answer(v, SMFIS_REJECT, "rejected", "552", "5.5.3", text);
+	} else {
+		hand_over(ctx, c, ext, v->externals, internals, v);
+	}
+	free(ext);
+}
+
+static sfsistat on_eom(SMFICTX *ctx)
+{
+	conn *c = smfi_getpriv(ctx);
+	struct timespec t0, t1;
+	char metric[96];
+	verdict v;
+
+	if (!c)
+		return SMFIS_TEMPFAIL;
+	clock_gettime(CLOCK_MONOTONIC, &t0);
+	memset(&v, 0, sizeof(v));
+	decide(ctx, c, &v);
+	if (v.code)
+		smfi_setreply(ctx, (char *)v.code, (char *)v.dsn, v.text);
+	clock_gettime(CLOCK_MONOTONIC, &t1);
+	pn_info("msg=decision queue=%s decision=%s reply=%s recipients=%zu external=%zu "
+	    "key_found=%d created=%d exists=%d rejected=%d pin=%s ms=%.1f", queue_id(ctx),
+	    v.decision, v.code ? v.code : "-", c->n_rcpt, v.externals, v.kinds[1], v.kinds[2],
+	    v.kinds[3], v.kinds[4], c->with_pin ? "yes" : "no",
+	    (double)(t1.tv_sec - t0.tv_sec) * 1e3 + (double)(t1.tv_nsec - t0.tv_nsec) / 1e6);
+	snprintf(metric, sizeof(metric), "postern_gateway_%s_total", v.decision);
+	pn_metrics_add(metric, "triggered messages by decision", 1);
+	return v.rc;
 }
 
 static sfsistat on_abort(SMFICTX *ctx)

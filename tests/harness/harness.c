@@ -640,6 +640,33 @@ int th_file_count(const char *dir)
 	return n;
 }
 
+/* th_count_mails - .eml files in dir whose text contains needle */
+int th_count_mails(const char *dir, const char *needle)
+{
+	char path[1024];
+	struct dirent *de;
+	DIR *d;
+	int n = 0;
+
+	if ((d = opendir(dir)) == NULL)
+		return 0;
+	while ((de = readdir(d)) != NULL) {
+		size_t len = strlen(de->d_name);
+		char *text;
+
+		if (len < 4 || strcmp(de->d_name + len - 4, ".eml"))
+			continue;
+		snprintf(path, sizeof(path), "%s/%s", dir, de->d_name);
+		if ((text = th_read_file(path, NULL)) == NULL)
+			continue;
+		if (strstr(text, needle))
+			n++;
+		free(text);
+	}
+	closedir(d);
+	return n;
+}
+
 /* th_wait_file_count - poll until dir holds n files; the count seen last */
 int th_wait_file_count(const char *dir, int n, long timeout_ms)
 {

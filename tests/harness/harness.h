@@ -77,6 +77,8 @@ int th_wait_http(int port, const char *path, int status, long timeout_ms);
 int th_wait_file_count(const char *dir, int n, long timeout_ms);
 /* th_file_count - regular files in dir now */
 int th_file_count(const char *dir);
+/* th_count_mails - the SMTP sink's .eml files in dir that contain needle */
+int th_count_mails(const char *dir, const char *needle);
 /* th_read_file - whole file, NUL-terminated; caller frees; NULL if missing */
 char *th_read_file(const char *path, size_t *len_r);
 
