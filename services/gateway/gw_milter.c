@@ -81,6 +81,8 @@ typedef struct conn {
 	size_t body_cap;
 } conn;
 
+struct gw_config gw_cfg;         /* filled by main.c's table */
+
 static gw_domains *local_domains, *always_domains;
 static pthread_t milter_thread;
 static volatile int milter_done;

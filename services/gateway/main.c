@@ -88,8 +88,6 @@
 #include "postern/service.h"
 #include "gw.h"
 
-struct gw_config gw_cfg;
-
 static const pn_cfg_entry config[] = {
 	PN_CFG_STR("POSTERN_GATEWAY_MILTER", "inet:7025@127.0.0.1", &gw_cfg.milter,
 	    PN_CFG_REQUIRED, "libmilter socket: inet:PORT@HOST or unix:/path"),
