@@ -86,6 +86,12 @@ typedef struct gw_facts {
 	const uint8_t *body_hash;   /* BLAKE2b-256 of the body as received */
 	int with_pin;
 } gw_facts;
+/*
+ * gw_mta_message_id - the Message-ID is one the MTA made for this try (it
+ * holds the queue id, as Postfix's cleanup writes it for mail without
+ * one): it changes with every retry, so it cannot name the event
+ */
+int gw_mta_message_id(const char *message_id, const char *queue_id);
 #define GW_EVENT_ID_LEN 67          /* "gw-" + 64 hex digits */
 /* gw_event_id - "gw-" + hex BLAKE2b-256 over the facts (sorted recipients) */
 void gw_event_id(const gw_facts *f, char out[GW_EVENT_ID_LEN + 1]);

@@ -407,8 +407,9 @@ static void hand_over(SMFICTX *ctx, conn *c, char **ext, size_t n_ext,
 
 	crypto_generichash_final(&c->body_hash, body_hash, sizeof(body_hash));
 	{
+		const char *mid = header_value(c, "Message-ID");
 		gw_facts f = {
-			.message_id = header_value(c, "Message-ID"),
+			.message_id = gw_mta_message_id(mid, queue_id(ctx)) ? NULL : mid,
 			.date = header_value(c, "Date"), .subject = header_value(c, "Subject"),
 			.sender = c->sender, .rcpt = (const char *const *)ext, .n_rcpt = n_ext,
 			.body_hash = body_hash, .with_pin = c->with_pin,

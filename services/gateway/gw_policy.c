@@ -12,7 +12,10 @@
  * message repeats exactly: its Message-ID (or, without one, its Date and
  * Subject), the envelope sender, the sorted external recipients, whether
  * a PIN is asked for, and the body. Received: headers and queue ids
- * differ between tries and are left out.
+ * differ between tries and are left out, and so is a Message-ID the MTA
+ * made itself: Postfix gives mail submitted without one (sendmail, then
+ * pickup) a Message-ID built from the queue id of each try. The Date it
+ * adds is the time the mail was first dropped, the same on every try.
  *
  * Pure: no milter, no bus, no I/O.
  */
@@ -218,6 +221,17 @@ int gw_yes(const char *value)
 	trim(&s, &len);
 	return (len == 3 && !strncasecmp(s, "yes", 3)) ||
 	    (len == 4 && !strncasecmp(s, "true", 4)) || (len == 1 && s[0] == '1');
+}
+
+/* gw_mta_message_id - "<stamp.QUEUEID@host>": made by the MTA for this try */
+int gw_mta_message_id(const char *message_id, const char *queue_id)
+{
+	char needle[80];
+
+	if (!message_id || !queue_id || !*queue_id || strlen(queue_id) > 64)
+		return 0;
+	snprintf(needle, sizeof(needle), ".%s@", queue_id);
+	return strstr(message_id, needle) != NULL;
 }
 
 /* cmp_str - qsort on strings */

@@ -206,6 +206,17 @@ static void test_event_id_differs(void **state)
 	assert_string_not_equal(a, b);
 }
 
+static void test_mta_message_id(void **state)
+{
+	(void)state;
+	assert_true(gw_mta_message_id("<20261203074443.A78D5A741D5@host.example>", "A78D5A741D5"));
+	assert_false(gw_mta_message_id("<20261203074443.A78D5A741D5@host.example>", "B78D5A741D5"));
+	assert_false(gw_mta_message_id("<abc.def@client.example>", "A78D5A741D5"));
+	assert_false(gw_mta_message_id("<x@y>", ""));
+	assert_false(gw_mta_message_id(NULL, "A78D5A741D5"));
+	assert_false(gw_mta_message_id("<x@y>", NULL));
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -216,6 +227,7 @@ int main(void)
 		cmocka_unit_test(test_domains),
 		cmocka_unit_test(test_event_id_stable),
 		cmocka_unit_test(test_event_id_differs),
+		cmocka_unit_test(test_mta_message_id),
 	};
 	if (sodium_init() < 0)
 		return 1;
