@@ -1,0 +1,460 @@
+/*
+ * gateway_mta_test.c - a real Postfix in front of postern-gateway, end to
+ * end: mail submitted with swaks (SMTP, smtpd_milters) or Postfix's own
+ * sendmail (pickup, non_smtpd_milters), the whole Postern stack behind the
+ * milter, and the SMTP sink as the outside world, which Postfix and
+ * mailstore's outbox both relay to:
+ *
+ *   - one triggered mail to an internal recipient, a key holder and a new
+ *     guest: the guest gets exactly one invitation, the key holder exactly
+ *     one PGP/MIME mail that gpg decrypts to the original body, the
+ *     internal recipient the original without the tags, the sender one
+ *     PIN notice encrypted to the sender's key; and no mail to an
+ *     external address holds the body's token in plaintext;
+ *   - untriggered mail passes through Postfix unchanged;
+ *   - Postfix's retry: while provision is stopped the gateway answers
+ *     451 and Postfix keeps the mail; once provision is back, a queue
+ *     flush delivers it, and the guest has exactly one message and one
+ *     invitation;
+ *   - a submitting client sees 451 while Postern is unavailable.
+ */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <dirent.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <cmocka.h>
+#include <sodium.h>
+
+#include "../harness/harness.h"
+
+typedef struct fx {
+	th_broker broker;
+	char *dsn;
+	char *home;                     /* alice's and kim's secret keys */
+	char *keyring, *gnupg, *maildir, *postfix;
+	pid_t ms, kl, pv, gw, sink;
+	int mta, gw_health;
+	char ext[64], in[64];
+	char tag[32];
+	char env[12][512];
+} fx;
+
+static fx *F;
+
+/* ext, in - an external and an internal address of this run */
+static const char *ext(const char *local)
+{
+	static char buf[8][128];
+	static int i;
+	char *b = buf[i++ % 8];
+
+	snprintf(b, sizeof(buf[0]), "%s@%s", local, F->ext);
+	return b;
+}
+
+static const char *in(const char *local)
+{
+	static char buf[4][128];
+	static int i;
+	char *b = buf[i++ % 4];
+
+	snprintf(b, sizeof(buf[0]), "%s@%s", local, F->in);
+	return b;
+}
+
+/* postfix - tools/postfix-local with args (NULL-terminated); its exit status */
+static int postfix(const char *verb, ...)
+{
+	const char *argv[16];
+	int n = 0;
+	va_list ap;
+	const char *a;
+
+	argv[n++] = "tools/postfix-local";
+	argv[n++] = verb;
+	argv[n++] = F->postfix;
+	va_start(ap, verb);
+	while ((a = va_arg(ap, const char *)) != NULL && n < 15)
+		argv[n++] = a;
+	va_end(ap);
+	argv[n] = NULL;
+	return th_run(argv, NULL, NULL);
+}
+
+/* queued - mails in Postfix's queue */
+static long queued(void)
+{
+	char out[512], *text;
+	long n;
+
+	snprintf(out, sizeof(out), "%s/queue.txt", F->postfix);
+	const char *argv[] = { "tools/postfix-local", "queue", F->postfix, NULL };
+	if (th_run(argv, NULL, out) != 0 || !(text = th_read_file(out, NULL)))
+		return -1;
+	n = strtol(text, NULL, 10);
+	free(text);
+	return n;
+}
+
+/*
+ * swaks - submit one mail through Postfix's SMTP port; the transcript goes
+ * to out (NULL: none); swaks's exit status (0 = accepted)
+ */
+static int swaks(const char *out, const char *to, const char *subject, const char *body,
+    const char *msgid)
+{
+	char server[64], hsubj[300], hmid[200];
+
+	snprintf(server, sizeof(server), "127.0.0.1:%d", F->mta);
+	snprintf(hsubj, sizeof(hsubj), "Subject: %s", subject);
+	snprintf(hmid, sizeof(hmid), "Message-ID: <%s.%s@%s>", msgid, F->tag, F->in);
+	const char *argv[] = { "swaks", "--server", server, "--from", in("alice"), "--to", to,
+		"--header", hsubj, "--header", hmid, "--body", body, "--timeout", "120", NULL };
+	return th_run(argv, NULL, out ? out : "/dev/null");
+}
+
+/* mails_to - sink mails for rcpt, waiting up to ms for at least want */
+static int mails_to(const char *rcpt, int want, long ms)
+{
+	char line[256];
+	long long end = th_now_ms() + ms;
+	int n;
+
+	snprintf(line, sizeof(line), "X-Sink-Rcpt-To: <%s>", rcpt);
+	while ((n = th_count_mails(F->maildir, line)) < want && th_now_ms() < end)
+		usleep(100 * 1000);
+	return n;
+}
+
+/* mail_to - the text of the one sink mail for rcpt (caller frees), or NULL */
+static char *mail_to(const char *rcpt)
+{
+	char line[256], path[1024];
+	struct dirent *de;
+	char *found = NULL;
+	DIR *d;
+
+	snprintf(line, sizeof(line), "X-Sink-Rcpt-To: <%s>", rcpt);
+	if (!(d = opendir(F->maildir)))
+		return NULL;
+	while ((de = readdir(d)) != NULL && !found) {
+		char *text;
+		if (!strstr(de->d_name, ".eml"))
+			continue;
+		snprintf(path, sizeof(path), "%s/%s", F->maildir, de->d_name);
+		if ((text = th_read_file(path, NULL)) && strstr(text, line))
+			found = text;
+		else
+			free(text);
+	}
+	closedir(d);
+	return found;
+}
+
+/* leaked - sink mails to an external address that hold token in plaintext */
+static int leaked(const char *token)
+{
+	char path[1024], rcpt[96];
+	struct dirent *de;
+	int n = 0;
+	DIR *d;
+
+	snprintf(rcpt, sizeof(rcpt), "@%s>", F->ext);
+	assert_non_null(d = opendir(F->maildir));
+	while ((de = readdir(d)) != NULL) {
+		char *text, *body;
+		if (!strstr(de->d_name, ".eml"))
+			continue;
+		snprintf(path, sizeof(path), "%s/%s", F->maildir, de->d_name);
+		if (!(text = th_read_file(path, NULL)))
+			continue;
+		/* the sink's envelope lines come first, the mail after them */
+		body = strstr(text, "\n\n") ? strstr(text, "\n\n") : text;
+		for (char *r = strstr(text, "X-Sink-Rcpt-To: <"); r && r < body;
+		    r = strstr(r + 1, "X-Sink-Rcpt-To: <")) {
+			char *eol = strchr(r, '\n');
+			if (eol && memmem(r, (size_t)(eol - r), rcpt, strlen(rcpt)) && strstr(text, token))
+				n++;
+		}
+		free(text);
+	}
+	closedir(d);
+	return n;
+}
+
+/* decrypt - gpg --decrypt of the armored block in text with the test's keys */
+static char *decrypt(const char *text)
+{
+	const char *b = strstr(text, "-----BEGIN PGP MESSAGE-----");
+	const char *e = b ? strstr(b, "-----END PGP MESSAGE-----") : NULL;
+	char in_path[512], out_path[512];
+	FILE *f;
+
+	if (!b || !e)
+		return NULL;
+	snprintf(in_path, sizeof(in_path), "%s/msg.asc", F->home);
+	snprintf(out_path, sizeof(out_path), "%s/msg.txt", F->home);
+	assert_non_null(f = fopen(in_path, "w"));
+	fwrite(b, 1, (size_t)(e - b) + 25, f);
+	fclose(f);
+	if (th_gpg(F->home, out_path, "--decrypt", in_path, (char *)NULL) != 0)
+		return NULL;
+	return th_read_file(out_path, NULL);
+}
+
+/* provision_start - provision with the fixture's settings */
+static void provision_start(void)
+{
+	const char *pv_env[] = { F->env[2], F->env[4], F->env[5],
+		"POSTERN_PUBLIC_URL=http://postern.test", "POSTERN_BUS_TIMEOUT_MS=20000",
+		"POSTERN_PROVISION_KEY_POOL=2", NULL };
+	F->pv = th_service_start("provision", F->broker.endpoint, pv_env, NULL);
+	assert_true(F->pv > 0);
+}
+
+/* import_user - a key pair in the test's home, its public key in keylookup's keyring */
+static void import_user(const char *name, const char *address)
+{
+	char uid[256], path[512], bin[512];
+	const char *certs = th_env("POSTERN_TEST_CERTS");
+	char e[3][512];
+
+	snprintf(uid, sizeof(uid), "%s <%s>", name, address);
+	assert_int_equal(th_gpg(F->home, NULL, "--quick-gen-key", uid, "future-default",
+	    "default", "never", (char *)NULL), 0);
+	snprintf(path, sizeof(path), "%s/%s.asc", F->home, name);
+	assert_int_equal(th_gpg(F->home, path, "--armor", "--export", address, (char *)NULL), 0);
+	snprintf(bin, sizeof(bin), "%s/posternctl", th_env("POSTERN_TEST_BIN"));
+	snprintf(e[0], sizeof(e[0]), "POSTERN_KEYRING_DIR=%s", F->keyring);
+	snprintf(e[1], sizeof(e[1]), "POSTERN_CERT=%s/posternctl.cert", certs);
+	snprintf(e[2], sizeof(e[2]), "GNUPGHOME=%s", F->home);
+	const char *env[] = { e[0], e[1], e[2], NULL };
+	const char *argv[] = { bin, "key", "import", path, NULL };
+	assert_int_equal(th_run(argv, env, NULL), 0);
+}
+
+static int setup(void **state)
+{
+	const char *redis = th_env("POSTERN_TEST_REDIS");
+	char key[65], relay[64], milter[64], port[16];
+	uint8_t k[32];
+	fx *f = calloc(1, sizeof(*f));
+
+	assert_non_null(f);
+	F = f;
+	assert_true(sodium_init() >= 0);
+	snprintf(f->tag, sizeof(f->tag), "%ld-%ld", (long)getpid(), (long)time(NULL));
+	snprintf(f->ext, sizeof(f->ext), "mx%s.example", f->tag);
+	snprintf(f->in, sizeof(f->in), "mi%s.example", f->tag);
+	f->home = th_tmpdir("gmh");
+	f->keyring = th_tmpdir("gmk");
+	f->gnupg = th_tmpdir("gmg");
+	f->maildir = th_tmpdir("gmm");
+	f->postfix = th_tmpdir("pf");
+
+	/* alice writes from inside and has a key; kim is outside and has one */
+	import_user("alice", in("alice"));
+	import_user("kim", ext("kim"));
+
+	assert_int_equal(th_broker_start(&f->broker, NULL), 0);
+	f->dsn = th_createdb("gatewaymta");
+	int smtp = th_port();
+	f->sink = th_smtpsink_start(smtp, f->maildir);
+	assert_true(f->sink > 0);
+	snprintf(f->env[0], sizeof(f->env[0]), "POSTERN_PG_DSN=%s", f->dsn);
+	snprintf(f->env[1], sizeof(f->env[1]), "POSTERN_SMTP_URL=smtp://127.0.0.1:%d", smtp);
+	const char *ms_env[] = { f->env[0], f->env[1], "POSTERN_OUTBOX_INTERVAL_MS=100",
+		"POSTERN_SMTP_STARTTLS=off", NULL };
+	f->ms = th_service_start("mailstore", f->broker.endpoint, ms_env, NULL);
+	assert_true(f->ms > 0);
+	snprintf(f->env[2], sizeof(f->env[2]), "POSTERN_REDIS=%s", redis);
+	snprintf(f->env[3], sizeof(f->env[3]), "POSTERN_KEYRING_DIR=%s", f->keyring);
+	const char *kl_env[] = { f->env[2], f->env[3], NULL };
+	f->kl = th_service_start("keylookup", f->broker.endpoint, kl_env, NULL);
+	assert_true(f->kl > 0);
+	randombytes_buf(k, sizeof(k));
+	sodium_bin2hex(key, sizeof(key), k, sizeof(k));
+	snprintf(f->env[4], sizeof(f->env[4]), "POSTERN_PROVISION_KEY=%s", key);
+	snprintf(f->env[5], sizeof(f->env[5]), "POSTERN_GNUPGHOME=%s", f->gnupg);
+	provision_start();
+
+	int mport = th_port();
+	snprintf(f->env[6], sizeof(f->env[6]), "POSTERN_GATEWAY_MILTER=inet:%d@127.0.0.1", mport);
+	snprintf(f->env[7], sizeof(f->env[7]), "POSTERN_GATEWAY_LOCAL_DOMAINS=%s", f->in);
+	const char *gw_env[] = { f->env[6], f->env[7], "POSTERN_GATEWAY_API_LISTEN=",
+		"POSTERN_BUS_TIMEOUT_MS=3000", "POSTERN_BUS_RETRIES=2", NULL };
+	f->gw = th_service_start("gateway", f->broker.endpoint, gw_env, &f->gw_health);
+	assert_true(f->gw > 0);
+
+	f->mta = th_port();
+	snprintf(port, sizeof(port), "%d", f->mta);
+	snprintf(relay, sizeof(relay), "127.0.0.1:%d", smtp);
+	snprintf(milter, sizeof(milter), "inet:%d@127.0.0.1", mport);
+	assert_int_equal(postfix("start", "--port", port, "--relay", relay, "--milter", milter,
+	    (char *)NULL), 0);
+	*state = f;
+	return 0;
+}
+
+static int teardown(void **state)
+{
+	fx *f = *state;
+	const char *homes[] = { f->home, f->keyring, f->gnupg };
+
+	assert_int_equal(postfix("stop", (char *)NULL), 0);
+	if (f->gw > 0)
+		assert_int_equal(th_stop(f->gw, 15000), 0);
+	if (f->pv > 0)
+		assert_int_equal(th_stop(f->pv, 15000), 0);
+	if (f->kl > 0)
+		assert_int_equal(th_stop(f->kl, 15000), 0);
+	if (f->ms > 0)
+		assert_int_equal(th_stop(f->ms, 15000), 0);
+	th_stop(f->sink, 5000);
+	th_stop(f->broker.pid, 5000);
+	for (size_t i = 0; i < 3; i++) {
+		const char *kill[] = { "gpgconf", "--homedir", homes[i], "--kill", "all", NULL };
+		th_run(kill, NULL, NULL);
+	}
+	free(f->dsn);
+	free(f->home);
+	free(f->keyring);
+	free(f->gnupg);
+	free(f->maildir);
+	free(f->postfix);
+	free(f);
+	return 0;
+}
+
+/* ---- tests ---- */
+
+static void test_triggered_mail_end_to_end(void **state)
+{
+	char token[64], *m, *plain, to[512];
+	(void)state;
+
+	snprintf(token, sizeof(token), "E2E-%s-token", F->tag);
+	snprintf(to, sizeof(to), "%s,%s,%s", ext("bob"), ext("kim"), in("carol"));
+	assert_int_equal(swaks(NULL, to, "[secure] [pin] Figures", token, "e2e"), 0);
+
+	/* the guest: one invitation */
+	assert_int_equal(mails_to(ext("bob"), 1, 30000), 1);
+	assert_int_equal(th_sql_longf(F->dsn, "SELECT count(*) FROM mailboxes WHERE address = '%s' "
+	    "AND pin_verifier IS NOT NULL", ext("bob")), 1);
+	/* the key holder: one PGP/MIME mail that decrypts to the body */
+	assert_int_equal(mails_to(ext("kim"), 1, 30000), 1);
+	assert_non_null(m = mail_to(ext("kim")));
+	assert_non_null(strstr(m, "multipart/encrypted"));
+	assert_non_null(plain = decrypt(m));
+	assert_non_null(strstr(plain, token));
+	free(plain);
+	free(m);
+	/* the internal recipient: the original, without the tags */
+	assert_int_equal(mails_to(in("carol"), 1, 30000), 1);
+	assert_non_null(m = mail_to(in("carol")));
+	assert_non_null(strstr(m, token));
+	assert_non_null(strstr(m, "Subject: Figures"));
+	assert_null(strstr(m, "[secure]"));
+	assert_null(strstr(m, "[pin]"));
+	free(m);
+	/* the sender: one PIN notice, encrypted to alice's key, naming bob */
+	assert_int_equal(mails_to(in("alice"), 1, 30000), 1);
+	assert_non_null(m = mail_to(in("alice")));
+	assert_null(strstr(m, token));
+	assert_non_null(plain = decrypt(m));
+	assert_non_null(strstr(plain, ext("bob")));
+	free(plain);
+	free(m);
+	/* nothing went out twice, and no external address got the plaintext */
+	sleep(1);
+	assert_int_equal(mails_to(ext("bob"), 2, 200), 1);
+	assert_int_equal(mails_to(ext("kim"), 2, 200), 1);
+	assert_int_equal(mails_to(in("carol"), 2, 200), 1);
+	assert_int_equal(leaked(token), 0);
+}
+
+static void test_untriggered_passes_unchanged(void **state)
+{
+	char token[64], *m;
+	(void)state;
+
+	snprintf(token, sizeof(token), "PLAIN-%s-token", F->tag);
+	assert_int_equal(swaks(NULL, ext("erin"), "Lunch at noon", token, "plain"), 0);
+	assert_int_equal(mails_to(ext("erin"), 1, 30000), 1);
+	assert_non_null(m = mail_to(ext("erin")));
+	assert_non_null(strstr(m, token));
+	assert_non_null(strstr(m, "Subject: Lunch at noon"));
+	free(m);
+	assert_int_equal(th_sql_longf(F->dsn, "SELECT count(*) FROM mailboxes WHERE address = '%s'",
+	    ext("erin")), 0);
+}
+
+static void test_postfix_retries_after_tempfail(void **state)
+{
+	char token[64], out[512], *text, mail[1024];
+	FILE *f;
+	(void)state;
+
+	snprintf(token, sizeof(token), "RETRY-%s-token", F->tag);
+	assert_int_equal(th_stop(F->pv, 15000), 0);
+	F->pv = -1;
+
+	/* a submitting SMTP client is told to come back later */
+	snprintf(out, sizeof(out), "%s/swaks.txt", F->postfix);
+	assert_int_not_equal(swaks(out, ext("ivan"), "[secure] Later", token, "smtp-retry"), 0);
+	assert_non_null(text = th_read_file(out, NULL));
+	assert_non_null(strstr(text, "451 4.3.0"));
+	free(text);
+
+	/* mail handed to Postfix itself (sendmail, pickup) stays in its queue */
+	snprintf(mail, sizeof(mail), "%s/retry.eml", F->postfix);
+	assert_non_null(f = fopen(mail, "w"));
+	fprintf(f, "From: Alice <%s>\nTo: %s\nSubject: [secure] Retry\nMessage-ID: <retry.%s@%s>\n"
+	    "\n%s\n", in("alice"), ext("dave"), F->tag, F->in, token);
+	fclose(f);
+	{
+		char etc[512];
+		snprintf(etc, sizeof(etc), "%s/etc", F->postfix);
+		const char *argv[] = { "sh", "-c", "exec sendmail -C \"$1\" -f \"$2\" \"$3\" < \"$4\"",
+			"sh", etc, in("alice"), ext("dave"), mail, NULL };
+		assert_int_equal(th_run(argv, NULL, NULL), 0);
+	}
+	long long end = th_now_ms() + 30000;
+	while (th_metric(F->gw_health, "postern_gateway_tempfail_total") < 2 && th_now_ms() < end)
+		usleep(200 * 1000);
+	assert_true(th_metric(F->gw_health, "postern_gateway_tempfail_total") >= 2);
+	assert_true(queued() >= 1);
+	assert_int_equal(mails_to(ext("dave"), 1, 500), 0);
+
+	/* provision is back: Postfix's retry delivers, once */
+	provision_start();
+	end = th_now_ms() + 60000;
+	while (queued() > 0 && th_now_ms() < end) {
+		assert_int_equal(postfix("flush", (char *)NULL), 0);
+		sleep(1);
+	}
+	assert_int_equal(queued(), 0);
+	assert_int_equal(mails_to(ext("dave"), 1, 30000), 1);
+	assert_int_equal(th_sql_longf(F->dsn, "SELECT count(*) FROM messages m JOIN mailboxes b "
+	    "ON b.id = m.mailbox_id WHERE b.address = '%s'", ext("dave")), 1);
+	sleep(1);
+	assert_int_equal(mails_to(ext("dave"), 2, 200), 1);
+	assert_int_equal(leaked(token), 0);
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(test_triggered_mail_end_to_end),
+		cmocka_unit_test(test_untriggered_passes_unchanged),
+		cmocka_unit_test(test_postfix_retries_after_tempfail),
+	};
+	return cmocka_run_group_tests_name("gateway_mta", tests, setup, teardown);
+}
