@@ -445,7 +445,7 @@ static const char *const protected_names[] = {
 /* Headers left outside with protected headers (Subject becomes "..."). */
 static const char *const outer_names[] = {
 	"From", "To", "Cc", "Date", "Message-ID", "In-Reply-To", "References",
-	"MIME-Version", NULL,
+	"MIME-Version", "Auto-Submitted", NULL,
 };
 
 /* name_in - name is one of names (case-insensitive) */

@@ -41,8 +41,14 @@
  *	POSTERN_PUBLIC_URL  http://127.0.0.1:8080 - the web UI as recipients
  *		reach it; invitations link to <url>/m/<link secret>.
  *	POSTERN_INVITE_FROM  "Postern <postern@localhost>" - From of every
- *		mail provision writes; its address is the SMTP sender when it
- *		has a dotted domain, else the null sender <>.
+ *		mail provision writes; its address is the SMTP sender of the
+ *		mails to senders (sender notices, lock notices) when it has a
+ *		dotted domain, else the null sender <>.
+ *	POSTERN_INVITE_RETURN_PATH  sender - the SMTP sender (return path)
+ *		of the mails to recipients: invitations, notifications and
+ *		PGP/MIME deliveries. "sender": the event's sender, so that a
+ *		bounce (a mistyped address) reaches the person who wrote;
+ *		"from": as POSTERN_INVITE_FROM above; or an address.
  *	POSTERN_PIN_LENGTH  6 (4..12) digits
  *	POSTERN_INACTIVITY_DAYS  90 (1..3650) - told in invitations; also the
  *		lifetime of the sender's PIN copy and of PIN failure counts.
@@ -117,6 +123,8 @@ static const pn_cfg_entry config[] = {
 	    PN_CFG_REQUIRED, "the web UI's URL as recipients reach it"),
 	PN_CFG_STR("POSTERN_INVITE_FROM", "Postern <postern@localhost>", &prov_cfg.invite_from,
 	    PN_CFG_REQUIRED, "From of invitations and notices"),
+	PN_CFG_STR("POSTERN_INVITE_RETURN_PATH", "sender", &prov_cfg.invite_return_path,
+	    PN_CFG_REQUIRED, "SMTP sender of mails to recipients: sender, from or an address"),
 	PN_CFG_INT("POSTERN_PIN_LENGTH", 6, PROV_PIN_MIN, PROV_PIN_MAX, &prov_cfg.pin_length,
 	    "digits of a PIN"),
 	PN_CFG_INT("POSTERN_INACTIVITY_DAYS", 90, 1, 3650, &prov_cfg.inactivity_days,

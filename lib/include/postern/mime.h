@@ -104,7 +104,8 @@ uint8_t *pn_mime_compose(const pn_mime_mail *mail, size_t *len_r,
  *     application/octet-stream     cipher (the armored OpenPGP message)
  *
  * Without protect every header of mail stays; with protect only From, To,
- * Cc, Date, Message-ID, In-Reply-To, References and MIME-Version do, and
+ * Cc, Date, Message-ID, In-Reply-To, References, MIME-Version and
+ * Auto-Submitted (for autoresponders on the way) do, and
  * the Subject is "...".
  *
  * Both return a pn_malloc'd NUL-terminated buffer (caller frees, the
