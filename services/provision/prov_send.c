@@ -1,7 +1,9 @@
 /*
  * prov_send.c - SendEvent: for each recipient without a key, a temporary
  * mailbox, the mail encrypted into it, and an invitation or notification,
- * handed to mailstore in one Accept per recipient.
+ * handed to mailstore in one Accept per recipient; for each recipient
+ * with a key, if the event asks for it, the mail as PGP/MIME to that key;
+ * and, if asked for, one notice to the sender.
  *
  * Order of work for one event:
  *   1. Whole-event checks, nothing stored yet: event id, sender, recipient
@@ -12,15 +14,23 @@
  *   2. Recipients normalised (invalid: REJECTED with the reason; the rest
  *      continue; a repeated address is handled once and reported twice).
  *   3. One KeyLookup (fresh) for every recipient, plus the sender when a
- *      PIN is asked for (the PIN store needs the sender's key).
- *   4. Per recipient: KEY_FOUND is only reported. GUEST: GetMailbox,
+ *      PIN is asked for (the PIN store needs the sender's key) or a
+ *      sender notice (it is encrypted to that key when there is one).
+ *   4. Per recipient: KEY_FOUND is only reported - unless the event has
+ *      deliver_key_found: then the mail goes out as PGP/MIME with
+ *      protected headers, encrypted to that key, through QueueMail
+ *      (idempotency key <event>/<address>/pgp), and the outcome says
+ *      delivered; a key GnuPG cannot use rejects the recipient. GUEST: GetMailbox,
  *      encrypt to its key, Accept with a notification. NONE: the event
  *      record (below), a guest key, encrypt, Accept with new_mailbox and
  *      the invitation; if mailstore says EXISTS (someone else won a race)
  *      the mail is encrypted again to the winner's key and accepted
  *      without new_mailbox.
- *   5. The reply goes out only after every Accept has been answered OK
- *      (mailstore commits synchronously). Anything transient (mailstore,
+ *   5. With sender_notice, and a new PIN or a rejected recipient: one
+ *      mail to the sender (idempotency key <event>/<sender>/notice) with
+ *      each PIN and each reason (sender_notice below).
+ *   6. The reply goes out only after every Accept has been answered OK
+ *      and every mail is queued (mailstore commits synchronously). Anything transient (mailstore,
  *      keylookup, Redis, GnuPG) makes the whole event STATUS_TEMP; the
  *      publisher retries and every step above is idempotent.
  *
