@@ -30,9 +30,10 @@
  *      mail to the sender (idempotency key <event>/<sender>/notice) with
  *      each PIN and each reason (sender_notice below).
  *   6. The reply goes out only after every Accept has been answered OK
- *      and every mail is queued (mailstore commits synchronously). Anything transient (mailstore,
- *      keylookup, Redis, GnuPG) makes the whole event STATUS_TEMP; the
- *      publisher retries and every step above is idempotent.
+ *      and every mail is queued (mailstore commits synchronously).
+ *      Anything transient (mailstore, keylookup, Redis, GnuPG) makes the
+ *      whole event STATUS_TEMP; the publisher retries and every step
+ *      above is idempotent.
  *
  * Idempotency across retries and replicas: before anything is generated
  * for (event, recipient), a record holding the link secret and PIN is put
@@ -1043,7 +1044,7 @@ answer:
 		o->error = f->error;
 		o->delivered = f->delivered;
 	}
-	/* 6. the notice to the sender, once every recipient is settled */
+	/* 5. the notice to the sender, once every recipient is settled */
 	if (notice && (err = sender_notice(&e, res, first)) != PN_OK)
 		goto fail;
 	rep->result_case = POSTERN__V1__PROVISION_REPLY__RESULT_SEND;
