@@ -6,8 +6,12 @@
  *	(or finds) the temporary mailbox - a guest key (Curve25519), a 256-bit
  *	link secret, an optional PIN - encrypts the mail to the guest key and
  *	hands mailbox, message and invitation (or notification) mail to
- *	mailstore in one request; it answers the event only once mailstore has
- *	committed. It also answers "check assigned PIN" (PinQuery) for senders
+ *	mailstore in one request. With deliver_key_found it also delivers the
+ *	recipients that have a key: the mail as PGP/MIME (RFC 3156, protected
+ *	headers) encrypted to that key, into mailstore's outbox. With
+ *	sender_notice it mails the sender once per event the new PINs and the
+ *	rejected recipients (encrypted to the sender's key when there is
+ *	one). It answers the event only once mailstore has committed. It also answers "check assigned PIN" (PinQuery) for senders
  *	and verifies PINs for the web UI (PinVerify) with lock-outs. The logic
  *	is in prov_send.c, prov_pin.c, prov_crypto.c and prov_render.c; the
  *	security model as built in docs/security.md.
@@ -15,10 +19,12 @@
  *	MDP/0.1 worker for "provision"; request postern.v1.ProvisionRequest
  *	(ping | send | pin_query | pin_verify), reply postern.v1.ProvisionReply
  *	(proto/postern/v1/provision.proto). A send event answers STATUS_OK with
- *	one Outcome per recipient in order (KEY_FOUND, MAILBOX_CREATED with the
- *	PIN, MAILBOX_EXISTS, or REJECTED with a reason), or for the whole
- *	event: STATUS_BAD_REQUEST (bad event id or sender, no recipients, a
- *	0-byte or malformed mail), STATUS_TOO_LARGE (more than
+ *	one Outcome per recipient in order (KEY_FOUND, with delivered when
+ *	provision queued the PGP/MIME mail; MAILBOX_CREATED with the PIN,
+ *	MAILBOX_EXISTS, or REJECTED with a reason - also a key GnuPG cannot
+ *	encrypt to), or for the whole event: STATUS_BAD_REQUEST (bad event
+ *	id or sender, no recipients, a 0-byte or malformed mail, an unknown
+ *	sender_notice), STATUS_TOO_LARGE (more than
  *	POSTERN_MAX_RECIPIENTS recipients or a mail over POSTERN_MAX_MAIL_BYTES;
  *	nothing stored), STATUS_TEMP (keylookup, mailstore, Redis or GnuPG
  *	unavailable: retry the same event id, which is idempotent and returns
@@ -41,8 +47,14 @@
  *	POSTERN_PUBLIC_URL  http://127.0.0.1:8080 - the web UI as recipients
  *		reach it; invitations link to <url>/m/<link secret>.
  *	POSTERN_INVITE_FROM  "Postern <postern@localhost>" - From of every
- *		mail provision writes; its address is the SMTP sender when it
- *		has a dotted domain, else the null sender <>.
+ *		mail provision writes; its address is the SMTP sender of the
+ *		mails to senders (sender notices, lock notices) when it has a
+ *		dotted domain, else the null sender <>.
+ *	POSTERN_INVITE_RETURN_PATH  sender - the SMTP sender (return path)
+ *		of the mails to recipients: invitations, notifications and
+ *		PGP/MIME deliveries. "sender": the event's sender, so that a
+ *		bounce (a mistyped address) reaches the person who wrote;
+ *		"from": as POSTERN_INVITE_FROM above; or an address.
  *	POSTERN_PIN_LENGTH  6 (4..12) digits
  *	POSTERN_INACTIVITY_DAYS  90 (1..3650) - told in invitations; also the
  *		lifetime of the sender's PIN copy and of PIN failure counts.
@@ -82,18 +94,24 @@
  *	in the clear: mailstore gets BLAKE2b(link) and a PIN verifier keyed
  *	with the link; Redis gets event records sealed with the server key
  *	(for at most POSTERN_PROVISION_RECORD_TTL) and the PIN encrypted to
- *	the sender's own key. Secrets are wiped after use; the request pool
+ *	the sender's own key. The one exception is asked for by the
+ *	publisher: a sender notice with SENDER_NOTICE_PLAIN to a sender
+ *	without a key carries the PIN in plain text (never a link). Secrets
+ *	are wiped after use; the request pool
  *	holding the plaintext mail is wiped by the skeleton. Its keyring
  *	keeps a public key (and the address in it) at most
  *	POSTERN_PROVISION_KEYRING_MAX_AGE seconds after its last import, and
  *	is removed at stop. Logs carry event ids and counts, never addresses'
  *	keys, PINs, links or bodies.
  * DIAGNOSTICS
- *	logfmt lines on stderr, one per event (counts per outcome and time)
+ *	logfmt lines on stderr, one per event (counts per outcome, what
+ *	became of the sender notice, and time)
  *	and per PIN verification; metrics
  *	postern_provision_mailboxes_created_total,
  *	postern_provision_messages_stored_total,
  *	postern_provision_mailboxes_locked_total,
+ *	postern_provision_delivered_total (PGP/MIME deliveries queued),
+ *	postern_provision_sender_notices_total,
  *	postern_provision_keyring_renewals_total (and one log line per
  *	renewal with its reason, key count and age), the gauge
  *	postern_provision_keyring_keys. Exit 0 after SIGTERM, 1 if
@@ -117,6 +135,8 @@ static const pn_cfg_entry config[] = {
 	    PN_CFG_REQUIRED, "the web UI's URL as recipients reach it"),
 	PN_CFG_STR("POSTERN_INVITE_FROM", "Postern <postern@localhost>", &prov_cfg.invite_from,
 	    PN_CFG_REQUIRED, "From of invitations and notices"),
+	PN_CFG_STR("POSTERN_INVITE_RETURN_PATH", "sender", &prov_cfg.invite_return_path,
+	    PN_CFG_REQUIRED, "SMTP sender of mails to recipients: sender, from or an address"),
 	PN_CFG_INT("POSTERN_PIN_LENGTH", 6, PROV_PIN_MIN, PROV_PIN_MAX, &prov_cfg.pin_length,
 	    "digits of a PIN"),
 	PN_CFG_INT("POSTERN_INACTIVITY_DAYS", 90, 1, 3650, &prov_cfg.inactivity_days,

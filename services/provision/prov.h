@@ -37,6 +37,7 @@ struct prov_config {
 	char *gnupghome;
 	char *public_url;
 	char *invite_from;
+	char *invite_return_path;   /* "sender", "from" or an address */
 	char *server_key;           /* POSTERN_PROVISION_KEY: hex or base64 of 32 bytes */
 	long pin_length;
 	long inactivity_days;
@@ -64,7 +65,8 @@ typedef struct prov_state {
 	pn_redis *redis;
 	prov_keyring *keyring;      /* POSTERN_GNUPGHOME's current keyring */
 	pn_client *bus;             /* calls to keylookup and mailstore */
-	char *invite_addr;          /* addr-spec of POSTERN_INVITE_FROM */
+	char *invite_addr;          /* addr-spec of POSTERN_INVITE_FROM ("" = <>) */
+	char *return_path;          /* SMTP sender of mails to recipients; NULL = the event's sender */
 } prov_state;
 
 /* ---- prov_init.c ---- */
@@ -188,6 +190,28 @@ uint8_t *prov_render_notification(const prov_invite *inv, size_t *len_r);
 /* prov_render_locked - notice to the sender: a mailbox got locked */
 uint8_t *prov_render_locked(const char *from, const char *sender,
     const char *recipient, long failures, size_t *len_r);
+/* One recipient named in a sender notice. */
+typedef struct prov_notice_line {
+	const char *recipient;
+	const char *pin;            /* the PIN of a mailbox this event created, or NULL */
+	const char *reason;         /* why it was REJECTED, or NULL */
+} prov_notice_line;
+
+typedef struct prov_notice {
+	const char *from;           /* POSTERN_INVITE_FROM header value */
+	const char *sender;         /* the event's sender, normalised: To */
+	const char *date;           /* the message's Date header ("" if none) */
+	const prov_notice_line *lines;
+	size_t n;
+} prov_notice;
+
+/*
+ * prov_render_sender_notice - the one mail to the sender of an event:
+ * each new PIN with its recipient (to pass on by phone or in person, never
+ * by mail) and each rejected recipient with the reason. Never a link, the
+ * body or the subject of the message. Holds PINs: wipe it.
+ */
+uint8_t *prov_render_sender_notice(const prov_notice *n, size_t *len_r);
 /* prov_sender_display - "Name <addr>" or "addr" (pn_malloc'd) */
 char *prov_sender_display(const char *name, const char *addr);
 /*

@@ -1,6 +1,6 @@
 /*
  * prov_init.c - provision's start and stop: the server key, the SMTP
- * sender of its mails, Redis, the keyring (a GnuPG home with the fast S2K
+ * senders of its mails (to senders, to recipients), Redis, the keyring (a GnuPG home with the fast S2K
  * profile, prov_keyring.c), the key pool and the bus client for keylookup
  * and mailstore. The skeleton calls prov_init once before the worker loop
  * and prov_fini once after it; prov_background runs beside the worker
@@ -63,6 +63,22 @@ int prov_init(pn_ctx *ctx)
 		}
 		free(probe);
 	}
+	{
+		/* the SMTP sender of mails to recipients (POSTERN_INVITE_RETURN_PATH) */
+		const char *rp = prov_cfg.invite_return_path;
+		char norm[PN_ADDR_MAX + 1];
+		if (!strcmp(rp, "sender")) {
+			st->return_path = NULL;
+		} else if (!strcmp(rp, "from")) {
+			st->return_path = pn_strdup(st->invite_addr);
+		} else if (pn_addr_normalise(rp, norm, sizeof(norm), &why) == 0) {
+			st->return_path = pn_strdup(norm);
+		} else {
+			pn_error("msg=\"POSTERN_INVITE_RETURN_PATH must be sender, from or an address\" "
+			    "why=\"%s\"", why ? why : "");
+			goto fail;
+		}
+	}
 	while (strlen(prov_cfg.public_url) > 1 &&
 	    prov_cfg.public_url[strlen(prov_cfg.public_url) - 1] == '/')
 		prov_cfg.public_url[strlen(prov_cfg.public_url) - 1] = '\0';
@@ -77,9 +93,10 @@ int prov_init(pn_ctx *ctx)
 	st->pool = prov_pool_start(prov_cfg.key_pool, st->keyring);
 	pn_info("msg=\"provision ready\" gnupghome=%s redis=%s public_url=%s pin_length=%ld "
 	    "max_recipients=%ld max_mail_bytes=%ld key_pool=%ld keyring_max=%ld "
-	    "keyring_max_age=%ld", prov_cfg.gnupghome, prov_cfg.redis, prov_cfg.public_url,
+	    "keyring_max_age=%ld return_path=%s", prov_cfg.gnupghome, prov_cfg.redis, prov_cfg.public_url,
 	    prov_cfg.pin_length, prov_cfg.max_recipients, prov_cfg.max_mail_bytes,
-	    st->pool ? prov_cfg.key_pool : 0L, prov_cfg.keyring_max, prov_cfg.keyring_max_age);
+	    st->pool ? prov_cfg.key_pool : 0L, prov_cfg.keyring_max, prov_cfg.keyring_max_age,
+	    st->return_path ? (*st->return_path ? st->return_path : "<>") : "sender");
 	return 0;
 fail:
 	prov_fini(ctx);
@@ -98,6 +115,7 @@ void prov_fini(pn_ctx *ctx)
 	prov_keyring_close(&st->keyring);
 	pn_redis_close(&st->redis);
 	pn_free(&st->invite_addr);
+	pn_free(&st->return_path);
 	sodium_memzero(st->key, sizeof(st->key));
 	free(st);
 	pn_ctx_set_state(ctx, NULL);

@@ -1,10 +1,13 @@
 /*
  * prov_render.c - the mails provision writes, and the envelope record.
  *
- * Three mails: the invitation (a new mailbox: the link, what to do, when it
+ * Four mails: the invitation (a new mailbox: the link, what to do, when it
  * expires; text and HTML alternatives), the notification (a new message in
- * an existing mailbox: no secret at all, a link to the login page), and the
- * lock notice to a sender. None of them ever holds a PIN. Everything that
+ * an existing mailbox: no secret at all, a link to the login page), the
+ * lock notice to a sender, and the sender notice (the new PINs of an
+ * event and its rejected recipients, for publishers that keep no sent
+ * copy). Only the sender notice holds a PIN, and it goes to the sender
+ * only, never with a link, the message's body or its subject. Everything that
  * comes from a sender (the display name above all) is stripped of control
  * characters and length-limited before it goes into a header, and
  * HTML-escaped before it goes into HTML.
@@ -192,6 +195,72 @@ uint8_t *prov_render_locked(const char *from, const char *sender,
 
 	g_free(text);
 	g_free(subject);
+	return out;
+}
+
+/* prov_render_sender_notice - new PINs and rejected recipients, to the sender */
+uint8_t *prov_render_sender_notice(const prov_notice *n, size_t *len_r)
+{
+	GString *t = g_string_new(NULL);
+	char *date = pn_mime_clean_line(n->date ? n->date : "", 100), *subject;
+	size_t pins = 0, rejected = 0;
+	uint8_t *out;
+
+	for (size_t i = 0; i < n->n; i++) {
+		if (n->lines[i].pin)
+			pins++;
+		else
+			rejected++;
+	}
+	if (pins == 1)
+		subject = g_strdup("Postern: PIN for your encrypted message");
+	else if (pins > 1)
+		subject = g_strdup_printf("Postern: PINs for your encrypted message (%zu recipients)",
+		    pins);
+	else
+		subject = g_strdup_printf("Postern: your encrypted message was not delivered to "
+		    "%zu recipient%s", rejected, rejected == 1 ? "" : "s");
+	g_string_append(t, "Hello,\n\n");
+	if (*date)
+		g_string_append_printf(t, "this is about your encrypted message of %s.\n\n", date);
+	else
+		g_string_append(t, "this is about the encrypted message you have just sent.\n\n");
+	if (pins) {
+		g_string_append(t,
+		    "These recipients get a secure temporary mailbox for it. Each of them\n"
+		    "needs the PIN below to open it. Pass each PIN on yourself, by phone or\n"
+		    "in person - never by mail, not even by reply to this message:\n\n");
+		for (size_t i = 0; i < n->n; i++) {
+			char *r;
+			if (!n->lines[i].pin)
+				continue;
+			r = pn_mime_clean_line(n->lines[i].recipient, 320);
+			g_string_append_printf(t, "  %s\n    PIN: %s\n", r, n->lines[i].pin);
+			pn_free(&r);
+		}
+		g_string_append(t, "\n");
+	}
+	if (rejected) {
+		g_string_append(t, "Your message could not be delivered to these recipients:\n\n");
+		for (size_t i = 0; i < n->n; i++) {
+			char *r, *why;
+			if (n->lines[i].pin)
+				continue;
+			r = pn_mime_clean_line(n->lines[i].recipient, 320);
+			why = pn_mime_clean_line(n->lines[i].reason ? n->lines[i].reason : "", 300);
+			g_string_append_printf(t, "  %s\n    %s\n", r, *why ? why : "rejected");
+			pn_free(&r);
+			pn_free(&why);
+		}
+		g_string_append(t, "\n");
+	}
+	g_string_append(t, "This mail was written automatically; please do not reply to it.\n");
+	out = compose(n->from, n->sender, subject, t->str, NULL, len_r);
+	/* the PINs: wipe every copy we made */
+	pn_wipe(t->str, t->len);
+	g_string_free(t, TRUE);
+	g_free(subject);
+	pn_free(&date);
 	return out;
 }
 

@@ -1,7 +1,9 @@
 /*
  * prov_send.c - SendEvent: for each recipient without a key, a temporary
  * mailbox, the mail encrypted into it, and an invitation or notification,
- * handed to mailstore in one Accept per recipient.
+ * handed to mailstore in one Accept per recipient; for each recipient
+ * with a key, if the event asks for it, the mail as PGP/MIME to that key;
+ * and, if asked for, one notice to the sender.
  *
  * Order of work for one event:
  *   1. Whole-event checks, nothing stored yet: event id, sender, recipient
@@ -12,17 +14,26 @@
  *   2. Recipients normalised (invalid: REJECTED with the reason; the rest
  *      continue; a repeated address is handled once and reported twice).
  *   3. One KeyLookup (fresh) for every recipient, plus the sender when a
- *      PIN is asked for (the PIN store needs the sender's key).
- *   4. Per recipient: KEY_FOUND is only reported. GUEST: GetMailbox,
+ *      PIN is asked for (the PIN store needs the sender's key) or a
+ *      sender notice (it is encrypted to that key when there is one).
+ *   4. Per recipient: KEY_FOUND is only reported - unless the event has
+ *      deliver_key_found: then the mail goes out as PGP/MIME with
+ *      protected headers, encrypted to that key, through QueueMail
+ *      (idempotency key <event>/<address>/pgp), and the outcome says
+ *      delivered; a key GnuPG cannot use rejects the recipient. GUEST: GetMailbox,
  *      encrypt to its key, Accept with a notification. NONE: the event
  *      record (below), a guest key, encrypt, Accept with new_mailbox and
  *      the invitation; if mailstore says EXISTS (someone else won a race)
  *      the mail is encrypted again to the winner's key and accepted
  *      without new_mailbox.
- *   5. The reply goes out only after every Accept has been answered OK
- *      (mailstore commits synchronously). Anything transient (mailstore,
- *      keylookup, Redis, GnuPG) makes the whole event STATUS_TEMP; the
- *      publisher retries and every step above is idempotent.
+ *   5. With sender_notice, and a new PIN or a rejected recipient: one
+ *      mail to the sender (idempotency key <event>/<sender>/notice) with
+ *      each PIN and each reason (sender_notice below).
+ *   6. The reply goes out only after every Accept has been answered OK
+ *      and every mail is queued (mailstore commits synchronously).
+ *      Anything transient (mailstore, keylookup, Redis, GnuPG) makes the
+ *      whole event STATUS_TEMP; the publisher retries and every step
+ *      above is idempotent.
  *
  * Idempotency across retries and replicas: before anything is generated
  * for (event, recipient), a record holding the link secret and PIN is put
@@ -66,10 +77,14 @@ typedef struct event {
 	const Postern__V1__KeyResult *sender_key;   /* KEY_FOUND or NULL */
 	char *envelope;                     /* plaintext list-view record */
 	int has_attachments;
+	const char *date;                   /* the mail's Date header, for the sender notice */
+	uint8_t *entity;                    /* the mail's protected body entity (PGP/MIME), once */
+	size_t entity_len;
 	const char *why;                    /* reason of a whole-event failure */
 	pn_gpg *gpg;                        /* the keyring, held while delivering */
 	unsigned long gen;                  /* its generation (prov_keyring_lock) */
-	int created, exists, found, rejected;
+	int created, exists, found, rejected, delivered;
+	const char *notice;                 /* what became of the sender notice (log) */
 } event;
 
 /* prov_event_id_ok - what mailstore accepts, shorter (idem keys append to it) */
@@ -289,7 +304,9 @@ static pn_err gpg_fail(event *e, Outcome *o, pn_err err, const char *what)
 	pn_warn("msg=\"gnupg failed\" what=\"%s\" event=%s status=%s", what,
 	    e->ev->event_id, pn_err_str(err));
 	if (err == PN_ERR_PARAMS) {
-		reject(e, o, "the mailbox key of this recipient is not usable");
+		reject(e, o, o->kind == POSTERN__V1__OUTCOME__KIND__KEY_FOUND ?
+		    "the OpenPGP key of this recipient cannot be used for encryption" :
+		    "the mailbox key of this recipient is not usable");
 		return PN_OK;
 	}
 	if (err == PN_ERR_TOOLARGE) {
@@ -300,7 +317,16 @@ static pn_err gpg_fail(event *e, Outcome *o, pn_err err, const char *what)
 	return PN_ERR_TEMP;
 }
 
-/* outmail - one outbox mail to the recipient */
+/*
+ * return_path - the SMTP sender of mails to recipients: the event's
+ * sender (bounces reach who wrote), or as POSTERN_INVITE_RETURN_PATH says
+ */
+static char *return_path(event *e)
+{
+	return e->st->return_path ? e->st->return_path : (char *)e->sender;
+}
+
+/* outmail - one outbox mail to address; data is taken (wiped and freed) */
 static Postern__V1__OutMail *outmail(event *e, const char *address,
     const char *kind, uint8_t *data, size_t len)
 {
@@ -309,7 +335,7 @@ static Postern__V1__OutMail *outmail(event *e, const char *address,
 
 	postern__v1__out_mail__init(m);
 	m->idem_key = prov_idem_key(e->ev->event_id, address, kind, e->pool);
-	m->mail_from = e->st->invite_addr;
+	m->mail_from = return_path(e);
 	rcpt[0] = pn_pool_strdup(e->pool, address);
 	m->rcpt_to = rcpt;
 	m->n_rcpt_to = 1;
@@ -594,6 +620,184 @@ static pn_err deliver(event *e, const char *address, int guest, Outcome *o)
 	return PN_ERR_TEMP;
 }
 
+/* ---- PGP/MIME deliveries and the sender notice ---- */
+
+/*
+ * seal - mail (entity: its protected body entity) as PGP/MIME encrypted to
+ * pub, in *out_r (pn_malloc'd). PN_ERR_PARAMS: the key cannot encrypt.
+ */
+static pn_err seal(event *e, const ProtobufCBinaryData *pub, const void *mail, size_t len,
+    const uint8_t *entity, size_t entity_len, uint8_t **out_r, size_t *len_r)
+{
+	pn_buf cipher = { NULL, 0 };
+	const char *why = NULL;
+	pn_err err;
+
+	*out_r = NULL;
+	if ((err = pn_gpg_encrypt(e->gpg, pub->data, pub->len, entity, entity_len,
+	    &cipher)) != PN_OK)
+		return err;
+	if (!(*out_r = pn_mime_pgp_wrap(mail, len, cipher.data, cipher.len, 1, len_r, &why))) {
+		pn_warn("msg=\"cannot wrap PGP/MIME\" event=%s why=\"%s\"", e->ev->event_id, why);
+		err = PN_ERR_INTERNAL;
+	}
+	pn_buf_free(&cipher);
+	return err;
+}
+
+/* queue - QueueMail{mailbox 0, m}: PN_OK, PN_ERR_TEMP (e->why set) or a refusal (*why_r) */
+static pn_err queue(event *e, Postern__V1__OutMail *m, const char **why_r)
+{
+	Postern__V1__MailstoreRequest req = POSTERN__V1__MAILSTORE_REQUEST__INIT;
+	Postern__V1__QueueMail q = POSTERN__V1__QUEUE_MAIL__INIT;
+	Postern__V1__MailstoreReply *rep = NULL;
+	pn_err err;
+
+	q.mailbox_id = 0;
+	q.mail = m;
+	req.op_case = POSTERN__V1__MAILSTORE_REQUEST__OP_QUEUE_MAIL;
+	req.queue_mail = &q;
+	err = ms_call(e, &req, &rep, why_r);
+	if (err == PN_ERR_TEMP)
+		e->why = "mailstore is unavailable";
+	return err;
+}
+
+/*
+ * deliver_pgp - a KEY_FOUND recipient of an event with deliver_key_found:
+ * the mail as PGP/MIME with protected headers, encrypted to the key that
+ * keylookup found, into mailstore's outbox (once per event and address:
+ * the idempotency key). A key GnuPG cannot use rejects the recipient.
+ */
+static pn_err deliver_pgp(event *e, const char *address, const Postern__V1__KeyResult *r,
+    Outcome *o)
+{
+	const char *why = NULL;
+	uint8_t *data;
+	size_t len;
+	pn_err err;
+
+	o->kind = POSTERN__V1__OUTCOME__KIND__KEY_FOUND;
+	o->fingerprint = r->fingerprint;
+	if (!e->entity && !(e->entity = pn_mime_pgp_entity(e->ev->mime.data, e->ev->mime.len, 1,
+	    &e->entity_len, &why))) {
+		reject(e, o, "the mail cannot be made PGP/MIME");
+		return PN_OK;
+	}
+	err = seal(e, &r->public_key, e->ev->mime.data, e->ev->mime.len, e->entity,
+	    e->entity_len, &data, &len);
+	if (err == PN_ERR_INTERNAL) {
+		e->why = "cannot build the PGP/MIME mail";
+		return err;
+	}
+	if (err != PN_OK)
+		return gpg_fail(e, o, err, "encrypt to a recipient's key");
+	err = queue(e, outmail(e, address, "pgp", data, len), &why);
+	if (err == PN_ERR_TEMP)
+		return err;
+	if (err != PN_OK) {
+		reject(e, o, why && *why ? why : "mailstore refused the mail");
+		return PN_OK;
+	}
+	o->delivered = 1;
+	e->found++;
+	e->delivered++;
+	return PN_OK;
+}
+
+/*
+ * sender_notice - one mail to the sender naming every new PIN and every
+ * rejected recipient of the event (first occurrences), if there is any:
+ * PGP/MIME to the sender's key when keylookup found one; without a key
+ * plain text for SENDER_NOTICE_PLAIN, nothing for SENDER_NOTICE_ENCRYPTED.
+ * Queued once per event (idempotency key); never logs a PIN.
+ */
+static pn_err sender_notice(event *e, const Postern__V1__SendResult *res, const ssize_t *first)
+{
+	prov_notice_line *lines = pn_pool_alloc(e->pool, res->n_outcomes * sizeof(*lines));
+	Postern__V1__OutMail *m;
+	const char *why = NULL;
+	uint8_t *data, *sealed = NULL;
+	size_t n = 0, len = 0, slen = 0;
+	pn_err err;
+
+	for (size_t i = 0; i < res->n_outcomes; i++) {
+		const Outcome *o = res->outcomes[i];
+		if (first[i] >= 0)
+			continue;
+		if (o->kind == POSTERN__V1__OUTCOME__KIND__MAILBOX_CREATED && o->pin && *o->pin)
+			lines[n++] = (prov_notice_line){ o->recipient, o->pin, NULL };
+		else if (o->kind == POSTERN__V1__OUTCOME__KIND__REJECTED)
+			lines[n++] = (prov_notice_line){ o->recipient, NULL, o->error };
+	}
+	if (n == 0) {
+		e->notice = "none";
+		return PN_OK;
+	}
+	{
+		prov_notice pn = { .from = prov_cfg.invite_from, .sender = e->sender,
+			.date = e->date, .lines = lines, .n = n };
+		if (!(data = prov_render_sender_notice(&pn, &len))) {
+			e->why = "cannot render the sender notice";
+			return PN_ERR_INTERNAL;
+		}
+	}
+	if (e->sender_key) {
+		uint8_t *entity = pn_mime_pgp_entity(data, len, 1, &slen, &why);
+		size_t elen = slen;
+		err = PN_ERR_INTERNAL;
+		if (entity && (e->gpg = prov_keyring_lock(e->st->keyring, &e->gen))) {
+			err = seal(e, &e->sender_key->public_key, data, len, entity, elen, &sealed, &slen);
+			prov_keyring_unlock(e->st->keyring);
+			e->gpg = NULL;
+		} else if (entity) {
+			err = PN_ERR_TEMP;
+		}
+		if (entity) {
+			pn_wipe(entity, elen);
+			free(entity);
+		}
+		if (err == PN_ERR_PARAMS) {
+			pn_warn("msg=\"the sender's key cannot encrypt the sender notice\" event=%s",
+			    e->ev->event_id);
+		} else if (err != PN_OK) {
+			pn_wipe(data, len);
+			free(data);
+			e->why = "GnuPG failed; try again";
+			return PN_ERR_TEMP;
+		}
+	}
+	if (sealed) {
+		pn_wipe(data, len);
+		free(data);
+		data = sealed;
+		len = slen;
+		e->notice = "encrypted";
+	} else if (e->ev->sender_notice == POSTERN__V1__SENDER_NOTICE__SENDER_NOTICE_PLAIN) {
+		e->notice = "plain";
+	} else {
+		pn_info("msg=\"sender notice not sent: no usable key of the sender\" event=%s "
+		    "lines=%zu", e->ev->event_id, n);
+		pn_wipe(data, len);
+		free(data);
+		e->notice = "withheld";
+		return PN_OK;
+	}
+	m = outmail(e, e->sender, "notice", data, len);
+	m->mail_from = e->st->invite_addr;
+	err = queue(e, m, &why);
+	if (err == PN_ERR_TEMP)
+		return err;
+	if (err != PN_OK) {
+		pn_warn("msg=\"sender notice refused\" event=%s error=\"%s\"", e->ev->event_id,
+		    why ? why : "");
+		e->notice = "refused";
+		return PN_OK;
+	}
+	pn_metrics_add("postern_provision_sender_notices_total", "sender notices queued", 1);
+	return PN_OK;
+}
+
 /* key_lookup - one fresh KeyLookup for n addresses */
 static pn_err key_lookup(event *e, char **addrs, size_t n,
     Postern__V1__KeyLookupResult **res_r)
@@ -629,6 +833,16 @@ static pn_err key_lookup(event *e, char **addrs, size_t n,
 	return PN_OK;
 }
 
+/* event_free - wipe what the event kept of the plaintext */
+static void event_free(event *e)
+{
+	pn_wipe_free(&e->envelope);
+	if (e->entity) {
+		pn_wipe(e->entity, e->entity_len);
+		pn_free(&e->entity);
+	}
+}
+
 /* check_event - whole-event checks before anything is stored */
 static pn_err check_event(pn_ctx *ctx, const Postern__V1__SendEvent *ev,
     pn_mime_info *info, char *sender, const char **why_r)
@@ -658,6 +872,12 @@ static pn_err check_event(pn_ctx *ctx, const Postern__V1__SendEvent *ev,
 		    ev->mime.len, prov_cfg.max_mail_bytes);
 		return PN_ERR_TOOLARGE;
 	}
+	if (ev->sender_notice != POSTERN__V1__SENDER_NOTICE__SENDER_NOTICE_NONE &&
+	    ev->sender_notice != POSTERN__V1__SENDER_NOTICE__SENDER_NOTICE_ENCRYPTED &&
+	    ev->sender_notice != POSTERN__V1__SENDER_NOTICE__SENDER_NOTICE_PLAIN) {
+		pn_ctx_error(ctx, "sender_notice %d is not a SenderNotice", (int)ev->sender_notice);
+		return PN_ERR_PARAMS;
+	}
 	if (pn_mime_inspect(ev->mime.data, ev->mime.len, info, &why) != PN_OK) {
 		pn_ctx_error(ctx, "the mail is not a valid RFC 5322 message: %s", why);
 		return PN_ERR_PARAMS;
@@ -681,6 +901,7 @@ pn_err prov_op_send(pn_ctx *ctx, const ProtobufCMessage *request,
 	size_t n, nq = 0;
 	ssize_t *slot, *first;
 	struct timespec t0, t1;
+	int notice = 0, with_sender;
 	event e;
 	pn_err err;
 
@@ -705,6 +926,8 @@ pn_err prov_op_send(pn_ctx *ctx, const ProtobufCMessage *request,
 		pn_free(&from);
 	}
 	e.has_attachments = info.has_attachments;
+	e.date = pn_pool_strdup(pool, info.date);
+	e.notice = "-";
 	pn_mime_info_free(&info);
 
 	n = ev->n_recipients;
@@ -746,15 +969,20 @@ pn_err prov_op_send(pn_ctx *ctx, const ProtobufCMessage *request,
 			addrs[nq++] = norm[i];
 		}
 	}
-	if (nq == 0)
+	notice = ev->sender_notice != POSTERN__V1__SENDER_NOTICE__SENDER_NOTICE_NONE;
+	if (nq == 0 && !notice)
 		goto answer;
 
-	/* 3. one fresh lookup, the sender last when a PIN may be stored */
-	if (ev->with_pin)
+	/*
+	 * 3. one fresh lookup, the sender last when a PIN may be stored or a
+	 * notice may be encrypted to it
+	 */
+	with_sender = ev->with_pin || notice;
+	if (with_sender)
 		addrs[nq] = (char *)e.sender;
-	if ((err = key_lookup(&e, addrs, nq + (ev->with_pin ? 1 : 0), &kl)) != PN_OK)
+	if ((err = key_lookup(&e, addrs, nq + (with_sender ? 1 : 0), &kl)) != PN_OK)
 		goto fail;
-	if (ev->with_pin && kl->results[nq]->kind == POSTERN__V1__KEY_RESULT__KIND__KEY_FOUND &&
+	if (with_sender && kl->results[nq]->kind == POSTERN__V1__KEY_RESULT__KIND__KEY_FOUND &&
 	    kl->results[nq]->public_key.len > 0)
 		e.sender_key = kl->results[nq];
 
@@ -768,9 +996,22 @@ pn_err prov_op_send(pn_ctx *ctx, const ProtobufCMessage *request,
 		r = kl->results[slot[i]];
 		switch (r->kind) {
 		case POSTERN__V1__KEY_RESULT__KIND__KEY_FOUND:
-			o->kind = POSTERN__V1__OUTCOME__KIND__KEY_FOUND;
-			o->fingerprint = r->fingerprint;
-			e.found++;
+			if (!ev->deliver_key_found) {
+				o->kind = POSTERN__V1__OUTCOME__KIND__KEY_FOUND;
+				o->fingerprint = r->fingerprint;
+				e.found++;
+				break;
+			}
+			if (!(e.gpg = prov_keyring_lock(e.st->keyring, &e.gen))) {
+				e.why = "GnuPG is not usable; try again";
+				err = PN_ERR_TEMP;
+				goto fail;
+			}
+			err = deliver_pgp(&e, norm[i], r, o);
+			prov_keyring_unlock(e.st->keyring);
+			e.gpg = NULL;
+			if (err != PN_OK)
+				goto fail;
 			break;
 		case POSTERN__V1__KEY_RESULT__KIND__GUEST:
 		case POSTERN__V1__KEY_RESULT__KIND__NONE:
@@ -801,20 +1042,27 @@ answer:
 		o->fingerprint = f->fingerprint;
 		o->pin = f->pin;
 		o->error = f->error;
+		o->delivered = f->delivered;
 	}
+	/* 5. the notice to the sender, once every recipient is settled */
+	if (notice && (err = sender_notice(&e, res, first)) != PN_OK)
+		goto fail;
 	rep->result_case = POSTERN__V1__PROVISION_REPLY__RESULT_SEND;
 	rep->send = res;
 	clock_gettime(CLOCK_MONOTONIC, &t1);
-	pn_info("msg=event event=%s recipients=%zu key_found=%d created=%d exists=%d rejected=%d ms=%.1f",
-	    ev->event_id, n, e.found, e.created, e.exists, e.rejected,
+	pn_info("msg=event event=%s recipients=%zu key_found=%d delivered=%d created=%d exists=%d "
+	    "rejected=%d notice=%s ms=%.1f",
+	    ev->event_id, n, e.found, e.delivered, e.created, e.exists, e.rejected, e.notice,
 	    (double)(t1.tv_sec - t0.tv_sec) * 1e3 + (double)(t1.tv_nsec - t0.tv_nsec) / 1e6);
 	pn_metrics_add("postern_provision_mailboxes_created_total", "mailboxes created", e.created);
 	pn_metrics_add("postern_provision_messages_stored_total", "messages stored into mailboxes",
 	    e.created + e.exists);
-	pn_wipe_free(&e.envelope);
+	pn_metrics_add("postern_provision_delivered_total",
+	    "mails to key-found recipients queued as PGP/MIME", e.delivered);
+	event_free(&e);
 	return PN_OK;
 fail:
-	pn_wipe_free(&e.envelope);
+	event_free(&e);
 	pn_ctx_error(ctx, "%s", e.why ? e.why : pn_err_str(err));
 	return err;
 }

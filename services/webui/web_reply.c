@@ -19,7 +19,8 @@
  *
  * under the same RFC 5322 headers (From, To, Subject, Date, Message-ID,
  * In-Reply-To, References). The Subject stays readable in transit, as in
- * every PGP/MIME mail without protected headers.
+ * every PGP/MIME mail without protected headers. The MIME halves are
+ * lib's (pn_mime_pgp_entity, pn_mime_pgp_wrap), shared with provision.
  *
  * GPGME is used directly here, not through GMime's GPG context: that one
  * cannot be pointed at a GnuPG home and would use the process-wide
@@ -33,12 +34,12 @@
 #include <strings.h>
 #include <unistd.h>
 
-#include <gmime/gmime.h>
 #include <gpgme.h>
 #include <sodium.h>
 
 #include "postern/log.h"
 #include "postern/mem.h"
+#include "postern/mime.h"
 #include "web.h"
 
 #define QUOTE_MAX (256 * 1024)      /* bytes of the original quoted */
@@ -257,83 +258,32 @@ done:
 	return err;
 }
 
-/* bytes_part - a leaf part with content type and the given bytes, 7bit */
-static GMimeObject *bytes_part(const char *type, const char *subtype, const void *data,
-    size_t len)
-{
-	GMimePart *part = g_mime_part_new_with_type(type, subtype);
-	GMimeStream *s = g_mime_stream_mem_new_with_buffer(data, len);
-	GMimeDataWrapper *w = g_mime_data_wrapper_new_with_stream(s, GMIME_CONTENT_ENCODING_DEFAULT);
-
-	g_mime_part_set_content(part, w);
-	g_mime_part_set_content_encoding(part, GMIME_CONTENT_ENCODING_7BIT);
-	g_object_unref(w);
-	g_object_unref(s);
-	return GMIME_OBJECT(part);
-}
-
 /* web_reply_pgp - the plaintext message, its body sealed (RFC 3156) */
 pn_err web_reply_pgp(const char *homedir, const void *plain, size_t plain_len,
     const void *seckey, size_t seckey_len, const char *passphrase,
     const pn_buf *pubkeys, size_t n_pub, pn_buf *out_r)
 {
-	GMimeStream *s;
-	GMimeParser *p;
-	GMimeMessage *msg;
-	GMimeFormatOptions *fo;
-	GMimeMultipart *mp;
-	GMimeObject *ver, *enc;
 	pn_buf cipher = { NULL, 0 };
-	char *entity, *text;
+	const char *why = NULL;
+	uint8_t *entity;
+	size_t len = 0;
 	pn_err err;
 
 	out_r->data = NULL;
 	out_r->len = 0;
 	if (n_pub == 0)
 		return PN_ERR_PARAMS;
-	web_mime_init();
-	s = g_mime_stream_mem_new_with_buffer(plain, plain_len);
-	p = g_mime_parser_new_with_stream(s);
-	msg = g_mime_parser_construct_message(p, NULL);
-	g_object_unref(p);
-	g_object_unref(s);
-	if (!msg || !g_mime_message_get_mime_part(msg)) {
-		if (msg)
-			g_object_unref(msg);
+	if (!(entity = pn_mime_pgp_entity(plain, plain_len, 0, &len, &why)))
 		return PN_ERR_PARAMS;
-	}
-	fo = g_mime_format_options_new();
-	g_mime_format_options_set_newline_format(fo, GMIME_NEWLINE_FORMAT_DOS);
-	entity = g_mime_object_to_string(g_mime_message_get_mime_part(msg), fo);
-	err = sign_encrypt(homedir, entity, strlen(entity), seckey, seckey_len, passphrase,
+	err = sign_encrypt(homedir, (const char *)entity, len, seckey, seckey_len, passphrase,
 	    pubkeys, n_pub, &cipher);
-	pn_wipe(entity, strlen(entity));
-	g_free(entity);
+	pn_wipe(entity, len);
+	free(entity);
 	if (err != PN_OK)
-		goto done;
-
-	mp = GMIME_MULTIPART(g_mime_multipart_encrypted_new());
-	g_mime_object_set_content_type_parameter(GMIME_OBJECT(mp), "protocol",
-	    "application/pgp-encrypted");
-	ver = bytes_part("application", "pgp-encrypted", "Version: 1\n", 11);
-	enc = bytes_part("application", "octet-stream", cipher.data, cipher.len);
-	g_mime_object_set_content_type_parameter(enc, "name", "encrypted.asc");
-	g_mime_object_set_disposition(enc, "inline");
-	g_mime_object_set_content_disposition_parameter(enc, "filename", "encrypted.asc");
-	g_mime_multipart_add(mp, ver);
-	g_mime_multipart_add(mp, enc);
-	g_object_unref(ver);
-	g_object_unref(enc);
-	g_mime_message_set_mime_part(msg, GMIME_OBJECT(mp));
-	g_object_unref(mp);
-	text = g_mime_object_to_string(GMIME_OBJECT(msg), fo);
-	out_r->len = strlen(text);
-	out_r->data = pn_malloc(out_r->len + 1);
-	memcpy(out_r->data, text, out_r->len + 1);
-	g_free(text);
-done:
+		return err;
+	if (!(out_r->data = pn_mime_pgp_wrap(plain, plain_len, cipher.data, cipher.len, 0,
+	    &out_r->len, &why)))
+		err = PN_ERR_PARAMS;
 	pn_buf_free(&cipher);
-	g_mime_format_options_free(fo);
-	g_object_unref(msg);
 	return err;
 }

@@ -29,7 +29,17 @@
  *     runs across renewals); renewals are counted, there is only ever one
  *     keyring home, and after a renewal mail to an existing mailbox (its
  *     key imported into a home that is gone) and to a new one still
- *     delivers and decrypts.
+ *     delivers and decrypts;
+ *   - deliver_key_found: a recipient with a key gets exactly one PGP/MIME
+ *     mail that its secret key decrypts to the body (protected headers:
+ *     the outer Subject is "..."), no plaintext in transit, and a retry of
+ *     the event queues nothing more; posternctl send --deliver-key-found;
+ *   - sender_notice: one notice with the PIN and the rejected recipients,
+ *     encrypted to a sender with a key (decrypted here), plain text for
+ *     PLAIN without a key, nothing for ENCRYPTED without a key; once per
+ *     event;
+ *   - the return path: invitations and deliveries go out with MAIL FROM =
+ *     the event's sender, sender notices with the From address (here <>).
  *
  * Addresses carry a per-run domain so the shared Redis never mixes runs.
  */
@@ -178,10 +188,10 @@ static char *the_mail(const char *from_name, const char *from, const char *subje
 	return m;
 }
 
-/* send_event - one SendEvent; returns the status, reply in *rep_r (pool) */
-static pn_err send_event(pn_pool *pool, const char *id, const char *sender,
+/* send_event_x - one SendEvent with deliver_key_found and sender_notice */
+static pn_err send_event_x(pn_pool *pool, const char *id, const char *sender,
     const char *const *rcpts, size_t n, const void *mime, size_t len, int with_pin,
-    Postern__V1__ProvisionReply **rep_r)
+    int deliver, Postern__V1__SenderNotice notice, Postern__V1__ProvisionReply **rep_r)
 {
 	Postern__V1__ProvisionRequest req = POSTERN__V1__PROVISION_REQUEST__INIT;
 	Postern__V1__SendEvent ev = POSTERN__V1__SEND_EVENT__INIT;
@@ -195,6 +205,8 @@ static pn_err send_event(pn_pool *pool, const char *id, const char *sender,
 	ev.mime.data = (uint8_t *)mime;
 	ev.mime.len = len;
 	ev.with_pin = with_pin;
+	ev.deliver_key_found = deliver;
+	ev.sender_notice = notice;
 	req.op_case = POSTERN__V1__PROVISION_REQUEST__OP_SEND;
 	req.send = &ev;
 	rc = pn_client_call(F->client, "provision", &req.base,
@@ -205,6 +217,15 @@ static pn_err send_event(pn_pool *pool, const char *id, const char *sender,
 		assert_int_equal((*rep_r)->send->n_outcomes, n);
 	}
 	return rc;
+}
+
+/* send_event - one SendEvent as the first wave knew it; returns the status, reply in *rep_r (pool) */
+static pn_err send_event(pn_pool *pool, const char *id, const char *sender,
+    const char *const *rcpts, size_t n, const void *mime, size_t len, int with_pin,
+    Postern__V1__ProvisionReply **rep_r)
+{
+	return send_event_x(pool, id, sender, rcpts, n, mime, len, with_pin, 0,
+	    POSTERN__V1__SENDER_NOTICE__SENDER_NOTICE_NONE, rep_r);
 }
 
 /* ---- the SMTP sink ---- */
@@ -1012,6 +1033,245 @@ static void test_keyring_renewed(void **state)
 	pn_pool_destroy(&pool);
 }
 
+/* ---- deliveries to key-found recipients, sender notices ---- */
+
+/* decrypt_mail - the armored message in a PGP/MIME mail, decrypted with the senders' home; caller frees */
+static char *decrypt_mail(const char *mail, const char *tag)
+{
+	const char *b = strstr(mail, "-----BEGIN PGP MESSAGE-----");
+	const char *end = b ? strstr(b, "-----END PGP MESSAGE-----") : NULL;
+	char in[512], out[512], *plain;
+	FILE *fp;
+
+	assert_non_null(b);
+	assert_non_null(end);
+	end += strlen("-----END PGP MESSAGE-----");
+	snprintf(in, sizeof(in), "%s/%s.asc", F->senderhome, tag);
+	snprintf(out, sizeof(out), "%s/%s.txt", F->senderhome, tag);
+	assert_non_null(fp = fopen(in, "wb"));
+	for (const char *p = b; p < end; p++)
+		if (*p != '\r')
+			fputc(*p, fp);
+	fputc('\n', fp);
+	assert_int_equal(fclose(fp), 0);
+	unlink(out);
+	assert_int_equal(th_gpg(F->senderhome, out, "--decrypt", in, (char *)NULL), 0);
+	assert_non_null(plain = th_read_file(out, NULL));
+	return plain;
+}
+
+/* mail_from_is - the sink's record of the SMTP sender */
+static void mail_from_is(const char *mail, const char *from)
+{
+	char want[300];
+
+	snprintf(want, sizeof(want), "X-Sink-Mail-From: <%s>\r\n", from);
+	if (strncmp(mail, want, strlen(want)) != 0)
+		fail_msg("MAIL FROM is not <%s>: %.80s", from, mail);
+}
+
+/* header_block - the mail's header up to the empty line; caller frees */
+static char *header_block(const char *mail)
+{
+	const char *end = strstr(mail, "\r\n\r\n");
+	size_t n = end ? (size_t)(end - mail) + 2 : strlen(mail);
+	char *h = malloc(n + 1);
+
+	assert_non_null(h);
+	memcpy(h, mail, n);
+	h[n] = '\0';
+	return h;
+}
+
+/* A key-found recipient with deliver_key_found: one PGP/MIME mail, once. */
+static void test_deliver_key_found(void **state)
+{
+	pn_pool *pool = pn_pool_new();
+	Postern__V1__ProvisionReply *rep;
+	const char *rcpts[] = { addr("kim"), addr("paula") };
+	const char *id = event_id();
+	char token[64], *mail, *got = NULL, *plain, *hdr;
+	int kim_before = mails_to(addr("kim"), NULL);
+	(void)state;
+
+	snprintf(token, sizeof(token), "body-token-%s-%d", F->tag, F->seq);
+	mail = the_mail("Alice Sender", addr("alice"), "Merger plans 9931", token);
+	for (int i = 0; i < 2; i++) {
+		assert_int_equal(send_event_x(pool, id, addr("alice"), rcpts, 2, mail, strlen(mail),
+		    1, 1, POSTERN__V1__SENDER_NOTICE__SENDER_NOTICE_NONE, &rep), PN_OK);
+		want(rep->send->outcomes[0], addr("kim"), POSTERN__V1__OUTCOME__KIND__KEY_FOUND);
+		assert_string_equal(rep->send->outcomes[0]->fingerprint, F->kim_fpr);
+		assert_true(rep->send->outcomes[0]->delivered);
+		want(rep->send->outcomes[1], addr("paula"), POSTERN__V1__OUTCOME__KIND__MAILBOX_CREATED);
+		assert_false(rep->send->outcomes[1]->delivered);
+	}
+	/* queued once, delivered once */
+	assert_int_equal(sql_int("SELECT count(*) FROM outbox WHERE idem_key = '%s/%s/pgp'", id,
+	    addr("kim")), 1);
+	assert_int_equal(wait_mails(addr("kim"), kim_before + 1), kim_before + 1);
+	usleep(700000);
+	assert_int_equal(mails_to(addr("kim"), &got), kim_before + 1);
+	assert_non_null(got);
+	/* the return path is the sender, for the invitation too */
+	mail_from_is(got, addr("alice"));
+	/* nothing of the body or the subject in transit */
+	assert_null(strstr(got, token));
+	assert_null(strstr(got, "Merger plans"));
+	hdr = header_block(got);
+	assert_non_null(strstr(hdr, "\r\nSubject: ...\r\n"));
+	assert_non_null(strstr(hdr, "multipart/encrypted"));
+	assert_non_null(strstr(hdr, "application/pgp-encrypted"));
+	assert_non_null(strstr(hdr, "\r\nFrom: Alice Sender <"));
+	assert_non_null(strstr(hdr, "\r\nMessage-ID: <"));
+	assert_non_null(strstr(got, "Version: 1"));
+	free(hdr);
+	/* kim's key opens it: the body and the protected headers */
+	plain = decrypt_mail(got, "kim-pgp");
+	assert_non_null(strstr(plain, token));
+	assert_non_null(strstr(plain, "Subject: Merger plans 9931"));
+	assert_non_null(strstr(plain, "protected-headers=\"v1\""));
+	free(plain);
+	free(got);
+	{
+		char *inv = NULL;
+		assert_int_equal(wait_mails(addr("paula"), 1), 1);
+		mails_to(addr("paula"), &inv);
+		mail_from_is(inv, addr("alice"));
+		free(inv);
+	}
+	/* nothing is stored in a mailbox for kim */
+	assert_int_equal(sql_int("SELECT count(*) FROM mailboxes WHERE address = '%s'", addr("kim")), 0);
+	free(mail);
+	pn_pool_destroy(&pool);
+}
+
+/* posternctl send --deliver-key-found prints delivered=yes. */
+static void test_posternctl_deliver(void **state)
+{
+	char out[512], *text;
+	int kim_before = mails_to(addr("kim"), NULL);
+	(void)state;
+
+	snprintf(out, sizeof(out), "%s/deliver.out", F->senderhome);
+	assert_int_equal(ctl(out, "send", "--from", addr("alice"), "--to", addr("kim"),
+	    "--deliver-key-found", "--notice", "plain", "--subject", "ctl", "--body", "by ctl",
+	    (char *)NULL), 0);
+	assert_non_null(text = th_read_file(out, NULL));
+	assert_non_null(strstr(text, "\tKEY_FOUND\tfingerprint="));
+	assert_non_null(strstr(text, "\tdelivered=yes\n"));
+	free(text);
+	assert_int_equal(wait_mails(addr("kim"), kim_before + 1), kim_before + 1);
+	assert_int_equal(ctl(out, "send", "--from", addr("alice"), "--to", addr("kim"),
+	    "--notice", "loud", "--body", "x", (char *)NULL), 2);
+}
+
+/* The notice to a sender with a key: encrypted, once, with the PIN and the rejections. */
+static void test_notice_encrypted(void **state)
+{
+	pn_pool *pool = pn_pool_new();
+	Postern__V1__ProvisionReply *rep;
+	const char *rcpts[] = { addr("nina"), "nobody@", addr("kim") };
+	const char *id = event_id();
+	char *mail = the_mail("Alice Sender", addr("alice"), "Board secret 5120", "notice body 7"),
+	    *got = NULL, *plain, pin[16];
+	int before = mails_to(addr("alice"), NULL);
+	(void)state;
+
+	for (int i = 0; i < 2; i++) {
+		assert_int_equal(send_event_x(pool, id, addr("alice"), rcpts, 3, mail, strlen(mail),
+		    1, 0, POSTERN__V1__SENDER_NOTICE__SENDER_NOTICE_ENCRYPTED, &rep), PN_OK);
+		want(rep->send->outcomes[0], addr("nina"), POSTERN__V1__OUTCOME__KIND__MAILBOX_CREATED);
+		assert_int_equal(rep->send->outcomes[1]->kind, POSTERN__V1__OUTCOME__KIND__REJECTED);
+		want(rep->send->outcomes[2], addr("kim"), POSTERN__V1__OUTCOME__KIND__KEY_FOUND);
+		assert_false(rep->send->outcomes[2]->delivered);
+		if (i == 0)
+			snprintf(pin, sizeof(pin), "%s", rep->send->outcomes[0]->pin);
+		assert_string_equal(rep->send->outcomes[0]->pin, pin);
+	}
+	pin_ok(pin);
+	assert_int_equal(sql_int("SELECT count(*) FROM outbox WHERE idem_key = '%s/%s/notice'", id,
+	    addr("alice")), 1);
+	assert_int_equal(wait_mails(addr("alice"), before + 1), before + 1);
+	usleep(700000);
+	assert_int_equal(mails_to(addr("alice"), &got), before + 1);
+	/* from the From address (POSTERN_INVITE_FROM is postern@localhost: <>) */
+	mail_from_is(got, "");
+	assert_null(strstr(got, pin));
+	assert_null(strstr(got, "Board secret"));
+	assert_null(strstr(got, "notice body 7"));
+	assert_non_null(strstr(got, "multipart/encrypted"));
+	plain = decrypt_mail(got, "alice-notice");
+	assert_non_null(strstr(plain, pin));
+	assert_non_null(strstr(plain, addr("nina")));
+	assert_non_null(strstr(plain, "nobody@"));
+	assert_non_null(strstr(plain, "phone"));
+	assert_non_null(strstr(plain, "Subject: Postern: PIN for your encrypted message"));
+	assert_null(strstr(plain, "Board secret"));
+	assert_null(strstr(plain, "notice body 7"));
+	assert_null(strstr(plain, "http"));
+	free(plain);
+	free(got);
+	free(mail);
+	pn_pool_destroy(&pool);
+}
+
+/* A sender without a key: plain text for PLAIN, nothing for ENCRYPTED. */
+static void test_notice_no_key(void **state)
+{
+	pn_pool *pool = pn_pool_new();
+	Postern__V1__ProvisionReply *rep;
+	const char *olga[] = { addr("olga") }, *pete[] = { addr("pete") };
+	const char *id = event_id(), *id2;
+	char *mail = the_mail("Quentin", addr("quentin"), "Plain notice 4404", "quentin body 3"),
+	    *got = NULL, pin[16];
+	int before = mails_to(addr("quentin"), NULL);
+	(void)state;
+
+	assert_int_equal(send_event_x(pool, id, addr("quentin"), olga, 1, mail, strlen(mail), 1, 1,
+	    POSTERN__V1__SENDER_NOTICE__SENDER_NOTICE_PLAIN, &rep), PN_OK);
+	want(rep->send->outcomes[0], addr("olga"), POSTERN__V1__OUTCOME__KIND__MAILBOX_CREATED);
+	snprintf(pin, sizeof(pin), "%s", rep->send->outcomes[0]->pin);
+	pin_ok(pin);
+	assert_int_equal(wait_mails(addr("quentin"), before + 1), before + 1);
+	mails_to(addr("quentin"), &got);
+	assert_non_null(strstr(got, pin));
+	assert_non_null(strstr(got, addr("olga")));
+	assert_non_null(strstr(got, "never by mail"));
+	assert_null(strstr(got, "multipart/encrypted"));
+	assert_null(strstr(got, "Plain notice 4404"));
+	assert_null(strstr(got, "quentin body 3"));
+	assert_null(strstr(got, "/m/"));
+	free(got);
+	/* ENCRYPTED and no key: nothing at all */
+	id2 = event_id();
+	assert_int_equal(send_event_x(pool, id2, addr("quentin"), pete, 1, mail, strlen(mail), 1, 1,
+	    POSTERN__V1__SENDER_NOTICE__SENDER_NOTICE_ENCRYPTED, &rep), PN_OK);
+	want(rep->send->outcomes[0], addr("pete"), POSTERN__V1__OUTCOME__KIND__MAILBOX_CREATED);
+	assert_int_equal(wait_mails(addr("pete"), 1), 1);
+	assert_int_equal(sql_int("SELECT count(*) FROM outbox WHERE idem_key = '%s/%s/notice'",
+	    id2, addr("quentin")), 0);
+	usleep(700000);
+	assert_int_equal(mails_to(addr("quentin"), NULL), before + 1);
+	/* provision's log says the notice was withheld, and holds neither PIN */
+	{
+		char cmd[1024], out[512], *text;
+		snprintf(out, sizeof(out), "%s/grep.out", F->senderhome);
+		snprintf(cmd, sizeof(cmd), "f=$(ls %s/logs/*provision.%d.log) && "
+		    "grep -q 'sender notice not sent.*event=%s' \"$f\" && "
+		    "{ grep -l -e %s -e %s \"$f\" || true; }", th_env("POSTERN_TEST_TMP"), (int)F->pv,
+		    id2, pin, rep->send->outcomes[0]->pin);
+		const char *argv[] = { "sh", "-c", cmd, NULL };
+		assert_int_equal(th_run(argv, NULL, out), 0);
+		text = th_read_file(out, NULL);
+		assert_non_null(text);
+		if (*text)
+			fail_msg("a PIN is in a log: %s", text);
+		free(text);
+	}
+	free(mail);
+	pn_pool_destroy(&pool);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -1024,6 +1284,10 @@ int main(void)
 		cmocka_unit_test(test_pin_verify),
 		cmocka_unit_test(test_bad_input),
 		cmocka_unit_test(test_keyring_renewed),
+		cmocka_unit_test(test_deliver_key_found),
+		cmocka_unit_test(test_posternctl_deliver),
+		cmocka_unit_test(test_notice_encrypted),
+		cmocka_unit_test(test_notice_no_key),
 	};
 	return cmocka_run_group_tests(tests, setup, teardown);
 }

@@ -3,7 +3,7 @@
  *
  *	posternctl send --from A --to B [--to C ...] [--pin] [--subject S]
  *	    (--body TEXT | --mime FILE) [--sent-copy FILE] [--event-id ID]
- *	    [--pin-header NAME]
+ *	    [--pin-header NAME] [--deliver-key-found] [--notice plain|encrypted]
  *
  * Builds the RFC 5322 mail from --from/--to/--subject/--body (or takes
  * FILE as it is, "-" for stdin), publishes a SendEvent to the provision
@@ -12,9 +12,16 @@
  *
  *	bob@example.net	MAILBOX_CREATED	pin=123456
  *	alice@example.org	KEY_FOUND	fingerprint=0123...
+ *	dan@example.org	KEY_FOUND	fingerprint=4567...	delivered=yes
  *	carol@example.com	MAILBOX_EXISTS
  *	not-an-address	REJECTED	error=address has no @
  *
+ * --deliver-key-found asks provision to deliver the recipients with a
+ * known key itself, as PGP/MIME through mailstore's outbox ("delivered=yes"
+ * on their line); without it they are only reported. --notice asks for
+ * one mail to the sender with each new PIN and each rejected recipient:
+ * "encrypted" only if it can be encrypted to the sender's key, "plain"
+ * in plain text when the sender has no key.
  * The event id goes to stderr. With --sent-copy FILE the sent copy is
  * written to FILE: the mail exactly as published, plus the header
  * "X-OxGuard-PIN: <pin>" (name set by --pin-header) for each PIN that
@@ -54,7 +61,7 @@ static int send_usage(FILE *out)
 {
 	fprintf(out, "usage: posternctl send --from A --to B [--to C ...] [--pin] [--subject S]\n"
 	    "         (--body TEXT | --mime FILE) [--sent-copy FILE] [--event-id ID]\n"
-	    "         [--pin-header NAME]\n");
+	    "         [--pin-header NAME] [--deliver-key-found] [--notice plain|encrypted]\n");
 	return out == stdout ? 0 : 2;
 }
 
@@ -175,7 +182,8 @@ int ctl_send(int argc, char **argv)
 	const char *sent_copy = NULL, *event_id = NULL, *pin_header = "X-OxGuard-PIN";
 	const char **to = NULL;
 	size_t n_to = 0, len = 0;
-	int with_pin = 0, status = 1;
+	int with_pin = 0, deliver = 0, status = 1;
+	Postern__V1__SenderNotice notice = POSTERN__V1__SENDER_NOTICE__SENDER_NOTICE_NONE;
 	ProtobufCMessage *reply = NULL;
 	pn_client *client = NULL;
 	pn_pool *pool = NULL;
@@ -210,6 +218,19 @@ int ctl_send(int argc, char **argv)
 			VALUE(event_id);
 		} else if (!strcmp(a, "--pin-header")) {
 			VALUE(pin_header);
+		} else if (!strcmp(a, "--deliver-key-found")) {
+			deliver = 1;
+		} else if (!strcmp(a, "--notice")) {
+			const char *v;
+			VALUE(v);
+			if (!strcmp(v, "plain")) {
+				notice = POSTERN__V1__SENDER_NOTICE__SENDER_NOTICE_PLAIN;
+			} else if (!strcmp(v, "encrypted")) {
+				notice = POSTERN__V1__SENDER_NOTICE__SENDER_NOTICE_ENCRYPTED;
+			} else {
+				fprintf(stderr, "posternctl send: --notice is plain or encrypted\n");
+				goto usage;
+			}
 		} else {
 			fprintf(stderr, "posternctl send: unknown argument \"%s\"\n", a);
 			goto usage;
@@ -280,6 +301,8 @@ missing:
 	ev.mime.data = mail;
 	ev.mime.len = len;
 	ev.with_pin = with_pin;
+	ev.deliver_key_found = deliver;
+	ev.sender_notice = notice;
 	req.op_case = POSTERN__V1__PROVISION_REQUEST__OP_SEND;
 	req.send = &ev;
 	pool = pn_pool_new();
@@ -310,6 +333,8 @@ missing:
 			status = 1;
 		} else if (o->kind == POSTERN__V1__OUTCOME__KIND__KEY_FOUND) {
 			printf("\tfingerprint=%s", clean(o->fingerprint));
+			if (o->delivered)
+				printf("\tdelivered=yes");
 		} else if (o->pin && *o->pin) {
 			printf("\tpin=%s", clean(o->pin));
 		}

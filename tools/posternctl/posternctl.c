@@ -8,7 +8,7 @@
  *	posternctl key import FILE...
  *	posternctl send --from A --to B [--to C] [--pin] [--subject S]
  *	    (--body TEXT | --mime FILE) [--sent-copy FILE] [--event-id ID]
- *	    [--pin-header NAME]
+ *	    [--pin-header NAME] [--deliver-key-found] [--notice plain|encrypted]
  *	posternctl pin --sender A --recipient B
  * DESCRIPTION
  *	certs	generate the broker's and every client's CURVE certificates
@@ -21,8 +21,10 @@
  *	key	import public keys into POSTERN_KEYRING_DIR (var/keyring),
  *		the keyring keylookup reads (tools/posternctl/ctl_key.c).
  *	send	publish a send event to provision and print one line per
- *		recipient; --sent-copy writes the sent copy with the PIN header
- *		(tools/posternctl/ctl_send.c).
+ *		recipient; --sent-copy writes the sent copy with the PIN header;
+ *		--deliver-key-found has provision deliver recipients with a key
+ *		as PGP/MIME, --notice has it mail the sender the new PINs and
+ *		rejected recipients (tools/posternctl/ctl_send.c).
  *	pin	print the PIN a sender assigned, encrypted to the sender's key,
  *		and decrypt it with the local keyring (tools/posternctl/ctl_pin.c).
  * ENVIRONMENT

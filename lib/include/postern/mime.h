@@ -9,6 +9,8 @@
  * multipart must name its boundary. Anything else is refused with a
  * short reason that is safe to show a sender.
  *
+ * pn_mime_pgp_entity and pn_mime_pgp_wrap make PGP/MIME of a mail (below).
+ *
  * pn_mime_compose renders a new mail: From, To, Subject (RFC 2047 encoded
  * when needed), Date, Message-ID, MIME-Version, and either one text/plain
  * part or, with html set, multipart/alternative of text/plain and
@@ -83,6 +85,37 @@ typedef struct pn_mime_mail {
  */
 uint8_t *pn_mime_compose(const pn_mime_mail *mail, size_t *len_r,
     const char **why_r);
+
+/*
+ * PGP/MIME (RFC 3156), in two steps around the encryption, which the
+ * caller does with its own GnuPG home:
+ *
+ * pn_mime_pgp_entity - the plaintext to encrypt: the body entity of mail
+ * (its Content-Type and Content-Transfer-Encoding headers and content),
+ * CRLF line ends. With protect ("protected headers", v1) the entity's
+ * Content-Type gets protected-headers="v1" and the message's From, To,
+ * Cc, Reply-To, Subject, Date, Message-ID, In-Reply-To and References go
+ * in front of it as the sender wrote them.
+ *
+ * pn_mime_pgp_wrap - mail with its body replaced by
+ *
+ *   multipart/encrypted; protocol="application/pgp-encrypted"
+ *     application/pgp-encrypted    "Version: 1"
+ *     application/octet-stream     cipher (the armored OpenPGP message)
+ *
+ * Without protect every header of mail stays; with protect only From, To,
+ * Cc, Date, Message-ID, In-Reply-To, References, MIME-Version and
+ * Auto-Submitted (for autoresponders on the way) do, and
+ * the Subject is "...".
+ *
+ * Both return a pn_malloc'd NUL-terminated buffer (caller frees, the
+ * entity holds plaintext: wipe it) with its length in *len_r, or NULL with
+ * *why_r if mail does not parse as a message with a body.
+ */
+uint8_t *pn_mime_pgp_entity(const void *mail, size_t len, int protect, size_t *len_r,
+    const char **why_r);
+uint8_t *pn_mime_pgp_wrap(const void *mail, size_t len, const void *cipher,
+    size_t cipher_len, int protect, size_t *len_r, const char **why_r);
 
 /* pn_mime_html_escape - s with & < > " ' escaped; pn_malloc'd */
 char *pn_mime_html_escape(const char *s);

@@ -222,6 +222,53 @@ static void test_invitation(void **state)
 	free(m);
 }
 
+/* The sender notice: PINs with their recipients, reasons, nothing else. */
+static void test_sender_notice(void **state)
+{
+	const prov_notice_line lines[] = {
+		{ "bob@example.net", "123456", NULL },
+		{ "not\r\nBcc: x@evil.example", NULL, "address has no @" },
+		{ "carol@example.com", "654321", NULL },
+	};
+	prov_notice n = {
+		.from = "Postern <postern@localhost>", .sender = "alice@example.org",
+		.date = "Tue, 01 Jul 2025 10:00:00 +0000", .lines = lines, .n = 3,
+	};
+	size_t len;
+	uint8_t *m = prov_render_sender_notice(&n, &len);
+	char *text;
+	(void)state;
+
+	assert_non_null(m);
+	text = (char *)m;
+	assert_int_equal(strlen(text), len);
+	assert_non_null(strstr(text, "To: alice@example.org\r\n"));
+	assert_non_null(strstr(text, "Subject: Postern: PINs for your encrypted message (2 recipients)\r\n"));
+	assert_non_null(strstr(text, "bob@example.net\r\n    PIN: 123456\r\n"));
+	assert_non_null(strstr(text, "carol@example.com\r\n    PIN: 654321\r\n"));
+	assert_non_null(strstr(text, "by phone or\r\nin person - never by mail"));
+	assert_non_null(strstr(text, "address has no @"));
+	assert_non_null(strstr(text, "Tue, 01 Jul 2025 10:00:00 +0000"));
+	assert_non_null(strstr(text, "Auto-Submitted: auto-generated"));
+	/* no link, no injected header */
+	assert_null(strstr(text, "http"));
+	assert_null(strstr(text, "\r\nBcc:"));
+	free(m);
+
+	/* one PIN; rejected only */
+	n.n = 1;
+	m = prov_render_sender_notice(&n, &len);
+	assert_non_null(strstr((char *)m, "Subject: Postern: PIN for your encrypted message\r\n"));
+	assert_null(strstr((char *)m, "could not be delivered"));
+	free(m);
+	n.lines = lines + 1;
+	n.date = "";
+	m = prov_render_sender_notice(&n, &len);
+	assert_non_null(strstr((char *)m, "not delivered to 1 recipient\r\n"));
+	assert_null(strstr((char *)m, "PIN"));
+	free(m);
+}
+
 static void test_envelope_and_keys(void **state)
 {
 	pn_pool *pool = pn_pool_new();
@@ -289,6 +336,7 @@ int main(void)
 		cmocka_unit_test(test_records),
 		cmocka_unit_test(test_lockout),
 		cmocka_unit_test(test_invitation),
+		cmocka_unit_test(test_sender_notice),
 		cmocka_unit_test(test_envelope_and_keys),
 		cmocka_unit_test(test_mime_inspect),
 	};
