@@ -132,13 +132,14 @@ static int gw_init(pn_ctx *ctx)
 	gw_bus_init(pn_ctx_bus(ctx));
 	if (gw_milter_open() < 0)
 		return -1;
-	return 0;
+	return gw_api_start();
 }
 
 /* gw_fini - stop the API, drop the bus clients */
 static void gw_fini(pn_ctx *ctx)
 {
 	(void)ctx;
+	gw_api_stop();
 	gw_bus_fini();
 }
 
