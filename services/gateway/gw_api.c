@@ -23,8 +23,14 @@
  * heads over API_HEAD_MAX get 431, over API_HEAD_HARD civetweb's 400. A
  * body is read only on POST, only with a Content-Length (411), only
  * application/json (415), only up to POSTERN_GATEWAY_MAX_MAIL_BYTES * 4/3
- * + 64 KiB (413, before reading). civetweb's form parser is never used:
- * query strings are decoded here, bounded (gw_api_query_parse).
+ * + 64 KiB (413, before reading). A body over API_BIG_BODY takes one of
+ * API_BIG_BODIES slots (a large mail passes through memory several
+ * times: the body, jansson's copy, the decoded mail, the bus message);
+ * with none free the answer is 503. An answer that leaves a body unread
+ * says "Connection: close"; civetweb 1.15 itself still reads and drops
+ * what the client goes on sending (bounded by request_timeout_ms), it
+ * never stores it. civetweb's form parser is never used: query strings
+ * are decoded here, bounded (gw_api_query_parse).
  *
  * Bus calls go through gw_bus.c's pool (civetweb's workers are threads).
  * Provision's and keylookup's statuses map to HTTP in gw_api_status; an
@@ -37,6 +43,7 @@
  */
 #include <pthread.h>
 #include <stdarg.h>
+#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -58,6 +65,8 @@
 #define API_HEAD_HARD 65536         /* beyond: civetweb refuses (400) */
 #define API_BODY_SLACK 65536        /* JSON around the base64 mail */
 #define API_RETRY_AFTER "10"        /* seconds, with every 503 */
+#define API_BIG_BODY (1 << 20)      /* bodies over this count as large... */
+#define API_BIG_BODIES 2            /* ...and at most this many are read at once */
 
 #define API_HEADERS \
 	"Content-Type: application/json\r\n" \
@@ -648,9 +657,11 @@ typedef struct api_req {
 	size_t body_len;
 	int status;
 	int close;                      /* unread body or an error: no keep-alive */
+	int big;                        /* holds one of the API_BIG_BODIES slots */
 } api_req;
 
 static struct mg_context *mg;
+static atomic_int big_bodies;
 static unsigned char token_digest[GW_API_TOKEN_DIGEST];
 
 /* reason - the reason phrase of the statuses we send */
@@ -679,20 +690,23 @@ static const char *reason(int status)
 static int respond(api_req *rq, int status, const char *extra, const char *body, size_t len)
 {
 	char head[1024];
+	size_t send_len = len;
 	int n;
 	char *buf;
 
+	if (rq->ri && !strcmp(rq->ri->request_method, "HEAD"))
+		send_len = 0;               /* the headers say what the body would be */
 	n = snprintf(head, sizeof(head), "HTTP/1.1 %d %s\r\n" API_HEADERS "%sContent-Length: %zu\r\n"
 	    "%s\r\n", status, reason(status), extra ? extra : "", len,
 	    rq->close ? "Connection: close\r\n" : "");
 	if (n < 0 || (size_t)n >= sizeof(head))
 		pn_fatalx("msg=\"response head too long\"");
-	buf = pn_malloc((size_t)n + len);
+	buf = pn_malloc((size_t)n + send_len);
 	memcpy(buf, head, (size_t)n);
-	if (len)
-		memcpy(buf + n, body, len);
-	mg_write(rq->conn, buf, (size_t)n + len);
-	pn_wipe(buf, (size_t)n + len);      /* it may hold PINs */
+	if (send_len)
+		memcpy(buf + n, body, send_len);
+	mg_write(rq->conn, buf, (size_t)n + send_len);
+	pn_wipe(buf, (size_t)n + send_len);     /* it may hold PINs */
 	free(buf);
 	rq->status = status;
 	return status;
@@ -927,6 +941,17 @@ static int read_body(api_req *rq, const char **why_r)
 		*why_r = "request body too large";
 		return 413;
 	}
+	if (len > API_BIG_BODY) {
+		/* a large mail passes through memory several times: a few at once */
+		if (atomic_fetch_add(&big_bodies, 1) >= API_BIG_BODIES) {
+			atomic_fetch_sub(&big_bodies, 1);
+			pn_warn("msg=\"api: large request refused: busy\" at_once=%d", API_BIG_BODIES);
+			rq->close = 1;
+			*why_r = "too many large requests at once; try again later";
+			return 503;
+		}
+		rq->big = 1;
+	}
 	rq->body = pn_malloc((size_t)len + 1);
 	while (got < len) {
 		/* at most 1 MiB per read: civetweb's timeout is per call */
@@ -1006,6 +1031,8 @@ done:
 		pn_wipe(rq.body, rq.body_len + 1);
 		free(rq.body);
 	}
+	if (rq.big)
+		atomic_fetch_sub(&big_bodies, 1);
 	return rc;
 }
 

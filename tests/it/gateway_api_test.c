@@ -180,7 +180,19 @@ static int post(resp *r, int port, const char *json)
 	return api(r, port, "POST", "/api/v1/send", TOKEN, "application/json", json, strlen(json));
 }
 
-/* raw - bytes on a fresh connection, the answer until close (or 10 s); its status */
+/* complete - buf holds a whole response (head and Content-Length bytes of body) */
+static int complete(const char *buf, size_t n)
+{
+	const char *end = strstr(buf, "\r\n\r\n"), *cl = strcasestr(buf, "\r\nContent-Length:");
+	size_t want;
+
+	if (!end || !cl || cl > end)
+		return 0;
+	want = (size_t)strtoul(cl + 17, NULL, 10);
+	return n >= (size_t)(end + 4 - buf) + want;
+}
+
+/* raw - bytes on a fresh connection, one whole answer (or what came in 10 s); its status */
 static int raw(int port, const void *req, size_t len, char **answer_r)
 {
 	struct sockaddr_in sa = { .sin_family = AF_INET, .sin_port = htons((uint16_t)port) };
@@ -207,6 +219,8 @@ static int raw(int port, const void *req, size_t len, char **answer_r)
 		memcpy(buf + n, chunk, (size_t)got);
 		n += (size_t)got;
 		buf[n] = '\0';
+		if (complete(buf, n))
+			break;
 	}
 	close(fd);
 	if (buf && sscanf(buf, "HTTP/1.1 %d", &status) != 1)
@@ -792,6 +806,14 @@ static void test_errors(void **state)
 		    "Transfer-Encoding: chunked\r\n\r\n2\r\n{}\r\n0\r\n\r\n");
 		assert_int_equal(raw(F->api, req, strlen(req), &answer), 411);
 		assert_non_null(strstr(answer, "Content-Length is required"));
+		free(answer);
+		/* HEAD: the headers of the answer, no body */
+		snprintf(req, sizeof(req), "HEAD /api/v1/pin HTTP/1.1\r\nHost: x\r\n"
+		    "Authorization: Bearer " TOKEN "\r\nConnection: close\r\n\r\n");
+		assert_int_equal(raw(F->api, req, strlen(req), &answer), 405);
+		assert_non_null(strstr(answer, "Allow: GET\r\n"));
+		assert_non_null(strstr(answer, "Content-Length: 30\r\n"));
+		assert_null(strstr(answer, "{\"error\""));
 		free(answer);
 		/* civetweb's own refusal is JSON with our headers too */
 		assert_int_equal(raw(F->api, "BLAH\r\n\r\n", 8, &answer), 400);
