@@ -178,7 +178,8 @@ static int hexval(char c)
 }
 
 /* decode - one form-encoded span into out (max bytes + NUL); 0 or -1 with *why_r */
-static int decode(const char *s, size_t len, char *out, size_t max, const char **why_r)
+static int decode(const char *s, size_t len, char *out, size_t max, const char *too_long,
+    const char **why_r)
 {
 	size_t o = 0;
 
@@ -200,7 +201,7 @@ static int decode(const char *s, size_t len, char *out, size_t max, const char *
 			}
 		}
 		if (o >= max) {
-			*why_r = "query parameter too long";
+			*why_r = too_long;
 			return -1;
 		}
 		out[o++] = (char)c;
@@ -235,15 +236,11 @@ int gw_api_query_parse(const char *qs, size_t max, gw_api_param **params_r,
 		eq = memchr(p, '=', len);
 		ps = pn_realloc(ps, (n + 1) * sizeof(*ps));
 		memset(&ps[n], 0, sizeof(ps[n]));
-		if (decode(p, eq ? (size_t)(eq - p) : len, ps[n].name, GW_API_NAME_MAX, why_r) < 0) {
-			if (!strcmp(*why_r, "query parameter too long"))
-				*why_r = "query parameter name too long";
+		if (decode(p, eq ? (size_t)(eq - p) : len, ps[n].name, GW_API_NAME_MAX,
+		    "query parameter name too long", why_r) < 0)
 			goto fail;
-		}
 		if (decode(eq ? eq + 1 : p + len, eq ? len - (size_t)(eq - p) - 1 : 0, value,
-		    GW_API_VALUE_MAX, why_r) < 0) {
-			if (!strcmp(*why_r, "query parameter too long"))
-				*why_r = "query parameter value longer than 1024 bytes";
+		    GW_API_VALUE_MAX, "query parameter value longer than 1024 bytes", why_r) < 0) {
 			sodium_memzero(value, sizeof(value));
 			goto fail;
 		}
@@ -433,6 +430,7 @@ int gw_api_send_parse(const char *json, size_t len, const gw_api_limits *lim,
 	}
 done:
 	json_decref(root);              /* j_free wipes the tree, the base64 with it */
+	sodium_memzero(&jerr, sizeof(jerr));    /* its text may quote the body */
 	if (rc)
 		gw_api_send_free(s);
 	return rc;
