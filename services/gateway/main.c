@@ -79,7 +79,10 @@
  *	(queue id, recipient counts, outcome kinds). /metrics adds
  *	postern_gateway_connections_total, postern_gateway_passed_total and
  *	postern_gateway_<decision>_total for handed_over, internal,
- *	rejected and tempfail. Exit 0 after SIGTERM, 1 if it cannot start,
+ *	rejected and tempfail. The API logs one line per request (method,
+ *	route, status, ms; never the query string or the body) and counts
+ *	postern_gateway_api_responses_total{code}. A listening API without
+ *	a token is a start failure. Exit 0 after SIGTERM, 1 if it cannot start,
  *	2 on bad configuration.
  */
 #include <string.h>
