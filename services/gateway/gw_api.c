@@ -1065,7 +1065,7 @@ int gw_api_start(void)
 	struct mg_callbacks cb;
 
 	if (!gw_cfg.api_listen || !*gw_cfg.api_listen) {
-		pn_info("msg=\"composer API off\" (POSTERN_GATEWAY_API_LISTEN is empty)");
+		pn_info("msg=\"composer API off\" listen=\"\"");
 		return 0;
 	}
 	if (!gw_cfg.api_token || !*gw_cfg.api_token) {
