@@ -79,7 +79,10 @@
  *	(queue id, recipient counts, outcome kinds). /metrics adds
  *	postern_gateway_connections_total, postern_gateway_passed_total and
  *	postern_gateway_<decision>_total for handed_over, internal,
- *	rejected and tempfail. Exit 0 after SIGTERM, 1 if it cannot start,
+ *	rejected and tempfail. The API logs one line per request (method,
+ *	route, status, ms; never the query string or the body) and counts
+ *	postern_gateway_api_responses_total{code}. A listening API without
+ *	a token is a start failure. Exit 0 after SIGTERM, 1 if it cannot start,
  *	2 on bad configuration.
  */
 #include <string.h>
@@ -130,13 +133,14 @@ static int gw_init(pn_ctx *ctx)
 	gw_bus_init(pn_ctx_bus(ctx));
 	if (gw_milter_open() < 0)
 		return -1;
-	return 0;
+	return gw_api_start();
 }
 
 /* gw_fini - stop the API, drop the bus clients */
 static void gw_fini(pn_ctx *ctx)
 {
 	(void)ctx;
+	gw_api_stop();
 	gw_bus_fini();
 }
 

@@ -1,0 +1,1114 @@
+/*
+ * gw_api.c - the composer API: key status, send, PIN over HTTP (civetweb).
+ *
+ * A composer (a mail client plug-in, a web mailer's back end) asks before
+ * sending which recipients have a key, a temporary mailbox or nothing;
+ * hands Postern a whole send event as JSON; and fetches the PIN it
+ * assigned, encrypted to the sender's own key. docs/api.md is the
+ * client's reference. Routes:
+ *
+ *   GET  /api/v1/recipients?address=A&address=B   keylookup (cached answers)
+ *   POST /api/v1/send                              provision SendEvent
+ *   GET  /api/v1/pin?sender=A&recipient=B         provision PinQuery
+ *
+ * Every request carries "Authorization: Bearer <POSTERN_GATEWAY_API_TOKEN>";
+ * the check compares BLAKE2b digests with sodium_memcmp, so its time says
+ * nothing about the token. The check comes before routing: without the
+ * token even a path's existence is not told.
+ *
+ * Plumbing as in the web UI: civetweb serves plain HTTP (TLS ends in
+ * front); every response - ours and civetweb's own errors through the
+ * http_error callback - is JSON, built in one buffer with the security
+ * headers and written with one mg_write (tcp_nodelay is on). Request
+ * heads over API_HEAD_MAX get 431, over API_HEAD_HARD civetweb's 400. A
+ * body is read only on POST, only with a Content-Length (411), only
+ * application/json (415), only up to POSTERN_GATEWAY_MAX_MAIL_BYTES * 4/3
+ * + 64 KiB (413, before reading). A body over API_BIG_BODY takes one of
+ * API_BIG_BODIES slots (a large mail passes through memory several
+ * times: the body, jansson's copy, the decoded mail, the bus message);
+ * with none free the answer is 503. An answer that leaves a body unread
+ * says "Connection: close"; civetweb 1.15 itself still reads and drops
+ * what the client goes on sending (bounded by request_timeout_ms), it
+ * never stores it. civetweb's form parser is never used: query strings
+ * are decoded here, bounded (gw_api_query_parse).
+ *
+ * Bus calls go through gw_bus.c's pool (civetweb's workers are threads).
+ * Provision's and keylookup's statuses map to HTTP in gw_api_status; an
+ * unavailable service is 503 with Retry-After.
+ *
+ * Logs: one line per request - method, route, status, milliseconds. Never
+ * the query string (it holds addresses), the body or a PIN. The request
+ * body, the decoded mail, jansson's buffers and the answers are wiped
+ * before they are freed.
+ */
+#include <pthread.h>
+#include <stdarg.h>
+#include <stdatomic.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+#include <time.h>
+
+#include <civetweb.h>
+#include <jansson.h>
+#include <sodium.h>
+
+#include "postern/addr.h"
+#include "postern/log.h"
+#include "postern/mem.h"
+#include "postern/metrics.h"
+#include "gw.h"
+#include "gw_api.h"
+
+#define API_HEAD_MAX 16384          /* request line + headers we serve */
+#define API_HEAD_HARD 65536         /* beyond: civetweb refuses (400) */
+#define API_BODY_SLACK 65536        /* JSON around the base64 mail */
+#define API_RETRY_AFTER "10"        /* seconds, with every 503 */
+#define API_BIG_BODY (1 << 20)      /* bodies over this count as large... */
+#define API_BIG_BODIES 2            /* ...and at most this many are read at once */
+
+#define API_HEADERS \
+	"Content-Type: application/json\r\n" \
+	"Cache-Control: no-store\r\n" \
+	"X-Content-Type-Options: nosniff\r\n" \
+	"Content-Security-Policy: default-src 'none'; frame-ancestors 'none'\r\n" \
+	"X-Frame-Options: DENY\r\n" \
+	"Referrer-Policy: no-referrer\r\n" \
+	"Cross-Origin-Resource-Policy: same-origin\r\n" \
+	"Strict-Transport-Security: max-age=31536000; includeSubDomains\r\n"
+
+/* ---- jansson with wiping allocations ---- */
+
+#define J_HDR 16                    /* keeps max_align_t alignment */
+
+/* j_malloc - a block that remembers its size, for j_free's wipe */
+static void *j_malloc(size_t n)
+{
+	unsigned char *p;
+
+	if (n > SIZE_MAX - J_HDR)
+		return NULL;
+	p = pn_malloc(n + J_HDR);
+	memcpy(p, &n, sizeof(n));
+	return p + J_HDR;
+}
+
+/* j_free - wipe the whole block, then free it */
+static void j_free(void *q)
+{
+	unsigned char *p;
+	size_t n;
+
+	if (!q)
+		return;
+	p = (unsigned char *)q - J_HDR;
+	memcpy(&n, p, sizeof(n));
+	sodium_memzero(p, n + J_HDR);
+	free(p);
+}
+
+static pthread_once_t json_once = PTHREAD_ONCE_INIT;
+
+/* json_setup - once, before any thread uses jansson */
+static void json_setup(void)
+{
+	json_set_alloc_funcs(j_malloc, j_free);
+	json_object_seed(0);
+}
+
+/* gw_api_text_free - wipe and free a rendering */
+void gw_api_text_free(char **text)
+{
+	if (!text || !*text)
+		return;
+	j_free(*text);                  /* jansson allocated it: the size is known */
+	*text = NULL;
+}
+
+/* ---- the token ---- */
+
+/* gw_api_token_digest - BLAKE2b-256 of a token */
+void gw_api_token_digest(const char *token, size_t len,
+    unsigned char out[GW_API_TOKEN_DIGEST])
+{
+	crypto_generichash(out, GW_API_TOKEN_DIGEST, (const unsigned char *)token, len,
+	    (const unsigned char *)"postern/gateway-api-token/v1", 28);
+}
+
+/* gw_api_token_ok - "Bearer <token>" whose digest is want */
+int gw_api_token_ok(const char *authorization,
+    const unsigned char want[GW_API_TOKEN_DIGEST])
+{
+	unsigned char got[GW_API_TOKEN_DIGEST];
+	const char *p = authorization, *end;
+	int ok;
+
+	if (!p)
+		return 0;
+	while (*p == ' ' || *p == '\t')
+		p++;
+	if (strncasecmp(p, "Bearer", 6) || (p[6] != ' ' && p[6] != '\t'))
+		return 0;
+	for (p += 6; *p == ' ' || *p == '\t'; p++)
+		;
+	end = p + strlen(p);
+	while (end > p && (end[-1] == ' ' || end[-1] == '\t'))
+		end--;
+	if (end == p)
+		return 0;
+	gw_api_token_digest(p, (size_t)(end - p), got);
+	ok = sodium_memcmp(got, want, sizeof(got)) == 0;
+	sodium_memzero(got, sizeof(got));
+	return ok;
+}
+
+/* ---- query strings ---- */
+
+/* hexval - a hex digit's value, -1 if not one */
+static int hexval(char c)
+{
+	if (c >= '0' && c <= '9')
+		return c - '0';
+	if (c >= 'a' && c <= 'f')
+		return c - 'a' + 10;
+	if (c >= 'A' && c <= 'F')
+		return c - 'A' + 10;
+	return -1;
+}
+
+/* decode - one form-encoded span into out (max bytes + NUL); 0 or -1 with *why_r */
+static int decode(const char *s, size_t len, char *out, size_t max, const char *too_long,
+    const char **why_r)
+{
+	size_t o = 0;
+
+	for (size_t i = 0; i < len; i++) {
+		int c = (unsigned char)s[i];
+		if (c == '+') {
+			c = ' ';
+		} else if (c == '%') {
+			int hi, lo;
+			if (len - i < 3 || (hi = hexval(s[i + 1])) < 0 || (lo = hexval(s[i + 2])) < 0) {
+				*why_r = "bad %-escape in the query string";
+				return -1;
+			}
+			c = hi * 16 + lo;
+			i += 2;
+			if (c == 0) {
+				*why_r = "%00 in the query string";
+				return -1;
+			}
+		}
+		if (o >= max) {
+			*why_r = too_long;
+			return -1;
+		}
+		out[o++] = (char)c;
+	}
+	out[o] = '\0';
+	return 0;
+}
+
+/* gw_api_query_parse - bounded, in order */
+int gw_api_query_parse(const char *qs, size_t max, gw_api_param **params_r,
+    size_t *n_r, const char **why_r)
+{
+	gw_api_param *ps = NULL;
+	size_t n = 0;
+	const char *p = qs ? qs : "";
+
+	*params_r = NULL;
+	*n_r = 0;
+	while (*p) {
+		const char *amp = strchr(p, '&'), *eq;
+		size_t len = amp ? (size_t)(amp - p) : strlen(p);
+		char value[GW_API_VALUE_MAX + 1];
+
+		if (len == 0) {
+			p = amp ? amp + 1 : p + len;
+			continue;
+		}
+		if (n >= max) {
+			*why_r = "too many query parameters";
+			goto fail;
+		}
+		eq = memchr(p, '=', len);
+		ps = pn_realloc(ps, (n + 1) * sizeof(*ps));
+		memset(&ps[n], 0, sizeof(ps[n]));
+		if (decode(p, eq ? (size_t)(eq - p) : len, ps[n].name, GW_API_NAME_MAX,
+		    "query parameter name too long", why_r) < 0)
+			goto fail;
+		if (decode(eq ? eq + 1 : p + len, eq ? len - (size_t)(eq - p) - 1 : 0, value,
+		    GW_API_VALUE_MAX, "query parameter value longer than 1024 bytes", why_r) < 0) {
+			sodium_memzero(value, sizeof(value));
+			goto fail;
+		}
+		ps[n].value = pn_strdup(value);
+		sodium_memzero(value, sizeof(value));
+		n++;
+		p = amp ? amp + 1 : p + len;
+	}
+	*params_r = ps;
+	*n_r = n;
+	return 0;
+fail:
+	gw_api_query_free(&ps, n);
+	return 400;
+}
+
+/* gw_api_query_free - the values and the array */
+void gw_api_query_free(gw_api_param **params, size_t n)
+{
+	if (!*params)
+		return;
+	for (size_t i = 0; i < n; i++)
+		pn_wipe_free(&(*params)[i].value);
+	pn_free(params);
+}
+
+/* ---- the send request ---- */
+
+/* whyf - a message for the client */
+static int whyf(char *why, size_t len, int status, const char *fmt, ...)
+	__attribute__((format(printf, 4, 5)));
+static int whyf(char *why, size_t len, int status, const char *fmt, ...)
+{
+	va_list ap;
+
+	va_start(ap, fmt);
+	vsnprintf(why, len, fmt, ap);
+	va_end(ap);
+	return status;
+}
+
+/* str_member - a string member of 1..max bytes (optional: absent is 0 with NULL) */
+static int str_member(json_t *o, const char *key, size_t max, int required, char **out,
+    char *why, size_t why_len)
+{
+	json_t *v = json_object_get(o, key);
+
+	*out = NULL;
+	if (!v)
+		return required ? whyf(why, why_len, 400, "\"%s\" is required", key) : 0;
+	if (!json_is_string(v))
+		return whyf(why, why_len, 400, "\"%s\" must be a string", key);
+	if (json_string_length(v) == 0)
+		return whyf(why, why_len, 400, "\"%s\" must not be empty", key);
+	if (json_string_length(v) > max)
+		return whyf(why, why_len, 400, "\"%s\" is longer than %zu bytes", key, max);
+	*out = pn_strdup(json_string_value(v));
+	return 0;
+}
+
+/* bool_member - a boolean member; absent: dflt, or an error when required */
+static int bool_member(json_t *o, const char *key, int dflt, int required, int *out,
+    char *why, size_t why_len)
+{
+	json_t *v = json_object_get(o, key);
+
+	*out = dflt;
+	if (!v)
+		return required ? whyf(why, why_len, 400, "\"%s\" is required", key) : 0;
+	if (!json_is_boolean(v))
+		return whyf(why, why_len, 400, "\"%s\" must be true or false", key);
+	*out = json_is_true(v);
+	return 0;
+}
+
+/* gw_api_send_parse - the request's JSON, strictly */
+int gw_api_send_parse(const char *json, size_t len, const gw_api_limits *lim,
+    gw_api_send *s, char *why, size_t why_len)
+{
+	static const char *const known[] = { "event_id", "sender", "recipients", "mime",
+		"with_pin", "locale", "deliver_key_found", "notice", NULL };
+	json_error_t jerr;
+	json_t *root = NULL, *v;
+	const char *key, *b64, *end = NULL;
+	size_t b64_len, cap;
+	int rc = 0;
+
+	pthread_once(&json_once, json_setup);
+	memset(s, 0, sizeof(*s));
+	s->deliver_key_found = 1;
+	s->notice = POSTERN__V1__SENDER_NOTICE__SENDER_NOTICE_NONE;
+	root = json_loadb(json, len, JSON_REJECT_DUPLICATES, &jerr);
+	if (!root) {
+		rc = whyf(why, why_len, 400, "invalid JSON at line %d column %d: %s",
+		    jerr.line, jerr.column, jerr.text);
+		goto done;
+	}
+	if (!json_is_object(root)) {
+		rc = whyf(why, why_len, 400, "the body must be a JSON object");
+		goto done;
+	}
+	json_object_foreach(root, key, v) {
+		size_t k;
+		for (k = 0; known[k] && strcmp(known[k], key); k++)
+			;
+		if (!known[k]) {
+			rc = whyf(why, why_len, 400, "unknown member \"%.64s\"", key);
+			goto done;
+		}
+	}
+	if ((rc = str_member(root, "event_id", GW_API_EVENT_ID_MAX, 0, &s->event_id, why, why_len)) ||
+	    (rc = str_member(root, "sender", PN_ADDR_INPUT_MAX, 1, &s->sender, why, why_len)) ||
+	    (rc = bool_member(root, "with_pin", 0, 1, &s->with_pin, why, why_len)) ||
+	    (rc = str_member(root, "locale", GW_API_LOCALE_MAX, 0, &s->locale, why, why_len)) ||
+	    (rc = bool_member(root, "deliver_key_found", 1, 0, &s->deliver_key_found, why, why_len)))
+		goto done;
+
+	if ((v = json_object_get(root, "notice")) != NULL) {
+		const char *n = json_is_string(v) ? json_string_value(v) : NULL;
+		if (n && !strcmp(n, "none"))
+			s->notice = POSTERN__V1__SENDER_NOTICE__SENDER_NOTICE_NONE;
+		else if (n && !strcmp(n, "plain"))
+			s->notice = POSTERN__V1__SENDER_NOTICE__SENDER_NOTICE_PLAIN;
+		else if (n && !strcmp(n, "encrypted"))
+			s->notice = POSTERN__V1__SENDER_NOTICE__SENDER_NOTICE_ENCRYPTED;
+		else {
+			rc = whyf(why, why_len, 400, "\"notice\" must be \"plain\", \"encrypted\" or \"none\"");
+			goto done;
+		}
+	}
+
+	v = json_object_get(root, "recipients");
+	if (!v) {
+		rc = whyf(why, why_len, 400, "\"recipients\" is required");
+		goto done;
+	}
+	if (!json_is_array(v)) {
+		rc = whyf(why, why_len, 400, "\"recipients\" must be an array of strings");
+		goto done;
+	}
+	if (json_array_size(v) == 0 || json_array_size(v) > lim->max_rcpt) {
+		rc = whyf(why, why_len, 400, "\"recipients\" must hold 1 to %zu addresses",
+		    lim->max_rcpt);
+		goto done;
+	}
+	s->rcpt = pn_calloc(json_array_size(v) + 1, sizeof(*s->rcpt));
+	for (size_t i = 0; i < json_array_size(v); i++) {
+		json_t *r = json_array_get(v, i);
+		if (!json_is_string(r)) {
+			rc = whyf(why, why_len, 400, "\"recipients\"[%zu] must be a string", i);
+			goto done;
+		}
+		if (json_string_length(r) == 0 || json_string_length(r) > PN_ADDR_INPUT_MAX) {
+			rc = whyf(why, why_len, 400, "\"recipients\"[%zu] must be 1 to %d bytes", i,
+			    PN_ADDR_INPUT_MAX);
+			goto done;
+		}
+		s->rcpt[s->n_rcpt++] = pn_strdup(json_string_value(r));
+	}
+
+	v = json_object_get(root, "mime");
+	if (!v) {
+		rc = whyf(why, why_len, 400, "\"mime\" is required");
+		goto done;
+	}
+	if (!json_is_string(v)) {
+		rc = whyf(why, why_len, 400, "\"mime\" must be a base64 string");
+		goto done;
+	}
+	b64 = json_string_value(v);
+	b64_len = json_string_length(v);
+	/* white space (line breaks) is allowed and decodes to nothing */
+	cap = b64_len / 4 * 3 + 3;
+	s->mime = pn_malloc(cap + 1);
+	if (sodium_base642bin(s->mime, cap, b64, b64_len, " \t\r\n", &s->mime_len, &end,
+	    sodium_base64_VARIANT_ORIGINAL) != 0 || end != b64 + b64_len) {
+		rc = whyf(why, why_len, 400, "\"mime\" is not valid base64 (RFC 4648, with padding)");
+		goto done;
+	}
+	if (s->mime_len == 0) {
+		rc = whyf(why, why_len, 400, "\"mime\" must not be empty");
+		goto done;
+	}
+	if (s->mime_len > lim->max_mime) {
+		rc = whyf(why, why_len, 413, "the mail is larger than %zu bytes", lim->max_mime);
+		goto done;
+	}
+done:
+	json_decref(root);              /* j_free wipes the tree, the base64 with it */
+	sodium_memzero(&jerr, sizeof(jerr));    /* its text may quote the body */
+	if (rc)
+		gw_api_send_free(s);
+	return rc;
+}
+
+/* gw_api_send_free - wipe the mail and the strings */
+void gw_api_send_free(gw_api_send *s)
+{
+	if (s->mime) {
+		pn_wipe(s->mime, s->mime_len);
+		pn_free(&s->mime);
+	}
+	for (size_t i = 0; s->rcpt && i < s->n_rcpt; i++)
+		pn_wipe_free(&s->rcpt[i]);
+	pn_free(&s->rcpt);
+	pn_wipe_free(&s->event_id);
+	pn_wipe_free(&s->sender);
+	pn_wipe_free(&s->locale);
+	memset(s, 0, sizeof(*s));
+}
+
+/* cmp_str - qsort on C strings */
+static int cmp_str(const void *a, const void *b)
+{
+	return strcmp(*(char *const *)a, *(char *const *)b);
+}
+
+/* hash_field - length, then bytes: no two field lists hash alike */
+static void hash_field(crypto_generichash_state *h, const void *p, size_t len)
+{
+	uint64_t n = len;
+	unsigned char le[8];
+
+	for (int i = 0; i < 8; i++)
+		le[i] = (unsigned char)(n >> (8 * i));
+	crypto_generichash_update(h, le, sizeof(le));
+	crypto_generichash_update(h, p, len);
+}
+
+/* gw_api_event_id - "api-" + hex BLAKE2b-256 over the request */
+void gw_api_event_id(const gw_api_send *s, char out[GW_API_EVENT_ID_LEN + 1])
+{
+	crypto_generichash_state h;
+	unsigned char digest[32];
+	char **sorted = pn_malloc((s->n_rcpt + 1) * sizeof(*sorted));
+	char flags[32];
+
+	memcpy(sorted, s->rcpt, s->n_rcpt * sizeof(*sorted));
+	qsort(sorted, s->n_rcpt, sizeof(*sorted), cmp_str);
+	crypto_generichash_init(&h, (const unsigned char *)"postern/gateway-api-event/v1", 28,
+	    sizeof(digest));
+	hash_field(&h, s->sender, strlen(s->sender));
+	snprintf(flags, sizeof(flags), "pin=%d deliver=%d notice=%d", s->with_pin,
+	    s->deliver_key_found, (int)s->notice);
+	hash_field(&h, flags, strlen(flags));
+	hash_field(&h, s->locale ? s->locale : "", s->locale ? strlen(s->locale) : 0);
+	hash_field(&h, &s->n_rcpt, 0);          /* separates the list from what went before */
+	for (size_t i = 0; i < s->n_rcpt; i++)
+		hash_field(&h, sorted[i], strlen(sorted[i]));
+	hash_field(&h, s->mime, s->mime_len);
+	crypto_generichash_final(&h, digest, sizeof(digest));
+	memcpy(out, "api-", 4);
+	sodium_bin2hex(out + 4, 65, digest, sizeof(digest));
+	free(sorted);
+}
+
+/* ---- renderings ---- */
+
+/* jstr - a JSON string; text that is not UTF-8 gets '?' for each byte over 0x7f */
+static json_t *jstr(const char *s)
+{
+	json_t *j = json_string(s ? s : "");
+	char *copy;
+
+	if (j)
+		return j;
+	copy = pn_strdup(s);
+	for (char *p = copy; *p; p++)
+		if ((unsigned char)*p >= 0x80 || (unsigned char)*p < 0x20)
+			*p = '?';
+	j = json_string(copy);
+	pn_wipe_free(&copy);
+	return j;
+}
+
+/* dump - compact text of root (which is released), length in *len_r */
+static char *dump(json_t *root, size_t *len_r)
+{
+	char *text = json_dumps(root, JSON_COMPACT);
+
+	json_decref(root);
+	if (!text)
+		pn_fatalx("msg=\"cannot render JSON\"");
+	if (len_r)
+		*len_r = strlen(text);
+	return text;
+}
+
+/* gw_api_render_error - {"error": msg} */
+char *gw_api_render_error(const char *msg, size_t *len_r)
+{
+	json_t *root;
+
+	pthread_once(&json_once, json_setup);
+	root = json_object();
+	json_object_set_new(root, "error", jstr(msg));
+	return dump(root, len_r);
+}
+
+/* lookup_status - keylookup's kind as the API names it */
+static const char *lookup_status(Postern__V1__KeyResult__Kind kind)
+{
+	switch (kind) {
+	case POSTERN__V1__KEY_RESULT__KIND__KEY_FOUND: return "key";
+	case POSTERN__V1__KEY_RESULT__KIND__GUEST: return "guest";
+	case POSTERN__V1__KEY_RESULT__KIND__NONE: return "none";
+	case POSTERN__V1__KEY_RESULT__KIND__INVALID: return "invalid";
+	default: return "unknown";
+	}
+}
+
+/* gw_api_render_lookup - {"recipients": [...]} */
+char *gw_api_render_lookup(char *const *asked, const Postern__V1__KeyLookupResult *res,
+    size_t *len_r)
+{
+	json_t *root, *list;
+
+	pthread_once(&json_once, json_setup);
+	root = json_object();
+	list = json_array();
+	for (size_t i = 0; i < res->n_results; i++) {
+		const Postern__V1__KeyResult *r = res->results[i];
+		json_t *o = json_object();
+		json_object_set_new(o, "address", jstr(asked[i]));
+		if (r->address && *r->address)
+			json_object_set_new(o, "normalised", jstr(r->address));
+		json_object_set_new(o, "status", json_string(lookup_status(r->kind)));
+		if (r->fingerprint && *r->fingerprint)
+			json_object_set_new(o, "fingerprint", jstr(r->fingerprint));
+		if (r->error && *r->error)
+			json_object_set_new(o, "error", jstr(r->error));
+		json_array_append_new(list, o);
+	}
+	json_object_set_new(root, "recipients", list);
+	return dump(root, len_r);
+}
+
+/* outcome_kind - provision's outcome kind as the API names it */
+static const char *outcome_kind(Postern__V1__Outcome__Kind kind)
+{
+	switch (kind) {
+	case POSTERN__V1__OUTCOME__KIND__KEY_FOUND: return "key_found";
+	case POSTERN__V1__OUTCOME__KIND__MAILBOX_CREATED: return "mailbox_created";
+	case POSTERN__V1__OUTCOME__KIND__MAILBOX_EXISTS: return "mailbox_exists";
+	case POSTERN__V1__OUTCOME__KIND__REJECTED: return "rejected";
+	default: return "unknown";
+	}
+}
+
+/* gw_api_render_send - {"event_id": ..., "outcomes": [...]} */
+char *gw_api_render_send(const Postern__V1__SendResult *res, size_t *len_r)
+{
+	json_t *root, *list;
+
+	pthread_once(&json_once, json_setup);
+	root = json_object();
+	list = json_array();
+	json_object_set_new(root, "event_id", jstr(res->event_id));
+	for (size_t i = 0; i < res->n_outcomes; i++) {
+		const Postern__V1__Outcome *o = res->outcomes[i];
+		json_t *j = json_object();
+		json_object_set_new(j, "recipient", jstr(o->recipient));
+		json_object_set_new(j, "kind", json_string(outcome_kind(o->kind)));
+		if (o->fingerprint && *o->fingerprint)
+			json_object_set_new(j, "fingerprint", jstr(o->fingerprint));
+		if (o->pin && *o->pin)
+			json_object_set_new(j, "pin", jstr(o->pin));
+		json_object_set_new(j, "delivered", json_boolean(o->delivered));
+		if (o->error && *o->error)
+			json_object_set_new(j, "error", jstr(o->error));
+		json_array_append_new(list, j);
+	}
+	json_object_set_new(root, "outcomes", list);
+	return dump(root, len_r);
+}
+
+/* gw_api_render_pin - {"armored": ...}; NULL if the armor is not text */
+char *gw_api_render_pin(const ProtobufCBinaryData *armored, size_t *len_r)
+{
+	json_t *root, *a;
+
+	pthread_once(&json_once, json_setup);
+	if (!armored->data || !(a = json_stringn((const char *)armored->data, armored->len)))
+		return NULL;
+	root = json_object();
+	json_object_set_new(root, "armored", a);
+	return dump(root, len_r);
+}
+
+/* gw_api_status - the HTTP status of a failed bus call */
+int gw_api_status(pn_err err, int not_found)
+{
+	switch (err) {
+	case PN_OK: return 200;
+	case PN_ERR_PARAMS: return 400;
+	case PN_ERR_TOOLARGE: return 413;
+	case PN_ERR_TEMP:
+	case PN_ERR_BUSY: return 503;
+	case PN_ERR_PERM: return 403;
+	case PN_ERR_NOTFOUND: return not_found ? 404 : 502;
+	default: return 502;
+	}
+}
+
+/* ---- HTTP ---- */
+
+typedef struct api_req {
+	struct mg_connection *conn;
+	const struct mg_request_info *ri;
+	const char *route;              /* for the log: a route's path or "-" */
+	char *body;                     /* POST only; wiped and freed at the end */
+	size_t body_len;
+	int status;
+	int close;                      /* unread body or an error: no keep-alive */
+	int big;                        /* holds one of the API_BIG_BODIES slots */
+} api_req;
+
+static struct mg_context *mg;
+static atomic_int big_bodies;
+static unsigned char token_digest[GW_API_TOKEN_DIGEST];
+
+/* reason - the reason phrase of the statuses we send */
+static const char *reason(int status)
+{
+	switch (status) {
+	case 200: return "OK";
+	case 400: return "Bad Request";
+	case 401: return "Unauthorized";
+	case 403: return "Forbidden";
+	case 404: return "Not Found";
+	case 405: return "Method Not Allowed";
+	case 408: return "Request Timeout";
+	case 411: return "Length Required";
+	case 413: return "Content Too Large";
+	case 415: return "Unsupported Media Type";
+	case 431: return "Request Header Fields Too Large";
+	case 500: return "Internal Server Error";
+	case 502: return "Bad Gateway";
+	case 503: return "Service Unavailable";
+	default: return status >= 500 ? "Server Error" : "Error";
+	}
+}
+
+/* respond - status line, headers and body in one buffer, one mg_write */
+static int respond(api_req *rq, int status, const char *extra, const char *body, size_t len)
+{
+	char head[1024];
+	size_t send_len = len;
+	int n;
+	char *buf;
+
+	if (rq->ri && !strcmp(rq->ri->request_method, "HEAD"))
+		send_len = 0;               /* the headers say what the body would be */
+	n = snprintf(head, sizeof(head), "HTTP/1.1 %d %s\r\n" API_HEADERS "%sContent-Length: %zu\r\n"
+	    "%s\r\n", status, reason(status), extra ? extra : "", len,
+	    rq->close ? "Connection: close\r\n" : "");
+	if (n < 0 || (size_t)n >= sizeof(head))
+		pn_fatalx("msg=\"response head too long\"");
+	buf = pn_malloc((size_t)n + send_len);
+	memcpy(buf, head, (size_t)n);
+	if (send_len)
+		memcpy(buf + n, body, send_len);
+	mg_write(rq->conn, buf, (size_t)n + send_len);
+	pn_wipe(buf, (size_t)n + send_len);     /* it may hold PINs */
+	free(buf);
+	rq->status = status;
+	return status;
+}
+
+/* respond_json - a rendering, then wiped */
+static int respond_json(api_req *rq, int status, const char *extra, char **text, size_t len)
+{
+	respond(rq, status, extra, *text, len);
+	gw_api_text_free(text);
+	return status;
+}
+
+/* respond_error - {"error": msg} with the headers the status needs */
+static int respond_error(api_req *rq, int status, const char *msg, const char *allow)
+{
+	char extra[128] = "";
+	size_t len;
+	char *text = gw_api_render_error(msg, &len);
+
+	if (status == 401)
+		snprintf(extra, sizeof(extra), "WWW-Authenticate: Bearer realm=\"postern\"\r\n");
+	else if (status == 405 && allow)
+		snprintf(extra, sizeof(extra), "Allow: %s\r\n", allow);
+	else if (status == 503)
+		snprintf(extra, sizeof(extra), "Retry-After: " API_RETRY_AFTER "\r\n");
+	return respond_json(rq, status, extra, &text, len);
+}
+
+/* bus_error - a failed bus call as an answer */
+static int bus_error(api_req *rq, const char *service, pn_err err, const char *why, int not_found)
+{
+	int status = gw_api_status(err, not_found);
+
+	if (status >= 500)
+		pn_warn("msg=\"api: %s failed\" route=%s status=%s", service, rq->route,
+		    pn_err_str(err));
+	if (status == 503)
+		why = !strcmp(service, "keylookup") ? "keylookup is unavailable; try again later" :
+		    "provision is unavailable; try again later";
+	return respond_error(rq, status, why && *why ? why : pn_err_str(err), NULL);
+}
+
+/* route_recipients - GET /api/v1/recipients?address=...(1..100) */
+static int route_recipients(api_req *rq)
+{
+	Postern__V1__KeyLookupResult *res = NULL;
+	gw_api_param *ps = NULL;
+	char **addrs = NULL, *text;
+	const char *why = NULL;
+	size_t n = 0, len;
+	pn_pool *pool = NULL;
+	pn_err err;
+	int rc;
+
+	if (gw_api_query_parse(rq->ri->query_string, GW_API_ADDRESSES_MAX, &ps, &n, &why)) {
+		rc = respond_error(rq, 400, !strcmp(why, "too many query parameters") ?
+		    "at most 100 addresses per request" : why, NULL);
+		goto done;
+	}
+	addrs = pn_calloc(n + 1, sizeof(*addrs));
+	for (size_t i = 0; i < n; i++) {
+		if (strcmp(ps[i].name, "address")) {
+			rc = respond_error(rq, 400, "unknown query parameter (only \"address\")", NULL);
+			goto done;
+		}
+		addrs[i] = ps[i].value;
+	}
+	if (n == 0) {
+		rc = respond_error(rq, 400, "give 1 to 100 addresses: ?address=...&address=...", NULL);
+		goto done;
+	}
+	pool = pn_pool_new();
+	if ((err = gw_lookup(addrs, n, pool, &res, &why)) != PN_OK) {
+		rc = bus_error(rq, "keylookup", err, why, 0);
+		goto done;
+	}
+	text = gw_api_render_lookup(addrs, res, &len);
+	rc = respond_json(rq, 200, NULL, &text, len);
+done:
+	pn_pool_destroy(&pool);
+	free(addrs);
+	gw_api_query_free(&ps, n);
+	return rc;
+}
+
+/* route_send - POST /api/v1/send */
+static int route_send(api_req *rq)
+{
+	Postern__V1__SendEvent ev = POSTERN__V1__SEND_EVENT__INIT;
+	Postern__V1__SendResult *res = NULL;
+	gw_api_limits lim = { .max_mime = (size_t)gw_cfg.max_mail_bytes,
+		.max_rcpt = (size_t)gw_cfg.max_recipients };
+	gw_api_send s;
+	char why_buf[256], event_id[GW_API_EVENT_ID_LEN + 1], *text;
+	const char *why = NULL;
+	pn_pool *pool = NULL;
+	size_t len;
+	pn_err err;
+	int rc;
+
+	if ((rc = gw_api_send_parse(rq->body, rq->body_len, &lim, &s, why_buf, sizeof(why_buf))))
+		return respond_error(rq, rc, why_buf, NULL);
+	if (!s.event_id)
+		gw_api_event_id(&s, event_id);
+	ev.event_id = s.event_id ? s.event_id : event_id;
+	ev.sender = s.sender;
+	ev.recipients = s.rcpt;
+	ev.n_recipients = s.n_rcpt;
+	ev.mime.data = s.mime;
+	ev.mime.len = s.mime_len;
+	ev.with_pin = s.with_pin;
+	ev.locale = s.locale ? s.locale : "";
+	ev.deliver_key_found = s.deliver_key_found;
+	ev.sender_notice = s.notice;
+	pool = pn_pool_new();
+	if ((err = gw_send(&ev, pool, &res, &why)) != PN_OK) {
+		rc = bus_error(rq, "provision", err, why, 0);
+		goto done;
+	}
+	text = gw_api_render_send(res, &len);
+	for (size_t i = 0; i < res->n_outcomes; i++)
+		if (res->outcomes[i]->pin)
+			pn_wipe(res->outcomes[i]->pin, strlen(res->outcomes[i]->pin));
+	rc = respond_json(rq, 200, NULL, &text, len);
+done:
+	pn_pool_destroy(&pool);
+	gw_api_send_free(&s);
+	return rc;
+}
+
+/* route_pin - GET /api/v1/pin?sender=A&recipient=B */
+static int route_pin(api_req *rq)
+{
+	ProtobufCBinaryData armored;
+	gw_api_param *ps = NULL;
+	const char *sender = NULL, *recipient = NULL, *why = NULL;
+	char *text;
+	size_t n = 0, len;
+	pn_pool *pool = NULL;
+	pn_err err;
+	int rc;
+
+	if (gw_api_query_parse(rq->ri->query_string, 2, &ps, &n, &why)) {
+		rc = respond_error(rq, 400, !strcmp(why, "too many query parameters") ?
+		    "give sender and recipient, once each" : why, NULL);
+		goto done;
+	}
+	for (size_t i = 0; i < n; i++) {
+		if (!strcmp(ps[i].name, "sender") && !sender)
+			sender = ps[i].value;
+		else if (!strcmp(ps[i].name, "recipient") && !recipient)
+			recipient = ps[i].value;
+		else {
+			rc = respond_error(rq, 400, "give sender and recipient, once each", NULL);
+			goto done;
+		}
+	}
+	if (!sender || !recipient || !*sender || !*recipient) {
+		rc = respond_error(rq, 400, "give sender and recipient, once each", NULL);
+		goto done;
+	}
+	pool = pn_pool_new();
+	if ((err = gw_pin_query(sender, recipient, pool, &armored, &why)) != PN_OK) {
+		rc = bus_error(rq, "provision", err, why, 1);
+		goto done;
+	}
+	if (!(text = gw_api_render_pin(&armored, &len))) {
+		pn_warn("msg=\"api: provision's PIN armor is not text\" route=%s", rq->route);
+		rc = respond_error(rq, 502, "provision answered badly", NULL);
+		goto done;
+	}
+	rc = respond_json(rq, 200, NULL, &text, len);
+done:
+	pn_pool_destroy(&pool);
+	gw_api_query_free(&ps, n);
+	return rc;
+}
+
+typedef struct api_route {
+	const char *method;
+	const char *path;
+	int (*handler)(api_req *rq);
+} api_route;
+
+static const api_route routes[] = {
+	{ "GET", "/api/v1/recipients", route_recipients },
+	{ "POST", "/api/v1/send", route_send },
+	{ "GET", "/api/v1/pin", route_pin },
+	{ NULL, NULL, NULL }
+};
+
+/* head_size - bytes of the request line and headers, roughly as sent */
+static size_t head_size(const struct mg_request_info *ri)
+{
+	size_t n = strlen(ri->request_method) + strlen(ri->request_uri ? ri->request_uri : "") +
+	    (ri->query_string ? strlen(ri->query_string) + 1 : 0) + 12;
+
+	for (int i = 0; i < ri->num_headers; i++)
+		n += strlen(ri->http_headers[i].name) + strlen(ri->http_headers[i].value) + 4;
+	return n;
+}
+
+/* is_json - Content-Type says application/json (parameters may follow) */
+static int is_json(const char *type)
+{
+	static const char t[] = "application/json";
+	size_t n = sizeof(t) - 1;
+
+	return type && !strncasecmp(type, t, n) &&
+	    (type[n] == '\0' || type[n] == ';' || type[n] == ' ' || type[n] == '\t');
+}
+
+/* read_body - the JSON body, bounded; 0 or the status to answer */
+static int read_body(api_req *rq, const char **why_r)
+{
+	long long len = rq->ri->content_length, got = 0;
+	long long limit = (long long)gw_cfg.max_mail_bytes / 3 * 4 + 4 + API_BODY_SLACK;
+
+	if (len < 0) {
+		rq->close = 1;
+		*why_r = "Content-Length is required";
+		return 411;
+	}
+	if (!is_json(mg_get_header(rq->conn, "Content-Type"))) {
+		rq->close = 1;
+		*why_r = "Content-Type must be application/json";
+		return 415;
+	}
+	if (len > limit) {
+		rq->close = 1;
+		*why_r = "request body too large";
+		return 413;
+	}
+	if (len > API_BIG_BODY) {
+		/* a large mail passes through memory several times: a few at once */
+		if (atomic_fetch_add(&big_bodies, 1) >= API_BIG_BODIES) {
+			atomic_fetch_sub(&big_bodies, 1);
+			pn_warn("msg=\"api: large request refused: busy\" at_once=%d", API_BIG_BODIES);
+			rq->close = 1;
+			*why_r = "too many large requests at once; try again later";
+			return 503;
+		}
+		rq->big = 1;
+	}
+	rq->body = pn_malloc((size_t)len + 1);
+	while (got < len) {
+		/* at most 1 MiB per read: civetweb's timeout is per call */
+		long long want = len - got < (1 << 20) ? len - got : (1 << 20);
+		int n = mg_read(rq->conn, rq->body + got, (size_t)want);
+		if (n <= 0)
+			break;
+		got += n;
+	}
+	rq->body_len = (size_t)got;
+	rq->body[got] = '\0';
+	if (got != len) {
+		rq->close = 1;
+		*why_r = "request body shorter than its Content-Length";
+		return 400;
+	}
+	return 0;
+}
+
+/* handle - every request: token, route, method, body, handler, one log line */
+static int handle(struct mg_connection *conn, void *data)
+{
+	const struct mg_request_info *ri = mg_get_request_info(conn);
+	const api_route *r = NULL;
+	const char *why = NULL;
+	struct timespec t0, t1;
+	api_req rq;
+	char metric[96];
+	int rc;
+	(void)data;
+
+	clock_gettime(CLOCK_MONOTONIC, &t0);
+	memset(&rq, 0, sizeof(rq));
+	rq.conn = conn;
+	rq.ri = ri;
+	rq.route = "-";
+	/* a body we will not read ends the connection after the answer */
+	if (ri->content_length > 0 || mg_get_header(conn, "Transfer-Encoding"))
+		rq.close = 1;
+
+	if (head_size(ri) > API_HEAD_MAX) {
+		rc = respond_error(&rq, 431, "request head too large", NULL);
+		goto done;
+	}
+	for (const api_route *p = routes; p->path; p++)
+		if (ri->local_uri && !strcmp(ri->local_uri, p->path))
+			r = p;
+	if (r)
+		rq.route = r->path;
+	if (!gw_api_token_ok(mg_get_header(conn, "Authorization"), token_digest)) {
+		rc = respond_error(&rq, 401, "missing or wrong bearer token", NULL);
+		goto done;
+	}
+	if (!r) {
+		rc = respond_error(&rq, 404, "no such route", NULL);
+		goto done;
+	}
+	if (strcmp(ri->request_method, r->method)) {
+		rc = respond_error(&rq, 405, "method not allowed", r->method);
+		goto done;
+	}
+	if (!strcmp(r->method, "POST")) {
+		rq.close = 0;
+		if ((rc = read_body(&rq, &why)) != 0) {
+			rc = respond_error(&rq, rc, why, NULL);
+			goto done;
+		}
+	}
+	rc = r->handler(&rq);
+done:
+	clock_gettime(CLOCK_MONOTONIC, &t1);
+	pn_info("msg=api method=%.16s route=%s status=%d ms=%.1f", ri->request_method, rq.route,
+	    rc, (double)(t1.tv_sec - t0.tv_sec) * 1e3 + (double)(t1.tv_nsec - t0.tv_nsec) / 1e6);
+	snprintf(metric, sizeof(metric), "postern_gateway_api_responses_total{code=\"%d\"}", rc);
+	pn_metrics_add(metric, "composer API responses by status", 1);
+	if (rq.body) {
+		pn_wipe(rq.body, rq.body_len + 1);
+		free(rq.body);
+	}
+	if (rq.big)
+		atomic_fetch_sub(&big_bodies, 1);
+	return rc;
+}
+
+/* http_error - civetweb's own errors (bad request line, head too large), as JSON */
+static int http_error(struct mg_connection *conn, int status, const char *msg)
+{
+	api_req rq;
+
+	memset(&rq, 0, sizeof(rq));
+	rq.conn = conn;
+	rq.close = 1;
+	(void)msg;                      /* it may quote the request: not logged, not echoed */
+	if (status < 400 || status > 599)
+		status = 400;
+	pn_info("msg=\"api http error\" status=%d", status);
+	respond_error(&rq, status, reason(status), NULL);
+	return 0;
+}
+
+static int log_message(const struct mg_connection *conn, const char *message)
+{
+	(void)conn;
+	(void)message;                  /* civetweb's text may hold the request line */
+	pn_warn("msg=\"api: civetweb reported an error\"");
+	return 1;
+}
+
+/* gw_api_start - the composer API when configured; -1 = cannot run */
+int gw_api_start(void)
+{
+	char threads[16], max_req[16];
+	struct mg_callbacks cb;
+
+	if (!gw_cfg.api_listen || !*gw_cfg.api_listen) {
+		pn_info("msg=\"composer API off\" listen=\"\"");
+		return 0;
+	}
+	if (!gw_cfg.api_token || !*gw_cfg.api_token) {
+		pn_error("msg=\"POSTERN_GATEWAY_API_TOKEN (or POSTERN_GATEWAY_API_TOKEN_FILE) is "
+		    "required when POSTERN_GATEWAY_API_LISTEN is set; set it or set "
+		    "POSTERN_GATEWAY_API_LISTEN to an empty value\"");
+		return -1;
+	}
+	pthread_once(&json_once, json_setup);
+	gw_api_token_digest(gw_cfg.api_token, strlen(gw_cfg.api_token), token_digest);
+	snprintf(threads, sizeof(threads), "%ld", gw_cfg.api_threads);
+	snprintf(max_req, sizeof(max_req), "%d", API_HEAD_HARD);
+	const char *options[] = {
+		"listening_ports", gw_cfg.api_listen,
+		"num_threads", threads,
+		"tcp_nodelay", "1",
+		"request_timeout_ms", "30000",
+		"keep_alive_timeout_ms", "5000",
+		"enable_keep_alive", "yes",
+		"max_request_size", max_req,
+		"enable_directory_listing", "no",
+		NULL
+	};
+	memset(&cb, 0, sizeof(cb));
+	cb.http_error = http_error;
+	cb.log_message = log_message;
+	mg_init_library(0);
+	mg = mg_start(&cb, NULL, options);
+	if (!mg) {
+		pn_error("msg=\"composer API cannot listen\" listen=%s", gw_cfg.api_listen);
+		return -1;
+	}
+	mg_set_request_handler(mg, "/", handle, NULL);
+	pn_info("msg=\"composer API listening\" listen=%s threads=%ld", gw_cfg.api_listen,
+	    gw_cfg.api_threads);
+	return 0;
+}
+
+/* gw_api_stop - stop it (no-op when not running) */
+void gw_api_stop(void)
+{
+	if (mg)
+		mg_stop(mg);
+	mg = NULL;
+	sodium_memzero(token_digest, sizeof(token_digest));
+}
