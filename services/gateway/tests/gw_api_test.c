@@ -19,7 +19,6 @@
 #include "../gw.h"
 #include "../gw_api.h"
 
-struct gw_config gw_cfg;            /* main.c's, which a unit test does not link */
 
 #define TOKEN "s3cret-token-for-the-composer"
 
