@@ -19,7 +19,8 @@
 #include "ctl.h"
 
 static const char *const default_names[] = {
-	"keylookup", "provision", "mailstore", "webui", "reaper", "posternctl", NULL
+	"keylookup", "provision", "mailstore", "webui", "reaper", "gateway", "posternctl",
+	NULL
 };
 
 /* name_ok - a certificate name: [a-z0-9._-]{1,64}, not "." or ".." */
@@ -120,7 +121,7 @@ int ctl_certs(int argc, char **argv)
 	if (argc < 2 || !strcmp(argv[1], "-h") || !strcmp(argv[1], "--help")) {
 		fprintf(argc < 2 ? stderr : stdout,
 		    "usage: posternctl certs DIR [NAME...]\n"
-		    "  default names: keylookup provision mailstore webui reaper posternctl\n");
+		    "  default names: keylookup provision mailstore webui reaper gateway posternctl\n");
 		return argc < 2 ? 2 : 0;
 	}
 	dir = argv[1];
