@@ -19,8 +19,7 @@
 #include "ctl.h"
 
 static const char *const default_names[] = {
-	"keylookup", "provision", "mailstore", "webui", "reaper", "gateway", "posternctl",
-	NULL
+	"keylookup", "provision", "mailstore", "webui", "reaper", "gateway", "posternctl", NULL
 };
 
 /* name_ok - a certificate name: [a-z0-9._-]{1,64}, not "." or ".." */
