@@ -26,6 +26,9 @@
 #                           a managed one)
 #   --smtp-user USER  --smtp-password-file FILE   SMTP relay credentials
 #                           (default empty: no AUTH)
+#   --gateway-api-token-file FILE   bearer token of the gateway's composer
+#                           API (default: 256 random bits, hex; hand the
+#                           token to your composers from the output)
 #   --namespace NS          default postern
 #   -o FILE                 write there (mode 0600) instead of stdout
 #
@@ -44,6 +47,7 @@ pg_dsn_file=
 redis_password_file=
 smtp_user=
 smtp_password_file=
+gateway_api_token_file=
 clients=()
 
 die() { echo "make-secrets: $*" >&2; exit 2; }
@@ -56,6 +60,7 @@ while [[ $# -gt 0 ]]; do
 	--redis-password-file) redis_password_file=${2:?}; shift 2 ;;
 	--smtp-user) smtp_user=${2?}; shift 2 ;;
 	--smtp-password-file) smtp_password_file=${2:?}; shift 2 ;;
+	--gateway-api-token-file) gateway_api_token_file=${2:?}; shift 2 ;;
 	--namespace) ns=${2:?}; shift 2 ;;
 	-o) out=${2:?}; shift 2 ;;
 	-h|--help) sed -n '2,/^set -euo/p' "$0" | sed '$d; s/^# \{0,1\}//'; exit 0 ;;
@@ -66,11 +71,11 @@ done
 [[ $standalone -eq 0 || -z $pg_dsn_file ]] || die "--standalone makes its own DSN; drop --pg-dsn-file"
 [[ -x $posternctl ]] || die "$posternctl is missing: run 'make' first (or set POSTERNCTL)"
 command -v kubectl >/dev/null || die "kubectl is needed (client only, no cluster)"
-for f in "$pg_dsn_file" "$redis_password_file" "$smtp_password_file"; do
+for f in "$pg_dsn_file" "$redis_password_file" "$smtp_password_file" "$gateway_api_token_file"; do
 	[[ -z $f || -r $f ]] || die "cannot read $f"
 done
 
-services=(keylookup provision mailstore webui reaper)
+services=(keylookup provision mailstore webui reaper gateway)
 mkdir -p "$(dirname "$certs")"
 "$posternctl" certs "$certs" "${services[@]}" posternctl "${clients[@]}" >&2 ||
 	die "posternctl certs $certs failed"
@@ -130,6 +135,13 @@ secret() {
 	# provision's server-side key: 256 random bits, hex.
 	random > "$work/provision_key"
 	secret postern-provision --from-file="key=$work/provision_key"
+
+	# The gateway's composer API token.
+	if [[ -z $gateway_api_token_file ]]; then
+		random > "$work/gateway_api_token"
+		gateway_api_token_file=$work/gateway_api_token
+	fi
+	secret postern-gateway --from-file="api-token=$gateway_api_token_file"
 } > "$work/out.yaml"
 
 if [[ -n $out ]]; then

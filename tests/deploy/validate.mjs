@@ -24,9 +24,11 @@ import yaml from 'js-yaml';
 const here = path.dirname(fileURLToPath(import.meta.url));
 const root = path.resolve(here, '../..');
 const k8s = path.join(root, 'deploy/k8s');
-const SERVICES = ['broker', 'keylookup', 'provision', 'mailstore', 'webui', 'reaper'];
-const HPA_SERVICES = ['keylookup', 'provision', 'mailstore', 'webui'];
-const HEALTH_PORT = { broker: 9100, keylookup: 9101, provision: 9102, mailstore: 9103, webui: 9104, reaper: 9105 };
+const SERVICES = ['broker', 'keylookup', 'provision', 'mailstore', 'webui', 'reaper', 'gateway'];
+const HPA_SERVICES = ['keylookup', 'provision', 'mailstore', 'webui', 'gateway'];
+const HEALTH_PORT = { broker: 9100, keylookup: 9101, provision: 9102, mailstore: 9103, webui: 9104, reaper: 9105, gateway: 9106 };
+// Who may open the gateway's ports: the organisation's MTA the milter, composers the API.
+const GATEWAY_PEERS = { 7025: { 'postern.io/role': 'mta' }, 8025: { 'postern.io/role': 'composer' } };
 const NAMESPACE = 'postern';
 const WORKLOAD_KINDS = ['Deployment', 'StatefulSet', 'DaemonSet', 'Job', 'CronJob'];
 
@@ -331,6 +333,29 @@ async function validateRender(label, dir, { isBase }) {
 		ing && !ing.spec.rules?.some((r) => r.http?.paths?.some((p) => p.backend.service?.name === 'postern-webui')) && 'does not route to postern-webui',
 		!(svc('postern-webui')?.spec.ports || []).some((p) => p.port === 8080) && 'postern-webui Service has no port 8080',
 	]);
+	// The gateway: milter and API on its Service; each of the two ports open
+	// only to pods with its role label (any namespace), and no egress but the broker.
+	const gwPolicy = nps.find((n) => n.metadata.name === 'postern-gateway');
+	const gwProblems = [];
+	for (const port of [7025, 8025])
+		if (!(svc('postern-gateway')?.spec.ports || []).some((p) => p.port === port)) gwProblems.push(`no Service port ${port}`);
+	if (!gwPolicy) gwProblems.push('no NetworkPolicy postern-gateway');
+	for (const rule of gwPolicy?.spec.ingress || []) {
+		for (const port of (rule.ports || []).map((p) => p.port)) {
+			const want = GATEWAY_PEERS[port];
+			if (!want) continue;
+			const peers = rule.from || [];
+			if (!peers.length || peers.some((f) => f.ipBlock || JSON.stringify(f.podSelector?.matchLabels || {}) !== JSON.stringify(want)))
+				gwProblems.push(`port ${port} is open to more than pods labelled ${JSON.stringify(want)}`);
+		}
+		if (!(rule.ports || []).length) gwProblems.push('an ingress rule without ports');
+	}
+	for (const port of Object.keys(GATEWAY_PEERS).map(Number))
+		if (!(gwPolicy?.spec.ingress || []).some((r) => (r.ports || []).some((p) => p.port === port))) gwProblems.push(`port ${port} admits nobody`);
+	for (const rule of gwPolicy?.spec.egress || [])
+		if (!(rule.to || []).length || (rule.to || []).some((t) => t.podSelector?.matchLabels?.['app.kubernetes.io/name'] !== 'postern-broker'))
+			gwProblems.push('egress to something other than the broker');
+	check(`${label}: the gateway's milter port admits only the MTA, its API only composers, its egress only the broker`, gwProblems);
 	const reaper = objs.find((o) => o.kind === 'CronJob' && o.metadata.name === 'postern-reaper');
 	check(`${label}: the reaper is a CronJob running --once, never overlapping`, [
 		!reaper && 'no CronJob postern-reaper',

@@ -22,12 +22,14 @@ work=$(mktemp -d /tmp/pnr.XXXXXX)
 chmod 711 "$work"
 var=$work/var
 ports=()
-for _ in 1 2 3 4 5; do ports+=("$(servers_free_port)"); done
+for _ in 1 2 3 4 5 6 7 8; do ports+=("$(servers_free_port)"); done
 hb=$(( $(servers_free_port) / 10 * 10 ))
 export POSTERN_BUILD=$build POSTERN_LOCAL_VAR=$var
 export POSTERN_LOCAL_PG_PORT=${ports[0]} POSTERN_LOCAL_REDIS_PORT=${ports[1]}
 export POSTERN_LOCAL_SMTP_PORT=${ports[2]} POSTERN_LOCAL_BROKER_PORT=${ports[3]}
 export POSTERN_LOCAL_WEB_PORT=${ports[4]} POSTERN_LOCAL_HEALTH_BASE=$hb
+export POSTERN_LOCAL_MTA_PORT=${ports[5]} POSTERN_LOCAL_MILTER_PORT=${ports[6]}
+export POSTERN_LOCAL_API_PORT=${ports[7]}
 
 "$root/tools/run-local" > "$work/run.out" 2>&1 &
 runner=$!
@@ -80,6 +82,21 @@ pinout=$(GNUPGHOME=$var/demo/gnupg "$bin/posternctl" pin --sender demo@example.c
 	--recipient visitor@example.org 2>&1)
 check "check assigned PIN: the demo sender's key decrypts it" grep -q "$pin" <<<"$pinout"
 
+# the organisation's MTA (root only): a plain mail (no trigger) passes
+# Postfix - and the gateway's milter when it is built - to the catcher
+if [[ $(id -u) -eq 0 ]] && command -v swaks >/dev/null; then
+	swaks --server "127.0.0.1:${ports[5]}" --from demo@example.com --to plain@example.org \
+		--header 'Subject: no trigger' --body 'through Postfix' >"$work/swaks.out" 2>&1
+	check "Postfix accepts a mail on POSTERN_LOCAL_MTA_PORT" grep -q '^<-  250 2.0.0' "$work/swaks.out"
+	mail=""
+	for _ in $(seq 1 100); do
+		mail=$(grep -l 'plain@example.org' "$var"/mail/*.eml 2>/dev/null | head -n 1)
+		[[ -n $mail ]] && break
+		sleep 0.1
+	done
+	check "the mail through Postfix arrives under var/mail/" test -n "$mail"
+fi
+
 # "make stop" from another terminal (a background job here ignores SIGINT,
 # so Ctrl-C itself is the same trap reached through SIGTERM)
 "$root/tools/run-local" --stop > "$work/stop.out" 2>&1
@@ -91,6 +108,8 @@ for _ in $(seq 1 50); do pgrep -f "$var" >/dev/null || break; sleep 0.1; done
 left=$(pgrep -af "$var")
 [[ -n $left ]] && sed 's/^/# left: /' <<<"$left"
 check "no Postern process is left" test -z "$left"
+left=$(grep -lzxF "MAIL_CONFIG=$var/postfix/etc" /proc/[0-9]*/environ 2>/dev/null)
+check "no Postfix process of var/postfix is left" test -z "$left"
 check "the ports are free again" bash -c "! servers_port_busy ${ports[3]} 2>/dev/null && ! (exec 3<>/dev/tcp/127.0.0.1/${ports[4]}) 2>/dev/null"
 
 echo "$passed passed, $failed failed"
