@@ -7,6 +7,8 @@
  *	    [--rcpt FMT] [--mod K] [--tag TAG]
  *	pn-bench lookup [--clients N] [--count M] [--fresh] --addr ADDR
  *	pn-bench mail [--size BYTES]
+ *	pn-bench smtp --server HOST:PORT [--clients N] [--count M]
+ *	    [--size BYTES] [--rcpt FMT] [--mod K] [--tag TAG] [--subject S]
  *
  *	send publishes M SendEvents to provision from N client threads (each
  *	its own CURVE connection), one recipient each: FMT with "%d" replaced
@@ -18,6 +20,12 @@
  *	an error (and the first error is printed on stderr).
  *
  *	lookup sends M KeyLookups for ADDR (with --fresh: skipping the cache).
+ *	smtp submits M mails over SMTP from N connections (each kept open,
+ *	one transaction after the other): from sender@bench.in.test to FMT
+ *	as above, Subject S (default "benchmark mail"), a Message-ID of its
+ *	own per mail, the same body as send. A mail counts as done when the
+ *	server answered 250 to its DATA: with Postfix and a before-queue
+ *	milter, that is when the milter has decided and the mail is queued.
  *	mail writes the mail send would publish to stdout (for the baselines).
  *
  *	Output: one JSON object on stdout:
@@ -30,12 +38,17 @@
  * DIAGNOSTICS
  *	Exit 0 when every operation succeeded, 1 otherwise, 2 on bad usage.
  */
+#include <netdb.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
 #include <pthread.h>
 #include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/socket.h>
 #include <time.h>
+#include <unistd.h>
 
 #include <czmq.h>
 
@@ -49,6 +62,9 @@
 
 typedef struct bench {
 	int lookup;                 /* 0 send, 1 lookup */
+	int smtp;                   /* smtp mode */
+	const char *server, *subject;
+	size_t body_at;             /* where the body of b->mail starts */
 	long clients, count, size, mod;
 	int pin, fresh;
 	const char *rcpt, *tag, *addr;
@@ -101,6 +117,7 @@ static void make_mail(bench *b)
 	    "Message-ID: <bench@bench.test>\r\n"
 	    "MIME-Version: 1.0\r\n"
 	    "Content-Type: text/plain; charset=us-ascii\r\n\r\n");
+	b->body_at = len;
 	while (len + 80 < (size_t)b->size + 80 && len + 80 < cap) {
 		for (int i = 0; i < 76; i++) {
 			x ^= x << 13; x ^= x >> 7; x ^= x << 17;
@@ -213,6 +230,167 @@ done:
 	return ok;
 }
 
+/* ---- smtp mode ---- */
+
+/* An SMTP connection with a small read buffer. */
+typedef struct smtp_conn {
+	int fd;
+	char buf[4096];
+	size_t len;
+} smtp_conn;
+
+/* smtp_reply - read one (possibly multi-line) reply; its code, -1 on EOF */
+static int smtp_reply(smtp_conn *sc)
+{
+	for (;;) {
+		char *eol = memchr(sc->buf, '\n', sc->len);
+		ssize_t n;
+
+		if (eol) {
+			size_t line = (size_t)(eol - sc->buf) + 1;
+			int code = atoi(sc->buf), more = line > 3 && sc->buf[3] == '-';
+			memmove(sc->buf, eol + 1, sc->len - line);
+			sc->len -= line;
+			if (!more)
+				return code;
+			continue;
+		}
+		if (sc->len == sizeof(sc->buf))
+			sc->len = 0;        /* an overlong line: drop it */
+		n = read(sc->fd, sc->buf + sc->len, sizeof(sc->buf) - sc->len);
+		if (n <= 0)
+			return -1;
+		sc->len += (size_t)n;
+	}
+}
+
+/* smtp_write - all of p, 0 or -1 */
+static int smtp_write(smtp_conn *sc, const void *p, size_t n)
+{
+	const char *c = p;
+
+	while (n > 0) {
+		ssize_t w = write(sc->fd, c, n);
+		if (w <= 0)
+			return -1;
+		c += w;
+		n -= (size_t)w;
+	}
+	return 0;
+}
+
+/* smtp_cmd - one command line (verb, then arg and ">" when arg is set), the reply's code */
+static int smtp_cmd(smtp_conn *sc, const char *verb, const char *arg)
+{
+	char line[512];
+	int n = snprintf(line, sizeof(line), "%s%s%s\r\n", verb, arg ? arg : "", arg ? ">" : "");
+
+	if (n < 0 || (size_t)n >= sizeof(line) || smtp_write(sc, line, (size_t)n) < 0)
+		return -1;
+	return smtp_reply(sc);
+}
+
+/* smtp_open - connect and greet; 0 ok */
+static int smtp_open(bench *b, smtp_conn *sc)
+{
+	struct addrinfo hints = { .ai_family = AF_INET, .ai_socktype = SOCK_STREAM }, *ai = NULL;
+	char host[256];
+	const char *colon = strrchr(b->server, ':');
+
+	sc->fd = -1;
+	sc->len = 0;
+	if (!colon || (size_t)(colon - b->server) >= sizeof(host))
+		return -1;
+	snprintf(host, sizeof(host), "%.*s", (int)(colon - b->server), b->server);
+	if (getaddrinfo(host, colon + 1, &hints, &ai) != 0)
+		return -1;
+	sc->fd = socket(ai->ai_family, ai->ai_socktype, 0);
+	if (sc->fd < 0 || connect(sc->fd, ai->ai_addr, ai->ai_addrlen) < 0) {
+		freeaddrinfo(ai);
+		return -1;
+	}
+	freeaddrinfo(ai);
+	/* no Nagle: a command after a small write must not wait for a delayed ACK */
+	setsockopt(sc->fd, IPPROTO_TCP, TCP_NODELAY, &(int){ 1 }, sizeof(int));
+	if (smtp_reply(sc) != 220 || smtp_cmd(sc, "EHLO bench.in.test", NULL) != 250)
+		return -1;
+	return 0;
+}
+
+/* one_smtp - one mail over sc; 0 ok */
+static int one_smtp(bench *b, smtp_conn *sc, long i)
+{
+	char rcpt[256], head[1024];
+	int n, code;
+
+	{
+		const char *d = strstr(b->rcpt, "%d");
+		snprintf(rcpt, sizeof(rcpt), "%.*s%ld%s", (int)(d - b->rcpt), b->rcpt,
+		    b->mod > 0 ? i % b->mod : i, d + 2);
+	}
+	if ((code = smtp_cmd(sc, "MAIL FROM:<", "sender@bench.in.test")) != 250 ||
+	    (code = smtp_cmd(sc, "RCPT TO:<", rcpt)) != 250 ||
+	    (code = smtp_cmd(sc, "DATA", NULL)) != 354) {
+		char why[64];
+		snprintf(why, sizeof(why), "envelope answered %d", code);
+		fail_once(b, "smtp", PN_ERR_PARAMS, why);
+		if (code > 0)
+			smtp_cmd(sc, "RSET", NULL);
+		return code < 0 ? -2 : -1;
+	}
+	n = snprintf(head, sizeof(head),
+	    "From: Bench Sender <sender@bench.in.test>\r\nTo: <%s>\r\nSubject: %s\r\n"
+	    "Date: Tue, 01 Jul 2025 10:00:00 +0000\r\nMessage-ID: <%s.%ld@bench.in.test>\r\n"
+	    "MIME-Version: 1.0\r\nContent-Type: text/plain; charset=us-ascii\r\n\r\n",
+	    rcpt, b->subject, b->tag, i);
+	/* the body's lines are letters and digits: nothing to dot-stuff */
+	if (smtp_write(sc, head, (size_t)n) < 0 ||
+	    smtp_write(sc, b->mail + b->body_at, b->mail_len - b->body_at) < 0 ||
+	    smtp_write(sc, ".\r\n", 3) < 0)
+		return -2;
+	if ((code = smtp_reply(sc)) != 250) {
+		char why[64];
+		snprintf(why, sizeof(why), "DATA answered %d", code);
+		fail_once(b, "smtp", PN_ERR_PARAMS, why);
+		return code < 0 ? -2 : -1;
+	}
+	return 0;
+}
+
+/* smtp_worker - one connection: take the next number until count */
+static void *smtp_worker(void *arg)
+{
+	bench *b = arg;
+	smtp_conn sc;
+
+	if (smtp_open(b, &sc) < 0) {
+		fail_once(b, "smtp", PN_ERR_TEMP, "cannot connect and greet");
+		if (sc.fd >= 0)
+			close(sc.fd);
+		return NULL;
+	}
+	for (;;) {
+		long i = atomic_fetch_add(&b->next, 1);
+		double t0, t1;
+		int rc;
+
+		if (i >= b->count)
+			break;
+		t0 = now_s();
+		rc = one_smtp(b, &sc, i);
+		t1 = now_s();
+		b->lat_ms[i] = rc == 0 ? (t1 - t0) * 1e3 : -1;
+		if (rc == -2) {         /* the connection is gone: a new one */
+			close(sc.fd);
+			if (smtp_open(b, &sc) < 0)
+				break;
+		}
+	}
+	smtp_cmd(&sc, "QUIT", NULL);
+	close(sc.fd);
+	return NULL;
+}
+
 /* worker - one client thread: take the next number until count */
 static void *worker(void *arg)
 {
@@ -268,7 +446,9 @@ static int usage(void)
 	fprintf(stderr, "usage: pn-bench send [--clients N] [--count M] [--size BYTES] [--pin]\n"
 	    "                     [--rcpt FMT] [--mod K] [--tag TAG]\n"
 	    "       pn-bench lookup [--clients N] [--count M] [--fresh] --addr ADDR\n"
-	    "       pn-bench mail [--size BYTES]\n");
+	    "       pn-bench mail [--size BYTES]\n"
+	    "       pn-bench smtp --server HOST:PORT [--clients N] [--count M] [--size BYTES]\n"
+	    "                     [--rcpt FMT] [--mod K] [--tag TAG] [--subject S]\n");
 	return 2;
 }
 
@@ -284,8 +464,10 @@ int main(int argc, char **argv)
 		return usage();
 	b.lookup = !strcmp(argv[1], "lookup");
 	int mail_only = !strcmp(argv[1], "mail");
-	if (!b.lookup && !mail_only && strcmp(argv[1], "send"))
+	b.smtp = !strcmp(argv[1], "smtp");
+	if (!b.lookup && !mail_only && !b.smtp && strcmp(argv[1], "send"))
 		return usage();
+	b.subject = "benchmark mail";
 	b.clients = 1;
 	b.count = 100;
 	b.size = 10240;
@@ -318,11 +500,16 @@ int main(int argc, char **argv)
 			b.tag = v;
 		else if (!strcmp(a, "--addr"))
 			b.addr = v;
+		else if (!strcmp(a, "--server"))
+			b.server = v;
+		else if (!strcmp(a, "--subject"))
+			b.subject = v;
 		else
 			return usage();
 	}
 	if (b.clients < 1 || b.clients > 256 || b.count < 1 || b.size < 512 ||
-	    (b.lookup && !b.addr) || !strstr(b.rcpt, "%d"))
+	    (b.lookup && !b.addr) || (b.smtp && !b.server) || !strstr(b.rcpt, "%d") ||
+	    strchr(b.subject, '\r') || strchr(b.subject, '\n'))
 		return usage();
 	if (mail_only) {
 		make_mail(&b);
@@ -331,6 +518,8 @@ int main(int argc, char **argv)
 		return ferror(stdout) ? 1 : 0;
 	}
 	pn_log_init("pn-bench", PN_LOG_WARN);
+	if (b.smtp)
+		goto run;
 	pn_bus_cfg_defaults(&b.bus);
 	b.bus.broker = getenv("POSTERN_BROKER");
 	b.bus.cert = getenv("POSTERN_CERT");
@@ -341,17 +530,18 @@ int main(int argc, char **argv)
 		fprintf(stderr, "pn-bench: set POSTERN_BROKER, POSTERN_CERT, POSTERN_BROKER_CERT\n");
 		return 2;
 	}
-	if (!b.lookup)
-		make_mail(&b);
 	/* czmq's global set-up once, before the threads race to their first socket */
 	zsys_handler_set(NULL);
 	zsys_init();
+run:
+	if (!b.lookup)
+		make_mail(&b);
 	pthread_mutex_init(&b.lock, NULL);
 	b.lat_ms = pn_calloc((size_t)b.count, sizeof(double));
 	th = pn_calloc((size_t)b.clients, sizeof(*th));
 	t0 = now_s();
 	for (long i = 0; i < b.clients; i++)
-		if (pthread_create(&th[i], NULL, worker, &b) != 0)
+		if (pthread_create(&th[i], NULL, b.smtp ? smtp_worker : worker, &b) != 0)
 			pn_fatal("pthread_create");
 	for (long i = 0; i < b.clients; i++)
 		pthread_join(th[i], NULL);

@@ -37,6 +37,7 @@
  * Logs: one line per connection and one per decision, with the queue id
  * and counts; never an address, the subject, the body or a PIN.
  */
+#include <errno.h>
 #include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
@@ -44,6 +45,9 @@
 #include <time.h>
 
 #include <libmilter/mfapi.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
+#include <sys/socket.h>
 #include <sodium.h>
 
 #include "postern/addr.h"
@@ -108,6 +112,47 @@ static void reset_message(conn *c)
 	c->triggered = c->with_pin = c->oversize = 0;
 }
 
+/* Steps the MTA need not send at all. */
+#define STEPS_SKIPPED (SMFIP_NOHELO | SMFIP_NOUNKNOWN)
+#define ACTIONS_NEEDED (SMFIF_DELRCPT | SMFIF_CHGHDRS)
+
+/*
+ * on_negotiate - the protocol as the MTA and we agree on it: we delete
+ * recipients and change headers; HELO and unknown commands are not sent;
+ * and the MTA sends only the one macro we read ({i}, the queue id, at the
+ * end of the message). Every other step is answered. Measured through a
+ * real Postfix: answering nothing before the end of the headers
+ * (SMFIP_NR_*) or skipping DATA (SMFIP_NODATA) leaves Postfix writing a
+ * packet no reply follows, which Nagle's algorithm then holds for
+ * the delayed ACK - 44 ms per mail instead of 3 ms.
+ */
+static sfsistat on_negotiate(SMFICTX *ctx, unsigned long f0, unsigned long f1,
+    unsigned long f2, unsigned long f3, unsigned long *pf0, unsigned long *pf1,
+    unsigned long *pf2, unsigned long *pf3)
+{
+	conn *c = pn_calloc(1, sizeof(*c));
+	static const int stages[] = { SMFIM_CONNECT, SMFIM_HELO, SMFIM_ENVFROM, SMFIM_ENVRCPT,
+		SMFIM_DATA, SMFIM_EOH };
+
+	(void)f2;
+	(void)f3;
+	if ((f0 & ACTIONS_NEEDED) != ACTIONS_NEEDED) {
+		pn_error("msg=\"the MTA cannot delete recipients or change headers: refused\"");
+		pn_free(&c);
+		return SMFIS_REJECT;
+	}
+	*pf0 = ACTIONS_NEEDED | (f0 & SMFIF_SETSYMLIST);
+	*pf1 = f1 & STEPS_SKIPPED;
+	*pf2 = *pf3 = 0;
+	smfi_setpriv(ctx, c);
+	if (f0 & SMFIF_SETSYMLIST) {
+		for (size_t i = 0; i < sizeof(stages) / sizeof(stages[0]); i++)
+			smfi_setsymlist(ctx, stages[i], "{postern_none}");
+		smfi_setsymlist(ctx, SMFIM_EOM, "i");
+	}
+	return SMFIS_CONTINUE;
+}
+
 /* queue_id - the MTA's queue id for logs, "-" if it sent none */
 static const char *queue_id(SMFICTX *ctx)
 {
@@ -127,11 +172,15 @@ static char *bare(const char *a)
 
 static sfsistat on_connect(SMFICTX *ctx, char *host, _SOCK_ADDR *addr)
 {
-	conn *c = pn_calloc(1, sizeof(*c));
+	conn *c = smfi_getpriv(ctx);
 
 	(void)addr;
+	if (!c) {                   /* an MTA that did not negotiate */
+		c = pn_calloc(1, sizeof(*c));
+		smfi_setpriv(ctx, c);
+	}
+	pn_free(&c->client);
 	c->client = pn_strdup(host ? host : "unknown");
-	smfi_setpriv(ctx, c);
 	pn_info("msg=\"milter connection\" client=%s", c->client);
 	pn_metrics_add("postern_gateway_connections_total", "MTA connections to the milter", 1);
 	return SMFIS_CONTINUE;
@@ -567,7 +616,57 @@ static struct smfiDesc milter = {
 	.xxfi_eom = on_eom,
 	.xxfi_abort = on_abort,
 	.xxfi_close = on_close,
+	.xxfi_negotiate = on_negotiate,
 };
+
+/*
+ * nodelay_listener - TCP_NODELAY on libmilter's listening socket, which
+ * the connections it accepts inherit. Without it our small replies wait
+ * for Postfix's delayed ACK whenever the previous one is still unacked:
+ * measured through a real Postfix, one mail took 44 ms (p50) instead of
+ * 3.5 ms. libmilter does not hand out its socket, so we find it: the one
+ * listening socket of this process bound to the milter's port. A unix
+ * socket has no Nagle to turn off.
+ */
+static void nodelay_listener(const char *spec)
+{
+	const char *p = spec;
+	long port;
+
+	if (!strncmp(p, "inet:", 5))
+		p += 5;
+	else if (!strncmp(p, "inet6:", 6))
+		p += 6;
+	else
+		return;
+	if ((port = strtol(p, NULL, 10)) <= 0 || port > 65535)
+		return;
+	for (int fd = 0; fd < 1024; fd++) {
+		struct sockaddr_storage sa;
+		socklen_t len = sizeof(sa);
+		int listening = 0, one = 1;
+		socklen_t olen = sizeof(listening);
+		in_port_t bound;
+
+		if (getsockopt(fd, SOL_SOCKET, SO_ACCEPTCONN, &listening, &olen) != 0 || !listening ||
+		    getsockname(fd, (struct sockaddr *)&sa, &len) != 0)
+			continue;
+		if (sa.ss_family == AF_INET)
+			bound = ((struct sockaddr_in *)&sa)->sin_port;
+		else if (sa.ss_family == AF_INET6)
+			bound = ((struct sockaddr_in6 *)&sa)->sin6_port;
+		else
+			continue;
+		if (ntohs(bound) != port)
+			continue;
+		if (setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one)) != 0)
+			pn_warn("msg=\"cannot turn off Nagle on the milter socket\" errno=%d", errno);
+		else
+			pn_debug("msg=\"Nagle off on the milter socket\" fd=%d", fd);
+		return;
+	}
+	pn_warn("msg=\"the milter's listening socket was not found: Nagle stays on\"");
+}
 
 /* gw_milter_open - register with libmilter and bind its socket */
 int gw_milter_open(void)
@@ -591,6 +690,7 @@ int gw_milter_open(void)
 		pn_error("msg=\"cannot listen for the MTA\" milter=%s", gw_cfg.milter);
 		return -1;
 	}
+	nodelay_listener(gw_cfg.milter);
 	pn_info("msg=\"milter listening\" milter=%s", gw_cfg.milter);
 	return 0;
 }
