@@ -80,13 +80,13 @@
 #include <unistd.h>
 
 #include <assuan.h>
-#include <glib.h>
 #include <gpgme.h>
 #include <sodium.h>
 
 #include "postern/gpg.h"
 #include "postern/log.h"
 #include "postern/mem.h"
+#include "postern/openpgp.h"
 
 #define PN_GPG_MAX_OUTPUT (256UL * 1024 * 1024)   /* bytes per operation */
 #define PN_GPG_MAX_INPUT (256UL * 1024 * 1024)
@@ -1404,26 +1404,12 @@ done:
  * key packets followed by protected secret material (S2K usage 254 or
  * 255 and a real S2K - not GnuPG's "no secret here" stub), for the
  * primary key and every subkey. Each block is then armored the way gpg
- * armors the export of one key, byte for byte.
+ * armors the export of one key, byte for byte. The packet reading, the
+ * fingerprint, the match and the armor are pure and live in openpgp.c.
  */
 
 #define PN_GPG_MAX_BATCH 64
 #define PN_GPG_BATCH_PASS_MAX 100   /* gpg-agent's loopback limit (INQUIRE_MAXLEN) */
-
-/* One OpenPGP packet inside a buffer. */
-typedef struct pkt {
-	int tag;
-	const uint8_t *body;
-	size_t len;                 /* of the body */
-	size_t total;               /* header and body */
-} pkt;
-
-/* One transferable key of an export: its primary key packet up to the next one. */
-typedef struct kblock {
-	const uint8_t *data;
-	size_t len;
-	int used;
-} kblock;
 
 /* param_ok - a parameter file value: 1..max printable ASCII, no space at either end */
 static int param_ok(const char *s, size_t max, const char *forbid)
@@ -1681,195 +1667,6 @@ done:
 	return PN_ERR_INTERNAL;
 }
 
-/* pkt_read - the packet at p (n bytes left); -1 if malformed or of a length a key export never has */
-static int pkt_read(const uint8_t *p, size_t n, pkt *k)
-{
-	size_t hl, bl;
-
-	if (n < 2 || !(p[0] & 0x80))
-		return -1;
-	if (p[0] & 0x40) {                  /* new format */
-		k->tag = p[0] & 0x3f;
-		if (p[1] < 192) {
-			hl = 2;
-			bl = p[1];
-		} else if (p[1] < 224) {
-			if (n < 3)
-				return -1;
-			hl = 3;
-			bl = ((size_t)(p[1] - 192) << 8) + p[2] + 192;
-		} else if (p[1] == 255) {
-			if (n < 6)
-				return -1;
-			hl = 6;
-			bl = (size_t)p[2] << 24 | (size_t)p[3] << 16 | (size_t)p[4] << 8 | p[5];
-		} else {
-			return -1;              /* partial body length */
-		}
-	} else {                            /* old format */
-		k->tag = (p[0] >> 2) & 0x0f;
-		switch (p[0] & 3) {
-		case 0:
-			hl = 2;
-			bl = p[1];
-			break;
-		case 1:
-			if (n < 3)
-				return -1;
-			hl = 3;
-			bl = (size_t)p[1] << 8 | p[2];
-			break;
-		case 2:
-			if (n < 5)
-				return -1;
-			hl = 5;
-			bl = (size_t)p[1] << 24 | (size_t)p[2] << 16 | (size_t)p[3] << 8 | p[4];
-			break;
-		default:
-			return -1;              /* indeterminate length */
-		}
-	}
-	if (bl > n - hl)
-		return -1;
-	k->body = p + hl;
-	k->len = bl;
-	k->total = hl + bl;
-	return 0;
-}
-
-/* split_keys - cut a binary export into exactly want keys, each opening with a packet of tag primary */
-static int split_keys(const pn_buf *bin, int primary, kblock *out, size_t want)
-{
-	size_t off = 0, k = 0;
-	pkt pk;
-
-	while (off < bin->len) {
-		if (pkt_read(bin->data + off, bin->len - off, &pk) < 0)
-			return -1;
-		if (pk.tag == primary) {
-			if (k == want)
-				return -1;
-			out[k].data = bin->data + off;
-			out[k].len = 0;
-			out[k].used = 0;
-			k++;
-		} else if (k == 0) {
-			return -1;
-		}
-		out[k - 1].len += pk.total;
-		off += pk.total;
-	}
-	return k == want ? 0 : -1;
-}
-
-/* next_key_packet - the next key packet (of tag a or b) in block b from *off on */
-static int next_key_packet(const kblock *blk, size_t *off, int ta, int tb, pkt *pk)
-{
-	while (*off < blk->len) {
-		if (pkt_read(blk->data + *off, blk->len - *off, pk) < 0)
-			return -1;
-		*off += pk->total;
-		if (pk->tag == ta || pk->tag == tb)
-			return 1;
-	}
-	return 0;
-}
-
-/* block_fpr - v4 fingerprint (upper-case hex) of a public block's primary key */
-static int block_fpr(const kblock *blk, char out[41])
-{
-	uint8_t head[3], digest[20];
-	gsize dlen = sizeof(digest);
-	GChecksum *c;
-	pkt pk;
-
-	if (pkt_read(blk->data, blk->len, &pk) < 0 || pk.tag != 6 || pk.len < 1 ||
-	    pk.len > 0xffff || pk.body[0] != 4)
-		return -1;
-	head[0] = 0x99;
-	head[1] = (uint8_t)(pk.len >> 8);
-	head[2] = (uint8_t)pk.len;
-	c = g_checksum_new(G_CHECKSUM_SHA1);
-	g_checksum_update(c, head, sizeof(head));
-	g_checksum_update(c, pk.body, pk.len);
-	g_checksum_get_digest(c, digest, &dlen);
-	g_checksum_free(c);
-	for (int i = 0; i < 20; i++)
-		snprintf(out + 2 * i, 3, "%02X", digest[i]);
-	return 0;
-}
-
-/*
- * secret_matches - is sec the key of pub with protected secret material
- * for its primary key and each subkey? A secret key packet is its public
- * key packet's body, then the S2K usage octet (254 or 255: protected),
- * the cipher and the S2K specifier (0, 1 or 3; GnuPG's 101 marks a key
- * whose secret is not there).
- */
-static int secret_matches(const kblock *pub, const kblock *sec)
-{
-	size_t po = 0, so = 0;
-	int keys = 0, a, b;
-	pkt pp, sp;
-
-	for (;;) {
-		a = next_key_packet(pub, &po, 6, 14, &pp);
-		b = next_key_packet(sec, &so, 5, 7, &sp);
-		if (a < 0 || b < 0 || a != b)
-			return 0;
-		if (a == 0)
-			return keys >= 2;
-		if (sp.tag != (pp.tag == 6 ? 5 : 7) || sp.len < pp.len + 3 ||
-		    memcmp(sp.body, pp.body, pp.len) != 0)
-			return 0;
-		if ((sp.body[pp.len] != 254 && sp.body[pp.len] != 255) ||
-		    (sp.body[pp.len + 2] != 0 && sp.body[pp.len + 2] != 1 &&
-		    sp.body[pp.len + 2] != 3))
-			return 0;
-		keys++;
-	}
-}
-
-/* crc24 - the armor checksum (RFC 4880, 6.1) */
-static uint32_t crc24(const uint8_t *p, size_t n)
-{
-	uint32_t crc = 0xB704CEu;
-
-	while (n--) {
-		crc ^= (uint32_t)*p++ << 16;
-		for (int i = 0; i < 8; i++) {
-			crc <<= 1;
-			if (crc & 0x1000000u)
-				crc ^= 0x1864CFBu;
-		}
-	}
-	return crc & 0xFFFFFFu;
-}
-
-/* armor - what as gpg armors an export: header, blank line, base64 in 64 columns, "=crc", footer */
-static void armor(const kblock *blk, const char *what, pn_buf *out)
-{
-	size_t cap = 2 * strlen(what) + 64 + (blk->len / 48 + 1) * 65 + 1, len;
-	uint32_t crc = crc24(blk->data, blk->len);
-	uint8_t c[3] = { (uint8_t)(crc >> 16), (uint8_t)(crc >> 8), (uint8_t)crc };
-	char *o = pn_malloc(cap);
-
-	len = (size_t)snprintf(o, cap, "-----BEGIN PGP %s-----\n\n", what);
-	for (size_t i = 0; i < blk->len; i += 48) {
-		size_t k = blk->len - i < 48 ? blk->len - i : 48;
-		sodium_bin2base64(o + len, cap - len, blk->data + i, k,
-		    sodium_base64_VARIANT_ORIGINAL);
-		len += strlen(o + len);
-		o[len++] = '\n';
-	}
-	o[len++] = '=';
-	sodium_bin2base64(o + len, cap - len, c, sizeof(c), sodium_base64_VARIANT_ORIGINAL);
-	len += strlen(o + len);
-	len += (size_t)snprintf(o + len, cap - len, "\n-----END PGP %s-----\n", what);
-	out->data = (uint8_t *)o;
-	out->len = len;
-}
-
 /* batch_free - what a failed batch had handed out so far */
 static void batch_free(pn_gpg_newkey *keys, size_t n)
 {
@@ -1885,7 +1682,8 @@ pn_err pn_gpg_keygen_batch(pn_gpg *gpg, const char *name, pn_gpg_newkey *keys, s
 {
 	char (*fprs)[PN_GPG_FPR_MAX] = NULL, (*keyids)[17] = NULL, fpr[41];
 	const char **patterns = NULL, **passes = NULL;
-	kblock *pb = NULL, *sb = NULL;
+	pn_openpgp_key *pb = NULL, *sb = NULL;
+	char *sused = NULL;
 	pn_buf pubbin = { 0 }, secbin = { 0 };
 	char *params;
 	size_t plen = 0;
@@ -1906,6 +1704,7 @@ pn_err pn_gpg_keygen_batch(pn_gpg *gpg, const char *name, pn_gpg_newkey *keys, s
 	passes = pn_calloc(n, sizeof(*passes));
 	pb = pn_calloc(n, sizeof(*pb));
 	sb = pn_calloc(n, sizeof(*sb));
+	sused = pn_calloc(n, 1);
 
 	params = genkey_params(name, keys, n, &plen);
 	rc = genkey_run(gpg, params, plen, keys, fprs, n);
@@ -1929,26 +1728,32 @@ pn_err pn_gpg_keygen_batch(pn_gpg *gpg, const char *name, pn_gpg_newkey *keys, s
 	if (rc != PN_OK)
 		goto done;
 	rc = PN_ERR_INTERNAL;
-	if (split_keys(&pubbin, 6, pb, n) < 0 || split_keys(&secbin, 5, sb, n) < 0) {
+	if (pn_openpgp_split_keys(pubbin.data, pubbin.len, PN_OPENPGP_TAG_PUBLIC_KEY, pb, n) < 0 ||
+	    pn_openpgp_split_keys(secbin.data, secbin.len, PN_OPENPGP_TAG_SECRET_KEY, sb, n) < 0) {
 		pn_warn("msg=\"batch export does not hold every key\" keys=%zu", n);
 		goto done;
 	}
 	for (size_t j = 0; j < n; j++) {
 		size_t i = n, m = n;
-		if (block_fpr(&pb[j], fpr) == 0)
+		if (pn_openpgp_fingerprint(&pb[j], fpr) == 0)
 			for (i = 0; i < n && (keys[i].fpr || strcmp(fprs[i], fpr)); i++)
 				;
 		if (i < n)
-			for (m = 0; m < n && (sb[m].used || !secret_matches(&pb[j], &sb[m])); m++)
+			for (m = 0; m < n && (sused[m] || !pn_openpgp_secret_matches(&pb[j], &sb[m]));
+			    m++)
 				;
 		if (i == n || m == n) {
 			pn_warn("msg=\"batch export does not match the keys made\" keys=%zu", n);
 			goto done;
 		}
-		sb[m].used = 1;
+		sused[m] = 1;
 		keys[i].fpr = pn_strdup(fprs[i]);
-		armor(&pb[j], "PUBLIC KEY BLOCK", &keys[i].pub);
-		armor(&sb[m], "PRIVATE KEY BLOCK", &keys[i].sec);
+		keys[i].pub.data = (uint8_t *)pn_openpgp_armor(pb[j].data, pb[j].len,
+		    "PUBLIC KEY BLOCK", &keys[i].pub.len);
+		keys[i].sec.data = (uint8_t *)pn_openpgp_armor(sb[m].data, sb[m].len,
+		    "PRIVATE KEY BLOCK", &keys[i].sec.len);
+		if (!keys[i].pub.data || !keys[i].sec.data)
+			goto done;
 	}
 	rc = PN_OK;
 done:
@@ -1963,6 +1768,7 @@ done:
 	free(passes);
 	free(pb);
 	free(sb);
+	free(sused);
 	return rc;
 }
 
