@@ -5,7 +5,7 @@
  * provision's key pool takes gpg's binary export of many keys at once and
  * must hand out each key on its own, armored as gpg would armor it, and
  * only after checking the export against what was generated: gpg skips a
- * key it cannot unlock, silently (gpg.c, pn_gpg_keygen_batch). That needs
+ * key it cannot unlock, silently (gpg_batch.c, pn_gpg_keygen_batch). That needs
  * a packet reader, the v4 fingerprint, a check that a secret key carries
  * protected secret material for every key of its public twin, CRC24 and
  * ASCII armor. They live here, apart from GPGME: every function is pure
