@@ -129,48 +129,49 @@ static memo *memo_slot(pn_gpg *gpg)
 	return best;
 }
 
+/* import_mem - gpgme import of the len bytes at key, no passphrase; *res_r its result (or NULL) */
+static gpgme_error_t import_mem(pn_gpg *gpg, const void *key, size_t len,
+    gpgme_import_result_t *res_r)
+{
+	gpgme_data_t in = NULL;
+	gpgme_error_t err;
+
+	*res_r = NULL;
+	if ((err = gpgme_data_new_from_mem(&in, key, len, 0)) != 0)
+		return err;
+	gpg_pass_set(gpg, NULL);
+	if ((err = gpgme_op_import(gpg->ctx, in)) == 0)
+		*res_r = gpgme_op_import_result(gpg->ctx);
+	gpg_data_release(&in);
+	return err;
+}
+
 /* import_raw - gpgme import of key; the first key's fingerprint and counts */
 static pn_err import_raw(pn_gpg *gpg, const void *key, size_t len,
     char fpr_r[PN_GPG_FPR_MAX], int *secret_read_r, int *secret_unchanged_r,
     int *secret_imported_r)
 {
-	gpgme_data_t in = NULL;
 	gpgme_error_t err;
 	gpgme_import_result_t res;
-	pn_err rc = PN_ERR_INTERNAL;
 
 	fpr_r[0] = '\0';
-	if ((err = gpgme_data_new_from_mem(&in, key, len, 0)) != 0)
-		goto fail;
-	gpg_pass_set(gpg, NULL);
-	if ((err = gpgme_op_import(gpg->ctx, in)) != 0)
-		goto fail;
-	res = gpgme_op_import_result(gpg->ctx);
-	if (!res || res->considered == 0 || !res->imports) {
-		rc = PN_ERR_PARAMS;
-		goto done;
-	}
+	if ((err = import_mem(gpg, key, len, &res)) != 0)
+		return gpg_map_err(gpg, err, "import");
+	if (!res || res->considered == 0 || !res->imports)
+		return PN_ERR_PARAMS;
 	for (gpgme_import_status_t st = res->imports; st; st = st->next)
 		if (st->fpr && st->result == 0) {
 			snprintf(fpr_r, PN_GPG_FPR_MAX, "%s", st->fpr);
 			break;
 		}
-	if (!fpr_r[0]) {
-		rc = PN_ERR_PARAMS;
-		goto done;
-	}
+	if (!fpr_r[0])
+		return PN_ERR_PARAMS;
 	if (res->imported > 0)
 		gpg->added += (unsigned long)res->imported;
 	*secret_read_r = res->secret_read;
 	*secret_unchanged_r = res->secret_unchanged;
 	*secret_imported_r = res->secret_imported;
-	rc = PN_OK;
-	goto done;
-fail:
-	rc = gpg_map_err(gpg, err, "import");
-done:
-	gpg_data_release(&in);
-	return rc;
+	return PN_OK;
 }
 
 /*
@@ -360,7 +361,6 @@ done:
 /* pn_gpg_import_public_all - n public keys in one run */
 pn_err pn_gpg_import_public_all(pn_gpg *gpg, const void *keys, size_t len, size_t n)
 {
-	gpgme_data_t in = NULL;
 	gpgme_error_t err;
 	gpgme_import_result_t res;
 	size_t ok = 0;
@@ -370,12 +370,10 @@ pn_err pn_gpg_import_public_all(pn_gpg *gpg, const void *keys, size_t len, size_
 		return PN_ERR_PARAMS;
 	if (memmem(keys, len, "PRIVATE KEY BLOCK", 17))
 		return PN_ERR_PERM;
-	if ((err = gpgme_data_new_from_mem(&in, keys, len, 0)) != 0)
-		goto fail;
-	gpg_pass_set(gpg, NULL);
-	if ((err = gpgme_op_import(gpg->ctx, in)) != 0)
-		goto fail;
-	res = gpgme_op_import_result(gpg->ctx);
+	if ((err = import_mem(gpg, keys, len, &res)) != 0) {
+		rc = gpg_map_err(gpg, err, "import");
+		goto done;
+	}
 	if (!res || res->considered == 0) {
 		rc = res ? PN_ERR_PARAMS : PN_ERR_INTERNAL;
 		goto done;
@@ -403,12 +401,8 @@ pn_err pn_gpg_import_public_all(pn_gpg *gpg, const void *keys, size_t len, size_
 		goto done;
 	}
 	rc = PN_OK;
-	goto done;
-fail:
-	rc = gpg_map_err(gpg, err, "import");
 done:
 	gpg_pass_clear(gpg);
-	gpg_data_release(&in);
 	return rc;
 }
 
@@ -418,8 +412,12 @@ unsigned long pn_gpg_keys_added(const pn_gpg *gpg)
 	return gpg ? gpg->added : 0;
 }
 
-/* pn_gpg_import - import key material; fingerprint of the first key */
-pn_err pn_gpg_import(pn_gpg *gpg, const void *key, size_t len, char **fpr_r)
+/*
+ * import_one - pn_gpg_import; with public_only, pn_gpg_import_public:
+ * secret key material is refused and removed again
+ */
+static pn_err import_one(pn_gpg *gpg, const void *key, size_t len, int public_only,
+    char **fpr_r)
 {
 	char fpr[PN_GPG_FPR_MAX];
 	int sread = 0, sunchanged = 0, simported = 0;
@@ -427,31 +425,13 @@ pn_err pn_gpg_import(pn_gpg *gpg, const void *key, size_t len, char **fpr_r)
 
 	if (!key || len == 0 || len > PN_GPG_MAX_INPUT)
 		return PN_ERR_PARAMS;
-	rc = import_raw(gpg, key, len, fpr, &sread, &sunchanged, &simported);
-	gpg_pass_clear(gpg);
-	if (rc != PN_OK)
-		return rc;
-	if (fpr_r)
-		*fpr_r = pn_strdup(fpr);
-	return PN_OK;
-}
-
-/* pn_gpg_import_public - import public keys only; secret material is refused and removed */
-pn_err pn_gpg_import_public(pn_gpg *gpg, const void *key, size_t len, char **fpr_r)
-{
-	char fpr[PN_GPG_FPR_MAX];
-	int sread = 0, sunchanged = 0, simported = 0;
-	pn_err rc;
-
-	if (!key || len == 0 || len > PN_GPG_MAX_INPUT)
-		return PN_ERR_PARAMS;
-	if (memmem(key, len, "PRIVATE KEY BLOCK", 17))
+	if (public_only && memmem(key, len, "PRIVATE KEY BLOCK", 17))
 		return PN_ERR_PERM;
 	rc = import_raw(gpg, key, len, fpr, &sread, &sunchanged, &simported);
 	gpg_pass_clear(gpg);
 	if (rc != PN_OK)
 		return rc;
-	if (sread > 0) {
+	if (public_only && sread > 0) {
 		memo_forget(gpg, fpr);
 		if (gpg_delete_key(gpg, fpr, NULL, 0) != PN_OK)
 			pn_warn("msg=\"refused secret key left in keyring\" fpr=%s", fpr);
@@ -460,6 +440,18 @@ pn_err pn_gpg_import_public(pn_gpg *gpg, const void *key, size_t len, char **fpr
 	if (fpr_r)
 		*fpr_r = pn_strdup(fpr);
 	return PN_OK;
+}
+
+/* pn_gpg_import - import key material; fingerprint of the first key */
+pn_err pn_gpg_import(pn_gpg *gpg, const void *key, size_t len, char **fpr_r)
+{
+	return import_one(gpg, key, len, 0, fpr_r);
+}
+
+/* pn_gpg_import_public - import public keys only; secret material is refused and removed */
+pn_err pn_gpg_import_public(pn_gpg *gpg, const void *key, size_t len, char **fpr_r)
+{
+	return import_one(gpg, key, len, 1, fpr_r);
 }
 
 /* encrypt_once - ensure the key is in the keyring and encrypt to it */

@@ -295,6 +295,26 @@ static char *replace(const char *text, const char *from, const char *to)
 	return o;
 }
 
+/* replaced_refused - armored text a with from replaced by to (the last from if last) does not dearmor */
+static void replaced_refused(const char *a, const char *from, const char *to, int last)
+{
+	char *t;
+
+	if (last) {
+		const char *at = strstr(a, from), *next;
+		size_t n = strlen(a) + strlen(to) + 1;
+		assert_non_null(at);
+		while ((next = strstr(at + 1, from)))
+			at = next;
+		t = pn_malloc(n);
+		snprintf(t, n, "%.*s%s%s", (int)(at - a), a, to, at + strlen(from));
+	} else {
+		t = replace(a, from, to);
+	}
+	dearmor_refused(t, "MESSAGE");
+	free(t);
+}
+
 static void test_armor_round_trip(void **state)
 {
 	static const char *const kinds[] = { "pub", "sec" };
@@ -376,37 +396,17 @@ static void test_armor_round_trip(void **state)
 		}
 		dearmor_refused(t, "MESSAGE");
 		free(t);
-		{
-			size_t n = alen + 8;
-			char *u = pn_malloc(n);
-			snprintf(u, n, "%sjunk\n", a);
-			dearmor_refused(u, "MESSAGE");
-			free(u);
-		}
-		t = replace(a, "-----\n\n", "-----\n");
-		dearmor_refused(t, "MESSAGE");
-		free(t);
-		t = replace(a, "-----\n\n", "-----\n\n!");
-		dearmor_refused(t, "MESSAGE");
-		free(t);
-		t = replace(a, "-----\n\n", "-----\nComment\n\n");
-		dearmor_refused(t, "MESSAGE");
-		free(t);
+		replaced_refused(a, "-----\n", "-----\njunk\n", 1);
+		replaced_refused(a, "-----\n\n", "-----\n", 0);
+		replaced_refused(a, "-----\n\n", "-----\n\n!", 0);
+		replaced_refused(a, "-----\n\n", "-----\nComment\n\n", 0);
 		dearmor_refused("-----BEGIN PGP MESSAGE-----\n\n-----END PGP MESSAGE-----\n",
 		    "MESSAGE");
 		dearmor_refused("-----BEGIN PGP MESSAGE-----\n\n=twoo\n-----END PGP MESSAGE-----\n",
 		    "MESSAGE");
 		dearmor_refused(a, "PUBLIC KEY BLOCK");
-		t = replace(a, "\n=", "\n=A");
-		dearmor_refused(t, "MESSAGE");
-		free(t);
-		{
-			size_t n = alen + 8;
-			char *u = pn_malloc(n);
-			snprintf(u, n, "x\n%s", a);
-			dearmor_refused(u, "MESSAGE");
-			free(u);
-		}
+		replaced_refused(a, "\n=", "\n=A", 0);
+		replaced_refused(a, "-----BEGIN", "x\n-----BEGIN", 0);
 		free(a);
 	}
 }
