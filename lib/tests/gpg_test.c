@@ -18,7 +18,7 @@
  * carry safely are refused before gpg runs.
  *
  * test_passwd_strong_loop is the reproducer of a passwd that said PN_OK and
- * handed back a copy without its encryption subkey (gpg.c, agent_passwd):
+ * handed back a copy without its encryption subkey (gpg_agent.c, gpg_agent_passwd):
  * ten rounds of the web UI's re-protection into a home with GnuPG's
  * calibrated S2K count and back (about 30 s; POSTERN_GPG_PASSWD_LOOP=n or
  * "n,s2k-count" to change it - moderate counts do not reproduce it).

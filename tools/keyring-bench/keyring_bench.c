@@ -1,6 +1,6 @@
 /*
  * keyring_bench.c - what one new key and one encryption cost in a GnuPG
- * keyring of a given size, through lib/src/gpg.c as provision uses it.
+ * keyring of a given size, through pn_gpg (lib/src/gpg*.c) as provision uses it.
  *
  *   keyring_bench HOME KNOWN.asc NEWDIR N
  *
