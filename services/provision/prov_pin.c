@@ -16,7 +16,7 @@
  * (<h>: 16 hex digits of the mailbox's link_hash, so a re-issued mailbox
  * starts with fresh counters)
  *   prov:pinclient:<client>     failures of a client in the window (EX)
- * Policy (DESIGN.md §3, numbers configurable): after 5 consecutive
+ * Policy (docs/security.md, numbers configurable): after 5 consecutive
  * failures a lock-out of 60 s, doubling with each further failure; at 10
  * the mailbox is set LOCKED in mailstore (compare-and-set on its state)
  * and the sender is told by mail; only a new mailbox (re-issue) helps.
