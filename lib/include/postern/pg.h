@@ -4,7 +4,8 @@
  * One pn_pg is one connection, used by one thread. It connects with retry
  * and back-off, logs where it connected (host, port, database, user - never
  * the password), and sets "synchronous_commit = on" on every session so an
- * acknowledged COMMIT is on disk: an answer means durable (docs/architecture.md, the send path).
+ * acknowledged COMMIT is on disk: an answer means durable (docs/architecture.md,
+ * the send path).
  *
  * Statements are always parameterised: values go in a pn_pg_params, never
  * into the SQL text. bytea parameters travel in binary, everything else as
