@@ -95,6 +95,9 @@ pn_err pn_call_outcome(const pn_call_svc *svc, uint32_t op, uint32_t result, pn_
 		*why_r = text;
 	else if (!reply && err == PN_ERR_TEMP)
 		*why_r = pn_pool_printf(pool, "%s is unavailable", svc->name);
+	else if (!reply && err == PN_ERR_TOOLARGE)
+		*why_r = pn_pool_printf(pool, "the %s request is too large for the bus",
+		    field_name(svc->request, op));
 	else
 		*why_r = pn_pool_printf(pool, "%s refused %s (%s)", svc->name,
 		    field_name(svc->request, op), pn_err_str(err));

@@ -99,6 +99,10 @@ static void test_busy_is_temp(void **state)
 	    PN_ERR_TEMP);
 	assert_null(mb);
 	assert_string_equal(why, "mailstore is unavailable");
+	/* the client would not send it */
+	assert_int_equal(outcome(pool, OP_GET, RES_MAILBOX, PN_ERR_TOOLARGE, NULL, &mb, &why),
+	    PN_ERR_TOOLARGE);
+	assert_string_equal(why, "the get_mailbox request is too large for the bus");
 	pn_pool_destroy(&pool);
 }
 

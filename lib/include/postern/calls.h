@@ -19,7 +19,9 @@
  *   - Why: on every status but PN_OK, *why_r is a text for a person: the
  *     reply's error when it has one; "<service> is unavailable" when
  *     nothing answered; "<service> answered <op> with ..." for a wrong or
- *     malformed answer; "<service> refused <op> (<status>)" otherwise.
+ *     malformed answer; "the <op> request is too large for the bus" when
+ *     the client would not send it; "<service> refused <op> (<status>)"
+ *     otherwise.
  *     It lives in pool or is static.
  *   - Results: *result_r is set whenever the reply carries the
  *     operation's result, also with an error status (Accept answers
