@@ -72,7 +72,9 @@ void th_stack_start(th_stack *s, const th_stack_opts *opts)
 	s->opts = opts ? *opts : everything;
 	if (!s->opts.tag)
 		s->opts.tag = "stack";
-	s->sink = s->ms = s->kl = s->pv[0] = s->pv[1] = -1;
+	s->sink = s->ms = s->kl = -1;
+	for (int i = 0; i < TH_STACK_PV_MAX; i++)
+		s->pv[i] = -1;
 	s->provisions = s->opts.no_provision ? 0 : s->opts.provisions ? s->opts.provisions : 1;
 	assert_true(s->provisions <= TH_STACK_PV_MAX);
 	assert_true(sodium_init() >= 0);
@@ -85,8 +87,10 @@ void th_stack_start(th_stack *s, const th_stack_opts *opts)
 		s->keyring = dir(s, "k");
 		s->own_keyring = 1;
 	}
-	for (int i = 0; i < s->provisions; i++)
-		s->gnupg[i] = dir(s, i ? "h" : "g");
+	for (int i = 0; i < s->provisions; i++) {
+		char home[3] = { 'g', (char)('0' + i), '\0' };
+		s->gnupg[i] = dir(s, home);
+	}
 	assert_int_equal(th_broker_start(&s->broker, NULL), 0);
 	s->dsn = th_createdb(s->opts.tag);
 	assert_non_null(s->dsn);
@@ -160,9 +164,11 @@ int th_stack_stop(th_stack *s)
 	free(s->dsn);
 	free(s->maildir);
 	free(s->keyring);
-	for (int i = 0; i < TH_STACK_PV_MAX; i++)
+	for (int i = 0; i < TH_STACK_PV_MAX; i++) {
 		free(s->gnupg[i]);
-	s->dsn = s->maildir = s->keyring = s->gnupg[0] = s->gnupg[1] = NULL;
+		s->gnupg[i] = NULL;
+	}
+	s->dsn = s->maildir = s->keyring = NULL;
 	return rc ? -1 : 0;
 }
 
