@@ -221,6 +221,7 @@ struct pn_client {
 	zsock_t *sock;
 	long timeout_ms;
 	long retries;
+	int answered;           /* the last call got a reply */
 };
 
 /* pn_client_new - load keys; the socket opens on the first call */
@@ -303,6 +304,7 @@ pn_err pn_client_call_raw(pn_client *client, const char *service,
 
 	*reply_r = NULL;
 	*len_r = 0;
+	c->answered = 0;
 	if (!service || !pn_mdp_service_valid(service, strlen(service))) {
 		pn_warn("msg=\"invalid service name\"");
 		return PN_ERR_PARAMS;
@@ -327,8 +329,10 @@ pn_err pn_client_call_raw(pn_client *client, const char *service,
 			rc = client_wait(c, service, now_ms() + c->timeout_ms,
 			    reply_r, len_r);
 		}
-		if (rc == 1)
+		if (rc == 1) {
+			c->answered = 1;
 			return PN_OK;
+		}
 		/* Lazy Pirate: the socket may be wedged; start afresh */
 		zsock_destroy(&c->sock);
 		if (rc < 0) {
@@ -377,6 +381,12 @@ pn_err pn_client_call(pn_client *client, const char *service,
 		return PN_ERR_INTERNAL;
 	}
 	return (pn_err)status;
+}
+
+/* pn_client_answered - did the last call get a reply */
+int pn_client_answered(const pn_client *client)
+{
+	return client->answered;
 }
 
 /* ---- worker ---- */

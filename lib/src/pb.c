@@ -65,6 +65,35 @@ const char *pn_pb_oneof_name(const ProtobufCMessage *msg)
 	return f ? f->name : NULL;
 }
 
+/* oneof_member - descriptor of msg's oneof message member id; fatal if there is none */
+static const ProtobufCFieldDescriptor *oneof_member(const ProtobufCMessage *msg, uint32_t id)
+{
+	const ProtobufCFieldDescriptor *f =
+	    protobuf_c_message_descriptor_get_field(msg->descriptor, id);
+
+	if (!f || !(f->flags & PROTOBUF_C_FIELD_FLAG_ONEOF) || f->type != PROTOBUF_C_TYPE_MESSAGE)
+		pn_fatalx("msg=\"no oneof message member\" type=%s field=%u",
+		    msg->descriptor->name, id);
+	return f;
+}
+
+void pn_pb_oneof_set(ProtobufCMessage *msg, uint32_t id, const ProtobufCMessage *value)
+{
+	const ProtobufCFieldDescriptor *f = oneof_member(msg, id);
+
+	*(uint32_t *)((char *)msg + f->quantifier_offset) = id;
+	*(const ProtobufCMessage **)((char *)msg + f->offset) = value;
+}
+
+ProtobufCMessage *pn_pb_oneof_get(const ProtobufCMessage *msg, uint32_t id)
+{
+	const ProtobufCFieldDescriptor *f = oneof_member(msg, id);
+
+	if (*(const uint32_t *)((const char *)msg + f->quantifier_offset) != id)
+		return NULL;
+	return *(ProtobufCMessage *const *)((const char *)msg + f->offset);
+}
+
 /* status_fields - the shared reply prefix, checked once per call */
 static int status_fields(const ProtobufCMessageDescriptor *desc,
     const ProtobufCFieldDescriptor **status_r,

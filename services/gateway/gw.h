@@ -102,16 +102,9 @@ void gw_bus_init(const pn_bus_cfg *cfg);
 /* gw_bus_fini - destroy every pooled client */
 void gw_bus_fini(void);
 /*
- * gw_bus_call - one request to service over a pooled client (any thread),
- * reply unpacked into pool; the same return values as pn_client_call,
- * with PN_ERR_BUSY folded into PN_ERR_TEMP.
- */
-pn_err gw_bus_call(const char *service, const ProtobufCMessage *request,
-    const ProtobufCMessageDescriptor *reply_desc, pn_pool *pool,
-    ProtobufCMessage **reply_r);
-/*
- * gw_send - one SendEvent to provision; on PN_OK *res_r is the result
- * (in pool); otherwise *why_r says why (pool or static text).
+ * gw_send - one SendEvent to provision over a pooled client (any thread);
+ * on PN_OK *res_r is the result (in pool); otherwise *why_r says why
+ * (pool or static text). Status and why as postern/calls.h has them.
  */
 pn_err gw_send(const Postern__V1__SendEvent *ev, pn_pool *pool,
     Postern__V1__SendResult **res_r, const char **why_r);

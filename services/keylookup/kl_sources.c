@@ -12,9 +12,7 @@
  */
 #include <string.h>
 
-#include "postern/v1/mailstore.pb-c.h"
-#include "postern/log.h"
-#include "postern/pb.h"
+#include "postern/calls.h"
 #include "kl.h"
 
 /* real_cache_get - MGET the keys */
@@ -106,31 +104,14 @@ static pn_err real_keyring(void *arg, const char *const *addrs, size_t n,
 static pn_err real_mailbox(void *arg, const char *addr)
 {
 	kl_backends *b = arg;
-	Postern__V1__MailstoreRequest req = POSTERN__V1__MAILSTORE_REQUEST__INIT;
 	Postern__V1__GetMailbox get = POSTERN__V1__GET_MAILBOX__INIT;
-	ProtobufCMessage *reply = NULL;
+	Postern__V1__Mailbox *mb;
 	pn_pool *pool = pn_pool_new();
+	const char *why;
 	pn_err rc;
 
 	get.address = (char *)addr;
-	req.op_case = POSTERN__V1__MAILSTORE_REQUEST__OP_GET_MAILBOX;
-	req.get_mailbox = &get;
-	rc = pn_client_call(b->mailstore, "mailstore", &req.base,
-	    &postern__v1__mailstore_reply__descriptor, pool, &reply);
-	if (rc == PN_OK) {
-		Postern__V1__MailstoreReply *r = (Postern__V1__MailstoreReply *)reply;
-		if (r->result_case != POSTERN__V1__MAILSTORE_REPLY__RESULT_MAILBOX ||
-		    !r->mailbox) {
-			pn_warn("msg=\"mailstore answered get_mailbox without a mailbox\"");
-			rc = PN_ERR_INTERNAL;
-		}
-	} else if (rc != PN_ERR_NOTFOUND) {
-		const char *why = NULL;
-		if (reply)
-			pn_pb_get_status(reply, &why);
-		pn_warn("msg=\"mailstore lookup failed\" status=%s error=\"%s\"",
-		    pn_err_str(rc), why ? why : "");
-	}
+	rc = pn_ms_get_mailbox(b->mailstore, pool, &get, &mb, &why);
 	pn_pool_destroy(&pool);
 	return rc;
 }

@@ -33,6 +33,7 @@
 
 #include "postern/guest.h"
 #include "postern/addr.h"
+#include "postern/calls.h"
 #include "postern/log.h"
 #include "postern/metrics.h"
 #include "postern/mime.h"
@@ -185,32 +186,18 @@ static pn_err set_verdict(verify *v, ProtobufCMessage *reply,
 	return PN_OK;
 }
 
-/* ms_call - one mailstore request */
-static pn_err ms_call(verify *v, Postern__V1__MailstoreRequest *req,
-    Postern__V1__MailstoreReply **rep_r)
-{
-	ProtobufCMessage *out = NULL;
-	pn_err err = pn_client_call(v->st->bus, "mailstore", &req->base,
-	    &postern__v1__mailstore_reply__descriptor, v->pool, &out);
-
-	*rep_r = (Postern__V1__MailstoreReply *)out;
-	return err == PN_ERR_BUSY ? PN_ERR_TEMP : err;
-}
-
 /* lock_mailbox - state LOCKED (compare-and-set) and tell the sender once */
 static void lock_mailbox(verify *v, const Postern__V1__Mailbox *mb, long failures)
 {
-	Postern__V1__MailstoreRequest req = POSTERN__V1__MAILSTORE_REQUEST__INIT;
-	Postern__V1__MailstoreReply *rep = NULL;
 	Postern__V1__UpdateMailbox u = POSTERN__V1__UPDATE_MAILBOX__INIT;
+	Postern__V1__Mailbox *updated;
+	const char *why;
 	pn_err err;
 
 	u.mailbox_id = mb->id;
 	u.expected_state = mb->state;
 	u.new_state = POSTERN__V1__MAILBOX_STATE__MAILBOX_LOCKED;
-	req.op_case = POSTERN__V1__MAILSTORE_REQUEST__OP_UPDATE_MAILBOX;
-	req.update_mailbox = &u;
-	if ((err = ms_call(v, &req, &rep)) != PN_OK) {
+	if ((err = pn_ms_update_mailbox(v->st->bus, v->pool, &u, &updated, &why)) != PN_OK) {
 		pn_warn("msg=\"cannot lock mailbox\" mailbox=%lld status=%s", (long long)mb->id,
 		    pn_err_str(err));
 		return;
@@ -238,10 +225,7 @@ static void lock_mailbox(verify *v, const Postern__V1__Mailbox *mb, long failure
 		m.data.len = len;
 		q.mailbox_id = mb->id;
 		q.mail = &m;
-		req = (Postern__V1__MailstoreRequest)POSTERN__V1__MAILSTORE_REQUEST__INIT;
-		req.op_case = POSTERN__V1__MAILSTORE_REQUEST__OP_QUEUE_MAIL;
-		req.queue_mail = &q;
-		if ((err = ms_call(v, &req, &rep)) != PN_OK)
+		if ((err = pn_ms_queue_mail(v->st->bus, v->pool, &q, &why)) != PN_OK)
 			pn_warn("msg=\"cannot queue the lock notice\" mailbox=%lld status=%s",
 			    (long long)mb->id, pn_err_str(err));
 		free(data);
@@ -267,10 +251,9 @@ pn_err prov_op_pin_verify(pn_ctx *ctx, const ProtobufCMessage *request,
     ProtobufCMessage *reply, pn_pool *pool)
 {
 	const Postern__V1__PinVerify *pv = ((const Postern__V1__ProvisionRequest *)request)->pin_verify;
-	Postern__V1__MailstoreRequest req = POSTERN__V1__MAILSTORE_REQUEST__INIT;
 	Postern__V1__GetMailbox g = POSTERN__V1__GET_MAILBOX__INIT;
-	Postern__V1__MailstoreReply *rep = NULL;
-	const Postern__V1__Mailbox *mb;
+	Postern__V1__Mailbox *mb;
+	const char *why;
 	uint8_t link[PROV_LINK_BYTES], h[PROV_HASH_BYTES];
 	const char *pin = pv->pin ? pv->pin : "";
 	long long n, ttl;
@@ -320,9 +303,7 @@ pn_err prov_op_pin_verify(pn_ctx *ctx, const ProtobufCMessage *request,
 
 	/* 2. the mailbox */
 	g.id = pv->mailbox_id;
-	req.op_case = POSTERN__V1__MAILSTORE_REQUEST__OP_GET_MAILBOX;
-	req.get_mailbox = &g;
-	err = ms_call(&v, &req, &rep);
+	err = pn_ms_get_mailbox(v.st->bus, pool, &g, &mb, &why);
 	if (err == PN_ERR_NOTFOUND) {
 		pn_ctx_error(ctx, "no such mailbox");
 		if (client_fail(&v) < 0)
@@ -331,12 +312,11 @@ pn_err prov_op_pin_verify(pn_ctx *ctx, const ProtobufCMessage *request,
 	}
 	if (err == PN_ERR_TEMP)
 		goto temp;
-	if (err != PN_OK || rep->result_case != POSTERN__V1__MAILSTORE_REPLY__RESULT_MAILBOX) {
+	if (err != PN_OK) {
 		pn_ctx_error(ctx, "mailstore refused the mailbox lookup");
 		err = PN_ERR_INTERNAL;
 		goto done;
 	}
-	mb = rep->mailbox;
 
 	/* 3. the link: proves the caller holds the invitation */
 	pn_guest_link_hash(link, h);

@@ -53,6 +53,7 @@
 
 #include "postern/guest.h"
 #include "postern/addr.h"
+#include "postern/calls.h"
 #include "postern/log.h"
 #include "postern/metrics.h"
 #include "postern/mime.h"
@@ -106,26 +107,6 @@ static void reject(event *e, Outcome *o, const char *why)
 	o->kind = POSTERN__V1__OUTCOME__KIND__REJECTED;
 	o->error = pn_pool_strdup(e->pool, why);
 	e->rejected++;
-}
-
-/* ms_call - one mailstore request; *rep_r set whenever a reply came */
-static pn_err ms_call(event *e, Postern__V1__MailstoreRequest *req,
-    Postern__V1__MailstoreReply **rep_r, const char **why_r)
-{
-	ProtobufCMessage *out = NULL;
-	pn_err rc = pn_client_call(e->st->bus, "mailstore", &req->base,
-	    &postern__v1__mailstore_reply__descriptor, e->pool, &out);
-
-	*rep_r = (Postern__V1__MailstoreReply *)out;
-	*why_r = NULL;
-	if (out)
-		pn_pb_get_status(out, why_r);
-	if (rc == PN_ERR_BUSY)
-		rc = PN_ERR_TEMP;
-	if (rc != PN_OK && rc != PN_ERR_NOTFOUND && rc != PN_ERR_EXISTS)
-		pn_warn("msg=\"mailstore refused\" status=%s error=\"%s\"", pn_err_str(rc),
-		    *why_r ? *why_r : "");
-	return rc;
 }
 
 /* ---- event records ---- */
@@ -406,9 +387,8 @@ static pn_err accepted_outcome(event *e, const char *address,
  */
 static pn_err to_existing(event *e, const char *address, const Mailbox *mb, Outcome *o)
 {
-	Postern__V1__MailstoreRequest req = POSTERN__V1__MAILSTORE_REQUEST__INIT;
-	Postern__V1__MailstoreReply *rep = NULL;
 	Postern__V1__Accept a = POSTERN__V1__ACCEPT__INIT;
+	Postern__V1__Accepted *acc;
 	Postern__V1__NewMessage m;
 	Postern__V1__OutMail *mail[1];
 	const char *why = NULL;
@@ -418,21 +398,20 @@ static pn_err to_existing(event *e, const char *address, const Mailbox *mb, Outc
 
 	if (!mb) {
 		Postern__V1__GetMailbox g = POSTERN__V1__GET_MAILBOX__INIT;
+		Mailbox *found;
 		g.address = (char *)address;
-		req.op_case = POSTERN__V1__MAILSTORE_REQUEST__OP_GET_MAILBOX;
-		req.get_mailbox = &g;
-		err = ms_call(e, &req, &rep, &why);
+		err = pn_ms_get_mailbox(e->st->bus, e->pool, &g, &found, &why);
 		if (err == PN_ERR_NOTFOUND)
 			return err;
 		if (err == PN_ERR_TEMP) {
 			e->why = "mailstore is unavailable";
 			return err;
 		}
-		if (err != PN_OK || rep->result_case != POSTERN__V1__MAILSTORE_REPLY__RESULT_MAILBOX) {
-			reject(e, o, why ? why : "mailstore refused the mailbox lookup");
+		if (err != PN_OK) {
+			reject(e, o, why);
 			return PN_OK;
 		}
-		mb = rep->mailbox;
+		mb = found;
 	}
 	if ((err = encrypt_message(e, &mb->public_key, &m)) != PN_OK)
 		return gpg_fail(e, o, err, "encrypt to mailbox");
@@ -453,21 +432,18 @@ static pn_err to_existing(event *e, const char *address, const Mailbox *mb, Outc
 	a.message = &m;
 	a.mail = mail;
 	a.n_mail = 1;
-	req = (Postern__V1__MailstoreRequest)POSTERN__V1__MAILSTORE_REQUEST__INIT;
-	req.op_case = POSTERN__V1__MAILSTORE_REQUEST__OP_ACCEPT;
-	req.accept = &a;
-	err = ms_call(e, &req, &rep, &why);
+	err = pn_ms_accept(e->st->bus, e->pool, &a, &acc, &why);
 	if (err == PN_ERR_NOTFOUND)
 		return err;
 	if (err == PN_ERR_TEMP) {
 		e->why = "mailstore is unavailable";
 		return err;
 	}
-	if (err != PN_OK || rep->result_case != POSTERN__V1__MAILSTORE_REPLY__RESULT_ACCEPTED) {
-		reject(e, o, why ? why : "mailstore refused the message");
+	if (err != PN_OK) {
+		reject(e, o, why);
 		return PN_OK;
 	}
-	return accepted_outcome(e, address, rep->accepted, NULL, o);
+	return accepted_outcome(e, address, acc, NULL, o);
 }
 
 /*
@@ -476,9 +452,8 @@ static pn_err to_existing(event *e, const char *address, const Mailbox *mb, Outc
  */
 static pn_err to_new(event *e, const char *address, Outcome *o, const Mailbox **mb_r)
 {
-	Postern__V1__MailstoreRequest req = POSTERN__V1__MAILSTORE_REQUEST__INIT;
-	Postern__V1__MailstoreReply *rep = NULL;
 	Postern__V1__Accept a = POSTERN__V1__ACCEPT__INIT;
+	Postern__V1__Accepted *acc;
 	Postern__V1__Mailbox nm = POSTERN__V1__MAILBOX__INIT;
 	Postern__V1__NewMessage m;
 	Postern__V1__OutMail *mail[1];
@@ -566,25 +541,21 @@ static pn_err to_new(event *e, const char *address, Outcome *o, const Mailbox **
 	a.message = &m;
 	a.mail = mail;
 	a.n_mail = 1;
-	req.op_case = POSTERN__V1__MAILSTORE_REQUEST__OP_ACCEPT;
-	req.accept = &a;
-	err = ms_call(e, &req, &rep, &why);
-	if (err == PN_ERR_EXISTS && rep &&
-	    rep->result_case == POSTERN__V1__MAILSTORE_REPLY__RESULT_ACCEPTED &&
-	    rep->accepted->mailbox) {
-		*mb_r = rep->accepted->mailbox;
+	err = pn_ms_accept(e->st->bus, e->pool, &a, &acc, &why);
+	if (err == PN_ERR_EXISTS && acc && acc->mailbox) {
+		*mb_r = acc->mailbox;
 		goto done;
 	}
 	if (err == PN_ERR_TEMP) {
 		e->why = "mailstore is unavailable";
 		goto done;
 	}
-	if (err != PN_OK || rep->result_case != POSTERN__V1__MAILSTORE_REPLY__RESULT_ACCEPTED) {
-		reject(e, o, why ? why : "mailstore refused the mailbox");
+	if (err != PN_OK) {
+		reject(e, o, why);
 		err = PN_OK;
 		goto done;
 	}
-	err = accepted_outcome(e, address, rep->accepted, &sec, o);
+	err = accepted_outcome(e, address, acc, &sec, o);
 done:
 	sodium_memzero(&sec, sizeof(sec));
 	prov_pooled_free(&pooled);
@@ -648,16 +619,12 @@ static pn_err seal(event *e, const ProtobufCBinaryData *pub, const void *mail, s
 /* queue - QueueMail{mailbox 0, m}: PN_OK, PN_ERR_TEMP (e->why set) or a refusal (*why_r) */
 static pn_err queue(event *e, Postern__V1__OutMail *m, const char **why_r)
 {
-	Postern__V1__MailstoreRequest req = POSTERN__V1__MAILSTORE_REQUEST__INIT;
 	Postern__V1__QueueMail q = POSTERN__V1__QUEUE_MAIL__INIT;
-	Postern__V1__MailstoreReply *rep = NULL;
 	pn_err err;
 
 	q.mailbox_id = 0;
 	q.mail = m;
-	req.op_case = POSTERN__V1__MAILSTORE_REQUEST__OP_QUEUE_MAIL;
-	req.queue_mail = &q;
-	err = ms_call(e, &req, &rep, why_r);
+	err = pn_ms_queue_mail(e->st->bus, e->pool, &q, why_r);
 	if (err == PN_ERR_TEMP)
 		e->why = "mailstore is unavailable";
 	return err;
@@ -696,7 +663,7 @@ static pn_err deliver_pgp(event *e, const char *address, const Postern__V1__KeyR
 	if (err == PN_ERR_TEMP)
 		return err;
 	if (err != PN_OK) {
-		reject(e, o, why && *why ? why : "mailstore refused the mail");
+		reject(e, o, why);
 		return PN_OK;
 	}
 	o->delivered = 1;
@@ -802,35 +769,15 @@ static pn_err sender_notice(event *e, const Postern__V1__SendResult *res, const 
 static pn_err key_lookup(event *e, char **addrs, size_t n,
     Postern__V1__KeyLookupResult **res_r)
 {
-	Postern__V1__KeylookupRequest req = POSTERN__V1__KEYLOOKUP_REQUEST__INIT;
-	Postern__V1__KeyLookup kl = POSTERN__V1__KEY_LOOKUP__INIT;
-	ProtobufCMessage *out = NULL;
-	const char *why = NULL;
-	pn_err err;
+	const char *why;
+	pn_err err = pn_kl_lookup(e->st->bus, e->pool, addrs, n, 1, res_r, &why);
 
-	kl.addresses = addrs;
-	kl.n_addresses = n;
-	kl.fresh = 1;
-	req.op_case = POSTERN__V1__KEYLOOKUP_REQUEST__OP_LOOKUP;
-	req.lookup = &kl;
-	err = pn_client_call(e->st->bus, "keylookup", &req.base,
-	    &postern__v1__keylookup_reply__descriptor, e->pool, &out);
-	if (out)
-		pn_pb_get_status(out, &why);
-	if (err != PN_OK) {
-		pn_warn("msg=\"key lookup failed\" event=%s status=%s error=\"%s\"",
-		    e->ev->event_id, pn_err_str(err), why ? why : "");
-		e->why = "key lookup is unavailable";
-		return err == PN_ERR_TEMP || err == PN_ERR_BUSY ? PN_ERR_TEMP : PN_ERR_INTERNAL;
-	}
-	Postern__V1__KeylookupReply *rep = (Postern__V1__KeylookupReply *)out;
-	if (rep->result_case != POSTERN__V1__KEYLOOKUP_REPLY__RESULT_LOOKUP ||
-	    rep->lookup->n_results != n) {
-		e->why = "key lookup answered badly";
-		return PN_ERR_INTERNAL;
-	}
-	*res_r = rep->lookup;
-	return PN_OK;
+	if (err == PN_OK)
+		return PN_OK;
+	pn_warn("msg=\"key lookup failed\" event=%s status=%s error=\"%s\"",
+	    e->ev->event_id, pn_err_str(err), why);
+	e->why = err == PN_ERR_INTERNAL ? "key lookup answered badly" : "key lookup is unavailable";
+	return err == PN_ERR_TEMP ? PN_ERR_TEMP : PN_ERR_INTERNAL;
 }
 
 /* event_free - wipe what the event kept of the plaintext */

@@ -13,15 +13,12 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "postern/v1/mailstore.pb-c.h"
 #include "postern/addr.h"
 #include "postern/bus.h"
+#include "postern/calls.h"
 #include "postern/log.h"
 #include "postern/redis.h"
 #include "reap.h"
-
-typedef Postern__V1__MailstoreRequest Req;
-typedef Postern__V1__MailstoreReply Rep;
 
 struct reap_real {
 	pn_client *bus;
@@ -59,18 +56,6 @@ void reap_real_destroy(reap_real **rp)
 	free(r);
 }
 
-/* call - one mailstore request; the reply (also for error statuses) in *rep_r */
-static pn_err call(reap_real *r, Req *req, pn_pool *pool, Rep **rep_r)
-{
-	ProtobufCMessage *out = NULL;
-	pn_err err = pn_client_call(r->bus, "mailstore", &req->base,
-	    &postern__v1__mailstore_reply__descriptor, pool, &out);
-
-	if (rep_r != NULL)
-		*rep_r = (Rep *)out;
-	return err;
-}
-
 /* boxes_from - reap_box copies of a mailbox list */
 static void boxes_from(Postern__V1__Mailbox *const *mb, size_t n,
     reap_box **boxes_r, size_t *n_r, pn_pool *pool)
@@ -90,9 +75,10 @@ static pn_err be_list(void *arg, int64_t inactive_before, int limit,
     long claim_s, int unwarned_only, int64_t after_id, reap_box **boxes_r,
     size_t *n_r, pn_pool *pool)
 {
-	Req req = POSTERN__V1__MAILSTORE_REQUEST__INIT;
+	reap_real *r = arg;
 	Postern__V1__ListInactive l = POSTERN__V1__LIST_INACTIVE__INIT;
-	Rep *rep = NULL;
+	Postern__V1__MailboxList *list;
+	const char *why;
 	pn_err err;
 
 	*n_r = 0;
@@ -102,31 +88,25 @@ static pn_err be_list(void *arg, int64_t inactive_before, int limit,
 	l.unwarned_only = unwarned_only;
 	l.walk = claim_s <= 0;
 	l.after_id = claim_s <= 0 ? after_id : 0;
-	req.op_case = POSTERN__V1__MAILSTORE_REQUEST__OP_LIST_INACTIVE;
-	req.list_inactive = &l;
-	if ((err = call(arg, &req, pool, &rep)) != PN_OK)
+	if ((err = pn_ms_list_inactive(r->bus, pool, &l, &list, &why)) != PN_OK)
 		return err;
-	if (rep->result_case != POSTERN__V1__MAILSTORE_REPLY__RESULT_MAILBOXES)
-		return PN_ERR_INTERNAL;
-	boxes_from(rep->mailboxes->mailboxes, rep->mailboxes->n_mailboxes, boxes_r, n_r,
-	    pool);
+	boxes_from(list->mailboxes, list->n_mailboxes, boxes_r, n_r, pool);
 	return PN_OK;
 }
 
 static pn_err be_remove(void *arg, int64_t id, int64_t inactive_before,
     const char *request_id)
 {
-	Req req = POSTERN__V1__MAILSTORE_REQUEST__INIT;
+	reap_real *r = arg;
 	Postern__V1__DeleteMailbox d = POSTERN__V1__DELETE_MAILBOX__INIT;
 	pn_pool *pool = pn_pool_new();
+	const char *why;
 	pn_err err;
 
 	d.mailbox_id = id;
 	d.inactive_before = inactive_before;
 	d.request_id = (char *)request_id;
-	req.op_case = POSTERN__V1__MAILSTORE_REQUEST__OP_DELETE_MAILBOX;
-	req.delete_mailbox = &d;
-	err = call(arg, &req, pool, NULL);
+	err = pn_ms_delete_mailbox(r->bus, pool, &d, &why);
 	pn_pool_destroy(&pool);
 	return err;
 }
@@ -134,24 +114,22 @@ static pn_err be_remove(void *arg, int64_t id, int64_t inactive_before,
 static pn_err be_remove_batch(void *arg, const int64_t *ids, size_t n,
     int64_t inactive_before, const char *request_id, pn_err *res)
 {
-	Req req = POSTERN__V1__MAILSTORE_REQUEST__INIT;
+	reap_real *rr = arg;
 	Postern__V1__DeleteMailboxes d = POSTERN__V1__DELETE_MAILBOXES__INIT;
+	Postern__V1__DeleteResults *del;
 	pn_pool *pool = pn_pool_new();
-	Rep *rep = NULL;
+	const char *why;
 	pn_err err;
 
 	d.mailbox_ids = (int64_t *)ids;
 	d.n_mailbox_ids = n;
 	d.inactive_before = inactive_before;
 	d.request_id = (char *)request_id;
-	req.op_case = POSTERN__V1__MAILSTORE_REQUEST__OP_DELETE_MAILBOXES;
-	req.delete_mailboxes = &d;
-	err = call(arg, &req, pool, &rep);
-	if (err == PN_OK && (rep->result_case != POSTERN__V1__MAILSTORE_REPLY__RESULT_DELETED ||
-	    rep->deleted->n_results != n))
+	err = pn_ms_delete_mailboxes(rr->bus, pool, &d, &del, &why);
+	if (err == PN_OK && del->n_results != n)
 		err = PN_ERR_INTERNAL;
 	for (size_t i = 0; err == PN_OK && i < n; i++) {
-		const Postern__V1__MailboxDeleted *r = rep->deleted->results[i];
+		const Postern__V1__MailboxDeleted *r = del->results[i];
 
 		/* results come in request order; trust nothing else */
 		if (r->mailbox_id != ids[i]) {
@@ -178,10 +156,11 @@ static pn_err be_remove_batch(void *arg, const int64_t *ids, size_t n,
 static pn_err be_take(void *arg, int64_t inactive_before, int limit,
     const char *request_id, reap_box **boxes_r, size_t *n_r, pn_pool *pool)
 {
-	Req req = POSTERN__V1__MAILSTORE_REQUEST__INIT;
+	reap_real *rr = arg;
 	Postern__V1__DeleteMailboxes d = POSTERN__V1__DELETE_MAILBOXES__INIT;
-	Rep *rep = NULL;
+	Postern__V1__DeleteResults *del;
 	reap_box *boxes;
+	const char *why;
 	pn_err err;
 	size_t n;
 
@@ -190,19 +169,16 @@ static pn_err be_take(void *arg, int64_t inactive_before, int limit,
 	d.take = limit;
 	d.inactive_before = inactive_before;
 	d.request_id = (char *)request_id;
-	req.op_case = POSTERN__V1__MAILSTORE_REQUEST__OP_DELETE_MAILBOXES;
-	req.delete_mailboxes = &d;
-	if ((err = call(arg, &req, pool, &rep)) != PN_OK)
+	if ((err = pn_ms_delete_mailboxes(rr->bus, pool, &d, &del, &why)) != PN_OK)
 		return err;
-	if (rep->result_case != POSTERN__V1__MAILSTORE_REPLY__RESULT_DELETED ||
-	    rep->deleted->n_results > (size_t)limit) {
+	if (del->n_results > (size_t)limit) {
 		pn_warn("msg=\"malformed delete_mailboxes reply\" take=%d", limit);
 		return PN_ERR_INTERNAL;
 	}
-	n = rep->deleted->n_results;
+	n = del->n_results;
 	boxes = pn_pool_alloc(pool, sizeof(*boxes) * (n ? n : 1));
 	for (size_t i = 0; i < n; i++) {
-		const Postern__V1__MailboxDeleted *r = rep->deleted->results[i];
+		const Postern__V1__MailboxDeleted *r = del->results[i];
 
 		/* every one is deleted, with the address its kl: key needs */
 		if (r->status != POSTERN__V1__STATUS__STATUS_OK || r->mailbox_id <= 0 ||
@@ -223,11 +199,12 @@ static pn_err be_warn(void *arg, int64_t id, int64_t warn_before,
     const char *idem_key, const char *envelope_from, const char *rcpt,
     const char *data, size_t len)
 {
-	Req req = POSTERN__V1__MAILSTORE_REQUEST__INIT;
+	reap_real *r = arg;
 	Postern__V1__QueueMail q = POSTERN__V1__QUEUE_MAIL__INIT;
 	Postern__V1__OutMail m = POSTERN__V1__OUT_MAIL__INIT;
 	char *rcpts[1] = { (char *)rcpt };
 	pn_pool *pool = pn_pool_new();
+	const char *why;
 	pn_err err;
 
 	m.idem_key = (char *)idem_key;
@@ -239,9 +216,7 @@ static pn_err be_warn(void *arg, int64_t id, int64_t warn_before,
 	q.mailbox_id = id;
 	q.mail = &m;
 	q.warn_inactive_before = warn_before;
-	req.op_case = POSTERN__V1__MAILSTORE_REQUEST__OP_QUEUE_MAIL;
-	req.queue_mail = &q;
-	err = call(arg, &req, pool, NULL);
+	err = pn_ms_queue_mail(r->bus, pool, &q, &why);
 	pn_pool_destroy(&pool);
 	return err;
 }
@@ -249,27 +224,24 @@ static pn_err be_warn(void *arg, int64_t id, int64_t warn_before,
 static pn_err be_tombstones(void *arg, int limit, long claim_s,
     reap_box **boxes_r, size_t *n_r, pn_pool *pool)
 {
-	Req req = POSTERN__V1__MAILSTORE_REQUEST__INIT;
+	reap_real *r = arg;
 	Postern__V1__ListTombstones l = POSTERN__V1__LIST_TOMBSTONES__INIT;
-	Rep *rep = NULL;
+	Postern__V1__TombstoneList *list;
 	reap_box *boxes;
+	const char *why;
 	size_t n;
 	pn_err err;
 
 	*n_r = 0;
 	l.limit = limit;
 	l.claim_seconds = claim_s;
-	req.op_case = POSTERN__V1__MAILSTORE_REQUEST__OP_LIST_TOMBSTONES;
-	req.list_tombstones = &l;
-	if ((err = call(arg, &req, pool, &rep)) != PN_OK)
+	if ((err = pn_ms_list_tombstones(r->bus, pool, &l, &list, &why)) != PN_OK)
 		return err;
-	if (rep->result_case != POSTERN__V1__MAILSTORE_REPLY__RESULT_TOMBSTONES)
-		return PN_ERR_INTERNAL;
-	n = rep->tombstones->n_tombstones;
+	n = list->n_tombstones;
 	boxes = pn_pool_alloc(pool, sizeof(*boxes) * (n ? n : 1));
 	for (size_t i = 0; i < n; i++) {
-		boxes[i].id = rep->tombstones->tombstones[i]->mailbox_id;
-		boxes[i].address = rep->tombstones->tombstones[i]->address;
+		boxes[i].id = list->tombstones[i]->mailbox_id;
+		boxes[i].address = list->tombstones[i]->address;
 		boxes[i].last_activity = 0;
 	}
 	*boxes_r = boxes;
@@ -279,16 +251,15 @@ static pn_err be_tombstones(void *arg, int limit, long claim_s,
 
 static pn_err be_forget_tombstones(void *arg, const int64_t *ids, size_t n)
 {
-	Req req = POSTERN__V1__MAILSTORE_REQUEST__INIT;
+	reap_real *r = arg;
 	Postern__V1__ForgetTombstones f = POSTERN__V1__FORGET_TOMBSTONES__INIT;
 	pn_pool *pool = pn_pool_new();
+	const char *why;
 	pn_err err;
 
 	f.mailbox_ids = (int64_t *)ids;
 	f.n_mailbox_ids = n;
-	req.op_case = POSTERN__V1__MAILSTORE_REQUEST__OP_FORGET_TOMBSTONES;
-	req.forget_tombstones = &f;
-	err = call(arg, &req, pool, NULL);
+	err = pn_ms_forget_tombstones(r->bus, pool, &f, &why);
 	pn_pool_destroy(&pool);
 	return err;
 }

@@ -60,13 +60,10 @@
 #define PUBLIC_URL "http://postern.test"
 
 typedef struct fx {
-	th_broker broker;
-	char *dsn;
+	th_stack st;                 /* broker, database, sink, mailstore, keylookup, provision */
 	char *senderhome;            /* alice's and kim's secret keys */
 	char *keyring;               /* what keylookup reads */
-	char *gnupg;                 /* provision's home */
-	char *maildir;
-	pid_t ms, kl, pv, sink, gw, gw2;
+	pid_t gw, gw2;
 	int api, api2;               /* the two gateways' API ports */
 	char domain[64];
 	char kim_fpr[64];
@@ -341,7 +338,7 @@ static char *send_body(const char *sender, const char *rcpt_json, const char *su
 /* mails_to - sink files addressed to rcpt; the newest in *last_r (caller frees) */
 static int mails_to(const char *rcpt, char **last_r)
 {
-	DIR *d = opendir(F->maildir);
+	DIR *d = opendir(F->st.maildir);
 	struct dirent *de;
 	char want[300], path[1024], best[256] = "";
 	int n = 0;
@@ -352,7 +349,7 @@ static int mails_to(const char *rcpt, char **last_r)
 		char *text;
 		if (!strstr(de->d_name, ".eml"))
 			continue;
-		snprintf(path, sizeof(path), "%s/%s", F->maildir, de->d_name);
+		snprintf(path, sizeof(path), "%s/%s", F->st.maildir, de->d_name);
 		if (!(text = th_read_file(path, NULL)))
 			continue;
 		if (strstr(text, want)) {
@@ -366,7 +363,7 @@ static int mails_to(const char *rcpt, char **last_r)
 	if (last_r) {
 		*last_r = NULL;
 		if (*best) {
-			snprintf(path, sizeof(path), "%s/%s", F->maildir, best);
+			snprintf(path, sizeof(path), "%s/%s", F->st.maildir, best);
 			*last_r = th_read_file(path, NULL);
 		}
 	}
@@ -390,9 +387,8 @@ static int wait_mails(const char *rcpt, int n)
 
 static int setup(void **state)
 {
-	const char *redis = th_env("POSTERN_TEST_REDIS"), *certs = th_env("POSTERN_TEST_CERTS");
-	char uid[256], path[512], key[65], bin[512], tokfile[400];
-	uint8_t k[32];
+	const char *certs = th_env("POSTERN_TEST_CERTS");
+	char uid[256], path[512], bin[512], tokfile[400];
 	fx *f = calloc(1, sizeof(*f));
 
 	assert_non_null(f);
@@ -403,8 +399,6 @@ static int setup(void **state)
 	snprintf(f->domain, sizeof(f->domain), "ga%s.example", f->tag);
 	f->senderhome = th_tmpdir("gas");
 	f->keyring = th_tmpdir("gak");
-	f->gnupg = th_tmpdir("gag");
-	f->maildir = th_tmpdir("gam");
 
 	/* the organisation's users: alice (a sender) and kim (a recipient) */
 	snprintf(uid, sizeof(uid), "Alice Sender <%s>", addr("alice"));
@@ -440,32 +434,15 @@ static int setup(void **state)
 		free(text);
 	}
 
-	assert_int_equal(th_broker_start(&f->broker, NULL), 0);
-	f->dsn = th_createdb("gateway_api");
-	int smtp = th_port();
-	f->sink = th_smtpsink_start(smtp, f->maildir);
-	assert_true(f->sink > 0);
-	snprintf(f->env[0], sizeof(f->env[0]), "POSTERN_PG_DSN=%s", f->dsn);
-	snprintf(f->env[1], sizeof(f->env[1]), "POSTERN_SMTP_URL=smtp://127.0.0.1:%d", smtp);
-	const char *ms_env[] = { f->env[0], f->env[1], "POSTERN_OUTBOX_INTERVAL_MS=100",
-		"POSTERN_SMTP_STARTTLS=off", NULL };
-	f->ms = th_service_start("mailstore", f->broker.endpoint, ms_env, NULL);
-	assert_true(f->ms > 0);
-	snprintf(f->env[2], sizeof(f->env[2]), "POSTERN_REDIS=%s", redis);
-	snprintf(f->env[3], sizeof(f->env[3]), "POSTERN_KEYRING_DIR=%s", f->keyring);
-	/* no cached NONE: a new mailbox shows as "guest" at once */
-	const char *kl_env[] = { f->env[2], f->env[3], "POSTERN_KL_TTL_NONE=0", NULL };
-	f->kl = th_service_start("keylookup", f->broker.endpoint, kl_env, NULL);
-	assert_true(f->kl > 0);
-	randombytes_buf(k, sizeof(k));
-	sodium_bin2hex(key, sizeof(key), k, sizeof(k));
-	snprintf(f->env[4], sizeof(f->env[4]), "POSTERN_PROVISION_KEY=%s", key);
-	snprintf(f->env[5], sizeof(f->env[5]), "POSTERN_GNUPGHOME=%s", f->gnupg);
-	const char *pv_env[] = { f->env[2], f->env[4], f->env[5],
-		"POSTERN_MAX_MAIL_BYTES=1048576", "POSTERN_PUBLIC_URL=" PUBLIC_URL "/",
-		"POSTERN_BUS_TIMEOUT_MS=20000", NULL };
-	f->pv = th_service_start("provision", f->broker.endpoint, pv_env, NULL);
-	assert_true(f->pv > 0);
+	{
+		static const char *const pv_env[] = { "POSTERN_MAX_MAIL_BYTES=1048576",
+			"POSTERN_PUBLIC_URL=" PUBLIC_URL "/", "POSTERN_BUS_TIMEOUT_MS=20000", NULL };
+		/* no cached NONE: a new mailbox shows as "guest" at once */
+		static const char *const kl_env[] = { "POSTERN_KL_TTL_NONE=0", NULL };
+		const th_stack_opts o = { .tag = "gateway_api", .keyring = f->keyring,
+			.pv_env = pv_env, .kl_env = kl_env };
+		th_stack_start(&f->st, &o);
+	}
 
 	/* the gateway under test: milter and API on ports of their own */
 	f->api = th_port();
@@ -475,7 +452,7 @@ static int setup(void **state)
 	const char *gw_env[] = { f->env[6], f->env[7], f->env[8],
 		"POSTERN_GATEWAY_API_TOKEN=" TOKEN, "POSTERN_BUS_TIMEOUT_MS=60000",
 		"POSTERN_BUS_RETRIES=1", NULL };
-	f->gw = th_service_start("gateway", f->broker.endpoint, gw_env, NULL);
+	f->gw = th_service_start("gateway", f->st.broker.endpoint, gw_env, NULL);
 	assert_true(f->gw > 0);
 
 	/* a second one for the outage: the token from a file, a short bus timeout */
@@ -493,7 +470,7 @@ static int setup(void **state)
 	snprintf(f->env[11], sizeof(f->env[11]), "POSTERN_GATEWAY_API_TOKEN_FILE=%s", tokfile);
 	const char *gw2_env[] = { f->env[9], f->env[10], f->env[11],
 		"POSTERN_BUS_TIMEOUT_MS=1500", "POSTERN_BUS_RETRIES=1", NULL };
-	f->gw2 = th_service_start("gateway", f->broker.endpoint, gw2_env, NULL);
+	f->gw2 = th_service_start("gateway", f->st.broker.endpoint, gw2_env, NULL);
 	assert_true(f->gw2 > 0);
 	*state = f;
 	return 0;
@@ -502,24 +479,17 @@ static int setup(void **state)
 static int teardown(void **state)
 {
 	fx *f = *state;
-	const char *homes[] = { f->senderhome, f->keyring, f->gnupg };
-	pid_t *procs[] = { &f->gw, &f->gw2, &f->pv, &f->kl, &f->ms };
+	const char *kill[] = { "gpgconf", "--homedir", f->senderhome, "--kill", "all", NULL };
+	pid_t *procs[] = { &f->gw, &f->gw2 };
 
 	for (size_t i = 0; i < sizeof(procs) / sizeof(procs[0]); i++)
 		if (*procs[i] > 0)
 			assert_int_equal(th_stop(*procs[i], 15000), 0);
-	th_stop(f->sink, 5000);
-	th_stop(f->broker.pid, 5000);
-	for (size_t i = 0; i < 3; i++) {
-		const char *kill[] = { "gpgconf", "--homedir", homes[i], "--kill", "all", NULL };
-		th_run(kill, NULL, NULL);
-	}
+	assert_int_equal(th_stack_stop(&f->st), 0);
+	th_run(kill, NULL, NULL);
 	curl_global_cleanup();
-	free(f->dsn);
 	free(f->senderhome);
 	free(f->keyring);
-	free(f->gnupg);
-	free(f->maildir);
 	free(f);
 	return 0;
 }
@@ -883,8 +853,8 @@ static void test_unavailable(void **state)
 	    addr("bob"));
 	assert_int_equal(get(&r, F->api2, target), 200);        /* the file's token works */
 	resp_free(&r);
-	assert_int_equal(th_stop(F->pv, 15000), 0);
-	F->pv = -1;
+	assert_int_equal(th_stop(F->st.pv[0], 15000), 0);
+	F->st.pv[0] = -1;
 	assert_int_equal(get(&r, F->api2, target), 503);
 	error_is(&r, 503, "provision is unavailable");
 	assert_true(header_has(r.head, "Retry-After: 10"));
@@ -895,8 +865,8 @@ static void test_unavailable(void **state)
 	resp_free(&r);
 	free(body);
 
-	assert_int_equal(th_stop(F->kl, 15000), 0);
-	F->kl = -1;
+	assert_int_equal(th_stop(F->st.kl, 15000), 0);
+	F->st.kl = -1;
 	snprintf(target, sizeof(target), "/api/v1/recipients?address=%s", addr("kim"));
 	assert_int_equal(get(&r, F->api2, target), 503);
 	error_is(&r, 503, "keylookup is unavailable");
@@ -915,7 +885,7 @@ static void test_no_token_no_start(void **state)
 	pid_t pid;
 	(void)state;
 
-	snprintf(e[0], sizeof(e[0]), "POSTERN_BROKER=%s", F->broker.endpoint);
+	snprintf(e[0], sizeof(e[0]), "POSTERN_BROKER=%s", F->st.broker.endpoint);
 	snprintf(e[1], sizeof(e[1]), "POSTERN_CERT=%s/gateway.cert", certs);
 	snprintf(e[2], sizeof(e[2]), "POSTERN_BROKER_CERT=%s/broker.cert", certs);
 	snprintf(e[3], sizeof(e[3]), "POSTERN_GATEWAY_API_LISTEN=127.0.0.1:%d", th_port());

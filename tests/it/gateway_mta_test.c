@@ -35,11 +35,10 @@
 #include "../harness/harness.h"
 
 typedef struct fx {
-	th_broker broker;
-	char *dsn;
+	th_stack st;                    /* broker, database, sink, mailstore, keylookup, provision */
 	char *home;                     /* alice's and kim's secret keys */
-	char *keyring, *gnupg, *maildir, *postfix;
-	pid_t ms, kl, pv, gw, sink;
+	char *keyring, *postfix;
+	pid_t gw;
 	int mta, gw_health;
 	char ext[64], in[64];
 	char tag[32];
@@ -128,7 +127,7 @@ static int mails_to(const char *rcpt, int want, long ms)
 	int n;
 
 	snprintf(line, sizeof(line), "X-Sink-Rcpt-To: <%s>", rcpt);
-	while ((n = th_count_mails(F->maildir, line)) < want && th_now_ms() < end)
+	while ((n = th_count_mails(F->st.maildir, line)) < want && th_now_ms() < end)
 		usleep(100 * 1000);
 	return n;
 }
@@ -142,13 +141,13 @@ static char *mail_to(const char *rcpt)
 	DIR *d;
 
 	snprintf(line, sizeof(line), "X-Sink-Rcpt-To: <%s>", rcpt);
-	if (!(d = opendir(F->maildir)))
+	if (!(d = opendir(F->st.maildir)))
 		return NULL;
 	while ((de = readdir(d)) != NULL && !found) {
 		char *text;
 		if (!strstr(de->d_name, ".eml"))
 			continue;
-		snprintf(path, sizeof(path), "%s/%s", F->maildir, de->d_name);
+		snprintf(path, sizeof(path), "%s/%s", F->st.maildir, de->d_name);
 		if ((text = th_read_file(path, NULL)) && strstr(text, line))
 			found = text;
 		else
@@ -167,12 +166,12 @@ static int leaked(const char *token)
 	DIR *d;
 
 	snprintf(rcpt, sizeof(rcpt), "@%s>", F->ext);
-	assert_non_null(d = opendir(F->maildir));
+	assert_non_null(d = opendir(F->st.maildir));
 	while ((de = readdir(d)) != NULL) {
 		char *text, *body;
 		if (!strstr(de->d_name, ".eml"))
 			continue;
-		snprintf(path, sizeof(path), "%s/%s", F->maildir, de->d_name);
+		snprintf(path, sizeof(path), "%s/%s", F->st.maildir, de->d_name);
 		if (!(text = th_read_file(path, NULL)))
 			continue;
 		/* the sink's envelope lines come first, the mail after them */
@@ -209,16 +208,6 @@ static char *decrypt(const char *text)
 	return th_read_file(out_path, NULL);
 }
 
-/* provision_start - provision with the fixture's settings */
-static void provision_start(void)
-{
-	const char *pv_env[] = { F->env[2], F->env[4], F->env[5],
-		"POSTERN_PUBLIC_URL=http://postern.test", "POSTERN_BUS_TIMEOUT_MS=20000",
-		"POSTERN_PROVISION_KEY_POOL=2", NULL };
-	F->pv = th_service_start("provision", F->broker.endpoint, pv_env, NULL);
-	assert_true(F->pv > 0);
-}
-
 /* import_user - a key pair in the test's home, its public key in keylookup's keyring */
 static void import_user(const char *name, const char *address)
 {
@@ -242,9 +231,7 @@ static void import_user(const char *name, const char *address)
 
 static int setup(void **state)
 {
-	const char *redis = th_env("POSTERN_TEST_REDIS");
-	char key[65], relay[64], milter[64], port[16];
-	uint8_t k[32];
+	char relay[64], milter[64], port[16];
 	fx *f = calloc(1, sizeof(*f));
 
 	assert_non_null(f);
@@ -255,47 +242,30 @@ static int setup(void **state)
 	snprintf(f->in, sizeof(f->in), "mi%s.example", f->tag);
 	f->home = th_tmpdir("gmh");
 	f->keyring = th_tmpdir("gmk");
-	f->gnupg = th_tmpdir("gmg");
-	f->maildir = th_tmpdir("gmm");
 	f->postfix = th_tmpdir("pf");
 
 	/* alice writes from inside and has a key; kim is outside and has one */
 	import_user("alice", in("alice"));
 	import_user("kim", ext("kim"));
 
-	assert_int_equal(th_broker_start(&f->broker, NULL), 0);
-	f->dsn = th_createdb("gatewaymta");
-	int smtp = th_port();
-	f->sink = th_smtpsink_start(smtp, f->maildir);
-	assert_true(f->sink > 0);
-	snprintf(f->env[0], sizeof(f->env[0]), "POSTERN_PG_DSN=%s", f->dsn);
-	snprintf(f->env[1], sizeof(f->env[1]), "POSTERN_SMTP_URL=smtp://127.0.0.1:%d", smtp);
-	const char *ms_env[] = { f->env[0], f->env[1], "POSTERN_OUTBOX_INTERVAL_MS=100",
-		"POSTERN_SMTP_STARTTLS=off", NULL };
-	f->ms = th_service_start("mailstore", f->broker.endpoint, ms_env, NULL);
-	assert_true(f->ms > 0);
-	snprintf(f->env[2], sizeof(f->env[2]), "POSTERN_REDIS=%s", redis);
-	snprintf(f->env[3], sizeof(f->env[3]), "POSTERN_KEYRING_DIR=%s", f->keyring);
-	const char *kl_env[] = { f->env[2], f->env[3], NULL };
-	f->kl = th_service_start("keylookup", f->broker.endpoint, kl_env, NULL);
-	assert_true(f->kl > 0);
-	randombytes_buf(k, sizeof(k));
-	sodium_bin2hex(key, sizeof(key), k, sizeof(k));
-	snprintf(f->env[4], sizeof(f->env[4]), "POSTERN_PROVISION_KEY=%s", key);
-	snprintf(f->env[5], sizeof(f->env[5]), "POSTERN_GNUPGHOME=%s", f->gnupg);
-	provision_start();
+	{
+		static const char *const pv_env[] = { "POSTERN_PUBLIC_URL=http://postern.test",
+			"POSTERN_BUS_TIMEOUT_MS=20000", "POSTERN_PROVISION_KEY_POOL=2", NULL };
+		const th_stack_opts o = { .tag = "gatewaymta", .keyring = f->keyring, .pv_env = pv_env };
+		th_stack_start(&f->st, &o);
+	}
 
 	int mport = th_port();
 	snprintf(f->env[6], sizeof(f->env[6]), "POSTERN_GATEWAY_MILTER=inet:%d@127.0.0.1", mport);
 	snprintf(f->env[7], sizeof(f->env[7]), "POSTERN_GATEWAY_LOCAL_DOMAINS=%s", f->in);
 	const char *gw_env[] = { f->env[6], f->env[7], "POSTERN_GATEWAY_API_LISTEN=",
 		"POSTERN_BUS_TIMEOUT_MS=3000", "POSTERN_BUS_RETRIES=2", NULL };
-	f->gw = th_service_start("gateway", f->broker.endpoint, gw_env, &f->gw_health);
+	f->gw = th_service_start("gateway", f->st.broker.endpoint, gw_env, &f->gw_health);
 	assert_true(f->gw > 0);
 
 	f->mta = th_port();
 	snprintf(port, sizeof(port), "%d", f->mta);
-	snprintf(relay, sizeof(relay), "127.0.0.1:%d", smtp);
+	snprintf(relay, sizeof(relay), "127.0.0.1:%d", f->st.smtp);
 	snprintf(milter, sizeof(milter), "inet:%d@127.0.0.1", mport);
 	assert_int_equal(postfix("start", "--port", port, "--relay", relay, "--milter", milter,
 	    (char *)NULL), 0);
@@ -306,28 +276,15 @@ static int setup(void **state)
 static int teardown(void **state)
 {
 	fx *f = *state;
-	const char *homes[] = { f->home, f->keyring, f->gnupg };
+	const char *kill[] = { "gpgconf", "--homedir", f->home, "--kill", "all", NULL };
 
 	assert_int_equal(postfix("stop", (char *)NULL), 0);
 	if (f->gw > 0)
 		assert_int_equal(th_stop(f->gw, 15000), 0);
-	if (f->pv > 0)
-		assert_int_equal(th_stop(f->pv, 15000), 0);
-	if (f->kl > 0)
-		assert_int_equal(th_stop(f->kl, 15000), 0);
-	if (f->ms > 0)
-		assert_int_equal(th_stop(f->ms, 15000), 0);
-	th_stop(f->sink, 5000);
-	th_stop(f->broker.pid, 5000);
-	for (size_t i = 0; i < 3; i++) {
-		const char *kill[] = { "gpgconf", "--homedir", homes[i], "--kill", "all", NULL };
-		th_run(kill, NULL, NULL);
-	}
-	free(f->dsn);
+	assert_int_equal(th_stack_stop(&f->st), 0);
+	th_run(kill, NULL, NULL);
 	free(f->home);
 	free(f->keyring);
-	free(f->gnupg);
-	free(f->maildir);
 	free(f->postfix);
 	free(f);
 	return 0;
@@ -346,7 +303,7 @@ static void test_triggered_mail_end_to_end(void **state)
 
 	/* the guest: one invitation */
 	assert_int_equal(mails_to(ext("bob"), 1, 30000), 1);
-	assert_int_equal(th_sql_longf(F->dsn, "SELECT count(*) FROM mailboxes WHERE address = '%s' "
+	assert_int_equal(th_sql_longf(F->st.dsn, "SELECT count(*) FROM mailboxes WHERE address = '%s' "
 	    "AND pin_verifier IS NOT NULL", ext("bob")), 1);
 	/* the key holder: one PGP/MIME mail that decrypts to the body */
 	assert_int_equal(mails_to(ext("kim"), 1, 30000), 1);
@@ -392,7 +349,7 @@ static void test_untriggered_passes_unchanged(void **state)
 	assert_non_null(strstr(m, token));
 	assert_non_null(strstr(m, "Subject: Lunch at noon"));
 	free(m);
-	assert_int_equal(th_sql_longf(F->dsn, "SELECT count(*) FROM mailboxes WHERE address = '%s'",
+	assert_int_equal(th_sql_longf(F->st.dsn, "SELECT count(*) FROM mailboxes WHERE address = '%s'",
 	    ext("erin")), 0);
 }
 
@@ -403,8 +360,8 @@ static void test_postfix_retries_after_tempfail(void **state)
 	(void)state;
 
 	snprintf(token, sizeof(token), "RETRY-%s-token", F->tag);
-	assert_int_equal(th_stop(F->pv, 15000), 0);
-	F->pv = -1;
+	assert_int_equal(th_stop(F->st.pv[0], 15000), 0);
+	F->st.pv[0] = -1;
 
 	/* a submitting SMTP client is told to come back later */
 	snprintf(out, sizeof(out), "%s/swaks.txt", F->postfix);
@@ -434,7 +391,7 @@ static void test_postfix_retries_after_tempfail(void **state)
 	assert_int_equal(mails_to(ext("dave"), 1, 500), 0);
 
 	/* provision is back: Postfix's retry delivers, once */
-	provision_start();
+	th_stack_provision_start(&F->st, 0);
 	end = th_now_ms() + 60000;
 	while (queued() > 0 && th_now_ms() < end) {
 		assert_int_equal(postfix("flush", (char *)NULL), 0);
@@ -442,7 +399,7 @@ static void test_postfix_retries_after_tempfail(void **state)
 	}
 	assert_int_equal(queued(), 0);
 	assert_int_equal(mails_to(ext("dave"), 1, 30000), 1);
-	assert_int_equal(th_sql_longf(F->dsn, "SELECT count(*) FROM messages m JOIN mailboxes b "
+	assert_int_equal(th_sql_longf(F->st.dsn, "SELECT count(*) FROM messages m JOIN mailboxes b "
 	    "ON b.id = m.mailbox_id WHERE b.address = '%s'", ext("dave")), 1);
 	sleep(1);
 	assert_int_equal(mails_to(ext("dave"), 2, 200), 1);

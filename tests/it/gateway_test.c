@@ -38,10 +38,9 @@
 #define MAX_MAIL 65536
 
 typedef struct fx {
-	th_broker broker;
-	char *dsn;
-	char *senderhome, *keyring, *gnupg, *maildir;
-	pid_t ms, kl, pv, gw, sink;
+	th_stack st;                    /* broker, database, sink, mailstore, keylookup, provision */
+	char *senderhome, *keyring;
+	pid_t gw;
 	int milter, gw_health;
 	char ext[64], in[64];           /* the external and the internal domain */
 	char tag[32];
@@ -140,13 +139,13 @@ static int decided(const char *scen, const char *reply)
 /* mailbox_count - mailboxes for address */
 static long mailbox_count(const char *address)
 {
-	return th_sql_longf(F->dsn, "SELECT count(*) FROM mailboxes WHERE address = '%s'", address);
+	return th_sql_longf(F->st.dsn, "SELECT count(*) FROM mailboxes WHERE address = '%s'", address);
 }
 
 /* message_count - messages in the mailbox of address */
 static long message_count(const char *address)
 {
-	return th_sql_longf(F->dsn, "SELECT count(*) FROM messages m JOIN mailboxes b "
+	return th_sql_longf(F->st.dsn, "SELECT count(*) FROM messages m JOIN mailboxes b "
 	    "ON b.id = m.mailbox_id WHERE b.address = '%s'", address);
 }
 
@@ -159,7 +158,7 @@ static int mails_to(const char *rcpt, int want, long ms)
 
 	snprintf(line, sizeof(line), "X-Sink-Rcpt-To: <%s>", rcpt);
 	do {
-		n = th_count_mails(F->maildir, line);
+		n = th_count_mails(F->st.maildir, line);
 		if (n >= want)
 			return n;
 		usleep(100 * 1000);
@@ -169,9 +168,7 @@ static int mails_to(const char *rcpt, int want, long ms)
 
 static int setup(void **state)
 {
-	const char *redis = th_env("POSTERN_TEST_REDIS");
-	char uid[256], path[512], key[65], bin[512];
-	uint8_t k[32];
+	char uid[256], path[512], bin[512];
 	fx *f = calloc(1, sizeof(*f));
 
 	assert_non_null(f);
@@ -182,8 +179,6 @@ static int setup(void **state)
 	snprintf(f->in, sizeof(f->in), "gi%s.example", f->tag);
 	f->senderhome = th_tmpdir("gws");
 	f->keyring = th_tmpdir("gwk");
-	f->gnupg = th_tmpdir("gwg");
-	f->maildir = th_tmpdir("gwm");
 
 	/* kim, outside the organisation, has a key the organisation knows */
 	snprintf(uid, sizeof(uid), "Kim <%s>", ext("kim"));
@@ -203,31 +198,12 @@ static int setup(void **state)
 		assert_int_equal(th_run(argv, env, NULL), 0);
 	}
 
-	assert_int_equal(th_broker_start(&f->broker, NULL), 0);
-	f->dsn = th_createdb("gateway");
-	int smtp = th_port();
-	f->sink = th_smtpsink_start(smtp, f->maildir);
-	assert_true(f->sink > 0);
-	snprintf(f->env[0], sizeof(f->env[0]), "POSTERN_PG_DSN=%s", f->dsn);
-	snprintf(f->env[1], sizeof(f->env[1]), "POSTERN_SMTP_URL=smtp://127.0.0.1:%d", smtp);
-	const char *ms_env[] = { f->env[0], f->env[1], "POSTERN_OUTBOX_INTERVAL_MS=100",
-		"POSTERN_SMTP_STARTTLS=off", NULL };
-	f->ms = th_service_start("mailstore", f->broker.endpoint, ms_env, NULL);
-	assert_true(f->ms > 0);
-	snprintf(f->env[2], sizeof(f->env[2]), "POSTERN_REDIS=%s", redis);
-	snprintf(f->env[3], sizeof(f->env[3]), "POSTERN_KEYRING_DIR=%s", f->keyring);
-	const char *kl_env[] = { f->env[2], f->env[3], NULL };
-	f->kl = th_service_start("keylookup", f->broker.endpoint, kl_env, NULL);
-	assert_true(f->kl > 0);
-	randombytes_buf(k, sizeof(k));
-	sodium_bin2hex(key, sizeof(key), k, sizeof(k));
-	snprintf(f->env[4], sizeof(f->env[4]), "POSTERN_PROVISION_KEY=%s", key);
-	snprintf(f->env[5], sizeof(f->env[5]), "POSTERN_GNUPGHOME=%s", f->gnupg);
-	const char *pv_env[] = { f->env[2], f->env[4], f->env[5],
-		"POSTERN_PUBLIC_URL=http://postern.test", "POSTERN_BUS_TIMEOUT_MS=20000",
-		"POSTERN_PROVISION_KEY_POOL=2", NULL };
-	f->pv = th_service_start("provision", f->broker.endpoint, pv_env, NULL);
-	assert_true(f->pv > 0);
+	{
+		static const char *const pv_env[] = { "POSTERN_PUBLIC_URL=http://postern.test",
+			"POSTERN_BUS_TIMEOUT_MS=20000", "POSTERN_PROVISION_KEY_POOL=2", NULL };
+		const th_stack_opts o = { .tag = "gateway", .keyring = f->keyring, .pv_env = pv_env };
+		th_stack_start(&f->st, &o);
+	}
 	f->milter = th_port();
 	snprintf(f->env[6], sizeof(f->env[6]), "POSTERN_GATEWAY_MILTER=inet:%d@127.0.0.1",
 	    f->milter);
@@ -236,7 +212,7 @@ static int setup(void **state)
 	const char *gw_env[] = { f->env[6], f->env[7], f->env[8],
 		"POSTERN_GATEWAY_API_LISTEN=", "POSTERN_BUS_TIMEOUT_MS=3000",
 		"POSTERN_BUS_RETRIES=2", NULL };
-	f->gw = th_service_start("gateway", f->broker.endpoint, gw_env, &f->gw_health);
+	f->gw = th_service_start("gateway", f->st.broker.endpoint, gw_env, &f->gw_health);
 	assert_true(f->gw > 0);
 	*state = f;
 	return 0;
@@ -245,27 +221,14 @@ static int setup(void **state)
 static int teardown(void **state)
 {
 	fx *f = *state;
-	const char *homes[] = { f->senderhome, f->keyring, f->gnupg };
+	const char *kill[] = { "gpgconf", "--homedir", f->senderhome, "--kill", "all", NULL };
 
 	if (f->gw > 0)
 		assert_int_equal(th_stop(f->gw, 15000), 0);
-	if (f->pv > 0)
-		assert_int_equal(th_stop(f->pv, 15000), 0);
-	if (f->kl > 0)
-		assert_int_equal(th_stop(f->kl, 15000), 0);
-	if (f->ms > 0)
-		assert_int_equal(th_stop(f->ms, 15000), 0);
-	th_stop(f->sink, 5000);
-	th_stop(f->broker.pid, 5000);
-	for (size_t i = 0; i < 3; i++) {
-		const char *kill[] = { "gpgconf", "--homedir", homes[i], "--kill", "all", NULL };
-		th_run(kill, NULL, NULL);
-	}
-	free(f->dsn);
+	assert_int_equal(th_stack_stop(&f->st), 0);
+	th_run(kill, NULL, NULL);
 	free(f->senderhome);
 	free(f->keyring);
-	free(f->gnupg);
-	free(f->maildir);
 	free(f);
 	return 0;
 }
@@ -300,7 +263,7 @@ static void test_header_trigger_with_pin(void **state)
 	(void)state;
 	assert_int_equal(scenario("header_pin", ext("dora"), "tok-hdr"), 0);
 	assert_int_equal(mailbox_count(ext("dora")), 1);
-	assert_int_equal(th_sql_longf(F->dsn, "SELECT count(*) FROM mailboxes WHERE address = '%s' "
+	assert_int_equal(th_sql_longf(F->st.dsn, "SELECT count(*) FROM mailboxes WHERE address = '%s' "
 	    "AND pin_verifier IS NOT NULL", ext("dora")), 1);
 }
 
@@ -349,8 +312,8 @@ static void test_refusals(void **state)
 static void test_provision_down_tempfails(void **state)
 {
 	(void)state;
-	assert_int_equal(th_stop(F->pv, 15000), 0);
-	F->pv = -1;
+	assert_int_equal(th_stop(F->st.pv[0], 15000), 0);
+	F->st.pv[0] = -1;
 	assert_int_equal(scenario("down", ext("ivan"), "tok-down"), 0);
 	assert_true(decided("down", "451"));
 	assert_int_equal(mailbox_count(ext("ivan")), 0);

@@ -46,22 +46,19 @@
 
 #define MAX_ADDRESSES 20
 #define TTL_NONE 1
+#define STR_(x) #x
+#define STR(x) STR_(x)
 
 typedef Postern__V1__KeyResult Res;
 
 /* The world shared by every case. */
 typedef struct fx {
-	th_broker broker;
-	char *dsn;
+	th_stack st;                 /* broker, database, sink, mailstore, keylookup, client */
 	char *gnupg;                 /* where test keys are made */
 	char *keyring;               /* what keylookup reads */
-	pid_t ms, kl;
-	int ms_health, kl_health;
-	pn_client *client;
 	pn_redis *redis;
 	char domain[64];
 	char good_fpr[64];
-	char env_buf[8][512];
 } fx;
 
 static fx *F;
@@ -112,7 +109,7 @@ static const char *const *ctl_env(void)
 	static const char *env[5];
 	const char *certs = th_env("POSTERN_TEST_CERTS");
 
-	snprintf(b[0], sizeof(b[0]), "POSTERN_BROKER=%s", F->broker.endpoint);
+	snprintf(b[0], sizeof(b[0]), "POSTERN_BROKER=%s", F->st.broker.endpoint);
 	snprintf(b[1], sizeof(b[1]), "POSTERN_CERT=%s/posternctl.cert", certs);
 	snprintf(b[2], sizeof(b[2]), "POSTERN_BROKER_CERT=%s/broker.cert", certs);
 	snprintf(b[3], sizeof(b[3]), "POSTERN_KEYRING_DIR=%s", F->keyring);
@@ -149,36 +146,21 @@ static void import(const char *file)
 	assert_int_equal(ctl(out, ctl_env(), "key", "import", file, (char *)NULL), 0);
 }
 
-/* lookup - one KeyLookup; status returned, reply in *rep_r */
+/* lookup - one KeyLookup: on PN_OK one result per address in *res_r, else why in *why_r */
 static pn_err lookup(pn_pool *pool, const char *const *addrs, size_t n, int fresh,
-    Postern__V1__KeylookupReply **rep_r)
+    Postern__V1__KeyLookupResult **res_r, const char **why_r)
 {
-	Postern__V1__KeylookupRequest req = POSTERN__V1__KEYLOOKUP_REQUEST__INIT;
-	Postern__V1__KeyLookup kl = POSTERN__V1__KEY_LOOKUP__INIT;
-	ProtobufCMessage *out = NULL;
-	pn_err rc;
-
-	kl.addresses = (char **)addrs;
-	kl.n_addresses = n;
-	kl.fresh = fresh;
-	req.op_case = POSTERN__V1__KEYLOOKUP_REQUEST__OP_LOOKUP;
-	req.lookup = &kl;
-	rc = pn_client_call(F->client, "keylookup", &req.base,
-	    &postern__v1__keylookup_reply__descriptor, pool, &out);
-	*rep_r = (Postern__V1__KeylookupReply *)out;
-	if (rc == PN_OK) {
-		assert_int_equal((*rep_r)->result_case, POSTERN__V1__KEYLOOKUP_REPLY__RESULT_LOOKUP);
-		assert_int_equal((*rep_r)->lookup->n_results, n);
-	}
-	return rc;
+	return pn_kl_lookup(F->st.client, pool, (char *const *)addrs, n, fresh, res_r, why_r);
 }
 
 /* one - look up a single address, return its result */
 static Res *one(pn_pool *pool, const char *a, int fresh)
 {
-	Postern__V1__KeylookupReply *rep = NULL;
-	assert_int_equal(lookup(pool, &a, 1, fresh, &rep), PN_OK);
-	return rep->lookup->results[0];
+	Postern__V1__KeyLookupResult *res = NULL;
+	const char *why;
+
+	assert_int_equal(lookup(pool, &a, 1, fresh, &res, &why), PN_OK);
+	return res->results[0];
 }
 
 /* redis_ttl - TTL of a key in seconds (-2 missing, -1 no expiry) */
@@ -227,7 +209,7 @@ static void make_mailbox(const char *address)
 	a.message = &m;
 	req.op_case = POSTERN__V1__MAILSTORE_REQUEST__OP_ACCEPT;
 	req.accept = &a;
-	assert_int_equal(pn_client_call(F->client, "mailstore", &req.base,
+	assert_int_equal(pn_client_call(F->st.client, "mailstore", &req.base,
 	    &postern__v1__mailstore_reply__descriptor, pool, &out), PN_OK);
 	pn_pool_destroy(&pool);
 }
@@ -284,25 +266,15 @@ static int setup(void **state)
 	import(export_to(addr("revoked"), "revoked"));
 
 	/* the services */
-	assert_int_equal(th_broker_start(&f->broker, NULL), 0);
-	f->dsn = th_createdb("keylookup");
-	snprintf(f->env_buf[0], sizeof(f->env_buf[0]), "POSTERN_PG_DSN=%s", f->dsn);
-	snprintf(f->env_buf[1], sizeof(f->env_buf[1]), "POSTERN_SMTP_URL=smtp://127.0.0.1:%d",
-	    th_port());
-	const char *ms_env[] = { f->env_buf[0], f->env_buf[1], NULL };
-	f->ms = th_service_start("mailstore", f->broker.endpoint, ms_env, &f->ms_health);
-	assert_true(f->ms > 0);
-	snprintf(f->env_buf[2], sizeof(f->env_buf[2]), "POSTERN_REDIS=%s", redis);
-	snprintf(f->env_buf[3], sizeof(f->env_buf[3]), "POSTERN_KEYRING_DIR=%s", f->keyring);
-	snprintf(f->env_buf[4], sizeof(f->env_buf[4]), "POSTERN_KL_TTL_NONE=%d", TTL_NONE);
-	snprintf(f->env_buf[5], sizeof(f->env_buf[5]), "POSTERN_KL_MAX_ADDRESSES=%d",
-	    MAX_ADDRESSES);
-	const char *kl_env[] = { f->env_buf[2], f->env_buf[3], f->env_buf[4], f->env_buf[5],
-		"POSTERN_KL_TTL_GUEST=60", "POSTERN_KL_TTL_FOUND=3600", NULL };
-	f->kl = th_service_start("keylookup", f->broker.endpoint, kl_env, &f->kl_health);
-	assert_true(f->kl > 0);
-	f->client = th_client(f->broker.endpoint, NULL, 10000, 2);
-	assert_non_null(f->client);
+	{
+		static const char *const kl_env[] = { "POSTERN_KL_TTL_NONE=" STR(TTL_NONE),
+			"POSTERN_KL_MAX_ADDRESSES=" STR(MAX_ADDRESSES), "POSTERN_KL_TTL_GUEST=60",
+			"POSTERN_KL_TTL_FOUND=3600", NULL };
+		const th_stack_opts o = { .tag = "keylookup", .keyring = f->keyring,
+			.no_provision = 1, .kl_env = kl_env, .client_timeout_ms = 10000,
+			.client_retries = 2 };
+		th_stack_start(&f->st, &o);
+	}
 	f->redis = pn_redis_open(redis, NULL, 2000);
 	assert_non_null(f->redis);
 	*state = f;
@@ -313,19 +285,11 @@ static int setup(void **state)
 static int teardown(void **state)
 {
 	fx *f = *state;
-	const char *kill1[] = { "gpgconf", "--homedir", f->gnupg, "--kill", "all", NULL };
-	const char *kill2[] = { "gpgconf", "--homedir", f->keyring, "--kill", "all", NULL };
+	const char *kill[] = { "gpgconf", "--homedir", f->gnupg, "--kill", "all", NULL };
 
-	pn_client_destroy(&f->client);
 	pn_redis_close(&f->redis);
-	if (f->kl > 0)
-		assert_int_equal(th_stop(f->kl, 15000), 0);
-	if (f->ms > 0)
-		assert_int_equal(th_stop(f->ms, 15000), 0);
-	th_stop(f->broker.pid, 5000);
-	th_run(kill1, NULL, NULL);
-	th_run(kill2, NULL, NULL);
-	free(f->dsn);
+	assert_int_equal(th_stack_stop(&f->st), 0);
+	th_run(kill, NULL, NULL);
 	free(f->gnupg);
 	free(f->keyring);
 	free(f);
@@ -395,7 +359,8 @@ static void test_guest(void **state)
 static void test_mixed_batch_and_cache(void **state)
 {
 	pn_pool *pool = pn_pool_new();
-	Postern__V1__KeylookupReply *rep = NULL;
+	Postern__V1__KeyLookupResult *res = NULL;
+	const char *why;
 	char key[300];
 	(void)state;
 
@@ -405,8 +370,8 @@ static void test_mixed_batch_and_cache(void **state)
 		"x@localhost", "\xff\xfe@example.org",
 	};
 	/* fresh so that earlier cases' cache entries do not matter */
-	assert_int_equal(lookup(pool, in, 7, 1, &rep), PN_OK);
-	Res **r = rep->lookup->results;
+	assert_int_equal(lookup(pool, in, 7, 1, &res, &why), PN_OK);
+	Res **r = res->results;
 	assert_int_equal(r[0]->kind, POSTERN__V1__KEY_RESULT__KIND__KEY_FOUND);
 	assert_string_equal(r[0]->fingerprint, F->good_fpr);
 	assert_int_equal(r[1]->kind, POSTERN__V1__KEY_RESULT__KIND__INVALID);
@@ -428,8 +393,8 @@ static void test_mixed_batch_and_cache(void **state)
 	assert_true(ttl > 0 && ttl <= 60);
 
 	/* the second time the answers come from the cache */
-	assert_int_equal(lookup(pool, in, 3, 0, &rep), PN_OK);
-	r = rep->lookup->results;
+	assert_int_equal(lookup(pool, in, 3, 0, &res, &why), PN_OK);
+	r = res->results;
 	assert_string_equal(r[0]->source, "cache:keyring");
 	assert_string_equal(r[0]->fingerprint, F->good_fpr);
 	assert_true(r[0]->public_key.len > 0);
@@ -441,18 +406,19 @@ static void test_mixed_batch_and_cache(void **state)
 static void test_limits(void **state)
 {
 	pn_pool *pool = pn_pool_new();
-	Postern__V1__KeylookupReply *rep = NULL;
+	Postern__V1__KeyLookupResult *res = NULL;
+	const char *why;
 	const char *in[MAX_ADDRESSES + 1];
 	(void)state;
 
 	for (int i = 0; i <= MAX_ADDRESSES; i++)
 		in[i] = addr("many");
-	assert_int_equal(lookup(pool, in, MAX_ADDRESSES + 1, 0, &rep), PN_ERR_TOOLARGE);
-	assert_non_null(rep);
-	assert_non_null(strstr(rep->error, "too many addresses"));
-	assert_int_equal(lookup(pool, in, MAX_ADDRESSES, 0, &rep), PN_OK);
+	assert_int_equal(lookup(pool, in, MAX_ADDRESSES + 1, 0, &res, &why), PN_ERR_TOOLARGE);
+	assert_true(pn_client_answered(F->st.client));      /* keylookup said so, not the client */
+	assert_non_null(strstr(why, "too many addresses"));
+	assert_int_equal(lookup(pool, in, MAX_ADDRESSES, 0, &res, &why), PN_OK);
 	/* the service is still there */
-	assert_true(th_alive(F->kl));
+	assert_true(th_alive(F->st.kl));
 	pn_pool_destroy(&pool);
 }
 

@@ -74,24 +74,20 @@
 
 #define PUBLIC_URL "http://postern.test"
 #define MAX_MAIL 1048576
+#define STR_(x) #x
+#define STR(x) STR_(x)
 #define PIN_LEN 6
 
 typedef Postern__V1__Outcome Outcome;
 
 typedef struct fx {
-	th_broker broker;
-	char *dsn;
+	th_stack st;                 /* broker, database, sink, the three services, client */
 	char *senderhome;            /* alice's and kim's secret keys */
 	char *keyring;               /* what keylookup reads */
-	char *gnupg;                 /* provision's home */
 	char *testgpg;               /* where the test decrypts guest keys */
-	char *maildir;
-	pid_t ms, kl, pv, sink;
-	int pv_health;               /* provision's /metrics port */
-	pn_client *client;
+	const char *why;             /* the last send_event's why */
 	char domain[64];
 	char kim_fpr[64];
-	char env[16][512];
 	char tag[32];
 	int seq;
 } fx;
@@ -127,7 +123,7 @@ static const char *const *ctl_env(void)
 	static const char *env[6];
 	const char *certs = th_env("POSTERN_TEST_CERTS");
 
-	snprintf(b[0], sizeof(b[0]), "POSTERN_BROKER=%s", F->broker.endpoint);
+	snprintf(b[0], sizeof(b[0]), "POSTERN_BROKER=%s", F->st.broker.endpoint);
 	snprintf(b[1], sizeof(b[1]), "POSTERN_CERT=%s/posternctl.cert", certs);
 	snprintf(b[2], sizeof(b[2]), "POSTERN_BROKER_CERT=%s/broker.cert", certs);
 	snprintf(b[3], sizeof(b[3]), "POSTERN_KEYRING_DIR=%s", F->keyring);
@@ -167,13 +163,13 @@ static char *sql(const char *fmt, ...)
 	va_start(ap, fmt);
 	vsnprintf(q, sizeof(q), fmt, ap);
 	va_end(ap);
-	v = th_sql(F->dsn, q);
+	v = th_sql(F->st.dsn, q);
 	assert_non_null(v);
 	return v;
 }
 
 /* sql_int - a count */
-#define sql_int(...) th_sql_longf(F->dsn, __VA_ARGS__)
+#define sql_int(...) th_sql_longf(F->st.dsn, __VA_ARGS__)
 
 /* the_mail - a plain test mail from sender */
 static char *the_mail(const char *from_name, const char *from, const char *subject,
@@ -188,44 +184,24 @@ static char *the_mail(const char *from_name, const char *from, const char *subje
 	return m;
 }
 
-/* send_event_x - one SendEvent with deliver_key_found and sender_notice */
+/* send_event_x - one SendEvent with deliver_key_found and sender_notice; why in F->why */
 static pn_err send_event_x(pn_pool *pool, const char *id, const char *sender,
     const char *const *rcpts, size_t n, const void *mime, size_t len, int with_pin,
-    int deliver, Postern__V1__SenderNotice notice, Postern__V1__ProvisionReply **rep_r)
+    int deliver, Postern__V1__SenderNotice notice, Postern__V1__SendResult **res_r)
 {
-	Postern__V1__ProvisionRequest req = POSTERN__V1__PROVISION_REQUEST__INIT;
-	Postern__V1__SendEvent ev = POSTERN__V1__SEND_EVENT__INIT;
-	ProtobufCMessage *out = NULL;
-	pn_err rc;
+	const th_event ev = { .id = id, .sender = sender, .rcpts = rcpts, .n = n, .mime = mime,
+		.len = len, .with_pin = with_pin, .deliver_key_found = deliver, .notice = notice };
 
-	ev.event_id = (char *)id;
-	ev.sender = (char *)sender;
-	ev.recipients = (char **)rcpts;
-	ev.n_recipients = n;
-	ev.mime.data = (uint8_t *)mime;
-	ev.mime.len = len;
-	ev.with_pin = with_pin;
-	ev.deliver_key_found = deliver;
-	ev.sender_notice = notice;
-	req.op_case = POSTERN__V1__PROVISION_REQUEST__OP_SEND;
-	req.send = &ev;
-	rc = pn_client_call(F->client, "provision", &req.base,
-	    &postern__v1__provision_reply__descriptor, pool, &out);
-	*rep_r = (Postern__V1__ProvisionReply *)out;
-	if (rc == PN_OK) {
-		assert_int_equal((*rep_r)->result_case, POSTERN__V1__PROVISION_REPLY__RESULT_SEND);
-		assert_int_equal((*rep_r)->send->n_outcomes, n);
-	}
-	return rc;
+	return th_send_event(F->st.client, pool, &ev, res_r, &F->why);
 }
 
-/* send_event - one SendEvent as the first wave knew it; returns the status, reply in *rep_r (pool) */
+/* send_event - one SendEvent as the first wave knew it; returns the status, result in *res_r (pool) */
 static pn_err send_event(pn_pool *pool, const char *id, const char *sender,
     const char *const *rcpts, size_t n, const void *mime, size_t len, int with_pin,
-    Postern__V1__ProvisionReply **rep_r)
+    Postern__V1__SendResult **res_r)
 {
 	return send_event_x(pool, id, sender, rcpts, n, mime, len, with_pin, 0,
-	    POSTERN__V1__SENDER_NOTICE__SENDER_NOTICE_NONE, rep_r);
+	    POSTERN__V1__SENDER_NOTICE__SENDER_NOTICE_NONE, res_r);
 }
 
 /* ---- the SMTP sink ---- */
@@ -233,7 +209,7 @@ static pn_err send_event(pn_pool *pool, const char *id, const char *sender,
 /* mails_to - mails in the sink for rcpt; the newest one's text in *last_r (caller frees) */
 static int mails_to(const char *rcpt, char **last_r)
 {
-	DIR *d = opendir(F->maildir);
+	DIR *d = opendir(F->st.maildir);
 	struct dirent *de;
 	char want[300], path[1024], best[256] = "";
 	int n = 0;
@@ -244,7 +220,7 @@ static int mails_to(const char *rcpt, char **last_r)
 		char *text;
 		if (!strstr(de->d_name, ".eml"))
 			continue;
-		snprintf(path, sizeof(path), "%s/%s", F->maildir, de->d_name);
+		snprintf(path, sizeof(path), "%s/%s", F->st.maildir, de->d_name);
 		if (!(text = th_read_file(path, NULL)))
 			continue;
 		if (strstr(text, want)) {
@@ -258,7 +234,7 @@ static int mails_to(const char *rcpt, char **last_r)
 	if (last_r) {
 		*last_r = NULL;
 		if (*best) {
-			snprintf(path, sizeof(path), "%s/%s", F->maildir, best);
+			snprintf(path, sizeof(path), "%s/%s", F->st.maildir, best);
 			*last_r = th_read_file(path, NULL);
 		}
 	}
@@ -365,9 +341,7 @@ static void pin_ok(const char *pin)
 
 static int setup(void **state)
 {
-	const char *redis = th_env("POSTERN_TEST_REDIS");
-	char uid[256], path[512], key[65];
-	uint8_t k[32];
+	char uid[256], path[512];
 	fx *f = calloc(1, sizeof(*f));
 
 	assert_non_null(f);
@@ -377,9 +351,7 @@ static int setup(void **state)
 	snprintf(f->domain, sizeof(f->domain), "pv%s.example", f->tag);
 	f->senderhome = th_tmpdir("pvs");
 	f->keyring = th_tmpdir("pvk");
-	f->gnupg = th_tmpdir("pvg");
 	f->testgpg = th_tmpdir("pvt");
-	f->maildir = th_tmpdir("pvm");
 
 	/* the organisation's users: alice (a sender) and kim (a recipient) */
 	snprintf(uid, sizeof(uid), "Alice Sender <%s>", addr("alice"));
@@ -404,35 +376,15 @@ static int setup(void **state)
 		free(text);
 	}
 
-	assert_int_equal(th_broker_start(&f->broker, NULL), 0);
-	f->dsn = th_createdb("provision");
-	int smtp = th_port();
-	f->sink = th_smtpsink_start(smtp, f->maildir);
-	assert_true(f->sink > 0);
-	snprintf(f->env[0], sizeof(f->env[0]), "POSTERN_PG_DSN=%s", f->dsn);
-	snprintf(f->env[1], sizeof(f->env[1]), "POSTERN_SMTP_URL=smtp://127.0.0.1:%d", smtp);
-	const char *ms_env[] = { f->env[0], f->env[1], "POSTERN_OUTBOX_INTERVAL_MS=100",
-		"POSTERN_SMTP_STARTTLS=off", NULL };
-	f->ms = th_service_start("mailstore", f->broker.endpoint, ms_env, NULL);
-	assert_true(f->ms > 0);
-	snprintf(f->env[2], sizeof(f->env[2]), "POSTERN_REDIS=%s", redis);
-	snprintf(f->env[3], sizeof(f->env[3]), "POSTERN_KEYRING_DIR=%s", f->keyring);
-	const char *kl_env[] = { f->env[2], f->env[3], NULL };
-	f->kl = th_service_start("keylookup", f->broker.endpoint, kl_env, NULL);
-	assert_true(f->kl > 0);
-	randombytes_buf(k, sizeof(k));
-	sodium_bin2hex(key, sizeof(key), k, sizeof(k));
-	snprintf(f->env[4], sizeof(f->env[4]), "POSTERN_PROVISION_KEY=%s", key);
-	snprintf(f->env[5], sizeof(f->env[5]), "POSTERN_GNUPGHOME=%s", f->gnupg);
-	snprintf(f->env[6], sizeof(f->env[6]), "POSTERN_MAX_MAIL_BYTES=%d", MAX_MAIL);
-	const char *pv_env[] = { f->env[2], f->env[4], f->env[5], f->env[6],
-		"POSTERN_PUBLIC_URL=" PUBLIC_URL "/", "POSTERN_BUS_TIMEOUT_MS=20000",
-		"POSTERN_PIN_LOCKOUT_AFTER=3", "POSTERN_PIN_LOCKOUT_SECONDS=1",
-		"POSTERN_PIN_MAX_FAILURES=5", "POSTERN_PROVISION_KEYRING_MAX=1", NULL };
-	f->pv = th_service_start("provision", f->broker.endpoint, pv_env, &f->pv_health);
-	assert_true(f->pv > 0);
-	f->client = th_client(f->broker.endpoint, NULL, 30000, 2);
-	assert_non_null(f->client);
+	{
+		static const char *const pv_env[] = { "POSTERN_MAX_MAIL_BYTES=" STR(MAX_MAIL),
+			"POSTERN_PUBLIC_URL=" PUBLIC_URL "/", "POSTERN_BUS_TIMEOUT_MS=20000",
+			"POSTERN_PIN_LOCKOUT_AFTER=3", "POSTERN_PIN_LOCKOUT_SECONDS=1",
+			"POSTERN_PIN_MAX_FAILURES=5", "POSTERN_PROVISION_KEYRING_MAX=1", NULL };
+		const th_stack_opts o = { .tag = "provision", .keyring = f->keyring,
+			.pv_env = pv_env, .client_timeout_ms = 30000, .client_retries = 2 };
+		th_stack_start(&f->st, &o);
+	}
 	*state = f;
 	return 0;
 }
@@ -440,27 +392,16 @@ static int setup(void **state)
 static int teardown(void **state)
 {
 	fx *f = *state;
-	const char *homes[] = { f->senderhome, f->keyring, f->gnupg, f->testgpg };
+	const char *homes[] = { f->senderhome, f->testgpg };
 
-	pn_client_destroy(&f->client);
-	if (f->pv > 0)
-		assert_int_equal(th_stop(f->pv, 15000), 0);
-	if (f->kl > 0)
-		assert_int_equal(th_stop(f->kl, 15000), 0);
-	if (f->ms > 0)
-		assert_int_equal(th_stop(f->ms, 15000), 0);
-	th_stop(f->sink, 5000);
-	th_stop(f->broker.pid, 5000);
-	for (size_t i = 0; i < 4; i++) {
+	assert_int_equal(th_stack_stop(&f->st), 0);
+	for (size_t i = 0; i < 2; i++) {
 		const char *kill[] = { "gpgconf", "--homedir", homes[i], "--kill", "all", NULL };
 		th_run(kill, NULL, NULL);
 	}
-	free(f->dsn);
 	free(f->senderhome);
 	free(f->keyring);
-	free(f->gnupg);
 	free(f->testgpg);
-	free(f->maildir);
 	free(f);
 	return 0;
 }
@@ -474,7 +415,7 @@ static char *bob_mail;
 static void test_created_and_key_found(void **state)
 {
 	pn_pool *pool = pn_pool_new();
-	Postern__V1__ProvisionReply *rep;
+	Postern__V1__SendResult *res;
 	const char *rcpts[] = { addr("kim"), addr("bob") };
 	const char *id = event_id();
 	char *mail = the_mail("Alice Sender", addr("alice"), "Quarterly report",
@@ -482,13 +423,13 @@ static void test_created_and_key_found(void **state)
 	(void)state;
 
 	assert_int_equal(send_event(pool, id, addr("alice"), rcpts, 2, mail, strlen(mail), 1,
-	    &rep), PN_OK);
-	want(rep->send->outcomes[0], addr("kim"), POSTERN__V1__OUTCOME__KIND__KEY_FOUND);
-	assert_string_equal(rep->send->outcomes[0]->fingerprint, F->kim_fpr);
-	assert_string_equal(rep->send->outcomes[0]->pin, "");
-	want(rep->send->outcomes[1], addr("bob"), POSTERN__V1__OUTCOME__KIND__MAILBOX_CREATED);
-	pin_ok(rep->send->outcomes[1]->pin);
-	snprintf(bob_pin, sizeof(bob_pin), "%s", rep->send->outcomes[1]->pin);
+	    &res), PN_OK);
+	want(res->outcomes[0], addr("kim"), POSTERN__V1__OUTCOME__KIND__KEY_FOUND);
+	assert_string_equal(res->outcomes[0]->fingerprint, F->kim_fpr);
+	assert_string_equal(res->outcomes[0]->pin, "");
+	want(res->outcomes[1], addr("bob"), POSTERN__V1__OUTCOME__KIND__MAILBOX_CREATED);
+	pin_ok(res->outcomes[1]->pin);
+	snprintf(bob_pin, sizeof(bob_pin), "%s", res->outcomes[1]->pin);
 	snprintf(bob_event, sizeof(bob_event), "%s", id);
 	bob_mail = mail;
 
@@ -558,7 +499,7 @@ static void test_stored_ciphertext(void **state)
 static void test_same_event_thrice(void **state)
 {
 	pn_pool *pool = pn_pool_new();
-	Postern__V1__ProvisionReply *rep;
+	Postern__V1__SendResult *res;
 	char erin2[160];
 	const char *rcpts[] = { addr("erin"), addr("kim"), erin2 };
 	const char *id = event_id();
@@ -572,16 +513,16 @@ static void test_same_event_thrice(void **state)
 		*p = (char)toupper((unsigned char)*p);
 	for (int i = 0; i < 3; i++) {
 		assert_int_equal(send_event(pool, id, addr("alice"), rcpts, 3, mail, strlen(mail), 1,
-		    &rep), PN_OK);
-		want(rep->send->outcomes[0], addr("erin"), POSTERN__V1__OUTCOME__KIND__MAILBOX_CREATED);
-		want(rep->send->outcomes[1], addr("kim"), POSTERN__V1__OUTCOME__KIND__KEY_FOUND);
+		    &res), PN_OK);
+		want(res->outcomes[0], addr("erin"), POSTERN__V1__OUTCOME__KIND__MAILBOX_CREATED);
+		want(res->outcomes[1], addr("kim"), POSTERN__V1__OUTCOME__KIND__KEY_FOUND);
 		/* the repeated address reports the same */
-		want(rep->send->outcomes[2], addr("erin"), POSTERN__V1__OUTCOME__KIND__MAILBOX_CREATED);
-		pin_ok(rep->send->outcomes[0]->pin);
+		want(res->outcomes[2], addr("erin"), POSTERN__V1__OUTCOME__KIND__MAILBOX_CREATED);
+		pin_ok(res->outcomes[0]->pin);
 		if (i == 0)
-			snprintf(pin, sizeof(pin), "%s", rep->send->outcomes[0]->pin);
-		assert_string_equal(rep->send->outcomes[0]->pin, pin);
-		assert_string_equal(rep->send->outcomes[2]->pin, pin);
+			snprintf(pin, sizeof(pin), "%s", res->outcomes[0]->pin);
+		assert_string_equal(res->outcomes[0]->pin, pin);
+		assert_string_equal(res->outcomes[2]->pin, pin);
 	}
 	assert_int_equal(sql_int("SELECT count(*) FROM messages WHERE event_id = '%s'", id), 1);
 	assert_int_equal(sql_int("SELECT count(*) FROM outbox WHERE idem_key LIKE '%s/%%'", id), 1);
@@ -596,16 +537,16 @@ static void test_same_event_thrice(void **state)
 static void test_second_sender(void **state)
 {
 	pn_pool *pool = pn_pool_new();
-	Postern__V1__ProvisionReply *rep;
+	Postern__V1__SendResult *res;
 	const char *rcpts[] = { addr("bob") };
 	const char *id = event_id();
 	char *mail = the_mail("Carol", addr("carol"), "hello again", "second message"), *note = NULL;
 	(void)state;
 
 	assert_int_equal(send_event(pool, id, addr("carol"), rcpts, 1, mail, strlen(mail), 1,
-	    &rep), PN_OK);
-	want(rep->send->outcomes[0], addr("bob"), POSTERN__V1__OUTCOME__KIND__MAILBOX_EXISTS);
-	assert_string_equal(rep->send->outcomes[0]->pin, "");
+	    &res), PN_OK);
+	want(res->outcomes[0], addr("bob"), POSTERN__V1__OUTCOME__KIND__MAILBOX_EXISTS);
+	assert_string_equal(res->outcomes[0]->pin, "");
 	assert_int_equal(wait_mails(addr("bob"), 2), 2);
 	assert_int_equal(mails_to(addr("bob"), &note), 2);
 	assert_non_null(note);
@@ -708,31 +649,24 @@ static void test_sent_copy(void **state)
 static Postern__V1__PinVerdict *pin_verify(pn_pool *pool, int64_t id, const char *link,
     const char *pin, const char *client, pn_err *rc_r)
 {
-	Postern__V1__ProvisionRequest req = POSTERN__V1__PROVISION_REQUEST__INIT;
 	Postern__V1__PinVerify v = POSTERN__V1__PIN_VERIFY__INIT;
-	ProtobufCMessage *out = NULL;
+	Postern__V1__PinVerdict *verdict;
+	const char *why;
 
 	v.mailbox_id = id;
 	v.link_secret.data = (uint8_t *)link;
 	v.link_secret.len = strlen(link);
 	v.pin = (char *)pin;
 	v.client = (char *)client;
-	req.op_case = POSTERN__V1__PROVISION_REQUEST__OP_PIN_VERIFY;
-	req.pin_verify = &v;
-	*rc_r = pn_client_call(F->client, "provision", &req.base,
-	    &postern__v1__provision_reply__descriptor, pool, &out);
-	if (*rc_r != PN_OK)
-		return NULL;
-	assert_int_equal(((Postern__V1__ProvisionReply *)out)->result_case,
-	    POSTERN__V1__PROVISION_REPLY__RESULT_VERDICT);
-	return ((Postern__V1__ProvisionReply *)out)->verdict;
+	*rc_r = pn_prov_pin_verify(F->st.client, pool, &v, &verdict, &why);
+	return *rc_r == PN_OK ? verdict : NULL;
 }
 
 /* PinVerify: ok, wrong, lock-out, locked; the sender is told. */
 static void test_pin_verify(void **state)
 {
 	pn_pool *pool = pn_pool_new();
-	Postern__V1__ProvisionReply *rep;
+	Postern__V1__SendResult *res;
 	Postern__V1__PinVerdict *v;
 	const char *rcpts[] = { addr("gina") };
 	char *mail = the_mail("Alice", addr("alice"), "pin", "pin test"), *inv = NULL, *s;
@@ -742,9 +676,9 @@ static void test_pin_verify(void **state)
 	(void)state;
 
 	assert_int_equal(send_event(pool, event_id(), addr("alice"), rcpts, 1, mail, strlen(mail),
-	    1, &rep), PN_OK);
-	want(rep->send->outcomes[0], addr("gina"), POSTERN__V1__OUTCOME__KIND__MAILBOX_CREATED);
-	snprintf(pin, sizeof(pin), "%s", rep->send->outcomes[0]->pin);
+	    1, &res), PN_OK);
+	want(res->outcomes[0], addr("gina"), POSTERN__V1__OUTCOME__KIND__MAILBOX_CREATED);
+	snprintf(pin, sizeof(pin), "%s", res->outcomes[0]->pin);
 	snprintf(wrong, sizeof(wrong), "%06d", (atoi(pin) + 7) % 1000000);
 	assert_int_equal(wait_mails(addr("gina"), 1), 1);
 	mails_to(addr("gina"), &inv);
@@ -808,7 +742,7 @@ static void test_pin_verify(void **state)
 static void test_bad_input(void **state)
 {
 	pn_pool *pool = pn_pool_new();
-	Postern__V1__ProvisionReply *rep;
+	Postern__V1__SendResult *res;
 	const char *one[] = { addr("hank") };
 	const char *why = NULL;
 	const char *id;
@@ -823,20 +757,20 @@ static void test_bad_input(void **state)
 	};
 	for (size_t i = 0; i < 3; i++) {
 		id = event_id();
-		rc = send_event(pool, id, addr("alice"), one, 1, bad[i], strlen(bad[i]), 0, &rep);
+		rc = send_event(pool, id, addr("alice"), one, 1, bad[i], strlen(bad[i]), 0, &res);
 		assert_int_equal(rc, PN_ERR_PARAMS);
-		pn_pb_get_status(&rep->base, &why);
+		why = F->why;
 		assert_non_null(strstr(why, "not a valid RFC 5322 message"));
 	}
 	{
 		static const char nul[] = "From: a@example.org\r\n\r\nbin\0ary";
-		rc = send_event(pool, event_id(), addr("alice"), one, 1, nul, sizeof(nul) - 1, 0, &rep);
+		rc = send_event(pool, event_id(), addr("alice"), one, 1, nul, sizeof(nul) - 1, 0, &res);
 		assert_int_equal(rc, PN_ERR_PARAMS);
 	}
 	/* 0 bytes */
-	rc = send_event(pool, event_id(), addr("alice"), one, 1, "", 0, 0, &rep);
+	rc = send_event(pool, event_id(), addr("alice"), one, 1, "", 0, 0, &res);
 	assert_int_equal(rc, PN_ERR_PARAMS);
-	pn_pb_get_status(&rep->base, &why);
+	why = F->why;
 	assert_non_null(strstr(why, "empty"));
 	/* over the limit */
 	{
@@ -847,9 +781,9 @@ static void test_bad_input(void **state)
 		memset(big, 'x', len);
 		memcpy(big, hdr, strlen(hdr));
 		id = event_id();
-		rc = send_event(pool, id, addr("alice"), one, 1, big, len, 0, &rep);
+		rc = send_event(pool, id, addr("alice"), one, 1, big, len, 0, &res);
 		assert_int_equal(rc, PN_ERR_TOOLARGE);
-		pn_pb_get_status(&rep->base, &why);
+		why = F->why;
 		assert_non_null(strstr(why, "POSTERN_MAX_MAIL_BYTES"));
 		assert_int_equal(sql_int("SELECT count(*) FROM messages WHERE event_id = '%s'", id), 0);
 		free(big);
@@ -866,9 +800,9 @@ static void test_bad_input(void **state)
 			many[i] = bufs[i];
 		}
 		id = event_id();
-		rc = send_event(pool, id, addr("alice"), many, 10000, mail, strlen(mail), 1, &rep);
+		rc = send_event(pool, id, addr("alice"), many, 10000, mail, strlen(mail), 1, &res);
 		assert_int_equal(rc, PN_ERR_TOOLARGE);
-		pn_pb_get_status(&rep->base, &why);
+		why = F->why;
 		assert_non_null(strstr(why, "POSTERN_MAX_RECIPIENTS"));
 		assert_int_equal(sql_int("SELECT count(*) FROM messages WHERE event_id = '%s'", id), 0);
 		assert_int_equal(sql_int("SELECT count(*) FROM mailboxes WHERE address LIKE 'r%%@%s'",
@@ -882,9 +816,9 @@ static void test_bad_input(void **state)
 		char *mail = the_mail("Alice", addr("alice"), "mixed", "mixed");
 		const char *rcpts[] = { "not an address", "nobody@", addr("ivan"), "a@b@c.example" };
 		assert_int_equal(send_event(pool, event_id(), addr("alice"), rcpts, 4, mail,
-		    strlen(mail), 0, &rep), PN_OK);
+		    strlen(mail), 0, &res), PN_OK);
 		for (int i = 0; i < 4; i++) {
-			const Outcome *o = rep->send->outcomes[i];
+			const Outcome *o = res->outcomes[i];
 			if (i == 2) {
 				want(o, addr("ivan"), POSTERN__V1__OUTCOME__KIND__MAILBOX_CREATED);
 				assert_string_equal(o->pin, "");
@@ -894,10 +828,10 @@ static void test_bad_input(void **state)
 			}
 		}
 		/* a bad sender rejects the event */
-		rc = send_event(pool, event_id(), "not a sender", one, 1, mail, strlen(mail), 0, &rep);
+		rc = send_event(pool, event_id(), "not a sender", one, 1, mail, strlen(mail), 0, &res);
 		assert_int_equal(rc, PN_ERR_PARAMS);
 		/* a bad event id too */
-		rc = send_event(pool, "with space", addr("alice"), one, 1, mail, strlen(mail), 0, &rep);
+		rc = send_event(pool, "with space", addr("alice"), one, 1, mail, strlen(mail), 0, &res);
 		assert_int_equal(rc, PN_ERR_PARAMS);
 		free(mail);
 	}
@@ -906,7 +840,7 @@ static void test_bad_input(void **state)
 		static const uint8_t junk[] = { 0x12, 0xff, 0xff, 0xff, 0xff, 0x0f, 0x01, 0x02 };
 		uint8_t *out = NULL;
 		size_t len = 0;
-		assert_int_equal(pn_client_call_raw(F->client, "provision", junk, sizeof(junk),
+		assert_int_equal(pn_client_call_raw(F->st.client, "provision", junk, sizeof(junk),
 		    &out, &len), PN_OK);
 		ProtobufCMessage *m = pn_pb_unpack(&postern__v1__provision_reply__descriptor, out, len,
 		    len + 1, pool);
@@ -915,16 +849,16 @@ static void test_bad_input(void **state)
 		free(out);
 	}
 	/* everything still up and answering */
-	assert_true(th_alive(F->pv));
-	assert_true(th_alive(F->ms));
-	assert_true(th_alive(F->kl));
+	assert_true(th_alive(F->st.pv[0]));
+	assert_true(th_alive(F->st.ms));
+	assert_true(th_alive(F->st.kl));
 	{
 		Postern__V1__ProvisionRequest req = POSTERN__V1__PROVISION_REQUEST__INIT;
 		Postern__V1__Ping ping = POSTERN__V1__PING__INIT;
 		ProtobufCMessage *out = NULL;
 		req.op_case = POSTERN__V1__PROVISION_REQUEST__OP_PING;
 		req.ping = &ping;
-		assert_int_equal(pn_client_call(F->client, "provision", &req.base,
+		assert_int_equal(pn_client_call(F->st.client, "provision", &req.base,
 		    &postern__v1__provision_reply__descriptor, pool, &out), PN_OK);
 	}
 	pn_pool_destroy(&pool);
@@ -933,7 +867,7 @@ static void test_bad_input(void **state)
 /* keyring_homes - the kr.* homes in provision's POSTERN_GNUPGHOME */
 static int keyring_homes(void)
 {
-	int n = ts_entries(F->gnupg, "kr.");
+	int n = ts_entries(F->st.gnupg[0], "kr.");
 
 	assert_true(n >= 0);
 	return n;
@@ -942,7 +876,7 @@ static int keyring_homes(void)
 /* renewals - postern_provision_keyring_renewals_total, 0 before the first */
 static double renewals(void)
 {
-	double v = th_metric(F->pv_health, "postern_provision_keyring_renewals_total");
+	double v = th_metric(F->st.pv_health[0], "postern_provision_keyring_renewals_total");
 	return v < 0 ? 0 : v;
 }
 
@@ -962,7 +896,7 @@ static double wait_renewal(double before)
 static void test_keyring_renewed(void **state)
 {
 	pn_pool *pool = pn_pool_new();
-	Postern__V1__ProvisionReply *rep;
+	Postern__V1__SendResult *res;
 	const char *bob[] = { addr("bob") }, *lena[] = { addr("lena") };
 	const char *id = event_id(), *id2;
 	char *mail = the_mail("Carol", addr("carol"), "after renewal", "still here 815"), *inv;
@@ -976,12 +910,12 @@ static void test_keyring_renewed(void **state)
 	assert_true(keyring_homes() <= 1);
 	/* bob's key: imported again into the current home, then that home renewed */
 	before = renewals();
-	assert_int_equal(send_event(pool, id, addr("carol"), bob, 1, mail, strlen(mail), 0, &rep),
+	assert_int_equal(send_event(pool, id, addr("carol"), bob, 1, mail, strlen(mail), 0, &res),
 	    PN_OK);
-	want(rep->send->outcomes[0], addr("bob"), POSTERN__V1__OUTCOME__KIND__MAILBOX_EXISTS);
+	want(res->outcomes[0], addr("bob"), POSTERN__V1__OUTCOME__KIND__MAILBOX_EXISTS);
 	assert_true(wait_renewal(before) > before);
 	/* bounded: the limit, plus what one lock may add (a pool batch of 8) */
-	assert_true(th_metric(F->pv_health, "postern_provision_keyring_keys") <= 1 + 8);
+	assert_true(th_metric(F->st.pv_health[0], "postern_provision_keyring_keys") <= 1 + 8);
 	assert_int_equal(keyring_homes(), 1);
 	assert_int_equal(wait_mails(addr("bob"), bob_before + 1), bob_before + 1);
 	{
@@ -994,17 +928,17 @@ static void test_keyring_renewed(void **state)
 	/* and once more into the renewed keyring: bob again, and a new mailbox with a PIN */
 	before = renewals();
 	id = event_id();
-	assert_int_equal(send_event(pool, id, addr("carol"), bob, 1, mail, strlen(mail), 0, &rep),
+	assert_int_equal(send_event(pool, id, addr("carol"), bob, 1, mail, strlen(mail), 0, &res),
 	    PN_OK);
-	want(rep->send->outcomes[0], addr("bob"), POSTERN__V1__OUTCOME__KIND__MAILBOX_EXISTS);
+	want(res->outcomes[0], addr("bob"), POSTERN__V1__OUTCOME__KIND__MAILBOX_EXISTS);
 	assert_int_equal(wait_mails(addr("bob"), bob_before + 2), bob_before + 2);
 	assert_true(wait_renewal(before) > before);
 	id2 = event_id();
-	assert_int_equal(send_event(pool, id2, addr("alice"), lena, 1, mail, strlen(mail), 1, &rep),
+	assert_int_equal(send_event(pool, id2, addr("alice"), lena, 1, mail, strlen(mail), 1, &res),
 	    PN_OK);
-	want(rep->send->outcomes[0], addr("lena"), POSTERN__V1__OUTCOME__KIND__MAILBOX_CREATED);
-	pin_ok(rep->send->outcomes[0]->pin);
-	snprintf(pin, sizeof(pin), "%s", rep->send->outcomes[0]->pin);
+	want(res->outcomes[0], addr("lena"), POSTERN__V1__OUTCOME__KIND__MAILBOX_CREATED);
+	pin_ok(res->outcomes[0]->pin);
+	snprintf(pin, sizeof(pin), "%s", res->outcomes[0]->pin);
 	assert_int_equal(wait_mails(addr("lena"), 1), 1);
 	assert_int_equal(mails_to(addr("lena"), &inv), 1);
 	assert_non_null(inv);
@@ -1027,7 +961,7 @@ static void test_keyring_renewed(void **state)
 		assert_non_null(strstr(text, want_line));
 		free(text);
 	}
-	assert_true(th_alive(F->pv));
+	assert_true(th_alive(F->st.pv[0]));
 	assert_true(keyring_homes() <= 1);
 	free(mail);
 	pn_pool_destroy(&pool);
@@ -1087,7 +1021,7 @@ static char *header_block(const char *mail)
 static void test_deliver_key_found(void **state)
 {
 	pn_pool *pool = pn_pool_new();
-	Postern__V1__ProvisionReply *rep;
+	Postern__V1__SendResult *res;
 	const char *rcpts[] = { addr("kim"), addr("paula") };
 	const char *id = event_id();
 	char token[64], *mail, *got = NULL, *plain, *hdr;
@@ -1098,12 +1032,12 @@ static void test_deliver_key_found(void **state)
 	mail = the_mail("Alice Sender", addr("alice"), "Merger plans 9931", token);
 	for (int i = 0; i < 2; i++) {
 		assert_int_equal(send_event_x(pool, id, addr("alice"), rcpts, 2, mail, strlen(mail),
-		    1, 1, POSTERN__V1__SENDER_NOTICE__SENDER_NOTICE_NONE, &rep), PN_OK);
-		want(rep->send->outcomes[0], addr("kim"), POSTERN__V1__OUTCOME__KIND__KEY_FOUND);
-		assert_string_equal(rep->send->outcomes[0]->fingerprint, F->kim_fpr);
-		assert_true(rep->send->outcomes[0]->delivered);
-		want(rep->send->outcomes[1], addr("paula"), POSTERN__V1__OUTCOME__KIND__MAILBOX_CREATED);
-		assert_false(rep->send->outcomes[1]->delivered);
+		    1, 1, POSTERN__V1__SENDER_NOTICE__SENDER_NOTICE_NONE, &res), PN_OK);
+		want(res->outcomes[0], addr("kim"), POSTERN__V1__OUTCOME__KIND__KEY_FOUND);
+		assert_string_equal(res->outcomes[0]->fingerprint, F->kim_fpr);
+		assert_true(res->outcomes[0]->delivered);
+		want(res->outcomes[1], addr("paula"), POSTERN__V1__OUTCOME__KIND__MAILBOX_CREATED);
+		assert_false(res->outcomes[1]->delivered);
 	}
 	/* queued once, delivered once */
 	assert_int_equal(sql_int("SELECT count(*) FROM outbox WHERE idem_key = '%s/%s/pgp'", id,
@@ -1169,7 +1103,7 @@ static void test_posternctl_deliver(void **state)
 static void test_notice_encrypted(void **state)
 {
 	pn_pool *pool = pn_pool_new();
-	Postern__V1__ProvisionReply *rep;
+	Postern__V1__SendResult *res;
 	const char *rcpts[] = { addr("nina"), "nobody@", addr("kim") };
 	const char *id = event_id();
 	char *mail = the_mail("Alice Sender", addr("alice"), "Board secret 5120", "notice body 7"),
@@ -1179,14 +1113,14 @@ static void test_notice_encrypted(void **state)
 
 	for (int i = 0; i < 2; i++) {
 		assert_int_equal(send_event_x(pool, id, addr("alice"), rcpts, 3, mail, strlen(mail),
-		    1, 0, POSTERN__V1__SENDER_NOTICE__SENDER_NOTICE_ENCRYPTED, &rep), PN_OK);
-		want(rep->send->outcomes[0], addr("nina"), POSTERN__V1__OUTCOME__KIND__MAILBOX_CREATED);
-		assert_int_equal(rep->send->outcomes[1]->kind, POSTERN__V1__OUTCOME__KIND__REJECTED);
-		want(rep->send->outcomes[2], addr("kim"), POSTERN__V1__OUTCOME__KIND__KEY_FOUND);
-		assert_false(rep->send->outcomes[2]->delivered);
+		    1, 0, POSTERN__V1__SENDER_NOTICE__SENDER_NOTICE_ENCRYPTED, &res), PN_OK);
+		want(res->outcomes[0], addr("nina"), POSTERN__V1__OUTCOME__KIND__MAILBOX_CREATED);
+		assert_int_equal(res->outcomes[1]->kind, POSTERN__V1__OUTCOME__KIND__REJECTED);
+		want(res->outcomes[2], addr("kim"), POSTERN__V1__OUTCOME__KIND__KEY_FOUND);
+		assert_false(res->outcomes[2]->delivered);
 		if (i == 0)
-			snprintf(pin, sizeof(pin), "%s", rep->send->outcomes[0]->pin);
-		assert_string_equal(rep->send->outcomes[0]->pin, pin);
+			snprintf(pin, sizeof(pin), "%s", res->outcomes[0]->pin);
+		assert_string_equal(res->outcomes[0]->pin, pin);
 	}
 	pin_ok(pin);
 	assert_int_equal(sql_int("SELECT count(*) FROM outbox WHERE idem_key = '%s/%s/notice'", id,
@@ -1219,7 +1153,7 @@ static void test_notice_encrypted(void **state)
 static void test_notice_no_key(void **state)
 {
 	pn_pool *pool = pn_pool_new();
-	Postern__V1__ProvisionReply *rep;
+	Postern__V1__SendResult *res;
 	const char *olga[] = { addr("olga") }, *pete[] = { addr("pete") };
 	const char *id = event_id(), *id2;
 	char *mail = the_mail("Quentin", addr("quentin"), "Plain notice 4404", "quentin body 3"),
@@ -1228,9 +1162,9 @@ static void test_notice_no_key(void **state)
 	(void)state;
 
 	assert_int_equal(send_event_x(pool, id, addr("quentin"), olga, 1, mail, strlen(mail), 1, 1,
-	    POSTERN__V1__SENDER_NOTICE__SENDER_NOTICE_PLAIN, &rep), PN_OK);
-	want(rep->send->outcomes[0], addr("olga"), POSTERN__V1__OUTCOME__KIND__MAILBOX_CREATED);
-	snprintf(pin, sizeof(pin), "%s", rep->send->outcomes[0]->pin);
+	    POSTERN__V1__SENDER_NOTICE__SENDER_NOTICE_PLAIN, &res), PN_OK);
+	want(res->outcomes[0], addr("olga"), POSTERN__V1__OUTCOME__KIND__MAILBOX_CREATED);
+	snprintf(pin, sizeof(pin), "%s", res->outcomes[0]->pin);
 	pin_ok(pin);
 	assert_int_equal(wait_mails(addr("quentin"), before + 1), before + 1);
 	mails_to(addr("quentin"), &got);
@@ -1245,8 +1179,8 @@ static void test_notice_no_key(void **state)
 	/* ENCRYPTED and no key: nothing at all */
 	id2 = event_id();
 	assert_int_equal(send_event_x(pool, id2, addr("quentin"), pete, 1, mail, strlen(mail), 1, 1,
-	    POSTERN__V1__SENDER_NOTICE__SENDER_NOTICE_ENCRYPTED, &rep), PN_OK);
-	want(rep->send->outcomes[0], addr("pete"), POSTERN__V1__OUTCOME__KIND__MAILBOX_CREATED);
+	    POSTERN__V1__SENDER_NOTICE__SENDER_NOTICE_ENCRYPTED, &res), PN_OK);
+	want(res->outcomes[0], addr("pete"), POSTERN__V1__OUTCOME__KIND__MAILBOX_CREATED);
 	assert_int_equal(wait_mails(addr("pete"), 1), 1);
 	assert_int_equal(sql_int("SELECT count(*) FROM outbox WHERE idem_key = '%s/%s/notice'",
 	    id2, addr("quentin")), 0);
@@ -1258,8 +1192,8 @@ static void test_notice_no_key(void **state)
 		snprintf(out, sizeof(out), "%s/grep.out", F->senderhome);
 		snprintf(cmd, sizeof(cmd), "f=$(ls %s/logs/*provision.%d.log) && "
 		    "grep -q 'sender notice not sent.*event=%s' \"$f\" && "
-		    "{ grep -l -e %s -e %s \"$f\" || true; }", th_env("POSTERN_TEST_TMP"), (int)F->pv,
-		    id2, pin, rep->send->outcomes[0]->pin);
+		    "{ grep -l -e %s -e %s \"$f\" || true; }", th_env("POSTERN_TEST_TMP"), (int)F->st.pv[0],
+		    id2, pin, res->outcomes[0]->pin);
 		const char *argv[] = { "sh", "-c", cmd, NULL };
 		assert_int_equal(th_run(argv, NULL, out), 0);
 		text = th_read_file(out, NULL);

@@ -525,47 +525,27 @@ static int send(fx *f, const char *event, const char *rcpt)
 	static const char mime[] = "From: Alice <alice@example.com>\r\n"
 	    "To: <gone@example.org>\r\nSubject: hello\r\n"
 	    "Message-ID: <reaper-test@example.com>\r\n\r\nhello\r\n";
-	Postern__V1__ProvisionRequest req = POSTERN__V1__PROVISION_REQUEST__INIT;
-	Postern__V1__SendEvent ev = POSTERN__V1__SEND_EVENT__INIT;
-	Postern__V1__ProvisionReply *rep;
-	ProtobufCMessage *out = NULL;
-	char *rcpts[1] = { (char *)rcpt };
+	const char *rcpts[1] = { rcpt };
+	const th_event ev = { .id = event, .sender = "alice@example.com", .rcpts = rcpts,
+		.n = 1, .mime = mime, .len = sizeof(mime) - 1 };
+	Postern__V1__SendResult *res;
+	const char *why;
 
-	ev.event_id = (char *)event;
-	ev.sender = "alice@example.com";
-	ev.recipients = rcpts;
-	ev.n_recipients = 1;
-	ev.mime.data = (uint8_t *)mime;
-	ev.mime.len = sizeof(mime) - 1;
-	req.op_case = POSTERN__V1__PROVISION_REQUEST__OP_SEND;
-	req.send = &ev;
-	assert_int_equal(pn_client_call(f->client, "provision", &req.base,
-	    &postern__v1__provision_reply__descriptor, f->pool, &out), PN_OK);
-	rep = (Postern__V1__ProvisionReply *)out;
-	assert_int_equal(rep->result_case, POSTERN__V1__PROVISION_REPLY__RESULT_SEND);
-	assert_int_equal(rep->send->n_outcomes, 1);
-	return rep->send->outcomes[0]->kind;
+	/* PN_OK: the reply is a SendResult with one outcome (the typed call checks) */
+	assert_int_equal(th_send_event(f->client, f->pool, &ev, &res, &why), PN_OK);
+	return res->outcomes[0]->kind;
 }
 
 /* lookup - KeyLookup for one address (fills keylookup's kl: cache); its kind */
 static int lookup(fx *f, const char *address)
 {
-	Postern__V1__KeylookupRequest req = POSTERN__V1__KEYLOOKUP_REQUEST__INIT;
-	Postern__V1__KeyLookup kl = POSTERN__V1__KEY_LOOKUP__INIT;
-	Postern__V1__KeylookupReply *rep;
-	ProtobufCMessage *out = NULL;
 	char *addrs[1] = { (char *)address };
+	Postern__V1__KeyLookupResult *res;
+	const char *why;
 
-	kl.addresses = addrs;
-	kl.n_addresses = 1;
-	kl.fresh = 1;        /* skip a NONE cached before the mailbox existed */
-	req.op_case = POSTERN__V1__KEYLOOKUP_REQUEST__OP_LOOKUP;
-	req.lookup = &kl;
-	assert_int_equal(pn_client_call(f->client, "keylookup", &req.base,
-	    &postern__v1__keylookup_reply__descriptor, f->pool, &out), PN_OK);
-	rep = (Postern__V1__KeylookupReply *)out;
-	assert_int_equal(rep->lookup->n_results, 1);
-	return rep->lookup->results[0]->kind;
+	/* fresh: skip a NONE cached before the mailbox existed; one result (checked) */
+	assert_int_equal(pn_kl_lookup(f->client, f->pool, addrs, 1, 1, &res, &why), PN_OK);
+	return res->results[0]->kind;
 }
 
 /*

@@ -19,13 +19,17 @@ int ctl_pin(int argc, char **argv);
  *	and *status_r (2 bad configuration, 1 certificates) on failure
  * ctl_client_done - destroy it (NULL-tolerant)
  * ctl_unreachable, ctl_refused - the shared wording of those failures
+ *	(why: the typed call's text, may be NULL)
+ * ctl_failed - after a typed call failed: unreachable when nothing
+ *	answered, refused otherwise
  */
-#include <protobuf-c/protobuf-c.h>
 #include "postern/bus.h"
 
 pn_client *ctl_client(const char *cmd, long default_timeout_ms, int *status_r);
 void ctl_client_done(pn_client **client);
 void ctl_unreachable(const char *cmd, const char *service);
-void ctl_refused(const char *cmd, pn_err rc, const ProtobufCMessage *reply);
+void ctl_refused(const char *cmd, pn_err rc, const char *why);
+void ctl_failed(const char *cmd, const char *service, const pn_client *client, pn_err rc,
+    const char *why);
 
 #endif

@@ -3,7 +3,7 @@
  * shares: one configuration table (as for a service: POSTERN_BROKER,
  * POSTERN_CERT, POSTERN_BROKER_CERT, POSTERN_BUS_TIMEOUT_MS,
  * POSTERN_BUS_RETRIES), one way to open a client, and one wording for
- * "unreachable" and "refused".
+ * "unreachable" and "refused" after a typed call (postern/calls.h).
  *
  * Certificates default to certs/posternctl.cert and certs/broker.cert;
  * when those do not exist but the ones "make run" generated under
@@ -18,7 +18,6 @@
 #include "ctl.h"
 #include "postern/cfg.h"
 #include "postern/log.h"
-#include "postern/pb.h"
 
 static char *cf_broker, *cf_cert, *cf_broker_cert;
 static long cf_timeout, cf_retries;
@@ -99,12 +98,8 @@ void ctl_unreachable(const char *cmd, const char *service)
 	    service, cf_timeout);
 }
 
-void ctl_refused(const char *cmd, pn_err rc, const ProtobufCMessage *reply)
+void ctl_refused(const char *cmd, pn_err rc, const char *why)
 {
-	const char *why = NULL;
-
-	if (reply)
-		pn_pb_get_status(reply, &why);
 	fprintf(stderr, "posternctl %s: refused: %s", cmd, pn_err_str(rc));
 	if (why && *why) {
 		fputs(": ", stderr);
@@ -112,4 +107,13 @@ void ctl_refused(const char *cmd, pn_err rc, const ProtobufCMessage *reply)
 			fputc((unsigned char)*p < 0x20 || *p == 0x7f ? '?' : *p, stderr);
 	}
 	fputc('\n', stderr);
+}
+
+void ctl_failed(const char *cmd, const char *service, const pn_client *client, pn_err rc,
+    const char *why)
+{
+	if (!pn_client_answered(client))
+		ctl_unreachable(cmd, service);
+	else
+		ctl_refused(cmd, rc, why);
 }

@@ -17,14 +17,13 @@
 
 #include <czmq.h>
 
-#include "postern/v1/keylookup.pb-c.h"
 #include "ctl.h"
 #include "postern/bus.h"
+#include "postern/calls.h"
 #include "postern/cfg.h"
 #include "postern/err.h"
 #include "postern/log.h"
 #include "postern/mem.h"
-#include "postern/pb.h"
 
 #define CTL_LOOKUP_MAX 100000
 
@@ -59,18 +58,17 @@ static int lookup_usage(FILE *out)
 /* ctl_lookup - posternctl lookup [--fresh] ADDR... */
 int ctl_lookup(int argc, char **argv)
 {
-	Postern__V1__KeylookupRequest req = POSTERN__V1__KEYLOOKUP_REQUEST__INIT;
-	Postern__V1__KeyLookup kl = POSTERN__V1__KEY_LOOKUP__INIT;
-	ProtobufCMessage *reply = NULL;
+	Postern__V1__KeyLookupResult *res;
 	pn_client *client = NULL;
 	pn_pool *pool = NULL;
-	int i = 1, status = 1;
+	const char *why;
+	int i = 1, status = 1, fresh = 0;
 	pn_err rc;
 
 	if (argc >= 2 && (!strcmp(argv[1], "-h") || !strcmp(argv[1], "--help")))
 		return lookup_usage(stdout);
 	if (i < argc && !strcmp(argv[i], "--fresh")) {
-		kl.fresh = 1;
+		fresh = 1;
 		i++;
 	}
 	if (i < argc && !strcmp(argv[i], "--"))
@@ -83,28 +81,14 @@ int ctl_lookup(int argc, char **argv)
 		return lookup_usage(stderr);
 	if (!(client = ctl_client("lookup", 5000, &status)))
 		return status;
-	kl.n_addresses = (size_t)(argc - i);
-	kl.addresses = argv + i;
-	req.op_case = POSTERN__V1__KEYLOOKUP_REQUEST__OP_LOOKUP;
-	req.lookup = &kl;
 	pool = pn_pool_new();
-	rc = pn_client_call(client, "keylookup", &req.base,
-	    &postern__v1__keylookup_reply__descriptor, pool, &reply);
-	if (rc == PN_ERR_TEMP && !reply) {
-		ctl_unreachable("lookup", "keylookup");
-		goto done;
-	}
+	rc = pn_kl_lookup(client, pool, argv + i, (size_t)(argc - i), fresh, &res, &why);
 	if (rc != PN_OK) {
-		ctl_refused("lookup", rc, reply);
+		ctl_failed("lookup", "keylookup", client, rc, why);
 		goto done;
 	}
-	Postern__V1__KeylookupReply *rep = (Postern__V1__KeylookupReply *)reply;
-	if (rep->result_case != POSTERN__V1__KEYLOOKUP_REPLY__RESULT_LOOKUP || !rep->lookup) {
-		fprintf(stderr, "posternctl lookup: reply without results\n");
-		goto done;
-	}
-	for (size_t k = 0; k < rep->lookup->n_results; k++) {
-		const Postern__V1__KeyResult *r = rep->lookup->results[k];
+	for (size_t k = 0; k < res->n_results; k++) {
+		const Postern__V1__KeyResult *r = res->results[k];
 		put_clean(r->address);
 		printf("\t%s\t", kind_name(r->kind));
 		if (r->kind == POSTERN__V1__KEY_RESULT__KIND__INVALID) {

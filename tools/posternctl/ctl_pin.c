@@ -19,14 +19,13 @@
 #include <czmq.h>
 #include <gpgme.h>
 
-#include "postern/v1/provision.pb-c.h"
 #include "ctl.h"
 #include "postern/bus.h"
+#include "postern/calls.h"
 #include "postern/cfg.h"
 #include "postern/err.h"
 #include "postern/log.h"
 #include "postern/mem.h"
-#include "postern/pb.h"
 
 /* pin_usage - the synopsis */
 static int pin_usage(FILE *out)
@@ -81,10 +80,9 @@ done:
 /* ctl_pin - posternctl pin --sender A --recipient B */
 int ctl_pin(int argc, char **argv)
 {
-	Postern__V1__ProvisionRequest req = POSTERN__V1__PROVISION_REQUEST__INIT;
 	Postern__V1__PinQuery q = POSTERN__V1__PIN_QUERY__INIT;
-	const char *sender = NULL, *recipient = NULL;
-	ProtobufCMessage *reply = NULL;
+	const char *sender = NULL, *recipient = NULL, *why;
+	Postern__V1__PinCiphertext *pin;
 	pn_client *client = NULL;
 	pn_pool *pool = NULL;
 	int status = 1;
@@ -108,33 +106,21 @@ int ctl_pin(int argc, char **argv)
 		return status;
 	q.sender = (char *)sender;
 	q.recipient = (char *)recipient;
-	req.op_case = POSTERN__V1__PROVISION_REQUEST__OP_PIN_QUERY;
-	req.pin_query = &q;
 	pool = pn_pool_new();
-	rc = pn_client_call(client, "provision", &req.base,
-	    &postern__v1__provision_reply__descriptor, pool, &reply);
-	if (rc == PN_ERR_TEMP && !reply) {
-		ctl_unreachable("pin", "provision");
-		goto done;
-	}
+	rc = pn_prov_pin_query(client, pool, &q, &pin, &why);
 	if (rc == PN_ERR_NOTFOUND) {
 		fprintf(stderr, "posternctl pin: no PIN assigned by %s for %s\n", sender, recipient);
 		goto done;
 	}
 	if (rc != PN_OK) {
-		ctl_refused("pin", rc, reply);
+		ctl_failed("pin", "provision", client, rc, why);
 		goto done;
 	}
-	Postern__V1__ProvisionReply *rep = (Postern__V1__ProvisionReply *)reply;
-	if (rep->result_case != POSTERN__V1__PROVISION_REPLY__RESULT_PIN || !rep->pin) {
-		fprintf(stderr, "posternctl pin: reply without ciphertext\n");
-		goto done;
-	}
-	fwrite(rep->pin->armored.data, 1, rep->pin->armored.len, stdout);
-	if (rep->pin->armored.len && rep->pin->armored.data[rep->pin->armored.len - 1] != '\n')
+	fwrite(pin->armored.data, 1, pin->armored.len, stdout);
+	if (pin->armored.len && pin->armored.data[pin->armored.len - 1] != '\n')
 		putchar('\n');
 	fflush(stdout);
-	decrypt_pin(rep->pin->armored.data, rep->pin->armored.len);
+	decrypt_pin(pin->armored.data, pin->armored.len);
 	status = 0;
 done:
 	pn_pool_destroy(&pool);

@@ -43,15 +43,14 @@
 #include <czmq.h>
 #include <sodium.h>
 
-#include "postern/v1/provision.pb-c.h"
 #include "ctl.h"
 #include "postern/bus.h"
+#include "postern/calls.h"
 #include "postern/cfg.h"
 #include "postern/err.h"
 #include "postern/log.h"
 #include "postern/mem.h"
 #include "postern/mime.h"
-#include "postern/pb.h"
 
 #define SEND_MAX_TO 10000
 #define SEND_MAX_FILE (1024L * 1024 * 1024)
@@ -176,7 +175,6 @@ static int write_sent_copy(const char *path, const char *header,
 /* ctl_send - posternctl send ... */
 int ctl_send(int argc, char **argv)
 {
-	Postern__V1__ProvisionRequest req = POSTERN__V1__PROVISION_REQUEST__INIT;
 	Postern__V1__SendEvent ev = POSTERN__V1__SEND_EVENT__INIT;
 	const char *from = NULL, *subject = "", *body = NULL, *mime_file = NULL;
 	const char *sent_copy = NULL, *event_id = NULL, *pin_header = "X-OxGuard-PIN";
@@ -184,7 +182,8 @@ int ctl_send(int argc, char **argv)
 	size_t n_to = 0, len = 0;
 	int with_pin = 0, deliver = 0, status = 1;
 	Postern__V1__SenderNotice notice = POSTERN__V1__SENDER_NOTICE__SENDER_NOTICE_NONE;
-	ProtobufCMessage *reply = NULL;
+	Postern__V1__SendResult *res = NULL;
+	const char *refused;
 	pn_client *client = NULL;
 	pn_pool *pool = NULL;
 	uint8_t *mail = NULL;
@@ -303,30 +302,17 @@ missing:
 	ev.with_pin = with_pin;
 	ev.deliver_key_found = deliver;
 	ev.sender_notice = notice;
-	req.op_case = POSTERN__V1__PROVISION_REQUEST__OP_SEND;
-	req.send = &ev;
 	pool = pn_pool_new();
-	rc = pn_client_call(client, "provision", &req.base,
-	    &postern__v1__provision_reply__descriptor, pool, &reply);
-	if (rc == PN_ERR_TEMP && !reply) {
-		ctl_unreachable("send", "provision");
-		fprintf(stderr, "posternctl send: retry with --event-id %s\n", event_id);
-		goto done;
-	}
+	rc = pn_prov_send(client, pool, &ev, &res, &refused);
 	if (rc != PN_OK) {
-		ctl_refused("send", rc, reply);
+		ctl_failed("send", "provision", client, rc, refused);
 		if (rc == PN_ERR_TEMP)
 			fprintf(stderr, "posternctl send: retry with --event-id %s\n", event_id);
 		goto done;
 	}
-	Postern__V1__ProvisionReply *rep = (Postern__V1__ProvisionReply *)reply;
-	if (rep->result_case != POSTERN__V1__PROVISION_REPLY__RESULT_SEND || !rep->send) {
-		fprintf(stderr, "posternctl send: reply without outcomes\n");
-		goto done;
-	}
 	status = 0;
-	for (size_t k = 0; k < rep->send->n_outcomes; k++) {
-		const Postern__V1__Outcome *o = rep->send->outcomes[k];
+	for (size_t k = 0; k < res->n_outcomes; k++) {
+		const Postern__V1__Outcome *o = res->outcomes[k];
 		printf("%s\t%s", clean(o->recipient), kind_name(o->kind));
 		if (o->kind == POSTERN__V1__OUTCOME__KIND__REJECTED) {
 			printf("\terror=%s", clean(o->error));
@@ -341,7 +327,7 @@ missing:
 		putchar('\n');
 	}
 	fflush(stdout);
-	if (sent_copy && write_sent_copy(sent_copy, pin_header, mail, len, rep->send) < 0) {
+	if (sent_copy && write_sent_copy(sent_copy, pin_header, mail, len, res) < 0) {
 		fprintf(stderr, "posternctl send: cannot write %s: %s\n", sent_copy, strerror(errno));
 		status = 1;
 	}

@@ -59,6 +59,13 @@ pn_err pn_client_call(pn_client *client, const char *service,
     const ProtobufCMessageDescriptor *reply_desc, pn_pool *pool,
     ProtobufCMessage **reply_r);
 
+/*
+ * pn_client_answered - whether the last call on client got a reply (any
+ * status, even a malformed one): 0 after a PN_ERR_TEMP of the Lazy Pirate
+ * giving up, so a caller can tell "unreachable" from "answered TEMP".
+ */
+int pn_client_answered(const pn_client *client);
+
 /* ---- worker ---- */
 typedef struct pn_worker pn_worker;
 

@@ -28,6 +28,10 @@ ProtobufCMessage *pn_pb_new(const ProtobufCMessageDescriptor *desc, pn_pool *poo
 uint32_t pn_pb_oneof_case(const ProtobufCMessage *msg);
 /* pn_pb_oneof_name - name of that member, NULL if none */
 const char *pn_pb_oneof_name(const ProtobufCMessage *msg);
+/* pn_pb_oneof_set - make the message member with field number id (of a oneof) value */
+void pn_pb_oneof_set(ProtobufCMessage *msg, uint32_t id, const ProtobufCMessage *value);
+/* pn_pb_oneof_get - the message member with field number id if it is the one set, else NULL */
+ProtobufCMessage *pn_pb_oneof_get(const ProtobufCMessage *msg, uint32_t id);
 /* pn_pb_set_status - set status and (pool-copied, may be NULL) error of a reply */
 void pn_pb_set_status(ProtobufCMessage *reply, pn_err status,
     const char *error, pn_pool *pool);

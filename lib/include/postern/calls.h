@@ -1,0 +1,156 @@
+/*
+ * calls.h - typed calls to the services over the bus: one function per
+ * operation of mailstore, keylookup and provision, and the one policy they
+ * share.
+ *
+ * This header owns the client's side of those three protocols. A caller
+ * fills the operation's own message (GetMailbox, Accept, SendEvent, ...)
+ * and gets the result's own message back; it never builds a
+ * *Request, looks at a *Reply or maps a status. The services' side (the
+ * handlers) is in services/<name>; the wire types are in proto/.
+ *
+ * The policy, the same for every call (pn_call):
+ *   - Retries: none here. The client's Lazy Pirate already retries a call
+ *     that gets no answer (bus.h); after that the call is PN_ERR_TEMP.
+ *   - Status: the reply's status, with PN_ERR_BUSY (the broker's queue is
+ *     full) mapped to PN_ERR_TEMP. A reply with status OK but not the
+ *     result the operation promises (the wrong result case, or a count
+ *     that does not match the request) is PN_ERR_INTERNAL.
+ *   - Why: on every status but PN_OK, *why_r is a text for a person: the
+ *     reply's error when it has one; "<service> is unavailable" when
+ *     nothing answered; "<service> answered <op> with ..." for a wrong or
+ *     malformed answer; "the <op> request is too large for the bus" when
+ *     the client would not send it; "<service> refused <op> (<status>)"
+ *     otherwise.
+ *     It lives in pool or is static.
+ *   - Results: *result_r is set whenever the reply carries the
+ *     operation's result, also with an error status (Accept answers
+ *     EXISTS with the mailbox that exists); else NULL. In pool.
+ *   - Logging: trouble (TEMP, INTERNAL) is a warning, a refusal (PERM,
+ *     PARAMS, TOOLARGE) an info line, and OK, NOTFOUND and EXISTS are
+ *     answers, not logged here. Callers log what they know besides.
+ *
+ * Whether a PN_ERR_TEMP came from the service or from no answer at all:
+ * pn_client_answered(client) after the call.
+ *
+ * Requests are read, never kept or changed; their strings may be const
+ * in spirit although protobuf-c types them char *.
+ */
+#ifndef POSTERN_CALLS_H
+#define POSTERN_CALLS_H
+
+#include <stddef.h>
+#include <stdint.h>
+#include <protobuf-c/protobuf-c.h>
+
+#include "postern/bus.h"
+#include "postern/err.h"
+#include "postern/mem.h"
+#include "postern/v1/keylookup.pb-c.h"
+#include "postern/v1/mailstore.pb-c.h"
+#include "postern/v1/provision.pb-c.h"
+
+/* ---- the policy ---- */
+
+/* pn_call_svc - a service's name and its request and reply types */
+typedef struct pn_call_svc {
+	const char *name;
+	const ProtobufCMessageDescriptor *request;
+	const ProtobufCMessageDescriptor *reply;
+} pn_call_svc;
+
+extern const pn_call_svc pn_call_mailstore, pn_call_keylookup, pn_call_provision;
+
+/*
+ * pn_call - one request to svc: its request with the oneof member op set
+ * to arg; the reply's oneof member result (0 = the operation has none)
+ * into *result_r, which is a pointer to that member's type (T **; NULL
+ * when result is 0). The policy above; the typed calls below are this.
+ */
+pn_err pn_call(pn_client *client, pn_pool *pool, const pn_call_svc *svc, uint32_t op,
+    const ProtobufCMessage *arg, uint32_t result, void *result_r, const char **why_r);
+
+/*
+ * pn_call_outcome - the policy without the bus: what pn_call returns for
+ * status err of pn_client_call and its reply (NULL if none came).
+ */
+pn_err pn_call_outcome(const pn_call_svc *svc, uint32_t op, uint32_t result, pn_err err,
+    const ProtobufCMessage *reply, pn_pool *pool, void *result_r, const char **why_r);
+
+/* ---- mailstore ---- */
+
+/* pn_ms_get_mailbox - the mailbox by id, address or link hash (NOTFOUND: none) */
+pn_err pn_ms_get_mailbox(pn_client *client, pn_pool *pool,
+    const Postern__V1__GetMailbox *query, Postern__V1__Mailbox **mailbox_r,
+    const char **why_r);
+/* pn_ms_accept - store a message for an address, creating its mailbox if asked */
+pn_err pn_ms_accept(pn_client *client, pn_pool *pool, const Postern__V1__Accept *accept,
+    Postern__V1__Accepted **accepted_r, const char **why_r);
+/* pn_ms_store_message - store a message into an existing mailbox */
+pn_err pn_ms_store_message(pn_client *client, pn_pool *pool,
+    const Postern__V1__StoreMessage *store, Postern__V1__Stored **stored_r,
+    const char **why_r);
+/* pn_ms_list_folder - one page of a folder */
+pn_err pn_ms_list_folder(pn_client *client, pn_pool *pool, const Postern__V1__ListFolder *list,
+    Postern__V1__FolderPage **page_r, const char **why_r);
+/* pn_ms_get_message - one stored message */
+pn_err pn_ms_get_message(pn_client *client, pn_pool *pool, const Postern__V1__GetMessage *get,
+    Postern__V1__Message **message_r, const char **why_r);
+/* pn_ms_mark_seen - set or clear a message's seen flag */
+pn_err pn_ms_mark_seen(pn_client *client, pn_pool *pool, const Postern__V1__MarkSeen *mark,
+    const char **why_r);
+/* pn_ms_delete_message - delete one message */
+pn_err pn_ms_delete_message(pn_client *client, pn_pool *pool,
+    const Postern__V1__DeleteMessage *del, const char **why_r);
+/* pn_ms_update_mailbox - compare-and-set a mailbox's state, key or link (EXISTS: state differs) */
+pn_err pn_ms_update_mailbox(pn_client *client, pn_pool *pool,
+    const Postern__V1__UpdateMailbox *update, Postern__V1__Mailbox **mailbox_r,
+    const char **why_r);
+/* pn_ms_touch - record activity on a mailbox */
+pn_err pn_ms_touch(pn_client *client, pn_pool *pool, const Postern__V1__Touch *touch,
+    const char **why_r);
+/* pn_ms_delete_mailbox - delete one mailbox if still inactive (EXISTS: it is not) */
+pn_err pn_ms_delete_mailbox(pn_client *client, pn_pool *pool,
+    const Postern__V1__DeleteMailbox *del, const char **why_r);
+/* pn_ms_delete_mailboxes - delete a batch (or take one); a status per mailbox in *deleted_r */
+pn_err pn_ms_delete_mailboxes(pn_client *client, pn_pool *pool,
+    const Postern__V1__DeleteMailboxes *del, Postern__V1__DeleteResults **deleted_r,
+    const char **why_r);
+/* pn_ms_queue_mail - put one mail into the outbox (its idem_key queues it once) */
+pn_err pn_ms_queue_mail(pn_client *client, pn_pool *pool, const Postern__V1__QueueMail *queue,
+    const char **why_r);
+/* pn_ms_list_inactive - mailboxes inactive since a time, claimed or walked */
+pn_err pn_ms_list_inactive(pn_client *client, pn_pool *pool,
+    const Postern__V1__ListInactive *list, Postern__V1__MailboxList **mailboxes_r,
+    const char **why_r);
+/* pn_ms_list_tombstones - deleted mailboxes whose clean-up is not finished */
+pn_err pn_ms_list_tombstones(pn_client *client, pn_pool *pool,
+    const Postern__V1__ListTombstones *list, Postern__V1__TombstoneList **tombstones_r,
+    const char **why_r);
+/* pn_ms_forget_tombstones - clean-up finished for these mailboxes */
+pn_err pn_ms_forget_tombstones(pn_client *client, pn_pool *pool,
+    const Postern__V1__ForgetTombstones *forget, const char **why_r);
+
+/* ---- keylookup ---- */
+
+/*
+ * pn_kl_lookup - what is known about n addresses, one result each in
+ * request order; fresh skips keylookup's cache
+ */
+pn_err pn_kl_lookup(pn_client *client, pn_pool *pool, char *const *addrs, size_t n,
+    int fresh, Postern__V1__KeyLookupResult **result_r, const char **why_r);
+
+/* ---- provision ---- */
+
+/* pn_prov_send - one send event; one outcome per recipient in request order */
+pn_err pn_prov_send(pn_client *client, pn_pool *pool, const Postern__V1__SendEvent *event,
+    Postern__V1__SendResult **result_r, const char **why_r);
+/* pn_prov_pin_query - the PIN sender assigned to recipient, encrypted to sender's key */
+pn_err pn_prov_pin_query(pn_client *client, pn_pool *pool, const Postern__V1__PinQuery *query,
+    Postern__V1__PinCiphertext **pin_r, const char **why_r);
+/* pn_prov_pin_verify - check a PIN typed into the web UI */
+pn_err pn_prov_pin_verify(pn_client *client, pn_pool *pool,
+    const Postern__V1__PinVerify *verify, Postern__V1__PinVerdict **verdict_r,
+    const char **why_r);
+
+#endif
