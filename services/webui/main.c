@@ -59,6 +59,11 @@
  *	POSTERN_WEBUI_REPLY_MAX  20 (1..10000) replies a mailbox may send in
  *		POSTERN_WEBUI_REPLY_WINDOW 3600 (60..604800) seconds; more get 429
  *	POSTERN_WEBUI_PAGE_SIZE  25 (5..200) messages per folder page
+	POSTERN_WEBUI_PAGE_CACHE  512 (0..100000) folder pages kept in
+		process memory, sealed per session, while the mailbox's folder
+		version in Redis is unchanged; 0 = off
+	POSTERN_WEBUI_PAGE_CACHE_AGE  60 (1..3600) seconds a kept folder page
+		may be shown (bounds a missed change)
  *	POSTERN_LOGIN_LOCKOUT_AFTER  5 (1..100) failures per address before
  *		lock-outs; POSTERN_LOGIN_LOCKOUT_SECONDS 60 (1..3600), doubling,
  *		capped at an hour
