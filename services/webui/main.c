@@ -100,7 +100,9 @@
 #include "postern/v1/webui.pb-c.h"
 #include "postern/log.h"
 #include "postern/service.h"
-#include "web.h"
+#include "web_cfg.h"
+#include "web_http.h"
+#include "web_pages.h"
 
 
 

@@ -11,7 +11,11 @@
 #include <string.h>
 #include <time.h>
 
-#include "web.h"
+#include "postern/mem.h"
+#include "web_html.h"
+#include "web_cfg.h"
+#include "web_text.h"
+#include "web_util.h"
 
 /* web_html_begin - doctype, head, header bar, navigation, <main> */
 void web_html_begin(web_buf *b, const web_page *p)

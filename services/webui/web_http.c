@@ -42,7 +42,16 @@
 #include "postern/log.h"
 #include "postern/mem.h"
 #include "postern/metrics.h"
-#include "web.h"
+#include "web_http.h"
+#include "web_cfg.h"
+#include "web_crypto.h"
+#include "web_form.h"
+#include "web_html.h"
+#include "web_multipart.h"
+#include "web_pages.h"
+#include "web_pcache.h"
+#include "web_sess.h"
+#include "web_util.h"
 
 #define CSP_PAGE "default-src 'self'; object-src 'none'; base-uri 'none'; " \
 	"frame-ancestors 'none'; form-action 'self'"
@@ -63,8 +72,6 @@
 #define WEB_HEAD_HARD 65536
 /* requests with a body over POSTERN_WEBUI_MAX_BODY (replies with files) at once */
 #define WEB_BIG_BODIES 2
-
-struct web_config web_cfg;        /* filled by main.c's table */
 
 static struct mg_context *mg;
 static const pn_bus_cfg *bus_cfg;

@@ -55,7 +55,22 @@
 #include "postern/mime.h"
 #include "postern/pb.h"
 #include "postern/guest.h"
-#include "web.h"
+#include "web_pages.h"
+#include "web_cache.h"
+#include "web_cfg.h"
+#include "web_crypto.h"
+#include "web_form.h"
+#include "web_html.h"
+#include "web_http.h"
+#include "web_mail.h"
+#include "web_multipart.h"
+#include "web_pcache.h"
+#include "web_pw.h"
+#include "web_reply.h"
+#include "web_sess.h"
+#include "web_static.h"
+#include "web_text.h"
+#include "web_util.h"
 
 typedef Postern__V1__MailstoreRequest MsReq;
 typedef Postern__V1__MailstoreReply MsRep;
@@ -1167,8 +1182,8 @@ static void reply_form(web_req *rq, web_buf *b, int64_t id, const web_mail *m)
 		    TXT->reply_all_submit);
 	web_buf_puts(b, "</form>\n</section>\n");
 done:
-	web_reply_free_list(&one, n_one);
-	web_reply_free_list(&all, n_all);
+	web_strlist_free(&one, n_one);
+	web_strlist_free(&all, n_all);
 }
 
 /* read_get - GET /msg/<id> */
@@ -1564,7 +1579,7 @@ done:
 		web_reply_give_back(rq->t->redis, rq->sess.mailbox_id);
 	free(att);                  /* the files themselves are rq's */
 	web_buf_free(&missing);
-	web_reply_free_list(&rcpt, n);
+	web_strlist_free(&rcpt, n);
 	free(keys);                 /* the keys themselves are the pool's */
 	pn_buf_free(&sealed);
 	if (plain) {

@@ -40,20 +40,11 @@
 #include "postern/log.h"
 #include "postern/mem.h"
 #include "postern/mime.h"
-#include "web.h"
+#include "web_reply.h"
+#include "web_mail.h"
+#include "web_util.h"
 
 #define QUOTE_MAX (256 * 1024)      /* bytes of the original quoted */
-
-/* web_reply_free_list - free an array of strings */
-void web_reply_free_list(char ***list, size_t n)
-{
-	if (!*list)
-		return;
-	for (size_t i = 0; i < n; i++)
-		pn_free(&(*list)[i]);
-	free(*list);
-	*list = NULL;
-}
 
 /* add_unique - append a copy of a unless it is self or already there */
 static void add_unique(char ***out, size_t *n, const char *a, const char *self)

@@ -31,7 +31,10 @@
 #include "postern/guest.h"
 #include "postern/log.h"
 #include "postern/mem.h"
-#include "web.h"
+#include "web_sess.h"
+#include "web_cfg.h"
+#include "web_crypto.h"
+#include "web_util.h"
 
 #define RECORD_VERSION 1
 #define FLAG_HAS_PIN 1

@@ -4,6 +4,7 @@
  * escaping that also repairs invalid UTF-8, hex, and a
  * constant-time string comparison for tokens.
  */
+#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -13,7 +14,8 @@
 
 #include "postern/mem.h"
 #include "postern/text.h"
-#include "web.h"
+#include "web_util.h"
+#include "web_pw.h"
 
 /* web_buf_init - an empty buffer */
 void web_buf_init(web_buf *b)
@@ -316,4 +318,15 @@ char *web_filename_clean(const char *in, size_t index)
 	if (o == 0 || web_utf8_chars(buf) < 0)
 		snprintf(buf, sizeof(buf), "attachment-%zu", index + 1);
 	return pn_strdup(buf);
+}
+
+/* web_strlist_free - free an array of strings and its strings */
+void web_strlist_free(char ***list, size_t n)
+{
+	if (!*list)
+		return;
+	for (size_t i = 0; i < n; i++)
+		pn_free(&(*list)[i]);
+	free(*list);
+	*list = NULL;
 }
