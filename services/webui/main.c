@@ -171,7 +171,7 @@ static int init(pn_ctx *ctx)
 {
 	if (web_pages_init() < 0)
 		return -1;
-	if (web_http_start(ctx) < 0) {
+	if (web_http_start(ctx, web_routes) < 0) {
 		web_pages_fini();
 		return -1;
 	}

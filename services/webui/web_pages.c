@@ -209,8 +209,9 @@ static int neutral(web_req *rq)
 }
 
 /* link_get - GET /m/<link> */
-static int link_get(web_req *rq, const char *text)
+static int link_get(web_req *rq)
 {
+	const char *text = rq->arg.rest;
 	uint8_t link[WEB_LINK_BYTES], hash[32];
 	const Mailbox *mb;
 	int valid;
@@ -384,9 +385,6 @@ static int flow_gone(web_req *rq)
 /* activate_get - GET /activate */
 static int activate_get(web_req *rq)
 {
-	if (rq->sess.kind != WEB_SESS_FLOW)
-		return flow_gone(rq);
-	web_ensure_cookie(rq);
 	if (rq->sess.has_pin && !rq->sess.pin_ok)
 		return pin_form(rq, 200, NULL);
 	return password_form(rq, 200, NULL);
@@ -405,9 +403,6 @@ static int pin_post(web_req *rq)
 	size_t n = 0;
 	pn_err err;
 
-	if (rq->sess.kind != WEB_SESS_FLOW)
-		return flow_gone(rq);
-	web_ensure_cookie(rq);
 	if (!rq->sess.has_pin || rq->sess.pin_ok)
 		return web_redirect(rq, "/activate");
 	/* digits only; spaces people type between groups are dropped */
@@ -540,9 +535,6 @@ static int password_post(web_req *rq)
 	int rc;
 
 	memset(&fresh, 0, sizeof(fresh));
-	if (rq->sess.kind != WEB_SESS_FLOW)
-		return flow_gone(rq);
-	web_ensure_cookie(rq);
 	if (rq->sess.has_pin && !rq->sess.pin_ok)
 		return web_redirect(rq, "/activate");
 	v = web_pw_check(blocklist, pw, confirm, rq->sess.address, web_cfg.password_min,
@@ -781,16 +773,6 @@ static void folders_changed(web_req *rq)
 	if (pn_redis_folders_changed(rq->t->redis, rq->sess.mailbox_id) != PN_OK)
 		pn_warn("msg=\"cannot mark the mailbox's folders changed\" mailbox=%lld",
 		    (long long)rq->sess.mailbox_id);
-}
-
-/* need_auth - redirect to /login unless logged in; 0 when logged in */
-static int need_auth(web_req *rq)
-{
-	if (rq->sess.kind != WEB_SESS_AUTH)
-		return web_redirect(rq, "/login");
-	web_sess_touch(rq->t->redis, &rq->sess, rq->now);
-	web_sess_csrf(rq->sess.c, rq->csrf);
-	return 0;
 }
 
 /* decrypt - with the session's working copy */
@@ -1052,8 +1034,6 @@ static int folder_get(web_req *rq)
 	long page;
 	int rc, sent, keep = 1;
 
-	if ((rc = need_auth(rq)) != 0)
-		return rc;
 	web_folder_of(rq->path, rq->query, &sent, &page);
 	folder_version(rq, ver);
 	web_buf_init(&rows);
@@ -1187,16 +1167,15 @@ done:
 }
 
 /* read_get - GET /msg/<id> */
-static int read_get(web_req *rq, int64_t id)
+static int read_get(web_req *rq)
 {
 	const Postern__V1__MessageSummary *sum = NULL;
+	int64_t id = rq->arg.id;
 	web_mail m;
 	web_page p;
 	web_buf b;
 	int rc;
 
-	if ((rc = need_auth(rq)) != 0)
-		return rc;
 	if ((rc = load_message(rq, id, &m, &sum)) != 0)
 		return rc;
 	if (sum && !sum->seen) {
@@ -1381,8 +1360,9 @@ static pn_err seal_for_guest(web_req *rq, const Mailbox *mb, const void *data, s
 }
 
 /* reply_post - POST /msg/<id>/reply */
-static int reply_post(web_req *rq, int64_t id)
+static int reply_post(web_req *rq)
 {
+	int64_t id = rq->arg.id;
 	const Postern__V1__MessageSummary *sum = NULL;
 	const char *text = web_form_get(&rq->form, "text");
 	const char *nonce = web_form_get(&rq->form, "nonce");
@@ -1408,8 +1388,6 @@ static int reply_post(web_req *rq, int64_t id)
 	long wait;
 
 	memset(&m, 0, sizeof(m));
-	if ((rc = need_auth(rq)) != 0)
-		return rc;
 	if (!text || !nonce || strlen(nonce) < 16 || strlen(nonce) > 43 ||
 	    strspn(nonce, "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_") !=
 	    strlen(nonce))
@@ -1602,15 +1580,12 @@ done:
 	"X-Frame-Options: SAMEORIGIN\r\n"
 
 /* html_get - GET /msg/<id>/html: the untrusted HTML, sandboxed */
-static int html_get(web_req *rq, int64_t id)
+static int html_get(web_req *rq)
 {
 	web_mail m;
 	int rc;
 
-	if (rq->sess.kind != WEB_SESS_AUTH)
-		return web_error(rq, 404);
-	web_sess_touch(rq->t->redis, &rq->sess, rq->now);
-	if ((rc = load_message(rq, id, &m, NULL)) != 0)
+	if ((rc = load_message(rq, rq->arg.id, &m, NULL)) != 0)
 		return rc;
 	if (!m.html)
 		rc = web_error(rq, 404);
@@ -1638,16 +1613,14 @@ static void pct(web_buf *b, const char *s)
 }
 
 /* att_get - GET /msg/<id>/att/<n>: always a download */
-static int att_get(web_req *rq, int64_t id, long n)
+static int att_get(web_req *rq)
 {
+	long n = rq->arg.n;
 	web_mail m;
 	web_buf h;
 	int rc;
 
-	if (rq->sess.kind != WEB_SESS_AUTH)
-		return web_error(rq, 404);
-	web_sess_touch(rq->t->redis, &rq->sess, rq->now);
-	if ((rc = load_message(rq, id, &m, NULL)) != 0)
+	if ((rc = load_message(rq, rq->arg.id, &m, NULL)) != 0)
 		return rc;
 	if (n < 0 || (size_t)n >= m.n_att) {
 		web_mail_free(&m);
@@ -1669,40 +1642,6 @@ static int att_get(web_req *rq, int64_t id, long n)
 
 /* ---- routing ---- */
 
-/* id_of - a positive decimal id from s up to '/' or end; -1 if none */
-static int64_t id_of(const char *s, const char **rest)
-{
-	int64_t v = 0;
-	const char *p = s;
-
-	if (*p < '1' || *p > '9')
-		return -1;
-	for (; *p >= '0' && *p <= '9'; p++) {
-		if (v > (INT64_MAX - 9) / 10)
-			return -1;
-		v = v * 10 + (*p - '0');
-	}
-	*rest = p;
-	return v;
-}
-
-/* is_reply - POST /msg/<id>/reply; the id or -1 */
-static int64_t is_reply(const char *path)
-{
-	const char *rest = NULL;
-	int64_t id;
-
-	if (strncmp(path, "/msg/", 5) || (id = id_of(path + 5, &rest)) <= 0 || strcmp(rest, "/reply"))
-		return -1;
-	return id;
-}
-
-/* web_route_multipart - only the reply takes files */
-int web_route_multipart(const char *path)
-{
-	return is_reply(path) > 0;
-}
-
 /*
  * web_reply_body_max - the reply's attachments, the text fields
  * (POSTERN_WEBUI_MAX_BODY) and the framing of every part
@@ -1713,81 +1652,63 @@ long web_reply_body_max(void)
 	    (long)WEB_MP_MAX_PARTS * (WEB_MP_MAX_HEADER + WEB_MP_BOUNDARY_MAX + 8);
 }
 
-/* web_route_too_large - a body over its limit: the reply explains the limit */
-int web_route_too_large(web_req *rq)
+/* reply_too_large_page - a logged-in reply over its limit: the page says the limit */
+static int reply_too_large_page(web_req *rq)
 {
-	int64_t id = is_reply(rq->path);
-
-	if (id > 0 && rq->sess.kind == WEB_SESS_AUTH) {
-		pn_info("msg=\"reply refused: too large\" mailbox=%lld",
-		    (long long)rq->sess.mailbox_id);
-		web_sess_csrf(rq->sess.c, rq->csrf);
-		return reply_too_large(rq, id);
-	}
-	return web_error(rq, 413);
+	pn_info("msg=\"reply refused: too large\" mailbox=%lld", (long long)rq->sess.mailbox_id);
+	return reply_too_large(rq, rq->arg.id);
 }
 
-int web_route(web_req *rq)
+/* not_found - the answer of the message's parts without a session */
+static int not_found(web_req *rq)
 {
-	const char *path = rq->path, *rest = NULL;
-	int post = !strcmp(rq->method, "POST");
-	int rc;
-
-	if (post) {
-		/* every POST needs its token; anything else is refused before work */
-		if (!web_csrf_ok(rq)) {
-			pn_info("msg=\"csrf refused\" path=\"%.60s\"", path);
-			rc = web_error(rq, 403);
-			goto done;
-		}
-		web_sess_csrf(rq->sess.c, rq->csrf);
-		if (!strcmp(path, "/login"))
-			rc = login_post(rq);
-		else if (!strcmp(path, "/logout"))
-			rc = logout_post(rq);
-		else if (!strcmp(path, "/activate/pin"))
-			rc = pin_post(rq);
-		else if (!strcmp(path, "/activate/password"))
-			rc = password_post(rq);
-		else if (is_reply(path) > 0)
-			rc = reply_post(rq, is_reply(path));
-		else
-			rc = web_error(rq, 404);
-		goto done;
-	}
-	if (!strcmp(path, "/static/postern.css")) {
-		rc = web_respond(rq, 200, "text/css; charset=utf-8",
-		    "Cache-Control: public, max-age=3600\r\n", web_css, strlen(web_css));
-	} else if (!strcmp(path, "/")) {
-		rc = web_redirect(rq, rq->sess.kind == WEB_SESS_AUTH ? "/inbox" : "/login");
-	} else if (!strncmp(path, "/m/", 3)) {
-		rc = link_get(rq, path + 3);
-	} else if (!strcmp(path, "/activate")) {
-		rc = activate_get(rq);
-	} else if (!strcmp(path, "/login")) {
-		rc = login_get(rq);
-	} else if (!strcmp(path, "/inbox") || !strcmp(path, "/sent")) {
-		rc = folder_get(rq);
-	} else if (!strncmp(path, "/msg/", 5)) {
-		int64_t id = id_of(path + 5, &rest);
-		if (id < 0)
-			rc = web_error(rq, 404);
-		else if (!*rest)
-			rc = read_get(rq, id);
-		else if (!strcmp(rest, "/html"))
-			rc = html_get(rq, id);
-		else if (!strncmp(rest, "/att/", 5) && rest[5] >= '0' && rest[5] <= '9' &&
-		    strlen(rest + 5) <= 3 && strspn(rest + 5, "0123456789") == strlen(rest + 5))
-			rc = att_get(rq, id, strtol(rest + 5, NULL, 10));
-		else
-			rc = web_error(rq, 404);
-	} else {
-		rc = web_error(rq, 404);
-	}
-done:
-	pn_pool_destroy(&rq->pool);
-	return rc;
+	return web_error(rq, 404);
 }
+
+/* root_get - GET /: where this session starts */
+static int root_get(web_req *rq)
+{
+	return web_redirect(rq, rq->sess.kind == WEB_SESS_AUTH ? "/inbox" : "/login");
+}
+
+/* css_get - GET /static/postern.css */
+static int css_get(web_req *rq)
+{
+	return web_respond(rq, 200, "text/css; charset=utf-8",
+	    "Cache-Control: public, max-age=3600\r\n", web_css, strlen(web_css));
+}
+
+/* folder_preload - a folder page kept for this cookie: its version comes with the record */
+static int64_t folder_preload(const web_req *rq)
+{
+	int sent;
+	long page;
+
+	if (strcmp(rq->method, "GET") || web_folder_of(rq->path, rq->query, &sent, &page) < 0)
+		return 0;
+	return web_pcache_mailbox(rq->sess.c, sent, page);
+}
+
+const web_route web_routes[] = {
+	WEB_ROUTE("GET", "/static/postern.css", css_get, WEB_AUTH_NONE),
+	WEB_ROUTE("GET", "/", root_get, WEB_AUTH_NONE),
+	WEB_ROUTE("GET", "/m/*", link_get, WEB_AUTH_NONE),
+	WEB_ROUTE("GET", "/activate", activate_get, WEB_AUTH_LINK, .deny = flow_gone),
+	WEB_ROUTE("POST", "/activate/pin", pin_post, WEB_AUTH_LINK, .csrf = 1, .deny = flow_gone),
+	WEB_ROUTE("POST", "/activate/password", password_post, WEB_AUTH_LINK, .csrf = 1,
+	    .deny = flow_gone),
+	WEB_ROUTE("GET", "/login", login_get, WEB_AUTH_NONE),
+	WEB_ROUTE("POST", "/login", login_post, WEB_AUTH_NONE, .csrf = 1),
+	WEB_ROUTE("POST", "/logout", logout_post, WEB_AUTH_NONE, .csrf = 1),
+	WEB_ROUTE("GET", "/inbox", folder_get, WEB_AUTH_SESSION, .preload = folder_preload),
+	WEB_ROUTE("GET", "/sent", folder_get, WEB_AUTH_SESSION, .preload = folder_preload),
+	WEB_ROUTE("GET", "/msg/{id}", read_get, WEB_AUTH_SESSION),
+	WEB_ROUTE("GET", "/msg/{id}/html", html_get, WEB_AUTH_SESSION, .deny = not_found),
+	WEB_ROUTE("GET", "/msg/{id}/att/{n}", att_get, WEB_AUTH_SESSION, .deny = not_found),
+	WEB_ROUTE("POST", "/msg/{id}/reply", reply_post, WEB_AUTH_SESSION, .csrf = 1,
+	    .multipart = 1, .body_max = web_reply_body_max, .too_large = reply_too_large_page),
+	WEB_ROUTE_END
+};
 
 /* ---- start and stop ---- */
 
