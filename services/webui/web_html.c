@@ -80,6 +80,16 @@ void web_html_hidden_csrf(web_buf *b, const char *csrf)
 	web_buf_puts(b, "\">");
 }
 
+/* web_html_alert - a message box (escaped); nothing if text is NULL */
+void web_html_alert(web_buf *b, const char *cls, const char *text)
+{
+	if (!text)
+		return;
+	web_buf_printf(b, "<p class=\"%s\" role=\"alert\">", cls);
+	web_buf_esc(b, text);
+	web_buf_puts(b, "</p>\n");
+}
+
 /* web_html_notice - a card with a heading, a paragraph and maybe a link */
 void web_html_notice(web_buf *b, const web_page *p, const char *heading,
     const char *text, const char *link, const char *link_text)

@@ -26,6 +26,8 @@ void web_html_notice(web_buf *b, const web_page *p, const char *heading,
     const char *text, const char *link, const char *link_text);
 /* web_html_error - status page for 400, 403, 404, 405, 413, 415, 429, 500, 503 */
 void web_html_error(web_buf *b, int status);
+/* web_html_alert - <p class="cls" role="alert">text</p>, escaped; nothing if text is NULL */
+void web_html_alert(web_buf *b, const char *cls, const char *text);
 /* web_html_hidden_csrf - the hidden CSRF input */
 void web_html_hidden_csrf(web_buf *b, const char *csrf);
 /* web_html_size - "1.2 MB" etc. */

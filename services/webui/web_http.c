@@ -273,6 +273,26 @@ int web_error(web_req *rq, int status)
 	return rc;
 }
 
+/* web_page_for - the frame's parameters for the current session */
+web_page web_page_for(const web_req *rq, const char *title, const char *nav)
+{
+	web_page p = { .title = title, .expires_days = -1 };
+
+	if (rq->sess.kind != WEB_SESS_NONE)
+		p.address = rq->sess.address;
+	if (rq->sess.kind == WEB_SESS_AUTH) {
+		p.nav = nav;
+		p.csrf = rq->csrf;
+	}
+	return p;
+}
+
+/* web_not_found - 404, for a route that shows nothing to a stranger */
+int web_not_found(web_req *rq)
+{
+	return web_error(rq, 404);
+}
+
 /* web_ensure_cookie - an anonymous cookie for CSRF when none came */
 void web_ensure_cookie(web_req *rq)
 {

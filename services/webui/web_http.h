@@ -22,6 +22,7 @@
 #include "postern/mem.h"
 #include "postern/service.h"
 #include "web_form.h"
+#include "web_html.h"
 #include "web_multipart.h"
 #include "web_sess.h"
 #include "web_util.h"
@@ -154,6 +155,10 @@ int web_respond_page(web_req *rq, int status, web_buf *body);
 int web_redirect(web_req *rq, const char *path);
 /* web_error - the error page for status */
 int web_error(web_req *rq, int status);
+/* web_not_found - the 404 error page (a route's deny where a redirect would tell too much) */
+int web_not_found(web_req *rq);
+/* web_page_for - the frame's parameters (web_html.h) for this request's session */
+web_page web_page_for(const web_req *rq, const char *title, const char *nav);
 /* web_ensure_cookie - make sure a cookie exists (new anonymous one if not) and fill rq->csrf */
 void web_ensure_cookie(web_req *rq);
 /* web_csrf_ok - the form's token matches the cookie's; also refuses cross-site */

@@ -2,7 +2,7 @@
  * web_mail.c - a decrypted message taken apart for the read view, with
  * GMime: decoded headers, the first text/plain body (converted to UTF-8),
  * the first text/html body, and every attachment (decoded bytes, a
- * sanitised file name). Nothing here renders: web_pages.c escapes the
+ * sanitised file name). Nothing here renders: web_read.c escapes the
  * text and serves the HTML only into a sandboxed frame.
  *
  * GMime keeps copies of the parsed message in GLib memory that is not

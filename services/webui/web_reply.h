@@ -1,44 +1,32 @@
 /*
- * web_reply.h - what a reply is made of: its recipients (from the message
- * replied to only), its subject and quoted text, and the PGP/MIME
- * (RFC 3156) mail signed and encrypted in a given GnuPG home. No request,
- * no bus.
+ * web_reply.h - replying (POST /msg/<id>/reply) with attachments, and
+ * the reply form under an inbox message. Owns the reply's pages (refused,
+ * failed, too large, over the quota), its idempotency key and the form's
+ * markup; what the mail is made of is web_compose.h's.
  */
 #ifndef POSTERN_WEB_REPLY_H
 #define POSTERN_WEB_REPLY_H
 
-#include <stddef.h>
+#include <stdint.h>
 
-#include "postern/err.h"
-#include "postern/gpg.h"
-#include "postern/mem.h"
+#include "web_http.h"
 #include "web_mail.h"
+#include "web_util.h"
 
-#define WEB_REPLY_MAX_RCPT 20
+/* handlers (web_routes.c) */
+int web_reply_post(web_req *rq);
+/* web_reply_over_limit - the route's 413: the page says the limit */
+int web_reply_over_limit(web_req *rq);
+/* web_reply_body_max - the largest body the reply route reads (route body_max) */
+long web_reply_body_max(void);
 
+/* web_reply_form - the form under inbox message id (m), with a fresh nonce */
+void web_reply_form(web_req *rq, web_buf *b, int64_t id, const web_mail *m);
 /*
- * web_reply_recipients - who a reply to m goes to: its Reply-To, else its
- * From; with all, also the From and Cc mailboxes. Never self, no
- * duplicates, at most WEB_REPLY_MAX_RCPT. Nothing else can be a
- * recipient: a guest only answers people whose mail is in the inbox.
- * Returns the count; *rcpt_r (pn_malloc'd array of pn_malloc'd strings,
- * web_reply_free_list) is NULL when 0.
+ * web_reply_form_html - the same, pure: to whom (self left out), csrf and
+ * nonce given; nothing if m has no one to answer
  */
-size_t web_reply_recipients(const web_mail *m, const char *self, int all, char ***rcpt_r);
-/* web_reply_subject - "Re: " + subject unless it starts so already; pn_malloc'd */
-char *web_reply_subject(const char *subject);
-/* web_reply_body - text, then the original quoted ("> "); pn_malloc'd */
-char *web_reply_body(const char *text, const web_mail *orig);
-/*
- * web_reply_pgp - the outgoing mail: plain (an RFC 5322 message as
- * pn_mime_compose renders it) with its body signed by the secret key
- * (armored, protected by passphrase) and encrypted to every public key
- * (armored), as RFC 3156 multipart/encrypted; the headers stay. Runs in
- * the GnuPG home homedir (the thread's fast one). PN_ERR_PERM if the
- * passphrase is wrong, PN_ERR_PARAMS if a key is unusable.
- */
-pn_err web_reply_pgp(const char *homedir, const void *plain, size_t plain_len,
-    const void *seckey, size_t seckey_len, const char *passphrase,
-    const pn_buf *pubkeys, size_t n_pub, pn_buf *out_r);
+void web_reply_form_html(web_buf *b, const char *csrf, const char *nonce, int64_t id,
+    const web_mail *m, const char *self);
 
 #endif

@@ -33,8 +33,6 @@ void web_tfmt(char *out, size_t outlen, const char *tmpl, const char *a1,
     const char *a2, const char *a3);
 /* web_tfmtl - the same with numbers */
 void web_tfmtl(char *out, size_t outlen, const char *tmpl, long a1, long a2, long a3);
-/* web_html_defang - rename <meta> tags in untrusted HTML, in place */
-void web_html_defang(char *html, size_t len);
 /* web_html_escape - escaped copy (pn_malloc'd) */
 char *web_html_escape(const char *s);
 
@@ -54,6 +52,8 @@ int web_ct_equal(const char *a, const char *b);
  */
 #define WEB_FILENAME_MAX 120
 char *web_filename_clean(const char *in, size_t index);
+/* web_human_wait - "45 seconds", "2 minutes", "3 hours": how long to wait, rounded up */
+void web_human_wait(char *out, size_t outlen, long secs);
 /* web_strlist_free - free n pn_malloc'd strings and their array; *list = NULL */
 void web_strlist_free(char ***list, size_t n);
 

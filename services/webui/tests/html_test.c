@@ -15,6 +15,7 @@
 
 #include "../web_cfg.h"
 #include "../web_html.h"
+#include "../web_read.h"
 #include "../web_mail.h"
 #include "../web_util.h"
 #include "postern/mem.h"

@@ -16,7 +16,7 @@
 #include <cmocka.h>
 
 #include "../web_http.h"
-#include "../web_pages.h"
+#include "../web_routes.h"
 
 /* dummy - a handler for the made-up tables below */
 static int dummy(web_req *rq)
