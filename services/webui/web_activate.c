@@ -67,16 +67,10 @@ static void new_session(web_req *rq, web_sess_kind kind, int64_t mailbox_id,
 /* neutral - the one page for every link that does not lead anywhere */
 static int neutral(web_req *rq)
 {
-	web_buf b;
 	web_page p = { .title = TXT->link_invalid_title, .expires_days = -1 };
-	int rc;
 
-	web_buf_init(&b);
-	web_html_notice(&b, &p, TXT->link_invalid_title, TXT->link_invalid_text, "/login",
-	    TXT->link_invalid_login);
-	rc = web_respond_page(rq, 404, &b);
-	web_buf_free(&b);
-	return rc;
+	return web_respond_notice(rq, 404, &p, TXT->link_invalid_title, TXT->link_invalid_text,
+	    "/login", TXT->link_invalid_login);
 }
 
 /* web_link_get - GET /m/<link> */
@@ -201,17 +195,11 @@ void web_password_html(web_buf *b, const web_page *p, const char *csrf, const ch
 int web_activate_gone(web_req *rq)
 {
 	web_page p = { .title = TXT->flow_expired_title, .expires_days = -1 };
-	web_buf b;
-	int rc;
 
 	if (rq->sess.kind == WEB_SESS_AUTH)
 		return web_redirect(rq, "/inbox");
-	web_buf_init(&b);
-	web_html_notice(&b, &p, TXT->flow_expired_title, TXT->flow_expired_text, "/login",
-	    TXT->link_invalid_login);
-	rc = web_respond_page(rq, 200, &b);
-	web_buf_free(&b);
-	return rc;
+	return web_respond_notice(rq, 200, &p, TXT->flow_expired_title, TXT->flow_expired_text,
+	    "/login", TXT->link_invalid_login);
 }
 
 /* web_activate_get - GET /activate */
@@ -284,13 +272,8 @@ int web_pin_post(web_req *rq)
 		}
 		{
 			web_page p = web_page_for(rq, TXT->pin_locked_title, NULL);
-			web_buf b;
-			int rc;
-			web_buf_init(&b);
-			web_html_notice(&b, &p, TXT->pin_locked_title, TXT->pin_locked_text, NULL, NULL);
-			rc = web_respond_page(rq, 403, &b);
-			web_buf_free(&b);
-			return rc;
+			return web_respond_notice(rq, 403, &p, TXT->pin_locked_title,
+			    TXT->pin_locked_text, NULL, NULL);
 		}
 	}
 }
@@ -320,16 +303,10 @@ static const char *pw_message(web_pw_verdict v)
 static int already_active(web_req *rq)
 {
 	web_page p = { .title = TXT->pw_title, .expires_days = -1 };
-	web_buf b;
-	int rc;
 
 	web_sess_delete(rq->t->redis, &rq->sess);
 	rq->clear_cookie = 1;
-	web_buf_init(&b);
-	web_html_notice(&b, &p, TXT->pw_title, TXT->pw_already, "/login", TXT->home);
-	rc = web_respond_page(rq, 200, &b);
-	web_buf_free(&b);
-	return rc;
+	return web_respond_notice(rq, 200, &p, TXT->pw_title, TXT->pw_already, "/login", TXT->home);
 }
 
 /* web_password_post - POST /activate/password: rules, then activation */

@@ -10,10 +10,14 @@
 #include "web_html.h"
 #include "web_http.h"
 
-/* handlers (web_routes.c); the last three need the link's FLOW session */
+/* web_link_get - GET /m/<link>: a valid link starts the FLOW session */
 int web_link_get(web_req *rq);
+/* the rest need that session (WEB_AUTH_LINK in web_routes.c) */
+/* web_activate_get - GET /activate: the PIN form, or the password form */
 int web_activate_get(web_req *rq);
+/* web_pin_post - POST /activate/pin: provision's verdict */
 int web_pin_post(web_req *rq);
+/* web_password_post - POST /activate/password: the rules, then activation */
 int web_password_post(web_req *rq);
 /* web_activate_gone - the answer without a FLOW session: to the inbox, or "expired" */
 int web_activate_gone(web_req *rq);

@@ -15,7 +15,7 @@
 #include "web_mail.h"
 #include "web_util.h"
 
-/* handlers (web_routes.c) */
+/* web_folder_get - GET /inbox or /sent, ?page=N (0-based) */
 int web_folder_get(web_req *rq);
 /* web_folder_preload - the mailbox of a kept page for this cookie, 0 if none (route preload) */
 int64_t web_folder_preload(const web_req *rq);

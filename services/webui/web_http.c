@@ -259,6 +259,20 @@ int web_redirect(web_req *rq, const char *path)
 	return web_respond(rq, 303, "text/plain; charset=utf-8", extra, "", 0);
 }
 
+/* web_respond_notice - a page with a heading, a paragraph and maybe a link */
+int web_respond_notice(web_req *rq, int status, const web_page *p, const char *heading,
+    const char *text, const char *link, const char *link_text)
+{
+	web_buf b;
+	int rc;
+
+	web_buf_init(&b);
+	web_html_notice(&b, p, heading, text, link, link_text);
+	rc = web_respond_page(rq, status, &b);
+	web_buf_free(&b);
+	return rc;
+}
+
 /* web_error - an error page */
 int web_error(web_req *rq, int status)
 {

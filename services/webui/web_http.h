@@ -151,6 +151,9 @@ int web_respond(web_req *rq, int status, const char *type, const char *extra,
     const void *body, size_t len);
 /* web_respond_page - text/html page, no-store */
 int web_respond_page(web_req *rq, int status, web_buf *body);
+/* web_respond_notice - web_html_notice's page (heading, text, link if not NULL) as the answer */
+int web_respond_notice(web_req *rq, int status, const web_page *p, const char *heading,
+    const char *text, const char *link, const char *link_text);
 /* web_redirect - 303 See Other to a local path */
 int web_redirect(web_req *rq, const char *path);
 /* web_error - the error page for status */

@@ -14,9 +14,11 @@
 #include "web_http.h"
 #include "web_mail.h"
 
-/* handlers (web_routes.c) */
+/* web_read_get - GET /msg/<id>: the read view; marks it seen */
 int web_read_get(web_req *rq);
+/* web_read_frame - GET /msg/<id>/html: the HTML part, defanged, under a sandbox CSP */
 int web_read_frame(web_req *rq);
+/* web_read_att - GET /msg/<id>/att/<n>: always a download */
 int web_read_att(web_req *rq);
 
 /*

@@ -121,15 +121,9 @@ static int reply_notice(web_req *rq, int status, int64_t id, const char *heading
 {
 	web_page p = web_page_for(rq, heading, "inbox");
 	char back[64];
-	web_buf b;
-	int rc;
 
 	snprintf(back, sizeof(back), "/msg/%lld", (long long)id);
-	web_buf_init(&b);
-	web_html_notice(&b, &p, heading, text, back, TXT->back);
-	rc = web_respond_page(rq, status, &b);
-	web_buf_free(&b);
-	return rc;
+	return web_respond_notice(rq, status, &p, heading, text, back, TXT->back);
 }
 
 /* reply_too_large - 413: the attachments are over the limit; nothing was sent */

@@ -13,7 +13,7 @@
 #include "web_mail.h"
 #include "web_util.h"
 
-/* handlers (web_routes.c) */
+/* web_reply_post - POST /msg/<id>/reply (multipart/form-data, mode=all: to all) */
 int web_reply_post(web_req *rq);
 /* web_reply_over_limit - the route's 413: the page says the limit */
 int web_reply_over_limit(web_req *rq);

@@ -162,33 +162,27 @@ static void test_find(void **state)
 /* a table that leaves something unsaid does not start */
 static void test_valid_refuses(void **state)
 {
-	const web_route no_auth[] = {
-		WEB_ROUTE("GET", "/a", dummy, WEB_AUTH_NONE),
-		{ .method = "GET", .pattern = "/b", .handler = dummy },    /* no WEB_ROUTE: no auth */
-		WEB_ROUTE_END
+	static const web_route bad[][2] = {
+		{ { .method = "GET", .pattern = "/b", .handler = dummy }, WEB_ROUTE_END },
+		{ WEB_ROUTE("POST", "/a", dummy, WEB_AUTH_SESSION), WEB_ROUTE_END },
+		{ WEB_ROUTE("POST", "/a", dummy, WEB_AUTH_NONE, .csrf = 1, .multipart = 1,
+		    .body_max = big), WEB_ROUTE_END },
+		{ WEB_ROUTE("GET", "/a", dummy, WEB_AUTH_SESSION, .multipart = 1), WEB_ROUTE_END },
+		{ WEB_ROUTE("PUT", "/a", dummy, WEB_AUTH_SESSION), WEB_ROUTE_END },
+		{ WEB_ROUTE("GET", "a", dummy, WEB_AUTH_SESSION), WEB_ROUTE_END },
+		{ WEB_ROUTE("GET", "/a", NULL, WEB_AUTH_SESSION), WEB_ROUTE_END },
 	};
-	const web_route no_csrf[] = {
-		WEB_ROUTE("POST", "/a", dummy, WEB_AUTH_SESSION),
-		WEB_ROUTE_END
-	};
-	const web_route anon_big[] = {
-		WEB_ROUTE("POST", "/a", dummy, WEB_AUTH_NONE, .csrf = 1, .multipart = 1,
-		    .body_max = big),
-		WEB_ROUTE_END
-	};
-	const web_route get_body[] = {
-		WEB_ROUTE("GET", "/a", dummy, WEB_AUTH_SESSION, .multipart = 1),
-		WEB_ROUTE_END
-	};
-	const web_route bad_method[] = {
-		WEB_ROUTE("PUT", "/a", dummy, WEB_AUTH_SESSION),
-		WEB_ROUTE_END
-	};
-	const web_route no_handler[] = {
-		WEB_ROUTE("GET", "/a", NULL, WEB_AUTH_SESSION),
-		WEB_ROUTE_END
+	static const char *const why_bad[] = {
+		"GET /b: no auth",
+		"POST /a: a POST without CSRF",
+		"POST /a: a larger body without auth",
+		"GET /a: a body on a route that reads none",
+		"PUT /a: method is neither GET nor POST",
+		"GET a: pattern does not start with /",
+		"GET /a: no handler",
 	};
 	const web_route ok[] = {
+		WEB_ROUTE("GET", "/a", dummy, WEB_AUTH_NONE),
 		WEB_ROUTE("POST", "/a/{id}", dummy, WEB_AUTH_SESSION, .csrf = 1, .multipart = 1,
 		    .body_max = big, .too_large = dummy),
 		WEB_ROUTE_END
@@ -196,14 +190,10 @@ static void test_valid_refuses(void **state)
 	char why[160];
 	(void)state;
 
-	assert_int_equal(web_routes_valid(no_auth, why, sizeof(why)), -1);
-	assert_string_equal(why, "GET /b: no auth");
-	assert_int_equal(web_routes_valid(no_csrf, why, sizeof(why)), -1);
-	assert_string_equal(why, "POST /a: a POST without CSRF");
-	assert_int_equal(web_routes_valid(anon_big, why, sizeof(why)), -1);
-	assert_int_equal(web_routes_valid(get_body, why, sizeof(why)), -1);
-	assert_int_equal(web_routes_valid(bad_method, why, sizeof(why)), -1);
-	assert_int_equal(web_routes_valid(no_handler, why, sizeof(why)), -1);
+	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+		assert_int_equal(web_routes_valid(bad[i], why, sizeof(why)), -1);
+		assert_string_equal(why, why_bad[i]);
+	}
 	assert_int_equal(web_routes_valid(ok, why, sizeof(why)), 0);
 }
 
