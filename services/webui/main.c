@@ -17,9 +17,10 @@
  *	(read view, HTML sandbox, attachments), web_reply.c (reply and its
  *	attachments), web_assets.c (the style sheet). Beneath them: web_bus.c
  *	(bus calls), web_key.c (the guest key), web_sess.c (sessions),
- *	web_cache.c and web_pcache.c (the envelope and page caches),
- *	web_crypto.c, web_pw.c, web_form.c, web_multipart.c, web_mail.c,
- *	web_compose.c, web_html.c, web_text.c, web_util.c.
+ *	web_throttle.c (login lock-out, reply quota), web_cache.c and
+ *	web_pcache.c (the envelope and page caches), web_crypto.c, web_pw.c,
+ *	web_form.c, web_multipart.c, web_mail.c, web_compose.c, web_html.c,
+ *	web_text.c, web_util.c.
  * PROTOCOL
  *	HTTP/1.1 on POSTERN_WEBUI_LISTEN. Bus client (web_bus.c) of mailstore
  *	(get_mailbox, list_folder, get_message, mark_seen, touch,

@@ -38,6 +38,7 @@
 #include "web_pcache.h"
 #include "web_sess.h"
 #include "web_text.h"
+#include "web_throttle.h"
 #include "web_util.h"
 
 static pn_buf dummy_key;            /* strong-S2K key nobody can unlock */

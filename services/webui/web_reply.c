@@ -40,6 +40,7 @@
 #include "web_pw.h"
 #include "web_sess.h"
 #include "web_text.h"
+#include "web_throttle.h"
 #include "web_util.h"
 
 /* addr_line - the addresses, escaped, comma-separated */
@@ -237,7 +238,7 @@ int web_reply_post(web_req *rq)
 		if (strcmp(rq->files.f[i].field, "attachment"))
 			return web_error(rq, 400);
 	/* the quota before any work: a mailbox that used it up costs nothing more */
-	if ((wait = web_reply_take(rq->t->redis, rq->sess.mailbox_id)) != 0) {
+	if ((wait = web_quota_take(rq->t->redis, rq->sess.mailbox_id)) != 0) {
 		if (wait < 0)
 			return web_error(rq, 503);
 		pn_info("msg=\"reply refused: over the reply limit\" mailbox=%lld",
@@ -389,7 +390,7 @@ int web_reply_post(web_req *rq)
 	rc = web_redirect(rq, "/sent");
 done:
 	if (taken && !sent)
-		web_reply_give_back(rq->t->redis, rq->sess.mailbox_id);
+		web_quota_give_back(rq->t->redis, rq->sess.mailbox_id);
 	free(att);                  /* the files themselves are rq's */
 	web_buf_free(&missing);
 	web_strlist_free(&rcpt, n);

@@ -1,8 +1,7 @@
 /*
  * web_sess.h - sessions in Redis (sealed records, idle and absolute
- * timeouts), the login throttle and the reply quota. Owns: web_sess,
- * web_sess_kind, and the Redis keys web:s:, web:lf:, web:ll:, web:lc:,
- * web:rq:.
+ * timeouts). Owns: web_sess, web_sess_kind, and the Redis keys web:s:
+ * (and, with web_cache.c, web:e:).
  */
 #ifndef POSTERN_WEB_SESS_H
 #define POSTERN_WEB_SESS_H
@@ -74,31 +73,5 @@ long web_sess_ttl(const web_sess *s, long now);
 /* web_sess_key / web_env_key - "web:s:<id>" / "web:e:<id>" of the cookie */
 void web_sess_key(const web_sess *s, char out[80]);
 void web_env_key(const web_sess *s, char out[80]);
-
-/*
- * Login throttling (per address tag and per client), in Redis:
- *   web:lf:<tag>   consecutive failures of an address (1 day)
- *   web:ll:<tag>   present while the address is locked out
- *   web:lc:<client> failures of a client in its window
- * web_throttle_check: 0 free, >0 seconds still locked, -1 Redis down.
- */
-long web_throttle_check(pn_redis *r, const char *tag, const char *client);
-/* web_throttle_fail - count a failure; mailbox_id > 0 tracks the keys */
-void web_throttle_fail(pn_redis *r, const char *tag, const char *client,
-    int64_t mailbox_id);
-void web_throttle_ok(pn_redis *r, const char *tag);
-
-/*
- * Reply quota, in Redis: web:rq:<mailbox id> counts the replies of a
- * mailbox in a fixed window of POSTERN_WEBUI_REPLY_WINDOW seconds
- * (tracked for the mailbox, so the reaper deletes it).
- * web_reply_take - reserve one: 0 taken, >0 seconds until the window
- *	ends (over POSTERN_WEBUI_REPLY_MAX; nothing taken), -1 Redis down
- * web_reply_give_back - undo a take whose reply was not sent
- */
-long web_reply_take(pn_redis *r, int64_t mailbox_id);
-void web_reply_give_back(pn_redis *r, int64_t mailbox_id);
-/* web_lockout - lock-out after the n-th failure: 0 below after, then doubling, capped at 1 h */
-long web_lockout(long n, long after, long first);
 
 #endif

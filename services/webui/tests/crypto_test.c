@@ -19,6 +19,7 @@
 #include "../web_cfg.h"
 #include "../web_crypto.h"
 #include "../web_sess.h"
+#include "../web_throttle.h"
 #include "../web_util.h"
 #include "postern/guest.h"
 #include "postern/mem.h"
