@@ -19,7 +19,6 @@
  * table); without it the table answers web_activate_gone. The forms are
  * rendered by pure functions (web_activate.h).
  */
-
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>

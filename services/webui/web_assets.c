@@ -2,9 +2,7 @@
  * web_assets.c - the static files: one style sheet, compiled in
  * (web_static.h), cached by browsers for an hour.
  */
-
 #include <string.h>
-
 
 #include "web_assets.h"
 #include "web_http.h"

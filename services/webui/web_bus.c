@@ -6,7 +6,6 @@
  * (web_http.c frees the pool), maps BUSY to TEMP and logs a failure
  * once, the same way for every call.
  */
-
 #include "postern/v1/keylookup.pb-c.h"
 #include "postern/v1/mailstore.pb-c.h"
 #include "postern/v1/provision.pb-c.h"

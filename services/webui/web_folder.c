@@ -9,7 +9,6 @@
  * mailbox's folders calls web_folders_changed. The rows are rendered by
  * a pure function, web_folder_rows_html.
  */
-
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>

@@ -7,7 +7,6 @@
  * and opening a stored message for the read view, its HTML part, its
  * attachments and the reply.
  */
-
 #include <stdlib.h>
 #include <string.h>
 

@@ -13,7 +13,6 @@
  * get the same page; failures are counted per address string and per
  * client either way. The form is rendered by a pure function.
  */
-
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>

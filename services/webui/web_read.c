@@ -14,7 +14,6 @@
  * session cookie is SameSite=Strict. Whatever came in the mail is
  * escaped or sandboxed; none of it is ever markup in our own pages.
  */
-
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>

@@ -10,7 +10,6 @@
  * file's page, which says the limit. At most POSTERN_WEBUI_REPLY_MAX
  * replies per mailbox in POSTERN_WEBUI_REPLY_WINDOW (429).
  */
-
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
