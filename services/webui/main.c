@@ -6,18 +6,27 @@
  *	HTTP behind a TLS-terminating ingress): the invitation link, the PIN,
  *	choosing the password (once, never changeable), login, Inbox and
  *	Sent, reading (text; HTML only sandboxed; attachments as downloads),
- *	replying (PGP/MIME, with attachments) and logout. Server-rendered HTML with one style sheet; no script.
+ *	replying (PGP/MIME, with attachments) and logout. Server-rendered
+ *	HTML with one style sheet; no script.
  *	It also registers with the broker as "webui" and answers ping, so
- *	operators see it on the bus. Logic: web_pages.c (handlers),
- *	web_http.c (civetweb), web_sess.c (sessions), web_cache.c (the
- *	session's cache of decrypted list-view envelopes), web_crypto.c,
- *	web_pw.c, web_form.c, web_multipart.c, web_mail.c, web_reply.c,
- *	web_html.c, web_text.c.
+ *	operators see it on the bus. main.c hands the route table
+ *	(web_routes.c) to the HTTP layer (web_http.c), which enforces each
+ *	route's auth, CSRF and body limit before its handler runs. Pages, one
+ *	file per area: web_activate.c (link, PIN, password), web_login.c
+ *	(login, logout, lock-out), web_folder.c (Inbox, Sent), web_read.c
+ *	(read view, HTML sandbox, attachments), web_reply.c (reply and its
+ *	attachments), web_assets.c (the style sheet). Beneath them: web_bus.c
+ *	(bus calls), web_key.c (the guest key), web_sess.c (sessions),
+ *	web_throttle.c (login lock-out, reply quota), web_cache.c and
+ *	web_pcache.c (the envelope and page caches), web_crypto.c, web_pw.c,
+ *	web_form.c, web_multipart.c, web_mail.c, web_compose.c, web_html.c,
+ *	web_text.c, web_util.c.
  * PROTOCOL
- *	HTTP/1.1 on POSTERN_WEBUI_LISTEN. Bus client of mailstore
+ *	HTTP/1.1 on POSTERN_WEBUI_LISTEN. Bus client (web_bus.c) of mailstore
  *	(get_mailbox, list_folder, get_message, mark_seen, touch,
- *	update_mailbox) and provision (pin_verify). MDP/0.1 worker for
- *	"webui" (ping only; proto/postern/v1/webui.proto).
+ *	update_mailbox, store_message), provision (pin_verify) and keylookup
+ *	(lookup). MDP/0.1 worker for "webui" (ping only;
+ *	proto/postern/v1/webui.proto).
  * ENVIRONMENT
  *	The common variables (lib/include/postern/service.h); health port
  *	default 9104. Any variable may instead be given as NAME_FILE.
@@ -59,6 +68,11 @@
  *	POSTERN_WEBUI_REPLY_MAX  20 (1..10000) replies a mailbox may send in
  *		POSTERN_WEBUI_REPLY_WINDOW 3600 (60..604800) seconds; more get 429
  *	POSTERN_WEBUI_PAGE_SIZE  25 (5..200) messages per folder page
+	POSTERN_WEBUI_PAGE_CACHE  512 (0..100000) folder pages kept in
+		process memory, sealed per session, while the mailbox's folder
+		version in Redis is unchanged; 0 = off
+	POSTERN_WEBUI_PAGE_CACHE_AGE  60 (1..3600) seconds a kept folder page
+		may be shown (bounds a missed change)
  *	POSTERN_LOGIN_LOCKOUT_AFTER  5 (1..100) failures per address before
  *		lock-outs; POSTERN_LOGIN_LOCKOUT_SECONDS 60 (1..3600), doubling,
  *		capped at an hour
@@ -95,7 +109,12 @@
 #include "postern/v1/webui.pb-c.h"
 #include "postern/log.h"
 #include "postern/service.h"
-#include "web.h"
+#include "web_cfg.h"
+#include "web_http.h"
+#include "web_activate.h"
+#include "web_folder.h"
+#include "web_login.h"
+#include "web_routes.h"
 
 
 
@@ -159,24 +178,29 @@ static const pn_cfg_entry config[] = {
 	PN_CFG_END
 };
 
-/* init - pages (blocklist, stand-in key), then the HTTP server */
-static int init(pn_ctx *ctx)
-{
-	if (web_pages_init() < 0)
-		return -1;
-	if (web_http_start(ctx) < 0) {
-		web_pages_fini();
-		return -1;
-	}
-	return 0;
-}
-
-/* fini - stop serving (joins civetweb's threads), then free */
+/* fini - stop serving (joins civetweb's threads), then free what the pages hold */
 static void fini(pn_ctx *ctx)
 {
 	(void)ctx;
 	web_http_stop();
-	web_pages_fini();
+	web_activate_fini();
+	web_login_fini();
+	web_folder_fini();
+}
+
+/* init - the blocklist, the page cache, the login stand-in key, then the HTTP server */
+static int init(pn_ctx *ctx)
+{
+	if (web_activate_init() < 0 || web_folder_init() < 0 || web_login_init() < 0) {
+		fini(ctx);
+		return -1;
+	}
+	pn_info("msg=\"pages ready\"");
+	if (web_http_start(ctx, web_routes) < 0) {
+		fini(ctx);
+		return -1;
+	}
+	return 0;
 }
 
 static const pn_op ops[] = {

@@ -37,7 +37,11 @@
 
 #include "postern/log.h"
 #include "postern/mem.h"
-#include "web.h"
+#include "web_cache.h"
+#include "web_crypto.h"
+#include "web_mail.h"
+#include "web_sess.h"
+#include "web_util.h"
 
 #define ENV_VERSION 1
 #define ENV_HEAD (1 + 8 + 8 + 1)

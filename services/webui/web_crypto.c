@@ -24,7 +24,9 @@
 #include <sodium.h>
 
 #include "postern/guest.h"
-#include "web.h"
+#include "postern/mem.h"
+#include "web_crypto.h"
+#include "web_util.h"
 
 void web_sess_id(const uint8_t c[WEB_COOKIE_BYTES], char out[65])
 {

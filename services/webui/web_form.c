@@ -10,7 +10,8 @@
 #include <string.h>
 
 #include "postern/mem.h"
-#include "web.h"
+#include "postern/text.h"
+#include "web_form.h"
 
 /* decode - url-decode in[0..n) into a new string; -1 on bad escapes, NUL or > max */
 static int decode(const char *in, size_t n, size_t max, char **out_r, size_t *len_r)

@@ -11,7 +11,11 @@
 #include <string.h>
 #include <time.h>
 
-#include "web.h"
+#include "postern/mem.h"
+#include "web_html.h"
+#include "web_cfg.h"
+#include "web_text.h"
+#include "web_util.h"
 
 /* web_html_begin - doctype, head, header bar, navigation, <main> */
 void web_html_begin(web_buf *b, const web_page *p)
@@ -74,6 +78,16 @@ void web_html_hidden_csrf(web_buf *b, const char *csrf)
 	web_buf_puts(b, "<input type=\"hidden\" name=\"csrf\" value=\"");
 	web_buf_esc(b, csrf ? csrf : "");
 	web_buf_puts(b, "\">");
+}
+
+/* web_html_alert - a message box (escaped); nothing if text is NULL */
+void web_html_alert(web_buf *b, const char *cls, const char *text)
+{
+	if (!text)
+		return;
+	web_buf_printf(b, "<p class=\"%s\" role=\"alert\">", cls);
+	web_buf_esc(b, text);
+	web_buf_puts(b, "</p>\n");
 }
 
 /* web_html_notice - a card with a heading, a paragraph and maybe a link */

@@ -13,18 +13,26 @@
  * here in one buffer with the security headers and written with one
  * mg_write (tcp_nodelay is on; two writes cost 40 ms per request).
  *
+ * Routing: the pages are a table handed over at start (web_routes.c);
+ * this file knows none of them. A request finds its route first, then,
+ * in this order and before any handler runs: the session is loaded (with
+ * the folder version the route's preload names), the body is bounded and
+ * read, every POST's CSRF token is checked (403, also for a POST that
+ * matches no route), and the route's auth is checked (its deny answer).
+ * No route: 404.
+ *
  * Bounds: civetweb refuses request heads over max_request_size; bodies
  * are read here only for POST, only with a Content-Length (else 411),
- * only form-urlencoded or - on the one route that takes files, the
- * reply - multipart/form-data (else 415), and only up to
- * POSTERN_WEBUI_MAX_BODY (else 413). The reply route reads more, up to
- * web_reply_body_max (its attachments on top), and only for a logged-in
- * session: an anonymous client never makes us hold more than
- * POSTERN_WEBUI_MAX_BODY. The session is therefore loaded before the
- * body is read. A reply that large passes through memory several times
- * (the upload, the plaintext mail, its ciphertext, the Sent copy): at
- * most WEB_BIG_BODIES of them are handled at once, others get 503.
- * civetweb's form parser is never used (web_form.c, web_multipart.c).
+ * only form-urlencoded or - on a route marked multipart, the reply -
+ * multipart/form-data (else 415), and only up to POSTERN_WEBUI_MAX_BODY
+ * (else 413). A route with its own body_max (the reply: its attachments
+ * on top) reads more, and only when its auth holds: an anonymous client
+ * never makes us hold more than POSTERN_WEBUI_MAX_BODY. The session is
+ * therefore loaded before the body is read. A reply that large passes
+ * through memory several times (the upload, the plaintext mail, its
+ * ciphertext, the Sent copy): at most WEB_BIG_BODIES of them are handled
+ * at once, others get 503. civetweb's form parser is never used
+ * (web_form.c, web_multipart.c).
  */
 #include <errno.h>
 #include <ftw.h>
@@ -42,7 +50,14 @@
 #include "postern/log.h"
 #include "postern/mem.h"
 #include "postern/metrics.h"
-#include "web.h"
+#include "web_http.h"
+#include "web_cfg.h"
+#include "web_crypto.h"
+#include "web_form.h"
+#include "web_html.h"
+#include "web_multipart.h"
+#include "web_sess.h"
+#include "web_util.h"
 
 #define CSP_PAGE "default-src 'self'; object-src 'none'; base-uri 'none'; " \
 	"frame-ancestors 'none'; form-action 'self'"
@@ -64,9 +79,8 @@
 /* requests with a body over POSTERN_WEBUI_MAX_BODY (replies with files) at once */
 #define WEB_BIG_BODIES 2
 
-struct web_config web_cfg;        /* filled by main.c's table */
-
 static struct mg_context *mg;
+static const web_route *routes;     /* main.c's table, kept */
 static const pn_bus_cfg *bus_cfg;
 static atomic_int thread_seq;
 static atomic_int big_bodies;
@@ -245,6 +259,20 @@ int web_redirect(web_req *rq, const char *path)
 	return web_respond(rq, 303, "text/plain; charset=utf-8", extra, "", 0);
 }
 
+/* web_respond_notice - a page with a heading, a paragraph and maybe a link */
+int web_respond_notice(web_req *rq, int status, const web_page *p, const char *heading,
+    const char *text, const char *link, const char *link_text)
+{
+	web_buf b;
+	int rc;
+
+	web_buf_init(&b);
+	web_html_notice(&b, p, heading, text, link, link_text);
+	rc = web_respond_page(rq, status, &b);
+	web_buf_free(&b);
+	return rc;
+}
+
 /* web_error - an error page */
 int web_error(web_req *rq, int status)
 {
@@ -257,6 +285,26 @@ int web_error(web_req *rq, int status)
 	    status == 405 ? "Allow: GET, HEAD, POST\r\n" : NULL, b.data, b.len);
 	web_buf_free(&b);
 	return rc;
+}
+
+/* web_page_for - the frame's parameters for the current session */
+web_page web_page_for(const web_req *rq, const char *title, const char *nav)
+{
+	web_page p = { .title = title, .expires_days = -1 };
+
+	if (rq->sess.kind != WEB_SESS_NONE)
+		p.address = rq->sess.address;
+	if (rq->sess.kind == WEB_SESS_AUTH) {
+		p.nav = nav;
+		p.csrf = rq->csrf;
+	}
+	return p;
+}
+
+/* web_not_found - 404, for a route that shows nothing to a stranger */
+int web_not_found(web_req *rq)
+{
+	return web_error(rq, 404);
 }
 
 /* web_ensure_cookie - an anonymous cookie for CSRF when none came */
@@ -305,6 +353,132 @@ int web_csrf_ok(web_req *rq)
 	ok = web_ct_equal(want, got);
 	sodium_memzero(want, sizeof(want));
 	return ok;
+}
+
+/* ---- the route table ---- */
+
+/* id_of - a positive decimal id from s up to '/' or end; -1 if none */
+static int64_t id_of(const char *s, const char **rest)
+{
+	int64_t v = 0;
+	const char *p = s;
+
+	if (*p < '1' || *p > '9')
+		return -1;
+	for (; *p >= '0' && *p <= '9'; p++) {
+		if (v > (INT64_MAX - 9) / 10)
+			return -1;
+		v = v * 10 + (*p - '0');
+	}
+	*rest = p;
+	return v;
+}
+
+/* pattern_match - path against one pattern; 1 with arg filled, else 0 */
+static int pattern_match(const char *pat, const char *path, web_args *arg)
+{
+	const char *p = path;
+
+	memset(arg, 0, sizeof(*arg));
+	while (*pat) {
+		if (!strncmp(pat, "{id}", 4)) {
+			if ((arg->id = id_of(p, &p)) < 0)
+				return 0;
+			pat += 4;
+		} else if (!strncmp(pat, "{n}", 3)) {
+			size_t d = strspn(p, "0123456789");
+			if (d < 1 || d > 3)
+				return 0;
+			arg->n = strtol(p, NULL, 10);
+			p += d;
+			pat += 3;
+		} else if (*pat == '*' && pat[1] == '\0') {
+			arg->rest = p;
+			return 1;
+		} else if (*pat++ != *p++) {
+			return 0;
+		}
+	}
+	return *p == '\0';
+}
+
+/* web_route_find - the first route whose method and pattern fit */
+const web_route *web_route_find(const web_route *table, const char *method,
+    const char *path, web_args *arg)
+{
+	const char *m = !strcmp(method, "HEAD") ? "GET" : method;
+
+	for (const web_route *r = table; r->method; r++)
+		if (!strcmp(r->method, m) && pattern_match(r->pattern, path, arg))
+			return r;
+	memset(arg, 0, sizeof(*arg));
+	return NULL;
+}
+
+/* web_routes_valid - what every route must say, checked before serving */
+int web_routes_valid(const web_route *table, char *why, size_t whylen)
+{
+	for (const web_route *r = table; r->method; r++) {
+		const char *bad = NULL;
+		int post = !strcmp(r->method, "POST");
+
+		if (!post && strcmp(r->method, "GET"))
+			bad = "method is neither GET nor POST";
+		else if (!r->pattern || r->pattern[0] != '/')
+			bad = "pattern does not start with /";
+		else if (!r->handler)
+			bad = "no handler";
+		else if (r->auth <= WEB_AUTH_UNSET || r->auth > WEB_AUTH_SESSION)
+			bad = "no auth";
+		else if (post && !r->csrf)
+			bad = "a POST without CSRF";
+		else if ((r->multipart || r->body_max || r->too_large) && !post)
+			bad = "a body on a route that reads none";
+		else if (r->body_max && r->auth == WEB_AUTH_NONE)
+			bad = "a larger body without auth";
+		if (bad) {
+			snprintf(why, whylen, "%s %s: %s", r->method,
+			    r->pattern ? r->pattern : "(none)", bad);
+			return -1;
+		}
+	}
+	return 0;
+}
+
+/* auth_ok - the session is what the route asks for */
+static int auth_ok(const web_route *r, const web_sess *s)
+{
+	switch (r->auth) {
+	case WEB_AUTH_NONE: return 1;
+	case WEB_AUTH_LINK: return s->kind == WEB_SESS_FLOW;
+	case WEB_AUTH_SESSION: return s->kind == WEB_SESS_AUTH;
+	default: return 0;
+	}
+}
+
+/*
+ * dispatch - CSRF for every POST (before anything else is looked at),
+ * then the route's auth, then its handler. A passed auth derives the
+ * form token; a logged-in session's idle timeout starts again.
+ */
+static int dispatch(web_req *rq, const web_route *r)
+{
+	if (!strcmp(rq->method, "POST") && (!r || r->csrf)) {
+		if (!web_csrf_ok(rq)) {
+			pn_info("msg=\"csrf refused\" path=\"%.60s\"", rq->path);
+			return web_error(rq, 403);
+		}
+		web_sess_csrf(rq->sess.c, rq->csrf);
+	}
+	if (!r)
+		return web_error(rq, 404);
+	if (!auth_ok(r, &rq->sess))
+		return r->deny ? r->deny(rq) : web_redirect(rq, "/login");
+	if (r->auth == WEB_AUTH_SESSION)
+		web_sess_touch(rq->t->redis, &rq->sess, rq->now);
+	if (r->auth != WEB_AUTH_NONE)
+		web_sess_csrf(rq->sess.c, rq->csrf);
+	return r->handler(rq);
 }
 
 /* ---- requests ---- */
@@ -363,11 +537,13 @@ static void drain(struct mg_connection *conn, long long len)
  * answer. *big_r is set when the body took one of the WEB_BIG_BODIES
  * slots; the caller gives it back when the request is done.
  */
-static int read_body(web_req *rq, const struct mg_request_info *ri, int *big_r)
+static int read_body(web_req *rq, const struct mg_request_info *ri, const web_route *r,
+    int *big_r)
 {
 	const char *type = mg_get_header(rq->conn, "Content-Type");
 	long long len = ri->content_length, limit = web_cfg.max_body;
 	int multipart = is_type(type, "multipart/form-data");
+	int big_ok = multipart && r && r->multipart && r->body_max && auth_ok(r, &rq->sess);
 	char *body;
 	long long got = 0;
 	int rc = 0;
@@ -377,15 +553,15 @@ static int read_body(web_req *rq, const struct mg_request_info *ri, int *big_r)
 		return mg_get_header(rq->conn, "Transfer-Encoding") ? 411 : (len = 0, 0);
 	}
 	if (len > 0 && !is_type(type, "application/x-www-form-urlencoded") &&
-	    !(multipart && web_route_multipart(rq->path))) {
+	    !(multipart && r && r->multipart)) {
 		rq->close = 1;
 		return 415;
 	}
-	if (multipart && rq->sess.kind == WEB_SESS_AUTH)
-		limit = web_reply_body_max();
+	if (big_ok)
+		limit = r->body_max();
 	if (len > limit) {
 		/* a logged-in reply over its limit gets its page: read it off first (bounded) */
-		if (multipart && rq->sess.kind == WEB_SESS_AUTH && len <= 4 * limit)
+		if (big_ok && len <= 4 * limit)
 			drain(rq->conn, len);
 		rq->close = 1;
 		return 413;
@@ -449,6 +625,7 @@ static int handle(struct mg_connection *conn, void *data)
 	web_req rq;
 	char cookie[128];
 	const char *hdr;
+	const web_route *route;
 	int64_t ver_of = 0;
 	int rc, big = 0;
 	(void)data;
@@ -479,30 +656,31 @@ static int handle(struct mg_connection *conn, void *data)
 		rc = web_error(&rq, 503);
 		goto done;
 	}
+	route = web_route_find(routes, rq.method, rq.path, &rq.arg);
 	/* the session first: how much body we read depends on it */
 	if ((hdr = mg_get_header(conn, "Cookie")) &&
 	    web_cookie_get(hdr, cookie_name(), cookie, sizeof(cookie)) == 0)
 		web_sess_cookie_parse(&rq.sess, cookie);
 	sodium_memzero(cookie, sizeof(cookie));
-	{
-		/* a folder page kept for this cookie: its version comes with the record */
-		int sent;
-		long page;
-		if (rq.sess.have_cookie && !strcmp(rq.method, "GET") &&
-		    web_folder_of(rq.path, rq.query, &sent, &page) == 0)
-			ver_of = web_pcache_mailbox(rq.sess.c, sent, page);
-	}
+	if (rq.sess.have_cookie && route && route->preload)
+		ver_of = route->preload(&rq);
 	if (web_sess_load(t->redis, &rq.sess, rq.now, ver_of) < 0) {
 		rq.close = 1;               /* a POST body stays unread */
 		rc = web_error(&rq, 503);
 		goto done;
 	}
-	if (!strcmp(rq.method, "POST") && (rc = read_body(&rq, ri, &big)) != 0) {
-		rc = rc == 413 ? web_route_too_large(&rq) : web_error(&rq, rc);
+	if (!strcmp(rq.method, "POST") && (rc = read_body(&rq, ri, route, &big)) != 0) {
+		if (rc == 413 && route && route->too_large && auth_ok(route, &rq.sess)) {
+			web_sess_csrf(rq.sess.c, rq.csrf);
+			rc = route->too_large(&rq);
+		} else {
+			rc = web_error(&rq, rc);
+		}
 		goto done;
 	}
-	rc = web_route(&rq);
+	rc = dispatch(&rq, route);
 done:
+	pn_pool_destroy(&rq.pool);
 	clock_gettime(CLOCK_MONOTONIC, &t1);
 	pn_info("msg=request method=%s path=\"%.80s\" status=%d ms=%.1f", rq.method,
 	    log_path(rq.path), rq.status ? rq.status : rc,
@@ -542,12 +720,17 @@ static int log_message(const struct mg_connection *conn, const char *message)
 	return 1;
 }
 
-/* web_http_start - listen; -1 if the port cannot be had */
-int web_http_start(pn_ctx *ctx)
+/* web_http_start - check the table, listen; -1 if either fails */
+int web_http_start(pn_ctx *ctx, const web_route *table)
 {
-	char threads[16], max_req[16];
+	char threads[16], max_req[16], why[160];
 	struct mg_callbacks cb;
 
+	if (web_routes_valid(table, why, sizeof(why)) < 0) {
+		pn_error("msg=\"route table refused\" route=\"%s\"", why);
+		return -1;
+	}
+	routes = table;
 	bus_cfg = pn_ctx_bus(ctx);
 	snprintf(threads, sizeof(threads), "%ld", web_cfg.threads);
 	snprintf(max_req, sizeof(max_req), "%d", WEB_HEAD_HARD);

@@ -2,7 +2,7 @@
  * web_mail.c - a decrypted message taken apart for the read view, with
  * GMime: decoded headers, the first text/plain body (converted to UTF-8),
  * the first text/html body, and every attachment (decoded bytes, a
- * sanitised file name). Nothing here renders: web_pages.c escapes the
+ * sanitised file name). Nothing here renders: web_read.c escapes the
  * text and serves the HTML only into a sandboxed frame.
  *
  * GMime keeps copies of the parsed message in GLib memory that is not
@@ -19,7 +19,8 @@
 
 #include "postern/addr.h"
 #include "postern/mem.h"
-#include "web.h"
+#include "web_mail.h"
+#include "web_util.h"
 
 #define MAX_ATTACHMENTS 64
 
@@ -271,9 +272,9 @@ void web_mail_free(web_mail *m)
 		}
 	}
 	free(m->att);
-	web_reply_free_list(&m->from_list, m->n_from);
-	web_reply_free_list(&m->reply_to_list, m->n_reply_to);
-	web_reply_free_list(&m->cc_list, m->n_cc);
+	web_strlist_free(&m->from_list, m->n_from);
+	web_strlist_free(&m->reply_to_list, m->n_reply_to);
+	web_strlist_free(&m->cc_list, m->n_cc);
 	memset(m, 0, sizeof(*m));
 }
 

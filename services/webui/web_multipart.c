@@ -22,7 +22,10 @@
 #include <strings.h>
 
 #include "postern/mem.h"
-#include "web.h"
+#include "postern/text.h"
+#include "web_multipart.h"
+#include "web_form.h"
+#include "web_util.h"
 
 /* One part's headers, as far as they matter. */
 typedef struct part_head {

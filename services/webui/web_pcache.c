@@ -43,8 +43,12 @@
 
 #include "postern/log.h"
 #include "postern/mem.h"
+#include "postern/text.h"
 #include "postern/metrics.h"
-#include "web.h"
+#include "web_pcache.h"
+#include "web_crypto.h"
+#include "web_sess.h"
+#include "web_util.h"
 
 #define PC_VERSION 1
 #define PC_HEAD (1 + 64 + 8 + 1 + 4 + 32 + 8)   /* version sid mailbox folder page token activity */

@@ -26,7 +26,7 @@
 #include "postern/log.h"
 #include "postern/mem.h"
 #include "postern/text.h"
-#include "web.h"
+#include "web_pw.h"
 
 #define BLOCKLIST_MAX_BYTES (16L * 1024 * 1024)
 #define ENTRY_MAX 256

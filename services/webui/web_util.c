@@ -4,6 +4,7 @@
  * escaping that also repairs invalid UTF-8, hex, and a
  * constant-time string comparison for tokens.
  */
+#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -13,7 +14,8 @@
 
 #include "postern/mem.h"
 #include "postern/text.h"
-#include "web.h"
+#include "web_util.h"
+#include "web_pw.h"
 
 /* web_buf_init - an empty buffer */
 void web_buf_init(web_buf *b)
@@ -185,27 +187,6 @@ void web_tfmtl(char *out, size_t outlen, const char *tmpl, long a1, long a2, lon
 	web_tfmt(out, outlen, tmpl, b1, b2, b3);
 }
 
-/*
- * web_html_defang - turn every <meta ...> start tag into an unknown
- * element, in place (same length). The sandbox and the CSP stop scripts
- * and loads, but nothing in either stops <meta http-equiv="refresh">
- * from navigating the frame to any URL. An HTML parser makes a meta
- * element only from the literal "<meta" (any case) followed by white
- * space, "/" or ">" - also when it breaks out of SVG or MathML - so
- * renaming those is enough.
- */
-void web_html_defang(char *html, size_t len)
-{
-	for (size_t i = 0; i + 5 <= len; i++) {
-		if (html[i] != '<' || strncasecmp(html + i + 1, "meta", 4) != 0)
-			continue;
-		if (i + 5 == len || html[i + 5] == ' ' || html[i + 5] == '\t' ||
-		    html[i + 5] == '\n' || html[i + 5] == '\r' || html[i + 5] == '\f' ||
-		    html[i + 5] == '/' || html[i + 5] == '>')
-			html[i + 2] = 'x';      /* <mxta */
-	}
-}
-
 /* web_html_escape - an escaped copy */
 char *web_html_escape(const char *s)
 {
@@ -316,4 +297,26 @@ char *web_filename_clean(const char *in, size_t index)
 	if (o == 0 || web_utf8_chars(buf) < 0)
 		snprintf(buf, sizeof(buf), "attachment-%zu", index + 1);
 	return pn_strdup(buf);
+}
+
+/* web_strlist_free - free an array of strings and its strings */
+void web_strlist_free(char ***list, size_t n)
+{
+	if (!*list)
+		return;
+	for (size_t i = 0; i < n; i++)
+		pn_free(&(*list)[i]);
+	free(*list);
+	*list = NULL;
+}
+
+/* web_human_wait - "2 minutes": a wait for people to read */
+void web_human_wait(char *out, size_t outlen, long secs)
+{
+	if (secs < 60)
+		snprintf(out, outlen, "%ld second%s", secs, secs == 1 ? "" : "s");
+	else if (secs < 7200)
+		snprintf(out, outlen, "%ld minute%s", (secs + 59) / 60, (secs + 59) / 60 == 1 ? "" : "s");
+	else
+		snprintf(out, outlen, "%ld hours", (secs + 3599) / 3600);
 }

@@ -17,7 +17,12 @@
 #include <cmocka.h>
 #include <sodium.h>
 
-#include "../web.h"
+#include "../web_cache.h"
+#include "../web_cfg.h"
+#include "../web_crypto.h"
+#include "../web_mail.h"
+#include "../web_sess.h"
+#include "../web_util.h"
 
 static void test_env_box(void **state)
 {

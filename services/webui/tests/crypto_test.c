@@ -16,7 +16,11 @@
 #include <cmocka.h>
 #include <sodium.h>
 
-#include "../web.h"
+#include "../web_cfg.h"
+#include "../web_crypto.h"
+#include "../web_sess.h"
+#include "../web_throttle.h"
+#include "../web_util.h"
 #include "postern/guest.h"
 #include "postern/mem.h"
 

@@ -14,7 +14,7 @@
 #include <cmocka.h>
 #include <sodium.h>
 
-#include "../web.h"
+#include "../web_form.h"
 
 static int parse(web_form *f, const char *s)
 {

@@ -13,7 +13,11 @@
 
 #include <cmocka.h>
 
-#include "../web.h"
+#include "../web_cfg.h"
+#include "../web_html.h"
+#include "../web_read.h"
+#include "../web_mail.h"
+#include "../web_util.h"
 #include "postern/mem.h"
 
 static void test_escape(void **state)

@@ -17,7 +17,10 @@
 #include <cmocka.h>
 #include <sodium.h>
 
-#include "../web.h"
+#include "../web_form.h"
+#include "../web_multipart.h"
+#include "../web_pw.h"
+#include "../web_util.h"
 
 #define CT "multipart/form-data; boundary=----WebKitFormBoundaryX3abcDEF"
 #define B "------WebKitFormBoundaryX3abcDEF"

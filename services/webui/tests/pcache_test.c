@@ -19,7 +19,10 @@
 #include <cmocka.h>
 #include <sodium.h>
 
-#include "../web.h"
+#include "../web_crypto.h"
+#include "../web_pcache.h"
+#include "../web_sess.h"
+#include "../web_util.h"
 
 #define VER_A "0123456789abcdef0123456789abcdef"
 #define VER_B "fedcba9876543210fedcba9876543210"

@@ -13,7 +13,7 @@
 
 #include <cmocka.h>
 
-#include "../web.h"
+#include "../web_pw.h"
 
 #define ADDR "bob.builder@example.org"
 

@@ -1,0 +1,43 @@
+/*
+ * web_cfg.h - the web UI's configuration, one struct filled from main.c's
+ * table before init and read-only afterwards. Owns: struct web_config,
+ * web_cfg (defined in web_cfg.c, so that unit tests link it without main.c).
+ */
+#ifndef POSTERN_WEB_CFG_H
+#define POSTERN_WEB_CFG_H
+
+#include <stddef.h>
+
+struct web_config {
+	char *listen;
+	long threads;
+	char *redis;
+	char *redis_password;
+	long redis_timeout_ms;
+	char *gnupghome;
+	long s2k_fast;
+	long s2k_strong;            /* 0 = GnuPG's calibrated default */
+	char *blocklist;
+	long password_min;
+	long password_max;
+	long session_idle;          /* seconds */
+	long session_max;           /* seconds */
+	long flow_ttl;              /* seconds a link visit stays usable */
+	int insecure_cookies;
+	int trust_proxy;
+	long inactivity_days;
+	long max_body;
+	long page_size;
+	long login_lockout_after;
+	long login_lockout_seconds;
+	long login_client_max;
+	long login_client_window;
+	long reply_max_attach;      /* bytes of a reply's attachments together */
+	long reply_max;             /* replies per mailbox ... */
+	long reply_window;          /* ... in this many seconds */
+	long page_cache;            /* slots of the folder page cache (0 = off) */
+	long page_cache_age;        /* seconds a kept page may be shown */
+};
+extern struct web_config web_cfg;
+
+#endif

@@ -1,0 +1,40 @@
+/*
+ * web_pw.h - password rules (NIST SP 800-63B) and the blocklist of
+ * common passwords. Owns: web_blocklist, web_pw_verdict. Pure.
+ */
+#ifndef POSTERN_WEB_PW_H
+#define POSTERN_WEB_PW_H
+
+#include <stddef.h>
+
+typedef enum web_pw_verdict {
+	WEB_PW_OK = 0,
+	WEB_PW_TOO_SHORT,
+	WEB_PW_TOO_LONG,
+	WEB_PW_CONTROL,             /* control characters or invalid UTF-8 */
+	WEB_PW_COMMON,              /* on the blocklist */
+	WEB_PW_PATTERN,             /* one repeated or sequential run */
+	WEB_PW_CONTEXT,             /* the address, its parts, the service name */
+	WEB_PW_MISMATCH,            /* confirmation differs */
+} web_pw_verdict;
+
+typedef struct web_blocklist web_blocklist;
+/* web_blocklist_load - one password per line ('#' comments); NULL + log on error */
+web_blocklist *web_blocklist_load(const char *path);
+/* web_blocklist_from - the same from memory (tests) */
+web_blocklist *web_blocklist_from(const char *text, size_t len);
+void web_blocklist_free(web_blocklist **bl);
+size_t web_blocklist_size(const web_blocklist *bl);
+/* web_blocklist_has - case-insensitive (ASCII) exact match */
+int web_blocklist_has(const web_blocklist *bl, const char *pw);
+/* web_utf8_chars - code points of valid UTF-8 without controls, else -1 */
+long web_utf8_chars(const char *s);
+/*
+ * web_pw_check - NIST SP 800-63B rules: min..max characters, no
+ * composition rules, not on the blocklist, not one repeated or sequential
+ * run, not the address or its local part; confirm must match.
+ */
+web_pw_verdict web_pw_check(const web_blocklist *bl, const char *pw,
+    const char *confirm, const char *address, long min, long max);
+
+#endif
