@@ -79,7 +79,7 @@
  *	POSTERN_LOGIN_CLIENT_MAX  30 (1..100000) failures per client address
  *		in POSTERN_LOGIN_CLIENT_WINDOW 900 (1..86400) seconds
  * SECURITY
- *	DESIGN.md §3. Redis holds only ciphertext: a session record is
+ *	docs/security.md. Redis holds only ciphertext: a session record is
  *	sealed under a key derived from the 256-bit cookie secret, and the
  *	session's copy of the guest key is protected by a passphrase derived
  *	from it too (web_crypto.c); the Redis key is a hash of the cookie.

@@ -1,7 +1,7 @@
 /*
  * web_form.c - the two request parsers the web UI needs, written here
- * rather than taken from civetweb (whose form parsing has open bugs, see
- * DEPENDENCIES.md): application/x-www-form-urlencoded bodies and the
+ * rather than taken from civetweb (whose form parser, mg_handle_form_request,
+ * has open bugs in Debian's 1.15): application/x-www-form-urlencoded bodies and the
  * Cookie header. Both are pure, bounded and refuse rather than guess: a
  * malformed escape, a NUL byte, too many or too long fields make the
  * whole input invalid.

@@ -2,7 +2,8 @@
  * web_http.c - civetweb, held at arm's length.
  *
  * civetweb runs in the skeleton's background thread (plain HTTP: TLS ends
- * at the ingress, DEPENDENCIES.md). Each of its worker threads gets a
+ * at the ingress; Debian's civetweb 1.15 crashes on OpenSSL 3 in process).
+ * Each of its worker threads gets a
  * web_thread in init_thread: its own bus client (ZeroMQ sockets are not
  * thread-safe), its own Redis connection and, opened on first use, its
  * own two GnuPG homes (fast S2K for keys under 256-bit secrets, strong

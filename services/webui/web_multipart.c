@@ -1,8 +1,8 @@
 /*
  * web_multipart.c - multipart/form-data bodies (RFC 7578 over RFC 2046):
  * a reply with its attachments. Written here for the same reason as
- * web_form.c: civetweb's mg_handle_form_request has open bugs
- * (DEPENDENCIES.md), and a parser of untrusted input should be small
+ * web_form.c: civetweb's mg_handle_form_request has open bugs (Debian's
+ * 1.15 is unpatched), and a parser of untrusted input should be small
  * enough to read in one sitting.
  *
  * Pure and bounded: bytes in, text fields (into a web_form, under

@@ -1,0 +1,76 @@
+#!/usr/bin/env bash
+# tests/docs/run.sh - the documents are mechanically true.
+#
+#   1. Every service's man-page header (services/<name>/main.c, the comment
+#      that opens the file) names every variable of its own configuration
+#      table, as "postern-<name> --help" lists it under "Environment
+#      (<name>)". A variable added to a table without a word in the header
+#      fails here.
+#   2. No code comment, document or test cites a file that is not in this
+#      repository: the shared design notes (DESIGN.md, DEPENDENCIES.md,
+#      STYLE.md, ../shared) are not part of it, and every docs/*.md,
+#      README.md and file path named in a document exists.
+#
+# Needs the built binaries ($POSTERN_TEST_BIN, set by tests/run; else
+# build/bin). Last line: "N passed, N failed"; exit 1 on any failure.
+set -uo pipefail
+root=$(cd "$(dirname "$0")/../.." && pwd)
+cd "$root" || exit 1
+bin=${POSTERN_TEST_BIN:-$root/build/bin}
+passed=0 failed=0
+
+ok() { echo "ok - $*"; passed=$((passed + 1)); }
+not_ok() { echo "not ok - $*"; failed=$((failed + 1)); }
+
+# 1. man-page headers against the configuration tables
+for main in services/*/main.c; do
+	name=$(basename "$(dirname "$main")")
+	if [[ ! -x $bin/postern-$name ]]; then
+		not_ok "$name: $bin/postern-$name is not built"
+		continue
+	fi
+	header=$(awk 'NR == 1 && !/^\/\*/ { exit } { print } /\*\// { exit }' "$main")
+	missing=()
+	while read -r var; do
+		[[ -n $var ]] || continue
+		grep -qw -- "$var" <<<"$header" || missing+=("$var")
+	done < <("$bin/postern-$name" --help 2>&1 |
+		awk -v s="Environment ($name):" '$0 == s { on = 1; next } /^Environment/ { on = 0 } on { print $1 }')
+	if [[ ${#missing[@]} -eq 0 ]]; then
+		ok "$name: the man-page header names every variable of its table"
+	else
+		not_ok "$name: $main does not mention ${missing[*]}"
+	fi
+done
+
+# 2. references to files outside the repository, or to files that are gone
+shared=$(git grep -nE 'DESIGN\.md|DEPENDENCIES\.md|STYLE\.md|\.\./shared' -- \
+	':!tests/docs/run.sh' 2>/dev/null)
+if [[ -z $shared ]]; then
+	ok "nothing cites the shared design notes"
+else
+	not_ok "files cite notes that are not in this repository:"
+	sed 's/^/    /' <<<"$shared"
+fi
+
+gone=()
+for doc in README.md docs/*.md deploy/README.md bench/README.md; do
+	[[ -f $doc ]] || continue
+	dir=$(dirname "$doc")
+	# (name.md) links and `path/with/a/slash.ext` mentions
+	while read -r ref; do
+		ref=${ref%%#*}
+		[[ -n $ref ]] || continue
+		[[ -e $ref || -e $dir/$ref ]] || gone+=("$doc: $ref")
+	done < <(grep -oE '\]\([^)#:]+\)' "$doc" | sed 's/^](//; s/)$//'
+		grep -oE '`(lib|services|tests|tools|deploy|proto|bench|docs|share)/[A-Za-z0-9_./-]+\.(c|h|md|sh|mjs|proto|sql|yaml|lua)`' "$doc" | tr -d '`')
+done
+if [[ ${#gone[@]} -eq 0 ]]; then
+	ok "every file the documents name exists"
+else
+	not_ok "documents name files that do not exist:"
+	printf '    %s\n' "${gone[@]}"
+fi
+
+echo "$passed passed, $failed failed"
+[[ $failed -eq 0 ]]
