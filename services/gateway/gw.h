@@ -10,6 +10,7 @@
  * gw_bus.c     calls to provision and keylookup, from any thread, over a
  *              small pool of bus clients
  * gw_api.c     the composer API (HTTP, civetweb): key status, send, PIN
+ * gw_api_codec.c  its wire without the wire: token, queries, JSON (gw_api.h)
  *
  * Configuration lives in gw_cfg (filled by the skeleton from main.c's
  * table before init runs, read-only afterwards).

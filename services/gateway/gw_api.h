@@ -1,5 +1,5 @@
 /*
- * gw_api.h - the pure parts of the composer API (gw_api.c): the token
+ * gw_api.h - the pure parts of the composer API (gw_api_codec.c): the token
  * check, the query string and request body parsers, the event id of a
  * request without one, and the JSON renderings of the answers. None of
  * them touches a socket or the bus, so services/gateway/tests/gw_api_test.c
@@ -26,6 +26,9 @@
 #define GW_API_LOCALE_MAX 64
 #define GW_API_EVENT_ID_LEN 68      /* "api-" + 64 hex digits */
 #define GW_API_TOKEN_DIGEST 32
+
+/* gw_api_json_init - jansson's wiping allocations; once, before threads use it */
+void gw_api_json_init(void);
 
 /* gw_api_token_digest - BLAKE2b-256 of a token (what the check compares) */
 void gw_api_token_digest(const char *token, size_t len,
