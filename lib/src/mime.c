@@ -89,6 +89,26 @@ char *pn_mime_clean_line(const char *s, size_t max)
 	return out;
 }
 
+/* pn_mime_header_decode - RFC 2047 encoded-words decoded to UTF-8; NULL if GMime gives nothing */
+char *pn_mime_header_decode(const char *value)
+{
+	char *g, *out;
+
+	mime_init();
+	if (!(g = g_mime_utils_header_decode_text(NULL, value)))
+		return NULL;
+	out = pn_strdup(g);
+	g_free(g);
+	return out;
+}
+
+/* pn_mime_header_encode - UTF-8 text RFC 2047 encoded where needed */
+char *pn_mime_header_encode(const char *text)
+{
+	mime_init();
+	return mime_take_g(g_mime_utils_header_encode_text(NULL, text, "utf-8"));
+}
+
 /* pn_mime_html_escape - s with the five HTML specials escaped */
 char *pn_mime_html_escape(const char *s)
 {
