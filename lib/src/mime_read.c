@@ -70,10 +70,12 @@ static uint8_t *take(GMimeStream *mem, size_t *len_r)
 	GByteArray *ba = g_mime_stream_mem_get_byte_array(GMIME_STREAM_MEM(mem));
 	uint8_t *out = pn_malloc(ba->len + 1);
 
-	memcpy(out, ba->data, ba->len);
+	if (ba->len) {          /* an empty stream may have no data pointer at all */
+		memcpy(out, ba->data, ba->len);
+		pn_wipe(ba->data, ba->len);
+	}
 	out[ba->len] = '\0';
 	*len_r = ba->len;
-	pn_wipe(ba->data, ba->len);
 	return out;
 }
 

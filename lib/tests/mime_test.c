@@ -189,6 +189,7 @@ static void test_inspect(void **state)
 		if (!cases[i].why) {
 			assert_int_equal(err, PN_OK);
 			assert_null(why);
+			pn_mime_info_free(&info);
 			continue;
 		}
 		assert_int_equal(err, PN_ERR_PARAMS);
@@ -350,6 +351,16 @@ static void test_read_limits(void **state)
 	assert_string_equal(m.subject, "");
 	assert_int_equal(m.n_from, 0);
 	assert_null(m.from_list);
+	pn_mime_msg_free(&m);
+	pn_free(&mail);
+
+	/* an empty file: no bytes, still NUL-terminated */
+	mail = pn_strdup("From: a@example.org\r\nContent-Type: multipart/mixed; boundary=B\r\n\r\n"
+	    "--B\r\nContent-Type: application/octet-stream\r\n\r\n--B--\r\n");
+	assert_int_equal(pn_mime_read(mail, strlen(mail), &m), PN_OK);
+	assert_int_equal(m.n_att, 1);
+	assert_int_equal(m.att[0].len, 0);
+	assert_int_equal(m.att[0].data[0], '\0');
 	pn_mime_msg_free(&m);
 	pn_free(&mail);
 }
