@@ -27,15 +27,13 @@ static int respond(struct mg_connection *conn, int status, const char *reason,
     const char *type, const char *body)
 {
 	size_t blen = strlen(body);
-	char *buf;
-	int n = asprintf(&buf, "HTTP/1.1 %d %s\r\nContent-Type: %s\r\n"
+	char *buf = pn_asprintf("HTTP/1.1 %d %s\r\nContent-Type: %s\r\n"
 	    "Content-Length: %zu\r\nCache-Control: no-store\r\n"
 	    "X-Content-Type-Options: nosniff\r\nConnection: close\r\n\r\n%s",
 	    status, reason, type, blen, body);
-	if (n < 0)
-		return 0;
-	mg_write(conn, buf, (size_t)n);
-	free(buf);
+
+	mg_write(conn, buf, strlen(buf));
+	pn_free(&buf);
 	return status;
 }
 

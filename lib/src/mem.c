@@ -69,6 +69,35 @@ void *pn_memdup(const void *src, size_t n)
 	return p;
 }
 
+/* pn_vasprintf - vsnprintf twice: measure, then write into a block of that size */
+char *pn_vasprintf(const char *fmt, va_list ap)
+{
+	va_list aq;
+	int n;
+	char *s;
+
+	va_copy(aq, ap);
+	n = vsnprintf(NULL, 0, fmt, aq);
+	va_end(aq);
+	if (n < 0)          /* over INT_MAX bytes, or a wide character that does not convert */
+		pn_fatal("msg=\"vsnprintf failed\"");
+	s = pn_malloc((size_t)n + 1);
+	vsnprintf(s, (size_t)n + 1, fmt, ap);
+	return s;
+}
+
+/* pn_asprintf - asprintf(3) that succeeds or does not return */
+char *pn_asprintf(const char *fmt, ...)
+{
+	va_list ap;
+	char *s;
+
+	va_start(ap, fmt);
+	s = pn_vasprintf(fmt, ap);
+	va_end(ap);
+	return s;
+}
+
 void pn_free_ptr(void **pp)
 {
 	if (pp && *pp) {

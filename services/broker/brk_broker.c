@@ -232,11 +232,10 @@ static brk_service *service_get(brk_broker *b, const char *name, int create)
 	s->name = pn_strdup(name);
 	s->requests = zlist_new();
 	s->waiting = zlist_new();
-	if (asprintf(&s->m_workers, "postern_broker_workers{service=\"%s\"}", name) < 0 ||
-	    asprintf(&s->m_queued, "postern_broker_queued{service=\"%s\"}", name) < 0 ||
-	    asprintf(&s->m_routed, "postern_broker_requests_total{service=\"%s\"}", name) < 0 ||
-	    asprintf(&s->m_busy, "postern_broker_busy_total{service=\"%s\"}", name) < 0)
-		pn_fatal("msg=\"out of memory\"");
+	s->m_workers = pn_asprintf("postern_broker_workers{service=\"%s\"}", name);
+	s->m_queued = pn_asprintf("postern_broker_queued{service=\"%s\"}", name);
+	s->m_routed = pn_asprintf("postern_broker_requests_total{service=\"%s\"}", name);
+	s->m_busy = pn_asprintf("postern_broker_busy_total{service=\"%s\"}", name);
 	zhash_insert(b->services, name, s);
 	zhash_freefn(b->services, name, service_free);
 	pn_debug("msg=\"service tracked\" service=%s", name);

@@ -19,17 +19,16 @@
  *
  * Pure: no milter, no bus, no I/O.
  */
-#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
 
-#include <gmime/gmime.h>
 #include <sodium.h>
 
 #include "postern/addr.h"
 #include "postern/mem.h"
+#include "postern/mime.h"
 #include "gw.h"
 
 #define DOMAINS_MAX 1000
@@ -173,14 +172,6 @@ static char *strip_plain(const char *value, const char *tag)
 	return out;
 }
 
-static pthread_once_t gmime_once = PTHREAD_ONCE_INIT;
-
-/* gmime_init - GMime's header codecs need it once per process */
-static void gmime_init(void)
-{
-	g_mime_init();
-}
-
 /* gw_tag_strip - value without the tag, or NULL when it does not occur */
 char *gw_tag_strip(const char *value, const char *tag, int *found_r)
 {
@@ -196,17 +187,12 @@ char *gw_tag_strip(const char *value, const char *tag, int *found_r)
 	if (!strstr(value, "=?"))
 		return NULL;
 	/* an encoded subject: look at its text, and encode what is left again */
-	pthread_once(&gmime_once, gmime_init);
-	decoded = g_mime_utils_header_decode_text(NULL, value);
+	decoded = pn_mime_header_decode(value);
 	plain = decoded ? strip_plain(decoded, tag) : NULL;
-	g_free(decoded);
+	pn_free(&decoded);
 	if (!plain)
 		return NULL;
-	{
-		char *enc = g_mime_utils_header_encode_text(NULL, plain, "utf-8");
-		out = pn_strdup(enc ? enc : "");
-		g_free(enc);
-	}
+	out = pn_mime_header_encode(plain);
 	pn_free(&plain);
 	*found_r = 1;
 	return out;

@@ -1,7 +1,7 @@
 /*
- * web_mail.h - a decrypted RFC 5322 message taken apart with GMime, and
- * the list-view envelope provision stores beside it. Owns: web_mail,
- * web_att, web_env. Renders nothing.
+ * web_mail.h - a decrypted RFC 5322 message taken apart (by lib's
+ * pn_mime_read), and the list-view envelope provision stores beside it.
+ * Owns: web_mail, web_att, web_env. Renders nothing.
  */
 #ifndef POSTERN_WEB_MAIL_H
 #define POSTERN_WEB_MAIL_H
@@ -9,29 +9,15 @@
 #include <stddef.h>
 #include <stdint.h>
 
-typedef struct web_att {
-	char *filename;             /* sanitised, never empty */
-	char *type;                 /* e.g. "application/pdf" */
-	uint8_t *data;
-	size_t len;
-} web_att;
+#include "postern/mime.h"
 
-typedef struct web_mail {
-	char *from, *to, *cc, *subject, *date;   /* decoded, "" if none */
-	char *reply_to;
-	char *from_addr;            /* addr-spec of the first From mailbox */
-	char *message_id;
-	char *text;                 /* the text/plain body ("" if none) */
-	char *html;                 /* the text/html body (NULL if none) */
-	web_att *att;
-	size_t n_att;
-	/* addr-specs (normalised) of the From, Reply-To and Cc mailboxes */
-	char **from_list, **reply_to_list, **cc_list;
-	size_t n_from, n_reply_to, n_cc;
-} web_mail;
+/*
+ * web_mail - a read mail: lib's pn_mime_msg (mime.h), with every file's
+ * name sanitised (web_filename_clean: never empty, never a path).
+ */
+typedef pn_mime_file web_att;
+typedef pn_mime_msg web_mail;
 
-/* web_mime_init - GMime initialised (once, thread-safe) */
-void web_mime_init(void);
 /* web_mail_parse - take a message apart; -1 if it does not parse */
 int web_mail_parse(const void *data, size_t len, web_mail *m);
 void web_mail_free(web_mail *m);     /* wipes */

@@ -72,30 +72,13 @@ void web_buf_puts(web_buf *b, const char *s)
 	web_buf_add(b, s, strlen(s));
 }
 
-/* vfmt - vasprintf into pn_malloc'd memory */
-static char *vfmt(const char *fmt, va_list ap)
-{
-	va_list aq;
-	int n;
-	char *s;
-
-	va_copy(aq, ap);
-	n = vsnprintf(NULL, 0, fmt, aq);
-	va_end(aq);
-	if (n < 0)
-		n = 0;
-	s = pn_malloc((size_t)n + 1);
-	vsnprintf(s, (size_t)n + 1, fmt, ap);
-	return s;
-}
-
 void web_buf_printf(web_buf *b, const char *fmt, ...)
 {
 	va_list ap;
 	char *s;
 
 	va_start(ap, fmt);
-	s = vfmt(fmt, ap);
+	s = pn_vasprintf(fmt, ap);
 	va_end(ap);
 	web_buf_puts(b, s);
 	pn_wipe_free(&s);
@@ -149,7 +132,7 @@ void web_buf_escf(web_buf *b, const char *fmt, ...)
 	char *s;
 
 	va_start(ap, fmt);
-	s = vfmt(fmt, ap);
+	s = pn_vasprintf(fmt, ap);
 	va_end(ap);
 	web_buf_esc(b, s);
 	pn_wipe_free(&s);

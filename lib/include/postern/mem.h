@@ -11,6 +11,7 @@
 #ifndef POSTERN_MEM_H
 #define POSTERN_MEM_H
 
+#include <stdarg.h>
 #include <stddef.h>
 #include <protobuf-c/protobuf-c.h>
 
@@ -20,6 +21,12 @@ void *pn_realloc(void *ptr, size_t size);
 char *pn_strdup(const char *s);
 char *pn_strndup(const char *s, size_t n);
 void *pn_memdup(const void *p, size_t n);
+/* pn_asprintf - a formatted string in pn_malloc'd memory (caller frees) */
+char *pn_asprintf(const char *fmt, ...)
+	__attribute__((format(printf, 1, 2)));
+/* pn_vasprintf - pn_asprintf with a va_list (ap is consumed) */
+char *pn_vasprintf(const char *fmt, va_list ap)
+	__attribute__((format(printf, 1, 0)));
 /* pn_free - free(3) that takes a pointer to the pointer and clears it */
 void pn_free_ptr(void **pp);
 #define pn_free(pp) pn_free_ptr((void **)(pp))

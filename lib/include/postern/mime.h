@@ -11,6 +11,9 @@
  *
  * pn_mime_pgp_entity and pn_mime_pgp_wrap make PGP/MIME of a mail (below).
  *
+ * pn_mime_read takes a mail apart for reading: headers, bodies, files.
+ * pn_mime_header_decode and _encode convert one header value.
+ *
  * pn_mime_compose renders a new mail: From, To, Subject (RFC 2047 encoded
  * when needed), Date, Message-ID, MIME-Version, and either one text/plain
  * part or, with html set, multipart/alternative of text/plain and
@@ -116,6 +119,58 @@ uint8_t *pn_mime_pgp_entity(const void *mail, size_t len, int protect, size_t *l
     const char **why_r);
 uint8_t *pn_mime_pgp_wrap(const void *mail, size_t len, const void *cipher,
     size_t cipher_len, int protect, size_t *len_r, const char **why_r);
+
+/*
+ * Reading a mail for a person (the web UI's read view): pn_mime_read
+ * takes a decrypted RFC 5322 message apart. Unlike pn_mime_inspect it
+ * refuses only what GMime cannot parse at all: the mail is already
+ * stored and must be shown as well as it can be.
+ *
+ * text is the first text/plain part that is not an attachment, html the
+ * first such text/html part, both converted to UTF-8 from their charset.
+ * Every other part that is an attachment (disposition attachment or a file
+ * name) or not text is a file, decoded; a forwarded message (message/
+ * rfc822) is a file "message.eml" of that type. Files past
+ * PN_MIME_FILES_MAX are dropped (wiped).
+ */
+#define PN_MIME_FILES_MAX 64
+
+typedef struct pn_mime_file {
+	char *filename;             /* as the mail names it, NULL if it does not */
+	char *type;                 /* e.g. "application/pdf" */
+	uint8_t *data;              /* decoded; NUL-terminated */
+	size_t len;
+} pn_mime_file;
+
+typedef struct pn_mime_msg {
+	char *from, *to, *cc, *subject, *date;   /* decoded, "" if none */
+	char *reply_to;
+	char *from_addr;            /* addr-spec of the first From mailbox */
+	char *message_id;
+	char *text;                 /* the text/plain body ("" if none) */
+	char *html;                 /* the text/html body (NULL if none) */
+	pn_mime_file *att;
+	size_t n_att;
+	/* addr-specs (normalised, at most 100) of the From, Reply-To and Cc mailboxes, groups opened */
+	char **from_list, **reply_to_list, **cc_list;
+	size_t n_from, n_reply_to, n_cc;
+} pn_mime_msg;
+
+/*
+ * pn_mime_read - take data apart into *m (pn_malloc'd, free with
+ * pn_mime_msg_free); PN_ERR_PARAMS, with *m empty, if GMime cannot parse it
+ */
+pn_err pn_mime_read(const void *data, size_t len, pn_mime_msg *m);
+/* pn_mime_msg_free - wipe and free what m holds; NULL-tolerant */
+void pn_mime_msg_free(pn_mime_msg *m);
+
+/*
+ * pn_mime_header_decode - a header value with its RFC 2047 encoded-words
+ * decoded to UTF-8; pn_malloc'd, NULL if GMime makes nothing of it
+ */
+char *pn_mime_header_decode(const char *value);
+/* pn_mime_header_encode - UTF-8 text as a header value, RFC 2047 encoded where needed; pn_malloc'd */
+char *pn_mime_header_encode(const char *text);
 
 /* pn_mime_html_escape - s with & < > " ' escaped; pn_malloc'd */
 char *pn_mime_html_escape(const char *s);
