@@ -1,6 +1,10 @@
 /*
- * text.c - UTF-8 decoding, one place for every service (text.h).
+ * text.c - UTF-8 decoding and HTML escaping, one place for every service
+ * (text.h).
  */
+#include <string.h>
+
+#include "postern/mem.h"
 #include "postern/text.h"
 
 size_t pn_utf8_next(const unsigned char *s, size_t n, unsigned *cp_r)
@@ -44,4 +48,55 @@ int pn_hexval(char c)
 	if (c >= 'A' && c <= 'F')
 		return c - 'A' + 10;
 	return -1;
+}
+
+/* put - n bytes of rep at out + o unless out is NULL; o + n */
+static size_t put(char *out, size_t o, const void *rep, size_t n)
+{
+	if (out)
+		memcpy(out + o, rep, n);
+	return o + n;
+}
+
+/* pn_html_escapen - entities, no controls, valid UTF-8 */
+size_t pn_html_escapen(char *out, const char *s, size_t n)
+{
+	const unsigned char *p = (const unsigned char *)s;
+	size_t i = 0, o = 0, len;
+	unsigned cp;
+
+	while (i < n) {
+		unsigned char c = p[i];
+		switch (c) {
+		case '&': o = put(out, o, "&amp;", 5); i++; continue;
+		case '<': o = put(out, o, "&lt;", 4); i++; continue;
+		case '>': o = put(out, o, "&gt;", 4); i++; continue;
+		case '"': o = put(out, o, "&quot;", 6); i++; continue;
+		case '\'': o = put(out, o, "&#39;", 5); i++; continue;
+		default: break;
+		}
+		if ((c < 0x20 && c != '\t' && c != '\n' && c != '\r') || c == 0x7f) {
+			i++;
+			continue;
+		}
+		if ((len = pn_utf8_next(p + i, n - i, &cp)) == 0) {
+			o = put(out, o, "\xef\xbf\xbd", 3);
+			i++;
+			continue;
+		}
+		o = put(out, o, p + i, len);
+		i += len;
+	}
+	return o;
+}
+
+/* pn_html_escape - an escaped copy */
+char *pn_html_escape(const char *s)
+{
+	size_t n = s ? strlen(s) : 0, len = pn_html_escapen(NULL, s, n);
+	char *out = pn_malloc(len + 1);
+
+	pn_html_escapen(out, s, n);
+	out[len] = '\0';
+	return out;
 }

@@ -16,6 +16,7 @@
 #include <string.h>
 
 #include "postern/addr.h"
+#include "postern/throttle.h"
 #include "ms.h"
 
 /*
@@ -251,19 +252,10 @@ int ms_state_parse(const char *name)
 	return POSTERN__V1__MAILBOX_STATE__MAILBOX_STATE_UNSPECIFIED;
 }
 
-/* ms_backoff_ms - initial * 2^(attempts-1), capped; attempts < 1 counts as 1 */
+/* ms_backoff_ms - initial * 2^(attempts-1), capped (lib's pn_backoff); attempts < 1 counts as 1 */
 long ms_backoff_ms(long attempts, long initial, long cap)
 {
-	long d = initial > 0 ? initial : 1;
-
-	if (cap < d)
-		return cap > 0 ? cap : d;
-	for (long i = 1; i < attempts; i++) {
-		if (d >= cap / 2)
-			return cap;
-		d *= 2;
-	}
-	return d;
+	return pn_backoff(attempts < 1 ? 1 : attempts, 1, initial, cap);
 }
 
 /* ms_rcpt_join - recipients joined with '\n' for string_to_array($n, E'\n') */

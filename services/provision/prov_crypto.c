@@ -18,7 +18,7 @@
  * secret: 10^6 PINs are nothing to brute-force, 2^256 links are.
  *
  * Event records (Redis, for idempotent retries across replicas) hold the
- * link and the PIN sealed with crypto_secretbox under the server key; the
+ * link and the PIN sealed (lib's pn_seal) under the server key; the
  * record id (a hash of event id and address) is sealed inside, so a record
  * copied to another key does not open.
  */
@@ -27,6 +27,7 @@
 
 #include <sodium.h>
 
+#include "postern/seal.h"
 #include "prov.h"
 
 #define RECORD_VERSION 1
@@ -87,7 +88,7 @@ void prov_record_id(const char *event_id, const char *address, char out[65])
 /* record plaintext: version(1) id(32) link(32) pinlen(1) pin(<=12) */
 #define RECORD_PLAIN_MAX (1 + 32 + PROV_LINK_BYTES + 1 + PROV_PIN_MAX)
 
-/* prov_record_seal - nonce || secretbox of the record */
+/* prov_record_seal - the record, sealed (pn_seal: nonce || secretbox) */
 size_t prov_record_seal(const uint8_t key[32], const char *record_id,
     const prov_secret *sec, uint8_t *out)
 {
@@ -102,10 +103,9 @@ size_t prov_record_seal(const uint8_t key[32], const char *record_id,
 	plain[n++] = (uint8_t)pinlen;
 	memcpy(plain + n, sec->pin, pinlen);
 	n += pinlen;
-	randombytes_buf(out, crypto_secretbox_NONCEBYTES);
-	crypto_secretbox_easy(out + crypto_secretbox_NONCEBYTES, plain, n, out, key);
+	n = pn_seal(key, plain, n, out);
 	sodium_memzero(plain, sizeof(plain));
-	return crypto_secretbox_NONCEBYTES + crypto_secretbox_MACBYTES + n;
+	return n;
 }
 
 /* prov_record_open - check, decrypt and parse a record */
@@ -117,12 +117,10 @@ int prov_record_open(const uint8_t key[32], const char *record_id,
 	int rc = -1;
 
 	memset(sec, 0, sizeof(*sec));
-	if (len < crypto_secretbox_NONCEBYTES + crypto_secretbox_MACBYTES + 1 + 32 +
-	    PROV_LINK_BYTES + 1 || len > PROV_RECORD_MAX)
+	if (len < PN_SEAL_EXTRA + 1 + 32 + PROV_LINK_BYTES + 1 || len > PROV_RECORD_MAX)
 		return -1;
-	n = len - crypto_secretbox_NONCEBYTES - crypto_secretbox_MACBYTES;
-	if (crypto_secretbox_open_easy(plain, in + crypto_secretbox_NONCEBYTES,
-	    len - crypto_secretbox_NONCEBYTES, in, key) != 0)
+	n = len - PN_SEAL_EXTRA;
+	if (pn_unseal(key, in, len, plain) != 0)
 		goto done;
 	if (plain[0] != RECORD_VERSION)
 		goto done;

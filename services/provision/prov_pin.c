@@ -23,7 +23,9 @@
  * A client with 20 failures in 15 minutes is refused until its window
  * ends, whatever mailbox it tries. A wrong link does not count against
  * the mailbox (whoever sends it does not know the link and must not be
- * able to lock the real recipient out), only against the client.
+ * able to lock the real recipient out), only against the client. The
+ * counters and the doubling are lib's (postern/throttle.h), shared with
+ * the web UI's login lock-out.
  */
 #include <stdio.h>
 #include <string.h>
@@ -38,6 +40,7 @@
 #include "postern/metrics.h"
 #include "postern/mime.h"
 #include "postern/pb.h"
+#include "postern/throttle.h"
 #include "prov.h"
 
 #define CLIENT_MAX 64
@@ -46,19 +49,10 @@
 
 typedef Postern__V1__PinVerdict Verdict;
 
-/* prov_lockout - the lock-out after the n-th consecutive failure */
+/* prov_lockout - the lock-out after the n-th consecutive failure (lib's pn_backoff) */
 long prov_lockout(long n, long after, long first, long max)
 {
-	long secs;
-
-	if (n >= max)
-		return -1;
-	if (n < after)
-		return 0;
-	secs = first;
-	for (long i = after; i < n && secs < LOCKOUT_CAP; i++)
-		secs *= 2;
-	return secs < LOCKOUT_CAP ? secs : LOCKOUT_CAP;
+	return n >= max ? -1 : pn_backoff(n, after, first, LOCKOUT_CAP);
 }
 
 /* prov_pin_key - where the sender's encrypted PIN lives */
@@ -121,23 +115,6 @@ typedef struct verify {
 	time_t now;
 } verify;
 
-/* redis_int - an integer reply of a command, -1 on error, 0 for nil */
-static long long redis_int(verify *v, const char *cmd, const char *key, const char *arg,
-    const char *arg2)
-{
-	redisReply *r = NULL;
-	long long out = 0;
-
-	if (pn_redis_cmdv(v->st->redis, &r, cmd, key, arg, arg2, (char *)NULL) != PN_OK)
-		return -1;
-	if (r->type == REDIS_REPLY_INTEGER)
-		out = r->integer;
-	else if (r->type == REDIS_REPLY_STRING)
-		out = strtoll(r->str, NULL, 10);
-	pn_redis_free(&r);
-	return out;
-}
-
 /* client_key / mailbox keys */
 static char *client_key(verify *v)
 {
@@ -155,15 +132,10 @@ static char *lock_key(verify *v)
 /* client_fail - count a failure against the client; -1 on Redis trouble */
 static int client_fail(verify *v)
 {
-	char win[32];
-
 	if (!*v->client)
 		return 0;
-	snprintf(win, sizeof(win), "%ld", prov_cfg.pin_client_window);
-	if (redis_int(v, "INCR", client_key(v), NULL, NULL) < 0 ||
-	    redis_int(v, "EXPIRE", client_key(v), win, "NX") < 0)
-		return -1;
-	return 0;
+	return pn_throttle_count(v->st->redis, client_key(v), prov_cfg.pin_client_window, 1) < 0 ?
+	    -1 : 0;
 }
 
 /* set_verdict - put the verdict into the reply */
@@ -258,7 +230,6 @@ pn_err prov_op_pin_verify(pn_ctx *ctx, const ProtobufCMessage *request,
 	const char *pin = pv->pin ? pv->pin : "";
 	long long n, ttl;
 	long lock;
-	char secs[32];
 	verify v;
 	pn_err err;
 
@@ -291,12 +262,12 @@ pn_err prov_op_pin_verify(pn_ctx *ctx, const ProtobufCMessage *request,
 
 	/* 1. the client's window */
 	if (*v.client) {
-		if ((n = redis_int(&v, "GET", client_key(&v), NULL, NULL)) < 0)
+		if ((ttl = pn_throttle_over(v.st->redis, client_key(&v), prov_cfg.pin_client_max,
+		    prov_cfg.pin_client_window)) < 0)
 			goto temp;
-		if (n >= prov_cfg.pin_client_max) {
-			ttl = redis_int(&v, "TTL", client_key(&v), NULL, NULL);
+		if (ttl > 0) {
 			err = set_verdict(&v, reply, POSTERN__V1__PIN_VERDICT__VERDICT__PIN_LOCKED, 0,
-			    (long long)v.now + (ttl > 0 ? ttl : prov_cfg.pin_client_window));
+			    (long long)v.now + ttl);
 			goto done;
 		}
 	}
@@ -340,7 +311,7 @@ pn_err prov_op_pin_verify(pn_ctx *ctx, const ProtobufCMessage *request,
 	}
 
 	/* 4. locked for good, or for a while */
-	if ((n = redis_int(&v, "GET", fail_key(&v), NULL, NULL)) < 0)
+	if (pn_throttle_int(v.st->redis, "GET", fail_key(&v), &n) < 0)
 		goto temp;
 	if (mb->state == POSTERN__V1__MAILBOX_STATE__MAILBOX_LOCKED || n >= prov_cfg.pin_max_failures) {
 		if (mb->state != POSTERN__V1__MAILBOX_STATE__MAILBOX_LOCKED)
@@ -348,7 +319,7 @@ pn_err prov_op_pin_verify(pn_ctx *ctx, const ProtobufCMessage *request,
 		err = set_verdict(&v, reply, POSTERN__V1__PIN_VERDICT__VERDICT__PIN_LOCKED, 0, 0);
 		goto done;
 	}
-	if ((ttl = redis_int(&v, "TTL", lock_key(&v), NULL, NULL)) > 0) {
+	if ((ttl = pn_throttle_ttl(v.st->redis, lock_key(&v))) > 0) {
 		err = set_verdict(&v, reply, POSTERN__V1__PIN_VERDICT__VERDICT__PIN_LOCKED,
 		    prov_cfg.pin_max_failures - (long)n, (long long)v.now + ttl);
 		goto done;
@@ -365,12 +336,11 @@ pn_err prov_op_pin_verify(pn_ctx *ctx, const ProtobufCMessage *request,
 	}
 
 	/* wrong */
-	if ((n = redis_int(&v, "INCR", fail_key(&v), NULL, NULL)) < 0)
+	if ((n = pn_throttle_count(v.st->redis, fail_key(&v), prov_cfg.inactivity_days * 86400L,
+	    0)) < 0)
 		goto temp;
 	if (n == 1 && pn_redis_track(v.st->redis, v.id, fail_key(&v)) != PN_OK)
 		goto temp;
-	snprintf(secs, sizeof(secs), "%ld", prov_cfg.inactivity_days * 86400L);
-	redis_int(&v, "EXPIRE", fail_key(&v), secs, NULL);
 	if (client_fail(&v) < 0)
 		goto temp;
 	lock = prov_lockout((long)n, prov_cfg.pin_lockout_after, prov_cfg.pin_lockout_seconds,
@@ -381,9 +351,7 @@ pn_err prov_op_pin_verify(pn_ctx *ctx, const ProtobufCMessage *request,
 		goto done;
 	}
 	if (lock > 0) {
-		snprintf(secs, sizeof(secs), "%ld", lock);
-		if (redis_int(&v, "SET", lock_key(&v), "1", NULL) < 0 ||
-		    redis_int(&v, "EXPIRE", lock_key(&v), secs, NULL) < 0 ||
+		if (pn_throttle_lock(v.st->redis, lock_key(&v), lock) < 0 ||
 		    pn_redis_track(v.st->redis, v.id, lock_key(&v)) != PN_OK)
 			goto temp;
 	}
@@ -391,7 +359,7 @@ pn_err prov_op_pin_verify(pn_ctx *ctx, const ProtobufCMessage *request,
 	    prov_cfg.pin_max_failures - (long)n, lock > 0 ? (long long)v.now + lock : 0);
 	goto done;
 ok:
-	if (redis_int(&v, "DEL", fail_key(&v), NULL, NULL) < 0)
+	if (pn_throttle_int(v.st->redis, "DEL", fail_key(&v), &n) < 0)
 		goto temp;
 	err = set_verdict(&v, reply, POSTERN__V1__PIN_VERDICT__VERDICT__PIN_OK,
 	    prov_cfg.pin_max_failures, 0);

@@ -21,6 +21,7 @@
 #include <sodium.h>
 
 #include "postern/mime.h"
+#include "postern/text.h"
 #include "prov.h"
 
 #define NAME_MAX_BYTES 100
@@ -77,9 +78,9 @@ uint8_t *prov_render_invitation(const prov_invite *inv, size_t *len_r)
 {
 	char *name = header_name(inv->sender_name);
 	char *who = prov_sender_display(name, inv->sender_addr);
-	char *h_who = pn_mime_html_escape(who);
+	char *h_who = pn_html_escape(who);
 	char *url = g_strdup_printf("%s/m/%s", inv->public_url, inv->link_text);
-	char *h_url = pn_mime_html_escape(url);
+	char *h_url = pn_html_escape(url);
 	char *subject = g_strdup_printf("Encrypted message from %s", who);
 	const char *pin_text = inv->with_pin ?
 	    "  2. You will be asked for a PIN. The sender gives it to you separately\n"

@@ -241,7 +241,7 @@ int web_pin_post(web_req *rq)
 	if (err != PN_OK || !v) {
 		sodium_memzero(pin, sizeof(pin));
 		pn_warn("msg=\"PIN verification failed\" status=%s", pn_err_str(err));
-		return web_error(rq, err == PN_ERR_TEMP || err == PN_ERR_BUSY ? 503 : 500);
+		return web_error(rq, err == PN_ERR_TEMP ? 503 : 500);
 	}
 	switch (v->verdict) {
 	case POSTERN__V1__PIN_VERDICT__VERDICT__PIN_OK:
@@ -311,9 +311,7 @@ static int already_active(web_req *rq)
 /* web_password_post - POST /activate/password: rules, then activation */
 int web_password_post(web_req *rq)
 {
-	web_ms_req req = POSTERN__V1__MAILSTORE_REQUEST__INIT;
 	Postern__V1__UpdateMailbox u = POSTERN__V1__UPDATE_MAILBOX__INIT;
-	web_ms_rep *rep = NULL;
 	const char *pw = web_form_get(&rq->form, "password");
 	const char *confirm = web_form_get(&rq->form, "confirm");
 	char pass0[WEB_PASS_TEXT], spass[WEB_PASS_TEXT];
@@ -378,9 +376,7 @@ int web_password_post(web_req *rq)
 	u.secret_key.data = strong.data;
 	u.secret_key.len = strong.len;
 	u.clear_link = 1;
-	req.op_case = POSTERN__V1__MAILSTORE_REQUEST__OP_UPDATE_MAILBOX;
-	req.update_mailbox = &u;
-	err = web_ms_call(rq, &req, &rep);
+	err = web_update_mailbox(rq, &u);
 	if (err == PN_ERR_EXISTS) {
 		rc = already_active(rq);
 		goto done;

@@ -1,16 +1,13 @@
 /*
  * web_bus.c - every call the web UI makes on the bus, in one place: to
  * mailstore (mailboxes, folders, messages, replies), to provision (the
- * PIN) and to keylookup (recipients' keys). Each goes through the
- * request's pool, so the replies live until the request ends
- * (web_http.c frees the pool), maps BUSY to TEMP and logs a failure
- * once, the same way for every call.
+ * PIN) and to keylookup (recipients' keys). Each is a typed call of
+ * lib's calls.h, which maps BUSY to TEMP, checks the result and logs a
+ * failure once; here the calls only get the request's pool, so the
+ * replies live until the request ends (web_http.c frees the pool), and
+ * the web UI's own arguments (the session's mailbox, its link secret).
  */
-#include "postern/v1/keylookup.pb-c.h"
-#include "postern/v1/mailstore.pb-c.h"
-#include "postern/v1/provision.pb-c.h"
-#include "postern/bus.h"
-#include "postern/log.h"
+#include "postern/calls.h"
 #include "postern/mem.h"
 #include "web_bus.h"
 #include "web_http.h"
@@ -23,29 +20,13 @@ pn_pool *web_bus_pool(web_req *rq)
 	return rq->pool;
 }
 
-/* web_ms_call - one mailstore request; the reply (also errors) in *rep_r */
-pn_err web_ms_call(web_req *rq, web_ms_req *req, web_ms_rep **rep_r)
-{
-	ProtobufCMessage *out = NULL;
-	pn_err err = pn_client_call(rq->t->bus, "mailstore", &req->base,
-	    &postern__v1__mailstore_reply__descriptor, web_bus_pool(rq), &out);
-
-	*rep_r = (web_ms_rep *)out;
-	if (err == PN_ERR_BUSY)
-		err = PN_ERR_TEMP;
-	if (err != PN_OK && err != PN_ERR_NOTFOUND && err != PN_ERR_EXISTS)
-		pn_warn("msg=\"mailstore call failed\" op=%d status=%s", (int)req->op_case,
-		    pn_err_str(err));
-	return err;
-}
-
 /* web_get_mailbox - by id, address or link hash; NULL with *err_r */
 const web_mailbox *web_get_mailbox(web_req *rq, int64_t id, const char *address,
     const uint8_t *hash, pn_err *err_r)
 {
-	web_ms_req req = POSTERN__V1__MAILSTORE_REQUEST__INIT;
 	Postern__V1__GetMailbox g = POSTERN__V1__GET_MAILBOX__INIT;
-	web_ms_rep *rep = NULL;
+	web_mailbox *mb;
+	const char *why;
 
 	g.id = id;
 	g.address = (char *)(address ? address : "");
@@ -53,53 +34,85 @@ const web_mailbox *web_get_mailbox(web_req *rq, int64_t id, const char *address,
 		g.link_hash.data = (uint8_t *)hash;
 		g.link_hash.len = 32;
 	}
-	req.op_case = POSTERN__V1__MAILSTORE_REQUEST__OP_GET_MAILBOX;
-	req.get_mailbox = &g;
-	*err_r = web_ms_call(rq, &req, &rep);
-	if (*err_r == PN_OK && rep->result_case != POSTERN__V1__MAILSTORE_REPLY__RESULT_MAILBOX)
-		*err_r = PN_ERR_INTERNAL;
-	return *err_r == PN_OK ? rep->mailbox : NULL;
+	*err_r = pn_ms_get_mailbox(rq->t->bus, web_bus_pool(rq), &g, &mb, &why);
+	return *err_r == PN_OK ? mb : NULL;
+}
+
+/* web_update_mailbox - compare-and-set of a mailbox (EXISTS: its state differs) */
+pn_err web_update_mailbox(web_req *rq, const Postern__V1__UpdateMailbox *u)
+{
+	web_mailbox *mb;
+	const char *why;
+
+	return pn_ms_update_mailbox(rq->t->bus, web_bus_pool(rq), u, &mb, &why);
+}
+
+/* web_list_folder - one page of a folder; NULL with *err_r */
+const Postern__V1__FolderPage *web_list_folder(web_req *rq, const Postern__V1__ListFolder *lf,
+    pn_err *err_r)
+{
+	Postern__V1__FolderPage *pg;
+	const char *why;
+
+	*err_r = pn_ms_list_folder(rq->t->bus, web_bus_pool(rq), lf, &pg, &why);
+	return *err_r == PN_OK ? pg : NULL;
+}
+
+/* web_get_message - message id of the session's mailbox; NULL with *err_r */
+const Postern__V1__Message *web_get_message(web_req *rq, int64_t id, pn_err *err_r)
+{
+	Postern__V1__GetMessage gm = POSTERN__V1__GET_MESSAGE__INIT;
+	Postern__V1__Message *m;
+	const char *why;
+
+	gm.mailbox_id = rq->sess.mailbox_id;
+	gm.message_id = id;
+	*err_r = pn_ms_get_message(rq->t->bus, web_bus_pool(rq), &gm, &m, &why);
+	return *err_r == PN_OK ? m : NULL;
+}
+
+/* web_store_message - a message (and its mail) into a mailbox; NULL with *err_r */
+const Postern__V1__Stored *web_store_message(web_req *rq, const Postern__V1__StoreMessage *sm,
+    pn_err *err_r)
+{
+	Postern__V1__Stored *st;
+	const char *why;
+
+	*err_r = pn_ms_store_message(rq->t->bus, web_bus_pool(rq), sm, &st, &why);
+	return *err_r == PN_OK ? st : NULL;
 }
 
 /* web_touch - the mailbox was used (best effort) */
 void web_touch(web_req *rq, int64_t id)
 {
-	web_ms_req req = POSTERN__V1__MAILSTORE_REQUEST__INIT;
 	Postern__V1__Touch t = POSTERN__V1__TOUCH__INIT;
-	web_ms_rep *rep = NULL;
+	const char *why;
 
 	t.mailbox_id = id;
-	req.op_case = POSTERN__V1__MAILSTORE_REQUEST__OP_TOUCH;
-	req.touch = &t;
-	web_ms_call(rq, &req, &rep);
+	pn_ms_touch(rq->t->bus, web_bus_pool(rq), &t, &why);
 }
 
 /* web_mark_seen - message id of the session's mailbox has been read (best effort) */
 void web_mark_seen(web_req *rq, int64_t id)
 {
-	web_ms_req req = POSTERN__V1__MAILSTORE_REQUEST__INIT;
 	Postern__V1__MarkSeen ms = POSTERN__V1__MARK_SEEN__INIT;
-	web_ms_rep *rep = NULL;
+	const char *why;
 
 	ms.mailbox_id = rq->sess.mailbox_id;
 	ms.message_id = id;
 	ms.seen = 1;
-	req.op_case = POSTERN__V1__MAILSTORE_REQUEST__OP_MARK_SEEN;
-	req.mark_seen = &ms;
-	web_ms_call(rq, &req, &rep);
+	pn_ms_mark_seen(rq->t->bus, web_bus_pool(rq), &ms, &why);
 }
 
 /*
  * web_pin_verify - provision's PinVerify for the FLOW session's mailbox
- * and link secret; the verdict (the pool's) in *v_r, NULL if the reply
- * has none. The bus's answer as it came (BUSY included).
+ * and link secret; the verdict (the pool's) in *v_r, NULL unless PN_OK.
  */
 pn_err web_pin_verify(web_req *rq, const char *pin, const Postern__V1__PinVerdict **v_r)
 {
-	Postern__V1__ProvisionRequest req = POSTERN__V1__PROVISION_REQUEST__INIT;
 	Postern__V1__PinVerify pv = POSTERN__V1__PIN_VERIFY__INIT;
-	Postern__V1__ProvisionReply *rep;
-	ProtobufCMessage *out = NULL;
+	Postern__V1__PinVerdict *v;
+	const char *why;
 	pn_err err;
 
 	pv.mailbox_id = rq->sess.mailbox_id;
@@ -107,40 +120,22 @@ pn_err web_pin_verify(web_req *rq, const char *pin, const Postern__V1__PinVerdic
 	pv.link_secret.len = WEB_LINK_BYTES;
 	pv.pin = (char *)pin;
 	pv.client = rq->client;
-	req.op_case = POSTERN__V1__PROVISION_REQUEST__OP_PIN_VERIFY;
-	req.pin_verify = &pv;
-	err = pn_client_call(rq->t->bus, "provision", &req.base,
-	    &postern__v1__provision_reply__descriptor, web_bus_pool(rq), &out);
-	rep = (Postern__V1__ProvisionReply *)out;
-	*v_r = err == PN_OK && rep->result_case == POSTERN__V1__PROVISION_REPLY__RESULT_VERDICT ?
-	    rep->verdict : NULL;
+	err = pn_prov_pin_verify(rq->t->bus, web_bus_pool(rq), &pv, &v, &why);
+	*v_r = err == PN_OK ? v : NULL;
 	return err;
 }
 
 /*
  * web_kl_lookup - keylookup, fresh, for addrs[0..n): one result per
- * address (the pool's), or NULL (logged) if keylookup did not answer so
+ * address (the pool's), or NULL (logged by the call) if keylookup did
+ * not answer so
  */
 const Postern__V1__KeyLookupResult *web_kl_lookup(web_req *rq, char **addrs, size_t n)
 {
-	Postern__V1__KeylookupRequest req = POSTERN__V1__KEYLOOKUP_REQUEST__INIT;
-	Postern__V1__KeyLookup kl = POSTERN__V1__KEY_LOOKUP__INIT;
-	Postern__V1__KeylookupReply *rep;
-	ProtobufCMessage *out = NULL;
-	pn_err err;
+	Postern__V1__KeyLookupResult *res;
+	const char *why;
 
-	kl.addresses = addrs;
-	kl.n_addresses = n;
-	kl.fresh = 1;
-	req.op_case = POSTERN__V1__KEYLOOKUP_REQUEST__OP_LOOKUP;
-	req.lookup = &kl;
-	err = pn_client_call(rq->t->bus, "keylookup", &req.base,
-	    &postern__v1__keylookup_reply__descriptor, web_bus_pool(rq), &out);
-	rep = (Postern__V1__KeylookupReply *)out;
-	if (err != PN_OK || rep->result_case != POSTERN__V1__KEYLOOKUP_REPLY__RESULT_LOOKUP ||
-	    rep->lookup->n_results != n) {
-		pn_warn("msg=\"keylookup failed\" status=%s", pn_err_str(err));
+	if (pn_kl_lookup(rq->t->bus, web_bus_pool(rq), addrs, n, 1, &res, &why) != PN_OK)
 		return NULL;
-	}
-	return rep->lookup;
+	return res;
 }

@@ -37,6 +37,7 @@
 
 #include "postern/log.h"
 #include "postern/mem.h"
+#include "postern/seal.h"
 #include "web_cache.h"
 #include "web_crypto.h"
 #include "web_mail.h"
@@ -48,8 +49,8 @@
 #define ENV_PLAIN_MAX (ENV_HEAD + 4 * 2 + sizeof(((web_env *)0)->from) + \
 	sizeof(((web_env *)0)->to) + sizeof(((web_env *)0)->subject) + \
 	sizeof(((web_env *)0)->date))
-#define ENV_BOX_MIN (WEB_SEAL_EXTRA + ENV_HEAD + 8)
-#define ENV_BOX_MAX (WEB_SEAL_EXTRA + ENV_PLAIN_MAX)
+#define ENV_BOX_MIN (PN_SEAL_EXTRA + ENV_HEAD + 8)
+#define ENV_BOX_MAX (PN_SEAL_EXTRA + ENV_PLAIN_MAX)
 #define ENV_PAGE_MAX 200            /* POSTERN_WEBUI_PAGE_SIZE's maximum */
 
 /* put_str - length(2) || bytes, at most cap - 1 bytes of s */
@@ -98,7 +99,8 @@ uint8_t *web_env_seal(const uint8_t key[32], int64_t mailbox_id, int64_t message
 	n += put_str(plain + n, e->subject, sizeof(e->subject));
 	n += put_str(plain + n, e->date, sizeof(e->date));
 
-	out = web_seal(key, plain, n, len_r);
+	out = pn_malloc(n + PN_SEAL_EXTRA);
+	*len_r = pn_seal(key, plain, n, out);
 	sodium_memzero(plain, sizeof(plain));
 	return out;
 }
@@ -114,8 +116,8 @@ int web_env_open(const uint8_t key[32], int64_t mailbox_id, int64_t message_id,
 	memset(e, 0, sizeof(*e));
 	if (len < ENV_BOX_MIN || len > ENV_BOX_MAX)
 		return -1;
-	n = len - WEB_SEAL_EXTRA;
-	if (web_unseal(key, in, len, plain) < 0)
+	n = len - PN_SEAL_EXTRA;
+	if (pn_unseal(key, in, len, plain) < 0)
 		goto done;
 	if (plain[o++] != ENV_VERSION)
 		goto done;

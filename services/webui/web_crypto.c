@@ -77,24 +77,3 @@ void web_addr_tag(const char *address, char out[65])
 	pn_kdf(NULL, 0, "postern/login/v1", address, h);
 	web_hex(out, h, sizeof(h));
 }
-
-_Static_assert(WEB_SEAL_EXTRA == crypto_secretbox_NONCEBYTES + crypto_secretbox_MACBYTES,
-    "WEB_SEAL_EXTRA is secretbox's nonce and MAC");
-
-uint8_t *web_seal(const uint8_t key[32], const void *plain, size_t n, size_t *len_r)
-{
-	uint8_t *out = pn_malloc(WEB_SEAL_EXTRA + n);
-
-	randombytes_buf(out, crypto_secretbox_NONCEBYTES);
-	crypto_secretbox_easy(out + crypto_secretbox_NONCEBYTES, plain, n, out, key);
-	*len_r = WEB_SEAL_EXTRA + n;
-	return out;
-}
-
-int web_unseal(const uint8_t key[32], const uint8_t *in, size_t len, void *plain)
-{
-	if (len < WEB_SEAL_EXTRA)
-		return -1;
-	return crypto_secretbox_open_easy(plain, in + crypto_secretbox_NONCEBYTES,
-	    len - crypto_secretbox_NONCEBYTES, in, key) == 0 ? 0 : -1;
-}

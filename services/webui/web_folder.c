@@ -235,9 +235,7 @@ static void folder_version(web_req *rq, char ver[PN_REDIS_VER_TEXT])
 static int folder_list(web_req *rq, int sent, long page, web_buf *rows,
     int64_t *last_activity_r, int *keep)
 {
-	web_ms_req req = POSTERN__V1__MAILSTORE_REQUEST__INIT;
 	Postern__V1__ListFolder lf = POSTERN__V1__LIST_FOLDER__INIT;
-	web_ms_rep *rep = NULL;
 	const Postern__V1__FolderPage *pg;
 	web_env *env;
 	pn_err err;
@@ -246,17 +244,15 @@ static int folder_list(web_req *rq, int sent, long page, web_buf *rows,
 	lf.folder = sent ? POSTERN__V1__FOLDER__FOLDER_SENT : POSTERN__V1__FOLDER__FOLDER_INBOX;
 	lf.offset = (int32_t)(page * web_cfg.page_size);
 	lf.limit = (int32_t)web_cfg.page_size;
-	req.op_case = POSTERN__V1__MAILSTORE_REQUEST__OP_LIST_FOLDER;
-	req.list_folder = &lf;
-	if ((err = web_ms_call(rq, &req, &rep)) == PN_ERR_NOTFOUND) {     /* deleted meanwhile */
+	pg = web_list_folder(rq, &lf, &err);
+	if (err == PN_ERR_NOTFOUND) {       /* deleted meanwhile */
 		web_sess_delete(rq->t->redis, &rq->sess);
 		web_pcache_drop(rq->sess.c);
 		rq->clear_cookie = 1;
 		return web_redirect(rq, "/login");
 	}
-	if (err != PN_OK || rep->result_case != POSTERN__V1__MAILSTORE_REPLY__RESULT_PAGE)
+	if (!pg)
 		return web_error(rq, err == PN_ERR_TEMP ? 503 : 500);
-	pg = rep->page;
 	if ((*last_activity_r = pg->last_activity) <= 0) {
 		const web_mailbox *mb = web_get_mailbox(rq, rq->sess.mailbox_id, NULL, NULL, &err);
 		*last_activity_r = mb ? mb->last_activity : 0;

@@ -93,23 +93,17 @@ pn_err web_key_decrypt(web_req *rq, const ProtobufCBinaryData *cipher, pn_buf *p
 int web_key_open_message(web_req *rq, int64_t id, web_mail *m,
     const Postern__V1__MessageSummary **sum_r)
 {
-	web_ms_req req = POSTERN__V1__MAILSTORE_REQUEST__INIT;
-	Postern__V1__GetMessage gm = POSTERN__V1__GET_MESSAGE__INIT;
-	web_ms_rep *rep = NULL;
+	const Postern__V1__Message *msg;
 	pn_buf plain = { NULL, 0 };
 	pn_err err;
 	int rc;
 
-	gm.mailbox_id = rq->sess.mailbox_id;
-	gm.message_id = id;
-	req.op_case = POSTERN__V1__MAILSTORE_REQUEST__OP_GET_MESSAGE;
-	req.get_message = &gm;
-	err = web_ms_call(rq, &req, &rep);
+	msg = web_get_message(rq, id, &err);
 	if (err == PN_ERR_NOTFOUND || err == PN_ERR_PARAMS)
 		return web_error(rq, 404);
-	if (err != PN_OK || rep->result_case != POSTERN__V1__MAILSTORE_REPLY__RESULT_MESSAGE)
+	if (!msg)
 		return web_error(rq, err == PN_ERR_TEMP ? 503 : 500);
-	if ((err = web_key_decrypt(rq, &rep->message->body, &plain)) != PN_OK) {
+	if ((err = web_key_decrypt(rq, &msg->body, &plain)) != PN_OK) {
 		pn_warn("msg=\"cannot decrypt a message\" message=%lld status=%s", (long long)id,
 		    pn_err_str(err));
 		return web_error(rq, err == PN_ERR_TEMP ? 503 : 500);
@@ -117,7 +111,7 @@ int web_key_open_message(web_req *rq, int64_t id, web_mail *m,
 	rc = web_mail_parse(plain.data, plain.len, m) < 0 ? web_error(rq, 500) : 0;
 	pn_buf_free(&plain);
 	if (sum_r)
-		*sum_r = rep->message->summary;
+		*sum_r = msg->summary;
 	return rc;
 }
 

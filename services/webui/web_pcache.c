@@ -43,6 +43,7 @@
 
 #include "postern/log.h"
 #include "postern/mem.h"
+#include "postern/seal.h"
 #include "postern/text.h"
 #include "postern/metrics.h"
 #include "web_pcache.h"
@@ -198,10 +199,10 @@ int web_pcache_get(const web_sess *s, int folder, long page, const char *ver, lo
 	}
 	{
 		uint8_t key[32];
-		n = len - WEB_SEAL_EXTRA;
+		n = len - PN_SEAL_EXTRA;
 		plain = pn_malloc(n + 1);
 		web_page_box(s->c, key);
-		if (web_unseal(key, box, len, plain) < 0) {
+		if (pn_unseal(key, box, len, plain) < 0) {
 			sodium_memzero(key, sizeof(key));
 			pn_warn("msg=\"cached folder page does not open\"");
 			goto done;
@@ -242,7 +243,8 @@ void web_pcache_put(const web_sess *s, int folder, long page, const char *ver, l
 	head(plain, sid, s->mailbox_id, folder, page, ver, last_activity);
 	memcpy(plain + PC_HEAD, body, len);
 	web_page_box(s->c, key);
-	box = web_seal(key, plain, n, &boxlen);
+	box = pn_malloc(n + PN_SEAL_EXTRA);
+	boxlen = pn_seal(key, plain, n, box);
 	sodium_memzero(key, sizeof(key));
 	sodium_memzero(plain, n);
 	free(plain);

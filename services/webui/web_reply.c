@@ -202,12 +202,11 @@ int web_reply_post(web_req *rq)
 	const char *text = web_form_get(&rq->form, "text");
 	const char *nonce = web_form_get(&rq->form, "nonce");
 	const char *mode = web_form_get(&rq->form, "mode");
-	web_ms_req req = POSTERN__V1__MAILSTORE_REQUEST__INIT;
 	Postern__V1__StoreMessage sm = POSTERN__V1__STORE_MESSAGE__INIT;
 	Postern__V1__NewMessage nm = POSTERN__V1__NEW_MESSAGE__INIT;
 	Postern__V1__OutMail om = POSTERN__V1__OUT_MAIL__INIT;
 	Postern__V1__OutMail *oms[1] = { &om };
-	web_ms_rep *rep = NULL;
+	const Postern__V1__Stored *stored;
 	const web_mailbox *mb;
 	web_mail m;
 	web_buf missing;
@@ -369,11 +368,9 @@ int web_reply_post(web_req *rq)
 	sm.message = &nm;
 	sm.mail = oms;
 	sm.n_mail = 1;
-	req.op_case = POSTERN__V1__MAILSTORE_REQUEST__OP_STORE_MESSAGE;
-	req.store_message = &sm;
-	err = web_ms_call(rq, &req, &rep);
+	stored = web_store_message(rq, &sm, &err);
 	web_folders_changed(rq);            /* Sent has it (even a timed-out call may have stored it) */
-	if (err != PN_OK || rep->result_case != POSTERN__V1__MAILSTORE_REPLY__RESULT_STORED) {
+	if (!stored) {
 		if (err == PN_ERR_TOOLARGE)     /* over mailstore's (or the bus's) size limit */
 			rc = reply_too_large(rq, id);
 		else
@@ -382,9 +379,9 @@ int web_reply_post(web_req *rq)
 		goto done;
 	}
 	pn_info("msg=\"reply queued\" mailbox=%lld message=%lld recipients=%zu attachments=%d "
-	    "duplicate=%d", (long long)rq->sess.mailbox_id, (long long)rep->stored->message_id, n,
-	    rq->files.n, (int)rep->stored->duplicate);
-	sent = !rep->stored->duplicate;     /* a double submit does not count twice */
+	    "duplicate=%d", (long long)rq->sess.mailbox_id, (long long)stored->message_id, n,
+	    rq->files.n, (int)stored->duplicate);
+	sent = !stored->duplicate;     /* a double submit does not count twice */
 	web_touch(rq, rq->sess.mailbox_id);
 	rc = web_redirect(rq, "/sent");
 done:

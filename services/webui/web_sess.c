@@ -31,6 +31,7 @@
 #include "postern/guest.h"
 #include "postern/log.h"
 #include "postern/mem.h"
+#include "postern/seal.h"
 #include "web_sess.h"
 #include "web_cfg.h"
 #include "web_crypto.h"
@@ -81,7 +82,8 @@ uint8_t *web_sess_seal(const web_sess *s, size_t *len_r)
 	n += klen;
 
 	web_sess_box(s->c, box);
-	out = web_seal(box, plain, n, len_r);
+	out = pn_malloc(n + PN_SEAL_EXTRA);
+	*len_r = pn_seal(box, plain, n, out);
 	sodium_memzero(box, sizeof(box));
 	pn_wipe(plain, plain_len);
 	free(plain);
@@ -95,12 +97,12 @@ int web_sess_open(web_sess *s, const uint8_t *in, size_t len)
 	uint8_t *plain = NULL, box[32];
 	int rc = -1;
 
-	if (len < WEB_SEAL_EXTRA + 3 + 16 + WEB_LINK_BYTES + 1 + 2 + 4 || len > KEY_MAX + 1024)
+	if (len < PN_SEAL_EXTRA + 3 + 16 + WEB_LINK_BYTES + 1 + 2 + 4 || len > KEY_MAX + 1024)
 		return -1;
-	n = len - WEB_SEAL_EXTRA;
+	n = len - PN_SEAL_EXTRA;
 	plain = pn_malloc(n);
 	web_sess_box(s->c, box);
-	if (web_unseal(box, in, len, plain) < 0)
+	if (pn_unseal(box, in, len, plain) < 0)
 		goto done;
 	if (plain[o++] != RECORD_VERSION)
 		goto done;

@@ -8,7 +8,9 @@
  * locked out for POSTERN_LOGIN_LOCKOUT_SECONDS, doubling with each
  * further failure, at most an hour; a client with
  * POSTERN_LOGIN_CLIENT_MAX failures in its window is refused whatever
- * address it tries. A success clears the address's count.
+ * address it tries. A success clears the address's count. The counters
+ * and the doubling are lib's (postern/throttle.h), shared with
+ * provision's PIN lock-out.
  *
  * Replies: a fixed window per mailbox, which starts with its first reply
  * and is never extended. Every key a mailbox has is tracked in its key
@@ -18,82 +20,47 @@
 #include <stdlib.h>
 
 #include "postern/redis.h"
+#include "postern/throttle.h"
 #include "web_throttle.h"
 #include "web_cfg.h"
 
 /* ---- login throttles ---- */
 
-/* web_lockout - doubling lock-outs from the after-th failure, capped at an hour */
-long web_lockout(long n, long after, long first)
-{
-	long secs = first;
-
-	if (n < after)
-		return 0;
-	for (long i = after; i < n && secs < 3600; i++)
-		secs *= 2;
-	return secs < 3600 ? secs : 3600;
-}
-
-/* int_of - integer value of a reply into *v (0 for nil); -1 if Redis failed */
-static int int_of(pn_redis *r, const char *cmd, const char *key, long long *v)
-{
-	redisReply *rep = NULL;
-
-	*v = 0;
-	if (pn_redis_cmdv(r, &rep, cmd, key, (char *)NULL) != PN_OK)
-		return -1;
-	if (rep->type == REDIS_REPLY_INTEGER)
-		*v = rep->integer;
-	else if (rep->type == REDIS_REPLY_STRING)
-		*v = strtoll(rep->str, NULL, 10);
-	pn_redis_free(&rep);
-	return 0;
-}
+#define LOCKOUT_CAP 3600L           /* an address is locked out for at most an hour */
+#define FAILURES_KEPT 86400L        /* an address's count lives a day after its last failure */
 
 /* web_throttle_check - locked address or client? seconds left */
 long web_throttle_check(pn_redis *r, const char *tag, const char *client)
 {
 	char key[128];
-	long long v;
+	long long left;
 
 	snprintf(key, sizeof(key), "web:lc:%s", client);
-	if (int_of(r, "GET", key, &v) < 0)
-		return -1;
-	if (v >= web_cfg.login_client_max) {
-		if (int_of(r, "TTL", key, &v) < 0)
-			return -1;
-		return v > 0 ? (long)v : 1;
-	}
+	if ((left = pn_throttle_over(r, key, web_cfg.login_client_max, 1)) != 0)
+		return (long)left;
 	snprintf(key, sizeof(key), "web:ll:%s", tag);
-	if (int_of(r, "TTL", key, &v) < 0)
-		return -1;
-	return v > 0 ? (long)v : 0;
+	return (long)pn_throttle_ttl(r, key);
 }
 
 /* web_throttle_fail - one more failure for the address and the client */
 void web_throttle_fail(pn_redis *r, const char *tag, const char *client,
     int64_t mailbox_id)
 {
-	char key[128], lock[128], secs[32];
+	char key[128], lock[128];
 	long long n;
 	long l;
 
 	snprintf(key, sizeof(key), "web:lc:%s", client);
-	snprintf(secs, sizeof(secs), "%ld", web_cfg.login_client_window);
-	pn_redis_cmdv(r, NULL, "INCR", key, (char *)NULL);
-	pn_redis_cmdv(r, NULL, "EXPIRE", key, secs, "NX", (char *)NULL);
+	pn_throttle_count(r, key, web_cfg.login_client_window, 1);
 
 	snprintf(key, sizeof(key), "web:lf:%s", tag);
-	if (int_of(r, "INCR", key, &n) < 0)
+	if ((n = pn_throttle_count(r, key, FAILURES_KEPT, 0)) < 0)
 		return;
-	pn_redis_cmdv(r, NULL, "EXPIRE", key, "86400", (char *)NULL);
 	snprintf(lock, sizeof(lock), "web:ll:%s", tag);
-	l = web_lockout((long)n, web_cfg.login_lockout_after, web_cfg.login_lockout_seconds);
-	if (l > 0) {
-		snprintf(secs, sizeof(secs), "%ld", l);
-		pn_redis_cmdv(r, NULL, "SET", lock, "1", "EX", secs, (char *)NULL);
-	}
+	l = pn_backoff((long)n, web_cfg.login_lockout_after, web_cfg.login_lockout_seconds,
+	    LOCKOUT_CAP);
+	if (l > 0)
+		pn_throttle_lock(r, lock, l);
 	if (mailbox_id > 0) {
 		pn_redis_track(r, mailbox_id, key);
 		if (l > 0)
@@ -125,7 +92,7 @@ long web_quota_take(pn_redis *r, int64_t mailbox_id)
 	long long n, ttl;
 
 	quota_key(mailbox_id, key);
-	if (int_of(r, "INCR", key, &n) < 0)
+	if (pn_throttle_int(r, "INCR", key, &n) < 0)
 		return -1;
 	/* NX: the window starts with its first reply and is never extended */
 	snprintf(secs, sizeof(secs), "%ld", web_cfg.reply_window);
@@ -138,7 +105,7 @@ long web_quota_take(pn_redis *r, int64_t mailbox_id)
 	if (n <= web_cfg.reply_max)
 		return 0;
 	pn_redis_cmdv(r, NULL, "DECR", key, (char *)NULL);
-	if (int_of(r, "TTL", key, &ttl) < 0)
+	if (pn_throttle_int(r, "TTL", key, &ttl) < 0)
 		return -1;
 	return ttl > 0 ? (long)ttl : 1;
 }
@@ -151,6 +118,6 @@ void web_quota_give_back(pn_redis *r, int64_t mailbox_id)
 
 	quota_key(mailbox_id, key);
 	/* never below zero, whatever expired in between */
-	if (int_of(r, "DECR", key, &n) == 0 && n < 0)
+	if (pn_throttle_int(r, "DECR", key, &n) == 0 && n < 0)
 		pn_redis_cmdv(r, NULL, "DEL", key, (char *)NULL);
 }

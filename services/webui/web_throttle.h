@@ -33,7 +33,5 @@ void web_throttle_ok(pn_redis *r, const char *tag);
  */
 long web_quota_take(pn_redis *r, int64_t mailbox_id);
 void web_quota_give_back(pn_redis *r, int64_t mailbox_id);
-/* web_lockout - lock-out after the n-th failure: 0 below after, then doubling, capped at 1 h */
-long web_lockout(long n, long after, long first);
 
 #endif

@@ -84,40 +84,15 @@ void web_buf_printf(web_buf *b, const char *fmt, ...)
 	pn_wipe_free(&s);
 }
 
-/* web_buf_escn - escaped text; C0 controls other than TAB/LF/CR dropped */
+/* web_buf_escn - escaped text (lib's pn_html_escapen) */
 void web_buf_escn(web_buf *b, const char *s, size_t n)
 {
-	const unsigned char *p = (const unsigned char *)s;
-	size_t i = 0, len;
-	unsigned cp;
+	size_t len = pn_html_escapen(NULL, s, n);
 
-	grow(b, n + 16);
-	while (i < n) {
-		unsigned char c = p[i];
-		switch (c) {
-		case '&': web_buf_add(b, "&amp;", 5); i++; continue;
-		case '<': web_buf_add(b, "&lt;", 4); i++; continue;
-		case '>': web_buf_add(b, "&gt;", 4); i++; continue;
-		case '"': web_buf_add(b, "&quot;", 6); i++; continue;
-		case '\'': web_buf_add(b, "&#39;", 5); i++; continue;
-		default: break;
-		}
-		if (c < 0x20 && c != '\t' && c != '\n' && c != '\r') {
-			i++;
-			continue;
-		}
-		if (c == 0x7f) {
-			i++;
-			continue;
-		}
-		if ((len = pn_utf8_next(p + i, n - i, &cp)) == 0) {
-			web_buf_add(b, "\xef\xbf\xbd", 3);
-			i++;
-			continue;
-		}
-		web_buf_add(b, p + i, len);
-		i += len;
-	}
+	grow(b, len);
+	pn_html_escapen(b->data + b->len, s, n);
+	b->len += len;
+	b->data[b->len] = '\0';
 }
 
 void web_buf_esc(web_buf *b, const char *s)
@@ -168,19 +143,6 @@ void web_tfmtl(char *out, size_t outlen, const char *tmpl, long a1, long a2, lon
 	snprintf(b2, sizeof(b2), "%ld", a2);
 	snprintf(b3, sizeof(b3), "%ld", a3);
 	web_tfmt(out, outlen, tmpl, b1, b2, b3);
-}
-
-/* web_html_escape - an escaped copy */
-char *web_html_escape(const char *s)
-{
-	web_buf b;
-	char *out;
-
-	web_buf_init(&b);
-	web_buf_esc(&b, s ? s : "");
-	out = pn_strdup(b.data);
-	web_buf_free(&b);
-	return out;
 }
 
 /* web_put_u64 / web_get_u64 - big-endian, 8 bytes */

@@ -22,7 +22,7 @@ void web_buf_add(web_buf *b, const void *p, size_t n);
 void web_buf_puts(web_buf *b, const char *s);
 void web_buf_printf(web_buf *b, const char *fmt, ...)
 	__attribute__((format(printf, 2, 3)));
-/* web_buf_esc - s HTML-escaped (& < > " '), invalid UTF-8 replaced by U+FFFD */
+/* web_buf_esc - s HTML-escaped by lib's pn_html_escapen (postern/text.h) */
 void web_buf_esc(web_buf *b, const char *s);
 void web_buf_escn(web_buf *b, const char *s, size_t n);
 /* web_buf_escf - printf, then escaped */
@@ -33,8 +33,6 @@ void web_tfmt(char *out, size_t outlen, const char *tmpl, const char *a1,
     const char *a2, const char *a3);
 /* web_tfmtl - the same with numbers */
 void web_tfmtl(char *out, size_t outlen, const char *tmpl, long a1, long a2, long a3);
-/* web_html_escape - escaped copy (pn_malloc'd) */
-char *web_html_escape(const char *s);
 
 /* web_hex - lower-case hex of n bytes into out (2n+1) */
 void web_hex(char *out, const uint8_t *in, size_t n);

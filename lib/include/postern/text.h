@@ -1,7 +1,7 @@
 /*
  * text.h - text helpers shared by the services that handle untrusted
- * strings (the web UI's escaping and password rules, keylookup's
- * printable addresses).
+ * strings (the one HTML escaper of the web UI's pages and provision's
+ * mails, the web UI's password rules, keylookup's printable addresses).
  */
 #ifndef POSTERN_TEXT_H
 #define POSTERN_TEXT_H
@@ -15,6 +15,16 @@
  * beyond U+10FFFF)
  */
 size_t pn_utf8_next(const unsigned char *s, size_t n, unsigned *cp_r);
+
+/*
+ * pn_html_escapen - s[0..n) for HTML text or a quoted attribute: & < > " '
+ * as entities, C0 controls but TAB, LF, CR and DEL dropped, invalid UTF-8
+ * replaced by U+FFFD (one per bad byte). Writes into out (no NUL) unless
+ * out is NULL; returns the length either way (at most 6n).
+ */
+size_t pn_html_escapen(char *out, const char *s, size_t n);
+/* pn_html_escape - the same for a string (NULL is ""): a pn_malloc'd copy */
+char *pn_html_escape(const char *s);
 
 /* pn_hexval - the value of a hex digit (either case), -1 if c is none */
 int pn_hexval(char c);

@@ -19,7 +19,6 @@
 #include "../web_cfg.h"
 #include "../web_crypto.h"
 #include "../web_sess.h"
-#include "../web_throttle.h"
 #include "../web_util.h"
 #include "postern/guest.h"
 #include "postern/mem.h"
@@ -144,7 +143,7 @@ static void test_seal_open(void **state)
 	web_sess_clear(&s);
 }
 
-static void test_ttl_and_lockout(void **state)
+static void test_ttl(void **state)
 {
 	web_sess s;
 	(void)state;
@@ -160,12 +159,6 @@ static void test_ttl_and_lockout(void **state)
 	assert_true(web_sess_ttl(&s, 1000 + 28800) <= 0);
 	s.kind = WEB_SESS_FLOW;
 	assert_int_equal(web_sess_ttl(&s, 1000), 1800);
-
-	assert_int_equal(web_lockout(1, 5, 60), 0);
-	assert_int_equal(web_lockout(4, 5, 60), 0);
-	assert_int_equal(web_lockout(5, 5, 60), 60);
-	assert_int_equal(web_lockout(6, 5, 60), 120);
-	assert_int_equal(web_lockout(50, 5, 60), 3600);
 }
 
 int main(void)
@@ -174,7 +167,7 @@ int main(void)
 		cmocka_unit_test(test_link_vectors),
 		cmocka_unit_test(test_session_derivations),
 		cmocka_unit_test(test_seal_open),
-		cmocka_unit_test(test_ttl_and_lockout),
+		cmocka_unit_test(test_ttl),
 	};
 
 	if (sodium_init() < 0)

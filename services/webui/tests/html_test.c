@@ -1,5 +1,5 @@
 /*
- * html_test.c - escaping (web_util.c), the page frame (web_html.c: no
+ * html_test.c - the page frame (web_html.c: no
  * inline script or style, the mailbox shown, escaped), text templates,
  * and taking a mail apart (web_mail.c) including hostile content.
  */
@@ -19,30 +19,6 @@
 #include "../web_mail.h"
 #include "../web_util.h"
 #include "postern/mem.h"
-
-static void test_escape(void **state)
-{
-	static const struct {
-		const char *in, *out;
-	} cases[] = {
-		{ "plain", "plain" },
-		{ "<script>alert('x')</script>", "&lt;script&gt;alert(&#39;x&#39;)&lt;/script&gt;" },
-		{ "a & b \"q\"", "a &amp; b &quot;q&quot;" },
-		{ "\" onmouseover=\"x", "&quot; onmouseover=&quot;x" },
-		{ "caf\xc3\xa9", "caf\xc3\xa9" },
-		{ "bad\xff" "byte", "bad\xef\xbf\xbd" "byte" },
-		{ "ctl\x01\x1b[31m", "ctl[31m" },
-		{ "tab\tnl\n", "tab\tnl\n" },
-		{ "\xed\xa0\x80", "\xef\xbf\xbd\xef\xbf\xbd\xef\xbf\xbd" },
-	};
-	(void)state;
-
-	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
-		char *got = web_html_escape(cases[i].in);
-		assert_string_equal(got, cases[i].out);
-		free(got);
-	}
-}
 
 static void test_defang(void **state)
 {
@@ -194,7 +170,6 @@ static void test_envelope(void **state)
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test(test_escape),
 		cmocka_unit_test(test_defang),
 		cmocka_unit_test(test_tfmt),
 		cmocka_unit_test(test_frame),
