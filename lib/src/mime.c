@@ -109,33 +109,6 @@ char *pn_mime_header_encode(const char *text)
 	return mime_take_g(g_mime_utils_header_encode_text(NULL, text, "utf-8"));
 }
 
-/* pn_mime_html_escape - s with the five HTML specials escaped */
-char *pn_mime_html_escape(const char *s)
-{
-	size_t len = 0, n = 0;
-	char *out;
-
-	for (const char *p = s ? s : ""; *p; p++)
-		len += (*p == '&') ? 5 : (*p == '<' || *p == '>') ? 4 :
-		    (*p == '"' || *p == '\'') ? 6 : 1;
-	out = pn_malloc(len + 1);
-	for (const char *p = s ? s : ""; *p; p++) {
-		const char *rep = NULL;
-		switch (*p) {
-		case '&': rep = "&amp;"; break;
-		case '<': rep = "&lt;"; break;
-		case '>': rep = "&gt;"; break;
-		case '"': rep = "&quot;"; break;
-		case '\'': rep = "&#39;"; break;
-		default: out[n++] = *p; continue;
-		}
-		memcpy(out + n, rep, strlen(rep));
-		n += strlen(rep);
-	}
-	out[n] = '\0';
-	return out;
-}
-
 /* mime_starts_with_header - the first line is "field-name:" (RFC 5322 ftext) */
 int mime_starts_with_header(const uint8_t *d, size_t len)
 {

@@ -21,6 +21,7 @@
 
 #include "postern/mem.h"
 #include "postern/mime.h"
+#include "postern/text.h"
 #include "../../tests/support/support.h"
 
 static const char MAIL[] =
@@ -436,7 +437,7 @@ static void test_text_helpers(void **state)
 		pn_free(&c);
 	}
 	for (size_t i = 0; i < sizeof(esc) / sizeof(esc[0]); i++) {
-		char *e = pn_mime_html_escape(esc[i].in);
+		char *e = pn_html_escape(esc[i].in);
 		assert_string_equal(e, esc[i].want);
 		pn_free(&e);
 	}

@@ -172,8 +172,6 @@ char *pn_mime_header_decode(const char *value);
 /* pn_mime_header_encode - UTF-8 text as a header value, RFC 2047 encoded where needed; pn_malloc'd */
 char *pn_mime_header_encode(const char *text);
 
-/* pn_mime_html_escape - s with & < > " ' escaped; pn_malloc'd */
-char *pn_mime_html_escape(const char *s);
 
 /* pn_mime_clean_line - copy of s without control characters, at most max bytes (UTF-8 safe); pn_malloc'd */
 char *pn_mime_clean_line(const char *s, size_t max);
