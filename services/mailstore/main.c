@@ -14,11 +14,13 @@
  *	postern.v1.MailstoreRequest, reply postern.v1.MailstoreReply
  *	(proto/postern/v1/mailstore.proto): ping, get_mailbox, accept,
  *	store_message, list_folder, get_message, mark_seen, delete_message,
- *	update_mailbox, touch, delete_mailbox, queue_mail, list_inactive,
- *	list_tombstones, forget_tombstones, delete_mailboxes (the last three
- *	and the claim and warning fields of list_inactive / queue_mail serve
- *	the reaper; a deleted mailbox leaves a tombstone until its Redis
- *	state is gone).
+ *	update_mailbox, touch, queue_mail, list_inactive, list_tombstones,
+ *	forget_tombstones, delete_mailboxes (the last three and the claim
+ *	and warning fields of list_inactive / queue_mail serve the reaper;
+ *	a deleted mailbox leaves a tombstone until its Redis state is
+ *	gone). delete_mailbox (op 11) and delete_mailboxes with mailbox_ids
+ *	are retired: the first is answered "unknown operation", the second
+ *	STATUS_PARAMS.
  *	Every write is idempotent (messages by mailbox + event_id, outbox
  *	rows by idem_key) and answered only after COMMIT with
  *	synchronous_commit = on.
@@ -109,7 +111,6 @@ static const pn_op ops[] = {
 	{ POSTERN__V1__MAILSTORE_REQUEST__OP_DELETE_MESSAGE, "delete_message", ms_op_delete_message },
 	{ POSTERN__V1__MAILSTORE_REQUEST__OP_UPDATE_MAILBOX, "update_mailbox", ms_op_update_mailbox },
 	{ POSTERN__V1__MAILSTORE_REQUEST__OP_TOUCH, "touch", ms_op_touch },
-	{ POSTERN__V1__MAILSTORE_REQUEST__OP_DELETE_MAILBOX, "delete_mailbox", ms_op_delete_mailbox },
 	{ POSTERN__V1__MAILSTORE_REQUEST__OP_QUEUE_MAIL, "queue_mail", ms_op_queue_mail },
 	{ POSTERN__V1__MAILSTORE_REQUEST__OP_LIST_INACTIVE, "list_inactive", ms_op_list_inactive },
 	{ POSTERN__V1__MAILSTORE_REQUEST__OP_LIST_TOMBSTONES, "list_tombstones",

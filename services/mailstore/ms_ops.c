@@ -316,42 +316,16 @@ pn_err ms_op_touch(pn_ctx *ctx, const ProtobufCMessage *request,
 	return db_result(ctx, err, &w);
 }
 
-/* ms_op_delete_mailbox - everything of a mailbox, with the inactivity re-check */
-pn_err ms_op_delete_mailbox(pn_ctx *ctx, const ProtobufCMessage *request,
-    ProtobufCMessage *reply, pn_pool *pool)
-{
-	const Postern__V1__DeleteMailbox *d = REQ(request)->delete_mailbox;
-	ms_why w = { NULL };
-	pn_err err;
-
-	(void)reply;
-	(void)pool;
-	if (d->mailbox_id <= 0)
-		return fail(ctx, PN_ERR_PARAMS, "mailbox_id must be positive");
-	if (d->inactive_before < 0)
-		return fail(ctx, PN_ERR_PARAMS, "inactive_before must not be negative");
-	if (d->request_id != NULL && d->request_id[0] != '\0' && !ms_id_ok(d->request_id))
-		return fail(ctx, PN_ERR_PARAMS, "request_id must be 1..200 printable characters");
-	RETRY(err, ms_db_delete_mailbox(pg(), d->mailbox_id, d->inactive_before,
-	    d->request_id, &w));
-	return db_result(ctx, err, &w);
-}
-
-/* cmp_id - qsort order of int64_t */
-static int cmp_id(const void *a, const void *b)
-{
-	int64_t x = *(const int64_t *)a, y = *(const int64_t *)b;
-
-	return (x > y) - (x < y);
-}
-
-/* ms_op_delete_mailboxes - the reaper's batch delete (given ids, or take), one transaction */
+/*
+ * ms_op_delete_mailboxes - the reaper's batch delete: mailstore takes the
+ * idlest mailboxes itself, one transaction (the form with mailbox_ids is
+ * retired)
+ */
 pn_err ms_op_delete_mailboxes(pn_ctx *ctx, const ProtobufCMessage *request,
     ProtobufCMessage *reply, pn_pool *pool)
 {
 	const Postern__V1__DeleteMailboxes *d = REQ(request)->delete_mailboxes;
 	Postern__V1__DeleteResults *out;
-	int64_t *sorted;
 	ms_why w = { NULL };
 	pn_err err;
 
@@ -359,30 +333,14 @@ pn_err ms_op_delete_mailboxes(pn_ctx *ctx, const ProtobufCMessage *request,
 		return fail(ctx, PN_ERR_PARAMS, "inactive_before must be positive");
 	if (d->request_id != NULL && d->request_id[0] != '\0' && !ms_id_ok(d->request_id))
 		return fail(ctx, PN_ERR_PARAMS, "request_id must be 1..200 printable characters");
+	if (d->n_mailbox_ids != 0)
+		return fail(ctx, PN_ERR_PARAMS, "mailbox_ids is retired: use take");
+	if (d->take <= 0 || d->take > MS_INACTIVE_MAX)
+		return fail(ctx, PN_ERR_PARAMS, "take must be 1..1000");
 	out = pn_pool_alloc(pool, sizeof(*out));
 	postern__v1__delete_results__init(out);
-	if (d->take != 0) {
-		if (d->n_mailbox_ids != 0)
-			return fail(ctx, PN_ERR_PARAMS, "take and mailbox_ids exclude each other");
-		if (d->take < 0 || d->take > MS_INACTIVE_MAX)
-			return fail(ctx, PN_ERR_PARAMS, "take must be 1..1000");
-		RETRY(err, ms_db_take_idle(pg(), d->take, d->inactive_before, d->request_id,
-		    pool, out, &w));
-		goto done;
-	}
-	if (d->n_mailbox_ids == 0 || d->n_mailbox_ids > MS_INACTIVE_MAX)
-		return fail(ctx, PN_ERR_PARAMS, "mailbox_ids must hold 1..1000 ids");
-	sorted = pn_pool_memdup(pool, d->mailbox_ids, sizeof(*sorted) * d->n_mailbox_ids);
-	qsort(sorted, d->n_mailbox_ids, sizeof(*sorted), cmp_id);
-	for (size_t i = 0; i < d->n_mailbox_ids; i++) {
-		if (sorted[i] <= 0)
-			return fail(ctx, PN_ERR_PARAMS, "mailbox_ids must be positive");
-		if (i > 0 && sorted[i] == sorted[i - 1])
-			return fail(ctx, PN_ERR_PARAMS, "mailbox_ids must be distinct");
-	}
-	RETRY(err, ms_db_delete_mailboxes(pg(), d->mailbox_ids, d->n_mailbox_ids,
-	    d->inactive_before, d->request_id, pool, out, &w));
-done:
+	RETRY(err, ms_db_take_idle(pg(), d->take, d->inactive_before, d->request_id,
+	    pool, out, &w));
 	if (err != PN_OK)
 		return db_result(ctx, err, &w);
 	REP(reply)->result_case = POSTERN__V1__MAILSTORE_REPLY__RESULT_DELETED;
