@@ -45,8 +45,11 @@
  *	POSTERN_OUTBOX_BACKOFF_MAX_MS  3600000 (10..604800000).
  *	POSTERN_OUTBOX_KEEP_DAYS  30 (1..3650) sent/failed rows (contents
  *		already wiped) are kept this long for idempotency.
- *	POSTERN_MAX_MAIL_BYTES  26214400 (1024..1073741824) largest stored
- *		message (envelope + body) and largest outbox mail.
+ *	POSTERN_MAILSTORE_MAX_STORED_BYTES  26214400 (1024..1073741824)
+ *		largest stored message (envelope + body, encrypted) and largest
+ *		outbox mail. The old name POSTERN_MAX_MAIL_BYTES is still read
+ *		when the new one is not set, with a warning in the log; it
+ *		goes in the next release.
  * SECURITY
  *	Stores ciphertext only (bodies, envelopes), passphrase-protected
  *	secret keys, and one-way hashes of link secrets and PINs. Outbox
@@ -95,8 +98,8 @@ static const pn_cfg_entry config[] = {
 	    &ms_cfg.outbox_backoff_max_ms, "longest retry delay"),
 	PN_CFG_INT("POSTERN_OUTBOX_KEEP_DAYS", 30, 1, 3650, &ms_cfg.outbox_keep_days,
 	    "days sent/failed outbox rows are kept"),
-	PN_CFG_INT("POSTERN_MAX_MAIL_BYTES", 26214400, 1024, 1073741824, &ms_cfg.max_mail_bytes,
-	    "largest message or outbox mail in bytes"),
+	PN_CFG_INT_WAS("POSTERN_MAILSTORE_MAX_STORED_BYTES", "POSTERN_MAX_MAIL_BYTES", 26214400,
+	    1024, 1073741824, &ms_cfg.max_stored_bytes, "largest stored message or outbox mail"),
 	PN_CFG_END
 };
 

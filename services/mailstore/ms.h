@@ -38,7 +38,7 @@ struct ms_config {
 	long outbox_backoff_ms;
 	long outbox_backoff_max_ms;
 	long outbox_keep_days;
-	long max_mail_bytes;
+	long max_stored_bytes;
 };
 extern struct ms_config ms_cfg;
 

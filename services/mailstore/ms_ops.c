@@ -99,7 +99,7 @@ static pn_err check_outmails(Postern__V1__OutMail *const *mail, size_t n,
 		return PN_ERR_PARAMS;
 	}
 	for (size_t i = 0; i < n; i++)
-		if ((err = ms_check_outmail(mail[i], ms_cfg.max_mail_bytes, pool, why_r)) != PN_OK)
+		if ((err = ms_check_outmail(mail[i], ms_cfg.max_stored_bytes, pool, why_r)) != PN_OK)
 			return err;
 	return PN_OK;
 }
@@ -121,7 +121,7 @@ pn_err ms_op_accept(pn_ctx *ctx, const ProtobufCMessage *request,
 		a->message->folder = POSTERN__V1__FOLDER__FOLDER_INBOX;
 	if (a->message != NULL && a->message->folder != POSTERN__V1__FOLDER__FOLDER_INBOX)
 		return fail(ctx, PN_ERR_PARAMS, "an accepted message goes to INBOX");
-	if ((err = ms_check_message(a->message, ms_cfg.max_mail_bytes, &why)) != PN_OK)
+	if ((err = ms_check_message(a->message, ms_cfg.max_stored_bytes, &why)) != PN_OK)
 		return fail(ctx, err, why);
 	if (a->new_mailbox != NULL) {
 		if ((err = ms_check_new_mailbox(a->new_mailbox, pool, &why)) != PN_OK)
@@ -166,7 +166,7 @@ pn_err ms_op_store_message(pn_ctx *ctx, const ProtobufCMessage *request,
 
 	if (s->mailbox_id <= 0)
 		return fail(ctx, PN_ERR_PARAMS, "mailbox_id must be positive");
-	if ((err = ms_check_message(s->message, ms_cfg.max_mail_bytes, &why)) != PN_OK)
+	if ((err = ms_check_message(s->message, ms_cfg.max_stored_bytes, &why)) != PN_OK)
 		return fail(ctx, err, why);
 	if ((err = check_outmails(s->mail, s->n_mail, pool, &why)) != PN_OK)
 		return fail(ctx, err, why);
@@ -364,7 +364,7 @@ pn_err ms_op_queue_mail(pn_ctx *ctx, const ProtobufCMessage *request,
 		return fail(ctx, PN_ERR_PARAMS, "warn_inactive_before must not be negative");
 	if (q->warn_inactive_before > 0 && q->mailbox_id == 0)
 		return fail(ctx, PN_ERR_PARAMS, "a warning needs a mailbox_id");
-	if ((err = ms_check_outmail(q->mail, ms_cfg.max_mail_bytes, pool, &why)) != PN_OK)
+	if ((err = ms_check_outmail(q->mail, ms_cfg.max_stored_bytes, pool, &why)) != PN_OK)
 		return fail(ctx, err, why);
 	RETRY(err, ms_db_queue_mail(pg(), q->mailbox_id, q->mail, q->warn_inactive_before,
 	    pool, &w));

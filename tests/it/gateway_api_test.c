@@ -435,7 +435,7 @@ static int setup(void **state)
 	}
 
 	{
-		static const char *const pv_env[] = { "POSTERN_MAX_MAIL_BYTES=1048576",
+		static const char *const pv_env[] = { "POSTERN_PROVISION_MAX_MAIL_BYTES=1048576",
 			"POSTERN_PUBLIC_URL=" PUBLIC_URL "/", "POSTERN_BUS_TIMEOUT_MS=20000", NULL };
 		/* no cached NONE: a new mailbox shows as "guest" at once */
 		static const char *const kl_env[] = { "POSTERN_KL_TTL_NONE=0", NULL };

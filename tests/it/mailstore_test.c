@@ -1115,7 +1115,7 @@ static void test_malformed(void **state)
 static void test_too_large(void **state)
 {
 	fx *f = *state;
-	const char *env[] = { "POSTERN_MAX_MAIL_BYTES=4096", NULL };
+	const char *env[] = { "POSTERN_MAILSTORE_MAX_STORED_BYTES=4096", NULL };
 	Rep *rep = NULL;
 	char *big = pn_pool_alloc(f->pool, 5001);
 	int64_t mb;
