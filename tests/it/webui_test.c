@@ -599,6 +599,20 @@ static void test_neutral_links(void **state)
 	resp_free(&first);
 }
 
+/*
+ * password_post - answer the password form in *r (freed) with pw, and pw
+ * followed by tail as the confirmation, as cookie; the answer in *r
+ */
+static void password_post(resp *r, const char *cookie, const char *pw, const char *tail)
+{
+	char body[512];
+
+	snprintf(body, sizeof(body), "csrf=%s&password=%s&confirm=%s%s", enc(csrf_in(r)),
+	    enc(pw), enc(pw), tail);
+	resp_free(r);
+	http(r, "POST", "/activate/password", cookie, body, NULL);
+}
+
 static void test_journey(void **state)
 {
 	const char *bob = addr("bob");
@@ -646,21 +660,12 @@ static void test_journey(void **state)
 	/* the password: a common one is refused, a mismatch too */
 	http(&r, "GET", "/activate", flow, NULL, NULL);
 	assert_non_null(strstr(r.body, "can never be changed"));
-	snprintf(body, sizeof(body), "csrf=%s&password=Password123&confirm=Password123",
-	    enc(csrf_in(&r)));
-	resp_free(&r);
-	http(&r, "POST", "/activate/password", flow, body, NULL);
+	password_post(&r, flow, "Password123", "");
 	assert_int_equal(r.status, 200);
 	assert_non_null(strstr(r.body, "too common"));
-	snprintf(body, sizeof(body), "csrf=%s&password=%s&confirm=%sX", enc(csrf_in(&r)),
-	    enc(bob_pw), enc(bob_pw));
-	resp_free(&r);
-	http(&r, "POST", "/activate/password", flow, body, NULL);
+	password_post(&r, flow, bob_pw, "X");
 	assert_non_null(strstr(r.body, "not the same"));
-	snprintf(body, sizeof(body), "csrf=%s&password=%s&confirm=%s", enc(csrf_in(&r)),
-	    enc(bob_pw), enc(bob_pw));
-	resp_free(&r);
-	http(&r, "POST", "/activate/password", flow, body, NULL);
+	password_post(&r, flow, bob_pw, "");
 	assert_int_equal(r.status, 303);
 	assert_string_equal(header(&r, "Location"), "/inbox");
 	assert_non_null(c = cookie_in(&r));
@@ -1775,7 +1780,7 @@ static void login(resp *r, const char *address, const char *password)
 static void activated(const char *rcpt, const char *subject, const char *pw,
     char cookie[128])
 {
-	char pin[16], body[512], *mail = mail_text(subject);
+	char pin[16], *mail = mail_text(subject);
 	resp r;
 
 	send_mail(rcpt, 0, mail, pin);
@@ -1787,10 +1792,7 @@ static void activated(const char *rcpt, const char *subject, const char *pw,
 	resp_free(&r);
 	http(&r, "GET", "/activate", cookie, NULL, NULL);       /* no PIN: the password form */
 	assert_non_null(strstr(r.body, "Choose your password"));
-	snprintf(body, sizeof(body), "csrf=%s&password=%s&confirm=%s", enc(csrf_in(&r)),
-	    enc(pw), enc(pw));
-	resp_free(&r);
-	http(&r, "POST", "/activate/password", cookie, body, NULL);
+	password_post(&r, cookie, pw, "");
 	assert_int_equal(r.status, 303);
 	snprintf(cookie, 128, "%s", cookie_in(&r));
 	resp_free(&r);
