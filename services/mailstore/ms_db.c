@@ -78,8 +78,8 @@ static pn_err db_fail(pn_pg *pg, ms_why *why, const char *what, pn_err err)
  * claims and its forgotten tombstones. Their COMMIT does not wait for the
  * WAL flush (SET LOCAL synchronous_commit = off, this transaction only):
  * a crash may lose the last of them, which costs a claim (another replica
- * may list the row again; deletion is decided by the row lock and the
- * re-check, never by the claim) or a tombstone finished twice (its Redis
+ * may list the row again; a warning is decided by its re-check, never by
+ * the claim) or a tombstone finished twice (its Redis
  * clean-up is idempotent). Deletions, messages and the outbox always
  * commit synchronously.
  */
