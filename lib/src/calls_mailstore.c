@@ -1,10 +1,11 @@
 /*
  * calls_mailstore.c - the typed calls to mailstore (calls.h), one per
- * operation of MailstoreRequest. Each is pn_call with the operation's
- * request member and the result member its reply promises, so the file is
- * a table: function, argument type, request member; result type and
- * member (PN_CALL_DEFINE, calls_int.h). calls.h declares and documents
- * each; the compiler holds every definition to its declaration.
+ * operation of MailstoreRequest but the retired DeleteMailbox. Each is
+ * pn_call with the operation's request member and the result member its
+ * reply promises, so the file is a table: function, argument type,
+ * request member; result type and member (PN_CALL_DEFINE, calls_int.h).
+ * calls.h declares and documents each; the compiler holds every
+ * definition to its declaration.
  */
 #include "postern/calls.h"
 #include "calls_int.h"
@@ -22,7 +23,6 @@ CALL_STATUS(pn_ms_mark_seen, MarkSeen, MARK_SEEN)
 CALL_STATUS(pn_ms_delete_message, DeleteMessage, DELETE_MESSAGE)
 CALL(pn_ms_update_mailbox, UpdateMailbox, UPDATE_MAILBOX, Mailbox, MAILBOX)
 CALL_STATUS(pn_ms_touch, Touch, TOUCH)
-CALL_STATUS(pn_ms_delete_mailbox, DeleteMailbox, DELETE_MAILBOX)
 CALL(pn_ms_delete_mailboxes, DeleteMailboxes, DELETE_MAILBOXES, DeleteResults, DELETED)
 CALL_STATUS(pn_ms_queue_mail, QueueMail, QUEUE_MAIL)
 CALL(pn_ms_list_inactive, ListInactive, LIST_INACTIVE, MailboxList, MAILBOXES)

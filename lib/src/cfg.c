@@ -5,7 +5,9 @@
  * Kubernetes hands over Secrets), or from the default in the table.
  * Setting both NAME and NAME_FILE is an error: which one wins would be a
  * guess. Numbers must parse completely and lie in their range; booleans
- * take 1/0, true/false, yes/no, on/off.
+ * take 1/0, true/false, yes/no, on/off. A renamed variable is read under
+ * its old name (e->was, the same two ways) only when the new name is not
+ * set, and says so in the log.
  */
 #include <errno.h>
 #include <limits.h>
@@ -16,6 +18,7 @@
 #include <strings.h>
 
 #include "postern/cfg.h"
+#include "postern/log.h"
 #include "postern/mem.h"
 
 #define CFG_FILE_MAX 65536
@@ -119,32 +122,63 @@ static int cfg_set(const pn_cfg_entry *e, const char *text, char *err,
 	return cfg_fail(err, errlen, "%s: bad table entry", e->name);
 }
 
+/*
+ * cfg_lookup - the text of variable name, from name or name_FILE, in
+ * *val_r (NULL: neither is set); *file_r is the copy to free, or NULL
+ */
+static int cfg_lookup(const char *name, const char **val_r, char **file_r,
+    char *err, size_t errlen)
+{
+	char file_var[256];
+	const char *file;
+
+	*val_r = getenv(name);
+	*file_r = NULL;
+	snprintf(file_var, sizeof(file_var), "%s_FILE", name);
+	file = getenv(file_var);
+	if (*val_r && file && *file)
+		return cfg_fail(err, errlen, "%s and %s are both set: choose one",
+		    name, file_var);
+	if (file && *file) {
+		if (!(*file_r = cfg_read_file(file, err, errlen, name)))
+			return -1;
+		*val_r = *file_r;
+	}
+	return 0;
+}
+
 int pn_cfg_load(const pn_cfg_entry *table, char *err, size_t errlen)
 {
 	for (const pn_cfg_entry *e = table; e && e->type != PN_CFG_T_END; e++) {
-		char file_var[256];
-		const char *val = getenv(e->name);
-		const char *file;
-		char *from_file = NULL;
+		pn_cfg_entry old;
+		const char *val, *old_val = NULL;
+		char *from_file, *old_file = NULL;
 		int rc;
 
-		snprintf(file_var, sizeof(file_var), "%s_FILE", e->name);
-		file = getenv(file_var);
-		if (val && file && *file)
-			return cfg_fail(err, errlen, "%s and %s are both set: choose one",
-			    e->name, file_var);
-		if (file && *file) {
-			if (!(from_file = cfg_read_file(file, err, errlen, e->name)))
-				return -1;
-			val = from_file;
+		if (cfg_lookup(e->name, &val, &from_file, err, errlen) < 0)
+			return -1;
+		if (e->was && cfg_lookup(e->was, &old_val, &old_file, err, errlen) < 0) {
+			pn_wipe_free(&from_file);
+			return -1;
 		}
+		if (old_val && val) {
+			pn_warn("msg=\"deprecated variable ignored\" name=%s use=%s", e->was,
+			    e->name);
+		} else if (old_val) {
+			pn_warn("msg=\"deprecated variable\" name=%s use=%s", e->was, e->name);
+			old = *e;
+			old.name = e->was;       /* errors name what was set */
+			rc = cfg_set(&old, old_val, err, errlen);
+			pn_wipe_free(&old_file);
+			if (rc < 0)
+				return -1;
+			continue;
+		}
+		pn_wipe_free(&old_file);
 		if (!val)
 			val = e->defval ? e->defval : "";
 		rc = cfg_set(e, val, err, errlen);
-		if (from_file) {
-			pn_wipe(from_file, strlen(from_file));
-			free(from_file);
-		}
+		pn_wipe_free(&from_file);
 		if (rc < 0)
 			return -1;
 	}
@@ -192,8 +226,10 @@ void pn_cfg_help(const pn_cfg_entry *table, FILE *out)
 {
 	for (const pn_cfg_entry *e = table; e && e->type != PN_CFG_T_END; e++) {
 		if (e->type == PN_CFG_T_INT)
-			fprintf(out, "  %-28s %s (default %s, %ld..%ld)\n", e->name,
-			    e->help ? e->help : "", e->defval, e->min, e->max);
+			fprintf(out, "  %-28s %s (default %s, %ld..%ld)%s%s%s\n", e->name,
+			    e->help ? e->help : "", e->defval, e->min, e->max,
+			    e->was ? "; was " : "", e->was ? e->was : "",
+			    e->was ? ", still read, deprecated" : "");
 		else
 			fprintf(out, "  %-28s %s (default \"%s\")%s\n", e->name,
 			    e->help ? e->help : "", e->defval ? e->defval : "",

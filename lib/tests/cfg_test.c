@@ -1,6 +1,7 @@
 /*
  * cfg_test.c - configuration tables: defaults, parsing, ranges, _FILE
- * secrets, redaction. Table-driven where the cases are alike.
+ * secrets, redaction, renamed variables. Table-driven where the cases
+ * are alike.
  */
 #include <setjmp.h>
 #include <stdarg.h>
@@ -15,7 +16,7 @@
 #include "postern/cfg.h"
 
 static char *t_str, *t_secret;
-static long t_int;
+static long t_int, t_new;
 static int t_bool;
 
 static const pn_cfg_entry table[] = {
@@ -23,6 +24,7 @@ static const pn_cfg_entry table[] = {
 	PN_CFG_STR("T_SECRET", "", &t_secret, PN_CFG_SECRET, "a secret"),
 	PN_CFG_INT("T_INT", 42, 1, 100, &t_int, "a number"),
 	PN_CFG_BOOL("T_BOOL", 0, &t_bool, "a switch"),
+	PN_CFG_INT_WAS("T_NEW", "T_OLD", 7, 1, 100, &t_new, "a renamed number"),
 	PN_CFG_END
 };
 
@@ -30,7 +32,8 @@ static int clear_env(void **state)
 {
 	(void)state;
 	const char *vars[] = { "T_STR", "T_STR_FILE", "T_SECRET", "T_SECRET_FILE",
-		"T_INT", "T_INT_FILE", "T_BOOL", "T_BOOL_FILE" };
+		"T_INT", "T_INT_FILE", "T_BOOL", "T_BOOL_FILE", "T_NEW", "T_NEW_FILE",
+		"T_OLD", "T_OLD_FILE" };
 	for (size_t i = 0; i < sizeof(vars) / sizeof(vars[0]); i++)
 		unsetenv(vars[i]);
 	return 0;
@@ -131,6 +134,43 @@ static void test_missing_file(void **state)
 	assert_non_null(strstr(err, "cannot open"));
 }
 
+/*
+ * a renamed variable: the default; the old name when only it is set (with
+ * its own name in errors); the new name when both are; --help names both
+ */
+static void test_renamed(void **state)
+{
+	char err[256], *help = NULL;
+	size_t helplen = 0;
+	FILE *out;
+
+	(void)state;
+	assert_int_equal(pn_cfg_load(table, err, sizeof(err)), 0);
+	assert_int_equal(t_new, 7);
+	pn_cfg_free(table);
+	setenv("T_OLD", "9", 1);
+	assert_int_equal(pn_cfg_load(table, err, sizeof(err)), 0);
+	assert_int_equal(t_new, 9);
+	pn_cfg_free(table);
+	setenv("T_NEW", "11", 1);
+	assert_int_equal(pn_cfg_load(table, err, sizeof(err)), 0);
+	assert_int_equal(t_new, 11);
+	pn_cfg_free(table);
+	unsetenv("T_NEW");
+	setenv("T_OLD", "500", 1);
+	assert_int_equal(pn_cfg_load(table, err, sizeof(err)), -1);
+	assert_non_null(strstr(err, "T_OLD: 500 is out of range 1..100"));
+	pn_cfg_free(table);
+
+	out = open_memstream(&help, &helplen);
+	assert_non_null(out);
+	pn_cfg_help(table, out);
+	fclose(out);
+	assert_non_null(strstr(help, "T_NEW"));
+	assert_non_null(strstr(help, "was T_OLD, still read, deprecated"));
+	free(help);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -139,6 +179,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_bad_values, clear_env, free_table),
 		cmocka_unit_test_setup_teardown(test_secret_file_and_redaction, clear_env, free_table),
 		cmocka_unit_test_setup_teardown(test_missing_file, clear_env, free_table),
+		cmocka_unit_test_setup_teardown(test_renamed, clear_env, free_table),
 	};
 	return cmocka_run_group_tests_name("cfg", tests, NULL, NULL);
 }

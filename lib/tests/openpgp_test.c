@@ -26,13 +26,12 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <time.h>
-#include <unistd.h>
 
 #include <cmocka.h>
 
 #include "postern/mem.h"
 #include "postern/openpgp.h"
+#include "../../tests/support/fuzz.h"
 
 #define FUZZ_ROUNDS 50000
 
@@ -535,21 +534,6 @@ static void test_refused(void **state)
 	free(sec.data);
 }
 
-/* fuzz_seed - POSTERN_FUZZ_SEED, or one from the clock; printed either way */
-static unsigned int fuzz_seed(void)
-{
-	const char *e = getenv("POSTERN_FUZZ_SEED");
-	unsigned int seed;
-
-	if (e && *e)
-		seed = (unsigned int)strtoul(e, NULL, 10);
-	else
-		seed = (unsigned int)time(NULL) ^ ((unsigned int)getpid() << 16);
-	printf("openpgp fuzz seed %u (replay: POSTERN_FUZZ_SEED=%u)\n", seed, seed);
-	fflush(stdout);
-	return seed;
-}
-
 /* mutate - a heap block of exactly the mutated length made from b: bytes flipped, cut, inserted, repeated */
 static uint8_t *mutate(const blob *b, unsigned int *seed, size_t *len_r)
 {
@@ -657,7 +641,7 @@ static void test_fuzz(void **state)
 	enum { NFILES = sizeof(files) / sizeof(files[0]) };
 	const char *r = getenv("POSTERN_FUZZ_ROUNDS");
 	long rounds = r && *r ? strtol(r, NULL, 10) : FUZZ_ROUNDS;
-	unsigned int seed = fuzz_seed();
+	unsigned int seed = ts_fuzz_seed("openpgp");
 	blob b[NFILES];
 	pn_openpgp_key alice;
 

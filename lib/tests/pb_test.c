@@ -17,6 +17,7 @@
 #include "postern/v1/provision.pb-c.h"
 #include "postern/mem.h"
 #include "postern/pb.h"
+#include "../../tests/support/fuzz.h"
 
 static void test_roundtrip(void **state)
 {
@@ -53,6 +54,7 @@ static void test_roundtrip(void **state)
 /* Garbage of many shapes: NULL result, no crash (ASan watches). */
 static void test_garbage(void **state)
 {
+	ts_fuzz fz;
 	static const struct { const char *bytes; size_t len; } cases[] = {
 		{ "\xff\xff\xff\xff\xff\xff\xff\xff\xff\xff\x01", 11 }, /* bad varint key */
 		{ "\x12\x05" "ab", 4 },                     /* truncated length-delimited */
@@ -67,12 +69,12 @@ static void test_garbage(void **state)
 		assert_null(pn_pb_unpack(&postern__v1__provision_request__descriptor,
 		    cases[i].bytes, cases[i].len, 1 << 20, pool));
 	/* random bytes: must not crash whatever they decode to */
-	srand(12345);
+	ts_fuzz_start(&fz, "pb");
 	for (int round = 0; round < 2000; round++) {
 		uint8_t buf[64];
-		size_t n = (size_t)(rand() % (int)sizeof(buf));
-		for (size_t j = 0; j < n; j++)
-			buf[j] = (uint8_t)rand();
+		size_t n = ts_fuzz_uniform(&fz, sizeof(buf));
+
+		ts_fuzz_buf(&fz, buf, n);
 		(void)pn_pb_unpack(&postern__v1__mailstore_request__descriptor, buf, n,
 		    1 << 20, pool);
 	}

@@ -59,7 +59,7 @@
  *		as plain text, or with encrypt-only not at all
  *	POSTERN_GATEWAY_MAX_MAIL_BYTES  18874368 (1024..1073741824) larger
  *		triggered mail is refused with 552; keep it at most provision's
- *		POSTERN_MAX_MAIL_BYTES
+ *		POSTERN_PROVISION_MAX_MAIL_BYTES
  *	POSTERN_GATEWAY_MAX_RECIPIENTS  100 (1..999) external recipients per
  *		message; keep it at most provision's POSTERN_MAX_RECIPIENTS
  *	POSTERN_GATEWAY_API_LISTEN  127.0.0.1:8025 ("" = no API)

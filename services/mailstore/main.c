@@ -14,11 +14,13 @@
  *	postern.v1.MailstoreRequest, reply postern.v1.MailstoreReply
  *	(proto/postern/v1/mailstore.proto): ping, get_mailbox, accept,
  *	store_message, list_folder, get_message, mark_seen, delete_message,
- *	update_mailbox, touch, delete_mailbox, queue_mail, list_inactive,
- *	list_tombstones, forget_tombstones, delete_mailboxes (the last three
- *	and the claim and warning fields of list_inactive / queue_mail serve
- *	the reaper; a deleted mailbox leaves a tombstone until its Redis
- *	state is gone).
+ *	update_mailbox, touch, queue_mail, list_inactive, list_tombstones,
+ *	forget_tombstones, delete_mailboxes (the last three and the claim
+ *	and warning fields of list_inactive / queue_mail serve the reaper;
+ *	a deleted mailbox leaves a tombstone until its Redis state is
+ *	gone). delete_mailbox (op 11) and delete_mailboxes with mailbox_ids
+ *	are retired: the first is answered "unknown operation", the second
+ *	STATUS_PARAMS.
  *	Every write is idempotent (messages by mailbox + event_id, outbox
  *	rows by idem_key) and answered only after COMMIT with
  *	synchronous_commit = on.
@@ -43,8 +45,11 @@
  *	POSTERN_OUTBOX_BACKOFF_MAX_MS  3600000 (10..604800000).
  *	POSTERN_OUTBOX_KEEP_DAYS  30 (1..3650) sent/failed rows (contents
  *		already wiped) are kept this long for idempotency.
- *	POSTERN_MAX_MAIL_BYTES  26214400 (1024..1073741824) largest stored
- *		message (envelope + body) and largest outbox mail.
+ *	POSTERN_MAILSTORE_MAX_STORED_BYTES  26214400 (1024..1073741824)
+ *		largest stored message (envelope + body, encrypted) and largest
+ *		outbox mail. The old name POSTERN_MAX_MAIL_BYTES is still read
+ *		when the new one is not set, with a warning in the log; it
+ *		goes in the next release.
  * SECURITY
  *	Stores ciphertext only (bodies, envelopes), passphrase-protected
  *	secret keys, and one-way hashes of link secrets and PINs. Outbox
@@ -93,8 +98,8 @@ static const pn_cfg_entry config[] = {
 	    &ms_cfg.outbox_backoff_max_ms, "longest retry delay"),
 	PN_CFG_INT("POSTERN_OUTBOX_KEEP_DAYS", 30, 1, 3650, &ms_cfg.outbox_keep_days,
 	    "days sent/failed outbox rows are kept"),
-	PN_CFG_INT("POSTERN_MAX_MAIL_BYTES", 26214400, 1024, 1073741824, &ms_cfg.max_mail_bytes,
-	    "largest message or outbox mail in bytes"),
+	PN_CFG_INT_WAS("POSTERN_MAILSTORE_MAX_STORED_BYTES", "POSTERN_MAX_MAIL_BYTES", 26214400,
+	    1024, 1073741824, &ms_cfg.max_stored_bytes, "largest stored message or outbox mail"),
 	PN_CFG_END
 };
 
@@ -109,7 +114,6 @@ static const pn_op ops[] = {
 	{ POSTERN__V1__MAILSTORE_REQUEST__OP_DELETE_MESSAGE, "delete_message", ms_op_delete_message },
 	{ POSTERN__V1__MAILSTORE_REQUEST__OP_UPDATE_MAILBOX, "update_mailbox", ms_op_update_mailbox },
 	{ POSTERN__V1__MAILSTORE_REQUEST__OP_TOUCH, "touch", ms_op_touch },
-	{ POSTERN__V1__MAILSTORE_REQUEST__OP_DELETE_MAILBOX, "delete_mailbox", ms_op_delete_mailbox },
 	{ POSTERN__V1__MAILSTORE_REQUEST__OP_QUEUE_MAIL, "queue_mail", ms_op_queue_mail },
 	{ POSTERN__V1__MAILSTORE_REQUEST__OP_LIST_INACTIVE, "list_inactive", ms_op_list_inactive },
 	{ POSTERN__V1__MAILSTORE_REQUEST__OP_LIST_TOMBSTONES, "list_tombstones",

@@ -38,7 +38,7 @@ struct ms_config {
 	long outbox_backoff_ms;
 	long outbox_backoff_max_ms;
 	long outbox_keep_days;
-	long max_mail_bytes;
+	long max_stored_bytes;
 };
 extern struct ms_config ms_cfg;
 
@@ -122,16 +122,6 @@ pn_err ms_db_delete_message(pn_pg *pg, int64_t mailbox_id,
 pn_err ms_db_update_mailbox(pn_pg *pg, const Postern__V1__UpdateMailbox *u,
     pn_pool *pool, Postern__V1__Mailbox **mb_r, ms_why *why);
 pn_err ms_db_touch(pn_pg *pg, int64_t mailbox_id, ms_why *why);
-pn_err ms_db_delete_mailbox(pn_pg *pg, int64_t mailbox_id,
-    int64_t inactive_before, const char *request_id, ms_why *why);
-/*
- * ms_db_delete_mailboxes - the batch form of delete_mailbox with
- * inactive_before: one transaction, rows locked with SKIP LOCKED; one
- * result per id (distinct) in request order (see mailstore.proto)
- */
-pn_err ms_db_delete_mailboxes(pn_pg *pg, const int64_t *ids, size_t n,
-    int64_t inactive_before, const char *request_id, pn_pool *pool,
-    Postern__V1__DeleteResults *out, ms_why *why);
 /*
  * ms_db_take_idle - DeleteMailboxes{take}: delete up to take of the
  * longest-idle mailboxes that can be locked now, tombstones in the same
@@ -164,7 +154,6 @@ pn_err ms_op_mark_seen(pn_ctx *, const ProtobufCMessage *, ProtobufCMessage *, p
 pn_err ms_op_delete_message(pn_ctx *, const ProtobufCMessage *, ProtobufCMessage *, pn_pool *);
 pn_err ms_op_update_mailbox(pn_ctx *, const ProtobufCMessage *, ProtobufCMessage *, pn_pool *);
 pn_err ms_op_touch(pn_ctx *, const ProtobufCMessage *, ProtobufCMessage *, pn_pool *);
-pn_err ms_op_delete_mailbox(pn_ctx *, const ProtobufCMessage *, ProtobufCMessage *, pn_pool *);
 pn_err ms_op_delete_mailboxes(pn_ctx *, const ProtobufCMessage *, ProtobufCMessage *, pn_pool *);
 pn_err ms_op_queue_mail(pn_ctx *, const ProtobufCMessage *, ProtobufCMessage *, pn_pool *);
 pn_err ms_op_list_inactive(pn_ctx *, const ProtobufCMessage *, ProtobufCMessage *, pn_pool *);

@@ -78,8 +78,8 @@ static pn_err db_fail(pn_pg *pg, ms_why *why, const char *what, pn_err err)
  * claims and its forgotten tombstones. Their COMMIT does not wait for the
  * WAL flush (SET LOCAL synchronous_commit = off, this transaction only):
  * a crash may lose the last of them, which costs a claim (another replica
- * may list the row again; deletion is decided by the row lock and the
- * re-check, never by the claim) or a tombstone finished twice (its Redis
+ * may list the row again; a warning is decided by its re-check, never by
+ * the claim) or a tombstone finished twice (its Redis
  * clean-up is idempotent). Deletions, messages and the outbox always
  * commit synchronously.
  */
@@ -471,7 +471,7 @@ static pn_err store_once(pn_pg *pg, const Postern__V1__StoreMessage *s,
 
 	if ((err = pn_pg_begin(pg)) != PN_OK)
 		return db_fail(pg, why, "store begin", err);
-	/* FOR KEY SHARE: a concurrent DeleteMailbox waits for us, or we for it */
+	/* FOR KEY SHARE: the reaper's take (SKIP LOCKED) passes this mailbox by */
 	{
 		pn_pg_params p;
 		PGresult *res = NULL;
@@ -706,80 +706,6 @@ pn_err ms_db_touch(pn_pg *pg, int64_t mailbox_id, ms_why *why)
 	return found ? PN_OK : set_why(why, PN_ERR_NOTFOUND, "no such mailbox");
 }
 
-/* deleted_by_us - a tombstone of this mailbox says request_id deleted it */
-static int deleted_by_us(pn_pg *pg, int64_t mailbox_id, const char *request_id)
-{
-	pn_pg_params p;
-	PGresult *res = NULL;
-	int found;
-
-	if (request_id == NULL || request_id[0] == '\0')
-		return 0;
-	pn_pg_params_init(&p);
-	pn_pg_param_int(&p, mailbox_id);
-	pn_pg_param_text(&p, request_id);
-	if (pn_pg_exec(pg, "SELECT 1 FROM mailbox_tombstones "
-	    "WHERE mailbox_id = $1 AND deleted_by = $2", &p, &res) != PN_OK)
-		return 0;
-	found = PQntuples(res) > 0;
-	pn_pg_clear(&res);
-	return found;
-}
-
-/*
- * ms_db_delete_mailbox - the mailbox with its messages and outbox rows,
- * and a tombstone for the Redis state, in one transaction. A retry of a
- * request_id that committed already answers OK again.
- */
-pn_err ms_db_delete_mailbox(pn_pg *pg, int64_t mailbox_id,
-    int64_t inactive_before, const char *request_id, ms_why *why)
-{
-	pn_pg_params p;
-	PGresult *res = NULL;
-	pn_err err;
-	int still_inactive;
-
-	if ((err = pn_pg_begin(pg)) != PN_OK)
-		return db_fail(pg, why, "delete mailbox begin", err);
-	/* lock the row: no Accept/Touch can slip in between check and delete */
-	pn_pg_params_init(&p);
-	pn_pg_param_int(&p, mailbox_id);
-	pn_pg_param_int(&p, inactive_before);
-	if ((err = pn_pg_exec(pg, "SELECT last_activity < to_timestamp($2) "
-	    "FROM mailboxes WHERE id = $1 FOR UPDATE", &p, &res)) != PN_OK)
-		return db_fail(pg, why, "delete mailbox lock", err);
-	if (PQntuples(res) == 0) {
-		pn_pg_clear(&res);
-		pn_pg_rollback(pg);
-		if (deleted_by_us(pg, mailbox_id, request_id))
-			return PN_OK;
-		return set_why(why, PN_ERR_NOTFOUND, "no such mailbox");
-	}
-	still_inactive = pn_pg_bool(res, 0, 0);
-	pn_pg_clear(&res);
-	if (inactive_before > 0 && !still_inactive) {
-		pn_pg_rollback(pg);
-		return set_why(why, PN_ERR_EXISTS, "mailbox was active since inactive_before");
-	}
-	pn_pg_params_init(&p);
-	pn_pg_param_int(&p, mailbox_id);
-	pn_pg_param_text(&p, request_id != NULL ? request_id : "");
-	if ((err = pn_pg_exec(pg, "INSERT INTO mailbox_tombstones (mailbox_id, address, "
-	    "deleted_by) SELECT id, address, $2 FROM mailboxes WHERE id = $1 "
-	    "ON CONFLICT (mailbox_id) DO NOTHING", &p, NULL)) != PN_OK)
-		return db_fail(pg, why, "delete mailbox tombstone", err);
-	pn_pg_params_init(&p);
-	pn_pg_param_int(&p, mailbox_id);
-	/* messages and outbox rows go by ON DELETE CASCADE */
-	if ((err = pn_pg_exec(pg, "DELETE FROM mailboxes WHERE id = $1", &p, NULL)) != PN_OK)
-		return db_fail(pg, why, "delete mailbox", err);
-	if ((err = pn_pg_commit(pg)) != PN_OK)
-		return db_fail(pg, why, "delete mailbox commit", err);
-	pn_info("msg=\"mailbox deleted\" mailbox=%lld inactive_before=%lld",
-	    (long long)mailbox_id, (long long)inactive_before);
-	return PN_OK;
-}
-
 /* id_array - '{1,2,3}' (a bigint[] literal built from numbers only) in pool */
 static char *id_array(const int64_t *ids, size_t n, pn_pool *pool)
 {
@@ -793,144 +719,6 @@ static char *id_array(const int64_t *ids, size_t n, pn_pool *pool)
 	list[off++] = '}';
 	list[off] = '\0';
 	return list;
-}
-
-/* result_of - the result of id in out (ids are distinct), or NULL */
-static Postern__V1__MailboxDeleted *result_of(Postern__V1__DeleteResults *out,
-    int64_t id)
-{
-	for (size_t i = 0; i < out->n_results; i++)
-		if (out->results[i]->mailbox_id == id)
-			return out->results[i];
-	return NULL;
-}
-
-/* pick - the ids of out whose status is st, in ids_r; their count */
-static size_t pick(const Postern__V1__DeleteResults *out, int st, int64_t *ids_r)
-{
-	size_t n = 0;
-
-	for (size_t i = 0; i < out->n_results; i++)
-		if ((int)out->results[i]->status == st)
-			ids_r[n++] = out->results[i]->mailbox_id;
-	return n;
-}
-
-/*
- * ms_db_delete_mailboxes - DeleteMailbox{inactive_before} for a batch in
- * one transaction of three statements:
- *
- *   1. lock what can be locked now (FOR UPDATE SKIP LOCKED: never waits
- *      for another replica or an activity in flight) and re-check it;
- *   2. delete the locked rows that are still idle, with their messages and
- *      outbox rows (ON DELETE CASCADE, both index-backed), and leave their
- *      tombstones, in one statement;
- *   3. for ids that were not locked: still there (someone holds the row:
- *      BUSY), deleted by this request_id before (a retry: OK), or gone.
- *
- * Statement 2 repeats the re-check in its WHERE; the rows are locked by
- * statement 1, so nothing can change them in between.
- */
-pn_err ms_db_delete_mailboxes(pn_pg *pg, const int64_t *ids, size_t n,
-    int64_t inactive_before, const char *request_id, pn_pool *pool,
-    Postern__V1__DeleteResults *out, ms_why *why)
-{
-	int64_t *sel = pn_pool_alloc(pool, sizeof(*sel) * (n ? n : 1));
-	const char *rid = request_id != NULL ? request_id : "";
-	pn_pg_params p;
-	PGresult *res = NULL;
-	pn_err err;
-	size_t nsel;
-	long deleted = 0;
-
-	out->n_results = n;
-	out->results = pn_pool_alloc(pool, sizeof(*out->results) * (n ? n : 1));
-	for (size_t i = 0; i < n; i++) {
-		Postern__V1__MailboxDeleted *r = pn_pool_alloc(pool, sizeof(*r));
-
-		postern__v1__mailbox_deleted__init(r);
-		r->mailbox_id = ids[i];
-		r->status = POSTERN__V1__STATUS__STATUS_UNSPECIFIED;   /* not locked */
-		out->results[i] = r;
-	}
-	if ((err = pn_pg_begin(pg)) != PN_OK)
-		return db_fail(pg, why, "delete mailboxes begin", err);
-
-	/* 1. lock and re-check; candidates are marked BUSY until deleted */
-	pn_pg_params_init(&p);
-	pn_pg_param_text(&p, id_array(ids, n, pool));
-	pn_pg_param_int(&p, inactive_before);
-	if ((err = pn_pg_exec(pg, "SELECT id, last_activity < to_timestamp($2) "
-	    "FROM mailboxes WHERE id = ANY ($1::bigint[]) FOR UPDATE SKIP LOCKED",
-	    &p, &res)) != PN_OK)
-		return db_fail(pg, why, "delete mailboxes lock", err);
-	for (int i = 0; i < PQntuples(res); i++) {
-		Postern__V1__MailboxDeleted *r = result_of(out, pn_pg_int(res, i, 0));
-
-		if (r != NULL)
-			r->status = pn_pg_bool(res, i, 1) ? POSTERN__V1__STATUS__STATUS_BUSY
-			    : POSTERN__V1__STATUS__STATUS_EXISTS;
-	}
-	pn_pg_clear(&res);
-
-	/* 2. delete the idle ones we hold, tombstones in the same statement */
-	if ((nsel = pick(out, POSTERN__V1__STATUS__STATUS_BUSY, sel)) > 0) {
-		pn_pg_params_init(&p);
-		pn_pg_param_text(&p, id_array(sel, nsel, pool));
-		pn_pg_param_int(&p, inactive_before);
-		pn_pg_param_text(&p, rid);
-		if ((err = pn_pg_exec(pg, "WITH d AS (DELETE FROM mailboxes "
-		    "WHERE id = ANY ($1::bigint[]) AND last_activity < to_timestamp($2) "
-		    "RETURNING id, address), "
-		    "t AS (INSERT INTO mailbox_tombstones (mailbox_id, address, deleted_by) "
-		    "SELECT id, address, $3 FROM d ON CONFLICT (mailbox_id) DO NOTHING) "
-		    "SELECT id, address FROM d", &p, &res)) != PN_OK)
-			return db_fail(pg, why, "delete mailboxes", err);
-		for (int i = 0; i < PQntuples(res); i++) {
-			Postern__V1__MailboxDeleted *r = result_of(out, pn_pg_int(res, i, 0));
-
-			if (r != NULL) {
-				r->status = POSTERN__V1__STATUS__STATUS_OK;
-				r->address = pn_pg_text(res, i, 1, pool);
-				deleted++;
-			}
-		}
-		pn_pg_clear(&res);
-	}
-
-	/* 3. the ids we could not lock: held by someone, ours already, or gone */
-	if ((nsel = pick(out, POSTERN__V1__STATUS__STATUS_UNSPECIFIED, sel)) > 0) {
-		pn_pg_params_init(&p);
-		pn_pg_param_text(&p, id_array(sel, nsel, pool));
-		pn_pg_param_text(&p, rid);
-		if ((err = pn_pg_exec(pg, "SELECT id, NULL FROM mailboxes "
-		    "WHERE id = ANY ($1::bigint[]) UNION ALL "
-		    "SELECT mailbox_id, address FROM mailbox_tombstones "
-		    "WHERE mailbox_id = ANY ($1::bigint[]) AND $2 <> '' AND deleted_by = $2",
-		    &p, &res)) != PN_OK)
-			return db_fail(pg, why, "delete mailboxes look", err);
-		for (int i = 0; i < PQntuples(res); i++) {
-			Postern__V1__MailboxDeleted *r = result_of(out, pn_pg_int(res, i, 0));
-
-			if (r == NULL)
-				continue;
-			if (PQgetisnull(res, i, 1)) {
-				r->status = POSTERN__V1__STATUS__STATUS_BUSY;
-			} else {
-				r->status = POSTERN__V1__STATUS__STATUS_OK;
-				r->address = pn_pg_text(res, i, 1, pool);
-			}
-		}
-		pn_pg_clear(&res);
-		for (size_t i = 0; i < n; i++)
-			if (out->results[i]->status == POSTERN__V1__STATUS__STATUS_UNSPECIFIED)
-				out->results[i]->status = POSTERN__V1__STATUS__STATUS_NOT_FOUND;
-	}
-	if ((err = pn_pg_commit(pg)) != PN_OK)
-		return db_fail(pg, why, "delete mailboxes commit", err);
-	pn_info("msg=\"mailboxes deleted\" asked=%zu deleted=%ld inactive_before=%lld",
-	    n, deleted, (long long)inactive_before);
-	return PN_OK;
 }
 
 /*

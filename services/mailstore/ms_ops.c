@@ -99,7 +99,7 @@ static pn_err check_outmails(Postern__V1__OutMail *const *mail, size_t n,
 		return PN_ERR_PARAMS;
 	}
 	for (size_t i = 0; i < n; i++)
-		if ((err = ms_check_outmail(mail[i], ms_cfg.max_mail_bytes, pool, why_r)) != PN_OK)
+		if ((err = ms_check_outmail(mail[i], ms_cfg.max_stored_bytes, pool, why_r)) != PN_OK)
 			return err;
 	return PN_OK;
 }
@@ -121,7 +121,7 @@ pn_err ms_op_accept(pn_ctx *ctx, const ProtobufCMessage *request,
 		a->message->folder = POSTERN__V1__FOLDER__FOLDER_INBOX;
 	if (a->message != NULL && a->message->folder != POSTERN__V1__FOLDER__FOLDER_INBOX)
 		return fail(ctx, PN_ERR_PARAMS, "an accepted message goes to INBOX");
-	if ((err = ms_check_message(a->message, ms_cfg.max_mail_bytes, &why)) != PN_OK)
+	if ((err = ms_check_message(a->message, ms_cfg.max_stored_bytes, &why)) != PN_OK)
 		return fail(ctx, err, why);
 	if (a->new_mailbox != NULL) {
 		if ((err = ms_check_new_mailbox(a->new_mailbox, pool, &why)) != PN_OK)
@@ -166,7 +166,7 @@ pn_err ms_op_store_message(pn_ctx *ctx, const ProtobufCMessage *request,
 
 	if (s->mailbox_id <= 0)
 		return fail(ctx, PN_ERR_PARAMS, "mailbox_id must be positive");
-	if ((err = ms_check_message(s->message, ms_cfg.max_mail_bytes, &why)) != PN_OK)
+	if ((err = ms_check_message(s->message, ms_cfg.max_stored_bytes, &why)) != PN_OK)
 		return fail(ctx, err, why);
 	if ((err = check_outmails(s->mail, s->n_mail, pool, &why)) != PN_OK)
 		return fail(ctx, err, why);
@@ -316,42 +316,16 @@ pn_err ms_op_touch(pn_ctx *ctx, const ProtobufCMessage *request,
 	return db_result(ctx, err, &w);
 }
 
-/* ms_op_delete_mailbox - everything of a mailbox, with the inactivity re-check */
-pn_err ms_op_delete_mailbox(pn_ctx *ctx, const ProtobufCMessage *request,
-    ProtobufCMessage *reply, pn_pool *pool)
-{
-	const Postern__V1__DeleteMailbox *d = REQ(request)->delete_mailbox;
-	ms_why w = { NULL };
-	pn_err err;
-
-	(void)reply;
-	(void)pool;
-	if (d->mailbox_id <= 0)
-		return fail(ctx, PN_ERR_PARAMS, "mailbox_id must be positive");
-	if (d->inactive_before < 0)
-		return fail(ctx, PN_ERR_PARAMS, "inactive_before must not be negative");
-	if (d->request_id != NULL && d->request_id[0] != '\0' && !ms_id_ok(d->request_id))
-		return fail(ctx, PN_ERR_PARAMS, "request_id must be 1..200 printable characters");
-	RETRY(err, ms_db_delete_mailbox(pg(), d->mailbox_id, d->inactive_before,
-	    d->request_id, &w));
-	return db_result(ctx, err, &w);
-}
-
-/* cmp_id - qsort order of int64_t */
-static int cmp_id(const void *a, const void *b)
-{
-	int64_t x = *(const int64_t *)a, y = *(const int64_t *)b;
-
-	return (x > y) - (x < y);
-}
-
-/* ms_op_delete_mailboxes - the reaper's batch delete (given ids, or take), one transaction */
+/*
+ * ms_op_delete_mailboxes - the reaper's batch delete: mailstore takes the
+ * idlest mailboxes itself, one transaction (the form with mailbox_ids is
+ * retired)
+ */
 pn_err ms_op_delete_mailboxes(pn_ctx *ctx, const ProtobufCMessage *request,
     ProtobufCMessage *reply, pn_pool *pool)
 {
 	const Postern__V1__DeleteMailboxes *d = REQ(request)->delete_mailboxes;
 	Postern__V1__DeleteResults *out;
-	int64_t *sorted;
 	ms_why w = { NULL };
 	pn_err err;
 
@@ -359,30 +333,14 @@ pn_err ms_op_delete_mailboxes(pn_ctx *ctx, const ProtobufCMessage *request,
 		return fail(ctx, PN_ERR_PARAMS, "inactive_before must be positive");
 	if (d->request_id != NULL && d->request_id[0] != '\0' && !ms_id_ok(d->request_id))
 		return fail(ctx, PN_ERR_PARAMS, "request_id must be 1..200 printable characters");
+	if (d->n_mailbox_ids != 0)
+		return fail(ctx, PN_ERR_PARAMS, "mailbox_ids is retired: use take");
+	if (d->take <= 0 || d->take > MS_INACTIVE_MAX)
+		return fail(ctx, PN_ERR_PARAMS, "take must be 1..1000");
 	out = pn_pool_alloc(pool, sizeof(*out));
 	postern__v1__delete_results__init(out);
-	if (d->take != 0) {
-		if (d->n_mailbox_ids != 0)
-			return fail(ctx, PN_ERR_PARAMS, "take and mailbox_ids exclude each other");
-		if (d->take < 0 || d->take > MS_INACTIVE_MAX)
-			return fail(ctx, PN_ERR_PARAMS, "take must be 1..1000");
-		RETRY(err, ms_db_take_idle(pg(), d->take, d->inactive_before, d->request_id,
-		    pool, out, &w));
-		goto done;
-	}
-	if (d->n_mailbox_ids == 0 || d->n_mailbox_ids > MS_INACTIVE_MAX)
-		return fail(ctx, PN_ERR_PARAMS, "mailbox_ids must hold 1..1000 ids");
-	sorted = pn_pool_memdup(pool, d->mailbox_ids, sizeof(*sorted) * d->n_mailbox_ids);
-	qsort(sorted, d->n_mailbox_ids, sizeof(*sorted), cmp_id);
-	for (size_t i = 0; i < d->n_mailbox_ids; i++) {
-		if (sorted[i] <= 0)
-			return fail(ctx, PN_ERR_PARAMS, "mailbox_ids must be positive");
-		if (i > 0 && sorted[i] == sorted[i - 1])
-			return fail(ctx, PN_ERR_PARAMS, "mailbox_ids must be distinct");
-	}
-	RETRY(err, ms_db_delete_mailboxes(pg(), d->mailbox_ids, d->n_mailbox_ids,
-	    d->inactive_before, d->request_id, pool, out, &w));
-done:
+	RETRY(err, ms_db_take_idle(pg(), d->take, d->inactive_before, d->request_id,
+	    pool, out, &w));
 	if (err != PN_OK)
 		return db_result(ctx, err, &w);
 	REP(reply)->result_case = POSTERN__V1__MAILSTORE_REPLY__RESULT_DELETED;
@@ -406,7 +364,7 @@ pn_err ms_op_queue_mail(pn_ctx *ctx, const ProtobufCMessage *request,
 		return fail(ctx, PN_ERR_PARAMS, "warn_inactive_before must not be negative");
 	if (q->warn_inactive_before > 0 && q->mailbox_id == 0)
 		return fail(ctx, PN_ERR_PARAMS, "a warning needs a mailbox_id");
-	if ((err = ms_check_outmail(q->mail, ms_cfg.max_mail_bytes, pool, &why)) != PN_OK)
+	if ((err = ms_check_outmail(q->mail, ms_cfg.max_stored_bytes, pool, &why)) != PN_OK)
 		return fail(ctx, err, why);
 	RETRY(err, ms_db_queue_mail(pg(), q->mailbox_id, q->mail, q->warn_inactive_before,
 	    pool, &w));

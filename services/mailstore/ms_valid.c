@@ -97,7 +97,7 @@ pn_err ms_check_message(const Postern__V1__NewMessage *m, long max_bytes,
 	}
 	if (m->body.len > (size_t)max_bytes || m->envelope.len > (size_t)max_bytes ||
 	    m->body.len + m->envelope.len > (size_t)max_bytes) {
-		*why_r = "message is larger than POSTERN_MAX_MAIL_BYTES";
+		*why_r = "message is larger than POSTERN_MAILSTORE_MAX_STORED_BYTES";
 		return PN_ERR_TOOLARGE;
 	}
 	return PN_OK;
@@ -137,7 +137,7 @@ pn_err ms_check_outmail(const Postern__V1__OutMail *m, long max_bytes,
 		return PN_ERR_PARAMS;
 	}
 	if (m->data.len > (size_t)max_bytes) {
-		*why_r = "outgoing mail is larger than POSTERN_MAX_MAIL_BYTES";
+		*why_r = "outgoing mail is larger than POSTERN_MAILSTORE_MAX_STORED_BYTES";
 		return PN_ERR_TOOLARGE;
 	}
 	return PN_OK;

@@ -25,7 +25,8 @@
  *	encrypt to), or for the whole event: STATUS_BAD_REQUEST (bad event
  *	id or sender, no recipients, a 0-byte or malformed mail, an unknown
  *	sender_notice), STATUS_TOO_LARGE (more than
- *	POSTERN_MAX_RECIPIENTS recipients or a mail over POSTERN_MAX_MAIL_BYTES;
+ *	POSTERN_MAX_RECIPIENTS recipients or a mail over
+ *	POSTERN_PROVISION_MAX_MAIL_BYTES;
  *	nothing stored), STATUS_TEMP (keylookup, mailstore, Redis or GnuPG
  *	unavailable: retry the same event id, which is idempotent and returns
  *	the same outcomes and PINs). Calls keylookup (lookup, fresh) and
@@ -58,12 +59,15 @@
  *	POSTERN_PIN_LENGTH  6 (4..12) digits
  *	POSTERN_INACTIVITY_DAYS  90 (1..3650) - told in invitations; also the
  *		lifetime of the sender's PIN copy and of PIN failure counts.
- *	POSTERN_MAX_MAIL_BYTES  18874368 (1..1073741824) largest mail accepted
- *		(plaintext). mailstore's own POSTERN_MAX_MAIL_BYTES (default
- *		26214400) bounds what it stores: the armored ciphertext of body
- *		plus envelope, about 1.37 times the plaintext. The default here
- *		(18 MiB) keeps an accepted mail within mailstore's default;
- *		raise both together.
+ *	POSTERN_PROVISION_MAX_MAIL_BYTES  18874368 (1..1073741824) largest
+ *		mail accepted (plaintext). mailstore's
+ *		POSTERN_MAILSTORE_MAX_STORED_BYTES (default 26214400) bounds
+ *		what it stores: the armored ciphertext of body plus envelope,
+ *		about 1.37 times the plaintext. The default here (18 MiB)
+ *		keeps an accepted mail within mailstore's default; raise both
+ *		together. The old name POSTERN_MAX_MAIL_BYTES is still read
+ *		when the new one is not set, with a warning in the log; it
+ *		goes in the next release.
  *	POSTERN_MAX_RECIPIENTS  100 (1..999) per event (one KeyLookup holds
  *		them and the sender: keep it below POSTERN_KL_MAX_ADDRESSES)
  *	POSTERN_PROVISION_RECORD_TTL  86400 (60..2592000) seconds an event
@@ -141,8 +145,8 @@ static const pn_cfg_entry config[] = {
 	    "digits of a PIN"),
 	PN_CFG_INT("POSTERN_INACTIVITY_DAYS", 90, 1, 3650, &prov_cfg.inactivity_days,
 	    "days without activity before a mailbox is deleted"),
-	PN_CFG_INT("POSTERN_MAX_MAIL_BYTES", 18874368, 1, 1073741824, &prov_cfg.max_mail_bytes,
-	    "largest mail of a send event"),
+	PN_CFG_INT_WAS("POSTERN_PROVISION_MAX_MAIL_BYTES", "POSTERN_MAX_MAIL_BYTES", 18874368,
+	    1, 1073741824, &prov_cfg.max_mail_bytes, "largest mail of a send event (plaintext)"),
 	PN_CFG_INT("POSTERN_MAX_RECIPIENTS", 100, 1, 999, &prov_cfg.max_recipients,
 	    "recipients per send event"),
 	PN_CFG_INT("POSTERN_PROVISION_RECORD_TTL", 86400, 60, 2592000, &prov_cfg.record_ttl,

@@ -815,8 +815,8 @@ static pn_err check_event(pn_ctx *ctx, const Postern__V1__SendEvent *ev,
 		return PN_ERR_TOOLARGE;
 	}
 	if (ev->mime.len > (size_t)prov_cfg.max_mail_bytes) {
-		pn_ctx_error(ctx, "the mail has %zu bytes; at most %ld (POSTERN_MAX_MAIL_BYTES)",
-		    ev->mime.len, prov_cfg.max_mail_bytes);
+		pn_ctx_error(ctx, "the mail has %zu bytes; at most %ld "
+		    "(POSTERN_PROVISION_MAX_MAIL_BYTES)", ev->mime.len, prov_cfg.max_mail_bytes);
 		return PN_ERR_TOOLARGE;
 	}
 	if (ev->sender_notice != POSTERN__V1__SENDER_NOTICE__SENDER_NOTICE_NONE &&

@@ -29,28 +29,25 @@
  *	the next pass: (1) mailstore DeleteMailboxes{take} picks the next
  *	batch of idle mailboxes under row locks (SKIP LOCKED, the idle test
  *	made on the locked row) and, in the same statement, deletes the rows
- *	and writes a tombstone (id, address) for each (with an older
- *	mailstore: a claimed listing, DeleteMailboxes over its ids, and
- *	DeleteMailbox, which waits, for a row another transaction held at
- *	that moment); (2) the batch's Redis
- *	keys go, in one script; (3) the tombstones go. A pass starts by
- *	finishing every tombstone it finds. Redis is never touched for a
- *	mailbox the re-check keeps.
+ *	and writes a tombstone (id, address) for each; (2) the batch's
+ *	Redis keys go, in one script; (3) the tombstones go. A pass starts
+ *	by finishing every tombstone it finds. Redis is never touched for a
+ *	mailbox that became active before the row was locked. The reaper
+ *	needs a mailstore that knows DeleteMailboxes{take}.
  *
- *	Several replicas may run at once: each batch's row locks (and, when
- *	listing, claims for POSTERN_REAPER_CLAIM_S) keep the batches
- *	disjoint, so replicas share the work, and
- *	each mailbox is deleted by exactly one transaction; each deletion
- *	is counted once, by the replica that made it.
+ *	Several replicas may run at once: each batch's row locks keep the
+ *	delete batches disjoint, claims for POSTERN_REAPER_CLAIM_S keep the
+ *	warning and tombstone batches disjoint, so replicas share the
+ *	work; each mailbox is deleted by exactly one transaction, and each
+ *	deletion is counted once, by the replica that made it.
  * PROTOCOL
  *	MDP/0.1 worker for "reaper" (long-lived mode only); request
  *	postern.v1.ReaperRequest (ping), reply postern.v1.ReaperReply
  *	(proto/postern/v1/reaper.proto). MDP client of "mailstore":
- *	DeleteMailboxes (take; else over listed ids), ListInactive
- *	(claim_seconds, unwarned_only, walk), DeleteMailbox
- *	(inactive_before, request_id; one by one when mailstore does not
- *	know DeleteMailboxes yet), QueueMail
- *	(warn_inactive_before), ListTombstones, ForgetTombstones.
+ *	DeleteMailboxes (take, inactive_before, request_id) to delete,
+ *	ListInactive (claim_seconds, unwarned_only, walk) to warn and for
+ *	--dry-run, QueueMail (warn_inactive_before), ListTombstones,
+ *	ForgetTombstones.
  * ENVIRONMENT
  *	The common variables (lib/include/postern/service.h); health port
  *	default 9105. Any variable may instead be given as NAME_FILE.
@@ -60,9 +57,9 @@
  *		deletion (at inactivity >= INACTIVITY - WARN days); 0 = off;
  *		must be less than POSTERN_INACTIVITY_DAYS.
  *	POSTERN_REAPER_BATCH  100 (1..1000) mailboxes per batch.
- *	POSTERN_REAPER_CLAIM_S  300 (1..86400) how long a listed batch is
- *		reserved for this replica; after a crash, others take it over
- *		once it expires.
+ *	POSTERN_REAPER_CLAIM_S  300 (1..86400) how long a listed batch
+ *		(warnings, tombstones) is reserved for this replica; after a
+ *		crash, others take it over once it expires.
  *	POSTERN_REDIS  127.0.0.1:6379 (host:port or unix:/path)
  *	POSTERN_REDIS_PASSWORD  "" (secret)
  *	POSTERN_REDIS_TIMEOUT_MS  1000 (10..60000)
@@ -76,10 +73,10 @@
  *	never addresses. The warning carries only the public web UI address.
  *	The Redis password is never printed.
  * DIAGNOSTICS
- *	logfmt lines on stderr: one per batch (phase, listed, deleted, kept,
- *	gone, warned, errors) and one per pass. /metrics adds
+ *	logfmt lines on stderr: one per batch (phase, listed, deleted,
+ *	warned, errors) and one per pass. /metrics adds
  *	postern_reaper_scanned_total, postern_reaper_deleted_total,
- *	postern_reaper_kept_total, postern_reaper_warned_total,
+ *	postern_reaper_warned_total,
  *	postern_reaper_finished_total, postern_reaper_errors_total,
  *	postern_reaper_last_run_seconds and
  *	postern_reaper_last_success_timestamp_seconds.
@@ -101,7 +98,7 @@ static const pn_cfg_entry config[] = {
 	PN_CFG_INT("POSTERN_REAPER_BATCH", 100, 1, REAP_MAX_BATCH, &reap_cfg.batch,
 	    "mailboxes per batch"),
 	PN_CFG_INT("POSTERN_REAPER_CLAIM_S", 300, 1, 86400, &reap_cfg.claim_s,
-	    "seconds a listed batch stays reserved for this replica"),
+	    "seconds a listed batch (warnings, tombstones) stays reserved"),
 	PN_CFG_STR("POSTERN_REDIS", "127.0.0.1:6379", &reap_cfg.redis, PN_CFG_REQUIRED,
 	    "Redis: host:port or unix:/path"),
 	PN_CFG_STR("POSTERN_REDIS_PASSWORD", "", &reap_cfg.redis_password, PN_CFG_SECRET,

@@ -2,8 +2,8 @@
  * reap.h - the reaper's logic, apart from its sockets.
  *
  * reap_run.c   one pass: finish earlier deletions (tombstones), delete
- *              what is past the limit, warn what is near it; or, dry, only
- *              count. It talks to the world through reap_backend, so the
+ *              what is past the limit (mailstore takes each batch), warn
+ *              what is near it; or, dry, only count. It talks to the world through reap_backend, so the
  *              unit tests drive it with fakes.
  * reap_mail.c  the warning mail (pure: text in, text out)
  * reap_backend.c  the real backend: mailstore over the bus, Redis
@@ -59,37 +59,19 @@ typedef struct reap_box {
 typedef struct reap_backend {
 	void *arg;
 	/*
-	 * list - mailboxes idle since before inactive_before. claim_s > 0:
-	 * claimed, so other replicas skip them; else a read-only walk in id
-	 * order over ids > after_id.
+	 * list - mailboxes idle since before inactive_before, for warnings.
+	 * claim_s > 0: claimed, so other replicas skip them; else a
+	 * read-only walk in id order over ids > after_id (--dry-run).
 	 */
 	pn_err (*list)(void *arg, int64_t inactive_before, int limit,
 	    long claim_s, int unwarned_only, int64_t after_id,
 	    reap_box **boxes_r, size_t *n_r, pn_pool *pool);
 	/*
-	 * remove - delete in mailstore with the re-check: PN_OK deleted by
-	 * this call (a tombstone remains), PN_ERR_EXISTS active again (kept),
-	 * PN_ERR_NOTFOUND gone already (another replica).
-	 */
-	pn_err (*remove)(void *arg, int64_t id, int64_t inactive_before,
-	    const char *request_id);
-	/*
-	 * remove_batch - remove for n distinct ids in ONE mailstore
-	 * transaction (rows locked with SKIP LOCKED, the same re-check and
-	 * tombstones). PN_OK: res[i] is what remove would have answered for
-	 * ids[i], or PN_ERR_BUSY (row held by another transaction right now:
-	 * nothing decided, ask remove). Another return: the call failed as a
-	 * whole; PN_ERR_PARAMS = mailstore does not know the operation.
-	 * NULL: the pass calls remove per mailbox.
-	 */
-	pn_err (*remove_batch)(void *arg, const int64_t *ids, size_t n,
-	    int64_t inactive_before, const char *request_id, pn_err *res);
-	/*
 	 * take - mailstore picks and deletes up to limit mailboxes idle since
 	 * before inactive_before in ONE transaction (oldest first, rows it
-	 * can lock now; tombstones as remove leaves them) and returns the
-	 * deleted ones; none left: *n_r = 0. PN_ERR_PARAMS = mailstore does
-	 * not know the operation. NULL: the pass lists, claims and removes.
+	 * can lock now, the idle test made on the locked row, a tombstone
+	 * for each) and returns the deleted ones; none left: *n_r = 0. A
+	 * retry of request_id answers the same mailboxes again.
 	 */
 	pn_err (*take)(void *arg, int64_t inactive_before, int limit,
 	    const char *request_id, reap_box **boxes_r, size_t *n_r, pn_pool *pool);
@@ -100,13 +82,11 @@ typedef struct reap_backend {
 	/* tombstones - deleted mailboxes whose Redis state may remain (claimed) */
 	pn_err (*tombstones)(void *arg, int limit, long claim_s,
 	    reap_box **boxes_r, size_t *n_r, pn_pool *pool);
-	/* forget_redis - delete the mailbox's Redis keys and kl:<address> */
-	pn_err (*forget_redis)(void *arg, int64_t id, const char *address);
 	/*
-	 * forget_redis_batch - forget_redis for n mailboxes in one round trip
-	 * and one atomic step (all or nothing); NULL: per mailbox
+	 * forget_redis - the Redis keys of n mailboxes and their kl:<address>
+	 * entries, in one round trip and one atomic step (all or nothing)
 	 */
-	pn_err (*forget_redis_batch)(void *arg, const reap_box *boxes, size_t n);
+	pn_err (*forget_redis)(void *arg, const reap_box *boxes, size_t n);
 	/* forget_tombstones - their Redis state is gone */
 	pn_err (*forget_tombstones)(void *arg, const int64_t *ids, size_t n);
 } reap_backend;
@@ -127,10 +107,8 @@ typedef struct reap_policy {
 } reap_policy;
 
 typedef struct reap_stats {
-	long scanned;                /* mailboxes listed (delete + warn) */
+	long scanned;                /* mailboxes taken or listed (delete + warn) */
 	long deleted;                /* deleted by this pass */
-	long kept;                   /* active again between listing and deleting */
-	long gone;                   /* deleted by someone else meanwhile */
 	long warned;                 /* warnings queued by this pass */
 	long warn_skipped;           /* active again, or warned by another replica */
 	long finished;               /* Redis state removed for earlier deletions */

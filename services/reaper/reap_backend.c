@@ -94,65 +94,6 @@ static pn_err be_list(void *arg, int64_t inactive_before, int limit,
 	return PN_OK;
 }
 
-static pn_err be_remove(void *arg, int64_t id, int64_t inactive_before,
-    const char *request_id)
-{
-	reap_real *r = arg;
-	Postern__V1__DeleteMailbox d = POSTERN__V1__DELETE_MAILBOX__INIT;
-	pn_pool *pool = pn_pool_new();
-	const char *why;
-	pn_err err;
-
-	d.mailbox_id = id;
-	d.inactive_before = inactive_before;
-	d.request_id = (char *)request_id;
-	err = pn_ms_delete_mailbox(r->bus, pool, &d, &why);
-	pn_pool_destroy(&pool);
-	return err;
-}
-
-static pn_err be_remove_batch(void *arg, const int64_t *ids, size_t n,
-    int64_t inactive_before, const char *request_id, pn_err *res)
-{
-	reap_real *rr = arg;
-	Postern__V1__DeleteMailboxes d = POSTERN__V1__DELETE_MAILBOXES__INIT;
-	Postern__V1__DeleteResults *del;
-	pn_pool *pool = pn_pool_new();
-	const char *why;
-	pn_err err;
-
-	d.mailbox_ids = (int64_t *)ids;
-	d.n_mailbox_ids = n;
-	d.inactive_before = inactive_before;
-	d.request_id = (char *)request_id;
-	err = pn_ms_delete_mailboxes(rr->bus, pool, &d, &del, &why);
-	if (err == PN_OK && del->n_results != n)
-		err = PN_ERR_INTERNAL;
-	for (size_t i = 0; err == PN_OK && i < n; i++) {
-		const Postern__V1__MailboxDeleted *r = del->results[i];
-
-		/* results come in request order; trust nothing else */
-		if (r->mailbox_id != ids[i]) {
-			err = PN_ERR_INTERNAL;
-			break;
-		}
-		switch (r->status) {
-		case POSTERN__V1__STATUS__STATUS_OK:
-		case POSTERN__V1__STATUS__STATUS_EXISTS:
-		case POSTERN__V1__STATUS__STATUS_NOT_FOUND:
-		case POSTERN__V1__STATUS__STATUS_BUSY:
-			res[i] = (pn_err)r->status;
-			break;
-		default:
-			res[i] = PN_ERR_INTERNAL;
-		}
-	}
-	if (err == PN_ERR_INTERNAL)
-		pn_warn("msg=\"malformed delete_mailboxes reply\" count=%zu", n);
-	pn_pool_destroy(&pool);
-	return err;
-}
-
 static pn_err be_take(void *arg, int64_t inactive_before, int limit,
     const char *request_id, reap_box **boxes_r, size_t *n_r, pn_pool *pool)
 {
@@ -264,40 +205,11 @@ static pn_err be_forget_tombstones(void *arg, const int64_t *ids, size_t n)
 	return err;
 }
 
-/* del_key - DEL one key */
-static pn_err del_key(pn_redis *redis, const char *key)
-{
-	return pn_redis_cmdv(redis, NULL, "DEL", key, (char *)NULL);
-}
-
-static pn_err be_forget_redis(void *arg, int64_t id, const char *address)
-{
-	reap_real *r = arg;
-	char key[PN_ADDR_MAX + 8], norm[PN_ADDR_MAX + 1];
-	long n = 0;
-	pn_err err;
-
-	if ((err = pn_redis_forget_mailbox(r->redis, id, &n)) != PN_OK)
-		return err;
-	if (address == NULL || address[0] == '\0')
-		return PN_OK;
-	/* mailstore stores addresses normalised like keylookup does; be sure */
-	snprintf(key, sizeof(key), "kl:%s", address);
-	if ((err = del_key(r->redis, key)) != PN_OK)
-		return err;
-	if (pn_addr_normalise(address, norm, sizeof(norm), NULL) == 0 &&
-	    strcmp(norm, address) != 0) {
-		snprintf(key, sizeof(key), "kl:%s", norm);
-		err = del_key(r->redis, key);
-	}
-	return err;
-}
-
 /*
- * be_forget_redis_batch - every mailbox's key set and its kl: entries (as
+ * be_forget_redis - every mailbox's key set and its kl: entries (as
  * stored and normalised), one script for the batch
  */
-static pn_err be_forget_redis_batch(void *arg, const reap_box *boxes, size_t n)
+static pn_err be_forget_redis(void *arg, const reap_box *boxes, size_t n)
 {
 	reap_real *r = arg;
 	pn_pool *pool = pn_pool_new();
@@ -328,12 +240,9 @@ void reap_real_backend(reap_real *r, reap_backend *b)
 	memset(b, 0, sizeof(*b));
 	b->arg = r;
 	b->list = be_list;
-	b->remove = be_remove;
-	b->remove_batch = be_remove_batch;
 	b->take = be_take;
 	b->warn = be_warn;
 	b->tombstones = be_tombstones;
 	b->forget_redis = be_forget_redis;
-	b->forget_redis_batch = be_forget_redis_batch;
 	b->forget_tombstones = be_forget_tombstones;
 }

@@ -58,12 +58,10 @@ int reap_init(pn_ctx *ctx)
 /* account - a finished pass into metrics and one log line */
 static void account(const reap_stats *st, pn_err err, double secs)
 {
-	pn_metrics_add("postern_reaper_scanned_total", "mailboxes listed by the reaper",
+	pn_metrics_add("postern_reaper_scanned_total", "mailboxes taken or listed by the reaper",
 	    (double)st->scanned);
 	pn_metrics_add("postern_reaper_deleted_total", "mailboxes deleted",
 	    (double)st->deleted);
-	pn_metrics_add("postern_reaper_kept_total",
-	    "mailboxes active again between listing and deletion", (double)st->kept);
 	pn_metrics_add("postern_reaper_warned_total", "expiry warnings queued",
 	    (double)st->warned);
 	pn_metrics_add("postern_reaper_finished_total",
@@ -74,10 +72,10 @@ static void account(const reap_stats *st, pn_err err, double secs)
 	if (err == PN_OK && st->errors == 0)
 		pn_metrics_set("postern_reaper_last_success_timestamp_seconds",
 		    "end of the last pass without errors", (double)time(NULL));
-	pn_info("msg=\"pass done\" dry_run=%d status=%s scanned=%ld deleted=%ld kept=%ld "
-	    "gone=%ld warned=%ld warn_skipped=%ld finished=%ld errors=%ld would_delete=%ld "
+	pn_info("msg=\"pass done\" dry_run=%d status=%s scanned=%ld deleted=%ld "
+	    "warned=%ld warn_skipped=%ld finished=%ld errors=%ld would_delete=%ld "
 	    "would_warn=%ld pending_tombstones=%ld ms=%.0f", reap_cfg.dry_run,
-	    pn_err_str(err), st->scanned, st->deleted, st->kept, st->gone, st->warned,
+	    pn_err_str(err), st->scanned, st->deleted, st->warned,
 	    st->warn_skipped, st->finished, st->errors, st->would_delete, st->would_warn,
 	    st->pending_tombstones, secs * 1e3);
 }
@@ -144,9 +142,9 @@ void reap_background(pn_ctx *ctx)
 				    st.would_delete, st.would_warn, st.pending_tombstones,
 				    st.scanned, st.errors);
 			else
-				printf("reaper: deleted=%ld kept=%ld gone=%ld warned=%ld "
+				printf("reaper: deleted=%ld warned=%ld "
 				    "warn_skipped=%ld finished=%ld scanned=%ld errors=%ld\n",
-				    st.deleted, st.kept, st.gone, st.warned, st.warn_skipped,
+				    st.deleted, st.warned, st.warn_skipped,
 				    st.finished, st.scanned, st.errors);
 			fflush(stdout);
 			break;

@@ -62,8 +62,8 @@
  *	POSTERN_WEBUI_REPLY_MAX_ATTACH  10485760 (0..16777216) bytes of a
  *		reply's attachments together (at most 10 files); 0 = none.
  *		The reply and its Sent copy are each about 1.9 times this once
- *		encoded and encrypted: mailstore's POSTERN_MAX_MAIL_BYTES
- *		(default 25 MiB) must hold that, and the bus
+ *		encoded and encrypted: mailstore's
+ *		POSTERN_MAILSTORE_MAX_STORED_BYTES (default 25 MiB) must hold that, and the bus
  *		(POSTERN_MAX_MESSAGE) both together.
  *	POSTERN_WEBUI_REPLY_MAX  20 (1..10000) replies a mailbox may send in
  *		POSTERN_WEBUI_REPLY_WINDOW 3600 (60..604800) seconds; more get 429

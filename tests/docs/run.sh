@@ -10,6 +10,10 @@
 #      repository: the shared design notes (DESIGN.md, DEPENDENCIES.md,
 #      STYLE.md, ../shared) are not part of it, and every docs/*.md,
 #      README.md and file path named in a document exists.
+#   3. The newcomer table "Where is …" in docs/architecture.md: a row for
+#      each of the twelve behaviours a maintainer looks for first, and
+#      each row's file exists and defines its function (a line that
+#      starts the definition, "type name(" or "name(", at column 0).
 #
 # Needs the built binaries ($POSTERN_TEST_BIN, set by tests/run; else
 # build/bin). Last line: "N passed, N failed"; exit 1 on any failure.
@@ -70,6 +74,35 @@ if [[ ${#gone[@]} -eq 0 ]]; then
 else
 	not_ok "documents name files that do not exist:"
 	printf '    %s\n' "${gone[@]}"
+fi
+
+# 3. the newcomer table: every file exists and defines its function
+arch=docs/architecture.md
+want=("PIN lock-out" "invitation text" "HTML sandbox" "CSRF" "idempotency" "outbox"
+	"heartbeat" "reaper batch" "key pool" "page cache" "session seal" "config")
+bad=()
+for b in "${want[@]}"; do
+	grep -q "^| *$b *|" <(awk '/^## Where is/ { on = 1; next } /^## / { on = 0 } on' "$arch") ||
+		bad+=("no row for \"$b\"")
+done
+n=0
+while IFS='|' read -r _ what file func _; do
+	what=$(xargs <<<"$what") file=$(tr -d '` ' <<<"$file") func=$(tr -d '` ' <<<"$func")
+	n=$((n + 1))
+	if [[ ! -f $file ]]; then
+		bad+=("$what: $file does not exist")
+	elif [[ ! $func =~ ^[A-Za-z_][A-Za-z0-9_]*$ ]]; then
+		bad+=("$what: \"$func\" is not a function name")
+	elif ! grep -qE "^([A-Za-z_].*[^A-Za-z0-9_])?$func\(" "$file"; then
+		bad+=("$what: $file does not define $func")
+	fi
+done < <(awk '/^## Where is/ { on = 1; next } /^## / { on = 0 } on && /^\|/ && !/^\| *(Behaviour|-)/' "$arch")
+[[ $n -ge ${#want[@]} ]] || bad+=("the table has $n rows, want ${#want[@]}")
+if [[ ${#bad[@]} -eq 0 ]]; then
+	ok "the \"Where is\" table of $arch points at $n functions that exist"
+else
+	not_ok "the \"Where is\" table of $arch is wrong:"
+	printf '    %s\n' "${bad[@]}"
 fi
 
 echo "$passed passed, $failed failed"

@@ -825,56 +825,6 @@ static void test_update_cas(void **state)
 	assert_int_equal(call(f, &req, &rep), PN_ERR_PARAMS);
 }
 
-/* DeleteMailbox: everything goes; the inactivity re-check refuses a live one */
-static void test_delete_mailbox(void **state)
-{
-	fx *f = *state;
-	Req req = POSTERN__V1__MAILSTORE_REQUEST__INIT;
-	Postern__V1__DeleteMailbox d = POSTERN__V1__DELETE_MAILBOX__INIT;
-	Rep *rep = NULL;
-	int64_t mb, other;
-
-	start_ms(f, NULL);
-	assert_int_equal(do_accept(f, "ivan@example.org", 1, "del-1", "del-inv", &rep), PN_OK);
-	mb = rep->accepted->mailbox->id;
-	assert_int_equal(store(f, mb, POSTERN__V1__FOLDER__FOLDER_SENT, "del-2",
-	    "-----BEGIN PGP MESSAGE-----r", "del-reply", &rep), PN_OK);
-	other = make_mailbox(f, "judy@example.org");
-
-	req.op_case = POSTERN__V1__MAILSTORE_REQUEST__OP_DELETE_MAILBOX;
-	req.delete_mailbox = &d;
-	/* active a moment ago: the reaper's stale view must not delete it */
-	d.mailbox_id = mb;
-	d.inactive_before = (int64_t)time(NULL) - 3600;
-	assert_int_equal(call(f, &req, &rep), PN_ERR_EXISTS);
-	assert_int_equal(th_sql_longf(f->dsn, "SELECT count(*) FROM messages WHERE mailbox_id = %lld",
-	    (long long)mb), 2);
-
-	/* 100 days idle: it goes, with its messages and outbox rows */
-	assert_int_equal(th_sql_longf(f->dsn, "UPDATE mailboxes SET last_activity = "
-	    "now() - interval '100 days' WHERE id = %lld RETURNING 1", (long long)mb), 1);
-	d.inactive_before = (int64_t)time(NULL) - 90 * 86400;
-	assert_int_equal(call(f, &req, &rep), PN_OK);
-	assert_int_equal(th_sql_longf(f->dsn, "SELECT count(*) FROM mailboxes WHERE id = %lld",
-	    (long long)mb), 0);
-	assert_int_equal(th_sql_longf(f->dsn, "SELECT count(*) FROM messages WHERE mailbox_id = %lld",
-	    (long long)mb), 0);
-	assert_int_equal(th_sql_longf(f->dsn, "SELECT count(*) FROM outbox WHERE mailbox_id = %lld",
-	    (long long)mb), 0);
-	assert_int_equal(th_sql_long(f->dsn, "SELECT count(*) FROM outbox"), 0);
-	assert_int_equal(get_mailbox(f, mb, NULL, NULL, &rep), PN_ERR_NOTFOUND);
-	assert_int_equal(call(f, &req, &rep), PN_ERR_NOTFOUND);
-
-	/* the other mailbox is untouched; without inactive_before it goes at once */
-	assert_int_equal(th_sql_longf(f->dsn, "SELECT count(*) FROM messages WHERE mailbox_id = %lld",
-	    (long long)other), 1);
-	d.mailbox_id = other;
-	d.inactive_before = 0;
-	assert_int_equal(call(f, &req, &rep), PN_OK);
-	assert_int_equal(th_sql_long(f->dsn, "SELECT count(*) FROM mailboxes"), 0);
-	assert_int_equal(th_sql_long(f->dsn, "SELECT count(*) FROM messages"), 0);
-}
-
 /* hold_row - another session locks mailbox id (FOR UPDATE) in an open transaction */
 static PGconn *hold_row(fx *f, int64_t id)
 {
@@ -902,112 +852,6 @@ static void activity_commit(PGconn *c, int64_t id)
 	PQclear(PQexec(c, sql));
 	PQclear(PQexec(c, "COMMIT"));
 	PQfinish(c);
-}
-
-/* del_batch - DeleteMailboxes over ids; the reply in *rep_r */
-static pn_err del_batch(fx *f, int64_t *ids, size_t n, int64_t before,
-    const char *rid, Rep **rep_r)
-{
-	Req req = POSTERN__V1__MAILSTORE_REQUEST__INIT;
-	Postern__V1__DeleteMailboxes d = POSTERN__V1__DELETE_MAILBOXES__INIT;
-
-	d.mailbox_ids = ids;
-	d.n_mailbox_ids = n;
-	d.inactive_before = before;
-	d.request_id = (char *)rid;
-	req.op_case = POSTERN__V1__MAILSTORE_REQUEST__OP_DELETE_MAILBOXES;
-	req.delete_mailboxes = &d;
-	return call(f, &req, rep_r);
-}
-
-/* status_of - the result status of id in a DeleteResults reply, in request order */
-static int status_of(const Rep *rep, size_t i, int64_t id)
-{
-	assert_int_equal(rep->result_case, POSTERN__V1__MAILSTORE_REPLY__RESULT_DELETED);
-	assert_true(i < rep->deleted->n_results);
-	assert_int_equal(rep->deleted->results[i]->mailbox_id, id);
-	return (int)rep->deleted->results[i]->status;
-}
-
-/*
- * DeleteMailboxes: one transaction for the batch; per id deleted (with
- * tombstone, messages and outbox rows gone), kept (active: re-checked),
- * gone, or busy (row held by another transaction: not waited for); a
- * retry of the same request answers "deleted" again; bad input refused
- */
-static void test_delete_mailboxes(void **state)
-{
-	fx *f = *state;
-	Rep *rep = NULL;
-	int64_t idle1, idle2, live, held, ids[5];
-	int64_t before = (int64_t)time(NULL) - 90 * 86400;
-	PGconn *lock;
-
-	start_ms(f, NULL);
-	assert_int_equal(do_accept(f, "batch1@example.org", 1, "b-1", "b-inv-1", &rep), PN_OK);
-	idle1 = rep->accepted->mailbox->id;
-	assert_int_equal(store(f, idle1, POSTERN__V1__FOLDER__FOLDER_SENT, "b-2",
-	    "-----BEGIN PGP MESSAGE-----r", "b-reply", &rep), PN_OK);
-	idle2 = make_mailbox(f, "batch2@example.org");
-	live = make_mailbox(f, "batch3@example.org");
-	held = make_mailbox(f, "batch4@example.org");
-	assert_int_equal(th_sql_longf(f->dsn, "WITH u AS (UPDATE mailboxes SET last_activity = "
-	    "now() - interval '100 days' WHERE id IN (%lld, %lld, %lld) RETURNING 1) "
-	    "SELECT count(*) FROM u", (long long)idle1, (long long)idle2, (long long)held), 3);
-
-	/* another transaction holds one row (an activity in flight) */
-	lock = hold_row(f, held);
-
-	ids[0] = idle1;
-	ids[1] = live;
-	ids[2] = held;
-	ids[3] = idle2;
-	ids[4] = held + 1000;
-	assert_int_equal(del_batch(f, ids, 5, before, "batch-run:1", &rep), PN_OK);
-	assert_int_equal(status_of(rep, 0, idle1), POSTERN__V1__STATUS__STATUS_OK);
-	assert_string_equal(rep->deleted->results[0]->address, "batch1@example.org");
-	assert_int_equal(status_of(rep, 1, live), POSTERN__V1__STATUS__STATUS_EXISTS);
-	assert_int_equal(status_of(rep, 2, held), POSTERN__V1__STATUS__STATUS_BUSY);
-	assert_int_equal(status_of(rep, 3, idle2), POSTERN__V1__STATUS__STATUS_OK);
-	assert_int_equal(status_of(rep, 4, held + 1000), POSTERN__V1__STATUS__STATUS_NOT_FOUND);
-	/* gone everywhere, tombstones left by the same transaction */
-	assert_int_equal(th_sql_longf(f->dsn, "SELECT count(*) FROM mailboxes WHERE id IN "
-	    "(%lld, %lld)", (long long)idle1, (long long)idle2), 0);
-	assert_int_equal(th_sql_longf(f->dsn, "SELECT count(*) FROM messages WHERE mailbox_id = %lld",
-	    (long long)idle1), 0);
-	assert_int_equal(th_sql_longf(f->dsn, "SELECT count(*) FROM outbox WHERE mailbox_id = %lld",
-	    (long long)idle1), 0);
-	assert_int_equal(th_sql_longf(f->dsn, "SELECT count(*) FROM mailbox_tombstones WHERE "
-	    "mailbox_id IN (%lld, %lld) AND deleted_by = 'batch-run:1'", (long long)idle1,
-	    (long long)idle2), 2);
-	/* kept and held ones untouched */
-	assert_int_equal(th_sql_longf(f->dsn, "SELECT count(*) FROM mailboxes WHERE id IN "
-	    "(%lld, %lld)", (long long)live, (long long)held), 2);
-	assert_int_equal(th_sql_longf(f->dsn, "SELECT count(*) FROM mailbox_tombstones WHERE "
-	    "mailbox_id IN (%lld, %lld)", (long long)live, (long long)held), 0);
-
-	/* a retry of the same request: still "deleted"; another request: gone */
-	assert_int_equal(del_batch(f, ids, 1, before, "batch-run:1", &rep), PN_OK);
-	assert_int_equal(status_of(rep, 0, idle1), POSTERN__V1__STATUS__STATUS_OK);
-	assert_string_equal(rep->deleted->results[0]->address, "batch1@example.org");
-	assert_int_equal(del_batch(f, ids, 1, before, "batch-run:2", &rep), PN_OK);
-	assert_int_equal(status_of(rep, 0, idle1), POSTERN__V1__STATUS__STATUS_NOT_FOUND);
-
-	/* the holder becomes active and commits: the next batch keeps it */
-	activity_commit(lock, held);
-	ids[0] = held;
-	assert_int_equal(del_batch(f, ids, 1, before, "batch-run:3", &rep), PN_OK);
-	assert_int_equal(status_of(rep, 0, held), POSTERN__V1__STATUS__STATUS_EXISTS);
-
-	/* refused: empty, duplicate, non-positive ids, no cut-off, bad request id */
-	assert_int_equal(del_batch(f, ids, 0, before, NULL, &rep), PN_ERR_PARAMS);
-	ids[1] = held;
-	assert_int_equal(del_batch(f, ids, 2, before, NULL, &rep), PN_ERR_PARAMS);
-	ids[1] = -1;
-	assert_int_equal(del_batch(f, ids, 2, before, NULL, &rep), PN_ERR_PARAMS);
-	assert_int_equal(del_batch(f, ids, 1, 0, NULL, &rep), PN_ERR_PARAMS);
-	assert_int_equal(del_batch(f, ids, 1, before, "bad\nid", &rep), PN_ERR_PARAMS);
-	assert_int_equal(th_sql_long(f->dsn, "SELECT count(*) FROM mailboxes"), 2);
 }
 
 /* take_batch - DeleteMailboxes{take}; the reply in *rep_r */
@@ -1059,6 +903,8 @@ static void test_take_idle(void **state)
 	    "-----BEGIN PGP MESSAGE-----r", "t-reply", &rep), PN_OK);
 	assert_int_equal(th_sql_longf(f->dsn, "SELECT count(*) FROM messages WHERE mailbox_id = %lld",
 	    (long long)oldest), 2);    /* the first mail and the reply */
+	assert_int_equal(th_sql_longf(f->dsn, "SELECT count(*) FROM outbox WHERE mailbox_id = %lld",
+	    (long long)oldest), 2);    /* the invitation and the reply */
 	older = make_mailbox(f, "take2@example.org");
 	old = make_mailbox(f, "take3@example.org");
 	live = make_mailbox(f, "take4@example.org");
@@ -1081,9 +927,13 @@ static void test_take_idle(void **state)
 	    "(%lld, %lld)", (long long)oldest, (long long)older), 0);
 	assert_int_equal(th_sql_longf(f->dsn, "SELECT count(*) FROM messages WHERE mailbox_id = %lld",
 	    (long long)oldest), 0);
+	assert_int_equal(th_sql_longf(f->dsn, "SELECT count(*) FROM outbox WHERE mailbox_id = %lld",
+	    (long long)oldest), 0);
 	assert_int_equal(th_sql_longf(f->dsn, "SELECT count(*) FROM mailbox_tombstones WHERE "
 	    "mailbox_id IN (%lld, %lld) AND deleted_by = 'take-run:1'", (long long)oldest,
 	    (long long)older), 2);
+	assert_int_equal(th_sql_longf(f->dsn, "SELECT count(*) FROM mailbox_tombstones WHERE "
+	    "mailbox_id = %lld AND address = 'take1@example.org'", (long long)oldest), 1);
 
 	/* a retry of that request: the same two again, nothing more deleted */
 	assert_int_equal(take_batch(f, 2, before, "take-run:1", &rep), PN_OK);
@@ -1107,23 +957,32 @@ static void test_take_idle(void **state)
 	assert_int_equal(take_batch(f, 10, before, "take-run:4", &rep), PN_OK);
 	assert_int_equal(taken(rep, got, 8), 0);
 
-	/* refused: take with ids, out of range, no cut-off */
+	/* refused: ids (retired, with or without take), out of range, no cut-off, bad id */
 	{
 		int64_t ids[1] = { live };
 		Req req = POSTERN__V1__MAILSTORE_REQUEST__INIT;
 		Postern__V1__DeleteMailboxes d = POSTERN__V1__DELETE_MAILBOXES__INIT;
+		Postern__V1__DeleteMailbox one = POSTERN__V1__DELETE_MAILBOX__INIT;
 
 		d.mailbox_ids = ids;
 		d.n_mailbox_ids = 1;
-		d.take = 5;
 		d.inactive_before = before;
 		req.op_case = POSTERN__V1__MAILSTORE_REQUEST__OP_DELETE_MAILBOXES;
 		req.delete_mailboxes = &d;
 		assert_int_equal(call(f, &req, &rep), PN_ERR_PARAMS);
+		d.take = 5;
+		assert_int_equal(call(f, &req, &rep), PN_ERR_PARAMS);
+		/* the retired DeleteMailbox: an unknown operation */
+		one.mailbox_id = live;
+		req.op_case = POSTERN__V1__MAILSTORE_REQUEST__OP_DELETE_MAILBOX;
+		req.delete_mailbox = &one;
+		assert_int_equal(call(f, &req, &rep), PN_ERR_PARAMS);
 	}
+	assert_int_equal(take_batch(f, 0, before, NULL, &rep), PN_ERR_PARAMS);
 	assert_int_equal(take_batch(f, -1, before, NULL, &rep), PN_ERR_PARAMS);
 	assert_int_equal(take_batch(f, 1001, before, NULL, &rep), PN_ERR_PARAMS);
 	assert_int_equal(take_batch(f, 5, 0, NULL, &rep), PN_ERR_PARAMS);
+	assert_int_equal(take_batch(f, 5, before, "bad\nid", &rep), PN_ERR_PARAMS);
 	assert_int_equal(th_sql_long(f->dsn, "SELECT count(*) FROM mailboxes"), 2);
 }
 
@@ -1256,7 +1115,7 @@ static void test_malformed(void **state)
 static void test_too_large(void **state)
 {
 	fx *f = *state;
-	const char *env[] = { "POSTERN_MAX_MAIL_BYTES=4096", NULL };
+	const char *env[] = { "POSTERN_MAILSTORE_MAX_STORED_BYTES=4096", NULL };
 	Rep *rep = NULL;
 	char *big = pn_pool_alloc(f->pool, 5001);
 	int64_t mb;
@@ -1355,8 +1214,6 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_accept_race, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_list_paging, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_update_cas, setup, teardown),
-		cmocka_unit_test_setup_teardown(test_delete_mailbox, setup, teardown),
-		cmocka_unit_test_setup_teardown(test_delete_mailboxes, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_take_idle, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_outbox_retry, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_outbox_two_replicas, setup, teardown),

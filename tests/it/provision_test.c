@@ -377,7 +377,7 @@ static int setup(void **state)
 	}
 
 	{
-		static const char *const pv_env[] = { "POSTERN_MAX_MAIL_BYTES=" STR(MAX_MAIL),
+		static const char *const pv_env[] = { "POSTERN_PROVISION_MAX_MAIL_BYTES=" STR(MAX_MAIL),
 			"POSTERN_PUBLIC_URL=" PUBLIC_URL "/", "POSTERN_BUS_TIMEOUT_MS=20000",
 			"POSTERN_PIN_LOCKOUT_AFTER=3", "POSTERN_PIN_LOCKOUT_SECONDS=1",
 			"POSTERN_PIN_MAX_FAILURES=5", "POSTERN_PROVISION_KEYRING_MAX=1", NULL };
@@ -784,7 +784,7 @@ static void test_bad_input(void **state)
 		rc = send_event(pool, id, addr("alice"), one, 1, big, len, 0, &res);
 		assert_int_equal(rc, PN_ERR_TOOLARGE);
 		why = F->why;
-		assert_non_null(strstr(why, "POSTERN_MAX_MAIL_BYTES"));
+		assert_non_null(strstr(why, "POSTERN_PROVISION_MAX_MAIL_BYTES"));
 		assert_int_equal(sql_int("SELECT count(*) FROM messages WHERE event_id = '%s'", id), 0);
 		free(big);
 	}

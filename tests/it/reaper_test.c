@@ -18,7 +18,7 @@
  * and restarted finishes (also a tombstone left between the PostgreSQL
  * and the Redis step); --dry-run changes nothing and counts right; the
  * long-lived mode answers ping and reaps; mailstore's reaper operations
- * (claims, tombstones, request ids, the warning re-check).
+ * (claims, take, tombstones, request ids, the warning re-check).
  */
 #include <dirent.h>
 #include <setjmp.h>
@@ -876,7 +876,7 @@ static void test_mailstore_ops(void **state)
 	fx *f = *state;
 	Req req = POSTERN__V1__MAILSTORE_REQUEST__INIT;
 	Postern__V1__ListInactive li = POSTERN__V1__LIST_INACTIVE__INIT;
-	Postern__V1__DeleteMailbox d = POSTERN__V1__DELETE_MAILBOX__INIT;
+	Postern__V1__DeleteMailboxes d = POSTERN__V1__DELETE_MAILBOXES__INIT;
 	Postern__V1__ListTombstones lt = POSTERN__V1__LIST_TOMBSTONES__INIT;
 	Postern__V1__ForgetTombstones ft = POSTERN__V1__FORGET_TOMBSTONES__INIT;
 	Postern__V1__QueueMail q = POSTERN__V1__QUEUE_MAIL__INIT;
@@ -919,18 +919,21 @@ static void test_mailstore_ops(void **state)
 	li.claim_seconds = 5;
 	assert_int_equal(call(f, &req, &rep), PN_ERR_PARAMS);
 
-	/* delete: tombstone in the same transaction; a retry of the request is OK */
-	d.mailbox_id = a;
+	/* take one: tombstone in the same transaction; a retry answers it again */
+	d.take = 1;
 	d.inactive_before = li.inactive_before;
 	d.request_id = "test-run:1";
-	req.op_case = POSTERN__V1__MAILSTORE_REQUEST__OP_DELETE_MAILBOX;
-	req.delete_mailbox = &d;
-	assert_int_equal(call(f, &req, NULL), PN_OK);
+	req.op_case = POSTERN__V1__MAILSTORE_REQUEST__OP_DELETE_MAILBOXES;
+	req.delete_mailboxes = &d;
+	assert_int_equal(call(f, &req, &rep), PN_OK);
+	assert_int_equal(rep->deleted->n_results, 1);
+	a = rep->deleted->results[0]->mailbox_id;
 	assert_int_equal(th_sql_longf(f->dsn, "SELECT count(*) FROM mailbox_tombstones WHERE "
 	    "mailbox_id = %lld AND address LIKE 'bulk%%' AND deleted_by = 'test-run:1'", a), 1);
-	assert_int_equal(call(f, &req, NULL), PN_OK);
-	d.request_id = "someone-else";
-	assert_int_equal(call(f, &req, NULL), PN_ERR_NOTFOUND);
+	assert_int_equal(call(f, &req, &rep), PN_OK);
+	assert_int_equal(rep->deleted->n_results, 1);
+	assert_int_equal(rep->deleted->results[0]->mailbox_id, a);
+	assert_int_equal(th_sql_long(f->dsn, "SELECT count(*) FROM mailboxes"), 9);
 	lt.limit = 10;
 	lt.claim_seconds = 60;
 	req.op_case = POSTERN__V1__MAILSTORE_REQUEST__OP_LIST_TOMBSTONES;

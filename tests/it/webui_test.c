@@ -599,6 +599,20 @@ static void test_neutral_links(void **state)
 	resp_free(&first);
 }
 
+/*
+ * password_post - answer the password form in *r (freed) with pw, and pw
+ * followed by tail as the confirmation, as cookie; the answer in *r
+ */
+static void password_post(resp *r, const char *cookie, const char *pw, const char *tail)
+{
+	char body[512];
+
+	snprintf(body, sizeof(body), "csrf=%s&password=%s&confirm=%s%s", enc(csrf_in(r)),
+	    enc(pw), enc(pw), tail);
+	resp_free(r);
+	http(r, "POST", "/activate/password", cookie, body, NULL);
+}
+
 static void test_journey(void **state)
 {
 	const char *bob = addr("bob");
@@ -646,21 +660,12 @@ static void test_journey(void **state)
 	/* the password: a common one is refused, a mismatch too */
 	http(&r, "GET", "/activate", flow, NULL, NULL);
 	assert_non_null(strstr(r.body, "can never be changed"));
-	snprintf(body, sizeof(body), "csrf=%s&password=Password123&confirm=Password123",
-	    enc(csrf_in(&r)));
-	resp_free(&r);
-	http(&r, "POST", "/activate/password", flow, body, NULL);
+	password_post(&r, flow, "Password123", "");
 	assert_int_equal(r.status, 200);
 	assert_non_null(strstr(r.body, "too common"));
-	snprintf(body, sizeof(body), "csrf=%s&password=%s&confirm=%sX", enc(csrf_in(&r)),
-	    enc(bob_pw), enc(bob_pw));
-	resp_free(&r);
-	http(&r, "POST", "/activate/password", flow, body, NULL);
+	password_post(&r, flow, bob_pw, "X");
 	assert_non_null(strstr(r.body, "not the same"));
-	snprintf(body, sizeof(body), "csrf=%s&password=%s&confirm=%s", enc(csrf_in(&r)),
-	    enc(bob_pw), enc(bob_pw));
-	resp_free(&r);
-	http(&r, "POST", "/activate/password", flow, body, NULL);
+	password_post(&r, flow, bob_pw, "");
 	assert_int_equal(r.status, 303);
 	assert_string_equal(header(&r, "Location"), "/inbox");
 	assert_non_null(c = cookie_in(&r));
@@ -1768,13 +1773,43 @@ static void login(resp *r, const char *address, const char *password)
 		assert_string_not_equal(cookie_in(r), anon);   /* a new session id */
 }
 
+/*
+ * activated - a fresh mailbox for rcpt: a mail without PIN (subject),
+ * its link, the password pw; the new session's cookie in cookie
+ */
+static void activated(const char *rcpt, const char *subject, const char *pw,
+    char cookie[128])
+{
+	char pin[16], *mail = mail_text(subject);
+	resp r;
+
+	send_mail(rcpt, 0, mail, pin);
+	free(mail);
+	assert_string_equal(pin, "");
+	http(&r, "GET", link_for(rcpt), NULL, NULL, NULL);
+	assert_int_equal(r.status, 303);
+	snprintf(cookie, 128, "%s", cookie_in(&r));
+	resp_free(&r);
+	http(&r, "GET", "/activate", cookie, NULL, NULL);       /* no PIN: the password form */
+	assert_non_null(strstr(r.body, "Choose your password"));
+	password_post(&r, cookie, pw, "");
+	assert_int_equal(r.status, 303);
+	snprintf(cookie, 128, "%s", cookie_in(&r));
+	resp_free(&r);
+}
+
+/* login on a mailbox of its own (nothing from the journey) */
 static void test_login(void **state)
 {
+	static const char pw[] = "amber lantern fjord quill";
+	const char *dana = addr("dana");
 	resp wrong, unknown, ok;
+	char first[128], cookie[128];
 	const char *c;
 	(void)state;
 
-	login(&wrong, addr("bob"), "not the password at all");
+	activated(dana, "Login <check>", pw, first);
+	login(&wrong, dana, "not the password at all");
 	assert_int_equal(wrong.status, 200);
 	assert_non_null(strstr(wrong.body, "The address or the password is not right."));
 	login(&unknown, addr("nobody"), "not the password at all");
@@ -1786,15 +1821,16 @@ static void test_login(void **state)
 	resp_free(&wrong);
 	resp_free(&unknown);
 
-	login(&ok, addr("bob"), bob_pw);
+	login(&ok, dana, pw);
 	assert_int_equal(ok.status, 303);
 	assert_string_equal(header(&ok, "Location"), "/inbox");
 	assert_non_null(c = cookie_in(&ok));
-	snprintf(bob_cookie, sizeof(bob_cookie), "%s", c);
+	snprintf(cookie, sizeof(cookie), "%s", c);
+	assert_string_not_equal(cookie, first);          /* a session of its own */
 	resp_free(&ok);
-	http(&ok, "GET", "/inbox", bob_cookie, NULL, NULL);
+	http(&ok, "GET", "/inbox", cookie, NULL, NULL);
 	assert_int_equal(ok.status, 200);
-	assert_non_null(strstr(ok.body, "Quarterly &lt;report&gt;"));
+	assert_non_null(strstr(ok.body, "Login &lt;check&gt;"));
 	resp_free(&ok);
 }
 
@@ -1824,8 +1860,7 @@ static void test_timeouts(void **state)
 	const char *idle[] = { "POSTERN_SESSION_IDLE=3", "POSTERN_SESSION_MAX=7", NULL };
 	resp r;
 	char cookie[128];
-	const char *bob = addr("carol");
-	char pin[16], body[512], *mail = mail_text("For Carol");
+	const char *carol = addr("carol");
 	(void)state;
 
 	/* a web UI with small timeouts, and a fresh mailbox without PIN */
@@ -1833,22 +1868,7 @@ static void test_timeouts(void **state)
 	F->web = -1;
 	kill_agents(F->webgpg);
 	start_web(idle);
-	send_mail(bob, 0, mail, pin);
-	free(mail);
-	assert_string_equal(pin, "");
-	http(&r, "GET", link_for(bob), NULL, NULL, NULL);
-	assert_int_equal(r.status, 303);
-	snprintf(cookie, sizeof(cookie), "%s", cookie_in(&r));
-	resp_free(&r);
-	http(&r, "GET", "/activate", cookie, NULL, NULL);       /* no PIN: the password form */
-	assert_non_null(strstr(r.body, "Choose your password"));
-	snprintf(body, sizeof(body), "csrf=%s&password=%s&confirm=%s", enc(csrf_in(&r)),
-	    enc(bob_pw), enc(bob_pw));
-	resp_free(&r);
-	http(&r, "POST", "/activate/password", cookie, body, NULL);
-	assert_int_equal(r.status, 303);
-	snprintf(cookie, sizeof(cookie), "%s", cookie_in(&r));
-	resp_free(&r);
+	activated(carol, "For Carol", bob_pw, cookie);
 
 	/* idle: 4 s without a request ends it */
 	sleep(4);
@@ -1863,7 +1883,7 @@ static void test_timeouts(void **state)
 	 * 200 is required while the session is surely young, 303 once it is
 	 * surely past its end; in between either answer is right.
 	 */
-	login(&r, bob, bob_pw);
+	login(&r, carol, bob_pw);
 	assert_int_equal(r.status, 303);
 	snprintf(cookie, sizeof(cookie), "%s", cookie_in(&r));
 	resp_free(&r);

@@ -109,10 +109,7 @@ pn_err pn_ms_update_mailbox(pn_client *client, pn_pool *pool,
 /* pn_ms_touch - record activity on a mailbox */
 pn_err pn_ms_touch(pn_client *client, pn_pool *pool, const Postern__V1__Touch *touch,
     const char **why_r);
-/* pn_ms_delete_mailbox - delete one mailbox if still inactive (EXISTS: it is not) */
-pn_err pn_ms_delete_mailbox(pn_client *client, pn_pool *pool,
-    const Postern__V1__DeleteMailbox *del, const char **why_r);
-/* pn_ms_delete_mailboxes - delete a batch (or take one); a status per mailbox in *deleted_r */
+/* pn_ms_delete_mailboxes - take a batch of idle mailboxes, delete it; *deleted_r lists them */
 pn_err pn_ms_delete_mailboxes(pn_client *client, pn_pool *pool,
     const Postern__V1__DeleteMailboxes *del, Postern__V1__DeleteResults **deleted_r,
     const char **why_r);

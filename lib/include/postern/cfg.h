@@ -6,7 +6,10 @@
  *   - the variable if set, else NAME_FILE (contents, trailing newline cut)
  *     if set, else the default;
  *   - numbers must parse completely and lie in [min, max];
- *   - secrets are never printed (pn_cfg_print shows "<redacted>").
+ *   - secrets are never printed (pn_cfg_print shows "<redacted>");
+ *   - a renamed variable (PN_CFG_INT_WAS) is still read under its old
+ *     name, with a warning in the log, when the new one is not set; the
+ *     new name wins when both are. Keep the old name for one release.
  * A bad value is reported with its name and the accepted range.
  */
 #ifndef POSTERN_CFG_H
@@ -32,15 +35,19 @@ typedef struct pn_cfg_entry {
 	void *target;            /* char ** | long * | int * (bool) */
 	int flags;
 	const char *help;        /* one line, for --help and docs */
+	const char *was;         /* deprecated old name, still read; NULL = none */
 } pn_cfg_entry;
 
 #define PN_CFG_STR(name, def, target, flags, help) \
-	{ PN_CFG_T_STR, (name), (def), 0, 0, (target), (flags), (help) }
+	{ PN_CFG_T_STR, (name), (def), 0, 0, (target), (flags), (help), NULL }
 #define PN_CFG_INT(name, def, min, max, target, help) \
-	{ PN_CFG_T_INT, (name), #def, (min), (max), (target), 0, (help) }
+	{ PN_CFG_T_INT, (name), #def, (min), (max), (target), 0, (help), NULL }
+/* PN_CFG_INT_WAS - PN_CFG_INT renamed from was (read with a deprecation warning) */
+#define PN_CFG_INT_WAS(name, was, def, min, max, target, help) \
+	{ PN_CFG_T_INT, (name), #def, (min), (max), (target), 0, (help), (was) }
 #define PN_CFG_BOOL(name, def, target, help) \
-	{ PN_CFG_T_BOOL, (name), (def) ? "1" : "0", 0, 1, (target), 0, (help) }
-#define PN_CFG_END { PN_CFG_T_END, NULL, NULL, 0, 0, NULL, 0, NULL }
+	{ PN_CFG_T_BOOL, (name), (def) ? "1" : "0", 0, 1, (target), 0, (help), NULL }
+#define PN_CFG_END { PN_CFG_T_END, NULL, NULL, 0, 0, NULL, 0, NULL, NULL }
 
 /*
  * pn_cfg_load - fill every target of table from the environment.

@@ -18,6 +18,7 @@
 
 #include "../gw.h"
 #include "../gw_api.h"
+#include "../../../tests/support/fuzz.h"
 
 
 #define TOKEN "s3cret-token-for-the-composer"
@@ -275,24 +276,26 @@ static void test_send_parse_refused(void **state)
 /* Random bytes and mangled bodies: never a crash, never a 0 for garbage. */
 static void test_send_parse_fuzz(void **state)
 {
+	ts_fuzz fz;
 	const char *good = "{" MIN_BODY ",\"locale\":\"en\",\"notice\":\"plain\"}";
 	char buf[512];
 	gw_api_send s;
 	(void)state;
+	ts_fuzz_start(&fz, "gw_api/test_send_parse_fuzz");
 
 	for (int i = 0; i < 3000; i++) {
 		size_t n = strlen(good);
 		memcpy(buf, good, n + 1);
 		for (int k = 0; k < 1 + i % 4; k++)
-			buf[randombytes_uniform((uint32_t)n)] = (char)randombytes_uniform(256);
+			buf[ts_fuzz_uniform(&fz, (uint32_t)n)] = (char)ts_fuzz_uniform(&fz, 256);
 		if (gw_api_send_parse(buf, n, &LIM, &s, why, sizeof(why)) == 0)
 			gw_api_send_free(&s);
 		else
 			assert_true(strlen(why) > 0);
 	}
 	for (int i = 0; i < 1000; i++) {
-		size_t n = randombytes_uniform(sizeof(buf));
-		randombytes_buf(buf, n);
+		size_t n = ts_fuzz_uniform(&fz, sizeof(buf));
+		ts_fuzz_buf(&fz, buf, n);
 		if (gw_api_send_parse(buf, n, &LIM, &s, why, sizeof(why)) == 0)
 			gw_api_send_free(&s);
 	}

@@ -3,9 +3,10 @@
  * backend: an in-memory mailstore (mailboxes, claims, tombstones, outbox)
  * and an in-memory Redis (which mailbox ids and kl: keys were deleted).
  *
- * The fake keeps mailstore's rules: DeleteMailbox re-checks inactivity and
- * leaves a tombstone; a warning re-checks and sets warned_at; claimed rows
- * are skipped by claiming listings; walks page by id.
+ * The fake keeps mailstore's rules: DeleteMailboxes{take} deletes the
+ * idlest mailboxes it can lock and leaves a tombstone for each; a warning
+ * re-checks and sets warned_at; claimed rows are skipped by claiming
+ * listings; walks page by id.
  */
 #include <setjmp.h>
 #include <stdarg.h>
@@ -38,9 +39,7 @@ typedef struct fake {
 	int n;
 	int redis_down;              /* forget_redis fails */
 	int list_down;               /* list fails */
-	int64_t touch_on_delete;     /* this id becomes active just before its delete */
-	int64_t gone_on_delete;      /* this id is deleted by "another replica" first */
-	int redis_forgotten[MAXB];   /* per index: forget_redis calls */
+	int redis_forgotten[MAXB];   /* per index: how often its Redis state went */
 	char kl_deleted[MAXB][80];
 	int nkl;
 	int mails;
@@ -49,14 +48,8 @@ typedef struct fake {
 	char last_rcpt[80];
 	char last_from[80];
 	int list_calls;
-	/* the batch operations (backend_batch) */
-	pn_err batch_fails;          /* != 0: remove_batch fails with this as a whole */
-	int64_t busy_id;             /* remove_batch answers BUSY for this id */
-	int batch_calls;
-	int remove_calls;
+	int64_t busy_id;             /* held by another transaction: take skips it */
 	int redis_batch_calls;
-	char last_rid[64];
-	/* take (backend_take) */
 	pn_err take_fails;           /* != 0: take fails with this */
 	int take_calls;
 	char take_rids[8][64];
@@ -125,63 +118,6 @@ static pn_err f_list(void *arg, int64_t before, int limit, long claim_s,
 	return PN_OK;
 }
 
-static pn_err f_remove(void *arg, int64_t id, int64_t before, const char *rid)
-{
-	fake *f = arg;
-	fbox *x = find(f, id);
-
-	assert_non_null(rid);
-	assert_non_null(strstr(rid, "run-1:"));
-	if (id == f->touch_on_delete && x)
-		x->last_activity = NOW;
-	if (id == f->gone_on_delete && x && x->exists) {
-		x->exists = 0;
-		x->tomb = 1;
-		return PN_ERR_NOTFOUND;
-	}
-	if (x == NULL || !x->exists)
-		return PN_ERR_NOTFOUND;
-	if (x->last_activity >= before)
-		return PN_ERR_EXISTS;
-	x->exists = 0;
-	x->tomb = 1;
-	return PN_OK;
-}
-
-static pn_err f_remove_counted(void *arg, int64_t id, int64_t before, const char *rid)
-{
-	fake *f = arg;
-
-	f->remove_calls++;
-	/* the fallback carries the batch's request id */
-	if (f->batch_calls > 0 && f->batch_fails == 0)
-		assert_string_equal(rid, f->last_rid);
-	return f_remove(arg, id, before, rid);
-}
-
-static pn_err f_remove_batch(void *arg, const int64_t *ids, size_t n, int64_t before,
-    const char *rid, pn_err *res)
-{
-	fake *f = arg;
-
-	f->batch_calls++;
-	assert_non_null(strstr(rid, "run-1:"));
-	snprintf(f->last_rid, sizeof(f->last_rid), "%s", rid);
-	if (f->batch_fails != 0)
-		return f->batch_fails;
-	for (size_t i = 0; i < n; i++) {
-		fbox *x = find(f, ids[i]);
-
-		if (ids[i] == f->busy_id && x != NULL && x->exists) {
-			res[i] = PN_ERR_BUSY;
-			continue;
-		}
-		/* the same rules as one by one, in one "transaction" */
-		res[i] = f_remove(arg, ids[i], before, rid);
-	}
-	return PN_OK;
-}
-
 /* f_take - the idlest existing mailboxes first, skipping the held one */
 static pn_err f_take(void *arg, int64_t before, int limit, const char *rid,
     reap_box **boxes_r, size_t *n_r, pn_pool *pool)
@@ -217,20 +153,6 @@ static pn_err f_take(void *arg, int64_t before, int limit, const char *rid,
 	}
 	*boxes_r = out;
 	*n_r = n;
-	return PN_OK;
-}
-
-static pn_err f_forget_redis(void *arg, int64_t id, const char *address);
-
-static pn_err f_forget_redis_batch(void *arg, const reap_box *boxes, size_t n)
-{
-	fake *f = arg;
-
-	f->redis_batch_calls++;
-	if (f->redis_down)
-		return PN_ERR_TEMP;
-	for (size_t i = 0; i < n; i++)
-		assert_int_equal(f_forget_redis(arg, boxes[i].id, boxes[i].address), PN_OK);
 	return PN_OK;
 }
 
@@ -274,17 +196,26 @@ static pn_err f_tombstones(void *arg, int limit, long claim_s, reap_box **boxes_
 	return PN_OK;
 }
 
-static pn_err f_forget_redis(void *arg, int64_t id, const char *address)
+/* forget_one - one mailbox's Redis state; never before the mailstore delete */
+static void forget_one(fake *f, int64_t id, const char *address)
 {
-	fake *f = arg;
 	fbox *x = find(f, id);
 
-	if (f->redis_down)
-		return PN_ERR_TEMP;
 	assert_non_null(x);
-	assert_false(x->exists);     /* never before the mailstore delete */
+	assert_false(x->exists);
 	f->redis_forgotten[x - f->b]++;
 	snprintf(f->kl_deleted[f->nkl++], sizeof(f->kl_deleted[0]), "kl:%s", address);
+}
+
+static pn_err f_forget_redis(void *arg, const reap_box *boxes, size_t n)
+{
+	fake *f = arg;
+
+	f->redis_batch_calls++;
+	if (f->redis_down)
+		return PN_ERR_TEMP;
+	for (size_t i = 0; i < n; i++)
+		forget_one(f, boxes[i].id, boxes[i].address);
 	return PN_OK;
 }
 
@@ -307,27 +238,11 @@ static void backend(fake *f, reap_backend *b)
 	memset(b, 0, sizeof(*b));
 	b->arg = f;
 	b->list = f_list;
-	b->remove = f_remove;
+	b->take = f_take;
 	b->warn = f_warn;
 	b->tombstones = f_tombstones;
 	b->forget_redis = f_forget_redis;
 	b->forget_tombstones = f_forget_tombstones;
-}
-
-/* backend_batch - the same fake, with the batch operations */
-static void backend_batch(fake *f, reap_backend *b)
-{
-	backend(f, b);
-	b->remove = f_remove_counted;
-	b->remove_batch = f_remove_batch;
-	b->forget_redis_batch = f_forget_redis_batch;
-}
-
-/* backend_take - the batch fake, and mailstore takes the batches itself */
-static void backend_take(fake *f, reap_backend *b)
-{
-	backend_batch(f, b);
-	b->take = f_take;
 }
 
 static reap_policy policy(long batch, int dry)
@@ -416,175 +331,9 @@ static void test_pass(void **state)
 	assert_int_equal(f.mails, 3);
 }
 
-/* re-check: one that became active is kept and its Redis state untouched */
-static void test_recheck_kept(void **state)
-{
-	fake f;
-	reap_backend b;
-	reap_policy p = policy(100, 0);
-	reap_stats st;
-	fbox *x, *y;
-
-	(void)state;
-	memset(&f, 0, sizeof(f));
-	memset(&st, 0, sizeof(st));
-	x = add(&f, "x@example.org", DAYS(95), 0);
-	y = add(&f, "y@example.org", DAYS(95), 0);
-	f.touch_on_delete = x->id;
-	f.gone_on_delete = y->id;
-	backend(&f, &b);
-	assert_int_equal(reap_run(&b, &p, NOW, &st), PN_OK);
-	assert_true(x->exists);
-	assert_int_equal(f.redis_forgotten[0], 0);
-	assert_int_equal(st.kept, 1);
-	assert_int_equal(st.gone, 1);
-	assert_int_equal(st.deleted, 0);
-	assert_int_equal(st.errors, 0);
-}
-
-/* Redis down: deleted in mailstore, tombstone stays; the next pass finishes */
-static void test_redis_down_then_finish(void **state)
-{
-	fake f;
-	reap_backend b;
-	reap_policy p = policy(2, 0);
-	reap_stats st;
-
-	(void)state;
-	memset(&f, 0, sizeof(f));
-	memset(&st, 0, sizeof(st));
-	for (int i = 0; i < 5; i++)
-		add(&f, "gone@example.org", DAYS(100 + i), 0);
-	f.redis_down = 1;
-	backend(&f, &b);
-	assert_int_equal(reap_run(&b, &p, NOW, &st), PN_OK);
-	assert_int_equal(st.deleted, 5);
-	assert_int_equal(st.errors, 5);
-	for (int i = 0; i < 5; i++)
-		assert_true(!f.b[i].exists && f.b[i].tomb);
-
-	f.redis_down = 0;
-	memset(&st, 0, sizeof(st));
-	assert_int_equal(reap_run(&b, &p, NOW, &st), PN_OK);
-	assert_int_equal(st.finished, 5);
-	assert_int_equal(st.deleted, 0);
-	assert_int_equal(st.errors, 0);
-	for (int i = 0; i < 5; i++)
-		assert_true(!f.b[i].tomb && f.redis_forgotten[i] == 1);
-}
-
-/*
- * the batch path: one request per batch; kept, gone and deleted as one by
- * one; a row held elsewhere (BUSY) goes through remove; Redis in one call
- */
-static void test_batch(void **state)
-{
-	fake f;
-	reap_backend b;
-	reap_policy p = policy(4, 0);
-	reap_stats st;
-	fbox *held;
-
-	(void)state;
-	memset(&f, 0, sizeof(f));
-	memset(&st, 0, sizeof(st));
-	for (int i = 0; i < 9; i++)
-		add(&f, "old@example.org", DAYS(100 + i), 0);
-	add(&f, "young@example.org", DAYS(10), 0);
-	held = &f.b[2];
-	f.busy_id = held->id;
-	f.touch_on_delete = f.b[5].id;          /* active since the listing */
-	f.gone_on_delete = f.b[6].id;           /* another replica was first */
-	backend_batch(&f, &b);
-	assert_int_equal(reap_run(&b, &p, NOW, &st), PN_OK);
-	assert_int_equal(st.deleted, 7);
-	assert_int_equal(st.kept, 1);
-	assert_int_equal(st.gone, 1);
-	assert_int_equal(st.errors, 0);
-	assert_int_equal(f.batch_calls, 3);      /* 4 + 4 + 1 listed */
-	assert_int_equal(f.remove_calls, 1);     /* only the held row */
-	assert_false(held->exists);
-	assert_true(f.b[5].exists);
-	assert_int_equal(f.redis_forgotten[5], 0);
-	assert_int_equal(f.redis_batch_calls, 3);
-	for (int i = 0; i < 9; i++)
-		assert_int_equal(f.b[i].tomb, i == 6);   /* 6: the other replica's to finish */
-	assert_true(f.b[9].exists);
-}
-
-/* a mailstore without the batch operation: one by one, same result */
-static void test_batch_refused(void **state)
-{
-	fake f;
-	reap_backend b;
-	reap_policy p = policy(100, 0);
-	reap_stats st;
-
-	(void)state;
-	memset(&f, 0, sizeof(f));
-	memset(&st, 0, sizeof(st));
-	for (int i = 0; i < 5; i++)
-		add(&f, "old@example.org", DAYS(100 + i), 0);
-	f.batch_fails = PN_ERR_PARAMS;
-	backend_batch(&f, &b);
-	assert_int_equal(reap_run(&b, &p, NOW, &st), PN_OK);
-	assert_int_equal(st.deleted, 5);
-	assert_int_equal(st.errors, 0);
-	assert_int_equal(f.remove_calls, 5);
-}
-
-/*
- * the batch request fails as a whole (mailstore gone): nothing counted as
- * deleted, no Redis step, no hot loop; Redis down after a batch delete:
- * tombstones stay and the next pass finishes them
- */
-static void test_batch_failures(void **state)
-{
-	fake f;
-	reap_backend b;
-	reap_policy p = policy(3, 0);
-	reap_stats st;
-
-	(void)state;
-	memset(&f, 0, sizeof(f));
-	memset(&st, 0, sizeof(st));
-	for (int i = 0; i < 5; i++)
-		add(&f, "old@example.org", DAYS(100 + i), 0);
-	f.batch_fails = PN_ERR_TEMP;
-	backend_batch(&f, &b);
-	assert_int_equal(reap_run(&b, &p, NOW, &st), PN_OK);
-	assert_int_equal(st.deleted, 0);
-	assert_int_equal(st.errors, 3);
-	assert_int_equal(f.batch_calls, 1);
-	assert_int_equal(f.remove_calls, 0);
-	assert_int_equal(f.redis_batch_calls, 0);
-	for (int i = 0; i < 5; i++)
-		assert_true(f.b[i].exists);
-
-	f.batch_fails = 0;
-	f.redis_down = 1;
-	for (int i = 0; i < f.n; i++)
-		f.b[i].claimed = 0;
-	memset(&st, 0, sizeof(st));
-	assert_int_equal(reap_run(&b, &p, NOW, &st), PN_OK);
-	assert_int_equal(st.deleted, 5);
-	assert_int_equal(st.errors, 5);
-	for (int i = 0; i < 5; i++)
-		assert_true(!f.b[i].exists && f.b[i].tomb);
-
-	f.redis_down = 0;
-	memset(&st, 0, sizeof(st));
-	assert_int_equal(reap_run(&b, &p, NOW, &st), PN_OK);
-	assert_int_equal(st.finished, 5);
-	assert_int_equal(st.errors, 0);
-	for (int i = 0; i < 5; i++)
-		assert_true(!f.b[i].tomb && f.redis_forgotten[i] == 1);
-}
-
 /*
  * take: mailstore picks each batch, idlest first; a row another
- * transaction holds is skipped; no listing, no claim, no per-id delete;
- * one request id per batch; every deleted mailbox's Redis state is gone
+ * transaction holds is skipped; one request id per batch; every deleted mailbox's Redis state is gone
  * and its tombstone forgotten
  */
 static void test_take(void **state)
@@ -601,15 +350,13 @@ static void test_take(void **state)
 		add(&f, "old@example.org", DAYS(100 + i), 0);
 	add(&f, "young@example.org", DAYS(10), 0);
 	f.busy_id = f.b[2].id;
-	backend_take(&f, &b);
+	backend(&f, &b);
 	assert_int_equal(reap_run(&b, &p, NOW, &st), PN_OK);
 	assert_int_equal(st.deleted, 8);
 	assert_int_equal(st.errors, 0);
 	assert_int_equal(f.take_calls, 3);       /* 4 + 4, then none left */
 	assert_string_equal(f.take_rids[0], "run-1:b1");
 	assert_string_equal(f.take_rids[1], "run-1:b2");
-	assert_int_equal(f.batch_calls, 0);
-	assert_int_equal(f.remove_calls, 0);
 	assert_int_equal(f.redis_batch_calls, 2);
 	for (int i = 0; i < 9; i++) {
 		assert_int_equal(f.b[i].exists, i == 2);
@@ -620,12 +367,11 @@ static void test_take(void **state)
 }
 
 /*
- * take refused (an older mailstore): the pass lists and deletes as
- * before, with the same result; take failing otherwise: an error, nothing
- * deleted; Redis down after a take: that batch's tombstones stay, the
+ * take failing (mailstore unreachable): an error, nothing deleted, no
+ * Redis step; Redis down after a take: that batch's tombstones stay, the
  * phase stops, the next pass finishes them and goes on
  */
-static void test_take_fallback_and_failures(void **state)
+static void test_take_failures(void **state)
 {
 	fake f;
 	reap_backend b;
@@ -637,27 +383,13 @@ static void test_take_fallback_and_failures(void **state)
 	memset(&st, 0, sizeof(st));
 	for (int i = 0; i < 5; i++)
 		add(&f, "old@example.org", DAYS(100 + i), 0);
-	f.take_fails = PN_ERR_PARAMS;
-	backend_take(&f, &b);
-	assert_int_equal(reap_run(&b, &p, NOW, &st), PN_OK);
-	assert_int_equal(st.deleted, 5);
-	assert_int_equal(st.errors, 0);
-	assert_int_equal(f.take_calls, 1);
-	assert_int_equal(f.batch_calls, 2);
-	for (int i = 0; i < 5; i++)
-		assert_true(!f.b[i].exists && !f.b[i].tomb);
-
-	memset(&f, 0, sizeof(f));
-	memset(&st, 0, sizeof(st));
-	for (int i = 0; i < 5; i++)
-		add(&f, "old@example.org", DAYS(100 + i), 0);
 	f.take_fails = PN_ERR_TEMP;
-	backend_take(&f, &b);
+	backend(&f, &b);
 	assert_int_equal(reap_run(&b, &p, NOW, &st), PN_ERR_TEMP);
 	assert_int_equal(st.deleted, 0);
 	assert_int_equal(st.errors, 1);
 	assert_int_equal(f.take_calls, 1);
-	assert_int_equal(f.batch_calls + f.remove_calls + f.redis_batch_calls, 0);
+	assert_int_equal(f.redis_batch_calls, 0);
 	for (int i = 0; i < 5; i++)
 		assert_true(f.b[i].exists);
 
@@ -703,7 +435,7 @@ static void test_dry_run(void **state)
 		assert_true(f.b[i].exists && !f.b[i].claimed && f.b[i].warned_at == 0);
 }
 
-/* mailstore unreachable: the pass reports it and stops without a hot loop */
+/* the warning listing fails: the pass reports it and stops without a hot loop */
 static void test_list_down(void **state)
 {
 	fake f;
@@ -714,13 +446,14 @@ static void test_list_down(void **state)
 	(void)state;
 	memset(&f, 0, sizeof(f));
 	memset(&st, 0, sizeof(st));
-	add(&f, "a@example.org", DAYS(91), 0);
+	add(&f, "a@example.org", DAYS(80), 0);
 	f.list_down = 1;
 	backend(&f, &b);
 	assert_int_equal(reap_run(&b, &p, NOW, &st), PN_ERR_TEMP);
 	assert_int_equal(st.errors, 1);
 	assert_int_equal(f.list_calls, 1);
-	assert_true(f.b[0].exists);
+	assert_int_equal(f.mails, 0);
+	assert_true(f.b[0].exists && f.b[0].warned_at == 0);
 }
 
 /* the warning: headers, CRLF only, date of deletion, login link, idem key */
@@ -776,13 +509,8 @@ int main(void)
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_cutoffs),
 		cmocka_unit_test(test_pass),
-		cmocka_unit_test(test_recheck_kept),
-		cmocka_unit_test(test_redis_down_then_finish),
-		cmocka_unit_test(test_batch),
-		cmocka_unit_test(test_batch_refused),
-		cmocka_unit_test(test_batch_failures),
 		cmocka_unit_test(test_take),
-		cmocka_unit_test(test_take_fallback_and_failures),
+		cmocka_unit_test(test_take_failures),
 		cmocka_unit_test(test_dry_run),
 		cmocka_unit_test(test_list_down),
 		cmocka_unit_test(test_mail),

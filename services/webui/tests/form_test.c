@@ -15,6 +15,7 @@
 #include <sodium.h>
 
 #include "../web_form.h"
+#include "../../../tests/support/fuzz.h"
 
 static int parse(web_form *f, const char *s)
 {
@@ -103,16 +104,18 @@ static void test_form_limits(void **state)
 
 static void test_form_fuzz(void **state)
 {
+	ts_fuzz fz;
 	static const char alphabet[] = "ab=&%+0F9zZ\x00\xff\xc3";
 	uint8_t buf[512];
 	web_form f;
 	(void)state;
+	ts_fuzz_start(&fz, "form/test_form_fuzz");
 
 	for (int round = 0; round < 20000; round++) {
-		size_t n = randombytes_uniform(sizeof(buf));
+		size_t n = ts_fuzz_uniform(&fz, sizeof(buf));
 		for (size_t i = 0; i < n; i++)
-			buf[i] = round % 2 ? (uint8_t)randombytes_uniform(256) :
-			    (uint8_t)alphabet[randombytes_uniform(sizeof(alphabet) - 1)];
+			buf[i] = round % 2 ? (uint8_t)ts_fuzz_uniform(&fz, 256) :
+			    (uint8_t)alphabet[ts_fuzz_uniform(&fz, sizeof(alphabet) - 1)];
 		if (web_form_parse(&f, (const char *)buf, n) == 0) {
 			assert_true(f.n <= WEB_FORM_MAX_FIELDS);
 			for (int i = 0; i < f.n; i++) {
@@ -129,8 +132,10 @@ static void test_form_fuzz(void **state)
 
 static void test_cookie(void **state)
 {
+	ts_fuzz fz;
 	char out[64];
 	(void)state;
+	ts_fuzz_start(&fz, "form/test_cookie");
 
 	assert_int_equal(web_cookie_get("a=1; __Host-postern=abc; b=2", "__Host-postern", out,
 	    sizeof(out)), 0);
@@ -149,9 +154,9 @@ static void test_cookie(void **state)
 	/* random headers never crash */
 	for (int round = 0; round < 5000; round++) {
 		char h[200];
-		size_t n = randombytes_uniform(sizeof(h) - 1);
+		size_t n = ts_fuzz_uniform(&fz, sizeof(h) - 1);
 		for (size_t i = 0; i < n; i++)
-			h[i] = "p=o;st ern\t\"x"[randombytes_uniform(13)];
+			h[i] = "p=o;st ern\t\"x"[ts_fuzz_uniform(&fz, 13)];
 		h[n] = '\0';
 		if (web_cookie_get(h, "postern", out, sizeof(out)) == 0)
 			assert_true(strlen(out) > 0 && strlen(out) < sizeof(out));

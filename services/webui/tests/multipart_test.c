@@ -21,6 +21,7 @@
 #include "../web_multipart.h"
 #include "../web_pw.h"
 #include "../web_util.h"
+#include "../../../tests/support/fuzz.h"
 
 #define CT "multipart/form-data; boundary=----WebKitFormBoundaryX3abcDEF"
 #define B "------WebKitFormBoundaryX3abcDEF"
@@ -551,6 +552,7 @@ static void check(const web_form *f, const web_files *fs, const web_mp_limits *l
 
 static void test_fuzz(void **state)
 {
+	ts_fuzz fz;
 	static const char *const pieces[] = {
 		"\r\n", "\r", "\n", "--", B, "\r\n" B, "\r\n\r\n", "\"", ";", "=", "name=", "filename=",
 		"Content-Disposition: form-data", "Content-Type: ", "\x00", "\xff", "\xe2\x80\xae", " ",
@@ -563,6 +565,7 @@ static void test_fuzz(void **state)
 	web_files fs;
 	int ok = 0;
 	(void)state;
+	ts_fuzz_start(&fz, "multipart/test_fuzz");
 
 	field(&good, "csrf", "tok");
 	file(&good, "attachment", "a.bin", "application/octet-stream", bin, sizeof(bin));
@@ -576,22 +579,22 @@ static void test_fuzz(void **state)
 
 		memcpy(buf, good.p, n);
 		if (round % 10 == 0) {
-			n = randombytes_uniform(4096);
-			randombytes_buf(buf, n);
+			n = ts_fuzz_uniform(&fz, 4096);
+			ts_fuzz_buf(&fz, buf, n);
 		} else {
-			int k = 1 + (int)randombytes_uniform(6);
+			int k = 1 + (int)ts_fuzz_uniform(&fz, 6);
 			for (int j = 0; j < k; j++) {
-				size_t at = n ? randombytes_uniform((uint32_t)n) : 0;
-				switch (randombytes_uniform(5)) {
+				size_t at = n ? ts_fuzz_uniform(&fz, (uint32_t)n) : 0;
+				switch (ts_fuzz_uniform(&fz, 5)) {
 				case 0:         /* flip a byte */
 					if (n)
-						buf[at] = (uint8_t)randombytes_uniform(256);
+						buf[at] = (uint8_t)ts_fuzz_uniform(&fz, 256);
 					break;
 				case 1:         /* cut */
 					n = at;
 					break;
 				case 2: {       /* delete a range */
-					size_t l = randombytes_uniform(40);
+					size_t l = ts_fuzz_uniform(&fz, 40);
 					if (at + l > n)
 						l = n - at;
 					memmove(buf + at, buf + at + l, n - at - l);
@@ -599,7 +602,7 @@ static void test_fuzz(void **state)
 					break;
 				}
 				default: {      /* insert a piece */
-					const char *p = pieces[randombytes_uniform(sizeof(pieces) / sizeof(pieces[0]))];
+					const char *p = pieces[ts_fuzz_uniform(&fz, sizeof(pieces) / sizeof(pieces[0]))];
 					size_t l = strlen(p) ? strlen(p) : 1;
 					if (n + l >= 8192)
 						break;
@@ -613,7 +616,7 @@ static void test_fuzz(void **state)
 		}
 		rc = web_mp_parse(round % 7 == 0 ? "multipart/form-data; boundary=\"" B "\"" : CT,
 		    buf, n, &lim, &f, &fs);
-		assert_true(rc == 0 || rc == 400 || rc == 413);
+		assert_true(rc == 0 || rc == 400 || rc == 413);    /* its only answers: parsed, malformed, too large */
 		if (rc == 0) {
 			check(&f, &fs, &lim);
 			ok++;
@@ -628,10 +631,10 @@ static void test_fuzz(void **state)
 	/* random content types never crash either */
 	for (int round = 0; round < 5000; round++) {
 		char ct[128], out[WEB_MP_BOUNDARY_MAX + 1];
-		size_t n = randombytes_uniform(sizeof(ct) - 1);
+		size_t n = ts_fuzz_uniform(&fz, sizeof(ct) - 1);
 		memcpy(ct, "multipart/form-data; boundary=", 30);
 		for (size_t i = 30; i < n; i++)
-			ct[i] = "ab\"; =\t'()+_,-./:=?\x01\xff"[randombytes_uniform(22)];
+			ct[i] = "ab\"; =\t'()+_,-./:=?\x01\xff"[ts_fuzz_uniform(&fz, 22)];
 		ct[n < 30 ? 30 : n] = '\0';
 		if (web_mp_boundary(ct, out) == 0)
 			assert_true(strlen(out) >= 1 && strlen(out) <= WEB_MP_BOUNDARY_MAX);
