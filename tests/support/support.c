@@ -55,14 +55,3 @@ int ts_entries(const char *dir, const char *prefix)
 	return n;
 }
 
-/* ts_fuzz_seed - POSTERN_FUZZ_SEED, or one from the clock; printed either way */
-unsigned int ts_fuzz_seed(const char *what)
-{
-	const char *e = getenv("POSTERN_FUZZ_SEED");
-	unsigned int seed = e && *e ? (unsigned int)strtoul(e, NULL, 10) :
-	    (unsigned int)time(NULL) ^ ((unsigned int)getpid() << 16);
-
-	printf("%s fuzz seed %u (replay: POSTERN_FUZZ_SEED=%u)\n", what, seed, seed);
-	fflush(stdout);
-	return seed;
-}

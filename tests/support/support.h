@@ -14,11 +14,7 @@ int ts_agent_running(const char *dir);
 /* ts_entries - entries of dir whose names start with prefix; -1 if dir cannot be read */
 int ts_entries(const char *dir, const char *prefix);
 
-/*
- * ts_fuzz_seed - the seed for a fuzz loop: POSTERN_FUZZ_SEED if set, else
- * one from the clock. Printed with what either way, so a failure can be
- * replayed.
- */
-unsigned int ts_fuzz_seed(const char *what);
+/* ts_fuzz_seed and the fuzz stream: tests/support/fuzz.h */
+#include "fuzz.h"
 
 #endif
