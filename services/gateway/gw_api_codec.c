@@ -23,6 +23,7 @@
 #include "postern/addr.h"
 #include "postern/log.h"
 #include "postern/mem.h"
+#include "postern/text.h"
 #include "gw.h"
 #include "gw_api.h"
 
@@ -119,18 +120,6 @@ int gw_api_token_ok(const char *authorization,
 
 /* ---- query strings ---- */
 
-/* hexval - a hex digit's value, -1 if not one */
-static int hexval(char c)
-{
-	if (c >= '0' && c <= '9')
-		return c - '0';
-	if (c >= 'a' && c <= 'f')
-		return c - 'a' + 10;
-	if (c >= 'A' && c <= 'F')
-		return c - 'A' + 10;
-	return -1;
-}
-
 /* decode - one form-encoded span into out (max bytes + NUL); 0 or -1 with *why_r */
 static int decode(const char *s, size_t len, char *out, size_t max, const char *too_long,
     const char **why_r)
@@ -143,7 +132,7 @@ static int decode(const char *s, size_t len, char *out, size_t max, const char *
 			c = ' ';
 		} else if (c == '%') {
 			int hi, lo;
-			if (len - i < 3 || (hi = hexval(s[i + 1])) < 0 || (lo = hexval(s[i + 2])) < 0) {
+			if (len - i < 3 || (hi = pn_hexval(s[i + 1])) < 0 || (lo = pn_hexval(s[i + 2])) < 0) {
 				*why_r = "bad %-escape in the query string";
 				return -1;
 			}

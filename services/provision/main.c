@@ -11,10 +11,12 @@
  *	headers) encrypted to that key, into mailstore's outbox. With
  *	sender_notice it mails the sender once per event the new PINs and the
  *	rejected recipients (encrypted to the sender's key when there is
- *	one). It answers the event only once mailstore has committed. It also answers "check assigned PIN" (PinQuery) for senders
- *	and verifies PINs for the web UI (PinVerify) with lock-outs. The logic
- *	is in prov_send.c, prov_pin.c, prov_crypto.c and prov_render.c; the
- *	security model as built in docs/security.md.
+ *	one). It answers the event only once mailstore has committed. It
+ *	also answers "check assigned PIN" (PinQuery) for senders and
+ *	verifies PINs for the web UI (PinVerify) with lock-outs. The logic
+ *	is in prov_send.c (with prov_mailbox.c and prov_pgp.c), prov_pin.c,
+ *	prov_crypto.c and prov_render.c; the security model as built in
+ *	docs/security.md.
  * PROTOCOL
  *	MDP/0.1 worker for "provision"; request postern.v1.ProvisionRequest
  *	(ping | send | pin_query | pin_verify), reply postern.v1.ProvisionReply

@@ -3,7 +3,9 @@
  *
  * prov_crypto.c  secrets and what is derived from them (pure, unit-tested)
  * prov_render.c  the mails provision writes and the message envelope (pure)
- * prov_send.c    SendEvent: key lookup, mailboxes, encryption, Accept
+ * prov_send.c    SendEvent: checks, one key lookup, the recipients in order, the answer
+ * prov_mailbox.c a recipient without a key: its temporary mailbox (records, keys, Accept)
+ * prov_pgp.c     mails to someone's own key: key-found deliveries, the sender notice
  * prov_pin.c     PinQuery, PinVerify and the lock-out policy
  * prov_pool.c    guest keys made ahead of time by a background thread
  * prov_keyring.c the GnuPG home of encryption: a cache, renewed when full or old
@@ -224,6 +226,45 @@ char *prov_envelope(const char *from, const char *to, const char *cc,
 /* prov_idem_key - "<event>/<address>/<kind>" or, if longer than 200, with the address hashed */
 char *prov_idem_key(const char *event_id, const char *address, const char *kind,
     pn_pool *pool);
+
+/* ---- one send event (prov_send.c, prov_mailbox.c, prov_pgp.c) ---- */
+/* Everything one event's recipients share. */
+typedef struct prov_event {
+	pn_ctx *ctx;
+	prov_state *st;
+	pn_pool *pool;
+	const Postern__V1__SendEvent *ev;
+	const char *sender;                 /* normalised */
+	const char *sender_name;            /* from the mail's From, if it is the sender */
+	const Postern__V1__KeyResult *sender_key;   /* KEY_FOUND or NULL */
+	char *envelope;                     /* plaintext list-view record */
+	int has_attachments;
+	const char *date;                   /* the mail's Date header, for the sender notice */
+	uint8_t *entity;                    /* the mail's protected body entity (PGP/MIME), once */
+	size_t entity_len;
+	const char *why;                    /* reason of a whole-event failure */
+	pn_gpg *gpg;                        /* the keyring, held while delivering */
+	unsigned long gen;                  /* its generation (prov_keyring_lock) */
+	int created, exists, found, rejected, delivered;
+	const char *notice;                 /* what became of the sender notice (log) */
+} prov_event;
+
+/* prov_reject - fill an outcome as REJECTED (prov_send.c) */
+void prov_reject(prov_event *e, Postern__V1__Outcome *o, const char *why);
+/* prov_gpg_fail - a GnuPG failure: an unusable key rejects, the rest is transient */
+pn_err prov_gpg_fail(prov_event *e, Postern__V1__Outcome *o, pn_err err, const char *what);
+/* prov_outmail - one outbox mail to address; data is taken (wiped and freed) */
+Postern__V1__OutMail *prov_outmail(prov_event *e, const char *address,
+    const char *kind, uint8_t *data, size_t len);
+/* prov_deliver_mailbox - a recipient without a key, GUEST or NONE (prov_mailbox.c) */
+pn_err prov_deliver_mailbox(prov_event *e, const char *address, int guest,
+    Postern__V1__Outcome *o);
+/* prov_deliver_pgp - a KEY_FOUND recipient with deliver_key_found (prov_pgp.c) */
+pn_err prov_deliver_pgp(prov_event *e, const char *address,
+    const Postern__V1__KeyResult *r, Postern__V1__Outcome *o);
+/* prov_sender_notice - the sender's one notice of an event, if there is anything to say */
+pn_err prov_sender_notice(prov_event *e, const Postern__V1__SendResult *res,
+    const ssize_t *first);
 
 /* ---- prov_send.c ---- */
 pn_err prov_op_send(pn_ctx *ctx, const ProtobufCMessage *request,

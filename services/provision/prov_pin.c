@@ -2,7 +2,7 @@
  * prov_pin.c - the PIN after the send: "check assigned PIN" for the sender
  * (PinQuery) and PIN verification for the web UI (PinVerify).
  *
- * PinQuery answers with what prov_send.c stored at creation under
+ * PinQuery answers with what prov_mailbox.c stored at creation under
  * prov:pin:<sender>:<recipient>: the PIN encrypted to the sender's own
  * OpenPGP key. Another sender finds no such key: NOT_FOUND.
  *
