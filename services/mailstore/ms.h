@@ -2,7 +2,10 @@
  * ms.h - mailstore's internal interfaces, shared by its ms_*.c files.
  *
  * ms_valid.c   input checks and small pure policies (unit-tested alone)
- * ms_db.c      every SQL statement and transaction of the operations
+ * ms_db.c      the statements and transactions of the mailbox and message
+ *              operations, and the helpers ms_reap.c shares (ms_db_int.h)
+ * ms_reap.c    what the reaper asks of the database: idle mailboxes,
+ *              claims, expiry warnings, tombstones
  * ms_ops.c     the bus handlers: validate, call ms_db, shape the reply
  * ms_outbox.c  the SMTP delivery loop (background thread, own connection)
  * ms_migrate.c schema migrations embedded at build time
@@ -122,6 +125,8 @@ pn_err ms_db_delete_message(pn_pg *pg, int64_t mailbox_id,
 pn_err ms_db_update_mailbox(pn_pg *pg, const Postern__V1__UpdateMailbox *u,
     pn_pool *pool, Postern__V1__Mailbox **mb_r, ms_why *why);
 pn_err ms_db_touch(pn_pg *pg, int64_t mailbox_id, ms_why *why);
+
+/* ---- ms_reap.c ---- */
 /*
  * ms_db_take_idle - DeleteMailboxes{take}: delete up to take of the
  * longest-idle mailboxes that can be locked now, tombstones in the same

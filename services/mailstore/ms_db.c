@@ -1,5 +1,6 @@
 /*
- * ms_db.c - every statement mailstore runs for its bus operations.
+ * ms_db.c - the statements of mailstore's mailbox and message operations,
+ * and the row and error helpers that ms_reap.c shares (ms_db_int.h).
  *
  * Inputs arrive validated (ms_ops.c); this file owns transactions and the
  * idempotency rules of mailstore.proto:
@@ -17,12 +18,12 @@
  *     see a unique violation: one inserts, the other waits for it to
  *     commit and then finds the mailbox (and answers EXISTS, or duplicate
  *     if it was the same event);
- *   - an outbox row is unique by idem_key (ON CONFLICT DO NOTHING);
- *   - a deleted mailbox leaves a tombstone in the deleting transaction,
- *     until the caller reports its Redis state gone (ForgetTombstones).
+ *   - an outbox row is unique by idem_key (ON CONFLICT DO NOTHING).
  *
  * Everything one Accept or StoreMessage writes is in one transaction under
  * synchronous_commit = on: the reply is sent only after COMMIT returned.
+ * What the reaper asks of the database (idle mailboxes, claims, expiry
+ * warnings, tombstones) is in ms_reap.c.
  *
  * Times go over the wire as Unix seconds: floor(extract(epoch ...)).
  */
@@ -30,66 +31,38 @@
 #include <string.h>
 
 #include "postern/log.h"
-#include "ms.h"
-
-#define EPOCH(col) "floor(extract(epoch FROM " col "))::bigint"
-
-/* mailbox columns; the public variant never reads the secret key */
-#define MB_COLS(secret) "id, address, state, public_key, " secret ", fingerprint, " \
-	"link_hash, pin_verifier, created_by, " EPOCH("created_at") ", " \
-	EPOCH("last_activity") ", coalesce(" EPOCH("warned_at") ", 0), created_event"
-#define MB_SECRET MB_COLS("secret_key")
-#define MB_PUBLIC MB_COLS("''::bytea")
+#include "ms_db_int.h"
 
 #define MSG_COLS "id, folder, event_id, " EPOCH("received_at") ", size, seen, " \
 	"has_attachments, envelope"
 
-/* set_why - the reply's error text (a static string) */
-static pn_err set_why(ms_why *why, pn_err err, const char *text)
+/* ms_set_why - the reply's error text (a static string) */
+pn_err ms_set_why(ms_why *why, pn_err err, const char *text)
 {
 	if (why != NULL)
 		why->text = text;
 	return err;
 }
 
-/* db_fail - an unexpected database error: log it, classify it */
-static pn_err db_fail(pn_pg *pg, ms_why *why, const char *what, pn_err err)
+/* ms_db_fail - an unexpected database error: log it, classify it */
+pn_err ms_db_fail(pn_pg *pg, ms_why *why, const char *what, pn_err err)
 {
 	pn_pg_rollback(pg);
 	if (err == PN_ERR_TEMP) {
 		pn_warn("msg=\"database unavailable\" step=\"%s\" sqlstate=%s error=\"%s\"",
 		    what, pn_pg_sqlstate(pg), pn_pg_errmsg(pg));
-		return set_why(why, PN_ERR_TEMP, "database unavailable, try again");
+		return ms_set_why(why, PN_ERR_TEMP, "database unavailable, try again");
 	}
 	if (!strcmp(pn_pg_sqlstate(pg), "23503"))
-		return set_why(why, PN_ERR_NOTFOUND, "no such mailbox");
+		return ms_set_why(why, PN_ERR_NOTFOUND, "no such mailbox");
 	if (err == PN_ERR_EXISTS) {
 		pn_info("msg=\"unique violation\" step=\"%s\" constraint=%s", what,
 		    pn_pg_constraint(pg));
-		return set_why(why, PN_ERR_EXISTS, "a unique value is already in use");
+		return ms_set_why(why, PN_ERR_EXISTS, "a unique value is already in use");
 	}
 	pn_error("msg=\"database error\" step=\"%s\" sqlstate=%s error=\"%s\"", what,
 	    pn_pg_sqlstate(pg), pn_pg_errmsg(pg));
-	return set_why(why, PN_ERR_INTERNAL, "database error");
-}
-
-/*
- * begin_hint - BEGIN for a write that only records a hint: the reaper's
- * claims and its forgotten tombstones. Their COMMIT does not wait for the
- * WAL flush (SET LOCAL synchronous_commit = off, this transaction only):
- * a crash may lose the last of them, which costs a claim (another replica
- * may list the row again; a warning is decided by its re-check, never by
- * the claim) or a tombstone finished twice (its Redis
- * clean-up is idempotent). Deletions, messages and the outbox always
- * commit synchronously.
- */
-static pn_err begin_hint(pn_pg *pg)
-{
-	pn_err err;
-
-	if ((err = pn_pg_begin(pg)) != PN_OK)
-		return err;
-	return pn_pg_exec(pg, "SET LOCAL synchronous_commit = off", NULL, NULL);
+	return ms_set_why(why, PN_ERR_INTERNAL, "database error");
 }
 
 /* bytes - a bytea column as ProtobufCBinaryData in pool */
@@ -102,8 +75,8 @@ static ProtobufCBinaryData bytes(const PGresult *res, int row, int col,
 	return b;
 }
 
-/* mb_from_row - a Mailbox from MB_COLS; *created_event_r optional */
-static Postern__V1__Mailbox *mb_from_row(const PGresult *res, int row,
+/* ms_mb_from_row - a Mailbox from MB_COLS; *created_event_r optional */
+Postern__V1__Mailbox *ms_mb_from_row(const PGresult *res, int row,
     pn_pool *pool, const char **created_event_r)
 {
 	Postern__V1__Mailbox *mb = pn_pool_alloc(pool, sizeof(*mb));
@@ -188,12 +161,12 @@ pn_err ms_db_get_mailbox(pn_pg *pg, int64_t id, const char *address,
 	}
 	if ((err = pn_pg_exec_prepared(pg, names[with_secret ? 1 : 0][which],
 	    sql[with_secret ? 1 : 0][which], &p, &res)) != PN_OK)
-		return db_fail(pg, why, "get mailbox", err);
+		return ms_db_fail(pg, why, "get mailbox", err);
 	if (PQntuples(res) == 0) {
-		err = set_why(why, PN_ERR_NOTFOUND, "no such mailbox");
+		err = ms_set_why(why, PN_ERR_NOTFOUND, "no such mailbox");
 		goto done;
 	}
-	*mb_r = mb_from_row(res, 0, pool, NULL);
+	*mb_r = ms_mb_from_row(res, 0, pool, NULL);
 	err = PN_OK;
 done:
 	pn_pg_clear(&res);
@@ -254,8 +227,8 @@ static pn_err insert_message(pn_pg *pg, int64_t mailbox_id,
 	return PN_OK;
 }
 
-/* insert_outmail - queue one mail (idempotent by idem_key); mailbox_id 0 = none */
-static pn_err insert_outmail(pn_pg *pg, int64_t mailbox_id,
+/* ms_insert_outmail - queue one mail (idempotent by idem_key); mailbox_id 0 = none */
+pn_err ms_insert_outmail(pn_pg *pg, int64_t mailbox_id,
     const Postern__V1__OutMail *m, pn_pool *pool)
 {
 	pn_pg_params p;
@@ -282,7 +255,7 @@ static pn_err insert_outmails(pn_pg *pg, int64_t mailbox_id,
 	pn_err err;
 
 	for (size_t i = 0; i < n; i++)
-		if ((err = insert_outmail(pg, mailbox_id, mail[i], pool)) != PN_OK)
+		if ((err = ms_insert_outmail(pg, mailbox_id, mail[i], pool)) != PN_OK)
 			return err;
 	return PN_OK;
 }
@@ -326,7 +299,7 @@ static pn_err select_mailbox_by_address(pn_pg *pg, const char *address,
 	if (err != PN_OK)
 		return err;
 	if (PQntuples(res) > 0)
-		*mb_r = mb_from_row(res, 0, pool, created_event_r);
+		*mb_r = ms_mb_from_row(res, 0, pool, created_event_r);
 	pn_pg_clear(&res);
 	return PN_OK;
 }
@@ -362,7 +335,7 @@ static pn_err insert_mailbox(pn_pg *pg, const char *address,
 	if (err != PN_OK)
 		return err;
 	if (PQntuples(res) > 0)
-		*mb_r = mb_from_row(res, 0, pool, NULL);
+		*mb_r = ms_mb_from_row(res, 0, pool, NULL);
 	pn_pg_clear(&res);
 	return PN_OK;
 }
@@ -384,13 +357,13 @@ static pn_err accept_once(pn_pg *pg, const char *address,
 	pn_err err;
 
 	if ((err = pn_pg_begin(pg)) != PN_OK)
-		return db_fail(pg, why, "accept begin", err);
+		return ms_db_fail(pg, why, "accept begin", err);
 	if ((err = select_mailbox_by_address(pg, address, pool, &mb, &created_event)) != PN_OK)
-		return db_fail(pg, why, "accept find mailbox", err);
+		return ms_db_fail(pg, why, "accept find mailbox", err);
 	if (mb == NULL && a->new_mailbox != NULL) {
 		if ((err = insert_mailbox(pg, address, a->new_mailbox, m->event_id, pool,
 		    &mb)) != PN_OK)
-			return db_fail(pg, why, "accept create mailbox", err);
+			return ms_db_fail(pg, why, "accept create mailbox", err);
 		if (mb == NULL) {
 			/* another Accept created it and committed: start over */
 			pn_pg_rollback(pg);
@@ -400,17 +373,17 @@ static pn_err accept_once(pn_pg *pg, const char *address,
 	}
 	if (mb == NULL) {
 		pn_pg_rollback(pg);
-		return set_why(why, PN_ERR_NOTFOUND, "no mailbox for this address");
+		return ms_set_why(why, PN_ERR_NOTFOUND, "no mailbox for this address");
 	}
 	out->mailbox = mb;
 	if (!created) {
 		found = find_event(pg, mb->id, m->event_id, &msg_id, &prev_folder, &err);
 		if (found < 0)
-			return db_fail(pg, why, "accept find event", err);
+			return ms_db_fail(pg, why, "accept find event", err);
 		if (found) {
 			pn_pg_rollback(pg);
 			if (prev_folder != folder)
-				return set_why(why, PN_ERR_EXISTS,
+				return ms_set_why(why, PN_ERR_EXISTS,
 				    "event_id already used for the other folder");
 			out->message_id = msg_id;
 			out->created = !strcmp(created_event, m->event_id);
@@ -419,23 +392,23 @@ static pn_err accept_once(pn_pg *pg, const char *address,
 		}
 		if (a->new_mailbox != NULL) {
 			pn_pg_rollback(pg);
-			return set_why(why, PN_ERR_EXISTS,
+			return ms_set_why(why, PN_ERR_EXISTS,
 			    "a mailbox for this address exists already");
 		}
 	}
 	if ((err = insert_message(pg, mb->id, m, folder, &msg_id)) != PN_OK)
-		return db_fail(pg, why, "accept insert message", err);
+		return ms_db_fail(pg, why, "accept insert message", err);
 	if (msg_id == 0) {
 		/* a concurrent retry of the same event committed first */
 		pn_pg_rollback(pg);
 		return PN_ERR_BUSY;
 	}
 	if ((err = insert_outmails(pg, mb->id, a->mail, a->n_mail, pool)) != PN_OK)
-		return db_fail(pg, why, "accept queue mail", err);
+		return ms_db_fail(pg, why, "accept queue mail", err);
 	if (!created && (err = touch(pg, mb->id, NULL)) != PN_OK)
-		return db_fail(pg, why, "accept touch", err);
+		return ms_db_fail(pg, why, "accept touch", err);
 	if ((err = pn_pg_commit(pg)) != PN_OK)
-		return db_fail(pg, why, "accept commit", err);
+		return ms_db_fail(pg, why, "accept commit", err);
 	out->message_id = msg_id;
 	out->created = created;
 	out->duplicate = 0;
@@ -456,7 +429,7 @@ pn_err ms_db_accept(pn_pg *pg, const char *address,
 		err = accept_once(pg, address, a, folder, pool, out, why);
 	}
 	if (err == PN_ERR_BUSY)
-		return set_why(why, PN_ERR_TEMP, "concurrent update, try again");
+		return ms_set_why(why, PN_ERR_TEMP, "concurrent update, try again");
 	return err;
 }
 
@@ -470,7 +443,7 @@ static pn_err store_once(pn_pg *pg, const Postern__V1__StoreMessage *s,
 	pn_err err;
 
 	if ((err = pn_pg_begin(pg)) != PN_OK)
-		return db_fail(pg, why, "store begin", err);
+		return ms_db_fail(pg, why, "store begin", err);
 	/* FOR KEY SHARE: the reaper's take (SKIP LOCKED) passes this mailbox by */
 	{
 		pn_pg_params p;
@@ -480,38 +453,38 @@ static pn_err store_once(pn_pg *pg, const Postern__V1__StoreMessage *s,
 		pn_pg_param_int(&p, s->mailbox_id);
 		if ((err = pn_pg_exec(pg, "SELECT 1 FROM mailboxes WHERE id = $1 "
 		    "FOR KEY SHARE", &p, &res)) != PN_OK)
-			return db_fail(pg, why, "store find mailbox", err);
+			return ms_db_fail(pg, why, "store find mailbox", err);
 		found = PQntuples(res) > 0;
 		pn_pg_clear(&res);
 		if (!found) {
 			pn_pg_rollback(pg);
-			return set_why(why, PN_ERR_NOTFOUND, "no such mailbox");
+			return ms_set_why(why, PN_ERR_NOTFOUND, "no such mailbox");
 		}
 	}
 	found = find_event(pg, s->mailbox_id, m->event_id, &msg_id, &prev_folder, &err);
 	if (found < 0)
-		return db_fail(pg, why, "store find event", err);
+		return ms_db_fail(pg, why, "store find event", err);
 	if (found) {
 		pn_pg_rollback(pg);
 		if (prev_folder != (int)m->folder)
-			return set_why(why, PN_ERR_EXISTS,
+			return ms_set_why(why, PN_ERR_EXISTS,
 			    "event_id already used for the other folder");
 		out->message_id = msg_id;
 		out->duplicate = 1;
 		return PN_OK;
 	}
 	if ((err = insert_message(pg, s->mailbox_id, m, m->folder, &msg_id)) != PN_OK)
-		return db_fail(pg, why, "store insert message", err);
+		return ms_db_fail(pg, why, "store insert message", err);
 	if (msg_id == 0) {
 		pn_pg_rollback(pg);
 		return PN_ERR_BUSY;
 	}
 	if ((err = insert_outmails(pg, s->mailbox_id, s->mail, s->n_mail, pool)) != PN_OK)
-		return db_fail(pg, why, "store queue mail", err);
+		return ms_db_fail(pg, why, "store queue mail", err);
 	if ((err = touch(pg, s->mailbox_id, NULL)) != PN_OK)
-		return db_fail(pg, why, "store touch", err);
+		return ms_db_fail(pg, why, "store touch", err);
 	if ((err = pn_pg_commit(pg)) != PN_OK)
-		return db_fail(pg, why, "store commit", err);
+		return ms_db_fail(pg, why, "store commit", err);
 	out->message_id = msg_id;
 	out->duplicate = 0;
 	return PN_OK;
@@ -526,7 +499,7 @@ pn_err ms_db_store(pn_pg *pg, const Postern__V1__StoreMessage *s,
 	for (int tries = 0; tries < 3 && err == PN_ERR_BUSY; tries++)
 		err = store_once(pg, s, pool, out, why);
 	if (err == PN_ERR_BUSY)
-		return set_why(why, PN_ERR_TEMP, "concurrent update, try again");
+		return ms_set_why(why, PN_ERR_TEMP, "concurrent update, try again");
 	return err;
 }
 
@@ -559,10 +532,10 @@ pn_err ms_db_list(pn_pg *pg, int64_t mailbox_id, int folder, int offset,
 	    "WHERE mailbox_id = mb.id AND folder = $2 "
 	    "ORDER BY received_at DESC, id DESC LIMIT $3 OFFSET $4) m ON true "
 	    "WHERE mb.id = $1", &p, &res)) != PN_OK)
-		return db_fail(pg, why, "list page", err);
+		return ms_db_fail(pg, why, "list page", err);
 	if ((n = PQntuples(res)) == 0) {
 		pn_pg_clear(&res);
-		return set_why(why, PN_ERR_NOTFOUND, "no such mailbox");
+		return ms_set_why(why, PN_ERR_NOTFOUND, "no such mailbox");
 	}
 	out->last_activity = pn_pg_int(res, 0, 0);
 	out->total = (int32_t)pn_pg_int(res, 0, 1);
@@ -592,10 +565,10 @@ pn_err ms_db_get_message(pn_pg *pg, int64_t mailbox_id, int64_t message_id,
 	pn_pg_param_int(&p, message_id);
 	if ((err = pn_pg_exec(pg, "SELECT " MSG_COLS ", body FROM messages "
 	    "WHERE mailbox_id = $1 AND id = $2", &p, &res)) != PN_OK)
-		return db_fail(pg, why, "get message", err);
+		return ms_db_fail(pg, why, "get message", err);
 	if (PQntuples(res) == 0) {
 		pn_pg_clear(&res);
-		return set_why(why, PN_ERR_NOTFOUND, "no such message");
+		return ms_set_why(why, PN_ERR_NOTFOUND, "no such message");
 	}
 	msg = pn_pool_alloc(pool, sizeof(*msg));
 	postern__v1__message__init(msg);
@@ -606,8 +579,8 @@ pn_err ms_db_get_message(pn_pg *pg, int64_t mailbox_id, int64_t message_id,
 	return PN_OK;
 }
 
-/* exec_count - run a statement with params, return affected rows or -1 */
-static long exec_count(pn_pg *pg, const char *sql, const pn_pg_params *p,
+/* ms_exec_count - run a statement with params, return affected rows or -1 */
+long ms_exec_count(pn_pg *pg, const char *sql, const pn_pg_params *p,
     pn_err *err_r)
 {
 	PGresult *res = NULL;
@@ -632,11 +605,11 @@ pn_err ms_db_mark_seen(pn_pg *pg, int64_t mailbox_id, int64_t message_id,
 	pn_pg_param_int(&p, mailbox_id);
 	pn_pg_param_int(&p, message_id);
 	pn_pg_param_bool(&p, seen);
-	n = exec_count(pg, "UPDATE messages SET seen = $3 "
+	n = ms_exec_count(pg, "UPDATE messages SET seen = $3 "
 	    "WHERE mailbox_id = $1 AND id = $2", &p, &err);
 	if (n < 0)
-		return db_fail(pg, why, "mark seen", err);
-	return n > 0 ? PN_OK : set_why(why, PN_ERR_NOTFOUND, "no such message");
+		return ms_db_fail(pg, why, "mark seen", err);
+	return n > 0 ? PN_OK : ms_set_why(why, PN_ERR_NOTFOUND, "no such message");
 }
 
 /* ms_db_delete_message - remove one message */
@@ -650,11 +623,11 @@ pn_err ms_db_delete_message(pn_pg *pg, int64_t mailbox_id,
 	pn_pg_params_init(&p);
 	pn_pg_param_int(&p, mailbox_id);
 	pn_pg_param_int(&p, message_id);
-	n = exec_count(pg, "DELETE FROM messages WHERE mailbox_id = $1 AND id = $2",
+	n = ms_exec_count(pg, "DELETE FROM messages WHERE mailbox_id = $1 AND id = $2",
 	    &p, &err);
 	if (n < 0)
-		return db_fail(pg, why, "delete message", err);
-	return n > 0 ? PN_OK : set_why(why, PN_ERR_NOTFOUND, "no such message");
+		return ms_db_fail(pg, why, "delete message", err);
+	return n > 0 ? PN_OK : ms_set_why(why, PN_ERR_NOTFOUND, "no such message");
 }
 
 /* ms_db_update_mailbox - compare-and-set on state */
@@ -681,9 +654,9 @@ pn_err ms_db_update_mailbox(pn_pg *pg, const Postern__V1__UpdateMailbox *u,
 	    "link_hash = CASE WHEN $5 THEN NULL ELSE link_hash END, "
 	    "pin_verifier = CASE WHEN $5 THEN NULL ELSE pin_verifier END "
 	    "WHERE id = $1 AND state = $2 RETURNING " MB_PUBLIC, &p, &res)) != PN_OK)
-		return db_fail(pg, why, "update mailbox", err);
+		return ms_db_fail(pg, why, "update mailbox", err);
 	if (PQntuples(res) > 0) {
-		*mb_r = mb_from_row(res, 0, pool, NULL);
+		*mb_r = ms_mb_from_row(res, 0, pool, NULL);
 		pn_pg_clear(&res);
 		return PN_OK;
 	}
@@ -692,7 +665,7 @@ pn_err ms_db_update_mailbox(pn_pg *pg, const Postern__V1__UpdateMailbox *u,
 	err = ms_db_get_mailbox(pg, u->mailbox_id, NULL, NULL, 0, pool, mb_r, why);
 	if (err != PN_OK)
 		return err;
-	return set_why(why, PN_ERR_EXISTS, "mailbox state differs from expected_state");
+	return ms_set_why(why, PN_ERR_EXISTS, "mailbox state differs from expected_state");
 }
 
 /* ms_db_touch - record activity */
@@ -702,282 +675,6 @@ pn_err ms_db_touch(pn_pg *pg, int64_t mailbox_id, ms_why *why)
 	int found = 0;
 
 	if ((err = touch(pg, mailbox_id, &found)) != PN_OK)
-		return db_fail(pg, why, "touch", err);
-	return found ? PN_OK : set_why(why, PN_ERR_NOTFOUND, "no such mailbox");
-}
-
-/* id_array - '{1,2,3}' (a bigint[] literal built from numbers only) in pool */
-static char *id_array(const int64_t *ids, size_t n, pn_pool *pool)
-{
-	char *list = pn_pool_alloc(pool, n * 21 + 3);
-	size_t off = 0;
-
-	list[off++] = '{';
-	for (size_t i = 0; i < n; i++)
-		off += (size_t)sprintf(list + off, "%s%lld", i ? "," : "",
-		    (long long)ids[i]);
-	list[off++] = '}';
-	list[off] = '\0';
-	return list;
-}
-
-/*
- * ms_db_take_idle - the reaper's batch without a listing, one statement:
- *
- *   prev  tombstones this request_id left (a retry after a lost reply:
- *         answer them again, delete nothing more);
- *   v     otherwise the next take idle mailboxes in the reaper's order
- *         (the mailboxes_reap_order index), locked with SKIP LOCKED; the
- *         row lock re-evaluates the idle test on the row's latest
- *         version, so a mailbox that became active meanwhile is not taken;
- *   mm    their messages, in one set-based DELETE over the index on
- *         (mailbox_id, ...), instead of one cascade query per mailbox
- *         (which then finds nothing): 12-13 ms -> 8-11 ms per 100
- *         mailboxes of 10 messages in EXPLAIN ANALYZE;
- *   d, t  their DELETE (outbox rows by ON DELETE CASCADE) and their
- *         tombstones. The ids go in as one array so that both DELETEs
- *         find them by index; joined with v, the planner hashes v and
- *         scans the whole table for every batch.
- *
- * A mailbox another transaction holds right now is skipped, not waited
- * for: a replica deleting it, or an activity in flight that keeps it.
- */
-pn_err ms_db_take_idle(pn_pg *pg, int take, int64_t inactive_before,
-    const char *request_id, pn_pool *pool, Postern__V1__DeleteResults *out,
-    ms_why *why)
-{
-	const char *rid = request_id != NULL ? request_id : "";
-	pn_pg_params p;
-	PGresult *res = NULL;
-	pn_err err;
-	int n;
-
-	if ((err = pn_pg_begin(pg)) != PN_OK)
-		return db_fail(pg, why, "take idle begin", err);
-	pn_pg_params_init(&p);
-	pn_pg_param_int(&p, inactive_before);
-	pn_pg_param_int(&p, take);
-	pn_pg_param_text(&p, rid);
-	if ((err = pn_pg_exec(pg, "WITH prev AS (SELECT mailbox_id, address "
-	    "FROM mailbox_tombstones WHERE $3 <> '' AND deleted_by = $3), "
-	    "v AS (SELECT id FROM mailboxes WHERE last_activity < to_timestamp($1) "
-	    "AND NOT EXISTS (SELECT 1 FROM prev) "
-	    "ORDER BY last_activity, id LIMIT $2 FOR UPDATE SKIP LOCKED), "
-	    "ids AS MATERIALIZED (SELECT ARRAY(SELECT id FROM v) AS a), "
-	    "mm AS (DELETE FROM messages WHERE mailbox_id = ANY ((SELECT a FROM ids)::bigint[])), "
-	    "d AS (DELETE FROM mailboxes WHERE id = ANY ((SELECT a FROM ids)::bigint[]) "
-	    "RETURNING id, address), "
-	    "t AS (INSERT INTO mailbox_tombstones (mailbox_id, address, deleted_by) "
-	    "SELECT id, address, $3 FROM d ON CONFLICT (mailbox_id) DO NOTHING) "
-	    "SELECT id, address FROM d UNION ALL SELECT mailbox_id, address FROM prev",
-	    &p, &res)) != PN_OK)
-		return db_fail(pg, why, "take idle", err);
-	n = PQntuples(res);
-	out->n_results = (size_t)n;
-	out->results = pn_pool_alloc(pool, sizeof(*out->results) * (size_t)(n ? n : 1));
-	for (int i = 0; i < n; i++) {
-		Postern__V1__MailboxDeleted *r = pn_pool_alloc(pool, sizeof(*r));
-
-		postern__v1__mailbox_deleted__init(r);
-		r->mailbox_id = pn_pg_int(res, i, 0);
-		r->status = POSTERN__V1__STATUS__STATUS_OK;
-		r->address = pn_pg_text(res, i, 1, pool);
-		out->results[i] = r;
-	}
-	pn_pg_clear(&res);
-	if ((err = pn_pg_commit(pg)) != PN_OK)
-		return db_fail(pg, why, "take idle commit", err);
-	pn_info("msg=\"mailboxes deleted\" taken=%d deleted=%d inactive_before=%lld",
-	    take, n, (long long)inactive_before);
-	return PN_OK;
-}
-
-/*
- * ms_db_queue_mail - one outbox row, idempotent by idem_key. With
- * warn_before > 0 it is the reaper's expiry warning: queued only if the
- * mailbox is still idle since before warn_before and not warned in this
- * period, and warned_at is set in the same transaction (row locked, so a
- * concurrent activity or a second reaper either comes first and is seen,
- * or waits for us).
- */
-pn_err ms_db_queue_mail(pn_pg *pg, int64_t mailbox_id,
-    const Postern__V1__OutMail *m, int64_t warn_before, pn_pool *pool,
-    ms_why *why)
-{
-	pn_pg_params p;
-	PGresult *res = NULL;
-	pn_err err;
-	int due;
-
-	if (warn_before <= 0) {
-		if ((err = insert_outmail(pg, mailbox_id, m, pool)) != PN_OK)
-			return db_fail(pg, why, "queue mail", err);
-		return PN_OK;
-	}
-	if ((err = pn_pg_begin(pg)) != PN_OK)
-		return db_fail(pg, why, "warn begin", err);
-	pn_pg_params_init(&p);
-	pn_pg_param_int(&p, mailbox_id);
-	pn_pg_param_int(&p, warn_before);
-	if ((err = pn_pg_exec(pg, "SELECT last_activity < to_timestamp($2) AND "
-	    "(warned_at IS NULL OR warned_at < last_activity) "
-	    "FROM mailboxes WHERE id = $1 FOR UPDATE", &p, &res)) != PN_OK)
-		return db_fail(pg, why, "warn lock", err);
-	if (PQntuples(res) == 0) {
-		pn_pg_clear(&res);
-		pn_pg_rollback(pg);
-		return set_why(why, PN_ERR_NOTFOUND, "no such mailbox");
-	}
-	due = pn_pg_bool(res, 0, 0);
-	pn_pg_clear(&res);
-	if (!due) {
-		pn_pg_rollback(pg);
-		return set_why(why, PN_ERR_EXISTS,
-		    "mailbox was active since, or warned in this period already");
-	}
-	if ((err = insert_outmail(pg, mailbox_id, m, pool)) != PN_OK)
-		return db_fail(pg, why, "warn queue mail", err);
-	pn_pg_params_init(&p);
-	pn_pg_param_int(&p, mailbox_id);
-	/* warned: the reaper's claim on the row is done with too */
-	if ((err = pn_pg_exec(pg, "UPDATE mailboxes SET warned_at = now(), "
-	    "reap_claimed_until = NULL WHERE id = $1", &p, NULL)) != PN_OK)
-		return db_fail(pg, why, "warn mark", err);
-	if ((err = pn_pg_commit(pg)) != PN_OK)
-		return db_fail(pg, why, "warn commit", err);
-	return PN_OK;
-}
-
-/*
- * ms_db_list_inactive - mailboxes idle since before inactive_before,
- * oldest first. With claim > 0 the rows are claimed for claim seconds in
- * one short statement; rows claimed by others or locked right now (an
- * Accept or Touch in flight) are skipped. With after_id >= 0 (no claim) a
- * read-only walk in id order over ids > after_id; -1 = oldest first.
- */
-pn_err ms_db_list_inactive(pn_pg *pg, int64_t inactive_before, int limit,
-    int64_t claim, int unwarned_only, int64_t after_id, pn_pool *pool,
-    Postern__V1__MailboxList *out, ms_why *why)
-{
-#define LI_WHERE(unwarned) "last_activity < to_timestamp($1) " \
-	unwarned
-#define LI_UNWARNED "AND (warned_at IS NULL OR warned_at < last_activity) "
-/* = ANY (ARRAY(...)): the claimed ids by primary key, never a scan of the table */
-#define LI_CLAIM(unwarned) "UPDATE mailboxes SET " \
-	"reap_claimed_until = now() + make_interval(secs => $3) " \
-	"WHERE id = ANY (ARRAY(SELECT id FROM mailboxes WHERE " LI_WHERE(unwarned) \
-	"AND (reap_claimed_until IS NULL OR reap_claimed_until < now()) " \
-	"ORDER BY last_activity, id LIMIT $2 FOR UPDATE SKIP LOCKED)) " \
-	"RETURNING " MB_PUBLIC
-#define LI_WALK(unwarned) "SELECT " MB_PUBLIC " FROM mailboxes WHERE " \
-	LI_WHERE(unwarned) "AND id > $3 ORDER BY id LIMIT $2"
-#define LI_OLDEST(unwarned) "SELECT " MB_PUBLIC " FROM mailboxes WHERE " \
-	LI_WHERE(unwarned) "ORDER BY last_activity, id LIMIT $2"
-	/* [claim | walk | oldest][unwarned_only] */
-	static const char *const sql[3][2] = {
-		{ LI_CLAIM(""), LI_CLAIM(LI_UNWARNED) },
-		{ LI_WALK(""), LI_WALK(LI_UNWARNED) },
-		{ LI_OLDEST(""), LI_OLDEST(LI_UNWARNED) },
-	};
-	const char *q;
-	pn_pg_params p;
-	PGresult *res = NULL;
-	pn_err err;
-	int n;
-
-	pn_pg_params_init(&p);
-	pn_pg_param_int(&p, inactive_before);
-	pn_pg_param_int(&p, limit);
-	if (claim > 0) {
-		pn_pg_param_int(&p, claim);
-		q = sql[0][unwarned_only ? 1 : 0];
-	} else if (after_id >= 0) {
-		pn_pg_param_int(&p, after_id);
-		q = sql[1][unwarned_only ? 1 : 0];
-	} else {
-		q = sql[2][unwarned_only ? 1 : 0];
-	}
-	if (claim > 0 && (err = begin_hint(pg)) != PN_OK)
-		return db_fail(pg, why, "list inactive begin", err);
-	if ((err = pn_pg_exec(pg, q, &p, &res)) != PN_OK)
-		return db_fail(pg, why, "list inactive", err);
-	if (claim > 0 && (err = pn_pg_commit(pg)) != PN_OK) {
-		pn_pg_clear(&res);
-		return db_fail(pg, why, "list inactive commit", err);
-	}
-	n = PQntuples(res);
-	out->n_mailboxes = (size_t)n;
-	out->mailboxes = pn_pool_alloc(pool, sizeof(*out->mailboxes) * (size_t)(n ? n : 1));
-	for (int i = 0; i < n; i++)
-		out->mailboxes[i] = mb_from_row(res, i, pool, NULL);
-	pn_pg_clear(&res);
-	return PN_OK;
-}
-
-/* ms_db_list_tombstones - oldest first; with claim > 0 claimed (SKIP LOCKED) */
-pn_err ms_db_list_tombstones(pn_pg *pg, int limit, int64_t claim,
-    pn_pool *pool, Postern__V1__TombstoneList *out, ms_why *why)
-{
-	pn_pg_params p;
-	PGresult *res = NULL;
-	pn_err err;
-	int n;
-
-	pn_pg_params_init(&p);
-	pn_pg_param_int(&p, limit);
-	if (claim > 0) {
-		pn_pg_param_int(&p, claim);
-		err = pn_pg_exec(pg, "UPDATE mailbox_tombstones "
-		    "SET claimed_until = now() + make_interval(secs => $2) "
-		    "WHERE mailbox_id IN (SELECT mailbox_id FROM mailbox_tombstones "
-		    "WHERE claimed_until IS NULL OR claimed_until < now() "
-		    "ORDER BY deleted_at, mailbox_id LIMIT $1 FOR UPDATE SKIP LOCKED) "
-		    "RETURNING mailbox_id, address, " EPOCH("deleted_at"), &p, &res);
-	} else {
-		err = pn_pg_exec(pg, "SELECT mailbox_id, address, " EPOCH("deleted_at")
-		    " FROM mailbox_tombstones ORDER BY deleted_at, mailbox_id LIMIT $1",
-		    &p, &res);
-	}
-	if (err != PN_OK)
-		return db_fail(pg, why, "list tombstones", err);
-	n = PQntuples(res);
-	out->n_tombstones = (size_t)n;
-	out->tombstones = pn_pool_alloc(pool, sizeof(*out->tombstones) * (size_t)(n ? n : 1));
-	for (int i = 0; i < n; i++) {
-		Postern__V1__Tombstone *t = pn_pool_alloc(pool, sizeof(*t));
-
-		postern__v1__tombstone__init(t);
-		t->mailbox_id = pn_pg_int(res, i, 0);
-		t->address = pn_pg_text(res, i, 1, pool);
-		t->deleted_at = pn_pg_int(res, i, 2);
-		out->tombstones[i] = t;
-	}
-	pn_pg_clear(&res);
-	return PN_OK;
-}
-
-/* ms_db_forget_tombstones - the Redis state of these mailboxes is gone */
-pn_err ms_db_forget_tombstones(pn_pg *pg, const int64_t *ids, size_t n,
-    pn_pool *pool, long *forgotten_r, ms_why *why)
-{
-	pn_pg_params p;
-	pn_err err;
-	char *list;
-	long count;
-
-	/* one statement: '{1,2,3}'::bigint[] built from numbers only */
-	list = id_array(ids, n, pool);
-	pn_pg_params_init(&p);
-	pn_pg_param_text(&p, list);
-	if ((err = begin_hint(pg)) != PN_OK)
-		return db_fail(pg, why, "forget tombstones begin", err);
-	count = exec_count(pg, "DELETE FROM mailbox_tombstones "
-	    "WHERE mailbox_id = ANY ($1::bigint[])", &p, &err);
-	if (count < 0)
-		return db_fail(pg, why, "forget tombstones", err);
-	if ((err = pn_pg_commit(pg)) != PN_OK)
-		return db_fail(pg, why, "forget tombstones commit", err);
-	if (forgotten_r != NULL)
-		*forgotten_r = count;
-	return PN_OK;
+		return ms_db_fail(pg, why, "touch", err);
+	return found ? PN_OK : ms_set_why(why, PN_ERR_NOTFOUND, "no such mailbox");
 }

@@ -1,0 +1,35 @@
+/*
+ * ms_db_int.h - what ms_db.c and ms_reap.c share and nobody else needs:
+ * the column lists their statements select, and the helpers that turn a
+ * row into a message or a failure into a reply. Only the two database
+ * files include it; the rest of mailstore sees ms_db_* in ms.h.
+ */
+#ifndef POSTERN_MS_DB_INT_H
+#define POSTERN_MS_DB_INT_H
+
+#include "ms.h"
+
+#define EPOCH(col) "floor(extract(epoch FROM " col "))::bigint"
+
+/* mailbox columns; the public variant never reads the secret key */
+#define MB_COLS(secret) "id, address, state, public_key, " secret ", fingerprint, " \
+	"link_hash, pin_verifier, created_by, " EPOCH("created_at") ", " \
+	EPOCH("last_activity") ", coalesce(" EPOCH("warned_at") ", 0), created_event"
+#define MB_SECRET MB_COLS("secret_key")
+#define MB_PUBLIC MB_COLS("''::bytea")
+
+/* ms_set_why - the reply's error text (a static string); returns err */
+pn_err ms_set_why(ms_why *why, pn_err err, const char *text);
+/* ms_db_fail - an unexpected database error: roll back, log it, classify it */
+pn_err ms_db_fail(pn_pg *pg, ms_why *why, const char *what, pn_err err);
+/* ms_mb_from_row - a Mailbox from MB_COLS; *created_event_r optional */
+Postern__V1__Mailbox *ms_mb_from_row(const PGresult *res, int row,
+    pn_pool *pool, const char **created_event_r);
+/* ms_insert_outmail - queue one mail (idempotent by idem_key); mailbox_id 0 = none */
+pn_err ms_insert_outmail(pn_pg *pg, int64_t mailbox_id,
+    const Postern__V1__OutMail *m, pn_pool *pool);
+/* ms_exec_count - run a statement with params, return affected rows or -1 */
+long ms_exec_count(pn_pg *pg, const char *sql, const pn_pg_params *p,
+    pn_err *err_r);
+
+#endif
