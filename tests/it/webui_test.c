@@ -427,10 +427,13 @@ static int teardown(void **state)
 
 /* ---- sending mail in ---- */
 
-/* send_mail - a send event to rcpt; returns the PIN ("" if none) in pin_r */
-static void send_mail(const char *rcpt, int with_pin, const char *mime, char pin_r[16])
+/*
+ * send_one - a send event from alice to rcpt; it must be PN_OK (one
+ * outcome: the typed call checks the count)
+ */
+static Postern__V1__SendResult *send_one(pn_pool *pool, const char *rcpt, int with_pin,
+    const char *mime)
 {
-	pn_pool *pool = pn_pool_new();
 	Postern__V1__SendResult *res;
 	const char *why;
 	char id[64];
@@ -439,8 +442,16 @@ static void send_mail(const char *rcpt, int with_pin, const char *mime, char pin
 		.mime = mime, .len = strlen(mime), .with_pin = with_pin };
 
 	snprintf(id, sizeof(id), "wu-%s-%d", F->tag, ++F->seq);
-	/* PN_OK: one outcome (the typed call checks the count) */
 	assert_int_equal(th_send_event(F->st.client, pool, &ev, &res, &why), PN_OK);
+	return res;
+}
+
+/* send_mail - a send event to rcpt; returns the PIN ("" if none) in pin_r */
+static void send_mail(const char *rcpt, int with_pin, const char *mime, char pin_r[16])
+{
+	pn_pool *pool = pn_pool_new();
+	Postern__V1__SendResult *res = send_one(pool, rcpt, with_pin, mime);
+
 	assert_int_equal(res->outcomes[0]->kind, POSTERN__V1__OUTCOME__KIND__MAILBOX_CREATED);
 	snprintf(pin_r, 16, "%s", res->outcomes[0]->pin ? res->outcomes[0]->pin : "");
 	pn_pool_destroy(&pool);
@@ -1058,15 +1069,8 @@ static void test_page_cache(void **state)
 static void deliver(const char *rcpt, const char *mime)
 {
 	pn_pool *pool = pn_pool_new();
-	Postern__V1__SendResult *res;
-	const char *why;
-	char id[64];
-	const char *rcpts[1] = { rcpt };
-	const th_event ev = { .id = id, .sender = addr("alice"), .rcpts = rcpts, .n = 1,
-		.mime = mime, .len = strlen(mime) };
 
-	snprintf(id, sizeof(id), "wu-%s-%d", F->tag, ++F->seq);
-	assert_int_equal(th_send_event(F->st.client, pool, &ev, &res, &why), PN_OK);
+	send_one(pool, rcpt, 0, mime);
 	pn_pool_destroy(&pool);
 }
 
