@@ -640,33 +640,6 @@ int th_file_count(const char *dir)
 	return n;
 }
 
-/* th_count_mails - .eml files in dir whose text contains needle */
-int th_count_mails(const char *dir, const char *needle)
-{
-	char path[1024];
-	struct dirent *de;
-	DIR *d;
-	int n = 0;
-
-	if ((d = opendir(dir)) == NULL)
-		return 0;
-	while ((de = readdir(d)) != NULL) {
-		size_t len = strlen(de->d_name);
-		char *text;
-
-		if (len < 4 || strcmp(de->d_name + len - 4, ".eml"))
-			continue;
-		snprintf(path, sizeof(path), "%s/%s", dir, de->d_name);
-		if ((text = th_read_file(path, NULL)) == NULL)
-			continue;
-		if (strstr(text, needle))
-			n++;
-		free(text);
-	}
-	closedir(d);
-	return n;
-}
-
 /* th_wait_file_count - poll until dir holds n files; the count seen last */
 int th_wait_file_count(const char *dir, int n, long timeout_ms)
 {
@@ -921,4 +894,46 @@ int th_gpg(const char *home, const char *out_path, ...)
 	va_end(ap);
 	argv[n] = NULL;
 	return th_run(argv, NULL, out_path);
+}
+
+void th_gpg_fpr(const char *home, const char *address, char *fpr, size_t len)
+{
+	char path[512], *text, *p;
+
+	snprintf(path, sizeof(path), "%s/fpr.txt", home);
+	assert_int_equal(th_gpg(home, path, "--with-colons", "--list-keys", address, (char *)NULL), 0);
+	assert_non_null(text = th_read_file(path, NULL));
+	assert_non_null(p = strstr(text, "\nfpr:"));
+	p += 5;
+	while (*p == ':')
+		p++;
+	snprintf(fpr, len, "%.40s", p);
+	free(text);
+}
+
+int th_key_import(const char *keyring, const char *gnupghome, const char *path)
+{
+	const char *certs = th_env("POSTERN_TEST_CERTS");
+	char bin[512], e[4][600];
+	const char *env[] = { e[0], e[1], e[2], e[3], NULL };
+	const char *argv[] = { bin, "key", "import", path, NULL };
+
+	snprintf(bin, sizeof(bin), "%s/posternctl", th_env("POSTERN_TEST_BIN"));
+	snprintf(e[0], sizeof(e[0]), "POSTERN_KEYRING_DIR=%s", keyring);
+	snprintf(e[1], sizeof(e[1]), "POSTERN_CERT=%s/posternctl.cert", certs);
+	snprintf(e[2], sizeof(e[2]), "POSTERN_BROKER_CERT=%s/broker.cert", certs);
+	snprintf(e[3], sizeof(e[3]), "GNUPGHOME=%s", gnupghome);
+	return th_run(argv, env, NULL);
+}
+
+int th_gpg_keygen(const char *home, const char *name, const char *address)
+{
+	char uid[300];
+
+	if (name != NULL)
+		snprintf(uid, sizeof(uid), "%s <%s>", name, address);
+	else
+		snprintf(uid, sizeof(uid), "<%s>", address);
+	return th_gpg(home, NULL, "--quick-gen-key", uid, "future-default", "default", "never",
+	    (char *)NULL);
 }

@@ -54,6 +54,12 @@ int th_run(const char *const argv[], const char *const env[], const char *out_pa
  * 20); stdout to out_path (NULL = inherited); the exit status.
  */
 int th_gpg(const char *home, const char *out_path, ...) __attribute__((sentinel));
+/* th_key_import - posternctl key import path (armored keys) into keyring, gpg in gnupghome; the exit status */
+int th_key_import(const char *keyring, const char *gnupghome, const char *path);
+/* th_gpg_keygen - a key pair for "name <address>" (name NULL: "<address>") in home, no expiry; gpg's exit status */
+int th_gpg_keygen(const char *home, const char *name, const char *address);
+/* th_gpg_fpr - the fingerprint (40 hex digits) of the key for address in home; fails the test if there is none */
+void th_gpg_fpr(const char *home, const char *address, char *fpr, size_t len);
 
 /*
  * th_spawn - start a child: argv[0] is a name under POSTERN_TEST_BIN or a
@@ -82,6 +88,23 @@ int th_file_count(const char *dir);
 int th_count_mails(const char *dir, const char *needle);
 /* th_read_file - whole file, NUL-terminated; caller frees; NULL if missing */
 char *th_read_file(const char *path, size_t *len_r);
+
+/*
+ * Addresses and the SMTP sink's mails (th_mail.c). A mail is "for" rcpt
+ * when the sink's envelope names it (X-Sink-Rcpt-To: <rcpt>).
+ */
+/* th_addr - "local@domain" in one of 16 rotating static buffers */
+const char *th_addr(const char *domain, const char *local);
+/* th_mails_to - the sink's mails in dir for rcpt; the newest one's text in *last_r (optional, caller frees, NULL if none); fails the test if dir cannot be read */
+int th_mails_to(const char *dir, const char *rcpt, char **last_r);
+/* th_mail_to - the newest sink mail in dir for rcpt (caller frees), NULL if none */
+char *th_mail_to(const char *dir, const char *rcpt);
+/* th_mail_with - the newest sink mail in dir that contains needle (caller frees), NULL if none */
+char *th_mail_with(const char *dir, const char *needle);
+/* th_wait_count_mails - poll until th_count_mails(dir, needle) >= want, up to timeout_ms; the count seen last */
+int th_wait_count_mails(const char *dir, const char *needle, int want, long timeout_ms);
+/* th_wait_mails - poll until dir holds >= want mails for rcpt, up to timeout_ms; the count seen last */
+int th_wait_mails(const char *dir, const char *rcpt, int want, long timeout_ms);
 
 /* The broker, on its own port, CURVE on with the test certificates. */
 typedef struct th_broker {

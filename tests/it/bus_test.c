@@ -235,6 +235,37 @@ static void test_request_reply(void **state)
 	assert_int_equal(th_stop(b.pid, 10000), 0);
 }
 
+/* two_workers - start the broker and two keylookup workers; both registered */
+static void two_workers(th_broker *b, pid_t *w1, pid_t *w2)
+{
+	assert_int_equal(th_broker_start(b, NULL), 0);
+	*w1 = start_kl(b);
+	*w2 = start_kl(b);
+	assert_int_equal(wait_metric(b->health, WORKERS_KL, 2, 3000), 0);
+}
+
+/* stop_workers - stop w1 (unless 0: already gone), w2 and the broker */
+static void stop_workers(th_broker *b, pid_t w1, pid_t w2)
+{
+	if (w1 > 0)
+		th_stop(w1, 10000);
+	th_stop(w2, 10000);
+	th_stop(b->pid, 10000);
+}
+
+/* only_worker - ten calls with one try each, all answered by w */
+static void only_worker(const th_broker *b, pid_t w)
+{
+	pn_client *strict = th_client(b->endpoint, NULL, 1500, 1);
+	long pid;
+
+	for (int i = 0; i < 10; i++) {
+		assert_int_equal(ping(strict, "keylookup", &pid), PN_OK);
+		assert_int_equal(pid, (long)w);
+	}
+	pn_client_destroy(&strict);
+}
+
 /* two workers of one service share the requests */
 static void test_two_workers_share(void **state)
 {
@@ -244,10 +275,7 @@ static void test_two_workers_share(void **state)
 	int n1 = 0, n2 = 0;
 
 	(void)state;
-	assert_int_equal(th_broker_start(&b, NULL), 0);
-	w1 = start_kl(&b);
-	w2 = start_kl(&b);
-	assert_int_equal(wait_metric(b.health, WORKERS_KL, 2, 3000), 0);
+	two_workers(&b, &w1, &w2);
 	c = th_client(b.endpoint, NULL, 2000, 3);
 	for (int i = 0; i < 20; i++) {
 		long pid;
@@ -265,9 +293,7 @@ static void test_two_workers_share(void **state)
 	assert_true(n2 > 0);
 	assert_int_equal(n1 + n2, 20);
 	pn_client_destroy(&c);
-	th_stop(w1, 10000);
-	th_stop(w2, 10000);
-	th_stop(b.pid, 10000);
+	stop_workers(&b, w1, w2);
 }
 
 /* a SIGKILLed worker stops getting requests; retries reach the other */
@@ -275,15 +301,12 @@ static void test_killed_worker(void **state)
 {
 	th_broker b = { 0 };
 	pid_t w1, w2;
-	pn_client *c, *strict;
+	pn_client *c;
 	long long killed;
 	long pid;
 
 	(void)state;
-	assert_int_equal(th_broker_start(&b, NULL), 0);
-	w1 = start_kl(&b);
-	w2 = start_kl(&b);
-	assert_int_equal(wait_metric(b.health, WORKERS_KL, 2, 3000), 0);
+	two_workers(&b, &w1, &w2);
 	c = th_client(b.endpoint, NULL, 700, 5);
 	assert_int_equal(ping(c, "keylookup", &pid), PN_OK);
 
@@ -299,15 +322,9 @@ static void test_killed_worker(void **state)
 	    3500 - (long)(th_now_ms() - killed)), 0);
 	print_message("dead worker dropped %lld ms after SIGKILL\n", th_now_ms() - killed);
 	/* and no request goes to it any more: one try each must do */
-	strict = th_client(b.endpoint, NULL, 1500, 1);
-	for (int i = 0; i < 10; i++) {
-		assert_int_equal(ping(strict, "keylookup", &pid), PN_OK);
-		assert_int_equal(pid, (long)w2);
-	}
-	pn_client_destroy(&strict);
+	only_worker(&b, w2);
 	pn_client_destroy(&c);
-	th_stop(w2, 10000);
-	th_stop(b.pid, 10000);
+	stop_workers(&b, 0, w2);
 }
 
 /* a stuck worker (SIGSTOP: its connection stays open) misses heartbeats */
@@ -315,32 +332,20 @@ static void test_stuck_worker(void **state)
 {
 	th_broker b = { 0 };
 	pid_t w1, w2;
-	pn_client *strict;
 	long long stopped;
-	long pid;
 
 	(void)state;
-	assert_int_equal(th_broker_start(&b, NULL), 0);
-	w1 = start_kl(&b);
-	w2 = start_kl(&b);
-	assert_int_equal(wait_metric(b.health, WORKERS_KL, 2, 3000), 0);
+	two_workers(&b, &w1, &w2);
 
 	assert_int_equal(th_kill(w1, SIGSTOP), 0);
 	stopped = th_now_ms();
 	assert_int_equal(wait_metric(b.health, WORKERS_KL, 1, 3500), 0);
 	print_message("stuck worker dropped %lld ms after SIGSTOP\n", th_now_ms() - stopped);
-	strict = th_client(b.endpoint, NULL, 1500, 1);
-	for (int i = 0; i < 10; i++) {
-		assert_int_equal(ping(strict, "keylookup", &pid), PN_OK);
-		assert_int_equal(pid, (long)w2);
-	}
+	only_worker(&b, w2);
 	/* woken up, it is told DISCONNECT and registers afresh */
 	assert_int_equal(th_kill(w1, SIGCONT), 0);
 	assert_int_equal(wait_metric(b.health, WORKERS_KL, 2, 5000), 0);
-	pn_client_destroy(&strict);
-	th_stop(w1, 10000);
-	th_stop(w2, 10000);
-	th_stop(b.pid, 10000);
+	stop_workers(&b, w1, w2);
 }
 
 /* the broker restarts under a live worker and client: both carry on */

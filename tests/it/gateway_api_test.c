@@ -49,7 +49,6 @@
 
 #include <cmocka.h>
 #include <curl/curl.h>
-#include <dirent.h>
 #include <sodium.h>
 
 #include "../harness/harness.h"
@@ -76,12 +75,7 @@ static fx *F;
 /* addr - an address of this run's domain (rotating static buffers) */
 static const char *addr(const char *local)
 {
-	static char buf[16][128];
-	static int i;
-	char *b = buf[i++ % 16];
-
-	snprintf(b, sizeof(buf[0]), "%s@%s", local, F->domain);
-	return b;
+	return th_addr(F->domain, local);
 }
 
 /* ---- HTTP ---- */
@@ -335,60 +329,23 @@ static char *send_body(const char *sender, const char *rcpt_json, const char *su
 	return json;
 }
 
-/* mails_to - sink files addressed to rcpt; the newest in *last_r (caller frees) */
+/* mails_to - the sink's mails for rcpt; the newest one's text in *last_r (caller frees) */
 static int mails_to(const char *rcpt, char **last_r)
 {
-	DIR *d = opendir(F->st.maildir);
-	struct dirent *de;
-	char want[300], path[1024], best[256] = "";
-	int n = 0;
-
-	assert_non_null(d);
-	snprintf(want, sizeof(want), "X-Sink-Rcpt-To: <%s>", rcpt);
-	while ((de = readdir(d)) != NULL) {
-		char *text;
-		if (!strstr(de->d_name, ".eml"))
-			continue;
-		snprintf(path, sizeof(path), "%s/%s", F->st.maildir, de->d_name);
-		if (!(text = th_read_file(path, NULL)))
-			continue;
-		if (strstr(text, want)) {
-			n++;
-			if (strcmp(de->d_name, best) > 0)
-				snprintf(best, sizeof(best), "%s", de->d_name);
-		}
-		free(text);
-	}
-	closedir(d);
-	if (last_r) {
-		*last_r = NULL;
-		if (*best) {
-			snprintf(path, sizeof(path), "%s/%s", F->st.maildir, best);
-			*last_r = th_read_file(path, NULL);
-		}
-	}
-	return n;
+	return th_mails_to(F->st.maildir, rcpt, last_r);
 }
 
-/* wait_mails - until rcpt has n mails (10 s) */
+/* wait_mails - until rcpt has >= n mails (10 s); returns the count */
 static int wait_mails(const char *rcpt, int n)
 {
-	int got = 0;
-
-	for (int i = 0; i < 200; i++) {
-		if ((got = mails_to(rcpt, NULL)) >= n)
-			break;
-		usleep(50000);
-	}
-	return got;
+	return th_wait_mails(F->st.maildir, rcpt, n, 10000);
 }
 
 /* ---- setup ---- */
 
 static int setup(void **state)
 {
-	const char *certs = th_env("POSTERN_TEST_CERTS");
-	char uid[256], path[512], bin[512], tokfile[400];
+	char path[512], tokfile[400];
 	fx *f = calloc(1, sizeof(*f));
 
 	assert_non_null(f);
@@ -401,38 +358,12 @@ static int setup(void **state)
 	f->keyring = th_tmpdir("gak");
 
 	/* the organisation's users: alice (a sender) and kim (a recipient) */
-	snprintf(uid, sizeof(uid), "Alice Sender <%s>", addr("alice"));
-	assert_int_equal(th_gpg(f->senderhome, NULL, "--quick-gen-key", uid, "future-default",
-	    "default", "never", (char *)NULL), 0);
-	snprintf(uid, sizeof(uid), "Kim <%s>", addr("kim"));
-	assert_int_equal(th_gpg(f->senderhome, NULL, "--quick-gen-key", uid, "future-default",
-	    "default", "never", (char *)NULL), 0);
+	assert_int_equal(th_gpg_keygen(f->senderhome, "Alice Sender", addr("alice")), 0);
+	assert_int_equal(th_gpg_keygen(f->senderhome, "Kim", addr("kim")), 0);
 	snprintf(path, sizeof(path), "%s/users.asc", f->senderhome);
 	assert_int_equal(th_gpg(f->senderhome, path, "--armor", "--export", (char *)NULL), 0);
-	{
-		char e0[600], e1[600], e2[600], e3[600];
-		const char *env[] = { e0, e1, e2, e3, NULL };
-		const char *argv[] = { bin, "key", "import", path, NULL };
-		snprintf(bin, sizeof(bin), "%s/posternctl", th_env("POSTERN_TEST_BIN"));
-		snprintf(e0, sizeof(e0), "POSTERN_KEYRING_DIR=%s", f->keyring);
-		snprintf(e1, sizeof(e1), "POSTERN_CERT=%s/posternctl.cert", certs);
-		snprintf(e2, sizeof(e2), "POSTERN_BROKER_CERT=%s/broker.cert", certs);
-		snprintf(e3, sizeof(e3), "GNUPGHOME=%s", f->senderhome);
-		assert_int_equal(th_run(argv, env, NULL), 0);
-	}
-	snprintf(path, sizeof(path), "%s/kim.txt", f->senderhome);
-	assert_int_equal(th_gpg(f->senderhome, path, "--with-colons", "--list-keys", addr("kim"),
-	    (char *)NULL), 0);
-	{
-		char *text = th_read_file(path, NULL), *p;
-		assert_non_null(text);
-		assert_non_null(p = strstr(text, "\nfpr:"));
-		p += 5;
-		while (*p == ':')
-			p++;
-		snprintf(f->kim_fpr, sizeof(f->kim_fpr), "%.40s", p);
-		free(text);
-	}
+	assert_int_equal(th_key_import(f->keyring, f->senderhome, path), 0);
+	th_gpg_fpr(f->senderhome, addr("kim"), f->kim_fpr, sizeof(f->kim_fpr));
 
 	{
 		static const char *const pv_env[] = { "POSTERN_PROVISION_MAX_MAIL_BYTES=1048576",

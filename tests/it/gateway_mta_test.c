@@ -50,22 +50,12 @@ static fx *F;
 /* ext, in - an external and an internal address of this run */
 static const char *ext(const char *local)
 {
-	static char buf[8][128];
-	static int i;
-	char *b = buf[i++ % 8];
-
-	snprintf(b, sizeof(buf[0]), "%s@%s", local, F->ext);
-	return b;
+	return th_addr(F->ext, local);
 }
 
 static const char *in(const char *local)
 {
-	static char buf[4][128];
-	static int i;
-	char *b = buf[i++ % 4];
-
-	snprintf(b, sizeof(buf[0]), "%s@%s", local, F->in);
-	return b;
+	return th_addr(F->in, local);
 }
 
 /* postfix - tools/postfix-local with args (NULL-terminated); its exit status */
@@ -122,39 +112,7 @@ static int swaks(const char *out, const char *to, const char *subject, const cha
 /* mails_to - sink mails for rcpt, waiting up to ms for at least want */
 static int mails_to(const char *rcpt, int want, long ms)
 {
-	char line[256];
-	long long end = th_now_ms() + ms;
-	int n;
-
-	snprintf(line, sizeof(line), "X-Sink-Rcpt-To: <%s>", rcpt);
-	while ((n = th_count_mails(F->st.maildir, line)) < want && th_now_ms() < end)
-		usleep(100 * 1000);
-	return n;
-}
-
-/* mail_to - the text of the one sink mail for rcpt (caller frees), or NULL */
-static char *mail_to(const char *rcpt)
-{
-	char line[256], path[1024];
-	struct dirent *de;
-	char *found = NULL;
-	DIR *d;
-
-	snprintf(line, sizeof(line), "X-Sink-Rcpt-To: <%s>", rcpt);
-	if (!(d = opendir(F->st.maildir)))
-		return NULL;
-	while ((de = readdir(d)) != NULL && !found) {
-		char *text;
-		if (!strstr(de->d_name, ".eml"))
-			continue;
-		snprintf(path, sizeof(path), "%s/%s", F->st.maildir, de->d_name);
-		if ((text = th_read_file(path, NULL)) && strstr(text, line))
-			found = text;
-		else
-			free(text);
-	}
-	closedir(d);
-	return found;
+	return th_wait_mails(F->st.maildir, rcpt, want, ms);
 }
 
 /* leaked - sink mails to an external address that hold token in plaintext */
@@ -211,22 +169,12 @@ static char *decrypt(const char *text)
 /* import_user - a key pair in the test's home, its public key in keylookup's keyring */
 static void import_user(const char *name, const char *address)
 {
-	char uid[256], path[512], bin[512];
-	const char *certs = th_env("POSTERN_TEST_CERTS");
-	char e[3][512];
+	char path[512];
 
-	snprintf(uid, sizeof(uid), "%s <%s>", name, address);
-	assert_int_equal(th_gpg(F->home, NULL, "--quick-gen-key", uid, "future-default",
-	    "default", "never", (char *)NULL), 0);
+	assert_int_equal(th_gpg_keygen(F->home, name, address), 0);
 	snprintf(path, sizeof(path), "%s/%s.asc", F->home, name);
 	assert_int_equal(th_gpg(F->home, path, "--armor", "--export", address, (char *)NULL), 0);
-	snprintf(bin, sizeof(bin), "%s/posternctl", th_env("POSTERN_TEST_BIN"));
-	snprintf(e[0], sizeof(e[0]), "POSTERN_KEYRING_DIR=%s", F->keyring);
-	snprintf(e[1], sizeof(e[1]), "POSTERN_CERT=%s/posternctl.cert", certs);
-	snprintf(e[2], sizeof(e[2]), "GNUPGHOME=%s", F->home);
-	const char *env[] = { e[0], e[1], e[2], NULL };
-	const char *argv[] = { bin, "key", "import", path, NULL };
-	assert_int_equal(th_run(argv, env, NULL), 0);
+	assert_int_equal(th_key_import(F->keyring, F->home, path), 0);
 }
 
 static int setup(void **state)
@@ -307,7 +255,7 @@ static void test_triggered_mail_end_to_end(void **state)
 	    "AND pin_verifier IS NOT NULL", ext("bob")), 1);
 	/* the key holder: one PGP/MIME mail that decrypts to the body */
 	assert_int_equal(mails_to(ext("kim"), 1, 30000), 1);
-	assert_non_null(m = mail_to(ext("kim")));
+	assert_non_null(m = th_mail_to(F->st.maildir, ext("kim")));
 	assert_non_null(strstr(m, "multipart/encrypted"));
 	assert_non_null(plain = decrypt(m));
 	assert_non_null(strstr(plain, token));
@@ -315,7 +263,7 @@ static void test_triggered_mail_end_to_end(void **state)
 	free(m);
 	/* the internal recipient: the original, without the tags */
 	assert_int_equal(mails_to(in("carol"), 1, 30000), 1);
-	assert_non_null(m = mail_to(in("carol")));
+	assert_non_null(m = th_mail_to(F->st.maildir, in("carol")));
 	assert_non_null(strstr(m, token));
 	assert_non_null(strstr(m, "Subject: Figures"));
 	assert_null(strstr(m, "[secure]"));
@@ -323,7 +271,7 @@ static void test_triggered_mail_end_to_end(void **state)
 	free(m);
 	/* the sender: one PIN notice, encrypted to alice's key, naming bob */
 	assert_int_equal(mails_to(in("alice"), 1, 30000), 1);
-	assert_non_null(m = mail_to(in("alice")));
+	assert_non_null(m = th_mail_to(F->st.maildir, in("alice")));
 	assert_null(strstr(m, token));
 	assert_non_null(plain = decrypt(m));
 	assert_non_null(strstr(plain, ext("bob")));
@@ -345,7 +293,7 @@ static void test_untriggered_passes_unchanged(void **state)
 	snprintf(token, sizeof(token), "PLAIN-%s-token", F->tag);
 	assert_int_equal(swaks(NULL, ext("erin"), "Lunch at noon", token, "plain"), 0);
 	assert_int_equal(mails_to(ext("erin"), 1, 30000), 1);
-	assert_non_null(m = mail_to(ext("erin")));
+	assert_non_null(m = th_mail_to(F->st.maildir, ext("erin")));
 	assert_non_null(strstr(m, token));
 	assert_non_null(strstr(m, "Subject: Lunch at noon"));
 	free(m);

@@ -49,26 +49,15 @@ typedef struct fx {
 
 static fx *F;
 
-/* ext - an external address of this run */
+/* ext, in - an external and an internal address of this run */
 static const char *ext(const char *local)
 {
-	static char buf[8][128];
-	static int i;
-	char *b = buf[i++ % 8];
-
-	snprintf(b, sizeof(buf[0]), "%s@%s", local, F->ext);
-	return b;
+	return th_addr(F->ext, local);
 }
 
-/* in - an internal address of this run */
 static const char *in(const char *local)
 {
-	static char buf[4][128];
-	static int i;
-	char *b = buf[i++ % 4];
-
-	snprintf(b, sizeof(buf[0]), "%s@%s", local, F->in);
-	return b;
+	return th_addr(F->in, local);
 }
 
 /*
@@ -149,26 +138,9 @@ static long message_count(const char *address)
 	    "ON b.id = m.mailbox_id WHERE b.address = '%s'", address);
 }
 
-/* mails_to - mails at the sink for rcpt (X-Sink-Rcpt-To), waiting up to ms for want */
-static int mails_to(const char *rcpt, int want, long ms)
-{
-	char line[256];
-	long long end = th_now_ms() + ms;
-	int n;
-
-	snprintf(line, sizeof(line), "X-Sink-Rcpt-To: <%s>", rcpt);
-	do {
-		n = th_count_mails(F->st.maildir, line);
-		if (n >= want)
-			return n;
-		usleep(100 * 1000);
-	} while (th_now_ms() < end);
-	return n;
-}
-
 static int setup(void **state)
 {
-	char uid[256], path[512], bin[512];
+	char path[512];
 	fx *f = calloc(1, sizeof(*f));
 
 	assert_non_null(f);
@@ -181,22 +153,10 @@ static int setup(void **state)
 	f->keyring = th_tmpdir("gwk");
 
 	/* kim, outside the organisation, has a key the organisation knows */
-	snprintf(uid, sizeof(uid), "Kim <%s>", ext("kim"));
-	assert_int_equal(th_gpg(f->senderhome, NULL, "--quick-gen-key", uid, "future-default",
-	    "default", "never", (char *)NULL), 0);
+	assert_int_equal(th_gpg_keygen(f->senderhome, "Kim", ext("kim")), 0);
 	snprintf(path, sizeof(path), "%s/kim.asc", f->senderhome);
 	assert_int_equal(th_gpg(f->senderhome, path, "--armor", "--export", (char *)NULL), 0);
-	{
-		const char *certs = th_env("POSTERN_TEST_CERTS");
-		char e[3][512];
-		snprintf(bin, sizeof(bin), "%s/posternctl", th_env("POSTERN_TEST_BIN"));
-		snprintf(e[0], sizeof(e[0]), "POSTERN_KEYRING_DIR=%s", f->keyring);
-		snprintf(e[1], sizeof(e[1]), "POSTERN_CERT=%s/posternctl.cert", certs);
-		snprintf(e[2], sizeof(e[2]), "GNUPGHOME=%s", f->senderhome);
-		const char *env[] = { e[0], e[1], e[2], NULL };
-		const char *argv[] = { bin, "key", "import", path, NULL };
-		assert_int_equal(th_run(argv, env, NULL), 0);
-	}
+	assert_int_equal(th_key_import(f->keyring, f->senderhome, path), 0);
 
 	{
 		static const char *const pv_env[] = { "POSTERN_PUBLIC_URL=http://postern.test",
@@ -241,7 +201,7 @@ static void test_tag_creates_mailbox(void **state)
 	assert_int_equal(scenario("tag", ext("bob"), "tok-tag-1"), 0);
 	assert_int_equal(mailbox_count(ext("bob")), 1);
 	assert_int_equal(message_count(ext("bob")), 1);
-	assert_int_equal(mails_to(ext("bob"), 1, 15000), 1);
+	assert_int_equal(th_wait_mails(F->st.maildir, ext("bob"), 1, 15000), 1);
 	assert_int_equal(th_metric(F->gw_health, "postern_gateway_handed_over_total"), 1);
 }
 
@@ -252,7 +212,7 @@ static void test_retry_is_the_same_event(void **state)
 	assert_int_equal(scenario("tag", ext("bob"), "tok-tag-1"), 0);
 	assert_int_equal(message_count(ext("bob")), 1);
 	sleep(1);
-	assert_int_equal(mails_to(ext("bob"), 2, 500), 1);
+	assert_int_equal(th_wait_mails(F->st.maildir, ext("bob"), 2, 500), 1);
 	/* another body is another message */
 	assert_int_equal(scenario("tag", ext("bob"), "tok-tag-2"), 0);
 	assert_int_equal(message_count(ext("bob")), 2);

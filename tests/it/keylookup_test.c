@@ -77,19 +77,7 @@ static const char *addr(const char *local)
 /* fpr_of - the fingerprint of the key for uid in the key-making homedir */
 static void fpr_of(const char *address, char *fpr, size_t len)
 {
-	char path[512], *text, *p;
-
-	snprintf(path, sizeof(path), "%s/fpr.txt", F->gnupg);
-	assert_int_equal(th_gpg(F->gnupg, path, "--with-colons", "--list-keys", address, (char *)NULL), 0);
-	text = th_read_file(path, NULL);
-	assert_non_null(text);
-	p = strstr(text, "\nfpr:");
-	assert_non_null(p);
-	p += 5;
-	while (*p == ':')
-		p++;
-	snprintf(fpr, len, "%.40s", p);
-	free(text);
+	th_gpg_fpr(F->gnupg, address, fpr, len);
 }
 
 /* export_to - armored public key of address into a file; returns the path (static) */
@@ -230,9 +218,7 @@ static int setup(void **state)
 
 	/* test keys: good, expired, signing-only, revoked */
 	char uid[256];
-	snprintf(uid, sizeof(uid), "Alice <%s>", addr("alice"));
-	assert_int_equal(th_gpg(F->gnupg, NULL, "--quick-gen-key", uid, "future-default", "default",
-	    "never", (char *)NULL), 0);
+	assert_int_equal(th_gpg_keygen(F->gnupg, "Alice", addr("alice")), 0);
 	fpr_of(addr("alice"), f->good_fpr, sizeof(f->good_fpr));
 	snprintf(uid, sizeof(uid), "<%s>", addr("expired"));
 	assert_int_equal(th_gpg(F->gnupg, NULL, "--faked-system-time", "20000101T000000",
@@ -240,9 +226,7 @@ static int setup(void **state)
 	snprintf(uid, sizeof(uid), "<%s>", addr("signonly"));
 	assert_int_equal(th_gpg(F->gnupg, NULL, "--quick-gen-key", uid, "ed25519", "sign", "never",
 	    (char *)NULL), 0);
-	snprintf(uid, sizeof(uid), "<%s>", addr("revoked"));
-	assert_int_equal(th_gpg(F->gnupg, NULL, "--quick-gen-key", uid, "future-default", "default",
-	    "never", (char *)NULL), 0);
+	assert_int_equal(th_gpg_keygen(F->gnupg, NULL, addr("revoked")), 0);
 	char rfpr[64];
 	fpr_of(addr("revoked"), rfpr, sizeof(rfpr));
 	/* gpg's own revocation certificate, with its guard colon removed */
@@ -425,15 +409,12 @@ static void test_limits(void **state)
 static void test_key_added_later(void **state)
 {
 	pn_pool *pool = pn_pool_new();
-	char uid[256];
 	(void)state;
 
 	const char *late = addr("late");
 	Res *r = one(pool, late, 0);
 	assert_int_equal(r->kind, POSTERN__V1__KEY_RESULT__KIND__NONE);
-	snprintf(uid, sizeof(uid), "<%s>", late);
-	assert_int_equal(th_gpg(F->gnupg, NULL, "--quick-gen-key", uid, "future-default", "default",
-	    "never", (char *)NULL), 0);
+	assert_int_equal(th_gpg_keygen(F->gnupg, NULL, late), 0);
 	import(export_to(late, "late"));
 	/* found once the NONE TTL (1 s here) has run out: poll, bounded */
 	struct timespec t0, t1, step = { 0, 200 * 1000000L };

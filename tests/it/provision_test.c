@@ -44,7 +44,6 @@
  * Addresses carry a per-run domain so the shared Redis never mixes runs.
  */
 #include <ctype.h>
-#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <setjmp.h>
@@ -97,12 +96,7 @@ static fx *F;
 /* addr - an address of this run's domain (rotating static buffers) */
 static const char *addr(const char *local)
 {
-	static char buf[16][128];
-	static int i;
-	char *b = buf[i++ % 16];
-
-	snprintf(b, sizeof(buf[0]), "%s@%s", local, F->domain);
-	return b;
+	return th_addr(F->domain, local);
 }
 
 /* event_id - a fresh event id of this run */
@@ -206,52 +200,16 @@ static pn_err send_event(pn_pool *pool, const char *id, const char *sender,
 
 /* ---- the SMTP sink ---- */
 
-/* mails_to - mails in the sink for rcpt; the newest one's text in *last_r (caller frees) */
+/* mails_to - the sink's mails for rcpt; the newest one's text in *last_r (caller frees) */
 static int mails_to(const char *rcpt, char **last_r)
 {
-	DIR *d = opendir(F->st.maildir);
-	struct dirent *de;
-	char want[300], path[1024], best[256] = "";
-	int n = 0;
-
-	assert_non_null(d);
-	snprintf(want, sizeof(want), "X-Sink-Rcpt-To: <%s>", rcpt);
-	while ((de = readdir(d)) != NULL) {
-		char *text;
-		if (!strstr(de->d_name, ".eml"))
-			continue;
-		snprintf(path, sizeof(path), "%s/%s", F->st.maildir, de->d_name);
-		if (!(text = th_read_file(path, NULL)))
-			continue;
-		if (strstr(text, want)) {
-			n++;
-			if (strcmp(de->d_name, best) > 0)
-				snprintf(best, sizeof(best), "%s", de->d_name);
-		}
-		free(text);
-	}
-	closedir(d);
-	if (last_r) {
-		*last_r = NULL;
-		if (*best) {
-			snprintf(path, sizeof(path), "%s/%s", F->st.maildir, best);
-			*last_r = th_read_file(path, NULL);
-		}
-	}
-	return n;
+	return th_mails_to(F->st.maildir, rcpt, last_r);
 }
 
 /* wait_mails - until rcpt has >= n mails (10 s); returns the count */
 static int wait_mails(const char *rcpt, int n)
 {
-	int got = 0;
-
-	for (int i = 0; i < 200; i++) {
-		if ((got = mails_to(rcpt, NULL)) >= n)
-			break;
-		usleep(50000);
-	}
-	return got;
+	return th_wait_mails(F->st.maildir, rcpt, n, 10000);
 }
 
 /* link_in - the link secret (base64url text) from an invitation; static */
@@ -341,7 +299,7 @@ static void pin_ok(const char *pin)
 
 static int setup(void **state)
 {
-	char uid[256], path[512];
+	char path[512];
 	fx *f = calloc(1, sizeof(*f));
 
 	assert_non_null(f);
@@ -354,27 +312,12 @@ static int setup(void **state)
 	f->testgpg = th_tmpdir("pvt");
 
 	/* the organisation's users: alice (a sender) and kim (a recipient) */
-	snprintf(uid, sizeof(uid), "Alice Sender <%s>", addr("alice"));
-	assert_int_equal(th_gpg(F->senderhome, NULL, "--quick-gen-key", uid, "future-default", "default",
-	    "never", (char *)NULL), 0);
-	snprintf(uid, sizeof(uid), "Kim <%s>", addr("kim"));
-	assert_int_equal(th_gpg(F->senderhome, NULL, "--quick-gen-key", uid, "future-default", "default",
-	    "never", (char *)NULL), 0);
+	assert_int_equal(th_gpg_keygen(F->senderhome, "Alice Sender", addr("alice")), 0);
+	assert_int_equal(th_gpg_keygen(F->senderhome, "Kim", addr("kim")), 0);
 	snprintf(path, sizeof(path), "%s/users.asc", f->senderhome);
 	assert_int_equal(th_gpg(F->senderhome, path, "--armor", "--export", (char *)NULL), 0);
 	assert_int_equal(ctl(NULL, "key", "import", path, (char *)NULL), 0);
-	snprintf(path, sizeof(path), "%s/kim.txt", f->senderhome);
-	assert_int_equal(th_gpg(F->senderhome, path, "--with-colons", "--list-keys", addr("kim"), (char *)NULL), 0);
-	{
-		char *text = th_read_file(path, NULL), *p;
-		assert_non_null(text);
-		assert_non_null(p = strstr(text, "\nfpr:"));
-		p += 5;
-		while (*p == ':')
-			p++;
-		snprintf(f->kim_fpr, sizeof(f->kim_fpr), "%.40s", p);
-		free(text);
-	}
+	th_gpg_fpr(f->senderhome, addr("kim"), f->kim_fpr, sizeof(f->kim_fpr));
 
 	{
 		static const char *const pv_env[] = { "POSTERN_PROVISION_MAX_MAIL_BYTES=" STR(MAX_MAIL),

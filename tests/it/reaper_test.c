@@ -20,7 +20,6 @@
  * long-lived mode answers ping and reaps; mailstore's reaper operations
  * (claims, take, tombstones, request ids, the warning re-check).
  */
-#include <dirent.h>
 #include <setjmp.h>
 #include <signal.h>
 #include <stdarg.h>
@@ -124,8 +123,8 @@ static void redis_state(fx *f, long long id, const char *address)
 	assert_int_equal(pn_redis_cmdv(f->redis, NULL, "SET", kl, "guest", (char *)NULL), PN_OK);
 }
 
-/* redis_gone - none of redis_state's keys for id/address exist (1), else 0 */
-static int redis_gone(fx *f, long long id, const char *address)
+/* redis_keys - how many of redis_state's keys for id (and address, if not NULL) exist */
+static long redis_keys(fx *f, long long id, const char *address)
 {
 	char key[300];
 	long n = 0;
@@ -140,24 +139,19 @@ static int redis_gone(fx *f, long long id, const char *address)
 		snprintf(key, sizeof(key), "kl:%s", address);
 		n += redis_exists(f, key);
 	}
-	return n == 0;
+	return n;
+}
+
+/* redis_gone - none of redis_state's keys for id/address exist (1), else 0 */
+static int redis_gone(fx *f, long long id, const char *address)
+{
+	return redis_keys(f, id, address) == 0;
 }
 
 /* redis_intact - all of redis_state's keys exist */
 static int redis_intact(fx *f, long long id, const char *address)
 {
-	char key[300];
-	long n = 0;
-
-	snprintf(key, sizeof(key), "prov:pinfail:%lld", id);
-	n += redis_exists(f, key);
-	snprintf(key, sizeof(key), "web:sess:test-%lld", id);
-	n += redis_exists(f, key);
-	snprintf(key, sizeof(key), "mbx:%lld:keys", id);
-	n += redis_exists(f, key);
-	snprintf(key, sizeof(key), "kl:%s", address);
-	n += redis_exists(f, key);
-	return n == 4;
+	return redis_keys(f, id, address) == 4;
 }
 
 static pn_err call(fx *f, Req *req, Rep **rep_r)
@@ -255,68 +249,25 @@ static pn_err touch(fx *f, long long id)
 	return call(f, &req, NULL);
 }
 
-/* warnings - how many warning mails the sink holds (each file read once) */
+/* WARNING - what marks the reaper's warning mails in the sink */
+#define WARNING "Message-ID: <reaper-warn."
+
+/* warnings - how many warning mails the sink holds */
 static int warnings(const char *dir)
 {
-	DIR *d = opendir(dir);
-	struct dirent *e;
-	char path[1024];
-	int n = 0;
-
-	if (d == NULL)
-		return 0;
-	while ((e = readdir(d)) != NULL) {
-		char *text;
-
-		if (e->d_name[0] == '.')
-			continue;
-		snprintf(path, sizeof(path), "%s/%s", dir, e->d_name);
-		if ((text = th_read_file(path, NULL)) == NULL)
-			continue;
-		if (strstr(text, "Message-ID: <reaper-warn.") != NULL)
-			n++;
-		free(text);
-	}
-	closedir(d);
-	return n;
+	return th_count_mails(dir, WARNING);
 }
 
 /* wait_warnings - until the sink holds n warnings (or time is up); the count */
 static int wait_warnings(const char *dir, int n, long timeout_ms)
 {
-	long long deadline = th_now_ms() + timeout_ms;
-	int have;
-
-	while ((have = warnings(dir)) < n && th_now_ms() < deadline)
-		usleep(50000);
-	return have;
+	return th_wait_count_mails(dir, WARNING, n, timeout_ms);
 }
 
 /* warning_text - the text of one warning in dir (caller frees), NULL if none */
 static char *warning_text(const char *dir)
 {
-	DIR *d = opendir(dir);
-	struct dirent *e;
-	char path[1024];
-	char *found = NULL;
-
-	if (d == NULL)
-		return NULL;
-	while (found == NULL && (e = readdir(d)) != NULL) {
-		char *text;
-
-		if (e->d_name[0] == '.')
-			continue;
-		snprintf(path, sizeof(path), "%s/%s", dir, e->d_name);
-		if ((text = th_read_file(path, NULL)) == NULL)
-			continue;
-		if (strstr(text, "Message-ID: <reaper-warn.") != NULL)
-			found = text;
-		else
-			free(text);
-	}
-	closedir(d);
-	return found;
+	return th_mail_with(dir, WARNING);
 }
 
 /* ---- the reaper ---- */
@@ -704,9 +655,14 @@ static void insert_idle(fx *f, int n, int days, int with_redis)
 	pn_pool_destroy(&pool);
 }
 
-/* all_redis_gone - no Redis key of any bulk mailbox in [first, first + n) */
-static void all_redis_gone(fx *f, long long first, int n)
+/*
+ * all_gone - no mailbox and no tombstone left, and no Redis key of any
+ * bulk mailbox in [first, first + n)
+ */
+static void all_gone(fx *f, long long first, int n)
 {
+	assert_int_equal(th_sql_long(f->dsn, "SELECT count(*) FROM mailboxes"), 0);
+	assert_int_equal(th_sql_long(f->dsn, "SELECT count(*) FROM mailbox_tombstones"), 0);
 	for (int i = 0; i < n; i++)
 		if (!redis_gone(f, first + i, NULL))
 			fail_msg("Redis keys of mailbox %lld remain", first + i);
@@ -746,9 +702,7 @@ static void test_two_reapers(void **state)
 	assert_int_equal(field(ob, "errors"), 0);
 	free(oa);
 	free(ob);
-	assert_int_equal(th_sql_long(f->dsn, "SELECT count(*) FROM mailboxes"), 0);
-	assert_int_equal(th_sql_long(f->dsn, "SELECT count(*) FROM mailbox_tombstones"), 0);
-	all_redis_gone(f, first, 2000);
+	all_gone(f, first, 2000);
 }
 
 /* SIGKILL mid-run, restart: the job gets finished; a left tombstone too */
@@ -791,9 +745,7 @@ static void test_killed(void **state)
 	assert_true(field(out, "finished") >= 1);
 	assert_int_equal(field(out, "errors"), 0);
 	free(out);
-	assert_int_equal(th_sql_long(f->dsn, "SELECT count(*) FROM mailboxes"), 0);
-	assert_int_equal(th_sql_long(f->dsn, "SELECT count(*) FROM mailbox_tombstones"), 0);
-	all_redis_gone(f, first, 1000);
+	all_gone(f, first, 1000);
 }
 
 /* --dry-run: reports the right counts and changes nothing */

@@ -214,6 +214,17 @@ static int http(resp *r, const char *method, const char *path, const char *cooki
 	return r->status;
 }
 
+/* status_of - a request whose answer matters only by its status, which must be status */
+static void status_of(const char *method, const char *path, const char *cookie,
+    const char *body, const char *extra, int status)
+{
+	resp r;
+
+	http(&r, method, path, cookie, body, extra);
+	assert_int_equal(r.status, status);
+	resp_free(&r);
+}
+
 /* header - value of a header in r (static copy), NULL if absent */
 static const char *header(const resp *r, const char *name)
 {
@@ -416,10 +427,13 @@ static int teardown(void **state)
 
 /* ---- sending mail in ---- */
 
-/* send_mail - a send event to rcpt; returns the PIN ("" if none) in pin_r */
-static void send_mail(const char *rcpt, int with_pin, const char *mime, char pin_r[16])
+/*
+ * send_one - a send event from alice to rcpt; it must be PN_OK (one
+ * outcome: the typed call checks the count)
+ */
+static Postern__V1__SendResult *send_one(pn_pool *pool, const char *rcpt, int with_pin,
+    const char *mime)
 {
-	pn_pool *pool = pn_pool_new();
 	Postern__V1__SendResult *res;
 	const char *why;
 	char id[64];
@@ -428,8 +442,16 @@ static void send_mail(const char *rcpt, int with_pin, const char *mime, char pin
 		.mime = mime, .len = strlen(mime), .with_pin = with_pin };
 
 	snprintf(id, sizeof(id), "wu-%s-%d", F->tag, ++F->seq);
-	/* PN_OK: one outcome (the typed call checks the count) */
 	assert_int_equal(th_send_event(F->st.client, pool, &ev, &res, &why), PN_OK);
+	return res;
+}
+
+/* send_mail - a send event to rcpt; returns the PIN ("" if none) in pin_r */
+static void send_mail(const char *rcpt, int with_pin, const char *mime, char pin_r[16])
+{
+	pn_pool *pool = pn_pool_new();
+	Postern__V1__SendResult *res = send_one(pool, rcpt, with_pin, mime);
+
 	assert_int_equal(res->outcomes[0]->kind, POSTERN__V1__OUTCOME__KIND__MAILBOX_CREATED);
 	snprintf(pin_r, 16, "%s", res->outcomes[0]->pin ? res->outcomes[0]->pin : "");
 	pn_pool_destroy(&pool);
@@ -492,6 +514,16 @@ static char *mail_text(const char *subject)
 
 static char bob_cookie[128], bob_pw[] = "violet kettle moss orbit";
 static int64_t bob_msg;
+
+/* get_msg - GET /msg/<id><tail> as bob into r; the status must be status */
+static void get_msg(resp *r, long long id, const char *tail, int status)
+{
+	char path[128];
+
+	snprintf(path, sizeof(path), "/msg/%lld%s", id, tail);
+	http(r, "GET", path, bob_cookie, NULL, NULL);
+	assert_int_equal(r->status, status);
+}
 
 static void test_headers_everywhere(void **state)
 {
@@ -647,15 +679,11 @@ static void test_journey(void **state)
 	assert_non_null(strstr(r.body, "tries left"));
 	/* a GET does not change anything: still the PIN form */
 	resp_free(&r);
-	http(&r, "GET", "/activate/pin", flow, NULL, NULL);
-	assert_int_equal(r.status, 404);
-	resp_free(&r);
+	status_of("GET", "/activate/pin", flow, NULL, NULL, 404);
 	http(&r, "GET", "/activate", flow, NULL, NULL);
 	snprintf(body, sizeof(body), "csrf=%s&pin=%s", enc(csrf_in(&r)), pin);
 	resp_free(&r);
-	http(&r, "POST", "/activate/pin", flow, body, NULL);
-	assert_int_equal(r.status, 303);
-	resp_free(&r);
+	status_of("POST", "/activate/pin", flow, body, NULL, 303);
 
 	/* the password: a common one is refused, a mismatch too */
 	http(&r, "GET", "/activate", flow, NULL, NULL);
@@ -683,9 +711,7 @@ static void test_journey(void **state)
 		assert_string_equal(v, "active:true");
 		free(v);
 	}
-	http(&r, "GET", link, NULL, NULL, NULL);
-	assert_int_equal(r.status, 404);
-	resp_free(&r);
+	status_of("GET", link, NULL, NULL, NULL, 404);
 	/* the old FLOW cookie is dead */
 	http(&r, "GET", "/activate", flow, NULL, NULL);
 	assert_non_null(strstr(r.body, "open your link again"));
@@ -707,36 +733,26 @@ static void test_journey(void **state)
 	resp_free(&r);
 
 	/* read: the body escaped, the HTML only from its own sandboxed URL */
-	http(&r, "GET", "/msg/0", bob_cookie, NULL, NULL);
-	assert_int_equal(r.status, 404);
-	resp_free(&r);
-	snprintf(body, sizeof(body), "/msg/%lld", (long long)bob_msg);
-	http(&r, "GET", body, bob_cookie, NULL, NULL);
-	assert_int_equal(r.status, 200);
+	status_of("GET", "/msg/0", bob_cookie, NULL, NULL, 404);
+	get_msg(&r, bob_msg, "", 200);
 	assert_non_null(strstr(r.body, "The secret body 4711 &lt;b&gt;not bold&lt;/b&gt;."));
 	assert_null(strstr(r.body, "<script"));
 	assert_non_null(strstr(r.body, "<iframe class=\"html-frame\" sandbox"));
 	assert_non_null(strstr(r.body, "data.bin"));
 	resp_free(&r);
-	snprintf(body, sizeof(body), "/msg/%lld/html", (long long)bob_msg);
-	http(&r, "GET", body, bob_cookie, NULL, NULL);
-	assert_int_equal(r.status, 200);
+	get_msg(&r, bob_msg, "/html", 200);
 	assert_string_equal(header(&r, "Content-Security-Policy"),
 	    "sandbox; default-src 'none'; img-src data:; style-src 'unsafe-inline'; "
 	    "base-uri 'none'; form-action 'none'; frame-ancestors 'self'");
 	assert_non_null(strstr(r.body, "<script>"));
 	resp_free(&r);
-	snprintf(body, sizeof(body), "/msg/%lld/att/0", (long long)bob_msg);
-	http(&r, "GET", body, bob_cookie, NULL, NULL);
-	assert_int_equal(r.status, 200);
+	get_msg(&r, bob_msg, "/att/0", 200);
 	assert_non_null(strstr(header(&r, "Content-Disposition"), "attachment; filename=\"data.bin\""));
 	assert_string_equal(header(&r, "X-Content-Type-Options"), "nosniff");
 	assert_int_equal(r.blen, 8);
 	assert_memory_equal(r.body, "\x00\x01\x02\xff\x00" "ABC", 8);
 	resp_free(&r);
-	snprintf(body, sizeof(body), "/msg/%lld/att/7", (long long)bob_msg);
-	http(&r, "GET", body, bob_cookie, NULL, NULL);
-	assert_int_equal(r.status, 404);
+	get_msg(&r, bob_msg, "/att/7", 404);
 	resp_free(&r);
 	/* seen now */
 	http(&r, "GET", "/inbox", bob_cookie, NULL, NULL);
@@ -900,9 +916,7 @@ static void test_envelope_cache(void **state)
 	assert_int_equal(rcmd_int(rc, "HEXISTS %s %s", env, path), 1);
 
 	/* read it: the next (cached) view shows nothing unread */
-	snprintf(path, sizeof(path), "/msg/%lld", (long long)news);
-	http(&r, "GET", path, bob_cookie, NULL, NULL);
-	assert_int_equal(r.status, 200);
+	get_msg(&r, news, "", 200);
 	resp_free(&r);
 	http(&r, "GET", "/inbox", bob_cookie, NULL, NULL);
 	assert_int_equal(r.status, 200);
@@ -997,12 +1011,9 @@ static void test_page_cache(void **state)
 
 	/* reading it replaces the version too: the next view shows nothing unread */
 	{
-		char path[64];
 		long long id = th_sql_longf(F->st.dsn, "SELECT max(m.id) FROM messages m JOIN mailboxes b "
 		    "ON b.id = m.mailbox_id WHERE b.address = '%s' AND m.folder = 'inbox'", addr("bob"));
-		snprintf(path, sizeof(path), "/msg/%lld", id);
-		http(&r2, "GET", path, bob_cookie, NULL, NULL);
-		assert_int_equal(r2.status, 200);
+		get_msg(&r2, id, "", 200);
 		resp_free(&r2);
 	}
 	inbox_of(&r2, bob_cookie);
@@ -1047,12 +1058,8 @@ static void test_page_cache(void **state)
 		inbox_of(&r2, cookie2);
 		snprintf(body, sizeof(body), "csrf=%s", enc(csrf_in(&r2)));
 		resp_free(&r2);
-		http(&r2, "POST", "/logout", cookie2, body, NULL);
-		assert_int_equal(r2.status, 303);
-		resp_free(&r2);
-		http(&r2, "GET", "/inbox", cookie2, NULL, NULL);
-		assert_int_equal(r2.status, 303);
-		resp_free(&r2);
+		status_of("POST", "/logout", cookie2, body, NULL, 303);
+		status_of("GET", "/inbox", cookie2, NULL, NULL, 303);
 	}
 	resp_free(&r);
 	redisFree(rc);
@@ -1062,15 +1069,8 @@ static void test_page_cache(void **state)
 static void deliver(const char *rcpt, const char *mime)
 {
 	pn_pool *pool = pn_pool_new();
-	Postern__V1__SendResult *res;
-	const char *why;
-	char id[64];
-	const char *rcpts[1] = { rcpt };
-	const th_event ev = { .id = id, .sender = addr("alice"), .rcpts = rcpts, .n = 1,
-		.mime = mime, .len = strlen(mime) };
 
-	snprintf(id, sizeof(id), "wu-%s-%d", F->tag, ++F->seq);
-	assert_int_equal(th_send_event(F->st.client, pool, &ev, &res, &why), PN_OK);
+	send_one(pool, rcpt, 0, mime);
 	pn_pool_destroy(&pool);
 }
 
@@ -1127,9 +1127,7 @@ static void test_reply(void **state)
 	(void)state;
 
 	/* the read view of an inbox message offers a reply to its sender */
-	snprintf(path, sizeof(path), "/msg/%lld", (long long)bob_msg);
-	http(&r, "GET", path, bob_cookie, NULL, NULL);
-	assert_int_equal(r.status, 200);
+	get_msg(&r, bob_msg, "", 200);
 	assert_non_null(strstr(r.body, "/reply\""));
 	assert_non_null(strstr(r.body, alice));
 	assert_non_null(attr_in(&r, "nonce"));
@@ -1140,16 +1138,12 @@ static void test_reply(void **state)
 
 	/* no token: 403; no nonce: 400; nothing sent */
 	snprintf(path, sizeof(path), "/msg/%lld/reply", (long long)bob_msg);
-	http(&r, "POST", path, bob_cookie, strstr(body, "&nonce") + 1, NULL);
-	assert_int_equal(r.status, 403);
-	resp_free(&r);
+	status_of("POST", path, bob_cookie, strstr(body, "&nonce") + 1, NULL, 403);
 	{
 		char nb[1024];
 		snprintf(nb, sizeof(nb), "%.*s%s", (int)(strstr(body, "&nonce") - body), body,
 		    strstr(body, "&mode"));
-		http(&r, "POST", path, bob_cookie, nb, NULL);
-		assert_int_equal(r.status, 400);
-		resp_free(&r);
+		status_of("POST", path, bob_cookie, nb, NULL, 400);
 	}
 
 	/* sent, and the same form twice is one mail */
@@ -1157,9 +1151,7 @@ static void test_reply(void **state)
 	assert_int_equal(r.status, 303);
 	assert_string_equal(header(&r, "Location"), "/sent");
 	resp_free(&r);
-	http(&r, "POST", path, bob_cookie, body, NULL);
-	assert_int_equal(r.status, 303);
-	resp_free(&r);
+	status_of("POST", path, bob_cookie, body, NULL, 303);
 	for (int i = 0; i < 200 && sink_files(alice, "multipart/encrypted", NULL) < 1; i++)
 		usleep(50000);
 	usleep(1000000);                 /* time for a second one, if there were one */
@@ -1204,9 +1196,7 @@ static void test_reply(void **state)
 		assert_null(strstr(p + 1, "href=\"/msg/"));
 	}
 	resp_free(&r);
-	snprintf(path, sizeof(path), "/msg/%lld", (long long)sent_id);
-	http(&r, "GET", path, bob_cookie, NULL, NULL);
-	assert_int_equal(r.status, 200);
+	get_msg(&r, sent_id, "", 200);
 	assert_non_null(strstr(r.body, "reply 8086"));
 	assert_null(strstr(r.body, "/reply\""));         /* no reply form on Sent */
 	resp_free(&r);
@@ -1344,6 +1334,21 @@ static int http_mp(resp *r, const char *path, const char *cookie, const mp *m, c
 	return r->status;
 }
 
+/* mp_reset - an empty form again */
+static void mp_reset(mp *m)
+{
+	free(m->p);
+	memset(m, 0, sizeof(*m));
+}
+
+/* mp_post - POST m to path as bob into r: the status must be status, with the security headers */
+static void mp_post(resp *r, const char *path, const mp *m, int status)
+{
+	http_mp(r, path, bob_cookie, m, NULL);
+	assert_int_equal(r->status, status);
+	security_headers(r);
+}
+
 /* newest_in - the id of the newest message of a folder page */
 static int64_t newest_in(const char *folder)
 {
@@ -1364,12 +1369,9 @@ static int64_t newest_in(const char *folder)
 /* reply_form_of - the csrf token and a fresh nonce of a message's reply form */
 static void reply_form_of(int64_t id, char csrf[128], char nonce[64])
 {
-	char path[64];
 	resp r;
 
-	snprintf(path, sizeof(path), "/msg/%lld", (long long)id);
-	http(&r, "GET", path, bob_cookie, NULL, NULL);
-	assert_int_equal(r.status, 200);
+	get_msg(&r, id, "", 200);
 	assert_non_null(strstr(r.body, "enctype=\"multipart/form-data\""));
 	snprintf(csrf, 128, "%s", csrf_in(&r));
 	assert_non_null(attr_in(&r, "nonce"));
@@ -1508,23 +1510,17 @@ static void test_reply_attachments(void **state)
 	assert_non_null(strstr(r.body, "Re: Files please"));
 	assert_non_null(strstr(r.body, "class=\"clip\""));
 	resp_free(&r);
-	snprintf(path, sizeof(path), "/msg/%lld", (long long)sent_id);
-	http(&r, "GET", path, bob_cookie, NULL, NULL);
-	assert_int_equal(r.status, 200);
+	get_msg(&r, sent_id, "", 200);
 	assert_non_null(strstr(r.body, "files 9431"));
 	assert_non_null(strstr(r.body, "figures.bin"));
 	assert_non_null(strstr(r.body, "notes \xc3\xa9t\xc3\xa9.txt"));
 	resp_free(&r);
-	snprintf(path, sizeof(path), "/msg/%lld/att/0", (long long)sent_id);
-	http(&r, "GET", path, bob_cookie, NULL, NULL);
-	assert_int_equal(r.status, 200);
+	get_msg(&r, sent_id, "/att/0", 200);
 	assert_non_null(strstr(header(&r, "Content-Disposition"), "attachment; filename=\"figures.bin\""));
 	assert_int_equal(r.blen, sizeof(bin));
 	assert_memory_equal(r.body, bin, sizeof(bin));
 	resp_free(&r);
-	snprintf(path, sizeof(path), "/msg/%lld/att/1", (long long)sent_id);
-	http(&r, "GET", path, bob_cookie, NULL, NULL);
-	assert_int_equal(r.status, 200);
+	get_msg(&r, sent_id, "/att/1", 200);
 	assert_non_null(strstr(header(&r, "Content-Disposition"), "filename*=UTF-8''notes%20%C3%A9t%C3%A9.txt"));
 	assert_int_equal(r.blen, sizeof(note) - 1);
 	assert_memory_equal(r.body, note, sizeof(note) - 1);
@@ -1555,23 +1551,18 @@ static void test_reply_refusals(void **state)
 	mp_file(&m, "a.bin", "application/octet-stream", junk, 60000);
 	mp_file(&m, "b.bin", "application/octet-stream", junk, big - 60000);
 	mp_end(&m);
-	http_mp(&r, path, bob_cookie, &m, NULL);
-	assert_int_equal(r.status, 413);
-	security_headers(&r);
+	mp_post(&r, path, &m, 413);
 	assert_non_null(strstr(r.body, "attachments may be at most 98 KB in total"));
 	assert_non_null(strstr(r.body, "Nothing was sent"));
 	resp_free(&r);
-	free(m.p);
-	memset(&m, 0, sizeof(m));
+	mp_reset(&m);
 	/* over it by Content-Length: answered before the body is kept, same page */
 	mp_field(&m, "csrf", csrf);
 	mp_field(&m, "nonce", nonce);
 	mp_field(&m, "text", "far too much");
 	mp_file(&m, "c.bin", "application/octet-stream", junk, 400000);
 	mp_end(&m);
-	http_mp(&r, path, bob_cookie, &m, NULL);
-	assert_int_equal(r.status, 413);
-	security_headers(&r);
+	mp_post(&r, path, &m, 413);
 	assert_non_null(strstr(r.body, "attachments may be at most 98 KB in total"));
 	resp_free(&r);
 	/* the same without a session: the plain 413, nothing read into memory */
@@ -1579,28 +1570,22 @@ static void test_reply_refusals(void **state)
 	assert_int_equal(r.status, 413);
 	assert_null(strstr(r.body, "attachments may be"));
 	resp_free(&r);
-	free(m.p);
-	memset(&m, 0, sizeof(m));
+	mp_reset(&m);
 
 	/* no CSRF token: 403 */
 	mp_field(&m, "nonce", nonce);
 	mp_field(&m, "text", "no token");
 	mp_file(&m, "a.txt", "text/plain", "abc", 3);
 	mp_end(&m);
-	http_mp(&r, path, bob_cookie, &m, NULL);
-	assert_int_equal(r.status, 403);
-	security_headers(&r);
+	mp_post(&r, path, &m, 403);
 	resp_free(&r);
-	free(m.p);
-	memset(&m, 0, sizeof(m));
+	mp_reset(&m);
 
 	/* malformed: no closing delimiter, a bad boundary, LF line ends: 400 */
 	mp_field(&m, "csrf", csrf);
 	mp_field(&m, "nonce", nonce);
 	mp_field(&m, "text", "cut short");
-	http_mp(&r, path, bob_cookie, &m, NULL);
-	assert_int_equal(r.status, 400);
-	security_headers(&r);
+	mp_post(&r, path, &m, 400);
 	resp_free(&r);
 	mp_end(&m);
 	http_mp(&r, path, bob_cookie, &m, "multipart/form-data; boundary=\"bad@boundary\"");
@@ -1625,9 +1610,7 @@ static void test_reply_refusals(void **state)
 	free(m.p);
 
 	/* still serving, still logged in, nothing queued or sent */
-	http(&r, "GET", "/inbox", bob_cookie, NULL, NULL);
-	assert_int_equal(r.status, 200);
-	resp_free(&r);
+	status_of("GET", "/inbox", bob_cookie, NULL, NULL, 200);
 	assert_int_equal(outbox_replies(), before);
 	usleep(300000);
 	assert_int_equal(sink_files(alice, NULL, NULL), at_sink);
@@ -1712,26 +1695,16 @@ static void test_csrf_and_logout(void **state)
 	assert_int_equal(r.status, 403);
 	security_headers(&r);
 	resp_free(&r);
-	http(&r, "POST", "/logout", cookie, "csrf=JaSCXDgxGO0_jD9wHhxK3V5sd6Q-IiXIeMgGo9DfqHg", NULL);
-	assert_int_equal(r.status, 403);
-	resp_free(&r);
+	status_of("POST", "/logout", cookie, "csrf=JaSCXDgxGO0_jD9wHhxK3V5sd6Q-IiXIeMgGo9DfqHg", NULL, 403);
 	http(&r, "GET", "/inbox", cookie, NULL, NULL);
 	assert_int_equal(r.status, 200);
 	snprintf(body, sizeof(body), "csrf=%s", enc(csrf_in(&r)));
 	resp_free(&r);
-	http(&r, "POST", "/logout", cookie, body, "Origin: https://evil.test\r\n");
-	assert_int_equal(r.status, 403);
-	resp_free(&r);
-	http(&r, "POST", "/logout", cookie, body, "Sec-Fetch-Site: cross-site\r\n");
-	assert_int_equal(r.status, 403);
-	resp_free(&r);
+	status_of("POST", "/logout", cookie, body, "Origin: https://evil.test\r\n", 403);
+	status_of("POST", "/logout", cookie, body, "Sec-Fetch-Site: cross-site\r\n", 403);
 	/* GET /logout is nothing */
-	http(&r, "GET", "/logout", cookie, NULL, NULL);
-	assert_int_equal(r.status, 404);
-	resp_free(&r);
-	http(&r, "GET", "/inbox", cookie, NULL, NULL);
-	assert_int_equal(r.status, 200);
-	resp_free(&r);
+	status_of("GET", "/logout", cookie, NULL, NULL, 404);
+	status_of("GET", "/inbox", cookie, NULL, NULL, 200);
 
 	/* logout ends it server-side: the old cookie no longer opens the inbox */
 	{
@@ -1872,9 +1845,7 @@ static void test_timeouts(void **state)
 
 	/* idle: 4 s without a request ends it */
 	sleep(4);
-	http(&r, "GET", "/inbox", cookie, NULL, NULL);
-	assert_int_equal(r.status, 303);
-	resp_free(&r);
+	status_of("GET", "/inbox", cookie, NULL, NULL, 303);
 
 	/*
 	 * absolute: requests about every second keep it idle-alive, but not
@@ -1917,7 +1888,6 @@ static void test_fuzz(void **state)
 	};
 	uint8_t buf[4096];
 	size_t n, got;
-	resp r;
 	(void)state;
 
 	for (int round = 0; round < 400; round++) {
@@ -1941,9 +1911,7 @@ static void test_fuzz(void **state)
 		free(raw(buf, n, &got));
 	}
 	assert_true(th_alive(F->web));
-	http(&r, "GET", "/login", NULL, NULL, NULL);
-	assert_int_equal(r.status, 200);
-	resp_free(&r);
+	status_of("GET", "/login", NULL, NULL, NULL, 200);
 }
 
 int main(void)
