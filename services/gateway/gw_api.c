@@ -52,6 +52,7 @@
 #include <civetweb.h>
 #include <sodium.h>
 
+#include "postern/httpd.h"
 #include "postern/log.h"
 #include "postern/mem.h"
 #include "postern/metrics.h"
@@ -491,7 +492,6 @@ static int log_message(const struct mg_connection *conn, const char *message)
 /* gw_api_start - the composer API when configured; -1 = cannot run */
 int gw_api_start(void)
 {
-	char threads[16], max_req[16];
 	struct mg_callbacks cb;
 
 	if (!gw_cfg.api_listen || !*gw_cfg.api_listen) {
@@ -506,32 +506,12 @@ int gw_api_start(void)
 	}
 	gw_api_json_init();
 	gw_api_token_digest(gw_cfg.api_token, strlen(gw_cfg.api_token), token_digest);
-	snprintf(threads, sizeof(threads), "%ld", gw_cfg.api_threads);
-	snprintf(max_req, sizeof(max_req), "%d", API_HEAD_HARD);
-	const char *options[] = {
-		"listening_ports", gw_cfg.api_listen,
-		"num_threads", threads,
-		"tcp_nodelay", "1",
-		"request_timeout_ms", "30000",
-		"keep_alive_timeout_ms", "5000",
-		"enable_keep_alive", "yes",
-		"max_request_size", max_req,
-		"enable_directory_listing", "no",
-		NULL
-	};
 	memset(&cb, 0, sizeof(cb));
 	cb.http_error = http_error;
 	cb.log_message = log_message;
-	mg_init_library(0);
-	mg = mg_start(&cb, NULL, options);
-	if (!mg) {
-		pn_error("msg=\"composer API cannot listen\" listen=%s", gw_cfg.api_listen);
-		return -1;
-	}
-	mg_set_request_handler(mg, "/", handle, NULL);
-	pn_info("msg=\"composer API listening\" listen=%s threads=%ld", gw_cfg.api_listen,
-	    gw_cfg.api_threads);
-	return 0;
+	mg = pn_httpd_start("composer API", gw_cfg.api_listen, gw_cfg.api_threads,
+	    API_HEAD_HARD, &cb, handle);
+	return mg ? 0 : -1;
 }
 
 /* gw_api_stop - stop it (no-op when not running) */

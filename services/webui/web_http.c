@@ -48,6 +48,7 @@
 #include <civetweb.h>
 #include <sodium.h>
 
+#include "postern/httpd.h"
 #include "postern/log.h"
 #include "postern/mem.h"
 #include "postern/metrics.h"
@@ -724,7 +725,7 @@ static int log_message(const struct mg_connection *conn, const char *message)
 /* web_http_start - check the table, listen; -1 if either fails */
 int web_http_start(pn_ctx *ctx, const web_route *table)
 {
-	char threads[16], max_req[16], why[160];
+	char why[160];
 	struct mg_callbacks cb;
 
 	if (web_routes_valid(table, why, sizeof(why)) < 0) {
@@ -733,33 +734,13 @@ int web_http_start(pn_ctx *ctx, const web_route *table)
 	}
 	routes = table;
 	bus_cfg = pn_ctx_bus(ctx);
-	snprintf(threads, sizeof(threads), "%ld", web_cfg.threads);
-	snprintf(max_req, sizeof(max_req), "%d", WEB_HEAD_HARD);
-	const char *options[] = {
-		"listening_ports", web_cfg.listen,
-		"num_threads", threads,
-		"tcp_nodelay", "1",
-		"request_timeout_ms", "30000",
-		"keep_alive_timeout_ms", "5000",
-		"enable_keep_alive", "yes",
-		"max_request_size", max_req,
-		"enable_directory_listing", "no",
-		NULL
-	};
 	memset(&cb, 0, sizeof(cb));
 	cb.init_thread = init_thread;
 	cb.exit_thread = exit_thread;
 	cb.http_error = http_error;
 	cb.log_message = log_message;
-	mg_init_library(0);
-	mg = mg_start(&cb, NULL, options);
-	if (!mg) {
-		pn_error("msg=\"cannot listen\" listen=%s", web_cfg.listen);
-		return -1;
-	}
-	mg_set_request_handler(mg, "/", handle, NULL);
-	pn_info("msg=\"web UI listening\" listen=%s threads=%ld", web_cfg.listen, web_cfg.threads);
-	return 0;
+	mg = pn_httpd_start("web UI", web_cfg.listen, web_cfg.threads, WEB_HEAD_HARD, &cb, handle);
+	return mg ? 0 : -1;
 }
 
 void web_http_stop(void)
