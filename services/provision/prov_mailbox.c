@@ -249,6 +249,26 @@ static pn_err accepted_outcome(prov_event *e, const char *address,
 }
 
 /*
+ * ms_refused - mailstore did not do it: 1 with what the caller returns in
+ * *ret_r - NOTFOUND as it is (the mailbox went: the caller decides),
+ * TEMP with the event's reason, anything else rejects this recipient
+ * (PN_OK: the event goes on). 0 when err is PN_OK.
+ */
+static int ms_refused(prov_event *e, Outcome *o, pn_err err, const char *why, pn_err *ret_r)
+{
+	if (err == PN_OK)
+		return 0;
+	if (err == PN_ERR_TEMP)
+		e->why = "mailstore is unavailable";
+	else if (err != PN_ERR_NOTFOUND) {
+		prov_reject(e, o, why);
+		err = PN_OK;
+	}
+	*ret_r = err;
+	return 1;
+}
+
+/*
  * to_existing - encrypt to mailbox mb (fetched by address when NULL) and
  * Accept without new_mailbox. PN_ERR_NOTFOUND: there is no mailbox (any
  * more); otherwise the outcome is set, or a whole-event error returned.
@@ -269,16 +289,8 @@ static pn_err to_existing(prov_event *e, const char *address, const Mailbox *mb,
 		Mailbox *found;
 		g.address = (char *)address;
 		err = pn_ms_get_mailbox(e->st->bus, e->pool, &g, &found, &why);
-		if (err == PN_ERR_NOTFOUND)
+		if (ms_refused(e, o, err, why, &err))
 			return err;
-		if (err == PN_ERR_TEMP) {
-			e->why = "mailstore is unavailable";
-			return err;
-		}
-		if (err != PN_OK) {
-			prov_reject(e, o, why);
-			return PN_OK;
-		}
 		mb = found;
 	}
 	if ((err = encrypt_message(e, &mb->public_key, &m)) != PN_OK)
@@ -301,16 +313,8 @@ static pn_err to_existing(prov_event *e, const char *address, const Mailbox *mb,
 	a.mail = mail;
 	a.n_mail = 1;
 	err = pn_ms_accept(e->st->bus, e->pool, &a, &acc, &why);
-	if (err == PN_ERR_NOTFOUND)
+	if (ms_refused(e, o, err, why, &err))
 		return err;
-	if (err == PN_ERR_TEMP) {
-		e->why = "mailstore is unavailable";
-		return err;
-	}
-	if (err != PN_OK) {
-		prov_reject(e, o, why);
-		return PN_OK;
-	}
 	return accepted_outcome(e, address, acc, NULL, o);
 }
 
