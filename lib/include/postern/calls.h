@@ -127,6 +127,16 @@ pn_err pn_ms_list_tombstones(pn_client *client, pn_pool *pool,
 /* pn_ms_forget_tombstones - clean-up finished for these mailboxes */
 pn_err pn_ms_forget_tombstones(pn_client *client, pn_pool *pool,
     const Postern__V1__ForgetTombstones *forget, const char **why_r);
+/*
+ * pn_ms_reissue - new secrets for a mailbox never activated, with its
+ * message and invitation (EXISTS: re-issued meanwhile, PERM: active; both
+ * with the current mailbox in the result)
+ */
+pn_err pn_ms_reissue(pn_client *client, pn_pool *pool, const Postern__V1__Reissue *reissue,
+    Postern__V1__Reissued **reissued_r, const char **why_r);
+/* pn_ms_set_keys - the keys at activation or recovery, compare-and-set (EXISTS: changed) */
+pn_err pn_ms_set_keys(pn_client *client, pn_pool *pool, const Postern__V1__SetKeys *keys,
+    Postern__V1__Mailbox **mailbox_r, const char **why_r);
 
 /* ---- keylookup ---- */
 
@@ -149,5 +159,8 @@ pn_err pn_prov_pin_query(pn_client *client, pn_pool *pool, const Postern__V1__Pi
 pn_err pn_prov_pin_verify(pn_client *client, pn_pool *pool,
     const Postern__V1__PinVerify *verify, Postern__V1__PinVerdict **verdict_r,
     const char **why_r);
+/* pn_prov_reissue - posternctl reissue: a challenge without token, the outcome with it */
+pn_err pn_prov_reissue(pn_client *client, pn_pool *pool, const Postern__V1__ReissueMailbox *reissue,
+    Postern__V1__ReissueResult **result_r, const char **why_r);
 
 #endif
