@@ -20,7 +20,7 @@
  *   - last_activity renewed only for the first POSTERN_PROVISION_REISSUE_
  *     RENEW_MAX re-issues, so a mailbox nobody opens is still reaped.
  * The outcome is MAILBOX_REISSUED with the new PIN (kept for PinQuery
- * like a new mailbox's). Another re-issue committed in between makes
+ * like a new mailbox's; the other senders' copies of the old PIN go). Another re-issue committed in between makes
  * mailstore answer EXISTS: it starts over on the current row, so the
  * newest invitation is the one that works. An ACTIVE mailbox is never
  * re-issued (mailstore refuses: PERM).
@@ -76,6 +76,21 @@ static Postern__V1__OutMail *invitation(prov_event *e, const char *address,
 	return data ? prov_outmail(e, address, "reinvite", data, len) : NULL;
 }
 
+/*
+ * forget_pins - the PIN copies other senders keep for "check assigned PIN"
+ * are stale once the mailbox has a new PIN (or none): they go
+ */
+static void forget_pins(prov_event *e, const char *address, const Mailbox *mb)
+{
+	for (size_t i = 0; i <= mb->n_senders; i++) {
+		const char *s = i < mb->n_senders ? mb->senders[i] : mb->created_by;
+
+		if (s && *s && pn_redis_cmdv(e->st->redis, NULL, "DEL",
+		    prov_pin_key(s, address, e->pool), (char *)NULL) != PN_OK)
+			pn_warn("msg=\"cannot drop a stale PIN copy\" mailbox=%lld", (long long)mb->id);
+	}
+}
+
 /* outcome - what the event did to the mailbox, told as the first time */
 static void outcome(prov_event *e, const char *address, const Postern__V1__Reissued *r,
     const prov_secret *sec, Outcome *o)
@@ -92,6 +107,8 @@ static void outcome(prov_event *e, const char *address, const Postern__V1__Reiss
 	} else {
 		o->kind = POSTERN__V1__OUTCOME__KIND__MAILBOX_REISSUED;
 		e->reissued++;
+		if (!r->duplicate)
+			forget_pins(e, address, r->mailbox);
 	}
 	if (pn_redis_track(e->st->redis, r->mailbox->id, prov_record_key(e, address)) != PN_OK)
 		pn_warn("msg=\"cannot list the event record with the mailbox\" event=%s",

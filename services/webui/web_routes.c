@@ -14,6 +14,7 @@
 #include "web_http.h"
 #include "web_login.h"
 #include "web_read.h"
+#include "web_recover.h"
 #include "web_reply.h"
 
 const web_route web_routes[] = {
@@ -29,6 +30,9 @@ const web_route web_routes[] = {
 	WEB_ROUTE("GET", "/login", web_login_get, WEB_AUTH_NONE),
 	WEB_ROUTE("POST", "/login", web_login_post, WEB_AUTH_NONE, .csrf = 1),
 	WEB_ROUTE("POST", "/logout", web_logout_post, WEB_AUTH_NONE, .csrf = 1),
+	WEB_ROUTE("GET", "/recover", web_recover_get, WEB_AUTH_NONE),
+	WEB_ROUTE("POST", "/recover", web_recover_post, WEB_AUTH_NONE, .csrf = 1),
+	WEB_ROUTE("GET", "/recovery-code", web_recovery_code_get, WEB_AUTH_SESSION),
 	WEB_ROUTE("GET", "/inbox", web_folder_get, WEB_AUTH_SESSION, .preload = web_folder_preload),
 	WEB_ROUTE("GET", "/sent", web_folder_get, WEB_AUTH_SESSION, .preload = web_folder_preload),
 	WEB_ROUTE("GET", "/msg/{id}", web_read_get, WEB_AUTH_SESSION),

@@ -16,8 +16,8 @@ const web_text web_text_en = {
 	.nav_logout = "Log out",
 	.skip = "Skip to content",
 
-	.link_invalid_title = "This link is not valid",
-	.link_invalid_text = "The link may be mistyped, already used or expired. If you have already chosen a password, log in with your address and password. Otherwise ask the sender to send the message again.",
+	.link_invalid_title = "This link is no longer valid",
+	.link_invalid_text = "The link may be mistyped, replaced by a newer invitation, already used or expired. If you have already chosen a password, log in with your address and password. Otherwise open the newest invitation mail, or ask the sender to send the message again: that mails you a new invitation.",
 	.link_invalid_login = "Go to the login page",
 	.pin_title = "Enter your PIN",
 	.pin_intro = "The sender protected this mailbox with a PIN. They will have given it to you another way, for example by phone or text message.",

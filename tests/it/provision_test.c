@@ -14,8 +14,10 @@
  *     independently, from docs/security.md) - and a wrong PIN does not;
  *   - the same event three times: same outcomes and PIN, one message, one
  *     invitation;
- *   - another sender to the same address: MAILBOX_EXISTS, a notification
- *     with no secret in it, two messages in the mailbox;
+ *   - another sender to the same address, never activated: MAILBOX_REISSUED
+ *     with a new PIN, a new invitation (new link), both messages open with
+ *     the new link and PIN and not with the old ones; a retry of the event
+ *     repeats nothing; the first sender's stale PIN copy is gone;
  *   - posternctl pin: ciphertext the sender's key opens to the PIN;
  *     another sender gets nothing;
  *   - posternctl send --sent-copy: the PIN header only in the sent copy;
@@ -476,39 +478,80 @@ static void test_same_event_thrice(void **state)
 	pn_pool_destroy(&pool);
 }
 
-/* Another sender to bob: MAILBOX_EXISTS, a notification without secrets. */
+/*
+ * reissued_link - the newest mail to address must be a new invitation:
+ * its link (static), different from old, with no PIN in it
+ */
+static const char *reissued_link(const char *address, int n, const char *old, const char *pin)
+{
+	static char link[64];
+	char *inv = NULL;
+
+	assert_int_equal(wait_mails(address, n), n);
+	assert_int_equal(mails_to(address, &inv), n);
+	assert_non_null(inv);
+	assert_non_null(strstr(inv, "links of earlier"));
+	if (pin && *pin)
+		assert_null(strstr(inv, pin));
+	snprintf(link, sizeof(link), "%s", link_in(inv));
+	assert_string_not_equal(link, old);
+	free(inv);
+	return link;
+}
+
+/*
+ * Another sender to bob, who never opened his mailbox: it is re-issued -
+ * MAILBOX_REISSUED with a new PIN, a new invitation with a new link, the
+ * key re-protected for them (the old link and PIN no longer open it), both
+ * messages kept; the old PIN copy of the first sender goes.
+ */
 static void test_second_sender(void **state)
 {
 	pn_pool *pool = pn_pool_new();
 	Postern__V1__SendResult *res;
 	const char *rcpts[] = { addr("bob") };
 	const char *id = event_id();
-	char *mail = the_mail("Carol", addr("carol"), "hello again", "second message"), *note = NULL;
+	char *mail = the_mail("Carol", addr("carol"), "hello again", "second message");
+	char old_link[64], old_pin[16], out[512];
 	(void)state;
 
+	snprintf(old_link, sizeof(old_link), "%s", bob_link);
+	snprintf(old_pin, sizeof(old_pin), "%s", bob_pin);
 	assert_int_equal(send_event(pool, id, addr("carol"), rcpts, 1, mail, strlen(mail), 1,
 	    &res), PN_OK);
-	want(res->outcomes[0], addr("bob"), POSTERN__V1__OUTCOME__KIND__MAILBOX_EXISTS);
-	assert_string_equal(res->outcomes[0]->pin, "");
-	assert_int_equal(wait_mails(addr("bob"), 2), 2);
-	assert_int_equal(mails_to(addr("bob"), &note), 2);
-	assert_non_null(note);
-	assert_non_null(strstr(note, PUBLIC_URL "/login"));
-	assert_non_null(strstr(note, "Carol"));
-	assert_null(strstr(note, "/m/"));
-	assert_null(strstr(note, bob_link));
-	assert_null(strstr(note, bob_pin));
+	want(res->outcomes[0], addr("bob"), POSTERN__V1__OUTCOME__KIND__MAILBOX_REISSUED);
+	pin_ok(res->outcomes[0]->pin);
+	snprintf(bob_pin, sizeof(bob_pin), "%s", res->outcomes[0]->pin);
+	snprintf(bob_link, sizeof(bob_link), "%s", reissued_link(addr("bob"), 2, old_link, bob_pin));
 	assert_int_equal(sql_int("SELECT count(*) FROM messages m JOIN mailboxes b ON "
 	    "b.id = m.mailbox_id WHERE b.address = '%s'", addr("bob")), 2);
-	/* the new message opens with the same key and secrets */
+	assert_int_equal(sql_int("SELECT reissue_count FROM mailboxes WHERE address = '%s'",
+	    addr("bob")), 1);
+	/* both messages open with the new link and PIN, none with the old ones */
 	{
 		pn_buf plain = { NULL, 0 };
 		assert_int_equal(decrypt_stored(addr("bob"), id, "body", bob_link, bob_pin, &plain),
 		    PN_OK);
 		assert_memory_equal(plain.data, mail, strlen(mail));
 		pn_buf_free(&plain);
+		assert_int_equal(decrypt_stored(addr("bob"), bob_event, "body", bob_link, bob_pin,
+		    &plain), PN_OK);
+		pn_buf_free(&plain);
+		assert_int_not_equal(decrypt_stored(addr("bob"), bob_event, "body", old_link, old_pin,
+		    &plain), PN_OK);
+		pn_buf_free(&plain);
 	}
-	free(note);
+	/* the same event again: the same answer, nothing more */
+	assert_int_equal(send_event(pool, id, addr("carol"), rcpts, 1, mail, strlen(mail), 1,
+	    &res), PN_OK);
+	want(res->outcomes[0], addr("bob"), POSTERN__V1__OUTCOME__KIND__MAILBOX_REISSUED);
+	assert_string_equal(res->outcomes[0]->pin, bob_pin);
+	usleep(300000);
+	assert_int_equal(mails_to(addr("bob"), NULL), 2);
+	/* alice's copy of the old PIN is gone; carol has no key, so no copy either */
+	snprintf(out, sizeof(out), "%s/pin2.out", F->senderhome);
+	assert_int_equal(ctl(out, "pin", "--sender", addr("alice"), "--recipient", addr("bob"),
+	    (char *)NULL), 1);
 	free(mail);
 	pn_pool_destroy(&pool);
 }
@@ -855,12 +898,16 @@ static void test_keyring_renewed(void **state)
 	before = renewals();
 	assert_int_equal(send_event(pool, id, addr("carol"), bob, 1, mail, strlen(mail), 0, &res),
 	    PN_OK);
-	want(res->outcomes[0], addr("bob"), POSTERN__V1__OUTCOME__KIND__MAILBOX_EXISTS);
+	/* bob never opened it: re-issued, now without a PIN (the event asks for none) */
+	want(res->outcomes[0], addr("bob"), POSTERN__V1__OUTCOME__KIND__MAILBOX_REISSUED);
+	assert_string_equal(res->outcomes[0]->pin, "");
 	assert_true(wait_renewal(before) > before);
 	/* bounded: the limit, plus what one lock may add (a pool batch of 8) */
 	assert_true(th_metric(F->st.pv_health[0], "postern_provision_keyring_keys") <= 1 + 8);
 	assert_int_equal(keyring_homes(), 1);
-	assert_int_equal(wait_mails(addr("bob"), bob_before + 1), bob_before + 1);
+	snprintf(bob_link, sizeof(bob_link), "%s", reissued_link(addr("bob"), bob_before + 1,
+	    bob_link, NULL));
+	bob_pin[0] = '\0';
 	{
 		pn_buf plain = { NULL, 0 };
 		assert_int_equal(decrypt_stored(addr("bob"), id, "body", bob_link, bob_pin, &plain),
@@ -873,8 +920,9 @@ static void test_keyring_renewed(void **state)
 	id = event_id();
 	assert_int_equal(send_event(pool, id, addr("carol"), bob, 1, mail, strlen(mail), 0, &res),
 	    PN_OK);
-	want(res->outcomes[0], addr("bob"), POSTERN__V1__OUTCOME__KIND__MAILBOX_EXISTS);
-	assert_int_equal(wait_mails(addr("bob"), bob_before + 2), bob_before + 2);
+	want(res->outcomes[0], addr("bob"), POSTERN__V1__OUTCOME__KIND__MAILBOX_REISSUED);
+	snprintf(bob_link, sizeof(bob_link), "%s", reissued_link(addr("bob"), bob_before + 2,
+	    bob_link, NULL));
 	assert_true(wait_renewal(before) > before);
 	id2 = event_id();
 	assert_int_equal(send_event(pool, id2, addr("alice"), lena, 1, mail, strlen(mail), 1, &res),
@@ -1155,8 +1203,8 @@ int main(void)
 		cmocka_unit_test(test_created_and_key_found),
 		cmocka_unit_test(test_stored_ciphertext),
 		cmocka_unit_test(test_same_event_thrice),
-		cmocka_unit_test(test_second_sender),
 		cmocka_unit_test(test_posternctl_pin),
+		cmocka_unit_test(test_second_sender),
 		cmocka_unit_test(test_sent_copy),
 		cmocka_unit_test(test_pin_verify),
 		cmocka_unit_test(test_bad_input),

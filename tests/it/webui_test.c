@@ -695,7 +695,7 @@ static void test_journey(void **state)
 	assert_non_null(strstr(r.body, "not the same"));
 	password_post(&r, flow, bob_pw, "");
 	assert_int_equal(r.status, 303);
-	assert_string_equal(header(&r, "Location"), "/inbox");
+	assert_string_equal(header(&r, "Location"), "/recovery-code");
 	assert_non_null(c = cookie_in(&r));
 	assert_string_not_equal(c, flow);                 /* a new session id */
 	snprintf(bob_cookie, sizeof(bob_cookie), "%s", c);
