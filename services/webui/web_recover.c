@@ -306,7 +306,7 @@ void web_recover_html(web_buf *b, const web_page *p, const char *csrf, const cha
 	web_html_alert(b, "alert", msg);
 	web_buf_puts(b, "<form method=\"post\" action=\"/recover\">");
 	web_html_hidden_csrf(b, csrf);
-	web_buf_puts(b, "\n<label for=\"address\">Email address</label>\n"
+	web_buf_puts(b, "\n<label for=\"address\">E-mail address</label>\n"
 	    "<input id=\"address\" name=\"address\" type=\"email\" autocomplete=\"username\" "
 	    "maxlength=\"254\" required value=\"");
 	web_buf_esc(b, address ? address : "");

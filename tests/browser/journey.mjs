@@ -105,10 +105,13 @@ try {
     await shot(page, '04-password-common');
   });
 
-  await step('setting the password opens the inbox with the mail', async () => {
+  await step('setting the password shows the recovery code once, then the inbox with the mail', async () => {
     await page.getByLabel('Password', { exact: true }).fill(PASSWORD);
     await page.getByLabel('Repeat the password').fill(PASSWORD);
     await page.getByRole('button', { name: /Set password/ }).click();
+    await page.waitForURL(`${BASE}/recovery-code`);
+    await page.getByRole('heading', { name: 'Your recovery code' }).waitFor();
+    await page.getByRole('link', { name: /go to my inbox/ }).click();
     await page.waitForURL(`${BASE}/inbox`);
     await page.getByText('Quarterly report & <plans>').waitFor();
     expect(await page.locator('.msg.unread').count() === 1, 'one unread message');

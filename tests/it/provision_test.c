@@ -20,6 +20,9 @@
  *     repeats nothing; the first sender's stale PIN copy is gone;
  *   - posternctl pin: ciphertext the sender's key opens to the PIN;
  *     another sender gets nothing;
+ *   - posternctl reissue: a sender who is not the mailbox's, or has no
+ *     key, gets nothing and changes nothing; the creator and the operator
+ *     (a key of their own, proven by the challenge) get a new link and PIN;
  *   - posternctl send --sent-copy: the PIN header only in the sent copy;
  *   - PinVerify: OK, wrong with tries left, lock-out, LOCKED with the
  *     mailbox locked in mailstore and the sender told;
@@ -321,11 +324,18 @@ static int setup(void **state)
 	assert_int_equal(ctl(NULL, "key", "import", path, (char *)NULL), 0);
 	th_gpg_fpr(f->senderhome, addr("kim"), f->kim_fpr, sizeof(f->kim_fpr));
 
+	/* kim's key is also the operator's (posternctl reissue --operator) */
 	{
-		static const char *const pv_env[] = { "POSTERN_PROVISION_MAX_MAIL_BYTES=" STR(MAX_MAIL),
+		static char operator_env[600];
+		snprintf(path, sizeof(path), "%s/operator.asc", f->senderhome);
+		assert_int_equal(th_gpg(F->senderhome, path, "--armor", "--export", addr("kim"),
+		    (char *)NULL), 0);
+		snprintf(operator_env, sizeof(operator_env), "POSTERN_PROVISION_OPERATOR_KEY=%s", path);
+		static const char *pv_env[] = { "POSTERN_PROVISION_MAX_MAIL_BYTES=" STR(MAX_MAIL),
 			"POSTERN_PUBLIC_URL=" PUBLIC_URL "/", "POSTERN_BUS_TIMEOUT_MS=20000",
 			"POSTERN_PIN_LOCKOUT_AFTER=3", "POSTERN_PIN_LOCKOUT_SECONDS=1",
-			"POSTERN_PIN_MAX_FAILURES=5", "POSTERN_PROVISION_KEYRING_MAX=1", NULL };
+			"POSTERN_PIN_MAX_FAILURES=5", "POSTERN_PROVISION_KEYRING_MAX=1", NULL, NULL };
+		pv_env[6] = operator_env;
 		const th_stack_opts o = { .tag = "provision", .keyring = f->keyring,
 			.pv_env = pv_env, .client_timeout_ms = 30000, .client_retries = 2 };
 		th_stack_start(&f->st, &o);
@@ -554,6 +564,77 @@ static void test_second_sender(void **state)
 	    (char *)NULL), 1);
 	free(mail);
 	pn_pool_destroy(&pool);
+}
+
+/*
+ * posternctl reissue: kim (a key, but no sender of bob's) and carol (a
+ * sender, but no key) get nothing and change nothing; alice (the
+ * creator, her secret key here) gets a new link and PIN, the PIN copy
+ * is hers again; the operator (kim's key as POSTERN_PROVISION_OPERATOR_KEY)
+ * may too; an active mailbox is refused.
+ */
+static void test_posternctl_reissue(void **state)
+{
+	char out[512], *text, *hash0, *hash1, old_link[64];
+	const char *p;
+	int mails = mails_to(addr("bob"), NULL);
+	(void)state;
+
+	snprintf(out, sizeof(out), "%s/reissue.out", F->senderhome);
+	hash0 = sql("SELECT encode(link_hash, 'hex') FROM mailboxes WHERE address = '%s'",
+	    addr("bob"));
+	assert_int_equal(ctl(out, "reissue", "--sender", addr("kim"), "--recipient", addr("bob"),
+	    "--pin", (char *)NULL), 1);
+	text = th_read_file(out, NULL);
+	assert_string_equal(text, "");
+	free(text);
+	assert_int_equal(ctl(out, "reissue", "--sender", addr("carol"), "--recipient",
+	    addr("bob"), (char *)NULL), 1);
+	assert_int_equal(ctl(out, "reissue", "--sender", addr("kim"), "--recipient",
+	    addr("nobody"), (char *)NULL), 1);
+	hash1 = sql("SELECT encode(link_hash, 'hex') FROM mailboxes WHERE address = '%s'",
+	    addr("bob"));
+	assert_string_equal(hash0, hash1);          /* nothing changed */
+	free(hash1);
+	usleep(300000);
+	assert_int_equal(mails_to(addr("bob"), NULL), mails);
+
+	/* alice proves her key: a new link and PIN */
+	assert_int_equal(ctl(out, "reissue", "--sender", addr("alice"), "--recipient", addr("bob"),
+	    "--pin", (char *)NULL), 0);
+	text = th_read_file(out, NULL);
+	assert_non_null(p = strstr(text, "\tMAILBOX_REISSUED\tpin="));
+	snprintf(bob_pin, sizeof(bob_pin), "%.6s", p + strlen("\tMAILBOX_REISSUED\tpin="));
+	pin_ok(bob_pin);
+	free(text);
+	snprintf(old_link, sizeof(old_link), "%s", bob_link);
+	snprintf(bob_link, sizeof(bob_link), "%s", reissued_link(addr("bob"), mails + 1, old_link,
+	    bob_pin));
+	{
+		pn_buf plain = { NULL, 0 };
+		assert_int_equal(decrypt_stored(addr("bob"), bob_event, "body", bob_link, bob_pin,
+		    &plain), PN_OK);
+		pn_buf_free(&plain);
+	}
+	assert_int_equal(ctl(out, "pin", "--sender", addr("alice"), "--recipient", addr("bob"),
+	    (char *)NULL), 0);
+	text = th_read_file(out, NULL);
+	assert_non_null(strstr(text, bob_pin));
+	free(text);
+
+	/* the operator, in the creator's name */
+	snprintf(old_link, sizeof(old_link), "%s", bob_link);
+	assert_int_equal(ctl(out, "reissue", "--operator", "--recipient", addr("bob"), "--pin",
+	    (char *)NULL), 0);
+	text = th_read_file(out, NULL);
+	assert_non_null(p = strstr(text, "\tMAILBOX_REISSUED\tpin="));
+	snprintf(bob_pin, sizeof(bob_pin), "%.6s", p + strlen("\tMAILBOX_REISSUED\tpin="));
+	free(text);
+	snprintf(bob_link, sizeof(bob_link), "%s", reissued_link(addr("bob"), mails + 2, old_link,
+	    bob_pin));
+	assert_int_equal(sql_int("SELECT reissue_count FROM mailboxes WHERE address = '%s'",
+	    addr("bob")), 3);
+	free(hash0);
 }
 
 /* posternctl pin: alice's key opens it; carol gets nothing. */
@@ -1205,6 +1286,7 @@ int main(void)
 		cmocka_unit_test(test_same_event_thrice),
 		cmocka_unit_test(test_posternctl_pin),
 		cmocka_unit_test(test_second_sender),
+		cmocka_unit_test(test_posternctl_reissue),
 		cmocka_unit_test(test_sent_copy),
 		cmocka_unit_test(test_pin_verify),
 		cmocka_unit_test(test_bad_input),
