@@ -279,6 +279,8 @@ pn_err prov_deliver_mailbox(prov_event *e, const char *address, int guest,
     Postern__V1__Outcome *o);
 /* prov_record_key - the Redis key of (event, address)'s record (pool) */
 char *prov_record_key(prov_event *e, const char *address);
+/* prov_record_get - (event, address)'s record: 1 found (sec_r set), 0 none, -1 (*err_r) */
+int prov_record_get(prov_event *e, const char *address, prov_secret *sec_r, pn_err *err_r);
 /* prov_record_claim - the secrets of (event, address): stored ones, or new (offer's first) */
 pn_err prov_record_claim(prov_event *e, const char *address, const prov_secret *offer,
     prov_secret *sec);

@@ -36,8 +36,8 @@ char *prov_record_key(prov_event *e, const char *address)
 	return pn_pool_printf(e->pool, "prov:ev:%s", id);
 }
 
-/* record_get - 1 found (sec_r set), 0 none, or -1 with the error in *err_r */
-static int record_get(prov_event *e, const char *address, prov_secret *sec_r, pn_err *err_r)
+/* prov_record_get - 1 found (sec_r set), 0 none, or -1 with the error in *err_r */
+int prov_record_get(prov_event *e, const char *address, prov_secret *sec_r, pn_err *err_r)
 {
 	char *key = prov_record_key(e, address), id[65];
 	redisReply *r = NULL;
@@ -112,7 +112,7 @@ pn_err prov_record_claim(prov_event *e, const char *address, const prov_secret *
 		pn_redis_free(&r);
 		sodium_memzero(&fresh, sizeof(fresh));
 		/* taken: a retry of this event came first */
-		found = record_get(e, address, sec, &err);
+		found = prov_record_get(e, address, sec, &err);
 		if (found < 0)
 			return err;
 		if (found)
@@ -230,7 +230,7 @@ static pn_err accepted_outcome(prov_event *e, const char *address,
 		    e->ev->event_id);
 	if (!sec) {
 		/* a retry that found the mailbox this event made: the record has the PIN */
-		int found = record_get(e, address, &rec, &err);
+		int found = prov_record_get(e, address, &rec, &err);
 		if (found < 0)
 			return err;
 		if (!found) {

@@ -91,12 +91,18 @@ static void forget_pins(prov_event *e, const char *address, const Mailbox *mb)
 	}
 }
 
-/* outcome - what the event did to the mailbox, told as the first time */
+/*
+ * outcome - what the event did to the mailbox, told as the first time: a
+ * retry (duplicate) of the event that created it is CREATED, of one that
+ * re-issued it (its record existed before this attempt: only creation and
+ * re-issue make one) REISSUED with that PIN, even if a later re-issue has
+ * replaced it since; anything else was a plain delivery, EXISTS
+ */
 static void outcome(prov_event *e, const char *address, const Postern__V1__Reissued *r,
-    const prov_secret *sec, Outcome *o)
+    const prov_secret *sec, int had_record, Outcome *o)
 {
 	o->fingerprint = pn_pool_strdup(e->pool, r->mailbox->fingerprint);
-	if (r->duplicate && !r->created && !r->reissued) {
+	if (r->duplicate && !r->created && !had_record) {
 		o->kind = POSTERN__V1__OUTCOME__KIND__MAILBOX_EXISTS;
 		e->exists++;
 		return;
@@ -135,7 +141,7 @@ static int old_passphrase(prov_event *e, const Mailbox *mb, char pass[PROV_PASS_
 
 /* reissue_once - one attempt on the current row; EXISTS: someone else was first */
 static pn_err reissue_once(prov_event *e, const char *address, int64_t id,
-    const prov_secret *sec, int with_message, Outcome *o)
+    const prov_secret *sec, int had_record, int with_message, Outcome *o)
 {
 	Postern__V1__GetMailbox g = POSTERN__V1__GET_MAILBOX__INIT;
 	Postern__V1__Reissue r = POSTERN__V1__REISSUE__INIT;
@@ -198,7 +204,7 @@ static pn_err reissue_once(prov_event *e, const char *address, int64_t id,
 	r.n_mail = 1;
 	err = pn_ms_reissue(e->st->bus, e->pool, &r, &done, &why);
 	if (err == PN_OK)
-		outcome(e, address, done, sec, o);
+		outcome(e, address, done, sec, had_record, o);
 	else if (err == PN_ERR_TEMP)
 		e->why = "mailstore is unavailable";
 	else if (err != PN_ERR_EXISTS && err != PN_ERR_PERM && err != PN_ERR_NOTFOUND) {
@@ -218,12 +224,15 @@ pn_err prov_reissue(prov_event *e, const char *address, int64_t id, int with_mes
     Outcome *o)
 {
 	prov_secret sec;
+	int had_record;
 	pn_err err;
 
+	if ((had_record = prov_record_get(e, address, &sec, &err)) < 0)
+		return err;
 	if ((err = prov_record_claim(e, address, NULL, &sec)) != PN_OK)
 		return err;
 	for (int tries = 0; tries < 4; tries++) {
-		err = reissue_once(e, address, id, &sec, with_message, o);
+		err = reissue_once(e, address, id, &sec, had_record, with_message, o);
 		if (err != PN_ERR_EXISTS)
 			break;
 	}

@@ -335,7 +335,7 @@ static int setup(void **state)
 			"POSTERN_PUBLIC_URL=" PUBLIC_URL "/", "POSTERN_BUS_TIMEOUT_MS=20000",
 			"POSTERN_PIN_LOCKOUT_AFTER=3", "POSTERN_PIN_LOCKOUT_SECONDS=1",
 			"POSTERN_PIN_MAX_FAILURES=5", "POSTERN_PROVISION_KEYRING_MAX=1", NULL, NULL };
-		pv_env[6] = operator_env;
+		pv_env[7] = operator_env;
 		const th_stack_opts o = { .tag = "provision", .keyring = f->keyring,
 			.pv_env = pv_env, .client_timeout_ms = 30000, .client_retries = 2 };
 		th_stack_start(&f->st, &o);
