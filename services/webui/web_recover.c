@@ -353,9 +353,7 @@ int web_recover_get(web_req *rq)
 /* tell_sender - one mail to the mailbox's creator: its recipient used the recovery code */
 static void tell_sender(web_req *rq, const web_mailbox *mb, const uint8_t verifier[32])
 {
-	Postern__V1__QueueMail q = POSTERN__V1__QUEUE_MAIL__INIT;
-	Postern__V1__OutMail m = POSTERN__V1__OUT_MAIL__INIT;
-	char *rcpt[1] = { mb->created_by }, *text = NULL, *subject = NULL, hex[17], when[64];
+	char *text = NULL, *subject = NULL, hex[17], when[64];
 	const char *tos[1] = { mb->created_by }, *why = NULL;
 	const char *headers[] = { "Auto-Submitted", "auto-generated", NULL };
 	time_t now = (time_t)rq->now;
@@ -387,15 +385,10 @@ static void tell_sender(web_req *rq, const web_mailbox *mb, const uint8_t verifi
 		return;
 	}
 	web_hex(hex, verifier, 8);
-	m.idem_key = pn_pool_printf(web_bus_pool(rq), "recovered/%lld/%s", (long long)mb->id, hex);
-	m.mail_from = invite_addr;
-	m.rcpt_to = rcpt;
-	m.n_rcpt_to = 1;
-	m.data.data = data;
-	m.data.len = len;
-	q.mailbox_id = mb->id;
-	q.mail = &m;
-	if ((err = pn_ms_queue_mail(rq->t->bus, web_bus_pool(rq), &q, &why)) != PN_OK)
+	err = pn_ms_queue_to(rq->t->bus, web_bus_pool(rq), mb->id, pn_pool_printf(web_bus_pool(rq),
+	    "recovered/%lld/%s", (long long)mb->id, hex), invite_addr, mb->created_by, data, len,
+	    &why);
+	if (err != PN_OK)
 		pn_warn("msg=\"cannot queue the recovery notice\" mailbox=%lld status=%s",
 		    (long long)mb->id, pn_err_str(err));
 	pn_free(&data);

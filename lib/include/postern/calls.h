@@ -116,6 +116,10 @@ pn_err pn_ms_delete_mailboxes(pn_client *client, pn_pool *pool,
 /* pn_ms_queue_mail - put one mail into the outbox (its idem_key queues it once) */
 pn_err pn_ms_queue_mail(pn_client *client, pn_pool *pool, const Postern__V1__QueueMail *queue,
     const char **why_r);
+/* pn_ms_queue_to - one mail (data, len: the rendered message) to rcpt about mailbox_id, queued once by idem_key */
+pn_err pn_ms_queue_to(pn_client *client, pn_pool *pool, int64_t mailbox_id,
+    const char *idem_key, const char *mail_from, const char *rcpt, uint8_t *data, size_t len,
+    const char **why_r);
 /* pn_ms_list_inactive - mailboxes inactive since a time, claimed or walked */
 pn_err pn_ms_list_inactive(pn_client *client, pn_pool *pool,
     const Postern__V1__ListInactive *list, Postern__V1__MailboxList **mailboxes_r,
