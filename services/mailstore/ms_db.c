@@ -666,17 +666,29 @@ pn_err ms_db_update_mailbox(pn_pg *pg, const Postern__V1__UpdateMailbox *u,
 	    "reissue_box = CASE WHEN $5 THEN NULL ELSE reissue_box END "
 	    "WHERE id = $1 AND state = $2 RETURNING " MB_PUBLIC, &p, &res)) != PN_OK)
 		return ms_db_fail(pg, why, "update mailbox", err);
-	if (PQntuples(res) > 0) {
-		*mb_r = ms_mb_from_row(res, 0, pool, NULL);
-		pn_pg_clear(&res);
+	return ms_cas_answer(pg, &res, u->mailbox_id, pool, mb_r, why,
+	    "mailbox state differs from expected_state");
+}
+
+/*
+ * ms_cas_answer - after a compare-and-set UPDATE ... RETURNING MB_PUBLIC
+ * (res, cleared here): the updated row, or NOTFOUND when the mailbox is
+ * gone, or EXISTS (with differs) and the current mailbox
+ */
+pn_err ms_cas_answer(pn_pg *pg, PGresult **res, int64_t id, pn_pool *pool,
+    Postern__V1__Mailbox **mb_r, ms_why *why, const char *differs)
+{
+	pn_err err;
+
+	if (PQntuples(*res) > 0) {
+		*mb_r = ms_mb_from_row(*res, 0, pool, NULL);
+		pn_pg_clear(res);
 		return PN_OK;
 	}
-	pn_pg_clear(&res);
-	/* tell "gone" from "state differs"; answer EXISTS with the current mailbox */
-	err = ms_db_get_mailbox(pg, u->mailbox_id, NULL, NULL, 0, pool, mb_r, why);
-	if (err != PN_OK)
+	pn_pg_clear(res);
+	if ((err = ms_db_get_mailbox(pg, id, NULL, NULL, 0, pool, mb_r, why)) != PN_OK)
 		return err;
-	return ms_set_why(why, PN_ERR_EXISTS, "mailbox state differs from expected_state");
+	return ms_set_why(why, PN_ERR_EXISTS, differs);
 }
 
 /* ms_db_touch - record activity */

@@ -44,6 +44,9 @@ pn_err ms_insert_message(pn_pg *pg, int64_t mailbox_id,
 /* ms_insert_outmails - every mail of a request (idempotent by idem_key) */
 pn_err ms_insert_outmails(pn_pg *pg, int64_t mailbox_id,
     Postern__V1__OutMail *const *mail, size_t n, pn_pool *pool);
+/* ms_cas_answer - a compare-and-set's answer: the updated row, NOTFOUND, or EXISTS (differs) */
+pn_err ms_cas_answer(pn_pg *pg, PGresult **res, int64_t id, pn_pool *pool,
+    Postern__V1__Mailbox **mb_r, ms_why *why, const char *differs);
 /* ms_exec_count - run a statement with params, return affected rows or -1 */
 long ms_exec_count(pn_pg *pg, const char *sql, const pn_pg_params *p,
     pn_err *err_r);

@@ -214,13 +214,6 @@ pn_err ms_db_set_keys(pn_pg *pg, const Postern__V1__SetKeys *k, pn_pool *pool,
 	    "WHERE id = $1 AND state = $2 AND ($8::bytea IS NULL OR recovery_verifier = $8) "
 	    "RETURNING " MB_PUBLIC, &p, &res)) != PN_OK)
 		return ms_db_fail(pg, why, "set keys", err);
-	if (PQntuples(res) > 0) {
-		*mb_r = ms_mb_from_row(res, 0, pool, NULL);
-		pn_pg_clear(&res);
-		return PN_OK;
-	}
-	pn_pg_clear(&res);
-	if ((err = ms_db_get_mailbox(pg, k->mailbox_id, NULL, NULL, 0, pool, mb_r, why)) != PN_OK)
-		return err;
-	return ms_set_why(why, PN_ERR_EXISTS, "the mailbox's state or recovery code changed");
+	return ms_cas_answer(pg, &res, k->mailbox_id, pool, mb_r, why,
+	    "the mailbox's state or recovery code changed");
 }
