@@ -34,7 +34,7 @@ const web_text web_text_en = {
 
 	.pw_title = "Choose your password",
 	.pw_intro = "You will use this password with your e-mail address to read your messages.",
-	.pw_warning = "Choose carefully: the password can never be changed or reset, not even by the sender. Keep it in a password manager.",
+	.pw_warning = "Choose carefully: the password can never be changed or reset by anyone else, not even by the sender. Keep it in a password manager. Next you are shown a recovery code, once: keep it safe, it is the only way back in if you forget the password.",
 	.pw_label = "Password",
 	.pw_hint = "At least {1} characters, at most {2}. A few unrelated words make a good password.",
 	.pw_confirm_label = "Repeat the password",
