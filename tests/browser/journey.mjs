@@ -108,8 +108,9 @@ try {
   await step('setting the password shows the recovery code once, then the inbox with the mail', async () => {
     await page.getByLabel('Password', { exact: true }).fill(PASSWORD);
     await page.getByLabel('Repeat the password').fill(PASSWORD);
-    await page.getByRole('button', { name: /Set password/ }).click();
-    await page.waitForURL(`${BASE}/recovery-code`);
+    // three key re-protections, one under the strong S2K: seconds on a busy machine
+    await page.getByRole('button', { name: /Set password/ }).click({ timeout: 60000 });
+    await page.waitForURL(`${BASE}/recovery-code`, { timeout: 60000 });
     await page.getByRole('heading', { name: 'Your recovery code' }).waitFor();
     await page.getByRole('link', { name: /go to my inbox/ }).click();
     await page.waitForURL(`${BASE}/inbox`);

@@ -23,9 +23,11 @@ async function shot(page, name) {
   await page.screenshot({ path: path.join(SHOTS, `recover-${name}.png`), fullPage: true });
 }
 
-// shownCode - the recovery code page: its code
+// shownCode - the recovery code page: its code (activation and recovery
+// re-protect the key three ways, one under the strong S2K: seconds on a
+// busy machine)
 async function shownCode(page) {
-  await page.waitForURL(`${BASE}/recovery-code`);
+  await page.waitForURL(`${BASE}/recovery-code`, { timeout: 60000 });
   await page.getByRole('heading', { name: 'Your recovery code' }).waitFor();
   return (await page.locator('#recovery-code code').innerText()).trim();
 }
@@ -39,7 +41,7 @@ async function recover(page, code, password) {
   await page.getByLabel('New password again').fill(password);
   const [resp] = await Promise.all([
     page.waitForResponse((r) => r.url() === `${BASE}/recover` && r.request().method() === 'POST'),
-    page.getByRole('button', { name: 'Recover' }).click(),
+    page.getByRole('button', { name: 'Recover' }).click({ timeout: 60000 }),
   ]);
   await page.waitForLoadState();
   return resp.status();
@@ -50,7 +52,7 @@ async function login(page, password) {
   await page.goto(`${BASE}/login`);
   await page.getByLabel('E-mail address').fill(ADDRESS);
   await page.getByLabel('Password').fill(password);
-  await page.getByRole('button', { name: 'Log in' }).click();
+  await page.getByRole('button', { name: 'Log in' }).click({ timeout: 60000 });
   await page.waitForLoadState();
   return page.url() === `${BASE}/inbox`;
 }
@@ -77,7 +79,7 @@ try {
     await page.getByRole('button', { name: 'Continue' }).click();
     await page.getByLabel('Password', { exact: true }).fill(FIRST);
     await page.getByLabel('Repeat the password').fill(FIRST);
-    await page.getByRole('button', { name: /Set password/ }).click();
+    await page.getByRole('button', { name: /Set password/ }).click({ timeout: 60000 });
     first = await shownCode(page);
     expect(CODE_FORM.test(first), `code ${first}`);
     await shot(page, '1-code');
