@@ -49,6 +49,8 @@ int web_ct_equal(const char *a, const char *b);
  * "attachment-<index+1>" if nothing usable is left. pn_malloc'd.
  */
 #define WEB_FILENAME_MAX 120
+/* web_strip_bidi - remove bidi control characters (U+061C, U+200E/F, U+202A..E, U+2066..9) in place */
+void web_strip_bidi(char *s);
 char *web_filename_clean(const char *in, size_t index);
 /* web_human_wait - "45 seconds", "2 minutes", "3 hours": how long to wait, rounded up */
 void web_human_wait(char *out, size_t outlen, long secs);

@@ -732,19 +732,24 @@ static void test_journey(void **state)
 	}
 	resp_free(&r);
 
-	/* read: the body escaped, the HTML only from its own sandboxed URL */
+	/* read: the HTML alone, only from its own sandboxed URL; the text on request, escaped */
 	status_of("GET", "/msg/0", bob_cookie, NULL, NULL, 404);
 	get_msg(&r, bob_msg, "", 200);
-	assert_non_null(strstr(r.body, "The secret body 4711 &lt;b&gt;not bold&lt;/b&gt;."));
+	assert_null(strstr(r.body, "The secret body 4711"));
 	assert_null(strstr(r.body, "<script"));
 	assert_non_null(strstr(r.body, "<iframe class=\"html-frame\" sandbox"));
 	assert_non_null(strstr(r.body, "data.bin"));
 	resp_free(&r);
+	get_msg(&r, bob_msg, "?text=1", 200);
+	assert_non_null(strstr(r.body, "The secret body 4711 &lt;b&gt;not bold&lt;/b&gt;."));
+	assert_null(strstr(r.body, "iframe"));
+	resp_free(&r);
 	get_msg(&r, bob_msg, "/html", 200);
 	assert_string_equal(header(&r, "Content-Security-Policy"),
-	    "sandbox; default-src 'none'; img-src data:; style-src 'unsafe-inline'; "
-	    "base-uri 'none'; form-action 'none'; frame-ancestors 'self'");
-	assert_non_null(strstr(r.body, "<script>"));
+	    "sandbox allow-top-navigation-by-user-activation; default-src 'none'; img-src data:; "
+	    "style-src 'unsafe-inline'; base-uri 'none'; form-action 'none'; frame-ancestors 'self'");
+	assert_null(strstr(r.body, "<script"));
+	assert_non_null(strstr(r.body, "<x-script>"));      /* defanged, not removed */
 	resp_free(&r);
 	get_msg(&r, bob_msg, "/att/0", 200);
 	assert_non_null(strstr(header(&r, "Content-Disposition"), "attachment; filename=\"data.bin\""));
