@@ -693,7 +693,7 @@ void web_defang(const char *html, size_t len, const web_defang_opt *opt, web_def
 	}
 	if (m.line_chars > 0)
 		m.lines += (m.line_chars + CHARS_PER_LINE - 1) / CHARS_PER_LINE;
-	out->height = m.lines * LINE_PX + m.px + 16;
+	out->height = m.lines * LINE_PX + m.px + 40;    /* body margins and some air */
 }
 
 /* lower_copy - s[0..n) in lower case into out (cut to outlen - 1) */

@@ -85,7 +85,7 @@ void web_link_html(web_buf *b, const char *target, const char *host, const char 
 		web_buf_esc(b, "Careful: the link hides its real host behind a user name.");
 		web_buf_puts(b, "</p>\n");
 	}
-	web_buf_puts(b, "<p><a class=\"btn\" rel=\"noopener noreferrer\" href=\"");
+	web_buf_puts(b, "<p class=\"leave-actions\"><a class=\"btn\" rel=\"noopener noreferrer\" href=\"");
 	web_buf_esc(b, target);
 	web_buf_puts(b, "\">");
 	web_buf_esc(b, "Continue to");
