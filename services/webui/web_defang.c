@@ -345,6 +345,19 @@ static long small_number(const char *v, size_t n)
 	return x > 2000 ? 2000 : x;
 }
 
+/* put_css_value - ="<a's value as CSS without fetches>", escaped */
+static void put_css_value(web_buf *b, const attr *a)
+{
+	web_buf css;
+
+	web_buf_init(&css);
+	css_clean(&css, a->value, a->vlen, 0);
+	web_buf_puts(b, "=\"");
+	web_buf_escn(b, css.data ? css.data : "", css.len);
+	web_buf_puts(b, "\"");
+	web_buf_free(&css);
+}
+
 /*
  * put_plain_attr - an attribute we do not act on. SVG presentation
  * attributes are CSS (mask="url(...)" fetches), so a value that could be
@@ -353,7 +366,7 @@ static long small_number(const char *v, size_t n)
  */
 static void put_plain_attr(web_buf *b, const attr *a)
 {
-	web_buf dec, css;
+	web_buf dec;
 	int cssy;
 
 	web_buf_puts(b, " ");
@@ -364,16 +377,10 @@ static void put_plain_attr(web_buf *b, const attr *a)
 	decode_refs(&dec, a->value, a->vlen);
 	cssy = dec.data && (memchr(dec.data, '\\', dec.len) || strcasestr(dec.data, "url(") ||
 	    strcasestr(dec.data, "image-set(") || strcasestr(dec.data, "@import"));
-	if (!cssy) {
+	if (!cssy)
 		put_raw_value(b, a->value, a->vlen);
-	} else {
-		web_buf_init(&css);
-		css_clean(&css, a->value, a->vlen, 0);
-		web_buf_puts(b, "=\"");
-		web_buf_escn(b, css.data ? css.data : "", css.len);
-		web_buf_puts(b, "\"");
-		web_buf_free(&css);
-	}
+	else
+		put_css_value(b, a);
 	web_buf_free(&dec);
 }
 
@@ -412,20 +419,6 @@ static void pct_decode(char *s)
 		}
 	}
 	*w = '\0';
-}
-
-/* pct - s percent-encoded for a query value */
-static void pct(web_buf *b, const char *s)
-{
-	static const char hex[] = "0123456789ABCDEF";
-
-	for (const unsigned char *p = (const unsigned char *)s; *p; p++) {
-		if ((*p >= 'a' && *p <= 'z') || (*p >= 'A' && *p <= 'Z') || (*p >= '0' && *p <= '9') ||
-		    *p == '.' || *p == '-' || *p == '_' || *p == '~')
-			web_buf_add(b, p, 1);
-		else
-			web_buf_printf(b, "%%%c%c", hex[*p >> 4], hex[*p & 15]);
-	}
 }
 
 /* image_value - what an image attribute becomes: a URL to write, or NULL to drop it */
@@ -484,12 +477,12 @@ static void put_link(web_buf *b, const web_defang_opt *o, const char *url,
 	web_buf_init(&q);
 	web_buf_init(&text);
 	web_buf_printf(&q, "/link?m=%lld&u=", (long long)o->id);
-	pct(&q, url);
+	web_buf_pct(&q, url);
 	link_text(&text, s, len, text_at);
 	if (web_link_host(url, host, sizeof(host)) == 0 &&
 	    web_shown_host(text.data, shown, sizeof(shown)) == 0 && web_hosts_differ(shown, host)) {
 		web_buf_puts(&q, "&t=");
-		pct(&q, shown);
+		web_buf_pct(&q, shown);
 	}
 	web_buf_puts(b, " href=\"");
 	web_buf_esc(b, q.data);
@@ -515,12 +508,8 @@ static void put_attr(web_buf *b, const tag *t, const attr *a, const web_defang_o
 		return;
 	}
 	if (name_is(a->name, a->nlen, "style")) {
-		web_buf_init(&tmp);
-		css_clean(&tmp, a->value, a->vlen, 0);
-		web_buf_puts(b, " style=\"");
-		web_buf_escn(b, tmp.data ? tmp.data : "", tmp.len);
-		web_buf_puts(b, "\"");
-		web_buf_free(&tmp);
+		web_buf_puts(b, " style");
+		put_css_value(b, a);
 		return;
 	}
 	if (name_is(a->name, a->nlen, "height") && a->has_value)

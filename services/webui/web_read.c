@@ -217,20 +217,6 @@ int web_read_frame(web_req *rq)
 	return rc;
 }
 
-/* pct - RFC 5987 value */
-static void pct(web_buf *b, const char *s)
-{
-	static const char hex[] = "0123456789ABCDEF";
-
-	for (const unsigned char *p = (const unsigned char *)s; *p; p++) {
-		if ((*p >= 'a' && *p <= 'z') || (*p >= 'A' && *p <= 'Z') || (*p >= '0' && *p <= '9') ||
-		    *p == '.' || *p == '-' || *p == '_')
-			web_buf_add(b, p, 1);
-		else
-			web_buf_printf(b, "%%%c%c", hex[*p >> 4], hex[*p & 15]);
-	}
-}
-
 /* web_read_att - GET /msg/<id>/att/<n>: always a download */
 int web_read_att(web_req *rq)
 {
@@ -251,7 +237,7 @@ int web_read_att(web_req *rq)
 	for (const unsigned char *p = (const unsigned char *)m.att[n].filename; *p; p++)
 		web_buf_add(&h, *p >= 0x20 && *p < 0x7f && *p != '"' && *p != '\\' ? (const char *)p : "_", 1);
 	web_buf_puts(&h, "\"; filename*=UTF-8''");
-	pct(&h, m.att[n].filename);
+	web_buf_pct(&h, m.att[n].filename);
 	web_buf_puts(&h, "\r\n");
 	rc = web_respond(rq, 200, "application/octet-stream", h.data, m.att[n].data, m.att[n].len);
 	web_buf_free(&h);

@@ -198,6 +198,20 @@ static size_t bidi_control(const unsigned char *p)
 	return 0;
 }
 
+/* web_buf_pct - s percent-encoded: all but ASCII letters, digits and "-._~" (a query value, RFC 5987) */
+void web_buf_pct(web_buf *b, const char *s)
+{
+	static const char hex[] = "0123456789ABCDEF";
+
+	for (const unsigned char *p = (const unsigned char *)s; *p; p++) {
+		if ((*p >= 'a' && *p <= 'z') || (*p >= 'A' && *p <= 'Z') || (*p >= '0' && *p <= '9') ||
+		    *p == '.' || *p == '-' || *p == '_' || *p == '~')
+			web_buf_add(b, p, 1);
+		else
+			web_buf_printf(b, "%%%c%c", hex[*p >> 4], hex[*p & 15]);
+	}
+}
+
 /* web_strip_bidi - remove every bidi control character from s, in place */
 void web_strip_bidi(char *s)
 {

@@ -28,6 +28,8 @@ void web_buf_escn(web_buf *b, const char *s, size_t n);
 /* web_buf_escf - printf, then escaped */
 void web_buf_escf(web_buf *b, const char *fmt, ...)
 	__attribute__((format(printf, 2, 3)));
+/* web_buf_pct - s percent-encoded (all but ASCII letters, digits, "-._~"): a query value, RFC 5987 */
+void web_buf_pct(web_buf *b, const char *s);
 /* web_tfmt - a text with "{1}".."{3}" replaced by a1..a3 (NULL = ""), cut to outlen */
 void web_tfmt(char *out, size_t outlen, const char *tmpl, const char *a1,
     const char *a2, const char *a3);
