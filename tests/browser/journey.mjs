@@ -108,8 +108,9 @@ try {
   await step('setting the password opens the inbox with the mail', async () => {
     await page.getByLabel('Password', { exact: true }).fill(PASSWORD);
     await page.getByLabel('Repeat the password').fill(PASSWORD);
-    await page.getByRole('button', { name: /Set password/ }).click();
-    await page.waitForURL(`${BASE}/inbox`);
+    // the password is stretched with GnuPG's strong S2K: slow on a busy machine
+    await page.getByRole('button', { name: /Set password/ }).click({ timeout: 90000 });
+    await page.waitForURL(`${BASE}/inbox`, { timeout: 90000 });
     await page.getByText('Quarterly report & <plans>').waitFor();
     expect(await page.locator('.msg.unread').count() === 1, 'one unread message');
     await shot(page, '05-inbox-desktop');
