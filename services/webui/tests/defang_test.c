@@ -13,6 +13,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
+#include <time.h>
 
 #include <cmocka.h>
 
@@ -285,6 +286,150 @@ static void test_height(void **state)
 	web_buf_free(&long_mail);
 }
 
+/* live_in - fn (any case) stands in s[0..n) without an "x-" in front */
+static int live_in(const char *s, size_t n, const char *fn)
+{
+	size_t l = strlen(fn);
+
+	for (size_t i = 0; i + l <= n; i++)
+		if (!strncasecmp(s + i, fn, l) && (i < 2 || strncasecmp(s + i - 2, "x-", 2)))
+			return 1;
+	return 0;
+}
+
+/* bad_attr - an attribute our output may not carry with this value */
+static int bad_attr(const char *name, size_t n, const char *v, size_t vn)
+{
+	static const char *const never[] = { "srcdoc", "srcset", "data", "action", "formaction",
+		"ping", "http-equiv", "target", NULL };
+	char low[32];
+
+	if (n >= sizeof(low))
+		return 0;
+	for (size_t i = 0; i < n; i++)
+		low[i] = (char)((name[i] >= 'A' && name[i] <= 'Z') ? name[i] + 32 : name[i]);
+	low[n] = '\0';
+	for (size_t k = 0; never[k]; k++)
+		if (!strcmp(low, never[k]))
+			return strcmp(low, "target") || vn != 4 || strncmp(v, "_top", 4);
+	if (!strcmp(low, "src") || !strcmp(low, "poster") || !strcmp(low, "background"))
+		return vn < 11 || strncmp(v, "data:image/", 11);
+	if (!strcmp(low, "style"))
+		return live_in(v, vn, "url(") || live_in(v, vn, "@import");
+	if (!strcmp(low, "href") || !strcmp(low, "xlink:href"))
+		return !(vn && v[0] == '#') && (vn < 6 || strncmp(v, "/link?", 6));
+	return 0;
+}
+
+/*
+ * bad_tag - the first start tag of h, read as a browser reads our (normalised)
+ * output, that is a fetching element or carries a fetching attribute; NULL if none
+ */
+static const char *bad_tag(const char *h)
+{
+	static const char *const tags[] = { "iframe", "frame", "frameset", "meta", "object", "embed",
+		"link", "base", "portal", "script", NULL };
+
+	for (const char *p = h; (p = strchr(p, '<')); p++) {
+		const char *q = p + 1;
+		size_t n = 0;
+		if (*q == '/')
+			q++;
+		if (!((*q >= 'a' && *q <= 'z') || (*q >= 'A' && *q <= 'Z')))
+			continue;
+		while (q[n] && !strchr(" \t\n\r\f/>", q[n]))
+			n++;
+		for (size_t k = 0; tags[k]; k++)
+			if (strlen(tags[k]) == n && !strncasecmp(q, tags[k], n))
+				return p;
+		if (p[1] == '/')
+			continue;
+		for (q += n; *q && *q != '>';) {
+			const char *name, *v = "";
+			size_t nl, vl = 0;
+			while (*q && strchr(" \t\n\r\f/", *q))
+				q++;
+			if (!*q || *q == '>')
+				break;
+			name = q++;
+			while (*q && !strchr(" \t\n\r\f/>=", *q))
+				q++;
+			nl = (size_t)(q - name);
+			if (*q == '=') {
+				char end = *++q == '"' ? '"' : 0;
+				v = q + (end != 0);
+				q = v;
+				while (*q && (end ? *q != '"' : !strchr(" \t\n\r\f>", *q)))
+					q++;
+				vl = (size_t)(q - v);
+				q += end && *q;
+			}
+			if (bad_attr(name, nl, v, vl))
+				return p;
+		}
+	}
+	return NULL;
+}
+
+/* css_bad - <style> content of h with a live url( or @import, or a '<' */
+static int css_bad(const char *h)
+{
+	for (const char *p = h; (p = strcasestr(p, "<style")); p++) {
+		const char *body = strchr(p, '>') ? strchr(p, '>') + 1 : p + strlen(p);
+		const char *end = strcasestr(body, "</style");
+		size_t n = end ? (size_t)(end - body) : strlen(body);
+		if (live_in(body, n, "url(") || live_in(body, n, "@import") || memchr(body, '<', n))
+			return 1;
+	}
+	return 0;
+}
+
+/*
+ * test_random - hostile pieces in random order and nesting: whatever the
+ * mix, no fetching tag, no srcdoc, no live url( and no remote src is left.
+ * DEFANG_SEED=<n> repeats a run.
+ */
+static void test_random(void **state)
+{
+	static const char *const pieces[] = {
+		"<iframe src=http://c.test/a>", "<IFRAME\tsrcdoc=\"<meta http-equiv=refresh>\">",
+		"<frame src='//c.test/f'>", "<svg><foreignObject>", "</foreignObject></svg>",
+		"<style>", "</style>", "@import 'http://c.test/i';", "a{b:url(http://c.test/u)}",
+		"\\75rl(", "&#117;rl(", "<!--", "-->", "<a title=\"", "\">", "'", "\"", ">", "<",
+		"<img src=http://c.test/i.png>", "<img/src=\"cid:x\">", "<math><mtext>", "<textarea>",
+		"</textarea>", "<link rel=preconnect href=//c.test>", "<meta charset=utf-8>",
+		"<object data=http://c.test/o>", "<embed src=http://c.test/e>", "<p style=\"",
+		"background:url(&quot;http://c.test/s&quot;)", "<a href=http://c.test/l>", "</a>",
+		"<![CDATA[", "]]>", "<noscript>", "<x srcdoc>", "<base href=http://c.test/>", "text ",
+		"<video poster=http://c.test/p src=http://c.test/v>", "<input type=image src=//c.test/i>",
+	};
+	const size_t np = sizeof(pieces) / sizeof(pieces[0]);
+	const char *env = getenv("DEFANG_SEED");
+	unsigned seed = env ? (unsigned)strtoul(env, NULL, 10) : (unsigned)time(NULL);
+	web_buf in;
+	(void)state;
+
+	print_message("defang random seed %u (DEFANG_SEED=%u repeats it)\n", seed, seed);
+	srand(seed);
+	for (int round = 0; round < 3000; round++) {
+		web_defang_out o;
+		web_defang_opt opt = { .id = 3 };
+		const char *h;
+		web_buf_init(&in);
+		for (int k = rand() % 24; k >= 0; k--)
+			web_buf_puts(&in, pieces[rand() % np]);
+		web_defang(in.data, in.len, &opt, &o);
+		h = o.html.data;
+		if (bad_tag(h) || css_bad(h)) {
+			print_error("seed %u round %d: in: %s\nout: %s\nat: %.80s\n", seed, round, in.data,
+			    h, bad_tag(h) ? bad_tag(h) : "(CSS)");
+			fail();
+		}
+		web_buf_free(&o.html);
+		web_buf_free(&in);
+	}
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -297,6 +442,7 @@ int main(void)
 		cmocka_unit_test(test_links),
 		cmocka_unit_test(test_link_checks),
 		cmocka_unit_test(test_height),
+		cmocka_unit_test(test_random),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
