@@ -740,19 +740,24 @@ static void test_journey(void **state)
 	}
 	resp_free(&r);
 
-	/* read: the body escaped, the HTML only from its own sandboxed URL */
+	/* read: the HTML alone, only from its own sandboxed URL; the text on request, escaped */
 	status_of("GET", "/msg/0", bob_cookie, NULL, NULL, 404);
 	get_msg(&r, bob_msg, "", 200);
-	assert_non_null(strstr(r.body, "The secret body 4711 &lt;b&gt;not bold&lt;/b&gt;."));
+	assert_null(strstr(r.body, "The secret body 4711"));
 	assert_null(strstr(r.body, "<script"));
 	assert_non_null(strstr(r.body, "<iframe class=\"html-frame\" sandbox"));
 	assert_non_null(strstr(r.body, "data.bin"));
 	resp_free(&r);
+	get_msg(&r, bob_msg, "?text=1", 200);
+	assert_non_null(strstr(r.body, "The secret body 4711 &lt;b&gt;not bold&lt;/b&gt;."));
+	assert_null(strstr(r.body, "iframe"));
+	resp_free(&r);
 	get_msg(&r, bob_msg, "/html", 200);
 	assert_string_equal(header(&r, "Content-Security-Policy"),
-	    "sandbox; default-src 'none'; img-src data:; style-src 'unsafe-inline'; "
-	    "base-uri 'none'; form-action 'none'; frame-ancestors 'self'");
-	assert_non_null(strstr(r.body, "<script>"));
+	    "sandbox allow-top-navigation-by-user-activation; default-src 'none'; img-src data:; "
+	    "style-src 'unsafe-inline'; base-uri 'none'; form-action 'none'; frame-ancestors 'self'");
+	assert_null(strstr(r.body, "<script"));
+	assert_non_null(strstr(r.body, "<x-script>"));      /* defanged, not removed */
 	resp_free(&r);
 	get_msg(&r, bob_msg, "/att/0", 200);
 	assert_non_null(strstr(header(&r, "Content-Disposition"), "attachment; filename=\"data.bin\""));
@@ -1650,6 +1655,10 @@ static void test_reply_limit(void **state)
 			assert_non_null(strstr(r.body, "at most " REPLY_MAX " replies in 60 minutes"));
 			assert_non_null(strstr(r.body, "Nothing was sent"));
 			assert_non_null(strstr(r.body, "You can reply again in"));
+			/* the text written is not lost: it stands in a form to send again */
+			snprintf(body, sizeof(body), "name=\"text\" rows=\"8\" maxlength=\"8192\" "
+			    "required>limit %d</textarea>", i);
+			assert_non_null(strstr(r.body, body));
 		}
 		resp_free(&r);
 	}
@@ -1776,6 +1785,79 @@ static void activated(const char *rcpt, const char *subject, const char *pw,
 	password_post(&r, cookie, pw, "");
 	assert_int_equal(r.status, 303);
 	snprintf(cookie, 128, "%s", cookie_in(&r));
+	resp_free(&r);
+}
+
+/* a rich mail: cid: logo, an unnamed PDF, a remote image, links, a misleading sender */
+static const char RICH[] =
+	"From: \"security@bank.example\" <x@evil.example>\r\n"
+	"Subject: Account \xe2\x80\xae" "fdp.exe notice\r\n"
+	"MIME-Version: 1.0\r\n"
+	"Content-Type: multipart/mixed; boundary=\"m\"\r\n\r\n"
+	"--m\r\nContent-Type: multipart/related; boundary=\"r\"\r\n\r\n"
+	"--r\r\nContent-Type: text/html; charset=utf-8\r\n\r\n"
+	"<p><img src=\"cid:logo@rich\" height=\"30\"> <img src=\"http://pixel.invalid/o.gif?u=erin\">"
+	"<a href=\"https://evil.example/x\">www.bank.example</a>"
+	"<iframe srcdoc=\"<meta http-equiv=refresh content=0>\"></iframe></p>\r\n"
+	"--r\r\nContent-Type: image/png\r\nContent-ID: <logo@rich>\r\n"
+	"Content-Transfer-Encoding: base64\r\n\r\n"
+	"iVBORw0KGgoAAAANSUhEUgAAAAEAAAABCAYAAAAfFcSJAAAADUlEQVR42mP8z8BQDwAEhQGAhKmMIQAAAABJRU5ErkJggg==\r\n"
+	"--r--\r\n"
+	"--m\r\nContent-Type: application/pdf\r\nContent-Transfer-Encoding: base64\r\n\r\n"
+	"JVBERi0xLjQK\r\n--m--\r\n";
+
+static void test_rich_mail(void **state)
+{
+	static const char pw[] = "velvet harbour compass nine";
+	const char *erin = addr("erin");
+	char cookie[128], path[128];
+	long long id;
+	resp r;
+	(void)state;
+
+	activated(erin, "Welcome", pw, cookie);
+	deliver(erin, RICH);
+	/* the inbox: the real address beside a name that looks like one; no bidi override */
+	http(&r, "GET", "/inbox", cookie, NULL, NULL);
+	assert_int_equal(r.status, 200);
+	assert_non_null(strstr(r.body, "security@bank.example <span class=\"from-addr\">&lt;x@evil.example&gt;</span>"));
+	assert_non_null(strstr(r.body, "Account fdp.exe notice"));
+	assert_null(strstr(r.body, "\xe2\x80\xae"));
+	id = strtoll(strstr(r.body, "href=\"/msg/") + strlen("href=\"/msg/"), NULL, 10);
+	resp_free(&r);
+	/* read: the logo is not listed, the unnamed PDF is named by its type, images are off */
+	snprintf(path, sizeof(path), "/msg/%lld", id);
+	http(&r, "GET", path, cookie, NULL, NULL);
+	assert_int_equal(r.status, 200);
+	assert_non_null(strstr(r.body, "document-2.pdf"));
+	assert_null(strstr(r.body, "image-1.png"));
+	assert_non_null(strstr(r.body, "?images=1\">Show remote images</a>"));
+	assert_non_null(strstr(r.body, " height=\""));
+	assert_null(strstr(r.body, "\xe2\x80\xae"));
+	resp_free(&r);
+	/* the document: the logo inline, nothing remote, no srcdoc, no meta, links to /link */
+	snprintf(path, sizeof(path), "/msg/%lld/html", id);
+	http(&r, "GET", path, cookie, NULL, NULL);
+	assert_int_equal(r.status, 200);
+	assert_non_null(strstr(r.body, "<img src=\"data:image/png;base64,iVBORw0KGgo"));
+	assert_null(strstr(r.body, "pixel.invalid"));
+	assert_null(strstr(r.body, " srcdoc"));
+	assert_null(strcasestr(r.body, "<meta"));
+	assert_non_null(strstr(r.body, "href=\"/link?m="));
+	assert_non_null(strstr(r.body, "&amp;t=www.bank.example\" target=\"_top\""));
+	resp_free(&r);
+	/* the link page: no session needed; the real host, the full URL, the warning */
+	http(&r, "GET", "/link?m=1&u=https%3A%2F%2Fevil.example%2Fx&t=www.bank.example", NULL, NULL, NULL);
+	assert_int_equal(r.status, 200);
+	security_headers(&r);
+	assert_non_null(strstr(r.body, "You are leaving your secure mailbox"));
+	assert_non_null(strstr(r.body, "<code>https://evil.example/x</code>"));
+	assert_non_null(strstr(r.body, "the text of this link shows <strong>www.bank.example</strong>"));
+	assert_non_null(strstr(r.body, "rel=\"noopener noreferrer\" href=\"https://evil.example/x\""));
+	resp_free(&r);
+	http(&r, "GET", "/link?u=javascript%3Aalert(1)", NULL, NULL, NULL);
+	assert_int_equal(r.status, 400);
+	assert_null(strstr(r.body, "href=\"javascript"));
 	resp_free(&r);
 }
 
@@ -2132,6 +2214,7 @@ int main(void)
 		cmocka_unit_test(test_reply_limit),
 		cmocka_unit_test(test_csrf_and_logout),
 		cmocka_unit_test(test_login),
+		cmocka_unit_test(test_rich_mail),
 		cmocka_unit_test(test_lockout),
 		cmocka_unit_test(test_reissue_pending),
 		cmocka_unit_test(test_reissue_locked),
