@@ -127,6 +127,16 @@ pn_err pn_ms_list_tombstones(pn_client *client, pn_pool *pool,
 /* pn_ms_forget_tombstones - clean-up finished for these mailboxes */
 pn_err pn_ms_forget_tombstones(pn_client *client, pn_pool *pool,
     const Postern__V1__ForgetTombstones *forget, const char **why_r);
+/*
+ * pn_ms_set_own_key - store the recipient's own key with a mailbox (and
+ * queue the notice when it changed); *set_r says whether it did
+ */
+pn_err pn_ms_set_own_key(pn_client *client, pn_pool *pool,
+    const Postern__V1__SetOwnKey *set, Postern__V1__OwnKeySet **set_r,
+    const char **why_r);
+/* pn_ms_close_mailbox - delete a mailbox now, at its recipient's wish (NOTFOUND: gone) */
+pn_err pn_ms_close_mailbox(pn_client *client, pn_pool *pool,
+    const Postern__V1__CloseMailbox *close, const char **why_r);
 
 /* ---- keylookup ---- */
 
