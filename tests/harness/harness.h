@@ -25,6 +25,7 @@
 
 #include "postern/bus.h"
 #include "postern/calls.h"
+#include "postern/gpg.h"
 
 const char *th_env(const char *name);
 /* th_port - a TCP port on 127.0.0.1 free right now */
@@ -73,6 +74,14 @@ void th_tls_make(const char *dir, const char *const *hosts, size_t n);
  * keys under dir (see tests/keyserver/keyserver.c for the layout)
  */
 pid_t th_keyserver_start(int port, const char *tls_dir, const char *dir);
+/*
+ * th_autocrypt_check - mail (a reply as the SMTP sink stored it) carries
+ * an Autocrypt header for addr whose key, and only that key, gives a good
+ * signature on the reply, which the sender's secret key (armored,
+ * protected by sender_pass) decrypts; fails the test otherwise
+ */
+void th_autocrypt_check(const char *mail, const char *addr, const pn_buf *sender_sec,
+    const char *sender_pass);
 /* th_gpg_fpr - the fingerprint (40 hex digits) of the key for address in home; fails the test if there is none */
 void th_gpg_fpr(const char *home, const char *address, char *fpr, size_t len);
 

@@ -1181,6 +1181,8 @@ static void test_reply(void **state)
 		pn_buf_free(&plain);
 		pn_gpg_close(&g);
 	}
+	/* Autocrypt: the header parses and its key verifies the reply's signature */
+	th_autocrypt_check(mail, addr("bob"), &F->alice_sec, ALICE_PASS);
 	free(mail);
 	mail = NULL;
 
