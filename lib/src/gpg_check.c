@@ -13,9 +13,22 @@
  * show-only"): nothing is imported, so a rejected key never touches the
  * keyring, and keylookup's keyring (the organisation's own keys) never
  * gains a key from the internet.
+ *
+ * gpg's listing from memory is a dry-run import, and for an expired or
+ * revoked key it needs the home's trustdb.gpg: without one gpg stops with
+ * "can't open trustdb" and lists nothing, which would make such a key
+ * look like no key at all. A home that has none gets one first (our
+ * homes say "trust-model always", under which gpg never makes one; a
+ * "--trust-model pgp --check-trustdb" does), once.
  */
+#include <errno.h>
+#include <fcntl.h>
+#include <spawn.h>
+#include <stdio.h>
 #include <string.h>
 #include <strings.h>
+#include <sys/wait.h>
+#include <unistd.h>
 
 #include <gpgme.h>
 
@@ -104,6 +117,33 @@ static pn_key_verdict binary_key(const void *key, size_t len, uint8_t **bin_r,
 	return c < 0 || npub == 0 ? PN_KEY_NOT_A_KEY : PN_KEY_MANY;
 }
 
+/* ensure_trustdb - create the home's trustdb.gpg if it has none (see above) */
+static void ensure_trustdb(pn_gpg *gpg)
+{
+	extern char **environ;
+	char path[600];
+	const char *argv[] = { gpg_program(gpg), "--homedir", gpg->homedir, "--batch", "--quiet",
+		"--trust-model", "pgp", "--check-trustdb", NULL };
+	posix_spawn_file_actions_t fa;
+	pid_t pid;
+	int status;
+
+	snprintf(path, sizeof(path), "%s/trustdb.gpg", gpg->homedir);
+	if (access(path, F_OK) == 0)
+		return;
+	if (posix_spawn_file_actions_init(&fa) != 0)
+		return;
+	posix_spawn_file_actions_addopen(&fa, 0, "/dev/null", O_RDONLY, 0);
+	posix_spawn_file_actions_addopen(&fa, 1, "/dev/null", O_WRONLY, 0);
+	posix_spawn_file_actions_addopen(&fa, 2, "/dev/null", O_WRONLY, 0);
+	if (posix_spawn(&pid, argv[0], &fa, NULL, (char *const *)argv, environ) == 0)
+		while (waitpid(pid, &status, 0) < 0 && errno == EINTR)
+			;
+	posix_spawn_file_actions_destroy(&fa);
+	if (access(path, F_OK) != 0)
+		pn_warn("msg=\"gpg home has no trustdb: expired and revoked keys look like no key\"");
+}
+
 /* has_address - a valid, unrevoked user id whose address is address */
 static int has_address(gpgme_key_t key, const char *address)
 {
@@ -153,6 +193,7 @@ pn_err pn_gpg_check_public(pn_gpg *gpg, const void *key, size_t len,
 	if ((*verdict_r = binary_key(key, len, &bin, &binlen)) != PN_KEY_OK)
 		return PN_OK;
 	*verdict_r = PN_KEY_NOT_A_KEY;
+	ensure_trustdb(gpg);
 	if ((err = gpgme_data_new_from_mem(&dh, (const char *)bin, binlen, 0)) != 0) {
 		rc = gpg_map_err(gpg, err, "check");
 		goto done;

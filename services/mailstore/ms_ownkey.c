@@ -11,9 +11,14 @@
  * replaced by one discovery found). Public keys only; nothing here is
  * secret, but the key is not logged either.
  *
- * CloseMailbox deletes a mailbox with its messages and queued mail at
- * once and leaves a tombstone, as the reaper's delete does, so that the
- * reaper removes its Redis state.
+ * CloseMailbox: the recipient is done with the mailbox. Without an own
+ * key it is deleted at once, with its messages and queued mail, leaving a
+ * tombstone as the reaper's delete does (the reaper removes its Redis
+ * state). With an own key the row stays as a forwarding record - address
+ * and own key, so that mail keeps going to that key instead of opening a
+ * new mailbox - and everything else goes: messages, queued mail, the
+ * guest's secret key, link and PIN; it is locked, and the reaper deletes
+ * it like any mailbox once it has been idle long enough.
  */
 #include <string.h>
 #include <strings.h>
@@ -182,23 +187,63 @@ pn_err ms_op_set_own_key(pn_ctx *ctx, const ProtobufCMessage *request,
 	return PN_OK;
 }
 
-/* ms_db_close_mailbox - delete one mailbox now, leaving a tombstone */
-static pn_err ms_db_close_mailbox(pn_pg *pg, int64_t id, ms_why *why)
+/* delete_whole - the mailbox row goes, with a tombstone; messages, outbox, own key cascade */
+static long delete_whole(pn_pg *pg, int64_t id, pn_err *err_r)
 {
 	pn_pg_params p;
-	long n;
+
+	pn_pg_params_init(&p);
+	pn_pg_param_int(&p, id);
+	return ms_exec_count(pg, "WITH d AS (DELETE FROM mailboxes WHERE id = $1 "
+	    "RETURNING id, address) "
+	    "INSERT INTO mailbox_tombstones (mailbox_id, address, deleted_by) "
+	    "SELECT id, address, 'close' FROM d ON CONFLICT (mailbox_id) DO NOTHING", &p, err_r);
+}
+
+/*
+ * keep_forwarding - everything of the mailbox goes but its address and
+ * own key: messages, queued mail, the guest's secret key, link and PIN;
+ * the state becomes locked, so nobody logs in again
+ */
+static pn_err keep_forwarding(pn_pg *pg, int64_t id)
+{
+	pn_pg_params p;
 	pn_err err;
 
 	pn_pg_params_init(&p);
 	pn_pg_param_int(&p, id);
-	/* messages, outbox rows and the own key go with it (ON DELETE CASCADE) */
-	n = ms_exec_count(pg, "WITH d AS (DELETE FROM mailboxes WHERE id = $1 "
-	    "RETURNING id, address) "
-	    "INSERT INTO mailbox_tombstones (mailbox_id, address, deleted_by) "
-	    "SELECT id, address, 'close' FROM d ON CONFLICT (mailbox_id) DO NOTHING", &p, &err);
-	if (n < 0)
-		return ms_db_fail(pg, why, "close mailbox", err);
-	return n > 0 ? PN_OK : ms_set_why(why, PN_ERR_NOTFOUND, "no such mailbox");
+	if ((err = pn_pg_exec(pg, "DELETE FROM messages WHERE mailbox_id = $1", &p, NULL)) != PN_OK ||
+	    (err = pn_pg_exec(pg, "DELETE FROM outbox WHERE mailbox_id = $1 AND state = 'queued'",
+	    &p, NULL)) != PN_OK)
+		return err;
+	return pn_pg_exec(pg, "UPDATE mailboxes SET secret_key = ''::bytea, link_hash = NULL, "
+	    "pin_verifier = NULL, state = 'locked' WHERE id = $1", &p, NULL);
+}
+
+/* ms_db_close_mailbox - close one mailbox now (see CloseMailbox in mailstore.proto) */
+static pn_err ms_db_close_mailbox(pn_pg *pg, int64_t id, pn_pool *pool, ms_why *why)
+{
+	char *fpr = NULL;
+	long n;
+	pn_err err;
+
+	if ((err = pn_pg_begin(pg)) != PN_OK)
+		return ms_db_fail(pg, why, "close begin", err);
+	if ((err = current_fpr(pg, id, &fpr, pool)) != PN_OK)
+		return ms_db_fail(pg, why, "close read", err);
+	if (!fpr) {
+		pn_pg_rollback(pg);
+		return ms_set_why(why, PN_ERR_NOTFOUND, "no such mailbox");
+	}
+	if (*fpr) {
+		if ((err = keep_forwarding(pg, id)) != PN_OK)
+			return ms_db_fail(pg, why, "close", err);
+	} else if ((n = delete_whole(pg, id, &err)) < 0) {
+		return ms_db_fail(pg, why, "close", err);
+	}
+	if ((err = pn_pg_commit(pg)) != PN_OK)
+		return ms_db_fail(pg, why, "close commit", err);
+	return PN_OK;
 }
 
 /* ms_op_close_mailbox - CloseMailbox */
@@ -210,14 +255,13 @@ pn_err ms_op_close_mailbox(pn_ctx *ctx, const ProtobufCMessage *request,
 	pn_err err;
 
 	(void)reply;
-	(void)pool;
 	if (c->mailbox_id <= 0) {
 		pn_ctx_error(ctx, "mailbox_id must be positive");
 		return PN_ERR_PARAMS;
 	}
-	err = ms_db_close_mailbox(ms_pg(), c->mailbox_id, &w);
+	err = ms_db_close_mailbox(ms_pg(), c->mailbox_id, pool, &w);
 	if (err == PN_ERR_TEMP)
-		err = ms_db_close_mailbox(ms_pg(), c->mailbox_id, &w);
+		err = ms_db_close_mailbox(ms_pg(), c->mailbox_id, pool, &w);
 	if (err != PN_OK) {
 		pn_ctx_error(ctx, "%s", w.text ? w.text : pn_err_str(err));
 		return err;

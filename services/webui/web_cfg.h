@@ -37,6 +37,8 @@ struct web_config {
 	long reply_window;          /* ... in this many seconds */
 	long page_cache;            /* slots of the folder page cache (0 = off) */
 	long page_cache_age;        /* seconds a kept page may be shown */
+	long own_key_max;           /* bytes of an uploaded public key */
+	long export_max;            /* bytes of an export archive (before encryption) */
 };
 extern struct web_config web_cfg;
 
