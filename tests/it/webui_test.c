@@ -1991,7 +1991,8 @@ static void write_all(const char *path, const void *data, size_t n)
 static void test_own_key(void **state)
 {
 	static const char pw[] = "copper meadow signal thistle";
-	const char *erin = addr("erin");
+	char erin_buf[128];
+	const char *erin = erin_buf;
 	char cookie[128], fpr[64], path[600], sql[512];
 	char *good_home = th_tmpdir("wok"), *bad_home = th_tmpdir("wob"), *exp_home = th_tmpdir("woe");
 	char *key, *other, *expired, *big, mime2[1024];
@@ -1999,6 +2000,7 @@ static void test_own_key(void **state)
 	resp r;
 	(void)state;
 
+	snprintf(erin_buf, sizeof(erin_buf), "%s", addr("erin"));    /* addr's buffers rotate */
 	activated(erin, "Own key <check>", pw, cookie);
 	snprintf(mime2, sizeof(mime2), "From: Alice <%s>\r\nTo: %s\r\nSubject: second %s\r\n"
 	    "Date: Tue, 01 Jul 2025 12:00:00 +0000\r\nMessage-ID: <own2.%s@%s>\r\n\r\n"
