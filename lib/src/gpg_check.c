@@ -144,16 +144,6 @@ static void ensure_trustdb(pn_gpg *gpg)
 		pn_warn("msg=\"gpg home has no trustdb: expired and revoked keys look like no key\"");
 }
 
-/* has_address - a valid, unrevoked user id whose address is address */
-static int has_address(gpgme_key_t key, const char *address)
-{
-	for (gpgme_user_id_t u = key->uids; u; u = u->next)
-		if (!u->revoked && !u->invalid && u->address &&
-		    !strcasecmp(u->address, address))
-			return 1;
-	return 0;
-}
-
 /* judge - the verdict on one listed key */
 static pn_key_verdict judge(gpgme_key_t key, const char *address)
 {
@@ -171,7 +161,7 @@ static pn_key_verdict judge(gpgme_key_t key, const char *address)
 				enc_expired = 1;
 		return enc_expired ? PN_KEY_EXPIRED : PN_KEY_NO_ENCRYPTION;
 	}
-	return has_address(key, address) ? PN_KEY_OK : PN_KEY_NO_ADDRESS;
+	return gpg_uid_matches(key, address) ? PN_KEY_OK : PN_KEY_NO_ADDRESS;
 }
 
 /* pn_gpg_check_public - one key from outside, judged for address */

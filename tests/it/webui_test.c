@@ -1971,7 +1971,22 @@ static void refused(const char *cookie, const void *data, size_t n, int status, 
 	resp_free(&r);
 }
 
-/* run_gpg - gpg in home with args (NULL-terminated); stdout to out; must succeed */
+/* own_key_found - keylookup answers KEY_FOUND for address with the uploaded key fpr */
+static void own_key_found(const char *address, int fresh, const char *fpr)
+{
+	pn_pool *pool = pn_pool_new();
+	Postern__V1__KeyLookupResult *res = NULL;
+	const char *why;
+
+	assert_int_equal(pn_kl_lookup(F->st.client, pool, (char *const *)&address, 1, fresh, &res,
+	    &why), PN_OK);
+	assert_int_equal(res->results[0]->kind, POSTERN__V1__KEY_RESULT__KIND__KEY_FOUND);
+	assert_string_equal(res->results[0]->source, "recipient");
+	assert_string_equal(res->results[0]->fingerprint, fpr);
+	pn_pool_destroy(&pool);
+}
+
+/* gpg_decrypt - gpg in home with args (NULL-terminated); stdout to out; must succeed */
 static void gpg_decrypt(const char *home, const char *in, const char *out)
 {
 	const char *argv[] = { "gpg", "--homedir", home, "--batch", "--quiet", "--pinentry-mode",
@@ -2070,15 +2085,10 @@ static void test_own_key(void **state)
 	resp_free(&r);
 
 	/* keylookup answers KEY_FOUND with it; the next mail goes to that key */
+	own_key_found(erin, 0, fpr);
 	{
 		pn_pool *pool = pn_pool_new();
-		Postern__V1__KeyLookupResult *res = NULL;
 		const char *why;
-		assert_int_equal(pn_kl_lookup(F->st.client, pool, (char *const *)&erin, 1, 0, &res,
-		    &why), PN_OK);
-		assert_int_equal(res->results[0]->kind, POSTERN__V1__KEY_RESULT__KIND__KEY_FOUND);
-		assert_string_equal(res->results[0]->source, "recipient");
-		assert_string_equal(res->results[0]->fingerprint, fpr);
 
 		Postern__V1__SendResult *sr = NULL;
 		const char *rcpts[1] = { erin };
@@ -2184,14 +2194,7 @@ static void test_own_key(void **state)
 		snprintf(sql, sizeof(sql), "SELECT count(*) FROM mailboxes WHERE address = '%s' "
 		    "AND state = 'locked' AND length(secret_key) = 0 AND link_hash IS NULL", erin);
 		assert_int_equal(th_sql_long(F->st.dsn, sql), 1);
-		pn_pool *pool = pn_pool_new();
-		Postern__V1__KeyLookupResult *res = NULL;
-		const char *why;
-		assert_int_equal(pn_kl_lookup(F->st.client, pool, (char *const *)&erin, 1, 1, &res,
-		    &why), PN_OK);
-		assert_int_equal(res->results[0]->kind, POSTERN__V1__KEY_RESULT__KIND__KEY_FOUND);
-		assert_string_equal(res->results[0]->source, "recipient");
-		pn_pool_destroy(&pool);
+		own_key_found(erin, 1, fpr);
 	}
 	for (const char *h = good_home; h; h = h == good_home ? bad_home : h == bad_home ? exp_home : NULL) {
 		const char *kill[] = { "gpgconf", "--homedir", h, "--kill", "all", NULL };
