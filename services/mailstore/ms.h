@@ -177,6 +177,14 @@ pn_err ms_op_list_tombstones(pn_ctx *, const ProtobufCMessage *, ProtobufCMessag
 pn_err ms_op_forget_tombstones(pn_ctx *, const ProtobufCMessage *, ProtobufCMessage *, pn_pool *);
 pn_err ms_op_reissue(pn_ctx *, const ProtobufCMessage *, ProtobufCMessage *, pn_pool *);
 pn_err ms_op_set_keys(pn_ctx *, const ProtobufCMessage *, ProtobufCMessage *, pn_pool *);
+pn_err ms_op_set_own_key(pn_ctx *, const ProtobufCMessage *, ProtobufCMessage *, pn_pool *);
+pn_err ms_op_close_mailbox(pn_ctx *, const ProtobufCMessage *, ProtobufCMessage *, pn_pool *);
+
+/* ---- ms_ownkey.c ---- */
+/* ms_db_own_key - fill mb's own key fields (30..33) if the mailbox has one */
+pn_err ms_db_own_key(pn_pg *pg, Postern__V1__Mailbox *mb, pn_pool *pool, ms_why *why);
+/* ms_pg - the worker's database connection (ms_ops.c) */
+pn_pg *ms_pg(void);
 
 /* ms_init / ms_fini / ms_ready - the skeleton's hooks */
 int ms_init(pn_ctx *ctx);

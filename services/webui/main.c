@@ -68,6 +68,11 @@
  *	POSTERN_WEBUI_REPLY_MAX  20 (1..10000) replies a mailbox may send in
  *		POSTERN_WEBUI_REPLY_WINDOW 3600 (60..604800) seconds; more get 429
  *	POSTERN_WEBUI_PAGE_SIZE  25 (5..200) messages per folder page
+ *	POSTERN_WEBUI_OWN_KEY_MAX  65536 (4096..1048576) bytes of a public key
+ *		a recipient uploads as their own (GET/POST /key)
+ *	POSTERN_WEBUI_EXPORT_MAX  67108864 (1048576..1073741824) bytes of the
+ *		mailbox archive before encryption (POST /export); a larger
+ *		mailbox is refused with a page that says so
 	POSTERN_WEBUI_PAGE_CACHE  512 (0..100000) folder pages kept in
 		process memory, sealed per session, while the mailbox's folder
 		version in Redis is unchanged; 0 = off
@@ -179,6 +184,10 @@ static const pn_cfg_entry config[] = {
 	    "seconds of the reply window"),
 	PN_CFG_INT("POSTERN_WEBUI_PAGE_SIZE", 25, 5, 200, &web_cfg.page_size,
 	    "messages per folder page"),
+	PN_CFG_INT("POSTERN_WEBUI_OWN_KEY_MAX", 65536, 4096, 1048576, &web_cfg.own_key_max,
+	    "bytes of a public key a recipient uploads as their own"),
+	PN_CFG_INT("POSTERN_WEBUI_EXPORT_MAX", 67108864, 1048576, 1073741824, &web_cfg.export_max,
+	    "bytes of a mailbox export archive before encryption"),
 	PN_CFG_INT("POSTERN_WEBUI_PAGE_CACHE", 512, 0, 100000, &web_cfg.page_cache,
 	    "folder pages kept in memory, sealed per session (0 = off)"),
 	PN_CFG_INT("POSTERN_WEBUI_PAGE_CACHE_AGE", 60, 1, 3600, &web_cfg.page_cache_age,

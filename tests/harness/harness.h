@@ -25,6 +25,7 @@
 
 #include "postern/bus.h"
 #include "postern/calls.h"
+#include "postern/gpg.h"
 
 const char *th_env(const char *name);
 /* th_port - a TCP port on 127.0.0.1 free right now */
@@ -58,6 +59,29 @@ int th_gpg(const char *home, const char *out_path, ...) __attribute__((sentinel)
 int th_key_import(const char *keyring, const char *gnupghome, const char *path);
 /* th_gpg_keygen - a key pair for "name <address>" (name NULL: "<address>") in home, no expiry; gpg's exit status */
 int th_gpg_keygen(const char *home, const char *name, const char *address);
+/* th_gpg_expired - a key for address that expired long ago (made in 2000 for a year); gpg's exit status */
+int th_gpg_expired(const char *home, const char *address);
+/* th_gpg_revoked - a key for address, made and revoked in home; fails the test on trouble */
+void th_gpg_revoked(const char *home, const char *address);
+/*
+ * th_tls_make - a test CA (dir/ca.pem) and a server certificate for the
+ * n host names (dir/server.pem, dir/server.key), made with openssl now
+ */
+void th_tls_make(const char *dir, const char *const *hosts, size_t n);
+/*
+ * th_keyserver_start - tests/keyserver (WKD and VKS over TLS) on
+ * 127.0.0.1:port with th_tls_make's certificate from tls_dir, serving the
+ * keys under dir (see tests/keyserver/keyserver.c for the layout)
+ */
+pid_t th_keyserver_start(int port, const char *tls_dir, const char *dir);
+/*
+ * th_autocrypt_check - mail (a reply as the SMTP sink stored it) carries
+ * an Autocrypt header for addr whose key, and only that key, gives a good
+ * signature on the reply, which the sender's secret key (armored,
+ * protected by sender_pass) decrypts; fails the test otherwise
+ */
+void th_autocrypt_check(const char *mail, const char *addr, const pn_buf *sender_sec,
+    const char *sender_pass);
 /* th_gpg_fpr - the fingerprint (40 hex digits) of the key for address in home; fails the test if there is none */
 void th_gpg_fpr(const char *home, const char *address, char *fpr, size_t len);
 
