@@ -42,20 +42,19 @@ typedef struct fx {
 	char domain[64], tag[32];
 	pn_client *client[CLIENTS];
 	long long acked_at[EVENTS];  /* monotonic ms of each event's ack, 0 = none */
-	atomic_int done;
-	atomic_int failures;
 } fx;
 
 static fx *F;
 
 /* publish - event i until answered (the client's own tries), 0 or -1 */
-static int publish(pn_client *client, int i)
+static int publish(pn_client *client, int i, void *arg)
 {
 	char id[64], to[128], sender[128], mail[512];
 	const char *rp[1] = { to };
 	th_event ev = { .id = id, .sender = sender, .rcpts = rp, .n = 1, .mime = mail };
 	int rc = -1;
 
+	(void)arg;
 	snprintf(id, sizeof(id), "br-%s-%d", F->tag, i);
 	snprintf(to, sizeof(to), "u%d@%s", i, F->domain);
 	snprintf(sender, sizeof(sender), "s@%s", F->domain);
@@ -79,19 +78,6 @@ static int publish(pn_client *client, int i)
 	return rc;
 }
 
-/* worker - one publisher: events i with i % CLIENTS == n */
-static void *worker(void *arg)
-{
-	int n = (int)(intptr_t)arg;
-
-	for (int i = n; i < EVENTS; i += CLIENTS) {
-		if (publish(F->client[n], i) < 0)
-			atomic_fetch_add(&F->failures, 1);
-		atomic_fetch_add(&F->done, 1);
-	}
-	return NULL;
-}
-
 static int setup(void **state)
 {
 	static const char *const pv_env[] = { "POSTERN_PUBLIC_URL=http://postern.test", NULL };
@@ -103,10 +89,7 @@ static int setup(void **state)
 	snprintf(f->tag, sizeof(f->tag), "%ld-%ld", (long)getpid(), (long)time(NULL));
 	snprintf(f->domain, sizeof(f->domain), "br%s.example", f->tag);
 	th_stack_start(&f->st, &o);
-	for (int c = 0; c < CLIENTS; c++) {
-		f->client[c] = th_client(f->st.broker.endpoint, NULL, TIMEOUT_MS, TRIES);
-		assert_non_null(f->client[c]);
-	}
+	th_clients(f->st.broker.endpoint, f->client, CLIENTS, TIMEOUT_MS, TRIES);
 	*state = f;
 	return 0;
 }
@@ -115,8 +98,7 @@ static int teardown(void **state)
 {
 	fx *f = *state;
 
-	for (int c = 0; c < CLIENTS; c++)
-		pn_client_destroy(&f->client[c]);
+	th_clients_destroy(f->client, CLIENTS);
 	th_stack_stop(&f->st);
 	free(f);
 	return 0;
@@ -148,28 +130,25 @@ static long long gap_around(const long long *sorted, int n, long long t)
 
 static void test_broker_killed_under_load(void **state)
 {
-	pthread_t th[CLIENTS];
+	th_publishers pubs;
 	long long killed_at[KILLS], acks[EVENTS], gap[KILLS], worst = 0;
 	long msgs, rows;
 	(void)state;
 
-	for (int c = 0; c < CLIENTS; c++)
-		assert_int_equal(pthread_create(&th[c], NULL, worker, (void *)(intptr_t)c), 0);
+	th_publishers_start(&pubs, F->client, CLIENTS, EVENTS, publish, NULL);
 	for (int k = 0; k < KILLS; k++) {
 		int at = EVENTS * (k + 1) / (KILLS + 1);
 
-		for (int w = 0; w < 120000 / 10 && atomic_load(&F->done) < at; w++)
+		for (int w = 0; w < 120000 / 10 && th_publishers_done(&pubs) < at; w++)
 			usleep(10000);
-		assert_true(atomic_load(&F->done) >= at);
+		assert_true(th_publishers_done(&pubs) >= at);
 		killed_at[k] = th_now_ms();
 		assert_int_equal(th_kill(F->st.broker.pid, SIGKILL), 0);
 		assert_int_equal(th_broker_start(&F->st.broker, NULL), 0);   /* same port */
 		print_message("broker killed after %d acks, listening again after %lld ms\n",
 		    at, th_now_ms() - killed_at[k]);
 	}
-	for (int c = 0; c < CLIENTS; c++)
-		pthread_join(th[c], NULL);
-	assert_int_equal(atomic_load(&F->failures), 0);
+	assert_int_equal(th_publishers_join(&pubs), 0);
 
 	memcpy(acks, F->acked_at, sizeof(acks));
 	qsort(acks, EVENTS, sizeof(acks[0]), cmp_ll);

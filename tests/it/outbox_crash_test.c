@@ -86,29 +86,7 @@ static void queue(int i)
 /* sink_log_has - the sink's stdout log holds needle */
 static int sink_log_has(const char *needle)
 {
-	char path[700], *text;
-	int found;
-
-	snprintf(path, sizeof(path), "%s/logs/postern-smtpsink.%d.log",
-	    th_env("POSTERN_TEST_TMP"), (int)F->sink);
-	text = th_read_file(path, NULL);
-	found = text && strstr(text, needle);
-	free(text);
-	return found;
-}
-
-/* ms_log_has - mailstore's log holds needle */
-static int ms_log_has(pid_t pid, const char *needle)
-{
-	char path[700], *text;
-	int found;
-
-	snprintf(path, sizeof(path), "%s/logs/postern-mailstore.%d.log",
-	    th_env("POSTERN_TEST_TMP"), (int)pid);
-	text = th_read_file(path, NULL);
-	found = text && strstr(text, needle);
-	free(text);
-	return found;
+	return th_log_has("postern-smtpsink", F->sink, needle);
 }
 
 /* message_id - the Message-ID line of a mail (into buf), "" if none */
@@ -222,7 +200,8 @@ static void test_killed_mid_data(void **state)
 	 * 'sending' mark tells the interrupted delivery from them */
 	assert_int_equal(th_sql_longf(F->st.dsn, "SELECT count(*) FROM outbox WHERE "
 	    "attempts <= 2"), MAILS);
-	assert_true(ms_log_has(F->st.ms, "outbox row resumed after an interrupted delivery"));
+	assert_true(th_log_has("postern-mailstore", F->st.ms,
+	    "outbox row resumed after an interrupted delivery"));
 	assert_true(th_metric(F->st.ms_health, "postern_outbox_resumed_total") == 1.0);
 
 	/* both copies are the same mail to a receiver: the same Message-ID */

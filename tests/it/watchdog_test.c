@@ -122,18 +122,10 @@ static int agents(const char *prefix, int sig)
 	return n;
 }
 
-/* log_has - provision's log (the harness names it by pid) holds needle */
+/* log_has - provision's log holds needle */
 static int log_has(pid_t pid, const char *needle)
 {
-	char path[600], *text;
-	int found;
-
-	snprintf(path, sizeof(path), "%s/logs/postern-provision.%d.log",
-	    th_env("POSTERN_TEST_TMP"), (int)pid);
-	text = th_read_file(path, NULL);
-	found = text && strstr(text, needle);
-	free(text);
-	return found;
+	return th_log_has("postern-provision", pid, needle);
 }
 
 static int setup(void **state)
