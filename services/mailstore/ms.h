@@ -101,6 +101,15 @@ long ms_backoff_ms(long attempts, long initial, long cap);
 char **ms_split_lines(const char *text, pn_pool *pool, size_t *n_r);
 /* ms_rcpt_join - the recipients joined with '\n' (none may contain one), in pool */
 char *ms_rcpt_join(char *const *rcpt, size_t n, pn_pool *pool);
+/*
+ * ms_outbox_message_id - the outbox mail data as it goes out: itself when
+ * its header has a Message-ID, else (in pool) with a "Message-ID:" line
+ * <hex.outbox@domain> in front - hex from a hash of idem_key, so every
+ * attempt of a row says the same; domain the envelope sender's, or
+ * postern.invalid
+ */
+const uint8_t *ms_outbox_message_id(const uint8_t *data, size_t len, const char *idem_key,
+    const char *mail_from, pn_pool *pool, size_t *len_r);
 
 /* ---- ms_db.c ---- */
 /* Why an operation failed, for the reply's error text (static strings). */
