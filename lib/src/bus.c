@@ -20,6 +20,16 @@
  * has been silent for liveness * heartbeat_ms or tells it DISCONNECT. It
  * polls with bounded timeouts only and returns 0 when a signal interrupts
  * the wait, so the skeleton can check its stop flag.
+ *
+ * Several brokers ("tcp://a:5555,tcp://b:5555", all with the same key): a
+ * worker keeps one link - socket, READY, heartbeats - to every broker and
+ * takes requests from any of them, answering on the link the request came
+ * on; a broker that dies costs only its own link. A client talks to one
+ * broker at a time and moves to the next when a try goes unanswered (the
+ * ZeroMQ guide's Freelance pattern over Lazy Pirate), so its tries visit
+ * every broker. A request that reached a worker through a broker that died
+ * before the reply is resent through the next one: handlers are
+ * idempotent, so a resend is answered with the first result.
  */
 #include <errno.h>
 #include <poll.h>
@@ -53,17 +63,59 @@ void pn_bus_cfg_defaults(pn_bus_cfg *cfg)
 
 /* ---- keys shared by client and worker ---- */
 
+#define BUS_BROKERS_MAX 8
+#define BUS_ENDPOINT_MAX 256
+
 typedef struct bus_keys {
-	char *broker;           /* endpoint */
+	char *brokers[BUS_BROKERS_MAX];  /* endpoints */
+	int nbrokers;
 	zcert_t *cert;          /* ours, with secret */
 	char *server_key;       /* broker public key, Z85 */
 	long max_message;
 } bus_keys;
 
+/* keys_free - forget the keys and endpoints */
+static void keys_free(bus_keys *k)
+{
+	zcert_destroy(&k->cert);
+	pn_free(&k->server_key);
+	for (int i = 0; i < k->nbrokers; i++)
+		pn_free(&k->brokers[i]);
+	k->nbrokers = 0;
+}
+
 /* keys_zero - Z85 text of an all-zero key (what zcert has without a secret) */
 static int keys_zero(const char *z85)
 {
 	return strspn(z85, "0") == strlen(z85);
+}
+
+/*
+ * keys_brokers - split "ep1,ep2,..." into k->brokers: 1..BUS_BROKERS_MAX
+ * endpoints, each non-empty, without blanks, under BUS_ENDPOINT_MAX; -1
+ * with a log line otherwise.
+ */
+static int keys_brokers(bus_keys *k, const char *list)
+{
+	const char *p = list;
+
+	for (;;) {
+		size_t n = strcspn(p, ",");
+
+		if (n == 0 || n >= BUS_ENDPOINT_MAX || memchr(p, ' ', n) || memchr(p, '\t', n)) {
+			pn_error("msg=\"bad broker list: empty, blank or overlong endpoint\" max=%d",
+			    BUS_BROKERS_MAX);
+			return -1;
+		}
+		if (k->nbrokers == BUS_BROKERS_MAX) {
+			pn_error("msg=\"too many brokers\" max=%d", BUS_BROKERS_MAX);
+			return -1;
+		}
+		k->brokers[k->nbrokers++] = pn_strndup(p, n);
+		if (!p[n])
+			return 0;
+		p += n + 1;
+	}
 }
 
 /* keys_load - read our certificate (with secret) and the broker's */
@@ -96,20 +148,15 @@ static int keys_load(bus_keys *k, const pn_bus_cfg *cfg)
 	}
 	k->server_key = pn_strdup(zcert_public_txt(broker));
 	zcert_destroy(&broker);
-	k->broker = pn_strdup(cfg->broker);
+	if (keys_brokers(k, cfg->broker) < 0) {
+		keys_free(k);
+		return -1;
+	}
 	k->max_message = cfg->max_message > 0 ? cfg->max_message : 64L * 1024 * 1024;
 	return 0;
 }
 
-/* keys_free - forget the keys */
-static void keys_free(bus_keys *k)
-{
-	zcert_destroy(&k->cert);
-	pn_free(&k->server_key);
-	pn_free(&k->broker);
-}
 
-/* keys_socket - a new DEALER, CURVE client of the broker, connected */
 /*
  * bus_init - czmq's global set-up, once per process. zsys_init runs
  * lazily inside the first socket creation and is not thread-safe: two
@@ -124,7 +171,8 @@ static void bus_init(void)
 	zsys_init();
 }
 
-static zsock_t *keys_socket(const bus_keys *k)
+/* keys_socket - a new DEALER, CURVE client of broker number i, connected */
+static zsock_t *keys_socket(const bus_keys *k, int i)
 {
 	pthread_once(&bus_once, bus_init);
 	zsock_t *sock = zsock_new(ZMQ_DEALER);
@@ -139,9 +187,9 @@ static zsock_t *keys_socket(const bus_keys *k)
 	zsock_set_maxmsgsize(sock, (int)(k->max_message > 2147483647L ?
 	    2147483647L : k->max_message));
 	zsock_set_sndtimeo(sock, 1000);
-	if (zsock_connect(sock, "%s", k->broker) != 0) {
+	if (zsock_connect(sock, "%s", k->brokers[i]) != 0) {
 		pn_error("msg=\"cannot connect\" broker=\"%s\" error=\"%s\"",
-		    k->broker, zmq_strerror(zmq_errno()));
+		    k->brokers[i], zmq_strerror(zmq_errno()));
 		zsock_destroy(&sock);
 		return NULL;
 	}
@@ -219,6 +267,7 @@ static int poll_in(zsock_t *sock, long ms)
 struct pn_client {
 	bus_keys keys;
 	zsock_t *sock;
+	int current;            /* the broker sock talks to */
 	long timeout_ms;
 	long retries;
 	int answered;           /* the last call got a reply */
@@ -235,6 +284,9 @@ pn_client *pn_client_new(const pn_bus_cfg *cfg)
 	}
 	c->timeout_ms = cfg->timeout_ms > 0 ? cfg->timeout_ms : 5000;
 	c->retries = cfg->retries > 0 ? cfg->retries : 1;
+	/* every broker gets at least one try */
+	if (c->retries < c->keys.nbrokers)
+		c->retries = c->keys.nbrokers;
 	return c;
 }
 
@@ -318,7 +370,7 @@ pn_err pn_client_call_raw(pn_client *client, const char *service,
 		zmsg_t *msg;
 		int rc;
 
-		if (!c->sock && !(c->sock = keys_socket(&c->keys)))
+		if (!c->sock && !(c->sock = keys_socket(&c->keys, c->current)))
 			return PN_ERR_TEMP;
 		msg = pn_mdp_client_request(service, body, len);
 		if (msg_send(&msg, c->sock) < 0) {
@@ -333,18 +385,19 @@ pn_err pn_client_call_raw(pn_client *client, const char *service,
 			c->answered = 1;
 			return PN_OK;
 		}
-		/* Lazy Pirate: the socket may be wedged; start afresh */
+		/* Lazy Pirate: the socket may be wedged; start afresh, at the next broker */
 		zsock_destroy(&c->sock);
 		if (rc < 0) {
 			pn_warn("msg=\"call interrupted\" service=%s", service);
 			return PN_ERR_TEMP;
 		}
 		if (attempt < c->retries)
-			pn_warn("msg=\"no reply, retrying\" service=%s try=%ld of=%ld timeout_ms=%ld",
-			    service, attempt, c->retries, c->timeout_ms);
+			pn_warn("msg=\"no reply, retrying\" service=%s broker=\"%s\" try=%ld of=%ld timeout_ms=%ld",
+			    service, c->keys.brokers[c->current], attempt, c->retries, c->timeout_ms);
+		c->current = (c->current + 1) % c->keys.nbrokers;
 	}
-	pn_error("msg=\"no reply, giving up\" service=%s broker=\"%s\" tries=%ld timeout_ms=%ld",
-	    service, c->keys.broker, c->retries, c->timeout_ms);
+	pn_error("msg=\"no reply, giving up\" service=%s brokers=%d tries=%ld timeout_ms=%ld",
+	    service, c->keys.nbrokers, c->retries, c->timeout_ms);
 	return PN_ERR_TEMP;
 }
 
@@ -391,53 +444,64 @@ int pn_client_answered(const pn_client *client)
 
 /* ---- worker ---- */
 
-struct pn_worker {
-	bus_keys keys;
-	char *service;
+/* One broker as the worker sees it: its socket and heartbeat clock. */
+typedef struct worker_link {
 	zsock_t *sock;
-	long heartbeat_ms;
-	long liveness;
 	int64_t heartbeat_at;   /* next HEARTBEAT we send */
 	int64_t expires;        /* broker presumed gone after this */
 	int64_t heard;          /* last message from the broker, 0 = never */
 	int64_t connected_at;   /* when the current socket was opened */
 	int64_t reconnect_at;   /* no socket: open one at this time */
+} worker_link;
+
+struct pn_worker {
+	bus_keys keys;
+	char *service;
+	worker_link links[BUS_BROKERS_MAX];   /* one per broker, as keys.brokers */
+	int next;               /* the link read first on the next wait (fairness) */
+	long heartbeat_ms;
+	long liveness;
 	zframe_t *reply_to;     /* client of the request in hand */
+	int reply_link;         /* the link it came on */
 	unsigned long warned;   /* rate limit for malformed-input warnings */
 	int64_t warn_window;
 };
 
-/* worker_send - send a command; log on failure */
-static void worker_send(pn_worker *w, int command, zframe_t *client,
+/* worker_send - send a command to broker i; log on failure */
+static void worker_send(pn_worker *w, int i, int command, zframe_t *client,
     const void *body, size_t len)
 {
 	zmsg_t *msg = pn_mdp_worker_msg(command, w->service, client, body, len);
 
-	if (!msg || !w->sock)
+	if (!msg || !w->links[i].sock) {
+		zmsg_destroy(&msg);
 		return;
-	if (msg_send(&msg, w->sock) < 0)
-		pn_warn("msg=\"send to broker failed\" command=%d error=\"%s\"",
-		    command, zmq_strerror(zmq_errno()));
+	}
+	if (msg_send(&msg, w->links[i].sock) < 0)
+		pn_warn("msg=\"send to broker failed\" broker=\"%s\" command=%d error=\"%s\"",
+		    w->keys.brokers[i], command, zmq_strerror(zmq_errno()));
 }
 
-/* worker_connect - (re)open the socket and register with READY */
-static void worker_connect(pn_worker *w)
+/* worker_connect - (re)open link i and register with READY */
+static void worker_connect(pn_worker *w, int i)
 {
+	worker_link *l = &w->links[i];
 	int64_t now = now_ms();
 
-	zsock_destroy(&w->sock);
-	zframe_destroy(&w->reply_to);
-	w->sock = keys_socket(&w->keys);
-	w->connected_at = now;
-	w->reconnect_at = now + w->heartbeat_ms;   /* if this one failed */
-	w->heard = 0;
-	w->heartbeat_at = now + w->heartbeat_ms;
-	w->expires = now + w->heartbeat_ms * w->liveness;
-	if (w->sock)
-		worker_send(w, PN_MDPW_READY, NULL, NULL, 0);
+	zsock_destroy(&l->sock);
+	if (w->reply_to && w->reply_link == i)
+		zframe_destroy(&w->reply_to);   /* its broker is gone: the client resends */
+	l->sock = keys_socket(&w->keys, i);
+	l->connected_at = now;
+	l->reconnect_at = now + w->heartbeat_ms;   /* if this one failed */
+	l->heard = 0;
+	l->heartbeat_at = now + w->heartbeat_ms;
+	l->expires = now + w->heartbeat_ms * w->liveness;
+	if (l->sock)
+		worker_send(w, i, PN_MDPW_READY, NULL, NULL, 0);
 }
 
-/* worker_warn - rate-limited warning about what the broker sent */
+/* worker_warn - rate-limited warning about what a broker sent */
 static void worker_warn(pn_worker *w, const char *what)
 {
 	int64_t now = now_ms();
@@ -450,10 +514,11 @@ static void worker_warn(pn_worker *w, const char *what)
 		pn_warn("msg=\"%s\" service=%s", what, w->service);
 }
 
-/* pn_worker_new - load keys, connect, register */
+/* pn_worker_new - load keys, connect to every broker, register */
 pn_worker *pn_worker_new(const pn_bus_cfg *cfg, const char *service)
 {
 	pn_worker *w;
+	int up = 0;
 
 	if (!service || !pn_mdp_service_valid(service, strlen(service))) {
 		pn_error("msg=\"invalid service name\"");
@@ -467,19 +532,23 @@ pn_worker *pn_worker_new(const pn_bus_cfg *cfg, const char *service)
 	w->service = pn_strdup(service);
 	w->heartbeat_ms = cfg->heartbeat_ms > 0 ? cfg->heartbeat_ms : 1000;
 	w->liveness = cfg->liveness > 0 ? cfg->liveness : 3;
-	worker_connect(w);
-	if (!w->sock) {
+	for (int i = 0; i < w->keys.nbrokers; i++) {
+		worker_connect(w, i);
+		up += w->links[i].sock != NULL;
+	}
+	if (!up) {
 		keys_free(&w->keys);
 		pn_free(&w->service);
 		pn_free(&w);
 		return NULL;
 	}
-	pn_info("msg=\"worker registering\" service=%s broker=\"%s\"",
-	    service, w->keys.broker);
+	for (int i = 0; i < w->keys.nbrokers; i++)
+		pn_info("msg=\"worker registering\" service=%s broker=\"%s\"",
+		    service, w->keys.brokers[i]);
 	return w;
 }
 
-/* pn_worker_destroy - DISCONNECT, close, free; NULL-tolerant */
+/* pn_worker_destroy - DISCONNECT from every broker, close, free; NULL-tolerant */
 void pn_worker_destroy(pn_worker **worker)
 {
 	pn_worker *w = *worker;
@@ -487,10 +556,12 @@ void pn_worker_destroy(pn_worker **worker)
 	if (!w)
 		return;
 	*worker = NULL;
-	if (w->sock) {
-		zsock_set_linger(w->sock, LINGER_CLOSE_MS);
-		worker_send(w, PN_MDPW_DISCONNECT, NULL, NULL, 0);
-		zsock_destroy(&w->sock);
+	for (int i = 0; i < w->keys.nbrokers; i++) {
+		if (!w->links[i].sock)
+			continue;
+		zsock_set_linger(w->links[i].sock, LINGER_CLOSE_MS);
+		worker_send(w, i, PN_MDPW_DISCONNECT, NULL, NULL, 0);
+		zsock_destroy(&w->links[i].sock);
 	}
 	zframe_destroy(&w->reply_to);
 	keys_free(&w->keys);
@@ -498,10 +569,11 @@ void pn_worker_destroy(pn_worker **worker)
 	pn_free(&w);
 }
 
-/* worker_input - handle one message; 1 = a request was taken */
-static int worker_input(pn_worker *w, zmsg_t *msg, size_t total,
+/* worker_input - handle one message from broker i; 1 = a request was taken */
+static int worker_input(pn_worker *w, int i, zmsg_t *msg, size_t total,
     uint8_t **body_r, size_t *len_r)
 {
+	worker_link *l = &w->links[i];
 	int cmd;
 	zframe_t *client = NULL, *body = NULL;
 
@@ -513,28 +585,30 @@ static int worker_input(pn_worker *w, zmsg_t *msg, size_t total,
 		worker_warn(w, "malformed message from broker dropped");
 		return 0;
 	}
-	w->heard = now_ms();
-	w->expires = w->heard + w->heartbeat_ms * w->liveness;
+	l->heard = now_ms();
+	l->expires = l->heard + w->heartbeat_ms * w->liveness;
 	switch (cmd) {
 	case PN_MDPW_REQUEST:
 		zframe_destroy(&w->reply_to);
 		w->reply_to = client;
+		w->reply_link = i;
 		*len_r = zframe_size(body);
 		*body_r = pn_memdup(zframe_data(body), *len_r ? *len_r : 1);
 		return 1;
 	case PN_MDPW_HEARTBEAT:
 		break;
 	case PN_MDPW_DISCONNECT:
-		if (w->heard - w->connected_at < w->heartbeat_ms) {
+		if (l->heard - l->connected_at < w->heartbeat_ms) {
 			/* refused right after READY: do not hammer the broker */
-			pn_warn("msg=\"broker refused registration, retrying later\" service=%s retry_ms=%ld",
-			    w->service, w->heartbeat_ms);
-			zsock_destroy(&w->sock);
-			w->reconnect_at = w->heard + w->heartbeat_ms;
+			pn_warn("msg=\"broker refused registration, retrying later\" service=%s broker=\"%s\" retry_ms=%ld",
+			    w->service, w->keys.brokers[i], w->heartbeat_ms);
+			zsock_destroy(&l->sock);
+			l->reconnect_at = l->heard + w->heartbeat_ms;
 			break;
 		}
-		pn_info("msg=\"broker sent disconnect, reconnecting\" service=%s", w->service);
-		worker_connect(w);
+		pn_info("msg=\"broker sent disconnect, reconnecting\" service=%s broker=\"%s\"",
+		    w->service, w->keys.brokers[i]);
+		worker_connect(w, i);
 		break;
 	default:
 		worker_warn(w, "unexpected command from broker");
@@ -544,7 +618,87 @@ static int worker_input(pn_worker *w, zmsg_t *msg, size_t total,
 	return 0;
 }
 
-/* pn_worker_recv - wait for a request, keeping the broker link alive */
+/*
+ * worker_tend - the clock of every link at now: reconnect what is due or
+ * silent, send the heartbeats that are due; returns the earliest time
+ * anything is due next (no later than deadline).
+ */
+static int64_t worker_tend(pn_worker *w, int64_t now, int64_t deadline)
+{
+	int64_t wake = deadline;
+
+	for (int i = 0; i < w->keys.nbrokers; i++) {
+		worker_link *l = &w->links[i];
+
+		if (!l->sock && now >= l->reconnect_at)
+			worker_connect(w, i);
+		else if (l->sock && now >= l->expires) {
+			pn_warn("msg=\"broker silent, reconnecting\" service=%s broker=\"%s\" silent_ms=%ld",
+			    w->service, w->keys.brokers[i], w->heartbeat_ms * w->liveness);
+			worker_connect(w, i);
+		}
+		if (l->sock && now >= l->heartbeat_at) {
+			worker_send(w, i, PN_MDPW_HEARTBEAT, NULL, NULL, 0);
+			l->heartbeat_at = now + w->heartbeat_ms;
+		}
+		if (!l->sock) {
+			if (l->reconnect_at < wake)
+				wake = l->reconnect_at;
+			continue;
+		}
+		if (l->heartbeat_at < wake)
+			wake = l->heartbeat_at;
+		if (l->expires < wake)
+			wake = l->expires;
+	}
+	return wake;
+}
+
+/*
+ * worker_poll - wait up to ms for input on any link; the readable links'
+ * bits in *ready_r. 0 timeout or input, -1 interrupted.
+ */
+static int worker_poll(pn_worker *w, long ms, unsigned *ready_r)
+{
+	zmq_pollitem_t items[BUS_BROKERS_MAX];
+	int idx[BUS_BROKERS_MAX], n = 0, rc;
+
+	*ready_r = 0;
+	for (int i = 0; i < w->keys.nbrokers; i++) {
+		if (!w->links[i].sock)
+			continue;
+		items[n] = (zmq_pollitem_t){ zsock_resolve(w->links[i].sock), 0, ZMQ_POLLIN, 0 };
+		idx[n++] = i;
+	}
+	if (n == 0)
+		return poll(NULL, 0, (int)(ms < 0 ? 0 : ms)) < 0 ? -1 : 0;
+	rc = zmq_poll(items, n, ms < 0 ? 0 : ms);
+	if (rc < 0)
+		return -1;
+	for (int k = 0; k < n; k++)
+		if (items[k].revents & ZMQ_POLLIN)
+			*ready_r |= 1u << idx[k];
+	return 0;
+}
+
+/* worker_drain - read link i until a request is taken (1) or it is empty (0) */
+static int worker_drain(pn_worker *w, int i, uint8_t **body_r, size_t *len_r)
+{
+	zmsg_t *msg;
+	size_t total;
+
+	while (w->links[i].sock &&
+	    (msg = msg_recv(w->links[i].sock, (size_t)w->keys.max_message, &total))) {
+		int got = worker_input(w, i, msg, total, body_r, len_r);
+
+		zmsg_destroy(&msg);
+		if (got)
+			return 1;
+	}
+	return 0;
+}
+
+/* pn_worker_recv - wait for a request, keeping every broker link alive */
 int pn_worker_recv(pn_worker *worker, long timeout_ms, uint8_t **body_r,
     size_t *len_r)
 {
@@ -558,60 +712,28 @@ int pn_worker_recv(pn_worker *worker, long timeout_ms, uint8_t **body_r,
 		zframe_destroy(&w->reply_to);
 	}
 	for (;;) {
-		int64_t now = now_ms(), wake = deadline;
-		int rc;
+		int64_t now = now_ms(), wake = worker_tend(w, now, deadline);
+		unsigned ready;
 
-		if (!w->sock) {
-			if (now < w->reconnect_at) {     /* backing off */
-				int64_t until = w->reconnect_at < deadline ? w->reconnect_at : deadline;
-
-				if (until > now && poll(NULL, 0, (int)(until - now)) < 0)
-					return 0;               /* a signal */
-				if (now_ms() >= deadline || zsys_interrupted)
-					return 0;
-				continue;
-			}
-			worker_connect(w);
-			if (!w->sock)
-				continue;               /* reconnect_at is set: back off */
-		}
-		if (w->heartbeat_at < wake)
-			wake = w->heartbeat_at;
-		if (w->expires < wake)
-			wake = w->expires;
-		rc = poll_in(w->sock, (long)(wake - now));
-		if (rc < 0)
+		if (worker_poll(w, (long)(wake - now), &ready) < 0)
 			return 0;       /* signal (or context gone): let the caller look */
-		if (rc > 0) {
-			zmsg_t *msg;
-			size_t total;
+		/* start at a rotating link, so a busy broker cannot starve the others */
+		for (int k = 0; k < w->keys.nbrokers; k++) {
+			int i = (w->next + k) % w->keys.nbrokers;
 
-			while ((msg = msg_recv(w->sock, (size_t)w->keys.max_message, &total))) {
-				int got = worker_input(w, msg, total, body_r, len_r);
-
-				zmsg_destroy(&msg);
-				if (got)
-					return 1;
-				if (!w->sock)
-					break;
+			if ((ready & (1u << i)) && worker_drain(w, i, body_r, len_r)) {
+				w->next = (i + 1) % w->keys.nbrokers;
+				return 1;
 			}
 		}
-		now = now_ms();
-		if (now >= w->expires) {
-			pn_warn("msg=\"broker silent, reconnecting\" service=%s broker=\"%s\" silent_ms=%ld",
-			    w->service, w->keys.broker, w->heartbeat_ms * w->liveness);
-			worker_connect(w);
-		}
-		if (w->sock && now >= w->heartbeat_at) {
-			worker_send(w, PN_MDPW_HEARTBEAT, NULL, NULL, 0);
-			w->heartbeat_at = now + w->heartbeat_ms;
-		}
-		if (now >= deadline || zsys_interrupted)
+		if (now_ms() >= deadline || zsys_interrupted) {
+			worker_tend(w, now_ms(), deadline);
 			return 0;
+		}
 	}
 }
 
-/* pn_worker_reply - answer the request taken by the last recv */
+/* pn_worker_reply - answer the request taken by the last recv, on its link */
 void pn_worker_reply(pn_worker *worker, const void *body, size_t len)
 {
 	pn_worker *w = worker;
@@ -621,17 +743,31 @@ void pn_worker_reply(pn_worker *worker, const void *body, size_t len)
 		pn_warn("msg=\"reply without a request\" service=%s", w->service);
 		return;
 	}
-	worker_send(w, PN_MDPW_REPLY, w->reply_to, body, len);
+	worker_send(w, w->reply_link, PN_MDPW_REPLY, w->reply_to, body, len);
 	zframe_destroy(&w->reply_to);
-	/* time spent in the handler is not broker silence */
-	w->expires = now + w->heartbeat_ms * w->liveness;
-	if (w->heartbeat_at < now)
-		w->heartbeat_at = now + w->heartbeat_ms;
+	/* time spent in the handler is not broker silence, on any link */
+	for (int i = 0; i < w->keys.nbrokers; i++) {
+		worker_link *l = &w->links[i];
+
+		if (!l->sock)
+			continue;
+		l->expires = now + w->heartbeat_ms * w->liveness;
+		if (l->heartbeat_at < now)
+			l->heartbeat_at = now + w->heartbeat_ms;
+	}
 }
 
-/* pn_worker_connected - heard from the broker within the liveness window */
+/* pn_worker_connected - heard from at least one broker within the liveness window */
 int pn_worker_connected(const pn_worker *worker)
 {
-	return worker && worker->sock && worker->heard &&
-	    now_ms() - worker->heard < worker->heartbeat_ms * worker->liveness;
+	if (!worker)
+		return 0;
+	for (int i = 0; i < worker->keys.nbrokers; i++) {
+		const worker_link *l = &worker->links[i];
+
+		if (l->sock && l->heard &&
+		    now_ms() - l->heard < worker->heartbeat_ms * worker->liveness)
+			return 1;
+	}
+	return 0;
 }
