@@ -215,11 +215,17 @@ async function validateRender(label, dir, { isBase }) {
 	const workloads = objs.filter((o) => WORKLOAD_KINDS.includes(o.kind));
 	for (const w of workloads) check(`${label}: ${id(w)} security context, resources, fixed image tag`, securityProblems(w));
 
+	// A secret volume names optional: podman 4.3's kube play crashes on a
+	// missing one, and false says that a pod never starts without its keys.
+	check(`${label}: every secret volume says optional: false`, workloads.flatMap((w) => (podTemplate(w).spec.volumes || [])
+		.filter((v) => v.secret && v.secret.optional !== false).map((v) => `${id(w)} volume ${v.name}`)));
 	const deps = objs.filter((o) => o.kind === 'Deployment');
+	// Postern's own long-running workloads: the Deployments and the brokers.
+	const own = [...deps, ...objs.filter((o) => o.kind === 'StatefulSet' && o.metadata.name === 'postern-broker')];
 	const pdbs = objs.filter((o) => o.kind === 'PodDisruptionBudget');
 	const nps = objs.filter((o) => o.kind === 'NetworkPolicy');
 	const hpas = objs.filter((o) => o.kind === 'HorizontalPodAutoscaler');
-	for (const d of deps) {
+	for (const d of own) {
 		const labels = d.spec.template.metadata?.labels;
 		check(`${label}: ${id(d)} has liveness /healthz and readiness /readyz on its health port`, probeProblems(d));
 		check(`${label}: ${id(d)} has a PodDisruptionBudget`, pdbs.some((p) => matches(p.spec.selector, labels)) ? [] : ['none selects its pods']);
@@ -255,16 +261,26 @@ async function validateRender(label, dir, { isBase }) {
 	}
 	check(`${label}: every HPA targets an existing Deployment`, hpas.filter((h) => !deps.some((d) => d.metadata.name === h.spec.scaleTargetRef.name)).map(id));
 
-	// Postern's shape.
-	const broker = deps.find((d) => d.metadata.name === 'postern-broker');
+	// Postern's shape. Two or more brokers: a StatefulSet (stable names)
+	// behind a headless Service; every worker and client is given every
+	// broker by name in postern-config; a budget keeps one up.
+	const broker = objs.find((d) => d.kind === 'StatefulSet' && d.metadata.name === 'postern-broker');
 	const svc = (n) => objs.find((o) => o.kind === 'Service' && o.metadata.name === n);
-	check(`${label}: the broker is one replica (Recreate) behind a Service on 5555`, [
-		!broker && 'no Deployment postern-broker',
-		broker && broker.spec.replicas !== 1 && 'replicas != 1',
-		broker && broker.spec.strategy?.type !== 'Recreate' && 'strategy is not Recreate',
+	const n = broker?.spec.replicas ?? 1;
+	const want = broker ? [...Array(n).keys()].map((i) => `tcp://postern-broker-${i}.${broker.spec.serviceName}:5555`).join(',') : '';
+	const bcfg = objs.find((o) => o.kind === 'ConfigMap' && o.metadata.name === 'postern-config');
+	const bpdb = pdbs.find((p) => broker && matches(p.spec.selector, broker.spec.template.metadata?.labels));
+	check(`${label}: two or more brokers (StatefulSet, headless Service on 5555, every one in POSTERN_BROKER, a budget keeping one up)`, [
+		!broker && 'no StatefulSet postern-broker',
+		broker && !(n >= 2) && 'replicas < 2',
+		broker && broker.spec.podManagementPolicy !== 'Parallel' && 'podManagementPolicy is not Parallel (a dead broker-0 would hold back broker-1)',
+		broker && svc(broker.spec.serviceName)?.spec.clusterIP !== 'None' && `Service ${broker.spec.serviceName} is not headless`,
 		!(svc('postern-broker')?.spec.ports || []).some((p) => p.port === 5555) && 'no Service port 5555',
+		!(svc('postern-broker')?.spec.ports || []).some((p) => p.port === HEALTH_PORT.broker) && `no Service port ${HEALTH_PORT.broker}`,
+		bcfg?.data?.POSTERN_BROKER !== want && `POSTERN_BROKER is ${bcfg?.data?.POSTERN_BROKER}, want ${want}`,
+		broker && !(bpdb && (bpdb.spec.minAvailable >= 1 || bpdb.spec.maxUnavailable <= n - 1)) && 'no budget keeping a broker up',
 	]);
-	for (const s of SERVICES.filter((x) => x !== 'reaper'))
+	for (const s of SERVICES.filter((x) => x !== 'reaper' && x !== 'broker'))
 		check(`${label}: postern-${s} is a Deployment with a Service exposing its health port`, [
 			!deps.some((d) => d.metadata.name === `postern-${s}`) && 'no Deployment',
 			!(svc(`postern-${s}`)?.spec.ports || []).some((p) => p.port === HEALTH_PORT[s]) && `no Service port ${HEALTH_PORT[s]}`,
@@ -497,7 +513,7 @@ if (standalone) {
 	const names = new Set(standalone.map((o) => `${o.kind}/${o.metadata.name}`));
 	check('standalone: adds Redis and PostgreSQL StatefulSets with volume claims and Services', [
 		...['StatefulSet/postern-redis', 'StatefulSet/postern-postgres', 'Service/postern-redis', 'Service/postern-postgres'].filter((n) => !names.has(n)),
-		...standalone.filter((o) => o.kind === 'StatefulSet' && !(o.spec.volumeClaimTemplates || []).length).map((o) => `${id(o)} has no volumeClaimTemplates`),
+		...standalone.filter((o) => o.kind === 'StatefulSet' && o.metadata.name !== 'postern-broker' && !(o.spec.volumeClaimTemplates || []).length).map((o) => `${id(o)} has no volumeClaimTemplates`),
 	]);
 	const redis = standalone.find((o) => o.kind === 'StatefulSet' && o.metadata.name === 'postern-redis');
 	check('standalone: Redis runs with appendonly yes', JSON.stringify(redis?.spec.template.spec.containers[0] || {}).includes('--appendonly yes') ? [] : ['no --appendonly yes']);
