@@ -27,7 +27,8 @@
  * on; a broker that dies costs only its own link. A client talks to one
  * broker at a time and moves to the next when a try goes unanswered (the
  * ZeroMQ guide's Freelance pattern over Lazy Pirate), so its tries visit
- * every broker. A request that reached a worker through a broker that died
+ * every broker; the one that failed is passed over for BUS_SUSPECT_MS, so
+ * a dead broker costs each client one timeout, not one per call. A request that reached a worker through a broker that died
  * before the reply is resent through the next one: handlers are
  * idempotent, so a resend is answered with the first result.
  */
@@ -264,10 +265,14 @@ static int poll_in(zsock_t *sock, long ms)
 
 /* ---- client ---- */
 
+/* a broker that let a try go unanswered is passed over for this long */
+#define BUS_SUSPECT_MS 30000
+
 struct pn_client {
 	bus_keys keys;
 	zsock_t *sock;
 	int current;            /* the broker sock talks to */
+	int64_t suspect_until[BUS_BROKERS_MAX];   /* passed over until then */
 	long timeout_ms;
 	long retries;
 	int answered;           /* the last call got a reply */
@@ -348,6 +353,31 @@ static int client_wait(pn_client *c, const char *service, int64_t deadline,
 	}
 }
 
+/*
+ * client_next - after broker current let a try go unanswered: mark it and
+ * move to the next broker not under suspicion, or, when all are, to the
+ * one whose suspicion ends first. A dead broker so costs a client one
+ * timeout per BUS_SUSPECT_MS, not one per call.
+ */
+static void client_next(pn_client *c)
+{
+	int n = c->keys.nbrokers, best = -1;
+	int64_t now = now_ms();
+
+	c->suspect_until[c->current] = now + BUS_SUSPECT_MS;
+	for (int k = 1; k <= n; k++) {
+		int i = (c->current + k) % n;
+
+		if (c->suspect_until[i] <= now) {
+			c->current = i;
+			return;
+		}
+		if (best < 0 || c->suspect_until[i] < c->suspect_until[best])
+			best = i;
+	}
+	c->current = best;
+}
+
 /* pn_client_call_raw - request/reply with Lazy Pirate retries */
 pn_err pn_client_call_raw(pn_client *client, const char *service,
     const void *body, size_t len, uint8_t **reply_r, size_t *len_r)
@@ -394,7 +424,7 @@ pn_err pn_client_call_raw(pn_client *client, const char *service,
 		if (attempt < c->retries)
 			pn_warn("msg=\"no reply, retrying\" service=%s broker=\"%s\" try=%ld of=%ld timeout_ms=%ld",
 			    service, c->keys.brokers[c->current], attempt, c->retries, c->timeout_ms);
-		c->current = (c->current + 1) % c->keys.nbrokers;
+		client_next(c);
 	}
 	pn_error("msg=\"no reply, giving up\" service=%s brokers=%d tries=%ld timeout_ms=%ld",
 	    service, c->keys.nbrokers, c->retries, c->timeout_ms);
@@ -633,8 +663,10 @@ static int64_t worker_tend(pn_worker *w, int64_t now, int64_t deadline)
 		if (!l->sock && now >= l->reconnect_at)
 			worker_connect(w, i);
 		else if (l->sock && now >= l->expires) {
-			pn_warn("msg=\"broker silent, reconnecting\" service=%s broker=\"%s\" silent_ms=%ld",
-			    w->service, w->keys.brokers[i], w->heartbeat_ms * w->liveness);
+			/* once when it falls silent, not at every reconnect while it is gone */
+			if (l->heard)
+				pn_warn("msg=\"broker silent, reconnecting\" service=%s broker=\"%s\" silent_ms=%ld",
+				    w->service, w->keys.brokers[i], w->heartbeat_ms * w->liveness);
 			worker_connect(w, i);
 		}
 		if (l->sock && now >= l->heartbeat_at) {

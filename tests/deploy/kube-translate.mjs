@@ -19,8 +19,13 @@
 // - secretKeyRef in env: the value itself (test data only).
 // - emptyDir: podman makes a named volume shared by every pod using that
 //   name; each pod gets its own, <pod>-<volume>.
+// - Container ports: podman publishes each on the host; left out (pods
+//   are reached at their address on the podman network).
 // - Init containers: podman restarts them forever. Their scripts run in
 //   front of the main container's entrypoint, in the main container.
+// - A mount under /var/run (a link to /run in Debian images) moves to /run:
+//   podman 4.3 follows the link on the host and fills the new volume with
+//   the host's directory (its owner, its files).
 // - An optional ConfigMap volume that does not exist is left out.
 // - Images: --image FROM=TO replaces by name (TO without a tag keeps it).
 // - --set KEY=VALUE overrides a postern-config entry.
@@ -153,9 +158,15 @@ function podFrom(ctx, name, tmpl, claims, restartPolicy) {
 	spec.volumes = volumes;
 	for (const c of [...(spec.initContainers || []), ...spec.containers]) {
 		c.volumeMounts = (c.volumeMounts || []).filter((m) => renamed[m.name] !== null)
-			.map((m) => (renamed[m.name] ? { ...m, name: renamed[m.name] } : m));
+			.map((m) => ({ ...m, name: renamed[m.name] || m.name, mountPath: m.mountPath.replace(/^\/var\/run\//, '/run/') }));
 	}
 	foldInit(spec, ctx);
+	// podman 4.3 publishes every containerPort on the host (hostPort defaults
+	// to it): two brokers would clash on 5555, and the machine would expose
+	// them. Pods are reached by their address on the podman network.
+	const health = spec.containers.flatMap((c) => (c.ports || []).filter((x) => x.name === 'health').map((x) => x.containerPort));
+	for (const c of spec.containers) delete c.ports;
+	if (health.length) ctx.health.push(`${name} ${health[0]}`);
 	return { apiVersion: 'v1', kind: 'Pod', metadata: { name, labels: tmpl.metadata?.labels || {} }, spec };
 }
 
@@ -163,7 +174,7 @@ function main() {
 	const args = parseArgs(process.argv.slice(2));
 	const { objs } = render(args.overlay);
 	const ctx = {
-		out: args.out, image: args.image, secrets: secretData(args.secrets), volumes: [],
+		out: args.out, image: args.image, secrets: secretData(args.secrets), volumes: [], health: [],
 		configMaps: new Set(objs.filter((o) => o.kind === 'ConfigMap').map((o) => o.metadata.name)),
 		rewrite: (s) => s,
 	};
@@ -203,8 +214,7 @@ function main() {
 	fs.writeFileSync(path.join(ctx.out, 'volumes'), ctx.volumes.map((v) => `${v}\n`).join(''));
 	const pods = play.filter((x) => x.kind === 'Pod');
 	fs.writeFileSync(path.join(ctx.out, 'pods'), pods.map((p) => `${p.metadata.name}\n`).join(''));
-	fs.writeFileSync(path.join(ctx.out, 'health'), pods.flatMap((p) => p.spec.containers.flatMap((c) => (c.ports || [])
-		.filter((x) => x.name === 'health').map((x) => `${p.metadata.name} ${x.containerPort}\n`))).join(''));
+	fs.writeFileSync(path.join(ctx.out, 'health'), ctx.health.filter((h) => pods.some((p) => h.startsWith(`${p.metadata.name} `))).map((h) => `${h}\n`).join(''));
 }
 
 try {

@@ -71,6 +71,13 @@ mkdir -p "$work"
 # -- teardown: also on failure and interruption --------------------------------
 sink_pid=
 teardown() {
+	# what each container said, for a failure's post-mortem
+	if [[ -s $work/pods ]]; then
+		while read -r pod; do
+			podman pod logs --tail 40 "$pod" 2>&1 | sed "s/^/$pod: /"
+		done <"$work/pods" >"$work/pods.log" 2>&1
+		: >"$work/pods"
+	fi
 	[[ ${KUBE_KEEP:-0} == 1 ]] && { echo "# KUBE_KEEP=1: pods left running; $0 again cleans up" >&2; return; }
 	for f in "$work/jobs.yaml" "$work/play.yaml"; do
 		[[ -s $f ]] && podman kube down "$f" >/dev/null 2>&1
@@ -110,10 +117,6 @@ done
 podman network create "$net" >/dev/null 2>&1
 gw=$(podman network inspect "$net" --format '{{range .Subnets}}{{.Gateway}}{{end}}')
 smtp_port=2525
-mkdir -p "$work/mail"
-rm -f "$work/mail"/*.eml
-"$bin/postern-smtpsink" --listen "$gw:$smtp_port" --dir "$work/mail" >>"$work/log" 2>&1 &
-sink_pid=$!
 images=()
 for s in broker keylookup provision mailstore webui reaper gateway; do
 	images+=(--image "postern/$s=localhost/postern/$s")
@@ -130,6 +133,12 @@ step "Secrets (make-secrets.sh --standalone), overlay rendered and translated fo
 # -- 6: play, wait for /readyz -----------------------------------------------------
 step "podman kube play (the standalone overlay, translated)" \
 	podman kube play --network "$net" "$work/play.yaml" || { teardown; finish; }
+# The SMTP sink on the host, at the network's gateway address (which exists
+# once a pod is on the network); mailstore's outbox retries until it is up.
+mkdir -p "$work/mail"
+rm -f "$work/mail"/*.eml
+"$bin/postern-smtpsink" --listen "$gw:$smtp_port" --dir "$work/mail" >>"$work/log" 2>&1 &
+sink_pid=$!
 
 # ip POD - the pod's address on $net
 ip() {
@@ -153,7 +162,7 @@ done <"$work/health"
 brokers=$(for p in $(grep '^postern-broker-' "$work/pods"); do printf 'tcp://%s:5555,' "$(ip "$p")"; done)
 ctl() {
 	POSTERN_BROKER=${brokers%,} POSTERN_CERT=$work/certs/posternctl.cert \
-		POSTERN_BROKER_CERT=$work/certs/broker.cert POSTERN_BUS_TIMEOUT_MS=10000 "$bin/posternctl" "$@"
+		POSTERN_BROKER_CERT=$work/certs/broker.cert POSTERN_BUS_TIMEOUT_MS=10000 POSTERN_BUS_RETRIES=4 "$bin/posternctl" "$@"
 }
 # arrived RCPT - an invitation to RCPT at the sink within 60 s
 arrived() {
