@@ -7,6 +7,8 @@
 #   make deps       only install the Debian packages
 #   make bench      start the real stack, measure it against baselines (bench/README.md);
 #                   QUICK=1 for a smoke run under 2 minutes
+#   make kube-test  build the images offline and play deploy/k8s as pods under podman,
+#                   a mail end to end through two brokers (tests/deploy/kube.sh; root)
 #
 # Public targets first make sure the packages are there, then build in a
 # sub-make, so pkg-config is asked only once the packages exist.
@@ -25,7 +27,7 @@ PKGS := libczmq libzmq libprotobuf-c hiredis libpq gpgme libassuan gmime-3.0 lib
 MAKEFLAGS += --no-builtin-rules
 SUB = $(MAKE) --no-print-directory -f Makefile SANITIZE=$(SANITIZE)
 
-.PHONY: all build test run stop bench deps clean docs _build _test-bins _bench-bins fmt
+.PHONY: all build test run stop bench deps clean docs kube-test _build _test-bins _bench-bins fmt
 all build: deps
 	@$(SUB) -j$$(nproc) _build
 
@@ -40,6 +42,10 @@ run: deps
 bench: deps
 	@$(SUB) -j$$(nproc) _build _bench-bins
 	@POSTERN_BUILD=$(B) QUICK=$(QUICK) bench/run
+
+kube-test: deps
+	@$(SUB) -j$$(nproc) _build
+	@POSTERN_BUILD=$(B) tests/deploy/kube.sh
 
 stop:
 	@tools/run-local --stop

@@ -102,6 +102,8 @@ int th_alive(pid_t pid);
 int th_http_get(int port, const char *path, char **body_r);
 /* th_metric - the value of a metric line ("name value") on port's /metrics, -1 if absent */
 double th_metric(int port, const char *name);
+/* th_wait_metric - poll until the metric is >= min, up to timeout_ms; 0 or -1 */
+int th_wait_metric(int port, const char *name, double min, long timeout_ms);
 /* th_wait_http - poll until GET returns status, up to timeout_ms; 0 or -1 */
 int th_wait_http(int port, const char *path, int status, long timeout_ms);
 /* th_wait_file_count - poll until dir holds >= n regular files; returns the count seen */
