@@ -43,11 +43,16 @@ int smfi_setreply(SMFICTX *ctx, char *rcode, char *xcode, char *message)
 	return MI_SUCCESS;
 }
 
-/* folded_ok - every line break in a header value is followed by white space */
+/*
+ * folded_ok - every line break in a header value is a fold: CR only
+ * before LF, LF only before white space (never at the end, never before
+ * another line break: an empty line ends the header section)
+ */
 static int folded_ok(const char *v)
 {
 	for (; v && *v; v++)
-		if ((*v == '\n' || *v == '\r') && v[1] != '\n' && v[1] != ' ' && v[1] != '\t')
+		if ((*v == '\r' && v[1] != '\n') ||
+		    (*v == '\n' && v[1] != ' ' && v[1] != '\t'))
 			return 0;
 	return 1;
 }
