@@ -192,8 +192,10 @@ _test-bins: $(LIB_TESTS) $(foreach s,$(SERVICES),$($(s)_TESTS)) $(IT_TESTS)
 # replays tests/fuzz/corpus/<t> and tests/fuzz/crashes/<t> in "make test".
 # Both link the real library and the services' logic objects (as archives,
 # so a harness pulls only what it calls). "make fuzz-http" sends zzuf-mutated
-# recorded requests to a running ASan web UI (tests/fuzz/http).
-.PHONY: fuzz fuzz-http _fuzz-bins
+# requests Chromium made to a running ASan web UI (tests/fuzz/http.sh, in the
+# browser suite). "make hostile" views every vector of the hostile HTML corpus
+# (tests/browser/hostile); make test runs a quick subset of both.
+.PHONY: fuzz fuzz-http hostile _fuzz-bins
 FUZZ_S ?= 60
 FUZZ_HTTP_N ?= 100000
 fuzz: deps
@@ -201,8 +203,14 @@ fuzz: deps
 	@FUZZ_S=$(FUZZ_S) FUZZ_TARGETS="$(FUZZ_TARGETS)" tests/fuzz/run-fuzz
 
 fuzz-http: deps
-	@$(MAKE) --no-print-directory -f Makefile SANITIZE=1 -j$$(nproc) _build
-	@POSTERN_BUILD=build/asan FUZZ_HTTP_N=$(FUZZ_HTTP_N) tests/fuzz/http/run.sh
+	@$(MAKE) --no-print-directory -f Makefile SANITIZE=1 -j$$(nproc) _build _test-bins
+	@POSTERN_BUILD=build/asan POSTERN_TEST_TIMEOUT=7200 BROWSER_ONLY=hostile \
+		FUZZ_HTTP_N=$(FUZZ_HTTP_N) TESTS=browser tests/run
+
+hostile: deps
+	@$(SUB) -j$$(nproc) _build _test-bins
+	@POSTERN_BUILD=$(B) POSTERN_TEST_TIMEOUT=3600 BROWSER_ONLY=hostile HOSTILE=all \
+		TESTS=browser tests/run
 
 FUZZ_NAMES := $(filter-out replay,$(basename $(notdir $(wildcard tests/fuzz/*.c))))
 FUZZ_SVC := webui gateway keylookup mailstore provision

@@ -10,7 +10,10 @@
 # and to the run's scratch directory. Two scripts: journey.mjs (the whole
 # journey of one recipient) and lockout.mjs (a second recipient's PIN
 # lock-out, one phase per web UI process: run.sh restarts postern-webui
-# between the phases). Last line: "N passed, N failed" over both.
+# between the phases). Then the hostile HTML corpus (hostile.sh,
+# hostile.mjs): every vector a mail, viewed with a canary counting what
+# leaves; HOSTILE=all for all of it, BROWSER_ONLY=hostile for only that.
+# Last line: "N passed, N failed" over all of them.
 set -uo pipefail
 here=$(cd "$(dirname "$0")" && pwd)
 root=$(cd "$here/../.." && pwd)
@@ -166,6 +169,8 @@ invitation() {
 }
 
 cd "$here" || fail "cd $here"
+# BROWSER_ONLY=hostile (make hostile) runs only the hostile corpus below
+if [[ ${BROWSER_ONLY:-} != hostile ]]; then
 invitation "bob@$domain"
 out=$(BASE="$url" LINK="$link" PIN="$pin" ADDRESS="bob@$domain" \
 	ATTACHMENT="$work/attachment.bin" SHOTS="$work/shots" SINK="$work/mail" \
@@ -182,5 +187,8 @@ for phase in wrong3 wrong2 right; do
 	printf '%s\n' "$out" | sed '$d'
 	tally "$out"
 done
+fi
+# the hostile HTML corpus: a quick subset here, all of it with HOSTILE=all
+source "$here/hostile.sh"
 echo "$total_pass passed, $total_fail failed"
 [[ $total_fail -eq 0 ]]
