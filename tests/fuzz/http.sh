@@ -8,7 +8,8 @@
 # their Content-Length). FUZZ_HTTP_N requests (2,000 in make test,
 # 100,000 with make fuzz-http) cycle through them; Debian's zzuf flips
 # bits in all of them at once, in ten chunks with seeds FUZZ_HTTP_SEED+i
-# and ratios from 0.05 % to 2 %; the probes also go once unmutated. Then
+# and ratios from 0.05 % to 2 % (FUZZ_HTTP_CONC connections at a time,
+# 4); the probes also go once unmutated. Then
 # the web UI must still be the same process, ready, answer a plain GET,
 # and have logged no sanitizer report.
 # Uses run.sh's $work, $web, $webui_pid, $total_pass, $total_fail.
@@ -45,7 +46,10 @@ for ((c = 0; c < 10; c++)); do
 	[[ -s $hdir/plain ]] || continue
 	zzuf -s $((hseed + c)) -r 0.0005:0.02 cat "$hdir/plain" >"$hdir/mutated" 2>/dev/null ||
 		{ hnot "zzuf failed"; break; }
-	hsum+=$(node "$root/tests/fuzz/http-send.mjs" 127.0.0.1 "$web" "$hdir/mutated" "$hdir/plain.len" 4)$'\n'
+	hone=$(node "$root/tests/fuzz/http-send.mjs" 127.0.0.1 "$web" "$hdir/mutated" "$hdir/plain.len" \
+		"${FUZZ_HTTP_CONC:-4}")
+	echo "# fuzz-http: chunk $((c + 1))/10 (seed $((hseed + c))): $hone"
+	hsum+=$hone$'\n'
 done
 echo "# fuzz-http: $(node -e '
 	const t = { sent: 0, answered: {}, closed: 0, timeout: 0, refused: 0, error: 0 };
