@@ -118,7 +118,7 @@ function clean(r) {
   return bad.map((k) => `${k}: ${r[k].slice(0, 3).join(' | ').slice(0, 300)}`).join('; ');
 }
 
-await step('log in to the hostile mailbox (link, PIN, password)', async () => {
+await step('log in to the hostile mailbox (link, PIN, password, recovery code)', async () => {
   await page.goto(LINK);
   await page.getByLabel('PIN').fill(PIN);
   await page.getByRole('button', { name: 'Continue' }).click();
@@ -126,7 +126,9 @@ await step('log in to the hostile mailbox (link, PIN, password)', async () => {
   await page.getByLabel('Repeat the password').fill(PASSWORD);
   // re-protecting the key under the strong S2K count takes seconds on a busy machine
   await page.getByRole('button', { name: /Set password/ }).click({ timeout: 120000 });
-  await page.waitForURL(`${BASE}/inbox`, { timeout: 120000 });
+  await page.waitForURL(`${BASE}/recovery-code`, { timeout: 120000 });
+  await page.getByRole('link', { name: /go to my inbox/ }).click();
+  await page.waitForURL(`${BASE}/inbox`);
 });
 
 // every folder page: hostile subjects and senders are shown here, outside any sandbox
