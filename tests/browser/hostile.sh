@@ -3,7 +3,7 @@
 # is sent as a real mail through posternctl to one new mailbox; what
 # provision refuses never reaches a reader and is listed. HOSTILE=all
 # sends all of them (make hostile), otherwise a quick subset (make test).
-# Uses run.sh's ctl, tally, fail, port, $work, $domain, $url.
+# Uses run.sh's ctl, link_of, tally, fail, port, $work, $domain, $url.
 hv=$work/hv
 hmode=quick
 [[ ${HOSTILE:-} == all ]] && hmode=""
@@ -13,7 +13,7 @@ node "$here/hostile/canary.mjs" "$canary" 2>"$POSTERN_TEST_TMP/logs/browser-cana
 pids+=($!)
 : >"$hv/sent"
 : >"$hv/refused"
-hpin="" hlink=""
+hpin=""
 ht0=$SECONDS
 for f in $(node -e 'for (const v of require(process.argv[1])) console.log(v.n)' "$hv/index.json") benign; do
 	if [[ $f == benign ]]; then
@@ -36,16 +36,10 @@ for f in $(node -e 'for (const v of require(process.argv[1])) console.log(v.n)' 
 		fi
 	done
 done
-for ((i = 0; i < 200; i++)); do
-	hlink=$(grep -rlZ "X-Sink-Rcpt-To: <eve@$domain>" "$work/mail" 2>/dev/null |
-		xargs -0r grep -hoE "$url/m/[A-Za-z0-9_-]{43}" | head -n 1)
-	[[ -n $hlink ]] && break
-	sleep 0.05
-done
-[[ -n $hlink ]] || fail "no invitation for the hostile mailbox"
+link_of "eve@$domain"
 echo "# hostile: $(wc -l <"$hv/sent") mails accepted, $(wc -l <"$hv/refused") refused by provision (never shown), sent in $((SECONDS - ht0)) s:"
 sed 's/^/#   refused /' "$hv/refused"
-BASE="$url" LINK="$hlink" PIN="$hpin" SHOTS="$work/shots" CANARY="$canary" MAILS="$hv" \
+BASE="$url" LINK="$link" PIN="$hpin" SHOTS="$work/shots" CANARY="$canary" MAILS="$hv" \
 	SENT="$hv/sent" BENIGN="$hv/benign.json" RECORD="$hv/requests" \
 	NOTICES="$POSTERN_TEST_TMP/logs/browser-hostile-notices.txt" node hostile.mjs 2>&1 |
 	tee "$hv/hostile.out" | sed -u '/^[0-9]* passed, [0-9]* failed$/d'
