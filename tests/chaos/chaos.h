@@ -8,7 +8,8 @@
  * publishes them, chaos_fault.c owns PostgreSQL and Redis (its own, so
  * that killing them touches no other suite) and injects the faults,
  * chaos_check.c reads the ground truth and classifies every (event,
- * recipient), chaos_report.c prints the table and writes the JSON.
+ * recipient), chaos_link.c tries the links and PINs recipients were
+ * given, chaos_report.c prints the table and writes the JSON.
  *
  * Environment: CHAOS_EVENTS (300), CHAOS_SEED (drawn and printed when
  * unset), CHAOS_ROUNDS (how often each fault kind comes: 1, or 3 from
@@ -25,8 +26,10 @@
 #include <stdint.h>
 
 #include <cmocka.h>
+#include <glib.h>
 
 #include "../harness/harness.h"
+#include "postern/guest.h"
 
 #define CHAOS_PUBLISHERS 4
 #define CHAOS_RCPTS 3
@@ -82,6 +85,7 @@ typedef struct chaos_totals {
 	int ok, lost, doubled, wrong, partial;
 	int lost_message, lost_mail, doubled_mail, wrong_size, wrong_kind, wrong_rcpt, stray;
 	int redelivered;                 /* same mail (Message-ID) again after a fault in its window */
+	int links_checked, pins_checked, wrong_link, wrong_pin;
 	int mailboxes, created_twice;
 	long long mails;                 /* files at the sink */
 	double load_s, drain_s;
@@ -132,6 +136,13 @@ double chaos_drain(chaos_run *r, long timeout_ms);
 
 /* chaos_check - read PostgreSQL and the sink, fill r->tot (and fault doubled counts) */
 void chaos_check(chaos_run *r);
+
+/* chaos_link_of - the link text of an invitation into out, 0 if it has none */
+int chaos_link_of(const char *mail, char out[PN_GUEST_PASS_TEXT]);
+/* chaos_links_new - address -> link text (wiped on destroy) for chaos_links_check */
+GHashTable *chaos_links_new(void);
+/* chaos_links_check - each link opens its mailbox, each answered PIN passes PinVerify */
+void chaos_links_check(chaos_run *r, GHashTable *links);
 
 /* chaos_report - the table on stdout, the JSON into the report directory */
 void chaos_report(const chaos_run *r);

@@ -23,7 +23,8 @@
  *            in_window);
  *   wrong    a size other than the mail's, an answer (created or exists)
  *            the store contradicts, a mail to another address, an
- *            answer to a resend that differs from the first;
+ *            answer to a resend that differs from the first, a link or
+ *            PIN that does not open its mailbox (chaos_link.c);
  *   partial  (per event) some recipients fine and others lost.
  * Anything in the store or at the sink that belongs to no recipient of
  * any planned event is a stray, counted as wrong.
@@ -36,6 +37,7 @@
 
 #include <glib.h>
 #include <libpq-fe.h>
+#include <sodium.h>
 
 #include "chaos.h"
 #include "postern/v1/provision.pb-c.h"
@@ -65,6 +67,7 @@ typedef struct check {
 	GHashTable *inboxes;             /* address -> inbox */
 	GHashTable *copies;              /* Message-ID -> copy */
 	GHashTable *created;             /* address -> created_event */
+	GHashTable *links;               /* address -> its invitation's link (chaos_link.c) */
 	int examples[8];
 } check;
 
@@ -248,13 +251,21 @@ static void on_sink_mail(check *c, const char *name, const char *mail)
 		g_hash_table_insert(c->copies, g_strdup(msgid), cp);
 	}
 	if (cp->n++ > 0)
-		return;                      /* a copy: counted in judge_copies */
+		return;                      /* a copy: counted in attribute */
 	if (!planned(c, rcpt + 1)) {
 		c->r->tot.stray++;
 		example(c, EX_STRAY, "mail %s to %s, who is no recipient", name, rcpt + 1);
 		return;
 	}
-	inbox_of(c, rcpt + 1)->mails[strncmp(subject, "Encrypted message", 17) != 0]++;
+	if (!strncmp(subject, "Encrypted message", 17)) {
+		char link[PN_GUEST_PASS_TEXT];
+		inbox_of(c, rcpt + 1)->mails[0]++;
+		if (chaos_link_of(mail, link))
+			g_hash_table_insert(c->links, g_strdup(rcpt + 1), g_strdup(link));
+		sodium_memzero(link, sizeof(link));
+	} else {
+		inbox_of(c, rcpt + 1)->mails[1]++;
+	}
 }
 
 /* read_sink - every .eml file of the sink's directory */
@@ -469,6 +480,7 @@ void chaos_check(chaos_run *r)
 	c.inboxes = g_hash_table_new_full(g_str_hash, g_str_equal, g_free, g_free);
 	c.copies = g_hash_table_new_full(g_str_hash, g_str_equal, g_free, g_free);
 	c.created = g_hash_table_new_full(g_str_hash, g_str_equal, g_free, g_free);
+	c.links = chaos_links_new();
 	r->tot.events = r->events;
 
 	query(&c, "SELECT m.event_id, b.address, m.size FROM messages m "
@@ -479,7 +491,9 @@ void chaos_check(chaos_run *r)
 	g_hash_table_foreach(c.copies, attribute, &c);
 	g_hash_table_foreach(c.inboxes, shortfall, &c);
 	judge_events(&c);
+	chaos_links_check(r, c.links);
 
+	g_hash_table_destroy(c.links);
 	g_hash_table_destroy(c.inboxes);
 	g_hash_table_destroy(c.copies);
 	g_hash_table_destroy(c.created);

@@ -6,14 +6,15 @@
  * appendfsync everysec), so that killing them touches no other suite.
  *
  * The runner waits until the publishers have started the events before
- * the fault's threshold (events / (faults + 1) apart), hits, opens the
- * gate up to the next threshold, keeps the part down for the planned
- * time, repairs it (a new process on the same port, the same data), and
- * measures the recovery: from the hit until every publisher has had an
- * answer again, and until the SMTP sink receives mail again (while it
- * waits, publishers that reached the gate get a few events more, so that
- * there is mail to send). The next fault comes only after that, so each
- * one is measured alone.
+ * the fault's threshold (events / (faults + 2) apart, so that the last
+ * fault has load after it too), hits, opens the gate up to the next
+ * threshold, keeps the part down for the planned time, repairs it (a new
+ * process on the same port, the same data), and measures the recovery:
+ * from the hit until every publisher has had an answer again, and until
+ * the SMTP sink receives mail again (while it waits for mail only,
+ * publishers that reached the gate get four events more every 250 ms, so
+ * that there is mail to send). The next fault comes only after that, so
+ * each one is measured alone.
  *
  * The kinds: kill -9 of the broker, of each provision and mailstore
  * replica and of keylookup; PostgreSQL stopped (pg_ctl -m fast) and
@@ -38,6 +39,7 @@
 #define RECOVERY_MS 120000
 #define MAIL_RECOVERY_MS 30000
 #define EVENT_WAIT_MS (15 * 60 * 1000)
+#define TRICKLE_MS 250                /* a few events more at most this often */
 
 /* chaos_kind_name - how the report names a kind */
 const char *chaos_kind_name(enum chaos_kind k)
@@ -114,6 +116,8 @@ void chaos_servers_stop(chaos_servers *s)
 
 	if (s->dir != NULL && th_run(argv, NULL, NULL) != 0)
 		fprintf(stderr, "chaos: %s stop %s: a server did not stop cleanly\n", SERVERS, s->dir);
+	free(s->dir);
+	s->dir = NULL;
 }
 
 /* pid_in - the number on the first line of a pid file, -1 if none */
@@ -299,7 +303,7 @@ static long long last_ack(chaos_run *r)
 static void recover(chaos_run *r, chaos_fault *f, int tries0)
 {
 	int mails0 = th_file_count(r->st.maildir);
-	long long end = f->t0 + RECOVERY_MS, mail_end = f->t_back + MAIL_RECOVERY_MS;
+	long long end = f->t0 + RECOVERY_MS, mail_end = f->t_back + MAIL_RECOVERY_MS, trickle = 0;
 
 	f->ack_recovery_ms = f->mail_recovery_ms = -1;
 	while (th_now_ms() < end && (f->ack_recovery_ms < 0 ||
@@ -311,9 +315,12 @@ static void recover(chaos_run *r, chaos_fault *f, int tries0)
 		}
 		if (f->mail_recovery_ms < 0 && th_file_count(r->st.maildir) > mails0)
 			f->mail_recovery_ms = (long)(th_now_ms() - f->t0);
-		/* publishers idle at the gate send nothing to recover with: a trickle */
-		if (atomic_load(&r->next) >= atomic_load(&r->gate))
+		/* answered, but waiting for mail: publishers idle at the gate get a trickle */
+		if (f->ack_recovery_ms >= 0 && th_now_ms() >= trickle &&
+		    atomic_load(&r->next) >= atomic_load(&r->gate)) {
 			atomic_fetch_add(&r->gate, CHAOS_PUBLISHERS);
+			trickle = th_now_ms() + TRICKLE_MS;
+		}
 		sleep_ms(20);
 	}
 	if (f->ack_recovery_ms < 0)
@@ -333,7 +340,7 @@ static void wait_started(chaos_run *r, int n)
 /* chaos_faults_run - every planned fault, one after the other, under load */
 void chaos_faults_run(chaos_run *r)
 {
-	int per = r->events / (r->faults + 1);
+	int per = r->events / (r->faults + 2);
 
 	atomic_store(&r->gate, per + SLACK);
 	for (int k = 0; k < r->faults; k++) {

@@ -18,10 +18,13 @@ static void report_dir(char *dir, size_t len)
 {
 	const char *d = getenv("CHAOS_REPORT_DIR");
 
-	if (d != NULL && *d != '\0')
+	if (d != NULL && *d != '\0') {
 		snprintf(dir, len, "%s", d);
-	else
-		snprintf(dir, len, "%s/../chaos", th_env("POSTERN_TEST_BIN"));
+	} else {
+		const char *bin = th_env("POSTERN_TEST_BIN"), *slash = strrchr(bin, '/');
+		int n = slash != NULL ? (int)(slash - bin) : 0;
+		snprintf(dir, len, "%.*s%schaos", n, bin, n > 0 ? "/" : "");
+	}
 	if (mkdir(dir, 0755) < 0 && errno != EEXIST)
 		fail_msg("chaos: mkdir %s: %s", dir, strerror(errno));
 }
@@ -53,9 +56,10 @@ static void print_table(const chaos_run *r)
 	    t->load_s > 0 ? t->events / t->load_s : 0.0, t->drain_s, t->tries, t->events,
 	    t->refused, t->resent, t->answer_mismatch, t->mailboxes, t->mails);
 	printf("chaos: detail: lost %d message(s), %d mail(s); doubled %d mail(s) outside a "
-	    "fault's window, %d creation(s); wrong %d size(s), %d answer(s), %d recipient(s), %d stray(s)\n",
-	    t->lost_message, t->lost_mail, t->doubled_mail, t->created_twice, t->wrong_size,
-	    t->wrong_kind, t->wrong_rcpt, t->stray);
+	    "fault's window, %d creation(s); wrong %d size(s), %d answer(s), %d recipient(s), "
+	    "%d stray(s), %d of %d links, %d of %d PINs tried\n", t->lost_message, t->lost_mail,
+	    t->doubled_mail, t->created_twice, t->wrong_size, t->wrong_kind, t->wrong_rcpt,
+	    t->stray, t->wrong_link, t->links_checked, t->wrong_pin, t->pins_checked);
 }
 
 /* write_json - the same as one object */
@@ -79,11 +83,12 @@ static void write_json(const chaos_run *r, FILE *f)
 	    "\"resent\":%d,\"answer_mismatch\":%d,\"mailboxes\":%d,\"mails\":%lld,"
 	    "\"load_s\":%.1f,\"drain_s\":%.1f,\n\"detail\":{\"lost_message\":%d,\"lost_mail\":%d,"
 	    "\"doubled_mail\":%d,\"created_twice\":%d,\"wrong_size\":%d,\"wrong_answer\":%d,"
-	    "\"wrong_rcpt\":%d,\"stray\":%d}}\n", t->acked, t->unacked, t->pairs, t->ok, t->lost,
+	    "\"wrong_rcpt\":%d,\"stray\":%d,\"wrong_link\":%d,\"links_checked\":%d,"
+	    "\"wrong_pin\":%d,\"pins_checked\":%d}}\n", t->acked, t->unacked, t->pairs, t->ok, t->lost,
 	    t->doubled, t->wrong, t->partial, t->redelivered, t->refused, t->tries, t->resent, t->answer_mismatch,
 	    t->mailboxes, t->mails, t->load_s, t->drain_s, t->lost_message, t->lost_mail,
 	    t->doubled_mail, t->created_twice, t->wrong_size, t->wrong_kind, t->wrong_rcpt,
-	    t->stray);
+	    t->stray, t->wrong_link, t->links_checked, t->wrong_pin, t->pins_checked);
 }
 
 /* save - the JSON into dir/name */

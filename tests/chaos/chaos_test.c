@@ -79,7 +79,7 @@ static int setup(void **state)
 	printf("chaos: CHAOS_SEED=%llu CHAOS_EVENTS=%d CHAOS_ROUNDS=%d\n",
 	    (unsigned long long)r->seed, r->events, r->rounds);
 	fflush(stdout);
-	if (r->events < (CK_KINDS * r->rounds + 1) * 8)
+	if (r->events < (CK_KINDS * r->rounds + 2) * 8)
 		fail_msg("chaos: %d events are too few for %d faults", r->events, CK_KINDS * r->rounds);
 	chaos_plan(r);
 	chaos_servers_start(&r->srv);
@@ -143,6 +143,7 @@ static void test_chaos(void **state)
 	assert_int_equal(unrecovered, 0);
 	assert_int_equal(r->tot.acked, r->events);
 	assert_true(r->tot.pairs > r->events);
+	assert_true(r->tot.links_checked > 0 && r->tot.pins_checked > 0);
 }
 
 int main(void)
