@@ -58,7 +58,7 @@ typedef struct inbox {
 
 typedef struct copy {
 	int n;
-	long long first_ms;              /* wall ms of the first copy (its file name) */
+	long long first_ms, last_ms;     /* wall ms of the earliest and latest copy (file names) */
 } copy;
 
 typedef struct check {
@@ -231,6 +231,7 @@ static void on_sink_mail(check *c, const char *name, const char *mail)
 {
 	char msgid[MSGID_MAX], rcpt[CHAOS_ADDR + 4], subject[256];
 	const char *second = strstr(mail, "X-Sink-Rcpt-To:");
+	long long at;
 	size_t len;
 	copy *cp;
 
@@ -247,9 +248,14 @@ static void on_sink_mail(check *c, const char *name, const char *mail)
 	rcpt[len - 1] = '\0';
 	if ((cp = g_hash_table_lookup(c->copies, msgid)) == NULL) {
 		cp = g_new0(copy, 1);
-		cp->first_ms = strtoll(name, NULL, 10);
 		g_hash_table_insert(c->copies, g_strdup(msgid), cp);
 	}
+	/* the directory is read in no particular order */
+	at = strtoll(name, NULL, 10);
+	if (cp->n == 0 || at < cp->first_ms)
+		cp->first_ms = at;
+	if (cp->n == 0 || at > cp->last_ms)
+		cp->last_ms = at;
 	if (cp->n++ > 0)
 		return;                      /* a copy: counted in attribute */
 	if (!planned(c, rcpt + 1)) {
@@ -329,9 +335,10 @@ static void attribute(gpointer key, gpointer value, gpointer data)
 		c->r->tot.doubled_mail += again;
 	}
 	example(c, f != NULL && in_window(f->kind) ? EX_AGAIN : EX_DOUBLED, "mail %s at the sink "
-	    "%d times; first copy %+lld ms from the hit of \"%s\" (repaired at %+lld ms)",
-	    (const char *)key, cp->n, f ? cp->first_ms - f->t0_wall : 0,
-	    f ? chaos_kind_name(f->kind) : "none", f ? f->back_wall - f->t0_wall : 0);
+	    "%d times; first copy %+lld ms from the hit of \"%s\" (repaired at %+lld ms), the "
+	    "last %lld ms after the first", (const char *)key, cp->n,
+	    f ? cp->first_ms - f->t0_wall : 0, f ? chaos_kind_name(f->kind) : "none",
+	    f ? f->back_wall - f->t0_wall : 0, cp->last_ms - cp->first_ms);
 }
 
 /* shortfall - rows of an address without a mail, and mails without a row */
