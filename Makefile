@@ -281,6 +281,20 @@ $(FZ)/bin/%: $(FZ)/obj/tests/fuzz/%.o $(FZ_SVC_LIBS) $(FZ)/lib/libpostern.a
 	$(FZ_CC) $(FZ_LDFLAGS) -o $@ $< $(FZ_SVC_LIBS) $(FZ)/lib/libpostern.a $(FUZZ_LDLIBS)
 _fuzz-bins: $(patsubst %,$(FZ)/bin/%,$(FUZZ_NAMES))
 -include $(shell find $(FZ)/obj -name '*.d' 2>/dev/null)
+# --- chaos: tests/chaos/*.c -> $(B)/tests/it/chaos_test (docs/chaos.md) --------
+# make test runs it short (300 events, each fault once); make chaos runs
+# CHAOS_EVENTS (10000) with each fault CHAOS_ROUNDS (3) times, under nice,
+# and leaves the report in $(B)/chaos/. CHAOS_SEED=N plans a run again.
+CHAOS_OBJ := $(patsubst %.c,$(B)/obj/%.o,$(wildcard tests/chaos/*.c))
+$(B)/tests/it/chaos_test: $(CHAOS_OBJ) $(HARNESS_OBJ) $(LIB)
+	@mkdir -p $(dir $@)
+	$(CC) $(LDFLAGS) -o $@ $^ $(LDLIBS) $(TEST_LDLIBS)
+_test-bins: $(B)/tests/it/chaos_test
+.PHONY: chaos
+chaos: deps
+	@$(SUB) -j$$(nproc) _build _test-bins
+	@POSTERN_BUILD=$(B) TESTS=chaos_test V=1 POSTERN_TEST_TIMEOUT=$${POSTERN_TEST_TIMEOUT:-10800} \
+	  CHAOS_EVENTS=$${CHAOS_EVENTS:-10000} CHAOS_ROUNDS=$${CHAOS_ROUNDS:-3} nice -n 10 tests/run
 # ---------------------------------------------------------------------------
 
 -include $(shell find $(B)/obj -name '*.d' 2>/dev/null)
