@@ -141,16 +141,14 @@ void web_folder_rows_html(web_buf *b, const Postern__V1__FolderPage *pg, const w
 			web_buf_printf(b, "<span class=\"sr\">%s: </span>", TXT->col_to);
 			web_buf_esc(b, e->to);
 		} else {
-			/* the display name when there is one; the address is on the message */
-			const char *lt = strstr(e->from, " <");
-			if (lt && lt > e->from && e->from[strlen(e->from) - 1] == '>') {
-				size_t n = (size_t)(lt - e->from);
-				if (n >= 2 && e->from[0] == '"' && e->from[n - 1] == '"')
-					web_buf_escn(b, e->from + 1, n - 2);
-				else
-					web_buf_escn(b, e->from, n);
-			} else {
-				web_buf_esc(b, e->from);
+			/* the display name when there is one; its address too when the name could mislead */
+			char name[256], addr[256];
+			web_from_split(e->from, name, sizeof(name), addr, sizeof(addr));
+			web_buf_esc(b, *name ? name : addr);
+			if (*name && web_from_misleading(name, addr)) {
+				web_buf_puts(b, " <span class=\"from-addr\">&lt;");
+				web_buf_esc(b, addr);
+				web_buf_puts(b, "&gt;</span>");
 			}
 		}
 		web_buf_puts(b, "</span><span class=\"subject\">");

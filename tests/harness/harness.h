@@ -112,6 +112,8 @@ int th_file_count(const char *dir);
 int th_count_mails(const char *dir, const char *needle);
 /* th_read_file - whole file, NUL-terminated; caller frees; NULL if missing */
 char *th_read_file(const char *path, size_t *len_r);
+/* th_log_has - the log of child pid started as name (POSTERN_TEST_TMP/logs/<name>.<pid>.log) holds needle */
+int th_log_has(const char *name, pid_t pid, const char *needle);
 
 /*
  * Addresses and the SMTP sink's mails (th_mail.c). A mail is "for" rcpt
@@ -219,6 +221,32 @@ typedef struct th_event {
 	int with_pin, deliver_key_found;
 	Postern__V1__SenderNotice notice;
 } th_event;
+
+/*
+ * Publishers: n threads, thread k calls fn(clients[k], i, arg) for every
+ * event i < events with i % n == k, in order; fn returns 0 when event i
+ * was answered, -1 when it gave up (counted in failures).
+ */
+#define TH_PUBLISHERS_MAX 16
+typedef int (*th_publish_fn)(pn_client *client, int i, void *arg);
+typedef struct th_publishers {
+	int n, events;
+	pn_client **clients;
+	th_publish_fn fn;
+	void *arg;
+	int done, failures;          /* atomic */
+	void *threads;               /* private */
+} th_publishers;
+/* th_clients - n clients of the publisher certificate (th_client each); th_clients_destroy - all of them */
+void th_clients(const char *endpoint, pn_client **clients, int n, long timeout_ms, long retries);
+void th_clients_destroy(pn_client **clients, int n);
+/* th_publishers_start - start them (fails the test if a thread cannot start) */
+void th_publishers_start(th_publishers *p, pn_client **clients, int n, int events,
+    th_publish_fn fn, void *arg);
+/* th_publishers_done - events finished so far (answered or given up) */
+int th_publishers_done(th_publishers *p);
+/* th_publishers_join - wait for all; the number of events given up */
+int th_publishers_join(th_publishers *p);
 
 /* th_send_event - one SendEvent to provision (pn_prov_send: result or why) */
 pn_err th_send_event(pn_client *client, pn_pool *pool, const th_event *ev,
