@@ -84,7 +84,10 @@
  *	never imported into the keyring.
  * DIAGNOSTICS
  *	logfmt lines on stderr, one per batch with counts (never the keys);
- *	metrics postern_keylookup_results_total{kind}; exit 0 after SIGTERM,
+ *	metrics postern_keylookup_results_total{kind},
+ *	postern_keylookup_discovered_total (answers with a key from WKD or
+ *	VKS, fetched now or kept in kld:), postern_keylookup_graduated_total;
+ *	exit 0 after SIGTERM,
  *	1 if it cannot start, 2 on bad configuration.
  */
 #include <stdlib.h>
@@ -268,9 +271,11 @@ static pn_err op_lookup(pn_ctx *ctx, const ProtobufCMessage *request,
 	count("postern_keylookup_results_total{kind=\"key_found\"}", stats.found);
 	count("postern_keylookup_results_total{kind=\"guest\"}", stats.guest);
 	count("postern_keylookup_results_total{kind=\"none\"}", stats.none);
-	pn_info("msg=lookup addresses=%zu fresh=%d invalid=%zu cached=%zu found=%zu guest=%zu none=%zu",
-	    kl->n_addresses, kl->fresh ? 1 : 0, stats.invalid, stats.cached,
-	    stats.found, stats.guest, stats.none);
+	count("postern_keylookup_discovered_total", stats.discovered);
+	count("postern_keylookup_graduated_total", stats.graduated);
+	pn_info("msg=lookup addresses=%zu fresh=%d invalid=%zu cached=%zu found=%zu guest=%zu none=%zu"
+	    " discovered=%zu graduated=%zu", kl->n_addresses, kl->fresh ? 1 : 0, stats.invalid,
+	    stats.cached, stats.found, stats.guest, stats.none, stats.discovered, stats.graduated);
 	return PN_OK;
 }
 

@@ -360,6 +360,7 @@ static void test_graduation(void **state)
 	assert_int_equal(th_wait_mails(F->st.maildir, grad, 3, 10000), 3);
 	assert_int_equal(th_count_mails(F->st.maildir, "Your mail now goes to your own OpenPGP key"), 1);
 	assert_int_equal(th_count_mails(F->st.maildir, "multipart/encrypted"), 1);
+	assert_true(th_metric(F->st.kl_health, "postern_keylookup_graduated_total") >= 1);
 
 	/* later mail goes to the key too; the recipient is not told again */
 	snprintf(ev, sizeof(ev), "grad-3-%s", F->run);

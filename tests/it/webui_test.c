@@ -2118,10 +2118,13 @@ static void old_link_gone(const char *link)
 /* A second mail to a mailbox never opened: a new link and PIN; the old link is gone. */
 static void test_reissue_pending(void **state)
 {
-	const char *erin = addr("erin");
+	char erin_buf[128];
+	const char *erin = erin_buf;
 	char pin1[16], pin2[16], link1[128], link2[128];
 	(void)state;
 
+	/* its own address (test_rich_mail has erin), kept: addr's buffers rotate */
+	snprintf(erin_buf, sizeof(erin_buf), "%s", addr("ivy"));
 	send_kind(erin, 1, POSTERN__V1__OUTCOME__KIND__MAILBOX_CREATED, pin1);
 	snprintf(link1, sizeof(link1), "%s", newest_link(erin, 1));
 	send_kind(erin, 1, POSTERN__V1__OUTCOME__KIND__MAILBOX_REISSUED, pin2);
@@ -2184,10 +2187,11 @@ static void test_reissue_not_active(void **state)
 /* Inactivity: only the first RENEW_MAX re-issues start the idle days again. */
 static void test_reissue_renewal(void **state)
 {
-	const char *hal = addr("hal");
-	char pin[16], q[512];
+	char hal_buf[128], pin[16], q[512];
+	const char *hal = hal_buf;
 	(void)state;
 
+	snprintf(hal_buf, sizeof(hal_buf), "%s", addr("hal"));    /* addr's buffers rotate */
 	send_kind(hal, 0, POSTERN__V1__OUTCOME__KIND__MAILBOX_CREATED, pin);
 	for (int i = 1; i <= atoi(RENEW_MAX) + 1; i++) {
 		snprintf(q, sizeof(q), "UPDATE mailboxes SET last_activity = now() - interval "
@@ -2301,7 +2305,7 @@ static void test_own_key(void **state)
 	resp r;
 	(void)state;
 
-	snprintf(erin_buf, sizeof(erin_buf), "%s", addr("erin"));    /* addr's buffers rotate */
+	snprintf(erin_buf, sizeof(erin_buf), "%s", addr("olga"));    /* addr's buffers rotate */
 	activated(erin, "Own key <check>", pw, cookie);
 	snprintf(mime2, sizeof(mime2), "From: Alice <%s>\r\nTo: %s\r\nSubject: second %s\r\n"
 	    "Date: Tue, 01 Jul 2025 12:00:00 +0000\r\nMessage-ID: <own2.%s@%s>\r\n\r\n"
