@@ -159,7 +159,14 @@ $(B)/bin/postern-smtpsink: $(SINK_OBJ) $(LIB)
 	@mkdir -p $(dir $@)
 	$(CC) $(LDFLAGS) -o $@ $^ $(LDLIBS)
 
-BINS := $(foreach s,$(SERVICES),$(B)/bin/postern-$(s)) $(B)/bin/posternctl $(B)/bin/postern-smtpsink
+# the tests' WKD + VKS server over TLS (tests/keyserver)
+KS_OBJ := $(patsubst %.c,$(B)/obj/%.o,$(wildcard tests/keyserver/*.c))
+$(B)/bin/postern-keyserver: $(KS_OBJ)
+	@mkdir -p $(dir $@)
+	$(CC) $(LDFLAGS) -o $@ $^ -lssl -lcrypto -lpthread
+
+BINS := $(foreach s,$(SERVICES),$(B)/bin/postern-$(s)) $(B)/bin/posternctl $(B)/bin/postern-smtpsink \
+	$(B)/bin/postern-keyserver
 _build: $(BINS)
 
 # Unit tests: lib/tests/<x>_test.c -> build/tests/unit/lib_<x>_test, with tests/support

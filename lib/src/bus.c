@@ -20,10 +20,23 @@
  * has been silent for liveness * heartbeat_ms or tells it DISCONNECT. It
  * polls with bounded timeouts only and returns 0 when a signal interrupts
  * the wait, so the skeleton can check its stop flag.
+ *
+ * A broker that restarts takes the requests it held with it. Both roles
+ * therefore watch their socket's connection (a ZeroMQ socket monitor on
+ * an inproc PAIR): when an established connection to the broker drops,
+ * the client resends its request at once on a fresh socket - it reaches
+ * the new broker as soon as that one listens - instead of waiting out
+ * its try; the worker opens a fresh socket and sends READY at once
+ * instead of waiting for liveness heartbeats to go missing. A request
+ * resent this way may be answered twice (it was in flight at a worker):
+ * every write is idempotent, and the fresh socket never sees the old
+ * answer.
  */
 #include <errno.h>
 #include <poll.h>
 #include <pthread.h>
+#include <stdatomic.h>
+#include <stdio.h>
 #include <string.h>
 
 #include <czmq.h>
@@ -32,6 +45,7 @@
 #include "postern/log.h"
 #include "postern/mdp.h"
 #include "postern/mem.h"
+#include "postern/metrics.h"
 #include "postern/pb.h"
 
 #define LINGER_RESET_MS 0
@@ -109,7 +123,6 @@ static void keys_free(bus_keys *k)
 	pn_free(&k->broker);
 }
 
-/* keys_socket - a new DEALER, CURVE client of the broker, connected */
 /*
  * bus_init - czmq's global set-up, once per process. zsys_init runs
  * lazily inside the first socket creation and is not thread-safe: two
@@ -124,6 +137,7 @@ static void bus_init(void)
 	zsys_init();
 }
 
+/* keys_socket - a new DEALER, CURVE client of the broker, not yet connected */
 static zsock_t *keys_socket(const bus_keys *k)
 {
 	pthread_once(&bus_once, bus_init);
@@ -139,13 +153,110 @@ static zsock_t *keys_socket(const bus_keys *k)
 	zsock_set_maxmsgsize(sock, (int)(k->max_message > 2147483647L ?
 	    2147483647L : k->max_message));
 	zsock_set_sndtimeo(sock, 1000);
-	if (zsock_connect(sock, "%s", k->broker) != 0) {
+	return sock;
+}
+
+/*
+ * A link is a socket to the broker and the monitor that reports its
+ * connection: "up" once a CURVE handshake succeeded, "lost" when that
+ * connection drops afterwards (the broker died or restarted).
+ */
+typedef struct bus_link {
+	zsock_t *sock;
+	zsock_t *mon;                /* PAIR receiving sock's monitor events */
+	int up;                      /* a handshake succeeded on sock */
+} bus_link;
+
+/* link_close - close the socket and its monitor; NULL-tolerant */
+static void link_close(bus_link *l)
+{
+	if (l->sock)
+		zmq_socket_monitor(zsock_resolve(l->sock), NULL, 0);
+	zsock_destroy(&l->mon);
+	zsock_destroy(&l->sock);
+	l->up = 0;
+}
+
+/* link_watch - attach a monitor to l->sock; without one the link only loses the early resend */
+static void link_watch(bus_link *l)
+{
+	static atomic_ulong seq;
+	char ep[64];
+
+	snprintf(ep, sizeof(ep), "inproc://pn-bus-mon-%lu", atomic_fetch_add(&seq, 1));
+	if (zmq_socket_monitor(zsock_resolve(l->sock), ep,
+	    ZMQ_EVENT_HANDSHAKE_SUCCEEDED | ZMQ_EVENT_DISCONNECTED) != 0) {
+		pn_warn("msg=\"cannot monitor broker connection\" error=\"%s\"",
+		    zmq_strerror(zmq_errno()));
+		return;
+	}
+	l->mon = zsock_new(ZMQ_PAIR);
+	if (l->mon && zsock_connect(l->mon, "%s", ep) != 0)
+		zsock_destroy(&l->mon);
+}
+
+/* link_open - a fresh socket to the broker, watched from before it connects; 0 or -1 */
+static int link_open(bus_link *l, const bus_keys *k)
+{
+	link_close(l);
+	l->sock = keys_socket(k);
+	if (!l->sock)
+		return -1;
+	link_watch(l);
+	if (zsock_connect(l->sock, "%s", k->broker) != 0) {
 		pn_error("msg=\"cannot connect\" broker=\"%s\" error=\"%s\"",
 		    k->broker, zmq_strerror(zmq_errno()));
-		zsock_destroy(&sock);
-		return NULL;
+		link_close(l);
+		return -1;
 	}
-	return sock;
+	return 0;
+}
+
+/* link_lost - read pending monitor events; 1 if an established connection dropped */
+static int link_lost(bus_link *l)
+{
+	zmsg_t *ev;
+	int lost = 0;
+
+	if (!l->mon)
+		return 0;
+	while ((ev = zmsg_recv_nowait(l->mon))) {
+		zframe_t *f = zmsg_first(ev);
+
+		if (f && zframe_size(f) >= 2) {
+			uint16_t event;
+
+			memcpy(&event, zframe_data(f), sizeof(event));
+			if (event == ZMQ_EVENT_HANDSHAKE_SUCCEEDED)
+				l->up = 1;
+			else if (event == ZMQ_EVENT_DISCONNECTED && l->up)
+				lost = 1;
+		}
+		zmsg_destroy(&ev);
+	}
+	return lost;
+}
+
+/*
+ * link_poll - wait up to ms for input on the socket or news from its
+ * monitor: 1 readable, 2 connection lost, 0 timeout, -1 interrupted
+ */
+static int link_poll(bus_link *l, long ms)
+{
+	zmq_pollitem_t items[2] = {
+		{ zsock_resolve(l->sock), 0, ZMQ_POLLIN, 0 },
+		{ l->mon ? zsock_resolve(l->mon) : NULL, 0, ZMQ_POLLIN, 0 },
+	};
+	int rc;
+
+	if (ms < 0)
+		ms = 0;
+	rc = zmq_poll(items, l->mon ? 2 : 1, ms);
+	if (rc < 0)
+		return -1;
+	if (l->mon && (items[1].revents & ZMQ_POLLIN) && link_lost(l))
+		return 2;
+	return rc > 0 && (items[0].revents & ZMQ_POLLIN) ? 1 : 0;
 }
 
 /* msg_send - send all frames of *msg, destroy it; 0 or -1 */
@@ -200,25 +311,11 @@ static int64_t now_ms(void)
 	return zclock_mono();
 }
 
-/* poll_in - wait up to ms for input; 1 readable, 0 timeout, -1 interrupted */
-static int poll_in(zsock_t *sock, long ms)
-{
-	zmq_pollitem_t item = { zsock_resolve(sock), 0, ZMQ_POLLIN, 0 };
-	int rc;
-
-	if (ms < 0)
-		ms = 0;
-	rc = zmq_poll(&item, 1, ms);
-	if (rc < 0)
-		return -1;
-	return rc > 0 && (item.revents & ZMQ_POLLIN) ? 1 : 0;
-}
-
 /* ---- client ---- */
 
 struct pn_client {
 	bus_keys keys;
-	zsock_t *sock;
+	bus_link link;
 	long timeout_ms;
 	long retries;
 	int answered;           /* the last call got a reply */
@@ -246,12 +343,16 @@ void pn_client_destroy(pn_client **client)
 	if (!c)
 		return;
 	*client = NULL;
-	zsock_destroy(&c->sock);
+	link_close(&c->link);
 	keys_free(&c->keys);
 	pn_free(&c);
 }
 
-/* client_wait - wait for the reply to service until deadline; 1 got, 0 not, -1 dead context */
+/*
+ * client_wait - wait for the reply to service until deadline: 1 got it,
+ * 0 not, 2 the broker connection dropped (the request died with it),
+ * -1 dead context
+ */
 static int client_wait(pn_client *c, const char *service, int64_t deadline,
     uint8_t **reply_r, size_t *len_r)
 {
@@ -265,15 +366,17 @@ static int client_wait(pn_client *c, const char *service, int64_t deadline,
 
 		if (left <= 0)
 			return 0;
-		rc = poll_in(c->sock, left);
+		rc = link_poll(&c->link, left);
 		if (rc < 0) {
 			if (zmq_errno() != EINTR)
 				return -1;
 			continue;       /* a signal: the call in flight still finishes */
 		}
+		if (rc == 2)
+			return 2;
 		if (rc == 0)
 			continue;
-		while ((msg = msg_recv(c->sock, (size_t)c->keys.max_message, &total))) {
+		while ((msg = msg_recv(c->link.sock, (size_t)c->keys.max_message, &total))) {
 			if (total > (size_t)c->keys.max_message) {
 				pn_warn("msg=\"reply too large, dropped\" service=%s size=%zu max=%ld",
 				    service, total, c->keys.max_message);
@@ -301,6 +404,7 @@ pn_err pn_client_call_raw(pn_client *client, const char *service,
     const void *body, size_t len, uint8_t **reply_r, size_t *len_r)
 {
 	pn_client *c = client;
+	long resends = 0;       /* early resends after a lost broker, at most retries */
 
 	*reply_r = NULL;
 	*len_r = 0;
@@ -318,10 +422,10 @@ pn_err pn_client_call_raw(pn_client *client, const char *service,
 		zmsg_t *msg;
 		int rc;
 
-		if (!c->sock && !(c->sock = keys_socket(&c->keys)))
+		if (!c->link.sock && link_open(&c->link, &c->keys) < 0)
 			return PN_ERR_TEMP;
 		msg = pn_mdp_client_request(service, body, len);
-		if (msg_send(&msg, c->sock) < 0) {
+		if (msg_send(&msg, c->link.sock) < 0) {
 			pn_warn("msg=\"send failed\" service=%s try=%ld error=\"%s\"",
 			    service, attempt, zmq_strerror(zmq_errno()));
 			rc = 0;
@@ -334,10 +438,20 @@ pn_err pn_client_call_raw(pn_client *client, const char *service,
 			return PN_OK;
 		}
 		/* Lazy Pirate: the socket may be wedged; start afresh */
-		zsock_destroy(&c->sock);
+		link_close(&c->link);
 		if (rc < 0) {
 			pn_warn("msg=\"call interrupted\" service=%s", service);
 			return PN_ERR_TEMP;
+		}
+		if (rc == 2 && resends < c->retries) {
+			/* the broker restarted: resend now, not after the timeout */
+			resends++;
+			attempt--;
+			pn_warn("msg=\"broker connection lost, resending at once\" service=%s try=%ld",
+			    service, attempt + 1);
+			pn_metrics_add("postern_bus_resends_total{reason=\"broker_lost\"}",
+			    "Requests a client resent before its timeout because the broker connection dropped", 1);
+			continue;
 		}
 		if (attempt < c->retries)
 			pn_warn("msg=\"no reply, retrying\" service=%s try=%ld of=%ld timeout_ms=%ld",
@@ -394,7 +508,7 @@ int pn_client_answered(const pn_client *client)
 struct pn_worker {
 	bus_keys keys;
 	char *service;
-	zsock_t *sock;
+	bus_link link;
 	long heartbeat_ms;
 	long liveness;
 	int64_t heartbeat_at;   /* next HEARTBEAT we send */
@@ -413,9 +527,9 @@ static void worker_send(pn_worker *w, int command, zframe_t *client,
 {
 	zmsg_t *msg = pn_mdp_worker_msg(command, w->service, client, body, len);
 
-	if (!msg || !w->sock)
+	if (!msg || !w->link.sock)
 		return;
-	if (msg_send(&msg, w->sock) < 0)
+	if (msg_send(&msg, w->link.sock) < 0)
 		pn_warn("msg=\"send to broker failed\" command=%d error=\"%s\"",
 		    command, zmq_strerror(zmq_errno()));
 }
@@ -425,15 +539,14 @@ static void worker_connect(pn_worker *w)
 {
 	int64_t now = now_ms();
 
-	zsock_destroy(&w->sock);
 	zframe_destroy(&w->reply_to);
-	w->sock = keys_socket(&w->keys);
+	link_open(&w->link, &w->keys);
 	w->connected_at = now;
 	w->reconnect_at = now + w->heartbeat_ms;   /* if this one failed */
 	w->heard = 0;
 	w->heartbeat_at = now + w->heartbeat_ms;
 	w->expires = now + w->heartbeat_ms * w->liveness;
-	if (w->sock)
+	if (w->link.sock)
 		worker_send(w, PN_MDPW_READY, NULL, NULL, 0);
 }
 
@@ -468,7 +581,7 @@ pn_worker *pn_worker_new(const pn_bus_cfg *cfg, const char *service)
 	w->heartbeat_ms = cfg->heartbeat_ms > 0 ? cfg->heartbeat_ms : 1000;
 	w->liveness = cfg->liveness > 0 ? cfg->liveness : 3;
 	worker_connect(w);
-	if (!w->sock) {
+	if (!w->link.sock) {
 		keys_free(&w->keys);
 		pn_free(&w->service);
 		pn_free(&w);
@@ -487,11 +600,11 @@ void pn_worker_destroy(pn_worker **worker)
 	if (!w)
 		return;
 	*worker = NULL;
-	if (w->sock) {
-		zsock_set_linger(w->sock, LINGER_CLOSE_MS);
+	if (w->link.sock) {
+		zsock_set_linger(w->link.sock, LINGER_CLOSE_MS);
 		worker_send(w, PN_MDPW_DISCONNECT, NULL, NULL, 0);
-		zsock_destroy(&w->sock);
 	}
+	link_close(&w->link);
 	zframe_destroy(&w->reply_to);
 	keys_free(&w->keys);
 	pn_free(&w->service);
@@ -529,7 +642,7 @@ static int worker_input(pn_worker *w, zmsg_t *msg, size_t total,
 			/* refused right after READY: do not hammer the broker */
 			pn_warn("msg=\"broker refused registration, retrying later\" service=%s retry_ms=%ld",
 			    w->service, w->heartbeat_ms);
-			zsock_destroy(&w->sock);
+			link_close(&w->link);
 			w->reconnect_at = w->heard + w->heartbeat_ms;
 			break;
 		}
@@ -561,7 +674,7 @@ int pn_worker_recv(pn_worker *worker, long timeout_ms, uint8_t **body_r,
 		int64_t now = now_ms(), wake = deadline;
 		int rc;
 
-		if (!w->sock) {
+		if (!w->link.sock) {
 			if (now < w->reconnect_at) {     /* backing off */
 				int64_t until = w->reconnect_at < deadline ? w->reconnect_at : deadline;
 
@@ -572,27 +685,34 @@ int pn_worker_recv(pn_worker *worker, long timeout_ms, uint8_t **body_r,
 				continue;
 			}
 			worker_connect(w);
-			if (!w->sock)
+			if (!w->link.sock)
 				continue;               /* reconnect_at is set: back off */
 		}
 		if (w->heartbeat_at < wake)
 			wake = w->heartbeat_at;
 		if (w->expires < wake)
 			wake = w->expires;
-		rc = poll_in(w->sock, (long)(wake - now));
+		rc = link_poll(&w->link, (long)(wake - now));
 		if (rc < 0)
 			return 0;       /* signal (or context gone): let the caller look */
+		if (rc == 2) {
+			/* the broker died or restarted: register with the new one now */
+			pn_info("msg=\"broker connection lost, registering again\" service=%s",
+			    w->service);
+			worker_connect(w);
+			continue;
+		}
 		if (rc > 0) {
 			zmsg_t *msg;
 			size_t total;
 
-			while ((msg = msg_recv(w->sock, (size_t)w->keys.max_message, &total))) {
+			while ((msg = msg_recv(w->link.sock, (size_t)w->keys.max_message, &total))) {
 				int got = worker_input(w, msg, total, body_r, len_r);
 
 				zmsg_destroy(&msg);
 				if (got)
 					return 1;
-				if (!w->sock)
+				if (!w->link.sock)
 					break;
 			}
 		}
@@ -602,7 +722,7 @@ int pn_worker_recv(pn_worker *worker, long timeout_ms, uint8_t **body_r,
 			    w->service, w->keys.broker, w->heartbeat_ms * w->liveness);
 			worker_connect(w);
 		}
-		if (w->sock && now >= w->heartbeat_at) {
+		if (w->link.sock && now >= w->heartbeat_at) {
 			worker_send(w, PN_MDPW_HEARTBEAT, NULL, NULL, 0);
 			w->heartbeat_at = now + w->heartbeat_ms;
 		}
@@ -632,6 +752,6 @@ void pn_worker_reply(pn_worker *worker, const void *body, size_t len)
 /* pn_worker_connected - heard from the broker within the liveness window */
 int pn_worker_connected(const pn_worker *worker)
 {
-	return worker && worker->sock && worker->heard &&
+	return worker && worker->link.sock && worker->heard &&
 	    now_ms() - worker->heard < worker->heartbeat_ms * worker->liveness;
 }

@@ -20,6 +20,7 @@
 #include "postern/mem.h"
 #include "postern/redis.h"
 #include "web_folder.h"
+#include "web_ownkey.h"
 #include "web_bus.h"
 #include "web_cache.h"
 #include "web_cfg.h"
@@ -260,6 +261,8 @@ static int folder_list(web_req *rq, int sent, long page, web_buf *rows,
 	if (page_envelopes(rq, pg, env) > 0)
 		*keep = 0;
 	web_folder_rows_html(rows, pg, env, sent, page, (long)lf.offset);
+	if (!sent && page == 0)             /* mail going to the recipient's own key, or the key page */
+		web_ownkey_notice(rows, web_get_mailbox(rq, rq->sess.mailbox_id, NULL, NULL, &err));
 	sodium_memzero(env, (pg->n_messages ? pg->n_messages : 1) * sizeof(*env));
 	free(env);
 	return 0;

@@ -8,7 +8,8 @@
  * form (its nonce). The route takes multipart/form-data and the larger
  * body (web_reply_body_max), only logged in; a body over it gets this
  * file's page, which says the limit. At most POSTERN_WEBUI_REPLY_MAX
- * replies per mailbox in POSTERN_WEBUI_REPLY_WINDOW (429).
+ * replies per mailbox in POSTERN_WEBUI_REPLY_WINDOW (429). The mail
+ * carries an Autocrypt header with the guest's public key (web_autocrypt.c).
  */
 #include <stdio.h>
 #include <stdlib.h>
@@ -25,6 +26,7 @@
 #include "postern/guest.h"
 #include "postern/text.h"
 #include "web_reply.h"
+#include "web_autocrypt.h"
 #include "web_bus.h"
 #include "web_cfg.h"
 #include "web_compose.h"
@@ -359,6 +361,10 @@ int web_reply_post(web_req *rq)
 		    TXT->reply_failed);
 		goto done;
 	}
+	/* Autocrypt: the sender's client learns the guest key and checks the signature */
+	if (web_autocrypt_add(rq->sess.address, mb->public_key.data, mb->public_key.len,
+	    &sealed) < 0)
+		pn_warn("msg=\"reply without Autocrypt header: the guest key does not dearmor\"");
 
 	/* one request: the Sent copy and the mail to send, idempotent per form */
 	{

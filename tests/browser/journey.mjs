@@ -105,12 +105,15 @@ try {
     await shot(page, '04-password-common');
   });
 
-  await step('setting the password opens the inbox with the mail', async () => {
+  await step('setting the password shows the recovery code once, then the inbox with the mail', async () => {
     await page.getByLabel('Password', { exact: true }).fill(PASSWORD);
     await page.getByLabel('Repeat the password').fill(PASSWORD);
-    // the password is stretched with GnuPG's strong S2K: slow on a busy machine
+    // three key re-protections, one under the strong S2K: seconds on a busy machine
     await page.getByRole('button', { name: /Set password/ }).click({ timeout: 90000 });
-    await page.waitForURL(`${BASE}/inbox`, { timeout: 90000 });
+    await page.waitForURL(`${BASE}/recovery-code`, { timeout: 90000 });
+    await page.getByRole('heading', { name: 'Your recovery code' }).waitFor();
+    await page.getByRole('link', { name: /go to my inbox/ }).click();
+    await page.waitForURL(`${BASE}/inbox`);
     await page.getByText('Quarterly report & <plans>').waitFor();
     expect(await page.locator('.msg.unread').count() === 1, 'one unread message');
     await shot(page, '05-inbox-desktop');

@@ -211,7 +211,9 @@ try {
     await page.getByLabel('Repeat the password').fill(PASSWORD);
     // the password is stretched with GnuPG's strong S2K: slow on a busy machine
     await page.getByRole('button', { name: /Set password/ }).click({ timeout: 90000 });
-    await page.waitForURL(`${BASE}/inbox`, { timeout: 90000 });
+    await page.waitForURL(`${BASE}/recovery-code`, { timeout: 90000 });
+    await page.getByRole('link', { name: /go to my inbox/ }).click();
+    await page.waitForURL(`${BASE}/inbox`);
     for (let i = 0; i < 50 && await page.locator('a.msg').count() < 8; i++) {
       await page.waitForTimeout(200);
       await page.reload();

@@ -7,11 +7,12 @@
 # Runs under tests/run, which provides Redis, PostgreSQL, the
 # certificates and POSTERN_TEST_{BIN,TMP,CERTS,PG,REDIS}. Screenshots of
 # every step (desktop 1280x800 and phone 390x844) go to build/browser/
-# and to the run's scratch directory (rich-*.png: three rich mails). Three
+# and to the run's scratch directory (rich-*.png: three rich mails). Four
 # scripts: reading.mjs (rich mail and what it must not leak), journey.mjs (the whole
-# journey of one recipient) and lockout.mjs (a second recipient's PIN
+# journey of one recipient), lockout.mjs (a second recipient's PIN
 # lock-out, one phase per web UI process: run.sh restarts postern-webui
-# between the phases). Last line: "N passed, N failed" over both.
+# between the phases) and recover.mjs (a third recipient's recovery code).
+# Last line: "N passed, N failed" over all.
 set -uo pipefail
 here=$(cd "$(dirname "$0")" && pwd)
 root=$(cd "$here/../.." && pwd)
@@ -104,6 +105,11 @@ start provision POSTERN_REDIS="$POSTERN_TEST_REDIS" POSTERN_GNUPGHOME="$work/g" 
 mkdir -p "$work/w"
 start_webui() {
 	start webui POSTERN_REDIS="$POSTERN_TEST_REDIS" POSTERN_WEBUI_LISTEN="127.0.0.1:$web" \
+		POSTERN_GNUPGHOME="$work/w" POSTERN_WEBUI_THREADS=4 \
+		POSTERN_PASSWORD_BLOCKLIST="$root/share/postern/common-passwords.txt" \
+		POSTERN_RECOVERY_LOCKOUT_AFTER=4
+printf '%s\n' "$out" | sed '$d'
+tally "$out"
 		POSTERN_GNUPGHOME="$work/w" POSTERN_WEBUI_THREADS=4 POSTERN_WEBUI_IMAGE_PROXY_PRIVATE=1 \
 		POSTERN_PASSWORD_BLOCKLIST="$root/share/postern/common-passwords.txt"
 	webui_pid=${pids[-1]}
@@ -183,6 +189,12 @@ for phase in wrong3 wrong2 right; do
 	printf '%s\n' "$out" | sed '$d'
 	tally "$out"
 done
+# the recovery code: keep it, forget the password, recover, read (recover.mjs)
+invitation "dora@$domain"
+out=$(BASE="$url" LINK="$link" PIN="$pin" ADDRESS="dora@$domain" SHOTS="$work/shots" \
+	SINK="$work/mail" SENDER="alice@$domain" node recover.mjs 2>&1)
+printf '%s\n' "$out" | sed '$d'
+tally "$out"
 # rich mail in the message view, with a canary server and Chromium's net log (reading.mjs)
 out=$(BASE="$url" SHOTS="$work/shots" SINK="$work/mail" BIN="$bin" BROKER="$broker" CERTS="$certs" \
 	SENDER="alice@$domain" RECIPIENT="reader@$domain" node reading.mjs 2>&1)

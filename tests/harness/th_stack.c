@@ -9,6 +9,7 @@
  * settings a test cares about (a size limit, a key pool, a cache TTL) are
  * its extra env, appended after the stack's own.
  */
+#include <pthread.h>
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -21,6 +22,80 @@
 #include <sodium.h>
 
 #include "harness.h"
+
+/* One publisher thread: its place in the set. */
+typedef struct publisher {
+	th_publishers *set;
+	int k;
+} publisher;
+
+/* publisher_main - events i with i % n == k, in order */
+static void *publisher_main(void *arg)
+{
+	publisher *me = arg;
+	th_publishers *p = me->set;
+
+	for (int i = me->k; i < p->events; i += p->n) {
+		if (p->fn(p->clients[me->k], i, p->arg) < 0)
+			__atomic_add_fetch(&p->failures, 1, __ATOMIC_SEQ_CST);
+		__atomic_add_fetch(&p->done, 1, __ATOMIC_SEQ_CST);
+	}
+	return NULL;
+}
+
+/* th_clients - n publisher clients */
+void th_clients(const char *endpoint, pn_client **clients, int n, long timeout_ms, long retries)
+{
+	for (int c = 0; c < n; c++) {
+		clients[c] = th_client(endpoint, NULL, timeout_ms, retries);
+		assert_non_null(clients[c]);
+	}
+}
+
+/* th_clients_destroy - close them all */
+void th_clients_destroy(pn_client **clients, int n)
+{
+	for (int c = 0; c < n; c++)
+		pn_client_destroy(&clients[c]);
+}
+
+/* th_publishers_start - n publisher threads */
+void th_publishers_start(th_publishers *p, pn_client **clients, int n, int events,
+    th_publish_fn fn, void *arg)
+{
+	pthread_t *th;
+	publisher *me;
+
+	assert_true(n > 0 && n <= TH_PUBLISHERS_MAX);
+	*p = (th_publishers){ .n = n, .events = events, .clients = clients, .fn = fn,
+		.arg = arg };
+	th = calloc((size_t)n, sizeof(*th) + sizeof(*me));
+	assert_non_null(th);
+	me = (publisher *)(th + n);
+	p->threads = th;
+	for (int k = 0; k < n; k++) {
+		me[k] = (publisher){ p, k };
+		assert_int_equal(pthread_create(&th[k], NULL, publisher_main, &me[k]), 0);
+	}
+}
+
+/* th_publishers_done - finished events */
+int th_publishers_done(th_publishers *p)
+{
+	return __atomic_load_n(&p->done, __ATOMIC_SEQ_CST);
+}
+
+/* th_publishers_join - all threads; the count of events given up */
+int th_publishers_join(th_publishers *p)
+{
+	pthread_t *th = p->threads;
+
+	for (int k = 0; k < p->n; k++)
+		pthread_join(th[k], NULL);
+	free(th);
+	p->threads = NULL;
+	return __atomic_load_n(&p->failures, __ATOMIC_SEQ_CST);
+}
 
 #define ENV_MAX 40
 
