@@ -102,6 +102,8 @@ int th_alive(pid_t pid);
 int th_http_get(int port, const char *path, char **body_r);
 /* th_metric - the value of a metric line ("name value") on port's /metrics, -1 if absent */
 double th_metric(int port, const char *name);
+/* th_wait_metric - poll until the metric is >= min, up to timeout_ms; 0 or -1 */
+int th_wait_metric(int port, const char *name, double min, long timeout_ms);
 /* th_wait_http - poll until GET returns status, up to timeout_ms; 0 or -1 */
 int th_wait_http(int port, const char *path, int status, long timeout_ms);
 /* th_wait_file_count - poll until dir holds >= n regular files; returns the count seen */
@@ -171,11 +173,13 @@ pn_client *th_client(const char *endpoint, const char *certname,
  * the post-mortem; gpg-agents in the stack's homes are stopped.
  */
 #define TH_STACK_PV_MAX 2
+#define TH_STACK_MS_MAX 2
 
 typedef struct th_stack_opts {
 	const char *tag;             /* names the database and directories ("stack") */
 	const char *keyring;         /* keylookup's keyring; NULL = a new directory */
 	int provisions;              /* provision replicas, 0 = 1, at most TH_STACK_PV_MAX */
+	int mailstores;              /* mailstore replicas, 0 = 1, at most TH_STACK_MS_MAX */
 	int no_provision;            /* start without provision */
 	const char *const *ms_env;   /* extra env per service ("NAME=value", NULL-terminated) */
 	const char *const *kl_env;
@@ -193,7 +197,9 @@ typedef struct th_stack {
 	int smtp;                    /* the sink's port */
 	pid_t sink, ms, kl, pv[TH_STACK_PV_MAX];   /* -1 = not running (set it after stopping one) */
 	int ms_health, kl_health, pv_health[TH_STACK_PV_MAX];
-	int provisions;
+	pid_t ms2;                   /* mailstore replica 1 (opts.mailstores = 2), else -1 */
+	int ms2_health;
+	int provisions, mailstores;
 	pn_client *client;
 	/* private: what a restart needs */
 	th_stack_opts opts;
@@ -205,6 +211,10 @@ typedef struct th_stack {
 void th_stack_start(th_stack *s, const th_stack_opts *opts);
 /* th_stack_provision_start - (re)start provision replica i with the stack's settings */
 void th_stack_provision_start(th_stack *s, int i);
+/* th_stack_mailstore_start - (re)start mailstore replica i (0: ms, 1: ms2) with the stack's settings */
+void th_stack_mailstore_start(th_stack *s, int i);
+/* th_stack_keylookup_start - (re)start keylookup with the stack's settings */
+void th_stack_keylookup_start(th_stack *s);
 /*
  * th_stack_stop - the client, provision, keylookup, mailstore, then sink
  * and broker; 0 when every service still marked running exited with 0
