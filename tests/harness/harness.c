@@ -664,6 +664,20 @@ int th_wait_file_count(const char *dir, int n, long timeout_ms)
 	return seen;
 }
 
+/* th_log_has - the log of child pid started as name holds needle */
+int th_log_has(const char *name, pid_t pid, const char *needle)
+{
+	char path[700], *text;
+	int found;
+
+	xsprintf(path, sizeof(path), "%s/logs/%s.%d.log", th_env("POSTERN_TEST_TMP"), name,
+	    (int)pid);
+	text = th_read_file(path, NULL);
+	found = text && strstr(text, needle);
+	free(text);
+	return found;
+}
+
 /* th_read_file - a whole file, NUL-terminated; NULL if it cannot be read */
 char *th_read_file(const char *path, size_t *len_r)
 {

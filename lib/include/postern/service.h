@@ -25,6 +25,9 @@
  *   POSTERN_MAX_MESSAGE       67108864 (1024..1073741824) bytes
  *   POSTERN_HEALTH_LISTEN     127.0.0.1:<per-service port>, port 0 = off
  *   POSTERN_LOG_LEVEL         info (debug|info|warn|error)
+ *   POSTERN_WATCHDOG_WARN_MS  10000 (100..86400000)  a handler this slow is logged
+ *   POSTERN_WATCHDOG_FAIL_MS  60000 (0..86400000)    ... and fails /healthz (0 = never)
+ *   POSTERN_WATCHDOG_OPS      ""  per operation: op=warn_ms/fail_ms,...
  */
 #ifndef POSTERN_SERVICE_H
 #define POSTERN_SERVICE_H
