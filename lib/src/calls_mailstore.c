@@ -28,3 +28,27 @@ CALL_STATUS(pn_ms_queue_mail, QueueMail, QUEUE_MAIL)
 CALL(pn_ms_list_inactive, ListInactive, LIST_INACTIVE, MailboxList, MAILBOXES)
 CALL(pn_ms_list_tombstones, ListTombstones, LIST_TOMBSTONES, TombstoneList, TOMBSTONES)
 CALL_STATUS(pn_ms_forget_tombstones, ForgetTombstones, FORGET_TOMBSTONES)
+CALL(pn_ms_reissue, Reissue, REISSUE, Reissued, REISSUED)
+CALL(pn_ms_set_keys, SetKeys, SET_KEYS, Mailbox, MAILBOX)
+
+/* pn_ms_queue_to - QueueMail of one mail to one address, about mailbox_id */
+pn_err pn_ms_queue_to(pn_client *client, pn_pool *pool, int64_t mailbox_id,
+    const char *idem_key, const char *mail_from, const char *rcpt, uint8_t *data, size_t len,
+    const char **why_r)
+{
+	Postern__V1__QueueMail q = POSTERN__V1__QUEUE_MAIL__INIT;
+	Postern__V1__OutMail m = POSTERN__V1__OUT_MAIL__INIT;
+	char *to[1] = { (char *)rcpt };
+
+	m.idem_key = (char *)idem_key;
+	m.mail_from = (char *)mail_from;
+	m.rcpt_to = to;
+	m.n_rcpt_to = 1;
+	m.data.data = data;
+	m.data.len = len;
+	q.mailbox_id = mailbox_id;
+	q.mail = &m;
+	return pn_ms_queue_mail(client, pool, &q, why_r);
+}
+CALL(pn_ms_set_own_key, SetOwnKey, SET_OWN_KEY, OwnKeySet, OWN_KEY_SET)
+CALL_STATUS(pn_ms_close_mailbox, CloseMailbox, CLOSE_MAILBOX)

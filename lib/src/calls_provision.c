@@ -26,3 +26,5 @@ PN_CALL_DEFINE(pn_prov_pin_query, provision, PROVISION, PinQuery, PIN_QUERY,
     PinCiphertext, PIN)
 PN_CALL_DEFINE(pn_prov_pin_verify, provision, PROVISION, PinVerify, PIN_VERIFY,
     PinVerdict, VERDICT)
+PN_CALL_DEFINE(pn_prov_reissue, provision, PROVISION, ReissueMailbox, REISSUE,
+    ReissueResult, REISSUE)

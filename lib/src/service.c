@@ -308,7 +308,7 @@ int pn_service_main(int argc, char **argv, const pn_service *svc)
 	snprintf(def_health, sizeof(def_health), "127.0.0.1:%d", svc->health_port);
 	const pn_cfg_entry common[] = {
 		PN_CFG_STR("POSTERN_BROKER", "tcp://127.0.0.1:5555", &cf_broker, PN_CFG_REQUIRED,
-		    "broker endpoint"),
+		    "broker endpoints, comma-separated (up to 8)"),
 		PN_CFG_STR("POSTERN_CERT", def_cert, &cf_cert, PN_CFG_REQUIRED,
 		    "this service's CURVE certificate (secret in <file>_secret)"),
 		PN_CFG_STR("POSTERN_BROKER_CERT", "certs/broker.cert", &cf_broker_cert, PN_CFG_REQUIRED,

@@ -528,6 +528,7 @@ static const char *outcome_kind(Postern__V1__Outcome__Kind kind)
 	case POSTERN__V1__OUTCOME__KIND__KEY_FOUND: return "key_found";
 	case POSTERN__V1__OUTCOME__KIND__MAILBOX_CREATED: return "mailbox_created";
 	case POSTERN__V1__OUTCOME__KIND__MAILBOX_EXISTS: return "mailbox_exists";
+	case POSTERN__V1__OUTCOME__KIND__MAILBOX_REISSUED: return "mailbox_reissued";
 	case POSTERN__V1__OUTCOME__KIND__REJECTED: return "rejected";
 	default: return "unknown";
 	}

@@ -4,6 +4,7 @@
  * ms_valid.c   input checks and small pure policies (unit-tested alone)
  * ms_db.c      the statements and transactions of the mailbox and message
  *              operations, and the helpers ms_reap.c shares (ms_db_int.h)
+ * ms_keys.c    a mailbox's keys after creation: re-issue, activation, recovery
  * ms_reap.c    what the reaper asks of the database: idle mailboxes,
  *              claims, expiry warnings, tombstones
  * ms_ops.c     the bus handlers: validate, call ms_db, shape the reply
@@ -96,6 +97,8 @@ const char *ms_state_name(int state);
 int ms_state_parse(const char *name);
 /* ms_backoff_ms - delay after the attempts-th failed try: initial * 2^(attempts-1), capped */
 long ms_backoff_ms(long attempts, long initial, long cap);
+/* ms_split_lines - text split at '\n' into pool strings ("" = none) */
+char **ms_split_lines(const char *text, pn_pool *pool, size_t *n_r);
 /* ms_rcpt_join - the recipients joined with '\n' (none may contain one), in pool */
 char *ms_rcpt_join(char *const *rcpt, size_t n, pn_pool *pool);
 /*
@@ -135,6 +138,14 @@ pn_err ms_db_update_mailbox(pn_pg *pg, const Postern__V1__UpdateMailbox *u,
     pn_pool *pool, Postern__V1__Mailbox **mb_r, ms_why *why);
 pn_err ms_db_touch(pn_pg *pg, int64_t mailbox_id, ms_why *why);
 
+/* ---- ms_keys.c ---- */
+/* ms_db_reissue - new link, PIN verifier and key protection, message and invitation */
+pn_err ms_db_reissue(pn_pg *pg, const Postern__V1__Reissue *r, pn_pool *pool,
+    Postern__V1__Reissued *out, ms_why *why);
+/* ms_db_set_keys - compare-and-set of the keys at activation or recovery */
+pn_err ms_db_set_keys(pn_pg *pg, const Postern__V1__SetKeys *k, pn_pool *pool,
+    Postern__V1__Mailbox **mb_r, ms_why *why);
+
 /* ---- ms_reap.c ---- */
 /*
  * ms_db_take_idle - DeleteMailboxes{take}: delete up to take of the
@@ -173,6 +184,16 @@ pn_err ms_op_queue_mail(pn_ctx *, const ProtobufCMessage *, ProtobufCMessage *, 
 pn_err ms_op_list_inactive(pn_ctx *, const ProtobufCMessage *, ProtobufCMessage *, pn_pool *);
 pn_err ms_op_list_tombstones(pn_ctx *, const ProtobufCMessage *, ProtobufCMessage *, pn_pool *);
 pn_err ms_op_forget_tombstones(pn_ctx *, const ProtobufCMessage *, ProtobufCMessage *, pn_pool *);
+pn_err ms_op_reissue(pn_ctx *, const ProtobufCMessage *, ProtobufCMessage *, pn_pool *);
+pn_err ms_op_set_keys(pn_ctx *, const ProtobufCMessage *, ProtobufCMessage *, pn_pool *);
+pn_err ms_op_set_own_key(pn_ctx *, const ProtobufCMessage *, ProtobufCMessage *, pn_pool *);
+pn_err ms_op_close_mailbox(pn_ctx *, const ProtobufCMessage *, ProtobufCMessage *, pn_pool *);
+
+/* ---- ms_ownkey.c ---- */
+/* ms_db_own_key - fill mb's own key fields (30..33) if the mailbox has one */
+pn_err ms_db_own_key(pn_pg *pg, Postern__V1__Mailbox *mb, pn_pool *pool, ms_why *why);
+/* ms_pg - the worker's database connection (ms_ops.c) */
+pn_pg *ms_pg(void);
 
 /* ms_init / ms_fini / ms_ready - the skeleton's hooks */
 int ms_init(pn_ctx *ctx);

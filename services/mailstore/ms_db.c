@@ -97,6 +97,11 @@ Postern__V1__Mailbox *ms_mb_from_row(const PGresult *res, int row,
 	mb->warned_at = pn_pg_int(res, row, 11);
 	if (created_event_r != NULL)
 		*created_event_r = pn_pg_text(res, row, 12, pool);
+	mb->reissue_box = bytes(res, row, 13, pool);
+	mb->reissue_count = (int32_t)pn_pg_int(res, row, 14);
+	mb->senders = ms_split_lines(pn_pg_text(res, row, 15, pool), pool, &mb->n_senders);
+	mb->recovery_key = bytes(res, row, 16, pool);
+	mb->recovery_verifier = bytes(res, row, 17, pool);
 	return mb;
 }
 
@@ -173,8 +178,8 @@ done:
 	return err;
 }
 
-/* find_event - the message of (mailbox, event): id and folder; 0 if none, -1 on error */
-static int find_event(pn_pg *pg, int64_t mailbox_id, const char *event_id,
+/* ms_find_event - the message of (mailbox, event): id and folder; 0 if none, -1 on error */
+int ms_find_event(pn_pg *pg, int64_t mailbox_id, const char *event_id,
     int64_t *id_r, int *folder_r, pn_err *err_r)
 {
 	pn_pg_params p;
@@ -197,8 +202,8 @@ static int find_event(pn_pg *pg, int64_t mailbox_id, const char *event_id,
 	return found;
 }
 
-/* insert_message - INSERT ... ON CONFLICT DO NOTHING; *id_r 0 if it existed */
-static pn_err insert_message(pn_pg *pg, int64_t mailbox_id,
+/* ms_insert_message - INSERT ... ON CONFLICT DO NOTHING; *id_r 0 if it existed */
+pn_err ms_insert_message(pn_pg *pg, int64_t mailbox_id,
     const Postern__V1__NewMessage *m, int folder, int64_t *id_r)
 {
 	pn_pg_params p;
@@ -248,8 +253,8 @@ pn_err ms_insert_outmail(pn_pg *pg, int64_t mailbox_id,
 	    "ON CONFLICT (idem_key) DO NOTHING", &p, NULL);
 }
 
-/* insert_outmails - all of them */
-static pn_err insert_outmails(pn_pg *pg, int64_t mailbox_id,
+/* ms_insert_outmails - all of them */
+pn_err ms_insert_outmails(pn_pg *pg, int64_t mailbox_id,
     Postern__V1__OutMail *const *mail, size_t n, pn_pool *pool)
 {
 	pn_err err;
@@ -261,12 +266,12 @@ static pn_err insert_outmails(pn_pg *pg, int64_t mailbox_id,
 }
 
 /*
- * touch - last_activity = now(). Never earlier than warned_at: an activity
+ * ms_touch - last_activity = now(). Never earlier than warned_at: an activity
  * whose transaction started before a concurrent expiry warning committed
  * still comes after that warning (it waited for the row), and must start
  * a new inactivity period ("warned_at < last_activity" = not warned yet).
  */
-static pn_err touch(pn_pg *pg, int64_t mailbox_id, int *found_r)
+pn_err ms_touch(pn_pg *pg, int64_t mailbox_id, int *found_r)
 {
 	pn_pg_params p;
 	PGresult *res = NULL;
@@ -327,10 +332,15 @@ static pn_err insert_mailbox(pn_pg *pg, const char *address,
 		pn_pg_param_bytea(&p, NULL, 0);
 	pn_pg_param_text(&p, nm->created_by ? nm->created_by : "");
 	pn_pg_param_text(&p, event_id);
+	if (nm->reissue_box.len > 0)
+		pn_pg_param_bytea(&p, nm->reissue_box.data, nm->reissue_box.len);
+	else
+		pn_pg_param_bytea(&p, NULL, 0);
 	err = pn_pg_exec_prepared(pg, "ms_insert_mailbox",
 	    "INSERT INTO mailboxes (address, state, public_key, secret_key, fingerprint, "
-	    "link_hash, pin_verifier, created_by, created_event) "
-	    "VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9) "
+	    "link_hash, pin_verifier, created_by, created_event, reissue_box, senders) "
+	    "VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, "
+	    "CASE WHEN $8 = '' THEN '{}'::text[] ELSE ARRAY[$8] END) "
 	    "ON CONFLICT (address) DO NOTHING RETURNING " MB_PUBLIC, &p, &res);
 	if (err != PN_OK)
 		return err;
@@ -377,7 +387,7 @@ static pn_err accept_once(pn_pg *pg, const char *address,
 	}
 	out->mailbox = mb;
 	if (!created) {
-		found = find_event(pg, mb->id, m->event_id, &msg_id, &prev_folder, &err);
+		found = ms_find_event(pg, mb->id, m->event_id, &msg_id, &prev_folder, &err);
 		if (found < 0)
 			return ms_db_fail(pg, why, "accept find event", err);
 		if (found) {
@@ -396,16 +406,16 @@ static pn_err accept_once(pn_pg *pg, const char *address,
 			    "a mailbox for this address exists already");
 		}
 	}
-	if ((err = insert_message(pg, mb->id, m, folder, &msg_id)) != PN_OK)
+	if ((err = ms_insert_message(pg, mb->id, m, folder, &msg_id)) != PN_OK)
 		return ms_db_fail(pg, why, "accept insert message", err);
 	if (msg_id == 0) {
 		/* a concurrent retry of the same event committed first */
 		pn_pg_rollback(pg);
 		return PN_ERR_BUSY;
 	}
-	if ((err = insert_outmails(pg, mb->id, a->mail, a->n_mail, pool)) != PN_OK)
+	if ((err = ms_insert_outmails(pg, mb->id, a->mail, a->n_mail, pool)) != PN_OK)
 		return ms_db_fail(pg, why, "accept queue mail", err);
-	if (!created && (err = touch(pg, mb->id, NULL)) != PN_OK)
+	if (!created && (err = ms_touch(pg, mb->id, NULL)) != PN_OK)
 		return ms_db_fail(pg, why, "accept touch", err);
 	if ((err = pn_pg_commit(pg)) != PN_OK)
 		return ms_db_fail(pg, why, "accept commit", err);
@@ -461,7 +471,7 @@ static pn_err store_once(pn_pg *pg, const Postern__V1__StoreMessage *s,
 			return ms_set_why(why, PN_ERR_NOTFOUND, "no such mailbox");
 		}
 	}
-	found = find_event(pg, s->mailbox_id, m->event_id, &msg_id, &prev_folder, &err);
+	found = ms_find_event(pg, s->mailbox_id, m->event_id, &msg_id, &prev_folder, &err);
 	if (found < 0)
 		return ms_db_fail(pg, why, "store find event", err);
 	if (found) {
@@ -473,15 +483,15 @@ static pn_err store_once(pn_pg *pg, const Postern__V1__StoreMessage *s,
 		out->duplicate = 1;
 		return PN_OK;
 	}
-	if ((err = insert_message(pg, s->mailbox_id, m, m->folder, &msg_id)) != PN_OK)
+	if ((err = ms_insert_message(pg, s->mailbox_id, m, m->folder, &msg_id)) != PN_OK)
 		return ms_db_fail(pg, why, "store insert message", err);
 	if (msg_id == 0) {
 		pn_pg_rollback(pg);
 		return PN_ERR_BUSY;
 	}
-	if ((err = insert_outmails(pg, s->mailbox_id, s->mail, s->n_mail, pool)) != PN_OK)
+	if ((err = ms_insert_outmails(pg, s->mailbox_id, s->mail, s->n_mail, pool)) != PN_OK)
 		return ms_db_fail(pg, why, "store queue mail", err);
-	if ((err = touch(pg, s->mailbox_id, NULL)) != PN_OK)
+	if ((err = ms_touch(pg, s->mailbox_id, NULL)) != PN_OK)
 		return ms_db_fail(pg, why, "store touch", err);
 	if ((err = pn_pg_commit(pg)) != PN_OK)
 		return ms_db_fail(pg, why, "store commit", err);
@@ -652,20 +662,33 @@ pn_err ms_db_update_mailbox(pn_pg *pg, const Postern__V1__UpdateMailbox *u,
 	    "state = coalesce($3, state), "
 	    "secret_key = coalesce($4, secret_key), "
 	    "link_hash = CASE WHEN $5 THEN NULL ELSE link_hash END, "
-	    "pin_verifier = CASE WHEN $5 THEN NULL ELSE pin_verifier END "
+	    "pin_verifier = CASE WHEN $5 THEN NULL ELSE pin_verifier END, "
+	    "reissue_box = CASE WHEN $5 THEN NULL ELSE reissue_box END "
 	    "WHERE id = $1 AND state = $2 RETURNING " MB_PUBLIC, &p, &res)) != PN_OK)
 		return ms_db_fail(pg, why, "update mailbox", err);
-	if (PQntuples(res) > 0) {
-		*mb_r = ms_mb_from_row(res, 0, pool, NULL);
-		pn_pg_clear(&res);
+	return ms_cas_answer(pg, &res, u->mailbox_id, pool, mb_r, why,
+	    "mailbox state differs from expected_state");
+}
+
+/*
+ * ms_cas_answer - after a compare-and-set UPDATE ... RETURNING MB_PUBLIC
+ * (res, cleared here): the updated row, or NOTFOUND when the mailbox is
+ * gone, or EXISTS (with differs) and the current mailbox
+ */
+pn_err ms_cas_answer(pn_pg *pg, PGresult **res, int64_t id, pn_pool *pool,
+    Postern__V1__Mailbox **mb_r, ms_why *why, const char *differs)
+{
+	pn_err err;
+
+	if (PQntuples(*res) > 0) {
+		*mb_r = ms_mb_from_row(*res, 0, pool, NULL);
+		pn_pg_clear(res);
 		return PN_OK;
 	}
-	pn_pg_clear(&res);
-	/* tell "gone" from "state differs"; answer EXISTS with the current mailbox */
-	err = ms_db_get_mailbox(pg, u->mailbox_id, NULL, NULL, 0, pool, mb_r, why);
-	if (err != PN_OK)
+	pn_pg_clear(res);
+	if ((err = ms_db_get_mailbox(pg, id, NULL, NULL, 0, pool, mb_r, why)) != PN_OK)
 		return err;
-	return ms_set_why(why, PN_ERR_EXISTS, "mailbox state differs from expected_state");
+	return ms_set_why(why, PN_ERR_EXISTS, differs);
 }
 
 /* ms_db_touch - record activity */
@@ -674,7 +697,7 @@ pn_err ms_db_touch(pn_pg *pg, int64_t mailbox_id, ms_why *why)
 	pn_err err;
 	int found = 0;
 
-	if ((err = touch(pg, mailbox_id, &found)) != PN_OK)
+	if ((err = ms_touch(pg, mailbox_id, &found)) != PN_OK)
 		return ms_db_fail(pg, why, "touch", err);
 	return found ? PN_OK : ms_set_why(why, PN_ERR_NOTFOUND, "no such mailbox");
 }

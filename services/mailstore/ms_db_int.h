@@ -11,12 +11,17 @@
 
 #define EPOCH(col) "floor(extract(epoch FROM " col "))::bigint"
 
-/* mailbox columns; the public variant never reads the secret key */
-#define MB_COLS(secret) "id, address, state, public_key, " secret ", fingerprint, " \
+/*
+ * mailbox columns; the public variant never reads the secret key nor its
+ * recovery copy (senders come as one text, joined with newlines)
+ */
+#define MB_COLS(secret, recovery) "id, address, state, public_key, " secret ", fingerprint, " \
 	"link_hash, pin_verifier, created_by, " EPOCH("created_at") ", " \
-	EPOCH("last_activity") ", coalesce(" EPOCH("warned_at") ", 0), created_event"
-#define MB_SECRET MB_COLS("secret_key")
-#define MB_PUBLIC MB_COLS("''::bytea")
+	EPOCH("last_activity") ", coalesce(" EPOCH("warned_at") ", 0), created_event, " \
+	"reissue_box, reissue_count, array_to_string(senders, E'\\n'), " recovery ", " \
+	"recovery_verifier"
+#define MB_SECRET MB_COLS("secret_key", "recovery_key")
+#define MB_PUBLIC MB_COLS("''::bytea", "NULL::bytea")
 
 /* ms_set_why - the reply's error text (a static string); returns err */
 pn_err ms_set_why(ms_why *why, pn_err err, const char *text);
@@ -28,6 +33,20 @@ Postern__V1__Mailbox *ms_mb_from_row(const PGresult *res, int row,
 /* ms_insert_outmail - queue one mail (idempotent by idem_key); mailbox_id 0 = none */
 pn_err ms_insert_outmail(pn_pg *pg, int64_t mailbox_id,
     const Postern__V1__OutMail *m, pn_pool *pool);
+/* ms_touch - last_activity = now() (never before warned_at); *found_r optional */
+pn_err ms_touch(pn_pg *pg, int64_t mailbox_id, int *found_r);
+/* ms_find_event - the message of (mailbox, event): 1 found (id, folder), 0 none, -1 error */
+int ms_find_event(pn_pg *pg, int64_t mailbox_id, const char *event_id,
+    int64_t *id_r, int *folder_r, pn_err *err_r);
+/* ms_insert_message - INSERT ... ON CONFLICT DO NOTHING; *id_r 0 if it existed */
+pn_err ms_insert_message(pn_pg *pg, int64_t mailbox_id,
+    const Postern__V1__NewMessage *m, int folder, int64_t *id_r);
+/* ms_insert_outmails - every mail of a request (idempotent by idem_key) */
+pn_err ms_insert_outmails(pn_pg *pg, int64_t mailbox_id,
+    Postern__V1__OutMail *const *mail, size_t n, pn_pool *pool);
+/* ms_cas_answer - a compare-and-set's answer: the updated row, NOTFOUND, or EXISTS (differs) */
+pn_err ms_cas_answer(pn_pg *pg, PGresult **res, int64_t id, pn_pool *pool,
+    Postern__V1__Mailbox **mb_r, ms_why *why, const char *differs);
 /* ms_exec_count - run a statement with params, return affected rows or -1 */
 long ms_exec_count(pn_pg *pg, const char *sql, const pn_pg_params *p,
     pn_err *err_r);

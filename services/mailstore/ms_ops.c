@@ -46,12 +46,20 @@ static pn_pg *pg(void)
 	return ms_state.pg;
 }
 
+/* ms_pg - the same for the operations outside this file */
+pn_pg *ms_pg(void)
+{
+	return ms_state.pg;
+}
+
 /* strip_secret - a mailbox as Accepted and list replies show it */
 static void strip_secret(Postern__V1__Mailbox *mb)
 {
 	if (mb != NULL) {
 		mb->secret_key.data = NULL;
 		mb->secret_key.len = 0;
+		mb->recovery_key.data = NULL;
+		mb->recovery_key.len = 0;
 	}
 }
 
@@ -81,6 +89,8 @@ pn_err ms_op_get_mailbox(pn_ctx *ctx, const ProtobufCMessage *request,
 	    (g->link_hash.len < MS_HASH_MIN || g->link_hash.len > MS_HASH_MAX))
 		return fail(ctx, PN_ERR_PARAMS, "set id, address or a 16..128 byte link_hash");
 	RETRY(err, ms_db_get_mailbox(pg(), g->id, address, &g->link_hash, 1, pool, &mb, &w));
+	if (err == PN_OK)
+		RETRY(err, ms_db_own_key(pg(), mb, pool, &w));
 	if (err != PN_OK)
 		return db_result(ctx, err, &w);
 	REP(reply)->result_case = POSTERN__V1__MAILSTORE_REPLY__RESULT_MAILBOX;
@@ -297,6 +307,91 @@ pn_err ms_op_update_mailbox(pn_ctx *ctx, const ProtobufCMessage *request,
 		pn_info("msg=\"mailbox updated\" mailbox=%lld state=%s new_key=%d clear_link=%d",
 		    (long long)u->mailbox_id, ms_state_name(mb->state),
 		    u->secret_key.len > 0, u->clear_link);
+	return db_result(ctx, err, &w);
+}
+
+/* bytes_ok - a bytea field of lo..hi bytes */
+static int bytes_ok(const ProtobufCBinaryData *b, size_t lo, size_t hi)
+{
+	return b->len >= lo && b->len <= hi;
+}
+
+/* ms_op_reissue - a mailbox never activated gets new secrets (ms_keys.c) */
+pn_err ms_op_reissue(pn_ctx *ctx, const ProtobufCMessage *request,
+    ProtobufCMessage *reply, pn_pool *pool)
+{
+	const Postern__V1__Reissue *r = REQ(request)->reissue;
+	Postern__V1__Reissued *out = pn_pool_alloc(pool, sizeof(*out));
+	const char *why = NULL;
+	ms_why w = { NULL };
+	pn_err err;
+
+	if (r->mailbox_id <= 0)
+		return fail(ctx, PN_ERR_PARAMS, "mailbox_id must be positive");
+	if (!ms_id_ok(r->request_id))
+		return fail(ctx, PN_ERR_PARAMS, "request_id must be 1..200 printable ASCII");
+	if (!bytes_ok(&r->link_hash, MS_HASH_MIN, MS_HASH_MAX) ||
+	    !bytes_ok(&r->expected_link_hash, 0, MS_HASH_MAX))
+		return fail(ctx, PN_ERR_PARAMS, "link hashes must be 16..128 bytes");
+	if (!bytes_ok(&r->secret_key, 1, MS_KEY_MAX))
+		return fail(ctx, PN_ERR_PARAMS, "secret_key must be 1..65536 bytes");
+	if (!bytes_ok(&r->pin_verifier, 0, MS_VERIFIER_MAX) ||
+	    !bytes_ok(&r->reissue_box, 0, MS_VERIFIER_MAX))
+		return fail(ctx, PN_ERR_PARAMS, "pin_verifier and reissue_box: at most 1024 bytes");
+	if (r->sender != NULL && r->sender[0] != '\0' &&
+	    ms_address_norm(r->sender, pool, &why) == NULL)
+		return fail(ctx, PN_ERR_PARAMS, "sender is not a sane address");
+	if (r->restart_limit < 0)
+		return fail(ctx, PN_ERR_PARAMS, "restart_limit must not be negative");
+	if (r->message != NULL) {
+		r->message->folder = POSTERN__V1__FOLDER__FOLDER_INBOX;
+		if (!r->message->event_id || strcmp(r->message->event_id, r->request_id) != 0)
+			return fail(ctx, PN_ERR_PARAMS, "the message's event_id must be request_id");
+		if ((err = ms_check_message(r->message, ms_cfg.max_stored_bytes, &why)) != PN_OK)
+			return fail(ctx, err, why);
+	}
+	if ((err = check_outmails(r->mail, r->n_mail, pool, &why)) != PN_OK)
+		return fail(ctx, err, why);
+	postern__v1__reissued__init(out);
+	RETRY(err, ms_db_reissue(pg(), r, pool, out, &w));
+	if (out->mailbox != NULL && (err == PN_OK || err == PN_ERR_EXISTS || err == PN_ERR_PERM)) {
+		strip_secret(out->mailbox);
+		REP(reply)->result_case = POSTERN__V1__MAILSTORE_REPLY__RESULT_REISSUED;
+		REP(reply)->reissued = out;
+	}
+	return db_result(ctx, err, &w);
+}
+
+/* ms_op_set_keys - the keys of activation or recovery, compare-and-set */
+pn_err ms_op_set_keys(pn_ctx *ctx, const ProtobufCMessage *request,
+    ProtobufCMessage *reply, pn_pool *pool)
+{
+	const Postern__V1__SetKeys *k = REQ(request)->set_keys;
+	Postern__V1__Mailbox *mb = NULL;
+	ms_why w = { NULL };
+	pn_err err;
+
+	if (k->mailbox_id <= 0)
+		return fail(ctx, PN_ERR_PARAMS, "mailbox_id must be positive");
+	if (ms_state_name(k->expected_state) == NULL)
+		return fail(ctx, PN_ERR_PARAMS, "expected_state must be PENDING, ACTIVE or LOCKED");
+	if (k->new_state != POSTERN__V1__MAILBOX_STATE__MAILBOX_STATE_UNSPECIFIED &&
+	    ms_state_name(k->new_state) == NULL)
+		return fail(ctx, PN_ERR_PARAMS, "new_state is unknown");
+	if (!bytes_ok(&k->secret_key, 1, MS_KEY_MAX) || !bytes_ok(&k->recovery_key, 1, MS_KEY_MAX))
+		return fail(ctx, PN_ERR_PARAMS, "secret_key and recovery_key must be 1..65536 bytes");
+	if (!bytes_ok(&k->recovery_verifier, MS_HASH_MIN, MS_HASH_MAX) ||
+	    !bytes_ok(&k->expected_recovery_verifier, 0, MS_HASH_MAX))
+		return fail(ctx, PN_ERR_PARAMS, "recovery verifiers must be 16..128 bytes");
+	RETRY(err, ms_db_set_keys(pg(), k, pool, &mb, &w));
+	if (mb != NULL && (err == PN_OK || err == PN_ERR_EXISTS)) {
+		strip_secret(mb);
+		REP(reply)->result_case = POSTERN__V1__MAILSTORE_REPLY__RESULT_MAILBOX;
+		REP(reply)->mailbox = mb;
+	}
+	if (err == PN_OK)
+		pn_info("msg=\"mailbox keys set\" mailbox=%lld state=%s clear_link=%d",
+		    (long long)k->mailbox_id, ms_state_name(mb->state), k->clear_link);
 	return db_result(ctx, err, &w);
 }
 

@@ -184,6 +184,10 @@ pn_err ms_check_new_mailbox(const Postern__V1__Mailbox *mb, pn_pool *pool,
 		*why_r = "new mailbox pin_verifier is longer than 1024 bytes";
 		return PN_ERR_PARAMS;
 	}
+	if (mb->reissue_box.len > MS_VERIFIER_MAX) {
+		*why_r = "new mailbox reissue_box is longer than 1024 bytes";
+		return PN_ERR_PARAMS;
+	}
 	if (mb->created_by != NULL && mb->created_by[0] != '\0' &&
 	    ms_address_norm(mb->created_by, pool, &why) == NULL) {
 		*why_r = "new mailbox created_by is not a sane address";
@@ -276,5 +280,30 @@ char *ms_rcpt_join(char *const *rcpt, size_t n, pn_pool *pool)
 		p += l;
 	}
 	*p = '\0';
+	return out;
+}
+
+/* ms_split_lines - text split at '\n' into pool strings ("" = none) */
+char **ms_split_lines(const char *text, pn_pool *pool, size_t *n_r)
+{
+	size_t n = 0, i = 0;
+	char **out, *copy, *p;
+
+	*n_r = 0;
+	if (text == NULL || *text == '\0')
+		return NULL;
+	for (const char *q = text; *q; q++)
+		n += *q == '\n';
+	out = pn_pool_alloc(pool, (n + 1) * sizeof(*out));
+	copy = pn_pool_strdup(pool, text);
+	for (p = copy; p != NULL && i <= n; i++) {
+		char *nl = strchr(p, '\n');
+
+		if (nl)
+			*nl = '\0';
+		out[i] = p;
+		p = nl ? nl + 1 : NULL;
+	}
+	*n_r = i;
 	return out;
 }

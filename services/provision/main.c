@@ -19,11 +19,13 @@
  *	docs/security.md.
  * PROTOCOL
  *	MDP/0.1 worker for "provision"; request postern.v1.ProvisionRequest
- *	(ping | send | pin_query | pin_verify), reply postern.v1.ProvisionReply
+ *	(ping | send | pin_query | pin_verify | reissue), reply
+ *	postern.v1.ProvisionReply
  *	(proto/postern/v1/provision.proto). A send event answers STATUS_OK with
  *	one Outcome per recipient in order (KEY_FOUND, with delivered when
  *	provision queued the PGP/MIME mail; MAILBOX_CREATED with the PIN,
- *	MAILBOX_EXISTS, or REJECTED with a reason - also a key GnuPG cannot
+ *	MAILBOX_EXISTS, MAILBOX_REISSUED with the new PIN (a mailbox never
+ *	activated, or locked, got a new link and invitation), or REJECTED with a reason - also a key GnuPG cannot
  *	encrypt to), or for the whole event: STATUS_BAD_REQUEST (bad event
  *	id or sender, no recipients, a 0-byte or malformed mail, an unknown
  *	sender_notice), STATUS_TOO_LARGE (more than
@@ -94,6 +96,14 @@
  *	POSTERN_PROVISION_KEYRING_MAX_AGE  86400 (1..2592000) seconds after
  *		which the keyring is replaced all the same: the key and address
  *		of a deleted mailbox stay in it at most that long.
+ *	POSTERN_PROVISION_REISSUE_RENEW_MAX  3 (0..1000) a mail to a mailbox
+ *		never activated (or locked) re-issues it (prov_reissue.c); the
+ *		first this many re-issues renew its inactivity, later ones do
+ *		not, so a mailbox nobody opens is still deleted by the reaper.
+ *	POSTERN_PROVISION_OPERATOR_KEY  "" - a file holding the operator's
+ *		armored OpenPGP public key: its holder may re-issue any mailbox
+ *		that is not active (posternctl reissue --operator, prov_ctl.c);
+ *		empty = no operator.
  * SECURITY
  *	CURVE client of the broker with its own certificate, also for its
  *	calls to keylookup and mailstore. Never stores a link secret or PIN
@@ -169,6 +179,10 @@ static const pn_cfg_entry config[] = {
 	    "keys imported before the keyring (a cache) is replaced by an empty one"),
 	PN_CFG_INT("POSTERN_PROVISION_KEYRING_MAX_AGE", 86400, 1, 2592000,
 	    &prov_cfg.keyring_max_age, "seconds before the keyring is replaced all the same"),
+	PN_CFG_INT("POSTERN_PROVISION_REISSUE_RENEW_MAX", 3, 0, 1000, &prov_cfg.reissue_renew_max,
+	    "re-issues of a never-activated mailbox that still renew its inactivity"),
+	PN_CFG_STR("POSTERN_PROVISION_OPERATOR_KEY", "", &prov_cfg.operator_key, 0,
+	    "file with the operator's armored OpenPGP public key (posternctl reissue --operator)"),
 	PN_CFG_END
 };
 
@@ -177,6 +191,7 @@ static const pn_op ops[] = {
 	{ POSTERN__V1__PROVISION_REQUEST__OP_SEND, "send", prov_op_send },
 	{ POSTERN__V1__PROVISION_REQUEST__OP_PIN_QUERY, "pin_query", prov_op_pin_query },
 	{ POSTERN__V1__PROVISION_REQUEST__OP_PIN_VERIFY, "pin_verify", prov_op_pin_verify },
+	{ POSTERN__V1__PROVISION_REQUEST__OP_REISSUE, "reissue", prov_op_reissue },
 	PN_OP_END
 };
 

@@ -5,6 +5,7 @@
  * prov_render.c  the mails provision writes and the message envelope (pure)
  * prov_send.c    SendEvent: checks, one key lookup, the recipients in order, the answer
  * prov_mailbox.c a recipient without a key: its temporary mailbox (records, keys, Accept)
+ * prov_reissue.c a mailbox never activated, or locked: re-issued (by a send or by hand)
  * prov_pgp.c     mails to someone's own key: key-found deliveries, the sender notice
  * prov_pin.c     PinQuery, PinVerify and the lock-out policy
  * prov_pool.c    guest keys made ahead of time by a background thread
@@ -54,6 +55,8 @@ struct prov_config {
 	long key_pool;              /* pooled keys per kind; 0 = none */
 	long keyring_max;           /* keys imported before the keyring is renewed */
 	long keyring_max_age;       /* seconds before the keyring is renewed */
+	long reissue_renew_max;     /* re-issues that still renew last_activity */
+	char *operator_key;         /* file of the operator's OpenPGP public key ("" = none) */
 };
 extern struct prov_config prov_cfg;
 
@@ -69,6 +72,7 @@ typedef struct prov_state {
 	pn_client *bus;             /* calls to keylookup and mailstore */
 	char *invite_addr;          /* addr-spec of POSTERN_INVITE_FROM ("" = <>) */
 	char *return_path;          /* SMTP sender of mails to recipients; NULL = the event's sender */
+	pn_buf operator_key;        /* POSTERN_PROVISION_OPERATOR_KEY's armored key, or empty */
 } prov_state;
 
 /* ---- prov_init.c ---- */
@@ -142,6 +146,18 @@ size_t prov_record_seal(const uint8_t key[32], const char *record_id,
 int prov_record_open(const uint8_t key[32], const char *record_id,
     const uint8_t *in, size_t len, prov_secret *sec_r);
 
+/* The sealed passphrase of a mailbox not yet activated (mailboxes.reissue_box). */
+#define PROV_BOX_MAX (PROV_PASS_TEXT - 1 + 40)
+/*
+ * prov_reissue_seal - pass (the guest key's passphrase) sealed under a key
+ * derived from the server key and the guest key's fingerprint; its length
+ */
+size_t prov_reissue_seal(const uint8_t key[32], const char *fpr,
+    const char pass[PROV_PASS_TEXT], uint8_t out[PROV_BOX_MAX]);
+/* prov_reissue_open - the inverse; -1 if forged, foreign or damaged */
+int prov_reissue_open(const uint8_t key[32], const char *fpr, const uint8_t *in,
+    size_t len, char pass_r[PROV_PASS_TEXT]);
+
 /* ---- prov_pool.c ---- */
 /* A guest key made ahead of time, with the secrets its protection is derived from. */
 typedef struct prov_pooled {
@@ -182,6 +198,8 @@ typedef struct prov_invite {
 	const char *public_url;     /* without trailing slash */
 	const char *link_text;      /* base64url link secret; NULL for a notification */
 	int with_pin;
+	int reissued;               /* an invitation again: earlier links no longer work */
+	int pending;                /* notification: the mailbox was never opened */
 	long inactivity_days;
 } prov_invite;
 
@@ -245,7 +263,7 @@ typedef struct prov_event {
 	const char *why;                    /* reason of a whole-event failure */
 	pn_gpg *gpg;                        /* the keyring, held while delivering */
 	unsigned long gen;                  /* its generation (prov_keyring_lock) */
-	int created, exists, found, rejected, delivered;
+	int created, exists, found, rejected, delivered, reissued;
 	const char *notice;                 /* what became of the sender notice (log) */
 } prov_event;
 
@@ -258,6 +276,28 @@ Postern__V1__OutMail *prov_outmail(prov_event *e, const char *address,
     const char *kind, uint8_t *data, size_t len);
 /* prov_deliver_mailbox - a recipient without a key, GUEST or NONE (prov_mailbox.c) */
 pn_err prov_deliver_mailbox(prov_event *e, const char *address, int guest,
+    Postern__V1__Outcome *o);
+/* prov_record_key - the Redis key of (event, address)'s record (pool) */
+char *prov_record_key(prov_event *e, const char *address);
+/* prov_record_get - (event, address)'s record: 1 found (sec_r set), 0 none, -1 (*err_r) */
+int prov_record_get(prov_event *e, const char *address, prov_secret *sec_r, pn_err *err_r);
+/* prov_record_claim - the secrets of (event, address): stored ones, or new (offer's first) */
+pn_err prov_record_claim(prov_event *e, const char *address, const prov_secret *offer,
+    prov_secret *sec);
+/* prov_pin_store - the PIN encrypted to the sender's key, for PinQuery */
+void prov_pin_store(prov_event *e, int64_t mailbox_id, const char *address, const char *pin);
+/* prov_encrypt_message - the event's mail and envelope to a guest key */
+pn_err prov_encrypt_message(prov_event *e, const ProtobufCBinaryData *pub,
+    Postern__V1__NewMessage *m);
+/*
+ * prov_reissue - mailbox id (never activated, or locked) re-issued for
+ * this event: new link and PIN (the event's record), the key re-protected,
+ * the invitation again, with the event's mail when with_message. Sets the
+ * outcome. PN_ERR_PERM: it is active (deliver as usual); PN_ERR_NOTFOUND:
+ * it is gone; PN_ERR_INTERNAL with e->why unset: it cannot be re-issued
+ * (no sealed passphrase: made before re-issue existed).
+ */
+pn_err prov_reissue(prov_event *e, const char *address, int64_t id, int with_message,
     Postern__V1__Outcome *o);
 /* prov_deliver_pgp - a KEY_FOUND recipient with deliver_key_found (prov_pgp.c) */
 pn_err prov_deliver_pgp(prov_event *e, const char *address,
@@ -276,6 +316,9 @@ int prov_event_id_ok(const char *id);
 pn_err prov_op_pin_query(pn_ctx *ctx, const ProtobufCMessage *request,
     ProtobufCMessage *reply, pn_pool *pool);
 pn_err prov_op_pin_verify(pn_ctx *ctx, const ProtobufCMessage *request,
+    ProtobufCMessage *reply, pn_pool *pool);
+/* prov_op_reissue - ReissueMailbox (posternctl reissue): challenge, then re-issue (prov_ctl.c) */
+pn_err prov_op_reissue(pn_ctx *ctx, const ProtobufCMessage *request,
     ProtobufCMessage *reply, pn_pool *pool);
 /*
  * prov_lockout - seconds a mailbox stays locked after its n-th consecutive

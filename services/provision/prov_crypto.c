@@ -27,6 +27,7 @@
 
 #include <sodium.h>
 
+#include "postern/guest.h"
 #include "postern/seal.h"
 #include "prov.h"
 
@@ -142,4 +143,46 @@ done:
 	if (rc != 0)
 		sodium_memzero(sec, sizeof(*sec));
 	return rc;
+}
+
+/*
+ * box_key - the key of a mailbox's reissue box: BLAKE2b-256 keyed with the
+ * server key over "postern/reissue-box/v1\0" || fingerprint, so a box
+ * moved to another mailbox (another guest key) does not open
+ */
+static void box_key(const uint8_t key[32], const char *fpr, uint8_t out[32])
+{
+	pn_kdf(key, 32, "postern/reissue-box/v1", fpr, out);
+}
+
+/* prov_reissue_seal - the guest key's passphrase sealed for a later re-issue */
+size_t prov_reissue_seal(const uint8_t key[32], const char *fpr,
+    const char pass[PROV_PASS_TEXT], uint8_t out[PROV_BOX_MAX])
+{
+	uint8_t k[32];
+	size_t n;
+
+	box_key(key, fpr, k);
+	n = pn_seal(k, (const uint8_t *)pass, PROV_PASS_TEXT - 1, out);
+	sodium_memzero(k, sizeof(k));
+	return n;
+}
+
+/* prov_reissue_open - the passphrase back; -1 if the box is not this key's */
+int prov_reissue_open(const uint8_t key[32], const char *fpr, const uint8_t *in,
+    size_t len, char pass_r[PROV_PASS_TEXT])
+{
+	uint8_t k[32];
+	int rc = -1;
+
+	memset(pass_r, 0, PROV_PASS_TEXT);
+	if (len != PN_SEAL_EXTRA + PROV_PASS_TEXT - 1)
+		return -1;
+	box_key(key, fpr, k);
+	rc = pn_unseal(k, in, len, (uint8_t *)pass_r);
+	sodium_memzero(k, sizeof(k));
+	pass_r[PROV_PASS_TEXT - 1] = '\0';
+	if (rc != 0)
+		sodium_memzero(pass_r, PROV_PASS_TEXT);
+	return rc == 0 ? 0 : -1;
 }

@@ -9,6 +9,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include <glib.h>
 #include <sodium.h>
 
 #include "postern/addr.h"
@@ -17,6 +18,30 @@
 #include "prov.h"
 
 /* prov_init - server key, Redis, GnuPG home, bus client */
+/*
+ * load_operator_key - POSTERN_PROVISION_OPERATOR_KEY: the armored public
+ * key whose holder may re-issue any mailbox (prov_ctl.c); "" = nobody
+ */
+static int load_operator_key(prov_state *st)
+{
+	gchar *data = NULL;
+	gsize len = 0;
+
+	if (!*prov_cfg.operator_key)
+		return 0;
+	if (!g_file_get_contents(prov_cfg.operator_key, &data, &len, NULL) || len == 0 ||
+	    len > 65536 || !strstr(data, "-----BEGIN PGP PUBLIC KEY BLOCK-----")) {
+		pn_error("msg=\"POSTERN_PROVISION_OPERATOR_KEY is not a readable armored public "
+		    "key of at most 64 KiB\" path=%s", prov_cfg.operator_key);
+		g_free(data);
+		return -1;
+	}
+	st->operator_key.data = (uint8_t *)pn_memdup(data, len);
+	st->operator_key.len = len;
+	g_free(data);
+	return 0;
+}
+
 int prov_init(pn_ctx *ctx)
 {
 	prov_state *st = pn_calloc(1, sizeof(*st));
@@ -82,6 +107,8 @@ int prov_init(pn_ctx *ctx)
 	while (strlen(prov_cfg.public_url) > 1 &&
 	    prov_cfg.public_url[strlen(prov_cfg.public_url) - 1] == '/')
 		prov_cfg.public_url[strlen(prov_cfg.public_url) - 1] = '\0';
+	if (load_operator_key(st) < 0)
+		goto fail;
 	if (!(st->redis = pn_redis_open(prov_cfg.redis, prov_cfg.redis_password,
 	    prov_cfg.redis_timeout_ms)))
 		goto fail;
@@ -116,6 +143,7 @@ void prov_fini(pn_ctx *ctx)
 	pn_redis_close(&st->redis);
 	pn_free(&st->invite_addr);
 	pn_free(&st->return_path);
+	pn_buf_free(&st->operator_key);
 	sodium_memzero(st->key, sizeof(st->key));
 	free(st);
 	pn_ctx_set_state(ctx, NULL);

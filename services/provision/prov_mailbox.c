@@ -27,8 +27,8 @@ typedef Postern__V1__Mailbox Mailbox;
 
 /* ---- event records ---- */
 
-/* record_key - "prov:ev:<hash of event and address>" */
-static char *record_key(prov_event *e, const char *address)
+/* prov_record_key - "prov:ev:<hash of event and address>" */
+char *prov_record_key(prov_event *e, const char *address)
 {
 	char id[65];
 
@@ -36,10 +36,10 @@ static char *record_key(prov_event *e, const char *address)
 	return pn_pool_printf(e->pool, "prov:ev:%s", id);
 }
 
-/* record_get - 1 found (sec_r set), 0 none, or -1 with the error in *err_r */
-static int record_get(prov_event *e, const char *address, prov_secret *sec_r, pn_err *err_r)
+/* prov_record_get - 1 found (sec_r set), 0 none, or -1 with the error in *err_r */
+int prov_record_get(prov_event *e, const char *address, prov_secret *sec_r, pn_err *err_r)
 {
-	char *key = record_key(e, address), id[65];
+	char *key = prov_record_key(e, address), id[65];
 	redisReply *r = NULL;
 	int found = 0;
 
@@ -65,14 +65,14 @@ static int record_get(prov_event *e, const char *address, prov_secret *sec_r, pn
 }
 
 /*
- * record_claim - the secrets of (event, address): the stored ones, or new
+ * prov_record_claim - the secrets of (event, address): the stored ones, or new
  * ones stored now - offer's (a pooled key's secrets) when given, for the
  * first try.
  */
-static pn_err record_claim(prov_event *e, const char *address, const prov_secret *offer,
+pn_err prov_record_claim(prov_event *e, const char *address, const prov_secret *offer,
     prov_secret *sec)
 {
-	char *key = record_key(e, address), id[65], ttl[32];
+	char *key = prov_record_key(e, address), id[65], ttl[32];
 	uint8_t sealed[PROV_RECORD_MAX];
 	redisReply *r = NULL;
 	pn_err err;
@@ -112,7 +112,7 @@ static pn_err record_claim(prov_event *e, const char *address, const prov_secret
 		pn_redis_free(&r);
 		sodium_memzero(&fresh, sizeof(fresh));
 		/* taken: a retry of this event came first */
-		found = record_get(e, address, sec, &err);
+		found = prov_record_get(e, address, sec, &err);
 		if (found < 0)
 			return err;
 		if (found)
@@ -126,10 +126,10 @@ static pn_err record_claim(prov_event *e, const char *address, const prov_secret
 /* ---- the PIN for "check assigned PIN" ---- */
 
 /*
- * pin_store - the PIN encrypted to the sender's own key, for PinQuery.
+ * prov_pin_store - the PIN encrypted to the sender's own key, for PinQuery.
  * Listed with the mailbox's keys, so it goes when the mailbox is deleted.
  */
-static void pin_store(prov_event *e, int64_t mailbox_id, const char *address,
+void prov_pin_store(prov_event *e, int64_t mailbox_id, const char *address,
     const char *pin)
 {
 	const Postern__V1__KeyResult *k = e->sender_key;
@@ -178,8 +178,8 @@ static pn_err encrypt_into(prov_event *e, const ProtobufCBinaryData *pub,
 	return PN_OK;
 }
 
-/* encrypt_message - body and envelope to the guest key */
-static pn_err encrypt_message(prov_event *e, const ProtobufCBinaryData *pub,
+/* prov_encrypt_message - body and envelope to the guest key */
+pn_err prov_encrypt_message(prov_event *e, const ProtobufCBinaryData *pub,
     Postern__V1__NewMessage *m)
 {
 	pn_err err;
@@ -225,12 +225,12 @@ static pn_err accepted_outcome(prov_event *e, const char *address,
 	e->created++;
 	/* the sealed record goes with the mailbox too (it also expires by itself) */
 	if (acc->mailbox && pn_redis_track(e->st->redis, acc->mailbox->id,
-	    record_key(e, address)) != PN_OK)
+	    prov_record_key(e, address)) != PN_OK)
 		pn_warn("msg=\"cannot list the event record with the mailbox\" event=%s",
 		    e->ev->event_id);
 	if (!sec) {
 		/* a retry that found the mailbox this event made: the record has the PIN */
-		int found = record_get(e, address, &rec, &err);
+		int found = prov_record_get(e, address, &rec, &err);
 		if (found < 0)
 			return err;
 		if (!found) {
@@ -242,7 +242,7 @@ static pn_err accepted_outcome(prov_event *e, const char *address,
 	}
 	if (sec->pin[0]) {
 		o->pin = pn_pool_strdup(e->pool, sec->pin);
-		pin_store(e, acc->mailbox ? acc->mailbox->id : 0, address, sec->pin);
+		prov_pin_store(e, acc->mailbox ? acc->mailbox->id : 0, address, sec->pin);
 	}
 	sodium_memzero(&rec, sizeof(rec));
 	return PN_OK;
@@ -282,6 +282,7 @@ static pn_err to_existing(prov_event *e, const char *address, const Mailbox *mb,
 	const char *why = NULL;
 	uint8_t *data;
 	size_t len;
+	int pending = 0;
 	pn_err err;
 
 	if (!mb) {
@@ -293,13 +294,22 @@ static pn_err to_existing(prov_event *e, const char *address, const Mailbox *mb,
 			return err;
 		mb = found;
 	}
-	if ((err = encrypt_message(e, &mb->public_key, &m)) != PN_OK)
+	if (mb->state != POSTERN__V1__MAILBOX_STATE__MAILBOX_ACTIVE) {
+		/* never activated, or locked: a new link instead of a dead end */
+		err = prov_reissue(e, address, mb->id, 1, o);
+		if (err != PN_ERR_PERM && !(err == PN_ERR_INTERNAL && !e->why))
+			return err;
+		/* active meanwhile (PERM), or made before re-issue existed */
+		pending = err == PN_ERR_INTERNAL;
+	}
+	if ((err = prov_encrypt_message(e, &mb->public_key, &m)) != PN_OK)
 		return prov_gpg_fail(e, o, err, "encrypt to mailbox");
 	{
 		prov_invite inv = {
 			.from = prov_cfg.invite_from, .recipient = address,
 			.sender_name = e->sender_name, .sender_addr = e->sender,
 			.public_url = prov_cfg.public_url, .link_text = NULL,
+			.pending = pending,
 			.inactivity_days = prov_cfg.inactivity_days,
 		};
 		if (!(data = prov_render_notification(&inv, &len))) {
@@ -332,15 +342,15 @@ static pn_err to_new(prov_event *e, const char *address, Outcome *o, const Mailb
 	prov_secret sec;
 	prov_pooled *pooled = NULL;
 	char pass[PROV_PASS_TEXT], link_text[PROV_LINK_TEXT], *uid, *fpr = NULL;
-	uint8_t hash[PROV_HASH_BYTES], verifier[PROV_HASH_BYTES], *data;
+	uint8_t hash[PROV_HASH_BYTES], verifier[PROV_HASH_BYTES], box[PROV_BOX_MAX], *data;
 	pn_buf pub = { NULL, 0 }, seckey = { NULL, 0 };
 	const char *why = NULL;
-	size_t len;
+	size_t len, n;
 	pn_err err;
 
 	*mb_r = NULL;
 	pooled = prov_pool_take(e->st->pool, e->ev->with_pin);
-	if ((err = record_claim(e, address, pooled ? &pooled->sec : NULL, &sec)) != PN_OK) {
+	if ((err = prov_record_claim(e, address, pooled ? &pooled->sec : NULL, &sec)) != PN_OK) {
 		prov_pool_put_back(e->st->pool, &pooled);
 		return err;
 	}
@@ -386,7 +396,13 @@ static pn_err to_new(prov_event *e, const char *address, Outcome *o, const Mailb
 		nm.pin_verifier.len = sizeof(verifier);
 	}
 	nm.created_by = (char *)e->sender;
-	if ((err = encrypt_message(e, &nm.public_key, &m)) != PN_OK) {
+	/* the passphrase, sealed for a re-issue before activation (prov_reissue.c) */
+	pn_guest_passphrase(sec.link, sec.pin, pass);
+	n = prov_reissue_seal(e->st->key, fpr, pass, box);
+	sodium_memzero(pass, sizeof(pass));
+	nm.reissue_box.data = pn_pool_memdup(e->pool, box, n);
+	nm.reissue_box.len = n;
+	if ((err = prov_encrypt_message(e, &nm.public_key, &m)) != PN_OK) {
 		err = prov_gpg_fail(e, o, err, "encrypt to new key");
 		goto done;
 	}

@@ -122,7 +122,8 @@ pn_err prov_sender_notice(prov_event *e, const Postern__V1__SendResult *res, con
 		const Outcome *o = res->outcomes[i];
 		if (first[i] >= 0)
 			continue;
-		if (o->kind == POSTERN__V1__OUTCOME__KIND__MAILBOX_CREATED && o->pin && *o->pin)
+		if ((o->kind == POSTERN__V1__OUTCOME__KIND__MAILBOX_CREATED ||
+		    o->kind == POSTERN__V1__OUTCOME__KIND__MAILBOX_REISSUED) && o->pin && *o->pin)
 			lines[n++] = (prov_notice_line){ o->recipient, o->pin, NULL };
 		else if (o->kind == POSTERN__V1__OUTCOME__KIND__REJECTED)
 			lines[n++] = (prov_notice_line){ o->recipient, NULL, o->error };

@@ -179,25 +179,18 @@ static void lock_mailbox(verify *v, const Postern__V1__Mailbox *mb, long failure
 	if (!mb->created_by || !*mb->created_by)
 		return;
 	{
-		Postern__V1__QueueMail q = POSTERN__V1__QUEUE_MAIL__INIT;
-		Postern__V1__OutMail m = POSTERN__V1__OUT_MAIL__INIT;
-		char *rcpt[1] = { mb->created_by };
 		size_t len;
 		uint8_t *data = prov_render_locked(prov_cfg.invite_from, mb->created_by,
 		    mb->address, failures, &len);
 
 		if (!data)
 			return;
-		m.idem_key = pn_pool_printf(v->pool, "locked/%lld/%lld", (long long)mb->id,
-		    (long long)mb->created_at);
-		m.mail_from = v->st->invite_addr;
-		m.rcpt_to = rcpt;
-		m.n_rcpt_to = 1;
-		m.data.data = data;
-		m.data.len = len;
-		q.mailbox_id = mb->id;
-		q.mail = &m;
-		if ((err = pn_ms_queue_mail(v->st->bus, v->pool, &q, &why)) != PN_OK)
+		/* once per lock: a re-issued mailbox locked again is told again */
+		err = pn_ms_queue_to(v->st->bus, v->pool, mb->id, pn_pool_printf(v->pool,
+		    "locked/%lld/%lld%s", (long long)mb->id, (long long)mb->created_at,
+		    mb->reissue_count ? pn_pool_printf(v->pool, "/%d", (int)mb->reissue_count) : ""),
+		    v->st->invite_addr, mb->created_by, data, len, &why);
+		if (err != PN_OK)
 			pn_warn("msg=\"cannot queue the lock notice\" mailbox=%lld status=%s",
 			    (long long)mb->id, pn_err_str(err));
 		free(data);

@@ -44,7 +44,7 @@
  * Nothing reads the user id - mailboxes are found by address and keys by
  * fingerprint - and docs/security.md says so.
  *
- * An event takes an entry and offers its secrets to record_claim (SET NX
+ * An event takes an entry and offers its secrets to prov_record_claim (SET NX
  * of the event record). When a record exists already (a retried event),
  * the record's secrets win, the entry goes back to the pool unused, and
  * the key is made the slow way for those secrets, as before.

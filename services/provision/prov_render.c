@@ -92,9 +92,16 @@ uint8_t *prov_render_invitation(const prov_invite *inv, size_t *len_r)
 	    "(for example by phone or text message); it is never sent by mail.</li>" :
 	    "<li>If you are asked for a PIN, enter the PIN the sender gave you "
 	    "separately; it is never sent by mail.</li>";
+	const char *again_text = inv->reissued ?
+	    "This is a new invitation to your mailbox: the links of earlier\n"
+	    "invitations no longer work. Your messages are all there.\n\n" : "";
+	const char *again_html = inv->reissued ?
+	    "<p>This is a new invitation to your mailbox: the links of earlier "
+	    "invitations no longer work. Your messages are all there.</p>\n" : "";
 	char *text = g_strdup_printf(
 	    "Hello,\n"
 	    "\n"
+	    "%s"
 	    "%s has sent you an encrypted message.\n"
 	    "It is waiting for you in a secure temporary mailbox:\n"
 	    "\n"
@@ -104,34 +111,35 @@ uint8_t *prov_render_invitation(const prov_invite *inv, size_t *len_r)
 	    "  1. Open the link above in your browser. Keep this mail to yourself:\n"
 	    "     the link is the key to your mailbox.\n"
 	    "%s"
-	    "  3. Choose a password. Choose it with care: it cannot be changed\n"
-	    "     or reset later.\n"
+	    "  3. Choose a password. You are then shown a recovery code once:\n"
+	    "     keep it safe, it is the only way back in if you forget the\n"
+	    "     password.\n"
 	    "  4. Read the message, and reply securely if you like.\n"
 	    "\n"
 	    "The mailbox is deleted %ld days after its last activity (the last\n"
 	    "message received, read or sent).\n"
 	    "\n"
 	    "If you did not expect this message, you can ignore this mail.\n",
-	    who, url, pin_text, inv->inactivity_days);
+	    again_text, who, url, pin_text, inv->inactivity_days);
 	char *html = g_strdup_printf(
 	    "<!DOCTYPE html>\n<html><head><meta charset=\"utf-8\">"
 	    "<title>Encrypted message</title></head><body>\n"
-	    "<p>Hello,</p>\n"
+	    "<p>Hello,</p>\n%s"
 	    "<p><strong>%s</strong> has sent you an encrypted message. It is waiting "
 	    "for you in a secure temporary mailbox.</p>\n"
 	    "<p><a href=\"%s\">Open your mailbox</a></p>\n"
 	    "<p>What to do:</p>\n<ol>\n"
 	    "<li>Open the link above in your browser. Keep this mail to yourself: "
 	    "the link is the key to your mailbox.</li>\n%s\n"
-	    "<li>Choose a password. Choose it with care: it cannot be changed or "
-	    "reset later.</li>\n"
+	    "<li>Choose a password. You are then shown a recovery code once: keep it "
+	    "safe, it is the only way back in if you forget the password.</li>\n"
 	    "<li>Read the message, and reply securely if you like.</li>\n</ol>\n"
 	    "<p>The mailbox is deleted %ld days after its last activity (the last "
 	    "message received, read or sent).</p>\n"
 	    "<p>If you did not expect this message, you can ignore this mail.</p>\n"
 	    "<p>Link: %s</p>\n"
 	    "</body></html>\n",
-	    h_who, h_url, pin_html, inv->inactivity_days, h_url);
+	    again_html, h_who, h_url, pin_html, inv->inactivity_days, h_url);
 	uint8_t *out = compose(inv->from, inv->recipient, subject, text, html, len_r);
 
 	/* the link is a secret: wipe every copy we made */
@@ -156,7 +164,16 @@ uint8_t *prov_render_notification(const prov_invite *inv, size_t *len_r)
 	char *name = header_name(inv->sender_name);
 	char *who = prov_sender_display(name, inv->sender_addr);
 	char *subject = g_strdup_printf("New encrypted message from %s", who);
-	char *text = g_strdup_printf(
+	char *text = inv->pending ? g_strdup_printf(
+	    "Hello,\n"
+	    "\n"
+	    "%s has sent you a new encrypted message. It is waiting in your\n"
+	    "secure temporary mailbox, which you have not opened yet. Open the\n"
+	    "link in the invitation mail you received, and keep it to yourself.\n"
+	    "If that mail is lost, ask %s to send you a new invitation.\n"
+	    "\n"
+	    "The mailbox is deleted %ld days after its last activity.\n",
+	    who, inv->sender_addr, inv->inactivity_days) : g_strdup_printf(
 	    "Hello,\n"
 	    "\n"
 	    "%s has sent you a new encrypted message. It is waiting in your\n"
@@ -187,10 +204,11 @@ uint8_t *prov_render_locked(const char *from, const char *sender,
 	    "entries in a row. Nobody can open it any more with the link that was\n"
 	    "sent.\n"
 	    "\n"
-	    "If the recipient simply mistyped the PIN, send the message again so\n"
-	    "that a new mailbox with a new link and PIN is issued, and pass the\n"
-	    "new PIN on by another channel. If you did not expect this, someone\n"
-	    "may have tried to guess the PIN.\n",
+	    "If the recipient simply mistyped the PIN, send a message again (or\n"
+	    "run \"posternctl reissue\"): the mailbox is then re-issued with a\n"
+	    "new link and, if you ask for one, a new PIN; its messages are kept.\n"
+	    "Pass the new PIN on by another channel. If you did not expect this,\n"
+	    "someone may have tried to guess the PIN.\n",
 	    recipient, failures);
 	uint8_t *out = compose(from, sender, subject, text, NULL, len_r);
 

@@ -27,7 +27,9 @@
  *      record (below), a guest key, encrypt, Accept with new_mailbox and
  *      the invitation; if mailstore says EXISTS (someone else won a race)
  *      the mail is encrypted again to the winner's key and accepted
- *      without new_mailbox.
+ *      without new_mailbox. A mailbox found that was never activated, or
+ *      is locked, is re-issued instead (prov_reissue.c): new link and PIN,
+ *      the mail, the invitation again - MAILBOX_REISSUED.
  *   5. With sender_notice, and a new PIN or a rejected recipient: one
  *      mail to the sender (idempotency key <event>/<sender>/notice) with
  *      each PIN and each reason (sender_notice below).
@@ -371,12 +373,13 @@ answer:
 	rep->send = res;
 	clock_gettime(CLOCK_MONOTONIC, &t1);
 	pn_info("msg=event event=%s recipients=%zu key_found=%d delivered=%d created=%d exists=%d "
-	    "rejected=%d notice=%s ms=%.1f",
-	    ev->event_id, n, e.found, e.delivered, e.created, e.exists, e.rejected, e.notice,
+	    "reissued=%d rejected=%d notice=%s ms=%.1f",
+	    ev->event_id, n, e.found, e.delivered, e.created, e.exists, e.reissued, e.rejected,
+	    e.notice,
 	    (double)(t1.tv_sec - t0.tv_sec) * 1e3 + (double)(t1.tv_nsec - t0.tv_nsec) / 1e6);
 	pn_metrics_add("postern_provision_mailboxes_created_total", "mailboxes created", e.created);
 	pn_metrics_add("postern_provision_messages_stored_total", "messages stored into mailboxes",
-	    e.created + e.exists);
+	    e.created + e.exists + e.reissued);
 	pn_metrics_add("postern_provision_delivered_total",
 	    "mails to key-found recipients queued as PGP/MIME", e.delivered);
 	event_free(&e);

@@ -68,16 +68,35 @@
  *	POSTERN_WEBUI_REPLY_MAX  20 (1..10000) replies a mailbox may send in
  *		POSTERN_WEBUI_REPLY_WINDOW 3600 (60..604800) seconds; more get 429
  *	POSTERN_WEBUI_PAGE_SIZE  25 (5..200) messages per folder page
+ *	POSTERN_WEBUI_OWN_KEY_MAX  65536 (4096..1048576) bytes of a public key
+ *		a recipient uploads as their own (GET/POST /key)
+ *	POSTERN_WEBUI_EXPORT_MAX  67108864 (1048576..1073741824) bytes of the
+ *		mailbox archive before encryption (POST /export); a larger
+ *		mailbox is refused with a page that says so
 	POSTERN_WEBUI_PAGE_CACHE  512 (0..100000) folder pages kept in
 		process memory, sealed per session, while the mailbox's folder
 		version in Redis is unchanged; 0 = off
 	POSTERN_WEBUI_PAGE_CACHE_AGE  60 (1..3600) seconds a kept folder page
 		may be shown (bounds a missed change)
+ *	POSTERN_WEBUI_REMOTE_IMAGES  1 - 0 hides the "show remote images"
+ *		action: a message's remote images are then never fetched
+ *	POSTERN_WEBUI_IMAGE_PROXY_PRIVATE  0 - 1 lets the image proxy connect
+ *		to loopback and private addresses (tests only: it opens the
+ *		internal network to a mail's sender)
  *	POSTERN_LOGIN_LOCKOUT_AFTER  5 (1..100) failures per address before
  *		lock-outs; POSTERN_LOGIN_LOCKOUT_SECONDS 60 (1..3600), doubling,
  *		capped at an hour
  *	POSTERN_LOGIN_CLIENT_MAX  30 (1..100000) failures per client address
- *		in POSTERN_LOGIN_CLIENT_WINDOW 900 (1..86400) seconds
+ *		in POSTERN_LOGIN_CLIENT_WINDOW 900 (1..86400) seconds (login and
+ *		recovery each count their own)
+ *	POSTERN_RECOVERY_LOCKOUT_AFTER  5 (1..100) wrong recovery codes in a
+ *		row per address before lock-outs (web_recover.c);
+ *		POSTERN_RECOVERY_LOCKOUT_SECONDS 60 (1..86400), doubling, capped
+ *		at a day; at POSTERN_RECOVERY_MAX_FAILURES 10 (1..1000) recovery
+ *		is closed for the address (the password still works)
+ *	POSTERN_INVITE_FROM  "Postern <postern@localhost>" - From of the mail
+ *		that tells a mailbox's sender it was recovered; its address is
+ *		the SMTP sender when it has a dotted domain, else <>
  * SECURITY
  *	docs/security.md. Redis holds only ciphertext: a session record is
  *	sealed under a key derived from the 256-bit cookie secret, and the
@@ -110,10 +129,12 @@
 #include "postern/log.h"
 #include "postern/service.h"
 #include "web_cfg.h"
+#include "web_proxy.h"
 #include "web_http.h"
 #include "web_activate.h"
 #include "web_folder.h"
 #include "web_login.h"
+#include "web_recover.h"
 #include "web_routes.h"
 
 
@@ -163,10 +184,18 @@ static const pn_cfg_entry config[] = {
 	    "seconds of the reply window"),
 	PN_CFG_INT("POSTERN_WEBUI_PAGE_SIZE", 25, 5, 200, &web_cfg.page_size,
 	    "messages per folder page"),
+	PN_CFG_INT("POSTERN_WEBUI_OWN_KEY_MAX", 65536, 4096, 1048576, &web_cfg.own_key_max,
+	    "bytes of a public key a recipient uploads as their own"),
+	PN_CFG_INT("POSTERN_WEBUI_EXPORT_MAX", 67108864, 1048576, 1073741824, &web_cfg.export_max,
+	    "bytes of a mailbox export archive before encryption"),
 	PN_CFG_INT("POSTERN_WEBUI_PAGE_CACHE", 512, 0, 100000, &web_cfg.page_cache,
 	    "folder pages kept in memory, sealed per session (0 = off)"),
 	PN_CFG_INT("POSTERN_WEBUI_PAGE_CACHE_AGE", 60, 1, 3600, &web_cfg.page_cache_age,
 	    "seconds a kept folder page may be shown (bounds a missed change)"),
+	PN_CFG_BOOL("POSTERN_WEBUI_REMOTE_IMAGES", 1, &web_cfg.remote_images,
+	    "offer to show a message's remote images (fetched by the web UI's image proxy)"),
+	PN_CFG_BOOL("POSTERN_WEBUI_IMAGE_PROXY_PRIVATE", 0, &web_cfg.image_proxy_private,
+	    "the image proxy may connect to loopback and private addresses (tests only)"),
 	PN_CFG_INT("POSTERN_LOGIN_LOCKOUT_AFTER", 5, 1, 100, &web_cfg.login_lockout_after,
 	    "failed logins per address before lock-outs"),
 	PN_CFG_INT("POSTERN_LOGIN_LOCKOUT_SECONDS", 60, 1, 3600, &web_cfg.login_lockout_seconds,
@@ -175,6 +204,14 @@ static const pn_cfg_entry config[] = {
 	    "failed logins per client address per window"),
 	PN_CFG_INT("POSTERN_LOGIN_CLIENT_WINDOW", 900, 1, 86400, &web_cfg.login_client_window,
 	    "seconds of the per-client window"),
+	PN_CFG_INT("POSTERN_RECOVERY_LOCKOUT_AFTER", 5, 1, 100, &web_cfg.recovery_lockout_after,
+	    "wrong recovery codes per address before lock-outs"),
+	PN_CFG_INT("POSTERN_RECOVERY_LOCKOUT_SECONDS", 60, 1, 86400,
+	    &web_cfg.recovery_lockout_seconds, "first recovery lock-out, doubling"),
+	PN_CFG_INT("POSTERN_RECOVERY_MAX_FAILURES", 10, 1, 1000, &web_cfg.recovery_max_failures,
+	    "wrong recovery codes in a row that close recovery for the address"),
+	PN_CFG_STR("POSTERN_INVITE_FROM", "Postern <postern@localhost>", &web_cfg.invite_from,
+	    PN_CFG_REQUIRED, "From of the mail telling a sender about a recovery"),
 	PN_CFG_END
 };
 
@@ -184,18 +221,21 @@ static void fini(pn_ctx *ctx)
 	(void)ctx;
 	web_http_stop();
 	web_activate_fini();
+	web_recover_fini();
 	web_login_fini();
 	web_folder_fini();
 }
 
-/* init - the blocklist, the page cache, the login stand-in key, then the HTTP server */
+/* init - the blocklist, the page cache, the login stand-in key, libcurl, then the HTTP server */
 static int init(pn_ctx *ctx)
 {
-	if (web_activate_init() < 0 || web_folder_init() < 0 || web_login_init() < 0) {
+	if (web_activate_init() < 0 || web_recover_init() < 0 || web_folder_init() < 0 ||
+	    web_login_init() < 0) {
 		fini(ctx);
 		return -1;
 	}
 	pn_info("msg=\"pages ready\"");
+	web_proxy_init();
 	if (web_http_start(ctx, web_routes) < 0) {
 		fini(ctx);
 		return -1;

@@ -11,9 +11,11 @@
  *                           provision's)
  *   POST /activate/password rules (web_pw.c), then activation: the guest
  *                           key is re-protected with the password (strong
- *                           S2K) and, for the new session, with the session
- *                           passphrase (fast S2K); UpdateMailbox pending ->
- *                           active with clear_link
+ *                           S2K), for the new session with the session
+ *                           passphrase (fast S2K), and with a new recovery
+ *                           code's passphrase (web_recover.c); SetKeys
+ *                           pending -> active with clear_link; then the
+ *                           code is shown once (303 to /recovery-code)
  *
  * The last three need the FLOW session (WEB_AUTH_LINK in the route
  * table); without it the table answers web_activate_gone. The forms are
@@ -28,6 +30,7 @@
 #include "postern/v1/mailstore.pb-c.h"
 #include "postern/v1/provision.pb-c.h"
 #include "postern/bus.h"
+#include "postern/calls.h"
 #include "postern/guest.h"
 #include "postern/log.h"
 #include "postern/mem.h"
@@ -40,12 +43,12 @@
 #include "web_html.h"
 #include "web_http.h"
 #include "web_key.h"
+#include "web_login.h"
 #include "web_pw.h"
+#include "web_recover.h"
 #include "web_sess.h"
 #include "web_text.h"
 #include "web_util.h"
-
-static web_blocklist *blocklist;
 
 /* new_session - replace whatever cookie came by a fresh one (new id) */
 static void new_session(web_req *rq, web_sess_kind kind, int64_t mailbox_id,
@@ -277,27 +280,6 @@ int web_pin_post(web_req *rq)
 	}
 }
 
-/* pw_message - the text for a verdict (static buffer) */
-static const char *pw_message(web_pw_verdict v)
-{
-	static __thread char buf[160];
-
-	switch (v) {
-	case WEB_PW_TOO_SHORT:
-		web_tfmtl(buf, sizeof(buf), TXT->pw_too_short, web_cfg.password_min, 0, 0);
-		return buf;
-	case WEB_PW_TOO_LONG:
-		web_tfmtl(buf, sizeof(buf), TXT->pw_too_long, web_cfg.password_max, 0, 0);
-		return buf;
-	case WEB_PW_CONTROL: return TXT->pw_control;
-	case WEB_PW_COMMON: return TXT->pw_common;
-	case WEB_PW_PATTERN: return TXT->pw_pattern;
-	case WEB_PW_CONTEXT: return TXT->pw_context;
-	case WEB_PW_MISMATCH: return TXT->pw_mismatch;
-	default: return NULL;
-	}
-}
-
 /* already_active - the password was set meanwhile */
 static int already_active(web_req *rq)
 {
@@ -308,31 +290,77 @@ static int already_active(web_req *rq)
 	return web_respond_notice(rq, 200, &p, TXT->pw_title, TXT->pw_already, "/login", TXT->home);
 }
 
-/* web_password_post - POST /activate/password: rules, then activation */
+/* The keys one activation makes, wiped at the end. */
+typedef struct act_keys {
+	char pass0[WEB_PASS_TEXT], spass[WEB_PASS_TEXT], code[WEB_CODE_TEXT];
+	uint8_t verifier[32];
+	pn_buf strong, work, copy;
+	web_sess fresh;
+} act_keys;
+
+/*
+ * make_keys - the guest key (under the link's passphrase) three ways: the
+ * password (strong S2K, stored), a new session's working copy, and the
+ * recovery code's copy (stored)
+ */
+static pn_err make_keys(web_req *rq, const web_mailbox *mb, const char *pw, act_keys *k)
+{
+	pn_err err;
+
+	pn_guest_passphrase(rq->sess.link, rq->sess.pin, k->pass0);
+	if (!web_gpg_strong(rq->t))
+		return PN_ERR_TEMP;
+	if ((err = web_key_reprotect(rq, 1, &mb->public_key, mb->secret_key.data,
+	    mb->secret_key.len, k->pass0, pw, &k->strong)) != PN_OK)
+		return err;
+	web_sess_new_cookie(&k->fresh);
+	web_sess_pass(k->fresh.c, k->spass);
+	if ((err = web_key_reprotect(rq, 0, &mb->public_key, mb->secret_key.data,
+	    mb->secret_key.len, k->pass0, k->spass, &k->work)) != PN_OK)
+		return err;
+	return web_recovery_make(rq, &mb->public_key, mb->secret_key.data, mb->secret_key.len,
+	    k->pass0, mb->address, k->code, &k->copy, k->verifier);
+}
+
+/* store_keys - pending -> active with the keys, the link forgotten (compare-and-set) */
+static pn_err store_keys(web_req *rq, int64_t id, const act_keys *k)
+{
+	Postern__V1__SetKeys s = POSTERN__V1__SET_KEYS__INIT;
+	web_mailbox *now;
+	const char *why;
+
+	s.mailbox_id = id;
+	s.expected_state = POSTERN__V1__MAILBOX_STATE__MAILBOX_PENDING;
+	s.new_state = POSTERN__V1__MAILBOX_STATE__MAILBOX_ACTIVE;
+	s.secret_key = (ProtobufCBinaryData){ k->strong.len, k->strong.data };
+	s.recovery_key = (ProtobufCBinaryData){ k->copy.len, k->copy.data };
+	s.recovery_verifier = (ProtobufCBinaryData){ 32, (uint8_t *)k->verifier };
+	s.clear_link = 1;
+	return pn_ms_set_keys(rq->t->bus, web_bus_pool(rq), &s, &now, &why);
+}
+
+/*
+ * web_password_post - POST /activate/password: rules, then activation,
+ * then the recovery code is shown once (/recovery-code)
+ */
 int web_password_post(web_req *rq)
 {
-	Postern__V1__UpdateMailbox u = POSTERN__V1__UPDATE_MAILBOX__INIT;
 	const char *pw = web_form_get(&rq->form, "password");
 	const char *confirm = web_form_get(&rq->form, "confirm");
-	char pass0[WEB_PASS_TEXT], spass[WEB_PASS_TEXT];
-	uint8_t hash[32], link[WEB_LINK_BYTES];
-	pn_buf strong = { NULL, 0 }, work = { NULL, 0 };
+	uint8_t hash[32];
 	const web_mailbox *mb;
 	web_pw_verdict v;
-	pn_gpg *g;
 	int64_t id;
-	char *address = NULL;
-	web_sess fresh;
+	act_keys k;
 	pn_err err;
 	int rc;
 
-	memset(&fresh, 0, sizeof(fresh));
 	if (rq->sess.has_pin && !rq->sess.pin_ok)
 		return web_redirect(rq, "/activate");
-	v = web_pw_check(blocklist, pw, confirm, rq->sess.address, web_cfg.password_min,
+	v = web_pw_check(web_pw_common(), pw, confirm, rq->sess.address, web_cfg.password_min,
 	    web_cfg.password_max);
 	if (v != WEB_PW_OK)
-		return password_form(rq, 200, pw_message(v));
+		return password_form(rq, 200, web_pw_message(v));
 
 	id = rq->sess.mailbox_id;
 	mb = web_get_mailbox(rq, id, NULL, NULL, &err);
@@ -344,39 +372,16 @@ int web_password_post(web_req *rq)
 		return already_active(rq);
 	pn_guest_link_hash(rq->sess.link, hash);
 	if (mb->link_hash.len != 32 || sodium_memcmp(mb->link_hash.data, hash, 32) != 0)
-		return neutral(rq);
-	pn_guest_passphrase(rq->sess.link, rq->sess.pin, pass0);
-	memcpy(link, rq->sess.link, sizeof(link));
+		return neutral(rq);     /* re-issued meanwhile: this link is no longer valid */
 
-	/* the stored copy: the password, strong S2K */
-	if (!(g = web_gpg_strong(rq->t))) {
-		rc = web_error(rq, 503);
-		goto done;
-	}
-	err = web_key_reprotect(rq, 1, &mb->public_key, mb->secret_key.data, mb->secret_key.len, pass0,
-	    pw, &strong);
-	if (err != PN_OK) {
+	memset(&k, 0, sizeof(k));
+	if ((err = make_keys(rq, mb, pw, &k)) != PN_OK) {
 		pn_warn("msg=\"cannot re-protect the guest key\" mailbox=%lld status=%s",
 		    (long long)id, pn_err_str(err));
-		rc = err == PN_ERR_PERM ? neutral(rq) : web_error(rq, 500);
+		rc = err == PN_ERR_PERM ? neutral(rq) : web_error(rq, err == PN_ERR_TEMP ? 503 : 500);
 		goto done;
 	}
-	/* the session's working copy: a fresh cookie (new id), fast S2K */
-	memset(&fresh, 0, sizeof(fresh));
-	web_sess_new_cookie(&fresh);
-	web_sess_pass(fresh.c, spass);
-	if (web_key_reprotect(rq, 0, &mb->public_key, mb->secret_key.data, mb->secret_key.len, pass0,
-	    spass, &work) != PN_OK) {
-		rc = web_error(rq, 500);
-		goto done;
-	}
-	u.mailbox_id = id;
-	u.expected_state = POSTERN__V1__MAILBOX_STATE__MAILBOX_PENDING;
-	u.new_state = POSTERN__V1__MAILBOX_STATE__MAILBOX_ACTIVE;
-	u.secret_key.data = strong.data;
-	u.secret_key.len = strong.len;
-	u.clear_link = 1;
-	err = web_update_mailbox(rq, &u);
+	err = store_keys(rq, id, &k);
 	if (err == PN_ERR_EXISTS) {
 		rc = already_active(rq);
 		goto done;
@@ -385,54 +390,31 @@ int web_password_post(web_req *rq)
 		rc = web_error(rq, err == PN_ERR_TEMP ? 503 : 500);
 		goto done;
 	}
-	/* active: the FLOW record goes, the new session comes */
-	address = pn_strdup(mb->address);
-	web_sess_delete(rq->t->redis, &rq->sess);
-	web_sess_clear(&rq->sess);
-	rq->sess = fresh;
-	memset(&fresh, 0, sizeof(fresh));
-	rq->sess.kind = WEB_SESS_AUTH;
-	rq->sess.mailbox_id = id;
-	rq->sess.created = rq->now;
-	rq->sess.address = address;
-	address = NULL;
-	rq->sess.key = work;
-	work.data = NULL;
-	work.len = 0;
-	rq->set_cookie = 1;
-	web_sess_csrf(rq->sess.c, rq->csrf);
-	if (web_sess_save(rq->t->redis, &rq->sess, rq->now) < 0) {
+	/* active: the FLOW record goes, the new session comes, then the code */
+	if (web_login_begin(rq, &k.fresh, id, mb->address, &k.work) < 0 ||
+	    web_recovery_keep(rq, k.code) < 0) {
 		rc = web_error(rq, 503);
 		goto done;
 	}
-	web_touch(rq, id);
 	pn_info("msg=\"mailbox activated\" mailbox=%lld", (long long)id);
-	rc = web_redirect(rq, "/inbox");
+	rc = web_redirect(rq, "/recovery-code");
 done:
-	sodium_memzero(pass0, sizeof(pass0));
-	sodium_memzero(spass, sizeof(spass));
-	sodium_memzero(link, sizeof(link));
-	pn_buf_free(&strong);
-	pn_buf_free(&work);
-	pn_free(&address);
-	web_sess_clear(&fresh);
+	pn_buf_free(&k.strong);
+	pn_buf_free(&k.work);
+	pn_buf_free(&k.copy);
+	web_sess_clear(&k.fresh);
+	sodium_memzero(&k, sizeof(k));
 	return rc;
 }
 
-/* web_activate_init - the password blocklist; -1 = cannot run */
+/* web_activate_init - the password blocklist (web_pw.c); -1 = cannot run */
 int web_activate_init(void)
 {
-	if (!(blocklist = web_blocklist_load(web_cfg.blocklist)))
-		return -1;
-	if (web_blocklist_size(blocklist) < 10000)
-		pn_warn("msg=\"the password blocklist is short\" entries=%zu",
-		    web_blocklist_size(blocklist));
-	pn_info("msg=\"password blocklist loaded\" entries=%zu", web_blocklist_size(blocklist));
-	return 0;
+	return web_pw_load_common(web_cfg.blocklist);
 }
 
 /* web_activate_fini - the blocklist goes */
 void web_activate_fini(void)
 {
-	web_blocklist_free(&blocklist);
+	web_pw_free_common();
 }

@@ -77,7 +77,9 @@ void web_login_html(web_buf *b, const web_page *p, const char *csrf, const char 
 	web_buf_printf(b, "\">\n<label for=\"password\">%s</label>\n"
 	    "<input id=\"password\" name=\"password\" type=\"password\" "
 	    "autocomplete=\"current-password\" maxlength=\"%ld\" required%s>\n"
-	    "<button type=\"submit\" class=\"btn\">%s</button>\n</form>\n</section>\n",
+	    "<button type=\"submit\" class=\"btn\">%s</button>\n</form>\n"
+	    "<p><a href=\"/recover\">Forgot your password? Use your recovery code</a></p>\n"
+	    "</section>\n",
 	    TXT->password_label, web_cfg.password_max,
 	    address && *address ? " autofocus" : "", TXT->login_submit);
 	web_html_end(b, p);
@@ -152,22 +154,40 @@ int web_login_post(web_req *rq)
 		return login_form(rq, 200, TXT->login_failed, NULL, norm);
 	}
 	web_throttle_ok(rq->t->redis, tag);
-	if (rq->sess.kind != WEB_SESS_NONE)
-		web_sess_delete(rq->t->redis, &rq->sess);
-	web_sess_clear(&rq->sess);
-	rq->sess = fresh;
-	rq->sess.kind = WEB_SESS_AUTH;
-	rq->sess.mailbox_id = mb->id;
-	rq->sess.created = rq->now;
-	rq->sess.address = pn_strdup(mb->address);
-	rq->sess.key = work;
-	rq->set_cookie = 1;
-	if (web_sess_save(rq->t->redis, &rq->sess, rq->now) < 0)
+	if (web_login_begin(rq, &fresh, mb->id, mb->address, &work) < 0)
 		return web_error(rq, 503);
-	web_touch(rq, mb->id);
 	pn_info("msg=\"logged in\" mailbox=%lld", (long long)mb->id);
 	rc = web_redirect(rq, "/inbox");
 	return rc;
+}
+
+/*
+ * web_login_begin - fresh (a new cookie) becomes the request's logged-in
+ * session for mailbox id, with work (the key under the session
+ * passphrase; taken); whatever session came is deleted. 0, or -1 when
+ * Redis did not keep it. Shared by login, activation and recovery.
+ */
+int web_login_begin(web_req *rq, web_sess *fresh, int64_t id, const char *address,
+    pn_buf *work)
+{
+	if (rq->sess.kind != WEB_SESS_NONE)
+		web_sess_delete(rq->t->redis, &rq->sess);
+	web_sess_clear(&rq->sess);
+	rq->sess = *fresh;
+	memset(fresh, 0, sizeof(*fresh));
+	rq->sess.kind = WEB_SESS_AUTH;
+	rq->sess.mailbox_id = id;
+	rq->sess.created = rq->now;
+	rq->sess.address = pn_strdup(address);
+	rq->sess.key = *work;
+	work->data = NULL;
+	work->len = 0;
+	rq->set_cookie = 1;
+	web_sess_csrf(rq->sess.c, rq->csrf);
+	if (web_sess_save(rq->t->redis, &rq->sess, rq->now) < 0)
+		return -1;
+	web_touch(rq, id);
+	return 0;
 }
 
 /* web_logout_post - POST /logout: the record goes, the cookie is cleared */

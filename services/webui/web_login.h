@@ -30,4 +30,8 @@ int web_root_get(web_req *rq);
 int web_login_init(void);
 void web_login_fini(void);
 
+/* web_login_begin - fresh becomes the request's logged-in session (work taken); 0 or -1 */
+int web_login_begin(web_req *rq, web_sess *fresh, int64_t id, const char *address,
+    pn_buf *work);
+
 #endif

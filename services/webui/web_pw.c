@@ -26,7 +26,10 @@
 #include "postern/log.h"
 #include "postern/mem.h"
 #include "postern/text.h"
+#include "web_cfg.h"
 #include "web_pw.h"
+#include "web_text.h"
+#include "web_util.h"
 
 #define BLOCKLIST_MAX_BYTES (16L * 1024 * 1024)
 #define ENTRY_MAX 256
@@ -258,4 +261,51 @@ web_pw_verdict web_pw_check(const web_blocklist *bl, const char *pw,
 	if (!confirm || strcmp(pw, confirm) != 0)
 		return WEB_PW_MISMATCH;
 	return WEB_PW_OK;
+}
+
+/* ---- the web UI's one blocklist, and what to say ---- */
+
+static web_blocklist *common;
+
+/* web_pw_load_common - the blocklist of every password form; -1 = cannot run */
+int web_pw_load_common(const char *path)
+{
+	if (!(common = web_blocklist_load(path)))
+		return -1;
+	if (web_blocklist_size(common) < 10000)
+		pn_warn("msg=\"the password blocklist is short\" entries=%zu",
+		    web_blocklist_size(common));
+	pn_info("msg=\"password blocklist loaded\" entries=%zu", web_blocklist_size(common));
+	return 0;
+}
+
+void web_pw_free_common(void)
+{
+	web_blocklist_free(&common);
+}
+
+const web_blocklist *web_pw_common(void)
+{
+	return common;
+}
+
+/* web_pw_message - the text for a verdict (a thread's static buffer) */
+const char *web_pw_message(web_pw_verdict v)
+{
+	static __thread char buf[160];
+
+	switch (v) {
+	case WEB_PW_TOO_SHORT:
+		web_tfmtl(buf, sizeof(buf), TXT->pw_too_short, web_cfg.password_min, 0, 0);
+		return buf;
+	case WEB_PW_TOO_LONG:
+		web_tfmtl(buf, sizeof(buf), TXT->pw_too_long, web_cfg.password_max, 0, 0);
+		return buf;
+	case WEB_PW_CONTROL: return TXT->pw_control;
+	case WEB_PW_COMMON: return TXT->pw_common;
+	case WEB_PW_PATTERN: return TXT->pw_pattern;
+	case WEB_PW_CONTEXT: return TXT->pw_context;
+	case WEB_PW_MISMATCH: return TXT->pw_mismatch;
+	default: return NULL;
+	}
 }

@@ -37,4 +37,17 @@ long web_utf8_chars(const char *s);
 web_pw_verdict web_pw_check(const web_blocklist *bl, const char *pw,
     const char *confirm, const char *address, long min, long max);
 
+/*
+ * The blocklist every password form of the web UI checks (activation,
+ * recovery): loaded once at start, read-only afterwards.
+ * web_pw_load_common - load it from path; -1 = cannot run
+ * web_pw_common - it (NULL before loading)
+ * web_pw_message - what to tell about a verdict (the web UI's texts and
+ *	POSTERN_PASSWORD_MIN/MAX; a thread's static buffer), NULL for OK
+ */
+int web_pw_load_common(const char *path);
+void web_pw_free_common(void);
+const web_blocklist *web_pw_common(void);
+const char *web_pw_message(web_pw_verdict v);
+
 #endif

@@ -16,8 +16,8 @@ const web_text web_text_en = {
 	.nav_logout = "Log out",
 	.skip = "Skip to content",
 
-	.link_invalid_title = "This link is not valid",
-	.link_invalid_text = "The link may be mistyped, already used or expired. If you have already chosen a password, log in with your address and password. Otherwise ask the sender to send the message again.",
+	.link_invalid_title = "This link is no longer valid",
+	.link_invalid_text = "The link may be mistyped, replaced by a newer invitation, already used or expired. If you have already chosen a password, log in with your address and password. Otherwise open the newest invitation mail, or ask the sender to send the message again: that mails you a new invitation.",
 	.link_invalid_login = "Go to the login page",
 	.pin_title = "Enter your PIN",
 	.pin_intro = "The sender protected this mailbox with a PIN. They will have given it to you another way, for example by phone or text message.",
@@ -34,7 +34,7 @@ const web_text web_text_en = {
 
 	.pw_title = "Choose your password",
 	.pw_intro = "You will use this password with your e-mail address to read your messages.",
-	.pw_warning = "Choose carefully: the password can never be changed or reset, not even by the sender. Keep it in a password manager.",
+	.pw_warning = "Choose carefully: the password can never be changed or reset by anyone else, not even by the sender. Keep it in a password manager. Next you are shown a recovery code, once: keep it safe, it is the only way back in if you forget the password.",
 	.pw_label = "Password",
 	.pw_hint = "At least {1} characters, at most {2}. A few unrelated words make a good password.",
 	.pw_confirm_label = "Repeat the password",

@@ -588,6 +588,19 @@ double th_metric(int port, const char *name)
 	return v;
 }
 
+/* th_wait_metric - poll a metric until it is >= min or the time is up */
+int th_wait_metric(int port, const char *name, double min, long timeout_ms)
+{
+	long long deadline = now_ms() + timeout_ms;
+
+	do {
+		if (th_metric(port, name) >= min)
+			return 0;
+		usleep(50000);
+	} while (now_ms() < deadline);
+	return -1;
+}
+
 /* th_wait_http - poll a URL until it answers status or the time is up */
 int th_wait_http(int port, const char *path, int status, long timeout_ms)
 {

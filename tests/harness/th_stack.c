@@ -135,11 +135,35 @@ void th_stack_provision_start(th_stack *s, int i)
 	assert_true(s->pv[i] > 0);
 }
 
+/* th_stack_mailstore_start - mailstore replica i with the stack's settings */
+void th_stack_mailstore_start(th_stack *s, int i)
+{
+	const char *all[ENV_MAX];
+	const char *base[] = { s->env[0], s->env[1], "POSTERN_OUTBOX_INTERVAL_MS=100",
+		"POSTERN_SMTP_STARTTLS=off", NULL };
+	pid_t *pid = i == 0 ? &s->ms : &s->ms2;
+
+	assert_true(i >= 0 && i < s->mailstores);
+	*pid = th_service_start("mailstore", s->broker.endpoint,
+	    with(all, base, s->opts.ms_env), i == 0 ? &s->ms_health : &s->ms2_health);
+	assert_true(*pid > 0);
+}
+
+/* th_stack_keylookup_start - keylookup with the stack's settings */
+void th_stack_keylookup_start(th_stack *s)
+{
+	const char *all[ENV_MAX];
+	const char *base[] = { s->env[2], s->env[3], NULL };
+
+	s->kl = th_service_start("keylookup", s->broker.endpoint,
+	    with(all, base, s->opts.kl_env), &s->kl_health);
+	assert_true(s->kl > 0);
+}
+
 /* th_stack_start - broker, database, sink, mailstore, keylookup, provision, client */
 void th_stack_start(th_stack *s, const th_stack_opts *opts)
 {
 	static const th_stack_opts everything = { .tag = "stack" };
-	const char *all[ENV_MAX];
 	char key[65];
 	uint8_t k[32];
 
@@ -147,11 +171,13 @@ void th_stack_start(th_stack *s, const th_stack_opts *opts)
 	s->opts = opts ? *opts : everything;
 	if (!s->opts.tag)
 		s->opts.tag = "stack";
-	s->sink = s->ms = s->kl = -1;
+	s->sink = s->ms = s->ms2 = s->kl = -1;
 	for (int i = 0; i < TH_STACK_PV_MAX; i++)
 		s->pv[i] = -1;
 	s->provisions = s->opts.no_provision ? 0 : s->opts.provisions ? s->opts.provisions : 1;
 	assert_true(s->provisions <= TH_STACK_PV_MAX);
+	s->mailstores = s->opts.mailstores ? s->opts.mailstores : 1;
+	assert_true(s->mailstores <= TH_STACK_MS_MAX);
 	assert_true(sodium_init() >= 0);
 
 	s->maildir = dir(s, "m");
@@ -175,18 +201,12 @@ void th_stack_start(th_stack *s, const th_stack_opts *opts)
 
 	snprintf(s->env[0], sizeof(s->env[0]), "POSTERN_PG_DSN=%s", s->dsn);
 	snprintf(s->env[1], sizeof(s->env[1]), "POSTERN_SMTP_URL=smtp://127.0.0.1:%d", s->smtp);
-	const char *ms_env[] = { s->env[0], s->env[1], "POSTERN_OUTBOX_INTERVAL_MS=100",
-		"POSTERN_SMTP_STARTTLS=off", NULL };
-	s->ms = th_service_start("mailstore", s->broker.endpoint,
-	    with(all, ms_env, s->opts.ms_env), &s->ms_health);
-	assert_true(s->ms > 0);
+	for (int i = 0; i < s->mailstores; i++)
+		th_stack_mailstore_start(s, i);
 
 	snprintf(s->env[2], sizeof(s->env[2]), "POSTERN_REDIS=%s", th_env("POSTERN_TEST_REDIS"));
 	snprintf(s->env[3], sizeof(s->env[3]), "POSTERN_KEYRING_DIR=%s", s->keyring);
-	const char *kl_env[] = { s->env[2], s->env[3], NULL };
-	s->kl = th_service_start("keylookup", s->broker.endpoint,
-	    with(all, kl_env, s->opts.kl_env), &s->kl_health);
-	assert_true(s->kl > 0);
+	th_stack_keylookup_start(s);
 
 	randombytes_buf(k, sizeof(k));
 	sodium_bin2hex(key, sizeof(key), k, sizeof(k));
@@ -224,6 +244,7 @@ int th_stack_stop(th_stack *s)
 	for (int i = 0; i < s->provisions; i++)
 		rc |= stop(&s->pv[i], "provision");
 	rc |= stop(&s->kl, "keylookup");
+	rc |= stop(&s->ms2, "mailstore");
 	rc |= stop(&s->ms, "mailstore");
 	if (s->sink > 0)
 		th_stop(s->sink, 5000);

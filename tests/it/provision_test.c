@@ -14,10 +14,15 @@
  *     independently, from docs/security.md) - and a wrong PIN does not;
  *   - the same event three times: same outcomes and PIN, one message, one
  *     invitation;
- *   - another sender to the same address: MAILBOX_EXISTS, a notification
- *     with no secret in it, two messages in the mailbox;
+ *   - another sender to the same address, never activated: MAILBOX_REISSUED
+ *     with a new PIN, a new invitation (new link), both messages open with
+ *     the new link and PIN and not with the old ones; a retry of the event
+ *     repeats nothing; the first sender's stale PIN copy is gone;
  *   - posternctl pin: ciphertext the sender's key opens to the PIN;
  *     another sender gets nothing;
+ *   - posternctl reissue: a sender who is not the mailbox's, or has no
+ *     key, gets nothing and changes nothing; the creator and the operator
+ *     (a key of their own, proven by the challenge) get a new link and PIN;
  *   - posternctl send --sent-copy: the PIN header only in the sent copy;
  *   - PinVerify: OK, wrong with tries left, lock-out, LOCKED with the
  *     mailbox locked in mailstore and the sender told;
@@ -319,11 +324,18 @@ static int setup(void **state)
 	assert_int_equal(ctl(NULL, "key", "import", path, (char *)NULL), 0);
 	th_gpg_fpr(f->senderhome, addr("kim"), f->kim_fpr, sizeof(f->kim_fpr));
 
+	/* kim's key is also the operator's (posternctl reissue --operator) */
 	{
-		static const char *const pv_env[] = { "POSTERN_PROVISION_MAX_MAIL_BYTES=" STR(MAX_MAIL),
+		static char operator_env[600];
+		snprintf(path, sizeof(path), "%s/operator.asc", f->senderhome);
+		assert_int_equal(th_gpg(F->senderhome, path, "--armor", "--export", addr("kim"),
+		    (char *)NULL), 0);
+		snprintf(operator_env, sizeof(operator_env), "POSTERN_PROVISION_OPERATOR_KEY=%s", path);
+		static const char *pv_env[] = { "POSTERN_PROVISION_MAX_MAIL_BYTES=" STR(MAX_MAIL),
 			"POSTERN_PUBLIC_URL=" PUBLIC_URL "/", "POSTERN_BUS_TIMEOUT_MS=20000",
 			"POSTERN_PIN_LOCKOUT_AFTER=3", "POSTERN_PIN_LOCKOUT_SECONDS=1",
-			"POSTERN_PIN_MAX_FAILURES=5", "POSTERN_PROVISION_KEYRING_MAX=1", NULL };
+			"POSTERN_PIN_MAX_FAILURES=5", "POSTERN_PROVISION_KEYRING_MAX=1", NULL, NULL };
+		pv_env[7] = operator_env;
 		const th_stack_opts o = { .tag = "provision", .keyring = f->keyring,
 			.pv_env = pv_env, .client_timeout_ms = 30000, .client_retries = 2 };
 		th_stack_start(&f->st, &o);
@@ -476,41 +488,153 @@ static void test_same_event_thrice(void **state)
 	pn_pool_destroy(&pool);
 }
 
-/* Another sender to bob: MAILBOX_EXISTS, a notification without secrets. */
+/*
+ * reissued_link - the newest mail to address must be a new invitation:
+ * its link (static), different from old, with no PIN in it
+ */
+static const char *reissued_link(const char *address, int n, const char *old, const char *pin)
+{
+	static char link[64];
+	char *inv = NULL;
+
+	assert_int_equal(wait_mails(address, n), n);
+	assert_int_equal(mails_to(address, &inv), n);
+	assert_non_null(inv);
+	assert_non_null(strstr(inv, "links of earlier"));
+	if (pin && *pin)
+		assert_null(strstr(inv, pin));
+	snprintf(link, sizeof(link), "%s", link_in(inv));
+	assert_string_not_equal(link, old);
+	free(inv);
+	return link;
+}
+
+/*
+ * Another sender to bob, who never opened his mailbox: it is re-issued -
+ * MAILBOX_REISSUED with a new PIN, a new invitation with a new link, the
+ * key re-protected for them (the old link and PIN no longer open it), both
+ * messages kept; the old PIN copy of the first sender goes.
+ */
 static void test_second_sender(void **state)
 {
 	pn_pool *pool = pn_pool_new();
 	Postern__V1__SendResult *res;
 	const char *rcpts[] = { addr("bob") };
 	const char *id = event_id();
-	char *mail = the_mail("Carol", addr("carol"), "hello again", "second message"), *note = NULL;
+	char *mail = the_mail("Carol", addr("carol"), "hello again", "second message");
+	char old_link[64], old_pin[16], out[512];
 	(void)state;
 
+	snprintf(old_link, sizeof(old_link), "%s", bob_link);
+	snprintf(old_pin, sizeof(old_pin), "%s", bob_pin);
 	assert_int_equal(send_event(pool, id, addr("carol"), rcpts, 1, mail, strlen(mail), 1,
 	    &res), PN_OK);
-	want(res->outcomes[0], addr("bob"), POSTERN__V1__OUTCOME__KIND__MAILBOX_EXISTS);
-	assert_string_equal(res->outcomes[0]->pin, "");
-	assert_int_equal(wait_mails(addr("bob"), 2), 2);
-	assert_int_equal(mails_to(addr("bob"), &note), 2);
-	assert_non_null(note);
-	assert_non_null(strstr(note, PUBLIC_URL "/login"));
-	assert_non_null(strstr(note, "Carol"));
-	assert_null(strstr(note, "/m/"));
-	assert_null(strstr(note, bob_link));
-	assert_null(strstr(note, bob_pin));
+	want(res->outcomes[0], addr("bob"), POSTERN__V1__OUTCOME__KIND__MAILBOX_REISSUED);
+	pin_ok(res->outcomes[0]->pin);
+	snprintf(bob_pin, sizeof(bob_pin), "%s", res->outcomes[0]->pin);
+	snprintf(bob_link, sizeof(bob_link), "%s", reissued_link(addr("bob"), 2, old_link, bob_pin));
 	assert_int_equal(sql_int("SELECT count(*) FROM messages m JOIN mailboxes b ON "
 	    "b.id = m.mailbox_id WHERE b.address = '%s'", addr("bob")), 2);
-	/* the new message opens with the same key and secrets */
+	assert_int_equal(sql_int("SELECT reissue_count FROM mailboxes WHERE address = '%s'",
+	    addr("bob")), 1);
+	/* both messages open with the new link and PIN, none with the old ones */
 	{
 		pn_buf plain = { NULL, 0 };
 		assert_int_equal(decrypt_stored(addr("bob"), id, "body", bob_link, bob_pin, &plain),
 		    PN_OK);
 		assert_memory_equal(plain.data, mail, strlen(mail));
 		pn_buf_free(&plain);
+		assert_int_equal(decrypt_stored(addr("bob"), bob_event, "body", bob_link, bob_pin,
+		    &plain), PN_OK);
+		pn_buf_free(&plain);
+		assert_int_not_equal(decrypt_stored(addr("bob"), bob_event, "body", old_link, old_pin,
+		    &plain), PN_OK);
+		pn_buf_free(&plain);
 	}
-	free(note);
+	/* the same event again: the same answer, nothing more */
+	assert_int_equal(send_event(pool, id, addr("carol"), rcpts, 1, mail, strlen(mail), 1,
+	    &res), PN_OK);
+	want(res->outcomes[0], addr("bob"), POSTERN__V1__OUTCOME__KIND__MAILBOX_REISSUED);
+	assert_string_equal(res->outcomes[0]->pin, bob_pin);
+	usleep(300000);
+	assert_int_equal(mails_to(addr("bob"), NULL), 2);
+	/* alice's copy of the old PIN is gone; carol has no key, so no copy either */
+	snprintf(out, sizeof(out), "%s/pin2.out", F->senderhome);
+	assert_int_equal(ctl(out, "pin", "--sender", addr("alice"), "--recipient", addr("bob"),
+	    (char *)NULL), 1);
 	free(mail);
 	pn_pool_destroy(&pool);
+}
+
+/*
+ * posternctl reissue: kim (a key, but no sender of bob's) and carol (a
+ * sender, but no key) get nothing and change nothing; alice (the
+ * creator, her secret key here) gets a new link and PIN, the PIN copy
+ * is hers again; the operator (kim's key as POSTERN_PROVISION_OPERATOR_KEY)
+ * may too; an active mailbox is refused.
+ */
+static void test_posternctl_reissue(void **state)
+{
+	char out[512], *text, *hash0, *hash1, old_link[64];
+	const char *p;
+	int mails = mails_to(addr("bob"), NULL);
+	(void)state;
+
+	snprintf(out, sizeof(out), "%s/reissue.out", F->senderhome);
+	hash0 = sql("SELECT encode(link_hash, 'hex') FROM mailboxes WHERE address = '%s'",
+	    addr("bob"));
+	assert_int_equal(ctl(out, "reissue", "--sender", addr("kim"), "--recipient", addr("bob"),
+	    "--pin", (char *)NULL), 1);
+	text = th_read_file(out, NULL);
+	assert_string_equal(text, "");
+	free(text);
+	assert_int_equal(ctl(out, "reissue", "--sender", addr("carol"), "--recipient",
+	    addr("bob"), (char *)NULL), 1);
+	assert_int_equal(ctl(out, "reissue", "--sender", addr("kim"), "--recipient",
+	    addr("nobody"), (char *)NULL), 1);
+	hash1 = sql("SELECT encode(link_hash, 'hex') FROM mailboxes WHERE address = '%s'",
+	    addr("bob"));
+	assert_string_equal(hash0, hash1);          /* nothing changed */
+	free(hash1);
+	usleep(300000);
+	assert_int_equal(mails_to(addr("bob"), NULL), mails);
+
+	/* alice proves her key: a new link and PIN */
+	assert_int_equal(ctl(out, "reissue", "--sender", addr("alice"), "--recipient", addr("bob"),
+	    "--pin", (char *)NULL), 0);
+	text = th_read_file(out, NULL);
+	assert_non_null(p = strstr(text, "\tMAILBOX_REISSUED\tpin="));
+	snprintf(bob_pin, sizeof(bob_pin), "%.6s", p + strlen("\tMAILBOX_REISSUED\tpin="));
+	pin_ok(bob_pin);
+	free(text);
+	snprintf(old_link, sizeof(old_link), "%s", bob_link);
+	snprintf(bob_link, sizeof(bob_link), "%s", reissued_link(addr("bob"), mails + 1, old_link,
+	    bob_pin));
+	{
+		pn_buf plain = { NULL, 0 };
+		assert_int_equal(decrypt_stored(addr("bob"), bob_event, "body", bob_link, bob_pin,
+		    &plain), PN_OK);
+		pn_buf_free(&plain);
+	}
+	assert_int_equal(ctl(out, "pin", "--sender", addr("alice"), "--recipient", addr("bob"),
+	    (char *)NULL), 0);
+	text = th_read_file(out, NULL);
+	assert_non_null(strstr(text, bob_pin));
+	free(text);
+
+	/* the operator, in the creator's name */
+	snprintf(old_link, sizeof(old_link), "%s", bob_link);
+	assert_int_equal(ctl(out, "reissue", "--operator", "--recipient", addr("bob"), "--pin",
+	    (char *)NULL), 0);
+	text = th_read_file(out, NULL);
+	assert_non_null(p = strstr(text, "\tMAILBOX_REISSUED\tpin="));
+	snprintf(bob_pin, sizeof(bob_pin), "%.6s", p + strlen("\tMAILBOX_REISSUED\tpin="));
+	free(text);
+	snprintf(bob_link, sizeof(bob_link), "%s", reissued_link(addr("bob"), mails + 2, old_link,
+	    bob_pin));
+	assert_int_equal(sql_int("SELECT reissue_count FROM mailboxes WHERE address = '%s'",
+	    addr("bob")), 3);
+	free(hash0);
 }
 
 /* posternctl pin: alice's key opens it; carol gets nothing. */
@@ -855,12 +979,16 @@ static void test_keyring_renewed(void **state)
 	before = renewals();
 	assert_int_equal(send_event(pool, id, addr("carol"), bob, 1, mail, strlen(mail), 0, &res),
 	    PN_OK);
-	want(res->outcomes[0], addr("bob"), POSTERN__V1__OUTCOME__KIND__MAILBOX_EXISTS);
+	/* bob never opened it: re-issued, now without a PIN (the event asks for none) */
+	want(res->outcomes[0], addr("bob"), POSTERN__V1__OUTCOME__KIND__MAILBOX_REISSUED);
+	assert_string_equal(res->outcomes[0]->pin, "");
 	assert_true(wait_renewal(before) > before);
 	/* bounded: the limit, plus what one lock may add (a pool batch of 8) */
 	assert_true(th_metric(F->st.pv_health[0], "postern_provision_keyring_keys") <= 1 + 8);
 	assert_int_equal(keyring_homes(), 1);
-	assert_int_equal(wait_mails(addr("bob"), bob_before + 1), bob_before + 1);
+	snprintf(bob_link, sizeof(bob_link), "%s", reissued_link(addr("bob"), bob_before + 1,
+	    bob_link, NULL));
+	bob_pin[0] = '\0';
 	{
 		pn_buf plain = { NULL, 0 };
 		assert_int_equal(decrypt_stored(addr("bob"), id, "body", bob_link, bob_pin, &plain),
@@ -873,8 +1001,9 @@ static void test_keyring_renewed(void **state)
 	id = event_id();
 	assert_int_equal(send_event(pool, id, addr("carol"), bob, 1, mail, strlen(mail), 0, &res),
 	    PN_OK);
-	want(res->outcomes[0], addr("bob"), POSTERN__V1__OUTCOME__KIND__MAILBOX_EXISTS);
-	assert_int_equal(wait_mails(addr("bob"), bob_before + 2), bob_before + 2);
+	want(res->outcomes[0], addr("bob"), POSTERN__V1__OUTCOME__KIND__MAILBOX_REISSUED);
+	snprintf(bob_link, sizeof(bob_link), "%s", reissued_link(addr("bob"), bob_before + 2,
+	    bob_link, NULL));
 	assert_true(wait_renewal(before) > before);
 	id2 = event_id();
 	assert_int_equal(send_event(pool, id2, addr("alice"), lena, 1, mail, strlen(mail), 1, &res),
@@ -1155,8 +1284,9 @@ int main(void)
 		cmocka_unit_test(test_created_and_key_found),
 		cmocka_unit_test(test_stored_ciphertext),
 		cmocka_unit_test(test_same_event_thrice),
-		cmocka_unit_test(test_second_sender),
 		cmocka_unit_test(test_posternctl_pin),
+		cmocka_unit_test(test_second_sender),
+		cmocka_unit_test(test_posternctl_reissue),
 		cmocka_unit_test(test_sent_copy),
 		cmocka_unit_test(test_pin_verify),
 		cmocka_unit_test(test_bad_input),

@@ -12,6 +12,7 @@ int ctl_lookup(int argc, char **argv);
 int ctl_key(int argc, char **argv);
 int ctl_send(int argc, char **argv);
 int ctl_pin(int argc, char **argv);
+int ctl_reissue(int argc, char **argv);
 
 /*
  * The bus, shared by the commands that talk to a service (ctl_bus.c).
@@ -31,5 +32,19 @@ void ctl_unreachable(const char *cmd, const char *service);
 void ctl_refused(const char *cmd, pn_err rc, const char *why);
 void ctl_failed(const char *cmd, const char *service, const pn_client *client, pn_err rc,
     const char *why);
+
+/*
+ * Shared by the commands:
+ * ctl_decrypt - cipher decrypted with the local keyring (GNUPGHOME) into
+ *	*plain_r, to be freed with ctl_plain_free; 0, or -1 with a message
+ * ctl_print_outcome - one tab-separated line for a send outcome; -1 for
+ *	REJECTED (ctl_send.c)
+ */
+#include "postern/v1/provision.pb-c.h"
+#include <stddef.h>
+
+int ctl_decrypt(const char *cmd, const void *cipher, size_t len, char **plain_r, size_t *n_r);
+void ctl_plain_free(char **plain, size_t n);
+int ctl_print_outcome(const Postern__V1__Outcome *o);
 
 #endif

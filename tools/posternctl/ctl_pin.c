@@ -34,16 +34,16 @@ static int pin_usage(FILE *out)
 	return out == stdout ? 0 : 2;
 }
 
-/* decrypt_pin - with the local keyring; prints "PIN: ..." on success, 0 or -1 */
-static int decrypt_pin(const void *cipher, size_t len)
+/* ctl_decrypt - cipher decrypted with the local keyring into *plain_r (gpgme_free it); 0 or -1 */
+int ctl_decrypt(const char *cmd, const void *cipher, size_t len, char **plain_r, size_t *n_r)
 {
 	gpgme_ctx_t ctx = NULL;
 	gpgme_data_t in = NULL, out = NULL;
 	gpgme_error_t e;
-	char *plain = NULL;
-	size_t n = 0;
 	int rc = -1;
 
+	*plain_r = NULL;
+	*n_r = 0;
 	if (!gpgme_check_version(NULL))
 		return -1;
 	if ((e = gpgme_new(&ctx)) != 0)
@@ -53,12 +53,39 @@ static int decrypt_pin(const void *cipher, size_t len)
 	    (e = gpgme_data_new(&out)) != 0)
 		goto done;
 	if ((e = gpgme_op_decrypt(ctx, in, out)) != 0) {
-		fprintf(stderr, "posternctl pin: cannot decrypt here (%s): the sender's "
-		    "secret key is not in this keyring\n", gpgme_strerror(e));
+		fprintf(stderr, "posternctl %s: cannot decrypt here (%s): the secret key is not "
+		    "in this keyring\n", cmd, gpgme_strerror(e));
 		goto done;
 	}
-	plain = gpgme_data_release_and_get_mem(out, &n);
+	*plain_r = gpgme_data_release_and_get_mem(out, n_r);
 	out = NULL;
+	rc = *plain_r ? 0 : -1;
+done:
+	gpgme_data_release(in);
+	gpgme_data_release(out);
+	gpgme_release(ctx);
+	return rc;
+}
+
+/* ctl_plain_free - wipe and free what ctl_decrypt gave */
+void ctl_plain_free(char **plain, size_t n)
+{
+	if (*plain) {
+		pn_wipe(*plain, n);
+		gpgme_free(*plain);
+		*plain = NULL;
+	}
+}
+
+/* decrypt_pin - with the local keyring; prints "PIN: ..." on success, 0 or -1 */
+static int decrypt_pin(const void *cipher, size_t len)
+{
+	char *plain = NULL;
+	size_t n = 0;
+	int rc = -1;
+
+	if (ctl_decrypt("pin", cipher, len, &plain, &n) < 0)
+		return -1;
 	if (!plain || n == 0 || n > 64)
 		goto done;
 	for (size_t i = 0; i < n; i++)
@@ -67,13 +94,7 @@ static int decrypt_pin(const void *cipher, size_t len)
 	printf("PIN: %.*s\n", (int)n, plain);
 	rc = 0;
 done:
-	if (plain) {
-		pn_wipe(plain, n);
-		gpgme_free(plain);
-	}
-	gpgme_data_release(in);
-	gpgme_data_release(out);
-	gpgme_release(ctx);
+	ctl_plain_free(&plain, n);
 	return rc;
 }
 

@@ -72,6 +72,7 @@ static const char *kind_name(Postern__V1__Outcome__Kind kind)
 	case POSTERN__V1__OUTCOME__KIND__MAILBOX_CREATED: return "MAILBOX_CREATED";
 	case POSTERN__V1__OUTCOME__KIND__MAILBOX_EXISTS: return "MAILBOX_EXISTS";
 	case POSTERN__V1__OUTCOME__KIND__REJECTED: return "REJECTED";
+	case POSTERN__V1__OUTCOME__KIND__MAILBOX_REISSUED: return "MAILBOX_REISSUED";
 	default: return "UNSPECIFIED";
 	}
 }
@@ -134,6 +135,25 @@ static int header_name_ok(const char *s)
 		if (*s < 33 || *s > 126 || *s == ':')
 			return 0;
 	return 1;
+}
+
+/* ctl_print_outcome - one line: recipient, kind, and the fingerprint, PIN or error */
+int ctl_print_outcome(const Postern__V1__Outcome *o)
+{
+	printf("%s\t%s", clean(o->recipient), kind_name(o->kind));
+	if (o->kind == POSTERN__V1__OUTCOME__KIND__REJECTED) {
+		printf("\terror=%s\n", clean(o->error));
+		return -1;
+	}
+	if (o->kind == POSTERN__V1__OUTCOME__KIND__KEY_FOUND) {
+		printf("\tfingerprint=%s", clean(o->fingerprint));
+		if (o->delivered)
+			printf("\tdelivered=yes");
+	} else if (o->pin && *o->pin) {
+		printf("\tpin=%s", clean(o->pin));
+	}
+	putchar('\n');
+	return 0;
 }
 
 /* write_sent_copy - the mail with one PIN header per new mailbox on top */
@@ -311,21 +331,9 @@ missing:
 		goto done;
 	}
 	status = 0;
-	for (size_t k = 0; k < res->n_outcomes; k++) {
-		const Postern__V1__Outcome *o = res->outcomes[k];
-		printf("%s\t%s", clean(o->recipient), kind_name(o->kind));
-		if (o->kind == POSTERN__V1__OUTCOME__KIND__REJECTED) {
-			printf("\terror=%s", clean(o->error));
+	for (size_t k = 0; k < res->n_outcomes; k++)
+		if (ctl_print_outcome(res->outcomes[k]) < 0)
 			status = 1;
-		} else if (o->kind == POSTERN__V1__OUTCOME__KIND__KEY_FOUND) {
-			printf("\tfingerprint=%s", clean(o->fingerprint));
-			if (o->delivered)
-				printf("\tdelivered=yes");
-		} else if (o->pin && *o->pin) {
-			printf("\tpin=%s", clean(o->pin));
-		}
-		putchar('\n');
-	}
 	fflush(stdout);
 	if (sent_copy && write_sent_copy(sent_copy, pin_header, mail, len, res) < 0) {
 		fprintf(stderr, "posternctl send: cannot write %s: %s\n", sent_copy, strerror(errno));

@@ -10,6 +10,7 @@
  *	    (--body TEXT | --mime FILE) [--sent-copy FILE] [--event-id ID]
  *	    [--pin-header NAME] [--deliver-key-found] [--notice plain|encrypted]
  *	posternctl pin --sender A --recipient B
+ *	posternctl reissue (--sender A | --operator) --recipient B [--pin]
  * DESCRIPTION
  *	certs	generate the broker's and every client's CURVE certificates
  *		into DIR (kept if they exist), with DIR/allow/ holding the
@@ -27,6 +28,11 @@
  *		rejected recipients (tools/posternctl/ctl_send.c).
  *	pin	print the PIN a sender assigned, encrypted to the sender's key,
  *		and decrypt it with the local keyring (tools/posternctl/ctl_pin.c).
+ *	reissue	give a mailbox that was never activated, or is locked, a new
+ *		link (and with --pin a new PIN) and mail the invitation again;
+ *		proven by decrypting provision's challenge with the sender's
+ *		(or, --operator, the operator's) secret key in the local
+ *		keyring (tools/posternctl/ctl_reissue.c).
  * ENVIRONMENT
  *	POSTERN_BROKER, POSTERN_CERT, POSTERN_BROKER_CERT,
  *	POSTERN_BUS_TIMEOUT_MS, POSTERN_BUS_RETRIES: as for every service
@@ -51,6 +57,8 @@ static const struct {
 	{ "lookup", ctl_lookup, "lookup [--fresh] ADDR...  key lookup: KEY_FOUND, GUEST, NONE or INVALID" },
 	{ "send", ctl_send, "send --from A --to B [--pin] (--body T | --mime F) [--sent-copy F]  publish a send event" },
 	{ "pin", ctl_pin, "pin --sender A --recipient B  check the PIN a sender assigned" },
+	{ "reissue", ctl_reissue, "reissue (--sender A | --operator) --recipient B [--pin]  "
+	  "a new link (and PIN) for a mailbox never activated or locked" },
 	{ "key", ctl_key, "key import FILE...    add public keys to the keylookup keyring" },
 };
 

@@ -116,6 +116,10 @@ pn_err pn_ms_delete_mailboxes(pn_client *client, pn_pool *pool,
 /* pn_ms_queue_mail - put one mail into the outbox (its idem_key queues it once) */
 pn_err pn_ms_queue_mail(pn_client *client, pn_pool *pool, const Postern__V1__QueueMail *queue,
     const char **why_r);
+/* pn_ms_queue_to - one mail (data, len: the rendered message) to rcpt about mailbox_id, queued once by idem_key */
+pn_err pn_ms_queue_to(pn_client *client, pn_pool *pool, int64_t mailbox_id,
+    const char *idem_key, const char *mail_from, const char *rcpt, uint8_t *data, size_t len,
+    const char **why_r);
 /* pn_ms_list_inactive - mailboxes inactive since a time, claimed or walked */
 pn_err pn_ms_list_inactive(pn_client *client, pn_pool *pool,
     const Postern__V1__ListInactive *list, Postern__V1__MailboxList **mailboxes_r,
@@ -127,6 +131,26 @@ pn_err pn_ms_list_tombstones(pn_client *client, pn_pool *pool,
 /* pn_ms_forget_tombstones - clean-up finished for these mailboxes */
 pn_err pn_ms_forget_tombstones(pn_client *client, pn_pool *pool,
     const Postern__V1__ForgetTombstones *forget, const char **why_r);
+/*
+ * pn_ms_reissue - new secrets for a mailbox never activated, with its
+ * message and invitation (EXISTS: re-issued meanwhile, PERM: active; both
+ * with the current mailbox in the result)
+ */
+pn_err pn_ms_reissue(pn_client *client, pn_pool *pool, const Postern__V1__Reissue *reissue,
+    Postern__V1__Reissued **reissued_r, const char **why_r);
+/* pn_ms_set_keys - the keys at activation or recovery, compare-and-set (EXISTS: changed) */
+pn_err pn_ms_set_keys(pn_client *client, pn_pool *pool, const Postern__V1__SetKeys *keys,
+    Postern__V1__Mailbox **mailbox_r, const char **why_r);
+/*
+ * pn_ms_set_own_key - store the recipient's own key with a mailbox (and
+ * queue the notice when it changed); *set_r says whether it did
+ */
+pn_err pn_ms_set_own_key(pn_client *client, pn_pool *pool,
+    const Postern__V1__SetOwnKey *set, Postern__V1__OwnKeySet **set_r,
+    const char **why_r);
+/* pn_ms_close_mailbox - delete a mailbox now, at its recipient's wish (NOTFOUND: gone) */
+pn_err pn_ms_close_mailbox(pn_client *client, pn_pool *pool,
+    const Postern__V1__CloseMailbox *close, const char **why_r);
 
 /* ---- keylookup ---- */
 
@@ -149,5 +173,8 @@ pn_err pn_prov_pin_query(pn_client *client, pn_pool *pool, const Postern__V1__Pi
 pn_err pn_prov_pin_verify(pn_client *client, pn_pool *pool,
     const Postern__V1__PinVerify *verify, Postern__V1__PinVerdict **verdict_r,
     const char **why_r);
+/* pn_prov_reissue - posternctl reissue: a challenge without token, the outcome with it */
+pn_err pn_prov_reissue(pn_client *client, pn_pool *pool, const Postern__V1__ReissueMailbox *reissue,
+    Postern__V1__ReissueResult **result_r, const char **why_r);
 
 #endif

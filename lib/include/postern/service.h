@@ -14,7 +14,8 @@
  *     request counts, errors and latency.
  *
  * Common environment (every service):
- *   POSTERN_BROKER            tcp://127.0.0.1:5555
+ *   POSTERN_BROKER            tcp://127.0.0.1:5555  (several: comma-separated, up to 8;
+ *                             a worker registers with each, a client tries them in turn)
  *   POSTERN_CERT              certs/<service>.cert   (and <file>_secret)
  *   POSTERN_BROKER_CERT       certs/broker.cert
  *   POSTERN_BUS_TIMEOUT_MS    5000 (100..600000)   client reply timeout per try
