@@ -130,7 +130,7 @@ static double now_ms(void)
 static char *raw(const void *req, size_t len, size_t *out_len)
 {
 	struct sockaddr_in a = { .sin_family = AF_INET, .sin_port = htons((uint16_t)F->port) };
-	struct timeval tv = { 20, 0 };
+	struct timeval tv = { 60, 0 };       /* activation re-protects the key three times, one strong */
 	int fd = socket(AF_INET, SOCK_STREAM, 0);
 	size_t cap = 65536, n = 0, off = 0;
 	char *buf = malloc(cap);
