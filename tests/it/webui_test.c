@@ -2033,9 +2033,10 @@ static void old_link_gone(const char *link)
 /* A second mail to a mailbox never opened: a new link and PIN; the old link is gone. */
 static void test_reissue_pending(void **state)
 {
-	const char *erin = addr("erin");
+	char erin[128];
 	char pin1[16], pin2[16], link1[128], link2[128];
 	(void)state;
+	snprintf(erin, sizeof(erin), "%s", addr("erin"));    /* addr() buffers rotate */
 
 	send_kind(erin, 1, POSTERN__V1__OUTCOME__KIND__MAILBOX_CREATED, pin1);
 	snprintf(link1, sizeof(link1), "%s", newest_link(erin, 1));
@@ -2050,9 +2051,10 @@ static void test_reissue_pending(void **state)
 /* A mailbox locked by wrong PINs: the next mail re-issues it and it opens again. */
 static void test_reissue_locked(void **state)
 {
-	const char *fay = addr("fay");
-	char pin1[16], pin2[16], wrong[16], link1[128], link2[128], flow[128], q[256];
+	char fay[128];
+	char pin1[16], pin2[16], wrong[16], link1[128], link2[128], flow[128], q[512];
 	(void)state;
+	snprintf(fay, sizeof(fay), "%s", addr("fay"));    /* addr() buffers rotate */
 
 	send_kind(fay, 1, POSTERN__V1__OUTCOME__KIND__MAILBOX_CREATED, pin1);
 	snprintf(link1, sizeof(link1), "%s", newest_link(fay, 1));
@@ -2077,10 +2079,12 @@ static void test_reissue_locked(void **state)
 /* An activated mailbox is never re-issued: the mail arrives, the login link goes out. */
 static void test_reissue_not_active(void **state)
 {
-	const char *bob = addr("bob");
-	char pin[16], q[256], *last = NULL;
-	int before = th_mails_to(F->st.maildir, bob, NULL);
+	char bob[128];
+	char pin[16], q[512], *last = NULL;
+	int before;
 	(void)state;
+	snprintf(bob, sizeof(bob), "%s", addr("bob"));    /* addr() buffers rotate */
+	before = th_mails_to(F->st.maildir, bob, NULL);
 
 	send_kind(bob, 1, POSTERN__V1__OUTCOME__KIND__MAILBOX_EXISTS, pin);
 	assert_string_equal(pin, "");
@@ -2099,9 +2103,10 @@ static void test_reissue_not_active(void **state)
 /* Inactivity: only the first RENEW_MAX re-issues start the idle days again. */
 static void test_reissue_renewal(void **state)
 {
-	const char *hal = addr("hal");
+	char hal[128];
 	char pin[16], q[512];
 	(void)state;
+	snprintf(hal, sizeof(hal), "%s", addr("hal"));    /* addr() buffers rotate */
 
 	send_kind(hal, 0, POSTERN__V1__OUTCOME__KIND__MAILBOX_CREATED, pin);
 	for (int i = 1; i <= atoi(RENEW_MAX) + 1; i++) {
