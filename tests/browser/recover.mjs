@@ -140,7 +140,8 @@ try {
   });
 
   await step('the sender was told about the recovery', async () => {
-    const mails = fs.readdirSync(SINK).map((f) => fs.readFileSync(path.join(SINK, f), 'latin1'))
+    const mails = fs.readdirSync(SINK).filter((f) => fs.statSync(path.join(SINK, f)).isFile())
+      .map((f) => fs.readFileSync(path.join(SINK, f), 'latin1'))
       .filter((m) => m.includes(`X-Sink-Rcpt-To: <${SENDER}>`) && m.includes('recovered'));
     expect(mails.length === 1, `${mails.length} recovery notices to the sender`);
     expect(mails[0].includes(ADDRESS) && !mails[0].includes(second.replace(/-/g, '')) &&
