@@ -40,7 +40,8 @@ async function recover(page, code, password) {
   await page.getByLabel('New password', { exact: true }).fill(password);
   await page.getByLabel('New password again').fill(password);
   const [resp] = await Promise.all([
-    page.waitForResponse((r) => r.url() === `${BASE}/recover` && r.request().method() === 'POST'),
+    page.waitForResponse((r) => r.url() === `${BASE}/recover` && r.request().method() === 'POST',
+      { timeout: 60000 }),
     page.getByRole('button', { name: 'Recover' }).click({ timeout: 60000 }),
   ]);
   await page.waitForLoadState();
