@@ -168,7 +168,13 @@ static int setup(void **state)
 	snprintf(f->domain, sizeof(f->domain), "fx%s.example", f->tag);
 	th_stack_start(&f->st, &o);
 	for (int c = 0; c < CLIENTS; c++) {
-		f->client[c] = th_client(f->st.broker.endpoint, NULL, 4000, 1);
+		/*
+		 * a publisher's patience: after the kill one replica serves four
+		 * publishers, and most events re-issue two shared mailboxes (a
+		 * key re-protection each); on a loaded machine a 4 s timeout
+		 * only turned waiting into retries that starved each other
+		 */
+		f->client[c] = th_client(f->st.broker.endpoint, NULL, 15000, 1);
 		assert_non_null(f->client[c]);
 	}
 	*state = f;
