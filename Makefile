@@ -7,6 +7,8 @@
 #   make deps       only install the Debian packages
 #   make bench      start the real stack, measure it against baselines (bench/README.md);
 #                   QUICK=1 for a smoke run under 2 minutes
+#   make kube-test  build the images offline and play deploy/k8s as pods under podman,
+#                   a mail end to end through two brokers (tests/deploy/kube.sh; root)
 #
 # Public targets first make sure the packages are there, then build in a
 # sub-make, so pkg-config is asked only once the packages exist.
@@ -25,7 +27,7 @@ PKGS := libczmq libzmq libprotobuf-c hiredis libpq gpgme libassuan gmime-3.0 lib
 MAKEFLAGS += --no-builtin-rules
 SUB = $(MAKE) --no-print-directory -f Makefile SANITIZE=$(SANITIZE)
 
-.PHONY: all build test run stop bench deps clean docs _build _test-bins _bench-bins fmt
+.PHONY: all build test run stop bench deps clean docs kube-test _build _test-bins _bench-bins fmt
 all build: deps
 	@$(SUB) -j$$(nproc) _build
 
@@ -40,6 +42,10 @@ run: deps
 bench: deps
 	@$(SUB) -j$$(nproc) _build _bench-bins
 	@POSTERN_BUILD=$(B) QUICK=$(QUICK) bench/run
+
+kube-test: deps
+	@$(SUB) -j$$(nproc) _build
+	@POSTERN_BUILD=$(B) tests/deploy/kube.sh
 
 stop:
 	@tools/run-local --stop
@@ -159,7 +165,14 @@ $(B)/bin/postern-smtpsink: $(SINK_OBJ) $(LIB)
 	@mkdir -p $(dir $@)
 	$(CC) $(LDFLAGS) -o $@ $^ $(LDLIBS)
 
-BINS := $(foreach s,$(SERVICES),$(B)/bin/postern-$(s)) $(B)/bin/posternctl $(B)/bin/postern-smtpsink
+# the tests' WKD + VKS server over TLS (tests/keyserver)
+KS_OBJ := $(patsubst %.c,$(B)/obj/%.o,$(wildcard tests/keyserver/*.c))
+$(B)/bin/postern-keyserver: $(KS_OBJ)
+	@mkdir -p $(dir $@)
+	$(CC) $(LDFLAGS) -o $@ $^ -lssl -lcrypto -lpthread
+
+BINS := $(foreach s,$(SERVICES),$(B)/bin/postern-$(s)) $(B)/bin/posternctl $(B)/bin/postern-smtpsink \
+	$(B)/bin/postern-keyserver
 _build: $(BINS)
 
 # Unit tests: lib/tests/<x>_test.c -> build/tests/unit/lib_<x>_test, with tests/support
@@ -183,5 +196,105 @@ $(B)/bench/%: $(B)/obj/bench/%.o $(LIB)
 _bench-bins: $(BENCH_BINS)
 
 _test-bins: $(LIB_TESTS) $(foreach s,$(SERVICES),$($(s)_TESTS)) $(IT_TESTS)
+
+# --- fuzzing: tests/fuzz (make fuzz, make fuzz-http, replay suites in make test) ---
+# Each tests/fuzz/<t>.c (not replay.c) is one libFuzzer harness. It is built
+# twice: by clang with libFuzzer, ASan and UBSan into build/fuzz/bin/<t> for
+# "make fuzz" (FUZZ_S seconds per target, default 60; FUZZ_TARGETS to pick),
+# and by $(CC) with replay.c into $(B)/tests/unit/fuzz_<t>, a unit suite that
+# replays tests/fuzz/corpus/<t> and tests/fuzz/crashes/<t> in "make test".
+# Both link the real library and the services' logic objects (as archives,
+# so a harness pulls only what it calls). "make fuzz-http" sends zzuf-mutated
+# requests Chromium made to a running ASan web UI (tests/fuzz/http.sh, in the
+# browser suite). "make hostile" views every vector of the hostile HTML corpus
+# (tests/browser/hostile); make test runs a quick subset of both.
+.PHONY: fuzz fuzz-http hostile _fuzz-bins
+FUZZ_S ?= 60
+FUZZ_HTTP_N ?= 100000
+fuzz: deps
+	@$(SUB) -j$$(nproc) _fuzz-bins
+	@FUZZ_S=$(FUZZ_S) FUZZ_TARGETS="$(FUZZ_TARGETS)" tests/fuzz/run-fuzz
+
+fuzz-http: deps
+	@$(MAKE) --no-print-directory -f Makefile SANITIZE=1 -j$$(nproc) _build _test-bins
+	@POSTERN_BUILD=build/asan POSTERN_TEST_TIMEOUT=7200 BROWSER_ONLY=hostile \
+		FUZZ_HTTP_N=$(FUZZ_HTTP_N) TESTS=browser tests/run
+
+hostile: deps
+	@$(SUB) -j$$(nproc) _build _test-bins
+	@POSTERN_BUILD=$(B) POSTERN_TEST_TIMEOUT=3600 BROWSER_ONLY=hostile HOSTILE=all \
+		TESTS=browser tests/run
+
+FUZZ_NAMES := $(filter-out replay,$(basename $(notdir $(wildcard tests/fuzz/*.c))))
+FUZZ_SVC := webui gateway keylookup mailstore provision
+FUZZ_LDLIBS = $(LDLIBS) -lmilter -ljansson
+
+# replay suites, built like every other test
+FUZZ_REPLAYS := $(patsubst %,$(B)/tests/unit/fuzz_%,$(FUZZ_NAMES))
+FUZZ_SVC_LIBS := $(patsubst %,$(B)/lib/fuzz-%.a,$(FUZZ_SVC))
+$(B)/lib/fuzz-webui.a: $(webui_LOGIC) $(B)/obj/gen/web_static.o
+$(B)/lib/fuzz-mailstore.a: $(mailstore_LOGIC) $(B)/obj/gen/ms_migrations.o
+$(B)/lib/fuzz-gateway.a: $(gateway_LOGIC)
+$(B)/lib/fuzz-keylookup.a: $(keylookup_LOGIC)
+$(B)/lib/fuzz-provision.a: $(provision_LOGIC)
+$(FUZZ_SVC_LIBS):
+	@mkdir -p $(dir $@)
+	$(Q)rm -f $@ && ar rcs $@ $^
+$(B)/obj/tests/fuzz/replay-%.o: tests/fuzz/replay.c | $(GEN_H)
+	@mkdir -p $(dir $@)
+	$(Q)$(CC) $(CPPFLAGS) $(CFLAGS) -DFUZZ_NAME='"$*"' -MMD -MP -c -o $@ $<
+$(B)/tests/unit/fuzz_%: $(B)/obj/tests/fuzz/%.o $(B)/obj/tests/fuzz/replay-%.o $(FUZZ_SVC_LIBS) $(LIB)
+	@mkdir -p $(dir $@)
+	$(CC) $(LDFLAGS) -o $@ $(filter %.o,$^) $(FUZZ_SVC_LIBS) $(LIB) $(FUZZ_LDLIBS)
+_test-bins: $(FUZZ_REPLAYS)
+
+# libFuzzer binaries: everything compiled again by clang with coverage
+FZ := build/fuzz
+FZ_CC := clang
+FZ_CFLAGS := -std=gnu11 -O1 -g -fno-omit-frame-pointer -Wall -Wno-unused-parameter \
+	-fsanitize=address,undefined,fuzzer-no-link -fno-sanitize-recover=undefined
+FZ_LDFLAGS := -fsanitize=address,undefined,fuzzer
+FZ_LIB_OBJ := $(patsubst %.c,$(FZ)/obj/%.o,$(LIB_SRC)) $(patsubst $(B)/gen/%.c,$(FZ)/obj/gen/%.o,$(GEN_C))
+$(FZ)/obj/gen/%.o: $(B)/gen/%.c
+	@mkdir -p $(dir $@)
+	@$(if $(Q),echo "  CLANG   $<")
+	$(Q)$(FZ_CC) $(CPPFLAGS) $(FZ_CFLAGS) -MMD -MP -c -o $@ $<
+$(FZ)/obj/%.o: %.c | $(GEN_H)
+	@mkdir -p $(dir $@)
+	@$(if $(Q),echo "  CLANG   $<")
+	$(Q)$(FZ_CC) $(CPPFLAGS) $(FZ_CFLAGS) -MMD -MP -c -o $@ $<
+$(FZ)/lib/libpostern.a: $(FZ_LIB_OBJ)
+	@mkdir -p $(dir $@)
+	$(Q)rm -f $@ && ar rcs $@ $^
+fz_logic = $(patsubst %.c,$(FZ)/obj/%.o,$(filter-out %/main.c,$($(1)_SRC)))
+$(FZ)/lib/fuzz-webui.a: $(call fz_logic,webui) $(FZ)/obj/gen/web_static.o
+$(FZ)/lib/fuzz-mailstore.a: $(call fz_logic,mailstore) $(FZ)/obj/gen/ms_migrations.o
+$(FZ)/lib/fuzz-gateway.a: $(call fz_logic,gateway)
+$(FZ)/lib/fuzz-keylookup.a: $(call fz_logic,keylookup)
+$(FZ)/lib/fuzz-provision.a: $(call fz_logic,provision)
+FZ_SVC_LIBS := $(patsubst %,$(FZ)/lib/fuzz-%.a,$(FUZZ_SVC))
+$(FZ_SVC_LIBS):
+	@mkdir -p $(dir $@)
+	$(Q)rm -f $@ && ar rcs $@ $^
+$(FZ)/bin/%: $(FZ)/obj/tests/fuzz/%.o $(FZ_SVC_LIBS) $(FZ)/lib/libpostern.a
+	@mkdir -p $(dir $@)
+	$(FZ_CC) $(FZ_LDFLAGS) -o $@ $< $(FZ_SVC_LIBS) $(FZ)/lib/libpostern.a $(FUZZ_LDLIBS)
+_fuzz-bins: $(patsubst %,$(FZ)/bin/%,$(FUZZ_NAMES))
+-include $(shell find $(FZ)/obj -name '*.d' 2>/dev/null)
+# --- chaos: tests/chaos/*.c -> $(B)/tests/it/chaos_test (docs/chaos.md) --------
+# make test runs it short (300 events, each fault once); make chaos runs
+# CHAOS_EVENTS (10000) with each fault CHAOS_ROUNDS (3) times, under nice,
+# and leaves the report in $(B)/chaos/. CHAOS_SEED=N plans a run again.
+CHAOS_OBJ := $(patsubst %.c,$(B)/obj/%.o,$(wildcard tests/chaos/*.c))
+$(B)/tests/it/chaos_test: $(CHAOS_OBJ) $(HARNESS_OBJ) $(LIB)
+	@mkdir -p $(dir $@)
+	$(CC) $(LDFLAGS) -o $@ $^ $(LDLIBS) $(TEST_LDLIBS)
+_test-bins: $(B)/tests/it/chaos_test
+.PHONY: chaos
+chaos: deps
+	@$(SUB) -j$$(nproc) _build _test-bins
+	@POSTERN_BUILD=$(B) TESTS=chaos_test V=1 POSTERN_TEST_TIMEOUT=$${POSTERN_TEST_TIMEOUT:-10800} \
+	  CHAOS_EVENTS=$${CHAOS_EVENTS:-10000} CHAOS_ROUNDS=$${CHAOS_ROUNDS:-3} nice -n 10 tests/run
+# ---------------------------------------------------------------------------
 
 -include $(shell find $(B)/obj -name '*.d' 2>/dev/null)

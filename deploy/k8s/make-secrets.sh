@@ -33,8 +33,7 @@
 #   -o FILE                 write there (mode 0600) instead of stdout
 #
 # Passwords are read from files, never from arguments, so they do not show
-# in `ps` or shell history. Needs: posternctl (make), kubectl (client only:
-# `kubectl create secret --dry-run=client` works without a cluster).
+# in `ps` or shell history. Needs: posternctl (make); no kubectl.
 set -euo pipefail
 
 root=$(cd "$(dirname "$0")/../.." && pwd)
@@ -70,7 +69,6 @@ done
 [[ $standalone -eq 1 || -n $pg_dsn_file ]] || die "give --pg-dsn-file FILE (managed PostgreSQL) or --standalone"
 [[ $standalone -eq 0 || -z $pg_dsn_file ]] || die "--standalone makes its own DSN; drop --pg-dsn-file"
 [[ -x $posternctl ]] || die "$posternctl is missing: run 'make' first (or set POSTERNCTL)"
-command -v kubectl >/dev/null || die "kubectl is needed (client only, no cluster)"
 for f in "$pg_dsn_file" "$redis_password_file" "$smtp_password_file" "$gateway_api_token_file"; do
 	[[ -z $f || -r $f ]] || die "cannot read $f"
 done
@@ -88,12 +86,18 @@ umask 077
 # a shell word; 256 bits).
 random() { od -An -N32 -tx1 /dev/urandom | tr -d ' \n'; }
 
-# secret NAME --from-file=KEY=PATH... - one Secret manifest
+# secret NAME --from-file=KEY=PATH... - one Secret manifest, as
+# `kubectl create secret generic --dry-run=client -o yaml` writes it (no
+# kubectl needed). Keys are file names: [-._a-zA-Z0-9]+.
 secret() {
-	local name=$1; shift
-	echo "---"
-	kubectl create secret generic "$name" --namespace "$ns" "$@" \
-		--dry-run=client -o yaml | sed '/creationTimestamp: null/d'
+	local name=$1 arg key file; shift
+	printf -- '---\napiVersion: v1\nkind: Secret\nmetadata:\n  name: %s\n  namespace: %s\ntype: Opaque\ndata:\n' "$name" "$ns"
+	for arg in "$@"; do
+		arg=${arg#--from-file=}
+		key=${arg%%=*} file=${arg#*=}
+		[[ $key =~ ^[-._a-zA-Z0-9]+$ ]] || die "bad Secret key $key"
+		printf '  %s: "%s"\n' "$key" "$(base64 -w0 < "$file")"
+	done
 }
 
 {

@@ -50,3 +50,5 @@ pn_err pn_ms_queue_to(pn_client *client, pn_pool *pool, int64_t mailbox_id,
 	q.mail = &m;
 	return pn_ms_queue_mail(client, pool, &q, why_r);
 }
+CALL(pn_ms_set_own_key, SetOwnKey, SET_OWN_KEY, OwnKeySet, OWN_KEY_SET)
+CALL_STATUS(pn_ms_close_mailbox, CloseMailbox, CLOSE_MAILBOX)

@@ -94,8 +94,8 @@ static long newest_enc(gpgme_key_t key)
 	return t;
 }
 
-/* uid_matches - a valid, unrevoked user id of key with exactly this address */
-static int uid_matches(gpgme_key_t key, const char *address)
+/* gpg_uid_matches - a valid, unrevoked user id of key with exactly this address */
+int gpg_uid_matches(gpgme_key_t key, const char *address)
 {
 	for (gpgme_user_id_t u = key->uids; u; u = u->next)
 		if (!u->revoked && !u->invalid && u->address &&
@@ -144,7 +144,7 @@ static pn_err find_keys_scan(pn_gpg *gpg, const char *const *addresses, size_t n
 	while ((err = gpgme_op_keylist_next(gpg->ctx, &key)) == 0) {
 		if (gpg_key_usable(key)) {
 			for (i = 0; i < n; i++) {
-				if (!uid_matches(key, addresses[i]))
+				if (!gpg_uid_matches(key, addresses[i]))
 					continue;
 				if (!best[i] || newest_enc(key) > newest_enc(best[i])) {
 					gpg_key_release(&best[i]);

@@ -13,7 +13,8 @@
  *   gpg_keys.c    keys in the keyring: the import memo, export, keygen,
  *                 encrypt, decrypt, passwd, is a key usable;
  *   gpg_batch.c   many keys in one gpg run (provision's key pool);
- *   gpg_find.c    the key finder (keylookup) and its cache.
+ *   gpg_find.c    the key finder (keylookup) and its cache;
+ *   gpg_check.c   is a key from outside good for an address (listed, not imported).
  * (gpg.c's close and remove call down into the agent, the server and the
  * finder's cache, to stop and free what they hold.) The OpenPGP format
  * code underneath, pure, is openpgp.c (openpgp.h).
@@ -156,5 +157,7 @@ int gpg_key_usable(gpgme_key_t key);
 
 /* gpg_found_flush - forget every remembered answer */
 void gpg_found_flush(pn_gpg *gpg);
+/* gpg_uid_matches - a valid, unrevoked user id of key whose address is address (any case) */
+int gpg_uid_matches(gpgme_key_t key, const char *address);
 
 #endif

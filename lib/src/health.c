@@ -2,7 +2,8 @@
  * health.c - the small HTTP port for probes and scraping, on civetweb.
  *
  * Plain HTTP (civetweb's in-process TLS is broken on Debian 12, and this
- * port is for the cluster only). Each response is written with one
+ * port is for the cluster only). /healthz fails while some work is stuck
+ * past its watchdog bound (watchdog.h). Each response is written with one
  * mg_write and tcp_nodelay is set: the Nagle stall otherwise costs 40 ms.
  */
 #include <stdio.h>
@@ -15,6 +16,7 @@
 #include "postern/log.h"
 #include "postern/mem.h"
 #include "postern/metrics.h"
+#include "postern/watchdog.h"
 
 struct pn_health {
 	struct mg_context *ctx;
@@ -45,8 +47,16 @@ static int handle(struct mg_connection *conn, void *data)
 
 	if (strcmp(ri->request_method, "GET") && strcmp(ri->request_method, "HEAD"))
 		return respond(conn, 405, "Method Not Allowed", "text/plain", "method not allowed\n");
-	if (!strcmp(ri->local_uri, "/healthz"))
+	if (!strcmp(ri->local_uri, "/healthz")) {
+		char why[160], body[192];
+
+		/* work stuck past its watchdog bound: let the liveness probe restart us */
+		if (pn_watchdog_check(why, sizeof(why))) {
+			snprintf(body, sizeof(body), "stuck %s\n", why);
+			return respond(conn, 503, "Service Unavailable", "text/plain", body);
+		}
 		return respond(conn, 200, "OK", "text/plain", "ok\n");
+	}
 	if (!strcmp(ri->local_uri, "/readyz")) {
 		if (!h->ready || h->ready(h->arg))
 			return respond(conn, 200, "OK", "text/plain", "ready\n");

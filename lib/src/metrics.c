@@ -5,6 +5,12 @@
  * mutex guards both. Operations are few (a dozen per service) and metric
  * names fewer than a hundred, so plain arrays searched linearly are the
  * simplest thing that is fast enough.
+ *
+ * Names can come from outside: the broker makes four per service name a
+ * client asks for. So there are at most NAMED_MAX of them; updates of a
+ * name past that bound are counted in postern_metrics_dropped_total and
+ * otherwise ignored (without the bound, a client naming ever new services
+ * grew the broker's memory, and every update's search, without end).
  */
 #include <pthread.h>
 #include <stdio.h>
@@ -41,6 +47,9 @@ static struct op_stats *ops;
 static size_t nops;
 static struct named *named;
 static size_t nnamed;
+#define NAMED_MAX 1000
+static struct named overflow;    /* where updates past NAMED_MAX go */
+static unsigned long dropped;
 
 void pn_metrics_init(const char *service)
 {
@@ -82,6 +91,10 @@ static struct named *find_named(const char *name, const char *help, int gauge)
 	for (size_t i = 0; i < nnamed; i++)
 		if (!strcmp(named[i].name, name))
 			return &named[i];
+	if (nnamed >= NAMED_MAX) {
+		dropped++;
+		return &overflow;
+	}
 	named = pn_realloc(named, (nnamed + 1) * sizeof(*named));
 	named[nnamed].name = pn_strdup(name);
 	named[nnamed].help = pn_strdup(help ? help : "");
@@ -173,6 +186,10 @@ char *pn_metrics_render(void)
 			    named[i].gauge ? "gauge" : "counter");
 		fprintf(out, "%s %.17g\n", named[i].name, named[i].value);
 	}
+	if (dropped)
+		fprintf(out, "# HELP postern_metrics_dropped_total Metric updates ignored: too many names\n"
+		    "# TYPE postern_metrics_dropped_total counter\npostern_metrics_dropped_total %lu\n",
+		    dropped);
 	pthread_mutex_unlock(&lock);
 	fclose(out);
 	return buf;

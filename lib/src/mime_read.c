@@ -117,7 +117,7 @@ typedef struct walk {
 } walk;
 
 /* add_file - one file; past PN_MIME_FILES_MAX its bytes are wiped and dropped */
-static void add_file(pn_mime_msg *m, const char *name, const char *type, uint8_t *data,
+static pn_mime_file *add_file(pn_mime_msg *m, const char *name, const char *type, uint8_t *data,
     size_t len)
 {
 	pn_mime_file *a;
@@ -125,7 +125,7 @@ static void add_file(pn_mime_msg *m, const char *name, const char *type, uint8_t
 	if (m->n_att >= PN_MIME_FILES_MAX) {
 		pn_wipe(data, len);
 		free(data);
-		return;
+		return NULL;
 	}
 	m->att = pn_realloc(m->att, (m->n_att + 1) * sizeof(*m->att));
 	a = &m->att[m->n_att];
@@ -133,7 +133,10 @@ static void add_file(pn_mime_msg *m, const char *name, const char *type, uint8_t
 	a->type = pn_strdup(type);
 	a->data = data;
 	a->len = len;
+	a->content_id = NULL;
+	a->inline_disp = 0;
 	m->n_att++;
+	return a;
 }
 
 /* visit - g_mime_message_foreach callback: bodies and files */
@@ -178,8 +181,13 @@ static void visit(GMimeObject *parent, GMimeObject *obj, gpointer data)
 		    !m->html) {
 			m->html = (char *)part_bytes(part, 1, &len);
 		} else if (attachment || !ct || !g_mime_content_type_is_type(ct, "text", "*")) {
+			const char *cid = g_mime_object_get_content_id(obj);
+			pn_mime_file *f;
 			bytes = part_bytes(part, 0, &len);
-			add_file(m, fname, type, bytes, len);
+			if ((f = add_file(m, fname, type, bytes, len))) {
+				f->content_id = cid && *cid ? pn_strdup(cid) : NULL;
+				f->inline_disp = cd && !g_mime_content_disposition_is_attachment(cd);
+			}
 		}
 		g_free(type);
 	}
@@ -237,6 +245,7 @@ void pn_mime_msg_free(pn_mime_msg *m)
 	for (size_t i = 0; i < m->n_att; i++) {
 		pn_free(&m->att[i].filename);
 		pn_free(&m->att[i].type);
+		pn_free(&m->att[i].content_id);
 		pn_wipe(m->att[i].data, m->att[i].len);
 		pn_free(&m->att[i].data);
 	}

@@ -13,6 +13,10 @@
  * and the pool (which held the decoded request, possibly a plaintext
  * mail) is wiped and freed after the reply is sent.
  *
+ * Every handler runs under the watchdog (watchdog.h): one that runs past
+ * its bounds is logged, then makes /healthz fail; a thread here looks
+ * four times a second.
+ *
  * Shutdown: the flag stops the loop between requests; the request in
  * flight is answered first, then the worker says DISCONNECT to the
  * broker, the background thread is joined, fini runs, exit 0.
@@ -36,6 +40,7 @@
 #include "postern/metrics.h"
 #include "postern/pb.h"
 #include "postern/service.h"
+#include "postern/watchdog.h"
 
 #define PN_VERSION "0.1.0"
 
@@ -46,6 +51,7 @@ struct pn_ctx {
 	void *state;
 	pn_pool *pool;               /* the current request's */
 	char *error;                 /* the current reply's error text */
+	pn_watch *watch;             /* the worker's slot in the watchdog */
 	int init_done;
 	int no_worker;               /* the service's, or set by a flag */
 };
@@ -53,8 +59,9 @@ struct pn_ctx {
 static volatile sig_atomic_t stop_flag;
 
 /* Common configuration: every service has these. */
-static char *cf_broker, *cf_cert, *cf_broker_cert, *cf_health, *cf_log_level;
+static char *cf_broker, *cf_cert, *cf_broker_cert, *cf_health, *cf_log_level, *cf_wd_ops;
 static long cf_timeout, cf_retries, cf_heartbeat, cf_liveness, cf_max_message;
+static long cf_wd_warn, cf_wd_fail;
 
 static void on_signal(int sig)
 {
@@ -174,7 +181,9 @@ static void handle_request(pn_ctx *ctx, const uint8_t *body, size_t len,
 	}
 	opname = op->name;
 	ProtobufCMessage *reply = pn_pb_new(svc->reply, ctx->pool);
+	pn_watch_begin(ctx->watch, op->name);
 	status = op->handler(ctx, req, reply, ctx->pool);
+	pn_watch_end(ctx->watch);
 	if (status < PN_OK || status > PN_ERR_BUSY)
 		status = PN_ERR_INTERNAL;
 	pn_pb_set_status(reply, status, ctx->error, ctx->pool);
@@ -218,6 +227,34 @@ static int ready(void *arg)
 	if (!ctx->no_worker && (!ctx->worker || !pn_worker_connected(ctx->worker)))
 		return 0;
 	return ctx->service->ready ? ctx->service->ready(ctx) : 1;
+}
+
+/*
+ * watchdog_main - look at the watchdog four times a second: it logs slow
+ * work itself; here a stuck process is logged once, when /healthz starts
+ * failing, and once more if it recovers
+ */
+static void *watchdog_main(void *arg)
+{
+	int stuck = 0;
+	char why[160];
+
+	(void)arg;
+	while (!stop_flag) {
+		int now = pn_watchdog_check(why, sizeof(why));
+
+		if (now && !stuck)
+			pn_error("msg=\"work stuck, /healthz fails until it ends or the process "
+			    "restarts\" %s", why);
+		else if (!now && stuck)
+			pn_warn("msg=\"stuck work ended, /healthz passes again\"");
+		stuck = now;
+		pn_metrics_set("postern_watchdog_stuck", "1 while some work is stuck past its "
+		    "watchdog bound (/healthz fails)", stuck);
+		struct timespec ts = { 0, 250 * 1000000L };
+		nanosleep(&ts, NULL);
+	}
+	return NULL;
 }
 
 static void *background_main(void *arg)
@@ -264,14 +301,14 @@ int pn_service_main(int argc, char **argv, const pn_service *svc)
 	const pn_flag *flag;
 	pn_ctx ctx;
 	pn_health *health = NULL;
-	pthread_t bg;
+	pthread_t bg, wd;
 	int have_bg = 0;
 
 	snprintf(def_cert, sizeof(def_cert), "certs/%s.cert", svc->name);
 	snprintf(def_health, sizeof(def_health), "127.0.0.1:%d", svc->health_port);
 	const pn_cfg_entry common[] = {
 		PN_CFG_STR("POSTERN_BROKER", "tcp://127.0.0.1:5555", &cf_broker, PN_CFG_REQUIRED,
-		    "broker endpoint"),
+		    "broker endpoints, comma-separated (up to 8)"),
 		PN_CFG_STR("POSTERN_CERT", def_cert, &cf_cert, PN_CFG_REQUIRED,
 		    "this service's CURVE certificate (secret in <file>_secret)"),
 		PN_CFG_STR("POSTERN_BROKER_CERT", "certs/broker.cert", &cf_broker_cert, PN_CFG_REQUIRED,
@@ -290,6 +327,12 @@ int pn_service_main(int argc, char **argv, const pn_service *svc)
 		    "ADDR:PORT for /healthz /readyz /metrics (port 0 = off)"),
 		PN_CFG_STR("POSTERN_LOG_LEVEL", "info", &cf_log_level, 0,
 		    "debug, info, warn or error"),
+		PN_CFG_INT("POSTERN_WATCHDOG_WARN_MS", 10000, 100, 86400000, &cf_wd_warn,
+		    "work running this long is logged with its operation"),
+		PN_CFG_INT("POSTERN_WATCHDOG_FAIL_MS", 60000, 0, 86400000, &cf_wd_fail,
+		    "work running this long makes /healthz fail (0 = never)"),
+		PN_CFG_STR("POSTERN_WATCHDOG_OPS", "", &cf_wd_ops, 0,
+		    "per operation: op=warn_ms/fail_ms,... (fail 0 = never)"),
 		PN_CFG_END
 	};
 
@@ -331,6 +374,10 @@ int pn_service_main(int argc, char **argv, const pn_service *svc)
 			pn_cfg_print(svc->config, stdout);
 		return 0;
 	}
+	if (pn_watchdog_config(cf_wd_warn, cf_wd_fail, cf_wd_ops, err, sizeof(err)) < 0) {
+		fprintf(stderr, "postern-%s: configuration: %s\n", svc->name, err);
+		return 2;
+	}
 	pn_log_init(svc->name, (pn_log_level)level);
 
 	/* czmq must not install its own signal handlers: we own SIGTERM */
@@ -342,6 +389,7 @@ int pn_service_main(int argc, char **argv, const pn_service *svc)
 	memset(&ctx, 0, sizeof(ctx));
 	ctx.service = svc;
 	ctx.no_worker = no_worker;
+	ctx.watch = pn_watch_new("worker");
 	pn_bus_cfg_defaults(&ctx.bus);
 	ctx.bus.broker = cf_broker;
 	ctx.bus.cert = cf_cert;
@@ -360,6 +408,8 @@ int pn_service_main(int argc, char **argv, const pn_service *svc)
 		}
 	}
 	pn_info("msg=starting version=%s broker=%s", PN_VERSION, cf_broker);
+	if (pthread_create(&wd, NULL, watchdog_main, NULL) != 0)
+		pn_fatal("msg=\"cannot start watchdog thread\"");
 	if (svc->init && svc->init(&ctx) < 0) {
 		pn_error("msg=\"initialisation failed\"");
 		pn_health_stop(&health);
@@ -395,6 +445,7 @@ int pn_service_main(int argc, char **argv, const pn_service *svc)
 	pn_worker_destroy(&ctx.worker);
 	if (have_bg)
 		pthread_join(bg, NULL);
+	pthread_join(wd, NULL);
 	if (svc->fini)
 		svc->fini(&ctx);
 	pn_health_stop(&health);

@@ -4,7 +4,9 @@
  * libcurl speaks the protocol, does STARTTLS, AUTH and the dot-stuffing of
  * DATA. What it does not give us directly is the server's reply text, which
  * is what an operator needs in the outbox's last_error: a debug callback
- * keeps the last reply line the server sent (never the data we sent).
+ * keeps the server's first refusal (never the data we sent; not the "221"
+ * to the QUIT libcurl sends after a refusal) and its last 250 line, which
+ * after DATA names the server's queue id.
  *
  * Classification: a 5xx reply to MAIL/RCPT/DATA is permanent; everything
  * else that fails - no connection, timeouts, TLS, authentication (a
@@ -26,7 +28,8 @@ struct reader {
 
 struct sendstate {
 	struct reader rd;
-	char reply[256];        /* last reply line from the server */
+	char refusal[256];      /* the first 4xx/5xx reply line: why it failed */
+	char accepted[256];     /* the last 250 line: after DATA, the queue id */
 };
 
 /* pn_smtp_tls_parse - name to pn_smtp_tls */
@@ -88,23 +91,37 @@ static size_t read_cb(char *buf, size_t size, size_t nitems, void *arg)
 	return n;
 }
 
-/* debug_cb - keep the server's last reply line (incoming headers only) */
+/* keep_line - one reply line into buf, cut at its line end, quotes and controls replaced */
+static void keep_line(char *buf, size_t size, const char *data, size_t len)
+{
+	size_t n = len < size - 1 ? len : size - 1;
+
+	memcpy(buf, data, n);
+	buf[n] = '\0';
+	buf[strcspn(buf, "\r\n")] = '\0';
+	for (char *p = buf; *p; p++)   /* keep log lines clean */
+		if (!isprint((unsigned char)*p) || *p == '"')
+			*p = '\'';
+}
+
+/*
+ * debug_cb - keep the server's replies that matter (incoming lines only):
+ * the first refusal, which is why the mail failed (libcurl says QUIT
+ * after it, and the server's "221 bye" must not replace it), and the
+ * last 250, which after DATA names the server's queue id
+ */
 static int debug_cb(CURL *curl, curl_infotype type, char *data, size_t size,
     void *arg)
 {
 	struct sendstate *st = arg;
-	size_t n;
 
 	(void)curl;
 	if (type != CURLINFO_HEADER_IN || size < 3 || !isdigit((unsigned char)data[0]))
 		return 0;
-	n = size < sizeof(st->reply) - 1 ? size : sizeof(st->reply) - 1;
-	memcpy(st->reply, data, n);
-	st->reply[n] = '\0';
-	st->reply[strcspn(st->reply, "\r\n")] = '\0';
-	for (char *p = st->reply; *p; p++)   /* keep log lines clean */
-		if (!isprint((unsigned char)*p) || *p == '"')
-			*p = '\'';
+	if ((data[0] == '4' || data[0] == '5') && st->refusal[0] == '\0')
+		keep_line(st->refusal, sizeof(st->refusal), data, size);
+	else if (!strncmp(data, "250", 3) && (size == 3 || data[3] == ' '))
+		keep_line(st->accepted, sizeof(st->accepted), data, size);
 	return 0;
 }
 
@@ -124,6 +141,14 @@ pn_err pn_smtp_send(const pn_smtp_cfg *cfg, const char *mail_from,
     const char *const *rcpt, size_t nrcpt, const void *data, size_t len,
     char *err_r, size_t errlen)
 {
+	return pn_smtp_send_r(cfg, mail_from, rcpt, nrcpt, data, len, err_r, errlen, NULL, 0);
+}
+
+/* pn_smtp_send_r - pn_smtp_send that also hands back the server's acceptance */
+pn_err pn_smtp_send_r(const pn_smtp_cfg *cfg, const char *mail_from,
+    const char *const *rcpt, size_t nrcpt, const void *data, size_t len,
+    char *err_r, size_t errlen, char *reply_r, size_t replylen)
+{
 	struct sendstate st;
 	char curlerr[CURL_ERROR_SIZE];
 	struct curl_slist *rcpts = NULL;
@@ -138,6 +163,8 @@ pn_err pn_smtp_send(const pn_smtp_cfg *cfg, const char *mail_from,
 	curlerr[0] = '\0';
 	if (err_r != NULL && errlen > 0)
 		err_r[0] = '\0';
+	if (reply_r != NULL && replylen > 0)
+		reply_r[0] = '\0';
 	if (!address_ok(mail_from) || nrcpt == 0 || data == NULL || len == 0) {
 		err = PN_ERR_PARAMS;
 		snprintf(curlerr, sizeof(curlerr), "unusable sender, recipients or data");
@@ -198,6 +225,8 @@ pn_err pn_smtp_send(const pn_smtp_cfg *cfg, const char *mail_from,
 	curl_easy_getinfo(curl, CURLINFO_RESPONSE_CODE, &code);
 	if (rc == CURLE_OK) {
 		err = PN_OK;
+		if (reply_r != NULL && replylen > 0)
+			snprintf(reply_r, replylen, "%s", st.accepted);
 		goto done;
 	}
 	if (rc == CURLE_LOGIN_DENIED || rc == CURLE_USE_SSL_FAILED ||
@@ -211,8 +240,8 @@ pn_err pn_smtp_send(const pn_smtp_cfg *cfg, const char *mail_from,
 		snprintf(curlerr, sizeof(curlerr), "%s", curl_easy_strerror(rc));
 fail:
 	if (err_r != NULL && errlen > 0) {
-		if (st.reply[0] != '\0' && code >= 400)
-			snprintf(err_r, errlen, "%s (%s)", st.reply, curlerr);
+		if (st.refusal[0] != '\0' && code >= 400)
+			snprintf(err_r, errlen, "%s (%s)", st.refusal, curlerr);
 		else
 			snprintf(err_r, errlen, "%s", curlerr);
 		err_r[strcspn(err_r, "\r\n")] = '\0';

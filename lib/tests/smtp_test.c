@@ -169,23 +169,24 @@ static void test_send(void **state)
 		pn_smtp_tls tls;
 		pn_err want;
 		/*
-		 * in err_r; NULL: empty. Only the code is asserted: after a
-		 * refused MAIL or RCPT libcurl says QUIT, so the "last reply
-		 * line" smtp.c keeps is "221 ..." and the code is in libcurl's
-		 * text ("RCPT failed: 550"); after DATA the line is the refusal.
+		 * in err_r; NULL: empty. The server's own refusal line, also
+		 * where libcurl says QUIT after it (its "221" does not count)
 		 */
 		const char *err;
 	} cases[] = {
 		{ "accepted", { 0 }, PN_SMTP_TLS_OFF, PN_OK, NULL },
 		{ "accepted, STARTTLS only if offered", { 0 }, PN_SMTP_TLS_OPTIONAL, PN_OK, NULL },
-		{ "5xx to MAIL", { .mail = "553 sender refused" }, PN_SMTP_TLS_OFF, PN_ERR_PERM, "553" },
-		{ "4xx to MAIL", { .mail = "421 busy" }, PN_SMTP_TLS_OFF, PN_ERR_TEMP, "421" },
+		{ "5xx to MAIL", { .mail = "553 sender refused" }, PN_SMTP_TLS_OFF, PN_ERR_PERM,
+		    "553 sender refused" },
+		{ "4xx to MAIL", { .mail = "421 busy" }, PN_SMTP_TLS_OFF, PN_ERR_TEMP, "421 busy" },
 		{ "5xx to the second RCPT", { .rcpt = { NULL, "550 no such user" } },
-		    PN_SMTP_TLS_OFF, PN_ERR_PERM, "550" },
-		{ "4xx to RCPT", { .rcpt = { "451 greylisted" } }, PN_SMTP_TLS_OFF, PN_ERR_TEMP, "451" },
+		    PN_SMTP_TLS_OFF, PN_ERR_PERM, "550 no such user" },
+		{ "4xx to RCPT", { .rcpt = { "451 greylisted" } }, PN_SMTP_TLS_OFF, PN_ERR_TEMP,
+		    "451 greylisted" },
 		{ "5xx after DATA", { .data_end = "554 rejected as spam" }, PN_SMTP_TLS_OFF,
-		    PN_ERR_PERM, "554" },
-		{ "4xx after DATA", { .data_end = "452 disk full" }, PN_SMTP_TLS_OFF, PN_ERR_TEMP, "452" },
+		    PN_ERR_PERM, "554 rejected as spam" },
+		{ "4xx after DATA", { .data_end = "452 disk full" }, PN_SMTP_TLS_OFF, PN_ERR_TEMP,
+		    "452 disk full" },
 		{ "STARTTLS required, not offered", { 0 }, PN_SMTP_TLS_REQUIRED, PN_ERR_TEMP, "" },
 		{ "STARTTLS required, refused", { .starttls = 1 }, PN_SMTP_TLS_REQUIRED,
 		    PN_ERR_TEMP, "" },
@@ -216,6 +217,29 @@ static void test_send(void **state)
 			assert_string_equal(sv.rcpt[1], "<carol@example.com>");
 		}
 	}
+}
+
+/* The server's answer to the end of DATA comes back: it names its queue id. */
+static void test_accepted_reply(void **state)
+{
+	script sc = { .data_end = "250 2.0.0 Ok: queued as 4XyZ1" };
+	server sv;
+	const char *rcpt[] = { "bob@example.net" };
+	char *url;
+	char err[128] = "junk", reply[128] = "junk";
+	pn_err e;
+
+	(void)state;
+	server_start(&sv, &sc);
+	url = pn_asprintf("smtp://127.0.0.1:%d", sv.port);
+	pn_smtp_cfg cfg = { .url = url, .connect_timeout_ms = 5000, .timeout_ms = 10000 };
+	e = pn_smtp_send_r(&cfg, "a@example.org", rcpt, 1, MAIL, strlen(MAIL), err,
+	    sizeof(err), reply, sizeof(reply));
+	server_stop(&sv);
+	pn_free(&url);
+	assert_int_equal(e, PN_OK);
+	assert_string_equal(err, "");
+	assert_string_equal(reply, "250 2.0.0 Ok: queued as 4XyZ1");
 }
 
 /* What arrives: CRLF everywhere, a leading dot doubled on the wire. */
@@ -350,6 +374,7 @@ int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_send),
+		cmocka_unit_test(test_accepted_reply),
 		cmocka_unit_test(test_data),
 		cmocka_unit_test(test_refused),
 		cmocka_unit_test(test_pure),

@@ -310,6 +310,8 @@ static const char *header_value(const conn *c, const char *name)
 /* append - bytes to a growing buffer */
 static void append(pn_buf *b, size_t *cap, const void *p, size_t n)
 {
+	if (n == 0)                 /* an empty header name: nothing, and no NULL + 0 */
+		return;
 	if (b->len + n > *cap) {
 		size_t nc = *cap ? *cap : 4096;
 		while (nc < b->len + n)

@@ -157,10 +157,15 @@ static char *strip_plain(const char *value, const char *tag)
 	while (*p) {
 		if (!strncasecmp(p, tag, tl)) {
 			p += tl;
-			/* the space before the tag and after it become one */
-			while (n > 0 && (out[n - 1] == ' ' || out[n - 1] == '\t'))
+			/*
+			 * the space before the tag and after it become one; a
+			 * line fold there goes too, or a value could end in a
+			 * line break or hold a line of only white space, which
+			 * an MTA may take for the end of the header section
+			 */
+			while (n > 0 && strchr(" \t\r\n", out[n - 1]))
 				n--;
-			while (*p == ' ' || *p == '\t')
+			while (*p && strchr(" \t\r\n", *p))
 				p++;
 			if (n > 0 && *p)
 				out[n++] = ' ';

@@ -2,7 +2,9 @@
  * kl.h - keylookup's logic, apart from its sockets.
  *
  * kl_lookup answers one KeyLookup batch by asking its sources in order:
- * the cache, the keyring, mailstore. The sources are function pointers so
+ * the cache, the keyring, mailstore (a mailbox, and the recipient's own
+ * key stored with it), then discovery on the internet (WKD, VKS; its
+ * answers cached apart, kl_discover.c). The sources are function pointers so
  * that the unit tests can drive the logic with fakes; kl_sources.c
  * provides the real ones (Redis, the GnuPG keyring, the mailstore
  * service). Everything a lookup allocates lives in the request's pool.
@@ -19,8 +21,10 @@
 #include "postern/gpg.h"
 #include "postern/mem.h"
 #include "postern/redis.h"
+#include "kl_fetch.h"
 
 #define KL_CACHE_PREFIX "kl:"
+#define KL_DISCOVERY_PREFIX "kld:"      /* discovery answers, read even when fresh */
 #define KL_CHUNK 500                /* addresses per cache or keyring round */
 
 typedef struct kl_limits {
@@ -28,7 +32,29 @@ typedef struct kl_limits {
 	long ttl_found;             /* seconds a KEY_FOUND stays cached; 0 = never cached */
 	long ttl_guest;             /* GUEST */
 	long ttl_none;              /* NONE */
+	long ttl_disc_found;        /* a key discovery found */
+	long ttl_disc_none;         /* discovery: every source answered, no usable key */
+	long ttl_disc_fail;         /* discovery: some source failed (down, timeout, too large) */
 } kl_limits;
+
+/* What mailstore knows of an address that has a mailbox. */
+typedef struct kl_mailbox {
+	int64_t id;
+	char *own_fpr;              /* the recipient's own key, or NULL */
+	uint8_t *own_key;           /* armored */
+	size_t own_len;
+	char *own_source;           /* "recipient", "wkd", "vks" */
+} kl_mailbox;
+
+/* One address's discovery outcome. */
+typedef enum kl_found_state { KL_NOTFOUND = 0, KL_FOUND, KL_FAILED } kl_found_state;
+typedef struct kl_found {
+	kl_found_state state;
+	char *fpr;                  /* KL_FOUND: fingerprint, armored key, "wkd" or "vks" */
+	uint8_t *pub;
+	size_t publen;
+	const char *source;
+} kl_found;
 
 typedef struct kl_sources {
 	void *arg;
@@ -47,13 +73,27 @@ typedef struct kl_sources {
 	 */
 	pn_err (*keyring)(void *arg, const char *const *addrs, size_t n,
 	    char **fpr_r, uint8_t **pub_r, size_t *publen_r, pn_pool *pool);
-	/* mailbox - PN_OK: a temporary mailbox exists; PN_ERR_NOTFOUND: none */
-	pn_err (*mailbox)(void *arg, const char *addr);
+	/*
+	 * mailbox - PN_OK: a temporary mailbox exists (*mb_r filled, pool
+	 * memory); PN_ERR_NOTFOUND: none
+	 */
+	pn_err (*mailbox)(void *arg, const char *addr, kl_mailbox *mb_r, pn_pool *pool);
+	/* discover - found[i] for each of the n addresses; NULL: no discovery */
+	void (*discover)(void *arg, const char *const *addrs, size_t n,
+	    kl_found *found, pn_pool *pool);
+	/*
+	 * graduate - discovery found a key for an address with a mailbox:
+	 * store it with the mailbox and tell the recipient (once). An error
+	 * fails the batch (TEMP).
+	 */
+	pn_err (*graduate)(void *arg, const char *addr, const kl_mailbox *mb,
+	    const kl_found *found);
 } kl_sources;
 
 /* Counters of one batch, for logs and metrics. */
 typedef struct kl_stats {
 	size_t invalid, cached, found, guest, none;
+	size_t discovered, graduated;
 } kl_stats;
 
 /*
@@ -77,11 +117,39 @@ uint8_t *kl_cache_encode(const Postern__V1__KeyResult *res, size_t *len_r,
 Postern__V1__KeyResult *kl_cache_decode(const uint8_t *val, size_t len,
     const char *address, pn_pool *pool);
 
+/* ---- discovery (kl_discover.c) ---- */
+typedef struct kl_discovery {
+	int wkd;                    /* ask WKD */
+	const char *keyserver;      /* VKS base URL (https://...), or NULL/"" */
+	kl_http http;
+	pn_gpg *gpg;                /* judges keys (lists them, never imports) */
+} kl_discovery;
+
+/* kl_discover - WKD (advanced, then direct), then VKS, for n addresses */
+void kl_discover(const kl_discovery *d, const char *const *addrs, size_t n,
+    kl_found *found, pn_pool *pool);
+
+/* ---- graduation (kl_graduate.c) ---- */
+typedef struct kl_notice {
+	const char *from;           /* From: of the mail to the recipient ("Name <addr>") */
+	const char *return_path;    /* its SMTP envelope sender ("" = <>) */
+	const char *public_url;     /* the web UI, for the mailbox */
+} kl_notice;
+
+/*
+ * kl_graduate_mail - the mail that tells addr its future mail goes to
+ * its own key (fingerprint fpr, found by source): RFC 5322 text, pool memory
+ */
+char *kl_graduate_mail(const kl_notice *n, const char *addr, const char *fpr,
+    const char *source, pn_pool *pool);
+
 /* ---- the real sources (kl_sources.c) ---- */
 typedef struct kl_backends {
 	pn_redis *redis;            /* NULL: no cache */
 	pn_gpg *keyring;
 	pn_client *mailstore;
+	kl_discovery discovery;     /* neither wkd nor keyserver: no discovery */
+	kl_notice notice;
 } kl_backends;
 
 /* kl_sources_real - sources backed by Redis, the keyring and mailstore */

@@ -1,7 +1,7 @@
 /*
  * kl_lookup.c - one KeyLookup batch: normalise, then cache, keyring,
- * mailstore, in that order, each asked once per batch for what is still
- * open.
+ * mailstore, discovery, in that order, each asked once per batch for what
+ * is still open.
  *
  * Every address gets exactly one result in the order given. An address
  * that does not parse gets INVALID with the reason and does not disturb
@@ -16,6 +16,18 @@
  * is only a slower lookup; a keyring or mailstore that cannot be reached
  * fails the batch, because answering NONE would make provision create a
  * mailbox for someone who has a key.
+ *
+ * A mailbox whose recipient has a key of their own (uploaded in the web
+ * UI, or found by discovery before) answers KEY_FOUND with that key and
+ * its source ("recipient", "wkd", "vks"). What is still GUEST or NONE
+ * then goes to discovery (WKD, VKS), when it is on. Its answers are kept
+ * under "kld:<address>" with TTLs of their own - a key found, no key, or
+ * a failure (short) - and read even for a fresh lookup: fresh is about
+ * Postern's own state, and asking the internet for every send event would
+ * make every mail wait for it. A failure is only a NONE (or GUEST) for a
+ * while, never an error. A key found for an address that has a mailbox
+ * graduates it: the key is stored with the mailbox and the recipient told
+ * once (sources.graduate); from then on the mailbox itself answers.
  */
 #include <stdlib.h>
 #include <string.h>
@@ -197,35 +209,175 @@ static pn_err from_keyring(const kl_sources *src, const kl_limits *lim,
 			r->public_key.data = pub[j];
 			r->public_key.len = publen[j];
 			r->source = "keyring";
-			remember(src, lim, r, pool);
 			ures[where[off + j]] = r;
 		}
 	}
 	return PN_OK;
 }
 
-/* from_mailstore - GUEST or NONE for what is still open */
-static pn_err from_mailstore(const kl_sources *src, const kl_limits *lim,
-    const char **uaddr, size_t u, Postern__V1__KeyResult **ures, pn_pool *pool)
+/* key_found - a KEY_FOUND result for addr in pool */
+static Postern__V1__KeyResult *key_found(const char *addr, char *fpr,
+    uint8_t *pub, size_t len, const char *source, pn_pool *pool)
+{
+	Postern__V1__KeyResult *r = new_result(pool);
+
+	r->address = (char *)addr;
+	r->kind = POSTERN__V1__KEY_RESULT__KIND__KEY_FOUND;
+	r->fingerprint = fpr;
+	r->public_key.data = pub;
+	r->public_key.len = len;
+	r->source = (char *)source;
+	return r;
+}
+
+/* from_mailstore - the own key of a mailbox, GUEST, or NONE for what is still open */
+static pn_err from_mailstore(const kl_sources *src, const char **uaddr, size_t u,
+    Postern__V1__KeyResult **ures, kl_mailbox *mbs, pn_pool *pool)
 {
 	for (size_t j = 0; j < u; j++) {
 		if (ures[j])
 			continue;
-		pn_err rc = src->mailbox(src->arg, uaddr[j]);
+		pn_err rc = src->mailbox(src->arg, uaddr[j], &mbs[j], pool);
 		Postern__V1__KeyResult *r = new_result(pool);
 		r->address = (char *)uaddr[j];
-		if (rc == PN_OK) {
+		if (rc == PN_OK && mbs[j].own_fpr && mbs[j].own_len > 0) {
+			r = key_found(uaddr[j], mbs[j].own_fpr, mbs[j].own_key,
+			    mbs[j].own_len, mbs[j].own_source ? mbs[j].own_source : "recipient", pool);
+		} else if (rc == PN_OK) {
 			r->kind = POSTERN__V1__KEY_RESULT__KIND__GUEST;
 			r->source = "mailbox";
 		} else if (rc == PN_ERR_NOTFOUND || rc == PN_ERR_PARAMS) {
 			/* PARAMS: mailstore refuses the address, so it has no mailbox */
+			memset(&mbs[j], 0, sizeof(mbs[j]));
 			r->kind = POSTERN__V1__KEY_RESULT__KIND__NONE;
 			r->source = "none";
 		} else {
 			return rc;
 		}
-		remember(src, lim, r, pool);
 		ures[j] = r;
+	}
+	return PN_OK;
+}
+
+/* disc_decode - a cached discovery answer for addr, or -1 */
+static int disc_decode(const uint8_t *val, size_t len, const char *addr,
+    kl_found *f, pn_pool *pool)
+{
+	Postern__V1__KeyResult *r;
+
+	if (!val || len == 0 || len > KL_MAX_CACHED)
+		return -1;
+	r = (Postern__V1__KeyResult *)pn_pb_unpack(&postern__v1__key_result__descriptor,
+	    val, len, KL_MAX_CACHED, pool);
+	if (!r || !r->address || strcmp(r->address, addr))
+		return -1;
+	memset(f, 0, sizeof(*f));
+	if (r->kind == POSTERN__V1__KEY_RESULT__KIND__KEY_FOUND) {
+		if (!r->fingerprint || !*r->fingerprint || !r->public_key.len || !r->source)
+			return -1;
+		f->state = KL_FOUND;
+		f->fpr = r->fingerprint;
+		f->pub = r->public_key.data;
+		f->publen = r->public_key.len;
+		f->source = !strcmp(r->source, "vks") ? "vks" : "wkd";
+		return 0;
+	}
+	f->state = r->source && !strcmp(r->source, "failed") ? KL_FAILED : KL_NOTFOUND;
+	return 0;
+}
+
+/* disc_remember - cache a discovery answer with its TTL */
+static void disc_remember(const kl_sources *src, const kl_limits *lim,
+    const char *addr, const kl_found *f, pn_pool *pool)
+{
+	Postern__V1__KeyResult *r;
+	long ttl = f->state == KL_FOUND ? lim->ttl_disc_found :
+	    f->state == KL_FAILED ? lim->ttl_disc_fail : lim->ttl_disc_none;
+	size_t len;
+
+	if (!src->cache_put || ttl <= 0)
+		return;
+	if (f->state == KL_FOUND) {
+		r = key_found(addr, f->fpr, f->pub, f->publen, f->source, pool);
+	} else {
+		r = new_result(pool);
+		r->address = (char *)addr;
+		r->kind = POSTERN__V1__KEY_RESULT__KIND__NONE;
+		r->source = f->state == KL_FAILED ? "failed" : "none";
+	}
+	uint8_t *val = kl_cache_encode(r, &len, pool);
+	if (len <= KL_MAX_CACHED)
+		src->cache_put(src->arg, pn_pool_printf(pool, KL_DISCOVERY_PREFIX "%s", addr),
+		    val, len, ttl);
+}
+
+/* discovery_round - fs[] for the k addresses: from "kld:" where kept, else discovered now */
+static void discovery_round(const kl_sources *src, const kl_limits *lim,
+    const char **addrs, size_t k, kl_found *fs, pn_pool *pool)
+{
+	const char **keys = pn_pool_alloc(pool, k * sizeof(*keys));
+	uint8_t **vals = pn_pool_alloc(pool, k * sizeof(*vals));
+	size_t *lens = pn_pool_alloc(pool, k * sizeof(*lens));
+	const char **miss = pn_pool_alloc(pool, k * sizeof(*miss));
+	size_t *where = pn_pool_alloc(pool, k * sizeof(*where));
+	kl_found *mf = pn_pool_alloc(pool, k * sizeof(*mf));
+	size_t m = 0;
+
+	for (size_t i = 0; i < k; i++)
+		keys[i] = pn_pool_printf(pool, KL_DISCOVERY_PREFIX "%s", addrs[i]);
+	if (!src->cache_get || src->cache_get(src->arg, keys, k, vals, lens, pool) != PN_OK)
+		memset(vals, 0, k * sizeof(*vals));
+	for (size_t i = 0; i < k; i++)
+		if (disc_decode(vals[i], lens[i], addrs[i], &fs[i], pool) < 0) {
+			where[m] = i;
+			miss[m++] = addrs[i];
+		}
+	if (m == 0)
+		return;
+	src->discover(src->arg, miss, m, mf, pool);
+	for (size_t i = 0; i < m; i++) {
+		fs[where[i]] = mf[i];
+		disc_remember(src, lim, miss[i], &mf[i], pool);
+	}
+}
+
+/* from_discovery - KEY_FOUND from WKD/VKS for what is GUEST or NONE; graduation */
+static pn_err from_discovery(const kl_sources *src, const kl_limits *lim,
+    const char **uaddr, size_t u, Postern__V1__KeyResult **ures,
+    const kl_mailbox *mbs, kl_stats *stats, pn_pool *pool)
+{
+	const char **open = pn_pool_alloc(pool, (u ? u : 1) * sizeof(*open));
+	size_t *where = pn_pool_alloc(pool, (u ? u : 1) * sizeof(*where));
+	size_t k = 0;
+
+	for (size_t j = 0; j < u; j++) {
+		const char *s = ures[j]->source;
+		if (!strncmp(s, "cache:", 6) ||
+		    (strcmp(s, "mailbox") && strcmp(s, "none")))
+			continue;
+		open[k] = uaddr[j];
+		where[k++] = j;
+	}
+	for (size_t off = 0; off < k; off += KL_CHUNK) {
+		size_t m = k - off < KL_CHUNK ? k - off : KL_CHUNK;
+		kl_found *fs = pn_pool_alloc(pool, m * sizeof(*fs));
+
+		discovery_round(src, lim, open + off, m, fs, pool);
+		for (size_t i = 0; i < m; i++) {
+			size_t j = where[off + i];
+			if (fs[i].state != KL_FOUND)
+				continue;
+			if (ures[j]->kind == POSTERN__V1__KEY_RESULT__KIND__GUEST) {
+				pn_err rc = src->graduate ? src->graduate(src->arg, uaddr[j],
+				    &mbs[j], &fs[i]) : PN_OK;
+				if (rc != PN_OK)
+					return rc;
+				stats->graduated++;
+			}
+			ures[j] = key_found(uaddr[j], fs[i].fpr, fs[i].pub, fs[i].publen,
+			    fs[i].source, pool);
+			stats->discovered++;
+		}
 	}
 	return PN_OK;
 }
@@ -238,6 +390,7 @@ pn_err kl_lookup(const kl_sources *src, const kl_limits *lim,
 {
 	Postern__V1__KeyResult **res, **ures;
 	const char **uaddr;
+	kl_mailbox *mbs;
 	size_t *uid, nvalid = 0, u = 0;
 	slot *slots;
 	pn_err rc;
@@ -291,10 +444,19 @@ pn_err kl_lookup(const kl_sources *src, const kl_limits *lim,
 		*err_r = "keyring unavailable";
 		return rc == PN_ERR_TEMP ? PN_ERR_TEMP : PN_ERR_INTERNAL;
 	}
-	if ((rc = from_mailstore(src, lim, uaddr, u, ures, pool)) != PN_OK) {
+	mbs = pn_pool_alloc(pool, (nvalid ? nvalid : 1) * sizeof(*mbs));
+	if ((rc = from_mailstore(src, uaddr, u, ures, mbs, pool)) != PN_OK) {
 		*err_r = "mailstore unavailable";
 		return PN_ERR_TEMP;
 	}
+	if (src->discover &&
+	    (rc = from_discovery(src, lim, uaddr, u, ures, mbs, stats, pool)) != PN_OK) {
+		*err_r = "mailstore unavailable";
+		return PN_ERR_TEMP;
+	}
+	for (size_t j = 0; j < u; j++)
+		if (strncmp(ures[j]->source, "cache:", 6))
+			remember(src, lim, ures[j], pool);
 
 	for (size_t k = 0; k < nvalid; k++) {
 		size_t i = slots[k].index;

@@ -1,6 +1,6 @@
 /*
  * kl_sources.c - keylookup's real sources: the Redis cache, the GnuPG
- * keyring, and the mailstore service.
+ * keyring, the mailstore service, and discovery (kl_discover.c).
  *
  * Cache reads are one MGET per chunk, writes one SET ... EX per result.
  * Redis trouble is logged by pn_redis (once per outage) and makes every
@@ -8,11 +8,14 @@
  * gpg process per chunk, exact user-id address match, expired, revoked
  * and encryption-less keys left out. Mailstore is asked GetMailbox by
  * address; the reply (which may carry key material) lives in a pool of
- * its own that is wiped when the answer has been read.
+ * its own that is wiped when the answer has been read - only the public
+ * own key, if the mailbox has one, is copied out. Graduation is one
+ * mailstore SetOwnKey with the notice mail, keep_existing set.
  */
 #include <string.h>
 
 #include "postern/calls.h"
+#include "postern/log.h"
 #include "kl.h"
 
 /* real_cache_get - MGET the keys */
@@ -100,8 +103,8 @@ static pn_err real_keyring(void *arg, const char *const *addrs, size_t n,
 	return rc;
 }
 
-/* real_mailbox - does mailstore have a mailbox for addr? */
-static pn_err real_mailbox(void *arg, const char *addr)
+/* real_mailbox - does mailstore have a mailbox for addr, and an own key with it? */
+static pn_err real_mailbox(void *arg, const char *addr, kl_mailbox *mb_r, pn_pool *out)
 {
 	kl_backends *b = arg;
 	Postern__V1__GetMailbox get = POSTERN__V1__GET_MAILBOX__INIT;
@@ -110,10 +113,67 @@ static pn_err real_mailbox(void *arg, const char *addr)
 	const char *why;
 	pn_err rc;
 
+	memset(mb_r, 0, sizeof(*mb_r));
 	get.address = (char *)addr;
 	rc = pn_ms_get_mailbox(b->mailstore, pool, &get, &mb, &why);
+	if (rc == PN_OK) {
+		mb_r->id = mb->id;
+		if (mb->own_fingerprint && *mb->own_fingerprint && mb->own_key.len > 0) {
+			mb_r->own_fpr = pn_pool_strdup(out, mb->own_fingerprint);
+			mb_r->own_key = pn_pool_memdup(out, mb->own_key.data, mb->own_key.len);
+			mb_r->own_len = mb->own_key.len;
+			mb_r->own_source = pn_pool_strdup(out, mb->own_key_source ?
+			    mb->own_key_source : "recipient");
+		}
+	}
 	pn_pool_destroy(&pool);
 	return rc;
+}
+
+/* real_discover - WKD and VKS */
+static void real_discover(void *arg, const char *const *addrs, size_t n,
+    kl_found *found, pn_pool *pool)
+{
+	kl_backends *b = arg;
+
+	kl_discover(&b->discovery, addrs, n, found, pool);
+}
+
+/* real_graduate - SetOwnKey with the notice, keeping a key the recipient chose */
+static pn_err real_graduate(void *arg, const char *addr, const kl_mailbox *mb,
+    const kl_found *f)
+{
+	kl_backends *b = arg;
+	Postern__V1__SetOwnKey set = POSTERN__V1__SET_OWN_KEY__INIT;
+	Postern__V1__OutMail notice = POSTERN__V1__OUT_MAIL__INIT;
+	Postern__V1__OwnKeySet *done;
+	pn_pool *pool = pn_pool_new();
+	char *rcpt[1] = { (char *)addr };
+	const char *why;
+	char *text;
+	pn_err rc;
+
+	text = kl_graduate_mail(&b->notice, addr, f->fpr, f->source, pool);
+	notice.idem_key = pn_pool_printf(pool, "graduate/%lld/%s", (long long)mb->id, f->fpr);
+	notice.mail_from = (char *)b->notice.return_path;
+	notice.n_rcpt_to = 1;
+	notice.rcpt_to = rcpt;
+	notice.data.data = (uint8_t *)text;
+	notice.data.len = text ? strlen(text) : 0;
+	set.mailbox_id = mb->id;
+	set.public_key.data = f->pub;
+	set.public_key.len = f->publen;
+	set.fingerprint = f->fpr;
+	set.source = (char *)f->source;
+	set.keep_existing = 1;
+	set.notice = text ? &notice : NULL;
+	rc = pn_ms_set_own_key(b->mailstore, pool, &set, &done, &why);
+	if (rc == PN_OK && done->changed)
+		pn_info("msg=\"address graduated\" mailbox=%lld source=%s", (long long)mb->id,
+		    f->source);
+	pn_pool_destroy(&pool);
+	/* the mailbox is gone meanwhile: nothing to graduate */
+	return rc == PN_ERR_NOTFOUND ? PN_OK : rc;
 }
 
 /* kl_sources_real - wire the sources to the backends */
@@ -125,4 +185,8 @@ void kl_sources_real(kl_sources *src, kl_backends *b)
 	src->cache_put = real_cache_put;
 	src->keyring = real_keyring;
 	src->mailbox = real_mailbox;
+	if (b->discovery.wkd || (b->discovery.keyserver && *b->discovery.keyserver)) {
+		src->discover = real_discover;
+		src->graduate = real_graduate;
+	}
 }

@@ -13,7 +13,23 @@
  *	     keys, added with "posternctl key import FILE" or
  *	     "gpg --homedir DIR --import FILE"; only keys that are valid,
  *	     unexpired, unrevoked and have such an encryption subkey count;
- *	  3. the mailstore service (GetMailbox by address) for GUEST.
+ *	  3. the mailstore service (GetMailbox by address) for GUEST - or
+ *	     KEY_FOUND when the recipient of the mailbox has a key of their
+ *	     own there (uploaded in the web UI: source "recipient"; or
+ *	     discovered before: "wkd", "vks");
+ *	  4. discovery on the internet, when turned on, for what is still
+ *	     GUEST or NONE: WKD (POSTERN_KL_WKD; advanced, then direct
+ *	     method) and a VKS keyserver (POSTERN_KL_KEYSERVER,
+ *	     GET /vks/v1/by-email/<address>), over HTTPS with verified TLS,
+ *	     timeouts and a size bound. A key counts only if GnuPG finds it
+ *	     usable for encryption, unrevoked, unexpired, with a user id of
+ *	     exactly the address. Answers are cached under "kld:<address>"
+ *	     (read even by fresh lookups): a key POSTERN_KL_DISC_TTL_FOUND,
+ *	     no key POSTERN_KL_DISC_TTL_NONE, a failure (down, timeout, too
+ *	     large) POSTERN_KL_DISC_TTL_FAIL - a failure is a NONE for a
+ *	     while, never an error. A key found for an address that has a
+ *	     mailbox graduates it: mailstore SetOwnKey stores the key with
+ *	     the mailbox and queues one mail telling the recipient.
  *	Cache and freshness: a NONE that was cached just before provision
  *	creates a mailbox would be wrong for up to its TTL. Two things keep
  *	that harmless: KeyLookup.fresh = true skips the cache read (provision
@@ -40,16 +56,42 @@
  *	POSTERN_KL_TTL_GUEST      300 (0..604800)
  *	POSTERN_KL_TTL_NONE       300 (0..604800)
  *	POSTERN_KL_MAX_ADDRESSES  1000 (1..100000)
+ *	POSTERN_KL_WKD            0 (0..1) ask the Web Key Directory
+ *	POSTERN_KL_KEYSERVER      empty (off), or an https:// VKS base URL
+ *	                          such as https://keys.openpgp.org
+ *	POSTERN_KL_HTTP_TIMEOUT_MS  3000 (100..60000) per discovery request
+ *	POSTERN_KL_HTTP_CONNECT_MS  2000 (100..60000) connect part of it
+ *	POSTERN_KL_HTTP_MAX_BYTES   262144 (4096..1048576) largest answer
+ *	POSTERN_KL_HTTP_PARALLEL    16 (1..256) connections at a time
+ *	POSTERN_KL_HTTP_CA_FILE     empty (the system's CAs) or a PEM file
+ *	POSTERN_KL_HTTP_CONNECT_TO  empty, or curl CONNECT_TO entries
+ *	                          "HOST:PORT:CONNECT-HOST:CONNECT-PORT,..."
+ *	                          (split horizon; the tests' loopback server)
+ *	POSTERN_KL_DISC_TTL_FOUND 86400 (0..604800)
+ *	POSTERN_KL_DISC_TTL_NONE  3600 (0..604800)
+ *	POSTERN_KL_DISC_TTL_FAIL  300 (0..604800)
+ *	POSTERN_PUBLIC_URL        http://127.0.0.1:8080 - the web UI, named in
+ *	                          the graduation mail
+ *	POSTERN_INVITE_FROM       "Postern <postern@localhost>" - its From
+ *	                          (its SMTP sender is <>, as for automatic mail)
  * SECURITY
  *	CURVE client of the broker with its own certificate, also for its
  *	calls to mailstore. Reads only public keys; never logs addresses'
- *	keys. The keyring directory is created mode 0700.
+ *	keys. The keyring directory is created mode 0700. Discovery tells
+ *	the recipient's domain (WKD) or the keyserver (VKS) that someone
+ *	looks for the address - off by default for that reason; it never
+ *	logs addresses or URLs. Discovered keys are only listed by GnuPG,
+ *	never imported into the keyring.
  * DIAGNOSTICS
  *	logfmt lines on stderr, one per batch with counts (never the keys);
- *	metrics postern_keylookup_results_total{kind}; exit 0 after SIGTERM,
+ *	metrics postern_keylookup_results_total{kind},
+ *	postern_keylookup_discovered_total (answers with a key from WKD or
+ *	VKS, fetched now or kept in kld:), postern_keylookup_graduated_total;
+ *	exit 0 after SIGTERM,
  *	1 if it cannot start, 2 on bad configuration.
  */
 #include <stdlib.h>
+#include <string.h>
 
 #include "postern/v1/keylookup.pb-c.h"
 #include "postern/log.h"
@@ -60,6 +102,9 @@
 
 static char *cf_redis, *cf_redis_password, *cf_keyring;
 static long cf_redis_timeout, cf_ttl_found, cf_ttl_guest, cf_ttl_none, cf_max;
+static char *cf_keyserver, *cf_ca_file, *cf_connect_to, *cf_public_url, *cf_from;
+static long cf_wkd, cf_http_timeout, cf_http_connect, cf_http_max, cf_http_parallel;
+static long cf_disc_found, cf_disc_none, cf_disc_fail;
 
 static const pn_cfg_entry config[] = {
 	PN_CFG_STR("POSTERN_REDIS", "127.0.0.1:6379", &cf_redis, PN_CFG_REQUIRED,
@@ -78,6 +123,32 @@ static const pn_cfg_entry config[] = {
 	    "seconds a NONE stays cached (0 = not cached)"),
 	PN_CFG_INT("POSTERN_KL_MAX_ADDRESSES", 1000, 1, 100000, &cf_max,
 	    "addresses per request"),
+	PN_CFG_INT("POSTERN_KL_WKD", 0, 0, 1, &cf_wkd,
+	    "1 = discover keys in the Web Key Directory of the address's domain"),
+	PN_CFG_STR("POSTERN_KL_KEYSERVER", "", &cf_keyserver, 0,
+	    "VKS keyserver base URL (https://...) for discovery; empty = none"),
+	PN_CFG_INT("POSTERN_KL_HTTP_TIMEOUT_MS", 3000, 100, 60000, &cf_http_timeout,
+	    "whole discovery request"),
+	PN_CFG_INT("POSTERN_KL_HTTP_CONNECT_MS", 2000, 100, 60000, &cf_http_connect,
+	    "connect part of a discovery request"),
+	PN_CFG_INT("POSTERN_KL_HTTP_MAX_BYTES", 262144, 4096, 1048576, &cf_http_max,
+	    "largest discovery answer"),
+	PN_CFG_INT("POSTERN_KL_HTTP_PARALLEL", 16, 1, 256, &cf_http_parallel,
+	    "discovery connections at a time"),
+	PN_CFG_STR("POSTERN_KL_HTTP_CA_FILE", "", &cf_ca_file, 0,
+	    "PEM file of CAs for discovery; empty = the system's"),
+	PN_CFG_STR("POSTERN_KL_HTTP_CONNECT_TO", "", &cf_connect_to, 0,
+	    "curl CONNECT_TO entries for discovery, comma-separated (split horizon, tests)"),
+	PN_CFG_INT("POSTERN_KL_DISC_TTL_FOUND", 86400, 0, 604800, &cf_disc_found,
+	    "seconds a discovered key stays cached"),
+	PN_CFG_INT("POSTERN_KL_DISC_TTL_NONE", 3600, 0, 604800, &cf_disc_none,
+	    "seconds a discovery without a usable key stays cached"),
+	PN_CFG_INT("POSTERN_KL_DISC_TTL_FAIL", 300, 0, 604800, &cf_disc_fail,
+	    "seconds a failed discovery (down, timeout, too large) stays cached"),
+	PN_CFG_STR("POSTERN_PUBLIC_URL", "http://127.0.0.1:8080", &cf_public_url, 0,
+	    "the web UI as recipients reach it, named in the graduation mail"),
+	PN_CFG_STR("POSTERN_INVITE_FROM", "Postern <postern@localhost>", &cf_from, 0,
+	    "From of the graduation mail"),
 	PN_CFG_END
 };
 
@@ -88,6 +159,7 @@ typedef struct kl_state {
 } kl_state;
 
 static void kl_fini(pn_ctx *ctx);
+static int kl_discovery_setup(kl_backends *b, pn_ctx *ctx);
 
 /* kl_init - open the cache, the keyring and the mailstore client */
 static int kl_init(pn_ctx *ctx)
@@ -99,11 +171,16 @@ static int kl_init(pn_ctx *ctx)
 	st->lim.ttl_found = cf_ttl_found;
 	st->lim.ttl_guest = cf_ttl_guest;
 	st->lim.ttl_none = cf_ttl_none;
+	st->lim.ttl_disc_found = cf_disc_found;
+	st->lim.ttl_disc_none = cf_disc_none;
+	st->lim.ttl_disc_fail = cf_disc_fail;
 	if (!(st->b.redis = pn_redis_open(cf_redis, cf_redis_password, cf_redis_timeout)))
 		goto fail;
 	if (!(st->b.keyring = pn_gpg_open(cf_keyring, 0)))
 		goto fail;
 	if (!(st->b.mailstore = pn_client_new(pn_ctx_bus(ctx))))
+		goto fail;
+	if (kl_discovery_setup(&st->b, ctx) < 0)
 		goto fail;
 	kl_sources_real(&st->src, &st->b);
 	pn_info("msg=\"keylookup ready\" keyring=%s redis=%s ttl_found=%ld ttl_guest=%ld ttl_none=%ld max=%ld",
@@ -112,6 +189,34 @@ static int kl_init(pn_ctx *ctx)
 fail:
 	kl_fini(ctx);
 	return -1;
+}
+
+/* kl_discovery_setup - discovery's settings; -1 if the keyserver is not https */
+static int kl_discovery_setup(kl_backends *b, pn_ctx *ctx)
+{
+	kl_discovery *d = &b->discovery;
+
+	(void)ctx;
+	if (*cf_keyserver && strncmp(cf_keyserver, "https://", 8)) {
+		pn_error("msg=\"POSTERN_KL_KEYSERVER must be an https:// URL\"");
+		return -1;
+	}
+	d->wkd = cf_wkd != 0;
+	d->keyserver = cf_keyserver;
+	d->gpg = b->keyring;
+	d->http.timeout_ms = cf_http_timeout;
+	d->http.connect_timeout_ms = cf_http_connect < cf_http_timeout ? cf_http_connect :
+	    cf_http_timeout;
+	d->http.max_bytes = (size_t)cf_http_max;
+	d->http.parallel = cf_http_parallel;
+	d->http.ca_file = cf_ca_file;
+	d->http.connect_to = cf_connect_to;
+	b->notice.from = cf_from;
+	b->notice.return_path = "";     /* automatic mail: the null sender <> */
+	b->notice.public_url = cf_public_url;
+	pn_info("msg=\"key discovery\" wkd=%d keyserver=%s timeout_ms=%ld max_bytes=%ld",
+	    d->wkd, *cf_keyserver ? "on" : "off", cf_http_timeout, cf_http_max);
+	return 0;
 }
 
 /* kl_fini - close what kl_init opened */
@@ -166,9 +271,11 @@ static pn_err op_lookup(pn_ctx *ctx, const ProtobufCMessage *request,
 	count("postern_keylookup_results_total{kind=\"key_found\"}", stats.found);
 	count("postern_keylookup_results_total{kind=\"guest\"}", stats.guest);
 	count("postern_keylookup_results_total{kind=\"none\"}", stats.none);
-	pn_info("msg=lookup addresses=%zu fresh=%d invalid=%zu cached=%zu found=%zu guest=%zu none=%zu",
-	    kl->n_addresses, kl->fresh ? 1 : 0, stats.invalid, stats.cached,
-	    stats.found, stats.guest, stats.none);
+	count("postern_keylookup_discovered_total", stats.discovered);
+	count("postern_keylookup_graduated_total", stats.graduated);
+	pn_info("msg=lookup addresses=%zu fresh=%d invalid=%zu cached=%zu found=%zu guest=%zu none=%zu"
+	    " discovered=%zu graduated=%zu", kl->n_addresses, kl->fresh ? 1 : 0, stats.invalid,
+	    stats.cached, stats.found, stats.guest, stats.none, stats.discovered, stats.graduated);
 	return PN_OK;
 }
 

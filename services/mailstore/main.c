@@ -22,7 +22,9 @@
  *	(ms_keys.c). list_tombstones, forget_tombstones, delete_mailboxes
  *	and the claim and warning fields of list_inactive / queue_mail serve the reaper;
  *	a deleted mailbox leaves a tombstone until its Redis state is
- *	gone). delete_mailbox (op 11) and delete_mailboxes with mailbox_ids
+ *	gone), set_own_key (the recipient's own public key, uploaded or
+ *	discovered; get_mailbox answers with it) and close_mailbox (the
+ *	recipient closes the mailbox early; it leaves a tombstone too). delete_mailbox (op 11) and delete_mailboxes with mailbox_ids
  *	are retired: the first is answered "unknown operation", the second
  *	STATUS_PARAMS.
  *	Every write is idempotent (messages by mailbox + event_id, outbox
@@ -128,6 +130,8 @@ static const pn_op ops[] = {
 	  ms_op_delete_mailboxes },
 	{ POSTERN__V1__MAILSTORE_REQUEST__OP_REISSUE, "reissue", ms_op_reissue },
 	{ POSTERN__V1__MAILSTORE_REQUEST__OP_SET_KEYS, "set_keys", ms_op_set_keys },
+	{ POSTERN__V1__MAILSTORE_REQUEST__OP_SET_OWN_KEY, "set_own_key", ms_op_set_own_key },
+	{ POSTERN__V1__MAILSTORE_REQUEST__OP_CLOSE_MAILBOX, "close_mailbox", ms_op_close_mailbox },
 	PN_OP_END
 };
 

@@ -101,6 +101,15 @@ long ms_backoff_ms(long attempts, long initial, long cap);
 char **ms_split_lines(const char *text, pn_pool *pool, size_t *n_r);
 /* ms_rcpt_join - the recipients joined with '\n' (none may contain one), in pool */
 char *ms_rcpt_join(char *const *rcpt, size_t n, pn_pool *pool);
+/*
+ * ms_outbox_message_id - the outbox mail data as it goes out: itself when
+ * its header has a Message-ID, else (in pool) with a "Message-ID:" line
+ * <hex.outbox@domain> in front - hex from a hash of idem_key, so every
+ * attempt of a row says the same; domain the envelope sender's, or
+ * postern.invalid
+ */
+const uint8_t *ms_outbox_message_id(const uint8_t *data, size_t len, const char *idem_key,
+    const char *mail_from, pn_pool *pool, size_t *len_r);
 
 /* ---- ms_db.c ---- */
 /* Why an operation failed, for the reply's error text (static strings). */
@@ -177,6 +186,14 @@ pn_err ms_op_list_tombstones(pn_ctx *, const ProtobufCMessage *, ProtobufCMessag
 pn_err ms_op_forget_tombstones(pn_ctx *, const ProtobufCMessage *, ProtobufCMessage *, pn_pool *);
 pn_err ms_op_reissue(pn_ctx *, const ProtobufCMessage *, ProtobufCMessage *, pn_pool *);
 pn_err ms_op_set_keys(pn_ctx *, const ProtobufCMessage *, ProtobufCMessage *, pn_pool *);
+pn_err ms_op_set_own_key(pn_ctx *, const ProtobufCMessage *, ProtobufCMessage *, pn_pool *);
+pn_err ms_op_close_mailbox(pn_ctx *, const ProtobufCMessage *, ProtobufCMessage *, pn_pool *);
+
+/* ---- ms_ownkey.c ---- */
+/* ms_db_own_key - fill mb's own key fields (30..33) if the mailbox has one */
+pn_err ms_db_own_key(pn_pg *pg, Postern__V1__Mailbox *mb, pn_pool *pool, ms_why *why);
+/* ms_pg - the worker's database connection (ms_ops.c) */
+pn_pg *ms_pg(void);
 
 /* ms_init / ms_fini / ms_ready - the skeleton's hooks */
 int ms_init(pn_ctx *ctx);

@@ -46,6 +46,12 @@ static pn_pg *pg(void)
 	return ms_state.pg;
 }
 
+/* ms_pg - the same for the operations outside this file */
+pn_pg *ms_pg(void)
+{
+	return ms_state.pg;
+}
+
 /* strip_secret - a mailbox as Accepted and list replies show it */
 static void strip_secret(Postern__V1__Mailbox *mb)
 {
@@ -83,6 +89,8 @@ pn_err ms_op_get_mailbox(pn_ctx *ctx, const ProtobufCMessage *request,
 	    (g->link_hash.len < MS_HASH_MIN || g->link_hash.len > MS_HASH_MAX))
 		return fail(ctx, PN_ERR_PARAMS, "set id, address or a 16..128 byte link_hash");
 	RETRY(err, ms_db_get_mailbox(pg(), g->id, address, &g->link_hash, 1, pool, &mb, &w));
+	if (err == PN_OK)
+		RETRY(err, ms_db_own_key(pg(), mb, pool, &w));
 	if (err != PN_OK)
 		return db_result(ctx, err, &w);
 	REP(reply)->result_case = POSTERN__V1__MAILSTORE_REPLY__RESULT_MAILBOX;

@@ -14,8 +14,17 @@
  * Replicas never pick the same row, because SKIP LOCKED skips rows being
  * claimed and the lease makes claimed rows not due.
  *
+ * Marking 'sending'. Just before its SMTP transaction a row is set to
+ * state = 'sending' (guarded by its attempt), and its outcome takes it
+ * out of that state again. A claim that finds a row still 'sending' (its
+ * lease ran out) knows that the delivery of the previous attempt was
+ * interrupted after it began: logged as "outbox row resumed after an
+ * interrupted delivery" and counted in postern_outbox_resumed_total, so a
+ * second copy at a receiver can be told from an ordinary retry.
+ *
  * After the SMTP transaction:
- *   accepted       state = sent, sent_at = now, data wiped;
+ *   accepted       state = sent, sent_at = now, the server's reply to the
+ *                  end of DATA (its queue id) in smtp_reply, data wiped;
  *   temporary      next_attempt_at = now + back-off (initial * 2^(n-1),
  *                  capped), last_error kept; after max attempts: failed;
  *   permanent 5xx  state = failed at once, data wiped.
@@ -24,10 +33,13 @@
  *
  * Delivery guarantee: a row is sent until the server accepts it once and
  * then never again. The one window for a duplicate is a crash (or a lost
- * database) after the server said 250 and before "state = sent" is
+ * database) after the server took the mail and before "state = sent" is
  * committed: the row becomes due again when the lease ends and is sent a
- * second time. Each such crash can add at most one extra copy. On SIGTERM
- * rows claimed but not yet tried are handed back at once.
+ * second time. Each such crash can add at most one extra copy, and it is
+ * the same mail: every mail leaves with a Message-ID that stays the same
+ * across attempts (the one it was rendered with, or one derived from its
+ * idempotency key - ms_outbox_message_id), so a receiver can drop the
+ * copy. On SIGTERM rows claimed but not yet tried are handed back at once.
  *
  * Data hygiene: the rendered mail may carry the invitation link (a
  * secret), so it is wiped from the row once the row is final (sent or
@@ -40,14 +52,22 @@
 #include <string.h>
 #include <time.h>
 
+#include <strings.h>
+
+#include <sodium.h>
+
 #include "postern/log.h"
 #include "postern/metrics.h"
 #include "postern/smtp.h"
 #include "ms.h"
 
+#define MSGID_DOMAIN "postern.invalid"
+
 struct outrow {
 	int64_t id;
 	long attempts;
+	int interrupted;            /* found 'sending': an earlier delivery was cut off */
+	char *idem_key;
 	char *mail_from;
 	char **rcpt;
 	size_t nrcpt;
@@ -99,10 +119,12 @@ static int claim(pn_pg *pg, long batch, pn_pool *pool, struct outrow **rows_r)
 	if (pn_pg_exec_prepared(pg, "ms_outbox_claim",
 	    "UPDATE outbox o SET attempts = o.attempts + 1, "
 	    "next_attempt_at = now() + make_interval(secs => $2) "
-	    "FROM (SELECT id FROM outbox WHERE state = 'queued' AND next_attempt_at <= now() "
+	    "FROM (SELECT id FROM outbox WHERE state IN ('queued', 'sending') "
+	    "AND next_attempt_at <= now() "
 	    "ORDER BY next_attempt_at, id LIMIT $1 FOR UPDATE SKIP LOCKED) due "
 	    "WHERE o.id = due.id "
-	    "RETURNING o.id, o.attempts, o.mail_from, array_to_string(o.rcpt_to, E'\\n'), o.data",
+	    "RETURNING o.id, o.attempts, o.mail_from, array_to_string(o.rcpt_to, E'\\n'), o.data, "
+	    "o.state = 'sending', o.idem_key",
 	    &p, &res) != PN_OK)
 		return -1;
 	n = PQntuples(res);
@@ -113,6 +135,8 @@ static int claim(pn_pg *pg, long batch, pn_pool *pool, struct outrow **rows_r)
 		rows[i].mail_from = pn_pg_text(res, i, 2, pool);
 		rows[i].rcpt = split_rcpt(PQgetvalue(res, i, 3), pool, &rows[i].nrcpt);
 		rows[i].data = pn_pg_bytea(res, i, 4, pool, &rows[i].len);
+		rows[i].interrupted = !strcmp(PQgetvalue(res, i, 5), "t");
+		rows[i].idem_key = pn_pg_text(res, i, 6, pool);
 	}
 	pn_pg_clear(&res);
 	*rows_r = rows;
@@ -150,18 +174,118 @@ static long record(pn_ctx *ctx, pn_pg *pg, const char *sql, const pn_pg_params *
 	return -1;
 }
 
+/* header_has - the header section of data (up to its empty line) has a field name */
+static int header_has(const uint8_t *data, size_t len, const char *name)
+{
+	size_t nlen = strlen(name), i = 0;
+
+	while (i < len) {
+		const uint8_t *nl = memchr(data + i, '\n', len - i);
+		size_t end = nl ? (size_t)(nl - data) : len;
+		size_t llen = end - i;
+
+		if (llen == 0 || (llen == 1 && data[i] == '\r'))
+			return 0;               /* the empty line: the body begins */
+		if (llen > nlen && data[i + nlen] == ':' &&
+		    !strncasecmp((const char *)data + i, name, nlen))
+			return 1;
+		i = end + 1;
+	}
+	return 0;
+}
+
+/* domain_ok - a plain domain: letters, digits, dots and hyphens, 1..253 */
+static int domain_ok(const char *d)
+{
+	size_t n = strlen(d);
+
+	return n > 0 && n <= 253 && strspn(d, "abcdefghijklmnopqrstuvwxyz"
+	    "ABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789.-") == n && d[0] != '.' && d[0] != '-';
+}
+
+/* ms_outbox_message_id - the mail as it goes out: with a Message-ID, the same on every attempt */
+const uint8_t *ms_outbox_message_id(const uint8_t *data, size_t len, const char *idem_key,
+    const char *mail_from, pn_pool *pool, size_t *len_r)
+{
+	const char *at = mail_from ? strrchr(mail_from, '@') : NULL;
+	const char *domain = at && domain_ok(at + 1) ? at + 1 : MSGID_DOMAIN;
+	unsigned char h[16];
+	char hex[33], *head;
+	uint8_t *out;
+	size_t hlen;
+
+	*len_r = len;
+	if (header_has(data, len, "Message-ID"))
+		return data;
+	/* the idempotency key names event and address: only its hash goes out */
+	crypto_generichash(h, sizeof(h), (const unsigned char *)idem_key, strlen(idem_key),
+	    NULL, 0);
+	sodium_bin2hex(hex, sizeof(hex), h, sizeof(h));
+	head = pn_pool_printf(pool, "Message-ID: <%s.outbox@%s>\r\n", hex, domain);
+	hlen = strlen(head);
+	out = pn_pool_alloc(pool, hlen + len);
+	memcpy(out, head, hlen);
+	memcpy(out + hlen, data, len);
+	*len_r = hlen + len;
+	return out;
+}
+
+/*
+ * mark_sending - the row is ours (this attempt) and its SMTP transaction
+ * begins: 1 marked, 0 not ours any more or no database (do not send)
+ */
+static int mark_sending(pn_pg *pg, const struct outrow *r)
+{
+	pn_pg_params p;
+	PGresult *res = NULL;
+	int marked;
+
+	pn_pg_params_init(&p);
+	pn_pg_param_int(&p, r->id);
+	pn_pg_param_int(&p, r->attempts);
+	if (pn_pg_exec(pg, "UPDATE outbox SET state = 'sending', sending_at = now() "
+	    "WHERE id = $1 AND attempts = $2 AND state IN ('queued', 'sending')", &p,
+	    &res) != PN_OK) {
+		pn_warn("msg=\"outbox row not marked sending, left for its lease\" id=%lld "
+		    "sqlstate=%s", (long long)r->id, pn_pg_sqlstate(pg));
+		return 0;
+	}
+	marked = atol(PQcmdTuples(res)) == 1;
+	pn_pg_clear(&res);
+	return marked;
+}
+
+/* resumed - say that this attempt follows one cut off mid-delivery */
+static void resumed(const struct outrow *r)
+{
+	pn_metrics_add("postern_outbox_resumed_total", "outbox deliveries begun again after "
+	    "one was interrupted mid-SMTP (the receiver may get a second copy, same "
+	    "Message-ID)", 1);
+	pn_warn("msg=\"outbox row resumed after an interrupted delivery: the server may have "
+	    "it already, a second copy would carry the same Message-ID\" id=%lld attempts=%ld "
+	    "interrupted_attempt=%ld", (long long)r->id, r->attempts, r->attempts - 1);
+}
+
 /* deliver - one row through SMTP and its outcome into the row */
 static void deliver(pn_ctx *ctx, pn_pg *pg, const pn_smtp_cfg *smtp,
-    struct outrow *r)
+    struct outrow *r, pn_pool *pool)
 {
-	char error[512], secs[32];
+	char error[512], reply[256], secs[32];
+	const uint8_t *mail;
+	size_t mail_len;
 	pn_pg_params p;
 	pn_err res;
 	long delay_ms;
 
-	res = pn_smtp_send(smtp, r->mail_from, (const char *const *)r->rcpt, r->nrcpt,
-	    r->data, r->len, error, sizeof(error));
 	r->done = 1;
+	if (r->interrupted)
+		resumed(r);
+	if (!mark_sending(pg, r))
+		return;
+	mail = ms_outbox_message_id(r->data, r->len, r->idem_key, r->mail_from, pool,
+	    &mail_len);
+	res = pn_smtp_send_r(smtp, r->mail_from, (const char *const *)r->rcpt, r->nrcpt,
+	    mail, mail_len, error, sizeof(error), reply, sizeof(reply));
 	pn_pg_params_init(&p);
 	pn_pg_param_int(&p, r->id);
 	pn_pg_param_int(&p, r->attempts);
@@ -169,13 +293,16 @@ static void deliver(pn_ctx *ctx, pn_pg *pg, const pn_smtp_cfg *smtp,
 		/* sent is sent, whoever holds the lease now: no attempts guard */
 		pn_pg_params_init(&p);
 		pn_pg_param_int(&p, r->id);
+		pn_pg_param_text(&p, reply);
 		if (record(ctx, pg, "UPDATE outbox SET state = 'sent', sent_at = now(), "
-		    "last_error = NULL, data = '' WHERE id = $1 AND state = 'queued'", &p) < 0)
+		    "last_error = NULL, smtp_reply = $2, data = '' WHERE id = $1 "
+		    "AND state IN ('queued', 'sending')", &p) < 0)
 			pn_error("msg=\"outbox row sent but not marked: may be sent again\" id=%lld",
 			    (long long)r->id);
 		pn_metrics_add("postern_outbox_sent_total", "outbox mails accepted by the SMTP server", 1);
-		pn_info("msg=\"outbox delivered\" id=%lld attempts=%ld result=sent size=%zu rcpts=%zu",
-		    (long long)r->id, r->attempts, r->len, r->nrcpt);
+		pn_info("msg=\"outbox delivered\" id=%lld attempts=%ld result=sent resumed=%d "
+		    "size=%zu rcpts=%zu smtp_reply=\"%s\"", (long long)r->id, r->attempts,
+		    r->interrupted, r->len, r->nrcpt, reply);
 		return;
 	}
 	pn_pg_param_text(&p, error);
@@ -184,16 +311,16 @@ static void deliver(pn_ctx *ctx, pn_pg *pg, const pn_smtp_cfg *smtp,
 		    ms_cfg.outbox_backoff_max_ms);
 		snprintf(secs, sizeof(secs), "%.3f", (double)delay_ms / 1000.0);
 		pn_pg_param_text(&p, secs);
-		record(ctx, pg, "UPDATE outbox SET last_error = $3, "
+		record(ctx, pg, "UPDATE outbox SET state = 'queued', last_error = $3, "
 		    "next_attempt_at = now() + make_interval(secs => $4::double precision) "
-		    "WHERE id = $1 AND attempts = $2 AND state = 'queued'", &p);
+		    "WHERE id = $1 AND attempts = $2 AND state IN ('queued', 'sending')", &p);
 		pn_metrics_add("postern_outbox_retried_total", "outbox deliveries deferred for a retry", 1);
 		pn_warn("msg=\"outbox deferred\" id=%lld attempts=%ld result=temp retry_ms=%ld error=\"%s\"",
 		    (long long)r->id, r->attempts, delay_ms, error);
 		return;
 	}
 	record(ctx, pg, "UPDATE outbox SET state = 'failed', last_error = $3, data = '' "
-	    "WHERE id = $1 AND attempts = $2 AND state = 'queued'", &p);
+	    "WHERE id = $1 AND attempts = $2 AND state IN ('queued', 'sending')", &p);
 	pn_metrics_add(res == PN_ERR_TEMP ? "postern_outbox_failed_total{reason=\"attempts\"}"
 	    : "postern_outbox_failed_total{reason=\"permanent\"}",
 	    "outbox mails given up", 1);
@@ -213,23 +340,25 @@ static void release(pn_pg *pg, struct outrow *rows, int n)
 		pn_pg_params_init(&p);
 		pn_pg_param_int(&p, rows[i].id);
 		pn_pg_param_int(&p, rows[i].attempts);
-		if (pn_pg_exec(pg, "UPDATE outbox SET attempts = attempts - 1, "
+		if (pn_pg_exec(pg, "UPDATE outbox SET state = 'queued', attempts = attempts - 1, "
 		    "next_attempt_at = now() WHERE id = $1 AND attempts = $2 "
-		    "AND state = 'queued'", &p, NULL) != PN_OK)
+		    "AND state IN ('queued', 'sending')", &p, NULL) != PN_OK)
 			break;
 	}
 }
 
-/* gauge - queued rows, for /metrics */
+/* gauge - queued and sending rows, for /metrics */
 static int gauge(pn_pg *pg)
 {
 	PGresult *res = NULL;
 
-	if (pn_pg_exec(pg, "SELECT count(*) FROM outbox WHERE state = 'queued'",
-	    NULL, &res) != PN_OK)
+	if (pn_pg_exec(pg, "SELECT count(*), count(*) FILTER (WHERE state = 'sending') "
+	    "FROM outbox WHERE state IN ('queued', 'sending')", NULL, &res) != PN_OK)
 		return -1;
 	pn_metrics_set("postern_outbox_queued", "outbox rows waiting for delivery",
 	    (double)pn_pg_int(res, 0, 0));
+	pn_metrics_set("postern_outbox_sending", "outbox rows whose SMTP transaction has begun "
+	    "and has no outcome yet", (double)pn_pg_int(res, 0, 1));
 	pn_pg_clear(&res);
 	return 0;
 }
@@ -242,7 +371,7 @@ static void cleanup(pn_pg *pg)
 
 	pn_pg_params_init(&p);
 	pn_pg_param_int(&p, ms_cfg.outbox_keep_days);
-	if (pn_pg_exec(pg, "DELETE FROM outbox WHERE state <> 'queued' "
+	if (pn_pg_exec(pg, "DELETE FROM outbox WHERE state IN ('sent', 'failed') "
 	    "AND created_at < now() - make_interval(days => $1::int)", &p, &res) != PN_OK)
 		return;
 	if (atol(PQcmdTuples(res)) > 0)
@@ -295,7 +424,7 @@ void ms_outbox_loop(pn_ctx *ctx)
 			pn_warn("msg=\"outbox claim failed\" sqlstate=%s error=\"%s\"",
 			    pn_pg_sqlstate(pg), pn_pg_errmsg(pg));
 		for (int i = 0; i < n && !pn_ctx_stopping(ctx); i++)
-			deliver(ctx, pg, &smtp, &rows[i]);
+			deliver(ctx, pg, &smtp, &rows[i], pool);
 		if (n > 0 && pn_ctx_stopping(ctx))
 			release(pg, rows, n);
 		pn_pool_destroy(&pool);

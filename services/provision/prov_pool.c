@@ -63,6 +63,7 @@
 
 #include "postern/guest.h"
 #include "postern/log.h"
+#include "postern/watchdog.h"
 #include "prov.h"
 
 #define POOL_UID "Postern temporary mailbox"
@@ -72,6 +73,7 @@ pn_err (*prov_pool_keygen)(pn_gpg *gpg, const char *name, pn_gpg_newkey *keys,
     size_t n) = pn_gpg_keygen_batch;
 
 struct prov_pool {
+	pn_watch *watch;            /* the batch in progress, for the watchdog */
 	pthread_mutex_t lock;
 	pthread_cond_t wake;
 	pthread_t thread;
@@ -168,7 +170,10 @@ static pn_err make_batch(prov_pool *pool, const int *kinds, size_t n, prov_poole
 		pn_guest_passphrase(out[i]->sec.link, out[i]->sec.pin, pass[i]);
 		keys[i].passphrase = pass[i];
 	}
+	/* a gpg run that never returns shows in the log and, later, in /healthz */
+	pn_watch_begin(pool->watch, "keypool_batch");
 	err = prov_pool_keygen(gpg, POOL_UID, keys, n);
+	pn_watch_end(pool->watch);
 	sodium_memzero(pass, sizeof(pass));
 	if (pn_gpg_remove(&gpg) < 0)
 		pn_warn("msg=\"key pool: batch home not removed; the next batch tries\" "
@@ -258,6 +263,7 @@ prov_pool *prov_pool_start(long size, prov_keyring *keyring)
 	snprintf(home, sizeof(home), "%s/pool", prov_cfg.gnupghome);
 	pool = pn_calloc(1, sizeof(*pool));
 	pool->size = size;
+	pool->watch = pn_watch_new("keypool");
 	pool->dir = pn_strdup(home);
 	pool->keyring = keyring;
 	pthread_mutex_init(&pool->lock, NULL);

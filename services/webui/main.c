@@ -68,11 +68,21 @@
  *	POSTERN_WEBUI_REPLY_MAX  20 (1..10000) replies a mailbox may send in
  *		POSTERN_WEBUI_REPLY_WINDOW 3600 (60..604800) seconds; more get 429
  *	POSTERN_WEBUI_PAGE_SIZE  25 (5..200) messages per folder page
+ *	POSTERN_WEBUI_OWN_KEY_MAX  65536 (4096..1048576) bytes of a public key
+ *		a recipient uploads as their own (GET/POST /key)
+ *	POSTERN_WEBUI_EXPORT_MAX  67108864 (1048576..1073741824) bytes of the
+ *		mailbox archive before encryption (POST /export); a larger
+ *		mailbox is refused with a page that says so
 	POSTERN_WEBUI_PAGE_CACHE  512 (0..100000) folder pages kept in
 		process memory, sealed per session, while the mailbox's folder
 		version in Redis is unchanged; 0 = off
 	POSTERN_WEBUI_PAGE_CACHE_AGE  60 (1..3600) seconds a kept folder page
 		may be shown (bounds a missed change)
+ *	POSTERN_WEBUI_REMOTE_IMAGES  1 - 0 hides the "show remote images"
+ *		action: a message's remote images are then never fetched
+ *	POSTERN_WEBUI_IMAGE_PROXY_PRIVATE  0 - 1 lets the image proxy connect
+ *		to loopback and private addresses (tests only: it opens the
+ *		internal network to a mail's sender)
  *	POSTERN_LOGIN_LOCKOUT_AFTER  5 (1..100) failures per address before
  *		lock-outs; POSTERN_LOGIN_LOCKOUT_SECONDS 60 (1..3600), doubling,
  *		capped at an hour
@@ -119,6 +129,7 @@
 #include "postern/log.h"
 #include "postern/service.h"
 #include "web_cfg.h"
+#include "web_proxy.h"
 #include "web_http.h"
 #include "web_activate.h"
 #include "web_folder.h"
@@ -173,10 +184,18 @@ static const pn_cfg_entry config[] = {
 	    "seconds of the reply window"),
 	PN_CFG_INT("POSTERN_WEBUI_PAGE_SIZE", 25, 5, 200, &web_cfg.page_size,
 	    "messages per folder page"),
+	PN_CFG_INT("POSTERN_WEBUI_OWN_KEY_MAX", 65536, 4096, 1048576, &web_cfg.own_key_max,
+	    "bytes of a public key a recipient uploads as their own"),
+	PN_CFG_INT("POSTERN_WEBUI_EXPORT_MAX", 67108864, 1048576, 1073741824, &web_cfg.export_max,
+	    "bytes of a mailbox export archive before encryption"),
 	PN_CFG_INT("POSTERN_WEBUI_PAGE_CACHE", 512, 0, 100000, &web_cfg.page_cache,
 	    "folder pages kept in memory, sealed per session (0 = off)"),
 	PN_CFG_INT("POSTERN_WEBUI_PAGE_CACHE_AGE", 60, 1, 3600, &web_cfg.page_cache_age,
 	    "seconds a kept folder page may be shown (bounds a missed change)"),
+	PN_CFG_BOOL("POSTERN_WEBUI_REMOTE_IMAGES", 1, &web_cfg.remote_images,
+	    "offer to show a message's remote images (fetched by the web UI's image proxy)"),
+	PN_CFG_BOOL("POSTERN_WEBUI_IMAGE_PROXY_PRIVATE", 0, &web_cfg.image_proxy_private,
+	    "the image proxy may connect to loopback and private addresses (tests only)"),
 	PN_CFG_INT("POSTERN_LOGIN_LOCKOUT_AFTER", 5, 1, 100, &web_cfg.login_lockout_after,
 	    "failed logins per address before lock-outs"),
 	PN_CFG_INT("POSTERN_LOGIN_LOCKOUT_SECONDS", 60, 1, 3600, &web_cfg.login_lockout_seconds,
@@ -207,7 +226,7 @@ static void fini(pn_ctx *ctx)
 	web_folder_fini();
 }
 
-/* init - the blocklist, the page cache, the login stand-in key, then the HTTP server */
+/* init - the blocklist, the page cache, the login stand-in key, libcurl, then the HTTP server */
 static int init(pn_ctx *ctx)
 {
 	if (web_activate_init() < 0 || web_recover_init() < 0 || web_folder_init() < 0 ||
@@ -216,6 +235,7 @@ static int init(pn_ctx *ctx)
 		return -1;
 	}
 	pn_info("msg=\"pages ready\"");
+	web_proxy_init();
 	if (web_http_start(ctx, web_routes) < 0) {
 		fini(ctx);
 		return -1;

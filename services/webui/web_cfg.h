@@ -41,6 +41,10 @@ struct web_config {
 	long recovery_lockout_seconds;  /* first lock-out, doubling */
 	long recovery_max_failures;     /* then recovery is closed for the address */
 	char *invite_from;          /* From of the recovery notice to the sender */
+	int remote_images;          /* offer "show remote images" (through web_proxy.c) */
+	int image_proxy_private;    /* the proxy may connect to private addresses (tests) */
+	long own_key_max;           /* bytes of an uploaded public key */
+	long export_max;            /* bytes of an export archive (before encryption) */
 };
 extern struct web_config web_cfg;
 

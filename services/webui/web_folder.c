@@ -20,6 +20,7 @@
 #include "postern/mem.h"
 #include "postern/redis.h"
 #include "web_folder.h"
+#include "web_ownkey.h"
 #include "web_bus.h"
 #include "web_cache.h"
 #include "web_cfg.h"
@@ -140,16 +141,14 @@ void web_folder_rows_html(web_buf *b, const Postern__V1__FolderPage *pg, const w
 			web_buf_printf(b, "<span class=\"sr\">%s: </span>", TXT->col_to);
 			web_buf_esc(b, e->to);
 		} else {
-			/* the display name when there is one; the address is on the message */
-			const char *lt = strstr(e->from, " <");
-			if (lt && lt > e->from && e->from[strlen(e->from) - 1] == '>') {
-				size_t n = (size_t)(lt - e->from);
-				if (n >= 2 && e->from[0] == '"' && e->from[n - 1] == '"')
-					web_buf_escn(b, e->from + 1, n - 2);
-				else
-					web_buf_escn(b, e->from, n);
-			} else {
-				web_buf_esc(b, e->from);
+			/* the display name when there is one; its address too when the name could mislead */
+			char name[256], addr[256];
+			web_from_split(e->from, name, sizeof(name), addr, sizeof(addr));
+			web_buf_esc(b, *name ? name : addr);
+			if (*name && web_from_misleading(name, addr)) {
+				web_buf_puts(b, " <span class=\"from-addr\">&lt;");
+				web_buf_esc(b, addr);
+				web_buf_puts(b, "&gt;</span>");
 			}
 		}
 		web_buf_puts(b, "</span><span class=\"subject\">");
@@ -262,6 +261,8 @@ static int folder_list(web_req *rq, int sent, long page, web_buf *rows,
 	if (page_envelopes(rq, pg, env) > 0)
 		*keep = 0;
 	web_folder_rows_html(rows, pg, env, sent, page, (long)lf.offset);
+	if (!sent && page == 0)             /* mail going to the recipient's own key, or the key page */
+		web_ownkey_notice(rows, web_get_mailbox(rq, rq->sess.mailbox_id, NULL, NULL, &err));
 	sodium_memzero(env, (pg->n_messages ? pg->n_messages : 1) * sizeof(*env));
 	free(env);
 	return 0;

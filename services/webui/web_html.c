@@ -90,11 +90,19 @@ void web_html_alert(web_buf *b, const char *cls, const char *text)
 	web_buf_puts(b, "</p>\n");
 }
 
-/* web_html_notice - a card with a heading, a paragraph and maybe a link */
+/* web_html_notice - a page with a card: a heading, a paragraph and maybe a link */
 void web_html_notice(web_buf *b, const web_page *p, const char *heading,
     const char *text, const char *link, const char *link_text)
 {
 	web_html_begin(b, p);
+	web_html_card(b, heading, text, link, link_text);
+	web_html_end(b, p);
+}
+
+/* web_html_card - the card of a notice, inside a page */
+void web_html_card(web_buf *b, const char *heading, const char *text, const char *link,
+    const char *link_text)
+{
 	web_buf_puts(b, "<section class=\"card\">\n<h1>");
 	web_buf_esc(b, heading);
 	web_buf_puts(b, "</h1>\n<p>");
@@ -108,7 +116,6 @@ void web_html_notice(web_buf *b, const web_page *p, const char *heading,
 		web_buf_puts(b, "</a></p>\n");
 	}
 	web_buf_puts(b, "</section>\n");
-	web_html_end(b, p);
 }
 
 /* web_html_error - the error pages */

@@ -24,6 +24,9 @@ void web_html_end(web_buf *b, const web_page *p);
 /* web_html_notice - a whole page with a heading and one paragraph (escaped) */
 void web_html_notice(web_buf *b, const web_page *p, const char *heading,
     const char *text, const char *link, const char *link_text);
+/* web_html_card - the notice's card alone (heading, text escaped; link if not NULL), inside a page */
+void web_html_card(web_buf *b, const char *heading, const char *text, const char *link,
+    const char *link_text);
 /* web_html_error - status page for 400, 403, 404, 405, 413, 415, 429, 500, 503 */
 void web_html_error(web_buf *b, int status);
 /* web_html_alert - <p class="cls" role="alert">text</p>, escaped; nothing if text is NULL */

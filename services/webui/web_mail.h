@@ -13,7 +13,9 @@
 
 /*
  * web_mail - a read mail: lib's pn_mime_msg (mime.h), with every file's
- * name sanitised (web_filename_clean: never empty, never a path).
+ * name sanitised (web_filename_clean: never empty, never a path; an
+ * unnamed file is named by its type) and no bidi control characters in
+ * Subject, From, To and Cc.
  */
 typedef pn_mime_file web_att;
 typedef pn_mime_msg web_mail;
@@ -21,6 +23,16 @@ typedef pn_mime_msg web_mail;
 /* web_mail_parse - take a message apart; -1 if it does not parse */
 int web_mail_parse(const void *data, size_t len, web_mail *m);
 void web_mail_free(web_mail *m);     /* wipes */
+
+/* web_mail_default_name - the name of an unnamed file, from its type: "image-1.png" */
+void web_mail_default_name(char *out, size_t outlen, const char *type, size_t index);
+/* web_from_split - a From value "Name <addr>" into name ("" if none) and addr */
+void web_from_split(const char *from, char *name, size_t nlen, char *addr, size_t alen);
+/*
+ * web_from_misleading - the display name could pass for another sender
+ * (holds an @, or a domain other than addr's): show the address beside it
+ */
+int web_from_misleading(const char *name, const char *addr);
 
 /* The list-view record provision stores encrypted beside a message. */
 typedef struct web_env {

@@ -8,7 +8,8 @@
  * form (its nonce). The route takes multipart/form-data and the larger
  * body (web_reply_body_max), only logged in; a body over it gets this
  * file's page, which says the limit. At most POSTERN_WEBUI_REPLY_MAX
- * replies per mailbox in POSTERN_WEBUI_REPLY_WINDOW (429).
+ * replies per mailbox in POSTERN_WEBUI_REPLY_WINDOW (429). The mail
+ * carries an Autocrypt header with the guest's public key (web_autocrypt.c).
  */
 #include <stdio.h>
 #include <stdlib.h>
@@ -25,6 +26,7 @@
 #include "postern/guest.h"
 #include "postern/text.h"
 #include "web_reply.h"
+#include "web_autocrypt.h"
 #include "web_bus.h"
 #include "web_cfg.h"
 #include "web_compose.h"
@@ -115,15 +117,52 @@ done:
 	web_strlist_free(&all, n_all);
 }
 
-/* reply_notice - a refusal or failure page; nothing was sent */
+/* kept_form - the reply as written, in a form to send again (files must be chosen again) */
+static void kept_form(web_req *rq, web_buf *b, int64_t id)
+{
+	const char *text = web_form_get(&rq->form, "text");
+	const char *mode = web_form_get(&rq->form, "mode");
+	char nonce[WEB_PASS_TEXT];
+	uint8_t r[16];
+
+	if (!text || strspn(text, " \t\r\n") == strlen(text))
+		return;
+	randombytes_buf(r, sizeof(r));
+	pn_b64url(nonce, sizeof(nonce), r, sizeof(r));
+	web_buf_printf(b, "<section class=\"card reply\">\n<form method=\"post\" "
+	    "action=\"/msg/%lld/reply\" enctype=\"multipart/form-data\">", (long long)id);
+	web_html_hidden_csrf(b, rq->csrf);
+	web_buf_printf(b, "<input type=\"hidden\" name=\"nonce\" value=\"%s\">\n"
+	    "<input type=\"hidden\" name=\"mode\" value=\"%s\">\n", nonce,
+	    mode && !strcmp(mode, "all") ? "all" : "one");
+	web_buf_printf(b, "<label for=\"reply-text\">%s</label>\n<textarea id=\"reply-text\" "
+	    "name=\"text\" rows=\"8\" maxlength=\"%d\" required>", "Your reply (not sent yet)",
+	    WEB_FORM_MAX_VALUE / 4);
+	web_buf_esc(b, text);
+	web_buf_printf(b, "</textarea>\n<p class=\"hint\">%s</p>\n"
+	    "<button type=\"submit\" class=\"btn\">%s</button>\n</form>\n</section>\n",
+	    "Files you attached were not kept: choose them again if you send from here.",
+	    TXT->reply_submit);
+}
+
+/* reply_notice - a refusal or failure page; nothing was sent, the text written is kept */
 static int reply_notice(web_req *rq, int status, int64_t id, const char *heading,
     const char *text)
 {
 	web_page p = web_page_for(rq, heading, "inbox");
 	char back[64];
+	web_buf b;
+	int rc;
 
 	snprintf(back, sizeof(back), "/msg/%lld", (long long)id);
-	return web_respond_notice(rq, status, &p, heading, text, back, TXT->back);
+	web_buf_init(&b);
+	web_html_begin(&b, &p);
+	web_html_card(&b, heading, text, back, TXT->back);
+	kept_form(rq, &b, id);
+	web_html_end(&b, &p);
+	rc = web_respond_page(rq, status, &b);
+	web_buf_free(&b);
+	return rc;
 }
 
 /* reply_too_large - 413: the attachments are over the limit; nothing was sent */
@@ -322,6 +361,10 @@ int web_reply_post(web_req *rq)
 		    TXT->reply_failed);
 		goto done;
 	}
+	/* Autocrypt: the sender's client learns the guest key and checks the signature */
+	if (web_autocrypt_add(rq->sess.address, mb->public_key.data, mb->public_key.len,
+	    &sealed) < 0)
+		pn_warn("msg=\"reply without Autocrypt header: the guest key does not dearmor\"");
 
 	/* one request: the Sent copy and the mail to send, idempotent per form */
 	{

@@ -12,10 +12,13 @@
 #include "web_assets.h"
 #include "web_folder.h"
 #include "web_http.h"
+#include "web_link.h"
 #include "web_login.h"
 #include "web_read.h"
 #include "web_recover.h"
 #include "web_reply.h"
+#include "web_export.h"
+#include "web_ownkey.h"
 
 const web_route web_routes[] = {
 	/* method, pattern, handler, auth (required), then what the route needs */
@@ -38,7 +41,15 @@ const web_route web_routes[] = {
 	WEB_ROUTE("GET", "/msg/{id}", web_read_get, WEB_AUTH_SESSION),
 	WEB_ROUTE("GET", "/msg/{id}/html", web_read_frame, WEB_AUTH_SESSION, .deny = web_not_found),
 	WEB_ROUTE("GET", "/msg/{id}/att/{n}", web_read_att, WEB_AUTH_SESSION, .deny = web_not_found),
+	/* a mail's link, clicked in the sandbox: no cookie comes along (web_link.c) */
+	WEB_ROUTE("GET", "/link", web_link_page, WEB_AUTH_NONE),
 	WEB_ROUTE("POST", "/msg/{id}/reply", web_reply_post, WEB_AUTH_SESSION, .csrf = 1,
 	    .multipart = 1, .body_max = web_reply_body_max, .too_large = web_reply_over_limit),
+	WEB_ROUTE("GET", "/key", web_key_page_get, WEB_AUTH_SESSION),
+	WEB_ROUTE("GET", "/key/guest.asc", web_key_guest_get, WEB_AUTH_SESSION),
+	WEB_ROUTE("POST", "/key", web_key_upload_post, WEB_AUTH_SESSION, .csrf = 1,
+	    .multipart = 1, .body_max = web_key_body_max, .too_large = web_key_over_limit),
+	WEB_ROUTE("POST", "/export", web_export_post, WEB_AUTH_SESSION, .csrf = 1),
+	WEB_ROUTE("POST", "/close", web_close_post, WEB_AUTH_SESSION, .csrf = 1),
 	WEB_ROUTE_END
 };

@@ -185,7 +185,10 @@ int web_ct_equal(const char *a, const char *b)
  * make "cod.exe" read as "exe.doc"), 0 if there is none */
 static size_t bidi_control(const unsigned char *p)
 {
-	/* U+200E U+200F: E2 80 8E/8F; U+202A..U+202E: E2 80 AA..AE; U+2066..U+2069: E2 81 A6..A9 */
+	/* U+061C: D8 9C; U+200E U+200F: E2 80 8E/8F; U+202A..U+202E: E2 80 AA..AE;
+	 * U+2066..U+2069: E2 81 A6..A9 */
+	if (p[0] == 0xd8 && p[1] == 0x9c)
+		return 2;
 	if (p[0] != 0xe2 || !p[1] || !p[2])
 		return 0;
 	if (p[1] == 0x80 && (p[2] == 0x8e || p[2] == 0x8f || (p[2] >= 0xaa && p[2] <= 0xae)))
@@ -193,6 +196,36 @@ static size_t bidi_control(const unsigned char *p)
 	if (p[1] == 0x81 && p[2] >= 0xa6 && p[2] <= 0xa9)
 		return 3;
 	return 0;
+}
+
+/* web_buf_pct - s percent-encoded: all but ASCII letters, digits and "-._~" (a query value, RFC 5987) */
+void web_buf_pct(web_buf *b, const char *s)
+{
+	static const char hex[] = "0123456789ABCDEF";
+
+	for (const unsigned char *p = (const unsigned char *)s; *p; p++) {
+		if ((*p >= 'a' && *p <= 'z') || (*p >= 'A' && *p <= 'Z') || (*p >= '0' && *p <= '9') ||
+		    *p == '.' || *p == '-' || *p == '_' || *p == '~')
+			web_buf_add(b, p, 1);
+		else
+			web_buf_printf(b, "%%%c%c", hex[*p >> 4], hex[*p & 15]);
+	}
+}
+
+/* web_strip_bidi - remove every bidi control character from s, in place */
+void web_strip_bidi(char *s)
+{
+	unsigned char *r = (unsigned char *)s, *w = r;
+
+	while (s && *r) {
+		size_t skip = bidi_control(r);
+		if (skip)
+			r += skip;
+		else
+			*w++ = *r++;
+	}
+	if (s)
+		*w = '\0';
 }
 
 /*

@@ -28,6 +28,8 @@ void web_buf_escn(web_buf *b, const char *s, size_t n);
 /* web_buf_escf - printf, then escaped */
 void web_buf_escf(web_buf *b, const char *fmt, ...)
 	__attribute__((format(printf, 2, 3)));
+/* web_buf_pct - s percent-encoded (all but ASCII letters, digits, "-._~"): a query value, RFC 5987 */
+void web_buf_pct(web_buf *b, const char *s);
 /* web_tfmt - a text with "{1}".."{3}" replaced by a1..a3 (NULL = ""), cut to outlen */
 void web_tfmt(char *out, size_t outlen, const char *tmpl, const char *a1,
     const char *a2, const char *a3);
@@ -49,6 +51,8 @@ int web_ct_equal(const char *a, const char *b);
  * "attachment-<index+1>" if nothing usable is left. pn_malloc'd.
  */
 #define WEB_FILENAME_MAX 120
+/* web_strip_bidi - remove bidi control characters (U+061C, U+200E/F, U+202A..E, U+2066..9) in place */
+void web_strip_bidi(char *s);
 char *web_filename_clean(const char *in, size_t index);
 /* web_human_wait - "45 seconds", "2 minutes", "3 hours": how long to wait, rounded up */
 void web_human_wait(char *out, size_t outlen, long secs);

@@ -7,10 +7,14 @@
 # Runs under tests/run, which provides Redis, PostgreSQL, the
 # certificates and POSTERN_TEST_{BIN,TMP,CERTS,PG,REDIS}. Screenshots of
 # every step (desktop 1280x800 and phone 390x844) go to build/browser/
-# and to the run's scratch directory. Three scripts: journey.mjs (the whole
+# and to the run's scratch directory (rich-*.png: three rich mails). Four
+# scripts: reading.mjs (rich mail and what it must not leak), journey.mjs (the whole
 # journey of one recipient), lockout.mjs (a second recipient's PIN
 # lock-out, one phase per web UI process: run.sh restarts postern-webui
 # between the phases) and recover.mjs (a third recipient's recovery code).
+# Then the hostile HTML corpus (hostile.sh, hostile.mjs): every vector a
+# mail, viewed with a canary counting what leaves; HOSTILE=all for all of
+# it, BROWSER_ONLY=hostile for only that.
 # Last line: "N passed, N failed" over all.
 set -uo pipefail
 here=$(cd "$(dirname "$0")" && pwd)
@@ -104,7 +108,7 @@ start provision POSTERN_REDIS="$POSTERN_TEST_REDIS" POSTERN_GNUPGHOME="$work/g" 
 mkdir -p "$work/w"
 start_webui() {
 	start webui POSTERN_REDIS="$POSTERN_TEST_REDIS" POSTERN_WEBUI_LISTEN="127.0.0.1:$web" \
-		POSTERN_GNUPGHOME="$work/w" POSTERN_WEBUI_THREADS=4 \
+		POSTERN_GNUPGHOME="$work/w" POSTERN_WEBUI_THREADS=4 POSTERN_WEBUI_IMAGE_PROXY_PRIVATE=1 \
 		POSTERN_PASSWORD_BLOCKLIST="$root/share/postern/common-passwords.txt" \
 		POSTERN_RECOVERY_LOCKOUT_AFTER=4
 	webui_pid=${pids[-1]}
@@ -152,11 +156,16 @@ tally() {
 }
 # invitation TO - send a mail with a PIN to TO; sets pin and link
 invitation() {
-	local out i
+	local out
 	out=$(ctl send --from "alice@$domain" --to "$1" --pin --mime "$work/mail.eml" 2>&1) ||
 		fail "posternctl send: $out"
 	pin=$(grep -oE "pin=[0-9]+" <<<"$out" | head -n 1 | cut -d= -f2)
 	[[ -n $pin ]] || fail "no PIN in: $out"
+	link_of "$1"
+}
+# link_of TO - the link of the invitation the sink got for TO (waits 10 s); sets link
+link_of() {
+	local i
 	link=""
 	for ((i = 0; i < 200; i++)); do
 		link=$(grep -rlZ "X-Sink-Rcpt-To: <$1>" "$work/mail" 2>/dev/null |
@@ -168,6 +177,8 @@ invitation() {
 }
 
 cd "$here" || fail "cd $here"
+# BROWSER_ONLY=hostile (make hostile) runs only the hostile corpus below
+if [[ ${BROWSER_ONLY:-} != hostile ]]; then
 invitation "bob@$domain"
 out=$(BASE="$url" LINK="$link" PIN="$pin" ADDRESS="bob@$domain" \
 	ATTACHMENT="$work/attachment.bin" SHOTS="$work/shots" SINK="$work/mail" \
@@ -190,5 +201,13 @@ out=$(BASE="$url" LINK="$link" PIN="$pin" ADDRESS="dora@$domain" SHOTS="$work/sh
 	SINK="$work/mail" SENDER="alice@$domain" node recover.mjs 2>&1)
 printf '%s\n' "$out" | sed '$d'
 tally "$out"
+# rich mail in the message view, with a canary server and Chromium's net log (reading.mjs)
+out=$(BASE="$url" SHOTS="$work/shots" SINK="$work/mail" BIN="$bin" BROKER="$broker" CERTS="$certs" \
+	SENDER="alice@$domain" RECIPIENT="reader@$domain" node reading.mjs 2>&1)
+printf '%s\n' "$out" | sed '$d'
+tally "$out"
+fi
+# the hostile HTML corpus: a quick subset here, all of it with HOSTILE=all
+source "$here/hostile.sh"
 echo "$total_pass passed, $total_fail failed"
 [[ $total_fail -eq 0 ]]

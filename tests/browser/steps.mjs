@@ -7,8 +7,9 @@ import path from 'node:path';
 const ARGS = ['--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run',
   '--disable-background-networking', '--disable-component-update', '--disable-sync'];
 
-export function launch() {
-  return chromium.launch({ executablePath: '/usr/bin/chromium', args: ARGS, headless: true });
+// launch - headless Chromium; extra: more command-line switches (a net log, host rules)
+export function launch(extra = []) {
+  return chromium.launch({ executablePath: '/usr/bin/chromium', args: [...ARGS, ...extra], headless: true });
 }
 
 export function expect(cond, what) { if (!cond) throw new Error(what); }

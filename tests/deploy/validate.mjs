@@ -20,6 +20,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import yaml from 'js-yaml';
+import { render, podTemplate } from './render.mjs';
 
 const here = path.dirname(fileURLToPath(import.meta.url));
 const root = path.resolve(here, '../..');
@@ -108,55 +109,6 @@ async function schemaCheck(o) {
 	return problems;
 }
 
-// ---------------------------------------------------------------------------
-// Rendering. kubectl kustomize when there is a kubectl; otherwise the
-// resource files the kustomizations list, with the few transformations these
-// kustomizations use done here: namespace, images, and patch files merged
-// the strategic way for what they touch (maps merge, lists are replaced).
-function render(dir) {
-	if (have('kubectl')) return { objs: yaml.loadAll(execFileSync('kubectl', ['kustomize', dir], { encoding: 'utf8', stdio: ['ignore', 'pipe', 'pipe'] })), how: 'kubectl kustomize' };
-	if (have('kustomize')) return { objs: yaml.loadAll(execFileSync('kustomize', ['build', dir], { encoding: 'utf8' })), how: 'kustomize build' };
-	return { objs: rawResources(dir), how: 'raw files' };
-}
-function merge(into, patch) {
-	for (const [k, v] of Object.entries(patch)) {
-		if (v && typeof v === 'object' && !Array.isArray(v) && into[k] && typeof into[k] === 'object' && !Array.isArray(into[k])) merge(into[k], v);
-		else into[k] = v;
-	}
-}
-function rawResources(dir) {
-	const k = yaml.load(fs.readFileSync(path.join(dir, 'kustomization.yaml'), 'utf8'));
-	const objs = [];
-	for (const r of k.resources || []) {
-		const p = path.join(dir, r);
-		if (fs.statSync(p).isDirectory()) objs.push(...rawResources(p));
-		else objs.push(...yaml.loadAll(fs.readFileSync(p, 'utf8')).filter(Boolean));
-	}
-	for (const pt of k.patches || []) {
-		if (!pt.path) throw new Error(`${dir}: only file patches are supported without kubectl`);
-		for (const p of yaml.loadAll(fs.readFileSync(path.join(dir, pt.path), 'utf8')).filter(Boolean)) {
-			const t = objs.find((o) => o.kind === p.kind && o.metadata?.name === p.metadata?.name);
-			if (!t) throw new Error(`${dir}/${pt.path}: no ${p.kind}/${p.metadata?.name} to patch`);
-			const { metadata, ...rest } = p;
-			merge(t, rest);
-		}
-	}
-	for (const o of objs) {
-		if (k.namespace && o.kind !== 'Namespace' && o.metadata) o.metadata.namespace = k.namespace;
-		const spec = podTemplate(o)?.spec;
-		for (const c of [...(spec?.initContainers || []), ...(spec?.containers || [])]) {
-			const img = (k.images || []).find((i) => i.name === c.image);
-			if (img) c.image = `${img.newName || img.name}:${img.newTag}`;
-		}
-	}
-	return objs;
-}
-
-// ---------------------------------------------------------------------------
-function podTemplate(o) {
-	if (o.kind === 'CronJob') return o.spec?.jobTemplate?.spec?.template;
-	return o.spec?.template;
-}
 const matches = (sel, labels = {}) => {
 	if (!sel) return false;
 	for (const [k, v] of Object.entries(sel.matchLabels || {})) if (labels[k] !== v) return false;
@@ -263,11 +215,17 @@ async function validateRender(label, dir, { isBase }) {
 	const workloads = objs.filter((o) => WORKLOAD_KINDS.includes(o.kind));
 	for (const w of workloads) check(`${label}: ${id(w)} security context, resources, fixed image tag`, securityProblems(w));
 
+	// A secret volume names optional: podman 4.3's kube play crashes on a
+	// missing one, and false says that a pod never starts without its keys.
+	check(`${label}: every secret volume says optional: false`, workloads.flatMap((w) => (podTemplate(w).spec.volumes || [])
+		.filter((v) => v.secret && v.secret.optional !== false).map((v) => `${id(w)} volume ${v.name}`)));
 	const deps = objs.filter((o) => o.kind === 'Deployment');
+	// Postern's own long-running workloads: the Deployments and the brokers.
+	const own = [...deps, ...objs.filter((o) => o.kind === 'StatefulSet' && o.metadata.name === 'postern-broker')];
 	const pdbs = objs.filter((o) => o.kind === 'PodDisruptionBudget');
 	const nps = objs.filter((o) => o.kind === 'NetworkPolicy');
 	const hpas = objs.filter((o) => o.kind === 'HorizontalPodAutoscaler');
-	for (const d of deps) {
+	for (const d of own) {
 		const labels = d.spec.template.metadata?.labels;
 		check(`${label}: ${id(d)} has liveness /healthz and readiness /readyz on its health port`, probeProblems(d));
 		check(`${label}: ${id(d)} has a PodDisruptionBudget`, pdbs.some((p) => matches(p.spec.selector, labels)) ? [] : ['none selects its pods']);
@@ -303,16 +261,26 @@ async function validateRender(label, dir, { isBase }) {
 	}
 	check(`${label}: every HPA targets an existing Deployment`, hpas.filter((h) => !deps.some((d) => d.metadata.name === h.spec.scaleTargetRef.name)).map(id));
 
-	// Postern's shape.
-	const broker = deps.find((d) => d.metadata.name === 'postern-broker');
+	// Postern's shape. Two or more brokers: a StatefulSet (stable names)
+	// behind a headless Service; every worker and client is given every
+	// broker by name in postern-config; a budget keeps one up.
+	const broker = objs.find((d) => d.kind === 'StatefulSet' && d.metadata.name === 'postern-broker');
 	const svc = (n) => objs.find((o) => o.kind === 'Service' && o.metadata.name === n);
-	check(`${label}: the broker is one replica (Recreate) behind a Service on 5555`, [
-		!broker && 'no Deployment postern-broker',
-		broker && broker.spec.replicas !== 1 && 'replicas != 1',
-		broker && broker.spec.strategy?.type !== 'Recreate' && 'strategy is not Recreate',
+	const n = broker?.spec.replicas ?? 1;
+	const want = broker ? [...Array(n).keys()].map((i) => `tcp://postern-broker-${i}.${broker.spec.serviceName}:5555`).join(',') : '';
+	const bcfg = objs.find((o) => o.kind === 'ConfigMap' && o.metadata.name === 'postern-config');
+	const bpdb = pdbs.find((p) => broker && matches(p.spec.selector, broker.spec.template.metadata?.labels));
+	check(`${label}: two or more brokers (StatefulSet, headless Service on 5555, every one in POSTERN_BROKER, a budget keeping one up)`, [
+		!broker && 'no StatefulSet postern-broker',
+		broker && !(n >= 2) && 'replicas < 2',
+		broker && broker.spec.podManagementPolicy !== 'Parallel' && 'podManagementPolicy is not Parallel (a dead broker-0 would hold back broker-1)',
+		broker && svc(broker.spec.serviceName)?.spec.clusterIP !== 'None' && `Service ${broker.spec.serviceName} is not headless`,
 		!(svc('postern-broker')?.spec.ports || []).some((p) => p.port === 5555) && 'no Service port 5555',
+		!(svc('postern-broker')?.spec.ports || []).some((p) => p.port === HEALTH_PORT.broker) && `no Service port ${HEALTH_PORT.broker}`,
+		bcfg?.data?.POSTERN_BROKER !== want && `POSTERN_BROKER is ${bcfg?.data?.POSTERN_BROKER}, want ${want}`,
+		broker && !(bpdb && (bpdb.spec.minAvailable >= 1 || bpdb.spec.maxUnavailable <= n - 1)) && 'no budget keeping a broker up',
 	]);
-	for (const s of SERVICES.filter((x) => x !== 'reaper'))
+	for (const s of SERVICES.filter((x) => x !== 'reaper' && x !== 'broker'))
 		check(`${label}: postern-${s} is a Deployment with a Service exposing its health port`, [
 			!deps.some((d) => d.metadata.name === `postern-${s}`) && 'no Deployment',
 			!(svc(`postern-${s}`)?.spec.ports || []).some((p) => p.port === HEALTH_PORT[s]) && `no Service port ${HEALTH_PORT[s]}`,
@@ -381,7 +349,6 @@ async function validateRender(label, dir, { isBase }) {
 async function validateSecrets(objsByLabel) {
 	const ctl = path.join(root, 'build/bin/posternctl');
 	if (!fs.existsSync(ctl)) return skip('make-secrets.sh output', 'build/bin/posternctl not built (run make)');
-	if (!have('kubectl')) return skip('make-secrets.sh output', 'kubectl not found');
 	const tmp = fs.mkdtempSync(path.join(os.tmpdir(), 'postern-secrets-'));
 	try {
 		for (const [label, standalone] of [['base', false], ['standalone', true]]) {
@@ -428,6 +395,13 @@ function validateDockerfile() {
 	const instr = (st, word) => st.lines.filter((l) => l.toUpperCase().startsWith(`${word} `));
 	const build = [...stages.values()].find((s) => s.lines.some((l) => /tools\/deps/.test(l)) && s.lines.some((l) => /\bmake\b/.test(l)));
 	check('Dockerfile: a build stage runs tools/deps and make', build ? [] : ['none']);
+	check('Dockerfile: the build stage installs build packages only (tools/deps --build)',
+		build && build.lines.some((l) => /tools\/deps --build/.test(l)) ? [] : ['tools/deps without --build installs the test servers and browser']);
+	// "# syntax=" makes BuildKit pull a front-end image: fails offline.
+	const raw = fs.readFileSync(file, 'utf8').split('\n');
+	check('Dockerfile: no "# syntax=" directive (it needs a registry)', raw.filter((l) => /^#\s*syntax\s*=/i.test(l)));
+	check('Dockerfile: every FROM of a base image is a build argument', [...stages.values()]
+		.filter((st) => !stages.has(st.from) && !/^\$\{?\w+\}?$/.test(st.from)).map((st) => `${st.name}: FROM ${st.from}`));
 	check('Dockerfile: no HEALTHCHECK (Kubernetes probes do that)', lines.filter((l) => /^HEALTHCHECK/i.test(l.trim())));
 	// Packages a stage installs, following FROM <stage> chains.
 	const pkgs = (st) => {
@@ -463,20 +437,50 @@ function validateDockerfile() {
 	// before the image crash-loops. One dependency graph for every package,
 	// walked per stage.
 	if (!have('readelf') || !have('dpkg')) return skip('Dockerfile: stages cover the binaries\' libraries', 'readelf/dpkg not found');
-	const graph = new Map();
-	let cur2 = null, virt = null;
+	// apt-cache depends prints a package's dependencies one per line; a line
+	// " |Depends: a" means "a, or the next line", and "<v>" is a virtual
+	// package followed by its providers. apt installs ONE of a group, so the
+	// graph keeps groups: counting every alternative as installed once made
+	// gpg-agent's "pinentry-curses | pinentry" pull in pinentry-gnome3 and
+	// with it GLib, hiding that keylookup's stage lacked libglib.
+	const graph = new Map();     // package -> [[alternative, ...], ...]
+	let cur2 = null, group = null, open = false;
 	for (const line of (spawnSync('apt-cache', ['depends', '--recurse', '--no-recommends', '--no-suggests', '--no-conflicts',
 		'--no-breaks', '--no-replaces', '--no-enhances', ...all], { encoding: 'utf8' }).stdout || '').split('\n')) {
 		let m;
-		if ((m = /^(\S+)$/.exec(line))) { cur2 = m[1].replace(/[<>]/g, ''); if (!graph.has(cur2)) graph.set(cur2, new Set()); virt = null; }
-		else if (cur2 && (m = /^ {2}\|?(?:Pre)?Depends: (\S+)/.exec(line))) { virt = m[1].replace(/[<>]/g, '').split(':')[0]; graph.get(cur2).add(virt); }
-		else if (cur2 && virt && (m = /^ {4}(\S+)$/.exec(line))) graph.get(cur2).add(m[1].split(':')[0]);
+		if ((m = /^(\S+)$/.exec(line))) { cur2 = m[1].replace(/[<>]/g, ''); if (!graph.has(cur2)) graph.set(cur2, []); group = null; open = false; }
+		else if (cur2 && (m = /^ (\||\s)(?:Pre)?Depends: (\S+)/.exec(line))) {
+			if (!open) { group = []; graph.get(cur2).push(group); }
+			group.push({ name: m[2].replace(/[<>]/g, '').split(':')[0], virtual: m[2].startsWith('<'), providers: [] });
+			open = m[1] === '|';
+		}
+		else if (group && (m = /^ {4}(\S+)$/.exec(line))) group[group.length - 1].providers.push(m[1].split(':')[0]);
 	}
+	// closure - what installing roots brings in: per group, an alternative
+	// already chosen if there is one, else the first (a virtual package's
+	// first provider), as apt does without preferences.
 	const closure = (roots) => {
-		const seen = new Set(), todo = [...roots];
-		while (todo.length) { const p = todo.pop(); if (seen.has(p)) continue; seen.add(p); todo.push(...(graph.get(p) || [])); }
+		const seen = new Set(), todo = [...roots], explicit = new Set(roots);
+		const has = (p) => seen.has(p) || explicit.has(p);
+		const pick = (grp) => {
+			const real = grp.flatMap((a) => (a.virtual ? a.providers : [a.name]));
+			return real.find(has) || real[0];
+		};
+		while (todo.length) {
+			const p = todo.pop();
+			if (seen.has(p)) continue;
+			seen.add(p);
+			for (const grp of graph.get(p) || []) { const c = pick(grp); if (c) todo.push(c); }
+		}
 		return seen;
 	};
+	// The walk itself: gpg-agent needs "pinentry-curses | pinentry", and a
+	// walk that took every provider of pinentry would bring GLib with
+	// pinentry-gnome3 (the bug that hid keylookup's missing libglib).
+	if (graph.has('gpg-agent')) {
+		check('Dockerfile: the dependency walk takes one alternative (gpg-agent brings no GLib)',
+			[...closure(['gpg-agent'])].filter((p) => /^libglib2\.0|^pinentry-(gnome3|gtk2|qt|fltk)$/.test(p)));
+	}
 	const needed = {};
 	for (const s of SERVICES) {
 		const bin = path.join(root, 'build/bin', `postern-${s}`);
@@ -509,7 +513,7 @@ if (standalone) {
 	const names = new Set(standalone.map((o) => `${o.kind}/${o.metadata.name}`));
 	check('standalone: adds Redis and PostgreSQL StatefulSets with volume claims and Services', [
 		...['StatefulSet/postern-redis', 'StatefulSet/postern-postgres', 'Service/postern-redis', 'Service/postern-postgres'].filter((n) => !names.has(n)),
-		...standalone.filter((o) => o.kind === 'StatefulSet' && !(o.spec.volumeClaimTemplates || []).length).map((o) => `${id(o)} has no volumeClaimTemplates`),
+		...standalone.filter((o) => o.kind === 'StatefulSet' && o.metadata.name !== 'postern-broker' && !(o.spec.volumeClaimTemplates || []).length).map((o) => `${id(o)} has no volumeClaimTemplates`),
 	]);
 	const redis = standalone.find((o) => o.kind === 'StatefulSet' && o.metadata.name === 'postern-redis');
 	check('standalone: Redis runs with appendonly yes', JSON.stringify(redis?.spec.template.spec.containers[0] || {}).includes('--appendonly yes') ? [] : ['no --appendonly yes']);

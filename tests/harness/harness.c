@@ -588,6 +588,19 @@ double th_metric(int port, const char *name)
 	return v;
 }
 
+/* th_wait_metric - poll a metric until it is >= min or the time is up */
+int th_wait_metric(int port, const char *name, double min, long timeout_ms)
+{
+	long long deadline = now_ms() + timeout_ms;
+
+	do {
+		if (th_metric(port, name) >= min)
+			return 0;
+		usleep(50000);
+	} while (now_ms() < deadline);
+	return -1;
+}
+
 /* th_wait_http - poll a URL until it answers status or the time is up */
 int th_wait_http(int port, const char *path, int status, long timeout_ms)
 {
@@ -649,6 +662,20 @@ int th_wait_file_count(const char *dir, int n, long timeout_ms)
 	while ((seen = th_file_count(dir)) < n && now_ms() < deadline)
 		sleep_ms(20);
 	return seen;
+}
+
+/* th_log_has - the log of child pid started as name holds needle */
+int th_log_has(const char *name, pid_t pid, const char *needle)
+{
+	char path[700], *text;
+	int found;
+
+	xsprintf(path, sizeof(path), "%s/logs/%s.%d.log", th_env("POSTERN_TEST_TMP"), name,
+	    (int)pid);
+	text = th_read_file(path, NULL);
+	found = text && strstr(text, needle);
+	free(text);
+	return found;
 }
 
 /* th_read_file - a whole file, NUL-terminated; NULL if it cannot be read */

@@ -25,6 +25,7 @@
 
 #include "postern/bus.h"
 #include "postern/calls.h"
+#include "postern/gpg.h"
 
 const char *th_env(const char *name);
 /* th_port - a TCP port on 127.0.0.1 free right now */
@@ -58,6 +59,29 @@ int th_gpg(const char *home, const char *out_path, ...) __attribute__((sentinel)
 int th_key_import(const char *keyring, const char *gnupghome, const char *path);
 /* th_gpg_keygen - a key pair for "name <address>" (name NULL: "<address>") in home, no expiry; gpg's exit status */
 int th_gpg_keygen(const char *home, const char *name, const char *address);
+/* th_gpg_expired - a key for address that expired long ago (made in 2000 for a year); gpg's exit status */
+int th_gpg_expired(const char *home, const char *address);
+/* th_gpg_revoked - a key for address, made and revoked in home; fails the test on trouble */
+void th_gpg_revoked(const char *home, const char *address);
+/*
+ * th_tls_make - a test CA (dir/ca.pem) and a server certificate for the
+ * n host names (dir/server.pem, dir/server.key), made with openssl now
+ */
+void th_tls_make(const char *dir, const char *const *hosts, size_t n);
+/*
+ * th_keyserver_start - tests/keyserver (WKD and VKS over TLS) on
+ * 127.0.0.1:port with th_tls_make's certificate from tls_dir, serving the
+ * keys under dir (see tests/keyserver/keyserver.c for the layout)
+ */
+pid_t th_keyserver_start(int port, const char *tls_dir, const char *dir);
+/*
+ * th_autocrypt_check - mail (a reply as the SMTP sink stored it) carries
+ * an Autocrypt header for addr whose key, and only that key, gives a good
+ * signature on the reply, which the sender's secret key (armored,
+ * protected by sender_pass) decrypts; fails the test otherwise
+ */
+void th_autocrypt_check(const char *mail, const char *addr, const pn_buf *sender_sec,
+    const char *sender_pass);
 /* th_gpg_fpr - the fingerprint (40 hex digits) of the key for address in home; fails the test if there is none */
 void th_gpg_fpr(const char *home, const char *address, char *fpr, size_t len);
 
@@ -78,6 +102,8 @@ int th_alive(pid_t pid);
 int th_http_get(int port, const char *path, char **body_r);
 /* th_metric - the value of a metric line ("name value") on port's /metrics, -1 if absent */
 double th_metric(int port, const char *name);
+/* th_wait_metric - poll until the metric is >= min, up to timeout_ms; 0 or -1 */
+int th_wait_metric(int port, const char *name, double min, long timeout_ms);
 /* th_wait_http - poll until GET returns status, up to timeout_ms; 0 or -1 */
 int th_wait_http(int port, const char *path, int status, long timeout_ms);
 /* th_wait_file_count - poll until dir holds >= n regular files; returns the count seen */
@@ -88,6 +114,8 @@ int th_file_count(const char *dir);
 int th_count_mails(const char *dir, const char *needle);
 /* th_read_file - whole file, NUL-terminated; caller frees; NULL if missing */
 char *th_read_file(const char *path, size_t *len_r);
+/* th_log_has - the log of child pid started as name (POSTERN_TEST_TMP/logs/<name>.<pid>.log) holds needle */
+int th_log_has(const char *name, pid_t pid, const char *needle);
 
 /*
  * Addresses and the SMTP sink's mails (th_mail.c). A mail is "for" rcpt
@@ -145,11 +173,13 @@ pn_client *th_client(const char *endpoint, const char *certname,
  * the post-mortem; gpg-agents in the stack's homes are stopped.
  */
 #define TH_STACK_PV_MAX 2
+#define TH_STACK_MS_MAX 2
 
 typedef struct th_stack_opts {
 	const char *tag;             /* names the database and directories ("stack") */
 	const char *keyring;         /* keylookup's keyring; NULL = a new directory */
 	int provisions;              /* provision replicas, 0 = 1, at most TH_STACK_PV_MAX */
+	int mailstores;              /* mailstore replicas, 0 = 1, at most TH_STACK_MS_MAX */
 	int no_provision;            /* start without provision */
 	const char *const *ms_env;   /* extra env per service ("NAME=value", NULL-terminated) */
 	const char *const *kl_env;
@@ -167,7 +197,9 @@ typedef struct th_stack {
 	int smtp;                    /* the sink's port */
 	pid_t sink, ms, kl, pv[TH_STACK_PV_MAX];   /* -1 = not running (set it after stopping one) */
 	int ms_health, kl_health, pv_health[TH_STACK_PV_MAX];
-	int provisions;
+	pid_t ms2;                   /* mailstore replica 1 (opts.mailstores = 2), else -1 */
+	int ms2_health;
+	int provisions, mailstores;
 	pn_client *client;
 	/* private: what a restart needs */
 	th_stack_opts opts;
@@ -179,6 +211,10 @@ typedef struct th_stack {
 void th_stack_start(th_stack *s, const th_stack_opts *opts);
 /* th_stack_provision_start - (re)start provision replica i with the stack's settings */
 void th_stack_provision_start(th_stack *s, int i);
+/* th_stack_mailstore_start - (re)start mailstore replica i (0: ms, 1: ms2) with the stack's settings */
+void th_stack_mailstore_start(th_stack *s, int i);
+/* th_stack_keylookup_start - (re)start keylookup with the stack's settings */
+void th_stack_keylookup_start(th_stack *s);
 /*
  * th_stack_stop - the client, provision, keylookup, mailstore, then sink
  * and broker; 0 when every service still marked running exited with 0
@@ -195,6 +231,32 @@ typedef struct th_event {
 	int with_pin, deliver_key_found;
 	Postern__V1__SenderNotice notice;
 } th_event;
+
+/*
+ * Publishers: n threads, thread k calls fn(clients[k], i, arg) for every
+ * event i < events with i % n == k, in order; fn returns 0 when event i
+ * was answered, -1 when it gave up (counted in failures).
+ */
+#define TH_PUBLISHERS_MAX 16
+typedef int (*th_publish_fn)(pn_client *client, int i, void *arg);
+typedef struct th_publishers {
+	int n, events;
+	pn_client **clients;
+	th_publish_fn fn;
+	void *arg;
+	int done, failures;          /* atomic */
+	void *threads;               /* private */
+} th_publishers;
+/* th_clients - n clients of the publisher certificate (th_client each); th_clients_destroy - all of them */
+void th_clients(const char *endpoint, pn_client **clients, int n, long timeout_ms, long retries);
+void th_clients_destroy(pn_client **clients, int n);
+/* th_publishers_start - start them (fails the test if a thread cannot start) */
+void th_publishers_start(th_publishers *p, pn_client **clients, int n, int events,
+    th_publish_fn fn, void *arg);
+/* th_publishers_done - events finished so far (answered or given up) */
+int th_publishers_done(th_publishers *p);
+/* th_publishers_join - wait for all; the number of events given up */
+int th_publishers_join(th_publishers *p);
 
 /* th_send_event - one SendEvent to provision (pn_prov_send: result or why) */
 pn_err th_send_event(pn_client *client, pn_pool *pool, const th_event *ev,

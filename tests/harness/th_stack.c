@@ -9,6 +9,7 @@
  * settings a test cares about (a size limit, a key pool, a cache TTL) are
  * its extra env, appended after the stack's own.
  */
+#include <pthread.h>
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -21,6 +22,80 @@
 #include <sodium.h>
 
 #include "harness.h"
+
+/* One publisher thread: its place in the set. */
+typedef struct publisher {
+	th_publishers *set;
+	int k;
+} publisher;
+
+/* publisher_main - events i with i % n == k, in order */
+static void *publisher_main(void *arg)
+{
+	publisher *me = arg;
+	th_publishers *p = me->set;
+
+	for (int i = me->k; i < p->events; i += p->n) {
+		if (p->fn(p->clients[me->k], i, p->arg) < 0)
+			__atomic_add_fetch(&p->failures, 1, __ATOMIC_SEQ_CST);
+		__atomic_add_fetch(&p->done, 1, __ATOMIC_SEQ_CST);
+	}
+	return NULL;
+}
+
+/* th_clients - n publisher clients */
+void th_clients(const char *endpoint, pn_client **clients, int n, long timeout_ms, long retries)
+{
+	for (int c = 0; c < n; c++) {
+		clients[c] = th_client(endpoint, NULL, timeout_ms, retries);
+		assert_non_null(clients[c]);
+	}
+}
+
+/* th_clients_destroy - close them all */
+void th_clients_destroy(pn_client **clients, int n)
+{
+	for (int c = 0; c < n; c++)
+		pn_client_destroy(&clients[c]);
+}
+
+/* th_publishers_start - n publisher threads */
+void th_publishers_start(th_publishers *p, pn_client **clients, int n, int events,
+    th_publish_fn fn, void *arg)
+{
+	pthread_t *th;
+	publisher *me;
+
+	assert_true(n > 0 && n <= TH_PUBLISHERS_MAX);
+	*p = (th_publishers){ .n = n, .events = events, .clients = clients, .fn = fn,
+		.arg = arg };
+	th = calloc((size_t)n, sizeof(*th) + sizeof(*me));
+	assert_non_null(th);
+	me = (publisher *)(th + n);
+	p->threads = th;
+	for (int k = 0; k < n; k++) {
+		me[k] = (publisher){ p, k };
+		assert_int_equal(pthread_create(&th[k], NULL, publisher_main, &me[k]), 0);
+	}
+}
+
+/* th_publishers_done - finished events */
+int th_publishers_done(th_publishers *p)
+{
+	return __atomic_load_n(&p->done, __ATOMIC_SEQ_CST);
+}
+
+/* th_publishers_join - all threads; the count of events given up */
+int th_publishers_join(th_publishers *p)
+{
+	pthread_t *th = p->threads;
+
+	for (int k = 0; k < p->n; k++)
+		pthread_join(th[k], NULL);
+	free(th);
+	p->threads = NULL;
+	return __atomic_load_n(&p->failures, __ATOMIC_SEQ_CST);
+}
 
 #define ENV_MAX 40
 
@@ -60,11 +135,35 @@ void th_stack_provision_start(th_stack *s, int i)
 	assert_true(s->pv[i] > 0);
 }
 
+/* th_stack_mailstore_start - mailstore replica i with the stack's settings */
+void th_stack_mailstore_start(th_stack *s, int i)
+{
+	const char *all[ENV_MAX];
+	const char *base[] = { s->env[0], s->env[1], "POSTERN_OUTBOX_INTERVAL_MS=100",
+		"POSTERN_SMTP_STARTTLS=off", NULL };
+	pid_t *pid = i == 0 ? &s->ms : &s->ms2;
+
+	assert_true(i >= 0 && i < s->mailstores);
+	*pid = th_service_start("mailstore", s->broker.endpoint,
+	    with(all, base, s->opts.ms_env), i == 0 ? &s->ms_health : &s->ms2_health);
+	assert_true(*pid > 0);
+}
+
+/* th_stack_keylookup_start - keylookup with the stack's settings */
+void th_stack_keylookup_start(th_stack *s)
+{
+	const char *all[ENV_MAX];
+	const char *base[] = { s->env[2], s->env[3], NULL };
+
+	s->kl = th_service_start("keylookup", s->broker.endpoint,
+	    with(all, base, s->opts.kl_env), &s->kl_health);
+	assert_true(s->kl > 0);
+}
+
 /* th_stack_start - broker, database, sink, mailstore, keylookup, provision, client */
 void th_stack_start(th_stack *s, const th_stack_opts *opts)
 {
 	static const th_stack_opts everything = { .tag = "stack" };
-	const char *all[ENV_MAX];
 	char key[65];
 	uint8_t k[32];
 
@@ -72,11 +171,13 @@ void th_stack_start(th_stack *s, const th_stack_opts *opts)
 	s->opts = opts ? *opts : everything;
 	if (!s->opts.tag)
 		s->opts.tag = "stack";
-	s->sink = s->ms = s->kl = -1;
+	s->sink = s->ms = s->ms2 = s->kl = -1;
 	for (int i = 0; i < TH_STACK_PV_MAX; i++)
 		s->pv[i] = -1;
 	s->provisions = s->opts.no_provision ? 0 : s->opts.provisions ? s->opts.provisions : 1;
 	assert_true(s->provisions <= TH_STACK_PV_MAX);
+	s->mailstores = s->opts.mailstores ? s->opts.mailstores : 1;
+	assert_true(s->mailstores <= TH_STACK_MS_MAX);
 	assert_true(sodium_init() >= 0);
 
 	s->maildir = dir(s, "m");
@@ -100,18 +201,12 @@ void th_stack_start(th_stack *s, const th_stack_opts *opts)
 
 	snprintf(s->env[0], sizeof(s->env[0]), "POSTERN_PG_DSN=%s", s->dsn);
 	snprintf(s->env[1], sizeof(s->env[1]), "POSTERN_SMTP_URL=smtp://127.0.0.1:%d", s->smtp);
-	const char *ms_env[] = { s->env[0], s->env[1], "POSTERN_OUTBOX_INTERVAL_MS=100",
-		"POSTERN_SMTP_STARTTLS=off", NULL };
-	s->ms = th_service_start("mailstore", s->broker.endpoint,
-	    with(all, ms_env, s->opts.ms_env), &s->ms_health);
-	assert_true(s->ms > 0);
+	for (int i = 0; i < s->mailstores; i++)
+		th_stack_mailstore_start(s, i);
 
 	snprintf(s->env[2], sizeof(s->env[2]), "POSTERN_REDIS=%s", th_env("POSTERN_TEST_REDIS"));
 	snprintf(s->env[3], sizeof(s->env[3]), "POSTERN_KEYRING_DIR=%s", s->keyring);
-	const char *kl_env[] = { s->env[2], s->env[3], NULL };
-	s->kl = th_service_start("keylookup", s->broker.endpoint,
-	    with(all, kl_env, s->opts.kl_env), &s->kl_health);
-	assert_true(s->kl > 0);
+	th_stack_keylookup_start(s);
 
 	randombytes_buf(k, sizeof(k));
 	sodium_bin2hex(key, sizeof(key), k, sizeof(k));
@@ -149,6 +244,7 @@ int th_stack_stop(th_stack *s)
 	for (int i = 0; i < s->provisions; i++)
 		rc |= stop(&s->pv[i], "provision");
 	rc |= stop(&s->kl, "keylookup");
+	rc |= stop(&s->ms2, "mailstore");
 	rc |= stop(&s->ms, "mailstore");
 	if (s->sink > 0)
 		th_stop(s->sink, 5000);

@@ -383,6 +383,23 @@ static long ready_timeout(void)
 /* ---- migrations ---- */
 
 /* two replicas start at the same moment on a fresh database */
+/* migration_files - the .sql files in services/mailstore/migrations */
+static long migration_files(void)
+{
+	DIR *d = opendir("services/mailstore/migrations");
+	struct dirent *e;
+	long n = 0;
+
+	assert_non_null(d);
+	while ((e = readdir(d)) != NULL) {
+		size_t l = strlen(e->d_name);
+		if (l > 4 && !strcmp(e->d_name + l - 4, ".sql"))
+			n++;
+	}
+	closedir(d);
+	return n;
+}
+
 static void test_migrations_concurrent(void **state)
 {
 	fx *f = *state;
@@ -398,10 +415,11 @@ static void test_migrations_concurrent(void **state)
 	assert_int_equal(th_wait_http(h1, "/readyz", 200, ready_timeout()), 0);
 	assert_true(th_alive(f->ms[0]) && th_alive(f->ms[1]));
 
-	assert_int_equal(th_sql_long(f->dsn, "SELECT count(*) FROM schema_migrations"), 4);
+	/* every migration of the tree, once (tests/run runs from the repository's top) */
+	assert_int_equal(th_sql_long(f->dsn, "SELECT count(*) FROM schema_migrations"),
+	    migration_files());
 	assert_int_equal(th_sql_long(f->dsn, "SELECT count(*) FROM schema_migrations "
-	    "WHERE version IN ('001_init', '002_reaper', '003_reap_order', "
-	    "'004_reissue_recovery')"), 4);
+	    "WHERE version IN ('001_init', '002_reaper', '003_reap_order')"), 3);
 	assert_int_equal(th_sql_long(f->dsn, "SELECT count(*) FROM information_schema.tables "
 	    "WHERE table_schema = 'public' AND table_name IN ('mailboxes', 'messages', 'outbox')"), 3);
 	/* and they work: each answers */
@@ -410,7 +428,9 @@ static void test_migrations_concurrent(void **state)
 
 	/* a third start on the migrated database applies nothing */
 	start_ms(f, NULL);
-	assert_int_equal(th_sql_long(f->dsn, "SELECT count(*) FROM schema_migrations"), 4);
+	/* every migration of the tree, once (tests/run runs from the repository's top) */
+	assert_int_equal(th_sql_long(f->dsn, "SELECT count(*) FROM schema_migrations"),
+	    migration_files());
 }
 
 /* ---- operations ---- */
@@ -628,7 +648,7 @@ static void test_accept_rules(void **state)
 	msg = rep->accepted->message_id;
 	rows_are(f, 1, 1, 1);
 	assert_int_equal(th_sql_longf(f->dsn, "SELECT count(*) FROM outbox WHERE mailbox_id = %lld "
-	    "AND idem_key = 'inv-a' AND state = 'queued'", (long long)mb), 1);
+	    "AND idem_key = 'inv-a' AND state IN ('queued', 'sending')", (long long)mb), 1);
 
 	/* the retry: first result again, nothing written */
 	assert_int_equal(do_accept(f, "frank@example.org", 1, "evt-a", "inv-a", &rep), PN_OK);

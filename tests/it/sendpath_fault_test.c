@@ -66,9 +66,7 @@ typedef struct fx {
 	char domain[64], tag[32];
 	pn_client *client[CLIENTS];
 	result res[EVENTS];
-	atomic_int done;
 	atomic_int retries;
-	atomic_int failures;
 } fx;
 
 static fx *F;
@@ -83,13 +81,14 @@ static void rcpt(int i, int j, char *buf, size_t len)
 }
 
 /* publish - one event until it is answered; 0 or -1 */
-static int publish(pn_client *client, int i)
+static int publish(pn_client *client, int i, void *arg)
 {
 	char id[64], r[RCPTS][128], *rp[RCPTS], *mail = NULL;
 	th_event ev = { .id = id, .rcpts = (const char *const *)rp, .n = RCPTS };
 	result *res = &F->res[i];
 	int rc = -1;
 
+	(void)arg;
 	snprintf(id, sizeof(id), "fx-%s-%d", F->tag, i);
 	for (int j = 0; j < RCPTS; j++) {
 		rcpt(i, j, r[j], sizeof(r[j]));
@@ -139,19 +138,6 @@ static int publish(pn_client *client, int i)
 	return rc;
 }
 
-/* worker - one publisher: events i with i % CLIENTS == n */
-static void *worker(void *arg)
-{
-	int n = (int)(intptr_t)arg;
-
-	for (int i = n; i < EVENTS; i += CLIENTS) {
-		if (publish(F->client[n], i) < 0)
-			atomic_fetch_add(&F->failures, 1);
-		atomic_fetch_add(&F->done, 1);
-	}
-	return NULL;
-}
-
 static int setup(void **state)
 {
 	static const char *const ms_env[] = { "POSTERN_OUTBOX_BATCH=200", NULL };
@@ -167,16 +153,13 @@ static int setup(void **state)
 	snprintf(f->tag, sizeof(f->tag), "%ld-%ld", (long)getpid(), (long)time(NULL));
 	snprintf(f->domain, sizeof(f->domain), "fx%s.example", f->tag);
 	th_stack_start(&f->st, &o);
-	for (int c = 0; c < CLIENTS; c++) {
-		/*
-		 * a publisher's patience: after the kill one replica serves four
-		 * publishers, and most events re-issue two shared mailboxes (a
-		 * key re-protection each); on a loaded machine a 4 s timeout
-		 * only turned waiting into retries that starved each other
-		 */
-		f->client[c] = th_client(f->st.broker.endpoint, NULL, 15000, 1);
-		assert_non_null(f->client[c]);
-	}
+	/*
+	 * a publisher's patience: after the kill one replica serves four
+	 * publishers, and most events re-issue two shared mailboxes (a key
+	 * re-protection each); on a loaded machine a 4 s timeout only turned
+	 * waiting into retries that starved each other
+	 */
+	th_clients(f->st.broker.endpoint, f->client, CLIENTS, 15000, 1);
 	*state = f;
 	return 0;
 }
@@ -185,8 +168,7 @@ static int teardown(void **state)
 {
 	fx *f = *state;
 
-	for (int c = 0; c < CLIENTS; c++)
-		pn_client_destroy(&f->client[c]);
+	th_clients_destroy(f->client, CLIENTS);
 	th_stack_stop(&f->st);      /* replica 0 was killed: its status is not 0 */
 	free(f);
 	return 0;
@@ -197,34 +179,32 @@ static int teardown(void **state)
 
 static void test_kill_a_replica(void **state)
 {
-	pthread_t th[CLIENTS];
+	th_publishers pubs;
 	struct timespec t0, t1;
 	double secs;
 	long created = 0, exists = 0, reissued = 0, other = 0, msgs, rows, invites, reinvites;
 	long notes, boxes, bad, mails;
-	int killed = 0, mismatches = 0, answered_twice = 0;
+	int killed = 0, mismatches = 0, answered_twice = 0, failures;
 	(void)state;
 
 	clock_gettime(CLOCK_MONOTONIC, &t0);
-	for (int c = 0; c < CLIENTS; c++)
-		assert_int_equal(pthread_create(&th[c], NULL, worker, (void *)(intptr_t)c), 0);
+	th_publishers_start(&pubs, F->client, CLIENTS, EVENTS, publish, NULL);
 	/* mid-load: kill replica 0 hard */
 	for (int w = 0; w < 120000 / 20; w++) {
-		if (atomic_load(&F->done) >= KILL_AFTER) {
+		if (th_publishers_done(&pubs) >= KILL_AFTER) {
 			assert_int_equal(th_kill(F->st.pv[0], SIGKILL), 0);
-			killed = atomic_load(&F->done);
+			killed = th_publishers_done(&pubs);
 			break;
 		}
 		usleep(20000);
 	}
-	for (int c = 0; c < CLIENTS; c++)
-		pthread_join(th[c], NULL);
+	failures = th_publishers_join(&pubs);
 	clock_gettime(CLOCK_MONOTONIC, &t1);
 	secs = (double)(t1.tv_sec - t0.tv_sec) + (double)(t1.tv_nsec - t0.tv_nsec) / 1e9;
 	assert_true(killed > 0);
 	assert_false(th_alive(F->st.pv[0]));
 	assert_true(th_alive(F->st.pv[1]));
-	assert_int_equal(atomic_load(&F->failures), 0);
+	assert_int_equal(failures, 0);
 
 	for (int i = 0; i < EVENTS; i++) {
 		for (int j = 0; j < RCPTS; j++) {

@@ -62,6 +62,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
+#include <sys/stat.h>
 #include <sys/time.h>
 #include <time.h>
 #include <unistd.h>
@@ -740,19 +741,24 @@ static void test_journey(void **state)
 	}
 	resp_free(&r);
 
-	/* read: the body escaped, the HTML only from its own sandboxed URL */
+	/* read: the HTML alone, only from its own sandboxed URL; the text on request, escaped */
 	status_of("GET", "/msg/0", bob_cookie, NULL, NULL, 404);
 	get_msg(&r, bob_msg, "", 200);
-	assert_non_null(strstr(r.body, "The secret body 4711 &lt;b&gt;not bold&lt;/b&gt;."));
+	assert_null(strstr(r.body, "The secret body 4711"));
 	assert_null(strstr(r.body, "<script"));
 	assert_non_null(strstr(r.body, "<iframe class=\"html-frame\" sandbox"));
 	assert_non_null(strstr(r.body, "data.bin"));
 	resp_free(&r);
+	get_msg(&r, bob_msg, "?text=1", 200);
+	assert_non_null(strstr(r.body, "The secret body 4711 &lt;b&gt;not bold&lt;/b&gt;."));
+	assert_null(strstr(r.body, "iframe"));
+	resp_free(&r);
 	get_msg(&r, bob_msg, "/html", 200);
 	assert_string_equal(header(&r, "Content-Security-Policy"),
-	    "sandbox; default-src 'none'; img-src data:; style-src 'unsafe-inline'; "
-	    "base-uri 'none'; form-action 'none'; frame-ancestors 'self'");
-	assert_non_null(strstr(r.body, "<script>"));
+	    "sandbox allow-top-navigation-by-user-activation; default-src 'none'; img-src data:; "
+	    "style-src 'unsafe-inline'; base-uri 'none'; form-action 'none'; frame-ancestors 'self'");
+	assert_null(strstr(r.body, "<script"));
+	assert_non_null(strstr(r.body, "<x-script>"));      /* defanged, not removed */
 	resp_free(&r);
 	get_msg(&r, bob_msg, "/att/0", 200);
 	assert_non_null(strstr(header(&r, "Content-Disposition"), "attachment; filename=\"data.bin\""));
@@ -1189,6 +1195,8 @@ static void test_reply(void **state)
 		pn_buf_free(&plain);
 		pn_gpg_close(&g);
 	}
+	/* Autocrypt: the header parses and its key verifies the reply's signature */
+	th_autocrypt_check(mail, addr("bob"), &F->alice_sec, ALICE_PASS);
 	free(mail);
 	mail = NULL;
 
@@ -1650,6 +1658,10 @@ static void test_reply_limit(void **state)
 			assert_non_null(strstr(r.body, "at most " REPLY_MAX " replies in 60 minutes"));
 			assert_non_null(strstr(r.body, "Nothing was sent"));
 			assert_non_null(strstr(r.body, "You can reply again in"));
+			/* the text written is not lost: it stands in a form to send again */
+			snprintf(body, sizeof(body), "name=\"text\" rows=\"8\" maxlength=\"8192\" "
+			    "required>limit %d</textarea>", i);
+			assert_non_null(strstr(r.body, body));
 		}
 		resp_free(&r);
 	}
@@ -1776,6 +1788,79 @@ static void activated(const char *rcpt, const char *subject, const char *pw,
 	password_post(&r, cookie, pw, "");
 	assert_int_equal(r.status, 303);
 	snprintf(cookie, 128, "%s", cookie_in(&r));
+	resp_free(&r);
+}
+
+/* a rich mail: cid: logo, an unnamed PDF, a remote image, links, a misleading sender */
+static const char RICH[] =
+	"From: \"security@bank.example\" <x@evil.example>\r\n"
+	"Subject: Account \xe2\x80\xae" "fdp.exe notice\r\n"
+	"MIME-Version: 1.0\r\n"
+	"Content-Type: multipart/mixed; boundary=\"m\"\r\n\r\n"
+	"--m\r\nContent-Type: multipart/related; boundary=\"r\"\r\n\r\n"
+	"--r\r\nContent-Type: text/html; charset=utf-8\r\n\r\n"
+	"<p><img src=\"cid:logo@rich\" height=\"30\"> <img src=\"http://pixel.invalid/o.gif?u=erin\">"
+	"<a href=\"https://evil.example/x\">www.bank.example</a>"
+	"<iframe srcdoc=\"<meta http-equiv=refresh content=0>\"></iframe></p>\r\n"
+	"--r\r\nContent-Type: image/png\r\nContent-ID: <logo@rich>\r\n"
+	"Content-Transfer-Encoding: base64\r\n\r\n"
+	"iVBORw0KGgoAAAANSUhEUgAAAAEAAAABCAYAAAAfFcSJAAAADUlEQVR42mP8z8BQDwAEhQGAhKmMIQAAAABJRU5ErkJggg==\r\n"
+	"--r--\r\n"
+	"--m\r\nContent-Type: application/pdf\r\nContent-Transfer-Encoding: base64\r\n\r\n"
+	"JVBERi0xLjQK\r\n--m--\r\n";
+
+static void test_rich_mail(void **state)
+{
+	static const char pw[] = "velvet harbour compass nine";
+	const char *erin = addr("erin");
+	char cookie[128], path[128];
+	long long id;
+	resp r;
+	(void)state;
+
+	activated(erin, "Welcome", pw, cookie);
+	deliver(erin, RICH);
+	/* the inbox: the real address beside a name that looks like one; no bidi override */
+	http(&r, "GET", "/inbox", cookie, NULL, NULL);
+	assert_int_equal(r.status, 200);
+	assert_non_null(strstr(r.body, "security@bank.example <span class=\"from-addr\">&lt;x@evil.example&gt;</span>"));
+	assert_non_null(strstr(r.body, "Account fdp.exe notice"));
+	assert_null(strstr(r.body, "\xe2\x80\xae"));
+	id = strtoll(strstr(r.body, "href=\"/msg/") + strlen("href=\"/msg/"), NULL, 10);
+	resp_free(&r);
+	/* read: the logo is not listed, the unnamed PDF is named by its type, images are off */
+	snprintf(path, sizeof(path), "/msg/%lld", id);
+	http(&r, "GET", path, cookie, NULL, NULL);
+	assert_int_equal(r.status, 200);
+	assert_non_null(strstr(r.body, "document-2.pdf"));
+	assert_null(strstr(r.body, "image-1.png"));
+	assert_non_null(strstr(r.body, "?images=1\">Show remote images</a>"));
+	assert_non_null(strstr(r.body, " height=\""));
+	assert_null(strstr(r.body, "\xe2\x80\xae"));
+	resp_free(&r);
+	/* the document: the logo inline, nothing remote, no srcdoc, no meta, links to /link */
+	snprintf(path, sizeof(path), "/msg/%lld/html", id);
+	http(&r, "GET", path, cookie, NULL, NULL);
+	assert_int_equal(r.status, 200);
+	assert_non_null(strstr(r.body, "<img src=\"data:image/png;base64,iVBORw0KGgo"));
+	assert_null(strstr(r.body, "pixel.invalid"));
+	assert_null(strstr(r.body, " srcdoc"));
+	assert_null(strcasestr(r.body, "<meta"));
+	assert_non_null(strstr(r.body, "href=\"/link?m="));
+	assert_non_null(strstr(r.body, "&amp;t=www.bank.example\" target=\"_top\""));
+	resp_free(&r);
+	/* the link page: no session needed; the real host, the full URL, the warning */
+	http(&r, "GET", "/link?m=1&u=https%3A%2F%2Fevil.example%2Fx&t=www.bank.example", NULL, NULL, NULL);
+	assert_int_equal(r.status, 200);
+	security_headers(&r);
+	assert_non_null(strstr(r.body, "You are leaving your secure mailbox"));
+	assert_non_null(strstr(r.body, "<code>https://evil.example/x</code>"));
+	assert_non_null(strstr(r.body, "the text of this link shows <strong>www.bank.example</strong>"));
+	assert_non_null(strstr(r.body, "rel=\"noopener noreferrer\" href=\"https://evil.example/x\""));
+	resp_free(&r);
+	http(&r, "GET", "/link?u=javascript%3Aalert(1)", NULL, NULL, NULL);
+	assert_int_equal(r.status, 400);
+	assert_null(strstr(r.body, "href=\"javascript"));
 	resp_free(&r);
 }
 
@@ -2033,11 +2118,13 @@ static void old_link_gone(const char *link)
 /* A second mail to a mailbox never opened: a new link and PIN; the old link is gone. */
 static void test_reissue_pending(void **state)
 {
-	char erin[128];
+	char erin_buf[128];
+	const char *erin = erin_buf;
 	char pin1[16], pin2[16], link1[128], link2[128];
 	(void)state;
-	snprintf(erin, sizeof(erin), "%s", addr("erin"));    /* addr() buffers rotate */
 
+	/* its own address (test_rich_mail has erin), kept: addr's buffers rotate */
+	snprintf(erin_buf, sizeof(erin_buf), "%s", addr("ivy"));
 	send_kind(erin, 1, POSTERN__V1__OUTCOME__KIND__MAILBOX_CREATED, pin1);
 	snprintf(link1, sizeof(link1), "%s", newest_link(erin, 1));
 	send_kind(erin, 1, POSTERN__V1__OUTCOME__KIND__MAILBOX_REISSUED, pin2);
@@ -2103,11 +2190,11 @@ static void test_reissue_not_active(void **state)
 /* Inactivity: only the first RENEW_MAX re-issues start the idle days again. */
 static void test_reissue_renewal(void **state)
 {
-	char hal[128];
-	char pin[16], q[512];
+	char hal_buf[128], pin[16], q[512];
+	const char *hal = hal_buf;
 	(void)state;
-	snprintf(hal, sizeof(hal), "%s", addr("hal"));    /* addr() buffers rotate */
 
+	snprintf(hal_buf, sizeof(hal_buf), "%s", addr("hal"));    /* addr's buffers rotate */
 	send_kind(hal, 0, POSTERN__V1__OUTCOME__KIND__MAILBOX_CREATED, pin);
 	for (int i = 1; i <= atoi(RENEW_MAX) + 1; i++) {
 		snprintf(q, sizeof(q), "UPDATE mailboxes SET last_activity = now() - interval "
@@ -2121,6 +2208,297 @@ static void test_reissue_renewal(void **state)
 			fail_msg("re-issue %d: last_activity %s", i, i <= atoi(RENEW_MAX) ?
 			    "not renewed" : "renewed past the limit");
 	}
+}
+
+/* ---- the recipient's own key: upload, delivery to it, export, close ---- */
+
+/* key_post - POST /key with a file (or, without data, nothing) as cookie; the answer in r */
+static void key_post(resp *r, const char *cookie, const char *csrf, const void *data, size_t n)
+{
+	mp m = { 0 };
+
+	mp_field(&m, "csrf", csrf);
+	if (data)
+		mp_file(&m, "key.asc", "application/pgp-keys", data, n);
+	mp_end(&m);
+	http_mp(r, "/key", cookie, &m, NULL);
+	mp_reset(&m);
+}
+
+/* exported - address's public key from home, armored (caller frees) */
+static char *exported(const char *home, const char *address, size_t *len_r)
+{
+	char path[512];
+	char *k;
+
+	snprintf(path, sizeof(path), "%s/export.asc", home);
+	assert_int_equal(th_gpg(home, path, "--armor", "--export", address, (char *)NULL), 0);
+	assert_non_null(k = th_read_file(path, len_r));
+	assert_true(*len_r > 100);
+	return k;
+}
+
+/* key_csrf - GET /key as cookie: its token (static) */
+static const char *key_csrf(const char *cookie)
+{
+	static char csrf[128];
+	resp r;
+
+	http(&r, "GET", "/key", cookie, NULL, NULL);
+	assert_int_equal(r.status, 200);
+	snprintf(csrf, sizeof(csrf), "%s", csrf_in(&r));
+	resp_free(&r);
+	return csrf;
+}
+
+/* refused - an upload that must fail with status and a page that says why */
+static void refused(const char *cookie, const void *data, size_t n, int status, const char *says)
+{
+	resp r;
+
+	key_post(&r, cookie, key_csrf(cookie), data, n);
+	assert_int_equal(r.status, status);
+	if (!strstr(r.body, says))
+		fail_msg("upload answered %d without \"%s\"", r.status, says);
+	security_headers(&r);
+	resp_free(&r);
+}
+
+/* own_key_found - keylookup answers KEY_FOUND for address with the uploaded key fpr */
+static void own_key_found(const char *address, int fresh, const char *fpr)
+{
+	pn_pool *pool = pn_pool_new();
+	Postern__V1__KeyLookupResult *res = NULL;
+	const char *why;
+
+	assert_int_equal(pn_kl_lookup(F->st.client, pool, (char *const *)&address, 1, fresh, &res,
+	    &why), PN_OK);
+	assert_int_equal(res->results[0]->kind, POSTERN__V1__KEY_RESULT__KIND__KEY_FOUND);
+	assert_string_equal(res->results[0]->source, "recipient");
+	assert_string_equal(res->results[0]->fingerprint, fpr);
+	pn_pool_destroy(&pool);
+}
+
+/* gpg_decrypt - gpg in home with args (NULL-terminated); stdout to out; must succeed */
+static void gpg_decrypt(const char *home, const char *in, const char *out)
+{
+	const char *argv[] = { "gpg", "--homedir", home, "--batch", "--quiet", "--pinentry-mode",
+		"loopback", "--passphrase", "", "--output", out, "--decrypt", in, NULL };
+	assert_int_equal(th_run(argv, NULL, NULL), 0);
+}
+
+/* write_all - data into path */
+static void write_all(const char *path, const void *data, size_t n)
+{
+	FILE *f = fopen(path, "wb");
+	assert_non_null(f);
+	assert_int_equal(fwrite(data, 1, n, f), n);
+	fclose(f);
+}
+
+static void test_own_key(void **state)
+{
+	static const char pw[] = "copper meadow signal thistle";
+	char erin_buf[128];
+	const char *erin = erin_buf;
+	char cookie[128], fpr[64], path[600], sql[512];
+	char *good_home = th_tmpdir("wok"), *bad_home = th_tmpdir("wob"), *exp_home = th_tmpdir("woe");
+	char *key, *other, *expired, *big, mime2[1024];
+	size_t klen, olen, elen;
+	resp r;
+	(void)state;
+
+	snprintf(erin_buf, sizeof(erin_buf), "%s", addr("olga"));    /* addr's buffers rotate */
+	activated(erin, "Own key <check>", pw, cookie);
+	snprintf(mime2, sizeof(mime2), "From: Alice <%s>\r\nTo: %s\r\nSubject: second %s\r\n"
+	    "Date: Tue, 01 Jul 2025 12:00:00 +0000\r\nMessage-ID: <own2.%s@%s>\r\n\r\n"
+	    "The second body 9191.\r\n", addr("alice"), erin, F->tag, F->tag, F->domain);
+	deliver(erin, mime2);
+
+	/* the key page; the mailbox's public key to download */
+	http(&r, "GET", "/key", cookie, NULL, NULL);
+	assert_int_equal(r.status, 200);
+	security_headers(&r);
+	assert_non_null(strstr(r.body, "/key/guest.asc"));
+	resp_free(&r);
+	http(&r, "GET", "/key/guest.asc", cookie, NULL, NULL);
+	assert_int_equal(r.status, 200);
+	assert_non_null(strstr(header(&r, "Content-Type"), "application/pgp-keys"));
+	assert_non_null(strstr(header(&r, "Content-Disposition"), "attachment"));
+	assert_non_null(strstr(r.body, "-----BEGIN PGP PUBLIC KEY BLOCK-----"));
+	resp_free(&r);
+	status_of("GET", "/key/guest.asc", NULL, NULL, NULL, 303);   /* not logged in */
+
+	/* keys: erin's own, one of somebody else, an expired one of erin */
+	assert_int_equal(th_gpg_keygen(good_home, "Erin", erin), 0);
+	th_gpg_fpr(good_home, erin, fpr, sizeof(fpr));
+	key = exported(good_home, erin, &klen);
+	assert_int_equal(th_gpg_keygen(bad_home, NULL, addr("mallory")), 0);
+	other = exported(bad_home, addr("mallory"), &olen);
+	assert_int_equal(th_gpg_expired(exp_home, erin), 0);
+	expired = exported(exp_home, erin, &elen);
+
+	/* each wrong key gets a clear refusal, and nothing is stored */
+	refused(cookie, NULL, 0, 400, "Choose the file of your public key");
+	refused(cookie, "hello, this is no key\n", 22, 422, "This is not an OpenPGP public key");
+	refused(cookie, other, olen, 422, "no user ID with the address of this mailbox");
+	refused(cookie, expired, elen, 422, "This key has expired");
+	big = malloc(70000);
+	memset(big, 'A', 70000);
+	memcpy(big, key, klen);
+	refused(cookie, big, 70000, 413, "too large for a public key: at most 64 KB");
+	free(big);
+	snprintf(sql, sizeof(sql), "SELECT count(*) FROM mailbox_own_keys k JOIN mailboxes m "
+	    "ON m.id = k.mailbox_id WHERE m.address = '%s'", erin);
+	assert_int_equal(th_sql_long(F->st.dsn, sql), 0);
+	{
+		/* no token: refused */
+		mp m = { 0 };
+		mp_file(&m, "key.asc", "application/pgp-keys", key, klen);
+		mp_end(&m);
+		http_mp(&r, "/key", cookie, &m, NULL);
+		assert_int_equal(r.status, 403);
+		resp_free(&r);
+		mp_reset(&m);
+	}
+
+	/* the right one: stored, shown, and in the inbox a notice */
+	key_post(&r, cookie, key_csrf(cookie), key, klen);
+	assert_int_equal(r.status, 303);
+	assert_string_equal(header(&r, "Location"), "/key?saved=1");
+	resp_free(&r);
+	assert_int_equal(th_sql_long(F->st.dsn, sql), 1);
+	http(&r, "GET", "/key?saved=1", cookie, NULL, NULL);
+	assert_non_null(strstr(r.body, "Your key is saved"));
+	assert_non_null(strstr(r.body, fpr));
+	resp_free(&r);
+	http(&r, "GET", "/inbox", cookie, NULL, NULL);
+	assert_int_equal(r.status, 200);
+	assert_non_null(strstr(r.body, "now goes to your own OpenPGP key"));
+	resp_free(&r);
+
+	/* keylookup answers KEY_FOUND with it; the next mail goes to that key */
+	own_key_found(erin, 0, fpr);
+	{
+		pn_pool *pool = pn_pool_new();
+		const char *why;
+
+		Postern__V1__SendResult *sr = NULL;
+		const char *rcpts[1] = { erin };
+		char *m3 = NULL, id[64];
+		assert_true(asprintf(&m3, "From: Alice <%s>\r\nTo: %s\r\nSubject: to the key\r\n"
+		    "Message-ID: <own3.%s@%s>\r\n\r\nThird body 5353.\r\n", addr("alice"), erin,
+		    F->tag, F->domain) > 0);
+		snprintf(id, sizeof(id), "wu-own-%s", F->tag);
+		const th_event ev = { .id = id, .sender = addr("alice"), .rcpts = rcpts, .n = 1,
+			.mime = m3, .len = strlen(m3), .deliver_key_found = 1 };
+		assert_int_equal(th_send_event(F->st.client, pool, &ev, &sr, &why), PN_OK);
+		assert_int_equal(sr->outcomes[0]->kind, POSTERN__V1__OUTCOME__KIND__KEY_FOUND);
+		assert_true(sr->outcomes[0]->delivered);
+		{
+			/* the fingerprint of erin's key used (primary or encryption subkey) */
+			char lp[600], *l;
+			snprintf(lp, sizeof(lp), "%s/list.txt", good_home);
+			assert_int_equal(th_gpg(good_home, lp, "--with-colons", "--with-subkey-fingerprints",
+			    "--list-keys", erin, (char *)NULL), 0);
+			assert_non_null(l = th_read_file(lp, NULL));
+			assert_true(strlen(sr->outcomes[0]->fingerprint) == 40);
+			assert_non_null(strstr(l, sr->outcomes[0]->fingerprint));
+			free(l);
+		}
+		free(m3);
+		pn_pool_destroy(&pool);
+	}
+	{
+		char *mail = NULL, in[512], out[512], *plain;
+		for (int i = 0; i < 200 && sink_files(erin, "multipart/encrypted", NULL) < 1; i++)
+			usleep(50000);
+		assert_int_equal(sink_files(erin, "multipart/encrypted", &mail), 1);
+		const char *b = strstr(mail, "-----BEGIN PGP MESSAGE-----");
+		assert_non_null(b);
+		snprintf(in, sizeof(in), "%s/third.asc", good_home);
+		snprintf(out, sizeof(out), "%s/third.txt", good_home);
+		write_all(in, b, strlen(b));
+		gpg_decrypt(good_home, in, out);
+		assert_non_null(plain = th_read_file(out, NULL));
+		assert_non_null(strstr(plain, "Third body 5353."));
+		free(plain);
+		free(mail);
+	}
+
+	/* the export: one archive, encrypted to erin's key, of the original .eml files */
+	{
+		char csrf[128], body[256], in[512], tarf[512], dir[512];
+		snprintf(csrf, sizeof(csrf), "%s", key_csrf(cookie));
+		snprintf(body, sizeof(body), "csrf=%s", enc(csrf));
+		http(&r, "POST", "/export", cookie, body, NULL);
+		assert_int_equal(r.status, 200);
+		assert_non_null(strstr(header(&r, "Content-Disposition"), "postern-mailbox.tar.asc"));
+		assert_non_null(strstr(r.body, "-----BEGIN PGP MESSAGE-----"));
+		assert_null(strstr(r.body, "9191"));
+		snprintf(in, sizeof(in), "%s/export.tar.asc", good_home);
+		snprintf(tarf, sizeof(tarf), "%s/export.tar", good_home);
+		snprintf(dir, sizeof(dir), "%s/x", good_home);
+		write_all(in, r.body, r.blen);
+		resp_free(&r);
+		gpg_decrypt(good_home, in, tarf);
+		assert_int_equal(mkdir(dir, 0700), 0);
+		const char *tar[] = { "tar", "-x", "-f", tarf, "-C", dir, NULL };
+		assert_int_equal(th_run(tar, NULL, NULL), 0);
+		/* two inbox messages, byte for byte what the sender composed */
+		snprintf(path, sizeof(path), "%s/inbox", dir);
+		assert_int_equal(th_file_count(path), 2);
+		int same = 0, first = 0;
+		DIR *d = opendir(path);
+		struct dirent *de;
+		while ((de = readdir(d)) != NULL) {
+			char f[1024], *t;
+			size_t n;
+			if (de->d_name[0] == '.')
+				continue;
+			snprintf(f, sizeof(f), "%s/%s", path, de->d_name);
+			assert_non_null(t = th_read_file(f, &n));
+			assert_non_null(strstr(de->d_name, ".eml"));
+			same += n == strlen(mime2) && !memcmp(t, mime2, n);
+			first += strstr(t, "Subject: Own key <check>") != NULL;
+			free(t);
+		}
+		closedir(d);
+		assert_int_equal(same, 1);
+		assert_int_equal(first, 1);
+	}
+
+	/* close: only when confirmed; the messages go, mail keeps going to the key */
+	{
+		char body[256];
+		snprintf(body, sizeof(body), "csrf=%s", enc(key_csrf(cookie)));
+		http(&r, "POST", "/close", cookie, body, NULL);
+		assert_int_equal(r.status, 400);
+		resp_free(&r);
+		snprintf(body, sizeof(body), "csrf=%s&confirm=yes", enc(key_csrf(cookie)));
+		http(&r, "POST", "/close", cookie, body, NULL);
+		assert_int_equal(r.status, 200);
+		assert_non_null(strstr(r.body, "Your mailbox is closed"));
+		resp_free(&r);
+		status_of("GET", "/inbox", cookie, NULL, NULL, 303);
+		snprintf(sql, sizeof(sql), "SELECT count(*) FROM messages g JOIN mailboxes m "
+		    "ON m.id = g.mailbox_id WHERE m.address = '%s'", erin);
+		assert_int_equal(th_sql_long(F->st.dsn, sql), 0);
+		snprintf(sql, sizeof(sql), "SELECT count(*) FROM mailboxes WHERE address = '%s' "
+		    "AND state = 'locked' AND length(secret_key) = 0 AND link_hash IS NULL", erin);
+		assert_int_equal(th_sql_long(F->st.dsn, sql), 1);
+		own_key_found(erin, 1, fpr);
+	}
+	for (const char *h = good_home; h; h = h == good_home ? bad_home : h == bad_home ? exp_home : NULL) {
+		const char *kill[] = { "gpgconf", "--homedir", h, "--kill", "all", NULL };
+		th_run(kill, NULL, NULL);
+	}
+	free(key);
+	free(other);
+	free(expired);
+	free(good_home);
+	free(bad_home);
+	free(exp_home);
 }
 
 int main(void)
@@ -2137,11 +2515,13 @@ int main(void)
 		cmocka_unit_test(test_reply_limit),
 		cmocka_unit_test(test_csrf_and_logout),
 		cmocka_unit_test(test_login),
+		cmocka_unit_test(test_rich_mail),
 		cmocka_unit_test(test_lockout),
 		cmocka_unit_test(test_reissue_pending),
 		cmocka_unit_test(test_reissue_locked),
 		cmocka_unit_test(test_reissue_not_active),
 		cmocka_unit_test(test_reissue_renewal),
+		cmocka_unit_test(test_own_key),
 		cmocka_unit_test(test_fuzz),
 		cmocka_unit_test(test_timeouts),
 	};

@@ -3,6 +3,7 @@
  *	postern-smtpsink - a small real SMTP server that keeps every mail
  * SYNOPSIS
  *	postern-smtpsink [--listen ADDR:PORT] --dir DIR [--max-size BYTES]
+ *	    [--hold-file PATH]
  * DESCRIPTION
  *	Accepts mail on ADDR:PORT (default 127.0.0.1:2525) and writes each
  *	accepted message into DIR as one file <unix-ms>-<seq>.eml: first one
@@ -20,6 +21,15 @@
  *	--max-size (default 64 MiB) 552 and is not stored. No AUTH, no TLS.
  *	One process, one poll() loop, up to 64 connections; a connection idle
  *	for 5 minutes or with 50 errors is closed with 421.
+ * PAUSE MID-DATA
+ *	With --hold-file PATH, a message whose final dot arrives while PATH
+ *	exists is stored (and announced) as usual, but the reply to it is held
+ *	back until PATH is removed: the sink then behaves like a server that
+ *	has committed a mail and not yet said 250. A client that dies or gives
+ *	up meanwhile never hears the 250, and its retry sends the mail again -
+ *	the double-send window of any SMTP client. The hold is announced as
+ *	  smtpsink: held reply file=DIR/...eml
+ *	and its end as "smtpsink: released reply". (The fault tests use it.)
  * SIGNALS
  *	SIGTERM and SIGINT close every connection and exit 0.
  * DIAGNOSTICS
@@ -53,7 +63,7 @@
 #define IDLE_MS (5 * 60 * 1000)
 #define HOSTNAME "postern-smtpsink"
 
-enum state { S_CMD, S_DATA, S_CLOSING };
+enum state { S_CMD, S_DATA, S_HELD, S_CLOSING };
 
 /* One SMTP session. */
 typedef struct conn {
@@ -75,10 +85,12 @@ typedef struct conn {
 	size_t msglen, msgcap;
 	size_t msgsize;              /* bytes seen, also beyond the limit */
 	int bol;                     /* DATA: at the beginning of a line */
+	char held[128];              /* S_HELD: the reply held back */
 } conn;
 
 static volatile sig_atomic_t stopping;
 static const char *maildir;
+static const char *hold_file;        /* --hold-file: hold replies while it exists */
 static size_t max_size = 64 * 1024 * 1024;
 static unsigned long seq;
 
@@ -276,7 +288,14 @@ static void data_done(conn *c)
 	} else {
 		printf("smtpsink: mail from=<%s> rcpt=%zu size=%zu file=%s\n",
 		    c->from, c->nrcpts, c->msglen, path);
-		reply(c, "250 2.0.0 queued as %s", strrchr(path, '/') + 1);
+		if (hold_file && access(hold_file, F_OK) == 0) {
+			snprintf(c->held, sizeof(c->held), "250 2.0.0 queued as %s",
+			    strrchr(path, '/') + 1);
+			c->state = S_HELD;
+			printf("smtpsink: held reply file=%s\n", path);
+		} else {
+			reply(c, "250 2.0.0 queued as %s", strrchr(path, '/') + 1);
+		}
 	}
 	txn_reset(c);
 }
@@ -400,7 +419,8 @@ static void process(conn *c)
 {
 	size_t start = 0;
 
-	while (c->state != S_CLOSING && c->outlen < OUT_LIMIT && start < c->inlen) {
+	while (c->state != S_CLOSING && c->state != S_HELD && c->outlen < OUT_LIMIT &&
+	    start < c->inlen) {
 		char *p = c->in + start;
 		char *nl = memchr(p, '\n', c->inlen - start);
 		size_t n;
@@ -557,6 +577,16 @@ static void accept_one(int lfd, conn **conns)
 	close(fd);
 }
 
+/* release - the hold file is gone: send a held reply */
+static void release(conn *c)
+{
+	if (c->state != S_HELD || (hold_file && access(hold_file, F_OK) == 0))
+		return;
+	c->state = S_CMD;
+	printf("smtpsink: released reply\n");
+	reply(c, "%s", c->held);
+}
+
 /* serve - the poll loop, until a signal arrives */
 static void serve(int lfd)
 {
@@ -576,14 +606,14 @@ static void serve(int lfd)
 				continue;
 			pfd[n].fd = c->fd;
 			pfd[n].events = 0;
-			if (c->state != S_CLOSING && c->outlen < OUT_LIMIT)
+			if (c->state != S_CLOSING && c->state != S_HELD && c->outlen < OUT_LIMIT)
 				pfd[n].events |= POLLIN;
 			if (c->outlen > 0)
 				pfd[n].events |= POLLOUT;
 			pfd[n].revents = 0;
 			map[n++] = i;
 		}
-		if (poll(pfd, (nfds_t)n, 1000) < 0) {
+		if (poll(pfd, (nfds_t)n, hold_file ? 100 : 1000) < 0) {
 			if (errno == EINTR)
 				continue;
 			fprintf(stderr, "smtpsink: poll: %s\n", strerror(errno));
@@ -599,6 +629,7 @@ static void serve(int lfd)
 			if (pfd[k].revents & (POLLIN | POLLHUP | POLLERR))
 				gone = conn_read(c) < 0;
 			if (!gone) {
+				release(c);
 				process(c);      /* input held back while output was full */
 				gone = conn_write(c) < 0;
 			}
@@ -620,7 +651,8 @@ static void serve(int lfd)
 /* usage - print the synopsis; returns exit code 2 */
 static int usage(void)
 {
-	fprintf(stderr, "usage: postern-smtpsink [--listen ADDR:PORT] --dir DIR [--max-size BYTES]\n");
+	fprintf(stderr, "usage: postern-smtpsink [--listen ADDR:PORT] --dir DIR [--max-size BYTES] "
+	    "[--hold-file PATH]\n");
 	return 2;
 }
 
@@ -645,6 +677,8 @@ int main(int argc, char **argv)
 			listen_spec = argv[++i];
 		} else if (!strcmp(argv[i], "--dir") && i + 1 < argc) {
 			maildir = argv[++i];
+		} else if (!strcmp(argv[i], "--hold-file") && i + 1 < argc) {
+			hold_file = argv[++i];
 		} else if (!strcmp(argv[i], "--max-size") && i + 1 < argc) {
 			char *end;
 

@@ -26,7 +26,7 @@ static char def_cert[64], def_broker_cert[64];
 
 static const pn_cfg_entry config[] = {
 	PN_CFG_STR("POSTERN_BROKER", "tcp://127.0.0.1:5555", &cf_broker,
-	    PN_CFG_REQUIRED, "broker endpoint"),
+	    PN_CFG_REQUIRED, "broker endpoints, comma-separated (up to 8)"),
 	{ PN_CFG_T_STR, "POSTERN_CERT", def_cert, 0, 0, &cf_cert, PN_CFG_REQUIRED,
 	    "our CURVE certificate (secret in <file>_secret)", NULL },
 	{ PN_CFG_T_STR, "POSTERN_BROKER_CERT", def_broker_cert, 0, 0, &cf_broker_cert,

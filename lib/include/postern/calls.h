@@ -141,6 +141,16 @@ pn_err pn_ms_reissue(pn_client *client, pn_pool *pool, const Postern__V1__Reissu
 /* pn_ms_set_keys - the keys at activation or recovery, compare-and-set (EXISTS: changed) */
 pn_err pn_ms_set_keys(pn_client *client, pn_pool *pool, const Postern__V1__SetKeys *keys,
     Postern__V1__Mailbox **mailbox_r, const char **why_r);
+/*
+ * pn_ms_set_own_key - store the recipient's own key with a mailbox (and
+ * queue the notice when it changed); *set_r says whether it did
+ */
+pn_err pn_ms_set_own_key(pn_client *client, pn_pool *pool,
+    const Postern__V1__SetOwnKey *set, Postern__V1__OwnKeySet **set_r,
+    const char **why_r);
+/* pn_ms_close_mailbox - delete a mailbox now, at its recipient's wish (NOTFOUND: gone) */
+pn_err pn_ms_close_mailbox(pn_client *client, pn_pool *pool,
+    const Postern__V1__CloseMailbox *close, const char **why_r);
 
 /* ---- keylookup ---- */
 

@@ -165,4 +165,32 @@ pn_err pn_gpg_find_key(pn_gpg *gpg, const char *address, char **fpr_r,
 pn_err pn_gpg_find_keys(pn_gpg *gpg, const char *const *addresses, size_t n,
     char **fpr_r, pn_buf *pub_r);
 
+/* What pn_gpg_check_public thinks of a public key for an address. */
+typedef enum pn_key_verdict {
+	PN_KEY_OK = 0,              /* one usable key with the address as a user id */
+	PN_KEY_NOT_A_KEY,           /* not OpenPGP, or no key in it */
+	PN_KEY_SECRET,              /* it holds secret key material */
+	PN_KEY_MANY,                /* more than one key */
+	PN_KEY_REVOKED,             /* the key is revoked */
+	PN_KEY_EXPIRED,             /* the key, or every encryption subkey, expired */
+	PN_KEY_NO_ENCRYPTION,       /* no usable encryption subkey */
+	PN_KEY_NO_ADDRESS           /* no valid user id with exactly this address */
+} pn_key_verdict;
+
+/* pn_key_verdict_str - a short English text for a verdict */
+const char *pn_key_verdict_str(pn_key_verdict v);
+
+/*
+ * pn_gpg_check_public - is key (armored or binary, at most
+ * PN_GPG_MAX_CHECK bytes) exactly one public key, valid, unrevoked,
+ * unexpired, with a usable encryption subkey and a valid user id whose
+ * address is address (compared case-insensitively)? The key is only
+ * listed, never imported: the keyring of gpg stays as it was. PN_OK with
+ * *verdict_r (and, for PN_KEY_OK, *fpr_r, caller frees); an error only
+ * when gpg itself could not be run.
+ */
+#define PN_GPG_MAX_CHECK (1024UL * 1024)
+pn_err pn_gpg_check_public(pn_gpg *gpg, const void *key, size_t len,
+    const char *address, pn_key_verdict *verdict_r, char **fpr_r);
+
 #endif

@@ -1,6 +1,7 @@
 /*
  * health.h - the small HTTP port every service serves:
- *   GET /healthz  200 "ok" while the process runs its loop
+ *   GET /healthz  200 "ok" while the process runs its loop; 503 while some
+ *                 work is stuck past its watchdog bound (watchdog.h)
  *   GET /readyz   200 "ready" when the ready callback says so, else 503
  *   GET /metrics  Prometheus text (metrics.h)
  * Anything else is 404. civetweb, plain HTTP, bound to one address.

@@ -138,6 +138,8 @@ uint8_t *pn_mime_pgp_wrap(const void *mail, size_t len, const void *cipher,
 typedef struct pn_mime_file {
 	char *filename;             /* as the mail names it, NULL if it does not */
 	char *type;                 /* e.g. "application/pdf" */
+	char *content_id;           /* Content-ID without <>, NULL if none (cid: URLs name it) */
+	int inline_disp;            /* Content-Disposition: inline */
 	uint8_t *data;              /* decoded; NUL-terminated */
 	size_t len;
 } pn_mime_file;

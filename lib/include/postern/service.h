@@ -14,7 +14,8 @@
  *     request counts, errors and latency.
  *
  * Common environment (every service):
- *   POSTERN_BROKER            tcp://127.0.0.1:5555
+ *   POSTERN_BROKER            tcp://127.0.0.1:5555  (several: comma-separated, up to 8;
+ *                             a worker registers with each, a client tries them in turn)
  *   POSTERN_CERT              certs/<service>.cert   (and <file>_secret)
  *   POSTERN_BROKER_CERT       certs/broker.cert
  *   POSTERN_BUS_TIMEOUT_MS    5000 (100..600000)   client reply timeout per try
@@ -24,6 +25,9 @@
  *   POSTERN_MAX_MESSAGE       67108864 (1024..1073741824) bytes
  *   POSTERN_HEALTH_LISTEN     127.0.0.1:<per-service port>, port 0 = off
  *   POSTERN_LOG_LEVEL         info (debug|info|warn|error)
+ *   POSTERN_WATCHDOG_WARN_MS  10000 (100..86400000)  a handler this slow is logged
+ *   POSTERN_WATCHDOG_FAIL_MS  60000 (0..86400000)    ... and fails /healthz (0 = never)
+ *   POSTERN_WATCHDOG_OPS      ""  per operation: op=warn_ms/fail_ms,...
  */
 #ifndef POSTERN_SERVICE_H
 #define POSTERN_SERVICE_H

@@ -12,8 +12,9 @@
  *                 a 4xx reply - try again later;
  *   PN_ERR_PERM   a 5xx reply to MAIL, RCPT or DATA - do not try again;
  *   PN_ERR_PARAMS the message or the addresses are unusable.
- * err_r (optional, size errlen) gets the server's last reply line or
- * libcurl's error text. It never contains the message.
+ * err_r (optional, size errlen) gets the server's refusal (its first 4xx
+ * or 5xx reply line, with libcurl's words) or libcurl's error text; empty
+ * on PN_OK. It never contains the message.
  */
 #ifndef POSTERN_SMTP_H
 #define POSTERN_SMTP_H
@@ -50,6 +51,15 @@ void pn_smtp_init(void);
 pn_err pn_smtp_send(const pn_smtp_cfg *cfg, const char *mail_from,
     const char *const *rcpt, size_t nrcpt, const void *data, size_t len,
     char *err_r, size_t errlen);
+
+/*
+ * pn_smtp_send_r - pn_smtp_send; on PN_OK reply_r (optional, size
+ * replylen) gets the server's reply to the end of DATA, e.g. "250 2.0.0
+ * Ok: queued as 4XyZ1" - the server's queue id, for logs.
+ */
+pn_err pn_smtp_send_r(const pn_smtp_cfg *cfg, const char *mail_from,
+    const char *const *rcpt, size_t nrcpt, const void *data, size_t len,
+    char *err_r, size_t errlen, char *reply_r, size_t replylen);
 
 /* pn_smtp_crlf - copy data with every bare LF turned into CRLF (pn_malloc'd, caller frees) */
 char *pn_smtp_crlf(const void *data, size_t len, size_t *len_r);

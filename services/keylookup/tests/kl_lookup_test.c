@@ -27,6 +27,12 @@ typedef struct fake {
 	pn_err keyring_rc, mailbox_rc;
 	const char *keyring_addr[4];     /* addresses with a key */
 	const char *guest_addr[4];       /* addresses with a mailbox */
+	const char *own_key_addr;        /* a mailbox with the recipient's own key */
+	/* discovery: addresses with a key, addresses whose discovery fails */
+	const char *wkd_addr[4], *fail_addr[4];
+	int discover_calls, discover_addrs, graduations;
+	pn_err graduate_rc;
+	int64_t graduated_id;
 } fake;
 
 static pn_err f_cache_get(void *arg, const char *const *keys, size_t n,
@@ -91,25 +97,67 @@ static pn_err f_keyring(void *arg, const char *const *addrs, size_t n,
 	return PN_OK;
 }
 
-static pn_err f_mailbox(void *arg, const char *addr)
+static pn_err f_mailbox(void *arg, const char *addr, kl_mailbox *mb_r, pn_pool *pool)
 {
 	fake *f = arg;
+	memset(mb_r, 0, sizeof(*mb_r));
 	f->mailbox_calls++;
 	if (f->mailbox_rc != PN_OK)
 		return f->mailbox_rc;
 	for (int j = 0; j < 4 && f->guest_addr[j]; j++)
-		if (!strcmp(addr, f->guest_addr[j]))
+		if (!strcmp(addr, f->guest_addr[j])) {
+			mb_r->id = j + 1;
+			if (f->own_key_addr && !strcmp(addr, f->own_key_addr)) {
+				mb_r->own_fpr = pn_pool_strdup(pool, "OWNFPR");
+				mb_r->own_key = (uint8_t *)pn_pool_strdup(pool, "OWNKEY");
+				mb_r->own_len = 6;
+				mb_r->own_source = pn_pool_strdup(pool, "recipient");
+			}
 			return PN_OK;
+		}
 	return PN_ERR_NOTFOUND;
 }
 
-static const kl_limits lim = { 10, 3600, 120, 300 };
+/* f_discover - a key for wkd_addr, a failure for fail_addr, else nothing */
+static void f_discover(void *arg, const char *const *addrs, size_t n,
+    kl_found *found, pn_pool *pool)
+{
+	fake *f = arg;
+	f->discover_calls++;
+	f->discover_addrs += (int)n;
+	for (size_t i = 0; i < n; i++) {
+		memset(&found[i], 0, sizeof(found[i]));
+		for (int j = 0; j < 4 && f->wkd_addr[j]; j++)
+			if (!strcmp(addrs[i], f->wkd_addr[j])) {
+				found[i].state = KL_FOUND;
+				found[i].fpr = pn_pool_printf(pool, "WKD-%s", addrs[i]);
+				found[i].pub = (uint8_t *)pn_pool_strdup(pool, "WKDKEY");
+				found[i].publen = 6;
+				found[i].source = "wkd";
+			}
+		for (int j = 0; j < 4 && f->fail_addr[j]; j++)
+			if (!strcmp(addrs[i], f->fail_addr[j]))
+				found[i].state = KL_FAILED;
+	}
+}
+
+static pn_err f_graduate(void *arg, const char *addr, const kl_mailbox *mb,
+    const kl_found *found)
+{
+	fake *f = arg;
+	f->graduations++;
+	f->graduated_id = mb->id;
+	assert_int_equal(found->state, KL_FOUND);
+	return f->graduate_rc;
+}
+
+static const kl_limits lim = { 10, 3600, 120, 300, 86400, 3600, 60 };
 
 /* setup - a fresh fake world */
 static int setup(void **state)
 {
 	fake *f = calloc(1, sizeof(*f));
-	f->cache_rc = f->keyring_rc = f->mailbox_rc = PN_OK;
+	f->cache_rc = f->keyring_rc = f->mailbox_rc = f->graduate_rc = PN_OK;
 	f->keyring_addr[0] = "alice@example.org";
 	f->guest_addr[0] = "guest@example.net";
 	f->guest_addr[1] = "alice@example.org";      /* key wins over mailbox */
@@ -126,8 +174,31 @@ static int teardown(void **state)
 /* sources - the fake as kl_sources */
 static kl_sources sources(fake *f)
 {
-	kl_sources s = { f, f_cache_get, f_cache_put, f_keyring, f_mailbox };
+	kl_sources s = { f, f_cache_get, f_cache_put, f_keyring, f_mailbox, NULL, NULL };
 	return s;
+}
+
+/* run_disc - one batch with discovery and graduation */
+static pn_err run_disc(fake *f, const char *const *in, size_t n, int fresh,
+    Postern__V1__KeyLookupResult **out_r, kl_stats *stats, pn_pool *pool,
+    const char **why)
+{
+	kl_sources s = sources(f);
+	Postern__V1__KeyLookupResult *out = (Postern__V1__KeyLookupResult *)pn_pb_new(
+	    &postern__v1__key_lookup_result__descriptor, pool);
+	s.discover = f_discover;
+	s.graduate = f_graduate;
+	*out_r = out;
+	return kl_lookup(&s, &lim, (char *const *)in, n, fresh, out, stats, pool, why);
+}
+
+/* ttl_of - the TTL the fake cache holds for key, -1 if none */
+static long ttl_of(const fake *f, const char *key)
+{
+	for (int j = 0; j < f->ncache; j++)
+		if (!strcmp(f->cache[j].key, key))
+			return f->cache[j].ttl;
+	return -1;
 }
 
 /* run - one batch */
@@ -351,6 +422,100 @@ static void test_printable(void **state)
 	pn_pool_destroy(&pool);
 }
 
+/* discovery: found, failed, nothing; cached apart, read even when fresh */
+static void test_discovery(void **state)
+{
+	fake *f = *state;
+	pn_pool *pool = pn_pool_new();
+	Postern__V1__KeyLookupResult *out;
+	kl_stats st;
+	const char *why;
+	const char *in[] = { "wkd@example.com", "down@example.com", "none@example.com",
+		"alice@example.org" };
+
+	f->wkd_addr[0] = "wkd@example.com";
+	f->fail_addr[0] = "down@example.com";
+	assert_int_equal(run_disc(f, in, 4, 1, &out, &st, pool, &why), PN_OK);
+	assert_int_equal(out->results[0]->kind, POSTERN__V1__KEY_RESULT__KIND__KEY_FOUND);
+	assert_string_equal(out->results[0]->source, "wkd");
+	assert_string_equal(out->results[0]->fingerprint, "WKD-wkd@example.com");
+	/* a failure is a NONE, never an error */
+	assert_int_equal(out->results[1]->kind, POSTERN__V1__KEY_RESULT__KIND__NONE);
+	assert_int_equal(out->results[2]->kind, POSTERN__V1__KEY_RESULT__KIND__NONE);
+	/* the keyring answered alice: discovery was not asked for her */
+	assert_string_equal(out->results[3]->source, "keyring");
+	assert_int_equal(f->discover_calls, 1);
+	assert_int_equal(f->discover_addrs, 3);
+	assert_int_equal(st.discovered, 1);
+	assert_int_equal(st.graduated, 0);
+	assert_int_equal(ttl_of(f, "kld:wkd@example.com"), 86400);
+	assert_int_equal(ttl_of(f, "kld:down@example.com"), 60);
+	assert_int_equal(ttl_of(f, "kld:none@example.com"), 3600);
+	assert_int_equal(ttl_of(f, "kl:wkd@example.com"), 3600);
+	assert_int_equal(ttl_of(f, "kld:alice@example.org"), -1);
+	pn_pool_destroy(&pool);
+
+	/* fresh again: the discovery cache answers, nobody goes out */
+	pool = pn_pool_new();
+	f->wkd_addr[0] = NULL;
+	assert_int_equal(run_disc(f, in, 4, 1, &out, &st, pool, &why), PN_OK);
+	assert_int_equal(f->discover_calls, 1);
+	assert_int_equal(out->results[0]->kind, POSTERN__V1__KEY_RESULT__KIND__KEY_FOUND);
+	assert_string_equal(out->results[0]->source, "wkd");
+	assert_int_equal(out->results[0]->public_key.len, 6);
+	assert_int_equal(out->results[1]->kind, POSTERN__V1__KEY_RESULT__KIND__NONE);
+	pn_pool_destroy(&pool);
+
+	/* a corrupt discovery cache entry is a miss */
+	pool = pn_pool_new();
+	for (int j = 0; j < f->ncache; j++)
+		if (!strcmp(f->cache[j].key, "kld:none@example.com"))
+			f->cache[j].val[0] ^= 0xff;
+	assert_int_equal(run_disc(f, in + 2, 1, 1, &out, &st, pool, &why), PN_OK);
+	assert_int_equal(f->discover_calls, 2);
+	pn_pool_destroy(&pool);
+}
+
+/* graduation: a key found for a mailbox's address; an own key needs no discovery */
+static void test_graduation(void **state)
+{
+	fake *f = *state;
+	pn_pool *pool = pn_pool_new();
+	Postern__V1__KeyLookupResult *out;
+	kl_stats st;
+	const char *why;
+	const char *in[] = { "guest@example.net" };
+	const char *own[] = { "own@example.net" };
+
+	f->wkd_addr[0] = "guest@example.net";
+	assert_int_equal(run_disc(f, in, 1, 1, &out, &st, pool, &why), PN_OK);
+	assert_int_equal(out->results[0]->kind, POSTERN__V1__KEY_RESULT__KIND__KEY_FOUND);
+	assert_string_equal(out->results[0]->source, "wkd");
+	assert_int_equal(f->graduations, 1);
+	assert_int_equal(f->graduated_id, 1);
+	assert_int_equal(st.graduated, 1);
+	pn_pool_destroy(&pool);
+
+	/* mailstore cannot store it: the batch is TEMP, the publisher retries */
+	pool = pn_pool_new();
+	f->graduate_rc = PN_ERR_TEMP;
+	assert_int_equal(run_disc(f, in, 1, 1, &out, &st, pool, &why), PN_ERR_TEMP);
+	pn_pool_destroy(&pool);
+
+	/* the recipient's own key, stored with the mailbox */
+	pool = pn_pool_new();
+	f->guest_addr[2] = "own@example.net";
+	f->own_key_addr = "own@example.net";
+	f->discover_calls = 0;
+	assert_int_equal(run_disc(f, own, 1, 1, &out, &st, pool, &why), PN_OK);
+	assert_int_equal(out->results[0]->kind, POSTERN__V1__KEY_RESULT__KIND__KEY_FOUND);
+	assert_string_equal(out->results[0]->source, "recipient");
+	assert_string_equal(out->results[0]->fingerprint, "OWNFPR");
+	assert_int_equal(f->discover_calls, 0);
+	assert_int_equal(ttl_of(f, "kl:own@example.net"), 3600);
+	pn_pool_destroy(&pool);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -360,6 +525,8 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_failing_sources, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_corrupt_cache, setup, teardown),
 		cmocka_unit_test(test_printable),
+		cmocka_unit_test_setup_teardown(test_discovery, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_graduation, setup, teardown),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

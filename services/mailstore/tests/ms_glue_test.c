@@ -1,7 +1,8 @@
 /*
  * ms_glue_test.c - the pure parts of the libpq and libcurl glue mailstore
  * stands on: SQLSTATE classification (what callers retry), bytea hex
- * decoding, parameter binding, STARTTLS names and CRLF normalisation.
+ * decoding, parameter binding, STARTTLS names, CRLF normalisation, and
+ * the stable Message-ID an outbox mail leaves with.
  * Neither a database nor an SMTP server is needed; sending to a closed
  * port checks that "no connection" is temporary.
  */
@@ -18,8 +19,10 @@
 
 #include <cmocka.h>
 
+#include "postern/mem.h"
 #include "postern/pg.h"
 #include "postern/smtp.h"
+#include "../ms.h"
 
 static void test_classify(void **state)
 {
@@ -144,6 +147,52 @@ static int closed_port(void)
 	return port;
 }
 
+/* out - ms_outbox_message_id of text as a string in pool */
+static const char *out(pn_pool *pool, const char *text, const char *key, const char *from)
+{
+	size_t len;
+	const uint8_t *m = ms_outbox_message_id((const uint8_t *)text, strlen(text), key, from,
+	    pool, &len);
+	char *s = pn_pool_alloc(pool, len + 1);
+
+	memcpy(s, m, len);
+	return s;
+}
+
+static void test_message_id(void **state)
+{
+	pn_pool *pool = pn_pool_new();
+	const char *plain = "From: a@b.example\r\nSubject: x\r\n\r\nbody\r\n";
+	const char *a, *b, *c;
+
+	(void)state;
+	/* a mail with its own Message-ID goes as it is, whatever the case */
+	assert_string_equal(out(pool, "message-id: <x@y>\r\n\r\nb\r\n", "k", "p@d.example"),
+	    "message-id: <x@y>\r\n\r\nb\r\n");
+	assert_string_equal(out(pool, "From: a\nMessage-ID: <x@y>\n\nb\n", "k", ""),
+	    "From: a\nMessage-ID: <x@y>\n\nb\n");
+	/* one only in the body does not count */
+	a = out(pool, "From: a\r\n\r\nMessage-ID: <in@body>\r\n", "k", "p@d.example");
+	assert_true(!strncmp(a, "Message-ID: <", 13));
+	/* without one: derived from the key, the same every time, the mail after it */
+	a = out(pool, plain, "ev-1/bob@example.org/invite", "postern@d.example");
+	b = out(pool, plain, "ev-1/bob@example.org/invite", "postern@d.example");
+	c = out(pool, plain, "ev-2/bob@example.org/invite", "postern@d.example");
+	assert_string_equal(a, b);
+	assert_string_not_equal(a, c);
+	assert_true(!strncmp(a, "Message-ID: <", 13));
+	assert_non_null(strstr(a, ".outbox@d.example>\r\nFrom: a@b.example\r\n"));
+	assert_int_equal(strlen(a), strlen("Message-ID: <>\r\n") + 32 +
+	    strlen(".outbox@d.example") + strlen(plain));
+	/* the key (event, address) never shows */
+	assert_null(strstr(a, "bob"));
+	/* a null or odd sender: a fixed domain */
+	assert_non_null(strstr(out(pool, plain, "k", ""), ".outbox@postern.invalid>"));
+	assert_non_null(strstr(out(pool, plain, "k", "x@evil>\r\nBcc: z"),
+	    ".outbox@postern.invalid>"));
+	pn_pool_destroy(&pool);
+}
+
 static void test_send_refused_is_temp(void **state)
 {
 	char url[64], err[256];
@@ -176,6 +225,7 @@ int main(void)
 		cmocka_unit_test(test_params),
 		cmocka_unit_test(test_tls_parse),
 		cmocka_unit_test(test_crlf),
+		cmocka_unit_test(test_message_id),
 		cmocka_unit_test(test_send_refused_is_temp),
 	};
 

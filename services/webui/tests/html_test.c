@@ -1,7 +1,8 @@
 /*
  * html_test.c - the page frame (web_html.c: no
  * inline script or style, the mailbox shown, escaped), text templates,
- * and taking a mail apart (web_mail.c) including hostile content.
+ * and taking a mail apart (web_mail.c) including hostile content: names
+ * for unnamed files, Content-IDs, bidi controls, misleading senders.
  */
 #include <setjmp.h>
 #include <stdarg.h>
@@ -19,17 +20,6 @@
 #include "../web_mail.h"
 #include "../web_util.h"
 #include "postern/mem.h"
-
-static void test_defang(void **state)
-{
-	char html[] = "<META http-equiv=refresh><meta/><Meta>x<meta<metadata><p>meta</p>"
-	    "<svg><meta\tcontent=0><meta";
-	(void)state;
-
-	web_html_defang(html, strlen(html));
-	assert_string_equal(html, "<MxTA http-equiv=refresh><mxta/><Mxta>x<meta<metadata><p>meta</p>"
-	    "<svg><mxta\tcontent=0><mxta");
-}
 
 static void test_tfmt(void **state)
 {
@@ -141,7 +131,7 @@ static void test_mail(void **state)
 	assert_string_equal(m.att[0].type, "application/pdf");
 	assert_int_equal(m.att[0].len, 9);
 	assert_memory_equal(m.att[0].data, "%PDF-1.4\n", 9);
-	assert_string_equal(m.att[1].filename, "attachment-2");
+	assert_string_equal(m.att[1].filename, "text-2.txt");     /* named by its type */
 	web_mail_free(&m);
 
 	/* garbage still parses as something, never crashes */
@@ -167,14 +157,79 @@ static void test_envelope(void **state)
 	assert_string_equal(e.from, "");
 }
 
+/* an HTML mail with a cid: logo (inline), an unnamed image and a right-to-left override */
+static const char CID_MAIL[] =
+	"From: \"security@bank.example\" <x@evil.example>\r\n"
+	"To: bob@example.net\r\n"
+	"Subject: Invoice \xe2\x80\xaetxt.exe\r\n"
+	"MIME-Version: 1.0\r\n"
+	"Content-Type: multipart/related; boundary=\"r\"\r\n"
+	"\r\n"
+	"--r\r\n"
+	"Content-Type: text/html; charset=utf-8\r\n"
+	"\r\n"
+	"<p><img src=\"cid:logo@x\"></p>\r\n"
+	"--r\r\n"
+	"Content-Type: image/png\r\n"
+	"Content-ID: <logo@x>\r\n"
+	"Content-Disposition: inline\r\n"
+	"Content-Transfer-Encoding: base64\r\n"
+	"\r\n"
+	"iVBORw0KGgo=\r\n"
+	"--r--\r\n";
+
+static void test_cid_and_bidi(void **state)
+{
+	web_mail m;
+	(void)state;
+
+	assert_int_equal(web_mail_parse(CID_MAIL, sizeof(CID_MAIL) - 1, &m), 0);
+	assert_string_equal(m.subject, "Invoice txt.exe");          /* U+202E gone */
+	assert_int_equal(m.n_att, 1);
+	assert_string_equal(m.att[0].content_id, "logo@x");
+	assert_true(m.att[0].inline_disp);
+	assert_string_equal(m.att[0].filename, "image-1.png");
+	web_mail_free(&m);
+}
+
+static void test_misleading(void **state)
+{
+	char name[64], addr[64], made[64];
+	web_env e;
+	(void)state;
+
+	web_from_split("\"security@bank.example\" <x@evil.example>", name, sizeof(name), addr,
+	    sizeof(addr));
+	assert_string_equal(name, "security@bank.example");
+	assert_string_equal(addr, "x@evil.example");
+	assert_true(web_from_misleading(name, addr));
+	assert_true(web_from_misleading("Bank.example Support", "x@evil.example"));
+	assert_false(web_from_misleading("Bank.example Support", "news@mail.bank.example"));
+	assert_false(web_from_misleading("Jane Doe", "jane@example.org"));
+	assert_false(web_from_misleading("Dr. J.R. Smith", "js@example.org"));
+	web_from_split("plain@example.org", name, sizeof(name), addr, sizeof(addr));
+	assert_string_equal(name, "");
+	assert_string_equal(addr, "plain@example.org");
+
+	web_env_parse("From: A \xe2\x80\xae" "B <a@x.example>\nSubject: \xe2\x81\xa6S\xd8\x9c\n", 43, &e);
+	assert_string_equal(e.from, "A B <a@x.example>");
+	assert_string_equal(e.subject, "S");
+
+	web_mail_default_name(made, sizeof(made), "application/pdf", 0);
+	assert_string_equal(made, "document-1.pdf");
+	web_mail_default_name(made, sizeof(made), "application/x-unknown", 4);
+	assert_string_equal(made, "attachment-5");
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test(test_defang),
 		cmocka_unit_test(test_tfmt),
 		cmocka_unit_test(test_frame),
 		cmocka_unit_test(test_mail),
 		cmocka_unit_test(test_envelope),
+		cmocka_unit_test(test_cid_and_bidi),
+		cmocka_unit_test(test_misleading),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

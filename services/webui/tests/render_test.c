@@ -189,8 +189,14 @@ static void test_folder_rows(void **state)
 
 static void test_read(void **state)
 {
-	web_att att = { .filename = "r\xc3\xa9sum\xc3\xa9 <1>.pdf", .type = "application/pdf",
-		.data = (uint8_t *)"%PDF", .len = 4 };
+	web_att att[2] = {
+		{ .filename = "r\xc3\xa9sum\xc3\xa9 <1>.pdf", .type = "application/pdf",
+			.data = (uint8_t *)"%PDF", .len = 4 },
+		{ .filename = "image-2.png", .type = "image/png", .data = (uint8_t *)"\x89PNG", .len = 4 },
+	};
+	unsigned char used[2] = { 0, 1 };
+	web_read_view v = { .inline_used = used, .frame_height = 123, .n_remote = 2,
+		.remote_allowed = 1 };
 	web_mail m;
 	web_buf b;
 	(void)state;
@@ -203,32 +209,59 @@ static void test_read(void **state)
 	m.date = "Thu, 3 Jul 2025 10:00:00 +0000";
 	m.text = "<b>hello</b>";
 	m.html = "<p>hello</p>";
-	m.att = &att;
-	m.n_att = 1;
+	m.att = att;
+	m.n_att = 2;
 
+	/* an HTML mail: the HTML alone, the switch to the text, the remote-image action */
 	web_buf_init(&b);
-	web_read_html(&b, 7, &m, 0);
+	web_read_html(&b, 7, &m, &v);
 	lacks(&b, "<script>");
 	lacks(&b, "<b>hello");
 	lacks(&b, "<p>hello");
+	lacks(&b, "<pre class=\"body\">");          /* never both versions */
 	has(&b, "<a class=\"back\" href=\"/inbox\">");
 	has(&b, "<h1>" EVIL_ESC "</h1>");
 	has(&b, "Ann &lt;ann@example.org&gt;");
 	lacks(&b, "<dt>Cc</dt>");
 	has(&b, "<a href=\"/msg/7/att/0\" download>");
 	has(&b, "r\xc3\xa9sum\xc3\xa9 &lt;1&gt;.pdf");
-	has(&b, "<pre class=\"body\">&lt;b&gt;hello&lt;/b&gt;</pre>");
-	has(&b, "<iframe class=\"html-frame\" sandbox referrerpolicy=\"no-referrer\"");
-	has(&b, "src=\"/msg/7/html\"></iframe>");
+	lacks(&b, "/msg/7/att/1");                     /* shown inline: not listed again */
+	has(&b, "href=\"/msg/7?text=1\"");
+	has(&b, "href=\"/msg/7?images=1\"");
+	has(&b, "<iframe class=\"html-frame\" sandbox=\"allow-top-navigation-by-user-activation\" "
+	    "referrerpolicy=\"no-referrer\"");
+	has(&b, "height=\"123\" src=\"/msg/7/html\"></iframe>");
 	assert_int_equal(strncmp(b.data, "<a class=\"back\"", 15), 0);
 	web_buf_free(&b);
 
+	/* asked for the images: the frame gets them, the action is gone */
+	v.images = 1;
+	web_buf_init(&b);
+	web_read_html(&b, 7, &m, &v);
+	has(&b, "src=\"/msg/7/html?images=1\"");
+	lacks(&b, "href=\"/msg/7?images=1\"");
+	web_buf_free(&b);
+
+	/* the text version: text alone, the way back to the formatted one, every file listed */
+	v.images = 0;
+	v.text_only = 1;
+	v.inline_used = NULL;
+	web_buf_init(&b);
+	web_read_html(&b, 7, &m, &v);
+	has(&b, "<pre class=\"body\">&lt;b&gt;hello&lt;/b&gt;</pre>");
+	has(&b, "href=\"/msg/7\"");
+	has(&b, "/msg/7/att/1");
+	lacks(&b, "iframe");
+	web_buf_free(&b);
+
 	/* Sent, no text, no HTML */
+	memset(&v, 0, sizeof(v));
+	v.sent = 1;
 	m.text = "";
 	m.html = NULL;
 	m.n_att = 0;
 	web_buf_init(&b);
-	web_read_html(&b, 7, &m, 1);
+	web_read_html(&b, 7, &m, &v);
 	has(&b, "href=\"/sent\"");
 	has(&b, "<p class=\"empty\">");
 	lacks(&b, "iframe");

@@ -46,7 +46,7 @@ static void test_every_route_says_auth(void **state)
 		assert_non_null(r->pattern);
 		assert_int_equal(r->pattern[0], '/');
 	}
-	assert_int_equal(n, 18);
+	assert_int_equal(n, 24);
 	if (web_routes_valid(web_routes, why, sizeof(why)) != 0)
 		fail_msg("route table refused: %s", why);
 }
@@ -63,7 +63,7 @@ static void test_every_post_needs_csrf(void **state)
 	}
 }
 
-/* only the reply takes files and the larger body, and only logged in */
+/* only the reply and the own key upload take files and a larger body, and only logged in */
 static void test_only_reply_takes_files(void **state)
 {
 	int n = 0;
@@ -73,13 +73,15 @@ static void test_only_reply_takes_files(void **state)
 		if (!r->multipart && !r->body_max && !r->too_large)
 			continue;
 		n++;
-		assert_string_equal(r->pattern, "/msg/{id}/reply");
+		if (strcmp(r->pattern, "/key"))
+			assert_string_equal(r->pattern, "/msg/{id}/reply");
+		assert_string_equal(r->method, "POST");
 		assert_int_equal(r->auth, WEB_AUTH_SESSION);
 		assert_true(r->multipart);
 		assert_non_null(r->body_max);
 		assert_non_null(r->too_large);
 	}
-	assert_int_equal(n, 1);
+	assert_int_equal(n, 2);
 }
 
 /* the policy, path by path: who may use what */
@@ -104,6 +106,12 @@ static void test_auth_policy(void **state)
 		{ "GET", "/msg/1/html", WEB_AUTH_SESSION },
 		{ "GET", "/msg/1/att/0", WEB_AUTH_SESSION },
 		{ "POST", "/msg/1/reply", WEB_AUTH_SESSION },
+		{ "GET", "/link", WEB_AUTH_NONE },      /* reached from the sandbox: no cookie */
+		{ "GET", "/key", WEB_AUTH_SESSION },
+		{ "GET", "/key/guest.asc", WEB_AUTH_SESSION },
+		{ "POST", "/key", WEB_AUTH_SESSION },
+		{ "POST", "/export", WEB_AUTH_SESSION },
+		{ "POST", "/close", WEB_AUTH_SESSION },
 	};
 	web_args a;
 	(void)state;

@@ -1,0 +1,206 @@
+#!/usr/bin/env bash
+# tests/deploy/kube.sh - the deployment for real: build the images offline,
+# play the standalone overlay as pods with `podman kube play`, send a mail
+# end to end, survive a broker's death, run the reaper's CronJob once.
+#
+#   tests/deploy/kube.sh            (make kube-test; root; .ci/run runs it)
+#   KUBE_ALL=1 tests/deploy/kube.sh also build the webui and gateway images
+#   KUBE_KEEP=1 tests/deploy/kube.sh leave the pods running for a look
+#
+# Steps (one ok / not ok line each, last line "N passed, N failed"):
+#  1. packages: podman, runc, netavark, debootstrap (tools/deps --kube)
+#  2. the base image from debootstrap (tools/base-image; kept between runs)
+#  3. the images: one shared build stage, a runtime stage per service, and
+#     Redis and PostgreSQL from Debian's packages (tests/deploy/images)
+#  4. each image's binary answers --help inside its image
+#  5. Secrets from deploy/k8s/make-secrets.sh --standalone, the overlay
+#     rendered and translated for podman (kube-translate.mjs)
+#  6. kube play on a private podman network; every /readyz answers 200
+#  7. posternctl on the host sends a mail through the two brokers; the
+#     invitation arrives at an SMTP sink on the host
+#  8. one broker pod is killed; the next mail still arrives, and a worker
+#     still holds a link to the broker left
+#  9. the reaper's CronJob as a one-off pod exits 0
+# 10. everything is torn down (also on failure)
+#
+# Runs podman with tests/deploy/containers.conf (runc, ulimits, netavark),
+# leaving /etc/containers alone. Builds run with the host's network (apt
+# needs the mirror; the pods' network has no way out). Timings of each
+# build go to stderr and to $work/timings.
+set -uo pipefail
+root=$(cd "$(dirname "$0")/../.." && pwd)
+here=$root/tests/deploy
+bin=$root/${POSTERN_BUILD:-build}/bin
+export CONTAINERS_CONF=$here/containers.conf
+work=$root/var/kube
+net=postern-kube
+tag=0.1.0
+base=localhost/postern-base:bookworm
+services=(broker keylookup provision mailstore reaper)
+[[ ${KUBE_ALL:-0} == 1 ]] && services+=(webui gateway)
+
+passed=0 failed=0
+ok() { passed=$((passed + 1)); echo "ok - $*"; }
+notok() { failed=$((failed + 1)); echo "not ok - $*"; }
+finish() {
+	echo "$passed passed, $failed failed"
+	[[ $failed -eq 0 ]]
+	exit
+}
+# step NAME CMD... - run CMD quietly (output to $work/log), one line for it
+step() {
+	local name=$1; shift
+	if "$@" >>"$work/log" 2>&1; then ok "$name"; else notok "$name (see $work/log)"; return 1; fi
+}
+timed() {
+	local what=$1 t0=$SECONDS; shift
+	"$@" || return 1
+	echo "$what $((SECONDS - t0))s" | tee -a "$work/timings" >&2
+}
+build() {   # build TARGET TAG [FILE]
+	nice -n 10 podman build --pull=never --network host -q -f "${3:-$root/deploy/Dockerfile}" \
+		--build-arg DEBIAN_IMAGE=$base --build-arg RUNTIME_IMAGE=$base --build-arg BASE=$base \
+		--target "$1" -t "$2" "$root" >/dev/null
+}
+
+[[ $(id -u) -eq 0 ]] || { notok "needs root (podman kube play with runc, debootstrap)"; finish; }
+mkdir -p "$work"
+: >"$work/log"
+: >"$work/timings"
+
+# -- teardown: also on failure and interruption --------------------------------
+sink_pid=
+teardown() {
+	# what each container said, for a failure's post-mortem
+	if [[ -s $work/pods ]]; then
+		while read -r pod; do
+			podman pod logs --tail 40 "$pod" 2>&1 | sed "s/^/$pod: /"
+		done <"$work/pods" >"$work/pods.log" 2>&1
+		: >"$work/pods"
+	fi
+	[[ ${KUBE_KEEP:-0} == 1 ]] && { echo "# KUBE_KEEP=1: pods left running; $0 again cleans up" >&2; return; }
+	for f in "$work/jobs.yaml" "$work/play.yaml"; do
+		[[ -s $f ]] && podman kube down "$f" >/dev/null 2>&1
+	done
+	[[ -s $work/volumes ]] && xargs -r podman volume rm -f <"$work/volumes" >/dev/null 2>&1
+	podman network rm -f "$net" >/dev/null 2>&1
+	[[ -n $sink_pid ]] && kill "$sink_pid" 2>/dev/null
+	rm -rf "$work/secrets"
+}
+trap 'teardown; exit 130' INT TERM
+teardown    # what a killed earlier run left
+
+# -- 1..4: packages, images ------------------------------------------------------
+step "packages: podman, runc, netavark, debootstrap" "$root/tools/deps" --kube || finish
+step "node modules for the translation (npm ci, pinned)" \
+	sh -c "[ -d '$here/node_modules/js-yaml' ] || (cd '$here' && npm ci --silent --no-audit --no-fund)" || finish
+step "host binaries posternctl and smtpsink built" \
+	sh -c "[ -x '$bin/posternctl' ] && [ -x '$bin/postern-smtpsink' ] || make -C '$root' -f Makefile -j\$(nproc) _build" || finish
+step "base image $base (debootstrap, no registry)" timed "base image" nice -n 10 "$root/tools/base-image" --tag "$base" || finish
+built=()
+for s in "${services[@]}"; do
+	step "image postern/$s builds offline (deploy/Dockerfile --target $s)" \
+		timed "image $s" build "$s" "postern/$s:$tag" && built+=("$s")
+done
+for s in redis postgres; do
+	step "image postern-test/$s from Debian packages" \
+		timed "image $s" build "$s" "postern-test/$s:bookworm" "$here/images/Containerfile"
+done
+for s in "${built[@]}"; do
+	step "postern-$s --help runs in its image (every library present)" \
+		podman run --rm --network none "postern/$s:$tag" --help
+	podman image inspect "postern/$s:$tag" --format "image $s {{.Size}} bytes" >>"$work/timings"
+done
+[[ $failed -eq 0 ]] || { teardown; finish; }
+
+# -- 5: secrets, render, translate -----------------------------------------------
+podman network create "$net" >/dev/null 2>&1
+gw=$(podman network inspect "$net" --format '{{range .Subnets}}{{.Gateway}}{{end}}')
+smtp_port=2525
+images=()
+for s in broker keylookup provision mailstore webui reaper gateway; do
+	images+=(--image "postern/$s=localhost/postern/$s")
+done
+step "Secrets (make-secrets.sh --standalone), overlay rendered and translated for podman" sh -c "
+	POSTERNCTL='$bin/posternctl' '$root/deploy/k8s/make-secrets.sh' --standalone --certs '$work/certs' \
+		-o '$work/secrets.yaml' &&
+	node '$here/kube-translate.mjs' --overlay '$root/deploy/k8s/overlays/standalone' \
+		--secrets '$work/secrets.yaml' --out '$work' ${images[*]} \
+		--image redis=localhost/postern-test/redis:bookworm --image postgres=localhost/postern-test/postgres:bookworm \
+		--set POSTERN_SMTP_URL=smtp://$gw:$smtp_port --set POSTERN_SMTP_STARTTLS=off \
+		--only '$(printf 'postern-%s,' "${services[@]}")postern-redis,postern-postgres'" || { teardown; finish; }
+
+# -- 6: play, wait for /readyz -----------------------------------------------------
+step "podman kube play (the standalone overlay, translated)" \
+	podman kube play --network "$net" "$work/play.yaml" || { teardown; finish; }
+# The SMTP sink on the host, at the network's gateway address (which exists
+# once a pod is on the network); mailstore's outbox retries until it is up.
+mkdir -p "$work/mail"
+rm -f "$work/mail"/*.eml
+"$bin/postern-smtpsink" --listen "$gw:$smtp_port" --dir "$work/mail" >>"$work/log" 2>&1 &
+sink_pid=$!
+
+# ip POD - the pod's address on $net
+ip() {
+	podman inspect "$(podman pod inspect "$1" --format '{{.InfraContainerID}}')" \
+		--format "{{(index .NetworkSettings.Networks \"$net\").IPAddress}}"
+}
+# ready POD PORT SECONDS - /readyz answers 200 within SECONDS
+ready() {
+	local t
+	for ((t = 0; t < $3 * 2; t++)); do
+		curl -fsS -m 2 -o /dev/null "http://$(ip "$1"):$2/readyz" 2>/dev/null && return 0
+		sleep 0.5
+	done
+	return 1
+}
+while read -r pod port; do
+	step "$pod: /readyz answers" ready "$pod" "$port" 90
+done <"$work/health"
+
+# -- 7, 8: a mail end to end, a broker killed --------------------------------------
+brokers=$(for p in $(grep '^postern-broker-' "$work/pods"); do printf 'tcp://%s:5555,' "$(ip "$p")"; done)
+ctl() {
+	POSTERN_BROKER=${brokers%,} POSTERN_CERT=$work/certs/posternctl.cert \
+		POSTERN_BROKER_CERT=$work/certs/broker.cert POSTERN_BUS_TIMEOUT_MS=10000 POSTERN_BUS_RETRIES=4 "$bin/posternctl" "$@"
+}
+# arrived RCPT - an invitation to RCPT at the sink within 60 s
+arrived() {
+	local t
+	for ((t = 0; t < 120; t++)); do
+		grep -lq "^X-Sink-Rcpt-To: <$1>" "$work"/mail/*.eml 2>/dev/null && return 0
+		sleep 0.5
+	done
+	return 1
+}
+step "posternctl send through the brokers: a new mailbox" \
+	sh -c "$(declare -f ctl); brokers='$brokers' work='$work' bin='$bin'; ctl send --from alice@example.com --to bob@example.org --pin --body 'Hi Bob' | grep -q MAILBOX_CREATED"
+step "the invitation to bob@example.org reaches the SMTP sink" arrived bob@example.org
+
+t_kill=$SECONDS
+step "broker pod postern-broker-0 killed (SIGKILL, not restarted)" podman pod stop -t 0 postern-broker-0
+step "after the kill: a mail to carol@example.org is accepted" \
+	sh -c "$(declare -f ctl); brokers='$brokers' work='$work' bin='$bin'; ctl send --from alice@example.com --to carol@example.org --pin --body 'Hi Carol' | grep -q MAILBOX_CREATED"
+step "after the kill: the invitation to carol@example.org arrives" arrived carol@example.org
+echo "# broker killed -> carol's invitation at the sink: $((SECONDS - t_kill)) s" | tee -a "$work/timings"
+step "exactly one invitation each to bob and carol (nothing lost, nothing doubled)" \
+	sh -c "[ \$(grep -l '^X-Sink-Rcpt-To: <bob@example.org>' '$work'/mail/*.eml | wc -l) = 1 ] &&
+		[ \$(grep -l '^X-Sink-Rcpt-To: <carol@example.org>' '$work'/mail/*.eml | wc -l) = 1 ]"
+
+# -- 9: the reaper's CronJob once ------------------------------------------------------
+reaper_once() {
+	podman kube play --network "$net" "$work/jobs.yaml" >/dev/null || return 1
+	local c=postern-reaper-once-reaper t
+	for ((t = 0; t < 120; t++)); do
+		[[ $(podman inspect "$c" --format '{{.State.Status}}') == exited ]] && break
+		sleep 0.5
+	done
+	podman logs "$c" 2>&1 | tail -5
+	[[ $(podman inspect "$c" --format '{{.State.Status}} {{.State.ExitCode}}') == "exited 0" ]]
+}
+step "the reaper's CronJob as a one-off pod (--once) exits 0" reaper_once
+
+# -- 10 --------------------------------------------------------------------------------
+teardown
+step "torn down: no pod of the play is left" sh -c "! podman pod exists postern-broker-0"
+finish
