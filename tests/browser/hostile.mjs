@@ -119,8 +119,9 @@ function clean(r) {
 }
 
 await step('log in to the hostile mailbox (link, PIN, password, recovery code)', async () => {
-  await page.goto(LINK);
-  await page.getByLabel('PIN').fill(PIN);
+  // every step of the activation may take seconds on a busy machine (ASan, S2K)
+  await page.goto(LINK, { timeout: 120000 });
+  await page.getByLabel('PIN').fill(PIN, { timeout: 120000 });
   await page.getByRole('button', { name: 'Continue' }).click();
   await page.getByLabel('Password', { exact: true }).fill(PASSWORD);
   await page.getByLabel('Repeat the password').fill(PASSWORD);
@@ -152,12 +153,15 @@ const failures = [];
 for (let i = 0; i < sent.length; i++) {
   const v = byN.get(sent[i]);
   const id = ids[i];
-  await step(`vector ${v.n} ${v.source} ${v.id}: ${String(v.title).slice(0, 60)}`, async () => {
+  await step(`vector ${v.n} ${v.source} ${v.id}: ${String(v.title ?? '').slice(0, 60)}`, async () => {
     const url = `${BASE}/msg/${id}`;
     let r = await view(url, `${BASE}/msg/${id}/html`);
     const c = clean(r);
     if (c) failures.push(`${v.n} ${v.id}: ${c}`);
     expect(!c, c);
+    // the message was really shown (a redirect to the login page proves nothing)
+    expect(page.url() === url, `at ${page.url()}, not at the message`);
+    expect(await page.locator('article').count() === 1, 'no read view');
     expect(await page.title() !== 'pwned', 'title changed');
   });
 }
