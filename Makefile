@@ -282,7 +282,7 @@ $(FZ)/bin/%: $(FZ)/obj/tests/fuzz/%.o $(FZ_SVC_LIBS) $(FZ)/lib/libpostern.a
 _fuzz-bins: $(patsubst %,$(FZ)/bin/%,$(FUZZ_NAMES))
 -include $(shell find $(FZ)/obj -name '*.d' 2>/dev/null)
 # --- chaos: tests/chaos/*.c -> $(B)/tests/it/chaos_test (docs/chaos.md) --------
-# make test runs it short (300 events, each fault once); make chaos runs
+# make test runs it short (150 events, each fault once); make chaos runs
 # CHAOS_EVENTS (10000) with each fault CHAOS_ROUNDS (3) times, under nice,
 # and leaves the report in $(B)/chaos/. CHAOS_SEED=N plans a run again.
 CHAOS_OBJ := $(patsubst %.c,$(B)/obj/%.o,$(wildcard tests/chaos/*.c))

@@ -431,10 +431,10 @@ static const char *image_value(const web_defang_opt *o, web_defang_out *out, cha
 		pct_decode(url + 4);
 		return resolvable && o->image ? o->image(o->ctx, WEB_IMG_CID, url + 4) : NULL;
 	}
-	if (!strncasecmp(url, "http://", 7) || !strncasecmp(url, "https://", 8) ||
-	    !strncmp(url, "//", 2)) {
+	if (resolvable && (!strncasecmp(url, "http://", 7) || !strncasecmp(url, "https://", 8) ||
+	    !strncmp(url, "//", 2))) {
 		out->n_remote++;
-		if (!resolvable || !o->image || out->n_remote > REMOTE_MAX)
+		if (!o->image || out->n_remote > REMOTE_MAX)
 			return NULL;
 		if (url[0] == '/') {
 			web_buf_puts(tmp, "https:");
@@ -534,8 +534,8 @@ static void put_attr(web_buf *b, const tag *t, const attr *a, const web_defang_o
 			put_link(b, o, url.data, s, len, t->end);
 		}
 	} else {
-		int resolvable = name_is(a->name, a->nlen, "background") ||
-		    in_list(image_tags, t->name, t->nlen);
+		int resolvable = !name_is(a->name, a->nlen, "src") ||
+		    in_list(image_tags, t->name, t->nlen);     /* background, poster: images anywhere */
 		if ((v = image_value(o, out, url.data, resolvable, &tmp))) {
 			web_buf_puts(b, " ");
 			web_buf_add(b, a->name, a->nlen);

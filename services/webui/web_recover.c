@@ -511,7 +511,10 @@ int web_recover_post(web_req *rq)
 			return recover_form(rq, 409, norm, "This recovery code has just been used.");
 		return web_error(rq, err == PN_ERR_TEMP ? 503 : 500);
 	}
-	pn_throttle_int(rq->t->redis, "DEL", g.fail, NULL);
+	{
+		long long deleted;      /* pn_throttle_int always writes its result */
+		pn_throttle_int(rq->t->redis, "DEL", g.fail, &deleted);
+	}
 	tell_sender(rq, mb, k.fresh_verifier);
 	pn_info("msg=\"mailbox recovered\" mailbox=%lld", (long long)mb->id);
 	if (web_login_begin(rq, &k.sess, mb->id, mb->address, &k.work) < 0 ||

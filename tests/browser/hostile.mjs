@@ -19,6 +19,10 @@
 // BENIGN list, sent last) must still render legibly: their text visible
 // in the frame with its styling and tables laid out.
 //
+// Two runs (PHASE): activate opens the mailbox after its first mail and
+// keeps the session (a later mail to a mailbox not yet activated would
+// re-issue it); view reads everything with that session.
+//
 // Last line "N passed, N failed": one check per vector, plus the totals.
 import { Steps, expect } from './steps.mjs';
 import { chromium } from 'playwright-core';
@@ -26,7 +30,7 @@ import fs from 'node:fs';
 import http from 'node:http';
 import path from 'node:path';
 
-const { BASE, LINK, PIN, SHOTS, CANARY, MAILS, SENT, BENIGN, RECORD, NOTICES } = process.env;
+const { BASE, LINK, PIN, SHOTS, CANARY, MAILS, SENT, BENIGN, RECORD, NOTICES, PHASE, STATE } = process.env;
 const PASSWORD = 'hostile corpus lantern 42';
 const index = JSON.parse(fs.readFileSync(path.join(MAILS, 'index.json'), 'utf8'));
 const byN = new Map(index.map((v) => [v.n, v]));
@@ -52,7 +56,10 @@ const ARGS = ['--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run
   '--disable-background-networking', '--disable-component-update', '--disable-sync',
   `--host-resolver-rules=MAP * 127.0.0.1:${CANARY}, EXCLUDE 127.0.0.1`];
 const browser = await chromium.launch({ executablePath: '/usr/bin/chromium', args: ARGS, headless: true });
-const ctx = await browser.newContext({ viewport: { width: 1280, height: 800 } });
+// PHASE=activate: link, PIN, password, then keep the session in STATE;
+// PHASE=view: with that session, everything else
+const ctx = await browser.newContext({ viewport: { width: 1280, height: 800 },
+  ...(PHASE === 'view' ? { storageState: STATE } : {}) });
 ctx.setDefaultTimeout(15000);
 await ctx.route((url) => !url.href.startsWith(BASE) && url.protocol !== 'data:', (route) => {
   ev.outside.push(route.request().url());
@@ -85,7 +92,7 @@ page.on('request', async (req) => {
     if (!/^(host|content-length|connection)$/i.test(k) && !k.startsWith(':')) lines.push(`${k}: ${v}`);
   if (body.length) lines.push(`Content-Length: ${body.length}`);
   lines.push('Connection: close', '', '');
-  fs.writeFileSync(path.join(RECORD, `${String(recorded.size).padStart(3, '0')}.http`),
+  fs.writeFileSync(path.join(RECORD, `${PHASE}-${String(recorded.size).padStart(3, '0')}.http`),
     Buffer.concat([Buffer.from(lines.join('\r\n'), 'latin1'), body]));
 });
 let expected = new Set();
@@ -96,7 +103,16 @@ page.on('framenavigated', (f) => {
 });
 
 // view - load url (the message's frame with it), give handlers time, report
+// mark - tell the canary what is shown from now on
+function mark(what) {
+  return new Promise((resolve) => {
+    http.get(`http://127.0.0.1:${CANARY}/__mark?${encodeURIComponent(what)}`, (res) => { res.resume(); res.on('end', resolve); })
+      .on('error', resolve);
+  });
+}
+
 async function view(url, frameUrl) {
+  await mark(url.slice(BASE.length));
   reset();
   current = url.slice(BASE.length);
   expected = new Set([url, frameUrl].filter(Boolean));
@@ -118,9 +134,11 @@ function clean(r) {
   return bad.map((k) => `${k}: ${r[k].slice(0, 3).join(' | ').slice(0, 300)}`).join('; ');
 }
 
+if (PHASE === 'activate') {
 await step('log in to the hostile mailbox (link, PIN, password, recovery code)', async () => {
-  await page.goto(LINK);
-  await page.getByLabel('PIN').fill(PIN);
+  // every step of the activation may take seconds on a busy machine (ASan, S2K)
+  await page.goto(LINK, { timeout: 120000 });
+  await page.getByLabel('PIN').fill(PIN, { timeout: 120000 });
   await page.getByRole('button', { name: 'Continue' }).click();
   await page.getByLabel('Password', { exact: true }).fill(PASSWORD);
   await page.getByLabel('Repeat the password').fill(PASSWORD);
@@ -129,7 +147,11 @@ await step('log in to the hostile mailbox (link, PIN, password, recovery code)',
   await page.waitForURL(`${BASE}/recovery-code`, { timeout: 120000 });
   await page.getByRole('link', { name: /go to my inbox/ }).click();
   await page.waitForURL(`${BASE}/inbox`);
+  await ctx.storageState({ path: STATE });
 });
+await browser.close();
+run.end();
+}
 
 // every folder page: hostile subjects and senders are shown here, outside any sandbox
 const ids = [];
@@ -152,12 +174,15 @@ const failures = [];
 for (let i = 0; i < sent.length; i++) {
   const v = byN.get(sent[i]);
   const id = ids[i];
-  await step(`vector ${v.n} ${v.source} ${v.id}: ${String(v.title).slice(0, 60)}`, async () => {
+  await step(`vector ${v.n} ${v.source} ${v.id}: ${String(v.title ?? '').slice(0, 60)}`, async () => {
     const url = `${BASE}/msg/${id}`;
     let r = await view(url, `${BASE}/msg/${id}/html`);
     const c = clean(r);
     if (c) failures.push(`${v.n} ${v.id}: ${c}`);
     expect(!c, c);
+    // the message was really shown (a redirect to the login page proves nothing)
+    expect(page.url() === url, `at ${page.url()}, not at the message`);
+    expect(await page.locator('article').count() === 1, 'no read view');
     expect(await page.title() !== 'pwned', 'title changed');
   });
 }
@@ -196,7 +221,7 @@ await step('the canary on loopback saw no connection from a page', async () => {
     }).on('error', reject);
   });
   console.log(`# canary: ${c.page} page connection(s), ${c.browser} of Chromium's own background services (${JSON.stringify(c.hosts).slice(0, 300)})`);
-  expect(c.page === 0, `${c.page} connection(s) from a page reached the canary`);
+  expect(c.page === 0, `${c.page} connection(s) from a page reached the canary: ${c.pages.join(' | ')}`);
 });
 
 console.log(`# hostile: ${sent.length} vectors viewed; dialogs ${totals.dialogs}, console ${totals.console}, ` +

@@ -13,36 +13,47 @@ node "$here/hostile/canary.mjs" "$canary" 2>"$POSTERN_TEST_TMP/logs/browser-cana
 pids+=($!)
 : >"$hv/sent"
 : >"$hv/refused"
+: >"$hv/hostile.out"
 hpin=""
 ht0=$SECONDS
-for f in $(node -e 'for (const v of require(process.argv[1])) console.log(v.n)' "$hv/index.json") benign; do
-	if [[ $f == benign ]]; then
-		files=("$hv"/benign-*.eml)
-	else
-		files=("$hv/$f.eml")
-	fi
-	for eml in "${files[@]}"; do
-		extra=()
-		[[ -z $hpin ]] && extra=(--pin)
-		if out=$(ctl send --from "alice@$domain" --to "eve@$domain" "${extra[@]}" --mime "$eml" 2>&1); then
-			[[ $f != benign ]] && echo "$f" >>"$hv/sent"
-			if [[ -z $hpin ]]; then
-				hpin=$(grep -oE "pin=[0-9]+" <<<"$out" | head -n 1 | cut -d= -f2)
-				[[ -n $hpin ]] || fail "no PIN for the hostile mailbox: $out"
-			fi
-		else
-			[[ $f == benign ]] && fail "a benign mail was refused: $out"
-			echo "$f $(tail -n 1 <<<"$out")" >>"$hv/refused"
+# hsend EML N - one mail to eve; N (the vector's number, or "benign") files it as sent or refused
+hsend() {
+	local out extra=()
+	[[ -z $hpin ]] && extra=(--pin)
+	if out=$(ctl send --from "alice@$domain" --to "eve@$domain" "${extra[@]}" --mime "$1" 2>&1); then
+		[[ $2 != benign ]] && echo "$2" >>"$hv/sent"
+		if [[ -z $hpin ]]; then
+			hpin=$(grep -oE "pin=[0-9]+" <<<"$out" | head -n 1 | cut -d= -f2)
+			[[ -n $hpin ]] || fail "no PIN for the hostile mailbox: $out"
 		fi
-	done
-done
+	else
+		[[ $2 == benign ]] && fail "a benign mail was refused: $out"
+		echo "$2 $(tail -n 1 <<<"$out")" >>"$hv/refused"
+	fi
+}
+# hostile PHASE - run hostile.mjs (activate: PIN, password, keep the session; view: the rest)
+hostile() {
+	BASE="$url" LINK="$link" PIN="$hpin" SHOTS="$work/shots" CANARY="$canary" MAILS="$hv" \
+		SENT="$hv/sent" BENIGN="$hv/benign.json" RECORD="$hv/requests" PHASE=$1 STATE="$hv/state.json" \
+		NOTICES="$POSTERN_TEST_TMP/logs/browser-hostile-notices.txt" node hostile.mjs 2>&1 |
+		tee -a "$hv/hostile.out" | sed -u '/^[0-9]* passed, [0-9]* failed$/d'
+	tally "$(tail -n 1 "$hv/hostile.out")"
+}
+# the first mail creates the mailbox, which is activated at once: every later mail to a
+# mailbox not yet activated would re-issue it (a new link and PIN each time)
+hvec=($(node -e 'for (const v of require(process.argv[1])) console.log(v.n)' "$hv/index.json"))
+hsend "$hv/${hvec[0]}.eml" "${hvec[0]}"
 link_of "eve@$domain"
+hostile activate
+for f in "${hvec[@]:1}"; do
+	hsend "$hv/$f.eml" "$f"
+done
+for eml in "$hv"/benign-*.eml; do
+	hsend "$eml" benign
+done
 echo "# hostile: $(wc -l <"$hv/sent") mails accepted, $(wc -l <"$hv/refused") refused by provision (never shown), sent in $((SECONDS - ht0)) s:"
 sed 's/^/#   refused /' "$hv/refused"
-BASE="$url" LINK="$link" PIN="$hpin" SHOTS="$work/shots" CANARY="$canary" MAILS="$hv" \
-	SENT="$hv/sent" BENIGN="$hv/benign.json" RECORD="$hv/requests" \
-	NOTICES="$POSTERN_TEST_TMP/logs/browser-hostile-notices.txt" node hostile.mjs 2>&1 |
-	tee "$hv/hostile.out" | sed -u '/^[0-9]* passed, [0-9]* failed$/d'
-tally "$(cat "$hv/hostile.out")"
+hostile view
+
 # mutated copies of the requests the browser made, over the network (tests/fuzz/http.sh)
 source "$root/tests/fuzz/http.sh"

@@ -40,7 +40,8 @@ async function recover(page, code, password) {
   await page.getByLabel('New password', { exact: true }).fill(password);
   await page.getByLabel('New password again').fill(password);
   const [resp] = await Promise.all([
-    page.waitForResponse((r) => r.url() === `${BASE}/recover` && r.request().method() === 'POST'),
+    page.waitForResponse((r) => r.url() === `${BASE}/recover` && r.request().method() === 'POST',
+      { timeout: 60000 }),
     page.getByRole('button', { name: 'Recover' }).click({ timeout: 60000 }),
   ]);
   await page.waitForLoadState();
@@ -140,7 +141,8 @@ try {
   });
 
   await step('the sender was told about the recovery', async () => {
-    const mails = fs.readdirSync(SINK).map((f) => fs.readFileSync(path.join(SINK, f), 'latin1'))
+    const mails = fs.readdirSync(SINK).filter((f) => fs.statSync(path.join(SINK, f)).isFile())
+      .map((f) => fs.readFileSync(path.join(SINK, f), 'latin1'))
       .filter((m) => m.includes(`X-Sink-Rcpt-To: <${SENDER}>`) && m.includes('recovered'));
     expect(mails.length === 1, `${mails.length} recovery notices to the sender`);
     expect(mails[0].includes(ADDRESS) && !mails[0].includes(second.replace(/-/g, '')) &&

@@ -11,7 +11,7 @@
  * recipient), chaos_link.c tries the links and PINs recipients were
  * given, chaos_report.c prints the table and writes the JSON.
  *
- * Environment: CHAOS_EVENTS (300), CHAOS_SEED (drawn and printed when
+ * Environment: CHAOS_EVENTS (150), CHAOS_SEED (drawn and printed when
  * unset), CHAOS_ROUNDS (how often each fault kind comes: 1, or 3 from
  * 5,000 events on), CHAOS_REPORT_DIR (POSTERN_TEST_BIN/../chaos).
  */
@@ -131,7 +131,7 @@ void chaos_servers_stop(chaos_servers *s);
 void chaos_faults_run(chaos_run *r);
 /* chaos_kind_name - "kill -9 broker", ... */
 const char *chaos_kind_name(enum chaos_kind k);
-/* chaos_drain - wait until the outbox has nothing queued and the sink is still; seconds waited */
+/* chaos_drain - wait until the outbox has nothing queued or sending and the sink is still; seconds waited */
 double chaos_drain(chaos_run *r, long timeout_ms);
 
 /* chaos_check - read PostgreSQL and the sink, fill r->tot (and fault doubled counts) */
@@ -139,9 +139,10 @@ void chaos_check(chaos_run *r);
 
 /* chaos_link_of - the link text of an invitation into out, 0 if it has none */
 int chaos_link_of(const char *mail, char out[PN_GUEST_PASS_TEXT]);
-/* chaos_links_new - address -> link text (wiped on destroy) for chaos_links_check */
+/* chaos_links_new - address -> its invitations' links (wiped on destroy); chaos_links_add - one more */
 GHashTable *chaos_links_new(void);
-/* chaos_links_check - each link opens its mailbox, each answered PIN passes PinVerify */
+void chaos_links_add(GHashTable *links, const char *address, const char *text);
+/* chaos_links_check - one link opens each mailbox, the issuing event's PIN passes PinVerify */
 void chaos_links_check(chaos_run *r, GHashTable *links);
 
 /* chaos_report - the table on stdout, the JSON into the report directory */

@@ -4,7 +4,8 @@
  *
  * Read: every stored message (its event, its mailbox's address, its
  * size), every outbox row (idempotency key "<event>/<address>/<kind>",
- * envelope recipients, state), every mailbox (which event created it),
+ * invite, reinvite or notify; envelope recipients; state), every mailbox
+ * (which event created it),
  * and every mail at the SMTP sink (envelope recipient, invitation or
  * notification by its Subject, Message-ID). mailstore wipes a row's data
  * once it is sent (the invitation holds the link), so a mail at the sink
@@ -15,14 +16,14 @@
  * For each recipient of each acked event:
  *   lost     no stored message, no outbox row, a row not sent, or no mail
  *            at the sink;
- *   doubled  two messages, or an invitation and a notification; per
+ *   doubled  two messages, or two outbox rows (of any kind); per
  *            address, two events both answered that they created its
  *            mailbox; and the same mail twice at the sink unless a fault
  *            in the outbox's at-least-once window explains it: that is a
  *            redelivery, counted and attributed to its fault apart (see
  *            in_window);
- *   wrong    a size other than the mail's, an answer (created or exists)
- *            the store contradicts, a mail to another address, an
+ *   wrong    a size other than the mail's, an answer (created, re-issued
+ *            or exists) the store contradicts, a mail to another address, an
  *            answer to a resend that differs from the first, a link or
  *            PIN that does not open its mailbox (chaos_link.c);
  *   partial  (per event) some recipients fine and others lost.
@@ -47,7 +48,7 @@
 
 typedef struct pair {
 	int msgs, size_bad;
-	int invite, notify, unsent, rcpt_bad;
+	int invite, reinvite, notify, unsent, rcpt_bad;
 } pair;
 
 /* What one address should have got and got: rows, distinct mails at the sink. */
@@ -171,20 +172,23 @@ static void on_outbox(check *c, PGresult *res, int row)
 		addr[kind - slash - 1] = '\0';
 		p = pair_of(c, event_index(key), addr);
 	}
-	if (p == NULL || (strcmp(kind, "/invite") && strcmp(kind, "/notify"))) {
+	if (p == NULL || (strcmp(kind, "/invite") && strcmp(kind, "/reinvite") &&
+	    strcmp(kind, "/notify"))) {
 		c->r->tot.stray++;
 		example(c, EX_STRAY, "outbox row %s", key);
 		return;
 	}
 	if (!strcmp(kind, "/invite"))
 		p->invite++;
+	else if (!strcmp(kind, "/reinvite"))
+		p->reinvite++;
 	else
 		p->notify++;
 	if (strcmp(rcpts, addr))
 		p->rcpt_bad = 1;
 	if (strcmp(PQgetvalue(res, row, 2), "sent"))
 		p->unsent = 1;
-	inbox_of(c, addr)->rows[strcmp(kind, "/invite") != 0]++;
+	inbox_of(c, addr)->rows[!strcmp(kind, "/notify")]++;
 }
 
 /* on_mailbox - one mailbox and the event that created it */
@@ -267,7 +271,7 @@ static void on_sink_mail(check *c, const char *name, const char *mail)
 		char link[PN_GUEST_PASS_TEXT];
 		inbox_of(c, rcpt + 1)->mails[0]++;
 		if (chaos_link_of(mail, link))
-			g_hash_table_insert(c->links, g_strdup(rcpt + 1), g_strdup(link));
+			chaos_links_add(c->links, rcpt + 1, link);
 		sodium_memzero(link, sizeof(link));
 	} else {
 		inbox_of(c, rcpt + 1)->mails[1]++;
@@ -358,19 +362,31 @@ static void shortfall(gpointer key, gpointer value, gpointer data)
 	}
 }
 
-/* kind_wrong - does the answer contradict the store? */
+/*
+ * kind_wrong - does the answer contradict the store? CREATED: the event
+ * created the mailbox, an invitation; REISSUED: a mailbox of another
+ * event, a new invitation; EXISTS: a mailbox of another event, a
+ * notification.
+ */
 static int kind_wrong(check *c, int i, int j, const pair *p)
 {
 	char id[32];
 	const char *by = g_hash_table_lookup(c->created, c->r->ev[i].rcpt[j]);
-	int created = c->r->ev[i].kind[j] == POSTERN__V1__OUTCOME__KIND__MAILBOX_CREATED;
+	int kind = c->r->ev[i].kind[j], rows = p->invite + p->reinvite + p->notify;
 
 	chaos_event_id(i, id, sizeof(id));
-	if (!created && c->r->ev[i].kind[j] != POSTERN__V1__OUTCOME__KIND__MAILBOX_EXISTS)
+	if (by == NULL || rows != 1)
+		return 0;                    /* missing or twice: lost or doubled, not wrong */
+	switch (kind) {
+	case POSTERN__V1__OUTCOME__KIND__MAILBOX_CREATED:
+		return strcmp(by, id) != 0 || !p->invite;
+	case POSTERN__V1__OUTCOME__KIND__MAILBOX_REISSUED:
+		return !strcmp(by, id) || !p->reinvite;
+	case POSTERN__V1__OUTCOME__KIND__MAILBOX_EXISTS:
+		return !strcmp(by, id) || !p->notify;
+	default:
 		return 1;
-	if (by == NULL)
-		return 0;                    /* the mailbox is missing: lost, not wrong */
-	return created != !strcmp(by, id) || (p->invite + p->notify == 1 && created != p->invite);
+	}
 }
 
 /* judge - one recipient of an acked event; 1 when all is well */
@@ -387,18 +403,19 @@ static int judge(check *c, int i, int j, int *lost_r)
 		example(c, EX_LOST, "event ch-%d: no message for %s", i, a);
 	}
 	inbox *b = g_hash_table_lookup(c->inboxes, a);
-	if (p->invite + p->notify == 0 || p->unsent || (b != NULL && b->short_by > 0)) {
+	int rows = p->invite + p->reinvite + p->notify;
+	if (rows == 0 || p->unsent || (b != NULL && b->short_by > 0)) {
 		t->lost_mail++;
 		lost = 1;
 		example(c, EX_LOST, "event ch-%d: no mail to %s (rows %d, unsent %d, the address "
-		    "%d short)", i, a, p->invite + p->notify, p->unsent, b ? b->short_by : 0);
-		if (b != NULL && b->short_by > 0 && p->invite + p->notify > 0 && !p->unsent)
+		    "%d short)", i, a, rows, p->unsent, b ? b->short_by : 0);
+		if (b != NULL && b->short_by > 0 && rows > 0 && !p->unsent)
 			b->short_by--;
 	}
-	if (p->msgs > 1 || p->invite + p->notify > 1) {
+	if (p->msgs > 1 || rows > 1) {
 		doubled = 1;
 		example(c, EX_DOUBLED, "event ch-%d: %d messages, %d outbox rows for %s", i,
-		    p->msgs, p->invite + p->notify, a);
+		    p->msgs, rows, a);
 	}
 	if (p->size_bad)
 		t->wrong_size++;

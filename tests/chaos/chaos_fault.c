@@ -369,7 +369,7 @@ void chaos_faults_run(chaos_run *r)
 	atomic_store(&r->gate, r->events);
 }
 
-/* chaos_drain - the outbox empty of queued rows and the sink still for a second */
+/* chaos_drain - no outbox row queued or sending, and the sink still for a second */
 double chaos_drain(chaos_run *r, long timeout_ms)
 {
 	long long t0 = th_now_ms(), still = 0;
@@ -377,7 +377,7 @@ double chaos_drain(chaos_run *r, long timeout_ms)
 
 	while (th_now_ms() - t0 < timeout_ms) {
 		long queued = th_sql_long(r->st.dsn,
-		    "SELECT count(*) FROM outbox WHERE state = 'queued'");
+		    "SELECT count(*) FROM outbox WHERE state IN ('queued', 'sending')");
 		int mails = th_file_count(r->st.maildir);
 		if (queued == 0 && mails == last) {
 			if (still == 0)

@@ -1,13 +1,16 @@
 /*
  * chaos_link.c - do the secrets a recipient was given open the mailbox?
  *
- * Every invitation at the SMTP sink carries a link; the link's hash must
- * be the one stored with the mailbox of the invitation's recipient (a
- * retried event under a fault must not mail one link and store another).
- * Every PIN an acked event answered for a mailbox it created must pass
- * provision's PinVerify with that link: all of them in a short run, an
- * even sample of PIN_CHECKS in a long one (each takes a bus round trip).
- * A right PIN changes nothing (PinVerify counts failures only).
+ * Every invitation at the SMTP sink carries a link. A mailbox still
+ * pending is re-issued by the next event to it (a new link, a new PIN;
+ * the old link stops working), so of all the invitations an address got,
+ * exactly one - the last issue's - must hash to the link_hash stored with
+ * the mailbox (a retried event under a fault must not mail one link and
+ * store another). The PIN that the issuing event (the creator, or the
+ * last re-issuer) answered must pass provision's PinVerify with that
+ * link: all of them in a short run, an even sample of PIN_CHECKS in a
+ * long one (each takes a bus round trip). A right PIN changes nothing
+ * (PinVerify counts failures only).
  *
  * The links are test data, yet treated as the secrets they model: kept
  * only in memory during the check, wiped after, never printed.
@@ -49,18 +52,29 @@ typedef struct mailbox {
 	long long id;
 	uint8_t hash[PN_GUEST_HASH_BYTES];
 	int has_hash;
+	int issuer;                      /* event that created or last re-issued it, -1 */
+	int opens;                       /* invitation links that open it */
+	uint8_t link[PN_GUEST_LINK_BYTES];   /* the one that does */
 } mailbox;
+
+/* wipe_box - GHashTable value destructor for mailboxes (the link they hold) */
+static void wipe_box(gpointer p)
+{
+	sodium_memzero(p, sizeof(mailbox));
+	g_free(p);
+}
 
 /* load_mailboxes - address -> mailbox, from PostgreSQL */
 static GHashTable *load_mailboxes(chaos_run *r)
 {
-	GHashTable *all = g_hash_table_new_full(g_str_hash, g_str_equal, g_free, g_free);
+	GHashTable *all = g_hash_table_new_full(g_str_hash, g_str_equal, g_free, wipe_box);
 	PGconn *conn = PQconnectdb(r->st.dsn);
 	PGresult *res;
 
 	if (PQstatus(conn) != CONNECTION_OK)
 		fail_msg("chaos: cannot reach the database: %s", PQerrorMessage(conn));
-	res = PQexec(conn, "SELECT id, address, coalesce(encode(link_hash, 'hex'), '') FROM mailboxes");
+	res = PQexec(conn, "SELECT id, address, coalesce(encode(link_hash, 'hex'), ''), "
+	    "CASE WHEN reissue_event <> '' THEN reissue_event ELSE created_event END FROM mailboxes");
 	if (PQresultStatus(res) != PGRES_TUPLES_OK)
 		fail_msg("chaos: mailboxes: %s", PQerrorMessage(conn));
 	for (int row = 0; row < PQntuples(res); row++) {
@@ -69,6 +83,8 @@ static GHashTable *load_mailboxes(chaos_run *r)
 		m->id = strtoll(PQgetvalue(res, row, 0), NULL, 10);
 		m->has_hash = sodium_hex2bin(m->hash, sizeof(m->hash), hex, strlen(hex), NULL,
 		    NULL, NULL) == 0;
+		m->issuer = strncmp(PQgetvalue(res, row, 3), "ch-", 3) ? -1 :
+		    atoi(PQgetvalue(res, row, 3) + 3);
 		g_hash_table_insert(all, g_strdup(PQgetvalue(res, row, 1)), m);
 	}
 	PQclear(res);
@@ -113,68 +129,100 @@ static int pin_opens(chaos_run *r, const mailbox *m, const uint8_t link[PN_GUEST
 	return ok;
 }
 
-/* check_pins - the PINs answered for created mailboxes, all or an even sample */
-static void check_pins(chaos_run *r, GHashTable *links, GHashTable *boxes)
+/* issued_pin - the PIN the issuing event answered for address, NULL if none */
+static const char *issued_pin(const chaos_run *r, const mailbox *m, const char *address)
 {
+	const chaos_event *ev;
+
+	if (m->issuer < 0 || m->issuer >= r->events || !(ev = &r->ev[m->issuer])->acked)
+		return NULL;
+	for (int j = 0; j < ev->n; j++)
+		if (!strcmp(ev->rcpt[j], address) && ev->pin[j][0] != '\0')
+			return ev->pin[j];
+	return NULL;
+}
+
+/* check_pins - the issuing events' PINs, all or an even sample */
+static void check_pins(chaos_run *r, GHashTable *boxes)
+{
+	GHashTableIter it;
+	gpointer addr, value;
 	int total = 0, seen = 0, stride;
 
-	for (int i = 0; i < r->events; i++)
-		for (int j = 0; r->ev[i].acked && j < r->ev[i].n; j++)
-			total += r->ev[i].pin[j][0] != '\0';
+	g_hash_table_iter_init(&it, boxes);
+	while (g_hash_table_iter_next(&it, &addr, &value))
+		total += issued_pin(r, value, addr) != NULL;
 	stride = total > PIN_CHECKS ? (total + PIN_CHECKS - 1) / PIN_CHECKS : 1;
-	for (int i = 0; i < r->events; i++) {
-		chaos_event *ev = &r->ev[i];
-		for (int j = 0; ev->acked && j < ev->n; j++) {
-			const char *text = g_hash_table_lookup(links, ev->rcpt[j]);
-			const mailbox *m = g_hash_table_lookup(boxes, ev->rcpt[j]);
-			uint8_t link[PN_GUEST_LINK_BYTES];
-			if (ev->pin[j][0] == '\0' || seen++ % stride != 0)
-				continue;
-			r->tot.pins_checked++;
-			if (text == NULL || m == NULL || !link_opens(text, m, link) ||
-			    !pin_opens(r, m, link, ev->pin[j])) {
-				r->tot.wrong_pin++;
-				printf("chaos: finding: event ch-%d: the PIN answered for %s does not "
-				    "open its mailbox\n", i, ev->rcpt[j]);
-			}
-			sodium_memzero(link, sizeof(link));
+	g_hash_table_iter_init(&it, boxes);
+	while (g_hash_table_iter_next(&it, &addr, &value)) {
+		mailbox *m = value;
+		const char *pin = issued_pin(r, m, addr);
+		if (pin == NULL || seen++ % stride != 0)
+			continue;
+		r->tot.pins_checked++;
+		if (m->opens != 1 || !pin_opens(r, m, m->link, pin)) {
+			r->tot.wrong_pin++;
+			printf("chaos: finding: event ch-%d: the PIN answered for %s does not open "
+			    "its mailbox\n", m->issuer, (const char *)addr);
 		}
 	}
 }
 
-/* wipe_link - GHashTable value destructor for link texts */
-static void wipe_link(gpointer p)
+/* wipe_links - GHashTable value destructor: every link text wiped */
+static void wipe_links(gpointer p)
 {
-	sodium_memzero(p, strlen(p));
-	g_free(p);
+	GPtrArray *a = p;
+
+	for (guint i = 0; i < a->len; i++) {
+		char *text = g_ptr_array_index(a, i);
+		sodium_memzero(text, strlen(text));
+		g_free(text);
+	}
+	g_ptr_array_free(a, TRUE);
 }
 
-/* chaos_links_new - address -> link text of its invitation (values wiped when destroyed) */
+/* chaos_links_new - address -> its invitations' link texts (wiped when destroyed) */
 GHashTable *chaos_links_new(void)
 {
-	return g_hash_table_new_full(g_str_hash, g_str_equal, g_free, wipe_link);
+	return g_hash_table_new_full(g_str_hash, g_str_equal, g_free, wipe_links);
 }
 
-/* chaos_links_check - every invitation's link, and the PINs; counted in r->tot */
+/* chaos_links_add - one more invitation link for address */
+void chaos_links_add(GHashTable *links, const char *address, const char *text)
+{
+	GPtrArray *a = g_hash_table_lookup(links, address);
+
+	if (a == NULL) {
+		a = g_ptr_array_new();
+		g_hash_table_insert(links, g_strdup(address), a);
+	}
+	g_ptr_array_add(a, g_strdup(text));
+}
+
+/* chaos_links_check - one invitation link opens each mailbox, and the PINs; counted in r->tot */
 void chaos_links_check(chaos_run *r, GHashTable *links)
 {
 	GHashTable *boxes = load_mailboxes(r);
 	GHashTableIter it;
-	gpointer addr, text;
+	gpointer addr, value;
 
 	g_hash_table_iter_init(&it, links);
-	while (g_hash_table_iter_next(&it, &addr, &text)) {
-		const mailbox *m = g_hash_table_lookup(boxes, addr);
+	while (g_hash_table_iter_next(&it, &addr, &value)) {
+		GPtrArray *a = value;
+		mailbox *m = g_hash_table_lookup(boxes, addr);
 		uint8_t link[PN_GUEST_LINK_BYTES];
-		r->tot.links_checked++;
-		if (m == NULL || !link_opens(text, m, link)) {
-			r->tot.wrong_link++;
-			printf("chaos: finding: the invitation to %s has a link that does not open "
-			    "its mailbox\n", (const char *)addr);
-		}
+		for (guint i = 0; m != NULL && i < a->len; i++)
+			if (link_opens(g_ptr_array_index(a, i), m, link) && m->opens++ == 0)
+				memcpy(m->link, link, sizeof(link));
 		sodium_memzero(link, sizeof(link));
+		r->tot.links_checked++;
+		if (m == NULL || m->opens != 1) {
+			r->tot.wrong_link++;
+			printf("chaos: finding: of the %u invitations to %s, %d open its mailbox\n",
+			    a->len, (const char *)addr, m ? m->opens : 0);
+		}
 	}
-	check_pins(r, links, boxes);
+	check_pins(r, boxes);
 	g_hash_table_destroy(boxes);
 	r->tot.wrong += r->tot.wrong_link + r->tot.wrong_pin;
 }

@@ -5,9 +5,10 @@
  * timing of a run on a busy machine is never the same twice.
  *
  * Recipients, 1 to 3 per event, distinct within it:
- *   - a new address of the event's own ("n<i>x<j>"), 35 %;
+ *   - a new address of the event's own ("n<i>x<j>"), 60 %;
  *   - an address of a shared pool ("p<k>", events/16 of them, at least
- *     16): its first event creates the mailbox, every later one finds it;
+ *     16): its first event creates the mailbox, every later one finds it
+ *     still pending and re-issues it (a new link and PIN: a gpg run);
  *   - in every eighth group of four consecutive events, the first
  *     recipient is one address for all four ("r<g>"): the four publishers
  *     take consecutive events, so four events race to create it.
@@ -21,7 +22,7 @@
 #include "chaos.h"
 
 #define RACE_EVERY 8                 /* groups of four */
-#define NEW_PERCENT 35
+#define NEW_PERCENT 60
 #define BODY_MIN 400             /* headers included */
 #define BODY_SPAN 3000
 

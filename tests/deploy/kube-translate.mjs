@@ -210,7 +210,8 @@ function main() {
 	}
 	const dump = (list) => list.map((x) => yaml.dump(x, { lineWidth: -1, noRefs: true })).join('---\n');
 	fs.writeFileSync(path.join(ctx.out, 'play.yaml'), dump(play));
-	fs.writeFileSync(path.join(ctx.out, 'jobs.yaml'), dump(jobs));
+	// kube play resolves configMapRef within one file: the jobs need the ConfigMaps too
+	fs.writeFileSync(path.join(ctx.out, 'jobs.yaml'), dump([...play.filter((x) => x.kind === 'ConfigMap'), ...jobs]));
 	fs.writeFileSync(path.join(ctx.out, 'volumes'), ctx.volumes.map((v) => `${v}\n`).join(''));
 	const pods = play.filter((x) => x.kind === 'Pod');
 	fs.writeFileSync(path.join(ctx.out, 'pods'), pods.map((p) => `${p.metadata.name}\n`).join(''));

@@ -3,6 +3,11 @@
 // the lengths listed (one per line) in LENGTHS.
 //
 //   node http-send.mjs HOST PORT FILE LENGTHS [CONCURRENCY]
+//   node http-send.mjs --build FILE FROM COUNT REQUEST...
+//
+// --build writes FILE and FILE.len: requests FROM .. FROM+COUNT-1 of the
+// endless cycle through the REQUEST files, one after the other (what zzuf
+// then mutates).
 //
 // Prints one line of JSON: sent, answered (by status class), closed
 // without an answer, timed out (no answer in 3 s: the client gives up),
@@ -10,6 +15,19 @@
 import fs from 'node:fs';
 import net from 'node:net';
 
+if (process.argv[2] === '--build') {
+  const [out, from, count, ...reqs] = process.argv.slice(3);
+  const bodies = reqs.map((f) => fs.readFileSync(f));
+  const parts = [], lens = [];
+  for (let i = Number(from); i < Number(from) + Number(count); i++) {
+    const b = bodies[i % bodies.length];
+    parts.push(b);
+    lens.push(b.length);
+  }
+  fs.writeFileSync(out, Buffer.concat(parts));
+  fs.writeFileSync(`${out}.len`, lens.join('\n') + '\n');
+  process.exit(0);
+}
 const [host, port, file, lengthsFile, conc = '4'] = process.argv.slice(2);
 const data = fs.readFileSync(file);
 const lengths = fs.readFileSync(lengthsFile, 'utf8').split('\n').filter(Boolean).map(Number);

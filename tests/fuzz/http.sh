@@ -28,22 +28,18 @@ command -v zzuf >/dev/null || hnot "zzuf is not installed (tools/deps installs i
 	hnot "only ${#hrec[@]} requests recorded from the browser"
 hlog=$POSTERN_TEST_TMP/logs/browser-webui.log
 # the probes as they are
-: >"$hdir/probes" && : >"$hdir/probes.len"
-for f in "$root"/tests/fuzz/http/*.http; do
-	cat "$f" >>"$hdir/probes" && stat -c %s "$f" >>"$hdir/probes.len"
-done
+hprobes=("$root"/tests/fuzz/http/*.http)
+node "$root/tests/fuzz/http-send.mjs" --build "$hdir/probes" 0 "${#hprobes[@]}" "${hprobes[@]}"
 hstat=$(node "$root/tests/fuzz/http-send.mjs" 127.0.0.1 "$web" "$hdir/probes" "$hdir/probes.len" 2)
 echo "# fuzz-http: probes unmutated: $hstat"
 # the mutated ones, in ten chunks
 hchunk=$(((hn + 9) / 10))
 hsum=""
 for ((c = 0; c < 10; c++)); do
-	: >"$hdir/plain" && : >"$hdir/plain.len"
-	for ((i = c * hchunk; i < (c + 1) * hchunk && i < hn; i++)); do
-		f=${hreqs[i % ${#hreqs[@]}]}
-		cat "$f" >>"$hdir/plain" && stat -c %s "$f" >>"$hdir/plain.len"
-	done
-	[[ -s $hdir/plain ]] || continue
+	hcount=$((hn - c * hchunk < hchunk ? hn - c * hchunk : hchunk))
+	[[ $hcount -gt 0 ]] || continue
+	node "$root/tests/fuzz/http-send.mjs" --build "$hdir/plain" $((c * hchunk)) "$hcount" "${hreqs[@]}" ||
+		{ hnot "cannot build the requests"; break; }
 	zzuf -s $((hseed + c)) -r 0.0005:0.02 cat "$hdir/plain" >"$hdir/mutated" 2>/dev/null ||
 		{ hnot "zzuf failed"; break; }
 	hone=$(node "$root/tests/fuzz/http-send.mjs" 127.0.0.1 "$web" "$hdir/mutated" "$hdir/plain.len" \

@@ -131,7 +131,7 @@ static double now_ms(void)
 static char *raw(const void *req, size_t len, size_t *out_len)
 {
 	struct sockaddr_in a = { .sin_family = AF_INET, .sin_port = htons((uint16_t)F->port) };
-	struct timeval tv = { 20, 0 };
+	struct timeval tv = { 60, 0 };       /* activation re-protects the key three times, one strong */
 	int fd = socket(AF_INET, SOCK_STREAM, 0);
 	size_t cap = 65536, n = 0, off = 0;
 	char *buf = malloc(cap);
@@ -2138,9 +2138,10 @@ static void test_reissue_pending(void **state)
 /* A mailbox locked by wrong PINs: the next mail re-issues it and it opens again. */
 static void test_reissue_locked(void **state)
 {
-	const char *fay = addr("fay");
-	char pin1[16], pin2[16], wrong[16], link1[128], link2[128], flow[128], q[256];
+	char fay[128];
+	char pin1[16], pin2[16], wrong[16], link1[128], link2[128], flow[128], q[512];
 	(void)state;
+	snprintf(fay, sizeof(fay), "%s", addr("fay"));    /* addr() buffers rotate */
 
 	send_kind(fay, 1, POSTERN__V1__OUTCOME__KIND__MAILBOX_CREATED, pin1);
 	snprintf(link1, sizeof(link1), "%s", newest_link(fay, 1));
@@ -2165,10 +2166,12 @@ static void test_reissue_locked(void **state)
 /* An activated mailbox is never re-issued: the mail arrives, the login link goes out. */
 static void test_reissue_not_active(void **state)
 {
-	const char *bob = addr("bob");
-	char pin[16], q[256], *last = NULL;
-	int before = th_mails_to(F->st.maildir, bob, NULL);
+	char bob[128];
+	char pin[16], q[512], *last = NULL;
+	int before;
 	(void)state;
+	snprintf(bob, sizeof(bob), "%s", addr("bob"));    /* addr() buffers rotate */
+	before = th_mails_to(F->st.maildir, bob, NULL);
 
 	send_kind(bob, 1, POSTERN__V1__OUTCOME__KIND__MAILBOX_EXISTS, pin);
 	assert_string_equal(pin, "");

@@ -69,7 +69,8 @@ typedef struct pn_gpg_newkey {
  * pn_gpg_keygen_batch - n (1..64) keys like pn_gpg_keygen's, all with the
  * user id name (a plain name: printable ASCII without <>(), no email),
  * key i protected by keys[i].passphrase; one gpg run generates them all
- * and one run each exports the public and the secret keys. The export is
+ * and one run each exports the public and the secret keys (a key that
+ * gpg-agent made but cannot use is made again: a few more runs then). The export is
  * checked against what was generated (each key, every subkey with
  * protected secret material) and armored per key as gpg would. The keys
  * STAY in the keyring: use a homedir of its own and pn_gpg_remove it

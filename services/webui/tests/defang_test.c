@@ -138,7 +138,7 @@ static void test_attributes(void **state)
 	lacks_ci(s, " target=\"_blank");
 	lacks_ci(s, "javascript");
 	has(s, "href=\"#top\"");
-	assert_int_equal(o.n_remote, 5);    /* poster, src, background, the encoded one, input */
+	assert_int_equal(o.n_remote, 4);    /* poster, background, the encoded one, input: not video's src */
 	free(s);
 }
 
