@@ -34,7 +34,10 @@
  * drawing them earlier changes nothing about their secrecy; they live in
  * this process's memory only (as during an event), are wiped when the
  * entry is used or dropped, and are never written anywhere before the
- * event stores its sealed record. The passphrases of a batch exist only
+ * event stores its sealed record. Before an entry is handed out, its
+ * exported secret key must decrypt a probe with its own passphrase
+ * (keep_opening): gpg has exported, under load, batch keys whose subkey
+ * was protected with another passphrase. The passphrases of a batch exist only
  * while it is made (wiped after; gpg gets them on a socket, not a file).
  * Inside the batch home every secret key is protected with its own
  * passphrase, as in any of our homes; a batch that fails is removed with
@@ -63,6 +66,7 @@
 
 #include "postern/guest.h"
 #include "postern/log.h"
+#include "postern/metrics.h"
 #include "postern/watchdog.h"
 #include "prov.h"
 
@@ -149,12 +153,68 @@ static void import_ahead(prov_pool *pool, prov_pooled **p, size_t n)
 }
 
 /*
- * make_batch - n entries (kinds[i]: with PIN or not) whose keys come from
- * one batch in a fresh home, removed afterwards; PN_OK with out[] filled,
- * or nothing at all.
+ * opens - does entry p's exported secret key decrypt, with the entry's own
+ * passphrase, a probe encrypted to its public key? gpg has been seen,
+ * under heavy load, to export a batch key whose primary key opens with
+ * the block's passphrase but whose encryption subkey does not (why is
+ * gpg's; this check does not depend on it): a mailbox made from it would
+ * never open with its link and PIN. gpg is the batch's
+ * home, emptied and opened again, so the key checked is the exported one.
  */
-static pn_err make_batch(prov_pool *pool, const int *kinds, size_t n, prov_pooled **out)
+static int opens(pn_gpg *gpg, const prov_pooled *p)
 {
+	static const char probe[] = "postern key pool probe";
+	char pass[PROV_PASS_TEXT];
+	pn_buf cipher = { NULL, 0 }, plain = { NULL, 0 };
+	int ok;
+
+	pn_guest_passphrase(p->sec.link, p->sec.pin, pass);
+	ok = pn_gpg_encrypt(gpg, p->pub.data, p->pub.len, probe, sizeof(probe), &cipher) == PN_OK &&
+	    pn_gpg_decrypt(gpg, p->seckey.data, p->seckey.len, pass, cipher.data, cipher.len,
+	    &plain) == PN_OK && plain.len == sizeof(probe) && !memcmp(plain.data, probe, plain.len);
+	sodium_memzero(pass, sizeof(pass));
+	pn_buf_free(&cipher);
+	pn_buf_free(&plain);
+	return ok;
+}
+
+/*
+ * keep_opening - out[] without the entries whose key does not open with
+ * their passphrase (dropped, counted, warned); the number kept. A home
+ * that cannot be opened keeps nothing: unchecked keys are never handed out.
+ */
+static size_t keep_opening(prov_pool *pool, prov_pooled **out, size_t n, int *kinds)
+{
+	pn_gpg *gpg = pn_gpg_open(pool->dir, 65536);
+	size_t kept = 0;
+
+	for (size_t i = 0; i < n; i++) {
+		if (gpg && opens(gpg, out[i])) {
+			kinds[kept] = kinds[i];
+			out[kept++] = out[i];
+			continue;
+		}
+		pn_warn("msg=\"key pool: a new key does not open with its passphrase; dropped\"");
+		pn_metrics_add("postern_provision_pool_keys_dropped_total",
+		    "pooled keys dropped: their secret key did not open with their passphrase", 1);
+		prov_pooled_free(&out[i]);
+	}
+	if (gpg && pn_gpg_remove(&gpg) < 0)
+		pn_warn("msg=\"key pool: batch home not removed; the next batch tries\" "
+		    "home=%s", pool->dir);
+	pn_gpg_close(&gpg);
+	return kept;
+}
+
+/*
+ * make_batch - n entries (kinds[i]: with PIN or not) whose keys come from
+ * one batch in a fresh home, removed afterwards; PN_OK with the *n_r
+ * entries whose keys open with their passphrase in out[] (kinds[]
+ * likewise), or nothing at all.
+ */
+static pn_err make_batch(prov_pool *pool, int *kinds, size_t *n_r, prov_pooled **out)
+{
+	size_t n = *n_r;
 	pn_gpg_newkey keys[POOL_BATCH];
 	char pass[POOL_BATCH][PROV_PASS_TEXT];
 	pn_gpg *gpg;
@@ -190,6 +250,11 @@ static pn_err make_batch(prov_pool *pool, const int *kinds, size_t n, prov_poole
 		out[i]->pub = keys[i].pub;
 		out[i]->seckey = keys[i].sec;
 	}
+	pn_watch_begin(pool->watch, "keypool_batch");
+	*n_r = n = keep_opening(pool, out, n, kinds);
+	pn_watch_end(pool->watch);
+	if (n == 0)
+		return PN_ERR_INTERNAL;
 	import_ahead(pool, out, n);
 	return PN_OK;
 }
@@ -222,7 +287,7 @@ static void *pool_main(void *arg)
 			miss[k]--;
 		}
 		pthread_mutex_unlock(&pool->lock);
-		pn_err err = make_batch(pool, kinds, n, made);
+		pn_err err = make_batch(pool, kinds, &n, made);
 		pthread_mutex_lock(&pool->lock);
 		pool->batches++;
 		if (err != PN_OK) {

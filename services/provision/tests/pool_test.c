@@ -16,6 +16,11 @@
  * nor of a home a crashed process left behind); once batches succeed the
  * pool fills with good keys.
  *
+ * test_pool_checks_keys: a batch key protected with a passphrase other
+ * than its entry's (what gpg did, under load, to the encryption subkey of
+ * a batch key: the mailbox made from it never opened with its link and
+ * PIN) is never handed out; every entry taken opens with its own.
+ *
  * test_pool_keyring_renewed: with a keyring renewed after every batch
  * (POSTERN_PROVISION_KEYRING_MAX below one batch), entries name the
  * generation they were imported into, older generations are gone, and
@@ -112,6 +117,23 @@ static pn_err failing_keygen(pn_gpg *gpg, const char *name, pn_gpg_newkey *keys,
 		pn_buf_free(&keys[i].sec);
 	}
 	return PN_ERR_INTERNAL;
+}
+
+/*
+ * misprotecting_keygen - the real batch, but in the first call the key of
+ * block 0 is protected with a passphrase that is not its entry's
+ */
+static pn_err misprotecting_keygen(pn_gpg *gpg, const char *name, pn_gpg_newkey *keys,
+    size_t n)
+{
+	const char *own = keys[0].passphrase;
+	pn_err err;
+
+	if (calls++ == 0)
+		keys[0].passphrase = "not the passphrase of this entry";
+	err = pn_gpg_keygen_batch(gpg, name, keys, n);
+	keys[0].passphrase = own;
+	return err;
 }
 
 /*
@@ -250,6 +272,28 @@ static void test_pool_batch_fails(void **state)
 	prov_pooled_free(&q);
 }
 
+static void test_pool_checks_keys(void **state)
+{
+	fixture *f = *state;
+	prov_pooled *p[4];
+	prov_pool *pool;
+
+	/* the first batch's block 0 is of the PIN kind (it goes first on a tie) */
+	calls = 0;
+	prov_pool_keygen = misprotecting_keygen;
+	assert_non_null(pool = prov_pool_start(2, f->kr));
+	for (int i = 0; i < 4; i++)
+		p[i] = take_wait(pool, i < 2);
+	prov_pool_stop(&pool);
+	prov_pool_keygen = pn_gpg_keygen_batch;
+	for (int i = 0; i < 4; i++)
+		assert_non_null(p[i]);
+	for (int i = 0; i < 4; i++)
+		check_entry(f, p[i], p[(i + 1) % 4], i < 2);
+	for (int i = 0; i < 4; i++)
+		prov_pooled_free(&p[i]);
+}
+
 static void test_pool_keyring_renewed(void **state)
 {
 	fixture *f = *state;
@@ -298,6 +342,7 @@ int main(void)
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_pool_fills),
 		cmocka_unit_test(test_pool_batch_fails),
+		cmocka_unit_test(test_pool_checks_keys),
 		cmocka_unit_test(test_pool_keyring_renewed),
 	};
 	if (sodium_init() < 0)
