@@ -97,6 +97,7 @@ Postern__V1__Mailbox *ms_mb_from_row(const PGresult *res, int row,
 	mb->warned_at = pn_pg_int(res, row, 11);
 	if (created_event_r != NULL)
 		*created_event_r = pn_pg_text(res, row, 12, pool);
+	mb->locale = pn_pg_text(res, row, 13, pool);
 	return mb;
 }
 
@@ -327,10 +328,11 @@ static pn_err insert_mailbox(pn_pg *pg, const char *address,
 		pn_pg_param_bytea(&p, NULL, 0);
 	pn_pg_param_text(&p, nm->created_by ? nm->created_by : "");
 	pn_pg_param_text(&p, event_id);
+	pn_pg_param_text(&p, nm->locale ? nm->locale : "");
 	err = pn_pg_exec_prepared(pg, "ms_insert_mailbox",
 	    "INSERT INTO mailboxes (address, state, public_key, secret_key, fingerprint, "
-	    "link_hash, pin_verifier, created_by, created_event) "
-	    "VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9) "
+	    "link_hash, pin_verifier, created_by, created_event, locale) "
+	    "VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10) "
 	    "ON CONFLICT (address) DO NOTHING RETURNING " MB_PUBLIC, &p, &res);
 	if (err != PN_OK)
 		return err;
@@ -666,6 +668,26 @@ pn_err ms_db_update_mailbox(pn_pg *pg, const Postern__V1__UpdateMailbox *u,
 	if (err != PN_OK)
 		return err;
 	return ms_set_why(why, PN_ERR_EXISTS, "mailbox state differs from expected_state");
+}
+
+/* ms_db_set_locale - the recipient's language */
+pn_err ms_db_set_locale(pn_pg *pg, int64_t mailbox_id, const char *locale, ms_why *why)
+{
+	pn_pg_params p;
+	PGresult *res = NULL;
+	pn_err err;
+	int found;
+
+	pn_pg_params_init(&p);
+	pn_pg_param_int(&p, mailbox_id);
+	pn_pg_param_text(&p, locale);
+	err = pn_pg_exec_prepared(pg, "ms_set_locale",
+	    "UPDATE mailboxes SET locale = $2 WHERE id = $1", &p, &res);
+	if (err != PN_OK)
+		return ms_db_fail(pg, why, "set locale", err);
+	found = atoi(PQcmdTuples(res)) > 0;
+	pn_pg_clear(&res);
+	return found ? PN_OK : ms_set_why(why, PN_ERR_NOTFOUND, "no such mailbox");
 }
 
 /* ms_db_touch - record activity */

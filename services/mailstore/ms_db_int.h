@@ -14,7 +14,7 @@
 /* mailbox columns; the public variant never reads the secret key */
 #define MB_COLS(secret) "id, address, state, public_key, " secret ", fingerprint, " \
 	"link_hash, pin_verifier, created_by, " EPOCH("created_at") ", " \
-	EPOCH("last_activity") ", coalesce(" EPOCH("warned_at") ", 0), created_event"
+	EPOCH("last_activity") ", coalesce(" EPOCH("warned_at") ", 0), created_event, locale"
 #define MB_SECRET MB_COLS("secret_key")
 #define MB_PUBLIC MB_COLS("''::bytea")
 

@@ -94,6 +94,25 @@
  *	POSTERN_PROVISION_KEYRING_MAX_AGE  86400 (1..2592000) seconds after
  *		which the keyring is replaced all the same: the key and address
  *		of a deleted mailbox stay in it at most that long.
+ *	Branding and languages (lib/src/brand.c; docs/configuration.md):
+ *	POSTERN_PRODUCT_NAME  Postern - the product name recipients see.
+ *	POSTERN_ORG_NAME  "" - the organisation; invitations name it with the
+ *		sender, so that the recipient can tell who is writing.
+ *	POSTERN_LOGO_FILE  "" - a PNG, JPEG or GIF (<= 256 KB): inline (cid:)
+ *		in HTML mails, /static/logo in the web UI; never fetched.
+ *	POSTERN_PRIMARY_COLOR  #1a5fb4 - #rrggbb of buttons and accents.
+ *	POSTERN_IMPRINT_URL, POSTERN_PRIVACY_URL  "" - http(s) links in the
+ *		footer of pages and mails.
+ *	POSTERN_SUPPORT_CONTACT  "" - where recipients get help.
+ *	POSTERN_DEFAULT_LOCALE  en (en, de, fr) - the language when none is
+ *		known, or a tag is malformed or unsupported (logged).
+ *	POSTERN_LOCALE_DIR  "" - the compiled catalogues; empty: locale/
+ *		beside the program's bin/ directory.
+ *	POSTERN_TEMPLATE_DIR  "" - the operator's templates: <lang>/<file>
+ *		or <file> there replaces the built-in file; each is checked
+ *		at start, and an unknown variable stops the service.
+ *	POSTERN_ORG_UTC_OFFSET  0 (-840..840) minutes east of UTC: the
+ *		organisation's zone, for dates shown to recipients.
  * SECURITY
  *	CURVE client of the broker with its own certificate, also for its
  *	calls to keylookup and mailstore. Never stores a link secret or PIN
@@ -169,6 +188,7 @@ static const pn_cfg_entry config[] = {
 	    "keys imported before the keyring (a cache) is replaced by an empty one"),
 	PN_CFG_INT("POSTERN_PROVISION_KEYRING_MAX_AGE", 86400, 1, 2592000,
 	    &prov_cfg.keyring_max_age, "seconds before the keyring is replaced all the same"),
+	PN_BRAND_CFG(&prov_cfg.brand),
 	PN_CFG_END
 };
 

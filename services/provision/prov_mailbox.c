@@ -301,6 +301,8 @@ static pn_err to_existing(prov_event *e, const char *address, const Mailbox *mb,
 			.sender_name = e->sender_name, .sender_addr = e->sender,
 			.public_url = prov_cfg.public_url, .link_text = NULL,
 			.inactivity_days = prov_cfg.inactivity_days,
+			/* the language the mailbox keeps, else this event's */
+			.lang = mb->locale && *mb->locale ? mb->locale : e->lang,
 		};
 		if (!(data = prov_render_notification(&inv, &len))) {
 			e->why = "cannot render the notification";
@@ -386,6 +388,7 @@ static pn_err to_new(prov_event *e, const char *address, Outcome *o, const Mailb
 		nm.pin_verifier.len = sizeof(verifier);
 	}
 	nm.created_by = (char *)e->sender;
+	nm.locale = (char *)e->lang;
 	if ((err = encrypt_message(e, &nm.public_key, &m)) != PN_OK) {
 		err = prov_gpg_fail(e, o, err, "encrypt to new key");
 		goto done;
@@ -398,6 +401,7 @@ static pn_err to_new(prov_event *e, const char *address, Outcome *o, const Mailb
 			.public_url = prov_cfg.public_url, .link_text = link_text,
 			.with_pin = sec.pin[0] != '\0',
 			.inactivity_days = prov_cfg.inactivity_days,
+			.lang = e->lang, .note = e->ev->note,
 		};
 		data = prov_render_invitation(&inv, &len);
 	}

@@ -398,9 +398,9 @@ static void test_migrations_concurrent(void **state)
 	assert_int_equal(th_wait_http(h1, "/readyz", 200, ready_timeout()), 0);
 	assert_true(th_alive(f->ms[0]) && th_alive(f->ms[1]));
 
-	assert_int_equal(th_sql_long(f->dsn, "SELECT count(*) FROM schema_migrations"), 3);
+	assert_int_equal(th_sql_long(f->dsn, "SELECT count(*) FROM schema_migrations"), 4);
 	assert_int_equal(th_sql_long(f->dsn, "SELECT count(*) FROM schema_migrations "
-	    "WHERE version IN ('001_init', '002_reaper', '003_reap_order')"), 3);
+	    "WHERE version IN ('001_init', '002_reaper', '003_reap_order', '006_locale')"), 4);
 	assert_int_equal(th_sql_long(f->dsn, "SELECT count(*) FROM information_schema.tables "
 	    "WHERE table_schema = 'public' AND table_name IN ('mailboxes', 'messages', 'outbox')"), 3);
 	/* and they work: each answers */
@@ -409,7 +409,7 @@ static void test_migrations_concurrent(void **state)
 
 	/* a third start on the migrated database applies nothing */
 	start_ms(f, NULL);
-	assert_int_equal(th_sql_long(f->dsn, "SELECT count(*) FROM schema_migrations"), 3);
+	assert_int_equal(th_sql_long(f->dsn, "SELECT count(*) FROM schema_migrations"), 4);
 }
 
 /* ---- operations ---- */
