@@ -78,6 +78,25 @@
  *		capped at an hour
  *	POSTERN_LOGIN_CLIENT_MAX  30 (1..100000) failures per client address
  *		in POSTERN_LOGIN_CLIENT_WINDOW 900 (1..86400) seconds
+ *	Branding and languages (lib/src/brand.c, web_lang.c; docs/configuration.md):
+ *	POSTERN_PRODUCT_NAME  Postern - the product name recipients see.
+ *	POSTERN_ORG_NAME  "" - the organisation; invitations name it with the
+ *		sender, so that the recipient can tell who is writing.
+ *	POSTERN_LOGO_FILE  "" - a PNG, JPEG or GIF (<= 256 KB): inline (cid:)
+ *		in HTML mails, /static/logo in the web UI; never fetched.
+ *	POSTERN_PRIMARY_COLOR  #1a5fb4 - #rrggbb of buttons and accents.
+ *	POSTERN_IMPRINT_URL, POSTERN_PRIVACY_URL  "" - http(s) links in the
+ *		footer of pages and mails.
+ *	POSTERN_SUPPORT_CONTACT  "" - where recipients get help.
+ *	POSTERN_DEFAULT_LOCALE  en (en, de, fr) - the language when none is
+ *		known, or a tag is malformed or unsupported (logged).
+ *	POSTERN_LOCALE_DIR  "" - the compiled catalogues; empty: locale/
+ *		beside the program's bin/ directory.
+ *	POSTERN_TEMPLATE_DIR  "" - the operator's templates: <lang>/<file>
+ *		or <file> there replaces the built-in file; each is checked
+ *		at start, and an unknown variable stops the service.
+ *	POSTERN_ORG_UTC_OFFSET  0 (-840..840) minutes east of UTC: the
+ *		organisation's zone, for dates shown to recipients.
  * SECURITY
  *	docs/security.md. Redis holds only ciphertext: a session record is
  *	sealed under a key derived from the 256-bit cookie secret, and the
@@ -111,6 +130,7 @@
 #include "postern/service.h"
 #include "web_cfg.h"
 #include "web_http.h"
+#include "web_lang.h"
 #include "web_activate.h"
 #include "web_folder.h"
 #include "web_login.h"
@@ -175,6 +195,7 @@ static const pn_cfg_entry config[] = {
 	    "failed logins per client address per window"),
 	PN_CFG_INT("POSTERN_LOGIN_CLIENT_WINDOW", 900, 1, 86400, &web_cfg.login_client_window,
 	    "seconds of the per-client window"),
+	PN_BRAND_CFG(&web_cfg.brand),
 	PN_CFG_END
 };
 
@@ -186,12 +207,14 @@ static void fini(pn_ctx *ctx)
 	web_activate_fini();
 	web_login_fini();
 	web_folder_fini();
+	web_lang_fini();
 }
 
 /* init - the blocklist, the page cache, the login stand-in key, then the HTTP server */
 static int init(pn_ctx *ctx)
 {
-	if (web_activate_init() < 0 || web_folder_init() < 0 || web_login_init() < 0) {
+	if (web_lang_init() < 0 || web_activate_init() < 0 || web_folder_init() < 0 ||
+	    web_login_init() < 0) {
 		fini(ctx);
 		return -1;
 	}

@@ -8,6 +8,8 @@
 
 #include <stddef.h>
 
+#include "postern/brand.h"
+
 struct web_config {
 	char *listen;
 	long threads;
@@ -37,6 +39,7 @@ struct web_config {
 	long reply_window;          /* ... in this many seconds */
 	long page_cache;            /* slots of the folder page cache (0 = off) */
 	long page_cache_age;        /* seconds a kept page may be shown */
+	pn_brand brand;             /* names, logo, colour, languages (web_lang.c) */
 };
 extern struct web_config web_cfg;
 

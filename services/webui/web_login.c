@@ -22,6 +22,7 @@
 #include "postern/v1/mailstore.pb-c.h"
 #include "postern/addr.h"
 #include "postern/gpg.h"
+#include "postern/i18n.h"
 #include "postern/log.h"
 #include "postern/mem.h"
 #include "postern/guest.h"
@@ -161,6 +162,9 @@ int web_login_post(web_req *rq)
 	rq->sess.created = rq->now;
 	rq->sess.address = pn_strdup(mb->address);
 	rq->sess.key = work;
+	/* the mailbox's language from now on (else the one this visit chose) */
+	snprintf(rq->sess.lang, sizeof(rq->sess.lang), "%s",
+	    mb->locale && *mb->locale ? pn_i18n_pick(mb->locale, "mailbox") : rq->lang);
 	rq->set_cookie = 1;
 	if (web_sess_save(rq->t->redis, &rq->sess, rq->now) < 0)
 		return web_error(rq, 503);
