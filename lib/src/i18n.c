@@ -294,7 +294,7 @@ size_t pn_i18n_strftime(char *buf, size_t len, const char *fmt, const struct tm 
 size_t pn_i18n_date(char *buf, size_t len, time_t t, int offset_min, int with_time)
 {
 	/* TRANSLATORS: strftime formats of a date, and of a date with time */
-	const char *fmt = with_time ? _("%d %B %Y, %H:%M") : _("%d %B %Y");
+	const char *fmt = with_time ? _("%-d %B %Y, %H:%M") : _("%-d %B %Y");
 	time_t shifted = t + (time_t)offset_min * 60;
 	struct tm tm;
 	size_t n;

@@ -32,6 +32,7 @@
 #include "web_bus.h"
 #include "web_cfg.h"
 #include "web_form.h"
+#include "web_frame.h"
 #include "web_lang.h"
 #include "web_text.h"
 
@@ -39,12 +40,14 @@
 #define YEAR "31536000"
 
 static __thread int tz;          /* the request's offset, for web_lang_date */
+static __thread const char *req_path; /* the request's path, for the language links */
 
 int web_lang_init(void)
 {
 	char err[512];
 
-	if (pn_brand_load(&web_cfg.brand, NULL, 0, err, sizeof(err)) < 0) {
+	if (pn_brand_load(&web_cfg.brand, web_frame_kinds, web_frame_n_kinds, err,
+	    sizeof(err)) < 0) {
 		pn_error("msg=\"cannot start: %s\"", err);
 		return -1;
 	}
@@ -94,6 +97,7 @@ void web_lang_pick(web_req *rq)
 	off = offset_parse(c);
 	rq->utc_offset = off == -1000 ? (int)web_cfg.brand.utc_offset : off;
 	tz = rq->utc_offset;
+	req_path = rq->path;
 	web_text_use(rq->lang);
 }
 
@@ -123,6 +127,7 @@ void web_lang_done(web_req *rq)
 	(void)rq;
 	web_text_use(NULL);
 	tz = 0;
+	req_path = NULL;
 }
 
 /* back - the local path to go back to from ?back=, else where the session belongs */
@@ -231,6 +236,11 @@ void web_lang_links(web_buf *b, const char *lang, const char *path)
 	free(enc);
 }
 
+const char *web_lang_path(void)
+{
+	return req_path;
+}
+
 void web_lang_date(char *out, size_t outlen, long long t)
 {
 	if (t <= 0 || pn_i18n_date(out, outlen, (time_t)t, tz, 1) == 0)
@@ -249,7 +259,7 @@ int web_assets_logo(web_req *rq)
 int web_assets_brand_css(web_req *rq)
 {
 	char css[128];
-	int n = snprintf(css, sizeof(css), ":root{--brand:%s}\n", web_cfg.brand.color);
+	int n = snprintf(css, sizeof(css), ":root{--accent:%s}\n", web_cfg.brand.color);
 
 	return web_respond(rq, 200, "text/css; charset=utf-8",
 	    "Cache-Control: public, max-age=3600\r\n", css, (size_t)n);
