@@ -108,8 +108,9 @@ try {
   await step('setting the password opens the inbox with the mail', async () => {
     await page.getByLabel('Password', { exact: true }).fill(PASSWORD);
     await page.getByLabel('Repeat the password').fill(PASSWORD);
-    await page.getByRole('button', { name: /Set password/ }).click();
-    await page.waitForURL(`${BASE}/inbox`);
+    /* re-protecting the key with the password takes seconds (strong S2K), more on a busy machine */
+    await page.getByRole('button', { name: /Set password/ }).click({ timeout: 60000 });
+    await page.waitForURL(`${BASE}/inbox`, { timeout: 60000 });
     await page.getByText('Quarterly report & <plans>').waitFor();
     expect(await page.locator('.msg.unread').count() === 1, 'one unread message');
     await shot(page, '05-inbox-desktop');

@@ -7,8 +7,9 @@
 # Runs under tests/run, which provides Redis, PostgreSQL, the
 # certificates and POSTERN_TEST_{BIN,TMP,CERTS,PG,REDIS}. Screenshots of
 # every step (desktop 1280x800 and phone 390x844) go to build/browser/
-# and to the run's scratch directory. Two scripts: journey.mjs (the whole
-# journey of one recipient) and lockout.mjs (a second recipient's PIN
+# and to the run's scratch directory. Three scripts: journey.mjs (the whole
+# journey of one recipient), german.mjs (a recipient invited in German,
+# without JavaScript, switching to English) and lockout.mjs (a second recipient's PIN
 # lock-out, one phase per web UI process: run.sh restarts postern-webui
 # between the phases). Last line: "N passed, N failed" over both.
 set -uo pipefail
@@ -97,14 +98,16 @@ timeout 10 gpgconf --homedir "$work/kr" --kill all >/dev/null 2>&1
 start mailstore POSTERN_PG_DSN="$POSTERN_TEST_PG dbname=$db" POSTERN_SMTP_URL="smtp://127.0.0.1:$smtp" \
 	POSTERN_OUTBOX_INTERVAL_MS=100 POSTERN_SMTP_STARTTLS=off
 start keylookup POSTERN_REDIS="$POSTERN_TEST_REDIS" POSTERN_KEYRING_DIR="$work/kr"
+# the organisation's brand: provision's mails and the web UI's pages
+brand=(POSTERN_ORG_NAME="Example Org" POSTERN_LOGO_FILE="$root/share/postern/logo.png")
 start provision POSTERN_REDIS="$POSTERN_TEST_REDIS" POSTERN_GNUPGHOME="$work/g" \
 	POSTERN_PROVISION_KEY="$(head -c32 /dev/urandom | od -An -tx1 | tr -d ' \n')" \
-	POSTERN_PUBLIC_URL="$url"
+	POSTERN_PUBLIC_URL="$url" "${brand[@]}"
 mkdir -p "$work/w"
 start_webui() {
 	start webui POSTERN_REDIS="$POSTERN_TEST_REDIS" POSTERN_WEBUI_LISTEN="127.0.0.1:$web" \
 		POSTERN_GNUPGHOME="$work/w" POSTERN_WEBUI_THREADS=4 \
-		POSTERN_PASSWORD_BLOCKLIST="$root/share/postern/common-passwords.txt"
+		POSTERN_PASSWORD_BLOCKLIST="$root/share/postern/common-passwords.txt" "${brand[@]}"
 	webui_pid=${pids[-1]}
 }
 # restart_webui - SIGTERM, wait for the exit, start again on the same port
@@ -170,6 +173,26 @@ invitation "bob@$domain"
 out=$(BASE="$url" LINK="$link" PIN="$pin" ADDRESS="bob@$domain" \
 	ATTACHMENT="$work/attachment.bin" SHOTS="$work/shots" SINK="$work/mail" \
 	SENDER="alice@$domain" SENDER_HOME="$work/a" SENDER_PASS=alice-pass node journey.mjs 2>&1)
+printf '%s\n' "$out" | sed '$d'
+tally "$out"
+
+# a recipient invited in German (german.mjs), with the sender's note
+printf 'From: Alice Sender <alice@%s>\r\nTo: dora@%s\r\nSubject: Bericht\r\nDate: Tue, 01 Jul 2025 10:00:00 +0000\r\n\r\nGuten Tag Dora,\r\nanbei der Bericht.\r\n' \
+	"$domain" "$domain" >"$work/mail-de.eml"
+out=$(ctl send --from "alice@$domain" --to "dora@$domain" --pin --locale de \
+	--note 'Hallo Dora, <script>alert(1)</script> bis bald' --mime "$work/mail-de.eml" 2>&1) ||
+	fail "posternctl send (de): $out"
+pin=$(grep -oE "pin=[0-9]+" <<<"$out" | head -n 1 | cut -d= -f2)
+link=""
+for ((i = 0; i < 200; i++)); do
+	link=$(grep -rlZ "X-Sink-Rcpt-To: <dora@$domain>" "$work/mail" 2>/dev/null |
+		xargs -0r grep -hoE "$url/m/[A-Za-z0-9_-]{43}" | head -n 1)
+	[[ -n $link ]] && break
+	sleep 0.05
+done
+[[ -n $link && -n $pin ]] || fail "no German invitation for dora@$domain"
+out=$(BASE="$url" LINK="$link" PIN="$pin" ADDRESS="dora@$domain" SHOTS="$work/shots" \
+	SINK="$work/mail" node german.mjs 2>&1)
 printf '%s\n' "$out" | sed '$d'
 tally "$out"
 
