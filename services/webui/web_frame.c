@@ -109,6 +109,7 @@ void web_frame_end(web_buf *b, const web_page *p)
 
 	web_buf_init(&l);
 	web_lang_links(&l, pn_i18n_current(), web_lang_path());
+	web_lang_tz_form(&l, web_lang_path());
 	snprintf(days, sizeof(days), "%ld", web_cfg.inactivity_days);
 	if (p->expires_days >= 0)
 		snprintf(expires, sizeof(expires), "%ld", p->expires_days);

@@ -183,6 +183,14 @@ int web_tz_get(web_req *rq)
 	int off = offset_parse(rq->arg.rest);
 	char v[16];
 
+	if (rq->arg.rest != NULL && rq->arg.rest[0] == '\0') {
+		/* the footer's form: /tz/?m=<minutes>&back=<path> */
+		web_form q = { .n = 0 };
+		if (web_form_parse(&q, rq->query, strlen(rq->query)) == 0)
+			off = offset_parse(web_form_get(&q, "m"));
+		web_form_free(&q);
+	}
+
 	if (off == -1000)
 		return web_error(rq, 404);
 	snprintf(v, sizeof(v), "%d", off);
@@ -239,6 +247,36 @@ void web_lang_links(web_buf *b, const char *lang, const char *path)
 const char *web_lang_path(void)
 {
 	return req_path;
+}
+
+/* web_lang_tz_form - the UTC offset of the dates, chosen without script (a GET form) */
+void web_lang_tz_form(web_buf *b, const char *path)
+{
+	static const int extra[] = { -570, -210, 210, 270, 330, 345, 390, 525, 570, 630, 765 };
+	int show_back = path && *path == '/' && strncmp(path, "/m/", 3) != 0 &&
+	    strlen(path) <= BACK_MAX;
+
+	web_buf_puts(b, "<form class=\"tz\" method=\"get\" action=\"/tz/\"><label>");
+	web_buf_esc(b, _("Time zone"));
+	web_buf_puts(b, " <select name=\"m\">");
+	for (int h = -12 * 60; h <= 14 * 60; h += 15) {
+		int listed = h % 60 == 0;
+		for (size_t i = 0; !listed && i < sizeof(extra) / sizeof(extra[0]); i++)
+			listed = extra[i] == h;
+		if (!listed)
+			continue;
+		web_buf_printf(b, "<option value=\"%d\"%s>UTC%c%02d:%02d</option>", h,
+		    h == tz ? " selected" : "", h < 0 ? '-' : '+', abs(h) / 60, abs(h) % 60);
+	}
+	web_buf_puts(b, "</select></label>");
+	if (show_back) {
+		web_buf_puts(b, "<input type=\"hidden\" name=\"back\" value=\"");
+		web_buf_esc(b, path);
+		web_buf_puts(b, "\">");
+	}
+	web_buf_puts(b, " <button type=\"submit\" class=\"btn-quiet\">");
+	web_buf_esc(b, _("Show"));
+	web_buf_puts(b, "</button></form>\n");
 }
 
 void web_lang_date(char *out, size_t outlen, long long t)

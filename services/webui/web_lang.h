@@ -30,6 +30,8 @@ void web_lang_done(web_req *rq);
 
 /* web_lang_links - "English · Deutsch · Français" as plain links back to path */
 void web_lang_links(web_buf *b, const char *lang, const char *path);
+/* web_lang_tz_form - a GET form choosing the UTC offset of the dates shown */
+void web_lang_tz_form(web_buf *b, const char *path);
 /* web_lang_path - the path of the thread's request (NULL outside one) */
 const char *web_lang_path(void);
 /* web_lang_date - t in the thread's language at the request's offset ("-" for none) */

@@ -8,7 +8,8 @@
 // German month names - because the mailbox is. Switching to English is a
 // plain link (no script can run here), it sticks for the next login, and
 // it is stored with the mailbox. Before any login the login page follows
-// Accept-Language. The organisation's logo is served by the web UI with a
+// Accept-Language. The dates' UTC offset defaults to the organisation's
+// and is chosen with a plain GET form. The organisation's logo is served by the web UI with a
 // long cache, and nothing is ever requested outside BASE.
 import { Steps, expect, launch } from './steps.mjs';
 import fs from 'node:fs';
@@ -94,6 +95,7 @@ try {
     await german(page);
     const text = await page.locator('main').innerText();
     expect(GERMAN_DATE.test(text), `no German date in: ${text.slice(0, 300)}`);
+    expect(text.includes('UTC+00:00'), 'the organisation\'s zone by default');
     await shot(page, '03-inbox');
   });
 
@@ -120,6 +122,16 @@ try {
     await page.getByRole('link', { name: 'Inbox' }).waitFor();
     await page.getByRole('link', { name: 'Deutsch' }).waitFor();
     await shot(page, '05-english');
+  });
+
+  await step('the time zone of the dates is chosen with a plain form', async () => {
+    await page.getByLabel('Time zone').selectOption('540');
+    await page.getByRole('button', { name: 'Show' }).click();
+    await page.waitForURL(`${BASE}/sent`);
+    await page.getByRole('link', { name: 'Inbox' }).click();
+    await page.waitForURL(`${BASE}/inbox`);
+    const text = await page.locator('main').innerText();
+    expect(text.includes('UTC+09:00'), `no UTC+09:00 date in: ${text.slice(0, 300)}`);
   });
 
   await step('English stays: with the mailbox, for the next login', async () => {
