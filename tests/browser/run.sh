@@ -151,25 +151,27 @@ tally() {
 		total_fail=$((total_fail + 1))
 	fi
 }
-# invitation TO - send a mail with a PIN to TO; sets pin and link
+# invitation TO MAIL [ARGS...] - send MAIL with a PIN to TO (and posternctl's
+# ARGS); sets pin and link
 invitation() {
-	local out i
-	out=$(ctl send --from "alice@$domain" --to "$1" --pin --mime "$work/mail.eml" 2>&1) ||
+	local out i to=$1 mail=$2
+	shift 2
+	out=$(ctl send --from "alice@$domain" --to "$to" --pin --mime "$mail" "$@" 2>&1) ||
 		fail "posternctl send: $out"
 	pin=$(grep -oE "pin=[0-9]+" <<<"$out" | head -n 1 | cut -d= -f2)
 	[[ -n $pin ]] || fail "no PIN in: $out"
 	link=""
 	for ((i = 0; i < 200; i++)); do
-		link=$(grep -rlZ "X-Sink-Rcpt-To: <$1>" "$work/mail" 2>/dev/null |
+		link=$(grep -rlZ "X-Sink-Rcpt-To: <$to>" "$work/mail" 2>/dev/null |
 			xargs -0r grep -hoE "$url/m/[A-Za-z0-9_-]{43}" | head -n 1)
 		[[ -n $link ]] && break
 		sleep 0.05
 	done
-	[[ -n $link ]] || fail "no invitation arrived for $1"
+	[[ -n $link ]] || fail "no invitation arrived for $to"
 }
 
 cd "$here" || fail "cd $here"
-invitation "bob@$domain"
+invitation "bob@$domain" "$work/mail.eml"
 out=$(BASE="$url" LINK="$link" PIN="$pin" ADDRESS="bob@$domain" \
 	ATTACHMENT="$work/attachment.bin" SHOTS="$work/shots" SINK="$work/mail" \
 	SENDER="alice@$domain" SENDER_HOME="$work/a" SENDER_PASS=alice-pass node journey.mjs 2>&1)
@@ -179,25 +181,15 @@ tally "$out"
 # a recipient invited in German (german.mjs), with the sender's note
 printf 'From: Alice Sender <alice@%s>\r\nTo: dora@%s\r\nSubject: Bericht\r\nDate: Tue, 01 Jul 2025 10:00:00 +0000\r\n\r\nGuten Tag Dora,\r\nanbei der Bericht.\r\n' \
 	"$domain" "$domain" >"$work/mail-de.eml"
-out=$(ctl send --from "alice@$domain" --to "dora@$domain" --pin --locale de \
-	--note 'Hallo Dora, <script>alert(1)</script> bis bald' --mime "$work/mail-de.eml" 2>&1) ||
-	fail "posternctl send (de): $out"
-pin=$(grep -oE "pin=[0-9]+" <<<"$out" | head -n 1 | cut -d= -f2)
-link=""
-for ((i = 0; i < 200; i++)); do
-	link=$(grep -rlZ "X-Sink-Rcpt-To: <dora@$domain>" "$work/mail" 2>/dev/null |
-		xargs -0r grep -hoE "$url/m/[A-Za-z0-9_-]{43}" | head -n 1)
-	[[ -n $link ]] && break
-	sleep 0.05
-done
-[[ -n $link && -n $pin ]] || fail "no German invitation for dora@$domain"
+invitation "dora@$domain" "$work/mail-de.eml" --locale de \
+	--note 'Hallo Dora, <script>alert(1)</script> bis bald'
 out=$(BASE="$url" LINK="$link" PIN="$pin" ADDRESS="dora@$domain" SHOTS="$work/shots" \
 	SINK="$work/mail" node german.mjs 2>&1)
 printf '%s\n' "$out" | sed '$d'
 tally "$out"
 
 # PIN lock-out across web UI restarts: one phase per process lifetime
-invitation "carol@$domain"
+invitation "carol@$domain" "$work/mail.eml"
 for phase in wrong3 wrong2 right; do
 	[[ $phase != wrong3 ]] && restart_webui
 	out=$(BASE="$url" LINK="$link" PIN="$pin" SHOTS="$work/shots" STATE="$work/lockout.json" \
