@@ -44,7 +44,6 @@
 #include <strings.h>
 #include <time.h>
 
-#include <gmime/gmime.h>
 #include <libmilter/mfapi.h>
 #include <netinet/in.h>
 #include <netinet/tcp.h>
@@ -55,6 +54,7 @@
 #include "postern/gpg.h"
 #include "postern/log.h"
 #include "postern/metrics.h"
+#include "postern/mime.h"
 #include "gw.h"
 
 #define HEADERS_MAX 1000            /* header fields kept per message */
@@ -262,9 +262,8 @@ static sfsistat on_header(SMFICTX *ctx, char *name, char *value)
 		c->with_pin = 1;
 	} else if (!strcasecmp(name, GW_NOTE_HEADER) && c->note == NULL) {
 		/* RFC 2047 words decoded; provision checks the length */
-		char *d = g_mime_utils_header_decode_text(NULL, value);
-		c->note = pn_strdup(d ? d : value);
-		g_free(d);
+		char *d = pn_mime_header_decode(value);
+		c->note = d ? d : pn_strdup(value);
 	}
 	return SMFIS_CONTINUE;
 }
