@@ -201,9 +201,9 @@ char *prov_note_clean(const char *note);
 uint8_t *prov_render_invitation(const prov_invite *inv, size_t *len_r);
 /* prov_render_notification - short text mail: new message, link to the login page */
 uint8_t *prov_render_notification(const prov_invite *inv, size_t *len_r);
-/* prov_render_locked - notice to the sender: a mailbox got locked */
+/* prov_render_locked - notice to the sender: a mailbox got locked (in the mailbox's language) */
 uint8_t *prov_render_locked(const char *from, const char *sender,
-    const char *recipient, long failures, size_t *len_r);
+    const char *recipient, long failures, const char *lang, size_t *len_r);
 /* One recipient named in a sender notice. */
 typedef struct prov_notice_line {
 	const char *recipient;

@@ -183,8 +183,9 @@ static void lock_mailbox(verify *v, const Postern__V1__Mailbox *mb, long failure
 		Postern__V1__OutMail m = POSTERN__V1__OUT_MAIL__INIT;
 		char *rcpt[1] = { mb->created_by };
 		size_t len;
+		/* in the mailbox's language: the one its sender chose for it */
 		uint8_t *data = prov_render_locked(prov_cfg.invite_from, mb->created_by,
-		    mb->address, failures, &len);
+		    mb->address, failures, mb->locale, &len);
 
 		if (!data)
 			return;

@@ -156,11 +156,11 @@ uint8_t *prov_render_notification(const prov_invite *inv, size_t *len_r)
 
 /* prov_render_locked - tell the sender that a mailbox got locked */
 uint8_t *prov_render_locked(const char *from, const char *sender,
-    const char *recipient, long failures, size_t *len_r)
+    const char *recipient, long failures, const char *lang, size_t *len_r)
 {
 	char *n = g_strdup_printf("%ld", failures);
 	const pn_tmpl_var v[] = { { "recipient", recipient }, { "failures", n } };
-	uint8_t *out = compose("locked", pn_i18n_default(), from, sender, v, 2, len_r);
+	uint8_t *out = compose("locked", lang, from, sender, v, 2, len_r);
 
 	g_free(n);
 	return out;

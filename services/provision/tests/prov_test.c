@@ -217,7 +217,7 @@ static void test_invitation(void **state)
 	free(m);
 
 	m = prov_render_locked("Postern <postern@localhost>", "eve@example.org",
-	    "bob@example.net", 10, &len);
+	    "bob@example.net", 10, "", &len);
 	assert_non_null(m);
 	assert_non_null(strstr((char *)m, "bob@example.net"));
 	free(m);
