@@ -517,7 +517,7 @@ int web_recover_post(web_req *rq)
 	}
 	tell_sender(rq, mb, k.fresh_verifier);
 	pn_info("msg=\"mailbox recovered\" mailbox=%lld", (long long)mb->id);
-	if (web_login_begin(rq, &k.sess, mb->id, mb->address, &k.work) < 0 ||
+	if (web_login_begin(rq, &k.sess, mb->id, mb->address, mb->locale, &k.work) < 0 ||
 	    web_recovery_keep(rq, k.fresh_code) < 0)
 		rc = web_error(rq, 503);
 	else

@@ -1,10 +1,12 @@
 /*
- * web_text.h - every text the recipient reads, in one table. web_text.c
- * holds the English one; a translation is another instance of the same
- * struct (chosen per request once there is more than one). Texts are
- * plain text, escaped when rendered; "{1}", "{2}", "{3}" mark the arguments
- * where the field's comment names them (web_tfmt), so a translation may
- * put them in any order.
+ * web_text.h - every text the recipient reads, in one table of gettext
+ * messages. web_text.c holds the English msgids; web_text_init() makes a
+ * translated table per language from the catalogues (po/), and TXT is
+ * the table of the language the calling thread chose (web_text_use).
+ * Texts are plain text, escaped when rendered; "{1}", "{2}", "{3}" mark
+ * the arguments where the field's comment names them (web_tfmt), so a
+ * translation may put them in any order. Every field is a const char *:
+ * web_text_init walks the struct as an array of them.
  */
 #ifndef POSTERN_WEB_TEXT_H
 #define POSTERN_WEB_TEXT_H
@@ -74,7 +76,12 @@ typedef struct web_text {
 	const char *home;
 } web_text;
 
-extern const web_text web_text_en;
-#define TXT (&web_text_en)
+/* web_text_init - the tables of every language (after pn_i18n_init), with the product name */
+void web_text_init(const char *product);
+/* web_text_use - the calling thread speaks lang (a supported language) */
+void web_text_use(const char *lang);
+/* web_text_get - the calling thread's table */
+const web_text *web_text_get(void);
+#define TXT (web_text_get())
 
 #endif
