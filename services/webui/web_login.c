@@ -79,10 +79,10 @@ void web_login_html(web_buf *b, const web_page *p, const char *csrf, const char 
 	    "<input id=\"password\" name=\"password\" type=\"password\" "
 	    "autocomplete=\"current-password\" maxlength=\"%ld\" required%s>\n"
 	    "<button type=\"submit\" class=\"btn\">%s</button>\n</form>\n"
-	    "<p><a href=\"/recover\">Forgot your password? Use your recovery code</a></p>\n"
+	    "<p><a href=\"/recover\">%s</a></p>\n"
 	    "</section>\n",
 	    TXT->password_label, web_cfg.password_max,
-	    address && *address ? " autofocus" : "", TXT->login_submit);
+	    address && *address ? " autofocus" : "", TXT->login_submit, TXT->login_forgot);
 	web_html_end(b, p);
 }
 

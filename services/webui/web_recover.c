@@ -59,6 +59,7 @@
 #include "web_login.h"
 #include "web_pw.h"
 #include "web_sess.h"
+#include "web_text.h"
 #include "web_util.h"
 
 #define SHOW_TTL 900
@@ -183,17 +184,21 @@ int web_recovery_keep(web_req *rq, const char *code)
 /* web_recovery_code_html - the page that shows the code (pure) */
 void web_recovery_code_html(web_buf *b, const web_page *p, const char *grouped)
 {
+	char warn[256];
+
 	web_html_begin(b, p);
-	web_buf_puts(b, "<section class=\"card\">\n<h1>Your recovery code</h1>\n<p class=\"lead\">");
-	web_buf_esc(b, "If you ever forget your password, this code is the only way back into "
-	    "your mailbox. Write it down or print this page, and keep it somewhere safe. "
-	    "It is shown only this once.");
+	web_buf_puts(b, "<section class=\"card\">\n<h1>");
+	web_buf_esc(b, TXT->rec_code_title);
+	web_buf_puts(b, "</h1>\n<p class=\"lead\">");
+	web_buf_esc(b, TXT->rec_code_lead);
 	web_buf_puts(b, "</p>\n<p class=\"recovery-code\" id=\"recovery-code\"><code>");
 	web_buf_esc(b, grouped);
 	web_buf_puts(b, "</code></p>\n");
-	web_html_alert(b, "warn", "Postern does not keep this code and cannot show it again.");
-	web_buf_puts(b, "<p><a class=\"btn\" href=\"/inbox\">I have kept it: go to my inbox</a></p>\n"
-	    "</section>\n");
+	web_tfmt(warn, sizeof(warn), TXT->rec_code_warn, TXT->product, NULL, NULL);
+	web_html_alert(b, "warn", warn);
+	web_buf_puts(b, "<p><a class=\"btn\" href=\"/inbox\">");
+	web_buf_esc(b, TXT->rec_code_done);
+	web_buf_puts(b, "</a></p>\n</section>\n");
 	web_html_end(b, p);
 }
 
@@ -219,7 +224,7 @@ int web_recovery_code_get(web_req *rq)
 	code[WEB_CODE_CHARS] = '\0';
 	web_recovery_grouped(code, grouped);
 	{
-		web_page p = web_page_for(rq, "Your recovery code", NULL);
+		web_page p = web_page_for(rq, TXT->rec_code_title, NULL);
 		web_buf b;
 
 		web_buf_init(&b);
@@ -298,37 +303,43 @@ void web_recover_html(web_buf *b, const web_page *p, const char *csrf, const cha
     const char *msg)
 {
 	web_html_begin(b, p);
-	web_buf_puts(b, "<section class=\"card\">\n<h1>Recover your mailbox</h1>\n<p class=\"lead\">");
-	web_buf_esc(b, "Forgot your password? Enter your address, the recovery code you were "
-	    "shown when you chose your password, and a new password. You then get a new "
-	    "recovery code; the old password and the old code stop working.");
+	web_buf_puts(b, "<section class=\"card\">\n<h1>");
+	web_buf_esc(b, TXT->rec_title);
+	web_buf_puts(b, "</h1>\n<p class=\"lead\">");
+	web_buf_esc(b, TXT->rec_lead);
 	web_buf_puts(b, "</p>\n");
 	web_html_alert(b, "alert", msg);
 	web_buf_puts(b, "<form method=\"post\" action=\"/recover\">");
 	web_html_hidden_csrf(b, csrf);
-	web_buf_puts(b, "\n<label for=\"address\">E-mail address</label>\n"
-	    "<input id=\"address\" name=\"address\" type=\"email\" autocomplete=\"username\" "
+	web_buf_puts(b, "\n<label for=\"address\">");
+	web_buf_esc(b, TXT->addr_label);
+	web_buf_puts(b, "</label>\n<input id=\"address\" name=\"address\" type=\"email\" autocomplete=\"username\" "
 	    "maxlength=\"254\" required value=\"");
 	web_buf_esc(b, address ? address : "");
-	web_buf_printf(b, "\">\n<label for=\"code\">Recovery code</label>\n"
-	    "<input id=\"code\" name=\"code\" type=\"text\" autocomplete=\"off\" "
-	    "spellcheck=\"false\" maxlength=\"64\" required>\n"
-	    "<label for=\"pw\">New password</label>\n"
-	    "<input id=\"pw\" name=\"password\" type=\"password\" autocomplete=\"new-password\" "
-	    "minlength=\"%ld\" maxlength=\"%ld\" required>\n"
-	    "<label for=\"pw2\">New password again</label>\n"
-	    "<input id=\"pw2\" name=\"confirm\" type=\"password\" autocomplete=\"new-password\" "
-	    "maxlength=\"%ld\" required>\n"
-	    "<button type=\"submit\" class=\"btn\">Recover</button>\n</form>\n"
-	    "<p><a href=\"/login\">Back to the login</a></p>\n</section>\n",
-	    web_cfg.password_min, web_cfg.password_max, web_cfg.password_max);
+	web_buf_puts(b, "\">\n<label for=\"code\">");
+	web_buf_esc(b, TXT->rec_code_label);
+	web_buf_puts(b, "</label>\n<input id=\"code\" name=\"code\" type=\"text\" "
+	    "autocomplete=\"off\" spellcheck=\"false\" maxlength=\"64\" required>\n"
+	    "<label for=\"pw\">");
+	web_buf_esc(b, TXT->rec_pw_label);
+	web_buf_printf(b, "</label>\n<input id=\"pw\" name=\"password\" type=\"password\" "
+	    "autocomplete=\"new-password\" minlength=\"%ld\" maxlength=\"%ld\" required>\n"
+	    "<label for=\"pw2\">", web_cfg.password_min, web_cfg.password_max);
+	web_buf_esc(b, TXT->rec_pw2_label);
+	web_buf_printf(b, "</label>\n<input id=\"pw2\" name=\"confirm\" type=\"password\" "
+	    "autocomplete=\"new-password\" maxlength=\"%ld\" required>\n"
+	    "<button type=\"submit\" class=\"btn\">", web_cfg.password_max);
+	web_buf_esc(b, TXT->rec_submit);
+	web_buf_puts(b, "</button>\n</form>\n<p><a href=\"/login\">");
+	web_buf_esc(b, TXT->rec_back);
+	web_buf_puts(b, "</a></p>\n</section>\n");
 	web_html_end(b, p);
 }
 
 /* recover_form - the form as the answer */
 static int recover_form(web_req *rq, int status, const char *address, const char *msg)
 {
-	web_page p = { .title = "Recover your mailbox", .expires_days = -1 };
+	web_page p = { .title = TXT->rec_title, .expires_days = -1 };
 	web_buf b;
 	int rc;
 
@@ -474,16 +485,15 @@ int web_recover_post(web_req *rq)
 	memset(&k, 0, sizeof(k));
 	web_ensure_cookie(rq);
 	if (pn_addr_normalise(raw ? raw : "", norm, sizeof(norm), NULL) < 0)
-		return recover_form(rq, 200, NULL, "That is not an email address.");
+		return recover_form(rq, 200, NULL, TXT->rec_bad_addr);
 	guard_keys(rq, norm, &g);
 	if ((left = guard_check(rq, &g)) == -1)
 		return web_error(rq, 503);
 	if (left == -2)
-		return recover_form(rq, 403, norm, "Too many wrong recovery codes: recovery is "
-		    "closed for this mailbox. You can still log in with your password.");
+		return recover_form(rq, 403, norm, TXT->rec_closed);
 	if (left > 0) {
 		web_human_wait(wait, sizeof(wait), left);
-		snprintf(msg, sizeof(msg), "Too many wrong recovery codes. Please wait %s.", wait);
+		web_tfmt(msg, sizeof(msg), TXT->rec_wait, wait, NULL, NULL);
 		return recover_form(rq, 429, norm, msg);
 	}
 	v = web_pw_check(web_pw_common(), pw, confirm, norm, web_cfg.password_min,
@@ -498,9 +508,8 @@ int web_recover_post(web_req *rq)
 		keys_wipe(&k);
 		pn_info("msg=\"recovery failed\" client=%s", rq->client);
 		if (left == -2)
-			return recover_form(rq, 403, norm, "Too many wrong recovery codes: recovery "
-			    "is closed for this mailbox. You can still log in with your password.");
-		return recover_form(rq, 200, norm, "The address or the recovery code is not right.");
+			return recover_form(rq, 403, norm, TXT->rec_closed);
+		return recover_form(rq, 200, norm, TXT->rec_wrong);
 	}
 	err = rekey(rq, mb, pw, &k);
 	if (err != PN_OK) {
@@ -508,7 +517,7 @@ int web_recover_post(web_req *rq)
 		    (long long)mb->id, pn_err_str(err));
 		keys_wipe(&k);
 		if (err == PN_ERR_EXISTS)
-			return recover_form(rq, 409, norm, "This recovery code has just been used.");
+			return recover_form(rq, 409, norm, TXT->rec_used);
 		return web_error(rq, err == PN_ERR_TEMP ? 503 : 500);
 	}
 	{
