@@ -43,6 +43,7 @@
 #include "postern/addr.h"
 #include "postern/calls.h"
 #include "postern/guest.h"
+#include "postern/i18n.h"
 #include "postern/log.h"
 #include "postern/mem.h"
 #include "postern/mime.h"
@@ -361,6 +362,29 @@ int web_recover_get(web_req *rq)
 
 /* ---- telling the sender ---- */
 
+/*
+ * notice_texts - the recovery notice's subject and text, in the mailbox's
+ * language (the one its sender chose for it); the caller frees both
+ */
+static void notice_texts(const web_mailbox *mb, const char *when, char **subject_r,
+    char **text_r)
+{
+	const char *prev = pn_i18n_use(pn_i18n_pick(mb->locale, "mailbox"));
+	char subject[512], body[2048], after[1024];
+
+	web_tfmt(subject, sizeof(subject), _("Temporary mailbox of {1} recovered"), mb->address,
+	    NULL, NULL);
+	web_tfmt(body, sizeof(body), _("The recipient of the temporary mailbox for {1} has used "
+	    "its recovery code ({2}) to choose a new password. The old password and the old "
+	    "recovery code no longer work; the messages are kept."), mb->address, when, NULL);
+	snprintf(after, sizeof(after), "%s", _("If you did not expect this, reach the recipient "
+	    "by another channel: someone else may have had the recovery code."));
+	if (asprintf(text_r, "%s\n\n%s\n\n%s\n", _("Hello,"), body, after) < 0 ||
+	    !(*subject_r = strdup(subject)))
+		abort();
+	pn_i18n_use(prev);
+}
+
 /* tell_sender - one mail to the mailbox's creator: its recipient used the recovery code */
 static void tell_sender(web_req *rq, const web_mailbox *mb, const uint8_t verifier[32])
 {
@@ -377,13 +401,7 @@ static void tell_sender(web_req *rq, const web_mailbox *mb, const uint8_t verifi
 		return;
 	gmtime_r(&now, &tm);
 	strftime(when, sizeof(when), "%Y-%m-%d %H:%M UTC", &tm);
-	if (asprintf(&subject, "Temporary mailbox of %s recovered", mb->address) < 0 ||
-	    asprintf(&text, "Hello,\n\nthe recipient of the temporary mailbox for %s has used "
-	    "its recovery code (%s) to choose a new password. The old password and the old "
-	    "recovery code no longer work; the messages are kept.\n\nIf you did not expect "
-	    "this, reach the recipient by another channel: someone else may have had the "
-	    "recovery code.\n", mb->address, when) < 0)
-		abort();
+	notice_texts(mb, when, &subject, &text);
 	{
 		pn_mime_mail mail = { .from = web_cfg.invite_from, .to = tos, .n_to = 1,
 			.subject = subject, .text = text, .headers = headers };

@@ -114,6 +114,8 @@ try {
 
   await step('the old message reads', async () => {
     await page.getByText('Quarterly report & <plans>').click();
+    // the formatted part is shown first; the secret word is in the plain text
+    await page.getByRole('link', { name: 'Show the plain-text version' }).click();
     await page.getByText('The secret word is marmalade.').waitFor();
     await shot(page, '4-read');
   });
