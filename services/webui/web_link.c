@@ -61,38 +61,28 @@ int web_link_target(const char *url, web_buf *out, char *host, size_t hostlen)
 void web_link_html(web_buf *b, const char *target, const char *host, const char *shown,
     int userinfo, int64_t id)
 {
-	web_buf_puts(b, "<section class=\"card leave\">\n<h1>");
-	web_buf_esc(b, TXT->leave_heading);
-	web_buf_puts(b, "</h1>\n<p>");
+	web_buf_wrap(b, "<section class=\"card leave\">\n<h1>", TXT->leave_heading, "</h1>\n<p>");
 	web_buf_esc(b, TXT->leave_goes_to);
-	web_buf_puts(b, " <strong class=\"leave-host\">");
-	web_buf_esc(b, host);
-	web_buf_puts(b, "</strong>.</p>\n<p class=\"leave-url\"><code>");
+	web_buf_wrap(b, " <strong class=\"leave-host\">", host,
+	    "</strong>.</p>\n<p class=\"leave-url\"><code>");
 	web_buf_esc(b, target);
 	web_buf_puts(b, "</code></p>\n");
 	if (shown) {
-		web_buf_puts(b, "<p class=\"alert\" role=\"alert\">");
-		web_buf_esc(b, TXT->leave_shows);
-		web_buf_puts(b, " <strong>");
+		web_buf_wrap(b, "<p class=\"alert\" role=\"alert\">", TXT->leave_shows,
+		    " <strong>");
 		web_buf_esc(b, shown);
-		web_buf_puts(b, "</strong>, ");
-		web_buf_esc(b, TXT->leave_really);
-		web_buf_puts(b, " <strong>");
+		web_buf_wrap(b, "</strong>, ", TXT->leave_really, " <strong>");
 		web_buf_esc(b, host);
 		web_buf_puts(b, "</strong>.</p>\n");
 	}
 	if (userinfo) {
-		web_buf_puts(b, "<p class=\"alert\" role=\"alert\">");
-		web_buf_esc(b, TXT->leave_userinfo);
-		web_buf_puts(b, "</p>\n");
+		web_buf_wrap(b, "<p class=\"alert\" role=\"alert\">", TXT->leave_userinfo,
+		    "</p>\n");
 	}
-	web_buf_puts(b, "<p class=\"leave-actions\"><a class=\"btn\" rel=\"noopener noreferrer\" href=\"");
-	web_buf_esc(b, target);
-	web_buf_puts(b, "\">");
+	web_buf_wrap(b, "<p class=\"leave-actions\"><a class=\"btn\" rel=\"noopener noreferrer\" "
+	    "href=\"", target, "\">");
 	web_buf_esc(b, TXT->leave_continue);
-	web_buf_puts(b, " ");
-	web_buf_esc(b, host);
-	web_buf_puts(b, "</a>");
+	web_buf_wrap(b, " ", host, "</a>");
 	if (id > 0) {
 		web_buf_printf(b, " <a class=\"btn-quiet\" href=\"/msg/%lld\">", (long long)id);
 		web_buf_esc(b, TXT->leave_back);

@@ -72,16 +72,14 @@ void web_ownkey_notice(web_buf *b, const web_mailbox *mb)
 	char text[512];
 
 	if (!mb || !mb->own_fingerprint || !*mb->own_fingerprint) {
-		web_buf_puts(b, "<p class=\"keylink\"><a href=\"/key\">");
-		web_buf_esc(b, TXT->key_title);
-		web_buf_puts(b, "</a></p>\n");
+		web_buf_wrap(b, "<p class=\"keylink\"><a href=\"/key\">", TXT->key_title,
+		    "</a></p>\n");
 		return;
 	}
 	web_tfmt(text, sizeof(text), TXT->key_forwarded, mb->own_fingerprint,
 	    source_text(mb->own_key_source), NULL);
-	web_buf_puts(b, "<div class=\"notice ownkey\" role=\"status\"><p>");
-	web_buf_esc(b, text);
-	web_buf_puts(b, " <a href=\"/key\">");
+	web_buf_wrap(b, "<div class=\"notice ownkey\" role=\"status\"><p>", text,
+	    " <a href=\"/key\">");
 	web_buf_esc(b, TXT->key_link);
 	web_buf_puts(b, "</a></p></div>\n");
 }
@@ -89,38 +87,27 @@ void web_ownkey_notice(web_buf *b, const web_mailbox *mb)
 /* key_guest_part - the mailbox's own key, to check its replies */
 static void key_guest_part(web_buf *b)
 {
-	web_buf_puts(b, "<h2>");
-	web_buf_esc(b, TXT->key_guest_title);
-	web_buf_puts(b, "</h2>\n<p>");
-	web_buf_esc(b, TXT->key_guest_text);
-	web_buf_puts(b, " <a href=\"/key/guest.asc\" download>");
-	web_buf_esc(b, TXT->key_guest_download);
-	web_buf_puts(b, "</a></p>\n<h2>");
-	web_buf_esc(b, TXT->key_own_title);
-	web_buf_puts(b, "</h2>\n");
+	web_buf_wrap(b, "<h2>", TXT->key_guest_title, "</h2>\n");
+	web_buf_wrap(b, "<p>", TXT->key_guest_text, " ");
+	web_buf_wrap(b, "<a href=\"/key/guest.asc\" download>", TXT->key_guest_download,
+	    "</a></p>\n");
+	web_buf_wrap(b, "<h2>", TXT->key_own_title, "</h2>\n");
 }
 
 /* key_export_part - export, then close (a mailbox with an own key) */
 static void key_export_part(web_buf *b, const char *csrf)
 {
-	web_buf_puts(b, "<h2>");
-	web_buf_esc(b, TXT->key_export_title);
-	web_buf_puts(b, "</h2>\n<p>");
-	web_buf_esc(b, TXT->key_export_text);
-	web_buf_puts(b, "</p>\n<form method=\"post\" action=\"/export\">");
+	web_buf_wrap(b, "<h2>", TXT->key_export_title, "</h2>\n");
+	web_buf_wrap(b, "<p>", TXT->key_export_text, "</p>\n");
+	web_buf_puts(b, "<form method=\"post\" action=\"/export\">");
 	web_html_hidden_csrf(b, csrf);
-	web_buf_puts(b, "<button type=\"submit\">");
-	web_buf_esc(b, TXT->key_export_submit);
-	web_buf_puts(b, "</button></form>\n<p>");
-	web_buf_esc(b, TXT->key_close_text);
-	web_buf_puts(b, "</p>\n<form method=\"post\" action=\"/close\">");
+	web_buf_wrap(b, "<button type=\"submit\">", TXT->key_export_submit, "</button></form>\n");
+	web_buf_wrap(b, "<p>", TXT->key_close_text, "</p>\n");
+	web_buf_puts(b, "<form method=\"post\" action=\"/close\">");
 	web_html_hidden_csrf(b, csrf);
-	web_buf_puts(b, "<label><input type=\"checkbox\" name=\"confirm\" value=\"yes\" "
-	    "required> ");
-	web_buf_esc(b, TXT->key_close_confirm);
-	web_buf_puts(b, "</label> <button type=\"submit\">");
-	web_buf_esc(b, TXT->key_close_submit);
-	web_buf_puts(b, "</button></form>\n");
+	web_buf_wrap(b, "<label><input type=\"checkbox\" name=\"confirm\" value=\"yes\" "
+	    "required> ", TXT->key_close_confirm, "</label> ");
+	web_buf_wrap(b, "<button type=\"submit\">", TXT->key_close_submit, "</button></form>\n");
 }
 
 /* key_upload_form - the upload of a public key: a file, or pasted */
@@ -130,17 +117,13 @@ static void key_upload_form(web_buf *b, const char *csrf)
 
 	snprintf(size, sizeof(size), "%ld", web_cfg.own_key_max / 1024);
 	web_tfmt(label, sizeof(label), TXT->key_file_label, size, NULL, NULL);
-	web_buf_puts(b, "<form method=\"post\" action=\"/key\" enctype=\"multipart/form-data\">"
-	    "<p><label>");
-	web_buf_esc(b, label);
-	web_buf_puts(b, " <input type=\"file\" name=\"key\" accept=\".asc,.gpg,.pgp,.txt\">"
-	    "</label></p>\n<p><label>");
-	web_buf_esc(b, TXT->key_paste_label);
-	web_buf_puts(b, " <textarea name=\"keytext\" rows=\"6\" cols=\"64\"></textarea></label></p>\n");
+	web_buf_puts(b, "<form method=\"post\" action=\"/key\" enctype=\"multipart/form-data\">");
+	web_buf_wrap(b, "<p><label>", label, " <input type=\"file\" name=\"key\" "
+	    "accept=\".asc,.gpg,.pgp,.txt\"></label></p>\n");
+	web_buf_wrap(b, "<p><label>", TXT->key_paste_label, " <textarea name=\"keytext\" "
+	    "rows=\"6\" cols=\"64\"></textarea></label></p>\n");
 	web_html_hidden_csrf(b, csrf);
-	web_buf_puts(b, "<button type=\"submit\">");
-	web_buf_esc(b, TXT->key_upload_submit);
-	web_buf_puts(b, "</button></form>\n");
+	web_buf_wrap(b, "<button type=\"submit\">", TXT->key_upload_submit, "</button></form>\n");
 }
 
 /* key_page - the page, with an alert (cls "error" or "ok") if text is set */
@@ -153,18 +136,14 @@ static int key_page(web_req *rq, int status, const web_mailbox *mb, const char *
 
 	web_buf_init(&b);
 	web_html_begin(&b, &p);
-	web_buf_puts(&b, "<h1>");
-	web_buf_esc(&b, TXT->key_title);
-	web_buf_puts(&b, "</h1>\n");
+	web_buf_wrap(&b, "<h1>", TXT->key_title, "</h1>\n");
 	web_html_alert(&b, cls, text);
 	key_guest_part(&b);
 	if (mb && mb->own_fingerprint && *mb->own_fingerprint) {
 		web_ownkey_notice(&b, mb);
 		key_export_part(&b, rq->csrf);
 	} else {
-		web_buf_puts(&b, "<p>");
-		web_buf_esc(&b, TXT->key_upload_text);
-		web_buf_puts(&b, "</p>\n");
+		web_buf_wrap(&b, "<p>", TXT->key_upload_text, "</p>\n");
 	}
 	key_upload_form(&b, rq->csrf);
 	web_html_end(&b, &p);

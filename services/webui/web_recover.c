@@ -188,18 +188,15 @@ void web_recovery_code_html(web_buf *b, const web_page *p, const char *grouped)
 	char warn[256];
 
 	web_html_begin(b, p);
-	web_buf_puts(b, "<section class=\"card\">\n<h1>");
-	web_buf_esc(b, TXT->rec_code_title);
-	web_buf_puts(b, "</h1>\n<p class=\"lead\">");
+	web_buf_wrap(b, "<section class=\"card\">\n<h1>", TXT->rec_code_title,
+	    "</h1>\n<p class=\"lead\">");
 	web_buf_esc(b, TXT->rec_code_lead);
-	web_buf_puts(b, "</p>\n<p class=\"recovery-code\" id=\"recovery-code\"><code>");
-	web_buf_esc(b, grouped);
-	web_buf_puts(b, "</code></p>\n");
+	web_buf_wrap(b, "</p>\n<p class=\"recovery-code\" id=\"recovery-code\"><code>", grouped,
+	    "</code></p>\n");
 	web_tfmt(warn, sizeof(warn), TXT->rec_code_warn, TXT->product, NULL, NULL);
 	web_html_alert(b, "warn", warn);
-	web_buf_puts(b, "<p><a class=\"btn\" href=\"/inbox\">");
-	web_buf_esc(b, TXT->rec_code_done);
-	web_buf_puts(b, "</a></p>\n</section>\n");
+	web_buf_wrap(b, "<p><a class=\"btn\" href=\"/inbox\">", TXT->rec_code_done,
+	    "</a></p>\n</section>\n");
 	web_html_end(b, p);
 }
 
@@ -304,9 +301,8 @@ void web_recover_html(web_buf *b, const web_page *p, const char *csrf, const cha
     const char *msg)
 {
 	web_html_begin(b, p);
-	web_buf_puts(b, "<section class=\"card\">\n<h1>");
-	web_buf_esc(b, TXT->rec_title);
-	web_buf_puts(b, "</h1>\n<p class=\"lead\">");
+	web_buf_wrap(b, "<section class=\"card\">\n<h1>", TXT->rec_title,
+	    "</h1>\n<p class=\"lead\">");
 	web_buf_esc(b, TXT->rec_lead);
 	web_buf_puts(b, "</p>\n");
 	web_html_alert(b, "alert", msg);
@@ -314,7 +310,8 @@ void web_recover_html(web_buf *b, const web_page *p, const char *csrf, const cha
 	web_html_hidden_csrf(b, csrf);
 	web_buf_puts(b, "\n<label for=\"address\">");
 	web_buf_esc(b, TXT->addr_label);
-	web_buf_puts(b, "</label>\n<input id=\"address\" name=\"address\" type=\"email\" autocomplete=\"username\" "
+	web_buf_puts(b, "</label>\n<input id=\"address\" name=\"address\" type=\"email\" "
+	    "autocomplete=\"username\" "
 	    "maxlength=\"254\" required value=\"");
 	web_buf_esc(b, address ? address : "");
 	web_buf_puts(b, "\">\n<label for=\"code\">");
@@ -331,9 +328,8 @@ void web_recover_html(web_buf *b, const web_page *p, const char *csrf, const cha
 	    "autocomplete=\"new-password\" maxlength=\"%ld\" required>\n"
 	    "<button type=\"submit\" class=\"btn\">", web_cfg.password_max);
 	web_buf_esc(b, TXT->rec_submit);
-	web_buf_puts(b, "</button>\n</form>\n<p><a href=\"/login\">");
-	web_buf_esc(b, TXT->rec_back);
-	web_buf_puts(b, "</a></p>\n</section>\n");
+	web_buf_wrap(b, "</button>\n</form>\n<p><a href=\"/login\">", TXT->rec_back,
+	    "</a></p>\n</section>\n");
 	web_html_end(b, p);
 }
 

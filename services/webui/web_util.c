@@ -102,6 +102,13 @@ void web_buf_esc(web_buf *b, const char *s)
 		web_buf_escn(b, s, strlen(s));
 }
 
+void web_buf_wrap(web_buf *b, const char *before, const char *text, const char *after)
+{
+	web_buf_puts(b, before);
+	web_buf_esc(b, text);
+	web_buf_puts(b, after);
+}
+
 void web_buf_escf(web_buf *b, const char *fmt, ...)
 {
 	va_list ap;
