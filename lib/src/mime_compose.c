@@ -104,6 +104,22 @@ static GMimeObject *att_part(const pn_mime_att *a, GMimeStream **stream_r)
 	return GMIME_OBJECT(part);
 }
 
+/* related - html and its inline image (Content-ID cid) as multipart/related */
+static GMimeObject *related(GMimeObject *html, const pn_mime_att *img, const char *cid,
+    GMimeStream **stream_r)
+{
+	GMimeMultipart *rel = g_mime_multipart_new_with_subtype("related");
+	GMimeObject *part = att_part(img, stream_r);
+
+	g_mime_object_set_disposition(part, "inline");
+	g_mime_object_set_content_id(part, cid);
+	g_mime_multipart_add(rel, html);
+	g_mime_multipart_add(rel, part);
+	g_object_unref(html);
+	g_object_unref(part);
+	return GMIME_OBJECT(rel);
+}
+
 /* pn_mime_compose - render a new mail, CRLF line ends */
 uint8_t *pn_mime_compose(const pn_mime_mail *m, size_t *len_r,
     const char **why_r)
@@ -111,7 +127,7 @@ uint8_t *pn_mime_compose(const pn_mime_mail *m, size_t *len_r,
 	GMimeMessage *msg;
 	GMimeFormatOptions *fo;
 	GMimeObject *body;
-	GMimeStream **streams = NULL;
+	GMimeStream **streams = NULL, *img_stream = NULL;
 	GDateTime *now;
 	char *subject, *id, *text;
 	const char *domain = m->message_id_domain;
@@ -166,6 +182,8 @@ uint8_t *pn_mime_compose(const pn_mime_mail *m, size_t *len_r,
 		GMimeMultipart *alt = g_mime_multipart_new_with_subtype("alternative");
 		GMimeObject *t = text_part("plain", m->text);
 		GMimeObject *h = text_part("html", m->html);
+		if (m->inline_img && m->inline_cid)
+			h = related(h, m->inline_img, m->inline_cid, &img_stream);
 		g_mime_multipart_add(alt, t);
 		g_mime_multipart_add(alt, h);
 		g_object_unref(t);
@@ -199,6 +217,8 @@ done:
 		g_object_unref(streams[i]);
 	}
 	free(streams);
+	if (img_stream)
+		g_object_unref(img_stream);
 	g_object_unref(msg);
 	return out;
 }

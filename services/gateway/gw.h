@@ -28,6 +28,9 @@
 #include "postern/mem.h"
 #include "postern/service.h"
 
+/* the sender's personal note to the recipients (SendEvent.note); removed from every copy */
+#define GW_NOTE_HEADER "X-Postern-Note"
+
 /* ---- configuration ---- */
 struct gw_config {
 	char *milter;               /* libmilter socket: inet:PORT@HOST or unix:/path */

@@ -54,6 +54,7 @@
 #include "postern/gpg.h"
 #include "postern/log.h"
 #include "postern/metrics.h"
+#include "postern/mime.h"
 #include "gw.h"
 
 #define HEADERS_MAX 1000            /* header fields kept per message */
@@ -80,6 +81,7 @@ typedef struct conn {
 	size_t n_hdr;
 	size_t bytes;               /* headers + body so far */
 	int triggered, with_pin, oversize;
+	char *note;                 /* X-Postern-Note, decoded: the sender's note */
 	crypto_generichash_state body_hash;
 	pn_buf body;
 	size_t body_cap;
@@ -99,6 +101,7 @@ static void reset_message(conn *c)
 		pn_free(&c->rcpt[i].addr);
 	}
 	pn_free(&c->rcpt);
+	pn_wipe_free(&c->note);
 	for (size_t i = 0; i < c->n_hdr; i++) {
 		pn_free(&c->hdr[i].name);
 		pn_wipe_free(&c->hdr[i].value);
@@ -257,6 +260,10 @@ static sfsistat on_header(SMFICTX *ctx, char *name, char *value)
 		c->triggered = 1;
 	} else if (!strcasecmp(name, gw_cfg.pin_header) && gw_yes(value)) {
 		c->with_pin = 1;
+	} else if (!strcasecmp(name, GW_NOTE_HEADER) && c->note == NULL) {
+		/* RFC 2047 words decoded; provision checks the length */
+		char *d = pn_mime_header_decode(value);
+		c->note = d ? d : pn_strdup(value);
 	}
 	return SMFIS_CONTINUE;
 }
@@ -336,7 +343,8 @@ static void append_crlf(pn_buf *b, size_t *cap, const char *s)
 /* is_mark_header - a header that only instructs the gateway */
 static int is_mark_header(const char *name)
 {
-	return !strcasecmp(name, gw_cfg.header) || !strcasecmp(name, gw_cfg.pin_header);
+	return !strcasecmp(name, gw_cfg.header) || !strcasecmp(name, gw_cfg.pin_header) ||
+	    !strcasecmp(name, GW_NOTE_HEADER);
 }
 
 /* subject_clean - the subject without both tags (pn_malloc'd), or NULL if unchanged */
@@ -382,19 +390,23 @@ static void render(const conn *c, pn_buf *out)
 /* remove_marks - the trigger marks go from the mail the MTA delivers; 0 or -1 */
 static int remove_marks(SMFICTX *ctx, const conn *c)
 {
-	int n_subject = 0, n_mark[2] = { 0, 0 }, rc = 0;
+	int n_subject = 0, n_mark[3] = { 0, 0, 0 }, rc = 0;
 
 	for (size_t i = 0; i < c->n_hdr; i++) {
 		if (!strcasecmp(c->hdr[i].name, gw_cfg.header))
 			n_mark[0]++;
 		else if (!strcasecmp(c->hdr[i].name, gw_cfg.pin_header))
 			n_mark[1]++;
+		else if (!strcasecmp(c->hdr[i].name, GW_NOTE_HEADER))
+			n_mark[2]++;
 	}
 	/* last occurrence first: the indexes of the others stay what they were */
 	for (int k = n_mark[0]; k >= 1; k--)
 		rc |= smfi_chgheader(ctx, gw_cfg.header, k, NULL) == MI_SUCCESS ? 0 : -1;
 	for (int k = n_mark[1]; k >= 1; k--)
 		rc |= smfi_chgheader(ctx, gw_cfg.pin_header, k, NULL) == MI_SUCCESS ? 0 : -1;
+	for (int k = n_mark[2]; k >= 1; k--)
+		rc |= smfi_chgheader(ctx, GW_NOTE_HEADER, k, NULL) == MI_SUCCESS ? 0 : -1;
 	for (size_t i = 0; i < c->n_hdr; i++) {
 		char *clean;
 
@@ -475,6 +487,7 @@ static void hand_over(SMFICTX *ctx, conn *c, char **ext, size_t n_ext,
 	ev.mime.data = mime.data;
 	ev.mime.len = mime.len;
 	ev.with_pin = c->with_pin;
+	ev.note = c->note;
 	ev.deliver_key_found = 1;
 	ev.sender_notice = !strcmp(gw_cfg.pin_notice, "encrypt-only") ?
 	    POSTERN__V1__SENDER_NOTICE__SENDER_NOTICE_ENCRYPTED :

@@ -14,7 +14,10 @@
  *	  - an envelope sender in POSTERN_GATEWAY_ALWAYS_DOMAINS.
  *	POSTERN_GATEWAY_PIN_TAG ("[pin]") in the subject or the header
  *	POSTERN_GATEWAY_PIN_HEADER ("X-Postern-PIN") saying "yes" asks for a
- *	PIN. Tags and headers are taken out of the mail everyone receives.
+ *	PIN. The header X-Postern-Note carries the sender's personal note
+ *	for the invitation (SendEvent.note: at most 1,000 characters, RFC
+ *	2047 words decoded; a longer one refuses the event). Tags and
+ *	headers are taken out of the mail everyone receives.
  *	Mail without a trigger, and mail from the null sender <>, passes
  *	untouched: the milter answers "accept" after the headers and never
  *	sees the body.

@@ -14,8 +14,9 @@
  *	postern.v1.MailstoreRequest, reply postern.v1.MailstoreReply
  *	(proto/postern/v1/mailstore.proto): ping, get_mailbox, accept,
  *	store_message, list_folder, get_message, mark_seen, delete_message,
- *	update_mailbox, touch, queue_mail, list_inactive, list_tombstones,
- *	forget_tombstones, delete_mailboxes, reissue, set_keys. The
+ *	update_mailbox, touch, set_locale, queue_mail, list_inactive,
+ *	list_tombstones, forget_tombstones, delete_mailboxes, reissue,
+ *	set_keys. set_locale records the language the recipient chose. The
  *	reissue op gives a mailbox never activated a new link, PIN and key
  *	protection with the message and invitation that caused it; set_keys
  *	is the compare-and-set of the keys at activation and recovery
@@ -120,6 +121,7 @@ static const pn_op ops[] = {
 	{ POSTERN__V1__MAILSTORE_REQUEST__OP_DELETE_MESSAGE, "delete_message", ms_op_delete_message },
 	{ POSTERN__V1__MAILSTORE_REQUEST__OP_UPDATE_MAILBOX, "update_mailbox", ms_op_update_mailbox },
 	{ POSTERN__V1__MAILSTORE_REQUEST__OP_TOUCH, "touch", ms_op_touch },
+	{ POSTERN__V1__MAILSTORE_REQUEST__OP_SET_LOCALE, "set_locale", ms_op_set_locale },
 	{ POSTERN__V1__MAILSTORE_REQUEST__OP_QUEUE_MAIL, "queue_mail", ms_op_queue_mail },
 	{ POSTERN__V1__MAILSTORE_REQUEST__OP_LIST_INACTIVE, "list_inactive", ms_op_list_inactive },
 	{ POSTERN__V1__MAILSTORE_REQUEST__OP_LIST_TOMBSTONES, "list_tombstones",

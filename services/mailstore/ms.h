@@ -137,6 +137,10 @@ pn_err ms_db_delete_message(pn_pg *pg, int64_t mailbox_id,
 pn_err ms_db_update_mailbox(pn_pg *pg, const Postern__V1__UpdateMailbox *u,
     pn_pool *pool, Postern__V1__Mailbox **mb_r, ms_why *why);
 pn_err ms_db_touch(pn_pg *pg, int64_t mailbox_id, ms_why *why);
+/* ms_db_set_locale - the mailbox's language; NOTFOUND if there is none */
+pn_err ms_db_set_locale(pn_pg *pg, int64_t mailbox_id, const char *locale, ms_why *why);
+/* ms_locale_ok - "" or at most 35 of [A-Za-z0-9-] */
+int ms_locale_ok(const char *locale);
 
 /* ---- ms_keys.c ---- */
 /* ms_db_reissue - new link, PIN verifier and key protection, message and invitation */
@@ -179,6 +183,7 @@ pn_err ms_op_mark_seen(pn_ctx *, const ProtobufCMessage *, ProtobufCMessage *, p
 pn_err ms_op_delete_message(pn_ctx *, const ProtobufCMessage *, ProtobufCMessage *, pn_pool *);
 pn_err ms_op_update_mailbox(pn_ctx *, const ProtobufCMessage *, ProtobufCMessage *, pn_pool *);
 pn_err ms_op_touch(pn_ctx *, const ProtobufCMessage *, ProtobufCMessage *, pn_pool *);
+pn_err ms_op_set_locale(pn_ctx *, const ProtobufCMessage *, ProtobufCMessage *, pn_pool *);
 pn_err ms_op_delete_mailboxes(pn_ctx *, const ProtobufCMessage *, ProtobufCMessage *, pn_pool *);
 pn_err ms_op_queue_mail(pn_ctx *, const ProtobufCMessage *, ProtobufCMessage *, pn_pool *);
 pn_err ms_op_list_inactive(pn_ctx *, const ProtobufCMessage *, ProtobufCMessage *, pn_pool *);

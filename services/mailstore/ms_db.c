@@ -102,6 +102,7 @@ Postern__V1__Mailbox *ms_mb_from_row(const PGresult *res, int row,
 	mb->senders = ms_split_lines(pn_pg_text(res, row, 15, pool), pool, &mb->n_senders);
 	mb->recovery_key = bytes(res, row, 16, pool);
 	mb->recovery_verifier = bytes(res, row, 17, pool);
+	mb->locale = pn_pg_text(res, row, 18, pool);
 	return mb;
 }
 
@@ -336,11 +337,12 @@ static pn_err insert_mailbox(pn_pg *pg, const char *address,
 		pn_pg_param_bytea(&p, nm->reissue_box.data, nm->reissue_box.len);
 	else
 		pn_pg_param_bytea(&p, NULL, 0);
+	pn_pg_param_text(&p, nm->locale ? nm->locale : "");
 	err = pn_pg_exec_prepared(pg, "ms_insert_mailbox",
 	    "INSERT INTO mailboxes (address, state, public_key, secret_key, fingerprint, "
-	    "link_hash, pin_verifier, created_by, created_event, reissue_box, senders) "
+	    "link_hash, pin_verifier, created_by, created_event, reissue_box, senders, locale) "
 	    "VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, "
-	    "CASE WHEN $8 = '' THEN '{}'::text[] ELSE ARRAY[$8] END) "
+	    "CASE WHEN $8 = '' THEN '{}'::text[] ELSE ARRAY[$8] END, $11) "
 	    "ON CONFLICT (address) DO NOTHING RETURNING " MB_PUBLIC, &p, &res);
 	if (err != PN_OK)
 		return err;
@@ -689,6 +691,26 @@ pn_err ms_cas_answer(pn_pg *pg, PGresult **res, int64_t id, pn_pool *pool,
 	if ((err = ms_db_get_mailbox(pg, id, NULL, NULL, 0, pool, mb_r, why)) != PN_OK)
 		return err;
 	return ms_set_why(why, PN_ERR_EXISTS, differs);
+}
+
+/* ms_db_set_locale - the recipient's language */
+pn_err ms_db_set_locale(pn_pg *pg, int64_t mailbox_id, const char *locale, ms_why *why)
+{
+	pn_pg_params p;
+	PGresult *res = NULL;
+	pn_err err;
+	int found;
+
+	pn_pg_params_init(&p);
+	pn_pg_param_int(&p, mailbox_id);
+	pn_pg_param_text(&p, locale);
+	err = pn_pg_exec_prepared(pg, "ms_set_locale",
+	    "UPDATE mailboxes SET locale = $2 WHERE id = $1", &p, &res);
+	if (err != PN_OK)
+		return ms_db_fail(pg, why, "set locale", err);
+	found = atoi(PQcmdTuples(res)) > 0;
+	pn_pg_clear(&res);
+	return found ? PN_OK : ms_set_why(why, PN_ERR_NOTFOUND, "no such mailbox");
 }
 
 /* ms_db_touch - record activity */

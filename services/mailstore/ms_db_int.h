@@ -19,7 +19,9 @@
 	"link_hash, pin_verifier, created_by, " EPOCH("created_at") ", " \
 	EPOCH("last_activity") ", coalesce(" EPOCH("warned_at") ", 0), created_event, " \
 	"reissue_box, reissue_count, array_to_string(senders, E'\\n'), " recovery ", " \
-	"recovery_verifier"
+	"recovery_verifier, locale"
+/* the number of MB_COLS columns: a statement's own columns come after them */
+#define MB_NCOLS 19
 #define MB_SECRET MB_COLS("secret_key", "recovery_key")
 #define MB_PUBLIC MB_COLS("''::bytea", "NULL::bytea")
 

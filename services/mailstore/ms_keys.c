@@ -52,7 +52,7 @@ static pn_err lock_row(pn_pg *pg, int64_t id, pn_pool *pool, Mailbox **mb_r,
 		return err;
 	if (PQntuples(res) > 0) {
 		*mb_r = ms_mb_from_row(res, 0, pool, created_event_r);
-		*reissue_event_r = pn_pg_text(res, 0, 18, pool);
+		*reissue_event_r = pn_pg_text(res, 0, MB_NCOLS, pool);
 	}
 	pn_pg_clear(&res);
 	return PN_OK;

@@ -411,6 +411,24 @@ pn_err ms_op_touch(pn_ctx *ctx, const ProtobufCMessage *request,
 	return db_result(ctx, err, &w);
 }
 
+/* ms_op_set_locale - the recipient chose a language */
+pn_err ms_op_set_locale(pn_ctx *ctx, const ProtobufCMessage *request,
+    ProtobufCMessage *reply, pn_pool *pool)
+{
+	const Postern__V1__SetLocale *l = REQ(request)->set_locale;
+	ms_why w = { NULL };
+	pn_err err;
+
+	(void)reply;
+	(void)pool;
+	if (l->mailbox_id <= 0)
+		return fail(ctx, PN_ERR_PARAMS, "mailbox_id must be positive");
+	if (!ms_locale_ok(l->locale))
+		return fail(ctx, PN_ERR_PARAMS, "locale must be at most 35 letters, digits or '-'");
+	RETRY(err, ms_db_set_locale(pg(), l->mailbox_id, l->locale, &w));
+	return db_result(ctx, err, &w);
+}
+
 /*
  * ms_op_delete_mailboxes - the reaper's batch delete: mailstore takes the
  * idlest mailboxes itself, one transaction (the form with mailbox_ids is

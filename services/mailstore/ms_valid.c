@@ -13,6 +13,7 @@
  * Also here: the small pure policies the unit tests pin down (back-off,
  * list limits, enum names).
  */
+#include <ctype.h>
 #include <string.h>
 
 #include "postern/addr.h"
@@ -193,7 +194,24 @@ pn_err ms_check_new_mailbox(const Postern__V1__Mailbox *mb, pn_pool *pool,
 		*why_r = "new mailbox created_by is not a sane address";
 		return PN_ERR_PARAMS;
 	}
+	if (!ms_locale_ok(mb->locale)) {
+		*why_r = "new mailbox locale must be at most 35 letters, digits or '-'";
+		return PN_ERR_PARAMS;
+	}
 	return PN_OK;
+}
+
+/* ms_locale_ok - the shape the locale column accepts */
+int ms_locale_ok(const char *locale)
+{
+	size_t n = locale ? strlen(locale) : 0;
+
+	if (n > 35)
+		return 0;
+	for (size_t i = 0; i < n; i++)
+		if (!isalnum((unsigned char)locale[i]) && locale[i] != '-')
+			return 0;
+	return 1;
 }
 
 /* ms_list_limit - page size: 0 means the default */

@@ -104,6 +104,25 @@
  *		armored OpenPGP public key: its holder may re-issue any mailbox
  *		that is not active (posternctl reissue --operator, prov_ctl.c);
  *		empty = no operator.
+ *	Branding and languages (lib/src/brand.c; docs/configuration.md):
+ *	POSTERN_PRODUCT_NAME  Postern - the product name recipients see.
+ *	POSTERN_ORG_NAME  "" - the organisation; invitations name it with the
+ *		sender, so that the recipient can tell who is writing.
+ *	POSTERN_LOGO_FILE  "" - a PNG, JPEG or GIF (<= 256 KB): inline (cid:)
+ *		in HTML mails, /static/logo in the web UI; never fetched.
+ *	POSTERN_PRIMARY_COLOR  #1a5fb4 - #rrggbb of buttons and accents.
+ *	POSTERN_IMPRINT_URL, POSTERN_PRIVACY_URL  "" - http(s) links in the
+ *		footer of pages and mails.
+ *	POSTERN_SUPPORT_CONTACT  "" - where recipients get help.
+ *	POSTERN_DEFAULT_LOCALE  en (en, de, fr) - the language when none is
+ *		known, or a tag is malformed or unsupported (logged).
+ *	POSTERN_LOCALE_DIR  "" - the compiled catalogues; empty: locale/
+ *		beside the program's bin/ directory.
+ *	POSTERN_TEMPLATE_DIR  "" - the operator's templates: <lang>/<file>
+ *		or <file> there replaces the built-in file; each is checked
+ *		at start, and an unknown variable stops the service.
+ *	POSTERN_ORG_UTC_OFFSET  0 (-840..840) minutes east of UTC: the
+ *		organisation's zone, for dates shown to recipients.
  * SECURITY
  *	CURVE client of the broker with its own certificate, also for its
  *	calls to keylookup and mailstore. Never stores a link secret or PIN
@@ -183,6 +202,7 @@ static const pn_cfg_entry config[] = {
 	    "re-issues of a never-activated mailbox that still renew its inactivity"),
 	PN_CFG_STR("POSTERN_PROVISION_OPERATOR_KEY", "", &prov_cfg.operator_key, 0,
 	    "file with the operator's armored OpenPGP public key (posternctl reissue --operator)"),
+	PN_BRAND_CFG(&prov_cfg.brand),
 	PN_CFG_END
 };
 

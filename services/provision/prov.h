@@ -25,6 +25,7 @@
 #include "postern/v1/keylookup.pb-c.h"
 #include "postern/v1/mailstore.pb-c.h"
 #include "postern/v1/provision.pb-c.h"
+#include "postern/brand.h"
 #include "postern/bus.h"
 #include "postern/err.h"
 #include "postern/gpg.h"
@@ -57,6 +58,7 @@ struct prov_config {
 	long keyring_max_age;       /* seconds before the keyring is renewed */
 	long reissue_renew_max;     /* re-issues that still renew last_activity */
 	char *operator_key;         /* file of the operator's OpenPGP public key ("" = none) */
+	pn_brand brand;             /* names, logo, languages, templates */
 };
 extern struct prov_config prov_cfg;
 
@@ -201,15 +203,25 @@ typedef struct prov_invite {
 	int reissued;               /* an invitation again: earlier links no longer work */
 	int pending;                /* notification: the mailbox was never opened */
 	long inactivity_days;
+	const char *lang;           /* the mailbox's language tag (checked here) */
+	const char *note;           /* the sender's note, or NULL (invitation only) */
 } prov_invite;
+
+/* the template kinds of provision's mails, checked at start (prov_init) */
+extern const pn_tmpl_kind prov_templates[];
+extern const size_t prov_n_templates;
+/* the longest note of a sender, in characters */
+#define PROV_NOTE_MAX 1000
+/* prov_note_clean - the note without control characters (but line ends); NULL if too long */
+char *prov_note_clean(const char *note);
 
 /* prov_render_invitation - text + HTML invitation with the link, never the PIN */
 uint8_t *prov_render_invitation(const prov_invite *inv, size_t *len_r);
 /* prov_render_notification - short text mail: new message, link to the login page */
 uint8_t *prov_render_notification(const prov_invite *inv, size_t *len_r);
-/* prov_render_locked - notice to the sender: a mailbox got locked */
+/* prov_render_locked - notice to the sender: a mailbox got locked (in the mailbox's language) */
 uint8_t *prov_render_locked(const char *from, const char *sender,
-    const char *recipient, long failures, size_t *len_r);
+    const char *recipient, long failures, const char *lang, size_t *len_r);
 /* One recipient named in a sender notice. */
 typedef struct prov_notice_line {
 	const char *recipient;
@@ -221,6 +233,7 @@ typedef struct prov_notice {
 	const char *from;           /* POSTERN_INVITE_FROM header value */
 	const char *sender;         /* the event's sender, normalised: To */
 	const char *date;           /* the message's Date header ("" if none) */
+	const char *lang;           /* language of the notice */
 	const prov_notice_line *lines;
 	size_t n;
 } prov_notice;
@@ -254,6 +267,7 @@ typedef struct prov_event {
 	const Postern__V1__SendEvent *ev;
 	const char *sender;                 /* normalised */
 	const char *sender_name;            /* from the mail's From, if it is the sender */
+	const char *lang;                   /* the event's language, checked (pn_i18n_pick) */
 	const Postern__V1__KeyResult *sender_key;   /* KEY_FOUND or NULL */
 	char *envelope;                     /* plaintext list-view record */
 	int has_attachments;

@@ -49,6 +49,14 @@ int prov_init(pn_ctx *ctx)
 	const char *why = NULL;
 
 	pn_ctx_set_state(ctx, st);
+	{
+		char err[512];
+		if (pn_brand_load(&prov_cfg.brand, prov_templates, prov_n_templates, err,
+		    sizeof(err)) < 0) {
+			pn_error("msg=\"cannot start: %s\"", err);
+			goto fail;
+		}
+	}
 	if (prov_key_parse(prov_cfg.server_key, st->key) < 0) {
 		pn_error("msg=\"POSTERN_PROVISION_KEY must be 32 bytes as 64 hex digits or base64\"");
 		goto fail;
@@ -144,6 +152,7 @@ void prov_fini(pn_ctx *ctx)
 	pn_free(&st->invite_addr);
 	pn_free(&st->return_path);
 	pn_buf_free(&st->operator_key);
+	pn_brand_fini(&prov_cfg.brand);
 	sodium_memzero(st->key, sizeof(st->key));
 	free(st);
 	pn_ctx_set_state(ctx, NULL);

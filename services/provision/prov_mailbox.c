@@ -311,6 +311,8 @@ static pn_err to_existing(prov_event *e, const char *address, const Mailbox *mb,
 			.public_url = prov_cfg.public_url, .link_text = NULL,
 			.pending = pending,
 			.inactivity_days = prov_cfg.inactivity_days,
+			/* the language the mailbox keeps, else this event's */
+			.lang = mb->locale && *mb->locale ? mb->locale : e->lang,
 		};
 		if (!(data = prov_render_notification(&inv, &len))) {
 			e->why = "cannot render the notification";
@@ -396,6 +398,7 @@ static pn_err to_new(prov_event *e, const char *address, Outcome *o, const Mailb
 		nm.pin_verifier.len = sizeof(verifier);
 	}
 	nm.created_by = (char *)e->sender;
+	nm.locale = (char *)e->lang;
 	/* the passphrase, sealed for a re-issue before activation (prov_reissue.c) */
 	pn_guest_passphrase(sec.link, sec.pin, pass);
 	n = prov_reissue_seal(e->st->key, fpr, pass, box);
@@ -414,6 +417,7 @@ static pn_err to_new(prov_event *e, const char *address, Outcome *o, const Mailb
 			.public_url = prov_cfg.public_url, .link_text = link_text,
 			.with_pin = sec.pin[0] != '\0',
 			.inactivity_days = prov_cfg.inactivity_days,
+			.lang = e->lang, .note = e->ev->note,
 		};
 		data = prov_render_invitation(&inv, &len);
 	}

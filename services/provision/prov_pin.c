@@ -180,8 +180,9 @@ static void lock_mailbox(verify *v, const Postern__V1__Mailbox *mb, long failure
 		return;
 	{
 		size_t len;
+		/* in the mailbox's language: the one its sender chose for it */
 		uint8_t *data = prov_render_locked(prov_cfg.invite_from, mb->created_by,
-		    mb->address, failures, &len);
+		    mb->address, failures, mb->locale, &len);
 
 		if (!data)
 			return;

@@ -60,8 +60,8 @@ static void fresh_make(prov_event *e, const prov_secret *sec, const char *fpr, f
 }
 
 /* invitation - the invitation again, with the new link */
-static Postern__V1__OutMail *invitation(prov_event *e, const char *address,
-    const prov_secret *sec, const fresh *f)
+static Postern__V1__OutMail *invitation(prov_event *e, const Mailbox *mb,
+    const char *address, const prov_secret *sec, const fresh *f)
 {
 	prov_invite inv = {
 		.from = prov_cfg.invite_from, .recipient = address,
@@ -69,6 +69,8 @@ static Postern__V1__OutMail *invitation(prov_event *e, const char *address,
 		.public_url = prov_cfg.public_url, .link_text = f->link_text,
 		.with_pin = sec->pin[0] != '\0', .reissued = 1,
 		.inactivity_days = prov_cfg.inactivity_days,
+		/* the language the mailbox keeps, else this event's */
+		.lang = mb->locale && *mb->locale ? mb->locale : e->lang,
 	};
 	size_t len;
 	uint8_t *data = prov_render_invitation(&inv, &len);
@@ -195,7 +197,7 @@ static pn_err reissue_once(prov_event *e, const char *address, int64_t id,
 		}
 		r.message = &m;
 	}
-	if (!(mail[0] = invitation(e, address, sec, &f))) {
+	if (!(mail[0] = invitation(e, mb, address, sec, &f))) {
 		e->why = "cannot render the invitation";
 		err = PN_ERR_INTERNAL;
 		goto done;

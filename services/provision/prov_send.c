@@ -62,6 +62,7 @@
 #include "postern/metrics.h"
 #include "postern/mime.h"
 #include "postern/pb.h"
+#include "postern/i18n.h"
 #include "prov.h"
 
 #define EVENT_ID_MAX 128
@@ -200,6 +201,14 @@ static pn_err check_event(pn_ctx *ctx, const Postern__V1__SendEvent *ev,
 		pn_ctx_error(ctx, "sender_notice %d is not a SenderNotice", (int)ev->sender_notice);
 		return PN_ERR_PARAMS;
 	}
+	if (ev->note != NULL && ev->note[0] != '\0') {
+		char *note = prov_note_clean(ev->note);
+		if (note == NULL) {
+			pn_ctx_error(ctx, "the note is longer than %d characters", PROV_NOTE_MAX);
+			return PN_ERR_PARAMS;
+		}
+		pn_free(&note);
+	}
 	if (pn_mime_inspect(ev->mime.data, ev->mime.len, info, &why) != PN_OK) {
 		pn_ctx_error(ctx, "the mail is not a valid RFC 5322 message: %s", why);
 		return PN_ERR_PARAMS;
@@ -237,6 +246,8 @@ pn_err prov_op_send(pn_ctx *ctx, const ProtobufCMessage *request,
 	e.pool = pool;
 	e.ev = ev;
 	e.sender = pn_pool_strdup(pool, sender);
+	/* checked once, logged if hostile; the mailbox keeps it */
+	e.lang = pn_i18n_pick(ev->locale, "send event");
 	e.sender_name = "";
 	if (pn_addr_normalise(info.from_addr, buf, sizeof(buf), NULL) == 0 &&
 	    !strcmp(buf, sender))

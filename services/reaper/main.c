@@ -67,6 +67,25 @@
  *		link in the warning.
  *	POSTERN_MAIL_FROM  "Postern <postern@localhost>" - From: of the
  *		warning; its address is the SMTP envelope sender.
+ *	Branding and languages (lib/src/brand.c; docs/configuration.md):
+ *	POSTERN_PRODUCT_NAME  Postern - the product name recipients see.
+ *	POSTERN_ORG_NAME  "" - the organisation; invitations name it with the
+ *		sender, so that the recipient can tell who is writing.
+ *	POSTERN_LOGO_FILE  "" - a PNG, JPEG or GIF (<= 256 KB): inline (cid:)
+ *		in HTML mails, /static/logo in the web UI; never fetched.
+ *	POSTERN_PRIMARY_COLOR  #1a5fb4 - #rrggbb of buttons and accents.
+ *	POSTERN_IMPRINT_URL, POSTERN_PRIVACY_URL  "" - http(s) links in the
+ *		footer of pages and mails.
+ *	POSTERN_SUPPORT_CONTACT  "" - where recipients get help.
+ *	POSTERN_DEFAULT_LOCALE  en (en, de, fr) - the language when none is
+ *		known, or a tag is malformed or unsupported (logged).
+ *	POSTERN_LOCALE_DIR  "" - the compiled catalogues; empty: locale/
+ *		beside the program's bin/ directory.
+ *	POSTERN_TEMPLATE_DIR  "" - the operator's templates: <lang>/<file>
+ *		or <file> there replaces the built-in file; each is checked
+ *		at start, and an unknown variable stops the service.
+ *	POSTERN_ORG_UTC_OFFSET  0 (-840..840) minutes east of UTC: the
+ *		organisation's zone, for dates shown to recipients.
  * SECURITY
  *	CURVE client (and worker) of the broker with its own certificate.
  *	Reads no key material and no message; logs mailbox ids and counts,
@@ -109,6 +128,7 @@ static const pn_cfg_entry config[] = {
 	    PN_CFG_REQUIRED, "the web UI as recipients reach it (login link in the warning)"),
 	PN_CFG_STR("POSTERN_MAIL_FROM", "Postern <postern@localhost>", &reap_cfg.mail_from,
 	    PN_CFG_REQUIRED, "From: of the warning mail"),
+	PN_BRAND_CFG(&reap_cfg.brand),
 	PN_CFG_END
 };
 

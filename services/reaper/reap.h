@@ -22,6 +22,7 @@
 #include <stdint.h>
 #include <time.h>
 
+#include "postern/brand.h"
 #include "postern/err.h"
 #include "postern/mem.h"
 
@@ -40,6 +41,7 @@ struct reap_config {
 	long redis_timeout_ms;
 	char *public_url;
 	char *mail_from;
+	pn_brand brand;
 	int once;                    /* --once */
 	int dry_run;                 /* --dry-run */
 };
@@ -50,6 +52,7 @@ typedef struct reap_box {
 	int64_t id;
 	const char *address;
 	int64_t last_activity;       /* Unix seconds */
+	const char *locale;          /* the mailbox's language ("" = default) */
 } reap_box;
 
 /*
@@ -100,6 +103,7 @@ typedef struct reap_policy {
 	int dry_run;
 	const char *public_url;
 	const char *mail_from;       /* From: header value */
+	const pn_brand *brand;       /* names, languages, templates */
 	const char *envelope_from;   /* its addr-spec */
 	const char *run_id;          /* unique per pass: host:pid:seq */
 	int (*stopping)(void *arg);  /* NULL = never */
@@ -131,13 +135,15 @@ pn_err reap_run(const reap_backend *b, const reap_policy *pol, time_t now,
     reap_stats *st);
 
 /* ---- reap_mail.c ---- */
+/* the warning's template kind, checked at start */
+extern const pn_tmpl_kind reap_templates[];
 /*
- * reap_warning_mail - the plain-text warning for box, deleted at
- * delete_at, sent at now; the whole RFC 5322 message (CRLF) in pool.
+ * reap_warning_mail - the warning for box, deleted at delete_at, in its
+ * language; the whole RFC 5322 message (CRLF) in pool, NULL if it cannot
+ * be composed.
  */
-char *reap_warning_mail(const reap_box *box, time_t delete_at, time_t now,
-    const char *from, const char *public_url, long inactivity_days,
-    pn_pool *pool);
+char *reap_warning_mail(const reap_box *box, time_t delete_at, const char *from,
+    const char *public_url, long inactivity_days, const pn_brand *brand, pn_pool *pool);
 /* reap_idem_key - "reaper-warn:<id>:<last_activity>": one per inactivity period */
 char *reap_idem_key(const reap_box *box, pn_pool *pool);
 /*

@@ -66,6 +66,7 @@ static void boxes_from(Postern__V1__Mailbox *const *mb, size_t n,
 		boxes[i].id = mb[i]->id;
 		boxes[i].address = mb[i]->address;
 		boxes[i].last_activity = mb[i]->last_activity;
+		boxes[i].locale = mb[i]->locale;
 	}
 	*boxes_r = boxes;
 	*n_r = n;

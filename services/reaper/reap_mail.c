@@ -1,9 +1,10 @@
 /*
  * reap_mail.c - the warning a recipient gets before their mailbox goes.
  *
- * Plain US-ASCII text (addresses are ASCII, see addr.h): it says when the mailbox will be
- * deleted (date and time in UTC), that logging in keeps it, and where to
- * log in. It never contains a message, a key or a link secret - only the
+ * Text and HTML from the template kind "warning", in the mailbox's
+ * language: it says when the mailbox will be deleted (date and time in
+ * that language, at the organisation's UTC offset), that logging in keeps
+ * it, and where to log in. It never contains a message, a key or a link secret - only the
  * public address of the web UI. The mail is rendered here and queued
  * through mailstore's outbox like every other mail Postern sends; its
  * idempotency key names the mailbox and the inactivity period, so one
@@ -11,8 +12,10 @@
  * replicas it is attempted.
  */
 #include <inttypes.h>
+#include <stdio.h>
 #include <string.h>
 
+#include "postern/i18n.h"
 #include "reap.h"
 
 int reap_header_safe(const char *s)
@@ -60,88 +63,63 @@ char *reap_idem_key(const reap_box *box, pn_pool *pool)
 	    box->last_activity);
 }
 
-/* The dates a warning shows; literal formats so the compiler checks them. */
-enum when { W_SHORT, W_HEADER, W_DAY, W_DAY_TIME };
+/* the warning's template kind (checked at start, reap_init) */
+static const char *const warning_vars[] = { PN_BRAND_VAR_NAMES, "address", "last_used",
+	"delete_day", "delete_at", "days", "login_url", NULL };
+const pn_tmpl_kind reap_templates[] = {
+	{ "warning", warning_vars, PN_TMPL_SUBJECT | PN_TMPL_TEXT | PN_TMPL_HTML },
+};
 
-/* fmt_time - t in UTC, in one of the formats (C locale names), into pool */
-static char *fmt_time(time_t t, enum when how, pn_pool *pool)
+/* domain_of - the domain of the From address, for the Message-ID */
+static const char *domain_of(const char *from, pn_pool *pool)
 {
-	struct tm tm;
-	char buf[128];
-	size_t n = 0;
+	const char *at = strrchr(from, '@');
+	size_t n;
 
-	gmtime_r(&t, &tm);
-	switch (how) {
-	case W_SHORT: n = strftime(buf, sizeof(buf), "%d %b %Y", &tm); break;
-	case W_HEADER: n = strftime(buf, sizeof(buf), "%a, %d %b %Y %H:%M:%S +0000", &tm); break;
-	case W_DAY: n = strftime(buf, sizeof(buf), "%A, %d %B %Y", &tm); break;
-	case W_DAY_TIME: n = strftime(buf, sizeof(buf), "%A, %d %B %Y at %H:%M UTC", &tm); break;
-	}
-	if (n == 0)
+	if (at == NULL || at[1] == '\0')
+		return "localhost";
+	n = strcspn(at + 1, "> ");
+	return pn_pool_strndup(pool, at + 1, n < 200 ? n : 200);
+}
+
+/* date - t in the thread's language at the organisation's offset, in pool */
+static char *date(time_t t, int with_time, const pn_brand *brand, pn_pool *pool)
+{
+	char buf[128];
+
+	if (pn_i18n_date(buf, sizeof(buf), t, (int)brand->utc_offset, with_time) == 0)
 		buf[0] = '\0';
 	return pn_pool_strdup(pool, buf);
 }
 
-/* domain_of - the part after '@' of the From address, for the Message-ID */
-static const char *domain_of(const char *from)
+char *reap_warning_mail(const reap_box *box, time_t delete_at, const char *from,
+    const char *public_url, long inactivity_days, const pn_brand *brand, pn_pool *pool)
 {
-	const char *at = strrchr(from, '@');
-	static const char def[] = "localhost";
+	const char *lang = pn_i18n_pick(box->locale, "mailbox");
+	const char *prev = pn_i18n_use(lang);
+	char *to = pn_pool_printf(pool, "<%s>", box->address);
+	const pn_tmpl_var v[] = {
+		{ "address", box->address },
+		{ "last_used", date((time_t)box->last_activity, 0, brand, pool) },
+		{ "delete_day", date(delete_at, 0, brand, pool) },
+		{ "delete_at", date(delete_at, 1, brand, pool) },
+		{ "days", pn_pool_printf(pool, "%ld", inactivity_days) },
+		{ "login_url", public_url },
+	};
+	/* one Message-ID per mailbox and period, like the idempotency key */
+	pn_brand_mail m = { .kind = "warning", .lang = lang, .from = from, .to = to,
+		.vars = v, .n_vars = sizeof(v) / sizeof(v[0]),
+		.message_id = pn_pool_printf(pool, "<reaper-warn.%" PRId64 ".%" PRId64 "@%s>",
+		    box->id, box->last_activity, domain_of(from, pool)) };
+	const char *why = NULL;
+	size_t len = 0;
+	uint8_t *mail;
+	char *out = NULL;
 
-	if (at == NULL || at[1] == '\0')
-		return def;
-	return at + 1;
-}
-
-char *reap_warning_mail(const reap_box *box, time_t delete_at, time_t now,
-    const char *from, const char *public_url, long inactivity_days,
-    pn_pool *pool)
-{
-	const char *dom = domain_of(from);
-	char *msgid_dom = pn_pool_strdup(pool, dom);
-	char *gt = strchr(msgid_dom, '>');
-
-	if (gt != NULL)
-		*gt = '\0';
-	return pn_pool_printf(pool,
-	    "From: %s\r\n"
-	    "To: <%s>\r\n"
-	    "Subject: Your Postern mailbox will be deleted on %s\r\n"
-	    "Date: %s\r\n"
-	    "Message-ID: <reaper-warn.%" PRId64 ".%" PRId64 "@%s>\r\n"
-	    "Auto-Submitted: auto-generated\r\n"
-	    "MIME-Version: 1.0\r\n"
-	    "Content-Type: text/plain; charset=us-ascii\r\n"
-	    "Content-Transfer-Encoding: 7bit\r\n"
-	    "\r\n"
-	    "Hello,\r\n"
-	    "\r\n"
-	    "the temporary Postern mailbox for %s has not been used since\r\n"
-	    "%s.\r\n"
-	    "\r\n"
-	    "A temporary mailbox is deleted after %ld days without activity. This\r\n"
-	    "one will be deleted, with all its messages, on\r\n"
-	    "\r\n"
-	    "    %s\r\n"
-	    "\r\n"
-	    "Logging in keeps it: every login starts the %ld days again, and so do\r\n"
-	    "reading a message, sending a reply and a new mail arriving. Log in here:\r\n"
-	    "\r\n"
-	    "    %s\r\n"
-	    "\r\n"
-	    "If you no longer need it, do nothing. After the deletion a new\r\n"
-	    "encrypted mail to this address creates a new mailbox.\r\n"
-	    "\r\n"
-	    "-- \r\n"
-	    "Postern (automatic message, please do not reply)\r\n",
-	    from, box->address,
-	    fmt_time(delete_at, W_SHORT, pool),
-	    fmt_time(now, W_HEADER, pool),
-	    box->id, box->last_activity, msgid_dom,
-	    box->address,
-	    fmt_time((time_t)box->last_activity, W_DAY, pool),
-	    inactivity_days,
-	    fmt_time(delete_at, W_DAY_TIME, pool),
-	    inactivity_days,
-	    public_url);
+	pn_i18n_use(prev);
+	if ((mail = pn_brand_compose(brand, &m, &len, &why)) != NULL) {
+		out = pn_pool_strndup(pool, (const char *)mail, len);
+		pn_free(&mail);
+	}
+	return out;
 }

@@ -200,8 +200,13 @@ static pn_err phase_warn(const reap_backend *b, const reap_policy *pol, time_t n
 				continue;
 			due++;
 			delete_at = (time_t)(box->last_activity + pol->inactivity_days * REAP_DAY);
-			mail = reap_warning_mail(box, delete_at, now, pol->mail_from,
-			    pol->public_url, pol->inactivity_days, pool);
+			mail = reap_warning_mail(box, delete_at, pol->mail_from,
+			    pol->public_url, pol->inactivity_days, pol->brand, pool);
+			if (mail == NULL) {
+				pn_warn("msg=\"cannot compose the warning\" mailbox=%" PRId64, box->id);
+				errors++;
+				continue;
+			}
 			e = b->warn(b->arg, box->id, warn_before, reap_idem_key(box, pool),
 			    pol->envelope_from, box->address, mail, strlen(mail));
 			if (e == PN_OK) {

@@ -52,6 +52,13 @@ int reap_init(pn_ctx *ctx)
 		pn_error("msg=\"POSTERN_PUBLIC_URL must be an http:// or https:// URL\"");
 		return -1;
 	}
+	{
+		char err[512];
+		if (pn_brand_load(&reap_cfg.brand, reap_templates, 1, err, sizeof(err)) < 0) {
+			pn_error("msg=\"cannot start: %s\"", err);
+			return -1;
+		}
+	}
 	return 0;
 }
 
@@ -100,6 +107,7 @@ static pn_err pass(pn_ctx *ctx, const reap_backend *b, unsigned seq, reap_stats 
 	pol.dry_run = reap_cfg.dry_run;
 	pol.public_url = reap_cfg.public_url;
 	pol.mail_from = reap_cfg.mail_from;
+	pol.brand = &reap_cfg.brand;
 	pol.envelope_from = envelope_from;
 	pol.run_id = run_id;
 	pol.stopping = stopping;

@@ -97,6 +97,25 @@
  *	POSTERN_INVITE_FROM  "Postern <postern@localhost>" - From of the mail
  *		that tells a mailbox's sender it was recovered; its address is
  *		the SMTP sender when it has a dotted domain, else <>
+ *	Branding and languages (lib/src/brand.c, web_lang.c; docs/configuration.md):
+ *	POSTERN_PRODUCT_NAME  Postern - the product name recipients see.
+ *	POSTERN_ORG_NAME  "" - the organisation; invitations name it with the
+ *		sender, so that the recipient can tell who is writing.
+ *	POSTERN_LOGO_FILE  "" - a PNG, JPEG or GIF (<= 256 KB): inline (cid:)
+ *		in HTML mails, /static/logo in the web UI; never fetched.
+ *	POSTERN_PRIMARY_COLOR  #1a5fb4 - #rrggbb of buttons and accents.
+ *	POSTERN_IMPRINT_URL, POSTERN_PRIVACY_URL  "" - http(s) links in the
+ *		footer of pages and mails.
+ *	POSTERN_SUPPORT_CONTACT  "" - where recipients get help.
+ *	POSTERN_DEFAULT_LOCALE  en (en, de, fr) - the language when none is
+ *		known, or a tag is malformed or unsupported (logged).
+ *	POSTERN_LOCALE_DIR  "" - the compiled catalogues; empty: locale/
+ *		beside the program's bin/ directory.
+ *	POSTERN_TEMPLATE_DIR  "" - the operator's templates: <lang>/<file>
+ *		or <file> there replaces the built-in file; each is checked
+ *		at start, and an unknown variable stops the service.
+ *	POSTERN_ORG_UTC_OFFSET  0 (-840..840) minutes east of UTC: the
+ *		organisation's zone, for dates shown to recipients.
  * SECURITY
  *	docs/security.md. Redis holds only ciphertext: a session record is
  *	sealed under a key derived from the 256-bit cookie secret, and the
@@ -131,6 +150,7 @@
 #include "web_cfg.h"
 #include "web_proxy.h"
 #include "web_http.h"
+#include "web_lang.h"
 #include "web_activate.h"
 #include "web_folder.h"
 #include "web_login.h"
@@ -212,6 +232,7 @@ static const pn_cfg_entry config[] = {
 	    "wrong recovery codes in a row that close recovery for the address"),
 	PN_CFG_STR("POSTERN_INVITE_FROM", "Postern <postern@localhost>", &web_cfg.invite_from,
 	    PN_CFG_REQUIRED, "From of the mail telling a sender about a recovery"),
+	PN_BRAND_CFG(&web_cfg.brand),
 	PN_CFG_END
 };
 
@@ -224,13 +245,14 @@ static void fini(pn_ctx *ctx)
 	web_recover_fini();
 	web_login_fini();
 	web_folder_fini();
+	web_lang_fini();
 }
 
 /* init - the blocklist, the page cache, the login stand-in key, libcurl, then the HTTP server */
 static int init(pn_ctx *ctx)
 {
-	if (web_activate_init() < 0 || web_recover_init() < 0 || web_folder_init() < 0 ||
-	    web_login_init() < 0) {
+	if (web_lang_init() < 0 || web_activate_init() < 0 || web_recover_init() < 0 ||
+	    web_folder_init() < 0 || web_login_init() < 0) {
 		fini(ctx);
 		return -1;
 	}

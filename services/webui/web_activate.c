@@ -391,7 +391,7 @@ int web_password_post(web_req *rq)
 		goto done;
 	}
 	/* active: the FLOW record goes, the new session comes, then the code */
-	if (web_login_begin(rq, &k.fresh, id, mb->address, &k.work) < 0 ||
+	if (web_login_begin(rq, &k.fresh, id, mb->address, mb->locale, &k.work) < 0 ||
 	    web_recovery_keep(rq, k.code) < 0) {
 		rc = web_error(rq, 503);
 		goto done;

@@ -92,6 +92,17 @@ void web_touch(web_req *rq, int64_t id)
 	pn_ms_touch(rq->t->bus, web_bus_pool(rq), &t, &why);
 }
 
+/* web_set_locale - the mailbox's language (best effort: the session keeps it anyway) */
+void web_set_locale(web_req *rq, int64_t id, const char *lang)
+{
+	Postern__V1__SetLocale l = POSTERN__V1__SET_LOCALE__INIT;
+	const char *why;
+
+	l.mailbox_id = id;
+	l.locale = (char *)lang;
+	pn_ms_set_locale(rq->t->bus, web_bus_pool(rq), &l, &why);
+}
+
 /* web_mark_seen - message id of the session's mailbox has been read (best effort) */
 void web_mark_seen(web_req *rq, int64_t id)
 {

@@ -40,6 +40,8 @@ void web_touch(web_req *rq, int64_t id);
 pn_err web_pin_verify(web_req *rq, const char *pin, const Postern__V1__PinVerdict **v_r);
 /* web_kl_lookup - recipients' keys, fresh; n results (the pool's), or NULL (logged) */
 const Postern__V1__KeyLookupResult *web_kl_lookup(web_req *rq, char **addrs, size_t n);
+/* web_set_locale - the recipient chose a language for the mailbox (best effort) */
+void web_set_locale(web_req *rq, int64_t id, const char *lang);
 /* web_mark_seen - message id of the session's mailbox has been read (best effort) */
 void web_mark_seen(web_req *rq, int64_t id);
 

@@ -8,6 +8,8 @@
 
 #include <stddef.h>
 
+#include "postern/brand.h"
+
 struct web_config {
 	char *listen;
 	long threads;
@@ -45,6 +47,7 @@ struct web_config {
 	int image_proxy_private;    /* the proxy may connect to private addresses (tests) */
 	long own_key_max;           /* bytes of an uploaded public key */
 	long export_max;            /* bytes of an export archive (before encryption) */
+	pn_brand brand;             /* names, logo, colour, languages (web_lang.c) */
 };
 extern struct web_config web_cfg;
 

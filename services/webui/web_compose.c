@@ -38,6 +38,7 @@
 #include <sodium.h>
 
 #include "postern/log.h"
+#include "postern/i18n.h"
 #include "postern/mem.h"
 #include "postern/mime.h"
 #include "web_compose.h"
@@ -113,10 +114,17 @@ char *web_compose_body(const char *text, const web_mail *orig)
 	if (*text && text[strlen(text) - 1] != '\n')
 		web_buf_puts(&b, "\n");
 	web_buf_puts(&b, "\n");
-	if (*orig->date)
-		web_buf_printf(&b, "On %s, %s wrote:\n", orig->date, *orig->from ? orig->from : "?");
-	else
-		web_buf_printf(&b, "%s wrote:\n", *orig->from ? orig->from : "?");
+	{
+		/* the attribution in the recipient's language; "Re:" stays Latin (RFC 5322 3.6.5) */
+		char line[1200];
+		const char *from = *orig->from ? orig->from : "?";
+		if (*orig->date)
+			web_tfmt(line, sizeof(line), _("On {1}, {2} wrote:"), orig->date, from, NULL);
+		else
+			web_tfmt(line, sizeof(line), _("{1} wrote:"), from, NULL, NULL);
+		web_buf_puts(&b, line);
+		web_buf_puts(&b, "\n");
+	}
 	while (p < end) {
 		const char *nl = memchr(p, '\n', (size_t)(end - p));
 		size_t n = nl ? (size_t)(nl - p) : (size_t)(end - p);

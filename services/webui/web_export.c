@@ -31,6 +31,7 @@
 #include "web_html.h"
 #include "web_key.h"
 #include "web_sess.h"
+#include "web_text.h"
 
 #define TAR_BLOCK 512
 #define EXPORT_PAGE 200             /* messages per ListFolder */
@@ -122,10 +123,10 @@ static int add_folder(web_req *rq, int folder, const char *dir, web_buf *tar, in
 /* export_refused - the key page's answer when there is nothing to export to, or too much */
 static int export_refused(web_req *rq, int status, const char *text)
 {
-	web_page p = web_page_for(rq, "Export", NULL);
+	web_page p = web_page_for(rq, TXT->export_title, NULL);
 
-	return web_respond_notice(rq, status, &p, "The mailbox was not exported", text,
-	    "/key", "Back to your keys");
+	return web_respond_notice(rq, status, &p, TXT->export_refused_title, text,
+	    "/key", TXT->export_back);
 }
 
 /* web_export_post - POST /export: the encrypted archive as a download */
@@ -141,8 +142,7 @@ int web_export_post(web_req *rq)
 	if (!(mb = web_get_mailbox(rq, rq->sess.mailbox_id, NULL, NULL, &err)))
 		return web_error(rq, err == PN_ERR_TEMP ? 503 : 500);
 	if (!mb->own_fingerprint || !*mb->own_fingerprint || mb->own_key.len == 0)
-		return export_refused(rq, 409, "Upload your own public key first: the archive is "
-		    "encrypted to it.");
+		return export_refused(rq, 409, TXT->export_no_key);
 	web_buf_init(&tar);
 	if ((rc = add_folder(rq, POSTERN__V1__FOLDER__FOLDER_INBOX, "inbox", &tar, &count)) == 0)
 		rc = add_folder(rq, POSTERN__V1__FOLDER__FOLDER_SENT, "sent", &tar, &count);
@@ -150,7 +150,7 @@ int web_export_post(web_req *rq)
 		web_buf_free(&tar);
 		if (rc != 413)
 			return web_error(rq, rc);
-		return export_refused(rq, 413, "This mailbox is too large to export at once.");
+		return export_refused(rq, 413, TXT->export_too_large);
 	}
 	web_tar_end(&tar);
 	if (!(g = web_gpg_fast(rq->t)) ||
@@ -183,8 +183,7 @@ int web_close_post(web_req *rq)
 		return web_error(rq, err == PN_ERR_TEMP ? 503 : 500);
 	forward = mb->own_fingerprint && *mb->own_fingerprint;
 	if (!confirm || strcmp(confirm, "yes"))
-		return export_refused(rq, 400, "Tick the box to confirm that every message of "
-		    "this mailbox is to be deleted.");
+		return export_refused(rq, 400, TXT->close_unconfirmed);
 	c.mailbox_id = rq->sess.mailbox_id;
 	err = pn_ms_close_mailbox(rq->t->bus, web_bus_pool(rq), &c, &why);
 	if (err != PN_OK && err != PN_ERR_NOTFOUND)
@@ -193,9 +192,8 @@ int web_close_post(web_req *rq)
 	    (long long)rq->sess.mailbox_id);
 	web_sess_delete(rq->t->redis, &rq->sess);
 	rq->clear_cookie = 1;
-	p = web_page_for(rq, "Mailbox closed", NULL);
+	p = web_page_for(rq, TXT->closed_title, NULL);
 	p.address = NULL;
-	return web_respond_notice(rq, 200, &p, "Your mailbox is closed", forward ?
-	    "Its messages are deleted. Mail to your address goes to your own key." :
-	    "Its messages are deleted.", NULL, NULL);
+	return web_respond_notice(rq, 200, &p, TXT->closed_heading, forward ?
+	    TXT->closed_forward : TXT->closed_text, NULL, NULL);
 }

@@ -13,63 +13,22 @@
 
 #include "postern/mem.h"
 #include "web_html.h"
+#include "web_frame.h"
+#include "web_lang.h"
 #include "web_cfg.h"
 #include "web_text.h"
 #include "web_util.h"
 
-/* web_html_begin - doctype, head, header bar, navigation, <main> */
+/* web_html_begin - doctype, head, header bar, navigation, <main> (web_frame.c) */
 void web_html_begin(web_buf *b, const web_page *p)
 {
-	web_buf_printf(b, "<!doctype html>\n<html lang=\"%s\">\n<head>\n"
-	    "<meta charset=\"utf-8\">\n"
-	    "<meta name=\"viewport\" content=\"width=device-width, initial-scale=1\">\n"
-	    "<meta name=\"referrer\" content=\"no-referrer\">\n"
-	    "<meta name=\"color-scheme\" content=\"light\">\n<title>", TXT->lang);
-	web_buf_esc(b, p->title);
-	web_buf_printf(b, " \xc2\xb7 %s</title>\n"
-	    "<link rel=\"stylesheet\" href=\"/static/postern.css\">\n</head>\n<body>\n"
-	    "<a class=\"skip\" href=\"#main\">%s</a>\n"
-	    "<header class=\"top\"><div class=\"wrap top-in\">\n"
-	    "<a class=\"brand\" href=\"%s\"><span class=\"mark\" aria-hidden=\"true\"></span>"
-	    "<span class=\"name\">%s</span><span class=\"tagline\">%s</span></a>\n",
-	    TXT->product, TXT->skip, p->address ? "/inbox" : "/login", TXT->product,
-	    TXT->tagline);
-	if (p->address) {
-		web_buf_printf(b, "<p class=\"who\"><span class=\"who-label\">%s</span> "
-		    "<strong class=\"who-addr\">", TXT->mailbox_of);
-		web_buf_esc(b, p->address);
-		web_buf_puts(b, "</strong></p>\n");
-	}
-	web_buf_puts(b, "</div></header>\n");
-	if (p->nav) {
-		int in = !strcmp(p->nav, "inbox"), sent = !strcmp(p->nav, "sent");
-		web_buf_printf(b, "<nav class=\"tabs\" aria-label=\"Folders\"><div class=\"wrap tabs-in\">\n"
-		    "<a href=\"/inbox\"%s>%s</a>\n<a href=\"/sent\"%s>%s</a>\n"
-		    "<form class=\"logout\" method=\"post\" action=\"/logout\">",
-		    in ? " aria-current=\"page\"" : "", TXT->nav_inbox,
-		    sent ? " aria-current=\"page\"" : "", TXT->nav_sent);
-		web_html_hidden_csrf(b, p->csrf);
-		web_buf_printf(b, "<button type=\"submit\" class=\"btn-quiet\">%s</button></form>\n"
-		    "</div></nav>\n", TXT->nav_logout);
-	}
-	web_buf_printf(b, "<main id=\"main\" class=\"wrap%s\">\n", p->nav ? "" : " narrow");
+	web_frame_begin(b, p);
 }
 
-/* web_html_end - footer with the temporary-mailbox note */
+/* web_html_end - footer with the temporary-mailbox note (web_frame.c) */
 void web_html_end(web_buf *b, const web_page *p)
 {
-	char t[256];
-
-	web_buf_puts(b, "</main>\n<footer class=\"foot\"><div class=\"wrap\"><p>");
-	web_tfmtl(t, sizeof(t), TXT->temp_note, web_cfg.inactivity_days, 0, 0);
-	web_buf_esc(b, t);
-	if (p->expires_days >= 0) {
-		web_buf_puts(b, " <strong>");
-		web_tfmtl(t, sizeof(t), TXT->expires_in, p->expires_days, 0, 0);
-		web_buf_esc(b, t);
-		web_buf_puts(b, ".</strong>");
-	}
-	web_buf_puts(b, "</p></div></footer>\n</body>\n</html>\n");
+	web_frame_end(b, p);
 }
 
 /* web_html_hidden_csrf - the form token */
@@ -149,18 +108,8 @@ void web_html_size(char *out, size_t outlen, long long bytes)
 		snprintf(out, outlen, "%.1f MB", (double)bytes / (1024.0 * 1024.0));
 }
 
-/* web_html_date - "3 Jul 2025, 10:00 UTC" */
+/* web_html_date - in the request's language and UTC offset (web_lang.c) */
 void web_html_date(char *out, size_t outlen, long long t)
 {
-	static const char *const mon[] = { "Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul",
-		"Aug", "Sep", "Oct", "Nov", "Dec" };
-	time_t tt = (time_t)t;
-	struct tm tm;
-
-	if (t <= 0 || !gmtime_r(&tt, &tm)) {
-		snprintf(out, outlen, "-");
-		return;
-	}
-	snprintf(out, outlen, "%d %s %d, %02d:%02d UTC", tm.tm_mday, mon[tm.tm_mon],
-	    tm.tm_year + 1900, tm.tm_hour, tm.tm_min);
+	web_lang_date(out, outlen, t);
 }

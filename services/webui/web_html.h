@@ -35,7 +35,7 @@ void web_html_alert(web_buf *b, const char *cls, const char *text);
 void web_html_hidden_csrf(web_buf *b, const char *csrf);
 /* web_html_size - "1.2 MB" etc. */
 void web_html_size(char *out, size_t outlen, long long bytes);
-/* web_html_date - "3 Jul 2025, 10:00" in UTC from Unix seconds */
+/* web_html_date - "3 July 2025, 10:00 UTC+01:00" in the request's language and offset */
 void web_html_date(char *out, size_t outlen, long long t);
 
 #endif

@@ -53,6 +53,7 @@
 #include "postern/mem.h"
 #include "postern/metrics.h"
 #include "web_http.h"
+#include "web_lang.h"
 #include "web_cfg.h"
 #include "web_crypto.h"
 #include "web_form.h"
@@ -642,6 +643,7 @@ static int handle(struct mg_connection *conn, void *data)
 	rq.now = (long)time(NULL);
 	rq.head = !strcmp(rq.method, "HEAD");
 	client_of(conn, ri, rq.client, sizeof(rq.client));
+	web_lang_pick(&rq);
 
 	if (head_size(ri) > WEB_HEAD_MAX) {
 		rq.close = 1;
@@ -671,6 +673,7 @@ static int handle(struct mg_connection *conn, void *data)
 		rc = web_error(&rq, 503);
 		goto done;
 	}
+	web_lang_session(&rq);
 	if (!strcmp(rq.method, "POST") && (rc = read_body(&rq, ri, route, &big)) != 0) {
 		if (rc == 413 && route && route->too_large && auth_ok(route, &rq.sess)) {
 			web_sess_csrf(rq.sess.c, rq.csrf);
@@ -699,6 +702,7 @@ done:
 		atomic_fetch_sub(&big_bodies, 1);
 	web_sess_clear(&rq.sess);
 	sodium_memzero(rq.csrf, sizeof(rq.csrf));
+	web_lang_done(&rq);
 	return rc > 0 ? rc : 500;
 }
 

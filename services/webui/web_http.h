@@ -72,6 +72,8 @@ typedef struct web_req {
 	web_files files;            /* POST body: uploaded files (multipart) */
 	pn_pool *pool;              /* bus replies of this request */
 	web_args arg;               /* from the route's pattern */
+	const char *lang;           /* the language of the answer (web_lang.c) */
+	int utc_offset;             /* minutes east of UTC for the dates shown */
 } web_req;
 
 /* web_handler - answers a request; returns the status sent */

@@ -21,6 +21,7 @@
 #include "web_defang.h"
 #include "web_form.h"
 #include "web_html.h"
+#include "web_text.h"
 
 /* web_link_target - see web_link.h */
 int web_link_target(const char *url, web_buf *out, char *host, size_t hostlen)
@@ -60,41 +61,33 @@ int web_link_target(const char *url, web_buf *out, char *host, size_t hostlen)
 void web_link_html(web_buf *b, const char *target, const char *host, const char *shown,
     int userinfo, int64_t id)
 {
-	web_buf_puts(b, "<section class=\"card leave\">\n<h1>");
-	web_buf_esc(b, "You are leaving your secure mailbox");
-	web_buf_puts(b, "</h1>\n<p>");
-	web_buf_esc(b, "This link goes to");
-	web_buf_puts(b, " <strong class=\"leave-host\">");
-	web_buf_esc(b, host);
-	web_buf_puts(b, "</strong>.</p>\n<p class=\"leave-url\"><code>");
+	web_buf_wrap(b, "<section class=\"card leave\">\n<h1>", TXT->leave_heading, "</h1>\n<p>");
+	web_buf_esc(b, TXT->leave_goes_to);
+	web_buf_wrap(b, " <strong class=\"leave-host\">", host,
+	    "</strong>.</p>\n<p class=\"leave-url\"><code>");
 	web_buf_esc(b, target);
 	web_buf_puts(b, "</code></p>\n");
 	if (shown) {
-		web_buf_puts(b, "<p class=\"alert\" role=\"alert\">");
-		web_buf_esc(b, "Careful: the text of this link shows");
-		web_buf_puts(b, " <strong>");
+		web_buf_wrap(b, "<p class=\"alert\" role=\"alert\">", TXT->leave_shows,
+		    " <strong>");
 		web_buf_esc(b, shown);
-		web_buf_puts(b, "</strong>, ");
-		web_buf_esc(b, "but it really goes to");
-		web_buf_puts(b, " <strong>");
+		web_buf_wrap(b, "</strong>, ", TXT->leave_really, " <strong>");
 		web_buf_esc(b, host);
 		web_buf_puts(b, "</strong>.</p>\n");
 	}
 	if (userinfo) {
-		web_buf_puts(b, "<p class=\"alert\" role=\"alert\">");
-		web_buf_esc(b, "Careful: the link hides its real host behind a user name.");
-		web_buf_puts(b, "</p>\n");
+		web_buf_wrap(b, "<p class=\"alert\" role=\"alert\">", TXT->leave_userinfo,
+		    "</p>\n");
 	}
-	web_buf_puts(b, "<p class=\"leave-actions\"><a class=\"btn\" rel=\"noopener noreferrer\" href=\"");
-	web_buf_esc(b, target);
-	web_buf_puts(b, "\">");
-	web_buf_esc(b, "Continue to");
-	web_buf_puts(b, " ");
-	web_buf_esc(b, host);
-	web_buf_puts(b, "</a>");
-	if (id > 0)
-		web_buf_printf(b, " <a class=\"btn-quiet\" href=\"/msg/%lld\">%s</a>", (long long)id,
-		    "Back to the message");
+	web_buf_wrap(b, "<p class=\"leave-actions\"><a class=\"btn\" rel=\"noopener noreferrer\" "
+	    "href=\"", target, "\">");
+	web_buf_esc(b, TXT->leave_continue);
+	web_buf_wrap(b, " ", host, "</a>");
+	if (id > 0) {
+		web_buf_printf(b, " <a class=\"btn-quiet\" href=\"/msg/%lld\">", (long long)id);
+		web_buf_esc(b, TXT->leave_back);
+		web_buf_puts(b, "</a>");
+	}
 	web_buf_puts(b, "</p>\n</section>\n");
 }
 
@@ -115,7 +108,7 @@ static int userinfo_in(const char *url)
 /* web_link_page - GET /link?m=<id>&u=<url>[&t=<host>] */
 int web_link_page(web_req *rq)
 {
-	web_page p = web_page_for(rq, "Leaving your mailbox", NULL);
+	web_page p = web_page_for(rq, TXT->leave_title, NULL);
 	char host[256], shown[256];
 	const char *u, *t, *m;
 	web_buf target, b;
@@ -127,9 +120,8 @@ int web_link_page(web_req *rq)
 	if (web_form_parse(&q, rq->query, strlen(rq->query)) < 0 || !(u = web_form_get(&q, "u")) ||
 	    web_link_target(u, &target, host, sizeof(host)) < 0) {
 		web_form_free(&q);
-		return web_respond_notice(rq, 400, &p, "This link cannot be opened",
-		    "Only web links (http, https) and e-mail addresses (mailto) can be followed "
-		    "from a message.", NULL, NULL);
+		return web_respond_notice(rq, 400, &p, TXT->leave_bad_title, TXT->leave_bad,
+		    NULL, NULL);
 	}
 	if ((m = web_form_get(&q, "m")))
 		id = strtoll(m, NULL, 10) > 0 ? strtoll(m, NULL, 10) : 0;

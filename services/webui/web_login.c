@@ -22,6 +22,7 @@
 #include "postern/v1/mailstore.pb-c.h"
 #include "postern/addr.h"
 #include "postern/gpg.h"
+#include "postern/i18n.h"
 #include "postern/log.h"
 #include "postern/mem.h"
 #include "postern/guest.h"
@@ -78,10 +79,10 @@ void web_login_html(web_buf *b, const web_page *p, const char *csrf, const char 
 	    "<input id=\"password\" name=\"password\" type=\"password\" "
 	    "autocomplete=\"current-password\" maxlength=\"%ld\" required%s>\n"
 	    "<button type=\"submit\" class=\"btn\">%s</button>\n</form>\n"
-	    "<p><a href=\"/recover\">Forgot your password? Use your recovery code</a></p>\n"
+	    "<p><a href=\"/recover\">%s</a></p>\n"
 	    "</section>\n",
 	    TXT->password_label, web_cfg.password_max,
-	    address && *address ? " autofocus" : "", TXT->login_submit);
+	    address && *address ? " autofocus" : "", TXT->login_submit, TXT->login_forgot);
 	web_html_end(b, p);
 }
 
@@ -154,7 +155,7 @@ int web_login_post(web_req *rq)
 		return login_form(rq, 200, TXT->login_failed, NULL, norm);
 	}
 	web_throttle_ok(rq->t->redis, tag);
-	if (web_login_begin(rq, &fresh, mb->id, mb->address, &work) < 0)
+	if (web_login_begin(rq, &fresh, mb->id, mb->address, mb->locale, &work) < 0)
 		return web_error(rq, 503);
 	pn_info("msg=\"logged in\" mailbox=%lld", (long long)mb->id);
 	rc = web_redirect(rq, "/inbox");
@@ -164,11 +165,13 @@ int web_login_post(web_req *rq)
 /*
  * web_login_begin - fresh (a new cookie) becomes the request's logged-in
  * session for mailbox id, with work (the key under the session
- * passphrase; taken); whatever session came is deleted. 0, or -1 when
- * Redis did not keep it. Shared by login, activation and recovery.
+ * passphrase; taken); whatever session came is deleted. The session
+ * speaks the mailbox's language (locale) from now on, else the one this
+ * visit chose. 0, or -1 when Redis did not keep it. Shared by login,
+ * activation and recovery.
  */
 int web_login_begin(web_req *rq, web_sess *fresh, int64_t id, const char *address,
-    pn_buf *work)
+    const char *locale, pn_buf *work)
 {
 	if (rq->sess.kind != WEB_SESS_NONE)
 		web_sess_delete(rq->t->redis, &rq->sess);
@@ -182,6 +185,8 @@ int web_login_begin(web_req *rq, web_sess *fresh, int64_t id, const char *addres
 	rq->sess.key = *work;
 	work->data = NULL;
 	work->len = 0;
+	snprintf(rq->sess.lang, sizeof(rq->sess.lang), "%s",
+	    locale && *locale ? pn_i18n_pick(locale, "mailbox") : rq->lang);
 	rq->set_cookie = 1;
 	web_sess_csrf(rq->sess.c, rq->csrf);
 	if (web_sess_save(rq->t->redis, &rq->sess, rq->now) < 0)

@@ -32,6 +32,6 @@ void web_login_fini(void);
 
 /* web_login_begin - fresh becomes the request's logged-in session (work taken); 0 or -1 */
 int web_login_begin(web_req *rq, web_sess *fresh, int64_t id, const char *address,
-    pn_buf *work);
+    const char *locale, pn_buf *work);
 
 #endif

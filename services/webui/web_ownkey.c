@@ -28,6 +28,8 @@
 #include "web_html.h"
 #include "web_multipart.h"
 #include "web_ownkey.h"
+#include "web_text.h"
+#include "web_util.h"
 
 #define ARMOR_PUBLIC "-----BEGIN PGP PUBLIC KEY BLOCK-----"
 
@@ -36,96 +38,114 @@ static const char *verdict_text(pn_key_verdict v)
 {
 	switch (v) {
 	case PN_KEY_SECRET:
-		return "This file holds a secret key. Never upload a secret key: upload only "
-		    "your public key.";
+		return TXT->key_secret;
 	case PN_KEY_MANY:
-		return "This file holds more than one key. Upload only your own public key.";
+		return TXT->key_many;
 	case PN_KEY_REVOKED:
-		return "This key is revoked. Upload a key that is in use.";
+		return TXT->key_revoked;
 	case PN_KEY_EXPIRED:
-		return "This key has expired. Extend its expiry date, export it again and "
-		    "upload it.";
+		return TXT->key_expired;
 	case PN_KEY_NO_ENCRYPTION:
-		return "This key cannot be used for encryption: it has no valid encryption "
-		    "subkey.";
+		return TXT->key_no_encryption;
 	case PN_KEY_NO_ADDRESS:
-		return "This key has no user ID with the address of this mailbox. Add the "
-		    "address to your key, export it again and upload it.";
+		return TXT->key_no_address;
 	case PN_KEY_NOT_A_KEY:
 	case PN_KEY_OK:
 		break;
 	}
-	return "This is not an OpenPGP public key. Export your public key in ASCII armor "
-	    "(for example: gpg --armor --export you@example.org) and upload that file.";
+	return TXT->key_not_a_key;
 }
 
 /* source_text - where the own key came from, for the notice */
 static const char *source_text(const char *source)
 {
 	if (source && !strcmp(source, "wkd"))
-		return "found in the Web Key Directory of your domain";
+		return TXT->key_from_wkd;
 	if (source && !strcmp(source, "vks"))
-		return "found on a keyserver";
-	return "uploaded by you";
+		return TXT->key_from_vks;
+	return TXT->key_from_you;
 }
 
 /* web_ownkey_notice - the notice of a mailbox whose mail goes to the recipient's own key */
 void web_ownkey_notice(web_buf *b, const web_mailbox *mb)
 {
+	char text[512];
+
 	if (!mb || !mb->own_fingerprint || !*mb->own_fingerprint) {
-		web_buf_puts(b, "<p class=\"keylink\"><a href=\"/key\">Your OpenPGP key</a></p>\n");
+		web_buf_wrap(b, "<p class=\"keylink\"><a href=\"/key\">", TXT->key_title,
+		    "</a></p>\n");
 		return;
 	}
-	web_buf_puts(b, "<div class=\"notice ownkey\" role=\"status\"><p>New mail to this "
-	    "address now goes to your own OpenPGP key and no longer arrives here. Key ");
-	web_buf_esc(b, mb->own_fingerprint);
-	web_buf_puts(b, ", ");
-	web_buf_esc(b, source_text(mb->own_key_source));
-	web_buf_puts(b, ". <a href=\"/key\">Your keys and the export of this mailbox</a></p>"
-	    "</div>\n");
+	web_tfmt(text, sizeof(text), TXT->key_forwarded, mb->own_fingerprint,
+	    source_text(mb->own_key_source), NULL);
+	web_buf_wrap(b, "<div class=\"notice ownkey\" role=\"status\"><p>", text,
+	    " <a href=\"/key\">");
+	web_buf_esc(b, TXT->key_link);
+	web_buf_puts(b, "</a></p></div>\n");
+}
+
+/* key_guest_part - the mailbox's own key, to check its replies */
+static void key_guest_part(web_buf *b)
+{
+	web_buf_wrap(b, "<h2>", TXT->key_guest_title, "</h2>\n");
+	web_buf_wrap(b, "<p>", TXT->key_guest_text, " ");
+	web_buf_wrap(b, "<a href=\"/key/guest.asc\" download>", TXT->key_guest_download,
+	    "</a></p>\n");
+	web_buf_wrap(b, "<h2>", TXT->key_own_title, "</h2>\n");
+}
+
+/* key_export_part - export, then close (a mailbox with an own key) */
+static void key_export_part(web_buf *b, const char *csrf)
+{
+	web_buf_wrap(b, "<h2>", TXT->key_export_title, "</h2>\n");
+	web_buf_wrap(b, "<p>", TXT->key_export_text, "</p>\n");
+	web_buf_puts(b, "<form method=\"post\" action=\"/export\">");
+	web_html_hidden_csrf(b, csrf);
+	web_buf_wrap(b, "<button type=\"submit\">", TXT->key_export_submit, "</button></form>\n");
+	web_buf_wrap(b, "<p>", TXT->key_close_text, "</p>\n");
+	web_buf_puts(b, "<form method=\"post\" action=\"/close\">");
+	web_html_hidden_csrf(b, csrf);
+	web_buf_wrap(b, "<label><input type=\"checkbox\" name=\"confirm\" value=\"yes\" "
+	    "required> ", TXT->key_close_confirm, "</label> ");
+	web_buf_wrap(b, "<button type=\"submit\">", TXT->key_close_submit, "</button></form>\n");
+}
+
+/* key_upload_form - the upload of a public key: a file, or pasted */
+static void key_upload_form(web_buf *b, const char *csrf)
+{
+	char size[32], label[160];
+
+	snprintf(size, sizeof(size), "%ld", web_cfg.own_key_max / 1024);
+	web_tfmt(label, sizeof(label), TXT->key_file_label, size, NULL, NULL);
+	web_buf_puts(b, "<form method=\"post\" action=\"/key\" enctype=\"multipart/form-data\">");
+	web_buf_wrap(b, "<p><label>", label, " <input type=\"file\" name=\"key\" "
+	    "accept=\".asc,.gpg,.pgp,.txt\"></label></p>\n");
+	web_buf_wrap(b, "<p><label>", TXT->key_paste_label, " <textarea name=\"keytext\" "
+	    "rows=\"6\" cols=\"64\"></textarea></label></p>\n");
+	web_html_hidden_csrf(b, csrf);
+	web_buf_wrap(b, "<button type=\"submit\">", TXT->key_upload_submit, "</button></form>\n");
 }
 
 /* key_page - the page, with an alert (cls "error" or "ok") if text is set */
 static int key_page(web_req *rq, int status, const web_mailbox *mb, const char *cls,
     const char *text)
 {
-	web_page p = web_page_for(rq, "Your OpenPGP key", NULL);
+	web_page p = web_page_for(rq, TXT->key_title, NULL);
 	web_buf b;
 	int rc;
 
 	web_buf_init(&b);
 	web_html_begin(&b, &p);
-	web_buf_puts(&b, "<h1>Your OpenPGP key</h1>\n");
+	web_buf_wrap(&b, "<h1>", TXT->key_title, "</h1>\n");
 	web_html_alert(&b, cls, text);
-	web_buf_puts(&b, "<h2>The key of this mailbox</h2>\n<p>Replies from this mailbox are "
-	    "signed with its key. <a href=\"/key/guest.asc\" download>Download its public "
-	    "key</a> to check them.</p>\n");
-	web_buf_puts(&b, "<h2>Your own key</h2>\n");
+	key_guest_part(&b);
 	if (mb && mb->own_fingerprint && *mb->own_fingerprint) {
 		web_ownkey_notice(&b, mb);
-		web_buf_puts(&b, "<h2>Export and close</h2>\n<p>Download every message of this "
-		    "mailbox as one archive of .eml files, encrypted to your own key.</p>\n"
-		    "<form method=\"post\" action=\"/export\">");
-		web_html_hidden_csrf(&b, rq->csrf);
-		web_buf_puts(&b, "<button type=\"submit\">Export the mailbox</button></form>\n"
-		    "<p>Then you can close this mailbox: its messages are deleted now, and mail "
-		    "keeps going to your own key.</p>\n<form method=\"post\" action=\"/close\">");
-		web_html_hidden_csrf(&b, rq->csrf);
-		web_buf_puts(&b, "<label><input type=\"checkbox\" name=\"confirm\" value=\"yes\" "
-		    "required> Delete every message of this mailbox</label> "
-		    "<button type=\"submit\">Close the mailbox</button></form>\n");
+		key_export_part(&b, rq->csrf);
 	} else {
-		web_buf_puts(&b, "<p>If you have an OpenPGP key of your own, upload its public "
-		    "part: new mail to this address will then be encrypted to it and reach your "
-		    "own mail program.</p>\n");
+		web_buf_wrap(&b, "<p>", TXT->key_upload_text, "</p>\n");
 	}
-	web_buf_printf(&b, "<form method=\"post\" action=\"/key\" enctype=\"multipart/form-data\">"
-	    "<p><label>Public key file (at most %ld KB) <input type=\"file\" name=\"key\" "
-	    "accept=\".asc,.gpg,.pgp,.txt\"></label></p>\n<p><label>or paste it "
-	    "<textarea name=\"keytext\" rows=\"6\" cols=\"64\"></textarea></label></p>\n",
-	    web_cfg.own_key_max / 1024);
-	web_html_hidden_csrf(&b, rq->csrf);
-	web_buf_puts(&b, "<button type=\"submit\">Upload my public key</button></form>\n");
+	key_upload_form(&b, rq->csrf);
 	web_html_end(&b, &p);
 	rc = web_respond_page(rq, status, &b);
 	web_buf_free(&b);
@@ -152,7 +172,7 @@ int web_key_page_get(web_req *rq)
 	if (!mb)
 		return rc;
 	return key_page(rq, 200, mb, NULL, !strcmp(rq->query, "saved=1") ?
-	    "Your key is saved. New mail to this address goes to it from now on." : NULL);
+	    TXT->key_saved : NULL);
 }
 
 /* web_key_guest_get - GET /key/guest.asc: the mailbox's public key */
@@ -244,7 +264,7 @@ int web_key_upload_post(web_req *rq)
 	if (!(mb = this_mailbox(rq, &rc)))
 		return rc;
 	if (!(key = uploaded(rq, &len)))
-		return key_page(rq, 400, mb, "error", "Choose the file of your public key, or paste it.");
+		return key_page(rq, 400, mb, "error", TXT->key_missing);
 	if (len > (size_t)web_cfg.own_key_max)
 		return web_key_over_limit(rq);
 	if (!(g = web_gpg_fast(rq->t)))
@@ -277,14 +297,13 @@ long web_key_body_max(void)
 /* web_key_over_limit - a key over POSTERN_WEBUI_OWN_KEY_MAX: the page says the limit */
 int web_key_over_limit(web_req *rq)
 {
-	char text[200];
+	char text[400], size[32];
 	int rc = 0;
 	const web_mailbox *mb = this_mailbox(rq, &rc);
 
 	if (!mb)
 		return rc;
-	snprintf(text, sizeof(text), "This file is too large for a public key: at most %ld KB. "
-	    "Export only your public key, without other keys or signatures.",
-	    web_cfg.own_key_max / 1024);
+	snprintf(size, sizeof(size), "%ld", web_cfg.own_key_max / 1024);
+	web_tfmt(text, sizeof(text), TXT->key_too_large, size, NULL, NULL);
 	return key_page(rq, 413, mb, "error", text);
 }

@@ -78,15 +78,14 @@ static void html_part(web_buf *b, int64_t id, const web_mail *m, const web_read_
 	web_buf_puts(b, "<div class=\"view-bar\">");
 	if (*m->text)
 		web_buf_printf(b, "<a class=\"switch\" href=\"/msg/%lld?text=1\">%s</a>", (long long)id,
-		    "Show the plain-text version");
+		    TXT->view_text);
 	if (v->n_remote > 0 && v->remote_allowed && !v->images)
 		web_buf_printf(b, "<span class=\"remote\">%s "
 		    "<a class=\"switch\" href=\"/msg/%lld?images=1\">%s</a></span>",
-		    "Remote images are blocked to protect your privacy.", (long long)id,
-		    "Show remote images");
+		    TXT->images_blocked, (long long)id, TXT->images_show);
 	else if (v->n_remote > 0 && v->images)
 		web_buf_printf(b, "<span class=\"remote\">%s</span>",
-		    "Remote images are shown through this mailbox's image proxy.");
+		    TXT->images_proxied);
 	web_buf_puts(b, "</div>\n");
 	web_buf_printf(b, "<iframe class=\"html-frame\" sandbox=\"allow-top-navigation-by-user-activation\" "
 	    "referrerpolicy=\"no-referrer\" title=\"%s\" height=\"%ld\" "
@@ -114,7 +113,7 @@ void web_read_html(web_buf *b, int64_t id, const web_mail *m, const web_read_vie
 	} else {
 		if (m->html)
 			web_buf_printf(b, "<div class=\"view-bar\"><a class=\"switch\" href=\"/msg/%lld\">%s</a></div>\n",
-			    (long long)id, "Show the formatted version");
+			    (long long)id, TXT->view_html);
 		if (*m->text) {
 			web_buf_puts(b, "<pre class=\"body\">");
 			web_buf_esc(b, m->text);

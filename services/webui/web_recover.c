@@ -43,6 +43,7 @@
 #include "postern/addr.h"
 #include "postern/calls.h"
 #include "postern/guest.h"
+#include "postern/i18n.h"
 #include "postern/log.h"
 #include "postern/mem.h"
 #include "postern/mime.h"
@@ -59,6 +60,7 @@
 #include "web_login.h"
 #include "web_pw.h"
 #include "web_sess.h"
+#include "web_text.h"
 #include "web_util.h"
 
 #define SHOW_TTL 900
@@ -183,17 +185,18 @@ int web_recovery_keep(web_req *rq, const char *code)
 /* web_recovery_code_html - the page that shows the code (pure) */
 void web_recovery_code_html(web_buf *b, const web_page *p, const char *grouped)
 {
+	char warn[256];
+
 	web_html_begin(b, p);
-	web_buf_puts(b, "<section class=\"card\">\n<h1>Your recovery code</h1>\n<p class=\"lead\">");
-	web_buf_esc(b, "If you ever forget your password, this code is the only way back into "
-	    "your mailbox. Write it down or print this page, and keep it somewhere safe. "
-	    "It is shown only this once.");
-	web_buf_puts(b, "</p>\n<p class=\"recovery-code\" id=\"recovery-code\"><code>");
-	web_buf_esc(b, grouped);
-	web_buf_puts(b, "</code></p>\n");
-	web_html_alert(b, "warn", "Postern does not keep this code and cannot show it again.");
-	web_buf_puts(b, "<p><a class=\"btn\" href=\"/inbox\">I have kept it: go to my inbox</a></p>\n"
-	    "</section>\n");
+	web_buf_wrap(b, "<section class=\"card\">\n<h1>", TXT->rec_code_title,
+	    "</h1>\n<p class=\"lead\">");
+	web_buf_esc(b, TXT->rec_code_lead);
+	web_buf_wrap(b, "</p>\n<p class=\"recovery-code\" id=\"recovery-code\"><code>", grouped,
+	    "</code></p>\n");
+	web_tfmt(warn, sizeof(warn), TXT->rec_code_warn, TXT->product, NULL, NULL);
+	web_html_alert(b, "warn", warn);
+	web_buf_wrap(b, "<p><a class=\"btn\" href=\"/inbox\">", TXT->rec_code_done,
+	    "</a></p>\n</section>\n");
 	web_html_end(b, p);
 }
 
@@ -219,7 +222,7 @@ int web_recovery_code_get(web_req *rq)
 	code[WEB_CODE_CHARS] = '\0';
 	web_recovery_grouped(code, grouped);
 	{
-		web_page p = web_page_for(rq, "Your recovery code", NULL);
+		web_page p = web_page_for(rq, TXT->rec_code_title, NULL);
 		web_buf b;
 
 		web_buf_init(&b);
@@ -298,37 +301,42 @@ void web_recover_html(web_buf *b, const web_page *p, const char *csrf, const cha
     const char *msg)
 {
 	web_html_begin(b, p);
-	web_buf_puts(b, "<section class=\"card\">\n<h1>Recover your mailbox</h1>\n<p class=\"lead\">");
-	web_buf_esc(b, "Forgot your password? Enter your address, the recovery code you were "
-	    "shown when you chose your password, and a new password. You then get a new "
-	    "recovery code; the old password and the old code stop working.");
+	web_buf_wrap(b, "<section class=\"card\">\n<h1>", TXT->rec_title,
+	    "</h1>\n<p class=\"lead\">");
+	web_buf_esc(b, TXT->rec_lead);
 	web_buf_puts(b, "</p>\n");
 	web_html_alert(b, "alert", msg);
 	web_buf_puts(b, "<form method=\"post\" action=\"/recover\">");
 	web_html_hidden_csrf(b, csrf);
-	web_buf_puts(b, "\n<label for=\"address\">E-mail address</label>\n"
-	    "<input id=\"address\" name=\"address\" type=\"email\" autocomplete=\"username\" "
+	web_buf_puts(b, "\n<label for=\"address\">");
+	web_buf_esc(b, TXT->addr_label);
+	web_buf_puts(b, "</label>\n<input id=\"address\" name=\"address\" type=\"email\" "
+	    "autocomplete=\"username\" "
 	    "maxlength=\"254\" required value=\"");
 	web_buf_esc(b, address ? address : "");
-	web_buf_printf(b, "\">\n<label for=\"code\">Recovery code</label>\n"
-	    "<input id=\"code\" name=\"code\" type=\"text\" autocomplete=\"off\" "
-	    "spellcheck=\"false\" maxlength=\"64\" required>\n"
-	    "<label for=\"pw\">New password</label>\n"
-	    "<input id=\"pw\" name=\"password\" type=\"password\" autocomplete=\"new-password\" "
-	    "minlength=\"%ld\" maxlength=\"%ld\" required>\n"
-	    "<label for=\"pw2\">New password again</label>\n"
-	    "<input id=\"pw2\" name=\"confirm\" type=\"password\" autocomplete=\"new-password\" "
-	    "maxlength=\"%ld\" required>\n"
-	    "<button type=\"submit\" class=\"btn\">Recover</button>\n</form>\n"
-	    "<p><a href=\"/login\">Back to the login</a></p>\n</section>\n",
-	    web_cfg.password_min, web_cfg.password_max, web_cfg.password_max);
+	web_buf_puts(b, "\">\n<label for=\"code\">");
+	web_buf_esc(b, TXT->rec_code_label);
+	web_buf_puts(b, "</label>\n<input id=\"code\" name=\"code\" type=\"text\" "
+	    "autocomplete=\"off\" spellcheck=\"false\" maxlength=\"64\" required>\n"
+	    "<label for=\"pw\">");
+	web_buf_esc(b, TXT->rec_pw_label);
+	web_buf_printf(b, "</label>\n<input id=\"pw\" name=\"password\" type=\"password\" "
+	    "autocomplete=\"new-password\" minlength=\"%ld\" maxlength=\"%ld\" required>\n"
+	    "<label for=\"pw2\">", web_cfg.password_min, web_cfg.password_max);
+	web_buf_esc(b, TXT->rec_pw2_label);
+	web_buf_printf(b, "</label>\n<input id=\"pw2\" name=\"confirm\" type=\"password\" "
+	    "autocomplete=\"new-password\" maxlength=\"%ld\" required>\n"
+	    "<button type=\"submit\" class=\"btn\">", web_cfg.password_max);
+	web_buf_esc(b, TXT->rec_submit);
+	web_buf_wrap(b, "</button>\n</form>\n<p><a href=\"/login\">", TXT->rec_back,
+	    "</a></p>\n</section>\n");
 	web_html_end(b, p);
 }
 
 /* recover_form - the form as the answer */
 static int recover_form(web_req *rq, int status, const char *address, const char *msg)
 {
-	web_page p = { .title = "Recover your mailbox", .expires_days = -1 };
+	web_page p = { .title = TXT->rec_title, .expires_days = -1 };
 	web_buf b;
 	int rc;
 
@@ -350,6 +358,29 @@ int web_recover_get(web_req *rq)
 
 /* ---- telling the sender ---- */
 
+/*
+ * notice_texts - the recovery notice's subject and text, in the mailbox's
+ * language (the one its sender chose for it); the caller frees both
+ */
+static void notice_texts(const web_mailbox *mb, const char *when, char **subject_r,
+    char **text_r)
+{
+	const char *prev = pn_i18n_use(pn_i18n_pick(mb->locale, "mailbox"));
+	char subject[512], body[2048], after[1024];
+
+	web_tfmt(subject, sizeof(subject), _("Temporary mailbox of {1} recovered"), mb->address,
+	    NULL, NULL);
+	web_tfmt(body, sizeof(body), _("The recipient of the temporary mailbox for {1} has used "
+	    "its recovery code ({2}) to choose a new password. The old password and the old "
+	    "recovery code no longer work; the messages are kept."), mb->address, when, NULL);
+	snprintf(after, sizeof(after), "%s", _("If you did not expect this, reach the recipient "
+	    "by another channel: someone else may have had the recovery code."));
+	if (asprintf(text_r, "%s\n\n%s\n\n%s\n", _("Hello,"), body, after) < 0 ||
+	    !(*subject_r = strdup(subject)))
+		abort();
+	pn_i18n_use(prev);
+}
+
 /* tell_sender - one mail to the mailbox's creator: its recipient used the recovery code */
 static void tell_sender(web_req *rq, const web_mailbox *mb, const uint8_t verifier[32])
 {
@@ -366,13 +397,7 @@ static void tell_sender(web_req *rq, const web_mailbox *mb, const uint8_t verifi
 		return;
 	gmtime_r(&now, &tm);
 	strftime(when, sizeof(when), "%Y-%m-%d %H:%M UTC", &tm);
-	if (asprintf(&subject, "Temporary mailbox of %s recovered", mb->address) < 0 ||
-	    asprintf(&text, "Hello,\n\nthe recipient of the temporary mailbox for %s has used "
-	    "its recovery code (%s) to choose a new password. The old password and the old "
-	    "recovery code no longer work; the messages are kept.\n\nIf you did not expect "
-	    "this, reach the recipient by another channel: someone else may have had the "
-	    "recovery code.\n", mb->address, when) < 0)
-		abort();
+	notice_texts(mb, when, &subject, &text);
 	{
 		pn_mime_mail mail = { .from = web_cfg.invite_from, .to = tos, .n_to = 1,
 			.subject = subject, .text = text, .headers = headers };
@@ -474,16 +499,15 @@ int web_recover_post(web_req *rq)
 	memset(&k, 0, sizeof(k));
 	web_ensure_cookie(rq);
 	if (pn_addr_normalise(raw ? raw : "", norm, sizeof(norm), NULL) < 0)
-		return recover_form(rq, 200, NULL, "That is not an email address.");
+		return recover_form(rq, 200, NULL, TXT->rec_bad_addr);
 	guard_keys(rq, norm, &g);
 	if ((left = guard_check(rq, &g)) == -1)
 		return web_error(rq, 503);
 	if (left == -2)
-		return recover_form(rq, 403, norm, "Too many wrong recovery codes: recovery is "
-		    "closed for this mailbox. You can still log in with your password.");
+		return recover_form(rq, 403, norm, TXT->rec_closed);
 	if (left > 0) {
 		web_human_wait(wait, sizeof(wait), left);
-		snprintf(msg, sizeof(msg), "Too many wrong recovery codes. Please wait %s.", wait);
+		web_tfmt(msg, sizeof(msg), TXT->rec_wait, wait, NULL, NULL);
 		return recover_form(rq, 429, norm, msg);
 	}
 	v = web_pw_check(web_pw_common(), pw, confirm, norm, web_cfg.password_min,
@@ -498,9 +522,8 @@ int web_recover_post(web_req *rq)
 		keys_wipe(&k);
 		pn_info("msg=\"recovery failed\" client=%s", rq->client);
 		if (left == -2)
-			return recover_form(rq, 403, norm, "Too many wrong recovery codes: recovery "
-			    "is closed for this mailbox. You can still log in with your password.");
-		return recover_form(rq, 200, norm, "The address or the recovery code is not right.");
+			return recover_form(rq, 403, norm, TXT->rec_closed);
+		return recover_form(rq, 200, norm, TXT->rec_wrong);
 	}
 	err = rekey(rq, mb, pw, &k);
 	if (err != PN_OK) {
@@ -508,7 +531,7 @@ int web_recover_post(web_req *rq)
 		    (long long)mb->id, pn_err_str(err));
 		keys_wipe(&k);
 		if (err == PN_ERR_EXISTS)
-			return recover_form(rq, 409, norm, "This recovery code has just been used.");
+			return recover_form(rq, 409, norm, TXT->rec_used);
 		return web_error(rq, err == PN_ERR_TEMP ? 503 : 500);
 	}
 	{
@@ -517,7 +540,7 @@ int web_recover_post(web_req *rq)
 	}
 	tell_sender(rq, mb, k.fresh_verifier);
 	pn_info("msg=\"mailbox recovered\" mailbox=%lld", (long long)mb->id);
-	if (web_login_begin(rq, &k.sess, mb->id, mb->address, &k.work) < 0 ||
+	if (web_login_begin(rq, &k.sess, mb->id, mb->address, mb->locale, &k.work) < 0 ||
 	    web_recovery_keep(rq, k.fresh_code) < 0)
 		rc = web_error(rq, 503);
 	else

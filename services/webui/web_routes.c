@@ -13,6 +13,7 @@
 #include "web_folder.h"
 #include "web_http.h"
 #include "web_link.h"
+#include "web_lang.h"
 #include "web_login.h"
 #include "web_read.h"
 #include "web_recover.h"
@@ -23,6 +24,10 @@
 const web_route web_routes[] = {
 	/* method, pattern, handler, auth (required), then what the route needs */
 	WEB_ROUTE("GET", "/static/postern.css", web_assets_css, WEB_AUTH_NONE),
+	WEB_ROUTE("GET", "/static/brand.css", web_assets_brand_css, WEB_AUTH_NONE),
+	WEB_ROUTE("GET", "/static/logo", web_assets_logo, WEB_AUTH_NONE),
+	WEB_ROUTE("GET", "/lang/*", web_lang_get, WEB_AUTH_NONE),
+	WEB_ROUTE("GET", "/tz/*", web_tz_get, WEB_AUTH_NONE),
 	WEB_ROUTE("GET", "/", web_root_get, WEB_AUTH_NONE),
 	WEB_ROUTE("GET", "/m/*", web_link_get, WEB_AUTH_NONE),
 	WEB_ROUTE("GET", "/activate", web_activate_get, WEB_AUTH_LINK, .deny = web_activate_gone),

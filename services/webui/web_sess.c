@@ -5,7 +5,8 @@
  * cookie secret (web_crypto.c). Its value is nonce || secretbox under the
  * box key, also derived from the cookie, of:
  *   version(1) kind(1) flags(1) mailbox_id(8) created(8) link(32)
- *   pinlen(1) pin addrlen(2) address keylen(4) key
+ *   pinlen(1) pin addrlen(2) address keylen(4) key [langlen(1) lang]
+ * (lang: the session's language, absent in records of older versions)
  * so Redis holds ciphertext only: without the cookie, a dump shows
  * neither the address nor the session's copy of the guest key (which is
  * itself protected by a passphrase derived from the cookie). The record's
@@ -55,8 +56,8 @@ void web_sess_clear(web_sess *s)
 uint8_t *web_sess_seal(const web_sess *s, size_t *len_r)
 {
 	size_t alen = s->address ? strlen(s->address) : 0, plen = strlen(s->pin);
-	size_t klen = s->key.len, n = 0;
-	size_t plain_len = 3 + 8 + 8 + WEB_LINK_BYTES + 1 + plen + 2 + alen + 4 + klen;
+	size_t klen = s->key.len, n = 0, llen = strnlen(s->lang, sizeof(s->lang) - 1);
+	size_t plain_len = 3 + 8 + 8 + WEB_LINK_BYTES + 1 + plen + 2 + alen + 4 + klen + 1 + llen;
 	uint8_t *plain = pn_malloc(plain_len), *out, box[32];
 
 	plain[n++] = RECORD_VERSION;
@@ -80,6 +81,9 @@ uint8_t *web_sess_seal(const web_sess *s, size_t *len_r)
 	if (klen)
 		memcpy(plain + n, s->key.data, klen);
 	n += klen;
+	plain[n++] = (uint8_t)llen;
+	memcpy(plain + n, s->lang, llen);
+	n += llen;
 
 	web_sess_box(s->c, box);
 	out = pn_malloc(n + PN_SEAL_EXTRA);
@@ -133,13 +137,21 @@ int web_sess_open(web_sess *s, const uint8_t *in, size_t len)
 	klen = ((size_t)plain[o] << 24) | ((size_t)plain[o + 1] << 16) |
 	    ((size_t)plain[o + 2] << 8) | plain[o + 3];
 	o += 4;
-	if (klen > KEY_MAX || o + klen != n)
+	if (klen > KEY_MAX || o + klen > n)
 		goto done;
 	if (klen) {
 		s->key.data = pn_malloc(klen + 1);
 		memcpy(s->key.data, plain + o, klen);
 		s->key.data[klen] = '\0';
 		s->key.len = klen;
+	}
+	o += klen;
+	if (o < n) {                 /* the language, since records carry one */
+		size_t llen = plain[o++];
+		if (llen >= sizeof(s->lang) || o + llen != n)
+			goto done;
+		memcpy(s->lang, plain + o, llen);
+		s->lang[llen] = '\0';
 	}
 	rc = 0;
 done:

@@ -30,6 +30,7 @@ typedef struct web_sess {
 	char pin[WEB_PIN_MAX + 1];       /* FLOW, after PIN_OK */
 	char *address;                   /* pn_malloc'd */
 	pn_buf key;                      /* AUTH: guest key protected by the session passphrase */
+	char lang[8];                    /* the session's language ("" = not chosen yet) */
 	long long ttl_ms;                /* the record's Redis TTL when loaded or touched; -1 unknown */
 	int64_t ver_of;                  /* the mailbox whose folder version was read with the record */
 	char ver[PN_REDIS_VER_TEXT];     /* that version, "" if none */

@@ -1,10 +1,12 @@
 /*
- * web_text.h - every text the recipient reads, in one table. web_text.c
- * holds the English one; a translation is another instance of the same
- * struct (chosen per request once there is more than one). Texts are
- * plain text, escaped when rendered; "{1}", "{2}", "{3}" mark the arguments
- * where the field's comment names them (web_tfmt), so a translation may
- * put them in any order.
+ * web_text.h - every text the recipient reads, in one table of gettext
+ * messages. web_text.c holds the English msgids; web_text_init() makes a
+ * translated table per language from the catalogues (po/), and TXT is
+ * the table of the language the calling thread chose (web_text_use).
+ * Texts are plain text, escaped when rendered; "{1}", "{2}", "{3}" mark
+ * the arguments where the field's comment names them (web_tfmt), so a
+ * translation may put them in any order. Every field is a const char *:
+ * web_text_init walks the struct as an array of them.
  */
 #ifndef POSTERN_WEB_TEXT_H
 #define POSTERN_WEB_TEXT_H
@@ -72,9 +74,90 @@ typedef struct web_text {
 	const char *err_title, *err_400, *err_403, *err_404, *err_405, *err_413, *err_415,
 	    *err_429, *err_500, *err_503, *err_session;
 	const char *home;
+	/* recovery code and recovery (web_recover.c) */
+	const char *rec_code_title;
+	const char *rec_code_lead;
+	const char *rec_code_warn;  /* {1} the product */
+	const char *rec_code_done;
+	const char *rec_title;
+	const char *rec_lead;
+	const char *rec_code_label;
+	const char *rec_pw_label;
+	const char *rec_pw2_label;
+	const char *rec_submit;
+	const char *rec_back;
+	const char *rec_bad_addr;
+	const char *rec_closed;
+	const char *rec_wait;  /* {1} time */
+	const char *rec_wrong;
+	const char *rec_used;
+	/* leaving the mailbox (web_link.c), export and close (web_export.c) */
+	const char *leave_title;
+	const char *leave_heading;
+	const char *leave_goes_to;  /* then the host */
+	const char *leave_shows;  /* then the host shown */
+	const char *leave_really;  /* then the real host */
+	const char *leave_userinfo;
+	const char *leave_continue;  /* then the host */
+	const char *leave_back;
+	const char *leave_bad_title;
+	const char *leave_bad;
+	const char *export_title;
+	const char *export_refused_title;
+	const char *export_back;
+	const char *export_no_key;
+	const char *export_too_large;
+	const char *close_unconfirmed;
+	const char *closed_title;
+	const char *closed_heading;
+	const char *closed_forward;
+	const char *closed_text;
+	/* rich mail in the message view (web_read.c), login (web_login.c) */
+	const char *view_text;
+	const char *view_html;
+	const char *images_blocked;
+	const char *images_show;
+	const char *images_proxied;
+	const char *login_forgot;
+	/* the recipient's own key (web_ownkey.c) */
+	const char *key_secret;
+	const char *key_many;
+	const char *key_revoked;
+	const char *key_expired;
+	const char *key_no_encryption;
+	const char *key_no_address;
+	const char *key_not_a_key;
+	const char *key_from_wkd;
+	const char *key_from_vks;
+	const char *key_from_you;
+	const char *key_title;
+	const char *key_forwarded;  /* {1} fingerprint, {2} where it came from */
+	const char *key_link;
+	const char *key_guest_title;
+	const char *key_guest_text;
+	const char *key_guest_download;
+	const char *key_own_title;
+	const char *key_export_title;
+	const char *key_export_text;
+	const char *key_export_submit;
+	const char *key_close_text;
+	const char *key_close_confirm;
+	const char *key_close_submit;
+	const char *key_upload_text;
+	const char *key_file_label;  /* {1} size */
+	const char *key_paste_label;
+	const char *key_upload_submit;
+	const char *key_saved;
+	const char *key_missing;
+	const char *key_too_large;  /* {1} size */
 } web_text;
 
-extern const web_text web_text_en;
-#define TXT (&web_text_en)
+/* web_text_init - the tables of every language (after pn_i18n_init), with the product name */
+void web_text_init(const char *product);
+/* web_text_use - the calling thread speaks lang (a supported language) */
+void web_text_use(const char *lang);
+/* web_text_get - the calling thread's table */
+const web_text *web_text_get(void);
+#define TXT (web_text_get())
 
 #endif

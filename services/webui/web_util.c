@@ -12,6 +12,7 @@
 
 #include <sodium.h>
 
+#include "postern/i18n.h"
 #include "postern/mem.h"
 #include "postern/text.h"
 #include "web_util.h"
@@ -99,6 +100,13 @@ void web_buf_esc(web_buf *b, const char *s)
 {
 	if (s)
 		web_buf_escn(b, s, strlen(s));
+}
+
+void web_buf_wrap(web_buf *b, const char *before, const char *text, const char *after)
+{
+	web_buf_puts(b, before);
+	web_buf_esc(b, text);
+	web_buf_puts(b, after);
 }
 
 void web_buf_escf(web_buf *b, const char *fmt, ...)
@@ -288,13 +296,21 @@ void web_strlist_free(char ***list, size_t n)
 	*list = NULL;
 }
 
-/* web_human_wait - "2 minutes": a wait for people to read */
+/* web_human_wait - "2 minutes": a wait for people to read, in the thread's language */
 void web_human_wait(char *out, size_t outlen, long secs)
 {
-	if (secs < 60)
-		snprintf(out, outlen, "%ld second%s", secs, secs == 1 ? "" : "s");
-	else if (secs < 7200)
-		snprintf(out, outlen, "%ld minute%s", (secs + 59) / 60, (secs + 59) / 60 == 1 ? "" : "s");
-	else
-		snprintf(out, outlen, "%ld hours", (secs + 3599) / 3600);
+	char n[24];
+
+	if (secs < 60) {
+		snprintf(n, sizeof(n), "%ld", secs);
+		web_tfmt(out, outlen, P_("{1} second", "{1} seconds", secs), n, NULL, NULL);
+	} else if (secs < 7200) {
+		snprintf(n, sizeof(n), "%ld", (secs + 59) / 60);
+		web_tfmt(out, outlen, P_("{1} minute", "{1} minutes", (secs + 59) / 60), n, NULL,
+		    NULL);
+	} else {
+		snprintf(n, sizeof(n), "%ld", (secs + 3599) / 3600);
+		web_tfmt(out, outlen, P_("{1} hour", "{1} hours", (secs + 3599) / 3600), n, NULL,
+		    NULL);
+	}
 }

@@ -25,6 +25,8 @@ void web_buf_printf(web_buf *b, const char *fmt, ...)
 /* web_buf_esc - s HTML-escaped by lib's pn_html_escapen (postern/text.h) */
 void web_buf_esc(web_buf *b, const char *s);
 void web_buf_escn(web_buf *b, const char *s, size_t n);
+/* web_buf_wrap - before (markup, as it is), text escaped, after (markup) */
+void web_buf_wrap(web_buf *b, const char *before, const char *text, const char *after);
 /* web_buf_escf - printf, then escaped */
 void web_buf_escf(web_buf *b, const char *fmt, ...)
 	__attribute__((format(printf, 2, 3)));

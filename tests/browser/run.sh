@@ -7,11 +7,12 @@
 # Runs under tests/run, which provides Redis, PostgreSQL, the
 # certificates and POSTERN_TEST_{BIN,TMP,CERTS,PG,REDIS}. Screenshots of
 # every step (desktop 1280x800 and phone 390x844) go to build/browser/
-# and to the run's scratch directory (rich-*.png: three rich mails). Four
+# and to the run's scratch directory (rich-*.png: three rich mails). Five
 # scripts: reading.mjs (rich mail and what it must not leak), journey.mjs (the whole
-# journey of one recipient), lockout.mjs (a second recipient's PIN
+# journey of one recipient), german.mjs (a recipient invited in German,
+# without JavaScript, switching to English), lockout.mjs (a third recipient's PIN
 # lock-out, one phase per web UI process: run.sh restarts postern-webui
-# between the phases) and recover.mjs (a third recipient's recovery code).
+# between the phases) and recover.mjs (a fourth recipient's recovery code).
 # Then the hostile HTML corpus (hostile.sh, hostile.mjs): every vector a
 # mail, viewed with a canary counting what leaves; HOSTILE=all for all of
 # it, BROWSER_ONLY=hostile for only that.
@@ -102,15 +103,17 @@ timeout 10 gpgconf --homedir "$work/kr" --kill all >/dev/null 2>&1
 start mailstore POSTERN_PG_DSN="$POSTERN_TEST_PG dbname=$db" POSTERN_SMTP_URL="smtp://127.0.0.1:$smtp" \
 	POSTERN_OUTBOX_INTERVAL_MS=100 POSTERN_SMTP_STARTTLS=off
 start keylookup POSTERN_REDIS="$POSTERN_TEST_REDIS" POSTERN_KEYRING_DIR="$work/kr"
+# the organisation's brand: provision's mails and the web UI's pages
+brand=(POSTERN_ORG_NAME="Example Org" POSTERN_LOGO_FILE="$root/share/postern/logo.png")
 start provision POSTERN_REDIS="$POSTERN_TEST_REDIS" POSTERN_GNUPGHOME="$work/g" \
 	POSTERN_PROVISION_KEY="$(head -c32 /dev/urandom | od -An -tx1 | tr -d ' \n')" \
-	POSTERN_PUBLIC_URL="$url"
+	POSTERN_PUBLIC_URL="$url" "${brand[@]}"
 mkdir -p "$work/w"
 start_webui() {
 	start webui POSTERN_REDIS="$POSTERN_TEST_REDIS" POSTERN_WEBUI_LISTEN="127.0.0.1:$web" \
 		POSTERN_GNUPGHOME="$work/w" POSTERN_WEBUI_THREADS=4 POSTERN_WEBUI_IMAGE_PROXY_PRIVATE=1 \
 		POSTERN_PASSWORD_BLOCKLIST="$root/share/postern/common-passwords.txt" \
-		POSTERN_RECOVERY_LOCKOUT_AFTER=4
+		POSTERN_RECOVERY_LOCKOUT_AFTER=4 "${brand[@]}"
 	webui_pid=${pids[-1]}
 }
 # restart_webui - SIGTERM, wait for the exit, start again on the same port
@@ -154,14 +157,16 @@ tally() {
 		total_fail=$((total_fail + 1))
 	fi
 }
-# invitation TO - send a mail with a PIN to TO; sets pin and link
+# invitation TO MAIL [ARGS...] - send MAIL with a PIN to TO (and posternctl's
+# ARGS); sets pin and link
 invitation() {
-	local out
-	out=$(ctl send --from "alice@$domain" --to "$1" --pin --mime "$work/mail.eml" 2>&1) ||
+	local out to=$1 mail=$2
+	shift 2
+	out=$(ctl send --from "alice@$domain" --to "$to" --pin --mime "$mail" "$@" 2>&1) ||
 		fail "posternctl send: $out"
 	pin=$(grep -oE "pin=[0-9]+" <<<"$out" | head -n 1 | cut -d= -f2)
 	[[ -n $pin ]] || fail "no PIN in: $out"
-	link_of "$1"
+	link_of "$to"
 }
 # link_of TO - the link of the invitation the sink got for TO (waits 10 s); sets link
 link_of() {
@@ -179,15 +184,25 @@ link_of() {
 cd "$here" || fail "cd $here"
 # BROWSER_ONLY=hostile (make hostile) runs only the hostile corpus below
 if [[ ${BROWSER_ONLY:-} != hostile ]]; then
-invitation "bob@$domain"
+invitation "bob@$domain" "$work/mail.eml"
 out=$(BASE="$url" LINK="$link" PIN="$pin" ADDRESS="bob@$domain" \
 	ATTACHMENT="$work/attachment.bin" SHOTS="$work/shots" SINK="$work/mail" \
 	SENDER="alice@$domain" SENDER_HOME="$work/a" SENDER_PASS=alice-pass node journey.mjs 2>&1)
 printf '%s\n' "$out" | sed '$d'
 tally "$out"
 
+# a recipient invited in German (german.mjs), with the sender's note
+printf 'From: Alice Sender <alice@%s>\r\nTo: dora@%s\r\nSubject: Bericht\r\nDate: Tue, 01 Jul 2025 10:00:00 +0000\r\n\r\nGuten Tag Dora,\r\nanbei der Bericht.\r\n' \
+	"$domain" "$domain" >"$work/mail-de.eml"
+invitation "dora@$domain" "$work/mail-de.eml" --locale de \
+	--note 'Hallo Dora, <script>alert(1)</script> bis bald'
+out=$(BASE="$url" LINK="$link" PIN="$pin" ADDRESS="dora@$domain" SHOTS="$work/shots" \
+	SINK="$work/mail" node german.mjs 2>&1)
+printf '%s\n' "$out" | sed '$d'
+tally "$out"
+
 # PIN lock-out across web UI restarts: one phase per process lifetime
-invitation "carol@$domain"
+invitation "carol@$domain" "$work/mail.eml"
 for phase in wrong3 wrong2 right; do
 	[[ $phase != wrong3 ]] && restart_webui
 	out=$(BASE="$url" LINK="$link" PIN="$pin" SHOTS="$work/shots" STATE="$work/lockout.json" \
@@ -196,8 +211,8 @@ for phase in wrong3 wrong2 right; do
 	tally "$out"
 done
 # the recovery code: keep it, forget the password, recover, read (recover.mjs)
-invitation "dora@$domain"
-out=$(BASE="$url" LINK="$link" PIN="$pin" ADDRESS="dora@$domain" SHOTS="$work/shots" \
+invitation "erin@$domain" "$work/mail.eml"
+out=$(BASE="$url" LINK="$link" PIN="$pin" ADDRESS="erin@$domain" SHOTS="$work/shots" \
 	SINK="$work/mail" SENDER="alice@$domain" node recover.mjs 2>&1)
 printf '%s\n' "$out" | sed '$d'
 tally "$out"

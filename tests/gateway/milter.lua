@@ -91,6 +91,15 @@ elseif scenario == "header_pin" then
 		{ "X-Postern-Encrypt", "yes" }, { "X-Postern-PIN", "Yes" } })) == SMFIR_CONTINUE, "eoh")
 	check(body(conn, text) == SMFIR_DISCARD, "eom answer is not discard")
 	check(mt.eom_check(conn, MT_RCPTDELETE, "<" .. guest .. ">"), "guest not deleted")
+elseif scenario == "note" then
+	-- the sender's note by header: handed to provision, taken out of the mail
+	envelope(conn, "<" .. sender .. ">", { "<" .. guest .. ">", "<" .. internal .. ">" })
+	check(headers(conn, std_headers("[secure] With a note", {
+		{ "X-Postern-Note", "See you on =?utf-8?q?Gr=C3=BCnday?= <b>soon</b>" } })) ==
+		SMFIR_CONTINUE, "eoh")
+	check(body(conn, text) == SMFIR_CONTINUE, "eom answer is not continue")
+	check(mt.eom_check(conn, MT_RCPTDELETE, "<" .. guest .. ">"), "guest not deleted")
+	check(mt.eom_check(conn, MT_HDRCHANGE, "X-Postern-Note"), "note header not removed")
 elseif scenario == "none" then
 	-- no trigger: accepted after the headers, the body is never seen
 	envelope(conn, "<" .. sender .. ">", { "<" .. guest .. ">" })

@@ -230,6 +230,7 @@ typedef struct th_event {
 	size_t len;
 	int with_pin, deliver_key_found;
 	Postern__V1__SenderNotice notice;
+	const char *note, *locale;   /* optional */
 } th_event;
 
 /*

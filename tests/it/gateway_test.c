@@ -34,6 +34,7 @@
 #include <sodium.h>
 
 #include "../harness/harness.h"
+#include "../support/support.h"
 
 #define MAX_MAIL 65536
 
@@ -227,6 +228,23 @@ static void test_header_trigger_with_pin(void **state)
 	    "AND pin_verifier IS NOT NULL", ext("dora")), 1);
 }
 
+/* X-Postern-Note: the note reaches the invitation (decoded, escaped), the header goes */
+static void test_note_header(void **state)
+{
+	char *mail = NULL;
+	ts_mail m;
+	(void)state;
+
+	assert_int_equal(scenario("note", ext("nina"), "tok-note"), 0);
+	assert_int_equal(th_wait_mails(F->st.maildir, ext("nina"), 1, 15000), 1);
+	assert_int_equal(th_mails_to(F->st.maildir, ext("nina"), &mail), 1);
+	assert_int_equal(ts_mail_parse(mail, strlen(mail), &m), 0);
+	assert_non_null(strstr(m.text, "See you on Gründay <b>soon</b>"));
+	assert_non_null(strstr(m.html, "See you on Gründay &lt;b&gt;soon&lt;/b&gt;"));
+	ts_mail_free(&m);
+	free(mail);
+}
+
 static void test_untriggered_passes(void **state)
 {
 	(void)state;
@@ -288,6 +306,7 @@ int main(void)
 		cmocka_unit_test(test_tag_creates_mailbox),
 		cmocka_unit_test(test_retry_is_the_same_event),
 		cmocka_unit_test(test_header_trigger_with_pin),
+		cmocka_unit_test(test_note_header),
 		cmocka_unit_test(test_untriggered_passes),
 		cmocka_unit_test(test_internal_only),
 		cmocka_unit_test(test_mixed_recipients),

@@ -661,6 +661,54 @@ static void test_posternctl_pin(void **state)
 	free(text);
 }
 
+/*
+ * posternctl send --locale de --note: the invitation is German and carries
+ * the note as text (escaped in HTML); a note over 1,000 characters is
+ * refused with a clear error, and nothing is sent.
+ */
+static void test_note_and_locale(void **state)
+{
+	char out[512], note[1100], *last = NULL;
+	ts_mail m;
+	(void)state;
+
+	snprintf(out, sizeof(out), "%s/note.out", F->senderhome);
+	assert_int_equal(ctl(out, "send", "--from", addr("alice"), "--to", addr("nora"),
+	    "--locale", "de", "--note", "Bis morgen!\n<script>alert(1)</script>",
+	    "--body", "Hallo Nora", (char *)NULL), 0);
+	assert_int_equal(wait_mails(addr("nora"), 1), 1);
+	assert_int_equal(mails_to(addr("nora"), &last), 1);
+	assert_non_null(last);
+	assert_int_equal(ts_mail_parse(last, strlen(last), &m), 0);
+	assert_string_equal(m.content_language, "de");
+	assert_non_null(strstr(m.text, "hat Ihnen eine verschlüsselte Nachricht gesendet"));
+	assert_non_null(strstr(m.text, "<script>alert(1)</script>"));
+	assert_non_null(strstr(m.html, "&lt;script&gt;alert(1)&lt;/script&gt;"));
+	assert_null(strstr(m.html, "<script"));
+	assert_false(m.outside);
+	ts_mail_free(&m);
+	free(last);
+
+	/* 1,001 characters: refused, with the reason, and nothing is sent */
+	memset(note, 'x', 1001);
+	note[1001] = '\0';
+	{
+		static const char mime[] = "From: a@example.org\r\nSubject: x\r\n\r\nHi\r\n";
+		const char *one[] = { addr("olga") };
+		const th_event ev = { .id = event_id(), .sender = addr("alice"), .rcpts = one, .n = 1,
+			.mime = mime, .len = sizeof(mime) - 1, .note = note, .locale = "../../etc" };
+		Postern__V1__SendResult *res = NULL;
+		pn_pool *pool = pn_pool_new();
+		assert_int_equal(th_send_event(F->st.client, pool, &ev, &res, &F->why), PN_ERR_PARAMS);
+		assert_non_null(strstr(F->why, "the note is longer than 1000 characters"));
+		pn_pool_destroy(&pool);
+	}
+	assert_int_not_equal(ctl(out, "send", "--from", addr("alice"), "--to", addr("olga"),
+	    "--note", note, "--body", "Hi", (char *)NULL), 0);
+	usleep(300000);
+	assert_int_equal(mails_to(addr("olga"), NULL), 0);
+}
+
 /* posternctl send --sent-copy: the PIN header goes into the sent copy only. */
 static void test_sent_copy(void **state)
 {
@@ -1287,6 +1335,7 @@ int main(void)
 		cmocka_unit_test(test_posternctl_pin),
 		cmocka_unit_test(test_second_sender),
 		cmocka_unit_test(test_posternctl_reissue),
+		cmocka_unit_test(test_note_and_locale),
 		cmocka_unit_test(test_sent_copy),
 		cmocka_unit_test(test_pin_verify),
 		cmocka_unit_test(test_bad_input),

@@ -4,6 +4,11 @@
  *	posternctl send --from A --to B [--to C ...] [--pin] [--subject S]
  *	    (--body TEXT | --mime FILE) [--sent-copy FILE] [--event-id ID]
  *	    [--pin-header NAME] [--deliver-key-found] [--notice plain|encrypted]
+ *	    [--note TEXT] [--locale TAG]
+ *
+ * --note is the sender's personal note in the invitation (at most 1,000
+ * characters, shown as text); --locale the recipients' language (BCP 47:
+ * en, de, fr; others get the default).
  *
  * Builds the RFC 5322 mail from --from/--to/--subject/--body (or takes
  * FILE as it is, "-" for stdin), publishes a SendEvent to the provision
@@ -60,7 +65,8 @@ static int send_usage(FILE *out)
 {
 	fprintf(out, "usage: posternctl send --from A --to B [--to C ...] [--pin] [--subject S]\n"
 	    "         (--body TEXT | --mime FILE) [--sent-copy FILE] [--event-id ID]\n"
-	    "         [--pin-header NAME] [--deliver-key-found] [--notice plain|encrypted]\n");
+	    "         [--pin-header NAME] [--deliver-key-found] [--notice plain|encrypted]\n"
+	    "         [--note TEXT] [--locale TAG]\n");
 	return out == stdout ? 0 : 2;
 }
 
@@ -198,6 +204,7 @@ int ctl_send(int argc, char **argv)
 	Postern__V1__SendEvent ev = POSTERN__V1__SEND_EVENT__INIT;
 	const char *from = NULL, *subject = "", *body = NULL, *mime_file = NULL;
 	const char *sent_copy = NULL, *event_id = NULL, *pin_header = "X-OxGuard-PIN";
+	const char *note = NULL, *locale = NULL;
 	const char **to = NULL;
 	size_t n_to = 0, len = 0;
 	int with_pin = 0, deliver = 0, status = 1;
@@ -237,6 +244,10 @@ int ctl_send(int argc, char **argv)
 			VALUE(event_id);
 		} else if (!strcmp(a, "--pin-header")) {
 			VALUE(pin_header);
+		} else if (!strcmp(a, "--note")) {
+			VALUE(note);
+		} else if (!strcmp(a, "--locale")) {
+			VALUE(locale);
 		} else if (!strcmp(a, "--deliver-key-found")) {
 			deliver = 1;
 		} else if (!strcmp(a, "--notice")) {
@@ -321,6 +332,8 @@ missing:
 	ev.mime.len = len;
 	ev.with_pin = with_pin;
 	ev.deliver_key_found = deliver;
+	ev.note = (char *)(note ? note : "");
+	ev.locale = (char *)(locale ? locale : "");
 	ev.sender_notice = notice;
 	pool = pn_pool_new();
 	rc = pn_prov_send(client, pool, &ev, &res, &refused);

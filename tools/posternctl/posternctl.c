@@ -9,6 +9,7 @@
  *	posternctl send --from A --to B [--to C] [--pin] [--subject S]
  *	    (--body TEXT | --mime FILE) [--sent-copy FILE] [--event-id ID]
  *	    [--pin-header NAME] [--deliver-key-found] [--notice plain|encrypted]
+ *	    [--note TEXT] [--locale TAG]
  *	posternctl pin --sender A --recipient B
  *	posternctl reissue (--sender A | --operator) --recipient B [--pin]
  * DESCRIPTION

@@ -109,6 +109,9 @@ pn_err pn_ms_update_mailbox(pn_client *client, pn_pool *pool,
 /* pn_ms_touch - record activity on a mailbox */
 pn_err pn_ms_touch(pn_client *client, pn_pool *pool, const Postern__V1__Touch *touch,
     const char **why_r);
+/* pn_ms_set_locale - the mailbox's language (the recipient switched) */
+pn_err pn_ms_set_locale(pn_client *client, pn_pool *pool, const Postern__V1__SetLocale *l,
+    const char **why_r);
 /* pn_ms_delete_mailboxes - take a batch of idle mailboxes, delete it; *deleted_r lists them */
 pn_err pn_ms_delete_mailboxes(pn_client *client, pn_pool *pool,
     const Postern__V1__DeleteMailboxes *del, Postern__V1__DeleteResults **deleted_r,

@@ -79,6 +79,10 @@ typedef struct pn_mime_mail {
 	const char *message_id_domain; /* optional: right side of Message-ID (else from's domain) */
 	const pn_mime_att *att;      /* optional: n_att attachments after the body */
 	size_t n_att;
+	/* optional, with html: an image the HTML shows as "cid:<inline_cid>" -
+	 * the HTML and it become one multipart/related */
+	const pn_mime_att *inline_img;
+	const char *inline_cid;
 } pn_mime_mail;
 
 /*

@@ -19,6 +19,7 @@
 #include <cmocka.h>
 
 #include "../reap.h"
+#include "../../../tests/support/support.h"
 
 #define NOW ((time_t)1750000000)     /* 2025-06-15 15:06:40 UTC */
 #define DAYS(n) ((int64_t)NOW - (int64_t)(n) * REAP_DAY)
@@ -245,6 +246,8 @@ static void backend(fake *f, reap_backend *b)
 	b->forget_tombstones = f_forget_tombstones;
 }
 
+static pn_brand brand;              /* the test branding, built-in templates */
+
 static reap_policy policy(long batch, int dry)
 {
 	reap_policy p;
@@ -257,6 +260,7 @@ static reap_policy policy(long batch, int dry)
 	p.dry_run = dry;
 	p.public_url = "https://postern.example.com";
 	p.mail_from = "Postern <postern@example.com>";
+	p.brand = &brand;
 	p.envelope_from = "postern@example.com";
 	p.run_id = "run-1";
 	return p;
@@ -456,34 +460,53 @@ static void test_list_down(void **state)
 	assert_true(f.b[0].exists && f.b[0].warned_at == 0);
 }
 
-/* the warning: headers, CRLF only, date of deletion, login link, idem key */
+/* the warning in each language: parts, dates, link, idem key */
 static void test_mail(void **state)
 {
+	static const struct { const char *locale, *lang, *subject, *when, *keeps; } cases[] = {
+		{ "", "en", "Your Postern mailbox will be deleted on 29 June 2025",
+		  "29 June 2025, 16:06 UTC+01:00", "Logging in keeps it" },
+		{ "de-AT", "de", "Ihr Postern-Postfach wird am 29. Juni 2025 gelöscht",
+		  "29. Juni 2025, 16:06 Uhr UTC+01:00", "Eine Anmeldung erhält es" },
+		{ "fr", "fr", "Votre boîte Postern sera supprimée le 29 juin 2025",
+		  "29 juin 2025 à 16:06 UTC+01:00", "Une connexion la conserve" },
+		{ "../../etc", "en", "Your Postern mailbox will be deleted on 29 June 2025",
+		  "29 June 2025", "Logging in keeps it" },
+	};
 	pn_pool *pool = pn_pool_new();
-	reap_box box = { 42, "near@example.org", DAYS(76) };
-	time_t del = (time_t)(box.last_activity + 90 * REAP_DAY);
-	char *m;
 
 	(void)state;
-	m = reap_warning_mail(&box, del, NOW, "Postern <postern@example.com>",
-	    "https://postern.example.com/", 90, pool);
-	assert_non_null(strstr(m, "From: Postern <postern@example.com>\r\n"));
-	assert_non_null(strstr(m, "To: <near@example.org>\r\n"));
-	/* 76 days idle: deleted 14 days after NOW, 29 Jun 2025 */
-	assert_non_null(strstr(m, "Subject: Your Postern mailbox will be deleted on 29 Jun 2025\r\n"));
-	assert_non_null(strstr(m, "Date: Sun, 15 Jun 2025 15:06:40 +0000\r\n"));
-	assert_non_null(strstr(m, "Sunday, 29 June 2025 at 15:06 UTC"));
-	assert_non_null(strstr(m, "Logging in keeps it"));
-	assert_non_null(strstr(m, "https://postern.example.com/\r\n"));
-	assert_non_null(strstr(m, "Message-ID: <reaper-warn.42."));
-	assert_non_null(strstr(m, "@example.com>\r\n"));
-	for (char *p = m; *p; p++) {
-		if (*p == '\n')
-			assert_true(p > m && p[-1] == '\r');
-		assert_true((unsigned char)*p < 0x80);
+	brand.utc_offset = 60;
+	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		reap_box box = { 42, "near@example.org", DAYS(76), cases[i].locale };
+		time_t del = (time_t)(box.last_activity + 90 * REAP_DAY);
+		char *m = reap_warning_mail(&box, del, "Postern <postern@example.com>",
+		    "https://postern.example.com/", 90, &brand, pool);
+		ts_mail mm;
+
+		assert_non_null(m);
+		assert_non_null(strstr(m, "From: Postern <postern@example.com>\r\n"));
+		assert_non_null(strstr(m, "To: near@example.org\r\n"));
+		for (char *p = m; *p; p++)
+			if (*p == '\n')
+				assert_true(p > m && p[-1] == '\r');
+		assert_int_equal(ts_mail_parse(m, strlen(m), &mm), 0);
+		assert_string_equal(mm.content_language, cases[i].lang);
+		/* 76 days idle: deleted 14 days after NOW, 29 Jun 2025, shown at UTC+1 */
+		assert_string_equal(mm.subject, cases[i].subject);
+		assert_non_null(strstr(mm.text, cases[i].when));
+		assert_non_null(strstr(mm.text, cases[i].keeps));
+		assert_non_null(strstr(mm.text, "https://postern.example.com/"));
+		assert_non_null(strstr(mm.html, "href=\"https://postern.example.com/\""));
+		assert_false(mm.outside);
+		ts_mail_free(&mm);
 	}
-	assert_string_equal(reap_idem_key(&box, pool),
-	    pn_pool_printf(pool, "reaper-warn:42:%lld", (long long)DAYS(76)));
+	brand.utc_offset = 0;
+	{
+		reap_box box = { 42, "near@example.org", DAYS(76), "" };
+		assert_string_equal(reap_idem_key(&box, pool),
+		    pn_pool_printf(pool, "reaper-warn:42:%lld", (long long)DAYS(76)));
+	}
 	{
 		char a[64];
 
@@ -504,6 +527,25 @@ static void test_mail(void **state)
 	pn_pool_destroy(&pool);
 }
 
+static int brand_up(void **state)
+{
+	char err[512];
+
+	(void)state;
+	if (ts_brand(&brand, reap_templates, 1, NULL, NULL, err, sizeof(err)) < 0) {
+		fprintf(stderr, "brand: %s\n", err);
+		return -1;
+	}
+	return 0;
+}
+
+static int brand_down(void **state)
+{
+	(void)state;
+	ts_brand_free(&brand);
+	return 0;
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -515,5 +557,5 @@ int main(void)
 		cmocka_unit_test(test_list_down),
 		cmocka_unit_test(test_mail),
 	};
-	return cmocka_run_group_tests(tests, NULL, NULL);
+	return cmocka_run_group_tests(tests, brand_up, brand_down);
 }

@@ -119,7 +119,23 @@ static void test_seal_open(void **state)
 	assert_string_equal(t.address, "bob@example.org");
 	assert_int_equal(t.key.len, s.key.len);
 	assert_memory_equal(t.key.data, s.key.data, s.key.len);
+	assert_string_equal(t.lang, "");
 	web_sess_clear(&t);
+	{
+		/* the language travels in the record too */
+		uint8_t *rec2;
+		size_t len2;
+		strcpy(s.lang, "de");
+		rec2 = web_sess_seal(&s, &len2);
+		memset(&t, 0, sizeof(t));
+		memcpy(t.c, s.c, sizeof(t.c));
+		assert_int_equal(web_sess_open(&t, rec2, len2), 0);
+		assert_string_equal(t.lang, "de");
+		assert_string_equal(t.address, "bob@example.org");
+		web_sess_clear(&t);
+		free(rec2);
+		s.lang[0] = '\0';
+	}
 
 	/* another cookie, a flipped bit, a cut record: refused */
 	memset(&t, 0, sizeof(t));

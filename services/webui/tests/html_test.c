@@ -20,6 +20,9 @@
 #include "../web_mail.h"
 #include "../web_util.h"
 #include "postern/mem.h"
+#include "../web_frame.h"
+#include "../web_text.h"
+#include "../../../tests/support/support.h"
 
 static void test_tfmt(void **state)
 {
@@ -32,6 +35,63 @@ static void test_tfmt(void **state)
 	assert_string_equal(out, "4 tries left");
 	web_tfmt(out, 6, "{1}", "0123456789", NULL, NULL);
 	assert_string_equal(out, "01234");
+}
+
+/* setup - the frame's templates and the page texts, as the web UI loads them */
+static int setup(void **state)
+{
+	char err[512];
+
+	(void)state;
+	if (ts_brand(&web_cfg.brand, web_frame_kinds, web_frame_n_kinds, NULL,
+	    "share/postern/logo.png", err, sizeof(err)) < 0) {
+		fprintf(stderr, "brand: %s\n", err);
+		return -1;
+	}
+	web_text_init(web_cfg.brand.product);
+	return 0;
+}
+
+static int teardown(void **state)
+{
+	(void)state;
+	ts_brand_free(&web_cfg.brand);
+	return 0;
+}
+
+/* the frame in German: lang, texts, the switch links, a German date, the brand */
+static void test_frame_german(void **state)
+{
+	web_page p = { .title = "T", .address = "a@example.org", .csrf = "tok",
+		.nav = "inbox", .expires_days = 1 };
+	web_buf b;
+	char s[64];
+	(void)state;
+
+	web_cfg.inactivity_days = 90;
+	web_text_use("de");
+	web_buf_init(&b);
+	web_html_begin(&b, &p);
+	web_html_end(&b, &p);
+	assert_non_null(strstr(b.data, "<html lang=\"de\">"));
+	assert_non_null(strstr(b.data, "Posteingang"));
+	assert_non_null(strstr(b.data, "Abmelden"));
+	assert_non_null(strstr(b.data, "nach 90 Tagen ohne Nutzung"));
+	assert_non_null(strstr(b.data, "in 1 Tag gelöscht"));
+	/* the switch: plain links to the other languages, this one marked */
+	assert_non_null(strstr(b.data, "<a href=\"/lang/en"));
+	assert_non_null(strstr(b.data, "<a href=\"/lang/fr"));
+	assert_null(strstr(b.data, "<a href=\"/lang/de"));
+	/* the brand: logo and colour from this site, links in the footer */
+	assert_non_null(strstr(b.data, "<img class=\"logo\" src=\"/static/logo\""));
+	assert_non_null(strstr(b.data, "href=\"/static/brand.css\""));
+	assert_non_null(strstr(b.data, "href=\"https://example.com/imprint\">Impressum</a>"));
+	assert_null(strstr(b.data, "<script"));
+	assert_null(strstr(b.data, "style="));
+	web_buf_free(&b);
+	web_html_date(s, sizeof(s), 1751364000);
+	assert_string_equal(s, "1. Juli 2025, 10:00 Uhr UTC+00:00");
+	web_text_use(NULL);
 }
 
 static void test_frame(void **state)
@@ -74,7 +134,7 @@ static void test_frame(void **state)
 	web_html_size(s, sizeof(s), 3 * 1024 * 1024);
 	assert_string_equal(s, "3.0 MB");
 	web_html_date(s, sizeof(s), 1751364000);
-	assert_string_equal(s, "1 Jul 2025, 10:00 UTC");
+	assert_string_equal(s, "1 July 2025, 10:00 UTC+00:00");
 	web_html_date(s, sizeof(s), 0);
 	assert_string_equal(s, "-");
 }
@@ -226,10 +286,11 @@ int main(void)
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_tfmt),
 		cmocka_unit_test(test_frame),
+		cmocka_unit_test(test_frame_german),
 		cmocka_unit_test(test_mail),
 		cmocka_unit_test(test_envelope),
 		cmocka_unit_test(test_cid_and_bidi),
 		cmocka_unit_test(test_misleading),
 	};
-	return cmocka_run_group_tests(tests, NULL, NULL);
+	return cmocka_run_group_tests(tests, setup, teardown);
 }

@@ -25,6 +25,8 @@
 #include "../web_reply.h"
 #include "../web_text.h"
 #include "../web_util.h"
+#include "../web_frame.h"
+#include "../../../tests/support/support.h"
 
 #define EVIL "<script>x</script>"
 #define EVIL_ESC "&lt;script&gt;x&lt;/script&gt;"
@@ -36,6 +38,15 @@ static int setup(void **state)
 	web_cfg.password_min = 10;
 	web_cfg.password_max = 128;
 	web_cfg.reply_max_attach = 10485760;
+	{
+		char err[512];
+		if (ts_brand(&web_cfg.brand, web_frame_kinds, web_frame_n_kinds, NULL, NULL, err,
+		    sizeof(err)) < 0) {
+			fprintf(stderr, "brand: %s\n", err);
+			return -1;
+		}
+	}
+	web_text_init(web_cfg.brand.product);
 	return 0;
 }
 
@@ -160,7 +171,7 @@ static void test_folder_rows(void **state)
 	has(&b, "<span class=\"from\">Bob</span>");
 	lacks(&b, "example.org</span>");
 	has(&b, "<span class=\"subject\">" EVIL_ESC "</span>");
-	has(&b, "3 Jul 2025, 10:00 UTC \xc2\xb7 2 KB");
+	has(&b, "3 July 2025, 10:00 UTC+00:00 \xc2\xb7 2 KB");
 	has(&b, "<span class=\"clip\"");
 	has(&b, "href=\"/inbox?page=0\"");
 	lacks(&b, "href=\"/inbox?page=2\"");

@@ -46,7 +46,7 @@ static void test_every_route_says_auth(void **state)
 		assert_non_null(r->pattern);
 		assert_int_equal(r->pattern[0], '/');
 	}
-	assert_int_equal(n, 24);
+	assert_int_equal(n, 28);
 	if (web_routes_valid(web_routes, why, sizeof(why)) != 0)
 		fail_msg("route table refused: %s", why);
 }
