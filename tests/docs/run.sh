@@ -15,6 +15,16 @@
 #      each of the twelve behaviours a maintainer looks for first, and
 #      each row's file exists and defines its function (a line that
 #      starts the definition, "type name(" or "name(", at column 0).
+#   4. The layout stays readable: no source file in services/ or lib/src/
+#      is over 900 lines.
+#   5. A variable that two services' tables name means one thing: it has
+#      one default, unless the default names the service itself (its own
+#      GnuPG home, say). POSTERN_MAX_MAIL_BYTES once meant two limits.
+#   6. Tests say what they did: no test skips (cmocka's skip(), exit 77)
+#      unless it is an opt-in benchmark behind a POSTERN_*BENCH variable -
+#      a test that needs a server fails when it is missing; and every test
+#      that draws random input takes its seed from tests/support/fuzz.h
+#      (printed, POSTERN_FUZZ_SEED=N replays it).
 #
 # Needs the built binaries ($POSTERN_TEST_BIN, set by tests/run; else
 # build/bin). Last line: "N passed, N failed"; exit 1 on any failure.
@@ -106,6 +116,59 @@ if [[ ${#bad[@]} -eq 0 ]]; then
 else
 	not_ok "the \"Where is\" table of $arch is wrong:"
 	printf '    %s\n' "${bad[@]}"
+fi
+
+# 4. file sizes
+big=$(git ls-files -- 'services/*.c' 'services/*.h' 'lib/src/*.c' 'lib/src/*.h' |
+	xargs wc -l | awk '$2 != "total" && $1 > 900 { print "    " $2 ": " $1 " lines" }')
+if [[ -z $big ]]; then
+	ok "no file in services/ or lib/src/ is over 900 lines"
+else
+	not_ok "files over 900 lines:"
+	echo "$big"
+fi
+
+# 5. one variable, one default
+defaults=$(for main in services/*/main.c; do
+	name=$(basename "$(dirname "$main")")
+	[[ -x $bin/postern-$name ]] || continue
+	"$bin/postern-$name" --help 2>&1 |
+		awk -v s="Environment ($name):" -v n="$name" '
+			$0 == s { on = 1; next } /^Environment/ { on = 0 }
+			on && $1 ~ /^POSTERN_/ {
+				d = $0; sub(/.*\(default /, "", d); sub(/(, [0-9-]+\.\.[0-9-]+)?\).*/, "", d)
+				if (index(d, n) == 0) print $1, n, d
+			}'
+done | sort | awk '$1 == var && $3 != def { print "    " $1 ": " $3 " in " $2 ", " def " in " svc }
+	{ var = $1; svc = $2; def = $3 }')
+if [[ -z $defaults ]]; then
+	ok "a variable named by two services has one default"
+else
+	not_ok "variables with two defaults (two meanings: give them two names):"
+	echo "$defaults"
+fi
+
+# 6. no skipping tests; replayable random input
+tests=$(git ls-files -- 'lib/tests/*.c' 'services/*/tests/*.c' 'tests/it/*.c' 'tests/chaos/*.c' 'tests/*/run.sh' ':!tests/docs/run.sh')
+skips=$(grep -nE '\bskip\(\)|exit 77' $tests | while IFS=: read -r f l _; do
+	# an opt-in benchmark: the skip sits right under a POSTERN_*BENCH test
+	sed -n "$((l > 3 ? l - 3 : 1)),${l}p" "$f" | grep -qE 'POSTERN_[A-Z_]*BENCH' || echo "    $f:$l"
+done)
+if [[ -z $skips ]]; then
+	ok "no test skips (a missing server fails); only opt-in benchmarks may"
+else
+	not_ok "tests that skip:"
+	echo "$skips"
+fi
+unseeded=()
+for f in $(grep -lE '\brand(_r)?\(|\bsrand\(|\brandom\(\)|randombytes_uniform\(' $(grep -E '_test\.c$' <<<"$tests")); do
+	grep -q 'ts_fuzz_' "$f" || unseeded+=("$f")
+done
+if [[ ${#unseeded[@]} -eq 0 ]]; then
+	ok "every test that draws random input prints its seed and takes one (tests/support/fuzz.h)"
+else
+	not_ok "random input without a printed, replayable seed:"
+	printf '    %s\n' "${unseeded[@]}"
 fi
 
 echo "$passed passed, $failed failed"

@@ -22,6 +22,7 @@
 #include <czmq.h>
 
 #include "../harness/harness.h"
+#include "../support/fuzz.h"
 #include "postern/bus.h"
 #include "postern/err.h"
 #include "postern/mdp.h"
@@ -453,7 +454,7 @@ static void test_malformed_and_oversize(void **state)
 	zmsg_t *msg;
 	size_t big = 100 * 1024;
 	char *blob = calloc(1, big);
-	unsigned int seed = 7;
+	unsigned int seed = ts_fuzz_seed("bus");
 
 	(void)state;
 	assert_non_null(blob);

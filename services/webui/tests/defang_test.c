@@ -13,13 +13,13 @@
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
-#include <time.h>
 
 #include <cmocka.h>
 
 #include "../web_defang.h"
 #include "../web_link.h"
 #include "../web_util.h"
+#include "../../../tests/support/fuzz.h"
 
 /* The hook of the tests: cid:logo and every remote image get fixed data: URLs. */
 static int hook_calls;
@@ -387,7 +387,7 @@ static int css_bad(const char *h)
 /*
  * test_random - hostile pieces in random order and nesting: whatever the
  * mix, no fetching tag, no srcdoc, no live url( and no remote src is left.
- * DEFANG_SEED=<n> repeats a run.
+ * The seed is printed; POSTERN_FUZZ_SEED=<n> repeats a run.
  */
 static void test_random(void **state)
 {
@@ -404,24 +404,22 @@ static void test_random(void **state)
 		"<video poster=http://c.test/p src=http://c.test/v>", "<input type=image src=//c.test/i>",
 	};
 	const size_t np = sizeof(pieces) / sizeof(pieces[0]);
-	const char *env = getenv("DEFANG_SEED");
-	unsigned seed = env ? (unsigned)strtoul(env, NULL, 10) : (unsigned)time(NULL);
+	ts_fuzz fz;
 	web_buf in;
 	(void)state;
 
-	print_message("defang random seed %u (DEFANG_SEED=%u repeats it)\n", seed, seed);
-	srand(seed);
+	ts_fuzz_start(&fz, "defang");         /* prints the seed to replay a failure */
 	for (int round = 0; round < 3000; round++) {
 		web_defang_out o;
 		web_defang_opt opt = { .id = 3 };
 		const char *h;
 		web_buf_init(&in);
-		for (int k = rand() % 24; k >= 0; k--)
-			web_buf_puts(&in, pieces[rand() % np]);
+		for (int k = (int)ts_fuzz_uniform(&fz, 24); k >= 0; k--)
+			web_buf_puts(&in, pieces[ts_fuzz_uniform(&fz, (uint32_t)np)]);
 		web_defang(in.data, in.len, &opt, &o);
 		h = o.html.data;
 		if (bad_tag(h) || css_bad(h)) {
-			print_error("seed %u round %d: in: %s\nout: %s\nat: %.80s\n", seed, round, in.data,
+			print_error("round %d: in: %s\nout: %s\nat: %.80s\n", round, in.data,
 			    h, bad_tag(h) ? bad_tag(h) : "(CSS)");
 			fail();
 		}
