@@ -4,6 +4,7 @@
  * learned the hard way - tcp_nodelay, the head bound - is made once.
  */
 #include <stdio.h>
+#include <string.h>
 
 #include "postern/httpd.h"
 #include "postern/log.h"
@@ -36,4 +37,14 @@ struct mg_context *pn_httpd_start(const char *what, const char *listen, long thr
 	mg_set_request_handler(mg, "/", handler, NULL);
 	pn_info("msg=\"%s listening\" listen=%s threads=%ld", what, listen, threads);
 	return mg;
+}
+
+size_t pn_httpd_head_size(const struct mg_request_info *ri)
+{
+	size_t n = strlen(ri->request_method) + strlen(ri->request_uri ? ri->request_uri : "") +
+	    (ri->query_string ? strlen(ri->query_string) + 1 : 0) + 12;
+
+	for (int i = 0; i < ri->num_headers; i++)
+		n += strlen(ri->http_headers[i].name) + strlen(ri->http_headers[i].value) + 4;
+	return n;
 }

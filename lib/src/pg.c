@@ -18,12 +18,11 @@
  * destroy, and never logged - the log line names host, port, database and
  * user as libpq reports them after connecting.
  */
-#include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <time.h>
 
+#include "postern/clock.h"
 #include "postern/log.h"
 #include "postern/mem.h"
 #include "postern/metrics.h"
@@ -42,24 +41,6 @@ struct pn_pg {
 	char prepared[PN_PG_PREPARED_MAX][32];  /* names prepared on this connection */
 	int nprepared;
 };
-
-/* now_ms - monotonic milliseconds */
-static long long now_ms(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (long long)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
-
-/* sleep_ms - sleep, restarting after signals */
-static void sleep_ms(long ms)
-{
-	struct timespec ts = { ms / 1000, (ms % 1000) * 1000000L };
-
-	while (nanosleep(&ts, &ts) == -1 && errno == EINTR)
-		;
-}
 
 /* set_error - remember the last error; sqlstate NULL means connection trouble */
 static void set_error(pn_pg *pg, const char *sqlstate, const char *msg,
@@ -211,7 +192,7 @@ static int connect_once(pn_pg *pg)
 pn_err pn_pg_connect(pn_pg *pg, long timeout_ms, int (*stopping)(void *),
     void *arg)
 {
-	long long deadline = now_ms() + timeout_ms;
+	long long deadline = pn_mono_ms() + timeout_ms;
 	long backoff = 100;
 	int tries = 0;
 
@@ -225,9 +206,9 @@ pn_err pn_pg_connect(pn_pg *pg, long timeout_ms, int (*stopping)(void *),
 		for (long slept = 0; slept < backoff; slept += 50) {
 			if (stopping != NULL && stopping(arg))
 				return PN_ERR_TEMP;
-			if (now_ms() >= deadline)
+			if (pn_mono_ms() >= deadline)
 				goto timeout;
-			sleep_ms(50);
+			pn_sleep_ms(50);
 		}
 		backoff = backoff * 2 > 5000 ? 5000 : backoff * 2;
 	}

@@ -15,8 +15,8 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <time.h>
 
+#include "postern/clock.h"
 #include "postern/log.h"
 #include "postern/mem.h"
 #include "postern/metrics.h"
@@ -46,15 +46,6 @@ static size_t nslots;
 static long def_warn = 10000, def_fail = 60000;
 static op_bounds ops[WATCH_OPS];
 static size_t nops;
-
-/* mono_ms - monotonic milliseconds */
-static long long mono_ms(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (long long)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
 
 /* parse_one - "op=warn/fail" into b; 0 or -1 */
 static int parse_one(const char *item, size_t len, op_bounds *b)
@@ -148,7 +139,7 @@ pn_watch *pn_watch_new(const char *what)
 void pn_watch_begin(pn_watch *w, const char *op)
 {
 	long warn = def_warn, fail = def_fail;
-	long long now = mono_ms();
+	long long now = pn_mono_ms();
 
 	pthread_mutex_lock(&lock);
 	for (size_t i = 0; i < nops; i++)
@@ -172,7 +163,7 @@ void pn_watch_end(pn_watch *w)
 	int warned;
 
 	pthread_mutex_lock(&lock);
-	ran = mono_ms() - w->since;
+	ran = pn_mono_ms() - w->since;
 	op = w->op;
 	warned = w->warned;
 	w->op = NULL;
@@ -185,7 +176,7 @@ void pn_watch_end(pn_watch *w)
 /* pn_watchdog_check - log the slow once, report the stuck */
 int pn_watchdog_check(char *why, size_t len)
 {
-	long long now = mono_ms();
+	long long now = pn_mono_ms();
 	int stuck = 0;
 
 	pthread_mutex_lock(&lock);

@@ -328,17 +328,6 @@ static const api_route routes[] = {
 	{ NULL, NULL, NULL }
 };
 
-/* head_size - bytes of the request line and headers, roughly as sent */
-static size_t head_size(const struct mg_request_info *ri)
-{
-	size_t n = strlen(ri->request_method) + strlen(ri->request_uri ? ri->request_uri : "") +
-	    (ri->query_string ? strlen(ri->query_string) + 1 : 0) + 12;
-
-	for (int i = 0; i < ri->num_headers; i++)
-		n += strlen(ri->http_headers[i].name) + strlen(ri->http_headers[i].value) + 4;
-	return n;
-}
-
 /* is_json - Content-Type says application/json (parameters may follow) */
 static int is_json(const char *type)
 {
@@ -421,7 +410,7 @@ static int handle(struct mg_connection *conn, void *data)
 	if (ri->content_length > 0 || mg_get_header(conn, "Transfer-Encoding"))
 		rq.close = 1;
 
-	if (head_size(ri) > API_HEAD_MAX) {
+	if (pn_httpd_head_size(ri) > API_HEAD_MAX) {
 		rc = respond_error(&rq, 431, "request head too large", NULL);
 		goto done;
 	}

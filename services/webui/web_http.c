@@ -602,17 +602,6 @@ static int read_body(web_req *rq, const struct mg_request_info *ri, const web_ro
 	return rc;
 }
 
-/* head_size - bytes of the request line and headers, roughly as sent */
-static size_t head_size(const struct mg_request_info *ri)
-{
-	size_t n = strlen(ri->request_method) + strlen(ri->request_uri ? ri->request_uri : "") +
-	    (ri->query_string ? strlen(ri->query_string) + 1 : 0) + 12;
-
-	for (int i = 0; i < ri->num_headers; i++)
-		n += strlen(ri->http_headers[i].name) + strlen(ri->http_headers[i].value) + 4;
-	return n;
-}
-
 /* log_path - the path for logs: never the link secret */
 static const char *log_path(const char *path)
 {
@@ -645,7 +634,7 @@ static int handle(struct mg_connection *conn, void *data)
 	client_of(conn, ri, rq.client, sizeof(rq.client));
 	web_lang_pick(&rq);
 
-	if (head_size(ri) > WEB_HEAD_MAX) {
+	if (pn_httpd_head_size(ri) > WEB_HEAD_MAX) {
 		rq.close = 1;
 		rc = web_error(&rq, 413);
 		goto done;

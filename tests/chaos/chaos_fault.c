@@ -23,7 +23,6 @@
  * paused (SIGSTOP/SIGCONT) and killed.
  */
 #include <dirent.h>
-#include <errno.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -33,6 +32,7 @@
 #include <unistd.h>
 
 #include "chaos.h"
+#include "postern/clock.h"
 
 #define SERVERS "tools/servers"
 #define SLACK 12                     /* events past a threshold when it hits */
@@ -58,15 +58,6 @@ const char *chaos_kind_name(enum chaos_kind k)
 		[CK_SINK_KILL] = "kill -9 smtp server",
 	};
 	return k < CK_KINDS ? names[k] : "?";
-}
-
-/* sleep_ms - nanosleep for ms */
-static void sleep_ms(long ms)
-{
-	struct timespec ts = { ms / 1000, (ms % 1000) * 1000000L };
-
-	while (nanosleep(&ts, &ts) < 0 && errno == EINTR)
-		;
 }
 
 /* wall_ms - the wall clock, as the sink names its files */
@@ -174,10 +165,10 @@ static void kill_tree(pid_t pid)
 	for (int i = 0; i < n; i++)
 		kill(kids[i], SIGKILL);
 	for (int t = 0; t < 1500 && !gone(pid); t++)
-		sleep_ms(10);
+		pn_sleep_ms(10);
 	for (int i = 0; i < n; i++)
 		for (int t = 0; t < 1500 && !gone(kids[i]); t++)
-			sleep_ms(10);
+			pn_sleep_ms(10);
 	if (!gone(pid))
 		fail_msg("chaos: pid %d still there 15 s after SIGKILL", (int)pid);
 }
@@ -321,7 +312,7 @@ static void recover(chaos_run *r, chaos_fault *f, int tries0)
 			atomic_fetch_add(&r->gate, CHAOS_PUBLISHERS);
 			trickle = th_now_ms() + TRICKLE_MS;
 		}
-		sleep_ms(20);
+		pn_sleep_ms(20);
 	}
 	if (f->ack_recovery_ms < 0)
 		f->retries = atomic_load(&r->failed_tries) - tries0;
@@ -334,7 +325,7 @@ static void wait_started(chaos_run *r, int n)
 
 	while (atomic_load(&r->next) < n && atomic_load(&r->done) < r->events &&
 	    th_now_ms() < end)
-		sleep_ms(5);
+		pn_sleep_ms(5);
 }
 
 /* chaos_faults_run - every planned fault, one after the other, under load */
@@ -355,7 +346,7 @@ void chaos_faults_run(chaos_run *r)
 		f->t0_wall = wall_ms();
 		hit(r, f->kind);
 		atomic_store(&r->gate, k + 1 < r->faults ? (k + 2) * per + SLACK : r->events);
-		sleep_ms(f->down_ms);
+		pn_sleep_ms(f->down_ms);
 		repair(r, f->kind);
 		f->t_back = th_now_ms();
 		f->back_wall = wall_ms();
@@ -388,7 +379,7 @@ double chaos_drain(chaos_run *r, long timeout_ms)
 			still = 0;
 		}
 		last = mails;
-		sleep_ms(250);
+		pn_sleep_ms(250);
 	}
 	return (double)(th_now_ms() - t0) / 1000.0;
 }

@@ -12,6 +12,8 @@
 #ifndef POSTERN_HTTPD_H
 #define POSTERN_HTTPD_H
 
+#include <stddef.h>
+
 #include <civetweb.h>
 
 /*
@@ -20,5 +22,10 @@
  */
 struct mg_context *pn_httpd_start(const char *what, const char *listen, long threads,
     int head_max, const struct mg_callbacks *cb, mg_request_handler handler);
+/*
+ * pn_httpd_head_size - bytes of a request's line and headers, roughly as
+ * sent: what a handler compares with its own head bound
+ */
+size_t pn_httpd_head_size(const struct mg_request_info *ri);
 
 #endif
