@@ -1,7 +1,8 @@
 /*
  * mime_int.h - what mime.c, mime_compose.c and mime_pgp.c share; lib/src
- * only. The one place GMime is initialised and a mail is handed to its
- * parser.
+ * only, and the tests' mail checker (tests/support/mailcheck.c), which
+ * parses as lib does. The one place GMime is initialised and a mail is
+ * handed to its parser.
  */
 #ifndef POSTERN_MIME_INT_H
 #define POSTERN_MIME_INT_H

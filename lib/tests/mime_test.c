@@ -43,19 +43,6 @@ static const char MAIL[] =
 static const char CIPHER[] =
     "-----BEGIN PGP MESSAGE-----\n\nhQEMA\n-----END PGP MESSAGE-----\n";
 
-/* header_part - the header block of text (up to the empty line), NUL-terminated copy */
-static char *header_part(const char *text)
-{
-	const char *end = strstr(text, "\r\n\r\n");
-	size_t n = end ? (size_t)(end - text) + 2 : strlen(text);
-	char *h = malloc(n + 1);
-
-	assert_non_null(h);
-	memcpy(h, text, n);
-	h[n] = '\0';
-	return h;
-}
-
 static void test_entity_plain(void **state)
 {
 	size_t len = 0;
@@ -81,7 +68,7 @@ static void test_entity_protected(void **state)
 	(void)state;
 
 	assert_non_null(e);
-	h = header_part(e);
+	h = ts_header_block(e);
 	assert_non_null(strstr(h, "Subject: =?utf-8?q?Quartals=C3=BCbersicht?= secret-subject-77\r\n"));
 	assert_non_null(strstr(h, "From: Jane Doe <jane@example.org>\r\n"));
 	assert_non_null(strstr(h, "To: bob@example.net,\r\n carol@example.com\r\n"));
@@ -106,7 +93,7 @@ static void test_wrap(void **state)
 	w = (char *)pn_mime_pgp_wrap(MAIL, strlen(MAIL), CIPHER, strlen(CIPHER), 1, &len, &why);
 	assert_non_null(w);
 	assert_int_equal(strlen(w), len);
-	h = header_part(w);
+	h = ts_header_block(w);
 	assert_non_null(strstr(h, "Subject: ...\r\n"));
 	assert_null(strstr(w, "secret-subject-77"));
 	assert_null(strstr(w, "8231"));
@@ -477,7 +464,7 @@ static void test_compose(void **state)
 	for (size_t i = 0; i < len; i++)         /* CRLF line ends only */
 		if (out[i] == '\n')
 			assert_true(i > 0 && out[i - 1] == '\r');
-	h = header_part(out);
+	h = ts_header_block(out);
 	assert_null(strstr(h, "\r\nBcc:"));      /* nothing given here makes a header */
 	assert_non_null(strstr(h, "In-Reply-To: <m0@example.org>\r\n"));
 	assert_non_null(strstr(h, "X-Bad-Name: v  Bcc: evil@x.org\r\n"));

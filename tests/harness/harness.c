@@ -48,6 +48,7 @@
 #include <libpq-fe.h>
 
 #include "harness.h"
+#include "postern/clock.h"
 #include "postern/mem.h"
 
 extern char **environ;
@@ -72,24 +73,6 @@ static int nchildren;
 static int atexit_done;
 static unsigned char ports_used[65536 / 8];
 static unsigned spawn_seq, tmp_seq, db_seq;
-
-/* now_ms - monotonic milliseconds */
-static long long now_ms(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (long long)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
-
-/* sleep_ms - sleep, restarting after signals */
-static void sleep_ms(long ms)
-{
-	struct timespec ts = { ms / 1000, (ms % 1000) * 1000000L };
-
-	while (nanosleep(&ts, &ts) < 0 && errno == EINTR)
-		;
-}
 
 /* xsprintf - snprintf into buf that fails the test instead of truncating */
 static void xsprintf(char *buf, size_t size, const char *fmt, ...)
@@ -174,15 +157,15 @@ static void kill_all_children(void)
 	for (int i = 0; i < nchildren; i++)
 		if (!children[i].reaped)
 			kill(children[i].pid, SIGTERM);
-	deadline = now_ms() + 3000;
+	deadline = pn_mono_ms() + 3000;
 	do {
 		left = 0;
 		for (int i = 0; i < nchildren; i++)
 			if (!children[i].reaped && !child_reap(children[i].pid, 0))
 				left++;
 		if (left > 0)
-			sleep_ms(20);
-	} while (left > 0 && now_ms() < deadline);
+			pn_sleep_ms(20);
+	} while (left > 0 && pn_mono_ms() < deadline);
 	for (int i = 0; i < nchildren; i++)
 		if (!children[i].reaped) {
 			kill(children[i].pid, SIGKILL);
@@ -318,14 +301,14 @@ int th_kill(pid_t pid, int sig)
 /* th_stop - SIGTERM, wait up to timeout_ms, then SIGKILL; the exit status */
 int th_stop(pid_t pid, long timeout_ms)
 {
-	long long deadline = now_ms() + timeout_ms;
+	long long deadline = pn_mono_ms() + timeout_ms;
 
 	if (pid <= 0)
 		return -1;
 	if (!child_reap(pid, 0)) {
 		kill(pid, SIGTERM);
-		while (!child_reap(pid, 0) && now_ms() < deadline)
-			sleep_ms(10);
+		while (!child_reap(pid, 0) && pn_mono_ms() < deadline)
+			pn_sleep_ms(10);
 		if (!child_reap(pid, 0)) {
 			fprintf(stderr, "harness: pid %d ignored SIGTERM for %ld ms, killing\n",
 			    (int)pid, timeout_ms);
@@ -364,7 +347,7 @@ int th_port(void)
 	static unsigned seed;
 
 	if (seed == 0)
-		seed = (unsigned)getpid() ^ (unsigned)now_ms();
+		seed = (unsigned)getpid() ^ (unsigned)pn_mono_ms();
 	for (int tries = 0; tries < 2000; tries++) {
 		int port = TH_PORT_LOW + (int)(rand_r(&seed) % (TH_PORT_HIGH - TH_PORT_LOW));
 
@@ -389,6 +372,11 @@ char *th_tmpdir(const char *tag)
 	if (mkdir(path, 0700) < 0)
 		fail_msg("harness: mkdir %s: %s", path, strerror(errno));
 	return pn_strdup(path);
+}
+
+void th_run_tag(char *out, size_t outlen)
+{
+	xsprintf(out, outlen, "%ld-%ld", (long)getpid(), (long)time(NULL));
 }
 
 /* pg_connect - connect to dsn with a bounded connect timeout */
@@ -503,7 +491,7 @@ static int io_wait(int fd, short events, long long deadline)
 	long long left;
 	int r;
 
-	while ((left = deadline - now_ms()) > 0) {
+	while ((left = deadline - pn_mono_ms()) > 0) {
 		r = poll(&pfd, 1, (int)left);
 		if (r > 0)
 			return 1;
@@ -516,7 +504,7 @@ static int io_wait(int fd, short events, long long deadline)
 /* th_http_get - blocking HTTP/1.0 GET with a 5 s budget; the status */
 int th_http_get(int port, const char *path, char **body_r)
 {
-	long long deadline = now_ms() + 5000;
+	long long deadline = pn_mono_ms() + 5000;
 	char req[1024], *buf = NULL, *body;
 	size_t len = 0, cap = 0, reqlen, sent = 0;
 	int fd, status = -1;
@@ -591,41 +579,41 @@ double th_metric(int port, const char *name)
 /* th_wait_metric - poll a metric until it is >= min or the time is up */
 int th_wait_metric(int port, const char *name, double min, long timeout_ms)
 {
-	long long deadline = now_ms() + timeout_ms;
+	long long deadline = pn_mono_ms() + timeout_ms;
 
 	do {
 		if (th_metric(port, name) >= min)
 			return 0;
 		usleep(50000);
-	} while (now_ms() < deadline);
+	} while (pn_mono_ms() < deadline);
 	return -1;
 }
 
 /* th_wait_http - poll a URL until it answers status or the time is up */
 int th_wait_http(int port, const char *path, int status, long timeout_ms)
 {
-	long long deadline = now_ms() + timeout_ms;
+	long long deadline = pn_mono_ms() + timeout_ms;
 
 	do {
 		if (th_http_get(port, path, NULL) == status)
 			return 0;
-		sleep_ms(50);
-	} while (now_ms() < deadline);
+		pn_sleep_ms(50);
+	} while (pn_mono_ms() < deadline);
 	return -1;
 }
 
 /* wait_ready - until /readyz is 200 (0), the child dies (-1) or time is up (-2) */
 static int wait_ready(pid_t pid, int health, long timeout_ms)
 {
-	long long deadline = now_ms() + timeout_ms;
+	long long deadline = pn_mono_ms() + timeout_ms;
 
 	do {
 		if (!th_alive(pid))
 			return -1;
 		if (th_http_get(health, "/readyz", NULL) == 200)
 			return 0;
-		sleep_ms(50);
-	} while (now_ms() < deadline);
+		pn_sleep_ms(50);
+	} while (pn_mono_ms() < deadline);
 	return -2;
 }
 
@@ -656,11 +644,11 @@ int th_file_count(const char *dir)
 /* th_wait_file_count - poll until dir holds n files; the count seen last */
 int th_wait_file_count(const char *dir, int n, long timeout_ms)
 {
-	long long deadline = now_ms() + timeout_ms;
+	long long deadline = pn_mono_ms() + timeout_ms;
 	int seen;
 
-	while ((seen = th_file_count(dir)) < n && now_ms() < deadline)
-		sleep_ms(20);
+	while ((seen = th_file_count(dir)) < n && pn_mono_ms() < deadline)
+		pn_sleep_ms(20);
 	return seen;
 }
 
@@ -739,7 +727,7 @@ int th_broker_start(th_broker *b, const char *const env[])
 	 * released by the old process: try a few times. */
 	for (int attempt = 0; attempt < 5; attempt++) {
 		if (attempt > 0)
-			sleep_ms(500);
+			pn_sleep_ms(500);
 		b->health = th_port();
 		xsprintf(health, sizeof(health), "POSTERN_HEALTH_LISTEN=127.0.0.1:%d", b->health);
 		b->pid = th_spawn(argv, all);
@@ -812,7 +800,7 @@ pid_t th_smtpsink_start(int port, const char *dir)
 
 	xsprintf(listen, sizeof(listen), "127.0.0.1:%d", port);
 	pid = th_spawn(argv, NULL);
-	deadline = now_ms() + ready_ms();
+	deadline = pn_mono_ms() + ready_ms();
 	do {
 		if (!th_alive(pid))
 			break;
@@ -820,8 +808,8 @@ pid_t th_smtpsink_start(int port, const char *dir)
 			close(fd);
 			return pid;
 		}
-		sleep_ms(20);
-	} while (now_ms() < deadline);
+		pn_sleep_ms(20);
+	} while (pn_mono_ms() < deadline);
 	fprintf(stderr, "harness: postern-smtpsink on port %d did not start\n", port);
 	log_tail(pid, 20);
 	th_stop(pid, 2000);
@@ -877,10 +865,7 @@ long th_sql_longf(const char *dsn, const char *fmt, ...)
 
 long long th_now_ms(void)
 {
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (long long)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+	return pn_mono_ms();
 }
 
 int th_run(const char *const argv[], const char *const env[], const char *out_path)
@@ -953,6 +938,14 @@ int th_key_import(const char *keyring, const char *gnupghome, const char *path)
 	return th_run(argv, env, NULL);
 }
 
+void th_gpg_stop(const char *home)
+{
+	const char *argv[] = { "gpgconf", "--homedir", home, "--kill", "all", NULL };
+
+	if (home != NULL)
+		th_run(argv, NULL, NULL);
+}
+
 int th_gpg_keygen(const char *home, const char *name, const char *address)
 {
 	char uid[300];
@@ -963,4 +956,13 @@ int th_gpg_keygen(const char *home, const char *name, const char *address)
 		snprintf(uid, sizeof(uid), "<%s>", address);
 	return th_gpg(home, NULL, "--quick-gen-key", uid, "future-default", "default", "never",
 	    (char *)NULL);
+}
+
+void th_org_users(const char *home, const char *alice, const char *kim, char *path_r,
+    size_t pathlen)
+{
+	assert_int_equal(th_gpg_keygen(home, "Alice Sender", alice), 0);
+	assert_int_equal(th_gpg_keygen(home, "Kim", kim), 0);
+	xsprintf(path_r, pathlen, "%s/users.asc", home);
+	assert_int_equal(th_gpg(home, path_r, "--armor", "--export", (char *)NULL), 0);
 }

@@ -32,6 +32,8 @@ const char *th_env(const char *name);
 int th_port(void);
 /* th_tmpdir - a new directory under POSTERN_TEST_TMP; caller frees */
 char *th_tmpdir(const char *tag);
+/* th_run_tag - "<pid>-<time>" into out: names (domains, ids) no other run of a test shares */
+void th_run_tag(char *out, size_t outlen);
 /* th_createdb - a new empty database; returns its conninfo, caller frees */
 char *th_createdb(const char *tag);
 /* th_sql - run one SQL statement on dsn; returns first column of first row (caller frees) or NULL */
@@ -49,6 +51,8 @@ long long th_now_ms(void);
  * (NULL = inherited); returns the exit status, -1 if it did not exit.
  */
 int th_run(const char *const argv[], const char *const env[], const char *out_path);
+/* th_gpg_stop - stop every daemon of GnuPG home home (gpgconf --kill all); NULL: nothing */
+void th_gpg_stop(const char *home);
 /*
  * th_gpg - gpg --homedir home --batch --quiet, loopback pinentry with an
  * empty passphrase, then the given arguments (NULL-terminated, at most
@@ -59,6 +63,14 @@ int th_gpg(const char *home, const char *out_path, ...) __attribute__((sentinel)
 int th_key_import(const char *keyring, const char *gnupghome, const char *path);
 /* th_gpg_keygen - a key pair for "name <address>" (name NULL: "<address>") in home, no expiry; gpg's exit status */
 int th_gpg_keygen(const char *home, const char *name, const char *address);
+/*
+ * th_org_users - the organisation's users of a test, "Alice Sender <alice>"
+ * (a sender) and "Kim <kim>" (a recipient), made in home and their public
+ * keys exported armored to home/users.asc, whose path goes into path_r;
+ * fails the test on trouble
+ */
+void th_org_users(const char *home, const char *alice, const char *kim, char *path_r,
+    size_t pathlen);
 /* th_gpg_expired - a key for address that expired long ago (made in 2000 for a year); gpg's exit status */
 int th_gpg_expired(const char *home, const char *address);
 /* th_gpg_revoked - a key for address, made and revoked in home; fails the test on trouble */

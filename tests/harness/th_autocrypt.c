@@ -151,10 +151,7 @@ void th_autocrypt_check(const char *mail, const char *addr, const pn_buf *sender
 		assert_null(strstr(st, "BADSIG"));
 		free(st);
 	}
-	{
-		const char *kill[] = { "gpgconf", "--homedir", home, "--kill", "all", NULL };
-		th_run(kill, NULL, NULL);
-	}
+	th_gpg_stop(home);
 	free(key);
 	free(v);
 	free(home);

@@ -253,9 +253,7 @@ int th_stack_stop(th_stack *s)
 	s->sink = s->broker.pid = -1;
 	for (int i = 0; i <= s->provisions; i++) {
 		const char *home = i < s->provisions ? s->gnupg[i] : s->keyring;
-		const char *kill[] = { "gpgconf", "--homedir", home, "--kill", "all", NULL };
-		if (home)
-			th_run(kill, NULL, NULL);
+		th_gpg_stop(home);
 	}
 	free(s->dsn);
 	free(s->maildir);

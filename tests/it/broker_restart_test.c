@@ -89,7 +89,7 @@ static int setup(void **state)
 
 	assert_non_null(f);
 	F = f;
-	snprintf(f->tag, sizeof(f->tag), "%ld-%ld", (long)getpid(), (long)time(NULL));
+	th_run_tag(f->tag, sizeof(f->tag));
 	snprintf(f->domain, sizeof(f->domain), "br%s.example", f->tag);
 	th_stack_start(&f->st, &o);
 	th_clients(f->st.broker.endpoint, f->client, CLIENTS, TIMEOUT_MS, TRIES);

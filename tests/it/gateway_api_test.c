@@ -352,16 +352,13 @@ static int setup(void **state)
 	F = f;
 	assert_true(sodium_init() >= 0);
 	assert_int_equal(curl_global_init(CURL_GLOBAL_DEFAULT), 0);
-	snprintf(f->tag, sizeof(f->tag), "%ld-%ld", (long)getpid(), (long)time(NULL));
+	th_run_tag(f->tag, sizeof(f->tag));
 	snprintf(f->domain, sizeof(f->domain), "ga%s.example", f->tag);
 	f->senderhome = th_tmpdir("gas");
 	f->keyring = th_tmpdir("gak");
 
 	/* the organisation's users: alice (a sender) and kim (a recipient) */
-	assert_int_equal(th_gpg_keygen(f->senderhome, "Alice Sender", addr("alice")), 0);
-	assert_int_equal(th_gpg_keygen(f->senderhome, "Kim", addr("kim")), 0);
-	snprintf(path, sizeof(path), "%s/users.asc", f->senderhome);
-	assert_int_equal(th_gpg(f->senderhome, path, "--armor", "--export", (char *)NULL), 0);
+	th_org_users(f->senderhome, addr("alice"), addr("kim"), path, sizeof(path));
 	assert_int_equal(th_key_import(f->keyring, f->senderhome, path), 0);
 	th_gpg_fpr(f->senderhome, addr("kim"), f->kim_fpr, sizeof(f->kim_fpr));
 
@@ -410,14 +407,13 @@ static int setup(void **state)
 static int teardown(void **state)
 {
 	fx *f = *state;
-	const char *kill[] = { "gpgconf", "--homedir", f->senderhome, "--kill", "all", NULL };
 	pid_t *procs[] = { &f->gw, &f->gw2 };
 
 	for (size_t i = 0; i < sizeof(procs) / sizeof(procs[0]); i++)
 		if (*procs[i] > 0)
 			assert_int_equal(th_stop(*procs[i], 15000), 0);
 	assert_int_equal(th_stack_stop(&f->st), 0);
-	th_run(kill, NULL, NULL);
+	th_gpg_stop(f->senderhome);
 	curl_global_cleanup();
 	free(f->senderhome);
 	free(f->keyring);

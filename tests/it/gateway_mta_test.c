@@ -185,7 +185,7 @@ static int setup(void **state)
 	assert_non_null(f);
 	F = f;
 	assert_true(sodium_init() >= 0);
-	snprintf(f->tag, sizeof(f->tag), "%ld-%ld", (long)getpid(), (long)time(NULL));
+	th_run_tag(f->tag, sizeof(f->tag));
 	snprintf(f->ext, sizeof(f->ext), "mx%s.example", f->tag);
 	snprintf(f->in, sizeof(f->in), "mi%s.example", f->tag);
 	f->home = th_tmpdir("gmh");
@@ -224,13 +224,12 @@ static int setup(void **state)
 static int teardown(void **state)
 {
 	fx *f = *state;
-	const char *kill[] = { "gpgconf", "--homedir", f->home, "--kill", "all", NULL };
 
 	assert_int_equal(postfix("stop", (char *)NULL), 0);
 	if (f->gw > 0)
 		assert_int_equal(th_stop(f->gw, 15000), 0);
 	assert_int_equal(th_stack_stop(&f->st), 0);
-	th_run(kill, NULL, NULL);
+	th_gpg_stop(f->home);
 	free(f->home);
 	free(f->keyring);
 	free(f->postfix);

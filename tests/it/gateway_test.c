@@ -147,7 +147,7 @@ static int setup(void **state)
 	assert_non_null(f);
 	F = f;
 	assert_true(sodium_init() >= 0);
-	snprintf(f->tag, sizeof(f->tag), "%ld-%ld", (long)getpid(), (long)time(NULL));
+	th_run_tag(f->tag, sizeof(f->tag));
 	snprintf(f->ext, sizeof(f->ext), "gx%s.example", f->tag);
 	snprintf(f->in, sizeof(f->in), "gi%s.example", f->tag);
 	f->senderhome = th_tmpdir("gws");
@@ -182,12 +182,11 @@ static int setup(void **state)
 static int teardown(void **state)
 {
 	fx *f = *state;
-	const char *kill[] = { "gpgconf", "--homedir", f->senderhome, "--kill", "all", NULL };
 
 	if (f->gw > 0)
 		assert_int_equal(th_stop(f->gw, 15000), 0);
 	assert_int_equal(th_stack_stop(&f->st), 0);
-	th_run(kill, NULL, NULL);
+	th_gpg_stop(f->senderhome);
 	free(f->senderhome);
 	free(f->keyring);
 	free(f);

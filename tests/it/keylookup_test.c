@@ -66,12 +66,7 @@ static fx *F;
 /* addr - an address of this run's domain (static buffers, rotating) */
 static const char *addr(const char *local)
 {
-	static char buf[8][128];
-	static int i;
-	char *b = buf[i++ % 8];
-
-	snprintf(b, sizeof(buf[0]), "%s@%s", local, F->domain);
-	return b;
+	return th_addr(F->domain, local);
 }
 
 /* fpr_of - the fingerprint of the key for uid in the key-making homedir */
@@ -269,11 +264,10 @@ static int setup(void **state)
 static int teardown(void **state)
 {
 	fx *f = *state;
-	const char *kill[] = { "gpgconf", "--homedir", f->gnupg, "--kill", "all", NULL };
 
 	pn_redis_close(&f->redis);
 	assert_int_equal(th_stack_stop(&f->st), 0);
-	th_run(kill, NULL, NULL);
+	th_gpg_stop(f->gnupg);
 	free(f->gnupg);
 	free(f->keyring);
 	free(f);

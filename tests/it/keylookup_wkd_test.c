@@ -174,12 +174,11 @@ static int setup(void **state)
 static int teardown(void **state)
 {
 	fx *f = *state;
-	const char *kill[] = { "gpgconf", "--homedir", f->gnupg, "--kill", "all", NULL };
 
 	pn_redis_close(&f->redis);
 	th_stop(f->server, 2000);
 	assert_int_equal(th_stack_stop(&f->st), 0);
-	th_run(kill, NULL, NULL);
+	th_gpg_stop(f->gnupg);
 	free(f->gnupg);
 	free(f->tls);
 	free(f->keys);

@@ -108,7 +108,7 @@ static int setup(void **state)
 
 	assert_non_null(f);
 	F = f;
-	snprintf(f->tag, sizeof(f->tag), "%ld-%ld", (long)getpid(), (long)time(NULL));
+	th_run_tag(f->tag, sizeof(f->tag));
 	snprintf(f->domain, sizeof(f->domain), "oc%s.example", f->tag);
 	th_stack_start(&f->st, &o);
 	/* the stack's sink, replaced by one that can pause mid-DATA */

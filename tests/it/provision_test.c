@@ -310,17 +310,14 @@ static int setup(void **state)
 	assert_non_null(f);
 	F = f;
 	assert_true(sodium_init() >= 0);
-	snprintf(f->tag, sizeof(f->tag), "%ld-%ld", (long)getpid(), (long)time(NULL));
+	th_run_tag(f->tag, sizeof(f->tag));
 	snprintf(f->domain, sizeof(f->domain), "pv%s.example", f->tag);
 	f->senderhome = th_tmpdir("pvs");
 	f->keyring = th_tmpdir("pvk");
 	f->testgpg = th_tmpdir("pvt");
 
 	/* the organisation's users: alice (a sender) and kim (a recipient) */
-	assert_int_equal(th_gpg_keygen(F->senderhome, "Alice Sender", addr("alice")), 0);
-	assert_int_equal(th_gpg_keygen(F->senderhome, "Kim", addr("kim")), 0);
-	snprintf(path, sizeof(path), "%s/users.asc", f->senderhome);
-	assert_int_equal(th_gpg(F->senderhome, path, "--armor", "--export", (char *)NULL), 0);
+	th_org_users(f->senderhome, addr("alice"), addr("kim"), path, sizeof(path));
 	assert_int_equal(ctl(NULL, "key", "import", path, (char *)NULL), 0);
 	th_gpg_fpr(f->senderhome, addr("kim"), f->kim_fpr, sizeof(f->kim_fpr));
 
@@ -350,10 +347,8 @@ static int teardown(void **state)
 	const char *homes[] = { f->senderhome, f->testgpg };
 
 	assert_int_equal(th_stack_stop(&f->st), 0);
-	for (size_t i = 0; i < 2; i++) {
-		const char *kill[] = { "gpgconf", "--homedir", homes[i], "--kill", "all", NULL };
-		th_run(kill, NULL, NULL);
-	}
+	for (size_t i = 0; i < 2; i++)
+		th_gpg_stop(homes[i]);
 	free(f->senderhome);
 	free(f->keyring);
 	free(f->testgpg);
@@ -1124,19 +1119,6 @@ static void mail_from_is(const char *mail, const char *from)
 		fail_msg("MAIL FROM is not <%s>: %.80s", from, mail);
 }
 
-/* header_block - the mail's header up to the empty line; caller frees */
-static char *header_block(const char *mail)
-{
-	const char *end = strstr(mail, "\r\n\r\n");
-	size_t n = end ? (size_t)(end - mail) + 2 : strlen(mail);
-	char *h = malloc(n + 1);
-
-	assert_non_null(h);
-	memcpy(h, mail, n);
-	h[n] = '\0';
-	return h;
-}
-
 /* A key-found recipient with deliver_key_found: one PGP/MIME mail, once. */
 static void test_deliver_key_found(void **state)
 {
@@ -1171,7 +1153,7 @@ static void test_deliver_key_found(void **state)
 	/* nothing of the body or the subject in transit */
 	assert_null(strstr(got, token));
 	assert_null(strstr(got, "Merger plans"));
-	hdr = header_block(got);
+	hdr = ts_header_block(got);
 	assert_non_null(strstr(hdr, "\r\nSubject: ...\r\n"));
 	assert_non_null(strstr(hdr, "multipart/encrypted"));
 	assert_non_null(strstr(hdr, "application/pgp-encrypted"));

@@ -150,7 +150,7 @@ static int setup(void **state)
 	assert_non_null(f);
 	F = f;
 	assert_true(sodium_init() >= 0);
-	snprintf(f->tag, sizeof(f->tag), "%ld-%ld", (long)getpid(), (long)time(NULL));
+	th_run_tag(f->tag, sizeof(f->tag));
 	snprintf(f->domain, sizeof(f->domain), "fx%s.example", f->tag);
 	th_stack_start(&f->st, &o);
 	/*

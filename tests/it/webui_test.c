@@ -46,7 +46,8 @@
  *     mailbox holding both messages; the same for a mailbox locked by
  *     wrong PINs; an activated mailbox is not re-issued; only the first
  *     POSTERN_PROVISION_REISSUE_RENEW_MAX re-issues renew inactivity;
- *   - fuzz-ish random request lines, headers and bodies leave it serving.
+ *   - fuzz-ish random request lines, headers and bodies leave it serving
+ *     (the seed is printed; POSTERN_FUZZ_SEED=N replays it).
  */
 #include <arpa/inet.h>
 #include <ctype.h>
@@ -73,6 +74,7 @@
 #include <sodium.h>
 
 #include "../harness/harness.h"
+#include "../support/support.h"
 #include "postern/bus.h"
 #include "postern/gpg.h"
 #include "postern/guest.h"
@@ -311,11 +313,7 @@ static void security_headers(const resp *r)
 
 static const char *addr(const char *local)
 {
-	static char buf[8][128];
-	static int i;
-	char *b = buf[i++ % 8];
-	snprintf(b, sizeof(buf[0]), "%s@%s", local, F->domain);
-	return b;
+	return th_addr(F->domain, local);
 }
 
 static const char *const *web_env(const char *const *extra)
@@ -1278,52 +1276,9 @@ static void test_reply(void **state)
 
 #define MP_BOUNDARY "----postern-test-7MA4YWxkTrZu0gW"
 
-typedef struct mp {
-	char *p;
-	size_t n;
-} mp;
-
-static void mp_add(mp *m, const void *p, size_t n)
-{
-	m->p = realloc(m->p, m->n + n + 1);
-	assert_non_null(m->p);
-	memcpy(m->p + m->n, p, n);
-	m->n += n;
-	m->p[m->n] = '\0';
-}
-
-static void mp_adds(mp *m, const char *s)
-{
-	mp_add(m, s, strlen(s));
-}
-
-/* mp_field - a text part, as a browser sends it */
-static void mp_field(mp *m, const char *name, const char *value)
-{
-	mp_adds(m, "--" MP_BOUNDARY "\r\nContent-Disposition: form-data; name=\"");
-	mp_adds(m, name);
-	mp_adds(m, "\"\r\n\r\n");
-	mp_adds(m, value);
-	mp_adds(m, "\r\n");
-}
-
-/* mp_file - a file part */
-static void mp_file(mp *m, const char *filename, const char *type, const void *data, size_t n)
-{
-	mp_adds(m, "--" MP_BOUNDARY "\r\nContent-Disposition: form-data; name=\"attachment\"; "
-	    "filename=\"");
-	mp_adds(m, filename);
-	mp_adds(m, "\"\r\nContent-Type: ");
-	mp_adds(m, type);
-	mp_adds(m, "\r\n\r\n");
-	mp_add(m, data, n);
-	mp_adds(m, "\r\n");
-}
-
-static void mp_end(mp *m)
-{
-	mp_adds(m, "--" MP_BOUNDARY "--\r\n");
-}
+/* a reply's form (tests/support/formdata.c) */
+typedef ts_form mp;
+#define MP { .boundary = MP_BOUNDARY }
 
 /* http_mp - POST body with the given Content-Type (NULL: ours) */
 static int http_mp(resp *r, const char *path, const char *cookie, const mp *m, const char *type)
@@ -1348,13 +1303,6 @@ static int http_mp(resp *r, const char *path, const char *cookie, const mp *m, c
 	parse(all, n, r);
 	r->ms = now_ms() - t0;
 	return r->status;
-}
-
-/* mp_reset - an empty form again */
-static void mp_reset(mp *m)
-{
-	free(m->p);
-	memset(m, 0, sizeof(*m));
 }
 
 /* mp_post - POST m to path as bob into r: the status must be status, with the security headers */
@@ -1436,7 +1384,7 @@ static void test_reply_attachments(void **state)
 	char csrf[128], nonce[64], path[128], *mail = NULL;
 	int64_t msg, sent_id;
 	long before = outbox_replies();
-	mp m = { 0 };
+	mp m = MP;
 	resp r;
 	(void)state;
 
@@ -1458,19 +1406,19 @@ static void test_reply_attachments(void **state)
 	assert_non_null(strstr(r.body, "Up to 10 files, 98 KB in total."));
 	resp_free(&r);
 
-	mp_field(&m, "csrf", csrf);
-	mp_field(&m, "nonce", nonce);
-	mp_field(&m, "mode", "one");
-	mp_field(&m, "text", "Here they are (files 9431).");
-	mp_file(&m, "C:\\fakepath\\figures.bin", "application/octet-stream", bin, sizeof(bin));
-	mp_file(&m, "notes \xc3\xa9t\xc3\xa9.txt", "text/plain", note, sizeof(note) - 1);
-	mp_end(&m);
+	ts_form_field(&m, "csrf", csrf);
+	ts_form_field(&m, "nonce", nonce);
+	ts_form_field(&m, "mode", "one");
+	ts_form_field(&m, "text", "Here they are (files 9431).");
+	ts_form_file(&m, "attachment", "C:\\fakepath\\figures.bin", "application/octet-stream", bin, sizeof(bin));
+	ts_form_file(&m, "attachment", "notes \xc3\xa9t\xc3\xa9.txt", "text/plain", note, sizeof(note) - 1);
+	ts_form_end(&m);
 	snprintf(path, sizeof(path), "/msg/%lld/reply", (long long)msg);
 	http_mp(&r, path, bob_cookie, &m, NULL);
 	assert_int_equal(r.status, 303);
 	assert_string_equal(header(&r, "Location"), "/sent");
 	resp_free(&r);
-	free(m.p);
+	ts_form_free(&m);
 	assert_int_equal(outbox_replies(), before + 1);
 
 	/* at the sink: PGP/MIME; alice's key opens it; both files byte-identical */
@@ -1552,7 +1500,7 @@ static void test_reply_refusals(void **state)
 	size_t big = 150000;
 	uint8_t *junk = calloc(1, 400000);
 	int64_t msg = newest_in("/inbox");
-	mp m = { 0 };
+	mp m = MP;
 	resp r;
 	(void)state;
 
@@ -1561,23 +1509,23 @@ static void test_reply_refusals(void **state)
 	snprintf(path, sizeof(path), "/msg/%lld/reply", (long long)msg);
 
 	/* over the attachment limit, found while parsing: the page says the limit */
-	mp_field(&m, "csrf", csrf);
-	mp_field(&m, "nonce", nonce);
-	mp_field(&m, "text", "too much");
-	mp_file(&m, "a.bin", "application/octet-stream", junk, 60000);
-	mp_file(&m, "b.bin", "application/octet-stream", junk, big - 60000);
-	mp_end(&m);
+	ts_form_field(&m, "csrf", csrf);
+	ts_form_field(&m, "nonce", nonce);
+	ts_form_field(&m, "text", "too much");
+	ts_form_file(&m, "attachment", "a.bin", "application/octet-stream", junk, 60000);
+	ts_form_file(&m, "attachment", "b.bin", "application/octet-stream", junk, big - 60000);
+	ts_form_end(&m);
 	mp_post(&r, path, &m, 413);
 	assert_non_null(strstr(r.body, "attachments may be at most 98 KB in total"));
 	assert_non_null(strstr(r.body, "Nothing was sent"));
 	resp_free(&r);
-	mp_reset(&m);
+	ts_form_free(&m);
 	/* over it by Content-Length: answered before the body is kept, same page */
-	mp_field(&m, "csrf", csrf);
-	mp_field(&m, "nonce", nonce);
-	mp_field(&m, "text", "far too much");
-	mp_file(&m, "c.bin", "application/octet-stream", junk, 400000);
-	mp_end(&m);
+	ts_form_field(&m, "csrf", csrf);
+	ts_form_field(&m, "nonce", nonce);
+	ts_form_field(&m, "text", "far too much");
+	ts_form_file(&m, "attachment", "c.bin", "application/octet-stream", junk, 400000);
+	ts_form_end(&m);
 	mp_post(&r, path, &m, 413);
 	assert_non_null(strstr(r.body, "attachments may be at most 98 KB in total"));
 	resp_free(&r);
@@ -1586,24 +1534,24 @@ static void test_reply_refusals(void **state)
 	assert_int_equal(r.status, 413);
 	assert_null(strstr(r.body, "attachments may be"));
 	resp_free(&r);
-	mp_reset(&m);
+	ts_form_free(&m);
 
 	/* no CSRF token: 403 */
-	mp_field(&m, "nonce", nonce);
-	mp_field(&m, "text", "no token");
-	mp_file(&m, "a.txt", "text/plain", "abc", 3);
-	mp_end(&m);
+	ts_form_field(&m, "nonce", nonce);
+	ts_form_field(&m, "text", "no token");
+	ts_form_file(&m, "attachment", "a.txt", "text/plain", "abc", 3);
+	ts_form_end(&m);
 	mp_post(&r, path, &m, 403);
 	resp_free(&r);
-	mp_reset(&m);
+	ts_form_free(&m);
 
 	/* malformed: no closing delimiter, a bad boundary, LF line ends: 400 */
-	mp_field(&m, "csrf", csrf);
-	mp_field(&m, "nonce", nonce);
-	mp_field(&m, "text", "cut short");
+	ts_form_field(&m, "csrf", csrf);
+	ts_form_field(&m, "nonce", nonce);
+	ts_form_field(&m, "text", "cut short");
 	mp_post(&r, path, &m, 400);
 	resp_free(&r);
-	mp_end(&m);
+	ts_form_end(&m);
 	http_mp(&r, path, bob_cookie, &m, "multipart/form-data; boundary=\"bad@boundary\"");
 	assert_int_equal(r.status, 400);
 	resp_free(&r);
@@ -1623,7 +1571,7 @@ static void test_reply_refusals(void **state)
 	http_mp(&r, path, bob_cookie, &m, "text/plain");
 	assert_int_equal(r.status, 415);
 	resp_free(&r);
-	free(m.p);
+	ts_form_free(&m);
 
 	/* still serving, still logged in, nothing queued or sent */
 	status_of("GET", "/inbox", bob_cookie, NULL, NULL, 200);
@@ -1981,17 +1929,20 @@ static void test_fuzz(void **state)
 	};
 	uint8_t buf[4096];
 	size_t n, got;
+	ts_fuzz fz;
 	(void)state;
+
+	ts_fuzz_start(&fz, "webui_http");     /* prints the seed; POSTERN_FUZZ_SEED replays */
 
 	for (int round = 0; round < 400; round++) {
 		n = 0;
 		if (round % 3 == 0) {
-			n = randombytes_uniform(sizeof(buf));
-			randombytes_buf(buf, n);
+			n = ts_fuzz_uniform(&fz, sizeof(buf));
+			ts_fuzz_buf(&fz, buf, n);
 		} else {
-			int k = 1 + (int)randombytes_uniform(30);
+			int k = 1 + (int)ts_fuzz_uniform(&fz, 30);
 			for (int i = 0; i < k; i++) {
-				const char *p = pieces[randombytes_uniform(sizeof(pieces) / sizeof(pieces[0]))];
+				const char *p = pieces[ts_fuzz_uniform(&fz, sizeof(pieces) / sizeof(pieces[0]))];
 				size_t l = strlen(p) ? strlen(p) : 1;
 				if (n + l >= sizeof(buf))
 					break;
@@ -2215,14 +2166,14 @@ static void test_reissue_renewal(void **state)
 /* key_post - POST /key with a file (or, without data, nothing) as cookie; the answer in r */
 static void key_post(resp *r, const char *cookie, const char *csrf, const void *data, size_t n)
 {
-	mp m = { 0 };
+	mp m = MP;
 
-	mp_field(&m, "csrf", csrf);
+	ts_form_field(&m, "csrf", csrf);
 	if (data)
-		mp_file(&m, "key.asc", "application/pgp-keys", data, n);
-	mp_end(&m);
+		ts_form_file(&m, "attachment", "key.asc", "application/pgp-keys", data, n);
+	ts_form_end(&m);
 	http_mp(r, "/key", cookie, &m, NULL);
-	mp_reset(&m);
+	ts_form_free(&m);
 }
 
 /* exported - address's public key from home, armored (caller frees) */
@@ -2353,13 +2304,13 @@ static void test_own_key(void **state)
 	assert_int_equal(th_sql_long(F->st.dsn, sql), 0);
 	{
 		/* no token: refused */
-		mp m = { 0 };
-		mp_file(&m, "key.asc", "application/pgp-keys", key, klen);
-		mp_end(&m);
+		mp m = MP;
+		ts_form_file(&m, "attachment", "key.asc", "application/pgp-keys", key, klen);
+		ts_form_end(&m);
 		http_mp(&r, "/key", cookie, &m, NULL);
 		assert_int_equal(r.status, 403);
 		resp_free(&r);
-		mp_reset(&m);
+		ts_form_free(&m);
 	}
 
 	/* the right one: stored, shown, and in the inbox a notice */
@@ -2489,10 +2440,8 @@ static void test_own_key(void **state)
 		assert_int_equal(th_sql_long(F->st.dsn, sql), 1);
 		own_key_found(erin, 1, fpr);
 	}
-	for (const char *h = good_home; h; h = h == good_home ? bad_home : h == bad_home ? exp_home : NULL) {
-		const char *kill[] = { "gpgconf", "--homedir", h, "--kill", "all", NULL };
-		th_run(kill, NULL, NULL);
-	}
+	for (const char *h = good_home; h; h = h == good_home ? bad_home : h == bad_home ? exp_home : NULL)
+		th_gpg_stop(h);
 	free(key);
 	free(other);
 	free(expired);

@@ -1,5 +1,7 @@
 /*
- * mailcheck.c - a rendered mail taken apart with GMime, and the branding
+ * mailcheck.c - a rendered mail taken apart with GMime (lib's own parser,
+ * mime_parse of lib/src/mime_int.h, so a test reads a mail as Postern
+ * does), its header block alone, and the branding
  * a test renders with (support.h): the unit tests of every service that
  * writes mail check language, parts, links and outside references the
  * same way.
@@ -10,6 +12,7 @@
 
 #include <gmime/gmime.h>
 
+#include "../../lib/src/mime_int.h"
 #include "postern/mem.h"
 #include "support.h"
 
@@ -49,19 +52,11 @@ static int outside(const char *html)
 
 int ts_mail_parse(const void *data, size_t len, ts_mail *m)
 {
-	GMimeStream *s;
-	GMimeParser *parser;
 	GMimeMessage *msg;
 	const char *v;
 
 	memset(m, 0, sizeof(*m));
-	g_mime_init();
-	s = g_mime_stream_mem_new_with_buffer(data, len);
-	parser = g_mime_parser_new_with_stream(s);
-	msg = g_mime_parser_construct_message(parser, NULL);
-	g_object_unref(parser);
-	g_object_unref(s);
-	if (msg == NULL)
+	if ((msg = mime_parse(data, len)) == NULL)
 		return -1;
 	if ((v = g_mime_message_get_subject(msg)) != NULL)
 		m->subject = g_strdup(v);
@@ -75,6 +70,17 @@ int ts_mail_parse(const void *data, size_t len, ts_mail *m)
 	m->outside = m->html != NULL && outside(m->html);
 	g_object_unref(msg);
 	return 0;
+}
+
+char *ts_header_block(const char *mail)
+{
+	const char *end = strstr(mail, "\r\n\r\n");
+	size_t n = end ? (size_t)(end - mail) + 2 : strlen(mail);
+	char *h = pn_malloc(n + 1);
+
+	memcpy(h, mail, n);
+	h[n] = '\0';
+	return h;
 }
 
 void ts_mail_free(ts_mail *m)

@@ -30,6 +30,8 @@ typedef struct ts_mail {
 /* ts_mail_parse - parse with GMime; -1 if it is no message */
 int ts_mail_parse(const void *data, size_t len, ts_mail *m);
 void ts_mail_free(ts_mail *m);
+/* ts_header_block - the mail's header up to and with the CRLF before the empty line (all of it without one); free() */
+char *ts_header_block(const char *mail);
 
 /* ts_locale_dir - the message catalogues of the build under test */
 const char *ts_locale_dir(void);
@@ -41,6 +43,27 @@ const char *ts_locale_dir(void);
 int ts_brand(pn_brand *b, const pn_tmpl_kind *kinds, size_t n, const char *template_dir,
     const char *logo_file, char *err, size_t errlen);
 void ts_brand_free(pn_brand *b);
+
+/*
+ * A multipart/form-data body as a browser sends it (formdata.c). Set
+ * boundary (without the leading "--") and start with p NULL, n 0; the
+ * body stays NUL-terminated; ts_form_free empties it for reuse.
+ */
+typedef struct ts_form {
+	const char *boundary;
+	char *p;
+	size_t n;
+} ts_form;
+void ts_form_add(ts_form *f, const void *p, size_t n);
+void ts_form_adds(ts_form *f, const char *s);
+/* ts_form_field - one text part */
+void ts_form_field(ts_form *f, const char *name, const char *value);
+/* ts_form_file - one file part; type NULL: no Content-Type line */
+void ts_form_file(ts_form *f, const char *name, const char *filename, const char *type,
+    const void *data, size_t n);
+/* ts_form_end - the closing delimiter */
+void ts_form_end(ts_form *f);
+void ts_form_free(ts_form *f);
 
 /* ts_fuzz_seed and the fuzz stream: tests/support/fuzz.h */
 #include "fuzz.h"

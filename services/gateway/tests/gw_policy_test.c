@@ -168,33 +168,21 @@ static void test_event_id_differs(void **state)
 	(void)state;
 
 	gw_event_id(&base, a);
-	f = base;
-	f.message_id = "<2@x>";
-	gw_event_id(&f, b);
-	assert_string_not_equal(a, b);
-	f = base;
-	f.sender = "t@x.example";
-	gw_event_id(&f, b);
-	assert_string_not_equal(a, b);
-	f = base;
-	f.body_hash = body2;
-	gw_event_id(&f, b);
-	assert_string_not_equal(a, b);
-	f = base;
-	f.with_pin = 1;
-	gw_event_id(&f, b);
-	assert_string_not_equal(a, b);
-	f = base;
-	f.rcpt = r_fewer;
-	f.n_rcpt = 1;
-	gw_event_id(&f, b);
-	assert_string_not_equal(a, b);
+	/* base with the changes: another id */
+#define DIFFERS(...) do { \
+		f = base; \
+		__VA_ARGS__; \
+		gw_event_id(&f, b); \
+		assert_string_not_equal(a, b); \
+	} while (0)
+	DIFFERS(f.message_id = "<2@x>");
+	DIFFERS(f.sender = "t@x.example");
+	DIFFERS(f.body_hash = body2);
+	DIFFERS(f.with_pin = 1);
+	DIFFERS(f.rcpt = r_fewer, f.n_rcpt = 1);
 	/* length-prefixed fields: two recipients never equal one joined */
-	f = base;
-	f.rcpt = r_joined;
-	f.n_rcpt = 1;
-	gw_event_id(&f, b);
-	assert_string_not_equal(a, b);
+	DIFFERS(f.rcpt = r_joined, f.n_rcpt = 1);
+#undef DIFFERS
 	/* without a Message-ID, Date and Subject name the message */
 	f = base;
 	f.message_id = NULL;

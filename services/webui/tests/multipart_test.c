@@ -21,65 +21,16 @@
 #include "../web_multipart.h"
 #include "../web_pw.h"
 #include "../web_util.h"
-#include "../../../tests/support/fuzz.h"
+#include "../../../tests/support/support.h"
 
 #define CT "multipart/form-data; boundary=----WebKitFormBoundaryX3abcDEF"
 #define B "------WebKitFormBoundaryX3abcDEF"
 
 static const web_mp_limits lim10 = { .max_files = WEB_MP_MAX_FILES, .max_bytes = 1 << 20 };
 
-/* a growable body */
-typedef struct body {
-	char *p;
-	size_t n;
-} body;
-
-static void add(body *b, const void *p, size_t n)
-{
-	b->p = realloc(b->p, b->n + n + 1);
-	memcpy(b->p + b->n, p, n);
-	b->n += n;
-	b->p[b->n] = '\0';
-}
-
-static void adds(body *b, const char *s)
-{
-	add(b, s, strlen(s));
-}
-
-/* field - one text part */
-static void field(body *b, const char *name, const char *value)
-{
-	adds(b, B "\r\nContent-Disposition: form-data; name=\"");
-	adds(b, name);
-	adds(b, "\"\r\n\r\n");
-	adds(b, value);
-	adds(b, "\r\n");
-}
-
-/* file - one file part */
-static void file(body *b, const char *name, const char *filename, const char *type,
-    const void *data, size_t n)
-{
-	adds(b, B "\r\nContent-Disposition: form-data; name=\"");
-	adds(b, name);
-	adds(b, "\"; filename=\"");
-	adds(b, filename);
-	adds(b, "\"\r\n");
-	if (type) {
-		adds(b, "Content-Type: ");
-		adds(b, type);
-		adds(b, "\r\n");
-	}
-	adds(b, "\r\n");
-	add(b, data, n);
-	adds(b, "\r\n");
-}
-
-static void close_body(body *b)
-{
-	adds(b, B "--\r\n");
-}
+/* a body under the boundary of CT (tests/support/formdata.c) */
+#define BODY { .boundary = "----WebKitFormBoundaryX3abcDEF" }
+typedef ts_form body;
 
 static int parse(const char *ct, const body *b, const web_mp_limits *lim, web_form *f,
     web_files *fs)
@@ -92,20 +43,20 @@ static const uint8_t bin[] = "\x00\x01\x02\xff\r\n--\r\n-" "-----WebKitFormBound
 
 static void test_good_form(void **state)
 {
-	body b = { 0 };
+	body b = BODY;
 	web_form f;
 	web_files fs;
 	(void)state;
 
-	field(&b, "csrf", "tok-123");
-	field(&b, "nonce", "abcdefghijklmnop");
-	field(&b, "text", "Hello \xc3\xa9t\xc3\xa9,\r\n\r\nline two\r\n-- \r\nsig");
-	file(&b, "attachment", "report.pdf", "application/pdf", bin, sizeof(bin));
-	file(&b, "attachment", "notes.txt", "Text/Plain; charset=utf-8", "plain", 5);
-	file(&b, "attachment", "", "application/octet-stream", "", 0);   /* left empty */
-	field(&b, "mode", "one");
-	field(&b, "mode", "all");                                         /* first wins */
-	close_body(&b);
+	ts_form_field(&b, "csrf", "tok-123");
+	ts_form_field(&b, "nonce", "abcdefghijklmnop");
+	ts_form_field(&b, "text", "Hello \xc3\xa9t\xc3\xa9,\r\n\r\nline two\r\n-- \r\nsig");
+	ts_form_file(&b, "attachment", "report.pdf", "application/pdf", bin, sizeof(bin));
+	ts_form_file(&b, "attachment", "notes.txt", "Text/Plain; charset=utf-8", "plain", 5);
+	ts_form_file(&b, "attachment", "", "application/octet-stream", "", 0);   /* left empty */
+	ts_form_field(&b, "mode", "one");
+	ts_form_field(&b, "mode", "all");                                         /* first wins */
+	ts_form_end(&b);
 	assert_int_equal(parse(CT, &b, &lim10, &f, &fs), 0);
 	assert_int_equal(f.n, 4);
 	assert_string_equal(web_form_get(&f, "csrf"), "tok-123");
@@ -128,22 +79,20 @@ static void test_good_form(void **state)
 	assert_int_equal(fs.n, 0);
 
 	/* an empty body with only the closing delimiter: nothing, but fine */
-	free(b.p);
-	memset(&b, 0, sizeof(b));
-	close_body(&b);
+	ts_form_free(&b);
+	ts_form_end(&b);
 	assert_int_equal(parse(CT, &b, &lim10, &f, &fs), 0);
 	assert_int_equal(f.n + fs.n, 0);
 	/* a zero-byte file with a name is a file */
-	free(b.p);
-	memset(&b, 0, sizeof(b));
-	file(&b, "attachment", "empty.txt", NULL, "", 0);
-	close_body(&b);
+	ts_form_free(&b);
+	ts_form_file(&b, "attachment", "empty.txt", NULL, "", 0);
+	ts_form_end(&b);
 	assert_int_equal(parse(CT, &b, &lim10, &f, &fs), 0);
 	assert_int_equal(fs.n, 1);
 	assert_int_equal(fs.f[0].len, 0);
 	assert_string_equal(fs.f[0].type, "application/octet-stream");
 	web_files_free(&fs);
-	free(b.p);
+	ts_form_free(&b);
 }
 
 static void test_boundary(void **state)
@@ -168,7 +117,7 @@ static void test_boundary(void **state)
 		"multipart/form-data; boundary=12345678901234567890123456789012345678901234567890123456789012345678901",
 	};
 	char out[WEB_MP_BOUNDARY_MAX + 1];
-	body b = { 0 };
+	body b = BODY;
 	web_form f;
 	web_files fs;
 	(void)state;
@@ -188,7 +137,7 @@ static void test_boundary(void **state)
 	assert_string_equal(out, "a'()+_,-./:=? b");
 
 	/* a body under that quoted boundary, with a preamble, padding and an epilogue */
-	adds(&b, "This is the preamble.\r\n--a'()+_,-./:=? b \t\r\n"
+	ts_form_adds(&b, "This is the preamble.\r\n--a'()+_,-./:=? b \t\r\n"
 	    "Content-Disposition: form-data; name=\"text\"\r\n\r\nhi\r\n"
 	    "--a'()+_,-./:=? b\r\ncontent-disposition: FORM-DATA; name=x; filename=a.bin\r\n"
 	    "content-transfer-encoding: binary\r\nX-Other: ignored\r\n\r\nAB\r\n"
@@ -205,20 +154,20 @@ static void test_boundary(void **state)
 	/* the same body under a wrong boundary or content type */
 	assert_int_equal(parse("multipart/form-data; boundary=other", &b, &lim10, &f, &fs), 400);
 	assert_int_equal(parse("text/plain", &b, &lim10, &f, &fs), 400);
-	free(b.p);
+	ts_form_free(&b);
 }
 
 /* one_file - the filename a single file part with this raw filename parameter gets */
 static void one_file(const char *param, const char *want)
 {
-	body b = { 0 };
+	body b = BODY;
 	web_form f;
 	web_files fs;
 
-	adds(&b, B "\r\nContent-Disposition: form-data; name=\"attachment\"; ");
-	adds(&b, param);
-	adds(&b, "\r\n\r\nx\r\n");
-	close_body(&b);
+	ts_form_adds(&b, B "\r\nContent-Disposition: form-data; name=\"attachment\"; ");
+	ts_form_adds(&b, param);
+	ts_form_adds(&b, "\r\n\r\nx\r\n");
+	ts_form_end(&b);
 	if (parse(CT, &b, &lim10, &f, &fs) != 0)
 		fail_msg("refused: %s", param);
 	assert_int_equal(fs.n, 1);
@@ -226,7 +175,7 @@ static void one_file(const char *param, const char *want)
 		fail_msg("%s: got \"%s\", want \"%s\"", param, fs.f[0].filename, want);
 	web_files_free(&fs);
 	web_form_free(&f);
-	free(b.p);
+	ts_form_free(&b);
 }
 
 static void test_filenames(void **state)
@@ -351,7 +300,7 @@ static void test_malformed(void **state)
 	};
 	web_form f;
 	web_files fs;
-	body b = { 0 };
+	body b = BODY;
 	(void)state;
 
 	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++)
@@ -369,10 +318,10 @@ static void test_malformed(void **state)
 	assert_int_equal(web_mp_parse(CT, "", 0, &lim10, &f, &fs), 400);
 
 	/* every truncation of a good body is refused, none is taken as complete */
-	field(&b, "csrf", "tok");
-	file(&b, "attachment", "a.bin", "application/octet-stream", bin, sizeof(bin));
-	field(&b, "text", "hello");
-	close_body(&b);
+	ts_form_field(&b, "csrf", "tok");
+	ts_form_file(&b, "attachment", "a.bin", "application/octet-stream", bin, sizeof(bin));
+	ts_form_field(&b, "text", "hello");
+	ts_form_end(&b);
 	for (size_t n = 0; n + 2 < b.n; n++) {     /* the last CRLF is epilogue */
 		int rc = web_mp_parse(CT, b.p, n, &lim10, &f, &fs);
 		if (rc != 400)
@@ -382,74 +331,68 @@ static void test_malformed(void **state)
 	assert_int_equal(web_mp_parse(CT, b.p, b.n - 2, &lim10, &f, &fs), 0);
 	web_form_free(&f);
 	web_files_free(&fs);
-	free(b.p);
+	ts_form_free(&b);
+}
+
+/* at_limit - b, closed, passes; one more field name makes it 413; b is emptied */
+static void at_limit(body *b, const web_mp_limits *lim, const char *name)
+{
+	ts_form_adds(b, B "--");
+	expect(b->p, b->n, lim, 0);
+	b->n -= strlen(B "--");
+	ts_form_field(b, name, "v");
+	ts_form_end(b);
+	expect(b->p, b->n, lim, 413);
+	ts_form_free(b);
 }
 
 static void test_bounds(void **state)
 {
 	web_mp_limits lim = lim10;
-	body b = { 0 };
+	body b = BODY;
 	char name[WEB_FORM_MAX_NAME + 2], *big;
 	(void)state;
 
 	/* fields: WEB_FORM_MAX_FIELDS pass, one more is 413 */
 	for (int i = 0; i < WEB_FORM_MAX_FIELDS; i++) {
 		snprintf(name, sizeof(name), "f%d", i);
-		field(&b, name, "v");
+		ts_form_field(&b, name, "v");
 	}
-	adds(&b, B "--");
-	expect(b.p, b.n, &lim, 0);
-	b.n -= strlen(B "--");
-	field(&b, "one-more", "v");
-	close_body(&b);
-	expect(b.p, b.n, &lim, 413);
-	free(b.p);
-	memset(&b, 0, sizeof(b));
+	at_limit(&b, &lim, "one-more");
 
 	/* parts: WEB_MP_MAX_PARTS pass (repeats are parts too), one more is 413 */
 	for (int i = 0; i < WEB_MP_MAX_PARTS; i++)
-		field(&b, "same", "v");
-	adds(&b, B "--");
-	expect(b.p, b.n, &lim, 0);
-	b.n -= strlen(B "--");
-	field(&b, "same", "v");
-	close_body(&b);
-	expect(b.p, b.n, &lim, 413);
-	free(b.p);
-	memset(&b, 0, sizeof(b));
+		ts_form_field(&b, "same", "v");
+	at_limit(&b, &lim, "same");
 
 	/* a value of exactly WEB_FORM_MAX_VALUE passes, one byte more is 413 */
 	big = malloc(WEB_FORM_MAX_VALUE + 2);
 	memset(big, 'x', WEB_FORM_MAX_VALUE + 1);
 	big[WEB_FORM_MAX_VALUE] = '\0';
-	field(&b, "text", big);
-	close_body(&b);
+	ts_form_field(&b, "text", big);
+	ts_form_end(&b);
 	expect(b.p, b.n, &lim, 0);
-	free(b.p);
-	memset(&b, 0, sizeof(b));
+	ts_form_free(&b);
 	big[WEB_FORM_MAX_VALUE] = 'x';
 	big[WEB_FORM_MAX_VALUE + 1] = '\0';
-	field(&b, "text", big);
-	close_body(&b);
+	ts_form_field(&b, "text", big);
+	ts_form_end(&b);
 	expect(b.p, b.n, &lim, 413);
-	free(b.p);
-	memset(&b, 0, sizeof(b));
+	ts_form_free(&b);
 
 	/* a name of WEB_FORM_MAX_NAME passes, one more is 400 */
 	memset(name, 'n', WEB_FORM_MAX_NAME);
 	name[WEB_FORM_MAX_NAME] = '\0';
-	field(&b, name, "v");
-	close_body(&b);
+	ts_form_field(&b, name, "v");
+	ts_form_end(&b);
 	expect(b.p, b.n, &lim, 0);
-	free(b.p);
-	memset(&b, 0, sizeof(b));
+	ts_form_free(&b);
 	name[WEB_FORM_MAX_NAME] = 'n';
 	name[WEB_FORM_MAX_NAME + 1] = '\0';
-	field(&b, name, "v");
-	close_body(&b);
+	ts_form_field(&b, name, "v");
+	ts_form_end(&b);
 	expect(b.p, b.n, &lim, 400);
-	free(b.p);
-	memset(&b, 0, sizeof(b));
+	ts_form_free(&b);
 
 	/* a header block of WEB_MP_MAX_HEADER passes, one byte more is 400 */
 	{
@@ -459,69 +402,64 @@ static void test_bounds(void **state)
 		snprintf(h, WEB_MP_MAX_HEADER + 2, "%s", cd);
 		memset(h + strlen(cd), 'p', pad);
 		h[WEB_MP_MAX_HEADER] = '\0';
-		adds(&b, B "\r\n");
-		adds(&b, h);
-		adds(&b, "\r\n\r\nv\r\n");
-		close_body(&b);
+		ts_form_adds(&b, B "\r\n");
+		ts_form_adds(&b, h);
+		ts_form_adds(&b, "\r\n\r\nv\r\n");
+		ts_form_end(&b);
 		expect(b.p, b.n, &lim, 0);
-		free(b.p);
-		memset(&b, 0, sizeof(b));
+		ts_form_free(&b);
 		h[WEB_MP_MAX_HEADER] = 'p';
 		h[WEB_MP_MAX_HEADER + 1] = '\0';
-		adds(&b, B "\r\n");
-		adds(&b, h);
-		adds(&b, "\r\n\r\nv\r\n");
-		close_body(&b);
+		ts_form_adds(&b, B "\r\n");
+		ts_form_adds(&b, h);
+		ts_form_adds(&b, "\r\n\r\nv\r\n");
+		ts_form_end(&b);
 		expect(b.p, b.n, &lim, 400);
-		free(b.p);
-		memset(&b, 0, sizeof(b));
+		ts_form_free(&b);
 		free(h);
 	}
 
 	/* files: the limit's count passes, one more is 413; the hard cap holds */
 	lim.max_files = 2;
-	file(&b, "attachment", "1", NULL, "a", 1);
-	file(&b, "attachment", "2", NULL, "b", 1);
-	file(&b, "attachment", "", NULL, "", 0);          /* empty inputs do not count */
-	adds(&b, B "--");
+	ts_form_file(&b, "attachment", "1", NULL, "a", 1);
+	ts_form_file(&b, "attachment", "2", NULL, "b", 1);
+	ts_form_file(&b, "attachment", "", NULL, "", 0);          /* empty inputs do not count */
+	ts_form_adds(&b, B "--");
 	expect(b.p, b.n, &lim, 0);
 	b.n -= strlen(B "--");
-	file(&b, "attachment", "3", NULL, "c", 1);
-	close_body(&b);
+	ts_form_file(&b, "attachment", "3", NULL, "c", 1);
+	ts_form_end(&b);
 	expect(b.p, b.n, &lim, 413);
-	free(b.p);
-	memset(&b, 0, sizeof(b));
+	ts_form_free(&b);
 	lim.max_files = 1000;
 	for (int i = 0; i < WEB_MP_MAX_FILES; i++)
-		file(&b, "attachment", "f", NULL, "x", 1);
-	adds(&b, B "--");
+		ts_form_file(&b, "attachment", "f", NULL, "x", 1);
+	ts_form_adds(&b, B "--");
 	expect(b.p, b.n, &lim, 0);
 	b.n -= strlen(B "--");
-	file(&b, "attachment", "f", NULL, "x", 1);
-	close_body(&b);
+	ts_form_file(&b, "attachment", "f", NULL, "x", 1);
+	ts_form_end(&b);
 	expect(b.p, b.n, &lim, 413);
-	free(b.p);
-	memset(&b, 0, sizeof(b));
+	ts_form_free(&b);
 
 	/* bytes: exactly max_bytes together pass, one more is 413 */
 	lim.max_files = WEB_MP_MAX_FILES;
 	lim.max_bytes = 10;
-	file(&b, "attachment", "a", NULL, "12345", 5);
-	file(&b, "attachment", "b", NULL, "67890", 5);
-	adds(&b, B "--");
+	ts_form_file(&b, "attachment", "a", NULL, "12345", 5);
+	ts_form_file(&b, "attachment", "b", NULL, "67890", 5);
+	ts_form_adds(&b, B "--");
 	expect(b.p, b.n, &lim, 0);
 	lim.max_bytes = 9;
 	expect(b.p, b.n, &lim, 413);
 	/* none allowed: a file is 413, an empty input is fine */
 	lim.max_bytes = 0;
 	expect(b.p, b.n, &lim, 413);
-	free(b.p);
-	memset(&b, 0, sizeof(b));
-	file(&b, "attachment", "", NULL, "", 0);
-	field(&b, "text", "t");
-	close_body(&b);
+	ts_form_free(&b);
+	ts_form_file(&b, "attachment", "", NULL, "", 0);
+	ts_form_field(&b, "text", "t");
+	ts_form_end(&b);
 	expect(b.p, b.n, &lim, 0);
-	free(b.p);
+	ts_form_free(&b);
 	free(big);
 }
 
@@ -559,7 +497,7 @@ static void test_fuzz(void **state)
 		"%22", "filename*=UTF-8''%C3", "..\\", "Content-Transfer-Encoding: binary\r\n",
 	};
 	web_mp_limits lim = { .max_files = 3, .max_bytes = 64 };
-	body good = { 0 };
+	body good = BODY;
 	uint8_t *buf = malloc(8192);
 	web_form f;
 	web_files fs;
@@ -567,11 +505,11 @@ static void test_fuzz(void **state)
 	(void)state;
 	ts_fuzz_start(&fz, "multipart/test_fuzz");
 
-	field(&good, "csrf", "tok");
-	file(&good, "attachment", "a.bin", "application/octet-stream", bin, sizeof(bin));
-	file(&good, "attachment", "b\xc3\xa9.txt", "text/plain", "bee", 3);
-	field(&good, "text", "hello\r\nworld");
-	close_body(&good);
+	ts_form_field(&good, "csrf", "tok");
+	ts_form_file(&good, "attachment", "a.bin", "application/octet-stream", bin, sizeof(bin));
+	ts_form_file(&good, "attachment", "b\xc3\xa9.txt", "text/plain", "bee", 3);
+	ts_form_field(&good, "text", "hello\r\nworld");
+	ts_form_end(&good);
 
 	for (int round = 0; round < 30000; round++) {
 		size_t n = good.n;
@@ -640,7 +578,7 @@ static void test_fuzz(void **state)
 			assert_true(strlen(out) >= 1 && strlen(out) <= WEB_MP_BOUNDARY_MAX);
 	}
 	free(buf);
-	free(good.p);
+	ts_form_free(&good);
 }
 
 int main(void)
