@@ -145,26 +145,6 @@ int web_blocklist_has(const web_blocklist *bl, const char *pw)
 	return found;
 }
 
-/* web_utf8_chars - code points, -1 for invalid UTF-8 or control characters */
-long web_utf8_chars(const char *s)
-{
-	const unsigned char *p = (const unsigned char *)s;
-	size_t left = strlen(s);
-	long n = 0;
-
-	while (left > 0) {
-		unsigned cp;
-		size_t len = pn_utf8_next(p, left, &cp);
-
-		if (len == 0 || cp < 0x20 || (cp >= 0x7f && cp < 0xa0))
-			return -1;
-		p += len;
-		left -= len;
-		n++;
-	}
-	return n;
-}
-
 /* in_row - is the lower-cased s a run (either way) inside row? */
 static int in_row(const char *s, size_t n, const char *row)
 {

@@ -27,8 +27,6 @@ void web_blocklist_free(web_blocklist **bl);
 size_t web_blocklist_size(const web_blocklist *bl);
 /* web_blocklist_has - case-insensitive (ASCII) exact match */
 int web_blocklist_has(const web_blocklist *bl, const char *pw);
-/* web_utf8_chars - code points of valid UTF-8 without controls, else -1 */
-long web_utf8_chars(const char *s);
 /*
  * web_pw_check - NIST SP 800-63B rules: min..max characters, no
  * composition rules, not on the blocklist, not one repeated or sequential

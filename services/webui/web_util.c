@@ -16,7 +16,6 @@
 #include "postern/mem.h"
 #include "postern/text.h"
 #include "web_util.h"
-#include "web_pw.h"
 
 /* web_buf_init - an empty buffer */
 void web_buf_init(web_buf *b)
@@ -73,16 +72,25 @@ void web_buf_puts(web_buf *b, const char *s)
 	web_buf_add(b, s, strlen(s));
 }
 
+/* put_vformat - fmt with ap, appended as it is or escaped; the formatted copy wiped */
+static void put_vformat(web_buf *b, int escape, const char *fmt, va_list ap)
+{
+	char *s = pn_vasprintf(fmt, ap);
+
+	if (escape)
+		web_buf_esc(b, s);
+	else
+		web_buf_puts(b, s);
+	pn_wipe_free(&s);
+}
+
 void web_buf_printf(web_buf *b, const char *fmt, ...)
 {
 	va_list ap;
-	char *s;
 
 	va_start(ap, fmt);
-	s = pn_vasprintf(fmt, ap);
+	put_vformat(b, 0, fmt, ap);
 	va_end(ap);
-	web_buf_puts(b, s);
-	pn_wipe_free(&s);
 }
 
 /* web_buf_escn - escaped text (lib's pn_html_escapen) */
@@ -112,13 +120,30 @@ void web_buf_wrap(web_buf *b, const char *before, const char *text, const char *
 void web_buf_escf(web_buf *b, const char *fmt, ...)
 {
 	va_list ap;
-	char *s;
 
 	va_start(ap, fmt);
-	s = pn_vasprintf(fmt, ap);
+	put_vformat(b, 1, fmt, ap);
 	va_end(ap);
-	web_buf_esc(b, s);
-	pn_wipe_free(&s);
+}
+
+/* web_utf8_chars - code points, -1 for invalid UTF-8 or control characters */
+long web_utf8_chars(const char *s)
+{
+	const unsigned char *p = (const unsigned char *)s;
+	size_t left = strlen(s);
+	long n = 0;
+
+	while (left > 0) {
+		unsigned cp;
+		size_t len = pn_utf8_next(p, left, &cp);
+
+		if (len == 0 || cp < 0x20 || (cp >= 0x7f && cp < 0xa0))
+			return -1;
+		p += len;
+		left -= len;
+		n++;
+	}
+	return n;
 }
 
 /* web_tfmt - substitute {1}..{3} */

@@ -38,6 +38,9 @@ void web_tfmt(char *out, size_t outlen, const char *tmpl, const char *a1,
 /* web_tfmtl - the same with numbers */
 void web_tfmtl(char *out, size_t outlen, const char *tmpl, long a1, long a2, long a3);
 
+/* web_utf8_chars - code points of valid UTF-8 without controls, else -1 */
+long web_utf8_chars(const char *s);
+
 /* web_hex - lower-case hex of n bytes into out (2n+1) */
 void web_hex(char *out, const uint8_t *in, size_t n);
 /* web_put_u64 / web_get_u64 - big-endian, 8 bytes */

@@ -14,6 +14,7 @@
 #include <cmocka.h>
 
 #include "../web_pw.h"
+#include "../web_util.h"
 
 #define ADDR "bob.builder@example.org"
 
