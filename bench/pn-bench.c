@@ -55,6 +55,7 @@
 #include "postern/v1/keylookup.pb-c.h"
 #include "postern/v1/provision.pb-c.h"
 #include "postern/bus.h"
+#include "postern/calls.h"
 #include "postern/err.h"
 #include "postern/log.h"
 #include "postern/mem.h"
@@ -133,9 +134,8 @@ static void make_mail(bench *b)
 /* one_send - one SendEvent; 0 ok */
 static int one_send(bench *b, pn_client *c, long i)
 {
-	Postern__V1__ProvisionRequest req = POSTERN__V1__PROVISION_REQUEST__INIT;
 	Postern__V1__SendEvent ev = POSTERN__V1__SEND_EVENT__INIT;
-	ProtobufCMessage *out = NULL;
+	Postern__V1__SendResult *res = NULL;
 	char evid[128], rcpt[256], *rcpts[1] = { rcpt };
 	const char *why = NULL;
 	pn_pool *pool = pn_pool_new();
@@ -157,23 +157,11 @@ static int one_send(bench *b, pn_client *c, long i)
 	ev.mime.len = b->mail_len;
 	ev.with_pin = b->pin;
 	ev.locale = "en";
-	req.op_case = POSTERN__V1__PROVISION_REQUEST__OP_SEND;
-	req.send = &ev;
-	rc = pn_client_call(c, "provision", &req.base,
-	    &postern__v1__provision_reply__descriptor, pool, &out);
-	if (out)
-		pn_pb_get_status(out, &why);
-	if (rc != PN_OK) {
+	if ((rc = pn_prov_send(c, pool, &ev, &res, &why)) != PN_OK) {
 		fail_once(b, "send", rc, why);
 		goto done;
 	}
-	Postern__V1__ProvisionReply *rep = (Postern__V1__ProvisionReply *)out;
-	if (rep->result_case != POSTERN__V1__PROVISION_REPLY__RESULT_SEND ||
-	    rep->send->n_outcomes != 1) {
-		fail_once(b, "send", PN_ERR_INTERNAL, "reply without one outcome");
-		goto done;
-	}
-	switch (rep->send->outcomes[0]->kind) {
+	switch (res->outcomes[0]->kind) {
 	case POSTERN__V1__OUTCOME__KIND__MAILBOX_CREATED:
 		atomic_fetch_add(&b->created, 1);
 		ok = 0;
@@ -183,8 +171,8 @@ static int one_send(bench *b, pn_client *c, long i)
 		ok = 0;
 		break;
 	default:
-		fail_once(b, "send", PN_ERR_PARAMS, rep->send->outcomes[0]->error ?
-		    rep->send->outcomes[0]->error : "unexpected outcome");
+		fail_once(b, "send", PN_ERR_PARAMS, res->outcomes[0]->error ?
+		    res->outcomes[0]->error : "unexpected outcome");
 		break;
 	}
 done:
@@ -195,32 +183,18 @@ done:
 /* one_lookup - one KeyLookup of b->addr; 0 ok */
 static int one_lookup(bench *b, pn_client *c)
 {
-	Postern__V1__KeylookupRequest req = POSTERN__V1__KEYLOOKUP_REQUEST__INIT;
-	Postern__V1__KeyLookup kl = POSTERN__V1__KEY_LOOKUP__INIT;
-	ProtobufCMessage *out = NULL;
+	Postern__V1__KeyLookupResult *res = NULL;
 	char *addrs[1] = { (char *)b->addr };
 	const char *why = NULL;
 	pn_pool *pool = pn_pool_new();
 	pn_err rc;
 	int ok = -1;
 
-	kl.addresses = addrs;
-	kl.n_addresses = 1;
-	kl.fresh = b->fresh;
-	req.op_case = POSTERN__V1__KEYLOOKUP_REQUEST__OP_LOOKUP;
-	req.lookup = &kl;
-	rc = pn_client_call(c, "keylookup", &req.base,
-	    &postern__v1__keylookup_reply__descriptor, pool, &out);
-	if (out)
-		pn_pb_get_status(out, &why);
-	if (rc != PN_OK) {
+	if ((rc = pn_kl_lookup(c, pool, addrs, 1, b->fresh, &res, &why)) != PN_OK) {
 		fail_once(b, "lookup", rc, why);
 		goto done;
 	}
-	Postern__V1__KeylookupReply *rep = (Postern__V1__KeylookupReply *)out;
-	if (rep->result_case != POSTERN__V1__KEYLOOKUP_REPLY__RESULT_LOOKUP ||
-	    rep->lookup->n_results != 1 ||
-	    rep->lookup->results[0]->kind != POSTERN__V1__KEY_RESULT__KIND__KEY_FOUND) {
+	if (res->results[0]->kind != POSTERN__V1__KEY_RESULT__KIND__KEY_FOUND) {
 		fail_once(b, "lookup", PN_ERR_NOTFOUND, "no KEY_FOUND for the address");
 		goto done;
 	}
