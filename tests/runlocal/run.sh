@@ -40,6 +40,17 @@ cleanup() {
 }
 trap cleanup EXIT
 
+# mail_for ADDRESS - the first mail the catcher stored for ADDRESS (waits up to 10 s; empty if none)
+mail_for() {
+	local m=""
+	for _ in $(seq 1 100); do
+		m=$(grep -l "$1" "$var"/mail/*.eml 2>/dev/null | head -n 1)
+		[[ -n $m ]] && break
+		sleep 0.1
+	done
+	echo "$m"
+}
+
 for _ in $(seq 1 600); do
 	grep -q 'Postern is running' "$work/run.out" && break
 	kill -0 "$runner" 2>/dev/null || break
@@ -65,12 +76,7 @@ pin=$(sed -n 's/.*MAILBOX_CREATED.*pin=\([0-9]*\).*/\1/p' <<<"$out")
 check "a new mailbox with a PIN" test -n "$pin"
 check "the sent copy carries X-OxGuard-PIN" grep -q "^X-OxGuard-PIN: $pin" "$work/sent.eml"
 
-mail=""
-for _ in $(seq 1 100); do
-	mail=$(grep -l 'visitor@example.org' "$var"/mail/*.eml 2>/dev/null | head -n 1)
-	[[ -n $mail ]] && break
-	sleep 0.1
-done
+mail=$(mail_for visitor@example.org)
 check "the invitation arrives under var/mail/" test -n "$mail"
 link=$(grep -o "http://127.0.0.1:${ports[4]}/m/[A-Za-z0-9_-]*" "$mail" 2>/dev/null | head -n 1)
 check "the invitation holds the link" test -n "$link"
@@ -88,12 +94,7 @@ if [[ $(id -u) -eq 0 ]] && command -v swaks >/dev/null; then
 	swaks --server "127.0.0.1:${ports[5]}" --from demo@example.com --to plain@example.org \
 		--header 'Subject: no trigger' --body 'through Postfix' >"$work/swaks.out" 2>&1
 	check "Postfix accepts a mail on POSTERN_LOCAL_MTA_PORT" grep -q '^<-  250 2.0.0' "$work/swaks.out"
-	mail=""
-	for _ in $(seq 1 100); do
-		mail=$(grep -l 'plain@example.org' "$var"/mail/*.eml 2>/dev/null | head -n 1)
-		[[ -n $mail ]] && break
-		sleep 0.1
-	done
+	mail=$(mail_for plain@example.org)
 	check "the mail through Postfix arrives under var/mail/" test -n "$mail"
 fi
 
