@@ -331,6 +331,20 @@ static int one_smtp(bench *b, smtp_conn *sc, long i)
 	return 0;
 }
 
+/* take_next - the next number for a worker, -1 when count are taken */
+static long take_next(bench *b)
+{
+	long i = atomic_fetch_add(&b->next, 1);
+
+	return i < b->count ? i : -1;
+}
+
+/* record - the latency of number i, begun at t0 (-1: it failed) */
+static void record(bench *b, long i, int rc, double t0)
+{
+	b->lat_ms[i] = rc == 0 ? (now_s() - t0) * 1e3 : -1;
+}
+
 /* smtp_worker - one connection: take the next number until count */
 static void *smtp_worker(void *arg)
 {
@@ -343,17 +357,11 @@ static void *smtp_worker(void *arg)
 			close(sc.fd);
 		return NULL;
 	}
-	for (;;) {
-		long i = atomic_fetch_add(&b->next, 1);
-		double t0, t1;
-		int rc;
+	for (long i; (i = take_next(b)) >= 0;) {
+		double t0 = now_s();
+		int rc = one_smtp(b, &sc, i);
 
-		if (i >= b->count)
-			break;
-		t0 = now_s();
-		rc = one_smtp(b, &sc, i);
-		t1 = now_s();
-		b->lat_ms[i] = rc == 0 ? (t1 - t0) * 1e3 : -1;
+		record(b, i, rc, t0);
 		if (rc == -2) {         /* the connection is gone: a new one */
 			close(sc.fd);
 			if (smtp_open(b, &sc) < 0)
@@ -375,17 +383,11 @@ static void *worker(void *arg)
 		fail_once(b, "client", PN_ERR_INTERNAL, "certificates do not load");
 		return NULL;
 	}
-	for (;;) {
-		long i = atomic_fetch_add(&b->next, 1);
-		double t0, t1;
-		int rc;
+	for (long i; (i = take_next(b)) >= 0;) {
+		double t0 = now_s();
+		int rc = b->lookup ? one_lookup(b, c) : one_send(b, c, i);
 
-		if (i >= b->count)
-			break;
-		t0 = now_s();
-		rc = b->lookup ? one_lookup(b, c) : one_send(b, c, i);
-		t1 = now_s();
-		b->lat_ms[i] = rc == 0 ? (t1 - t0) * 1e3 : -1;
+		record(b, i, rc, t0);
 	}
 	pn_client_destroy(&c);
 	return NULL;

@@ -36,6 +36,17 @@ passed=0 failed=0
 
 ok() { echo "ok - $*"; passed=$((passed + 1)); }
 not_ok() { echo "not ok - $*"; failed=$((failed + 1)); }
+# verdict GOOD BAD [ITEM...] - ok GOOD when there is no item, else not ok BAD and the items
+verdict() {
+	local good=$1 bad=$2
+	shift 2
+	if [[ $# -eq 0 ]]; then
+		ok "$good"
+	else
+		not_ok "$bad"
+		printf '    %s\n' "$@"
+	fi
+}
 
 # 1. man-page headers against the configuration tables
 for main in services/*/main.c; do
@@ -62,13 +73,9 @@ done
 # the names are put together here, so that this file does not cite them itself
 notes=""
 for n in DESIGN DEPENDENCIES STYLE; do notes+="${notes:+|}${n}[.]md"; done
-shared=$(git grep -nE "$notes|[.][.]/shared" -- ':!tests/docs/run.sh' 2>/dev/null)
-if [[ -z $shared ]]; then
-	ok "nothing cites the shared design notes"
-else
-	not_ok "files cite notes that are not in this repository:"
-	sed 's/^/    /' <<<"$shared"
-fi
+mapfile -t shared < <(git grep -nE "$notes|[.][.]/shared" -- ':!tests/docs/run.sh' 2>/dev/null)
+verdict "nothing cites the shared design notes" \
+	"files cite notes that are not in this repository:" "${shared[@]}"
 
 gone=()
 for doc in README.md docs/*.md deploy/README.md bench/README.md; do
@@ -82,12 +89,8 @@ for doc in README.md docs/*.md deploy/README.md bench/README.md; do
 	done < <(grep -oE '\]\([^)#:]+\)' "$doc" | sed 's/^](//; s/)$//'
 		grep -oE '`(lib|services|tests|tools|deploy|proto|bench|docs|share)/[A-Za-z0-9_./-]+\.(c|h|md|sh|mjs|proto|sql|yaml|lua)`' "$doc" | tr -d '`')
 done
-if [[ ${#gone[@]} -eq 0 ]]; then
-	ok "every file the documents name exists"
-else
-	not_ok "documents name files that do not exist:"
-	printf '    %s\n' "${gone[@]}"
-fi
+verdict "every file the documents name exists" "documents name files that do not exist:" \
+	"${gone[@]}"
 
 # 3. the newcomer table: every file exists and defines its function
 arch=docs/architecture.md
@@ -111,25 +114,16 @@ while IFS='|' read -r _ what file func _; do
 	fi
 done < <(awk '/^## Where is/ { on = 1; next } /^## / { on = 0 } on && /^\|/ && !/^\| *(Behaviour|-)/' "$arch")
 [[ $n -ge ${#want[@]} ]] || bad+=("the table has $n rows, want ${#want[@]}")
-if [[ ${#bad[@]} -eq 0 ]]; then
-	ok "the \"Where is\" table of $arch points at $n functions that exist"
-else
-	not_ok "the \"Where is\" table of $arch is wrong:"
-	printf '    %s\n' "${bad[@]}"
-fi
+verdict "the \"Where is\" table of $arch points at $n functions that exist" \
+	"the \"Where is\" table of $arch is wrong:" "${bad[@]}"
 
 # 4. file sizes
-big=$(git ls-files -- 'services/*.c' 'services/*.h' 'lib/src/*.c' 'lib/src/*.h' |
-	xargs wc -l | awk '$2 != "total" && $1 > 900 { print "    " $2 ": " $1 " lines" }')
-if [[ -z $big ]]; then
-	ok "no file in services/ or lib/src/ is over 900 lines"
-else
-	not_ok "files over 900 lines:"
-	echo "$big"
-fi
+mapfile -t big < <(git ls-files -- 'services/*.c' 'services/*.h' 'lib/src/*.c' 'lib/src/*.h' |
+	xargs wc -l | awk '$2 != "total" && $1 > 900 { print $2 ": " $1 " lines" }')
+verdict "no file in services/ or lib/src/ is over 900 lines" "files over 900 lines:" "${big[@]}"
 
 # 5. one variable, one default
-defaults=$(for main in services/*/main.c; do
+mapfile -t defaults < <(for main in services/*/main.c; do
 	name=$(basename "$(dirname "$main")")
 	[[ -x $bin/postern-$name ]] || continue
 	"$bin/postern-$name" --help 2>&1 |
@@ -139,37 +133,25 @@ defaults=$(for main in services/*/main.c; do
 				d = $0; sub(/.*\(default /, "", d); sub(/(, [0-9-]+\.\.[0-9-]+)?\).*/, "", d)
 				if (index(d, n) == 0) print $1, n, d
 			}'
-done | sort | awk '$1 == var && $3 != def { print "    " $1 ": " $3 " in " $2 ", " def " in " svc }
+done | sort | awk '$1 == var && $3 != def { print $1 ": " $3 " in " $2 ", " def " in " svc }
 	{ var = $1; svc = $2; def = $3 }')
-if [[ -z $defaults ]]; then
-	ok "a variable named by two services has one default"
-else
-	not_ok "variables with two defaults (two meanings: give them two names):"
-	echo "$defaults"
-fi
+verdict "a variable named by two services has one default" \
+	"variables with two defaults (two meanings: give them two names):" "${defaults[@]}"
 
 # 6. no skipping tests; replayable random input
 tests=$(git ls-files -- 'lib/tests/*.c' 'services/*/tests/*.c' 'tests/it/*.c' 'tests/chaos/*.c' 'tests/*/run.sh' ':!tests/docs/run.sh')
-skips=$(grep -nE '\bskip\(\)|exit 77' $tests | while IFS=: read -r f l _; do
+mapfile -t skips < <(grep -nE '\bskip\(\)|exit 77' $tests | while IFS=: read -r f l _; do
 	# an opt-in benchmark: the skip sits right under a POSTERN_*BENCH test
-	sed -n "$((l > 3 ? l - 3 : 1)),${l}p" "$f" | grep -qE 'POSTERN_[A-Z_]*BENCH' || echo "    $f:$l"
+	sed -n "$((l > 3 ? l - 3 : 1)),${l}p" "$f" | grep -qE 'POSTERN_[A-Z_]*BENCH' || echo "$f:$l"
 done)
-if [[ -z $skips ]]; then
-	ok "no test skips (a missing server fails); only opt-in benchmarks may"
-else
-	not_ok "tests that skip:"
-	echo "$skips"
-fi
+verdict "no test skips (a missing server fails); only opt-in benchmarks may" "tests that skip:" \
+	"${skips[@]}"
 unseeded=()
 for f in $(grep -lE '\brand(_r)?\(|\bsrand\(|\brandom\(\)|randombytes_uniform\(' $(grep -E '_test\.c$' <<<"$tests")); do
 	grep -q 'ts_fuzz_' "$f" || unseeded+=("$f")
 done
-if [[ ${#unseeded[@]} -eq 0 ]]; then
-	ok "every test that draws random input prints its seed and takes one (tests/support/fuzz.h)"
-else
-	not_ok "random input without a printed, replayable seed:"
-	printf '    %s\n' "${unseeded[@]}"
-fi
+verdict "every test that draws random input prints its seed and takes one (tests/support/fuzz.h)" \
+	"random input without a printed, replayable seed:" "${unseeded[@]}"
 
 echo "$passed passed, $failed failed"
 [[ $failed -eq 0 ]]

@@ -334,13 +334,20 @@ static void test_malformed(void **state)
 	ts_form_free(&b);
 }
 
-/* at_limit - b, closed, passes; one more field name makes it 413; b is emptied */
-static void at_limit(body *b, const web_mp_limits *lim, const char *name)
+/*
+ * at_limit - b, closed, passes; one more part makes it 413: a field
+ * called name, or (file) a one-byte attachment of that file name; b is
+ * emptied
+ */
+static void at_limit(body *b, const web_mp_limits *lim, const char *name, int file)
 {
 	ts_form_adds(b, B "--");
 	expect(b->p, b->n, lim, 0);
 	b->n -= strlen(B "--");
-	ts_form_field(b, name, "v");
+	if (file)
+		ts_form_file(b, "attachment", name, NULL, "x", 1);
+	else
+		ts_form_field(b, name, "v");
 	ts_form_end(b);
 	expect(b->p, b->n, lim, 413);
 	ts_form_free(b);
@@ -358,12 +365,12 @@ static void test_bounds(void **state)
 		snprintf(name, sizeof(name), "f%d", i);
 		ts_form_field(&b, name, "v");
 	}
-	at_limit(&b, &lim, "one-more");
+	at_limit(&b, &lim, "one-more", 0);
 
 	/* parts: WEB_MP_MAX_PARTS pass (repeats are parts too), one more is 413 */
 	for (int i = 0; i < WEB_MP_MAX_PARTS; i++)
 		ts_form_field(&b, "same", "v");
-	at_limit(&b, &lim, "same");
+	at_limit(&b, &lim, "same", 0);
 
 	/* a value of exactly WEB_FORM_MAX_VALUE passes, one byte more is 413 */
 	big = malloc(WEB_FORM_MAX_VALUE + 2);
@@ -424,23 +431,11 @@ static void test_bounds(void **state)
 	ts_form_file(&b, "attachment", "1", NULL, "a", 1);
 	ts_form_file(&b, "attachment", "2", NULL, "b", 1);
 	ts_form_file(&b, "attachment", "", NULL, "", 0);          /* empty inputs do not count */
-	ts_form_adds(&b, B "--");
-	expect(b.p, b.n, &lim, 0);
-	b.n -= strlen(B "--");
-	ts_form_file(&b, "attachment", "3", NULL, "c", 1);
-	ts_form_end(&b);
-	expect(b.p, b.n, &lim, 413);
-	ts_form_free(&b);
+	at_limit(&b, &lim, "3", 1);
 	lim.max_files = 1000;
 	for (int i = 0; i < WEB_MP_MAX_FILES; i++)
 		ts_form_file(&b, "attachment", "f", NULL, "x", 1);
-	ts_form_adds(&b, B "--");
-	expect(b.p, b.n, &lim, 0);
-	b.n -= strlen(B "--");
-	ts_form_file(&b, "attachment", "f", NULL, "x", 1);
-	ts_form_end(&b);
-	expect(b.p, b.n, &lim, 413);
-	ts_form_free(&b);
+	at_limit(&b, &lim, "f", 1);
 
 	/* bytes: exactly max_bytes together pass, one more is 413 */
 	lim.max_files = WEB_MP_MAX_FILES;
