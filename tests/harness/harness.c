@@ -46,6 +46,7 @@
 
 #include <cmocka.h>
 #include <libpq-fe.h>
+#include <sodium.h>
 
 #include "harness.h"
 #include "postern/clock.h"
@@ -372,6 +373,12 @@ char *th_tmpdir(const char *tag)
 	if (mkdir(path, 0700) < 0)
 		fail_msg("harness: mkdir %s: %s", path, strerror(errno));
 	return pn_strdup(path);
+}
+
+void *th_fixture(size_t size)
+{
+	assert_true(sodium_init() >= 0);
+	return pn_calloc(1, size);
 }
 
 void th_run_tag(char *out, size_t outlen)

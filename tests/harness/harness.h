@@ -32,6 +32,8 @@ const char *th_env(const char *name);
 int th_port(void);
 /* th_tmpdir - a new directory under POSTERN_TEST_TMP; caller frees */
 char *th_tmpdir(const char *tag);
+/* th_fixture - a zeroed fixture of size bytes (free() it), with libsodium initialised */
+void *th_fixture(size_t size);
 /* th_run_tag - "<pid>-<time>" into out: names (domains, ids) no other run of a test shares */
 void th_run_tag(char *out, size_t outlen);
 /* th_createdb - a new empty database; returns its conninfo, caller frees */

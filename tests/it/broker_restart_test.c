@@ -85,10 +85,8 @@ static int setup(void **state)
 {
 	static const char *const pv_env[] = { "POSTERN_PUBLIC_URL=http://postern.test", NULL };
 	const th_stack_opts o = { .tag = "brkrestart", .pv_env = pv_env };
-	fx *f = calloc(1, sizeof(*f));
+	fx *f = F = th_fixture(sizeof(*f));
 
-	assert_non_null(f);
-	F = f;
 	th_run_tag(f->tag, sizeof(f->tag));
 	snprintf(f->domain, sizeof(f->domain), "br%s.example", f->tag);
 	th_stack_start(&f->st, &o);

@@ -346,11 +346,8 @@ static int wait_mails(const char *rcpt, int n)
 static int setup(void **state)
 {
 	char path[512], tokfile[400];
-	fx *f = calloc(1, sizeof(*f));
+	fx *f = F = th_fixture(sizeof(*f));
 
-	assert_non_null(f);
-	F = f;
-	assert_true(sodium_init() >= 0);
 	assert_int_equal(curl_global_init(CURL_GLOBAL_DEFAULT), 0);
 	th_run_tag(f->tag, sizeof(f->tag));
 	snprintf(f->domain, sizeof(f->domain), "ga%s.example", f->tag);

@@ -180,11 +180,8 @@ static void import_user(const char *name, const char *address)
 static int setup(void **state)
 {
 	char relay[64], milter[64], port[16];
-	fx *f = calloc(1, sizeof(*f));
+	fx *f = F = th_fixture(sizeof(*f));
 
-	assert_non_null(f);
-	F = f;
-	assert_true(sodium_init() >= 0);
 	th_run_tag(f->tag, sizeof(f->tag));
 	snprintf(f->ext, sizeof(f->ext), "mx%s.example", f->tag);
 	snprintf(f->in, sizeof(f->in), "mi%s.example", f->tag);

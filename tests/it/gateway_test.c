@@ -142,11 +142,8 @@ static long message_count(const char *address)
 static int setup(void **state)
 {
 	char path[512];
-	fx *f = calloc(1, sizeof(*f));
+	fx *f = F = th_fixture(sizeof(*f));
 
-	assert_non_null(f);
-	F = f;
-	assert_true(sodium_init() >= 0);
 	th_run_tag(f->tag, sizeof(f->tag));
 	snprintf(f->ext, sizeof(f->ext), "gx%s.example", f->tag);
 	snprintf(f->in, sizeof(f->in), "gi%s.example", f->tag);

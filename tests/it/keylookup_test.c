@@ -202,10 +202,8 @@ static int setup(void **state)
 {
 	const char *redis = th_env("POSTERN_TEST_REDIS");
 	char path[512], buf[8192];
-	fx *f = calloc(1, sizeof(*f));
+	fx *f = F = th_fixture(sizeof(*f));
 
-	assert_non_null(f);
-	F = f;
 	snprintf(f->domain, sizeof(f->domain), "kl%ld-%ld.example", (long)getpid(),
 	    (long)time(NULL));
 	f->gnupg = th_tmpdir("klg");

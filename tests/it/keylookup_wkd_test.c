@@ -116,11 +116,9 @@ static void make_keys(void)
 /* setup - keys, TLS, the server, the stack with discovery on */
 static int setup(void **state)
 {
-	fx *f = calloc(1, sizeof(*f));
+	fx *f = F = th_fixture(sizeof(*f));
 	int closed;
 
-	assert_non_null(f);
-	F = f;
 	snprintf(f->run, sizeof(f->run), "%ld-%ld", (long)getpid(), (long)time(NULL) % 100000);
 	snprintf(f->adv, sizeof(f->adv), "adv%s.example", f->run);
 	snprintf(f->dir, sizeof(f->dir), "dir%s.example", f->run);

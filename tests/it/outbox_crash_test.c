@@ -101,13 +101,11 @@ static void message_id(const char *mail, char *buf, size_t len)
 
 static int setup(void **state)
 {
-	fx *f = calloc(1, sizeof(*f));
+	fx *f = F = th_fixture(sizeof(*f));
 	const th_stack_opts o = { .tag = "outboxcrash", .no_provision = 1,
 		.client_timeout_ms = 5000, .client_retries = 3 };
 	char listen[64];
 
-	assert_non_null(f);
-	F = f;
 	th_run_tag(f->tag, sizeof(f->tag));
 	snprintf(f->domain, sizeof(f->domain), "oc%s.example", f->tag);
 	th_stack_start(&f->st, &o);

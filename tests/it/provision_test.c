@@ -305,11 +305,8 @@ static void pin_ok(const char *pin)
 static int setup(void **state)
 {
 	char path[512];
-	fx *f = calloc(1, sizeof(*f));
+	fx *f = F = th_fixture(sizeof(*f));
 
-	assert_non_null(f);
-	F = f;
-	assert_true(sodium_init() >= 0);
 	th_run_tag(f->tag, sizeof(f->tag));
 	snprintf(f->domain, sizeof(f->domain), "pv%s.example", f->tag);
 	f->senderhome = th_tmpdir("pvs");

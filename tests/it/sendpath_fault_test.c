@@ -145,11 +145,8 @@ static int setup(void **state)
 		"POSTERN_LOG_LEVEL=info", NULL };
 	const th_stack_opts o = { .tag = "sendfault", .provisions = 2, .ms_env = ms_env,
 		.pv_env = pv_env };
-	fx *f = calloc(1, sizeof(*f));
+	fx *f = F = th_fixture(sizeof(*f));
 
-	assert_non_null(f);
-	F = f;
-	assert_true(sodium_init() >= 0);
 	th_run_tag(f->tag, sizeof(f->tag));
 	snprintf(f->domain, sizeof(f->domain), "fx%s.example", f->tag);
 	th_stack_start(&f->st, &o);

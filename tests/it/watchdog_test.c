@@ -133,10 +133,8 @@ static int setup(void **state)
 	static const char *const pv_env[] = { "POSTERN_PUBLIC_URL=http://postern.test",
 		"POSTERN_PROVISION_KEY_POOL=0", "POSTERN_WATCHDOG_OPS=send=1000/3000", NULL };
 	const th_stack_opts o = { .tag = "watchdog", .pv_env = pv_env };
-	fx *f = calloc(1, sizeof(*f));
+	fx *f = F = th_fixture(sizeof(*f));
 
-	assert_non_null(f);
-	F = f;
 	th_run_tag(f->tag, sizeof(f->tag));
 	snprintf(f->domain, sizeof(f->domain), "wd%s.example", f->tag);
 	th_stack_start(&f->st, &o);

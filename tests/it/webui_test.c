@@ -352,11 +352,8 @@ static void start_web(const char *const *extra)
 
 static int setup(void **state)
 {
-	fx *f = calloc(1, sizeof(*f));
+	fx *f = F = th_fixture(sizeof(*f));
 
-	assert_non_null(f);
-	F = f;
-	assert_true(sodium_init() >= 0);
 	snprintf(f->tag, sizeof(f->tag), "%ld", (long)getpid());
 	snprintf(f->domain, sizeof(f->domain), "wu%s.example", f->tag);
 	f->keyring = th_tmpdir("wuk");
