@@ -150,6 +150,7 @@
 #include "web_cfg.h"
 #include "web_proxy.h"
 #include "web_http.h"
+#include "web_frame.h"
 #include "web_lang.h"
 #include "web_activate.h"
 #include "web_folder.h"
@@ -248,17 +249,22 @@ static void fini(pn_ctx *ctx)
 	web_lang_fini();
 }
 
+/* every request speaks a language: chosen before it is answered, again with its session */
+static const web_http_hooks lang_hooks = {
+	.begin = web_lang_pick, .session = web_lang_session, .end = web_lang_done,
+};
+
 /* init - the blocklist, the page cache, the login stand-in key, libcurl, then the HTTP server */
 static int init(pn_ctx *ctx)
 {
-	if (web_lang_init() < 0 || web_activate_init() < 0 || web_recover_init() < 0 ||
+	if (web_lang_init(web_frame_kinds, web_frame_n_kinds) < 0 || web_activate_init() < 0 || web_recover_init() < 0 ||
 	    web_folder_init() < 0 || web_login_init() < 0) {
 		fini(ctx);
 		return -1;
 	}
 	pn_info("msg=\"pages ready\"");
 	web_proxy_init();
-	if (web_http_start(ctx, web_routes) < 0) {
+	if (web_http_start(ctx, web_routes, &lang_hooks) < 0) {
 		fini(ctx);
 		return -1;
 	}

@@ -76,7 +76,8 @@ static void nav(web_buf *b, const web_page *p)
 	web_buf_printf(b, "</a>\n<a href=\"/sent\"%s>", sent ? " aria-current=\"page\"" : "");
 	web_buf_esc(b, TXT->nav_sent);
 	web_buf_puts(b, "</a>\n<form class=\"logout\" method=\"post\" action=\"/logout\">");
-	web_html_hidden_csrf(b, p->csrf);
+	web_buf_wrap(b, "<input type=\"hidden\" name=\"csrf\" value=\"", p->csrf ? p->csrf : "",
+	    "\">");
 	web_buf_puts(b, "<button type=\"submit\" class=\"btn-quiet\">");
 	web_buf_esc(b, TXT->nav_logout);
 	web_buf_puts(b, "</button></form>\n</div></nav>\n");

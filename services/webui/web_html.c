@@ -34,9 +34,7 @@ void web_html_end(web_buf *b, const web_page *p)
 /* web_html_hidden_csrf - the form token */
 void web_html_hidden_csrf(web_buf *b, const char *csrf)
 {
-	web_buf_puts(b, "<input type=\"hidden\" name=\"csrf\" value=\"");
-	web_buf_esc(b, csrf ? csrf : "");
-	web_buf_puts(b, "\">");
+	web_buf_wrap(b, "<input type=\"hidden\" name=\"csrf\" value=\"", csrf ? csrf : "", "\">");
 }
 
 /* web_html_alert - a message box (escaped); nothing if text is NULL */

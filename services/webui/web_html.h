@@ -1,23 +1,16 @@
 /*
  * web_html.h - the frame every page shares (head, header bar, folder
- * tabs, footer), notices, error pages, sizes and dates. Owns: web_page.
- * Pure: a web_buf in, markup out.
+ * tabs, footer; drawn by web_frame.c, which owns web_page), notices,
+ * error pages, sizes and dates. Pure: a web_buf in, markup out.
  */
 #ifndef POSTERN_WEB_HTML_H
 #define POSTERN_WEB_HTML_H
 
 #include <stddef.h>
 
+#include "web_frame.h"
 #include "web_text.h"
 #include "web_util.h"
-
-typedef struct web_page {
-	const char *title;          /* plain text */
-	const char *address;        /* whose mailbox (NULL before login) */
-	const char *csrf;           /* for the logout button */
-	const char *nav;            /* "inbox", "sent" or NULL */
-	long expires_days;          /* < 0: not shown */
-} web_page;
 
 void web_html_begin(web_buf *b, const web_page *p);
 void web_html_end(web_buf *b, const web_page *p);

@@ -53,7 +53,6 @@
 #include "postern/mem.h"
 #include "postern/metrics.h"
 #include "web_http.h"
-#include "web_lang.h"
 #include "web_cfg.h"
 #include "web_crypto.h"
 #include "web_form.h"
@@ -84,6 +83,7 @@
 
 static struct mg_context *mg;
 static const web_route *routes;     /* main.c's table, kept */
+static const web_http_hooks *hooks; /* main.c's, kept */
 static const pn_bus_cfg *bus_cfg;
 static atomic_int thread_seq;
 static atomic_int big_bodies;
@@ -632,7 +632,8 @@ static int handle(struct mg_connection *conn, void *data)
 	rq.now = (long)time(NULL);
 	rq.head = !strcmp(rq.method, "HEAD");
 	client_of(conn, ri, rq.client, sizeof(rq.client));
-	web_lang_pick(&rq);
+	if (hooks->begin)
+		hooks->begin(&rq);
 
 	if (pn_httpd_head_size(ri) > WEB_HEAD_MAX) {
 		rq.close = 1;
@@ -662,7 +663,8 @@ static int handle(struct mg_connection *conn, void *data)
 		rc = web_error(&rq, 503);
 		goto done;
 	}
-	web_lang_session(&rq);
+	if (hooks->session)
+		hooks->session(&rq);
 	if (!strcmp(rq.method, "POST") && (rc = read_body(&rq, ri, route, &big)) != 0) {
 		if (rc == 413 && route && route->too_large && auth_ok(route, &rq.sess)) {
 			web_sess_csrf(rq.sess.c, rq.csrf);
@@ -691,7 +693,8 @@ done:
 		atomic_fetch_sub(&big_bodies, 1);
 	web_sess_clear(&rq.sess);
 	sodium_memzero(rq.csrf, sizeof(rq.csrf));
-	web_lang_done(&rq);
+	if (hooks->end)
+		hooks->end(&rq);
 	return rc > 0 ? rc : 500;
 }
 
@@ -716,7 +719,7 @@ static int log_message(const struct mg_connection *conn, const char *message)
 }
 
 /* web_http_start - check the table, listen; -1 if either fails */
-int web_http_start(pn_ctx *ctx, const web_route *table)
+int web_http_start(pn_ctx *ctx, const web_route *table, const web_http_hooks *h)
 {
 	char why[160];
 	struct mg_callbacks cb;
@@ -726,6 +729,7 @@ int web_http_start(pn_ctx *ctx, const web_route *table)
 		return -1;
 	}
 	routes = table;
+	hooks = h;
 	bus_cfg = pn_ctx_bus(ctx);
 	memset(&cb, 0, sizeof(cb));
 	cb.init_thread = init_thread;

@@ -10,7 +10,8 @@
  * the body's size and type (the route's limit, multipart only where the
  * route says so), the CSRF token on every POST (also one that matches no
  * route), and the route's auth. A handler only runs for a request that
- * passed all three.
+ * passed all three. Nor does it know languages: main.c hands it the hooks
+ * that choose a request's language (web_lang.c) as web_http_hooks.
  */
 #ifndef POSTERN_WEB_HTTP_H
 #define POSTERN_WEB_HTTP_H
@@ -168,8 +169,18 @@ web_page web_page_for(const web_req *rq, const char *title, const char *nav);
 void web_ensure_cookie(web_req *rq);
 /* web_csrf_ok - the form's token matches the cookie's; also refuses cross-site */
 int web_csrf_ok(web_req *rq);
-/* web_http_start / stop - civetweb in the background hook, serving routes (kept) */
-int web_http_start(pn_ctx *ctx, const web_route *routes);
+/*
+ * web_http_hooks - what the HTTP layer calls around every request
+ * without knowing what it does (any may be NULL): begin before anything
+ * is answered, session once the session is loaded, end after the answer
+ */
+typedef struct web_http_hooks {
+	void (*begin)(web_req *rq);
+	void (*session)(web_req *rq);
+	void (*end)(web_req *rq);
+} web_http_hooks;
+/* web_http_start / stop - civetweb in the background hook, serving routes with hooks (both kept) */
+int web_http_start(pn_ctx *ctx, const web_route *routes, const web_http_hooks *hooks);
 void web_http_stop(void);
 
 #endif

@@ -32,7 +32,6 @@
 #include "web_bus.h"
 #include "web_cfg.h"
 #include "web_form.h"
-#include "web_frame.h"
 #include "web_lang.h"
 #include "web_text.h"
 
@@ -42,11 +41,11 @@
 static __thread int tz;          /* the request's offset, for web_lang_date */
 static __thread const char *req_path; /* the request's path, for the language links */
 
-int web_lang_init(void)
+int web_lang_init(const pn_tmpl_kind *kinds, size_t n_kinds)
 {
 	char err[512];
 
-	if (pn_brand_load(&web_cfg.brand, web_frame_kinds, web_frame_n_kinds, err,
+	if (pn_brand_load(&web_cfg.brand, kinds, n_kinds, err,
 	    sizeof(err)) < 0) {
 		pn_error("msg=\"cannot start: %s\"", err);
 		return -1;

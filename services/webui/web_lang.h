@@ -7,11 +7,18 @@
 #ifndef POSTERN_WEB_LANG_H
 #define POSTERN_WEB_LANG_H
 
+#include <stddef.h>
+
+#include "postern/tmpl.h"
 #include "web_http.h"
 #include "web_util.h"
 
-/* web_lang_init - branding, catalogues and the page texts; -1 (logged) = cannot run */
-int web_lang_init(void);
+/*
+ * web_lang_init - branding with the template kinds of the pages (main.c
+ * gives the frame's, web_frame.h), catalogues and the page texts; -1
+ * (logged) = cannot run
+ */
+int web_lang_init(const pn_tmpl_kind *kinds, size_t n_kinds);
 void web_lang_fini(void);
 
 /*

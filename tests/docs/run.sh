@@ -16,7 +16,9 @@
 #      each row's file exists and defines its function (a line that
 #      starts the definition, "type name(" or "name(", at column 0).
 #   4. The layout stays readable: no source file in services/ or lib/src/
-#      is over 900 lines.
+#      is over 900 lines, and no two files of one service (or of lib/)
+#      include each other: module a (a.c, a.h and a private a_int.h)
+#      includes b.h while module b includes a.h.
 #   5. A variable that two services' tables name means one thing: it has
 #      one default, unless the default names the service itself (its own
 #      GnuPG home, say). POSTERN_MAX_MAIL_BYTES once meant two limits.
@@ -117,10 +119,38 @@ done < <(awk '/^## Where is/ { on = 1; next } /^## / { on = 0 } on && /^\|/ && !
 verdict "the \"Where is\" table of $arch points at $n functions that exist" \
 	"the \"Where is\" table of $arch is wrong:" "${bad[@]}"
 
-# 4. file sizes
+# 4. file sizes and modules that include each other
 mapfile -t big < <(git ls-files -- 'services/*.c' 'services/*.h' 'lib/src/*.c' 'lib/src/*.h' |
 	xargs wc -l | awk '$2 != "total" && $1 > 900 { print $2 ": " $1 " lines" }')
 verdict "no file in services/ or lib/src/ is over 900 lines" "files over 900 lines:" "${big[@]}"
+
+# edges "a b": module a (a.c, a.h or its private a_int.h) includes b.h, a header of its own unit
+include_edges() {
+	local f mod h
+	for f in "$@"; do
+		mod=$(basename "${f%.*}")
+		mod=${mod%_int}
+		grep -oE '^#include "[^"]+\.h"' "$f" | sed -E 's/^#include "(.*\/)?([^"/]+)\.h"$/\2/; s/_int$//' |
+			while read -r h; do
+				[[ $h != "$mod" ]] && printf '%s %s\n' "$mod" "$h"
+			done
+	done
+}
+pairs=()
+for unit in services/*/ lib/; do
+	if [[ $unit == lib/ ]]; then
+		files=(lib/src/*.c lib/src/*.h lib/include/postern/*.h)
+	else
+		files=("$unit"*.c "$unit"*.h)
+	fi
+	mapfile -t files < <(ls -d "${files[@]}" 2>/dev/null)
+	edges=$(include_edges "${files[@]}" | sort -u)
+	while read -r a b; do
+		[[ -n $a && $a < $b ]] && grep -qx "$b $a" <<<"$edges" && pairs+=("$unit: $a and $b")
+	done <<<"$edges"
+done
+verdict "no two files of one service or of lib/ include each other" \
+	"modules that include each other:" "${pairs[@]}"
 
 # 5. one variable, one default
 mapfile -t defaults < <(for main in services/*/main.c; do
