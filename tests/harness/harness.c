@@ -965,6 +965,17 @@ int th_gpg_keygen(const char *home, const char *name, const char *address)
 	    (char *)NULL);
 }
 
+void th_key_known(const char *home, const char *keyring, const char *name,
+    const char *address)
+{
+	char path[512];
+
+	assert_int_equal(th_gpg_keygen(home, name, address), 0);
+	xsprintf(path, sizeof(path), "%s/%s.asc", home, name);
+	assert_int_equal(th_gpg(home, path, "--armor", "--export", address, (char *)NULL), 0);
+	assert_int_equal(th_key_import(keyring, home, path), 0);
+}
+
 void th_org_users(const char *home, const char *alice, const char *kim, char *path_r,
     size_t pathlen)
 {

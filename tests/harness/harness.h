@@ -66,6 +66,13 @@ int th_key_import(const char *keyring, const char *gnupghome, const char *path);
 /* th_gpg_keygen - a key pair for "name <address>" (name NULL: "<address>") in home, no expiry; gpg's exit status */
 int th_gpg_keygen(const char *home, const char *name, const char *address);
 /*
+ * th_key_known - a key pair for "name <address>" in home whose public key
+ * keylookup's keyring knows (exported to home/<name>.asc, imported with
+ * posternctl key import); fails the test on trouble
+ */
+void th_key_known(const char *home, const char *keyring, const char *name,
+    const char *address);
+/*
  * th_org_users - the organisation's users of a test, "Alice Sender <alice>"
  * (a sender) and "Kim <kim>" (a recipient), made in home and their public
  * keys exported armored to home/users.asc, whose path goes into path_r;

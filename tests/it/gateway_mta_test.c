@@ -166,17 +166,6 @@ static char *decrypt(const char *text)
 	return th_read_file(out_path, NULL);
 }
 
-/* import_user - a key pair in the test's home, its public key in keylookup's keyring */
-static void import_user(const char *name, const char *address)
-{
-	char path[512];
-
-	assert_int_equal(th_gpg_keygen(F->home, name, address), 0);
-	snprintf(path, sizeof(path), "%s/%s.asc", F->home, name);
-	assert_int_equal(th_gpg(F->home, path, "--armor", "--export", address, (char *)NULL), 0);
-	assert_int_equal(th_key_import(F->keyring, F->home, path), 0);
-}
-
 static int setup(void **state)
 {
 	char relay[64], milter[64], port[16];
@@ -190,8 +179,8 @@ static int setup(void **state)
 	f->postfix = th_tmpdir("pf");
 
 	/* alice writes from inside and has a key; kim is outside and has one */
-	import_user("alice", in("alice"));
-	import_user("kim", ext("kim"));
+	th_key_known(f->home, f->keyring, "alice", in("alice"));
+	th_key_known(f->home, f->keyring, "kim", ext("kim"));
 
 	{
 		static const char *const pv_env[] = { "POSTERN_PUBLIC_URL=http://postern.test",

@@ -141,7 +141,6 @@ static long message_count(const char *address)
 
 static int setup(void **state)
 {
-	char path[512];
 	fx *f = F = th_fixture(sizeof(*f));
 
 	th_run_tag(f->tag, sizeof(f->tag));
@@ -151,10 +150,7 @@ static int setup(void **state)
 	f->keyring = th_tmpdir("gwk");
 
 	/* kim, outside the organisation, has a key the organisation knows */
-	assert_int_equal(th_gpg_keygen(f->senderhome, "Kim", ext("kim")), 0);
-	snprintf(path, sizeof(path), "%s/kim.asc", f->senderhome);
-	assert_int_equal(th_gpg(f->senderhome, path, "--armor", "--export", (char *)NULL), 0);
-	assert_int_equal(th_key_import(f->keyring, f->senderhome, path), 0);
+	th_key_known(f->senderhome, f->keyring, "Kim", ext("kim"));
 
 	{
 		static const char *const pv_env[] = { "POSTERN_PUBLIC_URL=http://postern.test",
