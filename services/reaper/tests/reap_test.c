@@ -284,15 +284,13 @@ static void test_cutoffs(void **state)
 /* 91 days deleted (mailstore, then Redis, then tombstone); 89 kept; 80 warned */
 static void test_pass(void **state)
 {
-	fake f;
+	fake f = { 0 };
 	reap_backend b;
 	reap_policy p = policy(100, 0);
-	reap_stats st;
+	reap_stats st = { 0 };
 	fbox *old, *young, *near, *warned, *fresh;
 
 	(void)state;
-	memset(&f, 0, sizeof(f));
-	memset(&st, 0, sizeof(st));
 	old = add(&f, "old@example.org", DAYS(91), 0);
 	young = add(&f, "young@example.org", DAYS(89), DAYS(3));   /* warned 3 days ago */
 	near = add(&f, "near@example.org", DAYS(80), 0);
@@ -342,14 +340,12 @@ static void test_pass(void **state)
  */
 static void test_take(void **state)
 {
-	fake f;
+	fake f = { 0 };
 	reap_backend b;
 	reap_policy p = policy(4, 0);
-	reap_stats st;
+	reap_stats st = { 0 };
 
 	(void)state;
-	memset(&f, 0, sizeof(f));
-	memset(&st, 0, sizeof(st));
 	for (int i = 0; i < 9; i++)
 		add(&f, "old@example.org", DAYS(100 + i), 0);
 	add(&f, "young@example.org", DAYS(10), 0);
@@ -377,14 +373,12 @@ static void test_take(void **state)
  */
 static void test_take_failures(void **state)
 {
-	fake f;
+	fake f = { 0 };
 	reap_backend b;
 	reap_policy p = policy(3, 0);
-	reap_stats st;
+	reap_stats st = { 0 };
 
 	(void)state;
-	memset(&f, 0, sizeof(f));
-	memset(&st, 0, sizeof(st));
 	for (int i = 0; i < 5; i++)
 		add(&f, "old@example.org", DAYS(100 + i), 0);
 	f.take_fails = PN_ERR_TEMP;
@@ -416,14 +410,12 @@ static void test_take_failures(void **state)
 /* --dry-run: nothing changes, counts right across several pages */
 static void test_dry_run(void **state)
 {
-	fake f;
+	fake f = { 0 };
 	reap_backend b;
 	reap_policy p = policy(3, 1);
-	reap_stats st;
+	reap_stats st = { 0 };
 
 	(void)state;
-	memset(&f, 0, sizeof(f));
-	memset(&st, 0, sizeof(st));
 	for (int i = 0; i < 7; i++)
 		add(&f, "d@example.org", DAYS(91 + i), 0);
 	for (int i = 0; i < 4; i++)
@@ -442,14 +434,12 @@ static void test_dry_run(void **state)
 /* the warning listing fails: the pass reports it and stops without a hot loop */
 static void test_list_down(void **state)
 {
-	fake f;
+	fake f = { 0 };
 	reap_backend b;
 	reap_policy p = policy(100, 0);
-	reap_stats st;
+	reap_stats st = { 0 };
 
 	(void)state;
-	memset(&f, 0, sizeof(f));
-	memset(&st, 0, sizeof(st));
 	add(&f, "a@example.org", DAYS(80), 0);
 	f.list_down = 1;
 	backend(&f, &b);
