@@ -59,6 +59,17 @@ static int teardown(void **state)
 	return 0;
 }
 
+/* frame - page p around body (NULL: none) into b, for a mailbox deleted after 90 idle days */
+static void frame(web_buf *b, const web_page *p, const char *body)
+{
+	web_cfg.inactivity_days = 90;
+	web_buf_init(b);
+	web_html_begin(b, p);
+	if (body != NULL)
+		web_buf_puts(b, body);
+	web_html_end(b, p);
+}
+
 /* the frame in German: lang, texts, the switch links, a German date, the brand */
 static void test_frame_german(void **state)
 {
@@ -68,11 +79,8 @@ static void test_frame_german(void **state)
 	char s[64];
 	(void)state;
 
-	web_cfg.inactivity_days = 90;
 	web_text_use("de");
-	web_buf_init(&b);
-	web_html_begin(&b, &p);
-	web_html_end(&b, &p);
+	frame(&b, &p, NULL);
 	assert_non_null(strstr(b.data, "<html lang=\"de\">"));
 	assert_non_null(strstr(b.data, "Posteingang"));
 	assert_non_null(strstr(b.data, "Abmelden"));
@@ -102,11 +110,7 @@ static void test_frame(void **state)
 	char s[32];
 	(void)state;
 
-	web_cfg.inactivity_days = 90;
-	web_buf_init(&b);
-	web_html_begin(&b, &p);
-	web_buf_puts(&b, "<p>body</p>");
-	web_html_end(&b, &p);
+	frame(&b, &p, "<p>body</p>");
 	assert_non_null(strstr(b.data, "<html lang=\"en\">"));
 	assert_non_null(strstr(b.data, "T&lt;i&gt;"));
 	assert_non_null(strstr(b.data, "x&quot;&lt;b&gt;@example.org"));
