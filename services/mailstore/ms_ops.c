@@ -279,30 +279,46 @@ pn_err ms_op_delete_message(pn_ctx *ctx, const ProtobufCMessage *request,
 	return db_result(ctx, err, &w);
 }
 
+/* cas_wrong - what is wrong with a compare-and-set's mailbox and states, NULL if nothing */
+static const char *cas_wrong(int64_t mailbox_id, Postern__V1__MailboxState expected,
+    Postern__V1__MailboxState new_state)
+{
+	if (mailbox_id <= 0)
+		return "mailbox_id must be positive";
+	if (ms_state_name(expected) == NULL)
+		return "expected_state must be PENDING, ACTIVE or LOCKED";
+	if (new_state != POSTERN__V1__MAILBOX_STATE__MAILBOX_STATE_UNSPECIFIED &&
+	    ms_state_name(new_state) == NULL)
+		return "new_state is unknown";
+	return NULL;
+}
+
+/* cas_reply - the mailbox after a compare-and-set (done or refused: EXISTS), secret stripped */
+static void cas_reply(ProtobufCMessage *reply, Postern__V1__Mailbox *mb, pn_err err)
+{
+	if (mb != NULL && (err == PN_OK || err == PN_ERR_EXISTS)) {
+		strip_secret(mb);
+		REP(reply)->result_case = POSTERN__V1__MAILSTORE_REPLY__RESULT_MAILBOX;
+		REP(reply)->mailbox = mb;
+	}
+}
+
 /* ms_op_update_mailbox - compare-and-set on state */
 pn_err ms_op_update_mailbox(pn_ctx *ctx, const ProtobufCMessage *request,
     ProtobufCMessage *reply, pn_pool *pool)
 {
 	const Postern__V1__UpdateMailbox *u = REQ(request)->update_mailbox;
 	Postern__V1__Mailbox *mb = NULL;
+	const char *why;
 	ms_why w = { NULL };
 	pn_err err;
 
-	if (u->mailbox_id <= 0)
-		return fail(ctx, PN_ERR_PARAMS, "mailbox_id must be positive");
-	if (ms_state_name(u->expected_state) == NULL)
-		return fail(ctx, PN_ERR_PARAMS, "expected_state must be PENDING, ACTIVE or LOCKED");
-	if (u->new_state != POSTERN__V1__MAILBOX_STATE__MAILBOX_STATE_UNSPECIFIED &&
-	    ms_state_name(u->new_state) == NULL)
-		return fail(ctx, PN_ERR_PARAMS, "new_state is unknown");
+	if ((why = cas_wrong(u->mailbox_id, u->expected_state, u->new_state)) != NULL)
+		return fail(ctx, PN_ERR_PARAMS, why);
 	if (u->secret_key.len > MS_KEY_MAX)
 		return fail(ctx, PN_ERR_PARAMS, "secret_key is longer than 65536 bytes");
 	RETRY(err, ms_db_update_mailbox(pg(), u, pool, &mb, &w));
-	if (mb != NULL && (err == PN_OK || err == PN_ERR_EXISTS)) {
-		strip_secret(mb);
-		REP(reply)->result_case = POSTERN__V1__MAILSTORE_REPLY__RESULT_MAILBOX;
-		REP(reply)->mailbox = mb;
-	}
+	cas_reply(reply, mb, err);
 	if (err == PN_OK)
 		pn_info("msg=\"mailbox updated\" mailbox=%lld state=%s new_key=%d clear_link=%d",
 		    (long long)u->mailbox_id, ms_state_name(mb->state),
@@ -368,27 +384,19 @@ pn_err ms_op_set_keys(pn_ctx *ctx, const ProtobufCMessage *request,
 {
 	const Postern__V1__SetKeys *k = REQ(request)->set_keys;
 	Postern__V1__Mailbox *mb = NULL;
+	const char *why;
 	ms_why w = { NULL };
 	pn_err err;
 
-	if (k->mailbox_id <= 0)
-		return fail(ctx, PN_ERR_PARAMS, "mailbox_id must be positive");
-	if (ms_state_name(k->expected_state) == NULL)
-		return fail(ctx, PN_ERR_PARAMS, "expected_state must be PENDING, ACTIVE or LOCKED");
-	if (k->new_state != POSTERN__V1__MAILBOX_STATE__MAILBOX_STATE_UNSPECIFIED &&
-	    ms_state_name(k->new_state) == NULL)
-		return fail(ctx, PN_ERR_PARAMS, "new_state is unknown");
+	if ((why = cas_wrong(k->mailbox_id, k->expected_state, k->new_state)) != NULL)
+		return fail(ctx, PN_ERR_PARAMS, why);
 	if (!bytes_ok(&k->secret_key, 1, MS_KEY_MAX) || !bytes_ok(&k->recovery_key, 1, MS_KEY_MAX))
 		return fail(ctx, PN_ERR_PARAMS, "secret_key and recovery_key must be 1..65536 bytes");
 	if (!bytes_ok(&k->recovery_verifier, MS_HASH_MIN, MS_HASH_MAX) ||
 	    !bytes_ok(&k->expected_recovery_verifier, 0, MS_HASH_MAX))
 		return fail(ctx, PN_ERR_PARAMS, "recovery verifiers must be 16..128 bytes");
 	RETRY(err, ms_db_set_keys(pg(), k, pool, &mb, &w));
-	if (mb != NULL && (err == PN_OK || err == PN_ERR_EXISTS)) {
-		strip_secret(mb);
-		REP(reply)->result_case = POSTERN__V1__MAILSTORE_REPLY__RESULT_MAILBOX;
-		REP(reply)->mailbox = mb;
-	}
+	cas_reply(reply, mb, err);
 	if (err == PN_OK)
 		pn_info("msg=\"mailbox keys set\" mailbox=%lld state=%s clear_link=%d",
 		    (long long)k->mailbox_id, ms_state_name(mb->state), k->clear_link);
