@@ -75,6 +75,14 @@ static ProtobufCBinaryData bytes(const PGresult *res, int row, int col,
 	return b;
 }
 
+pn_err ms_mb_first(PGresult **res, pn_pool *pool, Postern__V1__Mailbox **mb_r,
+    const char **created_event_r)
+{
+	*mb_r = PQntuples(*res) > 0 ? ms_mb_from_row(*res, 0, pool, created_event_r) : NULL;
+	pn_pg_clear(res);
+	return PN_OK;
+}
+
 /* ms_mb_from_row - a Mailbox from MB_COLS; *created_event_r optional */
 Postern__V1__Mailbox *ms_mb_from_row(const PGresult *res, int row,
     pn_pool *pool, const char **created_event_r)
@@ -304,10 +312,7 @@ static pn_err select_mailbox_by_address(pn_pg *pg, const char *address,
 	    "SELECT " MB_PUBLIC " FROM mailboxes WHERE address = $1", &p, &res);
 	if (err != PN_OK)
 		return err;
-	if (PQntuples(res) > 0)
-		*mb_r = ms_mb_from_row(res, 0, pool, created_event_r);
-	pn_pg_clear(&res);
-	return PN_OK;
+	return ms_mb_first(&res, pool, mb_r, created_event_r);
 }
 
 /* insert_mailbox - create; *mb_r NULL if the address was taken meanwhile */
@@ -346,10 +351,7 @@ static pn_err insert_mailbox(pn_pg *pg, const char *address,
 	    "ON CONFLICT (address) DO NOTHING RETURNING " MB_PUBLIC, &p, &res);
 	if (err != PN_OK)
 		return err;
-	if (PQntuples(res) > 0)
-		*mb_r = ms_mb_from_row(res, 0, pool, NULL);
-	pn_pg_clear(&res);
-	return PN_OK;
+	return ms_mb_first(&res, pool, mb_r, NULL);
 }
 
 /*

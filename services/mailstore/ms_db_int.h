@@ -32,6 +32,12 @@ pn_err ms_db_fail(pn_pg *pg, ms_why *why, const char *what, pn_err err);
 /* ms_mb_from_row - a Mailbox from MB_COLS; *created_event_r optional */
 Postern__V1__Mailbox *ms_mb_from_row(const PGresult *res, int row,
     pn_pool *pool, const char **created_event_r);
+/*
+ * ms_mb_first - the first row of a query's MB_PUBLIC columns as *mb_r
+ * (NULL when there is none); clears *res; PN_OK
+ */
+pn_err ms_mb_first(PGresult **res, pn_pool *pool, Postern__V1__Mailbox **mb_r,
+    const char **created_event_r);
 /* ms_insert_outmail - queue one mail (idempotent by idem_key); mailbox_id 0 = none */
 pn_err ms_insert_outmail(pn_pg *pg, int64_t mailbox_id,
     const Postern__V1__OutMail *m, pn_pool *pool);

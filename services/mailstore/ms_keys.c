@@ -81,9 +81,7 @@ static pn_err update_row(pn_pg *pg, const Postern__V1__Reissue *r, pn_pool *pool
 	    "ELSE array_append(senders, $7) END "
 	    "WHERE id = $1 RETURNING " MB_PUBLIC, &p, &res)) != PN_OK)
 		return err;
-	*mb_r = PQntuples(res) > 0 ? ms_mb_from_row(res, 0, pool, NULL) : NULL;
-	pn_pg_clear(&res);
-	return PN_OK;
+	return ms_mb_first(&res, pool, mb_r, NULL);
 }
 
 /*
