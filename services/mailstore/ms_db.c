@@ -355,6 +355,33 @@ static pn_err insert_mailbox(pn_pg *pg, const char *address,
 }
 
 /*
+ * insert_with_mails - in the open transaction, the message and the mails
+ * it causes; PN_ERR_BUSY (rolled back) when a concurrent retry of the same
+ * event committed first; op ("accept", "store") names the steps in the log
+ */
+static pn_err insert_with_mails(pn_pg *pg, int64_t mailbox_id,
+    const Postern__V1__NewMessage *m, int folder, Postern__V1__OutMail *const *mail,
+    size_t n_mail, pn_pool *pool, const char *op, ms_why *why, int64_t *msg_id_r)
+{
+	char step[48];
+	pn_err err;
+
+	if ((err = ms_insert_message(pg, mailbox_id, m, folder, msg_id_r)) != PN_OK) {
+		snprintf(step, sizeof(step), "%s insert message", op);
+		return ms_db_fail(pg, why, step, err);
+	}
+	if (*msg_id_r == 0) {
+		pn_pg_rollback(pg);
+		return PN_ERR_BUSY;
+	}
+	if ((err = ms_insert_outmails(pg, mailbox_id, mail, n_mail, pool)) != PN_OK) {
+		snprintf(step, sizeof(step), "%s queue mail", op);
+		return ms_db_fail(pg, why, step, err);
+	}
+	return PN_OK;
+}
+
+/*
  * accept_once - one attempt of Accept in one transaction. Returns PN_OK
  * (stored or duplicate), a final error, or PN_ERR_BUSY meaning "lost a
  * race, the other side committed: look again" (never sent on the wire).
@@ -410,15 +437,9 @@ static pn_err accept_once(pn_pg *pg, const char *address,
 			    "a mailbox for this address exists already");
 		}
 	}
-	if ((err = ms_insert_message(pg, mb->id, m, folder, &msg_id)) != PN_OK)
-		return ms_db_fail(pg, why, "accept insert message", err);
-	if (msg_id == 0) {
-		/* a concurrent retry of the same event committed first */
-		pn_pg_rollback(pg);
-		return PN_ERR_BUSY;
-	}
-	if ((err = ms_insert_outmails(pg, mb->id, a->mail, a->n_mail, pool)) != PN_OK)
-		return ms_db_fail(pg, why, "accept queue mail", err);
+	if ((err = insert_with_mails(pg, mb->id, m, folder, a->mail, a->n_mail, pool, "accept",
+	    why, &msg_id)) != PN_OK)
+		return err;
 	if (!created && (err = ms_touch(pg, mb->id, NULL)) != PN_OK)
 		return ms_db_fail(pg, why, "accept touch", err);
 	if ((err = pn_pg_commit(pg)) != PN_OK)
@@ -487,14 +508,9 @@ static pn_err store_once(pn_pg *pg, const Postern__V1__StoreMessage *s,
 		out->duplicate = 1;
 		return PN_OK;
 	}
-	if ((err = ms_insert_message(pg, s->mailbox_id, m, m->folder, &msg_id)) != PN_OK)
-		return ms_db_fail(pg, why, "store insert message", err);
-	if (msg_id == 0) {
-		pn_pg_rollback(pg);
-		return PN_ERR_BUSY;
-	}
-	if ((err = ms_insert_outmails(pg, s->mailbox_id, s->mail, s->n_mail, pool)) != PN_OK)
-		return ms_db_fail(pg, why, "store queue mail", err);
+	if ((err = insert_with_mails(pg, s->mailbox_id, m, m->folder, s->mail, s->n_mail, pool,
+	    "store", why, &msg_id)) != PN_OK)
+		return err;
 	if ((err = ms_touch(pg, s->mailbox_id, NULL)) != PN_OK)
 		return ms_db_fail(pg, why, "store touch", err);
 	if ((err = pn_pg_commit(pg)) != PN_OK)
