@@ -27,6 +27,10 @@
 #      a test that needs a server fails when it is missing; and every test
 #      that draws random input takes its seed from tests/support/fuzz.h
 #      (printed, POSTERN_FUZZ_SEED=N replays it).
+#   7. What was once untangled stays so: the reaper deletes only through
+#      DeleteMailboxes{take} (no delete-by-id fallbacks for an older
+#      mailstore come back), and the web UI's test_login runs on a mailbox
+#      of its own, using none of the globals test_journey leaves (bob_*).
 #
 # Needs the built binaries ($POSTERN_TEST_BIN, set by tests/run; else
 # build/bin). Last line: "N passed, N failed"; exit 1 on any failure.
@@ -182,6 +186,18 @@ for f in $(grep -lE '\brand(_r)?\(|\bsrand\(|\brandom\(\)|randombytes_uniform\('
 done
 verdict "every test that draws random input prints its seed and takes one (tests/support/fuzz.h)" \
 	"random input without a printed, replayable seed:" "${unseeded[@]}"
+
+# 7. once untangled, stays so
+mapfile -t fallbacks < <(git grep -nE '\bpn_ms_delete_mailbox\b|\bms_db_delete_mailboxes?\b|\(\*remove(_batch)?\)' \
+	-- services lib tools tests ':!tests/docs/run.sh')
+verdict "the reaper deletes only through DeleteMailboxes{take}" \
+	"delete-by-id fallbacks are back:" "${fallbacks[@]}"
+mapfile -t journey < <(awk '/^static void test_login\(/ { on = 1 } on && /(^|[^A-Za-z0-9_])bob_[a-z]+/ { print FILENAME ":" FNR ": " $0 }
+	on && /^}/ { on = 0 }' tests/it/webui_test.c)
+body=$(awk '/^static void test_login\(/ { on = 1 } on { print } on && /^}/ { exit }' tests/it/webui_test.c)
+[[ -n $body ]] || journey+=("tests/it/webui_test.c has no test_login")
+verdict "test_login uses none of test_journey's globals" "test_login depends on the journey:" \
+	"${journey[@]}"
 
 echo "$passed passed, $failed failed"
 [[ $failed -eq 0 ]]
