@@ -660,6 +660,14 @@ pn_err ms_db_delete_message(pn_pg *pg, int64_t mailbox_id,
 	return n > 0 ? PN_OK : ms_set_why(why, PN_ERR_NOTFOUND, "no such message");
 }
 
+void ms_cas_params(pn_pg_params *p, int64_t mailbox_id, int expected_state, int new_state)
+{
+	pn_pg_params_init(p);
+	pn_pg_param_int(p, mailbox_id);
+	pn_pg_param_text(p, ms_state_name(expected_state));
+	pn_pg_param_text(p, ms_state_name(new_state));         /* NULL = keep */
+}
+
 /* ms_db_update_mailbox - compare-and-set on state */
 pn_err ms_db_update_mailbox(pn_pg *pg, const Postern__V1__UpdateMailbox *u,
     pn_pool *pool, Postern__V1__Mailbox **mb_r, ms_why *why)
@@ -669,10 +677,7 @@ pn_err ms_db_update_mailbox(pn_pg *pg, const Postern__V1__UpdateMailbox *u,
 	pn_err err;
 
 	*mb_r = NULL;
-	pn_pg_params_init(&p);
-	pn_pg_param_int(&p, u->mailbox_id);
-	pn_pg_param_text(&p, ms_state_name(u->expected_state));
-	pn_pg_param_text(&p, ms_state_name(u->new_state));     /* NULL = keep */
+	ms_cas_params(&p, u->mailbox_id, u->expected_state, u->new_state);
 	if (u->secret_key.len > 0)
 		pn_pg_param_bytea(&p, u->secret_key.data, u->secret_key.len);
 	else
@@ -681,9 +686,7 @@ pn_err ms_db_update_mailbox(pn_pg *pg, const Postern__V1__UpdateMailbox *u,
 	if ((err = pn_pg_exec(pg, "UPDATE mailboxes SET "
 	    "state = coalesce($3, state), "
 	    "secret_key = coalesce($4, secret_key), "
-	    "link_hash = CASE WHEN $5 THEN NULL ELSE link_hash END, "
-	    "pin_verifier = CASE WHEN $5 THEN NULL ELSE pin_verifier END, "
-	    "reissue_box = CASE WHEN $5 THEN NULL ELSE reissue_box END "
+	    MS_CLEAR_LINK("$5")
 	    "WHERE id = $1 AND state = $2 RETURNING " MB_PUBLIC, &p, &res)) != PN_OK)
 		return ms_db_fail(pg, why, "update mailbox", err);
 	return ms_cas_answer(pg, &res, u->mailbox_id, pool, mb_r, why,

@@ -52,6 +52,19 @@ pn_err ms_insert_message(pn_pg *pg, int64_t mailbox_id,
 /* ms_insert_outmails - every mail of a request (idempotent by idem_key) */
 pn_err ms_insert_outmails(pn_pg *pg, int64_t mailbox_id,
     Postern__V1__OutMail *const *mail, size_t n, pn_pool *pool);
+/*
+ * MS_CLEAR_LINK - SQL SET items that drop the link's secrets (link hash,
+ * PIN verifier, re-issue box) when the boolean parameter b ("$5") is true
+ */
+#define MS_CLEAR_LINK(b) \
+	"link_hash = CASE WHEN " b " THEN NULL ELSE link_hash END, " \
+	"pin_verifier = CASE WHEN " b " THEN NULL ELSE pin_verifier END, " \
+	"reissue_box = CASE WHEN " b " THEN NULL ELSE reissue_box END "
+/*
+ * ms_cas_params - the first parameters of a compare-and-set on a mailbox:
+ * $1 its id, $2 the state it must be in, $3 the new state (NULL = keep)
+ */
+void ms_cas_params(pn_pg_params *p, int64_t mailbox_id, int expected_state, int new_state);
 /* ms_cas_answer - a compare-and-set's answer: the updated row, NOTFOUND, or EXISTS (differs) */
 pn_err ms_cas_answer(pn_pg *pg, PGresult **res, int64_t id, pn_pool *pool,
     Postern__V1__Mailbox **mb_r, ms_why *why, const char *differs);

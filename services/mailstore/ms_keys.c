@@ -195,10 +195,7 @@ pn_err ms_db_set_keys(pn_pg *pg, const Postern__V1__SetKeys *k, pn_pool *pool,
 	pn_err err;
 
 	*mb_r = NULL;
-	pn_pg_params_init(&p);
-	pn_pg_param_int(&p, k->mailbox_id);
-	pn_pg_param_text(&p, ms_state_name(k->expected_state));
-	pn_pg_param_text(&p, ms_state_name(k->new_state));     /* NULL = keep */
+	ms_cas_params(&p, k->mailbox_id, k->expected_state, k->new_state);
 	pn_pg_param_bytea(&p, k->secret_key.data, k->secret_key.len);
 	pn_pg_param_bytea(&p, k->recovery_key.data, k->recovery_key.len);
 	pn_pg_param_bytea(&p, k->recovery_verifier.data, k->recovery_verifier.len);
@@ -206,9 +203,7 @@ pn_err ms_db_set_keys(pn_pg *pg, const Postern__V1__SetKeys *k, pn_pool *pool,
 	param_bytes_or_null(&p, &k->expected_recovery_verifier);
 	if ((err = pn_pg_exec(pg, "UPDATE mailboxes SET state = coalesce($3, state), "
 	    "secret_key = $4, recovery_key = $5, recovery_verifier = $6, "
-	    "link_hash = CASE WHEN $7 THEN NULL ELSE link_hash END, "
-	    "pin_verifier = CASE WHEN $7 THEN NULL ELSE pin_verifier END, "
-	    "reissue_box = CASE WHEN $7 THEN NULL ELSE reissue_box END "
+	    MS_CLEAR_LINK("$7")
 	    "WHERE id = $1 AND state = $2 AND ($8::bytea IS NULL OR recovery_verifier = $8) "
 	    "RETURNING " MB_PUBLIC, &p, &res)) != PN_OK)
 		return ms_db_fail(pg, why, "set keys", err);
