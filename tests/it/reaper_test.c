@@ -202,6 +202,17 @@ static pn_err accept(fx *f, const char *address, int create, const char *event,
 	return call(f, &req, rep_r);
 }
 
+/* out_mail - m: from postern@example.com to rcpt[0], key idem, subject and body word */
+static void out_mail(fx *f, Postern__V1__OutMail *m, char **rcpt, char *idem, const char *word)
+{
+	m->idem_key = idem;
+	m->mail_from = "postern@example.com";
+	m->rcpt_to = rcpt;
+	m->n_rcpt_to = 1;
+	m->data = bin(f->pool, pn_pool_printf(f->pool,
+	    "From: postern@example.com\r\nSubject: %s\r\n\r\n%s\r\n", word, word));
+}
+
 /* mailbox - create one with a message and an outbox row; returns its id */
 static long long mailbox(fx *f, const char *address)
 {
@@ -217,11 +228,7 @@ static long long mailbox(fx *f, const char *address)
 	assert_true(rep->accepted->created);
 	id = rep->accepted->mailbox->id;
 	/* an outbox row tied to it, still queued (the far side is not there) */
-	m.idem_key = pn_pool_printf(f->pool, "test-invite-%lld", id);
-	m.mail_from = "postern@example.com";
-	m.rcpt_to = rcpt;
-	m.n_rcpt_to = 1;
-	m.data = bin(f->pool, "From: postern@example.com\r\nSubject: x\r\n\r\nx\r\n");
+	out_mail(f, &m, rcpt, pn_pool_printf(f->pool, "test-invite-%lld", id), "x");
 	q.mailbox_id = id;
 	q.mail = &m;
 	req.op_case = POSTERN__V1__MAILSTORE_REQUEST__OP_QUEUE_MAIL;
@@ -908,11 +915,7 @@ static void test_mailstore_ops(void **state)
 	/* the warning: queued once per period, re-checked, warned_at set */
 	w = mailbox(f, "w@example.org");
 	idle(f, w, 80);
-	m.idem_key = pn_pool_printf(f->pool, "reaper-warn:%lld:1", w);
-	m.mail_from = "postern@example.com";
-	m.rcpt_to = rcpt;
-	m.n_rcpt_to = 1;
-	m.data = bin(f->pool, "From: postern@example.com\r\nSubject: w\r\n\r\nw\r\n");
+	out_mail(f, &m, rcpt, pn_pool_printf(f->pool, "reaper-warn:%lld:1", w), "w");
 	q.mailbox_id = w;
 	q.mail = &m;
 	q.warn_inactive_before = (int64_t)time(NULL) - 76 * 86400;
