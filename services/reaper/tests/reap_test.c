@@ -234,6 +234,13 @@ static pn_err f_forget_tombstones(void *arg, const int64_t *ids, size_t n)
 	return PN_OK;
 }
 
+/* add_idle - n mailboxes at address, idle days, days + 1, ... never warned */
+static void add_idle(fake *f, const char *address, int n, long days)
+{
+	for (int i = 0; i < n; i++)
+		add(f, address, DAYS(days + i), 0);
+}
+
 static void backend(fake *f, reap_backend *b)
 {
 	memset(b, 0, sizeof(*b));
@@ -346,8 +353,7 @@ static void test_take(void **state)
 	reap_stats st = { 0 };
 
 	(void)state;
-	for (int i = 0; i < 9; i++)
-		add(&f, "old@example.org", DAYS(100 + i), 0);
+	add_idle(&f, "old@example.org", 9, 100);
 	add(&f, "young@example.org", DAYS(10), 0);
 	f.busy_id = f.b[2].id;
 	backend(&f, &b);
@@ -379,8 +385,7 @@ static void test_take_failures(void **state)
 	reap_stats st = { 0 };
 
 	(void)state;
-	for (int i = 0; i < 5; i++)
-		add(&f, "old@example.org", DAYS(100 + i), 0);
+	add_idle(&f, "old@example.org", 5, 100);
 	f.take_fails = PN_ERR_TEMP;
 	backend(&f, &b);
 	assert_int_equal(reap_run(&b, &p, NOW, &st), PN_ERR_TEMP);
@@ -416,10 +421,8 @@ static void test_dry_run(void **state)
 	reap_stats st = { 0 };
 
 	(void)state;
-	for (int i = 0; i < 7; i++)
-		add(&f, "d@example.org", DAYS(91 + i), 0);
-	for (int i = 0; i < 4; i++)
-		add(&f, "w@example.org", DAYS(77 + i), 0);
+	add_idle(&f, "d@example.org", 7, 91);
+	add_idle(&f, "w@example.org", 4, 77);
 	add(&f, "k@example.org", DAYS(50), 0);
 	backend(&f, &b);
 	assert_int_equal(reap_run(&b, &p, NOW, &st), PN_OK);
