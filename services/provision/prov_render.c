@@ -70,11 +70,14 @@ static const char *const notification_vars[] = { PN_BRAND_VAR_NAMES, "sender", "
 static const char *const locked_vars[] = { PN_BRAND_VAR_NAMES, "recipient", "failures", NULL };
 static const char *const notice_vars[] = { PN_BRAND_VAR_NAMES, "date", "pins", "rejected",
 	"n_pins", "n_rejected", NULL };
+static const char *const receipt_vars[] = { PN_BRAND_VAR_NAMES, "recipient", "milestone",
+	"when", "event", NULL };
 const pn_tmpl_kind prov_templates[] = {
 	{ "invitation", invitation_vars, PN_TMPL_SUBJECT | PN_TMPL_TEXT | PN_TMPL_HTML },
 	{ "notification", notification_vars, PN_TMPL_SUBJECT | PN_TMPL_TEXT | PN_TMPL_HTML },
 	{ "locked", locked_vars, PN_TMPL_SUBJECT | PN_TMPL_TEXT | PN_TMPL_HTML },
 	{ "sender-notice", notice_vars, PN_TMPL_SUBJECT | PN_TMPL_TEXT | PN_TMPL_HTML },
+	{ "receipt", receipt_vars, PN_TMPL_SUBJECT | PN_TMPL_TEXT | PN_TMPL_HTML },
 };
 const size_t prov_n_templates = sizeof(prov_templates) / sizeof(prov_templates[0]);
 
@@ -165,6 +168,52 @@ uint8_t *prov_render_locked(const char *from, const char *sender,
 	uint8_t *out = compose("locked", lang, from, sender, v, 2, len_r);
 
 	g_free(n);
+	return out;
+}
+
+/* milestone_text - one sentence for a receipt's milestone, in the thread's language; NULL: unknown */
+static const char *milestone_text(const char *m)
+{
+	static const struct { const char *name, *text; } texts[] = {
+		{ "delivered", N_("The recipient's mail server accepted the invitation.") },
+		{ "opened", N_("The recipient opened the mailbox.") },
+		{ "read", N_("The recipient read the message.") },
+		{ "replied", N_("The recipient replied.") },
+		{ "locked", N_("The mailbox was locked after wrong PINs.") },
+		{ "expired", N_("The message expired and was removed.") },
+		{ "revoked", N_("The message was withdrawn.") },
+		{ "deleted", N_("The mailbox was deleted.") },
+	};
+
+	for (size_t i = 0; i < sizeof(texts) / sizeof(texts[0]); i++)
+		if (!strcmp(m, texts[i].name))
+			return _(texts[i].text);
+	return NULL;
+}
+
+/*
+ * prov_render_receipt - the sender's receipt: recipient, milestone, time
+ * and (event: NULL for the plain form) the send event; never anything of
+ * the message. NULL for an unknown milestone.
+ */
+uint8_t *prov_render_receipt(const prov_receipt_mail *r, size_t *len_r)
+{
+	const char *lang = pn_i18n_pick(r->lang, "receipt");
+	const char *prev = pn_i18n_use(lang);
+	const char *text = milestone_text(r->milestone);
+	char when[128] = "";
+	char *milestone = text ? g_strdup(text) : NULL;
+	uint8_t *out = NULL;
+
+	if (pn_i18n_date(when, sizeof(when), (time_t)r->at, (int)prov_cfg.brand.utc_offset, 1) == 0)
+		when[0] = '\0';
+	pn_i18n_use(prev);
+	if (milestone) {
+		const pn_tmpl_var v[] = { { "recipient", r->recipient }, { "milestone", milestone },
+			{ "when", when }, { "event", r->event ? r->event : "" } };
+		out = compose("receipt", lang, r->from, r->sender, v, sizeof(v) / sizeof(v[0]), len_r);
+	}
+	g_free(milestone);
 	return out;
 }
 
