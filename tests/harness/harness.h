@@ -228,7 +228,7 @@ typedef struct th_event {
 	size_t n;
 	const void *mime;
 	size_t len;
-	int with_pin, deliver_key_found;
+	int with_pin, deliver_key_found, receipts;
 	Postern__V1__SenderNotice notice;
 	const char *note, *locale;   /* optional */
 } th_event;
