@@ -22,6 +22,7 @@
 #include "postern/err.h"
 #include "postern/pg.h"
 #include "postern/service.h"
+#include "postern/v1/mailstore.pb-c.h"
 
 /* What happened. Their names (ms_audit_kind_name) are what the table holds. */
 typedef enum ms_audit_kind {
@@ -78,6 +79,12 @@ const char *ms_audit_kind_name(ms_audit_kind kind);
  */
 pn_err ms_audit_note(pn_pg *pg, int64_t mailbox_id, const char *event_id,
     ms_audit_kind kind, const char *reply_to);
+
+/* ---- ms_receipt.c ---- */
+/* ms_receipt_request - m's receipt_to asked for receipts: keep (mailbox, event, sender) */
+pn_err ms_receipt_request(pn_pg *pg, int64_t mailbox_id, const Postern__V1__NewMessage *m);
+/* ms_reply_rcpts - the addresses a reply's mails go to, joined with '\n' (pool) */
+char *ms_reply_rcpts(const Postern__V1__StoreMessage *s, pn_pool *pool);
 
 /* ---- the bus operations (pn_op_fn) ---- */
 pn_err ms_op_audit_note(pn_ctx *, const ProtobufCMessage *, ProtobufCMessage *, pn_pool *);

@@ -203,19 +203,6 @@ int ms_find_event(pn_pg *pg, int64_t mailbox_id, const char *event_id,
 	return found;
 }
 
-/* receipt_request - the message's sender asked for receipts: keep who, while the mailbox lives */
-static pn_err receipt_request(pn_pg *pg, int64_t mailbox_id, const Postern__V1__NewMessage *m)
-{
-	pn_pg_params p;
-
-	pn_pg_params_init(&p);
-	pn_pg_param_int(&p, mailbox_id);
-	pn_pg_param_text(&p, m->event_id);
-	pn_pg_param_text(&p, m->receipt_to);
-	return pn_pg_exec_prepared(pg, "ms_receipt_request", "INSERT INTO receipt_requests "
-	    "(mailbox_id, event_id, sender) VALUES ($1, $2, $3) ON CONFLICT DO NOTHING", &p, NULL);
-}
-
 /*
  * ms_insert_message - INSERT ... ON CONFLICT DO NOTHING; *id_r 0 if it
  * existed. A new INBOX message is noted (message_stored) and its receipt
@@ -252,7 +239,7 @@ pn_err ms_insert_message(pn_pg *pg, int64_t mailbox_id,
 	if ((err = ms_audit_note(pg, mailbox_id, m->event_id, MS_AUDIT_MESSAGE_STORED,
 	    NULL)) != PN_OK)
 		return err;
-	return m->receipt_to && *m->receipt_to ? receipt_request(pg, mailbox_id, m) : PN_OK;
+	return m->receipt_to && *m->receipt_to ? ms_receipt_request(pg, mailbox_id, m) : PN_OK;
 }
 
 /* ms_insert_outmail - queue one mail (idempotent by idem_key); mailbox_id 0 = none */
@@ -492,17 +479,6 @@ pn_err ms_db_accept(pn_pg *pg, const char *address,
 	return err;
 }
 
-/* reply_to - the addresses a reply's mails go to, joined with '\n' (receipts "replied") */
-static char *reply_to(const Postern__V1__StoreMessage *s, pn_pool *pool)
-{
-	char *all = "";
-
-	for (size_t i = 0; i < s->n_mail; i++)
-		all = pn_pool_printf(pool, "%s%s%s", all, *all ? "\n" : "",
-		    ms_rcpt_join(s->mail[i]->rcpt_to, s->mail[i]->n_rcpt_to, pool));
-	return all;
-}
-
 /* store_once - one attempt of StoreMessage; PN_ERR_BUSY = look again */
 static pn_err store_once(pn_pg *pg, const Postern__V1__StoreMessage *s,
     pn_pool *pool, Postern__V1__Stored *out, ms_why *why)
@@ -553,7 +529,7 @@ static pn_err store_once(pn_pg *pg, const Postern__V1__StoreMessage *s,
 	    pool)) != PN_OK)
 		return ms_db_fail(pg, why, "store queue mail", err);
 	if (m->folder == POSTERN__V1__FOLDER__FOLDER_SENT && (err = ms_audit_note(pg, s->mailbox_id,
-	    m->event_id, MS_AUDIT_REPLY_SENT, reply_to(s, pool))) != PN_OK)
+	    m->event_id, MS_AUDIT_REPLY_SENT, ms_reply_rcpts(s, pool))) != PN_OK)
 		return ms_db_fail(pg, why, "store note reply", err);
 	if ((err = ms_touch(pg, s->mailbox_id, NULL)) != PN_OK)
 		return ms_db_fail(pg, why, "store touch", err);

@@ -1,6 +1,7 @@
 /*
  * ms_receipt.c - the sender's receipts, as far as mailstore takes them:
- * ClaimReceipts and CompleteReceipt.
+ * the receipt requests kept with messages, ClaimReceipts and
+ * CompleteReceipt.
  *
  * A pending receipt is written by postern_note (migration 008) in the
  * transaction of its milestone, unique by (mailbox, event, milestone): it
@@ -30,6 +31,30 @@
 #define TAKE_MAX 100
 #define LEASE_MIN 10
 #define LEASE_MAX 3600
+
+/* ms_receipt_request - the message's sender asked for receipts: keep who, while the mailbox lives */
+pn_err ms_receipt_request(pn_pg *pg, int64_t mailbox_id, const Postern__V1__NewMessage *m)
+{
+	pn_pg_params p;
+
+	pn_pg_params_init(&p);
+	pn_pg_param_int(&p, mailbox_id);
+	pn_pg_param_text(&p, m->event_id);
+	pn_pg_param_text(&p, m->receipt_to);
+	return pn_pg_exec_prepared(pg, "ms_receipt_request", "INSERT INTO receipt_requests "
+	    "(mailbox_id, event_id, sender) VALUES ($1, $2, $3) ON CONFLICT DO NOTHING", &p, NULL);
+}
+
+/* ms_reply_rcpts - the addresses a reply's mails go to, joined with '\n' (receipts "replied") */
+char *ms_reply_rcpts(const Postern__V1__StoreMessage *s, pn_pool *pool)
+{
+	char *all = "";
+
+	for (size_t i = 0; i < s->n_mail; i++)
+		all = pn_pool_printf(pool, "%s%s%s", all, *all ? "\n" : "",
+		    ms_rcpt_join(s->mail[i]->rcpt_to, s->mail[i]->n_rcpt_to, pool));
+	return all;
+}
 
 /* fail - status with a reason for the reply */
 static pn_err fail(pn_ctx *ctx, pn_err err, const char *why)

@@ -1092,26 +1092,7 @@ static void test_keyring_renewed(void **state)
 /* decrypt_mail - the armored message in a PGP/MIME mail, decrypted with the senders' home; caller frees */
 static char *decrypt_mail(const char *mail, const char *tag)
 {
-	const char *b = strstr(mail, "-----BEGIN PGP MESSAGE-----");
-	const char *end = b ? strstr(b, "-----END PGP MESSAGE-----") : NULL;
-	char in[512], out[512], *plain;
-	FILE *fp;
-
-	assert_non_null(b);
-	assert_non_null(end);
-	end += strlen("-----END PGP MESSAGE-----");
-	snprintf(in, sizeof(in), "%s/%s.asc", F->senderhome, tag);
-	snprintf(out, sizeof(out), "%s/%s.txt", F->senderhome, tag);
-	assert_non_null(fp = fopen(in, "wb"));
-	for (const char *p = b; p < end; p++)
-		if (*p != '\r')
-			fputc(*p, fp);
-	fputc('\n', fp);
-	assert_int_equal(fclose(fp), 0);
-	unlink(out);
-	assert_int_equal(th_gpg(F->senderhome, out, "--decrypt", in, (char *)NULL), 0);
-	assert_non_null(plain = th_read_file(out, NULL));
-	return plain;
+	return th_gpg_decrypt_mail(F->senderhome, mail, tag);
 }
 
 /* mail_from_is - the sink's record of the SMTP sender */

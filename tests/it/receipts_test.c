@@ -225,29 +225,6 @@ static void close_box(long long id)
 	assert_int_equal(ms_call(F->webui, &req), PN_OK);
 }
 
-/* decrypt - the PGP message in mail with alice's key (caller frees) */
-static char *decrypt(const char *mail, int n)
-{
-	const char *b = strstr(mail, "-----BEGIN PGP MESSAGE-----");
-	const char *end = b ? strstr(b, "-----END PGP MESSAGE-----") : NULL;
-	char in[512], out[512], *plain;
-	FILE *fp;
-
-	assert_non_null(end);
-	end += strlen("-----END PGP MESSAGE-----");
-	snprintf(in, sizeof(in), "%s/r%d.asc", F->senderhome, n);
-	snprintf(out, sizeof(out), "%s/r%d.txt", F->senderhome, n);
-	assert_non_null(fp = fopen(in, "wb"));
-	for (const char *p = b; p < end; p++)
-		if (*p != '\r')
-			fputc(*p, fp);
-	fputc('\n', fp);
-	assert_int_equal(fclose(fp), 0);
-	unlink(out);
-	assert_int_equal(th_gpg(F->senderhome, out, "--decrypt", in, (char *)NULL), 0);
-	assert_non_null(plain = th_read_file(out, NULL));
-	return plain;
-}
 
 /* The milestones' sentences, as the English receipt says them. */
 static const struct { const char *name, *text; } milestones[] = {
@@ -263,7 +240,7 @@ static const struct { const char *name, *text; } milestones[] = {
 /* tally - decrypt every encrypted mail to alice; counts[r][m] per recipient (bob 0, carol 1) */
 static int tally(int counts[2][N_MILESTONES], const char *event)
 {
-	char want[300], path[1024], *names[2];
+	char want[300], path[1024], tag[16], *names[2];
 	DIR *d = opendir(F->st.maildir);
 	struct dirent *de;
 	int total = 0, n = 0;
@@ -285,7 +262,8 @@ static int tally(int counts[2][N_MILESTONES], const char *event)
 		/* nothing of the message, outside or inside */
 		assert_null(strstr(mail, "5150"));
 		assert_null(strstr(mail, "4711"));
-		plain = decrypt(mail, n++);
+		snprintf(tag, sizeof(tag), "r%d", n++);
+		plain = th_gpg_decrypt_mail(F->senderhome, mail, tag);
 		assert_null(strstr(plain, "5150"));
 		assert_null(strstr(plain, "4711"));
 		assert_non_null(strstr(plain, event));
