@@ -667,6 +667,12 @@ static void test_warning(void **state)
 	assert_non_null(strstr(mail, "Logging in keeps it"));
 	assert_non_null(strstr(mail, "https://postern.example.com/login"));
 	free(mail);
+	/* the audit log: the warning noted once SMTP accepted it */
+	for (int i = 0; i < 100 && th_sql_longf(f->dsn, "SELECT count(*) FROM audit_log WHERE "
+	    "mailbox_id = %lld AND kind = 'warning_sent'", w) < 1; i++)
+		usleep(100000);
+	assert_int_equal(th_sql_longf(f->dsn, "SELECT count(*) FROM audit_log WHERE "
+	    "mailbox_id = %lld AND kind = 'warning_sent'", w), 1);
 
 	/* the next run: no second warning */
 	out = reap_once(f, "--once", NULL);
