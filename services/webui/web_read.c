@@ -97,6 +97,7 @@ static void html_part(web_buf *b, int64_t id, const web_mail *m, const web_read_
 void web_read_html(web_buf *b, int64_t id, const web_mail *m, const web_read_view *v)
 {
 	int html = m->html && !v->text_only;
+	char date[128];
 
 	web_buf_printf(b, "<a class=\"back\" href=\"/%s\">&larr; %s</a>\n"
 	    "<article>\n<header class=\"read-head\">\n<h1>", v->sent ? "sent" : "inbox", TXT->back);
@@ -105,7 +106,8 @@ void web_read_html(web_buf *b, int64_t id, const web_mail *m, const web_read_vie
 	hdr_row(b, TXT->from, m->from);
 	hdr_row(b, TXT->to, m->to);
 	hdr_row(b, TXT->cc, m->cc);
-	hdr_row(b, TXT->date, m->date);
+	web_html_mail_date(date, sizeof(date), m->date, m->date_unix);
+	hdr_row(b, TXT->date, date);
 	web_buf_puts(b, "</dl>\n</header>\n");
 	attachments(b, id, m, v);
 	if (html) {
