@@ -28,15 +28,16 @@
 
 /* what each language says, so that a mail in the wrong one fails */
 static const struct {
-	const char *lang, *invited, *notified, *locked, *notice;
+	const char *lang, *invited, *notified, *locked, *notice, *date;
 } langs[] = {
 	{ "en", "has sent you an encrypted message", "has sent you a new encrypted message",
-	  "was locked after", "Pass each PIN on yourself" },
+	  "was locked after", "Pass each PIN on yourself", "3 July 2025, 10:00 UTC+00:00" },
 	{ "de", "hat Ihnen eine verschlüsselte Nachricht gesendet",
 	  "hat Ihnen eine neue verschlüsselte Nachricht gesendet", "wurde nach",
-	  "Geben Sie jede PIN selbst weiter" },
+	  "Geben Sie jede PIN selbst weiter", "3. Juli 2025, 10:00 Uhr UTC+00:00" },
 	{ "fr", "vous a envoyé un message chiffré", "vous a envoyé un nouveau message chiffré",
-	  "a été verrouillée après", "Transmettez chaque code PIN vous-même" },
+	  "a été verrouillée après", "Transmettez chaque code PIN vous-même",
+	  "3 juillet 2025 à 10:00 UTC+00:00" },
 };
 
 static char tmpdir[64];
@@ -153,6 +154,15 @@ static void test_every_kind_in_every_language(void **state)
 			assert_non_null(strstr(m.text, langs[i].notice));
 			assert_non_null(strstr(m.text, A_PIN));
 			assert_null(strstr(m.text, "https://mail.example"));
+			ts_mail_free(&m);
+			/* the message's Date in the notice's language, not as the mail wrote it */
+			n.date = "Thu, 3 Jul 2025 10:00:00 +0000";
+			n.date_unix = 1751536800;
+			d = prov_render_sender_notice(&n, &len);
+			assert_int_equal(ts_mail_parse(d, len, &m), 0);
+			free(d);
+			assert_non_null(strstr(m.text, langs[i].date));
+			assert_null(strstr(m.text, "Thu, 3 Jul"));
 			ts_mail_free(&m);
 		}
 	}
