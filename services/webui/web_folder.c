@@ -110,9 +110,9 @@ void web_folder_rows_html(web_buf *b, const Postern__V1__FolderPage *pg, const w
 
 	web_buf_printf(b, "<div class=\"folder-head\"><h1>%s</h1>", title);
 	if (pg->total > 0) {
-		char range[64];
-		web_tfmtl(range, sizeof(range), TXT->page_of, offset + 1,
-		    offset + (long)pg->n_messages, (long)pg->total);
+		char range[160];
+		web_tfmtl(range, sizeof(range), web_textn(WEB_N_PAGE_OF, (unsigned long)pg->total),
+		    offset + 1, offset + (long)pg->n_messages, (long)pg->total);
 		web_buf_printf(b, "<p class=\"count\">%s</p>", range);
 	}
 	web_buf_puts(b, "</div>\n");

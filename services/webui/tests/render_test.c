@@ -238,6 +238,7 @@ static void test_read(void **state)
 	has(&b, "<dd>3 July 2025, 10:00 UTC+00:00</dd>");   /* the Date in the page's language */
 	lacks(&b, "Thu, 3 Jul 2025");
 	lacks(&b, "<dt>Cc</dt>");
+	has(&b, "<h2>1 attachment</h2>");                /* one listed, one shown inline */
 	has(&b, "<a href=\"/msg/7/att/0\" download>");
 	has(&b, "r\xc3\xa9sum\xc3\xa9 &lt;1&gt;.pdf");
 	lacks(&b, "/msg/7/att/1");                     /* shown inline: not listed again */
@@ -266,6 +267,7 @@ static void test_read(void **state)
 	has(&b, "<pre class=\"body\">&lt;b&gt;hello&lt;/b&gt;</pre>");
 	has(&b, "href=\"/msg/7\"");
 	has(&b, "/msg/7/att/1");
+	has(&b, "<h2>2 attachments</h2>");
 	lacks(&b, "iframe");
 	web_buf_free(&b);
 
