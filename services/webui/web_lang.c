@@ -230,7 +230,7 @@ void web_lang_links(web_buf *b, const char *lang, const char *path)
 	int show_back = path && *path == '/' && strncmp(path, "/m/", 3) != 0 &&
 	    strlen(path) <= BACK_MAX;
 
-	web_buf_puts(b, "<nav class=\"langs\" aria-label=\"Language\">");
+	web_buf_wrap(b, "<nav class=\"langs\" aria-label=\"", _("Language"), "\">");
 	for (size_t i = 0; pn_i18n_langs[i] != NULL; i++) {
 		const char *l = pn_i18n_langs[i];
 		if (lang && !strcmp(l, lang)) {

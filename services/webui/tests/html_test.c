@@ -118,6 +118,7 @@ static void test_frame_german(void **state)
 	assert_non_null(strstr(b.data, "nach 90 Tagen ohne Nutzung"));
 	assert_non_null(strstr(b.data, "in 1 Tag gelöscht"));
 	/* the switch: plain links to the other languages, this one marked */
+	assert_non_null(strstr(b.data, "<nav class=\"langs\" aria-label=\"Sprache\">"));
 	assert_non_null(strstr(b.data, "<a href=\"/lang/en"));
 	assert_non_null(strstr(b.data, "<a href=\"/lang/fr"));
 	assert_null(strstr(b.data, "<a href=\"/lang/de"));
