@@ -248,6 +248,7 @@ typedef struct prov_notice {
 	const char *from;           /* POSTERN_INVITE_FROM header value */
 	const char *sender;         /* the event's sender, normalised: To */
 	const char *date;           /* the message's Date header ("" if none) */
+	long long date_unix;        /* the same parsed, 0 if it does not parse */
 	const char *lang;           /* language of the notice */
 	const prov_notice_line *lines;
 	size_t n;
@@ -303,6 +304,7 @@ typedef struct prov_event {
 	char *envelope;                     /* plaintext list-view record */
 	int has_attachments;
 	const char *date;                   /* the mail's Date header, for the sender notice */
+	long long date_unix;                /* the same parsed (0: it does not parse) */
 	uint8_t *entity;                    /* the mail's protected body entity (PGP/MIME), once */
 	size_t entity_len;
 	const char *why;                    /* reason of a whole-event failure */

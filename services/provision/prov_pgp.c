@@ -145,7 +145,7 @@ pn_err prov_sender_notice(prov_event *e, const Postern__V1__SendResult *res, con
 	}
 	{
 		prov_notice pn = { .from = prov_cfg.invite_from, .sender = e->sender,
-			.date = e->date, .lines = lines, .n = n };
+			.date = e->date, .date_unix = e->date_unix, .lines = lines, .n = n };
 		if (!(data = prov_render_sender_notice(&pn, &len))) {
 			e->why = "cannot render the sender notice";
 			return PN_ERR_INTERNAL;

@@ -20,6 +20,7 @@
  */
 #include <stdio.h>
 #include <string.h>
+#include <time.h>
 
 #include <glib.h>
 #include <sodium.h>
@@ -242,11 +243,26 @@ static void notice_lists(const prov_notice *n, GString *pins, GString *rejected,
 	pn_i18n_use(prev);
 }
 
+/* notice_date - the message's date in the notice's language at the organisation's offset, else as written */
+static char *notice_date(const prov_notice *n)
+{
+	char buf[128];
+	const char *prev;
+	size_t ok;
+
+	if (n->date_unix <= 0)
+		return pn_mime_clean_line(n->date ? n->date : "", 100);
+	prev = pn_i18n_use(pn_i18n_pick(n->lang, "sender notice"));
+	ok = pn_i18n_date(buf, sizeof(buf), (time_t)n->date_unix, (int)prov_cfg.brand.utc_offset, 1);
+	pn_i18n_use(prev);
+	return pn_strdup(ok ? buf : "");
+}
+
 /* prov_render_sender_notice - new PINs and rejected recipients, to the sender */
 uint8_t *prov_render_sender_notice(const prov_notice *n, size_t *len_r)
 {
 	GString *pins = g_string_new(NULL), *rejected = g_string_new(NULL);
-	char *date = pn_mime_clean_line(n->date ? n->date : "", 100);
+	char *date = notice_date(n);
 	size_t n_pins = 0, n_rejected = 0;
 	char np[24], nr[24];
 	uint8_t *out;
