@@ -28,6 +28,15 @@
  *	recipient closes the mailbox early; it leaves a tombstone too). delete_mailbox (op 11) and delete_mailboxes with mailbox_ids
  *	are retired: the first is answered "unknown operation", the second
  *	STATUS_PARAMS.
+ *	audit_note, query_audit and prune_audit serve the audit log
+ *	(ms_audit.c): an append-only table of times and kinds of what
+ *	happened to each mailbox and message, written by mailstore in the
+ *	transaction of each change (and by audit_note for the web UI's
+ *	logins and provision's wrong PINs), read by posternctl audit,
+ *	pruned by the reaper a retention after the mailbox is gone.
+ *	claim_receipts and complete_receipt (ms_receipt.c) hand provision
+ *	the sender's pending receipts, made once per (mailbox, event,
+ *	milestone) with the milestone, and queue each encrypted receipt.
  *	Every write is idempotent (messages by mailbox + event_id, outbox
  *	rows by idem_key) and answered only after COMMIT with
  *	synchronous_commit = on.
@@ -77,6 +86,7 @@
 #include "postern/v1/mailstore.pb-c.h"
 #include "postern/service.h"
 #include "ms.h"
+#include "ms_audit.h"
 
 static const pn_cfg_entry config[] = {
 	PN_CFG_STR("POSTERN_PG_DSN", "host=127.0.0.1 port=5432 dbname=postern user=postern",
@@ -134,6 +144,13 @@ static const pn_op ops[] = {
 	{ POSTERN__V1__MAILSTORE_REQUEST__OP_SET_KEYS, "set_keys", ms_op_set_keys },
 	{ POSTERN__V1__MAILSTORE_REQUEST__OP_SET_OWN_KEY, "set_own_key", ms_op_set_own_key },
 	{ POSTERN__V1__MAILSTORE_REQUEST__OP_CLOSE_MAILBOX, "close_mailbox", ms_op_close_mailbox },
+	{ POSTERN__V1__MAILSTORE_REQUEST__OP_AUDIT_NOTE, "audit_note", ms_op_audit_note },
+	{ POSTERN__V1__MAILSTORE_REQUEST__OP_QUERY_AUDIT, "query_audit", ms_op_query_audit },
+	{ POSTERN__V1__MAILSTORE_REQUEST__OP_PRUNE_AUDIT, "prune_audit", ms_op_prune_audit },
+	{ POSTERN__V1__MAILSTORE_REQUEST__OP_CLAIM_RECEIPTS, "claim_receipts",
+	  ms_op_claim_receipts },
+	{ POSTERN__V1__MAILSTORE_REQUEST__OP_COMPLETE_RECEIPT, "complete_receipt",
+	  ms_op_complete_receipt },
 	PN_OP_END
 };
 

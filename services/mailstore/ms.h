@@ -10,6 +10,8 @@
  * ms_ops.c     the bus handlers: validate, call ms_db, shape the reply
  * ms_outbox.c  the SMTP delivery loop (background thread, own connection)
  * ms_migrate.c schema migrations embedded at build time
+ * ms_audit.c   the audit log (ms_audit.h: ms_audit_note, its one writer)
+ * ms_receipt.c the sender's receipts: claimed and completed by provision
  *
  * Configuration lives in ms_cfg (filled by the skeleton from main.c's
  * table before init runs, read-only afterwards).
@@ -116,6 +118,10 @@ const uint8_t *ms_outbox_message_id(const uint8_t *data, size_t len, const char 
 typedef struct ms_why {
 	const char *text;
 } ms_why;
+/* ms_set_why - the reply's error text (a static string); returns err */
+pn_err ms_set_why(ms_why *why, pn_err err, const char *text);
+/* ms_db_fail - an unexpected database error: roll back, log it, classify it */
+pn_err ms_db_fail(pn_pg *pg, ms_why *why, const char *what, pn_err err);
 
 /* ms_db_get_mailbox - by id if > 0, else by address if set, else by link hash */
 pn_err ms_db_get_mailbox(pn_pg *pg, int64_t id, const char *address,

@@ -249,6 +249,17 @@ static void fini(pn_ctx *ctx)
 	web_lang_fini();
 }
 
+/* page_kinds - the template kinds the pages use, all checked at start: the frame's and the recovery notice's */
+static size_t page_kinds(pn_tmpl_kind *kinds, size_t max)
+{
+	size_t n = 0;
+
+	for (size_t i = 0; i < web_frame_n_kinds && n + 1 < max; i++)
+		kinds[n++] = web_frame_kinds[i];
+	kinds[n++] = web_recover_kind;
+	return n;
+}
+
 /* every request speaks a language: chosen before it is answered, again with its session */
 static const web_http_hooks lang_hooks = {
 	.begin = web_lang_pick, .session = web_lang_session, .end = web_lang_done,
@@ -257,7 +268,9 @@ static const web_http_hooks lang_hooks = {
 /* init - the blocklist, the page cache, the login stand-in key, libcurl, then the HTTP server */
 static int init(pn_ctx *ctx)
 {
-	if (web_lang_init(web_frame_kinds, web_frame_n_kinds) < 0 || web_activate_init() < 0 || web_recover_init() < 0 ||
+	pn_tmpl_kind kinds[8];
+
+	if (web_lang_init(kinds, page_kinds(kinds, 8)) < 0 || web_activate_init() < 0 || web_recover_init() < 0 ||
 	    web_folder_init() < 0 || web_login_init() < 0) {
 		fini(ctx);
 		return -1;

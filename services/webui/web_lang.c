@@ -45,8 +45,7 @@ int web_lang_init(const pn_tmpl_kind *kinds, size_t n_kinds)
 {
 	char err[512];
 
-	if (pn_brand_load(&web_cfg.brand, kinds, n_kinds, err,
-	    sizeof(err)) < 0) {
+	if (pn_brand_load(&web_cfg.brand, kinds, n_kinds, err, sizeof(err)) < 0) {
 		pn_error("msg=\"cannot start: %s\"", err);
 		return -1;
 	}
@@ -223,7 +222,7 @@ void web_lang_links(web_buf *b, const char *lang, const char *path)
 	int show_back = path && *path == '/' && strncmp(path, "/m/", 3) != 0 &&
 	    strlen(path) <= BACK_MAX;
 
-	web_buf_puts(b, "<nav class=\"langs\" aria-label=\"Language\">");
+	web_buf_wrap(b, "<nav class=\"langs\" aria-label=\"", _("Language"), "\">");
 	for (size_t i = 0; pn_i18n_langs[i] != NULL; i++) {
 		const char *l = pn_i18n_langs[i];
 		if (lang && !strcmp(l, lang)) {

@@ -15,8 +15,8 @@
 
 /*
  * web_lang_init - branding with the template kinds of the pages (main.c
- * gives the frame's, web_frame.h), catalogues and the page texts; -1
- * (logged) = cannot run
+ * gives the frame's and the recovery notice's), catalogues and the page
+ * texts; -1 (logged) = cannot run
  */
 int web_lang_init(const pn_tmpl_kind *kinds, size_t n_kinds);
 void web_lang_fini(void);

@@ -32,6 +32,12 @@ int ts_mail_parse(const void *data, size_t len, ts_mail *m);
 void ts_mail_free(ts_mail *m);
 /* ts_header_block - the mail's header up to and with the CRLF before the empty line (all of it without one); free() */
 char *ts_header_block(const char *mail);
+/*
+ * ts_mail_check - m is in lang (Content-Language, <html lang>), has a
+ * Subject, a text and an HTML part, and loads nothing from outside; NULL,
+ * or what is wrong (for fail_msg)
+ */
+const char *ts_mail_check(const ts_mail *m, const char *lang);
 
 /* ts_locale_dir - the message catalogues of the build under test */
 const char *ts_locale_dir(void);
