@@ -228,6 +228,12 @@ void pn_pg_set_pooled(pn_pg *pg, int pooled)
 	pg->pooled = pooled != 0;
 }
 
+/* pn_pg_pooled - 1 when the handle runs every statement unnamed */
+int pn_pg_pooled(const pn_pg *pg)
+{
+	return pg->pooled;
+}
+
 /* pn_pg_connect - connect with doubling back-off until timeout or stop */
 pn_err pn_pg_connect(pn_pg *pg, long timeout_ms, int (*stopping)(void *),
     void *arg)

@@ -29,6 +29,25 @@ const SERVICES = ['broker', 'keylookup', 'provision', 'mailstore', 'webui', 'rea
 const HPA_SERVICES = ['keylookup', 'provision', 'mailstore', 'webui', 'gateway'];
 const HEALTH_PORT = { broker: 9100, keylookup: 9101, provision: 9102, mailstore: 9103, webui: 9104, reaper: 9105, gateway: 9106 };
 // Who may open the gateway's ports: the organisation's MTA the milter, composers the API.
+// What each service really connects to (besides DNS), by port: the egress
+// its NetworkPolicies must allow, no more. 5555 the brokers; 6379 Redis and
+// 26379 its Sentinels (lib/src/redis.c); 5432 PostgreSQL and 25/465/587 the
+// SMTP relay (mailstore); 80/443/11371 WKD and keyservers (keylookup's
+// discovery, services/keylookup/kl_fetch.c); 80/443 remote images
+// (services/webui/web_proxy.c). Ports marked public must exclude private
+// ranges: a sender's or a domain's URL must not reach the cluster's network.
+// Sentinel's port is allowed where Redis is, not required (the standalone
+// overlay runs one Redis without Sentinel).
+const EGRESS = {
+	broker: { ports: [] },
+	keylookup: { ports: [5555, 6379, 80, 443, 11371], public: [80, 443, 11371] },
+	provision: { ports: [5555, 6379] },
+	mailstore: { ports: [5555, 5432, 25, 465, 587] },
+	webui: { ports: [5555, 6379, 80, 443], public: [80, 443] },
+	reaper: { ports: [5555, 6379] },
+	gateway: { ports: [5555] },
+};
+const PRIVATE_V4 = ['10.0.0.0/8', '172.16.0.0/12', '192.168.0.0/16', '169.254.0.0/16', '127.0.0.0/8'];
 const GATEWAY_PEERS = { 7025: { 'postern.io/role': 'mta' }, 8025: { 'postern.io/role': 'composer' } };
 const NAMESPACE = 'postern';
 const WORKLOAD_KINDS = ['Deployment', 'StatefulSet', 'DaemonSet', 'Job', 'CronJob'];
@@ -249,6 +268,25 @@ async function validateRender(label, dir, { isBase }) {
 				dead.push(`${id(n)} peer ${JSON.stringify(rule.podSelector)}`);
 	}
 	check(`${label}: every NetworkPolicy selector matches a workload`, dead);
+
+	// Egress per service: exactly the ports it connects to (the table EGRESS).
+	for (const [name, need] of Object.entries(EGRESS)) {
+		const w = workloads.find((x) => x.metadata.name === `postern-${name}`);
+		if (!w) continue;
+		const labels = podTemplate(w).metadata?.labels;
+		const rules = nps.filter((n) => (n.spec.policyTypes || []).includes('Egress') && matches(n.spec.podSelector, labels))
+			.flatMap((n) => n.spec.egress || []);
+		const open = new Set(rules.flatMap((r) => (r.ports || []).map((p) => p.port)).filter((p) => p !== 53));
+		const p = [];
+		for (const port of need.ports) if (!open.has(port)) p.push(`no egress to port ${port}`);
+		for (const port of open) if (!need.ports.includes(port) && !(port === 26379 && need.ports.includes(6379))) p.push(`egress to port ${port}, which it never connects to`);
+		for (const port of need.public || []) {
+			const to = rules.filter((r) => (r.ports || []).some((x) => x.port === port)).flatMap((r) => r.to || []);
+			if (!to.length || to.some((t) => !t.ipBlock || (t.ipBlock.cidr === '0.0.0.0/0' && !PRIVATE_V4.every((c) => (t.ipBlock.except || []).includes(c)))))
+				p.push(`port ${port} is not limited to public addresses`);
+		}
+		check(`${label}: postern-${name}'s egress is what it connects to (${need.ports.join(', ') || 'nothing'})`, p);
+	}
 
 	for (const s of HPA_SERVICES) {
 		const h = hpas.find((x) => x.spec.scaleTargetRef?.kind === 'Deployment' && x.spec.scaleTargetRef?.name === `postern-${s}`);

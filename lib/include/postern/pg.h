@@ -57,6 +57,8 @@ pn_err pn_pg_connect(pn_pg *pg, long timeout_ms, int (*stopping)(void *),
  * pn_pg_connect.
  */
 void pn_pg_set_pooled(pn_pg *pg, int pooled);
+/* pn_pg_pooled - set so, or turned so on meeting a pooler (pg.c) */
+int pn_pg_pooled(const pn_pg *pg);
 /* pn_pg_ok - connected, as far as the last call knows */
 int pn_pg_ok(const pn_pg *pg);
 /* pn_pg_conn - the underlying libpq connection (NULL if none) */
