@@ -37,12 +37,13 @@ const HEALTH_PORT = { broker: 9100, keylookup: 9101, provision: 9102, mailstore:
 // (services/webui/web_proxy.c). Ports marked public must exclude private
 // ranges: a sender's or a domain's URL must not reach the cluster's network.
 // Sentinel's port is allowed where Redis is, not required (the standalone
-// overlay runs one Redis without Sentinel).
+// overlay runs one Redis without Sentinel); mailstore reaches PostgreSQL on
+// 5432 or PgBouncer on 6432 (overlays/managed-ha).
 const EGRESS = {
 	broker: { ports: [] },
 	keylookup: { ports: [5555, 6379, 80, 443, 11371], public: [80, 443, 11371] },
 	provision: { ports: [5555, 6379] },
-	mailstore: { ports: [5555, 5432, 25, 465, 587] },
+	mailstore: { ports: [5555, 5432, 25, 465, 587], or: { 5432: 6432 } },
 	webui: { ports: [5555, 6379, 80, 443], public: [80, 443] },
 	reaper: { ports: [5555, 6379] },
 	gateway: { ports: [5555] },
@@ -278,8 +279,11 @@ async function validateRender(label, dir, { isBase }) {
 			.flatMap((n) => n.spec.egress || []);
 		const open = new Set(rules.flatMap((r) => (r.ports || []).map((p) => p.port)).filter((p) => p !== 53));
 		const p = [];
-		for (const port of need.ports) if (!open.has(port)) p.push(`no egress to port ${port}`);
-		for (const port of open) if (!need.ports.includes(port) && !(port === 26379 && need.ports.includes(6379))) p.push(`egress to port ${port}, which it never connects to`);
+		const alt = need.or || {};
+		for (const port of need.ports) if (!open.has(port) && !open.has(alt[port])) p.push(`no egress to port ${port}`);
+		const allowed = (port) => need.ports.includes(port) || Object.values(alt).includes(port)
+			|| (port === 26379 && need.ports.includes(6379));
+		for (const port of open) if (!allowed(port)) p.push(`egress to port ${port}, which it never connects to`);
 		for (const port of need.public || []) {
 			const to = rules.filter((r) => (r.ports || []).some((x) => x.port === port)).flatMap((r) => r.to || []);
 			if (!to.length || to.some((t) => !t.ipBlock || (t.ipBlock.cidr === '0.0.0.0/0' && !PRIVATE_V4.every((c) => (t.ipBlock.except || []).includes(c)))))
@@ -557,6 +561,15 @@ if (standalone) {
 	check('standalone: Redis runs with appendonly yes', JSON.stringify(redis?.spec.template.spec.containers[0] || {}).includes('--appendonly yes') ? [] : ['no --appendonly yes']);
 	const cfg = standalone.find((o) => o.kind === 'ConfigMap' && o.metadata.name === 'postern-config');
 	check('standalone: postern-config points at the in-cluster Redis', /^postern-redis[.:]/.test(cfg?.data?.POSTERN_REDIS || '') ? [] : [`POSTERN_REDIS=${cfg?.data?.POSTERN_REDIS}`]);
+}
+// Redis behind Sentinel, PostgreSQL behind PgBouncer (docs/ha.md)
+const ha = await validateRender('managed-ha', path.join(k8s, 'overlays/managed-ha'), { isBase: false });
+if (ha) {
+	const cfg = ha.find((o) => o.kind === 'ConfigMap' && o.metadata.name === 'postern-config');
+	check('managed-ha: postern-config names the sentinels and transaction pooling', [
+		!/^sentinel:\/\/[^@\s]+@[^,\s]+:\d+(,[^,\s]+:\d+)*$/.test(cfg?.data?.POSTERN_REDIS || '') && `POSTERN_REDIS=${cfg?.data?.POSTERN_REDIS}`,
+		cfg?.data?.POSTERN_PG_TRANSACTION_POOLING !== '1' && 'POSTERN_PG_TRANSACTION_POOLING is not "1"',
+	]);
 }
 await validateSecrets({ base, standalone });
 validateDockerfile();
