@@ -6,10 +6,11 @@
  * the mailbox's folder version is still the one it was kept under; the
  * version is read with the session record when the route's preload found
  * a kept message, so such a request costs one Redis round trip and no
- * mailstore call and no GnuPG operation. Otherwise it is GetMessage and a
- * decryption with the session's working copy of the key (web_key.c), and
- * the decrypted message is kept under the version read before mailstore
- * was asked.
+ * mailstore call, no GnuPG operation and no MIME parse (what is kept is
+ * the message taken apart, web_mail_pack). Otherwise it is GetMessage, a
+ * decryption with the session's working copy of the key (web_key.c) and
+ * the parse, and the message is kept under the version read before
+ * mailstore was asked.
  *
  * Marking seen is a change to the folders, so it replaces the version;
  * the replacement is atomic with a check that the version was still the
@@ -32,8 +33,8 @@
 #include "web_key.h"
 #include "web_mcache.h"
 
-/* fetch - GetMessage and decrypt into plain; 0, or the status answered */
-static int fetch(web_req *rq, int64_t id, web_buf *plain, web_opened *o)
+/* fetch - GetMessage, decrypt, parse into m; 0, or the status answered */
+static int fetch(web_req *rq, int64_t id, web_mail *m, web_opened *o)
 {
 	const Postern__V1__Message *msg;
 	pn_buf dec = { NULL, 0 };
@@ -49,7 +50,10 @@ static int fetch(web_req *rq, int64_t id, web_buf *plain, web_opened *o)
 		    pn_err_str(err));
 		return web_error(rq, err == PN_ERR_TEMP ? 503 : 500);
 	}
-	web_buf_add(plain, dec.data, dec.len);
+	if (web_mail_parse(dec.data, dec.len, m) < 0) {
+		pn_buf_free(&dec);
+		return web_error(rq, 500);
+	}
 	pn_buf_free(&dec);
 	if (msg->summary) {
 		o->folder = (int)msg->summary->folder;
@@ -82,33 +86,35 @@ int web_open_message(web_req *rq, int64_t id, int mark_seen_now, web_mail *m, we
 {
 	char ver[PN_REDIS_VER_TEXT] = "";
 	int64_t flags = 0;
-	int rc = 0, keep;
-	web_buf plain;
+	int rc, keep;
+	web_buf kept;
 
 	memset(o, 0, sizeof(*o));
 	if (web_cfg.message_cache)
 		web_folder_version(rq, ver);
-	web_buf_init(&plain);
-	if (web_mcache_get(&rq->sess, id, ver, rq->now, &plain, &flags) == 0) {
+	web_buf_init(&kept);
+	if (web_mcache_get(&rq->sess, id, ver, rq->now, &kept, &flags) == 0 &&
+	    web_mail_unpack(kept.data, kept.len, m) == 0) {
 		o->kept = 1;
 		o->folder = (int)(flags & WEB_MCACHE_FOLDER);
 		o->seen = (flags & WEB_MCACHE_SEEN) != 0;
-	} else if ((rc = fetch(rq, id, &plain, o)) != 0) {
-		goto done;
+	} else if ((rc = fetch(rq, id, m, o)) != 0) {
+		web_buf_free(&kept);
+		return rc;
 	}
 	keep = !o->kept;
 	if (mark_seen_now && !o->seen) {
 		keep = mark_seen(rq, id, ver);
 		o->seen = 1;
 	}
-	if (keep && ver[0])
-		web_mcache_put(&rq->sess, id, ver, rq->now, plain.data, plain.len,
+	if (keep && ver[0]) {
+		kept.len = 0;
+		web_mail_pack(m, &kept);
+		web_mcache_put(&rq->sess, id, ver, rq->now, kept.data, kept.len,
 		    (o->folder & WEB_MCACHE_FOLDER) | (o->seen ? WEB_MCACHE_SEEN : 0));
-	if (web_mail_parse(plain.data, plain.len, m) < 0)
-		rc = web_error(rq, 500);
-done:
-	web_buf_free(&plain);          /* wipes */
-	return rc;
+	}
+	web_buf_free(&kept);           /* wipes */
+	return 0;
 }
 
 int64_t web_open_preload(const web_req *rq)

@@ -21,6 +21,7 @@
 #include <sodium.h>
 
 #include "../web_crypto.h"
+#include "../web_mail.h"
 #include "../web_mcache.h"
 #include "../web_sess.h"
 #include "../web_util.h"
@@ -167,11 +168,55 @@ static void test_bounds(void **state)
 	web_mcache_fini();
 }
 
+/* what is kept is the message taken apart: packed and unpacked, it is the same message */
+static void test_pack(void **state)
+{
+	static const char mime[] =
+	    "From: \"Alice\" <alice@example.org>\r\nTo: bob@example.net\r\nCc: c@example.org\r\n"
+	    "Reply-To: r@example.org\r\nSubject: Quarterly <report>\r\nMessage-ID: <m1@example.org>\r\n"
+	    "MIME-Version: 1.0\r\nContent-Type: multipart/mixed; boundary=\"b\"\r\n\r\n"
+	    "--b\r\nContent-Type: text/plain; charset=utf-8\r\n\r\nsecret body text\r\n"
+	    "--b\r\nContent-Type: application/octet-stream; name=\"x.bin\"\r\n"
+	    "Content-Transfer-Encoding: base64\r\n\r\nAAECAwD/\r\n--b--\r\n";
+	web_mail m, u;
+	web_buf b;
+	(void)state;
+
+	assert_int_equal(web_mail_parse(mime, strlen(mime), &m), 0);
+	web_buf_init(&b);
+	web_mail_pack(&m, &b);
+	assert_int_equal(web_mail_unpack(b.data, b.len, &u), 0);
+	assert_string_equal(u.from, m.from);
+	assert_string_equal(u.to, m.to);
+	assert_string_equal(u.cc, m.cc);
+	assert_string_equal(u.subject, m.subject);
+	assert_string_equal(u.text, m.text);
+	assert_null(u.html);
+	assert_string_equal(u.message_id, m.message_id);
+	assert_int_equal(u.n_att, 1);
+	assert_string_equal(u.att[0].filename, "x.bin");
+	assert_int_equal(u.att[0].len, 6);
+	assert_memory_equal(u.att[0].data, m.att[0].data, 6);
+	assert_int_equal(u.n_from, m.n_from);
+	assert_string_equal(u.from_list[0], m.from_list[0]);
+	assert_int_equal(u.n_reply_to, m.n_reply_to);
+	assert_int_equal(u.n_cc, m.n_cc);
+	web_mail_free(&u);
+	/* anything but the whole of it does not unpack */
+	for (size_t cut = 0; cut < b.len; cut += 7)
+		assert_int_equal(web_mail_unpack(b.data, cut, &u), -1);
+	web_buf_add(&b, "x", 1);
+	assert_int_equal(web_mail_unpack(b.data, b.len, &u), -1);
+	web_buf_free(&b);
+	web_mail_free(&m);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_hit_miss_invalidation),
 		cmocka_unit_test(test_bounds),
+		cmocka_unit_test(test_pack),
 	};
 
 	if (sodium_init() < 0)
