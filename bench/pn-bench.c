@@ -5,7 +5,8 @@
  * SUMMARY
  *	pn-bench send [--clients N] [--count M] [--size BYTES] [--pin]
  *	    [--rcpt FMT] [--mod K] [--tag TAG] [--acks FILE]
- *	pn-bench lookup [--clients N] [--count M] [--fresh] --addr ADDR
+ *	pn-bench lookup [--clients N] [--count M] [--fresh] --addr ADDR[,ADDR...]
+ *	pn-bench ping [--clients N] [--count M]
  *	pn-bench mail [--size BYTES]
  *	pn-bench smtp --server HOST:PORT [--clients N] [--count M]
  *	    [--size BYTES] [--rcpt FMT] [--mod K] [--tag TAG] [--subject S]
@@ -24,7 +25,11 @@
  *	operation's number (a test that kills something mid-stream watches it
  *	and measures the pause on the same clock as its own).
  *
- *	lookup sends M KeyLookups for ADDR (with --fresh: skipping the cache).
+ *	lookup sends M KeyLookups for ADDR (with --fresh: skipping the cache);
+ *	a comma-separated list of up to 64 addresses is one batch per
+ *	KeyLookup (what a composer asks), each answered with anything but
+ *	INVALID. ping sends M Pings to keylookup: the same broker, CURVE and
+ *	worker with no work behind them (the baseline of a lookup).
  *	smtp submits M mails over SMTP from N connections (each kept open,
  *	one transaction after the other): from sender@bench.in.test to FMT
  *	as above, Subject S (default "benchmark mail"), a Message-ID of its
@@ -69,7 +74,10 @@
 #include "postern/pb.h"
 
 typedef struct bench {
-	int lookup;                 /* 0 send, 1 lookup */
+	int lookup;                 /* 0 send, 1 lookup, 2 ping */
+	char *addr_list;            /* lookup: ADDR,ADDR,... split in place into addrs */
+	char *addrs[64];            /* lookup: the batch */
+	size_t n_addrs;
 	int smtp;                   /* smtp mode */
 	const char *server, *subject;
 	size_t body_at;             /* where the body of b->mail starts */
@@ -191,20 +199,54 @@ done:
 /* one_lookup - one KeyLookup of b->addr; 0 ok */
 static int one_lookup(bench *b, pn_client *c)
 {
-	Postern__V1__KeyLookupResult *res = NULL;
-	char *addrs[1] = { (char *)b->addr };
+	Postern__V1__KeylookupRequest req = POSTERN__V1__KEYLOOKUP_REQUEST__INIT;
+	Postern__V1__KeyLookup kl = POSTERN__V1__KEY_LOOKUP__INIT;
+	Postern__V1__Ping ping = POSTERN__V1__PING__INIT;
+	ProtobufCMessage *out = NULL;
 	const char *why = NULL;
 	pn_pool *pool = pn_pool_new();
 	pn_err rc;
 	int ok = -1;
 
-	if ((rc = pn_kl_lookup(c, pool, addrs, 1, b->fresh, &res, &why)) != PN_OK) {
-		fail_once(b, "lookup", rc, why);
+	if (b->lookup == 2) {
+		req.op_case = POSTERN__V1__KEYLOOKUP_REQUEST__OP_PING;
+		req.ping = &ping;
+	} else {
+		kl.addresses = b->addrs;
+		kl.n_addresses = b->n_addrs;
+		kl.fresh = b->fresh;
+		req.op_case = POSTERN__V1__KEYLOOKUP_REQUEST__OP_LOOKUP;
+		req.lookup = &kl;
+	}
+	rc = pn_client_call(c, "keylookup", &req.base,
+	    &postern__v1__keylookup_reply__descriptor, pool, &out);
+	if (out)
+		pn_pb_get_status(out, &why);
+	if (rc != PN_OK) {
+		fail_once(b, b->lookup == 2 ? "ping" : "lookup", rc, why);
 		goto done;
 	}
-	if (res->results[0]->kind != POSTERN__V1__KEY_RESULT__KIND__KEY_FOUND) {
-		fail_once(b, "lookup", PN_ERR_NOTFOUND, "no KEY_FOUND for the address");
+	Postern__V1__KeylookupReply *rep = (Postern__V1__KeylookupReply *)out;
+	if (b->lookup == 2) {
+		ok = rep->result_case == POSTERN__V1__KEYLOOKUP_REPLY__RESULT_PONG ? 0 : -1;
+		if (ok < 0)
+			fail_once(b, "ping", PN_ERR_INTERNAL, "no Pong");
 		goto done;
+	}
+	if (rep->result_case != POSTERN__V1__KEYLOOKUP_REPLY__RESULT_LOOKUP ||
+	    rep->lookup->n_results != b->n_addrs) {
+		fail_once(b, "lookup", PN_ERR_INTERNAL, "not one result per address");
+		goto done;
+	}
+	for (size_t i = 0; i < b->n_addrs; i++) {
+		Postern__V1__KeyResult__Kind k = rep->lookup->results[i]->kind;
+		if (b->n_addrs == 1 ? k != POSTERN__V1__KEY_RESULT__KIND__KEY_FOUND :
+		    (k == POSTERN__V1__KEY_RESULT__KIND__INVALID ||
+		    k == POSTERN__V1__KEY_RESULT__KIND__KIND_UNSPECIFIED)) {
+			fail_once(b, "lookup", PN_ERR_NOTFOUND, b->n_addrs == 1 ?
+			    "no KEY_FOUND for the address" : "an address of the batch was not answered");
+			goto done;
+		}
 	}
 	ok = 0;
 done:
@@ -439,7 +481,8 @@ static int usage(void)
 {
 	fprintf(stderr, "usage: pn-bench send [--clients N] [--count M] [--size BYTES] [--pin]\n"
 	    "                     [--rcpt FMT] [--mod K] [--tag TAG] [--acks FILE]\n"
-	    "       pn-bench lookup [--clients N] [--count M] [--fresh] --addr ADDR\n"
+	    "       pn-bench lookup [--clients N] [--count M] [--fresh] --addr ADDR[,ADDR...]\n"
+	    "       pn-bench ping [--clients N] [--count M]\n"
 	    "       pn-bench mail [--size BYTES]\n"
 	    "       pn-bench smtp --server HOST:PORT [--clients N] [--count M] [--size BYTES]\n"
 	    "                     [--rcpt FMT] [--mod K] [--tag TAG] [--subject S]\n");
@@ -456,7 +499,7 @@ int main(int argc, char **argv)
 
 	if (argc < 2)
 		return usage();
-	b.lookup = !strcmp(argv[1], "lookup");
+	b.lookup = !strcmp(argv[1], "lookup") ? 1 : !strcmp(argv[1], "ping") ? 2 : 0;
 	int mail_only = !strcmp(argv[1], "mail");
 	b.smtp = !strcmp(argv[1], "smtp");
 	if (!b.lookup && !mail_only && !b.smtp && strcmp(argv[1], "send"))
@@ -508,9 +551,20 @@ int main(int argc, char **argv)
 			return usage();
 	}
 	if (b.clients < 1 || b.clients > 256 || b.count < 1 || b.size < 512 ||
-	    (b.lookup && !b.addr) || (b.smtp && !b.server) || !strstr(b.rcpt, "%d") ||
+	    (b.lookup == 1 && !b.addr) || (b.smtp && !b.server) || !strstr(b.rcpt, "%d") ||
 	    strchr(b.subject, '\r') || strchr(b.subject, '\n'))
 		return usage();
+	if (b.lookup == 1) {            /* the batch: ADDR,ADDR,... */
+		char *save = NULL;
+		b.addr_list = pn_strdup(b.addr);
+		for (char *a = strtok_r(b.addr_list, ",", &save); a; a = strtok_r(NULL, ",", &save)) {
+			if (b.n_addrs == sizeof(b.addrs) / sizeof(b.addrs[0]))
+				return usage();
+			b.addrs[b.n_addrs++] = a;
+		}
+		if (!b.n_addrs)
+			return usage();
+	}
 	if (mail_only) {
 		make_mail(&b);
 		fwrite(b.mail, 1, b.mail_len, stdout);
@@ -562,6 +616,7 @@ run:
 	free(th);
 	free(b.lat_ms);
 	free(b.mail);
+	free(b.addr_list);
 	if (b.acks)
 		fclose(b.acks);
 	return atomic_load(&b.errors) == 0 ? 0 : 1;

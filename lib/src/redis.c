@@ -600,3 +600,27 @@ pn_err pn_redis_folders_changed(pn_redis *r, int64_t mailbox_id)
 	snprintf(ttl, sizeof(ttl), "%d", PN_REDIS_VER_TTL);
 	return pn_redis_cmdv(r, NULL, "SET", key, ver, "EX", ttl, (char *)NULL);
 }
+
+/* pn_redis_folders_changed_from - a fresh token, and whether it replaced from (one step) */
+pn_err pn_redis_folders_changed_from(pn_redis *r, int64_t mailbox_id, const char *from,
+    char new_r[PN_REDIS_VER_TEXT], int *same_r)
+{
+	static const char script[] =
+	    "local old = redis.call('GET', KEYS[1]) "
+	    "redis.call('SET', KEYS[1], ARGV[2], 'EX', ARGV[3]) "
+	    "if old == ARGV[1] then return 1 end return 0";
+	char key[64], ttl[16];
+	redisReply *reply = NULL;
+	pn_err err;
+
+	*same_r = 0;
+	pn_redis_ver_key(key, sizeof(key), mailbox_id);
+	pn_redis_ver_new(new_r);
+	snprintf(ttl, sizeof(ttl), "%d", PN_REDIS_VER_TTL);
+	err = pn_redis_cmdv(r, &reply, "EVAL", script, "1", key, from && *from ? from : "-", new_r,
+	    ttl, (char *)NULL);
+	if (err == PN_OK && reply->type == REDIS_REPLY_INTEGER)
+		*same_r = from && *from && reply->integer == 1;
+	pn_redis_free(&reply);
+	return err;
+}

@@ -58,6 +58,22 @@ static size_t put(char *out, size_t o, const void *rep, size_t n)
 	return o + n;
 }
 
+/*
+ * plain - 1 for printable ASCII (and tab, CR, LF) that needs no entity
+ * and is copied as it is; a table, so that a run of text costs a load and
+ * a compare per byte
+ */
+#define PL4(a, b, c, d) a, b, c, d
+#define PL16 PL4(1, 1, 1, 1), PL4(1, 1, 1, 1), PL4(1, 1, 1, 1), PL4(1, 1, 1, 1)
+static const unsigned char plain[256] = {
+	0, 0, 0, 0, 0, 0, 0, 0, 0, 1, 1, 0, 0, 1, 0, 0,                 /* \t \n \r */
+	0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0,
+	1, 1, 0, 1, 1, 1, 0, 0, 1, 1, 1, 1, 1, 1, 1, 1,                 /* not " & ' */
+	1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 0, 1, 0, 1,                 /* not < > */
+	PL16, PL16, PL16,
+	1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 0,                 /* not DEL */
+};
+
 /* pn_html_escapen - entities, no controls, valid UTF-8 */
 size_t pn_html_escapen(char *out, const char *s, size_t n)
 {
@@ -67,6 +83,14 @@ size_t pn_html_escapen(char *out, const char *s, size_t n)
 
 	while (i < n) {
 		unsigned char c = p[i];
+		if (plain[c]) {             /* a run at once: most text is this */
+			size_t j = i + 1;
+			while (j < n && plain[p[j]])
+				j++;
+			o = put(out, o, p + i, j - i);
+			i = j;
+			continue;
+		}
 		switch (c) {
 		case '&': o = put(out, o, "&amp;", 5); i++; continue;
 		case '<': o = put(out, o, "&lt;", 4); i++; continue;

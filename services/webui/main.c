@@ -16,9 +16,11 @@
  *	(login, logout, lock-out), web_folder.c (Inbox, Sent), web_read.c
  *	(read view, HTML sandbox, attachments), web_reply.c (reply and its
  *	attachments), web_assets.c (the style sheet). Beneath them: web_bus.c
- *	(bus calls), web_key.c (the guest key), web_sess.c (sessions),
- *	web_throttle.c (login lock-out, reply quota), web_cache.c and
- *	web_pcache.c (the envelope and page caches), web_crypto.c, web_pw.c,
+ *	(bus calls), web_key.c (the guest key), web_open.c (a message
+ *	opened for a request), web_sess.c (sessions), web_throttle.c
+ *	(login lock-out, reply quota), web_cache.c, web_pcache.c and
+ *	web_mcache.c (the envelope, page and message caches; the last two
+ *	on web_kept.c's sealed tables), web_crypto.c, web_pw.c,
  *	web_form.c, web_multipart.c, web_mail.c, web_compose.c, web_html.c,
  *	web_text.c, web_util.c.
  * PROTOCOL
@@ -80,6 +82,13 @@
 		version in Redis is unchanged; 0 = off
 	POSTERN_WEBUI_PAGE_CACHE_AGE  60 (1..3600) seconds a kept folder page
 		may be shown (bounds a missed change)
+	POSTERN_WEBUI_MESSAGE_CACHE  256 (0..100000) decrypted messages kept
+		in process memory, sealed per session, while the mailbox's
+		folder version is unchanged (web_mcache.c); 0 = off
+	POSTERN_WEBUI_MESSAGE_CACHE_AGE  300 (1..3600) seconds a kept message
+		may be used (bounds a missed change)
+	POSTERN_WEBUI_MESSAGE_CACHE_BYTES  67108864 (1 MiB..1 GiB) sealed
+		bytes of all kept messages; a message over 2 MiB is never kept
  *	POSTERN_WEBUI_REMOTE_IMAGES  1 - 0 hides the "show remote images"
  *		action: a message's remote images are then never fetched
  *	POSTERN_WEBUI_IMAGE_PROXY_PRIVATE  0 - 1 lets the image proxy connect
@@ -126,6 +135,9 @@
  *	The envelopes a session has decrypted for the folder pages are kept
  *	beside its record, sealed under another key derived from the
  *	cookie, never longer than the record (web_cache.c); bodies are not.
+ *	A decrypted message is kept only in this process's memory, sealed
+ *	under a key derived from the cookie, for its session alone
+ *	(web_mcache.c); logout drops it.
  *	Cookie __Host-postern: Secure, HttpOnly, SameSite=Strict, a new one
  *	at every login and activation. Idle and absolute timeouts; logout
  *	deletes the record. Every POST needs the CSRF token derived from the
@@ -157,6 +169,7 @@
 #include "web_activate.h"
 #include "web_folder.h"
 #include "web_login.h"
+#include "web_open.h"
 #include "web_recover.h"
 #include "web_routes.h"
 
@@ -215,6 +228,12 @@ static const pn_cfg_entry config[] = {
 	    "folder pages kept in memory, sealed per session (0 = off)"),
 	PN_CFG_INT("POSTERN_WEBUI_PAGE_CACHE_AGE", 60, 1, 3600, &web_cfg.page_cache_age,
 	    "seconds a kept folder page may be shown (bounds a missed change)"),
+	PN_CFG_INT("POSTERN_WEBUI_MESSAGE_CACHE", 256, 0, 100000, &web_cfg.message_cache,
+	    "decrypted messages kept in memory, sealed per session (0 = off)"),
+	PN_CFG_INT("POSTERN_WEBUI_MESSAGE_CACHE_AGE", 300, 1, 3600, &web_cfg.message_cache_age,
+	    "seconds a kept message may be used (bounds a missed change)"),
+	PN_CFG_INT("POSTERN_WEBUI_MESSAGE_CACHE_BYTES", 67108864, 1048576, 1073741824,
+	    &web_cfg.message_cache_bytes, "bytes all kept messages may take together"),
 	PN_CFG_BOOL("POSTERN_WEBUI_REMOTE_IMAGES", 1, &web_cfg.remote_images,
 	    "offer to show a message's remote images (fetched by the web UI's image proxy)"),
 	PN_CFG_BOOL("POSTERN_WEBUI_IMAGE_PROXY_PRIVATE", 0, &web_cfg.image_proxy_private,
@@ -248,6 +267,7 @@ static void fini(pn_ctx *ctx)
 	web_recover_fini();
 	web_login_fini();
 	web_folder_fini();
+	web_open_fini();
 	web_lang_fini();
 }
 
@@ -273,7 +293,7 @@ static int init(pn_ctx *ctx)
 	pn_tmpl_kind kinds[8];
 
 	if (web_lang_init(kinds, page_kinds(kinds, 8)) < 0 || web_activate_init() < 0 || web_recover_init() < 0 ||
-	    web_folder_init() < 0 || web_login_init() < 0) {
+	    web_folder_init() < 0 || web_open_init() < 0 || web_login_init() < 0) {
 		fini(ctx);
 		return -1;
 	}

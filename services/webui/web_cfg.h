@@ -39,6 +39,9 @@ struct web_config {
 	long reply_window;          /* ... in this many seconds */
 	long page_cache;            /* slots of the folder page cache (0 = off) */
 	long page_cache_age;        /* seconds a kept page may be shown */
+	long message_cache;         /* slots of the message cache (0 = off) */
+	long message_cache_age;     /* seconds a kept message may be used */
+	long message_cache_bytes;   /* sealed bytes of all kept messages */
 	long recovery_lockout_after;    /* wrong recovery codes before lock-outs */
 	long recovery_lockout_seconds;  /* first lock-out, doubling */
 	long recovery_max_failures;     /* then recovery is closed for the address */

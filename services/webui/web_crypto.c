@@ -16,6 +16,8 @@
  *                                            envelope cache (web_cache.c)
  *   page = ..."postern/page-box/v1"          secretbox key of the session's
  *                                            kept folder pages (web_pcache.c)
+ *   msg  = ..."postern/message-box/v1"       secretbox key of the session's
+ *                                            kept messages (web_mcache.c)
  * So Redis holds only ciphertext, any replica can serve any request, and
  * logging out (deleting the record) makes the cookie worthless.
  */
@@ -67,6 +69,11 @@ void web_env_box(const uint8_t c[WEB_COOKIE_BYTES], uint8_t out[32])
 void web_page_box(const uint8_t c[WEB_COOKIE_BYTES], uint8_t out[32])
 {
 	pn_kdf(c, WEB_COOKIE_BYTES, "postern/page-box/v1", NULL, out);
+}
+
+void web_msg_box(const uint8_t c[WEB_COOKIE_BYTES], uint8_t out[32])
+{
+	pn_kdf(c, WEB_COOKIE_BYTES, "postern/message-box/v1", NULL, out);
 }
 
 /* web_addr_tag - a fixed-size Redis key part for an address */

@@ -30,6 +30,8 @@
  *                                     envelope cache (web_cache.c)
  *   page    "postern/page-box/v1"     secretbox key of the session's
  *                                     kept folder pages (web_pcache.c)
+ *   msg     "postern/message-box/v1"  secretbox key of the session's
+ *                                     kept decrypted messages (web_mcache.c)
  */
 void web_sess_id(const uint8_t c[WEB_COOKIE_BYTES], char out[65]);
 void web_sess_box(const uint8_t c[WEB_COOKIE_BYTES], uint8_t out[32]);
@@ -37,6 +39,7 @@ void web_sess_pass(const uint8_t c[WEB_COOKIE_BYTES], char out[WEB_PASS_TEXT]);
 void web_sess_csrf(const uint8_t c[WEB_COOKIE_BYTES], char out[WEB_PASS_TEXT]);
 void web_env_box(const uint8_t c[WEB_COOKIE_BYTES], uint8_t out[32]);
 void web_page_box(const uint8_t c[WEB_COOKIE_BYTES], uint8_t out[32]);
+void web_msg_box(const uint8_t c[WEB_COOKIE_BYTES], uint8_t out[32]);
 /* web_addr_tag - hex BLAKE2b-256("postern/login/v1\0" || address): throttle keys */
 void web_addr_tag(const char *address, char out[65]);
 

@@ -30,6 +30,8 @@
 #include "web_export.h"
 #include "web_html.h"
 #include "web_key.h"
+#include "web_mcache.h"
+#include "web_pcache.h"
 #include "web_sess.h"
 #include "web_text.h"
 
@@ -191,6 +193,8 @@ int web_close_post(web_req *rq)
 	pn_info("msg=\"mailbox closed by its recipient\" mailbox=%lld",
 	    (long long)rq->sess.mailbox_id);
 	web_sess_delete(rq->t->redis, &rq->sess);
+	web_pcache_drop(rq->sess.c);
+	web_mcache_drop(rq->sess.c);
 	rq->clear_cookie = 1;
 	p = web_page_for(rq, TXT->closed_title, NULL);
 	p.address = NULL;

@@ -29,6 +29,7 @@
 #include "web_http.h"
 #include "web_key.h"
 #include "web_mail.h"
+#include "web_mcache.h"
 #include "web_pcache.h"
 #include "web_sess.h"
 #include "web_text.h"
@@ -193,19 +194,17 @@ int web_folder_of(const char *path, const char *query, int *sent_r, long *page_r
 }
 
 /*
- * folder_version - the mailbox's folder version as read before asking
- * mailstore: with the session record when the page cache knew the
- * mailbox, else now. None yet: one is set (SET NX) for the next view and
- * this one keeps nothing. "" when there is no usable version.
+ * web_folder_version - the mailbox's folder version as read before asking
+ * mailstore: with the session record when the route's preload named the
+ * mailbox, else now. None yet: one is set (SET NX) for the next request
+ * and this one keeps nothing. "" when there is no usable version.
  */
-static void folder_version(web_req *rq, char ver[PN_REDIS_VER_TEXT])
+void web_folder_version(web_req *rq, char ver[PN_REDIS_VER_TEXT])
 {
 	char key[64], fresh[PN_REDIS_VER_TEXT], ttl[16];
 	redisReply *rep = NULL;
 
 	ver[0] = '\0';
-	if (!web_cfg.page_cache)
-		return;
 	if (rq->sess.ver_of == rq->sess.mailbox_id) {
 		snprintf(ver, PN_REDIS_VER_TEXT, "%s", rq->sess.ver);
 		if (ver[0])
@@ -248,6 +247,7 @@ static int folder_list(web_req *rq, int sent, long page, web_buf *rows,
 	if (err == PN_ERR_NOTFOUND) {       /* deleted meanwhile */
 		web_sess_delete(rq->t->redis, &rq->sess);
 		web_pcache_drop(rq->sess.c);
+		web_mcache_drop(rq->sess.c);
 		rq->clear_cookie = 1;
 		return web_redirect(rq, "/login");
 	}
@@ -286,7 +286,9 @@ int web_folder_get(web_req *rq)
 	int rc, sent, keep = 1;
 
 	web_folder_of(rq->path, rq->query, &sent, &page);
-	folder_version(rq, ver);
+	ver[0] = '\0';
+	if (web_cfg.page_cache)
+		web_folder_version(rq, ver);
 	web_buf_init(&rows);
 	if (web_pcache_get(&rq->sess, sent, page, ver, rq->now, &rows, &last_activity) < 0) {
 		if ((rc = folder_list(rq, sent, page, &rows, &last_activity, &keep)) != 0) {

@@ -35,6 +35,12 @@ void web_folders_changed(web_req *rq);
 void web_folder_rows_html(web_buf *b, const Postern__V1__FolderPage *pg, const web_env *env,
     int sent, long page, long offset);
 
+/*
+ * web_folder_version - the session's mailbox's folder version, read with
+ * the record (route preload) or now; "" if none (then one is set for the
+ * next request)
+ */
+void web_folder_version(web_req *rq, char ver[PN_REDIS_VER_TEXT]);
 /* web_folder_init - the page cache (POSTERN_WEBUI_PAGE_CACHE); -1 = cannot run */
 int web_folder_init(void);
 void web_folder_fini(void);

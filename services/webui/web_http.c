@@ -477,8 +477,10 @@ static int dispatch(web_req *rq, const web_route *r)
 		return web_error(rq, 404);
 	if (!auth_ok(r, &rq->sess))
 		return r->deny ? r->deny(rq) : web_redirect(rq, "/login");
-	if (r->auth == WEB_AUTH_SESSION)
+	if (r->auth == WEB_AUTH_SESSION) {
+		rq->sess_touched = web_sess_touch_due(&rq->sess, rq->now);
 		web_sess_touch(rq->t->redis, &rq->sess, rq->now);
+	}
 	if (r->auth != WEB_AUTH_NONE)
 		web_sess_csrf(rq->sess.c, rq->csrf);
 	return r->handler(rq);

@@ -75,6 +75,7 @@ typedef struct web_req {
 	web_args arg;               /* from the route's pattern */
 	const char *lang;           /* the language of the answer (web_lang.c) */
 	int utc_offset;             /* minutes east of UTC for the dates shown */
+	int sess_touched;           /* this request started the idle timeout again */
 } web_req;
 
 /* web_handler - answers a request; returns the status sent */

@@ -89,32 +89,6 @@ pn_err web_key_decrypt(web_req *rq, const ProtobufCBinaryData *cipher, pn_buf *p
 	return err;
 }
 
-/* web_key_open_message - GetMessage, decrypt, parse; 0 or the status answered */
-int web_key_open_message(web_req *rq, int64_t id, web_mail *m,
-    const Postern__V1__MessageSummary **sum_r)
-{
-	const Postern__V1__Message *msg;
-	pn_buf plain = { NULL, 0 };
-	pn_err err;
-	int rc;
-
-	msg = web_get_message(rq, id, &err);
-	if (err == PN_ERR_NOTFOUND || err == PN_ERR_PARAMS)
-		return web_error(rq, 404);
-	if (!msg)
-		return web_error(rq, err == PN_ERR_TEMP ? 503 : 500);
-	if ((err = web_key_decrypt(rq, &msg->body, &plain)) != PN_OK) {
-		pn_warn("msg=\"cannot decrypt a message\" message=%lld status=%s", (long long)id,
-		    pn_err_str(err));
-		return web_error(rq, err == PN_ERR_TEMP ? 503 : 500);
-	}
-	rc = web_mail_parse(plain.data, plain.len, m) < 0 ? web_error(rq, 500) : 0;
-	pn_buf_free(&plain);
-	if (sum_r)
-		*sum_r = msg->summary;
-	return rc;
-}
-
 /* web_key_seal - encrypt to the guest's own key (the Sent copy) */
 pn_err web_key_seal(web_req *rq, const web_mailbox *mb, const void *data, size_t len,
     ProtobufCBinaryData *out)

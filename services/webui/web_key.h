@@ -1,8 +1,7 @@
 /*
  * web_key.h - the guest key at work in one request, in the thread's
  * GnuPG homes: re-protected under a new passphrase, decrypting with the
- * session's working copy, encrypting to the guest's own key, and a stored
- * message opened for reading. Owns no state.
+ * session's working copy, encrypting to the guest's own key. Owns no state.
  */
 #ifndef POSTERN_WEB_KEY_H
 #define POSTERN_WEB_KEY_H
@@ -27,13 +26,6 @@ pn_err web_key_reprotect(web_req *rq, int strong, const ProtobufCBinaryData *pub
     const void *key, size_t keylen, const char *old, const char *new_pass, pn_buf *out);
 /* web_key_decrypt - cipher decrypted with the session's working copy of the key */
 pn_err web_key_decrypt(web_req *rq, const ProtobufCBinaryData *cipher, pn_buf *plain);
-/*
- * web_key_open_message - message id of the session's mailbox: GetMessage,
- * decrypt, parse into m (web_mail_free it when 0 came back); its summary
- * (the pool's) in *sum_r if asked. 0, or the status already answered.
- */
-int web_key_open_message(web_req *rq, int64_t id, web_mail *m,
-    const Postern__V1__MessageSummary **sum_r);
 /* web_key_seal - data encrypted to the mailbox's own key, into out (the request's pool) */
 pn_err web_key_seal(web_req *rq, const web_mailbox *mb, const void *data, size_t len,
     ProtobufCBinaryData *out);

@@ -19,6 +19,7 @@
  * GET /tz/<minutes> chooses the UTC offset of the dates shown the same
  * way (cookie postern-tz); the default is POSTERN_ORG_UTC_OFFSET.
  */
+#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -247,24 +248,53 @@ const char *web_lang_path(void)
 	return req_path;
 }
 
-/* web_lang_tz_form - the UTC offset of the dates, chosen without script (a GET form) */
-void web_lang_tz_form(web_buf *b, const char *path)
+/*
+ * The offsets offered: every hour and the zones a quarter or half off it.
+ * Their <option>s are the same on every page but for " selected", so they
+ * are written once (tz_options) and copied per page.
+ */
+#define TZ_OPTIONS 40
+static struct {
+	int h;
+	char head[24], tail[32];    /* <option value="h" | >UTC+hh:mm</option> */
+} tz_opt[TZ_OPTIONS];
+static size_t n_tz_opt;
+static pthread_once_t tz_once = PTHREAD_ONCE_INIT;
+
+/* tz_options - the table of offered offsets and their markup */
+static void tz_options(void)
 {
 	static const int extra[] = { -570, -210, 210, 270, 330, 345, 390, 525, 570, 630, 765 };
-	int show_back = path && *path == '/' && strncmp(path, "/m/", 3) != 0 &&
-	    strlen(path) <= BACK_MAX;
 
-	web_buf_puts(b, "<form class=\"tz\" method=\"get\" action=\"/tz/\"><label>");
-	web_buf_esc(b, _("Time zone"));
-	web_buf_puts(b, " <select name=\"m\">");
-	for (int h = -12 * 60; h <= 14 * 60; h += 15) {
+	for (int h = -12 * 60; h <= 14 * 60 && n_tz_opt < TZ_OPTIONS; h += 15) {
 		int listed = h % 60 == 0;
 		for (size_t i = 0; !listed && i < sizeof(extra) / sizeof(extra[0]); i++)
 			listed = extra[i] == h;
 		if (!listed)
 			continue;
-		web_buf_printf(b, "<option value=\"%d\"%s>UTC%c%02d:%02d</option>", h,
-		    h == tz ? " selected" : "", h < 0 ? '-' : '+', abs(h) / 60, abs(h) % 60);
+		tz_opt[n_tz_opt].h = h;
+		snprintf(tz_opt[n_tz_opt].head, sizeof(tz_opt[0].head), "<option value=\"%d\"", h);
+		snprintf(tz_opt[n_tz_opt].tail, sizeof(tz_opt[0].tail), ">UTC%c%02d:%02d</option>",
+		    h < 0 ? '-' : '+', abs(h) / 60, abs(h) % 60);
+		n_tz_opt++;
+	}
+}
+
+/* web_lang_tz_form - the UTC offset of the dates, chosen without script (a GET form) */
+void web_lang_tz_form(web_buf *b, const char *path)
+{
+	int show_back = path && *path == '/' && strncmp(path, "/m/", 3) != 0 &&
+	    strlen(path) <= BACK_MAX;
+
+	pthread_once(&tz_once, tz_options);
+	web_buf_puts(b, "<form class=\"tz\" method=\"get\" action=\"/tz/\"><label>");
+	web_buf_esc(b, _("Time zone"));
+	web_buf_puts(b, " <select name=\"m\">");
+	for (size_t i = 0; i < n_tz_opt; i++) {
+		web_buf_puts(b, tz_opt[i].head);
+		if (tz_opt[i].h == tz)
+			web_buf_puts(b, " selected");
+		web_buf_puts(b, tz_opt[i].tail);
 	}
 	web_buf_puts(b, "</select></label>");
 	if (show_back) {

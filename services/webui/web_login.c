@@ -35,6 +35,7 @@
 #include "web_html.h"
 #include "web_http.h"
 #include "web_key.h"
+#include "web_mcache.h"
 #include "web_pcache.h"
 #include "web_sess.h"
 #include "web_text.h"
@@ -178,6 +179,8 @@ int web_login_begin(web_req *rq, web_sess *fresh, int64_t id, const char *addres
 {
 	if (rq->sess.kind != WEB_SESS_NONE)
 		web_sess_delete(rq->t->redis, &rq->sess);
+	web_pcache_drop(rq->sess.c);
+	web_mcache_drop(rq->sess.c);
 	web_sess_clear(&rq->sess);
 	rq->sess = *fresh;
 	memset(fresh, 0, sizeof(*fresh));
@@ -204,6 +207,7 @@ int web_logout_post(web_req *rq)
 	if (rq->sess.kind != WEB_SESS_NONE && web_sess_delete(rq->t->redis, &rq->sess) < 0)
 		return web_error(rq, 503);
 	web_pcache_drop(rq->sess.c);
+	web_mcache_drop(rq->sess.c);
 	if (rq->sess.kind == WEB_SESS_AUTH)
 		pn_info("msg=\"logged out\" mailbox=%lld", (long long)rq->sess.mailbox_id);
 	rq->clear_cookie = 1;

@@ -182,3 +182,146 @@ void web_env_parse(const char *text, size_t len, web_env *e)
 	web_strip_bidi(e->to);
 	web_strip_bidi(e->subject);
 }
+
+/*
+ * Packing: a message taken apart, as bytes, so that a kept message
+ * (web_mcache.c) opens without parsing the MIME again (GMime: ~50 us for
+ * 10 KB, most of a kept view). A string is an 8-byte length + 1 (0 for
+ * NULL) and its bytes; a count or a file's length 8 bytes (the file's
+ * bytes follow).
+ */
+
+/* put_n - a number */
+static void put_n(web_buf *b, uint64_t v)
+{
+	uint8_t n[8];
+
+	web_put_u64(n, v);
+	web_buf_add(b, n, 8);
+}
+
+/* put_str - s (NULL allowed) */
+static void put_str(web_buf *b, const char *s)
+{
+	size_t len = s ? strlen(s) : 0;
+
+	put_n(b, s ? (uint64_t)len + 1 : 0);
+	if (s)
+		web_buf_add(b, s, len);
+}
+
+/* put_list - a count and the strings */
+static void put_list(web_buf *b, char **v, size_t n)
+{
+	put_n(b, (uint64_t)n);
+	for (size_t i = 0; i < n; i++)
+		put_str(b, v[i]);
+}
+
+void web_mail_pack(const web_mail *m, web_buf *out)
+{
+	const char *s[] = { m->from, m->to, m->cc, m->subject, m->date, m->reply_to,
+		m->from_addr, m->message_id, m->text, m->html };
+
+	for (size_t i = 0; i < sizeof(s) / sizeof(s[0]); i++)
+		put_str(out, s[i]);
+	put_n(out, m->n_att);
+	for (size_t i = 0; i < m->n_att; i++) {
+		put_str(out, m->att[i].filename);
+		put_str(out, m->att[i].type);
+		put_str(out, m->att[i].content_id);
+		put_n(out, m->att[i].inline_disp != 0);
+		put_n(out, m->att[i].len);
+		web_buf_add(out, m->att[i].data, m->att[i].len);
+	}
+	put_list(out, m->from_list, m->n_from);
+	put_list(out, m->reply_to_list, m->n_reply_to);
+	put_list(out, m->cc_list, m->n_cc);
+}
+
+/* A reader over packed bytes; bad once anything did not fit. */
+typedef struct unpacker {
+	const uint8_t *p;
+	size_t n, off;
+	int bad;
+} unpacker;
+
+/* get_n - the next 8-byte number, at most max */
+static size_t get_n(unpacker *u, size_t max)
+{
+	uint64_t v;
+
+	if (u->bad || u->n - u->off < 8)
+		return u->bad = 1, 0;
+	v = web_get_u64(u->p + u->off);
+	u->off += 8;
+	if (v > max)
+		return u->bad = 1, 0;
+	return (size_t)v;
+}
+
+/* get_bytes - the next len bytes as a NUL-terminated copy; NULL when bad */
+static void *get_bytes(unpacker *u, size_t len)
+{
+	uint8_t *c;
+
+	if (u->bad || u->n - u->off < len)
+		return u->bad = 1, NULL;
+	c = pn_malloc(len + 1);
+	memcpy(c, u->p + u->off, len);
+	c[len] = '\0';
+	u->off += len;
+	return c;
+}
+
+/* get_str - a string, or NULL for the NULL one */
+static char *get_str(unpacker *u)
+{
+	size_t n = get_n(u, u->n);
+
+	return n == 0 ? NULL : get_bytes(u, n - 1);
+}
+
+/* get_list - a count (at most max) and its strings */
+static char **get_list(unpacker *u, size_t max, size_t *n_r)
+{
+	size_t n = get_n(u, max);
+	char **v = pn_calloc(n ? n : 1, sizeof(*v));
+
+	for (size_t i = 0; i < n; i++)
+		if (!(v[i] = get_str(u)))
+			u->bad = 1;
+	*n_r = n;
+	return v;
+}
+
+int web_mail_unpack(const void *data, size_t len, web_mail *m)
+{
+	unpacker u = { .p = data, .n = len };
+	char **s[] = { &m->from, &m->to, &m->cc, &m->subject, &m->date, &m->reply_to,
+		&m->from_addr, &m->message_id, &m->text, &m->html };
+
+	memset(m, 0, sizeof(*m));
+	for (size_t i = 0; i < sizeof(s) / sizeof(s[0]); i++)
+		*s[i] = get_str(&u);
+	m->n_att = get_n(&u, PN_MIME_FILES_MAX);
+	m->att = pn_calloc(m->n_att ? m->n_att : 1, sizeof(*m->att));
+	for (size_t i = 0; i < m->n_att && !u.bad; i++) {
+		m->att[i].filename = get_str(&u);
+		m->att[i].type = get_str(&u);
+		m->att[i].content_id = get_str(&u);
+		m->att[i].inline_disp = (int)get_n(&u, 1);
+		m->att[i].len = get_n(&u, len);
+		m->att[i].data = get_bytes(&u, m->att[i].len);
+	}
+	m->from_list = get_list(&u, 100, &m->n_from);
+	m->reply_to_list = get_list(&u, 100, &m->n_reply_to);
+	m->cc_list = get_list(&u, 100, &m->n_cc);
+	/* the fields pn_mime_read never leaves NULL */
+	if (u.bad || u.off != len || !m->from || !m->to || !m->cc || !m->subject || !m->date ||
+	    !m->text) {
+		web_mail_free(m);
+		return -1;
+	}
+	return 0;
+}

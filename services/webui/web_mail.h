@@ -10,6 +10,7 @@
 #include <stdint.h>
 
 #include "postern/mime.h"
+#include "web_util.h"
 
 /*
  * web_mail - a read mail: lib's pn_mime_msg (mime.h), with every file's
@@ -23,6 +24,13 @@ typedef pn_mime_msg web_mail;
 /* web_mail_parse - take a message apart; -1 if it does not parse */
 int web_mail_parse(const void *data, size_t len, web_mail *m);
 void web_mail_free(web_mail *m);     /* wipes */
+/*
+ * web_mail_pack - m as bytes appended to out (what the message cache
+ * keeps: opening it needs no MIME parse); web_mail_unpack - the inverse,
+ * -1 (m empty) if the bytes are not a whole packed message
+ */
+void web_mail_pack(const web_mail *m, web_buf *out);
+int web_mail_unpack(const void *data, size_t len, web_mail *m);
 
 /* web_mail_default_name - the name of an unnamed file, from its type: "image-1.png" */
 void web_mail_default_name(char *out, size_t outlen, const char *type, size_t index);

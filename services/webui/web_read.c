@@ -17,7 +17,9 @@
  * height is estimated on the server while the HTML is defanged and given
  * as the iframe's height attribute (no fixed box).
  *
- * Reading (GET) marks a message seen: bookkeeping the recipient expects
+ * A message is opened by web_open.c: kept for the session after its first
+ * view, so that a view again, the frame and the attachments cost no GnuPG
+ * operation. Reading (GET) marks a message seen: bookkeeping the recipient expects
  * of any mail reader, which no other site can trigger because the
  * session cookie is SameSite=Strict. Whatever came in the mail is
  * escaped or sandboxed; none of it is ever markup in our own pages.
@@ -37,6 +39,7 @@
 #include "web_http.h"
 #include "web_key.h"
 #include "web_mail.h"
+#include "web_open.h"
 #include "web_reply.h"
 #include "web_text.h"
 #include "web_util.h"
@@ -149,24 +152,22 @@ static int flag(const web_req *rq, const char *name)
 /* web_read_get - GET /msg/<id>[?text=1][&images=1] */
 int web_read_get(web_req *rq)
 {
-	const Postern__V1__MessageSummary *sum = NULL;
 	int64_t id = rq->arg.id;
 	web_read_view v = { .text_only = flag(rq, "text"), .images = flag(rq, "images"),
 		.remote_allowed = web_cfg.remote_images };
+	web_opened o;
 	web_msg_html h;
 	web_mail m;
 	web_page p;
 	web_buf b;
 	int rc;
 
-	if ((rc = web_key_open_message(rq, id, &m, &sum)) != 0)
+	if ((rc = web_open_message(rq, id, 1, &m, &o)) != 0)
 		return rc;
-	if (sum && !sum->seen) {
-		web_mark_seen(rq, id);
-		web_folders_changed(rq);
-	}
-	web_touch(rq, rq->sess.mailbox_id);
-	v.sent = sum && sum->folder == POSTERN__V1__FOLDER__FOLDER_SENT;
+	/* a kept message tells mailstore of the activity as often as the session's record learns it */
+	if (!o.kept || rq->sess_touched)
+		web_touch(rq, rq->sess.mailbox_id);
+	v.sent = o.folder == POSTERN__V1__FOLDER__FOLDER_SENT;
 	memset(&h, 0, sizeof(h));
 	if (m.html && !v.text_only) {
 		web_msg_html_make(&m, id, 0, v.images, &h);
@@ -204,11 +205,12 @@ int web_read_get(web_req *rq)
 /* web_read_frame - GET /msg/<id>/html[?images=1]: the untrusted HTML, defanged and sandboxed */
 int web_read_frame(web_req *rq)
 {
+	web_opened o;
 	web_msg_html h;
 	web_mail m;
 	int rc;
 
-	if ((rc = web_key_open_message(rq, rq->arg.id, &m, NULL)) != 0)
+	if ((rc = web_open_message(rq, rq->arg.id, 0, &m, &o)) != 0)
 		return rc;
 	if (!m.html) {
 		rc = web_error(rq, 404);
@@ -226,11 +228,12 @@ int web_read_frame(web_req *rq)
 int web_read_att(web_req *rq)
 {
 	long n = rq->arg.n;
+	web_opened o;
 	web_mail m;
 	web_buf h;
 	int rc;
 
-	if ((rc = web_key_open_message(rq, rq->arg.id, &m, NULL)) != 0)
+	if ((rc = web_open_message(rq, rq->arg.id, 0, &m, &o)) != 0)
 		return rc;
 	if (n < 0 || (size_t)n >= m.n_att) {
 		web_mail_free(&m);

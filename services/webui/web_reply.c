@@ -37,6 +37,7 @@
 #include "web_http.h"
 #include "web_key.h"
 #include "web_mail.h"
+#include "web_open.h"
 #include "web_multipart.h"
 #include "web_pw.h"
 #include "web_sess.h"
@@ -239,7 +240,7 @@ static void idem_of(int64_t mailbox_id, const char *nonce, char out[48])
 int web_reply_post(web_req *rq)
 {
 	int64_t id = rq->arg.id;
-	const Postern__V1__MessageSummary *sum = NULL;
+	web_opened o;
 	const char *text = web_form_get(&rq->form, "text");
 	const char *nonce = web_form_get(&rq->form, "nonce");
 	const char *mode = web_form_get(&rq->form, "mode");
@@ -286,9 +287,9 @@ int web_reply_post(web_req *rq)
 	}
 	taken = 1;
 	web_buf_init(&missing);
-	if ((rc = web_key_open_message(rq, id, &m, &sum)) != 0)
+	if ((rc = web_open_message(rq, id, 0, &m, &o)) != 0)
 		goto done;
-	if (!sum || sum->folder != POSTERN__V1__FOLDER__FOLDER_INBOX ||
+	if (o.folder != POSTERN__V1__FOLDER__FOLDER_INBOX ||
 	    (n = web_compose_recipients(&m, rq->sess.address, mode && !strcmp(mode, "all"), &rcpt)) == 0) {
 		pn_info("msg=\"reply refused: no allowed recipient\" mailbox=%lld message=%lld",
 		    (long long)rq->sess.mailbox_id, (long long)id);

@@ -15,6 +15,7 @@
 #include "web_link.h"
 #include "web_lang.h"
 #include "web_login.h"
+#include "web_open.h"
 #include "web_read.h"
 #include "web_recover.h"
 #include "web_reply.h"
@@ -43,9 +44,11 @@ const web_route web_routes[] = {
 	WEB_ROUTE("GET", "/recovery-code", web_recovery_code_get, WEB_AUTH_SESSION),
 	WEB_ROUTE("GET", "/inbox", web_folder_get, WEB_AUTH_SESSION, .preload = web_folder_preload),
 	WEB_ROUTE("GET", "/sent", web_folder_get, WEB_AUTH_SESSION, .preload = web_folder_preload),
-	WEB_ROUTE("GET", "/msg/{id}", web_read_get, WEB_AUTH_SESSION),
-	WEB_ROUTE("GET", "/msg/{id}/html", web_read_frame, WEB_AUTH_SESSION, .deny = web_not_found),
-	WEB_ROUTE("GET", "/msg/{id}/att/{n}", web_read_att, WEB_AUTH_SESSION, .deny = web_not_found),
+	WEB_ROUTE("GET", "/msg/{id}", web_read_get, WEB_AUTH_SESSION, .preload = web_open_preload),
+	WEB_ROUTE("GET", "/msg/{id}/html", web_read_frame, WEB_AUTH_SESSION, .deny = web_not_found,
+	    .preload = web_open_preload),
+	WEB_ROUTE("GET", "/msg/{id}/att/{n}", web_read_att, WEB_AUTH_SESSION, .deny = web_not_found,
+	    .preload = web_open_preload),
 	/* a mail's link, clicked in the sandbox: no cookie comes along (web_link.c) */
 	WEB_ROUTE("GET", "/link", web_link_page, WEB_AUTH_NONE),
 	WEB_ROUTE("POST", "/msg/{id}/reply", web_reply_post, WEB_AUTH_SESSION, .csrf = 1,

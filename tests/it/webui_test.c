@@ -16,6 +16,12 @@
  *     message and a reply replace the folder version, so they show on
  *     the next view; another session never gets the page; a change
  *     nobody announced shows once the page is PAGE_CACHE_AGE old;
+ *   - the message cache: a view again, the text switch, another
+ *     session, a deletion nobody announced (shown until
+ *     MESSAGE_CACHE_AGE, never longer) and one announced by a new folder
+ *     version (404 at once), logout freeing the session's kept bytes, a
+ *     kept message never reached after idle expiry and read correctly by
+ *     the next session, and under a login lock-out;
  *   - the journey: link -> 303 without the secret -> wrong PIN (tries
  *     left) -> right PIN -> a common password refused -> password set ->
  *     new cookie -> inbox -> read (text, sandboxed HTML URL, attachment
@@ -106,6 +112,7 @@ static fx *F;
 #define REPLY_MAX "3"                   /* replies per hour: test_reply_limit reaches it */
 #define REPLY_MAX_ATTACH "100000"       /* bytes of a reply's attachments */
 #define PAGE_CACHE_AGE "3"              /* seconds: test_page_cache waits it out */
+#define MESSAGE_CACHE_AGE "3"           /* seconds: test_message_cache waits it out */
 #define PIN_MAX "4"                     /* wrong PINs that lock a mailbox (test_reissue_locked) */
 #define RENEW_MAX "2"                   /* re-issues that renew inactivity (test_reissue_renewal) */
 
@@ -341,6 +348,7 @@ static const char *const *web_env(const char *const *extra)
 	env[n++] = "POSTERN_WEBUI_REPLY_MAX=" REPLY_MAX;
 	env[n++] = "POSTERN_WEBUI_REPLY_MAX_ATTACH=" REPLY_MAX_ATTACH;
 	env[n++] = "POSTERN_WEBUI_PAGE_CACHE_AGE=" PAGE_CACHE_AGE;
+	env[n++] = "POSTERN_WEBUI_MESSAGE_CACHE_AGE=" MESSAGE_CACHE_AGE;
 	for (int i = 0; extra && extra[i] && n < 23; i++)
 		env[n++] = extra[i];
 	env[n] = NULL;
@@ -978,15 +986,32 @@ static void test_envelope_cache(void **state)
 
 static void login(resp *r, const char *address, const char *password);
 
-/* page_cache - the web UI's count of kept-page hits or misses */
-static double page_cache(const char *result)
+/* login_cookie - a new session of address (the login must succeed): its cookie */
+static void login_cookie(const char *address, const char *password, char cookie[128])
+{
+	resp r;
+
+	login(&r, address, password);
+	assert_int_equal(r.status, 303);
+	snprintf(cookie, 128, "%s", cookie_in(&r));
+	resp_free(&r);
+}
+
+/* cache_count - the web UI's count of a cache's hits or misses (page, message) */
+static double cache_count(const char *cache, const char *result)
 {
 	char name[96];
 	double v;
 
-	snprintf(name, sizeof(name), "postern_webui_page_cache_total{result=\"%s\"}", result);
+	snprintf(name, sizeof(name), "postern_webui_%s_cache_total{result=\"%s\"}", cache, result);
 	v = th_metric(F->web_health, name);
 	return v < 0 ? 0 : v;
+}
+
+/* page_cache - the web UI's count of kept-page hits or misses */
+static double page_cache(const char *result)
+{
+	return cache_count("page", result);
 }
 
 /* inbox_of - GET /inbox as cookie: 200, the body kept in r */
@@ -1047,10 +1072,7 @@ static void test_page_cache(void **state)
 	resp_free(&r2);
 
 	/* another session of the same mailbox never gets this session's page */
-	login(&r2, addr("bob"), bob_pw);
-	assert_int_equal(r2.status, 303);
-	snprintf(cookie2, sizeof(cookie2), "%s", cookie_in(&r2));
-	resp_free(&r2);
+	login_cookie(addr("bob"), bob_pw, cookie2);
 	hits = page_cache("hit");
 	inbox_of(&r2, cookie2);
 	assert_true(page_cache("hit") == hits);
@@ -1092,6 +1114,159 @@ static void test_page_cache(void **state)
 }
 
 /* deliver - another mail into an existing mailbox */
+/* ---- the message cache ---- */
+
+/* msg_cache - the web UI's count of kept-message hits or misses */
+static double msg_cache(const char *result)
+{
+	return cache_count("message", result);
+}
+
+/* msg_cache_bytes - the sealed bytes the message cache holds */
+static double msg_cache_bytes(void)
+{
+	double v = th_metric(F->web_health, "postern_webui_message_cache_bytes");
+
+	return v < 0 ? 0 : v;
+}
+
+/* msg_as - GET /msg/<id> with cookie into r; the status must be status */
+static void msg_as(resp *r, const char *cookie, long long id, int status)
+{
+	char path[64];
+
+	snprintf(path, sizeof(path), "/msg/%lld", id);
+	http(r, "GET", path, cookie, NULL, NULL);
+	assert_int_equal(r->status, status);
+}
+
+/* newest_of - the newest inbox message of address */
+static long long newest_of(const char *address)
+{
+	return th_sql_longf(F->st.dsn, "SELECT max(m.id) FROM messages m JOIN mailboxes b "
+	    "ON b.id = m.mailbox_id WHERE b.address = '%s' AND m.folder = 'inbox'", address);
+}
+
+/*
+ * same_article - the read views a and b show the same message: the same
+ * <article> (the frame around it carries the session's CSRF token, the
+ * reply form after it a fresh nonce)
+ */
+static void same_article(const resp *a, const resp *b)
+{
+	const char *x = strstr(a->body, "<article>"), *y = strstr(b->body, "<article>");
+	const char *xe, *ye;
+
+	assert_non_null(x);
+	assert_non_null(y);
+	assert_non_null(xe = strstr(x, "</article>"));
+	assert_non_null(ye = strstr(y, "</article>"));
+	assert_int_equal(xe - x, ye - y);
+	assert_memory_equal(x, y, (size_t)(xe - x));
+}
+
+static void test_message_cache(void **state)
+{
+	redisContext *rc = redis_conn();
+	char *mail, cookie2[128], body[256];
+	double hits, misses, bytes;
+	long long id, id2;
+	resp r, r2;
+	(void)state;
+
+	mail = mail_text("Kept <message>");
+	deliver(addr("bob"), mail);
+	free(mail);
+	id = newest_of(addr("bob"));
+
+	/* first view: mailstore and the key (a miss), marked seen, kept */
+	misses = msg_cache("miss");
+	hits = msg_cache("hit");
+	get_msg(&r, id, "", 200);
+	assert_non_null(strstr(r.body, "Kept &lt;message&gt;"));
+	assert_true(msg_cache("miss") == misses + 1);
+	assert_int_equal(th_sql_longf(F->st.dsn, "SELECT count(*) FROM messages WHERE id = %lld "
+	    "AND seen", id), 1);
+
+	/* a view again and the text switch: the kept message, the same article */
+	get_msg(&r2, id, "", 200);
+	assert_true(msg_cache("hit") == hits + 1);
+	same_article(&r, &r2);
+	resp_free(&r2);
+	get_msg(&r2, id, "?text=1", 200);
+	assert_true(msg_cache("hit") == hits + 2);
+	assert_non_null(strstr(r2.body, "Kept &lt;message&gt;"));
+	resp_free(&r2);
+
+	/* another session of the same mailbox: its own miss, its own decryption, the same text */
+	login_cookie(addr("bob"), bob_pw, cookie2);
+	hits = msg_cache("hit");
+	misses = msg_cache("miss");
+	msg_as(&r2, cookie2, id, 200);
+	assert_true(msg_cache("hit") == hits);
+	assert_true(msg_cache("miss") == misses + 1);
+	same_article(&r, &r2);
+	resp_free(&r2);
+	resp_free(&r);
+
+	/*
+	 * Deleted behind mailstore's back (nobody replaced the version): the
+	 * kept copy is shown until it is MESSAGE_CACHE_AGE old, never longer.
+	 * Deleted as revoke or the reaper do it (the folder version replaced
+	 * once mailstore answered): gone on the very next view.
+	 */
+	mail = mail_text("Going <away>");
+	deliver(addr("bob"), mail);
+	free(mail);
+	id2 = newest_of(addr("bob"));
+	get_msg(&r, id2, "", 200);                  /* kept under the version after marking it seen */
+	resp_free(&r);
+	get_msg(&r, id2, "", 200);
+	resp_free(&r);
+	th_sql_longf(F->st.dsn, "WITH d AS (DELETE FROM messages WHERE id = %lld RETURNING 1) "
+	    "SELECT count(*) FROM d", id2);
+	hits = msg_cache("hit");
+	get_msg(&r, id2, "", 200);
+	assert_true(msg_cache("hit") == hits + 1);
+	assert_non_null(strstr(r.body, "Going &lt;away&gt;"));
+	resp_free(&r);
+	sleep(atoi(MESSAGE_CACHE_AGE) + 1);
+	get_msg(&r, id2, "", 404);
+	resp_free(&r);
+	get_msg(&r, id, "", 200);                   /* kept again, under the current version */
+	resp_free(&r);
+	get_msg(&r, id, "", 200);
+	resp_free(&r);
+	th_sql_longf(F->st.dsn, "WITH d AS (DELETE FROM messages WHERE id = %lld RETURNING 1) "
+	    "SELECT count(*) FROM d", id);
+	freeReplyObject(redisCommand(rc, "SET %s %s", mbx_key("ver"), "00000000000000000000000000000001"));
+	hits = msg_cache("hit");
+	get_msg(&r, id, "", 404);
+	assert_true(msg_cache("hit") == hits);
+	resp_free(&r);
+
+	/* logged out: the session's kept messages go with it (their bytes are freed) */
+	mail = mail_text("For two <sessions>");
+	deliver(addr("bob"), mail);
+	free(mail);
+	id = newest_of(addr("bob"));
+	msg_as(&r2, cookie2, id, 200);
+	resp_free(&r2);
+	bytes = msg_cache_bytes();
+	http(&r2, "GET", "/inbox", cookie2, NULL, NULL);
+	snprintf(body, sizeof(body), "csrf=%s", enc(csrf_in(&r2)));
+	resp_free(&r2);
+	status_of("POST", "/logout", cookie2, body, NULL, 303);
+	assert_true(msg_cache_bytes() <= bytes - (double)strlen("For two <sessions>"));
+	msg_as(&r2, cookie2, id, 303);
+	resp_free(&r2);
+	/* bob's own session reads it correctly, from mailstore */
+	get_msg(&r, id, "", 200);
+	assert_non_null(strstr(r.body, "For two &lt;sessions&gt;"));
+	resp_free(&r);
+	redisFree(rc);
+}
+
 static void deliver(const char *rcpt, const char *mime)
 {
 	pn_pool *pool = pn_pool_new();
@@ -1865,8 +2040,15 @@ static void test_login(void **state)
 static void test_lockout(void **state)
 {
 	const char *who[] = { addr("bob"), addr("ghost") };
-	resp r;
+	char cookie[128], path[64];
+	resp r, first, again;
 	(void)state;
+
+	/* a session from before the lock-out, with a message read (and kept) */
+	login_cookie(addr("bob"), bob_pw, cookie);
+	snprintf(path, sizeof(path), "/msg/%lld", newest_of(addr("bob")));
+	http(&first, "GET", path, cookie, NULL, NULL);
+	assert_int_equal(first.status, 200);
 
 	/* POSTERN_LOGIN_LOCKOUT_AFTER=4: the 4th failure locks, known or not */
 	for (int w = 0; w < 2; w++) {
@@ -1881,6 +2063,14 @@ static void test_lockout(void **state)
 		security_headers(&r);
 		resp_free(&r);
 	}
+	/* the address is locked out; the session it had before reads as before, kept or not */
+	for (int i = 0; i < 2; i++) {
+		http(&again, "GET", path, cookie, NULL, NULL);
+		assert_int_equal(again.status, 200);
+		same_article(&first, &again);
+		resp_free(&again);
+	}
+	resp_free(&first);
 }
 
 static void test_timeouts(void **state)
@@ -1901,6 +2091,29 @@ static void test_timeouts(void **state)
 	/* idle: 4 s without a request ends it */
 	sleep(4);
 	status_of("GET", "/inbox", cookie, NULL, NULL, 303);
+
+	/* the same for a session that read (and kept) a message: what it kept is not reached */
+	{
+		char path[64];
+		double t0;
+		login_cookie(carol, bob_pw, cookie);
+		t0 = now_ms();
+		snprintf(path, sizeof(path), "/msg/%lld", newest_of(carol));
+		/* judged by the clock: a slow machine may take the 3 s */
+		http(&r, "GET", path, cookie, NULL, NULL);
+		if (now_ms() - t0 < 2500)
+			assert_int_equal(r.status, 200);
+		resp_free(&r);
+		sleep(4);
+		status_of("GET", "/inbox", cookie, NULL, NULL, 303);
+		status_of("GET", path, cookie, NULL, NULL, 303);
+		/* the next session's first view: its own, and right */
+		login_cookie(carol, bob_pw, cookie);
+		http(&r, "GET", path, cookie, NULL, NULL);
+		assert_int_equal(r.status, 200);
+		assert_non_null(strstr(r.body, "For Carol"));
+		resp_free(&r);
+	}
 
 	/*
 	 * absolute: requests about every second keep it idle-alive, but not
@@ -2625,6 +2838,7 @@ int main(void)
 		cmocka_unit_test(test_journey),
 		cmocka_unit_test(test_envelope_cache),
 		cmocka_unit_test(test_page_cache),
+		cmocka_unit_test(test_message_cache),
 		cmocka_unit_test(test_reply),
 		cmocka_unit_test(test_reply_attachments),
 		cmocka_unit_test(test_reply_refusals),

@@ -95,11 +95,17 @@ pn_err pn_redis_forget_mailboxes(pn_redis *redis, const int64_t *ids, size_t n,
  * pn_redis_folders_changed - a fresh token (SET ... EX PN_REDIS_VER_TTL)
  * pn_redis_ver_new - a fresh token into out, for a reader that found
  *	none and sets one with SET NX
+ * pn_redis_folders_changed_from - the same, atomically noting whether the
+ *	token replaced was from: *same_r = 1 when it was, so nobody else
+ *	changed the folders since from was read, and what was read then and
+ *	this change together are what new_r stands for
  */
 #define PN_REDIS_VER_TEXT 33          /* 32 hex digits + NUL */
 #define PN_REDIS_VER_TTL 86400
 void pn_redis_ver_key(char *buf, size_t len, int64_t mailbox_id);
 void pn_redis_ver_new(char out[PN_REDIS_VER_TEXT]);
 pn_err pn_redis_folders_changed(pn_redis *redis, int64_t mailbox_id);
+pn_err pn_redis_folders_changed_from(pn_redis *redis, int64_t mailbox_id, const char *from,
+    char new_r[PN_REDIS_VER_TEXT], int *same_r);
 
 #endif

@@ -64,6 +64,12 @@ static void test_session_derivations(void **state)
 	assert_string_equal(id, "945d19f2d4f9ddbb298b89ee89f924fcbbefe1937ccaca3386a6dfd41ac5f922");
 	web_sess_csrf(c, csrf);
 	assert_string_equal(csrf, "JaSCXDgxGO0_jD9wHhxK3V5sd6Q-IiXIeMgGo9DfqHg");
+	/* the message cache's box key (Python's hashlib.blake2b computed it) */
+	web_msg_box(c, box);
+	web_hex(id, box, 32);
+	assert_string_equal(id, "b7973701ed8222a15a8ba63bf7686ff93fdcc2b3a483d2584ddc2b6d336d46a7");
+	web_page_box(c, box2);
+	assert_memory_not_equal(box, box2, 32);
 	/* every purpose gets its own value */
 	web_sess_pass(c, sp);
 	assert_string_not_equal(sp, csrf);
