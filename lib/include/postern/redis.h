@@ -98,5 +98,16 @@ pn_err pn_redis_forget_mailboxes(pn_redis *redis, const int64_t *ids, size_t n,
 void pn_redis_ver_key(char *buf, size_t len, int64_t mailbox_id);
 void pn_redis_ver_new(char out[PN_REDIS_VER_TEXT]);
 pn_err pn_redis_folders_changed(pn_redis *redis, int64_t mailbox_id);
+/*
+ * pn_redis_messages_withdrawn - messages of a mailbox were withdrawn
+ * (revoked, expired): every envelope cache of its live sessions listed in
+ * its key set (PN_REDIS_ENV_PREFIX, a hash per session with a field per
+ * message id) forgets them, and the folder version is replaced, in one
+ * Lua script (one atomic step): no cached page or envelope of them shows
+ * again. Idempotent.
+ */
+#define PN_REDIS_ENV_PREFIX "web:e:"
+pn_err pn_redis_messages_withdrawn(pn_redis *redis, int64_t mailbox_id,
+    const int64_t *message_ids, size_t n);
 
 #endif
