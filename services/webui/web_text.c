@@ -82,6 +82,8 @@ static const web_text web_text_en = {
 	.newer = N_("Newer"),
 	.older = N_("Older"),
 	.page_of = N_("{1}-{2} of {3}"),
+	.withdrawn_revoked = N_("Withdrawn by the sender on {1}"),
+	.withdrawn_expired = N_("Expired on {1}: removed as the sender asked"),
 
 	.back = N_("Back"),
 	.from = N_("From"),

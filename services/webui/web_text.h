@@ -50,6 +50,8 @@ typedef struct web_text {
 	const char *no_subject, *unread, *has_attachment;
 	const char *newer, *older;
 	const char *page_of;              /* %d first, %d last, %d total */
+	const char *withdrawn_revoked;    /* {1} the date it was withdrawn */
+	const char *withdrawn_expired;    /* {1} the date it expired */
 
 	/* read */
 	const char *back, *from, *to, *cc, *date, *attachments, *download;
