@@ -12,6 +12,10 @@
  *	    [--note TEXT] [--locale TAG]
  *	posternctl pin --sender A --recipient B
  *	posternctl reissue (--sender A | --operator) --recipient B [--pin]
+ *	posternctl revoke (--sender A | --operator) --event ID [--recipient B]
+ *	posternctl mailbox list [--state new|active|locked] [--idle-days N] [--yes]
+ *	posternctl mailbox show|lock|delete ADDR [--yes]
+ *	posternctl mailbox reissue ADDR [--pin] [--yes]
  * DESCRIPTION
  *	certs	generate the broker's and every client's CURVE certificates
  *		into DIR (kept if they exist), with DIR/allow/ holding the
@@ -34,6 +38,15 @@
  *		proven by decrypting provision's challenge with the sender's
  *		(or, --operator, the operator's) secret key in the local
  *		keyring (tools/posternctl/ctl_reissue.c).
+ *	revoke	withdraw the messages of one send event (of one recipient with
+ *		--recipient) from the recipients' mailboxes; proven like
+ *		reissue; --expires on send does the same at a time
+ *		(tools/posternctl/ctl_revoke.c).
+ *	mailbox	an operator's commands on one mailbox: list, show (states and
+ *		counts, no content), reissue, lock, delete; each asks for
+ *		confirmation on a terminal, --yes answers it, and without a
+ *		terminal nothing is done without --yes
+ *		(tools/posternctl/ctl_mailbox.c).
  * ENVIRONMENT
  *	POSTERN_BROKER, POSTERN_CERT, POSTERN_BROKER_CERT,
  *	POSTERN_BUS_TIMEOUT_MS, POSTERN_BUS_RETRIES: as for every service
@@ -60,6 +73,10 @@ static const struct {
 	{ "pin", ctl_pin, "pin --sender A --recipient B  check the PIN a sender assigned" },
 	{ "reissue", ctl_reissue, "reissue (--sender A | --operator) --recipient B [--pin]  "
 	  "a new link (and PIN) for a mailbox never activated or locked" },
+	{ "revoke", ctl_revoke, "revoke (--sender A | --operator) --event ID [--recipient B]  "
+	  "withdraw an event's messages" },
+	{ "mailbox", ctl_mailbox, "mailbox list|show|reissue|lock|delete [ADDR] [--yes]  "
+	  "an operator's commands on mailboxes" },
 	{ "key", ctl_key, "key import FILE...    add public keys to the keylookup keyring" },
 };
 
