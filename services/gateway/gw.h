@@ -30,6 +30,9 @@
 
 /* the sender's personal note to the recipients (SendEvent.note); removed from every copy */
 #define GW_NOTE_HEADER "X-Postern-Note"
+/* when the message is to disappear from the recipients' mailboxes: "7d", "12h" (SendEvent.expires_at) */
+#define GW_EXPIRES_HEADER "X-Postern-Expires"
+#define GW_EXPIRES_MAX_S (3650L * 86400)   /* provision bounds it further */
 
 /* ---- configuration ---- */
 struct gw_config {

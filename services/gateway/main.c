@@ -16,8 +16,12 @@
  *	POSTERN_GATEWAY_PIN_HEADER ("X-Postern-PIN") saying "yes" asks for a
  *	PIN. The header X-Postern-Note carries the sender's personal note
  *	for the invitation (SendEvent.note: at most 1,000 characters, RFC
- *	2047 words decoded; a longer one refuses the event). Tags and
- *	headers are taken out of the mail everyone receives.
+ *	2047 words decoded; a longer one refuses the event). The header
+ *	X-Postern-Expires ("7d", "12h", "90m", "2w") has the message
+ *	withdrawn from the recipients' mailboxes that long after it was
+ *	handed over (SendEvent.expires_at); a value that is not such a
+ *	duration refuses the mail (554 5.6.0). Tags and headers are taken
+ *	out of the mail everyone receives.
  *	Mail without a trigger, and mail from the null sender <>, passes
  *	untouched: the milter answers "accept" after the headers and never
  *	sees the body.
