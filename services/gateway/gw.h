@@ -121,6 +121,9 @@ pn_err gw_lookup(char **addresses, size_t n, pn_pool *pool,
 /* gw_pin_query - the PIN the sender assigned, encrypted to the sender's key */
 pn_err gw_pin_query(const char *sender, const char *recipient, pn_pool *pool,
     ProtobufCBinaryData *armored_r, const char **why_r);
+/* gw_revoke - RevokeEvent: the challenge without token, the withdrawn recipients with it */
+pn_err gw_revoke(const Postern__V1__RevokeEvent *rq, pn_pool *pool,
+    Postern__V1__RevokeResult **res_r, const char **why_r);
 
 /* ---- gw_milter.c ---- */
 /* gw_milter_open - register with libmilter and bind its socket; -1 = cannot run */
