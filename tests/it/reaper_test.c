@@ -683,27 +683,33 @@ static void all_gone(fx *f, long long first, int n)
 	}
 }
 
+/* two_reapers - two "--once" reapers started together, run to their end; their summaries */
+static void two_reapers(fx *f, const char *const *env, char **oa_r, char **ob_r)
+{
+	pid_t a = reaper_spawn(f, "--once", NULL, env, 0);
+	pid_t b = reaper_spawn(f, "--once", NULL, env, 0);
+
+	assert_int_equal(reaper_wait(a, 90000), 0);
+	assert_int_equal(reaper_wait(b, 90000), 0);
+	*oa_r = reaper_out(a);
+	*ob_r = reaper_out(b);
+	print_message("reaper A: %s\nreaper B: %s\n", *oa_r, *ob_r);
+}
+
 /* two reapers started together over 2,000 mailboxes: each deleted once */
 static void test_two_reapers(void **state)
 {
 	fx *f = *state;
 	const char *env[] = { "POSTERN_REAPER_BATCH=50", "POSTERN_REAPER_WARN_DAYS=0", NULL };
-	pid_t a, b;
 	char *oa, *ob;
 	long da, db;
 	long long first;
 
 	insert_idle(f, 2000, 100, 1);
 	first = th_sql_long(f->dsn, "SELECT min(id) FROM mailboxes");
-	a = reaper_spawn(f, "--once", NULL, env, 0);
-	b = reaper_spawn(f, "--once", NULL, env, 0);
-	assert_int_equal(reaper_wait(a, 90000), 0);
-	assert_int_equal(reaper_wait(b, 90000), 0);
-	oa = reaper_out(a);
-	ob = reaper_out(b);
+	two_reapers(f, env, &oa, &ob);
 	da = field(oa, "deleted");
 	db = field(ob, "deleted");
-	print_message("reaper A: %s\nreaper B: %s\n", oa, ob);
 	assert_int_equal(da + db, 2000);
 	assert_int_equal(field(oa, "errors"), 0);
 	assert_int_equal(field(ob, "errors"), 0);
@@ -1113,7 +1119,6 @@ static void test_two_reapers_expiry(void **state)
 {
 	fx *f = *state;
 	const char *env[] = { "POSTERN_REAPER_BATCH=20", "POSTERN_REAPER_WARN_DAYS=0", NULL };
-	pid_t a, b;
 	char *oa, *ob;
 
 	insert_idle(f, 20, 0, 0);
@@ -1121,13 +1126,7 @@ static void test_two_reapers_expiry(void **state)
 	    "event_id, envelope, body, expires_at) SELECT (SELECT min(id) FROM mailboxes) + g % 20, "
 	    "'inbox', 'exp-' || g, '\\x01', '\\x01', now() - interval '1 minute' "
 	    "FROM generate_series(1, 1000) g RETURNING 1) SELECT count(*) FROM i"), 1000);
-	a = reaper_spawn(f, "--once", NULL, env, 0);
-	b = reaper_spawn(f, "--once", NULL, env, 0);
-	assert_int_equal(reaper_wait(a, 90000), 0);
-	assert_int_equal(reaper_wait(b, 90000), 0);
-	oa = reaper_out(a);
-	ob = reaper_out(b);
-	print_message("reaper A: %s\nreaper B: %s\n", oa, ob);
+	two_reapers(f, env, &oa, &ob);
 	assert_int_equal(field(oa, "expired") + field(ob, "expired"), 1000);
 	assert_int_equal(field(oa, "errors"), 0);
 	assert_int_equal(field(ob, "errors"), 0);
