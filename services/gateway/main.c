@@ -40,11 +40,13 @@
  *
  *	The composer API (gw_api.c, docs/api.md) answers, for a composer
  *	before sending, which recipients have a key, a temporary mailbox or
- *	nothing; takes send events as JSON; and returns the armored PIN.
+ *	nothing; takes send events as JSON; returns the armored PIN; and
+ *	withdraws a sent message for its sender (a challenge to the
+ *	sender's key, then the token).
  * PROTOCOL
  *	Milter (libmilter) on POSTERN_GATEWAY_MILTER; HTTP on
  *	POSTERN_GATEWAY_API_LISTEN. MDP/0.1 client of "provision" (send,
- *	pin_query) and "keylookup" (lookup). No bus worker of its own.
+ *	pin_query, revoke) and "keylookup" (lookup). No bus worker of its own.
  * ENVIRONMENT
  *	The common variables (lib/include/postern/service.h); health port
  *	default 9106. Any variable may instead be given as NAME_FILE.
