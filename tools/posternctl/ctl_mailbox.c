@@ -121,6 +121,7 @@ static int do_list(pn_client *client, int state, int idle_days)
 		pn_pool *pool = pn_pool_new();
 		Postern__V1__MailboxReports *page = NULL;
 		pn_err rc = pn_ms_list_mailboxes(client, pool, &l, &page, &why);
+		size_t n;
 
 		if (rc != PN_OK) {
 			ctl_failed("mailbox list", "mailstore", client, rc, why);
@@ -128,12 +129,13 @@ static int do_list(pn_client *client, int state, int idle_days)
 			status = 1;
 			break;
 		}
-		for (size_t i = 0; i < page->n_mailboxes; i++) {
+		n = page->n_mailboxes;
+		for (size_t i = 0; i < n; i++) {
 			print_row(page->mailboxes[i]);
 			l.after_id = page->mailboxes[i]->id;
 		}
-		pn_pool_destroy(&pool);
-		if (page->n_mailboxes < LIST_PAGE)
+		pn_pool_destroy(&pool);         /* page goes with it */
+		if (n < LIST_PAGE)
 			break;
 	}
 	fflush(stdout);
