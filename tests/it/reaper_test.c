@@ -1114,7 +1114,10 @@ static void test_expiry_service(void **state)
 	assert_int_equal(th_stop(pid, 15000), 0);
 }
 
-/* two reapers started together over 1,000 expired messages: each withdrawn once */
+/*
+ * two reapers started together over 1,000 expired messages, ten of them
+ * revoked before: each of the others withdrawn once, the revoked ones left
+ */
 static void test_two_reapers_expiry(void **state)
 {
 	fx *f = *state;
@@ -1126,15 +1129,32 @@ static void test_two_reapers_expiry(void **state)
 	    "event_id, envelope, body, expires_at) SELECT (SELECT min(id) FROM mailboxes) + g % 20, "
 	    "'inbox', 'exp-' || g, '\\x01', '\\x01', now() - interval '1 minute' "
 	    "FROM generate_series(1, 1000) g RETURNING 1) SELECT count(*) FROM i"), 1000);
+	/* ten of them revoked first (an operator's RevokeMessages): never expired as well */
+	for (int i = 1; i <= 10; i++) {
+		Req req = POSTERN__V1__MAILSTORE_REQUEST__INIT;
+		Postern__V1__RevokeMessages rv = POSTERN__V1__REVOKE_MESSAGES__INIT;
+		Rep *rep = NULL;
+
+		rv.event_id = pn_pool_printf(f->pool, "exp-%d", i);
+		req.op_case = POSTERN__V1__MAILSTORE_REQUEST__OP_REVOKE_MESSAGES;
+		req.revoke_messages = &rv;
+		assert_int_equal(call(f, &req, &rep), PN_OK);
+		assert_int_equal(rep->withdrawn->n_messages, 1);
+		assert_false(rep->withdrawn->messages[0]->already);
+		assert_int_equal(call(f, &req, &rep), PN_OK);     /* again: answered, not redone */
+		assert_true(rep->withdrawn->messages[0]->already);
+	}
 	two_reapers(f, env, &oa, &ob);
-	assert_int_equal(field(oa, "expired") + field(ob, "expired"), 1000);
+	assert_int_equal(field(oa, "expired") + field(ob, "expired"), 990);
 	assert_int_equal(field(oa, "errors"), 0);
 	assert_int_equal(field(ob, "errors"), 0);
 	assert_int_equal(field(oa, "deleted") + field(ob, "deleted"), 0);
 	free(oa);
 	free(ob);
 	assert_int_equal(th_sql_long(f->dsn, "SELECT count(*) FROM messages WHERE withdrawn = "
-	    "'expired' AND octet_length(body) = 0"), 1000);
+	    "'expired' AND octet_length(body) = 0"), 990);
+	assert_int_equal(th_sql_long(f->dsn, "SELECT count(*) FROM messages WHERE withdrawn = "
+	    "'revoked' AND octet_length(body) = 0"), 10);
 	assert_int_equal(th_sql_long(f->dsn, "SELECT count(*) FROM mailboxes"), 20);
 }
 
