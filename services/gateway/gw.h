@@ -33,6 +33,8 @@
 /* when the message is to disappear from the recipients' mailboxes: "7d", "12h" (SendEvent.expires_at) */
 #define GW_EXPIRES_HEADER "X-Postern-Expires"
 #define GW_EXPIRES_MAX_S (3650L * 86400)   /* provision bounds it further */
+/* "yes": the sender wants receipts (SendEvent.receipts); removed from every copy */
+#define GW_RECEIPTS_HEADER "X-Postern-Receipts"
 
 /* ---- configuration ---- */
 struct gw_config {

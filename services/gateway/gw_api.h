@@ -72,6 +72,7 @@ typedef struct gw_api_send {
 	int deliver_key_found;      /* default 1 */
 	Postern__V1__SenderNotice notice;   /* default NONE */
 	long expires_s;             /* "expires" ("7d"): seconds from now; 0 = none */
+	int receipts;               /* the sender's receipts (default 0) */
 } gw_api_send;
 
 typedef struct gw_api_limits {

@@ -81,7 +81,7 @@ typedef struct conn {
 	header *hdr;
 	size_t n_hdr;
 	size_t bytes;               /* headers + body so far */
-	int triggered, with_pin, oversize;
+	int triggered, with_pin, receipts, oversize;
 	char *note;                 /* X-Postern-Note, decoded: the sender's note */
 	long expires_s;             /* X-Postern-Expires: seconds from now; 0 = none */
 	int expires_bad;            /* an X-Postern-Expires that is not a duration */
@@ -117,7 +117,7 @@ static void reset_message(conn *c)
 	pn_buf_free(&c->body);
 	pn_free(&c->sender);
 	c->n_rcpt = c->n_hdr = c->bytes = c->body_cap = 0;
-	c->triggered = c->with_pin = c->oversize = 0;
+	c->triggered = c->with_pin = c->receipts = c->oversize = 0;
 }
 
 /* Steps the MTA need not send at all. */
@@ -265,6 +265,8 @@ static sfsistat on_header(SMFICTX *ctx, char *name, char *value)
 		c->triggered = 1;
 	} else if (!strcasecmp(name, gw_cfg.pin_header) && gw_yes(value)) {
 		c->with_pin = 1;
+	} else if (!strcasecmp(name, GW_RECEIPTS_HEADER) && gw_yes(value)) {
+		c->receipts = 1;
 	} else if (!strcasecmp(name, GW_NOTE_HEADER) && c->note == NULL) {
 		/* RFC 2047 words decoded; provision checks the length */
 		char *d = pn_mime_header_decode(value);
@@ -352,6 +354,7 @@ static int is_mark_header(const char *name)
 {
 	return !strcasecmp(name, gw_cfg.header) || !strcasecmp(name, gw_cfg.pin_header) ||
 	    !strcasecmp(name, GW_NOTE_HEADER) || !strcasecmp(name, GW_EXPIRES_HEADER);
+	    !strcasecmp(name, GW_NOTE_HEADER) || !strcasecmp(name, GW_RECEIPTS_HEADER);
 }
 
 /* subject_clean - the subject without both tags (pn_malloc'd), or NULL if unchanged */
@@ -407,6 +410,7 @@ static int remove_marks(SMFICTX *ctx, const conn *c)
 		else if (!strcasecmp(c->hdr[i].name, GW_NOTE_HEADER))
 			n_mark[2]++;
 		else if (!strcasecmp(c->hdr[i].name, GW_EXPIRES_HEADER))
+		else if (!strcasecmp(c->hdr[i].name, GW_RECEIPTS_HEADER))
 			n_mark[3]++;
 	}
 	/* last occurrence first: the indexes of the others stay what they were */
@@ -418,6 +422,7 @@ static int remove_marks(SMFICTX *ctx, const conn *c)
 		rc |= smfi_chgheader(ctx, GW_NOTE_HEADER, k, NULL) == MI_SUCCESS ? 0 : -1;
 	for (int k = n_mark[3]; k >= 1; k--)
 		rc |= smfi_chgheader(ctx, GW_EXPIRES_HEADER, k, NULL) == MI_SUCCESS ? 0 : -1;
+		rc |= smfi_chgheader(ctx, GW_RECEIPTS_HEADER, k, NULL) == MI_SUCCESS ? 0 : -1;
 	for (size_t i = 0; i < c->n_hdr; i++) {
 		char *clean;
 
@@ -500,6 +505,7 @@ static void hand_over(SMFICTX *ctx, conn *c, char **ext, size_t n_ext,
 	ev.with_pin = c->with_pin;
 	ev.note = c->note;
 	ev.expires_at = c->expires_s ? (int64_t)time(NULL) + c->expires_s : 0;
+	ev.receipts = c->receipts;
 	ev.deliver_key_found = 1;
 	ev.sender_notice = !strcmp(gw_cfg.pin_notice, "encrypt-only") ?
 	    POSTERN__V1__SENDER_NOTICE__SENDER_NOTICE_ENCRYPTED :

@@ -35,6 +35,15 @@
  *	mailbox" (states and counts, never content; ms_admin.c). delete_mailbox (op 11) and delete_mailboxes with mailbox_ids
  *	are retired: the first is answered "unknown operation", the second
  *	STATUS_PARAMS.
+ *	audit_note, query_audit and prune_audit serve the audit log
+ *	(ms_audit.c): an append-only table of times and kinds of what
+ *	happened to each mailbox and message, written by mailstore in the
+ *	transaction of each change (and by audit_note for the web UI's
+ *	logins and provision's wrong PINs), read by posternctl audit,
+ *	pruned by the reaper a retention after the mailbox is gone.
+ *	claim_receipts and complete_receipt (ms_receipt.c) hand provision
+ *	the sender's pending receipts, made once per (mailbox, event,
+ *	milestone) with the milestone, and queue each encrypted receipt.
  *	Every write is idempotent (messages by mailbox + event_id, outbox
  *	rows by idem_key) and answered only after COMMIT with
  *	synchronous_commit = on.
@@ -84,6 +93,7 @@
 #include "postern/v1/mailstore.pb-c.h"
 #include "postern/service.h"
 #include "ms.h"
+#include "ms_audit.h"
 
 static const pn_cfg_entry config[] = {
 	PN_CFG_STR("POSTERN_PG_DSN", "host=127.0.0.1 port=5432 dbname=postern user=postern",
@@ -151,6 +161,13 @@ static const pn_op ops[] = {
 	  ms_op_inspect_mailbox },
 	{ POSTERN__V1__MAILSTORE_REQUEST__OP_LOCK_MAILBOX, "lock_mailbox", ms_op_lock_mailbox },
 	{ POSTERN__V1__MAILSTORE_REQUEST__OP_PURGE_MAILBOX, "purge_mailbox", ms_op_purge_mailbox },
+	{ POSTERN__V1__MAILSTORE_REQUEST__OP_AUDIT_NOTE, "audit_note", ms_op_audit_note },
+	{ POSTERN__V1__MAILSTORE_REQUEST__OP_QUERY_AUDIT, "query_audit", ms_op_query_audit },
+	{ POSTERN__V1__MAILSTORE_REQUEST__OP_PRUNE_AUDIT, "prune_audit", ms_op_prune_audit },
+	{ POSTERN__V1__MAILSTORE_REQUEST__OP_CLAIM_RECEIPTS, "claim_receipts",
+	  ms_op_claim_receipts },
+	{ POSTERN__V1__MAILSTORE_REQUEST__OP_COMPLETE_RECEIPT, "complete_receipt",
+	  ms_op_complete_receipt },
 	PN_OP_END
 };
 

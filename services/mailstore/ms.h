@@ -12,6 +12,8 @@
  * ms_admin.c   the operator's mailbox commands: list, show, lock, delete
  * ms_outbox.c  the SMTP delivery loop (background thread, own connection)
  * ms_migrate.c schema migrations embedded at build time
+ * ms_audit.c   the audit log (ms_audit.h: ms_audit_note, its one writer)
+ * ms_receipt.c the sender's receipts: claimed and completed by provision
  *
  * Configuration lives in ms_cfg (filled by the skeleton from main.c's
  * table before init runs, read-only afterwards).

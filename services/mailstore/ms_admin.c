@@ -20,6 +20,7 @@
 #include <string.h>
 
 #include "postern/log.h"
+#include "ms_audit.h"
 #include "ms_db_int.h"
 
 #define REQ(r) ((const Postern__V1__MailstoreRequest *)(r))
@@ -43,16 +44,15 @@
 	"EXISTS (SELECT 1 FROM mailbox_own_keys WHERE mailbox_id = mb.id)"
 
 /*
- * audit_operator - audit: an operator's action on a mailbox (listed,
- * shown, locked, deleted). The one place each is recorded, inside its
- * transaction where there is one (the audit log's writer joins here); for
- * now the log line.
+ * audit_operator - an operator's action on a mailbox: the log line, and
+ * the audit log's row where the action is one of its kinds (kind >= 0:
+ * locked; a delete is noted by the deletion trigger itself; looking is
+ * not a change of the mailbox, only logged), in the action's transaction
  */
-static pn_err audit_operator(pn_pg *pg, int64_t mailbox_id, const char *action)
+static pn_err audit_operator(pn_pg *pg, int64_t mailbox_id, const char *action, int kind)
 {
-	(void)pg;
 	pn_info("msg=\"operator action\" action=%s mailbox=%lld", action, (long long)mailbox_id);
-	return PN_OK;
+	return kind >= 0 ? ms_audit_note(pg, mailbox_id, NULL, (ms_audit_kind)kind, NULL) : PN_OK;
 }
 
 /* report_at - a MailboxReport from REPORT_COLS */
@@ -98,14 +98,15 @@ static pn_err report_one(pn_pg *pg, const char *address, int lock, pn_pool *pool
 {
 	pn_pg_params p;
 	PGresult *res = NULL;
+	long locked = 0;
 	pn_err err;
 
 	pn_pg_params_init(&p);
 	pn_pg_param_text(&p, address);
 	if ((err = pn_pg_begin(pg)) != PN_OK)
 		return ms_db_fail(pg, why, "report begin", err);
-	if (lock && (err = pn_pg_exec(pg, "UPDATE mailboxes SET state = 'locked' "
-	    "WHERE address = $1 AND state <> 'locked'", &p, NULL)) != PN_OK)
+	if (lock && (locked = ms_exec_count(pg, "UPDATE mailboxes SET state = 'locked' "
+	    "WHERE address = $1 AND state <> 'locked'", &p, &err)) < 0)
 		return ms_db_fail(pg, why, "lock", err);
 	if ((err = pn_pg_exec(pg, "SELECT " REPORT_COLS " FROM mailboxes mb "
 	    "WHERE mb.address = $1", &p, &res)) != PN_OK)
@@ -117,7 +118,8 @@ static pn_err report_one(pn_pg *pg, const char *address, int lock, pn_pool *pool
 	}
 	*r_r = report_at(res, 0, pool);
 	pn_pg_clear(&res);
-	if ((err = audit_operator(pg, (*r_r)->id, lock ? "locked" : "shown")) != PN_OK)
+	if ((err = audit_operator(pg, (*r_r)->id, lock ? "locked" : "shown",
+	    locked > 0 ? MS_AUDIT_LOCKED : -1)) != PN_OK)
 		return ms_db_fail(pg, why, "report audit", err);
 	if ((err = pn_pg_commit(pg)) != PN_OK)
 		return ms_db_fail(pg, why, "report commit", err);
@@ -186,7 +188,7 @@ static pn_err list_page(pn_pg *pg, const Postern__V1__ListMailboxes *l, int limi
 	for (int i = 0; i < n; i++)
 		out->mailboxes[i] = report_at(res, i, pool);
 	pn_pg_clear(&res);
-	return audit_operator(pg, 0, "listed");
+	return audit_operator(pg, 0, "listed", -1);
 }
 
 /* ms_op_list_mailboxes - ListMailboxes -> MailboxReports */
@@ -252,7 +254,7 @@ static pn_err purge(pn_pg *pg, const char *address, int64_t *id_r, int *dup_r, m
 		pn_pg_rollback(pg);
 		return ms_set_why(why, PN_ERR_NOTFOUND, "no such mailbox");
 	}
-	if (!*dup_r && (err = audit_operator(pg, *id_r, "deleted")) != PN_OK)
+	if (!*dup_r && (err = audit_operator(pg, *id_r, "deleted", -1)) != PN_OK)
 		return ms_db_fail(pg, why, "purge audit", err);
 	if ((err = pn_pg_commit(pg)) != PN_OK)
 		return ms_db_fail(pg, why, "purge commit", err);

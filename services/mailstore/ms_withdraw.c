@@ -30,6 +30,7 @@
 #include <string.h>
 
 #include "postern/log.h"
+#include "ms_audit.h"
 #include "ms_db_int.h"
 
 #define REQ(r) ((const Postern__V1__MailstoreRequest *)(r))
@@ -40,17 +41,15 @@
 	"has_attachments = false, withdrawn_at = now()"
 
 /*
- * audit_withdrawn - audit: revoked / expired. The one place a withdrawal
- * of one message is recorded, inside its transaction (the audit log's
- * writer joins here); for now the log line.
+ * audit_withdrawn - the audit log's row for one withdrawn message (revoked
+ * or expired), in its transaction; its sender's receipt goes with it
  */
 static pn_err audit_withdrawn(pn_pg *pg, int64_t mailbox_id, int64_t message_id,
-    const char *kind)
+    const char *event_id, ms_audit_kind kind)
 {
-	(void)pg;
-	pn_info("msg=\"message withdrawn\" kind=%s mailbox=%lld message=%lld", kind,
-	    (long long)mailbox_id, (long long)message_id);
-	return PN_OK;
+	pn_info("msg=\"message withdrawn\" kind=%s mailbox=%lld message=%lld",
+	    ms_audit_kind_name(kind), (long long)mailbox_id, (long long)message_id);
+	return ms_audit_note(pg, mailbox_id, event_id, kind, NULL);
 }
 
 /* withdrawn_at - one answered message from a row: message, mailbox, address, withdrawn_at */
@@ -119,9 +118,9 @@ static pn_err withdraw_one(pn_pg *pg, int64_t id, int64_t *at_r)
 	return PN_OK;
 }
 
-/* withdraw_rows - withdraw every row of res not withdrawn yet; each into out */
-static pn_err withdraw_rows(pn_pg *pg, const PGresult *res, pn_pool *pool,
-    Postern__V1__Withdrawn *out)
+/* withdraw_rows - withdraw every row of res (event's) not withdrawn yet; each into out */
+static pn_err withdraw_rows(pn_pg *pg, const PGresult *res, const char *event_id,
+    pn_pool *pool, Postern__V1__Withdrawn *out)
 {
 	pn_err err;
 
@@ -133,7 +132,8 @@ static pn_err withdraw_rows(pn_pg *pg, const PGresult *res, pn_pool *pool,
 		if (w->already)
 			continue;
 		if ((err = withdraw_one(pg, w->message_id, &w->withdrawn_at)) != PN_OK ||
-		    (err = audit_withdrawn(pg, w->mailbox_id, w->message_id, "revoked")) != PN_OK)
+		    (err = audit_withdrawn(pg, w->mailbox_id, w->message_id, event_id,
+		    MS_AUDIT_REVOKED)) != PN_OK)
 			return err;
 	}
 	return PN_OK;
@@ -165,7 +165,7 @@ static pn_err ms_db_revoke(pn_pg *pg, const Postern__V1__RevokeMessages *r,
 		pn_pg_clear(&res);
 		return err;
 	}
-	err = withdraw_rows(pg, res, pool, out);
+	err = withdraw_rows(pg, res, r->event_id, pool, out);
 	pn_pg_clear(&res);
 	if (err != PN_OK)
 		return ms_db_fail(pg, why, "revoke", err);
@@ -199,7 +199,8 @@ static pn_err ms_db_expire(pn_pg *pg, int take, int dry_run, pn_pool *pool,
 		    "UPDATE messages m SET " WITHDRAW_SET ", withdrawn = 'expired' "
 		    "FROM due, mailboxes mb WHERE m.id = due.id AND mb.id = m.mailbox_id "
 		    "AND m.withdrawn_at IS NULL "
-		    "RETURNING m.id, m.mailbox_id, mb.address, " EPOCH("m.withdrawn_at"), &p, &res);
+		    "RETURNING m.id, m.mailbox_id, mb.address, " EPOCH("m.withdrawn_at") ", m.event_id",
+		    &p, &res);
 	if (err != PN_OK)
 		return ms_db_fail(pg, why, "expire", err);
 	n = PQntuples(res);
@@ -207,7 +208,7 @@ static pn_err ms_db_expire(pn_pg *pg, int take, int dry_run, pn_pool *pool,
 	for (int i = 0; i < n; i++) {
 		out->messages[out->n_messages++] = withdrawn_at(res, i, 0, pool);
 		if (!dry_run && (err = audit_withdrawn(pg, out->messages[i]->mailbox_id,
-		    out->messages[i]->message_id, "expired")) != PN_OK)
+		    out->messages[i]->message_id, PQgetvalue(res, i, 4), MS_AUDIT_EXPIRED)) != PN_OK)
 			break;
 	}
 	pn_pg_clear(&res);

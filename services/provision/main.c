@@ -11,7 +11,9 @@
  *	headers) encrypted to that key, into mailstore's outbox. With
  *	sender_notice it mails the sender once per event the new PINs and the
  *	rejected recipients (encrypted to the sender's key when there is
- *	one). It answers the event only once mailstore has committed. It
+ *	one). With receipts its background thread mails the sender one
+ *	receipt per milestone per recipient (prov_receipt.c), encrypted to
+ *	the sender's key. It answers the event only once mailstore has committed. It
  *	also answers "check assigned PIN" (PinQuery) for senders and
  *	verifies PINs for the web UI (PinVerify) with lock-outs. The logic
  *	is in prov_send.c (with prov_mailbox.c and prov_pgp.c), prov_pin.c,
@@ -34,7 +36,8 @@
  *	nothing stored), STATUS_TEMP (keylookup, mailstore, Redis or GnuPG
  *	unavailable: retry the same event id, which is idempotent and returns
  *	the same outcomes and PINs). Calls keylookup (lookup, fresh) and
- *	mailstore (get_mailbox, accept, update_mailbox, queue_mail).
+ *	mailstore (get_mailbox, accept, update_mailbox, queue_mail,
+ *	audit_note, claim_receipts, complete_receipt).
  * ENVIRONMENT
  *	The common variables (lib/include/postern/service.h); health port
  *	default 9102. Any variable may instead be given as NAME_FILE.
@@ -108,6 +111,11 @@
  *	POSTERN_PROVISION_EXPIRES_MAX_DAYS  365 (1..3650) how far ahead a
  *		send event's expires_at may be; the reaper withdraws the
  *		message on its first pass after that time.
+ *		empty = no operator.
+ *	POSTERN_PROVISION_RECEIPTS_WITHOUT_KEY  none - the sender's receipts
+ *		(SendEvent.receipts) go encrypted to the sender's OpenPGP key;
+ *		for a sender without one: "none" sends nothing, "plain" a
+ *		plain mail naming only the recipient and the milestone.
  *	Branding and languages (lib/src/brand.c; docs/configuration.md):
  *	POSTERN_PRODUCT_NAME  Postern - the product name recipients see.
  *	POSTERN_ORG_NAME  "" - the organisation; invitations name it with the
@@ -208,6 +216,8 @@ static const pn_cfg_entry config[] = {
 	    "file with the operator's armored OpenPGP public key (posternctl reissue --operator)"),
 	PN_CFG_INT("POSTERN_PROVISION_EXPIRES_MAX_DAYS", 365, 1, 3650, &prov_cfg.expires_max_days,
 	    "how far ahead a send event's expires_at may be, in days"),
+	PN_CFG_STR("POSTERN_PROVISION_RECEIPTS_WITHOUT_KEY", "none", &prov_cfg.receipts_without_key,
+	    PN_CFG_REQUIRED, "receipts for a sender without an OpenPGP key: none or plain"),
 	PN_BRAND_CFG(&prov_cfg.brand),
 	PN_CFG_END
 };

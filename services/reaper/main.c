@@ -47,9 +47,9 @@
  *	DeleteMailboxes (take, inactive_before, request_id) to delete,
  *	ListInactive (claim_seconds, unwarned_only, walk) to warn and for
  *	--dry-run, QueueMail (warn_inactive_before), ListTombstones,
- *	ForgetTombstones, ExpireMessages (messages whose sender's
- *	expires_at has passed are withdrawn; each by one replica only, then
- *	their copies in the web UI's Redis caches are cleared).
+ *	ForgetTombstones, PruneAudit, ExpireMessages (messages whose
+ *	sender's expires_at has passed are withdrawn; each by one replica
+ *	only, then their copies in the web UI's Redis caches are cleared).
  * ENVIRONMENT
  *	The common variables (lib/include/postern/service.h); health port
  *	default 9105. Any variable may instead be given as NAME_FILE.
@@ -72,6 +72,9 @@
  *		link in the warning.
  *	POSTERN_MAIL_FROM  "Postern <postern@localhost>" - From: of the
  *		warning; its address is the SMTP envelope sender.
+ *	POSTERN_AUDIT_RETENTION  30 (1..3650) days the audit log of a
+ *		mailbox is kept after the mailbox is gone; each pass (not
+ *		--dry-run) has mailstore delete what is older (PruneAudit).
  *	Branding and languages (lib/src/brand.c; docs/configuration.md):
  *	POSTERN_PRODUCT_NAME  Postern - the product name recipients see.
  *	POSTERN_ORG_NAME  "" - the organisation; invitations name it with the
@@ -136,6 +139,8 @@ static const pn_cfg_entry config[] = {
 	    PN_CFG_REQUIRED, "the web UI as recipients reach it (login link in the warning)"),
 	PN_CFG_STR("POSTERN_MAIL_FROM", "Postern <postern@localhost>", &reap_cfg.mail_from,
 	    PN_CFG_REQUIRED, "From: of the warning mail"),
+	PN_CFG_INT("POSTERN_AUDIT_RETENTION", 30, 1, 3650, &reap_cfg.audit_retention_days,
+	    "days the audit log of a deleted mailbox is kept"),
 	PN_BRAND_CFG(&reap_cfg.brand),
 	PN_CFG_END
 };

@@ -1,7 +1,7 @@
 /*
  * reap_run.c - one pass of the reaper.
  *
- * A pass has four phases, each in batches of pol->batch:
+ * A pass has five phases, each in batches of pol->batch:
  *
  *   1. finish: tombstones left by deletions whose Redis clean-up did not
  *      happen (a reaper killed between the two, or Redis down): delete
@@ -22,6 +22,8 @@
  *   4. warn: claim mailboxes idle for inactivity_days - warn_days that
  *      were not warned in this inactivity period and queue the warning
  *      (the re-check and warned_at are in mailstore's transaction).
+ *   5. prune: the audit log of mailboxes gone longer than its retention
+ *      (phase_prune).
  *
  * Delete order. PostgreSQL first, Redis after its COMMIT, the tombstone
  * last. The DELETE and the tombstone are one transaction, so at every
@@ -298,6 +300,31 @@ static pn_err phase_warn(const reap_backend *b, const reap_policy *pol, time_t n
 }
 
 /*
+ * phase_prune - the audit log of mailboxes gone longer than the retention,
+ * batch by batch (mailstore picks each; a replica doing the same at once
+ * deletes disjoint rows or nothing)
+ */
+static pn_err phase_prune(const reap_backend *b, const reap_policy *pol, reap_stats *st)
+{
+	long rows = 0;
+	pn_err err = PN_OK;
+
+	if (b->prune_audit == NULL || pol->audit_retention_days <= 0)
+		return PN_OK;
+	for (int batches = 0; batches < 100 && !stopping(pol); batches++) {
+		err = b->prune_audit(b->arg, pol->audit_retention_days * REAP_DAY, &rows);
+		if (err != PN_OK || rows == 0)
+			break;
+		st->pruned += rows;
+	}
+	if (err != PN_OK) {
+		pn_warn("msg=\"cannot prune the audit log\" error=%s", pn_err_str(err));
+		st->errors++;
+	}
+	return err;
+}
+
+/*
  * walk - --dry-run: every mailbox idle since before cutoff, in id order,
  * without claiming; counts those that are past delete_before or not
  */
@@ -373,7 +400,8 @@ pn_err reap_run(const reap_backend *b, const reap_policy *pol, time_t now,
 	}
 	if ((err = phase_delete(b, pol, delete_before, st)) != PN_OK)
 		return err;
-	if (warn_before > 0)
-		err = phase_warn(b, pol, now, delete_before, warn_before, st);
-	return err;
+	if (warn_before > 0 && (err = phase_warn(b, pol, now, delete_before, warn_before,
+	    st)) != PN_OK)
+		return err;
+	return phase_prune(b, pol, st);
 }

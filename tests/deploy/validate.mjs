@@ -420,6 +420,17 @@ function validateDockerfile() {
 			/(^|\s)(build-essential|\S+-dev)(\s|$)/.test(pkgs(st).join(' ')) && 'installs build packages',
 		]);
 	}
+	// A program that speaks the recipient's language (its configuration has
+	// POSTERN_LOCALE_DIR) needs the compiled catalogues beside its bin/ and
+	// glibc's locales in its image, or a pod would not start (or not speak German).
+	for (const s of SERVICES) {
+		const st = stages.get(s), bin = path.join(root, 'build/bin', `postern-${s}`);
+		if (!st || !fs.existsSync(bin) || !fs.readFileSync(bin).includes('POSTERN_LOCALE_DIR')) continue;
+		check(`Dockerfile: stage ${s} carries the message catalogues and glibc's locales`, [
+			!instr(st, 'COPY').some((l) => /--from=build\s+\/out\/locale\s+\/usr\/local\/locale\/?$/.test(l)) && 'no COPY --from=build /out/locale /usr/local/locale/',
+			!pkgs(st).includes('locales-all') && 'locales-all is not installed',
+		]);
+	}
 	const ign = fs.existsSync(path.join(root, '.dockerignore')) ? fs.readFileSync(path.join(root, '.dockerignore'), 'utf8').split('\n').map((l) => l.trim()) : [];
 	check('.dockerignore keeps .git, build/ and var/ (CURVE secrets) out of the build context',
 		['.git', 'build', 'var'].filter((p) => !ign.includes(p) && !ign.includes(`/${p}`) && !ign.includes(`${p}/`)));

@@ -82,6 +82,12 @@ pid_t th_keyserver_start(int port, const char *tls_dir, const char *dir);
  */
 void th_autocrypt_check(const char *mail, const char *addr, const pn_buf *sender_sec,
     const char *sender_pass);
+/*
+ * th_gpg_decrypt_mail - the first armored PGP message in mail (CRs
+ * dropped), decrypted with the keys in home (files home/<tag>.asc and
+ * .txt); caller frees; fails the test if it does not decrypt
+ */
+char *th_gpg_decrypt_mail(const char *home, const char *mail, const char *tag);
 /* th_gpg_fpr - the fingerprint (40 hex digits) of the key for address in home; fails the test if there is none */
 void th_gpg_fpr(const char *home, const char *address, char *fpr, size_t len);
 
@@ -228,7 +234,7 @@ typedef struct th_event {
 	size_t n;
 	const void *mime;
 	size_t len;
-	int with_pin, deliver_key_found;
+	int with_pin, deliver_key_found, receipts;
 	Postern__V1__SenderNotice notice;
 	const char *note, *locale;   /* optional */
 } th_event;

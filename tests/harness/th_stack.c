@@ -283,6 +283,7 @@ pn_err th_send_event(pn_client *client, pn_pool *pool, const th_event *ev,
 	e.with_pin = ev->with_pin;
 	e.deliver_key_found = ev->deliver_key_found;
 	e.sender_notice = ev->notice;
+	e.receipts = ev->receipts;
 	e.note = (char *)(ev->note ? ev->note : "");
 	e.locale = (char *)(ev->locale ? ev->locale : "");
 	return pn_prov_send(client, pool, &e, result_r, why_r);

@@ -15,6 +15,7 @@ int ctl_pin(int argc, char **argv);
 int ctl_reissue(int argc, char **argv);
 int ctl_revoke(int argc, char **argv);
 int ctl_mailbox(int argc, char **argv);
+int ctl_audit(int argc, char **argv);
 
 /*
  * The bus, shared by the commands that talk to a service (ctl_bus.c).

@@ -9,6 +9,12 @@
  * --expires (7d, 12h, 90m, 2w; at most 3650 days) has the message removed
  * from the recipients' mailboxes that long after now (SendEvent.expires_at;
  * provision bounds it further, POSTERN_PROVISION_EXPIRES_MAX_DAYS).
+ *	    [--note TEXT] [--locale TAG] [--receipts]
+ *
+ * --receipts asks for the sender's receipts: one mail per milestone per
+ * recipient with a temporary mailbox (invitation delivered, opened, read,
+ * replied, locked, expired or revoked, deleted), encrypted to the
+ * sender's key (docs/architecture.md, "Receipts").
  * --note is the sender's personal note in the invitation (at most 1,000
  * characters, shown as text); --locale the recipients' language (BCP 47:
  * en, de, fr; others get the default).
@@ -72,6 +78,7 @@ static int send_usage(FILE *out)
 	    "         (--body TEXT | --mime FILE) [--sent-copy FILE] [--event-id ID]\n"
 	    "         [--pin-header NAME] [--deliver-key-found] [--notice plain|encrypted]\n"
 	    "         [--note TEXT] [--locale TAG] [--expires DURATION]\n");
+	    "         [--note TEXT] [--locale TAG] [--receipts]\n");
 	return out == stdout ? 0 : 2;
 }
 
@@ -213,7 +220,7 @@ int ctl_send(int argc, char **argv)
 	const char **to = NULL;
 	long expires_s = 0;
 	size_t n_to = 0, len = 0;
-	int with_pin = 0, deliver = 0, status = 1;
+	int with_pin = 0, deliver = 0, receipts = 0, status = 1;
 	Postern__V1__SenderNotice notice = POSTERN__V1__SENDER_NOTICE__SENDER_NOTICE_NONE;
 	Postern__V1__SendResult *res = NULL;
 	const char *refused;
@@ -264,6 +271,8 @@ int ctl_send(int argc, char **argv)
 			}
 		} else if (!strcmp(a, "--deliver-key-found")) {
 			deliver = 1;
+		} else if (!strcmp(a, "--receipts")) {
+			receipts = 1;
 		} else if (!strcmp(a, "--notice")) {
 			const char *v;
 			VALUE(v);
@@ -350,6 +359,7 @@ missing:
 	ev.locale = (char *)(locale ? locale : "");
 	ev.sender_notice = notice;
 	ev.expires_at = expires_s ? (int64_t)time(NULL) + expires_s : 0;
+	ev.receipts = receipts;
 	pool = pn_pool_new();
 	rc = pn_prov_send(client, pool, &ev, &res, &refused);
 	if (rc != PN_OK) {

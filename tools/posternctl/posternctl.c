@@ -16,6 +16,7 @@
  *	posternctl mailbox list [--state new|active|locked] [--idle-days N] [--yes]
  *	posternctl mailbox show|lock|delete ADDR [--yes]
  *	posternctl mailbox reissue ADDR [--pin] [--yes]
+ *	posternctl audit [--json] [--limit N] (ADDR | --event ID)
  * DESCRIPTION
  *	certs	generate the broker's and every client's CURVE certificates
  *		into DIR (kept if they exist), with DIR/allow/ holding the
@@ -47,6 +48,9 @@
  *		confirmation on a terminal, --yes answers it, and without a
  *		terminal nothing is done without --yes
  *		(tools/posternctl/ctl_mailbox.c).
+ *	audit	what the audit log holds about an address (every mailbox it
+ *		had) or a send event: times and kinds, oldest first, as a
+ *		table or with --json as JSON (tools/posternctl/ctl_audit.c).
  * ENVIRONMENT
  *	POSTERN_BROKER, POSTERN_CERT, POSTERN_BROKER_CERT,
  *	POSTERN_BUS_TIMEOUT_MS, POSTERN_BUS_RETRIES: as for every service
@@ -77,6 +81,8 @@ static const struct {
 	  "withdraw an event's messages" },
 	{ "mailbox", ctl_mailbox, "mailbox list|show|reissue|lock|delete [ADDR] [--yes]  "
 	  "an operator's commands on mailboxes" },
+	{ "audit", ctl_audit, "audit [--json] [--limit N] (ADDR | --event ID)  the audit log of an "
+	  "address or a send event" },
 	{ "key", ctl_key, "key import FILE...    add public keys to the keylookup keyring" },
 };
 
