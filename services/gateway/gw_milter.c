@@ -353,8 +353,8 @@ static void append_crlf(pn_buf *b, size_t *cap, const char *s)
 static int is_mark_header(const char *name)
 {
 	return !strcasecmp(name, gw_cfg.header) || !strcasecmp(name, gw_cfg.pin_header) ||
-	    !strcasecmp(name, GW_NOTE_HEADER) || !strcasecmp(name, GW_EXPIRES_HEADER);
-	    !strcasecmp(name, GW_NOTE_HEADER) || !strcasecmp(name, GW_RECEIPTS_HEADER);
+	    !strcasecmp(name, GW_NOTE_HEADER) || !strcasecmp(name, GW_EXPIRES_HEADER) ||
+	    !strcasecmp(name, GW_RECEIPTS_HEADER);
 }
 
 /* subject_clean - the subject without both tags (pn_malloc'd), or NULL if unchanged */
@@ -400,7 +400,7 @@ static void render(const conn *c, pn_buf *out)
 /* remove_marks - the trigger marks go from the mail the MTA delivers; 0 or -1 */
 static int remove_marks(SMFICTX *ctx, const conn *c)
 {
-	int n_subject = 0, n_mark[4] = { 0, 0, 0, 0 }, rc = 0;
+	int n_subject = 0, n_mark[5] = { 0, 0, 0, 0, 0 }, rc = 0;
 
 	for (size_t i = 0; i < c->n_hdr; i++) {
 		if (!strcasecmp(c->hdr[i].name, gw_cfg.header))
@@ -410,8 +410,9 @@ static int remove_marks(SMFICTX *ctx, const conn *c)
 		else if (!strcasecmp(c->hdr[i].name, GW_NOTE_HEADER))
 			n_mark[2]++;
 		else if (!strcasecmp(c->hdr[i].name, GW_EXPIRES_HEADER))
-		else if (!strcasecmp(c->hdr[i].name, GW_RECEIPTS_HEADER))
 			n_mark[3]++;
+		else if (!strcasecmp(c->hdr[i].name, GW_RECEIPTS_HEADER))
+			n_mark[4]++;
 	}
 	/* last occurrence first: the indexes of the others stay what they were */
 	for (int k = n_mark[0]; k >= 1; k--)
@@ -422,6 +423,7 @@ static int remove_marks(SMFICTX *ctx, const conn *c)
 		rc |= smfi_chgheader(ctx, GW_NOTE_HEADER, k, NULL) == MI_SUCCESS ? 0 : -1;
 	for (int k = n_mark[3]; k >= 1; k--)
 		rc |= smfi_chgheader(ctx, GW_EXPIRES_HEADER, k, NULL) == MI_SUCCESS ? 0 : -1;
+	for (int k = n_mark[4]; k >= 1; k--)
 		rc |= smfi_chgheader(ctx, GW_RECEIPTS_HEADER, k, NULL) == MI_SUCCESS ? 0 : -1;
 	for (size_t i = 0; i < c->n_hdr; i++) {
 		char *clean;

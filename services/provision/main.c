@@ -111,7 +111,6 @@
  *	POSTERN_PROVISION_EXPIRES_MAX_DAYS  365 (1..3650) how far ahead a
  *		send event's expires_at may be; the reaper withdraws the
  *		message on its first pass after that time.
- *		empty = no operator.
  *	POSTERN_PROVISION_RECEIPTS_WITHOUT_KEY  none - the sender's receipts
  *		(SendEvent.receipts) go encrypted to the sender's OpenPGP key;
  *		for a sender without one: "none" sends nothing, "plain" a

@@ -260,6 +260,8 @@ static void test_expires_header(void **state)
 	    ext("edda")), 1);
 	assert_int_equal(scenario("expires_bad", ext("egon"), "tok-exp-bad"), 0);
 	assert_int_equal(mailbox_count(ext("egon")), 0);
+}
+
 /* X-Postern-Receipts: yes asks for the sender's receipts (a receipt request kept), the header goes */
 static void test_receipts_header(void **state)
 {

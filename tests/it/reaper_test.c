@@ -18,16 +18,16 @@
  * and restarted finishes (also a tombstone left between the PostgreSQL
  * and the Redis step); --dry-run changes nothing and counts right; the
  * long-lived mode answers ping and reaps; mailstore's reaper operations
- * (claims, take, tombstones, request ids, the warning re-check).
+ * (claims, take, tombstones, request ids, the warning re-check); the
+ * audit log of a deleted mailbox kept for POSTERN_AUDIT_RETENTION, then
+ * pruned by a pass, append-only meanwhile.
  * Expiry: a message past its expires_at is withdrawn by the next pass
  * (--once, and the long-lived mode's expiry-only pass), keeps nothing,
  * leaves the mailbox's other messages alone, and its web caches in Redis
  * (folder version, the sessions' envelope cache entries) are cleared; a
  * second pass and --dry-run change nothing; two reapers over 1,000
- * expired messages withdraw each exactly once, without errors.
- * (claims, take, tombstones, request ids, the warning re-check); the
- * audit log of a deleted mailbox kept for POSTERN_AUDIT_RETENTION, then
- * pruned by a pass, append-only meanwhile.
+ * expired messages, ten of them revoked first, withdraw each exactly once,
+ * without errors.
  */
 #include <setjmp.h>
 #include <signal.h>

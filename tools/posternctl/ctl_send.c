@@ -4,17 +4,15 @@
  *	posternctl send --from A --to B [--to C ...] [--pin] [--subject S]
  *	    (--body TEXT | --mime FILE) [--sent-copy FILE] [--event-id ID]
  *	    [--pin-header NAME] [--deliver-key-found] [--notice plain|encrypted]
- *	    [--note TEXT] [--locale TAG] [--expires DURATION]
- *
- * --expires (7d, 12h, 90m, 2w; at most 3650 days) has the message removed
- * from the recipients' mailboxes that long after now (SendEvent.expires_at;
- * provision bounds it further, POSTERN_PROVISION_EXPIRES_MAX_DAYS).
- *	    [--note TEXT] [--locale TAG] [--receipts]
+ *	    [--note TEXT] [--locale TAG] [--receipts] [--expires DURATION]
  *
  * --receipts asks for the sender's receipts: one mail per milestone per
  * recipient with a temporary mailbox (invitation delivered, opened, read,
  * replied, locked, expired or revoked, deleted), encrypted to the
  * sender's key (docs/architecture.md, "Receipts").
+ * --expires (7d, 12h, 90m, 2w; at most 3650 days) has the message removed
+ * from the recipients' mailboxes that long after now (SendEvent.expires_at;
+ * provision bounds it further, POSTERN_PROVISION_EXPIRES_MAX_DAYS).
  * --note is the sender's personal note in the invitation (at most 1,000
  * characters, shown as text); --locale the recipients' language (BCP 47:
  * en, de, fr; others get the default).
@@ -77,8 +75,7 @@ static int send_usage(FILE *out)
 	fprintf(out, "usage: posternctl send --from A --to B [--to C ...] [--pin] [--subject S]\n"
 	    "         (--body TEXT | --mime FILE) [--sent-copy FILE] [--event-id ID]\n"
 	    "         [--pin-header NAME] [--deliver-key-found] [--notice plain|encrypted]\n"
-	    "         [--note TEXT] [--locale TAG] [--expires DURATION]\n");
-	    "         [--note TEXT] [--locale TAG] [--receipts]\n");
+	    "         [--note TEXT] [--locale TAG] [--receipts] [--expires DURATION]\n");
 	return out == stdout ? 0 : 2;
 }
 

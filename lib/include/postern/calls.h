@@ -181,6 +181,7 @@ pn_err pn_ms_lock_mailbox(pn_client *client, pn_pool *pool,
 pn_err pn_ms_purge_mailbox(pn_client *client, pn_pool *pool,
     const Postern__V1__MailboxByAddress *which, Postern__V1__Purged **purged_r,
     const char **why_r);
+/*
  * pn_ms_audit_note - a milestone of another service into the audit log
  * (login, login_failure, pin_failure; NOTFOUND: no such mailbox)
  */
