@@ -48,7 +48,8 @@
  * ENVIRONMENT
  *	The common variables (lib/include/postern/service.h); health port
  *	default 9101. Then:
- *	POSTERN_REDIS             127.0.0.1:6379 (host:port or unix:/path)
+ *	POSTERN_REDIS             127.0.0.1:6379 (host:port, unix:/path or
+ *	                          sentinel://NAME@host:port,...: docs/ha.md)
  *	POSTERN_REDIS_PASSWORD    empty (secret; or POSTERN_REDIS_PASSWORD_FILE)
  *	POSTERN_REDIS_TIMEOUT_MS  1000 (10..60000)
  *	POSTERN_KEYRING_DIR       var/keyring (GnuPG home, path <= 80 chars)
@@ -118,7 +119,7 @@ static pn_brand cf_brand;
 
 static const pn_cfg_entry config[] = {
 	PN_CFG_STR("POSTERN_REDIS", "127.0.0.1:6379", &cf_redis, PN_CFG_REQUIRED,
-	    "Redis for the lookup cache, host:port or unix:/path"),
+	    "Redis for the lookup cache, host:port, unix:/path or sentinel://NAME@host:port,..."),
 	PN_CFG_STR("POSTERN_REDIS_PASSWORD", "", &cf_redis_password, PN_CFG_SECRET,
 	    "Redis AUTH password"),
 	PN_CFG_INT("POSTERN_REDIS_TIMEOUT_MS", 1000, 10, 60000, &cf_redis_timeout,

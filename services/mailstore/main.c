@@ -54,6 +54,10 @@
  *		libpq conninfo or URI (secret: may hold a password).
  *	POSTERN_PG_CONNECT_MS  30000 (1000..600000)
  *		how long start-up waits for PostgreSQL.
+ *	POSTERN_PG_TRANSACTION_POOLING  0 (0|1)
+ *		1 when POSTERN_PG_DSN names a pooler in transaction mode
+ *		(PgBouncer pool_mode = transaction): no named prepared
+ *		statements, no session settings (docs/configuration.md).
  *	POSTERN_SMTP_URL  smtp://127.0.0.1:2525
  *		relay for the outbox, smtp:// or smtps://.
  *	POSTERN_SMTP_USER  "" (no AUTH);  POSTERN_SMTP_PASSWORD  "" (secret)
@@ -100,6 +104,8 @@ static const pn_cfg_entry config[] = {
 	    &ms_cfg.pg_dsn, PN_CFG_SECRET | PN_CFG_REQUIRED, "PostgreSQL conninfo (secret)"),
 	PN_CFG_INT("POSTERN_PG_CONNECT_MS", 30000, 1000, 600000, &ms_cfg.pg_connect_ms,
 	    "how long start-up waits for PostgreSQL"),
+	PN_CFG_BOOL("POSTERN_PG_TRANSACTION_POOLING", 0, &ms_cfg.pg_transaction_pooling,
+	    "1 behind PgBouncer in transaction mode: unnamed statements, no SET"),
 	PN_CFG_STR("POSTERN_SMTP_URL", "smtp://127.0.0.1:2525", &ms_cfg.smtp_url,
 	    PN_CFG_REQUIRED, "SMTP relay for the outbox (smtp:// or smtps://)"),
 	PN_CFG_STR("POSTERN_SMTP_USER", "", &ms_cfg.smtp_user, 0,

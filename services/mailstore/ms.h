@@ -35,6 +35,7 @@
 struct ms_config {
 	char *pg_dsn;
 	long pg_connect_ms;         /* how long init waits for PostgreSQL */
+	int pg_transaction_pooling; /* behind PgBouncer in transaction mode */
 	char *smtp_url;
 	char *smtp_user;
 	char *smtp_password;

@@ -412,6 +412,7 @@ void ms_outbox_loop(pn_ctx *ctx)
 	pn_pg *pg = pn_pg_new(ms_cfg.pg_dsn, "outbox");
 	time_t last_cleanup = 0;
 
+	pn_pg_set_pooled(pg, ms_cfg.pg_transaction_pooling);
 	memset(&smtp, 0, sizeof(smtp));
 	smtp.url = ms_cfg.smtp_url;
 	smtp.user = ms_cfg.smtp_user;

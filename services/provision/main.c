@@ -44,7 +44,8 @@
  *	POSTERN_PROVISION_KEY  required, secret: 32 bytes as 64 hex digits or
  *		base64; seals the event records in Redis. Every replica must
  *		have the same key (e.g. "head -c32 /dev/urandom | base64").
- *	POSTERN_REDIS  127.0.0.1:6379 (host:port or unix:/path)
+ *	POSTERN_REDIS  127.0.0.1:6379 (host:port, unix:/path or
+ *		sentinel://NAME@host:port,...: docs/ha.md)
  *	POSTERN_REDIS_PASSWORD  "" (secret)
  *	POSTERN_REDIS_TIMEOUT_MS  1000 (10..60000)
  *	POSTERN_GNUPGHOME  var/gnupg-provision (absolute path <= 64 chars);

@@ -65,7 +65,8 @@
  *	POSTERN_REAPER_CLAIM_S  300 (1..86400) how long a listed batch
  *		(warnings, tombstones) is reserved for this replica; after a
  *		crash, others take it over once it expires.
- *	POSTERN_REDIS  127.0.0.1:6379 (host:port or unix:/path)
+ *	POSTERN_REDIS  127.0.0.1:6379 (host:port, unix:/path or
+ *		sentinel://NAME@host:port,...: docs/ha.md)
  *	POSTERN_REDIS_PASSWORD  "" (secret)
  *	POSTERN_REDIS_TIMEOUT_MS  1000 (10..60000)
  *	POSTERN_PUBLIC_URL  http://127.0.0.1:8080 - the web UI, the login
@@ -130,7 +131,7 @@ static const pn_cfg_entry config[] = {
 	PN_CFG_INT("POSTERN_REAPER_CLAIM_S", 300, 1, 86400, &reap_cfg.claim_s,
 	    "seconds a listed batch (warnings, tombstones) stays reserved"),
 	PN_CFG_STR("POSTERN_REDIS", "127.0.0.1:6379", &reap_cfg.redis, PN_CFG_REQUIRED,
-	    "Redis: host:port or unix:/path"),
+	    "Redis: host:port, unix:/path or sentinel://NAME@host:port,..."),
 	PN_CFG_STR("POSTERN_REDIS_PASSWORD", "", &reap_cfg.redis_password, PN_CFG_SECRET,
 	    "Redis AUTH password (secret)"),
 	PN_CFG_INT("POSTERN_REDIS_TIMEOUT_MS", 1000, 10, 60000, &reap_cfg.redis_timeout_ms,

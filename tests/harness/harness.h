@@ -268,5 +268,11 @@ int th_publishers_join(th_publishers *p);
 /* th_send_event - one SendEvent to provision (pn_prov_send: result or why) */
 pn_err th_send_event(pn_client *client, pn_pool *pool, const th_event *ev,
     Postern__V1__SendResult **result_r, const char **why_r);
+/*
+ * th_send_plain - event i of a stream: id "<prefix>-<i>", from s@domain to
+ * u<i>@domain, a short text mail; up to three tries (each with the
+ * client's own); 0 once answered, -1 (the errors on stderr)
+ */
+int th_send_plain(pn_client *client, const char *prefix, const char *domain, int i);
 
 #endif
