@@ -53,6 +53,12 @@ pn_err pn_ms_queue_to(pn_client *client, pn_pool *pool, int64_t mailbox_id,
 }
 CALL(pn_ms_set_own_key, SetOwnKey, SET_OWN_KEY, OwnKeySet, OWN_KEY_SET)
 CALL_STATUS(pn_ms_close_mailbox, CloseMailbox, CLOSE_MAILBOX)
+CALL(pn_ms_revoke_messages, RevokeMessages, REVOKE_MESSAGES, Withdrawn, WITHDRAWN)
+CALL(pn_ms_expire_messages, ExpireMessages, EXPIRE_MESSAGES, Withdrawn, WITHDRAWN)
+CALL(pn_ms_list_mailboxes, ListMailboxes, LIST_MAILBOXES, MailboxReports, REPORTS)
+CALL(pn_ms_inspect_mailbox, MailboxByAddress, INSPECT_MAILBOX, MailboxReport, REPORT)
+CALL(pn_ms_lock_mailbox, MailboxByAddress, LOCK_MAILBOX, MailboxReport, REPORT)
+CALL(pn_ms_purge_mailbox, MailboxByAddress, PURGE_MAILBOX, Purged, PURGED)
 CALL_STATUS(pn_ms_audit_note, AuditNote, AUDIT_NOTE)
 CALL(pn_ms_query_audit, QueryAudit, QUERY_AUDIT, AuditLog, AUDIT_LOG)
 CALL(pn_ms_prune_audit, PruneAudit, PRUNE_AUDIT, AuditPruned, AUDIT_PRUNED)

@@ -28,3 +28,5 @@ PN_CALL_DEFINE(pn_prov_pin_verify, provision, PROVISION, PinVerify, PIN_VERIFY,
     PinVerdict, VERDICT)
 PN_CALL_DEFINE(pn_prov_reissue, provision, PROVISION, ReissueMailbox, REISSUE,
     ReissueResult, REISSUE)
+PN_CALL_DEFINE(pn_prov_revoke, provision, PROVISION, RevokeEvent, REVOKE,
+    RevokeResult, REVOKE)

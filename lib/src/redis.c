@@ -624,3 +624,52 @@ pn_err pn_redis_folders_changed_from(pn_redis *r, int64_t mailbox_id, const char
 	pn_redis_free(&reply);
 	return err;
 }
+
+/*
+ * pn_redis_messages_withdrawn - KEYS[1] the mailbox's key set, KEYS[2] its
+ * folder version; ARGV[1] the new token, ARGV[2] its TTL, ARGV[3] the
+ * envelope caches' prefix, ARGV[4..] the message ids
+ */
+pn_err pn_redis_messages_withdrawn(pn_redis *r, int64_t mailbox_id,
+    const int64_t *message_ids, size_t n)
+{
+	static const char script[] =
+	    "local keys = redis.call('SMEMBERS', KEYS[1]) "
+	    "local p = ARGV[3] "
+	    "for i = 1, #keys do "
+	    "if string.sub(keys[i], 1, #p) == p then "
+	    "for j = 4, #ARGV do redis.call('HDEL', keys[i], ARGV[j]) end "
+	    "end end "
+	    "redis.call('SET', KEYS[2], ARGV[1], 'EX', ARGV[2]) "
+	    "return 1";
+	size_t argc = 8 + n, k = 0;
+	const char **argv = pn_calloc(argc, sizeof(*argv));
+	size_t *argvlen = pn_calloc(argc, sizeof(*argvlen));
+	char *ids = pn_calloc(n ? n : 1, 24);
+	char set[64], key[64], ver[PN_REDIS_VER_TEXT], ttl[16];
+	pn_err err;
+
+	mailbox_set(set, sizeof(set), mailbox_id);
+	pn_redis_ver_key(key, sizeof(key), mailbox_id);
+	pn_redis_ver_new(ver);
+	snprintf(ttl, sizeof(ttl), "%d", PN_REDIS_VER_TTL);
+	argv[k++] = "EVAL";
+	argv[k++] = script;
+	argv[k++] = "2";
+	argv[k++] = set;
+	argv[k++] = key;
+	argv[k++] = ver;
+	argv[k++] = ttl;
+	argv[k++] = PN_REDIS_ENV_PREFIX;
+	for (size_t i = 0; i < n; i++) {
+		snprintf(ids + i * 24, 24, "%lld", (long long)message_ids[i]);
+		argv[k++] = ids + i * 24;
+	}
+	for (size_t i = 0; i < argc; i++)
+		argvlen[i] = strlen(argv[i]);
+	err = pn_redis_cmd(r, NULL, (int)argc, argv, argvlen);
+	free(ids);
+	free(argvlen);
+	free(argv);
+	return err;
+}

@@ -124,3 +124,32 @@ char *pn_html_escape(const char *s)
 	out[len] = '\0';
 	return out;
 }
+
+int pn_duration_parse(const char *s, long max_s, long *secs_r)
+{
+	long n = 0, unit;
+	int digits = 0;
+
+	if (!s)
+		return -1;
+	while (*s == ' ' || *s == '\t')
+		s++;
+	for (; *s >= '0' && *s <= '9'; s++) {
+		if (++digits > 6)
+			return -1;
+		n = n * 10 + (*s - '0');
+	}
+	switch (*s) {
+	case 'm': unit = 60; break;
+	case 'h': unit = 3600; break;
+	case 'd': unit = 86400; break;
+	case 'w': unit = 7 * 86400; break;
+	default: return -1;
+	}
+	for (s++; *s == ' ' || *s == '\t'; s++)
+		;
+	if (!digits || *s || n < 1 || n > max_s / unit)
+		return -1;
+	*secs_r = n * unit;
+	return 0;
+}

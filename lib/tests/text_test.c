@@ -79,12 +79,40 @@ static void test_utf8_next(void **state)
 	assert_int_equal(pn_utf8_next((const unsigned char *)"\xf4\x90\x80\x80", 4, &cp), 0);
 }
 
+/* durations: one number, one unit, bounded; everything else refused */
+static void test_duration(void **state)
+{
+	static const struct { const char *in; long secs; } ok[] = {
+		{ "7d", 7 * 86400 }, { "90m", 5400 }, { "1h", 3600 }, { "2w", 14 * 86400 },
+		{ " 30d\t", 30 * 86400 }, { "1m", 60 }, { "365d", 365 * 86400 },
+	};
+	static const char *const bad[] = {
+		"", "d", "7", "7x", "-7d", "+7d", "7 d", "7d7d", "1.5d", "0d", "0m",
+		"1000000m", "366d", "53w", "7D", "7days", "d7", "0x7d", " ", "7d x",
+	};
+	long secs;
+
+	(void)state;
+	for (size_t i = 0; i < sizeof(ok) / sizeof(ok[0]); i++) {
+		secs = -1;
+		assert_int_equal(pn_duration_parse(ok[i].in, 365 * 86400L, &secs), 0);
+		assert_int_equal(secs, ok[i].secs);
+	}
+	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+		secs = -1;
+		assert_int_equal(pn_duration_parse(bad[i], 365 * 86400L, &secs), -1);
+		assert_int_equal(secs, -1);
+	}
+	assert_int_equal(pn_duration_parse(NULL, 86400, &secs), -1);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_escape),
 		cmocka_unit_test(test_escapen),
 		cmocka_unit_test(test_utf8_next),
+		cmocka_unit_test(test_duration),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

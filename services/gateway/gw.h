@@ -30,6 +30,9 @@
 
 /* the sender's personal note to the recipients (SendEvent.note); removed from every copy */
 #define GW_NOTE_HEADER "X-Postern-Note"
+/* when the message is to disappear from the recipients' mailboxes: "7d", "12h" (SendEvent.expires_at) */
+#define GW_EXPIRES_HEADER "X-Postern-Expires"
+#define GW_EXPIRES_MAX_S (3650L * 86400)   /* provision bounds it further */
 /* "yes": the sender wants receipts (SendEvent.receipts); removed from every copy */
 #define GW_RECEIPTS_HEADER "X-Postern-Receipts"
 
@@ -120,6 +123,9 @@ pn_err gw_lookup(char **addresses, size_t n, pn_pool *pool,
 /* gw_pin_query - the PIN the sender assigned, encrypted to the sender's key */
 pn_err gw_pin_query(const char *sender, const char *recipient, pn_pool *pool,
     ProtobufCBinaryData *armored_r, const char **why_r);
+/* gw_revoke - RevokeEvent: the challenge without token, the withdrawn recipients with it */
+pn_err gw_revoke(const Postern__V1__RevokeEvent *rq, pn_pool *pool,
+    Postern__V1__RevokeResult **res_r, const char **why_r);
 
 /* ---- gw_milter.c ---- */
 /* gw_milter_open - register with libmilter and bind its socket; -1 = cannot run */

@@ -10,6 +10,7 @@
  *   GET  /api/v1/recipients?address=A&address=B   keylookup (cached answers)
  *   POST /api/v1/send                              provision SendEvent
  *   GET  /api/v1/pin?sender=A&recipient=B         provision PinQuery
+ *   POST /api/v1/revoke                            provision RevokeEvent
  *
  * Every request carries "Authorization: Bearer <POSTERN_GATEWAY_API_TOKEN>";
  * the check compares BLAKE2b digests with sodium_memcmp, so its time says
@@ -251,6 +252,7 @@ static int route_send(api_req *rq)
 	ev.locale = s.locale ? s.locale : "";
 	ev.deliver_key_found = s.deliver_key_found;
 	ev.sender_notice = s.notice;
+	ev.expires_at = s.expires_s ? (int64_t)time(NULL) + s.expires_s : 0;
 	ev.receipts = s.receipts;
 	pool = pn_pool_new();
 	if ((err = gw_send(&ev, pool, &res, &why)) != PN_OK) {
@@ -316,6 +318,45 @@ done:
 	return rc;
 }
 
+/*
+ * route_revoke - POST /api/v1/revoke: without "token" the challenge
+ * encrypted to the sender's key, with the decrypted token the recipients
+ * whose copy is withdrawn (provision.proto, RevokeEvent)
+ */
+static int route_revoke(api_req *rq)
+{
+	Postern__V1__RevokeEvent ev = POSTERN__V1__REVOKE_EVENT__INIT;
+	Postern__V1__RevokeResult *res = NULL;
+	gw_api_revoke r;
+	char why_buf[256], *text;
+	const char *why = NULL;
+	pn_pool *pool = NULL;
+	size_t len;
+	pn_err err;
+	int rc;
+
+	if ((rc = gw_api_revoke_parse(rq->body, rq->body_len, &r, why_buf, sizeof(why_buf))))
+		return respond_error(rq, rc, why_buf, NULL);
+	ev.sender = r.sender;
+	ev.event_id = r.event_id;
+	ev.recipient = r.recipient ? r.recipient : "";
+	if (r.token) {
+		ev.token.data = (uint8_t *)r.token;
+		ev.token.len = strlen(r.token);
+	}
+	pool = pn_pool_new();
+	if ((err = gw_revoke(&ev, pool, &res, &why)) != PN_OK)
+		rc = bus_error(rq, "provision", err, why, 1);
+	else if (!(text = gw_api_render_revoke(res, &len))) {
+		pn_warn("msg=\"api: provision's challenge armor is not text\" route=%s", rq->route);
+		rc = respond_error(rq, 502, "provision answered badly", NULL);
+	} else
+		rc = respond_json(rq, 200, NULL, &text, len);
+	pn_pool_destroy(&pool);
+	gw_api_revoke_free(&r);
+	return rc;
+}
+
 typedef struct api_route {
 	const char *method;
 	const char *path;
@@ -326,6 +367,7 @@ static const api_route routes[] = {
 	{ "GET", "/api/v1/recipients", route_recipients },
 	{ "POST", "/api/v1/send", route_send },
 	{ "GET", "/api/v1/pin", route_pin },
+	{ "POST", "/api/v1/revoke", route_revoke },
 	{ NULL, NULL, NULL }
 };
 

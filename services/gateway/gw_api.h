@@ -71,6 +71,7 @@ typedef struct gw_api_send {
 	char *locale;               /* NULL: none given */
 	int deliver_key_found;      /* default 1 */
 	Postern__V1__SenderNotice notice;   /* default NONE */
+	long expires_s;             /* "expires" ("7d"): seconds from now; 0 = none */
 	int receipts;               /* the sender's receipts (default 0) */
 } gw_api_send;
 
@@ -103,6 +104,22 @@ void gw_api_event_id(const gw_api_send *s, char out[GW_API_EVENT_ID_LEN + 1]);
  * free with gw_api_text_free. NULL only when the input cannot be JSON
  * (gw_api_render_pin: armor that is not UTF-8).
  */
+/* A parsed POST /api/v1/revoke body (docs/api.md). */
+#define GW_API_TOKEN_TEXT_MAX 64    /* the decrypted challenge: 43 base64url characters */
+typedef struct gw_api_revoke {
+	char *sender;
+	char *event_id;
+	char *recipient;            /* NULL: every recipient of the event */
+	char *token;                /* NULL: ask for the challenge */
+} gw_api_revoke;
+/* gw_api_revoke_parse - 0, or the HTTP status (400) with why; nothing to free then */
+int gw_api_revoke_parse(const char *json, size_t len, gw_api_revoke *r, char *why,
+    size_t why_len);
+/* gw_api_revoke_free - wipe and free the strings */
+void gw_api_revoke_free(gw_api_revoke *r);
+/* {"challenge": armored} or {"recipients": [...], "withdrawn_at": N}; NULL: armor not text */
+char *gw_api_render_revoke(const Postern__V1__RevokeResult *res, size_t *len_r);
+
 /* {"error": msg} */
 char *gw_api_render_error(const char *msg, size_t *len_r);
 /* {"recipients": [...]} in the order given; asked = the addresses as the client sent them */

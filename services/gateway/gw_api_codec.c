@@ -259,40 +259,62 @@ static int bool_member(json_t *o, const char *key, int dflt, int required, int *
 	return 0;
 }
 
+/*
+ * load_object - json parsed into *root_r: an object of known members only
+ * (duplicates refused); else the HTTP status with why
+ */
+static int load_object(const char *json, size_t len, const char *const *known, json_t **root_r,
+    char *why, size_t why_len)
+{
+	json_error_t jerr;
+	const char *key;
+	json_t *v;
+	int rc = 0;
+
+	pthread_once(&json_once, json_setup);
+	*root_r = json_loadb(json, len, JSON_REJECT_DUPLICATES, &jerr);
+	if (!*root_r)
+		rc = whyf(why, why_len, 400, "invalid JSON at line %d column %d: %s",
+		    jerr.line, jerr.column, jerr.text);
+	else if (!json_is_object(*root_r))
+		rc = whyf(why, why_len, 400, "the body must be a JSON object");
+	else
+		json_object_foreach(*root_r, key, v) {
+			size_t k;
+			for (k = 0; known[k] && strcmp(known[k], key); k++)
+				;
+			if (!known[k]) {
+				rc = whyf(why, why_len, 400, "unknown member \"%.64s\"", key);
+				break;
+			}
+		}
+	sodium_memzero(&jerr, sizeof(jerr));    /* its text may quote the body */
+	return rc;
+}
+
 /* gw_api_send_parse - the request's JSON, strictly */
 int gw_api_send_parse(const char *json, size_t len, const gw_api_limits *lim,
     gw_api_send *s, char *why, size_t why_len)
 {
 	static const char *const known[] = { "event_id", "sender", "recipients", "mime",
-		"with_pin", "locale", "deliver_key_found", "notice", "receipts", NULL };
-	json_error_t jerr;
+		"with_pin", "locale", "deliver_key_found", "notice", "receipts", "expires", NULL };
 	json_t *root = NULL, *v;
-	const char *key, *b64, *end = NULL;
+	const char *b64, *end = NULL;
 	size_t b64_len, cap;
+	char *expires = NULL;
 	int rc = 0;
 
-	pthread_once(&json_once, json_setup);
 	memset(s, 0, sizeof(*s));
 	s->deliver_key_found = 1;
 	s->notice = POSTERN__V1__SENDER_NOTICE__SENDER_NOTICE_NONE;
-	root = json_loadb(json, len, JSON_REJECT_DUPLICATES, &jerr);
-	if (!root) {
-		rc = whyf(why, why_len, 400, "invalid JSON at line %d column %d: %s",
-		    jerr.line, jerr.column, jerr.text);
+	if ((rc = load_object(json, len, known, &root, why, why_len)))
 		goto done;
-	}
-	if (!json_is_object(root)) {
-		rc = whyf(why, why_len, 400, "the body must be a JSON object");
+	if ((rc = str_member(root, "expires", 16, 0, &expires, why, why_len)))
 		goto done;
-	}
-	json_object_foreach(root, key, v) {
-		size_t k;
-		for (k = 0; known[k] && strcmp(known[k], key); k++)
-			;
-		if (!known[k]) {
-			rc = whyf(why, why_len, 400, "unknown member \"%.64s\"", key);
-			goto done;
-		}
+	if (expires && pn_duration_parse(expires, GW_EXPIRES_MAX_S, &s->expires_s) < 0) {
+		rc = whyf(why, why_len, 400, "\"expires\" must be a duration such as \"7d\", "
+		    "\"12h\", \"90m\" or \"2w\"");
+		goto done;
 	}
 	if ((rc = str_member(root, "event_id", GW_API_EVENT_ID_MAX, 0, &s->event_id, why, why_len)) ||
 	    (rc = str_member(root, "sender", PN_ADDR_INPUT_MAX, 1, &s->sender, why, why_len)) ||
@@ -374,10 +396,41 @@ int gw_api_send_parse(const char *json, size_t len, const gw_api_limits *lim,
 	}
 done:
 	json_decref(root);              /* j_free wipes the tree, the base64 with it */
-	sodium_memzero(&jerr, sizeof(jerr));    /* its text may quote the body */
+	pn_free(&expires);
 	if (rc)
 		gw_api_send_free(s);
 	return rc;
+}
+
+/* gw_api_revoke_parse - the request's JSON, strictly */
+int gw_api_revoke_parse(const char *json, size_t len, gw_api_revoke *r, char *why,
+    size_t why_len)
+{
+	static const char *const known[] = { "sender", "event_id", "recipient", "token", NULL };
+	json_t *root = NULL;
+	int rc;
+
+	memset(r, 0, sizeof(*r));
+	if (!(rc = load_object(json, len, known, &root, why, why_len)) &&
+	    !(rc = str_member(root, "sender", PN_ADDR_INPUT_MAX, 1, &r->sender, why, why_len)) &&
+	    !(rc = str_member(root, "event_id", GW_API_EVENT_ID_MAX, 1, &r->event_id, why,
+	    why_len)) &&
+	    !(rc = str_member(root, "recipient", PN_ADDR_INPUT_MAX, 0, &r->recipient, why,
+	    why_len)))
+		rc = str_member(root, "token", GW_API_TOKEN_TEXT_MAX, 0, &r->token, why, why_len);
+	json_decref(root);
+	if (rc)
+		gw_api_revoke_free(r);
+	return rc;
+}
+
+/* gw_api_revoke_free - wipe the token and the strings */
+void gw_api_revoke_free(gw_api_revoke *r)
+{
+	pn_wipe_free(&r->sender);
+	pn_wipe_free(&r->event_id);
+	pn_wipe_free(&r->recipient);
+	pn_wipe_free(&r->token);
 }
 
 /* gw_api_send_free - wipe the mail and the strings */
@@ -572,6 +625,29 @@ char *gw_api_render_pin(const ProtobufCBinaryData *armored, size_t *len_r)
 		return NULL;
 	root = json_object();
 	json_object_set_new(root, "armored", a);
+	return dump(root, len_r);
+}
+
+/* gw_api_render_revoke - {"challenge": ...} or {"recipients": [...], "withdrawn_at": N} */
+char *gw_api_render_revoke(const Postern__V1__RevokeResult *res, size_t *len_r)
+{
+	json_t *root, *list;
+
+	pthread_once(&json_once, json_setup);
+	if (res->challenge.len) {
+		json_t *a = json_stringn((const char *)res->challenge.data, res->challenge.len);
+		if (!a)
+			return NULL;
+		root = json_object();
+		json_object_set_new(root, "challenge", a);
+		return dump(root, len_r);
+	}
+	root = json_object();
+	list = json_array();
+	for (size_t i = 0; i < res->n_recipients; i++)
+		json_array_append_new(list, jstr(res->recipients[i]));
+	json_object_set_new(root, "recipients", list);
+	json_object_set_new(root, "withdrawn_at", json_integer((json_int_t)res->withdrawn_at));
 	return dump(root, len_r);
 }
 

@@ -134,3 +134,19 @@ pn_err gw_pin_query(const char *sender, const char *recipient, pn_pool *pool,
 	done(c);
 	return err;
 }
+
+/* gw_revoke - RevokeEvent through the pool's client */
+pn_err gw_revoke(const Postern__V1__RevokeEvent *rq, pn_pool *pool,
+    Postern__V1__RevokeResult **res_r, const char **why_r)
+{
+	pn_client *c = take();
+	pn_err err;
+
+	*res_r = NULL;
+	*why_r = "cannot load the bus certificates";
+	if (!c)
+		return PN_ERR_INTERNAL;
+	err = pn_prov_revoke(c, pool, rq, res_r, why_r);
+	done(c);
+	return err;
+}

@@ -55,6 +55,7 @@
 #include "postern/log.h"
 #include "postern/metrics.h"
 #include "postern/mime.h"
+#include "postern/text.h"
 #include "gw.h"
 
 #define HEADERS_MAX 1000            /* header fields kept per message */
@@ -82,6 +83,8 @@ typedef struct conn {
 	size_t bytes;               /* headers + body so far */
 	int triggered, with_pin, receipts, oversize;
 	char *note;                 /* X-Postern-Note, decoded: the sender's note */
+	long expires_s;             /* X-Postern-Expires: seconds from now; 0 = none */
+	int expires_bad;            /* an X-Postern-Expires that is not a duration */
 	crypto_generichash_state body_hash;
 	pn_buf body;
 	size_t body_cap;
@@ -102,6 +105,8 @@ static void reset_message(conn *c)
 	}
 	pn_free(&c->rcpt);
 	pn_wipe_free(&c->note);
+	c->expires_s = 0;
+	c->expires_bad = 0;
 	for (size_t i = 0; i < c->n_hdr; i++) {
 		pn_free(&c->hdr[i].name);
 		pn_wipe_free(&c->hdr[i].value);
@@ -266,6 +271,8 @@ static sfsistat on_header(SMFICTX *ctx, char *name, char *value)
 		/* RFC 2047 words decoded; provision checks the length */
 		char *d = pn_mime_header_decode(value);
 		c->note = d ? d : pn_strdup(value);
+	} else if (!strcasecmp(name, GW_EXPIRES_HEADER) && !c->expires_s && !c->expires_bad) {
+		c->expires_bad = pn_duration_parse(value, GW_EXPIRES_MAX_S, &c->expires_s) < 0;
 	}
 	return SMFIS_CONTINUE;
 }
@@ -346,7 +353,8 @@ static void append_crlf(pn_buf *b, size_t *cap, const char *s)
 static int is_mark_header(const char *name)
 {
 	return !strcasecmp(name, gw_cfg.header) || !strcasecmp(name, gw_cfg.pin_header) ||
-	    !strcasecmp(name, GW_NOTE_HEADER) || !strcasecmp(name, GW_RECEIPTS_HEADER);
+	    !strcasecmp(name, GW_NOTE_HEADER) || !strcasecmp(name, GW_EXPIRES_HEADER) ||
+	    !strcasecmp(name, GW_RECEIPTS_HEADER);
 }
 
 /* subject_clean - the subject without both tags (pn_malloc'd), or NULL if unchanged */
@@ -392,7 +400,7 @@ static void render(const conn *c, pn_buf *out)
 /* remove_marks - the trigger marks go from the mail the MTA delivers; 0 or -1 */
 static int remove_marks(SMFICTX *ctx, const conn *c)
 {
-	int n_subject = 0, n_mark[4] = { 0, 0, 0, 0 }, rc = 0;
+	int n_subject = 0, n_mark[5] = { 0, 0, 0, 0, 0 }, rc = 0;
 
 	for (size_t i = 0; i < c->n_hdr; i++) {
 		if (!strcasecmp(c->hdr[i].name, gw_cfg.header))
@@ -401,8 +409,10 @@ static int remove_marks(SMFICTX *ctx, const conn *c)
 			n_mark[1]++;
 		else if (!strcasecmp(c->hdr[i].name, GW_NOTE_HEADER))
 			n_mark[2]++;
-		else if (!strcasecmp(c->hdr[i].name, GW_RECEIPTS_HEADER))
+		else if (!strcasecmp(c->hdr[i].name, GW_EXPIRES_HEADER))
 			n_mark[3]++;
+		else if (!strcasecmp(c->hdr[i].name, GW_RECEIPTS_HEADER))
+			n_mark[4]++;
 	}
 	/* last occurrence first: the indexes of the others stay what they were */
 	for (int k = n_mark[0]; k >= 1; k--)
@@ -412,6 +422,8 @@ static int remove_marks(SMFICTX *ctx, const conn *c)
 	for (int k = n_mark[2]; k >= 1; k--)
 		rc |= smfi_chgheader(ctx, GW_NOTE_HEADER, k, NULL) == MI_SUCCESS ? 0 : -1;
 	for (int k = n_mark[3]; k >= 1; k--)
+		rc |= smfi_chgheader(ctx, GW_EXPIRES_HEADER, k, NULL) == MI_SUCCESS ? 0 : -1;
+	for (int k = n_mark[4]; k >= 1; k--)
 		rc |= smfi_chgheader(ctx, GW_RECEIPTS_HEADER, k, NULL) == MI_SUCCESS ? 0 : -1;
 	for (size_t i = 0; i < c->n_hdr; i++) {
 		char *clean;
@@ -494,6 +506,7 @@ static void hand_over(SMFICTX *ctx, conn *c, char **ext, size_t n_ext,
 	ev.mime.len = mime.len;
 	ev.with_pin = c->with_pin;
 	ev.note = c->note;
+	ev.expires_at = c->expires_s ? (int64_t)time(NULL) + c->expires_s : 0;
 	ev.receipts = c->receipts;
 	ev.deliver_key_found = 1;
 	ev.sender_notice = !strcmp(gw_cfg.pin_notice, "encrypt-only") ?
@@ -563,6 +576,9 @@ static void decide(SMFICTX *ctx, conn *c, verdict *v)
 		snprintf(text, sizeof(text), "message too large for encrypted delivery "
 		    "(at most %ld bytes)", gw_cfg.max_mail_bytes);
 		answer(v, SMFIS_REJECT, "rejected", "552", "5.3.4", text);
+	} else if (c->expires_bad && v->externals > 0) {
+		answer(v, SMFIS_REJECT, "rejected", "554", "5.6.0", GW_EXPIRES_HEADER " is not a "
+		    "duration such as 7d, 12h, 90m or 2w");
 	} else if (v->externals == 0) {
 		if (remove_marks(ctx, c) != 0)
 			unavailable(v, "cannot edit the message; try again");

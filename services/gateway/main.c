@@ -18,8 +18,12 @@
  *	(SendEvent.receipts: one encrypted mail per milestone per
  *	recipient). The header X-Postern-Note carries the sender's personal note
  *	for the invitation (SendEvent.note: at most 1,000 characters, RFC
- *	2047 words decoded; a longer one refuses the event). Tags and
- *	headers are taken out of the mail everyone receives.
+ *	2047 words decoded; a longer one refuses the event). The header
+ *	X-Postern-Expires ("7d", "12h", "90m", "2w") has the message
+ *	withdrawn from the recipients' mailboxes that long after it was
+ *	handed over (SendEvent.expires_at); a value that is not such a
+ *	duration refuses the mail (554 5.6.0). Tags and headers are taken
+ *	out of the mail everyone receives.
  *	Mail without a trigger, and mail from the null sender <>, passes
  *	untouched: the milter answers "accept" after the headers and never
  *	sees the body.
@@ -38,11 +42,13 @@
  *
  *	The composer API (gw_api.c, docs/api.md) answers, for a composer
  *	before sending, which recipients have a key, a temporary mailbox or
- *	nothing; takes send events as JSON; and returns the armored PIN.
+ *	nothing; takes send events as JSON; returns the armored PIN; and
+ *	withdraws a sent message for its sender (a challenge to the
+ *	sender's key, then the token).
  * PROTOCOL
  *	Milter (libmilter) on POSTERN_GATEWAY_MILTER; HTTP on
  *	POSTERN_GATEWAY_API_LISTEN. MDP/0.1 client of "provision" (send,
- *	pin_query) and "keylookup" (lookup). No bus worker of its own.
+ *	pin_query, revoke) and "keylookup" (lookup). No bus worker of its own.
  * ENVIRONMENT
  *	The common variables (lib/include/postern/service.h); health port
  *	default 9106. Any variable may instead be given as NAME_FILE.

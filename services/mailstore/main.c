@@ -25,7 +25,14 @@
  *	a deleted mailbox leaves a tombstone until its Redis state is
  *	gone), set_own_key (the recipient's own public key, uploaded or
  *	discovered; get_mailbox answers with it) and close_mailbox (the
- *	recipient closes the mailbox early; it leaves a tombstone too). delete_mailbox (op 11) and delete_mailboxes with mailbox_ids
+ *	recipient closes the mailbox early; it leaves a tombstone too).
+ *	revoke_messages withdraws the messages of one send event (only
+ *	with the sender recorded at store time, or for an operator),
+ *	expire_messages those past their expires_at (the reaper); a
+ *	withdrawn message keeps an empty row that the list shows as
+ *	withdrawn (ms_withdraw.c). list_mailboxes, inspect_mailbox,
+ *	lock_mailbox and purge_mailbox are the operator's "posternctl
+ *	mailbox" (states and counts, never content; ms_admin.c). delete_mailbox (op 11) and delete_mailboxes with mailbox_ids
  *	are retired: the first is answered "unknown operation", the second
  *	STATUS_PARAMS.
  *	audit_note, query_audit and prune_audit serve the audit log
@@ -150,6 +157,16 @@ static const pn_op ops[] = {
 	{ POSTERN__V1__MAILSTORE_REQUEST__OP_SET_KEYS, "set_keys", ms_op_set_keys },
 	{ POSTERN__V1__MAILSTORE_REQUEST__OP_SET_OWN_KEY, "set_own_key", ms_op_set_own_key },
 	{ POSTERN__V1__MAILSTORE_REQUEST__OP_CLOSE_MAILBOX, "close_mailbox", ms_op_close_mailbox },
+	{ POSTERN__V1__MAILSTORE_REQUEST__OP_REVOKE_MESSAGES, "revoke_messages",
+	  ms_op_revoke_messages },
+	{ POSTERN__V1__MAILSTORE_REQUEST__OP_EXPIRE_MESSAGES, "expire_messages",
+	  ms_op_expire_messages },
+	{ POSTERN__V1__MAILSTORE_REQUEST__OP_LIST_MAILBOXES, "list_mailboxes",
+	  ms_op_list_mailboxes },
+	{ POSTERN__V1__MAILSTORE_REQUEST__OP_INSPECT_MAILBOX, "inspect_mailbox",
+	  ms_op_inspect_mailbox },
+	{ POSTERN__V1__MAILSTORE_REQUEST__OP_LOCK_MAILBOX, "lock_mailbox", ms_op_lock_mailbox },
+	{ POSTERN__V1__MAILSTORE_REQUEST__OP_PURGE_MAILBOX, "purge_mailbox", ms_op_purge_mailbox },
 	{ POSTERN__V1__MAILSTORE_REQUEST__OP_AUDIT_NOTE, "audit_note", ms_op_audit_note },
 	{ POSTERN__V1__MAILSTORE_REQUEST__OP_QUERY_AUDIT, "query_audit", ms_op_query_audit },
 	{ POSTERN__V1__MAILSTORE_REQUEST__OP_PRUNE_AUDIT, "prune_audit", ms_op_prune_audit },

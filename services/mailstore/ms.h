@@ -8,6 +8,8 @@
  * ms_reap.c    what the reaper asks of the database: idle mailboxes,
  *              claims, expiry warnings, tombstones
  * ms_ops.c     the bus handlers: validate, call ms_db, shape the reply
+ * ms_withdraw.c messages taken back: revoked by the sender, expired
+ * ms_admin.c   the operator's mailbox commands: list, show, lock, delete
  * ms_outbox.c  the SMTP delivery loop (background thread, own connection)
  * ms_migrate.c schema migrations embedded at build time
  * ms_audit.c   the audit log (ms_audit.h: ms_audit_note, its one writer)
@@ -72,6 +74,9 @@ struct ms_state {
 #define MS_INACTIVE_DEFAULT 100
 #define MS_INACTIVE_MAX 1000
 #define MS_CLAIM_MAX 86400          /* seconds a reaper claim may last */
+#define MS_TIME_MAX 253402300799LL  /* 9999-12-31T23:59:59Z, the last time PostgreSQL prints plainly */
+#define MS_TAKE_MAX 1000            /* messages withdrawn by one ExpireMessages */
+#define MS_IDLE_DAYS_MAX 36500
 
 /* ---- ms_valid.c ---- */
 /*
@@ -98,6 +103,11 @@ int ms_folder_parse(const char *name);
 /* ms_state_name - "pending"/"active"/"locked" or NULL */
 const char *ms_state_name(int state);
 int ms_state_parse(const char *name);
+/* ms_withdrawal_name - "revoked"/"expired" or NULL; ms_withdrawal_parse the inverse */
+const char *ms_withdrawal_name(int w);
+int ms_withdrawal_parse(const char *name);
+/* ms_text_ok - 1 if s holds no control character */
+int ms_text_ok(const char *s);
 /* ms_backoff_ms - delay after the attempts-th failed try: initial * 2^(attempts-1), capped */
 long ms_backoff_ms(long attempts, long initial, long cap);
 /* ms_split_lines - text split at '\n' into pool strings ("" = none) */
@@ -206,6 +216,18 @@ pn_err ms_op_close_mailbox(pn_ctx *, const ProtobufCMessage *, ProtobufCMessage 
 pn_err ms_db_own_key(pn_pg *pg, Postern__V1__Mailbox *mb, pn_pool *pool, ms_why *why);
 /* ms_pg - the worker's database connection (ms_ops.c) */
 pn_pg *ms_pg(void);
+/* ms_fail - a handler's refusal: err with why (or err's name) as the reply's reason */
+pn_err ms_fail(pn_ctx *ctx, pn_err err, const char *why);
+
+/* ---- ms_withdraw.c: revoke and expiry (handlers) ---- */
+pn_err ms_op_revoke_messages(pn_ctx *, const ProtobufCMessage *, ProtobufCMessage *, pn_pool *);
+pn_err ms_op_expire_messages(pn_ctx *, const ProtobufCMessage *, ProtobufCMessage *, pn_pool *);
+
+/* ---- ms_admin.c: the operator's mailbox commands (handlers) ---- */
+pn_err ms_op_list_mailboxes(pn_ctx *, const ProtobufCMessage *, ProtobufCMessage *, pn_pool *);
+pn_err ms_op_inspect_mailbox(pn_ctx *, const ProtobufCMessage *, ProtobufCMessage *, pn_pool *);
+pn_err ms_op_lock_mailbox(pn_ctx *, const ProtobufCMessage *, ProtobufCMessage *, pn_pool *);
+pn_err ms_op_purge_mailbox(pn_ctx *, const ProtobufCMessage *, ProtobufCMessage *, pn_pool *);
 
 /* ms_init / ms_fini / ms_ready - the skeleton's hooks */
 int ms_init(pn_ctx *ctx);

@@ -34,7 +34,9 @@
 #include "ms_db_int.h"
 
 #define MSG_COLS "id, folder, event_id, " EPOCH("received_at") ", size, seen, " \
-	"has_attachments, envelope"
+	"has_attachments, envelope, coalesce(" EPOCH("withdrawn_at") ", 0) AS withdrawn_epoch, " \
+	"coalesce(withdrawn, '') AS withdrawn_kind, coalesce(" EPOCH("expires_at") ", 0) " \
+	"AS expires_epoch"
 
 /* ms_set_why - the reply's error text (a static string) */
 pn_err ms_set_why(ms_why *why, pn_err err, const char *text)
@@ -129,6 +131,9 @@ static Postern__V1__MessageSummary *summary_at(const PGresult *res,
 	s->seen = pn_pg_bool(res, row, c + 5);
 	s->has_attachments = pn_pg_bool(res, row, c + 6);
 	s->envelope = bytes(res, row, c + 7, pool);
+	s->withdrawn_at = pn_pg_int(res, row, c + 8);
+	s->withdrawn = ms_withdrawal_parse(PQgetvalue(res, row, c + 9));
+	s->expires_at = pn_pg_int(res, row, c + 10);
 	return s;
 }
 
@@ -233,9 +238,12 @@ pn_err ms_insert_message(pn_pg *pg, int64_t mailbox_id,
 	pn_pg_param_bytea(&p, m->envelope.data ? m->envelope.data : (const uint8_t *)"",
 	    m->envelope.len);
 	pn_pg_param_bytea(&p, m->body.data, m->body.len);
+	pn_pg_param_text(&p, m->sender && m->sender[0] ? m->sender : NULL);
+	pn_pg_param_int(&p, m->expires_at);
 	err = pn_pg_exec_prepared(pg, "ms_insert_message",
 	    "INSERT INTO messages (mailbox_id, folder, event_id, size, has_attachments, "
-	    "envelope, body) VALUES ($1, $2, $3, $4, $5, $6, $7) "
+	    "envelope, body, sender, expires_at) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, "
+	    "CASE WHEN $9::bigint > 0 THEN to_timestamp($9::bigint) END) "
 	    "ON CONFLICT (mailbox_id, event_id) DO NOTHING RETURNING id", &p, &res);
 	if (err != PN_OK)
 		return err;
@@ -596,8 +604,8 @@ pn_err ms_db_list(pn_pg *pg, int64_t mailbox_id, int folder, int offset,
 	if ((err = pn_pg_exec_prepared(pg, "ms_list",
 	    "SELECT " EPOCH("mb.last_activity") ", c.total, c.unseen, m.* "
 	    "FROM mailboxes mb "
-	    "CROSS JOIN LATERAL (SELECT count(*) AS total, count(*) FILTER (WHERE NOT seen) "
-	    "AS unseen FROM messages WHERE mailbox_id = mb.id AND folder = $2) c "
+	    "CROSS JOIN LATERAL (SELECT count(*) AS total, count(*) FILTER (WHERE NOT seen "
+	    "AND withdrawn_at IS NULL) AS unseen FROM messages WHERE mailbox_id = mb.id AND folder = $2) c "
 	    "LEFT JOIN LATERAL (SELECT " MSG_COLS " FROM messages "
 	    "WHERE mailbox_id = mb.id AND folder = $2 "
 	    "ORDER BY received_at DESC, id DESC LIMIT $3 OFFSET $4) m ON true "
@@ -634,7 +642,7 @@ pn_err ms_db_get_message(pn_pg *pg, int64_t mailbox_id, int64_t message_id,
 	pn_pg_param_int(&p, mailbox_id);
 	pn_pg_param_int(&p, message_id);
 	if ((err = pn_pg_exec(pg, "SELECT " MSG_COLS ", body FROM messages "
-	    "WHERE mailbox_id = $1 AND id = $2", &p, &res)) != PN_OK)
+	    "WHERE mailbox_id = $1 AND id = $2 AND withdrawn_at IS NULL", &p, &res)) != PN_OK)
 		return ms_db_fail(pg, why, "get message", err);
 	if (PQntuples(res) == 0) {
 		pn_pg_clear(&res);
@@ -643,7 +651,7 @@ pn_err ms_db_get_message(pn_pg *pg, int64_t mailbox_id, int64_t message_id,
 	msg = pn_pool_alloc(pool, sizeof(*msg));
 	postern__v1__message__init(msg);
 	msg->summary = summary_from_row(res, 0, pool);
-	msg->body = bytes(res, 0, 8, pool);
+	msg->body = bytes(res, 0, 11, pool);
 	pn_pg_clear(&res);
 	*msg_r = msg;
 	return PN_OK;

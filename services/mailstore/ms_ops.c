@@ -34,6 +34,12 @@ static pn_err fail(pn_ctx *ctx, pn_err err, const char *why)
 	return err;
 }
 
+/* ms_fail - the same for the operations outside this file */
+pn_err ms_fail(pn_ctx *ctx, pn_err err, const char *why)
+{
+	return fail(ctx, err, why);
+}
+
 /* db_result - PN_OK, or the error with ms_db's reason */
 static pn_err db_result(pn_ctx *ctx, pn_err err, const ms_why *why)
 {

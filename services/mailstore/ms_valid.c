@@ -111,6 +111,15 @@ pn_err ms_check_message(const Postern__V1__NewMessage *m, long max_bytes,
 		*why_r = "message size is negative";
 		return PN_ERR_PARAMS;
 	}
+	if (m->sender && (strlen(m->sender) > MS_ADDRESS_MAX || !ms_text_ok(m->sender))) {
+		*why_r = "message sender must be an address of at most 254 characters";
+		return PN_ERR_PARAMS;
+	}
+	if (m->expires_at < 0 || m->expires_at > MS_TIME_MAX ||
+	    (m->expires_at > 0 && m->folder != POSTERN__V1__FOLDER__FOLDER_INBOX)) {
+		*why_r = "message expires_at must be 0 or a time (INBOX only)";
+		return PN_ERR_PARAMS;
+	}
 	if (m->body.len == 0) {
 		*why_r = "message body is empty";
 		return PN_ERR_PARAMS;
@@ -279,6 +288,38 @@ const char *ms_state_name(int state)
 	default:
 		return NULL;
 	}
+}
+
+/* ms_text_ok - no control characters (UTF-8 passes as it is) */
+int ms_text_ok(const char *s)
+{
+	for (; *s; s++)
+		if ((unsigned char)*s < 0x20 || *s == 0x7f)
+			return 0;
+	return 1;
+}
+
+/* ms_withdrawal_name - enum to the column value (NULL: not withdrawn) */
+const char *ms_withdrawal_name(int w)
+{
+	switch (w) {
+	case POSTERN__V1__WITHDRAWAL__WITHDRAWAL_REVOKED:
+		return "revoked";
+	case POSTERN__V1__WITHDRAWAL__WITHDRAWAL_EXPIRED:
+		return "expired";
+	default:
+		return NULL;
+	}
+}
+
+/* ms_withdrawal_parse - column value to enum (NONE if unknown or empty) */
+int ms_withdrawal_parse(const char *name)
+{
+	if (name && !strcmp(name, "revoked"))
+		return POSTERN__V1__WITHDRAWAL__WITHDRAWAL_REVOKED;
+	if (name && !strcmp(name, "expired"))
+		return POSTERN__V1__WITHDRAWAL__WITHDRAWAL_EXPIRED;
+	return POSTERN__V1__WITHDRAWAL__WITHDRAWAL_NONE;
 }
 
 /* ms_state_parse - column value to enum (UNSPECIFIED if unknown) */

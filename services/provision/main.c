@@ -107,7 +107,11 @@
  *	POSTERN_PROVISION_OPERATOR_KEY  "" - a file holding the operator's
  *		armored OpenPGP public key: its holder may re-issue any mailbox
  *		that is not active (posternctl reissue --operator, prov_ctl.c);
- *		empty = no operator.
+ *		empty = no operator; the same key may revoke any event's
+ *		messages (posternctl revoke --operator, prov_revoke.c).
+ *	POSTERN_PROVISION_EXPIRES_MAX_DAYS  365 (1..3650) how far ahead a
+ *		send event's expires_at may be; the reaper withdraws the
+ *		message on its first pass after that time.
  *	POSTERN_PROVISION_RECEIPTS_WITHOUT_KEY  none - the sender's receipts
  *		(SendEvent.receipts) go encrypted to the sender's OpenPGP key;
  *		for a sender without one: "none" sends nothing, "plain" a
@@ -210,6 +214,8 @@ static const pn_cfg_entry config[] = {
 	    "re-issues of a never-activated mailbox that still renew its inactivity"),
 	PN_CFG_STR("POSTERN_PROVISION_OPERATOR_KEY", "", &prov_cfg.operator_key, 0,
 	    "file with the operator's armored OpenPGP public key (posternctl reissue --operator)"),
+	PN_CFG_INT("POSTERN_PROVISION_EXPIRES_MAX_DAYS", 365, 1, 3650, &prov_cfg.expires_max_days,
+	    "how far ahead a send event's expires_at may be, in days"),
 	PN_CFG_STR("POSTERN_PROVISION_RECEIPTS_WITHOUT_KEY", "none", &prov_cfg.receipts_without_key,
 	    PN_CFG_REQUIRED, "receipts for a sender without an OpenPGP key: none or plain"),
 	PN_BRAND_CFG(&prov_cfg.brand),
@@ -222,6 +228,7 @@ static const pn_op ops[] = {
 	{ POSTERN__V1__PROVISION_REQUEST__OP_PIN_QUERY, "pin_query", prov_op_pin_query },
 	{ POSTERN__V1__PROVISION_REQUEST__OP_PIN_VERIFY, "pin_verify", prov_op_pin_verify },
 	{ POSTERN__V1__PROVISION_REQUEST__OP_REISSUE, "reissue", prov_op_reissue },
+	{ POSTERN__V1__PROVISION_REQUEST__OP_REVOKE, "revoke", prov_op_revoke },
 	PN_OP_END
 };
 

@@ -6,6 +6,9 @@
  * prov_send.c    SendEvent: checks, one key lookup, the recipients in order, the answer
  * prov_mailbox.c a recipient without a key: its temporary mailbox (records, keys, Accept)
  * prov_reissue.c a mailbox never activated, or locked: re-issued (by a send or by hand)
+ * prov_ctl.c     posternctl reissue: the re-issue a person asks for
+ * prov_proof.c   a person proves a key: the challenge of prov_ctl.c and prov_revoke.c
+ * prov_revoke.c  posternctl revoke: an event's messages withdrawn by its sender
  * prov_pgp.c     mails to someone's own key: key-found deliveries, the sender notice
  * prov_pin.c     PinQuery, PinVerify and the lock-out policy
  * prov_pool.c    guest keys made ahead of time by a background thread
@@ -59,6 +62,7 @@ struct prov_config {
 	long keyring_max_age;       /* seconds before the keyring is renewed */
 	long reissue_renew_max;     /* re-issues that still renew last_activity */
 	char *operator_key;         /* file of the operator's OpenPGP public key ("" = none) */
+	long expires_max_days;      /* how far ahead SendEvent.expires_at may be */
 	char *receipts_without_key; /* "none" or "plain": receipts for a sender without a key */
 	pn_brand brand;             /* names, logo, languages, templates */
 };
@@ -366,6 +370,8 @@ pn_err prov_op_send(pn_ctx *ctx, const ProtobufCMessage *request,
     ProtobufCMessage *reply, pn_pool *pool);
 /* prov_event_id_ok - 1..128 printable ASCII without space */
 int prov_event_id_ok(const char *id);
+/* prov_expiry_ok - expires_at is after now and at most POSTERN_PROVISION_EXPIRES_MAX_DAYS ahead */
+int prov_expiry_ok(int64_t expires_at, int64_t now);
 
 /* ---- prov_pin.c ---- */
 pn_err prov_op_pin_query(pn_ctx *ctx, const ProtobufCMessage *request,
@@ -375,6 +381,31 @@ pn_err prov_op_pin_verify(pn_ctx *ctx, const ProtobufCMessage *request,
 /* prov_op_reissue - ReissueMailbox (posternctl reissue): challenge, then re-issue (prov_ctl.c) */
 pn_err prov_op_reissue(pn_ctx *ctx, const ProtobufCMessage *request,
     ProtobufCMessage *reply, pn_pool *pool);
+
+/* ---- prov_proof.c: a person proves a key (challenge, then token) ---- */
+/* prov_proof_sender_key - keylookup's key for address, or NULL (*err_r TEMP when unsure) */
+const Postern__V1__KeyResult *prov_proof_sender_key(prov_state *st, pn_pool *pool,
+    const char *address, pn_err *err_r);
+/*
+ * prov_proof_challenge - a fresh token kept for five minutes for binding
+ * (the request it proves), encrypted to the armored key pub: *challenge_r
+ * in pool; else the error with *why_r
+ */
+pn_err prov_proof_challenge(prov_state *st, pn_pool *pool, const char *binding,
+    const uint8_t *pub, size_t pub_len, ProtobufCBinaryData *challenge_r, const char **why_r);
+/*
+ * prov_proof_redeem - PN_OK when token was issued for exactly binding (not
+ * yet expired); hex_r: the token's hash, which names the request. PERM
+ * otherwise, TEMP without Redis.
+ */
+pn_err prov_proof_redeem(prov_state *st, pn_pool *pool, const char *binding,
+    const ProtobufCBinaryData *token, char hex_r[65], const char **why_r);
+
+/* ---- prov_revoke.c ---- */
+/* prov_op_revoke - RevokeEvent (posternctl revoke): challenge, then withdraw */
+pn_err prov_op_revoke(pn_ctx *ctx, const ProtobufCMessage *request,
+    ProtobufCMessage *reply, pn_pool *pool);
+
 /*
  * prov_lockout - seconds a mailbox stays locked after its n-th consecutive
  * failure: 0 below after, then first * 2^(n - after), capped at a day;

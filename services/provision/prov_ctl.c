@@ -6,15 +6,15 @@
  * re-issued it by a mail: Mailbox.senders) or an operator. The bus does
  * not tell: its CURVE certificate authenticates a program (every
  * posternctl of an installation shares "posternctl"), and the sender
- * field is only a claim. So the person proves a key, in two calls:
+ * field is only a claim. So the person proves a key, in two calls
+ * (prov_proof.c):
  *   1. without a token: provision checks the claim against the mailbox
  *      (NOT_FOUND, nothing said, nothing changed, when the claimed sender
- *      is not one of its senders or has no key) and answers a challenge:
- *      a fresh 256-bit token encrypted to the sender's own OpenPGP key
- *      (from keylookup, the organisation's keyring) or, with as_operator,
- *      to the operator key (POSTERN_PROVISION_OPERATOR_KEY). Redis keeps
- *      prov:rt:<hex BLAKE2b(token)> -> the request it is for (sender,
- *      recipient, with_pin, role), for five minutes - never the token;
+ *      is not one of its senders or has no key) and answers a challenge
+ *      encrypted to the sender's own OpenPGP key (from keylookup, the
+ *      organisation's keyring) or, with as_operator, to the operator key
+ *      (POSTERN_PROVISION_OPERATOR_KEY), bound to (sender, recipient,
+ *      with_pin, role);
  *   2. with the decrypted token: the same request, checked against what
  *      the token is for, is carried out as an event with the id
  *      "reissue/<hash>", so a retry of the same token (a lost answer)
@@ -37,9 +37,6 @@
 #include "postern/log.h"
 #include "postern/pb.h"
 #include "prov.h"
-
-#define TOKEN_BYTES 32
-#define TOKEN_TTL "300"
 
 typedef Postern__V1__Mailbox Mailbox;
 
@@ -76,22 +73,6 @@ static int is_sender(const ctl *c)
 	return 0;
 }
 
-/* sender_key - keylookup's key for address, or NULL (*err_r TEMP when unsure) */
-static const Postern__V1__KeyResult *sender_key(ctl *c, const char *address, pn_err *err_r)
-{
-	Postern__V1__KeyLookupResult *kl = NULL;
-	char *addrs[1] = { (char *)address };
-	const char *why;
-
-	*err_r = pn_kl_lookup(c->st->bus, c->pool, addrs, 1, 1, &kl, &why);
-	if (*err_r != PN_OK)
-		return NULL;
-	if (kl->results[0]->kind != POSTERN__V1__KEY_RESULT__KIND__KEY_FOUND ||
-	    kl->results[0]->public_key.len == 0)
-		return NULL;
-	return kl->results[0];
-}
-
 /* check - the mailbox, the claim, the key; PN_OK or the refusal */
 static pn_err check(ctl *c)
 {
@@ -117,24 +98,12 @@ static pn_err check(ctl *c)
 		return refuse(c, PN_ERR_PERM, "the mailbox is active: only its recipient can "
 		    "open it (password or recovery code)");
 	c->event_sender = c->rq->as_operator ? c->mb->created_by : c->sender;
-	c->key = sender_key(c, c->event_sender, &err);
+	c->key = prov_proof_sender_key(c->st, c->pool, c->event_sender, &err);
 	if (err == PN_ERR_TEMP)
 		return refuse(c, err, "key lookup is unavailable");
 	if (!c->key && !c->rq->as_operator)
 		return refuse(c, PN_ERR_NOTFOUND, "no mailbox of this sender for this recipient");
 	return PN_OK;
-}
-
-/* token_key - "prov:rt:<hex BLAKE2b(token)>" and the event id from the same hash */
-static char *token_key(ctl *c, const uint8_t token[TOKEN_BYTES], char event_id[48])
-{
-	uint8_t h[32];
-	char hex[65];
-
-	crypto_generichash(h, sizeof(h), token, TOKEN_BYTES, NULL, 0);
-	sodium_bin2hex(hex, sizeof(hex), h, sizeof(h));
-	snprintf(event_id, 48, "reissue/%.32s", hex);
-	return pn_pool_printf(c->pool, "prov:rt:%s", hex);
 }
 
 /* binding - what a token is for */
@@ -144,40 +113,20 @@ static char *binding(ctl *c)
 	    c->recipient, c->rq->with_pin ? 1 : 0, c->rq->as_operator ? 1 : 0);
 }
 
-/* challenge - a new token, kept by its hash, encrypted to the person's key */
+/* challenge - a new token for this request, encrypted to the person's key */
 static pn_err challenge(ctl *c, Postern__V1__ReissueResult *res)
 {
-	uint8_t token[TOKEN_BYTES];
-	char text[PROV_LINK_TEXT], event_id[48], *key, *bind = binding(c);
-	const ProtobufCBinaryData *pub = c->rq->as_operator ?
-	    &(ProtobufCBinaryData){ c->st->operator_key.len, c->st->operator_key.data } :
-	    &c->key->public_key;
-	pn_buf cipher = { NULL, 0 };
-	pn_gpg *gpg;
+	const char *why = NULL;
 	pn_err err;
 
-	randombytes_buf(token, sizeof(token));
-	key = token_key(c, token, event_id);
-	pn_b64url(text, sizeof(text), token, sizeof(token));
-	sodium_memzero(token, sizeof(token));
-	if (pn_redis_cmdv(c->st->redis, NULL, "SET", key, bind, "EX", TOKEN_TTL,
-	    (char *)NULL) != PN_OK) {
-		sodium_memzero(text, sizeof(text));
-		return refuse(c, PN_ERR_TEMP, "Redis is unavailable");
-	}
-	if (!(gpg = prov_keyring_lock(c->st->keyring, NULL))) {
-		sodium_memzero(text, sizeof(text));
-		return refuse(c, PN_ERR_TEMP, "GnuPG is not usable; try again");
-	}
-	err = pn_gpg_encrypt(gpg, pub->data, pub->len, text, strlen(text), &cipher);
-	prov_keyring_unlock(c->st->keyring);
-	sodium_memzero(text, sizeof(text));
+	if (c->rq->as_operator)
+		err = prov_proof_challenge(c->st, c->pool, binding(c), c->st->operator_key.data,
+		    c->st->operator_key.len, &res->challenge, &why);
+	else
+		err = prov_proof_challenge(c->st, c->pool, binding(c), c->key->public_key.data,
+		    c->key->public_key.len, &res->challenge, &why);
 	if (err != PN_OK)
-		return refuse(c, err == PN_ERR_TEMP ? err : PN_ERR_INTERNAL,
-		    "cannot encrypt the challenge to the key");
-	res->challenge.data = pn_pool_memdup(c->pool, cipher.data, cipher.len);
-	res->challenge.len = cipher.len;
-	pn_buf_free(&cipher);
+		return refuse(c, err, why);
 	pn_info("msg=\"reissue challenge\" operator=%d", c->rq->as_operator);
 	return PN_OK;
 }
@@ -187,26 +136,15 @@ static pn_err redeem(ctl *c, Postern__V1__ReissueResult *res)
 {
 	Postern__V1__SendEvent ev = POSTERN__V1__SEND_EVENT__INIT;
 	Postern__V1__Outcome *o = pn_pool_alloc(c->pool, sizeof(*o));
-	uint8_t token[TOKEN_BYTES];
-	char event_id[48], *key;
-	redisReply *r = NULL;
+	const char *why = NULL;
+	char hex[65];
 	prov_event e;
-	int ok;
 	pn_err err;
 
-	if (c->rq->token.len != PROV_LINK_TEXT - 1 || pn_b64url_decode(token, sizeof(token),
-	    (const char *)c->rq->token.data, c->rq->token.len) != TOKEN_BYTES)
-		return refuse(c, PN_ERR_PERM, "the token is not valid");
-	key = token_key(c, token, event_id);
-	sodium_memzero(token, sizeof(token));
-	if (pn_redis_cmdv(c->st->redis, &r, "GET", key, (char *)NULL) != PN_OK)
-		return refuse(c, PN_ERR_TEMP, "Redis is unavailable");
-	ok = r->type == REDIS_REPLY_STRING && !strcmp(r->str, binding(c));
-	pn_redis_free(&r);
-	if (!ok)
-		return refuse(c, PN_ERR_PERM, "the token is not valid (expired, or for another request)");
-
-	ev.event_id = pn_pool_strdup(c->pool, event_id);
+	if ((err = prov_proof_redeem(c->st, c->pool, binding(c), &c->rq->token, hex,
+	    &why)) != PN_OK)
+		return refuse(c, err, why);
+	ev.event_id = pn_pool_printf(c->pool, "reissue/%.32s", hex);
 	ev.sender = (char *)c->event_sender;
 	ev.with_pin = c->rq->with_pin;
 	memset(&e, 0, sizeof(e));

@@ -166,6 +166,12 @@ static void event_free(prov_event *e)
 	}
 }
 
+/* prov_expiry_ok - an expiry after now and at most POSTERN_PROVISION_EXPIRES_MAX_DAYS ahead */
+int prov_expiry_ok(int64_t expires_at, int64_t now)
+{
+	return expires_at > now && expires_at - now <= (int64_t)prov_cfg.expires_max_days * 86400;
+}
+
 /* check_event - whole-event checks before anything is stored */
 static pn_err check_event(pn_ctx *ctx, const Postern__V1__SendEvent *ev,
     pn_mime_info *info, char *sender, const char **why_r)
@@ -179,6 +185,11 @@ static pn_err check_event(pn_ctx *ctx, const Postern__V1__SendEvent *ev,
 	}
 	if (pn_addr_normalise(ev->sender ? ev->sender : "", sender, PN_ADDR_MAX + 1, &why) < 0) {
 		pn_ctx_error(ctx, "sender: %s", why);
+		return PN_ERR_PARAMS;
+	}
+	if (ev->expires_at != 0 && !prov_expiry_ok(ev->expires_at, (int64_t)time(NULL))) {
+		pn_ctx_error(ctx, "expires_at must be in the future and at most %ld days ahead "
+		    "(POSTERN_PROVISION_EXPIRES_MAX_DAYS)", prov_cfg.expires_max_days);
 		return PN_ERR_PARAMS;
 	}
 	if (ev->n_recipients == 0) {

@@ -47,11 +47,16 @@
  *	DeleteMailboxes (take, inactive_before, request_id) to delete,
  *	ListInactive (claim_seconds, unwarned_only, walk) to warn and for
  *	--dry-run, QueueMail (warn_inactive_before), ListTombstones,
- *	ForgetTombstones, PruneAudit.
+ *	ForgetTombstones, PruneAudit, ExpireMessages (messages whose
+ *	sender's expires_at has passed are withdrawn; each by one replica
+ *	only, then their copies in the web UI's Redis caches are cleared).
  * ENVIRONMENT
  *	The common variables (lib/include/postern/service.h); health port
  *	default 9105. Any variable may instead be given as NAME_FILE.
  *	POSTERN_REAPER_INTERVAL_S  3600 (10..604800) between passes.
+ *	POSTERN_REAPER_EXPIRE_INTERVAL_S  60 (10..604800) between passes
+ *		that only withdraw expired messages (long-lived mode): a
+ *		message goes within this long after its expires_at.
  *	POSTERN_INACTIVITY_DAYS  90 (1..3650) idle days before deletion.
  *	POSTERN_REAPER_WARN_DAYS  14 (0..3649) warn this many days before
  *		deletion (at inactivity >= INACTIVITY - WARN days); 0 = off;
@@ -100,7 +105,8 @@
  *	warned, errors) and one per pass. /metrics adds
  *	postern_reaper_scanned_total, postern_reaper_deleted_total,
  *	postern_reaper_warned_total,
- *	postern_reaper_finished_total, postern_reaper_errors_total,
+ *	postern_reaper_finished_total, postern_reaper_expired_total,
+ *	postern_reaper_errors_total,
  *	postern_reaper_last_run_seconds and
  *	postern_reaper_last_success_timestamp_seconds.
  *	Exit 0 after SIGTERM or a --once pass without errors; 1 if it cannot
@@ -114,6 +120,8 @@
 static const pn_cfg_entry config[] = {
 	PN_CFG_INT("POSTERN_REAPER_INTERVAL_S", 3600, 10, 604800, &reap_cfg.interval_s,
 	    "seconds between passes (long-lived mode)"),
+	PN_CFG_INT("POSTERN_REAPER_EXPIRE_INTERVAL_S", 60, 10, 604800, &reap_cfg.expire_interval_s,
+	    "seconds between passes that only withdraw expired messages"),
 	PN_CFG_INT("POSTERN_INACTIVITY_DAYS", 90, 1, 3650, &reap_cfg.inactivity_days,
 	    "idle days before a mailbox is deleted"),
 	PN_CFG_INT("POSTERN_REAPER_WARN_DAYS", 14, 0, 3649, &reap_cfg.warn_days,

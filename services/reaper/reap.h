@@ -1,7 +1,8 @@
 /*
  * reap.h - the reaper's logic, apart from its sockets.
  *
- * reap_run.c   one pass: finish earlier deletions (tombstones), delete
+ * reap_run.c   one pass: finish earlier deletions (tombstones), withdraw
+ *              expired messages, delete
  *              what is past the limit (mailstore takes each batch), warn
  *              what is near it, prune the audit log of mailboxes gone
  *              longer than its retention; or, dry, only count. It talks to the world through reap_backend, so the
@@ -37,6 +38,7 @@ struct reap_config {
 	long warn_days;              /* 0 = no warning */
 	long batch;
 	long claim_s;
+	long expire_interval_s;      /* expiry-only passes between full ones */
 	char *redis;
 	char *redis_password;
 	long redis_timeout_ms;
@@ -56,6 +58,12 @@ typedef struct reap_box {
 	int64_t last_activity;       /* Unix seconds */
 	const char *locale;          /* the mailbox's language ("" = default) */
 } reap_box;
+
+/* One withdrawn message: which, and whose mailbox's web caches to clear. */
+typedef struct reap_msg {
+	int64_t mailbox_id;
+	int64_t message_id;
+} reap_msg;
 
 /*
  * What a pass needs from the world. Each call returns PN_OK or an error
@@ -95,6 +103,18 @@ typedef struct reap_backend {
 	/* forget_tombstones - their Redis state is gone */
 	pn_err (*forget_tombstones)(void *arg, const int64_t *ids, size_t n);
 	/*
+	 * expire - mailstore withdraws up to limit messages past their
+	 * expires_at (rows it can lock now; each by exactly one caller) and
+	 * returns them; dry_run: only lists them. None left: *n_r = 0.
+	 */
+	pn_err (*expire)(void *arg, int limit, int dry_run, reap_msg **msgs_r, size_t *n_r,
+	    pn_pool *pool);
+	/*
+	 * forget_messages - the web UI's copies of n withdrawn messages of one
+	 * mailbox: its folder version and its sessions' envelope caches
+	 */
+	pn_err (*forget_messages)(void *arg, int64_t mailbox_id, const int64_t *ids, size_t n);
+	/*
 	 * prune_audit - the audit log (and finished receipts) of mailboxes
 	 * gone for longer than retention_s, one batch; *rows_r: rows deleted
 	 * (0: nothing left). NULL: the backend has no audit log.
@@ -109,6 +129,7 @@ typedef struct reap_policy {
 	long batch;
 	long claim_s;
 	int dry_run;
+	int expire_only;             /* an expiry pass between full passes */
 	const char *public_url;
 	const char *mail_from;       /* From: header value */
 	const pn_brand *brand;       /* names, languages, templates */
@@ -129,6 +150,8 @@ typedef struct reap_stats {
 	long would_delete;           /* --dry-run */
 	long would_warn;
 	long pending_tombstones;     /* --dry-run: earlier deletions to finish */
+	long expired;                /* messages withdrawn past their expires_at */
+	long would_expire;           /* --dry-run (at most one batch is listed) */
 	long pruned;                 /* audit rows deleted (their mailboxes gone long enough) */
 } reap_stats;
 

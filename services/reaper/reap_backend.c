@@ -254,6 +254,43 @@ static pn_err be_forget_redis(void *arg, const reap_box *boxes, size_t n)
 	return err;
 }
 
+static pn_err be_expire(void *arg, int limit, int dry_run, reap_msg **msgs_r, size_t *n_r,
+    pn_pool *pool)
+{
+	reap_real *r = arg;
+	Postern__V1__ExpireMessages x = POSTERN__V1__EXPIRE_MESSAGES__INIT;
+	Postern__V1__Withdrawn *w;
+	reap_msg *m;
+	const char *why;
+	pn_err err;
+
+	*msgs_r = NULL;
+	*n_r = 0;
+	x.take = limit;
+	x.dry_run = dry_run;
+	if ((err = pn_ms_expire_messages(r->bus, pool, &x, &w, &why)) != PN_OK)
+		return err;
+	if (w->n_messages > (size_t)limit) {
+		pn_warn("msg=\"malformed expire_messages reply\" take=%d", limit);
+		return PN_ERR_INTERNAL;
+	}
+	m = pn_pool_alloc(pool, sizeof(*m) * (w->n_messages ? w->n_messages : 1));
+	for (size_t i = 0; i < w->n_messages; i++) {
+		m[i].mailbox_id = w->messages[i]->mailbox_id;
+		m[i].message_id = w->messages[i]->message_id;
+	}
+	*msgs_r = m;
+	*n_r = w->n_messages;
+	return PN_OK;
+}
+
+static pn_err be_forget_messages(void *arg, int64_t mailbox_id, const int64_t *ids, size_t n)
+{
+	reap_real *r = arg;
+
+	return pn_redis_messages_withdrawn(r->redis, mailbox_id, ids, n);
+}
+
 void reap_real_backend(reap_real *r, reap_backend *b)
 {
 	memset(b, 0, sizeof(*b));
@@ -264,5 +301,7 @@ void reap_real_backend(reap_real *r, reap_backend *b)
 	b->tombstones = be_tombstones;
 	b->forget_redis = be_forget_redis;
 	b->forget_tombstones = be_forget_tombstones;
+	b->expire = be_expire;
+	b->forget_messages = be_forget_messages;
 	b->prune_audit = be_prune_audit;
 }

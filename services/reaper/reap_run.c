@@ -1,20 +1,29 @@
 /*
  * reap_run.c - one pass of the reaper.
  *
- * A pass has three phases, each in batches of pol->batch mailboxes:
+ * A pass has five phases, each in batches of pol->batch:
  *
  *   1. finish: tombstones left by deletions whose Redis clean-up did not
  *      happen (a reaper killed between the two, or Redis down): delete
  *      the batch's Redis keys and keylookup cache entries, then forget
  *      the tombstones.
- *   2. delete: mailstore takes the next batch of mailboxes idle for
+ *   2. expire: mailstore withdraws the messages whose sender's expires_at
+ *      has passed (ExpireMessages: rows locked with SKIP LOCKED, so each
+ *      is withdrawn by one replica only), then the web UI's copies of them
+ *      go from Redis (folder version, envelope caches). A lost Redis step
+ *      is bounded by the page cache's maximum age. An expiry-only pass
+ *      (pol->expire_only, every POSTERN_REAPER_EXPIRE_INTERVAL_S) runs
+ *      just this phase, so a message goes within that interval.
+ *   3. delete: mailstore takes the next batch of mailboxes idle for
  *      inactivity_days and deletes it in one statement (DeleteMailboxes
  *      with take: rows locked with SKIP LOCKED, the idle test made on the
  *      locked row, tombstones in the same transaction), then the batch's
  *      Redis state in one round trip, then the tombstones.
- *   3. warn: claim mailboxes idle for inactivity_days - warn_days that
+ *   4. warn: claim mailboxes idle for inactivity_days - warn_days that
  *      were not warned in this inactivity period and queue the warning
  *      (the re-check and warned_at are in mailstore's transaction).
+ *   5. prune: the audit log of mailboxes gone longer than its retention
+ *      (phase_prune).
  *
  * Delete order. PostgreSQL first, Redis after its COMMIT, the tombstone
  * last. The DELETE and the tombstone are one transaction, so at every
@@ -126,6 +135,60 @@ static pn_err phase_finish(const reap_backend *b, const reap_policy *pol,
 	}
 	if (err != PN_OK) {
 		pn_warn("msg=\"cannot list tombstones\" error=%s", pn_err_str(err));
+		st->errors++;
+	}
+	return err;
+}
+
+/* forget_withdrawn - clear the web UI's copies, one call per mailbox; failures counted */
+static void forget_withdrawn(const reap_backend *b, const reap_msg *m, size_t n,
+    reap_stats *st, pn_pool *pool)
+{
+	int64_t *ids = pn_pool_alloc(pool, sizeof(*ids) * (n ? n : 1));
+
+	for (size_t i = 0; i < n; i++) {
+		size_t k = 0;
+		int done = 0;
+
+		for (size_t j = 0; j < i && !done; j++)
+			done = m[j].mailbox_id == m[i].mailbox_id;
+		if (done)
+			continue;
+		for (size_t j = i; j < n; j++)
+			if (m[j].mailbox_id == m[i].mailbox_id)
+				ids[k++] = m[j].message_id;
+		if (b->forget_messages(b->arg, m[i].mailbox_id, ids, k) != PN_OK) {
+			pn_warn("msg=\"cannot clear the web caches of expired messages\" "
+			    "mailbox=%" PRId64, m[i].mailbox_id);
+			st->errors++;
+		}
+	}
+}
+
+/* phase_expire - withdraw what has expired, batch by batch; dry: count one batch */
+static pn_err phase_expire(const reap_backend *b, const reap_policy *pol, reap_stats *st)
+{
+	pn_err err = PN_OK;
+
+	while (!stopping(pol)) {
+		pn_pool *pool = pn_pool_new();
+		reap_msg *m = NULL;
+		size_t n = 0;
+
+		err = b->expire(b->arg, (int)pol->batch, pol->dry_run, &m, &n, pool);
+		if (err == PN_OK && pol->dry_run)
+			st->would_expire += (long)n;
+		else if (err == PN_OK && n > 0) {
+			st->expired += (long)n;
+			forget_withdrawn(b, m, n, st, pool);
+			pn_info("msg=batch phase=expire withdrawn=%zu", n);
+		}
+		pn_pool_destroy(&pool);
+		if (err != PN_OK || n < (size_t)pol->batch || pol->dry_run)
+			break;
+	}
+	if (err != PN_OK) {
+		pn_warn("msg=\"cannot expire messages\" error=%s", pn_err_str(err));
 		st->errors++;
 	}
 	return err;
@@ -322,7 +385,11 @@ pn_err reap_run(const reap_backend *b, const reap_policy *pol, time_t now,
 	pn_err err;
 
 	reap_cutoffs(pol, now, &delete_before, &warn_before);
+	if (pol->expire_only)
+		return phase_expire(b, pol, st);
 	if ((err = phase_finish(b, pol, st)) != PN_OK)
+		return err;
+	if ((err = phase_expire(b, pol, st)) != PN_OK)
 		return err;
 	if (pol->dry_run) {
 		if ((err = walk(b, pol, now, delete_before, 0, delete_before, st)) != PN_OK)

@@ -71,6 +71,8 @@ static void account(const reap_stats *st, pn_err err, double secs)
 	    (double)st->deleted);
 	pn_metrics_add("postern_reaper_warned_total", "expiry warnings queued",
 	    (double)st->warned);
+	pn_metrics_add("postern_reaper_expired_total", "messages withdrawn past their expiry",
+	    (double)st->expired);
 	pn_metrics_add("postern_reaper_finished_total",
 	    "earlier deletions whose Redis state was removed", (double)st->finished);
 	pn_metrics_add("postern_reaper_errors_total", "failed reaper steps",
@@ -80,15 +82,16 @@ static void account(const reap_stats *st, pn_err err, double secs)
 		pn_metrics_set("postern_reaper_last_success_timestamp_seconds",
 		    "end of the last pass without errors", (double)time(NULL));
 	pn_info("msg=\"pass done\" dry_run=%d status=%s scanned=%ld deleted=%ld "
-	    "warned=%ld warn_skipped=%ld finished=%ld errors=%ld would_delete=%ld "
-	    "would_warn=%ld pending_tombstones=%ld audit_pruned=%ld ms=%.0f", reap_cfg.dry_run,
-	    pn_err_str(err), st->scanned, st->deleted, st->warned,
-	    st->warn_skipped, st->finished, st->errors, st->would_delete, st->would_warn,
-	    st->pending_tombstones, st->pruned, secs * 1e3);
+	    "warned=%ld warn_skipped=%ld finished=%ld expired=%ld errors=%ld would_delete=%ld "
+	    "would_warn=%ld would_expire=%ld pending_tombstones=%ld audit_pruned=%ld ms=%.0f",
+	    reap_cfg.dry_run, pn_err_str(err), st->scanned, st->deleted, st->warned,
+	    st->warn_skipped, st->finished, st->expired, st->errors, st->would_delete,
+	    st->would_warn, st->would_expire, st->pending_tombstones, st->pruned, secs * 1e3);
 }
 
 /* pass - one pass with a fresh run id; returns its stats */
-static pn_err pass(pn_ctx *ctx, const reap_backend *b, unsigned seq, reap_stats *st)
+static pn_err pass(pn_ctx *ctx, const reap_backend *b, unsigned seq, int expire_only,
+    reap_stats *st)
 {
 	char host[64] = "", run_id[128];
 	struct timespec t0, t1;
@@ -105,6 +108,7 @@ static pn_err pass(pn_ctx *ctx, const reap_backend *b, unsigned seq, reap_stats 
 	pol.batch = reap_cfg.batch;
 	pol.claim_s = reap_cfg.claim_s;
 	pol.dry_run = reap_cfg.dry_run;
+	pol.expire_only = expire_only;
 	pol.public_url = reap_cfg.public_url;
 	pol.mail_from = reap_cfg.mail_from;
 	pol.brand = &reap_cfg.brand;
@@ -119,8 +123,21 @@ static pn_err pass(pn_ctx *ctx, const reap_backend *b, unsigned seq, reap_stats 
 	err = reap_run(b, &pol, time(NULL), st);
 	clock_gettime(CLOCK_MONOTONIC, &t1);
 	secs = (double)(t1.tv_sec - t0.tv_sec) + (double)(t1.tv_nsec - t0.tv_nsec) / 1e9;
-	account(st, err, secs);
+	if (!expire_only)
+		account(st, err, secs);
+	else if (st->expired || st->errors)
+		pn_metrics_add("postern_reaper_expired_total", "messages withdrawn past their expiry",
+		    (double)st->expired);
 	return err;
+}
+
+/* monotonic_s - seconds of the monotonic clock */
+static long monotonic_s(void)
+{
+	struct timespec t;
+
+	clock_gettime(CLOCK_MONOTONIC, &t);
+	return (long)t.tv_sec;
 }
 
 void reap_background(pn_ctx *ctx)
@@ -129,6 +146,8 @@ void reap_background(pn_ctx *ctx)
 	reap_backend b;
 	reap_stats st;
 	unsigned seq = 0;
+	long last_full = 0, nap;
+	int expire_only = 0;
 	pn_err err;
 
 	if (real == NULL) {
@@ -141,24 +160,30 @@ void reap_background(pn_ctx *ctx)
 	    "warn_days=%ld batch=%ld claim_s=%ld", reap_cfg.once, reap_cfg.dry_run,
 	    reap_cfg.interval_s, reap_cfg.inactivity_days, reap_cfg.warn_days,
 	    reap_cfg.batch, reap_cfg.claim_s);
+	/* full passes every interval_s; expiry-only passes every expire_interval_s between */
+	nap = reap_cfg.expire_interval_s < reap_cfg.interval_s ? reap_cfg.expire_interval_s :
+	    reap_cfg.interval_s;
 	do {
-		err = pass(ctx, &b, ++seq, &st);
+		expire_only = seq > 0 && monotonic_s() - last_full < reap_cfg.interval_s;
+		if (!expire_only)
+			last_full = monotonic_s();
+		err = pass(ctx, &b, ++seq, expire_only, &st);
 		if (reap_cfg.once) {
 			failed = err != PN_OK || st.errors > 0;
 			if (reap_cfg.dry_run)
 				printf("reaper: dry-run would_delete=%ld would_warn=%ld "
-				    "pending_tombstones=%ld scanned=%ld errors=%ld\n",
-				    st.would_delete, st.would_warn, st.pending_tombstones,
-				    st.scanned, st.errors);
+				    "would_expire=%ld pending_tombstones=%ld scanned=%ld errors=%ld\n",
+				    st.would_delete, st.would_warn, st.would_expire,
+				    st.pending_tombstones, st.scanned, st.errors);
 			else
 				printf("reaper: deleted=%ld warned=%ld "
-				    "warn_skipped=%ld finished=%ld scanned=%ld errors=%ld\n",
+				    "warn_skipped=%ld finished=%ld expired=%ld scanned=%ld errors=%ld\n",
 				    st.deleted, st.warned, st.warn_skipped,
-				    st.finished, st.scanned, st.errors);
+				    st.finished, st.expired, st.scanned, st.errors);
 			fflush(stdout);
 			break;
 		}
-	} while (!pn_ctx_sleep(ctx, reap_cfg.interval_s * 1000L));
+	} while (!pn_ctx_sleep(ctx, nap * 1000L));
 	reap_real_destroy(&real);
 }
 

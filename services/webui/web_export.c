@@ -103,8 +103,13 @@ static int add_folder(web_req *rq, int folder, const char *dir, web_buf *tar, in
 			pn_buf plain = { NULL, 0 };
 			char name[100];
 
-			if (!(m = web_get_message(rq, pg->messages[i]->id, &err)))
+			if (pg->messages[i]->withdrawn_at)
+				continue;           /* revoked or expired: nothing left to export */
+			if (!(m = web_get_message(rq, pg->messages[i]->id, &err))) {
+				if (err == PN_ERR_NOTFOUND)
+					continue;   /* withdrawn since the page was listed */
 				return err == PN_ERR_TEMP ? 503 : 500;
+			}
 			if ((err = web_key_decrypt(rq, &m->body, &plain)) != PN_OK)
 				return err == PN_ERR_TEMP ? 503 : 500;
 			if (tar->len + plain.len + 3 * TAR_BLOCK > (size_t)web_cfg.export_max) {

@@ -81,8 +81,12 @@ static size_t page_envelopes(web_req *rq, const Postern__V1__FolderPage *pg, web
 		pn_buf plain = { NULL, 0 };
 		pn_err err;
 
-		if (hit[i])
+		if (hit[i] || s->withdrawn_at) {
+			/* a withdrawn message has no envelope; a cached one is never shown */
+			if (s->withdrawn_at)
+				memset(&env[i], 0, sizeof(env[i]));
 			continue;
+		}
 		memset(&env[i], 0, sizeof(env[i]));
 		if ((err = web_key_decrypt(rq, &s->envelope, &plain)) != PN_OK) {
 			pn_warn("msg=\"cannot decrypt an envelope\" message=%lld status=%s",
@@ -102,6 +106,20 @@ static size_t page_envelopes(web_req *rq, const Postern__V1__FolderPage *pg, web
 	free(hit);
 	free(ids);
 	return n_bad;
+}
+
+/* withdrawn_row - a message its sender took back, or that expired: when, nothing else */
+static void withdrawn_row(web_buf *b, const Postern__V1__MessageSummary *s)
+{
+	char date[64], line[256];
+
+	web_html_date(date, sizeof(date), s->withdrawn_at);
+	web_tfmt(line, sizeof(line), s->withdrawn == POSTERN__V1__WITHDRAWAL__WITHDRAWAL_EXPIRED ?
+	    TXT->withdrawn_expired : TXT->withdrawn_revoked, date, NULL, NULL);
+	web_buf_puts(b, "<li><p class=\"msg withdrawn\"><span class=\"dot\" "
+	    "aria-hidden=\"true\"></span><span class=\"subject\">");
+	web_buf_esc(b, line);
+	web_buf_puts(b, "</span></p></li>\n");
 }
 
 /* web_folder_rows_html - the part of a folder page that comes from mailstore */
@@ -131,6 +149,10 @@ void web_folder_rows_html(web_buf *b, const Postern__V1__FolderPage *pg, const w
 		char date[64], size[32];
 		int unread = !s->seen && !sent;
 
+		if (s->withdrawn_at) {
+			withdrawn_row(b, s);
+			continue;
+		}
 		web_html_date(date, sizeof(date), s->received_at);
 		web_html_size(size, sizeof(size), s->size);
 		web_buf_printf(b, "<li><a class=\"msg%s\" href=\"/msg/%lld\">"

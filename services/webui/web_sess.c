@@ -203,7 +203,7 @@ void web_env_key(const web_sess *s, char out[80])
 	char id[65];
 
 	web_sess_id(s->c, id);
-	snprintf(out, 80, "web:e:%s", id);
+	snprintf(out, 80, PN_REDIS_ENV_PREFIX "%s", id);
 }
 
 /* web_sess_ttl - what is left of the session's life */

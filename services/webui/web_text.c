@@ -74,6 +74,8 @@ static const web_text web_text_en = {
 	.has_attachment = N_("Has attachments"),
 	.newer = N_("Newer"),
 	.older = N_("Older"),
+	.withdrawn_revoked = N_("Withdrawn by the sender on {1}"),
+	.withdrawn_expired = N_("Expired on {1}: removed as the sender asked"),
 
 	.back = N_("Back"),
 	.from = N_("From"),

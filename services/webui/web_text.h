@@ -43,6 +43,8 @@ typedef struct web_text {
 	const char *col_from, *col_to, *col_subject, *col_date, *col_size;
 	const char *no_subject, *unread, *has_attachment;
 	const char *newer, *older;
+	const char *withdrawn_revoked;    /* {1} the date it was withdrawn */
+	const char *withdrawn_expired;    /* {1} the date it expired */
 
 	/* read */
 	const char *back, *from, *to, *cc, *date, *attachments, *download;

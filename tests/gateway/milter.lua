@@ -100,6 +100,20 @@ elseif scenario == "note" then
 	check(body(conn, text) == SMFIR_CONTINUE, "eom answer is not continue")
 	check(mt.eom_check(conn, MT_RCPTDELETE, "<" .. guest .. ">"), "guest not deleted")
 	check(mt.eom_check(conn, MT_HDRCHANGE, "X-Postern-Note"), "note header not removed")
+elseif scenario == "expires" then
+	-- an expiry by header: handed to provision, taken out of the mail
+	envelope(conn, "<" .. sender .. ">", { "<" .. guest .. ">", "<" .. internal .. ">" })
+	check(headers(conn, std_headers("[secure] For a week", {
+		{ "X-Postern-Expires", " 7d" } })) == SMFIR_CONTINUE, "eoh")
+	check(body(conn, text) == SMFIR_CONTINUE, "eom answer is not continue")
+	check(mt.eom_check(conn, MT_RCPTDELETE, "<" .. guest .. ">"), "guest not deleted")
+	check(mt.eom_check(conn, MT_HDRCHANGE, "X-Postern-Expires"), "expiry header not removed")
+elseif scenario == "expires_bad" then
+	-- an expiry that is not a strict duration: refused, nothing stored
+	envelope(conn, "<" .. sender .. ">", { "<" .. guest .. ">" })
+	check(headers(conn, std_headers("[secure] Soon", {
+		{ "X-Postern-Expires", "7 days" } })) == SMFIR_CONTINUE, "eoh")
+	check(body(conn, text) == SMFIR_REPLYCODE, "eom answer is not a reply code")
 elseif scenario == "receipts" then
 	-- the sender asks for receipts by header: handed to provision, taken out of the mail
 	envelope(conn, "<" .. sender .. ">", { "<" .. guest .. ">", "<" .. internal .. ">" })

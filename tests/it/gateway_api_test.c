@@ -583,6 +583,82 @@ static void test_pin(void **state)
 	resp_free(&r);
 }
 
+/* revoke_post - POST /api/v1/revoke with the right token */
+static int revoke_post(resp *r, const char *json)
+{
+	return api(r, F->api, "POST", "/api/v1/revoke", TOKEN, "application/json", json,
+	    strlen(json));
+}
+
+/*
+ * revoke: a send with "expires" stores the expiry; another sender is 403
+ * and changes nothing; alice gets a challenge her key opens, and with the
+ * token the recipient's copy is withdrawn; a wrong token is 403; loose
+ * durations and unknown members are 400
+ */
+static void test_revoke(void **state)
+{
+	char rcpts[256], extra[160], ev[96], json[512], path[512], out[512], *body, *token;
+	FILE *fp;
+	resp r;
+	(void)state;
+
+	snprintf(ev, sizeof(ev), "ga-%s-rv", F->tag);
+	snprintf(rcpts, sizeof(rcpts), "[\"%s\"]", addr("dana"));
+	snprintf(extra, sizeof(extra), ",\"event_id\":\"%s\",\"expires\":\"7d\"", ev);
+	body = send_body(addr("alice"), rcpts, "Mistake", 0, extra);
+	assert_int_equal(post(&r, F->api, body), 200);
+	resp_free(&r);
+	free(body);
+	assert_int_equal(th_sql_longf(F->st.dsn, "SELECT count(*) FROM messages WHERE event_id = "
+	    "'%s' AND expires_at > now() + interval '6 days' AND sender = '%s'", ev, addr("alice")), 1);
+	body = send_body(addr("alice"), rcpts, "Loose", 0, ",\"expires\":\"7 days\"");
+	assert_int_equal(post(&r, F->api, body), 400);
+	error_is(&r, 400, "must be a duration such as");
+	resp_free(&r);
+	free(body);
+
+	/* another sender: refused, nothing withdrawn */
+	snprintf(json, sizeof(json), "{\"sender\":\"%s\",\"event_id\":\"%s\"}", addr("kim"), ev);
+	assert_int_equal(revoke_post(&r, json), 403);
+	error_is(&r, 403, "someone else");
+	resp_free(&r);
+	snprintf(json, sizeof(json), "{\"sender\":\"%s\",\"event_id\":\"%s\",\"as\":1}",
+	    addr("alice"), ev);
+	assert_int_equal(revoke_post(&r, json), 400);
+	resp_free(&r);
+	assert_int_equal(th_sql_longf(F->st.dsn, "SELECT count(*) FROM messages WHERE event_id = "
+	    "'%s' AND withdrawn_at IS NULL", ev), 1);
+
+	/* alice: the challenge, her key opens it, the token withdraws */
+	snprintf(json, sizeof(json), "{\"sender\":\"%s\",\"event_id\":\"%s\"}", addr("alice"), ev);
+	assert_int_equal(revoke_post(&r, json), 200);
+	json_ok(r.head);
+	assert_non_null(jfield(r.body, -1, "challenge"));
+	snprintf(path, sizeof(path), "%s/challenge.asc", F->senderhome);
+	snprintf(out, sizeof(out), "%s/challenge.txt", F->senderhome);
+	assert_non_null(fp = fopen(path, "w"));
+	fputs(jfield(r.body, -1, "challenge"), fp);
+	fclose(fp);
+	resp_free(&r);
+	assert_int_equal(th_gpg(F->senderhome, out, "--decrypt", path, (char *)NULL), 0);
+	assert_non_null(token = th_read_file(out, NULL));
+	assert_int_equal(strlen(token), 43);
+	snprintf(json, sizeof(json), "{\"sender\":\"%s\",\"event_id\":\"%s\",\"token\":\"%sx\"}",
+	    addr("alice"), ev, token);
+	assert_int_equal(revoke_post(&r, json), 403);
+	resp_free(&r);
+	snprintf(json, sizeof(json), "{\"sender\":\"%s\",\"event_id\":\"%s\",\"token\":\"%s\"}",
+	    addr("alice"), ev, token);
+	assert_int_equal(revoke_post(&r, json), 200);
+	assert_non_null(strstr(r.body, addr("dana")));
+	assert_true(atol(jfield(r.body, -1, "withdrawn_at")) > 0);
+	resp_free(&r);
+	free(token);
+	assert_int_equal(th_sql_longf(F->st.dsn, "SELECT count(*) FROM messages WHERE event_id = "
+	    "'%s' AND withdrawn = 'revoked' AND octet_length(body) = 0", ev), 1);
+}
+
 /* every refusal, each with its JSON reason and headers */
 static void test_errors(void **state)
 {
@@ -866,6 +942,7 @@ int main(void)
 		cmocka_unit_test(test_send_creates_mailbox),
 		cmocka_unit_test(test_send_derived_event),
 		cmocka_unit_test(test_pin),
+		cmocka_unit_test(test_revoke),
 		cmocka_unit_test(test_errors),
 		cmocka_unit_test(test_no_token_no_start),
 		cmocka_unit_test(test_unavailable),

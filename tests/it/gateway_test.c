@@ -15,6 +15,9 @@
  *   - no trigger, the null sender: accepted untouched after the headers;
  *   - internal recipients only: the marks go, no mailbox;
  *   - internal, key holder and guest at once;
+ *   - X-Postern-Expires: the expiry is stored with the message, the header
+ *     goes; a value that is not a strict duration is refused (554),
+ *     nothing stored;
  *   - oversize (552), malformed mail (554), invalid recipient (550);
  *   - provision stopped: 451, the envelope untouched, nothing stored.
  *
@@ -237,6 +240,20 @@ static void test_note_header(void **state)
 	free(mail);
 }
 
+/* X-Postern-Expires: stored as the message's expiry; a loose value refused */
+static void test_expires_header(void **state)
+{
+	(void)state;
+
+	assert_int_equal(scenario("expires", ext("edda"), "tok-exp"), 0);
+	assert_int_equal(th_sql_longf(F->st.dsn, "SELECT count(*) FROM messages m JOIN mailboxes b "
+	    "ON b.id = m.mailbox_id WHERE b.address = '%s' AND m.expires_at BETWEEN "
+	    "now() + interval '7 days' - interval '2 minutes' AND now() + interval '7 days'",
+	    ext("edda")), 1);
+	assert_int_equal(scenario("expires_bad", ext("egon"), "tok-exp-bad"), 0);
+	assert_int_equal(mailbox_count(ext("egon")), 0);
+}
+
 /* X-Postern-Receipts: yes asks for the sender's receipts (a receipt request kept), the header goes */
 static void test_receipts_header(void **state)
 {
@@ -313,6 +330,7 @@ int main(void)
 		cmocka_unit_test(test_retry_is_the_same_event),
 		cmocka_unit_test(test_header_trigger_with_pin),
 		cmocka_unit_test(test_note_header),
+		cmocka_unit_test(test_expires_header),
 		cmocka_unit_test(test_receipts_header),
 		cmocka_unit_test(test_untriggered_passes),
 		cmocka_unit_test(test_internal_only),

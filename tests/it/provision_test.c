@@ -23,6 +23,15 @@
  *   - posternctl reissue: a sender who is not the mailbox's, or has no
  *     key, gets nothing and changes nothing; the creator and the operator
  *     (a key of their own, proven by the challenge) get a new link and PIN;
+ *   - posternctl revoke: another sender (with a key or without) is refused
+ *     and nothing changes; the event's sender withdraws one recipient's
+ *     copy, then all (the first again, harmless), so does the operator;
+ *     the rows keep nothing of the message; send --expires stores the
+ *     expiry, refuses bad durations and ones beyond the bound;
+ *   - posternctl mailbox list|show|lock|reissue|delete against the real
+ *     stack: without --yes and without a terminal nothing is done; with it
+ *     the states and counts (no content), the lock, the operator's
+ *     re-issue, the delete (with a tombstone, and again harmless);
  *   - posternctl send --sent-copy: the PIN header only in the sent copy;
  *   - PinVerify: OK, wrong with tries left, lock-out, LOCKED with the
  *     mailbox locked in mailstore and the sender told;
@@ -1330,6 +1339,196 @@ static void test_notice_no_key(void **state)
 	pn_pool_destroy(&pool);
 }
 
+/* ctl_batch - posternctl with args as a script runs it: standard input /dev/null */
+static int ctl_batch(const char *out_path, ...)
+{
+	char bin[512];
+	const char *argv[44];
+	int n = 0;
+	va_list ap;
+	const char *a;
+
+	snprintf(bin, sizeof(bin), "%s/posternctl", th_env("POSTERN_TEST_BIN"));
+	argv[n++] = "/bin/sh";
+	argv[n++] = "-c";
+	argv[n++] = "exec \"$@\" </dev/null";
+	argv[n++] = "sh";
+	argv[n++] = bin;
+	va_start(ap, out_path);
+	while ((a = va_arg(ap, const char *)) != NULL && n < 43)
+		argv[n++] = a;
+	va_end(ap);
+	argv[n] = NULL;
+	return th_run(argv, ctl_env(), out_path);
+}
+
+/* withdrawn_count - the event's messages withdrawn (as kind), and those that keep nothing */
+static long withdrawn_count(const char *event, const char *kind)
+{
+	return sql_int("SELECT count(*) FROM messages WHERE event_id = '%s' AND withdrawn = '%s' "
+	    "AND octet_length(body) = 0 AND octet_length(envelope) = 0 AND size = 0", event, kind);
+}
+
+/*
+ * posternctl revoke: kim (a key, not the sender) and carol (no key, not the
+ * sender) are refused and nothing changes; alice withdraws vera's copy,
+ * then every copy (vera's again: harmless); the operator may too; the
+ * rows keep nothing; send --expires records the expiry, bounded.
+ */
+static void test_posternctl_revoke(void **state)
+{
+	pn_pool *pool = pn_pool_new();
+	Postern__V1__SendResult *res;
+	const char *rcpts[] = { addr("vera"), addr("vince") };
+	char ev[64], out[512], *text, *mail = the_mail("Alice Sender", addr("alice"),
+	    "Wrong person", "The secret body 5150.");
+	(void)state;
+
+	snprintf(ev, sizeof(ev), "%s", event_id());
+	assert_int_equal(send_event(pool, ev, addr("alice"), rcpts, 2, mail, strlen(mail), 0,
+	    &res), PN_OK);
+	want(res->outcomes[0], addr("vera"), POSTERN__V1__OUTCOME__KIND__MAILBOX_CREATED);
+	want(res->outcomes[1], addr("vince"), POSTERN__V1__OUTCOME__KIND__MAILBOX_CREATED);
+	/* the sender is recorded with each stored copy */
+	assert_int_equal(sql_int("SELECT count(*) FROM messages WHERE event_id = '%s' AND "
+	    "sender = '%s'", ev, addr("alice")), 2);
+
+	snprintf(out, sizeof(out), "%s/revoke.out", F->senderhome);
+	assert_int_equal(ctl(out, "revoke", "--sender", addr("kim"), "--event", ev, (char *)NULL), 1);
+	text = th_read_file(out, NULL);
+	assert_string_equal(text, "");
+	free(text);
+	assert_int_equal(ctl(out, "revoke", "--sender", addr("carol"), "--event", ev,
+	    (char *)NULL), 1);
+	assert_int_equal(ctl(out, "revoke", "--sender", addr("alice"), "--event", "pt-no-such-event",
+	    (char *)NULL), 1);
+	assert_int_equal(sql_int("SELECT count(*) FROM messages WHERE event_id = '%s' AND "
+	    "withdrawn_at IS NULL AND octet_length(body) > 0", ev), 2);
+
+	/* alice: vera's copy, then every copy */
+	assert_int_equal(ctl(out, "revoke", "--sender", addr("alice"), "--event", ev, "--recipient",
+	    addr("vera"), (char *)NULL), 0);
+	text = th_read_file(out, NULL);
+	assert_non_null(strstr(text, addr("vera")));
+	assert_non_null(strstr(text, "\tWITHDRAWN\t20"));
+	assert_null(strstr(text, addr("vince")));
+	free(text);
+	assert_int_equal(withdrawn_count(ev, "revoked"), 1);
+	assert_int_equal(sql_int("SELECT count(*) FROM messages m JOIN mailboxes b ON b.id = "
+	    "m.mailbox_id WHERE m.event_id = '%s' AND b.address = '%s' AND m.withdrawn_at IS NULL",
+	    ev, addr("vince")), 1);
+	assert_int_equal(ctl(out, "revoke", "--sender", addr("alice"), "--event", ev, (char *)NULL), 0);
+	text = th_read_file(out, NULL);
+	assert_non_null(strstr(text, addr("vera")));
+	assert_non_null(strstr(text, addr("vince")));
+	free(text);
+	assert_int_equal(withdrawn_count(ev, "revoked"), 2);
+	/* the operator's key proves the operator; nothing is withdrawn twice */
+	assert_int_equal(ctl(out, "revoke", "--operator", "--event", ev, (char *)NULL), 0);
+	assert_int_equal(withdrawn_count(ev, "revoked"), 2);
+	/* the same event id again: stored already (withdrawn), nothing comes back */
+	assert_int_equal(send_event(pool, ev, addr("alice"), rcpts, 2, mail, strlen(mail), 0,
+	    &res), PN_OK);
+	assert_int_equal(withdrawn_count(ev, "revoked"), 2);
+
+	/* expiry from posternctl send: recorded, strict, bounded */
+	assert_int_equal(ctl(out, "send", "--from", addr("alice"), "--to", addr("vera"),
+	    "--event-id", "pt-expiring", "--expires", "7d", "--body", "for a week", (char *)NULL), 0);
+	assert_int_equal(sql_int("SELECT count(*) FROM messages WHERE event_id = 'pt-expiring' AND "
+	    "expires_at BETWEEN now() + interval '7 days' - interval '1 minute' AND "
+	    "now() + interval '7 days'"), 1);
+	assert_int_equal(ctl(out, "send", "--from", addr("alice"), "--to", addr("vera"),
+	    "--expires", "7 days", "--body", "x", (char *)NULL), 2);
+	assert_int_equal(ctl(out, "send", "--from", addr("alice"), "--to", addr("vera"),
+	    "--expires", "0d", "--body", "x", (char *)NULL), 2);
+	assert_int_equal(ctl(out, "send", "--from", addr("alice"), "--to", addr("vera"),
+	    "--expires", "400d", "--body", "x", (char *)NULL), 1);   /* provision: 365 at most */
+	free(mail);
+	pn_pool_destroy(&pool);
+}
+
+/* out_has - the output file holds needle */
+static int out_has(const char *out, const char *needle)
+{
+	char *text = th_read_file(out, NULL);
+	int has = text && strstr(text, needle);
+
+	free(text);
+	return has;
+}
+
+/*
+ * posternctl mailbox: nothing without confirmation (no terminal, no
+ * --yes); list and show give states and counts, never content; lock,
+ * the operator's re-issue and delete act, delete leaves a tombstone and
+ * is harmless again.
+ */
+static void test_operator_mailbox(void **state)
+{
+	const char *vera = addr("vera");
+	char out[512], line[300];
+	(void)state;
+
+	snprintf(out, sizeof(out), "%s/mailbox.out", F->senderhome);
+	/* no terminal, no --yes: refused, nothing printed or done */
+	assert_int_equal(ctl_batch(out, "mailbox", "list", (char *)NULL), 1);
+	assert_false(out_has(out, vera));
+	assert_int_equal(ctl_batch(out, "mailbox", "lock", vera, (char *)NULL), 1);
+	assert_int_equal(ctl_batch(out, "mailbox", "delete", vera, (char *)NULL), 1);
+	assert_int_equal(ctl_batch(out, "mailbox", "reissue", vera, (char *)NULL), 1);
+	/* (the expiring mail re-issued it once: it was never opened) */
+	assert_int_equal(sql_int("SELECT count(*) FROM mailboxes WHERE address = '%s' AND "
+	    "state = 'pending' AND reissue_count = 1", vera), 1);
+	assert_int_equal(ctl_batch(out, "mailbox", "list", "--state", "bogus", "--yes",
+	    (char *)NULL), 2);
+
+	/* list: vera is new; filters */
+	assert_int_equal(ctl_batch(out, "mailbox", "list", "--yes", (char *)NULL), 0);
+	snprintf(line, sizeof(line), "\t%s\tnew\t", vera);
+	assert_true(out_has(out, line));
+	assert_int_equal(ctl_batch(out, "mailbox", "list", "--state", "new", "--yes", (char *)NULL), 0);
+	assert_true(out_has(out, line));
+	assert_int_equal(ctl_batch(out, "mailbox", "list", "--state", "active", "--yes",
+	    (char *)NULL), 0);
+	assert_false(out_has(out, vera));
+	assert_int_equal(ctl_batch(out, "mailbox", "list", "--idle-days", "1", "--yes",
+	    (char *)NULL), 0);
+	assert_false(out_has(out, vera));
+
+	/* show: states and counts (one revoked, one expiring), nothing of a message */
+	assert_int_equal(ctl_batch(out, "mailbox", "show", vera, "--yes", (char *)NULL), 0);
+	assert_true(out_has(out, "state: new\n"));
+	assert_true(out_has(out, "inbox: 2\n"));
+	assert_true(out_has(out, "withdrawn: 1\n"));
+	assert_true(out_has(out, "expiring: 1\n"));
+	assert_false(out_has(out, "Wrong person"));
+	assert_false(out_has(out, "for a week"));
+	assert_false(out_has(out, addr("alice")));
+	assert_int_equal(ctl_batch(out, "mailbox", "show", addr("nobody"), "--yes", (char *)NULL), 1);
+
+	/* lock, then the operator's re-issue opens it again (pending, a new link) */
+	assert_int_equal(ctl_batch(out, "mailbox", "lock", vera, "--yes", (char *)NULL), 0);
+	assert_true(out_has(out, "state: locked\n"));
+	assert_int_equal(sql_int("SELECT count(*) FROM mailboxes WHERE address = '%s' AND "
+	    "state = 'locked'", vera), 1);
+	assert_int_equal(ctl_batch(out, "mailbox", "reissue", vera, "--pin", "--yes", (char *)NULL), 0);
+	assert_true(out_has(out, "\tMAILBOX_REISSUED\tpin="));
+	assert_int_equal(sql_int("SELECT count(*) FROM mailboxes WHERE address = '%s' AND "
+	    "state = 'pending' AND reissue_count = 2", vera), 1);
+
+	/* delete: gone with its messages, a tombstone for the reaper; again harmless */
+	assert_int_equal(ctl_batch(out, "mailbox", "delete", vera, "--yes", (char *)NULL), 0);
+	snprintf(line, sizeof(line), "%s\tDELETED", vera);
+	assert_true(out_has(out, line));
+	assert_int_equal(sql_int("SELECT count(*) FROM mailboxes WHERE address = '%s'", vera), 0);
+	assert_int_equal(sql_int("SELECT count(*) FROM messages WHERE event_id = 'pt-expiring'"), 0);
+	assert_int_equal(sql_int("SELECT count(*) FROM mailbox_tombstones WHERE address = '%s' AND "
+	    "deleted_by = 'operator'", vera), 1);
+	assert_int_equal(ctl_batch(out, "mailbox", "delete", vera, "--yes", (char *)NULL), 0);
+	assert_true(out_has(out, line));
+	assert_int_equal(ctl_batch(out, "mailbox", "delete", addr("nobody"), "--yes", (char *)NULL), 1);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -1339,6 +1538,8 @@ int main(void)
 		cmocka_unit_test(test_posternctl_pin),
 		cmocka_unit_test(test_second_sender),
 		cmocka_unit_test(test_posternctl_reissue),
+		cmocka_unit_test(test_posternctl_revoke),
+		cmocka_unit_test(test_operator_mailbox),
 		cmocka_unit_test(test_note_and_locale),
 		cmocka_unit_test(test_hostile_locale),
 		cmocka_unit_test(test_sent_copy),

@@ -21,6 +21,13 @@
  * (claims, take, tombstones, request ids, the warning re-check); the
  * audit log of a deleted mailbox kept for POSTERN_AUDIT_RETENTION, then
  * pruned by a pass, append-only meanwhile.
+ * Expiry: a message past its expires_at is withdrawn by the next pass
+ * (--once, and the long-lived mode's expiry-only pass), keeps nothing,
+ * leaves the mailbox's other messages alone, and its web caches in Redis
+ * (folder version, the sessions' envelope cache entries) are cleared; a
+ * second pass and --dry-run change nothing; two reapers over 1,000
+ * expired messages, ten of them revoked first, withdraw each exactly once,
+ * without errors.
  */
 #include <setjmp.h>
 #include <signal.h>
@@ -754,27 +761,33 @@ static void all_gone(fx *f, long long first, int n)
 	}
 }
 
+/* two_reapers - two "--once" reapers started together, run to their end; their summaries */
+static void two_reapers(fx *f, const char *const *env, char **oa_r, char **ob_r)
+{
+	pid_t a = reaper_spawn(f, "--once", NULL, env, 0);
+	pid_t b = reaper_spawn(f, "--once", NULL, env, 0);
+
+	assert_int_equal(reaper_wait(a, 90000), 0);
+	assert_int_equal(reaper_wait(b, 90000), 0);
+	*oa_r = reaper_out(a);
+	*ob_r = reaper_out(b);
+	print_message("reaper A: %s\nreaper B: %s\n", *oa_r, *ob_r);
+}
+
 /* two reapers started together over 2,000 mailboxes: each deleted once */
 static void test_two_reapers(void **state)
 {
 	fx *f = *state;
 	const char *env[] = { "POSTERN_REAPER_BATCH=50", "POSTERN_REAPER_WARN_DAYS=0", NULL };
-	pid_t a, b;
 	char *oa, *ob;
 	long da, db;
 	long long first;
 
 	insert_idle(f, 2000, 100, 1);
 	first = th_sql_long(f->dsn, "SELECT min(id) FROM mailboxes");
-	a = reaper_spawn(f, "--once", NULL, env, 0);
-	b = reaper_spawn(f, "--once", NULL, env, 0);
-	assert_int_equal(reaper_wait(a, 90000), 0);
-	assert_int_equal(reaper_wait(b, 90000), 0);
-	oa = reaper_out(a);
-	ob = reaper_out(b);
+	two_reapers(f, env, &oa, &ob);
 	da = field(oa, "deleted");
 	db = field(ob, "deleted");
-	print_message("reaper A: %s\nreaper B: %s\n", oa, ob);
 	assert_int_equal(da + db, 2000);
 	assert_int_equal(field(oa, "errors"), 0);
 	assert_int_equal(field(ob, "errors"), 0);
@@ -1006,6 +1019,219 @@ static void test_mailstore_ops(void **state)
 	assert_int_equal(call(f, &req, NULL), PN_ERR_PARAMS);
 }
 
+/* message_id - the id of (address's mailbox, event) */
+static long long message_id(fx *f, const char *event)
+{
+	return th_sql_longf(f->dsn, "SELECT id FROM messages WHERE event_id = '%s'", event);
+}
+
+/* expire_at - set a message's expires_at that many seconds from now (negative: past) */
+static void expire_at(fx *f, const char *event, int secs)
+{
+	assert_int_equal(th_sql_longf(f->dsn, "UPDATE messages SET expires_at = now() + "
+	    "interval '1 second' * %d WHERE event_id = '%s' RETURNING 1", secs, event), 1);
+}
+
+/* hexists - field of the Redis hash key exists */
+static long hexists(fx *f, const char *key, long long field)
+{
+	char fs[32];
+	redisReply *r = NULL;
+	long n = -1;
+
+	snprintf(fs, sizeof(fs), "%lld", field);
+	if (pn_redis_cmdv(f->redis, &r, "HEXISTS", key, fs, (char *)NULL) == PN_OK &&
+	    r->type == REDIS_REPLY_INTEGER)
+		n = (long)r->integer;
+	pn_redis_free(&r);
+	return n;
+}
+
+/* folder_version - mbx:<id>:ver as it is now ("" if none), into out */
+static void folder_version(fx *f, long long id, char out[64])
+{
+	char key[64];
+	redisReply *r = NULL;
+
+	snprintf(key, sizeof(key), "mbx:%lld:ver", id);
+	out[0] = '\0';
+	if (pn_redis_cmdv(f->redis, &r, "GET", key, (char *)NULL) == PN_OK &&
+	    r->type == REDIS_REPLY_STRING)
+		snprintf(out, 64, "%s", r->str);
+	pn_redis_free(&r);
+}
+
+/*
+ * expiry: the message past its expires_at is withdrawn by the next pass,
+ * the web UI's copies of it go from Redis, the rest stays
+ */
+static void test_expiry(void **state)
+{
+	fx *f = *state;
+	const char *env[] = { "POSTERN_REAPER_WARN_DAYS=0", NULL };
+	char sess[64], ver[64], ver2[64];
+	long long box, goes, keeps;
+	Rep *rep = NULL;
+	char *out;
+
+	box = mailbox(f, "expiry@example.org");
+	assert_int_equal(accept(f, "expiry@example.org", 0, "goes", &rep), PN_OK);
+	assert_int_equal(accept(f, "expiry@example.org", 0, "keeps", &rep), PN_OK);
+	goes = message_id(f, "goes");
+	keeps = message_id(f, "keeps");
+	expire_at(f, "goes", -1);
+	expire_at(f, "keeps", 3600);
+	/* a live session's envelope cache of both, and a folder version */
+	snprintf(sess, sizeof(sess), PN_REDIS_ENV_PREFIX "test-%lld", box);
+	assert_int_equal(pn_redis_cmdv(f->redis, NULL, "HSET", sess,
+	    pn_pool_printf(f->pool, "%lld", goes), "sealed", pn_pool_printf(f->pool, "%lld", keeps),
+	    "sealed", (char *)NULL), PN_OK);
+	assert_int_equal(pn_redis_track(f->redis, box, sess), PN_OK);
+	assert_int_equal(pn_redis_folders_changed(f->redis, box), PN_OK);
+	folder_version(f, box, ver);
+
+	/* dry: counted, nothing changed */
+	out = reap_once(f, "--dry-run", env);
+	assert_int_equal(field(out, "would_expire"), 1);
+	free(out);
+	assert_int_equal(th_sql_longf(f->dsn, "SELECT count(*) FROM messages WHERE withdrawn_at "
+	    "IS NOT NULL"), 0);
+
+	out = reap_once(f, "--once", env);
+	assert_int_equal(field(out, "expired"), 1);
+	assert_int_equal(field(out, "deleted"), 0);
+	assert_int_equal(field(out, "errors"), 0);
+	free(out);
+	assert_int_equal(th_sql_longf(f->dsn, "SELECT count(*) FROM messages WHERE id = %lld AND "
+	    "withdrawn = 'expired' AND withdrawn_at IS NOT NULL AND octet_length(body) = 0 AND "
+	    "octet_length(envelope) = 0 AND size = 0", goes), 1);
+	assert_int_equal(th_sql_longf(f->dsn, "SELECT count(*) FROM messages WHERE mailbox_id = "
+	    "%lld AND withdrawn_at IS NULL AND octet_length(body) > 0", box), 2);
+	/* the web UI's copies: the cached envelope is gone, the other stays; a new version */
+	assert_int_equal(hexists(f, sess, goes), 0);
+	assert_int_equal(hexists(f, sess, keeps), 1);
+	folder_version(f, box, ver2);
+	assert_true(ver2[0] != '\0');
+	assert_string_not_equal(ver, ver2);
+
+	/* mailstore: the list says when and why; the message cannot be read */
+	{
+		Req req = POSTERN__V1__MAILSTORE_REQUEST__INIT;
+		Postern__V1__ListFolder l = POSTERN__V1__LIST_FOLDER__INIT;
+		Postern__V1__GetMessage g = POSTERN__V1__GET_MESSAGE__INIT;
+		int found = 0;
+
+		l.mailbox_id = box;
+		l.folder = POSTERN__V1__FOLDER__FOLDER_INBOX;
+		req.op_case = POSTERN__V1__MAILSTORE_REQUEST__OP_LIST_FOLDER;
+		req.list_folder = &l;
+		assert_int_equal(call(f, &req, &rep), PN_OK);
+		assert_int_equal(rep->page->unseen, 2);
+		for (size_t i = 0; i < rep->page->n_messages; i++) {
+			const Postern__V1__MessageSummary *m = rep->page->messages[i];
+			if (m->id != goes)
+				continue;
+			found = 1;
+			assert_int_equal(m->withdrawn, POSTERN__V1__WITHDRAWAL__WITHDRAWAL_EXPIRED);
+			assert_true(m->withdrawn_at > 0);
+			assert_int_equal(m->envelope.len, 0);
+		}
+		assert_true(found);
+		g.mailbox_id = box;
+		g.message_id = goes;
+		req.op_case = POSTERN__V1__MAILSTORE_REQUEST__OP_GET_MESSAGE;
+		req.get_message = &g;
+		assert_int_equal(call(f, &req, NULL), PN_ERR_NOTFOUND);
+	}
+
+	/* the next pass finds nothing more */
+	out = reap_once(f, "--once", env);
+	assert_int_equal(field(out, "expired"), 0);
+	assert_int_equal(field(out, "errors"), 0);
+	free(out);
+}
+
+/*
+ * the long-lived reaper: after its full pass at start, an expiry-only
+ * pass every POSTERN_REAPER_EXPIRE_INTERVAL_S withdraws what expired since
+ */
+static void test_expiry_service(void **state)
+{
+	fx *f = *state;
+	char b[300];
+	const char *env[] = { b, "POSTERN_REAPER_INTERVAL_S=3600",
+	    "POSTERN_REAPER_EXPIRE_INTERVAL_S=10", "POSTERN_PUBLIC_URL=https://postern.example.com/",
+	    NULL };
+	long long deadline, took;
+	int health = 0;
+	Rep *rep = NULL;
+	pid_t pid;
+
+	mailbox(f, "later@example.org");
+	assert_int_equal(accept(f, "later@example.org", 0, "later", &rep), PN_OK);
+	snprintf(b, sizeof(b), "POSTERN_REDIS=%s", th_env("POSTERN_TEST_REDIS"));
+	pid = th_service_start("reaper", f->broker.endpoint, env, &health);
+	assert_true(pid > 0);
+	assert_int_equal(th_wait_metric(health, "postern_reaper_last_run_seconds", 0, 10000), 0);
+	expire_at(f, "later", 1);
+	took = th_now_ms();
+	deadline = took + 25000;
+	while (th_sql_longf(f->dsn, "SELECT count(*) FROM messages WHERE event_id = 'later' AND "
+	    "withdrawn = 'expired'") != 1 && th_now_ms() < deadline)
+		usleep(100000);
+	took = th_now_ms() - took;
+	print_message("expired %lld ms after its expiry was set (1 s ahead)\n", took);
+	assert_int_equal(th_sql_longf(f->dsn, "SELECT count(*) FROM messages WHERE event_id = "
+	    "'later' AND withdrawn = 'expired'"), 1);
+	assert_true(took <= 12000);
+	assert_int_equal(th_metric(health, "postern_reaper_errors_total"), 0);
+	assert_int_equal(th_stop(pid, 15000), 0);
+}
+
+/*
+ * two reapers started together over 1,000 expired messages, ten of them
+ * revoked before: each of the others withdrawn once, the revoked ones left
+ */
+static void test_two_reapers_expiry(void **state)
+{
+	fx *f = *state;
+	const char *env[] = { "POSTERN_REAPER_BATCH=20", "POSTERN_REAPER_WARN_DAYS=0", NULL };
+	char *oa, *ob;
+
+	insert_idle(f, 20, 0, 0);
+	assert_int_equal(th_sql_long(f->dsn, "WITH i AS (INSERT INTO messages (mailbox_id, folder, "
+	    "event_id, envelope, body, expires_at) SELECT (SELECT min(id) FROM mailboxes) + g % 20, "
+	    "'inbox', 'exp-' || g, '\\x01', '\\x01', now() - interval '1 minute' "
+	    "FROM generate_series(1, 1000) g RETURNING 1) SELECT count(*) FROM i"), 1000);
+	/* ten of them revoked first (an operator's RevokeMessages): never expired as well */
+	for (int i = 1; i <= 10; i++) {
+		Req req = POSTERN__V1__MAILSTORE_REQUEST__INIT;
+		Postern__V1__RevokeMessages rv = POSTERN__V1__REVOKE_MESSAGES__INIT;
+		Rep *rep = NULL;
+
+		rv.event_id = pn_pool_printf(f->pool, "exp-%d", i);
+		req.op_case = POSTERN__V1__MAILSTORE_REQUEST__OP_REVOKE_MESSAGES;
+		req.revoke_messages = &rv;
+		assert_int_equal(call(f, &req, &rep), PN_OK);
+		assert_int_equal(rep->withdrawn->n_messages, 1);
+		assert_false(rep->withdrawn->messages[0]->already);
+		assert_int_equal(call(f, &req, &rep), PN_OK);     /* again: answered, not redone */
+		assert_true(rep->withdrawn->messages[0]->already);
+	}
+	two_reapers(f, env, &oa, &ob);
+	assert_int_equal(field(oa, "expired") + field(ob, "expired"), 990);
+	assert_int_equal(field(oa, "errors"), 0);
+	assert_int_equal(field(ob, "errors"), 0);
+	assert_int_equal(field(oa, "deleted") + field(ob, "deleted"), 0);
+	free(oa);
+	free(ob);
+	assert_int_equal(th_sql_long(f->dsn, "SELECT count(*) FROM messages WHERE withdrawn = "
+	    "'expired' AND octet_length(body) = 0"), 990);
+	assert_int_equal(th_sql_long(f->dsn, "SELECT count(*) FROM messages WHERE withdrawn = "
+	    "'revoked' AND octet_length(body) = 0"), 10);
+	assert_int_equal(th_sql_long(f->dsn, "SELECT count(*) FROM mailboxes"), 20);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -1018,6 +1244,9 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_service, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_two_reapers, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_killed, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_expiry, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_expiry_service, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_two_reapers_expiry, setup, teardown),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -52,6 +52,12 @@
  *     mailbox holding both messages; the same for a mailbox locked by
  *     wrong PINs; an activated mailbox is not re-issued; only the first
  *     POSTERN_PROVISION_REISSUE_RENEW_MAX re-issues renew inactivity;
+ *   - revoke: another sender's revoke (or an operator's where there is no
+ *     operator key) is PERM and changes nothing; the sender's (proven
+ *     with her key) withdraws the message: a live session's next page is
+ *     not the kept one, shows "withdrawn by the sender" with the date and
+ *     nothing of the message, the other message stays, the envelope cache
+ *     entry is gone, the message answers 404; again is harmless;
  *   - the audit log of a whole journey (link, wrong PIN, PIN, password,
  *     a failed login, a login, reading, a reply, the mailbox closed): the
  *     rows in order, none with the subject, body, PIN, password or an
@@ -1928,6 +1934,108 @@ static void activated(const char *rcpt, const char *subject, const char *pw,
 	resp_free(&r);
 }
 
+/*
+ * revoke_as - RevokeEvent for event as sender (operator: as_operator): the
+ * challenge answered with alice's secret key; the last call's status
+ */
+static pn_err revoke_as(pn_pool *pool, const char *sender, int operator, const char *event,
+    Postern__V1__RevokeResult **res_r)
+{
+	Postern__V1__RevokeEvent rq = POSTERN__V1__REVOKE_EVENT__INIT;
+	pn_buf plain = { NULL, 0 };
+	const char *why = NULL;
+	pn_gpg *g;
+	pn_err err;
+
+	rq.sender = (char *)sender;
+	rq.event_id = (char *)event;
+	rq.as_operator = operator;
+	if ((err = pn_prov_revoke(F->st.client, pool, &rq, res_r, &why)) != PN_OK)
+		return err;
+	assert_true((*res_r)->challenge.len > 0);
+	assert_non_null(g = pn_gpg_open(F->alicegpg, 65536));
+	assert_int_equal(pn_gpg_decrypt(g, F->alice_sec.data, F->alice_sec.len, ALICE_PASS,
+	    (*res_r)->challenge.data, (*res_r)->challenge.len, &plain), PN_OK);
+	pn_gpg_close(&g);
+	rq.token.data = plain.data;
+	rq.token.len = plain.len;
+	err = pn_prov_revoke(F->st.client, pool, &rq, res_r, &why);
+	pn_buf_free(&plain);
+	return err;
+}
+
+static void test_revoke(void **state)
+{
+	pn_pool *pool = pn_pool_new();
+	Postern__V1__RevokeResult *res = NULL;
+	char cookie[128], ev[64], rec[80], env[80], path[64], *mail;
+	redisContext *rc = redis_conn();
+	long long id;
+	int64_t at;
+	double hits, misses;
+	resp r;
+	(void)state;
+
+	activated(addr("rhea"), "Sent <by mistake>", "amber socket lantern tide", cookie);
+	snprintf(ev, sizeof(ev), "wu-%s-%d", F->tag, F->seq);
+	mail = mail_text("Still <here>");
+	deliver(addr("rhea"), mail);
+	free(mail);
+	id = th_sql_longf(F->st.dsn, "SELECT id FROM messages WHERE event_id = '%s'", ev);
+	assert_true(id > 0);
+	sess_keys(cookie, rec, env);
+
+	/* a live session: the page is kept, the envelope cached */
+	inbox_of(&r, cookie);
+	resp_free(&r);
+	hits = page_cache("hit");
+	inbox_of(&r, cookie);
+	assert_true(page_cache("hit") == hits + 1);
+	assert_non_null(strstr(r.body, "Sent &lt;by mistake&gt;"));
+	resp_free(&r);
+	assert_int_equal(rcmd_int(rc, "HEXISTS %s %s", env, pn_pool_printf(pool, "%lld", id)), 1);
+
+	/* another sender, and an operator where there is no operator key: PERM, nothing changes */
+	assert_int_equal(revoke_as(pool, addr("mallory"), 0, ev, &res), PN_ERR_PERM);
+	assert_int_equal(revoke_as(pool, "", 1, ev, &res), PN_ERR_PERM);
+	assert_int_equal(th_sql_longf(F->st.dsn, "SELECT count(*) FROM messages WHERE id = %lld "
+	    "AND withdrawn_at IS NULL AND octet_length(body) > 0", id), 1);
+	inbox_of(&r, cookie);
+	assert_non_null(strstr(r.body, "Sent &lt;by mistake&gt;"));
+	resp_free(&r);
+
+	/* the sender: withdrawn, and the live session's next page shows it at once */
+	assert_int_equal(revoke_as(pool, addr("alice"), 0, ev, &res), PN_OK);
+	assert_int_equal(res->n_recipients, 1);
+	assert_string_equal(res->recipients[0], addr("rhea"));
+	assert_true(res->withdrawn_at > 0);
+	at = res->withdrawn_at;
+	misses = page_cache("miss");
+	inbox_of(&r, cookie);
+	assert_true(page_cache("miss") == misses + 1);      /* not the kept page */
+	assert_null(strstr(r.body, "by mistake"));
+	assert_null(strstr(r.body, pn_pool_printf(pool, "/msg/%lld\"", id)));
+	assert_non_null(strstr(r.body, "Withdrawn by the sender on "));
+	assert_non_null(strstr(r.body, "Still &lt;here&gt;"));
+	resp_free(&r);
+	assert_int_equal(rcmd_int(rc, "HEXISTS %s %s", env, pn_pool_printf(pool, "%lld", id)), 0);
+	snprintf(path, sizeof(path), "/msg/%lld", id);
+	http(&r, "GET", path, cookie, NULL, NULL);
+	assert_int_equal(r.status, 404);
+	assert_null(strstr(r.body, "by mistake"));
+	resp_free(&r);
+	assert_int_equal(th_sql_longf(F->st.dsn, "SELECT count(*) FROM messages WHERE id = %lld "
+	    "AND withdrawn = 'revoked' AND octet_length(body) = 0 AND octet_length(envelope) = 0",
+	    id), 1);
+
+	/* again: harmless, the same answer */
+	assert_int_equal(revoke_as(pool, addr("alice"), 0, ev, &res), PN_OK);
+	assert_int_equal(res->n_recipients, 1);
+	assert_int_equal(res->withdrawn_at, at);
+	redisFree(rc);
+	pn_pool_destroy(&pool);
+}
+
 /* a rich mail: cid: logo, an unnamed PDF, a remote image, links, a misleading sender */
 static const char RICH[] =
 	"From: \"security@bank.example\" <x@evil.example>\r\n"
@@ -2846,6 +2954,7 @@ int main(void)
 		cmocka_unit_test(test_csrf_and_logout),
 		cmocka_unit_test(test_login),
 		cmocka_unit_test(test_rich_mail),
+		cmocka_unit_test(test_revoke),
 		cmocka_unit_test(test_lockout),
 		cmocka_unit_test(test_reissue_pending),
 		cmocka_unit_test(test_reissue_locked),

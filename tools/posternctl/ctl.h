@@ -13,6 +13,8 @@ int ctl_key(int argc, char **argv);
 int ctl_send(int argc, char **argv);
 int ctl_pin(int argc, char **argv);
 int ctl_reissue(int argc, char **argv);
+int ctl_revoke(int argc, char **argv);
+int ctl_mailbox(int argc, char **argv);
 int ctl_audit(int argc, char **argv);
 
 /*
@@ -47,5 +49,15 @@ void ctl_failed(const char *cmd, const char *service, const pn_client *client, p
 int ctl_decrypt(const char *cmd, const void *cipher, size_t len, char **plain_r, size_t *n_r);
 void ctl_plain_free(char **plain, size_t n);
 int ctl_print_outcome(const Postern__V1__Outcome *o);
+/*
+ * ctl_ask.c:
+ * ctl_token_from - provision's challenge decrypted (ctl_decrypt): the 43
+ *	base64url characters of its token into token; 0, or -1 with a message
+ * ctl_confirm - 0 when yes is set or the person at the terminal answers
+ *	y to "what? [y/N]"; -1 (with a message) otherwise, and always when
+ *	standard input is not a terminal and yes is not set
+ */
+int ctl_token_from(const char *cmd, const ProtobufCBinaryData *challenge, char token[44]);
+int ctl_confirm(const char *cmd, int yes, const char *what);
 
 #endif

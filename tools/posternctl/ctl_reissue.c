@@ -31,27 +31,6 @@ static int reissue_usage(FILE *out)
 	return out == stdout ? 0 : 2;
 }
 
-/* token_from - the challenge decrypted: 43 base64url characters, or -1 */
-static int token_from(const ProtobufCBinaryData *challenge, char token[44])
-{
-	char *plain = NULL;
-	size_t n = 0;
-	int rc = -1;
-
-	if (ctl_decrypt("reissue", challenge->data, challenge->len, &plain, &n) < 0)
-		return -1;
-	if (n == 43) {
-		memcpy(token, plain, 43);
-		token[43] = '\0';
-		rc = strspn(token, "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz"
-		    "0123456789-_") == 43 ? 0 : -1;
-	}
-	if (rc < 0)
-		fprintf(stderr, "posternctl reissue: the challenge is not a token\n");
-	ctl_plain_free(&plain, n);
-	return rc;
-}
-
 /* ctl_reissue - posternctl reissue ... */
 int ctl_reissue(int argc, char **argv)
 {
@@ -91,7 +70,7 @@ int ctl_reissue(int argc, char **argv)
 		ctl_failed("reissue", "provision", client, rc, why);
 		goto done;
 	}
-	if (token_from(&res->challenge, token) < 0)
+	if (ctl_token_from("reissue", &res->challenge, token) < 0)
 		goto done;
 	rq.token.data = (uint8_t *)token;
 	rq.token.len = 43;

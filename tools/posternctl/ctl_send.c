@@ -4,12 +4,15 @@
  *	posternctl send --from A --to B [--to C ...] [--pin] [--subject S]
  *	    (--body TEXT | --mime FILE) [--sent-copy FILE] [--event-id ID]
  *	    [--pin-header NAME] [--deliver-key-found] [--notice plain|encrypted]
- *	    [--note TEXT] [--locale TAG] [--receipts]
+ *	    [--note TEXT] [--locale TAG] [--receipts] [--expires DURATION]
  *
  * --receipts asks for the sender's receipts: one mail per milestone per
  * recipient with a temporary mailbox (invitation delivered, opened, read,
  * replied, locked, expired or revoked, deleted), encrypted to the
  * sender's key (docs/architecture.md, "Receipts").
+ * --expires (7d, 12h, 90m, 2w; at most 3650 days) has the message removed
+ * from the recipients' mailboxes that long after now (SendEvent.expires_at;
+ * provision bounds it further, POSTERN_PROVISION_EXPIRES_MAX_DAYS).
  * --note is the sender's personal note in the invitation (at most 1,000
  * characters, shown as text); --locale the recipients' language (BCP 47:
  * en, de, fr; others get the default).
@@ -48,6 +51,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include <czmq.h>
 #include <sodium.h>
@@ -59,6 +63,7 @@
 #include "postern/err.h"
 #include "postern/log.h"
 #include "postern/mem.h"
+#include "postern/text.h"
 #include "postern/mime.h"
 
 #define SEND_MAX_TO 10000
@@ -70,7 +75,7 @@ static int send_usage(FILE *out)
 	fprintf(out, "usage: posternctl send --from A --to B [--to C ...] [--pin] [--subject S]\n"
 	    "         (--body TEXT | --mime FILE) [--sent-copy FILE] [--event-id ID]\n"
 	    "         [--pin-header NAME] [--deliver-key-found] [--notice plain|encrypted]\n"
-	    "         [--note TEXT] [--locale TAG] [--receipts]\n");
+	    "         [--note TEXT] [--locale TAG] [--receipts] [--expires DURATION]\n");
 	return out == stdout ? 0 : 2;
 }
 
@@ -208,8 +213,9 @@ int ctl_send(int argc, char **argv)
 	Postern__V1__SendEvent ev = POSTERN__V1__SEND_EVENT__INIT;
 	const char *from = NULL, *subject = "", *body = NULL, *mime_file = NULL;
 	const char *sent_copy = NULL, *event_id = NULL, *pin_header = "X-OxGuard-PIN";
-	const char *note = NULL, *locale = NULL;
+	const char *note = NULL, *locale = NULL, *expires = NULL;
 	const char **to = NULL;
+	long expires_s = 0;
 	size_t n_to = 0, len = 0;
 	int with_pin = 0, deliver = 0, receipts = 0, status = 1;
 	Postern__V1__SenderNotice notice = POSTERN__V1__SENDER_NOTICE__SENDER_NOTICE_NONE;
@@ -252,6 +258,14 @@ int ctl_send(int argc, char **argv)
 			VALUE(note);
 		} else if (!strcmp(a, "--locale")) {
 			VALUE(locale);
+		} else if (!strcmp(a, "--expires")) {
+			VALUE(expires);
+			if (pn_duration_parse(expires, 3650 * 86400L, &expires_s) < 0) {
+				fprintf(stderr, "posternctl send: --expires wants a duration such as "
+				    "7d, 12h, 90m or 2w (at most 3650 days)\n");
+				pn_free(&to);
+				return send_usage(stderr);
+			}
 		} else if (!strcmp(a, "--deliver-key-found")) {
 			deliver = 1;
 		} else if (!strcmp(a, "--receipts")) {
@@ -341,6 +355,7 @@ missing:
 	ev.note = (char *)(note ? note : "");
 	ev.locale = (char *)(locale ? locale : "");
 	ev.sender_notice = notice;
+	ev.expires_at = expires_s ? (int64_t)time(NULL) + expires_s : 0;
 	ev.receipts = receipts;
 	pool = pn_pool_new();
 	rc = pn_prov_send(client, pool, &ev, &res, &refused);

@@ -12,6 +12,10 @@
  *	    [--note TEXT] [--locale TAG]
  *	posternctl pin --sender A --recipient B
  *	posternctl reissue (--sender A | --operator) --recipient B [--pin]
+ *	posternctl revoke (--sender A | --operator) --event ID [--recipient B]
+ *	posternctl mailbox list [--state new|active|locked] [--idle-days N] [--yes]
+ *	posternctl mailbox show|lock|delete ADDR [--yes]
+ *	posternctl mailbox reissue ADDR [--pin] [--yes]
  *	posternctl audit [--json] [--limit N] (ADDR | --event ID)
  * DESCRIPTION
  *	certs	generate the broker's and every client's CURVE certificates
@@ -35,6 +39,15 @@
  *		proven by decrypting provision's challenge with the sender's
  *		(or, --operator, the operator's) secret key in the local
  *		keyring (tools/posternctl/ctl_reissue.c).
+ *	revoke	withdraw the messages of one send event (of one recipient with
+ *		--recipient) from the recipients' mailboxes; proven like
+ *		reissue; --expires on send does the same at a time
+ *		(tools/posternctl/ctl_revoke.c).
+ *	mailbox	an operator's commands on one mailbox: list, show (states and
+ *		counts, no content), reissue, lock, delete; each asks for
+ *		confirmation on a terminal, --yes answers it, and without a
+ *		terminal nothing is done without --yes
+ *		(tools/posternctl/ctl_mailbox.c).
  *	audit	what the audit log holds about an address (every mailbox it
  *		had) or a send event: times and kinds, oldest first, as a
  *		table or with --json as JSON (tools/posternctl/ctl_audit.c).
@@ -64,6 +77,10 @@ static const struct {
 	{ "pin", ctl_pin, "pin --sender A --recipient B  check the PIN a sender assigned" },
 	{ "reissue", ctl_reissue, "reissue (--sender A | --operator) --recipient B [--pin]  "
 	  "a new link (and PIN) for a mailbox never activated or locked" },
+	{ "revoke", ctl_revoke, "revoke (--sender A | --operator) --event ID [--recipient B]  "
+	  "withdraw an event's messages" },
+	{ "mailbox", ctl_mailbox, "mailbox list|show|reissue|lock|delete [ADDR] [--yes]  "
+	  "an operator's commands on mailboxes" },
 	{ "audit", ctl_audit, "audit [--json] [--limit N] (ADDR | --event ID)  the audit log of an "
 	  "address or a send event" },
 	{ "key", ctl_key, "key import FILE...    add public keys to the keylookup keyring" },

@@ -155,6 +155,33 @@ pn_err pn_ms_set_own_key(pn_client *client, pn_pool *pool,
 pn_err pn_ms_close_mailbox(pn_client *client, pn_pool *pool,
     const Postern__V1__CloseMailbox *close, const char **why_r);
 /*
+ * pn_ms_revoke_messages - withdraw one event's messages (PERM: another
+ * sender's; NOTFOUND: none); *withdrawn_r lists them, withdrawn before or now
+ */
+pn_err pn_ms_revoke_messages(pn_client *client, pn_pool *pool,
+    const Postern__V1__RevokeMessages *revoke, Postern__V1__Withdrawn **withdrawn_r,
+    const char **why_r);
+/* pn_ms_expire_messages - withdraw a batch of messages past their expiry (the reaper) */
+pn_err pn_ms_expire_messages(pn_client *client, pn_pool *pool,
+    const Postern__V1__ExpireMessages *expire, Postern__V1__Withdrawn **withdrawn_r,
+    const char **why_r);
+/* pn_ms_list_mailboxes - the operator's listing: states and counts, in id order */
+pn_err pn_ms_list_mailboxes(pn_client *client, pn_pool *pool,
+    const Postern__V1__ListMailboxes *list, Postern__V1__MailboxReports **reports_r,
+    const char **why_r);
+/* pn_ms_inspect_mailbox - one mailbox's states and counts (NOTFOUND: none) */
+pn_err pn_ms_inspect_mailbox(pn_client *client, pn_pool *pool,
+    const Postern__V1__MailboxByAddress *which, Postern__V1__MailboxReport **report_r,
+    const char **why_r);
+/* pn_ms_lock_mailbox - an operator locks a mailbox; its report afterwards */
+pn_err pn_ms_lock_mailbox(pn_client *client, pn_pool *pool,
+    const Postern__V1__MailboxByAddress *which, Postern__V1__MailboxReport **report_r,
+    const char **why_r);
+/* pn_ms_purge_mailbox - an operator deletes a mailbox now (tombstone for the reaper) */
+pn_err pn_ms_purge_mailbox(pn_client *client, pn_pool *pool,
+    const Postern__V1__MailboxByAddress *which, Postern__V1__Purged **purged_r,
+    const char **why_r);
+/*
  * pn_ms_audit_note - a milestone of another service into the audit log
  * (login, login_failure, pin_failure; NOTFOUND: no such mailbox)
  */
@@ -201,5 +228,8 @@ pn_err pn_prov_pin_verify(pn_client *client, pn_pool *pool,
 /* pn_prov_reissue - posternctl reissue: a challenge without token, the outcome with it */
 pn_err pn_prov_reissue(pn_client *client, pn_pool *pool, const Postern__V1__ReissueMailbox *reissue,
     Postern__V1__ReissueResult **result_r, const char **why_r);
+/* pn_prov_revoke - posternctl revoke: a challenge without token, the withdrawn recipients with it */
+pn_err pn_prov_revoke(pn_client *client, pn_pool *pool, const Postern__V1__RevokeEvent *revoke,
+    Postern__V1__RevokeResult **result_r, const char **why_r);
 
 #endif

@@ -107,5 +107,16 @@ void pn_redis_ver_new(char out[PN_REDIS_VER_TEXT]);
 pn_err pn_redis_folders_changed(pn_redis *redis, int64_t mailbox_id);
 pn_err pn_redis_folders_changed_from(pn_redis *redis, int64_t mailbox_id, const char *from,
     char new_r[PN_REDIS_VER_TEXT], int *same_r);
+/*
+ * pn_redis_messages_withdrawn - messages of a mailbox were withdrawn
+ * (revoked, expired): every envelope cache of its live sessions listed in
+ * its key set (PN_REDIS_ENV_PREFIX, a hash per session with a field per
+ * message id) forgets them, and the folder version is replaced, in one
+ * Lua script (one atomic step): no cached page or envelope of them shows
+ * again. Idempotent.
+ */
+#define PN_REDIS_ENV_PREFIX "web:e:"
+pn_err pn_redis_messages_withdrawn(pn_redis *redis, int64_t mailbox_id,
+    const int64_t *message_ids, size_t n);
 
 #endif

@@ -1,7 +1,8 @@
 /*
  * text.h - text helpers shared by the services that handle untrusted
  * strings (the one HTML escaper of the web UI's pages and provision's
- * mails, the web UI's password rules, keylookup's printable addresses).
+ * mails, the web UI's password rules, keylookup's printable addresses,
+ * the expiry durations of posternctl and the gateway).
  */
 #ifndef POSTERN_TEXT_H
 #define POSTERN_TEXT_H
@@ -28,5 +29,14 @@ char *pn_html_escape(const char *s);
 
 /* pn_hexval - the value of a hex digit (either case), -1 if c is none */
 int pn_hexval(char c);
+
+/*
+ * pn_duration_parse - a duration as a person writes it: 1 to 6 digits and
+ * one unit, m (minutes), h (hours), d (days) or w (weeks), e.g. "7d",
+ * "90m"; blanks around it are allowed, nothing else (no sign, no
+ * fraction, no second unit). 0 with the seconds in *secs_r when it is at
+ * least one minute and at most max_s seconds; -1 otherwise.
+ */
+int pn_duration_parse(const char *s, long max_s, long *secs_r);
 
 #endif

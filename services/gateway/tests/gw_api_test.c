@@ -502,6 +502,56 @@ static void test_status(void **state)
 	assert_int_equal(gw_api_status(PN_ERR_EXISTS, 0), 502);
 }
 
+/* revoke bodies: required members, strict types, unknown members; "expires" on send */
+static void test_revoke_parse(void **state)
+{
+	gw_api_revoke r;
+	gw_api_send s;
+	char reason[256];
+	(void)state;
+
+	{
+		const char *j = "{\"sender\":\"a@x.org\",\"event_id\":\"e-1\"}";
+		assert_int_equal(gw_api_revoke_parse(j, strlen(j), &r, reason, sizeof(reason)), 0);
+	}
+	assert_string_equal(r.sender, "a@x.org");
+	assert_string_equal(r.event_id, "e-1");
+	assert_null(r.recipient);
+	assert_null(r.token);
+	gw_api_revoke_free(&r);
+	assert_null(r.sender);
+	{
+		const char *j = "{\"sender\":\"a@x.org\",\"event_id\":\"e-1\",\"recipient\":"
+		    "\"b@y.org\",\"token\":\"abc\"}";
+		assert_int_equal(gw_api_revoke_parse(j, strlen(j), &r, reason, sizeof(reason)), 0);
+		assert_string_equal(r.recipient, "b@y.org");
+		assert_string_equal(r.token, "abc");
+		gw_api_revoke_free(&r);
+	}
+	{
+		static const struct { const char *json, *why; } bad[] = {
+			{ "{\"event_id\":\"e\"}", "\"sender\" is required" },
+			{ "{\"sender\":\"a@x.org\"}", "\"event_id\" is required" },
+			{ "{\"sender\":\"a@x.org\",\"event_id\":1}", "\"event_id\" must be a string" },
+			{ "{\"sender\":\"a@x.org\",\"event_id\":\"e\",\"as_operator\":true}",
+			  "unknown member" },
+			{ "{\"sender\":\"a@x.org\",\"event_id\":\"e\",\"token\":\"\"}", "must not be empty" },
+			{ "[]", "JSON object" },
+		};
+		for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+			assert_int_equal(gw_api_revoke_parse(bad[i].json, strlen(bad[i].json), &r, reason,
+			    sizeof(reason)), 400);
+			assert_non_null(strstr(reason, bad[i].why));
+			assert_null(r.sender);
+		}
+	}
+	assert_int_equal(parse("{" MIN_BODY ",\"expires\":\"12h\"}", &s), 0);
+	assert_int_equal(s.expires_s, 12 * 3600);
+	gw_api_send_free(&s);
+	refused("{" MIN_BODY ",\"expires\":\"12 h\"}", 400, "must be a duration");
+	refused("{" MIN_BODY ",\"expires\":12}", 400, "\"expires\" must be a string");
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -513,6 +563,7 @@ int main(void)
 		cmocka_unit_test(test_event_id),
 		cmocka_unit_test(test_render),
 		cmocka_unit_test(test_status),
+		cmocka_unit_test(test_revoke_parse),
 	};
 
 	if (sodium_init() < 0)

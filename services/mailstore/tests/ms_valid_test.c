@@ -166,6 +166,23 @@ static void test_check_message(void **state)
 	assert_int_equal(ms_check_message(&m, 1000, &why), PN_ERR_PARAMS);
 	m.body.len = sizeof(body);
 
+	/* the sender: an address of at most 254 bytes, no control characters */
+	m.sender = "alice@example.org";
+	assert_int_equal(ms_check_message(&m, 1000, &why), PN_OK);
+	m.sender = "alice@example.org\r\nX: y";
+	assert_int_equal(ms_check_message(&m, 1000, &why), PN_ERR_PARAMS);
+	m.sender = NULL;
+	/* an expiry: a time, INBOX only */
+	m.expires_at = 1751536800;
+	assert_int_equal(ms_check_message(&m, 1000, &why), PN_ERR_PARAMS);     /* Sent */
+	m.folder = POSTERN__V1__FOLDER__FOLDER_INBOX;
+	assert_int_equal(ms_check_message(&m, 1000, &why), PN_OK);
+	m.expires_at = -1;
+	assert_int_equal(ms_check_message(&m, 1000, &why), PN_ERR_PARAMS);
+	m.expires_at = MS_TIME_MAX + 1;
+	assert_int_equal(ms_check_message(&m, 1000, &why), PN_ERR_PARAMS);
+	m.expires_at = 0;
+
 	/* the limit covers envelope + body */
 	assert_int_equal(ms_check_message(&m, 80, &why), PN_OK);
 	assert_int_equal(ms_check_message(&m, 79, &why), PN_ERR_TOOLARGE);
@@ -300,6 +317,15 @@ static void test_enum_names(void **state)
 	}
 	assert_int_equal(ms_folder_parse("junk"), 0);
 	assert_int_equal(ms_state_parse(NULL), 0);
+	for (int w = 0; w < 4; w++) {
+		const char *n = ms_withdrawal_name(w);
+
+		if (w == 1 || w == 2)
+			assert_int_equal(ms_withdrawal_parse(n), w);
+		else
+			assert_null(n);
+	}
+	assert_int_equal(ms_withdrawal_parse(""), 0);
 }
 
 static void test_backoff(void **state)

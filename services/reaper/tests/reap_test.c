@@ -54,6 +54,13 @@ typedef struct fake {
 	pn_err take_fails;           /* != 0: take fails with this */
 	int take_calls;
 	char take_rids[8][64];
+	/* expiry: messages (mailbox, expired yet), and which mailboxes' web caches were cleared */
+	struct { int64_t mailbox; int due; int withdrawn; } msg[MAXB];
+	int nmsg;
+	int expire_calls;
+	int64_t forgot_mailbox[MAXB];
+	size_t forgot_count[MAXB];
+	int nforgot;
 } fake;
 
 static fbox *find(fake *f, int64_t id)
@@ -241,6 +248,39 @@ static void add_idle(fake *f, const char *address, int n, long days)
 		add(f, address, DAYS(days + i), 0);
 }
 
+/* f_expire - withdraw up to limit due messages (dry: list them), oldest index first */
+static pn_err f_expire(void *arg, int limit, int dry_run, reap_msg **msgs_r, size_t *n_r,
+    pn_pool *pool)
+{
+	fake *f = arg;
+	reap_msg *m = pn_pool_alloc(pool, sizeof(*m) * (size_t)limit);
+	size_t n = 0;
+
+	f->expire_calls++;
+	for (int i = 0; i < f->nmsg && (int)n < limit; i++) {
+		if (!f->msg[i].due || f->msg[i].withdrawn)
+			continue;
+		if (!dry_run)
+			f->msg[i].withdrawn = 1;
+		m[n].mailbox_id = f->msg[i].mailbox;
+		m[n++].message_id = 1000 + i;
+	}
+	*msgs_r = m;
+	*n_r = n;
+	return PN_OK;
+}
+
+static pn_err f_forget_messages(void *arg, int64_t mailbox_id, const int64_t *ids, size_t n)
+{
+	fake *f = arg;
+
+	(void)ids;
+	assert_true(f->nforgot < MAXB);
+	f->forgot_mailbox[f->nforgot] = mailbox_id;
+	f->forgot_count[f->nforgot++] = n;
+	return f->redis_down ? PN_ERR_TEMP : PN_OK;
+}
+
 static void backend(fake *f, reap_backend *b)
 {
 	memset(b, 0, sizeof(*b));
@@ -251,6 +291,8 @@ static void backend(fake *f, reap_backend *b)
 	b->tombstones = f_tombstones;
 	b->forget_redis = f_forget_redis;
 	b->forget_tombstones = f_forget_tombstones;
+	b->expire = f_expire;
+	b->forget_messages = f_forget_messages;
 }
 
 static pn_brand brand;              /* the test branding, built-in templates */
@@ -541,6 +583,67 @@ static int brand_down(void **state)
 	return 0;
 }
 
+/*
+ * expiry: due messages are withdrawn batch by batch, each once, and the web
+ * caches of each mailbox are cleared once per batch with that mailbox's
+ * messages; a dry run lists and changes nothing; an expiry-only pass
+ * deletes no mailbox
+ */
+static void test_expire(void **state)
+{
+	fake f;
+	reap_backend b;
+	reap_policy p = policy(2, 1);
+	reap_stats st;
+
+	(void)state;
+	memset(&f, 0, sizeof(f));
+	add(&f, "old@example.org", DAYS(91), 0);
+	for (int i = 0; i < 5; i++) {
+		f.msg[f.nmsg].mailbox = i < 3 ? 7 : 8;
+		f.msg[f.nmsg++].due = i != 4;            /* four due, one not yet */
+	}
+	backend(&f, &b);
+
+	memset(&st, 0, sizeof(st));
+	assert_int_equal(reap_run(&b, &p, NOW, &st), PN_OK);
+	assert_int_equal(st.would_expire, 2);       /* one batch listed */
+	assert_int_equal(st.expired, 0);
+	for (int i = 0; i < f.nmsg; i++)
+		assert_false(f.msg[i].withdrawn);
+
+	p = policy(2, 0);
+	p.expire_only = 1;
+	memset(&st, 0, sizeof(st));
+	assert_int_equal(reap_run(&b, &p, NOW, &st), PN_OK);
+	assert_int_equal(st.expired, 4);
+	assert_int_equal(st.deleted, 0);            /* expiry only: the old mailbox stays */
+	assert_true(f.b[0].exists);
+	for (int i = 0; i < f.nmsg; i++)
+		assert_int_equal(f.msg[i].withdrawn, i != 4);
+	/* batches {7,7} and {7,8}: mailbox 7 cleared with 2, then 7 with 1 and 8 with 1 */
+	assert_int_equal(f.nforgot, 3);
+	assert_int_equal(f.forgot_mailbox[0], 7);
+	assert_int_equal(f.forgot_count[0], 2);
+	assert_int_equal(f.forgot_mailbox[1], 7);
+	assert_int_equal(f.forgot_count[1], 1);
+	assert_int_equal(f.forgot_mailbox[2], 8);
+	assert_int_equal(f.forgot_count[2], 1);
+
+	/* again: nothing left, nothing counted twice */
+	memset(&st, 0, sizeof(st));
+	assert_int_equal(reap_run(&b, &p, NOW, &st), PN_OK);
+	assert_int_equal(st.expired, 0);
+
+	/* Redis down: the messages are withdrawn all the same, the failure is counted */
+	f.msg[4].due = 1;
+	f.redis_down = 1;
+	memset(&st, 0, sizeof(st));
+	assert_int_equal(reap_run(&b, &p, NOW, &st), PN_OK);
+	assert_int_equal(st.expired, 1);
+	assert_int_equal(st.errors, 1);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -551,6 +654,7 @@ int main(void)
 		cmocka_unit_test(test_dry_run),
 		cmocka_unit_test(test_list_down),
 		cmocka_unit_test(test_mail),
+		cmocka_unit_test(test_expire),
 	};
 	return cmocka_run_group_tests(tests, brand_up, brand_down);
 }

@@ -188,6 +188,25 @@ static void test_folder_rows(void **state)
 	has(&b, "href=\"/sent?page=1\"");
 	web_buf_free(&b);
 
+	/* withdrawn: one line with the date, nothing of the envelope, no link */
+	s1.withdrawn_at = 1751623200;      /* 4 Jul 2025, 10:00 UTC */
+	s1.withdrawn = POSTERN__V1__WITHDRAWAL__WITHDRAWAL_REVOKED;
+	web_buf_init(&b);
+	web_folder_rows_html(&b, &pg, env, 0, 0, 0);
+	has(&b, "<p class=\"msg withdrawn\">");
+	has(&b, "Withdrawn by the sender on 4 July 2025");
+	lacks(&b, "href=\"/msg/42\"");
+	lacks(&b, "Bob");
+	has(&b, "href=\"/msg/41\"");
+	web_buf_free(&b);
+	s1.withdrawn = POSTERN__V1__WITHDRAWAL__WITHDRAWAL_EXPIRED;
+	web_buf_init(&b);
+	web_folder_rows_html(&b, &pg, env, 0, 0, 0);
+	has(&b, "Expired on 4 July 2025");
+	lacks(&b, "Withdrawn");
+	web_buf_free(&b);
+	s1.withdrawn_at = 0;
+
 	/* empty */
 	pg.n_messages = 0;
 	pg.total = 0;
