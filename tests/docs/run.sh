@@ -15,6 +15,8 @@
 #      each of the twelve behaviours a maintainer looks for first, and
 #      each row's file exists and defines its function (a line that
 #      starts the definition, "type name(" or "name(", at column 0).
+#   4. The table operation x role in docs/security.md ("Roles on the bus")
+#      is exactly what "posternctl roles" prints from lib/src/roles.c.
 #
 # Needs the built binaries ($POSTERN_TEST_BIN, set by tests/run; else
 # build/bin). Last line: "N passed, N failed"; exit 1 on any failure.
@@ -107,6 +109,21 @@ else
 	not_ok "the \"Where is\" table of $arch is wrong:"
 	printf '    %s\n' "${bad[@]}"
 fi
+
+# 4. the table operation x role of docs/security.md is what the code decides
+sec=docs/security.md
+doc_table=$(awk '/^<!-- roles table:/ { on = 1; next } /^<!-- end of roles table -->/ { on = 0 } on' "$sec")
+if [[ ! -x $bin/posternctl ]]; then
+	not_ok "roles: $bin/posternctl is not built"
+elif [[ -z $doc_table ]]; then
+	not_ok "roles: $sec has no table between the roles table markers"
+elif diff <("$bin/posternctl" roles) <(printf '%s\n' "$doc_table") > /tmp/roles-diff.$$; then
+	ok "roles: the operation x role table of $sec is what \"posternctl roles\" prints"
+else
+	not_ok "roles: the table of $sec differs from \"posternctl roles\" (< code, > document):"
+	sed 's/^/    /' /tmp/roles-diff.$$
+fi
+rm -f /tmp/roles-diff.$$
 
 echo "$passed passed, $failed failed"
 [[ $failed -eq 0 ]]

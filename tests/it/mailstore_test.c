@@ -46,7 +46,8 @@ typedef struct fx {
 	pid_t ms[MAXMS];
 	int health[MAXMS];
 	int nms;
-	pn_client *client;
+	pn_client *client;          /* the operator's: malformed requests */
+	th_callers callers;         /* a client per role, picked by operation */
 	pn_pool *pool;
 	int smtp_port;
 	char *sinkdir;
@@ -95,6 +96,8 @@ static int setup(void **state)
 	f->dsn = th_createdb("mailstore");
 	f->client = th_client(f->broker.endpoint, NULL, 5000, 2);
 	assert_non_null(f->client);
+	f->callers = (th_callers){ .endpoint = f->broker.endpoint, .timeout_ms = 5000,
+		.retries = 2 };
 	f->pool = pn_pool_new();
 	f->smtp_port = th_port();
 	f->sink = -1;
@@ -108,6 +111,7 @@ static int teardown(void **state)
 	fx *f = *state;
 
 	pn_client_destroy(&f->client);
+	th_callers_destroy(&f->callers);
 	for (int i = 0; i < f->nms; i++)
 		if (f->ms[i] > 0)
 			assert_int_equal(th_stop(f->ms[i], 15000), 0);
@@ -135,7 +139,7 @@ static pn_err call_with(pn_client *c, pn_pool *pool, Req *req, Rep **rep_r)
 
 static pn_err call(fx *f, Req *req, Rep **rep_r)
 {
-	return call_with(f->client, f->pool, req, rep_r);
+	return call_with(th_caller(&f->callers, "mailstore", req->op_case), f->pool, req, rep_r);
 }
 
 /* bin - binary data from a string (pool copy) */
@@ -704,7 +708,8 @@ struct racer {
 static void *race_main(void *arg)
 {
 	struct racer *r = arg;
-	pn_client *c = th_client(r->f->broker.endpoint, NULL, 10000, 1);
+	pn_client *c = th_client(r->f->broker.endpoint,
+	    th_cert_for("mailstore", POSTERN__V1__MAILSTORE_REQUEST__OP_ACCEPT), 10000, 1);
 	char address[64], event[64];
 
 	for (int i = 0; i < RACE_ADDRESSES; i++) {
