@@ -79,7 +79,7 @@ static void read_role(const char *path, const char *name, char role[PN_ROLE_NAME
 		pn_warn("msg=\"certificate has an unknown role: every worker refuses it\" "
 		    "cert=%s file=\"%s\"", name, path);
 	else
-		snprintf(role, PN_ROLE_NAME_MAX, "%s", buf);
+		snprintf(role, PN_ROLE_NAME_MAX, "%.15s", buf);     /* a role name: short */
 }
 
 /* load_cert - add dir/file (NAME.cert, or NAME) to keys if it is a certificate */
