@@ -282,7 +282,7 @@ FZ_CC := clang
 FZ_CFLAGS := -std=gnu11 -O1 -g -fno-omit-frame-pointer -Wall -Wno-unused-parameter \
 	-fsanitize=address,undefined,fuzzer-no-link -fno-sanitize-recover=undefined
 FZ_LDFLAGS := -fsanitize=address,undefined,fuzzer
-FZ_LIB_OBJ := $(patsubst %.c,$(FZ)/obj/%.o,$(LIB_SRC)) $(patsubst $(B)/gen/%.c,$(FZ)/obj/gen/%.o,$(GEN_C))
+FZ_LIB_OBJ := $(patsubst %.c,$(FZ)/obj/%.o,$(LIB_SRC)) $(patsubst $(B)/gen/%.c,$(FZ)/obj/gen/%.o,$(GEN_C)) $(FZ)/obj/gen/tmpl_builtin.o
 $(FZ)/obj/gen/%.o: $(B)/gen/%.c
 	@mkdir -p $(dir $@)
 	@$(if $(Q),echo "  CLANG   $<")
