@@ -157,7 +157,7 @@ $(B)/po/postern.pot: $(I18N_SRC) $(TEMPLATES) tools/po-templates
 	@mkdir -p $(dir $@)
 	@tools/po-templates $(TEMPLATES) > $(B)/po/templates.c
 	@xgettext --from-code=UTF-8 --language=C --keyword=_ --keyword=N_ \
-	  --keyword=P_:1,2 --add-comments=TRANSLATORS: --package-name=postern \
+	  --keyword=P_:1,2 --keyword=NP_:1,2 --add-comments=TRANSLATORS: --package-name=postern \
 	  --msgid-bugs-address=postern@localhost --no-location --sort-output \
 	  -o $@.tmp $(I18N_SRC) $(B)/po/templates.c && mv $@.tmp $@
 $(B)/locale/%/LC_MESSAGES/postern.mo: po/%.po $(B)/po/postern.pot tools/po-check

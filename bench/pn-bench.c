@@ -4,7 +4,7 @@
  *	lookups over the real bus (MDP over CURVE), with latency percentiles
  * SUMMARY
  *	pn-bench send [--clients N] [--count M] [--size BYTES] [--pin]
- *	    [--rcpt FMT] [--mod K] [--tag TAG]
+ *	    [--rcpt FMT] [--mod K] [--tag TAG] [--acks FILE]
  *	pn-bench lookup [--clients N] [--count M] [--fresh] --addr ADDR
  *	pn-bench mail [--size BYTES]
  *	pn-bench smtp --server HOST:PORT [--clients N] [--count M]
@@ -18,6 +18,11 @@
  *	An event counts as done when provision answered STATUS_OK with the
  *	recipient MAILBOX_CREATED or MAILBOX_EXISTS; anything else counts as
  *	an error (and the first error is printed on stderr).
+ *
+ *	--acks FILE appends one line per successful operation as it happens:
+ *	the wall-clock time in milliseconds since the epoch and the
+ *	operation's number (a test that kills something mid-stream watches it
+ *	and measures the pause on the same clock as its own).
  *
  *	lookup sends M KeyLookups for ADDR (with --fresh: skipping the cache).
  *	smtp submits M mails over SMTP from N connections (each kept open,
@@ -34,7 +39,9 @@
  *	rate counts only successful operations.
  * ENVIRONMENT
  *	POSTERN_BROKER, POSTERN_CERT (our certificate, "<file>_secret"
- *	beside it), POSTERN_BROKER_CERT; POSTERN_BUS_TIMEOUT_MS (120000).
+ *	beside it), POSTERN_BROKER_CERT; POSTERN_BUS_TIMEOUT_MS (120000),
+ *	POSTERN_BUS_RETRIES (1: a benchmark counts failures, a resilience
+ *	test lets the client try the next broker).
  * DIAGNOSTICS
  *	Exit 0 when every operation succeeded, 1 otherwise, 2 on bad usage.
  */
@@ -76,6 +83,7 @@ typedef struct bench {
 	double *lat_ms;
 	pthread_mutex_t lock;
 	int first_error_shown;
+	FILE *acks;                 /* --acks: one line per success, or NULL */
 } bench;
 
 /* now_s - monotonic seconds */
@@ -412,6 +420,16 @@ static void *worker(void *arg)
 		rc = b->lookup ? one_lookup(b, c) : one_send(b, c, i);
 		t1 = now_s();
 		b->lat_ms[i] = rc == 0 ? (t1 - t0) * 1e3 : -1;
+		if (rc == 0 && b->acks) {
+			struct timespec wall;
+
+			clock_gettime(CLOCK_REALTIME, &wall);
+			pthread_mutex_lock(&b->lock);
+			fprintf(b->acks, "%lld %ld\n", (long long)wall.tv_sec * 1000 +
+			    wall.tv_nsec / 1000000, i);
+			fflush(b->acks);
+			pthread_mutex_unlock(&b->lock);
+		}
 	}
 	pn_client_destroy(&c);
 	return NULL;
@@ -444,7 +462,7 @@ static double pct(const double *v, size_t n, double p)
 static int usage(void)
 {
 	fprintf(stderr, "usage: pn-bench send [--clients N] [--count M] [--size BYTES] [--pin]\n"
-	    "                     [--rcpt FMT] [--mod K] [--tag TAG]\n"
+	    "                     [--rcpt FMT] [--mod K] [--tag TAG] [--acks FILE]\n"
 	    "       pn-bench lookup [--clients N] [--count M] [--fresh] --addr ADDR\n"
 	    "       pn-bench mail [--size BYTES]\n"
 	    "       pn-bench smtp --server HOST:PORT [--clients N] [--count M] [--size BYTES]\n"
@@ -504,6 +522,12 @@ int main(int argc, char **argv)
 			b.server = v;
 		else if (!strcmp(a, "--subject"))
 			b.subject = v;
+		else if (!strcmp(a, "--acks") && !b.acks) {
+			if (!(b.acks = fopen(v, "a"))) {
+				fprintf(stderr, "pn-bench: %s: cannot open\n", v);
+				return 2;
+			}
+		}
 		else
 			return usage();
 	}
@@ -525,7 +549,9 @@ int main(int argc, char **argv)
 	b.bus.cert = getenv("POSTERN_CERT");
 	b.bus.broker_cert = getenv("POSTERN_BROKER_CERT");
 	b.bus.timeout_ms = (env = getenv("POSTERN_BUS_TIMEOUT_MS")) ? atol(env) : 120000;
-	b.bus.retries = 1;
+	b.bus.retries = (env = getenv("POSTERN_BUS_RETRIES")) ? atol(env) : 1;
+	if (b.bus.retries < 1 || b.bus.retries > 100)
+		return usage();
 	if (!b.bus.broker || !b.bus.cert || !b.bus.broker_cert) {
 		fprintf(stderr, "pn-bench: set POSTERN_BROKER, POSTERN_CERT, POSTERN_BROKER_CERT\n");
 		return 2;
@@ -560,5 +586,7 @@ run:
 	free(th);
 	free(b.lat_ms);
 	free(b.mail);
+	if (b.acks)
+		fclose(b.acks);
 	return atomic_load(&b.errors) == 0 ? 0 : 1;
 }

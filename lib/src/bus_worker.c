@@ -356,15 +356,17 @@ void pn_worker_reply(pn_worker *worker, const void *body, size_t len)
 	}
 	worker_send(w, w->reply_link, PN_MDPW_REPLY, w->reply_to, body, len);
 	zframe_destroy(&w->reply_to);
-	/* time spent in the handler is not broker silence, on any link */
+	/*
+	 * Time spent in the handler is not broker silence, on any link. A
+	 * heartbeat that fell due meanwhile stays due: the next recv sends it
+	 * at once. (Moving it on instead starved the other brokers of
+	 * heartbeats while one kept the worker busy, and they dropped it.)
+	 */
 	for (int i = 0; i < w->keys.nbrokers; i++) {
 		worker_link *l = &w->links[i];
 
-		if (!l->link.sock)
-			continue;
-		l->expires = now + w->heartbeat_ms * w->liveness;
-		if (l->heartbeat_at < now)
-			l->heartbeat_at = now + w->heartbeat_ms;
+		if (l->link.sock)
+			l->expires = now + w->heartbeat_ms * w->liveness;
 	}
 }
 

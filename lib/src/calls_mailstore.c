@@ -53,3 +53,20 @@ pn_err pn_ms_queue_to(pn_client *client, pn_pool *pool, int64_t mailbox_id,
 }
 CALL(pn_ms_set_own_key, SetOwnKey, SET_OWN_KEY, OwnKeySet, OWN_KEY_SET)
 CALL_STATUS(pn_ms_close_mailbox, CloseMailbox, CLOSE_MAILBOX)
+CALL_STATUS(pn_ms_audit_note, AuditNote, AUDIT_NOTE)
+CALL(pn_ms_query_audit, QueryAudit, QUERY_AUDIT, AuditLog, AUDIT_LOG)
+CALL(pn_ms_prune_audit, PruneAudit, PRUNE_AUDIT, AuditPruned, AUDIT_PRUNED)
+CALL(pn_ms_claim_receipts, ClaimReceipts, CLAIM_RECEIPTS, ReceiptList, RECEIPTS)
+CALL_STATUS(pn_ms_complete_receipt, CompleteReceipt, COMPLETE_RECEIPT)
+
+/* pn_ms_note - AuditNote of kind for mailbox_id (event_id optional) */
+pn_err pn_ms_note(pn_client *client, pn_pool *pool, int64_t mailbox_id, const char *kind,
+    const char *event_id, const char **why_r)
+{
+	Postern__V1__AuditNote n = POSTERN__V1__AUDIT_NOTE__INIT;
+
+	n.mailbox_id = mailbox_id;
+	n.kind = (char *)kind;
+	n.event_id = (char *)(event_id ? event_id : "");
+	return pn_ms_audit_note(client, pool, &n, why_r);
+}

@@ -212,6 +212,8 @@ pn_err pn_mime_read(const void *data, size_t len, pn_mime_msg *m)
 	add_addrs(g_mime_message_get_cc(msg), &m->cc_list, &m->n_cc, 0);
 	m->subject = mime_dup_or_empty(g_mime_message_get_subject(msg));
 	m->date = mime_dup_or_empty(g_mime_object_get_header(GMIME_OBJECT(msg), "Date"));
+	if (*m->date && g_mime_message_get_date(msg) != NULL)
+		m->date_unix = (long long)g_date_time_to_unix(g_mime_message_get_date(msg));
 	m->message_id = mime_dup_or_empty(g_mime_message_get_message_id(msg));
 	m->text = pn_strdup("");
 	g_mime_message_foreach(msg, visit, &w);

@@ -14,6 +14,18 @@
  * short query. The handle remembers which names this connection has
  * prepared and forgets them with the connection.
  *
+ * Behind a pooler in transaction mode (PgBouncer 1.18 keeps no prepared
+ * statement across transactions: each transaction may run on another
+ * server connection, and another client's statement of the same name may
+ * be there already) the handle is "pooled" (pn_pg_set_pooled): every
+ * statement runs unnamed (PQexecParams: parse, bind and execute in one
+ * round trip, inside one transaction) and the session sets nothing, it
+ * only checks that the server's own synchronous_commit reads "on". A
+ * handle not told so still notices the pooler by its symptoms - a name
+ * prepared by someone else (42P05) or forgotten inside a transaction
+ * (26000) - and turns itself pooled, failing that transaction with
+ * PN_ERR_TEMP for the caller to retry.
+ *
  * The DSN may hold a password: it is kept only in this struct, wiped on
  * destroy, and never logged - the log line names host, port, database and
  * user as libpq reports them after connecting.
@@ -41,6 +53,7 @@ struct pn_pg {
 	char constraint[64];
 	char prepared[PN_PG_PREPARED_MAX][32];  /* names prepared on this connection */
 	int nprepared;
+	int pooled;             /* transaction pooling: unnamed statements, no SET */
 };
 
 /* now_ms - monotonic milliseconds */
@@ -156,10 +169,12 @@ static int session_setup(pn_pg *pg)
 	PGresult *res = NULL;
 	int ok = 0;
 
-	res = PQexec(pg->conn, "SET synchronous_commit = on");
-	if (PQresultStatus(res) != PGRES_COMMAND_OK)
-		goto fail;
-	pn_pg_clear(&res);
+	if (!pg->pooled) {      /* pooled, a SET would stay on a server connection */
+		res = PQexec(pg->conn, "SET synchronous_commit = on");
+		if (PQresultStatus(res) != PGRES_COMMAND_OK)
+			goto fail;
+		pn_pg_clear(&res);
+	}
 	res = PQexec(pg->conn, "SHOW synchronous_commit");
 	if (PQresultStatus(res) != PGRES_TUPLES_OK || PQntuples(res) != 1 ||
 	    strcmp(PQgetvalue(res, 0, 0), "on") != 0)
@@ -205,6 +220,18 @@ static int connect_once(pn_pg *pg)
 	    PQuser(pg->conn));
 	clear_error(pg);
 	return 0;
+}
+
+/* pn_pg_set_pooled - behind a transaction-mode pooler (see the top) */
+void pn_pg_set_pooled(pn_pg *pg, int pooled)
+{
+	pg->pooled = pooled != 0;
+}
+
+/* pn_pg_pooled - 1 when the handle runs every statement unnamed */
+int pn_pg_pooled(const pn_pg *pg)
+{
+	return pg->pooled;
 }
 
 /* pn_pg_connect - connect with doubling back-off until timeout or stop */
@@ -405,10 +432,46 @@ static int is_prepared(const pn_pg *pg, const char *name)
 }
 
 /*
+ * pooler_seen - a named statement met a pooler's doing: 42P05 (someone
+ * else's statement of that name on this server connection) or 26000
+ * inside a transaction (ours is on another one). Turn pooled for good.
+ */
+static int pooler_seen(pn_pg *pg)
+{
+	if (strcmp(pg->sqlstate, "42P05") != 0 &&
+	    !(pg->in_tx && !strcmp(pg->sqlstate, "26000")))
+		return 0;
+	pn_error("msg=\"named statements clash: a pooler in transaction mode? "
+	    "set POSTERN_PG_TRANSACTION_POOLING=1; running unnamed from now on\" "
+	    "conn=%s sqlstate=%s", pg->tag, pg->sqlstate);
+	pg->pooled = 1;
+	pg->nprepared = 0;
+	return 1;
+}
+
+/* prepare - PQprepare name on this connection and remember it */
+static pn_err prepare(pn_pg *pg, const char *name, const char *sql,
+    const pn_pg_params *params)
+{
+	PGresult *res = PQprepare(pg->conn, name, sql, params ? params->n : 0, NULL);
+	pn_err err;
+
+	if (res == NULL || PQresultStatus(res) != PGRES_COMMAND_OK) {
+		err = result_error(pg, res);
+		pn_pg_clear(&res);
+		return err;
+	}
+	pn_pg_clear(&res);
+	snprintf(pg->prepared[pg->nprepared++], sizeof(pg->prepared[0]), "%s", name);
+	return PN_OK;
+}
+
+/*
  * pn_pg_exec_prepared - PQprepare on first use per connection, then
  * PQexecPrepared. A statement the server no longer knows (26000, e.g.
  * after DISCARD ALL) is prepared again once; a name that does not fit
- * the table runs as a plain pn_pg_exec.
+ * the table, and every statement of a pooled handle, runs as a plain
+ * pn_pg_exec.
  */
 pn_err pn_pg_exec_prepared(pn_pg *pg, const char *name, const char *sql,
     const pn_pg_params *params, PGresult **res_r)
@@ -419,7 +482,7 @@ pn_err pn_pg_exec_prepared(pn_pg *pg, const char *name, const char *sql,
 
 	if (res_r != NULL)
 		*res_r = NULL;
-	if (strlen(name) >= sizeof(pg->prepared[0]))
+	if (pg->pooled || strlen(name) >= sizeof(pg->prepared[0]))
 		return pn_pg_exec(pg, sql, params, res_r);
 	for (int attempt = 0; attempt < 2; attempt++) {
 		if ((err = ready(pg)) != PN_OK)
@@ -427,23 +490,20 @@ pn_err pn_pg_exec_prepared(pn_pg *pg, const char *name, const char *sql,
 		if (!is_prepared(pg, name)) {
 			if (pg->nprepared == PN_PG_PREPARED_MAX)
 				return pn_pg_exec(pg, sql, params, res_r);
-			res = PQprepare(pg->conn, name, sql, params ? params->n : 0, NULL);
-			if (res == NULL || PQresultStatus(res) != PGRES_COMMAND_OK) {
-				err = result_error(pg, res);
-				pn_pg_clear(&res);
-				return err;
-			}
-			pn_pg_clear(&res);
-			snprintf(pg->prepared[pg->nprepared++], sizeof(pg->prepared[0]), "%s", name);
+			err = prepare(pg, name, sql, params);
 		}
-		res = PQexecPrepared(pg->conn, name, params ? params->n : 0,
-		    params ? params->values : NULL, params ? params->lengths : NULL,
-		    params ? params->formats : NULL, 0);
-		st = PQresultStatus(res);
-		if (res != NULL && (st == PGRES_COMMAND_OK || st == PGRES_TUPLES_OK))
-			break;
-		err = result_error(pg, res);
-		pn_pg_clear(&res);
+		if (err == PN_OK) {
+			res = PQexecPrepared(pg->conn, name, params ? params->n : 0,
+			    params ? params->values : NULL, params ? params->lengths : NULL,
+			    params ? params->formats : NULL, 0);
+			st = PQresultStatus(res);
+			if (res != NULL && (st == PGRES_COMMAND_OK || st == PGRES_TUPLES_OK))
+				break;
+			err = result_error(pg, res);
+			pn_pg_clear(&res);
+		}
+		if (err != PN_ERR_TEMP && pooler_seen(pg))
+			return pg->in_tx ? PN_ERR_TEMP : pn_pg_exec(pg, sql, params, res_r);
 		if (err == PN_ERR_TEMP || strcmp(pg->sqlstate, "26000") != 0 || pg->in_tx)
 			return err;
 		pg->nprepared = 0;      /* the server forgot them all: prepare again */

@@ -8,10 +8,22 @@
  * pn_redis never fails because the server is down, only because the
  * address cannot be parsed.
  *
+ * Behind Sentinel ("sentinel://NAME@host:port,host:port") the address is
+ * not known in advance: every connect asks the sentinels in turn for the
+ * master of NAME (SENTINEL get-master-addr-by-name; hiredis has no
+ * Sentinel support of its own) and checks with ROLE that the server it
+ * reached is a master, as the Sentinel client guidelines ask. A lost
+ * connection and a READONLY reply (the master was demoted under us) close
+ * the context, so the next command asks the sentinels again: a failover
+ * costs the calls made while Sentinel elects the new master, each failing
+ * with PN_ERR_TEMP.
+ *
  * Commands go argv-style only (redisCommandArgv, redisAppendCommandArgv
  * for a pipeline): values are binary-safe and user data never meets a
  * format string. The password is kept in memory (it is needed for every
- * reconnect) and wiped on close; it is never logged.
+ * reconnect) and wiped on close; it is never logged. It is offered to the
+ * sentinels too (an AUTH they refuse because they have no password is
+ * ignored).
  */
 #include <errno.h>
 #include <stdio.h>
@@ -27,10 +39,20 @@
 #include "postern/redis.h"
 
 #define PN_REDIS_MAX_ARGS 4096
+#define PN_REDIS_MAX_SENTINELS 8
+
+typedef struct pn_redis_sentinel {
+	char *host;
+	int port;
+} pn_redis_sentinel;
 
 struct pn_redis {
-	char *host;                  /* NULL for a Unix socket */
+	char *host;                  /* NULL for a Unix socket; the master's behind Sentinel */
 	int port;
+	char *master;                /* Sentinel's name for the master, or NULL */
+	pn_redis_sentinel sentinels[PN_REDIS_MAX_SENTINELS];
+	int nsentinels;
+	int sentinel_next;           /* the one that answered last: asked first */
 	char *path;                  /* Unix socket path */
 	char *password;              /* NULL or "" = no AUTH */
 	long timeout_ms;
@@ -67,8 +89,10 @@ static const char *where_str(const pn_redis *r, char *buf, size_t len)
 {
 	if (r->path)
 		snprintf(buf, len, "unix:%s", r->path);
-	else
+	else if (r->host)
 		snprintf(buf, len, "%s:%d", r->host, r->port);
+	else
+		snprintf(buf, len, "sentinel:%s", r->master);
 	return buf;
 }
 
@@ -78,7 +102,104 @@ static int temp_error(const redisReply *reply)
 	return reply->str && (!strncmp(reply->str, "LOADING", 7) ||
 	    !strncmp(reply->str, "BUSY", 4) ||
 	    !strncmp(reply->str, "MASTERDOWN", 10) ||
-	    !strncmp(reply->str, "TRYAGAIN", 8));
+	    !strncmp(reply->str, "TRYAGAIN", 8) ||
+	    !strncmp(reply->str, "READONLY", 8));
+}
+
+/* demoted - READONLY: the server we write to is a replica now */
+static int demoted(const redisReply *reply)
+{
+	return reply->type == REDIS_REPLY_ERROR && reply->str &&
+	    !strncmp(reply->str, "READONLY", 8);
+}
+
+/* send_auth - AUTH with the password on c; the reply, or NULL on I/O error */
+static redisReply *send_auth(const pn_redis *r, redisContext *c)
+{
+	const char *argv[2] = { "AUTH", r->password };
+	size_t argvlen[2] = { 4, strlen(r->password) };
+
+	return redisCommandArgv(c, 2, argv, argvlen);
+}
+
+/* ask_sentinel - the master's address from sentinel i; 0 or -1 */
+static int ask_sentinel(pn_redis *r, int i, char **host_r, int *port_r)
+{
+	const pn_redis_sentinel *s = &r->sentinels[i];
+	struct timeval tv = tv_of(r->timeout_ms);
+	redisReply *reply = NULL;
+	redisContext *c;
+	int ok = 0;
+
+	c = redisConnectWithTimeout(s->host, s->port, tv);
+	if (!c || c->err || redisSetTimeout(c, tv) != REDIS_OK)
+		goto done;
+	if (r->password && *r->password) {
+		/* a sentinel without a password refuses AUTH: harmless */
+		if (!(reply = send_auth(r, c)))
+			goto done;
+		pn_redis_free(&reply);
+	}
+	{
+		const char *argv[3] = { "SENTINEL", "get-master-addr-by-name", r->master };
+		size_t argvlen[3] = { 8, 23, strlen(r->master) };
+		reply = redisCommandArgv(c, 3, argv, argvlen);
+	}
+	if (reply && reply->type == REDIS_REPLY_ARRAY && reply->elements == 2 &&
+	    reply->element[0]->type == REDIS_REPLY_STRING &&
+	    reply->element[1]->type == REDIS_REPLY_STRING &&
+	    reply->element[0]->len > 0 && reply->element[0]->len < 256) {
+		long port = strtol(reply->element[1]->str, NULL, 10);
+		if (port >= 1 && port <= 65535) {
+			*host_r = pn_strdup(reply->element[0]->str);
+			*port_r = (int)port;
+			ok = 1;
+		}
+	}
+done:
+	pn_redis_free(&reply);
+	if (c)
+		redisFree(c);
+	return ok ? 0 : -1;
+}
+
+/* resolve_master - ask the sentinels in turn; 0 with r->host/port set, or -1 */
+static int resolve_master(pn_redis *r)
+{
+	char *host = NULL;
+	int port = 0;
+
+	for (int k = 0; k < r->nsentinels; k++) {
+		int i = (r->sentinel_next + k) % r->nsentinels;
+		if (ask_sentinel(r, i, &host, &port) < 0)
+			continue;
+		r->sentinel_next = i;
+		if (!r->host || strcmp(r->host, host) || r->port != port)
+			pn_info("msg=\"redis master resolved\" master=%s redis=%s:%d sentinel=%s:%d",
+			    r->master, host, port, r->sentinels[i].host, r->sentinels[i].port);
+		pn_free(&r->host);
+		r->host = host;
+		r->port = port;
+		return 0;
+	}
+	if (!r->down_logged)
+		pn_warn("msg=\"no sentinel knows the redis master\" master=%s sentinels=%d",
+		    r->master, r->nsentinels);
+	r->down_logged = 1;
+	return -1;
+}
+
+/* is_master - ROLE says the connected server is a master */
+static int is_master(pn_redis *r)
+{
+	const char *argv[1] = { "ROLE" };
+	redisReply *reply = redisCommandArgv(r->c, 1, argv, NULL);
+	int ok = reply && reply->type == REDIS_REPLY_ARRAY && reply->elements > 0 &&
+	    reply->element[0]->type == REDIS_REPLY_STRING &&
+	    !strcmp(reply->element[0]->str, "master");
+
+	pn_redis_free(&reply);
+	return ok;
 }
 
 /* connect_now - open a connection, set timeouts, authenticate */
@@ -88,6 +209,8 @@ static pn_err connect_now(pn_redis *r)
 	redisReply *reply = NULL;
 	char where[300];
 
+	if (r->master && resolve_master(r) < 0)
+		return PN_ERR_TEMP;
 	if (r->path)
 		r->c = redisConnectUnixWithTimeout(r->path, tv);
 	else
@@ -98,9 +221,7 @@ static pn_err connect_now(pn_redis *r)
 		goto fail;
 	redisEnableKeepAlive(r->c);
 	if (r->password && *r->password) {
-		const char *argv[2] = { "AUTH", r->password };
-		size_t argvlen[2] = { 4, strlen(r->password) };
-		reply = redisCommandArgv(r->c, 2, argv, argvlen);
+		reply = send_auth(r, r->c);
 		if (!reply)
 			goto fail;
 		if (reply->type == REDIS_REPLY_ERROR) {
@@ -111,6 +232,14 @@ static pn_err connect_now(pn_redis *r)
 			return PN_ERR_TEMP;
 		}
 		pn_redis_free(&reply);
+	}
+	if (r->master && !is_master(r)) {
+		/* Sentinel has not yet noticed a failover, or told us too early */
+		pn_warn("msg=\"redis named by sentinel is not a master\" master=%s redis=%s",
+		    r->master, where_str(r, where, sizeof(where)));
+		r->down_logged = 1;
+		drop(r);
+		return PN_ERR_TEMP;
 	}
 	if (r->down_logged)
 		pn_info("msg=\"redis reachable again\" redis=%s",
@@ -127,13 +256,61 @@ fail:
 	return PN_ERR_TEMP;
 }
 
+/* parse_hostport - "host:port" into a copy of host and the port; 0 or -1 */
+static int parse_hostport(const char *s, size_t len, char **host_r, int *port_r)
+{
+	const char *colon = NULL;
+	char digits[8], *end;
+	long port;
+
+	for (size_t i = 0; i < len; i++)
+		if (s[i] == ':')
+			colon = s + i;
+	if (!colon || colon == s || (size_t)(s + len - colon - 1) >= sizeof(digits) ||
+	    colon == s + len - 1)
+		return -1;
+	memcpy(digits, colon + 1, (size_t)(s + len - colon - 1));
+	digits[s + len - colon - 1] = '\0';
+	errno = 0;
+	port = strtol(digits, &end, 10);
+	if (errno || *end || port < 1 || port > 65535)
+		return -1;
+	*host_r = pn_strndup(s, (size_t)(colon - s));
+	*port_r = (int)port;
+	return 0;
+}
+
+/* parse_sentinels - "NAME@host:port,host:port" (after "sentinel://"); 0 or -1 */
+static int parse_sentinels(pn_redis *r, const char *spec)
+{
+	const char *at = strchr(spec, '@'), *p;
+
+	if (!at || at == spec || at - spec > 64)
+		return -1;
+	for (p = spec; p < at; p++)     /* a Sentinel name: no spaces or controls */
+		if (*p <= ' ' || *p == 0x7f)
+			return -1;
+	r->master = pn_strndup(spec, (size_t)(at - spec));
+	for (p = at + 1;;) {
+		size_t len = strcspn(p, ",");
+		pn_redis_sentinel *s;
+
+		if (r->nsentinels == PN_REDIS_MAX_SENTINELS)
+			return -1;
+		s = &r->sentinels[r->nsentinels];
+		if (parse_hostport(p, len, &s->host, &s->port) < 0)
+			return -1;
+		r->nsentinels++;
+		if (!p[len])
+			return 0;
+		p += len + 1;
+	}
+}
+
 /* pn_redis_open - parse where; the connection opens on first use */
 pn_redis *pn_redis_open(const char *where, const char *password, long timeout_ms)
 {
 	pn_redis *r;
-	const char *colon;
-	char *end;
-	long port;
 
 	if (!where || !*where)
 		return NULL;
@@ -147,19 +324,17 @@ pn_redis *pn_redis_open(const char *where, const char *password, long timeout_ms
 		r->path = pn_strdup(where + 5);
 		return r;
 	}
-	colon = strrchr(where, ':');
-	if (!colon || colon == where)
+	if (!strncmp(where, "sentinel://", 11)) {
+		if (parse_sentinels(r, where + 11) < 0)
+			goto fail;
+		return r;
+	}
+	if (parse_hostport(where, strlen(where), &r->host, &r->port) < 0)
 		goto fail;
-	errno = 0;
-	port = strtol(colon + 1, &end, 10);
-	if (errno || *end || end == colon + 1 || port < 1 || port > 65535)
-		goto fail;
-	r->host = pn_strndup(where, (size_t)(colon - where));
-	r->port = (int)port;
 	return r;
 fail:
-	pn_error("msg=\"bad redis address (want host:port or unix:/path)\" redis=\"%s\"",
-	    where);
+	pn_error("msg=\"bad redis address (want host:port, unix:/path or "
+	    "sentinel://NAME@host:port,...)\" redis=\"%s\"", where);
 	pn_redis_close(&r);
 	return NULL;
 }
@@ -175,6 +350,9 @@ void pn_redis_close(pn_redis **rp)
 	drop(r);
 	pn_free(&r->host);
 	pn_free(&r->path);
+	pn_free(&r->master);
+	for (int i = 0; i < r->nsentinels; i++)
+		pn_free(&r->sentinels[i].host);
 	if (r->password)
 		pn_wipe_free(&r->password);
 	free(r);
@@ -206,6 +384,8 @@ pn_err pn_redis_cmd(pn_redis *r, redisReply **reply_r, int argc,
 		int temp = temp_error(reply);
 		pn_warn("msg=\"redis error reply\" cmd=%.16s error=\"%.200s\"", argv[0],
 		    reply->str ? reply->str : "");
+		if (demoted(reply))
+			drop(r);        /* the next call finds the new master */
 		pn_redis_free(&reply);
 		return temp ? PN_ERR_TEMP : PN_ERR_INTERNAL;
 	}
@@ -254,6 +434,9 @@ pn_err pn_redis_pipe(pn_redis *r, size_t n, const pn_redis_argv *cmds,
 			rc = temp_error(replies[i]) ? PN_ERR_TEMP : PN_ERR_INTERNAL;
 		}
 	}
+	for (i = 0; i < n; i++)
+		if (demoted(replies[i]))
+			drop(r);        /* after the loop: every reply was read */
 	for (i = 0; i < n; i++) {
 		if (rc == PN_OK && replies_r)
 			replies_r[i] = replies[i];

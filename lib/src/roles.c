@@ -8,8 +8,12 @@
  *   webui      the recipients' web UI: their mailbox, its messages and
  *              keys, PIN verification;
  *   reaper     finding and deleting idle mailboxes, the warning mail;
- *   operator   posternctl: what a publisher may, and re-issue;
- *   service    provision and keylookup calling mailstore and keylookup.
+ *   operator   posternctl: what a publisher may, re-issue, and read the
+ *              audit log (times and kinds, never content);
+ *   service    provision and keylookup calling mailstore and keylookup
+ *              (provision's receipts, its audit notes).
+ * The web UI and provision note audit events; only the reaper prunes the
+ * audit log.
  * Nobody but the web UI reads a message; nobody but the reaper deletes a
  * mailbox; a publisher never reaches mailstore. ping is open to every
  * role (a caller without a role gets nothing, not even ping).
@@ -68,6 +72,11 @@ static const rule mailstore_rules[] = {
 	{ MS(SET_OWN_KEY), WEB | SVC },
 	{ MS(CLOSE_MAILBOX), WEB },
 	{ MS(SET_LOCALE), WEB },
+	{ MS(AUDIT_NOTE), WEB | SVC },
+	{ MS(QUERY_AUDIT), OPER },
+	{ MS(PRUNE_AUDIT), REAP },
+	{ MS(CLAIM_RECEIPTS), SVC },
+	{ MS(COMPLETE_RECEIPT), SVC },
 	{ 0, 0 }
 };
 

@@ -292,6 +292,7 @@ static void test_read(void **state)
 		assert_int_equal(sizeof(got), sizeof(want));
 		expect_strings(got, want, sizeof(want) / sizeof(want[0]));
 	}
+	assert_int_equal(m.date_unix, 1751364000LL);   /* the Date parsed, for pages */
 	/* the addr-specs: normalised, the group opened, what is no address left out */
 	assert_int_equal(m.n_from, 1);
 	assert_string_equal(m.from_list[0], "Jane@example.org");
@@ -350,8 +351,17 @@ static void test_read_limits(void **state)
 	assert_string_equal(m.from, "");
 	assert_string_equal(m.from_addr, "");
 	assert_string_equal(m.subject, "");
+	assert_int_equal(m.date_unix, 0);              /* no Date: none parsed */
 	assert_int_equal(m.n_from, 0);
 	assert_null(m.from_list);
+	pn_mime_msg_free(&m);
+	pn_free(&mail);
+
+	/* a Date that is no date: kept as written, none parsed */
+	mail = pn_strdup("From: a@example.org\r\nDate: yesterday, after lunch\r\n\r\nhi\r\n");
+	assert_int_equal(pn_mime_read(mail, strlen(mail), &m), PN_OK);
+	assert_string_equal(m.date, "yesterday, after lunch");
+	assert_true(m.date_unix <= 0);
 	pn_mime_msg_free(&m);
 	pn_free(&mail);
 

@@ -32,7 +32,10 @@ static void test_parse(void **state)
 {
 	(void)state;
 	static const char *const bad[] = { "", "localhost", ":6379", "host:", "host:0",
-		"host:65536", "host:12x", "unix:" };
+		"host:65536", "host:12x", "unix:", "sentinel://", "sentinel://h:26379",
+		"sentinel://@h:26379", "sentinel://m@", "sentinel://m@h:26379,",
+		"sentinel://m@h:26379,:1", "sentinel://a b@h:26379",
+		"sentinel://m@a:1,b:1,c:1,d:1,e:1,f:1,g:1,h:1,i:1" };
 	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
 		pn_redis *r = pn_redis_open(bad[i], NULL, 100);
 		if (r)
@@ -46,6 +49,12 @@ static void test_parse(void **state)
 	r = pn_redis_open("unix:/nonexistent/redis.sock", NULL, 100);
 	assert_non_null(r);
 	assert_int_equal(pn_redis_cmdv(r, NULL, "PING", (char *)NULL), PN_ERR_TEMP);
+	pn_redis_close(&r);
+	/* no sentinel answers (port 1 refuses): a temporary failure, no crash */
+	r = pn_redis_open("sentinel://postern@127.0.0.1:1,localhost:1", "secret", 100);
+	assert_non_null(r);
+	assert_int_equal(pn_redis_cmdv(r, NULL, "PING", (char *)NULL), PN_ERR_TEMP);
+	assert_int_equal(pn_redis_ping(r), 0);
 	pn_redis_close(&r);
 }
 

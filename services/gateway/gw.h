@@ -30,6 +30,8 @@
 
 /* the sender's personal note to the recipients (SendEvent.note); removed from every copy */
 #define GW_NOTE_HEADER "X-Postern-Note"
+/* "yes": the sender wants receipts (SendEvent.receipts); removed from every copy */
+#define GW_RECEIPTS_HEADER "X-Postern-Receipts"
 
 /* ---- configuration ---- */
 struct gw_config {

@@ -251,6 +251,7 @@ static int route_send(api_req *rq)
 	ev.locale = s.locale ? s.locale : "";
 	ev.deliver_key_found = s.deliver_key_found;
 	ev.sender_notice = s.notice;
+	ev.receipts = s.receipts;
 	pool = pn_pool_new();
 	if ((err = gw_send(&ev, pool, &res, &why)) != PN_OK) {
 		rc = bus_error(rq, "provision", err, why, 0);

@@ -71,6 +71,7 @@ typedef struct gw_api_send {
 	char *locale;               /* NULL: none given */
 	int deliver_key_found;      /* default 1 */
 	Postern__V1__SenderNotice notice;   /* default NONE */
+	int receipts;               /* the sender's receipts (default 0) */
 } gw_api_send;
 
 typedef struct gw_api_limits {

@@ -264,7 +264,7 @@ int gw_api_send_parse(const char *json, size_t len, const gw_api_limits *lim,
     gw_api_send *s, char *why, size_t why_len)
 {
 	static const char *const known[] = { "event_id", "sender", "recipients", "mime",
-		"with_pin", "locale", "deliver_key_found", "notice", NULL };
+		"with_pin", "locale", "deliver_key_found", "notice", "receipts", NULL };
 	json_error_t jerr;
 	json_t *root = NULL, *v;
 	const char *key, *b64, *end = NULL;
@@ -298,7 +298,8 @@ int gw_api_send_parse(const char *json, size_t len, const gw_api_limits *lim,
 	    (rc = str_member(root, "sender", PN_ADDR_INPUT_MAX, 1, &s->sender, why, why_len)) ||
 	    (rc = bool_member(root, "with_pin", 0, 1, &s->with_pin, why, why_len)) ||
 	    (rc = str_member(root, "locale", GW_API_LOCALE_MAX, 0, &s->locale, why, why_len)) ||
-	    (rc = bool_member(root, "deliver_key_found", 1, 0, &s->deliver_key_found, why, why_len)))
+	    (rc = bool_member(root, "deliver_key_found", 1, 0, &s->deliver_key_found, why, why_len)) ||
+	    (rc = bool_member(root, "receipts", 0, 0, &s->receipts, why, why_len)))
 		goto done;
 
 	if ((v = json_object_get(root, "notice")) != NULL) {
@@ -419,15 +420,15 @@ void gw_api_event_id(const gw_api_send *s, char out[GW_API_EVENT_ID_LEN + 1])
 	crypto_generichash_state h;
 	unsigned char digest[32];
 	char **sorted = pn_malloc((s->n_rcpt + 1) * sizeof(*sorted));
-	char flags[32];
+	char flags[96];
 
 	memcpy(sorted, s->rcpt, s->n_rcpt * sizeof(*sorted));
 	qsort(sorted, s->n_rcpt, sizeof(*sorted), cmp_str);
 	crypto_generichash_init(&h, (const unsigned char *)"postern/gateway-api-event/v1", 28,
 	    sizeof(digest));
 	hash_field(&h, s->sender, strlen(s->sender));
-	snprintf(flags, sizeof(flags), "pin=%d deliver=%d notice=%d", s->with_pin,
-	    s->deliver_key_found, (int)s->notice);
+	snprintf(flags, sizeof(flags), "pin=%d deliver=%d notice=%d%s", s->with_pin,
+	    s->deliver_key_found, (int)s->notice, s->receipts ? " receipts=1" : "");
 	hash_field(&h, flags, strlen(flags));
 	hash_field(&h, s->locale ? s->locale : "", s->locale ? strlen(s->locale) : 0);
 	hash_field(&h, &s->n_rcpt, 0);          /* separates the list from what went before */

@@ -80,7 +80,7 @@ typedef struct conn {
 	header *hdr;
 	size_t n_hdr;
 	size_t bytes;               /* headers + body so far */
-	int triggered, with_pin, oversize;
+	int triggered, with_pin, receipts, oversize;
 	char *note;                 /* X-Postern-Note, decoded: the sender's note */
 	crypto_generichash_state body_hash;
 	pn_buf body;
@@ -112,7 +112,7 @@ static void reset_message(conn *c)
 	pn_buf_free(&c->body);
 	pn_free(&c->sender);
 	c->n_rcpt = c->n_hdr = c->bytes = c->body_cap = 0;
-	c->triggered = c->with_pin = c->oversize = 0;
+	c->triggered = c->with_pin = c->receipts = c->oversize = 0;
 }
 
 /* Steps the MTA need not send at all. */
@@ -260,6 +260,8 @@ static sfsistat on_header(SMFICTX *ctx, char *name, char *value)
 		c->triggered = 1;
 	} else if (!strcasecmp(name, gw_cfg.pin_header) && gw_yes(value)) {
 		c->with_pin = 1;
+	} else if (!strcasecmp(name, GW_RECEIPTS_HEADER) && gw_yes(value)) {
+		c->receipts = 1;
 	} else if (!strcasecmp(name, GW_NOTE_HEADER) && c->note == NULL) {
 		/* RFC 2047 words decoded; provision checks the length */
 		char *d = pn_mime_header_decode(value);
@@ -344,7 +346,7 @@ static void append_crlf(pn_buf *b, size_t *cap, const char *s)
 static int is_mark_header(const char *name)
 {
 	return !strcasecmp(name, gw_cfg.header) || !strcasecmp(name, gw_cfg.pin_header) ||
-	    !strcasecmp(name, GW_NOTE_HEADER);
+	    !strcasecmp(name, GW_NOTE_HEADER) || !strcasecmp(name, GW_RECEIPTS_HEADER);
 }
 
 /* subject_clean - the subject without both tags (pn_malloc'd), or NULL if unchanged */
@@ -390,7 +392,7 @@ static void render(const conn *c, pn_buf *out)
 /* remove_marks - the trigger marks go from the mail the MTA delivers; 0 or -1 */
 static int remove_marks(SMFICTX *ctx, const conn *c)
 {
-	int n_subject = 0, n_mark[3] = { 0, 0, 0 }, rc = 0;
+	int n_subject = 0, n_mark[4] = { 0, 0, 0, 0 }, rc = 0;
 
 	for (size_t i = 0; i < c->n_hdr; i++) {
 		if (!strcasecmp(c->hdr[i].name, gw_cfg.header))
@@ -399,6 +401,8 @@ static int remove_marks(SMFICTX *ctx, const conn *c)
 			n_mark[1]++;
 		else if (!strcasecmp(c->hdr[i].name, GW_NOTE_HEADER))
 			n_mark[2]++;
+		else if (!strcasecmp(c->hdr[i].name, GW_RECEIPTS_HEADER))
+			n_mark[3]++;
 	}
 	/* last occurrence first: the indexes of the others stay what they were */
 	for (int k = n_mark[0]; k >= 1; k--)
@@ -407,6 +411,8 @@ static int remove_marks(SMFICTX *ctx, const conn *c)
 		rc |= smfi_chgheader(ctx, gw_cfg.pin_header, k, NULL) == MI_SUCCESS ? 0 : -1;
 	for (int k = n_mark[2]; k >= 1; k--)
 		rc |= smfi_chgheader(ctx, GW_NOTE_HEADER, k, NULL) == MI_SUCCESS ? 0 : -1;
+	for (int k = n_mark[3]; k >= 1; k--)
+		rc |= smfi_chgheader(ctx, GW_RECEIPTS_HEADER, k, NULL) == MI_SUCCESS ? 0 : -1;
 	for (size_t i = 0; i < c->n_hdr; i++) {
 		char *clean;
 
@@ -488,6 +494,7 @@ static void hand_over(SMFICTX *ctx, conn *c, char **ext, size_t n_ext,
 	ev.mime.len = mime.len;
 	ev.with_pin = c->with_pin;
 	ev.note = c->note;
+	ev.receipts = c->receipts;
 	ev.deliver_key_found = 1;
 	ev.sender_notice = !strcmp(gw_cfg.pin_notice, "encrypt-only") ?
 	    POSTERN__V1__SENDER_NOTICE__SENDER_NOTICE_ENCRYPTED :

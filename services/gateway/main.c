@@ -14,7 +14,9 @@
  *	  - an envelope sender in POSTERN_GATEWAY_ALWAYS_DOMAINS.
  *	POSTERN_GATEWAY_PIN_TAG ("[pin]") in the subject or the header
  *	POSTERN_GATEWAY_PIN_HEADER ("X-Postern-PIN") saying "yes" asks for a
- *	PIN. The header X-Postern-Note carries the sender's personal note
+ *	PIN. X-Postern-Receipts: yes asks for the sender's receipts
+ *	(SendEvent.receipts: one encrypted mail per milestone per
+ *	recipient). The header X-Postern-Note carries the sender's personal note
  *	for the invitation (SendEvent.note: at most 1,000 characters, RFC
  *	2047 words decoded; a longer one refuses the event). Tags and
  *	headers are taken out of the mail everyone receives.

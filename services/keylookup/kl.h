@@ -16,6 +16,7 @@
 #include <stdint.h>
 
 #include "postern/v1/keylookup.pb-c.h"
+#include "postern/brand.h"
 #include "postern/bus.h"
 #include "postern/err.h"
 #include "postern/gpg.h"
@@ -44,6 +45,7 @@ typedef struct kl_mailbox {
 	uint8_t *own_key;           /* armored */
 	size_t own_len;
 	char *own_source;           /* "recipient", "wkd", "vks" */
+	char *locale;               /* the mailbox's language ("" if none) */
 } kl_mailbox;
 
 /* One address's discovery outcome. */
@@ -134,14 +136,20 @@ typedef struct kl_notice {
 	const char *from;           /* From: of the mail to the recipient ("Name <addr>") */
 	const char *return_path;    /* its SMTP envelope sender ("" = <>) */
 	const char *public_url;     /* the web UI, for the mailbox */
+	const pn_brand *brand;      /* names, languages, the template */
 } kl_notice;
 
+/* the template kinds keylookup writes ("graduated"), checked at start */
+extern const pn_tmpl_kind kl_templates[];
+extern const size_t kl_n_templates;
+
 /*
- * kl_graduate_mail - the mail that tells addr its future mail goes to
- * its own key (fingerprint fpr, found by source): RFC 5322 text, pool memory
+ * kl_graduate_mail - the mail that tells addr, in the mailbox's language
+ * locale, that its future mail goes to its own key (fingerprint fpr,
+ * found by source): RFC 5322 text, pool memory; NULL if it cannot be composed
  */
-char *kl_graduate_mail(const kl_notice *n, const char *addr, const char *fpr,
-    const char *source, pn_pool *pool);
+char *kl_graduate_mail(const kl_notice *n, const char *addr, const char *locale,
+    const char *fpr, const char *source, pn_pool *pool);
 
 /* ---- the real sources (kl_sources.c) ---- */
 typedef struct kl_backends {

@@ -3,50 +3,50 @@
  * graduated: discovery found their own OpenPGP key, and mail to them now
  * goes to that key instead of into the temporary mailbox.
  *
- * Plain text, no secret in it: the fingerprint (so the recipient can
- * check it is theirs), where it was found, and the web UI's address for
- * the messages still in the mailbox. mailstore queues it in the same
- * transaction that stores the key, only when the key changed.
+ * The template kind "graduated" (share/postern/templates/graduated.*, or
+ * the operator's), text and HTML from the same variables, in the
+ * mailbox's language (the one its first sender chose), with the
+ * organisation's branding. No secret in it: the fingerprint (so the
+ * recipient can check it is theirs), where it was found, and the web
+ * UI's login page for the messages still in the mailbox. mailstore
+ * queues it in the same transaction that stores the key, only when the
+ * key changed.
  */
 #include <string.h>
 
+#include "postern/i18n.h"
 #include "postern/mem.h"
-#include "postern/mime.h"
 #include "kl.h"
 
-/* kl_graduate_mail - the notice for addr (pool memory); NULL if it cannot be composed */
-char *kl_graduate_mail(const kl_notice *n, const char *addr, const char *fpr,
-    const char *source, pn_pool *pool)
-{
-	pn_mime_mail m = { 0 };
-	const char *to[1] = { addr };
-	const char *where = !strcmp(source, "vks") ? "on the keyserver" :
-	    "in the Web Key Directory of your domain";
-	const char *why = NULL;
-	uint8_t *raw;
-	size_t len = 0;
-	char *text, *out;
+/* the graduation notice's template kind, checked at start (kl_init) */
+static const char *const graduated_vars[] = { PN_BRAND_VAR_NAMES, "address", "fingerprint",
+	"keyserver", "login_url", NULL };
+const pn_tmpl_kind kl_templates[] = {
+	{ "graduated", graduated_vars, PN_TMPL_SUBJECT | PN_TMPL_TEXT | PN_TMPL_HTML },
+};
+const size_t kl_n_templates = sizeof(kl_templates) / sizeof(kl_templates[0]);
 
-	text = pn_pool_printf(pool,
-	    "Hello,\n\n"
-	    "Your own OpenPGP key was found %s:\n\n"
-	    "    %s\n\n"
-	    "From now on, encrypted mail to %s is sent to this key and reaches\n"
-	    "your own mail program. It no longer goes into your temporary mailbox.\n\n"
-	    "The messages already in the temporary mailbox stay there until it\n"
-	    "expires. You can still read them at:\n\n"
-	    "    %s\n\n"
-	    "If this key is not yours, tell the people who write to you.\n",
-	    where, fpr, addr, n->public_url);
-	m.from = n->from;
-	m.to = to;
-	m.n_to = 1;
-	m.subject = "Your mail now goes to your own OpenPGP key";
-	m.text = text;
-	if (!(raw = pn_mime_compose(&m, &len, &why)))
+/* kl_graduate_mail - the notice for addr (pool memory); NULL if it cannot be composed */
+char *kl_graduate_mail(const kl_notice *n, const char *addr, const char *locale,
+    const char *fpr, const char *source, pn_pool *pool)
+{
+	const pn_tmpl_var v[] = {
+		{ "address", addr },
+		{ "fingerprint", fpr },
+		{ "keyserver", !strcmp(source, "vks") ? "yes" : "" },
+		{ "login_url", pn_pool_printf(pool, "%s/login", n->public_url) },
+	};
+	pn_brand_mail m = { .kind = "graduated", .lang = pn_i18n_pick(locale, "mailbox"),
+		.from = n->from, .to = addr, .vars = v,
+		.n_vars = sizeof(v) / sizeof(v[0]) };
+	const char *why = NULL;
+	size_t len = 0;
+	uint8_t *raw;
+	char *out;
+
+	if (!(raw = pn_brand_compose(n->brand, &m, &len, &why)))
 		return NULL;
-	out = pn_pool_alloc(pool, len + 1);
-	memcpy(out, raw, len);
+	out = pn_pool_strndup(pool, (const char *)raw, len);
 	pn_free(&raw);
 	return out;
 }

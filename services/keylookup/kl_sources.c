@@ -118,6 +118,7 @@ static pn_err real_mailbox(void *arg, const char *addr, kl_mailbox *mb_r, pn_poo
 	rc = pn_ms_get_mailbox(b->mailstore, pool, &get, &mb, &why);
 	if (rc == PN_OK) {
 		mb_r->id = mb->id;
+		mb_r->locale = pn_pool_strdup(out, mb->locale ? mb->locale : "");
 		if (mb->own_fingerprint && *mb->own_fingerprint && mb->own_key.len > 0) {
 			mb_r->own_fpr = pn_pool_strdup(out, mb->own_fingerprint);
 			mb_r->own_key = pn_pool_memdup(out, mb->own_key.data, mb->own_key.len);
@@ -153,7 +154,9 @@ static pn_err real_graduate(void *arg, const char *addr, const kl_mailbox *mb,
 	char *text;
 	pn_err rc;
 
-	text = kl_graduate_mail(&b->notice, addr, f->fpr, f->source, pool);
+	text = kl_graduate_mail(&b->notice, addr, mb->locale, f->fpr, f->source, pool);
+	if (text == NULL)
+		pn_warn("msg=\"cannot write the graduation notice\" mailbox=%lld", (long long)mb->id);
 	notice.idem_key = pn_pool_printf(pool, "graduate/%lld/%s", (long long)mb->id, f->fpr);
 	notice.mail_from = (char *)b->notice.return_path;
 	notice.n_rcpt_to = 1;

@@ -48,7 +48,8 @@
  * ENVIRONMENT
  *	The common variables (lib/include/postern/service.h); health port
  *	default 9101. Then:
- *	POSTERN_REDIS             127.0.0.1:6379 (host:port or unix:/path)
+ *	POSTERN_REDIS             127.0.0.1:6379 (host:port, unix:/path or
+ *	                          sentinel://NAME@host:port,...: docs/ha.md)
  *	POSTERN_REDIS_PASSWORD    empty (secret; or POSTERN_REDIS_PASSWORD_FILE)
  *	POSTERN_REDIS_TIMEOUT_MS  1000 (10..60000)
  *	POSTERN_KEYRING_DIR       var/keyring (GnuPG home, path <= 80 chars)
@@ -74,6 +75,15 @@
  *	                          the graduation mail
  *	POSTERN_INVITE_FROM       "Postern <postern@localhost>" - its From
  *	                          (its SMTP sender is <>, as for automatic mail)
+ *	Branding and languages of the graduation mail (lib/src/brand.c;
+ *	docs/configuration.md), the same values as provision's:
+ *	POSTERN_PRODUCT_NAME, POSTERN_ORG_NAME, POSTERN_LOGO_FILE,
+ *	POSTERN_PRIMARY_COLOR, POSTERN_IMPRINT_URL, POSTERN_PRIVACY_URL,
+ *	POSTERN_SUPPORT_CONTACT, POSTERN_DEFAULT_LOCALE (en),
+ *	POSTERN_LOCALE_DIR (empty: locale/ beside bin/), POSTERN_TEMPLATE_DIR
+ *	(the template "graduated", checked at start: an unknown variable
+ *	stops the service), POSTERN_ORG_UTC_OFFSET. The mail is written in
+ *	the mailbox's language.
  * SECURITY
  *	CURVE client of the broker with its own certificate, also for its
  *	calls to mailstore. Reads only public keys; never logs addresses'
@@ -105,10 +115,11 @@ static long cf_redis_timeout, cf_ttl_found, cf_ttl_guest, cf_ttl_none, cf_max;
 static char *cf_keyserver, *cf_ca_file, *cf_connect_to, *cf_public_url, *cf_from;
 static long cf_wkd, cf_http_timeout, cf_http_connect, cf_http_max, cf_http_parallel;
 static long cf_disc_found, cf_disc_none, cf_disc_fail;
+static pn_brand cf_brand;
 
 static const pn_cfg_entry config[] = {
 	PN_CFG_STR("POSTERN_REDIS", "127.0.0.1:6379", &cf_redis, PN_CFG_REQUIRED,
-	    "Redis for the lookup cache, host:port or unix:/path"),
+	    "Redis for the lookup cache, host:port, unix:/path or sentinel://NAME@host:port,..."),
 	PN_CFG_STR("POSTERN_REDIS_PASSWORD", "", &cf_redis_password, PN_CFG_SECRET,
 	    "Redis AUTH password"),
 	PN_CFG_INT("POSTERN_REDIS_TIMEOUT_MS", 1000, 10, 60000, &cf_redis_timeout,
@@ -149,6 +160,7 @@ static const pn_cfg_entry config[] = {
 	    "the web UI as recipients reach it, named in the graduation mail"),
 	PN_CFG_STR("POSTERN_INVITE_FROM", "Postern <postern@localhost>", &cf_from, 0,
 	    "From of the graduation mail"),
+	PN_BRAND_CFG(&cf_brand),
 	PN_CFG_END
 };
 
@@ -165,8 +177,13 @@ static int kl_discovery_setup(kl_backends *b, pn_ctx *ctx);
 static int kl_init(pn_ctx *ctx)
 {
 	kl_state *st = pn_calloc(1, sizeof(*st));
+	char err[512];
 
 	pn_ctx_set_state(ctx, st);
+	if (pn_brand_load(&cf_brand, kl_templates, kl_n_templates, err, sizeof(err)) < 0) {
+		pn_error("msg=\"cannot start: %s\"", err);
+		goto fail;
+	}
 	st->lim.max_addresses = cf_max;
 	st->lim.ttl_found = cf_ttl_found;
 	st->lim.ttl_guest = cf_ttl_guest;
@@ -214,6 +231,7 @@ static int kl_discovery_setup(kl_backends *b, pn_ctx *ctx)
 	b->notice.from = cf_from;
 	b->notice.return_path = "";     /* automatic mail: the null sender <> */
 	b->notice.public_url = cf_public_url;
+	b->notice.brand = &cf_brand;
 	pn_info("msg=\"key discovery\" wkd=%d keyserver=%s timeout_ms=%ld max_bytes=%ld",
 	    d->wkd, *cf_keyserver ? "on" : "off", cf_http_timeout, cf_http_max);
 	return 0;
@@ -229,6 +247,7 @@ static void kl_fini(pn_ctx *ctx)
 	pn_client_destroy(&st->b.mailstore);
 	pn_gpg_close(&st->b.keyring);
 	pn_redis_close(&st->b.redis);
+	pn_brand_fini(&cf_brand);
 	free(st);
 	pn_ctx_set_state(ctx, NULL);
 }

@@ -28,6 +28,15 @@
  *	recipient closes the mailbox early; it leaves a tombstone too). delete_mailbox (op 11) and delete_mailboxes with mailbox_ids
  *	are retired: the first is answered "unknown operation", the second
  *	STATUS_PARAMS.
+ *	audit_note, query_audit and prune_audit serve the audit log
+ *	(ms_audit.c): an append-only table of times and kinds of what
+ *	happened to each mailbox and message, written by mailstore in the
+ *	transaction of each change (and by audit_note for the web UI's
+ *	logins and provision's wrong PINs), read by posternctl audit,
+ *	pruned by the reaper a retention after the mailbox is gone.
+ *	claim_receipts and complete_receipt (ms_receipt.c) hand provision
+ *	the sender's pending receipts, made once per (mailbox, event,
+ *	milestone) with the milestone, and queue each encrypted receipt.
  *	Every write is idempotent (messages by mailbox + event_id, outbox
  *	rows by idem_key) and answered only after COMMIT with
  *	synchronous_commit = on.
@@ -38,6 +47,10 @@
  *		libpq conninfo or URI (secret: may hold a password).
  *	POSTERN_PG_CONNECT_MS  30000 (1000..600000)
  *		how long start-up waits for PostgreSQL.
+ *	POSTERN_PG_TRANSACTION_POOLING  0 (0|1)
+ *		1 when POSTERN_PG_DSN names a pooler in transaction mode
+ *		(PgBouncer pool_mode = transaction): no named prepared
+ *		statements, no session settings (docs/configuration.md).
  *	POSTERN_SMTP_URL  smtp://127.0.0.1:2525
  *		relay for the outbox, smtp:// or smtps://.
  *	POSTERN_SMTP_USER  "" (no AUTH);  POSTERN_SMTP_PASSWORD  "" (secret)
@@ -77,12 +90,15 @@
 #include "postern/v1/mailstore.pb-c.h"
 #include "postern/service.h"
 #include "ms.h"
+#include "ms_audit.h"
 
 static const pn_cfg_entry config[] = {
 	PN_CFG_STR("POSTERN_PG_DSN", "host=127.0.0.1 port=5432 dbname=postern user=postern",
 	    &ms_cfg.pg_dsn, PN_CFG_SECRET | PN_CFG_REQUIRED, "PostgreSQL conninfo (secret)"),
 	PN_CFG_INT("POSTERN_PG_CONNECT_MS", 30000, 1000, 600000, &ms_cfg.pg_connect_ms,
 	    "how long start-up waits for PostgreSQL"),
+	PN_CFG_BOOL("POSTERN_PG_TRANSACTION_POOLING", 0, &ms_cfg.pg_transaction_pooling,
+	    "1 behind PgBouncer in transaction mode: unnamed statements, no SET"),
 	PN_CFG_STR("POSTERN_SMTP_URL", "smtp://127.0.0.1:2525", &ms_cfg.smtp_url,
 	    PN_CFG_REQUIRED, "SMTP relay for the outbox (smtp:// or smtps://)"),
 	PN_CFG_STR("POSTERN_SMTP_USER", "", &ms_cfg.smtp_user, 0,
@@ -134,6 +150,13 @@ static const pn_op ops[] = {
 	{ POSTERN__V1__MAILSTORE_REQUEST__OP_SET_KEYS, "set_keys", ms_op_set_keys },
 	{ POSTERN__V1__MAILSTORE_REQUEST__OP_SET_OWN_KEY, "set_own_key", ms_op_set_own_key },
 	{ POSTERN__V1__MAILSTORE_REQUEST__OP_CLOSE_MAILBOX, "close_mailbox", ms_op_close_mailbox },
+	{ POSTERN__V1__MAILSTORE_REQUEST__OP_AUDIT_NOTE, "audit_note", ms_op_audit_note },
+	{ POSTERN__V1__MAILSTORE_REQUEST__OP_QUERY_AUDIT, "query_audit", ms_op_query_audit },
+	{ POSTERN__V1__MAILSTORE_REQUEST__OP_PRUNE_AUDIT, "prune_audit", ms_op_prune_audit },
+	{ POSTERN__V1__MAILSTORE_REQUEST__OP_CLAIM_RECEIPTS, "claim_receipts",
+	  ms_op_claim_receipts },
+	{ POSTERN__V1__MAILSTORE_REQUEST__OP_COMPLETE_RECEIPT, "complete_receipt",
+	  ms_op_complete_receipt },
 	PN_OP_END
 };
 

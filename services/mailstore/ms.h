@@ -10,6 +10,8 @@
  * ms_ops.c     the bus handlers: validate, call ms_db, shape the reply
  * ms_outbox.c  the SMTP delivery loop (background thread, own connection)
  * ms_migrate.c schema migrations embedded at build time
+ * ms_audit.c   the audit log (ms_audit.h: ms_audit_note, its one writer)
+ * ms_receipt.c the sender's receipts: claimed and completed by provision
  *
  * Configuration lives in ms_cfg (filled by the skeleton from main.c's
  * table before init runs, read-only afterwards).
@@ -31,6 +33,7 @@
 struct ms_config {
 	char *pg_dsn;
 	long pg_connect_ms;         /* how long init waits for PostgreSQL */
+	int pg_transaction_pooling; /* behind PgBouncer in transaction mode */
 	char *smtp_url;
 	char *smtp_user;
 	char *smtp_password;

@@ -203,7 +203,11 @@ int ms_find_event(pn_pg *pg, int64_t mailbox_id, const char *event_id,
 	return found;
 }
 
-/* ms_insert_message - INSERT ... ON CONFLICT DO NOTHING; *id_r 0 if it existed */
+/*
+ * ms_insert_message - INSERT ... ON CONFLICT DO NOTHING; *id_r 0 if it
+ * existed. A new INBOX message is noted (message_stored) and its receipt
+ * request kept.
+ */
 pn_err ms_insert_message(pn_pg *pg, int64_t mailbox_id,
     const Postern__V1__NewMessage *m, int folder, int64_t *id_r)
 {
@@ -230,12 +234,27 @@ pn_err ms_insert_message(pn_pg *pg, int64_t mailbox_id,
 	if (PQntuples(res) > 0)
 		*id_r = pn_pg_int(res, 0, 0);
 	pn_pg_clear(&res);
-	return PN_OK;
+	if (*id_r == 0 || folder != POSTERN__V1__FOLDER__FOLDER_INBOX)
+		return PN_OK;
+	if ((err = ms_audit_note(pg, mailbox_id, m->event_id, MS_AUDIT_MESSAGE_STORED,
+	    NULL)) != PN_OK)
+		return err;
+	return m->receipt_to && *m->receipt_to ? ms_receipt_request(pg, mailbox_id, m) : PN_OK;
 }
 
 /* ms_insert_outmail - queue one mail (idempotent by idem_key); mailbox_id 0 = none */
 pn_err ms_insert_outmail(pn_pg *pg, int64_t mailbox_id,
     const Postern__V1__OutMail *m, pn_pool *pool)
+{
+	return ms_insert_outmail_as(pg, mailbox_id, m, "", "", pool);
+}
+
+/*
+ * ms_insert_outmail_as - the same, saying what the mail is (MS_MAIL_*, or
+ * "") and which event it is about, so that its SMTP outcome can be noted
+ */
+pn_err ms_insert_outmail_as(pn_pg *pg, int64_t mailbox_id, const Postern__V1__OutMail *m,
+    const char *kind, const char *event_id, pn_pool *pool)
 {
 	pn_pg_params p;
 
@@ -248,21 +267,33 @@ pn_err ms_insert_outmail(pn_pg *pg, int64_t mailbox_id,
 	pn_pg_param_text(&p, m->mail_from ? m->mail_from : "");
 	pn_pg_param_text(&p, ms_rcpt_join(m->rcpt_to, m->n_rcpt_to, pool));
 	pn_pg_param_bytea(&p, m->data.data, m->data.len);
+	pn_pg_param_text(&p, kind);
+	pn_pg_param_text(&p, event_id);
 	return pn_pg_exec_prepared(pg, "ms_insert_outmail",
-	    "INSERT INTO outbox (mailbox_id, idem_key, mail_from, rcpt_to, data) "
-	    "VALUES ($1, $2, $3, string_to_array($4, E'\\n'), $5) "
+	    "INSERT INTO outbox (mailbox_id, idem_key, mail_from, rcpt_to, data, kind, event_id) "
+	    "VALUES ($1, $2, $3, string_to_array($4, E'\\n'), $5, $6, $7) "
 	    "ON CONFLICT (idem_key) DO NOTHING", &p, NULL);
 }
 
-/* ms_insert_outmails - all of them */
+/*
+ * ms_insert_outmails - all of them, of one kind about one event; a kind
+ * with an audit word (invitation, notification) notes it queued
+ */
 pn_err ms_insert_outmails(pn_pg *pg, int64_t mailbox_id,
-    Postern__V1__OutMail *const *mail, size_t n, pn_pool *pool)
+    Postern__V1__OutMail *const *mail, size_t n, const char *kind, const char *event_id,
+    pn_pool *pool)
 {
 	pn_err err;
 
 	for (size_t i = 0; i < n; i++)
-		if ((err = ms_insert_outmail(pg, mailbox_id, mail[i], pool)) != PN_OK)
+		if ((err = ms_insert_outmail_as(pg, mailbox_id, mail[i], kind, event_id, pool)) != PN_OK)
 			return err;
+	if (n == 0 || !*kind)
+		return PN_OK;
+	if (!strcmp(kind, MS_MAIL_INVITATION))
+		return ms_audit_note(pg, mailbox_id, event_id, MS_AUDIT_INVITATION_QUEUED, NULL);
+	if (!strcmp(kind, MS_MAIL_NOTIFICATION))
+		return ms_audit_note(pg, mailbox_id, event_id, MS_AUDIT_NOTIFICATION_QUEUED, NULL);
 	return PN_OK;
 }
 
@@ -382,6 +413,8 @@ static pn_err accept_once(pn_pg *pg, const char *address,
 			return PN_ERR_BUSY;
 		}
 		created = 1;
+		if ((err = ms_audit_note(pg, mb->id, m->event_id, MS_AUDIT_CREATED, NULL)) != PN_OK)
+			return ms_db_fail(pg, why, "accept note created", err);
 	}
 	if (mb == NULL) {
 		pn_pg_rollback(pg);
@@ -415,7 +448,8 @@ static pn_err accept_once(pn_pg *pg, const char *address,
 		pn_pg_rollback(pg);
 		return PN_ERR_BUSY;
 	}
-	if ((err = ms_insert_outmails(pg, mb->id, a->mail, a->n_mail, pool)) != PN_OK)
+	if ((err = ms_insert_outmails(pg, mb->id, a->mail, a->n_mail,
+	    created ? MS_MAIL_INVITATION : MS_MAIL_NOTIFICATION, m->event_id, pool)) != PN_OK)
 		return ms_db_fail(pg, why, "accept queue mail", err);
 	if (!created && (err = ms_touch(pg, mb->id, NULL)) != PN_OK)
 		return ms_db_fail(pg, why, "accept touch", err);
@@ -491,8 +525,12 @@ static pn_err store_once(pn_pg *pg, const Postern__V1__StoreMessage *s,
 		pn_pg_rollback(pg);
 		return PN_ERR_BUSY;
 	}
-	if ((err = ms_insert_outmails(pg, s->mailbox_id, s->mail, s->n_mail, pool)) != PN_OK)
+	if ((err = ms_insert_outmails(pg, s->mailbox_id, s->mail, s->n_mail, "", m->event_id,
+	    pool)) != PN_OK)
 		return ms_db_fail(pg, why, "store queue mail", err);
+	if (m->folder == POSTERN__V1__FOLDER__FOLDER_SENT && (err = ms_audit_note(pg, s->mailbox_id,
+	    m->event_id, MS_AUDIT_REPLY_SENT, ms_reply_rcpts(s, pool))) != PN_OK)
+		return ms_db_fail(pg, why, "store note reply", err);
 	if ((err = ms_touch(pg, s->mailbox_id, NULL)) != PN_OK)
 		return ms_db_fail(pg, why, "store touch", err);
 	if ((err = pn_pg_commit(pg)) != PN_OK)
@@ -605,23 +643,46 @@ long ms_exec_count(pn_pg *pg, const char *sql, const pn_pg_params *p,
 	return n;
 }
 
-/* ms_db_mark_seen - set or clear seen */
+/*
+ * ms_db_mark_seen - set or clear seen; the first time an inbox message is
+ * seen it is noted read (again after it was marked unread: the audit row,
+ * but its receipt only once)
+ */
 pn_err ms_db_mark_seen(pn_pg *pg, int64_t mailbox_id, int64_t message_id,
     int seen, ms_why *why)
 {
 	pn_pg_params p;
+	PGresult *res = NULL;
 	pn_err err;
-	long n;
+	int read;
 
 	pn_pg_params_init(&p);
 	pn_pg_param_int(&p, mailbox_id);
 	pn_pg_param_int(&p, message_id);
 	pn_pg_param_bool(&p, seen);
-	n = ms_exec_count(pg, "UPDATE messages SET seen = $3 "
-	    "WHERE mailbox_id = $1 AND id = $2", &p, &err);
-	if (n < 0)
+	if ((err = pn_pg_begin(pg)) != PN_OK)
+		return ms_db_fail(pg, why, "mark seen begin", err);
+	if ((err = pn_pg_exec(pg, "WITH was AS (SELECT id, seen, folder, event_id FROM messages "
+	    "WHERE mailbox_id = $1 AND id = $2 FOR UPDATE) "
+	    "UPDATE messages m SET seen = $3 FROM was WHERE m.id = was.id "
+	    "RETURNING NOT was.seen AND $3 AND was.folder = 'inbox', was.event_id", &p,
+	    &res)) != PN_OK)
 		return ms_db_fail(pg, why, "mark seen", err);
-	return n > 0 ? PN_OK : ms_set_why(why, PN_ERR_NOTFOUND, "no such message");
+	if (PQntuples(res) == 0) {
+		pn_pg_clear(&res);
+		pn_pg_rollback(pg);
+		return ms_set_why(why, PN_ERR_NOTFOUND, "no such message");
+	}
+	read = pn_pg_bool(res, 0, 0);
+	if (read && (err = ms_audit_note(pg, mailbox_id, PQgetvalue(res, 0, 1), MS_AUDIT_READ,
+	    NULL)) != PN_OK) {
+		pn_pg_clear(&res);
+		return ms_db_fail(pg, why, "mark seen note", err);
+	}
+	pn_pg_clear(&res);
+	if ((err = pn_pg_commit(pg)) != PN_OK)
+		return ms_db_fail(pg, why, "mark seen commit", err);
+	return PN_OK;
 }
 
 /* ms_db_delete_message - remove one message */
@@ -642,13 +703,49 @@ pn_err ms_db_delete_message(pn_pg *pg, int64_t mailbox_id,
 	return n > 0 ? PN_OK : ms_set_why(why, PN_ERR_NOTFOUND, "no such message");
 }
 
+/*
+ * ms_cas_noted - a compare-and-set UPDATE ... RETURNING MB_PUBLIC and, when
+ * it changed the row and kind >= 0, its audit row, in one transaction;
+ * answered as ms_cas_answer does
+ */
+pn_err ms_cas_noted(pn_pg *pg, const char *sql, const pn_pg_params *p, int64_t id, int kind,
+    pn_pool *pool, Postern__V1__Mailbox **mb_r, ms_why *why, const char *differs)
+{
+	PGresult *res = NULL;
+	pn_err err;
+
+	if ((err = pn_pg_begin(pg)) != PN_OK)
+		return ms_db_fail(pg, why, "compare-and-set begin", err);
+	if ((err = pn_pg_exec(pg, sql, p, &res)) != PN_OK)
+		return ms_db_fail(pg, why, "compare-and-set", err);
+	if (PQntuples(res) > 0 && kind >= 0 &&
+	    (err = ms_audit_note(pg, id, NULL, (ms_audit_kind)kind, NULL)) != PN_OK) {
+		pn_pg_clear(&res);
+		return ms_db_fail(pg, why, "compare-and-set note", err);
+	}
+	if ((err = pn_pg_commit(pg)) != PN_OK) {
+		pn_pg_clear(&res);
+		return ms_db_fail(pg, why, "compare-and-set commit", err);
+	}
+	return ms_cas_answer(pg, &res, id, pool, mb_r, why, differs);
+}
+
+/* state_kind - what a change of state from was to to is in the audit log, or -1 */
+static int state_kind(int was, int to)
+{
+	if (to == POSTERN__V1__MAILBOX_STATE__MAILBOX_LOCKED && was != to)
+		return MS_AUDIT_LOCKED;
+	if (to == POSTERN__V1__MAILBOX_STATE__MAILBOX_ACTIVE &&
+	    was == POSTERN__V1__MAILBOX_STATE__MAILBOX_PENDING)
+		return MS_AUDIT_ACTIVATED;
+	return -1;
+}
+
 /* ms_db_update_mailbox - compare-and-set on state */
 pn_err ms_db_update_mailbox(pn_pg *pg, const Postern__V1__UpdateMailbox *u,
     pn_pool *pool, Postern__V1__Mailbox **mb_r, ms_why *why)
 {
 	pn_pg_params p;
-	PGresult *res = NULL;
-	pn_err err;
 
 	*mb_r = NULL;
 	pn_pg_params_init(&p);
@@ -660,15 +757,14 @@ pn_err ms_db_update_mailbox(pn_pg *pg, const Postern__V1__UpdateMailbox *u,
 	else
 		pn_pg_param_bytea(&p, NULL, 0);                 /* NULL = keep */
 	pn_pg_param_bool(&p, u->clear_link);
-	if ((err = pn_pg_exec(pg, "UPDATE mailboxes SET "
+	return ms_cas_noted(pg, "UPDATE mailboxes SET "
 	    "state = coalesce($3, state), "
 	    "secret_key = coalesce($4, secret_key), "
 	    "link_hash = CASE WHEN $5 THEN NULL ELSE link_hash END, "
 	    "pin_verifier = CASE WHEN $5 THEN NULL ELSE pin_verifier END, "
 	    "reissue_box = CASE WHEN $5 THEN NULL ELSE reissue_box END "
-	    "WHERE id = $1 AND state = $2 RETURNING " MB_PUBLIC, &p, &res)) != PN_OK)
-		return ms_db_fail(pg, why, "update mailbox", err);
-	return ms_cas_answer(pg, &res, u->mailbox_id, pool, mb_r, why,
+	    "WHERE id = $1 AND state = $2 RETURNING " MB_PUBLIC, &p, u->mailbox_id,
+	    state_kind(u->expected_state, u->new_state), pool, mb_r, why,
 	    "mailbox state differs from expected_state");
 }
 

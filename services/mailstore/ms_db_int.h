@@ -1,13 +1,15 @@
 /*
  * ms_db_int.h - what ms_db.c and ms_reap.c share and nobody else needs:
  * the column lists their statements select, and the helpers that turn a
- * row into a message or a failure into a reply. Only the two database
- * files include it; the rest of mailstore sees ms_db_* in ms.h.
+ * row into a message or a failure into a reply. Only the files that run
+ * SQL include it (ms_db.c, ms_reap.c, ms_keys.c, ms_ownkey.c, ms_audit.c,
+ * ms_receipt.c); the rest of mailstore sees ms_db_* in ms.h.
  */
 #ifndef POSTERN_MS_DB_INT_H
 #define POSTERN_MS_DB_INT_H
 
 #include "ms.h"
+#include "ms_audit.h"
 
 #define EPOCH(col) "floor(extract(epoch FROM " col "))::bigint"
 
@@ -43,12 +45,30 @@ int ms_find_event(pn_pg *pg, int64_t mailbox_id, const char *event_id,
 /* ms_insert_message - INSERT ... ON CONFLICT DO NOTHING; *id_r 0 if it existed */
 pn_err ms_insert_message(pn_pg *pg, int64_t mailbox_id,
     const Postern__V1__NewMessage *m, int folder, int64_t *id_r);
-/* ms_insert_outmails - every mail of a request (idempotent by idem_key) */
+/*
+ * ms_insert_outmail_as - the same, saying what the mail is (MS_MAIL_*, or
+ * "") and the event it is about: the outbox loop notes its SMTP outcome
+ */
+pn_err ms_insert_outmail_as(pn_pg *pg, int64_t mailbox_id, const Postern__V1__OutMail *m,
+    const char *kind, const char *event_id, pn_pool *pool);
+/*
+ * ms_insert_outmails - every mail of a request (idempotent by idem_key),
+ * of one kind about one event; invitations and notifications are noted
+ * queued (ms_audit_note)
+ */
 pn_err ms_insert_outmails(pn_pg *pg, int64_t mailbox_id,
-    Postern__V1__OutMail *const *mail, size_t n, pn_pool *pool);
+    Postern__V1__OutMail *const *mail, size_t n, const char *kind, const char *event_id,
+    pn_pool *pool);
 /* ms_cas_answer - a compare-and-set's answer: the updated row, NOTFOUND, or EXISTS (differs) */
 pn_err ms_cas_answer(pn_pg *pg, PGresult **res, int64_t id, pn_pool *pool,
     Postern__V1__Mailbox **mb_r, ms_why *why, const char *differs);
+/*
+ * ms_cas_noted - a compare-and-set (UPDATE ... RETURNING MB_PUBLIC, params
+ * p) and, when it changed the row and kind >= 0, its audit row
+ * (ms_audit_kind), in one transaction; answered as ms_cas_answer
+ */
+pn_err ms_cas_noted(pn_pg *pg, const char *sql, const pn_pg_params *p, int64_t id, int kind,
+    pn_pool *pool, Postern__V1__Mailbox **mb_r, ms_why *why, const char *differs);
 /* ms_exec_count - run a statement with params, return affected rows or -1 */
 long ms_exec_count(pn_pg *pg, const char *sql, const pn_pg_params *p,
     pn_err *err_r);

@@ -149,6 +149,8 @@ static pn_err reissue_once(pn_pg *pg, const Postern__V1__Reissue *r, pn_pool *po
 	}
 	if ((err = update_row(pg, r, pool, &now)) != PN_OK || now == NULL)
 		return ms_db_fail(pg, why, "reissue update", err);
+	if ((err = ms_audit_note(pg, mb->id, r->request_id, MS_AUDIT_REISSUED, NULL)) != PN_OK)
+		return ms_db_fail(pg, why, "reissue note", err);
 	if (r->message != NULL) {
 		if ((err = ms_insert_message(pg, mb->id, r->message,
 		    POSTERN__V1__FOLDER__FOLDER_INBOX, &msg_id)) != PN_OK)
@@ -158,7 +160,8 @@ static pn_err reissue_once(pn_pg *pg, const Postern__V1__Reissue *r, pn_pool *po
 			return PN_ERR_BUSY;
 		}
 	}
-	if ((err = ms_insert_outmails(pg, mb->id, r->mail, r->n_mail, pool)) != PN_OK)
+	if ((err = ms_insert_outmails(pg, mb->id, r->mail, r->n_mail, MS_MAIL_INVITATION,
+	    r->request_id, pool)) != PN_OK)
 		return ms_db_fail(pg, why, "reissue queue mail", err);
 	if (now->reissue_count <= r->restart_limit && (err = ms_touch(pg, mb->id, NULL)) != PN_OK)
 		return ms_db_fail(pg, why, "reissue touch", err);
@@ -188,13 +191,23 @@ pn_err ms_db_reissue(pn_pg *pg, const Postern__V1__Reissue *r, pn_pool *pool,
 	return err;
 }
 
+/* keys_kind - what SetKeys is in the audit log: activation, recovery, or nothing (-1) */
+static int keys_kind(const Postern__V1__SetKeys *k)
+{
+	if (k->expected_state == POSTERN__V1__MAILBOX_STATE__MAILBOX_PENDING &&
+	    k->new_state == POSTERN__V1__MAILBOX_STATE__MAILBOX_ACTIVE)
+		return MS_AUDIT_ACTIVATED;
+	if (k->expected_state == POSTERN__V1__MAILBOX_STATE__MAILBOX_ACTIVE &&
+	    k->expected_recovery_verifier.len > 0)
+		return MS_AUDIT_RECOVERED;
+	return -1;
+}
+
 /* ms_db_set_keys - compare-and-set on state (and the recovery verifier) */
 pn_err ms_db_set_keys(pn_pg *pg, const Postern__V1__SetKeys *k, pn_pool *pool,
     Mailbox **mb_r, ms_why *why)
 {
 	pn_pg_params p;
-	PGresult *res = NULL;
-	pn_err err;
 
 	*mb_r = NULL;
 	pn_pg_params_init(&p);
@@ -206,14 +219,12 @@ pn_err ms_db_set_keys(pn_pg *pg, const Postern__V1__SetKeys *k, pn_pool *pool,
 	pn_pg_param_bytea(&p, k->recovery_verifier.data, k->recovery_verifier.len);
 	pn_pg_param_bool(&p, k->clear_link);
 	param_bytes_or_null(&p, &k->expected_recovery_verifier);
-	if ((err = pn_pg_exec(pg, "UPDATE mailboxes SET state = coalesce($3, state), "
+	return ms_cas_noted(pg, "UPDATE mailboxes SET state = coalesce($3, state), "
 	    "secret_key = $4, recovery_key = $5, recovery_verifier = $6, "
 	    "link_hash = CASE WHEN $7 THEN NULL ELSE link_hash END, "
 	    "pin_verifier = CASE WHEN $7 THEN NULL ELSE pin_verifier END, "
 	    "reissue_box = CASE WHEN $7 THEN NULL ELSE reissue_box END "
 	    "WHERE id = $1 AND state = $2 AND ($8::bytea IS NULL OR recovery_verifier = $8) "
-	    "RETURNING " MB_PUBLIC, &p, &res)) != PN_OK)
-		return ms_db_fail(pg, why, "set keys", err);
-	return ms_cas_answer(pg, &res, k->mailbox_id, pool, mb_r, why,
+	    "RETURNING " MB_PUBLIC, &p, k->mailbox_id, keys_kind(k), pool, mb_r, why,
 	    "the mailbox's state or recovery code changed");
 }

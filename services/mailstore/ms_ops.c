@@ -589,6 +589,7 @@ int ms_init(pn_ctx *ctx)
 	}
 	pn_smtp_init();
 	ms_state.pg = pn_pg_new(ms_cfg.pg_dsn, "mailstore");
+	pn_pg_set_pooled(ms_state.pg, ms_cfg.pg_transaction_pooling);
 	if (pn_pg_connect(ms_state.pg, ms_cfg.pg_connect_ms, stopping, ctx) != PN_OK)
 		goto fail;
 	if (ms_migrate(ms_state.pg) != PN_OK)

@@ -41,6 +41,13 @@
  * idempotency key - ms_outbox_message_id), so a receiver can drop the
  * copy. On SIGTERM rows claimed but not yet tried are handed back at once.
  *
+ * Audit: a row of an invitation, a notification or the reaper's warning
+ * (outbox.kind) notes its outcome - invitation_delivered when the
+ * recipient's server accepted it, invitation_bounced when it refused it
+ * for good or the attempts ran out, warning_sent, ... - in the same
+ * statement that records it (postern_note; the receipts "delivered" come
+ * from there too).
+ *
  * Data hygiene: the rendered mail may carry the invitation link (a
  * secret), so it is wiped from the row once the row is final (sent or
  * failed); only the row's metadata stays, for idempotency, until
@@ -60,14 +67,27 @@
 #include "postern/metrics.h"
 #include "postern/smtp.h"
 #include "ms.h"
+#include "ms_audit.h"
 
 #define MSGID_DOMAIN "postern.invalid"
+
+/*
+ * The SMTP outcome of a row and its audit row (and receipts) are one
+ * statement: the update's row s, then postern_note (migration 008) with
+ * the kind ms_audit_mail_outcome chose (parameter $3, or $4 after the
+ * failure's own three; NULL = nothing to note).
+ */
+#define NOTE_OUTCOME_AT(n) "SELECT postern_note(s.mailbox_id, s.event_id, " n ", NULL) " \
+	"FROM s WHERE " n "::text IS NOT NULL AND s.mailbox_id IS NOT NULL"
+#define NOTE_OUTCOME NOTE_OUTCOME_AT("$3")
+#define NOTE_OUTCOME_4 NOTE_OUTCOME_AT("$4")
 
 struct outrow {
 	int64_t id;
 	long attempts;
 	int interrupted;            /* found 'sending': an earlier delivery was cut off */
 	char *idem_key;
+	char *kind;                 /* MS_MAIL_*: what its SMTP outcome notes, "" = nothing */
 	char *mail_from;
 	char **rcpt;
 	size_t nrcpt;
@@ -124,7 +144,7 @@ static int claim(pn_pg *pg, long batch, pn_pool *pool, struct outrow **rows_r)
 	    "ORDER BY next_attempt_at, id LIMIT $1 FOR UPDATE SKIP LOCKED) due "
 	    "WHERE o.id = due.id "
 	    "RETURNING o.id, o.attempts, o.mail_from, array_to_string(o.rcpt_to, E'\\n'), o.data, "
-	    "o.state = 'sending', o.idem_key",
+	    "o.state = 'sending', o.idem_key, o.kind",
 	    &p, &res) != PN_OK)
 		return -1;
 	n = PQntuples(res);
@@ -137,6 +157,7 @@ static int claim(pn_pg *pg, long batch, pn_pool *pool, struct outrow **rows_r)
 		rows[i].data = pn_pg_bytea(res, i, 4, pool, &rows[i].len);
 		rows[i].interrupted = !strcmp(PQgetvalue(res, i, 5), "t");
 		rows[i].idem_key = pn_pg_text(res, i, 6, pool);
+		rows[i].kind = pn_pg_text(res, i, 7, pool);
 	}
 	pn_pg_clear(&res);
 	*rows_r = rows;
@@ -294,9 +315,11 @@ static void deliver(pn_ctx *ctx, pn_pg *pg, const pn_smtp_cfg *smtp,
 		pn_pg_params_init(&p);
 		pn_pg_param_int(&p, r->id);
 		pn_pg_param_text(&p, reply);
-		if (record(ctx, pg, "UPDATE outbox SET state = 'sent', sent_at = now(), "
+		pn_pg_param_text(&p, ms_audit_mail_outcome(r->kind, 1));
+		if (record(ctx, pg, "WITH s AS (UPDATE outbox SET state = 'sent', sent_at = now(), "
 		    "last_error = NULL, smtp_reply = $2, data = '' WHERE id = $1 "
-		    "AND state IN ('queued', 'sending')", &p) < 0)
+		    "AND state IN ('queued', 'sending') RETURNING mailbox_id, event_id) "
+		    NOTE_OUTCOME, &p) < 0)
 			pn_error("msg=\"outbox row sent but not marked: may be sent again\" id=%lld",
 			    (long long)r->id);
 		pn_metrics_add("postern_outbox_sent_total", "outbox mails accepted by the SMTP server", 1);
@@ -319,8 +342,10 @@ static void deliver(pn_ctx *ctx, pn_pg *pg, const pn_smtp_cfg *smtp,
 		    (long long)r->id, r->attempts, delay_ms, error);
 		return;
 	}
-	record(ctx, pg, "UPDATE outbox SET state = 'failed', last_error = $3, data = '' "
-	    "WHERE id = $1 AND attempts = $2 AND state IN ('queued', 'sending')", &p);
+	pn_pg_param_text(&p, ms_audit_mail_outcome(r->kind, 0));
+	record(ctx, pg, "WITH s AS (UPDATE outbox SET state = 'failed', last_error = $3, "
+	    "data = '' WHERE id = $1 AND attempts = $2 AND state IN ('queued', 'sending') "
+	    "RETURNING mailbox_id, event_id) " NOTE_OUTCOME_4, &p);
 	pn_metrics_add(res == PN_ERR_TEMP ? "postern_outbox_failed_total{reason=\"attempts\"}"
 	    : "postern_outbox_failed_total{reason=\"permanent\"}",
 	    "outbox mails given up", 1);
@@ -387,6 +412,7 @@ void ms_outbox_loop(pn_ctx *ctx)
 	pn_pg *pg = pn_pg_new(ms_cfg.pg_dsn, "outbox");
 	time_t last_cleanup = 0;
 
+	pn_pg_set_pooled(pg, ms_cfg.pg_transaction_pooling);
 	memset(&smtp, 0, sizeof(smtp));
 	smtp.url = ms_cfg.smtp_url;
 	smtp.user = ms_cfg.smtp_user;

@@ -18,7 +18,9 @@
  * and own key, so that mail keeps going to that key instead of opening a
  * new mailbox - and everything else goes: messages, queued mail, the
  * guest's secret key, link and PIN; it is locked, and the reaper deletes
- * it like any mailbox once it has been idle long enough.
+ * it like any mailbox once it has been idle long enough. The audit log
+ * says "closed" for that, and "deleted" (the deletion trigger) for the
+ * other.
  */
 #include <string.h>
 #include <strings.h>
@@ -216,8 +218,10 @@ static pn_err keep_forwarding(pn_pg *pg, int64_t id)
 	    (err = pn_pg_exec(pg, "DELETE FROM outbox WHERE mailbox_id = $1 AND state = 'queued'",
 	    &p, NULL)) != PN_OK)
 		return err;
-	return pn_pg_exec(pg, "UPDATE mailboxes SET secret_key = ''::bytea, link_hash = NULL, "
-	    "pin_verifier = NULL, state = 'locked' WHERE id = $1", &p, NULL);
+	if ((err = pn_pg_exec(pg, "UPDATE mailboxes SET secret_key = ''::bytea, link_hash = NULL, "
+	    "pin_verifier = NULL, state = 'locked' WHERE id = $1", &p, NULL)) != PN_OK)
+		return err;
+	return ms_audit_note(pg, id, NULL, MS_AUDIT_CLOSED, NULL);
 }
 
 /* ms_db_close_mailbox - close one mailbox now (see CloseMailbox in mailstore.proto) */

@@ -168,7 +168,7 @@ pn_err ms_db_queue_mail(pn_pg *pg, int64_t mailbox_id,
 		return ms_set_why(why, PN_ERR_EXISTS,
 		    "mailbox was active since, or warned in this period already");
 	}
-	if ((err = ms_insert_outmail(pg, mailbox_id, m, pool)) != PN_OK)
+	if ((err = ms_insert_outmail_as(pg, mailbox_id, m, MS_MAIL_WARNING, "", pool)) != PN_OK)
 		return ms_db_fail(pg, why, "warn queue mail", err);
 	pn_pg_params_init(&p);
 	pn_pg_param_int(&p, mailbox_id);

@@ -71,6 +71,20 @@ int ms_id_ok(const char *id)
 	return 1;
 }
 
+/* receipt_to_ok - who asked for receipts: one printable address without spaces, <= 254 */
+static int receipt_to_ok(const char *a)
+{
+	size_t n = strlen(a);
+	const char *at = strchr(a, '@');
+
+	if (n > MS_ADDRESS_MAX || !at || at == a || !at[1] || strchr(at + 1, '@'))
+		return 0;
+	for (size_t i = 0; i < n; i++)
+		if ((unsigned char)a[i] <= ' ' || (unsigned char)a[i] >= 0x7f)
+			return 0;
+	return 1;
+}
+
 /* ms_check_message - a NewMessage to store */
 pn_err ms_check_message(const Postern__V1__NewMessage *m, long max_bytes,
     const char **why_r)
@@ -86,6 +100,11 @@ pn_err ms_check_message(const Postern__V1__NewMessage *m, long max_bytes,
 	}
 	if (!ms_id_ok(m->event_id)) {
 		*why_r = "message event_id must be 1..200 printable ASCII characters";
+		return PN_ERR_PARAMS;
+	}
+	if (m->receipt_to && *m->receipt_to && (!receipt_to_ok(m->receipt_to) ||
+	    m->folder != POSTERN__V1__FOLDER__FOLDER_INBOX)) {
+		*why_r = "message receipt_to must be an address (at most 254 characters), INBOX only";
 		return PN_ERR_PARAMS;
 	}
 	if (m->size < 0) {

@@ -11,7 +11,9 @@
  *	headers) encrypted to that key, into mailstore's outbox. With
  *	sender_notice it mails the sender once per event the new PINs and the
  *	rejected recipients (encrypted to the sender's key when there is
- *	one). It answers the event only once mailstore has committed. It
+ *	one). With receipts its background thread mails the sender one
+ *	receipt per milestone per recipient (prov_receipt.c), encrypted to
+ *	the sender's key. It answers the event only once mailstore has committed. It
  *	also answers "check assigned PIN" (PinQuery) for senders and
  *	verifies PINs for the web UI (PinVerify) with lock-outs. The logic
  *	is in prov_send.c (with prov_mailbox.c and prov_pgp.c), prov_pin.c,
@@ -34,14 +36,16 @@
  *	nothing stored), STATUS_TEMP (keylookup, mailstore, Redis or GnuPG
  *	unavailable: retry the same event id, which is idempotent and returns
  *	the same outcomes and PINs). Calls keylookup (lookup, fresh) and
- *	mailstore (get_mailbox, accept, update_mailbox, queue_mail).
+ *	mailstore (get_mailbox, accept, update_mailbox, queue_mail,
+ *	audit_note, claim_receipts, complete_receipt).
  * ENVIRONMENT
  *	The common variables (lib/include/postern/service.h); health port
  *	default 9102. Any variable may instead be given as NAME_FILE.
  *	POSTERN_PROVISION_KEY  required, secret: 32 bytes as 64 hex digits or
  *		base64; seals the event records in Redis. Every replica must
  *		have the same key (e.g. "head -c32 /dev/urandom | base64").
- *	POSTERN_REDIS  127.0.0.1:6379 (host:port or unix:/path)
+ *	POSTERN_REDIS  127.0.0.1:6379 (host:port, unix:/path or
+ *		sentinel://NAME@host:port,...: docs/ha.md)
  *	POSTERN_REDIS_PASSWORD  "" (secret)
  *	POSTERN_REDIS_TIMEOUT_MS  1000 (10..60000)
  *	POSTERN_GNUPGHOME  var/gnupg-provision (absolute path <= 64 chars);
@@ -104,6 +108,10 @@
  *		armored OpenPGP public key: its holder may re-issue any mailbox
  *		that is not active (posternctl reissue --operator, prov_ctl.c);
  *		empty = no operator.
+ *	POSTERN_PROVISION_RECEIPTS_WITHOUT_KEY  none - the sender's receipts
+ *		(SendEvent.receipts) go encrypted to the sender's OpenPGP key;
+ *		for a sender without one: "none" sends nothing, "plain" a
+ *		plain mail naming only the recipient and the milestone.
  *	Branding and languages (lib/src/brand.c; docs/configuration.md):
  *	POSTERN_PRODUCT_NAME  Postern - the product name recipients see.
  *	POSTERN_ORG_NAME  "" - the organisation; invitations name it with the
@@ -202,6 +210,8 @@ static const pn_cfg_entry config[] = {
 	    "re-issues of a never-activated mailbox that still renew its inactivity"),
 	PN_CFG_STR("POSTERN_PROVISION_OPERATOR_KEY", "", &prov_cfg.operator_key, 0,
 	    "file with the operator's armored OpenPGP public key (posternctl reissue --operator)"),
+	PN_CFG_STR("POSTERN_PROVISION_RECEIPTS_WITHOUT_KEY", "none", &prov_cfg.receipts_without_key,
+	    PN_CFG_REQUIRED, "receipts for a sender without an OpenPGP key: none or plain"),
 	PN_BRAND_CFG(&prov_cfg.brand),
 	PN_CFG_END
 };

@@ -10,6 +10,7 @@
  * prov_pin.c     PinQuery, PinVerify and the lock-out policy
  * prov_pool.c    guest keys made ahead of time by a background thread
  * prov_keyring.c the GnuPG home of encryption: a cache, renewed when full or old
+ * prov_receipt.c the sender's receipts: claimed from mailstore, encrypted, queued
  * prov_init.c    init, fini and the background thread for the skeleton
  *
  * Configuration lives in prov_cfg (filled by the skeleton from main.c's
@@ -58,6 +59,7 @@ struct prov_config {
 	long keyring_max_age;       /* seconds before the keyring is renewed */
 	long reissue_renew_max;     /* re-issues that still renew last_activity */
 	char *operator_key;         /* file of the operator's OpenPGP public key ("" = none) */
+	char *receipts_without_key; /* "none" or "plain": receipts for a sender without a key */
 	pn_brand brand;             /* names, logo, languages, templates */
 };
 extern struct prov_config prov_cfg;
@@ -82,7 +84,10 @@ typedef struct prov_state {
 int prov_init(pn_ctx *ctx);
 /* prov_fini - close what prov_init opened, wipe the key */
 void prov_fini(pn_ctx *ctx);
-/* prov_background - the skeleton's background thread: renews an idle keyring in time */
+/*
+ * prov_background - the skeleton's background thread: renews an idle
+ * keyring in time, turns pending receipts into mails
+ */
 void prov_background(pn_ctx *ctx);
 
 /* ---- prov_keyring.c ---- */
@@ -112,6 +117,16 @@ void prov_keyring_unlock(prov_keyring *kr);
 void prov_keyring_tick(prov_keyring *kr);
 /* prov_keyring_home - the directory of generation gen */
 void prov_keyring_home(const prov_keyring *kr, unsigned long gen, char *out, size_t len);
+
+/* ---- prov_receipt.c ---- */
+#define PROV_RECEIPTS_BATCH 20      /* receipts claimed at once */
+/*
+ * prov_receipts_pass - the background thread's turn: claim pending
+ * receipts from mailstore, encrypt each to its sender's key (or the
+ * policy without one), queue and complete it; the number claimed, -1 when
+ * mailstore could not be asked. bus: the thread's own client.
+ */
+int prov_receipts_pass(prov_state *st, pn_client *bus);
 
 /* ---- prov_crypto.c ---- */
 #define PROV_LINK_BYTES 32
@@ -233,6 +248,7 @@ typedef struct prov_notice {
 	const char *from;           /* POSTERN_INVITE_FROM header value */
 	const char *sender;         /* the event's sender, normalised: To */
 	const char *date;           /* the message's Date header ("" if none) */
+	long long date_unix;        /* the same parsed, 0 if it does not parse */
 	const char *lang;           /* language of the notice */
 	const prov_notice_line *lines;
 	size_t n;
@@ -245,6 +261,22 @@ typedef struct prov_notice {
  * body or the subject of the message. Holds PINs: wipe it.
  */
 uint8_t *prov_render_sender_notice(const prov_notice *n, size_t *len_r);
+/* A receipt to render (prov_render_receipt). */
+typedef struct prov_receipt_mail {
+	const char *from;           /* POSTERN_INVITE_FROM header value */
+	const char *sender;         /* To: the sender who asked for it */
+	const char *recipient;      /* the mailbox's address */
+	const char *milestone;      /* delivered, opened, read, replied, locked, expired, revoked, deleted */
+	int64_t at;                 /* when, Unix seconds */
+	const char *event;          /* the send event's id, or NULL (the plain form says less) */
+	const char *lang;
+} prov_receipt_mail;
+/*
+ * prov_render_receipt - one receipt mail to the sender: the recipient, the
+ * milestone and its time (and the event id unless NULL); never the
+ * subject or anything else of the message. NULL for an unknown milestone.
+ */
+uint8_t *prov_render_receipt(const prov_receipt_mail *r, size_t *len_r);
 /* prov_sender_display - "Name <addr>" or "addr" (pn_malloc'd) */
 char *prov_sender_display(const char *name, const char *addr);
 /*
@@ -272,6 +304,7 @@ typedef struct prov_event {
 	char *envelope;                     /* plaintext list-view record */
 	int has_attachments;
 	const char *date;                   /* the mail's Date header, for the sender notice */
+	long long date_unix;                /* the same parsed (0: it does not parse) */
 	uint8_t *entity;                    /* the mail's protected body entity (PGP/MIME), once */
 	size_t entity_len;
 	const char *why;                    /* reason of a whole-event failure */
@@ -316,6 +349,14 @@ pn_err prov_reissue(prov_event *e, const char *address, int64_t id, int with_mes
 /* prov_deliver_pgp - a KEY_FOUND recipient with deliver_key_found (prov_pgp.c) */
 pn_err prov_deliver_pgp(prov_event *e, const char *address,
     const Postern__V1__KeyResult *r, Postern__V1__Outcome *o);
+/*
+ * prov_pgp_seal - mail (entity: its protected body entity,
+ * pn_mime_pgp_entity) as PGP/MIME encrypted to pub with gpg, in *out_r
+ * (pn_malloc'd). PN_ERR_PARAMS: the key cannot encrypt; PN_ERR_INTERNAL:
+ * it cannot be wrapped (*why_r); else GnuPG's error.
+ */
+pn_err prov_pgp_seal(pn_gpg *gpg, const ProtobufCBinaryData *pub, const void *mail, size_t len,
+    const uint8_t *entity, size_t entity_len, uint8_t **out_r, size_t *len_r, const char **why_r);
 /* prov_sender_notice - the sender's one notice of an event, if there is anything to say */
 pn_err prov_sender_notice(prov_event *e, const Postern__V1__SendResult *res,
     const ssize_t *first);

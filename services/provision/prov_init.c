@@ -117,6 +117,11 @@ int prov_init(pn_ctx *ctx)
 		prov_cfg.public_url[strlen(prov_cfg.public_url) - 1] = '\0';
 	if (load_operator_key(st) < 0)
 		goto fail;
+	if (strcmp(prov_cfg.receipts_without_key, "none") &&
+	    strcmp(prov_cfg.receipts_without_key, "plain")) {
+		pn_error("msg=\"POSTERN_PROVISION_RECEIPTS_WITHOUT_KEY must be none or plain\"");
+		goto fail;
+	}
 	if (!(st->redis = pn_redis_open(prov_cfg.redis, prov_cfg.redis_password,
 	    prov_cfg.redis_timeout_ms)))
 		goto fail;
@@ -158,11 +163,22 @@ void prov_fini(pn_ctx *ctx)
 	pn_ctx_set_state(ctx, NULL);
 }
 
-/* prov_background - once a second: renew the keyring if due, even without events */
+/*
+ * prov_background - once a second: renew the keyring if due, even without
+ * events, and turn pending receipts into mails (prov_receipt.c) with a
+ * bus client of this thread's own (a socket is one thread's)
+ */
 void prov_background(pn_ctx *ctx)
 {
 	prov_state *st = pn_ctx_state(ctx);
+	pn_client *bus = st ? pn_client_new(pn_ctx_bus(ctx)) : NULL;
 
-	while (!pn_ctx_sleep(ctx, 1000))
+	while (!pn_ctx_sleep(ctx, 1000)) {
 		prov_keyring_tick(st ? st->keyring : NULL);
+		if (!bus)
+			continue;
+		while (!pn_ctx_stopping(ctx) && prov_receipts_pass(st, bus) == PROV_RECEIPTS_BATCH)
+			;
+	}
+	pn_client_destroy(&bus);
 }

@@ -189,6 +189,8 @@ pn_err prov_encrypt_message(prov_event *e, const ProtobufCBinaryData *pub,
 	m->event_id = e->ev->event_id;
 	m->size = (int64_t)e->ev->mime.len;
 	m->has_attachments = e->has_attachments;
+	/* the sender asked for receipts: mailstore keeps who, while the mailbox lives */
+	m->receipt_to = (char *)(e->ev->receipts ? e->sender : "");
 	if ((err = encrypt_into(e, pub, e->ev->mime.data, e->ev->mime.len, &m->body)) != PN_OK ||
 	    (err = encrypt_into(e, pub, e->envelope, strlen(e->envelope), &m->envelope)) != PN_OK)
 		return err;

@@ -24,25 +24,36 @@
 typedef Postern__V1__Outcome Outcome;
 
 /*
- * seal - mail (entity: its protected body entity) as PGP/MIME encrypted to
- * pub, in *out_r (pn_malloc'd). PN_ERR_PARAMS: the key cannot encrypt.
+ * prov_pgp_seal - mail (entity: its protected body entity) as PGP/MIME
+ * encrypted to pub with gpg, in *out_r (pn_malloc'd). PN_ERR_PARAMS: the
+ * key cannot encrypt; PN_ERR_INTERNAL: it cannot be wrapped (*why_r).
  */
-static pn_err seal(prov_event *e, const ProtobufCBinaryData *pub, const void *mail, size_t len,
-    const uint8_t *entity, size_t entity_len, uint8_t **out_r, size_t *len_r)
+pn_err prov_pgp_seal(pn_gpg *gpg, const ProtobufCBinaryData *pub, const void *mail, size_t len,
+    const uint8_t *entity, size_t entity_len, uint8_t **out_r, size_t *len_r, const char **why_r)
 {
 	pn_buf cipher = { NULL, 0 };
-	const char *why = NULL;
 	pn_err err;
 
 	*out_r = NULL;
-	if ((err = pn_gpg_encrypt(e->gpg, pub->data, pub->len, entity, entity_len,
+	if ((err = pn_gpg_encrypt(gpg, pub->data, pub->len, entity, entity_len,
 	    &cipher)) != PN_OK)
 		return err;
-	if (!(*out_r = pn_mime_pgp_wrap(mail, len, cipher.data, cipher.len, 1, len_r, &why))) {
-		pn_warn("msg=\"cannot wrap PGP/MIME\" event=%s why=\"%s\"", e->ev->event_id, why);
+	if (!(*out_r = pn_mime_pgp_wrap(mail, len, cipher.data, cipher.len, 1, len_r, why_r)))
 		err = PN_ERR_INTERNAL;
-	}
 	pn_buf_free(&cipher);
+	return err;
+}
+
+/* seal - prov_pgp_seal with the event's keyring, a wrapping failure logged */
+static pn_err seal(prov_event *e, const ProtobufCBinaryData *pub, const void *mail, size_t len,
+    const uint8_t *entity, size_t entity_len, uint8_t **out_r, size_t *len_r)
+{
+	const char *why = NULL;
+	pn_err err = prov_pgp_seal(e->gpg, pub, mail, len, entity, entity_len, out_r, len_r, &why);
+
+	if (err == PN_ERR_INTERNAL)
+		pn_warn("msg=\"cannot wrap PGP/MIME\" event=%s why=\"%s\"", e->ev->event_id,
+		    why ? why : "");
 	return err;
 }
 
@@ -134,7 +145,7 @@ pn_err prov_sender_notice(prov_event *e, const Postern__V1__SendResult *res, con
 	}
 	{
 		prov_notice pn = { .from = prov_cfg.invite_from, .sender = e->sender,
-			.date = e->date, .lines = lines, .n = n };
+			.date = e->date, .date_unix = e->date_unix, .lines = lines, .n = n };
 		if (!(data = prov_render_sender_notice(&pn, &len))) {
 			e->why = "cannot render the sender notice";
 			return PN_ERR_INTERNAL;

@@ -337,6 +337,8 @@ pn_err prov_op_pin_verify(pn_ctx *ctx, const ProtobufCMessage *request,
 		goto temp;
 	if (client_fail(&v) < 0)
 		goto temp;
+	/* the audit log: best effort, a wrong PIN is answered whatever mailstore says */
+	pn_ms_note(v.st->bus, pool, v.id, "pin_failure", NULL, &why);
 	lock = prov_lockout((long)n, prov_cfg.pin_lockout_after, prov_cfg.pin_lockout_seconds,
 	    prov_cfg.pin_max_failures);
 	if (lock < 0) {

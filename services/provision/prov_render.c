@@ -20,6 +20,7 @@
  */
 #include <stdio.h>
 #include <string.h>
+#include <time.h>
 
 #include <glib.h>
 #include <sodium.h>
@@ -70,11 +71,14 @@ static const char *const notification_vars[] = { PN_BRAND_VAR_NAMES, "sender", "
 static const char *const locked_vars[] = { PN_BRAND_VAR_NAMES, "recipient", "failures", NULL };
 static const char *const notice_vars[] = { PN_BRAND_VAR_NAMES, "date", "pins", "rejected",
 	"n_pins", "n_rejected", NULL };
+static const char *const receipt_vars[] = { PN_BRAND_VAR_NAMES, "recipient", "milestone",
+	"when", "event", NULL };
 const pn_tmpl_kind prov_templates[] = {
 	{ "invitation", invitation_vars, PN_TMPL_SUBJECT | PN_TMPL_TEXT | PN_TMPL_HTML },
 	{ "notification", notification_vars, PN_TMPL_SUBJECT | PN_TMPL_TEXT | PN_TMPL_HTML },
 	{ "locked", locked_vars, PN_TMPL_SUBJECT | PN_TMPL_TEXT | PN_TMPL_HTML },
 	{ "sender-notice", notice_vars, PN_TMPL_SUBJECT | PN_TMPL_TEXT | PN_TMPL_HTML },
+	{ "receipt", receipt_vars, PN_TMPL_SUBJECT | PN_TMPL_TEXT | PN_TMPL_HTML },
 };
 const size_t prov_n_templates = sizeof(prov_templates) / sizeof(prov_templates[0]);
 
@@ -168,6 +172,52 @@ uint8_t *prov_render_locked(const char *from, const char *sender,
 	return out;
 }
 
+/* milestone_text - one sentence for a receipt's milestone, in the thread's language; NULL: unknown */
+static const char *milestone_text(const char *m)
+{
+	static const struct { const char *name, *text; } texts[] = {
+		{ "delivered", N_("The recipient's mail server accepted the invitation.") },
+		{ "opened", N_("The recipient opened the mailbox.") },
+		{ "read", N_("The recipient read the message.") },
+		{ "replied", N_("The recipient replied.") },
+		{ "locked", N_("The mailbox was locked after wrong PINs.") },
+		{ "expired", N_("The message expired and was removed.") },
+		{ "revoked", N_("The message was withdrawn.") },
+		{ "deleted", N_("The mailbox was deleted.") },
+	};
+
+	for (size_t i = 0; i < sizeof(texts) / sizeof(texts[0]); i++)
+		if (!strcmp(m, texts[i].name))
+			return _(texts[i].text);
+	return NULL;
+}
+
+/*
+ * prov_render_receipt - the sender's receipt: recipient, milestone, time
+ * and (event: NULL for the plain form) the send event; never anything of
+ * the message. NULL for an unknown milestone.
+ */
+uint8_t *prov_render_receipt(const prov_receipt_mail *r, size_t *len_r)
+{
+	const char *lang = pn_i18n_pick(r->lang, "receipt");
+	const char *prev = pn_i18n_use(lang);
+	const char *text = milestone_text(r->milestone);
+	char when[128] = "";
+	char *milestone = text ? g_strdup(text) : NULL;
+	uint8_t *out = NULL;
+
+	if (pn_i18n_date(when, sizeof(when), (time_t)r->at, (int)prov_cfg.brand.utc_offset, 1) == 0)
+		when[0] = '\0';
+	pn_i18n_use(prev);
+	if (milestone) {
+		const pn_tmpl_var v[] = { { "recipient", r->recipient }, { "milestone", milestone },
+			{ "when", when }, { "event", r->event ? r->event : "" } };
+		out = compose("receipt", lang, r->from, r->sender, v, sizeof(v) / sizeof(v[0]), len_r);
+	}
+	g_free(milestone);
+	return out;
+}
+
 /* notice_lists - the PIN lines and the rejected lines of a notice, in its language */
 static void notice_lists(const prov_notice *n, GString *pins, GString *rejected,
     size_t *n_pins_r, size_t *n_rejected_r)
@@ -193,11 +243,26 @@ static void notice_lists(const prov_notice *n, GString *pins, GString *rejected,
 	pn_i18n_use(prev);
 }
 
+/* notice_date - the message's date in the notice's language at the organisation's offset, else as written */
+static char *notice_date(const prov_notice *n)
+{
+	char buf[128];
+	const char *prev;
+	size_t ok;
+
+	if (n->date_unix <= 0)
+		return pn_mime_clean_line(n->date ? n->date : "", 100);
+	prev = pn_i18n_use(pn_i18n_pick(n->lang, "sender notice"));
+	ok = pn_i18n_date(buf, sizeof(buf), (time_t)n->date_unix, (int)prov_cfg.brand.utc_offset, 1);
+	pn_i18n_use(prev);
+	return pn_strdup(ok ? buf : "");
+}
+
 /* prov_render_sender_notice - new PINs and rejected recipients, to the sender */
 uint8_t *prov_render_sender_notice(const prov_notice *n, size_t *len_r)
 {
 	GString *pins = g_string_new(NULL), *rejected = g_string_new(NULL);
-	char *date = pn_mime_clean_line(n->date ? n->date : "", 100);
+	char *date = notice_date(n);
 	size_t n_pins = 0, n_rejected = 0;
 	char np[24], nr[24];
 	uint8_t *out;

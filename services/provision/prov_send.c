@@ -260,6 +260,7 @@ pn_err prov_op_send(pn_ctx *ctx, const ProtobufCMessage *request,
 	}
 	e.has_attachments = info.has_attachments;
 	e.date = pn_pool_strdup(pool, info.date);
+	e.date_unix = info.date_unix;
 	e.notice = "-";
 	pn_mime_info_free(&info);
 

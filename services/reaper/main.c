@@ -47,7 +47,7 @@
  *	DeleteMailboxes (take, inactive_before, request_id) to delete,
  *	ListInactive (claim_seconds, unwarned_only, walk) to warn and for
  *	--dry-run, QueueMail (warn_inactive_before), ListTombstones,
- *	ForgetTombstones.
+ *	ForgetTombstones, PruneAudit.
  * ENVIRONMENT
  *	The common variables (lib/include/postern/service.h); health port
  *	default 9105. Any variable may instead be given as NAME_FILE.
@@ -60,13 +60,17 @@
  *	POSTERN_REAPER_CLAIM_S  300 (1..86400) how long a listed batch
  *		(warnings, tombstones) is reserved for this replica; after a
  *		crash, others take it over once it expires.
- *	POSTERN_REDIS  127.0.0.1:6379 (host:port or unix:/path)
+ *	POSTERN_REDIS  127.0.0.1:6379 (host:port, unix:/path or
+ *		sentinel://NAME@host:port,...: docs/ha.md)
  *	POSTERN_REDIS_PASSWORD  "" (secret)
  *	POSTERN_REDIS_TIMEOUT_MS  1000 (10..60000)
  *	POSTERN_PUBLIC_URL  http://127.0.0.1:8080 - the web UI, the login
  *		link in the warning.
  *	POSTERN_MAIL_FROM  "Postern <postern@localhost>" - From: of the
  *		warning; its address is the SMTP envelope sender.
+ *	POSTERN_AUDIT_RETENTION  30 (1..3650) days the audit log of a
+ *		mailbox is kept after the mailbox is gone; each pass (not
+ *		--dry-run) has mailstore delete what is older (PruneAudit).
  *	Branding and languages (lib/src/brand.c; docs/configuration.md):
  *	POSTERN_PRODUCT_NAME  Postern - the product name recipients see.
  *	POSTERN_ORG_NAME  "" - the organisation; invitations name it with the
@@ -119,7 +123,7 @@ static const pn_cfg_entry config[] = {
 	PN_CFG_INT("POSTERN_REAPER_CLAIM_S", 300, 1, 86400, &reap_cfg.claim_s,
 	    "seconds a listed batch (warnings, tombstones) stays reserved"),
 	PN_CFG_STR("POSTERN_REDIS", "127.0.0.1:6379", &reap_cfg.redis, PN_CFG_REQUIRED,
-	    "Redis: host:port or unix:/path"),
+	    "Redis: host:port, unix:/path or sentinel://NAME@host:port,..."),
 	PN_CFG_STR("POSTERN_REDIS_PASSWORD", "", &reap_cfg.redis_password, PN_CFG_SECRET,
 	    "Redis AUTH password (secret)"),
 	PN_CFG_INT("POSTERN_REDIS_TIMEOUT_MS", 1000, 10, 60000, &reap_cfg.redis_timeout_ms,
@@ -128,6 +132,8 @@ static const pn_cfg_entry config[] = {
 	    PN_CFG_REQUIRED, "the web UI as recipients reach it (login link in the warning)"),
 	PN_CFG_STR("POSTERN_MAIL_FROM", "Postern <postern@localhost>", &reap_cfg.mail_from,
 	    PN_CFG_REQUIRED, "From: of the warning mail"),
+	PN_CFG_INT("POSTERN_AUDIT_RETENTION", 30, 1, 3650, &reap_cfg.audit_retention_days,
+	    "days the audit log of a deleted mailbox is kept"),
 	PN_BRAND_CFG(&reap_cfg.brand),
 	PN_CFG_END
 };

@@ -3,7 +3,8 @@
  *
  * reap_run.c   one pass: finish earlier deletions (tombstones), delete
  *              what is past the limit (mailstore takes each batch), warn
- *              what is near it; or, dry, only count. It talks to the world through reap_backend, so the
+ *              what is near it, prune the audit log of mailboxes gone
+ *              longer than its retention; or, dry, only count. It talks to the world through reap_backend, so the
  *              unit tests drive it with fakes.
  * reap_mail.c  the warning mail (pure: text in, text out)
  * reap_backend.c  the real backend: mailstore over the bus, Redis
@@ -41,6 +42,7 @@ struct reap_config {
 	long redis_timeout_ms;
 	char *public_url;
 	char *mail_from;
+	long audit_retention_days;   /* POSTERN_AUDIT_RETENTION */
 	pn_brand brand;
 	int once;                    /* --once */
 	int dry_run;                 /* --dry-run */
@@ -92,6 +94,12 @@ typedef struct reap_backend {
 	pn_err (*forget_redis)(void *arg, const reap_box *boxes, size_t n);
 	/* forget_tombstones - their Redis state is gone */
 	pn_err (*forget_tombstones)(void *arg, const int64_t *ids, size_t n);
+	/*
+	 * prune_audit - the audit log (and finished receipts) of mailboxes
+	 * gone for longer than retention_s, one batch; *rows_r: rows deleted
+	 * (0: nothing left). NULL: the backend has no audit log.
+	 */
+	pn_err (*prune_audit)(void *arg, long retention_s, long *rows_r);
 } reap_backend;
 
 /* What one pass does. */
@@ -106,6 +114,7 @@ typedef struct reap_policy {
 	const pn_brand *brand;       /* names, languages, templates */
 	const char *envelope_from;   /* its addr-spec */
 	const char *run_id;          /* unique per pass: host:pid:seq */
+	long audit_retention_days;   /* the audit log outlives its mailbox this long */
 	int (*stopping)(void *arg);  /* NULL = never */
 	void *stop_arg;
 } reap_policy;
@@ -120,6 +129,7 @@ typedef struct reap_stats {
 	long would_delete;           /* --dry-run */
 	long would_warn;
 	long pending_tombstones;     /* --dry-run: earlier deletions to finish */
+	long pruned;                 /* audit rows deleted (their mailboxes gone long enough) */
 } reap_stats;
 
 /* reap_cutoffs - the Unix times before which a mailbox is deleted / warned */

@@ -206,6 +206,24 @@ static pn_err be_forget_tombstones(void *arg, const int64_t *ids, size_t n)
 	return err;
 }
 
+/* be_prune_audit - mailstore PruneAudit: one batch of the log of mailboxes gone long enough */
+static pn_err be_prune_audit(void *arg, long retention_s, long *rows_r)
+{
+	reap_real *r = arg;
+	Postern__V1__PruneAudit pa = POSTERN__V1__PRUNE_AUDIT__INIT;
+	Postern__V1__AuditPruned *done;
+	pn_pool *pool = pn_pool_new();
+	const char *why;
+	pn_err err;
+
+	*rows_r = 0;
+	pa.retention_seconds = retention_s;
+	if ((err = pn_ms_prune_audit(r->bus, pool, &pa, &done, &why)) == PN_OK)
+		*rows_r = (long)done->rows;
+	pn_pool_destroy(&pool);
+	return err;
+}
+
 /*
  * be_forget_redis - every mailbox's key set and its kl: entries (as
  * stored and normalised), one script for the batch
@@ -246,4 +264,5 @@ void reap_real_backend(reap_real *r, reap_backend *b)
 	b->tombstones = be_tombstones;
 	b->forget_redis = be_forget_redis;
 	b->forget_tombstones = be_forget_tombstones;
+	b->prune_audit = be_prune_audit;
 }

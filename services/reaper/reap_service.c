@@ -81,10 +81,10 @@ static void account(const reap_stats *st, pn_err err, double secs)
 		    "end of the last pass without errors", (double)time(NULL));
 	pn_info("msg=\"pass done\" dry_run=%d status=%s scanned=%ld deleted=%ld "
 	    "warned=%ld warn_skipped=%ld finished=%ld errors=%ld would_delete=%ld "
-	    "would_warn=%ld pending_tombstones=%ld ms=%.0f", reap_cfg.dry_run,
+	    "would_warn=%ld pending_tombstones=%ld audit_pruned=%ld ms=%.0f", reap_cfg.dry_run,
 	    pn_err_str(err), st->scanned, st->deleted, st->warned,
 	    st->warn_skipped, st->finished, st->errors, st->would_delete, st->would_warn,
-	    st->pending_tombstones, secs * 1e3);
+	    st->pending_tombstones, st->pruned, secs * 1e3);
 }
 
 /* pass - one pass with a fresh run id; returns its stats */
@@ -110,6 +110,7 @@ static pn_err pass(pn_ctx *ctx, const reap_backend *b, unsigned seq, reap_stats 
 	pol.brand = &reap_cfg.brand;
 	pol.envelope_from = envelope_from;
 	pol.run_id = run_id;
+	pol.audit_retention_days = reap_cfg.audit_retention_days;
 	pol.stopping = stopping;
 	pol.stop_arg = ctx;
 

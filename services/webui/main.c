@@ -33,7 +33,9 @@
  *	POSTERN_WEBUI_LISTEN  127.0.0.1:8080 (ADDR:PORT)
  *	POSTERN_WEBUI_THREADS  8 (1..64) request threads; each has its own
  *		bus client, Redis connection and GnuPG homes
- *	POSTERN_REDIS  127.0.0.1:6379; POSTERN_REDIS_PASSWORD "" (secret);
+ *	POSTERN_REDIS  127.0.0.1:6379 (host:port, unix:/path or
+ *		sentinel://NAME@host:port,...: docs/ha.md);
+ *	POSTERN_REDIS_PASSWORD "" (secret);
  *	POSTERN_REDIS_TIMEOUT_MS  1000 (10..60000)
  *	POSTERN_GNUPGHOME  var/gnupg-webui (absolute path <= 70
  *		chars): per thread a fast home f<N> (keys under 256-bit

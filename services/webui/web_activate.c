@@ -181,7 +181,8 @@ void web_password_html(web_buf *b, const web_page *p, const char *csrf, const ch
 	    web_cfg.password_max, msg ? " aria-invalid=\"true\"" : "");
 	{
 		char hint[256];
-		web_tfmtl(hint, sizeof(hint), TXT->pw_hint, web_cfg.password_min,
+		web_tfmtl(hint, sizeof(hint), web_textn(WEB_N_PW_HINT,
+		    (unsigned long)web_cfg.password_min), web_cfg.password_min,
 		    web_cfg.password_max, 0);
 		web_buf_esc(b, hint);
 	}
@@ -259,9 +260,11 @@ int web_pin_post(web_req *rq)
 		if (v->locked_until > rq->now) {
 			web_human_wait(wait, sizeof(wait), (long)(v->locked_until - rq->now));
 			snprintf(num, sizeof(num), "%ld", (long)v->tries_left);
-			web_tfmt(msg, sizeof(msg), TXT->pin_wrong_wait, num, wait, NULL);
+			web_tfmt(msg, sizeof(msg), web_textn(WEB_N_PIN_WRONG_WAIT,
+			    (unsigned long)v->tries_left), num, wait, NULL);
 		} else {
-			web_tfmtl(msg, sizeof(msg), TXT->pin_wrong, (long)v->tries_left, 0, 0);
+			web_tfmtl(msg, sizeof(msg), web_textn(WEB_N_PIN_WRONG,
+			    (unsigned long)v->tries_left), (long)v->tries_left, 0, 0);
 		}
 		return pin_form(rq, 200, msg);
 	default:

@@ -92,6 +92,14 @@ void web_touch(web_req *rq, int64_t id)
 	pn_ms_touch(rq->t->bus, web_bus_pool(rq), &t, &why);
 }
 
+/* web_note - a login or a failed one into the audit log (best effort: logged by the call) */
+void web_note(web_req *rq, int64_t id, const char *kind)
+{
+	const char *why;
+
+	pn_ms_note(rq->t->bus, web_bus_pool(rq), id, kind, NULL, &why);
+}
+
 /* web_set_locale - the mailbox's language (best effort: the session keeps it anyway) */
 void web_set_locale(web_req *rq, int64_t id, const char *lang)
 {

@@ -36,6 +36,8 @@ const Postern__V1__Stored *web_store_message(web_req *rq, const Postern__V1__Sto
     pn_err *err_r);
 /* web_touch - the mailbox was used (best effort) */
 void web_touch(web_req *rq, int64_t id);
+/* web_note - kind ("login", "login_failure") for mailbox id into the audit log (best effort) */
+void web_note(web_req *rq, int64_t id, const char *kind);
 /* web_pin_verify - provision's PinVerify for the FLOW session; the verdict, or NULL unless OK, in *v_r */
 pn_err web_pin_verify(web_req *rq, const char *pin, const Postern__V1__PinVerdict **v_r);
 /* web_kl_lookup - recipients' keys, fresh; n results (the pool's), or NULL (logged) */

@@ -42,6 +42,7 @@
 #include "postern/mem.h"
 #include "postern/mime.h"
 #include "web_compose.h"
+#include "web_html.h"
 #include "web_mail.h"
 #include "web_util.h"
 
@@ -116,10 +117,11 @@ char *web_compose_body(const char *text, const web_mail *orig)
 	web_buf_puts(&b, "\n");
 	{
 		/* the attribution in the recipient's language; "Re:" stays Latin (RFC 5322 3.6.5) */
-		char line[1200];
+		char line[1200], date[128];
 		const char *from = *orig->from ? orig->from : "?";
-		if (*orig->date)
-			web_tfmt(line, sizeof(line), _("On {1}, {2} wrote:"), orig->date, from, NULL);
+		web_html_mail_date(date, sizeof(date), orig->date, orig->date_unix);
+		if (*date)
+			web_tfmt(line, sizeof(line), _("On {1}, {2} wrote:"), date, from, NULL);
 		else
 			web_tfmt(line, sizeof(line), _("{1} wrote:"), from, NULL, NULL);
 		web_buf_puts(&b, line);

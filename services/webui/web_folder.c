@@ -16,6 +16,7 @@
 #include <sodium.h>
 
 #include "postern/v1/mailstore.pb-c.h"
+#include "postern/i18n.h"
 #include "postern/log.h"
 #include "postern/mem.h"
 #include "postern/redis.h"
@@ -110,9 +111,9 @@ void web_folder_rows_html(web_buf *b, const Postern__V1__FolderPage *pg, const w
 
 	web_buf_printf(b, "<div class=\"folder-head\"><h1>%s</h1>", title);
 	if (pg->total > 0) {
-		char range[64];
-		web_tfmtl(range, sizeof(range), TXT->page_of, offset + 1,
-		    offset + (long)pg->n_messages, (long)pg->total);
+		char range[160];
+		web_tfmtl(range, sizeof(range), web_textn(WEB_N_PAGE_OF, (unsigned long)pg->total),
+		    offset + 1, offset + (long)pg->n_messages, (long)pg->total);
 		web_buf_printf(b, "<p class=\"count\">%s</p>", range);
 	}
 	web_buf_puts(b, "</div>\n");
@@ -162,7 +163,7 @@ void web_folder_rows_html(web_buf *b, const Postern__V1__FolderPage *pg, const w
 	if (pg->n_messages > 0)
 		web_buf_puts(b, "</ul>\n");
 	if (page > 0 || offset + (long)pg->n_messages < (long)pg->total) {
-		web_buf_puts(b, "<nav class=\"pager\" aria-label=\"Pages\">");
+		web_buf_wrap(b, "<nav class=\"pager\" aria-label=\"", _("Pages"), "\">");
 		if (page > 0)
 			web_buf_printf(b, "<a href=\"/%s?page=%ld\">&larr; %s</a>",
 			    sent ? "sent" : "inbox", page - 1, TXT->newer);

@@ -113,3 +113,12 @@ void web_html_date(char *out, size_t outlen, long long t)
 {
 	web_lang_date(out, outlen, t);
 }
+
+/* web_html_mail_date - the Date header in the request's language and offset, else as written */
+void web_html_mail_date(char *out, size_t outlen, const char *raw, long long t)
+{
+	if (t > 0)
+		web_lang_date(out, outlen, t);
+	else
+		snprintf(out, outlen, "%s", raw ? raw : "");
+}

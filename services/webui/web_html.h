@@ -37,5 +37,10 @@ void web_html_hidden_csrf(web_buf *b, const char *csrf);
 void web_html_size(char *out, size_t outlen, long long bytes);
 /* web_html_date - "3 July 2025, 10:00 UTC+01:00" in the request's language and offset */
 void web_html_date(char *out, size_t outlen, long long t);
+/*
+ * web_html_mail_date - a mail's Date header the same way, from t (its
+ * parsed value); when it did not parse (t <= 0), raw as the mail has it
+ */
+void web_html_mail_date(char *out, size_t outlen, const char *raw, long long t);
 
 #endif

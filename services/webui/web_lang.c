@@ -34,6 +34,7 @@
 #include "web_form.h"
 #include "web_frame.h"
 #include "web_lang.h"
+#include "web_recover.h"
 #include "web_text.h"
 
 #define BACK_MAX 200
@@ -44,10 +45,15 @@ static __thread const char *req_path; /* the request's path, for the language li
 
 int web_lang_init(void)
 {
+	pn_tmpl_kind kinds[8];
+	size_t n = 0;
 	char err[512];
 
-	if (pn_brand_load(&web_cfg.brand, web_frame_kinds, web_frame_n_kinds, err,
-	    sizeof(err)) < 0) {
+	/* the page frame's kinds and the recovery notice's, all checked now */
+	for (size_t i = 0; i < web_frame_n_kinds && n < 7; i++)
+		kinds[n++] = web_frame_kinds[i];
+	kinds[n++] = web_recover_kind;
+	if (pn_brand_load(&web_cfg.brand, kinds, n, err, sizeof(err)) < 0) {
 		pn_error("msg=\"cannot start: %s\"", err);
 		return -1;
 	}
@@ -224,7 +230,7 @@ void web_lang_links(web_buf *b, const char *lang, const char *path)
 	int show_back = path && *path == '/' && strncmp(path, "/m/", 3) != 0 &&
 	    strlen(path) <= BACK_MAX;
 
-	web_buf_puts(b, "<nav class=\"langs\" aria-label=\"Language\">");
+	web_buf_wrap(b, "<nav class=\"langs\" aria-label=\"", _("Language"), "\">");
 	for (size_t i = 0; pn_i18n_langs[i] != NULL; i++) {
 		const char *l = pn_i18n_langs[i];
 		if (lang && !strcmp(l, lang)) {

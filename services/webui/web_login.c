@@ -151,12 +151,15 @@ int web_login_post(web_req *rq)
 		pn_buf_free(&work);
 		web_sess_clear(&fresh);
 		web_throttle_fail(rq->t->redis, tag, rq->client, mb ? mb->id : 0);
+		if (mb && err != PN_ERR_TEMP)
+			web_note(rq, mb->id, "login_failure");
 		pn_info("msg=\"login failed\" client=%s", rq->client);
 		return login_form(rq, 200, TXT->login_failed, NULL, norm);
 	}
 	web_throttle_ok(rq->t->redis, tag);
 	if (web_login_begin(rq, &fresh, mb->id, mb->address, mb->locale, &work) < 0)
 		return web_error(rq, 503);
+	web_note(rq, mb->id, "login");
 	pn_info("msg=\"logged in\" mailbox=%lld", (long long)mb->id);
 	rc = web_redirect(rq, "/inbox");
 	return rc;

@@ -296,10 +296,12 @@ const char *web_pw_message(web_pw_verdict v)
 
 	switch (v) {
 	case WEB_PW_TOO_SHORT:
-		web_tfmtl(buf, sizeof(buf), TXT->pw_too_short, web_cfg.password_min, 0, 0);
+		web_tfmtl(buf, sizeof(buf), web_textn(WEB_N_PW_TOO_SHORT,
+		    (unsigned long)web_cfg.password_min), web_cfg.password_min, 0, 0);
 		return buf;
 	case WEB_PW_TOO_LONG:
-		web_tfmtl(buf, sizeof(buf), TXT->pw_too_long, web_cfg.password_max, 0, 0);
+		web_tfmtl(buf, sizeof(buf), web_textn(WEB_N_PW_TOO_LONG,
+		    (unsigned long)web_cfg.password_max), web_cfg.password_max, 0, 0);
 		return buf;
 	case WEB_PW_CONTROL: return TXT->pw_control;
 	case WEB_PW_COMMON: return TXT->pw_common;

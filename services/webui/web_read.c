@@ -51,17 +51,21 @@ static void hdr_row(web_buf *b, const char *name, const char *value)
 	web_buf_puts(b, "</dd>\n");
 }
 
-/* attachments - the files not shown inside the message, as downloads */
+/* attachments - the files not shown inside the message, as downloads, under their count */
 static void attachments(web_buf *b, int64_t id, const web_mail *m, const web_read_view *v)
 {
-	size_t listed = 0;
+	size_t listed = 0, n = 0;
 
+	for (size_t i = 0; i < m->n_att; i++)
+		n += !(v->inline_used && v->inline_used[i]);
 	for (size_t i = 0; i < m->n_att; i++) {
-		char size[32];
+		char size[32], head[64];
 		if (v->inline_used && v->inline_used[i])
 			continue;
-		if (listed++ == 0)
-			web_buf_printf(b, "<h2>%s</h2>\n<ul class=\"atts\">\n", TXT->attachments);
+		if (listed++ == 0) {
+			web_tfmtl(head, sizeof(head), web_textn(WEB_N_ATTACHMENTS, n), (long)n, 0, 0);
+			web_buf_wrap(b, "<h2>", head, "</h2>\n<ul class=\"atts\">\n");
+		}
 		web_html_size(size, sizeof(size), (long long)m->att[i].len);
 		web_buf_printf(b, "<li><a href=\"/msg/%lld/att/%zu\" download>"
 		    "<span class=\"sr\">%s </span>", (long long)id, i, TXT->download);
@@ -97,6 +101,7 @@ static void html_part(web_buf *b, int64_t id, const web_mail *m, const web_read_
 void web_read_html(web_buf *b, int64_t id, const web_mail *m, const web_read_view *v)
 {
 	int html = m->html && !v->text_only;
+	char date[128];
 
 	web_buf_printf(b, "<a class=\"back\" href=\"/%s\">&larr; %s</a>\n"
 	    "<article>\n<header class=\"read-head\">\n<h1>", v->sent ? "sent" : "inbox", TXT->back);
@@ -105,7 +110,8 @@ void web_read_html(web_buf *b, int64_t id, const web_mail *m, const web_read_vie
 	hdr_row(b, TXT->from, m->from);
 	hdr_row(b, TXT->to, m->to);
 	hdr_row(b, TXT->cc, m->cc);
-	hdr_row(b, TXT->date, m->date);
+	web_html_mail_date(date, sizeof(date), m->date, m->date_unix);
+	hdr_row(b, TXT->date, date);
 	web_buf_puts(b, "</dl>\n</header>\n");
 	attachments(b, id, m, v);
 	if (html) {

@@ -22,7 +22,8 @@
  *                      compare-and-set on the old verifier, so the old
  *                      password and the old code stop working at once and
  *                      one code cannot be used twice. The sender is told
- *                      by mail.
+ *                      by mail (template kind "recovered", in the
+ *                      mailbox's language, branded: web_recover_notice).
  *
  * Lock-out, as for the PIN (lib's pn_throttle): per address (tag of
  * "recover:" + address, the same for known and unknown addresses, so it
@@ -42,6 +43,7 @@
 #include "postern/v1/mailstore.pb-c.h"
 #include "postern/addr.h"
 #include "postern/calls.h"
+#include "postern/brand.h"
 #include "postern/guest.h"
 #include "postern/i18n.h"
 #include "postern/log.h"
@@ -358,57 +360,45 @@ int web_recover_get(web_req *rq)
 
 /* ---- telling the sender ---- */
 
-/*
- * notice_texts - the recovery notice's subject and text, in the mailbox's
- * language (the one its sender chose for it); the caller frees both
- */
-static void notice_texts(const web_mailbox *mb, const char *when, char **subject_r,
-    char **text_r)
-{
-	const char *prev = pn_i18n_use(pn_i18n_pick(mb->locale, "mailbox"));
-	char subject[512], body[2048], after[1024];
+/* the recovery notice's template kind (loaded and checked at start with the page frame) */
+static const char *const recovered_vars[] = { PN_BRAND_VAR_NAMES, "address", "when", NULL };
+const pn_tmpl_kind web_recover_kind = { "recovered", recovered_vars,
+	PN_TMPL_SUBJECT | PN_TMPL_TEXT | PN_TMPL_HTML };
 
-	web_tfmt(subject, sizeof(subject), _("Temporary mailbox of {1} recovered"), mb->address,
-	    NULL, NULL);
-	web_tfmt(body, sizeof(body), _("The recipient of the temporary mailbox for {1} has used "
-	    "its recovery code ({2}) to choose a new password. The old password and the old "
-	    "recovery code no longer work; the messages are kept."), mb->address, when, NULL);
-	snprintf(after, sizeof(after), "%s", _("If you did not expect this, reach the recipient "
-	    "by another channel: someone else may have had the recovery code."));
-	if (asprintf(text_r, "%s\n\n%s\n\n%s\n", _("Hello,"), body, after) < 0 ||
-	    !(*subject_r = strdup(subject)))
-		abort();
+/* web_recover_notice - the mail to the mailbox's creator, in the mailbox's language */
+uint8_t *web_recover_notice(const web_mailbox *mb, time_t now, size_t *len_r)
+{
+	const char *lang = pn_i18n_pick(mb->locale, "mailbox");
+	const char *prev = pn_i18n_use(lang);
+	char when[128];
+	const pn_tmpl_var v[] = { { "address", mb->address }, { "when", when } };
+	pn_brand_mail m = { .kind = "recovered", .lang = lang, .from = web_cfg.invite_from,
+		.to = mb->created_by, .vars = v, .n_vars = sizeof(v) / sizeof(v[0]) };
+	const char *why = NULL;
+	uint8_t *data;
+
+	/* the date as the sender reads it: their language, the organisation's zone */
+	if (pn_i18n_date(when, sizeof(when), now, (int)web_cfg.brand.utc_offset, 1) == 0)
+		when[0] = '\0';
 	pn_i18n_use(prev);
+	if ((data = pn_brand_compose(&web_cfg.brand, &m, len_r, &why)) == NULL)
+		pn_warn("msg=\"cannot write the recovery notice\" why=\"%s\"", why ? why : "");
+	return data;
 }
 
 /* tell_sender - one mail to the mailbox's creator: its recipient used the recovery code */
 static void tell_sender(web_req *rq, const web_mailbox *mb, const uint8_t verifier[32])
 {
-	char *text = NULL, *subject = NULL, hex[17], when[64];
-	const char *tos[1] = { mb->created_by }, *why = NULL;
-	const char *headers[] = { "Auto-Submitted", "auto-generated", NULL };
-	time_t now = (time_t)rq->now;
-	struct tm tm;
+	char hex[17];
+	const char *why = NULL;
 	uint8_t *data;
 	size_t len;
 	pn_err err;
 
 	if (!mb->created_by || !*mb->created_by)
 		return;
-	gmtime_r(&now, &tm);
-	strftime(when, sizeof(when), "%Y-%m-%d %H:%M UTC", &tm);
-	notice_texts(mb, when, &subject, &text);
-	{
-		pn_mime_mail mail = { .from = web_cfg.invite_from, .to = tos, .n_to = 1,
-			.subject = subject, .text = text, .headers = headers };
-		data = pn_mime_compose(&mail, &len, &why);
-	}
-	free(subject);
-	free(text);
-	if (!data) {
-		pn_warn("msg=\"cannot write the recovery notice\" why=\"%s\"", why ? why : "");
+	if ((data = web_recover_notice(mb, (time_t)rq->now, &len)) == NULL)
 		return;
-	}
 	web_hex(hex, verifier, 8);
 	err = pn_ms_queue_to(rq->t->bus, web_bus_pool(rq), mb->id, pn_pool_printf(web_bus_pool(rq),
 	    "recovered/%lld/%s", (long long)mb->id, hex), invite_addr, mb->created_by, data, len,

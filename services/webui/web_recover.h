@@ -10,9 +10,12 @@
 
 #include <stddef.h>
 #include <stdint.h>
+#include <time.h>
 
 #include "postern/err.h"
 #include "postern/gpg.h"
+#include "postern/tmpl.h"
+#include "web_bus.h"
 #include "web_crypto.h"
 #include "web_html.h"
 #include "web_http.h"
@@ -51,6 +54,15 @@ int web_recover_post(web_req *rq);
 void web_recovery_code_html(web_buf *b, const web_page *p, const char *grouped);
 void web_recover_html(web_buf *b, const web_page *p, const char *csrf, const char *address,
     const char *msg);
+
+/* the template kind of the notice to the sender ("recovered"), loaded by web_lang_init */
+extern const pn_tmpl_kind web_recover_kind;
+/*
+ * web_recover_notice - the mail telling mb's creator that its recipient
+ * used the recovery code at now: in the mailbox's language, branded
+ * (pn_malloc'd), NULL (logged) if it cannot be composed
+ */
+uint8_t *web_recover_notice(const web_mailbox *mb, time_t now, size_t *len_r);
 
 /* web_recover_init - the SMTP sender of the notice (POSTERN_INVITE_FROM); -1 = cannot run */
 int web_recover_init(void);

@@ -97,7 +97,8 @@ void web_reply_form_html(web_buf *b, const char *csrf, const char *nonce, int64_
 		char size[32], files[16], hint[512];
 		web_html_size(size, sizeof(size), web_cfg.reply_max_attach);
 		snprintf(files, sizeof(files), "%d", WEB_MP_MAX_FILES);
-		web_tfmt(hint, sizeof(hint), TXT->reply_attach_hint, size, files, NULL);
+		web_tfmt(hint, sizeof(hint), web_textn(WEB_N_ATTACH_HINT, WEB_MP_MAX_FILES), size,
+		    files, NULL);
 		web_buf_printf(b, "<label for=\"reply-files\">%s</label>\n"
 		    "<input type=\"file\" id=\"reply-files\" name=\"attachment\" multiple "
 		    "aria-describedby=\"reply-files-hint\">\n<p class=\"hint\" id=\"reply-files-hint\">",
@@ -172,8 +173,8 @@ static int reply_too_large(web_req *rq, int64_t id)
 
 	web_html_size(size, sizeof(size), web_cfg.reply_max_attach);
 	snprintf(files, sizeof(files), "%d", WEB_MP_MAX_FILES);
-	web_tfmt(msg, sizeof(msg), web_cfg.reply_max_attach > 0 ? TXT->reply_too_large :
-	    TXT->reply_no_attach, size, files, NULL);
+	web_tfmt(msg, sizeof(msg), web_cfg.reply_max_attach > 0 ?
+	    web_textn(WEB_N_TOO_LARGE, WEB_MP_MAX_FILES) : TXT->reply_no_attach, size, files, NULL);
 	return reply_notice(rq, 413, id, TXT->reply_failed_title, msg);
 }
 
@@ -185,7 +186,8 @@ static int reply_limited(web_req *rq, int64_t id, long wait)
 	snprintf(count, sizeof(count), "%ld", web_cfg.reply_max);
 	web_human_wait(window, sizeof(window), web_cfg.reply_window);
 	web_human_wait(left, sizeof(left), wait);
-	web_tfmt(msg, sizeof(msg), TXT->reply_limit, count, window, left);
+	web_tfmt(msg, sizeof(msg), web_textn(WEB_N_REPLY_LIMIT, (unsigned long)web_cfg.reply_max),
+	    count, window, left);
 	return reply_notice(rq, 429, id, TXT->reply_limit_title, msg);
 }
 

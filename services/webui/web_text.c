@@ -18,8 +18,6 @@ static const web_text web_text_en = {
 	.lang = "en",
 	.product = "Postern",  /* POSTERN_PRODUCT_NAME, set by web_text_init */
 	.tagline = N_("Secure mailbox"),
-	.temp_note = N_("This is a temporary mailbox for encrypted mail. It is deleted after {1} days without use."),
-	.expires_in = N_("Deleted in {1} days if unused"),
 	.mailbox_of = N_("Mailbox of"),
 	.nav_inbox = N_("Inbox"),
 	.nav_sent = N_("Sent"),
@@ -34,8 +32,6 @@ static const web_text web_text_en = {
 	.pin_label = N_("PIN"),
 	.pin_hint = N_("Digits only."),
 	.pin_submit = N_("Continue"),
-	.pin_wrong = N_("That PIN is not right. {1} tries left."),
-	.pin_wrong_wait = N_("That PIN is not right. {1} tries left. Please wait {2} before the next try."),
 	.pin_locked_title = N_("This mailbox is locked"),
 	.pin_locked_text = N_("The PIN was entered wrongly too many times. Please ask the sender to send the message again; you will get a new link."),
 	.pin_locked_wait = N_("Too many wrong tries. Please wait {1} and try again."),
@@ -46,11 +42,8 @@ static const web_text web_text_en = {
 	.pw_intro = N_("You will use this password with your e-mail address to read your messages."),
 	.pw_warning = N_("Choose carefully: the password can never be changed or reset by anyone else, not even by the sender. Keep it in a password manager. Next you are shown a recovery code, once: keep it safe, it is the only way back in if you forget the password."),
 	.pw_label = N_("Password"),
-	.pw_hint = N_("At least {1} characters, at most {2}. A few unrelated words make a good password."),
 	.pw_confirm_label = N_("Repeat the password"),
 	.pw_submit = N_("Set password and open mailbox"),
-	.pw_too_short = N_("The password is too short: use at least {1} characters."),
-	.pw_too_long = N_("The password is too long: use at most {1} characters."),
 	.pw_control = N_("The password contains characters that cannot be used."),
 	.pw_common = N_("This password is too common. Please choose another one."),
 	.pw_pattern = N_("This password is too easy to guess (a repeated or sequential pattern)."),
@@ -81,7 +74,6 @@ static const web_text web_text_en = {
 	.has_attachment = N_("Has attachments"),
 	.newer = N_("Newer"),
 	.older = N_("Older"),
-	.page_of = N_("{1}-{2} of {3}"),
 
 	.back = N_("Back"),
 	.from = N_("From"),
@@ -109,11 +101,8 @@ static const web_text web_text_en = {
 	.reply_failed_title = N_("Your reply was not sent"),
 	.reply_failed = N_("Something went wrong while sending your reply. Nothing was sent. Please try again in a moment."),
 	.reply_attach_label = N_("Attach files (optional)"),
-	.reply_attach_hint = N_("Up to {2} files, {1} in total. They are encrypted together with your reply."),
-	.reply_too_large = N_("Your reply is too large: attachments may be at most {1} in total, in at most {2} files. Nothing was sent. Please go back and attach less."),
 	.reply_no_attach = N_("Attachments cannot be sent from this mailbox. Nothing was sent. Please go back and send your reply without files."),
 	.reply_limit_title = N_("Please wait before you reply again"),
-	.reply_limit = N_("A mailbox can send at most {1} replies in {2}, and this limit has been reached. Nothing was sent. You can reply again in {3}."),
 
 	.err_title = N_("Something went wrong"),
 	.err_400 = N_("The request could not be understood."),
@@ -203,6 +192,34 @@ static const web_text web_text_en = {
 
 static web_text tables[N_TABLES];
 static __thread const web_text *cur;
+
+/* the texts with a count (web_text.h): singular and plural msgids, in that order */
+static const char *const counts[WEB_N_COUNT][2] = {
+	[WEB_N_PIN_WRONG] = NP_("That PIN is not right. {1} try left.",
+	    "That PIN is not right. {1} tries left."),
+	[WEB_N_PIN_WRONG_WAIT] = NP_("That PIN is not right. {1} try left. Please wait {2} before the next try.",
+	    "That PIN is not right. {1} tries left. Please wait {2} before the next try."),
+	[WEB_N_PW_HINT] = NP_("At least {1} character, at most {2}. A few unrelated words make a good password.",
+	    "At least {1} characters, at most {2}. A few unrelated words make a good password."),
+	[WEB_N_PW_TOO_SHORT] = NP_("The password is too short: use at least {1} character.",
+	    "The password is too short: use at least {1} characters."),
+	[WEB_N_PW_TOO_LONG] = NP_("The password is too long: use at most {1} character.",
+	    "The password is too long: use at most {1} characters."),
+	[WEB_N_PAGE_OF] = NP_("{1}-{2} of {3} message", "{1}-{2} of {3} messages"),
+	[WEB_N_ATTACHMENTS] = NP_("{1} attachment", "{1} attachments"),
+	[WEB_N_ATTACH_HINT] = NP_("Up to {2} file, {1} in total. It is encrypted together with your reply.",
+	    "Up to {2} files, {1} in total. They are encrypted together with your reply."),
+	[WEB_N_TOO_LARGE] = NP_("Your reply is too large: attachments may be at most {1} in total, in at most {2} file. Nothing was sent. Please go back and attach less.",
+	    "Your reply is too large: attachments may be at most {1} in total, in at most {2} files. Nothing was sent. Please go back and attach less."),
+	[WEB_N_REPLY_LIMIT] = NP_("A mailbox can send at most {1} reply in {2}, and this limit has been reached. Nothing was sent. You can reply again in {3}.",
+	    "A mailbox can send at most {1} replies in {2}, and this limit has been reached. Nothing was sent. You can reply again in {3}."),
+};
+
+/* web_textn - ngettext in the thread's language (web_text_use switched it) */
+const char *web_textn(web_count which, unsigned long n)
+{
+	return P_(counts[which][0], counts[which][1], n);
+}
 
 /* web_text_init - one translated table per language; product is the brand's */
 void web_text_init(const char *product)

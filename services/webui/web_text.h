@@ -15,8 +15,6 @@ typedef struct web_text {
 	const char *lang;                 /* BCP 47, for <html lang> */
 	const char *product;              /* "Postern" */
 	const char *tagline;              /* under the product name */
-	const char *temp_note;            /* %ld days: what a temporary mailbox is */
-	const char *expires_in;           /* %ld days until deletion if unused */
 	const char *mailbox_of;           /* "Mailbox of" before the address */
 	const char *nav_inbox, *nav_sent, *nav_logout;
 	const char *skip;                 /* skip link */
@@ -24,17 +22,13 @@ typedef struct web_text {
 	/* link and PIN */
 	const char *link_invalid_title, *link_invalid_text, *link_invalid_login;
 	const char *pin_title, *pin_intro, *pin_label, *pin_hint, *pin_submit;
-	const char *pin_wrong;            /* %ld tries left */
-	const char *pin_wrong_wait;       /* %ld tries left, %s time */
 	const char *pin_locked_title, *pin_locked_text;
 	const char *pin_locked_wait;      /* %s time */
 	const char *flow_expired_title, *flow_expired_text;
 
 	/* password */
-	const char *pw_title, *pw_intro, *pw_warning, *pw_label, *pw_hint;  /* pw_hint: %ld min, %ld max */
+	const char *pw_title, *pw_intro, *pw_warning, *pw_label;
 	const char *pw_confirm_label, *pw_submit;
-	const char *pw_too_short;         /* %ld */
-	const char *pw_too_long;          /* %ld */
 	const char *pw_control, *pw_common, *pw_pattern, *pw_context, *pw_mismatch;
 	const char *pw_already;
 
@@ -49,7 +43,6 @@ typedef struct web_text {
 	const char *col_from, *col_to, *col_subject, *col_date, *col_size;
 	const char *no_subject, *unread, *has_attachment;
 	const char *newer, *older;
-	const char *page_of;              /* %d first, %d last, %d total */
 
 	/* read */
 	const char *back, *from, *to, *cc, *date, *attachments, *download;
@@ -64,11 +57,8 @@ typedef struct web_text {
 	const char *reply_no_key;         /* {1} the address(es) without a key */
 	const char *reply_failed_title, *reply_failed;
 	const char *reply_attach_label;
-	const char *reply_attach_hint;    /* {1} total size, {2} number of files */
-	const char *reply_too_large;      /* {1} total size, {2} number of files */
 	const char *reply_no_attach;      /* attachments are switched off */
 	const char *reply_limit_title;
-	const char *reply_limit;          /* {1} replies per {2} window, {3} time to wait */
 
 	/* errors */
 	const char *err_title, *err_400, *err_403, *err_404, *err_405, *err_413, *err_415,
@@ -151,6 +141,27 @@ typedef struct web_text {
 	const char *key_missing;
 	const char *key_too_large;  /* {1} size */
 } web_text;
+
+/*
+ * Texts with a count: a singular and a plural message, and gettext
+ * (ngettext, the catalogue's Plural-Forms) picks the form for the count
+ * when the text is used. The argument each one is counted by is named.
+ */
+typedef enum web_count {
+	WEB_N_PIN_WRONG,        /* {1} tries left (counted) */
+	WEB_N_PIN_WRONG_WAIT,   /* {1} tries left (counted), {2} time to wait */
+	WEB_N_PW_HINT,          /* {1} least characters (counted), {2} most */
+	WEB_N_PW_TOO_SHORT,     /* {1} characters (counted) */
+	WEB_N_PW_TOO_LONG,      /* {1} characters (counted) */
+	WEB_N_PAGE_OF,          /* {1} first, {2} last, {3} messages in all (counted) */
+	WEB_N_ATTACHMENTS,      /* {1} attachments (counted) */
+	WEB_N_ATTACH_HINT,      /* {1} total size, {2} files (counted) */
+	WEB_N_TOO_LARGE,        /* {1} total size, {2} files (counted) */
+	WEB_N_REPLY_LIMIT,      /* {1} replies (counted) in {2} window, {3} time to wait */
+	WEB_N_COUNT
+} web_count;
+/* web_textn - the text of a count in the calling thread's language, its form for n */
+const char *web_textn(web_count which, unsigned long n);
 
 /* web_text_init - the tables of every language (after pn_i18n_init), with the product name */
 void web_text_init(const char *product);

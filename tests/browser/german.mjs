@@ -111,6 +111,10 @@ try {
     const text = await page.locator('main').innerText();
     expect(/\bVon\b/.test(text) && /\bAn\b/.test(text) && /\bDatum\b/.test(text),
       'German field names');
+    /* the mail's Date header in German and the chosen zone, not as the mail wrote it */
+    const date = await page.locator('dl.hdrs dd').last().innerText();
+    expect(GERMAN_DATE.test(date) && date.includes('UTC+00:00'), `the Date is "${date}"`);
+    expect(!/\b(Mon|Tue|Wed|Thu|Fri|Sat|Sun), /.test(text), 'the raw RFC 5322 Date is shown');
     await shot(page, '04-read');
   });
 

@@ -29,6 +29,26 @@ const SERVICES = ['broker', 'keylookup', 'provision', 'mailstore', 'webui', 'rea
 const HPA_SERVICES = ['keylookup', 'provision', 'mailstore', 'webui', 'gateway'];
 const HEALTH_PORT = { broker: 9100, keylookup: 9101, provision: 9102, mailstore: 9103, webui: 9104, reaper: 9105, gateway: 9106 };
 // Who may open the gateway's ports: the organisation's MTA the milter, composers the API.
+// What each service really connects to (besides DNS), by port: the egress
+// its NetworkPolicies must allow, no more. 5555 the brokers; 6379 Redis and
+// 26379 its Sentinels (lib/src/redis.c); 5432 PostgreSQL and 25/465/587 the
+// SMTP relay (mailstore); 80/443/11371 WKD and keyservers (keylookup's
+// discovery, services/keylookup/kl_fetch.c); 80/443 remote images
+// (services/webui/web_proxy.c). Ports marked public must exclude private
+// ranges: a sender's or a domain's URL must not reach the cluster's network.
+// Sentinel's port is allowed where Redis is, not required (the standalone
+// overlay runs one Redis without Sentinel); mailstore reaches PostgreSQL on
+// 5432 or PgBouncer on 6432 (overlays/managed-ha).
+const EGRESS = {
+	broker: { ports: [] },
+	keylookup: { ports: [5555, 6379, 80, 443, 11371], public: [80, 443, 11371] },
+	provision: { ports: [5555, 6379] },
+	mailstore: { ports: [5555, 5432, 25, 465, 587], or: { 5432: 6432 } },
+	webui: { ports: [5555, 6379, 80, 443], public: [80, 443] },
+	reaper: { ports: [5555, 6379] },
+	gateway: { ports: [5555] },
+};
+const PRIVATE_V4 = ['10.0.0.0/8', '172.16.0.0/12', '192.168.0.0/16', '169.254.0.0/16', '127.0.0.0/8'];
 const GATEWAY_PEERS = { 7025: { 'postern.io/role': 'mta' }, 8025: { 'postern.io/role': 'composer' } };
 const NAMESPACE = 'postern';
 const WORKLOAD_KINDS = ['Deployment', 'StatefulSet', 'DaemonSet', 'Job', 'CronJob'];
@@ -250,6 +270,28 @@ async function validateRender(label, dir, { isBase }) {
 	}
 	check(`${label}: every NetworkPolicy selector matches a workload`, dead);
 
+	// Egress per service: exactly the ports it connects to (the table EGRESS).
+	for (const [name, need] of Object.entries(EGRESS)) {
+		const w = workloads.find((x) => x.metadata.name === `postern-${name}`);
+		if (!w) continue;
+		const labels = podTemplate(w).metadata?.labels;
+		const rules = nps.filter((n) => (n.spec.policyTypes || []).includes('Egress') && matches(n.spec.podSelector, labels))
+			.flatMap((n) => n.spec.egress || []);
+		const open = new Set(rules.flatMap((r) => (r.ports || []).map((p) => p.port)).filter((p) => p !== 53));
+		const p = [];
+		const alt = need.or || {};
+		for (const port of need.ports) if (!open.has(port) && !open.has(alt[port])) p.push(`no egress to port ${port}`);
+		const allowed = (port) => need.ports.includes(port) || Object.values(alt).includes(port)
+			|| (port === 26379 && need.ports.includes(6379));
+		for (const port of open) if (!allowed(port)) p.push(`egress to port ${port}, which it never connects to`);
+		for (const port of need.public || []) {
+			const to = rules.filter((r) => (r.ports || []).some((x) => x.port === port)).flatMap((r) => r.to || []);
+			if (!to.length || to.some((t) => !t.ipBlock || (t.ipBlock.cidr === '0.0.0.0/0' && !PRIVATE_V4.every((c) => (t.ipBlock.except || []).includes(c)))))
+				p.push(`port ${port} is not limited to public addresses`);
+		}
+		check(`${label}: postern-${name}'s egress is what it connects to (${need.ports.join(', ') || 'nothing'})`, p);
+	}
+
 	for (const s of HPA_SERVICES) {
 		const h = hpas.find((x) => x.spec.scaleTargetRef?.kind === 'Deployment' && x.spec.scaleTargetRef?.name === `postern-${s}`);
 		const d = deps.find((x) => x.metadata.name === `postern-${s}`);
@@ -432,6 +474,17 @@ function validateDockerfile() {
 			/(^|\s)(build-essential|\S+-dev)(\s|$)/.test(pkgs(st).join(' ')) && 'installs build packages',
 		]);
 	}
+	// A program that speaks the recipient's language (its configuration has
+	// POSTERN_LOCALE_DIR) needs the compiled catalogues beside its bin/ and
+	// glibc's locales in its image, or a pod would not start (or not speak German).
+	for (const s of SERVICES) {
+		const st = stages.get(s), bin = path.join(root, 'build/bin', `postern-${s}`);
+		if (!st || !fs.existsSync(bin) || !fs.readFileSync(bin).includes('POSTERN_LOCALE_DIR')) continue;
+		check(`Dockerfile: stage ${s} carries the message catalogues and glibc's locales`, [
+			!instr(st, 'COPY').some((l) => /--from=build\s+\/out\/locale\s+\/usr\/local\/locale\/?$/.test(l)) && 'no COPY --from=build /out/locale /usr/local/locale/',
+			!pkgs(st).includes('locales-all') && 'locales-all is not installed',
+		]);
+	}
 	const ign = fs.existsSync(path.join(root, '.dockerignore')) ? fs.readFileSync(path.join(root, '.dockerignore'), 'utf8').split('\n').map((l) => l.trim()) : [];
 	check('.dockerignore keeps .git, build/ and var/ (CURVE secrets) out of the build context',
 		['.git', 'build', 'var'].filter((p) => !ign.includes(p) && !ign.includes(`/${p}`) && !ign.includes(`${p}/`)));
@@ -531,6 +584,15 @@ if (standalone) {
 	check('standalone: Redis runs with appendonly yes', JSON.stringify(redis?.spec.template.spec.containers[0] || {}).includes('--appendonly yes') ? [] : ['no --appendonly yes']);
 	const cfg = standalone.find((o) => o.kind === 'ConfigMap' && o.metadata.name === 'postern-config');
 	check('standalone: postern-config points at the in-cluster Redis', /^postern-redis[.:]/.test(cfg?.data?.POSTERN_REDIS || '') ? [] : [`POSTERN_REDIS=${cfg?.data?.POSTERN_REDIS}`]);
+}
+// Redis behind Sentinel, PostgreSQL behind PgBouncer (docs/ha.md)
+const ha = await validateRender('managed-ha', path.join(k8s, 'overlays/managed-ha'), { isBase: false });
+if (ha) {
+	const cfg = ha.find((o) => o.kind === 'ConfigMap' && o.metadata.name === 'postern-config');
+	check('managed-ha: postern-config names the sentinels and transaction pooling', [
+		!/^sentinel:\/\/[^@\s]+@[^,\s]+:\d+(,[^,\s]+:\d+)*$/.test(cfg?.data?.POSTERN_REDIS || '') && `POSTERN_REDIS=${cfg?.data?.POSTERN_REDIS}`,
+		cfg?.data?.POSTERN_PG_TRANSACTION_POOLING !== '1' && 'POSTERN_PG_TRANSACTION_POOLING is not "1"',
+	]);
 }
 await validateSecrets({ base, standalone });
 validateDockerfile();

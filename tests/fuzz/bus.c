@@ -9,8 +9,10 @@
  * service runs before any backend sees the request:
  *   keylookup  every address normalised, kl_printable; the body as a
  *              cached value (kl_cache_decode)
- *   mailstore  Accept, StoreMessage, QueueMail: ms_check_new_mailbox,
- *              ms_check_message, ms_check_outmail, ms_address_norm
+ *   mailstore  Accept, StoreMessage, QueueMail, CompleteReceipt:
+ *              ms_check_new_mailbox, ms_check_message (receipt_to too),
+ *              ms_check_outmail, ms_address_norm; QueryAudit's address
+ *              and event id
  *   provision  SendEvent: prov_event_id_ok, sender and recipients
  *              normalised, the mail through pn_mime_inspect
  */
@@ -121,6 +123,16 @@ static void mailstore(const Postern__V1__MailstoreRequest *r, pn_pool *pool)
 	case POSTERN__V1__MAILSTORE_REQUEST__OP_GET_MAILBOX:
 		if (r->get_mailbox && r->get_mailbox->address && *r->get_mailbox->address)
 			(void)ms_address_norm(r->get_mailbox->address, pool, &why);
+		break;
+	case POSTERN__V1__MAILSTORE_REQUEST__OP_QUERY_AUDIT:
+		if (r->query_audit && r->query_audit->address && *r->query_audit->address)
+			(void)ms_address_norm(r->query_audit->address, pool, &why);
+		if (r->query_audit && r->query_audit->event_id)
+			(void)ms_id_ok(r->query_audit->event_id);
+		break;
+	case POSTERN__V1__MAILSTORE_REQUEST__OP_COMPLETE_RECEIPT:
+		if (r->complete_receipt && r->complete_receipt->mail)
+			outmail(r->complete_receipt->mail, pool);
 		break;
 	default:
 		break;

@@ -100,6 +100,14 @@ elseif scenario == "note" then
 	check(body(conn, text) == SMFIR_CONTINUE, "eom answer is not continue")
 	check(mt.eom_check(conn, MT_RCPTDELETE, "<" .. guest .. ">"), "guest not deleted")
 	check(mt.eom_check(conn, MT_HDRCHANGE, "X-Postern-Note"), "note header not removed")
+elseif scenario == "receipts" then
+	-- the sender asks for receipts by header: handed to provision, taken out of the mail
+	envelope(conn, "<" .. sender .. ">", { "<" .. guest .. ">", "<" .. internal .. ">" })
+	check(headers(conn, std_headers("[secure] With receipts", {
+		{ "X-Postern-Receipts", "yes" } })) == SMFIR_CONTINUE, "eoh")
+	check(body(conn, text) == SMFIR_CONTINUE, "eom answer is not continue")
+	check(mt.eom_check(conn, MT_RCPTDELETE, "<" .. guest .. ">"), "guest not deleted")
+	check(mt.eom_check(conn, MT_HDRCHANGE, "X-Postern-Receipts"), "receipts header not removed")
 elseif scenario == "none" then
 	-- no trigger: accepted after the headers, the body is never seen
 	envelope(conn, "<" .. sender .. ">", { "<" .. guest .. ">" })

@@ -934,6 +934,30 @@ int th_gpg(const char *home, const char *out_path, ...)
 	return th_run(argv, NULL, out_path);
 }
 
+char *th_gpg_decrypt_mail(const char *home, const char *mail, const char *tag)
+{
+	const char *b = strstr(mail, "-----BEGIN PGP MESSAGE-----");
+	const char *end = b ? strstr(b, "-----END PGP MESSAGE-----") : NULL;
+	char in[512], out[512], *plain;
+	FILE *fp;
+
+	assert_non_null(b);
+	assert_non_null(end);
+	end += strlen("-----END PGP MESSAGE-----");
+	snprintf(in, sizeof(in), "%s/%s.asc", home, tag);
+	snprintf(out, sizeof(out), "%s/%s.txt", home, tag);
+	assert_non_null(fp = fopen(in, "wb"));
+	for (const char *p = b; p < end; p++)
+		if (*p != '\r')
+			fputc(*p, fp);
+	fputc('\n', fp);
+	assert_int_equal(fclose(fp), 0);
+	unlink(out);
+	assert_int_equal(th_gpg(home, out, "--decrypt", in, (char *)NULL), 0);
+	assert_non_null(plain = th_read_file(out, NULL));
+	return plain;
+}
+
 void th_gpg_fpr(const char *home, const char *address, char *fpr, size_t len)
 {
 	char path[512], *text, *p;

@@ -82,6 +82,12 @@ pid_t th_keyserver_start(int port, const char *tls_dir, const char *dir);
  */
 void th_autocrypt_check(const char *mail, const char *addr, const pn_buf *sender_sec,
     const char *sender_pass);
+/*
+ * th_gpg_decrypt_mail - the first armored PGP message in mail (CRs
+ * dropped), decrypted with the keys in home (files home/<tag>.asc and
+ * .txt); caller frees; fails the test if it does not decrypt
+ */
+char *th_gpg_decrypt_mail(const char *home, const char *mail, const char *tag);
 /* th_gpg_fpr - the fingerprint (40 hex digits) of the key for address in home; fails the test if there is none */
 void th_gpg_fpr(const char *home, const char *address, char *fpr, size_t len);
 
@@ -247,7 +253,7 @@ typedef struct th_event {
 	size_t n;
 	const void *mime;
 	size_t len;
-	int with_pin, deliver_key_found;
+	int with_pin, deliver_key_found, receipts;
 	Postern__V1__SenderNotice notice;
 	const char *note, *locale;   /* optional */
 } th_event;
@@ -281,5 +287,11 @@ int th_publishers_join(th_publishers *p);
 /* th_send_event - one SendEvent to provision (pn_prov_send: result or why) */
 pn_err th_send_event(pn_client *client, pn_pool *pool, const th_event *ev,
     Postern__V1__SendResult **result_r, const char **why_r);
+/*
+ * th_send_plain - event i of a stream: id "<prefix>-<i>", from s@domain to
+ * u<i>@domain, a short text mail; up to three tries (each with the
+ * client's own); 0 once answered, -1 (the errors on stderr)
+ */
+int th_send_plain(pn_client *client, const char *prefix, const char *domain, int i);
 
 #endif

@@ -288,7 +288,36 @@ pn_err th_send_event(pn_client *client, pn_pool *pool, const th_event *ev,
 	e.with_pin = ev->with_pin;
 	e.deliver_key_found = ev->deliver_key_found;
 	e.sender_notice = ev->notice;
+	e.receipts = ev->receipts;
 	e.note = (char *)(ev->note ? ev->note : "");
 	e.locale = (char *)(ev->locale ? ev->locale : "");
 	return pn_prov_send(client, pool, &e, result_r, why_r);
+}
+
+int th_send_plain(pn_client *client, const char *prefix, const char *domain, int i)
+{
+	char id[96], to[128], sender[128], mail[512];
+	const char *rp[1] = { to };
+	th_event ev = { .id = id, .sender = sender, .rcpts = rp, .n = 1, .mime = mail };
+	int rc = -1;
+
+	snprintf(id, sizeof(id), "%s-%d", prefix, i);
+	snprintf(to, sizeof(to), "u%d@%s", i, domain);
+	snprintf(sender, sizeof(sender), "s@%s", domain);
+	snprintf(mail, sizeof(mail), "From: <%s>\r\nTo: <%s>\r\nSubject: event %d\r\n"
+	    "Date: Tue, 01 Jul 2025 10:00:00 +0000\r\n\r\nBody %d.\r\n", sender, to, i, i);
+	ev.len = strlen(mail);
+	for (int t = 0; t < 3 && rc < 0; t++) {
+		pn_pool *pool = pn_pool_new();
+		Postern__V1__SendResult *sr;
+		const char *why;
+		pn_err err = th_send_event(client, pool, &ev, &sr, &why);
+
+		if (err == PN_OK)
+			rc = 0;
+		else
+			fprintf(stderr, "event %d: %s: %s\n", i, pn_err_str(err), why);
+		pn_pool_destroy(&pool);
+	}
+	return rc;
 }

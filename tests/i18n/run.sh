@@ -7,7 +7,10 @@
 #      "template <dir>/invitation.txt line 2: unknown variable 'bogus'";
 #   2. the same for postern-reaper and warning.txt (in a language
 #      directory, de/), and for a message whose placeholder is unknown;
-#   3. a malformed POSTERN_PRIMARY_COLOR stops it too, named.
+#   3. the same for postern-keylookup (graduated.txt, French) and
+#      postern-webui (the page frame, page-head.html; the recovery
+#      notice, recovered.html);
+#   4. a malformed POSTERN_PRIMARY_COLOR stops it too, named.
 #
 # Needs the built binaries ($POSTERN_TEST_BIN, set by tests/run; else
 # build/bin). Last line: "N passed, N failed"; exit 1 on any failure.
@@ -50,6 +53,23 @@ printf '{{#if org}}{{org}}{{/if}}\n{{_ "Hi {nobody}"}}\n' >"$tmp/t2/de/warning.t
 refused "reaper: unknown variable in a message of a German template" \
 	"template $tmp/t2/de/warning.txt line 2: unknown variable 'nobody' in a message" \
 	"${common[@]}" POSTERN_TEMPLATE_DIR="$tmp/t2" "$bin/postern-reaper" --once
+
+mkdir -p "$tmp/t4/fr" "$tmp/t5"
+printf 'Bonjour\n{{_ "Votre clé {bogus}"}}\n' >"$tmp/t4/fr/graduated.txt"
+refused "keylookup: unknown variable in a message of a French template" \
+	"template $tmp/t4/fr/graduated.txt line 2: unknown variable 'bogus' in a message" \
+	"${common[@]}" POSTERN_TEMPLATE_DIR="$tmp/t4" "$bin/postern-keylookup"
+
+printf '<p>{{nosuch}}</p>\n' >"$tmp/t5/page-head.html"
+refused "webui: unknown variable in the operator's page frame" \
+	"template $tmp/t5/page-head.html line 1: unknown variable 'nosuch'" \
+	"${common[@]}" POSTERN_TEMPLATE_DIR="$tmp/t5" "$bin/postern-webui"
+
+rm "$tmp/t5/page-head.html"
+printf '<html>\n\n{{address}} {{pin}}\n' >"$tmp/t5/recovered.html"
+refused "webui: unknown variable in the operator's recovery notice" \
+	"template $tmp/t5/recovered.html line 3: unknown variable 'pin'" \
+	"${common[@]}" POSTERN_TEMPLATE_DIR="$tmp/t5" "$bin/postern-webui"
 
 printf '{{#if link}}unclosed\n' >"$tmp/t3/invitation.html"
 refused "provision: a template that does not parse" \

@@ -9,7 +9,12 @@
  * longest pause between two replies - the time to notice the dead broker
  * and move on - stays under 5 s. The figures are printed (lost, resent,
  * pause) for deploy/README.md.
+ *
+ * A worker kept busy by one broker still heartbeats to the other: a
+ * stream of slow requests through broker A for longer than the liveness
+ * window, and broker B never drops the worker.
  */
+#include <pthread.h>
 #include <setjmp.h>
 #include <signal.h>
 #include <stdarg.h>
@@ -188,12 +193,97 @@ static void test_broker_killed_midstream(void **state)
 	th_stop(b.pid, 10000);
 }
 
+
+/* A slow worker in a thread of the test: every request takes SLOW_MS. */
+#define SLOW_MS 350
+#define WORKERS_SLOW "postern_broker_workers{service=\"slow\"}"
+
+typedef struct slow_worker {
+	const char *brokers;
+	volatile int stop;
+} slow_worker;
+
+/* slow_main - register with every broker, answer each request after SLOW_MS */
+static void *slow_main(void *arg)
+{
+	slow_worker *sw = arg;
+	char cert[512], bcert[512];
+	pn_bus_cfg cfg;
+	pn_worker *w;
+
+	snprintf(cert, sizeof(cert), "%s/keylookup.cert", th_env("POSTERN_TEST_CERTS"));
+	snprintf(bcert, sizeof(bcert), "%s/broker.cert", th_env("POSTERN_TEST_CERTS"));
+	pn_bus_cfg_defaults(&cfg);
+	cfg.broker = sw->brokers;
+	cfg.cert = cert;
+	cfg.broker_cert = bcert;
+	if (!(w = pn_worker_new(&cfg, "slow")))
+		return NULL;
+	while (!sw->stop) {
+		uint8_t *body = NULL;
+		size_t len = 0;
+
+		if (pn_worker_recv(w, 200, &body, &len) != 1)
+			continue;
+		usleep(SLOW_MS * 1000);
+		pn_worker_reply(w, body, len);
+		free(body);
+	}
+	pn_worker_destroy(&w);
+	return NULL;
+}
+
+/* busy through broker A for twice the liveness window: B keeps the worker */
+static void test_busy_worker_heartbeats_everywhere(void **state)
+{
+	th_broker a = { 0 }, b = { 0 };
+	slow_worker sw = { 0 };
+	char list[160];
+	pthread_t t;
+	pn_client *c;
+	long long end;
+	int calls = 0, dropped = 0, expired;
+
+	(void)state;
+	assert_int_equal(th_broker_start(&a, NULL), 0);
+	assert_int_equal(th_broker_start(&b, NULL), 0);
+	both(list, sizeof(list), &a, &b);
+	sw.brokers = list;
+	assert_int_equal(pthread_create(&t, NULL, slow_main, &sw), 0);
+	assert_int_equal(th_wait_metric(a.health, WORKERS_SLOW, 1, 5000), 0);
+	assert_int_equal(th_wait_metric(b.health, WORKERS_SLOW, 1, 5000), 0);
+	c = th_client(a.endpoint, NULL, 5000, 1);
+	end = th_now_ms() + 7000;       /* liveness: 3 x 1 s */
+	while (th_now_ms() < end) {
+		uint8_t *reply = NULL;
+		size_t len = 0;
+
+		assert_int_equal(pn_client_call_raw(c, "slow", "x", 1, &reply, &len), PN_OK);
+		free(reply);
+		calls++;
+		if (th_metric(b.health, WORKERS_SLOW) < 1)
+			dropped++;
+	}
+	expired = th_log_has("postern-broker", b.pid, "msg=\"worker expired\"");
+	print_message("brokers: %d slow calls through A in 7 s; B without the worker at %d "
+	    "of them, B expired it: %s\n", calls, dropped, expired ? "yes" : "no");
+	assert_int_equal(expired, 0);
+	assert_int_equal(dropped, 0);
+	assert_true(calls >= 7000 / SLOW_MS / 2);
+	pn_client_destroy(&c);
+	sw.stop = 1;
+	pthread_join(t, NULL);
+	th_stop(a.pid, 10000);
+	th_stop(b.pid, 10000);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_worker_on_every_broker),
 		cmocka_unit_test(test_bad_broker_list),
 		cmocka_unit_test(test_broker_killed_midstream),
+		cmocka_unit_test(test_busy_worker_heartbeats_everywhere),
 	};
 
 	/* the test's own sockets must not swallow the runner's signals */

@@ -245,6 +245,20 @@ static void test_note_header(void **state)
 	free(mail);
 }
 
+/* X-Postern-Receipts: yes asks for the sender's receipts (a receipt request kept), the header goes */
+static void test_receipts_header(void **state)
+{
+	(void)state;
+
+	assert_int_equal(scenario("receipts", ext("rita"), "tok-rcpt"), 0);
+	assert_int_equal(mailbox_count(ext("rita")), 1);
+	assert_int_equal(th_sql_longf(F->st.dsn, "SELECT count(*) FROM receipt_requests r JOIN "
+	    "mailboxes b ON b.id = r.mailbox_id WHERE b.address = '%s'", ext("rita")), 1);
+	/* without the header, none */
+	assert_int_equal(th_sql_longf(F->st.dsn, "SELECT count(*) FROM receipt_requests r JOIN "
+	    "mailboxes b ON b.id = r.mailbox_id WHERE b.address = '%s'", ext("nina")), 0);
+}
+
 static void test_untriggered_passes(void **state)
 {
 	(void)state;
@@ -307,6 +321,7 @@ int main(void)
 		cmocka_unit_test(test_retry_is_the_same_event),
 		cmocka_unit_test(test_header_trigger_with_pin),
 		cmocka_unit_test(test_note_header),
+		cmocka_unit_test(test_receipts_header),
 		cmocka_unit_test(test_untriggered_passes),
 		cmocka_unit_test(test_internal_only),
 		cmocka_unit_test(test_mixed_recipients),

@@ -17,7 +17,8 @@
  * the TTL of its kind (found / none / failed). Then graduation: an address
  * with a temporary mailbox whose key appears in WKD gets its next mail
  * PGP/MIME to that key, the key stored with the mailbox, and exactly one
- * notice mail, however many mails follow.
+ * notice mail, however many mails follow - in the language the mailbox was
+ * created with (German here), branded, taken apart with GMime.
  */
 #include <setjmp.h>
 #include <stdarg.h>
@@ -33,6 +34,7 @@
 #include <cmocka.h>
 
 #include "../harness/harness.h"
+#include "../support/support.h"
 #include "postern/mem.h"
 #include "postern/redis.h"
 
@@ -311,8 +313,9 @@ static void test_expired(void **state)
 	none(at("expired", F->adv), 1, TTL_NONE);
 }
 
-/* send - one mail to rcpt through provision, deliver_key_found set; its outcome */
-static Postern__V1__Outcome *send(pn_pool *pool, const char *id, const char *rcpt)
+/* send - one mail to rcpt (in language locale) through provision, deliver_key_found set; its outcome */
+static Postern__V1__Outcome *send(pn_pool *pool, const char *id, const char *rcpt,
+    const char *locale)
 {
 	Postern__V1__SendResult *res = NULL;
 	const char *why = NULL;
@@ -321,7 +324,7 @@ static Postern__V1__Outcome *send(pn_pool *pool, const char *id, const char *rcp
 	    "Subject: graduation %s\r\nDate: Thu, 03 Dec 2026 10:00:00 +0000\r\n"
 	    "Message-ID: <%s@corp.example>\r\n\r\nHello %s\r\n", rcpt, id, id, id);
 	const th_event ev = { .id = id, .sender = "sender@corp.example", .rcpts = rcpts, .n = 1,
-		.mime = mime, .len = strlen(mime), .deliver_key_found = 1 };
+		.mime = mime, .len = strlen(mime), .deliver_key_found = 1, .locale = locale };
 
 	assert_int_equal(th_send_event(F->st.client, pool, &ev, &res, &why), PN_OK);
 	assert_int_equal(res->n_outcomes, 1);
@@ -339,7 +342,7 @@ static void test_graduation(void **state)
 	th_gpg_fpr(F->gnupg, grad, fpr, sizeof(fpr));
 	/* no key published: a temporary mailbox */
 	snprintf(ev, sizeof(ev), "grad-1-%s", F->run);
-	o = send(pool, ev, grad);
+	o = send(pool, ev, grad, "de-DE");
 	assert_int_equal(o->kind, POSTERN__V1__OUTCOME__KIND__MAILBOX_CREATED);
 	assert_int_equal(th_wait_mails(F->st.maildir, grad, 1, 10000), 1);
 
@@ -348,7 +351,7 @@ static void test_graduation(void **state)
 	put_key(grad, wkd_file(host, "grad"), 0);
 	sleep(TTL_NONE + 1);
 	snprintf(ev, sizeof(ev), "grad-2-%s", F->run);
-	o = send(pool, ev, grad);
+	o = send(pool, ev, grad, NULL);
 	assert_int_equal(o->kind, POSTERN__V1__OUTCOME__KIND__KEY_FOUND);
 	assert_true(o->delivered);
 	assert_string_equal(o->fingerprint, fpr);
@@ -358,18 +361,34 @@ static void test_graduation(void **state)
 	assert_int_equal(th_sql_long(F->st.dsn, sql), 1);
 	/* invitation, the notice, the PGP/MIME mail */
 	assert_int_equal(th_wait_mails(F->st.maildir, grad, 3, 10000), 3);
-	assert_int_equal(th_count_mails(F->st.maildir, "Your mail now goes to your own OpenPGP key"), 1);
+	/* the notice - the one mail with the fingerprint in clear - in the mailbox's language */
+	assert_int_equal(th_count_mails(F->st.maildir, fpr), 1);
+	{
+		char *raw = th_mail_with(F->st.maildir, fpr);
+		const char *why;
+		ts_mail m;
+
+		assert_non_null(raw);
+		assert_int_equal(ts_mail_parse(raw, strlen(raw), &m), 0);
+		if ((why = ts_mail_check(&m, "de")) != NULL)
+			fail_msg("graduation notice: %s", why);
+		assert_string_equal(m.subject, "Ihre Post geht jetzt an Ihren eigenen OpenPGP-Schlüssel");
+		assert_non_null(strstr(m.text, "wurde im Web Key Directory Ihrer Domain gefunden"));
+		assert_non_null(strstr(m.text, "/login"));
+		ts_mail_free(&m);
+		free(raw);
+	}
 	assert_int_equal(th_count_mails(F->st.maildir, "multipart/encrypted"), 1);
 	assert_true(th_metric(F->st.kl_health, "postern_keylookup_graduated_total") >= 1);
 
 	/* later mail goes to the key too; the recipient is not told again */
 	snprintf(ev, sizeof(ev), "grad-3-%s", F->run);
-	o = send(pool, ev, grad);
+	o = send(pool, ev, grad, NULL);
 	assert_int_equal(o->kind, POSTERN__V1__OUTCOME__KIND__KEY_FOUND);
 	assert_int_equal(th_wait_mails(F->st.maildir, grad, 4, 10000), 4);
 	sleep(1);
 	assert_int_equal(th_mails_to(F->st.maildir, grad, NULL), 4);
-	assert_int_equal(th_count_mails(F->st.maildir, "Your mail now goes to your own OpenPGP key"), 1);
+	assert_int_equal(th_count_mails(F->st.maildir, fpr), 1);
 	pn_pool_destroy(&pool);
 }
 

@@ -9,7 +9,9 @@
  * idempotency of Accept / StoreMessage / QueueMail, the EXISTS rules,
  * racing creators, paging, compare-and-set, deletion with its inactivity
  * re-check, outbox retry and exactly-once delivery (also with two
- * replicas), malformed and oversized requests, synchronous_commit.
+ * replicas), malformed and oversized requests, synchronous_commit; the
+ * audit operations' refusals (AuditNote's three kinds, QueryAudit,
+ * PruneAudit, ClaimReceipts, CompleteReceipt) and what they accept.
  */
 #include <dirent.h>
 #include <pthread.h>
@@ -136,6 +138,9 @@ static pn_err call_with(pn_client *c, pn_pool *pool, Req *req, Rep **rep_r)
 		*rep_r = (Rep *)out;
 	return err;
 }
+
+/* CALLER - f's client of a role that may call mailstore operation OP */
+#define CALLER(f, OP) th_caller(&(f)->callers, "mailstore", POSTERN__V1__MAILSTORE_REQUEST__OP_##OP)
 
 static pn_err call(fx *f, Req *req, Rep **rep_r)
 {
@@ -1105,6 +1110,88 @@ static void test_outbox_two_replicas(void **state)
 
 /* ---- hostile and oversized input ---- */
 
+/* note - AuditNote of kind for mailbox id through the typed call */
+static pn_err note(fx *f, int64_t id, const char *kind, const char *event)
+{
+	const char *why;
+
+	return pn_ms_note(CALLER(f, AUDIT_NOTE), f->pool, id, kind, event, &why);
+}
+
+/*
+ * The audit operations refuse what they must: AuditNote takes three
+ * kinds (a service cannot write "revoked" or "deleted" into a log) and a
+ * mailbox that exists; QueryAudit exactly one of address and event, a
+ * sane limit; PruneAudit a sane retention; ClaimReceipts and
+ * CompleteReceipt their bounds. What is accepted shows in the log.
+ */
+static void test_audit_ops(void **state)
+{
+	fx *f = *state;
+	Postern__V1__QueryAudit q = POSTERN__V1__QUERY_AUDIT__INIT;
+	Postern__V1__PruneAudit pa = POSTERN__V1__PRUNE_AUDIT__INIT;
+	Postern__V1__ClaimReceipts c = POSTERN__V1__CLAIM_RECEIPTS__INIT;
+	Postern__V1__CompleteReceipt done = POSTERN__V1__COMPLETE_RECEIPT__INIT;
+	Postern__V1__AuditLog *log = NULL;
+	Postern__V1__AuditPruned *pruned = NULL;
+	Postern__V1__ReceiptList *list = NULL;
+	const char *why;
+	int64_t id;
+
+	start_ms(f, NULL);
+	id = make_mailbox(f, "Audit.Me@Example.org");
+	assert_int_equal(note(f, id, "login", NULL), PN_OK);
+	assert_int_equal(note(f, id, "pin_failure", "ev-1"), PN_OK);
+	for (size_t i = 0; i < 5; i++) {
+		static const char *const refused[] = { "revoked", "deleted", "created", "LOGIN", "" };
+		assert_int_equal(note(f, id, refused[i], NULL), PN_ERR_PARAMS);
+	}
+	assert_int_equal(note(f, id, "login", "has space"), PN_ERR_PARAMS);
+	assert_int_equal(note(f, 0, "login", NULL), PN_ERR_PARAMS);
+	assert_int_equal(note(f, id + 1000, "login", NULL), PN_ERR_NOTFOUND);
+
+	/* by address (normalised as mailboxes are), by event; oldest first */
+	q.address = "Audit.Me@EXAMPLE.ORG";
+	assert_int_equal(pn_ms_query_audit(CALLER(f, QUERY_AUDIT), f->pool, &q, &log, &why), PN_OK);
+	assert_int_equal(log->n_entries, 4);
+	assert_string_equal(log->entries[0]->kind, "created");
+	assert_string_equal(log->entries[1]->kind, "message_stored");
+	assert_string_equal(log->entries[2]->kind, "login");
+	assert_string_equal(log->entries[3]->kind, "pin_failure");
+	assert_int_equal(log->entries[3]->mailbox_id, id);
+	assert_true(log->entries[3]->at_us >= log->entries[0]->at_us);
+	q.address = "";
+	q.event_id = "ev-1";
+	assert_int_equal(pn_ms_query_audit(CALLER(f, QUERY_AUDIT), f->pool, &q, &log, &why), PN_OK);
+	assert_int_equal(log->n_entries, 1);
+	q.address = "audit.me@example.org";
+	assert_int_equal(pn_ms_query_audit(CALLER(f, QUERY_AUDIT), f->pool, &q, &log, &why), PN_ERR_PARAMS);
+	q.address = "";
+	q.event_id = "";
+	assert_int_equal(pn_ms_query_audit(CALLER(f, QUERY_AUDIT), f->pool, &q, &log, &why), PN_ERR_PARAMS);
+	q.address = "audit.me@example.org";
+	q.limit = 1001;
+	assert_int_equal(pn_ms_query_audit(CALLER(f, QUERY_AUDIT), f->pool, &q, &log, &why), PN_ERR_PARAMS);
+
+	pa.retention_seconds = 60;
+	assert_int_equal(pn_ms_prune_audit(CALLER(f, PRUNE_AUDIT), f->pool, &pa, &pruned, &why), PN_ERR_PARAMS);
+	pa.retention_seconds = 86400;
+	assert_int_equal(pn_ms_prune_audit(CALLER(f, PRUNE_AUDIT), f->pool, &pa, &pruned, &why), PN_OK);
+	assert_int_equal(pruned->rows, 0);                  /* the mailbox lives */
+
+	c.take = 0;
+	c.lease_seconds = 60;
+	assert_int_equal(pn_ms_claim_receipts(CALLER(f, CLAIM_RECEIPTS), f->pool, &c, &list, &why), PN_ERR_PARAMS);
+	c.take = 10;
+	c.lease_seconds = 5;
+	assert_int_equal(pn_ms_claim_receipts(CALLER(f, CLAIM_RECEIPTS), f->pool, &c, &list, &why), PN_ERR_PARAMS);
+	c.lease_seconds = 60;
+	assert_int_equal(pn_ms_claim_receipts(CALLER(f, CLAIM_RECEIPTS), f->pool, &c, &list, &why), PN_OK);
+	assert_int_equal(list->n_receipts, 0);              /* nobody asked for receipts */
+	done.id = 4711;
+	assert_int_equal(pn_ms_complete_receipt(CALLER(f, COMPLETE_RECEIPT), f->pool, &done, &why), PN_ERR_NOTFOUND);
+}
+
 static void test_malformed(void **state)
 {
 	fx *f = *state;
@@ -1244,6 +1331,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_take_idle, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_outbox_retry, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_outbox_two_replicas, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_audit_ops, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_malformed, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_too_large, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_synchronous_commit, setup, teardown),

@@ -709,6 +709,50 @@ static void test_note_and_locale(void **state)
 	assert_int_equal(mails_to(addr("olga"), NULL), 0);
 }
 
+/*
+ * A hostile SendEvent.locale - a path, 10 KB, control characters - is no
+ * reason to refuse the mail: the invitation goes out in the default
+ * language, and provision logs the bad tag (bounded, made harmless).
+ */
+static void test_hostile_locale(void **state)
+{
+	static const char mime[] = "From: a@example.org\r\nSubject: x\r\n\r\nHi\r\n";
+	static char big[10 * 1024 + 1];
+	const char *tags[] = { "../../etc", big, "de\r\nBcc: eve@example.org\x1b[31m" };
+	const char *who[] = { "hostile-path", "hostile-big", "hostile-ctl" };
+	(void)state;
+
+	memset(big, 'a', sizeof(big) - 1);
+	for (size_t i = 0; i < sizeof(tags) / sizeof(tags[0]); i++) {
+		const char *one[] = { addr(who[i]) };
+		const th_event ev = { .id = event_id(), .sender = addr("alice"), .rcpts = one, .n = 1,
+			.mime = mime, .len = sizeof(mime) - 1, .locale = tags[i] };
+		Postern__V1__SendResult *res = NULL;
+		pn_pool *pool = pn_pool_new();
+		char *last = NULL;
+		const char *why;
+		ts_mail m;
+
+		assert_int_equal(th_send_event(F->st.client, pool, &ev, &res, &F->why), PN_OK);
+		assert_int_equal(res->outcomes[0]->kind, POSTERN__V1__OUTCOME__KIND__MAILBOX_CREATED);
+		pn_pool_destroy(&pool);
+		assert_int_equal(wait_mails(one[0], 1), 1);
+		assert_int_equal(mails_to(one[0], &last), 1);
+		assert_null(strstr(last, "eve@example.org"));
+		assert_int_equal(ts_mail_parse(last, strlen(last), &m), 0);
+		if ((why = ts_mail_check(&m, "en")) != NULL)
+			fail_msg("%s: %s", who[i], why);
+		ts_mail_free(&m);
+		free(last);
+	}
+	/* logged, each time, without the raw bytes */
+	assert_true(th_log_has("postern-provision", F->st.pv[0],
+	    "msg=\"malformed language tag, using the default\" from=\"send event\" tag=\"../../etc\""));
+	assert_true(th_log_has("postern-provision", F->st.pv[0], "tag_len=10240 default=en"));
+	assert_false(th_log_has("postern-provision", F->st.pv[0], "Bcc: eve"));
+	assert_false(th_log_has("postern-provision", F->st.pv[0], "\x1b[31m"));
+}
+
 /* posternctl send --sent-copy: the PIN header goes into the sent copy only. */
 static void test_sent_copy(void **state)
 {
@@ -1093,26 +1137,7 @@ static void test_keyring_renewed(void **state)
 /* decrypt_mail - the armored message in a PGP/MIME mail, decrypted with the senders' home; caller frees */
 static char *decrypt_mail(const char *mail, const char *tag)
 {
-	const char *b = strstr(mail, "-----BEGIN PGP MESSAGE-----");
-	const char *end = b ? strstr(b, "-----END PGP MESSAGE-----") : NULL;
-	char in[512], out[512], *plain;
-	FILE *fp;
-
-	assert_non_null(b);
-	assert_non_null(end);
-	end += strlen("-----END PGP MESSAGE-----");
-	snprintf(in, sizeof(in), "%s/%s.asc", F->senderhome, tag);
-	snprintf(out, sizeof(out), "%s/%s.txt", F->senderhome, tag);
-	assert_non_null(fp = fopen(in, "wb"));
-	for (const char *p = b; p < end; p++)
-		if (*p != '\r')
-			fputc(*p, fp);
-	fputc('\n', fp);
-	assert_int_equal(fclose(fp), 0);
-	unlink(out);
-	assert_int_equal(th_gpg(F->senderhome, out, "--decrypt", in, (char *)NULL), 0);
-	assert_non_null(plain = th_read_file(out, NULL));
-	return plain;
+	return th_gpg_decrypt_mail(F->senderhome, mail, tag);
 }
 
 /* mail_from_is - the sink's record of the SMTP sender */
@@ -1337,6 +1362,7 @@ int main(void)
 		cmocka_unit_test(test_second_sender),
 		cmocka_unit_test(test_posternctl_reissue),
 		cmocka_unit_test(test_note_and_locale),
+		cmocka_unit_test(test_hostile_locale),
 		cmocka_unit_test(test_sent_copy),
 		cmocka_unit_test(test_pin_verify),
 		cmocka_unit_test(test_bad_input),

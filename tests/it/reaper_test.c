@@ -18,7 +18,9 @@
  * and restarted finishes (also a tombstone left between the PostgreSQL
  * and the Redis step); --dry-run changes nothing and counts right; the
  * long-lived mode answers ping and reaps; mailstore's reaper operations
- * (claims, take, tombstones, request ids, the warning re-check).
+ * (claims, take, tombstones, request ids, the warning re-check); the
+ * audit log of a deleted mailbox kept for POSTERN_AUDIT_RETENTION, then
+ * pruned by a pass, append-only meanwhile.
  */
 #include <setjmp.h>
 #include <signal.h>
@@ -474,6 +476,68 @@ static void test_lifetime(void **state)
 	free(out);
 }
 
+/* kinds - the audit log's kinds of mailbox id, oldest first, joined with ',' (caller frees) */
+static char *kinds(fx *f, long long id)
+{
+	char q[256], *v;
+
+	snprintf(q, sizeof(q), "SELECT coalesce(string_agg(kind, ',' ORDER BY at, id), '') "
+	    "FROM audit_log WHERE mailbox_id = %lld", id);
+	assert_non_null(v = th_sql(f->dsn, q));
+	return v;
+}
+
+/*
+ * The audit log outlives its mailbox by POSTERN_AUDIT_RETENTION and then
+ * goes with the reaper's pass; it is append-only, and the log of a living
+ * mailbox is never deleted.
+ */
+static void test_audit_retention(void **state)
+{
+	fx *f = *state;
+	static const char *const env[] = { "POSTERN_AUDIT_RETENTION=1", NULL };
+	long long old, young;
+	char *out, *k;
+
+	old = mailbox(f, "audit.old@example.org");
+	young = mailbox(f, "audit.young@example.org");
+	idle(f, old, 91);
+	k = kinds(f, old);
+	assert_string_equal(k, "created,message_stored");
+	free(k);
+
+	/* deleted: the log says so and stays, within the retention */
+	out = reap_once(f, "--once", env);
+	assert_int_equal(field(out, "deleted"), 1);
+	free(out);
+	k = kinds(f, old);
+	assert_string_equal(k, "created,message_stored,deleted");
+	free(k);
+	out = reap_once(f, "--once", env);
+	free(out);
+	assert_int_equal(th_sql_longf(f->dsn, "SELECT count(*) FROM audit_log WHERE mailbox_id = "
+	    "%lld", old), 3);
+
+	/* append-only: no row changes; the rows of a living mailbox cannot go */
+	assert_int_equal(th_sql_longf(f->dsn, "WITH u AS (UPDATE audit_log SET kind = 'x' "
+	    "WHERE mailbox_id = %lld RETURNING 1) SELECT count(*) FROM u", old), -1);
+	assert_int_equal(th_sql_longf(f->dsn, "WITH d AS (DELETE FROM audit_log "
+	    "WHERE mailbox_id = %lld RETURNING 1) SELECT count(*) FROM d", young), -1);
+
+	/* two days later (the clock moved by hand, the guard set aside for it) */
+	assert_int_equal(th_sql_longf(f->dsn, "ALTER TABLE audit_log DISABLE TRIGGER "
+	    "audit_log_append_only; UPDATE audit_log SET at = at - interval '2 days'; "
+	    "ALTER TABLE audit_log ENABLE TRIGGER audit_log_append_only; SELECT %d", 1), 1);
+	out = reap_once(f, "--once", env);
+	assert_int_equal(field(out, "errors"), 0);
+	free(out);
+	assert_int_equal(th_sql_longf(f->dsn, "SELECT count(*) FROM audit_log WHERE mailbox_id = "
+	    "%lld", old), 0);
+	k = kinds(f, young);
+	assert_string_equal(k, "created,message_stored");
+	free(k);
+}
+
 /* send - a SendEvent to provision with one recipient; its outcome kind */
 static int send(fx *f, const char *event, const char *rcpt)
 {
@@ -607,6 +671,12 @@ static void test_warning(void **state)
 	assert_non_null(strstr(mail, "Logging in keeps it"));
 	assert_non_null(strstr(mail, "https://postern.example.com/login"));
 	free(mail);
+	/* the audit log: the warning noted once SMTP accepted it */
+	for (int i = 0; i < 100 && th_sql_longf(f->dsn, "SELECT count(*) FROM audit_log WHERE "
+	    "mailbox_id = %lld AND kind = 'warning_sent'", w) < 1; i++)
+		usleep(100000);
+	assert_int_equal(th_sql_longf(f->dsn, "SELECT count(*) FROM audit_log WHERE "
+	    "mailbox_id = %lld AND kind = 'warning_sent'", w), 1);
 
 	/* the next run: no second warning */
 	out = reap_once(f, "--once", NULL);
@@ -942,6 +1012,7 @@ int main(void)
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test_setup_teardown(test_mailstore_ops, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_lifetime, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_audit_retention, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_send_path, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_warning, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_dry_run, setup, teardown),

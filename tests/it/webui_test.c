@@ -46,6 +46,10 @@
  *     mailbox holding both messages; the same for a mailbox locked by
  *     wrong PINs; an activated mailbox is not re-issued; only the first
  *     POSTERN_PROVISION_REISSUE_RENEW_MAX re-issues renew inactivity;
+ *   - the audit log of a whole journey (link, wrong PIN, PIN, password,
+ *     a failed login, a login, reading, a reply, the mailbox closed): the
+ *     rows in order, none with the subject, body, PIN, password or an
+ *     address; posternctl audit by address and by event, table and JSON;
  *   - fuzz-ish random request lines, headers and bodies leave it serving.
  */
 #include <arpa/inet.h>
@@ -654,6 +658,22 @@ static void password_post(resp *r, const char *cookie, const char *pw, const cha
 	http(r, "POST", "/activate/password", cookie, body, NULL);
 }
 
+/* pin_post - one PIN into the FLOW session; the answer's status */
+static int pin_post(const char *flow, const char *pin)
+{
+	char body[256];
+	resp r;
+	int status;
+
+	http(&r, "GET", "/activate", flow, NULL, NULL);
+	snprintf(body, sizeof(body), "csrf=%s&pin=%s", enc(csrf_in(&r)), pin);
+	resp_free(&r);
+	http(&r, "POST", "/activate/pin", flow, body, NULL);
+	status = r.status;
+	resp_free(&r);
+	return status;
+}
+
 static void test_journey(void **state)
 {
 	const char *bob = addr("bob");
@@ -689,10 +709,7 @@ static void test_journey(void **state)
 	/* a GET does not change anything: still the PIN form */
 	resp_free(&r);
 	status_of("GET", "/activate/pin", flow, NULL, NULL, 404);
-	http(&r, "GET", "/activate", flow, NULL, NULL);
-	snprintf(body, sizeof(body), "csrf=%s&pin=%s", enc(csrf_in(&r)), pin);
-	resp_free(&r);
-	status_of("POST", "/activate/pin", flow, body, NULL, 303);
+	assert_int_equal(pin_post(flow, pin), 303);
 
 	/* the password: a common one is refused, a mismatch too */
 	http(&r, "GET", "/activate", flow, NULL, NULL);
@@ -1970,6 +1987,175 @@ static void test_timeouts(void **state)
 	assert_true(ended);
 }
 
+/* ---- the audit log of a whole journey ---- */
+
+/*
+ * audit_of - "posternctl audit [--json] ARGS" (what: ADDR, or "--event"
+ * and an ID); its output (caller frees)
+ */
+static char *audit_of(int json, const char *a1, const char *a2)
+{
+	char bin[512], out[512], e[3][512];
+	const char *certs = th_env("POSTERN_TEST_CERTS");
+	const char *argv[] = { bin, "audit", json ? "--json" : a1, json ? a1 : a2,
+		json ? a2 : NULL, NULL };
+	const char *env[] = { e[0], e[1], e[2], NULL };
+	char *text;
+
+	snprintf(bin, sizeof(bin), "%s/posternctl", th_env("POSTERN_TEST_BIN"));
+	snprintf(out, sizeof(out), "%s/audit-%s.out", F->webgpg, F->tag);
+	snprintf(e[0], sizeof(e[0]), "POSTERN_BROKER=%s", F->st.broker.endpoint);
+	snprintf(e[1], sizeof(e[1]), "POSTERN_CERT=%s/posternctl.cert", certs);
+	snprintf(e[2], sizeof(e[2]), "POSTERN_BROKER_CERT=%s/broker.cert", certs);
+	assert_int_equal(th_run(argv, env, out), 0);
+	assert_non_null(text = th_read_file(out, NULL));
+	return text;
+}
+
+/* kinds_in - the "kind" values of posternctl audit --json output, joined with ',' (caller frees) */
+static char *kinds_in(const char *json)
+{
+	size_t cap = strlen(json) + 1, n = 0;
+	char *out = calloc(1, cap);
+	const char *p = json;
+
+	assert_non_null(out);
+	while ((p = strstr(p, "\"kind\": \"")) != NULL) {
+		const char *v = p + strlen("\"kind\": \""), *q = strchr(v, '"');
+		assert_non_null(q);
+		n += (size_t)snprintf(out + n, cap - n, "%s%.*s", n ? "," : "", (int)(q - v), v);
+		p = q;
+	}
+	return out;
+}
+
+/* audit_kinds - the kinds of address's audit log, oldest first (caller frees) */
+static char *audit_kinds(const char *address)
+{
+	char *json = audit_of(1, address, NULL), *k = kinds_in(json);
+
+	free(json);
+	return k;
+}
+
+/*
+ * A whole journey through the real stack and web UI leaves the rows it
+ * should, in order, and none holds the subject, the body, the PIN, the
+ * password or another person's address; posternctl prints them as a
+ * table, as JSON, by address and by event.
+ */
+static void test_audit_journey(void **state)
+{
+	static const char pw[] = "harbour willow ember atlas";
+	static const char want[] = "created,message_stored,invitation_queued,invitation_delivered,"
+	    "pin_failure,activated,login_failure,login,read,reply_sent,deleted";
+	const char *audra = addr("audra");
+	char pin[16], wrong[16], body[1024], flow[128], cookie[128], event[64], path[128];
+	char *mail = mail_text("Audit <subject> 5150"), *k = NULL, *json, *table, *all;
+	long long msg;
+	resp r;
+	(void)state;
+
+	send_mail(audra, 1, mail, pin);
+	free(mail);
+	snprintf(event, sizeof(event), "wu-%s-%d", F->tag, F->seq);
+	http(&r, "GET", link_for(audra), NULL, NULL, NULL);
+	assert_int_equal(r.status, 303);
+	snprintf(flow, sizeof(flow), "%s", cookie_in(&r));
+	resp_free(&r);
+	/* the invitation's SMTP outcome is noted once the sink has answered */
+	for (int i = 0; i < 100; i++) {
+		free(k);
+		k = audit_kinds(audra);
+		if (strstr(k, "invitation_delivered"))
+			break;
+		usleep(100000);
+	}
+	assert_string_equal(k, "created,message_stored,invitation_queued,invitation_delivered");
+	free(k);
+
+	/* a wrong PIN, the right one, the password */
+	snprintf(wrong, sizeof(wrong), "%06d", (atoi(pin) + 1) % 1000000);
+	assert_int_equal(pin_post(flow, wrong), 200);
+	assert_int_equal(pin_post(flow, pin), 303);
+	http(&r, "GET", "/activate", flow, NULL, NULL);
+	password_post(&r, flow, pw, "");
+	assert_int_equal(r.status, 303);
+	resp_free(&r);
+
+	/* a failed login, a login, reading, a reply, the mailbox closed */
+	msg = th_sql_longf(F->st.dsn, "SELECT m.id FROM messages m JOIN mailboxes b ON "
+	    "b.id = m.mailbox_id WHERE b.address = '%s' AND m.folder = 'inbox'", audra);
+	assert_true(msg > 0);
+	login(&r, audra, "not the password at all");
+	assert_int_equal(r.status, 200);
+	resp_free(&r);
+	k = audit_kinds(audra);
+	assert_string_equal(k, "created,message_stored,invitation_queued,invitation_delivered,"
+	    "pin_failure,activated,login_failure");
+	free(k);
+	login(&r, audra, pw);
+	assert_int_equal(r.status, 303);
+	snprintf(cookie, sizeof(cookie), "%s", cookie_in(&r));
+	resp_free(&r);
+	snprintf(path, sizeof(path), "/msg/%lld", msg);
+	http(&r, "GET", path, cookie, NULL, NULL);
+	assert_int_equal(r.status, 200);
+	assert_non_null(attr_in(&r, "nonce"));
+	snprintf(body, sizeof(body), "csrf=%s&nonce=%s&mode=one&text=%s", enc(csrf_in(&r)),
+	    attr_in(&r, "nonce"), enc("Reply 8086 from the audit journey"));
+	resp_free(&r);
+	snprintf(path, sizeof(path), "/msg/%lld/reply", msg);
+	status_of("POST", path, cookie, body, NULL, 303);
+	{
+		pn_pool *pool = pn_pool_new();
+		Postern__V1__CloseMailbox c = POSTERN__V1__CLOSE_MAILBOX__INIT;
+		const char *why;
+		c.mailbox_id = th_sql_longf(F->st.dsn, "SELECT id FROM mailboxes WHERE address = '%s'",
+		    audra);
+		assert_int_equal(pn_ms_close_mailbox(th_caller(&F->st.callers, "mailstore",
+		    POSTERN__V1__MAILSTORE_REQUEST__OP_CLOSE_MAILBOX), pool, &c, &why), PN_OK);
+		pn_pool_destroy(&pool);
+	}
+
+	/* the rows, in order, kept after the mailbox is gone */
+	json = audit_of(1, audra, NULL);
+	k = kinds_in(json);
+	print_message("audit: %s\n", k);
+	assert_string_equal(k, want);
+	free(k);
+	/* nothing of the message, the secrets or the sender in any row */
+	all = th_sql(F->st.dsn, "SELECT string_agg(mailbox_id || ' ' || event_id || ' ' || kind, "
+	    "' ') FROM audit_log");
+	assert_non_null(all);
+	for (size_t i = 0; i < 2; i++) {
+		const char *text = i ? all : json;
+		assert_null(strstr(text, "5150"));
+		assert_null(strstr(text, "4711"));
+		assert_null(strstr(text, "8086"));
+		assert_null(strstr(text, pin));
+		assert_null(strstr(text, pw));
+		assert_null(strstr(text, "alice"));
+		assert_null(strstr(text, "audra"));
+	}
+	free(all);
+	free(json);
+	assert_int_equal(th_sql_longf(F->st.dsn, "SELECT count(*) FROM audit_log WHERE "
+	    "position(convert_to('audra', 'UTF8') IN addr_hash) > 0 OR event_id LIKE '%%@%%'"), 0);
+	/* by event: what happened to that message */
+	json = audit_of(1, "--event", event);
+	k = kinds_in(json);
+	assert_string_equal(k, "created,message_stored,invitation_queued,invitation_delivered,read");
+	free(k);
+	free(json);
+	/* the table */
+	table = audit_of(0, audra, NULL);
+	assert_non_null(strstr(table, "TIME (UTC)"));
+	assert_non_null(strstr(table, " pin_failure\n"));
+	assert_non_null(strstr(table, event));
+	free(table);
+}
+
 static void test_fuzz(void **state)
 {
 	static const char *const pieces[] = {
@@ -2052,21 +2238,6 @@ static const char *flow_of(const char *link)
 	return flow;
 }
 
-/* pin_post - one PIN into the FLOW session; the answer's status */
-static int pin_post(const char *flow, const char *pin)
-{
-	char body[256];
-	resp r;
-	int status;
-
-	http(&r, "GET", "/activate", flow, NULL, NULL);
-	snprintf(body, sizeof(body), "csrf=%s&pin=%s", enc(csrf_in(&r)), pin);
-	resp_free(&r);
-	http(&r, "POST", "/activate/pin", flow, body, NULL);
-	status = r.status;
-	resp_free(&r);
-	return status;
-}
 
 /*
  * opened - link and PIN open the mailbox: password, the recovery code
@@ -2522,6 +2693,7 @@ int main(void)
 		cmocka_unit_test(test_reissue_not_active),
 		cmocka_unit_test(test_reissue_renewal),
 		cmocka_unit_test(test_own_key),
+		cmocka_unit_test(test_audit_journey),
 		cmocka_unit_test(test_fuzz),
 		cmocka_unit_test(test_timeouts),
 	};

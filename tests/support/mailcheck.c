@@ -86,6 +86,32 @@ void ts_mail_free(ts_mail *m)
 	memset(m, 0, sizeof(*m));
 }
 
+/* ts_mail_check - what every mail Postern writes has, in lang; NULL, or what is wrong */
+const char *ts_mail_check(const ts_mail *m, const char *lang)
+{
+	static __thread char why[160];
+
+	if (m->subject == NULL || *m->subject == '\0')
+		return "no Subject";
+	if (m->content_language == NULL || strcmp(m->content_language, lang) != 0) {
+		snprintf(why, sizeof(why), "Content-Language is %s, want %s",
+		    m->content_language ? m->content_language : "(none)", lang);
+		return why;
+	}
+	if (m->text == NULL || *m->text == '\0')
+		return "no text/plain part";
+	if (m->html == NULL || *m->html == '\0')
+		return "no text/html part";
+	snprintf(why, sizeof(why), "<html lang=\"%s\"", lang);
+	if (strstr(m->html, why) == NULL) {
+		snprintf(why, sizeof(why), "the HTML part is not <html lang=\"%s\">", lang);
+		return why;
+	}
+	if (m->outside)
+		return "the HTML part loads something from outside the mail";
+	return NULL;
+}
+
 /* ts_locale_dir - the catalogues of the build under test */
 const char *ts_locale_dir(void)
 {

@@ -30,6 +30,12 @@ typedef struct ts_mail {
 /* ts_mail_parse - parse with GMime; -1 if it is no message */
 int ts_mail_parse(const void *data, size_t len, ts_mail *m);
 void ts_mail_free(ts_mail *m);
+/*
+ * ts_mail_check - m is in lang (Content-Language, <html lang>), has a
+ * Subject, a text and an HTML part, and loads nothing from outside; NULL,
+ * or what is wrong (for fail_msg)
+ */
+const char *ts_mail_check(const ts_mail *m, const char *lang);
 
 /* ts_locale_dir - the message catalogues of the build under test */
 const char *ts_locale_dir(void);

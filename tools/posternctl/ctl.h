@@ -14,6 +14,7 @@ int ctl_key(int argc, char **argv);
 int ctl_send(int argc, char **argv);
 int ctl_pin(int argc, char **argv);
 int ctl_reissue(int argc, char **argv);
+int ctl_audit(int argc, char **argv);
 
 /*
  * The bus, shared by the commands that talk to a service (ctl_bus.c).

@@ -4,8 +4,12 @@
  *	posternctl send --from A --to B [--to C ...] [--pin] [--subject S]
  *	    (--body TEXT | --mime FILE) [--sent-copy FILE] [--event-id ID]
  *	    [--pin-header NAME] [--deliver-key-found] [--notice plain|encrypted]
- *	    [--note TEXT] [--locale TAG]
+ *	    [--note TEXT] [--locale TAG] [--receipts]
  *
+ * --receipts asks for the sender's receipts: one mail per milestone per
+ * recipient with a temporary mailbox (invitation delivered, opened, read,
+ * replied, locked, expired or revoked, deleted), encrypted to the
+ * sender's key (docs/architecture.md, "Receipts").
  * --note is the sender's personal note in the invitation (at most 1,000
  * characters, shown as text); --locale the recipients' language (BCP 47:
  * en, de, fr; others get the default).
@@ -66,7 +70,7 @@ static int send_usage(FILE *out)
 	fprintf(out, "usage: posternctl send --from A --to B [--to C ...] [--pin] [--subject S]\n"
 	    "         (--body TEXT | --mime FILE) [--sent-copy FILE] [--event-id ID]\n"
 	    "         [--pin-header NAME] [--deliver-key-found] [--notice plain|encrypted]\n"
-	    "         [--note TEXT] [--locale TAG]\n");
+	    "         [--note TEXT] [--locale TAG] [--receipts]\n");
 	return out == stdout ? 0 : 2;
 }
 
@@ -207,7 +211,7 @@ int ctl_send(int argc, char **argv)
 	const char *note = NULL, *locale = NULL;
 	const char **to = NULL;
 	size_t n_to = 0, len = 0;
-	int with_pin = 0, deliver = 0, status = 1;
+	int with_pin = 0, deliver = 0, receipts = 0, status = 1;
 	Postern__V1__SenderNotice notice = POSTERN__V1__SENDER_NOTICE__SENDER_NOTICE_NONE;
 	Postern__V1__SendResult *res = NULL;
 	const char *refused;
@@ -250,6 +254,8 @@ int ctl_send(int argc, char **argv)
 			VALUE(locale);
 		} else if (!strcmp(a, "--deliver-key-found")) {
 			deliver = 1;
+		} else if (!strcmp(a, "--receipts")) {
+			receipts = 1;
 		} else if (!strcmp(a, "--notice")) {
 			const char *v;
 			VALUE(v);
@@ -335,6 +341,7 @@ missing:
 	ev.note = (char *)(note ? note : "");
 	ev.locale = (char *)(locale ? locale : "");
 	ev.sender_notice = notice;
+	ev.receipts = receipts;
 	pool = pn_pool_new();
 	rc = pn_prov_send(client, pool, &ev, &res, &refused);
 	if (rc != PN_OK) {

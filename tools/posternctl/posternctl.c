@@ -13,6 +13,7 @@
  *	    [--note TEXT] [--locale TAG]
  *	posternctl pin --sender A --recipient B
  *	posternctl reissue (--sender A | --operator) --recipient B [--pin]
+ *	posternctl audit [--json] [--limit N] (ADDR | --event ID)
  * DESCRIPTION
  *	certs	generate the broker's and every client's CURVE certificates
  *		into DIR (kept if they exist), with DIR/allow/ holding the
@@ -39,6 +40,9 @@
  *		proven by decrypting provision's challenge with the sender's
  *		(or, --operator, the operator's) secret key in the local
  *		keyring (tools/posternctl/ctl_reissue.c).
+ *	audit	what the audit log holds about an address (every mailbox it
+ *		had) or a send event: times and kinds, oldest first, as a
+ *		table or with --json as JSON (tools/posternctl/ctl_audit.c).
  * ENVIRONMENT
  *	POSTERN_BROKER, POSTERN_CERT, POSTERN_BROKER_CERT,
  *	POSTERN_BUS_TIMEOUT_MS, POSTERN_BUS_RETRIES: as for every service
@@ -68,6 +72,8 @@ static const struct {
 	{ "pin", ctl_pin, "pin --sender A --recipient B  check the PIN a sender assigned" },
 	{ "reissue", ctl_reissue, "reissue (--sender A | --operator) --recipient B [--pin]  "
 	  "a new link (and PIN) for a mailbox never activated or locked" },
+	{ "audit", ctl_audit, "audit [--json] [--limit N] (ADDR | --event ID)  the audit log of an "
+	  "address or a send event" },
 	{ "key", ctl_key, "key import FILE...    add public keys to the keylookup keyring" },
 };
 

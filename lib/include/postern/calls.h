@@ -154,6 +154,28 @@ pn_err pn_ms_set_own_key(pn_client *client, pn_pool *pool,
 /* pn_ms_close_mailbox - delete a mailbox now, at its recipient's wish (NOTFOUND: gone) */
 pn_err pn_ms_close_mailbox(pn_client *client, pn_pool *pool,
     const Postern__V1__CloseMailbox *close, const char **why_r);
+/*
+ * pn_ms_audit_note - a milestone of another service into the audit log
+ * (login, login_failure, pin_failure; NOTFOUND: no such mailbox)
+ */
+pn_err pn_ms_audit_note(pn_client *client, pn_pool *pool, const Postern__V1__AuditNote *note,
+    const char **why_r);
+/* pn_ms_note - the same from its fields: kind for mailbox_id, about event_id (NULL: none) */
+pn_err pn_ms_note(pn_client *client, pn_pool *pool, int64_t mailbox_id, const char *kind,
+    const char *event_id, const char **why_r);
+/* pn_ms_query_audit - the audit rows of an address or of a send event, oldest first */
+pn_err pn_ms_query_audit(pn_client *client, pn_pool *pool, const Postern__V1__QueryAudit *query,
+    Postern__V1__AuditLog **log_r, const char **why_r);
+/* pn_ms_prune_audit - the reaper: the log of mailboxes gone for longer than the retention */
+pn_err pn_ms_prune_audit(pn_client *client, pn_pool *pool, const Postern__V1__PruneAudit *prune,
+    Postern__V1__AuditPruned **pruned_r, const char **why_r);
+/* pn_ms_claim_receipts - a leased batch of pending receipts (provision) */
+pn_err pn_ms_claim_receipts(pn_client *client, pn_pool *pool,
+    const Postern__V1__ClaimReceipts *claim, Postern__V1__ReceiptList **receipts_r,
+    const char **why_r);
+/* pn_ms_complete_receipt - a receipt's mail queued (or withheld), the receipt done */
+pn_err pn_ms_complete_receipt(pn_client *client, pn_pool *pool,
+    const Postern__V1__CompleteReceipt *done, const char **why_r);
 
 /* ---- keylookup ---- */
 

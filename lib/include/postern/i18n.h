@@ -32,6 +32,8 @@
 #define _(s) dgettext(PN_I18N_DOMAIN, s)
 #define N_(s) (s)
 #define P_(one, many, n) dngettext(PN_I18N_DOMAIN, one, many, (unsigned long)(n))
+/* a plural pair marked for extraction only, for a table: { one, many }, P_ at use */
+#define NP_(one, many) { (one), (many) }
 
 /* the supported languages, NULL-terminated: "en", "de", "fr" */
 extern const char *const pn_i18n_langs[];

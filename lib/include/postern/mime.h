@@ -150,6 +150,7 @@ typedef struct pn_mime_file {
 
 typedef struct pn_mime_msg {
 	char *from, *to, *cc, *subject, *date;   /* decoded, "" if none */
+	long long date_unix;        /* Date parsed (seconds since 1970), 0 if none or unparsable */
 	char *reply_to;
 	char *from_addr;            /* addr-spec of the first From mailbox */
 	char *message_id;

@@ -49,6 +49,16 @@ void pn_pg_destroy(pn_pg **pg);
  */
 pn_err pn_pg_connect(pn_pg *pg, long timeout_ms, int (*stopping)(void *),
     void *arg);
+/*
+ * pn_pg_set_pooled - the DSN names a pooler in transaction mode (PgBouncer
+ * with pool_mode = transaction): no named prepared statements (every
+ * pn_pg_exec_prepared runs as pn_pg_exec) and no session settings (the
+ * server's synchronous_commit must read "on" by itself). Call before
+ * pn_pg_connect.
+ */
+void pn_pg_set_pooled(pn_pg *pg, int pooled);
+/* pn_pg_pooled - set so, or turned so on meeting a pooler (pg.c) */
+int pn_pg_pooled(const pn_pg *pg);
 /* pn_pg_ok - connected, as far as the last call knows */
 int pn_pg_ok(const pn_pg *pg);
 /* pn_pg_conn - the underlying libpq connection (NULL if none) */

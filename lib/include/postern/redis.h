@@ -19,8 +19,11 @@
 typedef struct pn_redis pn_redis;
 
 /*
- * pn_redis_open - "host:port" or "unix:/path"; optional password (AUTH,
- * copied, wiped on close). Connects lazily: NULL only for a bad address.
+ * pn_redis_open - "host:port", "unix:/path", or
+ * "sentinel://NAME@host:port,host:port" (1..8 sentinels; every connect asks
+ * them for NAME's master and reconnects after a failover); optional
+ * password (AUTH, copied, wiped on close; offered to the sentinels too).
+ * Connects lazily: NULL only for a bad address.
  */
 pn_redis *pn_redis_open(const char *where, const char *password, long timeout_ms);
 void pn_redis_close(pn_redis **redis);

@@ -1,6 +1,7 @@
 /*
- * render_test.c - provision's mails in every language, taken apart with
- * GMime: the language and Content-Language, a text and an HTML part from
+ * render_test.c - provision's mails in every language (invitation,
+ * re-issued invitation, notification, lock notice, sender notice), taken
+ * apart with GMime: the language and Content-Language, a text and an HTML part from
  * the same data, the link where it belongs and no PIN where it does not,
  * the organisation named, the sender's note escaped and marked, the logo
  * inline (cid:) and nothing loaded from outside; an operator's template
@@ -28,15 +29,18 @@
 
 /* what each language says, so that a mail in the wrong one fails */
 static const struct {
-	const char *lang, *invited, *notified, *locked, *notice;
+	const char *lang, *invited, *notified, *locked, *notice, *date, *reissued;
 } langs[] = {
 	{ "en", "has sent you an encrypted message", "has sent you a new encrypted message",
-	  "was locked after", "Pass each PIN on yourself" },
+	  "was locked after", "Pass each PIN on yourself", "3 July 2025, 10:00 UTC+00:00",
+	  "This is a new invitation to your mailbox" },
 	{ "de", "hat Ihnen eine verschlüsselte Nachricht gesendet",
 	  "hat Ihnen eine neue verschlüsselte Nachricht gesendet", "wurde nach",
-	  "Geben Sie jede PIN selbst weiter" },
+	  "Geben Sie jede PIN selbst weiter", "3. Juli 2025, 10:00 Uhr UTC+00:00",
+	  "Dies ist eine neue Einladung zu Ihrem Postfach" },
 	{ "fr", "vous a envoyé un message chiffré", "vous a envoyé un nouveau message chiffré",
-	  "a été verrouillée après", "Transmettez chaque code PIN vous-même" },
+	  "a été verrouillée après", "Transmettez chaque code PIN vous-même",
+	  "3 juillet 2025 à 10:00 UTC+00:00", "Ceci est une nouvelle invitation à votre boîte" },
 };
 
 static char tmpdir[64];
@@ -69,18 +73,15 @@ static void brand(const char *dir)
 /* parsed - the mail taken apart, checked for what every mail must have */
 static void parsed(uint8_t *data, size_t len, const char *lang, ts_mail *m)
 {
+	const char *why;
+
 	assert_non_null(data);
 	assert_int_equal(ts_mail_parse(data, len, m), 0);
 	free(data);
-	assert_non_null(m->subject);
-	assert_string_equal(m->content_language, lang);
-	assert_non_null(m->text);
-	assert_non_null(m->html);
-	assert_non_null(strstr(m->html, "<html lang=\""));
-	assert_non_null(strstr(m->html, lang));
+	if ((why = ts_mail_check(m, lang)) != NULL)
+		fail_msg("%s: %s", lang, why);
 	assert_true(m->has_logo_cid);
 	assert_non_null(strstr(m->html, "src=\"cid:" PN_BRAND_LOGO_CID "\""));
-	assert_false(m->outside);
 	assert_null(strstr(m->text, A_PIN));
 	assert_null(strstr(m->html, A_PIN));
 }
@@ -127,6 +128,17 @@ static void test_every_kind_in_every_language(void **state)
 		assert_non_null(strstr(m.html, "class=\"note\""));
 		ts_mail_free(&m);
 
+		/* a re-issue: the invitation again, saying the old links are dead */
+		inv.reissued = 1;
+		d = prov_render_invitation(&inv, &len);
+		parsed(d, len, langs[i].lang, &m);
+		assert_non_null(strstr(m.text, langs[i].reissued));
+		assert_non_null(strstr(m.html, langs[i].reissued));
+		assert_non_null(strstr(m.text, URL));
+		assert_non_null(strstr(m.html, "href=\"" URL "\""));
+		ts_mail_free(&m);
+		inv.reissued = 0;
+
 		inv.link_text = NULL;
 		d = prov_render_notification(&inv, &len);
 		parsed(d, len, langs[i].lang, &m);
@@ -146,13 +158,24 @@ static void test_every_kind_in_every_language(void **state)
 
 		/* the sender notice is the one mail with a PIN, and no link */
 		{
+			const char *why;
 			d = prov_render_sender_notice(&n, &len);
 			assert_int_equal(ts_mail_parse(d, len, &m), 0);
 			free(d);
-			assert_string_equal(m.content_language, langs[i].lang);
+			if ((why = ts_mail_check(&m, langs[i].lang)) != NULL)
+				fail_msg("sender notice: %s", why);
 			assert_non_null(strstr(m.text, langs[i].notice));
 			assert_non_null(strstr(m.text, A_PIN));
 			assert_null(strstr(m.text, "https://mail.example"));
+			ts_mail_free(&m);
+			/* the message's Date in the notice's language, not as the mail wrote it */
+			n.date = "Thu, 3 Jul 2025 10:00:00 +0000";
+			n.date_unix = 1751536800;
+			d = prov_render_sender_notice(&n, &len);
+			assert_int_equal(ts_mail_parse(d, len, &m), 0);
+			free(d);
+			assert_non_null(strstr(m.text, langs[i].date));
+			assert_null(strstr(m.text, "Thu, 3 Jul"));
 			ts_mail_free(&m);
 		}
 	}

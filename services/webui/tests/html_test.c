@@ -37,6 +37,45 @@ static void test_tfmt(void **state)
 	assert_string_equal(out, "01234");
 }
 
+/* counts: the catalogue's plural form for the number, in each language */
+static void test_plurals(void **state)
+{
+	static const struct { const char *lang; unsigned long n; web_count which; const char *want; } cases[] = {
+		{ "en", 1, WEB_N_PIN_WRONG, "That PIN is not right. 1 try left." },
+		{ "en", 2, WEB_N_PIN_WRONG, "That PIN is not right. 2 tries left." },
+		{ "en", 0, WEB_N_PIN_WRONG, "That PIN is not right. 0 tries left." },
+		{ "de", 1, WEB_N_PIN_WRONG, "Diese PIN ist nicht richtig. Noch 1 Versuch." },
+		{ "de", 4, WEB_N_PIN_WRONG, "Diese PIN ist nicht richtig. Noch 4 Versuche." },
+		{ "de", 0, WEB_N_PIN_WRONG, "Diese PIN ist nicht richtig. Noch 0 Versuche." },
+		/* French counts 0 and 1 as singular */
+		{ "fr", 0, WEB_N_PIN_WRONG, "Ce code PIN n’est pas correct. Encore 0 essai." },
+		{ "fr", 1, WEB_N_PIN_WRONG, "Ce code PIN n’est pas correct. Encore 1 essai." },
+		{ "fr", 3, WEB_N_PIN_WRONG, "Ce code PIN n’est pas correct. Encore 3 essais." },
+		{ "en", 1, WEB_N_ATTACHMENTS, "1 attachment" },
+		{ "de", 1, WEB_N_ATTACHMENTS, "1 Anhang" },
+		{ "de", 2, WEB_N_ATTACHMENTS, "2 Anhänge" },
+		{ "fr", 2, WEB_N_ATTACHMENTS, "2 pièces jointes" },
+		{ "en", 1, WEB_N_PW_TOO_SHORT, "The password is too short: use at least 1 character." },
+		{ "fr", 12, WEB_N_PW_TOO_SHORT, "Le mot de passe est trop court : au moins 12 caractères." },
+	};
+	char out[256];
+	(void)state;
+
+	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		web_text_use(cases[i].lang);
+		web_tfmtl(out, sizeof(out), web_textn(cases[i].which, cases[i].n), (long)cases[i].n,
+		    0, 0);
+		assert_string_equal(out, cases[i].want);
+	}
+	/* a folder page counts its messages */
+	web_text_use("de");
+	web_tfmtl(out, sizeof(out), web_textn(WEB_N_PAGE_OF, 1), 1, 1, 1);
+	assert_string_equal(out, "1-1 von 1 Nachricht");
+	web_tfmtl(out, sizeof(out), web_textn(WEB_N_PAGE_OF, 30), 1, 25, 30);
+	assert_string_equal(out, "1-25 von 30 Nachrichten");
+	web_text_use(NULL);
+}
+
 /* setup - the frame's templates and the page texts, as the web UI loads them */
 static int setup(void **state)
 {
@@ -79,6 +118,7 @@ static void test_frame_german(void **state)
 	assert_non_null(strstr(b.data, "nach 90 Tagen ohne Nutzung"));
 	assert_non_null(strstr(b.data, "in 1 Tag gelöscht"));
 	/* the switch: plain links to the other languages, this one marked */
+	assert_non_null(strstr(b.data, "<nav class=\"langs\" aria-label=\"Sprache\">"));
 	assert_non_null(strstr(b.data, "<a href=\"/lang/en"));
 	assert_non_null(strstr(b.data, "<a href=\"/lang/fr"));
 	assert_null(strstr(b.data, "<a href=\"/lang/de"));
@@ -285,6 +325,7 @@ int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_tfmt),
+		cmocka_unit_test(test_plurals),
 		cmocka_unit_test(test_frame),
 		cmocka_unit_test(test_frame_german),
 		cmocka_unit_test(test_mail),

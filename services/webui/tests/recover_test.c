@@ -4,19 +4,24 @@
  * typing is forgiven, and its two derivations, pinned with vectors
  * computed independently (Python's hashlib.blake2b) from the construction
  * in docs/security.md: a change would orphan every stored recovery copy.
+ * And the notice to the sender, in each language, taken apart with GMime.
  */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdint.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include <cmocka.h>
 #include <sodium.h>
 
+#include "../web_cfg.h"
+#include "../web_frame.h"
 #include "../web_recover.h"
 #include "../web_util.h"
+#include "../../../tests/support/support.h"
 
 static const char CODE[] = "0123456789ABCDEFGHJKMNPQRSTV";
 
@@ -93,6 +98,77 @@ static void test_page_shows_code(void **state)
 	web_buf_free(&b);
 }
 
+/* the notice to the sender: the mailbox's language, its date at the organisation's zone */
+static void test_notice(void **state)
+{
+	static const struct { const char *locale, *lang, *subject, *said, *when; } cases[] = {
+		{ "en", "en", "Temporary mailbox of bob@example.net recovered",
+		  "has used its recovery code", "3 December 2026, 15:05 UTC+01:00" },
+		{ "de", "de", "Temporäres Postfach von bob@example.net wiederhergestellt",
+		  "hat seinen Wiederherstellungscode benutzt", "3. Dezember 2026, 15:05 Uhr UTC+01:00" },
+		{ "fr-CA", "fr", "Boîte temporaire de bob@example.net récupérée",
+		  "a utilisé son code de récupération", "3 décembre 2026 à 15:05 UTC+01:00" },
+		{ "de\r\nBcc: eve@example.net", "en", "Temporary mailbox of bob@example.net recovered",
+		  "has used its recovery code", "3 December 2026, 15:05 UTC+01:00" },
+	};
+	(void)state;
+
+	web_cfg.invite_from = (char *)"Example Corp <postern@example.com>";
+	web_cfg.brand.utc_offset = 60;
+	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		Postern__V1__Mailbox mb = POSTERN__V1__MAILBOX__INIT;
+		const char *why;
+		size_t len = 0;
+		uint8_t *data;
+		ts_mail m;
+
+		mb.address = "bob@example.net";
+		mb.created_by = "alice@example.org";
+		mb.locale = (char *)cases[i].locale;
+		assert_non_null(data = web_recover_notice(&mb, 1796306700, &len));
+		assert_non_null(memmem(data, len, "To: alice@example.org\r\n", 23));
+		assert_null(memmem(data, len, "eve@", 4));
+		assert_int_equal(ts_mail_parse(data, len, &m), 0);
+		free(data);
+		if ((why = ts_mail_check(&m, cases[i].lang)) != NULL)
+			fail_msg("%s: %s", cases[i].locale, why);
+		assert_string_equal(m.subject, cases[i].subject);
+		assert_non_null(strstr(m.text, cases[i].said));
+		assert_non_null(strstr(m.text, cases[i].when));
+		assert_non_null(strstr(m.html, cases[i].when));
+		assert_non_null(strstr(m.text, "Example Corp"));
+		assert_true(m.has_logo_cid);
+		ts_mail_free(&m);
+	}
+	web_cfg.brand.utc_offset = 0;
+}
+
+static int setup(void **state)
+{
+	pn_tmpl_kind kinds[8];
+	size_t n = 0;
+	char err[512];
+
+	(void)state;
+	for (size_t i = 0; i < web_frame_n_kinds; i++)
+		kinds[n++] = web_frame_kinds[i];
+	kinds[n++] = web_recover_kind;
+	/* tests run in the repository's top directory (tests/run) */
+	if (ts_brand(&web_cfg.brand, kinds, n, NULL, "share/postern/logo.png", err,
+	    sizeof(err)) < 0) {
+		fprintf(stderr, "brand: %s\n", err);
+		return -1;
+	}
+	return 0;
+}
+
+static int teardown(void **state)
+{
+	(void)state;
+	ts_brand_free(&web_cfg.brand);
+	return 0;
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -100,9 +176,10 @@ int main(void)
 		cmocka_unit_test(test_typing_forgiven),
 		cmocka_unit_test(test_derivation_vectors),
 		cmocka_unit_test(test_page_shows_code),
+		cmocka_unit_test(test_notice),
 	};
 
 	if (sodium_init() < 0)
 		return 1;
-	return cmocka_run_group_tests(tests, NULL, NULL);
+	return cmocka_run_group_tests(tests, setup, teardown);
 }

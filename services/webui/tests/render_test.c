@@ -17,6 +17,7 @@
 
 #include "../web_activate.h"
 #include "../web_cfg.h"
+#include "../web_compose.h"
 #include "../web_folder.h"
 #include "../web_html.h"
 #include "../web_login.h"
@@ -218,6 +219,7 @@ static void test_read(void **state)
 	m.cc = "";
 	m.subject = EVIL;
 	m.date = "Thu, 3 Jul 2025 10:00:00 +0000";
+	m.date_unix = 1751536800;
 	m.text = "<b>hello</b>";
 	m.html = "<p>hello</p>";
 	m.att = att;
@@ -233,7 +235,10 @@ static void test_read(void **state)
 	has(&b, "<a class=\"back\" href=\"/inbox\">");
 	has(&b, "<h1>" EVIL_ESC "</h1>");
 	has(&b, "Ann &lt;ann@example.org&gt;");
+	has(&b, "<dd>3 July 2025, 10:00 UTC+00:00</dd>");   /* the Date in the page's language */
+	lacks(&b, "Thu, 3 Jul 2025");
 	lacks(&b, "<dt>Cc</dt>");
+	has(&b, "<h2>1 attachment</h2>");                /* one listed, one shown inline */
 	has(&b, "<a href=\"/msg/7/att/0\" download>");
 	has(&b, "r\xc3\xa9sum\xc3\xa9 &lt;1&gt;.pdf");
 	lacks(&b, "/msg/7/att/1");                     /* shown inline: not listed again */
@@ -262,6 +267,7 @@ static void test_read(void **state)
 	has(&b, "<pre class=\"body\">&lt;b&gt;hello&lt;/b&gt;</pre>");
 	has(&b, "href=\"/msg/7\"");
 	has(&b, "/msg/7/att/1");
+	has(&b, "<h2>2 attachments</h2>");
 	lacks(&b, "iframe");
 	web_buf_free(&b);
 
@@ -278,6 +284,45 @@ static void test_read(void **state)
 	lacks(&b, "iframe");
 	lacks(&b, "atts");
 	web_buf_free(&b);
+}
+
+/* the Date of a message: the reader's language and zone; as written when it does not parse */
+static void test_read_date(void **state)
+{
+	web_read_view v = { .text_only = 1 };
+	web_mail m;
+	web_buf b;
+	char *body;
+	(void)state;
+
+	memset(&m, 0, sizeof(m));
+	m.from = "Ann <ann@example.org>";
+	m.to = m.cc = m.subject = "";
+	m.date = "Thu, 3 Jul 2025 10:00:00 +0000";
+	m.date_unix = 1751536800;
+	m.text = "hello";
+	web_text_use("de");
+	web_buf_init(&b);
+	web_read_html(&b, 7, &m, &v);
+	has(&b, "<dt>Datum</dt><dd>3. Juli 2025, 10:00 Uhr UTC+00:00</dd>");
+	web_buf_free(&b);
+	/* the reply's attribution says it the same way */
+	body = web_compose_body("Danke", &m);
+	assert_non_null(strstr(body, "Am 3. Juli 2025, 10:00 Uhr UTC+00:00 schrieb Ann <ann@example.org>:"));
+	free(body);
+	web_text_use("fr");
+	web_buf_init(&b);
+	web_read_html(&b, 7, &m, &v);
+	has(&b, "<dd>3 juillet 2025 à 10:00 UTC+00:00</dd>");
+	web_buf_free(&b);
+	/* not a date: shown as written, escaped */
+	m.date = "<b>yesterday</b>";
+	m.date_unix = 0;
+	web_buf_init(&b);
+	web_read_html(&b, 7, &m, &v);
+	has(&b, "<dd>&lt;b&gt;yesterday&lt;/b&gt;</dd>");
+	web_buf_free(&b);
+	web_text_use(NULL);
 }
 
 static void test_reply_form(void **state)
@@ -332,6 +377,7 @@ int main(void)
 		cmocka_unit_test(test_login),
 		cmocka_unit_test(test_folder_rows),
 		cmocka_unit_test(test_read),
+		cmocka_unit_test(test_read_date),
 		cmocka_unit_test(test_reply_form),
 	};
 
