@@ -10,11 +10,13 @@
 #                           git and the Docker context ignore). Made
 #                           with `posternctl certs` when missing; existing ones
 #                           are reused, so re-running keeps every key.
-#   --client NAME           one more bus client (a publisher such as the mail
-#                           backend); repeatable. Its public key joins the
-#                           broker's allow-list, its key pair stays in DIR
-#                           for you to hand to that client. `posternctl` is
-#                           always made, for operators.
+#   --client NAME[:ROLE]    one more bus client, with its role on the bus
+#                           (publisher when not given: a mail backend);
+#                           repeatable. Its public key and role
+#                           (allow/NAME.role) join the broker's allow-list,
+#                           its key pair stays in DIR for you to hand to that
+#                           client. `posternctl` (role operator) is always
+#                           made, for operators.
 #   --pg-dsn-file FILE      libpq DSN for mailstore (managed PostgreSQL),
 #                           e.g. "host=db.internal dbname=postern user=postern
 #                           password=… sslmode=verify-full"
@@ -53,7 +55,7 @@ die() { echo "make-secrets: $*" >&2; exit 2; }
 while [[ $# -gt 0 ]]; do
 	case $1 in
 	--certs) certs=${2:?}; shift 2 ;;
-	--client) clients+=("${2:?}"); shift 2 ;;
+	--client) c=${2:?}; [[ $c == *:* ]] || c=$c:publisher; clients+=("$c"); shift 2 ;;
 	--pg-dsn-file) pg_dsn_file=${2:?}; shift 2 ;;
 	--standalone) standalone=1; shift ;;
 	--redis-password-file) redis_password_file=${2:?}; shift 2 ;;
@@ -108,9 +110,12 @@ secret() {
 	done
 	secret postern-curve "${args[@]}"
 
-	# The broker's allow-list: public keys only, services and publishers.
+	# The broker's allow-list: public keys only, services and publishers,
+	# each with its role (NAME.role; docs/security.md, "Roles on the bus").
 	args=()
-	for f in "$certs"/allow/*.cert; do args+=(--from-file="$(basename "$f")=$f"); done
+	for f in "$certs"/allow/*.cert "$certs"/allow/*.role; do
+		[[ -f $f ]] && args+=(--from-file="$(basename "$f")=$f")
+	done
 	secret postern-curve-allow "${args[@]}"
 
 	if [[ $standalone -eq 1 ]]; then

@@ -370,6 +370,16 @@ void pn_worker_reply(pn_worker *worker, const void *body, size_t len)
 	}
 }
 
+/* pn_worker_caller - role and name of the request in hand, from its envelope */
+int pn_worker_caller(const pn_worker *worker, char role_r[PN_MDP_CALLER_MAX + 1],
+    char name_r[PN_MDP_CALLER_MAX + 1])
+{
+	role_r[0] = name_r[0] = '\0';
+	if (!worker || !worker->reply_to)
+		return -1;
+	return pn_mdp_envelope_caller(worker->reply_to, role_r, name_r);
+}
+
 /* pn_worker_connected - heard from at least one broker within the liveness window */
 int pn_worker_connected(const pn_worker *worker)
 {

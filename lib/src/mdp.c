@@ -8,7 +8,12 @@
  * known one-byte command and a service name of [a-z0-9._-]{1,64}. The one
  * body frame may be empty (a protobuf message of defaults encodes to zero
  * bytes). Anything else returns -1 and leaves the caller's outputs NULL.
+ *
+ * The envelope (mdp.h) carries the caller the broker authenticated to the
+ * worker; a worker believes it because only the broker, whose key the
+ * worker checked, can send it requests.
  */
+#include <stdio.h>
 #include <string.h>
 
 #include "postern/mdp.h"
@@ -194,5 +199,89 @@ int pn_mdp_worker_parse(zmsg_t *msg, int *command_r, char **service_r,
 	}
 	if (command_r)
 		*command_r = cmd;
+	return 0;
+}
+
+#define ENVELOPE_MAGIC 0xC1
+
+/* caller_text_ok - 1..max bytes of [A-Za-z0-9._-] */
+static int caller_text_ok(const char *s, size_t n, size_t max)
+{
+	if (n == 0 || n > max)
+		return 0;
+	for (size_t i = 0; i < n; i++) {
+		unsigned char c = (unsigned char)s[i];
+
+		if (!((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') ||
+		    (c >= '0' && c <= '9') || c == '.' || c == '_' || c == '-'))
+			return 0;
+	}
+	return 1;
+}
+
+/* pn_mdp_envelope - [0xC1][n][route][role " " name] */
+zframe_t *pn_mdp_envelope(zframe_t *route, const char *role, const char *name)
+{
+	uint8_t buf[PN_MDP_ENVELOPE_MAX];
+	size_t n = route ? zframe_size(route) : 0, len;
+	char caller[2 * PN_MDP_CALLER_MAX + 2];
+
+	if (!role || !caller_text_ok(role, strlen(role), PN_MDP_CALLER_MAX))
+		role = "-";
+	if (!name || !caller_text_ok(name, strlen(name), PN_MDP_CALLER_MAX))
+		name = "-";
+	snprintf(caller, sizeof(caller), "%s %s", role, name);
+	len = 2 + n + strlen(caller);
+	if (n == 0 || n > 255 || len > sizeof(buf))
+		return NULL;
+	buf[0] = ENVELOPE_MAGIC;
+	buf[1] = (uint8_t)n;
+	memcpy(buf + 2, zframe_data(route), n);
+	memcpy(buf + 2 + n, caller, strlen(caller));
+	return zframe_new(buf, len);
+}
+
+/* envelope_route_len - n of a well-formed envelope, else 0 */
+static size_t envelope_route_len(zframe_t *envelope)
+{
+	const uint8_t *p = envelope ? zframe_data(envelope) : NULL;
+	size_t len = envelope ? zframe_size(envelope) : 0;
+
+	if (len < 3 || p[0] != ENVELOPE_MAGIC || p[1] == 0 || (size_t)p[1] + 2 > len)
+		return 0;
+	return p[1];
+}
+
+/* pn_mdp_envelope_route - the routing id, or NULL */
+zframe_t *pn_mdp_envelope_route(zframe_t *envelope)
+{
+	size_t n = envelope_route_len(envelope);
+
+	return n ? zframe_new(zframe_data(envelope) + 2, n) : NULL;
+}
+
+/* pn_mdp_envelope_caller - role and name from an envelope, -1 if none */
+int pn_mdp_envelope_caller(zframe_t *envelope, char role_r[PN_MDP_CALLER_MAX + 1],
+    char name_r[PN_MDP_CALLER_MAX + 1])
+{
+	size_t n = envelope_route_len(envelope), len, rl;
+	const char *text, *sp;
+
+	role_r[0] = name_r[0] = '\0';
+	if (!n)
+		return -1;
+	text = (const char *)zframe_data(envelope) + 2 + n;
+	len = zframe_size(envelope) - 2 - n;
+	sp = memchr(text, ' ', len);
+	if (!sp)
+		return -1;
+	rl = (size_t)(sp - text);
+	if (!caller_text_ok(text, rl, PN_MDP_CALLER_MAX) ||
+	    !caller_text_ok(sp + 1, len - rl - 1, PN_MDP_CALLER_MAX))
+		return -1;
+	memcpy(role_r, text, rl);
+	role_r[rl] = '\0';
+	memcpy(name_r, sp + 1, len - rl - 1);
+	name_r[len - rl - 1] = '\0';
 	return 0;
 }

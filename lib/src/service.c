@@ -13,6 +13,13 @@
  * and the pool (which held the decoded request, possibly a plaintext
  * mail) is wiped and freed after the reply is sent.
  *
+ * Before a handler runs, the caller's role (the broker's word, in the
+ * request's envelope) must be one the operation declares (roles.h):
+ * otherwise the reply is STATUS_PERM, with a warning naming the
+ * operation, the role and the certificate, and a count in
+ * postern_bus_refused_total{op,role}. A service whose table has an
+ * operation without a declaration does not start.
+ *
  * Every handler runs under the watchdog (watchdog.h): one that runs past
  * its bounds is logged, then makes /healthz fail; a thread here looks
  * four times a second.
@@ -37,8 +44,10 @@
 #include "postern/v1/common.pb-c.h"
 #include "postern/health.h"
 #include "postern/log.h"
+#include "postern/mdp.h"
 #include "postern/metrics.h"
 #include "postern/pb.h"
+#include "postern/roles.h"
 #include "postern/service.h"
 #include "postern/watchdog.h"
 
@@ -59,7 +68,8 @@ struct pn_ctx {
 static volatile sig_atomic_t stop_flag;
 
 /* Common configuration: every service has these. */
-static char *cf_broker, *cf_cert, *cf_broker_cert, *cf_health, *cf_log_level, *cf_wd_ops;
+static char *cf_broker, *cf_cert, *cf_cert_dir, *cf_broker_cert, *cf_health, *cf_log_level,
+    *cf_wd_ops;
 static long cf_timeout, cf_retries, cf_heartbeat, cf_liveness, cf_max_message;
 static long cf_wd_warn, cf_wd_fail;
 
@@ -141,6 +151,41 @@ static const pn_op *find_op(const pn_service *svc, uint32_t number)
 	return NULL;
 }
 
+/*
+ * caller_allowed - may the request's caller run op? A refusal is logged
+ * and counted; a request whose envelope names nobody (a broker older than
+ * roles) is refused too
+ */
+static int caller_allowed(pn_ctx *ctx, const pn_op *op)
+{
+	char role[PN_MDP_CALLER_MAX + 1], name[PN_MDP_CALLER_MAX + 1], metric[160];
+
+	if (pn_worker_caller(ctx->worker, role, name) < 0) {
+		snprintf(role, sizeof(role), "none");
+		snprintf(name, sizeof(name), "unknown");
+	}
+	if (pn_roles_allowed(ctx->service->name, op->number, role))
+		return 1;
+	pn_warn("msg=\"operation refused: caller's role not allowed\" op=%s role=%s cert=%s%s",
+	    op->name, role, name, !strcmp(role, "none") ?
+	    " hint=\"the broker named no caller: is it older than this service?\"" : "");
+	snprintf(metric, sizeof(metric), "postern_bus_refused_total{op=\"%s\",role=\"%s\"}",
+	    op->name, role);
+	pn_metrics_add(metric, "Requests refused because the caller's role may not call the "
+	    "operation", 1);
+	pn_ctx_error(ctx, "operation %s is not allowed for role %s", op->name, role);
+	return 0;
+}
+
+/* undeclared_op - the first operation of svc without declared roles, or NULL */
+static const pn_op *undeclared_op(const pn_service *svc)
+{
+	for (const pn_op *op = svc->ops; op && op->handler; op++)
+		if (pn_roles_of(svc->name, op->number) <= 0)
+			return op;
+	return NULL;
+}
+
 /* now_seconds - monotonic clock for latency */
 static double now_seconds(void)
 {
@@ -180,6 +225,11 @@ static void handle_request(pn_ctx *ctx, const uint8_t *body, size_t len,
 		goto done;
 	}
 	opname = op->name;
+	if (!caller_allowed(ctx, op)) {
+		status = PN_ERR_PERM;
+		*out_r = pn_pb_error_reply(status, ctx->error, out_len_r);
+		goto done;
+	}
 	ProtobufCMessage *reply = pn_pb_new(svc->reply, ctx->pool);
 	pn_watch_begin(ctx->watch, op->name);
 	status = op->handler(ctx, req, reply, ctx->pool);
@@ -296,19 +346,25 @@ static void usage(const pn_service *svc, const pn_cfg_entry *common, FILE *out)
 
 int pn_service_main(int argc, char **argv, const pn_service *svc)
 {
-	char def_cert[256], def_health[64], err[512];
-	int print_config = 0, no_worker = svc->no_worker;
+	char def_cert[4200], def_health[64], err[512];
+	const char *cert_dir = getenv("POSTERN_CERT_DIR");
+	int print_config = 0, no_worker = svc->no_worker, one_shot = 0;
 	const pn_flag *flag;
 	pn_ctx ctx;
 	pn_health *health = NULL;
 	pthread_t bg, wd;
 	int have_bg = 0;
 
-	snprintf(def_cert, sizeof(def_cert), "certs/%s.cert", svc->name);
+	/* POSTERN_CERT's default follows POSTERN_CERT_DIR (read again below, checked) */
+	if (!cert_dir || !*cert_dir || strlen(cert_dir) > 4000)
+		cert_dir = "certs";
+	snprintf(def_cert, sizeof(def_cert), "%s/%s.cert", cert_dir, svc->name);
 	snprintf(def_health, sizeof(def_health), "127.0.0.1:%d", svc->health_port);
 	const pn_cfg_entry common[] = {
 		PN_CFG_STR("POSTERN_BROKER", "tcp://127.0.0.1:5555", &cf_broker, PN_CFG_REQUIRED,
 		    "broker endpoints, comma-separated (up to 8)"),
+		PN_CFG_STR("POSTERN_CERT_DIR", "certs", &cf_cert_dir, 0,
+		    "directory of the certificates: POSTERN_CERT is <dir>/<service>.cert"),
 		PN_CFG_STR("POSTERN_CERT", def_cert, &cf_cert, PN_CFG_REQUIRED,
 		    "this service's CURVE certificate (secret in <file>_secret)"),
 		PN_CFG_STR("POSTERN_BROKER_CERT", "certs/broker.cert", &cf_broker_cert, PN_CFG_REQUIRED,
@@ -348,7 +404,7 @@ int pn_service_main(int argc, char **argv, const pn_service *svc)
 		} else if ((flag = find_flag(svc, argv[i])) != NULL) {
 			*flag->target = 1;
 			if (flag->no_worker)
-				no_worker = 1;
+				no_worker = one_shot = 1;
 		} else {
 			fprintf(stderr, "postern-%s: unknown argument \"%s\"\n", svc->name, argv[i]);
 			usage(svc, common, stderr);
@@ -400,8 +456,16 @@ int pn_service_main(int argc, char **argv, const pn_service *svc)
 	ctx.bus.liveness = cf_liveness;
 	ctx.bus.max_message = cf_max_message;
 
+	if (undeclared_op(svc)) {
+		pn_error("msg=\"operation without declared roles: refusing to start\" op=%s "
+		    "hint=\"declare who may call it in lib/src/roles.c\"", undeclared_op(svc)->name);
+		return 2;
+	}
 	pn_metrics_init(svc->name);
-	if (strcmp(strrchr(cf_health, ':') ? strrchr(cf_health, ':') + 1 : "", "0")) {
+	/* a one-shot run (--once, --dry-run) opens a health port only when asked */
+	if (one_shot && !getenv("POSTERN_HEALTH_LISTEN") && !getenv("POSTERN_HEALTH_LISTEN_FILE"))
+		pn_debug("msg=\"one-shot run: no health port (set POSTERN_HEALTH_LISTEN for one)\"");
+	else if (strcmp(strrchr(cf_health, ':') ? strrchr(cf_health, ':') + 1 : "", "0")) {
 		if (!(health = pn_health_start(cf_health, ready, &ctx))) {
 			pn_error("msg=\"cannot open health port\" listen=%s", cf_health);
 			return 1;

@@ -314,6 +314,81 @@ static void test_random_bytes(void **state)
 	}
 }
 
+/* the envelope carries the caller to the worker and the route back */
+static void test_envelope_roundtrip(void **state)
+{
+	static const uint8_t id[5] = { 0, 0x6b, 0x8b, 0x45, 0x67 };
+	zframe_t *route = zframe_new(id, sizeof(id)), *env, *back;
+	char role[PN_MDP_CALLER_MAX + 1], name[PN_MDP_CALLER_MAX + 1];
+
+	(void)state;
+	env = pn_mdp_envelope(route, "webui", "webui");
+	assert_non_null(env);
+	assert_true(zframe_size(env) <= PN_MDP_ENVELOPE_MAX);
+	back = pn_mdp_envelope_route(env);
+	assert_non_null(back);
+	assert_true(zframe_eq(back, route));
+	assert_int_equal(pn_mdp_envelope_caller(env, role, name), 0);
+	assert_string_equal(role, "webui");
+	assert_string_equal(name, "webui");
+	zframe_destroy(&env);
+	zframe_destroy(&back);
+
+	/* no role, no name, or ones with spaces or bytes: "-" */
+	env = pn_mdp_envelope(route, NULL, "a b");
+	assert_int_equal(pn_mdp_envelope_caller(env, role, name), 0);
+	assert_string_equal(role, "-");
+	assert_string_equal(name, "-");
+	zframe_destroy(&env);
+	env = pn_mdp_envelope(route, "oper\nator", "x");
+	assert_int_equal(pn_mdp_envelope_caller(env, role, name), 0);
+	assert_string_equal(role, "-");
+	assert_string_equal(name, "x");
+	zframe_destroy(&env);
+	zframe_destroy(&route);
+}
+
+/* a bare routing id (a broker older than roles) or garbage names nobody */
+static void test_envelope_garbage(void **state)
+{
+	static const uint8_t bare[5] = { 0, 1, 2, 3, 4 };
+	static const char *const bad[] = {
+		"", "\xc1", "\xc1\x05", "\xc1\x05" "abcde", "\xc1\x05" "abcdewebui",
+		"\xc1\x05" "abcde webui", "\xc1\x05" "abcdewebui ", "\xc1\x7f" "abc webui x",
+		"\xc1\x01" "\x01" "\x01" "ab" " webui x", "\xc0\x01" "a webui x",
+		"\xc1\x01" "awe bui x", "\xc1\x01" "aweb\xffui x",
+	};
+	char role[PN_MDP_CALLER_MAX + 1], name[PN_MDP_CALLER_MAX + 1];
+	uint8_t big[256];
+	zframe_t *f = zframe_new(bare, sizeof(bare));
+
+	(void)state;
+	assert_int_equal(pn_mdp_envelope_caller(f, role, name), -1);
+	assert_string_equal(role, "");
+	assert_null(pn_mdp_envelope_route(f));
+	zframe_destroy(&f);
+	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+		f = zframe_new(bad[i], strlen(bad[i]));
+		assert_int_equal(pn_mdp_envelope_caller(f, role, name), -1);
+		zframe_destroy(&f);
+	}
+	assert_int_equal(pn_mdp_envelope_caller(NULL, role, name), -1);
+	/* a route too long to fit with a caller is refused, not cut */
+	memset(big, 'r', sizeof(big));
+	f = zframe_new(big, 250);
+	assert_null(pn_mdp_envelope(f, "webui", "webui"));
+	zframe_destroy(&f);
+	/* a name of 65 bytes is not a name */
+	memset(big, 'n', 65);
+	big[65] = '\0';
+	f = zframe_new(bare, sizeof(bare));
+	zframe_t *env = pn_mdp_envelope(f, "reaper", (char *)big);
+	assert_int_equal(pn_mdp_envelope_caller(env, role, name), 0);
+	assert_string_equal(name, "-");
+	zframe_destroy(&env);
+	zframe_destroy(&f);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -325,6 +400,8 @@ int main(void)
 		cmocka_unit_test(test_worker_build_refuses),
 		cmocka_unit_test(test_worker_garbage),
 		cmocka_unit_test(test_random_bytes),
+		cmocka_unit_test(test_envelope_roundtrip),
+		cmocka_unit_test(test_envelope_garbage),
 	};
 
 	return cmocka_run_group_tests_name("mdp", tests, NULL, NULL);

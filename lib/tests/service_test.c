@@ -17,6 +17,9 @@
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
+#include <arpa/inet.h>
+#include <netinet/in.h>
+#include <sys/socket.h>
 #include <sys/wait.h>
 
 #include <cmocka.h>
@@ -77,7 +80,7 @@ static const pn_service service = {
 /* The variables a case may set; every other one is unset in the child. */
 static const char *const vars[] = {
 	"POSTERN_UT_NAME", "POSTERN_UT_SECRET", "POSTERN_UT_COUNT", "POSTERN_BUS_RETRIES",
-	"POSTERN_LOG_LEVEL", "POSTERN_HEALTH_LISTEN", "POSTERN_BROKER", NULL,
+	"POSTERN_LOG_LEVEL", "POSTERN_HEALTH_LISTEN", "POSTERN_BROKER", "POSTERN_CERT_DIR", NULL,
 };
 
 typedef struct run {
@@ -141,8 +144,24 @@ static run run_main(const char *const *args, const char *const *env)
 	return r;
 }
 
+/* hold_port - listen on 127.0.0.1:port (a socket, or -1 if something else holds it) */
+static int hold_port(int port)
+{
+	struct sockaddr_in a = { .sin_family = AF_INET, .sin_port = htons((uint16_t)port),
+		.sin_addr.s_addr = htonl(INADDR_LOOPBACK) };
+	int fd = socket(AF_INET, SOCK_STREAM, 0);
+
+	assert_true(fd >= 0);
+	if (bind(fd, (struct sockaddr *)&a, sizeof(a)) < 0 || listen(fd, 1) < 0) {
+		close(fd);
+		return -1;
+	}
+	return fd;
+}
+
 static void test_command_line(void **state)
 {
+	int hold;
 	static const struct {
 		const char *name;
 		const char *args[3];
@@ -186,12 +205,21 @@ static void test_command_line(void **state)
 		    { "POSTERN_HEALTH_LISTEN=127.0.0.1:0", "POSTERN_UT_COUNT=7" }, 0,
 		    { "init name=plain\nbackground count=7 once=1 stopping=0\nfini\n" }, { NULL },
 		    NULL },
+		{ "print-config: the certificate follows POSTERN_CERT_DIR", { "--print-config" },
+		    { "POSTERN_CERT_DIR=/etc/pn" }, 0,
+		    { "POSTERN_CERT_DIR=/etc/pn\n", "POSTERN_CERT=/etc/pn/unittest.cert\n" },
+		    { NULL }, NULL },
+		/* the default health port 9999 is held by the test (below): not needed */
+		{ "one-shot run: no health port unless asked", { "--once" },
+		    { "POSTERN_UT_COUNT=6", "POSTERN_LOG_LEVEL=debug" }, 0,
+		    { "background count=6 once=1" }, { "one-shot run: no health port" }, NULL },
 		{ "init fails", { "--once" },
 		    { "POSTERN_HEALTH_LISTEN=127.0.0.1:0", "POSTERN_UT_NAME=fail" }, 1,
 		    { "init name=fail\n" }, { "initialisation failed" }, "background" },
 	};
 
 	(void)state;
+	hold = hold_port(9999);
 	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
 		run r = run_main(cases[i].args, cases[i].env);
 
@@ -205,9 +233,12 @@ static void test_command_line(void **state)
 			assert_non_null(strstr(r.err, cases[i].err[j]));
 		if (cases[i].not_out)
 			assert_null(strstr(r.out, cases[i].not_out));
+		assert_null(strstr(r.err, "health port open"));
 		pn_free(&r.out);
 		pn_free(&r.err);
 	}
+	if (hold >= 0)
+		close(hold);
 }
 
 int main(void)

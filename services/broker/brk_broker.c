@@ -11,6 +11,12 @@
  * the worker is forgotten. Idle workers that miss liveness heartbeats are
  * dropped; a busy worker is given the queue TTL on top before it is
  * presumed dead (its client has retried long before).
+ *
+ * Each request carries its caller to the worker: ZAP (brk_roles.c) named
+ * the connection's certificate and role at its handshake, ZeroMQ attaches
+ * them to each message (User-Id, Role), and the broker puts both into the
+ * envelope (mdp.h) that the worker echoes with its reply; the worker
+ * decides (roles.h). A client cannot write the envelope: it is built here.
  */
 #include <errno.h>
 #include <string.h>
@@ -34,8 +40,15 @@
 typedef struct brk_service brk_service;
 typedef struct brk_worker brk_worker;
 
+/* who sent a message, as ZAP named its connection ("" when it did not) */
+typedef struct brk_caller {
+	char name[PN_MDP_CALLER_MAX + 1];
+	char role[PN_MDP_CALLER_MAX + 1];
+} brk_caller;
+
 typedef struct brk_request {
 	zframe_t *client;            /* ROUTER identity of the client */
+	zframe_t *envelope;          /* the identity and the caller, for the worker */
 	zframe_t *body;
 	int64_t queued;              /* monotonic ms */
 } brk_request;
@@ -53,7 +66,7 @@ struct brk_worker {
 	zframe_t *address;
 	brk_service *service;
 	int64_t expiry;              /* idle: dropped after this */
-	zframe_t *client;            /* busy: whose request it holds, else NULL */
+	zframe_t *client;            /* busy: the envelope of the request it holds, else NULL */
 	int64_t busy_since;
 };
 
@@ -197,6 +210,7 @@ static void request_free(brk_broker *b, brk_request **rp)
 	*rp = NULL;
 	b->queued_bytes -= zframe_size(r->body);
 	zframe_destroy(&r->client);
+	zframe_destroy(&r->envelope);
 	zframe_destroy(&r->body);
 	pn_free(&r);
 }
@@ -260,7 +274,7 @@ static void dispatch(brk_broker *b, brk_service *s)
 		brk_worker *w = zlist_pop(s->waiting);
 		brk_request *r = zlist_first(s->requests);
 
-		if (send_worker(b, w->address, PN_MDPW_REQUEST, r->client, r->body) < 0) {
+		if (send_worker(b, w->address, PN_MDPW_REQUEST, r->envelope, r->body) < 0) {
 			/* gone or stuck: the request stays queued */
 			if (limit_ok(&b->lim_unreach))
 				pn_info("msg=\"worker unreachable, dropped\" service=%s worker=%s error=\"%s\"",
@@ -269,7 +283,7 @@ static void dispatch(brk_broker *b, brk_service *s)
 			continue;
 		}
 		zlist_remove(s->requests, r);
-		w->client = zframe_dup(r->client);
+		w->client = zframe_dup(r->envelope);
 		w->busy_since = now_ms();
 		request_free(b, &r);
 		pn_metrics_add(s->m_routed, "Requests routed to a worker, by service", 1);
@@ -378,7 +392,14 @@ static void worker_msg(brk_broker *b, zframe_t *address, zmsg_t *msg)
 			drop(&b->lim_protocol, "protocol", "reply for a request the worker does not hold", id);
 			break;
 		}
-		send_client(b, client, w->service->name, zframe_data(body), zframe_size(body));
+		{
+			zframe_t *route = pn_mdp_envelope_route(client);
+
+			if (route)
+				send_client(b, route, w->service->name, zframe_data(body),
+				    zframe_size(body));
+			zframe_destroy(&route);
+		}
 		worker_idle(b, w);
 		break;
 	case PN_MDPW_HEARTBEAT:
@@ -428,10 +449,11 @@ static void mmi(brk_broker *b, zframe_t *client, const char *service, zframe_t *
 }
 
 /* client_msg - a request in the client protocol from address */
-static void client_msg(brk_broker *b, zframe_t *address, zmsg_t *msg)
+static void client_msg(brk_broker *b, zframe_t *address, zmsg_t *msg,
+    const brk_caller *caller)
 {
 	char *svc = NULL;
-	zframe_t *body = NULL;
+	zframe_t *body = NULL, *envelope;
 	brk_service *s;
 	brk_request *r;
 
@@ -469,8 +491,16 @@ static void client_msg(brk_broker *b, zframe_t *address, zmsg_t *msg)
 		send_error(b, address, svc, PN_ERR_BUSY, text);
 		goto done;
 	}
+	if (!(envelope = pn_mdp_envelope(address, caller->role, caller->name))) {
+		char *id = zframe_strhex(address);
+
+		drop(&b->lim_malformed, "malformed", "client identity too long, request dropped", id);
+		zstr_free(&id);
+		goto done;
+	}
 	r = pn_calloc(1, sizeof(*r));
 	r->client = zframe_dup(address);
+	r->envelope = envelope;
 	r->body = zframe_dup(body);
 	r->queued = now_ms();
 	b->queued_bytes += zframe_size(body);
@@ -482,8 +512,12 @@ done:
 
 /* ---- the loop ---- */
 
-/* recv_bounded - one message, at most BRK_FRAMES_MAX frames and max bytes */
-static zmsg_t *recv_bounded(brk_broker *b, int *bad_r, size_t *total_r)
+/*
+ * recv_bounded - one message, at most BRK_FRAMES_MAX frames and max bytes;
+ * caller gets the certificate name and role ZAP gave its connection
+ */
+static zmsg_t *recv_bounded(brk_broker *b, int *bad_r, size_t *total_r,
+    brk_caller *caller)
 {
 	void *h = zsock_resolve(b->router);
 	zmsg_t *msg = zmsg_new();
@@ -491,6 +525,7 @@ static zmsg_t *recv_bounded(brk_broker *b, int *bad_r, size_t *total_r)
 	int more = 1, first = 1;
 
 	*bad_r = 0;
+	caller->name[0] = caller->role[0] = '\0';
 	while (more) {
 		zmq_msg_t part;
 
@@ -503,6 +538,14 @@ static zmsg_t *recv_bounded(brk_broker *b, int *bad_r, size_t *total_r)
 			}
 			*bad_r = 1;
 			break;
+		}
+		if (frames == 1) {
+			/* the peer's first frame: the routing id the ROUTER adds has no metadata */
+			const char *name = zmq_msg_gets(&part, "User-Id");
+			const char *role = zmq_msg_gets(&part, "Role");
+
+			snprintf(caller->name, sizeof(caller->name), "%s", name ? name : "");
+			snprintf(caller->role, sizeof(caller->role), "%s", role ? role : "");
 		}
 		first = 0;
 		total += zmq_msg_size(&part);
@@ -520,7 +563,8 @@ static zmsg_t *recv_bounded(brk_broker *b, int *bad_r, size_t *total_r)
 }
 
 /* handle - route one message read from the ROUTER */
-static void handle(brk_broker *b, zmsg_t *msg, int bad, size_t total)
+static void handle(brk_broker *b, zmsg_t *msg, int bad, size_t total,
+    const brk_caller *caller)
 {
 	zframe_t *address = zmsg_pop(msg);
 	zframe_t *empty = zmsg_first(msg);
@@ -536,7 +580,7 @@ static void handle(brk_broker *b, zmsg_t *msg, int bad, size_t total)
 	} else if (bad || !address || !empty || zframe_size(empty) != 0 || !proto) {
 		drop(&b->lim_malformed, "malformed", "malformed message dropped", id);
 	} else if (zframe_streq(proto, PN_MDPC)) {
-		client_msg(b, address, msg);
+		client_msg(b, address, msg, caller);
 	} else if (zframe_streq(proto, PN_MDPW)) {
 		worker_msg(b, address, msg);
 	} else {
@@ -621,11 +665,12 @@ void brk_run(brk_broker *b, int (*stop)(void *), void *arg)
 		for (int i = 0; rc > 0 && i < BRK_BATCH && !stop(arg); i++) {
 			int bad;
 			size_t total;
-			zmsg_t *msg = recv_bounded(b, &bad, &total);
+			brk_caller caller;
+			zmsg_t *msg = recv_bounded(b, &bad, &total, &caller);
 
 			if (!msg)
 				break;
-			handle(b, msg, bad, total);
+			handle(b, msg, bad, total, &caller);
 			zmsg_destroy(&msg);
 		}
 		housekeeping(b);
@@ -673,14 +718,9 @@ brk_broker *brk_new(const brk_cfg *cfg)
 		pn_error("msg=\"cannot load broker certificate with secret\" file=\"%s\"", cfg->cert);
 		goto fail;
 	}
-	/* ZAP: only CURVE keys from the allow-list; never CURVE_ALLOW_ANY */
-	b->auth = zactor_new(zauth, NULL);
-	if (!b->auth) {
-		pn_error("msg=\"cannot start ZAP handler\"");
+	/* ZAP: only CURVE keys from the allow-list, each with its role */
+	if (!(b->auth = brk_zap_new(cfg->allow_dir)))
 		goto fail;
-	}
-	zstr_sendx(b->auth, "CURVE", cfg->allow_dir, NULL);
-	zsock_wait(b->auth);
 
 	b->router = zsock_new(ZMQ_ROUTER);
 	if (!b->router) {

@@ -28,7 +28,9 @@
  *		the broker's CURVE certificate; the secret key is read from
  *		"<file>_secret".
  *	POSTERN_ALLOW_DIR	certs/allow
- *		directory of public client certificates that may connect.
+ *		directory of public client certificates that may connect,
+ *		<name>.cert, each with its role beside it in <name>.role
+ *		(publisher, webui, reaper, operator or service).
  *	POSTERN_HEARTBEAT_MS	1000 (100..60000)
  *	POSTERN_HEARTBEAT_LIVENESS	3 (1..100)
  *	POSTERN_QUEUE_MAX	1000 (1..1000000)
@@ -45,9 +47,13 @@
  *	POSTERN_LOG_LEVEL	info
  * SECURITY
  *	CURVE server only: a peer without CURVE (NULL mechanism) cannot
- *	finish a handshake, and the ZAP handler (czmq zauth, "CURVE <dir>")
- *	admits only public keys found in POSTERN_ALLOW_DIR. CURVE_ALLOW_ANY
- *	is never used. Bodies are never logged. Every input is bounded:
+ *	finish a handshake, and the ZAP handler (brk_roles.c) admits only
+ *	public keys found in POSTERN_ALLOW_DIR; there is no "allow any".
+ *	It names each connection's certificate and role, and every request
+ *	goes to its worker with both in its envelope: the worker refuses an
+ *	operation the role may not call (lib/src/roles.c, STATUS_PERM). A
+ *	certificate without a known role is admitted but refused everything.
+ *	The directory is read again when it changes. Bodies are never logged. Every input is bounded:
  *	frames per message, bytes per message, requests and bytes queued,
  *	services tracked.
  * DIAGNOSTICS
@@ -56,7 +62,9 @@
  *	postern_broker_dropped_total{reason}. Other metrics:
  *	postern_broker_workers{service}, postern_broker_queued{service},
  *	postern_broker_requests_total{service},
- *	postern_broker_busy_total{service}.
+ *	postern_broker_busy_total{service},
+ *	postern_broker_refused_total (connections the allow-list refused,
+ *	logged at most ten per ten seconds).
  *	Exit 0 after SIGTERM, 1 if the socket cannot be bound or the
  *	certificate or allow-list cannot be read, 2 on bad configuration.
  */

@@ -416,6 +416,18 @@ async function validateSecrets(objsByLabel) {
 			check(`make-secrets.sh: the broker allow-list holds public keys only`,
 				Object.entries(allow?.data || {}).filter(([, v]) => /secret-key/.test(Buffer.from(v, 'base64').toString())).map(([k]) => k)
 					.concat(allow ? [] : ['no postern-curve-allow']));
+			// every client of the allow-list has its role beside it (docs/security.md, "Roles on the bus")
+			const roles = ['publisher', 'webui', 'reaper', 'operator', 'service'];
+			const want = { keylookup: 'service', provision: 'service', mailstore: 'service', webui: 'webui',
+				reaper: 'reaper', gateway: 'publisher', posternctl: 'operator' };
+			const data = allow?.data || {};
+			check(`make-secrets.sh: each allow-list certificate has its role (NAME.role)`,
+				Object.keys(data).filter((k) => k.endsWith('.cert')).flatMap((k) => {
+					const name = k.slice(0, -5), role = data[`${name}.role`];
+					const word = role ? Buffer.from(role, 'base64').toString().trim() : '';
+					if (!roles.includes(word)) return [`${name}: role "${word}"`];
+					return want[name] && want[name] !== word ? [`${name}: role ${word}, want ${want[name]}`] : [];
+				}).concat(Object.keys(data).some((k) => k.endsWith('.role')) ? [] : ['no role files']));
 		}
 	} finally {
 		fs.rmSync(tmp, { recursive: true, force: true });

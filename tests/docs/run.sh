@@ -31,6 +31,8 @@
 #      DeleteMailboxes{take} (no delete-by-id fallbacks for an older
 #      mailstore come back), and the web UI's test_login runs on a mailbox
 #      of its own, using none of the globals test_journey leaves (bob_*).
+#   8. The table operation x role in docs/security.md ("Roles on the bus")
+#      is exactly what "posternctl roles" prints from lib/src/roles.c.
 #
 # Needs the built binaries ($POSTERN_TEST_BIN, set by tests/run; else
 # build/bin). Last line: "N passed, N failed"; exit 1 on any failure.
@@ -198,6 +200,21 @@ body=$(awk '/^static void test_login\(/ { on = 1 } on { print } on && /^}/ { exi
 [[ -n $body ]] || journey+=("tests/it/webui_test.c has no test_login")
 verdict "test_login uses none of test_journey's globals" "test_login depends on the journey:" \
 	"${journey[@]}"
+
+# 8. the table operation x role of docs/security.md is what the code decides
+sec=docs/security.md
+doc_table=$(awk '/^<!-- roles table:/ { on = 1; next } /^<!-- end of roles table -->/ { on = 0 } on' "$sec")
+if [[ ! -x $bin/posternctl ]]; then
+	not_ok "roles: $bin/posternctl is not built"
+elif [[ -z $doc_table ]]; then
+	not_ok "roles: $sec has no table between the roles table markers"
+elif diff <("$bin/posternctl" roles) <(printf '%s\n' "$doc_table") > /tmp/roles-diff.$$; then
+	ok "roles: the operation x role table of $sec is what \"posternctl roles\" prints"
+else
+	not_ok "roles: the table of $sec differs from \"posternctl roles\" (< code, > document):"
+	sed 's/^/    /' /tmp/roles-diff.$$
+fi
+rm -f /tmp/roles-diff.$$
 
 echo "$passed passed, $failed failed"
 [[ $failed -eq 0 ]]

@@ -835,12 +835,23 @@ pn_client *th_client(const char *endpoint, const char *certname,
 	pn_bus_cfg cfg;
 	char (*p)[512];
 
-	if (npaths >= 64)
-		fail_msg("harness: more than 64 clients");
-	p = paths[npaths++];
-	xsprintf(p[0], sizeof(p[0]), "%s", endpoint);
-	xsprintf(p[1], sizeof(p[1]), "%s/%s.cert", certs, certname != NULL ? certname : "posternctl");
-	xsprintf(p[2], sizeof(p[2]), "%s/broker.cert", certs);
+	char want[3][512] = { { 0 } };
+
+	xsprintf(want[0], sizeof(want[0]), "%s", endpoint);
+	xsprintf(want[1], sizeof(want[1]), "%s/%s.cert", certs,
+	    certname != NULL ? certname : "posternctl");
+	xsprintf(want[2], sizeof(want[2]), "%s/broker.cert", certs);
+	/* clients of the same endpoint and certificate share their strings */
+	p = NULL;
+	for (int i = 0; i < npaths && !p; i++)
+		if (!memcmp(paths[i], want, sizeof(want)))
+			p = paths[i];
+	if (!p) {
+		if (npaths >= 64)
+			fail_msg("harness: more than 64 clients of different endpoints or certificates");
+		p = paths[npaths++];
+		memcpy(p, want, sizeof(want));
+	}
 	pn_bus_cfg_defaults(&cfg);
 	cfg.broker = p[0];
 	cfg.cert = p[1];

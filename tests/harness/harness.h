@@ -191,6 +191,24 @@ pn_client *th_client(const char *endpoint, const char *certname,
     long timeout_ms, long retries);
 
 /*
+ * Roles (th_roles.c): a worker refuses an operation the caller's role may
+ * not call, so a test calls each with the certificate of a role that may.
+ * th_cert_for - that certificate's name for op (a oneof field number) of
+ * service; th_cert_of_role - the test certificate of a role name.
+ * th_caller - a client of set (endpoint, timeout and tries filled in by
+ * the test, clients made on first use) whose role may call op.
+ */
+const char *th_cert_for(const char *service, uint32_t op);
+const char *th_cert_of_role(const char *role);
+typedef struct th_callers {
+	const char *endpoint;
+	long timeout_ms, retries;
+	pn_client *c[5];            /* one per role, as lib/src/roles.c orders them */
+} th_callers;
+pn_client *th_caller(th_callers *set, const char *service, uint32_t op);
+void th_callers_destroy(th_callers *set);
+
+/*
  * The send path as most integration tests need it (th_stack.c): the
  * broker, a new database, the SMTP sink, mailstore, keylookup and
  * provision (replicas each with a GNUPGHOME of their own), and a client
@@ -227,7 +245,8 @@ typedef struct th_stack {
 	pid_t ms2;                   /* mailstore replica 1 (opts.mailstores = 2), else -1 */
 	int ms2_health;
 	int provisions, mailstores;
-	pn_client *client;
+	pn_client *client;           /* the operator's (posternctl) */
+	th_callers callers;          /* th_caller: the client's timeout (or 10 s), a role per operation */
 	/* private: what a restart needs */
 	th_stack_opts opts;
 	char env[5][512];

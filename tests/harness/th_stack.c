@@ -220,6 +220,10 @@ void th_stack_start(th_stack *s, const th_stack_opts *opts)
 		    s->opts.client_retries > 0 ? s->opts.client_retries : 1);
 		assert_non_null(s->client);
 	}
+	/* made on first use: a stack without a client of its own has them too */
+	s->callers = (th_callers){ .endpoint = s->broker.endpoint,
+		.timeout_ms = s->opts.client_timeout_ms > 0 ? s->opts.client_timeout_ms : 10000,
+		.retries = s->opts.client_retries > 0 ? s->opts.client_retries : 1 };
 }
 
 /* stop - one service if marked running; 0 if it exited with 0 */
@@ -241,6 +245,7 @@ int th_stack_stop(th_stack *s)
 	int rc = 0;
 
 	pn_client_destroy(&s->client);
+	th_callers_destroy(&s->callers);
 	for (int i = 0; i < s->provisions; i++)
 		rc |= stop(&s->pv[i], "provision");
 	rc |= stop(&s->kl, "keylookup");

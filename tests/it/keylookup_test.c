@@ -192,8 +192,8 @@ static void make_mailbox(const char *address)
 	a.message = &m;
 	req.op_case = POSTERN__V1__MAILSTORE_REQUEST__OP_ACCEPT;
 	req.accept = &a;
-	assert_int_equal(pn_client_call(F->st.client, "mailstore", &req.base,
-	    &postern__v1__mailstore_reply__descriptor, pool, &out), PN_OK);
+	assert_int_equal(pn_client_call(th_caller(&F->st.callers, "mailstore", req.op_case),
+	    "mailstore", &req.base, &postern__v1__mailstore_reply__descriptor, pool, &out), PN_OK);
 	pn_pool_destroy(&pool);
 }
 

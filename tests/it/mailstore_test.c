@@ -48,7 +48,8 @@ typedef struct fx {
 	pid_t ms[MAXMS];
 	int health[MAXMS];
 	int nms;
-	pn_client *client;
+	pn_client *client;          /* the operator's: malformed requests */
+	th_callers callers;         /* a client per role, picked by operation */
 	pn_pool *pool;
 	int smtp_port;
 	char *sinkdir;
@@ -97,6 +98,8 @@ static int setup(void **state)
 	f->dsn = th_createdb("mailstore");
 	f->client = th_client(f->broker.endpoint, NULL, 5000, 2);
 	assert_non_null(f->client);
+	f->callers = (th_callers){ .endpoint = f->broker.endpoint, .timeout_ms = 5000,
+		.retries = 2 };
 	f->pool = pn_pool_new();
 	f->smtp_port = th_port();
 	f->sink = -1;
@@ -110,6 +113,7 @@ static int teardown(void **state)
 	fx *f = *state;
 
 	pn_client_destroy(&f->client);
+	th_callers_destroy(&f->callers);
 	for (int i = 0; i < f->nms; i++)
 		if (f->ms[i] > 0)
 			assert_int_equal(th_stop(f->ms[i], 15000), 0);
@@ -135,9 +139,12 @@ static pn_err call_with(pn_client *c, pn_pool *pool, Req *req, Rep **rep_r)
 	return err;
 }
 
+/* CALLER - f's client of a role that may call mailstore operation OP */
+#define CALLER(f, OP) th_caller(&(f)->callers, "mailstore", POSTERN__V1__MAILSTORE_REQUEST__OP_##OP)
+
 static pn_err call(fx *f, Req *req, Rep **rep_r)
 {
-	return call_with(f->client, f->pool, req, rep_r);
+	return call_with(th_caller(&f->callers, "mailstore", req->op_case), f->pool, req, rep_r);
 }
 
 /* bin - binary data from a string (pool copy) */
@@ -706,7 +713,8 @@ struct racer {
 static void *race_main(void *arg)
 {
 	struct racer *r = arg;
-	pn_client *c = th_client(r->f->broker.endpoint, NULL, 10000, 1);
+	pn_client *c = th_client(r->f->broker.endpoint,
+	    th_cert_for("mailstore", POSTERN__V1__MAILSTORE_REQUEST__OP_ACCEPT), 10000, 1);
 	char address[64], event[64];
 
 	for (int i = 0; i < RACE_ADDRESSES; i++) {
@@ -1107,7 +1115,7 @@ static pn_err note(fx *f, int64_t id, const char *kind, const char *event)
 {
 	const char *why;
 
-	return pn_ms_note(f->client, f->pool, id, kind, event, &why);
+	return pn_ms_note(CALLER(f, AUDIT_NOTE), f->pool, id, kind, event, &why);
 }
 
 /*
@@ -1144,7 +1152,7 @@ static void test_audit_ops(void **state)
 
 	/* by address (normalised as mailboxes are), by event; oldest first */
 	q.address = "Audit.Me@EXAMPLE.ORG";
-	assert_int_equal(pn_ms_query_audit(f->client, f->pool, &q, &log, &why), PN_OK);
+	assert_int_equal(pn_ms_query_audit(CALLER(f, QUERY_AUDIT), f->pool, &q, &log, &why), PN_OK);
 	assert_int_equal(log->n_entries, 4);
 	assert_string_equal(log->entries[0]->kind, "created");
 	assert_string_equal(log->entries[1]->kind, "message_stored");
@@ -1154,34 +1162,34 @@ static void test_audit_ops(void **state)
 	assert_true(log->entries[3]->at_us >= log->entries[0]->at_us);
 	q.address = "";
 	q.event_id = "ev-1";
-	assert_int_equal(pn_ms_query_audit(f->client, f->pool, &q, &log, &why), PN_OK);
+	assert_int_equal(pn_ms_query_audit(CALLER(f, QUERY_AUDIT), f->pool, &q, &log, &why), PN_OK);
 	assert_int_equal(log->n_entries, 1);
 	q.address = "audit.me@example.org";
-	assert_int_equal(pn_ms_query_audit(f->client, f->pool, &q, &log, &why), PN_ERR_PARAMS);
+	assert_int_equal(pn_ms_query_audit(CALLER(f, QUERY_AUDIT), f->pool, &q, &log, &why), PN_ERR_PARAMS);
 	q.address = "";
 	q.event_id = "";
-	assert_int_equal(pn_ms_query_audit(f->client, f->pool, &q, &log, &why), PN_ERR_PARAMS);
+	assert_int_equal(pn_ms_query_audit(CALLER(f, QUERY_AUDIT), f->pool, &q, &log, &why), PN_ERR_PARAMS);
 	q.address = "audit.me@example.org";
 	q.limit = 1001;
-	assert_int_equal(pn_ms_query_audit(f->client, f->pool, &q, &log, &why), PN_ERR_PARAMS);
+	assert_int_equal(pn_ms_query_audit(CALLER(f, QUERY_AUDIT), f->pool, &q, &log, &why), PN_ERR_PARAMS);
 
 	pa.retention_seconds = 60;
-	assert_int_equal(pn_ms_prune_audit(f->client, f->pool, &pa, &pruned, &why), PN_ERR_PARAMS);
+	assert_int_equal(pn_ms_prune_audit(CALLER(f, PRUNE_AUDIT), f->pool, &pa, &pruned, &why), PN_ERR_PARAMS);
 	pa.retention_seconds = 86400;
-	assert_int_equal(pn_ms_prune_audit(f->client, f->pool, &pa, &pruned, &why), PN_OK);
+	assert_int_equal(pn_ms_prune_audit(CALLER(f, PRUNE_AUDIT), f->pool, &pa, &pruned, &why), PN_OK);
 	assert_int_equal(pruned->rows, 0);                  /* the mailbox lives */
 
 	c.take = 0;
 	c.lease_seconds = 60;
-	assert_int_equal(pn_ms_claim_receipts(f->client, f->pool, &c, &list, &why), PN_ERR_PARAMS);
+	assert_int_equal(pn_ms_claim_receipts(CALLER(f, CLAIM_RECEIPTS), f->pool, &c, &list, &why), PN_ERR_PARAMS);
 	c.take = 10;
 	c.lease_seconds = 5;
-	assert_int_equal(pn_ms_claim_receipts(f->client, f->pool, &c, &list, &why), PN_ERR_PARAMS);
+	assert_int_equal(pn_ms_claim_receipts(CALLER(f, CLAIM_RECEIPTS), f->pool, &c, &list, &why), PN_ERR_PARAMS);
 	c.lease_seconds = 60;
-	assert_int_equal(pn_ms_claim_receipts(f->client, f->pool, &c, &list, &why), PN_OK);
+	assert_int_equal(pn_ms_claim_receipts(CALLER(f, CLAIM_RECEIPTS), f->pool, &c, &list, &why), PN_OK);
 	assert_int_equal(list->n_receipts, 0);              /* nobody asked for receipts */
 	done.id = 4711;
-	assert_int_equal(pn_ms_complete_receipt(f->client, f->pool, &done, &why), PN_ERR_NOTFOUND);
+	assert_int_equal(pn_ms_complete_receipt(CALLER(f, COMPLETE_RECEIPT), f->pool, &done, &why), PN_ERR_NOTFOUND);
 }
 
 static void test_malformed(void **state)

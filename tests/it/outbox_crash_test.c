@@ -79,7 +79,8 @@ static void queue(int i)
 	m.data.data = (uint8_t *)data;
 	m.data.len = strlen(data);
 	q.mail = &m;
-	assert_int_equal(pn_ms_queue_mail(F->st.client, pool, &q, &why), PN_OK);
+	assert_int_equal(pn_ms_queue_mail(th_caller(&F->st.callers, "mailstore",
+	    POSTERN__V1__MAILSTORE_REQUEST__OP_QUEUE_MAIL), pool, &q, &why), PN_OK);
 	pn_pool_destroy(&pool);
 }
 

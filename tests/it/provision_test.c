@@ -818,7 +818,8 @@ static Postern__V1__PinVerdict *pin_verify(pn_pool *pool, int64_t id, const char
 	v.link_secret.len = strlen(link);
 	v.pin = (char *)pin;
 	v.client = (char *)client;
-	*rc_r = pn_prov_pin_verify(F->st.client, pool, &v, &verdict, &why);
+	*rc_r = pn_prov_pin_verify(th_caller(&F->st.callers, "provision",
+	    POSTERN__V1__PROVISION_REQUEST__OP_PIN_VERIFY), pool, &v, &verdict, &why);
 	return *rc_r == PN_OK ? verdict : NULL;
 }
 

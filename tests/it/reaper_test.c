@@ -64,6 +64,7 @@ typedef struct fx {
 	pid_t ms[MAXMS];
 	int nms;
 	pn_client *client;
+	th_callers callers;         /* mailstore's operations, each with a role that may */
 	pn_pool *pool;
 	pn_redis *redis;
 	int smtp_port;
@@ -166,8 +167,8 @@ static int redis_intact(fx *f, long long id, const char *address)
 static pn_err call(fx *f, Req *req, Rep **rep_r)
 {
 	ProtobufCMessage *out = NULL;
-	pn_err err = pn_client_call(f->client, "mailstore", &req->base,
-	    &postern__v1__mailstore_reply__descriptor, f->pool, &out);
+	pn_err err = pn_client_call(th_caller(&f->callers, "mailstore", req->op_case),
+	    "mailstore", &req->base, &postern__v1__mailstore_reply__descriptor, f->pool, &out);
 
 	if (rep_r != NULL)
 		*rep_r = (Rep *)out;
@@ -405,6 +406,8 @@ static int setup(void **state)
 	}
 	f->client = th_client(f->broker.endpoint, NULL, 5000, 2);
 	assert_non_null(f->client);
+	f->callers = (th_callers){ .endpoint = f->broker.endpoint, .timeout_ms = 5000,
+		.retries = 2 };
 	f->redis = pn_redis_open(th_env("POSTERN_TEST_REDIS"), NULL, 2000);
 	assert_non_null(f->redis);
 	/* ids of this case start at their own base: no Redis key collides */
@@ -420,6 +423,7 @@ static int teardown(void **state)
 	fx *f = *state;
 
 	pn_client_destroy(&f->client);
+	th_callers_destroy(&f->callers);
 	pn_redis_close(&f->redis);
 	for (int i = 0; i < f->nms; i++)
 		assert_int_equal(th_stop(f->ms[i], 15000), 0);

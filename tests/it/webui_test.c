@@ -2379,7 +2379,8 @@ static void test_audit_journey(void **state)
 		const char *why;
 		c.mailbox_id = th_sql_longf(F->st.dsn, "SELECT id FROM mailboxes WHERE address = '%s'",
 		    audra);
-		assert_int_equal(pn_ms_close_mailbox(F->st.client, pool, &c, &why), PN_OK);
+		assert_int_equal(pn_ms_close_mailbox(th_caller(&F->st.callers, "mailstore",
+		    POSTERN__V1__MAILSTORE_REQUEST__OP_CLOSE_MAILBOX), pool, &c, &why), PN_OK);
 		pn_pool_destroy(&pool);
 	}
 

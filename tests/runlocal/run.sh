@@ -4,7 +4,11 @@
 # data directory, send a first mail with posternctl as the demo sender, find
 # the invitation in var/mail/, open its link over HTTP, check the assigned PIN
 # with the demo sender's key, then stop it as Ctrl-C would and check that
-# nothing is left running. Last line: "N passed, N failed".
+# nothing is left running. Also: var/env runs other programs against the
+# stack as in a pod (postern-reaper --dry-run prints its counts, opens no
+# health port, and has its own role), and "make stop" followed at once by
+# "make run" starts although the SMTP port has connections in TIME_WAIT.
+# Last line: "N passed, N failed".
 set -uo pipefail
 root=$(cd "$(dirname "$0")/../.." && pwd)
 build=${POSTERN_BUILD:-$root/build}
@@ -98,6 +102,36 @@ if [[ $(id -u) -eq 0 ]] && command -v swaks >/dev/null; then
 	check "the mail through Postfix arrives under var/mail/" test -n "$mail"
 fi
 
+# var/env: other programs against the local stack, as they would run in a pod
+check "make run writes var/env (mode 0600)" test "$(stat -c %a "$var/env" 2>/dev/null)" = 600
+# the reaper's default health port is held (by a listener of ours if nothing
+# else holds it): a dry run must neither need nor open one
+occupier=""
+if ! servers_port_busy 9105; then
+	"$bin/postern-smtpsink" --listen 127.0.0.1:9105 --dir "$work/occupy" >/dev/null 2>&1 &
+	occupier=$!
+	for _ in $(seq 1 50); do servers_port_busy 9105 && break; sleep 0.1; done
+fi
+dry=$(env -i PATH="$PATH" bash -c 'set -a; . "$1"; POSTERN_LOG_LEVEL=debug "$2" --dry-run' _ \
+	"$var/env" "$bin/postern-reaper" 2>"$work/dry.err")
+rc=$?
+[[ -n $occupier ]] && kill "$occupier" 2>/dev/null && wait "$occupier" 2>/dev/null
+echo "# $dry"
+check "postern-reaper --dry-run with var/env succeeds ($rc)" test "$rc" -eq 0
+check "the dry run prints its counts" grep -Eq 'dry-run would_delete=[0-9]+ would_warn=[0-9]+' <<<"$dry"
+check "the dry run opens no health port" bash -c "! grep -Eq 'health port open|cannot open health port' '$work/dry.err' && grep -q 'one-shot run: no health port' '$work/dry.err'"
+check "the dry run used the reaper's certificate (no refusal)" bash -c "! grep -q 'status=perm' '$var/log/mailstore.log'"
+pong=$(env -i PATH="$PATH" bash -c 'set -a; . "$1"; "$2" ping mailstore' _ "$var/env" \
+	"$bin/posternctl" 2>&1)
+check "posternctl with var/env reaches mailstore" grep -q 'mailstore' <<<"$pong"
+
+# a connection the SMTP catcher closes first leaves its port in TIME_WAIT
+{
+	exec 3<>"/dev/tcp/127.0.0.1/${ports[2]}" && read -r -t 5 _ <&3 &&
+		printf 'QUIT\r\n' >&3 && read -r -t 5 _ <&3
+	exec 3<&-
+} 2>/dev/null
+
 # "make stop" from another terminal (a background job here ignores SIGINT,
 # so Ctrl-C itself is the same trap reached through SIGTERM)
 "$root/tools/run-local" --stop > "$work/stop.out" 2>&1
@@ -105,6 +139,24 @@ check "make stop (tools/run-local --stop) succeeds" grep -q 'Postern stopped' "$
 kill -TERM "$runner" 2>/dev/null
 for _ in $(seq 1 150); do kill -0 "$runner" 2>/dev/null || break; sleep 0.2; done
 check "run-local has ended" bash -c "! kill -0 $runner 2>/dev/null"
+
+# ... and "make run" at once: TIME_WAIT sockets do not hold a port
+tw=$(awk -v p="$(printf ':%04X' "${ports[2]}")" '$4 == "06" && substr($2, length($2) - 4) == p' \
+	/proc/net/tcp /proc/net/tcp6 2>/dev/null | wc -l)
+check "the SMTP port has connections in TIME_WAIT after the stop ($tw)" test "$tw" -gt 0
+"$root/tools/run-local" > "$work/run2.out" 2>&1 &
+runner=$!
+for _ in $(seq 1 600); do
+	grep -q 'Postern is running' "$work/run2.out" && break
+	kill -0 "$runner" 2>/dev/null || break
+	sleep 0.2
+done
+check "make run right after make stop starts" grep -q 'Postern is running' "$work/run2.out"
+grep -q 'Postern is running' "$work/run2.out" || sed 's/^/# /' "$work/run2.out" | tail -5
+"$root/tools/run-local" --stop > "$work/stop2.out" 2>&1
+kill -TERM "$runner" 2>/dev/null
+for _ in $(seq 1 150); do kill -0 "$runner" 2>/dev/null || break; sleep 0.2; done
+check "the second run has ended" bash -c "! kill -0 $runner 2>/dev/null"
 for _ in $(seq 1 50); do pgrep -f "$var" >/dev/null || break; sleep 0.1; done
 left=$(pgrep -af "$var")
 [[ -n $left ]] && sed 's/^/# left: /' <<<"$left"

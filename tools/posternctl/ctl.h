@@ -7,6 +7,7 @@
 #define POSTERN_CTL_H
 
 int ctl_certs(int argc, char **argv);
+int ctl_roles(int argc, char **argv);
 int ctl_ping(int argc, char **argv);
 int ctl_lookup(int argc, char **argv);
 int ctl_key(int argc, char **argv);

@@ -11,6 +11,7 @@
  * run work without any environment.
  */
 #include <stdio.h>
+#include <stdlib.h>
 #include <unistd.h>
 
 #include <czmq.h>
@@ -22,7 +23,7 @@
 static char *cf_broker, *cf_cert, *cf_broker_cert;
 static long cf_timeout, cf_retries;
 static char def_timeout[32];
-static char def_cert[64], def_broker_cert[64];
+static char def_cert[4200], def_broker_cert[4200];
 
 static const pn_cfg_entry config[] = {
 	PN_CFG_STR("POSTERN_BROKER", "tcp://127.0.0.1:5555", &cf_broker,
@@ -38,9 +39,15 @@ static const pn_cfg_entry config[] = {
 	PN_CFG_END
 };
 
-/* default_cert - certs/NAME, or var/certs/NAME if only that exists */
+/* default_cert - $POSTERN_CERT_DIR/NAME; else certs/NAME, or var/certs/NAME if only that exists */
 static void default_cert(char *buf, size_t len, const char *name)
 {
+	const char *dir = getenv("POSTERN_CERT_DIR");
+
+	if (dir && *dir) {
+		snprintf(buf, len, "%s/%s", dir, name);
+		return;
+	}
 	snprintf(buf, len, "certs/%s", name);
 	if (access(buf, R_OK) == 0)
 		return;

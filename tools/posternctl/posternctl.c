@@ -2,7 +2,8 @@
  * NAME
  *	posternctl - Postern's command-line tool and reference publisher
  * SYNOPSIS
- *	posternctl certs DIR [NAME...]
+ *	posternctl certs DIR [NAME[:ROLE]...]
+ *	posternctl roles
  *	posternctl ping SERVICE
  *	posternctl lookup [--fresh] ADDR...
  *	posternctl key import FILE...
@@ -20,7 +21,11 @@
  * DESCRIPTION
  *	certs	generate the broker's and every client's CURVE certificates
  *		into DIR (kept if they exist), with DIR/allow/ holding the
- *		public certificates the broker admits.
+ *		public certificates the broker admits and, beside each,
+ *		NAME.role: the role it has on the bus (a program of Postern
+ *		has its own; any other client is given one as NAME:ROLE).
+ *	roles	print which role may call which operation of which service
+ *		(lib/src/roles.c), the table of docs/security.md.
  *	ping	ask a service for a pong through the broker.
  *	lookup	ask keylookup about addresses; one tab-separated line each:
  *		address, kind, fingerprint (or "-"), source - or for INVALID
@@ -55,7 +60,9 @@
  *	POSTERN_BROKER, POSTERN_CERT, POSTERN_BROKER_CERT,
  *	POSTERN_BUS_TIMEOUT_MS, POSTERN_BUS_RETRIES: as for every service
  *	(see lib/include/postern/service.h); POSTERN_CERT defaults to
- *	certs/posternctl.cert.
+ *	$POSTERN_CERT_DIR/posternctl.cert when POSTERN_CERT_DIR is set, else
+ *	certs/posternctl.cert (or var/certs/posternctl.cert if only that
+ *	exists). Its role on the bus is operator.
  * DIAGNOSTICS
  *	Exit 0 on success, 1 on failure (broker unreachable after the
  *	retries, refused request), 2 on bad arguments.
@@ -70,7 +77,8 @@ static const struct {
 	int (*run)(int argc, char **argv);
 	const char *usage;
 } commands[] = {
-	{ "certs", ctl_certs, "certs DIR [NAME...]   generate CURVE certificates" },
+	{ "certs", ctl_certs, "certs DIR [NAME[:ROLE]...]  generate CURVE certificates and roles" },
+	{ "roles", ctl_roles, "roles                 which role may call which operation" },
 	{ "ping", ctl_ping, "ping SERVICE          ping a service through the broker" },
 	{ "lookup", ctl_lookup, "lookup [--fresh] ADDR...  key lookup: KEY_FOUND, GUEST, NONE or INVALID" },
 	{ "send", ctl_send, "send --from A --to B [--pin] (--body T | --mime F) [--sent-copy F]  publish a send event" },

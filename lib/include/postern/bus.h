@@ -87,6 +87,14 @@ int pn_worker_recv(pn_worker *worker, long timeout_ms, uint8_t **body_r,
     size_t *len_r);
 void pn_worker_reply(pn_worker *worker, const void *body, size_t len);
 
+/*
+ * pn_worker_caller - who sent the request in hand, as the broker says in
+ * its envelope (mdp.h): the role ("-" for a certificate without one) and
+ * the certificate's name, each at most PN_MDP_CALLER_MAX bytes plus NUL.
+ * -1 when the envelope names nobody (a broker older than roles).
+ */
+int pn_worker_caller(const pn_worker *worker, char role_r[65], char name_r[65]);
+
 /* pn_worker_connected - heard from the broker within the liveness window */
 int pn_worker_connected(const pn_worker *worker);
 

@@ -12,6 +12,14 @@
  *   DISCONNECT [""] ["MDPW01"] [0x05]
  * On the broker's ROUTER every message is preceded by the peer identity.
  *
+ * [client] in REQUEST and REPLY is the envelope: opaque to a worker, which
+ * echoes it. The broker puts the caller in it (pn_mdp_envelope):
+ *   [0xC1] [n] [the client's routing id: n bytes] [role] [" "] [name]
+ * role is the caller's role from the allow-list ("-" for none), name its
+ * certificate's name. A worker older than this reads nothing in it and
+ * still answers; a broker older than this sends the bare routing id, in
+ * which pn_mdp_envelope_caller finds no caller.
+ *
  * These functions only build and check frames: no sockets, so the unit
  * tests can feed them garbage.
  */
@@ -32,6 +40,8 @@ enum {
 };
 
 #define PN_MDP_SERVICE_MAX 64    /* service names: [a-z0-9._-]{1,64} */
+#define PN_MDP_ENVELOPE_MAX 255  /* bytes of [client] */
+#define PN_MDP_CALLER_MAX 64     /* bytes of a caller's name */
 
 /* pn_mdp_service_valid - name is 1..64 chars of [a-z0-9._-] */
 int pn_mdp_service_valid(const char *name, size_t len);
@@ -56,5 +66,21 @@ zmsg_t *pn_mdp_worker_msg(int command, const char *service,
  */
 int pn_mdp_worker_parse(zmsg_t *msg, int *command_r, char **service_r,
     zframe_t **client_r, zframe_t **body_r);
+
+/*
+ * pn_mdp_envelope - new envelope for route (a routing id) and the caller's
+ * role and name (NULL: none). NULL if route is too long to fit.
+ */
+zframe_t *pn_mdp_envelope(zframe_t *route, const char *role, const char *name);
+/* pn_mdp_envelope_route - the routing id inside an envelope (new frame), or NULL */
+zframe_t *pn_mdp_envelope_route(zframe_t *envelope);
+/*
+ * pn_mdp_envelope_caller - the caller's role and name (NUL-terminated,
+ * at most PN_MDP_CALLER_MAX bytes each) from an envelope; -1 if it holds
+ * none (a broker older than this, or garbage). A role of "-" is a caller
+ * the allow-list gives no role.
+ */
+int pn_mdp_envelope_caller(zframe_t *envelope, char role_r[PN_MDP_CALLER_MAX + 1],
+    char name_r[PN_MDP_CALLER_MAX + 1]);
 
 #endif

@@ -7,7 +7,9 @@
  *   - logging, SIGTERM/SIGINT (finish the request in flight, leave the
  *     broker, exit 0);
  *   - the MDP worker loop over CURVE: each request is unpacked into a
- *     fresh pool, dispatched on its oneof case to the handler, the reply
+ *     fresh pool, its caller's role checked against the operation's
+ *     declared roles (roles.h; STATUS_PERM if not allowed), dispatched on
+ *     its oneof case to the handler, the reply
  *     packed and sent; a malformed request or an unknown operation gets an
  *     error reply and a warning, never a crash;
  *   - the health port (/healthz, /readyz, /metrics) with per-operation
@@ -16,14 +18,17 @@
  * Common environment (every service):
  *   POSTERN_BROKER            tcp://127.0.0.1:5555  (several: comma-separated, up to 8;
  *                             a worker registers with each, a client tries them in turn)
- *   POSTERN_CERT              certs/<service>.cert   (and <file>_secret)
+ *   POSTERN_CERT_DIR          certs   (where POSTERN_CERT is by default)
+ *   POSTERN_CERT              <POSTERN_CERT_DIR>/<service>.cert   (and <file>_secret)
  *   POSTERN_BROKER_CERT       certs/broker.cert
  *   POSTERN_BUS_TIMEOUT_MS    5000 (100..600000)   client reply timeout per try
  *   POSTERN_BUS_RETRIES       3 (1..100)
  *   POSTERN_HEARTBEAT_MS      1000 (100..60000)
  *   POSTERN_HEARTBEAT_LIVENESS 3 (1..100)
  *   POSTERN_MAX_MESSAGE       67108864 (1024..1073741824) bytes
- *   POSTERN_HEALTH_LISTEN     127.0.0.1:<per-service port>, port 0 = off
+ *   POSTERN_HEALTH_LISTEN     127.0.0.1:<per-service port>, port 0 = off; a one-shot
+ *                             run (a flag with no_worker: --once, --dry-run) opens
+ *                             none unless this is set
  *   POSTERN_LOG_LEVEL         info (debug|info|warn|error)
  *   POSTERN_WATCHDOG_WARN_MS  10000 (100..86400000)  a handler this slow is logged
  *   POSTERN_WATCHDOG_FAIL_MS  60000 (0..86400000)    ... and fails /healthz (0 = never)
