@@ -77,6 +77,12 @@ static const rule mailstore_rules[] = {
 	{ MS(PRUNE_AUDIT), REAP },
 	{ MS(CLAIM_RECEIPTS), SVC },
 	{ MS(COMPLETE_RECEIPT), SVC },
+	{ MS(REVOKE_MESSAGES), SVC },
+	{ MS(EXPIRE_MESSAGES), REAP },
+	{ MS(LIST_MAILBOXES), OPER },
+	{ MS(INSPECT_MAILBOX), OPER },
+	{ MS(LOCK_MAILBOX), OPER },
+	{ MS(PURGE_MAILBOX), OPER },
 	{ 0, 0 }
 };
 
@@ -87,6 +93,7 @@ static const rule provision_rules[] = {
 	{ PV(PIN_QUERY), PUB | OPER },
 	{ PV(PIN_VERIFY), WEB },
 	{ PV(REISSUE), OPER },
+	{ PV(REVOKE), PUB | OPER },   /* the composer API is a publisher, posternctl the operator */
 	{ 0, 0 }
 };
 
