@@ -237,6 +237,7 @@ void web_mail_pack(const web_mail *m, web_buf *out)
 	put_list(out, m->from_list, m->n_from);
 	put_list(out, m->reply_to_list, m->n_reply_to);
 	put_list(out, m->cc_list, m->n_cc);
+	put_n(out, (uint64_t)m->date_unix);
 }
 
 /* A reader over packed bytes; bad once anything did not fit. */
@@ -317,6 +318,7 @@ int web_mail_unpack(const void *data, size_t len, web_mail *m)
 	m->from_list = get_list(&u, 100, &m->n_from);
 	m->reply_to_list = get_list(&u, 100, &m->n_reply_to);
 	m->cc_list = get_list(&u, 100, &m->n_cc);
+	m->date_unix = (long long)get_n(&u, SIZE_MAX);
 	/* the fields pn_mime_read never leaves NULL */
 	if (u.bad || u.off != len || !m->from || !m->to || !m->cc || !m->subject || !m->date ||
 	    !m->text) {

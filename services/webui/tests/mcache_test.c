@@ -174,6 +174,7 @@ static void test_pack(void **state)
 	static const char mime[] =
 	    "From: \"Alice\" <alice@example.org>\r\nTo: bob@example.net\r\nCc: c@example.org\r\n"
 	    "Reply-To: r@example.org\r\nSubject: Quarterly <report>\r\nMessage-ID: <m1@example.org>\r\n"
+	    "Date: Thu, 03 Dec 2026 15:04:05 +0100\r\n"
 	    "MIME-Version: 1.0\r\nContent-Type: multipart/mixed; boundary=\"b\"\r\n\r\n"
 	    "--b\r\nContent-Type: text/plain; charset=utf-8\r\n\r\nsecret body text\r\n"
 	    "--b\r\nContent-Type: application/octet-stream; name=\"x.bin\"\r\n"
@@ -193,6 +194,10 @@ static void test_pack(void **state)
 	assert_string_equal(u.text, m.text);
 	assert_null(u.html);
 	assert_string_equal(u.message_id, m.message_id);
+	/* the parsed Date too: the read view shows it in the reader's language and zone */
+	assert_string_equal(u.date, m.date);
+	assert_true(m.date_unix == 1796306645LL);
+	assert_true(u.date_unix == m.date_unix);
 	assert_int_equal(u.n_att, 1);
 	assert_string_equal(u.att[0].filename, "x.bin");
 	assert_int_equal(u.att[0].len, 6);
