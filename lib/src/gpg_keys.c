@@ -628,6 +628,14 @@ done:
 	return rc;
 }
 
+/* pn_gpg_hold_secret - the keyring holds this blob's copy of its key */
+pn_err pn_gpg_hold_secret(pn_gpg *gpg, const void *seckey, size_t seckey_len)
+{
+	memo *m;
+
+	return ensure_key(gpg, seckey, seckey_len, 1, &m);
+}
+
 /*
  * pn_gpg_decrypt - decrypt with the given protected secret key; if the key
  * this handle imported has gone from the keyring, import it and try again.

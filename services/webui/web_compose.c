@@ -260,7 +260,7 @@ done:
 }
 
 /* web_compose_pgp - the plaintext message, its body sealed (RFC 3156) */
-pn_err web_compose_pgp(const char *homedir, const void *plain, size_t plain_len,
+pn_err web_compose_pgp(pn_gpg *gpg, const char *homedir, const void *plain, size_t plain_len,
     const void *seckey, size_t seckey_len, const char *passphrase,
     const pn_buf *pubkeys, size_t n_pub, pn_buf *out_r)
 {
@@ -274,6 +274,8 @@ pn_err web_compose_pgp(const char *homedir, const void *plain, size_t plain_len,
 	out_r->len = 0;
 	if (n_pub == 0)
 		return PN_ERR_PARAMS;
+	if ((err = pn_gpg_hold_secret(gpg, seckey, seckey_len)) != PN_OK)
+		return err;
 	if (!(entity = pn_mime_pgp_entity(plain, plain_len, 0, &len, &why)))
 		return PN_ERR_PARAMS;
 	err = sign_encrypt(homedir, (const char *)entity, len, seckey, seckey_len, passphrase,

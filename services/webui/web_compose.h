@@ -34,10 +34,13 @@ char *web_compose_body(const char *text, const web_mail *orig);
  * pn_mime_compose renders it) with its body signed by the secret key
  * (armored, protected by passphrase) and encrypted to every public key
  * (armored), as RFC 3156 multipart/encrypted; the headers stay. Runs in
- * the GnuPG home homedir (the thread's fast one). PN_ERR_PERM if the
- * passphrase is wrong, PN_ERR_PARAMS if a key is unusable.
+ * the GnuPG home homedir (the thread's fast one), whose handle gpg first
+ * makes the keyring hold this blob's copy of the secret key: another
+ * session of the same mailbox may have left its own there, under its own
+ * passphrase. PN_ERR_PERM if the passphrase is wrong, PN_ERR_PARAMS if a
+ * key is unusable.
  */
-pn_err web_compose_pgp(const char *homedir, const void *plain, size_t plain_len,
+pn_err web_compose_pgp(pn_gpg *gpg, const char *homedir, const void *plain, size_t plain_len,
     const void *seckey, size_t seckey_len, const char *passphrase,
     const pn_buf *pubkeys, size_t n_pub, pn_buf *out_r);
 

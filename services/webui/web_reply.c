@@ -356,8 +356,8 @@ int web_reply_post(web_req *rq)
 	}
 	web_gpg_fast_dir(rq->t, dir, sizeof(dir));
 	web_sess_pass(rq->sess.c, spass);
-	err = web_compose_pgp(dir, plain, plain_len, rq->sess.key.data, rq->sess.key.len, spass,
-	    keys, n, &sealed);
+	err = web_compose_pgp(web_gpg_fast(rq->t), dir, plain, plain_len, rq->sess.key.data,
+	    rq->sess.key.len, spass, keys, n, &sealed);
 	sodium_memzero(spass, sizeof(spass));
 	if (err != PN_OK) {
 		rc = reply_notice(rq, err == PN_ERR_TEMP ? 503 : 500, id, TXT->reply_failed_title,

@@ -134,6 +134,17 @@ pn_err pn_gpg_decrypt(pn_gpg *gpg, const void *seckey, size_t seckey_len,
     pn_buf *plain_r);
 
 /*
+ * pn_gpg_hold_secret - make the keyring hold the secret key (armored) under
+ * this blob's own protection, as pn_gpg_decrypt does before it decrypts: a
+ * copy of the same key imported earlier from another blob (another
+ * session's, under another passphrase) is removed first, because gpg keeps
+ * the protection it has and an import of the same key changes nothing. For
+ * a caller that then hands the home to GnuPG itself, as the reply signer
+ * does. PN_ERR_PARAMS if the blob holds no secret key.
+ */
+pn_err pn_gpg_hold_secret(pn_gpg *gpg, const void *seckey, size_t seckey_len);
+
+/*
  * pn_gpg_passwd - re-protect a secret key (armored) from old to new
  * passphrase (old may be "" for an unprotected key); returns the newly
  * protected armored secret key, checked to carry secret material for every
