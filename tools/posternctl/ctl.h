@@ -61,4 +61,19 @@ int ctl_print_outcome(const Postern__V1__Outcome *o);
 int ctl_token_from(const char *cmd, const ProtobufCBinaryData *challenge, char token[44]);
 int ctl_confirm(const char *cmd, int yes, const char *what);
 
+/*
+ * ctl_opts.c: a subcommand's options as a table, ended by { NULL }.
+ * ctl_opts_parse - argv[1..argc) by opts: each named option sets *value
+ *	to the argument after it, or *flag to 1. 0 when every argument was
+ *	one of them, 1 for -h or --help (the caller prints its synopsis),
+ *	-1 with a message for anything else or a value missing.
+ */
+typedef struct ctl_opt {
+	const char *name;       /* "--sender" */
+	const char **value;     /* takes the next argument; or */
+	int *flag;              /* set when present */
+} ctl_opt;
+
+int ctl_opts_parse(const char *cmd, int argc, char **argv, const ctl_opt *opts);
+
 #endif

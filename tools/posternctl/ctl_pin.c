@@ -14,7 +14,6 @@
  * on bad arguments.
  */
 #include <stdio.h>
-#include <string.h>
 
 #include <czmq.h>
 #include <gpgme.h>
@@ -109,20 +108,15 @@ int ctl_pin(int argc, char **argv)
 	int status = 1;
 	pn_err rc;
 
-	for (int i = 1; i < argc; i++) {
-		if (!strcmp(argv[i], "-h") || !strcmp(argv[i], "--help"))
-			return pin_usage(stdout);
-		if (!strcmp(argv[i], "--sender") && i + 1 < argc)
-			sender = argv[++i];
-		else if (!strcmp(argv[i], "--recipient") && i + 1 < argc)
-			recipient = argv[++i];
-		else {
-			fprintf(stderr, "posternctl pin: unexpected argument \"%s\"\n", argv[i]);
-			return pin_usage(stderr);
-		}
-	}
-	if (!sender || !recipient)
-		return pin_usage(stderr);
+	const ctl_opt opts[] = {
+		{ "--sender", &sender, NULL },
+		{ "--recipient", &recipient, NULL },
+		{ NULL, NULL, NULL }
+	};
+	int parsed = ctl_opts_parse("pin", argc, argv, opts);
+
+	if (parsed != 0 || !sender || !recipient)
+		return pin_usage(parsed == 1 ? stdout : stderr);
 	if (!(client = ctl_client("pin", 5000, &status)))
 		return status;
 	q.sender = (char *)sender;

@@ -16,7 +16,6 @@
  * Exit 0 when re-issued, 1 on a refusal or failure, 2 on bad arguments.
  */
 #include <stdio.h>
-#include <string.h>
 
 #include "ctl.h"
 #include "postern/bus.h"
@@ -43,24 +42,20 @@ int ctl_reissue(int argc, char **argv)
 	int status = 1;
 	pn_err rc;
 
-	for (int i = 1; i < argc; i++) {
-		if (!strcmp(argv[i], "-h") || !strcmp(argv[i], "--help"))
-			return reissue_usage(stdout);
-		if (!strcmp(argv[i], "--sender") && i + 1 < argc)
-			sender = argv[++i];
-		else if (!strcmp(argv[i], "--recipient") && i + 1 < argc)
-			recipient = argv[++i];
-		else if (!strcmp(argv[i], "--pin"))
-			rq.with_pin = 1;
-		else if (!strcmp(argv[i], "--operator"))
-			rq.as_operator = 1;
-		else {
-			fprintf(stderr, "posternctl reissue: unexpected argument \"%s\"\n", argv[i]);
-			return reissue_usage(stderr);
-		}
-	}
-	if (!recipient || (!sender) == !rq.as_operator)
-		return reissue_usage(stderr);
+	int with_pin = 0, as_operator = 0;
+	const ctl_opt opts[] = {
+		{ "--sender", &sender, NULL },
+		{ "--recipient", &recipient, NULL },
+		{ "--pin", NULL, &with_pin },
+		{ "--operator", NULL, &as_operator },
+		{ NULL, NULL, NULL }
+	};
+	int parsed = ctl_opts_parse("reissue", argc, argv, opts);
+
+	if (parsed != 0 || !recipient || (!sender) == !as_operator)
+		return reissue_usage(parsed == 1 ? stdout : stderr);
+	rq.with_pin = with_pin;
+	rq.as_operator = as_operator;
 	if (!(client = ctl_client("reissue", 30000, &status)))
 		return status;
 	rq.sender = (char *)(sender ? sender : "");

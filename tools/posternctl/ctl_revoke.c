@@ -16,7 +16,6 @@
  * Exit 0 when withdrawn, 1 on a refusal or failure, 2 on bad arguments.
  */
 #include <stdio.h>
-#include <string.h>
 #include <time.h>
 
 #include "ctl.h"
@@ -59,24 +58,19 @@ int ctl_revoke(int argc, char **argv)
 	int status = 1;
 	pn_err rc;
 
-	for (int i = 1; i < argc; i++) {
-		if (!strcmp(argv[i], "-h") || !strcmp(argv[i], "--help"))
-			return revoke_usage(stdout);
-		if (!strcmp(argv[i], "--sender") && i + 1 < argc)
-			sender = argv[++i];
-		else if (!strcmp(argv[i], "--event") && i + 1 < argc)
-			event = argv[++i];
-		else if (!strcmp(argv[i], "--recipient") && i + 1 < argc)
-			recipient = argv[++i];
-		else if (!strcmp(argv[i], "--operator"))
-			rq.as_operator = 1;
-		else {
-			fprintf(stderr, "posternctl revoke: unexpected argument \"%s\"\n", argv[i]);
-			return revoke_usage(stderr);
-		}
-	}
-	if (!event || (!sender) == !rq.as_operator)
-		return revoke_usage(stderr);
+	int as_operator = 0;
+	const ctl_opt opts[] = {
+		{ "--sender", &sender, NULL },
+		{ "--event", &event, NULL },
+		{ "--recipient", &recipient, NULL },
+		{ "--operator", NULL, &as_operator },
+		{ NULL, NULL, NULL }
+	};
+	int parsed = ctl_opts_parse("revoke", argc, argv, opts);
+
+	if (parsed != 0 || !event || (!sender) == !as_operator)
+		return revoke_usage(parsed == 1 ? stdout : stderr);
+	rq.as_operator = as_operator;
 	if (!(client = ctl_client("revoke", 30000, &status)))
 		return status;
 	rq.sender = (char *)(sender ? sender : "");
