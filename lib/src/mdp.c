@@ -58,20 +58,29 @@ static char *service_frame(zframe_t *frame)
 	return pn_strndup((const char *)zframe_data(frame), zframe_size(frame));
 }
 
-/* pn_mdp_client_request - new [""][MDPC01][service][body] */
-zmsg_t *pn_mdp_client_request(const char *service, const void *body, size_t len)
+/* pn_mdp_client_head - new [""][MDPC01][service] */
+zmsg_t *pn_mdp_client_head(const char *service)
 {
 	zmsg_t *msg;
 
 	if (!service || !pn_mdp_service_valid(service, strlen(service)))
 		return NULL;
-	if (!body && len)
-		return NULL;
 	msg = zmsg_new();
 	zmsg_addmem(msg, "", 0);
 	zmsg_addstr(msg, PN_MDPC);
 	zmsg_addstr(msg, service);
-	zmsg_addmem(msg, body, len);
+	return msg;
+}
+
+/* pn_mdp_client_request - new [""][MDPC01][service][body] */
+zmsg_t *pn_mdp_client_request(const char *service, const void *body, size_t len)
+{
+	zmsg_t *msg;
+
+	if (!body && len)
+		return NULL;
+	if ((msg = pn_mdp_client_head(service)))
+		zmsg_addmem(msg, body, len);
 	return msg;
 }
 
@@ -102,9 +111,8 @@ int pn_mdp_client_parse(zmsg_t *msg, char **service_r, zframe_t **body_r)
 	return 0;
 }
 
-/* pn_mdp_worker_msg - new [""][MDPW01][command][...] */
-zmsg_t *pn_mdp_worker_msg(int command, const char *service,
-    zframe_t *client, const void *body, size_t len)
+/* pn_mdp_worker_head - new [""][MDPW01][command][...] without a body */
+zmsg_t *pn_mdp_worker_head(int command, const char *service, zframe_t *client)
 {
 	zmsg_t *msg;
 	unsigned char cmd = (unsigned char)command;
@@ -116,7 +124,7 @@ zmsg_t *pn_mdp_worker_msg(int command, const char *service,
 		break;
 	case PN_MDPW_REQUEST:
 	case PN_MDPW_REPLY:
-		if (!client || zframe_size(client) == 0 || (!body && len))
+		if (!client || zframe_size(client) == 0)
 			return NULL;
 		break;
 	case PN_MDPW_HEARTBEAT:
@@ -134,8 +142,21 @@ zmsg_t *pn_mdp_worker_msg(int command, const char *service,
 	} else if (command == PN_MDPW_REQUEST || command == PN_MDPW_REPLY) {
 		zmsg_addmem(msg, zframe_data(client), zframe_size(client));
 		zmsg_addmem(msg, "", 0);
-		zmsg_addmem(msg, body, len);
 	}
+	return msg;
+}
+
+/* pn_mdp_worker_msg - new [""][MDPW01][command][...] */
+zmsg_t *pn_mdp_worker_msg(int command, const char *service,
+    zframe_t *client, const void *body, size_t len)
+{
+	zmsg_t *msg;
+
+	if (!body && len)
+		return NULL;
+	if ((msg = pn_mdp_worker_head(command, service, client)) &&
+	    (command == PN_MDPW_REQUEST || command == PN_MDPW_REPLY))
+		zmsg_addmem(msg, body, len);
 	return msg;
 }
 

@@ -127,11 +127,16 @@ static void drop(brk_limit *l, const char *reason, const char *what, const char 
 
 /* ---- sending ---- */
 
-/* send_to - send identity + frames of msg on the ROUTER; destroys msg */
-static int send_to(brk_broker *b, zframe_t *address, zmsg_t **msg)
+/*
+ * send_to - send identity + frames of msg on the ROUTER, then body (when
+ * not NULL) as the last frame; destroys msg. The body is sent as a shared
+ * reference to its data, not a copy (ZFRAME_REUSE), and stays the
+ * caller's: a request of 10 MB crosses the broker without being copied.
+ */
+static int send_to(brk_broker *b, zframe_t *address, zmsg_t **msg, zframe_t *body)
 {
 	void *h = zsock_resolve(b->router);
-	size_t n = zmsg_size(*msg), i = 0;
+	size_t n = zmsg_size(*msg) + (body != NULL), i = 0;
 	int rc = 0;
 
 	if (zmq_send(h, zframe_data(address), zframe_size(address), ZMQ_SNDMORE) < 0) {
@@ -144,32 +149,35 @@ static int send_to(brk_broker *b, zframe_t *address, zmsg_t **msg)
 				rc = -1;
 				break;
 			}
+		if (rc == 0 && body && zframe_send(&body, h, ZFRAME_REUSE) < 0)
+			rc = -1;
 	}
 	zmsg_destroy(msg);
 	return rc;
 }
 
-/* send_worker - a worker command to address; 0 or -1 (peer gone) */
+/* send_worker - a worker command (body optional) to address; 0 or -1 (peer gone) */
 static int send_worker(brk_broker *b, zframe_t *address, int command,
     zframe_t *client, zframe_t *body)
 {
-	zmsg_t *msg = pn_mdp_worker_msg(command, NULL, client,
-	    body ? zframe_data(body) : NULL, body ? zframe_size(body) : 0);
+	zmsg_t *msg = pn_mdp_worker_head(command, NULL, client);
 
-	if (!msg)
+	if (!msg || (command == PN_MDPW_REQUEST && !body)) {
+		zmsg_destroy(&msg);
 		return -1;
-	return send_to(b, address, &msg);
+	}
+	return send_to(b, address, &msg, body);
 }
 
-/* send_client - [client][""][MDPC01][service][body]; 0 or -1 */
-static int send_client(brk_broker *b, zframe_t *client, const char *service,
-    const void *body, size_t len)
+/* send_client_frame - [client][""][MDPC01][service][body]; 0 or -1 */
+static int send_client_frame(brk_broker *b, zframe_t *client, const char *service,
+    zframe_t *body)
 {
-	zmsg_t *msg = pn_mdp_client_request(service, body, len);
+	zmsg_t *msg = pn_mdp_client_head(service);
 
 	if (!msg)
 		return -1;
-	if (send_to(b, client, &msg) < 0) {
+	if (send_to(b, client, &msg, body) < 0) {
 		if (limit_ok(&b->lim_unreach))
 			pn_debug("msg=\"client gone, reply dropped\" service=%s", service);
 		pn_metrics_add("postern_broker_dropped_total{reason=\"client_gone\"}",
@@ -177,6 +185,17 @@ static int send_client(brk_broker *b, zframe_t *client, const char *service,
 		return -1;
 	}
 	return 0;
+}
+
+/* send_client - the same with the body as bytes */
+static int send_client(brk_broker *b, zframe_t *client, const char *service,
+    const void *body, size_t len)
+{
+	zframe_t *f = zframe_new(body, len);
+	int rc = send_client_frame(b, client, service, f);
+
+	zframe_destroy(&f);
+	return rc;
 }
 
 /* send_error - answer a client with a packed ErrorReply */
@@ -396,8 +415,7 @@ static void worker_msg(brk_broker *b, zframe_t *address, zmsg_t *msg)
 			zframe_t *route = pn_mdp_envelope_route(client);
 
 			if (route)
-				send_client(b, route, w->service->name, zframe_data(body),
-				    zframe_size(body));
+				send_client_frame(b, route, w->service->name, body);
 			zframe_destroy(&route);
 		}
 		worker_idle(b, w);
@@ -501,7 +519,8 @@ static void client_msg(brk_broker *b, zframe_t *address, zmsg_t *msg,
 	r = pn_calloc(1, sizeof(*r));
 	r->client = zframe_dup(address);
 	r->envelope = envelope;
-	r->body = zframe_dup(body);
+	zmsg_remove(msg, body);             /* kept as it came: no copy */
+	r->body = body;
 	r->queued = now_ms();
 	b->queued_bytes += zframe_size(body);
 	zlist_append(s->requests, r);
@@ -514,25 +533,28 @@ done:
 
 /*
  * recv_bounded - one message, at most BRK_FRAMES_MAX frames and max bytes;
- * caller gets the certificate name and role ZAP gave its connection
+ * caller gets the certificate name and role ZAP gave its connection. The
+ * frames are kept as they came (zframe_recv), not copied; a frame past a
+ * bound is read and dropped.
  */
 static zmsg_t *recv_bounded(brk_broker *b, int *bad_r, size_t *total_r,
     brk_caller *caller)
 {
 	void *h = zsock_resolve(b->router);
-	zmsg_t *msg = zmsg_new();
+	zmsg_t *msg;
 	size_t total = 0, frames = 0;
-	int more = 1, first = 1;
+	int more = 1;
 
 	*bad_r = 0;
 	caller->name[0] = caller->role[0] = '\0';
+	if (!(zsock_events(b->router) & ZMQ_POLLIN))
+		return NULL;            /* nothing waiting: zframe_recv would block */
+	msg = zmsg_new();
 	while (more) {
-		zmq_msg_t part;
+		zframe_t *part = zframe_recv(h);
 
-		zmq_msg_init(&part);
-		if (zmq_msg_recv(&part, h, first ? ZMQ_DONTWAIT : 0) < 0) {
-			zmq_msg_close(&part);
-			if (first) {
+		if (!part) {
+			if (frames == 0) {
 				zmsg_destroy(&msg);
 				return NULL;
 			}
@@ -541,22 +563,22 @@ static zmsg_t *recv_bounded(brk_broker *b, int *bad_r, size_t *total_r,
 		}
 		if (frames == 1) {
 			/* the peer's first frame: the routing id the ROUTER adds has no metadata */
-			const char *name = zmq_msg_gets(&part, "User-Id");
-			const char *role = zmq_msg_gets(&part, "Role");
+			const char *name = zframe_meta(part, "User-Id");
+			const char *role = zframe_meta(part, "Role");
 
 			snprintf(caller->name, sizeof(caller->name), "%s", name ? name : "");
 			snprintf(caller->role, sizeof(caller->role), "%s", role ? role : "");
 		}
-		first = 0;
-		total += zmq_msg_size(&part);
-		more = zmq_msg_more(&part);
+		total += zframe_size(part);
+		more = zframe_more(part);
 		if (++frames > BRK_FRAMES_MAX + 1)
 			*bad_r = *bad_r ? *bad_r : 1;
 		else if (total > (size_t)b->cfg.max_message)
 			*bad_r = 2;
+		if (*bad_r)
+			zframe_destroy(&part);
 		else
-			zmsg_addmem(msg, zmq_msg_data(&part), zmq_msg_size(&part));
-		zmq_msg_close(&part);
+			zmsg_append(msg, &part);
 	}
 	*total_r = total;
 	return msg;

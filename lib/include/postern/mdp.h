@@ -58,6 +58,14 @@ int pn_mdp_client_parse(zmsg_t *msg, char **service_r, zframe_t **body_r);
 /* pn_mdp_worker_msg - new [""][MDPW01][command][...] with optional parts */
 zmsg_t *pn_mdp_worker_msg(int command, const char *service,
     zframe_t *client, const void *body, size_t len);
+
+/*
+ * pn_mdp_client_head, pn_mdp_worker_head - the same messages without their
+ * body frame, for a sender that sends a body frame it holds already: the
+ * broker forwards a body as the frame it came in, never copied.
+ */
+zmsg_t *pn_mdp_client_head(const char *service);
+zmsg_t *pn_mdp_worker_head(int command, const char *service, zframe_t *client);
 /*
  * pn_mdp_worker_parse - check a worker-protocol message (without routing
  * identity): sets command; for READY service_r (caller frees); for
