@@ -73,7 +73,8 @@ struct pn_gpg {
 	found *found;                /* PN_GPG_FIND_SLOTS, allocated on first use */
 	unsigned long found_stamp[5];   /* the keyring file they were read from */
 	char *homedir;
-	assuan_context_t srv;        /* "gpg --server" for encryption, or NULL */
+	assuan_context_t srv[2];     /* "gpg --server" for encryption, armored [1] or
+	                                binary [0] output (started on first use), or NULL */
 	char *agent_sock;            /* the agent's socket, asked once (gpgconf) */
 	int srv_fails;               /* failed starts; PN_GPG_SRV_TRIES = off */
 	unsigned long added;         /* keys imported new into the keyring (pn_gpg_keys_added) */
@@ -133,8 +134,11 @@ int gpg_agent_delete_grips(pn_gpg *gpg, char (*grips)[PN_GPG_GRIP_LEN + 1], int 
 
 /* gpg_server_stop - end the server process, if one runs */
 void gpg_server_stop(pn_gpg *gpg);
-/* gpg_server_encrypt - encrypt to keyring key fpr through the server; PN_ERR_TEMP: use GPGME */
-pn_err gpg_server_encrypt(pn_gpg *gpg, const char *fpr, const void *plain,
+/*
+ * gpg_server_encrypt - encrypt to keyring key fpr through the server,
+ * armored or binary; PN_ERR_TEMP: use GPGME
+ */
+pn_err gpg_server_encrypt(pn_gpg *gpg, int armored, const char *fpr, const void *plain,
     size_t plain_len, sink *s);
 
 /* ---- keys in the keyring (gpg_keys.c) ---- */

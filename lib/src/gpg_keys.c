@@ -454,8 +454,8 @@ pn_err pn_gpg_import_public(pn_gpg *gpg, const void *key, size_t len, char **fpr
 	return import_one(gpg, key, len, 1, fpr_r);
 }
 
-/* encrypt_once - ensure the key is in the keyring and encrypt to it */
-static pn_err encrypt_once(pn_gpg *gpg, const void *pubkey, size_t pubkey_len,
+/* encrypt_once - ensure the key is in the keyring and encrypt to it, armored or binary */
+static pn_err encrypt_once(pn_gpg *gpg, int armored, const void *pubkey, size_t pubkey_len,
     const void *plain, size_t plain_len, pn_buf *cipher_r, char *fpr_r)
 {
 	gpgme_data_t in = NULL, out = NULL;
@@ -474,7 +474,7 @@ static pn_err encrypt_once(pn_gpg *gpg, const void *pubkey, size_t pubkey_len,
 	snprintf(fpr_r, PN_GPG_FPR_MAX, "%s", m->fpr);
 	memset(&s, 0, sizeof(s));
 	s.max = PN_GPG_MAX_OUTPUT;
-	if ((rc = gpg_server_encrypt(gpg, recp, plain, plain_len, &s)) != PN_ERR_TEMP) {
+	if ((rc = gpg_server_encrypt(gpg, armored, recp, plain, plain_len, &s)) != PN_ERR_TEMP) {
 		if (rc == PN_OK)
 			gpg_sink_take(&s, cipher_r);
 		goto done;
@@ -485,8 +485,10 @@ static pn_err encrypt_once(pn_gpg *gpg, const void *pubkey, size_t pubkey_len,
 	if ((err = gpg_sink_open(&s, &out)) != 0)
 		goto fail;
 	gpg_pass_set(gpg, NULL);
+	gpgme_set_armor(gpg->ctx, armored);
 	err = gpgme_op_encrypt_ext(gpg->ctx, NULL, recp,
 	    GPGME_ENCRYPT_ALWAYS_TRUST | GPGME_ENCRYPT_NO_COMPRESS, in, out);
+	gpgme_set_armor(gpg->ctx, 1);
 	res = gpgme_op_encrypt_result(gpg->ctx);
 	if (res && res->invalid_recipients) {
 		rc = PN_ERR_PARAMS;
@@ -508,21 +510,37 @@ done:
 }
 
 /*
- * pn_gpg_encrypt - encrypt to one public key, armored, uncompressed. If
- * the key this handle imported earlier has gone from the keyring (removed
- * by another user of the homedir), it is imported again and tried once more.
+ * encrypt - encrypt to one public key, uncompressed. If the key this
+ * handle imported earlier has gone from the keyring (removed by another
+ * user of the homedir), it is imported again and tried once more.
  */
-pn_err pn_gpg_encrypt(pn_gpg *gpg, const void *pubkey, size_t pubkey_len,
+static pn_err encrypt(pn_gpg *gpg, int armored, const void *pubkey, size_t pubkey_len,
     const void *plain, size_t plain_len, pn_buf *cipher_r)
 {
 	char fpr[PN_GPG_FPR_MAX] = "";
-	pn_err rc = encrypt_once(gpg, pubkey, pubkey_len, plain, plain_len, cipher_r, fpr);
+	pn_err rc = encrypt_once(gpg, armored, pubkey, pubkey_len, plain, plain_len, cipher_r,
+	    fpr);
 
 	if (rc == PN_ERR_PARAMS && fpr[0] && !pn_gpg_key_usable(gpg, fpr)) {
 		memo_forget(gpg, fpr);
-		rc = encrypt_once(gpg, pubkey, pubkey_len, plain, plain_len, cipher_r, fpr);
+		rc = encrypt_once(gpg, armored, pubkey, pubkey_len, plain, plain_len, cipher_r,
+		    fpr);
 	}
 	return rc;
+}
+
+/* pn_gpg_encrypt - encrypt to one public key, armored */
+pn_err pn_gpg_encrypt(pn_gpg *gpg, const void *pubkey, size_t pubkey_len,
+    const void *plain, size_t plain_len, pn_buf *cipher_r)
+{
+	return encrypt(gpg, 1, pubkey, pubkey_len, plain, plain_len, cipher_r);
+}
+
+/* pn_gpg_encrypt_binary - encrypt to one public key, binary OpenPGP */
+pn_err pn_gpg_encrypt_binary(pn_gpg *gpg, const void *pubkey, size_t pubkey_len,
+    const void *plain, size_t plain_len, pn_buf *cipher_r)
+{
+	return encrypt(gpg, 0, pubkey, pubkey_len, plain, plain_len, cipher_r);
 }
 
 /* gpg_key_usable - valid, unexpired, unrevoked, with such an encryption subkey */

@@ -12,7 +12,10 @@
  * recipient it refuses, a dead process) falls back to the GPGME path for
  * that call (gpg_keys.c, encrypt_once), which is the reference behaviour
  * and maps the errors; the server is restarted on the next call, and
- * given up for the handle after PN_GPG_SRV_TRIES failed starts.
+ * given up for the handle after PN_GPG_SRV_TRIES failed starts. gpg's
+ * server has no per-command armor switch, so a handle that asks for both
+ * kinds of output runs two: armored (mail, PINs, receipts) and binary
+ * (stored messages, a quarter smaller on every hop after).
  * POSTERN_GPG_NO_SERVER=1 turns it off.
  */
 #include <errno.h>
@@ -34,34 +37,41 @@
 
 #define PN_GPG_SRV_TRIES 3          /* failed "gpg --server" starts before giving up */
 
-/* gpg_server_stop - end the server process (BYE, then wait for it) */
-void gpg_server_stop(pn_gpg *gpg)
+/* srv_stop - end one server process (BYE, then wait for it) */
+static void srv_stop(pn_gpg *gpg, int armored)
 {
-	if (gpg->srv)
-		assuan_release(gpg->srv);
-	gpg->srv = NULL;
+	if (gpg->srv[armored])
+		assuan_release(gpg->srv[armored]);
+	gpg->srv[armored] = NULL;
 }
 
-/* srv_start - a running server for this homedir, or -1 (use GPGME) */
-static int srv_start(pn_gpg *gpg)
+/* gpg_server_stop - end the server processes */
+void gpg_server_stop(pn_gpg *gpg)
+{
+	srv_stop(gpg, 0);
+	srv_stop(gpg, 1);
+}
+
+/* srv_start - a running server (armored or binary) for this homedir, or -1 (use GPGME) */
+static int srv_start(pn_gpg *gpg, int armored)
 {
 	static const char *const off = "POSTERN_GPG_NO_SERVER";
 	const char *file, *env = getenv(off);
 	assuan_fd_t keep[] = { ASSUAN_INVALID_FD };
 	gpg_error_t err;
 
-	if (gpg->srv)
+	if (gpg->srv[armored])
 		return 0;
 	if (gpg->srv_fails >= PN_GPG_SRV_TRIES || (env && *env && strcmp(env, "0")))
 		return -1;
 	file = gpg_program(gpg);
 	const char *argv[] = { "gpg", "--homedir", gpg->homedir, "--server", "--batch",
-		"--no-tty", "--no-greeting", "--armor", "--trust-model", "always",
+		"--no-tty", "--no-greeting", "--trust-model", "always",
 		"--compress-algo", "none", "--no-auto-key-retrieve", "--no-auto-key-locate",
-		NULL };
-	if ((err = assuan_new(&gpg->srv)) != 0)
+		armored ? "--armor" : NULL, NULL };
+	if ((err = assuan_new(&gpg->srv[armored])) != 0)
 		goto fail;
-	if ((err = assuan_pipe_connect(gpg->srv, file, argv, keep, NULL, NULL,
+	if ((err = assuan_pipe_connect(gpg->srv[armored], file, argv, keep, NULL, NULL,
 	    ASSUAN_PIPE_CONNECT_FDPASSING)) != 0)
 		goto fail;
 	gpg->srv_fails = 0;
@@ -69,7 +79,7 @@ static int srv_start(pn_gpg *gpg)
 fail:
 	pn_warn("msg=\"gpg --server did not start; forking gpg per operation\" error=\"%s\"",
 	    gpgme_strerror(err));
-	gpg_server_stop(gpg);
+	srv_stop(gpg, armored);
 	gpg->srv_fails++;
 	return -1;
 }
@@ -96,7 +106,7 @@ static int write_all(int fd, const void *buf, size_t len)
  * PN_OK with *s filled, PN_ERR_TOOLARGE, or PN_ERR_TEMP meaning "use the
  * GPGME path for this one" (the server is then stopped or reset).
  */
-pn_err gpg_server_encrypt(pn_gpg *gpg, const char *fpr, const void *plain,
+pn_err gpg_server_encrypt(pn_gpg *gpg, int armored, const char *fpr, const void *plain,
     size_t plain_len, sink *s)
 {
 	char cmd[PN_GPG_FPR_MAX + 16];
@@ -105,9 +115,11 @@ pn_err gpg_server_encrypt(pn_gpg *gpg, const char *fpr, const void *plain,
 	struct stat st;
 	pn_err rc = PN_ERR_TEMP;
 	uint8_t *buf = NULL;
+	assuan_context_t srv;
 
-	if (srv_start(gpg) < 0)
+	if (srv_start(gpg, armored) < 0)
 		return PN_ERR_TEMP;
+	srv = gpg->srv[armored];
 	if ((in = memfd_create("pn-gpg-in", MFD_CLOEXEC)) < 0 ||
 	    (out = memfd_create("pn-gpg-out", MFD_CLOEXEC)) < 0)
 		goto done;
@@ -115,12 +127,12 @@ pn_err gpg_server_encrypt(pn_gpg *gpg, const char *fpr, const void *plain,
 		goto done;
 	snprintf(cmd, sizeof(cmd), "RECIPIENT %s", fpr);
 	reset = 1;
-	if ((err = assuan_transact(gpg->srv, cmd, NULL, NULL, NULL, NULL, NULL, NULL)) != 0 ||
-	    (err = assuan_sendfd(gpg->srv, in)) != 0 ||
-	    (err = assuan_transact(gpg->srv, "INPUT FD", NULL, NULL, NULL, NULL, NULL, NULL)) != 0 ||
-	    (err = assuan_sendfd(gpg->srv, out)) != 0 ||
-	    (err = assuan_transact(gpg->srv, "OUTPUT FD", NULL, NULL, NULL, NULL, NULL, NULL)) != 0 ||
-	    (err = assuan_transact(gpg->srv, "ENCRYPT", NULL, NULL, NULL, NULL, NULL, NULL)) != 0)
+	if ((err = assuan_transact(srv, cmd, NULL, NULL, NULL, NULL, NULL, NULL)) != 0 ||
+	    (err = assuan_sendfd(srv, in)) != 0 ||
+	    (err = assuan_transact(srv, "INPUT FD", NULL, NULL, NULL, NULL, NULL, NULL)) != 0 ||
+	    (err = assuan_sendfd(srv, out)) != 0 ||
+	    (err = assuan_transact(srv, "OUTPUT FD", NULL, NULL, NULL, NULL, NULL, NULL)) != 0 ||
+	    (err = assuan_transact(srv, "ENCRYPT", NULL, NULL, NULL, NULL, NULL, NULL)) != 0)
 		goto done;
 	reset = 0;
 	if (fstat(out, &st) < 0 || st.st_size <= 0)
@@ -148,11 +160,11 @@ done:
 	if (err)
 		pn_debug("msg=\"gpg --server refused; using the GPGME path\" error=\"%s\"",
 		    gpgme_strerror(err));
-	if (reset && assuan_transact(gpg->srv, "RESET", NULL, NULL, NULL, NULL, NULL,
+	if (reset && assuan_transact(gpg->srv[armored], "RESET", NULL, NULL, NULL, NULL, NULL,
 	    NULL) != 0)
-		gpg_server_stop(gpg);
+		srv_stop(gpg, armored);
 	if (rc == PN_ERR_TEMP && gpg_err_source(err) != GPG_ERR_SOURCE_GPG)
-		gpg_server_stop(gpg);          /* not an answer of gpg's: the link is broken */
+		srv_stop(gpg, armored);          /* not an answer of gpg's: the link is broken */
 	/* the plaintext copy: emptied (its pages go back to the kernel) */
 	if (in >= 0) {
 		if (ftruncate(in, 0) < 0)

@@ -163,12 +163,15 @@ void prov_pin_store(prov_event *e, int64_t mailbox_id, const char *address,
 
 /* ---- encryption ---- */
 
-/* encrypt_into - plaintext encrypted to pub, copied into pool */
+/*
+ * encrypt_into - plaintext encrypted to pub, copied into pool; binary
+ * OpenPGP, since only the web UI reads it back
+ */
 static pn_err encrypt_into(prov_event *e, const ProtobufCBinaryData *pub,
     const void *plain, size_t len, ProtobufCBinaryData *out)
 {
 	pn_buf c = { NULL, 0 };
-	pn_err err = pn_gpg_encrypt(e->gpg, pub->data, pub->len, plain, len, &c);
+	pn_err err = pn_gpg_encrypt_binary(e->gpg, pub->data, pub->len, plain, len, &c);
 
 	if (err != PN_OK)
 		return err;

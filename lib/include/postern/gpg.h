@@ -122,6 +122,13 @@ void pn_gpg_note_public(pn_gpg *gpg, const void *key, size_t len, const char *fp
  */
 pn_err pn_gpg_encrypt(pn_gpg *gpg, const void *pubkey, size_t pubkey_len,
     const void *plain, size_t plain_len, pn_buf *cipher_r);
+/*
+ * pn_gpg_encrypt_binary - the same as binary OpenPGP, without armor: 3/4
+ * of the size, for ciphertext only Postern itself reads (stored messages;
+ * gpg decrypts either kind). Its own "gpg --server", started on first use.
+ */
+pn_err pn_gpg_encrypt_binary(pn_gpg *gpg, const void *pubkey, size_t pubkey_len,
+    const void *plain, size_t plain_len, pn_buf *cipher_r);
 
 /*
  * pn_gpg_decrypt - decrypt with the secret key (armored, protected by
