@@ -237,11 +237,11 @@ int bus_link_lost(bus_link *l)
 
 /* ---- messages and time ---- */
 
-/* bus_msg_send - send all frames of *msg, destroy it; 0 or -1 */
-int bus_msg_send(zmsg_t **msg, zsock_t *sock)
+/* bus_msg_send - send all frames of *msg, destroy it, then tail shared; 0 or -1 */
+int bus_msg_send(zmsg_t **msg, zsock_t *sock, zframe_t *tail)
 {
 	void *handle = zsock_resolve(sock);
-	size_t n = zmsg_size(*msg), i = 0;
+	size_t n = zmsg_size(*msg) + (tail != NULL), i = 0;
 	int rc = 0;
 
 	for (zframe_t *f = zmsg_first(*msg); f; f = zmsg_next(*msg), i++) {
@@ -251,6 +251,9 @@ int bus_msg_send(zmsg_t **msg, zsock_t *sock)
 			break;
 		}
 	}
+	/* ZFRAME_REUSE: zmq shares the frame's data (reference counted) */
+	if (rc == 0 && tail && zframe_send(&tail, handle, ZFRAME_REUSE) < 0)
+		rc = -1;
 	zmsg_destroy(msg);
 	return rc;
 }
@@ -259,25 +262,27 @@ int bus_msg_send(zmsg_t **msg, zsock_t *sock)
 zmsg_t *bus_msg_recv(zsock_t *sock, size_t max, size_t *total_r)
 {
 	void *handle = zsock_resolve(sock);
-	zmsg_t *msg = zmsg_new();
+	zmsg_t *msg;
 	size_t total = 0;
 	int more = 1;
 
+	if (!(zsock_events(sock) & ZMQ_POLLIN))
+		return NULL;            /* nothing waiting: zframe_recv would block */
+	msg = zmsg_new();
 	while (more) {
-		zmq_msg_t part;
+		zframe_t *part = zframe_recv(handle);
 
-		zmq_msg_init(&part);
-		if (zmq_msg_recv(&part, handle, ZMQ_DONTWAIT) < 0) {
-			zmq_msg_close(&part);
+		if (!part) {
 			zmsg_destroy(&msg);
 			return NULL;
 		}
-		total += zmq_msg_size(&part);
-		more = zmq_msg_more(&part);
+		total += zframe_size(part);
+		more = zframe_more(part);
 		/* keep frames only while under the bound; drain the rest */
 		if (msg && total <= max)
-			zmsg_addmem(msg, zmq_msg_data(&part), zmq_msg_size(&part));
-		zmq_msg_close(&part);
+			zmsg_append(msg, &part);
+		else
+			zframe_destroy(&part);
 	}
 	*total_r = total;
 	return msg;

@@ -176,12 +176,16 @@ static void client_next(pn_client *c)
 	c->current = best;
 }
 
-/* pn_client_call_raw - request/reply with Lazy Pirate retries */
-pn_err pn_client_call_raw(pn_client *client, const char *service,
-    const void *body, size_t len, uint8_t **reply_r, size_t *len_r)
+/*
+ * call_frame - request/reply with Lazy Pirate retries; body is sent from
+ * the same frame on every try, shared with zmq rather than copied
+ */
+static pn_err call_frame(pn_client *client, const char *service, zframe_t *body,
+    uint8_t **reply_r, size_t *len_r)
 {
 	pn_client *c = client;
 	long resends = 0;       /* early resends after a lost broker, at most retries */
+	size_t len = zframe_size(body);
 
 	*reply_r = NULL;
 	*len_r = 0;
@@ -201,8 +205,8 @@ pn_err pn_client_call_raw(pn_client *client, const char *service,
 
 		if (!c->link.sock && bus_link_open(&c->link, &c->keys, c->current) < 0)
 			return PN_ERR_TEMP;
-		msg = pn_mdp_client_request(service, body, len);
-		if (bus_msg_send(&msg, c->link.sock) < 0) {
+		msg = pn_mdp_client_head(service);
+		if (bus_msg_send(&msg, c->link.sock, body) < 0) {
 			pn_warn("msg=\"send failed\" service=%s try=%ld error=\"%s\"",
 			    service, attempt, zmq_strerror(zmq_errno()));
 			rc = 0;
@@ -243,22 +247,42 @@ pn_err pn_client_call_raw(pn_client *client, const char *service,
 	return PN_ERR_TEMP;
 }
 
+/* pn_client_call_raw - request/reply with Lazy Pirate retries */
+pn_err pn_client_call_raw(pn_client *client, const char *service,
+    const void *body, size_t len, uint8_t **reply_r, size_t *len_r)
+{
+	zframe_t *f;
+	pn_err err;
+
+	*reply_r = NULL;
+	*len_r = 0;
+	if (!body && len)
+		return PN_ERR_PARAMS;
+	f = zframe_new(body, len);
+	err = call_frame(client, service, f, reply_r, len_r);
+	zframe_destroy(&f);
+	return err;
+}
+
 /* pn_client_call - pack, call, unpack; the reply's status is returned */
 pn_err pn_client_call(pn_client *client, const char *service,
     const ProtobufCMessage *request,
     const ProtobufCMessageDescriptor *reply_desc, pn_pool *pool,
     ProtobufCMessage **reply_r)
 {
-	uint8_t *req, *rep = NULL;
-	size_t req_len, rep_len = 0;
+	uint8_t *rep = NULL;
+	size_t rep_len = 0;
 	ProtobufCMessage *reply;
+	zframe_t *req;
 	pn_err err;
 	int status;
 
 	*reply_r = NULL;
-	req = pn_pb_pack(request, &req_len);
-	err = pn_client_call_raw(client, service, req, req_len, &rep, &rep_len);
-	pn_free(&req);
+	/* packed straight into the frame that goes out: a 10 MB request is not copied again */
+	req = zframe_new(NULL, protobuf_c_message_get_packed_size(request));
+	protobuf_c_message_pack(request, zframe_data(req));
+	err = call_frame(client, service, req, &rep, &rep_len);
+	zframe_destroy(&req);
 	if (err != PN_OK)
 		return err;
 	reply = pn_pb_unpack(reply_desc, rep, rep_len,

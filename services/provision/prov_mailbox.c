@@ -8,6 +8,7 @@
  * PIN". The order of work and the idempotency argument are in prov_send.c.
  */
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <time.h>
 
@@ -164,8 +165,9 @@ void prov_pin_store(prov_event *e, int64_t mailbox_id, const char *address,
 /* ---- encryption ---- */
 
 /*
- * encrypt_into - plaintext encrypted to pub, copied into pool; binary
- * OpenPGP, since only the web UI reads it back
+ * encrypt_into - plaintext encrypted to pub, the ciphertext handed to the
+ * event's pool (not copied: it may be 10 MB); binary OpenPGP, since only
+ * the web UI reads it back
  */
 static pn_err encrypt_into(prov_event *e, const ProtobufCBinaryData *pub,
     const void *plain, size_t len, ProtobufCBinaryData *out)
@@ -175,9 +177,9 @@ static pn_err encrypt_into(prov_event *e, const ProtobufCBinaryData *pub,
 
 	if (err != PN_OK)
 		return err;
-	out->data = pn_pool_memdup(e->pool, c.data, c.len);
+	out->data = c.data;
 	out->len = c.len;
-	pn_buf_free(&c);
+	pn_pool_on_destroy(e->pool, free, c.data);
 	return PN_OK;
 }
 
