@@ -76,6 +76,16 @@ end
 local text = "Hello,\r\nthe figures: " .. token .. "\r\n"
 local conn = open()
 
+-- header_taken - a mail to a guest and a colleague with one Postern header:
+-- the guest is handed to provision and taken off, and so is the header
+local function header_taken(subject, name, value)
+	envelope(conn, "<" .. sender .. ">", { "<" .. guest .. ">", "<" .. internal .. ">" })
+	check(headers(conn, std_headers(subject, { { name, value } })) == SMFIR_CONTINUE, "eoh")
+	check(body(conn, text) == SMFIR_CONTINUE, "eom answer is not continue")
+	check(mt.eom_check(conn, MT_RCPTDELETE, "<" .. guest .. ">"), "guest not deleted")
+	check(mt.eom_check(conn, MT_HDRCHANGE, name), name .. " header not removed")
+end
+
 if scenario == "tag" then
 	-- subject tag, one guest and one internal recipient
 	envelope(conn, "<" .. sender .. ">", { "<" .. guest .. ">", "<" .. internal .. ">" })
@@ -93,21 +103,11 @@ elseif scenario == "header_pin" then
 	check(mt.eom_check(conn, MT_RCPTDELETE, "<" .. guest .. ">"), "guest not deleted")
 elseif scenario == "note" then
 	-- the sender's note by header: handed to provision, taken out of the mail
-	envelope(conn, "<" .. sender .. ">", { "<" .. guest .. ">", "<" .. internal .. ">" })
-	check(headers(conn, std_headers("[secure] With a note", {
-		{ "X-Postern-Note", "See you on =?utf-8?q?Gr=C3=BCnday?= <b>soon</b>" } })) ==
-		SMFIR_CONTINUE, "eoh")
-	check(body(conn, text) == SMFIR_CONTINUE, "eom answer is not continue")
-	check(mt.eom_check(conn, MT_RCPTDELETE, "<" .. guest .. ">"), "guest not deleted")
-	check(mt.eom_check(conn, MT_HDRCHANGE, "X-Postern-Note"), "note header not removed")
+	header_taken("[secure] With a note", "X-Postern-Note",
+		"See you on =?utf-8?q?Gr=C3=BCnday?= <b>soon</b>")
 elseif scenario == "expires" then
 	-- an expiry by header: handed to provision, taken out of the mail
-	envelope(conn, "<" .. sender .. ">", { "<" .. guest .. ">", "<" .. internal .. ">" })
-	check(headers(conn, std_headers("[secure] For a week", {
-		{ "X-Postern-Expires", " 7d" } })) == SMFIR_CONTINUE, "eoh")
-	check(body(conn, text) == SMFIR_CONTINUE, "eom answer is not continue")
-	check(mt.eom_check(conn, MT_RCPTDELETE, "<" .. guest .. ">"), "guest not deleted")
-	check(mt.eom_check(conn, MT_HDRCHANGE, "X-Postern-Expires"), "expiry header not removed")
+	header_taken("[secure] For a week", "X-Postern-Expires", " 7d")
 elseif scenario == "expires_bad" then
 	-- an expiry that is not a strict duration: refused, nothing stored
 	envelope(conn, "<" .. sender .. ">", { "<" .. guest .. ">" })
@@ -116,12 +116,7 @@ elseif scenario == "expires_bad" then
 	check(body(conn, text) == SMFIR_REPLYCODE, "eom answer is not a reply code")
 elseif scenario == "receipts" then
 	-- the sender asks for receipts by header: handed to provision, taken out of the mail
-	envelope(conn, "<" .. sender .. ">", { "<" .. guest .. ">", "<" .. internal .. ">" })
-	check(headers(conn, std_headers("[secure] With receipts", {
-		{ "X-Postern-Receipts", "yes" } })) == SMFIR_CONTINUE, "eoh")
-	check(body(conn, text) == SMFIR_CONTINUE, "eom answer is not continue")
-	check(mt.eom_check(conn, MT_RCPTDELETE, "<" .. guest .. ">"), "guest not deleted")
-	check(mt.eom_check(conn, MT_HDRCHANGE, "X-Postern-Receipts"), "receipts header not removed")
+	header_taken("[secure] With receipts", "X-Postern-Receipts", "yes")
 elseif scenario == "none" then
 	-- no trigger: accepted after the headers, the body is never seen
 	envelope(conn, "<" .. sender .. ">", { "<" .. guest .. ">" })
