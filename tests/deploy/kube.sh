@@ -9,7 +9,7 @@
 #   KUBE_KEEP=1 tests/deploy/kube.sh leave the pods running for a look
 #
 # Steps (one ok / not ok line each, last line "N passed, N failed"):
-#  1. packages: podman, runc, netavark, debootstrap (tools/deps --kube)
+#  1. packages: podman, runc, netavark, iptables, debootstrap (tools/deps --kube)
 #  2. the base image from debootstrap (tools/base-image; kept between runs)
 #  3. the images: one shared build stage, a runtime stage per service, and
 #     Redis and PostgreSQL from Debian's packages (tests/deploy/images)
@@ -93,7 +93,7 @@ trap 'teardown; exit 130' INT TERM
 teardown    # what a killed earlier run left
 
 # -- 1..4: packages, images ------------------------------------------------------
-step "packages: podman, runc, netavark, debootstrap" "$root/tools/deps" --kube || finish
+step "packages: podman, runc, netavark, iptables, debootstrap" "$root/tools/deps" --kube || finish
 step "node modules for the translation (npm ci, pinned)" \
 	sh -c "[ -d '$here/node_modules/js-yaml' ] || (cd '$here' && npm ci --silent --no-audit --no-fund)" || finish
 step "host binaries posternctl, smtpsink and pn-bench built" \
