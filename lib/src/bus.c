@@ -237,27 +237,6 @@ int bus_link_lost(bus_link *l)
 
 /* ---- messages and time ---- */
 
-/* bus_msg_send - send all frames of *msg, destroy it, then tail shared; 0 or -1 */
-int bus_msg_send(zmsg_t **msg, zsock_t *sock, zframe_t *tail)
-{
-	void *handle = zsock_resolve(sock);
-	size_t n = zmsg_size(*msg) + (tail != NULL), i = 0;
-	int rc = 0;
-
-	for (zframe_t *f = zmsg_first(*msg); f; f = zmsg_next(*msg), i++) {
-		if (zmq_send(handle, zframe_data(f), zframe_size(f),
-		    i + 1 < n ? ZMQ_SNDMORE : 0) < 0) {
-			rc = -1;
-			break;
-		}
-	}
-	/* ZFRAME_REUSE: zmq shares the frame's data (reference counted) */
-	if (rc == 0 && tail && zframe_send(&tail, handle, ZFRAME_REUSE) < 0)
-		rc = -1;
-	zmsg_destroy(msg);
-	return rc;
-}
-
 /* bus_msg_recv - read one whole message without blocking; NULL if none */
 zmsg_t *bus_msg_recv(zsock_t *sock, size_t max, size_t *total_r)
 {

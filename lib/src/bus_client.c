@@ -206,7 +206,7 @@ static pn_err call_frame(pn_client *client, const char *service, zframe_t *body,
 		if (!c->link.sock && bus_link_open(&c->link, &c->keys, c->current) < 0)
 			return PN_ERR_TEMP;
 		msg = pn_mdp_client_head(service);
-		if (bus_msg_send(&msg, c->link.sock, body) < 0) {
+		if (pn_mdp_send(&msg, c->link.sock, body) < 0) {
 			pn_warn("msg=\"send failed\" service=%s try=%ld error=\"%s\"",
 			    service, attempt, zmq_strerror(zmq_errno()));
 			rc = 0;

@@ -51,12 +51,6 @@ void bus_link_close(bus_link *l);
 int bus_link_lost(bus_link *l);
 
 /*
- * bus_msg_send - send all frames of *msg, destroy it, then tail (optional)
- * as the last frame, shared rather than copied, and still the caller's
- * (a request is sent again from the same frame on a retry); 0 or -1
- */
-int bus_msg_send(zmsg_t **msg, zsock_t *sock, zframe_t *tail);
-/*
  * bus_msg_recv - one whole message without blocking (frames past max
  * drained), its frames as they came, not copied; NULL if none
  */

@@ -63,7 +63,7 @@ static void worker_send(pn_worker *w, int i, int command, zframe_t *client,
 		zmsg_destroy(&msg);
 		return;
 	}
-	if (bus_msg_send(&msg, w->links[i].link.sock, NULL) < 0)
+	if (pn_mdp_send(&msg, w->links[i].link.sock, NULL) < 0)
 		pn_warn("msg=\"send to broker failed\" broker=\"%s\" command=%d error=\"%s\"",
 		    w->keys.brokers[i], command, zmq_strerror(zmq_errno()));
 }

@@ -306,3 +306,25 @@ int pn_mdp_envelope_caller(zframe_t *envelope, char role_r[PN_MDP_CALLER_MAX + 1
 	name_r[len - rl - 1] = '\0';
 	return 0;
 }
+
+/* pn_mdp_send - the frames of *msg, then tail shared; destroys msg; 0 or -1 */
+int pn_mdp_send(zmsg_t **msg, void *sock, zframe_t *tail)
+{
+	void *handle = zsock_resolve(sock);
+	size_t n = zmsg_size(*msg) + (tail != NULL), i = 0;
+	int rc = 0;
+
+	/* on a ROUTER the first frame names the peer: once it is accepted the rest follows */
+	for (zframe_t *f = zmsg_first(*msg); f; f = zmsg_next(*msg), i++) {
+		if (zmq_send(handle, zframe_data(f), zframe_size(f),
+		    i + 1 < n ? ZMQ_SNDMORE : 0) < 0) {
+			rc = -1;
+			break;
+		}
+	}
+	/* ZFRAME_REUSE: zmq shares the frame's data (reference counted) */
+	if (rc == 0 && tail && zframe_send(&tail, handle, ZFRAME_REUSE) < 0)
+		rc = -1;
+	zmsg_destroy(msg);
+	return rc;
+}

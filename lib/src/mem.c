@@ -278,9 +278,10 @@ int pn_mem_tune(void)
 {
 #ifdef __SANITIZE_ADDRESS__
 	return 0;       /* AddressSanitizer's allocator is its own: nothing of glibc's to set */
-#endif
+#else
 	if (!mallopt(M_MMAP_THRESHOLD, (int)PN_MEM_MMAP_MAX) ||
 	    !mallopt(M_TRIM_THRESHOLD, (int)PN_MEM_TRIM))
 		return -1;
 	return 0;
+#endif
 }

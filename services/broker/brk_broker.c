@@ -128,32 +128,14 @@ static void drop(brk_limit *l, const char *reason, const char *what, const char 
 /* ---- sending ---- */
 
 /*
- * send_to - send identity + frames of msg on the ROUTER, then body (when
- * not NULL) as the last frame; destroys msg. The body is sent as a shared
- * reference to its data, not a copy (ZFRAME_REUSE), and stays the
- * caller's: a request of 10 MB crosses the broker without being copied.
+ * send_to - identity + frames of msg on the ROUTER, then body (when not
+ * NULL) as the last frame, shared and still the caller's (pn_mdp_send): a
+ * request of 10 MB crosses the broker without being copied. Destroys msg.
  */
 static int send_to(brk_broker *b, zframe_t *address, zmsg_t **msg, zframe_t *body)
 {
-	void *h = zsock_resolve(b->router);
-	size_t n = zmsg_size(*msg) + (body != NULL), i = 0;
-	int rc = 0;
-
-	if (zmq_send(h, zframe_data(address), zframe_size(address), ZMQ_SNDMORE) < 0) {
-		rc = -1;
-	} else {
-		/* once the identity frame is accepted the rest follows */
-		for (zframe_t *f = zmsg_first(*msg); f; f = zmsg_next(*msg), i++)
-			if (zmq_send(h, zframe_data(f), zframe_size(f),
-			    i + 1 < n ? ZMQ_SNDMORE : 0) < 0) {
-				rc = -1;
-				break;
-			}
-		if (rc == 0 && body && zframe_send(&body, h, ZFRAME_REUSE) < 0)
-			rc = -1;
-	}
-	zmsg_destroy(msg);
-	return rc;
+	zmsg_pushmem(*msg, zframe_data(address), zframe_size(address));
+	return pn_mdp_send(msg, b->router, body);
 }
 
 /* send_worker - a worker command (body optional) to address; 0 or -1 (peer gone) */

@@ -66,6 +66,15 @@ zmsg_t *pn_mdp_worker_msg(int command, const char *service,
  */
 zmsg_t *pn_mdp_client_head(const char *service);
 zmsg_t *pn_mdp_worker_head(int command, const char *service, zframe_t *client);
+
+/*
+ * pn_mdp_send - send the frames of *msg on sock (a zsock_t or a raw
+ * socket), then tail, when not NULL, as the last frame: shared with zmq
+ * rather than copied, and still the caller's (a request goes again from
+ * the same frame on a retry; the broker forwards a body it keeps queued).
+ * Destroys *msg. 0, or -1 at the first frame zmq refused.
+ */
+int pn_mdp_send(zmsg_t **msg, void *sock, zframe_t *tail);
 /*
  * pn_mdp_worker_parse - check a worker-protocol message (without routing
  * identity): sets command; for READY service_r (caller frees); for
