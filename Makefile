@@ -23,7 +23,7 @@ SANFLAGS :=
 endif
 
 SERVICES := broker mailstore keylookup provision webui reaper gateway
-PKGS := libczmq libzmq libprotobuf-c hiredis libpq gpgme libassuan gmime-3.0 libcurl libsodium
+PKGS := libczmq libzmq libprotobuf-c hiredis libpq gpgme libassuan gmime-3.0 libcurl libsodium libcrypto
 MAKEFLAGS += --no-builtin-rules
 SUB = $(MAKE) --no-print-directory -f Makefile SANITIZE=$(SANITIZE)
 

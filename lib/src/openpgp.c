@@ -18,6 +18,8 @@
 #include <string.h>
 
 #include <glib.h>
+#include <openssl/evp.h>
+#include <openssl/sha.h>
 #include <sodium.h>
 
 #include "postern/mem.h"
@@ -143,14 +145,142 @@ int pn_openpgp_fingerprint(const pn_openpgp_key *pub, char out[41])
 	return 0;
 }
 
+/* S2K and cipher numbers (RFC 4880, 9.2, 9.4, 3.7.1) */
+enum { S2K_SIMPLE = 0, S2K_SALTED = 1, S2K_ITERATED = 3 };
+
+/* s2k_md - the hash of an S2K specifier, or NULL for one not used here */
+static const EVP_MD *s2k_md(int algo)
+{
+	switch (algo) {
+	case 2: return EVP_sha1();
+	case 8: return EVP_sha256();
+	case 9: return EVP_sha384();
+	case 10: return EVP_sha512();
+	case 11: return EVP_sha224();
+	default: return NULL;
+	}
+}
+
+/* aes_cfb - AES in CFB mode for a symmetric algorithm number, or NULL */
+static const EVP_CIPHER *aes_cfb(int algo)
+{
+	switch (algo) {
+	case 7: return EVP_aes_128_cfb128();
+	case 8: return EVP_aes_192_cfb128();
+	case 9: return EVP_aes_256_cfb128();
+	default: return NULL;
+	}
+}
+
 /*
- * pn_openpgp_secret_matches - is sec the key of pub with protected secret
- * material for its primary key and each subkey? A secret key packet is
- * its public key packet's body, then the S2K usage octet (254 or 255:
- * protected), the cipher and the S2K specifier (0, 1 or 3; GnuPG's 101
- * marks a key whose secret is not there).
+ * s2k_derive - the key of keylen bytes that pass gives under an S2K
+ * specifier (RFC 4880, 3.7.1): the hash of the salt and the passphrase,
+ * repeated to count octets when iterated; each further hash context is
+ * preloaded with one more zero octet. 0, or -1.
  */
-int pn_openpgp_secret_matches(const pn_openpgp_key *pub, const pn_openpgp_key *sec)
+static int s2k_derive(const EVP_MD *md, int type, const uint8_t *salt, size_t count,
+    const char *pass, uint8_t *key, size_t keylen)
+{
+	EVP_MD_CTX *c = EVP_MD_CTX_new();
+	size_t plen = strlen(pass), slen = type == S2K_SIMPLE ? 0 : 8, ulen = slen + plen, done = 0;
+	uint8_t digest[EVP_MAX_MD_SIZE], *unit = pn_malloc(ulen + 1);
+	unsigned int dlen;
+	int ok = c != NULL;
+
+	memcpy(unit, salt, slen);              /* what is hashed: salt, passphrase, again */
+	memcpy(unit + slen, pass, plen);
+	for (size_t ctx = 0; ok && done < keylen; ctx++) {
+		size_t left = type == S2K_ITERATED && count > ulen ? count : ulen, k;
+
+		ok = EVP_DigestInit_ex(c, md, NULL) == 1;
+		for (size_t z = 0; ok && z < ctx; z++)
+			ok = EVP_DigestUpdate(c, "", 1) == 1;
+		for (; ok && left > 0; left -= k) {
+			k = left < ulen ? left : ulen;
+			ok = EVP_DigestUpdate(c, unit, k) == 1;
+		}
+		if (ok && (ok = EVP_DigestFinal_ex(c, digest, &dlen) == 1)) {
+			k = keylen - done < dlen ? keylen - done : dlen;
+			memcpy(key + done, digest, k);
+			done += k;
+		}
+	}
+	sodium_memzero(digest, sizeof(digest));
+	sodium_memzero(unit, ulen);
+	free(unit);
+	EVP_MD_CTX_free(c);
+	return ok ? 0 : -1;
+}
+
+/*
+ * opens - does the protected secret material s (n bytes: the S2K usage
+ * octet and what follows it) decrypt with pass, its checksum holding?
+ * Usage 254: SHA-1 of the material; 255: the sum of its octets.
+ */
+static int opens(const uint8_t *s, size_t n, const char *pass)
+{
+	const EVP_CIPHER *cipher;
+	const EVP_MD *md;
+	uint8_t key[32], salt[8] = { 0 }, sum[20], *plain = NULL;
+	size_t o = 3, count = 0, keylen, len;
+	EVP_CIPHER_CTX *c = NULL;
+	int type, out = 0, ok = 0;
+
+	if (n < 3 || (s[0] != 254 && s[0] != 255) || !(cipher = aes_cfb(s[1])))
+		return 0;
+	type = s[2];
+	if ((type != S2K_SIMPLE && type != S2K_SALTED && type != S2K_ITERATED) ||
+	    o >= n || !(md = s2k_md(s[o++])))
+		return 0;
+	if (type != S2K_SIMPLE) {
+		if (n - o < 8)
+			return 0;
+		memcpy(salt, s + o, 8);
+		o += 8;
+	}
+	if (type == S2K_ITERATED) {
+		if (o >= n)
+			return 0;
+		count = (size_t)(16 + (s[o] & 15)) << ((s[o] >> 4) + 6);
+		o++;
+	}
+	keylen = (size_t)EVP_CIPHER_get_key_length(cipher);
+	if (n - o < 16 + (s[0] == 254 ? 20 : 2) || keylen > sizeof(key))
+		return 0;
+	len = n - o - 16;
+	plain = pn_malloc(len);
+	if (s2k_derive(md, type, salt, count, pass, key, keylen) == 0 &&
+	    (c = EVP_CIPHER_CTX_new()) &&
+	    EVP_DecryptInit_ex(c, cipher, NULL, key, s + o) == 1 &&
+	    EVP_DecryptUpdate(c, plain, &out, s + o + 16, (int)len) == 1 && (size_t)out == len) {
+		if (s[0] == 254) {
+			SHA1(plain, len - 20, sum);
+			ok = sodium_memcmp(sum, plain + len - 20, 20) == 0;
+		} else {
+			unsigned int total = 0;
+
+			for (size_t i = 0; i < len - 2; i++)
+				total += plain[i];
+			ok = (total & 0xffff) == ((unsigned int)plain[len - 2] << 8 | plain[len - 1]);
+		}
+	}
+	EVP_CIPHER_CTX_free(c);
+	sodium_memzero(key, sizeof(key));
+	sodium_memzero(sum, sizeof(sum));
+	sodium_memzero(plain, len);
+	free(plain);
+	return ok;
+}
+
+/*
+ * pair_walk - is sec the secret key of pub, key packet by key packet, each
+ * with protected secret material, at least two keys; and, when pass is
+ * not NULL, does each open with pass? A secret key packet is its public
+ * key packet's body, then the S2K usage octet (254 or 255: protected),
+ * the cipher and the S2K specifier (0, 1 or 3; GnuPG's 101 marks a key
+ * whose secret is not there).
+ */
+static int pair_walk(const pn_openpgp_key *pub, const pn_openpgp_key *sec, const char *pass)
 {
 	size_t po = 0, so = 0;
 	int keys = 0, a, b;
@@ -173,8 +303,23 @@ int pn_openpgp_secret_matches(const pn_openpgp_key *pub, const pn_openpgp_key *s
 		    (sp.body[pp.len + 2] != 0 && sp.body[pp.len + 2] != 1 &&
 		    sp.body[pp.len + 2] != 3))
 			return 0;
+		if (pass && !opens(sp.body + pp.len, sp.len - pp.len, pass))
+			return 0;
 		keys++;
 	}
+}
+
+/* pn_openpgp_secret_matches - is sec the key of pub, with protected secret material throughout? */
+int pn_openpgp_secret_matches(const pn_openpgp_key *pub, const pn_openpgp_key *sec)
+{
+	return pair_walk(pub, sec, NULL);
+}
+
+/* pn_openpgp_secret_opens - does it match, and does every key's secret open with pass? */
+int pn_openpgp_secret_opens(const pn_openpgp_key *pub, const pn_openpgp_key *sec,
+    const char *pass)
+{
+	return pass ? pair_walk(pub, sec, pass) : 0;
 }
 
 /* pn_openpgp_crc24 - the armor checksum (RFC 4880, 6.1) */

@@ -191,6 +191,69 @@ static void test_parse_secret(void **state)
 	free(stub.data);
 }
 
+/* key_pair - fixture name's public and secret key (the caller frees both blobs) */
+static void key_pair(const char *name, blob *pb, blob *sb, pn_openpgp_key *pk, pn_openpgp_key *sk)
+{
+	char file[64];
+
+	snprintf(file, sizeof(file), "%s.pub.gpg", name);
+	*pb = fixture(file);
+	snprintf(file, sizeof(file), "%s.sec.gpg", name);
+	*sb = fixture(file);
+	assert_int_equal(pn_openpgp_split_keys(pb->data, pb->len, PN_OPENPGP_TAG_PUBLIC_KEY, pk, 1), 0);
+	assert_int_equal(pn_openpgp_split_keys(sb->data, sb->len, PN_OPENPGP_TAG_SECRET_KEY, sk, 1), 0);
+}
+
+/*
+ * test_secret_opens - gpg's own exports open with the passphrase they
+ * were made with (ed25519 + cv25519, and RSA with its two-octet packet
+ * lengths), with no other, and not once a byte of the material changed
+ */
+static void test_secret_opens(void **state)
+{
+	blob pa, sa, pc, sc, pb, sbob, stub;
+	pn_openpgp_key pka, ska, pkc, skc, pkb, skb, stk;
+
+	(void)state;
+	key_pair("alice", &pa, &sa, &pka, &ska);
+	key_pair("carol", &pc, &sc, &pkc, &skc);
+	key_pair("bob", &pb, &sbob, &pkb, &skb);
+	assert_int_equal(pn_openpgp_secret_opens(&pka, &ska, "fixture passphrase alice"), 1);
+	assert_int_equal(pn_openpgp_secret_opens(&pkc, &skc, "fixture passphrase carol"), 1);
+	/* another passphrase, one letter off, none, another key's */
+	assert_int_equal(pn_openpgp_secret_opens(&pka, &ska, "fixture passphrase carol"), 0);
+	assert_int_equal(pn_openpgp_secret_opens(&pka, &ska, "fixture passphrase alicE"), 0);
+	assert_int_equal(pn_openpgp_secret_opens(&pka, &ska, ""), 0);
+	assert_int_equal(pn_openpgp_secret_opens(&pka, &ska, NULL), 0);
+	assert_int_equal(pn_openpgp_secret_opens(&pkc, &ska, "fixture passphrase alice"), 0);
+	/* bob's secret is not protected: nothing to open, and not a pool key */
+	assert_int_equal(pn_openpgp_secret_opens(&pkb, &skb, ""), 0);
+	/* the stub's primary key has no secret to open */
+	stub = fixture("alice.stub.gpg");
+	assert_int_equal(pn_openpgp_split_keys(stub.data, stub.len, PN_OPENPGP_TAG_SECRET_KEY,
+	    &stk, 1), 0);
+	assert_int_equal(pn_openpgp_secret_opens(&pka, &stk, "fixture passphrase alice"), 0);
+	/* the last byte of the secret subkey packet is within its checksum: flipped, it fails */
+	{
+		pn_openpgp_packet pk;
+		size_t off = 0, last = 0;
+
+		while (off < sa.len && pn_openpgp_packet_read(sa.data + off, sa.len - off, &pk) == 0) {
+			if (pk.tag == PN_OPENPGP_TAG_SECRET_SUBKEY)
+				last = off + pk.total - 1;
+			off += pk.total;
+		}
+		assert_true(last > 0);
+		sa.data[last] ^= 0x01;
+		assert_int_equal(pn_openpgp_secret_matches(&pka, &ska), 1);
+		assert_int_equal(pn_openpgp_secret_opens(&pka, &ska, "fixture passphrase alice"), 0);
+		sa.data[last] ^= 0x01;
+		assert_int_equal(pn_openpgp_secret_opens(&pka, &ska, "fixture passphrase alice"), 1);
+	}
+	free(pa.data); free(sa.data); free(pc.data); free(sc.data);
+	free(pb.data); free(sbob.data); free(stub.data);
+}
+
 static void test_two_keys(void **state)
 {
 	blob two = fixture("two.pub.gpg");
@@ -603,6 +666,8 @@ static void fuzz_binary(const uint8_t *d, size_t len, const pn_openpgp_key *good
 					assert_int_equal(strlen(fpr), 40);
 				(void)pn_openpgp_secret_matches(good_pub, &keys[k]);
 				(void)pn_openpgp_secret_matches(&keys[k], &keys[k]);
+				/* a mutated alice.sec.gpg reaches the S2K, AES and SHA-1 */
+				(void)pn_openpgp_secret_opens(good_pub, &keys[k], "fixture passphrase alice");
 			}
 			assert_int_equal(sum, len);
 		}
@@ -669,6 +734,7 @@ int main(void)
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_parse_public),
 		cmocka_unit_test(test_parse_secret),
+		cmocka_unit_test(test_secret_opens),
 		cmocka_unit_test(test_two_keys),
 		cmocka_unit_test(test_crc24),
 		cmocka_unit_test(test_armor_round_trip),

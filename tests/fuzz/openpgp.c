@@ -34,8 +34,9 @@ static void keys(const uint8_t *p, size_t n, size_t want)
 
 		if (half && pn_openpgp_split_keys(p + 1, half - 1 < n - 1 ? half - 1 : 0,
 		    PN_OPENPGP_TAG_PUBLIC_KEY, pub, 1) == 0 &&
-		    pn_openpgp_split_keys(p + half, n - half, PN_OPENPGP_TAG_SECRET_KEY, sec, 1) == 0)
-			(void)pn_openpgp_secret_matches(&pub[0], &sec[0]);
+		    pn_openpgp_split_keys(p + half, n - half, PN_OPENPGP_TAG_SECRET_KEY, sec, 1) == 0 &&
+		    pn_openpgp_secret_matches(&pub[0], &sec[0]))
+			(void)pn_openpgp_secret_opens(&pub[0], &sec[0], "fixture passphrase alice");
 	}
 }
 

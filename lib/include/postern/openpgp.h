@@ -7,8 +7,8 @@
  * only after checking the export against what was generated: gpg skips a
  * key it cannot unlock, silently (gpg_batch.c, pn_gpg_keygen_batch). That needs
  * a packet reader, the v4 fingerprint, a check that a secret key carries
- * protected secret material for every key of its public twin, CRC24 and
- * ASCII armor. They live here, apart from GPGME: every function is pure
+ * protected secret material for every key of its public twin and that
+ * each opens with its passphrase, CRC24 and ASCII armor. They live here, apart from GPGME: every function is pure
  * (memory in, memory out; no I/O, no process, no global state), so the
  * parser that reads what another program wrote can be tested with byte
  * fixtures and fuzzed (lib/tests/openpgp_test.c).
@@ -79,6 +79,18 @@ int pn_openpgp_fingerprint(const pn_openpgp_key *pub, char out[41]);
  * "secret not here" stub).
  */
 int pn_openpgp_secret_matches(const pn_openpgp_key *pub, const pn_openpgp_key *sec);
+
+/*
+ * pn_openpgp_secret_opens - 1 if pn_openpgp_secret_matches holds and the
+ * secret material of every key (primary and subkeys) opens with pass: the
+ * key its S2K specifier derives from pass (simple, salted or iterated;
+ * SHA-1 or SHA-2) decrypts it (AES in CFB mode) and its checksum holds
+ * (SHA-1 for usage 254, the octet sum for 255). 0 otherwise, for a wrong
+ * passphrase, another cipher, or a NULL pass. The derivation costs what
+ * the key's S2K count says (65,536 octets hashed for Postern's keys).
+ */
+int pn_openpgp_secret_opens(const pn_openpgp_key *pub, const pn_openpgp_key *sec,
+    const char *pass);
 
 /* pn_openpgp_crc24 - the armor checksum (RFC 4880, 6.1) of n bytes */
 uint32_t pn_openpgp_crc24(const uint8_t *p, size_t n);
