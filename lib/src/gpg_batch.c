@@ -370,8 +370,13 @@ static int make_missing(pn_gpg *gpg, const char *name, const pn_gpg_newkey *keys
 
 /*
  * take - key i's exported public block pb and secret block sb, checked:
- * pb's fingerprint is fprs[i] and sb is its protected secret key; then
- * armored into keys[i]. 0, or -1 (keys[i] untouched).
+ * pb's fingerprint is fprs[i], sb is its protected secret key, and the
+ * secret of every key in it (primary and subkey) opens with keys[i]'s
+ * passphrase; then armored into keys[i]. 0, or -1 (keys[i] untouched).
+ * gpg has exported, under heavy load, a key whose primary key opened with
+ * its passphrase and whose encryption subkey did not: a mailbox made
+ * from it would never open. The check reads the export's bytes (S2K,
+ * AES-CFB, SHA-1 in pn_openpgp_secret_opens), no gpg run.
  */
 static int take(pn_gpg_newkey *keys, char (*fprs)[PN_GPG_FPR_MAX], size_t i,
     const pn_openpgp_key *pb, const pn_openpgp_key *sb)
@@ -379,7 +384,7 @@ static int take(pn_gpg_newkey *keys, char (*fprs)[PN_GPG_FPR_MAX], size_t i,
 	char fpr[41];
 
 	if (pn_openpgp_fingerprint(pb, fpr) < 0 || strcmp(fprs[i], fpr) ||
-	    !pn_openpgp_secret_matches(pb, sb))
+	    !pn_openpgp_secret_opens(pb, sb, keys[i].passphrase))
 		return -1;
 	keys[i].fpr = pn_strdup(fprs[i]);
 	keys[i].pub.data = (uint8_t *)pn_openpgp_armor(pb->data, pb->len, "PUBLIC KEY BLOCK",

@@ -34,11 +34,12 @@
  * drawing them earlier changes nothing about their secrecy; they live in
  * this process's memory only (as during an event), are wiped when the
  * entry is used or dropped, and are never written anywhere before the
- * event stores its sealed record. Before an entry is handed out, its
- * exported secret key must decrypt a probe with its own passphrase
- * (keep_opening): gpg has exported, under load, batch keys whose subkey
- * was protected with another passphrase. The passphrases of a batch exist only
- * while it is made (wiped after; gpg gets them on a socket, not a file).
+ * event stores its sealed record. Before an entry is handed out, every
+ * key of its exported secret key must open with its own passphrase
+ * (keep_opening, read from the export's bytes): gpg has exported, under
+ * load, batch keys whose subkey was protected with another passphrase.
+ * The passphrases of a batch exist only while it is made (wiped after;
+ * gpg gets them on a socket, not a file).
  * Inside the batch home every secret key is protected with its own
  * passphrase, as in any of our homes; a batch that fails is removed with
  * its home and hands out nothing (the thread tries again a second later;
@@ -67,6 +68,7 @@
 #include "postern/guest.h"
 #include "postern/log.h"
 #include "postern/metrics.h"
+#include "postern/openpgp.h"
 #include "postern/watchdog.h"
 #include "prov.h"
 
@@ -153,43 +155,49 @@ static void import_ahead(prov_pool *pool, prov_pooled **p, size_t n)
 }
 
 /*
- * opens - does entry p's exported secret key decrypt, with the entry's own
- * passphrase, a probe encrypted to its public key? gpg has been seen,
- * under heavy load, to export a batch key whose primary key opens with
- * the block's passphrase but whose encryption subkey does not (why is
- * gpg's; this check does not depend on it): a mailbox made from it would
- * never open with its link and PIN. gpg is the batch's
- * home, emptied and opened again, so the key checked is the exported one.
+ * opens - does entry p's secret key open, every key of it, with the
+ * entry's own passphrase (pn_openpgp_secret_opens: the export's bytes,
+ * no gpg run)? gpg has been seen, under heavy load, to export a batch key
+ * whose primary key opens with the block's passphrase but whose
+ * encryption subkey does not; pn_gpg_keygen_batch refuses such an export
+ * and makes the key again. This is the pool's own check that what it
+ * hands out opens with what the entry holds, whatever made the key: a
+ * mailbox made from a key that does not would never open.
  */
-static int opens(pn_gpg *gpg, const prov_pooled *p)
+static int opens(const prov_pooled *p)
 {
-	static const char probe[] = "postern key pool probe";
 	char pass[PROV_PASS_TEXT];
-	pn_buf cipher = { NULL, 0 }, plain = { NULL, 0 };
+	uint8_t *pub = NULL, *sec = NULL;
+	size_t publen = 0, seclen = 0;
+	pn_openpgp_key pk, sk;
 	int ok;
 
 	pn_guest_passphrase(p->sec.link, p->sec.pin, pass);
-	ok = pn_gpg_encrypt(gpg, p->pub.data, p->pub.len, probe, sizeof(probe), &cipher) == PN_OK &&
-	    pn_gpg_decrypt(gpg, p->seckey.data, p->seckey.len, pass, cipher.data, cipher.len,
-	    &plain) == PN_OK && plain.len == sizeof(probe) && !memcmp(plain.data, probe, plain.len);
+	ok = pn_openpgp_dearmor((const char *)p->pub.data, p->pub.len, "PUBLIC KEY BLOCK",
+	    &pub, &publen) == 0 &&
+	    pn_openpgp_dearmor((const char *)p->seckey.data, p->seckey.len, "PRIVATE KEY BLOCK",
+	    &sec, &seclen) == 0 &&
+	    pn_openpgp_split_keys(pub, publen, PN_OPENPGP_TAG_PUBLIC_KEY, &pk, 1) == 0 &&
+	    pn_openpgp_split_keys(sec, seclen, PN_OPENPGP_TAG_SECRET_KEY, &sk, 1) == 0 &&
+	    pn_openpgp_secret_opens(&pk, &sk, pass);
 	sodium_memzero(pass, sizeof(pass));
-	pn_buf_free(&cipher);
-	pn_buf_free(&plain);
+	if (sec)
+		sodium_memzero(sec, seclen);
+	free(pub);
+	free(sec);
 	return ok;
 }
 
 /*
  * keep_opening - out[] without the entries whose key does not open with
- * their passphrase (dropped, counted, warned); the number kept. A home
- * that cannot be opened keeps nothing: unchecked keys are never handed out.
+ * their passphrase (dropped, counted, warned); the number kept
  */
-static size_t keep_opening(prov_pool *pool, prov_pooled **out, size_t n, int *kinds)
+static size_t keep_opening(prov_pooled **out, size_t n, int *kinds)
 {
-	pn_gpg *gpg = pn_gpg_open(pool->dir, 65536);
 	size_t kept = 0;
 
 	for (size_t i = 0; i < n; i++) {
-		if (gpg && opens(gpg, out[i])) {
+		if (opens(out[i])) {
 			kinds[kept] = kinds[i];
 			out[kept++] = out[i];
 			continue;
@@ -199,10 +207,6 @@ static size_t keep_opening(prov_pool *pool, prov_pooled **out, size_t n, int *ki
 		    "pooled keys dropped: their secret key did not open with their passphrase", 1);
 		prov_pooled_free(&out[i]);
 	}
-	if (gpg && pn_gpg_remove(&gpg) < 0)
-		pn_warn("msg=\"key pool: batch home not removed; the next batch tries\" "
-		    "home=%s", pool->dir);
-	pn_gpg_close(&gpg);
 	return kept;
 }
 
@@ -250,9 +254,7 @@ static pn_err make_batch(prov_pool *pool, int *kinds, size_t *n_r, prov_pooled *
 		out[i]->pub = keys[i].pub;
 		out[i]->seckey = keys[i].sec;
 	}
-	pn_watch_begin(pool->watch, "keypool_batch");
-	*n_r = n = keep_opening(pool, out, n, kinds);
-	pn_watch_end(pool->watch);
+	*n_r = n = keep_opening(out, n, kinds);
 	if (n == 0)
 		return PN_ERR_INTERNAL;
 	import_ahead(pool, out, n);
