@@ -315,23 +315,37 @@ static int in_window(enum chaos_kind k)
 }
 
 /*
- * attribute - a mail at the sink more than once, to its fault: the first
- * whose repair came after the first copy (a kill in the window hits just
- * after the first copy; a paused server stores it when it resumes). Sent
- * again in that fault's window, it is a redelivery; otherwise doubled.
+ * attribute - a mail at the sink more than once, to its fault. Faults
+ * around the first copy (hit to repair, ATTRIBUTE_SLACK_MS either side:
+ * a kill in the window hits just after the first copy, a paused server
+ * stores it when it resumes) come first, and of those one in the outbox's
+ * window; else the first fault repaired after the first copy. Sent again
+ * in the window of the fault it is attributed to, it is a redelivery;
+ * otherwise doubled. (Seen: the SMTP server stored a mail 1 ms before its
+ * kill -9 was recorded, 302 ms after a Redis fault's repair; "the first
+ * repaired after" alone named Redis, and the redelivery counted doubled.)
  */
 static void attribute(gpointer key, gpointer value, gpointer data)
 {
 	check *c = data;
 	const copy *cp = value;
-	chaos_fault *f = NULL;
+	chaos_fault *f = NULL, *around = NULL;
 	int again = cp->n - 1;
 
 	if (again < 1)
 		return;
-	for (int k = 0; k < c->r->faults && f == NULL; k++)
-		if (c->r->fault[k].back_wall + ATTRIBUTE_SLACK_MS >= cp->first_ms)
-			f = &c->r->fault[k];
+	for (int k = 0; k < c->r->faults; k++) {
+		chaos_fault *g = &c->r->fault[k];
+
+		if (f == NULL && g->back_wall + ATTRIBUTE_SLACK_MS >= cp->first_ms)
+			f = g;
+		if (g->t0_wall - ATTRIBUTE_SLACK_MS <= cp->first_ms &&
+		    g->back_wall + ATTRIBUTE_SLACK_MS >= cp->first_ms &&
+		    (around == NULL || (!in_window(around->kind) && in_window(g->kind))))
+			around = g;
+	}
+	if (around != NULL)
+		f = around;
 	if (f != NULL && in_window(f->kind)) {
 		f->redelivered += again;
 		c->r->tot.redelivered += again;
