@@ -1,6 +1,7 @@
 /*
  * openpgp.c - the OpenPGP packet reader, v4 fingerprint, secret-key
- * match, CRC24 and ASCII armor (openpgp.h), apart from GnuPG.
+ * match and opening, CRC24 and ASCII armor (openpgp.h), apart from
+ * GnuPG. SHA and AES come from OpenSSL's libcrypto.
  *
  * GPGME hands us gpg's binary export of a whole batch of keys; this file
  * is what cuts it into keys, checks each against what gpg said it made,
@@ -17,7 +18,6 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include <glib.h>
 #include <openssl/evp.h>
 #include <openssl/sha.h>
 #include <sodium.h>
@@ -123,10 +123,10 @@ static int next_key_packet(const pn_openpgp_key *key, size_t *off, int ta, int t
 /* pn_openpgp_fingerprint - v4 fingerprint (upper-case hex) of a public key's primary key */
 int pn_openpgp_fingerprint(const pn_openpgp_key *pub, char out[41])
 {
-	uint8_t head[3], digest[20];
-	gsize dlen = sizeof(digest);
-	GChecksum *c;
+	uint8_t head[3], digest[EVP_MAX_MD_SIZE];
+	EVP_MD_CTX *c;
 	pn_openpgp_packet pk;
+	int ok;
 
 	if (pn_openpgp_packet_read(pub->data, pub->len, &pk) < 0 ||
 	    pk.tag != PN_OPENPGP_TAG_PUBLIC_KEY || pk.len < 1 || pk.len > 0xffff ||
@@ -135,11 +135,13 @@ int pn_openpgp_fingerprint(const pn_openpgp_key *pub, char out[41])
 	head[0] = 0x99;
 	head[1] = (uint8_t)(pk.len >> 8);
 	head[2] = (uint8_t)pk.len;
-	c = g_checksum_new(G_CHECKSUM_SHA1);
-	g_checksum_update(c, head, sizeof(head));
-	g_checksum_update(c, pk.body, pk.len);
-	g_checksum_get_digest(c, digest, &dlen);
-	g_checksum_free(c);
+	ok = (c = EVP_MD_CTX_new()) != NULL && EVP_DigestInit_ex(c, EVP_sha1(), NULL) == 1 &&
+	    EVP_DigestUpdate(c, head, sizeof(head)) == 1 &&
+	    EVP_DigestUpdate(c, pk.body, pk.len) == 1 &&
+	    EVP_DigestFinal_ex(c, digest, NULL) == 1;
+	EVP_MD_CTX_free(c);
+	if (!ok)
+		return -1;
 	for (int i = 0; i < 20; i++)
 		snprintf(out + 2 * i, 3, "%02X", digest[i]);
 	return 0;
