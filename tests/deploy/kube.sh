@@ -181,17 +181,34 @@ step "posternctl send through the brokers: a new mailbox" \
 step "the invitation to bob@example.org reaches the SMTP sink" arrived bob@example.org
 # link_opens - the invitation's link (its path, at the web UI pod's address:
 # the public URL is not served here) starts a session: the cookie is set and
-# the web UI logs it (it asked mailstore for the mailbox through a broker)
-link_opens() {
-	local mail link
-	mail=$(grep -l '^X-Sink-Rcpt-To: <bob@example.org>' "$work"/mail/*.eml | head -1) || return 1
-	link=$(grep -o 'https\?://[^ ]*/m/[A-Za-z0-9_-]\{43\}' "$mail" | head -1)
-	[[ -n $link ]] || { echo "no link in $mail"; return 1; }
-	curl -sS -m 10 -o /dev/null -D "$work/link.headers" "http://$(ip postern-webui):8080/m/${link##*/m/}" || return 1
-	grep -qi '^set-cookie: __Host-postern=' "$work/link.headers" &&
+# the web UI logs it (it asked mailstore for the mailbox through a broker).
+# As a recipient would, it tries again after an error page (a 503 while a
+# broker or mailstore is still settling), three times over about 20 s; what
+# each try saw goes to $work/link.diag, printed with the step's failure.
+link_try() {
+	local url=$1 code
+	code=$(curl -sS -m 15 -o /dev/null -w '%{http_code}' -D "$work/link.headers" "$url") ||
+		{ echo "try: curl failed (exit $?)"; return 1; }
+	echo "try: HTTP $code, $(grep -ci '^set-cookie: __Host-postern=' "$work/link.headers") session cookie(s)"
+	[[ $code == 303 ]] && grep -qi '^set-cookie: __Host-postern=' "$work/link.headers" &&
 		podman logs postern-webui-webui 2>&1 | grep -q 'msg="link opened"'
 }
-step "the invitation's link opens a session at the web UI pod" link_opens
+link_opens() {
+	local mail link try
+	: >"$work/link.diag"
+	mail=$(grep -l '^X-Sink-Rcpt-To: <bob@example.org>' "$work"/mail/*.eml | head -1) || return 1
+	link=$(grep -o 'https\?://[^ ]*/m/[A-Za-z0-9_-]\{43\}' "$mail" | head -1)
+	[[ -n $link ]] || { echo "no link in $mail" >>"$work/link.diag"; return 1; }
+	for try in 1 2 3; do
+		link_try "http://$(ip postern-webui):8080/m/${link##*/m/}" >>"$work/link.diag" 2>&1 && return 0
+		sleep 5
+	done
+	{ echo "the web UI's log:"; podman logs --tail 15 postern-webui-webui 2>&1
+	  echo "mailstore's log:"; podman logs --tail 10 postern-mailstore-mailstore 2>&1; } >>"$work/link.diag"
+	return 1
+}
+step "the invitation's link opens a session at the web UI pod" link_opens ||
+	cut -c1-300 "$work/link.diag" | sed 's/^/# /'
 
 # The broker's container is killed, its pod (and so its name) stays: as in
 # Kubernetes, where the dead pod's name answers at once (CoreDNS) until it is
