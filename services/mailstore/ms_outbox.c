@@ -167,15 +167,17 @@ static int claim(pn_pg *pg, long batch, pn_pool *pool, struct outrow **rows_r)
 /*
  * record - run one result update, retrying temporary failures through a
  * reconnect: losing "state = sent" is the only way to send twice, so try
- * hard (about 25 s, or 3 tries once stopping).
+ * hard (about 25 s, or 3 tries once stopping). Prepared under name: one
+ * row of every mail goes through here.
  */
-static long record(pn_ctx *ctx, pn_pg *pg, const char *sql, const pn_pg_params *p)
+static long record(pn_ctx *ctx, pn_pg *pg, const char *name, const char *sql,
+    const pn_pg_params *p)
 {
 	PGresult *res = NULL;
 	long n;
 
 	for (int tries = 0; tries < 10; tries++) {
-		pn_err err = pn_pg_exec(pg, sql, p, &res);
+		pn_err err = pn_pg_exec_prepared(pg, name, sql, p, &res);
 
 		if (err == PN_OK) {
 			n = atol(PQcmdTuples(res));
@@ -264,9 +266,9 @@ static int mark_sending(pn_pg *pg, const struct outrow *r)
 	pn_pg_params_init(&p);
 	pn_pg_param_int(&p, r->id);
 	pn_pg_param_int(&p, r->attempts);
-	if (pn_pg_exec(pg, "UPDATE outbox SET state = 'sending', sending_at = now() "
-	    "WHERE id = $1 AND attempts = $2 AND state IN ('queued', 'sending')", &p,
-	    &res) != PN_OK) {
+	if (pn_pg_exec_prepared(pg, "ms_outbox_sending", "UPDATE outbox SET state = 'sending', "
+	    "sending_at = now() WHERE id = $1 AND attempts = $2 AND state IN ('queued', 'sending')",
+	    &p, &res) != PN_OK) {
 		pn_warn("msg=\"outbox row not marked sending, left for its lease\" id=%lld "
 		    "sqlstate=%s", (long long)r->id, pn_pg_sqlstate(pg));
 		return 0;
@@ -316,8 +318,8 @@ static void deliver(pn_ctx *ctx, pn_pg *pg, const pn_smtp_cfg *smtp,
 		pn_pg_param_int(&p, r->id);
 		pn_pg_param_text(&p, reply);
 		pn_pg_param_text(&p, ms_audit_mail_outcome(r->kind, 1));
-		if (record(ctx, pg, "WITH s AS (UPDATE outbox SET state = 'sent', sent_at = now(), "
-		    "last_error = NULL, smtp_reply = $2, data = '' WHERE id = $1 "
+		if (record(ctx, pg, "ms_outbox_sent", "WITH s AS (UPDATE outbox SET state = 'sent', "
+		    "sent_at = now(), last_error = NULL, smtp_reply = $2, data = '' WHERE id = $1 "
 		    "AND state IN ('queued', 'sending') RETURNING mailbox_id, event_id) "
 		    NOTE_OUTCOME, &p) < 0)
 			pn_error("msg=\"outbox row sent but not marked: may be sent again\" id=%lld",
@@ -334,8 +336,8 @@ static void deliver(pn_ctx *ctx, pn_pg *pg, const pn_smtp_cfg *smtp,
 		    ms_cfg.outbox_backoff_max_ms);
 		snprintf(secs, sizeof(secs), "%.3f", (double)delay_ms / 1000.0);
 		pn_pg_param_text(&p, secs);
-		record(ctx, pg, "UPDATE outbox SET state = 'queued', last_error = $3, "
-		    "next_attempt_at = now() + make_interval(secs => $4::double precision) "
+		record(ctx, pg, "ms_outbox_deferred", "UPDATE outbox SET state = 'queued', "
+		    "last_error = $3, next_attempt_at = now() + make_interval(secs => $4::double precision) "
 		    "WHERE id = $1 AND attempts = $2 AND state IN ('queued', 'sending')", &p);
 		pn_metrics_add("postern_outbox_retried_total", "outbox deliveries deferred for a retry", 1);
 		pn_warn("msg=\"outbox deferred\" id=%lld attempts=%ld result=temp retry_ms=%ld error=\"%s\"",
@@ -343,8 +345,8 @@ static void deliver(pn_ctx *ctx, pn_pg *pg, const pn_smtp_cfg *smtp,
 		return;
 	}
 	pn_pg_param_text(&p, ms_audit_mail_outcome(r->kind, 0));
-	record(ctx, pg, "WITH s AS (UPDATE outbox SET state = 'failed', last_error = $3, "
-	    "data = '' WHERE id = $1 AND attempts = $2 AND state IN ('queued', 'sending') "
+	record(ctx, pg, "ms_outbox_failed", "WITH s AS (UPDATE outbox SET state = 'failed', "
+	    "last_error = $3, data = '' WHERE id = $1 AND attempts = $2 AND state IN ('queued', 'sending') "
 	    "RETURNING mailbox_id, event_id) " NOTE_OUTCOME_4, &p);
 	pn_metrics_add(res == PN_ERR_TEMP ? "postern_outbox_failed_total{reason=\"attempts\"}"
 	    : "postern_outbox_failed_total{reason=\"permanent\"}",

@@ -690,6 +690,11 @@ static void test_accept_rules(void **state)
 	assert_int_equal(do_accept(f, "frank@example.org", 0, "evt-b", "inv-b", &rep), PN_OK);
 	assert_true(rep->accepted->duplicate);
 	assert_false(rep->accepted->created);
+	/* the message and its notification noted once each, the retry noted nothing */
+	assert_int_equal(th_sql_long(f->dsn, "SELECT count(*) FROM audit_log WHERE event_id = 'evt-b' "
+	    "AND kind = 'message_stored'"), 1);
+	assert_int_equal(th_sql_long(f->dsn, "SELECT count(*) FROM audit_log WHERE event_id = 'evt-b' "
+	    "AND kind = 'notification_queued'"), 1);
 
 	/* no mailbox and none to create */
 	assert_int_equal(do_accept(f, "nobody@example.org", 0, "evt-c", NULL, &rep),
