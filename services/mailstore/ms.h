@@ -3,7 +3,9 @@
  *
  * ms_valid.c   input checks and small pure policies (unit-tested alone)
  * ms_db.c      the statements and transactions of the mailbox and message
- *              operations, and the helpers ms_reap.c shares (ms_db_int.h)
+ *              operations, and the helpers ms_accept.c and ms_reap.c share
+ *              (ms_db_int.h)
+ * ms_accept.c  Accept and StoreMessage: a message in, with its mails, idempotent
  * ms_keys.c    a mailbox's keys after creation: re-issue, activation, recovery
  * ms_reap.c    what the reaper asks of the database: idle mailboxes,
  *              claims, expiry warnings, tombstones
@@ -138,6 +140,7 @@ pn_err ms_db_fail(pn_pg *pg, ms_why *why, const char *what, pn_err err);
 pn_err ms_db_get_mailbox(pn_pg *pg, int64_t id, const char *address,
     const ProtobufCBinaryData *link_hash, int with_secret, pn_pool *pool,
     Postern__V1__Mailbox **mb_r, ms_why *why);
+/* ---- ms_accept.c ---- */
 pn_err ms_db_accept(pn_pg *pg, const char *address,
     const Postern__V1__Accept *a, pn_pool *pool, Postern__V1__Accepted *out,
     ms_why *why);

@@ -1,6 +1,6 @@
 /*
  * ms_ops.c - mailstore's bus operations: check the request, run it through
- * ms_db.c, put the result into the reply.
+ * ms_db.c and ms_accept.c, put the result into the reply.
  *
  * Each handler gets the decoded MailstoreRequest and a zeroed
  * MailstoreReply, both in the request's pool; it returns the status and
