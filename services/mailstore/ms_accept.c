@@ -132,45 +132,6 @@ static pn_err insert_mailbox(pn_pg *pg, const char *address,
 }
 
 /*
- * store_message - postern_store (migration 010): the message, its audit
- * notes (stored; queued: the word for the mails it causes, or NULL) and,
- * when touch, the mailbox's activity, in one round trip; *id_r 0 when the
- * event is in the mailbox already (nothing written). A stored INBOX
- * message's receipt request is kept.
- */
-static pn_err store_message(pn_pg *pg, int64_t mailbox_id, const Postern__V1__NewMessage *m,
-    int folder, const char *queued, int touch, int64_t *id_r)
-{
-	pn_pg_params p;
-	PGresult *res = NULL;
-	pn_err err;
-
-	*id_r = 0;
-	pn_pg_params_init(&p);
-	pn_pg_param_int(&p, mailbox_id);
-	pn_pg_param_text(&p, ms_folder_name(folder));
-	pn_pg_param_text(&p, m->event_id);
-	pn_pg_param_int(&p, m->size);
-	pn_pg_param_bool(&p, m->has_attachments);
-	pn_pg_param_bytea(&p, m->envelope.data ? m->envelope.data : (const uint8_t *)"",
-	    m->envelope.len);
-	pn_pg_param_bytea(&p, m->body.data, m->body.len);
-	pn_pg_param_text(&p, m->sender && m->sender[0] ? m->sender : NULL);
-	pn_pg_param_int(&p, m->expires_at);
-	pn_pg_param_text(&p, queued);
-	pn_pg_param_bool(&p, touch);
-	if ((err = pn_pg_exec_prepared(pg, "ms_store", "SELECT postern_store($1, $2, $3, $4, "
-	    "$5, $6, $7, $8, $9, $10, $11)", &p, &res)) != PN_OK)
-		return err;
-	if (!pn_pg_isnull(res, 0, 0))
-		*id_r = pn_pg_int(res, 0, 0);
-	pn_pg_clear(&res);
-	if (*id_r == 0 || folder != POSTERN__V1__FOLDER__FOLDER_INBOX)
-		return PN_OK;
-	return m->receipt_to && *m->receipt_to ? ms_receipt_request(pg, mailbox_id, m) : PN_OK;
-}
-
-/*
  * insert_with_mails - in the open transaction, the message and the mails
  * it causes (of kind, about the message's event), and when touch the
  * mailbox's activity; *msg_id_r 0 when the event is stored already
@@ -185,7 +146,7 @@ static pn_err insert_with_mails(pn_pg *pg, int64_t mailbox_id,
 	char step[48];
 	pn_err err;
 
-	if ((err = store_message(pg, mailbox_id, m, folder, queued_note(kind, n_mail), touch,
+	if ((err = ms_store_message(pg, mailbox_id, m, folder, queued_note(kind, n_mail), touch,
 	    msg_id_r)) != PN_OK) {
 		snprintf(step, sizeof(step), "%s insert message", op);
 		return ms_db_fail(pg, why, step, err);

@@ -200,12 +200,14 @@ int ms_find_event(pn_pg *pg, int64_t mailbox_id, const char *event_id,
 }
 
 /*
- * ms_insert_message - INSERT ... ON CONFLICT DO NOTHING; *id_r 0 if it
- * existed. A new INBOX message is noted (message_stored) and its receipt
- * request kept.
+ * ms_store_message - postern_store (migration 010): the message, its audit
+ * notes (stored; queued: the word for the mails it causes, or NULL) and,
+ * when touch, the mailbox's activity, in one round trip; *id_r 0 when the
+ * event is in the mailbox already (nothing written). A stored INBOX
+ * message's receipt request is kept.
  */
-pn_err ms_insert_message(pn_pg *pg, int64_t mailbox_id,
-    const Postern__V1__NewMessage *m, int folder, int64_t *id_r)
+pn_err ms_store_message(pn_pg *pg, int64_t mailbox_id, const Postern__V1__NewMessage *m,
+    int folder, const char *queued, int touch, int64_t *id_r)
 {
 	pn_pg_params p;
 	PGresult *res = NULL;
@@ -223,21 +225,16 @@ pn_err ms_insert_message(pn_pg *pg, int64_t mailbox_id,
 	pn_pg_param_bytea(&p, m->body.data, m->body.len);
 	pn_pg_param_text(&p, m->sender && m->sender[0] ? m->sender : NULL);
 	pn_pg_param_int(&p, m->expires_at);
-	err = pn_pg_exec_prepared(pg, "ms_insert_message",
-	    "INSERT INTO messages (mailbox_id, folder, event_id, size, has_attachments, "
-	    "envelope, body, sender, expires_at) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, "
-	    "CASE WHEN $9::bigint > 0 THEN to_timestamp($9::bigint) END) "
-	    "ON CONFLICT (mailbox_id, event_id) DO NOTHING RETURNING id", &p, &res);
-	if (err != PN_OK)
+	pn_pg_param_text(&p, queued);
+	pn_pg_param_bool(&p, touch);
+	if ((err = pn_pg_exec_prepared(pg, "ms_store", "SELECT postern_store($1, $2, $3, $4, "
+	    "$5, $6, $7, $8, $9, $10, $11)", &p, &res)) != PN_OK)
 		return err;
-	if (PQntuples(res) > 0)
+	if (!pn_pg_isnull(res, 0, 0))
 		*id_r = pn_pg_int(res, 0, 0);
 	pn_pg_clear(&res);
 	if (*id_r == 0 || folder != POSTERN__V1__FOLDER__FOLDER_INBOX)
 		return PN_OK;
-	if ((err = ms_audit_note(pg, mailbox_id, m->event_id, MS_AUDIT_MESSAGE_STORED,
-	    NULL)) != PN_OK)
-		return err;
 	return m->receipt_to && *m->receipt_to ? ms_receipt_request(pg, mailbox_id, m) : PN_OK;
 }
 

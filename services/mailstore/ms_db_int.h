@@ -46,9 +46,14 @@ pn_err ms_touch(pn_pg *pg, int64_t mailbox_id, int *found_r);
 /* ms_find_event - the message of (mailbox, event): 1 found (id, folder), 0 none, -1 error */
 int ms_find_event(pn_pg *pg, int64_t mailbox_id, const char *event_id,
     int64_t *id_r, int *folder_r, pn_err *err_r);
-/* ms_insert_message - INSERT ... ON CONFLICT DO NOTHING; *id_r 0 if it existed */
-pn_err ms_insert_message(pn_pg *pg, int64_t mailbox_id,
-    const Postern__V1__NewMessage *m, int folder, int64_t *id_r);
+/*
+ * ms_store_message - the message (INSERT ... ON CONFLICT DO NOTHING: *id_r 0
+ * if the event is there already), noted message_stored in the inbox with
+ * its receipt request kept; queued: the audit word of the mails it causes
+ * (or NULL); touch: the mailbox's activity too. One round trip (postern_store).
+ */
+pn_err ms_store_message(pn_pg *pg, int64_t mailbox_id, const Postern__V1__NewMessage *m,
+    int folder, const char *queued, int touch, int64_t *id_r);
 /*
  * ms_insert_outmail_as - the same, saying what the mail is (MS_MAIL_*, or
  * "") and the event it is about: the outbox loop notes its SMTP outcome

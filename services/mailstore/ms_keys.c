@@ -150,8 +150,8 @@ static pn_err reissue_once(pn_pg *pg, const Postern__V1__Reissue *r, pn_pool *po
 	if ((err = ms_audit_note(pg, mb->id, r->request_id, MS_AUDIT_REISSUED, NULL)) != PN_OK)
 		return ms_db_fail(pg, why, "reissue note", err);
 	if (r->message != NULL) {
-		if ((err = ms_insert_message(pg, mb->id, r->message,
-		    POSTERN__V1__FOLDER__FOLDER_INBOX, &msg_id)) != PN_OK)
+		if ((err = ms_store_message(pg, mb->id, r->message,
+		    POSTERN__V1__FOLDER__FOLDER_INBOX, NULL, 0, &msg_id)) != PN_OK)
 			return ms_db_fail(pg, why, "reissue insert message", err);
 		if (msg_id == 0) {
 			pn_pg_rollback(pg);
