@@ -4,7 +4,7 @@
  *	lookups over the real bus (MDP over CURVE), with latency percentiles
  * SUMMARY
  *	pn-bench send [--clients N] [--count M] [--size BYTES] [--pin]
- *	    [--rcpt FMT] [--mod K] [--tag TAG] [--acks FILE]
+ *	    [--rcpt FMT] [--mod K] [--tag TAG] [--acks FILE] [--retry-temp R]
  *	pn-bench lookup [--clients N] [--count M] [--fresh] --addr ADDR[,ADDR...]
  *	pn-bench ping [--clients N] [--count M]
  *	pn-bench mail [--size BYTES]
@@ -25,6 +25,11 @@
  *	operation's number (a test that kills something mid-stream watches it
  *	and measures the pause on the same clock as its own).
  *
+ *	--retry-temp R does what the publisher contract asks on STATUS_TEMP
+ *	("try again"): the same event, same id, again after 200 ms, up to R
+ *	times; each retry is counted ("temp_retries") and the first is
+ *	logged. Off by default: a benchmark counts a TEMP as an error.
+ *
  *	lookup sends M KeyLookups for ADDR (with --fresh: skipping the cache);
  *	a comma-separated list of up to 64 addresses is one batch per
  *	KeyLookup (what a composer asks), each answered with anything but
@@ -40,7 +45,7 @@
  *
  *	Output: one JSON object on stdout:
  *	  {"ops":M,"errors":E,"secs":T,"rate":R,"p50_ms":..,"p95_ms":..,
- *	   "p99_ms":..,"max_ms":..,"created":C,"exists":X}
+ *	   "p99_ms":..,"max_ms":..,"created":C,"exists":X,"temp_retries":T}
  *	rate counts only successful operations.
  * ENVIRONMENT
  *	POSTERN_BROKER, POSTERN_CERT (our certificate, "<file>_secret"
@@ -81,14 +86,14 @@ typedef struct bench {
 	int smtp;                   /* smtp mode */
 	const char *server, *subject;
 	size_t body_at;             /* where the body of b->mail starts */
-	long clients, count, size, mod;
+	long clients, count, size, mod, retry_temp;
 	int pin, fresh;
 	const char *rcpt, *tag, *addr;
 	pn_bus_cfg bus;
 	uint8_t *mail;
 	size_t mail_len;
 	atomic_long next;
-	atomic_long errors, created, exists;
+	atomic_long errors, created, exists, temp_retries;
 	double *lat_ms;
 	pthread_mutex_t lock;
 	int first_error_shown;
@@ -173,7 +178,14 @@ static int one_send(bench *b, pn_client *c, long i)
 	ev.mime.len = b->mail_len;
 	ev.with_pin = b->pin;
 	ev.locale = "en";
-	if ((rc = pn_prov_send(c, pool, &ev, &res, &why)) != PN_OK) {
+	for (long tries = 0; (rc = pn_prov_send(c, pool, &ev, &res, &why)) == PN_ERR_TEMP &&
+	    tries < b->retry_temp; tries++) {
+		if (atomic_fetch_add(&b->temp_retries, 1) == 0)
+			fprintf(stderr, "pn-bench: send: temp (%s): the same event again (--retry-temp)\n",
+			    why ? why : "no reason given");
+		usleep(200 * 1000);
+	}
+	if (rc != PN_OK) {
 		fail_once(b, "send", rc, why);
 		goto done;
 	}
@@ -481,6 +493,7 @@ static int usage(void)
 {
 	fprintf(stderr, "usage: pn-bench send [--clients N] [--count M] [--size BYTES] [--pin]\n"
 	    "                     [--rcpt FMT] [--mod K] [--tag TAG] [--acks FILE]\n"
+	    "                     [--retry-temp R]\n"
 	    "       pn-bench lookup [--clients N] [--count M] [--fresh] --addr ADDR[,ADDR...]\n"
 	    "       pn-bench ping [--clients N] [--count M]\n"
 	    "       pn-bench mail [--size BYTES]\n"
@@ -535,6 +548,8 @@ int main(int argc, char **argv)
 			b.rcpt = v;
 		else if (!strcmp(a, "--tag"))
 			b.tag = v;
+		else if (!strcmp(a, "--retry-temp"))
+			b.retry_temp = atol(v);
 		else if (!strcmp(a, "--addr"))
 			b.addr = v;
 		else if (!strcmp(a, "--server"))
@@ -551,6 +566,7 @@ int main(int argc, char **argv)
 			return usage();
 	}
 	if (b.clients < 1 || b.clients > 256 || b.count < 1 || b.size < 512 ||
+	    b.retry_temp < 0 || b.retry_temp > 100 ||
 	    (b.lookup == 1 && !b.addr) || (b.smtp && !b.server) || !strstr(b.rcpt, "%d") ||
 	    strchr(b.subject, '\r') || strchr(b.subject, '\n'))
 		return usage();
@@ -608,10 +624,11 @@ run:
 			ok[nok++] = b.lat_ms[i];
 	qsort(ok, nok, sizeof(double), cmp_double);
 	printf("{\"ops\":%ld,\"errors\":%ld,\"secs\":%.3f,\"rate\":%.2f,\"p50_ms\":%.1f,"
-	    "\"p95_ms\":%.1f,\"p99_ms\":%.1f,\"max_ms\":%.1f,\"created\":%ld,\"exists\":%ld}\n",
+	    "\"p95_ms\":%.1f,\"p99_ms\":%.1f,\"max_ms\":%.1f,\"created\":%ld,\"exists\":%ld,"
+	    "\"temp_retries\":%ld}\n",
 	    b.count, atomic_load(&b.errors), secs, secs > 0 ? (double)nok / secs : 0,
 	    pct(ok, nok, 50), pct(ok, nok, 95), pct(ok, nok, 99), nok ? ok[nok - 1] : 0,
-	    atomic_load(&b.created), atomic_load(&b.exists));
+	    atomic_load(&b.created), atomic_load(&b.exists), atomic_load(&b.temp_retries));
 	free(ok);
 	free(th);
 	free(b.lat_ms);
