@@ -30,16 +30,14 @@
 #include "ms_audit.h"
 #include "ms_db_int.h"
 
-/* queued_note - the audit word for "mails of this kind queued", or NULL for none */
-static const char *queued_note(const char *kind, size_t n)
+/* queued_kind - what "mails of this kind queued" is in the audit log, or -1 for nothing */
+static int queued_kind(const char *kind, size_t n)
 {
-	if (n == 0 || !*kind)
-		return NULL;
-	if (!strcmp(kind, MS_MAIL_INVITATION))
-		return ms_audit_kind_name(MS_AUDIT_INVITATION_QUEUED);
-	if (!strcmp(kind, MS_MAIL_NOTIFICATION))
-		return ms_audit_kind_name(MS_AUDIT_NOTIFICATION_QUEUED);
-	return NULL;
+	if (n > 0 && !strcmp(kind, MS_MAIL_INVITATION))
+		return MS_AUDIT_INVITATION_QUEUED;
+	if (n > 0 && !strcmp(kind, MS_MAIL_NOTIFICATION))
+		return MS_AUDIT_NOTIFICATION_QUEUED;
+	return -1;
 }
 
 /* insert_outmails - all of them, of one kind about one event; no note */
@@ -63,15 +61,12 @@ pn_err ms_insert_outmails(pn_pg *pg, int64_t mailbox_id,
     Postern__V1__OutMail *const *mail, size_t n, const char *kind, const char *event_id,
     pn_pool *pool)
 {
-	const char *note = queued_note(kind, n);
+	int note = queued_kind(kind, n);
 	pn_err err;
 
 	if ((err = insert_outmails(pg, mailbox_id, mail, n, kind, event_id, pool)) != PN_OK)
 		return err;
-	if (note == NULL)
-		return PN_OK;
-	return ms_audit_note(pg, mailbox_id, event_id, !strcmp(kind, MS_MAIL_INVITATION)
-	    ? MS_AUDIT_INVITATION_QUEUED : MS_AUDIT_NOTIFICATION_QUEUED, NULL);
+	return note < 0 ? PN_OK : ms_audit_note(pg, mailbox_id, event_id, note, NULL);
 }
 
 /* select_mailbox_by_address - the public columns, or NULL */
@@ -143,11 +138,12 @@ static pn_err insert_with_mails(pn_pg *pg, int64_t mailbox_id,
     size_t n_mail, const char *kind, int touch, pn_pool *pool, const char *op, ms_why *why,
     int64_t *msg_id_r)
 {
+	int note = queued_kind(kind, n_mail);
 	char step[48];
 	pn_err err;
 
-	if ((err = ms_store_message(pg, mailbox_id, m, folder, queued_note(kind, n_mail), touch,
-	    msg_id_r)) != PN_OK) {
+	if ((err = ms_store_message(pg, mailbox_id, m, folder,
+	    note < 0 ? NULL : ms_audit_kind_name(note), touch, msg_id_r)) != PN_OK) {
 		snprintf(step, sizeof(step), "%s insert message", op);
 		return ms_db_fail(pg, why, step, err);
 	}
