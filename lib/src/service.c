@@ -97,6 +97,15 @@ void *pn_ctx_state(pn_ctx *ctx) { return ctx->state; }
 void pn_ctx_set_state(pn_ctx *ctx, void *state) { ctx->state = state; }
 int pn_ctx_stopping(pn_ctx *ctx) { (void)ctx; return stop_flag != 0; }
 
+unsigned pn_ctx_caller_role(pn_ctx *ctx)
+{
+	char role[PN_MDP_CALLER_MAX + 1], name[PN_MDP_CALLER_MAX + 1];
+
+	if (!ctx->worker || pn_worker_caller(ctx->worker, role, name) < 0)
+		return 0;
+	return pn_role_parse(role);
+}
+
 int pn_ctx_sleep(pn_ctx *ctx, long ms)
 {
 	while (ms > 0 && !stop_flag) {

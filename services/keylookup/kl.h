@@ -46,6 +46,10 @@ typedef struct kl_mailbox {
 	size_t own_len;
 	char *own_source;           /* "recipient", "wkd", "vks" */
 	char *locale;               /* the mailbox's language ("" if none) */
+	int state;                  /* mailstore's MailboxState */
+	char *fpr;                  /* the guest key: fingerprint, armored public key */
+	uint8_t *pub;
+	size_t publen;
 } kl_mailbox;
 
 /* One address's discovery outcome. */
@@ -92,6 +96,10 @@ typedef struct kl_sources {
 	    const kl_found *found);
 } kl_sources;
 
+/* kl_lookup's flags */
+#define KL_FRESH 1
+#define KL_WITH_MAILBOX 2
+
 /* Counters of one batch, for logs and metrics. */
 typedef struct kl_stats {
 	size_t invalid, cached, found, guest, none;
@@ -100,12 +108,14 @@ typedef struct kl_stats {
 
 /*
  * kl_lookup - answer addresses[0..n-1] into out (results in order, one
- * per address). fresh skips the cache read. Returns PN_OK, PN_ERR_TOOLARGE
+ * per address). flags: KL_FRESH skips the cache read; KL_WITH_MAILBOX
+ * (with KL_FRESH) gives each GUEST result mailstore's answer of just now
+ * as its GuestMailbox, after the result went into the cache. Returns PN_OK, PN_ERR_TOOLARGE
  * for too many addresses, or the error of a source that failed (keyring
  * or mailstore: without them NONE could be a lie); *err_r then says why.
  */
 pn_err kl_lookup(const kl_sources *src, const kl_limits *lim,
-    char *const *addresses, size_t n, int fresh,
+    char *const *addresses, size_t n, int flags,
     Postern__V1__KeyLookupResult *out, kl_stats *stats, pn_pool *pool,
     const char **err_r);
 

@@ -259,6 +259,24 @@ static pn_err from_mailstore(const kl_sources *src, const char **uaddr, size_t u
 	return PN_OK;
 }
 
+/* guest_mailbox - what a GUEST result tells one of Postern's services of its mailbox */
+static Postern__V1__GuestMailbox *guest_mailbox(const kl_mailbox *mb, pn_pool *pool)
+{
+	Postern__V1__GuestMailbox *g;
+
+	if (mb->id <= 0 || !mb->pub || mb->publen == 0)
+		return NULL;            /* the caller asks mailstore itself */
+	g = pn_pool_alloc(pool, sizeof(*g));
+	postern__v1__guest_mailbox__init(g);
+	g->id = mb->id;
+	g->state = mb->state;
+	g->public_key.data = mb->pub;
+	g->public_key.len = mb->publen;
+	g->fingerprint = mb->fpr ? mb->fpr : "";
+	g->locale = mb->locale ? mb->locale : "";
+	return g;
+}
+
 /* disc_decode - a cached discovery answer for addr, or -1 */
 static int disc_decode(const uint8_t *val, size_t len, const char *addr,
     kl_found *f, pn_pool *pool)
@@ -384,10 +402,11 @@ static pn_err from_discovery(const kl_sources *src, const kl_limits *lim,
 
 /* kl_lookup - one batch, results in request order */
 pn_err kl_lookup(const kl_sources *src, const kl_limits *lim,
-    char *const *addresses, size_t n, int fresh,
+    char *const *addresses, size_t n, int flags,
     Postern__V1__KeyLookupResult *out, kl_stats *stats, pn_pool *pool,
     const char **err_r)
 {
+	int fresh = flags & KL_FRESH;
 	Postern__V1__KeyResult **res, **ures;
 	const char **uaddr;
 	kl_mailbox *mbs;
@@ -457,6 +476,10 @@ pn_err kl_lookup(const kl_sources *src, const kl_limits *lim,
 	for (size_t j = 0; j < u; j++)
 		if (strncmp(ures[j]->source, "cache:", 6))
 			remember(src, lim, ures[j], pool);
+	if (fresh && (flags & KL_WITH_MAILBOX))
+		for (size_t j = 0; j < u; j++)
+			if (ures[j]->kind == POSTERN__V1__KEY_RESULT__KIND__GUEST)
+				ures[j]->mailbox = guest_mailbox(&mbs[j], pool);
 
 	for (size_t k = 0; k < nvalid; k++) {
 		size_t i = slots[k].index;

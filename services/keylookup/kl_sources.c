@@ -119,6 +119,12 @@ static pn_err real_mailbox(void *arg, const char *addr, kl_mailbox *mb_r, pn_poo
 	if (rc == PN_OK) {
 		mb_r->id = mb->id;
 		mb_r->locale = pn_pool_strdup(out, mb->locale ? mb->locale : "");
+		mb_r->state = (int)mb->state;
+		mb_r->fpr = pn_pool_strdup(out, mb->fingerprint ? mb->fingerprint : "");
+		if (mb->public_key.len > 0) {
+			mb_r->pub = pn_pool_memdup(out, mb->public_key.data, mb->public_key.len);
+			mb_r->publen = mb->public_key.len;
+		}
 		if (mb->own_fingerprint && *mb->own_fingerprint && mb->own_key.len > 0) {
 			mb_r->own_fpr = pn_pool_strdup(out, mb->own_fingerprint);
 			mb_r->own_key = pn_pool_memdup(out, mb->own_key.data, mb->own_key.len);

@@ -42,7 +42,11 @@
  *	MDP/0.1 worker for "keylookup"; request postern.v1.KeylookupRequest
  *	(ping | lookup), reply postern.v1.KeylookupReply
  *	(proto/postern/v1/keylookup.proto). More than POSTERN_KL_MAX_ADDRESSES
- *	addresses: STATUS_TOO_LARGE. Keyring or mailstore unreachable:
+ *	addresses: STATUS_TOO_LARGE. KeyLookup.with_mailbox (with fresh;
+ *	role "service" only, others get STATUS_PERM): each GUEST result
+ *	carries what mailstore just said of the mailbox (id, state, guest
+ *	public key, fingerprint, language), never cached, so that provision
+ *	needs no GetMailbox of its own on the send path. Keyring or mailstore unreachable:
  *	STATUS_TEMP for the whole batch (NONE could be a lie); Redis
  *	unreachable only makes lookups slower.
  * ENVIRONMENT
@@ -107,6 +111,7 @@
 #include "postern/log.h"
 #include "postern/metrics.h"
 #include "postern/pb.h"
+#include "postern/roles.h"
 #include "postern/service.h"
 #include "kl.h"
 
@@ -277,7 +282,12 @@ static pn_err op_lookup(pn_ctx *ctx, const ProtobufCMessage *request,
 		pn_ctx_error(ctx, "lookup without body");
 		return PN_ERR_PARAMS;
 	}
-	rc = kl_lookup(&st->src, &st->lim, kl->addresses, kl->n_addresses, kl->fresh,
+	if (kl->with_mailbox && !(pn_ctx_caller_role(ctx) & PN_ROLE_SERVICE)) {
+		pn_ctx_error(ctx, "with_mailbox is for Postern's own services (role service)");
+		return PN_ERR_PERM;
+	}
+	rc = kl_lookup(&st->src, &st->lim, kl->addresses, kl->n_addresses,
+	    (kl->fresh ? KL_FRESH : 0) | (kl->with_mailbox ? KL_WITH_MAILBOX : 0),
 	    out, &stats, pool, &why);
 	if (rc != PN_OK) {
 		pn_ctx_error(ctx, "%s", why ? why : pn_err_str(rc));

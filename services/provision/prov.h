@@ -325,9 +325,13 @@ pn_err prov_gpg_fail(prov_event *e, Postern__V1__Outcome *o, pn_err err, const c
 /* prov_outmail - one outbox mail to address; data is taken (wiped and freed) */
 Postern__V1__OutMail *prov_outmail(prov_event *e, const char *address,
     const char *kind, uint8_t *data, size_t len);
-/* prov_deliver_mailbox - a recipient without a key, GUEST or NONE (prov_mailbox.c) */
-pn_err prov_deliver_mailbox(prov_event *e, const char *address, int guest,
-    Postern__V1__Outcome *o);
+/*
+ * prov_deliver_mailbox - a recipient without a key (prov_mailbox.c): r is
+ * keylookup's GUEST or NONE result; a GUEST's mailbox, when keylookup gave
+ * it, saves asking mailstore for it again
+ */
+pn_err prov_deliver_mailbox(prov_event *e, const char *address,
+    const Postern__V1__KeyResult *r, Postern__V1__Outcome *o);
 /* prov_record_key - the Redis key of (event, address)'s record (pool) */
 char *prov_record_key(prov_event *e, const char *address);
 /* prov_record_get - (event, address)'s record: 1 found (sec_r set), 0 none, -1 (*err_r) */

@@ -466,15 +466,45 @@ done:
 	return err;
 }
 
-/* prov_deliver_mailbox - one recipient without a key; kind is GUEST or NONE */
-pn_err prov_deliver_mailbox(prov_event *e, const char *address, int guest, Outcome *o)
+/*
+ * known_mailbox - keylookup's GuestMailbox as the Mailbox to_existing
+ * takes, in *mb; NULL when it gave none or one that is not whole (then
+ * mailstore is asked)
+ */
+static const Mailbox *known_mailbox(const Postern__V1__KeyResult *r, const char *address,
+    Mailbox *mb)
 {
+	const Postern__V1__GuestMailbox *g = r->mailbox;
+
+	if (!g || g->id <= 0 || g->public_key.len == 0 ||
+	    (g->state != POSTERN__V1__MAILBOX_STATE__MAILBOX_PENDING &&
+	     g->state != POSTERN__V1__MAILBOX_STATE__MAILBOX_ACTIVE &&
+	     g->state != POSTERN__V1__MAILBOX_STATE__MAILBOX_LOCKED))
+		return NULL;
+	postern__v1__mailbox__init(mb);
+	mb->id = g->id;
+	mb->address = (char *)address;
+	mb->state = (Postern__V1__MailboxState)g->state;
+	mb->public_key = g->public_key;
+	mb->fingerprint = g->fingerprint;
+	mb->locale = g->locale;
+	return mb;
+}
+
+pn_err prov_deliver_mailbox(prov_event *e, const char *address,
+    const Postern__V1__KeyResult *r, Outcome *o)
+{
+	int guest = r->kind == POSTERN__V1__KEY_RESULT__KIND__GUEST;
+	Mailbox known;
+	const Mailbox *told = guest ? known_mailbox(r, address, &known) : NULL;
+
 	for (int tries = 0; tries < 4; tries++) {
 		const Mailbox *mb = NULL;
 		pn_err err;
 
 		if (guest) {
-			err = to_existing(e, address, NULL, o);
+			err = to_existing(e, address, told, o);
+			told = NULL;                /* a second try asks mailstore */
 			if (err == PN_ERR_NOTFOUND) {
 				guest = 0;          /* deleted meanwhile (reaper) */
 				continue;

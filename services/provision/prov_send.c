@@ -146,7 +146,8 @@ static pn_err key_lookup(prov_event *e, char **addrs, size_t n,
     Postern__V1__KeyLookupResult **res_r)
 {
 	const char *why;
-	pn_err err = pn_kl_lookup(e->st->bus, e->pool, addrs, n, 1, res_r, &why);
+	pn_err err = pn_kl_lookup(e->st->bus, e->pool, addrs, n,
+	    PN_KL_FRESH | PN_KL_WITH_MAILBOX, res_r, &why);
 
 	if (err == PN_OK)
 		return PN_OK;
@@ -365,7 +366,7 @@ pn_err prov_op_send(pn_ctx *ctx, const ProtobufCMessage *request,
 				err = PN_ERR_TEMP;
 				goto fail;
 			}
-			err = prov_deliver_mailbox(&e, norm[i], r->kind == POSTERN__V1__KEY_RESULT__KIND__GUEST, o);
+			err = prov_deliver_mailbox(&e, norm[i], r, o);
 			prov_keyring_unlock(e.st->keyring);
 			e.gpg = NULL;
 			if (err != PN_OK)

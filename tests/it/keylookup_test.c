@@ -332,6 +332,52 @@ static void test_guest(void **state)
 	pn_pool_destroy(&pool);
 }
 
+/*
+ * with_mailbox (provision's send path): a GUEST result carries the mailbox
+ * for the service role only; every other role is refused; what the cache
+ * keeps has no mailbox.
+ */
+static void test_with_mailbox(void **state)
+{
+	pn_pool *pool = pn_pool_new();
+	Postern__V1__KeyLookupResult *res = NULL;
+	const char *why = NULL;
+	const char *g = addr("withmb");
+	static const char *const others[] = { "gateway", "webui", "reaper", "posternctl" };
+	pn_client *svc = th_client(F->st.broker.endpoint, "provision", 5000, 1);
+	(void)state;
+
+	make_mailbox(g);
+	assert_int_equal(pn_kl_lookup(svc, pool, (char *const *)&g, 1,
+	    PN_KL_FRESH | PN_KL_WITH_MAILBOX, &res, &why), PN_OK);
+	Res *r = res->results[0];
+	assert_int_equal(r->kind, POSTERN__V1__KEY_RESULT__KIND__GUEST);
+	assert_non_null(r->mailbox);
+	assert_true(r->mailbox->id > 0);
+	assert_int_equal(r->mailbox->state, POSTERN__V1__MAILBOX_STATE__MAILBOX_PENDING);
+	assert_string_equal(r->mailbox->fingerprint, "0123456789ABCDEF0123456789ABCDEF01234567");
+	assert_int_equal(r->mailbox->public_key.len, strlen("-----BEGIN PGP PUBLIC KEY BLOCK-----pub"));
+	/* without the flag, the same caller gets the plain answer */
+	assert_int_equal(pn_kl_lookup(svc, pool, (char *const *)&g, 1, PN_KL_FRESH, &res, &why),
+	    PN_OK);
+	assert_null(res->results[0]->mailbox);
+	/* from the cache: GUEST, no mailbox */
+	assert_int_equal(pn_kl_lookup(svc, pool, (char *const *)&g, 1, 0, &res, &why), PN_OK);
+	assert_string_equal(res->results[0]->source, "cache:mailbox");
+	assert_null(res->results[0]->mailbox);
+	/* any other role: refused, whatever it may otherwise look up */
+	for (size_t i = 0; i < sizeof(others) / sizeof(others[0]); i++) {
+		pn_client *c = th_client(F->st.broker.endpoint, others[i], 5000, 1);
+		pn_err err = pn_kl_lookup(c, pool, (char *const *)&g, 1,
+		    PN_KL_FRESH | PN_KL_WITH_MAILBOX, &res, &why);
+		if (err != PN_ERR_PERM)
+			fail_msg("%s: with_mailbox answered %s, want PERM", others[i], pn_err_str(err));
+		pn_client_destroy(&c);
+	}
+	pn_client_destroy(&svc);
+	pn_pool_destroy(&pool);
+}
+
 static void test_mixed_batch_and_cache(void **state)
 {
 	pn_pool *pool = pn_pool_new();
@@ -469,6 +515,7 @@ int main(void)
 		cmocka_unit_test(test_key_found),
 		cmocka_unit_test(test_unusable_keys),
 		cmocka_unit_test(test_guest),
+		cmocka_unit_test(test_with_mailbox),
 		cmocka_unit_test(test_mixed_batch_and_cache),
 		cmocka_unit_test(test_limits),
 		cmocka_unit_test(test_key_added_later),

@@ -208,10 +208,14 @@ pn_err pn_ms_complete_receipt(pn_client *client, pn_pool *pool,
 
 /*
  * pn_kl_lookup - what is known about n addresses, one result each in
- * request order; fresh skips keylookup's cache
+ * request order. flags: PN_KL_FRESH (1) skips keylookup's cache;
+ * PN_KL_WITH_MAILBOX adds, for Postern's own services, the mailbox to
+ * each GUEST result (KeyLookup.with_mailbox)
  */
+#define PN_KL_FRESH 1
+#define PN_KL_WITH_MAILBOX 2
 pn_err pn_kl_lookup(pn_client *client, pn_pool *pool, char *const *addrs, size_t n,
-    int fresh, Postern__V1__KeyLookupResult **result_r, const char **why_r);
+    int flags, Postern__V1__KeyLookupResult **result_r, const char **why_r);
 
 /* ---- provision ---- */
 

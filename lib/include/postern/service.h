@@ -109,6 +109,12 @@ const pn_bus_cfg *pn_ctx_bus(pn_ctx *ctx);
 void *pn_ctx_state(pn_ctx *ctx);           /* the service's own state */
 void pn_ctx_set_state(pn_ctx *ctx, void *state);
 int pn_ctx_stopping(pn_ctx *ctx);          /* SIGTERM seen */
+/*
+ * pn_ctx_caller_role - the role bit (roles.h) of the current request's
+ * caller, as the broker named it; 0 when none is named. For a handler
+ * whose answer depends on who asks, beyond the operation's roles.
+ */
+unsigned pn_ctx_caller_role(pn_ctx *ctx);
 /* pn_ctx_sleep - sleep up to ms, wake early on stop; returns stopping */
 int pn_ctx_sleep(pn_ctx *ctx, long ms);
 /* pn_ctx_error - error text for the current reply (copied into its pool) */

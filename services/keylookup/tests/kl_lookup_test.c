@@ -13,6 +13,7 @@
 
 #include <cmocka.h>
 
+#include "postern/v1/mailstore.pb-c.h"
 #include "postern/pb.h"
 #include "../kl.h"
 
@@ -107,6 +108,11 @@ static pn_err f_mailbox(void *arg, const char *addr, kl_mailbox *mb_r, pn_pool *
 	for (int j = 0; j < 4 && f->guest_addr[j]; j++)
 		if (!strcmp(addr, f->guest_addr[j])) {
 			mb_r->id = j + 1;
+			mb_r->state = POSTERN__V1__MAILBOX_STATE__MAILBOX_ACTIVE;
+			mb_r->fpr = pn_pool_printf(pool, "GUESTFPR-%d", j + 1);
+			mb_r->pub = (uint8_t *)pn_pool_strdup(pool, "GUESTKEY");
+			mb_r->publen = 8;
+			mb_r->locale = pn_pool_strdup(pool, "de");
 			if (f->own_key_addr && !strcmp(addr, f->own_key_addr)) {
 				mb_r->own_fpr = pn_pool_strdup(pool, "OWNFPR");
 				mb_r->own_key = (uint8_t *)pn_pool_strdup(pool, "OWNKEY");
@@ -516,6 +522,68 @@ static void test_graduation(void **state)
 	pn_pool_destroy(&pool);
 }
 
+/* cached - the fake cache's entry for key, unpacked, or NULL */
+static Postern__V1__KeyResult *cached(const fake *f, const char *key, pn_pool *pool)
+{
+	for (int j = 0; j < f->ncache; j++)
+		if (!strcmp(f->cache[j].key, key))
+			return (Postern__V1__KeyResult *)pn_pb_unpack(
+			    &postern__v1__key_result__descriptor, f->cache[j].val, f->cache[j].len,
+			    sizeof(f->cache[j].val), pool);
+	return NULL;
+}
+
+/*
+ * A fresh lookup with KL_WITH_MAILBOX: each GUEST result carries what
+ * mailstore said of its mailbox; a key found, NONE and INVALID carry
+ * nothing; the cache never holds it; without the flag nothing is added.
+ */
+static void test_with_mailbox(void **state)
+{
+	fake *f = *state;
+	pn_pool *pool = pn_pool_new();
+	Postern__V1__KeyLookupResult *out;
+	Postern__V1__KeyResult *r, *c;
+	kl_stats st;
+	const char *why;
+	const char *in[] = { "guest@example.net", "alice@example.org", "nobody@example.com",
+	    "not an address", "Guest <guest@EXAMPLE.net>" };
+
+	assert_int_equal(run(f, in, 5, KL_FRESH | KL_WITH_MAILBOX, &out, &st, pool, &why), PN_OK);
+	r = out->results[0];
+	assert_int_equal(r->kind, POSTERN__V1__KEY_RESULT__KIND__GUEST);
+	assert_non_null(r->mailbox);
+	assert_int_equal(r->mailbox->id, 1);
+	assert_int_equal(r->mailbox->state, POSTERN__V1__MAILBOX_STATE__MAILBOX_ACTIVE);
+	assert_string_equal(r->mailbox->fingerprint, "GUESTFPR-1");
+	assert_int_equal(r->mailbox->public_key.len, 8);
+	assert_memory_equal(r->mailbox->public_key.data, "GUESTKEY", 8);
+	assert_string_equal(r->mailbox->locale, "de");
+	assert_null(out->results[1]->mailbox);      /* the key wins, no mailbox */
+	assert_null(out->results[2]->mailbox);
+	assert_null(out->results[3]->mailbox);
+	/* the same address twice: the same answer */
+	assert_non_null(out->results[4]->mailbox);
+	assert_int_equal(out->results[4]->mailbox->id, 1);
+	/* what went into the cache has no mailbox */
+	c = cached(f, "kl:guest@example.net", pool);
+	assert_non_null(c);
+	assert_int_equal(c->kind, POSTERN__V1__KEY_RESULT__KIND__GUEST);
+	assert_null(c->mailbox);
+	pn_pool_destroy(&pool);
+
+	/* fresh without the flag, and the flag without fresh (a cached answer): none */
+	pool = pn_pool_new();
+	assert_int_equal(run(f, in, 1, KL_FRESH, &out, &st, pool, &why), PN_OK);
+	assert_int_equal(out->results[0]->kind, POSTERN__V1__KEY_RESULT__KIND__GUEST);
+	assert_null(out->results[0]->mailbox);
+	assert_int_equal(run(f, in, 1, KL_WITH_MAILBOX, &out, &st, pool, &why), PN_OK);
+	assert_int_equal(out->results[0]->kind, POSTERN__V1__KEY_RESULT__KIND__GUEST);
+	assert_string_equal(out->results[0]->source, "cache:mailbox");
+	assert_null(out->results[0]->mailbox);
+	pn_pool_destroy(&pool);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -527,6 +595,7 @@ int main(void)
 		cmocka_unit_test(test_printable),
 		cmocka_unit_test_setup_teardown(test_discovery, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_graduation, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_with_mailbox, setup, teardown),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
