@@ -252,6 +252,57 @@ static pn_err accept_once(pn_pg *pg, const char *address,
 	return PN_OK;
 }
 
+/*
+ * accept_at_once - the common Accept, new mail for an existing mailbox
+ * with at most one notification and no receipt, as one statement
+ * (postern_accept, migration 011: its own transaction, so one round trip
+ * and the commit with it). 1: stored, *out set; 0: not this way (no such
+ * mailbox, a retry of the event, or a database error) - the caller takes
+ * the general path, which answers each of those.
+ */
+static int accept_at_once(pn_pg *pg, const char *address, const Postern__V1__Accept *a,
+    pn_pool *pool, Postern__V1__Accepted *out)
+{
+	const Postern__V1__NewMessage *m = a->message;
+	const Postern__V1__OutMail *mail = a->n_mail ? a->mail[0] : NULL;
+	Postern__V1__Mailbox *mb;
+	pn_pg_params p;
+	PGresult *res = NULL;
+
+	if (a->new_mailbox || a->n_mail > 1 || (m->receipt_to && *m->receipt_to) ||
+	    (m->folder && m->folder != POSTERN__V1__FOLDER__FOLDER_INBOX))
+		return 0;
+	pn_pg_params_init(&p);
+	pn_pg_param_text(&p, address);
+	pn_pg_param_text(&p, m->event_id);
+	pn_pg_param_int(&p, m->size);
+	pn_pg_param_bool(&p, m->has_attachments);
+	pn_pg_param_bytea(&p, m->envelope.data ? m->envelope.data : (const uint8_t *)"",
+	    m->envelope.len);
+	pn_pg_param_bytea(&p, m->body.data, m->body.len);
+	pn_pg_param_text(&p, m->sender && m->sender[0] ? m->sender : NULL);
+	pn_pg_param_int(&p, m->expires_at);
+	pn_pg_param_text(&p, mail ? mail->idem_key : NULL);
+	pn_pg_param_text(&p, mail && mail->mail_from ? mail->mail_from : "");
+	pn_pg_param_text(&p, mail ? ms_rcpt_join(mail->rcpt_to, mail->n_rcpt_to, pool) : NULL);
+	pn_pg_param_bytea(&p, mail ? mail->data.data : NULL, mail ? mail->data.len : 0);
+	if (pn_pg_exec_prepared(pg, "ms_accept_at_once", "SELECT " MB_PUBLIC ", "
+	    "postern_accept(id, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12) "
+	    "FROM mailboxes WHERE address = $1", &p, &res) != PN_OK)
+		return 0;
+	if (PQntuples(res) != 1 || pn_pg_isnull(res, 0, MB_NCOLS)) {
+		pn_pg_clear(&res);
+		return 0;
+	}
+	mb = ms_mb_from_row(res, 0, pool, NULL);
+	out->message_id = pn_pg_int(res, 0, MB_NCOLS);
+	pn_pg_clear(&res);
+	out->mailbox = mb;
+	out->created = 0;
+	out->duplicate = 0;
+	return 1;
+}
+
 /* ms_db_accept - mailbox (maybe new) + message + outbox rows, one transaction */
 pn_err ms_db_accept(pn_pg *pg, const char *address,
     const Postern__V1__Accept *a, pn_pool *pool, Postern__V1__Accepted *out,
@@ -261,6 +312,8 @@ pn_err ms_db_accept(pn_pg *pg, const char *address,
 	    : POSTERN__V1__FOLDER__FOLDER_INBOX;
 	pn_err err = PN_ERR_BUSY;
 
+	if (accept_at_once(pg, address, a, pool, out))
+		return PN_OK;
 	for (int tries = 0; tries < 3 && err == PN_ERR_BUSY; tries++) {
 		out->mailbox = NULL;
 		err = accept_once(pg, address, a, folder, pool, out, why);

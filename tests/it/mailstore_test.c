@@ -695,6 +695,21 @@ static void test_accept_rules(void **state)
 	    "AND kind = 'message_stored'"), 1);
 	assert_int_equal(th_sql_long(f->dsn, "SELECT count(*) FROM audit_log WHERE event_id = 'evt-b' "
 	    "AND kind = 'notification_queued'"), 1);
+	/* the notification queued as what it is, about its event (postern_accept's row) */
+	assert_int_equal(th_sql_longf(f->dsn, "SELECT count(*) FROM outbox WHERE mailbox_id = %lld "
+	    "AND idem_key = 'inv-b' AND kind = 'notification' AND event_id = 'evt-b' "
+	    "AND rcpt_to = ARRAY['frank@example.org'] AND mail_from = 'postern@example.com' "
+	    "AND length(data) > 0", (long long)mb), 1);
+	/* new mail without a notification: the message and its note, no outbox row */
+	assert_int_equal(do_accept(f, "frank@example.org", 0, "evt-e", NULL, &rep), PN_OK);
+	assert_false(rep->accepted->duplicate);
+	assert_int_equal(rep->accepted->mailbox->id, mb);
+	assert_true(rep->accepted->message_id > 0);
+	rows_are(f, -1, 3, 2);
+	assert_int_equal(th_sql_long(f->dsn, "SELECT count(*) FROM audit_log WHERE event_id = 'evt-e' "
+	    "AND kind = 'message_stored'"), 1);
+	assert_int_equal(th_sql_long(f->dsn, "SELECT count(*) FROM audit_log WHERE event_id = 'evt-e' "
+	    "AND kind = 'notification_queued'"), 0);
 
 	/* no mailbox and none to create */
 	assert_int_equal(do_accept(f, "nobody@example.org", 0, "evt-c", NULL, &rep),
