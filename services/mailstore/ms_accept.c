@@ -274,14 +274,7 @@ static int accept_at_once(pn_pg *pg, const char *address, const Postern__V1__Acc
 		return 0;
 	pn_pg_params_init(&p);
 	pn_pg_param_text(&p, address);
-	pn_pg_param_text(&p, m->event_id);
-	pn_pg_param_int(&p, m->size);
-	pn_pg_param_bool(&p, m->has_attachments);
-	pn_pg_param_bytea(&p, m->envelope.data ? m->envelope.data : (const uint8_t *)"",
-	    m->envelope.len);
-	pn_pg_param_bytea(&p, m->body.data, m->body.len);
-	pn_pg_param_text(&p, m->sender && m->sender[0] ? m->sender : NULL);
-	pn_pg_param_int(&p, m->expires_at);
+	ms_param_message(&p, m);
 	pn_pg_param_text(&p, mail ? mail->idem_key : NULL);
 	pn_pg_param_text(&p, mail && mail->mail_from ? mail->mail_from : "");
 	pn_pg_param_text(&p, mail ? ms_rcpt_join(mail->rcpt_to, mail->n_rcpt_to, pool) : NULL);

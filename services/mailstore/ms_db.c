@@ -200,6 +200,23 @@ int ms_find_event(pn_pg *pg, int64_t mailbox_id, const char *event_id,
 }
 
 /*
+ * ms_param_message - a new message's columns as the next seven parameters:
+ * event id, size, attachments, envelope, body, sender (NULL if none),
+ * expiry
+ */
+void ms_param_message(pn_pg_params *p, const Postern__V1__NewMessage *m)
+{
+	pn_pg_param_text(p, m->event_id);
+	pn_pg_param_int(p, m->size);
+	pn_pg_param_bool(p, m->has_attachments);
+	pn_pg_param_bytea(p, m->envelope.data ? m->envelope.data : (const uint8_t *)"",
+	    m->envelope.len);
+	pn_pg_param_bytea(p, m->body.data, m->body.len);
+	pn_pg_param_text(p, m->sender && m->sender[0] ? m->sender : NULL);
+	pn_pg_param_int(p, m->expires_at);
+}
+
+/*
  * ms_store_message - postern_store (migration 010): the message, its audit
  * notes (stored; queued: the word for the mails it causes, or NULL) and,
  * when touch, the mailbox's activity, in one round trip; *id_r 0 when the
@@ -217,14 +234,7 @@ pn_err ms_store_message(pn_pg *pg, int64_t mailbox_id, const Postern__V1__NewMes
 	pn_pg_params_init(&p);
 	pn_pg_param_int(&p, mailbox_id);
 	pn_pg_param_text(&p, ms_folder_name(folder));
-	pn_pg_param_text(&p, m->event_id);
-	pn_pg_param_int(&p, m->size);
-	pn_pg_param_bool(&p, m->has_attachments);
-	pn_pg_param_bytea(&p, m->envelope.data ? m->envelope.data : (const uint8_t *)"",
-	    m->envelope.len);
-	pn_pg_param_bytea(&p, m->body.data, m->body.len);
-	pn_pg_param_text(&p, m->sender && m->sender[0] ? m->sender : NULL);
-	pn_pg_param_int(&p, m->expires_at);
+	ms_param_message(&p, m);
 	pn_pg_param_text(&p, queued);
 	pn_pg_param_bool(&p, touch);
 	if ((err = pn_pg_exec_prepared(pg, "ms_store", "SELECT postern_store($1, $2, $3, $4, "

@@ -38,6 +38,8 @@ Postern__V1__Mailbox *ms_mb_from_row(const PGresult *res, int row,
  */
 pn_err ms_mb_first(PGresult **res, pn_pool *pool, Postern__V1__Mailbox **mb_r,
     const char **created_event_r);
+/* ms_param_message - a new message's columns as the next seven parameters (event id .. expiry) */
+void ms_param_message(pn_pg_params *p, const Postern__V1__NewMessage *m);
 /* ms_insert_outmail - queue one mail (idempotent by idem_key); mailbox_id 0 = none */
 pn_err ms_insert_outmail(pn_pg *pg, int64_t mailbox_id,
     const Postern__V1__OutMail *m, pn_pool *pool);
