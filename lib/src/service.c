@@ -203,11 +203,23 @@ static double now_seconds(void)
 	return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
 }
 
+/* drop_body - the request as received, wiped and freed: unpacked, it is a copy */
+static void drop_body(uint8_t **body, size_t len)
+{
+	if (*body) {
+		pn_wipe(*body, len);
+		free(*body);
+		*body = NULL;
+	}
+}
+
 /*
- * handle_request - decode, dispatch, encode. Returns a pn_malloc'd reply
- * body in *out_r. Never fails: every problem becomes an error reply.
+ * handle_request - decode, dispatch, encode. Takes the received body
+ * (wiped and freed once unpacked: a 10 MB mail is not held twice while
+ * the handler runs) and returns a pn_malloc'd reply body in *out_r.
+ * Never fails: every problem becomes an error reply.
  */
-static void handle_request(pn_ctx *ctx, const uint8_t *body, size_t len,
+static void handle_request(pn_ctx *ctx, uint8_t **body, size_t len,
     uint8_t **out_r, size_t *out_len_r)
 {
 	const pn_service *svc = ctx->service;
@@ -217,8 +229,9 @@ static void handle_request(pn_ctx *ctx, const uint8_t *body, size_t len,
 
 	ctx->pool = pn_pool_new();
 	ctx->error = NULL;
-	ProtobufCMessage *req = pn_pb_unpack(svc->request, body, len,
+	ProtobufCMessage *req = pn_pb_unpack(svc->request, *body, len,
 	    (size_t)cf_max_message, ctx->pool);
+	drop_body(body, len);
 	if (!req) {
 		pn_warn("msg=\"malformed request\" size=%zu", len);
 		status = PN_ERR_PARAMS;
@@ -270,9 +283,8 @@ static void worker_loop(pn_ctx *ctx)
 
 		if (pn_worker_recv(ctx->worker, 500, &body, &len) != 1)
 			continue;
-		handle_request(ctx, body, len, &out, &out_len);
-		pn_wipe(body, len);
-		free(body);
+		handle_request(ctx, &body, len, &out, &out_len);
+		drop_body(&body, len);
 		pn_worker_reply(ctx->worker, out, out_len);
 		free(out);
 	}
