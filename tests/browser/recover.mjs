@@ -48,14 +48,25 @@ async function recover(page, code, password) {
   return resp.status();
 }
 
-// login - the login form; true when it reached the inbox
+// login - the login form; true when it reached the inbox. The click does
+// not wait for the navigation it starts, and a login unwraps the key (a
+// second or more on a busy machine), so the POST's answer is awaited, then
+// the inbox it redirects to.
 async function login(page, password) {
   await page.goto(`${BASE}/login`);
   await page.getByLabel('E-mail address').fill(ADDRESS);
   await page.getByLabel('Password').fill(password);
-  await page.getByRole('button', { name: 'Log in' }).click({ timeout: 60000 });
-  await page.waitForLoadState();
-  return page.url() === `${BASE}/inbox`;
+  const [resp] = await Promise.all([
+    page.waitForResponse((r) => r.url() === `${BASE}/login` && r.request().method() === 'POST',
+      { timeout: 60000 }),
+    page.getByRole('button', { name: 'Log in' }).click({ timeout: 60000 }),
+  ]);
+  if (resp.status() !== 303 && resp.status() !== 302) {
+    await page.waitForLoadState();
+    return false;
+  }
+  await page.waitForURL(`${BASE}/inbox`, { timeout: 60000 });
+  return true;
 }
 
 // another - a code of the right form that is not code
