@@ -46,6 +46,8 @@ struct pn_client {
 	long timeout_ms;
 	long retries;
 	int answered;           /* the last call got a reply */
+	void (*meanwhile)(void *);   /* pn_client_meanwhile: once, after the first send */
+	void *meanwhile_arg;
 };
 
 /* pn_client_new - load keys; the socket opens on the first call */
@@ -176,11 +178,28 @@ static void client_next(pn_client *c)
 	c->current = best;
 }
 
+/* pn_client_meanwhile - fn(arg) once while the next call waits */
+void pn_client_meanwhile(pn_client *client, void (*fn)(void *arg), void *arg)
+{
+	client->meanwhile = fn;
+	client->meanwhile_arg = arg;
+}
+
+/* run_meanwhile - the caller's work while the request travels, once */
+static void run_meanwhile(pn_client *c)
+{
+	void (*fn)(void *) = c->meanwhile;
+
+	c->meanwhile = NULL;
+	if (fn)
+		fn(c->meanwhile_arg);
+}
+
 /*
- * call_frame - request/reply with Lazy Pirate retries; body is sent from
+ * call_tries - request/reply with Lazy Pirate retries; body is sent from
  * the same frame on every try, shared with zmq rather than copied
  */
-static pn_err call_frame(pn_client *client, const char *service, zframe_t *body,
+static pn_err call_tries(pn_client *client, const char *service, zframe_t *body,
     uint8_t **reply_r, size_t *len_r)
 {
 	pn_client *c = client;
@@ -211,6 +230,7 @@ static pn_err call_frame(pn_client *client, const char *service, zframe_t *body,
 			    service, attempt, zmq_strerror(zmq_errno()));
 			rc = 0;
 		} else {
+			run_meanwhile(c);
 			rc = client_wait(c, service, bus_now_ms() + c->timeout_ms,
 			    reply_r, len_r);
 		}
@@ -245,6 +265,17 @@ static pn_err call_frame(pn_client *client, const char *service, zframe_t *body,
 	pn_error("msg=\"no reply, giving up\" service=%s brokers=%d tries=%ld timeout_ms=%ld",
 	    service, c->keys.nbrokers, c->retries, c->timeout_ms);
 	return PN_ERR_TEMP;
+}
+
+/* call_frame - call_tries; the meanwhile work is forgotten when the call ends */
+static pn_err call_frame(pn_client *client, const char *service, zframe_t *body,
+    uint8_t **reply_r, size_t *len_r)
+{
+	pn_err err = call_tries(client, service, body, reply_r, len_r);
+
+	client->meanwhile = NULL;
+	client->meanwhile_arg = NULL;
+	return err;
 }
 
 /* pn_client_call_raw - request/reply with Lazy Pirate retries */

@@ -187,6 +187,12 @@ static void broker_alive(const th_broker *b)
 
 /* ---- cases ---- */
 
+/* count_meanwhile - pn_client_meanwhile work: counts its runs */
+static void count_meanwhile(void *arg)
+{
+	(*(int *)arg)++;
+}
+
 /* a request goes through the broker to a worker and back */
 static void test_request_reply(void **state)
 {
@@ -209,6 +215,26 @@ static void test_request_reply(void **state)
 	assert_int_equal(pn_client_call_raw(c, "keylookup", ping_body, 2, &rep, &len), PN_OK);
 	assert_true(len > 2);
 	pn_free(&rep);
+
+	/* meanwhile work runs once per call it was set for, then is forgotten */
+	{
+		int runs = 0;
+
+		pn_client_meanwhile(c, count_meanwhile, &runs);
+		assert_int_equal(pn_client_call_raw(c, "keylookup", ping_body, 2, &rep, &len), PN_OK);
+		pn_free(&rep);
+		assert_int_equal(runs, 1);
+		assert_int_equal(pn_client_call_raw(c, "keylookup", ping_body, 2, &rep, &len), PN_OK);
+		pn_free(&rep);
+		assert_int_equal(runs, 1);
+		/* a call refused before anything is sent never runs it, nor does the next */
+		pn_client_meanwhile(c, count_meanwhile, &runs);
+		assert_int_equal(pn_client_call_raw(c, "bad service!", ping_body, 2, &rep, &len),
+		    PN_ERR_PARAMS);
+		assert_int_equal(pn_client_call_raw(c, "keylookup", ping_body, 2, &rep, &len), PN_OK);
+		pn_free(&rep);
+		assert_int_equal(runs, 1);
+	}
 
 	/* RFC 8 service discovery */
 	assert_int_equal(pn_client_call_raw(c, "mmi.service", "keylookup", 9, &rep, &len), PN_OK);

@@ -66,6 +66,16 @@ pn_err pn_client_call(pn_client *client, const char *service,
  */
 int pn_client_answered(const pn_client *client);
 
+/*
+ * pn_client_meanwhile - work to do while the next call waits: fn(arg) runs
+ * once, on this thread, after that call's request has first gone out and
+ * before its reply is awaited (the reply timeout starts after it). It runs
+ * at most once and is forgotten when the call ends, run or not: a call
+ * refused before anything was sent never runs it, so fn's work must be
+ * optional to whoever uses its results.
+ */
+void pn_client_meanwhile(pn_client *client, void (*fn)(void *arg), void *arg);
+
 /* ---- worker ---- */
 typedef struct pn_worker pn_worker;
 
