@@ -116,6 +116,12 @@
  *		(SendEvent.receipts) go encrypted to the sender's OpenPGP key;
  *		for a sender without one: "none" sends nothing, "plain" a
  *		plain mail naming only the recipient and the milestone.
+ *	POSTERN_PROVISION_RECENT_KEYS  1024 (0..100000) guest mailboxes
+ *		whose public key provision keeps (by address, at most 600 s
+ *		each, prov_recent.c), so that a mail to one is encrypted while
+ *		its fresh key lookup is still on the way; the ciphertext is
+ *		used only if the lookup names the same key. 0 = encrypt only
+ *		after the lookup.
  *	Branding and languages (lib/src/brand.c; docs/configuration.md):
  *	POSTERN_PRODUCT_NAME  Postern - the product name recipients see.
  *	POSTERN_ORG_NAME  "" - the organisation; invitations name it with the
@@ -218,6 +224,8 @@ static const pn_cfg_entry config[] = {
 	    "how far ahead a send event's expires_at may be, in days"),
 	PN_CFG_STR("POSTERN_PROVISION_RECEIPTS_WITHOUT_KEY", "none", &prov_cfg.receipts_without_key,
 	    PN_CFG_REQUIRED, "receipts for a sender without an OpenPGP key: none or plain"),
+	PN_CFG_INT("POSTERN_PROVISION_RECENT_KEYS", 1024, 0, 100000, &prov_cfg.recent_keys,
+	    "recent guest mailboxes whose key is kept to encrypt while the lookup runs (0 = off)"),
 	PN_BRAND_CFG(&prov_cfg.brand),
 	PN_CFG_END
 };

@@ -64,12 +64,14 @@ struct prov_config {
 	char *operator_key;         /* file of the operator's OpenPGP public key ("" = none) */
 	long expires_max_days;      /* how far ahead SendEvent.expires_at may be */
 	char *receipts_without_key; /* "none" or "plain": receipts for a sender without a key */
+	long recent_keys;           /* slots of prov_recent; 0 = encrypt only after the lookup */
 	pn_brand brand;             /* names, logo, languages, templates */
 };
 extern struct prov_config prov_cfg;
 
 typedef struct prov_pool prov_pool;
 typedef struct prov_keyring prov_keyring;
+typedef struct prov_recent prov_recent;
 
 /* ---- state (one per process: the skeleton runs one worker thread) ---- */
 typedef struct prov_state {
@@ -81,6 +83,7 @@ typedef struct prov_state {
 	char *invite_addr;          /* addr-spec of POSTERN_INVITE_FROM ("" = <>) */
 	char *return_path;          /* SMTP sender of mails to recipients; NULL = the event's sender */
 	pn_buf operator_key;        /* POSTERN_PROVISION_OPERATOR_KEY's armored key, or empty */
+	prov_recent *recent;        /* recent guest mailboxes' keys, or NULL (prov_recent.c) */
 } prov_state;
 
 /* ---- prov_init.c ---- */
@@ -93,6 +96,29 @@ void prov_fini(pn_ctx *ctx);
  * keyring in time, turns pending receipts into mails
  */
 void prov_background(pn_ctx *ctx);
+
+/* ---- prov_recent.c ---- */
+/* an entry is not used after this many seconds */
+#define PROV_RECENT_MAX_AGE 600
+/* larger public keys are not kept */
+#define PROV_RECENT_KEY_MAX 65536
+/* prov_recent_clock - monotonic seconds, for the age bound; a test may put another here */
+extern long (*prov_recent_clock)(void);
+/* prov_recent_new - a table of slots entries; NULL when slots is 0 (off) */
+prov_recent *prov_recent_new(long slots);
+/* prov_recent_free - free every copy (NULL-tolerant) */
+void prov_recent_free(prov_recent **r);
+/* prov_recent_put - address's mailbox has key (copied), as a lookup said just now */
+void prov_recent_put(prov_recent *r, const char *address, const ProtobufCBinaryData *key);
+/* prov_recent_forget - address has no guest mailbox key any more (or not that one) */
+void prov_recent_forget(prov_recent *r, const char *address);
+/*
+ * prov_recent_get - the key last put for address and not yet too old;
+ * NULL if none. Valid until the next call on r.
+ */
+const ProtobufCBinaryData *prov_recent_get(prov_recent *r, const char *address);
+/* prov_recent_same - two non-empty keys, byte for byte the same */
+int prov_recent_same(const ProtobufCBinaryData *a, const ProtobufCBinaryData *b);
 
 /* ---- prov_keyring.c ---- */
 /*
@@ -296,6 +322,17 @@ char *prov_idem_key(const char *event_id, const char *address, const char *kind,
 
 /* ---- one send event (prov_send.c, prov_mailbox.c, prov_pgp.c) ---- */
 /* Everything one event's recipients share. */
+/*
+ * prov_early - one recipient's mail encrypted while the key lookup ran,
+ * to the key its mailbox had when last seen (prov_recent.c); used only
+ * if the lookup names that key (prov_early_take)
+ */
+typedef struct prov_early {
+	const char *address;
+	ProtobufCBinaryData key;            /* the key it is encrypted to (pool copy) */
+	Postern__V1__NewMessage m;          /* body and envelope; m.body.len 0 = none */
+} prov_early;
+
 typedef struct prov_event {
 	pn_ctx *ctx;
 	prov_state *st;
@@ -316,7 +353,33 @@ typedef struct prov_event {
 	unsigned long gen;                  /* its generation (prov_keyring_lock) */
 	int created, exists, found, rejected, delivered, reissued;
 	const char *notice;                 /* what became of the sender notice (log) */
+	prov_early *early;                  /* one per recipient looked up, or NULL */
+	size_t n_early;
 } prov_event;
+
+/* ---- prov_early.c ---- */
+/* prov_early_plan - one slot per address looked up, when the mail is small enough */
+void prov_early_plan(prov_event *e, char *const *addrs, size_t n);
+/*
+ * prov_early_encrypt - pn_client_meanwhile work (arg: the prov_event):
+ * each planned address with a recent key gets the mail encrypted to it
+ */
+void prov_early_encrypt(void *arg);
+/*
+ * prov_early_learn - what the lookup said, for the next mail: active
+ * guest mailboxes' keys kept, every other address forgotten
+ */
+void prov_early_learn(prov_event *e, char *const *addrs, size_t n,
+    const Postern__V1__KeyLookupResult *kl);
+/* prov_early_drop - the event is over: count what was never used */
+void prov_early_drop(prov_event *e);
+/*
+ * prov_early_take - the mail as encrypted early for address, if it was
+ * encrypted to key (the one the lookup named): 1 and *m filled, used up;
+ * 0 = encrypt now
+ */
+int prov_early_take(prov_event *e, const char *address, const ProtobufCBinaryData *key,
+    Postern__V1__NewMessage *m);
 
 /* prov_reject - fill an outcome as REJECTED (prov_send.c) */
 void prov_reject(prov_event *e, Postern__V1__Outcome *o, const char *why);

@@ -131,11 +131,14 @@ int prov_init(pn_ctx *ctx)
 	if (!(st->bus = pn_client_new(pn_ctx_bus(ctx))))
 		goto fail;
 	st->pool = prov_pool_start(prov_cfg.key_pool, st->keyring);
+	st->recent = prov_recent_new(prov_cfg.recent_keys);
 	pn_info("msg=\"provision ready\" gnupghome=%s redis=%s public_url=%s pin_length=%ld "
 	    "max_recipients=%ld max_mail_bytes=%ld key_pool=%ld keyring_max=%ld "
-	    "keyring_max_age=%ld return_path=%s", prov_cfg.gnupghome, prov_cfg.redis, prov_cfg.public_url,
+	    "keyring_max_age=%ld recent_keys=%ld return_path=%s", prov_cfg.gnupghome,
+	    prov_cfg.redis, prov_cfg.public_url,
 	    prov_cfg.pin_length, prov_cfg.max_recipients, prov_cfg.max_mail_bytes,
 	    st->pool ? prov_cfg.key_pool : 0L, prov_cfg.keyring_max, prov_cfg.keyring_max_age,
+	    prov_cfg.recent_keys,
 	    st->return_path ? (*st->return_path ? st->return_path : "<>") : "sender");
 	return 0;
 fail:
@@ -153,6 +156,7 @@ void prov_fini(pn_ctx *ctx)
 	prov_pool_stop(&st->pool);
 	pn_client_destroy(&st->bus);
 	prov_keyring_close(&st->keyring);
+	prov_recent_free(&st->recent);
 	pn_redis_close(&st->redis);
 	pn_free(&st->invite_addr);
 	pn_free(&st->return_path);

@@ -311,7 +311,8 @@ static pn_err to_existing(prov_event *e, const char *address, const Mailbox *mb,
 		/* active meanwhile (PERM), or made before re-issue existed */
 		pending = err == PN_ERR_INTERNAL;
 	}
-	if ((err = prov_encrypt_message(e, &mb->public_key, &m)) != PN_OK)
+	if (!prov_early_take(e, address, &mb->public_key, &m) &&
+	    (err = prov_encrypt_message(e, &mb->public_key, &m)) != PN_OK)
 		return prov_gpg_fail(e, o, err, "encrypt to mailbox");
 	{
 		prov_invite inv = {

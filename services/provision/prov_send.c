@@ -140,17 +140,26 @@ Postern__V1__OutMail *prov_outmail(prov_event *e, const char *address,
 	return m;
 }
 
-/* accepted_outcome - a stored message: CREATED (with the PIN) or EXISTS */
-
-static pn_err key_lookup(prov_event *e, char **addrs, size_t n,
+/*
+ * key_lookup - one fresh lookup of n addresses (the first nq recipients);
+ * while it travels, the mail is encrypted early to recent keys
+ * (prov_early.c), and what it says is kept for the next mail
+ */
+static pn_err key_lookup(prov_event *e, char **addrs, size_t n, size_t nq,
     Postern__V1__KeyLookupResult **res_r)
 {
 	const char *why;
-	pn_err err = pn_kl_lookup(e->st->bus, e->pool, addrs, n,
-	    PN_KL_FRESH | PN_KL_WITH_MAILBOX, res_r, &why);
+	pn_err err;
 
-	if (err == PN_OK)
+	prov_early_plan(e, addrs, nq);
+	if (e->n_early)
+		pn_client_meanwhile(e->st->bus, prov_early_encrypt, e);
+	err = pn_kl_lookup(e->st->bus, e->pool, addrs, n, PN_KL_FRESH | PN_KL_WITH_MAILBOX,
+	    res_r, &why);
+	if (err == PN_OK) {
+		prov_early_learn(e, addrs, nq, *res_r);
 		return PN_OK;
+	}
 	pn_warn("msg=\"key lookup failed\" event=%s status=%s error=\"%s\"",
 	    e->ev->event_id, pn_err_str(err), why);
 	e->why = err == PN_ERR_INTERNAL ? "key lookup answered badly" : "key lookup is unavailable";
@@ -160,6 +169,7 @@ static pn_err key_lookup(prov_event *e, char **addrs, size_t n,
 /* event_free - wipe what the event kept of the plaintext */
 static void event_free(prov_event *e)
 {
+	prov_early_drop(e);
 	pn_wipe_free(&e->envelope);
 	if (e->entity) {
 		pn_wipe(e->entity, e->entity_len);
@@ -326,7 +336,7 @@ pn_err prov_op_send(pn_ctx *ctx, const ProtobufCMessage *request,
 	with_sender = ev->with_pin || notice;
 	if (with_sender)
 		addrs[nq] = (char *)e.sender;
-	if ((err = key_lookup(&e, addrs, nq + (with_sender ? 1 : 0), &kl)) != PN_OK)
+	if ((err = key_lookup(&e, addrs, nq + (with_sender ? 1 : 0), nq, &kl)) != PN_OK)
 		goto fail;
 	if (with_sender && kl->results[nq]->kind == POSTERN__V1__KEY_RESULT__KIND__KEY_FOUND &&
 	    kl->results[nq]->public_key.len > 0)

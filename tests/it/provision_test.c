@@ -53,7 +53,13 @@
  *     PLAIN without a key, nothing for ENCRYPTED without a key; once per
  *     event;
  *   - the return path: invitations and deliveries go out with MAIL FROM =
- *     the event's sender, sender notices with the From address (here <>).
+ *     the event's sender, sender notices with the From address (here <>);
+ *   - early encryption (prov_early.c): once a lookup has named an active
+ *     mailbox's key, the next mail to it is encrypted while its lookup
+ *     runs and that ciphertext is stored (counted as used, decrypts with
+ *     the mailbox's link + PIN); when the mailbox's key has changed in
+ *     between, the early ciphertext is dropped (counted as wasted) and
+ *     the stored message opens with the new key's link + PIN only.
  *
  * Addresses carry a per-run domain so the shared Redis never mixes runs.
  */
@@ -1541,6 +1547,96 @@ static void test_operator_mailbox(void **state)
 	assert_int_equal(ctl_batch(out, "mailbox", "delete", addr("nobody"), "--yes", (char *)NULL), 1);
 }
 
+/* early_count - postern_provision_early_<what>_total, 0 before the first */
+static double early_count(const char *what)
+{
+	char name[96];
+	double v;
+
+	snprintf(name, sizeof(name), "postern_provision_early_%s_total", what);
+	v = th_metric(F->st.pv_health[0], name);
+	return v < 0 ? 0 : v;
+}
+
+/* early_send - one mail from alice to address alone: stored (EXISTS); its event id */
+static const char *early_send(pn_pool *pool, const char *address, const char *mail)
+{
+	Postern__V1__SendResult *res;
+	const char *id = pn_pool_strdup(pool, event_id());
+
+	assert_int_equal(send_event(pool, id, addr("alice"), &address, 1, mail, strlen(mail), 0,
+	    &res), PN_OK);
+	want(res->outcomes[0], address, POSTERN__V1__OUTCOME__KIND__MAILBOX_EXISTS);
+	return id;
+}
+
+/*
+ * Early encryption: used when the lookup names the key it was made with,
+ * dropped when the mailbox's key changed since the last lookup.
+ */
+static void test_early_encryption(void **state)
+{
+	pn_pool *pool = pn_pool_new();
+	Postern__V1__SendResult *res;
+	const char *rcpts[] = { addr("erika"), addr("felix") };
+	char *mail = the_mail("Alice Sender", addr("alice"), "Early", "Encrypted ahead 5150.");
+	char pin[2][16], link[2][64], *inv = NULL;
+	const char *id;
+	pn_buf plain = { NULL, 0 };
+	double used, wasted;
+	(void)state;
+
+	/* two new mailboxes, activated (only active ones are kept for early encryption) */
+	assert_int_equal(send_event(pool, event_id(), addr("alice"), rcpts, 2, mail, strlen(mail),
+	    1, &res), PN_OK);
+	for (int i = 0; i < 2; i++) {
+		want(res->outcomes[i], rcpts[i], POSTERN__V1__OUTCOME__KIND__MAILBOX_CREATED);
+		snprintf(pin[i], sizeof(pin[i]), "%s", res->outcomes[i]->pin);
+		assert_int_equal(wait_mails(rcpts[i], 1), 1);
+		assert_int_equal(mails_to(rcpts[i], &inv), 1);
+		snprintf(link[i], sizeof(link[i]), "%s", link_in(inv));
+		pn_free(&inv);
+	}
+	assert_int_equal(sql_int("WITH u AS (UPDATE mailboxes SET state = 'active' WHERE address "
+	    "IN ('%s', '%s') RETURNING 1) SELECT count(*) FROM u", rcpts[0], rcpts[1]), 2);
+
+	/* the first mail's lookup names erika's key; the second is encrypted early */
+	early_send(pool, rcpts[0], mail);
+	used = early_count("used");
+	id = early_send(pool, rcpts[0], mail);
+	assert_true(early_count("used") == used + 1);
+	assert_int_equal(decrypt_stored(rcpts[0], id, "body", link[0], pin[0], &plain), PN_OK);
+	assert_int_equal(plain.len, strlen(mail));
+	assert_memory_equal(plain.data, mail, plain.len);
+	pn_buf_free(&plain);
+
+	/* erika's mailbox now has felix's key: what was encrypted early must not be stored */
+	assert_int_equal(sql_int("WITH u AS (UPDATE mailboxes m SET public_key = f.public_key, "
+	    "secret_key = f.secret_key, fingerprint = f.fingerprint FROM mailboxes f "
+	    "WHERE m.address = '%s' AND f.address = '%s' RETURNING 1) SELECT count(*) FROM u",
+	    rcpts[0], rcpts[1]), 1);
+	used = early_count("used");
+	wasted = early_count("wasted");
+	id = early_send(pool, rcpts[0], mail);
+	assert_true(early_count("wasted") == wasted + 1);
+	assert_true(early_count("used") == used);
+	assert_int_equal(decrypt_stored(rcpts[0], id, "body", link[1], pin[1], &plain), PN_OK);
+	assert_memory_equal(plain.data, mail, plain.len);
+	pn_buf_free(&plain);
+	assert_int_equal(decrypt_stored(rcpts[0], id, "envelope", link[1], pin[1], &plain), PN_OK);
+	assert_non_null(strstr((char *)plain.data, "Subject: Early\n"));
+	pn_buf_free(&plain);
+
+	/* and the next one is early again, to the new key */
+	used = early_count("used");
+	id = early_send(pool, rcpts[0], mail);
+	assert_true(early_count("used") == used + 1);
+	assert_int_equal(decrypt_stored(rcpts[0], id, "body", link[1], pin[1], &plain), PN_OK);
+	pn_buf_free(&plain);
+	free(mail);
+	pn_pool_destroy(&pool);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -1562,6 +1658,7 @@ int main(void)
 		cmocka_unit_test(test_posternctl_deliver),
 		cmocka_unit_test(test_notice_encrypted),
 		cmocka_unit_test(test_notice_no_key),
+		cmocka_unit_test(test_early_encryption),
 	};
 	return cmocka_run_group_tests(tests, setup, teardown);
 }
