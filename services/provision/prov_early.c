@@ -65,6 +65,7 @@ void prov_early_encrypt(void *arg)
 
 		if (!key)
 			continue;
+		/* a copy: prov_early_learn replaces the table's entry before it is compared */
 		x->key.data = pn_pool_memdup(e->pool, key->data, key->len);
 		x->key.len = key->len;
 		if (!e->gpg && !(e->gpg = prov_keyring_lock(e->st->keyring, &e->gen)))
