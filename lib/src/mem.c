@@ -273,14 +273,16 @@ ProtobufCAllocator *pn_pool_allocator(pn_pool *pool)
 	return &pool->allocator;
 }
 
-/* pn_mem_tune - large blocks from the heap, reused, not fresh pages each time */
-int pn_mem_tune(void)
+/* pn_mem_tune - large blocks from the heap (one for every thread), reused, not fresh pages */
+int pn_mem_tune(int one_heap)
 {
 #ifdef __SANITIZE_ADDRESS__
+	(void)one_heap;
 	return 0;       /* AddressSanitizer's allocator is its own: nothing of glibc's to set */
 #else
 	if (!mallopt(M_MMAP_THRESHOLD, (int)PN_MEM_MMAP_MAX) ||
-	    !mallopt(M_TRIM_THRESHOLD, (int)PN_MEM_TRIM))
+	    !mallopt(M_TRIM_THRESHOLD, (int)PN_MEM_TRIM) ||
+	    (one_heap && !mallopt(M_ARENA_MAX, 1)))
 		return -1;
 	return 0;
 #endif

@@ -434,7 +434,7 @@ int pn_service_main(int argc, char **argv, const pn_service *svc)
 	}
 
 	pn_log_init(svc->name, PN_LOG_INFO);
-	if (pn_mem_tune() < 0)
+	if (pn_mem_tune(!svc->threaded) < 0)
 		pn_warn("msg=\"malloc settings refused; large blocks are mapped afresh\"");
 	if (pn_cfg_load(common, err, sizeof(err)) < 0 ||
 	    (svc->config && pn_cfg_load(svc->config, err, sizeof(err)) < 0)) {

@@ -7,6 +7,7 @@
  * replays a run.
  */
 #include <malloc.h>
+#include <pthread.h>
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -221,15 +222,49 @@ static void test_pool_fuzz(void **state)
 	free(lens);
 }
 
+#ifndef __SANITIZE_ADDRESS__
+/* big_block - a thread's 10 MB block, written and freed */
+static void *big_block(void *arg)
+{
+	size_t n = 10UL * 1024 * 1024;
+	char *p = malloc(n);
+
+	(void)arg;
+	if (p) {
+		memset(p, 2, n);
+		free(p);
+	}
+	return p ? arg : NULL;
+}
+
+/* heaps - how many arenas malloc_info(3) reports */
+static int heaps(void)
+{
+	char *text = NULL;
+	size_t len = 0;
+	FILE *f = open_memstream(&text, &len);
+	int n = 0;
+
+	assert_non_null(f);
+	assert_int_equal(malloc_info(0, f), 0);
+	fclose(f);
+	for (const char *s = text; (s = strstr(s, "<heap nr=")) != NULL; s++)
+		n++;
+	free(text);
+	return n;
+}
+#endif
+
 /*
  * test_mem_tune - after pn_mem_tune a 10 MB block comes from the heap, not
- * a mapping of its own, and the same memory serves the next one (under
+ * a mapping of its own, and the same memory serves the next one; a thread's
+ * block comes from that heap too, not an arena of its own (under
  * AddressSanitizer, whose allocator is not glibc's, there is nothing to tune)
  */
 static void test_mem_tune(void **state)
 {
 	(void)state;
-	assert_int_equal(pn_mem_tune(), 0);
+	assert_int_equal(pn_mem_tune(1), 0);
 #ifndef __SANITIZE_ADDRESS__
 	{
 		size_t n = 10UL * 1024 * 1024;
@@ -246,6 +281,16 @@ static void test_mem_tune(void **state)
 		assert_non_null(q);
 		assert_true(mallinfo2().hblkhd == before.hblkhd);
 		free(q);
+	}
+	{
+		pthread_t t;
+		int arg = 0;
+		void *ok = NULL;
+
+		assert_int_equal(pthread_create(&t, NULL, big_block, &arg), 0);
+		assert_int_equal(pthread_join(t, &ok), 0);
+		assert_ptr_equal(ok, &arg);
+		assert_int_equal(heaps(), 1);
 	}
 #endif
 }

@@ -164,6 +164,7 @@ static const pn_service service = {
 	.fini = gw_fini,
 	.background = gw_milter_run,
 	.no_worker = 1,
+	.threaded = 1,          /* libmilter's, one per MTA connection */
 };
 
 int main(int argc, char **argv)

@@ -321,6 +321,7 @@ static const pn_service service = {
 	.ops = ops,
 	.init = init,
 	.fini = fini,
+	.threaded = 1,          /* civetweb's threads */
 };
 
 int main(int argc, char **argv)

@@ -41,12 +41,18 @@ void pn_wipe_free(char **s);
  * zeroes each page on first touch: a 10 MB mail cost ~2,500 page faults
  * and 10 MB of zeroing per copy, in every service it crossed. With this,
  * blocks up to PN_MEM_MMAP_MAX come from the heap and are reused, and the
- * heap keeps up to PN_MEM_TRIM of free memory at its top. Every daemon
- * calls it at start (pn_service_main). -1 if glibc refused a setting.
+ * heap keeps up to PN_MEM_TRIM of free memory at its top. With one_heap,
+ * every thread allocates from that one heap (M_ARENA_MAX 1): ZeroMQ's I/O
+ * thread encrypts a 10 MB frame into blocks the worker freed a moment
+ * before, instead of keeping an arena of its own as large again. A
+ * process whose many threads allocate at once (the web UI's) keeps an
+ * arena per thread: one heap made its pages a fifth slower. Every daemon
+ * calls it at start (pn_service_main), before any thread starts. -1 if
+ * glibc refused a setting.
  */
 #define PN_MEM_MMAP_MAX (32UL * 1024 * 1024)
 #define PN_MEM_TRIM (64UL * 1024 * 1024)
-int pn_mem_tune(void);
+int pn_mem_tune(int one_heap);
 
 typedef struct pn_pool pn_pool;
 

@@ -98,6 +98,12 @@ typedef struct pn_service {
 	int no_worker;
 	/* flags: the service's own command-line flags, or NULL */
 	const pn_flag *flags;
+	/*
+	 * threaded: serves many requests at once on threads of its own
+	 * (civetweb's, libmilter's); they keep a malloc arena each
+	 * (pn_mem_tune), which they would otherwise queue for
+	 */
+	int threaded;
 } pn_service;
 
 /* pn_service_main - run the service; returns the process exit status */
