@@ -48,6 +48,8 @@ struct pn_client {
 	int answered;           /* the last call got a reply */
 	void (*meanwhile)(void *);   /* pn_client_meanwhile: once, after the first send */
 	void *meanwhile_arg;
+	void (*packed)(void *);      /* pn_client_packed: once, when the frame is made */
+	void *packed_arg;
 };
 
 /* pn_client_new - load keys; the socket opens on the first call */
@@ -195,6 +197,13 @@ static void run_meanwhile(pn_client *c)
 		fn(c->meanwhile_arg);
 }
 
+/* pn_client_packed - fn(arg) once the next call's frame is made */
+void pn_client_packed(pn_client *client, void (*fn)(void *arg), void *arg)
+{
+	client->packed = fn;
+	client->packed_arg = arg;
+}
+
 /*
  * call_tries - request/reply with Lazy Pirate retries; body is sent from
  * the same frame on every try, shared with zmq rather than copied
@@ -267,12 +276,22 @@ static pn_err call_tries(pn_client *client, const char *service, zframe_t *body,
 	return PN_ERR_TEMP;
 }
 
-/* call_frame - call_tries; the meanwhile work is forgotten when the call ends */
+/*
+ * call_frame - call_tries, the request already in its frame: what went into
+ * it is let go first (pn_client_packed); the hooks are forgotten when the
+ * call ends
+ */
 static pn_err call_frame(pn_client *client, const char *service, zframe_t *body,
     uint8_t **reply_r, size_t *len_r)
 {
-	pn_err err = call_tries(client, service, body, reply_r, len_r);
+	void (*packed)(void *) = client->packed;
+	pn_err err;
 
+	client->packed = NULL;
+	if (packed)
+		packed(client->packed_arg);
+	client->packed_arg = NULL;
+	err = call_tries(client, service, body, reply_r, len_r);
 	client->meanwhile = NULL;
 	client->meanwhile_arg = NULL;
 	return err;

@@ -263,6 +263,21 @@ void pn_pool_on_destroy(pn_pool *pool, void (*fn)(void *), void *arg)
 	pool->cleanups = c;
 }
 
+int pn_pool_run_now(pn_pool *pool, void (*fn)(void *), void *arg)
+{
+	for (struct pool_cleanup **cp = &pool->cleanups; *cp; cp = &(*cp)->next) {
+		struct pool_cleanup *c = *cp;
+
+		if (c->fn == fn && c->arg == arg) {
+			*cp = c->next;
+			free(c);
+			fn(arg);
+			return 1;
+		}
+	}
+	return 0;
+}
+
 size_t pn_pool_used(const pn_pool *pool)
 {
 	return pool->total;

@@ -160,7 +160,7 @@ static void test_pool(void **state)
 {
 	static const size_t sizes[] = { 0, 1, 15, 16, 17, 100, 8191, 8192, 8193, 70000, 3 };
 	char log[8] = "";
-	mark marks[] = { { log, 'a' }, { log, 'b' }, { log, 'c' } };
+	mark marks[] = { { log, 'a' }, { log, 'b' }, { log, 'c' }, { log, 'd' } };
 	pn_pool *pool = pn_pool_new();
 	size_t used = 0;
 
@@ -185,11 +185,17 @@ static void test_pool(void **state)
 		assert_non_null(p);
 		a->free(a->allocator_data, p);      /* a no-op: the pool owns it */
 	}
-	for (size_t i = 0; i < 3; i++)
+	for (size_t i = 0; i < 4; i++)
 		pn_pool_on_destroy(pool, record, &marks[i]);
+	/* one run now is not run again, nor is one never registered */
+	assert_int_equal(pn_pool_run_now(pool, record, &marks[1]), 1);
+	assert_string_equal(log, "b");
+	assert_int_equal(pn_pool_run_now(pool, record, &marks[1]), 0);
+	assert_int_equal(pn_pool_run_now(pool, record, log), 0);
+	assert_string_equal(log, "b");
 	pn_pool_destroy(&pool);
 	assert_null(pool);
-	assert_string_equal(log, "cba");        /* each once, last in first out */
+	assert_string_equal(log, "bdca");       /* each once, last in first out */
 	pn_pool_destroy(&pool);                 /* NULL-tolerant */
 	pn_pool_destroy(NULL);
 }

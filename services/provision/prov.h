@@ -355,6 +355,7 @@ typedef struct prov_event {
 	const char *notice;                 /* what became of the sender notice (log) */
 	prov_early *early;                  /* one per recipient looked up, or NULL */
 	size_t n_early;
+	void *let_go;                       /* a ciphertext its Accept frame holds now */
 } prov_event;
 
 /* ---- prov_early.c ---- */

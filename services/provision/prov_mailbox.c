@@ -204,7 +204,30 @@ pn_err prov_encrypt_message(prov_event *e, const ProtobufCBinaryData *pub,
 	return PN_OK;
 }
 
-/* gpg_fail - map a GnuPG failure: an unusable key rejects, the rest is transient */
+/* let_go - pn_client_packed work: the ciphertext is in the Accept frame now */
+static void let_go(void *arg)
+{
+	prov_event *e = arg;
+
+	pn_pool_run_now(e->pool, free, e->let_go);
+	e->let_go = NULL;
+}
+
+/*
+ * accept - hand mailstore the Accept. Once it is packed, the body's
+ * ciphertext goes: a 10 MB mail is then held as the plaintext and the
+ * frame while ZeroMQ encrypts the frame, not also as a third copy. m's
+ * body is not to be read afterwards.
+ */
+static pn_err accept(prov_event *e, Postern__V1__Accept *a, Postern__V1__Accepted **acc_r,
+    const char **why_r)
+{
+	e->let_go = a->message->body.data;
+	pn_client_packed(e->st->bus, let_go, e);
+	return pn_ms_accept(e->st->bus, e->pool, a, acc_r, why_r);
+}
+
+/* accepted_outcome - what an Accept that went through means for the recipient */
 static pn_err accepted_outcome(prov_event *e, const char *address,
     const Postern__V1__Accepted *acc, const prov_secret *sec, Outcome *o)
 {
@@ -334,7 +357,7 @@ static pn_err to_existing(prov_event *e, const char *address, const Mailbox *mb,
 	a.message = &m;
 	a.mail = mail;
 	a.n_mail = 1;
-	err = pn_ms_accept(e->st->bus, e->pool, &a, &acc, &why);
+	err = accept(e, &a, &acc, &why);
 	if (ms_refused(e, o, err, why, &err))
 		return err;
 	return accepted_outcome(e, address, acc, NULL, o);
@@ -443,7 +466,7 @@ static pn_err to_new(prov_event *e, const char *address, Outcome *o, const Mailb
 	a.message = &m;
 	a.mail = mail;
 	a.n_mail = 1;
-	err = pn_ms_accept(e->st->bus, e->pool, &a, &acc, &why);
+	err = accept(e, &a, &acc, &why);
 	if (err == PN_ERR_EXISTS && acc && acc->mailbox) {
 		*mb_r = acc->mailbox;
 		goto done;

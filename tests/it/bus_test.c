@@ -193,6 +193,26 @@ static void count_meanwhile(void *arg)
 	(*(int *)arg)++;
 }
 
+/* spoil_body - pn_client_packed work: overwrites the body the frame was made from */
+static void spoil_body(void *arg)
+{
+	uint8_t *body = arg;
+
+	body[0] = 0xff;
+	body[1] = 0xff;
+}
+
+/* is_pong - a raw keylookup reply that answers a ping */
+static int is_pong(const uint8_t *rep, size_t len)
+{
+	Postern__V1__KeylookupReply *r = postern__v1__keylookup_reply__unpack(NULL, len, rep);
+	int ok = r && r->result_case == POSTERN__V1__KEYLOOKUP_REPLY__RESULT_PONG;
+
+	if (r)
+		postern__v1__keylookup_reply__free_unpacked(r, NULL);
+	return ok;
+}
+
 /* a request goes through the broker to a worker and back */
 static void test_request_reply(void **state)
 {
@@ -234,6 +254,25 @@ static void test_request_reply(void **state)
 		assert_int_equal(pn_client_call_raw(c, "keylookup", ping_body, 2, &rep, &len), PN_OK);
 		pn_free(&rep);
 		assert_int_equal(runs, 1);
+	}
+
+	/*
+	 * packed work runs once the frame is made and before it is sent: the
+	 * body it spoils is no longer what travels; the next call has none
+	 */
+	{
+		uint8_t body[2];
+
+		memcpy(body, ping_body, sizeof(body));
+		pn_client_packed(c, spoil_body, body);
+		assert_int_equal(pn_client_call_raw(c, "keylookup", body, 2, &rep, &len), PN_OK);
+		assert_int_equal(body[0], 0xff);
+		assert_true(is_pong(rep, len));
+		pn_free(&rep);
+		/* forgotten: the spoilt body now goes out as it is, and is refused */
+		assert_int_equal(pn_client_call_raw(c, "keylookup", body, 2, &rep, &len), PN_OK);
+		assert_false(is_pong(rep, len));
+		pn_free(&rep);
 	}
 
 	/* RFC 8 service discovery */

@@ -76,6 +76,15 @@ int pn_client_answered(const pn_client *client);
  */
 void pn_client_meanwhile(pn_client *client, void (*fn)(void *arg), void *arg);
 
+/*
+ * pn_client_packed - fn(arg) runs once, on this thread, when the next
+ * call's request is in the frame that goes out and before it is first
+ * sent: what went into the request may be let go then (a 10 MB ciphertext
+ * need not sit beside its frame and ZeroMQ's encrypted copy of it). It runs
+ * whether or not the call then succeeds; retries resend the frame.
+ */
+void pn_client_packed(pn_client *client, void (*fn)(void *arg), void *arg);
+
 /* ---- worker ---- */
 typedef struct pn_worker pn_worker;
 

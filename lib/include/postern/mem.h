@@ -66,6 +66,11 @@ char *pn_pool_printf(pn_pool *pool, const char *fmt, ...)
 	__attribute__((format(printf, 2, 3)));
 /* pn_pool_on_destroy - run fn(arg) when the pool is destroyed (LIFO) */
 void pn_pool_on_destroy(pn_pool *pool, void (*fn)(void *), void *arg);
+/*
+ * pn_pool_run_now - run a cleanup pn_pool_on_destroy registered (the same
+ * fn and arg) now instead, once: 1, or 0 when there is none
+ */
+int pn_pool_run_now(pn_pool *pool, void (*fn)(void *), void *arg);
 /* bytes handed out so far: the bound a caller checks against */
 size_t pn_pool_used(const pn_pool *pool);
 /* pn_pool_allocator - a protobuf-c allocator backed by the pool (free is a no-op) */
