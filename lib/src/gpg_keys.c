@@ -40,6 +40,9 @@
 #include "postern/mem.h"
 #include "gpg_int.h"
 
+/* tries at a key gpg-agent cannot export (pn_gpg_keygen) */
+#define KEYGEN_ROUNDS 3
+
 /* gpg_get_key - the keyring key with this fingerprint (secret: its secret part) */
 gpgme_error_t gpg_get_key(pn_gpg *gpg, const char *fpr, int secret,
     gpgme_key_t *key_r)
@@ -308,9 +311,12 @@ static void revocation_remove(pn_gpg *gpg, const char *fpr)
 		    strerror(errno));
 }
 
-/* pn_gpg_keygen - ed25519 + cv25519 for uid, exported and removed */
-pn_err pn_gpg_keygen(pn_gpg *gpg, const char *uid, const char *passphrase,
-    char **fpr_r, pn_buf *pub_r, pn_buf *sec_r)
+/*
+ * keygen_once - one key made, exported and removed from the keyring;
+ * *again_r set when the key was made but its secret part did not export
+ */
+static pn_err keygen_once(pn_gpg *gpg, const char *uid, const char *passphrase,
+    char **fpr_r, pn_buf *pub_r, pn_buf *sec_r, int *again_r)
 {
 	gpgme_error_t err;
 	gpgme_genkey_result_t res;
@@ -319,10 +325,7 @@ pn_err pn_gpg_keygen(pn_gpg *gpg, const char *uid, const char *passphrase,
 	pn_err rc;
 	unsigned int flags = GPGME_CREATE_NOEXPIRE | GPGME_CREATE_FORCE;
 
-	if (!uid || !*uid || strlen(uid) > 512 || strpbrk(uid, "\r\n"))
-		return PN_ERR_PARAMS;
-	if (passphrase && !gpg_pass_valid(passphrase))
-		return PN_ERR_PARAMS;
+	*again_r = 0;
 	if (!passphrase || !*passphrase)
 		flags |= GPGME_CREATE_NOPASSWD;
 	gpg_pass_set(gpg, passphrase);
@@ -340,8 +343,10 @@ pn_err pn_gpg_keygen(pn_gpg *gpg, const char *uid, const char *passphrase,
 	if ((rc = gpg_export_key(gpg, fpr, 0, &pub)) != PN_OK)
 		goto done;
 	gpg_pass_set(gpg, passphrase);
-	if ((rc = gpg_export_key(gpg, fpr, GPGME_EXPORT_MODE_SECRET, &sec)) != PN_OK)
+	if ((rc = gpg_export_key(gpg, fpr, GPGME_EXPORT_MODE_SECRET, &sec)) != PN_OK) {
+		*again_r = 1;
 		goto done;
+	}
 	*fpr_r = pn_strdup(fpr);
 	*pub_r = pub;
 	*sec_r = sec;
@@ -355,6 +360,31 @@ done:
 		revocation_remove(gpg, fpr);
 	pn_buf_free(&pub);
 	pn_buf_free(&sec);
+	return rc;
+}
+
+/*
+ * pn_gpg_keygen - ed25519 + cv25519 for uid, exported and removed.
+ * gpg-agent now and then makes a key it cannot unprotect itself
+ * ("Corrupted protection" at the secret export, for that key every time):
+ * such a key is made again, as the batches do (gpg_batch.c).
+ */
+pn_err pn_gpg_keygen(pn_gpg *gpg, const char *uid, const char *passphrase,
+    char **fpr_r, pn_buf *pub_r, pn_buf *sec_r)
+{
+	pn_err rc = PN_ERR_INTERNAL;
+	int again = 1;
+
+	if (!uid || !*uid || strlen(uid) > 512 || strpbrk(uid, "\r\n"))
+		return PN_ERR_PARAMS;
+	if (passphrase && !gpg_pass_valid(passphrase))
+		return PN_ERR_PARAMS;
+	for (int round = 1; again && round <= KEYGEN_ROUNDS; round++) {
+		rc = keygen_once(gpg, uid, passphrase, fpr_r, pub_r, sec_r, &again);
+		if (again && round < KEYGEN_ROUNDS)
+			pn_warn("msg=\"gpg-agent cannot export a key it made; making it again\" "
+			    "round=%d", round);
+	}
 	return rc;
 }
 
