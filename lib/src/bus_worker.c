@@ -180,6 +180,14 @@ static int worker_input(pn_worker *w, int i, zmsg_t *msg, size_t total,
 		w->reply_link = i;
 		*len_r = zframe_size(body);
 		*body_r = pn_memdup(zframe_data(body), *len_r ? *len_r : 1);
+		/*
+		 * the frame as it arrived may be a plaintext mail: wiped before
+		 * ZeroMQ frees it, as the copy is once unpacked. (Unpacking
+		 * from the frame itself saved a copy but left the heap more
+		 * scattered: provision's peak RSS in the 10 MB bench row went
+		 * from 67 to 77 MiB.)
+		 */
+		pn_wipe(zframe_data(body), *len_r);
 		return 1;
 	case PN_MDPW_HEARTBEAT:
 		break;
