@@ -214,13 +214,13 @@ static void let_go(void *arg)
 }
 
 /*
- * accept - hand mailstore the Accept. Once it is packed, the body's
+ * send_accept - hand mailstore the Accept. Once it is packed, the body's
  * ciphertext goes: a 10 MB mail is then held as the plaintext and the
- * frame while ZeroMQ encrypts the frame, not also as a third copy. m's
- * body is not to be read afterwards.
+ * frame while ZeroMQ encrypts the frame, not also as a third copy. The
+ * message's body is not to be read afterwards.
  */
-static pn_err accept(prov_event *e, Postern__V1__Accept *a, Postern__V1__Accepted **acc_r,
-    const char **why_r)
+static pn_err send_accept(prov_event *e, Postern__V1__Accept *a,
+    Postern__V1__Accepted **acc_r, const char **why_r)
 {
 	e->let_go = a->message->body.data;
 	pn_client_packed(e->st->bus, let_go, e);
@@ -357,7 +357,7 @@ static pn_err to_existing(prov_event *e, const char *address, const Mailbox *mb,
 	a.message = &m;
 	a.mail = mail;
 	a.n_mail = 1;
-	err = accept(e, &a, &acc, &why);
+	err = send_accept(e, &a, &acc, &why);
 	if (ms_refused(e, o, err, why, &err))
 		return err;
 	return accepted_outcome(e, address, acc, NULL, o);
@@ -466,7 +466,7 @@ static pn_err to_new(prov_event *e, const char *address, Outcome *o, const Mailb
 	a.message = &m;
 	a.mail = mail;
 	a.n_mail = 1;
-	err = accept(e, &a, &acc, &why);
+	err = send_accept(e, &a, &acc, &why);
 	if (err == PN_ERR_EXISTS && acc && acc->mailbox) {
 		*mb_r = acc->mailbox;
 		goto done;
