@@ -38,6 +38,12 @@
 /* a broker that let a try go unanswered is passed over for this long */
 #define BUS_SUSPECT_MS 30000
 
+/* a caller's work for the next call (pn_client_meanwhile, pn_client_packed) */
+typedef struct call_hook {
+	void (*fn)(void *);
+	void *arg;
+} call_hook;
+
 struct pn_client {
 	bus_keys keys;
 	bus_link link;
@@ -46,10 +52,8 @@ struct pn_client {
 	long timeout_ms;
 	long retries;
 	int answered;           /* the last call got a reply */
-	void (*meanwhile)(void *);   /* pn_client_meanwhile: once, after the first send */
-	void *meanwhile_arg;
-	void (*packed)(void *);      /* pn_client_packed: once, when the frame is made */
-	void *packed_arg;
+	call_hook meanwhile;    /* once, after the first send */
+	call_hook packed;       /* once, when the frame is made */
 };
 
 /* pn_client_new - load keys; the socket opens on the first call */
@@ -180,28 +184,26 @@ static void client_next(pn_client *c)
 	c->current = best;
 }
 
+/* hook_run - the hook's work, at most once: it is cleared first */
+static void hook_run(call_hook *h)
+{
+	call_hook run = *h;
+
+	*h = (call_hook){ NULL, NULL };
+	if (run.fn)
+		run.fn(run.arg);
+}
+
 /* pn_client_meanwhile - fn(arg) once while the next call waits */
 void pn_client_meanwhile(pn_client *client, void (*fn)(void *arg), void *arg)
 {
-	client->meanwhile = fn;
-	client->meanwhile_arg = arg;
-}
-
-/* run_meanwhile - the caller's work while the request travels, once */
-static void run_meanwhile(pn_client *c)
-{
-	void (*fn)(void *) = c->meanwhile;
-
-	c->meanwhile = NULL;
-	if (fn)
-		fn(c->meanwhile_arg);
+	client->meanwhile = (call_hook){ fn, arg };
 }
 
 /* pn_client_packed - fn(arg) once the next call's frame is made */
 void pn_client_packed(pn_client *client, void (*fn)(void *arg), void *arg)
 {
-	client->packed = fn;
-	client->packed_arg = arg;
+	client->packed = (call_hook){ fn, arg };
 }
 
 /*
@@ -239,7 +241,7 @@ static pn_err call_tries(pn_client *client, const char *service, zframe_t *body,
 			    service, attempt, zmq_strerror(zmq_errno()));
 			rc = 0;
 		} else {
-			run_meanwhile(c);
+			hook_run(&c->meanwhile);
 			rc = client_wait(c, service, bus_now_ms() + c->timeout_ms,
 			    reply_r, len_r);
 		}
@@ -284,16 +286,11 @@ static pn_err call_tries(pn_client *client, const char *service, zframe_t *body,
 static pn_err call_frame(pn_client *client, const char *service, zframe_t *body,
     uint8_t **reply_r, size_t *len_r)
 {
-	void (*packed)(void *) = client->packed;
 	pn_err err;
 
-	client->packed = NULL;
-	if (packed)
-		packed(client->packed_arg);
-	client->packed_arg = NULL;
+	hook_run(&client->packed);
 	err = call_tries(client, service, body, reply_r, len_r);
-	client->meanwhile = NULL;
-	client->meanwhile_arg = NULL;
+	client->meanwhile = (call_hook){ NULL, NULL };
 	return err;
 }
 

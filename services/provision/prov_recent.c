@@ -104,8 +104,7 @@ void prov_recent_put(prov_recent *r, const char *address, const ProtobufCBinaryD
 	    key->len > PROV_RECENT_KEY_MAX)
 		return;
 	e = slot_of(r, address);
-	if (e->address && !strcmp(e->address, address) && e->key.len == key->len &&
-	    !memcmp(e->key.data, key->data, key->len)) {
+	if (e->address && !strcmp(e->address, address) && prov_recent_same(&e->key, key)) {
 		e->at = prov_recent_clock();
 		return;
 	}
