@@ -172,6 +172,13 @@ uint8_t *pn_mime_pgp_wrap(const void *mail, size_t len, const void *cipher,
 	mp = GMIME_MULTIPART(g_mime_multipart_encrypted_new());
 	g_mime_object_set_content_type_parameter(GMIME_OBJECT(mp), "protocol",
 	    "application/pgp-encrypted");
+	/*
+	 * A boundary of its own, now: GMime makes one only while writing,
+	 * and not when the header list it writes came from a parsed mail
+	 * (the mail's Content-* headers stay here), which wrote "--(null)"
+	 * and no boundary parameter - a multipart no reader can take apart.
+	 */
+	g_mime_multipart_set_boundary(mp, NULL);
 	ver = bytes_part("application", "pgp-encrypted", "Version: 1\n", 11);
 	enc = bytes_part("application", "octet-stream", cipher, cipher_len);
 	g_mime_object_set_content_type_parameter(enc, "name", "encrypted.asc");

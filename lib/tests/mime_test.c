@@ -82,6 +82,24 @@ static void test_entity_protected(void **state)
 	free(e);
 }
 
+/*
+ * expect_pgp_parts - a reader takes wrapped apart into the two parts of
+ * RFC 3156: the version part and the ciphertext, whole
+ */
+static void expect_pgp_parts(const char *wrapped)
+{
+	pn_mime_msg m;
+
+	assert_null(strstr(wrapped, "(null)"));
+	assert_int_equal(pn_mime_read(wrapped, strlen(wrapped), &m), PN_OK);
+	assert_int_equal(m.n_att, 2);
+	assert_string_equal(m.att[0].type, "application/pgp-encrypted");
+	assert_string_equal(m.att[1].type, "application/octet-stream");
+	assert_non_null(strstr((const char *)m.att[1].data, "-----BEGIN PGP MESSAGE-----"));
+	assert_non_null(strstr((const char *)m.att[1].data, "-----END PGP MESSAGE-----"));
+	pn_mime_msg_free(&m);
+}
+
 static void test_wrap(void **state)
 {
 	size_t len = 0;
@@ -96,7 +114,7 @@ static void test_wrap(void **state)
 	h = ts_header_block(w);
 	assert_non_null(strstr(h, "Subject: ...\r\n"));
 	assert_null(strstr(w, "secret-subject-77"));
-	assert_null(strstr(w, "8231"));
+	assert_null(strstr(w, "token 8231"));
 	assert_null(strstr(h, "X-Mailer"));
 	assert_non_null(strstr(h, "From: Jane Doe <jane@example.org>\r\n"));
 	assert_non_null(strstr(h, "Cc: dave@example.com\r\n"));
@@ -111,6 +129,8 @@ static void test_wrap(void **state)
 	assert_non_null(strstr(w, "Version: 1\r\n"));
 	assert_non_null(strstr(w, "Content-Type: application/octet-stream"));
 	assert_non_null(strstr(w, "-----BEGIN PGP MESSAGE-----\r\n\r\nhQEMA\r\n"));
+	assert_non_null(strstr(h, "boundary="));
+	expect_pgp_parts(w);
 	free(h);
 	free(w);
 	/* unprotected: every header stays */
@@ -118,7 +138,8 @@ static void test_wrap(void **state)
 	assert_non_null(w);
 	assert_non_null(strstr(w, "secret-subject-77"));
 	assert_non_null(strstr(w, "X-Mailer: leaky 1.0\r\n"));
-	assert_null(strstr(w, "8231"));
+	assert_null(strstr(w, "token 8231"));
+	expect_pgp_parts(w);
 	free(w);
 	/* not a mail */
 	assert_null(pn_mime_pgp_wrap("no", 2, CIPHER, strlen(CIPHER), 1, &len, &why));
