@@ -261,12 +261,12 @@ static int tally(int counts[2][N_MILESTONES], const char *event)
 			continue;
 		}
 		/* nothing of the message, outside or inside */
-		assert_null(strstr(mail, "5150"));
-		assert_null(strstr(mail, "4711"));
+		assert_null(strstr(mail, "figures 5150"));
+		assert_null(strstr(mail, "body 4711"));
 		snprintf(tag, sizeof(tag), "r%d", n++);
 		plain = th_gpg_decrypt_mail(F->senderhome, mail, tag);
-		assert_null(strstr(plain, "5150"));
-		assert_null(strstr(plain, "4711"));
+		assert_null(strstr(plain, "figures 5150"));
+		assert_null(strstr(plain, "body 4711"));
 		assert_non_null(strstr(plain, event));
 		for (int r = 0; r < 2; r++) {
 			if (!strstr(plain, names[r]))
@@ -466,8 +466,8 @@ static void test_plain_without_key(void **state)
 	assert_non_null(strstr(mail, dan));
 	assert_non_null(strstr(mail, "The recipient's mail server accepted the invitation."));
 	assert_null(strstr(mail, "-----BEGIN PGP MESSAGE-----"));
-	assert_null(strstr(mail, "5150"));
-	assert_null(strstr(mail, "4711"));
+	assert_null(strstr(mail, "figures 5150"));
+	assert_null(strstr(mail, "body 4711"));
 	assert_null(strstr(mail, event));
 	free(mail);
 }
