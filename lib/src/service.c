@@ -63,7 +63,13 @@ struct pn_ctx {
 	pn_watch *watch;             /* the worker's slot in the watchdog */
 	int init_done;
 	int no_worker;               /* the service's, or set by a flag */
+	unsigned index;              /* which worker: 0 is the first */
 };
+
+/* the further workers (POSTERN_WORKERS > 1): the first is main()'s own */
+static pn_ctx extra[PN_WORKERS_MAX - 1];
+static pthread_t extra_thread[PN_WORKERS_MAX - 1];
+static size_t n_extra, n_extra_running;
 
 static volatile sig_atomic_t stop_flag;
 
@@ -72,6 +78,7 @@ static char *cf_broker, *cf_cert, *cf_cert_dir, *cf_broker_cert, *cf_health, *cf
     *cf_wd_ops;
 static long cf_timeout, cf_retries, cf_heartbeat, cf_liveness, cf_max_message;
 static long cf_wd_warn, cf_wd_fail;
+static long cf_workers;
 
 static void on_signal(int sig)
 {
@@ -104,6 +111,11 @@ unsigned pn_ctx_caller_role(pn_ctx *ctx)
 	if (!ctx->worker || pn_worker_caller(ctx->worker, role, name) < 0)
 		return 0;
 	return pn_role_parse(role);
+}
+
+unsigned pn_ctx_worker(pn_ctx *ctx)
+{
+	return ctx->index;
 }
 
 int pn_ctx_sleep(pn_ctx *ctx, long ms)
@@ -297,7 +309,83 @@ static int ready(void *arg)
 		return 0;
 	if (!ctx->no_worker && (!ctx->worker || !pn_worker_connected(ctx->worker)))
 		return 0;
+	for (size_t i = 0; i < n_extra; i++)
+		if (!extra[i].worker || !pn_worker_connected(extra[i].worker))
+			return 0;
 	return ctx->service->ready ? ctx->service->ready(ctx) : 1;
+}
+
+/* worker_main - a further worker's loop, on its own thread */
+static void *worker_main(void *arg)
+{
+	worker_loop(arg);
+	return NULL;
+}
+
+/*
+ * add_workers - the further workers of POSTERN_WORKERS, made here and
+ * started by start_workers: each a copy of the first's context with a
+ * watchdog slot, a state (the service's worker_init) and a bus socket of
+ * its own. 0, or -1 (logged) with the ones made so far left for
+ * drop_workers.
+ */
+static int add_workers(const pn_ctx *first, long n)
+{
+	static const char *const slot[PN_WORKERS_MAX] = {
+		"worker", "worker-2", "worker-3", "worker-4"
+	};
+
+	for (long i = 0; i < n && i < PN_WORKERS_MAX - 1; i++) {
+		pn_ctx *w = &extra[i];
+
+		*w = *first;
+		w->index = (unsigned)i + 1;
+		w->worker = NULL;
+		w->pool = NULL;
+		w->error = NULL;
+		w->watch = pn_watch_new(slot[w->index]);
+		if (first->service->worker_init(w) < 0) {
+			pn_error("msg=\"cannot start worker\" worker=%u", w->index + 1);
+			return -1;
+		}
+		n_extra++;
+		if (!(w->worker = pn_worker_new(&w->bus, first->service->name))) {
+			pn_error("msg=\"cannot create bus worker\" worker=%u", w->index + 1);
+			return -1;
+		}
+	}
+	return 0;
+}
+
+/* start_workers - each further worker's loop on a thread of its own */
+static void start_workers(void)
+{
+	for (size_t i = 0; i < n_extra; i++) {
+		if (pthread_create(&extra_thread[i], NULL, worker_main, &extra[i]) != 0)
+			pn_fatal("msg=\"cannot start worker thread\"");
+		n_extra_running++;
+	}
+}
+
+/* stop_workers - wait for their loops (the stop flag is set) and close their sockets */
+static void stop_workers(void)
+{
+	for (size_t i = 0; i < n_extra_running; i++)
+		pthread_join(extra_thread[i], NULL);
+	n_extra_running = 0;
+	for (size_t i = 0; i < n_extra; i++)
+		pn_worker_destroy(&extra[i].worker);
+}
+
+/* drop_workers - the service's worker_fini for each, the last first */
+static void drop_workers(void)
+{
+	while (n_extra > 0) {
+		pn_ctx *w = &extra[--n_extra];
+
+		if (w->service->worker_fini)
+			w->service->worker_fini(w);
+	}
 }
 
 /*
@@ -367,7 +455,7 @@ static void usage(const pn_service *svc, const pn_cfg_entry *common, FILE *out)
 
 int pn_service_main(int argc, char **argv, const pn_service *svc)
 {
-	char def_cert[4200], def_health[64], err[512];
+	char def_cert[4200], def_health[64], def_workers[16], err[512];
 	const char *cert_dir = getenv("POSTERN_CERT_DIR");
 	int print_config = 0, no_worker = svc->no_worker, one_shot = 0;
 	const pn_flag *flag;
@@ -381,7 +469,10 @@ int pn_service_main(int argc, char **argv, const pn_service *svc)
 		cert_dir = "certs";
 	snprintf(def_cert, sizeof(def_cert), "%s/%s.cert", cert_dir, svc->name);
 	snprintf(def_health, sizeof(def_health), "127.0.0.1:%d", svc->health_port);
-	const pn_cfg_entry common[] = {
+	snprintf(def_workers, sizeof(def_workers), "%ld",
+	    svc->workers > 0 && svc->workers <= PN_WORKERS_MAX ? svc->workers : 1L);
+	cf_workers = 1;
+	pn_cfg_entry common[] = {
 		PN_CFG_STR("POSTERN_BROKER", "tcp://127.0.0.1:5555", &cf_broker, PN_CFG_REQUIRED,
 		    "broker endpoints, comma-separated (up to 8)"),
 		PN_CFG_STR("POSTERN_CERT_DIR", "certs", &cf_cert_dir, 0,
@@ -410,8 +501,15 @@ int pn_service_main(int argc, char **argv, const pn_service *svc)
 		    "work running this long makes /healthz fail (0 = never)"),
 		PN_CFG_STR("POSTERN_WATCHDOG_OPS", "", &cf_wd_ops, 0,
 		    "per operation: op=warn_ms/fail_ms,... (fail 0 = never)"),
+		/* only a service that can run several workers offers this one */
+		{ PN_CFG_T_INT, "POSTERN_WORKERS", def_workers, 1, PN_WORKERS_MAX, &cf_workers, 0,
+		    "requests served at once, each by a worker thread with its own connections",
+		    NULL },
 		PN_CFG_END
 	};
+	if (!svc->worker_init)
+		common[sizeof(common) / sizeof(common[0]) - 2] =
+		    (pn_cfg_entry)PN_CFG_END;
 
 	for (int i = 1; i < argc; i++) {
 		if (!strcmp(argv[i], "--help") || !strcmp(argv[i], "-h")) {
@@ -512,6 +610,15 @@ int pn_service_main(int argc, char **argv, const pn_service *svc)
 			return 1;
 		}
 	}
+	if (!ctx.no_worker && cf_workers > 1 && add_workers(&ctx, cf_workers - 1) < 0) {
+		stop_workers();
+		drop_workers();
+		pn_worker_destroy(&ctx.worker);
+		if (svc->fini)
+			svc->fini(&ctx);
+		pn_health_stop(&health);
+		return 1;
+	}
 	ctx.init_done = 1;
 
 	if (ctx.no_worker) {
@@ -523,15 +630,18 @@ int pn_service_main(int argc, char **argv, const pn_service *svc)
 				pn_fatal("msg=\"cannot start background thread\"");
 			have_bg = 1;
 		}
-		pn_info("msg=ready service=%s", svc->name);
+		start_workers();
+		pn_info("msg=ready service=%s workers=%zu", svc->name, n_extra + 1);
 		worker_loop(&ctx);
 	}
 
 	pn_info("msg=stopping");
 	stop_flag = 1;
+	stop_workers();
 	pn_worker_destroy(&ctx.worker);
 	if (have_bg)
 		pthread_join(bg, NULL);
+	drop_workers();
 	pthread_join(wd, NULL);
 	if (svc->fini)
 		svc->fini(&ctx);

@@ -41,6 +41,11 @@
  * ENVIRONMENT
  *	The common variables (lib/include/postern/service.h); health port
  *	default 9102. Any variable may instead be given as NAME_FILE.
+ *	POSTERN_WORKERS  2 (1..4) events served at once, each by a worker
+ *		thread with its own Redis connection, bus client and keyring
+ *		(the key pool is shared): a worker waits on keylookup and
+ *		mailstore for two thirds of an event, and a second one uses
+ *		that time (docs/performance.md).
  *	POSTERN_PROVISION_KEY  required, secret: 32 bytes as 64 hex digits or
  *		base64; seals the event records in Redis. Every replica must
  *		have the same key (e.g. "head -c32 /dev/urandom | base64").
@@ -251,6 +256,9 @@ static const pn_service service = {
 	.init = prov_init,
 	.fini = prov_fini,
 	.background = prov_background,
+	.workers = 2,
+	.worker_init = prov_worker_init,
+	.worker_fini = prov_worker_fini,
 };
 
 int main(int argc, char **argv)

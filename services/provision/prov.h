@@ -17,8 +17,8 @@
  * prov_init.c    init, fini and the background thread for the skeleton
  *
  * Configuration lives in prov_cfg (filled by the skeleton from main.c's
- * table before init runs, read-only afterwards); the connections of the
- * one worker thread in prov_state.
+ * table before init runs, read-only afterwards); the connections of each
+ * worker thread in its prov_state.
  */
 #ifndef POSTERN_PROV_H
 #define POSTERN_PROV_H
@@ -73,7 +73,12 @@ typedef struct prov_pool prov_pool;
 typedef struct prov_keyring prov_keyring;
 typedef struct prov_recent prov_recent;
 
-/* ---- state (one per process: the skeleton runs one worker thread) ---- */
+/*
+ * ---- state: one per worker thread (POSTERN_WORKERS). The first worker's
+ * owns what all share: the server key, the settings derived at start, the
+ * key pool, the recent keys. A further worker's has its own connections and
+ * keyring, and uses the rest (prov_worker_init).
+ */
 typedef struct prov_state {
 	prov_pool *pool;            /* pre-made guest keys, or NULL */
 	uint8_t key[32];            /* the server key for event records */
@@ -84,6 +89,8 @@ typedef struct prov_state {
 	char *return_path;          /* SMTP sender of mails to recipients; NULL = the event's sender */
 	pn_buf operator_key;        /* POSTERN_PROVISION_OPERATOR_KEY's armored key, or empty */
 	prov_recent *recent;        /* recent guest mailboxes' keys, or NULL (prov_recent.c) */
+	struct prov_state *first;   /* a further worker's: the first worker's state; else NULL */
+	prov_keyring *others[PN_WORKERS_MAX - 1]; /* the first's: the further workers' keyrings */
 } prov_state;
 
 /* ---- prov_init.c ---- */
@@ -91,6 +98,14 @@ typedef struct prov_state {
 int prov_init(pn_ctx *ctx);
 /* prov_fini - close what prov_init opened, wipe the key */
 void prov_fini(pn_ctx *ctx);
+/*
+ * prov_worker_init - a further worker's state: its own Redis connection,
+ * bus client and keyring (beside the first's); the key pool and the
+ * recent keys are the first worker's, shared. -1 = cannot run.
+ */
+int prov_worker_init(pn_ctx *ctx);
+/* prov_worker_fini - close what prov_worker_init opened */
+void prov_worker_fini(pn_ctx *ctx);
 /*
  * prov_background - the skeleton's background thread: renews an idle
  * keyring in time, turns pending receipts into mails
@@ -113,10 +128,11 @@ void prov_recent_put(prov_recent *r, const char *address, const ProtobufCBinaryD
 /* prov_recent_forget - address has no guest mailbox key any more (or not that one) */
 void prov_recent_forget(prov_recent *r, const char *address);
 /*
- * prov_recent_get - the key last put for address and not yet too old;
- * NULL if none. Valid until the next call on r.
+ * prov_recent_get - a copy in pool of the key last put for address and
+ * not yet too old; NULL if none. The table may be shared by threads.
  */
-const ProtobufCBinaryData *prov_recent_get(prov_recent *r, const char *address);
+const ProtobufCBinaryData *prov_recent_get(prov_recent *r, const char *address,
+    pn_pool *pool);
 /* prov_recent_same - two non-empty keys, byte for byte the same */
 int prov_recent_same(const ProtobufCBinaryData *a, const ProtobufCBinaryData *b);
 
@@ -133,6 +149,12 @@ extern long (*prov_keyring_clock)(void);
  * NULL = cannot run.
  */
 prov_keyring *prov_keyring_open(const char *base, long max_keys, long max_age);
+/*
+ * prov_keyring_open_beside - another keyring in first's directory (a
+ * further worker's), with the same bounds and its generations numbered in
+ * first's sequence; first must outlive it. NULL = cannot run.
+ */
+prov_keyring *prov_keyring_open_beside(prov_keyring *first);
 /* prov_keyring_close - remove the current generation and free (NULL-tolerant) */
 void prov_keyring_close(prov_keyring **kr);
 /*

@@ -61,13 +61,13 @@ void prov_early_encrypt(void *arg)
 
 	for (size_t i = 0; i < e->n_early; i++) {
 		prov_early *x = &e->early[i];
-		const ProtobufCBinaryData *key = prov_recent_get(e->st->recent, x->address);
+		/* a copy: prov_early_learn replaces the table's entry before it is compared */
+		const ProtobufCBinaryData *key = prov_recent_get(e->st->recent, x->address,
+		    e->pool);
 
 		if (!key)
 			continue;
-		/* a copy: prov_early_learn replaces the table's entry before it is compared */
-		x->key.data = pn_pool_memdup(e->pool, key->data, key->len);
-		x->key.len = key->len;
+		x->key = *key;
 		if (!e->gpg && !(e->gpg = prov_keyring_lock(e->st->keyring, &e->gen)))
 			return;         /* GnuPG unusable: the event finds out after the lookup */
 		if (prov_encrypt_message(e, &x->key, &x->m) != PN_OK) {

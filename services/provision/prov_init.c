@@ -5,6 +5,8 @@
  * and mailstore. The skeleton calls prov_init once before the worker loop
  * and prov_fini once after it; prov_background runs beside the worker
  * and renews the keyring when it is due and no event comes to do it.
+ * With POSTERN_WORKERS above 1, prov_worker_init gives each further
+ * worker its own connections and keyring (prov_worker_fini closes them).
  */
 #include <stdlib.h>
 #include <string.h>
@@ -167,6 +169,54 @@ void prov_fini(pn_ctx *ctx)
 	pn_ctx_set_state(ctx, NULL);
 }
 
+int prov_worker_init(pn_ctx *ctx)
+{
+	prov_state *first = pn_ctx_state(ctx);
+	prov_state *st = pn_calloc(1, sizeof(*st));
+	unsigned w = pn_ctx_worker(ctx);
+
+	/* the key and what prov_init derived are the first's, used as they are */
+	memcpy(st->key, first->key, sizeof(st->key));
+	st->pool = first->pool;
+	st->invite_addr = first->invite_addr;
+	st->return_path = first->return_path;
+	st->operator_key = first->operator_key;
+	st->recent = first->recent;
+	st->first = first;
+	pn_ctx_set_state(ctx, st);
+	if (w == 0 || w > PN_WORKERS_MAX - 1)
+		goto fail;
+	if (!(st->redis = pn_redis_open(prov_cfg.redis, prov_cfg.redis_password,
+	    prov_cfg.redis_timeout_ms)))
+		goto fail;
+	if (!(st->keyring = prov_keyring_open_beside(first->keyring)))
+		goto fail;
+	if (!(st->bus = pn_client_new(pn_ctx_bus(ctx))))
+		goto fail;
+	first->others[w - 1] = st->keyring;
+	return 0;
+fail:
+	prov_worker_fini(ctx);
+	return -1;
+}
+
+void prov_worker_fini(pn_ctx *ctx)
+{
+	prov_state *st = pn_ctx_state(ctx);
+	unsigned w = pn_ctx_worker(ctx);
+
+	if (!st || !st->first)
+		return;
+	if (w > 0 && w <= PN_WORKERS_MAX - 1 && st->first->others[w - 1] == st->keyring)
+		st->first->others[w - 1] = NULL;
+	pn_client_destroy(&st->bus);
+	prov_keyring_close(&st->keyring);
+	pn_redis_close(&st->redis);
+	sodium_memzero(st->key, sizeof(st->key));
+	free(st);
+	pn_ctx_set_state(ctx, NULL);
+}
+
 /*
  * prov_background - once a second: renew the keyring if due, even without
  * events, and turn pending receipts into mails (prov_receipt.c) with a
@@ -179,6 +229,8 @@ void prov_background(pn_ctx *ctx)
 
 	while (!pn_ctx_sleep(ctx, 1000)) {
 		prov_keyring_tick(st ? st->keyring : NULL);
+		for (size_t i = 0; st && i < PN_WORKERS_MAX - 1; i++)
+			prov_keyring_tick(st->others[i]);
 		if (!bus)
 			continue;
 		while (!pn_ctx_stopping(ctx) && prov_receipts_pass(st, bus) == PROV_RECEIPTS_BATCH)

@@ -43,6 +43,14 @@
  * and once a second by the service's background thread (prov_keyring_tick),
  * so that an idle keyring does not outlive its maximum age.
  *
+ * With several workers (POSTERN_WORKERS) each has a keyring of its own,
+ * opened beside the first (prov_keyring_open_beside), so that one
+ * worker's gpg never waits for another's. They share the directory and
+ * one sequence of generation numbers: no two keyrings ever use the same
+ * home, the first one's sweep at start removes whatever any of them left,
+ * and a generation number names one keyring only, so the pool's note of
+ * where it imported a key ahead holds for that keyring and no other.
+ *
  * keylookup's organisation keyring is the source of keys, not a cache: it
  * has no such renewal and must never get one.
  */
@@ -68,6 +76,8 @@ struct prov_keyring {
 	char *base;                 /* POSTERN_GNUPGHOME */
 	pn_gpg *gpg;                /* the current generation, or NULL until the next lock */
 	unsigned long gen;          /* its number: <base>/kr.<gen> */
+	unsigned long *seq;         /* the last number given, shared by keyrings beside this one */
+	unsigned long seq_own;      /* where seq points in the first keyring of base */
 	long born;                  /* prov_keyring_clock() when it was opened */
 	unsigned long max_keys;
 	long max_age;
@@ -185,7 +195,7 @@ static int open_next(prov_keyring *kr)
 {
 	char dir[600];
 
-	kr->gen++;
+	kr->gen = __atomic_add_fetch(kr->seq, 1, __ATOMIC_SEQ_CST);
 	gen_dir(kr, kr->gen, dir, sizeof(dir));
 	if (!(kr->gpg = pn_gpg_open(dir, KR_S2K))) {
 		pn_error("msg=\"provision keyring not usable\" home=%s", dir);
@@ -232,7 +242,8 @@ prov_keyring *prov_keyring_open(const char *base, long max_keys, long max_age)
 	kr->base = pn_strdup(base);
 	kr->max_keys = max_keys > 0 ? (unsigned long)max_keys : 1;
 	kr->max_age = max_age > 0 ? max_age : 1;
-	kr->gen = sweep(kr);
+	kr->seq = &kr->seq_own;
+	kr->seq_own = sweep(kr);
 	if (open_next(kr) < 0) {
 		prov_keyring_close(&kr);
 		return NULL;
@@ -241,6 +252,23 @@ prov_keyring *prov_keyring_open(const char *base, long max_keys, long max_age)
 	if (chmod(base, 0700) < 0)
 		pn_debug("msg=\"cannot make POSTERN_GNUPGHOME 0700\" error=\"%s\"", strerror(errno));
 	sweep_flat(kr);
+	return kr;
+}
+
+/* prov_keyring_open_beside - another keyring in first's directory; NULL = cannot run */
+prov_keyring *prov_keyring_open_beside(prov_keyring *first)
+{
+	prov_keyring *kr = pn_calloc(1, sizeof(*kr));
+
+	pthread_mutex_init(&kr->lock, NULL);
+	kr->base = pn_strdup(first->base);
+	kr->max_keys = first->max_keys;
+	kr->max_age = first->max_age;
+	kr->seq = first->seq;
+	if (open_next(kr) < 0) {
+		prov_keyring_close(&kr);
+		return NULL;
+	}
 	return kr;
 }
 

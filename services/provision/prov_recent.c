@@ -16,8 +16,12 @@
  * not used. Only public keys are kept, no larger than
  * PROV_RECENT_KEY_MAX; addresses and keys are copies owned here.
  *
- * One thread: the worker's. Nothing here locks.
+ * The workers of one process (POSTERN_WORKERS) share the table, under its
+ * lock: what one worker's lookup learnt serves the next mail whichever
+ * worker takes it. A key leaves the table only as a copy in the caller's
+ * pool.
  */
+#include <pthread.h>
 #include <string.h>
 #include <time.h>
 
@@ -33,6 +37,7 @@ typedef struct recent_entry {
 } recent_entry;
 
 struct prov_recent {
+	pthread_mutex_t lock;
 	recent_entry *slot;
 	size_t n;
 	unsigned char hkey[crypto_shorthash_KEYBYTES];
@@ -59,6 +64,7 @@ prov_recent *prov_recent_new(long slots)
 	r->n = (size_t)slots;
 	r->slot = pn_calloc(r->n, sizeof(*r->slot));
 	crypto_shorthash_keygen(r->hkey);
+	pthread_mutex_init(&r->lock, NULL);
 	return r;
 }
 
@@ -82,6 +88,7 @@ void prov_recent_free(prov_recent **recent)
 		entry_clear(&r->slot[i]);
 	pn_free(&r->slot);
 	sodium_memzero(r->hkey, sizeof(r->hkey));
+	pthread_mutex_destroy(&r->lock);
 	pn_free(&r);
 }
 
@@ -103,16 +110,18 @@ void prov_recent_put(prov_recent *r, const char *address, const ProtobufCBinaryD
 	if (!r || !address || !*address || !key || key->len == 0 ||
 	    key->len > PROV_RECENT_KEY_MAX)
 		return;
+	pthread_mutex_lock(&r->lock);
 	e = slot_of(r, address);
 	if (e->address && !strcmp(e->address, address) && prov_recent_same(&e->key, key)) {
 		e->at = prov_recent_clock();
-		return;
+	} else {
+		entry_clear(e);
+		e->address = pn_strdup(address);
+		e->key.data = pn_memdup(key->data, key->len);
+		e->key.len = key->len;
+		e->at = prov_recent_clock();
 	}
-	entry_clear(e);
-	e->address = pn_strdup(address);
-	e->key.data = pn_memdup(key->data, key->len);
-	e->key.len = key->len;
-	e->at = prov_recent_clock();
+	pthread_mutex_unlock(&r->lock);
 }
 
 void prov_recent_forget(prov_recent *r, const char *address)
@@ -121,25 +130,34 @@ void prov_recent_forget(prov_recent *r, const char *address)
 
 	if (!r || !address)
 		return;
+	pthread_mutex_lock(&r->lock);
 	e = slot_of(r, address);
 	if (e->address && !strcmp(e->address, address))
 		entry_clear(e);
+	pthread_mutex_unlock(&r->lock);
 }
 
-const ProtobufCBinaryData *prov_recent_get(prov_recent *r, const char *address)
+const ProtobufCBinaryData *prov_recent_get(prov_recent *r, const char *address,
+    pn_pool *pool)
 {
+	ProtobufCBinaryData *copy = NULL;
 	recent_entry *e;
 
-	if (!r || !address)
+	if (!r || !address || !pool)
 		return NULL;
+	pthread_mutex_lock(&r->lock);
 	e = slot_of(r, address);
-	if (!e->address || strcmp(e->address, address) != 0)
-		return NULL;
-	if (prov_recent_clock() - e->at >= PROV_RECENT_MAX_AGE) {
-		entry_clear(e);
-		return NULL;
+	if (e->address && !strcmp(e->address, address)) {
+		if (prov_recent_clock() - e->at >= PROV_RECENT_MAX_AGE) {
+			entry_clear(e);
+		} else {
+			copy = pn_pool_alloc(pool, sizeof(*copy));
+			copy->data = pn_pool_memdup(pool, e->key.data, e->key.len);
+			copy->len = e->key.len;
+		}
 	}
-	return &e->key;
+	pthread_mutex_unlock(&r->lock);
+	return copy;
 }
 
 int prov_recent_same(const ProtobufCBinaryData *a, const ProtobufCBinaryData *b)

@@ -41,7 +41,7 @@
  *   - the keyring: provision runs with POSTERN_PROVISION_KEYRING_MAX=1, so
  *     it renews its keyring after every key it imports (everything above
  *     runs across renewals); renewals are counted, there is only ever one
- *     keyring home, and after a renewal mail to an existing mailbox (its
+ *     keyring home per worker (PV_WORKERS of them), and after a renewal mail to an existing mailbox (its
  *     key imported into a home that is gone) and to a new one still
  *     delivers and decrypts;
  *   - deliver_key_found: a recipient with a key gets exactly one PGP/MIME
@@ -54,6 +54,9 @@
  *     event;
  *   - the return path: invitations and deliveries go out with MAIL FROM =
  *     the event's sender, sender notices with the From address (here <>);
+ *   - two workers (POSTERN_WORKERS=2) in the one process: the broker
+ *     counts both; while one waits for a stopped keylookup, the other
+ *     answers a ping, and the waiting event lands once keylookup is back;
  *   - early encryption (prov_early.c): once a lookup has named an active
  *     mailbox's key, the next mail to it is encrypted while its lookup
  *     runs and that ciphertext is stored (counted as used, decrypts with
@@ -67,6 +70,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <setjmp.h>
+#include <signal.h>
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdint.h>
@@ -93,6 +97,7 @@
 
 #define PUBLIC_URL "http://postern.test"
 #define MAX_MAIL 1048576
+#define PV_WORKERS 2              /* provision's default: two events at once */
 #define STR_(x) #x
 #define STR(x) STR_(x)
 #define PIN_LEN 6
@@ -354,8 +359,9 @@ static int setup(void **state)
 		static const char *pv_env[] = { "POSTERN_PROVISION_MAX_MAIL_BYTES=" STR(MAX_MAIL),
 			"POSTERN_PUBLIC_URL=" PUBLIC_URL "/", "POSTERN_BUS_TIMEOUT_MS=20000",
 			"POSTERN_PIN_LOCKOUT_AFTER=3", "POSTERN_PIN_LOCKOUT_SECONDS=1",
-			"POSTERN_PIN_MAX_FAILURES=5", "POSTERN_PROVISION_KEYRING_MAX=1", NULL, NULL };
-		pv_env[7] = operator_env;
+			"POSTERN_PIN_MAX_FAILURES=5", "POSTERN_PROVISION_KEYRING_MAX=1",
+			"POSTERN_WORKERS=" STR(PV_WORKERS), NULL, NULL };
+		pv_env[8] = operator_env;
 		const th_stack_opts o = { .tag = "provision", .keyring = f->keyring,
 			.pv_env = pv_env, .client_timeout_ms = 30000, .client_retries = 2 };
 		th_stack_start(&f->st, &o);
@@ -1083,9 +1089,9 @@ static void test_keyring_renewed(void **state)
 	double before;
 	(void)state;
 
-	/* the tests above imported keys: renewed, and one home at a time */
+	/* the tests above imported keys: renewed, and one home per worker at a time */
 	assert_true(renewals() >= 1);
-	assert_true(keyring_homes() <= 1);
+	assert_int_equal(keyring_homes(), PV_WORKERS);
 	/* bob's key: imported again into the current home, then that home renewed */
 	before = renewals();
 	assert_int_equal(send_event(pool, id, addr("carol"), bob, 1, mail, strlen(mail), 0, &res),
@@ -1096,7 +1102,7 @@ static void test_keyring_renewed(void **state)
 	assert_true(wait_renewal(before) > before);
 	/* bounded: the limit, plus what one lock may add (a pool batch of 8) */
 	assert_true(th_metric(F->st.pv_health[0], "postern_provision_keyring_keys") <= 1 + 8);
-	assert_int_equal(keyring_homes(), 1);
+	assert_int_equal(keyring_homes(), PV_WORKERS);
 	snprintf(bob_link, sizeof(bob_link), "%s", reissued_link(addr("bob"), bob_before + 1,
 	    bob_link, NULL));
 	bob_pin[0] = '\0';
@@ -1145,7 +1151,7 @@ static void test_keyring_renewed(void **state)
 		free(text);
 	}
 	assert_true(th_alive(F->st.pv[0]));
-	assert_true(keyring_homes() <= 1);
+	assert_int_equal(keyring_homes(), PV_WORKERS);
 	free(mail);
 	pn_pool_destroy(&pool);
 }
@@ -1637,6 +1643,63 @@ static void test_early_encryption(void **state)
 	pn_pool_destroy(&pool);
 }
 
+/* ---- workers ---- */
+
+#define PV_WORKERS_METRIC "postern_broker_workers{service=\"provision\"}"
+#define PV_ROUTED_METRIC "postern_broker_requests_total{service=\"provision\"}"
+#define PV_SENDS_METRIC "postern_requests_total{service=\"provision\",op=\"send\"}"
+
+/*
+ * Two workers in one process: the broker counts both, and while one waits
+ * for a key lookup that cannot come (keylookup stopped) the other answers.
+ * The event still lands once keylookup is back.
+ */
+static void test_two_workers(void **state)
+{
+	pn_pool *pool = pn_pool_new();
+	char out[512];
+	double routed, sends;
+	pid_t child;
+	int status;
+	(void)state;
+
+	assert_int_equal(th_wait_metric(F->st.broker.health, PV_WORKERS_METRIC, PV_WORKERS, 5000),
+	    0);
+	assert_true(th_metric(F->st.broker.health, PV_WORKERS_METRIC) == PV_WORKERS);
+	routed = th_metric(F->st.broker.health, PV_ROUTED_METRIC);
+	sends = th_metric(F->st.pv_health[0], PV_SENDS_METRIC);
+	assert_true(sends >= 1);
+	assert_int_equal(kill(F->st.kl, SIGSTOP), 0);
+	snprintf(out, sizeof(out), "%s/two-workers.out", F->senderhome);
+	child = fork();
+	assert_true(child >= 0);
+	if (child == 0)
+		_exit(ctl(out, "send", "--from", addr("alice"), "--to", addr("wanda"),
+		    "--body", "one of two workers", (char *)NULL) == 0 ? 0 : 1);
+	/* the event is with a worker, which now waits for keylookup */
+	assert_int_equal(th_wait_metric(F->st.broker.health, PV_ROUTED_METRIC, routed + 1, 10000),
+	    0);
+	{
+		Postern__V1__ProvisionRequest req = POSTERN__V1__PROVISION_REQUEST__INIT;
+		Postern__V1__Ping ping = POSTERN__V1__PING__INIT;
+		ProtobufCMessage *reply = NULL;
+
+		req.op_case = POSTERN__V1__PROVISION_REQUEST__OP_PING;
+		req.ping = &ping;
+		assert_int_equal(pn_client_call(F->st.client, "provision", &req.base,
+		    &postern__v1__provision_reply__descriptor, pool, &reply), PN_OK);
+	}
+	/* answered by the other worker: the event has not ended */
+	assert_true(th_metric(F->st.pv_health[0], PV_SENDS_METRIC) == sends);
+	assert_int_equal(waitpid(child, &status, WNOHANG), 0);
+	assert_int_equal(kill(F->st.kl, SIGCONT), 0);
+	assert_int_equal(waitpid(child, &status, 0), child);
+	assert_true(WIFEXITED(status) && WEXITSTATUS(status) == 0);
+	assert_int_equal(wait_mails(addr("wanda"), 1), 1);
+	assert_true(th_alive(F->st.pv[0]));
+	pn_pool_destroy(&pool);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -1659,6 +1722,7 @@ int main(void)
 		cmocka_unit_test(test_notice_encrypted),
 		cmocka_unit_test(test_notice_no_key),
 		cmocka_unit_test(test_early_encryption),
+		cmocka_unit_test(test_two_workers),
 	};
 	return cmocka_run_group_tests(tests, setup, teardown);
 }

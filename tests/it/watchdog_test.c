@@ -8,6 +8,10 @@
  * waits for its agent for ever, as in the hang seen under load. There is
  * no test-only switch in any build: nothing an attacker could turn on.
  *
+ * Provision runs its two workers (POSTERN_WORKERS=2), each with a keyring
+ * and an agent of its own: both agents are stopped, so the publisher's
+ * retry on the other worker hangs too.
+ *
  * With POSTERN_WATCHDOG_OPS=send=1000/3000 the test expects: the log line
  * "work running long" naming op=send after about a second; /healthz 503
  * after three; what Kubernetes does then (the liveness probe fails, the
@@ -38,6 +42,7 @@
 #include "postern/err.h"
 #include "postern/mem.h"
 
+#define WORKERS 2           /* provision's default: both must hang */
 #define WARN_MS 1000
 #define FAIL_MS 3000
 #define TRIES 60
@@ -131,7 +136,8 @@ static int log_has(pid_t pid, const char *needle)
 static int setup(void **state)
 {
 	static const char *const pv_env[] = { "POSTERN_PUBLIC_URL=http://postern.test",
-		"POSTERN_PROVISION_KEY_POOL=0", "POSTERN_WATCHDOG_OPS=send=1000/3000", NULL };
+		"POSTERN_PROVISION_KEY_POOL=0", "POSTERN_WATCHDOG_OPS=send=1000/3000",
+		"POSTERN_WORKERS=2", NULL };
 	const th_stack_opts o = { .tag = "watchdog", .pv_env = pv_env };
 	fx *f = F = th_fixture(sizeof(*f));
 
@@ -163,18 +169,21 @@ static void test_hung_handler_restarts_lose_nothing(void **state)
 	long msgs, rows, boxes;
 	(void)state;
 
-	/* warm up: the agent of provision's home runs */
-	snprintf(id, sizeof(id), "wd-%s-warm", F->tag);
-	snprintf(to, sizeof(to), "warm@%s", F->domain);
-	assert_int_equal(send_one(F->client, id, to), PN_OK);
+	/* warm up: the agent of each worker's keyring runs (one event each, or a few more) */
+	for (int i = 0; i < 4 * WORKERS && agents(F->st.gnupg[0], 0) < WORKERS; i++) {
+		snprintf(id, sizeof(id), "wd-%s-warm%d", F->tag, i);
+		snprintf(to, sizeof(to), "warm%d@%s", i, F->domain);
+		assert_int_equal(send_one(F->client, id, to), PN_OK);
+	}
 	assert_int_equal(th_http_get(F->st.pv_health[0], "/healthz", NULL), 200);
-	assert_true(agents(F->st.gnupg[0], SIGSTOP) > 0);
+	assert_int_equal(agents(F->st.gnupg[0], SIGSTOP), WORKERS);
 
 	old = F->st.pv[0];
 	t0 = th_now_ms();
 	assert_int_equal(pthread_create(&th, NULL, publisher, F->client), 0);
 	while (th_now_ms() - t0 < 20000 && failed < 0) {
-		if (warned < 0 && log_has(old, "msg=\"work running long\" what=worker op=send"))
+		if (warned < 0 && (log_has(old, "msg=\"work running long\" what=worker op=send") ||
+		    log_has(old, "msg=\"work running long\" what=worker-2 op=send")))
 			warned = th_now_ms() - t0;
 		if (th_http_get(F->st.pv_health[0], "/healthz", NULL) == 503)
 			failed = th_now_ms() - t0;

@@ -33,6 +33,8 @@
  *   POSTERN_WATCHDOG_WARN_MS  10000 (100..86400000)  a handler this slow is logged
  *   POSTERN_WATCHDOG_FAIL_MS  60000 (0..86400000)    ... and fails /healthz (0 = never)
  *   POSTERN_WATCHDOG_OPS      ""  per operation: op=warn_ms/fail_ms,...
+ *   POSTERN_WORKERS           the service's workers (1..PN_WORKERS_MAX); only
+ *                             a service with worker_init has it
  */
 #ifndef POSTERN_SERVICE_H
 #define POSTERN_SERVICE_H
@@ -104,7 +106,22 @@ typedef struct pn_service {
 	 * (pn_mem_tune), which they would otherwise queue for
 	 */
 	int threaded;
+	/*
+	 * workers: how many requests one process serves at once by default
+	 * (POSTERN_WORKERS, 1..PN_WORKERS_MAX), each on a thread of its own
+	 * with its own bus socket; 0 = one. Only a service with worker_init
+	 * offers the variable: worker_init gets the context of a further
+	 * worker, whose state is still the first worker's, and gives it a
+	 * state of its own (its own connections; what is shared, shared);
+	 * -1 = cannot run. worker_fini undoes it, before fini.
+	 */
+	long workers;
+	int (*worker_init)(pn_ctx *ctx);
+	void (*worker_fini)(pn_ctx *ctx);
 } pn_service;
+
+/* the most workers a process runs (POSTERN_WORKERS); more: run replicas */
+#define PN_WORKERS_MAX 4
 
 /* pn_service_main - run the service; returns the process exit status */
 int pn_service_main(int argc, char **argv, const pn_service *service);
@@ -121,6 +138,8 @@ int pn_ctx_stopping(pn_ctx *ctx);          /* SIGTERM seen */
  * whose answer depends on who asks, beyond the operation's roles.
  */
 unsigned pn_ctx_caller_role(pn_ctx *ctx);
+/* pn_ctx_worker - which worker ctx is: 0 for the first, up to POSTERN_WORKERS - 1 */
+unsigned pn_ctx_worker(pn_ctx *ctx);
 /* pn_ctx_sleep - sleep up to ms, wake early on stop; returns stopping */
 int pn_ctx_sleep(pn_ctx *ctx, long ms);
 /* pn_ctx_error - error text for the current reply (copied into its pool) */
