@@ -148,6 +148,14 @@ fail:
 	return -1;
 }
 
+/* close_own - what each worker has of its own: bus client, keyring, Redis */
+static void close_own(prov_state *st)
+{
+	pn_client_destroy(&st->bus);
+	prov_keyring_close(&st->keyring);
+	pn_redis_close(&st->redis);
+}
+
 /* prov_fini - close what prov_init opened, wipe the key */
 void prov_fini(pn_ctx *ctx)
 {
@@ -156,10 +164,8 @@ void prov_fini(pn_ctx *ctx)
 	if (!st)
 		return;
 	prov_pool_stop(&st->pool);
-	pn_client_destroy(&st->bus);
-	prov_keyring_close(&st->keyring);
+	close_own(st);
 	prov_recent_free(&st->recent);
-	pn_redis_close(&st->redis);
 	pn_free(&st->invite_addr);
 	pn_free(&st->return_path);
 	pn_buf_free(&st->operator_key);
@@ -209,9 +215,7 @@ void prov_worker_fini(pn_ctx *ctx)
 		return;
 	if (w > 0 && w <= PN_WORKERS_MAX - 1 && st->first->others[w - 1] == st->keyring)
 		st->first->others[w - 1] = NULL;
-	pn_client_destroy(&st->bus);
-	prov_keyring_close(&st->keyring);
-	pn_redis_close(&st->redis);
+	close_own(st);
 	sodium_memzero(st->key, sizeof(st->key));
 	free(st);
 	pn_ctx_set_state(ctx, NULL);

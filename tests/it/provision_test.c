@@ -172,6 +172,19 @@ static int ctl(const char *out_path, ...)
 	return th_run(argv, ctl_env(), out_path);
 }
 
+/* ping_provision - a Ping to provision with the test's client; its status */
+static pn_err ping_provision(pn_pool *pool)
+{
+	Postern__V1__ProvisionRequest req = POSTERN__V1__PROVISION_REQUEST__INIT;
+	Postern__V1__Ping ping = POSTERN__V1__PING__INIT;
+	ProtobufCMessage *reply = NULL;
+
+	req.op_case = POSTERN__V1__PROVISION_REQUEST__OP_PING;
+	req.ping = &ping;
+	return pn_client_call(F->st.client, "provision", &req.base,
+	    &postern__v1__provision_reply__descriptor, pool, &reply);
+}
+
 /* sql - first column of first row (caller frees); asserts a value */
 static char *sql(const char *fmt, ...)
 {
@@ -1036,15 +1049,7 @@ static void test_bad_input(void **state)
 	assert_true(th_alive(F->st.pv[0]));
 	assert_true(th_alive(F->st.ms));
 	assert_true(th_alive(F->st.kl));
-	{
-		Postern__V1__ProvisionRequest req = POSTERN__V1__PROVISION_REQUEST__INIT;
-		Postern__V1__Ping ping = POSTERN__V1__PING__INIT;
-		ProtobufCMessage *out = NULL;
-		req.op_case = POSTERN__V1__PROVISION_REQUEST__OP_PING;
-		req.ping = &ping;
-		assert_int_equal(pn_client_call(F->st.client, "provision", &req.base,
-		    &postern__v1__provision_reply__descriptor, pool, &out), PN_OK);
-	}
+	assert_int_equal(ping_provision(pool), PN_OK);
 	pn_pool_destroy(&pool);
 }
 
@@ -1679,16 +1684,7 @@ static void test_two_workers(void **state)
 	/* the event is with a worker, which now waits for keylookup */
 	assert_int_equal(th_wait_metric(F->st.broker.health, PV_ROUTED_METRIC, routed + 1, 10000),
 	    0);
-	{
-		Postern__V1__ProvisionRequest req = POSTERN__V1__PROVISION_REQUEST__INIT;
-		Postern__V1__Ping ping = POSTERN__V1__PING__INIT;
-		ProtobufCMessage *reply = NULL;
-
-		req.op_case = POSTERN__V1__PROVISION_REQUEST__OP_PING;
-		req.ping = &ping;
-		assert_int_equal(pn_client_call(F->st.client, "provision", &req.base,
-		    &postern__v1__provision_reply__descriptor, pool, &reply), PN_OK);
-	}
+	assert_int_equal(ping_provision(pool), PN_OK);
 	/* answered by the other worker: the event has not ended */
 	assert_true(th_metric(F->st.pv_health[0], PV_SENDS_METRIC) == sends);
 	assert_int_equal(waitpid(child, &status, WNOHANG), 0);
