@@ -113,11 +113,6 @@ unsigned pn_ctx_caller_role(pn_ctx *ctx)
 	return pn_role_parse(role);
 }
 
-unsigned pn_ctx_worker(pn_ctx *ctx)
-{
-	return ctx->index;
-}
-
 int pn_ctx_sleep(pn_ctx *ctx, long ms)
 {
 	while (ms > 0 && !stop_flag) {

@@ -90,7 +90,6 @@ typedef struct prov_state {
 	pn_buf operator_key;        /* POSTERN_PROVISION_OPERATOR_KEY's armored key, or empty */
 	prov_recent *recent;        /* recent guest mailboxes' keys, or NULL (prov_recent.c) */
 	struct prov_state *first;   /* a further worker's: the first worker's state; else NULL */
-	prov_keyring *others[PN_WORKERS_MAX - 1]; /* the first's: the further workers' keyrings */
 } prov_state;
 
 /* ---- prov_init.c ---- */
@@ -152,7 +151,8 @@ prov_keyring *prov_keyring_open(const char *base, long max_keys, long max_age);
 /*
  * prov_keyring_open_beside - another keyring in first's directory (a
  * further worker's), with the same bounds and its generations numbered in
- * first's sequence; first must outlive it. NULL = cannot run.
+ * first's sequence; first's tick renews it too. first must outlive it.
+ * NULL = cannot run.
  */
 prov_keyring *prov_keyring_open_beside(prov_keyring *first);
 /* prov_keyring_close - remove the current generation and free (NULL-tolerant) */
@@ -165,7 +165,10 @@ void prov_keyring_close(prov_keyring **kr);
 pn_gpg *prov_keyring_lock(prov_keyring *kr, unsigned long *gen_r);
 /* prov_keyring_unlock - done with what prov_keyring_lock gave */
 void prov_keyring_unlock(prov_keyring *kr);
-/* prov_keyring_tick - renew the keyring if due, used or not (NULL-tolerant) */
+/*
+ * prov_keyring_tick - renew the keyring, and every keyring opened beside
+ * it, if due, used or not (NULL-tolerant)
+ */
 void prov_keyring_tick(prov_keyring *kr);
 /* prov_keyring_home - the directory of generation gen */
 void prov_keyring_home(const prov_keyring *kr, unsigned long gen, char *out, size_t len);

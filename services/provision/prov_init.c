@@ -179,7 +179,6 @@ int prov_worker_init(pn_ctx *ctx)
 {
 	prov_state *first = pn_ctx_state(ctx);
 	prov_state *st = pn_calloc(1, sizeof(*st));
-	unsigned w = pn_ctx_worker(ctx);
 
 	/* the key and what prov_init derived are the first's, used as they are */
 	memcpy(st->key, first->key, sizeof(st->key));
@@ -190,8 +189,6 @@ int prov_worker_init(pn_ctx *ctx)
 	st->recent = first->recent;
 	st->first = first;
 	pn_ctx_set_state(ctx, st);
-	if (w == 0 || w > PN_WORKERS_MAX - 1)
-		goto fail;
 	if (!(st->redis = pn_redis_open(prov_cfg.redis, prov_cfg.redis_password,
 	    prov_cfg.redis_timeout_ms)))
 		goto fail;
@@ -199,7 +196,6 @@ int prov_worker_init(pn_ctx *ctx)
 		goto fail;
 	if (!(st->bus = pn_client_new(pn_ctx_bus(ctx))))
 		goto fail;
-	first->others[w - 1] = st->keyring;
 	return 0;
 fail:
 	prov_worker_fini(ctx);
@@ -209,12 +205,9 @@ fail:
 void prov_worker_fini(pn_ctx *ctx)
 {
 	prov_state *st = pn_ctx_state(ctx);
-	unsigned w = pn_ctx_worker(ctx);
 
 	if (!st || !st->first)
 		return;
-	if (w > 0 && w <= PN_WORKERS_MAX - 1 && st->first->others[w - 1] == st->keyring)
-		st->first->others[w - 1] = NULL;
 	close_own(st);
 	sodium_memzero(st->key, sizeof(st->key));
 	free(st);
@@ -233,8 +226,6 @@ void prov_background(pn_ctx *ctx)
 
 	while (!pn_ctx_sleep(ctx, 1000)) {
 		prov_keyring_tick(st ? st->keyring : NULL);
-		for (size_t i = 0; st && i < PN_WORKERS_MAX - 1; i++)
-			prov_keyring_tick(st->others[i]);
 		if (!bus)
 			continue;
 		while (!pn_ctx_stopping(ctx) && prov_receipts_pass(st, bus) == PROV_RECEIPTS_BATCH)

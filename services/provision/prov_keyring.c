@@ -48,6 +48,7 @@
  * worker's gpg never waits for another's. They share the directory and
  * one sequence of generation numbers: no two keyrings ever use the same
  * home, the first one's sweep at start removes whatever any of them left,
+ * its tick (the background thread's) renews them all when due,
  * and a generation number names one keyring only, so the pool's note of
  * where it imported a key ahead holds for that keyring and no other.
  *
@@ -76,8 +77,11 @@ struct prov_keyring {
 	char *base;                 /* POSTERN_GNUPGHOME */
 	pn_gpg *gpg;                /* the current generation, or NULL until the next lock */
 	unsigned long gen;          /* its number: <base>/kr.<gen> */
-	unsigned long *seq;         /* the last number given, shared by keyrings beside this one */
-	unsigned long seq_own;      /* where seq points in the first keyring of base */
+	prov_keyring *first;        /* opened beside this one (prov_keyring_open_beside); NULL = first */
+	prov_keyring *beside;       /* the first's: those opened beside it, a list under list_lock */
+	pthread_mutex_t list_lock;
+	prov_keyring *next;         /* the next in the first's list */
+	unsigned long seq;          /* the first's: the last generation number given */
 	long born;                  /* prov_keyring_clock() when it was opened */
 	unsigned long max_keys;
 	long max_age;
@@ -195,7 +199,8 @@ static int open_next(prov_keyring *kr)
 {
 	char dir[600];
 
-	kr->gen = __atomic_add_fetch(kr->seq, 1, __ATOMIC_SEQ_CST);
+	kr->gen = __atomic_add_fetch(kr->first ? &kr->first->seq : &kr->seq, 1,
+	    __ATOMIC_SEQ_CST);
 	gen_dir(kr, kr->gen, dir, sizeof(dir));
 	if (!(kr->gpg = pn_gpg_open(dir, KR_S2K))) {
 		pn_error("msg=\"provision keyring not usable\" home=%s", dir);
@@ -239,11 +244,11 @@ prov_keyring *prov_keyring_open(const char *base, long max_keys, long max_age)
 	prov_keyring *kr = pn_calloc(1, sizeof(*kr));
 
 	pthread_mutex_init(&kr->lock, NULL);
+	pthread_mutex_init(&kr->list_lock, NULL);
 	kr->base = pn_strdup(base);
 	kr->max_keys = max_keys > 0 ? (unsigned long)max_keys : 1;
 	kr->max_age = max_age > 0 ? max_age : 1;
-	kr->seq = &kr->seq_own;
-	kr->seq_own = sweep(kr);
+	kr->seq = sweep(kr);
 	if (open_next(kr) < 0) {
 		prov_keyring_close(&kr);
 		return NULL;
@@ -261,14 +266,20 @@ prov_keyring *prov_keyring_open_beside(prov_keyring *first)
 	prov_keyring *kr = pn_calloc(1, sizeof(*kr));
 
 	pthread_mutex_init(&kr->lock, NULL);
+	pthread_mutex_init(&kr->list_lock, NULL);
 	kr->base = pn_strdup(first->base);
 	kr->max_keys = first->max_keys;
 	kr->max_age = first->max_age;
-	kr->seq = first->seq;
+	kr->first = first;
 	if (open_next(kr) < 0) {
+		kr->first = NULL;       /* never in first's list */
 		prov_keyring_close(&kr);
 		return NULL;
 	}
+	pthread_mutex_lock(&first->list_lock);
+	kr->next = first->beside;
+	first->beside = kr;
+	pthread_mutex_unlock(&first->list_lock);
 	return kr;
 }
 
@@ -280,9 +291,19 @@ void prov_keyring_close(prov_keyring **krp)
 	if (!kr)
 		return;
 	*krp = NULL;
+	if (kr->first) {
+		pthread_mutex_lock(&kr->first->list_lock);
+		for (prov_keyring **p = &kr->first->beside; *p; p = &(*p)->next)
+			if (*p == kr) {
+				*p = kr->next;
+				break;
+			}
+		pthread_mutex_unlock(&kr->first->list_lock);
+	}
 	if (kr->gpg && pn_gpg_remove(&kr->gpg) < 0)
 		pn_warn("msg=\"provision keyring not all removed; removed at the next start\" "
 		    "generation=%lu", kr->gen);
+	pthread_mutex_destroy(&kr->list_lock);
 	pthread_mutex_destroy(&kr->lock);
 	pn_free(&kr->base);
 	free(kr);
@@ -313,18 +334,28 @@ void prov_keyring_unlock(prov_keyring *kr)
 	pthread_mutex_unlock(&kr->lock);
 }
 
-/* prov_keyring_tick - renew the keyring if it is due, also when nobody uses it */
-void prov_keyring_tick(prov_keyring *kr)
+/* tick_one - renew kr if it is due */
+static void tick_one(prov_keyring *kr)
 {
 	const char *why;
 
-	if (!kr)
-		return;
 	pthread_mutex_lock(&kr->lock);
 	if ((why = due(kr)) && renew(kr, why) == 0)
 		pn_metrics_set("postern_provision_keyring_keys",
 		    "keys imported into provision's current keyring", 0);
 	pthread_mutex_unlock(&kr->lock);
+}
+
+/* prov_keyring_tick - renew the keyring, and those beside it, if due, also when nobody uses them */
+void prov_keyring_tick(prov_keyring *kr)
+{
+	if (!kr)
+		return;
+	tick_one(kr);
+	pthread_mutex_lock(&kr->list_lock);
+	for (prov_keyring *b = kr->beside; b; b = b->next)
+		tick_one(b);
+	pthread_mutex_unlock(&kr->list_lock);
 }
 
 /* prov_keyring_home - the directory of generation gen */

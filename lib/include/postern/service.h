@@ -138,8 +138,6 @@ int pn_ctx_stopping(pn_ctx *ctx);          /* SIGTERM seen */
  * whose answer depends on who asks, beyond the operation's roles.
  */
 unsigned pn_ctx_caller_role(pn_ctx *ctx);
-/* pn_ctx_worker - which worker ctx is: 0 for the first, up to POSTERN_WORKERS - 1 */
-unsigned pn_ctx_worker(pn_ctx *ctx);
 /* pn_ctx_sleep - sleep up to ms, wake early on stop; returns stopping */
 int pn_ctx_sleep(pn_ctx *ctx, long ms);
 /* pn_ctx_error - error text for the current reply (copied into its pool) */
