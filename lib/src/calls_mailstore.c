@@ -64,6 +64,7 @@ CALL(pn_ms_query_audit, QueryAudit, QUERY_AUDIT, AuditLog, AUDIT_LOG)
 CALL(pn_ms_prune_audit, PruneAudit, PRUNE_AUDIT, AuditPruned, AUDIT_PRUNED)
 CALL(pn_ms_claim_receipts, ClaimReceipts, CLAIM_RECEIPTS, ReceiptList, RECEIPTS)
 CALL_STATUS(pn_ms_complete_receipt, CompleteReceipt, COMPLETE_RECEIPT)
+CALL_STATUS(pn_ms_append_part, AppendPart, APPEND_PART)
 
 /* pn_ms_note - AuditNote of kind for mailbox_id (event_id optional) */
 pn_err pn_ms_note(pn_client *client, pn_pool *pool, int64_t mailbox_id, const char *kind,

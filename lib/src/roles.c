@@ -77,6 +77,7 @@ static const rule mailstore_rules[] = {
 	{ MS(PRUNE_AUDIT), REAP },
 	{ MS(CLAIM_RECEIPTS), SVC },
 	{ MS(COMPLETE_RECEIPT), SVC },
+	{ MS(APPEND_PART), SVC },
 	{ MS(REVOKE_MESSAGES), SVC },
 	{ MS(EXPIRE_MESSAGES), REAP },
 	{ MS(LIST_MAILBOXES), OPER },

@@ -174,6 +174,7 @@ static const pn_op ops[] = {
 	  ms_op_claim_receipts },
 	{ POSTERN__V1__MAILSTORE_REQUEST__OP_COMPLETE_RECEIPT, "complete_receipt",
 	  ms_op_complete_receipt },
+	{ POSTERN__V1__MAILSTORE_REQUEST__OP_APPEND_PART, "append_part", ms_op_append_part },
 	PN_OP_END
 };
 

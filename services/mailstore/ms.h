@@ -16,6 +16,7 @@
  * ms_migrate.c schema migrations embedded at build time
  * ms_audit.c   the audit log (ms_audit.h: ms_audit_note, its one writer)
  * ms_receipt.c the sender's receipts: claimed and completed by provision
+ * ms_parts.c   AppendPart: a large body in parts, joined by the database
  *
  * Configuration lives in ms_cfg (filled by the skeleton from main.c's
  * table before init runs, read-only afterwards).
@@ -79,6 +80,9 @@ struct ms_state {
 #define MS_TIME_MAX 253402300799LL  /* 9999-12-31T23:59:59Z, the last time PostgreSQL prints plainly */
 #define MS_TAKE_MAX 1000            /* messages withdrawn by one ExpireMessages */
 #define MS_IDLE_DAYS_MAX 36500
+#define MS_UPLOAD_ID_LEN 16         /* AppendPart.upload */
+#define MS_PARTS_MAX 4096           /* parts of one upload */
+#define MS_PART_MAX (4u << 20)      /* bytes of one part */
 
 /* ---- ms_valid.c ---- */
 /*
@@ -91,6 +95,10 @@ int ms_id_ok(const char *id);
 /* ms_check_message - a NewMessage; PN_OK, PN_ERR_PARAMS or PN_ERR_TOOLARGE */
 pn_err ms_check_message(const Postern__V1__NewMessage *m, long max_bytes,
     const char **why_r);
+/* ms_body_len - a NewMessage's body length, carried or uploaded in parts */
+size_t ms_body_len(const Postern__V1__NewMessage *m);
+/* ms_check_part - an AppendPart's id, place and size; PN_OK or PN_ERR_PARAMS */
+pn_err ms_check_part(const Postern__V1__AppendPart *p, const char **why_r);
 /* ms_check_outmail - an OutMail; PN_OK, PN_ERR_PARAMS or PN_ERR_TOOLARGE */
 pn_err ms_check_outmail(const Postern__V1__OutMail *m, long max_bytes,
     pn_pool *pool, const char **why_r);
@@ -213,6 +221,10 @@ pn_err ms_op_reissue(pn_ctx *, const ProtobufCMessage *, ProtobufCMessage *, pn_
 pn_err ms_op_set_keys(pn_ctx *, const ProtobufCMessage *, ProtobufCMessage *, pn_pool *);
 pn_err ms_op_set_own_key(pn_ctx *, const ProtobufCMessage *, ProtobufCMessage *, pn_pool *);
 pn_err ms_op_close_mailbox(pn_ctx *, const ProtobufCMessage *, ProtobufCMessage *, pn_pool *);
+/* ms_parts.c: a large body in parts ahead of its message */
+pn_err ms_op_append_part(pn_ctx *, const ProtobufCMessage *, ProtobufCMessage *, pn_pool *);
+/* ms_drop_upload - the parts m names, if any, deleted (a duplicate's: nobody takes them) */
+void ms_drop_upload(pn_pg *pg, const Postern__V1__NewMessage *m);
 
 /* ---- ms_ownkey.c ---- */
 /* ms_db_own_key - fill mb's own key fields (30..33) if the mailbox has one */

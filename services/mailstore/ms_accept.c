@@ -270,6 +270,7 @@ static int accept_at_once(pn_pg *pg, const char *address, const Postern__V1__Acc
 	PGresult *res = NULL;
 
 	if (a->new_mailbox || a->n_mail > 1 || (m->receipt_to && *m->receipt_to) ||
+	    m->body_upload.len > 0 ||
 	    (m->folder && m->folder != POSTERN__V1__FOLDER__FOLDER_INBOX))
 		return 0;
 	pn_pg_params_init(&p);

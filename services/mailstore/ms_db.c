@@ -21,6 +21,11 @@
 	"coalesce(withdrawn, '') AS withdrawn_kind, coalesce(" EPOCH("expires_at") ", 0) " \
 	"AS expires_epoch"
 
+/* a message's body: the column, or its parts in order when it came in parts (012) */
+#define MSG_BODY "CASE WHEN octet_length(m.body) > 0 THEN m.body ELSE coalesce((" \
+	"SELECT string_agg(data, ''::bytea ORDER BY seq) FROM body_parts " \
+	"WHERE message_id = m.id), ''::bytea) END"
+
 /* ms_set_why - the reply's error text (a static string) */
 pn_err ms_set_why(ms_why *why, pn_err err, const char *text)
 {
@@ -33,6 +38,11 @@ pn_err ms_set_why(ms_why *why, pn_err err, const char *text)
 pn_err ms_db_fail(pn_pg *pg, ms_why *why, const char *what, pn_err err)
 {
 	pn_pg_rollback(pg);
+	if (!strcmp(pn_pg_sqlstate(pg), MS_SQLSTATE_UPLOAD)) {
+		pn_warn("msg=\"upload incomplete\" step=\"%s\"", what);
+		return ms_set_why(why, PN_ERR_TEMP,
+		    "the body's parts are not all there: send them again");
+	}
 	if (err == PN_ERR_TEMP) {
 		pn_warn("msg=\"database unavailable\" step=\"%s\" sqlstate=%s error=\"%s\"",
 		    what, pn_pg_sqlstate(pg), pn_pg_errmsg(pg));
@@ -201,8 +211,8 @@ int ms_find_event(pn_pg *pg, int64_t mailbox_id, const char *event_id,
 
 /*
  * ms_param_message - a new message's columns as the next seven parameters:
- * event id, size, attachments, envelope, body, sender (NULL if none),
- * expiry
+ * event id, size, attachments, envelope, body (empty when it came in
+ * parts), sender (NULL if none), expiry
  */
 void ms_param_message(pn_pg_params *p, const Postern__V1__NewMessage *m)
 {
@@ -211,9 +221,26 @@ void ms_param_message(pn_pg_params *p, const Postern__V1__NewMessage *m)
 	pn_pg_param_bool(p, m->has_attachments);
 	pn_pg_param_bytea(p, m->envelope.data ? m->envelope.data : (const uint8_t *)"",
 	    m->envelope.len);
-	pn_pg_param_bytea(p, m->body.data, m->body.len);
+	if (m->body_upload.len > 0)
+		pn_pg_param_bytea(p, (const uint8_t *)"", 0);   /* the body is its parts */
+	else
+		pn_pg_param_bytea(p, m->body.data, m->body.len);
 	pn_pg_param_text(p, m->sender && m->sender[0] ? m->sender : NULL);
 	pn_pg_param_int(p, m->expires_at);
+}
+
+/* claim_upload - the parts m names become message id's body (migration 012) */
+static pn_err claim_upload(pn_pg *pg, const Postern__V1__NewMessage *m, int64_t id)
+{
+	pn_pg_params p;
+
+	pn_pg_params_init(&p);
+	pn_pg_param_bytea(&p, m->body_upload.data, m->body_upload.len);
+	pn_pg_param_int(&p, m->body_parts);
+	pn_pg_param_int(&p, m->body_len);
+	pn_pg_param_int(&p, id);
+	return pn_pg_exec_prepared(pg, "ms_claim_upload",
+	    "SELECT postern_claim_upload($1, $2, $3, $4)", &p, NULL);
 }
 
 /*
@@ -231,6 +258,15 @@ pn_err ms_store_message(pn_pg *pg, int64_t mailbox_id, const Postern__V1__NewMes
 	pn_err err;
 
 	*id_r = 0;
+	if (m->body_upload.len > 0) {
+		/* a retry's parts are gone with the first store: look before taking them */
+		int64_t id;
+		int prev_folder, found = ms_find_event(pg, mailbox_id, m->event_id, &id,
+		    &prev_folder, &err);
+
+		if (found != 0)
+			return found < 0 ? err : PN_OK;
+	}
 	pn_pg_params_init(&p);
 	pn_pg_param_int(&p, mailbox_id);
 	pn_pg_param_text(&p, ms_folder_name(folder));
@@ -243,6 +279,8 @@ pn_err ms_store_message(pn_pg *pg, int64_t mailbox_id, const Postern__V1__NewMes
 	if (!pn_pg_isnull(res, 0, 0))
 		*id_r = pn_pg_int(res, 0, 0);
 	pn_pg_clear(&res);
+	if (*id_r != 0 && m->body_upload.len > 0 && (err = claim_upload(pg, m, *id_r)) != PN_OK)
+		return err;
 	if (*id_r == 0 || folder != POSTERN__V1__FOLDER__FOLDER_INBOX)
 		return PN_OK;
 	return m->receipt_to && *m->receipt_to ? ms_receipt_request(pg, mailbox_id, m) : PN_OK;
@@ -364,7 +402,7 @@ pn_err ms_db_get_message(pn_pg *pg, int64_t mailbox_id, int64_t message_id,
 	pn_pg_params_init(&p);
 	pn_pg_param_int(&p, mailbox_id);
 	pn_pg_param_int(&p, message_id);
-	if ((err = pn_pg_exec(pg, "SELECT " MSG_COLS ", body FROM messages "
+	if ((err = pn_pg_exec(pg, "SELECT " MSG_COLS ", " MSG_BODY " FROM messages m "
 	    "WHERE mailbox_id = $1 AND id = $2 AND withdrawn_at IS NULL", &p, &res)) != PN_OK)
 		return ms_db_fail(pg, why, "get message", err);
 	if (PQntuples(res) == 0) {

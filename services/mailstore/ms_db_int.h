@@ -38,6 +38,8 @@ Postern__V1__Mailbox *ms_mb_from_row(const PGresult *res, int row,
  */
 pn_err ms_mb_first(PGresult **res, pn_pool *pool, Postern__V1__Mailbox **mb_r,
     const char **created_event_r);
+/* postern_claim_upload's error (migration 012): the upload's parts are not all there */
+#define MS_SQLSTATE_UPLOAD "PNU01"
 /* ms_param_message - a new message's columns as the next seven parameters (event id .. expiry) */
 void ms_param_message(pn_pg_params *p, const Postern__V1__NewMessage *m);
 /* ms_insert_outmail - queue one mail (idempotent by idem_key); mailbox_id 0 = none */
@@ -53,6 +55,10 @@ int ms_find_event(pn_pg *pg, int64_t mailbox_id, const char *event_id,
  * if the event is there already), noted message_stored in the inbox with
  * its receipt request kept; queued: the audit word of the mails it causes
  * (or NULL); touch: the mailbox's activity too. One round trip (postern_store).
+ * A body in parts (body_upload): the parts become the message's body, in
+ * the same transaction, after a look for the event (a retry's parts are
+ * not its first store's). Parts missing: SQLSTATE MS_SQLSTATE_UPLOAD,
+ * which ms_db_fail answers TEMP.
  */
 pn_err ms_store_message(pn_pg *pg, int64_t mailbox_id, const Postern__V1__NewMessage *m,
     int folder, const char *queued, int touch, int64_t *id_r);

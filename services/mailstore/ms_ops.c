@@ -162,11 +162,13 @@ pn_err ms_op_accept(pn_ctx *ctx, const ProtobufCMessage *request,
 		REP(reply)->result_case = POSTERN__V1__MAILSTORE_REPLY__RESULT_ACCEPTED;
 		REP(reply)->accepted = out;
 	}
+	if (err == PN_OK && out->duplicate)
+		ms_drop_upload(pg(), a->message);
 	if (err == PN_OK)
 		pn_info("msg=accepted mailbox=%lld message=%lld created=%d duplicate=%d "
 		    "size=%zu mails=%zu", (long long)out->mailbox->id,
 		    (long long)out->message_id, out->created, out->duplicate,
-		    a->message->body.len, a->n_mail);
+		    ms_body_len(a->message), a->n_mail);
 	return db_result(ctx, err, &w);
 }
 
@@ -191,9 +193,11 @@ pn_err ms_op_store_message(pn_ctx *ctx, const ProtobufCMessage *request,
 	RETRY(err, ms_db_store(pg(), s, pool, out, &w));
 	if (err != PN_OK)
 		return db_result(ctx, err, &w);
+	if (out->duplicate)
+		ms_drop_upload(pg(), s->message);
 	pn_info("msg=stored mailbox=%lld message=%lld folder=%s duplicate=%d size=%zu mails=%zu",
 	    (long long)s->mailbox_id, (long long)out->message_id,
-	    ms_folder_name(s->message->folder), out->duplicate, s->message->body.len,
+	    ms_folder_name(s->message->folder), out->duplicate, ms_body_len(s->message),
 	    s->n_mail);
 	REP(reply)->result_case = POSTERN__V1__MAILSTORE_REPLY__RESULT_STORED;
 	REP(reply)->stored = out;

@@ -120,14 +120,46 @@ pn_err ms_check_message(const Postern__V1__NewMessage *m, long max_bytes,
 		*why_r = "message expires_at must be 0 or a time (INBOX only)";
 		return PN_ERR_PARAMS;
 	}
-	if (m->body.len == 0) {
+	if ((m->body_upload.len > 0 || m->body_parts != 0 || m->body_len != 0) &&
+	    (m->body.len > 0 || m->body_upload.len != MS_UPLOAD_ID_LEN ||
+	    m->body_parts < 1 || m->body_parts > MS_PARTS_MAX || m->body_len < m->body_parts)) {
+		*why_r = "message body_upload must be 16 bytes, with 1..4096 body_parts of "
+		    "body_len bytes in all, and no body";
+		return PN_ERR_PARAMS;
+	}
+	if (m->body.len == 0 && m->body_upload.len == 0) {
 		*why_r = "message body is empty";
 		return PN_ERR_PARAMS;
 	}
-	if (m->body.len > (size_t)max_bytes || m->envelope.len > (size_t)max_bytes ||
-	    m->body.len + m->envelope.len > (size_t)max_bytes) {
+	if (ms_body_len(m) > (size_t)max_bytes || m->envelope.len > (size_t)max_bytes ||
+	    ms_body_len(m) + m->envelope.len > (size_t)max_bytes) {
 		*why_r = "message is larger than POSTERN_MAILSTORE_MAX_STORED_BYTES";
 		return PN_ERR_TOOLARGE;
+	}
+	return PN_OK;
+}
+
+/* ms_body_len - the body's length, carried or uploaded in parts */
+size_t ms_body_len(const Postern__V1__NewMessage *m)
+{
+	return m->body_upload.len > 0 ? (size_t)m->body_len : m->body.len;
+}
+
+/* ms_check_part - an AppendPart; PN_OK, PN_ERR_PARAMS */
+pn_err ms_check_part(const Postern__V1__AppendPart *p, const char **why_r)
+{
+	*why_r = NULL;
+	if (p->upload.len != MS_UPLOAD_ID_LEN) {
+		*why_r = "upload must be 16 bytes";
+		return PN_ERR_PARAMS;
+	}
+	if (p->seq < 0 || p->seq >= MS_PARTS_MAX) {
+		*why_r = "seq must be 0..4095";
+		return PN_ERR_PARAMS;
+	}
+	if (p->data.len == 0 || p->data.len > MS_PART_MAX) {
+		*why_r = "part data must be 1 byte .. 4 MiB";
+		return PN_ERR_PARAMS;
 	}
 	return PN_OK;
 }

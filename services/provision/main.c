@@ -36,8 +36,8 @@
  *	nothing stored), STATUS_TEMP (keylookup, mailstore, Redis or GnuPG
  *	unavailable: retry the same event id, which is idempotent and returns
  *	the same outcomes and PINs). Calls keylookup (lookup, fresh) and
- *	mailstore (get_mailbox, accept, update_mailbox, queue_mail,
- *	audit_note, claim_receipts, complete_receipt).
+ *	mailstore (get_mailbox, accept, append_part, update_mailbox,
+ *	queue_mail, audit_note, claim_receipts, complete_receipt).
  * ENVIRONMENT
  *	The common variables (lib/include/postern/service.h); health port
  *	default 9102. Any variable may instead be given as NAME_FILE.
@@ -81,6 +81,10 @@
  *		together. The old name POSTERN_MAX_MAIL_BYTES is still read
  *		when the new one is not set, with a warning in the log; it
  *		goes in the next release.
+ *	POSTERN_PROVISION_PART_BYTES  1048576 (65536..4194304) - an encrypted
+ *		body larger than this goes to mailstore in parts of this size
+ *		(append_part) ahead of its Accept, so that no frame on the bus
+ *		holds the whole of a large mail (docs/performance.md).
  *	POSTERN_MAX_RECIPIENTS  100 (1..999) per event (one KeyLookup holds
  *		them and the sender: keep it below POSTERN_KL_MAX_ADDRESSES)
  *	POSTERN_PROVISION_RECORD_TTL  86400 (60..2592000) seconds an event
@@ -201,6 +205,8 @@ static const pn_cfg_entry config[] = {
 	    "days without activity before a mailbox is deleted"),
 	PN_CFG_INT_WAS("POSTERN_PROVISION_MAX_MAIL_BYTES", "POSTERN_MAX_MAIL_BYTES", 18874368,
 	    1, 1073741824, &prov_cfg.max_mail_bytes, "largest mail of a send event (plaintext)"),
+	PN_CFG_INT("POSTERN_PROVISION_PART_BYTES", 1048576, 65536, 4194304, &prov_cfg.part_bytes,
+	    "a larger encrypted body goes to mailstore in parts of this size"),
 	PN_CFG_INT("POSTERN_MAX_RECIPIENTS", 100, 1, 999, &prov_cfg.max_recipients,
 	    "recipients per send event"),
 	PN_CFG_INT("POSTERN_PROVISION_RECORD_TTL", 86400, 60, 2592000, &prov_cfg.record_ttl,

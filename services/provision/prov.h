@@ -50,6 +50,7 @@ struct prov_config {
 	long pin_length;
 	long inactivity_days;
 	long max_mail_bytes;
+	long part_bytes;                    /* AppendPart: larger bodies go in parts */
 	long max_recipients;
 	long record_ttl;            /* seconds an event record is kept */
 	long pin_lockout_after;     /* failures before the first lock-out */
@@ -175,6 +176,7 @@ void prov_keyring_home(const prov_keyring *kr, unsigned long gen, char *out, siz
 
 /* ---- prov_receipt.c ---- */
 #define PROV_RECEIPTS_BATCH 20      /* receipts claimed at once */
+#define PROV_UPLOAD_ID_BYTES 16     /* AppendPart.upload */
 /*
  * prov_receipts_pass - the background thread's turn: claim pending
  * receipts from mailstore, encrypt each to its sender's key (or the

@@ -214,16 +214,59 @@ static void let_go(void *arg)
 }
 
 /*
- * send_accept - hand mailstore the Accept. Once it is packed, the body's
- * ciphertext goes: a 10 MB mail is then held as the plaintext and the
- * frame while ZeroMQ encrypts the frame, not also as a third copy. The
+ * send_parts - a body larger than a part goes ahead of its Accept, part by
+ * part (AppendPart), under a new upload id; the message then names the
+ * upload instead of carrying the body, and the ciphertext goes. So no
+ * frame, and none of ZeroMQ's copies of one, is larger than a part: a
+ * 10 MB mail is held as its plaintext and ciphertext, not also as three
+ * more copies in the Accept's frame. A part that fails fails the event
+ * the way a failed Accept does (TEMP: the event is tried again whole).
+ */
+static pn_err send_parts(prov_event *e, Postern__V1__NewMessage *m, const char **why_r)
+{
+	Postern__V1__AppendPart part = POSTERN__V1__APPEND_PART__INIT;
+	uint8_t *upload = pn_pool_alloc(e->pool, PROV_UPLOAD_ID_BYTES);
+	size_t len = m->body.len, off, size = (size_t)prov_cfg.part_bytes;
+	pn_err err;
+
+	randombytes_buf(upload, PROV_UPLOAD_ID_BYTES);
+	part.upload.data = upload;
+	part.upload.len = PROV_UPLOAD_ID_BYTES;
+	for (off = 0; off < len; off += part.data.len, part.seq++) {
+		part.data.data = m->body.data + off;
+		part.data.len = len - off < size ? len - off : size;
+		if ((err = pn_ms_append_part(e->st->bus, e->pool, &part, why_r)) != PN_OK)
+			return err;
+	}
+	pn_metrics_add("postern_provision_parts_sent_total",
+	    "parts of large bodies sent to mailstore ahead of their Accept", (double)part.seq);
+	pn_pool_run_now(e->pool, free, m->body.data);
+	m->body.data = NULL;
+	m->body.len = 0;
+	m->body_upload = part.upload;
+	m->body_parts = part.seq;
+	m->body_len = (int64_t)len;
+	return PN_OK;
+}
+
+/*
+ * send_accept - hand mailstore the Accept; a large body goes ahead in parts
+ * (send_parts). Once a small one is packed, the body's ciphertext goes:
+ * it is then held in the frame only while ZeroMQ encrypts the frame. The
  * message's body is not to be read afterwards.
  */
 static pn_err send_accept(prov_event *e, Postern__V1__Accept *a,
     Postern__V1__Accepted **acc_r, const char **why_r)
 {
-	e->let_go = a->message->body.data;
-	pn_client_packed(e->st->bus, let_go, e);
+	pn_err err;
+
+	if (a->message->body.len > (size_t)prov_cfg.part_bytes) {
+		if ((err = send_parts(e, a->message, why_r)) != PN_OK)
+			return err;
+	} else {
+		e->let_go = a->message->body.data;
+		pn_client_packed(e->st->bus, let_go, e);
+	}
 	return pn_ms_accept(e->st->bus, e->pool, a, acc_r, why_r);
 }
 

@@ -134,6 +134,10 @@ static void mailstore(const Postern__V1__MailstoreRequest *r, pn_pool *pool)
 		if (r->complete_receipt && r->complete_receipt->mail)
 			outmail(r->complete_receipt->mail, pool);
 		break;
+	case POSTERN__V1__MAILSTORE_REQUEST__OP_APPEND_PART:
+		if (r->append_part)
+			(void)ms_check_part(r->append_part, &why);
+		break;
 	default:
 		break;
 	}

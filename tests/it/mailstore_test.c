@@ -9,7 +9,8 @@
  * idempotency of Accept / StoreMessage / QueueMail, the EXISTS rules,
  * racing creators, paging, compare-and-set, deletion with its inactivity
  * re-check, outbox retry and exactly-once delivery (also with two
- * replicas), malformed and oversized requests, synchronous_commit; the
+ * replicas), malformed and oversized requests, a body in parts
+ * (AppendPart), synchronous_commit; the
  * audit operations' refusals (AuditNote's three kinds, QueryAudit,
  * PruneAudit, ClaimReceipts, CompleteReceipt) and what they accept.
  */
@@ -274,6 +275,59 @@ static pn_err store(fx *f, int64_t mailbox, int folder, const char *event_id,
 	req.op_case = POSTERN__V1__MAILSTORE_REQUEST__OP_STORE_MESSAGE;
 	req.store_message = &s;
 	return call(f, &req, rep_r);
+}
+
+/* append_part - AppendPart of data (len bytes) as part seq of upload id (16 bytes) */
+static pn_err append_part(fx *f, const char *id, int seq, const char *data, size_t len)
+{
+	Req req = POSTERN__V1__MAILSTORE_REQUEST__INIT;
+	Postern__V1__AppendPart a = POSTERN__V1__APPEND_PART__INIT;
+
+	a.upload.data = (uint8_t *)id;
+	a.upload.len = strlen(id);
+	a.seq = seq;
+	a.data.data = (uint8_t *)data;
+	a.data.len = len;
+	req.op_case = POSTERN__V1__MAILSTORE_REQUEST__OP_APPEND_PART;
+	req.append_part = &a;
+	return call(f, &req, NULL);
+}
+
+/* upload_accept - an Accept to address whose body is upload id: parts, len bytes */
+static Req *upload_accept(fx *f, const char *address, const char *event_id, const char *id,
+    int parts, long len)
+{
+	Req *req = accept_req(f->pool, address, 0, event_id, NULL);
+	Postern__V1__NewMessage *m = req->accept->message;
+
+	m->body.data = NULL;
+	m->body.len = 0;
+	m->body_upload = bin(f->pool, id);
+	m->body_parts = parts;
+	m->body_len = len;
+	return req;
+}
+
+/* body_is - GetMessage of message id in mailbox mb answers the body want */
+static void body_is(fx *f, int64_t mb, int64_t id, const char *want)
+{
+	Req req = POSTERN__V1__MAILSTORE_REQUEST__INIT;
+	Postern__V1__GetMessage g = POSTERN__V1__GET_MESSAGE__INIT;
+	Rep *rep = NULL;
+
+	g.mailbox_id = mb;
+	g.message_id = id;
+	req.op_case = POSTERN__V1__MAILSTORE_REQUEST__OP_GET_MESSAGE;
+	req.get_message = &g;
+	assert_int_equal(call(f, &req, &rep), PN_OK);
+	assert_int_equal(rep->message->body.len, strlen(want));
+	assert_memory_equal(rep->message->body.data, want, strlen(want));
+}
+
+/* pending - parts of uploads no message has claimed */
+static long pending(fx *f)
+{
+	return th_sql_long(f->dsn, "SELECT count(*) FROM body_parts WHERE message_id IS NULL");
 }
 
 /* list - ListFolder */
@@ -1280,10 +1334,126 @@ static void test_too_large(void **state)
 		assert_int_equal(call(f, &req, &rep), PN_ERR_TOOLARGE);
 	}
 	rows_are(f, 1, 1, 0);
+	/* an upload in parts is held to the same limit as it grows */
+	assert_int_equal(append_part(f, "upload-big-16byt", 0, big, 3000), PN_OK);
+	assert_int_equal(append_part(f, "upload-big-16byt", 1, big, 1096), PN_OK);
+	assert_int_equal(append_part(f, "upload-big-16byt", 2, big, 1), PN_ERR_TOOLARGE);
+	assert_int_equal(append_part(f, "upload-big-16byt", 1, big, 1097), PN_ERR_TOOLARGE);
+	assert_int_equal(th_sql_long(f->dsn, "SELECT sum(octet_length(data)) FROM body_parts"),
+	    4096);
 	/* just under the limit is fine */
 	big[4000] = '\0';
 	assert_int_equal(store(f, mb, POSTERN__V1__FOLDER__FOLDER_INBOX, "big-4", big, NULL, &rep),
 	    PN_OK);
+	assert_true(th_alive(f->ms[0]));
+}
+
+/*
+ * A large body in parts: claimed by its message and read back in order;
+ * retries, gaps and bounds; gone with the message, its withdrawal or its
+ * mailbox; pending parts nobody claims go after an hour.
+ */
+static void test_parts(void **state)
+{
+	fx *f = *state;
+	const char *up1 = "upload-one-16byt", *up2 = "upload-two-16byt", *up3 = "upload-old-16byt";
+	Rep *rep = NULL;
+	int64_t mb, first, gap;
+
+	start_ms(f, NULL);
+	mb = make_mailbox(f, "pia@example.org");
+	/* sent out of order, and one part sent twice: the second replaces the first */
+	assert_int_equal(append_part(f, up1, 2, "-three", 6), PN_OK);
+	assert_int_equal(append_part(f, up1, 0, "one-", 4), PN_OK);
+	assert_int_equal(append_part(f, up1, 1, "wrong", 5), PN_OK);
+	assert_int_equal(append_part(f, up1, 1, "two", 3), PN_OK);
+	assert_int_equal(pending(f), 3);
+	assert_int_equal(call(f, upload_accept(f, "pia@example.org", "evt-parts", up1, 3, 13),
+	    &rep), PN_OK);
+	assert_false(rep->accepted->duplicate);
+	first = rep->accepted->message_id;
+	assert_int_equal(pending(f), 0);
+	body_is(f, mb, first, "one-two-three");
+	/* written once: the parts are the body, the row's column is empty */
+	assert_int_equal(th_sql_longf(f->dsn, "SELECT octet_length(body) FROM messages "
+	    "WHERE id = %lld", (long long)first), 0);
+	/* a part sent late for a claimed upload changes nothing */
+	assert_int_equal(append_part(f, up1, 1, "TWO", 3), PN_OK);
+	body_is(f, mb, first, "one-two-three");
+	/* the same Accept again (its reply was lost) is a duplicate and keeps the body */
+	assert_int_equal(call(f, upload_accept(f, "pia@example.org", "evt-parts", up1, 3, 13),
+	    &rep), PN_OK);
+	assert_true(rep->accepted->duplicate);
+	assert_int_equal(rep->accepted->message_id, first);
+	body_is(f, mb, first, "one-two-three");
+	/* a retry of the event with parts of its own: a duplicate, and its parts go */
+	assert_int_equal(append_part(f, up3, 0, "again", 5), PN_OK);
+	assert_int_equal(call(f, upload_accept(f, "pia@example.org", "evt-parts", up3, 1, 5),
+	    &rep), PN_OK);
+	assert_true(rep->accepted->duplicate);
+	assert_int_equal(pending(f), 0);
+	body_is(f, mb, first, "one-two-three");
+
+	/* a part missing, or a length that does not add up: TEMP, nothing stored, parts kept */
+	assert_int_equal(append_part(f, up2, 0, "abc", 3), PN_OK);
+	assert_int_equal(append_part(f, up2, 2, "ghi", 3), PN_OK);
+	assert_int_equal(call(f, upload_accept(f, "pia@example.org", "evt-gap", up2, 3, 9),
+	    &rep), PN_ERR_TEMP);
+	assert_non_null(strstr(rep->error, "parts"));
+	assert_int_equal(append_part(f, up2, 1, "def", 3), PN_OK);
+	assert_int_equal(call(f, upload_accept(f, "pia@example.org", "evt-gap", up2, 3, 10),
+	    &rep), PN_ERR_TEMP);
+	assert_int_equal(call(f, upload_accept(f, "pia@example.org", "evt-gap", up2, 2, 6),
+	    &rep), PN_ERR_TEMP);   /* a part more than named is not the body either */
+	assert_int_equal(th_sql_long(f->dsn, "SELECT count(*) FROM messages "
+	    "WHERE event_id = 'evt-gap'"), 0);
+	assert_int_equal(pending(f), 3);
+	assert_int_equal(call(f, upload_accept(f, "pia@example.org", "evt-gap", up2, 3, 9),
+	    &rep), PN_OK);
+	gap = rep->accepted->message_id;
+	body_is(f, mb, gap, "abcdefghi");
+	body_is(f, mb, first, "one-two-three");
+
+	/* bad parts and bad uploads never reach the database */
+	assert_int_equal(append_part(f, "short", 0, "x", 1), PN_ERR_PARAMS);
+	assert_int_equal(append_part(f, up3, -1, "x", 1), PN_ERR_PARAMS);
+	assert_int_equal(append_part(f, up3, 4096, "x", 1), PN_ERR_PARAMS);
+	assert_int_equal(append_part(f, up3, 0, "", 0), PN_ERR_PARAMS);
+	{
+		Req *req = upload_accept(f, "pia@example.org", "evt-bad", up3, 1, 1);
+
+		req->accept->message->body = bin(f->pool, "both");
+		assert_int_equal(call(f, req, &rep), PN_ERR_PARAMS);
+		assert_int_equal(call(f, upload_accept(f, "pia@example.org", "evt-bad", "short", 1, 1),
+		    &rep), PN_ERR_PARAMS);
+		assert_int_equal(call(f, upload_accept(f, "pia@example.org", "evt-bad", up3, 0, 1),
+		    &rep), PN_ERR_PARAMS);
+		assert_int_equal(call(f, upload_accept(f, "pia@example.org", "evt-bad", up3, 2, 1),
+		    &rep), PN_ERR_PARAMS);
+	}
+	assert_int_equal(pending(f), 0);
+
+	/* pending parts nobody claimed go after an hour, at the next upload's first part */
+	assert_int_equal(append_part(f, up3, 0, "old", 3), PN_OK);
+	free(th_sql(f->dsn, "UPDATE body_parts SET at = now() - interval '61 minutes'"));
+	assert_int_equal(append_part(f, "upload-new-16byt", 1, "new", 3), PN_OK);
+	assert_int_equal(pending(f), 2);
+	assert_int_equal(append_part(f, "upload-new-16byt", 0, "new", 3), PN_OK);
+	assert_int_equal(pending(f), 2);
+	assert_int_equal(th_sql_long(f->dsn, "SELECT count(*) FROM body_parts "
+	    "WHERE upload = 'upload-old-16byt'::bytea"), 0);
+	/* a claimed body is not swept however old */
+	body_is(f, mb, first, "one-two-three");
+
+	/* a withdrawn message keeps nothing; a deleted message or mailbox neither */
+	free(th_sql(f->dsn, "UPDATE messages SET withdrawn_at = now(), withdrawn = 'revoked' WHERE event_id = 'evt-gap'"));
+	assert_int_equal(th_sql_longf(f->dsn, "SELECT count(*) FROM body_parts "
+	    "WHERE message_id = %lld", (long long)gap), 0);
+	assert_int_equal(th_sql_longf(f->dsn, "SELECT count(*) FROM body_parts "
+	    "WHERE message_id = %lld", (long long)first), 3);
+	free(th_sql(f->dsn, "DELETE FROM mailboxes WHERE address = 'pia@example.org'"));
+	assert_int_equal(th_sql_long(f->dsn, "SELECT count(*) FROM body_parts "
+	    "WHERE message_id IS NOT NULL"), 0);
 	assert_true(th_alive(f->ms[0]));
 }
 
@@ -1354,6 +1524,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_audit_ops, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_malformed, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_too_large, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_parts, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_synchronous_commit, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_reconnect, setup, teardown),
 	};

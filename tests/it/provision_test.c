@@ -97,6 +97,7 @@
 
 #define PUBLIC_URL "http://postern.test"
 #define MAX_MAIL 1048576
+#define PART 65536                  /* a larger encrypted body goes in parts */
 #define PV_WORKERS 2              /* provision's default: two events at once */
 #define STR_(x) #x
 #define STR(x) STR_(x)
@@ -303,9 +304,12 @@ static pn_err decrypt_stored(const char *address, const char *event, const char 
 	char pass[44];
 	char *seckey = sql("SELECT convert_from(secret_key, 'UTF8') FROM mailboxes WHERE address = '%s'",
 	    address);
-	char *hex = sql("SELECT encode(m.%s, 'hex') FROM messages m JOIN mailboxes b "
+	/* a large body is kept in parts (body_parts), the column then empty */
+	char *hex = sql("SELECT encode(CASE WHEN octet_length(m.%s) > 0 THEN m.%s ELSE "
+	    "(SELECT string_agg(data, ''::bytea ORDER BY seq) FROM body_parts "
+	    "WHERE message_id = m.id) END, 'hex') FROM messages m JOIN mailboxes b "
 	    "ON b.id = m.mailbox_id WHERE b.address = '%s' AND m.event_id = '%s'",
-	    column, address, event);
+	    column, column, address, event);
 	size_t len = strlen(hex) / 2;
 	pn_gpg *gpg = pn_gpg_open(F->testgpg, 65536);
 	pn_err err;
@@ -373,8 +377,9 @@ static int setup(void **state)
 			"POSTERN_PUBLIC_URL=" PUBLIC_URL "/", "POSTERN_BUS_TIMEOUT_MS=20000",
 			"POSTERN_PIN_LOCKOUT_AFTER=3", "POSTERN_PIN_LOCKOUT_SECONDS=1",
 			"POSTERN_PIN_MAX_FAILURES=5", "POSTERN_PROVISION_KEYRING_MAX=1",
-			"POSTERN_WORKERS=" STR(PV_WORKERS), NULL, NULL };
-		pv_env[8] = operator_env;
+			"POSTERN_WORKERS=" STR(PV_WORKERS), "POSTERN_PROVISION_PART_BYTES=" STR(PART),
+			NULL, NULL };
+		pv_env[9] = operator_env;
 		const th_stack_opts o = { .tag = "provision", .keyring = f->keyring,
 			.pv_env = pv_env, .client_timeout_ms = 30000, .client_retries = 2 };
 		th_stack_start(&f->st, &o);
@@ -485,6 +490,60 @@ static void test_stored_ciphertext(void **state)
 	    PN_ERR_PERM);
 	assert_int_equal(sql_int("SELECT size FROM messages WHERE event_id = '%s'", bob_event),
 	    (long)strlen(bob_mail));
+}
+
+/*
+ * A body larger than a part reaches mailstore in parts ahead of its
+ * Accept: stored whole (it decrypts to the mail), no part left behind,
+ * and a retry of the event stores nothing twice.
+ */
+static void test_large_in_parts(void **state)
+{
+	pn_pool *pool = pn_pool_new();
+	Postern__V1__SendResult *res;
+	const char *rcpts[] = { addr("lars") };
+	const char *id = event_id();
+	size_t n = 300000, tlen = sodium_base64_ENCODED_LEN(n, sodium_base64_VARIANT_ORIGINAL);
+	uint8_t *noise = pn_malloc(n);
+	char *text = pn_malloc(tlen), *mail, *inv = NULL, pin[16];
+	double before = th_metric(F->st.pv_health[0], "postern_provision_parts_sent_total");
+	pn_buf plain = { NULL, 0 };
+	(void)state;
+
+	/* noise does not compress: the ciphertext is over four parts */
+	randombytes_buf(noise, n);
+	sodium_bin2base64(text, tlen, noise, n, sodium_base64_VARIANT_ORIGINAL);
+	mail = the_mail("Alice", addr("alice"), "large", text);
+	assert_int_equal(send_event(pool, id, addr("alice"), rcpts, 1, mail, strlen(mail), 1,
+	    &res), PN_OK);
+	want(res->outcomes[0], addr("lars"), POSTERN__V1__OUTCOME__KIND__MAILBOX_CREATED);
+	snprintf(pin, sizeof(pin), "%s", res->outcomes[0]->pin);
+	assert_true(th_metric(F->st.pv_health[0], "postern_provision_parts_sent_total") >=
+	    (before < 0 ? 0 : before) + (double)n / PART);
+	assert_int_equal(sql_int("SELECT count(*) FROM body_parts WHERE message_id IS NULL"), 0);
+	assert_true(sql_int("SELECT count(*) FROM body_parts p JOIN messages m "
+	    "ON m.id = p.message_id WHERE m.event_id = '%s'", id) >= (long)(n / PART));
+	assert_int_equal(wait_mails(addr("lars"), 1), 1);
+	assert_int_equal(mails_to(addr("lars"), &inv), 1);
+	assert_int_equal(decrypt_stored(addr("lars"), id, "body", link_in(inv), pin, &plain), PN_OK);
+	assert_int_equal(plain.len, strlen(mail));
+	assert_memory_equal(plain.data, mail, plain.len);
+	assert_int_equal(sql_int("SELECT size FROM messages WHERE event_id = '%s'", id),
+	    (long)strlen(mail));
+
+	/* the same event again: one message, no part left behind */
+	assert_int_equal(send_event(pool, id, addr("alice"), rcpts, 1, mail, strlen(mail), 1,
+	    &res), PN_OK);
+	want(res->outcomes[0], addr("lars"), POSTERN__V1__OUTCOME__KIND__MAILBOX_CREATED);
+	assert_string_equal(res->outcomes[0]->pin, pin);
+	assert_int_equal(sql_int("SELECT count(*) FROM messages WHERE event_id = '%s'", id), 1);
+	assert_int_equal(sql_int("SELECT count(*) FROM body_parts WHERE message_id IS NULL"), 0);
+	pn_buf_free(&plain);
+	free(inv);
+	free(mail);
+	free(text);
+	free(noise);
+	pn_pool_destroy(&pool);
 }
 
 /* The same event id three times: same outcomes, one message, one invitation. */
@@ -1701,6 +1760,7 @@ int main(void)
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_created_and_key_found),
 		cmocka_unit_test(test_stored_ciphertext),
+		cmocka_unit_test(test_large_in_parts),
 		cmocka_unit_test(test_same_event_thrice),
 		cmocka_unit_test(test_posternctl_pin),
 		cmocka_unit_test(test_second_sender),

@@ -203,6 +203,9 @@ pn_err pn_ms_claim_receipts(pn_client *client, pn_pool *pool,
 /* pn_ms_complete_receipt - a receipt's mail queued (or withheld), the receipt done */
 pn_err pn_ms_complete_receipt(pn_client *client, pn_pool *pool,
     const Postern__V1__CompleteReceipt *done, const char **why_r);
+/* pn_ms_append_part - one part of a large body, ahead of its message (provision) */
+pn_err pn_ms_append_part(pn_client *client, pn_pool *pool,
+    const Postern__V1__AppendPart *part, const char **why_r);
 
 /* ---- keylookup ---- */
 

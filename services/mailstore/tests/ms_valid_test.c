@@ -190,6 +190,66 @@ static void test_check_message(void **state)
 	assert_int_equal(ms_check_message(&m, 63, &why), PN_ERR_TOOLARGE);
 }
 
+/* a body in parts: named by a 16-byte upload, 1..4096 parts, no body beside it */
+static void test_check_upload(void **state)
+{
+	static uint8_t env[16] = "-----BEGIN PGP", id[16] = "0123456789abcdef";
+	Postern__V1__NewMessage m = POSTERN__V1__NEW_MESSAGE__INIT;
+	Postern__V1__AppendPart p = POSTERN__V1__APPEND_PART__INIT;
+	const char *why;
+
+	(void)state;
+	m.folder = POSTERN__V1__FOLDER__FOLDER_INBOX;
+	m.event_id = "evt-1";
+	m.envelope = (ProtobufCBinaryData){ sizeof(env), env };
+	m.body_upload = (ProtobufCBinaryData){ sizeof(id), id };
+	m.body_parts = 3;
+	m.body_len = 3000;
+	assert_int_equal(ms_check_message(&m, 4000, &why), PN_OK);
+	assert_int_equal(ms_body_len(&m), 3000);
+	/* the limit counts the uploaded length */
+	assert_int_equal(ms_check_message(&m, 3016, &why), PN_OK);
+	assert_int_equal(ms_check_message(&m, 3015, &why), PN_ERR_TOOLARGE);
+	m.body = (ProtobufCBinaryData){ sizeof(env), env };
+	assert_int_equal(ms_check_message(&m, 4000, &why), PN_ERR_PARAMS);      /* both */
+	m.body = (ProtobufCBinaryData){ 0, NULL };
+	m.body_upload.len = 15;
+	assert_int_equal(ms_check_message(&m, 4000, &why), PN_ERR_PARAMS);
+	m.body_upload.len = 16;
+	m.body_parts = 0;
+	assert_int_equal(ms_check_message(&m, 4000, &why), PN_ERR_PARAMS);
+	m.body_parts = 4097;
+	m.body_len = 1 << 20;
+	assert_int_equal(ms_check_message(&m, 1 << 30, &why), PN_ERR_PARAMS);
+	m.body_parts = 4096;
+	assert_int_equal(ms_check_message(&m, 1 << 30, &why), PN_OK);
+	m.body_parts = 3;
+	m.body_len = 2;                     /* fewer bytes than parts */
+	assert_int_equal(ms_check_message(&m, 4000, &why), PN_ERR_PARAMS);
+	/* parts named without an upload */
+	m.body_upload.len = 0;
+	m.body_len = 3000;
+	assert_int_equal(ms_check_message(&m, 4000, &why), PN_ERR_PARAMS);
+
+	p.upload = (ProtobufCBinaryData){ sizeof(id), id };
+	p.data = (ProtobufCBinaryData){ sizeof(env), env };
+	assert_int_equal(ms_check_part(&p, &why), PN_OK);
+	p.seq = MS_PARTS_MAX - 1;
+	assert_int_equal(ms_check_part(&p, &why), PN_OK);
+	p.seq = MS_PARTS_MAX;
+	assert_int_equal(ms_check_part(&p, &why), PN_ERR_PARAMS);
+	p.seq = -1;
+	assert_int_equal(ms_check_part(&p, &why), PN_ERR_PARAMS);
+	p.seq = 0;
+	p.data.len = MS_PART_MAX + 1;
+	assert_int_equal(ms_check_part(&p, &why), PN_ERR_PARAMS);
+	p.data.len = 0;
+	assert_int_equal(ms_check_part(&p, &why), PN_ERR_PARAMS);
+	p.data.len = 1;
+	p.upload.len = 17;
+	assert_int_equal(ms_check_part(&p, &why), PN_ERR_PARAMS);
+}
+
 /* ---- outbox mails ---- */
 
 static void test_check_outmail(void **state)
@@ -396,6 +456,7 @@ int main(void)
 		cmocka_unit_test(test_address_lengths),
 		cmocka_unit_test(test_id_ok),
 		cmocka_unit_test(test_check_message),
+		cmocka_unit_test(test_check_upload),
 		cmocka_unit_test(test_check_outmail),
 		cmocka_unit_test(test_check_new_mailbox),
 		cmocka_unit_test(test_list_limit),
