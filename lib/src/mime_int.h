@@ -25,7 +25,11 @@ char *mime_take_g(char *s);
 uint8_t *mime_take_text(char *text, size_t *len_r);
 /* mime_starts_with_header - the first line is "field-name:" (RFC 5322 ftext) */
 int mime_starts_with_header(const uint8_t *d, size_t len);
-/* mime_parse - data as a GMimeMessage (GMime's verdict only), or NULL; caller unrefs */
+/*
+ * mime_parse - data as a GMimeMessage (GMime's verdict only), or NULL;
+ * caller unrefs. The message reads data where it is, not a copy: data must
+ * outlive it.
+ */
 GMimeMessage *mime_parse(const void *data, size_t len);
 
 #endif
