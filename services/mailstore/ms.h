@@ -223,7 +223,11 @@ pn_err ms_op_set_own_key(pn_ctx *, const ProtobufCMessage *, ProtobufCMessage *,
 pn_err ms_op_close_mailbox(pn_ctx *, const ProtobufCMessage *, ProtobufCMessage *, pn_pool *);
 /* ms_parts.c: a large body in parts ahead of its message */
 pn_err ms_op_append_part(pn_ctx *, const ProtobufCMessage *, ProtobufCMessage *, pn_pool *);
-/* ms_drop_upload - the parts m names, if any, deleted (a duplicate's: nobody takes them) */
+/*
+ * ms_drop_upload - the pending parts m names, if any, deleted: m was a
+ * duplicate or was not stored, and a caller sends a body again under a
+ * new upload id, so nobody would claim them
+ */
 void ms_drop_upload(pn_pg *pg, const Postern__V1__NewMessage *m);
 
 /* ---- ms_ownkey.c ---- */

@@ -162,7 +162,7 @@ pn_err ms_op_accept(pn_ctx *ctx, const ProtobufCMessage *request,
 		REP(reply)->result_case = POSTERN__V1__MAILSTORE_REPLY__RESULT_ACCEPTED;
 		REP(reply)->accepted = out;
 	}
-	if (err == PN_OK && out->duplicate)
+	if (err != PN_OK || out->duplicate)
 		ms_drop_upload(pg(), a->message);
 	if (err == PN_OK)
 		pn_info("msg=accepted mailbox=%lld message=%lld created=%d duplicate=%d "
@@ -191,10 +191,10 @@ pn_err ms_op_store_message(pn_ctx *ctx, const ProtobufCMessage *request,
 	out = pn_pool_alloc(pool, sizeof(*out));
 	postern__v1__stored__init(out);
 	RETRY(err, ms_db_store(pg(), s, pool, out, &w));
+	if (err != PN_OK || out->duplicate)
+		ms_drop_upload(pg(), s->message);
 	if (err != PN_OK)
 		return db_result(ctx, err, &w);
-	if (out->duplicate)
-		ms_drop_upload(pg(), s->message);
 	pn_info("msg=stored mailbox=%lld message=%lld folder=%s duplicate=%d size=%zu mails=%zu",
 	    (long long)s->mailbox_id, (long long)out->message_id,
 	    ms_folder_name(s->message->folder), out->duplicate, ms_body_len(s->message),
@@ -380,6 +380,8 @@ pn_err ms_op_reissue(pn_ctx *ctx, const ProtobufCMessage *request,
 		return fail(ctx, err, why);
 	postern__v1__reissued__init(out);
 	RETRY(err, ms_db_reissue(pg(), r, pool, out, &w));
+	if (r->message != NULL && (err != PN_OK || out->duplicate))
+		ms_drop_upload(pg(), r->message);
 	if (out->mailbox != NULL && (err == PN_OK || err == PN_ERR_EXISTS || err == PN_ERR_PERM)) {
 		strip_secret(out->mailbox);
 		REP(reply)->result_case = POSTERN__V1__MAILSTORE_REPLY__RESULT_REISSUED;

@@ -40,7 +40,7 @@ static pn_err append(pn_pg *pg, const Postern__V1__AppendPart *a, ms_why *why)
 	return PN_OK;
 }
 
-/* ms_drop_upload - a duplicate's parts, not needed: gone now rather than in an hour */
+/* ms_drop_upload - parts nobody will claim (ms.h): gone now rather than in an hour */
 void ms_drop_upload(pn_pg *pg, const Postern__V1__NewMessage *m)
 {
 	pn_pg_params p;
@@ -52,7 +52,7 @@ void ms_drop_upload(pn_pg *pg, const Postern__V1__NewMessage *m)
 	/* pending ones only: a retry of the same Accept names the stored message's parts */
 	if (pn_pg_exec_prepared(pg, "ms_drop_upload", "DELETE FROM body_parts WHERE upload = $1 "
 	    "AND message_id IS NULL", &p, NULL) != PN_OK)
-		pn_warn("msg=\"cannot drop the parts of a duplicate\" sqlstate=%s",
+		pn_warn("msg=\"cannot drop the parts of an unstored message\" sqlstate=%s",
 		    pn_pg_sqlstate(pg));
 }
 

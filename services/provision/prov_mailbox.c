@@ -214,21 +214,24 @@ static void let_go(void *arg)
 }
 
 /*
- * send_parts - a body larger than a part goes ahead of its Accept, part by
- * part (AppendPart), under a new upload id; the message then names the
- * upload instead of carrying the body, and the ciphertext goes. So no
- * frame, and none of ZeroMQ's copies of one, is larger than a part: a
- * 10 MB mail is held as its plaintext and ciphertext, not also as three
- * more copies in the Accept's frame. A part that fails fails the event
- * the way a failed Accept does (TEMP: the event is tried again whole).
+ * prov_send_parts - a body larger than a part goes ahead of its Accept (or
+ * Reissue), part by part (AppendPart), under a new upload id; the message
+ * then names the upload instead of carrying the body, and the ciphertext
+ * goes. So no frame, and none of ZeroMQ's copies of one, is larger than a
+ * part: a 10 MB mail is held as its plaintext and ciphertext, not also as
+ * three more copies in the Accept's frame. A part that fails fails the
+ * event the way a failed Accept does (TEMP: the event is tried again
+ * whole). A body of at most a part is left as it is.
  */
-static pn_err send_parts(prov_event *e, Postern__V1__NewMessage *m, const char **why_r)
+pn_err prov_send_parts(prov_event *e, Postern__V1__NewMessage *m, const char **why_r)
 {
 	Postern__V1__AppendPart part = POSTERN__V1__APPEND_PART__INIT;
 	uint8_t *upload = pn_pool_alloc(e->pool, PROV_UPLOAD_ID_BYTES);
 	size_t len = m->body.len, off, size = (size_t)prov_cfg.part_bytes;
 	pn_err err;
 
+	if (len <= size)
+		return PN_OK;
 	randombytes_buf(upload, PROV_UPLOAD_ID_BYTES);
 	part.upload.data = upload;
 	part.upload.len = PROV_UPLOAD_ID_BYTES;
@@ -251,19 +254,18 @@ static pn_err send_parts(prov_event *e, Postern__V1__NewMessage *m, const char *
 
 /*
  * send_accept - hand mailstore the Accept; a large body goes ahead in parts
- * (send_parts). Once a small one is packed, the body's ciphertext goes:
- * it is then held in the frame only while ZeroMQ encrypts the frame. The
- * message's body is not to be read afterwards.
+ * (prov_send_parts). Once a small one is packed, the body's ciphertext
+ * goes: it is then held in the frame only while ZeroMQ encrypts the frame.
+ * The message's body is not to be read afterwards.
  */
 static pn_err send_accept(prov_event *e, Postern__V1__Accept *a,
     Postern__V1__Accepted **acc_r, const char **why_r)
 {
 	pn_err err;
 
-	if (a->message->body.len > (size_t)prov_cfg.part_bytes) {
-		if ((err = send_parts(e, a->message, why_r)) != PN_OK)
-			return err;
-	} else {
+	if ((err = prov_send_parts(e, a->message, why_r)) != PN_OK)
+		return err;
+	if (a->message->body.len > 0) {
 		e->let_go = a->message->body.data;
 		pn_client_packed(e->st->bus, let_go, e);
 	}

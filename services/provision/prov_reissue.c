@@ -204,7 +204,10 @@ static pn_err reissue_once(prov_event *e, const char *address, int64_t id,
 	}
 	r.mail = mail;
 	r.n_mail = 1;
-	err = pn_ms_reissue(e->st->bus, e->pool, &r, &done, &why);
+	/* a large mail goes ahead in parts, as for Accept */
+	err = r.message ? prov_send_parts(e, &m, &why) : PN_OK;
+	if (err == PN_OK)
+		err = pn_ms_reissue(e->st->bus, e->pool, &r, &done, &why);
 	if (err == PN_OK)
 		outcome(e, address, done, sec, had_record, o);
 	else if (err == PN_ERR_TEMP)

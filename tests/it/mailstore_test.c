@@ -1394,25 +1394,46 @@ static void test_parts(void **state)
 	assert_int_equal(pending(f), 0);
 	body_is(f, mb, first, "one-two-three");
 
-	/* a part missing, or a length that does not add up: TEMP, nothing stored, parts kept */
-	assert_int_equal(append_part(f, up2, 0, "abc", 3), PN_OK);
-	assert_int_equal(append_part(f, up2, 2, "ghi", 3), PN_OK);
-	assert_int_equal(call(f, upload_accept(f, "pia@example.org", "evt-gap", up2, 3, 9),
-	    &rep), PN_ERR_TEMP);
-	assert_non_null(strstr(rep->error, "parts"));
-	assert_int_equal(append_part(f, up2, 1, "def", 3), PN_OK);
-	assert_int_equal(call(f, upload_accept(f, "pia@example.org", "evt-gap", up2, 3, 10),
-	    &rep), PN_ERR_TEMP);
-	assert_int_equal(call(f, upload_accept(f, "pia@example.org", "evt-gap", up2, 2, 6),
-	    &rep), PN_ERR_TEMP);   /* a part more than named is not the body either */
+	/*
+	 * a part missing, a length that does not add up, a part more than
+	 * named: TEMP, nothing stored, and the parts dropped (the caller sends
+	 * the body again under a new id)
+	 */
+	{
+		static const struct { int send[4], parts; long len; } bad[] = {
+			{ { 1, 0, 1, 0 }, 3, 9 },          /* part 1 missing */
+			{ { 1, 1, 1, 0 }, 3, 10 },         /* one byte more named */
+			{ { 1, 1, 1, 0 }, 2, 6 },          /* a third part not named */
+			{ { 0, 1, 1, 0 }, 2, 6 },          /* parts 1 and 2, not 0 and 1 */
+		};
+		static const char *const piece[] = { "abc", "def", "ghi" };
+
+		for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+			for (int k = 0; k < 3; k++)
+				if (bad[i].send[k])
+					assert_int_equal(append_part(f, up2, k, piece[k], 3), PN_OK);
+			assert_int_equal(call(f, upload_accept(f, "pia@example.org", "evt-gap", up2,
+			    bad[i].parts, bad[i].len), &rep), PN_ERR_TEMP);
+			assert_non_null(strstr(rep->error, "parts"));
+			assert_int_equal(pending(f), 0);
+		}
+	}
 	assert_int_equal(th_sql_long(f->dsn, "SELECT count(*) FROM messages "
 	    "WHERE event_id = 'evt-gap'"), 0);
-	assert_int_equal(pending(f), 3);
+	for (int k = 0; k < 3; k++)
+		assert_int_equal(append_part(f, up2, k, (const char *[]){ "abc", "def", "ghi" }[k],
+		    3), PN_OK);
 	assert_int_equal(call(f, upload_accept(f, "pia@example.org", "evt-gap", up2, 3, 9),
 	    &rep), PN_OK);
 	gap = rep->accepted->message_id;
 	body_is(f, mb, gap, "abcdefghi");
 	body_is(f, mb, first, "one-two-three");
+
+	/* an Accept refused for another reason drops its parts too */
+	assert_int_equal(append_part(f, up3, 0, "lost", 4), PN_OK);
+	assert_int_equal(call(f, upload_accept(f, "nobody@example.org", "evt-none", up3, 1, 4),
+	    &rep), PN_ERR_NOTFOUND);
+	assert_int_equal(pending(f), 0);
 
 	/* bad parts and bad uploads never reach the database */
 	assert_int_equal(append_part(f, "short", 0, "x", 1), PN_ERR_PARAMS);

@@ -495,7 +495,8 @@ static void test_stored_ciphertext(void **state)
 /*
  * A body larger than a part reaches mailstore in parts ahead of its
  * Accept: stored whole (it decrypts to the mail), no part left behind,
- * and a retry of the event stores nothing twice.
+ * and a retry of the event stores nothing twice. The same ahead of a
+ * Reissue.
  */
 static void test_large_in_parts(void **state)
 {
@@ -538,6 +539,24 @@ static void test_large_in_parts(void **state)
 	assert_string_equal(res->outcomes[0]->pin, pin);
 	assert_int_equal(sql_int("SELECT count(*) FROM messages WHERE event_id = '%s'", id), 1);
 	assert_int_equal(sql_int("SELECT count(*) FROM body_parts WHERE message_id IS NULL"), 0);
+
+	/* a second large mail to the mailbox never activated: re-issued, the mail in parts */
+	id = event_id();
+	assert_int_equal(send_event(pool, id, addr("alice"), rcpts, 1, mail, strlen(mail), 1,
+	    &res), PN_OK);
+	want(res->outcomes[0], addr("lars"), POSTERN__V1__OUTCOME__KIND__MAILBOX_REISSUED);
+	snprintf(pin, sizeof(pin), "%s", res->outcomes[0]->pin);
+	assert_true(sql_int("SELECT count(*) FROM body_parts p JOIN messages m "
+	    "ON m.id = p.message_id WHERE m.event_id = '%s'", id) >= (long)(n / PART));
+	assert_int_equal(sql_int("SELECT count(*) FROM body_parts WHERE message_id IS NULL"), 0);
+	assert_int_equal(wait_mails(addr("lars"), 2), 2);
+	free(inv);
+	inv = NULL;
+	assert_int_equal(mails_to(addr("lars"), &inv), 2);
+	pn_buf_free(&plain);
+	assert_int_equal(decrypt_stored(addr("lars"), id, "body", link_in(inv), pin, &plain), PN_OK);
+	assert_int_equal(plain.len, strlen(mail));
+	assert_memory_equal(plain.data, mail, plain.len);
 	pn_buf_free(&plain);
 	free(inv);
 	free(mail);
