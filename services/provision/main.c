@@ -82,9 +82,10 @@
  *		when the new one is not set, with a warning in the log; it
  *		goes in the next release.
  *	POSTERN_PROVISION_PART_BYTES  1048576 (65536..4194304) - an encrypted
- *		body larger than this goes to mailstore in parts of this size
- *		(append_part) ahead of its Accept, so that no frame on the bus
- *		holds the whole of a large mail (docs/performance.md).
+ *		body more than an eighth larger than this goes to mailstore in
+ *		parts of this size (append_part) ahead of its Accept, so that no
+ *		frame on the bus holds the whole of a large mail
+ *		(docs/performance.md).
  *	POSTERN_MAX_RECIPIENTS  100 (1..999) per event (one KeyLookup holds
  *		them and the sender: keep it below POSTERN_KL_MAX_ADDRESSES)
  *	POSTERN_PROVISION_RECORD_TTL  86400 (60..2592000) seconds an event
@@ -206,7 +207,7 @@ static const pn_cfg_entry config[] = {
 	PN_CFG_INT_WAS("POSTERN_PROVISION_MAX_MAIL_BYTES", "POSTERN_MAX_MAIL_BYTES", 18874368,
 	    1, 1073741824, &prov_cfg.max_mail_bytes, "largest mail of a send event (plaintext)"),
 	PN_CFG_INT("POSTERN_PROVISION_PART_BYTES", 1048576, 65536, 4194304, &prov_cfg.part_bytes,
-	    "a larger encrypted body goes to mailstore in parts of this size"),
+	    "an encrypted body over 9/8 of this goes to mailstore in parts of this size"),
 	PN_CFG_INT("POSTERN_MAX_RECIPIENTS", 100, 1, 999, &prov_cfg.max_recipients,
 	    "recipients per send event"),
 	PN_CFG_INT("POSTERN_PROVISION_RECORD_TTL", 86400, 60, 2592000, &prov_cfg.record_ttl,

@@ -433,9 +433,10 @@ pn_err prov_record_claim(prov_event *e, const char *address, const prov_secret *
 /* prov_pin_store - the PIN encrypted to the sender's key, for PinQuery */
 void prov_pin_store(prov_event *e, int64_t mailbox_id, const char *address, const char *pin);
 /*
- * prov_send_parts - m's body, when larger than POSTERN_PROVISION_PART_BYTES,
- * sent ahead to mailstore in parts (AppendPart); m then names the upload
- * and its ciphertext is freed. A smaller body is left in m.
+ * prov_send_parts - m's body, when more than an eighth larger than
+ * POSTERN_PROVISION_PART_BYTES, sent ahead to mailstore in parts
+ * (AppendPart); m then names the upload and its ciphertext is freed. A
+ * smaller body is left in m.
  */
 pn_err prov_send_parts(prov_event *e, Postern__V1__NewMessage *m, const char **why_r);
 /* prov_encrypt_message - the event's mail and envelope to a guest key */

@@ -511,6 +511,24 @@ static void test_large_in_parts(void **state)
 	pn_buf plain = { NULL, 0 };
 	(void)state;
 
+	/* a body at most an eighth over a part goes whole, in the Accept */
+	{
+		char *small = pn_malloc(PART + 1);
+		const char *sid = event_id(), *srcpt[] = { addr("lisa") };
+
+		memset(small, 'a', PART);
+		small[PART] = '\0';
+		mail = the_mail("Alice", addr("alice"), "a part and a bit", small);
+		assert_int_equal(send_event(pool, sid, addr("alice"), srcpt, 1, mail, strlen(mail), 1,
+		    &res), PN_OK);
+		want(res->outcomes[0], addr("lisa"), POSTERN__V1__OUTCOME__KIND__MAILBOX_CREATED);
+		assert_true(sql_int("SELECT octet_length(body) FROM messages WHERE event_id = '%s'",
+		    sid) > PART);
+		assert_int_equal(sql_int("SELECT count(*) FROM body_parts p JOIN messages m "
+		    "ON m.id = p.message_id WHERE m.event_id = '%s'", sid), 0);
+		free(mail);
+		free(small);
+	}
 	/* noise does not compress: the ciphertext is over four parts */
 	randombytes_buf(noise, n);
 	sodium_bin2base64(text, tlen, noise, n, sodium_base64_VARIANT_ORIGINAL);
