@@ -16,7 +16,7 @@
  * ms_migrate.c schema migrations embedded at build time
  * ms_audit.c   the audit log (ms_audit.h: ms_audit_note, its one writer)
  * ms_receipt.c the sender's receipts: claimed and completed by provision
- * ms_parts.c   AppendPart: a large body in parts, joined by the database
+ * ms_parts.c   AppendPart: a large body in parts, ahead of its message
  *
  * Configuration lives in ms_cfg (filled by the skeleton from main.c's
  * table before init runs, read-only afterwards).
@@ -60,6 +60,13 @@ struct ms_state {
 	atomic_int migrated;
 	atomic_int outbox_db_ok;    /* the delivery loop reached PostgreSQL */
 };
+
+/* RETRY - run a database call, once more if it failed temporarily */
+#define RETRY(err, call) do { \
+	(err) = (call); \
+	if ((err) == PN_ERR_TEMP) \
+		(err) = (call); \
+} while (0)
 
 /* ---- limits ---- */
 #define MS_ADDRESS_MAX 254

@@ -221,10 +221,7 @@ void ms_param_message(pn_pg_params *p, const Postern__V1__NewMessage *m)
 	pn_pg_param_bool(p, m->has_attachments);
 	pn_pg_param_bytea(p, m->envelope.data ? m->envelope.data : (const uint8_t *)"",
 	    m->envelope.len);
-	if (m->body_upload.len > 0)
-		pn_pg_param_bytea(p, (const uint8_t *)"", 0);   /* the body is its parts */
-	else
-		pn_pg_param_bytea(p, m->body.data, m->body.len);
+	pn_pg_param_bytea(p, m->body.data ? m->body.data : (const uint8_t *)"", m->body.len);
 	pn_pg_param_text(p, m->sender && m->sender[0] ? m->sender : NULL);
 	pn_pg_param_int(p, m->expires_at);
 }
@@ -258,15 +255,6 @@ pn_err ms_store_message(pn_pg *pg, int64_t mailbox_id, const Postern__V1__NewMes
 	pn_err err;
 
 	*id_r = 0;
-	if (m->body_upload.len > 0) {
-		/* a retry's parts are gone with the first store: look before taking them */
-		int64_t id;
-		int prev_folder, found = ms_find_event(pg, mailbox_id, m->event_id, &id,
-		    &prev_folder, &err);
-
-		if (found != 0)
-			return found < 0 ? err : PN_OK;
-	}
 	pn_pg_params_init(&p);
 	pn_pg_param_int(&p, mailbox_id);
 	pn_pg_param_text(&p, ms_folder_name(folder));
@@ -279,6 +267,7 @@ pn_err ms_store_message(pn_pg *pg, int64_t mailbox_id, const Postern__V1__NewMes
 	if (!pn_pg_isnull(res, 0, 0))
 		*id_r = pn_pg_int(res, 0, 0);
 	pn_pg_clear(&res);
+	/* a retry inserted nothing and claims nothing: its parts are left to the caller */
 	if (*id_r != 0 && m->body_upload.len > 0 && (err = claim_upload(pg, m, *id_r)) != PN_OK)
 		return err;
 	if (*id_r == 0 || folder != POSTERN__V1__FOLDER__FOLDER_INBOX)

@@ -56,8 +56,8 @@ int ms_find_event(pn_pg *pg, int64_t mailbox_id, const char *event_id,
  * its receipt request kept; queued: the audit word of the mails it causes
  * (or NULL); touch: the mailbox's activity too. One round trip (postern_store).
  * A body in parts (body_upload): the parts become the message's body, in
- * the same transaction, after a look for the event (a retry's parts are
- * not its first store's). Parts missing: SQLSTATE MS_SQLSTATE_UPLOAD,
+ * the same transaction, once the message is inserted (a retry inserts
+ * nothing and claims nothing). Parts missing: SQLSTATE MS_SQLSTATE_UPLOAD,
  * which ms_db_fail answers TEMP.
  */
 pn_err ms_store_message(pn_pg *pg, int64_t mailbox_id, const Postern__V1__NewMessage *m,

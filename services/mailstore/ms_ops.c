@@ -69,13 +69,6 @@ static void strip_secret(Postern__V1__Mailbox *mb)
 	}
 }
 
-/* RETRY - run a database call, once more if it failed temporarily */
-#define RETRY(err, call) do { \
-	(err) = (call); \
-	if ((err) == PN_ERR_TEMP) \
-		(err) = (call); \
-} while (0)
-
 /* ms_op_get_mailbox - by id, address or link hash, with the secret key */
 pn_err ms_op_get_mailbox(pn_ctx *ctx, const ProtobufCMessage *request,
     ProtobufCMessage *reply, pn_pool *pool)

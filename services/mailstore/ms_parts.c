@@ -69,9 +69,7 @@ pn_err ms_op_append_part(pn_ctx *ctx, const ProtobufCMessage *request,
 	(void)pool;
 	if ((err = ms_check_part(a, &why)) != PN_OK)
 		return ms_fail(ctx, err, why);
-	err = append(ms_pg(), a, &w);
-	if (err == PN_ERR_TEMP)
-		err = append(ms_pg(), a, &w);
+	RETRY(err, append(ms_pg(), a, &w));
 	if (err != PN_OK)
 		return ms_fail(ctx, err, w.text);
 	pn_debug("msg=\"part stored\" seq=%d size=%zu", (int)a->seq, a->data.len);
