@@ -140,6 +140,16 @@ void gpg_server_stop(pn_gpg *gpg);
  */
 pn_err gpg_server_encrypt(pn_gpg *gpg, int armored, const char *fpr, const void *plain,
     size_t plain_len, sink *s);
+/*
+ * gpg_server_encrypt_pieces - binary, to keyring key fpr, the ciphertext
+ * handed to out as gpg writes it; PN_ERR_TEMP with *handed_r 0: use GPGME
+ */
+pn_err gpg_server_encrypt_pieces(pn_gpg *gpg, const char *fpr, const void *plain,
+    size_t plain_len, const pn_gpg_pieces *out, int *handed_r);
+/* gpg_pieces_valid - sizes the cutter can keep (and a callback) */
+int gpg_pieces_valid(const pn_gpg_pieces *out);
+/* gpg_pieces_whole - a whole ciphertext handed on in the pieces a stream gives */
+pn_err gpg_pieces_whole(const pn_gpg_pieces *out, const uint8_t *data, size_t len);
 
 /* ---- keys in the keyring (gpg_keys.c) ---- */
 

@@ -573,6 +573,33 @@ pn_err pn_gpg_encrypt_binary(pn_gpg *gpg, const void *pubkey, size_t pubkey_len,
 	return encrypt(gpg, 0, pubkey, pubkey_len, plain, plain_len, cipher_r);
 }
 
+/*
+ * pn_gpg_encrypt_pieces - binary, the ciphertext handed on as gpg writes
+ * it; without the server, the whole ciphertext cut the same way
+ */
+pn_err pn_gpg_encrypt_pieces(pn_gpg *gpg, const void *pubkey, size_t pubkey_len,
+    const void *plain, size_t plain_len, const pn_gpg_pieces *out)
+{
+	pn_buf c = { NULL, 0 };
+	memo *m = NULL;
+	int handed = 0;
+	pn_err rc;
+
+	if (!plain || plain_len > PN_GPG_MAX_INPUT || !gpg_pieces_valid(out))
+		return PN_ERR_PARAMS;
+	if ((rc = ensure_key(gpg, pubkey, pubkey_len, 0, &m)) != PN_OK)
+		return rc;
+	rc = gpg_server_encrypt_pieces(gpg, m->fpr, plain, plain_len, out, &handed);
+	if (rc != PN_ERR_TEMP || handed)
+		return rc;
+	/* no server, or one that refused before the first piece: the reference path */
+	if ((rc = encrypt(gpg, 0, pubkey, pubkey_len, plain, plain_len, &c)) != PN_OK)
+		return rc;
+	rc = gpg_pieces_whole(out, c.data, c.len);
+	pn_buf_free(&c);
+	return rc;
+}
+
 /* gpg_key_usable - valid, unexpired, unrevoked, with such an encryption subkey */
 int gpg_key_usable(gpgme_key_t key)
 {

@@ -406,6 +406,145 @@ static void test_key_removed_elsewhere(void **state)
 	pn_buf_free(&c);
 }
 
+/* collected - what pn_gpg_encrypt_pieces handed on, and whether it kept the rules */
+typedef struct collected {
+	pn_buf all;
+	size_t cap, piece, last_max;
+	uint32_t pieces, stop_at;
+	int last_seen, broken;
+	size_t last_len;
+} collected;
+
+static pn_err collect(void *arg, const uint8_t *data, size_t len, uint32_t seq, int last)
+{
+	collected *c = arg;
+
+	if (c->stop_at && seq + 1 == c->stop_at)
+		return PN_ERR_PERM;
+	/* in order, once, the right sizes, nothing after the last */
+	if (seq != c->pieces || c->last_seen || len == 0 ||
+	    (last ? len > c->last_max : len != c->piece))
+		c->broken = 1;
+	c->pieces++;
+	c->last_seen = last;
+	c->last_len = len;
+	if (c->all.len + len > c->cap) {
+		c->cap = (c->all.len + len) * 2;
+		c->all.data = pn_realloc(c->all.data, c->cap);
+	}
+	memcpy(c->all.data + c->all.len, data, len);
+	c->all.len += len;
+	return PN_OK;
+}
+
+/* pieces - encrypt plain in pieces of piece (last up to last_max) into *c */
+static pn_err pieces(pn_gpg *gpg, fixture *f, const void *plain, size_t len, size_t piece,
+    size_t last_max, uint32_t stop_at, collected *c)
+{
+	pn_gpg_pieces out = { piece, last_max, collect, c };
+
+	memset(c, 0, sizeof(*c));
+	c->piece = piece;
+	c->last_max = last_max;
+	c->stop_at = stop_at;
+	return pn_gpg_encrypt_pieces(gpg, f->pub.data, f->pub.len, plain, len, &out);
+}
+
+/* decrypts_to - the collected ciphertext opens to exactly plain */
+static void decrypts_to(fixture *f, pn_gpg *gpg, const collected *c, const uint8_t *plain,
+    size_t len)
+{
+	pn_buf p = { 0 };
+
+	assert_false(c->broken);
+	assert_true(c->last_seen);
+	assert_int_equal(pn_gpg_decrypt(gpg, f->sec.data, f->sec.len, PASS1, c->all.data,
+	    c->all.len, &p), PN_OK);
+	assert_int_equal(p.len, len);
+	assert_memory_equal(p.data, plain, len);
+	pn_buf_free(&p);
+}
+
+/*
+ * test_pieces - the ciphertext of a large mail handed on while gpg
+ * encrypts (provision's parts): every piece but the last exactly the
+ * piece size, the last one at most last_max, together a message that
+ * decrypts to the plaintext; the same through the GPGME path; a stop
+ * asked by the callback ends the call and leaves the handle working.
+ */
+static void test_pieces(void **state)
+{
+	fixture *f = *state;
+	size_t len = 3 * 1024 * 1024 + 12345, total;
+	uint8_t *plain = pn_malloc(len);
+	collected c;
+	pn_buf whole = { 0 };
+
+	for (size_t i = 0; i < len; i++)
+		plain[i] = (uint8_t)(i * 2654435761u >> 13);
+	assert_int_equal(pieces(f->gpg, f, plain, len, 65536, 65536 + 8192, 0, &c), PN_OK);
+	assert_true(c.pieces > len / 65536 - 2);
+	decrypts_to(f, f->gpg, &c, plain, len);
+	total = c.all.len;
+	pn_buf_free(&c.all);
+
+	/* the last piece's bound, exactly: the whole fits, or one byte does not */
+	assert_int_equal(pieces(f->gpg, f, plain, len, total - 100, total, 0, &c), PN_OK);
+	assert_int_equal(c.pieces, 1);
+	assert_int_equal(c.last_len, total);
+	decrypts_to(f, f->gpg, &c, plain, len);
+	pn_buf_free(&c.all);
+	assert_int_equal(pieces(f->gpg, f, plain, len, total - 100, total - 1, 0, &c), PN_OK);
+	assert_int_equal(c.pieces, 2);
+	assert_int_equal(c.last_len, 100);
+	decrypts_to(f, f->gpg, &c, plain, len);
+	pn_buf_free(&c.all);
+
+	/* small: one piece, the whole */
+	assert_int_equal(pieces(f->gpg, f, plain, 1000, 65536, 65536, 0, &c), PN_OK);
+	assert_int_equal(c.pieces, 1);
+	decrypts_to(f, f->gpg, &c, plain, 1000);
+	pn_buf_free(&c.all);
+	assert_int_equal(pieces(f->gpg, f, plain, 0, 65536, 65536, 0, &c), PN_OK);
+	decrypts_to(f, f->gpg, &c, plain, 0);
+	pn_buf_free(&c.all);
+
+	/* the callback says stop at the third piece: that is the answer, and gpg recovers */
+	assert_int_equal(pieces(f->gpg, f, plain, len, 65536, 65536, 3, &c), PN_ERR_PERM);
+	assert_int_equal(c.pieces, 2);
+	pn_buf_free(&c.all);
+	assert_int_equal(pn_gpg_encrypt_binary(f->gpg, f->pub.data, f->pub.len, plain, 5000,
+	    &whole), PN_OK);
+	pn_buf_free(&whole);
+	assert_int_equal(pieces(f->gpg, f, plain, len, 1 << 20, 1 << 20, 0, &c), PN_OK);
+	decrypts_to(f, f->gpg, &c, plain, len);
+	pn_buf_free(&c.all);
+
+	/* sizes the cutter cannot keep */
+	assert_int_equal(pieces(f->gpg, f, plain, len, 0, 65536, 0, &c), PN_ERR_PARAMS);
+	assert_int_equal(pieces(f->gpg, f, plain, len, 65536, 65535, 0, &c), PN_ERR_PARAMS);
+	assert_int_equal(c.pieces, 0);
+
+	/* without the server: the whole ciphertext, cut by the same rules */
+	setenv("POSTERN_GPG_NO_SERVER", "1", 1);
+	pn_gpg *g = pn_gpg_open(f->dir, 65536);
+	assert_non_null(g);
+	assert_int_equal(pieces(g, f, plain, len, 65536, 65536 + 8192, 0, &c), PN_OK);
+	assert_true(c.pieces > len / 65536 - 2);
+	decrypts_to(f, g, &c, plain, len);
+	total = c.all.len;
+	pn_buf_free(&c.all);
+	assert_int_equal(pieces(g, f, plain, len, 4096, total - 1, 0, &c), PN_OK);
+	assert_int_equal(c.pieces, 2);
+	decrypts_to(f, g, &c, plain, len);
+	pn_buf_free(&c.all);
+	assert_int_equal(pieces(g, f, plain, len, 65536, 65536, 2, &c), PN_ERR_PERM);
+	pn_buf_free(&c.all);
+	unsetenv("POSTERN_GPG_NO_SERVER");
+	pn_gpg_close(&g);
+	free(plain);
+}
+
 /* read_cmd - everything a command writes to stdout (our own paths and fingerprints only) */
 static char *read_cmd(const char *cmd, size_t *len_r)
 {
@@ -847,6 +986,7 @@ int main(void)
 		cmocka_unit_test(test_garbage),
 		cmocka_unit_test(test_other_key),
 		cmocka_unit_test(test_key_removed_elsewhere),
+		cmocka_unit_test(test_pieces),
 		cmocka_unit_test(test_find_key),
 		cmocka_unit_test(test_keys_added),
 		cmocka_unit_test(test_keygen_batch),

@@ -432,16 +432,17 @@ pn_err prov_record_claim(prov_event *e, const char *address, const prov_secret *
     prov_secret *sec);
 /* prov_pin_store - the PIN encrypted to the sender's key, for PinQuery */
 void prov_pin_store(prov_event *e, int64_t mailbox_id, const char *address, const char *pin);
-/*
- * prov_send_parts - m's body, when more than an eighth larger than
- * POSTERN_PROVISION_PART_BYTES, sent ahead to mailstore in parts
- * (AppendPart); m then names the upload and its ciphertext is freed. A
- * smaller body is left in m.
- */
-pn_err prov_send_parts(prov_event *e, Postern__V1__NewMessage *m, const char **why_r);
 /* prov_encrypt_message - the event's mail and envelope to a guest key */
 pn_err prov_encrypt_message(prov_event *e, const ProtobufCBinaryData *pub,
     Postern__V1__NewMessage *m);
+/*
+ * prov_encrypt_upload - the same for a message sent next: a mail over
+ * POSTERN_PROVISION_PART_BYTES goes to mailstore in parts while gpg
+ * encrypts it, and m names the upload. *refused_r: the error is
+ * mailstore's answer to a part (*why_r), not gpg's.
+ */
+pn_err prov_encrypt_upload(prov_event *e, const ProtobufCBinaryData *pub,
+    Postern__V1__NewMessage *m, int *refused_r, const char **why_r);
 /*
  * prov_reissue - mailbox id (never activated, or locked) re-issued for
  * this event: new link and PIN (the event's record), the key re-protected,

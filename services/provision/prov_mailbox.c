@@ -183,12 +183,9 @@ static pn_err encrypt_into(prov_event *e, const ProtobufCBinaryData *pub,
 	return PN_OK;
 }
 
-/* prov_encrypt_message - body and envelope to the guest key */
-pn_err prov_encrypt_message(prov_event *e, const ProtobufCBinaryData *pub,
-    Postern__V1__NewMessage *m)
+/* message_init - the message's fields but its body and envelope */
+static void message_init(prov_event *e, Postern__V1__NewMessage *m)
 {
-	pn_err err;
-
 	postern__v1__new_message__init(m);
 	m->folder = POSTERN__V1__FOLDER__FOLDER_INBOX;
 	m->event_id = e->ev->event_id;
@@ -198,10 +195,105 @@ pn_err prov_encrypt_message(prov_event *e, const ProtobufCBinaryData *pub,
 	m->expires_at = e->ev->expires_at;
 	/* the sender asked for receipts: mailstore keeps who, while the mailbox lives */
 	m->receipt_to = (char *)(e->ev->receipts ? e->sender : "");
+}
+
+/* prov_encrypt_message - body and envelope to the guest key */
+pn_err prov_encrypt_message(prov_event *e, const ProtobufCBinaryData *pub,
+    Postern__V1__NewMessage *m)
+{
+	pn_err err;
+
+	message_init(e, m);
 	if ((err = encrypt_into(e, pub, e->ev->mime.data, e->ev->mime.len, &m->body)) != PN_OK ||
 	    (err = encrypt_into(e, pub, e->envelope, strlen(e->envelope), &m->envelope)) != PN_OK)
 		return err;
 	return PN_OK;
+}
+
+/* upload - a body on its way to mailstore in parts (prov_encrypt_upload) */
+typedef struct upload {
+	prov_event *e;
+	Postern__V1__NewMessage *m;
+	Postern__V1__AppendPart part;
+	size_t sent;                /* bytes of the parts so far */
+	int refused;                /* mailstore did not take a part */
+	const char **why_r;
+} upload;
+
+/*
+ * send_piece - one piece of the body's ciphertext as gpg writes it: a part
+ * sent now, or, when the first piece is also the last, the whole body,
+ * which the message carries itself
+ */
+static pn_err send_piece(void *arg, const uint8_t *data, size_t len, uint32_t seq, int last)
+{
+	upload *u = arg;
+	pn_err err;
+
+	if (seq == 0 && last) {
+		uint8_t *body = pn_malloc(len);
+		memcpy(body, data, len);
+		pn_pool_on_destroy(u->e->pool, free, body);
+		u->m->body.data = body;
+		u->m->body.len = len;
+		return PN_OK;
+	}
+	if (seq == 0)
+		randombytes_buf(u->part.upload.data, u->part.upload.len);
+	u->part.seq = seq;
+	u->part.data.data = (uint8_t *)data;
+	u->part.data.len = len;
+	if ((err = pn_ms_append_part(u->e->st->bus, u->e->pool, &u->part, u->why_r)) != PN_OK) {
+		u->refused = 1;
+		return err;
+	}
+	u->sent += len;
+	if (last) {
+		u->m->body_upload = u->part.upload;
+		u->m->body_parts = seq + 1;
+		u->m->body_len = (int64_t)u->sent;
+		pn_metrics_add("postern_provision_parts_sent_total",
+		    "parts of large bodies sent to mailstore ahead of their Accept",
+		    (double)(seq + 1));
+	}
+	return PN_OK;
+}
+
+/*
+ * prov_encrypt_upload - prov_encrypt_message for a message sent next. A
+ * mail larger than a part is not encrypted whole: its ciphertext goes to
+ * mailstore part by part (AppendPart, under a new upload id) while gpg is
+ * still writing it, and the message names the upload instead of carrying
+ * the body. So mailstore's work on a part overlaps gpg's on the next, and
+ * provision holds a piece of the ciphertext at a time, not all of it. A
+ * ciphertext of at most a part and an eighth still goes whole in the
+ * message: a second round trip for the rest costs more. *refused_r says
+ * whether an error is mailstore's answer to a part (*why_r its reason)
+ * rather than gpg's; either way the event is tried again whole, and the
+ * parts sent so far are never claimed.
+ */
+pn_err prov_encrypt_upload(prov_event *e, const ProtobufCBinaryData *pub,
+    Postern__V1__NewMessage *m, int *refused_r, const char **why_r)
+{
+	size_t size = (size_t)prov_cfg.part_bytes;
+	upload u = { .e = e, .m = m, .why_r = why_r };
+	pn_gpg_pieces out = { size, size + size / 8, send_piece, &u };
+	pn_err err;
+
+	*refused_r = 0;
+	if (e->ev->mime.len <= size)
+		return prov_encrypt_message(e, pub, m);
+	message_init(e, m);
+	postern__v1__append_part__init(&u.part);
+	u.part.upload.data = pn_pool_alloc(e->pool, PROV_UPLOAD_ID_BYTES);
+	u.part.upload.len = PROV_UPLOAD_ID_BYTES;
+	err = pn_gpg_encrypt_pieces(e->gpg, pub->data, pub->len, e->ev->mime.data,
+	    e->ev->mime.len, &out);
+	if (err != PN_OK) {
+		*refused_r = u.refused;
+		return err;
+	}
+	return encrypt_into(e, pub, e->envelope, strlen(e->envelope), &m->envelope);
 }
 
 /* let_go - pn_client_packed work: the ciphertext is in the Accept frame now */
@@ -214,58 +306,14 @@ static void let_go(void *arg)
 }
 
 /*
- * prov_send_parts - a body larger than a part goes ahead of its Accept (or
- * Reissue), part by part (AppendPart), under a new upload id; the message
- * then names the upload instead of carrying the body, and the ciphertext
- * goes. So no frame, and none of ZeroMQ's copies of one, is larger than a
- * part: a 10 MB mail is held as its plaintext and ciphertext, not also as
- * three more copies in the Accept's frame. A part that fails fails the
- * event the way a failed Accept does (TEMP: the event is tried again
- * whole). A body of at most a part and an eighth is left as it is.
- */
-pn_err prov_send_parts(prov_event *e, Postern__V1__NewMessage *m, const char **why_r)
-{
-	Postern__V1__AppendPart part = POSTERN__V1__APPEND_PART__INIT;
-	uint8_t *upload = pn_pool_alloc(e->pool, PROV_UPLOAD_ID_BYTES);
-	size_t len = m->body.len, off, size = (size_t)prov_cfg.part_bytes;
-	pn_err err;
-
-	/* at most an eighth over a part: a second round trip for the rest costs more */
-	if (len <= size + size / 8)
-		return PN_OK;
-	randombytes_buf(upload, PROV_UPLOAD_ID_BYTES);
-	part.upload.data = upload;
-	part.upload.len = PROV_UPLOAD_ID_BYTES;
-	for (off = 0; off < len; off += part.data.len, part.seq++) {
-		part.data.data = m->body.data + off;
-		part.data.len = len - off < size ? len - off : size;
-		if ((err = pn_ms_append_part(e->st->bus, e->pool, &part, why_r)) != PN_OK)
-			return err;
-	}
-	pn_metrics_add("postern_provision_parts_sent_total",
-	    "parts of large bodies sent to mailstore ahead of their Accept", (double)part.seq);
-	pn_pool_run_now(e->pool, free, m->body.data);
-	m->body.data = NULL;
-	m->body.len = 0;
-	m->body_upload = part.upload;
-	m->body_parts = part.seq;
-	m->body_len = (int64_t)len;
-	return PN_OK;
-}
-
-/*
- * send_accept - hand mailstore the Accept; a large body goes ahead in parts
- * (prov_send_parts). Once a small one is packed, the body's ciphertext
- * goes: it is then held in the frame only while ZeroMQ encrypts the frame.
- * The message's body is not to be read afterwards.
+ * send_accept - hand mailstore the Accept (a large body went ahead in
+ * parts: prov_encrypt_upload). Once the Accept is packed, a body it
+ * carries goes: it is then held in the frame only while ZeroMQ encrypts
+ * the frame. The message's body is not to be read afterwards.
  */
 static pn_err send_accept(prov_event *e, Postern__V1__Accept *a,
     Postern__V1__Accepted **acc_r, const char **why_r)
 {
-	pn_err err;
-
-	if ((err = prov_send_parts(e, a->message, why_r)) != PN_OK)
-		return err;
 	if (a->message->body.len > 0) {
 		e->let_go = a->message->body.data;
 		pn_client_packed(e->st->bus, let_go, e);
@@ -360,7 +408,7 @@ static pn_err to_existing(prov_event *e, const char *address, const Mailbox *mb,
 	const char *why = NULL;
 	uint8_t *data;
 	size_t len;
-	int pending = 0;
+	int pending = 0, refused;
 	pn_err err;
 
 	if (!mb) {
@@ -381,8 +429,11 @@ static pn_err to_existing(prov_event *e, const char *address, const Mailbox *mb,
 		pending = err == PN_ERR_INTERNAL;
 	}
 	if (!prov_early_take(e, address, &mb->public_key, &m) &&
-	    (err = prov_encrypt_message(e, &mb->public_key, &m)) != PN_OK)
+	    (err = prov_encrypt_upload(e, &mb->public_key, &m, &refused, &why)) != PN_OK) {
+		if (refused && ms_refused(e, o, err, why, &err))
+			return err;
 		return prov_gpg_fail(e, o, err, "encrypt to mailbox");
+	}
 	{
 		prov_invite inv = {
 			.from = prov_cfg.invite_from, .recipient = address,
@@ -427,6 +478,7 @@ static pn_err to_new(prov_event *e, const char *address, Outcome *o, const Mailb
 	pn_buf pub = { NULL, 0 }, seckey = { NULL, 0 };
 	const char *why = NULL;
 	size_t len, n;
+	int refused;
 	pn_err err;
 
 	*mb_r = NULL;
@@ -484,8 +536,9 @@ static pn_err to_new(prov_event *e, const char *address, Outcome *o, const Mailb
 	sodium_memzero(pass, sizeof(pass));
 	nm.reissue_box.data = pn_pool_memdup(e->pool, box, n);
 	nm.reissue_box.len = n;
-	if ((err = prov_encrypt_message(e, &nm.public_key, &m)) != PN_OK) {
-		err = prov_gpg_fail(e, o, err, "encrypt to new key");
+	if ((err = prov_encrypt_upload(e, &nm.public_key, &m, &refused, &why)) != PN_OK) {
+		if (!refused || !ms_refused(e, o, err, why, &err))
+			err = prov_gpg_fail(e, o, err, "encrypt to new key");
 		goto done;
 	}
 	pn_b64url(link_text, sizeof(link_text), sec.link, PROV_LINK_BYTES);

@@ -190,13 +190,6 @@ static pn_err reissue_once(prov_event *e, const char *address, int64_t id,
 	r.sender = (char *)e->sender;
 	r.request_id = e->ev->event_id;
 	r.restart_limit = (int32_t)prov_cfg.reissue_renew_max;
-	if (with_message) {
-		if ((err = prov_encrypt_message(e, &mb->public_key, &m)) != PN_OK) {
-			err = prov_gpg_fail(e, o, err, "encrypt to mailbox");
-			goto done;
-		}
-		r.message = &m;
-	}
 	if (!(mail[0] = invitation(e, mb, address, sec, &f))) {
 		e->why = "cannot render the invitation";
 		err = PN_ERR_INTERNAL;
@@ -205,7 +198,15 @@ static pn_err reissue_once(prov_event *e, const char *address, int64_t id,
 	r.mail = mail;
 	r.n_mail = 1;
 	/* a large mail goes ahead in parts, as for Accept */
-	err = r.message ? prov_send_parts(e, &m, &why) : PN_OK;
+	if (with_message) {
+		int refused;
+		if ((err = prov_encrypt_upload(e, &mb->public_key, &m, &refused, &why)) != PN_OK &&
+		    !refused) {
+			err = prov_gpg_fail(e, o, err, "encrypt to mailbox");
+			goto done;
+		}
+		r.message = &m;
+	}
 	if (err == PN_OK)
 		err = pn_ms_reissue(e->st->bus, e->pool, &r, &done, &why);
 	if (err == PN_OK)

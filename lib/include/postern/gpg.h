@@ -131,6 +131,33 @@ pn_err pn_gpg_encrypt_binary(pn_gpg *gpg, const void *pubkey, size_t pubkey_len,
     const void *plain, size_t plain_len, pn_buf *cipher_r);
 
 /*
+ * pn_gpg_pieces - where pn_gpg_encrypt_pieces hands the ciphertext on: in
+ * order, pieces of exactly `piece` bytes, then a last one of 1 to
+ * `last_max` bytes (last set). seq counts from 0, so seq 0 with last set
+ * is the whole ciphertext in one piece. each returns PN_OK to go on;
+ * anything else stops the encryption and is what the call returns.
+ */
+typedef struct pn_gpg_pieces {
+	size_t piece;
+	size_t last_max;                /* >= piece */
+	pn_err (*each)(void *arg, const uint8_t *data, size_t len, uint32_t seq, int last);
+	void *arg;
+} pn_gpg_pieces;
+
+/*
+ * pn_gpg_encrypt_pieces - pn_gpg_encrypt_binary for a large plaintext,
+ * the ciphertext handed to out->each while gpg is still encrypting: the
+ * plaintext goes in and the ciphertext comes out through pipes, so
+ * neither is copied whole, and what each does with a piece (a round trip
+ * to mailstore) overlaps gpg's work on the next. Should the server path
+ * be unusable, the whole ciphertext is made the usual way and cut into
+ * the same pieces. PN_ERR_TEMP if gpg failed after a piece was handed on:
+ * the caller's pieces so far are then of no use.
+ */
+pn_err pn_gpg_encrypt_pieces(pn_gpg *gpg, const void *pubkey, size_t pubkey_len,
+    const void *plain, size_t plain_len, const pn_gpg_pieces *out);
+
+/*
  * pn_gpg_decrypt - decrypt with the secret key (armored, protected by
  * passphrase; imported for the call and kept in the keyring, cached).
  * PN_ERR_PERM if the passphrase is wrong, PN_ERR_PARAMS if cipher is not
