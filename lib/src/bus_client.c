@@ -54,6 +54,9 @@ struct pn_client {
 	int answered;           /* the last call got a reply */
 	call_hook meanwhile;    /* once, after the first send */
 	call_hook packed;       /* once, when the frame is made */
+	zframe_t *started;      /* a call's request between pn_client_start and _finish */
+	const char *started_service;
+	int started_try;        /* how its first try went (call_send) */
 };
 
 /* pn_client_new - load keys; the socket opens on the first call */
@@ -81,6 +84,7 @@ void pn_client_destroy(pn_client **client)
 	if (!c)
 		return;
 	*client = NULL;
+	zframe_destroy(&c->started);
 	bus_link_close(&c->link);
 	bus_keys_free(&c->keys);
 	pn_free(&c);
@@ -206,20 +210,11 @@ void pn_client_packed(pn_client *client, void (*fn)(void *arg), void *arg)
 	client->packed = (call_hook){ fn, arg };
 }
 
-/*
- * call_tries - request/reply with Lazy Pirate retries; body is sent from
- * the same frame on every try, shared with zmq rather than copied
- */
-static pn_err call_tries(pn_client *client, const char *service, zframe_t *body,
-    uint8_t **reply_r, size_t *len_r)
+/* call_check - whether this request may go at all: PN_OK, or why not */
+static pn_err call_check(pn_client *c, const char *service, zframe_t *body)
 {
-	pn_client *c = client;
-	long resends = 0;       /* early resends after a lost broker, at most retries */
 	size_t len = zframe_size(body);
 
-	*reply_r = NULL;
-	*len_r = 0;
-	c->answered = 0;
 	if (!service || !pn_mdp_service_valid(service, strlen(service))) {
 		pn_warn("msg=\"invalid service name\"");
 		return PN_ERR_PARAMS;
@@ -229,16 +224,47 @@ static pn_err call_tries(pn_client *client, const char *service, zframe_t *body,
 		    service, len, c->keys.max_message);
 		return PN_ERR_TOOLARGE;
 	}
-	for (long attempt = 1; attempt <= c->retries; attempt++) {
-		zmsg_t *msg;
-		int rc;
+	return PN_OK;
+}
 
-		if (!c->link.sock && bus_link_open(&c->link, &c->keys, c->current) < 0)
+/*
+ * call_send - one try's send, on a link opened if need be: SENT, UNSENT
+ * (the try fails: logged), or NOLINK (the call fails now). TO_SEND: no
+ * try in hand yet (call_await).
+ */
+enum { SENT = 0, UNSENT = -1, NOLINK = -2, TO_SEND = 1 };
+static int call_send(pn_client *c, const char *service, zframe_t *body, long attempt)
+{
+	zmsg_t *msg;
+
+	if (!c->link.sock && bus_link_open(&c->link, &c->keys, c->current) < 0)
+		return NOLINK;
+	msg = pn_mdp_client_head(service);
+	if (pn_mdp_send(&msg, c->link.sock, body) < 0) {
+		pn_warn("msg=\"send failed\" service=%s try=%ld error=\"%s\"",
+		    service, attempt, zmq_strerror(zmq_errno()));
+		return UNSENT;
+	}
+	return SENT;
+}
+
+/*
+ * call_await - the reply to a request whose first try went out already
+ * (first: how that went, or TO_SEND), with Lazy Pirate retries; body is sent from the
+ * same frame on every try, shared with zmq rather than copied
+ */
+static pn_err call_await(pn_client *c, const char *service, zframe_t *body, int first,
+    uint8_t **reply_r, size_t *len_r)
+{
+	long resends = 0;       /* early resends after a lost broker, at most retries */
+
+	for (long attempt = 1; attempt <= c->retries; attempt++) {
+		int rc, sent = first == TO_SEND ? call_send(c, service, body, attempt) : first;
+
+		first = TO_SEND;    /* the try in hand is used up: every later one sends anew */
+		if (sent == NOLINK)
 			return PN_ERR_TEMP;
-		msg = pn_mdp_client_head(service);
-		if (pn_mdp_send(&msg, c->link.sock, body) < 0) {
-			pn_warn("msg=\"send failed\" service=%s try=%ld error=\"%s\"",
-			    service, attempt, zmq_strerror(zmq_errno()));
+		if (sent == UNSENT) {
 			rc = 0;
 		} else {
 			hook_run(&c->meanwhile);
@@ -278,6 +304,20 @@ static pn_err call_tries(pn_client *client, const char *service, zframe_t *body,
 	return PN_ERR_TEMP;
 }
 
+/* call_tries - request/reply with Lazy Pirate retries */
+static pn_err call_tries(pn_client *c, const char *service, zframe_t *body,
+    uint8_t **reply_r, size_t *len_r)
+{
+	pn_err err;
+
+	*reply_r = NULL;
+	*len_r = 0;
+	c->answered = 0;
+	if ((err = call_check(c, service, body)) != PN_OK)
+		return err;
+	return call_await(c, service, body, call_send(c, service, body, 1), reply_r, len_r);
+}
+
 /*
  * call_frame - call_tries, the request already in its frame: what went into
  * it is let go first (pn_client_packed); the hooks are forgotten when the
@@ -311,30 +351,15 @@ pn_err pn_client_call_raw(pn_client *client, const char *service,
 	return err;
 }
 
-/* pn_client_call - pack, call, unpack; the reply's status is returned */
-pn_err pn_client_call(pn_client *client, const char *service,
-    const ProtobufCMessage *request,
-    const ProtobufCMessageDescriptor *reply_desc, pn_pool *pool,
+/* reply_unpack - the reply as reply_desc into pool; its status is returned */
+static pn_err reply_unpack(pn_client *client, const char *service, uint8_t *rep,
+    size_t rep_len, const ProtobufCMessageDescriptor *reply_desc, pn_pool *pool,
     ProtobufCMessage **reply_r)
 {
-	uint8_t *rep = NULL;
-	size_t rep_len = 0;
-	ProtobufCMessage *reply;
-	zframe_t *req;
-	pn_err err;
+	ProtobufCMessage *reply = pn_pb_unpack(reply_desc, rep, rep_len,
+	    (size_t)client->keys.max_message, pool);
 	int status;
 
-	*reply_r = NULL;
-	/* packed straight into the frame that goes out: a 10 MB request is not copied again */
-	req = zframe_new(NULL, protobuf_c_message_get_packed_size(request));
-	protobuf_c_message_pack(request, zframe_data(req));
-	err = call_frame(client, service, req, &rep, &rep_len);
-	zframe_destroy(&req);
-	if (err != PN_OK)
-		return err;
-	reply = pn_pb_unpack(reply_desc, rep, rep_len,
-	    (size_t)client->keys.max_message, pool);
-	pn_free(&rep);
 	if (!reply) {
 		pn_warn("msg=\"malformed reply\" service=%s size=%zu", service, rep_len);
 		return PN_ERR_INTERNAL;
@@ -347,6 +372,90 @@ pn_err pn_client_call(pn_client *client, const char *service,
 		return PN_ERR_INTERNAL;
 	}
 	return (pn_err)status;
+}
+
+/*
+ * pn_client_start - pack the request straight into the frame that goes
+ * out (a 10 MB request is not copied again) and send its first try
+ */
+pn_err pn_client_start(pn_client *client, const char *service,
+    const ProtobufCMessage *request)
+{
+	zframe_t *req;
+	pn_err err;
+
+	if (client->started) {
+		pn_error("msg=\"a call started while another was in flight\" service=%s", service);
+		return PN_ERR_INTERNAL;
+	}
+	client->answered = 0;
+	req = zframe_new(NULL, protobuf_c_message_get_packed_size(request));
+	protobuf_c_message_pack(request, zframe_data(req));
+	hook_run(&client->packed);
+	if ((err = call_check(client, service, req)) != PN_OK) {
+		zframe_destroy(&req);
+		client->meanwhile = (call_hook){ NULL, NULL };
+		return err;
+	}
+	client->started = req;
+	client->started_service = service;
+	client->started_try = call_send(client, service, req, 1);
+	return PN_OK;
+}
+
+/* pn_client_finish - the reply to the started call, unpacked; its status is returned */
+pn_err pn_client_finish(pn_client *client, const ProtobufCMessageDescriptor *reply_desc,
+    pn_pool *pool, ProtobufCMessage **reply_r)
+{
+	const char *service = client->started_service;
+	uint8_t *rep = NULL;
+	size_t rep_len = 0;
+	pn_err err;
+
+	*reply_r = NULL;
+	if (!client->started)
+		return PN_ERR_INTERNAL;
+	err = call_await(client, service, client->started, client->started_try, &rep, &rep_len);
+	zframe_destroy(&client->started);
+	client->meanwhile = (call_hook){ NULL, NULL };
+	if (err != PN_OK)
+		return err;
+	err = reply_unpack(client, service, rep, rep_len, reply_desc, pool, reply_r);
+	pn_free(&rep);
+	return err;
+}
+
+/* pn_client_busy - a started call is waiting for pn_client_finish */
+int pn_client_busy(const pn_client *client)
+{
+	return client && client->started;
+}
+
+/*
+ * pn_client_abandon - forget the started call: the socket goes (linger 0),
+ * so its reply can never be taken for another's
+ */
+void pn_client_abandon(pn_client *client)
+{
+	if (!client || !client->started)
+		return;
+	zframe_destroy(&client->started);
+	bus_link_close(&client->link);
+	client->meanwhile = (call_hook){ NULL, NULL };
+}
+
+/* pn_client_call - pack, call, unpack; the reply's status is returned */
+pn_err pn_client_call(pn_client *client, const char *service,
+    const ProtobufCMessage *request,
+    const ProtobufCMessageDescriptor *reply_desc, pn_pool *pool,
+    ProtobufCMessage **reply_r)
+{
+	pn_err err;
+
+	*reply_r = NULL;
+	if ((err = pn_client_start(client, service, request)) != PN_OK)
+		return err;
+	return pn_client_finish(client, reply_desc, pool, reply_r);
 }
 
 /* pn_client_answered - did the last call get a reply */

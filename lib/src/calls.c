@@ -105,15 +105,40 @@ pn_err pn_call_outcome(const pn_call_svc *svc, uint32_t op, uint32_t result, pn_
 	return err;
 }
 
+/* pn_call_start - the first half of pn_call: the request on its way */
+pn_err pn_call_start(pn_client *client, pn_pool *pool, const pn_call_svc *svc, uint32_t op,
+    const ProtobufCMessage *arg, const char **why_r)
+{
+	ProtobufCMessage *req = pn_pb_new(svc->request, pool);
+	pn_err err;
+
+	pn_pb_oneof_set(req, op, arg);
+	if ((err = pn_client_start(client, svc->name, req)) != PN_OK)
+		return pn_call_outcome(svc, op, 0, err, NULL, pool, NULL, why_r);
+	*why_r = NULL;
+	return PN_OK;
+}
+
+/* pn_call_finish - the second half: the reply, by the policy */
+pn_err pn_call_finish(pn_client *client, pn_pool *pool, const pn_call_svc *svc, uint32_t op,
+    uint32_t result, void *result_r, const char **why_r)
+{
+	ProtobufCMessage *reply = NULL;
+	pn_err err = pn_client_finish(client, svc->reply, pool, &reply);
+
+	return pn_call_outcome(svc, op, result, err, reply, pool, result_r, why_r);
+}
+
 /* pn_call - one typed request by the policy */
 pn_err pn_call(pn_client *client, pn_pool *pool, const pn_call_svc *svc, uint32_t op,
     const ProtobufCMessage *arg, uint32_t result, void *result_r, const char **why_r)
 {
-	ProtobufCMessage *req = pn_pb_new(svc->request, pool);
-	ProtobufCMessage *reply = NULL;
-	pn_err err;
+	pn_err err = pn_call_start(client, pool, svc, op, arg, why_r);
 
-	pn_pb_oneof_set(req, op, arg);
-	err = pn_client_call(client, svc->name, req, svc->reply, pool, &reply);
-	return pn_call_outcome(svc, op, result, err, reply, pool, result_r, why_r);
+	if (err != PN_OK) {
+		if (result_r)
+			memset(result_r, 0, sizeof(ProtobufCMessage *));
+		return err;
+	}
+	return pn_call_finish(client, pool, svc, op, result, result_r, why_r);
 }

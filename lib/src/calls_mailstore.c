@@ -66,6 +66,21 @@ CALL(pn_ms_claim_receipts, ClaimReceipts, CLAIM_RECEIPTS, ReceiptList, RECEIPTS)
 CALL_STATUS(pn_ms_complete_receipt, CompleteReceipt, COMPLETE_RECEIPT)
 CALL_STATUS(pn_ms_append_part, AppendPart, APPEND_PART)
 
+/* pn_ms_append_part_start - AppendPart on its way */
+pn_err pn_ms_append_part_start(pn_client *client, pn_pool *pool,
+    const Postern__V1__AppendPart *part, const char **why_r)
+{
+	return pn_call_start(client, pool, &pn_call_mailstore,
+	    POSTERN__V1__MAILSTORE_REQUEST__OP_APPEND_PART, &part->base, why_r);
+}
+
+/* pn_ms_append_part_finish - its answer */
+pn_err pn_ms_append_part_finish(pn_client *client, pn_pool *pool, const char **why_r)
+{
+	return pn_call_finish(client, pool, &pn_call_mailstore,
+	    POSTERN__V1__MAILSTORE_REQUEST__OP_APPEND_PART, 0, NULL, why_r);
+}
+
 /* pn_ms_note - AuditNote of kind for mailbox_id (event_id optional) */
 pn_err pn_ms_note(pn_client *client, pn_pool *pool, int64_t mailbox_id, const char *kind,
     const char *event_id, const char **why_r)

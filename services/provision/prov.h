@@ -80,12 +80,16 @@ typedef struct prov_recent prov_recent;
  * key pool, the recent keys. A further worker's has its own connections and
  * keyring, and uses the rest (prov_worker_init).
  */
+#define PROV_UPLOAD_ID_BYTES 16     /* AppendPart.upload */
+#define PROV_LANES 2                /* parts of a large body in flight at once */
+
 typedef struct prov_state {
 	prov_pool *pool;            /* pre-made guest keys, or NULL */
 	uint8_t key[32];            /* the server key for event records */
 	pn_redis *redis;
 	prov_keyring *keyring;      /* POSTERN_GNUPGHOME's current keyring */
 	pn_client *bus;             /* calls to keylookup and mailstore */
+	pn_client *lanes[PROV_LANES];   /* parts of a large body in flight at once */
 	char *invite_addr;          /* addr-spec of POSTERN_INVITE_FROM ("" = <>) */
 	char *return_path;          /* SMTP sender of mails to recipients; NULL = the event's sender */
 	pn_buf operator_key;        /* POSTERN_PROVISION_OPERATOR_KEY's armored key, or empty */
@@ -176,7 +180,7 @@ void prov_keyring_home(const prov_keyring *kr, unsigned long gen, char *out, siz
 
 /* ---- prov_receipt.c ---- */
 #define PROV_RECEIPTS_BATCH 20      /* receipts claimed at once */
-#define PROV_UPLOAD_ID_BYTES 16     /* AppendPart.upload */
+
 /*
  * prov_receipts_pass - the background thread's turn: claim pending
  * receipts from mailstore, encrypt each to its sender's key (or the

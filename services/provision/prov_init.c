@@ -19,6 +19,15 @@
 #include "postern/mime.h"
 #include "prov.h"
 
+/* open_lanes - the worker's clients for parts in flight (connected on first use) */
+static int open_lanes(pn_ctx *ctx, prov_state *st)
+{
+	for (int i = 0; i < PROV_LANES; i++)
+		if (!(st->lanes[i] = pn_client_new(pn_ctx_bus(ctx))))
+			return -1;
+	return 0;
+}
+
 /* prov_init - server key, Redis, GnuPG home, bus client */
 /*
  * load_operator_key - POSTERN_PROVISION_OPERATOR_KEY: the armored public
@@ -130,7 +139,7 @@ int prov_init(pn_ctx *ctx)
 	if (!(st->keyring = prov_keyring_open(prov_cfg.gnupghome, prov_cfg.keyring_max,
 	    prov_cfg.keyring_max_age)))
 		goto fail;
-	if (!(st->bus = pn_client_new(pn_ctx_bus(ctx))))
+	if (!(st->bus = pn_client_new(pn_ctx_bus(ctx))) || open_lanes(ctx, st) < 0)
 		goto fail;
 	st->pool = prov_pool_start(prov_cfg.key_pool, st->keyring);
 	st->recent = prov_recent_new(prov_cfg.recent_keys);
@@ -148,10 +157,12 @@ fail:
 	return -1;
 }
 
-/* close_own - what each worker has of its own: bus client, keyring, Redis */
+/* close_own - what each worker has of its own: bus clients, keyring, Redis */
 static void close_own(prov_state *st)
 {
 	pn_client_destroy(&st->bus);
+	for (int i = 0; i < PROV_LANES; i++)
+		pn_client_destroy(&st->lanes[i]);
 	prov_keyring_close(&st->keyring);
 	pn_redis_close(&st->redis);
 }
@@ -194,7 +205,7 @@ int prov_worker_init(pn_ctx *ctx)
 		goto fail;
 	if (!(st->keyring = prov_keyring_open_beside(first->keyring)))
 		goto fail;
-	if (!(st->bus = pn_client_new(pn_ctx_bus(ctx))))
+	if (!(st->bus = pn_client_new(pn_ctx_bus(ctx))) || open_lanes(ctx, st) < 0)
 		goto fail;
 	return 0;
 fail:

@@ -215,19 +215,35 @@ typedef struct upload {
 	prov_event *e;
 	Postern__V1__NewMessage *m;
 	Postern__V1__AppendPart part;
-	size_t sent;                /* bytes of the parts so far */
 	int refused;                /* mailstore did not take a part */
 	const char **why_r;
 } upload;
 
+/* landed - mailstore's answer to the part in flight on lane, if one is */
+static pn_err landed(upload *u, pn_client *lane)
+{
+	pn_err err;
+
+	if (!pn_client_busy(lane))
+		return PN_OK;
+	if ((err = pn_ms_append_part_finish(lane, u->e->pool, u->why_r)) != PN_OK)
+		u->refused = 1;
+	return err;
+}
+
 /*
- * send_piece - one piece of the body's ciphertext as gpg writes it: a part
- * sent now, or, when the first piece is also the last, the whole body,
- * which the message carries itself
+ * send_piece - one piece of the body's ciphertext as gpg writes it: the
+ * whole body when the first piece is also the last (the message carries
+ * it); else a part, sent on the next of the worker's lanes without
+ * waiting for its answer, which is taken when that lane comes round
+ * again, or after the last part. So PROV_LANES parts are in flight at
+ * once while gpg writes the next.
  */
 static pn_err send_piece(void *arg, const uint8_t *data, size_t len, uint32_t seq, int last)
 {
 	upload *u = arg;
+	pn_client **lanes = u->e->st->lanes;
+	pn_client *lane = lanes[seq % PROV_LANES];
 	pn_err err;
 
 	if (seq == 0 && last) {
@@ -240,22 +256,25 @@ static pn_err send_piece(void *arg, const uint8_t *data, size_t len, uint32_t se
 	}
 	if (seq == 0)
 		randombytes_buf(u->part.upload.data, u->part.upload.len);
+	if ((err = landed(u, lane)) != PN_OK)
+		return err;
 	u->part.seq = seq;
-	u->part.data.data = (uint8_t *)data;
-	u->part.data.len = len;
-	if ((err = pn_ms_append_part(u->e->st->bus, u->e->pool, &u->part, u->why_r)) != PN_OK) {
+	u->part.data = (ProtobufCBinaryData){ len, (uint8_t *)data };
+	if ((err = pn_ms_append_part_start(lane, u->e->pool, &u->part, u->why_r)) != PN_OK) {
 		u->refused = 1;
 		return err;
 	}
-	u->sent += len;
-	if (last) {
-		u->m->body_upload = u->part.upload;
-		u->m->body_parts = seq + 1;
-		u->m->body_len = (int64_t)u->sent;
-		pn_metrics_add("postern_provision_parts_sent_total",
-		    "parts of large bodies sent to mailstore ahead of their Accept",
-		    (double)(seq + 1));
-	}
+	if (!last)
+		return PN_OK;
+	for (uint32_t i = 1; i <= PROV_LANES; i++)
+		if ((err = landed(u, lanes[(seq + i) % PROV_LANES])) != PN_OK)
+			return err;
+	/* every part before the last is a whole piece */
+	u->m->body_upload = u->part.upload;
+	u->m->body_parts = seq + 1;
+	u->m->body_len = (int64_t)seq * prov_cfg.part_bytes + (int64_t)len;
+	pn_metrics_add("postern_provision_parts_sent_total",
+	    "parts of large bodies sent to mailstore ahead of their Accept", (double)(seq + 1));
 	return PN_OK;
 }
 
@@ -264,8 +283,8 @@ static pn_err send_piece(void *arg, const uint8_t *data, size_t len, uint32_t se
  * mail larger than a part is not encrypted whole: its ciphertext goes to
  * mailstore part by part (AppendPart, under a new upload id) while gpg is
  * still writing it, and the message names the upload instead of carrying
- * the body. So mailstore's work on a part overlaps gpg's on the next, and
- * provision holds a piece of the ciphertext at a time, not all of it. A
+ * the body. So mailstore's work on parts overlaps gpg's on the next, and
+ * provision holds a few pieces of the ciphertext, not all of it. A
  * ciphertext of at most a part and an eighth still goes whole in the
  * message: a second round trip for the rest costs more. *refused_r says
  * whether an error is mailstore's answer to a part (*why_r its reason)
@@ -289,6 +308,8 @@ pn_err prov_encrypt_upload(prov_event *e, const ProtobufCBinaryData *pub,
 	u.part.upload.len = PROV_UPLOAD_ID_BYTES;
 	err = pn_gpg_encrypt_pieces(e->gpg, pub->data, pub->len, e->ev->mime.data,
 	    e->ev->mime.len, &out);
+	for (int i = 0; i < PROV_LANES; i++)
+		pn_client_abandon(e->st->lanes[i]);     /* parts of a failed upload */
 	if (err != PN_OK) {
 		*refused_r = u.refused;
 		return err;

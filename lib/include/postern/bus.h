@@ -60,6 +60,27 @@ pn_err pn_client_call(pn_client *client, const char *service,
     ProtobufCMessage **reply_r);
 
 /*
+ * pn_client_start, pn_client_finish - pn_client_call in two halves, so
+ * that requests on several clients are in flight at once: start packs
+ * the request and sends its first try (the packed hook runs here; what
+ * went into the request may be reused once it returns), finish awaits the
+ * reply with the same Lazy Pirate retries and unpacks it. One started
+ * call per client at a time; service must outlive it. A start that
+ * fails (PN_ERR_PARAMS, PN_ERR_TOOLARGE) leaves nothing to finish.
+ */
+pn_err pn_client_start(pn_client *client, const char *service,
+    const ProtobufCMessage *request);
+pn_err pn_client_finish(pn_client *client, const ProtobufCMessageDescriptor *reply_desc,
+    pn_pool *pool, ProtobufCMessage **reply_r);
+/* pn_client_busy - whether a started call waits for pn_client_finish */
+int pn_client_busy(const pn_client *client);
+/*
+ * pn_client_abandon - drop the started call without its reply: the socket
+ * is closed (linger 0), so the reply can never be taken for another's
+ */
+void pn_client_abandon(pn_client *client);
+
+/*
  * pn_client_answered - whether the last call on client got a reply (any
  * status, even a malformed one): 0 after a PN_ERR_TEMP of the Lazy Pirate
  * giving up, so a caller can tell "unreachable" from "answered TEMP".

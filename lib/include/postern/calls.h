@@ -71,6 +71,16 @@ pn_err pn_call(pn_client *client, pn_pool *pool, const pn_call_svc *svc, uint32_
     const ProtobufCMessage *arg, uint32_t result, void *result_r, const char **why_r);
 
 /*
+ * pn_call_start, pn_call_finish - pn_call in two halves, for requests in
+ * flight on several clients at once (pn_client_start). A start that
+ * fails has its outcome in the return and *why_r, and nothing to finish.
+ */
+pn_err pn_call_start(pn_client *client, pn_pool *pool, const pn_call_svc *svc, uint32_t op,
+    const ProtobufCMessage *arg, const char **why_r);
+pn_err pn_call_finish(pn_client *client, pn_pool *pool, const pn_call_svc *svc, uint32_t op,
+    uint32_t result, void *result_r, const char **why_r);
+
+/*
  * pn_call_outcome - the policy without the bus: what pn_call returns for
  * status err of pn_client_call and its reply (NULL if none came).
  */
@@ -206,6 +216,13 @@ pn_err pn_ms_complete_receipt(pn_client *client, pn_pool *pool,
 /* pn_ms_append_part - one part of a large body, ahead of its message (provision) */
 pn_err pn_ms_append_part(pn_client *client, pn_pool *pool,
     const Postern__V1__AppendPart *part, const char **why_r);
+/*
+ * pn_ms_append_part_start, pn_ms_append_part_finish - the same in two
+ * halves, so that several parts, each on its own client, are in flight
+ */
+pn_err pn_ms_append_part_start(pn_client *client, pn_pool *pool,
+    const Postern__V1__AppendPart *part, const char **why_r);
+pn_err pn_ms_append_part_finish(pn_client *client, pn_pool *pool, const char **why_r);
 
 /* ---- keylookup ---- */
 
