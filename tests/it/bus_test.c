@@ -362,6 +362,118 @@ static void test_two_workers_share(void **state)
 	stop_workers(&b, w1, w2);
 }
 
+/* ping_req - a Ping request in pool */
+static ProtobufCMessage *ping_req(pn_pool *pool)
+{
+	Postern__V1__KeylookupRequest *req = pn_pool_alloc(pool, sizeof(*req));
+	Postern__V1__Ping *p = pn_pool_alloc(pool, sizeof(*p));
+
+	postern__v1__keylookup_request__init(req);
+	postern__v1__ping__init(p);
+	req->op_case = POSTERN__V1__KEYLOOKUP_REQUEST__OP_PING;
+	req->ping = p;
+	return &req->base;
+}
+
+/* pong_pid - the answering worker's pid from a finished ping (0 if none) */
+static long pong_pid(pn_client *c, pn_pool *pool, pn_err *err_r)
+{
+	ProtobufCMessage *out = NULL;
+	Postern__V1__KeylookupReply *rep;
+
+	*err_r = pn_client_finish(c, &postern__v1__keylookup_reply__descriptor, pool, &out);
+	if (*err_r != PN_OK)
+		return 0;
+	rep = (Postern__V1__KeylookupReply *)out;
+	assert_int_equal(rep->result_case, POSTERN__V1__KEYLOOKUP_REPLY__RESULT_PONG);
+	return strtol(strrchr(rep->pong->instance, ':') + 1, NULL, 10);
+}
+
+/*
+ * a call in two halves: two clients in flight at once, each finished
+ * with its own answer in either order; one call per client; an abandoned
+ * call's reply never reaches the next call; the Lazy Pirate retries run
+ * in the second half
+ */
+static void test_call_in_halves(void **state)
+{
+	th_broker b = { 0 };
+	pid_t w1, w2, w3;
+	pn_client *c1, *c2, *quick;
+	pn_pool *pool = pn_pool_new();
+	ProtobufCMessage *out = NULL;
+	pn_err err;
+	long p1, p2;
+	int ran = 0;
+
+	(void)state;
+	two_workers(&b, &w1, &w2);
+	c1 = th_client(b.endpoint, NULL, 2000, 3);
+	c2 = th_client(b.endpoint, NULL, 2000, 3);
+	assert_false(pn_client_busy(c1));
+	assert_int_equal(pn_client_start(c1, "keylookup", ping_req(pool)), PN_OK);
+	assert_int_equal(pn_client_start(c2, "keylookup", ping_req(pool)), PN_OK);
+	assert_true(pn_client_busy(c1));
+	assert_true(pn_client_busy(c2));
+	/* a second call on a busy client is refused; the first goes on */
+	assert_int_equal(pn_client_start(c1, "keylookup", ping_req(pool)), PN_ERR_INTERNAL);
+	p2 = pong_pid(c2, pool, &err);
+	assert_int_equal(err, PN_OK);
+	p1 = pong_pid(c1, pool, &err);
+	assert_int_equal(err, PN_OK);
+	assert_true(p1 == w1 || p1 == w2);
+	assert_true(p2 == w1 || p2 == w2);
+	assert_false(pn_client_busy(c1));
+	assert_true(pn_client_answered(c1));
+	/* nothing to finish */
+	assert_int_equal(pn_client_finish(c1, &postern__v1__keylookup_reply__descriptor, pool,
+	    &out), PN_ERR_INTERNAL);
+	assert_null(out);
+	/* a request that cannot go leaves nothing started */
+	assert_int_equal(pn_client_start(c1, "no such service!", ping_req(pool)), PN_ERR_PARAMS);
+	assert_false(pn_client_busy(c1));
+	/* the meanwhile work of a call in halves runs in its second half */
+	pn_client_meanwhile(c1, count_meanwhile, &ran);
+	assert_int_equal(pn_client_start(c1, "keylookup", ping_req(pool)), PN_OK);
+	assert_int_equal(ran, 0);
+	assert_true(pong_pid(c1, pool, &err) > 0);
+	assert_int_equal(err, PN_OK);
+	assert_int_equal(ran, 1);
+
+	/* abandoned: the next call on the client gets its own answer */
+	for (int i = 0; i < 5; i++) {
+		assert_int_equal(pn_client_start(c1, "keylookup", ping_req(pool)), PN_OK);
+		pn_client_abandon(c1);
+		assert_false(pn_client_busy(c1));
+		assert_true(pong_pid(c1, pool, &err) == 0 && err == PN_ERR_INTERNAL);
+		assert_int_equal(pn_client_start(c1, "keylookup", ping_req(pool)), PN_OK);
+		assert_true(pong_pid(c1, pool, &err) > 0);
+		assert_int_equal(err, PN_OK);
+	}
+
+	/* no worker: the retries run out in the second half; one back, it answers */
+	th_stop(w1, 10000);
+	th_stop(w2, 10000);
+	assert_int_equal(wait_metric(b.health, WORKERS_KL, 0, 5000), 0);
+	quick = th_client(b.endpoint, NULL, 300, 2);
+	assert_int_equal(pn_client_start(quick, "keylookup", ping_req(pool)), PN_OK);
+	pong_pid(quick, pool, &err);
+	assert_int_equal(err, PN_ERR_TEMP);
+	assert_false(pn_client_answered(quick));
+	assert_false(pn_client_busy(quick));
+	w3 = start_kl(&b);
+	assert_int_equal(wait_metric(b.health, WORKERS_KL, 1, 3000), 0);
+	assert_int_equal(pn_client_start(quick, "keylookup", ping_req(pool)), PN_OK);
+	assert_int_equal(pong_pid(quick, pool, &err), (long)w3);
+	assert_int_equal(err, PN_OK);
+
+	pn_client_destroy(&quick);
+	pn_client_destroy(&c1);
+	pn_client_destroy(&c2);
+	pn_pool_destroy(&pool);
+	stop_workers(&b, 0, w3);
+}
+
 /* a SIGKILLed worker stops getting requests; retries reach the other */
 static void test_killed_worker(void **state)
 {
@@ -648,6 +760,7 @@ int main(void)
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_request_reply),
 		cmocka_unit_test(test_two_workers_share),
+		cmocka_unit_test(test_call_in_halves),
 		cmocka_unit_test(test_killed_worker),
 		cmocka_unit_test(test_stuck_worker),
 		cmocka_unit_test(test_broker_restart),
