@@ -425,6 +425,14 @@ pn_err pn_client_finish(pn_client *client, const ProtobufCMessageDescriptor *rep
 	return err;
 }
 
+/* pn_client_connect - open the link now rather than at the first call */
+int pn_client_connect(pn_client *client)
+{
+	if (client->link.sock)
+		return 0;
+	return bus_link_open(&client->link, &client->keys, client->current);
+}
+
 /* pn_client_busy - a started call is waiting for pn_client_finish */
 int pn_client_busy(const pn_client *client)
 {

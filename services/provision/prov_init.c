@@ -19,11 +19,17 @@
 #include "postern/mime.h"
 #include "prov.h"
 
-/* open_lanes - the worker's clients for parts in flight (connected on first use) */
+/*
+ * open_lanes - the worker's clients for parts in flight, connected now:
+ * connected at the first large mail, their sockets' state (here and in
+ * the broker) would be made among that mail's 10 MB buffers and split the
+ * heap's room for the next one (docs/performance.md)
+ */
 static int open_lanes(pn_ctx *ctx, prov_state *st)
 {
 	for (int i = 0; i < PROV_LANES; i++)
-		if (!(st->lanes[i] = pn_client_new(pn_ctx_bus(ctx))))
+		if (!(st->lanes[i] = pn_client_new(pn_ctx_bus(ctx))) ||
+		    pn_client_connect(st->lanes[i]) < 0)
 			return -1;
 	return 0;
 }

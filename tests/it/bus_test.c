@@ -390,7 +390,8 @@ static long pong_pid(pn_client *c, pn_pool *pool, pn_err *err_r)
 }
 
 /*
- * a call in two halves: two clients in flight at once, each finished
+ * a call in two halves: two clients in flight at once (one connected
+ * ahead with pn_client_connect), each finished
  * with its own answer in either order; one call per client; an abandoned
  * call's reply never reaches the next call; the Lazy Pirate retries run
  * in the second half
@@ -411,6 +412,9 @@ static void test_call_in_halves(void **state)
 	c1 = th_client(b.endpoint, NULL, 2000, 3);
 	c2 = th_client(b.endpoint, NULL, 2000, 3);
 	assert_false(pn_client_busy(c1));
+	/* connected ahead (twice is once), then used as any client */
+	assert_int_equal(pn_client_connect(c2), 0);
+	assert_int_equal(pn_client_connect(c2), 0);
 	assert_int_equal(pn_client_start(c1, "keylookup", ping_req(pool)), PN_OK);
 	assert_int_equal(pn_client_start(c2, "keylookup", ping_req(pool)), PN_OK);
 	assert_true(pn_client_busy(c1));

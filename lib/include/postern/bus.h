@@ -72,6 +72,13 @@ pn_err pn_client_start(pn_client *client, const char *service,
     const ProtobufCMessage *request);
 pn_err pn_client_finish(pn_client *client, const ProtobufCMessageDescriptor *reply_desc,
     pn_pool *pool, ProtobufCMessage **reply_r);
+/*
+ * pn_client_connect - open the client's link now instead of at its first
+ * call (the handshake then runs in the background): for a client whose
+ * first call would otherwise come in the middle of large work. -1 if the
+ * socket cannot be made; a broker not there yet is no error.
+ */
+int pn_client_connect(pn_client *client);
 /* pn_client_busy - whether a started call waits for pn_client_finish */
 int pn_client_busy(const pn_client *client);
 /*
