@@ -208,7 +208,7 @@ done:
 
 /* ---- the ciphertext in pieces ---- */
 
-/* pieces_valid - a piece size and a last piece's bound the cutter can keep */
+/* gpg_pieces_valid - a piece size and a last piece's bound the cutter can keep */
 int gpg_pieces_valid(const pn_gpg_pieces *out)
 {
 	return out && out->each && out->piece > 0 && out->last_max >= out->piece &&
@@ -247,6 +247,7 @@ typedef struct cutter {
 	size_t total;
 	uint32_t seq;
 	int handed;                 /* each has been called */
+	int stopped;                /* each said stop: its status is the answer */
 } cutter;
 
 /* cut - hand on a full piece when the buffer is full */
@@ -257,8 +258,10 @@ static pn_err cut(cutter *c)
 	if (c->len < c->cap)
 		return PN_OK;
 	c->handed = 1;
-	if ((rc = c->out->each(c->out->arg, c->buf, c->out->piece, c->seq++, 0)) != PN_OK)
+	if ((rc = c->out->each(c->out->arg, c->buf, c->out->piece, c->seq++, 0)) != PN_OK) {
+		c->stopped = 1;
 		return rc;
+	}
 	c->len -= c->out->piece;
 	memmove(c->buf, c->buf + c->out->piece, c->len);
 	return PN_OK;
@@ -441,7 +444,8 @@ pn_err gpg_server_encrypt_pieces(pn_gpg *gpg, const char *fpr, const void *plain
 	if (c.len == 0 && c.seq == 0)
 		goto done;                  /* nothing out of a whole command: not to be trusted */
 	c.handed = 1;
-	rc = out->each(out->arg, c.buf, c.len, c.seq, 1);
+	if ((rc = out->each(out->arg, c.buf, c.len, c.seq, 1)) != PN_OK)
+		c.stopped = 1;
 done:
 	if (err && !abandon)
 		pn_debug("msg=\"gpg --server refused; using the GPGME path\" error=\"%s\"",
@@ -457,7 +461,8 @@ done:
 	close_fd(&res[1]);
 	free(c.buf);
 	*handed_r = c.handed;
-	if (c.handed && rc == PN_ERR_TEMP)
-		pn_warn("msg=\"gpg --server failed in the middle of an encryption\"");
+	if (c.handed && !c.stopped && rc != PN_OK)
+		pn_warn("msg=\"gpg --server failed in the middle of an encryption\" status=%s",
+		    pn_err_str(rc));
 	return rc;
 }
