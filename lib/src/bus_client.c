@@ -304,32 +304,46 @@ static pn_err call_await(pn_client *c, const char *service, zframe_t *body, int 
 	return PN_ERR_TEMP;
 }
 
-/* call_tries - request/reply with Lazy Pirate retries */
-static pn_err call_tries(pn_client *c, const char *service, zframe_t *body,
-    uint8_t **reply_r, size_t *len_r)
+/*
+ * start_frame - a call's first try, the request in its frame (taken): what
+ * went into it is let go first (pn_client_packed); a request that cannot
+ * go at all is refused here and forgets the hooks
+ */
+static pn_err start_frame(pn_client *client, const char *service, zframe_t *req)
+{
+	pn_err err;
+
+	if (client->started) {
+		pn_error("msg=\"a call started while another was in flight\" service=%s",
+		    service ? service : "?");
+		zframe_destroy(&req);
+		return PN_ERR_INTERNAL;
+	}
+	client->answered = 0;
+	hook_run(&client->packed);
+	if ((err = call_check(client, service, req)) != PN_OK) {
+		zframe_destroy(&req);
+		client->meanwhile = (call_hook){ NULL, NULL };
+		return err;
+	}
+	client->started = req;
+	client->started_service = service;
+	client->started_try = call_send(client, service, req, 1);
+	return PN_OK;
+}
+
+/* finish_raw - the started call's reply as bytes (pn_malloc'd); the hooks are forgotten */
+static pn_err finish_raw(pn_client *client, uint8_t **reply_r, size_t *len_r)
 {
 	pn_err err;
 
 	*reply_r = NULL;
 	*len_r = 0;
-	c->answered = 0;
-	if ((err = call_check(c, service, body)) != PN_OK)
-		return err;
-	return call_await(c, service, body, call_send(c, service, body, 1), reply_r, len_r);
-}
-
-/*
- * call_frame - call_tries, the request already in its frame: what went into
- * it is let go first (pn_client_packed); the hooks are forgotten when the
- * call ends
- */
-static pn_err call_frame(pn_client *client, const char *service, zframe_t *body,
-    uint8_t **reply_r, size_t *len_r)
-{
-	pn_err err;
-
-	hook_run(&client->packed);
-	err = call_tries(client, service, body, reply_r, len_r);
+	if (!client->started)
+		return PN_ERR_INTERNAL;
+	err = call_await(client, client->started_service, client->started, client->started_try,
+	    reply_r, len_r);
+	zframe_destroy(&client->started);
 	client->meanwhile = (call_hook){ NULL, NULL };
 	return err;
 }
@@ -338,17 +352,15 @@ static pn_err call_frame(pn_client *client, const char *service, zframe_t *body,
 pn_err pn_client_call_raw(pn_client *client, const char *service,
     const void *body, size_t len, uint8_t **reply_r, size_t *len_r)
 {
-	zframe_t *f;
 	pn_err err;
 
 	*reply_r = NULL;
 	*len_r = 0;
 	if (!body && len)
 		return PN_ERR_PARAMS;
-	f = zframe_new(body, len);
-	err = call_frame(client, service, f, reply_r, len_r);
-	zframe_destroy(&f);
-	return err;
+	if ((err = start_frame(client, service, zframe_new(body, len))) != PN_OK)
+		return err;
+	return finish_raw(client, reply_r, len_r);
 }
 
 /* reply_unpack - the reply as reply_desc into pool; its status is returned */
@@ -381,26 +393,10 @@ static pn_err reply_unpack(pn_client *client, const char *service, uint8_t *rep,
 pn_err pn_client_start(pn_client *client, const char *service,
     const ProtobufCMessage *request)
 {
-	zframe_t *req;
-	pn_err err;
+	zframe_t *req = zframe_new(NULL, protobuf_c_message_get_packed_size(request));
 
-	if (client->started) {
-		pn_error("msg=\"a call started while another was in flight\" service=%s", service);
-		return PN_ERR_INTERNAL;
-	}
-	client->answered = 0;
-	req = zframe_new(NULL, protobuf_c_message_get_packed_size(request));
 	protobuf_c_message_pack(request, zframe_data(req));
-	hook_run(&client->packed);
-	if ((err = call_check(client, service, req)) != PN_OK) {
-		zframe_destroy(&req);
-		client->meanwhile = (call_hook){ NULL, NULL };
-		return err;
-	}
-	client->started = req;
-	client->started_service = service;
-	client->started_try = call_send(client, service, req, 1);
-	return PN_OK;
+	return start_frame(client, service, req);
 }
 
 /* pn_client_finish - the reply to the started call, unpacked; its status is returned */
@@ -408,17 +404,12 @@ pn_err pn_client_finish(pn_client *client, const ProtobufCMessageDescriptor *rep
     pn_pool *pool, ProtobufCMessage **reply_r)
 {
 	const char *service = client->started_service;
-	uint8_t *rep = NULL;
-	size_t rep_len = 0;
+	uint8_t *rep;
+	size_t rep_len;
 	pn_err err;
 
 	*reply_r = NULL;
-	if (!client->started)
-		return PN_ERR_INTERNAL;
-	err = call_await(client, service, client->started, client->started_try, &rep, &rep_len);
-	zframe_destroy(&client->started);
-	client->meanwhile = (call_hook){ NULL, NULL };
-	if (err != PN_OK)
+	if ((err = finish_raw(client, &rep, &rep_len)) != PN_OK)
 		return err;
 	err = reply_unpack(client, service, rep, rep_len, reply_desc, pool, reply_r);
 	pn_free(&rep);

@@ -127,6 +127,22 @@ static int write_all(int fd, const void *buf, size_t len)
 	return 0;
 }
 
+/* srv_hand - tell the server the recipient, and hand it the input and output descriptors */
+static gpg_error_t srv_hand(assuan_context_t srv, const char *fpr, int in, int out)
+{
+	char cmd[PN_GPG_FPR_MAX + 16];
+	gpg_error_t err;
+
+	snprintf(cmd, sizeof(cmd), "RECIPIENT %s", fpr);
+	if ((err = assuan_transact(srv, cmd, NULL, NULL, NULL, NULL, NULL, NULL)) != 0 ||
+	    (err = assuan_sendfd(srv, in)) != 0 ||
+	    (err = assuan_transact(srv, "INPUT FD", NULL, NULL, NULL, NULL, NULL, NULL)) != 0 ||
+	    (err = assuan_sendfd(srv, out)) != 0 ||
+	    (err = assuan_transact(srv, "OUTPUT FD", NULL, NULL, NULL, NULL, NULL, NULL)) != 0)
+		return err;
+	return 0;
+}
+
 /*
  * gpg_server_encrypt - encrypt plain to the keyring key fpr through the server:
  * PN_OK with *s filled, PN_ERR_TOOLARGE, or PN_ERR_TEMP meaning "use the
@@ -135,7 +151,6 @@ static int write_all(int fd, const void *buf, size_t len)
 pn_err gpg_server_encrypt(pn_gpg *gpg, int armored, const char *fpr, const void *plain,
     size_t plain_len, sink *s)
 {
-	char cmd[PN_GPG_FPR_MAX + 16];
 	int in = -1, out = -1, reset = 0;
 	gpg_error_t err = 0;
 	struct stat st;
@@ -151,13 +166,8 @@ pn_err gpg_server_encrypt(pn_gpg *gpg, int armored, const char *fpr, const void 
 		goto done;
 	if (write_all(in, plain, plain_len) < 0 || lseek(in, 0, SEEK_SET) != 0)
 		goto done;
-	snprintf(cmd, sizeof(cmd), "RECIPIENT %s", fpr);
 	reset = 1;
-	if ((err = assuan_transact(srv, cmd, NULL, NULL, NULL, NULL, NULL, NULL)) != 0 ||
-	    (err = assuan_sendfd(srv, in)) != 0 ||
-	    (err = assuan_transact(srv, "INPUT FD", NULL, NULL, NULL, NULL, NULL, NULL)) != 0 ||
-	    (err = assuan_sendfd(srv, out)) != 0 ||
-	    (err = assuan_transact(srv, "OUTPUT FD", NULL, NULL, NULL, NULL, NULL, NULL)) != 0 ||
+	if ((err = srv_hand(srv, fpr, in, out)) != 0 ||
 	    (err = assuan_transact(srv, "ENCRYPT", NULL, NULL, NULL, NULL, NULL, NULL)) != 0)
 		goto done;
 	reset = 0;
@@ -382,7 +392,6 @@ static pn_err pump(const uint8_t *plain, size_t plain_len, int *in, int *out, cu
 pn_err gpg_server_encrypt_pieces(pn_gpg *gpg, const char *fpr, const void *plain,
     size_t plain_len, const pn_gpg_pieces *out, int *handed_r)
 {
-	char cmd[PN_GPG_FPR_MAX + 16];
 	int in[2] = { -1, -1 }, res[2] = { -1, -1 }, reset = 0, abandon = 0;
 	cutter c = { .out = out, .cap = out->last_max + 1 };
 	sigset_t pipe_sig, old, before;
@@ -399,13 +408,8 @@ pn_err gpg_server_encrypt_pieces(pn_gpg *gpg, const char *fpr, const void *plain
 		goto done;
 	widen(in[1]);
 	widen(res[0]);
-	snprintf(cmd, sizeof(cmd), "RECIPIENT %s", fpr);
 	reset = 1;
-	if ((err = assuan_transact(srv, cmd, NULL, NULL, NULL, NULL, NULL, NULL)) != 0 ||
-	    (err = assuan_sendfd(srv, in[0])) != 0 ||
-	    (err = assuan_transact(srv, "INPUT FD", NULL, NULL, NULL, NULL, NULL, NULL)) != 0 ||
-	    (err = assuan_sendfd(srv, res[1])) != 0 ||
-	    (err = assuan_transact(srv, "OUTPUT FD", NULL, NULL, NULL, NULL, NULL, NULL)) != 0)
+	if ((err = srv_hand(srv, fpr, in[0], res[1])) != 0)
 		goto done;
 	/* gpg holds its ends now: ours go, so that its closing them is seen */
 	close_fd(&in[0]);

@@ -74,15 +74,15 @@ typedef struct prov_pool prov_pool;
 typedef struct prov_keyring prov_keyring;
 typedef struct prov_recent prov_recent;
 
+#define PROV_UPLOAD_ID_BYTES 16     /* AppendPart.upload */
+#define PROV_LANES 2                /* parts of a large body in flight at once */
+
 /*
  * ---- state: one per worker thread (POSTERN_WORKERS). The first worker's
  * owns what all share: the server key, the settings derived at start, the
  * key pool, the recent keys. A further worker's has its own connections and
  * keyring, and uses the rest (prov_worker_init).
  */
-#define PROV_UPLOAD_ID_BYTES 16     /* AppendPart.upload */
-#define PROV_LANES 2                /* parts of a large body in flight at once */
-
 typedef struct prov_state {
 	prov_pool *pool;            /* pre-made guest keys, or NULL */
 	uint8_t key[32];            /* the server key for event records */
@@ -180,7 +180,6 @@ void prov_keyring_home(const prov_keyring *kr, unsigned long gen, char *out, siz
 
 /* ---- prov_receipt.c ---- */
 #define PROV_RECEIPTS_BATCH 20      /* receipts claimed at once */
-
 /*
  * prov_receipts_pass - the background thread's turn: claim pending
  * receipts from mailstore, encrypt each to its sender's key (or the
@@ -447,6 +446,8 @@ pn_err prov_encrypt_message(prov_event *e, const ProtobufCBinaryData *pub,
  */
 pn_err prov_encrypt_upload(prov_event *e, const ProtobufCBinaryData *pub,
     Postern__V1__NewMessage *m, int *refused_r, const char **why_r);
+/* prov_in_parts - whether the event's mail goes in parts, as gpg writes it (not early) */
+int prov_in_parts(const prov_event *e);
 /*
  * prov_reissue - mailbox id (never activated, or locked) re-issued for
  * this event: new link and PIN (the event's record), the key re-protected,

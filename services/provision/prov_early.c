@@ -45,8 +45,7 @@ void prov_early_plan(prov_event *e, char *const *addrs, size_t n)
 	e->early = NULL;
 	e->n_early = 0;
 	/* nor for one that goes in parts: those go as gpg writes them, after the lookup */
-	if (!e->st->recent || n == 0 || e->ev->mime.len > PROV_EARLY_MAX_BYTES ||
-	    e->ev->mime.len > (size_t)prov_cfg.part_bytes)
+	if (!e->st->recent || n == 0 || e->ev->mime.len > PROV_EARLY_MAX_BYTES || prov_in_parts(e))
 		return;
 	e->early = pn_pool_alloc(e->pool, n * sizeof(*e->early));
 	for (size_t i = 0; i < n; i++) {

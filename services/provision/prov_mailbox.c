@@ -278,6 +278,12 @@ static pn_err send_piece(void *arg, const uint8_t *data, size_t len, uint32_t se
 	return PN_OK;
 }
 
+/* prov_in_parts - does the event's mail go to mailstore in parts (prov_encrypt_upload)? */
+int prov_in_parts(const prov_event *e)
+{
+	return e->ev->mime.len > (size_t)prov_cfg.part_bytes;
+}
+
 /*
  * prov_encrypt_upload - prov_encrypt_message for a message sent next. A
  * mail larger than a part is not encrypted whole: its ciphertext goes to
@@ -300,7 +306,7 @@ pn_err prov_encrypt_upload(prov_event *e, const ProtobufCBinaryData *pub,
 	pn_err err;
 
 	*refused_r = 0;
-	if (e->ev->mime.len <= size)
+	if (!prov_in_parts(e))
 		return prov_encrypt_message(e, pub, m);
 	message_init(e, m);
 	postern__v1__append_part__init(&u.part);
