@@ -29,6 +29,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
+#include <time.h>
 #include <unistd.h>
 
 #include <assuan.h>
@@ -38,6 +39,7 @@
 #include "postern/gpg.h"
 #include "postern/log.h"
 #include "postern/mem.h"
+#include "postern/openpgp.h"
 #include "gpg_int.h"
 
 /* tries at a key gpg-agent cannot export (pn_gpg_keygen) */
@@ -386,6 +388,35 @@ pn_err pn_gpg_keygen(pn_gpg *gpg, const char *uid, const char *passphrase,
 			    "round=%d", round);
 	}
 	return rc;
+}
+
+/* pn_gpg_keygen_here - pn_gpg_keygen's kind of key, made in this process and armored as gpg exports it */
+pn_err pn_gpg_keygen_here(const char *uid, const char *passphrase, char **fpr_r,
+    pn_buf *pub_r, pn_buf *sec_r)
+{
+	pn_openpgp_newkey k;
+	char *pub, *sec;
+	size_t publen = 0, seclen = 0;
+
+	*fpr_r = NULL;
+	*pub_r = *sec_r = (pn_buf){ NULL, 0 };
+	if (pn_openpgp_keygen(uid, passphrase, (uint32_t)time(NULL), &k) < 0)
+		return PN_ERR_PARAMS;
+	pub = pn_openpgp_armor(k.pub, k.publen, "PUBLIC KEY BLOCK", &publen);
+	sec = pn_openpgp_armor(k.sec, k.seclen, "PRIVATE KEY BLOCK", &seclen);
+	if (!pub || !sec) {                 /* only over PN_OPENPGP_MAX_ARMOR: never */
+		free(pub);
+		if (sec)
+			sodium_memzero(sec, seclen);
+		free(sec);
+		pn_openpgp_newkey_free(&k);
+		return PN_ERR_INTERNAL;
+	}
+	*fpr_r = pn_strdup(k.fpr);
+	*pub_r = (pn_buf){ (uint8_t *)pub, publen };
+	*sec_r = (pn_buf){ (uint8_t *)sec, seclen };
+	pn_openpgp_newkey_free(&k);
+	return PN_OK;
 }
 
 /* pn_gpg_import_public_all - n public keys in one run */

@@ -24,6 +24,7 @@
 
 #include "postern/mem.h"
 #include "postern/openpgp.h"
+#include "openpgp_int.h"
 
 /* pn_openpgp_packet_read - the packet at p (n bytes left); -1 if malformed or of a length a key export never has */
 int pn_openpgp_packet_read(const uint8_t *p, size_t n, pn_openpgp_packet *k)
@@ -147,11 +148,8 @@ int pn_openpgp_fingerprint(const pn_openpgp_key *pub, char out[41])
 	return 0;
 }
 
-/* S2K and cipher numbers (RFC 4880, 9.2, 9.4, 3.7.1) */
-enum { S2K_SIMPLE = 0, S2K_SALTED = 1, S2K_ITERATED = 3 };
-
-/* s2k_md - the hash of an S2K specifier, or NULL for one not used here */
-static const EVP_MD *s2k_md(int algo)
+/* openpgp_s2k_md - the hash of an S2K specifier, or NULL for one not used here */
+const EVP_MD *openpgp_s2k_md(int algo)
 {
 	switch (algo) {
 	case 2: return EVP_sha1();
@@ -175,16 +173,16 @@ static const EVP_CIPHER *aes_cfb(int algo)
 }
 
 /*
- * s2k_derive - the key of keylen bytes that pass gives under an S2K
- * specifier (RFC 4880, 3.7.1): the hash of the salt and the passphrase,
- * repeated to count octets when iterated; each further hash context is
- * preloaded with one more zero octet. 0, or -1.
+ * openpgp_s2k_derive - the key of keylen bytes that pass gives under an
+ * S2K specifier (RFC 4880, 3.7.1): the hash of the salt and the
+ * passphrase, repeated to count octets when iterated; each further hash
+ * context is preloaded with one more zero octet. 0, or -1.
  */
-static int s2k_derive(const EVP_MD *md, int type, const uint8_t *salt, size_t count,
+int openpgp_s2k_derive(const EVP_MD *md, int type, const uint8_t *salt, size_t count,
     const char *pass, uint8_t *key, size_t keylen)
 {
 	EVP_MD_CTX *c = EVP_MD_CTX_new();
-	size_t plen = strlen(pass), slen = type == S2K_SIMPLE ? 0 : 8, ulen = slen + plen, done = 0;
+	size_t plen = strlen(pass), slen = type == PN_S2K_SIMPLE ? 0 : 8, ulen = slen + plen, done = 0;
 	uint8_t digest[EVP_MAX_MD_SIZE], *unit = pn_malloc(ulen + 1);
 	unsigned int dlen;
 	int ok = c != NULL;
@@ -192,7 +190,7 @@ static int s2k_derive(const EVP_MD *md, int type, const uint8_t *salt, size_t co
 	memcpy(unit, salt, slen);              /* what is hashed: salt, passphrase, again */
 	memcpy(unit + slen, pass, plen);
 	for (size_t ctx = 0; ok && done < keylen; ctx++) {
-		size_t left = type == S2K_ITERATED && count > ulen ? count : ulen, k;
+		size_t left = type == PN_S2K_ITERATED && count > ulen ? count : ulen, k;
 
 		ok = EVP_DigestInit_ex(c, md, NULL) == 1;
 		for (size_t z = 0; ok && z < ctx; z++)
@@ -231,16 +229,16 @@ static int opens(const uint8_t *s, size_t n, const char *pass)
 	if (n < 3 || (s[0] != 254 && s[0] != 255) || !(cipher = aes_cfb(s[1])))
 		return 0;
 	type = s[2];
-	if ((type != S2K_SIMPLE && type != S2K_SALTED && type != S2K_ITERATED) ||
-	    o >= n || !(md = s2k_md(s[o++])))
+	if ((type != PN_S2K_SIMPLE && type != PN_S2K_SALTED && type != PN_S2K_ITERATED) ||
+	    o >= n || !(md = openpgp_s2k_md(s[o++])))
 		return 0;
-	if (type != S2K_SIMPLE) {
+	if (type != PN_S2K_SIMPLE) {
 		if (n - o < 8)
 			return 0;
 		memcpy(salt, s + o, 8);
 		o += 8;
 	}
-	if (type == S2K_ITERATED) {
+	if (type == PN_S2K_ITERATED) {
 		if (o >= n)
 			return 0;
 		count = (size_t)(16 + (s[o] & 15)) << ((s[o] >> 4) + 6);
@@ -251,7 +249,7 @@ static int opens(const uint8_t *s, size_t n, const char *pass)
 		return 0;
 	len = n - o - 16;
 	plain = pn_malloc(len);
-	if (s2k_derive(md, type, salt, count, pass, key, keylen) == 0 &&
+	if (openpgp_s2k_derive(md, type, salt, count, pass, key, keylen) == 0 &&
 	    (c = EVP_CIPHER_CTX_new()) &&
 	    EVP_DecryptInit_ex(c, cipher, NULL, key, s + o) == 1 &&
 	    EVP_DecryptUpdate(c, plain, &out, s + o + 16, (int)len) == 1 && (size_t)out == len) {

@@ -246,15 +246,19 @@ typedef struct prov_pooled {
 } prov_pooled;
 
 /*
- * prov_pool_keygen - what makes a batch of keys (pn_gpg_keygen_batch); a
- * test may put a wrapper here to make batches fail.
+ * prov_pool_keygen_here - n keys made in this process (pn_gpg_keygen_here),
+ * key i protected by keys[i].passphrase; all or nothing
  */
-extern pn_err (*prov_pool_keygen)(pn_gpg *gpg, const char *name, pn_gpg_newkey *keys,
-    size_t n);
+pn_err prov_pool_keygen_here(const char *name, pn_gpg_newkey *keys, size_t n);
 /*
- * prov_pool_start - the refill thread, batches in POSTERN_GNUPGHOME/pool,
- * public keys imported ahead into keyring (which must outlive the pool);
- * NULL when size is 0 or it cannot run
+ * prov_pool_keygen - what makes a batch of keys (prov_pool_keygen_here);
+ * a test may put a wrapper here to make batches fail.
+ */
+extern pn_err (*prov_pool_keygen)(const char *name, pn_gpg_newkey *keys, size_t n);
+/*
+ * prov_pool_start - the refill thread, public keys imported ahead into
+ * keyring (which must outlive the pool); NULL when size is 0 or it
+ * cannot run
  */
 prov_pool *prov_pool_start(long size, prov_keyring *keyring);
 /* prov_pool_stop - stop the thread, wipe every entry (NULL-tolerant) */

@@ -31,14 +31,14 @@
  * What must survive a renewal: nothing in the keyring. The home's
  * configuration (gpg.conf with trust-model always, gpg-agent.conf with the
  * fast S2K count) is written by pn_gpg_open for every generation; keys
- * made at an event (pn_gpg_keygen) are exported and removed within the
- * call; the key pool makes its batches in POSTERN_GNUPGHOME/pool, a home
- * of its own, which a renewal does not touch.
+ * are made in the process (pn_gpg_keygen_here), never in a keyring; only
+ * their public keys are imported, and an import lost with a renewal is
+ * made again by the next encryption.
  *
  * The worker (per recipient it delivers to) and the pool thread (per
  * batch it imports ahead) use the one handle under this module's lock
  * (prov_keyring_lock): two gpg processes writing one keyring at once can
- * make the other's key generation fail, and a renewal must not pull the
+ * make the other's import fail, and a renewal must not pull the
  * home from under an operation. A renewal is due-checked at every lock,
  * and once a second by the service's background thread (prov_keyring_tick),
  * so that an idle keyring does not outlive its maximum age.

@@ -533,7 +533,7 @@ static pn_err to_new(prov_event *e, const char *address, Outcome *o, const Mailb
 		prov_pool_put_back(e->st->pool, &pooled);
 		pn_guest_passphrase(sec.link, sec.pin, pass);
 		uid = pn_pool_printf(e->pool, "<%s>", address);
-		err = pn_gpg_keygen(e->gpg, uid, pass, &fpr, &pub, &seckey);
+		err = pn_gpg_keygen_here(uid, pass, &fpr, &pub, &seckey);
 		sodium_memzero(pass, sizeof(pass));
 		if (err != PN_OK) {
 			err = prov_gpg_fail(e, o, err == PN_ERR_PARAMS ? PN_ERR_INTERNAL : err, "keygen");

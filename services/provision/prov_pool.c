@@ -6,22 +6,21 @@
  * priority than the worker, and keeps up to POSTERN_PROVISION_KEY_POOL
  * of each kind ready: with a PIN and without one.
  *
- * It makes them in batches (pn_gpg_keygen_batch): up to POOL_BATCH keys
- * with one gpg run for the generation and one each for the public and
- * the secret export, in a GnuPG home of their own (POSTERN_GNUPGHOME/pool)
- * that is created for the batch and removed with everything in it
- * afterwards (pn_gpg_remove) - no per-key find and delete, and nothing
- * piles up there (gpg's revocation certificates, trust entries). The
- * public keys of a batch go into the worker's keyring with one import, so
- * that encrypting the first message to a new mailbox costs no import
- * either; each entry notes the keyring generation it went into
- * (prov_keyring.c renews the keyring), and an entry used after a renewal
- * has its key imported again by the encryption, like any other key. A
- * batch starts once POOL_BATCH entries are missing, or a kind is
- * down to half its size (small pools): one key at a time would pay a
- * gpg-agent start per key. Making one key the old way took six gpg runs (generate, two
- * exports, find, delete, import); a batch of eight takes about half of
- * the time per key (docs/performance.md).
+ * It makes them in batches of up to POOL_BATCH keys, in this process
+ * (prov_pool_keygen_here: pn_gpg_keygen_here, openpgp_keygen.c - no gpg
+ * run, well under a millisecond a key). What costs is the import: the
+ * public keys of a batch go into the worker's keyring with one gpg run,
+ * so that encrypting the first message to a new mailbox costs no import;
+ * gpg checks both self-signatures of every key there, and a batch it does
+ * not take whole hands out nothing. Each entry notes the keyring
+ * generation it went into (prov_keyring.c renews the keyring), and an
+ * entry used after a renewal has its key imported again by the
+ * encryption, like any other key. A batch starts once POOL_BATCH entries
+ * are missing, or a kind is down to half its size (small pools): one
+ * import per key would pay a gpg run per key. Until the fourteenth
+ * session gpg-agent made the keys, in a GnuPG home of their own per
+ * batch (POSTERN_GNUPGHOME/pool); a home left there by that version is
+ * removed at start (docs/performance.md, "Keys made in-process").
  *
  * What a pooled entry holds is exactly what a new mailbox needs: the
  * secrets (link secret L, and the PIN P for the PIN kind, drawn as
@@ -35,15 +34,14 @@
  * this process's memory only (as during an event), are wiped when the
  * entry is used or dropped, and are never written anywhere before the
  * event stores its sealed record. Before an entry is handed out, every
- * key of its exported secret key must open with its own passphrase
- * (keep_opening, read from the export's bytes): gpg has exported, under
- * load, batch keys whose subkey was protected with another passphrase.
+ * key of its secret key must open with its own passphrase (keep_opening,
+ * read from the key's bytes): gpg once exported, under load, batch keys
+ * whose subkey was protected with another passphrase, and whatever makes
+ * the keys, a mailbox whose key did not open would never open.
  * The passphrases of a batch exist only while it is made (wiped after;
- * gpg gets them on a socket, not a file).
- * Inside the batch home every secret key is protected with its own
- * passphrase, as in any of our homes; a batch that fails is removed with
- * its home and hands out nothing (the thread tries again a second later;
- * events meanwhile make their own keys). The user id of a pooled key
+ * they never leave this process). A batch that fails hands out nothing
+ * (the thread tries again a second later; events meanwhile make their
+ * own keys). The user id of a pooled key
  * cannot name the recipient (unknown until the event): it is POOL_UID.
  * Nothing reads the user id - mailboxes are found by address and keys by
  * fingerprint - and docs/security.md says so.
@@ -59,6 +57,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/resource.h>
+#include <sys/stat.h>
 #include <sys/syscall.h>
 #include <time.h>
 #include <unistd.h>
@@ -75,8 +74,8 @@
 #define POOL_UID "Postern temporary mailbox"
 #define POOL_BATCH 8                /* keys per batch (16 saves little more per key) */
 
-pn_err (*prov_pool_keygen)(pn_gpg *gpg, const char *name, pn_gpg_newkey *keys,
-    size_t n) = pn_gpg_keygen_batch;
+pn_err (*prov_pool_keygen)(const char *name, pn_gpg_newkey *keys, size_t n) =
+    prov_pool_keygen_here;
 
 struct prov_pool {
 	pn_watch *watch;            /* the batch in progress, for the watchdog */
@@ -85,7 +84,6 @@ struct prov_pool {
 	pthread_t thread;
 	int running, stop;
 	long size;                  /* target per kind */
-	char *dir;                  /* the batches' GnuPG home, made and removed per batch */
 	prov_keyring *keyring;      /* the worker's keyring, where public keys go ahead */
 	prov_pooled **ready[2];     /* [0] without PIN, [1] with PIN */
 	long n[2];
@@ -118,8 +116,12 @@ static prov_pooled *entry_new(int with_pin)
 	return p;
 }
 
-/* import_ahead - the batch's public keys into the worker's keyring, one run */
-static void import_ahead(prov_pool *pool, prov_pooled **p, size_t n)
+/*
+ * import_ahead - the batch's public keys into the worker's keyring, one
+ * run; gpg takes a key only if both its self-signatures hold, so a batch
+ * it does not take whole is not handed out
+ */
+static pn_err import_ahead(prov_pool *pool, prov_pooled **p, size_t n)
 {
 	size_t len = 0, off = 0;
 	unsigned long gen = 0;
@@ -136,8 +138,8 @@ static void import_ahead(prov_pool *pool, prov_pooled **p, size_t n)
 	}
 	/*
 	 * Two gpg processes writing one keyring at once can make the other's
-	 * key generation fail: the worker holds the keyring while it
-	 * delivers, and we hold it here (prov_keyring_lock).
+	 * import fail: the worker holds the keyring while it delivers, and
+	 * we hold it here (prov_keyring_lock).
 	 */
 	if ((gpg = prov_keyring_lock(pool->keyring, &gen))) {
 		err = pn_gpg_import_public_all(gpg, all, len, n);
@@ -145,24 +147,19 @@ static void import_ahead(prov_pool *pool, prov_pooled **p, size_t n)
 	}
 	free(all);
 	if (err != PN_OK) {
-		/* the events import them themselves, as for a key made at the event */
-		pn_warn("msg=\"key pool: cannot import the public keys ahead\" status=%s",
-		    pn_err_str(err));
-		return;
+		pn_warn("msg=\"key pool: gpg did not take the batch's public keys\" keys=%zu "
+		    "status=%s", n, pn_err_str(err));
+		return err;
 	}
 	for (size_t i = 0; i < n; i++)
 		p[i]->imported = gen;
+	return PN_OK;
 }
 
 /*
  * opens - does entry p's secret key open, every key of it, with the
- * entry's own passphrase (pn_openpgp_secret_opens: the export's bytes,
- * no gpg run)? gpg has been seen, under heavy load, to export a batch key
- * whose primary key opens with the block's passphrase but whose
- * encryption subkey does not; pn_gpg_keygen_batch refuses such an export
- * and makes the key again. This is the pool's own check that what it
- * hands out opens with what the entry holds, whatever made the key: a
- * mailbox made from a key that does not would never open.
+ * entry's own passphrase (pn_openpgp_secret_opens: the key's bytes, no
+ * gpg run)? A mailbox made from a key that does not would never open.
  */
 static int opens(const prov_pooled *p)
 {
@@ -210,38 +207,44 @@ static size_t keep_opening(prov_pooled **out, size_t n, int *kinds)
 	return kept;
 }
 
+/* prov_pool_keygen_here - n keys made in this process; all or nothing */
+pn_err prov_pool_keygen_here(const char *name, pn_gpg_newkey *keys, size_t n)
+{
+	pn_err err = PN_OK;
+
+	for (size_t i = 0; i < n && err == PN_OK; i++)
+		err = pn_gpg_keygen_here(name, keys[i].passphrase, &keys[i].fpr, &keys[i].pub,
+		    &keys[i].sec);
+	if (err != PN_OK)
+		for (size_t i = 0; i < n; i++) {
+			pn_free(&keys[i].fpr);
+			pn_buf_free(&keys[i].pub);
+			pn_buf_free(&keys[i].sec);
+		}
+	return err;
+}
+
 /*
- * make_batch - n entries (kinds[i]: with PIN or not) whose keys come from
- * one batch in a fresh home, removed afterwards; PN_OK with the *n_r
- * entries whose keys open with their passphrase in out[] (kinds[]
- * likewise), or nothing at all.
+ * make_batch - n entries (kinds[i]: with PIN or not) with their keys,
+ * imported ahead into the worker's keyring; PN_OK with the *n_r entries
+ * whose keys open with their passphrase in out[] (kinds[] likewise), or
+ * nothing at all.
  */
 static pn_err make_batch(prov_pool *pool, int *kinds, size_t *n_r, prov_pooled **out)
 {
 	size_t n = *n_r;
 	pn_gpg_newkey keys[POOL_BATCH];
 	char pass[POOL_BATCH][PROV_PASS_TEXT];
-	pn_gpg *gpg;
 	pn_err err;
 
 	memset(keys, 0, sizeof(keys));
-	if (!(gpg = pn_gpg_open(pool->dir, 65536))) {
-		pn_warn("msg=\"key pool: its GnuPG home is not usable\" home=%s", pool->dir);
-		return PN_ERR_INTERNAL;
-	}
 	for (size_t i = 0; i < n; i++) {
 		out[i] = entry_new(kinds[i]);
 		pn_guest_passphrase(out[i]->sec.link, out[i]->sec.pin, pass[i]);
 		keys[i].passphrase = pass[i];
 	}
-	/* a gpg run that never returns shows in the log and, later, in /healthz */
-	pn_watch_begin(pool->watch, "keypool_batch");
-	err = prov_pool_keygen(gpg, POOL_UID, keys, n);
-	pn_watch_end(pool->watch);
+	err = prov_pool_keygen(POOL_UID, keys, n);
 	sodium_memzero(pass, sizeof(pass));
-	if (pn_gpg_remove(&gpg) < 0)
-		pn_warn("msg=\"key pool: batch home not removed; the next batch tries\" "
-		    "home=%s", pool->dir);
 	if (err != PN_OK) {
 		pn_warn("msg=\"key pool: key generation failed\" keys=%zu status=%s", n,
 		    pn_err_str(err));
@@ -257,7 +260,15 @@ static pn_err make_batch(prov_pool *pool, int *kinds, size_t *n_r, prov_pooled *
 	*n_r = n = keep_opening(out, n, kinds);
 	if (n == 0)
 		return PN_ERR_INTERNAL;
-	import_ahead(pool, out, n);
+	/* a gpg run that never returns shows in the log and, later, in /healthz */
+	pn_watch_begin(pool->watch, "keypool_import");
+	err = import_ahead(pool, out, n);
+	pn_watch_end(pool->watch);
+	if (err != PN_OK) {
+		for (size_t i = 0; i < n; i++)
+			prov_pooled_free(&out[i]);
+		return err;
+	}
 	return PN_OK;
 }
 
@@ -318,37 +329,48 @@ static void *pool_main(void *arg)
 	return NULL;
 }
 
-/* prov_pool_start - open the pool's home and start the thread; NULL = no pool */
+/*
+ * remove_old_home - the home POSTERN_GNUPGHOME/pool where an earlier
+ * version made its batches with gpg, when one is there: removed with its
+ * agent (a process killed mid-batch left both behind); -1 if it stays
+ */
+static int remove_old_home(void)
+{
+	char home[512];
+	struct stat st;
+	pn_gpg *gpg;
+
+	snprintf(home, sizeof(home), "%s/pool", prov_cfg.gnupghome);
+	if (lstat(home, &st) < 0 && errno == ENOENT)
+		return 0;
+	if (!(gpg = pn_gpg_open(home, 65536)) || pn_gpg_remove(&gpg) < 0) {
+		pn_warn("msg=\"key pool: cannot remove the old batch home\" home=%s", home);
+		pn_gpg_close(&gpg);
+		return -1;
+	}
+	return 0;
+}
+
+/* prov_pool_start - start the thread; NULL = no pool */
 prov_pool *prov_pool_start(long size, prov_keyring *keyring)
 {
 	prov_pool *pool;
-	pn_gpg *gpg;
-	char home[512];
 
 	if (size <= 0)
 		return NULL;
-	snprintf(home, sizeof(home), "%s/pool", prov_cfg.gnupghome);
+	if (!keyring) {
+		pn_warn("msg=\"key pool off: no keyring to import its keys into\"");
+		return NULL;
+	}
+	remove_old_home();                  /* harmless if it stays: nothing uses it */
 	pool = pn_calloc(1, sizeof(*pool));
 	pool->size = size;
 	pool->watch = pn_watch_new("keypool");
-	pool->dir = pn_strdup(home);
 	pool->keyring = keyring;
 	pthread_mutex_init(&pool->lock, NULL);
 	pthread_cond_init(&pool->wake, NULL);
 	pool->ready[0] = pn_calloc((size_t)size, sizeof(prov_pooled *));
 	pool->ready[1] = pn_calloc((size_t)size, sizeof(prov_pooled *));
-	/*
-	 * A batch home left by a process that died mid-batch goes first (its
-	 * agent stopped); opening it also proves the path usable. Fast S2K as
-	 * the main home: these keys get 256-bit derived passphrases.
-	 */
-	gpg = pn_gpg_open(home, 65536);
-	if (!gpg || pn_gpg_remove(&gpg) < 0 || !keyring) {
-		pn_warn("msg=\"key pool off: its GnuPG home is not usable\" home=%s", home);
-		pn_gpg_close(&gpg);
-		prov_pool_stop(&pool);
-		return NULL;
-	}
 	if (pthread_create(&pool->thread, NULL, pool_main, pool) != 0) {
 		pn_warn("msg=\"key pool off: no thread\"");
 		prov_pool_stop(&pool);
@@ -382,7 +404,6 @@ void prov_pool_stop(prov_pool **pp)
 		pn_info("msg=\"key pool stopped\" made=%ld taken=%ld missed=%ld batches=%ld "
 		    "failed=%ld", pool->made, pool->taken, pool->missed, pool->batches,
 		    pool->failed);
-	pn_free(&pool->dir);
 	pthread_cond_destroy(&pool->wake);
 	pthread_mutex_destroy(&pool->lock);
 	free(pool);

@@ -57,6 +57,15 @@ void pn_gpg_close(pn_gpg **gpg);
 pn_err pn_gpg_keygen(pn_gpg *gpg, const char *uid, const char *passphrase,
     char **fpr_r, pn_buf *pub_r, pn_buf *sec_r);
 
+/*
+ * pn_gpg_keygen_here - the same kind of key, made in this process
+ * (pn_openpgp_keygen, openpgp_keygen.c): no gpg run, no keyring, well
+ * under a millisecond. A passphrase is required. PN_ERR_PARAMS for a bad
+ * uid (1..512 bytes, no CR or LF) or passphrase.
+ */
+pn_err pn_gpg_keygen_here(const char *uid, const char *passphrase, char **fpr_r,
+    pn_buf *pub_r, pn_buf *sec_r);
+
 /* One key of pn_gpg_keygen_batch: the passphrase in, the key out. */
 typedef struct pn_gpg_newkey {
 	const char *passphrase;     /* in: 1..100 printable ASCII, no space at either end */

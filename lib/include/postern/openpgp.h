@@ -2,16 +2,17 @@
  * openpgp.h - the few pieces of the OpenPGP format (RFC 4880) that Postern
  * reads and writes itself, without GnuPG.
  *
- * provision's key pool takes gpg's binary export of many keys at once and
- * must hand out each key on its own, armored as gpg would armor it, and
- * only after checking the export against what was generated: gpg skips a
- * key it cannot unlock, silently (gpg_batch.c, pn_gpg_keygen_batch). That needs
- * a packet reader, the v4 fingerprint, a check that a secret key carries
- * protected secret material for every key of its public twin and that
- * each opens with its passphrase, CRC24 and ASCII armor. They live here, apart from GPGME: every function is pure
- * (memory in, memory out; no I/O, no process, no global state), so the
- * parser that reads what another program wrote can be tested with byte
- * fixtures and fuzzed (lib/tests/openpgp_test.c).
+ * provision makes a new mailbox's key in this process (pn_openpgp_keygen,
+ * openpgp_keygen.c: the same key gpg-agent would make, at a small part of
+ * its cost) and checks every key before it hands it out: that its secret
+ * key carries protected secret material for every key of its public twin
+ * and that each opens with its passphrase. That needs a packet reader
+ * and writer, the v4 fingerprint, the S2K protection, CRC24 and ASCII
+ * armor. They live here, apart from GPGME: every function is pure
+ * (memory in, memory out; no I/O, no process, no global state; key
+ * generation draws random bytes from libsodium), so the parser can be
+ * tested with byte fixtures and fuzzed (lib/tests/openpgp_test.c) and the
+ * writer checked against gpg (lib/tests/openpgp_keygen_test.c).
  *
  * Input is untrusted: a malformed, truncated or oversized packet is
  * refused with -1 (or 0 for a yes/no question), never read past its
@@ -115,5 +116,53 @@ char *pn_openpgp_armor(const uint8_t *data, size_t len, const char *what, size_t
  */
 int pn_openpgp_dearmor(const char *text, size_t len, const char *what,
     uint8_t **data_r, size_t *len_r);
+
+/*
+ * Key generation (openpgp_keygen.c). A guest key as gpg makes it for us
+ * (pn_gpg_keygen): an Ed25519 primary key for certifying and signing, a
+ * Curve25519 subkey for encryption, one user id, no expiry; self-signed
+ * (SHA-256); the secret export protected with the passphrase (S2K
+ * iterated and salted, SHA-256, PN_OPENPGP_KEYGEN_S2K_COUNT octets,
+ * AES-256 in CFB mode, SHA-1 check). The elliptic-curve work is
+ * libsodium's; SHA and AES are OpenSSL's.
+ */
+#define PN_OPENPGP_KEYGEN_S2K_COUNT 65536UL
+#define PN_OPENPGP_UID_MAX 512
+
+/* The random bytes a key is made from (pn_openpgp_keygen draws them). */
+typedef struct pn_openpgp_seed {
+	uint8_t sign[32];           /* Ed25519 seed */
+	uint8_t crypt[32];          /* Curve25519 secret (clamped when used) */
+	uint8_t salt[2][8];         /* S2K salt: primary key, subkey */
+	uint8_t iv[2][16];          /* CFB IV: primary key, subkey */
+} pn_openpgp_seed;
+
+/* A new key: binary transferable keys, as gpg --export and --export-secret-keys give them. */
+typedef struct pn_openpgp_newkey {
+	char fpr[41];               /* v4 fingerprint, upper-case hex */
+	uint8_t *pub;               /* pn_malloc'd */
+	size_t publen;
+	uint8_t *sec;               /* pn_malloc'd; wiped by pn_openpgp_newkey_free */
+	size_t seclen;
+} pn_openpgp_newkey;
+
+/*
+ * pn_openpgp_keygen - a new key for uid (1..PN_OPENPGP_UID_MAX bytes, no
+ * CR, LF or NUL) protected by pass (1..4096 bytes, no CR or LF), created
+ * at created (seconds since the epoch, > 0): 0 with *key filled, -1 on
+ * bad input (nothing allocated). The random bytes come from libsodium.
+ */
+int pn_openpgp_keygen(const char *uid, const char *pass, uint32_t created,
+    pn_openpgp_newkey *key);
+
+/*
+ * pn_openpgp_keygen_seeded - the same from the given random bytes: the
+ * same seed makes the same bytes (for test vectors). seed is not wiped.
+ */
+int pn_openpgp_keygen_seeded(const char *uid, const char *pass, uint32_t created,
+    const pn_openpgp_seed *seed, pn_openpgp_newkey *key);
+
+/* pn_openpgp_newkey_free - wipe the secret key, free both (NULL-tolerant) */
+void pn_openpgp_newkey_free(pn_openpgp_newkey *key);
 
 #endif

@@ -8,18 +8,21 @@
  * worker's keyring already, and whose PIN has the configured length (none
  * for the other kind); stopping the pool leaves no batch home and no agent.
  *
- * test_pool_batch_fails: batches fail after gpg has really made their
- * keys (a wrapper around pn_gpg_keygen_batch in prov_pool_keygen). An
- * event asking meanwhile gets no entry at once - it makes its own key, as
- * with an empty pool - and nothing of a failed batch is handed out; each
- * batch starts in a fresh home (no keyring, no agent of the one before,
- * nor of a home a crashed process left behind); once batches succeed the
- * pool fills with good keys.
+ * test_pool_batch_fails: batches fail after their keys were made (a
+ * wrapper around prov_pool_keygen_here in prov_pool_keygen). An event
+ * asking meanwhile gets no entry at once - it makes its own key, as with
+ * an empty pool - and nothing of a failed batch is handed out; the batch
+ * home an earlier version left behind (a file and a running agent) is
+ * removed at start; once batches succeed the pool fills with good keys.
  *
- * test_pool_checks_keys: a batch key protected with a passphrase other
- * than its entry's (what gpg did, under load, to the encryption subkey of
- * a batch key: the mailbox made from it never opened with its link and
+ * test_pool_checks_keys: a key protected with a passphrase other than its
+ * entry's (what gpg once did, under load, to the encryption subkey of a
+ * batch key: the mailbox made from it never opened with its link and
  * PIN) is never handed out; every entry taken opens with its own.
+ *
+ * test_pool_refuses_forged: a batch with a key whose self-signature does
+ * not hold is refused by gpg at the import ahead, and none of its keys is
+ * handed out; later batches fill the pool.
  *
  * test_pool_keyring_renewed: with a keyring renewed after every batch
  * (POSTERN_PROVISION_KEYRING_MAX below one batch), entries name the
@@ -50,6 +53,7 @@
 #include "../prov.h"
 #include "postern/guest.h"
 #include "postern/log.h"
+#include "postern/openpgp.h"
 #include "../../../tests/support/support.h"
 
 #define WAIT_MS 60000
@@ -61,8 +65,7 @@ typedef struct fixture {
 } fixture;
 
 /* what the failing wrapper saw (written by the pool thread, read after stop) */
-static int calls, fail_first, stale;
-static char pool_dir[80];
+static int calls, fail_first;
 
 /* ms_now - a monotonic clock in milliseconds */
 static long ms_now(void)
@@ -96,19 +99,13 @@ static prov_pooled *take_wait(prov_pool *pool, int with_pin)
 }
 
 /*
- * failing_keygen - the real batch, then (for the first fail_first calls)
- * the keys thrown away and an error: the batch home then holds real keys
- * and a running agent for prov_pool.c to clean up. Every call first checks
- * that its home is fresh.
+ * failing_keygen - the real keys, then (for the first fail_first calls)
+ * the keys thrown away and an error
  */
-static pn_err failing_keygen(pn_gpg *gpg, const char *name, pn_gpg_newkey *keys, size_t n)
+static pn_err failing_keygen(const char *name, pn_gpg_newkey *keys, size_t n)
 {
-	pn_err err;
+	pn_err err = prov_pool_keygen_here(name, keys, n);
 
-	if (exists(pool_dir, "pubring.kbx") || exists(pool_dir, "private-keys-v1.d") ||
-	    exists(pool_dir, "leftover") || ts_agent_running(pool_dir))
-		stale++;
-	err = pn_gpg_keygen_batch(gpg, name, keys, n);
 	if (++calls > fail_first || err != PN_OK)
 		return err;
 	for (size_t i = 0; i < n; i++) {
@@ -120,19 +117,45 @@ static pn_err failing_keygen(pn_gpg *gpg, const char *name, pn_gpg_newkey *keys,
 }
 
 /*
- * misprotecting_keygen - the real batch, but in the first call the key of
+ * misprotecting_keygen - the real keys, but in the first call the key of
  * block 0 is protected with a passphrase that is not its entry's
  */
-static pn_err misprotecting_keygen(pn_gpg *gpg, const char *name, pn_gpg_newkey *keys,
-    size_t n)
+static pn_err misprotecting_keygen(const char *name, pn_gpg_newkey *keys, size_t n)
 {
 	const char *own = keys[0].passphrase;
 	pn_err err;
 
 	if (calls++ == 0)
 		keys[0].passphrase = "not the passphrase of this entry";
-	err = pn_gpg_keygen_batch(gpg, name, keys, n);
+	err = prov_pool_keygen_here(name, keys, n);
 	keys[0].passphrase = own;
+	return err;
+}
+
+/*
+ * forging_keygen - the real keys, but in the first call the public key
+ * of block 0 carries a self-signature that does not hold (one bit of its
+ * certification's S flipped, re-armored): gpg does not take it, and no
+ * key of that batch may be handed out
+ */
+static pn_err forging_keygen(const char *name, pn_gpg_newkey *keys, size_t n)
+{
+	pn_err err = prov_pool_keygen_here(name, keys, n);
+	uint8_t *bin = NULL;
+	size_t len = 0, alen = 0;
+	char *armored;
+
+	if (err != PN_OK || calls++ != 0)
+		return err;
+	assert_int_equal(pn_openpgp_dearmor((const char *)keys[0].pub.data, keys[0].pub.len,
+	    "PUBLIC KEY BLOCK", &bin, &len), 0);
+	/* the certification ends at offset 226 (key 53, uid 27, signature 146): S's last byte */
+	assert_true(len > 226);
+	bin[225] ^= 0x01;
+	assert_non_null(armored = pn_openpgp_armor(bin, len, "PUBLIC KEY BLOCK", &alen));
+	pn_buf_free(&keys[0].pub);
+	keys[0].pub = (pn_buf){ (uint8_t *)armored, alen };
+	free(bin);
 	return err;
 }
 
@@ -181,7 +204,6 @@ static int setup(void **state)
 	if (!mkdtemp(f->dir))
 		return -1;
 	snprintf(f->pool, sizeof(f->pool), "%s/pool", f->dir);
-	snprintf(pool_dir, sizeof(pool_dir), "%s", f->pool);
 	prov_cfg.gnupghome = f->dir;
 	prov_cfg.pin_length = 6;
 	if (!(f->kr = prov_keyring_open(f->dir, 100000, 86400)))
@@ -248,7 +270,7 @@ static void test_pool_batch_fails(void **state)
 	assert_int_equal(system(cmd), 0);
 	assert_int_equal(ts_agent_running(f->pool), 1);
 
-	calls = stale = 0;
+	calls = 0;
 	fail_first = 2;
 	prov_pool_keygen = failing_keygen;
 	assert_non_null(pool = prov_pool_start(2, f->kr));
@@ -259,11 +281,10 @@ static void test_pool_batch_fails(void **state)
 	p = take_wait(pool, 1);
 	q = take_wait(pool, 0);
 	prov_pool_stop(&pool);
-	prov_pool_keygen = pn_gpg_keygen_batch;
+	prov_pool_keygen = prov_pool_keygen_here;
 	assert_non_null(p);
 	assert_non_null(q);
 	assert_true(calls > fail_first);
-	assert_int_equal(stale, 0);
 	check_entry(f, p, q, 1);
 	check_entry(f, q, p, 0);
 	assert_int_equal(exists(f->dir, "pool"), 0);
@@ -285,7 +306,30 @@ static void test_pool_checks_keys(void **state)
 	for (int i = 0; i < 4; i++)
 		p[i] = take_wait(pool, i < 2);
 	prov_pool_stop(&pool);
-	prov_pool_keygen = pn_gpg_keygen_batch;
+	prov_pool_keygen = prov_pool_keygen_here;
+	for (int i = 0; i < 4; i++)
+		assert_non_null(p[i]);
+	for (int i = 0; i < 4; i++)
+		check_entry(f, p[i], p[(i + 1) % 4], i < 2);
+	for (int i = 0; i < 4; i++)
+		prov_pooled_free(&p[i]);
+}
+
+static void test_pool_refuses_forged(void **state)
+{
+	fixture *f = *state;
+	prov_pooled *p[4];
+	prov_pool *pool;
+
+	calls = 0;
+	prov_pool_keygen = forging_keygen;
+	assert_non_null(pool = prov_pool_start(2, f->kr));
+	for (int i = 0; i < 4; i++)
+		p[i] = take_wait(pool, i < 2);
+	prov_pool_stop(&pool);
+	prov_pool_keygen = prov_pool_keygen_here;
+	/* the forged batch made nothing: the entries come from later ones */
+	assert_true(calls >= 2);
 	for (int i = 0; i < 4; i++)
 		assert_non_null(p[i]);
 	for (int i = 0; i < 4; i++)
@@ -343,6 +387,7 @@ int main(void)
 		cmocka_unit_test(test_pool_fills),
 		cmocka_unit_test(test_pool_batch_fails),
 		cmocka_unit_test(test_pool_checks_keys),
+		cmocka_unit_test(test_pool_refuses_forged),
 		cmocka_unit_test(test_pool_keyring_renewed),
 	};
 	if (sodium_init() < 0)
