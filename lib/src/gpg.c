@@ -28,8 +28,8 @@
  * configuration, the output sink, the passphrase callback and the error
  * mapping. The layers above it (gpg_int.h lists them) are the agent
  * (gpg_agent.c), the encryption server (gpg_server.c), keys in the keyring
- * with keygen, encrypt, decrypt and passwd (gpg_keys.c), batch key
- * generation (gpg_batch.c) and the key finder (gpg_find.c).
+ * with keygen, encrypt, decrypt and passwd (gpg_keys.c) and the key
+ * finder (gpg_find.c).
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -162,25 +162,6 @@ void gpg_key_release(gpgme_key_t *key)
 
 /* ---- passphrases ---- */
 
-/*
- * pass_pick - the passphrase of the key gpg asks for: info is gpg's
- * NEED_PASSPHRASE "KEYID MAINKEYID ALGO ...", and a subkey is unlocked
- * with its primary key's passphrase. NULL for a key not in the table.
- */
-static const char *pass_pick(const pass_state *ps, const char *info)
-{
-	const char *mainid = info ? strchr(info, ' ') : NULL;
-
-	if (!mainid)
-		return NULL;
-	mainid++;
-	for (size_t i = 0; i < ps->nkeys; i++)
-		if (!strncasecmp(mainid, ps->keyids[i], 16) &&
-		    (mainid[16] == ' ' || mainid[16] == '\0'))
-			return ps->passes[i];
-	return NULL;
-}
-
 /* pass_cb - loopback pinentry: write the passphrase due now, then a newline */
 static gpgme_error_t pass_cb(void *hook, const char *uid_hint,
     const char *info, int prev_was_bad, int fd)
@@ -206,8 +187,7 @@ static gpgme_error_t pass_cb(void *hook, const char *uid_hint,
 		gpgme_io_writen(fd, "\n", 1);
 		return gpg_error(GPG_ERR_CANCELED);
 	}
-	p = ps->nkeys ? pass_pick(ps, info) : ps->pass;
-	if (!p) {
+	if (!(p = ps->pass)) {
 		ps->refused = 1;
 		gpgme_io_writen(fd, "\n", 1);
 		return gpg_error(GPG_ERR_CANCELED);
@@ -233,9 +213,6 @@ void gpg_pass_set(pn_gpg *gpg, const char *pass)
 void gpg_pass_clear(pn_gpg *gpg)
 {
 	gpg->ps.pass = NULL;
-	gpg->ps.keyids = NULL;
-	gpg->ps.passes = NULL;
-	gpg->ps.nkeys = 0;
 }
 
 /* gpg_pass_valid - one line of text: a passphrase must not hold CR or LF */

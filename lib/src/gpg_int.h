@@ -12,7 +12,6 @@
  *   gpg_server.c  the "gpg --server" process: encryption without a fork;
  *   gpg_keys.c    keys in the keyring: the import memo, export, keygen,
  *                 encrypt, decrypt, passwd, is a key usable;
- *   gpg_batch.c   many keys in one gpg run (provision's key pool);
  *   gpg_find.c    the key finder (keylookup) and its cache;
  *   gpg_check.c   is a key from outside good for an address (listed, not imported).
  * (gpg.c's close and remove call down into the agent, the server and the
@@ -44,10 +43,6 @@
 /* What the passphrase callback hands out, and what it saw. */
 typedef struct pass_state {
 	const char *pass;            /* the one passphrase this operation may use */
-	/* or one per key, picked by the main key id gpg names (keygen_batch) */
-	const char (*keyids)[17];
-	const char *const *passes;
-	size_t nkeys;
 	int calls;
 	int bad;                     /* the agent said the previous one was wrong */
 	int refused;                 /* we had nothing to give */

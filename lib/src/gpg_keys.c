@@ -369,7 +369,8 @@ done:
  * pn_gpg_keygen - ed25519 + cv25519 for uid, exported and removed.
  * gpg-agent now and then makes a key it cannot unprotect itself
  * ("Corrupted protection" at the secret export, for that key every time):
- * such a key is made again, as the batches do (gpg_batch.c).
+ * such a key is made again. (provision makes its keys in-process:
+ * pn_gpg_keygen_here, below.)
  */
 pn_err pn_gpg_keygen(pn_gpg *gpg, const char *uid, const char *passphrase,
     char **fpr_r, pn_buf *pub_r, pn_buf *sec_r)

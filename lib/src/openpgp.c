@@ -3,13 +3,12 @@
  * match and opening, CRC24 and ASCII armor (openpgp.h), apart from
  * GnuPG. SHA and AES come from OpenSSL's libcrypto.
  *
- * GPGME hands us gpg's binary export of a whole batch of keys; this file
- * is what cuts it into keys, checks each against what gpg said it made,
- * and armors each the way gpg would (gpg_batch.c). It was part of gpg.c;
- * it lives on its own because it is the one place where Postern parses
- * bytes another program wrote, and such a parser must be tested with
- * fixtures and fuzzed without a gpg-agent in the way
- * (lib/tests/openpgp_test.c). Everything here is pure: memory in, memory
+ * provision's key pool checks with it that every key it hands out opens
+ * with its passphrase, and armors keys the way gpg would; key generation
+ * (openpgp_keygen.c) shares its S2K derivation. It was part of gpg.c; it
+ * lives on its own because a parser of bytes another program may have
+ * written must be tested with fixtures and fuzzed without a gpg-agent in
+ * the way (lib/tests/openpgp_test.c). Everything here is pure: memory in, memory
  * out, no I/O, no state. A length is checked against what is left before
  * anything is read; what a key export never holds (partial body lengths,
  * indeterminate lengths, a key packet over 64 KiB) is refused.

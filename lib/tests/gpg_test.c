@@ -10,13 +10,6 @@
  * ciphertext and a message for another key refused as PN_ERR_PARAMS, and
  * the keyring lookup used by keylookup. The agent is killed at the end.
  *
- * The batch key generation of provision's key pool (pn_gpg_keygen_batch)
- * is checked key by key: distinct keys, each public key exactly what gpg
- * exports for it, each secret key opening with its own passphrase only,
- * one import for all, and a batch home that pn_gpg_remove leaves without
- * a trace (directory and agent). Inputs the parameter file could not
- * carry safely are refused before gpg runs.
- *
  * test_passwd_strong_loop is the reproducer of a passwd that said PN_OK and
  * handed back a copy without its encryption subkey (gpg_agent.c, gpg_agent_passwd):
  * ten rounds of the web UI's re-protection into a home with GnuPG's
@@ -545,27 +538,6 @@ static void test_pieces(void **state)
 	free(plain);
 }
 
-/* read_cmd - everything a command writes to stdout (our own paths and fingerprints only) */
-static char *read_cmd(const char *cmd, size_t *len_r)
-{
-	FILE *fp = popen(cmd, "r");
-	size_t cap = 4096, len = 0, n;
-	char *buf = pn_malloc(cap);
-
-	assert_non_null(fp);
-	while ((n = fread(buf + len, 1, cap - len - 1, fp)) > 0) {
-		len += n;
-		if (cap - len < 2) {
-			cap *= 2;
-			buf = pn_realloc(buf, cap);
-		}
-	}
-	pclose(fp);
-	buf[len] = '\0';
-	*len_r = len;
-	return buf;
-}
-
 /* test_keys_added - the count of keys imports added to this handle's keyring */
 static void test_keys_added(void **state)
 {
@@ -605,131 +577,7 @@ static void test_keys_added(void **state)
 		pn_free(&fpr[i]);
 		pn_buf_free(&pub[i]);
 	}
-}
-
-#define BATCH 5
-
-/*
- * test_keygen_batch - five keys from one gpg run: distinct; each public
- * key byte for byte what gpg exports for it alone; each secret key opens
- * with its own passphrase and with no other; one import takes them all;
- * and removing the batch home leaves neither the directory nor its agent.
- */
-static void test_keygen_batch(void **state)
-{
-	fixture *f = *state;
-	char dir[64], pass[BATCH][48], cmd[256], sock[96];
-	pn_gpg_newkey k[BATCH];
-	pn_buf c = { 0 }, p = { 0 };
-	struct stat st;
-	uint8_t *all;
-	size_t len = 0, off = 0;
-	pn_gpg *b;
-
-	snprintf(dir, sizeof(dir), "/tmp/pgb.XXXXXX");
-	assert_non_null(mkdtemp(dir));
-	assert_non_null(b = pn_gpg_open(dir, 65536));
-	for (int i = 0; i < BATCH; i++) {
-		snprintf(pass[i], sizeof(pass[i]), "batch passphrase %d, long and random", i);
-		k[i].passphrase = pass[i];
-	}
-	assert_int_equal(pn_gpg_keygen_batch(b, "Batch test key", k, BATCH), PN_OK);
-	for (int i = 0; i < BATCH; i++) {
-		size_t n;
-		assert_int_equal(strlen(k[i].fpr), 40);
-		for (int j = 0; j < i; j++)
-			assert_string_not_equal(k[i].fpr, k[j].fpr);
-		snprintf(cmd, sizeof(cmd), "gpg --homedir '%s' --batch --armor --export %s "
-		    "2>/dev/null", dir, k[i].fpr);
-		char *own = read_cmd(cmd, &n);
-		assert_int_equal(n, k[i].pub.len);
-		assert_memory_equal(own, k[i].pub.data, n);
-		free(own);
-		assert_non_null(strstr((char *)k[i].sec.data, "-----BEGIN PGP PRIVATE KEY BLOCK-----"));
-		len += k[i].pub.len;
-	}
-	/* the batch home goes whole, and its agent with it */
-	snprintf(sock, sizeof(sock), "%s/S.gpg-agent", dir);
-	assert_int_equal(stat(sock, &st), 0);
-	assert_int_equal(ts_agent_running(dir), 1);
-	assert_int_equal(pn_gpg_remove(&b), 0);
-	assert_null(b);
-	assert_int_equal(stat(dir, &st), -1);
-	assert_int_equal(errno, ENOENT);
-	assert_int_equal(ts_agent_running(dir), 0);
-	assert_int_equal(pn_gpg_remove(&b), 0);          /* NULL-tolerant */
-
-	/* one import for all of them; exactly n, public only */
-	all = pn_malloc(len);
-	for (int i = 0; i < BATCH; i++) {
-		memcpy(all + off, k[i].pub.data, k[i].pub.len);
-		off += k[i].pub.len;
-	}
-	assert_int_equal(pn_gpg_import_public_all(f->gpg, all, len, BATCH), PN_OK);
-	for (int i = 0; i < BATCH; i++)
-		assert_int_equal(pn_gpg_key_usable(f->gpg, k[i].fpr), 1);
-	assert_int_equal(pn_gpg_import_public_all(f->gpg, all, len, BATCH), PN_OK);
-	assert_int_equal(pn_gpg_import_public_all(f->gpg, all, len, BATCH - 1), PN_ERR_INTERNAL);
-	assert_int_equal(pn_gpg_import_public_all(f->gpg, "junk", 4, 1), PN_ERR_PARAMS);
-	assert_int_equal(pn_gpg_import_public_all(f->gpg, k[0].sec.data, k[0].sec.len, 1),
-	    PN_ERR_PERM);
-	free(all);
-
-	/* each key opens with its own passphrase, and with no other */
-	for (int i = 0; i < BATCH; i++) {
-		assert_int_equal(pn_gpg_encrypt(f->gpg, k[i].pub.data, k[i].pub.len, "batch", 5,
-		    &c), PN_OK);
-		assert_int_equal(pn_gpg_decrypt(f->gpg, k[i].sec.data, k[i].sec.len,
-		    pass[(i + 1) % BATCH], c.data, c.len, &p), PN_ERR_PERM);
-		assert_int_equal(pn_gpg_decrypt(f->gpg, k[i].sec.data, k[i].sec.len, pass[i],
-		    c.data, c.len, &p), PN_OK);
-		assert_int_equal(p.len, 5);
-		assert_memory_equal(p.data, "batch", 5);
-		pn_buf_free(&p);
-		pn_buf_free(&c);
-		pn_free(&k[i].fpr);
-		pn_buf_free(&k[i].pub);
-		pn_buf_free(&k[i].sec);
-	}
-}
-
-/* test_keygen_batch_params - what the parameter file could not carry is refused before gpg runs */
-static void test_keygen_batch_params(void **state)
-{
-	fixture *f = *state;
-	char longpass[102];
-	pn_gpg_newkey k[2], many[65];
-	static const char *const bad_pass[] = {
-		"", " leading space", "trailing space ", "new\nline", "carriage\rreturn",
-		"tab\there", "\xc3\xa9t\xc3\xa9", "Passphrase: x\nKey-Type: rsa",
-	};
-	static const char *const bad_name[] = {
-		"", "Name <x@example.org>", "with (comment)", "two\nlines", " space",
-	};
-
-	memset(longpass, 'p', sizeof(longpass) - 1);
-	longpass[sizeof(longpass) - 1] = '\0';
-	memset(k, 0, sizeof(k));
-	k[0].passphrase = "a good passphrase of some length";
-	for (size_t i = 0; i < sizeof(bad_pass) / sizeof(bad_pass[0]); i++) {
-		k[1].passphrase = bad_pass[i];
-		assert_int_equal(pn_gpg_keygen_batch(f->gpg, "Batch", k, 2), PN_ERR_PARAMS);
-		assert_null(k[0].fpr);
-		assert_null(k[1].fpr);
-	}
-	k[1].passphrase = longpass;
-	assert_int_equal(pn_gpg_keygen_batch(f->gpg, "Batch", k, 2), PN_ERR_PARAMS);
-	k[1].passphrase = NULL;
-	assert_int_equal(pn_gpg_keygen_batch(f->gpg, "Batch", k, 2), PN_ERR_PARAMS);
-	k[1].passphrase = "another good passphrase";
-	for (size_t i = 0; i < sizeof(bad_name) / sizeof(bad_name[0]); i++)
-		assert_int_equal(pn_gpg_keygen_batch(f->gpg, bad_name[i], k, 2), PN_ERR_PARAMS);
-	assert_int_equal(pn_gpg_keygen_batch(f->gpg, NULL, k, 2), PN_ERR_PARAMS);
-	assert_int_equal(pn_gpg_keygen_batch(f->gpg, "Batch", k, 0), PN_ERR_PARAMS);
-	assert_int_equal(pn_gpg_keygen_batch(f->gpg, "Batch", NULL, 1), PN_ERR_PARAMS);
-	for (int i = 0; i < 65; i++)
-		many[i].passphrase = "a good passphrase of some length";
-	assert_int_equal(pn_gpg_keygen_batch(f->gpg, "Batch", many, 65), PN_ERR_PARAMS);
+	/* an import of no key is refused before gpg runs */
 	assert_int_equal(pn_gpg_import_public_all(f->gpg, f->pub.data, f->pub.len, 0),
 	    PN_ERR_PARAMS);
 }
@@ -989,8 +837,6 @@ int main(void)
 		cmocka_unit_test(test_pieces),
 		cmocka_unit_test(test_find_key),
 		cmocka_unit_test(test_keys_added),
-		cmocka_unit_test(test_keygen_batch),
-		cmocka_unit_test(test_keygen_batch_params),
 		cmocka_unit_test(test_passwd_strong_loop),
 		cmocka_unit_test(test_bench),
 	};

@@ -22,8 +22,8 @@
  * test_gpg_refuses_forged: a key whose certification or subkey binding
  * does not hold is not usable in gpg for encryption.
  *
- * The key count is random; the test prints its seed, and
- * POSTERN_TEST_SEED=N replays a run.
+ * The keys' random bytes come from a replayable stream: the test prints
+ * its seed, and POSTERN_FUZZ_SEED=N replays a run.
  */
 #include <setjmp.h>
 #include <stdarg.h>
@@ -41,6 +41,7 @@
 #include "postern/gpg.h"
 #include "postern/mem.h"
 #include "postern/openpgp.h"
+#include "../../tests/support/fuzz.h"
 
 #define UID "Postern temporary mailbox"
 #define PASS "a passphrase of 256 bits, in our case derived from link and PIN"
@@ -65,13 +66,10 @@ static int tags(const uint8_t *p, size_t n, int *out, int max)
 	return k;
 }
 
-/* seeded - a seed from rand_r (the test's own seed), with its first Ed25519 octets zero when asked */
-static void seeded(pn_openpgp_seed *s, unsigned *r, int zeros)
+/* seeded - a seed from the test's replayable stream, with its first Ed25519 octets zero when asked */
+static void seeded(pn_openpgp_seed *s, ts_fuzz *fz, int zeros)
 {
-	uint8_t *b = (uint8_t *)s;
-
-	for (size_t i = 0; i < sizeof(*s); i++)
-		b[i] = (uint8_t)rand_r(r);
+	ts_fuzz_buf(fz, s, sizeof(*s));
 	for (int i = 0; i < zeros; i++)
 		s->sign[i] = 0;
 }
@@ -85,10 +83,11 @@ static void test_shape(void **state)
 	uint8_t crypt_be[32];
 	char fpr[41];
 	int t[8];
-	unsigned r = 7;
+	ts_fuzz fz;
 
 	(void)state;
-	seeded(&seed, &r, 0);
+	ts_fuzz_start(&fz, "openpgp_keygen shape");
+	seeded(&seed, &fz, 0);
 	assert_int_equal(pn_openpgp_keygen_seeded(UID, PASS, CREATED, &seed, &a), 0);
 	assert_int_equal(tags(a.pub, a.publen, t, 8), 5);
 	assert_memory_equal(t, pub_tags, sizeof(pub_tags));
@@ -230,17 +229,15 @@ static void uses(fixture *f, const pn_openpgp_newkey *k)
 static void test_gpg_uses_it(void **state)
 {
 	fixture *f = *state;
-	const char *env = getenv("POSTERN_TEST_SEED");
-	unsigned seed = env && *env ? (unsigned)strtoul(env, NULL, 10) : (unsigned)time(NULL);
-	unsigned r = seed;
-	int n;
 	pn_openpgp_newkey k;
 	pn_openpgp_seed s;
+	ts_fuzz fz;
+	int n;
 
-	n = 2 + (int)(rand_r(&r) % 3);
-	print_message("seed %u (POSTERN_TEST_SEED=%u replays it): %d random keys\n", seed, seed, n);
+	ts_fuzz_start(&fz, "openpgp_keygen gpg");
+	n = 2 + (int)ts_fuzz_uniform(&fz, 3);
 	for (int i = 0; i < n; i++) {
-		seeded(&s, &r, 0);
+		seeded(&s, &fz, 0);
 		assert_int_equal(pn_openpgp_keygen_seeded(UID, PASS, (uint32_t)time(NULL), &s, &k),
 		    0);
 		uses(f, &k);
@@ -248,7 +245,7 @@ static void test_gpg_uses_it(void **state)
 	}
 	/* an Ed25519 secret with one and with two leading zero octets */
 	for (int zeros = 1; zeros <= 2; zeros++) {
-		seeded(&s, &r, zeros);
+		seeded(&s, &fz, zeros);
 		assert_int_equal(pn_openpgp_keygen_seeded("<guest@example.org>", PASS,
 		    (uint32_t)time(NULL), &s, &k), 0);
 		uses(f, &k);

@@ -3,9 +3,10 @@
  * it asks for loses nothing.
  *
  * The hang is real, not a hook: provision runs without its key pool, so
- * an event for a new address makes its key at the event, and the test
- * stops (SIGSTOP) every gpg-agent of provision's GnuPG home - gpg then
- * waits for its agent for ever, as in the hang seen under load. There is
+ * an event for a new address imports its new key into gpg at the event,
+ * and the test stops (SIGSTOP) every gpg-agent of provision's GnuPG home
+ * - gpg's import asks the agent and waits for it for ever, as in the
+ * hang seen under load. There is
  * no test-only switch in any build: nothing an attacker could turn on.
  *
  * Provision runs its two workers (POSTERN_WORKERS=2), each with a keyring

@@ -66,26 +66,13 @@ pn_err pn_gpg_keygen(pn_gpg *gpg, const char *uid, const char *passphrase,
 pn_err pn_gpg_keygen_here(const char *uid, const char *passphrase, char **fpr_r,
     pn_buf *pub_r, pn_buf *sec_r);
 
-/* One key of pn_gpg_keygen_batch: the passphrase in, the key out. */
+/* One key to make (provision's key pool): the passphrase in, the key out. */
 typedef struct pn_gpg_newkey {
 	const char *passphrase;     /* in: 1..100 printable ASCII, no space at either end */
 	char *fpr;                  /* out: caller frees */
 	pn_buf pub;                 /* out: armored public key */
 	pn_buf sec;                 /* out: armored secret key, protected by passphrase */
 } pn_gpg_newkey;
-
-/*
- * pn_gpg_keygen_batch - n (1..64) keys like pn_gpg_keygen's, all with the
- * user id name (a plain name: printable ASCII without <>(), no email),
- * key i protected by keys[i].passphrase; one gpg run generates them all
- * and one run each exports the public and the secret keys (a key that
- * gpg-agent made but cannot use is made again: a few more runs then). The export is
- * checked against what was generated (each key, every subkey with
- * protected secret material) and armored per key as gpg would. The keys
- * STAY in the keyring: use a homedir of its own and pn_gpg_remove it
- * afterwards. All or nothing: on an error no key is handed out.
- */
-pn_err pn_gpg_keygen_batch(pn_gpg *gpg, const char *name, pn_gpg_newkey *keys, size_t n);
 
 /* pn_gpg_remove - pn_gpg_close that also deletes the homedir and everything in it; -1 if some is left */
 int pn_gpg_remove(pn_gpg **gpg);
