@@ -17,10 +17,11 @@
  * entry used after a renewal has its key imported again by the
  * encryption, like any other key. A batch starts once POOL_BATCH entries
  * are missing, or a kind is down to half its size (small pools): one
- * import per key would pay a gpg run per key. Until the fourteenth
- * session gpg-agent made the keys, in a GnuPG home of their own per
- * batch (POSTERN_GNUPGHOME/pool); a home left there by that version is
- * removed at start (docs/performance.md, "Keys made in-process").
+ * import per key would pay a gpg run per key. Until the fifteenth
+ * session of the second wave gpg-agent made the keys, in a GnuPG home of
+ * their own per batch (POSTERN_GNUPGHOME/pool); a home left there by
+ * that version is removed at start (docs/performance.md, "Keys made
+ * in-process").
  *
  * What a pooled entry holds is exactly what a new mailbox needs: the
  * secrets (link secret L, and the PIN P for the PIN kind, drawn as
@@ -35,9 +36,9 @@
  * entry is used or dropped, and are never written anywhere before the
  * event stores its sealed record. Before an entry is handed out, every
  * key of its secret key must open with its own passphrase (keep_opening,
- * read from the key's bytes): gpg once exported, under load, batch keys
- * whose subkey was protected with another passphrase, and whatever makes
- * the keys, a mailbox whose key did not open would never open.
+ * read from the key's bytes): a mailbox whose key did not open would
+ * never open, whatever made the key (gpg once exported, under load,
+ * batch keys whose subkey was protected with another passphrase).
  * The passphrases of a batch exist only while it is made (wiped after;
  * they never leave this process). A batch that fails hands out nothing
  * (the thread tries again a second later; events meanwhile make their
