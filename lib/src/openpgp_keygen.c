@@ -191,6 +191,33 @@ static void subpacket(bytes *b, int type, const void *data, size_t n)
 	put(b, data, n);
 }
 
+/* hash_uid - a user id as a certification hashes it: 0xB4, four-octet length, the id */
+static int hash_uid(EVP_MD_CTX *c, const bytes *uid)
+{
+	uint8_t head[5] = { 0xB4, (uint8_t)(uid->n >> 24), (uint8_t)(uid->n >> 16),
+		(uint8_t)(uid->n >> 8), (uint8_t)uid->n };
+
+	return EVP_DigestUpdate(c, head, 5) == 1 && EVP_DigestUpdate(c, uid->p, uid->n) == 1;
+}
+
+/*
+ * self_subpackets - what both self-signatures carry first, as gpg writes
+ * them: the issuer's v4 fingerprint, the creation time, the key flags
+ */
+static void self_subpackets(bytes *subs, const uint8_t fpr[20], uint32_t created,
+    uint8_t flags)
+{
+	uint8_t issuer_fpr[21], when[4] = { (uint8_t)(created >> 24), (uint8_t)(created >> 16),
+		(uint8_t)(created >> 8), (uint8_t)created };
+
+	issuer_fpr[0] = 4;
+	memcpy(issuer_fpr + 1, fpr, 20);
+	subs->n = 0;
+	subpacket(subs, 33, issuer_fpr, sizeof(issuer_fpr));
+	subpacket(subs, 2, when, sizeof(when));
+	subpacket(subs, 27, &flags, 1);
+}
+
 /*
  * signature - a v4 signature packet of type by the Ed25519 key sk over
  * what c has hashed already (the key, and the uid or the subkey), with
@@ -300,10 +327,11 @@ int pn_openpgp_keygen_seeded(const char *uid, const char *pass, uint32_t created
 	static const uint8_t pref_sym[] = { 9, 8, 7, 2 }, pref_hash[] = { 10, 9, 8, 11, 2 },
 	    pref_zip[] = { 2, 3, 1 };
 	uint8_t sign_pk[crypto_sign_PUBLICKEYBYTES], sign_sk[crypto_sign_SECRETKEYBYTES];
-	uint8_t crypt_sk[32], crypt_pk[32], crypt_be[32], fpr[SHA_DIGEST_LENGTH], when[4], v;
+	uint8_t crypt_sk[32], crypt_pk[32], crypt_be[32], fpr[SHA_DIGEST_LENGTH], v;
 	bytes primary = { 0 }, sub = { 0 }, uidp = { 0 }, subs = { 0 }, pub = { 0 }, sec = { 0 };
 	bytes sprimary = { 0 }, ssub = { 0 };
 	EVP_MD_CTX *c = NULL;
+	size_t after_key;
 	int ok = 0;
 
 	memset(key, 0, sizeof(*key));
@@ -328,73 +356,39 @@ int pn_openpgp_keygen_seeded(const char *uid, const char *pass, uint32_t created
 	    !hash_key(c, &primary) || EVP_DigestFinal_ex(c, fpr, NULL) != 1)
 		goto done;
 	put(&uidp, uid, strlen(uid));
-	when[0] = (uint8_t)(created >> 24);
-	when[1] = (uint8_t)(created >> 16);
-	when[2] = (uint8_t)(created >> 8);
-	when[3] = (uint8_t)created;
 
 	/* public key, user id, its certification */
 	put_packet(&pub, PN_OPENPGP_TAG_PUBLIC_KEY, &primary);
-	{
-		size_t after_key = pub.n;
-		uint8_t issuer_fpr[21], head[5];
+	after_key = pub.n;
+	put_packet(&pub, 13, &uidp);
+	self_subpackets(&subs, fpr, created, 0x03);                 /* certify, sign */
+	subpacket(&subs, 11, pref_sym, sizeof(pref_sym));
+	subpacket(&subs, 21, pref_hash, sizeof(pref_hash));
+	subpacket(&subs, 22, pref_zip, sizeof(pref_zip));
+	v = 0x01;                                                   /* modification detection */
+	subpacket(&subs, 30, &v, 1);
+	v = 0x80;                                                   /* keyserver: no modify */
+	subpacket(&subs, 23, &v, 1);
+	if (EVP_DigestInit_ex(c, EVP_sha256(), NULL) != 1 || !hash_key(c, &primary) ||
+	    !hash_uid(c, &uidp) || signature(&pub, c, SIG_CERT_POSITIVE, &subs, fpr, sign_sk) < 0)
+		goto done;
+	/* the secret key: its own key packet, then the same user id and certification */
+	if (secret_body(&sprimary, &primary, seed->sign, pass, seed->salt[0], seed->iv[0]) < 0)
+		goto done;
+	put_packet(&sec, PN_OPENPGP_TAG_SECRET_KEY, &sprimary);
+	put(&sec, pub.p + after_key, pub.n - after_key);
 
-		put_packet(&pub, 13, &uidp);
-
-		issuer_fpr[0] = 4;
-		memcpy(issuer_fpr + 1, fpr, 20);
-		subpacket(&subs, 33, issuer_fpr, sizeof(issuer_fpr));
-		subpacket(&subs, 2, when, 4);
-		v = 0x03;                       /* certify, sign */
-		subpacket(&subs, 27, &v, 1);
-		subpacket(&subs, 11, pref_sym, sizeof(pref_sym));
-		subpacket(&subs, 21, pref_hash, sizeof(pref_hash));
-		subpacket(&subs, 22, pref_zip, sizeof(pref_zip));
-		v = 0x01;                       /* modification detection */
-		subpacket(&subs, 30, &v, 1);
-		v = 0x80;                       /* keyserver: no modify */
-		subpacket(&subs, 23, &v, 1);
-		head[0] = 0xB4;
-		head[1] = (uint8_t)(uidp.n >> 24);
-		head[2] = (uint8_t)(uidp.n >> 16);
-		head[3] = (uint8_t)(uidp.n >> 8);
-		head[4] = (uint8_t)uidp.n;
-		if (EVP_DigestInit_ex(c, EVP_sha256(), NULL) != 1 || !hash_key(c, &primary) ||
-		    EVP_DigestUpdate(c, head, 5) != 1 ||
-		    EVP_DigestUpdate(c, uidp.p, uidp.n) != 1 ||
-		    signature(&pub, c, SIG_CERT_POSITIVE, &subs, fpr, sign_sk) < 0)
-			goto done;
-		/* the secret key repeats everything but the key packets */
-		if (secret_body(&sprimary, &primary, seed->sign, pass, seed->salt[0],
-		    seed->iv[0]) < 0)
-			goto done;
-		put_packet(&sec, PN_OPENPGP_TAG_SECRET_KEY, &sprimary);
-		put(&sec, pub.p + after_key, pub.n - after_key);
-	}
-
-	/* public subkey, its binding */
-	{
-		size_t after_key;
-		uint8_t issuer_fpr[21];
-
-		put_packet(&pub, PN_OPENPGP_TAG_PUBLIC_SUBKEY, &sub);
-		after_key = pub.n;
-		subs.n = 0;
-		issuer_fpr[0] = 4;
-		memcpy(issuer_fpr + 1, fpr, 20);
-		subpacket(&subs, 33, issuer_fpr, sizeof(issuer_fpr));
-		subpacket(&subs, 2, when, 4);
-		v = 0x0C;                       /* encrypt communications and storage */
-		subpacket(&subs, 27, &v, 1);
-		if (EVP_DigestInit_ex(c, EVP_sha256(), NULL) != 1 || !hash_key(c, &primary) ||
-		    !hash_key(c, &sub) ||
-		    signature(&pub, c, SIG_SUBKEY_BINDING, &subs, fpr, sign_sk) < 0)
-			goto done;
-		if (secret_body(&ssub, &sub, crypt_be, pass, seed->salt[1], seed->iv[1]) < 0)
-			goto done;
-		put_packet(&sec, PN_OPENPGP_TAG_SECRET_SUBKEY, &ssub);
-		put(&sec, pub.p + after_key, pub.n - after_key);      /* the binding */
-	}
+	/* public subkey, its binding; the secret subkey, the same binding */
+	put_packet(&pub, PN_OPENPGP_TAG_PUBLIC_SUBKEY, &sub);
+	after_key = pub.n;
+	self_subpackets(&subs, fpr, created, 0x0C);                 /* encrypt */
+	if (EVP_DigestInit_ex(c, EVP_sha256(), NULL) != 1 || !hash_key(c, &primary) ||
+	    !hash_key(c, &sub) || signature(&pub, c, SIG_SUBKEY_BINDING, &subs, fpr, sign_sk) < 0)
+		goto done;
+	if (secret_body(&ssub, &sub, crypt_be, pass, seed->salt[1], seed->iv[1]) < 0)
+		goto done;
+	put_packet(&sec, PN_OPENPGP_TAG_SECRET_SUBKEY, &ssub);
+	put(&sec, pub.p + after_key, pub.n - after_key);
 
 	for (int i = 0; i < 20; i++) {
 		static const char hex[] = "0123456789ABCDEF";
