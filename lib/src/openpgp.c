@@ -120,10 +120,31 @@ static int next_key_packet(const pn_openpgp_key *key, size_t *off, int ta, int t
 	return 0;
 }
 
+/* openpgp_hash_key - 0x99, the two-octet length, the key packet's body */
+int openpgp_hash_key(EVP_MD_CTX *c, const uint8_t *body, size_t len)
+{
+	uint8_t head[3] = { 0x99, (uint8_t)(len >> 8), (uint8_t)len };
+
+	return len <= 0xffff && EVP_DigestUpdate(c, head, sizeof(head)) == 1 &&
+	    EVP_DigestUpdate(c, body, len) == 1;
+}
+
+/* openpgp_fpr_hex - upper-case hex, as gpg prints a fingerprint */
+void openpgp_fpr_hex(const uint8_t fpr[20], char out[41])
+{
+	static const char hex[] = "0123456789ABCDEF";
+
+	for (int i = 0; i < 20; i++) {
+		out[2 * i] = hex[fpr[i] >> 4];
+		out[2 * i + 1] = hex[fpr[i] & 15];
+	}
+	out[40] = '\0';
+}
+
 /* pn_openpgp_fingerprint - v4 fingerprint (upper-case hex) of a public key's primary key */
 int pn_openpgp_fingerprint(const pn_openpgp_key *pub, char out[41])
 {
-	uint8_t head[3], digest[EVP_MAX_MD_SIZE];
+	uint8_t digest[EVP_MAX_MD_SIZE];
 	EVP_MD_CTX *c;
 	pn_openpgp_packet pk;
 	int ok;
@@ -132,18 +153,12 @@ int pn_openpgp_fingerprint(const pn_openpgp_key *pub, char out[41])
 	    pk.tag != PN_OPENPGP_TAG_PUBLIC_KEY || pk.len < 1 || pk.len > 0xffff ||
 	    pk.body[0] != 4)
 		return -1;
-	head[0] = 0x99;
-	head[1] = (uint8_t)(pk.len >> 8);
-	head[2] = (uint8_t)pk.len;
 	ok = (c = EVP_MD_CTX_new()) != NULL && EVP_DigestInit_ex(c, EVP_sha1(), NULL) == 1 &&
-	    EVP_DigestUpdate(c, head, sizeof(head)) == 1 &&
-	    EVP_DigestUpdate(c, pk.body, pk.len) == 1 &&
-	    EVP_DigestFinal_ex(c, digest, NULL) == 1;
+	    openpgp_hash_key(c, pk.body, pk.len) && EVP_DigestFinal_ex(c, digest, NULL) == 1;
 	EVP_MD_CTX_free(c);
 	if (!ok)
 		return -1;
-	for (int i = 0; i < 20; i++)
-		snprintf(out + 2 * i, 3, "%02X", digest[i]);
+	openpgp_fpr_hex(digest, out);
 	return 0;
 }
 

@@ -175,12 +175,10 @@ static void key_body(bytes *b, uint32_t created, int algo, const uint8_t *oid, s
 		put(b, kdf_params, sizeof(kdf_params));
 }
 
-/* hash_key - a key packet as signatures and fingerprints hash it: 0x99, two-octet length, body */
+/* hash_key - a key packet as signatures and fingerprints hash it (openpgp_hash_key) */
 static int hash_key(EVP_MD_CTX *c, const bytes *body)
 {
-	uint8_t head[3] = { 0x99, (uint8_t)(body->n >> 8), (uint8_t)body->n };
-
-	return EVP_DigestUpdate(c, head, 3) == 1 && EVP_DigestUpdate(c, body->p, body->n) == 1;
+	return openpgp_hash_key(c, body->p, body->n);
 }
 
 /* subpacket - a signature subpacket of type with data (short: under 191 octets) */
@@ -390,13 +388,7 @@ int pn_openpgp_keygen_seeded(const char *uid, const char *pass, uint32_t created
 	put_packet(&sec, PN_OPENPGP_TAG_SECRET_SUBKEY, &ssub);
 	put(&sec, pub.p + after_key, pub.n - after_key);
 
-	for (int i = 0; i < 20; i++) {
-		static const char hex[] = "0123456789ABCDEF";
-
-		key->fpr[2 * i] = hex[fpr[i] >> 4];
-		key->fpr[2 * i + 1] = hex[fpr[i] & 15];
-	}
-	key->fpr[40] = '\0';
+	openpgp_fpr_hex(fpr, key->fpr);
 	key->pub = pn_memdup(pub.p, pub.n);
 	key->publen = pub.n;
 	key->sec = pn_memdup(sec.p, sec.n);
